@@ -1,0 +1,60 @@
+// A service actor built on xstate's callback logic, with the one thing xstate does not do for it: when a
+// message handler throws, xstate marks the actor failed (the supervisor restarts it) but never runs its
+// cleanup, which would leak the socket or timer it holds. Here cleanup runs on stop and on failure, and
+// errors in async work are turned into a failure through the actor's own mailbox.
+import { type ActorSystem, type AnyActorRef, fromCallback } from "xstate";
+
+// deno-lint-ignore no-explicit-any
+type AnyActorSystem = ActorSystem<any>;
+
+export interface ActorEvent {
+  type: string;
+}
+
+export interface ActorScope<I> {
+  input: I;
+  system: AnyActorSystem;
+  self: AnyActorRef;
+  /** Report an error from async work: the actor fails and is restarted. */
+  fail(error: unknown): void;
+}
+
+export interface ActorBehaviour<E> {
+  receive(event: E): void;
+  stop(reason: "stop" | "failure"): void;
+}
+
+interface FailEvent {
+  type: "actor.fail";
+  error: unknown;
+}
+
+export function defineActor<I, E extends ActorEvent>(start: (scope: ActorScope<I>) => ActorBehaviour<E>) {
+  return fromCallback<E | FailEvent, I>(({ input, receive, system, self }) => {
+    const fail = (error: unknown) => self.send({ type: "actor.fail", error });
+    const behaviour = start({ input, system, self, fail });
+    let stopped = false;
+    const stop = (reason: "stop" | "failure") => {
+      if (stopped) return;
+      stopped = true;
+      behaviour.stop(reason);
+    };
+    receive((event) => {
+      if (stopped) return;
+      try {
+        if (event.type === "actor.fail") throw (event as FailEvent).error;
+        behaviour.receive(event as E);
+      } catch (error) {
+        stop("failure");
+        throw error;
+      }
+    });
+    return () => stop("stop");
+  });
+}
+
+/** The live actor registered under systemId, or undefined while it is down or restarting. */
+export function liveActor(system: AnyActorSystem, systemId: string): AnyActorRef | undefined {
+  const ref = system.get(systemId);
+  return ref && ref.getSnapshot().status === "active" ? ref : undefined;
+}

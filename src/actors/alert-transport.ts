@@ -1,0 +1,36 @@
+// How alert mail leaves the host: SMTP to a relay (the local MTA by default) or the local sendmail binary.
+// nodemailer runs sendmail with an argument list, never through a shell: the alert carries a sender
+// address from the network, and the seed's os.popen of a shell line with it was an injection hole.
+import { hostname } from "node:os";
+import nodemailer from "nodemailer";
+import type { AlertsConfig } from "../config/types.ts";
+import type { AlertMail } from "../policy/alert-notice.ts";
+
+export type SendAlertMail = (mail: AlertMail) => Promise<void>;
+
+export function createAlertTransport(alerts: AlertsConfig): SendAlertMail {
+  const transport = alerts.sendmail
+    ? nodemailer.createTransport({ sendmail: true, path: alerts.sendmail, newline: "unix" })
+    : nodemailer.createTransport({
+      host: alerts.smtpHost,
+      port: alerts.smtpPort,
+      secure: false,
+      name: hostname(),
+      connectionTimeout: alerts.smtpTimeoutMs,
+      greetingTimeout: alerts.smtpTimeoutMs,
+      socketTimeout: alerts.smtpTimeoutMs,
+      // STARTTLS when offered, without certificate checks: a local MTA usually has a self-signed
+      // certificate, and refusing it would mean no alert at all.
+      tls: { rejectUnauthorized: false },
+    });
+  return async (mail) => {
+    await transport.sendMail({
+      from: mail.from,
+      to: mail.to,
+      cc: mail.cc.length > 0 ? mail.cc : undefined,
+      subject: mail.subject,
+      text: mail.text,
+      headers: { "Auto-Submitted": "auto-generated", "X-Mailer": "mailpolicyd" },
+    });
+  };
+}

@@ -1,0 +1,264 @@
+// The counters actor: owns every per-key counter (plain objects, see policy/sender-counter.ts), their
+// expiry on one timer wheel, the outbox of undelivered alerts and the state file.
+import type { Config, LimitConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { type AlertNotice, makeAlertNotice } from "../policy/alert-notice.ts";
+import {
+  ALERT_SENT,
+  hitFixedWindow,
+  recordSighting,
+  type SenderCounter,
+  windowEnded,
+} from "../policy/sender-counter.ts";
+import { parseState, readStateFile, serializeState, writeStateFile } from "../store/state-file.ts";
+import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
+import { defineActor, liveActor } from "./actor.ts";
+import { renameSync } from "node:fs";
+
+export interface HitVerdict {
+  over: boolean;
+  limit: string;
+  count: number;
+  limitCount: number;
+  windowMs: number;
+}
+
+export interface HitRequest {
+  key: string;
+  subject?: string;
+  clientIp?: string;
+}
+
+export type CountersEvent =
+  | { type: "hit"; request: HitRequest; reply: (verdict: HitVerdict | undefined) => void }
+  | { type: "alert.delivered"; id: string }
+  | { type: "alerts.offer" } // the alerter (re)started: offer it every undelivered alert
+  | { type: "config"; config: Config }
+  | { type: "stats"; reply: (stats: CountersStats) => void };
+
+export interface CountersStats {
+  trackedKeys: number;
+  pendingAlerts: number;
+}
+
+export interface CountersInput {
+  config: Config;
+  log: Logger;
+  now?: () => number;
+}
+
+const TICK_MS = 1000;
+
+interface LimitTable {
+  limit: LimitConfig;
+  counters: Map<string, SenderCounter>;
+  wheel: TimerWheel<string>;
+}
+
+export const countersActor = defineActor<CountersInput, CountersEvent>(({ input, system, fail }) => {
+  const { log } = input;
+  const now = input.now ?? Date.now;
+  let config = input.config;
+  const tables = new Map<string, LimitTable>();
+  const outbox = new Map<string, AlertNotice>();
+  let dirty = false;
+
+  const tableFor = (limit: LimitConfig): LimitTable => {
+    let table = tables.get(limit.name);
+    if (!table) {
+      table = { limit, counters: new Map(), wheel: createTimerWheel<string>(TICK_MS, now()) };
+      tables.set(limit.name, table);
+    }
+    table.limit = limit;
+    return table;
+  };
+
+  const offer = (notice: AlertNotice) => liveActor(system, "alerter")?.send({ type: "alert", notice });
+
+  const restore = () => {
+    let text: string | undefined;
+    try {
+      text = readStateFile(config.daemon.stateFile);
+    } catch (error) {
+      log.error("counters", "cannot read state file, starting empty", {
+        file: config.daemon.stateFile,
+        error: (error as Error).message,
+      });
+      return;
+    }
+    if (text === undefined) return;
+    try {
+      const state = parseState(text);
+      const at = now();
+      let restored = 0;
+      for (const limit of config.limits) {
+        const table = tableFor(limit);
+        for (const [key, counter] of state.tables.get(limit.name) ?? []) {
+          if (windowEnded(counter, limit, at)) continue;
+          table.counters.set(key, counter);
+          table.wheel.schedule(key, counter.start + limit.windowMs);
+          restored++;
+        }
+      }
+      for (const notice of state.outbox) outbox.set(notice.id, notice);
+      log.info("counters", "state restored", { keys: restored, pending_alerts: outbox.size });
+    } catch (error) {
+      // Keep the unreadable file for a human instead of overwriting it with an empty state.
+      const aside = `${config.daemon.stateFile}.corrupt-${now()}`;
+      try {
+        renameSync(config.daemon.stateFile, aside);
+      } catch { /* it may have vanished meanwhile; nothing to keep then */ }
+      log.error("counters", "state file unreadable, moved aside, starting empty", {
+        file: aside,
+        error: (error as Error).message,
+      });
+    }
+  };
+
+  const persist = () => {
+    if (!dirty) return;
+    const text = serializeState({
+      savedAt: now(),
+      tables: new Map([...tables].map(([name, table]) => [name, table.counters])),
+      outbox: [...outbox.values()],
+    });
+    writeStateFile(config.daemon.stateFile, text);
+    dirty = false;
+  };
+
+  const expire = () => {
+    const at = now();
+    for (const table of tables.values()) {
+      for (const key of table.wheel.advance(at)) {
+        const counter = table.counters.get(key);
+        if (!counter) continue;
+        if (windowEnded(counter, table.limit, at)) {
+          table.counters.delete(key);
+          dirty = true;
+        } else {
+          table.wheel.schedule(key, counter.start + table.limit.windowMs);
+        }
+      }
+    }
+  };
+
+  const hit = (request: HitRequest): HitVerdict | undefined => {
+    const at = now();
+    let verdict: HitVerdict | undefined;
+    for (const limit of config.limits) {
+      const table = tableFor(limit);
+      const existing = table.counters.get(request.key);
+      const result = hitFixedWindow(existing, limit, at);
+      if (!existing) {
+        table.counters.set(request.key, result.counter);
+        table.wheel.schedule(request.key, at + limit.windowMs);
+      }
+      recordSighting(result.counter, request.subject, request.clientIp);
+      if (result.crossed) {
+        const notice = makeAlertNotice(limit, request.key, result.counter);
+        outbox.set(notice.id, notice);
+        log.warn("counters", "limit passed", {
+          rule: limit.name,
+          key: request.key,
+          count: result.counter.count,
+          limit: limit.count,
+          window_s: limit.windowMs / 1000,
+        });
+        offer(notice);
+      }
+      if (!verdict || (result.over && !verdict.over)) {
+        verdict = {
+          over: result.over,
+          limit: limit.name,
+          count: result.counter.count,
+          limitCount: limit.count,
+          windowMs: limit.windowMs,
+        };
+      }
+    }
+    dirty = true;
+    return verdict;
+  };
+
+  const delivered = (id: string) => {
+    const notice = outbox.get(id);
+    if (!notice) return;
+    outbox.delete(id);
+    const counter = tables.get(notice.limit)?.counters.get(notice.key);
+    if (counter && counter.start === notice.firstSeen) counter.alert = ALERT_SENT;
+    dirty = true;
+  };
+
+  const guarded = (work: () => void) => () => {
+    try {
+      work();
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  restore();
+  for (const limit of config.limits) tableFor(limit);
+  const ticker = setInterval(guarded(expire), TICK_MS);
+  // A full disk must not take counting down with it: log and try again next time.
+  const saver = setInterval(() => {
+    try {
+      persist();
+    } catch (error) {
+      log.error("counters", "cannot write state file", {
+        file: config.daemon.stateFile,
+        error: (error as Error).message,
+      });
+    }
+  }, config.daemon.stateIntervalMs);
+  for (const notice of outbox.values()) offer(notice);
+
+  return {
+    receive(event) {
+      switch (event.type) {
+        case "hit": {
+          // Answer even when counting throws, then fail so the supervisor restarts us.
+          let verdict: HitVerdict | undefined;
+          try {
+            verdict = hit(event.request);
+          } finally {
+            event.reply(verdict);
+          }
+          return;
+        }
+        case "alert.delivered":
+          return delivered(event.id);
+        case "alerts.offer":
+          for (const notice of outbox.values()) offer(notice);
+          return;
+        case "config":
+          config = event.config;
+          for (const limit of config.limits) tableFor(limit);
+          for (const name of [...tables.keys()]) {
+            if (!config.limits.some((limit) => limit.name === name)) tables.delete(name);
+          }
+          dirty = true;
+          return;
+        case "stats": {
+          let trackedKeys = 0;
+          for (const table of tables.values()) trackedKeys += table.counters.size;
+          return event.reply({ trackedKeys, pendingAlerts: outbox.size });
+        }
+      }
+    },
+    stop(reason) {
+      clearInterval(ticker);
+      clearInterval(saver);
+      try {
+        dirty = true;
+        persist();
+        log.info("counters", "state written", { file: config.daemon.stateFile, reason });
+      } catch (error) {
+        log.error("counters", "cannot write state file", {
+          file: config.daemon.stateFile,
+          error: (error as Error).message,
+        });
+      }
+    },
+  };
+});

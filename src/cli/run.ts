@@ -1,0 +1,73 @@
+import { readFileSync } from "node:fs";
+import { startDaemon } from "../daemon.ts";
+import { createLogger, type LogLevel } from "../log.ts";
+import { readConfig } from "./config-source.ts";
+
+/** Another live process already holds the pidfile: refuse rather than fight over the socket. */
+function runningPid(pidfile: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(pidfile, "utf8"), 10);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
+  }
+}
+
+export function runCommand(
+  source: { file?: string; embedded?: boolean },
+  logLevel?: LogLevel,
+): number | "running" {
+  const loaded = readConfig(source);
+  if (!loaded.ok) {
+    for (const error of loaded.errors) process.stderr.write(`${error}\n`);
+    process.stderr.write("mailpolicyd: config invalid, not starting\n");
+    return 1;
+  }
+  const config = loaded.config;
+  const log = createLogger(logLevel ?? config.daemon.logLevel);
+  const other = runningPid(config.daemon.pidfile);
+  if (other !== undefined) {
+    log.error("daemon", "already running, not starting a second instance", {
+      pid: other,
+      pidfile: config.daemon.pidfile,
+    });
+    return 1;
+  }
+
+  // Errors that escape every actor: log them and keep answering; dying would drop the MTA's requests.
+  process.on(
+    "uncaughtException",
+    (error) => log.error("daemon", "uncaught exception", { error: error.stack ?? String(error) }),
+  );
+  process.on(
+    "unhandledRejection",
+    (error) => log.error("daemon", "unhandled rejection", { error: String(error) }),
+  );
+
+  const daemon = startDaemon({ config, log });
+  const shutdown = (signal: string) => {
+    log.info("daemon", "shutting down", { signal });
+    daemon.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGHUP", () => {
+    const next = readConfig(source);
+    if (!next.ok) {
+      for (const error of next.errors) log.error("config", error);
+      log.error("daemon", "reload refused: new config invalid, keeping the running one");
+      return;
+    }
+    if (logLevel) next.config.daemon.logLevel = logLevel;
+    daemon.reload(next.config);
+  });
+  return "running";
+}

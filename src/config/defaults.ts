@@ -1,0 +1,31 @@
+// The embedded default config: what `mailpolicyd run --default-config` uses and `mailpolicyd default-config`
+// prints. Paths are relative, so they resolve under the current directory and need no root.
+export const EMBEDDED_CONFIG_NAME = "(embedded default config)";
+
+export const EMBEDDED_CONFIG =
+  `# mailpolicyd — embedded default config (print it with: mailpolicyd default-config)
+# Relative paths resolve against the folder of the config file (the current directory for this one).
+
+[daemon]
+policy_socket = run/policy.sock
+control_socket = run/control.sock
+pidfile = run/mailpolicyd.pid
+state_file = run/state.json
+log_level = info
+# answer "no" (not over the limit) when an internal part is down; "closed" answers "yes"
+fail_mode = open
+
+# The seed sender_warn.conf's limit: count per envelope sender in a window that starts with the
+# sender's first message; the message that takes the count past \`count\` is "over" (reply yes).
+[thresholds]
+time = 300
+count = 20
+
+# Uncomment to have the postmaster told, once per window, when a sender passes the limit.
+# [alerts]
+# fromAddr = postmaster@localhost
+# toAddr = postmaster@localhost
+# subject = Mail Abuse Alert
+# smtp_host = 127.0.0.1
+# smtp_port = 25
+`;

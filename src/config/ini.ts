@@ -1,0 +1,92 @@
+// A strict INI reader that keeps line numbers: the npm `ini` package drops them, and every config error
+// must name its line. Accepts what Python's ConfigParser accepts for the seed's sender_warn.conf.
+
+export interface IniEntry {
+  key: string; // lower-cased, as ConfigParser does (the seed writes `fromAddr`)
+  rawKey: string;
+  value: string;
+  line: number;
+}
+
+export interface IniSection {
+  name: string; // lower-cased, inner whitespace collapsed: `[Limit  outbound]` → `limit outbound`
+  line: number;
+  entries: IniEntry[];
+}
+
+export interface IniProblem {
+  line: number;
+  key: string;
+  problem: string;
+}
+
+export interface IniDocument {
+  sections: IniSection[];
+  problems: IniProblem[];
+}
+
+// A value wholly inside matching quotes loses them (the seed writes `fromAddr = 'a@b'`); otherwise an
+// inline comment starts at ` #` or ` ;` so `count = 20  # per window` reads as 20.
+function unquoteValue(raw: string): string {
+  const quote = raw[0];
+  if ((quote === "'" || quote === '"') && raw.length >= 2) {
+    const end = raw.indexOf(quote, 1);
+    if (end === raw.length - 1) return raw.slice(1, -1);
+    const rest = raw.slice(end + 1).trim();
+    if (end > 0 && (rest.startsWith("#") || rest.startsWith(";"))) return raw.slice(1, end);
+  }
+  const comment = raw.search(/\s[#;]/);
+  return (comment >= 0 ? raw.slice(0, comment) : raw).trim();
+}
+
+export function parseIni(text: string): IniDocument {
+  const sections: IniSection[] = [];
+  const problems: IniProblem[] = [];
+  const seenSections = new Map<string, number>();
+  let current: IniSection | undefined;
+  let seenKeys = new Map<string, number>();
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+
+  lines.forEach((rawLine, index) => {
+    const line = index + 1;
+    const trimmed = rawLine.trim();
+    if (trimmed === "" || trimmed.startsWith("#") || trimmed.startsWith(";")) return;
+    if (trimmed.startsWith("[")) {
+      const match = /^\[([^\]]+)\]\s*(?:[#;].*)?$/.exec(trimmed);
+      if (!match) {
+        problems.push({ line, key: trimmed, problem: "malformed section header, expected [name]" });
+        current = undefined;
+        return;
+      }
+      const name = match[1].trim().toLowerCase().replace(/\s+/g, " ");
+      const previous = seenSections.get(name);
+      if (previous !== undefined) {
+        problems.push({ line, key: `[${name}]`, problem: `section repeated (first at line ${previous})` });
+      }
+      seenSections.set(name, line);
+      current = { name, line, entries: [] };
+      sections.push(current);
+      seenKeys = new Map();
+      return;
+    }
+    const separator = trimmed.search(/[=:]/);
+    if (separator <= 0) {
+      problems.push({ line, key: trimmed.slice(0, 40), problem: "expected `key = value`" });
+      return;
+    }
+    const rawKey = trimmed.slice(0, separator).trim();
+    const key = rawKey.toLowerCase();
+    if (!current) {
+      problems.push({ line, key: rawKey, problem: "key outside any [section]" });
+      return;
+    }
+    const previous = seenKeys.get(key);
+    if (previous !== undefined) {
+      problems.push({ line, key: rawKey, problem: `key repeated (first at line ${previous})` });
+      return;
+    }
+    seenKeys.set(key, line);
+    current.entries.push({ key, rawKey, value: unquoteValue(trimmed.slice(separator + 1).trim()), line });
+  });
+  return { sections, problems };
+}

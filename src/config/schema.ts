@@ -1,0 +1,60 @@
+// Which sections and keys exist, how each value converts, and its default. Keys are matched in lower case.
+import type * as v from "valibot";
+import { LOG_LEVELS } from "../log.ts";
+import {
+  absoluteOrRelativePath,
+  address,
+  addressList,
+  duration,
+  integer,
+  octalMode,
+  oneOf,
+  text,
+} from "./values.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnySchema = v.GenericSchema<string, any>;
+
+export interface KeySpec {
+  schema: AnySchema;
+  default?: string;
+  required?: boolean;
+}
+
+export type SectionSpec = Record<string, KeySpec>;
+
+export const DAEMON_SECTION: SectionSpec = {
+  policy_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/policy.sock" },
+  control_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/control.sock" },
+  pidfile: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/mailpolicyd.pid" },
+  state_file: { schema: absoluteOrRelativePath, default: "/var/lib/mailpolicyd/state.json" },
+  state_interval: { schema: duration(100), default: "5s" },
+  socket_mode: { schema: octalMode, default: "0660" },
+  log_level: { schema: oneOf(LOG_LEVELS), default: "info" },
+  request_timeout: { schema: duration(10), default: "5s" },
+  fail_mode: { schema: oneOf(["open", "closed"] as const), default: "open" },
+};
+
+export const ALERTS_SECTION: SectionSpec = {
+  fromaddr: { schema: address, required: true },
+  toaddr: { schema: addressList, required: true },
+  ccaddr: { schema: addressList, default: "" },
+  subject: { schema: text, default: "Mail Abuse Alert" },
+  smtp_host: { schema: text, default: "127.0.0.1" },
+  smtp_port: { schema: integer(1, 65535), default: "25" },
+  smtp_timeout: { schema: duration(100), default: "10s" },
+  sendmail: { schema: absoluteOrRelativePath },
+  retry_min: { schema: duration(10), default: "10s" },
+  retry_max: { schema: duration(10), default: "10m" },
+};
+
+export const THRESHOLDS_SECTION: SectionSpec = {
+  time: { schema: duration(1000), default: "300" },
+  count: { schema: integer(1, 1_000_000_000), default: "20" },
+};
+
+export const SECTIONS: Record<string, SectionSpec> = {
+  daemon: DAEMON_SECTION,
+  alerts: ALERTS_SECTION,
+  thresholds: THRESHOLDS_SECTION,
+};

@@ -1,0 +1,51 @@
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = typeof LOG_LEVELS[number];
+export type LogFields = Record<string, string | number | boolean | undefined | null>;
+
+export interface Logger {
+  debug(source: string, message: string, fields?: LogFields): void;
+  info(source: string, message: string, fields?: LogFields): void;
+  warn(source: string, message: string, fields?: LogFields): void;
+  error(source: string, message: string, fields?: LogFields): void;
+  enabled(level: LogLevel): boolean;
+  setLevel(level: LogLevel): void;
+}
+
+// Values from requests end up here: quote anything with spaces or controls so one event stays one line.
+function formatValue(value: string | number | boolean): string {
+  const text = String(value);
+  return /^[^\s"\\\x00-\x1f\x7f]*$/.test(text) && text !== "" ? text : JSON.stringify(text);
+}
+
+export function formatLogLine(
+  level: LogLevel,
+  source: string,
+  message: string,
+  fields: LogFields = {},
+): string {
+  let line = `${new Date().toISOString()} ${level} ${source}: ${message}`;
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined && value !== null) line += ` ${name}=${formatValue(value)}`;
+  }
+  return line;
+}
+
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => process.stderr.write(l + "\n"),
+): Logger {
+  let threshold = LOG_LEVELS.indexOf(level);
+  const emit = (at: LogLevel) => (source: string, message: string, fields?: LogFields) => {
+    if (LOG_LEVELS.indexOf(at) >= threshold) write(formatLogLine(at, source, message, fields));
+  };
+  return {
+    debug: emit("debug"),
+    info: emit("info"),
+    warn: emit("warn"),
+    error: emit("error"),
+    enabled: (at) => LOG_LEVELS.indexOf(at) >= threshold,
+    setLevel: (next) => {
+      threshold = LOG_LEVELS.indexOf(next);
+    },
+  };
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bun
+// mailpolicyd command line: run | config-test | default-config | version (see src/cli/help.ts).
+import { parseArgs } from "node:util";
+import { readConfig } from "./cli/config-source.ts";
+import { DEFAULT_CONFIG_FILE, HELP } from "./cli/help.ts";
+import { runCommand } from "./cli/run.ts";
+import { EMBEDDED_CONFIG } from "./config/defaults.ts";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { VERSION } from "./version.ts";
+
+const EX_USAGE = 64;
+
+function usageError(message: string, command = "main"): number {
+  process.stderr.write(`mailpolicyd: ${message}\n\n${HELP[command] ?? HELP.main}\n`);
+  return EX_USAGE;
+}
+
+function main(argv: string[]): number | "running" {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(`${HELP.main}\n`);
+    return command === undefined ? EX_USAGE : 0;
+  }
+  if (command === "--version") {
+    process.stdout.write(`mailpolicyd ${VERSION}\n`);
+    return 0;
+  }
+  if (!(command in HELP) || command === "main") return usageError(`unknown command '${command}'`);
+
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: command === "config-test",
+      options: {
+        help: { type: "boolean", short: "h" },
+        config: { type: "string", short: "c" },
+        "default-config": { type: "boolean" },
+        "log-level": { type: "string" },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    return usageError((error as Error).message, command);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${HELP[command]}\n`);
+    return 0;
+  }
+  const embedded = values["default-config"] === true;
+  const allowed: Record<string, string[]> = {
+    run: ["config", "default-config", "log-level"],
+    "config-test": ["default-config"],
+  };
+  for (const name of Object.keys(values)) {
+    if (!(allowed[command] ?? []).includes(name)) {
+      return usageError(`option --${name} does not apply to ${command}`, command);
+    }
+  }
+
+  switch (command) {
+    case "version":
+      process.stdout.write(`mailpolicyd ${VERSION}\n`);
+      return 0;
+    case "default-config":
+      process.stdout.write(EMBEDDED_CONFIG);
+      return 0;
+    case "config-test": {
+      if (positionals.length > 1) return usageError("config-test takes one file", command);
+      const file = positionals[0] ?? DEFAULT_CONFIG_FILE;
+      const result = readConfig({ file, embedded });
+      if (!result.ok) {
+        for (const error of result.errors) process.stdout.write(`${error}\n`);
+        return 1;
+      }
+      process.stdout.write(`${result.config.file}: OK\n`);
+      return 0;
+    }
+    case "run": {
+      const level = values["log-level"];
+      if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+        return usageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`, command);
+      }
+      if (embedded && values.config) {
+        return usageError("give --config or --default-config, not both", command);
+      }
+      return runCommand(
+        { file: values.config ?? DEFAULT_CONFIG_FILE, embedded },
+        level as LogLevel | undefined,
+      );
+    }
+  }
+  return usageError(`unknown command '${command}'`);
+}
+
+const status = main(process.argv.slice(2));
+if (status !== "running") process.exit(status);

@@ -14,6 +14,7 @@ export interface Logger {
 // Values from requests end up here: quote anything with spaces or controls so one event stays one line.
 function formatValue(value: string | number | boolean): string {
   const text = String(value);
+  // deno-lint-ignore no-control-regex
   return /^[^\s"\\\x00-\x1f\x7f]*$/.test(text) && text !== "" ? text : JSON.stringify(text);
 }
 

@@ -1,7 +1,8 @@
 // A service actor built on xstate's callback logic, with the one thing xstate does not do for it: when a
 // message handler throws, xstate marks the actor failed (the supervisor restarts it) but never runs its
-// cleanup, which would leak the socket or timer it holds. Here cleanup runs on stop and on failure, and
-// errors in async work are turned into a failure through the actor's own mailbox.
+// cleanup, which would leak the socket or timer it holds. Here cleanup runs on stop and on failure,
+// errors in async work are turned into a failure through the actor's own mailbox, and a request whose
+// handler fails is still answered (with undefined).
 import { type ActorSystem, type AnyActorRef, fromCallback } from "xstate";
 
 // deno-lint-ignore no-explicit-any
@@ -41,10 +42,23 @@ export function defineActor<I, E extends ActorEvent>(start: (scope: ActorScope<I
     };
     receive((event) => {
       if (stopped) return;
+      // A request carries `reply`; whatever happens in the handler, the asker gets exactly one answer
+      // (undefined when the handler failed) so it can fall back at once instead of waiting for a timeout.
+      let replied = false;
+      const request = event as E & { reply?: (answer: unknown) => void };
+      const reply = request.reply;
+      if (typeof reply === "function") {
+        request.reply = (answer) => {
+          if (replied) return;
+          replied = true;
+          reply(answer);
+        };
+      }
       try {
         if (event.type === "actor.fail") throw (event as FailEvent).error;
         behaviour.receive(event as E);
       } catch (error) {
+        if (typeof reply === "function" && !replied) reply(undefined);
         stop("failure");
         throw error;
       }

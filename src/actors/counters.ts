@@ -12,7 +12,7 @@ import {
 } from "../policy/sender-counter.ts";
 import { parseState, readStateFile, serializeState, writeStateFile } from "../store/state-file.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
-import { defineActor, liveActor } from "./actor.ts";
+import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
 import { renameSync } from "node:fs";
 
 export interface HitVerdict {
@@ -55,7 +55,9 @@ interface LimitTable {
   wheel: TimerWheel<string>;
 }
 
-export const countersActor = defineActor<CountersInput, CountersEvent>(({ input, system, fail }) => {
+export function startCounters(
+  { input, system, fail }: ActorScope<CountersInput>,
+): ActorBehaviour<CountersEvent> {
   const { log } = input;
   const now = input.now ?? Date.now;
   let config = input.config;
@@ -216,16 +218,8 @@ export const countersActor = defineActor<CountersInput, CountersEvent>(({ input,
   return {
     receive(event) {
       switch (event.type) {
-        case "hit": {
-          // Answer even when counting throws, then fail so the supervisor restarts us.
-          let verdict: HitVerdict | undefined;
-          try {
-            verdict = hit(event.request);
-          } finally {
-            event.reply(verdict);
-          }
-          return;
-        }
+        case "hit":
+          return event.reply(hit(event.request));
         case "alert.delivered":
           return delivered(event.id);
         case "alerts.offer":
@@ -261,4 +255,6 @@ export const countersActor = defineActor<CountersInput, CountersEvent>(({ input,
       }
     },
   };
-});
+}
+
+export const countersActor = defineActor<CountersInput, CountersEvent>(startCounters);

@@ -1,0 +1,73 @@
+// A real SMTP server on loopback (the npm smtp-server package) that keeps what it receives.
+import { SMTPServer } from "smtp-server";
+
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  raw: string;
+  headers: Record<string, string>; // lower-cased names, unfolded, first occurrence
+  body: string;
+}
+
+export interface SmtpReceiver {
+  port: number;
+  mails: ReceivedMail[];
+  close(): Promise<void>;
+}
+
+function splitMessage(raw: string): { headers: Record<string, string>; body: string } {
+  const end = raw.search(/\r?\n\r?\n/);
+  const head = raw.slice(0, end).replace(/\r?\n[ \t]+/g, " ");
+  const headers: Record<string, string> = {};
+  for (const line of head.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (colon > 0 && !(name in headers)) headers[name] = line.slice(colon + 1).trim();
+  }
+  return { headers, body: raw.slice(end).replace(/^\r?\n\r?\n/, "").replace(/=\r?\n/g, "") };
+}
+
+export function startSmtpReceiver(port = 0): Promise<SmtpReceiver> {
+  const mails: ReceivedMail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS", "AUTH"],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        const raw = Buffer.concat(chunks).toString("utf8");
+        mails.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+          raw,
+          ...splitMessage(raw),
+        });
+        callback();
+      });
+    },
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      const address = server.server.address();
+      resolve({
+        port: typeof address === "object" && address ? address.port : port,
+        mails,
+        close: () => new Promise((done) => server.close(() => done())),
+      });
+    });
+  });
+}
+
+/** A free loopback TCP port (bound then released), for "SMTP server down" tests. */
+export async function freePort(): Promise<number> {
+  const net = await import("node:net");
+  return await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as { port: number }).port;
+      probe.close(() => resolve(port));
+    });
+  });
+}

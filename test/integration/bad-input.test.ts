@@ -1,0 +1,76 @@
+// Bad input gets a clear `error …` reply where one can be sent, a log line, and never a crash.
+import assert from "node:assert/strict";
+import net from "node:net";
+import { after, before, describe, it } from "node:test";
+import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
+import { askPolicy } from "../helpers/policy-client.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+describe("bad input on the policy socket (real daemon process)", () => {
+  let dir: TempDir;
+  let daemon: DaemonProcess;
+
+  before(async () => {
+    dir = makeTempDir();
+    daemon = await startDaemonProcess(
+      dir,
+      writeTestConfig(dir, "request_timeout = 300ms\n[thresholds]\ntime = 300\ncount = 3\n"),
+    );
+  });
+  after(async () => {
+    await daemon.stop();
+    dir.remove();
+  });
+
+  it("refuses a line over 4 KiB", async () => {
+    const reply = await askPolicy(daemon.policySocket, "a".repeat(5000) + "@example.org\n");
+    assert.equal(reply, "error request longer than 4096 bytes");
+    await daemon.waitForLog(/warn policy: bad request error="request longer than 4096 bytes"/);
+  });
+
+  it("refuses a huge request sent without any newline", async () => {
+    const reply = await askPolicy(daemon.policySocket, Buffer.alloc(200_000, 0x41));
+    assert.equal(reply, "error request longer than 4096 bytes");
+  });
+
+  it("refuses NUL bytes, control characters and invalid UTF-8", async () => {
+    assert.equal(await askPolicy(daemon.policySocket, "a\0b@example.org\n"), "error NUL byte in request");
+    assert.equal(
+      await askPolicy(daemon.policySocket, "a\x1bb@example.org\n"),
+      "error control character in request",
+    );
+    assert.equal(
+      await askPolicy(daemon.policySocket, Buffer.from([0xff, 0xfe, 0x41, 0x0a])),
+      "error request is not valid UTF-8",
+    );
+    assert.equal(
+      await askPolicy(daemon.policySocket, "two tokens\n"),
+      "error expected one token: an address or an IP address",
+    );
+  });
+
+  it("answers a client that sends nothing with a timeout error", async () => {
+    const started = Date.now();
+    const reply = await askPolicy(daemon.policySocket, "", { halfClose: false });
+    assert.equal(reply, "error timeout waiting for request");
+    assert.ok(Date.now() - started >= 250, "waited for request_timeout");
+    await daemon.waitForLog(/client sent no complete request in time/);
+  });
+
+  it("survives clients that vanish before the reply, and keeps counting", async () => {
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = net.createConnection({ path: daemon.policySocket }, () => {
+          socket.write("gone@example.org\n");
+          socket.destroy();
+          resolve();
+        });
+        socket.on("error", () => resolve());
+      });
+    }
+    // The vanished clients' requests still count: 20 hits already, so this one is over the limit.
+    assert.equal(await askPolicy(daemon.policySocket, "gone@example.org\n"), "yes");
+    assert.equal(await askPolicy(daemon.policySocket, "fresh@example.org\n"), "no");
+    assert.equal(daemon.child.exitCode, null, "daemon still running");
+  });
+});

@@ -1,0 +1,95 @@
+// A failing actor never takes the daemon down: the counters actor throws on one request, the listener
+// still answers it (fail-open), the supervisor restarts the actor, and counting carries on from the
+// state the failed actor wrote.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { defineActor } from "../../src/actors/actor.ts";
+import { type CountersEvent, type CountersInput, startCounters } from "../../src/actors/counters.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { type Daemon, startDaemon } from "../../src/daemon.ts";
+import { createLogger } from "../../src/log.ts";
+import { waitFor } from "../helpers/daemon-process.ts";
+import { askMany, askPolicy } from "../helpers/policy-client.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+// The real counters actor, except that a request for crash@test makes it throw.
+const faultyCounters = defineActor<CountersInput, CountersEvent>((scope) => {
+  const real = startCounters(scope);
+  return {
+    receive(event) {
+      if (event.type === "hit" && event.request.key === "crash@test") throw new Error("injected fault");
+      real.receive(event);
+    },
+    stop: real.stop,
+  };
+});
+
+describe("supervisor restarts a failed actor (in-process daemon)", () => {
+  let dir: TempDir;
+  let daemon: Daemon;
+  const lines: string[] = [];
+
+  before(() => {
+    dir = makeTempDir();
+    const parsed = parseConfig(
+      `[daemon]\npolicy_socket = policy.sock\npidfile = d.pid\nstate_file = state.json\n` +
+        `[thresholds]\ntime = 300\ncount = 3\n`,
+      "test.conf",
+      dir.path,
+    );
+    assert.ok(parsed.ok);
+    daemon = startDaemon({
+      config: parsed.config,
+      log: createLogger("debug", (line) => lines.push(line)),
+      overrides: { counters: faultyCounters },
+      restartMinMs: 300,
+    });
+  });
+  after(() => {
+    daemon.stop();
+    dir.remove();
+  });
+
+  it("answers through the failure and counts on after the restart", async () => {
+    const socket = dir.file("policy.sock");
+    await waitFor(() => lines.some((line) => line.includes("policy: listening")), 5000, "listener");
+    assert.deepEqual(await askMany(socket, "victim@example.org\n", 2), ["no", "no"]);
+
+    // The fault: the request is still answered, with the fail-open verdict.
+    assert.equal(await askPolicy(socket, "crash@test\n"), "no");
+    await waitFor(
+      () => lines.some((line) => line.includes("actor restarted actor=counters")),
+      5000,
+      "restart",
+    );
+    assert.ok(
+      lines.some((line) =>
+        /error supervisor: actor failed, restarting actor=counters error="injected fault"/.test(line)
+      ),
+    );
+    await waitFor(() => daemon.actorStates().counters === "active", 5000, "counters active again");
+
+    // Count continues: the failed actor wrote its state and the new one read it back.
+    assert.deepEqual(await askMany(socket, "victim@example.org\n", 2), ["no", "yes"]);
+    assert.deepEqual(daemon.actorStates(), { counters: "active", alerter: "active", policy: "active" });
+  });
+
+  it("answers with the fail_mode verdict while the counters actor is down", async () => {
+    const socket = dir.file("policy.sock");
+    assert.equal(
+      await askPolicy(socket, "victim@example.org\n"),
+      "yes",
+      "over the limit while counters is up",
+    );
+    assert.equal(await askPolicy(socket, "crash@test\n"), "no");
+    // During the restart backoff (300 ms and more) nobody counts: fail-open says "no" even for victim@.
+    assert.equal(await askPolicy(socket, "victim@example.org\n"), "no");
+    assert.ok(
+      lines.some((line) =>
+        /warn policy: counters down, answering fail-open key=victim@example.org/.test(line)
+      ),
+    );
+    await waitFor(() => daemon.actorStates().counters === "active", 5000, "counters active again");
+    assert.equal(await askPolicy(socket, "victim@example.org\n"), "yes", "counting resumed");
+  });
+});

@@ -1,0 +1,81 @@
+// `npm test`: static checks, then the whole suite under Bun and under Deno (the source must run on both).
+// Ends with one line "tests: N passed, N failed" so a run that executed no test cannot look green.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = (name) => `${root}node_modules/.bin/${name}`;
+const only = process.argv.slice(2); // optional test paths, for a quicker local run
+
+function run(label, command, args) {
+  return new Promise((resolve) => {
+    process.stdout.write(`\n== ${label}: ${[command, ...args].join(" ")}\n`);
+    const child = spawn(command, args, {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let output = "";
+    const tee = (stream) => (chunk) => {
+      output += chunk;
+      stream.write(chunk);
+    };
+    child.stdout.on("data", tee(process.stdout));
+    child.stderr.on("data", tee(process.stderr));
+    child.on("close", (code) => resolve({ code, output }));
+  });
+}
+
+const lastNumber = (output, pattern) => Number([...output.matchAll(pattern)].pop()?.[1] ?? 0);
+
+let passed = 0;
+let failed = 0;
+let broken = [];
+
+const statics = only.length === 0
+  ? [
+    ["format", bin("deno"), ["fmt", "--check"]],
+    ["lint", bin("deno"), ["lint"]],
+    ["types", bin("deno"), ["check", "src/", "test/"]],
+  ]
+  : [];
+for (const [label, command, args] of statics) {
+  const { code } = await run(label, command, args);
+  if (code === 0) passed++;
+  else {
+    failed++;
+    broken.push(label);
+  }
+}
+
+const paths = only.length > 0 ? only : ["test/"];
+const bun = await run("bun", bin("bun"), ["test", "--timeout", "60000", ...paths]);
+const [bunPass, bunFail] = [
+  lastNumber(bun.output, /^\s*(\d+) pass$/gm),
+  lastNumber(bun.output, /^\s*(\d+) fail$/gm),
+];
+const deno = await run("deno", bin("deno"), ["test", "-A", ...paths]);
+// Deno reports describe blocks as tests and `it`s as steps: "ok | 3 passed (14 steps) | 0 failed (0 steps)".
+const denoLine = [
+  ...deno.output.matchAll(/(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/g),
+].pop();
+const denoPass = denoLine ? Number(denoLine[2] ?? denoLine[1]) : 0;
+const denoFail = denoLine ? Math.max(Number(denoLine[4] ?? 0), Number(denoLine[3])) : 0;
+
+for (
+  const [label, result, pass, fail] of [["bun", bun, bunPass, bunFail], ["deno", deno, denoPass, denoFail]]
+) {
+  passed += pass;
+  failed += fail;
+  if (result.code !== 0 || pass === 0) {
+    broken.push(label);
+    if (fail === 0) failed++; // a runner that crashed or ran nothing is a failure too
+  }
+}
+
+process.stdout.write(
+  `\nbun: ${bunPass} passed, ${bunFail} failed; deno: ${denoPass} passed, ${denoFail} failed\n`,
+);
+if (broken.length > 0) process.stdout.write(`failing: ${broken.join(", ")}\n`);
+process.stdout.write(`tests: ${passed} passed, ${failed} failed\n`);
+process.exit(failed === 0 && broken.length === 0 ? 0 : 1);

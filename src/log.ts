@@ -15,7 +15,12 @@ export interface Logger {
 function formatValue(value: string | number | boolean): string {
   const text = String(value);
   // deno-lint-ignore no-control-regex
-  return /^[^\s"\\\x00-\x1f\x7f]*$/.test(text) && text !== "" ? text : JSON.stringify(text);
+  if (/^[^\s"\\\x00-\x1f\x7f-\x9f\u2028\u2029]*$/.test(text) && text !== "") return text;
+  // JSON escapes C0 controls; C1 controls and U+2028/9 also break lines in some log viewers.
+  return JSON.stringify(text).replace(
+    /[\x7f-\x9f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 export function formatLogLine(

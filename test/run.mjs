@@ -30,7 +30,7 @@ const lastNumber = (output, pattern) => Number([...output.matchAll(pattern)].pop
 
 let passed = 0;
 let failed = 0;
-let broken = [];
+const broken = [];
 
 const statics = only.length === 0
   ? [

@@ -82,7 +82,11 @@ export function parseIni(text: string): IniDocument {
     }
     const previous = seenKeys.get(key);
     if (previous !== undefined) {
-      problems.push({ line, key: rawKey, problem: `key repeated (first at line ${previous})` });
+      problems.push({
+        line,
+        key: `${current.name}.${rawKey}`,
+        problem: `key repeated (first at line ${previous})`,
+      });
       return;
     }
     seenKeys.set(key, line);

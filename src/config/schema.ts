@@ -1,5 +1,5 @@
 // Which sections and keys exist, how each value converts, and its default. Keys are matched in lower case.
-import type * as v from "valibot";
+import * as v from "valibot";
 import { LOG_LEVELS } from "../log.ts";
 import {
   absoluteOrRelativePath,
@@ -37,7 +37,7 @@ export const DAEMON_SECTION: SectionSpec = {
 
 export const ALERTS_SECTION: SectionSpec = {
   fromaddr: { schema: address, required: true },
-  toaddr: { schema: addressList, required: true },
+  toaddr: { schema: v.pipe(addressList, v.minLength(1, "must name at least one address")), required: true },
   ccaddr: { schema: addressList, default: "" },
   subject: { schema: text, default: "Mail Abuse Alert" },
   smtp_host: { schema: text, default: "127.0.0.1" },

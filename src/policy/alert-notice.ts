@@ -71,11 +71,15 @@ export function composeAlertMail(
   settings: AlertMailSettings,
   hostname: string,
 ): AlertMail {
-  const subject = settings.subject
-    .replaceAll("{key}", notice.key)
-    .replaceAll("{count}", String(notice.count))
-    .replaceAll("{limit}", String(notice.limitCount))
-    .replaceAll("{rule}", notice.limit);
+  // One pass with a function: the key is a sender's address, and `{count}` or `$&` inside it must
+  // come out verbatim, not be expanded again.
+  const fill: Record<string, string> = {
+    key: notice.key,
+    count: String(notice.count),
+    limit: String(notice.limitCount),
+    rule: notice.limit,
+  };
+  const subject = settings.subject.replace(/\{(key|count|limit|rule)\}/g, (_, name: string) => fill[name]);
   const text = `mailpolicyd on ${hostname}: a ${notice.keyKind} passed its limit.\n\n` +
     `Who:         ${notice.key}\n` +
     `Rule:        ${notice.limit} (per ${notice.keyKind})\n` +

@@ -25,7 +25,7 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   }
   text = text.replace(/\r$/, "");
   // deno-lint-ignore no-control-regex
-  if (/[\x00-\x08\x0b-\x1f\x7f]/.test(text)) {
+  if (/[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/.test(text)) {
     return { kind: "invalid", reason: "control character in request" };
   }
   const token = text.trim();

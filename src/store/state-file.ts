@@ -72,6 +72,13 @@ export function writeStateFile(path: string, text: string): void {
     closeSync(fd);
   }
   renameSync(temporary, path);
+  // The rename itself lives in the directory: sync it too, or a power cut can bring the old file back.
+  const directory = openSync(dirname(path), "r");
+  try {
+    fsyncSync(directory);
+  } finally {
+    closeSync(directory);
+  }
 }
 
 /** The file's text, or undefined when there is none yet. Other read errors are thrown. */

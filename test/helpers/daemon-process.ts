@@ -1,7 +1,7 @@
 // Starts the real daemon as a child process on a temp dir and stops it by PID.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import { isDeno, mainCommand } from "./runtime.ts";
+import { mainCommand } from "./runtime.ts";
 import type { TempDir } from "./temp-dir.ts";
 
 export interface DaemonProcess {
@@ -12,6 +12,8 @@ export interface DaemonProcess {
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Sends the signal and waits for exit; resolves with the exit code (or signal name). */
   stop(signal?: NodeJS.Signals): Promise<number | string>;
+  /** Sends a signal by PID (Deno's child.kill() marks the child as killed by it, even for SIGHUP). */
+  signal(signal: NodeJS.Signals): void;
   /** SIGTERM/SIGINT, then checks the daemon said it stopped and exited 0. */
   stopCleanly(signal?: "SIGTERM" | "SIGINT"): Promise<void>;
 }
@@ -45,36 +47,40 @@ export async function startDaemonProcess(
   const child = spawn(command, rest, { stdio: ["ignore", "ignore", "pipe"] });
   let output = "";
   child.stderr!.on("data", (chunk) => output += chunk);
+  let running = true;
   const exited = new Promise<number | string>((resolve) => {
-    child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+    child.on("exit", (code, signal) => {
+      running = false;
+      resolve(code ?? signal ?? "unknown");
+    });
   });
   const policySocket = dir.file("policy.sock");
-  const process: DaemonProcess = {
-    stopCleanly: () => Promise.resolve(),
+  const daemon: DaemonProcess = {
     child,
     pid: child.pid!,
     policySocket,
     logs: () => output,
     waitForLog: (pattern, timeoutMs = 10_000) =>
       waitFor(() => pattern.test(output), timeoutMs, `log ${pattern}`),
+    signal(signal) {
+      if (running) process.kill(child.pid!, signal);
+    },
     async stop(signal = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (running) process.kill(child.pid!, signal);
       return await exited;
     },
-  };
-  process.stopCleanly = async (signal = "SIGTERM") => {
-    const exit = await process.stop(signal);
-    if (!/info daemon: stopped/.test(output)) throw new Error(`daemon did not stop cleanly:\n${output}`);
-    // Deno's node:child_process reports the signal it sent even when the child handled it and exited 0;
-    // the log line above is the proof there, the exit code everywhere else.
-    if (exit !== 0 && !(isDeno && exit === signal)) throw new Error(`daemon exited with ${exit}`);
+    async stopCleanly(signal = "SIGTERM") {
+      const exit = await daemon.stop(signal);
+      if (!/info daemon: stopped/.test(output)) throw new Error(`daemon did not stop cleanly:\n${output}`);
+      if (exit !== 0) throw new Error(`daemon exited with ${exit}`);
+    },
   };
   try {
-    await process.waitForLog(/policy: listening/, 15_000);
+    await daemon.waitForLog(/policy: listening/, 15_000);
   } catch (error) {
     child.kill("SIGKILL");
     throw new Error(`${(error as Error).message}; daemon output:\n${output}`);
   }
   if (!existsSync(policySocket)) throw new Error(`daemon says listening but ${policySocket} is missing`);
-  return process;
+  return daemon;
 }

@@ -1,0 +1,150 @@
+// The command line as a postmaster uses it: version, help, config-test, default-config, run.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { after, describe, it } from "node:test";
+import { VERSION } from "../../src/version.ts";
+import { startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
+import { askPolicy } from "../helpers/policy-client.ts";
+import { mainCommand, ROOT } from "../helpers/runtime.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
+
+function cli(args: string[], cwd = ROOT) {
+  const [command, ...rest] = mainCommand(args);
+  const result = spawnSync(command, rest, { cwd, encoding: "utf8", timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("mailpolicyd command line", () => {
+  const dir = makeTempDir();
+  after(() => dir.remove());
+
+  it("prints its version", () => {
+    const result = cli(["version"]);
+    assert.equal(result.status, 0);
+    assert.equal(result.stdout, `mailpolicyd ${VERSION}\n`);
+  });
+
+  it("has --help for every command and refuses unknown commands and options", () => {
+    for (const command of ["run", "config-test", "version", "default-config"]) {
+      const result = cli([command, "--help"]);
+      assert.equal(result.status, 0, command);
+      assert.match(result.stdout, new RegExp(`^Usage: mailpolicyd ${command}`), command);
+    }
+    assert.match(cli(["--help"]).stdout, /Commands:\n\s+run/);
+    const unknown = cli(["frobnicate"]);
+    assert.equal(unknown.status, 64);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+    const badOption = cli(["run", "--no-such-option"]);
+    assert.equal(badOption.status, 64);
+    assert.match(badOption.stderr, /Usage: mailpolicyd run/);
+  });
+
+  it("config-test accepts the seed's sender_warn.conf unchanged", () => {
+    const result = cli(["config-test", `${ROOT}test/fixtures/sender_warn.conf`]);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /sender_warn\.conf: OK/);
+  });
+
+  it("config-test lists every error as FILE:LINE: key: problem and exits 1", () => {
+    const file = dir.file("broken.conf");
+    writeFileSync(
+      file,
+      "[daemon]\nlog_level = chatty\nsocket_mode = 999\n[thresholds]\ntime = soon\ncount = -1\nwhatever = 1\n" +
+        "[alerts]\nfromAddr = not-an-address\n[nonsense]\n",
+    );
+    const result = cli(["config-test", file]);
+    assert.equal(result.status, 1);
+    assert.deepEqual(result.stdout.trim().split("\n"), [
+      `${file}:10: [nonsense]: unknown section (known: daemon, alerts, thresholds)`,
+      `${file}:2: daemon.log_level: expected one of: debug, info, warn, error`,
+      `${file}:3: daemon.socket_mode: expected an octal mode such as 0660`,
+      `${file}:9: alerts.fromAddr: expected an e-mail address`,
+      `${file}:8: alerts.toaddr: required key missing`,
+      `${file}:5: thresholds.time: expected a duration such as 300, 30s, 5m, 1h or 1d`,
+      `${file}:6: thresholds.count: expected a whole number`,
+      `${file}:7: thresholds.whatever: unknown key (known: time, count)`,
+    ]);
+  });
+
+  it("config-test reports a missing file", () => {
+    const result = cli(["config-test", dir.file("absent.conf")]);
+    assert.equal(result.status, 1);
+    assert.match(result.stdout, /absent\.conf:0: \(file\): cannot read: .*no such file/i);
+  });
+
+  it("run refuses an invalid config with the errors and exit 1", () => {
+    const file = dir.file("bad-run.conf");
+    writeFileSync(file, "[thresholds]\ncount = many\n");
+    const result = cli(["run", "--config", file]);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /bad-run\.conf:2: thresholds\.count: expected a whole number/);
+    assert.match(result.stderr, /config invalid, not starting/);
+  });
+
+  it("default-config prints a config that config-test accepts", () => {
+    const printed = cli(["default-config"]);
+    assert.equal(printed.status, 0);
+    const file = dir.file("printed.conf");
+    writeFileSync(file, printed.stdout);
+    assert.equal(cli(["config-test", file]).status, 0);
+  });
+
+  it("run --default-config serves under ./run of the current directory, and refuses a second instance", async () => {
+    const work = makeTempDir();
+    try {
+      const [command, ...rest] = mainCommand(["run", "--default-config"]);
+      const { spawn } = await import("node:child_process");
+      const child = spawn(command, rest, { cwd: work.path, stdio: ["ignore", "ignore", "pipe"] });
+      let output = "";
+      child.stderr!.on("data", (chunk) => output += chunk);
+      const { waitFor } = await import("../helpers/daemon-process.ts");
+      await waitFor(() => /policy: listening/.test(output), 15_000, "the default-config daemon");
+      assert.equal(await askPolicy(work.file("run/policy.sock"), "someone@example.org\n"), "no");
+
+      const second = cli(["run", "--default-config"], work.path);
+      assert.equal(second.status, 1);
+      assert.match(second.stderr, /already running, not starting a second instance pid=\d+/);
+
+      process.kill(child.pid!, "SIGTERM");
+      await waitFor(() => /info daemon: stopped/.test(output), 10_000, "shutdown");
+    } finally {
+      work.remove();
+    }
+  });
+
+  it("SIGHUP applies a valid edited config and refuses an invalid one, keeping the old", async () => {
+    const work = makeTempDir();
+    const config = writeTestConfig(work, "[thresholds]\ntime = 300\ncount = 10\n");
+    const daemon = await startDaemonProcess(work, config);
+    try {
+      assert.equal(await askPolicy(daemon.policySocket, "hup@example.org\n"), "no");
+      assert.equal(await askPolicy(daemon.policySocket, "hup@example.org\n"), "no");
+
+      writeFileSync(config, writeTestConfigText(work.path, "[thresholds]\ntime = 300\ncount = 2\n"));
+      daemon.signal("SIGHUP");
+      await daemon.waitForLog(/config reloaded/);
+      assert.equal(await askPolicy(daemon.policySocket, "hup@example.org\n"), "yes", "new limit 2 applies");
+
+      writeFileSync(config, "[thresholds]\ncount = lots\n");
+      daemon.signal("SIGHUP");
+      await daemon.waitForLog(/reload refused: new config invalid, keeping the running one/);
+      assert.match(daemon.logs(), /error config: .*:2: thresholds\.count: expected a whole number/);
+      assert.equal(await askPolicy(daemon.policySocket, "other@example.org\n"), "no");
+      assert.equal(
+        await askPolicy(daemon.policySocket, "hup@example.org\n"),
+        "yes",
+        "old config still serves",
+      );
+    } finally {
+      await daemon.stopCleanly();
+      work.remove();
+    }
+  });
+});
+
+function writeTestConfigText(path: string, extra: string): string {
+  return `[daemon]\npolicy_socket = ${path}/policy.sock\ncontrol_socket = ${path}/control.sock\n` +
+    `pidfile = ${path}/mailpolicyd.pid\nstate_file = ${path}/state.json\nstate_interval = 200ms\n` +
+    `log_level = debug\n${extra}`;
+}

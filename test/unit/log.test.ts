@@ -1,0 +1,86 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createLogger, formatLogLine, LOG_LEVELS } from "../../src/log.ts";
+
+/** The fields after `message`, read back: bare `name=value` or `name="json string"`. */
+function fieldsOf(line: string, prefix: string): Record<string, string> {
+  const rest = line.slice(line.indexOf(prefix) + prefix.length);
+  const fields: Record<string, string> = {};
+  for (const match of rest.matchAll(/ (\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
+    fields[match[1]] = match[2].startsWith('"') ? JSON.parse(match[2]) : match[2];
+  }
+  return fields;
+}
+
+describe("formatLogLine", () => {
+  it("starts with an ISO timestamp, the level and the source", () => {
+    const line = formatLogLine("warn", "policy", "bad request");
+    assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z warn policy: bad request$/);
+  });
+
+  it("writes plain values bare and leaves out undefined and null", () => {
+    const line = formatLogLine("info", "s", "m", { key: "a@x", n: 3, ok: true, gone: undefined, none: null });
+    assert.ok(line.endsWith(" s: m key=a@x n=3 ok=true"), line);
+  });
+
+  it("quotes values with spaces, quotes, backslashes, controls or nothing, and they read back", () => {
+    const tricky = {
+      spaced: "two words",
+      fake: "x other=injected",
+      newline: "line1\nline2\r\nline3",
+      quote: 'say "hi"',
+      backslash: "a\\b",
+      control: "esc\x1b[31m\x00",
+      tab: "a\tb",
+      empty: "",
+    };
+    const line = formatLogLine("error", "src", "msg", tricky);
+    assert.doesNotMatch(line, /[\n\r]/);
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(line, /[\x00-\x1f]/);
+    assert.deepEqual(fieldsOf(line, "src: msg"), tricky);
+  });
+
+  it("keeps a stack trace on one line", () => {
+    const stack = new Error("boom").stack ?? "Error: boom\n    at somewhere";
+    const line = formatLogLine("error", "daemon", "uncaught exception", { error: stack });
+    assert.doesNotMatch(line, /\n/);
+    assert.equal(fieldsOf(line, "daemon: uncaught exception").error, stack);
+  });
+});
+
+describe("createLogger", () => {
+  function capture(level: (typeof LOG_LEVELS)[number]) {
+    const lines: string[] = [];
+    const log = createLogger(level, (line) => lines.push(line));
+    return { lines, log };
+  }
+
+  it("writes only events at or above the threshold", () => {
+    const { lines, log } = capture("warn");
+    log.debug("s", "d");
+    log.info("s", "i");
+    log.warn("s", "w", { k: 1 });
+    log.error("s", "e");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0], / warn s: w k=1$/);
+    assert.match(lines[1], / error s: e$/);
+  });
+
+  it("enabled() follows the threshold", () => {
+    const { log } = capture("info");
+    assert.deepEqual(LOG_LEVELS.map((level) => log.enabled(level)), [false, true, true, true]);
+  });
+
+  it("setLevel moves the threshold both ways", () => {
+    const { lines, log } = capture("error");
+    log.warn("s", "hidden");
+    log.setLevel("debug");
+    log.debug("s", "shown");
+    log.setLevel("error");
+    log.info("s", "hidden again");
+    assert.equal(lines.length, 1);
+    assert.match(lines[0], / debug s: shown$/);
+    assert.equal(log.enabled("warn"), false);
+  });
+});

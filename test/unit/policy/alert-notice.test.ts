@@ -1,0 +1,94 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type AlertNotice, composeAlertMail, makeAlertNotice } from "../../../src/policy/alert-notice.ts";
+import { ALERT_PENDING, recordSighting, type SenderCounter } from "../../../src/policy/sender-counter.ts";
+
+const LIMIT = { name: "thresholds", key: "sender", count: 20, windowMs: 300_000 };
+const START = Date.UTC(2024, 4, 1, 12, 0, 0); // 2024-05-01 12:00:00 UTC
+const SEED = { from: "postmaster@example.org", to: ["boss@example.org"], cc: ["it@example.org"] };
+
+function counter(withSightings: boolean): SenderCounter {
+  const c: SenderCounter = { start: START, count: 21, last: START + 42_000, alert: ALERT_PENDING };
+  if (withSightings) {
+    for (let i = 0; i < 15; i++) recordSighting(c, "Cheap pills", "192.0.2.7");
+    for (let i = 0; i < 6; i++) recordSighting(c, "Hello", "198.51.100.9");
+  }
+  return c;
+}
+
+const notice = (key = "spam@example.net", withSightings = true): AlertNotice =>
+  makeAlertNotice(LIMIT, key, counter(withSightings));
+
+describe("makeAlertNotice", () => {
+  it("identifies the alert by limit, key and window start", () => {
+    const n = notice();
+    assert.equal(n.id, `thresholds|spam@example.net|${START}`);
+    const nextWindow = makeAlertNotice(LIMIT, "spam@example.net", {
+      ...counter(false),
+      start: START + 300_000,
+    });
+    assert.notEqual(nextWindow.id, n.id);
+    assert.equal(makeAlertNotice(LIMIT, "spam@example.net", counter(false)).id, n.id);
+  });
+
+  it("copies the numbers and the top sightings", () => {
+    const n = notice();
+    assert.deepEqual(
+      [n.limit, n.keyKind, n.key, n.count, n.limitCount, n.windowMs, n.firstSeen, n.lastSeen],
+      ["thresholds", "sender", "spam@example.net", 21, 20, 300_000, START, START + 42_000],
+    );
+    assert.deepEqual(n.topSubjects, [["Cheap pills", 15], ["Hello", 6]]);
+    assert.deepEqual(n.topClientIps, [["192.0.2.7", 15], ["198.51.100.9", 6]]);
+  });
+
+  it("keeps the top 10 only, and none without sightings", () => {
+    const c = counter(false);
+    for (let i = 0; i < 30; i++) recordSighting(c, `s${String(i).padStart(2, "0")}`);
+    assert.equal(makeAlertNotice(LIMIT, "k", c).topSubjects.length, 10);
+    assert.deepEqual(notice("k", false).topSubjects, []);
+    assert.deepEqual(notice("k", false).topClientIps, []);
+  });
+});
+
+describe("composeAlertMail", () => {
+  it("keeps the seed's plain subject verbatim and the addresses as configured", () => {
+    const mail = composeAlertMail(notice(), { ...SEED, subject: "Mail Abuse Alert" }, "mx1");
+    assert.equal(mail.subject, "Mail Abuse Alert");
+    assert.equal(mail.from, "postmaster@example.org");
+    assert.deepEqual(mail.to, ["boss@example.org"]);
+    assert.deepEqual(mail.cc, ["it@example.org"]);
+  });
+
+  it("fills in {key} {count} {limit} {rule}, every occurrence", () => {
+    const subject = "[{rule}] {key} sent {count} (limit {limit}); {key}";
+    const mail = composeAlertMail(notice(), { ...SEED, subject }, "mx1");
+    assert.equal(mail.subject, "[thresholds] spam@example.net sent 21 (limit 20); spam@example.net");
+  });
+
+  it("writes a body naming host, key, count, limit, window, times and top sightings", () => {
+    const text = composeAlertMail(notice(), { ...SEED, subject: "x" }, "mx1.example.org").text;
+    assert.match(text, /mx1\.example\.org/);
+    assert.match(text, /spam@example\.net/);
+    assert.match(text, /\b21 messages\b/);
+    assert.match(text, /limit 20 per 300s/);
+    assert.match(text, /First seen: +2024-05-01 12:00:00 UTC/);
+    assert.match(text, /Last seen: +2024-05-01 12:00:42 UTC/);
+    assert.match(text, /Window ends: +2024-05-01 12:05:00 UTC/);
+    assert.match(text, /Top subjects:\n +15 +Cheap pills\n +6 +Hello\n/);
+    assert.match(text, /Top client IPs:\n +15 +192\.0\.2\.7\n +6 +198\.51\.100\.9\n/);
+  });
+
+  it("says so when no subject or client address was reported", () => {
+    const text = composeAlertMail(notice("k@x", false), { ...SEED, subject: "x" }, "h").text;
+    assert.match(text, /Top subjects:\n +\(none reported/);
+    assert.match(text, /Top client IPs:\n +\(none reported/);
+  });
+
+  // A sender address is attacker-chosen, and `{`, `}`, `$`, `'` are legal in a local part: it must not
+  // be expanded again as a placeholder or as a replacement pattern.
+  it("inserts the key verbatim, even when it looks like a placeholder or a $ pattern", () => {
+    const key = "{limit}$'$&@evil.example";
+    const mail = composeAlertMail(notice(key), { ...SEED, subject: "Abuse by {key}!" }, "h");
+    assert.equal(mail.subject, `Abuse by ${key}!`);
+  });
+});

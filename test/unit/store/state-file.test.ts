@@ -1,0 +1,168 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  parseState,
+  type PersistedState,
+  readStateFile,
+  serializeState,
+  writeStateFile,
+} from "../../../src/store/state-file.ts";
+import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
+import { ALERT_NONE, ALERT_PENDING, type SenderCounter } from "../../../src/policy/sender-counter.ts";
+
+const NOTICE: AlertNotice = {
+  id: "thresholds|spam@x|1000",
+  limit: "thresholds",
+  keyKind: "sender",
+  key: "spam@x",
+  count: 21,
+  limitCount: 20,
+  windowMs: 300_000,
+  firstSeen: 1000,
+  lastSeen: 5000,
+  topSubjects: [["Buy now", 15], ["Hi", 6]],
+  topClientIps: [["192.0.2.7", 21]],
+};
+
+function sampleState(): PersistedState {
+  const spammer: SenderCounter = {
+    start: 1000,
+    count: 21,
+    last: 5000,
+    alert: ALERT_PENDING,
+    seen: {
+      subjects: new Map([["Buy now", 15], ["Hi", 6]]),
+      clientIps: new Map([["192.0.2.7", 21]]),
+    },
+  };
+  const quiet: SenderCounter = { start: 2000, count: 1, last: 2000, alert: ALERT_NONE };
+  return {
+    savedAt: 6000,
+    tables: new Map([
+      ["thresholds", new Map([["spam@x", spammer], ["<>", quiet]])],
+      ["other", new Map()],
+    ]),
+    outbox: [NOTICE],
+  };
+}
+
+function withTempDir(body: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "mailpolicyd-state-"));
+  try {
+    body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("serializeState / parseState", () => {
+  it("round-trips counters, seen subjects and IPs, the outbox and savedAt", () => {
+    const state = sampleState();
+    assert.deepEqual(parseState(serializeState(state)), state);
+  });
+
+  it("keeps sightings of one kind when the other was never seen", () => {
+    const counter: SenderCounter = {
+      start: 1,
+      count: 2,
+      last: 3,
+      alert: ALERT_NONE,
+      seen: { subjects: new Map([["s", 2]]) },
+    };
+    const state: PersistedState = {
+      savedAt: 0,
+      tables: new Map([["t", new Map([["k", counter]])]]),
+      outbox: [],
+    };
+    const back = parseState(serializeState(state)).tables.get("t")!.get("k")!;
+    assert.deepEqual([...back.seen!.subjects!], [["s", 2]]);
+    assert.equal(back.seen!.clientIps?.size ?? 0, 0);
+  });
+
+  it("writes a tagged JSON document", () => {
+    const data = JSON.parse(serializeState(sampleState()));
+    assert.equal(data.format, "mailpolicyd-state");
+    assert.equal(data.version, 1);
+  });
+
+  it("rejects files of another format or version", () => {
+    const text = serializeState(sampleState());
+    for (
+      const bad of [
+        text.replace('"mailpolicyd-state"', '"something-else"'),
+        text.replace('"version":1', '"version":2'),
+        "null",
+        "[]",
+        "{}",
+        "not json",
+      ]
+    ) {
+      assert.throws(() => parseState(bad), Error, bad.slice(0, 40));
+    }
+  });
+
+  it("rejects a corrupt counter row", () => {
+    const head = '{"format":"mailpolicyd-state","version":1,"savedAt":1,"limits":{"t":[';
+    assert.throws(() => parseState(head + "[42,1,1,1,0]]}}"), /bad counter row in limit t/);
+    assert.throws(() => parseState(head + '["k","x",1,1,0]]}}'), /bad counter row/);
+    assert.throws(() => parseState(head + '["k",1,null,1,0]]}}'), /bad counter row/);
+  });
+
+  it("tolerates a file with no limits and no outbox", () => {
+    const state = parseState('{"format":"mailpolicyd-state","version":1}');
+    assert.equal(state.tables.size, 0);
+    assert.deepEqual(state.outbox, []);
+    assert.equal(state.savedAt, 0);
+  });
+});
+
+describe("writeStateFile / readStateFile", () => {
+  it("creates missing folders and writes the text, leaving no .tmp behind", () => {
+    withTempDir((dir) => {
+      const path = join(dir, "a", "b", "state.json");
+      writeStateFile(path, "first");
+      assert.equal(readFileSync(path, "utf8"), "first");
+      assert.deepEqual(readdirSync(join(dir, "a", "b")), ["state.json"]);
+    });
+  });
+
+  it("replaces the old file by renaming a new one over it, not by rewriting it in place", () => {
+    withTempDir((dir) => {
+      const path = join(dir, "state.json");
+      writeStateFile(path, "old, and longer than the new text");
+      const before = statSync(path).ino;
+      writeFileSync(`${path}.tmp`, "stale leftover of a crash, longer than the new one");
+      writeStateFile(path, "new");
+      assert.equal(readFileSync(path, "utf8"), "new");
+      assert.notEqual(statSync(path).ino, before);
+      assert.deepEqual(readdirSync(dir), ["state.json"]);
+    });
+  });
+
+  it("does not make the state file readable by others", () => {
+    withTempDir((dir) => {
+      const path = join(dir, "state.json");
+      writeStateFile(path, "{}");
+      assert.equal(statSync(path).mode & 0o007, 0);
+    });
+  });
+
+  it("readStateFile gives the text, or undefined when there is no file yet", () => {
+    withTempDir((dir) => {
+      const path = join(dir, "state.json");
+      assert.equal(readStateFile(path), undefined);
+      writeStateFile(path, "saved");
+      assert.equal(readStateFile(path), "saved");
+    });
+  });
+
+  it("readStateFile throws other read errors", () => {
+    withTempDir((dir) => {
+      mkdirSync(join(dir, "state.json"));
+      assert.throws(() => readStateFile(join(dir, "state.json")));
+    });
+  });
+});

@@ -1,0 +1,141 @@
+// Load generator for the policy socket, driving it the way Exim's ${readsocket} does: a NEW connection per
+// request, one write, shutdown(SHUT_WR), read to EOF, close. C threads so the client is not the bottleneck.
+// Usage: loadgen SOCKET THREADS SECONDS MODE NKEYS [FORM]
+//   MODE: hot | uniform | zipf ; NKEYS: distinct keys ; FORM: legacy (default) | attr
+// Prints one JSON object: requests, errors, yes, elapsed_s, latency percentiles in microseconds.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *socket_path;
+static double seconds;
+static const char *mode;
+static long nkeys;
+static int attr_form;
+static double *zipf_cdf;
+
+typedef struct {
+  long requests, errors, yes;
+  uint32_t *lat; // microseconds
+  long lat_len, lat_cap;
+  unsigned int seed;
+} worker_t;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long pick_key(worker_t *w) {
+  if (strcmp(mode, "hot") == 0) return 0;
+  double u = (double)rand_r(&w->seed) / ((double)RAND_MAX + 1.0);
+  if (strcmp(mode, "zipf") == 0) {
+    long lo = 0, hi = nkeys - 1;
+    while (lo < hi) { long mid = (lo + hi) / 2; if (zipf_cdf[mid] < u) lo = mid + 1; else hi = mid; }
+    return lo;
+  }
+  // uniform over nkeys, with a second draw so 1e6 keys are reachable with RAND_MAX = 2^31
+  long r = ((long)rand_r(&w->seed) << 16) ^ rand_r(&w->seed);
+  return (r < 0 ? -r : r) % nkeys;
+}
+
+static int ask(const char *req, size_t len, char *reply, size_t cap) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  strncpy(addr.sun_path, socket_path, sizeof addr.sun_path - 1);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { close(fd); return -1; }
+  if (write(fd, req, len) != (ssize_t)len) { close(fd); return -1; }
+  shutdown(fd, SHUT_WR);
+  size_t got = 0;
+  for (;;) {
+    ssize_t n = read(fd, reply + got, cap - 1 - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += n;
+    if (got >= cap - 1) break;
+  }
+  close(fd);
+  reply[got] = 0;
+  return (int)got;
+}
+
+static void *run(void *arg) {
+  worker_t *w = arg;
+  char req[256], reply[256];
+  double end = now_s() + seconds;
+  while (1) {
+    double t0 = now_s();
+    if (t0 >= end) break;
+    long k = pick_key(w);
+    int len = attr_form
+      ? snprintf(req, sizeof req, "rcpt sender=user%ld@example.org client_address=192.0.2.%ld recipient=rcpt@example.net\n", k, k % 250)
+      : snprintf(req, sizeof req, "user%ld@example.org\n", k);
+    int n = ask(req, len, reply, sizeof reply);
+    double t1 = now_s();
+    if (n <= 0 || (strncmp(reply, "no", 2) != 0 && strncmp(reply, "yes", 3) != 0 && strncmp(reply, "action=", 7) != 0)) {
+      if (w->errors++ < 3) fprintf(stderr, "loadgen: error: %s (reply %d bytes: %.60s)\n", n < 0 ? strerror(errno) : "bad reply", n, n > 0 ? reply : "");
+      continue;
+    }
+    if (strncmp(reply, "yes", 3) == 0) w->yes++;
+    w->requests++;
+    if (w->lat_len == w->lat_cap) {
+      w->lat_cap = w->lat_cap ? w->lat_cap * 2 : 65536;
+      w->lat = realloc(w->lat, w->lat_cap * sizeof *w->lat);
+    }
+    w->lat[w->lat_len++] = (uint32_t)((t1 - t0) * 1e6);
+  }
+  return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 6) { fprintf(stderr, "usage: loadgen SOCKET THREADS SECONDS hot|uniform|zipf NKEYS [legacy|attr]\n"); return 64; }
+  socket_path = argv[1];
+  int threads = atoi(argv[2]);
+  seconds = atof(argv[3]);
+  mode = argv[4];
+  nkeys = atol(argv[5]);
+  attr_form = argc > 6 && strcmp(argv[6], "attr") == 0;
+  if (nkeys < 1) nkeys = 1;
+  if (strcmp(mode, "zipf") == 0) {
+    zipf_cdf = malloc(nkeys * sizeof *zipf_cdf);
+    double sum = 0;
+    for (long i = 0; i < nkeys; i++) sum += 1.0 / (i + 1);
+    double acc = 0;
+    for (long i = 0; i < nkeys; i++) { acc += 1.0 / (i + 1) / sum; zipf_cdf[i] = acc; }
+  }
+  worker_t *workers = calloc(threads, sizeof *workers);
+  pthread_t *ids = calloc(threads, sizeof *ids);
+  double start = now_s();
+  for (int i = 0; i < threads; i++) { workers[i].seed = 12345u + i * 7919u; pthread_create(&ids[i], NULL, run, &workers[i]); }
+  long requests = 0, errors = 0, yes = 0, total = 0;
+  for (int i = 0; i < threads; i++) {
+    pthread_join(ids[i], NULL);
+    requests += workers[i].requests; errors += workers[i].errors; yes += workers[i].yes; total += workers[i].lat_len;
+  }
+  double elapsed = now_s() - start;
+  uint32_t *all = malloc((total ? total : 1) * sizeof *all);
+  long at = 0;
+  for (int i = 0; i < threads; i++) { memcpy(all + at, workers[i].lat, workers[i].lat_len * sizeof *all); at += workers[i].lat_len; }
+  qsort(all, total, sizeof *all, cmp_u32);
+#define PCT(p) (total ? all[(long)fmin((double)total - 1, floor((p) * total))] : 0)
+  printf("{\"requests\":%ld,\"errors\":%ld,\"yes\":%ld,\"elapsed_s\":%.3f,\"rps\":%.0f,"
+         "\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u}\n",
+         requests, errors, yes, elapsed, requests / elapsed, PCT(0.50), PCT(0.99), PCT(0.999), total ? all[total - 1] : 0);
+  return 0;
+}

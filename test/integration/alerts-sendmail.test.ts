@@ -1,0 +1,49 @@
+// `sendmail = PATH`: alerts go through a local binary run with an argument list, never a shell. The
+// stand-in sendmail records its arguments and input; the sender address is full of shell syntax and
+// must reach the mail verbatim without running anything.
+import assert from "node:assert/strict";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { after, describe, it } from "node:test";
+import { startDaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
+import { askMany } from "../helpers/policy-client.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
+
+describe("alert mail through sendmail (real daemon process)", () => {
+  const dir = makeTempDir();
+  after(() => dir.remove());
+
+  it("passes recipients as arguments and the mail on stdin; shell syntax in the key stays inert", async () => {
+    const sendmail = dir.file("sendmail");
+    const record = dir.file("sendmail.out");
+    const pwned = dir.file("pwned");
+    writeFileSync(
+      sendmail,
+      `#!/bin/sh\nfor a in "$@"; do printf 'ARG %s\\n' "$a"; done > ${record}\ncat >> ${record}\n`,
+    );
+    chmodSync(sendmail, 0o755);
+    const config = writeTestConfig(
+      dir,
+      `[thresholds]\ntime = 300\ncount = 1\n[alerts]\nfromAddr = pm@example.org\ntoAddr = boss@example.org\n` +
+        `ccAddr = it@example.org\nsendmail = ${sendmail}\n`,
+    );
+    const daemon = await startDaemonProcess(dir, config);
+    try {
+      const key = `"$(touch${"${IFS}"}${pwned})";\`touch${"${IFS}"}${pwned}\`@example.org`;
+      assert.deepEqual(await askMany(daemon.policySocket, `${key}\n`, 2), ["no", "yes"]);
+      await waitFor(
+        () => existsSync(record) && /Top client IPs/.test(readFileSync(record, "utf8")),
+        10_000,
+        "sendmail",
+      );
+      const output = readFileSync(record, "utf8").replace(/=\r?\n/g, ""); // undo quoted-printable soft breaks
+      assert.match(output, /^ARG -f\nARG pm@example\.org\n/m);
+      assert.match(output, /^ARG boss@example\.org$/m);
+      assert.match(output, /^ARG it@example\.org$/m);
+      assert.ok(output.includes(`Who:         ${key.toLowerCase()}`), output);
+      assert.equal(existsSync(pwned), false, "no shell ran the key");
+      await daemon.waitForLog(/alert mail sent/);
+    } finally {
+      await daemon.stopCleanly();
+    }
+  });
+});

@@ -1,36 +1,27 @@
 // The counters actor: owns every per-key counter (plain objects, see policy/sender-counter.ts), their
 // expiry on one timer wheel, the outbox of undelivered alerts and the state file.
+import { renameSync } from "node:fs";
 import type { Config, LimitConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { type AlertNotice, makeAlertNotice } from "../policy/alert-notice.ts";
+import { isExempt, limitKey, requestCost } from "../policy/limit-key.ts";
+import { capacity, commit, counterExpiresAt, levelWith, newCounter, rollCounter } from "../policy/rate.ts";
+import type { PolicyRequest } from "../policy/request.ts";
 import {
+  ALERT_NONE,
+  ALERT_PENDING,
   ALERT_SENT,
-  hitFixedWindow,
   recordSighting,
   type SenderCounter,
-  windowEnded,
 } from "../policy/sender-counter.ts";
+import { decideVerdict, type LimitOutcome, refuses, type Verdict } from "../policy/verdict.ts";
+import { displaySubject } from "../protocols/subject.ts";
 import { parseState, readStateFile, serializeState, writeStateFile } from "../store/state-file.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
-import { renameSync } from "node:fs";
-
-export interface HitVerdict {
-  over: boolean;
-  limit: string;
-  count: number;
-  limitCount: number;
-  windowMs: number;
-}
-
-export interface HitRequest {
-  key: string;
-  subject?: string;
-  clientIp?: string;
-}
 
 export type CountersEvent =
-  | { type: "hit"; request: HitRequest; reply: (verdict: HitVerdict | undefined) => void }
+  | { type: "hit"; request: PolicyRequest; reply: (verdict: Verdict | undefined) => void }
   | { type: "alert.delivered"; id: string }
   | { type: "alerts.offer" } // the alerter (re)started: offer it every undelivered alert
   | { type: "config"; config: Config }
@@ -96,9 +87,9 @@ export function startCounters(
       for (const limit of config.limits) {
         const table = tableFor(limit);
         for (const [key, counter] of state.tables.get(limit.name) ?? []) {
-          if (windowEnded(counter, limit, at)) continue;
+          if (at >= counterExpiresAt(counter, limit)) continue;
           table.counters.set(key, counter);
-          table.wheel.schedule(key, counter.start + limit.windowMs);
+          table.wheel.schedule(key, counterExpiresAt(counter, limit));
           restored++;
         }
       }
@@ -134,52 +125,98 @@ export function startCounters(
       for (const key of table.wheel.advance(at)) {
         const counter = table.counters.get(key);
         if (!counter) continue;
-        if (windowEnded(counter, table.limit, at)) {
+        const expiresAt = counterExpiresAt(counter, table.limit);
+        if (at >= expiresAt) {
           table.counters.delete(key);
           dirty = true;
         } else {
-          table.wheel.schedule(key, counter.start + table.limit.windowMs);
+          table.wheel.schedule(key, expiresAt);
         }
       }
     }
   };
 
-  const hit = (request: HitRequest): HitVerdict | undefined => {
+  // Two passes: first every applicable limit says what this request would do, then the verdict decides
+  // whether it counts (a "leaky" limit does not count requests the verdict refuses).
+  interface Pending {
+    table: LimitTable;
+    key: string;
+    counter: SenderCounter;
+    cost: number;
+    instance?: string;
+    isNew: boolean;
+    outcome: LimitOutcome;
+  }
+
+  const hit = (request: PolicyRequest): Verdict => {
     const at = now();
-    let verdict: HitVerdict | undefined;
+    const pending: Pending[] = [];
     for (const limit of config.limits) {
+      const key = limitKey(limit, request);
+      if (key === undefined || isExempt(limit, request)) continue;
       const table = tableFor(limit);
-      const existing = table.counters.get(request.key);
-      const result = hitFixedWindow(existing, limit, at);
-      if (!existing) {
-        table.counters.set(request.key, result.counter);
-        table.wheel.schedule(request.key, at + limit.windowMs);
+      let counter = table.counters.get(key);
+      const isNew = counter === undefined;
+      if (counter) rollCounter(counter, limit, at);
+      else counter = newCounter(at);
+      let cost = requestCost(limit, request);
+      // per = message at RCPT: the message's first recipient counts it, the others see the same count.
+      const instance = request.form === "attributes" && limit.per === "message"
+        ? request.attributes.instance || undefined
+        : undefined;
+      if (instance !== undefined && counter.instance === instance) cost = 0;
+      const level = levelWith(counter, limit, at, cost);
+      pending.push({
+        table,
+        key,
+        counter,
+        cost,
+        instance,
+        isNew,
+        outcome: { limit, key, level, over: level > capacity(limit) },
+      });
+    }
+    const verdict = decideVerdict(pending.map((entry) => entry.outcome));
+    const refused = refuses(verdict.action);
+    const attributes = request.form === "attributes" ? request.attributes : undefined;
+    const subject = attributes?.subject !== undefined ? displaySubject(attributes.subject) : undefined;
+    for (const { table, key, counter, cost, instance, isNew, outcome } of pending) {
+      const limit = table.limit;
+      const counted = !refused || limit.mode === "strict";
+      if (counted) {
+        commit(counter, cost, at);
+        if (instance !== undefined) counter.instance = instance;
       }
-      recordSighting(result.counter, request.subject, request.clientIp);
-      if (result.crossed) {
-        const notice = makeAlertNotice(limit, request.key, result.counter);
-        outbox.set(notice.id, notice);
-        log.warn("counters", "limit passed", {
-          rule: limit.name,
-          key: request.key,
-          count: result.counter.count,
-          limit: limit.count,
-          window_s: limit.windowMs / 1000,
-        });
-        offer(notice);
+      counter.last = at;
+      if (isNew) {
+        if (!counted) continue; // nothing to remember about a refused first attempt
+        table.counters.set(key, counter);
+        table.wheel.schedule(key, counterExpiresAt(counter, limit));
       }
-      if (!verdict || (result.over && !verdict.over)) {
-        verdict = {
-          over: result.over,
-          limit: limit.name,
-          count: result.counter.count,
-          limitCount: limit.count,
-          windowMs: limit.windowMs,
-        };
-      }
+      recordSighting(counter, subject, attributes?.client_address);
+      if (outcome.over && counter.alert === ALERT_NONE) crossed(limit, key, counter, outcome);
     }
     dirty = true;
     return verdict;
+  };
+
+  const crossed = (limit: LimitConfig, key: string, counter: SenderCounter, outcome: LimitOutcome) => {
+    log.warn("counters", "limit passed", {
+      rule: limit.name,
+      key,
+      count: Math.ceil(outcome.level),
+      limit: capacity(limit),
+      window_s: limit.windowMs / 1000,
+      action: limit.action,
+    });
+    if (!limit.alert) {
+      counter.alert = ALERT_SENT; // nothing to send: just do not log this again in this period
+      return;
+    }
+    counter.alert = ALERT_PENDING;
+    const notice = makeAlertNotice(limit, key, counter, Math.ceil(outcome.level));
+    outbox.set(notice.id, notice);
+    offer(notice);
   };
 
   const delivered = (id: string) => {

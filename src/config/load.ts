@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "./ini.ts";
-import { SECTIONS, type SectionSpec } from "./schema.ts";
-import type { AlertsConfig, Config, DaemonConfig, LimitConfig } from "./types.ts";
+import { LIMIT_SECTION, LIMIT_SECTION_PREFIX, SECTIONS, type SectionSpec } from "./schema.ts";
+import type { AlertsConfig, Config, DaemonConfig, Exemptions, KeyPart, LimitConfig } from "./types.ts";
+import type { Stage } from "../protocols/attributes.ts";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -56,12 +57,13 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   for (const problem of document.problems) report(problem.line, problem.key, problem.problem);
 
   const found = new Map(document.sections.map((section) => [section.name, section]));
+  const limitSections = document.sections.filter((section) => section.name.startsWith(LIMIT_SECTION_PREFIX));
   for (const section of document.sections) {
-    if (!SECTIONS[section.name]) {
+    if (!SECTIONS[section.name] && !section.name.startsWith(LIMIT_SECTION_PREFIX)) {
       report(
         section.line,
         `[${section.name}]`,
-        `unknown section (known: ${Object.keys(SECTIONS).join(", ")})`,
+        `unknown section (known: ${Object.keys(SECTIONS).join(", ")}, limit NAME)`,
       );
     }
   }
@@ -69,7 +71,39 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const daemonValues = readSection(SECTIONS.daemon, found.get("daemon") ?? empty("daemon"), report);
   const alertsSection = found.get("alerts");
   const alertsValues = alertsSection ? readSection(SECTIONS.alerts, alertsSection, report) : undefined;
-  const thresholds = readSection(SECTIONS.thresholds, found.get("thresholds") ?? empty("thresholds"), report);
+  const thresholdsSection = found.get("thresholds");
+  const thresholds = readSection(SECTIONS.thresholds, thresholdsSection ?? empty("thresholds"), report);
+  const limits: LimitConfig[] = [];
+  // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
+  // seed's defaults apply, so a bare config still limits something.
+  if (thresholdsSection || limitSections.length === 0) {
+    limits.push({
+      name: "thresholds",
+      key: [{ kind: "sender" }],
+      keyText: "sender",
+      count: thresholds.count as number,
+      windowMs: thresholds.time as number,
+      per: "message",
+      algorithm: "fixed",
+      burst: thresholds.count as number,
+      mode: "strict",
+      action: "alert",
+      exempt: { senders: new Set(), domains: [], cidrs: [] },
+      stage: "rcpt",
+      alert: true,
+      legacy: true,
+    });
+  }
+  for (const section of limitSections) {
+    const name = section.name.slice(LIMIT_SECTION_PREFIX.length);
+    if (!/^[a-z0-9_.-]+$/.test(name) || name === "thresholds") {
+      report(section.line, `[${section.name}]`, "limit names use a-z, 0-9, _ . - (and not 'thresholds')");
+      continue;
+    }
+    const values = readSection(LIMIT_SECTION, section, report);
+    const limit = buildLimit(name, values, section.line, report);
+    if (limit) limits.push(limit);
+  }
   if (errors.length > 0) return { ok: false, errors };
 
   const path = (value: unknown) => resolve(baseDir, value as string);
@@ -80,6 +114,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     stateFile: path(daemonValues.state_file),
     stateIntervalMs: daemonValues.state_interval as number,
     socketMode: daemonValues.socket_mode as number,
+    socketGroup: daemonValues.socket_group as string | undefined,
     logLevel: daemonValues.log_level as DaemonConfig["logLevel"],
     requestTimeoutMs: daemonValues.request_timeout as number,
     failMode: daemonValues.fail_mode as DaemonConfig["failMode"],
@@ -96,13 +131,58 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     retryMinMs: alertsValues.retry_min as number,
     retryMaxMs: Math.max(alertsValues.retry_max as number, alertsValues.retry_min as number),
   };
-  const limits: LimitConfig[] = [{
-    name: "thresholds",
-    key: "sender",
-    count: thresholds.count as number,
-    windowMs: thresholds.time as number,
-  }];
   return { ok: true, config: { file, daemon, alerts, limits } };
+}
+
+/** A [limit NAME] section's values as a LimitConfig, after the checks that span several keys. */
+function buildLimit(
+  name: string,
+  values: Values,
+  line: number,
+  report: (line: number, key: string, problem: string) => void,
+): LimitConfig | undefined {
+  if (values.count === undefined || values.time === undefined || values.key === undefined) return undefined;
+  const key = values.key as KeyPart[];
+  const stage = values.stage as Stage;
+  const algorithm = values.algorithm as LimitConfig["algorithm"];
+  const section = `limit ${name}`;
+  let ok = true;
+  const problem = (what: string, text: string) => {
+    report(line, `${section}.${what}`, text);
+    ok = false;
+  };
+  if (values.burst !== undefined && algorithm !== "bucket") {
+    problem("burst", "burst applies to algorithm = bucket only");
+  }
+  if (values.per === "recipient" && stage !== "rcpt" && stage !== "data") {
+    problem("per", "per = recipient needs stage = rcpt or data");
+  }
+  if (key.some((part) => part.kind.startsWith("recipient")) && stage !== "rcpt") {
+    problem("key", "recipient keys need stage = rcpt (one recipient per request)");
+  }
+  if (!ok) return undefined;
+  return {
+    name,
+    key,
+    keyText: (values.key_text as string | undefined) ?? key.map(describeKeyPart).join("+"),
+    count: values.count as number,
+    windowMs: values.time as number,
+    per: values.per as LimitConfig["per"],
+    algorithm,
+    burst: (values.burst as number | undefined) ?? (values.count as number),
+    mode: values.mode as LimitConfig["mode"],
+    action: values.action as LimitConfig["action"],
+    message: values.message as string | undefined,
+    exempt: values.exempt as Exemptions,
+    stage,
+    alert: values.alert as boolean,
+    legacy: false,
+  };
+}
+
+function describeKeyPart(part: KeyPart): string {
+  if (part.v4Prefix === undefined) return part.kind;
+  return `${part.kind}/${part.v4Prefix}/${part.v6Prefix}`;
 }
 
 export function loadConfigFile(file: string): ConfigResult {

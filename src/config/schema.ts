@@ -1,6 +1,8 @@
 // Which sections and keys exist, how each value converts, and its default. Keys are matched in lower case.
 import * as v from "valibot";
 import { LOG_LEVELS } from "../log.ts";
+import { STAGES } from "../protocols/attributes.ts";
+import { exemptionList, keyExpression } from "./limit-values.ts";
 import {
   absoluteOrRelativePath,
   address,
@@ -10,6 +12,7 @@ import {
   octalMode,
   oneOf,
   text,
+  yesNo,
 } from "./values.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -30,6 +33,9 @@ export const DAEMON_SECTION: SectionSpec = {
   state_file: { schema: absoluteOrRelativePath, default: "/var/lib/mailpolicyd/state.json" },
   state_interval: { schema: duration(100), default: "5s" },
   socket_mode: { schema: octalMode, default: "0660" },
+  socket_group: {
+    schema: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "expected a group name")),
+  },
   log_level: { schema: oneOf(LOG_LEVELS), default: "info" },
   request_timeout: { schema: duration(10), default: "5s" },
   fail_mode: { schema: oneOf(["open", "closed"] as const), default: "open" },
@@ -52,6 +58,24 @@ export const THRESHOLDS_SECTION: SectionSpec = {
   time: { schema: duration(1000), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
 };
+
+/** [limit NAME]: one named limit. See docs/configuration.md. */
+export const LIMIT_SECTION: SectionSpec = {
+  key: { schema: keyExpression, default: "sender" },
+  count: { schema: integer(1, 1_000_000_000), required: true },
+  time: { schema: duration(1000), required: true },
+  per: { schema: oneOf(["message", "recipient"] as const), default: "message" },
+  algorithm: { schema: oneOf(["fixed", "sliding", "bucket"] as const), default: "fixed" },
+  burst: { schema: integer(1, 1_000_000_000) },
+  mode: { schema: oneOf(["leaky", "strict"] as const), default: "leaky" },
+  action: { schema: oneOf(["alert", "warn", "defer", "reject"] as const), default: "defer" },
+  message: { schema: v.pipe(text, v.maxLength(300, "at most 300 characters")) },
+  exempt: { schema: exemptionList, default: "" },
+  stage: { schema: oneOf(STAGES), default: "rcpt" },
+  alert: { schema: yesNo, default: "yes" },
+};
+
+export const LIMIT_SECTION_PREFIX = "limit ";
 
 export const SECTIONS: Record<string, SectionSpec> = {
   daemon: DAEMON_SECTION,

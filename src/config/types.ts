@@ -1,4 +1,6 @@
 import type { LogLevel } from "../log.ts";
+import type { Stage } from "../protocols/attributes.ts";
+import type { Cidr } from "../policy/ip.ts";
 
 export interface DaemonConfig {
   policySocket: string;
@@ -7,6 +9,7 @@ export interface DaemonConfig {
   stateFile: string;
   stateIntervalMs: number;
   socketMode: number;
+  socketGroup?: string;
   logLevel: LogLevel;
   requestTimeoutMs: number;
   failMode: "open" | "closed";
@@ -25,16 +28,54 @@ export interface AlertsConfig {
   retryMaxMs: number;
 }
 
-/** One named limit; the seed's [thresholds] becomes the limit named "thresholds". */
+export const KEY_KINDS = [
+  "sender",
+  "sender_domain",
+  "sasl_username",
+  "client_address",
+  "recipient",
+  "recipient_domain",
+  "helo_name",
+] as const;
+export type KeyKind = typeof KEY_KINDS[number];
+
+/** One part of a limit's key; client_address may carry prefixes: client_address/24 or /24/64. */
+export interface KeyPart {
+  kind: KeyKind;
+  v4Prefix?: number;
+  v6Prefix?: number;
+}
+
+export type Algorithm = "fixed" | "sliding" | "bucket";
+export type LimitAction = "alert" | "warn" | "defer" | "reject";
+
+export interface Exemptions {
+  senders: Set<string>; // full addresses, lower case
+  domains: string[]; // lower case; "example.org" also covers its subdomains
+  cidrs: Cidr[];
+}
+
+/** One named limit: [limit NAME]; the seed's [thresholds] becomes the limit named "thresholds". */
 export interface LimitConfig {
   name: string;
-  key: "sender";
+  key: KeyPart[];
+  keyText: string; // as written, for messages and alerts: "sender", "client_address/24"
   count: number;
   windowMs: number;
+  per: "message" | "recipient";
+  algorithm: Algorithm;
+  burst: number; // bucket capacity; for the other algorithms equal to count
+  mode: "leaky" | "strict";
+  action: LimitAction;
+  message?: string;
+  exempt: Exemptions;
+  stage: Stage;
+  alert: boolean;
+  legacy: boolean; // answers the seed's one-token requests (only [thresholds])
 }
 
 export interface Config {
-  file: string; // where it was read from, "(embedded)" for the built-in default
+  file: string; // where it was read from, "(embedded default config)" for the built-in default
   daemon: DaemonConfig;
   alerts?: AlertsConfig; // absent: threshold crossings are logged, no mail is sent
   limits: LimitConfig[];

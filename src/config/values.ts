@@ -60,3 +60,13 @@ export const octalMode = v.pipe(
   v.regex(/^0?[0-7]{3}$/, "expected an octal mode such as 0660"),
   v.transform((value) => parseInt(value, 8)),
 );
+
+export const yesNo = v.pipe(
+  v.string(),
+  v.transform((value) => value.toLowerCase()),
+  v.picklist(["yes", "no", "true", "false", "on", "off", "1", "0"], "expected yes or no"),
+  v.transform((value) => ["yes", "true", "on", "1"].includes(value)),
+);
+
+/** A name usable bare in replies (`rule=NAME`) and in section headers. */
+export const limitName = v.pipe(v.string(), v.regex(/^[a-z0-9_.-]+$/, "limit names use a-z, 0-9, _ . -"));

@@ -1,19 +1,22 @@
 // The policy socket Exim's ${readsocket} talks to. Exim writes its request, half-closes (SHUT_WR) and
 // reads to EOF, so the server allows half-open sockets and answers after the await, then ends; a client
 // that ends its line with \n and waits (monit, socat) is answered at the newline.
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import { dirname } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
+import type { PolicyRequest } from "../policy/request.ts";
+import { formatVerdict, type Verdict } from "../policy/verdict.ts";
+import { formatAttributes } from "../protocols/attributes.ts";
 import {
   formatErrorReply,
   formatLegacyReply,
   MAX_REQUEST_BYTES,
   parseReadsocketRequest,
+  type ReadsocketRequest,
 } from "../protocols/readsocket.ts";
 import { defineActor, liveActor } from "./../actors/actor.ts";
-import type { HitVerdict } from "../actors/counters.ts";
 
 export interface PolicyListenerInput {
   config: Config;
@@ -21,6 +24,21 @@ export interface PolicyListenerInput {
 }
 
 export type PolicyListenerEvent = { type: "config"; config: Config };
+
+function describe(request: PolicyRequest): Record<string, string | undefined> {
+  if (request.form === "legacy") return { key: request.key };
+  const { sender, recipient, client_address } = request.attributes;
+  return { stage: request.stage, sender, recipient, client: client_address };
+}
+
+/** The gid of a group name, from /etc/group (no shell, no native module). */
+function groupId(name: string): number {
+  for (const line of readFileSync("/etc/group", "utf8").split("\n")) {
+    const [group, , gid] = line.split(":");
+    if (group === name) return Number(gid);
+  }
+  throw new Error(`socket_group: no group named ${name}`);
+}
 
 /** A live daemon still answering on the path means a second instance: refuse to steal its socket. */
 function socketInUse(path: string): Promise<boolean> {
@@ -43,33 +61,62 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     let listening = false;
     let closed = false;
 
-    const failVerdict = (): boolean => config.daemon.failMode === "closed";
+    const failReply = (form: "legacy" | "attributes"): string => {
+      const closed = config.daemon.failMode === "closed";
+      if (form === "legacy") return formatLegacyReply(closed);
+      return closed
+        ? formatAttributes([["action", "defer"], [
+          "message",
+          "mail policy service unavailable, try again later",
+        ]])
+        : "action=accept";
+    };
 
-    const answer = (socket: net.Socket, request: Buffer) => {
-      const parsed = parseReadsocketRequest(request);
+    const badRequestReply = (parsed: Extract<ReadsocketRequest, { kind: "invalid" }>): string =>
+      parsed.form === "legacy"
+        ? formatErrorReply(parsed.reason)
+        : formatAttributes([["action", "defer"], ["message", `mailpolicyd: bad request: ${parsed.reason}`]]);
+
+    const answer = (socket: net.Socket, bytes: Buffer) => {
+      const parsed = parseReadsocketRequest(bytes);
       if (parsed.kind === "invalid") {
-        log.warn("policy", "bad request", { error: parsed.reason, bytes: request.length });
-        return socket.end(formatErrorReply(parsed.reason));
+        log.warn("policy", "bad request", { error: parsed.reason, form: parsed.form, bytes: bytes.length });
+        return socket.end(badRequestReply(parsed));
+      }
+      let request: PolicyRequest;
+      if (parsed.kind === "legacy") request = { form: "legacy", key: parsed.key };
+      else {
+        request = { form: "attributes", stage: parsed.stage, attributes: parsed.attributes };
+        if (parsed.ignored.length > 0) {
+          log.debug("policy", "ignored attributes", { names: parsed.ignored.join(",") });
+        }
+        if (parsed.eightBit) log.debug("policy", "request has raw 8-bit bytes, read as Latin-1");
       }
       const counters = liveActor(system, "counters");
       if (!counters) {
-        log.warn("policy", `counters down, answering fail-${config.daemon.failMode}`, { key: parsed.key });
-        return socket.end(formatLegacyReply(failVerdict()));
+        log.warn("policy", `counters down, answering fail-${config.daemon.failMode}`, describe(request));
+        return socket.end(failReply(request.form));
       }
       counters.send({
         type: "hit",
-        request: { key: parsed.key },
-        reply: (verdict: HitVerdict | undefined) => {
-          const over = verdict ? verdict.over : failVerdict();
-          if (log.enabled("debug")) {
+        request,
+        reply: (verdict: Verdict | undefined) => {
+          if (!verdict) return void (!socket.destroyed && socket.end(failReply(request.form)));
+          if (verdict.outcome && verdict.action !== "accept") {
+            log.info("policy", verdict.action, {
+              rule: verdict.outcome.limit.name,
+              key: verdict.outcome.key,
+              count: Math.ceil(verdict.outcome.level),
+            });
+          } else if (log.enabled("debug")) {
             log.debug("policy", "request", {
-              key: parsed.key,
-              over,
-              count: verdict?.count,
-              rule: verdict?.limit,
+              ...describe(request),
+              action: verdict.action,
+              over: verdict.over,
             });
           }
-          if (!socket.destroyed) socket.end(formatLegacyReply(over));
+          if (socket.destroyed) return;
+          socket.end(request.form === "legacy" ? formatLegacyReply(verdict.over) : formatVerdict(verdict));
         },
       });
     };
@@ -123,7 +170,12 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       if (closed) return;
       server.listen(path, () => {
         listening = true;
-        chmodSync(path, config.daemon.socketMode);
+        try {
+          if (config.daemon.socketGroup) chownSync(path, -1, groupId(config.daemon.socketGroup));
+          chmodSync(path, config.daemon.socketMode);
+        } catch (error) {
+          return fail(error);
+        }
         log.info("policy", "listening", { socket: path, mode: config.daemon.socketMode.toString(8) });
       });
     })().catch(fail);

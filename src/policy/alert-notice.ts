@@ -17,16 +17,17 @@ export interface AlertNotice {
 }
 
 export function makeAlertNotice(
-  limit: { name: string; key: string; count: number; windowMs: number },
+  limit: { name: string; keyText: string; count: number; windowMs: number },
   key: string,
   counter: SenderCounter,
+  count: number,
 ): AlertNotice {
   return {
     id: `${limit.name}|${key}|${counter.start}`,
     limit: limit.name,
-    keyKind: limit.key,
+    keyKind: limit.keyText,
     key,
-    count: counter.count,
+    count,
     limitCount: limit.count,
     windowMs: limit.windowMs,
     firstSeen: counter.start,

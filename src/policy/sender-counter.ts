@@ -1,5 +1,5 @@
 // The per-key counter: a plain object, not an actor (DESIGN §2: an xstate actor per key costs ~2.8 KB,
-// this ~200 B). The counters actor owns them and is the only code that calls hitFixedWindow.
+// this ~200 B). The counters actor owns them; policy/rate.ts holds the counting algorithms.
 
 export const ALERT_NONE = 0;
 export const ALERT_PENDING = 1; // crossed the limit, the alert mail is not yet delivered
@@ -12,51 +12,13 @@ export interface Sighting {
 }
 
 export interface SenderCounter {
-  start: number; // ms, first message of the current window
-  count: number; // requests seen in the current window, refused ones included
+  start: number; // ms: window start (fixed, sliding) or start of the alert period (bucket)
+  count: number; // fixed/sliding: counted in the current (sub-)window; bucket: the level
   last: number; // ms, latest request
   alert: AlertState;
   seen?: Sighting; // only for keys whose requests carried a subject or client address
-}
-
-export interface FixedWindowLimit {
-  count: number;
-  windowMs: number;
-}
-
-export interface HitResult {
-  counter: SenderCounter;
-  over: boolean; // this request is past the limit
-  crossed: boolean; // first request past the limit in this window: alert now
-  fresh: boolean; // a new window started with this request
-}
-
-export function windowEnded(counter: SenderCounter, limit: FixedWindowLimit, now: number): boolean {
-  return now - counter.start >= limit.windowMs;
-}
-
-/**
- * The seed's fixed window: it opens with a key's first request and lasts windowMs; the request that takes
- * the count past `limit.count` is over the limit, and so is every later one until the window ends.
- * (The seed answered "yes" one request later, from count+2 on; see docs/decisions.md.)
- */
-export function hitFixedWindow(
-  existing: SenderCounter | undefined,
-  limit: FixedWindowLimit,
-  now: number,
-): HitResult {
-  if (!existing || windowEnded(existing, limit, now)) {
-    const counter: SenderCounter = { start: now, count: 1, last: now, alert: ALERT_NONE };
-    const over = counter.count > limit.count;
-    if (over) counter.alert = ALERT_PENDING;
-    return { counter, over, crossed: over, fresh: true };
-  }
-  existing.count += 1;
-  existing.last = now;
-  const over = existing.count > limit.count;
-  const crossed = over && existing.alert === ALERT_NONE;
-  if (crossed) existing.alert = ALERT_PENDING;
-  return { counter: existing, over, crossed, fresh: false };
+  prev?: number; // sliding window: the previous sub-window's count
+  instance?: string; // per = message at RCPT: the message last counted, so its other recipients are not
 }
 
 const SIGHTING_CAP = 50; // distinct subjects / IPs kept per key: enough for a top 10, bounded memory

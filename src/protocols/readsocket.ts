@@ -1,37 +1,78 @@
 // Codec for Exim's ${readsocket}: one request per connection, one reply, no trailing newline (an ACL
-// `condition` accepts only a bare yes/no). See docs/protocol.md.
+// `condition` accepts only a bare yes/no). Two forms share the socket: the seed's bare token and the
+// attribute line. See docs/protocol.md.
+import { type Attributes, isStage, parseAttributes, type Stage } from "./attributes.ts";
 
 export const MAX_REQUEST_BYTES = 4096;
 
 export type ReadsocketRequest =
   | { kind: "legacy"; key: string }
-  | { kind: "invalid"; reason: string };
+  | { kind: "attributes"; stage: Stage; attributes: Attributes; ignored: string[]; eightBit: boolean }
+  | { kind: "invalid"; form: "legacy" | "attributes"; reason: string };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const latin1 = new TextDecoder("latin1");
+
+function firstWord(line: Uint8Array): string {
+  const space = line.findIndex((byte) => byte === 0x20 || byte === 0x09);
+  return String.fromCharCode(...line.subarray(0, space < 0 ? Math.min(line.length, 16) : Math.min(space, 16)))
+    .toLowerCase();
+}
 
 /** The request is everything up to the first newline (Exim's `\n`) or the half-close. */
 export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   const newline = bytes.indexOf(0x0a);
   const line = newline >= 0 ? bytes.subarray(0, newline) : bytes;
-  if (line.length > MAX_REQUEST_BYTES) {
-    return { kind: "invalid", reason: `request longer than ${MAX_REQUEST_BYTES} bytes` };
-  }
-  if (line.includes(0)) return { kind: "invalid", reason: "NUL byte in request" };
+  const word = firstWord(line);
+  const form = isStage(word) || line.includes(0x3d /* = */) ? "attributes" : "legacy";
+  const invalid = (reason: string): ReadsocketRequest => ({ kind: "invalid", form, reason });
+  if (line.length > MAX_REQUEST_BYTES) return invalid(`request longer than ${MAX_REQUEST_BYTES} bytes`);
+  if (line.includes(0)) return invalid("NUL byte in request");
+
   let text: string;
+  let eightBit = false;
   try {
     text = utf8.decode(line);
   } catch {
-    return { kind: "invalid", reason: "request is not valid UTF-8" };
+    // A raw 8-bit subject (spam often has one) must not break the request: read such a line as
+    // Latin-1, so every byte survives as one character, and say so.
+    if (form !== "attributes") return invalid("request is not valid UTF-8");
+    text = latin1.decode(line);
+    eightBit = true;
   }
   text = text.replace(/\r$/, "");
-  // deno-lint-ignore no-control-regex
-  if (/[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/.test(text)) {
-    return { kind: "invalid", reason: "control character in request" };
+
+  if (form === "attributes") {
+    if (!isStage(word)) {
+      return invalid(`unknown stage '${word.slice(0, 16)}' (connect, helo, mail, rcpt, data)`);
+    }
+    // Exim's ${quote:} escapes only \n and \r; other controls in a decoded header arrive raw: blank them.
+    // deno-lint-ignore no-control-regex
+    const clean = text.slice(word.length).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, " ");
+    const parsed = parseAttributes(word, clean);
+    if (!parsed.ok) return invalid(parsed.reason);
+    // A quoted \n may decode to a newline; only the subject may keep one (it is cleaned for display).
+    for (const [name, value] of Object.entries(parsed.attributes)) {
+      // deno-lint-ignore no-control-regex
+      if (name !== "subject") {
+        parsed.attributes[name as keyof Attributes] = value.replace(/[\x00-\x1f\x7f]/g, "?");
+      }
+    }
+    return {
+      kind: "attributes",
+      stage: parsed.stage,
+      attributes: parsed.attributes,
+      ignored: parsed.ignored,
+      eightBit,
+    };
   }
+
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/.test(text)) return invalid("control character in request");
   const token = text.trim();
   // The seed counted an empty $sender_address (a bounce) as "<>".
   if (token === "" || token === "<>") return { kind: "legacy", key: "<>" };
-  if (/\s/.test(token)) return { kind: "invalid", reason: "expected one token: an address or an IP address" };
+  if (/\s/.test(token)) return invalid("expected one token: an address or an IP address");
   // Addresses differ only in case for a spammer's purpose: count them as one.
   return { kind: "legacy", key: token.toLowerCase() };
 }

@@ -17,7 +17,9 @@ const faultyCounters = defineActor<CountersInput, CountersEvent>((scope) => {
   const real = startCounters(scope);
   return {
     receive(event) {
-      if (event.type === "hit" && event.request.key === "crash@test") throw new Error("injected fault");
+      if (event.type === "hit" && event.request.form === "legacy" && event.request.key === "crash@test") {
+        throw new Error("injected fault");
+      }
       real.receive(event);
     },
     stop: real.stop,

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { createActor } from "xstate";
-import { countersActor, type CountersStats, type HitVerdict } from "../../../src/actors/counters.ts";
+import { countersActor, type CountersStats } from "../../../src/actors/counters.ts";
+import type { Verdict } from "../../../src/policy/verdict.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/log.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
@@ -31,21 +32,18 @@ describe("counters actor", () => {
     });
     actor.start();
     const hit = (key: string) =>
-      new Promise<HitVerdict | undefined>((resolve) =>
-        actor.send({ type: "hit", request: { key }, reply: resolve })
+      new Promise<Verdict | undefined>((resolve) =>
+        actor.send({ type: "hit", request: { form: "legacy", key }, reply: resolve })
       );
     const stats = () =>
       new Promise<CountersStats>((resolve) => actor.send({ type: "stats", reply: resolve }));
 
-    assert.deepEqual(await hit("a"), {
-      over: false,
-      limit: "thresholds",
-      count: 1,
-      limitCount: 2,
-      windowMs: 60_000,
-    });
+    assert.deepEqual(await hit("a"), { action: "accept", over: false });
     await hit("a");
-    assert.equal((await hit("a"))?.over, true);
+    const third = await hit("a");
+    assert.equal(third?.over, true);
+    assert.equal(third?.action, "accept", "[thresholds] only alerts");
+    assert.equal(third?.outcome?.level, 3);
     clock += 30_000;
     await hit("b");
     assert.equal((await stats()).trackedKeys, 2);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { type AlertNotice, composeAlertMail, makeAlertNotice } from "../../../src/policy/alert-notice.ts";
 import { ALERT_PENDING, recordSighting, type SenderCounter } from "../../../src/policy/sender-counter.ts";
 
-const LIMIT = { name: "thresholds", key: "sender", count: 20, windowMs: 300_000 };
+const LIMIT = { name: "thresholds", keyText: "sender", count: 20, windowMs: 300_000 };
 const START = Date.UTC(2024, 4, 1, 12, 0, 0); // 2024-05-01 12:00:00 UTC
 const SEED = { from: "postmaster@example.org", to: ["boss@example.org"], cc: ["it@example.org"] };
 
@@ -17,7 +17,7 @@ function counter(withSightings: boolean): SenderCounter {
 }
 
 const notice = (key = "spam@example.net", withSightings = true): AlertNotice =>
-  makeAlertNotice(LIMIT, key, counter(withSightings));
+  makeAlertNotice(LIMIT, key, counter(withSightings), 21);
 
 describe("makeAlertNotice", () => {
   it("identifies the alert by limit, key and window start", () => {
@@ -26,9 +26,9 @@ describe("makeAlertNotice", () => {
     const nextWindow = makeAlertNotice(LIMIT, "spam@example.net", {
       ...counter(false),
       start: START + 300_000,
-    });
+    }, 21);
     assert.notEqual(nextWindow.id, n.id);
-    assert.equal(makeAlertNotice(LIMIT, "spam@example.net", counter(false)).id, n.id);
+    assert.equal(makeAlertNotice(LIMIT, "spam@example.net", counter(false), 21).id, n.id);
   });
 
   it("copies the numbers and the top sightings", () => {
@@ -44,7 +44,7 @@ describe("makeAlertNotice", () => {
   it("keeps the top 10 only, and none without sightings", () => {
     const c = counter(false);
     for (let i = 0; i < 30; i++) recordSighting(c, `s${String(i).padStart(2, "0")}`);
-    assert.equal(makeAlertNotice(LIMIT, "k", c).topSubjects.length, 10);
+    assert.equal(makeAlertNotice(LIMIT, "k", c, 21).topSubjects.length, 10);
     assert.deepEqual(notice("k", false).topSubjects, []);
     assert.deepEqual(notice("k", false).topClientIps, []);
   });

@@ -1,0 +1,64 @@
+// Converters for [limit NAME] values whose syntax is ours: the key expression and the exemption list.
+import * as v from "valibot";
+import { parseCidr } from "../policy/ip.ts";
+import { type Exemptions, KEY_KINDS, type KeyKind, type KeyPart } from "./types.ts";
+
+/** "sender", "client_address/24", "client_address/24/64", "sasl_username+client_address/24". */
+export function parseKeyExpression(text: string): KeyPart[] | string {
+  const parts: KeyPart[] = [];
+  for (const raw of text.split("+").map((part) => part.trim().toLowerCase())) {
+    const [kind, ...prefixes] = raw.split("/");
+    if (!(KEY_KINDS as readonly string[]).includes(kind)) {
+      return `unknown key '${kind}' (known: ${KEY_KINDS.join(", ")}; join several with +)`;
+    }
+    if (prefixes.length > 0 && kind !== "client_address") return `only client_address takes a /prefix`;
+    if (prefixes.length > 2 || prefixes.some((p) => !/^\d+$/.test(p))) {
+      return `expected client_address/V4PREFIX or client_address/V4PREFIX/V6PREFIX`;
+    }
+    const [first, second] = prefixes.map(Number);
+    const part: KeyPart = { kind: kind as KeyKind };
+    if (first !== undefined) {
+      // One number: an IPv4 prefix (IPv6 then uses /64), or an IPv6 one when it is over 32.
+      if (second === undefined && first > 32) part.v6Prefix = first;
+      else part.v4Prefix = first;
+      if (second !== undefined) part.v6Prefix = second;
+      part.v6Prefix ??= 64;
+      part.v4Prefix ??= 32;
+      if (part.v4Prefix > 32 || part.v6Prefix > 128) return `prefix too long`;
+    }
+    if (parts.some((existing) => existing.kind === part.kind)) return `key '${kind}' given twice`;
+    parts.push(part);
+  }
+  return parts;
+}
+
+export const keyExpression = v.pipe(
+  v.string(),
+  v.transform(parseKeyExpression),
+  v.check((parts) => typeof parts !== "string", (issue) => String(issue.input)),
+  v.transform((parts) => parts as KeyPart[]),
+);
+
+const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+
+/** "boss@example.org, @example.net, example.com, 192.0.2.0/24, 2001:db8::/32" */
+export function parseExemptions(text: string): Exemptions | string {
+  const exempt: Exemptions = { senders: new Set(), domains: [], cidrs: [] };
+  for (const item of text.split(/[,\s]+/).map((part) => part.trim().toLowerCase()).filter(Boolean)) {
+    const cidr = /^[0-9a-f:.]+(?:\/\d+)?$/.test(item) && /[.:]/.test(item) ? parseCidr(item) : undefined;
+    if (cidr) exempt.cidrs.push(cidr);
+    else if (item.startsWith("@") && DOMAIN.test(item.slice(1))) exempt.domains.push(item.slice(1));
+    else if (item.indexOf("@") > 0 && DOMAIN.test(item.slice(item.lastIndexOf("@") + 1))) {
+      exempt.senders.add(item);
+    } else if (DOMAIN.test(item) && !/^[\d.]+$/.test(item)) exempt.domains.push(item);
+    else return `'${item}' is not an address, a domain or a network`;
+  }
+  return exempt;
+}
+
+export const exemptionList = v.pipe(
+  v.string(),
+  v.transform(parseExemptions),
+  v.check((exempt) => typeof exempt !== "string", (issue) => String(issue.input)),
+  v.transform((exempt) => exempt as Exemptions),
+);

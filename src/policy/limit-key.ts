@@ -1,0 +1,89 @@
+// Which key a request is counted under for a limit, whether the limit applies at all, and exemptions.
+import type { KeyPart, LimitConfig } from "../config/types.ts";
+import { cidrContains, ipPrefix, parseIp } from "./ip.ts";
+import type { PolicyRequest } from "./request.ts";
+import type { Attributes } from "../protocols/attributes.ts";
+
+function domainOf(address: string): string | undefined {
+  const at = address.lastIndexOf("@");
+  return at > 0 && at < address.length - 1 ? address.slice(at + 1) : undefined;
+}
+
+function sender(attributes: Attributes): string | undefined {
+  const value = attributes.sender;
+  if (value === undefined) return undefined;
+  const clean = value.trim().toLowerCase();
+  return clean === "" ? "<>" : clean;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const clean = value?.trim().toLowerCase();
+  return clean ? clean : undefined;
+}
+
+/** One key part's value, or undefined when the request lacks it (then the limit does not apply). */
+function partValue(part: KeyPart, attributes: Attributes): string | undefined {
+  switch (part.kind) {
+    case "sender":
+      return sender(attributes);
+    case "sender_domain": {
+      const address = sender(attributes);
+      return address && address !== "<>" ? domainOf(address) : undefined;
+    }
+    case "sasl_username":
+      return nonEmpty(attributes.sasl_username);
+    case "recipient":
+      return nonEmpty(attributes.recipient);
+    case "recipient_domain": {
+      const address = nonEmpty(attributes.recipient);
+      return address ? domainOf(address) : undefined;
+    }
+    case "helo_name":
+      return nonEmpty(attributes.helo_name);
+    case "client_address": {
+      const ip = attributes.client_address ? parseIp(attributes.client_address) : undefined;
+      if (!ip) return undefined;
+      if (part.v4Prefix === undefined) {
+        return ipPrefix(ip, ip.version === 4 ? 32 : 128).replace(/\/(32|128)$/, "");
+      }
+      return ipPrefix(ip, ip.version === 4 ? part.v4Prefix : part.v6Prefix!);
+    }
+  }
+}
+
+/** The counting key of `request` under `limit`, or undefined when the limit does not apply to it. */
+export function limitKey(limit: LimitConfig, request: PolicyRequest): string | undefined {
+  if (request.form === "legacy") return limit.legacy ? request.key : undefined;
+  if (request.stage !== limit.stage) return undefined;
+  if (limit.key.length === 1) return partValue(limit.key[0], request.attributes);
+  const values: string[] = [];
+  for (const part of limit.key) {
+    const value = partValue(part, request.attributes);
+    if (value === undefined) return undefined;
+    values.push(value);
+  }
+  return values.join("|");
+}
+
+/** True when the request's sender, its domain (or a parent domain) or its client IP is exempt. */
+export function isExempt(limit: LimitConfig, request: PolicyRequest): boolean {
+  const { senders, domains, cidrs } = limit.exempt;
+  if (senders.size === 0 && domains.length === 0 && cidrs.length === 0) return false;
+  const address = request.form === "legacy" ? request.key : sender(request.attributes);
+  const clientAddress = request.form === "legacy" ? request.key : request.attributes.client_address;
+  if (address && senders.has(address)) return true;
+  const domain = address ? domainOf(address) : undefined;
+  if (domain && domains.some((exempt) => domain === exempt || domain.endsWith(`.${exempt}`))) return true;
+  const ip = clientAddress ? parseIp(clientAddress) : undefined;
+  return ip !== undefined && cidrs.some((cidr) => cidrContains(cidr, ip));
+}
+
+/** How much one request adds: 1, or the message's recipient count for per = recipient at DATA. */
+export function requestCost(limit: LimitConfig, request: PolicyRequest): number {
+  if (request.form === "legacy" || limit.per === "message") return 1;
+  if (request.stage === "data") {
+    const recipients = Number(request.attributes.recipient_count);
+    return Number.isInteger(recipients) && recipients > 0 ? recipients : 1;
+  }
+  return 1;
+}

@@ -1,0 +1,79 @@
+// The three counting algorithms over one counter object, split in two steps so that "leaky" limits can
+// look at a request before deciding whether it counts:
+//   rollCounter (bring the counter to `now`) → levelWith (what the level would be) → commit (count it).
+// fixed   — the seed's window: opens with the key's first request, lasts `time`.
+// sliding — two fixed sub-windows weighted by overlap (the previous one fades out linearly).
+// bucket  — a leaky-bucket meter: each request adds its cost, the level drains at count/time, and a
+//           request that would overflow `burst` is over.
+import type { LimitConfig } from "../config/types.ts";
+import { ALERT_NONE, type SenderCounter } from "./sender-counter.ts";
+
+type RateLimit = Pick<LimitConfig, "algorithm" | "count" | "windowMs" | "burst">;
+
+export function newCounter(now: number): SenderCounter {
+  return { start: now, count: 0, last: now, alert: ALERT_NONE };
+}
+
+const drainPerMs = (limit: RateLimit) => limit.count / limit.windowMs;
+
+/** Brings the counter to `now`: ends windows, drains the bucket, and starts a new alert period. */
+export function rollCounter(counter: SenderCounter, limit: RateLimit, now: number): void {
+  const elapsed = now - counter.start;
+  switch (limit.algorithm) {
+    case "fixed":
+      if (elapsed >= limit.windowMs) {
+        counter.start = now;
+        counter.count = 0;
+        counter.alert = ALERT_NONE;
+        counter.seen = undefined;
+        counter.instance = undefined;
+      }
+      return;
+    case "sliding":
+      if (elapsed >= limit.windowMs) {
+        const windows = Math.floor(elapsed / limit.windowMs);
+        counter.prev = windows === 1 ? counter.count : 0;
+        counter.count = 0;
+        counter.start += windows * limit.windowMs;
+        counter.alert = ALERT_NONE;
+      }
+      return;
+    case "bucket": {
+      counter.count = Math.max(0, counter.count - (now - counter.last) * drainPerMs(limit));
+      counter.last = now; // drained up to now, counted or not
+      if (counter.count === 0 || (counter.alert !== ALERT_NONE && elapsed >= limit.windowMs)) {
+        counter.start = now;
+        counter.alert = ALERT_NONE;
+      }
+      return;
+    }
+  }
+}
+
+/** The level the counter would have with `cost` more, after rollCounter. */
+export function levelWith(counter: SenderCounter, limit: RateLimit, now: number, cost: number): number {
+  if (limit.algorithm !== "sliding") return counter.count + cost;
+  const overlap = 1 - (now - counter.start) / limit.windowMs;
+  return (counter.prev ?? 0) * overlap + counter.count + cost;
+}
+
+export function capacity(limit: RateLimit): number {
+  return limit.algorithm === "bucket" ? limit.burst : limit.count;
+}
+
+export function commit(counter: SenderCounter, cost: number, now: number): void {
+  counter.count += cost;
+  counter.last = now;
+}
+
+/** When the counter holds nothing worth keeping any more. */
+export function counterExpiresAt(counter: SenderCounter, limit: RateLimit): number {
+  switch (limit.algorithm) {
+    case "fixed":
+      return counter.start + limit.windowMs;
+    case "sliding":
+      return counter.start + 2 * limit.windowMs;
+    case "bucket":
+      return counter.last + Math.ceil(counter.count / drainPerMs(limit));
+  }
+}

@@ -1,0 +1,17 @@
+// A Subject for display (alert mail, status): RFC 2047 encoded words decoded with libmime, raw 8-bit
+// already turned into characters by the request decoder, controls blanked, length bounded.
+import libmime from "libmime";
+
+const MAX_SUBJECT_CHARS = 200;
+
+export function displaySubject(raw: string): string {
+  let text = raw;
+  try {
+    text = libmime.decodeWords(raw);
+  } catch {
+    // Broken encoded words are spam's speciality: show the raw text rather than nothing.
+  }
+  // deno-lint-ignore no-control-regex
+  text = text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]+/g, " ").replace(/\s+/g, " ").trim();
+  return text.length > MAX_SUBJECT_CHARS ? `${text.slice(0, MAX_SUBJECT_CHARS - 1)}…` : text;
+}

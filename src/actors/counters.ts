@@ -196,8 +196,19 @@ export function startCounters(
       recordSighting(counter, subject, attributes?.client_address);
       if (outcome.over && counter.alert === ALERT_NONE) crossed(limit, key, counter, outcome);
     }
+    if (subject !== undefined) recordElsewhere(request, pending, subject);
     dirty = true;
     return verdict;
+  };
+
+  // The subject arrives at DATA; limits counted at RCPT still want it for their alerts' top subjects.
+  const recordElsewhere = (request: PolicyRequest, pending: Pending[], subject: string) => {
+    for (const limit of config.limits) {
+      if (pending.some((entry) => entry.table.limit === limit)) continue;
+      const key = limitKey(limit, request, true);
+      const counter = key === undefined ? undefined : tables.get(limit.name)?.counters.get(key);
+      if (counter) recordSighting(counter, subject);
+    }
   };
 
   const crossed = (limit: LimitConfig, key: string, counter: SenderCounter, outcome: LimitOutcome) => {

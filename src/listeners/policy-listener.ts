@@ -27,8 +27,8 @@ export type PolicyListenerEvent = { type: "config"; config: Config };
 
 function describe(request: PolicyRequest): Record<string, string | undefined> {
   if (request.form === "legacy") return { key: request.key };
-  const { sender, recipient, client_address } = request.attributes;
-  return { stage: request.stage, sender, recipient, client: client_address };
+  const { sender, recipient, client_address, instance } = request.attributes;
+  return { stage: request.stage, sender, recipient, client: client_address, instance };
 }
 
 /** The gid of a group name, from /etc/group (no shell, no native module). */

@@ -51,10 +51,14 @@ function partValue(part: KeyPart, attributes: Attributes): string | undefined {
   }
 }
 
-/** The counting key of `request` under `limit`, or undefined when the limit does not apply to it. */
-export function limitKey(limit: LimitConfig, request: PolicyRequest): string | undefined {
+/**
+ * The counting key of `request` under `limit`, or undefined when the limit does not apply to it.
+ * anyStage: the key even when the request is for another stage (DATA brings the subject for limits
+ * counted at RCPT).
+ */
+export function limitKey(limit: LimitConfig, request: PolicyRequest, anyStage = false): string | undefined {
   if (request.form === "legacy") return limit.legacy ? request.key : undefined;
-  if (request.stage !== limit.stage) return undefined;
+  if (request.stage !== limit.stage && !anyStage) return undefined;
   if (limit.key.length === 1) return partValue(limit.key[0], request.attributes);
   const values: string[] = [];
   for (const part of limit.key) {

@@ -24,7 +24,15 @@ function splitMessage(raw: string): { headers: Record<string, string>; body: str
     const name = line.slice(0, colon).trim().toLowerCase();
     if (colon > 0 && !(name in headers)) headers[name] = line.slice(colon + 1).trim();
   }
-  return { headers, body: raw.slice(end).replace(/^\r?\n\r?\n/, "").replace(/=\r?\n/g, "") };
+  let body = raw.slice(end).replace(/^\r?\n\r?\n/, "");
+  if (/quoted-printable/i.test(headers["content-transfer-encoding"] ?? "")) {
+    const bytes = body.replace(/=\r?\n/g, "").replace(
+      /=([0-9A-F]{2})/gi,
+      (_, hex) => String.fromCharCode(parseInt(hex, 16)),
+    );
+    body = Buffer.from(bytes, "latin1").toString("utf8");
+  }
+  return { headers, body };
 }
 
 export function startSmtpReceiver(port = 0): Promise<SmtpReceiver> {

@@ -1,0 +1,157 @@
+// A real Exim (Debian's exim4-daemon-heavy) for tests: `exim -C <abs config> -bh <ip>` runs every ACL of
+// an SMTP session fed on stdin and delivers nothing; `-bd` on a loopback port delivers for real.
+// Exim drops to Debian-exim with -C, so the test dir must be traversable and the spool Exim's own.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { eximSnippet, type SnippetVariant } from "../../src/exim/snippets.ts";
+import { waitFor } from "./daemon-process.ts";
+import type { TempDir } from "./temp-dir.ts";
+
+export const EXIM = "/usr/sbin/exim";
+
+function eximIds(): { uid: number; gid: number } {
+  const passwd = readFileSync("/etc/passwd", "utf8").split("\n").find((line) =>
+    line.startsWith("Debian-exim:")
+  );
+  if (!passwd || !existsSync(EXIM)) {
+    throw new Error("Debian's exim4-daemon-heavy is not installed (bash .ci/run installs it)");
+  }
+  const [, , uid, gid] = passwd.split(":");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Makes dir usable by an Exim that runs as Debian-exim: traversable, with an Exim-owned spool. */
+export function prepareEximDir(dir: TempDir): void {
+  const { uid, gid } = eximIds();
+  chmodSync(dir.path, 0o755);
+  for (const sub of ["spool", "log"]) {
+    mkdirSync(dir.file(sub), { recursive: true });
+    chownSync(dir.file(sub), uid, gid);
+  }
+}
+
+export interface EximConfigOptions {
+  socket: string;
+  variant?: Exclude<SnippetVariant, "debian-unsplit">; // default plain
+  siteRcptAcl?: string; // statements of acl_check_rcpt
+  siteDataAcl?: string;
+  withSnippet?: boolean; // default true; false: the site's ACLs only, plus mainExtra
+  mainExtra?: string;
+  aclExtra?: string; // more ACLs
+  routers?: string;
+  transports?: string;
+}
+
+const DEFAULT_SITE_RCPT = `  accept hosts = +relay_from_hosts
+  accept domains = +local_domains
+  deny message = relay not permitted
+`;
+
+/** A minimal exim.conf: example.net is local, 192.0.2.0/24 may relay, plus the plain snippet. */
+export function writeEximConfig(dir: TempDir, options: EximConfigOptions): string {
+  const [main, acl] = eximSnippet("plain", options.socket);
+  const withSnippet = options.withSnippet ?? true;
+  const file = dir.file("exim.conf");
+  writeFileSync(
+    file,
+    `primary_hostname = mx.test.example
+domainlist local_domains = example.net
+hostlist relay_from_hosts = 192.0.2.0/24
+log_file_path = ${dir.file("log")}/%slog
+spool_directory = ${dir.file("spool")}
+host_lookup =
+rfc1413_hosts =
+${withSnippet ? main.content : "acl_smtp_rcpt = acl_check_rcpt\nacl_smtp_data = acl_check_data\n"}
+${options.mainExtra ?? ""}
+begin acl
+${withSnippet ? acl.content : ""}
+acl_check_rcpt:
+${options.siteRcptAcl ?? DEFAULT_SITE_RCPT}
+acl_check_data:
+${options.siteDataAcl ?? "  accept\n"}
+${options.aclExtra ?? ""}
+begin routers
+${options.routers ?? ""}
+begin transports
+${options.transports ?? ""}
+`,
+  );
+  return file;
+}
+
+export interface SmtpExchange {
+  replies: string[]; // every SMTP reply line Exim wrote, e.g. "451 too many …"
+  log: string[]; // Exim's "LOG:" lines
+  output: string;
+}
+
+/** One SMTP session through `exim -bh ip`: commands are sent as they are, each ended with CRLF. */
+export function eximBh(config: string, ip: string, commands: string[]): SmtpExchange {
+  const input = Buffer.concat(
+    commands.map((line) => Buffer.concat([Buffer.from(line, "latin1"), Buffer.from("\r\n")])),
+  );
+  const result = spawnSync(EXIM, ["-C", config, "-bh", ip], { input, timeout: 30_000 });
+  const output = `${result.stdout?.toString("latin1") ?? ""}${result.stderr?.toString("latin1") ?? ""}`;
+  if (result.error) throw result.error;
+  const lines = output.split(/\r?\n/);
+  return {
+    replies: lines.filter((line) => /^\d{3}[ -]/.test(line)),
+    log: lines.filter((line) => line.startsWith("LOG: ")),
+    output,
+  };
+}
+
+/** SMTP commands for one message: MAIL, each RCPT, and DATA with the given header lines and a body. */
+export function message(from: string, to: string[], headers: string[] = [], body = "test body"): string[] {
+  return [`MAIL FROM:<${from}>`, ...to.map((rcpt) => `RCPT TO:<${rcpt}>`), "DATA", ...headers, "", body, "."];
+}
+
+/** How many replies start with `prefix` ("250 Accepted", "451", …). */
+export function countReplies(exchange: SmtpExchange, prefix: string): number {
+  return exchange.replies.filter((reply) => reply.startsWith(prefix)).length;
+}
+
+export interface EximDaemon {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startEximDaemon(dir: TempDir, config: string, port: number): Promise<EximDaemon> {
+  const pidfile = dir.file("exim.pid");
+  const child: ChildProcess = spawn(EXIM, ["-C", config, "-bd", "-oX", String(port), "-oP", pidfile], {
+    stdio: "ignore",
+  });
+  await waitFor(() => existsSync(pidfile), 10_000, "exim -bd pidfile");
+  const net = await import("node:net");
+  const listening = () =>
+    new Promise<boolean>((resolve) => {
+      const probe = net.createConnection({ port, host: "127.0.0.1" }, () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.on("error", () => resolve(false));
+    });
+  for (let i = 0; i < 200 && !(await listening()); i++) await new Promise((r) => setTimeout(r, 25));
+  return {
+    port,
+    async stop() {
+      const pid = Number(readFileSync(pidfile, "utf8"));
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch { /* already gone */ }
+      await waitFor(
+        () => {
+          try {
+            process.kill(pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        10_000,
+        "exim -bd to stop",
+      );
+      child.unref();
+    },
+  };
+}

@@ -71,12 +71,17 @@ const HEADER = (what: string) =>
   `# (fail-open). For fail-closed, replace the fallback "${FALLBACK}" with\n` +
   `# "action=defer message=\\"policy service unavailable\\" fallback=yes".\n`;
 
-export function eximSnippet(variant: SnippetVariant, socket = DEFAULT_POLICY_SOCKET): SnippetFile[] {
+/** The files of one variant; `confdir` is where Debian's Exim config lives (tests use a copy). */
+export function eximSnippet(
+  variant: SnippetVariant,
+  socket = DEFAULT_POLICY_SOCKET,
+  confdir = "/etc/exim4",
+): SnippetFile[] {
   switch (variant) {
     case "debian-split":
       return [
         {
-          path: "/etc/exim4/conf.d/main/01_mailpolicyd",
+          path: `${confdir}/conf.d/main/01_mailpolicyd`,
           content: `${HEADER("Debian split config, main section")}` +
             `# Debian's acl_check_rcpt accepts relayed and authenticated senders before its local hook, so\n` +
             `# mailpolicyd wraps the whole ACL instead of hooking into it.\n` +
@@ -84,7 +89,7 @@ export function eximSnippet(variant: SnippetVariant, socket = DEFAULT_POLICY_SOC
             `MAIN_ACL_CHECK_DATA = acl_mailpolicyd_data\n`,
         },
         {
-          path: "/etc/exim4/conf.d/acl/50_mailpolicyd",
+          path: `${confdir}/conf.d/acl/50_mailpolicyd`,
           content: `${HEADER("Debian split config, ACL section")}\nacl_mailpolicyd_rcpt:\n` +
             rcptStatements("MAILPOLICYD_SOCKET", "acl_check_rcpt") +
             `\nacl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_SOCKET", "acl_check_data")}`,
@@ -95,19 +100,19 @@ export function eximSnippet(variant: SnippetVariant, socket = DEFAULT_POLICY_SOC
       // file holding an ACL; macros are not expanded in such files, hence the literal socket path.
       return [
         {
-          path: "/etc/exim4/exim4.conf.localmacros",
+          path: `${confdir}/exim4.conf.localmacros`,
           content: `${HEADER("Debian unsplit config: add these lines")}` +
-            `MAIN_ACL_CHECK_RCPT = /etc/exim4/mailpolicyd_rcpt.acl\n` +
-            `MAIN_ACL_CHECK_DATA = /etc/exim4/mailpolicyd_data.acl\n`,
+            `MAIN_ACL_CHECK_RCPT = ${confdir}/mailpolicyd_rcpt.acl\n` +
+            `MAIN_ACL_CHECK_DATA = ${confdir}/mailpolicyd_data.acl\n`,
         },
         {
-          path: "/etc/exim4/mailpolicyd_rcpt.acl",
+          path: `${confdir}/mailpolicyd_rcpt.acl`,
           content: `${HEADER("RCPT ACL (read by Exim at run time)")}${
             rcptStatements(socket, "acl_check_rcpt")
           }`,
         },
         {
-          path: "/etc/exim4/mailpolicyd_data.acl",
+          path: `${confdir}/mailpolicyd_data.acl`,
           content: `${HEADER("DATA ACL (read by Exim at run time)")}${
             dataStatements(socket, "acl_check_data")
           }`,

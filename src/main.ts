@@ -5,6 +5,7 @@ import { readConfig } from "./cli/config-source.ts";
 import { DEFAULT_CONFIG_FILE, HELP } from "./cli/help.ts";
 import { runCommand } from "./cli/run.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
+import { DEFAULT_POLICY_SOCKET, eximSnippet, formatSnippet, legacySnippet } from "./exim/snippets.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { VERSION } from "./version.ts";
 
@@ -37,6 +38,11 @@ function main(argv: string[]): number | "running" {
         config: { type: "string", short: "c" },
         "default-config": { type: "boolean" },
         "log-level": { type: "string" },
+        "debian-split": { type: "boolean" },
+        "debian-unsplit": { type: "boolean" },
+        plain: { type: "boolean" },
+        legacy: { type: "boolean" },
+        socket: { type: "string" },
       },
       strict: true,
     });
@@ -52,6 +58,7 @@ function main(argv: string[]): number | "running" {
   const allowed: Record<string, string[]> = {
     run: ["config", "default-config", "log-level"],
     "config-test": ["default-config"],
+    "exim-snippet": ["debian-split", "debian-unsplit", "plain", "legacy", "socket"],
   };
   for (const name of Object.keys(values)) {
     if (!(allowed[command] ?? []).includes(name)) {
@@ -66,6 +73,20 @@ function main(argv: string[]): number | "running" {
     case "default-config":
       process.stdout.write(EMBEDDED_CONFIG);
       return 0;
+    case "exim-snippet": {
+      const chosen = (["debian-split", "debian-unsplit", "plain", "legacy"] as const).filter((name) =>
+        values[name]
+      );
+      if (chosen.length > 1) {
+        return usageError("choose one of --debian-split, --debian-unsplit, --plain, --legacy", command);
+      }
+      const socket = values.socket ?? DEFAULT_POLICY_SOCKET;
+      const variant = chosen[0] ?? "debian-split";
+      process.stdout.write(
+        variant === "legacy" ? legacySnippet(socket) : formatSnippet(eximSnippet(variant, socket)),
+      );
+      return 0;
+    }
     case "config-test": {
       if (positionals.length > 1) return usageError("config-test takes one file", command);
       const file = positionals[0] ?? DEFAULT_CONFIG_FILE;

@@ -9,6 +9,7 @@ Commands:
   run             run the daemon in the foreground (logs to stderr)
   config-test     check a config file; print every error as FILE:LINE: key: problem
   default-config  print the embedded default config
+  exim-snippet    print the Exim configuration that asks mailpolicyd
   version         print the version
 
 Run 'mailpolicyd <command> --help' for a command's options.`,
@@ -27,6 +28,18 @@ error, as FILE:LINE: key: problem, when not.`,
   "default-config": `Usage: mailpolicyd default-config
 
 Prints the embedded default config, a starting point for /etc/mailpolicyd/mailpolicyd.conf.`,
+  "exim-snippet": `Usage: mailpolicyd exim-snippet [--debian-split | --debian-unsplit | --plain | --legacy]
+                                [--socket PATH]
+
+Prints the Exim configuration that asks mailpolicyd at RCPT and DATA time, as the files to create:
+  --debian-split    /etc/exim4/conf.d/main/01_mailpolicyd and conf.d/acl/50_mailpolicyd (default)
+  --debian-unsplit  lines for exim4.conf.localmacros and two ACL files under /etc/exim4
+  --plain           main-section lines and ACLs for a hand-written exim.conf
+  --legacy          the seed's one-token \${readsocket} condition
+Mail is accepted when the daemon does not answer (fail-open); each file says how to fail closed.
+Then run update-exim4.conf and reload Exim.
+
+  --socket PATH     the policy socket (default ${"/run/mailpolicyd/policy.sock"})`,
   version: `Usage: mailpolicyd version
 
 Prints the version.`,

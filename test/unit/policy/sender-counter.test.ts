@@ -1,0 +1,96 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ALERT_NONE,
+  ALERT_PENDING,
+  ALERT_SENT,
+  recordSighting,
+  type SenderCounter,
+  topEntries,
+} from "../../../src/policy/sender-counter.ts";
+
+const fresh = (): SenderCounter => ({ start: 0, count: 0, last: 0, alert: ALERT_NONE });
+
+describe("alert states", () => {
+  it("are the numbers the state file stores: 0 none, 1 pending, 2 sent", () => {
+    assert.deepEqual([ALERT_NONE, ALERT_PENDING, ALERT_SENT], [0, 1, 2]);
+  });
+});
+
+describe("recordSighting", () => {
+  it("keeps nothing (not even an empty record) for a request with neither subject nor client IP", () => {
+    const counter = fresh();
+    recordSighting(counter);
+    recordSighting(counter, undefined, undefined);
+    assert.equal(counter.seen, undefined);
+  });
+
+  it("counts each distinct subject and client IP", () => {
+    const counter = fresh();
+    recordSighting(counter, "Buy now", "192.0.2.1");
+    recordSighting(counter, "Buy now", "192.0.2.2");
+    recordSighting(counter, "Hello", "192.0.2.1");
+    recordSighting(counter, "Buy now");
+    assert.deepEqual(counter.seen?.subjects, new Map([["Buy now", 3], ["Hello", 1]]));
+    assert.deepEqual(counter.seen?.clientIps, new Map([["192.0.2.1", 2], ["192.0.2.2", 1]]));
+  });
+
+  it("creates only the map for the kind that was seen", () => {
+    const subjects = fresh();
+    recordSighting(subjects, "only a subject");
+    assert.deepEqual(subjects.seen, { subjects: new Map([["only a subject", 1]]) });
+    const ips = fresh();
+    recordSighting(ips, undefined, "2001:db8::1");
+    assert.deepEqual(ips.seen, { clientIps: new Map([["2001:db8::1", 1]]) });
+  });
+
+  it("keeps at most 50 distinct values per kind, and keeps counting the ones it has", () => {
+    const counter = fresh();
+    for (let i = 0; i < 60; i++) recordSighting(counter, `subject ${i}`, `192.0.2.${i}`);
+    const { subjects, clientIps } = counter.seen!;
+    assert.equal(subjects?.size, 50);
+    assert.equal(clientIps?.size, 50);
+    assert.ok(subjects?.has("subject 0") && subjects.has("subject 49"), "the first 50 are kept");
+    assert.equal(subjects?.has("subject 50"), false);
+    assert.equal(clientIps?.has("192.0.2.59"), false);
+
+    recordSighting(counter, "subject 7", "192.0.2.7");
+    recordSighting(counter, "subject 99", "192.0.2.99");
+    assert.equal(subjects?.get("subject 7"), 2);
+    assert.equal(clientIps?.get("192.0.2.7"), 2);
+    assert.equal(subjects?.size, 50);
+    assert.equal(subjects?.has("subject 99"), false);
+  });
+
+  it("caps subjects and IPs independently", () => {
+    const counter = fresh();
+    for (let i = 0; i < 55; i++) recordSighting(counter, `s${i}`, "192.0.2.1");
+    assert.equal(counter.seen?.subjects?.size, 50);
+    assert.deepEqual(counter.seen?.clientIps, new Map([["192.0.2.1", 55]]));
+  });
+});
+
+describe("topEntries", () => {
+  it("gives nothing for a kind never seen", () => {
+    assert.deepEqual(topEntries(undefined, 10), []);
+    assert.deepEqual(topEntries(new Map(), 10), []);
+  });
+
+  it("orders by count, highest first, and equal counts by value", () => {
+    const map = new Map([["d", 1], ["b", 2], ["c", 5], ["a", 2], ["e", 2]]);
+    assert.deepEqual(topEntries(map, 10), [["c", 5], ["a", 2], ["b", 2], ["e", 2], ["d", 1]]);
+  });
+
+  it("keeps the first n, and does not change the map", () => {
+    const map = new Map([["x", 1], ["y", 3], ["z", 2]]);
+    assert.deepEqual(topEntries(map, 2), [["y", 3], ["z", 2]]);
+    assert.deepEqual(topEntries(map, 0), []);
+    assert.deepEqual([...map.entries()], [["x", 1], ["y", 3], ["z", 2]]);
+  });
+
+  it("ranks what recordSighting counted", () => {
+    const counter = fresh();
+    for (const subject of ["spam", "ham", "spam", "eggs", "spam", "ham"]) recordSighting(counter, subject);
+    assert.deepEqual(topEntries(counter.seen?.subjects, 2), [["spam", 3], ["ham", 2]]);
+  });
+});

@@ -14,12 +14,23 @@ state_file = run/state.json
 log_level = info
 # answer "no" (not over the limit) when an internal part is down; "closed" answers "yes"
 fail_mode = open
+# Exim connects as Debian-exim: on a mail host give it the socket's group (mode 0660).
+# socket_group = Debian-exim
 
 # The seed sender_warn.conf's limit: count per envelope sender in a window that starts with the
 # sender's first message; the message that takes the count past \`count\` is "over" (reply yes).
 [thresholds]
 time = 300
 count = 20
+
+# Named limits for the attribute form that \`mailpolicyd exim-snippet\` sets up, e.g.:
+# [limit outbound]
+# key = sender              ; or sasl_username, client_address/24, sender_domain, ...
+# count = 200
+# time = 1h
+# action = defer            ; alert | warn | defer | reject
+# message = {key} sent {count} messages in {window}, please wait
+# exempt = newsletter@example.org, 192.0.2.10
 
 # Uncomment to have the postmaster told, once per window, when a sender passes the limit.
 # [alerts]

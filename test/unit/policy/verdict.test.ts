@@ -1,0 +1,261 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  decideVerdict,
+  formatVerdict,
+  formatWindow,
+  type LimitOutcome,
+  refuses,
+  renderMessage,
+} from "../../../src/policy/verdict.ts";
+import type { LimitConfig } from "../../../src/config/types.ts";
+
+function limit(overrides: Partial<LimitConfig> = {}): LimitConfig {
+  return {
+    name: "outbound",
+    key: [{ kind: "sender" }],
+    keyText: "sender",
+    count: 20,
+    windowMs: 300_000,
+    per: "message",
+    algorithm: "fixed",
+    burst: 20,
+    mode: "leaky",
+    action: "defer",
+    exempt: { senders: new Set(), domains: [], cidrs: [] },
+    stage: "rcpt",
+    alert: true,
+    legacy: false,
+    ...overrides,
+  };
+}
+
+function outcome(
+  overrides: Partial<LimitConfig> = {},
+  { key = "bob@example.org", level = 21, over = true }: { key?: string; level?: number; over?: boolean } = {},
+): LimitOutcome {
+  return { limit: limit(overrides), key, level, over };
+}
+
+describe("formatWindow", () => {
+  it("uses the largest whole unit", () => {
+    assert.equal(formatWindow(300_000), "5m");
+    assert.equal(formatWindow(60_000), "1m");
+    assert.equal(formatWindow(3_600_000), "1h");
+    assert.equal(formatWindow(7_200_000), "2h");
+    assert.equal(formatWindow(86_400_000), "1d");
+    assert.equal(formatWindow(2 * 86_400_000), "2d");
+  });
+
+  it("falls back to a smaller unit when the larger one is not whole", () => {
+    assert.equal(formatWindow(90_000), "90s");
+    assert.equal(formatWindow(5_400_000), "90m");
+    assert.equal(formatWindow(36 * 3_600_000), "36h");
+    assert.equal(formatWindow(30_000), "30s");
+  });
+
+  it("writes sub-second windows as fractional seconds", () => {
+    assert.equal(formatWindow(1500), "1.5s");
+    assert.equal(formatWindow(1000), "1s");
+    assert.equal(formatWindow(500), "0.5s");
+    assert.equal(formatWindow(61_250), "61.25s");
+  });
+});
+
+describe("renderMessage", () => {
+  it("by default says what is over, by how much, and in which window", () => {
+    assert.equal(renderMessage(outcome()), "sender over limit: 21 messages in 5m");
+    assert.equal(
+      renderMessage(outcome({ keyText: "client_address/24", windowMs: 90_000 }, { level: 101 })),
+      "client_address/24 over limit: 101 messages in 90s",
+    );
+  });
+
+  it("counts recipients for per = recipient", () => {
+    assert.equal(
+      renderMessage(outcome({ per: "recipient", windowMs: 3_600_000 }, { level: 250 })),
+      "sender over limit: 250 recipients in 1h",
+    );
+  });
+
+  it("rounds a fractional level (sliding window, bucket) up", () => {
+    assert.equal(
+      renderMessage(outcome({ algorithm: "sliding" }, { level: 20.2 })),
+      "sender over limit: 21 messages in 5m",
+    );
+  });
+
+  it("fills every placeholder of a custom message", () => {
+    const message = "{rule}: {key} sent {count} {unit} (limit {limit}) in {window}, keyed by {what}";
+    assert.equal(
+      renderMessage(outcome({ message, name: "outbound" })),
+      "outbound: bob@example.org sent 21 messages (limit 20) in 5m, keyed by sender",
+    );
+  });
+
+  it("the limit of a bucket is its burst", () => {
+    assert.equal(
+      renderMessage(
+        outcome({ algorithm: "bucket", count: 10, burst: 30, message: "{count}/{limit}" }, { level: 31 }),
+      ),
+      "31/30",
+    );
+  });
+
+  it("fills a placeholder used twice, and leaves unknown braces alone", () => {
+    assert.equal(renderMessage(outcome({ message: "{count}={count} {nope} {}" })), "21=21 {nope} {}");
+  });
+
+  it("inserts values verbatim in one pass: a key with {count} or $& is not expanded", () => {
+    const message = "slow down, {key} ({count})";
+    assert.equal(
+      renderMessage(outcome({ message }, { key: "{count}@example.org" })),
+      "slow down, {count}@example.org (21)",
+    );
+    assert.equal(renderMessage(outcome({ message }, { key: "$&$1$$@x" })), "slow down, $&$1$$@x (21)");
+    assert.equal(renderMessage(outcome({ message: "{key}" }, { key: "{rule}" })), "{rule}");
+  });
+});
+
+describe("decideVerdict", () => {
+  it("accepts when nothing is over", () => {
+    assert.deepEqual(decideVerdict([]), { action: "accept", over: false });
+    assert.deepEqual(
+      decideVerdict([outcome({}, { over: false }), outcome({ action: "reject" }, { level: 3, over: false })]),
+      { action: "accept", over: false },
+    );
+  });
+
+  it("defers with the message of the limit that is over", () => {
+    const over = outcome({ action: "defer" });
+    const verdict = decideVerdict([outcome({ name: "other", action: "reject" }, { over: false }), over]);
+    assert.deepEqual(verdict, {
+      action: "defer",
+      over: true,
+      outcome: over,
+      message: "sender over limit: 21 messages in 5m",
+    });
+  });
+
+  it("rejects with the message of a reject limit", () => {
+    const verdict = decideVerdict([outcome({ action: "reject", message: "go away" })]);
+    assert.equal(verdict.action, "reject");
+    assert.equal(verdict.message, "go away");
+    assert.equal(verdict.header, undefined);
+  });
+
+  it("an alert limit that is over still accepts, but says it is over and has no message", () => {
+    const over = outcome({ action: "alert" });
+    const verdict = decideVerdict([over]);
+    assert.equal(verdict.action, "accept");
+    assert.equal(verdict.over, true);
+    assert.equal(verdict.outcome, over);
+    assert.equal(verdict.message, undefined);
+    assert.equal(verdict.header, undefined);
+  });
+
+  it("warn accepts with a warning header carrying the message", () => {
+    const verdict = decideVerdict([outcome({ action: "warn" })]);
+    assert.equal(verdict.action, "warn");
+    assert.equal(verdict.over, true);
+    assert.equal(verdict.message, "sender over limit: 21 messages in 5m");
+    assert.equal(verdict.header, "X-Mailpolicyd-Warning: sender over limit: 21 messages in 5m");
+  });
+
+  it("the strictest action among the limits that are over wins: reject > defer > warn > alert", () => {
+    const actions = ["alert", "warn", "defer", "reject"] as const;
+    const expected = { alert: "accept", warn: "warn", defer: "defer", reject: "reject" } as const;
+    // Every pair, in both orders: the stricter one decides.
+    for (const [i, a] of actions.entries()) {
+      for (const b of actions.slice(i)) {
+        for (const order of [[a, b], [b, a]]) {
+          const outcomes = order.map((action) => outcome({ name: action, action }));
+          const verdict = decideVerdict(outcomes);
+          assert.equal(verdict.action, expected[b], order.join(","));
+          assert.equal(verdict.outcome?.limit.name, b, order.join(","));
+        }
+      }
+    }
+  });
+
+  it("a stricter limit that is not over does not count", () => {
+    const verdict = decideVerdict([
+      outcome({ name: "hard", action: "reject" }, { over: false, level: 5 }),
+      outcome({ name: "soft", action: "warn" }),
+    ]);
+    assert.equal(verdict.action, "warn");
+    assert.equal(verdict.outcome?.limit.name, "soft");
+  });
+
+  it("the winner's own message and numbers are used", () => {
+    const verdict = decideVerdict([
+      outcome({ name: "a", action: "warn", message: "warned" }, { level: 99 }),
+      outcome({ name: "b", action: "defer", message: "{rule} {count}/{limit}", count: 5, burst: 5 }, {
+        level: 6,
+      }),
+    ]);
+    assert.equal(verdict.message, "b 6/5");
+    assert.equal(verdict.header, undefined);
+  });
+});
+
+describe("refuses", () => {
+  it("only defer and reject refuse the mail", () => {
+    assert.deepEqual(
+      (["accept", "alert", "warn", "defer", "reject"] as const).map(refuses),
+      [false, false, false, true, true],
+    );
+  });
+});
+
+describe("formatVerdict", () => {
+  it("is a bare action=accept when nothing is over", () => {
+    assert.equal(formatVerdict(decideVerdict([])), "action=accept");
+    assert.equal(formatVerdict(decideVerdict([outcome({}, { over: false })])), "action=accept");
+  });
+
+  it("gives the action, quoted message, rule, count and limit, with no trailing newline", () => {
+    assert.equal(
+      formatVerdict(decideVerdict([outcome()])),
+      'action=defer message="sender over limit: 21 messages in 5m" rule=outbound count=21 limit=20',
+    );
+  });
+
+  it("adds the warning header for warn", () => {
+    assert.equal(
+      formatVerdict(decideVerdict([outcome({ action: "warn", name: "soft", count: 100 }, { level: 101 })])),
+      'action=warn message="sender over limit: 101 messages in 5m" rule=soft count=101 limit=100 ' +
+        'header="X-Mailpolicyd-Warning: sender over limit: 101 messages in 5m"',
+    );
+  });
+
+  it("an alert limit over answers accept, without a message", () => {
+    const reply = formatVerdict(decideVerdict([outcome({ action: "alert" })]));
+    assert.ok(reply.startsWith("action=accept"), reply);
+    assert.doesNotMatch(reply, /message=|header=/);
+  });
+
+  it("rounds the count up and gives the bucket's burst as the limit", () => {
+    assert.equal(
+      formatVerdict(
+        decideVerdict([
+          outcome({ name: "b", action: "reject", algorithm: "bucket", count: 10, burst: 15, message: "no" }, {
+            level: 15.5,
+          }),
+        ]),
+      ),
+      "action=reject message=no rule=b count=16 limit=15",
+    );
+  });
+
+  it("quotes a message with quotes, backslashes or newlines so it stays on one line", () => {
+    const reply = formatVerdict(
+      decideVerdict([outcome({ message: "{key} is over" }, { key: 'a"b\\c\nd@x' })]),
+    );
+    assert.equal(
+      reply,
+      'action=defer message="a\\"b\\\\c\\nd@x is over" rule=outbound count=21 limit=20',
+    );
+    assert.doesNotMatch(reply, /[\r\n]/);
+  });
+});

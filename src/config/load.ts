@@ -164,7 +164,7 @@ function buildLimit(
   return {
     name,
     key,
-    keyText: (values.key_text as string | undefined) ?? key.map(describeKeyPart).join("+"),
+    keyText: key.map(describeKeyPart).join("+"),
     count: values.count as number,
     windowMs: values.time as number,
     per: values.per as LimitConfig["per"],

@@ -59,7 +59,7 @@ export interface Exemptions {
 export interface LimitConfig {
   name: string;
   key: KeyPart[];
-  keyText: string; // as written, for messages and alerts: "sender", "client_address/24"
+  keyText: string; // canonical, for messages and alerts: "sender", "client_address/24/64"
   count: number;
   windowMs: number;
   per: "message" | "recipient";

@@ -90,7 +90,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         if (parsed.ignored.length > 0) {
           log.debug("policy", "ignored attributes", { names: parsed.ignored.join(",") });
         }
-        if (parsed.eightBit) log.debug("policy", "request has raw 8-bit bytes, read as Latin-1");
+        if (parsed.eightBit) log.debug("policy", "request has raw 8-bit bytes, read as Windows-1252");
       }
       const counters = liveActor(system, "counters");
       if (!counters) {

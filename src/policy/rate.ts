@@ -14,7 +14,8 @@ export function newCounter(now: number): SenderCounter {
   return { start: now, count: 0, last: now, alert: ALERT_NONE };
 }
 
-const drainPerMs = (limit: RateLimit) => limit.count / limit.windowMs;
+// Level drained over `ms`: multiplied before dividing, so a bucket that should be empty is exactly 0.
+const drained = (limit: RateLimit, ms: number) => (ms * limit.count) / limit.windowMs;
 
 /** Brings the counter to `now`: ends windows, drains the bucket, and starts a new alert period. */
 export function rollCounter(counter: SenderCounter, limit: RateLimit, now: number): void {
@@ -39,9 +40,11 @@ export function rollCounter(counter: SenderCounter, limit: RateLimit, now: numbe
       }
       return;
     case "bucket": {
-      counter.count = Math.max(0, counter.count - (now - counter.last) * drainPerMs(limit));
+      counter.count = Math.max(0, counter.count - drained(limit, now - counter.last));
       counter.last = now; // drained up to now, counted or not
-      if (counter.count === 0 || (counter.alert !== ALERT_NONE && elapsed >= limit.windowMs)) {
+      // The alert period starts at the crossing (start follows now until then), and a new one may start
+      // when the bucket has emptied or a window after the last alert.
+      if (counter.alert === ALERT_NONE || counter.count === 0 || elapsed >= limit.windowMs) {
         counter.start = now;
         counter.alert = ALERT_NONE;
       }
@@ -74,6 +77,6 @@ export function counterExpiresAt(counter: SenderCounter, limit: RateLimit): numb
     case "sliding":
       return counter.start + 2 * limit.windowMs;
     case "bucket":
-      return counter.last + Math.ceil(counter.count / drainPerMs(limit));
+      return counter.last + Math.ceil((counter.count * limit.windowMs) / limit.count);
   }
 }

@@ -24,7 +24,12 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   const newline = bytes.indexOf(0x0a);
   const line = newline >= 0 ? bytes.subarray(0, newline) : bytes;
   const word = firstWord(line);
-  const form = isStage(word) || line.includes(0x3d /* = */) ? "attributes" : "legacy";
+  // Attributes when the first word is a stage, or when there are several words and an "=": a single
+  // token with "=" is still a sender (BATV prvs=…=bob@…, SRS0=…).
+  const severalWords = line.some((byte, i) =>
+    (byte === 0x20 || byte === 0x09) && i > 0 && i < line.length - 1
+  );
+  const form = isStage(word) || (severalWords && line.includes(0x3d /* = */)) ? "attributes" : "legacy";
   const invalid = (reason: string): ReadsocketRequest => ({ kind: "invalid", form, reason });
   if (line.length > MAX_REQUEST_BYTES) return invalid(`request longer than ${MAX_REQUEST_BYTES} bytes`);
   if (line.includes(0)) return invalid("NUL byte in request");
@@ -35,7 +40,7 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
     text = utf8.decode(line);
   } catch {
     // A raw 8-bit subject (spam often has one) must not break the request: read such a line as
-    // Latin-1, so every byte survives as one character, and say so.
+    // WHATWG "latin1" (Windows-1252, what such spam is mostly written in), every byte one character.
     if (form !== "attributes") return invalid("request is not valid UTF-8");
     text = latin1.decode(line);
     eightBit = true;
@@ -53,10 +58,9 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
     if (!parsed.ok) return invalid(parsed.reason);
     // A quoted \n may decode to a newline; only the subject may keep one (it is cleaned for display).
     for (const [name, value] of Object.entries(parsed.attributes)) {
+      if (name === "subject") continue;
       // deno-lint-ignore no-control-regex
-      if (name !== "subject") {
-        parsed.attributes[name as keyof Attributes] = value.replace(/[\x00-\x1f\x7f]/g, "?");
-      }
+      parsed.attributes[name as keyof Attributes] = value.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, "?");
     }
     return {
       kind: "attributes",

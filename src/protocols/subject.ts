@@ -13,5 +13,7 @@ export function displaySubject(raw: string): string {
   }
   // deno-lint-ignore no-control-regex
   text = text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]+/g, " ").replace(/\s+/g, " ").trim();
-  return text.length > MAX_SUBJECT_CHARS ? `${text.slice(0, MAX_SUBJECT_CHARS - 1)}…` : text;
+  // Cut by code points: a cut inside a surrogate pair would leave half an emoji.
+  const chars = Array.from(text);
+  return chars.length > MAX_SUBJECT_CHARS ? `${chars.slice(0, MAX_SUBJECT_CHARS - 1).join("")}…` : text;
 }

@@ -87,8 +87,20 @@ const scenarios = [
   { name: "mailpolicyd, uniform over 1e3 keys", server: "mailpolicyd", mode: "uniform", keys: 1e3 },
   { name: "mailpolicyd, uniform over 1e5 keys", server: "mailpolicyd", mode: "uniform", keys: 1e5 },
   { name: "mailpolicyd, Zipf over 1e5 keys", server: "mailpolicyd", mode: "zipf", keys: 1e5 },
-  { name: "mailpolicyd, attribute form, one hot sender", server: "mailpolicyd", mode: "hot", keys: 1, form: "attr" },
-  { name: "mailpolicyd, attribute form, uniform 1e5", server: "mailpolicyd", mode: "uniform", keys: 1e5, form: "attr" },
+  {
+    name: "mailpolicyd, attribute form, one hot sender",
+    server: "mailpolicyd",
+    mode: "hot",
+    keys: 1,
+    form: "attr",
+  },
+  {
+    name: "mailpolicyd, attribute form, uniform 1e5",
+    server: "mailpolicyd",
+    mode: "uniform",
+    keys: 1e5,
+    form: "attr",
+  },
 ];
 
 const results = [];

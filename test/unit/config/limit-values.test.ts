@@ -44,13 +44,29 @@ describe("parseKeyExpression", () => {
   });
 
   it("client_address/N: an IPv4 prefix, with /64 for IPv6", () => {
-    assert.deepEqual(parseKeyExpression("client_address/24"), [{ kind: "client_address", v4Prefix: 24, v6Prefix: 64 }]);
-    assert.deepEqual(parseKeyExpression("client_address/32"), [{ kind: "client_address", v4Prefix: 32, v6Prefix: 64 }]);
-    assert.deepEqual(parseKeyExpression("client_address/0"), [{ kind: "client_address", v4Prefix: 0, v6Prefix: 64 }]);
+    assert.deepEqual(parseKeyExpression("client_address/24"), [{
+      kind: "client_address",
+      v4Prefix: 24,
+      v6Prefix: 64,
+    }]);
+    assert.deepEqual(parseKeyExpression("client_address/32"), [{
+      kind: "client_address",
+      v4Prefix: 32,
+      v6Prefix: 64,
+    }]);
+    assert.deepEqual(parseKeyExpression("client_address/0"), [{
+      kind: "client_address",
+      v4Prefix: 0,
+      v6Prefix: 64,
+    }]);
   });
 
   it("client_address/N with N over 32: an IPv6 prefix, IPv4 addresses counted whole", () => {
-    assert.deepEqual(parseKeyExpression("client_address/48"), [{ kind: "client_address", v4Prefix: 32, v6Prefix: 48 }]);
+    assert.deepEqual(parseKeyExpression("client_address/48"), [{
+      kind: "client_address",
+      v4Prefix: 32,
+      v6Prefix: 48,
+    }]);
     assert.deepEqual(parseKeyExpression("client_address/128"), [
       { kind: "client_address", v4Prefix: 32, v6Prefix: 128 },
     ]);
@@ -75,10 +91,16 @@ describe("parseKeyExpression", () => {
 
   it("rejects an unknown kind, naming it and the known ones", () => {
     assert.equal(parseKeyExpression("ip"), `unknown key 'ip' (known: ${KNOWN}; join several with +)`);
-    assert.equal(parseKeyExpression("sender+Bogus"), `unknown key 'bogus' (known: ${KNOWN}; join several with +)`);
+    assert.equal(
+      parseKeyExpression("sender+Bogus"),
+      `unknown key 'bogus' (known: ${KNOWN}; join several with +)`,
+    );
     assert.equal(parseKeyExpression(""), `unknown key '' (known: ${KNOWN}; join several with +)`);
     assert.equal(parseKeyExpression("sender+"), `unknown key '' (known: ${KNOWN}; join several with +)`);
-    assert.equal(parseKeyExpression("sender,recipient"), `unknown key 'sender,recipient' (known: ${KNOWN}; join several with +)`);
+    assert.equal(
+      parseKeyExpression("sender,recipient"),
+      `unknown key 'sender,recipient' (known: ${KNOWN}; join several with +)`,
+    );
   });
 
   it("rejects a prefix on anything but client_address", () => {
@@ -88,7 +110,16 @@ describe("parseKeyExpression", () => {
 
   it("rejects prefixes that are not one or two whole numbers", () => {
     const expected = "expected client_address/V4PREFIX or client_address/V4PREFIX/V6PREFIX";
-    for (const text of ["client_address/", "client_address/x", "client_address/24/", "client_address/-1", "client_address/24/64/8", "client_address/2.5"]) {
+    for (
+      const text of [
+        "client_address/",
+        "client_address/x",
+        "client_address/24/",
+        "client_address/-1",
+        "client_address/24/64/8",
+        "client_address/2.5",
+      ]
+    ) {
       assert.equal(parseKeyExpression(text), expected, text);
     }
   });
@@ -101,7 +132,10 @@ describe("parseKeyExpression", () => {
 
   it("rejects a kind given twice", () => {
     assert.equal(parseKeyExpression("sender+sender"), "key 'sender' given twice");
-    assert.equal(parseKeyExpression("client_address/24+client_address/16"), "key 'client_address' given twice");
+    assert.equal(
+      parseKeyExpression("client_address/24+client_address/16"),
+      "key 'client_address' given twice",
+    );
   });
 
   it("as a config value: parts on success, the problem as the message on failure", () => {
@@ -115,7 +149,11 @@ describe("parseKeyExpression", () => {
 describe("parseExemptions", () => {
   it("is empty for an empty value", () => {
     for (const text of ["", "  ", " , ,"]) {
-      assert.deepEqual(parseExemptions(text), { senders: new Set(), domains: [], cidrs: [] }, JSON.stringify(text));
+      assert.deepEqual(
+        parseExemptions(text),
+        { senders: new Set(), domains: [], cidrs: [] },
+        JSON.stringify(text),
+      );
     }
   });
 

@@ -6,22 +6,57 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ConfigResult, loadConfigFile, parseConfig } from "../../../src/config/load.ts";
 import { EMBEDDED_CONFIG, EMBEDDED_CONFIG_NAME } from "../../../src/config/defaults.ts";
-import type { Config } from "../../../src/config/types.ts";
+import { parseCidr } from "../../../src/policy/ip.ts";
+import type { Config, LimitConfig } from "../../../src/config/types.ts";
 
 const SEED_FILE = fileURLToPath(new URL("../../fixtures/sender_warn.conf", import.meta.url));
 const SEED_TEXT = "[thresholds]\ntime = 300\ncount = 20\n[alerts]\nfromAddr = 'postmaster@example.org'\n" +
   "toAddr = 'boss@example.org'\nccAddr = 'it@example.org'\nsubject = 'Mail Abuse Alert'\n";
-const SEED_LIMIT = { name: "thresholds", key: "sender", count: 20, windowMs: 300_000 };
+
+const noExemptions = () => ({ senders: new Set<string>(), domains: [], cidrs: [] });
+
+/** The seed's [thresholds] as a limit: a fixed window per sender that alerts and answers the legacy form. */
+function thresholdsLimit(count = 20, windowMs = 300_000): LimitConfig {
+  return {
+    name: "thresholds",
+    key: [{ kind: "sender" }],
+    keyText: "sender",
+    count,
+    windowMs,
+    per: "message",
+    algorithm: "fixed",
+    burst: count,
+    mode: "strict",
+    action: "alert",
+    exempt: noExemptions(),
+    stage: "rcpt",
+    alert: true,
+    legacy: true,
+  };
+}
+const SEED_LIMIT = thresholdsLimit();
+
+/** A limit without its unset optional fields, so `message: undefined` and a missing message compare equal. */
+function plain(limit: LimitConfig): Partial<LimitConfig> {
+  return Object.fromEntries(Object.entries(limit).filter(([, value]) => value !== undefined));
+}
 
 function loaded(result: ConfigResult): Config {
   if (!result.ok) throw new Error(`config rejected:\n${result.errors.join("\n")}`);
   return result.config;
 }
 
+function limitsOf(text: string): Partial<LimitConfig>[] {
+  return loaded(parseConfig(text, "t.conf", "/")).limits.map(plain);
+}
+
 function errorsOf(text: string): string[] {
   const result = parseConfig(text, "t.conf", "/base");
   if (result.ok) throw new Error("config accepted");
-  for (const error of result.errors) assert.match(error, /^t\.conf:\d+: \S+: \S.*$/);
+  // FILE:LINE: section.key: problem — a limit's section name has a blank: "limit x.count", "[limit a b]".
+  for (const error of result.errors) {
+    assert.match(error, /^t\.conf:\d+: (?:\[limit [^\]]+\]|limit \S+|\S+): \S.*$/);
+  }
   return result.errors;
 }
 
@@ -33,7 +68,7 @@ describe("loadConfigFile: the seed sender_warn.conf", () => {
   it("loads unchanged and means what the seed meant", () => {
     const config = loaded(loadConfigFile(SEED_FILE));
     assert.equal(config.file, SEED_FILE);
-    assert.deepEqual(config.limits, [SEED_LIMIT]);
+    assert.deepEqual(config.limits.map(plain), [SEED_LIMIT]);
     assert.ok(config.alerts);
     assert.equal(config.alerts.from, "postmaster@example.org");
     assert.deepEqual(config.alerts.to, ["boss@example.org"]);
@@ -86,7 +121,7 @@ describe("parseConfig", () => {
   it("fills in defaults: no [alerts] means no alert mail, no [thresholds] means the seed's limit", () => {
     const config = loaded(parseConfig("", "t.conf", "/"));
     assert.equal(config.alerts, undefined);
-    assert.deepEqual(config.limits, [SEED_LIMIT]);
+    assert.deepEqual(config.limits.map(plain), [SEED_LIMIT]);
     assert.equal(config.daemon.failMode, "open");
     assert.equal(config.daemon.logLevel, "info");
     assert.equal(config.daemon.socketMode, 0o660);
@@ -98,7 +133,7 @@ describe("parseConfig", () => {
       "t.conf",
       "/",
     ));
-    assert.deepEqual(config.limits, [{ name: "thresholds", key: "sender", count: 3, windowMs: 300_000 }]);
+    assert.deepEqual(config.limits.map(plain), [thresholdsLimit(3, 300_000)]);
     assert.equal(config.daemon.logLevel, "warn");
     assert.equal(config.daemon.failMode, "closed");
     assert.equal(config.daemon.socketMode, 0o600);
@@ -184,7 +219,7 @@ describe("the embedded default config", () => {
     assert.equal(config.daemon.stateFile, "/srv/mpd/run/state.json");
     assert.equal(config.daemon.failMode, "open");
     assert.equal(config.alerts, undefined);
-    assert.deepEqual(config.limits, [SEED_LIMIT]);
+    assert.deepEqual(config.limits.map(plain), [SEED_LIMIT]);
   });
 
   it("has a commented [alerts] example that is valid once uncommented", () => {
@@ -193,5 +228,218 @@ describe("the embedded default config", () => {
     const config = loaded(parseConfig(head + "[alerts]" + tail.replace(/^# /gm, ""), "t.conf", "/"));
     assert.equal(config.alerts?.from, "postmaster@localhost");
     assert.deepEqual(config.alerts?.to, ["postmaster@localhost"]);
+  });
+});
+
+describe("parseConfig: [limit NAME] sections", () => {
+  it("a limit with only count and time gets the documented defaults", () => {
+    assert.deepEqual(limitsOf("[limit outbound]\ncount = 20\ntime = 5m\n"), [{
+      name: "outbound",
+      key: [{ kind: "sender" }],
+      keyText: "sender",
+      count: 20,
+      windowMs: 300_000,
+      per: "message",
+      algorithm: "fixed",
+      burst: 20,
+      mode: "leaky",
+      action: "defer",
+      exempt: noExemptions(),
+      stage: "rcpt",
+      alert: true,
+      legacy: false,
+    }]);
+  });
+
+  it("reads every key of a limit", () => {
+    const [limit] = limitsOf(
+      "[limit per-user.1]\nkey = sasl_username + sender_domain\ncount = 100\ntime = 1h\nper = recipient\n" +
+        "algorithm = bucket\nburst = 150\nmode = strict\naction = reject\nmessage = too much mail from {key}\n" +
+        "exempt = boss@example.org, @example.net, 192.0.2.0/24\nstage = data\nalert = no\n",
+    );
+    assert.deepEqual(limit, {
+      name: "per-user.1",
+      key: [{ kind: "sasl_username" }, { kind: "sender_domain" }],
+      keyText: "sasl_username+sender_domain",
+      count: 100,
+      windowMs: 3_600_000,
+      per: "recipient",
+      algorithm: "bucket",
+      burst: 150,
+      mode: "strict",
+      action: "reject",
+      message: "too much mail from {key}",
+      exempt: {
+        senders: new Set(["boss@example.org"]),
+        domains: ["example.net"],
+        cidrs: [parseCidr("192.0.2.0/24")],
+      },
+      stage: "data",
+      alert: false,
+      legacy: false,
+    });
+  });
+
+  it("a bucket without burst holds count", () => {
+    const [limit] = limitsOf("[limit b]\ncount = 30\ntime = 60\nalgorithm = bucket\n");
+    assert.equal(limit.algorithm, "bucket");
+    assert.equal(limit.burst, 30);
+  });
+
+  it("reads client_address prefixes", () => {
+    const [limit] = limitsOf(
+      "[limit nets]\nkey = client_address/24\ncount = 50\ntime = 10m\nstage = connect\n",
+    );
+    assert.deepEqual(limit.key, [{ kind: "client_address", v4Prefix: 24, v6Prefix: 64 }]);
+    assert.equal(limit.stage, "connect");
+  });
+
+  it("reads several limits, in file order, after [thresholds]", () => {
+    const limits = limitsOf(
+      "[limit b-second]\ncount = 2\ntime = 2m\n[thresholds]\ncount = 5\ntime = 60\n" +
+        "[limit a-third]\ncount = 3\ntime = 3m\nalgorithm = sliding\naction = warn\n",
+    );
+    assert.deepEqual(limits.map((limit) => limit.name), ["thresholds", "b-second", "a-third"]);
+    assert.deepEqual(limits[0], thresholdsLimit(5, 60_000));
+    assert.deepEqual([limits[1].count, limits[1].windowMs], [2, 120_000]);
+    assert.deepEqual([limits[2].algorithm, limits[2].action], ["sliding", "warn"]);
+    assert.deepEqual(limits.map((limit) => limit.legacy), [true, false, false]);
+  });
+
+  it("section and key names are case-insensitive; the limit's name is lower case", () => {
+    const [limit] = limitsOf("[Limit   OutBound]\nCOUNT = 4\nTime = 1m\nAction = WARN\n");
+    assert.equal(limit.name, "outbound");
+    assert.equal(limit.action, "warn");
+  });
+
+  it("without [limit] sections and [thresholds] the seed's limit still exists", () => {
+    assert.deepEqual(limitsOf("[daemon]\nlog_level = debug\n"), [SEED_LIMIT]);
+  });
+
+  it("with [limit] sections and no [thresholds] there is no thresholds limit, so none answers the legacy form", () => {
+    const limits = limitsOf("[limit outbound]\ncount = 20\ntime = 300\n");
+    assert.deepEqual(limits.map((limit) => limit.name), ["outbound"]);
+    assert.equal(limits.some((limit) => limit.legacy), false);
+  });
+
+  it("reports a bad limit name at its header line", () => {
+    const problem = "limit names use a-z, 0-9, _ . - (and not 'thresholds')";
+    assert.deepEqual(errorsOf("[daemon]\n[limit out/bound]\ncount = 1\ntime = 60\n"), [
+      `t.conf:2: [limit out/bound]: ${problem}`,
+    ]);
+    assert.deepEqual(errorsOf("[limit thresholds]\ncount = 1\ntime = 60\n"), [
+      `t.conf:1: [limit thresholds]: ${problem}`,
+    ]);
+    assert.deepEqual(errorsOf("[limit two words]\ncount = 1\ntime = 60\n"), [
+      `t.conf:1: [limit two words]: ${problem}`,
+    ]);
+  });
+
+  it("reports burst without algorithm = bucket", () => {
+    const errors = errorsOf("[limit x]\ncount = 5\ntime = 60\nburst = 10\n");
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /^t\.conf:(1|4): limit x\.burst: burst applies to algorithm = bucket only$/);
+  });
+
+  it("reports per = recipient at a stage before RCPT", () => {
+    for (const stage of ["connect", "helo", "mail"]) {
+      const errors = errorsOf(`[limit x]\ncount = 5\ntime = 60\nstage = ${stage}\nper = recipient\n`);
+      assert.equal(errors.length, 1, stage);
+      assert.match(errors[0], /^t\.conf:(1|5): limit x\.per: per = recipient needs stage = rcpt or data$/);
+    }
+  });
+
+  it("reports a recipient key at a stage other than RCPT", () => {
+    for (
+      const [key, stage] of [["recipient", "data"], ["recipient_domain", "mail"], [
+        "sender+recipient",
+        "data",
+      ]]
+    ) {
+      const errors = errorsOf(`[limit x]\nkey = ${key}\ncount = 5\ntime = 60\nstage = ${stage}\n`);
+      assert.equal(errors.length, 1, key);
+      assert.match(
+        errors[0],
+        /^t\.conf:(1|2|5): limit x\.key: recipient keys need stage = rcpt \(one recipient per request\)$/,
+      );
+    }
+  });
+
+  it("reports an unknown key kind at the key's line", () => {
+    assert.deepEqual(errorsOf("[limit x]\ncount = 5\ntime = 60\nkey = sender+ip\n"), [
+      "t.conf:4: limit x.key: unknown key 'ip' (known: sender, sender_domain, sasl_username, client_address, " +
+      "recipient, recipient_domain, helo_name; join several with +)",
+    ]);
+    assert.deepEqual(errorsOf("[limit x]\ncount = 5\ntime = 60\nkey = sender/24\n"), [
+      "t.conf:4: limit x.key: only client_address takes a /prefix",
+    ]);
+  });
+
+  it("reports a bad exemption at its line", () => {
+    assert.deepEqual(errorsOf("[limit x]\ncount = 5\ntime = 60\n\nexempt = a@example.org, 192.0.2.0/33\n"), [
+      "t.conf:5: limit x.exempt: '192.0.2.0/33' is not an address, a domain or a network",
+    ]);
+  });
+
+  it("reports missing count and time at the header line", () => {
+    assert.deepEqual(errorsOf("[daemon]\n[limit x]\nkey = sender\n").sort(), [
+      "t.conf:2: limit x.count: required key missing",
+      "t.conf:2: limit x.time: required key missing",
+    ]);
+  });
+
+  it("reports unknown keys and bad values of a limit at their lines", () => {
+    const errors = errorsOf(
+      "[limit x]\ncount = 5\ntime = 60\nalgorithm = leaky-bucket\nmode = lenient\naction = drop\n" +
+        "stage = quit\nalert = maybe\nper = byte\ncolour = blue\n",
+    );
+    assert.deepEqual(errors.map((error) => error.split(": ").slice(0, 2).join(": ")).sort(), [
+      "t.conf:10: limit x.colour",
+      "t.conf:4: limit x.algorithm",
+      "t.conf:5: limit x.mode",
+      "t.conf:6: limit x.action",
+      "t.conf:7: limit x.stage",
+      "t.conf:8: limit x.alert",
+      "t.conf:9: limit x.per",
+    ]);
+    assert.ok(
+      errors.includes("t.conf:4: limit x.algorithm: expected one of: fixed, sliding, bucket"),
+      errors.join("\n"),
+    );
+    assert.ok(errors.includes("t.conf:8: limit x.alert: expected yes or no"), errors.join("\n"));
+    assert.ok(
+      errors.some((error) =>
+        /^t\.conf:10: limit x\.colour: unknown key \(known: key, count, time/.test(error)
+      ),
+    );
+  });
+
+  it("reports problems in every limit, not only the first", () => {
+    const errors = errorsOf(
+      "[limit a]\ncount = 5\ntime = 60\nburst = 9\n[limit b]\ncount = 0\ntime = 60\n[limit c]\ntime = 60\n",
+    );
+    assert.equal(errors.length, 3, errors.join("\n"));
+    assert.ok(errors.some((error) => error.includes("limit a.burst")));
+    assert.ok(errors.includes("t.conf:6: limit b.count: must be at least 1"), errors.join("\n"));
+    assert.ok(errors.includes("t.conf:8: limit c.count: required key missing"), errors.join("\n"));
+  });
+});
+
+describe("parseConfig: [daemon] socket_group", () => {
+  it("is unset by default and takes a group name", () => {
+    assert.equal(loaded(parseConfig("", "t.conf", "/")).daemon.socketGroup, undefined);
+    const config = loaded(parseConfig("[daemon]\nsocket_group = Debian-exim\n", "t.conf", "/"));
+    assert.equal(config.daemon.socketGroup, "Debian-exim");
+    assert.equal(
+      loaded(parseConfig("[daemon]\nsocket_group = mail_2.x\n", "t.conf", "/")).daemon.socketGroup,
+      "mail_2.x",
+    );
+  });
+
+  it("rejects what is not a group name", () => {
+    for (const value of ["exim users", "-exim", "grp/x", "wheel;rm"]) {
+      const errors = errorsOf(`[daemon]\nsocket_group = ${value}\n`);
+      assert.deepEqual(errors, ["t.conf:2: daemon.socket_group: expected a group name"], value);
+    }
   });
 });

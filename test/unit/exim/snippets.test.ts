@@ -15,7 +15,7 @@ describe("Exim snippets", () => {
     const [main, acl] = eximSnippet("debian-split");
     assert.match(main.content, /^MAIN_ACL_CHECK_RCPT = acl_mailpolicyd_rcpt$/m);
     assert.match(main.content, /^MAIN_ACL_CHECK_DATA = acl_mailpolicyd_data$/m);
-    assert.match(acl.content, /^acl_mailpolicyd_rcpt:\n(?:  #.*\n)*  require acl = acl_check_rcpt$/m);
+    assert.match(acl.content, /^acl_mailpolicyd_rcpt:\n(?: {2}#.*\n)* {2}require acl = acl_check_rcpt$/m);
     assert.match(acl.content, /\{rcpt sender=\$\{quote:\$sender_address\}/);
     assert.match(acl.content, /subject=\$\{quote:\$\{length_400:\$rh_subject:\}\}/);
     assert.match(

@@ -60,6 +60,18 @@ describe("limitKey: which requests a limit applies to", () => {
     }
   });
 
+  it("anyStage gives the key of a request of another stage (DATA's subject for RCPT limits)", () => {
+    const request = at("data", { sender: "Bob@Example.org", subject: "hi" });
+    assert.equal(limitKey(limit({ stage: "rcpt" }), request), undefined);
+    assert.equal(limitKey(limit({ stage: "rcpt" }), request, true), "bob@example.org");
+    assert.equal(
+      limitKey(keyed({ kind: "sasl_username" }), request, true),
+      undefined,
+      "still needs the attribute",
+    );
+    assert.equal(limitKey(limit({ legacy: false }), legacy("bob@example.org"), true), undefined);
+  });
+
   it("the legacy flag does not make a limit count attribute requests of another stage", () => {
     assert.equal(limitKey(limit({ legacy: true, stage: "rcpt" }), at("data", { sender: "a@x" })), undefined);
   });

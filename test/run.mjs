@@ -48,34 +48,56 @@ for (const [label, command, args] of statics) {
   }
 }
 
-const paths = only.length > 0 ? only : ["test/"];
-const bun = await run("bun", bin("bun"), ["test", "--timeout", "60000", ...paths]);
-const [bunPass, bunFail] = [
-  lastNumber(bun.output, /^\s*(\d+) pass$/gm),
-  lastNumber(bun.output, /^\s*(\d+) fail$/gm),
-];
-const deno = await run("deno", bin("deno"), ["test", "-A", ...paths]);
-// Deno reports describe blocks as tests and `it`s as steps: "ok | 3 passed (14 steps) | 0 failed (0 steps)".
-const denoLine = [
-  ...deno.output.matchAll(/(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/g),
-].pop();
-const denoPass = denoLine ? Number(denoLine[2] ?? denoLine[1]) : 0;
-const denoFail = denoLine ? Math.max(Number(denoLine[4] ?? 0), Number(denoLine[3])) : 0;
+// test/system/ installs the real .deb on this machine (root, CI): it runs once, under Bun, below.
+const paths = only.length > 0
+  ? only.filter((path) => !path.startsWith("test/system"))
+  : ["test/unit", "test/integration"];
+let [bunPass, bunFail, denoPass, denoFail] = [0, 0, 0, 0];
+if (paths.length > 0) {
+  const bun = await run("bun", bin("bun"), ["test", "--timeout", "60000", ...paths]);
+  bunPass = lastNumber(bun.output, /^\s*(\d+) pass$/gm);
+  bunFail = lastNumber(bun.output, /^\s*(\d+) fail$/gm);
+  const deno = await run("deno", bin("deno"), ["test", "-A", ...paths]);
+  // Deno reports describe blocks as tests and `it`s as steps: "ok | 3 passed (14 steps) | 0 failed (0 steps)".
+  const denoLine = [
+    ...deno.output.matchAll(/(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/g),
+  ].pop();
+  denoPass = denoLine ? Number(denoLine[2] ?? denoLine[1]) : 0;
+  denoFail = denoLine ? Math.max(Number(denoLine[4] ?? 0), Number(denoLine[3])) : 0;
+  for (
+    const [label, result, pass, fail] of [["bun", bun, bunPass, bunFail], ["deno", deno, denoPass, denoFail]]
+  ) {
+    passed += pass;
+    failed += fail;
+    if (result.code !== 0 || pass === 0) {
+      broken.push(label);
+      if (fail === 0) failed++; // a runner that crashed or ran nothing is a failure too
+    }
+  }
+}
 
-for (
-  const [label, result, pass, fail] of [["bun", bun, bunPass, bunFail], ["deno", deno, denoPass, denoFail]]
-) {
-  passed += pass;
-  failed += fail;
-  if (result.code !== 0 || pass === 0) {
-    broken.push(label);
-    if (fail === 0) failed++; // a runner that crashed or ran nothing is a failure too
+let system = { pass: 0, fail: 0, ran: false };
+if (only.length === 0 || only.some((path) => path.startsWith("test/system"))) {
+  const result = await run("system (bun)", bin("bun"), ["test", "--timeout", "900000", "test/system"]);
+  system = {
+    pass: lastNumber(result.output, /^\s*(\d+) pass$/gm),
+    fail: lastNumber(result.output, /^\s*(\d+) fail$/gm),
+    ran: true,
+  };
+  passed += system.pass;
+  failed += system.fail;
+  if (result.code !== 0 || system.pass === 0) {
+    broken.push("system");
+    if (system.fail === 0) failed++;
   }
 }
 
 process.stdout.write(
   `\nbun: ${bunPass} passed, ${bunFail} failed; deno: ${denoPass} passed, ${denoFail} failed\n`,
 );
+if (system.ran) {
+  process.stdout.write(`system (package, under bun): ${system.pass} passed, ${system.fail} failed\n`);
+}
 if (broken.length > 0) process.stdout.write(`failing: ${broken.join(", ")}\n`);
 process.stdout.write(`tests: ${passed} passed, ${failed} failed\n`);
 process.exit(failed === 0 && broken.length === 0 ? 0 : 1);

@@ -171,10 +171,21 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       server.listen(path, () => {
         listening = true;
         try {
-          if (config.daemon.socketGroup) chownSync(path, -1, groupId(config.daemon.socketGroup));
           chmodSync(path, config.daemon.socketMode);
         } catch (error) {
           return fail(error);
+        }
+        // A missing group (no Exim here) or one this user is not in must not stop the policy socket:
+        // say so loudly and keep serving with the socket's default group.
+        if (config.daemon.socketGroup) {
+          try {
+            chownSync(path, -1, groupId(config.daemon.socketGroup));
+          } catch (error) {
+            log.error("policy", "cannot give the socket its group; Exim may be unable to connect", {
+              socket_group: config.daemon.socketGroup,
+              error: (error as Error).message,
+            });
+          }
         }
         log.info("policy", "listening", { socket: path, mode: config.daemon.socketMode.toString(8) });
       });

@@ -17,7 +17,7 @@ describe("compiled executable", () => {
     binary = dir.file("mailpolicyd");
     const build = spawnSync(
       `${ROOT}node_modules/.bin/bun`,
-      ["build", "--compile", "--minify", `${ROOT}src/main.ts`, "--outfile", binary],
+      ["build", "--compile", "--minify", "--bytecode", `${ROOT}src/main.ts`, "--outfile", binary],
       { encoding: "utf8", timeout: 120_000 },
     );
     assert.equal(build.status, 0, build.stderr);

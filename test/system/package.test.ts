@@ -86,6 +86,8 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     assert.equal(must("/usr/sbin/mailpolicyd", ["version"]).trim(), `mailpolicyd ${VERSION}`);
     assert.match(must("id", ["mailpolicyd"]), /\(Debian-exim\)/);
     must("/usr/sbin/mailpolicyd", ["config-test", CONF]);
+    // No systemd runs here, but its own checker reads the unit: directives, paths, user.
+    assert.equal(must("systemd-analyze", ["verify", "/lib/systemd/system/mailpolicyd.service"]).trim(), "");
   });
 
   it("starts with the init script, answers on the socket as Exim's user would, and reports status", async () => {

@@ -8,22 +8,33 @@ import { countersActor } from "./actors/counters.ts";
 import { supervisorMachine } from "./actors/supervisor.ts";
 import type { Config } from "./config/types.ts";
 import { policyListenerActor } from "./listeners/policy-listener.ts";
+import { controlActor } from "./actors/control.ts";
+import { createMetrics, type Metrics } from "./control/metrics.ts";
+import type { ConfigResult } from "./config/load.ts";
 import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 
 export interface DaemonOptions {
   config: Config;
   log: Logger;
+  /** Re-reads the config for SIGHUP and POST /reload; without it a reload re-applies the current one. */
+  loadConfig?: () => ConfigResult;
   /** Replace an actor's logic (tests inject faults this way); keys are actor ids. */
   overrides?: Partial<Record<ActorId, AnyActorLogic>>;
   restartMinMs?: number;
 }
 
-export type ActorId = "counters" | "alerter" | "policy";
+export type ActorId = "counters" | "alerter" | "policy" | "control";
+
+export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
 
 export interface Daemon {
   readonly config: Config;
+  readonly metrics: Metrics;
   reload(config: Config): void;
+  /** Validates the config source and swaps it in; an invalid one is refused and the old one stays. */
+  reloadFromSource(): ReloadResult;
+  actorRestarts(): Record<ActorId, number>;
   /** Actor id → "active" | "error" | "stopped" | "down" (between failure and restart). */
   actorStates(): Record<ActorId, string>;
   stop(): void;
@@ -33,12 +44,33 @@ const ACTOR_LOGIC: Record<ActorId, AnyActorLogic> = {
   counters: countersActor,
   alerter: alerterMachine,
   policy: policyListenerActor,
+  control: controlActor,
 };
 
 export function startDaemon(options: DaemonOptions): Daemon {
   const { log } = options;
   let config = options.config;
-  const ids: ActorId[] = ["counters", "alerter", "policy"];
+  const metrics = createMetrics();
+  const ids: ActorId[] = ["counters", "alerter", "policy", "control"];
+  const actorStates = () => {
+    const states = {} as Record<ActorId, string>;
+    for (const id of ids) states[id] = supervisor.system.get(id)?.getSnapshot().status ?? "down";
+    return states;
+  };
+  const actorRestarts = () => {
+    const restarts = supervisor.getSnapshot().context.restarts;
+    return Object.fromEntries(ids.map((id) => [id, restarts[id] ?? 0])) as Record<ActorId, number>;
+  };
+  const reloadFromSource = (): ReloadResult => {
+    const next = options.loadConfig ? options.loadConfig() : { ok: true as const, config };
+    if (!next.ok) {
+      for (const error of next.errors) log.error("config", error);
+      log.error("daemon", "reload refused: new config invalid, keeping the running one");
+      return next;
+    }
+    daemon.reload(next.config);
+    return { ok: true };
+  };
   const supervisor = createActor(supervisorMachine, {
     input: {
       log,
@@ -46,7 +78,15 @@ export function startDaemon(options: DaemonOptions): Daemon {
       children: ids.map((id) => ({
         id,
         logic: options.overrides?.[id] ?? ACTOR_LOGIC[id],
-        input: () => ({ config, log }),
+        input: () => ({
+          config,
+          log,
+          metrics,
+          version: VERSION,
+          actorStates,
+          actorRestarts,
+          reload: reloadFromSource,
+        }),
       })),
     },
   });
@@ -57,21 +97,20 @@ export function startDaemon(options: DaemonOptions): Daemon {
   log.info("daemon", "started", { version: VERSION, config: config.file, pid: process.pid });
 
   let stopped = false;
-  return {
+  const daemon: Daemon = {
     get config() {
       return config;
     },
+    metrics,
+    reloadFromSource,
+    actorRestarts,
     reload(next) {
       config = next;
       log.setLevel(next.daemon.logLevel);
       supervisor.send({ type: "broadcast", event: { type: "config", config: next } });
       log.info("daemon", "config reloaded", { config: next.file });
     },
-    actorStates() {
-      const states = {} as Record<ActorId, string>;
-      for (const id of ids) states[id] = supervisor.system.get(id)?.getSnapshot().status ?? "down";
-      return states;
-    },
+    actorStates,
     stop() {
       if (stopped) return;
       stopped = true;
@@ -84,4 +123,5 @@ export function startDaemon(options: DaemonOptions): Daemon {
       log.info("daemon", "stopped");
     },
   };
+  return daemon;
 }

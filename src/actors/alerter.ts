@@ -8,6 +8,7 @@ import type { Logger } from "../log.ts";
 import { type AlertNotice, composeAlertMail } from "../policy/alert-notice.ts";
 import { createAlertTransport, type SendAlertMail } from "./alert-transport.ts";
 import { liveActor } from "./actor.ts";
+import { type Metrics, type RecentAlert, recordAlert } from "../control/metrics.ts";
 
 export type AlerterEvent =
   | { type: "alert"; notice: AlertNotice }
@@ -16,17 +17,30 @@ export type AlerterEvent =
 export interface AlerterInput {
   config: Config;
   log: Logger;
+  metrics: Metrics;
 }
 
 interface AlerterContext {
   config: Config;
   log: Logger;
+  metrics: Metrics;
   send?: SendAlertMail; // undefined: no [alerts] section, notices are only logged
   queue: AlertNotice[];
   attempt: number;
 }
 
 const transportFor = (config: Config) => config.alerts ? createAlertTransport(config.alerts) : undefined;
+
+const recent = (notice: AlertNotice, status: RecentAlert["status"], error?: string): RecentAlert => ({
+  id: notice.id,
+  at: Date.now(),
+  rule: notice.limit,
+  key: notice.key,
+  count: notice.count,
+  limit: notice.limitCount,
+  status,
+  error,
+});
 
 export function retryDelayMs(attempt: number, minMs: number, maxMs: number): number {
   return Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
@@ -62,6 +76,7 @@ export const alerterMachine = setup({
   context: ({ input }) => ({
     config: input.config,
     log: input.log,
+    metrics: input.metrics,
     send: transportFor(input.config),
     queue: [],
     attempt: 0,
@@ -71,7 +86,10 @@ export const alerterMachine = setup({
   on: {
     alert: {
       guard: ({ context, event }) => !context.queue.some((queued) => queued.id === event.notice.id),
-      actions: assign({ queue: ({ context, event }) => [...context.queue, event.notice] }),
+      actions: [
+        assign({ queue: ({ context, event }) => [...context.queue, event.notice] }),
+        ({ context, event }) => recordAlert(context.metrics, recent(event.notice, "pending")),
+      ],
     },
     config: {
       actions: assign(({ event }) => ({ config: event.config, send: transportFor(event.config) })),
@@ -92,6 +110,7 @@ export const alerterMachine = setup({
             ({ context, system }) => {
               const notice = context.queue[0];
               const alerts = context.config.alerts;
+              recordAlert(context.metrics, recent(notice, alerts ? "sent" : "logged"));
               if (alerts) {
                 context.log.info("alerter", "alert mail sent", {
                   key: notice.key,
@@ -112,6 +131,10 @@ export const alerterMachine = setup({
             assign({ attempt: ({ context }) => context.attempt + 1 }),
             ({ context, event }) => {
               const alerts = context.config.alerts!;
+              recordAlert(
+                context.metrics,
+                recent(context.queue[0], "failed", (event.error as Error)?.message ?? String(event.error)),
+              );
               context.log.error("alerter", "alert mail failed, will retry", {
                 key: context.queue[0].key,
                 via: alerts.sendmail ?? `${alerts.smtpHost}:${alerts.smtpPort}`,

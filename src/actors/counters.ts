@@ -15,6 +15,7 @@ import {
   type SenderCounter,
 } from "../policy/sender-counter.ts";
 import { decideVerdict, type LimitOutcome, refuses, type Verdict } from "../policy/verdict.ts";
+import { type SenderDetail, senderDetail, type SenderRow, senderRow } from "../policy/sender-report.ts";
 import { displaySubject } from "../protocols/subject.ts";
 import { parseState, readStateFile, serializeState, writeStateFile } from "../store/state-file.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
@@ -25,10 +26,14 @@ export type CountersEvent =
   | { type: "alert.delivered"; id: string }
   | { type: "alerts.offer" } // the alerter (re)started: offer it every undelivered alert
   | { type: "config"; config: Config }
-  | { type: "stats"; reply: (stats: CountersStats) => void };
+  | { type: "stats"; reply: (stats: CountersStats) => void }
+  | { type: "senders"; top: number; rule?: string; reply: (rows: SenderRow[]) => void }
+  | { type: "sender"; key: string; reply: (rows: SenderDetail[]) => void }
+  | { type: "reset"; key: string; reply: (removed: number) => void };
 
 export interface CountersStats {
   trackedKeys: number;
+  perRule: Record<string, number>;
   pendingAlerts: number;
 }
 
@@ -230,6 +235,20 @@ export function startCounters(
     offer(notice);
   };
 
+  // Top N by current count, over every limit or one: a scan, fine for an on-demand status query.
+  const topSenders = (top: number, rule?: string): SenderRow[] => {
+    const at = now();
+    const rows: SenderRow[] = [];
+    for (const table of tables.values()) {
+      if (rule !== undefined && table.limit.name !== rule) continue;
+      for (const [key, counter] of table.counters) {
+        const row = senderRow(table.limit, key, counter, at);
+        if (row.count > 0) rows.push(row);
+      }
+    }
+    return rows.sort((a, b) => b.count / b.limit - a.count / a.limit || b.count - a.count).slice(0, top);
+  };
+
   const delivered = (id: string) => {
     const notice = outbox.get(id);
     if (!notice) return;
@@ -283,8 +302,34 @@ export function startCounters(
           return;
         case "stats": {
           let trackedKeys = 0;
-          for (const table of tables.values()) trackedKeys += table.counters.size;
-          return event.reply({ trackedKeys, pendingAlerts: outbox.size });
+          const perRule: Record<string, number> = {};
+          for (const [name, table] of tables) {
+            trackedKeys += table.counters.size;
+            perRule[name] = table.counters.size;
+          }
+          return event.reply({ trackedKeys, perRule, pendingAlerts: outbox.size });
+        }
+        case "senders":
+          return event.reply(topSenders(event.top, event.rule));
+        case "sender": {
+          const at = now();
+          const rows: SenderDetail[] = [];
+          for (const table of tables.values()) {
+            const counter = table.counters.get(event.key);
+            if (counter) rows.push(senderDetail(table.limit, event.key, counter, at));
+          }
+          return event.reply(rows);
+        }
+        case "reset": {
+          // The "unblock" of rspamadm/postfwd: forget the key in every limit (its wheel entry finds
+          // nothing and is dropped). A pending alert for it is still delivered.
+          let removed = 0;
+          for (const table of tables.values()) if (table.counters.delete(event.key)) removed++;
+          if (removed > 0) {
+            dirty = true;
+            log.info("counters", "key reset", { key: event.key, limits: removed });
+          }
+          return event.reply(removed);
         }
       }
     },

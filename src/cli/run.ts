@@ -51,7 +51,15 @@ export function runCommand(
     (error) => log.error("daemon", "unhandled rejection", { error: String(error) }),
   );
 
-  const daemon = startDaemon({ config, log });
+  const daemon = startDaemon({
+    config,
+    log,
+    loadConfig: () => {
+      const next = readConfig(source);
+      if (next.ok && logLevel) next.config.daemon.logLevel = logLevel;
+      return next;
+    },
+  });
   const shutdown = (signal: string) => {
     log.info("daemon", "shutting down", { signal });
     daemon.stop();
@@ -59,15 +67,6 @@ export function runCommand(
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGHUP", () => {
-    const next = readConfig(source);
-    if (!next.ok) {
-      for (const error of next.errors) log.error("config", error);
-      log.error("daemon", "reload refused: new config invalid, keeping the running one");
-      return;
-    }
-    if (logLevel) next.config.daemon.logLevel = logLevel;
-    daemon.reload(next.config);
-  });
+  process.on("SIGHUP", () => daemon.reloadFromSource());
   return "running";
 }

@@ -110,6 +110,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const daemon: DaemonConfig = {
     policySocket: path(daemonValues.policy_socket),
     controlSocket: path(daemonValues.control_socket),
+    controlListen: daemonValues.control_listen as DaemonConfig["controlListen"],
     pidfile: path(daemonValues.pidfile),
     stateFile: path(daemonValues.state_file),
     stateIntervalMs: daemonValues.state_interval as number,

@@ -9,6 +9,7 @@ import {
   addressList,
   duration,
   integer,
+  loopbackAddress,
   octalMode,
   oneOf,
   text,
@@ -29,6 +30,7 @@ export type SectionSpec = Record<string, KeySpec>;
 export const DAEMON_SECTION: SectionSpec = {
   policy_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/policy.sock" },
   control_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/control.sock" },
+  control_listen: { schema: loopbackAddress },
   pidfile: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/mailpolicyd.pid" },
   state_file: { schema: absoluteOrRelativePath, default: "/var/lib/mailpolicyd/state.json" },
   state_interval: { schema: duration(100), default: "5s" },

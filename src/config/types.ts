@@ -5,6 +5,7 @@ import type { Cidr } from "../policy/ip.ts";
 export interface DaemonConfig {
   policySocket: string;
   controlSocket: string;
+  controlListen?: { hostname: string; port: number };
   pidfile: string;
   stateFile: string;
   stateIntervalMs: number;

@@ -70,3 +70,17 @@ export const yesNo = v.pipe(
 
 /** A name usable bare in replies (`rule=NAME`) and in section headers. */
 export const limitName = v.pipe(v.string(), v.regex(/^[a-z0-9_.-]+$/, "limit names use a-z, 0-9, _ . -"));
+
+/** "127.0.0.1:8025" or "[::1]:8025": the control plane's optional TCP listener, loopback only. */
+export const loopbackAddress = v.pipe(
+  v.string(),
+  v.regex(
+    /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/,
+    "expected a loopback HOST:PORT such as 127.0.0.1:8025",
+  ),
+  v.transform((value) => {
+    const colon = value.lastIndexOf(":");
+    return { hostname: value.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(value.slice(colon + 1)) };
+  }),
+  v.check((address) => address.port > 0 && address.port < 65536, "port must be 1-65535"),
+);

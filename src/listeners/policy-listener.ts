@@ -1,7 +1,7 @@
 // The policy socket Exim's ${readsocket} talks to. Exim writes its request, half-closes (SHUT_WR) and
 // reads to EOF, so the server allows half-open sockets and answers after the await, then ends; a client
 // that ends its line with \n and waits (monit, socat) is answered at the newline.
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import { dirname } from "node:path";
 import type { Config } from "../config/types.ts";
@@ -17,10 +17,13 @@ import {
   type ReadsocketRequest,
 } from "../protocols/readsocket.ts";
 import { defineActor, liveActor } from "./../actors/actor.ts";
+import { type Metrics, type RecordedAction, recordRequest } from "../control/metrics.ts";
+import { groupId } from "../store/group-id.ts";
 
 export interface PolicyListenerInput {
   config: Config;
   log: Logger;
+  metrics: Metrics;
 }
 
 export type PolicyListenerEvent = { type: "config"; config: Config };
@@ -29,15 +32,6 @@ function describe(request: PolicyRequest): Record<string, string | undefined> {
   if (request.form === "legacy") return { key: request.key };
   const { sender, recipient, client_address, instance } = request.attributes;
   return { stage: request.stage, sender, recipient, client: client_address, instance };
-}
-
-/** The gid of a group name, from /etc/group (no shell, no native module). */
-function groupId(name: string): number {
-  for (const line of readFileSync("/etc/group", "utf8").split("\n")) {
-    const [group, , gid] = line.split(":");
-    if (group === name) return Number(gid);
-  }
-  throw new Error(`socket_group: no group named ${name}`);
 }
 
 /** A live daemon still answering on the path means a second instance: refuse to steal its socket. */
@@ -78,9 +72,13 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         : formatAttributes([["action", "defer"], ["message", `mailpolicyd: bad request: ${parsed.reason}`]]);
 
     const answer = (socket: net.Socket, bytes: Buffer) => {
+      const started = performance.now();
+      const done = (action: RecordedAction, rule?: string) =>
+        recordRequest(input.metrics, action, rule, (performance.now() - started) / 1000);
       const parsed = parseReadsocketRequest(bytes);
       if (parsed.kind === "invalid") {
         log.warn("policy", "bad request", { error: parsed.reason, form: parsed.form, bytes: bytes.length });
+        done("error");
         return socket.end(badRequestReply(parsed));
       }
       let request: PolicyRequest;
@@ -93,15 +91,23 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         if (parsed.eightBit) log.debug("policy", "request has raw 8-bit bytes, read as Windows-1252");
       }
       const counters = liveActor(system, "counters");
+      const failed = () => {
+        done(config.daemon.failMode === "closed" ? "defer" : "accept", `fail-${config.daemon.failMode}`);
+        return failReply(request.form);
+      };
       if (!counters) {
         log.warn("policy", `counters down, answering fail-${config.daemon.failMode}`, describe(request));
-        return socket.end(failReply(request.form));
+        return socket.end(failed());
       }
       counters.send({
         type: "hit",
         request,
         reply: (verdict: Verdict | undefined) => {
-          if (!verdict) return void (!socket.destroyed && socket.end(failReply(request.form)));
+          if (!verdict) {
+            const reply = failed();
+            return void (!socket.destroyed && socket.end(reply));
+          }
+          done(verdict.action, verdict.outcome?.limit.name);
           if (verdict.outcome && verdict.action !== "accept") {
             log.info("policy", verdict.action, {
               rule: verdict.outcome.limit.name,

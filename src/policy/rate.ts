@@ -80,3 +80,19 @@ export function counterExpiresAt(counter: SenderCounter, limit: RateLimit): numb
       return counter.last + Math.ceil((counter.count * limit.windowMs) / limit.count);
   }
 }
+
+/** The level as of `now`, without touching the counter (for status displays). */
+export function currentLevel(counter: SenderCounter, limit: RateLimit, now: number): number {
+  const elapsed = now - counter.start;
+  switch (limit.algorithm) {
+    case "fixed":
+      return elapsed >= limit.windowMs ? 0 : counter.count;
+    case "sliding": {
+      if (elapsed >= 2 * limit.windowMs) return 0;
+      if (elapsed >= limit.windowMs) return counter.count * (1 - (elapsed - limit.windowMs) / limit.windowMs);
+      return (counter.prev ?? 0) * (1 - elapsed / limit.windowMs) + counter.count;
+    }
+    case "bucket":
+      return Math.max(0, counter.count - drained(limit, now - counter.last));
+  }
+}

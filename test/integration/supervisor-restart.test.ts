@@ -34,7 +34,7 @@ describe("supervisor restarts a failed actor (in-process daemon)", () => {
   before(() => {
     dir = makeTempDir();
     const parsed = parseConfig(
-      `[daemon]\npolicy_socket = policy.sock\npidfile = d.pid\nstate_file = state.json\n` +
+      `[daemon]\npolicy_socket = policy.sock\ncontrol_socket = control.sock\npidfile = d.pid\nstate_file = state.json\n` +
         `[thresholds]\ntime = 300\ncount = 3\n`,
       "test.conf",
       dir.path,
@@ -73,7 +73,12 @@ describe("supervisor restarts a failed actor (in-process daemon)", () => {
 
     // Count continues: the failed actor wrote its state and the new one read it back.
     assert.deepEqual(await askMany(socket, "victim@example.org\n", 2), ["no", "yes"]);
-    assert.deepEqual(daemon.actorStates(), { counters: "active", alerter: "active", policy: "active" });
+    assert.deepEqual(daemon.actorStates(), {
+      counters: "active",
+      alerter: "active",
+      policy: "active",
+      control: "active",
+    });
   });
 
   it("answers with the fail_mode verdict while the counters actor is down", async () => {

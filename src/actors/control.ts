@@ -1,0 +1,110 @@
+// The control actor: serves the control API (control/app.ts) on the control socket and, when
+// control_listen is set, on loopback TCP. It asks the counters actor by message, like the listener.
+import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import net from "node:net";
+import { dirname } from "node:path";
+import type { Config } from "../config/types.ts";
+import { type ControlDeps, createControlApp } from "../control/app.ts";
+import type { Metrics } from "../control/metrics.ts";
+import { type RunningServer, serveHttp } from "../control/serve.ts";
+import type { Logger } from "../log.ts";
+import { groupId } from "../store/group-id.ts";
+import { defineActor, liveActor } from "./actor.ts";
+
+export interface ControlInput {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  version: string;
+  actorStates: () => Record<string, string>;
+  actorRestarts: () => Record<string, number>;
+  reload: () => { ok: true } | { ok: false; errors: string[] };
+}
+
+export type ControlEvent = { type: "config"; config: Config };
+
+const ASK_TIMEOUT_MS = 2000;
+
+function inUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createConnection({ path });
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", () => resolve(false));
+  });
+}
+
+export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, system, fail }) => {
+  const { log, metrics } = input;
+  let config = input.config;
+  const path = config.daemon.controlSocket;
+  const servers: RunningServer[] = [];
+  let closed = false;
+  let ownsSocket = false;
+
+  const askCounters: ControlDeps["askCounters"] = (event) =>
+    new Promise((resolve) => {
+      const counters = liveActor(system, "counters");
+      if (!counters) return resolve(undefined);
+      const timer = setTimeout(() => resolve(undefined), ASK_TIMEOUT_MS);
+      counters.send({
+        ...event,
+        reply: (value: unknown) => {
+          clearTimeout(timer);
+          resolve(value as never);
+        },
+      });
+    });
+
+  const app = createControlApp({
+    version: input.version,
+    configFile: () => config.file,
+    metrics,
+    actorStates: input.actorStates,
+    actorRestarts: input.actorRestarts,
+    askCounters,
+    reload: input.reload,
+  });
+
+  (async () => {
+    mkdirSync(dirname(path), { recursive: true });
+    if (existsSync(path)) {
+      if (await inUse(path)) throw new Error(`${path} is in use by another process`);
+      unlinkSync(path);
+    }
+    if (closed) return;
+    servers.push(serveHttp({ unix: path }, app.fetch));
+    ownsSocket = true;
+    chmodSync(path, config.daemon.socketMode);
+    if (config.daemon.socketGroup) {
+      try {
+        chownSync(path, -1, groupId(config.daemon.socketGroup));
+      } catch (error) {
+        log.error("control", "cannot give the control socket its group", { error: (error as Error).message });
+      }
+    }
+    log.info("control", "listening", { socket: path });
+    const tcp = config.daemon.controlListen;
+    if (tcp) {
+      servers.push(serveHttp(tcp, app.fetch));
+      log.info("control", "listening", { address: `${tcp.hostname}:${tcp.port}` });
+    }
+  })().catch(fail);
+
+  return {
+    receive(event) {
+      if (event.type === "config") config = event.config;
+    },
+    stop() {
+      closed = true;
+      for (const server of servers) server.stop().catch(() => {});
+      if (ownsSocket) {
+        try {
+          unlinkSync(path);
+        } catch { /* already gone */ }
+      }
+    },
+  };
+});

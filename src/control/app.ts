@@ -1,0 +1,126 @@
+// The control plane's HTTP API (Hono): health, status, metrics, senders, reset, reload, dashboard.
+// Served on the control socket and optionally on loopback TCP; `mailpolicyd status` & co. are clients.
+import { Hono } from "hono";
+import type { CountersEvent, CountersStats } from "../actors/counters.ts";
+import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
+import { DASHBOARD_HTML } from "./dashboard.ts";
+import { type Metrics, requestRate } from "./metrics.ts";
+import { renderPrometheus } from "./prometheus.ts";
+
+type CountersQuery = Exclude<CountersEvent, { type: "hit" | "alert.delivered" | "alerts.offer" | "config" }>;
+type ReplyOf<E> = E extends { reply: (value: infer R) => void } ? R : never;
+
+export interface ControlDeps {
+  version: string;
+  configFile: () => string;
+  metrics: Metrics;
+  actorStates: () => Record<string, string>;
+  actorRestarts: () => Record<string, number>;
+  /** Sends a query to the counters actor; undefined when it is down or does not answer in time. */
+  askCounters: <E extends CountersQuery>(event: Omit<E, "reply">) => Promise<ReplyOf<E> | undefined>;
+  reload: () => { ok: true } | { ok: false; errors: string[] };
+  now?: () => number;
+}
+
+const COUNTERS_DOWN = { error: "the counters actor is down (restarting); try again in a moment" };
+
+export function createControlApp(deps: ControlDeps): Hono {
+  const now = deps.now ?? Date.now;
+  const app = new Hono();
+  const uptime = () => Math.round((now() - deps.metrics.startedAt) / 1000);
+  const healthy = (states: Record<string, string>) =>
+    Object.values(states).every((state) => state === "active");
+
+  app.get("/health", (c) => {
+    const actors = deps.actorStates();
+    const ok = healthy(actors);
+    return c.json({ status: ok ? "ok" : "degraded", uptimeSeconds: uptime(), actors }, ok ? 200 : 503);
+  });
+
+  app.get("/status", async (c) => {
+    const metrics = deps.metrics;
+    const [stats, top] = await Promise.all([
+      deps.askCounters<Extract<CountersQuery, { type: "stats" }>>({ type: "stats" }),
+      deps.askCounters<Extract<CountersQuery, { type: "senders" }>>({ type: "senders", top: 10 }),
+    ]);
+    const byAction: Record<string, number> = {};
+    let total = 0;
+    for (const [key, count] of metrics.requests) {
+      const action = key.split("\0")[0];
+      byAction[action] = (byAction[action] ?? 0) + count;
+      total += count;
+    }
+    return c.json({
+      version: deps.version,
+      pid: process.pid,
+      config: deps.configFile(),
+      uptimeSeconds: uptime(),
+      actors: deps.actorStates(),
+      restarts: deps.actorRestarts(),
+      requests: { total, byAction, badRequests: metrics.badRequests },
+      rates: { lastMinute: requestRate(metrics, 1, now()), last5Minutes: requestRate(metrics, 5, now()) },
+      trackedKeys: stats?.trackedKeys ?? null,
+      pendingAlerts: stats?.pendingAlerts ?? null,
+      alerts: {
+        sent: metrics.alertsSent,
+        failed: metrics.alertsFailed,
+        recent: [...metrics.recentAlerts].reverse(),
+      },
+      topSenders: top ?? null,
+      minutes: metrics.minutes,
+    });
+  });
+
+  app.get("/senders", async (c) => {
+    const top = Math.min(Math.max(Number(c.req.query("top") ?? 20) || 20, 1), 1000);
+    const rows = await deps.askCounters<Extract<CountersQuery, { type: "senders" }>>({
+      type: "senders",
+      top,
+      rule: c.req.query("rule") || undefined,
+    });
+    return rows ? c.json(rows satisfies SenderRow[]) : c.json(COUNTERS_DOWN, 503);
+  });
+
+  app.get("/senders/:key", async (c) => {
+    const key = c.req.param("key").toLowerCase();
+    const rows = await deps.askCounters<Extract<CountersQuery, { type: "sender" }>>({ type: "sender", key });
+    if (!rows) return c.json(COUNTERS_DOWN, 503);
+    if (rows.length === 0) return c.json({ error: `no counter for ${key}` }, 404);
+    return c.json({ key, limits: rows satisfies SenderDetail[] });
+  });
+
+  app.delete("/senders/:key", async (c) => {
+    const key = c.req.param("key").toLowerCase();
+    const removed = await deps.askCounters<Extract<CountersQuery, { type: "reset" }>>({ type: "reset", key });
+    if (removed === undefined) return c.json(COUNTERS_DOWN, 503);
+    if (removed === 0) return c.json({ error: `no counter for ${key}` }, 404);
+    return c.json({ key, reset: removed });
+  });
+
+  app.post("/reload", (c) => {
+    const result = deps.reload();
+    return result.ok
+      ? c.json({ reloaded: true, config: deps.configFile() })
+      : c.json({ errors: result.errors }, 400);
+  });
+
+  app.get("/metrics", async (c) => {
+    const stats = await deps.askCounters<Extract<CountersQuery, { type: "stats" }>>({ type: "stats" });
+    const states = deps.actorStates();
+    const body = renderPrometheus(deps.metrics, {
+      version: deps.version,
+      now: now(),
+      trackedKeys: (stats as CountersStats | undefined)?.perRule ?? {},
+      actorsUp: Object.fromEntries(
+        Object.entries(states).map(([actor, state]) => [actor, state === "active"]),
+      ),
+      actorRestarts: deps.actorRestarts(),
+    });
+    return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+
+  app.get("/", (c) => c.html(DASHBOARD_HTML));
+  app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => c.json({ error: error.message }, 500));
+  return app;
+}

@@ -1,0 +1,103 @@
+// GET / on the control listener: one self-contained page (no CDN, no build step) that polls /status
+// every 5 s and draws top senders, requests per minute over the last hour, recent alerts, actor health.
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>mailpolicyd</title>
+<style>
+  :root { --ok: #2e7d32; --warn: #ef6c00; --bad: #c62828; --muted: #666; --bar: #1565c0; }
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; background: #fafafa; }
+  h1 { font-size: 1.3rem; margin: 0 0 .2rem; } h2 { font-size: 1rem; margin: 1.4rem 0 .5rem; }
+  .meta { color: var(--muted); } .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1.5rem; }
+  section { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .8rem 1rem; }
+  table { border-collapse: collapse; width: 100%; } td, th { padding: .25rem .4rem; text-align: left; }
+  th { color: var(--muted); font-weight: 600; border-bottom: 1px solid #ddd; }
+  .bar { background: #e3e8ef; border-radius: 3px; height: .8rem; width: 10rem; overflow: hidden; }
+  .bar > div { background: var(--bar); height: 100%; } .bar.over > div { background: var(--bad); }
+  .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; color: #fff; margin-right: .3rem; }
+  .active { background: var(--ok); } .down, .error, .stopped { background: var(--bad); }
+  .legend span { margin-right: 1rem; } .mono { font-family: ui-monospace, monospace; }
+  #error { color: var(--bad); }
+</style>
+</head>
+<body>
+<h1>mailpolicyd</h1>
+<div class="meta" id="meta">loading…</div>
+<div id="error"></div>
+<h2>Actors</h2>
+<div id="actors"></div>
+<div class="grid">
+  <section>
+    <h2>Top senders</h2>
+    <table id="senders"><thead><tr><th>key</th><th>rule</th><th>count / limit</th><th></th></tr></thead>
+    <tbody></tbody></table>
+  </section>
+  <section>
+    <h2>Requests per minute, last hour</h2>
+    <svg id="chart" width="100%" height="160" viewBox="0 0 600 160" preserveAspectRatio="none"
+      role="img" aria-label="requests per minute"></svg>
+    <div class="legend"><span style="color:#2e7d32">■ accept</span><span style="color:#ef6c00">■ warn</span>
+    <span style="color:#c62828">■ defer / reject</span><span style="color:#666">■ error</span></div>
+  </section>
+</div>
+<section style="margin-top:1.5rem">
+  <h2>Recent alerts</h2>
+  <table id="alerts"><thead><tr><th>time</th><th>key</th><th>rule</th><th>count</th><th>mail</th></tr></thead>
+  <tbody></tbody></table>
+</section>
+<script>
+const text = (value) => String(value).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+function duration(seconds) {
+  const d = Math.floor(seconds / 86400), h = Math.floor(seconds % 86400 / 3600), m = Math.floor(seconds % 3600 / 60);
+  return (d ? d + "d " : "") + (h ? h + "h " : "") + m + "m";
+}
+function chart(minutes) {
+  const svg = document.getElementById("chart");
+  const now = Math.floor(Date.now() / 60000);
+  const byMinute = new Map(minutes.map((m) => [m.minute, m]));
+  let max = 1;
+  for (const m of minutes) max = Math.max(max, m.requests);
+  let bars = "";
+  for (let i = 0; i < 60; i++) {
+    const m = byMinute.get(now - 59 + i);
+    if (!m) continue;
+    let y = 150;
+    for (const [count, color] of [[m.accept, "#2e7d32"], [m.warn, "#ef6c00"], [m.defer + m.reject, "#c62828"], [m.error, "#666"]]) {
+      const h = count / max * 140;
+      if (h > 0) bars += '<rect x="' + (i * 10) + '" y="' + (y - h) + '" width="9" height="' + h + '" fill="' + color + '"></rect>';
+      y -= h;
+    }
+  }
+  svg.innerHTML = '<line x1="0" y1="150" x2="600" y2="150" stroke="#bbb"></line>' + bars +
+    '<text x="2" y="10" font-size="10" fill="#666">' + max + '/min</text>';
+}
+async function refresh() {
+  try {
+    const status = await (await fetch("status")).json();
+    document.getElementById("error").textContent = "";
+    document.getElementById("meta").textContent = "version " + status.version + " · up " + duration(status.uptimeSeconds) +
+      " · " + status.requests.total + " requests (" + status.rates.lastMinute.toFixed(1) + "/min) · " +
+      (status.trackedKeys ?? "?") + " keys tracked · " + status.config;
+    document.getElementById("actors").innerHTML = Object.entries(status.actors).map(([name, state]) =>
+      '<span class="badge ' + text(state) + '">' + text(name) + ": " + text(state) + "</span>").join("");
+    document.querySelector("#senders tbody").innerHTML = (status.topSenders ?? []).map((row) =>
+      "<tr><td class=mono>" + text(row.key) + "</td><td>" + text(row.rule) + "</td><td>" + row.count + " / " + row.limit +
+      " per " + duration(row.windowSeconds) + '</td><td><div class="bar' + (row.over ? " over" : "") + '"><div style="width:' +
+      Math.min(100, row.count / row.limit * 100) + '%"></div></div></td></tr>').join("") || "<tr><td colspan=4>nobody yet</td></tr>";
+    document.querySelector("#alerts tbody").innerHTML = status.alerts.recent.map((alert) =>
+      "<tr><td>" + new Date(alert.at).toLocaleTimeString() + "</td><td class=mono>" + text(alert.key) + "</td><td>" +
+      text(alert.rule) + "</td><td>" + alert.count + " / " + alert.limit + "</td><td>" + text(alert.status) + "</td></tr>").join("") ||
+      "<tr><td colspan=5>none</td></tr>";
+    chart(status.minutes);
+  } catch (error) {
+    document.getElementById("error").textContent = "cannot reach mailpolicyd: " + error;
+  }
+}
+refresh();
+setInterval(refresh, 5000);
+</script>
+</body>
+</html>
+`;

@@ -1,0 +1,110 @@
+// Counters for the control plane: what the daemon has done since it started. A plain registry that the
+// listener and the alerter write to (cheap, synchronous: it sits on the request path) and the control
+// actor reads; it holds no policy state, so no actor owns it.
+
+export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1];
+const MINUTES_KEPT = 60;
+const ALERTS_KEPT = 20;
+
+export interface MinuteCounts {
+  minute: number; // ms since epoch / 60000
+  requests: number;
+  accept: number;
+  warn: number;
+  defer: number;
+  reject: number;
+  error: number;
+}
+
+export interface RecentAlert {
+  id: string;
+  at: number;
+  rule: string;
+  key: string;
+  count: number;
+  limit: number;
+  status: "pending" | "sent" | "failed" | "logged";
+  error?: string;
+}
+
+export interface Metrics {
+  readonly startedAt: number;
+  readonly requests: Map<string, number>; // "action\0rule" → count
+  readonly latencyBuckets: number[]; // cumulative at render time, raw per bucket here
+  latencySum: number;
+  latencyCount: number;
+  badRequests: number;
+  alertsSent: number;
+  alertsFailed: number;
+  readonly minutes: MinuteCounts[];
+  readonly recentAlerts: RecentAlert[];
+}
+
+export function createMetrics(now = Date.now()): Metrics {
+  return {
+    startedAt: now,
+    requests: new Map(),
+    latencyBuckets: new Array(LATENCY_BUCKETS_S.length + 1).fill(0),
+    latencySum: 0,
+    latencyCount: 0,
+    badRequests: 0,
+    alertsSent: 0,
+    alertsFailed: 0,
+    minutes: [],
+    recentAlerts: [],
+  };
+}
+
+function minuteOf(metrics: Metrics, now: number): MinuteCounts {
+  const minute = Math.floor(now / 60_000);
+  const last = metrics.minutes[metrics.minutes.length - 1];
+  if (last && last.minute === minute) return last;
+  const fresh = { minute, requests: 0, accept: 0, warn: 0, defer: 0, reject: 0, error: 0 };
+  metrics.minutes.push(fresh);
+  if (metrics.minutes.length > MINUTES_KEPT) metrics.minutes.shift();
+  return fresh;
+}
+
+export type RecordedAction = "accept" | "warn" | "defer" | "reject" | "error";
+
+export function recordRequest(
+  metrics: Metrics,
+  action: RecordedAction,
+  rule: string | undefined,
+  seconds: number,
+  now = Date.now(),
+): void {
+  const key = `${action}\0${rule ?? ""}`;
+  metrics.requests.set(key, (metrics.requests.get(key) ?? 0) + 1);
+  let bucket = 0;
+  while (bucket < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[bucket]) bucket++;
+  metrics.latencyBuckets[bucket]++;
+  metrics.latencySum += seconds;
+  metrics.latencyCount++;
+  const minute = minuteOf(metrics, now);
+  minute.requests++;
+  minute[action]++;
+  if (action === "error") metrics.badRequests++;
+}
+
+export function recordAlert(metrics: Metrics, alert: RecentAlert): void {
+  const index = metrics.recentAlerts.findIndex((entry) => entry.id === alert.id);
+  const previous = index >= 0 ? metrics.recentAlerts[index] : undefined;
+  if (alert.status === "sent" && previous?.status !== "sent") metrics.alertsSent++;
+  if (alert.status === "failed") metrics.alertsFailed++;
+  if (index >= 0) metrics.recentAlerts.splice(index, 1);
+  metrics.recentAlerts.push(alert);
+  if (metrics.recentAlerts.length > ALERTS_KEPT) metrics.recentAlerts.shift();
+}
+
+/** Requests per minute over the last `minutes` whole minutes before `now` (the current one excluded). */
+export function requestRate(metrics: Metrics, minutes: number, now = Date.now()): number {
+  const current = Math.floor(now / 60_000);
+  const since = Math.max(current - minutes, Math.floor(metrics.startedAt / 60_000));
+  const span = Math.max(1, current - since);
+  let total = 0;
+  for (const entry of metrics.minutes) {
+    if (entry.minute >= since && entry.minute < current) total += entry.requests;
+  }
+  return total / span;
+}

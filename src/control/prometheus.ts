@@ -1,0 +1,60 @@
+// GET /metrics: the Prometheus text exposition format (version 0.0.4), names prefixed mailpolicyd_.
+import { LATENCY_BUCKETS_S, type Metrics } from "./metrics.ts";
+
+export interface PrometheusExtras {
+  version: string;
+  now: number;
+  trackedKeys: Record<string, number>; // per rule
+  actorsUp: Record<string, boolean>;
+  actorRestarts: Record<string, number>;
+}
+
+const label = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): string {
+  const out: string[] = [];
+  const family = (name: string, type: string, help: string) =>
+    out.push(`# HELP mailpolicyd_${name} ${help}`, `# TYPE mailpolicyd_${name} ${type}`);
+
+  family("build_info", "gauge", "Version of the running daemon.");
+  out.push(`mailpolicyd_build_info{version="${label(extras.version)}"} 1`);
+  family("uptime_seconds", "gauge", "Seconds since the daemon started.");
+  out.push(`mailpolicyd_uptime_seconds ${((extras.now - metrics.startedAt) / 1000).toFixed(3)}`);
+
+  family("requests_total", "counter", "Policy requests answered, by action and by the rule that decided.");
+  for (const [key, count] of [...metrics.requests].sort()) {
+    const [action, rule] = key.split("\0");
+    out.push(`mailpolicyd_requests_total{action="${action}",rule="${label(rule)}"} ${count}`);
+  }
+  family("bad_requests_total", "counter", "Requests refused as malformed.");
+  out.push(`mailpolicyd_bad_requests_total ${metrics.badRequests}`);
+
+  family("request_duration_seconds", "histogram", "Time from a complete request to its answer.");
+  let cumulative = 0;
+  LATENCY_BUCKETS_S.forEach((bound, i) => {
+    cumulative += metrics.latencyBuckets[i];
+    out.push(`mailpolicyd_request_duration_seconds_bucket{le="${bound}"} ${cumulative}`);
+  });
+  cumulative += metrics.latencyBuckets[LATENCY_BUCKETS_S.length];
+  out.push(`mailpolicyd_request_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
+  out.push(`mailpolicyd_request_duration_seconds_sum ${metrics.latencySum.toFixed(6)}`);
+  out.push(`mailpolicyd_request_duration_seconds_count ${metrics.latencyCount}`);
+
+  family("tracked_keys", "gauge", "Keys with a live counter, per rule.");
+  for (const [rule, count] of Object.entries(extras.trackedKeys)) {
+    out.push(`mailpolicyd_tracked_keys{rule="${label(rule)}"} ${count}`);
+  }
+  family("alerts_total", "counter", "Alert mails by result.");
+  out.push(`mailpolicyd_alerts_total{result="sent"} ${metrics.alertsSent}`);
+  out.push(`mailpolicyd_alerts_total{result="failed"} ${metrics.alertsFailed}`);
+
+  family("actor_up", "gauge", "1 when the actor is running.");
+  for (const [actor, up] of Object.entries(extras.actorsUp)) {
+    out.push(`mailpolicyd_actor_up{actor="${actor}"} ${up ? 1 : 0}`);
+  }
+  family("actor_restarts_total", "counter", "Restarts of each actor by the supervisor.");
+  for (const [actor, count] of Object.entries(extras.actorRestarts)) {
+    out.push(`mailpolicyd_actor_restarts_total{actor="${actor}"} ${count}`);
+  }
+  return `${out.join("\n")}\n`;
+}

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { readConfig } from "./cli/config-source.ts";
 import { DEFAULT_CONFIG_FILE, HELP } from "./cli/help.ts";
 import { runCommand } from "./cli/run.ts";
+import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/control-commands.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
 import { DEFAULT_POLICY_SOCKET, eximSnippet, formatSnippet, legacySnippet } from "./exim/snippets.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
@@ -16,7 +17,7 @@ function usageError(message: string, command = "main"): number {
   return EX_USAGE;
 }
 
-function main(argv: string[]): number | "running" {
+function main(argv: string[]): number | "running" | Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(`${HELP.main}\n`);
@@ -32,7 +33,7 @@ function main(argv: string[]): number | "running" {
   try {
     parsed = parseArgs({
       args: rest,
-      allowPositionals: command === "config-test",
+      allowPositionals: ["config-test", "show", "reset", "check"].includes(command),
       options: {
         help: { type: "boolean", short: "h" },
         config: { type: "string", short: "c" },
@@ -43,6 +44,9 @@ function main(argv: string[]): number | "running" {
         plain: { type: "boolean" },
         legacy: { type: "boolean" },
         socket: { type: "string" },
+        json: { type: "boolean" },
+        n: { type: "string", short: "n" },
+        rule: { type: "string" },
       },
       strict: true,
     });
@@ -59,11 +63,35 @@ function main(argv: string[]): number | "running" {
     run: ["config", "default-config", "log-level"],
     "config-test": ["default-config"],
     "exim-snippet": ["debian-split", "debian-unsplit", "plain", "legacy", "socket"],
+    status: ["config", "socket", "json"],
+    top: ["config", "socket", "json", "n", "rule"],
+    show: ["config", "socket", "json"],
+    reset: ["config", "socket"],
+    reload: ["config", "socket"],
+    check: ["config", "socket"],
   };
   for (const name of Object.keys(values)) {
     if (!(allowed[command] ?? []).includes(name)) {
       return usageError(`option --${name} does not apply to ${command}`, command);
     }
+  }
+
+  if ((CLIENT_COMMANDS as readonly string[]).includes(command)) {
+    const needsKey = command === "show" || command === "reset";
+    if (needsKey && positionals.length !== 1) return usageError(`${command} takes one KEY`, command);
+    if (command === "check" && positionals.length === 0) return usageError("check needs a request", command);
+    const top = values.n === undefined ? undefined : Number(values.n);
+    if (top !== undefined && !(Number.isInteger(top) && top > 0)) {
+      return usageError("-n takes a positive number", command);
+    }
+    return runClientCommand(command as ClientCommand, {
+      config: values.config ?? DEFAULT_CONFIG_FILE,
+      socket: values.socket,
+      json: values.json,
+      top,
+      rule: values.rule,
+      args: positionals,
+    });
   }
 
   switch (command) {
@@ -115,5 +143,7 @@ function main(argv: string[]): number | "running" {
   return usageError(`unknown command '${command}'`);
 }
 
-const status = main(process.argv.slice(2));
-if (status !== "running") process.exit(status);
+// No top-level await: `bun build --compile --bytecode` does not allow it.
+Promise.resolve(main(process.argv.slice(2))).then((status) => {
+  if (status !== "running") process.exit(status);
+});

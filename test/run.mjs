@@ -76,19 +76,38 @@ if (paths.length > 0) {
   }
 }
 
-let system = { pass: 0, fail: 0, ran: false };
+// The system phase runs once: the package test under Bun (it installs the .deb), the browser test under
+// Node (playwright-core drives Debian's Chromium).
+const system = { pass: 0, fail: 0, ran: false };
 if (only.length === 0 || only.some((path) => path.startsWith("test/system"))) {
-  const result = await run("system (bun)", bin("bun"), ["test", "--timeout", "900000", "test/system"]);
-  system = {
-    pass: lastNumber(result.output, /^\s*(\d+) pass$/gm),
-    fail: lastNumber(result.output, /^\s*(\d+) fail$/gm),
-    ran: true,
-  };
-  passed += system.pass;
-  failed += system.fail;
-  if (result.code !== 0 || system.pass === 0) {
-    broken.push("system");
-    if (system.fail === 0) failed++;
+  system.ran = true;
+  const phases = [
+    [
+      "system: package (bun)",
+      bin("bun"),
+      ["test", "--timeout", "900000", "test/system/package.test.ts"],
+      /^\s*(\d+) pass$/gm,
+      /^\s*(\d+) fail$/gm,
+    ],
+    [
+      "system: dashboard (node)",
+      process.execPath,
+      ["--test", "test/system/dashboard.test.mjs"],
+      /^# pass (\d+)$/gm,
+      /^# fail (\d+)$/gm,
+    ],
+  ];
+  for (const [label, command, args, passPattern, failPattern] of phases) {
+    const result = await run(label, command, args);
+    const [pass, fail] = [lastNumber(result.output, passPattern), lastNumber(result.output, failPattern)];
+    system.pass += pass;
+    system.fail += fail;
+    passed += pass;
+    failed += fail;
+    if (result.code !== 0 || pass === 0) {
+      broken.push(label);
+      if (fail === 0) failed++;
+    }
   }
 }
 
@@ -96,7 +115,7 @@ process.stdout.write(
   `\nbun: ${bunPass} passed, ${bunFail} failed; deno: ${denoPass} passed, ${denoFail} failed\n`,
 );
 if (system.ran) {
-  process.stdout.write(`system (package, under bun): ${system.pass} passed, ${system.fail} failed\n`);
+  process.stdout.write(`system (package under bun, dashboard under node): ${system.pass} passed, ${system.fail} failed\n`);
 }
 if (broken.length > 0) process.stdout.write(`failing: ${broken.join(", ")}\n`);
 process.stdout.write(`tests: ${passed} passed, ${failed} failed\n`);

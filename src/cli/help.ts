@@ -1,5 +1,10 @@
 export const DEFAULT_CONFIG_FILE = "/etc/mailpolicyd/mailpolicyd.conf";
 
+const CLIENT_OPTIONS = `
+  --socket PATH    the control socket (default: control_socket from the config)
+  --config FILE    where to read control_socket (default ${DEFAULT_CONFIG_FILE})
+Exit 0 on success, 1 when the daemon refuses (unknown key, invalid config), 2 when it cannot be reached.`;
+
 export const HELP: Record<string, string> = {
   main: `Usage: mailpolicyd <command> [options]
 
@@ -7,6 +12,12 @@ Mail policy daemon for Exim and Postfix: per-sender rate limits, abuse alert mai
 
 Commands:
   run             run the daemon in the foreground (logs to stderr)
+  status          what the running daemon is doing: uptime, rates, top senders, recent alerts
+  top             the keys closest to (or over) their limits
+  show KEY        one key's counters, subjects and client IPs
+  reset KEY       forget a key's counters (unblock a sender)
+  reload          re-read the config (an invalid one is refused)
+  check REQUEST   ask the policy socket exactly as Exim would and print the answer
   config-test     check a config file; print every error as FILE:LINE: key: problem
   default-config  print the embedded default config
   exim-snippet    print the Exim configuration that asks mailpolicyd
@@ -40,6 +51,38 @@ Mail is accepted when the daemon does not answer (fail-open); each file says how
 Then run update-exim4.conf and reload Exim.
 
   --socket PATH     the policy socket (default ${"/run/mailpolicyd/policy.sock"})`,
+  status: `Usage: mailpolicyd status [--json] [--config FILE | --socket PATH]
+
+Shows what the running daemon is doing: version, uptime, actor states, requests and rates, tracked
+keys, top senders with count/limit/window, recent alerts. --json prints the control API's /status.
+Exit 2 when the daemon is not running or its control socket is not accessible.
+${CLIENT_OPTIONS}`,
+  top: `Usage: mailpolicyd top [-n N] [--rule NAME] [--json] [--config FILE | --socket PATH]
+
+Lists the N keys (default 20) with the highest count relative to their limit.
+${CLIENT_OPTIONS}`,
+  show: `Usage: mailpolicyd show KEY [--json] [--config FILE | --socket PATH]
+
+Shows KEY's counter under every limit: count, limit, window start, last seen, alert state, the
+subjects and client IPs seen. KEY is what the limit counts: an address, a login, 192.0.2.0/24, ...
+${CLIENT_OPTIONS}`,
+  reset: `Usage: mailpolicyd reset KEY [--config FILE | --socket PATH]
+
+Forgets KEY's counters in every limit, so its mail flows again at once.
+${CLIENT_OPTIONS}`,
+  reload: `Usage: mailpolicyd reload [--config FILE | --socket PATH]
+
+Makes the daemon re-read its config file (as SIGHUP does). An invalid config is refused with its
+errors (exit 1) and the running one stays.
+${CLIENT_OPTIONS}`,
+  check: `Usage: mailpolicyd check REQUEST... [--config FILE | --socket PATH]
+
+Sends REQUEST to the policy socket exactly as Exim's \${readsocket} does and prints the answer, e.g.
+  mailpolicyd check rcpt sender=alice@example.org recipient=bob@example.net client_address=192.0.2.7
+  mailpolicyd check alice@example.org           (the one-token form)
+Note: the request counts like a real one.
+  --socket PATH    the policy socket (default: policy_socket from the config)
+  --config FILE    where to read policy_socket (default ${DEFAULT_CONFIG_FILE})`,
   version: `Usage: mailpolicyd version
 
 Prints the version.`,

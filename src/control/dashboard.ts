@@ -27,7 +27,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div class="meta" id="meta">loading…</div>
 <div id="error"></div>
 <h2>Actors</h2>
-<div id="actors"></div>
+<div id="actors" style="margin-bottom:1.5rem"></div>
 <div class="grid">
   <section>
     <h2>Top senders</h2>
@@ -51,7 +51,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 const text = (value) => String(value).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 function duration(seconds) {
   const d = Math.floor(seconds / 86400), h = Math.floor(seconds % 86400 / 3600), m = Math.floor(seconds % 3600 / 60);
-  return (d ? d + "d " : "") + (h ? h + "h " : "") + m + "m";
+  return ((d ? d + "d " : "") + (h ? h + "h " : "") + (m || !(d || h) ? m + "m" : "")).trim();
 }
 function chart(minutes) {
   const svg = document.getElementById("chart");

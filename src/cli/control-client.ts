@@ -1,0 +1,76 @@
+// Clients of the running daemon: HTTP over the control socket (node:http, which Bun and Deno both
+// provide) and one Exim-style exchange on the policy socket. Every failure to reach the daemon is a
+// DaemonUnreachable, which the commands turn into exit code 2.
+import http from "node:http";
+import net from "node:net";
+
+export class DaemonUnreachable extends Error {}
+
+function unreachable(path: string, error: NodeJS.ErrnoException): DaemonUnreachable {
+  switch (error.code) {
+    case "ENOENT":
+    case "ECONNREFUSED":
+      return new DaemonUnreachable(`mailpolicyd is not running (nothing listens on ${path})`);
+    case "EACCES":
+    case "EPERM":
+      return new DaemonUnreachable(
+        `cannot access ${path}: permission denied (run as root or as a member of its group)`,
+      );
+    default:
+      return new DaemonUnreachable(`cannot reach mailpolicyd on ${path}: ${error.message}`);
+  }
+}
+
+export interface ControlResponse {
+  status: number;
+  body: string;
+  json<T = unknown>(): T;
+}
+
+export function controlRequest(
+  socketPath: string,
+  method: string,
+  path: string,
+  timeoutMs = 5000,
+): Promise<ControlResponse> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ socketPath, method, path, timeout: timeoutMs }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk) => body += chunk);
+      response.on(
+        "end",
+        () => resolve({ status: response.statusCode ?? 0, body, json: <T>() => JSON.parse(body) as T }),
+      );
+    });
+    request.on("timeout", () => {
+      request.destroy();
+      reject(new DaemonUnreachable(`mailpolicyd did not answer on ${socketPath} within ${timeoutMs} ms`));
+    });
+    request.on("error", (error: NodeJS.ErrnoException) => reject(unreachable(socketPath, error)));
+    request.end();
+  });
+}
+
+/** Asks the policy socket exactly as Exim's ${readsocket} does: write, half-close, read to EOF. */
+export function policyRequest(socketPath: string, line: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection({ path: socketPath, allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new DaemonUnreachable(`no answer on ${socketPath} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on("connect", () => socket.end(line.endsWith("\n") ? line : `${line}\n`));
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("end", () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(unreachable(socketPath, error));
+    });
+  });
+}

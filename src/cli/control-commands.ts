@@ -1,0 +1,103 @@
+// status | top | show | reset | reload | check: thin clients of the running daemon. Exit 0 on success,
+// 1 on a refusal (unknown key, invalid config on reload), 2 when the daemon cannot be reached.
+import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
+import { readConfig } from "./config-source.ts";
+import { controlRequest, DaemonUnreachable, policyRequest } from "./control-client.ts";
+import { formatSender, formatSenders, formatStatus, type StatusJson } from "./status-format.ts";
+
+export const CLIENT_COMMANDS = ["status", "top", "show", "reset", "reload", "check"] as const;
+export type ClientCommand = typeof CLIENT_COMMANDS[number];
+
+export interface ClientOptions {
+  config: string;
+  socket?: string;
+  json?: boolean;
+  top?: number;
+  rule?: string;
+  args: string[];
+}
+
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const err = (text: string) => process.stderr.write(`mailpolicyd: ${text}\n`);
+
+function socketFor(command: ClientCommand, options: ClientOptions): string | number {
+  if (options.socket) return options.socket;
+  const loaded = readConfig({ file: options.config });
+  if (!loaded.ok) {
+    for (const error of loaded.errors) err(error);
+    return 1;
+  }
+  return command === "check" ? loaded.config.daemon.policySocket : loaded.config.daemon.controlSocket;
+}
+
+async function execute(command: ClientCommand, socket: string, options: ClientOptions): Promise<number> {
+  const key = options.args[0];
+  switch (command) {
+    case "status": {
+      const response = await controlRequest(socket, "GET", "/status");
+      if (options.json) out(response.body);
+      else out(formatStatus(response.json<StatusJson>()));
+      return response.status === 200 ? 0 : 1;
+    }
+    case "top": {
+      const query = `/senders?top=${options.top ?? 20}${
+        options.rule ? `&rule=${encodeURIComponent(options.rule)}` : ""
+      }`;
+      const response = await controlRequest(socket, "GET", query);
+      if (response.status !== 200) return fail(response.body);
+      out(options.json ? response.body : formatSenders(response.json<SenderRow[]>()));
+      return 0;
+    }
+    case "show": {
+      const response = await controlRequest(socket, "GET", `/senders/${encodeURIComponent(key)}`);
+      if (response.status !== 200) return fail(response.body);
+      out(
+        options.json ? response.body : formatSender(key, response.json<{ limits: SenderDetail[] }>().limits),
+      );
+      return 0;
+    }
+    case "reset": {
+      const response = await controlRequest(socket, "DELETE", `/senders/${encodeURIComponent(key)}`);
+      if (response.status !== 200) return fail(response.body);
+      out(`${key}: counters reset in ${response.json<{ reset: number }>().reset} limit(s)`);
+      return 0;
+    }
+    case "reload": {
+      const response = await controlRequest(socket, "POST", "/reload");
+      if (response.status === 200) {
+        out(`reloaded ${response.json<{ config: string }>().config}`);
+        return 0;
+      }
+      const body = response.json<{ errors?: string[]; error?: string }>();
+      for (const line of body.errors ?? [body.error ?? response.body]) err(line);
+      err("reload refused: the running config stays");
+      return 1;
+    }
+    case "check":
+      out(await policyRequest(socket, options.args.join(" ")));
+      return 0;
+  }
+}
+
+function fail(body: string): number {
+  try {
+    err(JSON.parse(body).error ?? body);
+  } catch {
+    err(body);
+  }
+  return 1;
+}
+
+export async function runClientCommand(command: ClientCommand, options: ClientOptions): Promise<number> {
+  const socket = socketFor(command, options);
+  if (typeof socket === "number") return socket;
+  try {
+    return await execute(command, socket, options);
+  } catch (error) {
+    if (error instanceof DaemonUnreachable) {
+      err(error.message);
+      return 2;
+    }
+    throw error;
+  }
+}

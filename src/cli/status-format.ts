@@ -1,0 +1,110 @@
+// Text for `mailpolicyd status`, `top` and `show`: plain aligned columns, as a postmaster reads them
+// in a terminal at 3 a.m. Pure: JSON from the control API in, text out.
+import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
+import { formatWindow } from "../policy/verdict.ts";
+
+export function formatDuration(seconds: number): string {
+  const d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60), s = Math.floor(seconds % 60);
+  return [d && `${d}d`, h && `${h}h`, m && `${m}m`, !d && !h && `${s}s`].filter(Boolean).join(" ");
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+function state(row: SenderRow): string {
+  const alert = row.alert === "none" ? "" : ` (alert ${row.alert})`;
+  return `${row.over ? "over" : "ok"}${alert}`;
+}
+
+export function formatSenders(rows: SenderRow[]): string {
+  if (rows.length === 0) return "no sender counted yet";
+  return table(
+    ["KEY", "RULE", "COUNT/LIMIT", "WINDOW", "ACTION", "STATE"],
+    rows.map((row) => [
+      row.key,
+      row.rule,
+      `${row.count}/${row.limit}`,
+      formatWindow(row.windowSeconds * 1000),
+      row.action,
+      state(row),
+    ]),
+  );
+}
+
+export function formatSender(key: string, rows: SenderDetail[]): string {
+  const parts = [`${key}`];
+  for (const row of rows) {
+    parts.push(
+      `\n  rule ${row.rule}: ${row.count}/${row.limit} per ${
+        formatWindow(row.windowSeconds * 1000)
+      } (${row.algorithm}, ` +
+        `action ${row.action}), ${state(row)}`,
+      `  window start ${row.windowStart}, last seen ${row.lastSeen}`,
+    );
+    if (row.subjects.length) {
+      parts.push(`  subjects: ${row.subjects.map(([s, n]) => `${n}× ${s}`).join("; ")}`);
+    }
+    if (row.clientIps.length) {
+      parts.push(`  client IPs: ${row.clientIps.map(([s, n]) => `${n}× ${s}`).join(", ")}`);
+    }
+  }
+  return parts.join("\n");
+}
+
+export interface StatusJson {
+  version: string;
+  pid: number;
+  config: string;
+  uptimeSeconds: number;
+  actors: Record<string, string>;
+  restarts: Record<string, number>;
+  requests: { total: number; byAction: Record<string, number>; badRequests: number };
+  rates: { lastMinute: number; last5Minutes: number };
+  trackedKeys: number | null;
+  pendingAlerts: number | null;
+  alerts: {
+    sent: number;
+    failed: number;
+    recent: { at: number; key: string; rule: string; count: number; limit: number; status: string }[];
+  };
+  topSenders: SenderRow[] | null;
+}
+
+export function formatStatus(status: StatusJson): string {
+  const restarts = Object.values(status.restarts).reduce((a, b) => a + b, 0);
+  const actions = Object.entries(status.requests.byAction).map(([action, n]) => `${action} ${n}`).join(", ");
+  const lines = [
+    `mailpolicyd ${status.version}, pid ${status.pid}, up ${
+      formatDuration(status.uptimeSeconds)
+    }, config ${status.config}`,
+    `actors: ${
+      Object.entries(status.actors).map(([name, s]) => `${name} ${s}`).join(", ")
+    }; restarts: ${restarts}`,
+    `requests: ${status.requests.total}${actions ? ` (${actions})` : ""}; ` +
+    `${status.rates.lastMinute.toFixed(1)}/min last minute, ${
+      status.rates.last5Minutes.toFixed(1)
+    }/min last 5 minutes`,
+    `tracked keys: ${
+      status.trackedKeys ?? "?"
+    }; alerts sent ${status.alerts.sent}, failed ${status.alerts.failed}, ` +
+    `pending ${status.pendingAlerts ?? "?"}`,
+    "",
+    status.topSenders ? formatSenders(status.topSenders) : "top senders unavailable (counters actor down)",
+  ];
+  if (status.alerts.recent.length > 0) {
+    lines.push("", "RECENT ALERTS");
+    for (const alert of status.alerts.recent) {
+      lines.push(
+        `  ${
+          new Date(alert.at).toISOString().replace("T", " ").slice(0, 19)
+        }  ${alert.key}  ${alert.rule}  ` +
+          `${alert.count}/${alert.limit}  ${alert.status}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,110 @@
+// The dashboard in a real headless Chromium (Debian's, driven by playwright-core), served by the compiled
+// dist/mailpolicyd on loopback TCP: the top sender appears with its count over the limit, the chart has
+// bars, the actors are healthy. Writes test-output/dashboard.png for people to look at.
+// Runs under Node (`node --test`), once, from `npm test`'s system phase.
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function freePort() {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function ask(path, line) {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection({ path, allowHalfOpen: true });
+    let reply = "";
+    socket.on("connect", () => socket.end(line));
+    socket.on("data", (chunk) => reply += chunk);
+    socket.on("end", () => resolve(reply));
+    socket.on("error", reject);
+  });
+}
+
+describe("dashboard in headless Chromium", () => {
+  let dir;
+  let daemon;
+  let browser;
+  let port;
+
+  before(async () => {
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "ignore" });
+    dir = mkdtempSync(join(tmpdir(), "mailpolicyd-dashboard-"));
+    port = await freePort();
+    const config = join(dir, "mailpolicyd.conf");
+    writeFileSync(
+      config,
+      `[daemon]\npolicy_socket = ${dir}/policy.sock\ncontrol_socket = ${dir}/control.sock\n` +
+        `control_listen = 127.0.0.1:${port}\npidfile = ${dir}/pid\nstate_file = ${dir}/state.json\n` +
+        `[limit outbound]\nkey = sender\ncount = 2\ntime = 1h\nmode = strict\n`,
+    );
+    daemon = spawn(join(root, "dist/mailpolicyd"), ["run", "--config", config], { stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      try {
+        await ask(join(dir, "policy.sock"), "connect client_address=127.0.0.1\n");
+        break;
+      } catch {
+        await sleep(50);
+      }
+    }
+    for (let i = 0; i < 5; i++) {
+      await ask(
+        join(dir, "policy.sock"),
+        `rcpt sender=bulk@example.org recipient=r${i}@example.net client_address=192.0.2.7\n`,
+      );
+    }
+    await ask(join(dir, "policy.sock"), "rcpt sender=quiet@example.org recipient=x@example.net\n");
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    daemon?.kill("SIGTERM");
+    await sleep(300);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("shows the top sender over its limit, a chart and healthy actors", async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const row = page.locator("#senders tbody tr").first();
+    await row.waitFor({ timeout: 10_000 });
+    assert.match(await row.innerText(), /bulk@example\.org\s+outbound\s+5 \/ 2 per 1h/);
+    assert.equal(await row.locator(".bar.over").count(), 1, "the bar is drawn as over the limit");
+    assert.match(await page.locator("#senders tbody").innerText(), /quiet@example\.org/);
+    assert.ok((await page.locator("#chart rect").count()) > 0, "requests per minute drawn");
+    assert.equal(await page.locator("#actors .badge.active").count(), 4);
+    assert.match(await page.locator("#meta").innerText(), /version \d+\.\d+\.\d+ · up/);
+    assert.match(
+      await page.locator("#alerts tbody").innerText(),
+      /bulk@example\.org\s+outbound\s+3 \/ 2\s+logged/,
+    );
+    mkdirSync(join(root, "test-output"), { recursive: true });
+    await page.screenshot({ path: join(root, "test-output/dashboard.png"), fullPage: true });
+  });
+});

@@ -3,6 +3,7 @@
 // (fetch). One in-process daemon whose counters actor stays down checks the 503 answers.
 import assert from "node:assert/strict";
 import http from "node:http";
+import net from "node:net";
 import { chmodSync, existsSync, statSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { defineActor } from "../../src/actors/actor.ts";
@@ -11,7 +12,12 @@ import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { VERSION } from "../../src/version.ts";
-import { type DaemonProcess, startDaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
+import {
+  type DaemonProcess,
+  startDaemonProcess,
+  waitFor,
+  writeTestConfig,
+} from "../helpers/daemon-process.ts";
 import { askMany, askPolicy } from "../helpers/policy-client.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
@@ -151,7 +157,10 @@ describe("control API (real daemon process)", () => {
         "198.51.100.0/24 net 1/100",
       ],
     );
-    const minuteTotal = status.minutes.reduce((sum: number, entry: { requests: number }) => sum + entry.requests, 0);
+    const minuteTotal = status.minutes.reduce(
+      (sum: number, entry: { requests: number }) => sum + entry.requests,
+      0,
+    );
     assert.equal(minuteTotal, 5, "per-minute counts add up to the total");
   });
 
@@ -182,9 +191,9 @@ describe("control API (real daemon process)", () => {
     assert.equal(reply.status, 200);
     const rows = reply.json();
     assert.deepEqual(
-      rows.map((row: { key: string; rule: string; count: number; action: string }) =>
-        [row.key, row.rule, row.count, row.action]
-      ),
+      rows.map((
+        row: { key: string; rule: string; count: number; action: string },
+      ) => [row.key, row.rule, row.count, row.action]),
       [["192.0.2.0/24", "net", 2, "warn"], ["198.51.100.0/24", "net", 1, "warn"]],
     );
     assert.deepEqual((await get("/senders?rule=no-such-rule")).json(), []);
@@ -250,7 +259,9 @@ describe("control API (real daemon process)", () => {
     assert.equal(sample(text, "mailpolicyd_bad_requests_total"), 0);
     assert.match(text, /^# TYPE mailpolicyd_request_duration_seconds histogram$/m);
 
-    const buckets = [...text.matchAll(/^mailpolicyd_request_duration_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)]
+    const buckets = [
+      ...text.matchAll(/^mailpolicyd_request_duration_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm),
+    ]
       .map(([, le, count]) => ({ le, count: Number(count) }));
     assert.ok(buckets.length >= 2, text);
     assert.equal(buckets[buckets.length - 1].le, "+Inf");
@@ -305,8 +316,15 @@ describe("control API (real daemon process)", () => {
     assert.equal(await askPolicy(daemon.policySocket, RCPT_A), "action=accept");
     assert.equal((await get(path)).json().limits[0].count, 1, "counting starts again");
 
-    assert.equal((await overSocket(controlSocket, "DELETE", `/senders/${encodeURIComponent("b@example.org")}`)).status, 200);
-    const again = await overSocket(controlSocket, "DELETE", `/senders/${encodeURIComponent("b@example.org")}`);
+    assert.equal(
+      (await overSocket(controlSocket, "DELETE", `/senders/${encodeURIComponent("b@example.org")}`)).status,
+      200,
+    );
+    const again = await overSocket(
+      controlSocket,
+      "DELETE",
+      `/senders/${encodeURIComponent("b@example.org")}`,
+    );
     assert.equal(again.status, 404);
     assert.deepEqual(again.json(), { error: "no counter for b@example.org" });
   });
@@ -333,7 +351,14 @@ describe("control API (real daemon process)", () => {
     assert.match(reply.contentType, /^application\/json/);
     const { errors } = reply.json();
     assert.ok(Array.isArray(errors) && errors.length === 2, reply.body);
-    for (const error of errors) assert.match(error, /^\S+:\d+: \S+: .+$/);
+    for (const error of errors) {
+      assert.ok(error.startsWith(`${configFile}:`), error);
+      assert.match(
+        error.slice(configFile.length),
+        /^:\d+: [a-z ]+\.[a-z_]+: \S.*$/,
+        "FILE:LINE: key: problem",
+      );
+    }
     assert.ok(errors.includes(`${configFile}:5: limit outbound.count: expected a whole number`), reply.body);
     assert.ok(errors.includes(`${configFile}:8: limit net.key: prefix too long`), reply.body);
     await daemon.waitForLog(/reload refused: new config invalid, keeping the running one/);
@@ -417,10 +442,12 @@ describe("control API while the counters actor is down (in-process daemon)", () 
     assert.equal(body.actors.policy, "active");
     assert.equal(body.actors.control, "active");
 
-    for (const [method, path] of [["GET", "/senders"], ["GET", "/senders/someone%40example.org"], [
-      "DELETE",
-      "/senders/someone%40example.org",
-    ]]) {
+    for (
+      const [method, path] of [["GET", "/senders"], ["GET", "/senders/someone%40example.org"], [
+        "DELETE",
+        "/senders/someone%40example.org",
+      ]]
+    ) {
       const reply = await get(path, method);
       assert.equal(reply.status, 503, `${method} ${path}`);
       assert.match(reply.contentType, /^application\/json/);
@@ -438,5 +465,40 @@ describe("control API while the counters actor is down (in-process daemon)", () 
     assert.equal(metrics.status, 200);
     assert.equal(sample(metrics.body, 'mailpolicyd_actor_up{actor="counters"}'), 0);
     assert.equal(sample(metrics.body, 'mailpolicyd_actor_up{actor="policy"}'), 1);
+    // The request that crashed the actor was still answered, and counted as decided by fail-open.
+    assert.equal(sample(metrics.body, 'mailpolicyd_requests_total{action="accept",rule="fail-open"}'), 1);
+    assert.equal(sample(metrics.body, 'mailpolicyd_requests_total{action="accept",rule=""}'), 1);
+    assert.equal(sample(metrics.body, 'mailpolicyd_actor_restarts_total{actor="counters"}'), 0, "not yet");
+  });
+});
+
+describe("control socket when the control_listen port is taken (real daemon process)", () => {
+  // BUG: src/actors/control.ts lines 89-94 start the optional TCP listener after the control socket, in
+  // the same async block whose error fails the whole actor. When control_listen's port is taken, the
+  // actor fails, its stop() removes the control socket, and the supervisor restarts it in a loop (100 ms
+  // doubling to 30 s): `mailpolicyd status` says "not running" and monit's /health check on the socket
+  // fails, so monit restarts a daemon that is answering Exim fine. Suggested fix: wrap the TCP
+  // serveHttp() in try/catch, log the error (control: cannot listen on control_listen) and keep serving
+  // the control socket, rather than fail(error).
+  it.skip("keeps serving /health on the control socket", { timeout: 30_000 }, async () => {
+    const dir = makeTempDir();
+    const holder = net.createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => holder.listen(port, "127.0.0.1", resolve));
+    const config = writeTestConfig(dir, `control_listen = 127.0.0.1:${port}\n[thresholds]\ncount = 3\n`);
+    const daemon = await startDaemonProcess(dir, config);
+    try {
+      await daemon.waitForLog(/info control: listening socket=/);
+      for (let poll = 0; poll < 8; poll++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        const health = await overSocket(dir.file("control.sock"), "GET", "/health").catch((error) => error);
+        assert.equal(health.status, 200, `poll ${poll}: ${health.message ?? health.body}`);
+      }
+      assert.equal(await askPolicy(daemon.policySocket, "someone@example.org\n"), "no");
+    } finally {
+      await daemon.stop();
+      await new Promise((resolve) => holder.close(resolve));
+      dir.remove();
+    }
   });
 });

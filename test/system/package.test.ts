@@ -119,7 +119,8 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     const control = dir.file("monitrc");
     writeFileSync(
       control,
-      `set daemon 1\nset logfile ${dir.file("monit.log")}\nset idfile ${dir.file("monit.id")}\n` +
+      `set daemon 1\nset pidfile ${dir.file("monit.pid")}\nset logfile ${dir.file("monit.log")}\n` +
+        `set idfile ${dir.file("monit.id")}\n` +
         `set statefile ${dir.file("monit.state")}\ninclude /etc/monit/conf-available/mailpolicyd\n`,
     );
     chmodSync(control, 0o600);
@@ -131,7 +132,8 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
       15_000,
       "monit watching",
     );
-    // Let monit run its socket check for a few cycles: the send/expect probe must pass (no restarts).
+    // Let monit run its two socket checks (policy probe, control /health) for a few cycles: they must
+    // pass (no "failed protocol test", no restart). A wrong expect string does fail here.
     const before = pid();
     await new Promise((resolve) => setTimeout(resolve, 3500));
     const quiet = readFileSync(dir.file("monit.log"), "utf8");

@@ -1,0 +1,308 @@
+// The client commands (status, top, show, reset, reload, check) against a running daemon process, as a
+// postmaster types them: sockets from --config or --socket, exit 0 / 1 (refused) / 2 (not running) / 64.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import net from "node:net";
+import { writeFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { VERSION } from "../../src/version.ts";
+import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
+import { mainCommand, ROOT } from "../helpers/runtime.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+function cli(args: string[]) {
+  const [command, ...rest] = mainCommand(args);
+  const result = spawnSync(command, rest, { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const SLOW = { timeout: 60_000 }; // every step spawns the CLI; Deno starts slower than Bun
+
+const RCPT_A = ["rcpt", "sender=a@example.org", "recipient=x@example.net", "client_address=192.0.2.7"];
+const DEFER_A = 'action=defer message="sender over limit: 3 messages in 1h" rule=outbound count=3 limit=2';
+
+describe("client commands against a running daemon", () => {
+  let dir: TempDir;
+  let daemon: DaemonProcess;
+  let config: string;
+  let controlSocket: string;
+  // [thresholds] (strict, alert only) answers the one-token form and counts attribute requests too;
+  // outbound is strict so the deferred request counts: a@ shows 3/2.
+  const configText = (outboundCount: number) =>
+    `[thresholds]\ntime = 1h\ncount = 3\n` +
+    `[limit outbound]\nkey = sender\ncount = ${outboundCount}\ntime = 1h\nmode = strict\n` +
+    `[limit net]\nkey = client_address/24\ncount = 100\ntime = 1h\naction = warn\n`;
+  const withConfig = (...args: string[]) => cli([...args, "--config", config]);
+
+  before(async () => {
+    dir = makeTempDir();
+    controlSocket = dir.file("control.sock");
+    config = writeTestConfig(dir, configText(2));
+    daemon = await startDaemonProcess(dir, config);
+    await daemon.waitForLog(/info control: listening socket=/);
+  }, SLOW);
+
+  after(async () => {
+    await daemon?.stop();
+    dir?.remove();
+  });
+
+  it("check sends an attribute request to the policy socket and prints the reply", SLOW, () => {
+    const replies = [1, 2, 3].map(() => withConfig("check", ...RCPT_A));
+    for (const result of replies) assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(replies.map((result) => result.stdout), [
+      "action=accept\n",
+      "action=accept\n",
+      `${DEFER_A}\n`,
+    ]);
+
+    const data = withConfig(
+      "check",
+      "data",
+      "sender=a@example.org",
+      "client_address=192.0.2.7",
+      'subject="Hello world"',
+    );
+    assert.equal(data.status, 0, data.stderr);
+    assert.equal(data.stdout, "action=accept\n");
+  });
+
+  it("check with one token asks the [thresholds] limit and prints yes/no", SLOW, () => {
+    const answers = [1, 2, 3, 4].map(() => withConfig("check", "alice@example.org"));
+    for (const result of answers) assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(answers.map((result) => result.stdout), ["no\n", "no\n", "no\n", "yes\n"]);
+  });
+
+  it("status prints version, actors, requests and the top sender as COUNT/LIMIT", SLOW, () => {
+    const result = withConfig("status");
+    assert.equal(result.status, 0, result.stderr);
+    const lines = result.stdout.split("\n");
+    assert.match(
+      lines[0],
+      new RegExp(`^mailpolicyd ${VERSION.replace(/\./g, "\\.")}, pid ${daemon.pid}, up `),
+    );
+    assert.ok(lines[0].endsWith(`, config ${config}`), lines[0]);
+    assert.equal(
+      lines[1],
+      "actors: counters active, alerter active, policy active, control active; restarts: 0",
+    );
+    assert.match(lines[2], /^requests: 8 \(accept 7, defer 1\); /);
+    assert.match(lines[3], /^tracked keys: 4; alerts sent 0, failed 0, pending 0$/);
+    const header = lines.findIndex((line) =>
+      /^KEY\s+RULE\s+COUNT\/LIMIT\s+WINDOW\s+ACTION\s+STATE$/.test(line)
+    );
+    assert.ok(header > 0, result.stdout);
+    assert.match(lines[header + 1], /^a@example\.org\s+outbound\s+3\/2\s+1h\s+defer\s+over \(alert sent\)$/);
+    assert.match(result.stdout, /^alice@example\.org\s+thresholds\s+4\/3\s+1h\s+alert\s+over/m);
+    assert.match(result.stdout, /^RECENT ALERTS$/m);
+  });
+
+  it("status --json prints the control API's /status", SLOW, () => {
+    const result = withConfig("status", "--json");
+    assert.equal(result.status, 0, result.stderr);
+    const status = JSON.parse(result.stdout);
+    assert.equal(status.version, VERSION);
+    assert.equal(status.config, config);
+    assert.equal(status.requests.total, 8);
+    assert.deepEqual(status.requests.byAction, { accept: 7, defer: 1 });
+    assert.equal(status.trackedKeys, 4);
+    assert.equal(status.topSenders[0].key, "a@example.org");
+  });
+
+  it("top -n 1 shows one row; --rule and --json narrow and change the output", SLOW, () => {
+    const one = withConfig("top", "-n", "1");
+    assert.equal(one.status, 0, one.stderr);
+    const lines = one.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2, one.stdout);
+    assert.match(lines[0], /^KEY\s+RULE\s+COUNT\/LIMIT/);
+    assert.match(lines[1], /^a@example\.org\s+outbound\s+3\/2\s/);
+
+    const net = cli(["top", "--rule", "net", "--json", "--socket", controlSocket]);
+    assert.equal(net.status, 0, net.stderr);
+    assert.deepEqual(
+      JSON.parse(net.stdout).map((row: { key: string; rule: string; count: number }) =>
+        `${row.key} ${row.rule} ${row.count}`
+      ),
+      ["192.0.2.0/24 net 2"],
+    );
+  });
+
+  it("show KEY prints the key's limits, subjects and client IPs; a key with a slash works", SLOW, () => {
+    const result = withConfig("show", "a@example.org");
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^a@example\.org$/m);
+    assert.match(
+      result.stdout,
+      /^ {2}rule outbound: 3\/2 per 1h \(fixed, action defer\), over \(alert sent\)$/m,
+    );
+    assert.match(result.stdout, /^ {2}rule thresholds: 3\/3 per 1h \(fixed, action alert\), ok$/m);
+    assert.match(
+      result.stdout,
+      /^ {2}window start \d{4}-\d\d-\d\dT[\d:.]+Z, last seen \d{4}-\d\d-\d\dT[\d:.]+Z$/m,
+    );
+    assert.match(result.stdout, /^ {2}subjects: 1× Hello world$/m);
+    assert.match(result.stdout, /^ {2}client IPs: 3× 192\.0\.2\.7$/m);
+
+    const network = withConfig("show", "192.0.2.0/24");
+    assert.equal(network.status, 0, network.stderr);
+    assert.match(network.stdout, /^ {2}rule net: 2\/100 per 1h \(fixed, action warn\), ok$/m);
+
+    const json = withConfig("show", "a@example.org", "--json");
+    assert.equal(json.status, 0, json.stderr);
+    assert.deepEqual(
+      JSON.parse(json.stdout).limits.map((row: { rule: string }) => row.rule).sort(),
+      ["outbound", "thresholds"],
+    );
+  });
+
+  it("reset KEY forgets the key: show then exits 1, a second reset exits 1, mail flows again", SLOW, () => {
+    const reset = withConfig("reset", "a@example.org");
+    assert.equal(reset.status, 0, reset.stderr);
+    assert.equal(reset.stdout, "a@example.org: counters reset in 2 limit(s)\n");
+
+    const show = withConfig("show", "a@example.org");
+    assert.equal(show.status, 1);
+    assert.equal(show.stdout, "");
+    assert.equal(show.stderr, "mailpolicyd: no counter for a@example.org\n");
+
+    const again = withConfig("reset", "a@example.org");
+    assert.equal(again.status, 1);
+    assert.equal(again.stderr, "mailpolicyd: no counter for a@example.org\n");
+
+    assert.equal(withConfig("check", ...RCPT_A).stdout, "action=accept\n");
+  });
+
+  it("reload applies an edited config (exit 0)", SLOW, () => {
+    writeTestConfig(dir, configText(1));
+    const result = withConfig("reload");
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `reloaded ${config}\n`);
+    const rcpt = ["rcpt", "sender=c@example.org", "recipient=x@example.net"];
+    assert.equal(withConfig("check", ...rcpt).stdout, "action=accept\n");
+    assert.equal(
+      withConfig("check", ...rcpt).stdout,
+      'action=defer message="sender over limit: 2 messages in 1h" rule=outbound count=2 limit=1\n',
+    );
+  });
+
+  it("reload with a broken config exits 1 with the FILE:LINE errors and 'reload refused'", SLOW, () => {
+    writeTestConfig(dir, `${configText(1)}[limit broken]\nkey = sender\ncount = zero\ntime = 1h\n`);
+    const result = cli(["reload", "--socket", controlSocket]);
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      `mailpolicyd: ${config}:23: limit broken.count: expected a whole number\n` +
+        "mailpolicyd: reload refused: the running config stays\n",
+    );
+    const rcpt = ["rcpt", "sender=d@example.org", "recipient=x@example.net", "--socket", daemon.policySocket];
+    assert.equal(cli(["check", ...rcpt]).stdout, "action=accept\n");
+    assert.match(
+      cli(["check", ...rcpt]).stdout,
+      / rule=outbound count=2 limit=1\n$/,
+      "the running config stays",
+    );
+    writeTestConfig(dir, configText(1));
+  });
+
+  it("usage errors exit 64", SLOW, () => {
+    const noKey = withConfig("show");
+    assert.equal(noKey.status, 64);
+    assert.match(noKey.stderr, /^mailpolicyd: show takes one KEY\n\nUsage: mailpolicyd show KEY/);
+
+    const zero = withConfig("top", "-n", "zero");
+    assert.equal(zero.status, 64);
+    assert.match(zero.stderr, /^mailpolicyd: -n takes a positive number\n\nUsage: mailpolicyd top/);
+    assert.equal(withConfig("top", "-n", "0").status, 64);
+
+    const noRequest = withConfig("check");
+    assert.equal(noRequest.status, 64);
+    assert.match(noRequest.stderr, /check needs a request/);
+
+    const badOption = withConfig("reset", "a@example.org", "--json");
+    assert.equal(badOption.status, 64);
+    assert.match(badOption.stderr, /option --json does not apply to reset/);
+  });
+
+  it("has --help for every client command", SLOW, () => {
+    for (const command of ["status", "top", "show", "reset", "reload", "check"]) {
+      const result = cli([command, "--help"]);
+      assert.equal(result.status, 0, command);
+      assert.match(result.stdout, new RegExp(`^Usage: mailpolicyd ${command}`), command);
+    }
+  });
+
+  // BUG: src/cli/control-commands.ts socketFor() (lines 23-31) validates the WHOLE config file just to learn
+  // control_socket / policy_socket, so one typo anywhere in the file (the very moment a postmaster runs
+  // `reload` and `status`) makes every client command exit 1 with the config errors without asking the
+  // running daemon: `reload --config` never prints "reload refused: the running config stays", and
+  // `status` reports nothing (exit 1 even when the daemon is up; help says 0, or 2 when not running).
+  // Suggested fix: take only the socket paths from the file (parseIni + the [daemon] keys, with their
+  // defaults, resolved against the file's folder) and let the daemon judge the rest on reload.
+  it.skip("status and reload still reach the daemon when the config has an error elsewhere", SLOW, () => {
+    writeTestConfig(dir, `${configText(1)}[limit broken]\nkey = sender\ncount = zero\ntime = 1h\n`);
+    try {
+      const status = withConfig("status", "--json");
+      assert.equal(status.status, 0, status.stderr);
+      assert.equal(JSON.parse(status.stdout).config, config);
+
+      const reload = withConfig("reload");
+      assert.equal(reload.status, 1);
+      assert.match(reload.stderr, new RegExp(`:23: limit broken\\.count: expected a whole number\n`));
+      assert.match(reload.stderr, /reload refused: the running config stays\n$/);
+    } finally {
+      writeTestConfig(dir, configText(1));
+    }
+  });
+
+  it("exits 2 with 'is not running' when nothing listens on the socket", SLOW, () => {
+    const absent = dir.file("absent.sock");
+    const result = cli(["status", "--socket", absent]);
+    assert.equal(result.status, 2);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr, `mailpolicyd: mailpolicyd is not running (nothing listens on ${absent})\n`);
+
+    const stale = dir.file("stale.sock"); // a leftover file, nobody listening: ECONNREFUSED
+    writeFileSync(stale, "");
+    const refused = cli(["top", "--socket", stale]);
+    assert.equal(refused.status, 2);
+    assert.equal(refused.stderr, `mailpolicyd: mailpolicyd is not running (nothing listens on ${stale})\n`);
+    const check = cli(["check", "someone@example.org", "--socket", stale]);
+    assert.equal(check.status, 2);
+    assert.equal(check.stderr, `mailpolicyd: mailpolicyd is not running (nothing listens on ${stale})\n`);
+  });
+
+  it("exits 2 when the socket accepts but never answers", SLOW, async () => {
+    const silent = dir.file("silent.sock");
+    const server = net.createServer(() => {}).listen(silent);
+    await new Promise((resolve) => server.once("listening", resolve));
+    try {
+      // spawnSync blocks this event loop: the kernel's backlog accepts the connection, nobody answers.
+      const result = cli(["status", "--socket", silent]);
+      assert.equal(result.status, 2);
+      assert.equal(result.stderr, `mailpolicyd: mailpolicyd did not answer on ${silent} within 5000 ms\n`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("exits 2 for every command once the daemon is stopped", SLOW, async () => {
+    await daemon.stopCleanly();
+    for (
+      const args of [["status"], ["top"], ["show", "a@example.org"], ["reset", "a@example.org"], ["reload"]]
+    ) {
+      const result = withConfig(...args);
+      assert.equal(result.status, 2, args.join(" "));
+      assert.equal(
+        result.stderr,
+        `mailpolicyd: mailpolicyd is not running (nothing listens on ${controlSocket})\n`,
+        args.join(" "),
+      );
+    }
+    const check = withConfig("check", ...RCPT_A);
+    assert.equal(check.status, 2);
+    assert.equal(
+      check.stderr,
+      `mailpolicyd: mailpolicyd is not running (nothing listens on ${daemon.policySocket})\n`,
+    );
+  });
+});

@@ -115,7 +115,9 @@ process.stdout.write(
   `\nbun: ${bunPass} passed, ${bunFail} failed; deno: ${denoPass} passed, ${denoFail} failed\n`,
 );
 if (system.ran) {
-  process.stdout.write(`system (package under bun, dashboard under node): ${system.pass} passed, ${system.fail} failed\n`);
+  process.stdout.write(
+    `system (package under bun, dashboard under node): ${system.pass} passed, ${system.fail} failed\n`,
+  );
 }
 if (broken.length > 0) process.stdout.write(`failing: ${broken.join(", ")}\n`);
 process.stdout.write(`tests: ${passed} passed, ${failed} failed\n`);

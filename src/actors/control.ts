@@ -2,7 +2,7 @@
 // control_listen is set, on loopback TCP. It asks the counters actor by message, like the listener.
 import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
 import net from "node:net";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Config } from "../config/types.ts";
 import { type ControlDeps, createControlApp } from "../control/app.ts";
 import type { Metrics } from "../control/metrics.ts";
@@ -24,6 +24,12 @@ export interface ControlInput {
 export type ControlEvent = { type: "config"; config: Config };
 
 const ASK_TIMEOUT_MS = 2000;
+
+function loopbackHosts(config: Config): string[] {
+  const port = config.daemon.controlListen?.port;
+  return ["127.0.0.1", "localhost", "[::1]", config.daemon.controlListen?.hostname ?? "127.0.0.1"]
+    .map((host) => `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`);
+}
 
 function inUse(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -58,15 +64,19 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
       });
     });
 
-  const app = createControlApp({
+  const deps: ControlDeps = {
     version: input.version,
-    configFile: () => config.file,
+    configFile: () => (config.file.startsWith("(") ? config.file : resolve(config.file)),
     metrics,
     actorStates: input.actorStates,
     actorRestarts: input.actorRestarts,
     askCounters,
     reload: input.reload,
-  });
+  };
+  const app = createControlApp(deps);
+  // Loopback TCP has no file permissions: anyone on the host may connect, and a browser may be steered
+  // to it (DNS rebinding). It serves reads only, to requests addressed to a loopback name.
+  const tcpApp = createControlApp({ ...deps, readOnly: true, allowedHosts: loopbackHosts(config) });
 
   (async () => {
     mkdirSync(dirname(path), { recursive: true });
@@ -88,8 +98,16 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
     log.info("control", "listening", { socket: path });
     const tcp = config.daemon.controlListen;
     if (tcp) {
-      servers.push(serveHttp(tcp, app.fetch));
-      log.info("control", "listening", { address: `${tcp.hostname}:${tcp.port}` });
+      // A taken port must not cost the control socket (status, monit's /health): log and go on.
+      try {
+        servers.push(serveHttp(tcp, tcpApp.fetch));
+        log.info("control", "listening", { address: `${tcp.hostname}:${tcp.port}`, access: "read-only" });
+      } catch (error) {
+        log.error("control", "cannot listen on control_listen; the control socket still serves", {
+          address: `${tcp.hostname}:${tcp.port}`,
+          error: (error as Error).message,
+        });
+      }
     }
   })().catch(fail);
 

@@ -1,7 +1,7 @@
 // status | top | show | reset | reload | check: thin clients of the running daemon. Exit 0 on success,
 // 1 on a refusal (unknown key, invalid config on reload), 2 when the daemon cannot be reached.
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
-import { readConfig } from "./config-source.ts";
+import { socketPathsFrom } from "../config/socket-paths.ts";
 import { controlRequest, DaemonUnreachable, policyRequest } from "./control-client.ts";
 import { formatSender, formatSenders, formatStatus, type StatusJson } from "./status-format.ts";
 
@@ -20,14 +20,10 @@ export interface ClientOptions {
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`mailpolicyd: ${text}\n`);
 
-function socketFor(command: ClientCommand, options: ClientOptions): string | number {
+function socketFor(command: ClientCommand, options: ClientOptions): string {
   if (options.socket) return options.socket;
-  const loaded = readConfig({ file: options.config });
-  if (!loaded.ok) {
-    for (const error of loaded.errors) err(error);
-    return 1;
-  }
-  return command === "check" ? loaded.config.daemon.policySocket : loaded.config.daemon.controlSocket;
+  const paths = socketPathsFrom(options.config);
+  return command === "check" ? paths.policySocket : paths.controlSocket;
 }
 
 async function execute(command: ClientCommand, socket: string, options: ClientOptions): Promise<number> {
@@ -90,7 +86,6 @@ function fail(body: string): number {
 
 export async function runClientCommand(command: ClientCommand, options: ClientOptions): Promise<number> {
   const socket = socketFor(command, options);
-  if (typeof socket === "number") return socket;
   try {
     return await execute(command, socket, options);
   } catch (error) {

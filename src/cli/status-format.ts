@@ -17,7 +17,7 @@ function table(header: string[], rows: string[][]): string {
 
 function state(row: SenderRow): string {
   const alert = row.alert === "none" ? "" : ` (alert ${row.alert})`;
-  return `${row.over ? "over" : "ok"}${alert}`;
+  return `${row.over ? "over" : row.atLimit ? "at limit" : "ok"}${alert}`;
 }
 
 export function formatSenders(rows: SenderRow[]): string {

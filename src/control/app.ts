@@ -20,6 +20,10 @@ export interface ControlDeps {
   askCounters: <E extends CountersQuery>(event: Omit<E, "reply">) => Promise<ReplyOf<E> | undefined>;
   reload: () => { ok: true } | { ok: false; errors: string[] };
   now?: () => number;
+  /** Refuse everything but GET (the loopback TCP listener). */
+  readOnly?: boolean;
+  /** Accept only these Host headers (host:port), against DNS rebinding; unset: any. */
+  allowedHosts?: string[];
 }
 
 const COUNTERS_DOWN = { error: "the counters actor is down (restarting); try again in a moment" };
@@ -30,6 +34,16 @@ export function createControlApp(deps: ControlDeps): Hono {
   const uptime = () => Math.round((now() - deps.metrics.startedAt) / 1000);
   const healthy = (states: Record<string, string>) =>
     Object.values(states).every((state) => state === "active");
+
+  app.use("*", async (c, next) => {
+    if (deps.allowedHosts && !deps.allowedHosts.includes(c.req.header("host") ?? "")) {
+      return c.json({ error: "unexpected Host header" }, 421);
+    }
+    if (deps.readOnly && c.req.method !== "GET" && c.req.method !== "HEAD") {
+      return c.json({ error: "read-only listener: reset and reload go through the control socket" }, 403);
+    }
+    await next();
+  });
 
   app.get("/health", (c) => {
     const actors = deps.actorStates();
@@ -72,7 +86,10 @@ export function createControlApp(deps: ControlDeps): Hono {
   });
 
   app.get("/senders", async (c) => {
-    const top = Math.min(Math.max(Number(c.req.query("top") ?? 20) || 20, 1), 1000);
+    const top = Number(c.req.query("top") ?? 20);
+    if (!Number.isInteger(top) || top < 1 || top > 10_000) {
+      return c.json({ error: "top must be a whole number from 1 to 10000" }, 400);
+    }
     const rows = await deps.askCounters<Extract<CountersQuery, { type: "senders" }>>({
       type: "senders",
       top,

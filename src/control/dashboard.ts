@@ -84,7 +84,7 @@ async function refresh() {
       '<span class="badge ' + text(state) + '">' + text(name) + ": " + text(state) + "</span>").join("");
     document.querySelector("#senders tbody").innerHTML = (status.topSenders ?? []).map((row) =>
       "<tr><td class=mono>" + text(row.key) + "</td><td>" + text(row.rule) + "</td><td>" + row.count + " / " + row.limit +
-      " per " + duration(row.windowSeconds) + '</td><td><div class="bar' + (row.over ? " over" : "") + '"><div style="width:' +
+      " per " + duration(row.windowSeconds) + '</td><td><div class="bar' + (row.over || row.atLimit ? " over" : "") + '"><div style="width:' +
       Math.min(100, row.count / row.limit * 100) + '%"></div></div></td></tr>').join("") || "<tr><td colspan=4>nobody yet</td></tr>";
     document.querySelector("#alerts tbody").innerHTML = status.alerts.recent.map((alert) =>
       "<tr><td>" + new Date(alert.at).toLocaleTimeString() + "</td><td class=mono>" + text(alert.key) + "</td><td>" +

@@ -14,6 +14,7 @@ export interface SenderRow {
   windowStart: string;
   lastSeen: string;
   over: boolean;
+  atLimit: boolean; // a leaky limit never counts past its limit: this is what "blocked" looks like there
   alert: "none" | "pending" | "sent";
 }
 
@@ -35,6 +36,7 @@ export function senderRow(limit: LimitConfig, key: string, counter: SenderCounte
     windowStart: new Date(counter.start).toISOString(),
     lastSeen: new Date(counter.last).toISOString(),
     over: level > capacity(limit),
+    atLimit: level >= capacity(limit),
     alert: counter.alert === ALERT_SENT ? "sent" : counter.alert === ALERT_PENDING ? "pending" : "none",
   };
 }

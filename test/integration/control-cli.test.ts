@@ -135,7 +135,7 @@ describe("client commands against a running daemon", () => {
       result.stdout,
       /^ {2}rule outbound: 3\/2 per 1h \(fixed, action defer\), over \(alert sent\)$/m,
     );
-    assert.match(result.stdout, /^ {2}rule thresholds: 3\/3 per 1h \(fixed, action alert\), ok$/m);
+    assert.match(result.stdout, /^ {2}rule thresholds: 3\/3 per 1h \(fixed, action alert\), at limit$/m);
     assert.match(
       result.stdout,
       /^ {2}window start \d{4}-\d\d-\d\dT[\d:.]+Z, last seen \d{4}-\d\d-\d\dT[\d:.]+Z$/m,
@@ -231,14 +231,7 @@ describe("client commands against a running daemon", () => {
     }
   });
 
-  // BUG: src/cli/control-commands.ts socketFor() (lines 23-31) validates the WHOLE config file just to learn
-  // control_socket / policy_socket, so one typo anywhere in the file (the very moment a postmaster runs
-  // `reload` and `status`) makes every client command exit 1 with the config errors without asking the
-  // running daemon: `reload --config` never prints "reload refused: the running config stays", and
-  // `status` reports nothing (exit 1 even when the daemon is up; help says 0, or 2 when not running).
-  // Suggested fix: take only the socket paths from the file (parseIni + the [daemon] keys, with their
-  // defaults, resolved against the file's folder) and let the daemon judge the rest on reload.
-  it.skip("status and reload still reach the daemon when the config has an error elsewhere", SLOW, () => {
+  it("status and reload still reach the daemon when the config has an error elsewhere", SLOW, () => {
     writeTestConfig(dir, `${configText(1)}[limit broken]\nkey = sender\ncount = zero\ntime = 1h\n`);
     try {
       const status = withConfig("status", "--json");

@@ -17,7 +17,14 @@ import {
 import { decideVerdict, type LimitOutcome, refuses, type Verdict } from "../policy/verdict.ts";
 import { type SenderDetail, senderDetail, type SenderRow, senderRow } from "../policy/sender-report.ts";
 import { displaySubject } from "../protocols/subject.ts";
-import { parseState, readStateFile, serializeState, writeStateFile } from "../store/state-file.ts";
+import {
+  parseState,
+  readStateFile,
+  serializeState,
+  stateFragments,
+  writeStateFile,
+  writeStateFileAsync,
+} from "../store/state-file.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
 
@@ -113,15 +120,35 @@ export function startCounters(
     }
   };
 
+  const snapshot = () => ({
+    savedAt: now(),
+    tables: new Map([...tables].map(([name, table]) => [name, table.counters])),
+    outbox: [...outbox.values()],
+  });
+
+  // At stop: synchronous, complete, last word.
   const persist = () => {
     if (!dirty) return;
-    const text = serializeState({
-      savedAt: now(),
-      tables: new Map([...tables].map(([name, table]) => [name, table.counters])),
-      outbox: [...outbox.values()],
-    });
-    writeStateFile(config.daemon.stateFile, text);
+    writeStateFile(config.daemon.stateFile, serializeState(snapshot()));
     dirty = false;
+  };
+
+  // Every state_interval: in slices with async I/O, one save at a time, so answers are not held up.
+  let saving = false;
+  let stopped = false;
+  const persistInBackground = () => {
+    if (!dirty || saving) return;
+    saving = true;
+    dirty = false;
+    writeStateFileAsync(config.daemon.stateFile, stateFragments(snapshot()), () => stopped)
+      .catch((error) => {
+        dirty = true;
+        log.error("counters", "cannot write state file", {
+          file: config.daemon.stateFile,
+          error: (error as Error).message,
+        });
+      })
+      .finally(() => saving = false);
   };
 
   const expire = () => {
@@ -269,17 +296,8 @@ export function startCounters(
   restore();
   for (const limit of config.limits) tableFor(limit);
   const ticker = setInterval(guarded(expire), TICK_MS);
-  // A full disk must not take counting down with it: log and try again next time.
-  const saver = setInterval(() => {
-    try {
-      persist();
-    } catch (error) {
-      log.error("counters", "cannot write state file", {
-        file: config.daemon.stateFile,
-        error: (error as Error).message,
-      });
-    }
-  }, config.daemon.stateIntervalMs);
+  // A full disk must not take counting down with it: persistInBackground logs and tries again later.
+  const saver = setInterval(persistInBackground, config.daemon.stateIntervalMs);
   for (const notice of outbox.values()) offer(notice);
 
   return {
@@ -334,6 +352,7 @@ export function startCounters(
       }
     },
     stop(reason) {
+      stopped = true;
       clearInterval(ticker);
       clearInterval(saver);
       try {

@@ -1,6 +1,7 @@
 // The state file: counters and undelivered alerts, so a restart neither forgets a spammer's count nor
 // mails the same alert twice. Written to a temporary file, fsynced, then renamed over the old one.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { AlertNotice } from "../policy/alert-notice.ts";
 import type { AlertState, SenderCounter } from "../policy/sender-counter.ts";
@@ -17,24 +18,31 @@ export interface PersistedState {
   outbox: AlertNotice[];
 }
 
-export function serializeState(state: PersistedState): string {
-  const limits: Record<string, CounterRow[]> = {};
+function counterRow(key: string, c: SenderCounter): CounterRow {
+  const row: CounterRow = [key, c.start, c.count, c.last, c.alert];
+  if (c.seen) row.push([...(c.seen.subjects ?? [])], [...(c.seen.clientIps ?? [])]);
+  return row;
+}
+
+/** The state file's JSON text in pieces, one per counter, so a writer can pause between them. */
+export function* stateFragments(state: PersistedState): Generator<string> {
+  yield `{"format":"${FORMAT}","version":${VERSION},"savedAt":${state.savedAt},"limits":{`;
+  let firstTable = true;
   for (const [name, table] of state.tables) {
-    const rows: CounterRow[] = [];
-    for (const [key, c] of table) {
-      const row: CounterRow = [key, c.start, c.count, c.last, c.alert];
-      if (c.seen) row.push([...(c.seen.subjects ?? [])], [...(c.seen.clientIps ?? [])]);
-      rows.push(row);
+    yield `${firstTable ? "" : ","}${JSON.stringify(name)}:[`;
+    firstTable = false;
+    let first = true;
+    for (const [key, counter] of table) {
+      yield `${first ? "" : ","}${JSON.stringify(counterRow(key, counter))}`;
+      first = false;
     }
-    limits[name] = rows;
+    yield "]";
   }
-  return JSON.stringify({
-    format: FORMAT,
-    version: VERSION,
-    savedAt: state.savedAt,
-    limits,
-    outbox: state.outbox,
-  });
+  yield `},"outbox":${JSON.stringify(state.outbox)}}`;
+}
+
+export function serializeState(state: PersistedState): string {
+  return [...stateFragments(state)].join("");
 }
 
 export function parseState(text: string): PersistedState {
@@ -59,6 +67,50 @@ export function parseState(text: string): PersistedState {
   }
   const outbox = Array.isArray(data.outbox) ? data.outbox as AlertNotice[] : [];
   return { savedAt: Number(data.savedAt) || 0, tables, outbox };
+}
+
+const FRAGMENTS_PER_SLICE = 5000;
+
+/**
+ * Writes the state without holding the event loop: 5000 counters at a time, each slice written with
+ * async I/O, then fsync and rename as writeStateFile does. With a million keys a single JSON.stringify
+ * and a synchronous write would stall every answer for a large fraction of a second.
+ * `cancelled()` true (the actor stopped meanwhile) abandons the write: the stop wrote a newer state.
+ */
+export async function writeStateFileAsync(
+  path: string,
+  fragments: Iterable<string>,
+  cancelled: () => boolean,
+): Promise<boolean> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.partial`;
+  const handle = await open(temporary, "w", 0o640);
+  let complete = false;
+  try {
+    let slice: string[] = [];
+    for (const fragment of fragments) {
+      slice.push(fragment);
+      if (slice.length >= FRAGMENTS_PER_SLICE) {
+        await handle.write(slice.join(""));
+        slice = [];
+        if (cancelled()) return false;
+      }
+    }
+    await handle.write(slice.join(""));
+    await handle.sync();
+    complete = true;
+  } finally {
+    await handle.close();
+    if (!complete) await unlink(temporary).catch(() => {});
+  }
+  if (cancelled()) {
+    await unlink(temporary).catch(() => {});
+    return false;
+  }
+  await rename(temporary, path);
+  const directory = await open(dirname(path), "r");
+  await directory.sync().finally(() => directory.close());
+  return true;
 }
 
 export function writeStateFile(path: string, text: string): void {

@@ -1,7 +1,8 @@
 // Load generator for the policy socket, driving it the way Exim's ${readsocket} does: a NEW connection per
 // request, one write, shutdown(SHUT_WR), read to EOF, close. C threads so the client is not the bottleneck.
-// Usage: loadgen SOCKET THREADS SECONDS MODE NKEYS [FORM]
-//   MODE: hot | uniform | zipf ; NKEYS: distinct keys ; FORM: legacy (default) | attr
+// Usage: loadgen SOCKET THREADS SECONDS MODE NKEYS [FORM] [RATE]
+//   MODE: hot | uniform | zipf | seq (every key once, then stop) ; NKEYS: distinct keys
+//   FORM: legacy (default) | attr ; RATE: total requests per second to hold (0 = as fast as possible)
 // Prints one JSON object: requests, errors, yes, elapsed_s, latency percentiles in microseconds.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +23,8 @@ static const char *mode;
 static long nkeys;
 static int attr_form;
 static double *zipf_cdf;
+static double rate_per_thread;
+static long seq_next; // shared cursor for MODE seq
 
 typedef struct {
   long requests, errors, yes;
@@ -38,6 +41,7 @@ static double now_s(void) {
 
 static long pick_key(worker_t *w) {
   if (strcmp(mode, "hot") == 0) return 0;
+  if (strcmp(mode, "seq") == 0) return __atomic_fetch_add(&seq_next, 1, __ATOMIC_RELAXED);
   double u = (double)rand_r(&w->seed) / ((double)RAND_MAX + 1.0);
   if (strcmp(mode, "zipf") == 0) {
     long lo = 0, hi = nkeys - 1;
@@ -73,11 +77,18 @@ static int ask(const char *req, size_t len, char *reply, size_t cap) {
 static void *run(void *arg) {
   worker_t *w = arg;
   char req[256], reply[256];
-  double end = now_s() + seconds;
+  double start = now_s(), end = start + seconds;
+  long sent = 0;
   while (1) {
     double t0 = now_s();
     if (t0 >= end) break;
+    if (rate_per_thread > 0) {
+      double due = start + sent / rate_per_thread;
+      if (due > t0) { struct timespec ts = {0, (long)((due - t0) * 1e9)}; nanosleep(&ts, NULL); t0 = now_s(); }
+      sent++;
+    }
     long k = pick_key(w);
+    if (k >= nkeys) break; // seq: all keys done
     int len = attr_form
       ? snprintf(req, sizeof req, "rcpt sender=user%ld@example.org client_address=192.0.2.%ld recipient=rcpt@example.net\n", k, k % 250)
       : snprintf(req, sizeof req, "user%ld@example.org\n", k);
@@ -111,6 +122,7 @@ int main(int argc, char **argv) {
   mode = argv[4];
   nkeys = atol(argv[5]);
   attr_form = argc > 6 && strcmp(argv[6], "attr") == 0;
+  rate_per_thread = argc > 7 ? atof(argv[7]) / threads : 0;
   if (nkeys < 1) nkeys = 1;
   if (strcmp(mode, "zipf") == 0) {
     zipf_cdf = malloc(nkeys * sizeof *zipf_cdf);

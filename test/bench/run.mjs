@@ -1,42 +1,61 @@
-// `npm run bench`: drives dist/mailpolicyd and a reference server with the C load generator, the way Exim
-// connects (one connection per request), and writes results/latest.{json,md}.
-// Options: --seconds N (per scenario, default 5), --threads N (default 8).
+// `npm run bench`: drives dist/mailpolicyd with the C load generator the way Exim connects (a new
+// connection per request, write, half-close, read to EOF) next to two reference servers that only answer
+// "no" (Bun, the same runtime, and C), in the same run. Writes results/latest.{json,md}.
+//   --seconds N   per throughput scenario (default 5)      --threads N   concurrent clients (default 8)
+//   --soak N      also hold 10k req/s for N seconds and sample RSS (the flat-memory check)
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const { values } = parseArgs({ options: { seconds: { type: "string" }, threads: { type: "string" } } });
+const { values } = parseArgs({
+  options: { seconds: { type: "string" }, threads: { type: "string" }, soak: { type: "string" } },
+});
 const seconds = Number(values.seconds ?? 5);
 const threads = Number(values.threads ?? 8);
+const soakSeconds = Number(values.soak ?? 0);
 const work = mkdtempSync(join(tmpdir(), "mailpolicyd-bench-"));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-execFileSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
+execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" });
 const loadgen = join(work, "loadgen");
-execFileSync("gcc", ["-O2", "-pthread", "-o", loadgen, join(root, "test/bench/loadgen.c"), "-lm"], {
-  stdio: "inherit",
-});
+const referenceC = join(work, "reference-server");
+execFileSync("gcc", ["-O2", "-pthread", "-o", loadgen, join(root, "test/bench/loadgen.c"), "-lm"]);
+execFileSync("gcc", ["-O2", "-o", referenceC, join(root, "test/bench/reference-server.c")]);
 
-function rssBytes(pid) {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) * 1024 : 0;
-}
+const rssBytes = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024;
 function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in 1/100 s ticks
+}
+const drive = (socket, mode, keys, form = "legacy", secs = seconds, rate = 0) =>
+  JSON.parse(
+    execFileSync(loadgen, [socket, String(threads), String(secs), mode, String(keys), form, String(rate)], {
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+    }),
+  );
+
+function controlGet(socketPath, path) {
+  return new Promise((resolve, reject) => {
+    http.get({ socketPath, path }, (response) => {
+      let body = "";
+      response.on("data", (chunk) => body += chunk);
+      response.on("end", () => resolve(JSON.parse(body)));
+    }).on("error", reject);
+  });
 }
 
 async function startServer(kind, dir) {
   const socket = join(dir, "policy.sock");
-  let command, args;
-  if (kind === "reference") {
-    command = join(root, "node_modules/.bin/bun");
-    args = [join(root, "test/bench/reference-server.ts"), socket];
-  } else {
+  let command = referenceC;
+  let args = [socket];
+  if (kind === "reference-bun") [command, args] = [join(root, "node_modules/.bin/bun"), [join(root, "test/bench/reference-server.ts"), socket]];
+  if (kind === "mailpolicyd") {
     const config = join(dir, "mailpolicyd.conf");
     writeFileSync(
       config,
@@ -47,60 +66,42 @@ async function startServer(kind, dir) {
         `[limit outbound]\nkey = sender\ncount = 100\ntime = 1h\n` +
         `[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n`,
     );
-    command = join(root, "dist/mailpolicyd");
-    args = ["run", "--config", config];
+    [command, args] = [join(root, "dist/mailpolicyd"), ["run", "--config", config]];
   }
+  const started = performance.now();
   const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr.on("data", (chunk) => log += chunk);
-  // Ready once a probe request is answered (a probe key, so the measured keys start from zero).
+  // Ready once a probe is answered (probe keys are not among the measured ones).
   for (let i = 0;; i++) {
-    const probe = JSON.parse(
-      execFileSync(loadgen, [socket, "1", "0.01", "hot", "1"], { encoding: "utf8", stdio: "pipe" }),
-    );
+    const probe = drive(socket, "hot", 1, "legacy", 0.001);
     if (probe.requests > 0) break;
-    if (i > 400) throw new Error(`${kind} did not start:\n${log}`);
-    await sleep(25);
+    if (i > 2000) throw new Error(`${kind} did not start:\n${log}`);
+    await sleep(2);
   }
+  const startupMs = performance.now() - started;
   return {
     child,
     socket,
-    log: () => log,
-    stop: () =>
-      new Promise((resolve) => {
-        child.on("exit", resolve);
-        child.kill("SIGTERM");
-      }),
+    control: join(dir, "control.sock"),
+    startupMs,
+    stop: () => new Promise((resolve) => {
+      child.on("exit", resolve);
+      child.kill("SIGTERM");
+    }),
   };
 }
 
-function drive(socket, mode, keys, form) {
-  const out = execFileSync(loadgen, [socket, String(threads), String(seconds), mode, String(keys), form], {
-    encoding: "utf8",
-  });
-  return JSON.parse(out);
-}
-
 const scenarios = [
-  { name: "reference server (bun), hot key", server: "reference", mode: "hot", keys: 1 },
-  { name: "mailpolicyd, one hot key", server: "mailpolicyd", mode: "hot", keys: 1 },
-  { name: "mailpolicyd, uniform over 1e3 keys", server: "mailpolicyd", mode: "uniform", keys: 1e3 },
-  { name: "mailpolicyd, uniform over 1e5 keys", server: "mailpolicyd", mode: "uniform", keys: 1e5 },
-  { name: "mailpolicyd, Zipf over 1e5 keys", server: "mailpolicyd", mode: "zipf", keys: 1e5 },
-  {
-    name: "mailpolicyd, attribute form, one hot sender",
-    server: "mailpolicyd",
-    mode: "hot",
-    keys: 1,
-    form: "attr",
-  },
-  {
-    name: "mailpolicyd, attribute form, uniform 1e5",
-    server: "mailpolicyd",
-    mode: "uniform",
-    keys: 1e5,
-    form: "attr",
-  },
+  { name: "reference server (C, epoll)", server: "reference-c", mode: "hot", keys: 1 },
+  { name: "reference server (Bun)", server: "reference-bun", mode: "hot", keys: 1 },
+  { name: "one-token, one hot key", server: "mailpolicyd", mode: "hot", keys: 1 },
+  { name: "one-token, uniform 1e3 keys", server: "mailpolicyd", mode: "uniform", keys: 1e3 },
+  { name: "one-token, uniform 1e5 keys", server: "mailpolicyd", mode: "uniform", keys: 1e5 },
+  { name: "one-token, uniform 1e6 keys", server: "mailpolicyd", mode: "uniform", keys: 1e6 },
+  { name: "one-token, Zipf over 1e5 keys", server: "mailpolicyd", mode: "zipf", keys: 1e5 },
+  { name: "attribute form, one hot sender", server: "mailpolicyd", mode: "hot", keys: 1, form: "attr" },
+  { name: "attribute form, uniform 1e5", server: "mailpolicyd", mode: "uniform", keys: 1e5, form: "attr" },
 ];
 
 const results = [];
@@ -108,51 +109,96 @@ for (const scenario of scenarios) {
   const dir = join(work, String(results.length));
   mkdirSync(dir);
   const server = await startServer(scenario.server, dir);
-  const rssStart = rssBytes(server.child.pid);
   const cpuStart = cpuSeconds(server.child.pid);
-  const load = drive(server.socket, scenario.mode, scenario.keys, scenario.form ?? "legacy");
+  const load = drive(server.socket, scenario.mode, scenario.keys, scenario.form);
   const cpu = cpuSeconds(server.child.pid) - cpuStart;
-  const rssEnd = rssBytes(server.child.pid);
+  const rss = rssBytes(server.child.pid);
   await server.stop();
-  let trackedKeys;
-  if (scenario.server === "mailpolicyd") {
-    const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
-    trackedKeys = Object.values(state.limits).reduce((sum, rows) => sum + rows.length, 0);
-  }
-  const result = {
+  results.push({
     ...scenario,
     ...load,
-    cpu_us_per_request: Math.round((cpu / load.requests) * 1e6 * 10) / 10,
-    rss_start_mb: Math.round(rssStart / 1e5) / 10,
-    rss_end_mb: Math.round(rssEnd / 1e5) / 10,
-    tracked_keys: trackedKeys,
-    bytes_per_key: trackedKeys > 1000 ? Math.round((rssEnd - rssStart) / trackedKeys) : undefined,
-  };
-  results.push(result);
+    cpu_us_per_request: Math.round((cpu / load.requests) * 1e7) / 10,
+    rss_mb: Math.round(rss / 1e5) / 10,
+  });
   process.stdout.write(`${scenario.name}: ${JSON.stringify(load)}\n`);
 }
 
-const reference = results[0].rps;
+// Memory: every one of 1e6 keys once (one-token form), RSS before and after, tracked keys from /status.
+const memoryDir = join(work, "memory");
+mkdirSync(memoryDir);
+const memoryServer = await startServer("mailpolicyd", memoryDir);
+drive(memoryServer.socket, "uniform", 1000, "legacy", 1); // warm up the JIT and the heap first
+await sleep(500);
+const rssBefore = rssBytes(memoryServer.child.pid);
+const fill = drive(memoryServer.socket, "seq", 1e6, "legacy", 600);
+await sleep(1000);
+const rssAfter = rssBytes(memoryServer.child.pid);
+const status = await controlGet(memoryServer.control, "/status");
+const memory = {
+  keys: status.trackedKeys,
+  fill_rps: fill.rps,
+  rss_before_mb: Math.round(rssBefore / 1e5) / 10,
+  rss_after_mb: Math.round(rssAfter / 1e5) / 10,
+  bytes_per_key: Math.round((rssAfter - rssBefore) / status.trackedKeys),
+};
+await memoryServer.stop();
+process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
+
+// Startup of the compiled executable to its first answer, best of 5.
+const startups = [];
+for (let i = 0; i < 5; i++) {
+  const dir = join(work, `startup${i}`);
+  mkdirSync(dir);
+  const server = await startServer("mailpolicyd", dir);
+  startups.push(server.startupMs);
+  await server.stop();
+}
+const startup = { best_ms: Math.round(Math.min(...startups)), median_ms: Math.round(startups.sort((a, b) => a - b)[2]) };
+process.stdout.write(`startup: ${JSON.stringify(startup)}\n`);
+
+let soak;
+if (soakSeconds > 0) {
+  const dir = join(work, "soak");
+  mkdirSync(dir);
+  const server = await startServer("mailpolicyd", dir);
+  const samples = [];
+  const sampler = setInterval(() => samples.push(Math.round(rssBytes(server.child.pid) / 1e5) / 10), 10_000);
+  const load = await new Promise((resolve) => {
+    const child = spawn(loadgen, [server.socket, String(threads), String(soakSeconds), "uniform", "100000", "attr", "10000"]);
+    let out = "";
+    child.stdout.on("data", (chunk) => out += chunk);
+    child.on("exit", () => resolve(JSON.parse(out)));
+  });
+  clearInterval(sampler);
+  await server.stop();
+  soak = { seconds: soakSeconds, ...load, rss_samples_mb: samples };
+  process.stdout.write(`soak: ${JSON.stringify(soak)}\n`);
+}
+
+const reference = { c: results[0].rps, bun: results[1].rps };
 const machine = `${cpus().length} × ${cpus()[0].model.trim()}`;
 const date = new Date().toISOString().slice(0, 10);
 const rows = results.map((r) =>
-  `| ${r.name} | ${r.rps} | ${
-    Math.round((r.rps / reference) * 100)
-  } % | ${r.p50_us} | ${r.p99_us} | ${r.p999_us} | ` +
-  `${r.errors} | ${r.cpu_us_per_request} | ${r.rss_end_mb} | ${r.tracked_keys ?? "-"} | ${
-    r.bytes_per_key ?? "-"
-  } |`
+  `| ${r.name} | ${r.rps} | ${Math.round((r.rps / reference.bun) * 100)} % | ${Math.round((r.rps / reference.c) * 100)} % | ` +
+  `${r.p50_us} | ${r.p99_us} | ${r.p999_us} | ${r.errors} | ${r.cpu_us_per_request} | ${r.rss_mb} |`
 );
-const markdown = `Benchmark ${date}, ${machine}, ${threads} concurrent clients, ${seconds} s per scenario, ` +
-  `a new connection per request (as Exim's \${readsocket}); legacy one-token requests unless marked ` +
-  `"attribute form" (an RCPT line with sender, recipient and client address, two limits evaluated).\n\n` +
-  `| scenario | req/s | of reference | p50 µs | p99 µs | p99.9 µs | errors | CPU µs/req | RSS MB | keys | B/key |\n` +
-  `|---|---|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n`;
+const markdown = `Benchmark ${date}, ${machine}, ${threads} concurrent clients, ${seconds} s per scenario, a new ` +
+  `connection per request (as Exim's \${readsocket}); "attribute form" is an RCPT line with sender, recipient and ` +
+  `client address evaluated against two limits.\n\n` +
+  `| scenario | req/s | of Bun ref. | of C ref. | p50 µs | p99 µs | p99.9 µs | errors | CPU µs/req | RSS MB |\n` +
+  `|---|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n\n` +
+  `Memory: ${memory.keys} keys tracked after one request each: RSS ${memory.rss_before_mb} → ${memory.rss_after_mb} MB, ` +
+  `${memory.bytes_per_key} bytes per key. Startup of the compiled executable to its first answer: ` +
+  `best ${startup.best_ms} ms, median ${startup.median_ms} ms.` +
+  (soak
+    ? ` Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
+      `${soak.rss_samples_mb.join(", ")} MB.`
+    : "") + "\n";
 const out = join(root, "test/bench/results");
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "latest.json"),
-  JSON.stringify({ date, machine, threads, seconds, results }, null, 2) + "\n",
+  JSON.stringify({ date, machine, threads, seconds, results, memory, startup, soak }, null, 2) + "\n",
 );
 writeFileSync(join(out, "latest.md"), markdown);
 process.stdout.write(`\n${markdown}`);

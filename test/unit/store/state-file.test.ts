@@ -8,7 +8,9 @@ import {
   type PersistedState,
   readStateFile,
   serializeState,
+  stateFragments,
   writeStateFile,
+  writeStateFileAsync,
 } from "../../../src/store/state-file.ts";
 import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
 import { ALERT_NONE, ALERT_PENDING, type SenderCounter } from "../../../src/policy/sender-counter.ts";
@@ -164,5 +166,51 @@ describe("writeStateFile / readStateFile", () => {
       mkdirSync(join(dir, "state.json"));
       assert.throws(() => readStateFile(join(dir, "state.json")));
     });
+  });
+});
+
+describe("writeStateFileAsync", () => {
+  const state = () => {
+    const table = new Map<string, SenderCounter>();
+    for (let i = 0; i < 12_000; i++) {
+      table.set(`k${i}@example.org`, { start: i, count: i % 7, last: i + 1, alert: 0 });
+    }
+    table.set("seen@example.org", {
+      start: 1,
+      count: 2,
+      last: 3,
+      alert: 2,
+      seen: { subjects: new Map([["Hi", 2]]), clientIps: new Map([["192.0.2.1", 2]]) },
+    });
+    return { savedAt: 42, tables: new Map([["outbound", table]]), outbox: [] };
+  };
+
+  it("writes the same text as serializeState, in slices, then renames over the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mpd-async-"));
+    try {
+      const file = join(dir, "state.json");
+      writeFileSync(file, "old");
+      assert.equal(await writeStateFileAsync(file, stateFragments(state()), () => false), true);
+      assert.equal(readFileSync(file, "utf8"), serializeState(state()));
+      assert.equal(parseState(readFileSync(file, "utf8")).tables.get("outbound")?.size, 12_001);
+      assert.deepEqual(readdirSync(dir), ["state.json"], "no partial file left");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("abandons the write when cancelled, leaving the old file and no partial one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mpd-async-"));
+    try {
+      const file = join(dir, "state.json");
+      writeFileSync(file, "newer state written at stop");
+      let slices = 0;
+      const done = await writeStateFileAsync(file, stateFragments(state()), () => ++slices >= 2);
+      assert.equal(done, false);
+      assert.equal(readFileSync(file, "utf8"), "newer state written at stop");
+      assert.deepEqual(readdirSync(dir), ["state.json"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,14 +1,13 @@
 // The control actor: serves the control API (control/app.ts) on the control socket and, when
 // control_listen is set, on loopback TCP. It asks the counters actor by message, like the listener.
-import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
-import net from "node:net";
-import { dirname, resolve } from "node:path";
+import { unlinkSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Config } from "../config/types.ts";
 import { type ControlDeps, createControlApp } from "../control/app.ts";
 import type { Metrics } from "../control/metrics.ts";
 import { type RunningServer, serveHttp } from "../control/serve.ts";
 import type { Logger } from "../log.ts";
-import { groupId } from "../store/group-id.ts";
+import { claimSocketPath, setSocketAccess } from "../listeners/unix-socket.ts";
 import { defineActor, liveActor } from "./actor.ts";
 
 export interface ControlInput {
@@ -29,17 +28,6 @@ function loopbackHosts(config: Config): string[] {
   const port = config.daemon.controlListen?.port;
   return ["127.0.0.1", "localhost", "[::1]", config.daemon.controlListen?.hostname ?? "127.0.0.1"]
     .map((host) => `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`);
-}
-
-function inUse(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createConnection({ path });
-    probe.once("connect", () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once("error", () => resolve(false));
-  });
 }
 
 export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, system, fail }) => {
@@ -79,22 +67,11 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
   const tcpApp = createControlApp({ ...deps, readOnly: true, allowedHosts: loopbackHosts(config) });
 
   (async () => {
-    mkdirSync(dirname(path), { recursive: true });
-    if (existsSync(path)) {
-      if (await inUse(path)) throw new Error(`${path} is in use by another process`);
-      unlinkSync(path);
-    }
+    await claimSocketPath(path);
     if (closed) return;
     servers.push(serveHttp({ unix: path }, app.fetch));
     ownsSocket = true;
-    chmodSync(path, config.daemon.socketMode);
-    if (config.daemon.socketGroup) {
-      try {
-        chownSync(path, -1, groupId(config.daemon.socketGroup));
-      } catch (error) {
-        log.error("control", "cannot give the control socket its group", { error: (error as Error).message });
-      }
-    }
+    setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "control");
     log.info("control", "listening", { socket: path });
     const tcp = config.daemon.controlListen;
     if (tcp) {

@@ -1,9 +1,8 @@
 // The policy socket Exim's ${readsocket} talks to. Exim writes its request, half-closes (SHUT_WR) and
 // reads to EOF, so the server allows half-open sockets and answers after the await, then ends; a client
 // that ends its line with \n and waits (monit, socat) is answered at the newline.
-import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { unlinkSync } from "node:fs";
 import net from "node:net";
-import { dirname } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
@@ -18,7 +17,7 @@ import {
 } from "../protocols/readsocket.ts";
 import { defineActor, liveActor } from "./../actors/actor.ts";
 import { type Metrics, type RecordedAction, recordRequest } from "../control/metrics.ts";
-import { groupId } from "../store/group-id.ts";
+import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 
 export interface PolicyListenerInput {
   config: Config;
@@ -32,18 +31,6 @@ function describe(request: PolicyRequest): Record<string, string | undefined> {
   if (request.form === "legacy") return { key: request.key };
   const { sender, recipient, client_address, instance } = request.attributes;
   return { stage: request.stage, sender, recipient, client: client_address, instance };
-}
-
-/** A live daemon still answering on the path means a second instance: refuse to steal its socket. */
-function socketInUse(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createConnection({ path });
-    probe.once("connect", () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once("error", () => resolve(false));
-  });
 }
 
 export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListenerEvent>(
@@ -168,30 +155,14 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     server.on("error", (error) => fail(error));
 
     (async () => {
-      mkdirSync(dirname(path), { recursive: true });
-      if (existsSync(path)) {
-        if (await socketInUse(path)) throw new Error(`${path} is in use by another process`);
-        unlinkSync(path); // left over from a daemon that died without cleaning up
-      }
+      await claimSocketPath(path);
       if (closed) return;
       server.listen(path, () => {
         listening = true;
         try {
-          chmodSync(path, config.daemon.socketMode);
+          setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "policy");
         } catch (error) {
           return fail(error);
-        }
-        // A missing group (no Exim here) or one this user is not in must not stop the policy socket:
-        // say so loudly and keep serving with the socket's default group.
-        if (config.daemon.socketGroup) {
-          try {
-            chownSync(path, -1, groupId(config.daemon.socketGroup));
-          } catch (error) {
-            log.error("policy", "cannot give the socket its group; Exim may be unable to connect", {
-              socket_group: config.daemon.socketGroup,
-              error: (error as Error).message,
-            });
-          }
         }
         log.info("policy", "listening", { socket: path, mode: config.daemon.socketMode.toString(8) });
       });

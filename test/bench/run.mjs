@@ -27,7 +27,8 @@ const referenceC = join(work, "reference-server");
 execFileSync("gcc", ["-O2", "-pthread", "-o", loadgen, join(root, "test/bench/loadgen.c"), "-lm"]);
 execFileSync("gcc", ["-O2", "-o", referenceC, join(root, "test/bench/reference-server.c")]);
 
-const rssBytes = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024;
+const rssBytes = (pid) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024;
 function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in 1/100 s ticks
@@ -54,7 +55,12 @@ async function startServer(kind, dir) {
   const socket = join(dir, "policy.sock");
   let command = referenceC;
   let args = [socket];
-  if (kind === "reference-bun") [command, args] = [join(root, "node_modules/.bin/bun"), [join(root, "test/bench/reference-server.ts"), socket]];
+  if (kind === "reference-bun") {
+    [command, args] = [join(root, "node_modules/.bin/bun"), [
+      join(root, "test/bench/reference-server.ts"),
+      socket,
+    ]];
+  }
   if (kind === "mailpolicyd") {
     const config = join(dir, "mailpolicyd.conf");
     writeFileSync(
@@ -85,10 +91,11 @@ async function startServer(kind, dir) {
     socket,
     control: join(dir, "control.sock"),
     startupMs,
-    stop: () => new Promise((resolve) => {
-      child.on("exit", resolve);
-      child.kill("SIGTERM");
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.on("exit", resolve);
+        child.kill("SIGTERM");
+      }),
   };
 }
 
@@ -153,7 +160,10 @@ for (let i = 0; i < 5; i++) {
   startups.push(server.startupMs);
   await server.stop();
 }
-const startup = { best_ms: Math.round(Math.min(...startups)), median_ms: Math.round(startups.sort((a, b) => a - b)[2]) };
+const startup = {
+  best_ms: Math.round(Math.min(...startups)),
+  median_ms: Math.round(startups.sort((a, b) => a - b)[2]),
+};
 process.stdout.write(`startup: ${JSON.stringify(startup)}\n`);
 
 let soak;
@@ -164,7 +174,15 @@ if (soakSeconds > 0) {
   const samples = [];
   const sampler = setInterval(() => samples.push(Math.round(rssBytes(server.child.pid) / 1e5) / 10), 10_000);
   const load = await new Promise((resolve) => {
-    const child = spawn(loadgen, [server.socket, String(threads), String(soakSeconds), "uniform", "100000", "attr", "10000"]);
+    const child = spawn(loadgen, [
+      server.socket,
+      String(threads),
+      String(soakSeconds),
+      "uniform",
+      "100000",
+      "attr",
+      "10000",
+    ]);
     let out = "";
     child.stdout.on("data", (chunk) => out += chunk);
     child.on("exit", () => resolve(JSON.parse(out)));
@@ -179,10 +197,13 @@ const reference = { c: results[0].rps, bun: results[1].rps };
 const machine = `${cpus().length} × ${cpus()[0].model.trim()}`;
 const date = new Date().toISOString().slice(0, 10);
 const rows = results.map((r) =>
-  `| ${r.name} | ${r.rps} | ${Math.round((r.rps / reference.bun) * 100)} % | ${Math.round((r.rps / reference.c) * 100)} % | ` +
+  `| ${r.name} | ${r.rps} | ${Math.round((r.rps / reference.bun) * 100)} % | ${
+    Math.round((r.rps / reference.c) * 100)
+  } % | ` +
   `${r.p50_us} | ${r.p99_us} | ${r.p999_us} | ${r.errors} | ${r.cpu_us_per_request} | ${r.rss_mb} |`
 );
-const markdown = `Benchmark ${date}, ${machine}, ${threads} concurrent clients, ${seconds} s per scenario, a new ` +
+const markdown =
+  `Benchmark ${date}, ${machine}, ${threads} concurrent clients, ${seconds} s per scenario, a new ` +
   `connection per request (as Exim's \${readsocket}); "attribute form" is an RCPT line with sender, recipient and ` +
   `client address evaluated against two limits.\n\n` +
   `| scenario | req/s | of Bun ref. | of C ref. | p50 µs | p99 µs | p99.9 µs | errors | CPU µs/req | RSS MB |\n` +
@@ -193,7 +214,8 @@ const markdown = `Benchmark ${date}, ${machine}, ${threads} concurrent clients, 
   (soak
     ? ` Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
       `${soak.rss_samples_mb.join(", ")} MB.`
-    : "") + "\n";
+    : "") +
+  "\n";
 const out = join(root, "test/bench/results");
 mkdirSync(out, { recursive: true });
 writeFileSync(

@@ -6,8 +6,6 @@ import http from "node:http";
 import net from "node:net";
 import { chmodSync, existsSync, statSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { defineActor } from "../../src/actors/actor.ts";
-import { type CountersEvent, type CountersInput, startCounters } from "../../src/actors/counters.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
@@ -20,6 +18,7 @@ import {
 } from "../helpers/daemon-process.ts";
 import { askMany, askPolicy } from "../helpers/policy-client.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
+import { faultyCounters } from "../helpers/faulty-counters.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 interface HttpReply {
@@ -407,22 +406,6 @@ describe("control API (real daemon process)", () => {
     assert.equal(existsSync(controlSocket), false, "control socket removed");
     await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), "the TCP listener is closed too");
   });
-});
-
-// The real counters actor, except that a request for crash@test makes it throw.
-const faultyCounters = defineActor<CountersInput, CountersEvent>((scope) => {
-  const real = startCounters(scope);
-  return {
-    receive(event) {
-      if (event.type === "hit") {
-        const request = event.request;
-        const key = request.form === "legacy" ? request.key : request.attributes.sender;
-        if (key === "crash@test") throw new Error("injected fault");
-      }
-      real.receive(event);
-    },
-    stop: real.stop,
-  };
 });
 
 describe("control API while the counters actor is down (in-process daemon)", () => {

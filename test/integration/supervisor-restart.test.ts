@@ -3,28 +3,13 @@
 // state the failed actor wrote.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { defineActor } from "../../src/actors/actor.ts";
-import { type CountersEvent, type CountersInput, startCounters } from "../../src/actors/counters.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { askMany, askPolicy } from "../helpers/policy-client.ts";
+import { faultyCounters } from "../helpers/faulty-counters.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
-
-// The real counters actor, except that a request for crash@test makes it throw.
-const faultyCounters = defineActor<CountersInput, CountersEvent>((scope) => {
-  const real = startCounters(scope);
-  return {
-    receive(event) {
-      if (event.type === "hit" && event.request.form === "legacy" && event.request.key === "crash@test") {
-        throw new Error("injected fault");
-      }
-      real.receive(event);
-    },
-    stop: real.stop,
-  };
-});
 
 describe("supervisor restarts a failed actor (in-process daemon)", () => {
   let dir: TempDir;

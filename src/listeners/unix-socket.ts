@@ -1,0 +1,52 @@
+// What the policy listener and the control actor both do around their Unix sockets.
+import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import net from "node:net";
+import { dirname } from "node:path";
+import type { Logger } from "../log.ts";
+import { groupId } from "../store/group-id.ts";
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createConnection({ path });
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * Gets `path` ready to listen on: its folder exists, a socket left by a daemon that died is removed, and
+ * one that a live process still answers on is refused (a second instance must not steal it).
+ */
+export async function claimSocketPath(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  if (!existsSync(path)) return;
+  if (await answers(path)) throw new Error(`${path} is in use by another process`);
+  unlinkSync(path);
+}
+
+/**
+ * Mode and group of a listening socket. A missing group (no Exim on this host) or one the daemon's user
+ * is not in must not stop the socket: say so loudly and keep serving with its default group.
+ */
+export function setSocketAccess(
+  path: string,
+  mode: number,
+  group: string | undefined,
+  log: Logger,
+  source: string,
+) {
+  chmodSync(path, mode);
+  if (!group) return;
+  try {
+    chownSync(path, -1, groupId(group));
+  } catch (error) {
+    log.error(source, "cannot give the socket its group; Exim may be unable to connect", {
+      socket: path,
+      socket_group: group,
+      error: (error as Error).message,
+    });
+  }
+}

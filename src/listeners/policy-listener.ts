@@ -1,8 +1,7 @@
-// The policy socket Exim's ${readsocket} talks to. Exim writes its request, half-closes (SHUT_WR) and
-// reads to EOF, so the server allows half-open sockets and answers after the await, then ends; a client
-// that ends its line with \n and waits (monit, socat) is answered at the newline.
+// The policy socket Exim's ${readsocket} talks to: parses each request (request-server.ts collects it),
+// asks the counters actor, and answers in the request's form, with the fail_mode verdict while counters
+// is down.
 import { unlinkSync } from "node:fs";
-import net from "node:net";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
@@ -17,6 +16,7 @@ import {
 } from "../protocols/readsocket.ts";
 import { defineActor, liveActor } from "./../actors/actor.ts";
 import { type Metrics, type RecordedAction, recordRequest } from "../control/metrics.ts";
+import { listenForRequests, type RequestServer } from "./request-server.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 
 export interface PolicyListenerInput {
@@ -38,7 +38,6 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     const { log } = input;
     let config = input.config;
     const path = config.daemon.policySocket;
-    const sockets = new Set<net.Socket>();
     let listening = false;
     let closed = false;
 
@@ -58,7 +57,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         ? formatErrorReply(parsed.reason)
         : formatAttributes([["action", "defer"], ["message", `mailpolicyd: bad request: ${parsed.reason}`]]);
 
-    const answer = (socket: net.Socket, bytes: Buffer) => {
+    const answer = (bytes: Uint8Array, respond: (text: string) => void) => {
       const started = performance.now();
       const done = (action: RecordedAction, rule?: string) =>
         recordRequest(input.metrics, action, rule, (performance.now() - started) / 1000);
@@ -66,7 +65,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       if (parsed.kind === "invalid") {
         log.warn("policy", "bad request", { error: parsed.reason, form: parsed.form, bytes: bytes.length });
         done("error");
-        return socket.end(badRequestReply(parsed));
+        return respond(badRequestReply(parsed));
       }
       let request: PolicyRequest;
       if (parsed.kind === "legacy") request = { form: "legacy", key: parsed.key };
@@ -84,16 +83,13 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       };
       if (!counters) {
         log.warn("policy", `counters down, answering fail-${config.daemon.failMode}`, describe(request));
-        return socket.end(failed());
+        return respond(failed());
       }
       counters.send({
         type: "hit",
         request,
         reply: (verdict: Verdict | undefined) => {
-          if (!verdict) {
-            const reply = failed();
-            return void (!socket.destroyed && socket.end(reply));
-          }
+          if (!verdict) return respond(failed());
           done(verdict.action, verdict.outcome?.limit.name);
           if (verdict.outcome && verdict.action !== "accept") {
             log.info("policy", verdict.action, {
@@ -108,63 +104,38 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
               over: verdict.over,
             });
           }
-          if (socket.destroyed) return;
-          socket.end(request.form === "legacy" ? formatLegacyReply(verdict.over) : formatVerdict(verdict));
+          respond(request.form === "legacy" ? formatLegacyReply(verdict.over) : formatVerdict(verdict));
         },
       });
     };
 
-    const serve = (socket: net.Socket) => {
-      sockets.add(socket);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let done = false;
-      const finish = (request: Buffer) => {
-        if (done) return;
-        done = true;
-        socket.setTimeout(0);
-        answer(socket, request);
-      };
-      socket.setTimeout(config.daemon.requestTimeoutMs);
-      socket.on("data", (chunk: Buffer) => {
-        if (done) return;
-        const newline = chunk.indexOf(0x0a);
-        chunks.push(newline >= 0 ? chunk.subarray(0, newline + 1) : chunk);
-        size += chunk.length;
-        if (newline >= 0 || size > MAX_REQUEST_BYTES) finish(Buffer.concat(chunks));
-      });
-      socket.on("end", () => finish(Buffer.concat(chunks)));
-      socket.on("timeout", () => {
-        if (done) return;
-        done = true;
-        log.warn("policy", "client sent no complete request in time", {
-          timeout_ms: config.daemon.requestTimeoutMs,
-          bytes: size,
-        });
-        socket.end(formatErrorReply("timeout waiting for request"));
-        socket.destroySoon?.();
-      });
-      // EPIPE/ECONNRESET: the client (Exim after its own timeout) left before the answer. Nothing to do.
-      socket.on("error", (error: NodeJS.ErrnoException) => {
-        log.debug("policy", "client connection error", { error: error.code ?? error.message });
-      });
-      socket.on("close", () => sockets.delete(socket));
-    };
-
-    const server = net.createServer({ allowHalfOpen: true }, serve);
-    server.on("error", (error) => fail(error));
-
+    let server: RequestServer | undefined;
     (async () => {
       await claimSocketPath(path);
       if (closed) return;
-      server.listen(path, () => {
-        listening = true;
-        try {
-          setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "policy");
-        } catch (error) {
-          return fail(error);
-        }
-        log.info("policy", "listening", { socket: path, mode: config.daemon.socketMode.toString(8) });
+      server = listenForRequests({
+        path,
+        maxBytes: MAX_REQUEST_BYTES,
+        timeoutMs: config.daemon.requestTimeoutMs,
+        onRequest: answer,
+        onTimeout(bytes, respond) {
+          log.warn("policy", "client sent no complete request in time", {
+            timeout_ms: config.daemon.requestTimeoutMs,
+            bytes,
+          });
+          respond(formatErrorReply("timeout waiting for request"));
+        },
+        onClientError: (code) => log.debug("policy", "client connection error", { error: code }),
+        onError: fail,
+        onListening() {
+          listening = true;
+          try {
+            setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "policy");
+          } catch (error) {
+            return fail(error);
+          }
+          log.info("policy", "listening", { socket: path, mode: config.daemon.socketMode.toString(8) });
+        },
       });
     })().catch(fail);
 
@@ -179,8 +150,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       },
       stop() {
         closed = true;
-        server.close();
-        for (const socket of sockets) socket.destroy();
+        server?.stop();
         if (listening) {
           try {
             unlinkSync(path);

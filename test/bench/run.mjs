@@ -55,11 +55,13 @@ async function startServer(kind, dir) {
   const socket = join(dir, "policy.sock");
   let command = referenceC;
   let args = [socket];
-  if (kind === "reference-bun") {
-    [command, args] = [join(root, "node_modules/.bin/bun"), [
+  if (kind.startsWith("reference-bun")) {
+    command = join(root, "node_modules/.bin/bun");
+    args = [
       join(root, "test/bench/reference-server.ts"),
       socket,
-    ]];
+      ...(kind.endsWith("node-net") ? ["--node-net"] : []),
+    ];
   }
   if (kind === "mailpolicyd") {
     const config = join(dir, "mailpolicyd.conf");
@@ -101,7 +103,8 @@ async function startServer(kind, dir) {
 
 const scenarios = [
   { name: "reference server (C, epoll)", server: "reference-c", mode: "hot", keys: 1 },
-  { name: "reference server (Bun)", server: "reference-bun", mode: "hot", keys: 1 },
+  { name: "reference server (Bun.listen)", server: "reference-bun", mode: "hot", keys: 1 },
+  { name: "reference server (Bun, node:net)", server: "reference-bun-node-net", mode: "hot", keys: 1 },
   { name: "one-token, one hot key", server: "mailpolicyd", mode: "hot", keys: 1 },
   { name: "one-token, uniform 1e3 keys", server: "mailpolicyd", mode: "uniform", keys: 1e3 },
   { name: "one-token, uniform 1e5 keys", server: "mailpolicyd", mode: "uniform", keys: 1e5 },
@@ -206,7 +209,7 @@ const markdown =
   `Benchmark ${date}, ${machine}, ${threads} concurrent clients, ${seconds} s per scenario, a new ` +
   `connection per request (as Exim's \${readsocket}); "attribute form" is an RCPT line with sender, recipient and ` +
   `client address evaluated against two limits.\n\n` +
-  `| scenario | req/s | of Bun ref. | of C ref. | p50 µs | p99 µs | p99.9 µs | errors | CPU µs/req | RSS MB |\n` +
+  `| scenario | req/s | of Bun.listen ref. | of C ref. | p50 µs | p99 µs | p99.9 µs | errors | CPU µs/req | RSS MB |\n` +
   `|---|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n\n` +
   `Memory: ${memory.keys} keys tracked after one request each: RSS ${memory.rss_before_mb} → ${memory.rss_after_mb} MB, ` +
   `${memory.bytes_per_key} bytes per key. Startup of the compiled executable to its first answer: ` +

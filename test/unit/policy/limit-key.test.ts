@@ -5,26 +5,9 @@ import { type Cidr, parseCidr } from "../../../src/policy/ip.ts";
 import type { PolicyRequest } from "../../../src/policy/request.ts";
 import type { KeyPart, LimitConfig } from "../../../src/config/types.ts";
 import type { Attributes, Stage } from "../../../src/protocols/attributes.ts";
+import { limitConfig } from "../../helpers/limit-config.ts";
 
-function limit(overrides: Partial<LimitConfig> = {}): LimitConfig {
-  return {
-    name: "outbound",
-    key: [{ kind: "sender" }],
-    keyText: "sender",
-    count: 20,
-    windowMs: 300_000,
-    per: "message",
-    algorithm: "fixed",
-    burst: 20,
-    mode: "leaky",
-    action: "defer",
-    exempt: { senders: new Set(), domains: [], cidrs: [] },
-    stage: "rcpt",
-    alert: true,
-    legacy: false,
-    ...overrides,
-  };
-}
+const limit = limitConfig;
 
 const keyed = (...key: KeyPart[]) => limit({ key });
 const legacy = (key: string): PolicyRequest => ({ form: "legacy", key });

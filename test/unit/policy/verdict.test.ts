@@ -9,26 +9,9 @@ import {
   renderMessage,
 } from "../../../src/policy/verdict.ts";
 import type { LimitConfig } from "../../../src/config/types.ts";
+import { limitConfig } from "../../helpers/limit-config.ts";
 
-function limit(overrides: Partial<LimitConfig> = {}): LimitConfig {
-  return {
-    name: "outbound",
-    key: [{ kind: "sender" }],
-    keyText: "sender",
-    count: 20,
-    windowMs: 300_000,
-    per: "message",
-    algorithm: "fixed",
-    burst: 20,
-    mode: "leaky",
-    action: "defer",
-    exempt: { senders: new Set(), domains: [], cidrs: [] },
-    stage: "rcpt",
-    alert: true,
-    legacy: false,
-    ...overrides,
-  };
-}
+const limit = limitConfig;
 
 function outcome(
   overrides: Partial<LimitConfig> = {},

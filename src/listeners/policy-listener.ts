@@ -92,11 +92,13 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
           if (!verdict) return respond(failed());
           done(verdict.action, verdict.outcome?.limit.name);
           if (verdict.outcome && verdict.action !== "accept") {
-            log.info("policy", verdict.action, {
-              rule: verdict.outcome.limit.name,
-              key: verdict.outcome.key,
-              count: Math.ceil(verdict.outcome.level),
-            });
+            if (log.enabled("info")) {
+              log.info("policy", verdict.action, {
+                rule: verdict.outcome.limit.name,
+                key: verdict.outcome.key,
+                count: Math.ceil(verdict.outcome.level),
+              });
+            }
           } else if (log.enabled("debug")) {
             log.debug("policy", "request", {
               ...describe(request),

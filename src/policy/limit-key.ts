@@ -46,21 +46,22 @@ function partValue(part: KeyPart, attributes: Attributes): string | undefined {
 }
 
 // Parsing and formatting an address for every request showed in the profile (~4 %); the same clients
-// come back, so remember the last few thousand answers.
+// come back, so remember the last few thousand answers, per key part (a reload brings new parts).
 const CLIENT_KEY_CACHE_SIZE = 4096;
-const clientKeys = new Map<string, string | null>();
+const clientKeys = new WeakMap<KeyPart, Map<string, string | null>>();
 
 function clientKey(address: string, part: KeyPart): string | undefined {
-  const cacheKey = `${address}/${part.v4Prefix}/${part.v6Prefix}`;
-  const cached = clientKeys.get(cacheKey);
+  let cache = clientKeys.get(part);
+  if (!cache) clientKeys.set(part, cache = new Map());
+  const cached = cache.get(address);
   if (cached !== undefined) return cached ?? undefined;
   const ip = parseIp(address);
   let key: string | undefined;
   if (ip && part.v4Prefix === undefined) {
     key = ipPrefix(ip, ip.version === 4 ? 32 : 128).replace(/\/(32|128)$/, "");
   } else if (ip) key = ipPrefix(ip, ip.version === 4 ? part.v4Prefix! : part.v6Prefix!);
-  if (clientKeys.size >= CLIENT_KEY_CACHE_SIZE) clientKeys.clear();
-  clientKeys.set(cacheKey, key ?? null);
+  if (cache.size >= CLIENT_KEY_CACHE_SIZE) cache.clear();
+  cache.set(address, key ?? null);
   return key;
 }
 

@@ -2,6 +2,7 @@
 // (reject > defer > warn > alert), and its message is filled in. Pure, tested directly.
 import type { LimitAction, LimitConfig } from "../config/types.ts";
 import { formatAttributes } from "../protocols/attributes.ts";
+import { capacity } from "./rate.ts";
 
 export type ReplyAction = "accept" | "warn" | "defer" | "reject";
 
@@ -39,19 +40,27 @@ const DEFAULT_MESSAGE = "{what} over limit: {count} {unit} in {window}";
 /** The limit's `message` (or the default) with {key} {what} {count} {limit} {unit} {window} {rule}. */
 export function renderMessage(outcome: LimitOutcome): string {
   const { limit } = outcome;
-  const fill: Record<string, string> = {
-    key: outcome.key,
-    what: limit.keyText,
-    count: String(Math.ceil(outcome.level)),
-    limit: String(limit.algorithm === "bucket" ? limit.burst : limit.count),
-    unit: limit.per === "recipient" ? "recipients" : "messages",
-    window: formatWindow(limit.windowMs),
-    rule: limit.name,
-  };
   // One pass with a function, so a key containing "{count}" or "$&" is inserted as it is.
   return (limit.message ?? DEFAULT_MESSAGE).replace(
     /\{(key|what|count|limit|unit|window|rule)\}/g,
-    (_, name) => fill[name],
+    (_, name: string) => {
+      switch (name) {
+        case "key":
+          return outcome.key;
+        case "what":
+          return limit.keyText;
+        case "count":
+          return String(Math.ceil(outcome.level));
+        case "limit":
+          return String(capacity(limit));
+        case "unit":
+          return limit.per === "recipient" ? "recipients" : "messages";
+        case "window":
+          return formatWindow(limit.windowMs);
+        default:
+          return limit.name;
+      }
+    },
   );
 }
 
@@ -81,17 +90,13 @@ export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
 /** The attribute-form reply: `action=defer message="…" rule=outbound count=21 limit=20`. */
 export function formatVerdict(verdict: Verdict): string {
   const outcome = verdict.outcome;
+  if (!outcome && verdict.action === "accept") return "action=accept"; // most answers: skip the builder
   return formatAttributes([
     ["action", verdict.action],
     ["message", verdict.message],
     ["rule", outcome?.limit.name],
     ["count", outcome ? Math.ceil(outcome.level) : undefined],
-    [
-      "limit",
-      outcome
-        ? (outcome.limit.algorithm === "bucket" ? outcome.limit.burst : outcome.limit.count)
-        : undefined,
-    ],
+    ["limit", outcome ? capacity(outcome.limit) : undefined],
     ["header", verdict.header],
   ]);
 }

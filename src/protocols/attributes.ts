@@ -27,55 +27,86 @@ export type AttributeParse =
   | { ok: true; stage: Stage; attributes: Attributes; ignored: string[] }
   | { ok: false; reason: string };
 
-const NAME = /[A-Za-z_][A-Za-z0-9_-]*/y;
-const BARE_VALUE = /[^\s"]*/y;
 const KNOWN = new Set<string>(KNOWN_ATTRIBUTES);
 
 export function isStage(word: string): word is Stage {
   return (STAGES as readonly string[]).includes(word);
 }
 
+// Scanned by character code rather than with sticky regexes: every exec allocated a match array, and
+// this runs for every request on the policy socket.
+function isNameStart(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+}
+
+function isNameChar(c: number): boolean {
+  return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d;
+}
+
+/** JavaScript's \s: where a bare value ends (besides a quote). */
+function isSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
+    c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+const ESCAPES: Record<string, string> = { n: "\n", r: "\r", t: "\t" };
+
 /** Parses the text after the stage word. Unknown names are returned in `ignored`, not errors. */
 export function parseAttributes(stage: Stage, text: string): AttributeParse {
   const attributes: Attributes = {};
   const ignored: string[] = [];
+  const length = text.length;
   let at = 0;
-  while (at < text.length) {
-    while (text[at] === " " || text[at] === "\t") at++;
-    if (at >= text.length) break;
-    NAME.lastIndex = at;
-    const name = NAME.exec(text)?.[0];
-    if (!name || text[at + name.length] !== "=") {
-      return { ok: false, reason: `expected name=value at column ${at + 1}` };
+  while (at < length) {
+    while (at < length && (text.charCodeAt(at) === 0x20 || text.charCodeAt(at) === 0x09)) at++;
+    if (at >= length) break;
+    const nameStart = at;
+    if (isNameStart(text.charCodeAt(at))) {
+      at++;
+      while (at < length && isNameChar(text.charCodeAt(at))) at++;
     }
-    at += name.length + 1;
+    if (at === nameStart || text.charCodeAt(at) !== 0x3d /* = */) {
+      return { ok: false, reason: `expected name=value at column ${nameStart + 1}` };
+    }
+    const name = text.slice(nameStart, at);
+    at++;
     let value = "";
-    if (text[at] === '"') {
+    if (text.charCodeAt(at) === 0x22 /* " */) {
       at++;
       let closed = false;
-      while (at < text.length) {
-        const c = text[at++];
-        if (c === '"') {
+      let run = at; // start of the characters not yet copied into value
+      while (at < length) {
+        const c = text.charCodeAt(at);
+        if (c === 0x22) {
+          value += text.slice(run, at++);
           closed = true;
           break;
         }
-        if (c !== "\\") {
-          value += c;
+        if (c !== 0x5c /* \ */) {
+          at++;
           continue;
         }
-        if (at >= text.length) break;
+        value += text.slice(run, at++);
+        if (at >= length) break;
         const escaped = text[at++];
-        value += escaped === "n" ? "\n" : escaped === "r" ? "\r" : escaped === "t" ? "\t" : escaped;
+        value += ESCAPES[escaped] ?? escaped;
+        run = at;
       }
       if (!closed) return { ok: false, reason: `unterminated quoted value for ${name}` };
-      if (at < text.length && text[at] !== " " && text[at] !== "\t") {
+      if (at < length && text.charCodeAt(at) !== 0x20 && text.charCodeAt(at) !== 0x09) {
         return { ok: false, reason: `text after the closing quote of ${name}` };
       }
     } else {
-      BARE_VALUE.lastIndex = at;
-      value = BARE_VALUE.exec(text)![0];
-      at += value.length;
-      if (text[at] === '"') return { ok: false, reason: `stray quote in the value of ${name}` };
+      const valueStart = at;
+      while (at < length) {
+        const c = text.charCodeAt(at);
+        if (c === 0x22 || isSpace(c)) break;
+        at++;
+      }
+      value = text.slice(valueStart, at);
+      if (text.charCodeAt(at) === 0x22) return { ok: false, reason: `stray quote in the value of ${name}` };
     }
     const key = name.toLowerCase();
     if (KNOWN.has(key)) attributes[key as AttributeName] = value;
@@ -91,8 +122,10 @@ export function quoteValue(value: string): string {
 }
 
 export function formatAttributes(fields: [string, string | number | undefined][]): string {
-  return fields
-    .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => `${name}=${quoteValue(String(value))}`)
-    .join(" ");
+  let line = "";
+  for (const [name, value] of fields) {
+    if (value === undefined) continue;
+    line += `${line === "" ? "" : " "}${name}=${quoteValue(String(value))}`;
+  }
+  return line;
 }

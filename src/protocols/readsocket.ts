@@ -13,11 +13,34 @@ export type ReadsocketRequest =
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const latin1 = new TextDecoder("latin1");
 
-function firstWord(line: Uint8Array): string {
-  const space = line.findIndex((byte) => byte === 0x20 || byte === 0x09);
-  return String.fromCharCode(...line.subarray(0, space < 0 ? Math.min(line.length, 16) : Math.min(space, 16)))
-    .toLowerCase();
+// Plain loops over the bytes: Uint8Array.findIndex/some with a callback showed as ~10 % of a profile.
+function isBlank(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09;
 }
+
+function firstWord(line: Uint8Array): string {
+  let end = 0;
+  while (end < line.length && end < 16 && !isBlank(line[end])) end++;
+  let word = "";
+  for (let i = 0; i < end; i++) word += String.fromCharCode(line[i]);
+  return word.toLowerCase();
+}
+
+/** A blank that separates two words (not a leading or trailing one) and an "=" somewhere. */
+function looksLikeAttributes(line: Uint8Array): boolean {
+  let severalWords = false;
+  let equals = false;
+  for (let i = 0; i < line.length; i++) {
+    const byte = line[i];
+    if (byte === 0x3d) equals = true;
+    else if (i > 0 && i < line.length - 1 && isBlank(byte)) severalWords = true;
+  }
+  return severalWords && equals;
+}
+
+// Only escapes (\n, \t …), raw tabs and C1/line-separator characters can leave a control in a value.
+// deno-lint-ignore no-control-regex
+const MAY_HIDE_CONTROLS = /[\t\\\x7f-\x9f\u2028\u2029]/;
 
 /** The request is everything up to the first newline (Exim's `\n`) or the half-close. */
 export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
@@ -26,10 +49,7 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   const word = firstWord(line);
   // Attributes when the first word is a stage, or when there are several words and an "=": a single
   // token with "=" is still a sender (BATV prvs=…=bob@…, SRS0=…).
-  const severalWords = line.some((byte, i) =>
-    (byte === 0x20 || byte === 0x09) && i > 0 && i < line.length - 1
-  );
-  const form = isStage(word) || (severalWords && line.includes(0x3d /* = */)) ? "attributes" : "legacy";
+  const form = isStage(word) || looksLikeAttributes(line) ? "attributes" : "legacy";
   const invalid = (reason: string): ReadsocketRequest => ({ kind: "invalid", form, reason });
   if (line.length > MAX_REQUEST_BYTES) return invalid(`request longer than ${MAX_REQUEST_BYTES} bytes`);
   if (line.includes(0)) return invalid("NUL byte in request");
@@ -57,6 +77,15 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
     const parsed = parseAttributes(word, clean);
     if (!parsed.ok) return invalid(parsed.reason);
     // A quoted \n may decode to a newline; only the subject may keep one (it is cleaned for display).
+    if (!MAY_HIDE_CONTROLS.test(clean)) {
+      return {
+        kind: "attributes",
+        stage: parsed.stage,
+        attributes: parsed.attributes,
+        ignored: parsed.ignored,
+        eightBit,
+      };
+    }
     for (const [name, value] of Object.entries(parsed.attributes)) {
       if (name === "subject") continue;
       // deno-lint-ignore no-control-regex

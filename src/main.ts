@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { readConfig } from "./cli/config-source.ts";
 import { DEFAULT_CONFIG_FILE, HELP } from "./cli/help.ts";
 import { runCommand } from "./cli/run.ts";
+import { reexecWithHeapTuning } from "./cli/heap-tuning.ts";
 import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/control-commands.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
 import { DEFAULT_POLICY_SOCKET, eximSnippet, formatSnippet, legacySnippet } from "./exim/snippets.ts";
@@ -134,6 +135,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
       if (embedded && values.config) {
         return usageError("give --config or --default-config, not both", command);
       }
+      reexecWithHeapTuning();
       return runCommand(
         { file: values.config ?? DEFAULT_CONFIG_FILE, embedded },
         level as LogLevel | undefined,

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { HEAP_GROWTH_ENV, reexecArguments } from "../../../src/cli/heap-tuning.ts";
+
+describe("reexecArguments", () => {
+  it("drops the embedded script of a compiled executable", () => {
+    assert.deepEqual(
+      reexecArguments(
+        "/usr/sbin/mailpolicyd",
+        ["bun", "/$bunfs/root/mailpolicyd", "run", "--config", "x"],
+        [],
+      ),
+      ["/usr/sbin/mailpolicyd", "run", "--config", "x"],
+    );
+  });
+
+  it("keeps the script and the runtime's own flags when run from source", () => {
+    assert.deepEqual(
+      reexecArguments("/opt/bun", ["/opt/bun", "/src/main.ts", "run"], ["--smol"]),
+      ["/opt/bun", "--smol", "/src/main.ts", "run"],
+    );
+  });
+
+  it("sets growth factors JavaScriptCore reads (between 1 and its default 2)", () => {
+    assert.deepEqual(Object.keys(HEAP_GROWTH_ENV).sort(), [
+      "BUN_JSC_mediumHeapGrowthFactor",
+      "BUN_JSC_smallHeapGrowthFactor",
+    ]);
+    for (const value of Object.values(HEAP_GROWTH_ENV)) assert.ok(Number(value) > 1 && Number(value) < 2);
+  });
+});

@@ -7,8 +7,64 @@ export const ALERT_SENT = 2;
 export type AlertState = typeof ALERT_NONE | typeof ALERT_PENDING | typeof ALERT_SENT;
 
 export interface Sighting {
-  subjects?: Map<string, number>;
-  clientIps?: Map<string, number>;
+  subjects?: Tally;
+  clientIps?: Tally;
+}
+
+const SIGHTING_CAP = 50; // distinct subjects / IPs kept per key: enough for a top 10, bounded memory
+
+/**
+ * How often each value was seen, up to SIGHTING_CAP distinct values. Most keys only ever show one client
+ * IP (or one subject), so the first value is two plain fields and a Map is made only for a second one:
+ * a Map per counter cost ~150 bytes and a cache miss per request with 1e5 keys.
+ */
+export class Tally {
+  private first: string;
+  private firstCount: number;
+  private others?: Map<string, number>;
+
+  constructor(value: string, count = 1) {
+    this.first = value;
+    this.firstCount = count;
+  }
+
+  /** From [value, count] pairs, as the state file keeps them; undefined when there are none. */
+  static from(entries: Iterable<[string, number]>): Tally | undefined {
+    let tally: Tally | undefined;
+    for (const [value, count] of entries) {
+      if (!tally) tally = new Tally(value, count);
+      else tally.add(value, count);
+    }
+    return tally;
+  }
+
+  add(value: string, count = 1): void {
+    if (value === this.first) {
+      this.firstCount += count;
+      return;
+    }
+    const others = this.others ??= new Map();
+    const had = others.get(value);
+    if (had !== undefined) others.set(value, had + count);
+    else if (others.size < SIGHTING_CAP - 1) others.set(value, count);
+  }
+
+  get(value: string): number | undefined {
+    return value === this.first ? this.firstCount : this.others?.get(value);
+  }
+
+  has(value: string): boolean {
+    return this.get(value) !== undefined;
+  }
+
+  get size(): number {
+    return 1 + (this.others?.size ?? 0);
+  }
+
+  *[Symbol.iterator](): IterableIterator<[string, number]> {
+    yield [this.first, this.firstCount];
+    if (this.others) yield* this.others;
+  }
 }
 
 export interface SenderCounter {
@@ -21,22 +77,20 @@ export interface SenderCounter {
   instance?: string; // per = message at RCPT: the message last counted, so its other recipients are not
 }
 
-const SIGHTING_CAP = 50; // distinct subjects / IPs kept per key: enough for a top 10, bounded memory
-
-function bump(map: Map<string, number>, value: string): void {
-  const had = map.get(value);
-  if (had !== undefined) map.set(value, had + 1);
-  else if (map.size < SIGHTING_CAP) map.set(value, 1);
-}
-
 export function recordSighting(counter: SenderCounter, subject?: string, clientIp?: string): void {
   if (subject === undefined && clientIp === undefined) return;
   const seen = counter.seen ??= {};
-  if (subject !== undefined) bump(seen.subjects ??= new Map(), subject);
-  if (clientIp !== undefined) bump(seen.clientIps ??= new Map(), clientIp);
+  if (subject !== undefined) {
+    if (seen.subjects) seen.subjects.add(subject);
+    else seen.subjects = new Tally(subject);
+  }
+  if (clientIp !== undefined) {
+    if (seen.clientIps) seen.clientIps.add(clientIp);
+    else seen.clientIps = new Tally(clientIp);
+  }
 }
 
-export function topEntries(map: Map<string, number> | undefined, n: number): [string, number][] {
-  if (!map) return [];
-  return [...map.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
+export function topEntries(tally: Iterable<[string, number]> | undefined, n: number): [string, number][] {
+  if (!tally) return [];
+  return [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
 }

@@ -38,9 +38,9 @@ function looksLikeAttributes(line: Uint8Array): boolean {
   return severalWords && equals;
 }
 
-// Only escapes (\n, \t …), raw tabs and C1/line-separator characters can leave a control in a value.
+// Most lines have neither controls nor escapes: one test then spares the two cleaning passes below.
 // deno-lint-ignore no-control-regex
-const MAY_HIDE_CONTROLS = /[\t\\\x7f-\x9f\u2028\u2029]/;
+const NEEDS_CLEANING = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]/;
 
 /** The request is everything up to the first newline (Exim's `\n`) or the half-close. */
 export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
@@ -72,12 +72,15 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
       return invalid(`unknown stage '${word.slice(0, 16)}' (connect, helo, mail, rcpt, data)`);
     }
     // Exim's ${quote:} escapes only \n and \r; other controls in a decoded header arrive raw: blank them.
-    // deno-lint-ignore no-control-regex
-    const clean = text.slice(word.length).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, " ");
+    const needsCleaning = NEEDS_CLEANING.test(text);
+    const clean = needsCleaning
+      // deno-lint-ignore no-control-regex
+      ? text.slice(word.length).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, " ")
+      : text.slice(word.length);
     const parsed = parseAttributes(word, clean);
     if (!parsed.ok) return invalid(parsed.reason);
     // A quoted \n may decode to a newline; only the subject may keep one (it is cleaned for display).
-    if (!MAY_HIDE_CONTROLS.test(clean)) {
+    if (!needsCleaning) {
       return {
         kind: "attributes",
         stage: parsed.stage,

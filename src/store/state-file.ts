@@ -4,13 +4,24 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { AlertNotice } from "../policy/alert-notice.ts";
-import type { AlertState, SenderCounter } from "../policy/sender-counter.ts";
+import { type AlertState, type SenderCounter, Tally } from "../policy/sender-counter.ts";
 
 const FORMAT = "mailpolicyd-state";
 const VERSION = 1;
 
-// [key, start, count, last, alert, subjects?, clientIps?]
-type CounterRow = [string, number, number, number, AlertState, [string, number][]?, [string, number][]?];
+// [key, start, count, last, alert, subjects|null, clientIps|null, prev|null, instance|null]; rows from
+// before prev and instance were kept simply end after clientIps (or alert).
+type CounterRow = [
+  string,
+  number,
+  number,
+  number,
+  AlertState,
+  ([string, number][] | null)?,
+  ([string, number][] | null)?,
+  (number | null)?,
+  (string | null)?,
+];
 
 export interface PersistedState {
   savedAt: number;
@@ -18,10 +29,20 @@ export interface PersistedState {
   outbox: AlertNotice[];
 }
 
-function counterRow(key: string, c: SenderCounter): CounterRow {
-  const row: CounterRow = [key, c.start, c.count, c.last, c.alert];
-  if (c.seen) row.push([...(c.seen.subjects ?? [])], [...(c.seen.clientIps ?? [])]);
-  return row;
+const tally = (seen: Tally | undefined) => seen ? JSON.stringify([...seen]) : "[]";
+
+// Written by hand rather than JSON.stringify of an array: one string per counter instead of an array and
+// a string, which mattered when a million counters are saved every few seconds.
+function counterRow(key: string, c: SenderCounter): string {
+  let row = `[${JSON.stringify(key)},${c.start},${c.count},${c.last},${c.alert}`;
+  const prev = c.prev ?? 0;
+  if (c.seen || prev !== 0 || c.instance !== undefined) {
+    row += c.seen ? `,${tally(c.seen.subjects)},${tally(c.seen.clientIps)}` : ",null,null";
+    if (prev !== 0 || c.instance !== undefined) {
+      row += `,${prev}${c.instance === undefined ? "" : `,${JSON.stringify(c.instance)}`}`;
+    }
+  }
+  return `${row}]`;
 }
 
 /** The state file's JSON text in pieces, one per counter, so a writer can pause between them. */
@@ -33,7 +54,7 @@ export function* stateFragments(state: PersistedState): Generator<string> {
     firstTable = false;
     let first = true;
     for (const [key, counter] of table) {
-      yield `${first ? "" : ","}${JSON.stringify(counterRow(key, counter))}`;
+      yield first ? counterRow(key, counter) : `,${counterRow(key, counter)}`;
       first = false;
     }
     yield "]";
@@ -53,14 +74,16 @@ export function parseState(text: string): PersistedState {
   const tables = new Map<string, Map<string, SenderCounter>>();
   for (const [name, rows] of Object.entries(data.limits ?? {}) as [string, CounterRow[]][]) {
     const table = new Map<string, SenderCounter>();
-    for (const [key, start, count, last, alert, subjects, clientIps] of rows) {
+    for (const [key, start, count, last, alert, subjects, clientIps, prev, instance] of rows) {
       if (typeof key !== "string" || !Number.isFinite(start) || !Number.isFinite(count)) {
         throw new Error(`bad counter row in limit ${name}`);
       }
       const counter: SenderCounter = { start, count, last, alert };
       if (subjects || clientIps) {
-        counter.seen = { subjects: new Map(subjects), clientIps: new Map(clientIps) };
+        counter.seen = { subjects: Tally.from(subjects ?? []), clientIps: Tally.from(clientIps ?? []) };
       }
+      if (typeof prev === "number" && Number.isFinite(prev) && prev !== 0) counter.prev = prev;
+      if (typeof instance === "string") counter.instance = instance;
       table.set(key, counter);
     }
     tables.set(name, table);
@@ -69,10 +92,11 @@ export function parseState(text: string): PersistedState {
   return { savedAt: Number(data.savedAt) || 0, tables, outbox };
 }
 
-const FRAGMENTS_PER_SLICE = 5000;
+// About half a millisecond of serialising per slice: the event loop answers requests in between.
+const FRAGMENTS_PER_SLICE = 1000;
 
 /**
- * Writes the state without holding the event loop: 5000 counters at a time, each slice written with
+ * Writes the state without holding the event loop: 1000 counters at a time, each slice written with
  * async I/O, then fsync and rename as writeStateFile does. With a million keys a single JSON.stringify
  * and a synchronous write would stall every answer for a large fraction of a second.
  * `cancelled()` true (the actor stopped meanwhile) abandons the write: the stop wrote a newer state.

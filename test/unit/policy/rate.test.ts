@@ -13,6 +13,7 @@ import {
   ALERT_PENDING,
   ALERT_SENT,
   type SenderCounter,
+  Tally,
 } from "../../../src/policy/sender-counter.ts";
 import type { Algorithm } from "../../../src/config/types.ts";
 
@@ -138,7 +139,7 @@ describe("algorithm fixed", () => {
     const counter = newCounter(0);
     counter.count = 7;
     counter.alert = ALERT_SENT;
-    counter.seen = { subjects: new Map([["hi", 7]]) };
+    counter.seen = { subjects: new Tally("hi", 7) };
     counter.instance = "msg-1";
     rollCounter(counter, limit, 999);
     assert.equal(counter.alert, ALERT_SENT);

@@ -6,6 +6,7 @@ import {
   ALERT_SENT,
   recordSighting,
   type SenderCounter,
+  Tally,
   topEntries,
 } from "../../../src/policy/sender-counter.ts";
 
@@ -31,17 +32,19 @@ describe("recordSighting", () => {
     recordSighting(counter, "Buy now", "192.0.2.2");
     recordSighting(counter, "Hello", "192.0.2.1");
     recordSighting(counter, "Buy now");
-    assert.deepEqual(counter.seen?.subjects, new Map([["Buy now", 3], ["Hello", 1]]));
-    assert.deepEqual(counter.seen?.clientIps, new Map([["192.0.2.1", 2], ["192.0.2.2", 1]]));
+    assert.deepEqual(new Map(counter.seen?.subjects), new Map([["Buy now", 3], ["Hello", 1]]));
+    assert.deepEqual(new Map(counter.seen?.clientIps), new Map([["192.0.2.1", 2], ["192.0.2.2", 1]]));
   });
 
-  it("creates only the map for the kind that was seen", () => {
+  it("creates only the tally for the kind that was seen", () => {
     const subjects = fresh();
     recordSighting(subjects, "only a subject");
-    assert.deepEqual(subjects.seen, { subjects: new Map([["only a subject", 1]]) });
+    assert.deepEqual(Object.keys(subjects.seen!), ["subjects"]);
+    assert.deepEqual([...subjects.seen!.subjects!], [["only a subject", 1]]);
     const ips = fresh();
     recordSighting(ips, undefined, "2001:db8::1");
-    assert.deepEqual(ips.seen, { clientIps: new Map([["2001:db8::1", 1]]) });
+    assert.deepEqual(Object.keys(ips.seen!), ["clientIps"]);
+    assert.deepEqual([...ips.seen!.clientIps!], [["2001:db8::1", 1]]);
   });
 
   it("keeps at most 50 distinct values per kind, and keeps counting the ones it has", () => {
@@ -66,7 +69,28 @@ describe("recordSighting", () => {
     const counter = fresh();
     for (let i = 0; i < 55; i++) recordSighting(counter, `s${i}`, "192.0.2.1");
     assert.equal(counter.seen?.subjects?.size, 50);
-    assert.deepEqual(counter.seen?.clientIps, new Map([["192.0.2.1", 55]]));
+    assert.deepEqual([...counter.seen!.clientIps!], [["192.0.2.1", 55]]);
+  });
+});
+
+describe("Tally", () => {
+  it("holds one value without a map, and counts a second one beside it", () => {
+    const tally = new Tally("192.0.2.1");
+    tally.add("192.0.2.1");
+    assert.equal(tally.size, 1);
+    assert.equal(tally.get("192.0.2.1"), 2);
+    tally.add("192.0.2.9", 3);
+    assert.equal(tally.size, 2);
+    assert.equal(tally.get("192.0.2.9"), 3);
+    assert.equal(tally.has("192.0.2.8"), false);
+    assert.deepEqual([...tally], [["192.0.2.1", 2], ["192.0.2.9", 3]]);
+  });
+
+  it("is rebuilt from the pairs it gave, and from none is nothing", () => {
+    const tally = new Tally("a", 4);
+    tally.add("b");
+    assert.deepEqual([...Tally.from([...tally])!], [["a", 4], ["b", 1]]);
+    assert.equal(Tally.from([]), undefined);
   });
 });
 

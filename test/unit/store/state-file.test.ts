@@ -13,7 +13,7 @@ import {
   writeStateFileAsync,
 } from "../../../src/store/state-file.ts";
 import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
-import { ALERT_NONE, ALERT_PENDING, type SenderCounter } from "../../../src/policy/sender-counter.ts";
+import { ALERT_NONE, ALERT_PENDING, type SenderCounter, Tally } from "../../../src/policy/sender-counter.ts";
 
 const NOTICE: AlertNotice = {
   id: "thresholds|spam@x|1000",
@@ -36,8 +36,8 @@ function sampleState(): PersistedState {
     last: 5000,
     alert: ALERT_PENDING,
     seen: {
-      subjects: new Map([["Buy now", 15], ["Hi", 6]]),
-      clientIps: new Map([["192.0.2.7", 21]]),
+      subjects: Tally.from([["Buy now", 15], ["Hi", 6]]),
+      clientIps: new Tally("192.0.2.7", 21),
     },
   };
   const quiet: SenderCounter = { start: 2000, count: 1, last: 2000, alert: ALERT_NONE };
@@ -72,7 +72,7 @@ describe("serializeState / parseState", () => {
       count: 2,
       last: 3,
       alert: ALERT_NONE,
-      seen: { subjects: new Map([["s", 2]]) },
+      seen: { subjects: new Tally("s", 2) },
     };
     const state: PersistedState = {
       savedAt: 0,
@@ -180,7 +180,7 @@ describe("writeStateFileAsync", () => {
       count: 2,
       last: 3,
       alert: 2,
-      seen: { subjects: new Map([["Hi", 2]]), clientIps: new Map([["192.0.2.1", 2]]) },
+      seen: { subjects: new Tally("Hi", 2), clientIps: new Tally("192.0.2.1", 2) },
     });
     return { savedAt: 42, tables: new Map([["outbound", table]]), outbox: [] };
   };
@@ -212,5 +212,40 @@ describe("writeStateFileAsync", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("sliding windows and per-message counting across a restart", () => {
+  it("keeps the previous sub-window's count and the message last counted", () => {
+    const counter: SenderCounter = {
+      start: 1000,
+      count: 4,
+      last: 1500,
+      alert: ALERT_NONE,
+      prev: 17.5,
+      instance: "1700000000.4242",
+    };
+    const state: PersistedState = {
+      savedAt: 2000,
+      tables: new Map([["s", new Map([["k", counter]])]]),
+      outbox: [],
+    };
+    const back = parseState(serializeState(state)).tables.get("s")!.get("k")!;
+    assert.equal(back.prev, 17.5);
+    assert.equal(back.instance, "1700000000.4242");
+    assert.equal(back.seen, undefined);
+  });
+
+  it("reads rows written before prev and instance were kept", () => {
+    const text = JSON.stringify({
+      format: "mailpolicyd-state",
+      version: 1,
+      savedAt: 1,
+      limits: { t: [["a", 1, 2, 3, 0], ["b", 1, 2, 3, 0, [["s", 1]], [["192.0.2.1", 2]]]] },
+      outbox: [],
+    });
+    const table = parseState(text).tables.get("t")!;
+    assert.deepEqual(table.get("a"), { start: 1, count: 2, last: 3, alert: 0 });
+    assert.deepEqual([...table.get("b")!.seen!.clientIps!], [["192.0.2.1", 2]]);
   });
 });

@@ -37,31 +37,49 @@ export function formatWindow(ms: number): string {
 
 const DEFAULT_MESSAGE = "{what} over limit: {count} {unit} in {window}";
 
+type Placeholder = "key" | "what" | "count" | "limit" | "unit" | "window" | "rule";
+
+function fill(name: Placeholder, outcome: LimitOutcome): string {
+  const { limit } = outcome;
+  switch (name) {
+    case "key":
+      return outcome.key;
+    case "what":
+      return limit.keyText;
+    case "count":
+      return String(Math.ceil(outcome.level));
+    case "limit":
+      return String(capacity(limit));
+    case "unit":
+      return limit.per === "recipient" ? "recipients" : "messages";
+    case "window":
+      return formatWindow(limit.windowMs);
+    case "rule":
+      return limit.name;
+  }
+}
+
+// A refused spammer gets a rendered message on every request: split each template once into literal
+// text (even indexes) and placeholder names (odd indexes) rather than running a regex each time.
+const compiled = new Map<string, string[]>();
+
+function compile(template: string): string[] {
+  let parts = compiled.get(template);
+  if (!parts) {
+    parts = template.split(/\{(key|what|count|limit|unit|window|rule)\}/);
+    if (compiled.size >= 256) compiled.clear(); // templates come from the config: few, but reloads add
+    compiled.set(template, parts);
+  }
+  return parts;
+}
+
 /** The limit's `message` (or the default) with {key} {what} {count} {limit} {unit} {window} {rule}. */
 export function renderMessage(outcome: LimitOutcome): string {
-  const { limit } = outcome;
-  // One pass with a function, so a key containing "{count}" or "$&" is inserted as it is.
-  return (limit.message ?? DEFAULT_MESSAGE).replace(
-    /\{(key|what|count|limit|unit|window|rule)\}/g,
-    (_, name: string) => {
-      switch (name) {
-        case "key":
-          return outcome.key;
-        case "what":
-          return limit.keyText;
-        case "count":
-          return String(Math.ceil(outcome.level));
-        case "limit":
-          return String(capacity(limit));
-        case "unit":
-          return limit.per === "recipient" ? "recipients" : "messages";
-        case "window":
-          return formatWindow(limit.windowMs);
-        default:
-          return limit.name;
-      }
-    },
-  );
+  const parts = compile(outcome.limit.message ?? DEFAULT_MESSAGE);
+  // Values are inserted as they are: a key containing "{count}" or "$&" stays literal.
+  let text = parts[0];
+  for (let i = 1; i < parts.length; i += 2) text += fill(parts[i] as Placeholder, outcome) + parts[i + 1];
+  return text;
 }
 
 export function decideVerdict(outcomes: LimitOutcome[]): Verdict {

@@ -27,7 +27,7 @@ export type AttributeParse =
   | { ok: true; stage: Stage; attributes: Attributes; ignored: string[] }
   | { ok: false; reason: string };
 
-const KNOWN = new Set<string>(KNOWN_ATTRIBUTES);
+const KNOWN = new Map<string, AttributeName>(KNOWN_ATTRIBUTES.map((name) => [name, name]));
 
 export function isStage(word: string): word is Stage {
   return (STAGES as readonly string[]).includes(word);
@@ -108,8 +108,10 @@ export function parseAttributes(stage: Stage, text: string): AttributeParse {
       value = text.slice(valueStart, at);
       if (text.charCodeAt(at) === 0x22) return { ok: false, reason: `stray quote in the value of ${name}` };
     }
-    const key = name.toLowerCase();
-    if (KNOWN.has(key)) attributes[key as AttributeName] = value;
+    // The canonical (literal, so already atomized) name as the property key: a fresh string as a key
+    // made the engine intern it on every request.
+    const known = KNOWN.get(name) ?? KNOWN.get(name.toLowerCase());
+    if (known !== undefined) attributes[known] = value;
     else ignored.push(name);
   }
   return { ok: true, stage, attributes, ignored };

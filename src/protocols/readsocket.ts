@@ -80,16 +80,7 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
     const parsed = parseAttributes(word, clean);
     if (!parsed.ok) return invalid(parsed.reason);
     // A quoted \n may decode to a newline; only the subject may keep one (it is cleaned for display).
-    if (!needsCleaning) {
-      return {
-        kind: "attributes",
-        stage: parsed.stage,
-        attributes: parsed.attributes,
-        ignored: parsed.ignored,
-        eightBit,
-      };
-    }
-    for (const [name, value] of Object.entries(parsed.attributes)) {
+    for (const [name, value] of needsCleaning ? Object.entries(parsed.attributes) : []) {
       if (name === "subject") continue;
       // deno-lint-ignore no-control-regex
       parsed.attributes[name as keyof Attributes] = value.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, "?");

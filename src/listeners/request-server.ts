@@ -30,6 +30,10 @@ interface Pending {
   end(text: string): void;
 }
 
+function newPending(end: (text: string) => void): Pending {
+  return { chunks: [], size: 0, done: false, started: performance.now(), end };
+}
+
 /** Adds a chunk; returns the request once it is complete (newline seen, or too long to wait for more). */
 function collect(pending: Pending, chunk: Uint8Array, maxBytes: number): Uint8Array | undefined {
   const newline = chunk.indexOf(0x0a);
@@ -71,17 +75,11 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
           // deno-lint-ignore no-explicit-any
           open(socket: any) {
             let ended = false;
-            const pending: Pending = {
-              chunks: [],
-              size: 0,
-              done: false,
-              started: performance.now(),
-              end(text) {
-                if (ended) return;
-                ended = true;
-                socket.end(text);
-              },
-            };
+            const pending = newPending((text) => {
+              if (ended) return;
+              ended = true;
+              socket.end(text);
+            });
             socket.data = pending;
             open.add(pending);
           },
@@ -127,15 +125,9 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
-    const pending: Pending = {
-      chunks: [],
-      size: 0,
-      done: false,
-      started: performance.now(),
-      end(text) {
-        if (!socket.destroyed) socket.end(text);
-      },
-    };
+    const pending = newPending((text) => {
+      if (!socket.destroyed) socket.end(text);
+    });
     open.add(pending);
     socket.on("data", (chunk: Buffer) => {
       if (pending.done) return;

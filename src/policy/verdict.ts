@@ -1,7 +1,7 @@
 // From per-limit outcomes to the one answer: the strictest action among the limits that are over wins
 // (reject > defer > warn > alert), and its message is filled in. Pure, tested directly.
 import type { LimitAction, LimitConfig } from "../config/types.ts";
-import { formatAttributes } from "../protocols/attributes.ts";
+import { quoteValue } from "../protocols/attributes.ts";
 import { capacity } from "./rate.ts";
 
 export type ReplyAction = "accept" | "warn" | "defer" | "reject";
@@ -82,12 +82,17 @@ export function renderMessage(outcome: LimitOutcome): string {
   return text;
 }
 
-export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
-  let winner: LimitOutcome | undefined;
-  for (const outcome of outcomes) {
-    if (outcome.over && (!winner || RANK[outcome.limit.action] > RANK[winner.limit.action])) winner = outcome;
-  }
-  if (!winner) return { action: "accept", over: false };
+/** True when `a` is the stricter action (reject > defer > warn > alert): it decides over `b`. */
+export function outranks(a: LimitAction, b: LimitAction): boolean {
+  return RANK[a] > RANK[b];
+}
+
+// Most answers: one shared object, frozen so that no caller can change every later answer.
+const ACCEPT: Verdict = Object.freeze({ action: "accept", over: false });
+
+/** The answer when `winner` is the strictest limit that is over (undefined: none is). */
+export function verdictFor(winner: LimitOutcome | undefined): Verdict {
+  if (!winner) return ACCEPT;
   const message = renderMessage(winner);
   switch (winner.limit.action) {
     case "alert":
@@ -105,16 +110,25 @@ export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
   }
 }
 
+export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
+  let winner: LimitOutcome | undefined;
+  for (const outcome of outcomes) {
+    if (outcome.over && (!winner || outranks(outcome.limit.action, winner.limit.action))) winner = outcome;
+  }
+  return verdictFor(winner);
+}
+
 /** The attribute-form reply: `action=defer message="…" rule=outbound count=21 limit=20`. */
 export function formatVerdict(verdict: Verdict): string {
   const outcome = verdict.outcome;
-  if (!outcome && verdict.action === "accept") return "action=accept"; // most answers: skip the builder
-  return formatAttributes([
-    ["action", verdict.action],
-    ["message", verdict.message],
-    ["rule", outcome?.limit.name],
-    ["count", outcome ? Math.ceil(outcome.level) : undefined],
-    ["limit", outcome ? capacity(outcome.limit) : undefined],
-    ["header", verdict.header],
-  ]);
+  if (!outcome && verdict.action === "accept") return "action=accept"; // most answers
+  // Built directly rather than through formatAttributes: a refused sender may ask thousands of times.
+  let line = `action=${verdict.action}`;
+  if (verdict.message !== undefined) line += ` message=${quoteValue(verdict.message)}`;
+  if (outcome) {
+    line += ` rule=${quoteValue(outcome.limit.name)} count=${Math.ceil(outcome.level)}` +
+      ` limit=${quoteValue(String(capacity(outcome.limit)))}`;
+  }
+  if (verdict.header !== undefined) line += ` header=${quoteValue(verdict.header)}`;
+  return line;
 }

@@ -117,9 +117,14 @@ export function parseAttributes(stage: Stage, text: string): AttributeParse {
   return { ok: true, stage, attributes, ignored };
 }
 
+const BARE = /^[A-Za-z0-9_.-]+$/;
+const NEEDS_ESCAPE = /[\\"\n\r]/;
+
 /** Exim's ${quote:}: bare when only [A-Za-z0-9_.-] and not empty, else "…" with escapes. */
 export function quoteValue(value: string): string {
-  if (/^[A-Za-z0-9_.-]+$/.test(value)) return value;
+  if (BARE.test(value)) return value;
+  // A refused sender gets a quoted message on every request: most need no escape, so test once first.
+  if (!NEEDS_ESCAPE.test(value)) return `"${value}"`;
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n").replace(/\r/g, "\\r")}"`;
 }
 

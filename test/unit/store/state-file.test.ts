@@ -190,10 +190,45 @@ describe("writeStateFileAsync", () => {
     try {
       const file = join(dir, "state.json");
       writeFileSync(file, "old");
-      assert.equal(await writeStateFileAsync(file, stateFragments(state()), () => false), true);
+      const result = await writeStateFileAsync(file, stateFragments(state()), () => false);
+      assert.equal(result.written, true);
+      assert.ok(result.busyMs > 0 && result.busyMs < 10_000, `busy time measured: ${result.busyMs}`);
       assert.equal(readFileSync(file, "utf8"), serializeState(state()));
       assert.equal(parseState(readFileSync(file, "utf8")).tables.get("outbound")?.size, 12_001);
       assert.deepEqual(readdirSync(dir), ["state.json"], "no partial file left");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps multi-byte characters whole across buffer boundaries and writes rows bigger than the buffer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mpd-async-"));
+    try {
+      const file = join(dir, "state.json");
+      const table = new Map<string, SenderCounter>();
+      // Rows of 3-byte and 4-byte characters fill the buffer unevenly, so some row meets its end.
+      for (let i = 0; i < 4000; i++) {
+        table.set(`k${i}@example.org`, {
+          start: i,
+          count: 1,
+          last: i,
+          alert: 0,
+          seen: { subjects: new Tally(`€ 😀 Grüße ${"ä".repeat(i % 37)}`) },
+        });
+      }
+      table.set("huge@example.org", {
+        start: 1,
+        count: 1,
+        last: 1,
+        alert: 0,
+        seen: { subjects: new Tally("€".repeat(200_000)) },
+      });
+      const whole = { savedAt: 7, tables: new Map([["outbound", table]]), outbox: [] };
+      assert.equal((await writeStateFileAsync(file, stateFragments(whole), () => false)).written, true);
+      assert.equal(readFileSync(file, "utf8"), serializeState(whole));
+      const back = parseState(readFileSync(file, "utf8")).tables.get("outbound")!;
+      assert.equal(back.get("huge@example.org")?.seen?.subjects?.get("€".repeat(200_000)), 1);
+      assert.equal(back.get("k36@example.org")?.seen?.subjects?.get(`€ 😀 Grüße ${"ä".repeat(36)}`), 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -206,7 +241,8 @@ describe("writeStateFileAsync", () => {
       writeFileSync(file, "newer state written at stop");
       let slices = 0;
       const done = await writeStateFileAsync(file, stateFragments(state()), () => ++slices >= 2);
-      assert.equal(done, false);
+      assert.equal(done.written, false);
+      assert.equal(slices, 2, "stopped at the first check that said cancelled");
       assert.equal(readFileSync(file, "utf8"), "newer state written at stop");
       assert.deepEqual(readdirSync(dir), ["state.json"]);
     } finally {

@@ -64,4 +64,43 @@ describe("counters actor", () => {
       lines.some((line) => /warn counters: limit passed rule=thresholds key=a count=3 limit=2/.test(line)),
     );
   });
+
+  it("spaces background saves so that they take at most a twentieth of the time", async () => {
+    const parsed = parseConfig(
+      "[daemon]\nstate_file = busy.json\nstate_interval = 100ms\n[thresholds]\ntime = 3600\ncount = 5\n",
+      "t",
+      dir.path,
+    );
+    assert.ok(parsed.ok);
+    const saves: { at: number; busyMs: number }[] = [];
+    const actor = createActor(countersActor, {
+      input: {
+        config: parsed.config,
+        log: createLogger("debug", (line) => {
+          const busy = /state saved .*busy_ms=(\d+)/.exec(line);
+          if (busy) saves.push({ at: performance.now(), busyMs: Number(busy[1]) });
+        }),
+      },
+    });
+    actor.start();
+    const hit = (key: string) =>
+      actor.send({ type: "hit", request: { form: "legacy", key }, reply: () => {} });
+    for (let i = 0; i < 40_000; i++) hit(`sender${i}@example.org`);
+    const deadline = performance.now() + 15_000;
+    while (saves.length < 3 && performance.now() < deadline) {
+      hit("keeps-it-dirty@example.org");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    actor.stop();
+    assert.ok(saves.length >= 3, `three saves within 15 s, saw ${saves.length}`);
+    assert.ok(saves[0].busyMs >= 5, `40k keys take measurable time to save: ${saves[0].busyMs} ms`);
+    for (let i = 1; i < saves.length; i++) {
+      const gap = saves[i].at - saves[i - 1].at;
+      // busy_ms is rounded in the log: allow for the half millisecond lost.
+      assert.ok(
+        gap >= 20 * (saves[i - 1].busyMs - 0.5),
+        `gap ${gap} ms after a ${saves[i - 1].busyMs} ms save`,
+      );
+    }
+  });
 });

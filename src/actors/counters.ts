@@ -21,7 +21,6 @@ import {
   parseState,
   readStateFile,
   serializeState,
-  stateFragments,
   writeStateFile,
   writeStateFileAsync,
 } from "../store/state-file.ts";
@@ -144,7 +143,7 @@ export function startCounters(
     if (!dirty || saving || performance.now() < earliestSave) return;
     saving = true;
     dirty = false;
-    writeStateFileAsync(config.daemon.stateFile, stateFragments(snapshot()), () => stopped)
+    writeStateFileAsync(config.daemon.stateFile, snapshot(), () => stopped)
       .then(({ busyMs }) => {
         earliestSave = performance.now() + busyMs * SAVE_SHARE;
         log.debug("counters", "state saved", { file: config.daemon.stateFile, busy_ms: Math.round(busyMs) });

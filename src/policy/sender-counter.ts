@@ -61,6 +61,12 @@ export class Tally {
     return 1 + (this.others?.size ?? 0);
   }
 
+  /** Every value and its count, first the first one seen; no arrays made (the state save calls this per key). */
+  forEach(visit: (value: string, count: number) => void): void {
+    visit(this.first, this.firstCount);
+    this.others?.forEach((count, value) => visit(value, count));
+  }
+
   *[Symbol.iterator](): IterableIterator<[string, number]> {
     yield [this.first, this.firstCount];
     if (this.others) yield* this.others;

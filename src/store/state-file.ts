@@ -5,6 +5,7 @@ import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { AlertNotice } from "../policy/alert-notice.ts";
 import { type AlertState, type SenderCounter, Tally } from "../policy/sender-counter.ts";
+import { JsonBytes } from "./json-bytes.ts";
 
 const FORMAT = "mailpolicyd-state";
 const VERSION = 1;
@@ -29,41 +30,68 @@ export interface PersistedState {
   outbox: AlertNotice[];
 }
 
-const tally = (seen: Tally | undefined) => seen ? JSON.stringify([...seen]) : "[]";
+// One visitor for every tally rather than a closure per row: the save visits a million of them.
+let tallyOut: JsonBytes;
+let tallyFirst = true;
+const visitTally = (value: string, count: number) => {
+  tallyOut.raw(tallyFirst ? "[" : ",[").string(value).raw(",").number(count).raw("]");
+  tallyFirst = false;
+};
 
-// Written by hand rather than JSON.stringify of an array: one string per counter instead of an array and
-// a string, which mattered when a million counters are saved every few seconds.
-function counterRow(key: string, c: SenderCounter): string {
-  let row = `[${JSON.stringify(key)},${c.start},${c.count},${c.last},${c.alert}`;
-  const prev = c.prev ?? 0;
-  if (c.seen || prev !== 0 || c.instance !== undefined) {
-    row += c.seen ? `,${tally(c.seen.subjects)},${tally(c.seen.clientIps)}` : ",null,null";
-    if (prev !== 0 || c.instance !== undefined) {
-      row += `,${prev}${c.instance === undefined ? "" : `,${JSON.stringify(c.instance)}`}`;
-    }
-  }
-  return `${row}]`;
+function writeTally(out: JsonBytes, seen: Tally | undefined): void {
+  out.raw("[");
+  tallyOut = out;
+  tallyFirst = true;
+  seen?.forEach(visitTally);
+  out.raw("]");
 }
 
-/** The state file's JSON text in pieces, one per counter, so a writer can pause between them. */
-export function* stateFragments(state: PersistedState): Generator<string> {
-  yield `{"format":"${FORMAT}","version":${VERSION},"savedAt":${state.savedAt},"limits":{`;
+function writeCounter(out: JsonBytes, key: string, c: SenderCounter): void {
+  out.raw("[").string(key).raw(",").number(c.start).raw(",").number(c.count).raw(",").number(c.last)
+    .raw(",").number(c.alert);
+  const prev = c.prev ?? 0;
+  if (c.seen || prev !== 0 || c.instance !== undefined) {
+    if (c.seen) {
+      out.raw(",");
+      writeTally(out, c.seen.subjects);
+      out.raw(",");
+      writeTally(out, c.seen.clientIps);
+    } else out.raw(",null,null");
+    if (prev !== 0 || c.instance !== undefined) {
+      out.raw(",").number(prev);
+      if (c.instance !== undefined) out.raw(",").string(c.instance);
+    }
+  }
+  out.raw("]");
+}
+
+/**
+ * Writes the state file's JSON into `out`, pausing (a yield) whenever `out` holds `sliceBytes` or more, so
+ * that a writer can hand the bytes to the disk and let the event loop answer requests in between.
+ */
+export function* encodeState(state: PersistedState, out: JsonBytes, sliceBytes = Infinity): Generator<void> {
+  out.raw(`{"format":"${FORMAT}","version":${VERSION},"savedAt":`).number(state.savedAt).raw(`,"limits":{`);
   let firstTable = true;
   for (const [name, table] of state.tables) {
-    yield `${firstTable ? "" : ","}${JSON.stringify(name)}:[`;
+    if (!firstTable) out.raw(",");
+    out.string(name).raw(":[");
     firstTable = false;
     let first = true;
     for (const [key, counter] of table) {
-      yield first ? counterRow(key, counter) : `,${counterRow(key, counter)}`;
+      if (!first) out.raw(",");
+      writeCounter(out, key, counter);
       first = false;
+      if (out.length >= sliceBytes) yield;
     }
-    yield "]";
+    out.raw("]");
   }
-  yield `},"outbox":${JSON.stringify(state.outbox)}}`;
+  out.raw(`},"outbox":`).value(state.outbox).raw("}");
 }
 
 export function serializeState(state: PersistedState): string {
-  return [...stateFragments(state)].join("");
+  const out = new JsonBytes();
+  for (const _ of encodeState(state, out)) { /* one slice: no pause */ }
+  return new TextDecoder().decode(out.bytes());
 }
 
 export function parseState(text: string): PersistedState {
@@ -94,7 +122,6 @@ export function parseState(text: string): PersistedState {
 
 // About half a millisecond of serialising per slice: the event loop answers requests in between.
 const SLICE_BYTES = 128 * 1024;
-const encoder = new TextEncoder();
 
 export interface AsyncWriteResult {
   written: boolean; // false: cancelled, the file was left as it was
@@ -103,44 +130,33 @@ export interface AsyncWriteResult {
 
 /**
  * Writes the state without holding the event loop: rows are encoded into one reused buffer and each
- * full buffer (128 KB, some 1500 counters) is written with async I/O, then fsync and rename as
- * writeStateFile does. With a million keys a single JSON.stringify and a synchronous write would stall
- * every answer for a large fraction of a second; joining strings per slice made ~60 MB of garbage.
- * `cancelled()` true (the actor stopped meanwhile) abandons the write: the stop wrote a newer state.
+ * 128 KB slice (some 1500 counters) is written with async I/O, then fsync and rename as writeStateFile
+ * does. With a million keys a single JSON.stringify and a synchronous write would stall every answer for
+ * a large fraction of a second. `cancelled()` true (the actor stopped meanwhile) abandons the write: the
+ * stop wrote a newer state.
  */
 export async function writeStateFileAsync(
   path: string,
-  fragments: Iterable<string>,
+  state: PersistedState,
   cancelled: () => boolean,
 ): Promise<AsyncWriteResult> {
   await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.partial`;
   const handle = await open(temporary, "w", 0o640);
-  const buffer = new Uint8Array(SLICE_BYTES);
+  const out = new JsonBytes(SLICE_BYTES * 2);
   let complete = false;
   let busyMs = 0;
   try {
-    let used = 0;
     let started = performance.now();
-    for (const fragment of fragments) {
-      // A fragment is encoded whole or not at all: a row must not be split inside a multi-byte character.
-      let { read, written } = encoder.encodeInto(fragment, buffer.subarray(used));
-      if (read < fragment.length) {
-        busyMs += performance.now() - started;
-        await handle.write(buffer, 0, used);
-        if (cancelled()) return { written: false, busyMs };
-        started = performance.now();
-        used = 0;
-        if (fragment.length * 3 > buffer.length) {
-          await handle.write(fragment); // a row bigger than the buffer: rare (huge subjects), write it alone
-          continue;
-        }
-        ({ written } = encoder.encodeInto(fragment, buffer));
-      }
-      used += written;
+    for (const _ of encodeState(state, out, SLICE_BYTES)) {
+      busyMs += performance.now() - started;
+      await handle.write(out.bytes());
+      out.clear();
+      if (cancelled()) return { written: false, busyMs };
+      started = performance.now();
     }
     busyMs += performance.now() - started;
-    await handle.write(buffer, 0, used);
+    await handle.write(out.bytes());
     await handle.sync();
     complete = true;
   } finally {

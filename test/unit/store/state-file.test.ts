@@ -8,7 +8,6 @@ import {
   type PersistedState,
   readStateFile,
   serializeState,
-  stateFragments,
   writeStateFile,
   writeStateFileAsync,
 } from "../../../src/store/state-file.ts";
@@ -190,7 +189,7 @@ describe("writeStateFileAsync", () => {
     try {
       const file = join(dir, "state.json");
       writeFileSync(file, "old");
-      const result = await writeStateFileAsync(file, stateFragments(state()), () => false);
+      const result = await writeStateFileAsync(file, state(), () => false);
       assert.equal(result.written, true);
       assert.ok(result.busyMs > 0 && result.busyMs < 10_000, `busy time measured: ${result.busyMs}`);
       assert.equal(readFileSync(file, "utf8"), serializeState(state()));
@@ -224,7 +223,7 @@ describe("writeStateFileAsync", () => {
         seen: { subjects: new Tally("€".repeat(200_000)) },
       });
       const whole = { savedAt: 7, tables: new Map([["outbound", table]]), outbox: [] };
-      assert.equal((await writeStateFileAsync(file, stateFragments(whole), () => false)).written, true);
+      assert.equal((await writeStateFileAsync(file, whole, () => false)).written, true);
       assert.equal(readFileSync(file, "utf8"), serializeState(whole));
       const back = parseState(readFileSync(file, "utf8")).tables.get("outbound")!;
       assert.equal(back.get("huge@example.org")?.seen?.subjects?.get("€".repeat(200_000)), 1);
@@ -240,7 +239,7 @@ describe("writeStateFileAsync", () => {
       const file = join(dir, "state.json");
       writeFileSync(file, "newer state written at stop");
       let slices = 0;
-      const done = await writeStateFileAsync(file, stateFragments(state()), () => ++slices >= 2);
+      const done = await writeStateFileAsync(file, state(), () => ++slices >= 2);
       assert.equal(done.written, false);
       assert.equal(slices, 2, "stopped at the first check that said cancelled");
       assert.equal(readFileSync(file, "utf8"), "newer state written at stop");

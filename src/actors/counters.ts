@@ -133,8 +133,9 @@ export function startCounters(
   };
 
   // Every state_interval: in slices with async I/O, one save at a time, so answers are not held up. A
-  // save may take at most 1/SAVE_SHARE of the event loop: with a million keys one costs about a second
-  // of serialising, so the saves then come every 20 s or so instead of every state_interval.
+  // save may be under way at most 1/SAVE_SHARE of the time: besides the serialising, its writes and
+  // fsync cost CPU and disk bandwidth. With a million keys a save takes a few seconds under load, so they
+  // then come every minute or so instead of every state_interval.
   const SAVE_SHARE = 20;
   let saving = false;
   let stopped = false;
@@ -143,10 +144,16 @@ export function startCounters(
     if (!dirty || saving || performance.now() < earliestSave) return;
     saving = true;
     dirty = false;
+    const began = performance.now();
     writeStateFileAsync(config.daemon.stateFile, snapshot(), () => stopped)
       .then(({ busyMs }) => {
-        earliestSave = performance.now() + busyMs * SAVE_SHARE;
-        log.debug("counters", "state saved", { file: config.daemon.stateFile, busy_ms: Math.round(busyMs) });
+        const took = performance.now() - began;
+        earliestSave = performance.now() + took * SAVE_SHARE;
+        log.debug("counters", "state saved", {
+          file: config.daemon.stateFile,
+          ms: Math.round(took),
+          busy_ms: Math.round(busyMs),
+        });
       })
       .catch((error) => {
         dirty = true;

@@ -141,15 +141,25 @@ drive(memoryServer.socket, "uniform", 1000, "legacy", 1); // warm up the JIT and
 await sleep(500);
 const rssBefore = rssBytes(memoryServer.child.pid);
 const fill = drive(memoryServer.socket, "seq", 1e6, "legacy", 600);
-await sleep(1000);
-const rssAfter = rssBytes(memoryServer.child.pid);
+// RSS moves with the garbage collector and the background state save (at 1e6 keys one every ~15 s):
+// sample it for 20 s and report the highest and the lowest, judging the target by the highest.
+const rssSamples = [];
+for (let i = 0; i < 20; i++) {
+  await sleep(1000);
+  rssSamples.push(rssBytes(memoryServer.child.pid));
+}
+const rssPeak = Math.max(...rssSamples);
+const rssTrough = Math.min(...rssSamples);
 const status = await controlGet(memoryServer.control, "/status");
 const memory = {
   keys: status.trackedKeys,
   fill_rps: fill.rps,
   rss_before_mb: Math.round(rssBefore / 1e5) / 10,
-  rss_after_mb: Math.round(rssAfter / 1e5) / 10,
-  bytes_per_key: Math.round((rssAfter - rssBefore) / status.trackedKeys),
+  rss_peak_mb: Math.round(rssPeak / 1e5) / 10,
+  rss_trough_mb: Math.round(rssTrough / 1e5) / 10,
+  rss_samples_mb: rssSamples.map((bytes) => Math.round(bytes / 1e5) / 10),
+  bytes_per_key: Math.round((rssPeak - rssBefore) / status.trackedKeys),
+  bytes_per_key_trough: Math.round((rssTrough - rssBefore) / status.trackedKeys),
 };
 await memoryServer.stop();
 process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
@@ -211,8 +221,9 @@ const markdown =
   `client address evaluated against two limits.\n\n` +
   `| scenario | req/s | of Bun.listen ref. | of C ref. | p50 µs | p99 µs | p99.9 µs | errors | CPU µs/req | RSS MB |\n` +
   `|---|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n\n` +
-  `Memory: ${memory.keys} keys tracked after one request each: RSS ${memory.rss_before_mb} → ${memory.rss_after_mb} MB, ` +
-  `${memory.bytes_per_key} bytes per key. Startup of the compiled executable to its first answer: ` +
+  `Memory: ${memory.keys} keys tracked after one request each: RSS ${memory.rss_before_mb} MB before, over the ` +
+  `next 20 s at most ${memory.rss_peak_mb} MB (${memory.bytes_per_key} bytes per key) and at least ` +
+  `${memory.rss_trough_mb} MB (${memory.bytes_per_key_trough} bytes per key). Startup of the compiled executable to its first answer: ` +
   `best ${startup.best_ms} ms, median ${startup.median_ms} ms.` +
   (soak
     ? ` Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +

@@ -9,6 +9,7 @@ export interface RequestServerOptions {
   path: string;
   maxBytes: number;
   timeoutMs: number;
+  /** `bytes` may be the runtime's read buffer: use them before returning, keep no reference. */
   onRequest(bytes: Uint8Array, reply: (text: string) => void): void;
   /** No complete request within timeoutMs: reply once, the connection then ends. */
   onTimeout(bytesSoFar: number, reply: (text: string) => void): void;
@@ -37,6 +38,8 @@ function newPending(end: (text: string) => void): Pending {
 /** Adds a chunk; returns the request once it is complete (newline seen, or too long to wait for more). */
 function collect(pending: Pending, chunk: Uint8Array, maxBytes: number): Uint8Array | undefined {
   const newline = chunk.indexOf(0x0a);
+  // The usual request, whole in its first chunk: no copy. onRequest reads the bytes before it returns.
+  if (newline >= 0 && pending.chunks.length === 0) return chunk.subarray(0, newline + 1);
   pending.chunks.push(newline >= 0 ? chunk.subarray(0, newline + 1) : chunk);
   pending.size += chunk.length;
   if (newline >= 0 || pending.size > maxBytes) return Buffer.concat(pending.chunks);

@@ -12,8 +12,20 @@ function domainOf(address: string): string | undefined {
 function sender(attributes: Attributes): string | undefined {
   const value = attributes.sender;
   if (value === undefined) return undefined;
-  const clean = value.trim().toLowerCase();
+  const clean = isCanonical(value) ? value : value.trim().toLowerCase();
   return clean === "" ? "<>" : clean;
+}
+
+// Nearly every address arrives lower-case and unpadded: one scan spares trim() and toLowerCase(), which
+// together were a tenth of the counting time.
+function isCanonical(value: string): boolean {
+  const length = value.length;
+  if (length === 0) return false;
+  for (let i = 0; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a) || c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -27,7 +27,20 @@ export function refuses(action: LimitAction | ReplyAction): boolean {
   return action === "defer" || action === "reject";
 }
 
+// A refused sender's message names the window on every request: the few windows of a config, once each.
+const windows = new Map<number, string>();
+
 export function formatWindow(ms: number): string {
+  let text = windows.get(ms);
+  if (text === undefined) {
+    text = windowText(ms);
+    if (windows.size >= 256) windows.clear();
+    windows.set(ms, text);
+  }
+  return text;
+}
+
+function windowText(ms: number): string {
   const seconds = ms / 1000;
   for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]] as const) {
     if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;

@@ -1,7 +1,7 @@
 // Codec for Exim's ${readsocket}: one request per connection, one reply, no trailing newline (an ACL
 // `condition` accepts only a bare yes/no). Two forms share the socket: the seed's bare token and the
 // attribute line. See docs/protocol.md.
-import { type Attributes, isStage, parseAttributes, type Stage } from "./attributes.ts";
+import { type Attributes, parseAttributes, type Stage, STAGES } from "./attributes.ts";
 
 export const MAX_REQUEST_BYTES = 4096;
 
@@ -18,12 +18,22 @@ function isBlank(byte: number): boolean {
   return byte === 0x20 || byte === 0x09;
 }
 
-function firstWord(line: Uint8Array): string {
+function firstWordEnd(line: Uint8Array): number {
   let end = 0;
   while (end < line.length && end < 16 && !isBlank(line[end])) end++;
-  let word = "";
-  for (let i = 0; i < end; i++) word += String.fromCharCode(line[i]);
-  return word.toLowerCase();
+  return end;
+}
+
+/** The stage the line starts with, in any case, as the canonical literal: no string built per request. */
+function stageOf(line: Uint8Array, end: number): Stage | undefined {
+  next: for (const stage of STAGES) {
+    if (stage.length !== end) continue;
+    for (let i = 0; i < end; i++) {
+      if ((line[i] | 0x20) !== stage.charCodeAt(i)) continue next;
+    }
+    return stage;
+  }
+  return undefined;
 }
 
 /** A blank that separates two words (not a leading or trailing one) and an "=" somewhere. */
@@ -46,10 +56,11 @@ const NEEDS_CLEANING = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]/;
 export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   const newline = bytes.indexOf(0x0a);
   const line = newline >= 0 ? bytes.subarray(0, newline) : bytes;
-  const word = firstWord(line);
+  const wordEnd = firstWordEnd(line);
+  const stage = stageOf(line, wordEnd);
   // Attributes when the first word is a stage, or when there are several words and an "=": a single
   // token with "=" is still a sender (BATV prvs=…=bob@…, SRS0=…).
-  const form = isStage(word) || looksLikeAttributes(line) ? "attributes" : "legacy";
+  const form = stage || looksLikeAttributes(line) ? "attributes" : "legacy";
   const invalid = (reason: string): ReadsocketRequest => ({ kind: "invalid", form, reason });
   if (line.length > MAX_REQUEST_BYTES) return invalid(`request longer than ${MAX_REQUEST_BYTES} bytes`);
   if (line.includes(0)) return invalid("NUL byte in request");
@@ -65,19 +76,20 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
     text = latin1.decode(line);
     eightBit = true;
   }
-  text = text.replace(/\r$/, "");
+  if (text.charCodeAt(text.length - 1) === 0x0d) text = text.slice(0, -1);
 
   if (form === "attributes") {
-    if (!isStage(word)) {
-      return invalid(`unknown stage '${word.slice(0, 16)}' (connect, helo, mail, rcpt, data)`);
+    if (!stage) {
+      const word = latin1.decode(line.subarray(0, wordEnd)).toLowerCase();
+      return invalid(`unknown stage '${word}' (connect, helo, mail, rcpt, data)`);
     }
     // Exim's ${quote:} escapes only \n and \r; other controls in a decoded header arrive raw: blank them.
     const needsCleaning = NEEDS_CLEANING.test(text);
     const clean = needsCleaning
       // deno-lint-ignore no-control-regex
-      ? text.slice(word.length).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, " ")
-      : text.slice(word.length);
-    const parsed = parseAttributes(word, clean);
+      ? text.slice(stage.length).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, " ")
+      : text.slice(stage.length);
+    const parsed = parseAttributes(stage, clean);
     if (!parsed.ok) return invalid(parsed.reason);
     // A quoted \n may decode to a newline; only the subject may keep one (it is cleaned for display).
     for (const [name, value] of needsCleaning ? Object.entries(parsed.attributes) : []) {

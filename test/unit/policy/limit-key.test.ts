@@ -68,6 +68,16 @@ describe("limitKey: key kinds", () => {
     );
   });
 
+  it("sender: already canonical addresses are kept, any upper case, blank or non-ASCII is normalised", () => {
+    const key = (sender: string) => limitKey(keyed({ kind: "sender" }), rcpt({ sender }));
+    assert.equal(key("bob@example.org"), "bob@example.org");
+    assert.equal(key("boB@example.org"), "bob@example.org");
+    assert.equal(key("bob@example.org\t"), "bob@example.org");
+    assert.equal(key("\u00a0bob@example.org"), "bob@example.org", "a no-break space is trimmed too");
+    assert.equal(key("BÖB@EXÄMPLE.ORG"), "böb@exämple.org");
+    assert.equal(key("   "), "<>");
+  });
+
   it("sender: the empty sender of a bounce is <>", () => {
     assert.equal(limitKey(keyed({ kind: "sender" }), rcpt({ sender: "" })), "<>");
     assert.equal(limitKey(keyed({ kind: "sender" }), rcpt({ sender: "  " })), "<>");

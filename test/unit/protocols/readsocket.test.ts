@@ -134,6 +134,13 @@ describe("parseReadsocketRequest: the attribute form", () => {
   it("an unknown stage is an invalid attribute request, not a legacy one", () => {
     assert.match(invalidAttributes("bogus sender=a@x\n"), /unknown stage 'bogus'/);
     assert.match(invalidAttributes("quit sender=a@x"), /unknown stage/);
+    assert.match(invalidAttributes("QUIT sender=a@x"), /unknown stage 'quit'/);
+    assert.match(
+      invalidAttributes("rcptx sender=a@x"),
+      /unknown stage 'rcptx'/,
+      "a stage name's prefix is not it",
+    );
+    assert.match(invalidAttributes("rcp sender=a@x"), /unknown stage 'rcp'/);
   });
 
   it("malformed quoting is an invalid attribute request, with the parser's reason", () => {

@@ -28,6 +28,16 @@ export type AttributeParse =
   | { ok: false; reason: string };
 
 const KNOWN = new Map<string, AttributeName>(KNOWN_ATTRIBUTES.map((name) => [name, name]));
+// The known names by length, to recognise a name in place (text.startsWith at its offset) instead of
+// slicing it out and hashing the slice for every attribute of every request.
+const KNOWN_BY_LENGTH: AttributeName[][] = [];
+for (const name of KNOWN_ATTRIBUTES) (KNOWN_BY_LENGTH[name.length] ??= []).push(name);
+
+/** The canonical (literal, so already atomized) name at text[start, end), or undefined. */
+function knownName(text: string, start: number, end: number): AttributeName | undefined {
+  for (const name of KNOWN_BY_LENGTH[end - start] ?? []) if (text.startsWith(name, start)) return name;
+  return KNOWN.get(text.slice(start, end).toLowerCase()); // in another case: rare
+}
 
 export function isStage(word: string): word is Stage {
   return (STAGES as readonly string[]).includes(word);
@@ -70,7 +80,8 @@ export function parseAttributes(stage: Stage, text: string): AttributeParse {
     if (at === nameStart || text.charCodeAt(at) !== 0x3d /* = */) {
       return { ok: false, reason: `expected name=value at column ${nameStart + 1}` };
     }
-    const name = text.slice(nameStart, at);
+    const nameEnd = at;
+    const known = knownName(text, nameStart, nameEnd);
     at++;
     let value = "";
     if (text.charCodeAt(at) === 0x22 /* " */) {
@@ -94,9 +105,17 @@ export function parseAttributes(stage: Stage, text: string): AttributeParse {
         value += ESCAPES[escaped] ?? escaped;
         run = at;
       }
-      if (!closed) return { ok: false, reason: `unterminated quoted value for ${name}` };
+      if (!closed) {
+        return {
+          ok: false,
+          reason: `unterminated quoted value for ${known ?? text.slice(nameStart, nameEnd)}`,
+        };
+      }
       if (at < length && text.charCodeAt(at) !== 0x20 && text.charCodeAt(at) !== 0x09) {
-        return { ok: false, reason: `text after the closing quote of ${name}` };
+        return {
+          ok: false,
+          reason: `text after the closing quote of ${known ?? text.slice(nameStart, nameEnd)}`,
+        };
       }
     } else {
       const valueStart = at;
@@ -106,13 +125,17 @@ export function parseAttributes(stage: Stage, text: string): AttributeParse {
         at++;
       }
       value = text.slice(valueStart, at);
-      if (text.charCodeAt(at) === 0x22) return { ok: false, reason: `stray quote in the value of ${name}` };
+      if (text.charCodeAt(at) === 0x22) {
+        return {
+          ok: false,
+          reason: `stray quote in the value of ${known ?? text.slice(nameStart, nameEnd)}`,
+        };
+      }
     }
-    // The canonical (literal, so already atomized) name as the property key: a fresh string as a key
-    // made the engine intern it on every request.
-    const known = KNOWN.get(name) ?? KNOWN.get(name.toLowerCase());
+    // The canonical name as the property key: a fresh string as a key made the engine intern it on
+    // every request.
     if (known !== undefined) attributes[known] = value;
-    else ignored.push(name);
+    else ignored.push(known ?? text.slice(nameStart, nameEnd));
   }
   return { ok: true, stage, attributes, ignored };
 }

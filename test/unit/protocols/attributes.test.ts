@@ -92,6 +92,12 @@ describe("parseAttributes", () => {
     assert.deepEqual(result.ignored, ["X-Extra", "foo", "protocol_name"]);
   });
 
+  it("ignores a name as long as a known one but not it, and a known name's prefix or extension", () => {
+    const result = parsed("sendor=a@x sende=b@x senders=c@x sender=d@x");
+    assert.deepEqual(result.attributes, { sender: "d@x" });
+    assert.deepEqual(result.ignored, ["sendor", "sende", "senders"]);
+  });
+
   it("matches names case-insensitively", () => {
     assert.deepEqual(parsed("Sender=a@x CLIENT_ADDRESS=192.0.2.1 Sasl_Username=al").attributes, {
       sender: "a@x",

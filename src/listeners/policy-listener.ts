@@ -57,14 +57,25 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         ? formatErrorReply(parsed.reason)
         : formatAttributes([["action", "defer"], ["message", `mailpolicyd: bad request: ${parsed.reason}`]]);
 
+    const record = (started: number, action: RecordedAction, rule?: string) =>
+      recordRequest(input.metrics, action, rule, (performance.now() - started) / 1000);
+
+    const failed = (started: number, form: "legacy" | "attributes") => {
+      record(
+        started,
+        config.daemon.failMode === "closed" ? "defer" : "accept",
+        `fail-${config.daemon.failMode}`,
+      );
+      return failReply(form);
+    };
+
+    // Runs for every request: one closure (the counters' reply) is all it allocates besides the request.
     const answer = (bytes: Uint8Array, respond: (text: string) => void) => {
       const started = performance.now();
-      const done = (action: RecordedAction, rule?: string) =>
-        recordRequest(input.metrics, action, rule, (performance.now() - started) / 1000);
       const parsed = parseReadsocketRequest(bytes);
       if (parsed.kind === "invalid") {
         log.warn("policy", "bad request", { error: parsed.reason, form: parsed.form, bytes: bytes.length });
-        done("error");
+        record(started, "error");
         return respond(badRequestReply(parsed));
       }
       let request: PolicyRequest;
@@ -77,20 +88,16 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         if (parsed.eightBit) log.debug("policy", "request has raw 8-bit bytes, read as Windows-1252");
       }
       const counters = liveActor(system, "counters");
-      const failed = () => {
-        done(config.daemon.failMode === "closed" ? "defer" : "accept", `fail-${config.daemon.failMode}`);
-        return failReply(request.form);
-      };
       if (!counters) {
         log.warn("policy", `counters down, answering fail-${config.daemon.failMode}`, describe(request));
-        return respond(failed());
+        return respond(failed(started, request.form));
       }
       counters.send({
         type: "hit",
         request,
         reply: (verdict: Verdict | undefined) => {
-          if (!verdict) return respond(failed());
-          done(verdict.action, verdict.outcome?.limit.name);
+          if (!verdict) return respond(failed(started, request.form));
+          record(started, verdict.action, verdict.outcome?.limit.name);
           if (verdict.outcome && verdict.action !== "accept") {
             if (log.enabled("info")) {
               log.info("policy", verdict.action, {

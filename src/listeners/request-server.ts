@@ -55,7 +55,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     if (pending.done) return;
     pending.done = true;
     open.delete(pending);
-    options.onRequest(bytes, (text) => pending.end(text));
+    options.onRequest(bytes, pending.end);
   };
   // One sweep for every connection's timeout, rather than a timer per connection.
   const sweep = setInterval(() => {
@@ -64,7 +64,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       if (now - pending.started < options.timeoutMs) continue;
       pending.done = true;
       open.delete(pending);
-      options.onTimeout(pending.size, (text) => pending.end(text));
+      options.onTimeout(pending.size, pending.end);
     }
   }, Math.max(10, Math.min(250, options.timeoutMs / 4)));
 

@@ -33,11 +33,13 @@ function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in 1/100 s ticks
 }
-const drive = (socket, mode, keys, form = "legacy", secs = seconds, rate = 0) =>
+// quiet: the readiness probe, whose "no such socket" complaints before the daemon listens are expected.
+const drive = (socket, mode, keys, form = "legacy", secs = seconds, rate = 0, quiet = false) =>
   JSON.parse(
     execFileSync(loadgen, [socket, String(threads), String(secs), mode, String(keys), form, String(rate)], {
       encoding: "utf8",
       maxBuffer: 1 << 20,
+      stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
     }),
   );
 
@@ -82,7 +84,7 @@ async function startServer(kind, dir) {
   child.stderr.on("data", (chunk) => log += chunk);
   // Ready once a probe is answered (probe keys are not among the measured ones).
   for (let i = 0;; i++) {
-    const probe = drive(socket, "hot", 1, "legacy", 0.001);
+    const probe = drive(socket, "hot", 1, "legacy", 0.001, 0, true);
     if (probe.requests > 0) break;
     if (i > 2000) throw new Error(`${kind} did not start:\n${log}`);
     await sleep(2);

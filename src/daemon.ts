@@ -13,7 +13,6 @@ import { createMetrics, type Metrics } from "./control/metrics.ts";
 import type { ConfigResult } from "./config/load.ts";
 import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
-import { startMemoryRelease } from "./memory-release.ts";
 
 export interface DaemonOptions {
   config: Config;
@@ -92,7 +91,6 @@ export function startDaemon(options: DaemonOptions): Daemon {
     },
   });
   supervisor.start();
-  const stopMemoryRelease = startMemoryRelease();
 
   mkdirSync(dirname(config.daemon.pidfile), { recursive: true });
   writeFileSync(config.daemon.pidfile, `${process.pid}\n`);
@@ -119,7 +117,6 @@ export function startDaemon(options: DaemonOptions): Daemon {
       // Stopping the supervisor stops every child: the listener closes and removes its socket, the
       // counters actor writes the state file.
       supervisor.stop();
-      stopMemoryRelease();
       try {
         unlinkSync(config.daemon.pidfile);
       } catch { /* already gone */ }

@@ -25,6 +25,7 @@ import {
   writeStateFileAsync,
 } from "../store/state-file.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
+import { type GrowthWatch, watchGrowth } from "../store/after-growth.ts";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
 
 export type CountersEvent =
@@ -47,6 +48,7 @@ export interface CountersInput {
   config: Config;
   log: Logger;
   now?: () => number;
+  watchGrowth?: GrowthWatch;
 }
 
 const TICK_MS = 1000;
@@ -165,8 +167,12 @@ export function startCounters(
       .finally(() => saving = false);
   };
 
+  const growth = input.watchGrowth ?? watchGrowth();
   const expire = () => {
     const at = now();
+    let keys = 0;
+    for (const table of tables.values()) keys += table.counters.size;
+    if (growth.tick(keys)) log.debug("counters", "collected garbage after a burst of new keys", { keys });
     for (const table of tables.values()) {
       for (const key of table.wheel.advance(at)) {
         const counter = table.counters.get(key);

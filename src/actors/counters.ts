@@ -168,11 +168,15 @@ export function startCounters(
   };
 
   const growth = input.watchGrowth ?? watchGrowth();
-  const expire = () => {
-    const at = now();
+  // Every quarter second, so that the collection after a burst comes soon after it ends.
+  const watchKeys = () => {
     let keys = 0;
     for (const table of tables.values()) keys += table.counters.size;
     if (growth.tick(keys)) log.debug("counters", "collected garbage after a burst of new keys", { keys });
+  };
+
+  const expire = () => {
+    const at = now();
     for (const table of tables.values()) {
       for (const key of table.wheel.advance(at)) {
         const counter = table.counters.get(key);
@@ -330,6 +334,7 @@ export function startCounters(
   restore();
   for (const limit of config.limits) tableFor(limit);
   const ticker = setInterval(guarded(expire), TICK_MS);
+  const keyWatcher = setInterval(guarded(watchKeys), 250);
   // A full disk must not take counting down with it: persistInBackground logs and tries again later.
   const saver = setInterval(persistInBackground, config.daemon.stateIntervalMs);
   for (const notice of outbox.values()) offer(notice);
@@ -388,6 +393,7 @@ export function startCounters(
     stop(reason) {
       stopped = true;
       clearInterval(ticker);
+      clearInterval(keyWatcher);
       clearInterval(saver);
       try {
         dirty = true;

@@ -130,10 +130,10 @@ export interface AsyncWriteResult {
 
 /**
  * Writes the state without holding the event loop: rows are encoded into one reused buffer and each
- * 32 KB slice (some 400 counters, a quarter of a millisecond) is written with async I/O, then fsync and rename as writeStateFile
- * does. With a million keys a single JSON.stringify and a synchronous write would stall every answer for
- * a large fraction of a second. `cancelled()` true (the actor stopped meanwhile) abandons the write: the
- * stop wrote a newer state.
+ * 32 KB slice (some 400 counters, a quarter of a millisecond) is written with async I/O, then fsync and
+ * rename as writeStateFile does. With a million keys a single JSON.stringify and a synchronous write would
+ * stall every answer for a large fraction of a second. `cancelled()` true (the actor stopped meanwhile)
+ * abandons the write: the stop wrote a newer state.
  */
 export async function writeStateFileAsync(
   path: string,

@@ -241,7 +241,8 @@ const markdown =
   `|---|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n\n` +
   `Memory: ${memory.keys} keys tracked after one request each: RSS ${memory.rss_before_mb} MB before, over the ` +
   `next 20 s at most ${memory.rss_peak_mb} MB (${memory.bytes_per_key} bytes per key) and at least ` +
-  `${memory.rss_trough_mb} MB (${memory.bytes_per_key_trough} bytes per key). Startup of the compiled executable to its first answer: ` +
+  `${memory.rss_trough_mb} MB (${memory.bytes_per_key_trough} bytes per key). ` +
+  `Startup of the compiled executable to its first answer: ` +
   `best ${startup.best_ms} ms, median ${startup.median_ms} ms.` +
   (soak
     ? ` Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +

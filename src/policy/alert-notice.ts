@@ -32,8 +32,8 @@ export function makeAlertNotice(
     windowMs: limit.windowMs,
     firstSeen: counter.start,
     lastSeen: counter.last,
-    topSubjects: topEntries(counter.seen?.subjects, 10),
-    topClientIps: topEntries(counter.seen?.clientIps, 10),
+    topSubjects: topEntries(counter.subjects, 10),
+    topClientIps: topEntries(counter.clientIps, 10),
   };
 }
 

@@ -6,12 +6,12 @@
 // bucket  — a leaky-bucket meter: each request adds its cost, the level drains at count/time, and a
 //           request that would overflow `burst` is over.
 import type { LimitConfig } from "../config/types.ts";
-import { ALERT_NONE, type SenderCounter } from "./sender-counter.ts";
+import { ALERT_NONE, makeCounter, type SenderCounter } from "./sender-counter.ts";
 
 type RateLimit = Pick<LimitConfig, "algorithm" | "count" | "windowMs" | "burst">;
 
 export function newCounter(now: number): SenderCounter {
-  return { start: now, count: 0, last: now, alert: ALERT_NONE };
+  return makeCounter(now, 0, now, ALERT_NONE);
 }
 
 // Level drained over `ms`: multiplied before dividing, so a bucket that should be empty is exactly 0.
@@ -26,7 +26,8 @@ export function rollCounter(counter: SenderCounter, limit: RateLimit, now: numbe
         counter.start = now;
         counter.count = 0;
         counter.alert = ALERT_NONE;
-        counter.seen = undefined;
+        counter.subjects = undefined;
+        counter.clientIps = undefined;
         counter.instance = undefined;
       }
       return;

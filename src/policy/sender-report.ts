@@ -49,7 +49,7 @@ export function senderDetail(
 ): SenderDetail {
   return {
     ...senderRow(limit, key, counter, now),
-    subjects: topEntries(counter.seen?.subjects, 10),
-    clientIps: topEntries(counter.seen?.clientIps, 10),
+    subjects: topEntries(counter.subjects, 10),
+    clientIps: topEntries(counter.clientIps, 10),
   };
 }

@@ -4,7 +4,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { AlertNotice } from "../policy/alert-notice.ts";
-import { type AlertState, type SenderCounter, Tally } from "../policy/sender-counter.ts";
+import { type AlertState, makeCounter, type SenderCounter, Tally } from "../policy/sender-counter.ts";
 import { JsonBytes } from "./json-bytes.ts";
 
 const FORMAT = "mailpolicyd-state";
@@ -38,11 +38,11 @@ const visitTally = (value: string, count: number) => {
   tallyFirst = false;
 };
 
-function writeTally(out: JsonBytes, seen: Tally | undefined): void {
+function writeTally(out: JsonBytes, tally: Tally | undefined): void {
   out.raw("[");
   tallyOut = out;
   tallyFirst = true;
-  seen?.forEach(visitTally);
+  tally?.forEach(visitTally);
   out.raw("]");
 }
 
@@ -50,12 +50,12 @@ function writeCounter(out: JsonBytes, key: string, c: SenderCounter): void {
   out.raw("[").string(key).raw(",").number(c.start).raw(",").number(c.count).raw(",").number(c.last)
     .raw(",").number(c.alert);
   const prev = c.prev ?? 0;
-  if (c.seen || prev !== 0 || c.instance !== undefined) {
-    if (c.seen) {
+  if (c.subjects || c.clientIps || prev !== 0 || c.instance !== undefined) {
+    if (c.subjects || c.clientIps) {
       out.raw(",");
-      writeTally(out, c.seen.subjects);
+      writeTally(out, c.subjects);
       out.raw(",");
-      writeTally(out, c.seen.clientIps);
+      writeTally(out, c.clientIps);
     } else out.raw(",null,null");
     if (prev !== 0 || c.instance !== undefined) {
       out.raw(",").number(prev);
@@ -106,10 +106,9 @@ export function parseState(text: string): PersistedState {
       if (typeof key !== "string" || !Number.isFinite(start) || !Number.isFinite(count)) {
         throw new Error(`bad counter row in limit ${name}`);
       }
-      const counter: SenderCounter = { start, count, last, alert };
-      if (subjects || clientIps) {
-        counter.seen = { subjects: Tally.from(subjects ?? []), clientIps: Tally.from(clientIps ?? []) };
-      }
+      const counter = makeCounter(start, count, last, alert);
+      counter.subjects = Tally.from(subjects ?? []);
+      counter.clientIps = Tally.from(clientIps ?? []);
       if (typeof prev === "number" && Number.isFinite(prev) && prev !== 0) counter.prev = prev;
       if (typeof instance === "string") counter.instance = instance;
       table.set(key, counter);

@@ -66,7 +66,16 @@ function assertNear(actual: number, expected: number, message?: string): void {
 
 describe("newCounter", () => {
   it("starts empty, with the window (or alert period) and the last request at now", () => {
-    assert.deepEqual(newCounter(5000), { start: 5000, count: 0, last: 5000, alert: ALERT_NONE });
+    assert.deepEqual(newCounter(5000), {
+      start: 5000,
+      count: 0,
+      last: 5000,
+      alert: ALERT_NONE,
+      prev: 0,
+      instance: undefined,
+      subjects: undefined,
+      clientIps: undefined,
+    });
   });
 });
 
@@ -139,16 +148,18 @@ describe("algorithm fixed", () => {
     const counter = newCounter(0);
     counter.count = 7;
     counter.alert = ALERT_SENT;
-    counter.seen = { subjects: new Tally("hi", 7) };
+    counter.subjects = new Tally("hi", 7);
+    counter.clientIps = new Tally("192.0.2.1", 7);
     counter.instance = "msg-1";
     rollCounter(counter, limit, 999);
     assert.equal(counter.alert, ALERT_SENT);
     assert.equal(counter.instance, "msg-1");
-    assert.ok(counter.seen);
+    assert.ok(counter.subjects && counter.clientIps);
     rollCounter(counter, limit, 1000);
     assert.equal(counter.count, 0);
     assert.equal(counter.alert, ALERT_NONE);
-    assert.equal(counter.seen, undefined);
+    assert.equal(counter.subjects, undefined);
+    assert.equal(counter.clientIps, undefined);
     assert.equal(counter.instance, undefined);
   });
 

@@ -4,13 +4,14 @@ import {
   ALERT_NONE,
   ALERT_PENDING,
   ALERT_SENT,
+  makeCounter,
   recordSighting,
   type SenderCounter,
   Tally,
   topEntries,
 } from "../../../src/policy/sender-counter.ts";
 
-const fresh = (): SenderCounter => ({ start: 0, count: 0, last: 0, alert: ALERT_NONE });
+const fresh = (): SenderCounter => makeCounter(0, 0, 0, ALERT_NONE);
 
 describe("alert states", () => {
   it("are the numbers the state file stores: 0 none, 1 pending, 2 sent", () => {
@@ -23,7 +24,7 @@ describe("recordSighting", () => {
     const counter = fresh();
     recordSighting(counter);
     recordSighting(counter, undefined, undefined);
-    assert.equal(counter.seen, undefined);
+    assert.deepEqual(counter, fresh());
   });
 
   it("counts each distinct subject and client IP", () => {
@@ -32,25 +33,25 @@ describe("recordSighting", () => {
     recordSighting(counter, "Buy now", "192.0.2.2");
     recordSighting(counter, "Hello", "192.0.2.1");
     recordSighting(counter, "Buy now");
-    assert.deepEqual(new Map(counter.seen?.subjects), new Map([["Buy now", 3], ["Hello", 1]]));
-    assert.deepEqual(new Map(counter.seen?.clientIps), new Map([["192.0.2.1", 2], ["192.0.2.2", 1]]));
+    assert.deepEqual(new Map(counter.subjects), new Map([["Buy now", 3], ["Hello", 1]]));
+    assert.deepEqual(new Map(counter.clientIps), new Map([["192.0.2.1", 2], ["192.0.2.2", 1]]));
   });
 
   it("creates only the tally for the kind that was seen", () => {
     const subjects = fresh();
     recordSighting(subjects, "only a subject");
-    assert.deepEqual(Object.keys(subjects.seen!), ["subjects"]);
-    assert.deepEqual([...subjects.seen!.subjects!], [["only a subject", 1]]);
+    assert.equal(subjects.clientIps, undefined);
+    assert.deepEqual([...subjects.subjects!], [["only a subject", 1]]);
     const ips = fresh();
     recordSighting(ips, undefined, "2001:db8::1");
-    assert.deepEqual(Object.keys(ips.seen!), ["clientIps"]);
-    assert.deepEqual([...ips.seen!.clientIps!], [["2001:db8::1", 1]]);
+    assert.equal(ips.subjects, undefined);
+    assert.deepEqual([...ips.clientIps!], [["2001:db8::1", 1]]);
   });
 
   it("keeps at most 50 distinct values per kind, and keeps counting the ones it has", () => {
     const counter = fresh();
     for (let i = 0; i < 60; i++) recordSighting(counter, `subject ${i}`, `192.0.2.${i}`);
-    const { subjects, clientIps } = counter.seen!;
+    const { subjects, clientIps } = counter;
     assert.equal(subjects?.size, 50);
     assert.equal(clientIps?.size, 50);
     assert.ok(subjects?.has("subject 0") && subjects.has("subject 49"), "the first 50 are kept");
@@ -68,8 +69,8 @@ describe("recordSighting", () => {
   it("caps subjects and IPs independently", () => {
     const counter = fresh();
     for (let i = 0; i < 55; i++) recordSighting(counter, `s${i}`, "192.0.2.1");
-    assert.equal(counter.seen?.subjects?.size, 50);
-    assert.deepEqual([...counter.seen!.clientIps!], [["192.0.2.1", 55]]);
+    assert.equal(counter.subjects?.size, 50);
+    assert.deepEqual([...counter.clientIps!], [["192.0.2.1", 55]]);
   });
 });
 
@@ -115,6 +116,18 @@ describe("topEntries", () => {
   it("ranks what recordSighting counted", () => {
     const counter = fresh();
     for (const subject of ["spam", "ham", "spam", "eggs", "spam", "ham"]) recordSighting(counter, subject);
-    assert.deepEqual(topEntries(counter.seen?.subjects, 2), [["spam", 3], ["ham", 2]]);
+    assert.deepEqual(topEntries(counter.subjects, 2), [["spam", 3], ["ham", 2]]);
+  });
+});
+
+describe("client addresses shared between counters", () => {
+  it("still count correctly once more distinct addresses than the pool holds have come by", () => {
+    const counters = Array.from({ length: 5000 }, () => fresh());
+    counters.forEach((counter, i) => recordSighting(counter, undefined, `10.0.${i >> 8}.${i & 255}`));
+    recordSighting(counters[0], undefined, "10.0.0.0");
+    recordSighting(counters[4999], undefined, `10.0.${4999 >> 8}.${4999 & 255}`);
+    recordSighting(counters[4999], undefined, "10.0.0.0");
+    assert.deepEqual([...counters[0].clientIps!], [["10.0.0.0", 2]]);
+    assert.deepEqual([...counters[4999].clientIps!], [["10.0.19.135", 2], ["10.0.0.0", 1]]);
   });
 });

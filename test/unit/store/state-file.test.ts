@@ -12,7 +12,14 @@ import {
   writeStateFileAsync,
 } from "../../../src/store/state-file.ts";
 import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
-import { ALERT_NONE, ALERT_PENDING, type SenderCounter, Tally } from "../../../src/policy/sender-counter.ts";
+import { newCounter } from "../../../src/policy/rate.ts";
+import {
+  ALERT_NONE,
+  ALERT_PENDING,
+  makeCounter,
+  type SenderCounter,
+  Tally,
+} from "../../../src/policy/sender-counter.ts";
 
 const NOTICE: AlertNotice = {
   id: "thresholds|spam@x|1000",
@@ -30,16 +37,11 @@ const NOTICE: AlertNotice = {
 
 function sampleState(): PersistedState {
   const spammer: SenderCounter = {
-    start: 1000,
-    count: 21,
-    last: 5000,
-    alert: ALERT_PENDING,
-    seen: {
-      subjects: Tally.from([["Buy now", 15], ["Hi", 6]]),
-      clientIps: new Tally("192.0.2.7", 21),
-    },
+    ...makeCounter(1000, 21, 5000, ALERT_PENDING),
+    subjects: Tally.from([["Buy now", 15], ["Hi", 6]]),
+    clientIps: new Tally("192.0.2.7", 21),
   };
-  const quiet: SenderCounter = { start: 2000, count: 1, last: 2000, alert: ALERT_NONE };
+  const quiet = makeCounter(2000, 1, 2000, ALERT_NONE);
   return {
     savedAt: 6000,
     tables: new Map([
@@ -66,21 +68,23 @@ describe("serializeState / parseState", () => {
   });
 
   it("keeps sightings of one kind when the other was never seen", () => {
-    const counter: SenderCounter = {
-      start: 1,
-      count: 2,
-      last: 3,
-      alert: ALERT_NONE,
-      seen: { subjects: new Tally("s", 2) },
-    };
+    const counter: SenderCounter = { ...makeCounter(1, 2, 3, ALERT_NONE), subjects: new Tally("s", 2) };
     const state: PersistedState = {
       savedAt: 0,
       tables: new Map([["t", new Map([["k", counter]])]]),
       outbox: [],
     };
     const back = parseState(serializeState(state)).tables.get("t")!.get("k")!;
-    assert.deepEqual([...back.seen!.subjects!], [["s", 2]]);
-    assert.equal(back.seen!.clientIps?.size ?? 0, 0);
+    assert.deepEqual([...back.subjects!], [["s", 2]]);
+    assert.equal(back.clientIps, undefined);
+  });
+
+  it("restores every counter with the shape new counters have, so the hit path sees one shape", () => {
+    const rows = [["a", 1, 2, 3, 0], ["b", 1, 2, 3, 0, [["s", 1]], null, 4, "m"]];
+    const text = JSON.stringify({ format: "mailpolicyd-state", version: 1, savedAt: 1, limits: { t: rows } });
+    const table = parseState(text).tables.get("t")!;
+    assert.deepEqual(Object.keys(table.get("a")!), Object.keys(newCounter(0)));
+    assert.deepEqual(Object.keys(table.get("b")!), Object.keys(newCounter(0)));
   });
 
   it("writes a tagged JSON document", () => {
@@ -179,7 +183,8 @@ describe("writeStateFileAsync", () => {
       count: 2,
       last: 3,
       alert: 2,
-      seen: { subjects: new Tally("Hi", 2), clientIps: new Tally("192.0.2.1", 2) },
+      subjects: new Tally("Hi", 2),
+      clientIps: new Tally("192.0.2.1", 2),
     });
     return { savedAt: 42, tables: new Map([["outbound", table]]), outbox: [] };
   };
@@ -212,7 +217,7 @@ describe("writeStateFileAsync", () => {
           count: 1,
           last: i,
           alert: 0,
-          seen: { subjects: new Tally(`€ 😀 Grüße ${"ä".repeat(i % 37)}`) },
+          subjects: new Tally(`€ 😀 Grüße ${"ä".repeat(i % 37)}`),
         });
       }
       table.set("huge@example.org", {
@@ -220,14 +225,14 @@ describe("writeStateFileAsync", () => {
         count: 1,
         last: 1,
         alert: 0,
-        seen: { subjects: new Tally("€".repeat(200_000)) },
+        subjects: new Tally("€".repeat(200_000)),
       });
       const whole = { savedAt: 7, tables: new Map([["outbound", table]]), outbox: [] };
       assert.equal((await writeStateFileAsync(file, whole, () => false)).written, true);
       assert.equal(readFileSync(file, "utf8"), serializeState(whole));
       const back = parseState(readFileSync(file, "utf8")).tables.get("outbound")!;
-      assert.equal(back.get("huge@example.org")?.seen?.subjects?.get("€".repeat(200_000)), 1);
-      assert.equal(back.get("k36@example.org")?.seen?.subjects?.get(`€ 😀 Grüße ${"ä".repeat(36)}`), 1);
+      assert.equal(back.get("huge@example.org")?.subjects?.get("€".repeat(200_000)), 1);
+      assert.equal(back.get("k36@example.org")?.subjects?.get(`€ 😀 Grüße ${"ä".repeat(36)}`), 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -268,7 +273,8 @@ describe("sliding windows and per-message counting across a restart", () => {
     const back = parseState(serializeState(state)).tables.get("s")!.get("k")!;
     assert.equal(back.prev, 17.5);
     assert.equal(back.instance, "1700000000.4242");
-    assert.equal(back.seen, undefined);
+    assert.equal(back.subjects, undefined);
+    assert.equal(back.clientIps, undefined);
   });
 
   it("reads rows written before prev and instance were kept", () => {
@@ -280,7 +286,7 @@ describe("sliding windows and per-message counting across a restart", () => {
       outbox: [],
     });
     const table = parseState(text).tables.get("t")!;
-    assert.deepEqual(table.get("a"), { start: 1, count: 2, last: 3, alert: 0 });
-    assert.deepEqual([...table.get("b")!.seen!.clientIps!], [["192.0.2.1", 2]]);
+    assert.deepEqual(table.get("a"), makeCounter(1, 2, 3, 0));
+    assert.deepEqual([...table.get("b")!.clientIps!], [["192.0.2.1", 2]]);
   });
 });

@@ -16,7 +16,7 @@ import {
 } from "../protocols/readsocket.ts";
 import { defineActor, liveActor } from "./../actors/actor.ts";
 import { type Metrics, type RecordedAction, recordRequest } from "../control/metrics.ts";
-import { listenForRequests, type RequestServer } from "./request-server.ts";
+import { listenForRequests, type RequestServer, type Responder } from "./request-server.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 
 export interface PolicyListenerInput {
@@ -70,13 +70,13 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     };
 
     // Runs for every request: one closure (the counters' reply) is all it allocates besides the request.
-    const answer = (bytes: Uint8Array, respond: (text: string) => void) => {
+    const answer = (bytes: Uint8Array, responder: Responder) => {
       const started = performance.now();
       const parsed = parseReadsocketRequest(bytes);
       if (parsed.kind === "invalid") {
         log.warn("policy", "bad request", { error: parsed.reason, form: parsed.form, bytes: bytes.length });
         record(started, "error");
-        return respond(badRequestReply(parsed));
+        return responder.reply(badRequestReply(parsed));
       }
       let request: PolicyRequest;
       if (parsed.kind === "legacy") request = { form: "legacy", key: parsed.key };
@@ -90,13 +90,13 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       const counters = liveActor(system, "counters");
       if (!counters) {
         log.warn("policy", `counters down, answering fail-${config.daemon.failMode}`, describe(request));
-        return respond(failed(started, request.form));
+        return responder.reply(failed(started, request.form));
       }
       counters.send({
         type: "hit",
         request,
         reply: (verdict: Verdict | undefined) => {
-          if (!verdict) return respond(failed(started, request.form));
+          if (!verdict) return responder.reply(failed(started, request.form));
           record(started, verdict.action, verdict.outcome?.limit.name);
           if (verdict.outcome && verdict.action !== "accept") {
             if (log.enabled("info")) {
@@ -113,7 +113,9 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
               over: verdict.over,
             });
           }
-          respond(request.form === "legacy" ? formatLegacyReply(verdict.over) : formatVerdict(verdict));
+          responder.reply(
+            request.form === "legacy" ? formatLegacyReply(verdict.over) : formatVerdict(verdict),
+          );
         },
       });
     };
@@ -127,12 +129,12 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         maxBytes: MAX_REQUEST_BYTES,
         timeoutMs: config.daemon.requestTimeoutMs,
         onRequest: answer,
-        onTimeout(bytes, respond) {
+        onTimeout(bytes, responder) {
           log.warn("policy", "client sent no complete request in time", {
             timeout_ms: config.daemon.requestTimeoutMs,
             bytes,
           });
-          respond(formatErrorReply("timeout waiting for request"));
+          responder.reply(formatErrorReply("timeout waiting for request"));
         },
         onClientError: (code) => log.debug("policy", "client connection error", { error: code }),
         onError: fail,

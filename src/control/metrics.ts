@@ -67,6 +67,26 @@ function minuteOf(metrics: Metrics, now: number): MinuteCounts {
 
 export type RecordedAction = "accept" | "warn" | "defer" | "reject" | "error";
 
+// The map keys "action\0rule", made once per rule: a key built per request was a string to hash each time.
+const requestKeys = new Map<string, Record<RecordedAction, string>>();
+
+function requestKey(action: RecordedAction, rule: string): string {
+  let keys = requestKeys.get(rule);
+  if (!keys) {
+    const key = (action: RecordedAction) => `${action}\0${rule}`;
+    keys = {
+      accept: key("accept"),
+      warn: key("warn"),
+      defer: key("defer"),
+      reject: key("reject"),
+      error: key("error"),
+    };
+    if (requestKeys.size >= 1024) requestKeys.clear(); // rules come and go with reloads: stay bounded
+    requestKeys.set(rule, keys);
+  }
+  return keys[action];
+}
+
 export function recordRequest(
   metrics: Metrics,
   action: RecordedAction,
@@ -74,7 +94,7 @@ export function recordRequest(
   seconds: number,
   now = Date.now(),
 ): void {
-  const key = `${action}\0${rule ?? ""}`;
+  const key = requestKey(action, rule ?? "");
   metrics.requests.set(key, (metrics.requests.get(key) ?? 0) + 1);
   let bucket = 0;
   while (bucket < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[bucket]) bucket++;

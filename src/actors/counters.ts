@@ -14,7 +14,14 @@ import {
   recordSighting,
   type SenderCounter,
 } from "../policy/sender-counter.ts";
-import { type LimitOutcome, outranks, refuses, type Verdict, verdictFor } from "../policy/verdict.ts";
+import {
+  type LimitOutcome,
+  outranks,
+  refuses,
+  sameRefusal,
+  type Verdict,
+  verdictFor,
+} from "../policy/verdict.ts";
 import { type SenderDetail, senderDetail, type SenderRow, senderRow } from "../policy/sender-report.ts";
 import { displaySubject } from "../protocols/subject.ts";
 import {
@@ -238,7 +245,7 @@ export function startCounters(
       step.over = level > capacity(limit);
       if (step.over && (!winner || outranks(limit.action, winner.table.limit.action))) winner = step;
     }
-    const verdict = verdictFor(winner && outcomeOf(winner));
+    const verdict = answerFor(winner);
     const refused = refuses(verdict.action);
     const subject = attributes?.subject !== undefined ? displaySubject(attributes.subject) : undefined;
     for (let i = 0; i < taken; i++) {
@@ -262,6 +269,15 @@ export function startCounters(
     if (subject !== undefined) recordElsewhere(request, taken, subject);
     dirty = true;
     return verdict;
+  };
+
+  let lastOver: Verdict | undefined; // the latest answer for a limit that was over
+  const answerFor = (winner: Step | undefined): Verdict => {
+    if (!winner) return verdictFor(undefined);
+    if (!sameRefusal(lastOver, winner.table.limit, winner.key, winner.level)) {
+      lastOver = verdictFor(outcomeOf(winner));
+    }
+    return lastOver!;
   };
 
   const outcomeOf = (step: Step): LimitOutcome => ({

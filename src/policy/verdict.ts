@@ -103,24 +103,44 @@ export function outranks(a: LimitAction, b: LimitAction): boolean {
 // Most answers: one shared object, frozen so that no caller can change every later answer.
 const ACCEPT: Verdict = Object.freeze({ action: "accept", over: false });
 
-/** The answer when `winner` is the strictest limit that is over (undefined: none is). */
+/**
+ * The answer when `winner` is the strictest limit that is over (undefined: none is). Frozen, like the
+ * outcome in it: an answer may be handed out again (see sameRefusal) and its reply text is remembered.
+ */
 export function verdictFor(winner: LimitOutcome | undefined): Verdict {
   if (!winner) return ACCEPT;
+  Object.freeze(winner);
   const message = renderMessage(winner);
   switch (winner.limit.action) {
     case "alert":
-      return { action: "accept", over: true, outcome: winner };
+      return Object.freeze({ action: "accept", over: true, outcome: winner });
     case "warn":
-      return {
+      return Object.freeze({
         action: "warn",
         over: true,
         outcome: winner,
         message,
         header: `X-Mailpolicyd-Warning: ${message}`,
-      };
+      });
     default:
-      return { action: winner.limit.action, over: true, outcome: winner, message };
+      return Object.freeze({ action: winner.limit.action, over: true, outcome: winner, message });
   }
+}
+
+/**
+ * True when `verdict` is the answer for this limit, key and count too. A refused sender (or a stuck
+ * client) asks again and again while its count stands still: the same answer serves, so no message is
+ * rendered nor reply built for each of those requests.
+ */
+export function sameRefusal(
+  verdict: Verdict | undefined,
+  limit: LimitConfig,
+  key: string,
+  level: number,
+): boolean {
+  const outcome = verdict?.outcome;
+  return outcome !== undefined && outcome.limit === limit && outcome.key === key &&
+    Math.ceil(outcome.level) === Math.ceil(level);
 }
 
 export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
@@ -131,10 +151,21 @@ export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
   return verdictFor(winner);
 }
 
+let lastVerdict: Verdict | undefined;
+let lastReply = "";
+
 /** The attribute-form reply: `action=defer message="…" rule=outbound count=21 limit=20`. */
 export function formatVerdict(verdict: Verdict): string {
   const outcome = verdict.outcome;
   if (!outcome && verdict.action === "accept") return "action=accept"; // most answers
+  if (verdict === lastVerdict) return lastReply; // the same (frozen) answer again: see sameRefusal
+  lastReply = buildReply(verdict);
+  lastVerdict = verdict;
+  return lastReply;
+}
+
+function buildReply(verdict: Verdict): string {
+  const outcome = verdict.outcome;
   // Built directly rather than through formatAttributes: a refused sender may ask thousands of times.
   let line = `action=${verdict.action}`;
   if (verdict.message !== undefined) line += ` message=${quoteValue(verdict.message)}`;

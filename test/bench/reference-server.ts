@@ -1,6 +1,8 @@
 // The baselines on mailpolicyd's own runtime: the least a policy server can do (read to EOF, answer
 // "no" after an await, close), with Bun's native Bun.listen (what mailpolicyd uses on Bun) or with
 // node:net (`--node-net`). mailpolicyd's throughput is reported as a fraction of these, in the same run.
+// `--at-newline` answers as soon as the request's newline arrives, as mailpolicyd does: without waiting
+// for the client's half-close, it spares a read and an epoll change per connection (~20 % more req/s).
 import { unlinkSync } from "node:fs";
 import net from "node:net";
 
@@ -10,7 +12,23 @@ try {
 } catch { /* not there */ }
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
-if (Bun && !process.argv.includes("--node-net")) {
+if (Bun && process.argv.includes("--at-newline")) {
+  Bun.listen({
+    unix: path,
+    allowHalfOpen: true,
+    socket: {
+      // deno-lint-ignore no-explicit-any
+      data(socket: any, chunk: Uint8Array) {
+        if (chunk.indexOf(0x0a) >= 0) socket.end("no");
+      },
+      // deno-lint-ignore no-explicit-any
+      end(socket: any) {
+        socket.end("no");
+      },
+      error() {},
+    },
+  });
+} else if (Bun && !process.argv.includes("--node-net")) {
   Bun.listen({
     unix: path,
     allowHalfOpen: true,

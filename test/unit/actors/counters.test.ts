@@ -14,6 +14,48 @@ describe("counters actor", () => {
   const dir = makeTempDir();
   after(() => dir.remove());
 
+  it("gives a refused sender the same answer while its count stands, a new one when it moves", async () => {
+    const parsed = parseConfig(
+      "[daemon]\nstate_file = state-refused.json\n[limit out]\nkey = sender\ncount = 2\ntime = 1h\n" +
+        "[limit strict]\nkey = sender_domain\ncount = 4\ntime = 1h\naction = reject\nmode = strict\n",
+      "t",
+      dir.path,
+    );
+    assert.ok(parsed.ok);
+    const actor = createActor(countersActor, {
+      input: { config: parsed.config, log: createLogger("error", () => {}), now: () => 5_000_000 },
+    });
+    actor.start();
+    const hit = (sender: string) =>
+      new Promise<Verdict | undefined>((resolve) =>
+        actor.send({
+          type: "hit",
+          request: { form: "attributes", stage: "rcpt", attributes: { sender } },
+          reply: resolve,
+        })
+      );
+    await hit("a@x.org");
+    await hit("a@x.org");
+    const third = await hit("a@x.org"); // out is over (3 > 2); strict is at 3 of 4
+    assert.equal(third?.action, "defer");
+    assert.equal(third?.outcome?.limit.name, "out");
+    const fourth = await hit("a@x.org"); // out is leaky: still 3; strict at 4 of 4
+    assert.equal(fourth, third, "out's count stood still: the same answer");
+    assert.equal(await hit("b@y.org"), await hit("b@y.org"), "the accept answer is shared too");
+    const fifth = await hit("a@x.org"); // strict counts refused requests: 5 > 4, reject wins
+    assert.equal(fifth?.action, "reject");
+    assert.equal(fifth?.outcome?.level, 5);
+    const sixth = await hit("a@x.org");
+    assert.notEqual(sixth, fifth, "the strict count moved on");
+    assert.equal(sixth?.outcome?.level, 6);
+    await hit("c@z.org");
+    await hit("c@z.org");
+    const c = await hit("c@z.org");
+    assert.equal(c?.outcome?.key, "c@z.org");
+    assert.notEqual(c, third, "another key, another answer");
+    actor.stop();
+  });
+
   it("counts per key, then drops keys whose window has ended on the next wheel tick", async () => {
     const parsed = parseConfig(
       "[daemon]\nstate_file = state.json\n[thresholds]\ntime = 60\ncount = 2\n",

@@ -7,6 +7,8 @@ import {
   type LimitOutcome,
   refuses,
   renderMessage,
+  sameRefusal,
+  verdictFor,
 } from "../../../src/policy/verdict.ts";
 import type { LimitConfig } from "../../../src/config/types.ts";
 import { limitConfig } from "../../helpers/limit-config.ts";
@@ -241,5 +243,37 @@ describe("formatVerdict", () => {
       'action=defer message="a\\"b\\\\c\\nd@x is over" rule=outbound count=21 limit=20',
     );
     assert.doesNotMatch(reply, /[\r\n]/);
+  });
+});
+
+describe("sameRefusal and the remembered reply", () => {
+  it("holds while limit, key and whole count stay, and not otherwise", () => {
+    const first = outcome({ action: "defer" }, { level: 21 });
+    const verdict = verdictFor(first);
+    assert.ok(
+      Object.isFrozen(verdict) && Object.isFrozen(verdict.outcome),
+      "a shared answer cannot be changed",
+    );
+    assert.equal(sameRefusal(verdict, first.limit, "bob@example.org", 21), true);
+    assert.equal(
+      sameRefusal(verdict, first.limit, "bob@example.org", 20.4),
+      true,
+      "the count shown is whole",
+    );
+    assert.equal(sameRefusal(verdict, first.limit, "bob@example.org", 22), false);
+    assert.equal(sameRefusal(verdict, first.limit, "eve@example.org", 21), false);
+    assert.equal(sameRefusal(verdict, limit({ action: "defer" }), "bob@example.org", 21), false, "a reload");
+    assert.equal(sameRefusal(undefined, first.limit, "bob@example.org", 21), false);
+    assert.equal(sameRefusal(verdictFor(undefined), first.limit, "bob@example.org", 21), false);
+  });
+
+  it("formats each answer by its own content, remembered or not", () => {
+    const a = verdictFor(outcome({ action: "defer", name: "a" }, { level: 21 }));
+    const b = verdictFor(outcome({ action: "reject", name: "b" }, { level: 30 }));
+    const textA = formatVerdict(a);
+    assert.match(textA, /^action=defer .* rule=a count=21 /);
+    assert.equal(formatVerdict(a), textA);
+    assert.match(formatVerdict(b), /^action=reject .* rule=b count=30 /);
+    assert.equal(formatVerdict(a), textA);
   });
 });

@@ -62,9 +62,13 @@ const TICK_MS = 1000;
 
 interface LimitTable {
   limit: LimitConfig;
+  exempts: boolean; // the limit has exemptions to check
   counters: Map<string, SenderCounter>;
   wheel: TimerWheel<string>;
 }
+
+const hasExemptions = ({ exempt }: LimitConfig) =>
+  exempt.senders.size > 0 || exempt.domains.length > 0 || exempt.cidrs.length > 0;
 
 export function startCounters(
   { input, system, fail }: ActorScope<CountersInput>,
@@ -79,11 +83,19 @@ export function startCounters(
   const tableFor = (limit: LimitConfig): LimitTable => {
     let table = tables.get(limit.name);
     if (!table) {
-      table = { limit, counters: new Map(), wheel: createTimerWheel<string>(TICK_MS, now()) };
+      const wheel = createTimerWheel<string>(TICK_MS, now());
+      table = { limit, exempts: hasExemptions(limit), counters: new Map(), wheel };
       tables.set(limit.name, table);
     }
     table.limit = limit;
+    table.exempts = hasExemptions(limit);
     return table;
+  };
+  // The tables in the order of config.limits, for the request path: no lookup by name per limit.
+  let ordered: LimitTable[] = [];
+  const useConfig = (next: Config) => {
+    config = next;
+    ordered = config.limits.map(tableFor);
   };
 
   const offer = (notice: AlertNotice) => liveActor(system, "alerter")?.send({ type: "alert", notice });
@@ -220,10 +232,11 @@ export function startCounters(
     const attributes = request.form === "attributes" ? request.attributes : undefined;
     let taken = 0;
     let winner: Step | undefined;
-    for (const limit of config.limits) {
+    for (let i = 0; i < ordered.length; i++) {
+      const table = ordered[i];
+      const limit = table.limit;
       const key = limitKey(limit, request);
-      if (key === undefined || isExempt(limit, request)) continue;
-      const table = tableFor(limit);
+      if (key === undefined || (table.exempts && isExempt(limit, request))) continue;
       let counter = table.counters.get(key);
       const isNew = counter === undefined;
       if (counter) rollCounter(counter, limit, at);
@@ -245,7 +258,7 @@ export function startCounters(
       step.over = level > capacity(limit);
       if (step.over && (!winner || outranks(limit.action, winner.table.limit.action))) winner = step;
     }
-    const verdict = answerFor(winner);
+    const verdict = answerFor(winner, request.form === "legacy");
     const refused = refuses(verdict.action);
     const subject = attributes?.subject !== undefined ? displaySubject(attributes.subject) : undefined;
     for (let i = 0; i < taken; i++) {
@@ -272,8 +285,9 @@ export function startCounters(
   };
 
   let lastOver: Verdict | undefined; // the latest answer for a limit that was over
-  const answerFor = (winner: Step | undefined): Verdict => {
+  const answerFor = (winner: Step | undefined, legacy: boolean): Verdict => {
     if (!winner) return verdictFor(undefined);
+    if (legacy) return verdictFor(outcomeOf(winner), false);
     if (!sameRefusal(lastOver, winner.table.limit, winner.key, winner.level)) {
       lastOver = verdictFor(outcomeOf(winner));
     }
@@ -348,7 +362,7 @@ export function startCounters(
   };
 
   restore();
-  for (const limit of config.limits) tableFor(limit);
+  useConfig(config);
   const ticker = setInterval(guarded(expire), TICK_MS);
   const keyWatcher = setInterval(guarded(watchKeys), 250);
   // A full disk must not take counting down with it: persistInBackground logs and tries again later.
@@ -366,8 +380,7 @@ export function startCounters(
           for (const notice of outbox.values()) offer(notice);
           return;
         case "config":
-          config = event.config;
-          for (const limit of config.limits) tableFor(limit);
+          useConfig(event.config);
           for (const name of [...tables.keys()]) {
             if (!config.limits.some((limit) => limit.name === name)) tables.delete(name);
           }

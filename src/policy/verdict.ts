@@ -106,14 +106,17 @@ const ACCEPT: Verdict = Object.freeze({ action: "accept", over: false });
 /**
  * The answer when `winner` is the strictest limit that is over (undefined: none is). Frozen, like the
  * outcome in it: an answer may be handed out again (see sameRefusal) and its reply text is remembered.
+ * withMessage false: for a one-token request, whose reply is a bare yes/no.
  */
-export function verdictFor(winner: LimitOutcome | undefined): Verdict {
+export function verdictFor(winner: LimitOutcome | undefined, withMessage = true): Verdict {
   if (!winner) return ACCEPT;
   Object.freeze(winner);
+  const action = winner.limit.action;
+  // An alert says nothing to the client, and the one-token reply is a bare yes: no message to render.
+  if (action === "alert") return Object.freeze({ action: "accept", over: true, outcome: winner });
+  if (!withMessage) return Object.freeze({ action, over: true, outcome: winner });
   const message = renderMessage(winner);
-  switch (winner.limit.action) {
-    case "alert":
-      return Object.freeze({ action: "accept", over: true, outcome: winner });
+  switch (action) {
     case "warn":
       return Object.freeze({
         action: "warn",
@@ -123,7 +126,7 @@ export function verdictFor(winner: LimitOutcome | undefined): Verdict {
         header: `X-Mailpolicyd-Warning: ${message}`,
       });
     default:
-      return Object.freeze({ action: winner.limit.action, over: true, outcome: winner, message });
+      return Object.freeze({ action, over: true, outcome: winner, message });
   }
 }
 

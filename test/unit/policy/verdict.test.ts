@@ -277,3 +277,15 @@ describe("sameRefusal and the remembered reply", () => {
     assert.equal(formatVerdict(a), textA);
   });
 });
+
+describe("verdictFor", () => {
+  it("renders no message for an alert, nor when asked not to (a one-token reply is a bare yes)", () => {
+    const alert = verdictFor(outcome({ action: "alert" }));
+    assert.deepEqual({ ...alert, outcome: undefined }, { action: "accept", over: true, outcome: undefined });
+    const bare = verdictFor(outcome({ action: "reject" }), false);
+    assert.equal(bare.action, "reject");
+    assert.equal(bare.over, true);
+    assert.equal(bare.message, undefined);
+    assert.equal(verdictFor(outcome({ action: "reject" })).message, "sender over limit: 21 messages in 5m");
+  });
+});

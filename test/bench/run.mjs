@@ -244,7 +244,7 @@ const rows = results.map((r) =>
 const markdown =
   `Benchmark ${date}, ${machine}, ${threads} concurrent clients, ${seconds} s per scenario, a new ` +
   `connection per request (as Exim's \${readsocket}); "attribute form" is an RCPT line with sender, recipient and ` +
-  `client address evaluated against two limits. Each mailpolicyd scenario is compared with two Bun.listen ` +
+  `client address evaluated against [thresholds] and two limits. Each mailpolicyd scenario is compared with two Bun.listen ` +
   `references run just before it under the same load (the machine drifts within a run): "of newline ref." ` +
   `answers at the request's newline as mailpolicyd does (the targets are judged against it), "of EOF ref." ` +
   `waits for the client's half-close; "of C ref." is the C reference (EOF) at the start.\n\n` +

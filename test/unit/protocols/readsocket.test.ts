@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import {
   formatErrorReply,
   formatLegacyReply,
@@ -19,6 +20,17 @@ function invalidReason(input: Uint8Array): string {
 }
 
 describe("parseReadsocketRequest", () => {
+  it("reads every printable ASCII character as itself (the fast path for lines without 8-bit bytes)", () => {
+    const printable = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join(
+      "",
+    );
+    assert.deepEqual(parse(`${printable}\n`), { kind: "legacy", key: printable.toLowerCase() });
+    const request = parseReadsocketRequest(Buffer.from(`rcpt subject=${quoteValue(printable)} sender=a@b\n`));
+    assert.equal(request.kind, "attributes");
+    assert.equal(request.kind === "attributes" && request.attributes.subject, printable);
+    assert.equal(request.kind === "attributes" && request.eightBit, false);
+  });
+
   it("reads one address, with or without the newline Exim sends", () => {
     assert.deepEqual(parse("user@example.org\n"), { kind: "legacy", key: "user@example.org" });
     assert.deepEqual(parse("user@example.org"), { kind: "legacy", key: "user@example.org" });

@@ -24,7 +24,7 @@ export type AttributeName = typeof KNOWN_ATTRIBUTES[number];
 export type Attributes = Partial<Record<AttributeName, string>>;
 
 export type AttributeParse =
-  | { ok: true; stage: Stage; attributes: Attributes; ignored: string[] }
+  | { ok: true; stage: Stage; attributes: Attributes; ignored: readonly string[] }
   | { ok: false; reason: string };
 
 const KNOWN = new Map<string, AttributeName>(KNOWN_ATTRIBUTES.map((name) => [name, name]));
@@ -63,12 +63,17 @@ function isSpace(c: number): boolean {
 
 const ESCAPES: Record<string, string> = { n: "\n", r: "\r", t: "\t" };
 
-/** Parses the text after the stage word. Unknown names are returned in `ignored`, not errors. */
-export function parseAttributes(stage: Stage, text: string): AttributeParse {
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/**
+ * Parses the text after the stage word, from `start` on (columns in errors count from there). Unknown
+ * names are returned in `ignored`, not errors.
+ */
+export function parseAttributes(stage: Stage, text: string, start = 0): AttributeParse {
   const attributes: Attributes = {};
-  const ignored: string[] = [];
+  let ignored: string[] | undefined; // made only for a line that has unknown names
   const length = text.length;
-  let at = 0;
+  let at = start;
   while (at < length) {
     while (at < length && (text.charCodeAt(at) === 0x20 || text.charCodeAt(at) === 0x09)) at++;
     if (at >= length) break;
@@ -78,7 +83,7 @@ export function parseAttributes(stage: Stage, text: string): AttributeParse {
       while (at < length && isNameChar(text.charCodeAt(at))) at++;
     }
     if (at === nameStart || text.charCodeAt(at) !== 0x3d /* = */) {
-      return { ok: false, reason: `expected name=value at column ${nameStart + 1}` };
+      return { ok: false, reason: `expected name=value at column ${nameStart - start + 1}` };
     }
     const nameEnd = at;
     const known = knownName(text, nameStart, nameEnd);
@@ -135,9 +140,9 @@ export function parseAttributes(stage: Stage, text: string): AttributeParse {
     // The canonical name as the property key: a fresh string as a key made the engine intern it on
     // every request.
     if (known !== undefined) attributes[known] = value;
-    else ignored.push(known ?? text.slice(nameStart, nameEnd));
+    else (ignored ??= []).push(text.slice(nameStart, nameEnd));
   }
-  return { ok: true, stage, attributes, ignored };
+  return { ok: true, stage, attributes, ignored: ignored ?? NO_NAMES };
 }
 
 const BARE = /^[A-Za-z0-9_.-]+$/;

@@ -8,7 +8,13 @@ export const MAX_REQUEST_BYTES = 4096;
 
 export type ReadsocketRequest =
   | { kind: "legacy"; key: string }
-  | { kind: "attributes"; stage: Stage; attributes: Attributes; ignored: string[]; eightBit: boolean }
+  | {
+    kind: "attributes";
+    stage: Stage;
+    attributes: Attributes;
+    ignored: readonly string[];
+    eightBit: boolean;
+  }
   | { kind: "invalid"; form: "legacy" | "attributes"; reason: string };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -106,16 +112,18 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
       const word = latin1.decode(line.subarray(0, wordEnd)).toLowerCase();
       return invalid(`unknown stage '${word}' (connect, helo, mail, rcpt, data)`);
     }
+    // The usual line is parsed in place after the stage word, not from a copy of the rest of it.
+    if (!NEEDS_CLEANING.test(text)) {
+      const parsed = parseAttributes(stage, text, stage.length);
+      if (!parsed.ok) return invalid(parsed.reason);
+      return { kind: "attributes", stage, attributes: parsed.attributes, ignored: parsed.ignored, eightBit };
+    }
     // Exim's ${quote:} escapes only \n and \r; other controls in a decoded header arrive raw: blank them.
-    const needsCleaning = NEEDS_CLEANING.test(text);
-    const clean = needsCleaning
-      // deno-lint-ignore no-control-regex
-      ? text.slice(stage.length).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, " ")
-      : text.slice(stage.length);
-    const parsed = parseAttributes(stage, clean);
+    // deno-lint-ignore no-control-regex
+    const parsed = parseAttributes(stage, text.slice(stage.length).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, " "));
     if (!parsed.ok) return invalid(parsed.reason);
     // A quoted \n may decode to a newline; only the subject may keep one (it is cleaned for display).
-    for (const [name, value] of needsCleaning ? Object.entries(parsed.attributes) : []) {
+    for (const [name, value] of Object.entries(parsed.attributes)) {
       if (name === "subject") continue;
       // deno-lint-ignore no-control-regex
       parsed.attributes[name as keyof Attributes] = value.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, "?");

@@ -135,6 +135,16 @@ describe("parseReadsocketRequest: the attribute form", () => {
 
   it("reports unknown attribute names as ignored", () => {
     assert.deepEqual(attributesOf("rcpt sender=a@x colour=blue\n").ignored, ["colour"]);
+    assert.deepEqual(attributesOf("rcpt sender=a@x\n").ignored, []);
+  });
+
+  it("counts a bad attribute's column from after the stage word, with or without controls to clean", () => {
+    const column = (line: string) => {
+      const request = parse(line);
+      return request.kind === "invalid" ? request.reason : JSON.stringify(request);
+    };
+    assert.equal(column("rcpt sender=a@x recipient\n"), "expected name=value at column 13");
+    assert.equal(column('rcpt subject="a\tb" recipient\n'), "expected name=value at column 16");
   });
 
   it("reads what an Exim ACL sends with ${quote:}", () => {

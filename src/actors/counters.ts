@@ -62,13 +62,9 @@ const TICK_MS = 1000;
 
 interface LimitTable {
   limit: LimitConfig;
-  exempts: boolean; // the limit has exemptions to check
   counters: Map<string, SenderCounter>;
   wheel: TimerWheel<string>;
 }
-
-const hasExemptions = ({ exempt }: LimitConfig) =>
-  exempt.senders.size > 0 || exempt.domains.length > 0 || exempt.cidrs.length > 0;
 
 export function startCounters(
   { input, system, fail }: ActorScope<CountersInput>,
@@ -83,12 +79,10 @@ export function startCounters(
   const tableFor = (limit: LimitConfig): LimitTable => {
     let table = tables.get(limit.name);
     if (!table) {
-      const wheel = createTimerWheel<string>(TICK_MS, now());
-      table = { limit, exempts: hasExemptions(limit), counters: new Map(), wheel };
+      table = { limit, counters: new Map(), wheel: createTimerWheel<string>(TICK_MS, now()) };
       tables.set(limit.name, table);
     }
     table.limit = limit;
-    table.exempts = hasExemptions(limit);
     return table;
   };
   // The tables in the order of config.limits, for the request path: no lookup by name per limit.
@@ -236,7 +230,7 @@ export function startCounters(
       const table = ordered[i];
       const limit = table.limit;
       const key = limitKey(limit, request);
-      if (key === undefined || (table.exempts && isExempt(limit, request))) continue;
+      if (key === undefined || isExempt(limit, request)) continue;
       let counter = table.counters.get(key);
       const isNew = counter === undefined;
       if (counter) rollCounter(counter, limit, at);

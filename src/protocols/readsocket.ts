@@ -112,21 +112,21 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
       const word = latin1.decode(line.subarray(0, wordEnd)).toLowerCase();
       return invalid(`unknown stage '${word}' (connect, helo, mail, rcpt, data)`);
     }
-    // The usual line is parsed in place after the stage word, not from a copy of the rest of it.
-    if (!NEEDS_CLEANING.test(text)) {
-      const parsed = parseAttributes(stage, text, stage.length);
-      if (!parsed.ok) return invalid(parsed.reason);
-      return { kind: "attributes", stage, attributes: parsed.attributes, ignored: parsed.ignored, eightBit };
-    }
     // Exim's ${quote:} escapes only \n and \r; other controls in a decoded header arrive raw: blank them.
-    // deno-lint-ignore no-control-regex
-    const parsed = parseAttributes(stage, text.slice(stage.length).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, " "));
+    // The usual line has none and is parsed in place after the stage word, not from a copy of the rest.
+    const needsCleaning = NEEDS_CLEANING.test(text);
+    const parsed = needsCleaning
+      // deno-lint-ignore no-control-regex
+      ? parseAttributes(stage, text.slice(stage.length).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, " "))
+      : parseAttributes(stage, text, stage.length);
     if (!parsed.ok) return invalid(parsed.reason);
     // A quoted \n may decode to a newline; only the subject may keep one (it is cleaned for display).
-    for (const [name, value] of Object.entries(parsed.attributes)) {
-      if (name === "subject") continue;
-      // deno-lint-ignore no-control-regex
-      parsed.attributes[name as keyof Attributes] = value.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, "?");
+    if (needsCleaning) {
+      for (const [name, value] of Object.entries(parsed.attributes)) {
+        if (name === "subject") continue;
+        // deno-lint-ignore no-control-regex
+        parsed.attributes[name as keyof Attributes] = value.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, "?");
+      }
     }
     return {
       kind: "attributes",

@@ -26,7 +26,24 @@ describe("JsonBytes", () => {
   });
 
   it("writes numbers as JSON does, and null for what JSON cannot hold", () => {
-    const samples = [0, 1, 9, 10, 42, -7, 1732253000123, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER];
+    // Around 1e8, where a number is written in two parts, the low part keeps its leading zeros.
+    const samples = [
+      0,
+      1,
+      9,
+      10,
+      42,
+      -7,
+      99_999_999,
+      100_000_000,
+      100_000_001,
+      1_700_000_000_005,
+      -1_700_000_000_005,
+      1732253000123,
+      2 ** 31,
+      Number.MAX_SAFE_INTEGER,
+      -Number.MAX_SAFE_INTEGER,
+    ];
     for (const sample of samples) {
       const out = new JsonBytes(4);
       out.number(sample);
@@ -51,6 +68,9 @@ describe("JsonBytes", () => {
     assert.equal(parsed[1999], 999);
     out.clear();
     assert.equal(out.length, 0);
+    out.value({ a: [1, "b"] }).byte(0x2c).byte(0x5d);
+    assert.equal(text(out), '{"a":[1,"b"]},]');
+    out.clear();
     out.value({ a: [1, "b"] });
     assert.equal(text(out), '{"a":[1,"b"]}');
   });

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  encodeState,
   parseState,
   type PersistedState,
   readStateFile,
@@ -13,6 +14,7 @@ import {
 } from "../../../src/store/state-file.ts";
 import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
 import { newCounter } from "../../../src/policy/rate.ts";
+import { JsonBytes } from "../../../src/store/json-bytes.ts";
 import {
   ALERT_NONE,
   ALERT_PENDING,
@@ -235,6 +237,30 @@ describe("writeStateFileAsync", () => {
       assert.equal(back.get("k36@example.org")?.subjects?.get(`€ 😀 Grüße ${"ä".repeat(36)}`), 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("encodeState pauses after every slice of new bytes, whether or not the writer empties the buffer", () => {
+    for (const clearing of [true, false]) {
+      const out = new JsonBytes();
+      let pauses = 0;
+      let written = 0;
+      for (const _ of encodeState(state(), out, 8192)) {
+        pauses++;
+        if (clearing) {
+          written += out.length;
+          out.clear();
+        }
+      }
+      written += out.length;
+      const whole = new TextEncoder().encode(serializeState(state())).length;
+      assert.equal(written, clearing ? whole : out.length);
+      if (!clearing) assert.equal(out.length, whole);
+      // ~420 KB in 8 KB slices: one pause per slice, not one per row once the buffer passed 8 KB.
+      assert.ok(
+        pauses >= Math.floor(whole / 8192) - 1 && pauses <= Math.ceil(whole / 8192),
+        `${pauses} pauses`,
+      );
     }
   });
 

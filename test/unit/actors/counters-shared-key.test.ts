@@ -158,7 +158,7 @@ describe("counters actor: limits sharing a key", () => {
     daemon.stop();
   });
 
-  it("does not link limits of different stages, and legacy requests count as before", async () => {
+  it("counts limits of different stages apart, and one-token requests only in [thresholds]", async () => {
     const limits = "[thresholds]\ntime = 3600\ncount = 100\n" +
       "[limit at_data]\nkey = sender\ncount = 100\ntime = 1h\nstage = data\n" +
       "[limit at_rcpt]\nkey = sender\ncount = 100\ntime = 1h\n";

@@ -41,12 +41,23 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in 1/100 s ticks
 }
 // quiet: the readiness probe, whose "no such socket" complaints before the daemon listens are expected.
-const drive = (socket, mode, keys, form = "legacy", secs = seconds, rate = 0, quiet = false) =>
+// histogram: also every latency (bucketed), for merging the rounds of one server into true percentiles.
+const drive = (
+  socket,
+  mode,
+  keys,
+  form = "legacy",
+  secs = seconds,
+  rate = 0,
+  quiet = false,
+  histogram = false,
+) =>
   JSON.parse(
     execFileSync(loadgen, [socket, String(threads), String(secs), mode, String(keys), form, String(rate)], {
       encoding: "utf8",
-      maxBuffer: 1 << 20,
+      maxBuffer: 16 << 20,
       stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
+      env: histogram ? { ...process.env, LOADGEN_HISTOGRAM: "1" } : process.env,
     }),
   );
 
@@ -147,21 +158,37 @@ async function measure(scenario) {
   };
 }
 
-// The runs of one server, as one: requests over time, the median p50 and the worst p99, p99.9 and max.
+// The runs of one server, as one: requests over time, percentiles of all their latencies together.
 function combine(loads) {
   const sum = (field) => loads.reduce((total, load) => total + load[field], 0);
-  const worst = (field) => Math.max(...loads.map((load) => load[field]));
-  const p50s = loads.map((load) => load.p50_us).sort((a, b) => a - b);
+  const counts = new Map();
+  for (const { latency_us: pairs } of loads) {
+    for (let i = 0; i < pairs.length; i += 2) {
+      counts.set(pairs[i], (counts.get(pairs[i]) ?? 0) + pairs[i + 1]);
+    }
+  }
+  const sorted = [...counts].sort((a, b) => a[0] - b[0]);
+  const total = sorted.reduce((all, [, count]) => all + count, 0);
+  // The same rank as the load generator's own: the value at floor(p × total).
+  const percentile = (p) => {
+    const rank = Math.min(total - 1, Math.floor(p * total));
+    let seen = 0;
+    for (const [value, count] of sorted) {
+      seen += count;
+      if (seen > rank) return value;
+    }
+    return 0;
+  };
   return {
     requests: sum("requests"),
     errors: sum("errors"),
     yes: sum("yes"),
     elapsed_s: Math.round(sum("elapsed_s") * 1000) / 1000,
     rps: Math.round(sum("requests") / sum("elapsed_s")),
-    p50_us: p50s[Math.floor(p50s.length / 2)],
-    p99_us: worst("p99_us"),
-    p999_us: worst("p999_us"),
-    max_us: worst("max_us"),
+    p50_us: percentile(0.5),
+    p99_us: percentile(0.99),
+    p999_us: percentile(0.999),
+    max_us: Math.max(...loads.map((load) => load.max_us)),
     rounds: loads.length,
   };
 }
@@ -189,7 +216,7 @@ async function measureInterleaved(scenario) {
       const server = servers.get(kind);
       const cpuStart = cpuSeconds(server.child.pid);
       loads.get(kind).push(
-        drive(server.socket, scenario.mode, scenario.keys, scenario.form, seconds / rounds),
+        drive(server.socket, scenario.mode, scenario.keys, scenario.form, seconds / rounds, 0, false, true),
       );
       if (kind === "mailpolicyd") cpu += cpuSeconds(server.child.pid) - cpuStart;
     }
@@ -308,8 +335,8 @@ const markdown =
   `Benchmark ${date}, ${machine}, ${threads} concurrent clients, a new connection per request (as Exim's ` +
   `\${readsocket}); "attribute form" is an RCPT line with sender, recipient and client address evaluated against ` +
   `[thresholds] and two limits. Each mailpolicyd scenario runs ${seconds} s in ${rounds} rounds interleaved with ` +
-  `two Bun.listen references under the same load (the machine drifts within a run), after a 1 s warm-up of each on one hot key; its p50 is the median of ` +
-  `the rounds, p99 and p99.9 the worst round's. "of newline ref." answers at the request's newline as ` +
+  `two Bun.listen references under the same load (the machine drifts within a run), after a 1 s warm-up of each on one hot key; its percentiles are over ` +
+  `all its rounds' requests together. "of newline ref." answers at the request's newline as ` +
   `mailpolicyd does (the targets are judged against it), "of EOF ref." waits for the client's half-close; ` +
   `"of C ref." is the C reference (EOF, ${
     seconds / rounds

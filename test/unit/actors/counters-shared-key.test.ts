@@ -13,10 +13,11 @@ import type { PolicyRequest } from "../../../src/policy/request.ts";
 import type { Verdict } from "../../../src/policy/verdict.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 
-const SHORT_AND_LONG = "[limit short]\nkey = sender\ncount = 100\ntime = 2s\n" +
-  "[limit long]\nkey = sender\ncount = 100\ntime = 1h\n";
-const LONG_AND_SHORT = "[limit long]\nkey = sender\ncount = 100\ntime = 1h\n" +
-  "[limit short]\nkey = sender\ncount = 100\ntime = 2s\n";
+/** A [limit] section counting to 100 (never reached here), so only the counts matter. */
+const limit = (name: string, time: string, key = "sender", extra = "") =>
+  `[limit ${name}]\nkey = ${key}\ncount = 100\ntime = ${time}\n${extra}`;
+const SHORT_AND_LONG = limit("short", "2s") + limit("long", "1h");
+const LONG_AND_SHORT = limit("long", "1h") + limit("short", "2s");
 
 describe("counters actor: limits sharing a key", () => {
   const dir = makeTempDir();
@@ -24,7 +25,7 @@ describe("counters actor: limits sharing a key", () => {
 
   const config = (limits: string, file: string): Config => {
     const parsed = parseConfig(`[daemon]\nstate_file = ${file}\n${limits}`, "t", dir.path);
-    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
     return parsed.config;
   };
 
@@ -122,8 +123,7 @@ describe("counters actor: limits sharing a key", () => {
     await daemon.hit("a@example.org");
     assert.deepEqual(await daemon.counts("a@example.org"), { short: 1, long: 4 });
 
-    const apart = "[limit long]\nkey = sender\ncount = 100\ntime = 1h\n" +
-      "[limit short]\nkey = sender_domain\ncount = 100\ntime = 2s\n";
+    const apart = limit("long", "1h") + limit("short", "2s", "sender_domain");
     daemon.actor.send({ type: "config", config: config(apart, "shared-4.json") });
     await daemon.hit("a@example.org");
     assert.deepEqual(await daemon.counts("a@example.org"), { short: 1, long: 5 }, "short left the key");
@@ -136,9 +136,7 @@ describe("counters actor: limits sharing a key", () => {
     await daemon.hit("a@example.org");
     await daemon.hit("a@example.org");
     // short moves to another key and a new limit takes its place after long.
-    const next = "[limit long]\nkey = sender\ncount = 100\ntime = 1h\n" +
-      "[limit short]\nkey = sender_domain\ncount = 100\ntime = 2s\n" +
-      "[limit newer]\nkey = sender\ncount = 100\ntime = 1h\n";
+    const next = limit("long", "1h") + limit("short", "2s", "sender_domain") + limit("newer", "1h");
     daemon.actor.send({ type: "config", config: config(next, "shared-7.json") });
     await daemon.hit("a@example.org");
     assert.deepEqual(await daemon.counts("a@example.org"), { long: 3, short: 2, newer: 1 });
@@ -146,9 +144,8 @@ describe("counters actor: limits sharing a key", () => {
   });
 
   it("skips an exempt limit without disturbing the other's count", async () => {
-    const limits = "[limit first]\nkey = sender\ncount = 100\ntime = 1h\nexempt = vip@example.org\n" +
-      "[limit second]\nkey = sender\ncount = 100\ntime = 1h\n" +
-      "[limit third]\nkey = sender\ncount = 100\ntime = 1h\n";
+    const limits = limit("first", "1h", "sender", "exempt = vip@example.org\n") + limit("second", "1h") +
+      limit("third", "1h");
     const daemon = start(limits, "shared-5.json");
     await daemon.hit("vip@example.org");
     await daemon.hit("vip@example.org");
@@ -160,8 +157,7 @@ describe("counters actor: limits sharing a key", () => {
 
   it("counts limits of different stages apart, and one-token requests only in [thresholds]", async () => {
     const limits = "[thresholds]\ntime = 3600\ncount = 100\n" +
-      "[limit at_data]\nkey = sender\ncount = 100\ntime = 1h\nstage = data\n" +
-      "[limit at_rcpt]\nkey = sender\ncount = 100\ntime = 1h\n";
+      limit("at_data", "1h", "sender", "stage = data\n") + limit("at_rcpt", "1h");
     const daemon = start(limits, "shared-6.json");
     await daemon.hit("a@example.org");
     await daemon.ask<Verdict | undefined>((reply) => ({

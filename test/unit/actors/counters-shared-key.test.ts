@@ -29,6 +29,9 @@ describe("counters actor: limits sharing a key", () => {
     return parsed.config;
   };
 
+  // The wheel ticks every second of real time and drops what has expired by the (fake) clock.
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 1300));
+
   const start = (limits: string, file: string) => {
     let clock = 10_000_000;
     const actor = createActor(countersActor, {
@@ -51,19 +54,24 @@ describe("counters actor: limits sharing a key", () => {
     return {
       actor,
       hit,
+      /** `times` requests from `sender`, one after the other. */
+      hits: async (sender: string, times: number) => {
+        for (let i = 0; i < times; i++) await hit(sender);
+      },
       counts,
       ask,
-      advance: (ms: number) => clock += ms,
+      /** Moves the clock on and lets the wheel drop what has expired by then. */
+      passTime: async (ms: number) => {
+        clock += ms;
+        await tick();
+      },
       stop: () => actor.stop(),
     };
   };
 
-  // The wheel ticks every second of real time and drops what has expired by the (fake) clock.
-  const tick = () => new Promise((resolve) => setTimeout(resolve, 1300));
-
   it("counts each limit on its own counter", async () => {
     const daemon = start(SHORT_AND_LONG, "shared-1.json");
-    for (let i = 0; i < 3; i++) await daemon.hit("a@example.org");
+    await daemon.hits("a@example.org", 3);
     await daemon.hit("b@example.org");
     assert.deepEqual(await daemon.counts("a@example.org"), { short: 3, long: 3 });
     assert.deepEqual(await daemon.counts("b@example.org"), { short: 1, long: 1 });
@@ -72,21 +80,18 @@ describe("counters actor: limits sharing a key", () => {
 
   it("counts the earlier limit afresh after its counter expired and the later one's did not", async () => {
     const daemon = start(SHORT_AND_LONG, "shared-2.json");
-    for (let i = 0; i < 3; i++) await daemon.hit("a@example.org");
-    daemon.advance(5_000); // short's window has ended; long's has not
-    await tick();
+    await daemon.hits("a@example.org", 3);
+    await daemon.passTime(5_000); // short's window has ended; long's has not
     assert.deepEqual(await daemon.counts("a@example.org"), { long: 3 }, "short's counter was dropped");
-    await daemon.hit("a@example.org");
-    await daemon.hit("a@example.org");
+    await daemon.hits("a@example.org", 2);
     assert.deepEqual(await daemon.counts("a@example.org"), { short: 2, long: 5 });
     daemon.stop();
   });
 
   it("counts the later limit afresh, in its table, after its counter expired and the earlier one's did not", async () => {
     const daemon = start(LONG_AND_SHORT, "shared-3.json");
-    for (let i = 0; i < 3; i++) await daemon.hit("a@example.org");
-    daemon.advance(5_000);
-    await tick();
+    await daemon.hits("a@example.org", 3);
+    await daemon.passTime(5_000);
     assert.deepEqual(await daemon.counts("a@example.org"), { long: 3 }, "short's counter was dropped");
     await daemon.hit("a@example.org");
     assert.deepEqual(
@@ -105,21 +110,18 @@ describe("counters actor: limits sharing a key", () => {
     const removed = await daemon.ask<number>((reply) => ({ type: "reset", key: "a@example.org", reply }));
     assert.equal(removed, 2);
     assert.deepEqual(await daemon.counts("a@example.org"), {});
-    await daemon.hit("a@example.org");
-    await daemon.hit("a@example.org");
+    await daemon.hits("a@example.org", 2);
     assert.deepEqual(await daemon.counts("a@example.org"), { short: 2, long: 2 });
     daemon.stop();
   });
 
   it("keeps counting right after a reload that reorders the limits or gives them different keys", async () => {
     const daemon = start(SHORT_AND_LONG, "shared-4.json");
-    await daemon.hit("a@example.org");
-    await daemon.hit("a@example.org");
+    await daemon.hits("a@example.org", 2);
     daemon.actor.send({ type: "config", config: config(LONG_AND_SHORT, "shared-4.json") });
     await daemon.hit("a@example.org");
     assert.deepEqual(await daemon.counts("a@example.org"), { short: 3, long: 3 });
-    daemon.advance(5_000);
-    await tick();
+    await daemon.passTime(5_000);
     await daemon.hit("a@example.org");
     assert.deepEqual(await daemon.counts("a@example.org"), { short: 1, long: 4 });
 
@@ -133,8 +135,7 @@ describe("counters actor: limits sharing a key", () => {
 
   it("after a reload, counts a new limit on the key of one that moved to another key on its own counter", async () => {
     const daemon = start(LONG_AND_SHORT, "shared-7.json");
-    await daemon.hit("a@example.org");
-    await daemon.hit("a@example.org");
+    await daemon.hits("a@example.org", 2);
     // short moves to another key and a new limit takes its place after long.
     const next = limit("long", "1h") + limit("short", "2s", "sender_domain") + limit("newer", "1h");
     daemon.actor.send({ type: "config", config: config(next, "shared-7.json") });

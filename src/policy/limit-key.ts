@@ -9,11 +9,17 @@ function domainOf(address: string): string | undefined {
   return at > 0 && at < address.length - 1 ? address.slice(at + 1) : undefined;
 }
 
+// The sender of the request last asked about: its limits (often several) and exemptions each ask.
+let senderOf: Attributes | undefined;
+let senderKey: string | undefined;
+
 function sender(attributes: Attributes): string | undefined {
+  if (attributes === senderOf) return senderKey;
   const value = attributes.sender;
-  if (value === undefined) return undefined;
-  const clean = isCanonical(value) ? value : value.trim().toLowerCase();
-  return clean === "" ? "<>" : clean;
+  const clean = value === undefined ? undefined : isCanonical(value) ? value : value.trim().toLowerCase();
+  senderOf = attributes;
+  senderKey = clean === "" ? "<>" : clean;
+  return senderKey;
 }
 
 // Nearly every address arrives lower-case and unpadded: one scan spares trim() and toLowerCase(), which
@@ -62,9 +68,14 @@ function partValue(part: KeyPart, attributes: Attributes): string | undefined {
 const CLIENT_KEY_CACHE_SIZE = 4096;
 const clientKeys = new WeakMap<KeyPart, Map<string, string | null>>();
 
+let lastPart: KeyPart | undefined;
+let lastCache = new Map<string, string | null>();
+
 function clientKey(address: string, part: KeyPart): string | undefined {
-  let cache = clientKeys.get(part);
+  let cache = part === lastPart ? lastCache : clientKeys.get(part);
   if (!cache) clientKeys.set(part, cache = new Map());
+  lastPart = part;
+  lastCache = cache;
   const cached = cache.get(address);
   if (cached !== undefined) return cached ?? undefined;
   const ip = parseIp(address);

@@ -106,15 +106,16 @@ const ACCEPT: Verdict = Object.freeze({ action: "accept", over: false });
 /**
  * The answer when `winner` is the strictest limit that is over (undefined: none is). Frozen, like the
  * outcome in it: an answer may be handed out again (see sameRefusal) and its reply text is remembered.
- * withMessage false: for a one-token request, whose reply is a bare yes/no.
+ * withMessage false: for a one-token request, whose reply is a bare yes/no. Such an answer is never
+ * handed out twice, so it is not frozen: two freezes cost ~90 ns, and a spam run is all such answers.
  */
 export function verdictFor(winner: LimitOutcome | undefined, withMessage = true): Verdict {
   if (!winner) return ACCEPT;
-  Object.freeze(winner);
   const action = winner.limit.action;
-  // An alert says nothing to the client, and the one-token reply is a bare yes: no message to render.
+  // The one-token reply is a bare yes, and an alert says nothing to the client: no message to render.
+  if (!withMessage) return { action: action === "alert" ? "accept" : action, over: true, outcome: winner };
+  Object.freeze(winner);
   if (action === "alert") return Object.freeze({ action: "accept", over: true, outcome: winner });
-  if (!withMessage) return Object.freeze({ action, over: true, outcome: winner });
   const message = renderMessage(winner);
   switch (action) {
     case "warn":

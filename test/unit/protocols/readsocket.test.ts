@@ -87,6 +87,29 @@ describe("parseReadsocketRequest", () => {
   it("ignores an oversize tail after the first newline", () => {
     assert.deepEqual(parse("a@x\n" + "b".repeat(10_000)), { kind: "legacy", key: "a@x" });
   });
+
+  it("judges the line alone: NUL, controls, 8-bit bytes or a second line after the newline change nothing", () => {
+    const tail = Uint8Array.from([0x00, 0x01, 0x5c, 0xff, 0x0d, 0x0a, 0x20, 0x41]);
+    const withTail = (line: string) => Uint8Array.from([...bytes(line), ...tail]);
+    assert.deepEqual(parseReadsocketRequest(withTail("Bob@X\n")), { kind: "legacy", key: "bob@x" });
+    assert.deepEqual(parseReadsocketRequest(withTail("bob@x\r\n")), { kind: "legacy", key: "bob@x" });
+    const request = parseReadsocketRequest(withTail("rcpt sender=a@x client_address=192.0.2.1\n"));
+    assert.deepEqual(request, {
+      kind: "attributes",
+      stage: "rcpt",
+      attributes: { sender: "a@x", client_address: "192.0.2.1" },
+      ignored: [],
+      eightBit: false,
+    });
+  });
+
+  it("a backslash or a control in an ASCII line takes the cleaning path; a final CR alone does not", () => {
+    assert.equal(attributesOf('rcpt sender="a\\"b@x" helo_name="h\x01i"\r\n').attributes.helo_name, "h i");
+    assert.equal(attributesOf('rcpt sender="a\\"b@x"\n').attributes.sender, 'a"b@x');
+    assert.equal(attributesOf("rcpt sender=a@x helo_name=h\r\n").attributes.helo_name, "h");
+    assert.match(invalidReason(bytes("a\x7fb\r\n")), /control character/);
+    assert.match(invalidReason(bytes("a@x\tb@y\r\n")), /one token/);
+  });
 });
 
 const latin1Bytes = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));

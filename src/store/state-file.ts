@@ -84,9 +84,14 @@ export function* encodeState(state: PersistedState, out: JsonBytes, sliceBytes =
     out.string(name).raw(":[");
     firstTable = false;
     let first = true;
-    for (const [key, counter] of table) {
+    // Keys and counters from two iterators in step, not [key, counter] pairs: a pair is an array per entry,
+    // and with a million keys that garbage (~90 MB, measured) lifted the daemon's RSS by a fifth at every
+    // save. Both walk the same entry list (as the language defines Map iteration), so they stay in step
+    // even when the table changes between slices; a lookup per key instead doubled the time of a save.
+    const counters = table.values();
+    for (const key of table.keys()) {
       if (!first) out.byte(COMMA);
-      writeCounter(out, key, counter);
+      writeCounter(out, key, counters.next().value!);
       first = false;
       if (out.length - mark >= sliceBytes) {
         yield;

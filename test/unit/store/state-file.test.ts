@@ -264,6 +264,30 @@ describe("writeStateFileAsync", () => {
     }
   });
 
+  it("pairs every key with its own counter when the table changes between slices", () => {
+    // Each counter's count is its key's number, so a row that paired a key with a neighbour's counter
+    // shows. Between slices, keys ahead and behind are deleted, counters replaced and new keys added.
+    const table = new Map<string, SenderCounter>();
+    const add = (n: number) => table.set(`k${n}@example.org`, makeCounter(1000, n, 1000, ALERT_NONE));
+    for (let n = 0; n < 3000; n++) add(n);
+    const out = new JsonBytes();
+    let next = 3000;
+    let pauses = 0;
+    for (const _ of encodeState({ savedAt: 1, tables: new Map([["t", table]]), outbox: [] }, out, 2048)) {
+      pauses++;
+      const keys = [...table.keys()];
+      table.delete(keys[keys.length - 1 - pauses]); // ahead
+      table.delete(keys[pauses]); // behind
+      add(pauses * 7); // an existing key gets a new counter (same count), or a new key comes
+      for (let i = 0; i < 5; i++) add(next++);
+    }
+    assert.ok(pauses > 10, `${pauses} pauses`);
+    const rows = parseState(new TextDecoder().decode(out.bytes())).tables.get("t")!;
+    assert.ok(rows.size > 3000, `${rows.size} rows`);
+    for (const [key, counter] of rows) assert.equal(key, `k${counter.count}@example.org`);
+    for (const [key] of table) if (Number(key.slice(1, -12)) > 3100) assert.ok(rows.has(key), key);
+  });
+
   it("abandons the write when cancelled, leaving the old file and no partial one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mpd-async-"));
     try {

@@ -1,13 +1,17 @@
 // JavaScriptCore lets its heap double between collections while the heap is under a quarter of the
 // host's RAM, so on a roomy host a daemon holding a million keys kept ~370 bytes of RSS per key for
-// ~160 live (measured: docs/decisions.md, "Memory"). Its growth factors can only be set through the
-// environment before the VM starts, so `run` re-executes itself once with them set: execve, so the PID
-// that start-stop-daemon, systemd and monit track stays the same. Bun only; a value the administrator
-// exported (say BUN_JSC_smallHeapGrowthFactor=2 for JSC's own default) is left alone.
+// ~160 live (measured: docs/decisions.md, "Memory"). And its "warm-up" thread pre-faults heap blocks that
+// the collector has just handed back to the kernel: on a two-core host, busy with the MTA's connections
+// too, that CPU came out of the answers (docs/decisions.md, "Warm-up thread"). Both can only be set
+// through the environment before the VM starts, so `run` re-executes itself once with them set: execve,
+// so the PID that start-stop-daemon, systemd and monit track stays the same. Bun only; when the
+// administrator exported any of them (say BUN_JSC_smallHeapGrowthFactor=2 for JSC's own default), the
+// environment is left as it is.
 
-export const HEAP_GROWTH_ENV: Readonly<Record<string, string>> = {
+export const HEAP_TUNING_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_smallHeapGrowthFactor: "1.25",
   BUN_JSC_mediumHeapGrowthFactor: "1.25",
+  BUN_JSC_useWarmUpMarkedBlocks: "0",
 };
 
 /** The argv for re-running this process: a compiled executable carries its script inside. */
@@ -23,16 +27,16 @@ export function reexecWithHeapTuning(): void {
     | ((file: string, args: string[], env: Record<string, string | undefined>) => never)
     | undefined;
   if (!("Bun" in globalThis) || typeof execve !== "function") return;
-  if (Object.keys(HEAP_GROWTH_ENV).some((name) => process.env[name] !== undefined)) return;
+  if (Object.keys(HEAP_TUNING_ENV).some((name) => process.env[name] !== undefined)) return;
   try {
     execve.call(
       process,
       process.execPath,
       reexecArguments(process.execPath, process.argv, process.execArgv),
-      { ...process.env, ...HEAP_GROWTH_ENV },
+      { ...process.env, ...HEAP_TUNING_ENV },
     );
   } catch (error) {
-    // Still a working daemon, only with the runtime's default heap growth.
+    // Still a working daemon, only with the runtime's default heap settings.
     process.stderr.write(`mailpolicyd: cannot re-execute with heap settings: ${(error as Error).message}\n`);
   }
 }

@@ -1,9 +1,9 @@
 // The shipped artefact: `bun build --compile` of src/main.ts, run as a plain executable.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { HEAP_GROWTH_ENV } from "../../src/cli/heap-tuning.ts";
+import { HEAP_TUNING_ENV } from "../../src/cli/heap-tuning.ts";
 import { VERSION } from "../../src/version.ts";
 import { waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
 import { askMany } from "../helpers/policy-client.ts";
@@ -44,6 +44,7 @@ describe("compiled executable", () => {
     const environment = readFileSync(`/proc/${child.pid}/environ`, "utf8").split("\0");
     assert.ok(environment.includes("BUN_JSC_smallHeapGrowthFactor=2"));
     assert.ok(!environment.some((entry) => entry.startsWith("BUN_JSC_mediumHeapGrowthFactor=")));
+    assert.ok(!environment.some((entry) => entry.startsWith("BUN_JSC_useWarmUpMarkedBlocks=")));
     process.kill(child.pid!, "SIGTERM");
     assert.equal(await exited, 0);
   });
@@ -58,9 +59,14 @@ describe("compiled executable", () => {
     assert.deepEqual(await askMany(dir.file("policy.sock"), "bin@example.org\n", 3), ["no", "no", "yes"]);
     // It re-executed itself with the heap settings (src/cli/heap-tuning.ts) under the same PID.
     const environment = readFileSync(`/proc/${child.pid}/environ`, "utf8").split("\0");
-    for (const [name, value] of Object.entries(HEAP_GROWTH_ENV)) {
+    for (const [name, value] of Object.entries(HEAP_TUNING_ENV)) {
       assert.ok(environment.includes(`${name}=${value}`), `${name}=${value} in the daemon's environment`);
     }
+    // ... and JavaScriptCore took them: no block warm-up thread (it runs one by default).
+    const threads = readdirSync(`/proc/${child.pid}/task`)
+      .map((task) => readFileSync(`/proc/${child.pid}/task/${task}/comm`, "utf8").trim());
+    assert.ok(threads.includes("HeapHelper"), `JSC's threads are named: ${threads.join(", ")}`);
+    assert.ok(!threads.includes("JSCWarmUp"), `no warm-up thread: ${threads.join(", ")}`);
     assert.equal(readFileSync(dir.file("mailpolicyd.pid"), "utf8").trim(), String(child.pid));
     process.kill(child.pid!, "SIGTERM");
     assert.equal(await exited, 0);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HEAP_GROWTH_ENV, reexecArguments } from "../../../src/cli/heap-tuning.ts";
+import { HEAP_TUNING_ENV, reexecArguments } from "../../../src/cli/heap-tuning.ts";
 
 describe("reexecArguments", () => {
   it("drops the embedded script of a compiled executable", () => {
@@ -21,11 +21,16 @@ describe("reexecArguments", () => {
     );
   });
 
-  it("sets growth factors JavaScriptCore reads (between 1 and its default 2)", () => {
-    assert.deepEqual(Object.keys(HEAP_GROWTH_ENV).sort(), [
+  it("sets growth factors JavaScriptCore reads (between 1 and its default 2) and turns off block warm-up", () => {
+    assert.deepEqual(Object.keys(HEAP_TUNING_ENV).sort(), [
       "BUN_JSC_mediumHeapGrowthFactor",
       "BUN_JSC_smallHeapGrowthFactor",
+      "BUN_JSC_useWarmUpMarkedBlocks",
     ]);
-    for (const value of Object.values(HEAP_GROWTH_ENV)) assert.ok(Number(value) > 1 && Number(value) < 2);
+    for (const name of ["BUN_JSC_mediumHeapGrowthFactor", "BUN_JSC_smallHeapGrowthFactor"]) {
+      const value = Number(HEAP_TUNING_ENV[name]);
+      assert.ok(value > 1 && value < 2, `${name}=${value}`);
+    }
+    assert.equal(HEAP_TUNING_ENV.BUN_JSC_useWarmUpMarkedBlocks, "0");
   });
 });

@@ -7,7 +7,7 @@ import { runCommand } from "./cli/run.ts";
 import { reexecWithHeapTuning } from "./cli/heap-tuning.ts";
 import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/control-commands.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
-import { DEFAULT_POLICY_SOCKET, eximSnippet, formatSnippet, legacySnippet } from "./exim/snippets.ts";
+import { eximSnippetCommand } from "./cli/exim-snippet-command.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { VERSION } from "./version.ts";
 
@@ -45,6 +45,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
         plain: { type: "boolean" },
         legacy: { type: "boolean" },
         socket: { type: "string" },
+        listen: { type: "string" },
         json: { type: "boolean" },
         n: { type: "string", short: "n" },
         rule: { type: "string" },
@@ -63,7 +64,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
   const allowed: Record<string, string[]> = {
     run: ["config", "default-config", "log-level"],
     "config-test": ["default-config"],
-    "exim-snippet": ["debian-split", "debian-unsplit", "plain", "legacy", "socket"],
+    "exim-snippet": ["debian-split", "debian-unsplit", "plain", "legacy", "listen", "config"],
     status: ["config", "socket", "json"],
     top: ["config", "socket", "json", "n", "rule"],
     show: ["config", "socket", "json"],
@@ -109,12 +110,11 @@ function main(argv: string[]): number | "running" | Promise<number> {
       if (chosen.length > 1) {
         return usageError("choose one of --debian-split, --debian-unsplit, --plain, --legacy", command);
       }
-      const socket = values.socket ?? DEFAULT_POLICY_SOCKET;
-      const variant = chosen[0] ?? "debian-split";
-      process.stdout.write(
-        variant === "legacy" ? legacySnippet(socket) : formatSnippet(eximSnippet(variant, socket)),
-      );
-      return 0;
+      const result = eximSnippetCommand(chosen[0] ?? "debian-split", {
+        listen: values.listen,
+        config: values.config ?? DEFAULT_CONFIG_FILE,
+      });
+      return typeof result === "number" ? result : usageError(result.usage, command);
     }
     case "config-test": {
       if (positionals.length > 1) return usageError("config-test takes one file", command);

@@ -40,13 +40,16 @@ error, as FILE:LINE: key: problem, when not.`,
 
 Prints the embedded default config, a starting point for /etc/mailpolicyd/mailpolicyd.conf.`,
   "exim-snippet": `Usage: mailpolicyd exim-snippet [--debian-split | --debian-unsplit | --plain | --legacy]
-                                [--socket PATH]
+                                [--listen HOST:PORT | --config FILE]
 
 Prints the Exim configuration that asks mailpolicyd at RCPT and DATA time, as the files to create:
   --debian-split    /etc/exim4/conf.d/main/01_mailpolicyd and conf.d/acl/50_mailpolicyd (default)
   --debian-unsplit  lines for exim4.conf.localmacros and two ACL files under /etc/exim4
   --plain           main-section lines and ACLs for a hand-written exim.conf
-  --legacy          the seed's one-token \${readsocket} condition
+  --legacy          the classic sender_warn daemon's one-token \${readsocket} condition
+Exim asks over loopback TCP: --listen, or policy_listen from --config FILE (default
+${DEFAULT_CONFIG_FILE}; without it 127.0.0.1:10037). Never the Unix socket: Exim damages mail after
+a failed connect to one (/usr/share/doc/mailpolicyd/exim.md, "Why TCP").
 Mail is accepted when the daemon does not answer (fail-open); each file says how to fail closed.
 Then run update-exim4.conf and reload Exim.
 

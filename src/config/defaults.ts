@@ -7,6 +7,8 @@ export const EMBEDDED_CONFIG =
 # Relative paths resolve against the folder of the config file (the current directory for this one).
 
 [daemon]
+# Exim asks over loopback TCP (the default address; "none" turns it off), local tools on the Unix socket.
+policy_listen = 127.0.0.1:10037
 policy_socket = run/policy.sock
 control_socket = run/control.sock
 pidfile = run/mailpolicyd.pid

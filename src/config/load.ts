@@ -109,6 +109,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const path = (value: unknown) => resolve(baseDir, value as string);
   const daemon: DaemonConfig = {
     policySocket: path(daemonValues.policy_socket),
+    policyListen: daemonValues.policy_listen as DaemonConfig["policyListen"],
     controlSocket: path(daemonValues.control_socket),
     controlListen: daemonValues.control_listen as DaemonConfig["controlListen"],
     pidfile: path(daemonValues.pidfile),

@@ -12,6 +12,7 @@ import {
   loopbackAddress,
   octalMode,
   oneOf,
+  optionalLoopbackAddress,
   text,
   yesNo,
 } from "./values.ts";
@@ -29,6 +30,8 @@ export type SectionSpec = Record<string, KeySpec>;
 
 export const DAEMON_SECTION: SectionSpec = {
   policy_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/policy.sock" },
+  // Exim's snippets ask here, not on policy_socket: docs/exim.md, "Why TCP".
+  policy_listen: { schema: optionalLoopbackAddress, default: "127.0.0.1:10037" },
   control_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/control.sock" },
   control_listen: { schema: loopbackAddress },
   pidfile: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/mailpolicyd.pid" },

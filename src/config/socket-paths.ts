@@ -1,14 +1,18 @@
-// Where the sockets are, for the client commands: only [daemon] policy_socket and control_socket are
-// read, so that a typo elsewhere in the file (the moment a postmaster runs `reload`) does not stop
+// Where the sockets are, for the client commands and exim-snippet: only [daemon] policy_socket,
+// control_socket and policy_listen are read, so that a typo elsewhere in the file (the moment a postmaster runs `reload`) does not stop
 // `status` or `reload` from reaching the daemon, which judges the whole file itself.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import * as v from "valibot";
 import { parseIni } from "./ini.ts";
 import { DAEMON_SECTION } from "./schema.ts";
+import type { ListenAddress } from "./values.ts";
 
 export interface SocketPaths {
   policySocket: string;
   controlSocket: string;
+  /** undefined for policy_listen = none; an unreadable value counts as the default. */
+  policyListen?: ListenAddress;
 }
 
 export function socketPathsFrom(file: string): SocketPaths {
@@ -19,10 +23,14 @@ export function socketPathsFrom(file: string): SocketPaths {
     // No readable config: the defaults are where a packaged daemon listens.
   }
   const daemon = parseIni(text).sections.find((section) => section.name === "daemon");
-  const value = (key: "policy_socket" | "control_socket") =>
-    resolve(
-      dirname(resolve(file)),
-      daemon?.entries.find((entry) => entry.key === key)?.value || DAEMON_SECTION[key].default!,
-    );
-  return { policySocket: value("policy_socket"), controlSocket: value("control_socket") };
+  const raw = (key: string) =>
+    daemon?.entries.find((entry) => entry.key === key)?.value || DAEMON_SECTION[key].default!;
+  const path = (key: string) => resolve(dirname(resolve(file)), raw(key));
+  const listen = DAEMON_SECTION.policy_listen;
+  const parsed = v.safeParse(listen.schema, raw("policy_listen"));
+  return {
+    policySocket: path("policy_socket"),
+    controlSocket: path("control_socket"),
+    policyListen: parsed.success ? parsed.output : v.parse(listen.schema, listen.default!),
+  };
 }

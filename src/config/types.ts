@@ -1,11 +1,14 @@
 import type { LogLevel } from "../log.ts";
 import type { Stage } from "../protocols/attributes.ts";
 import type { Cidr } from "../policy/ip.ts";
+import type { ListenAddress } from "./values.ts";
 
 export interface DaemonConfig {
   policySocket: string;
+  /** Loopback TCP for the same requests (Exim's snippets use it); undefined: policy_listen = none. */
+  policyListen?: ListenAddress;
   controlSocket: string;
-  controlListen?: { hostname: string; port: number };
+  controlListen?: ListenAddress;
   pidfile: string;
   stateFile: string;
   stateIntervalMs: number;

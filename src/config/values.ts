@@ -71,16 +71,36 @@ export const yesNo = v.pipe(
 /** A name usable bare in replies (`rule=NAME`) and in section headers. */
 export const limitName = v.pipe(v.string(), v.regex(/^[a-z0-9_.-]+$/, "limit names use a-z, 0-9, _ . -"));
 
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
+
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+}
+
+function splitHostPort(value: string): ListenAddress {
+  const colon = value.lastIndexOf(":");
+  return { hostname: value.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(value.slice(colon + 1)) };
+}
+
 /** "127.0.0.1:8025" or "[::1]:8025": the control plane's optional TCP listener, loopback only. */
 export const loopbackAddress = v.pipe(
   v.string(),
-  v.regex(
-    /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/,
-    "expected a loopback HOST:PORT such as 127.0.0.1:8025",
-  ),
-  v.transform((value) => {
-    const colon = value.lastIndexOf(":");
-    return { hostname: value.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(value.slice(colon + 1)) };
-  }),
+  v.regex(LOOPBACK, "expected a loopback HOST:PORT such as 127.0.0.1:8025"),
+  v.transform(splitHostPort),
   v.check((address) => address.port > 0 && address.port < 65536, "port must be 1-65535"),
+);
+
+/**
+ * The policy listener's TCP address: a loopback HOST:PORT, port 0 for any free port (the daemon logs the
+ * one it got; tests use it), or "none" for no TCP listener.
+ */
+export const optionalLoopbackAddress = v.pipe(
+  v.string(),
+  v.check(
+    (value) => value === "none" || LOOPBACK.test(value),
+    'expected a loopback HOST:PORT such as 127.0.0.1:10037, or "none"',
+  ),
+  v.transform((value) => value === "none" ? undefined : splitHostPort(value)),
+  v.check((address) => address === undefined || address.port < 65536, "port must be 0-65535"),
 );

@@ -1,6 +1,12 @@
 // The Exim configuration a postmaster pastes in, in three shapes: Debian's split config (conf.d files),
 // Debian's unsplit config (localmacros + ACL files) and a plain exim.conf. One source for
 // `mailpolicyd exim-snippet`, packaging/exim/ and the tests that run them in a real Exim.
+//
+// Every snippet asks over loopback TCP (`inet:127.0.0.1:PORT`), never over the Unix policy socket: from
+// 4.94 on, Exim's readsocket, after a failed connect() to a Unix socket, keeps the closed fd in its
+// per-process lookup cache; the next lookup writes into whatever file got that number (a spool file) and
+// closes it again. Its inet: path sets the fd to -1 on failure. docs/exim.md, "Why TCP".
+import { DAEMON_SECTION } from "../config/schema.ts";
 
 export type SnippetVariant = "debian-split" | "debian-unsplit" | "plain";
 
@@ -9,14 +15,20 @@ export interface SnippetFile {
   content: string;
 }
 
-export const DEFAULT_POLICY_SOCKET = "/run/mailpolicyd/policy.sock";
+/** The schema's policy_listen default, as Exim's readsocket names it. */
+export const DEFAULT_POLICY_ADDRESS = `inet:${DAEMON_SECTION.policy_listen.default}`;
+
+/** Exim's readsocket spec for a policy_listen address: `inet:127.0.0.1:10037`, `inet:::1:10037`. */
+export function eximAddress(address: { hostname: string; port: number }): string {
+  return `inet:${address.hostname}:${address.port}`;
+}
 
 // Fail-open: when the daemon does not answer, Exim uses this string, the mail goes on and the fallback
 // is logged. For fail-closed replace it with: action=defer message="policy service unavailable" fallback=yes
 const FALLBACK = "action=accept fallback=yes";
 
-function ask(socket: string, request: string, options: string): string {
-  return `    set acl_m_mpd = \${readsocket{${socket}}\\\n      {${request}}\\\n      {${options}}{}{${FALLBACK}}}\n`;
+function ask(address: string, request: string, options: string): string {
+  return `    set acl_m_mpd = \${readsocket{${address}}\\\n      {${request}}\\\n      {${options}}{}{${FALLBACK}}}\n`;
 }
 
 const RCPT_REQUEST = "rcpt sender=${quote:$sender_address} recipient=${quote:$local_part@$domain} \\\n" +
@@ -32,7 +44,10 @@ const DATA_REQUEST =
 
 const VERDICT = `  warn
     condition   = \${if eq{\${extract{fallback}{$acl_m_mpd}}}{yes}}
-    log_message = mailpolicyd: no answer from the policy socket, accepting (fail-open)
+    log_message = mailpolicyd: no answer, accepting (fail-open)
+  warn
+    condition   = \${if !inlist{\${extract{action}{$acl_m_mpd}}}{accept:defer:reject:warn}}
+    log_message = mailpolicyd: unexpected answer, accepting (fail-open): \${length_100:$acl_m_mpd}
   defer
     condition   = \${if eq{\${extract{action}{$acl_m_mpd}}}{defer}}
     message     = \${extract{message}{$acl_m_mpd}}
@@ -48,20 +63,20 @@ const VERDICT = `  warn
 `;
 
 /** The statements of the RCPT wrapper, after the site's own RCPT ACL has accepted the recipient. */
-function rcptStatements(socket: string, siteAcl: string): string {
+function rcptStatements(address: string, siteAcl: string): string {
   return `  # The site's own checks first: recipients it refuses (relaying, unknown users) use up no allowance.
   require acl = ${siteAcl}
   # One id per message, so limits counted per message count it once across its recipients.
   warn
     set acl_m_mpd_instance = \${if def:acl_m_mpd_instance {$acl_m_mpd_instance}{$tod_epoch_l.$pid}}
-${ask(socket, RCPT_REQUEST, "2s")}${VERDICT}  accept
+${ask(address, RCPT_REQUEST, "2s")}${VERDICT}  accept
 `;
 }
 
-function dataStatements(socket: string, siteAcl: string): string {
+function dataStatements(address: string, siteAcl: string): string {
   return `  require acl = ${siteAcl}
   warn
-${ask(socket, DATA_REQUEST, "2s:cache=yes")}${VERDICT}  accept
+${ask(address, DATA_REQUEST, "2s:cache=yes")}${VERDICT}  accept
 `;
 }
 
@@ -71,10 +86,13 @@ const HEADER = (what: string) =>
   `# (fail-open). For fail-closed, replace the fallback "${FALLBACK}" with\n` +
   `# "action=defer message=\\"policy service unavailable\\" fallback=yes".\n`;
 
-/** The files of one variant; `confdir` is where Debian's Exim config lives (tests use a copy). */
+/**
+ * The files of one variant; `address` is Exim's readsocket spec of the policy listener (eximAddress),
+ * `confdir` is where Debian's Exim config lives (tests use a copy).
+ */
 export function eximSnippet(
   variant: SnippetVariant,
-  socket = DEFAULT_POLICY_SOCKET,
+  address = DEFAULT_POLICY_ADDRESS,
   confdir = "/etc/exim4",
 ): SnippetFile[] {
   switch (variant) {
@@ -85,19 +103,19 @@ export function eximSnippet(
           content: `${HEADER("Debian split config, main section")}` +
             `# Debian's acl_check_rcpt accepts relayed and authenticated senders before its local hook, so\n` +
             `# mailpolicyd wraps the whole ACL instead of hooking into it.\n` +
-            `MAILPOLICYD_SOCKET = ${socket}\nMAIN_ACL_CHECK_RCPT = acl_mailpolicyd_rcpt\n` +
+            `MAILPOLICYD_ADDRESS = ${address}\nMAIN_ACL_CHECK_RCPT = acl_mailpolicyd_rcpt\n` +
             `MAIN_ACL_CHECK_DATA = acl_mailpolicyd_data\n`,
         },
         {
           path: `${confdir}/conf.d/acl/50_mailpolicyd`,
           content: `${HEADER("Debian split config, ACL section")}\nacl_mailpolicyd_rcpt:\n` +
-            rcptStatements("MAILPOLICYD_SOCKET", "acl_check_rcpt") +
-            `\nacl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_SOCKET", "acl_check_data")}`,
+            rcptStatements("MAILPOLICYD_ADDRESS", "acl_check_rcpt") +
+            `\nacl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_ADDRESS", "acl_check_data")}`,
         },
       ];
     case "debian-unsplit":
       // The unsplit template has no ACL hook we can add a named ACL with, but acl_smtp_rcpt may name a
-      // file holding an ACL; macros are not expanded in such files, hence the literal socket path.
+      // file holding an ACL; macros are not expanded in such files, hence the literal address.
       return [
         {
           path: `${confdir}/exim4.conf.localmacros`,
@@ -108,13 +126,13 @@ export function eximSnippet(
         {
           path: `${confdir}/mailpolicyd_rcpt.acl`,
           content: `${HEADER("RCPT ACL (read by Exim at run time)")}${
-            rcptStatements(socket, "acl_check_rcpt")
+            rcptStatements(address, "acl_check_rcpt")
           }`,
         },
         {
           path: `${confdir}/mailpolicyd_data.acl`,
           content: `${HEADER("DATA ACL (read by Exim at run time)")}${
-            dataStatements(socket, "acl_check_data")
+            dataStatements(address, "acl_check_data")
           }`,
         },
       ];
@@ -125,12 +143,12 @@ export function eximSnippet(
           content: `${HEADER("plain exim.conf, main section")}` +
             `# Point the RCPT and DATA ACLs at the wrappers; they call your own ACLs (renamed below to\n` +
             `# acl_check_rcpt / acl_check_data if yours are called differently).\n` +
-            `MAILPOLICYD_SOCKET = ${socket}\nacl_smtp_rcpt = acl_mailpolicyd_rcpt\nacl_smtp_data = acl_mailpolicyd_data\n`,
+            `MAILPOLICYD_ADDRESS = ${address}\nacl_smtp_rcpt = acl_mailpolicyd_rcpt\nacl_smtp_data = acl_mailpolicyd_data\n`,
         },
         {
           path: "exim.conf: after `begin acl`",
-          content: `acl_mailpolicyd_rcpt:\n${rcptStatements("MAILPOLICYD_SOCKET", "acl_check_rcpt")}\n` +
-            `acl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_SOCKET", "acl_check_data")}`,
+          content: `acl_mailpolicyd_rcpt:\n${rcptStatements("MAILPOLICYD_ADDRESS", "acl_check_rcpt")}\n` +
+            `acl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_ADDRESS", "acl_check_data")}`,
         },
       ];
   }
@@ -141,16 +159,26 @@ export function formatSnippet(files: SnippetFile[]): string {
   return files.map((file) => `# ==> ${file.path} <==\n${file.content}`).join("\n");
 }
 
-/** The seed's one-token condition, for a drop-in replacement of the Twisted daemons. */
-export function legacySnippet(socket = DEFAULT_POLICY_SOCKET): string {
-  return `# mailpolicyd: drop-in for the seed "sender_warn" daemon (one-token form, the [thresholds] limit).
+/** The classic daemons' one-token request, for a drop-in replacement of the Twisted daemons. */
+export function legacySnippet(address = DEFAULT_POLICY_ADDRESS): string {
+  return `# mailpolicyd: drop-in for the classic sender_warn daemon (one-token form, the [thresholds] limit).
 # In an ACL that sees outbound mail (on Debian, see the debian-split snippet: Debian's acl_check_rcpt
-# accepts relayed and authenticated senders before its local hook). The fallback {no} keeps mail flowing
-# when the daemon is down (fail-open); {yes} defers instead (fail-closed).
+# accepts relayed and authenticated senders before its local hook). The classic one-line
+#   condition = \${readsocket{${address}}{$sender_address\\n}{5s}{}{no}}
+# works too; this form also logs when the daemon does not answer. Without an answer mail flows
+# (fail-open); to defer instead (fail-closed), add a defer statement on the fallback value.
 
   warn
     hosts       = +relay_from_hosts
-    condition   = \${readsocket{${socket}}{$sender_address\\n}{5s}{}{no}}
+    set acl_m_mpd = \${readsocket{${address}}{$sender_address\\n}{5s}{}{fallback}}
+  warn
+    condition   = \${if eq{$acl_m_mpd}{fallback}}
+    log_message = mailpolicyd: no answer, accepting (fail-open)
+  warn
+    condition   = \${if and{{def:acl_m_mpd}{!inlist{$acl_m_mpd}{yes:no:fallback}}}}
+    log_message = mailpolicyd: unexpected answer, accepting (fail-open): \${length_100:$acl_m_mpd}
+  warn
+    condition   = \${if eq{$acl_m_mpd}{yes}}
     log_message = mailpolicyd: $sender_address over its sending limit
 `;
 }

@@ -1,8 +1,9 @@
-// The policy socket Exim's ${readsocket} talks to: parses each request (request-server.ts collects it),
-// asks the counters actor, and answers in the request's form, with the fail_mode verdict while counters
+// The policy socket and TCP listener Exim's ${readsocket} talks to: parses each request (request-server.ts
+// collects it), asks the counters actor, and answers in the request's form, with the fail_mode verdict while counters
 // is down.
 import { unlinkSync } from "node:fs";
 import type { Config } from "../config/types.ts";
+import type { ListenAddress } from "../config/values.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import { formatVerdict, type Verdict } from "../policy/verdict.ts";
@@ -16,7 +17,13 @@ import {
 } from "../protocols/readsocket.ts";
 import { defineActor, liveActor } from "./../actors/actor.ts";
 import { type Metrics, type RecordedAction, recordRequest } from "../control/metrics.ts";
-import { listenForRequests, type RequestServer, type Responder } from "./request-server.ts";
+import {
+  describeTransport,
+  listenForRequests,
+  type RequestServer,
+  type Responder,
+  type Transport,
+} from "./request-server.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 
 export interface PolicyListenerInput {
@@ -26,6 +33,9 @@ export interface PolicyListenerInput {
 }
 
 export type PolicyListenerEvent = { type: "config"; config: Config };
+
+const sameAddress = (a?: ListenAddress, b?: ListenAddress) =>
+  a?.hostname === b?.hostname && a?.port === b?.port;
 
 function describe(request: PolicyRequest): Record<string, string | undefined> {
   if (request.form === "legacy") return { key: request.key };
@@ -39,6 +49,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     let config = input.config;
     const path = config.daemon.policySocket;
     let listening = false;
+    let ownsPath = false;
     let closed = false;
 
     const failReply = (form: "legacy" | "attributes"): string => {
@@ -120,33 +131,42 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       });
     };
 
-    let server: RequestServer | undefined;
+    // The same requests on the Unix socket and, when policy_listen is set, on loopback TCP (what the Exim
+    // snippets use: docs/exim.md). Either failing fails the actor, which the supervisor restarts.
+    const servers: RequestServer[] = [];
+    const serve = (transport: Transport) =>
+      new Promise<Transport>((resolve, reject) => {
+        servers.push(listenForRequests({
+          transport,
+          maxBytes: MAX_REQUEST_BYTES,
+          timeoutMs: config.daemon.requestTimeoutMs,
+          onRequest: answer,
+          onTimeout(bytes, responder) {
+            log.warn("policy", "client sent no complete request in time", {
+              timeout_ms: config.daemon.requestTimeoutMs,
+              bytes,
+            });
+            responder.reply(formatErrorReply("timeout waiting for request"));
+          },
+          onClientError: (code) => log.debug("policy", "client connection error", { error: code }),
+          onError: (error) => listening ? fail(error) : reject(error),
+          onListening: resolve,
+        }));
+      });
     (async () => {
       await claimSocketPath(path);
       if (closed) return;
-      server = listenForRequests({
-        path,
-        maxBytes: MAX_REQUEST_BYTES,
-        timeoutMs: config.daemon.requestTimeoutMs,
-        onRequest: answer,
-        onTimeout(bytes, responder) {
-          log.warn("policy", "client sent no complete request in time", {
-            timeout_ms: config.daemon.requestTimeoutMs,
-            bytes,
-          });
-          responder.reply(formatErrorReply("timeout waiting for request"));
-        },
-        onClientError: (code) => log.debug("policy", "client connection error", { error: code }),
-        onError: fail,
-        onListening() {
-          listening = true;
-          try {
-            setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "policy");
-          } catch (error) {
-            return fail(error);
-          }
-          log.info("policy", "listening", { socket: path, mode: config.daemon.socketMode.toString(8) });
-        },
+      const unix = serve({ path });
+      const tcp = config.daemon.policyListen ? serve(config.daemon.policyListen) : undefined;
+      await unix;
+      ownsPath = true;
+      setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "policy");
+      const bound = tcp && await tcp;
+      listening = true;
+      log.info("policy", "listening", {
+        socket: path,
+        mode: config.daemon.socketMode.toString(8),
+        tcp: bound && describeTransport(bound),
       });
     })().catch(fail);
 
@@ -156,13 +176,16 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
           if (event.config.daemon.policySocket !== path) {
             log.warn("policy", "policy_socket changed: takes effect after a restart", { socket: path });
           }
+          if (!sameAddress(event.config.daemon.policyListen, config.daemon.policyListen)) {
+            log.warn("policy", "policy_listen changed: takes effect after a restart");
+          }
           config = event.config;
         }
       },
       stop() {
         closed = true;
-        server?.stop();
-        if (listening) {
+        for (const server of servers) server.stop();
+        if (ownsPath) {
           try {
             unlinkSync(path);
           } catch { /* already gone */ }

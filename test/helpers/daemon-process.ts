@@ -8,6 +8,10 @@ export interface DaemonProcess {
   child: ChildProcess;
   pid: number;
   policySocket: string;
+  /** The TCP policy listener (policy_listen; writeTestConfig asks for any free port). */
+  policyAddress?: { hostname: string; port: number };
+  /** Exim's readsocket spec for it: inet:127.0.0.1:PORT. */
+  eximAddress: string;
   logs(): string;
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Sends the signal and waits for exit; resolves with the exit code (or signal name). */
@@ -18,12 +22,17 @@ export interface DaemonProcess {
   stopCleanly(signal?: "SIGTERM" | "SIGINT"): Promise<void>;
 }
 
-/** A config whose sockets, pidfile and state live in dir; `extra` is appended verbatim. */
+/**
+ * A config whose sockets, pidfile and state live in dir, with the TCP policy listener on any free port
+ * unless `extra` sets policy_listen; `extra` is appended verbatim.
+ */
 export function writeTestConfig(dir: TempDir, extra: string, name = "mailpolicyd.conf"): string {
   const file = dir.file(name);
+  const listen = /^policy_listen\s*=/m.test(extra) ? "" : "policy_listen = 127.0.0.1:0\n";
   writeFileSync(
     file,
     `[daemon]\npolicy_socket = ${dir.file("policy.sock")}\ncontrol_socket = ${dir.file("control.sock")}\n` +
+      listen +
       `pidfile = ${dir.file("mailpolicyd.pid")}\nstate_file = ${dir.file("state.json")}\n` +
       `state_interval = 200ms\nlog_level = debug\n${extra}`,
   );
@@ -59,6 +68,15 @@ export async function startDaemonProcess(
     child,
     pid: child.pid!,
     policySocket,
+    get policyAddress() {
+      const match = / policy: listening .*\btcp=(\S+):(\d+)/.exec(output);
+      return match ? { hostname: match[1], port: Number(match[2]) } : undefined;
+    },
+    get eximAddress() {
+      const address = daemon.policyAddress;
+      if (!address) throw new Error("this daemon has no TCP policy listener (policy_listen = none)");
+      return `inet:${address.hostname}:${address.port}`;
+    },
     logs: () => output,
     waitForLog: (pattern, timeoutMs = 10_000) =>
       waitFor(() => pattern.test(output), timeoutMs, `log ${pattern}`),

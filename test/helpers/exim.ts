@@ -1,8 +1,9 @@
 // A real Exim (Debian's exim4-daemon-heavy) for tests: `exim -C <abs config> -bh <ip>` runs every ACL of
 // an SMTP session fed on stdin and delivers nothing; `-bd` on a loopback port delivers for real.
 // Exim drops to Debian-exim with -C, so the test dir must be traversable and the spool Exim's own.
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { eximSnippet, type SnippetVariant } from "../../src/exim/snippets.ts";
 import { waitFor } from "./daemon-process.ts";
 import type { TempDir } from "./temp-dir.ts";
@@ -24,18 +25,19 @@ function eximIds(): { uid: number; gid: number } {
 export function prepareEximDir(dir: TempDir): void {
   const { uid, gid } = eximIds();
   chmodSync(dir.path, 0o755);
-  for (const sub of ["spool", "log"]) {
+  for (const sub of ["spool", "log", "maildir"]) {
     mkdirSync(dir.file(sub), { recursive: true });
     chownSync(dir.file(sub), uid, gid);
   }
 }
 
 export interface EximConfigOptions {
-  socket: string;
+  address: string; // Exim's readsocket spec: inet:127.0.0.1:PORT (or a Unix path, to show its hazard)
   variant?: Exclude<SnippetVariant, "debian-unsplit">; // default plain
   siteRcptAcl?: string; // statements of acl_check_rcpt
   siteDataAcl?: string;
   withSnippet?: boolean; // default true; false: the site's ACLs only, plus mainExtra
+  relayFromHosts?: string; // default 192.0.2.0/24
   mainExtra?: string;
   aclExtra?: string; // more ACLs
   routers?: string;
@@ -49,14 +51,14 @@ const DEFAULT_SITE_RCPT = `  accept hosts = +relay_from_hosts
 
 /** A minimal exim.conf: example.net is local, 192.0.2.0/24 may relay, plus the plain snippet. */
 export function writeEximConfig(dir: TempDir, options: EximConfigOptions): string {
-  const [main, acl] = eximSnippet("plain", options.socket);
+  const [main, acl] = eximSnippet("plain", options.address);
   const withSnippet = options.withSnippet ?? true;
   const file = dir.file("exim.conf");
   writeFileSync(
     file,
     `primary_hostname = mx.test.example
 domainlist local_domains = example.net
-hostlist relay_from_hosts = 192.0.2.0/24
+hostlist relay_from_hosts = ${options.relayFromHosts ?? "192.0.2.0/24"}
 log_file_path = ${dir.file("log")}/%slog
 spool_directory = ${dir.file("spool")}
 host_lookup =
@@ -77,6 +79,77 @@ ${options.transports ?? ""}
 `,
   );
   return file;
+}
+
+/** Router and transport that deliver every local recipient into dir's maildir, as Debian-exim. */
+export function maildirDelivery(dir: TempDir): { routers: string; transports: string } {
+  return {
+    routers: "to_maildir:\n  driver = accept\n  domains = +local_domains\n  transport = maildir_delivery\n",
+    transports:
+      `maildir_delivery:\n  driver = appendfile\n  directory = ${dir.file("maildir")}\n  maildir_format\n` +
+      `  user = Debian-exim\n  group = Debian-exim\n  create_directory\n  delivery_date_add\n  envelope_to_add\n`,
+  };
+}
+
+// A test-only authenticator; a real site has its own (Debian ships examples commented out).
+const TEST_AUTH = `
+test_plain:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and {{eq{$auth2}{alice}}{eq{$auth3}{secret}}}}
+  server_set_id = $auth2
+`;
+
+/**
+ * This machine's /etc/exim4 copied into dir (internet site, example.net local, 192.0.2.0/24 relaying),
+ * the shipped Debian snippet for `address` installed as a postmaster would, and Debian's own
+ * update-exim4.conf run on it. The result runs with `-bh`, and with `-bd` on a loopback port: it
+ * delivers local mail into dir's maildir and keeps its spool and logs in dir.
+ */
+export function debianEximConfig(
+  dir: TempDir,
+  variant: Extract<SnippetVariant, `debian-${string}`>,
+  address: string,
+): string {
+  const confdir = dir.file(`exim4-${variant}`);
+  cpSync("/etc/exim4", confdir, { recursive: true });
+  const settings = `${confdir}/update-exim4.conf.conf`;
+  writeFileSync(
+    settings,
+    readFileSync(settings, "utf8")
+      .replace(/^dc_eximconfig_configtype=.*$/m, "dc_eximconfig_configtype='internet'")
+      .replace(/^dc_relay_nets=.*$/m, "dc_relay_nets='192.0.2.0/24'")
+      .replace(/^dc_other_hostnames=.*$/m, "dc_other_hostnames='example.net'")
+      .replace(/^dc_local_interfaces=.*$/m, "dc_local_interfaces='127.0.0.1'")
+      .replace(/^dc_use_split_config=.*$/m, `dc_use_split_config='${variant === "debian-split"}'`),
+  );
+  const template = `${confdir}/exim4.conf.template`;
+  const edit = (file: string, change: (text: string) => string) =>
+    writeFileSync(file, change(readFileSync(file, "utf8")));
+  for (const file of eximSnippet(variant, address, confdir)) {
+    if (!file.path.endsWith("localmacros")) writeFileSync(file.path, file.content);
+    // update-exim4.conf prepends localmacros to the template, but with -d it only looks for the copy's
+    // file if /etc/exim4/exim4.conf.localmacros exists on the host; do its prepending here instead.
+    else edit(template, (text) => file.content + text);
+  }
+  const { routers, transports } = maildirDelivery(dir);
+  if (variant === "debian-split") {
+    writeFileSync(`${confdir}/conf.d/auth/50_test_plain`, TEST_AUTH);
+    writeFileSync(`${confdir}/conf.d/router/01_test_maildir`, routers);
+    writeFileSync(`${confdir}/conf.d/transport/01_test_maildir`, transports);
+  } else {
+    edit(template, (text) =>
+      text.replace(/^begin authenticators$/m, `begin authenticators\n${TEST_AUTH}`)
+        .replace(/^begin routers$/m, `begin routers\n${routers}`)
+        .replace(/^begin transports$/m, `begin transports\n${transports}`));
+  }
+  const out = dir.file(`${variant}.conf`);
+  const result = spawnSync("update-exim4.conf", ["-d", confdir, "-o", out], { encoding: "utf8" });
+  assert.equal(result.status, 0, result.stderr);
+  // Spool and logs in dir (SPOOLDIR is one of the template's .ifndef macros; log_file_path is not set).
+  edit(out, (text) => `SPOOLDIR = ${dir.file("spool")}\nlog_file_path = ${dir.file("log")}/%slog\n${text}`);
+  return out;
 }
 
 export interface SmtpExchange {

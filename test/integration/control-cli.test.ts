@@ -191,7 +191,7 @@ describe("client commands against a running daemon", () => {
     assert.equal(result.status, 1);
     assert.equal(
       result.stderr,
-      `mailpolicyd: ${config}:23: limit broken.count: expected a whole number\n` +
+      `mailpolicyd: ${config}:24: limit broken.count: expected a whole number\n` +
         "mailpolicyd: reload refused: the running config stays\n",
     );
     const rcpt = ["rcpt", "sender=d@example.org", "recipient=x@example.net", "--socket", daemon.policySocket];
@@ -240,7 +240,7 @@ describe("client commands against a running daemon", () => {
 
       const reload = withConfig("reload");
       assert.equal(reload.status, 1);
-      assert.match(reload.stderr, new RegExp(`:23: limit broken\\.count: expected a whole number\n`));
+      assert.match(reload.stderr, new RegExp(`:24: limit broken\\.count: expected a whole number\n`));
       assert.match(reload.stderr, /reload refused: the running config stays\n$/);
     } finally {
       writeTestConfig(dir, configText(1));

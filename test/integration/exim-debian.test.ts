@@ -3,63 +3,12 @@
 // Debian's acl_check_rcpt accepts before any local hook) are counted and deferred; refused relaying is
 // refused by Debian's ACL as before and costs no allowance.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { eximSnippet, type SnippetVariant } from "../../src/exim/snippets.ts";
 import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
-import { countReplies, eximBh, message, prepareEximDir } from "../helpers/exim.ts";
+import { countReplies, debianEximConfig, eximBh, message, prepareEximDir } from "../helpers/exim.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
-// A test-only authenticator; a real site has its own (Debian ships examples commented out).
-const TEST_AUTH = `
-test_plain:
-  driver = plaintext
-  public_name = PLAIN
-  server_prompts = :
-  server_condition = \${if and {{eq{$auth2}{alice}}{eq{$auth3}{secret}}}}
-  server_set_id = $auth2
-`;
 const AUTH_PLAIN = Buffer.from("\0alice\0secret").toString("base64");
-
-function debianConfig(
-  dir: TempDir,
-  variant: Extract<SnippetVariant, `debian-${string}`>,
-  socket: string,
-): string {
-  const confdir = dir.file(`exim4-${variant}`);
-  cpSync("/etc/exim4", confdir, { recursive: true });
-  const settings = `${confdir}/update-exim4.conf.conf`;
-  writeFileSync(
-    settings,
-    readFileSync(settings, "utf8")
-      .replace(/^dc_eximconfig_configtype=.*$/m, "dc_eximconfig_configtype='internet'")
-      .replace(/^dc_relay_nets=.*$/m, "dc_relay_nets='192.0.2.0/24'")
-      .replace(/^dc_other_hostnames=.*$/m, "dc_other_hostnames='example.net'")
-      .replace(/^dc_use_split_config=.*$/m, `dc_use_split_config='${variant === "debian-split"}'`),
-  );
-  for (const file of eximSnippet(variant, socket, confdir)) {
-    if (!file.path.endsWith("localmacros")) writeFileSync(file.path, file.content);
-    else {
-      // update-exim4.conf prepends localmacros to the template, but with -d it only looks for the copy's
-      // file if /etc/exim4/exim4.conf.localmacros exists on the host; do its prepending here instead.
-      const template = `${confdir}/exim4.conf.template`;
-      writeFileSync(template, file.content + readFileSync(template, "utf8"));
-    }
-  }
-  if (variant === "debian-split") writeFileSync(`${confdir}/conf.d/auth/50_test_plain`, TEST_AUTH);
-  else {
-    const template = `${confdir}/exim4.conf.template`;
-    writeFileSync(
-      template,
-      readFileSync(template, "utf8").replace(/^begin authenticators$/m, `begin authenticators\n${TEST_AUTH}`),
-    );
-  }
-  const out = dir.file(`${variant}.conf`);
-  const result = spawnSync("update-exim4.conf", ["-d", confdir, "-o", out], { encoding: "utf8" });
-  assert.equal(result.status, 0, result.stderr);
-  return out;
-}
 
 for (const variant of ["debian-split", "debian-unsplit"] as const) {
   describe(`Debian's Exim config with the ${variant} snippet (update-exim4.conf, exim -bh)`, () => {
@@ -79,7 +28,7 @@ for (const variant of ["debian-split", "debian-unsplit"] as const) {
             `[limit submission]\nkey = sasl_username\ncount = 2\ntime = 1h\nmessage = account {key} paused\n`,
         ),
       );
-      exim = debianConfig(dir, variant, daemon.policySocket);
+      exim = debianEximConfig(dir, variant, daemon.eximAddress);
     });
     after(async () => {
       await daemon.stopCleanly();

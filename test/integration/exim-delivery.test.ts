@@ -3,7 +3,7 @@
 // limit makes swaks see the 451 at RCPT.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import {
   type DaemonProcess,
@@ -11,7 +11,13 @@ import {
   waitFor,
   writeTestConfig,
 } from "../helpers/daemon-process.ts";
-import { type EximDaemon, prepareEximDir, startEximDaemon, writeEximConfig } from "../helpers/exim.ts";
+import {
+  type EximDaemon,
+  maildirDelivery,
+  prepareEximDir,
+  startEximDaemon,
+  writeEximConfig,
+} from "../helpers/exim.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -44,10 +50,6 @@ describe("delivery through a real Exim daemon (exim -bd, swaks, maildir)", () =>
   before(async () => {
     dir = makeTempDir();
     prepareEximDir(dir);
-    mkdirSync(dir.file("maildir"));
-    const owner = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("Debian-exim:"))!
-      .split(":");
-    chownSync(dir.file("maildir"), Number(owner[2]), Number(owner[3]));
     daemon = await startDaemonProcess(
       dir,
       writeTestConfig(
@@ -58,13 +60,10 @@ describe("delivery through a real Exim daemon (exim -bd, swaks, maildir)", () =>
       ),
     );
     const config = writeEximConfig(dir, {
-      socket: daemon.policySocket,
+      address: daemon.eximAddress,
       mainExtra: "local_interfaces = <; 127.0.0.1\nnever_users = root\n",
       siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
-      routers: "to_maildir:\n  driver = accept\n  domains = +local_domains\n  transport = maildir_delivery\n",
-      transports:
-        `maildir_delivery:\n  driver = appendfile\n  directory = ${dir.file("maildir")}\n  maildir_format\n` +
-        `  user = Debian-exim\n  group = Debian-exim\n  create_directory\n  delivery_date_add\n  envelope_to_add\n`,
+      ...maildirDelivery(dir),
     });
     exim = await startEximDaemon(dir, config, await freePort());
   });

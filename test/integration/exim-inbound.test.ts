@@ -1,4 +1,4 @@
-// Inbound limits and robustness through a real Exim: a per-/24 connection-source limit, the seed's
+// Inbound limits and robustness through a real Exim: a per-/24 connection-source limit, the classic daemons'
 // one-token ${readsocket} condition unchanged, a hostile subject surviving the round trip into the alert,
 // and the fail-open path when the daemon is stopped.
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import {
   writeTestConfig,
 } from "../helpers/daemon-process.ts";
 import { countReplies, eximBh, message, prepareEximDir, writeEximConfig } from "../helpers/exim.ts";
-import { type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
+import { freePort, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 describe("inbound limits and failure paths in a real Exim", () => {
@@ -41,7 +41,7 @@ describe("inbound limits and failure paths in a real Exim", () => {
   });
 
   it("limits a /24 as a whole, inbound, and leaves other networks alone", () => {
-    const exim = writeEximConfig(dir, { socket: daemon.policySocket });
+    const exim = writeEximConfig(dir, { address: daemon.eximAddress });
     const from = (ip: string, n: number) =>
       eximBh(exim, ip, [
         "HELO sender.example",
@@ -58,13 +58,13 @@ describe("inbound limits and failure paths in a real Exim", () => {
     assert.equal(countReplies(from("203.0.113.9", 3), "250 OK id="), 3, "another /24 has its own allowance");
   });
 
-  it("answers the seed's one-token condition unchanged", () => {
+  it("answers the classic daemons' one-token condition unchanged", () => {
     const exim = writeEximConfig(dir, {
-      socket: daemon.policySocket,
+      address: daemon.eximAddress,
       withSnippet: false,
       siteRcptAcl: `  defer
     hosts       = +relay_from_hosts
-    condition   = \${readsocket{${daemon.policySocket}}{$sender_address\\n}{5s}{}{no}}
+    condition   = \${readsocket{${daemon.eximAddress}}{$sender_address\\n}{5s}{}{no}}
     message     = you have sent too much
     log_message = tons-o-mail
   accept hosts = +relay_from_hosts
@@ -87,7 +87,7 @@ describe("inbound limits and failure paths in a real Exim", () => {
   });
 
   it("carries a subject with quotes, backslashes, folding and raw 8-bit bytes into the alert intact", async () => {
-    const exim = writeEximConfig(dir, { socket: daemon.policySocket });
+    const exim = writeEximConfig(dir, { address: daemon.eximAddress });
     const subject = 'Re: "50% off" \\o/ caf\xe9 =?UTF-8?B?w7xiZXI=?=';
     const session = eximBh(exim, "192.0.2.30", [
       "EHLO client.example",
@@ -111,8 +111,8 @@ describe("inbound limits and failure paths in a real Exim", () => {
     assert.match(daemon.logs(), /request has raw 8-bit bytes, read as Windows-1252/);
   });
 
-  it("accepts and logs when the daemon does not answer (fail-open)", () => {
-    const exim = writeEximConfig(dir, { socket: dir.file("nobody-listens.sock") });
+  it("accepts and logs when the daemon does not answer (fail-open)", async () => {
+    const exim = writeEximConfig(dir, { address: `inet:127.0.0.1:${await freePort()}` });
     const session = eximBh(exim, "192.0.2.40", [
       "EHLO client.example",
       ...message("anyone@example.org", ["x@remote.example"], ["Subject: hello"]),
@@ -120,9 +120,7 @@ describe("inbound limits and failure paths in a real Exim", () => {
     ]);
     assert.equal(countReplies(session, "250 OK id="), 1, session.output);
     assert.ok(
-      session.log.some((line) =>
-        /mailpolicyd: no answer from the policy socket, accepting \(fail-open\)/.test(line)
-      ),
+      session.log.some((line) => /mailpolicyd: no answer, accepting \(fail-open\)/.test(line)),
       session.log.join("\n"),
     );
   });

@@ -34,7 +34,7 @@ describe("outbound limits in a real Exim (plain snippet, exim -bh)", () => {
           `[alerts]\nfromAddr = mailpolicyd@example.net\ntoAddr = postmaster@example.net\nsmtp_port = ${smtp.port}\nretry_min = 200ms\n`,
       ),
     );
-    exim = writeEximConfig(dir, { socket: daemon.policySocket });
+    exim = writeEximConfig(dir, { address: daemon.eximAddress });
   });
   after(async () => {
     await daemon.stopCleanly();

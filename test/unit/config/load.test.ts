@@ -139,6 +139,19 @@ describe("parseConfig", () => {
     assert.equal(config.daemon.socketMode, 0o600);
   });
 
+  it("listens on loopback TCP 127.0.0.1:10037 for Exim unless policy_listen says otherwise", () => {
+    const address = (text: string) => loaded(parseConfig(text, "t.conf", "/")).daemon.policyListen;
+    assert.deepEqual(address(""), { hostname: "127.0.0.1", port: 10037 });
+    assert.deepEqual(address("[daemon]\npolicy_listen = [::1]:2500\n"), { hostname: "::1", port: 2500 });
+    assert.equal(address("[daemon]\npolicy_listen = none\n"), undefined);
+    assert.deepEqual(errorsOf("[daemon]\npolicy_listen = 0.0.0.0:10037\n"), [
+      't.conf:2: daemon.policy_listen: expected a loopback HOST:PORT such as 127.0.0.1:10037, or "none"',
+    ]);
+    assert.deepEqual(errorsOf("[daemon]\npolicy_listen = 127.0.0.1:70000\n"), [
+      "t.conf:2: daemon.policy_listen: port must be 0-65535",
+    ]);
+  });
+
   it("never lets retry_max fall below retry_min", () => {
     const config = loaded(
       parseConfig("[alerts]\nfromAddr = a@x\ntoAddr = b@x\nretry_min = 5m\nretry_max = 1m\n", "t.conf", "/"),

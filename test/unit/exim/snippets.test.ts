@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { SNIPPET_DIR, snippetFiles } from "../../../packaging/exim-snippet-files.ts";
 import { eximSnippet, formatSnippet } from "../../../src/exim/snippets.ts";
+import { mainCommand } from "../../helpers/runtime.ts";
 
 describe("Exim snippets", () => {
   it("packaging/exim/ matches src/exim/snippets.ts (run `npm run snippets` after a change)", () => {
@@ -25,15 +29,62 @@ describe("Exim snippets", () => {
     );
   });
 
-  it("puts the socket path where Exim reads it, literally in run-time ACL files", () => {
-    const files = eximSnippet("debian-unsplit", "/srv/p.sock", "/tmp/conf");
+  it("asks over loopback TCP in every shipped snippet, never over a Unix socket (docs/exim.md)", () => {
+    const asking = new Set<string>();
+    for (const [name, content] of Object.entries(snippetFiles())) {
+      const specs = [...content.matchAll(/readsocket\{([^}]*)\}/g)].map((match) => match[1]);
+      if (specs.length > 0) asking.add(name);
+      for (const spec of specs) {
+        assert.match(spec, /^(inet:127\.0\.0\.1:10037|MAILPOLICYD_ADDRESS)$/, `${name}: ${spec}`);
+      }
+      for (const macro of content.matchAll(/^MAILPOLICYD_ADDRESS = (.*)$/gm)) {
+        assert.equal(macro[1], "inet:127.0.0.1:10037", name);
+      }
+    }
+    // The ACL files of the three variants and the one-token line.
+    assert.equal(asking.size, 5, [...asking].join(", "));
+  });
+
+  it("puts the address where Exim reads it, literally in run-time ACL files", () => {
+    const files = eximSnippet("debian-unsplit", "inet:127.0.0.1:4000", "/tmp/conf");
     assert.deepEqual(files.map((file) => file.path), [
       "/tmp/conf/exim4.conf.localmacros",
       "/tmp/conf/mailpolicyd_rcpt.acl",
       "/tmp/conf/mailpolicyd_data.acl",
     ]);
-    assert.match(files[1].content, /\$\{readsocket\{\/srv\/p\.sock\}/);
-    assert.doesNotMatch(files[1].content, /MAILPOLICYD_SOCKET/, "macros are not expanded in ACL files");
+    assert.match(files[1].content, /\$\{readsocket\{inet:127\.0\.0\.1:4000\}/);
+    assert.doesNotMatch(files[1].content, /MAILPOLICYD_ADDRESS/, "macros are not expanded in ACL files");
     assert.match(formatSnippet(files), /^# ==> \/tmp\/conf\/mailpolicyd_data\.acl <==$/m);
+  });
+});
+
+describe("mailpolicyd exim-snippet", () => {
+  const cli = (args: string[]) => {
+    const [command, ...rest] = mainCommand(["exim-snippet", ...args]);
+    const result = spawnSync(command, rest, { encoding: "utf8" });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+  const config = (daemon: string) => {
+    const dir = mkdtempSync(join(tmpdir(), "mpd-snippet-"));
+    writeFileSync(join(dir, "m.conf"), `[daemon]\n${daemon}`);
+    return join(dir, "m.conf");
+  };
+
+  it("writes policy_listen from the config into the snippet, or --listen", () => {
+    const fromConfig = cli(["--plain", "--config", config("policy_listen = 127.0.0.2:2626\n")]);
+    assert.equal(fromConfig.status, 0, fromConfig.stderr);
+    assert.match(fromConfig.stdout, /^MAILPOLICYD_ADDRESS = inet:127\.0\.0\.2:2626$/m);
+    const given = cli(["--legacy", "--listen", "127.0.0.1:2727"]);
+    assert.match(given.stdout, /readsocket\{inet:127\.0\.0\.1:2727\}/);
+  });
+
+  it("refuses a config without a fixed TCP address, and a non-loopback --listen", () => {
+    const none = cli(["--config", config("policy_listen = none\n")]);
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /has no fixed policy_listen address, which the Exim snippets need/);
+    const wide = cli(["--listen", "192.0.2.1:25"]);
+    assert.equal(wide.status, 64);
+    assert.match(wide.stderr, /--listen: expected a loopback HOST:PORT/);
+    assert.equal(cli(["--socket", "/run/x.sock"]).status, 64, "the Unix socket is no longer offered");
   });
 });

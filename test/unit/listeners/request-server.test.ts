@@ -1,112 +1,134 @@
-// The request server on its own, with real Unix sockets: under Bun this is Bun.listen, under Deno node:net.
+// The request server on its own, with a real Unix socket and a real loopback TCP port: under Bun this is
+// Bun.listen, under Deno node:net.
 import { afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listenForRequests, type RequestServer } from "../../../src/listeners/request-server.ts";
+import {
+  describeTransport,
+  listenForRequests,
+  type RequestServer,
+  type Transport,
+} from "../../../src/listeners/request-server.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("listenForRequests", () => {
-  let dir: string;
-  let server: RequestServer;
-  let requests: string[];
-  let timeouts: number[];
+for (const kind of ["unix", "tcp"] as const) {
+  describe(`listenForRequests on ${kind === "unix" ? "a Unix socket" : "loopback TCP"}`, () => {
+    let dir: string;
+    let server: RequestServer;
+    let bound: Transport;
+    let requests: string[];
+    let timeouts: number[];
 
-  const start = (timeoutMs: number, reply: (line: string) => string = (line) => `got ${line}`) =>
-    new Promise<void>((resolve, reject) => {
-      server = listenForRequests({
-        path: join(dir, "policy.sock"),
-        maxBytes: 64,
-        timeoutMs,
-        onRequest(bytes, responder) {
-          const text = new TextDecoder().decode(bytes);
-          const line = text.slice(0, text.includes("\n") ? text.indexOf("\n") : text.length);
-          requests.push(line);
-          responder.reply(reply(line));
-          responder.reply("a second reply is ignored");
-        },
-        onTimeout(bytes, responder) {
-          timeouts.push(bytes);
-          responder.reply("timeout");
-        },
-        onClientError() {},
-        onError: reject,
-        onListening: resolve,
+    const start = (timeoutMs: number, reply: (line: string) => string = (line) => `got ${line}`) =>
+      new Promise<void>((resolve, reject) => {
+        server = listenForRequests({
+          transport: kind === "unix"
+            ? { path: join(dir, "policy.sock") }
+            : { hostname: "127.0.0.1", port: 0 },
+          maxBytes: 64,
+          timeoutMs,
+          onRequest(bytes, responder) {
+            const text = new TextDecoder().decode(bytes);
+            const line = text.slice(0, text.includes("\n") ? text.indexOf("\n") : text.length);
+            requests.push(line);
+            responder.reply(reply(line));
+            responder.reply("a second reply is ignored");
+          },
+          onTimeout(bytes, responder) {
+            timeouts.push(bytes);
+            responder.reply("timeout");
+          },
+          onClientError() {},
+          onError: reject,
+          onListening(where) {
+            bound = where;
+            resolve();
+          },
+        });
       });
+
+    // Writes each part (a pause between them), half-closes if asked, and reads the answer to EOF.
+    const ask = (parts: string[], halfClose = true) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.createConnection(
+          "path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port },
+        );
+        let answer = "";
+        socket.on("data", (chunk) => answer += chunk);
+        socket.on("end", () => {
+          socket.end();
+          resolve(answer);
+        });
+        socket.on("error", reject);
+        socket.on("connect", async () => {
+          for (const part of parts) {
+            socket.write(part);
+            await sleep(20);
+          }
+          if (halfClose) socket.end();
+        });
+      });
+
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), "mpd-rs-"));
+      requests = [];
+      timeouts = [];
+    });
+    afterEach(() => {
+      server?.stop();
+      rmSync(dir, { recursive: true, force: true });
     });
 
-  // Writes each part (a pause between them), half-closes if asked, and reads the answer to EOF.
-  const ask = (parts: string[], halfClose = true) =>
-    new Promise<string>((resolve, reject) => {
-      const socket = net.createConnection(join(dir, "policy.sock"));
-      let answer = "";
-      socket.on("data", (chunk) => answer += chunk);
-      socket.on("end", () => {
-        socket.end();
-        resolve(answer);
-      });
-      socket.on("error", reject);
-      socket.on("connect", async () => {
-        for (const part of parts) {
-          socket.write(part);
-          await sleep(20);
-        }
-        if (halfClose) socket.end();
-      });
+    it("reports where it listens (for TCP port 0: the port it got)", async () => {
+      await start(5000);
+      if (kind === "unix") assert.equal(describeTransport(bound), join(dir, "policy.sock"));
+      else assert.match(describeTransport(bound), /^127\.0\.0\.1:[1-9]\d*$/);
     });
 
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "mpd-rs-"));
-    requests = [];
-    timeouts = [];
-  });
-  afterEach(() => {
-    server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+    it("answers at the first newline, and once", async () => {
+      await start(5000);
+      assert.equal(await ask(["hello\n"], false), "got hello");
+      assert.deepEqual(requests, ["hello"]);
+    });
 
-  it("answers at the first newline, and once", async () => {
-    await start(5000);
-    assert.equal(await ask(["hello\n"], false), "got hello");
-    assert.deepEqual(requests, ["hello"]);
-  });
+    it("joins a request that comes in several chunks, and ignores what follows the newline", async () => {
+      await start(5000);
+      assert.equal(await ask(["rcpt sen", "der=a@b", "\nextra\n"]), "got rcpt sender=a@b");
+      assert.deepEqual(requests, ["rcpt sender=a@b"]);
+    });
 
-  it("joins a request that comes in several chunks, and ignores what follows the newline", async () => {
-    await start(5000);
-    assert.equal(await ask(["rcpt sen", "der=a@b", "\nextra\n"]), "got rcpt sender=a@b");
-    assert.deepEqual(requests, ["rcpt sender=a@b"]);
-  });
+    it("takes the half-close as the end of a request without a newline, also an empty one", async () => {
+      await start(5000);
+      assert.equal(await ask(["no newline"]), "got no newline");
+      assert.equal(await ask([]), "got ");
+      assert.deepEqual(requests, ["no newline", ""]);
+    });
 
-  it("takes the half-close as the end of a request without a newline, also an empty one", async () => {
-    await start(5000);
-    assert.equal(await ask(["no newline"]), "got no newline");
-    assert.equal(await ask([]), "got ");
-    assert.deepEqual(requests, ["no newline", ""]);
-  });
+    it("hands over a request longer than maxBytes without waiting for its end", async () => {
+      await start(5000, (line) => `${line.length} bytes`);
+      assert.equal(await ask(["x".repeat(50), "y".repeat(50)], false), "100 bytes");
+    });
 
-  it("hands over a request longer than maxBytes without waiting for its end", async () => {
-    await start(5000, (line) => `${line.length} bytes`);
-    assert.equal(await ask(["x".repeat(50), "y".repeat(50)], false), "100 bytes");
-  });
+    it("answers a client that sends nothing once it has waited timeoutMs", async () => {
+      await start(100);
+      const began = performance.now();
+      assert.equal(await ask(["par"], false), "timeout");
+      assert.ok(performance.now() - began >= 90);
+      assert.deepEqual(timeouts, [3]);
+      assert.deepEqual(requests, []);
+    });
 
-  it("answers a client that sends nothing once it has waited timeoutMs", async () => {
-    await start(100);
-    const began = performance.now();
-    assert.equal(await ask(["par"], false), "timeout");
-    assert.ok(performance.now() - began >= 90);
-    assert.deepEqual(timeouts, [3]);
-    assert.deepEqual(requests, []);
+    it("keeps every connection's timeout right while many come and go", async () => {
+      await start(150);
+      const idle = ask(["slow"], false);
+      const quick = await Promise.all(Array.from({ length: 40 }, (_, i) => ask([`q${i}\n`])));
+      assert.deepEqual(quick, Array.from({ length: 40 }, (_, i) => `got q${i}`));
+      assert.equal(await idle, "timeout");
+      assert.deepEqual(timeouts, [4]);
+    });
   });
-
-  it("keeps every connection's timeout right while many come and go", async () => {
-    await start(150);
-    const idle = ask(["slow"], false);
-    const quick = await Promise.all(Array.from({ length: 40 }, (_, i) => ask([`q${i}\n`])));
-    assert.deepEqual(quick, Array.from({ length: 40 }, (_, i) => `got q${i}`));
-    assert.equal(await idle, "timeout");
-    assert.deepEqual(timeouts, [4]);
-  });
-});
+}

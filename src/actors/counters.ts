@@ -5,7 +5,15 @@ import type { Config, LimitConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { type AlertNotice, makeAlertNotice } from "../policy/alert-notice.ts";
 import { isExempt, limitKey, requestCost } from "../policy/limit-key.ts";
-import { capacity, commit, counterExpiresAt, levelWith, newCounter, rollCounter } from "../policy/rate.ts";
+import {
+  capacity,
+  commit,
+  counterExpiresAt,
+  levelWith,
+  newCounter,
+  rollCounter,
+  wholeCount,
+} from "../policy/rate.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import {
   ALERT_NONE,
@@ -263,8 +271,9 @@ export function startCounters(
       step.over = level > capacity(limit);
       if (step.over && (!winner || outranks(limit.action, winner.table.limit.action))) winner = step;
     }
-    const verdict = answerFor(winner, request.form === "legacy");
-    const refused = refuses(verdict.action);
+    // The strictest limit over decides; it refuses (defer, reject) or nothing does.
+    const refused = winner !== undefined && refuses(winner.table.limit.action);
+    const verdict = answerFor(winner, refused, request.form === "legacy");
     const subject = attributes?.subject !== undefined ? displaySubject(attributes.subject) : undefined;
     let sliced: string | undefined; // the last key stored, as computed and as kept
     let kept = "";
@@ -288,27 +297,33 @@ export function startCounters(
         table.wheel.schedule(key, counterExpiresAt(counter, limit));
       }
       recordSighting(counter, subject, attributes?.client_address);
-      if (step.over && counter.alert === ALERT_NONE) crossed(limit, key, counter, step.level);
+      if (step.over && counter.alert === ALERT_NONE) crossed(limit, key, counter, countAfter(step, counted));
     }
     if (subject !== undefined) recordElsewhere(request, taken, subject);
     dirty = true;
     return verdict;
   };
 
+  // The count every surface shows (reply, log, alert, status): what the limit holds once the request is
+  // decided. A request it does not count (a leaky limit, refused) leaves the count where it was.
+  const countAfter = (step: Step, counted: boolean): number =>
+    wholeCount(counted ? step.level : step.level - step.cost);
+
   let lastOver: Verdict | undefined; // the latest answer for a limit that was over
-  const answerFor = (winner: Step | undefined, legacy: boolean): Verdict => {
+  const answerFor = (winner: Step | undefined, refused: boolean, legacy: boolean): Verdict => {
     if (!winner) return verdictFor(undefined);
-    if (legacy) return verdictFor(outcomeOf(winner), false);
-    if (!sameRefusal(lastOver, winner.table.limit, winner.key, winner.level)) {
-      lastOver = verdictFor(outcomeOf(winner));
+    const count = countAfter(winner, !refused || winner.table.limit.mode === "strict");
+    if (legacy) return verdictFor(outcomeOf(winner, count), false);
+    if (!sameRefusal(lastOver, winner.table.limit, winner.key, count)) {
+      lastOver = verdictFor(outcomeOf(winner, count));
     }
     return lastOver!;
   };
 
-  const outcomeOf = (step: Step): LimitOutcome => ({
+  const outcomeOf = (step: Step, count: number): LimitOutcome => ({
     limit: step.table.limit,
     key: step.key,
-    level: step.level,
+    count,
     over: step.over,
   });
 
@@ -322,13 +337,13 @@ export function startCounters(
     }
   };
 
-  const crossed = (limit: LimitConfig, key: string, counter: SenderCounter, level: number) => {
+  const crossed = (limit: LimitConfig, key: string, counter: SenderCounter, count: number) => {
     log.warn("counters", "limit passed", {
       rule: limit.name,
       key,
-      count: Math.ceil(level),
+      count,
       limit: capacity(limit),
-      window_s: limit.windowMs / 1000,
+      window: limit.window,
       action: limit.action,
     });
     if (!limit.alert) {
@@ -336,7 +351,7 @@ export function startCounters(
       return;
     }
     counter.alert = ALERT_PENDING;
-    const notice = makeAlertNotice(limit, key, counter, Math.ceil(level));
+    const notice = makeAlertNotice(limit, key, counter, count);
     outbox.set(notice.id, notice);
     offer(notice);
   };

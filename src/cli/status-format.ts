@@ -1,13 +1,6 @@
 // Text for `mailpolicyd status`, `top` and `show`: plain aligned columns, as a postmaster reads them
 // in a terminal at 3 a.m. Pure: JSON from the control API in, text out.
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
-import { formatWindow } from "../policy/verdict.ts";
-
-export function formatDuration(seconds: number): string {
-  const d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600);
-  const m = Math.floor((seconds % 3600) / 60), s = Math.floor(seconds % 60);
-  return [d && `${d}d`, h && `${h}h`, m && `${m}m`, !d && !h && `${s}s`].filter(Boolean).join(" ");
-}
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
@@ -28,7 +21,7 @@ export function formatSenders(rows: SenderRow[]): string {
       row.key,
       row.rule,
       `${row.count}/${row.limit}`,
-      formatWindow(row.windowSeconds * 1000),
+      row.window,
       row.action,
       state(row),
     ]),
@@ -39,9 +32,7 @@ export function formatSender(key: string, rows: SenderDetail[]): string {
   const parts = [`${key}`];
   for (const row of rows) {
     parts.push(
-      `\n  rule ${row.rule}: ${row.count}/${row.limit} per ${
-        formatWindow(row.windowSeconds * 1000)
-      } (${row.algorithm}, ` +
+      `\n  rule ${row.rule}: ${row.count}/${row.limit} per ${row.window} (${row.algorithm}, ` +
         `action ${row.action}), ${state(row)}`,
       `  window start ${row.windowStart}, last seen ${row.lastSeen}`,
     );
@@ -60,6 +51,7 @@ export interface StatusJson {
   pid: number;
   config: string;
   uptimeSeconds: number;
+  uptime: string;
   actors: Record<string, string>;
   restarts: Record<string, number>;
   requests: { total: number; byAction: Record<string, number>; badRequests: number };
@@ -78,9 +70,7 @@ export function formatStatus(status: StatusJson): string {
   const restarts = Object.values(status.restarts).reduce((a, b) => a + b, 0);
   const actions = Object.entries(status.requests.byAction).map(([action, n]) => `${action} ${n}`).join(", ");
   const lines = [
-    `mailpolicyd ${status.version}, pid ${status.pid}, up ${
-      formatDuration(status.uptimeSeconds)
-    }, config ${status.config}`,
+    `mailpolicyd ${status.version}, pid ${status.pid}, up ${status.uptime}, config ${status.config}`,
     `actors: ${
       Object.entries(status.actors).map(([name, s]) => `${name} ${s}`).join(", ")
     }; restarts: ${restarts}`,

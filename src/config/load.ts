@@ -5,6 +5,7 @@ import { parseIni } from "./ini.ts";
 import { LIMIT_SECTION, LIMIT_SECTION_PREFIX, SECTIONS, type SectionSpec } from "./schema.ts";
 import type { AlertsConfig, Config, DaemonConfig, Exemptions, KeyPart, LimitConfig } from "./types.ts";
 import type { Stage } from "../protocols/attributes.ts";
+import type { Window } from "./values.ts";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -82,7 +83,8 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       key: [{ kind: "sender" }],
       keyText: "sender",
       count: thresholds.count as number,
-      windowMs: thresholds.time as number,
+      windowMs: (thresholds.time as Window).ms,
+      window: (thresholds.time as Window).text,
       per: "message",
       algorithm: "fixed",
       burst: thresholds.count as number,
@@ -168,7 +170,8 @@ function buildLimit(
     key,
     keyText: key.map(describeKeyPart).join("+"),
     count: values.count as number,
-    windowMs: values.time as number,
+    windowMs: (values.time as Window).ms,
+    window: (values.time as Window).text,
     per: values.per as LimitConfig["per"],
     algorithm,
     burst: (values.burst as number | undefined) ?? (values.count as number),

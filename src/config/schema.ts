@@ -14,6 +14,7 @@ import {
   oneOf,
   optionalLoopbackAddress,
   text,
+  window,
   yesNo,
 } from "./values.ts";
 
@@ -60,7 +61,7 @@ export const ALERTS_SECTION: SectionSpec = {
 };
 
 export const THRESHOLDS_SECTION: SectionSpec = {
-  time: { schema: duration(1000), default: "300" },
+  time: { schema: window(1000), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
 };
 
@@ -68,7 +69,7 @@ export const THRESHOLDS_SECTION: SectionSpec = {
 export const LIMIT_SECTION: SectionSpec = {
   key: { schema: keyExpression, default: "sender" },
   count: { schema: integer(1, 1_000_000_000), required: true },
-  time: { schema: duration(1000), required: true },
+  time: { schema: window(1000), required: true },
   per: { schema: oneOf(["message", "recipient"] as const), default: "message" },
   algorithm: { schema: oneOf(["fixed", "sliding", "bucket"] as const), default: "fixed" },
   burst: { schema: integer(1, 1_000_000_000) },

@@ -66,6 +66,7 @@ export interface LimitConfig {
   keyText: string; // canonical, for messages and alerts: "sender", "client_address/24/64"
   count: number;
   windowMs: number;
+  window: string; // as written in the config, for every text that names it: "1h", "90m", "300s"
   per: "message" | "recipient";
   algorithm: Algorithm;
   burst: number; // bucket capacity; for the other algorithms equal to count

@@ -2,21 +2,47 @@
 import * as v from "valibot";
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i;
+const NOT_A_DURATION = "expected a duration such as 300, 30s, 5m, 1h or 1d";
 
-/** "300" (seconds, as the seed writes it), "500ms", "30s", "5m", "1h", "1d" → milliseconds. */
+/** "300" (seconds, as the classic sender_warn.conf writes it), "500ms", "30s", "5m", "1h", "1d" → ms. */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(text.trim());
+  const match = DURATION.exec(text.trim());
   if (!match) return undefined;
   const ms = Number(match[1]) * UNITS_MS[(match[2] ?? "s").toLowerCase()];
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
+}
+
+/**
+ * A duration as the postmaster wrote it, in one spelling: "1H" → "1h", "5 m" → "5m", and a bare number
+ * gets the unit it means, "300" → "300s" ("in 300" would read as a count). Windows are shown this way in
+ * SMTP replies, logs, alerts and status, rather than recomputed from milliseconds ("1h", not "3600s").
+ */
+export function durationText(text: string): string | undefined {
+  const match = DURATION.exec(text.trim());
+  return match ? `${match[1]}${(match[2] ?? "s").toLowerCase()}` : undefined;
 }
 
 export const duration = (minMs: number) =>
   v.pipe(
     v.string(),
     v.transform(parseDuration),
-    v.number("expected a duration such as 300, 30s, 5m, 1h or 1d"),
+    v.number(NOT_A_DURATION),
     v.minValue(minMs, `must be at least ${minMs} ms`),
+  );
+
+/** A limit's window: its length, and its text as written (see durationText). */
+export interface Window {
+  ms: number;
+  text: string;
+}
+
+export const window = (minMs: number) =>
+  v.pipe(
+    v.string(),
+    v.check((value) => parseDuration(value) !== undefined, NOT_A_DURATION),
+    v.check((value) => parseDuration(value)! >= minMs, `must be at least ${minMs} ms`),
+    v.transform((value): Window => ({ ms: parseDuration(value)!, text: durationText(value)! })),
   );
 
 export const integer = (min: number, max: number) =>

@@ -6,6 +6,7 @@ import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import { DASHBOARD_HTML } from "./dashboard.ts";
 import { type Metrics, requestRate } from "./metrics.ts";
 import { renderPrometheus } from "./prometheus.ts";
+import { formatUptime } from "./uptime.ts";
 
 type CountersQuery = Exclude<CountersEvent, { type: "hit" | "alert.delivered" | "alerts.offer" | "config" }>;
 type ReplyOf<E> = E extends { reply: (value: infer R) => void } ? R : never;
@@ -69,6 +70,7 @@ export function createControlApp(deps: ControlDeps): Hono {
       pid: process.pid,
       config: deps.configFile(),
       uptimeSeconds: uptime(),
+      uptime: formatUptime(uptime()),
       actors: deps.actorStates(),
       restarts: deps.actorRestarts(),
       requests: { total, byAction, badRequests: metrics.badRequests },

@@ -49,10 +49,6 @@ export const DASHBOARD_HTML = `<!doctype html>
 </section>
 <script>
 const text = (value) => String(value).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-function duration(seconds) {
-  const d = Math.floor(seconds / 86400), h = Math.floor(seconds % 86400 / 3600), m = Math.floor(seconds % 3600 / 60);
-  return ((d ? d + "d " : "") + (h ? h + "h " : "") + (m || !(d || h) ? m + "m" : "")).trim();
-}
 function chart(minutes) {
   const svg = document.getElementById("chart");
   const now = Math.floor(Date.now() / 60000);
@@ -77,14 +73,14 @@ async function refresh() {
   try {
     const status = await (await fetch("status")).json();
     document.getElementById("error").textContent = "";
-    document.getElementById("meta").textContent = "version " + status.version + " · up " + duration(status.uptimeSeconds) +
+    document.getElementById("meta").textContent = "version " + status.version + " · up " + status.uptime +
       " · " + status.requests.total + " requests (" + status.rates.lastMinute.toFixed(1) + "/min) · " +
       (status.trackedKeys ?? "?") + " keys tracked · " + status.config;
     document.getElementById("actors").innerHTML = Object.entries(status.actors).map(([name, state]) =>
       '<span class="badge ' + text(state) + '">' + text(name) + ": " + text(state) + "</span>").join("");
     document.querySelector("#senders tbody").innerHTML = (status.topSenders ?? []).map((row) =>
       "<tr><td class=mono>" + text(row.key) + "</td><td>" + text(row.rule) + "</td><td>" + row.count + " / " + row.limit +
-      " per " + duration(row.windowSeconds) + '</td><td><div class="bar' + (row.over || row.atLimit ? " over" : "") + '"><div style="width:' +
+      " per " + text(row.window) + '</td><td><div class="bar' + (row.over || row.atLimit ? " over" : "") + '"><div style="width:' +
       Math.min(100, row.count / row.limit * 100) + '%"></div></div></td></tr>').join("") || "<tr><td colspan=4>nobody yet</td></tr>";
     document.querySelector("#alerts tbody").innerHTML = status.alerts.recent.map((alert) =>
       "<tr><td>" + new Date(alert.at).toLocaleTimeString() + "</td><td class=mono>" + text(alert.key) + "</td><td>" +

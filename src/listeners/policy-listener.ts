@@ -6,7 +6,7 @@ import type { Config } from "../config/types.ts";
 import type { ListenAddress } from "../config/values.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
-import { formatVerdict, type Verdict } from "../policy/verdict.ts";
+import { formatVerdict, outcomeLogFields, type Verdict } from "../policy/verdict.ts";
 import { formatAttributes } from "../protocols/attributes.ts";
 import {
   formatErrorReply,
@@ -110,13 +110,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
           if (!verdict) return responder.reply(failed(started, request.form));
           record(started, verdict.action, verdict.outcome?.limit.name);
           if (verdict.outcome && verdict.action !== "accept") {
-            if (log.enabled("info")) {
-              log.info("policy", verdict.action, {
-                rule: verdict.outcome.limit.name,
-                key: verdict.outcome.key,
-                count: Math.ceil(verdict.outcome.level),
-              });
-            }
+            if (log.enabled("info")) log.info("policy", verdict.action, outcomeLogFields(verdict.outcome));
           } else if (log.enabled("debug")) {
             log.debug("policy", "request", {
               ...describe(request),

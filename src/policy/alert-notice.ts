@@ -1,5 +1,8 @@
 // What the counters actor tells the alerter when a key first passes a limit in a window, and the mail
 // made from it. Pure: no I/O, so the wording is tested directly.
+import type { LimitConfig } from "../config/types.ts";
+import { durationText } from "../config/values.ts";
+import { capacity } from "./rate.ts";
 import { type SenderCounter, topEntries } from "./sender-counter.ts";
 
 export interface AlertNotice {
@@ -7,9 +10,11 @@ export interface AlertNotice {
   limit: string;
   keyKind: string;
   key: string;
-  count: number;
-  limitCount: number;
+  count: number; // as the SMTP reply, the log and status show it (LimitOutcome.count)
+  limitCount: number; // the limit's capacity: count, or burst for a bucket
+  unit?: "messages" | "recipients"; // optional: notices saved by older versions lack it (messages)
   windowMs: number;
+  window?: string; // as written in the config; optional, as unit
   firstSeen: number;
   lastSeen: number;
   topSubjects: [string, number][];
@@ -17,7 +22,10 @@ export interface AlertNotice {
 }
 
 export function makeAlertNotice(
-  limit: { name: string; keyText: string; count: number; windowMs: number },
+  limit: Pick<
+    LimitConfig,
+    "name" | "keyText" | "count" | "burst" | "algorithm" | "windowMs" | "window" | "per"
+  >,
   key: string,
   counter: SenderCounter,
   count: number,
@@ -28,8 +36,10 @@ export function makeAlertNotice(
     keyKind: limit.keyText,
     key,
     count,
-    limitCount: limit.count,
+    limitCount: capacity(limit),
+    unit: limit.per === "recipient" ? "recipients" : "messages",
     windowMs: limit.windowMs,
+    window: limit.window,
     firstSeen: counter.start,
     lastSeen: counter.last,
     topSubjects: topEntries(counter.subjects, 10),
@@ -56,10 +66,6 @@ function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
-function formatSeconds(ms: number): string {
-  return `${Math.round(ms / 1000)}s`;
-}
-
 function table(rows: [string, number][], none: string): string {
   if (rows.length === 0) return `  ${none}\n`;
   return rows.map(([value, n]) => `  ${String(n).padStart(6)}  ${value}\n`).join("");
@@ -80,13 +86,14 @@ export function composeAlertMail(
     limit: String(notice.limitCount),
     rule: notice.limit,
   };
+  // A notice saved by an older version has no window text: its length in seconds, as a bare number in
+  // the config would be shown.
+  const window = notice.window ?? durationText(String(notice.windowMs / 1000))!;
   const subject = settings.subject.replace(/\{(key|count|limit|rule)\}/g, (_, name: string) => fill[name]);
   const text = `mailpolicyd on ${hostname}: a ${notice.keyKind} passed its limit.\n\n` +
     `Who:         ${notice.key}\n` +
     `Rule:        ${notice.limit} (per ${notice.keyKind})\n` +
-    `How many:    ${notice.count} messages, limit ${notice.limitCount} per ${
-      formatSeconds(notice.windowMs)
-    }\n` +
+    `How many:    ${notice.count} ${notice.unit ?? "messages"} in ${window}, limit ${notice.limitCount}\n` +
     `First seen:  ${formatTime(notice.firstSeen)} (start of the window)\n` +
     `Last seen:   ${formatTime(notice.lastSeen)}\n` +
     `Window ends: ${formatTime(notice.firstSeen + notice.windowMs)}\n\n` +

@@ -61,6 +61,15 @@ export function levelWith(counter: SenderCounter, limit: RateLimit, now: number,
   return (counter.prev ?? 0) * overlap + counter.count + cost;
 }
 
+/**
+ * A level as every surface shows it (SMTP text, log, alert, status, dashboard): a whole number. Sliding
+ * and bucket levels are fractional; rounded up, a sender refused at 4.2 + 1 > 5 reads "5 (limit 5)", not
+ * "4 (limit 5)". The epsilon absorbs float noise (a sliding level of 5.0000000001 is 5).
+ */
+export function wholeCount(level: number): number {
+  return Math.ceil(level - 1e-9);
+}
+
 export function capacity(limit: RateLimit): number {
   return limit.algorithm === "bucket" ? limit.burst : limit.count;
 }

@@ -1,20 +1,21 @@
 // What the control plane shows about a key under a limit: pure, from a counter and its limit.
 import type { LimitConfig } from "../config/types.ts";
-import { capacity, currentLevel } from "./rate.ts";
+import { capacity, currentLevel, wholeCount } from "./rate.ts";
 import { ALERT_PENDING, ALERT_SENT, type SenderCounter, topEntries } from "./sender-counter.ts";
 
 export interface SenderRow {
   rule: string;
   key: string;
-  count: number;
+  count: number; // wholeCount of the level: the number the SMTP reply, the log and the alert show
   limit: number;
+  window: string; // as written in the config: "1h"
   windowSeconds: number;
   algorithm: string;
   action: string;
   windowStart: string;
   lastSeen: string;
-  over: boolean;
-  atLimit: boolean; // a leaky limit never counts past its limit: this is what "blocked" looks like there
+  over: boolean; // count > limit
+  atLimit: boolean; // count >= limit: a leaky limit never counts past it, so this is "blocked" there
   alert: "none" | "pending" | "sent";
 }
 
@@ -24,19 +25,20 @@ export interface SenderDetail extends SenderRow {
 }
 
 export function senderRow(limit: LimitConfig, key: string, counter: SenderCounter, now: number): SenderRow {
-  const level = currentLevel(counter, limit, now);
+  const count = wholeCount(currentLevel(counter, limit, now));
   return {
     rule: limit.name,
     key,
-    count: Math.ceil(level - 1e-9),
+    count,
     limit: capacity(limit),
+    window: limit.window,
     windowSeconds: limit.windowMs / 1000,
     algorithm: limit.algorithm,
     action: limit.action,
     windowStart: new Date(counter.start).toISOString(),
     lastSeen: new Date(counter.last).toISOString(),
-    over: level > capacity(limit),
-    atLimit: level >= capacity(limit),
+    over: count > capacity(limit),
+    atLimit: count >= capacity(limit),
     alert: counter.alert === ALERT_SENT ? "sent" : counter.alert === ALERT_PENDING ? "pending" : "none",
   };
 }

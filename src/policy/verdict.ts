@@ -9,7 +9,10 @@ export type ReplyAction = "accept" | "warn" | "defer" | "reject";
 export interface LimitOutcome {
   limit: LimitConfig;
   key: string;
-  level: number; // the count (or bucket level) including this request
+  // What the limit has counted for the key once this request is decided (wholeCount of its level): the
+  // messages or recipients let through, plus in mode = strict the refused attempts. A leaky limit does
+  // not count the request it refuses, so its first refusal says count = limit. See docs/decisions.md.
+  count: number;
   over: boolean;
 }
 
@@ -27,28 +30,7 @@ export function refuses(action: LimitAction | ReplyAction): boolean {
   return action === "defer" || action === "reject";
 }
 
-// A refused sender's message names the window on every request: the few windows of a config, once each.
-const windows = new Map<number, string>();
-
-export function formatWindow(ms: number): string {
-  let text = windows.get(ms);
-  if (text === undefined) {
-    text = windowText(ms);
-    if (windows.size >= 256) windows.clear();
-    windows.set(ms, text);
-  }
-  return text;
-}
-
-function windowText(ms: number): string {
-  const seconds = ms / 1000;
-  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]] as const) {
-    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
-  }
-  return `${Math.round(seconds * 1000) / 1000}s`;
-}
-
-const DEFAULT_MESSAGE = "{what} over limit: {count} {unit} in {window}";
+const DEFAULT_MESSAGE = "{key} over limit: {count} {unit} in {window} (limit {limit})";
 
 type Placeholder = "key" | "what" | "count" | "limit" | "unit" | "window" | "rule";
 
@@ -60,13 +42,13 @@ function fill(name: Placeholder, outcome: LimitOutcome): string {
     case "what":
       return limit.keyText;
     case "count":
-      return String(Math.ceil(outcome.level));
+      return String(outcome.count);
     case "limit":
       return String(capacity(limit));
     case "unit":
       return limit.per === "recipient" ? "recipients" : "messages";
     case "window":
-      return formatWindow(limit.windowMs);
+      return limit.window;
     case "rule":
       return limit.name;
   }
@@ -140,11 +122,10 @@ export function sameRefusal(
   verdict: Verdict | undefined,
   limit: LimitConfig,
   key: string,
-  level: number,
+  count: number,
 ): boolean {
   const outcome = verdict?.outcome;
-  return outcome !== undefined && outcome.limit === limit && outcome.key === key &&
-    Math.ceil(outcome.level) === Math.ceil(level);
+  return outcome !== undefined && outcome.limit === limit && outcome.key === key && outcome.count === count;
 }
 
 export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
@@ -158,7 +139,14 @@ export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
 let lastVerdict: Verdict | undefined;
 let lastReply = "";
 
-/** The attribute-form reply: `action=defer message="…" rule=outbound count=21 limit=20`. */
+/** The log fields of a decided request: the same rule, key, count and limit as the reply and the alert. */
+export function outcomeLogFields(
+  outcome: LimitOutcome,
+): { rule: string; key: string; count: number; limit: number } {
+  return { rule: outcome.limit.name, key: outcome.key, count: outcome.count, limit: capacity(outcome.limit) };
+}
+
+/** The attribute-form reply: `action=defer message="…" rule=outbound count=20 limit=20`. */
 export function formatVerdict(verdict: Verdict): string {
   const outcome = verdict.outcome;
   if (!outcome && verdict.action === "accept") return "action=accept"; // most answers
@@ -174,7 +162,7 @@ function buildReply(verdict: Verdict): string {
   let line = `action=${verdict.action}`;
   if (verdict.message !== undefined) line += ` message=${quoteValue(verdict.message)}`;
   if (outcome) {
-    line += ` rule=${quoteValue(outcome.limit.name)} count=${Math.ceil(outcome.level)}` +
+    line += ` rule=${quoteValue(outcome.limit.name)} count=${outcome.count}` +
       ` limit=${quoteValue(String(capacity(outcome.limit)))}`;
   }
   if (verdict.header !== undefined) line += ` header=${quoteValue(verdict.header)}`;

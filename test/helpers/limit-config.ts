@@ -8,6 +8,7 @@ export function limitConfig(overrides: Partial<LimitConfig> = {}): LimitConfig {
     keyText: "sender",
     count: 20,
     windowMs: 300_000,
+    window: "5m",
     per: "message",
     algorithm: "fixed",
     burst: 20,

@@ -46,7 +46,7 @@ describe("alert mail (real daemon process, real SMTP receiver)", () => {
       assert.match(mail.headers.cc, /it@example\.org, abuse@example\.org/);
       assert.equal(mail.headers["auto-submitted"], "auto-generated");
       assert.match(mail.body, /Who:\s+spammer@example\.org/);
-      assert.match(mail.body, /How many:\s+4 messages, limit 3 per 300s/);
+      assert.match(mail.body, /How many:\s+4 messages in 300s, limit 3$/m);
       assert.match(mail.body, /First seen:\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
       assert.match(mail.body, /Last seen:\s+\d{4}-\d\d-\d\d/);
       assert.match(mail.body, /Top subjects:/);

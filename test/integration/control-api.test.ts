@@ -56,7 +56,8 @@ const ACTORS = ["counters", "alerter", "policy", "control"];
 const RCPT_A = "rcpt sender=a@example.org recipient=x@example.net client_address=192.0.2.7\n";
 const DATA_A = 'data sender=a@example.org client_address=192.0.2.7 subject="Hello"\n';
 const RCPT_B = "rcpt sender=b@example.org recipient=y@example.net client_address=198.51.100.9\n";
-const DEFER_A = 'action=defer message="sender over limit: 3 messages in 1h" rule=outbound count=3 limit=2';
+const DEFER_A =
+  'action=defer message="a@example.org over limit: 3 messages in 1h (limit 2)" rule=outbound count=3 limit=2';
 
 /** A sample's value from Prometheus text, by its exact series name and labels. */
 function sample(text: string, series: string): number | undefined {
@@ -330,7 +331,7 @@ describe("control API (real daemon process)", () => {
   it("DELETE /senders/:key resets the key: its next request is accepted; a second DELETE is 404", async () => {
     assert.equal(
       await askPolicy(daemon.policySocket, RCPT_A),
-      'action=defer message="sender over limit: 4 messages in 1h" rule=outbound count=4 limit=2',
+      'action=defer message="a@example.org over limit: 4 messages in 1h (limit 2)" rule=outbound count=4 limit=2',
       "still over before the reset",
     );
     const path = `/senders/${encodeURIComponent("a@example.org")}`;
@@ -362,7 +363,7 @@ describe("control API (real daemon process)", () => {
     assert.deepEqual(reply.json(), { reloaded: true, config: configFile });
     assert.deepEqual(await askMany(daemon.policySocket, RCPT_A.replace("a@", "c@"), 2), [
       "action=accept",
-      'action=defer message="sender over limit: 2 messages in 1h" rule=outbound count=2 limit=1',
+      'action=defer message="c@example.org over limit: 2 messages in 1h (limit 1)" rule=outbound count=2 limit=1',
     ]);
   });
 
@@ -392,7 +393,7 @@ describe("control API (real daemon process)", () => {
     // The config of the previous (valid) reload still applies: outbound count = 1.
     assert.deepEqual(await askMany(daemon.policySocket, RCPT_A.replace("a@", "d@"), 2), [
       "action=accept",
-      'action=defer message="sender over limit: 2 messages in 1h" rule=outbound count=2 limit=1',
+      'action=defer message="d@example.org over limit: 2 messages in 1h (limit 1)" rule=outbound count=2 limit=1',
     ]);
     const health = await get("/health");
     assert.equal(health.status, 200);

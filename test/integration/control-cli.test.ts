@@ -19,7 +19,8 @@ function cli(args: string[]) {
 const SLOW = { timeout: 60_000 }; // every step spawns the CLI; Deno starts slower than Bun
 
 const RCPT_A = ["rcpt", "sender=a@example.org", "recipient=x@example.net", "client_address=192.0.2.7"];
-const DEFER_A = 'action=defer message="sender over limit: 3 messages in 1h" rule=outbound count=3 limit=2';
+const DEFER_A =
+  'action=defer message="a@example.org over limit: 3 messages in 1h (limit 2)" rule=outbound count=3 limit=2';
 
 describe("client commands against a running daemon", () => {
   let dir: TempDir;
@@ -181,7 +182,7 @@ describe("client commands against a running daemon", () => {
     assert.equal(withConfig("check", ...rcpt).stdout, "action=accept\n");
     assert.equal(
       withConfig("check", ...rcpt).stdout,
-      'action=defer message="sender over limit: 2 messages in 1h" rule=outbound count=2 limit=1\n',
+      'action=defer message="c@example.org over limit: 2 messages in 1h (limit 1)" rule=outbound count=2 limit=1\n',
     );
   });
 

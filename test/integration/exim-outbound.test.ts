@@ -54,11 +54,11 @@ describe("outbound limits in a real Exim (plain snippet, exim -bh)", () => {
     ]);
     assert.equal(countReplies(session, "250 OK id="), 3, session.output);
     assert.deepEqual(session.replies.filter((reply) => reply.startsWith("451")), [
-      "451 alice@example.org sent too much: 4 messages in 1h",
+      "451 alice@example.org sent too much: 3 messages in 1h",
     ]);
     assert.ok(
       session.log.some((line) =>
-        /temporarily rejected RCPT <d@remote.example>: mailpolicyd: deferred by rule outbound: 4\/3/.test(
+        /temporarily rejected RCPT <d@remote.example>: mailpolicyd: deferred by rule outbound: 3\/3/.test(
           line,
         )
       ),
@@ -70,7 +70,7 @@ describe("outbound limits in a real Exim (plain snippet, exim -bh)", () => {
     const body = smtp.mails[0].body;
     assert.match(body, /Who:\s+alice@example\.org/);
     assert.match(body, /Rule:\s+outbound \(per sender\)/);
-    assert.match(body, /How many:\s+4 messages, limit 3 per 3600s/);
+    assert.match(body, /How many:\s+3 messages in 1h, limit 3$/m);
     assert.match(body, /^\s+2\s+quarterly report$/m);
     assert.match(body, /^\s+1\s+Grüße$/m);
     assert.match(body, /^\s+\d+\s+192\.0\.2\.10$/m);
@@ -86,7 +86,7 @@ describe("outbound limits in a real Exim (plain snippet, exim -bh)", () => {
     // outbound (per message, 3): 2 messages are fine. fanout (per recipient, 5, reject): the 6th is over.
     assert.equal(countReplies(session, "250 Accepted"), 5, session.output);
     assert.deepEqual(session.replies.filter((reply) => /^5\d\d/.test(reply)), [
-      "550 sender over limit: 6 recipients in 1h",
+      "550 bob@example.org over limit: 5 recipients in 1h (limit 5)",
     ]);
     assert.equal(countReplies(session, "250 OK id="), 2);
   });

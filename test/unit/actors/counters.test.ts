@@ -39,15 +39,16 @@ describe("counters actor", () => {
     const third = await hit("a@x.org"); // out is over (3 > 2); strict is at 3 of 4
     assert.equal(third?.action, "defer");
     assert.equal(third?.outcome?.limit.name, "out");
+    assert.equal(third?.outcome?.count, 2, "leaky: the refused attempt is not in the count");
     const fourth = await hit("a@x.org"); // out is leaky: still 3; strict at 4 of 4
     assert.equal(fourth, third, "out's count stood still: the same answer");
     assert.equal(await hit("b@y.org"), await hit("b@y.org"), "the accept answer is shared too");
     const fifth = await hit("a@x.org"); // strict counts refused requests: 5 > 4, reject wins
     assert.equal(fifth?.action, "reject");
-    assert.equal(fifth?.outcome?.level, 5);
+    assert.equal(fifth?.outcome?.count, 5);
     const sixth = await hit("a@x.org");
     assert.notEqual(sixth, fifth, "the strict count moved on");
-    assert.equal(sixth?.outcome?.level, 6);
+    assert.equal(sixth?.outcome?.count, 6);
     await hit("c@z.org");
     await hit("c@z.org");
     const c = await hit("c@z.org");
@@ -85,7 +86,7 @@ describe("counters actor", () => {
     const third = await hit("a");
     assert.equal(third?.over, true);
     assert.equal(third?.action, "accept", "[thresholds] only alerts");
-    assert.equal(third?.outcome?.level, 3);
+    assert.equal(third?.outcome?.count, 3);
     clock += 30_000;
     await hit("b");
     assert.equal((await stats()).trackedKeys, 2);

@@ -16,13 +16,14 @@ const SEED_TEXT = "[thresholds]\ntime = 300\ncount = 20\n[alerts]\nfromAddr = 'p
 const noExemptions = () => ({ senders: new Set<string>(), domains: [], cidrs: [] });
 
 /** The seed's [thresholds] as a limit: a fixed window per sender that alerts and answers the legacy form. */
-function thresholdsLimit(count = 20, windowMs = 300_000): LimitConfig {
+function thresholdsLimit(count = 20, windowMs = 300_000, window = "300s"): LimitConfig {
   return {
     name: "thresholds",
     key: [{ kind: "sender" }],
     keyText: "sender",
     count,
     windowMs,
+    window,
     per: "message",
     algorithm: "fixed",
     burst: count,
@@ -133,7 +134,7 @@ describe("parseConfig", () => {
       "t.conf",
       "/",
     ));
-    assert.deepEqual(config.limits.map(plain), [thresholdsLimit(3, 300_000)]);
+    assert.deepEqual(config.limits.map(plain), [thresholdsLimit(3, 300_000, "5m")]);
     assert.equal(config.daemon.logLevel, "warn");
     assert.equal(config.daemon.failMode, "closed");
     assert.equal(config.daemon.socketMode, 0o600);
@@ -252,6 +253,7 @@ describe("parseConfig: [limit NAME] sections", () => {
       keyText: "sender",
       count: 20,
       windowMs: 300_000,
+      window: "5m",
       per: "message",
       algorithm: "fixed",
       burst: 20,
@@ -276,6 +278,7 @@ describe("parseConfig: [limit NAME] sections", () => {
       keyText: "sasl_username+sender_domain",
       count: 100,
       windowMs: 3_600_000,
+      window: "1h",
       per: "recipient",
       algorithm: "bucket",
       burst: 150,
@@ -313,8 +316,8 @@ describe("parseConfig: [limit NAME] sections", () => {
         "[limit a-third]\ncount = 3\ntime = 3m\nalgorithm = sliding\naction = warn\n",
     );
     assert.deepEqual(limits.map((limit) => limit.name), ["thresholds", "b-second", "a-third"]);
-    assert.deepEqual(limits[0], thresholdsLimit(5, 60_000));
-    assert.deepEqual([limits[1].count, limits[1].windowMs], [2, 120_000]);
+    assert.deepEqual(limits[0], thresholdsLimit(5, 60_000, "60s"));
+    assert.deepEqual([limits[1].count, limits[1].windowMs, limits[1].window], [2, 120_000, "2m"]);
     assert.deepEqual([limits[2].algorithm, limits[2].action], ["sliding", "warn"]);
     assert.deepEqual(limits.map((limit) => limit.legacy), [true, false, false]);
   });

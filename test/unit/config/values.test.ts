@@ -6,11 +6,13 @@ import {
   address,
   addressList,
   duration,
+  durationText,
   integer,
   octalMode,
   oneOf,
   parseDuration,
   text,
+  window,
 } from "../../../src/config/values.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -57,7 +59,26 @@ describe("parseDuration", () => {
   });
 });
 
+describe("durationText", () => {
+  it("keeps the number and unit as written, in one spelling; a bare number is seconds", () => {
+    const cases = [["1h", "1h"], ["90m", "90m"], ["1.5h", "1.5h"], ["300", "300s"], ["3600", "3600s"]];
+    cases.push(["2H", "2h"], [" 30 s ", "30s"], ["1d", "1d"], ["500ms", "500ms"]);
+    for (const [written, shown] of cases) assert.equal(durationText(written), shown, written);
+  });
+
+  it("is undefined for what parseDuration refuses", () => {
+    for (const bad of ["", "5min", "five", "1.", "5w"]) assert.equal(durationText(bad), undefined, bad);
+  });
+});
+
 describe("value schemas", () => {
+  it("window keeps the length and the text as written, and enforces the minimum", () => {
+    assert.deepEqual(ok(window(1000), "1h"), { ms: 3_600_000, text: "1h" });
+    assert.deepEqual(ok(window(1000), "300"), { ms: 300_000, text: "300s" });
+    assert.equal(problem(window(1000), "999ms"), "must be at least 1000 ms");
+    assert.match(problem(window(1000), "soon"), /expected a duration/);
+  });
+
   it("duration converts to ms and enforces the minimum", () => {
     assert.equal(ok(duration(1000), "300"), 300_000);
     assert.equal(ok(duration(1000), "1s"), 1000);

@@ -2,8 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type AlertNotice, composeAlertMail, makeAlertNotice } from "../../../src/policy/alert-notice.ts";
 import { ALERT_PENDING, recordSighting, type SenderCounter } from "../../../src/policy/sender-counter.ts";
+import { limitConfig } from "../../helpers/limit-config.ts";
 
-const LIMIT = { name: "thresholds", keyText: "sender", count: 20, windowMs: 300_000 };
+const LIMIT = limitConfig({ name: "thresholds", count: 20, burst: 20, windowMs: 300_000, window: "300s" });
 const START = Date.UTC(2024, 4, 1, 12, 0, 0); // 2024-05-01 12:00:00 UTC
 const SEED = { from: "postmaster@example.org", to: ["boss@example.org"], cc: ["it@example.org"] };
 
@@ -69,13 +70,26 @@ describe("composeAlertMail", () => {
     const text = composeAlertMail(notice(), { ...SEED, subject: "x" }, "mx1.example.org").text;
     assert.match(text, /mx1\.example\.org/);
     assert.match(text, /spam@example\.net/);
-    assert.match(text, /\b21 messages\b/);
-    assert.match(text, /limit 20 per 300s/);
+    assert.match(text, /^How many: {4}21 messages in 300s, limit 20$/m);
     assert.match(text, /First seen: +2024-05-01 12:00:00 UTC/);
     assert.match(text, /Last seen: +2024-05-01 12:00:42 UTC/);
     assert.match(text, /Window ends: +2024-05-01 12:05:00 UTC/);
     assert.match(text, /Top subjects:\n +15 +Cheap pills\n +6 +Hello\n/);
     assert.match(text, /Top client IPs:\n +15 +192\.0\.2\.7\n +6 +198\.51\.100\.9\n/);
+  });
+
+  it("shows the window as written, the unit, and a bucket's burst as its limit", () => {
+    const limit = limitConfig({ per: "recipient", algorithm: "bucket", count: 10, burst: 30, window: "90m" });
+    const n = makeAlertNotice(limit, "k@x", counter(false), 30);
+    assert.deepEqual([n.count, n.limitCount, n.unit, n.window], [30, 30, "recipients", "90m"]);
+    const text = composeAlertMail(n, { ...SEED, subject: "x" }, "h").text;
+    assert.match(text, /^How many: {4}30 recipients in 90m, limit 30$/m);
+  });
+
+  it("reads a notice saved by an older version, without unit and window text", () => {
+    const { unit: _unit, window: _window, ...old } = notice();
+    const text = composeAlertMail({ ...old, windowMs: 3_600_000 }, { ...SEED, subject: "x" }, "h").text;
+    assert.match(text, /^How many: {4}21 messages in 3600s, limit 20$/m);
   });
 
   it("says so when no subject or client address was reported", () => {

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import {
   decideVerdict,
   formatVerdict,
-  formatWindow,
   type LimitOutcome,
   refuses,
   renderMessage,
@@ -17,57 +16,36 @@ const limit = limitConfig;
 
 function outcome(
   overrides: Partial<LimitConfig> = {},
-  { key = "bob@example.org", level = 21, over = true }: { key?: string; level?: number; over?: boolean } = {},
+  { key = "bob@example.org", count = 21, over = true }: { key?: string; count?: number; over?: boolean } = {},
 ): LimitOutcome {
-  return { limit: limit(overrides), key, level, over };
+  return { limit: limit(overrides), key, count, over };
 }
 
-describe("formatWindow", () => {
-  it("uses the largest whole unit", () => {
-    assert.equal(formatWindow(300_000), "5m");
-    assert.equal(formatWindow(60_000), "1m");
-    assert.equal(formatWindow(3_600_000), "1h");
-    assert.equal(formatWindow(7_200_000), "2h");
-    assert.equal(formatWindow(86_400_000), "1d");
-    assert.equal(formatWindow(2 * 86_400_000), "2d");
-  });
-
-  it("falls back to a smaller unit when the larger one is not whole", () => {
-    assert.equal(formatWindow(90_000), "90s");
-    assert.equal(formatWindow(5_400_000), "90m");
-    assert.equal(formatWindow(36 * 3_600_000), "36h");
-    assert.equal(formatWindow(30_000), "30s");
-  });
-
-  it("writes sub-second windows as fractional seconds", () => {
-    assert.equal(formatWindow(1500), "1.5s");
-    assert.equal(formatWindow(1000), "1s");
-    assert.equal(formatWindow(500), "0.5s");
-    assert.equal(formatWindow(61_250), "61.25s");
-  });
-});
-
 describe("renderMessage", () => {
-  it("by default says what is over, by how much, and in which window", () => {
-    assert.equal(renderMessage(outcome()), "sender over limit: 21 messages in 5m");
+  it("by default names the key, its count, the window as written and the limit", () => {
+    assert.equal(renderMessage(outcome()), "bob@example.org over limit: 21 messages in 5m (limit 20)");
     assert.equal(
-      renderMessage(outcome({ keyText: "client_address/24", windowMs: 90_000 }, { level: 101 })),
-      "client_address/24 over limit: 101 messages in 90s",
+      renderMessage(
+        outcome({ keyText: "client_address/24", count: 100, window: "300s" }, {
+          key: "192.0.2.0/24",
+          count: 101,
+        }),
+      ),
+      "192.0.2.0/24 over limit: 101 messages in 300s (limit 100)",
     );
   });
 
   it("counts recipients for per = recipient", () => {
     assert.equal(
-      renderMessage(outcome({ per: "recipient", windowMs: 3_600_000 }, { level: 250 })),
-      "sender over limit: 250 recipients in 1h",
+      renderMessage(outcome({ per: "recipient", window: "1h", count: 250 }, { count: 250 })),
+      "bob@example.org over limit: 250 recipients in 1h (limit 250)",
     );
   });
 
-  it("rounds a fractional level (sliding window, bucket) up", () => {
-    assert.equal(
-      renderMessage(outcome({ algorithm: "sliding" }, { level: 20.2 })),
-      "sender over limit: 21 messages in 5m",
-    );
+  it("shows the window exactly as the config wrote it", () => {
+    for (const window of ["90m", "1.5h", "3600s", "1d"]) {
+      assert.equal(renderMessage(outcome({ window, message: "{window}" })), window);
+    }
   });
 
   it("fills every placeholder of a custom message", () => {
@@ -81,7 +59,7 @@ describe("renderMessage", () => {
   it("the limit of a bucket is its burst", () => {
     assert.equal(
       renderMessage(
-        outcome({ algorithm: "bucket", count: 10, burst: 30, message: "{count}/{limit}" }, { level: 31 }),
+        outcome({ algorithm: "bucket", count: 10, burst: 30, message: "{count}/{limit}" }, { count: 31 }),
       ),
       "31/30",
     );
@@ -106,7 +84,7 @@ describe("decideVerdict", () => {
   it("accepts when nothing is over", () => {
     assert.deepEqual(decideVerdict([]), { action: "accept", over: false });
     assert.deepEqual(
-      decideVerdict([outcome({}, { over: false }), outcome({ action: "reject" }, { level: 3, over: false })]),
+      decideVerdict([outcome({}, { over: false }), outcome({ action: "reject" }, { count: 3, over: false })]),
       { action: "accept", over: false },
     );
   });
@@ -118,7 +96,7 @@ describe("decideVerdict", () => {
       action: "defer",
       over: true,
       outcome: over,
-      message: "sender over limit: 21 messages in 5m",
+      message: "bob@example.org over limit: 21 messages in 5m (limit 20)",
     });
   });
 
@@ -143,8 +121,11 @@ describe("decideVerdict", () => {
     const verdict = decideVerdict([outcome({ action: "warn" })]);
     assert.equal(verdict.action, "warn");
     assert.equal(verdict.over, true);
-    assert.equal(verdict.message, "sender over limit: 21 messages in 5m");
-    assert.equal(verdict.header, "X-Mailpolicyd-Warning: sender over limit: 21 messages in 5m");
+    assert.equal(verdict.message, "bob@example.org over limit: 21 messages in 5m (limit 20)");
+    assert.equal(
+      verdict.header,
+      "X-Mailpolicyd-Warning: bob@example.org over limit: 21 messages in 5m (limit 20)",
+    );
   });
 
   it("the strictest action among the limits that are over wins: reject > defer > warn > alert", () => {
@@ -165,7 +146,7 @@ describe("decideVerdict", () => {
 
   it("a stricter limit that is not over does not count", () => {
     const verdict = decideVerdict([
-      outcome({ name: "hard", action: "reject" }, { over: false, level: 5 }),
+      outcome({ name: "hard", action: "reject" }, { over: false, count: 5 }),
       outcome({ name: "soft", action: "warn" }),
     ]);
     assert.equal(verdict.action, "warn");
@@ -174,9 +155,9 @@ describe("decideVerdict", () => {
 
   it("the winner's own message and numbers are used", () => {
     const verdict = decideVerdict([
-      outcome({ name: "a", action: "warn", message: "warned" }, { level: 99 }),
+      outcome({ name: "a", action: "warn", message: "warned" }, { count: 99 }),
       outcome({ name: "b", action: "defer", message: "{rule} {count}/{limit}", count: 5, burst: 5 }, {
-        level: 6,
+        count: 6,
       }),
     ]);
     assert.equal(verdict.message, "b 6/5");
@@ -202,15 +183,15 @@ describe("formatVerdict", () => {
   it("gives the action, quoted message, rule, count and limit, with no trailing newline", () => {
     assert.equal(
       formatVerdict(decideVerdict([outcome()])),
-      'action=defer message="sender over limit: 21 messages in 5m" rule=outbound count=21 limit=20',
+      'action=defer message="bob@example.org over limit: 21 messages in 5m (limit 20)" rule=outbound count=21 limit=20',
     );
   });
 
   it("adds the warning header for warn", () => {
     assert.equal(
-      formatVerdict(decideVerdict([outcome({ action: "warn", name: "soft", count: 100 }, { level: 101 })])),
-      'action=warn message="sender over limit: 101 messages in 5m" rule=soft count=101 limit=100 ' +
-        'header="X-Mailpolicyd-Warning: sender over limit: 101 messages in 5m"',
+      formatVerdict(decideVerdict([outcome({ action: "warn", name: "soft", count: 100 }, { count: 101 })])),
+      'action=warn message="bob@example.org over limit: 101 messages in 5m (limit 100)" rule=soft count=101 ' +
+        'limit=100 header="X-Mailpolicyd-Warning: bob@example.org over limit: 101 messages in 5m (limit 100)"',
     );
   });
 
@@ -221,12 +202,12 @@ describe("formatVerdict", () => {
     );
   });
 
-  it("rounds the count up and gives the bucket's burst as the limit", () => {
+  it("gives the bucket's burst as the limit", () => {
     assert.equal(
       formatVerdict(
         decideVerdict([
           outcome({ name: "b", action: "reject", algorithm: "bucket", count: 10, burst: 15, message: "no" }, {
-            level: 15.5,
+            count: 16,
           }),
         ]),
       ),
@@ -247,19 +228,14 @@ describe("formatVerdict", () => {
 });
 
 describe("sameRefusal and the remembered reply", () => {
-  it("holds while limit, key and whole count stay, and not otherwise", () => {
-    const first = outcome({ action: "defer" }, { level: 21 });
+  it("holds while limit, key and count stay, and not otherwise", () => {
+    const first = outcome({ action: "defer" }, { count: 21 });
     const verdict = verdictFor(first);
     assert.ok(
       Object.isFrozen(verdict) && Object.isFrozen(verdict.outcome),
       "a shared answer cannot be changed",
     );
     assert.equal(sameRefusal(verdict, first.limit, "bob@example.org", 21), true);
-    assert.equal(
-      sameRefusal(verdict, first.limit, "bob@example.org", 20.4),
-      true,
-      "the count shown is whole",
-    );
     assert.equal(sameRefusal(verdict, first.limit, "bob@example.org", 22), false);
     assert.equal(sameRefusal(verdict, first.limit, "eve@example.org", 21), false);
     assert.equal(sameRefusal(verdict, limit({ action: "defer" }), "bob@example.org", 21), false, "a reload");
@@ -268,8 +244,8 @@ describe("sameRefusal and the remembered reply", () => {
   });
 
   it("formats each answer by its own content, remembered or not", () => {
-    const a = verdictFor(outcome({ action: "defer", name: "a" }, { level: 21 }));
-    const b = verdictFor(outcome({ action: "reject", name: "b" }, { level: 30 }));
+    const a = verdictFor(outcome({ action: "defer", name: "a" }, { count: 21 }));
+    const b = verdictFor(outcome({ action: "reject", name: "b" }, { count: 30 }));
     const textA = formatVerdict(a);
     assert.match(textA, /^action=defer .* rule=a count=21 /);
     assert.equal(formatVerdict(a), textA);
@@ -286,6 +262,9 @@ describe("verdictFor", () => {
     assert.equal(bare.action, "reject");
     assert.equal(bare.over, true);
     assert.equal(bare.message, undefined);
-    assert.equal(verdictFor(outcome({ action: "reject" })).message, "sender over limit: 21 messages in 5m");
+    assert.equal(
+      verdictFor(outcome({ action: "reject" })).message,
+      "bob@example.org over limit: 21 messages in 5m (limit 20)",
+    );
   });
 });

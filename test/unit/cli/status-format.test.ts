@@ -1,0 +1,90 @@
+// `status`, `top` and `show` print the numbers the SMTP reply and the alert give: count/limit and the
+// window as written in the config, from the control API's rows.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  formatSender,
+  formatSenders,
+  formatStatus,
+  type StatusJson,
+} from "../../../src/cli/status-format.ts";
+import type { SenderDetail, SenderRow } from "../../../src/policy/sender-report.ts";
+
+const ROW: SenderRow = {
+  rule: "out",
+  key: "alice@example.org",
+  count: 5,
+  limit: 5,
+  window: "90m",
+  windowSeconds: 5400,
+  algorithm: "fixed",
+  action: "defer",
+  windowStart: "2026-01-01T10:00:00.000Z",
+  lastSeen: "2026-01-01T10:05:00.000Z",
+  over: false,
+  atLimit: true,
+  alert: "sent",
+};
+
+const STATUS: StatusJson = {
+  version: "0.1.0",
+  pid: 42,
+  config: "/etc/mailpolicyd/mailpolicyd.conf",
+  uptimeSeconds: 7500,
+  uptime: "2h 5m",
+  actors: { counters: "active" },
+  restarts: { counters: 0 },
+  requests: { total: 39, byAction: { accept: 34, defer: 5 }, badRequests: 0 },
+  rates: { lastMinute: 39, last5Minutes: 7.8 },
+  trackedKeys: 1,
+  pendingAlerts: 0,
+  alerts: {
+    sent: 1,
+    failed: 0,
+    recent: [{
+      at: Date.UTC(2026, 0, 1, 10, 5),
+      key: "alice@example.org",
+      rule: "out",
+      count: 5,
+      limit: 5,
+      status: "sent",
+    }],
+  },
+  topSenders: [ROW],
+};
+
+describe("status-format", () => {
+  it("top: COUNT/LIMIT and the window as written", () => {
+    assert.equal(
+      formatSenders([ROW, {
+        ...ROW,
+        key: "bob@example.org",
+        count: 6,
+        over: true,
+        window: "300s",
+        alert: "none",
+      }]),
+      [
+        "KEY                RULE  COUNT/LIMIT  WINDOW  ACTION  STATE",
+        "alice@example.org  out   5/5          90m     defer   at limit (alert sent)",
+        "bob@example.org    out   6/5          300s    defer   over",
+      ].join("\n"),
+    );
+    assert.equal(formatSenders([]), "no sender counted yet");
+  });
+
+  it("show: one line per limit with count/limit per window", () => {
+    const detail: SenderDetail = { ...ROW, subjects: [["Hi", 5]], clientIps: [["192.0.2.7", 5]] };
+    assert.match(
+      formatSender("alice@example.org", [detail]),
+      /^ {2}rule out: 5\/5 per 90m \(fixed, action defer\), at limit \(alert sent\)$/m,
+    );
+  });
+
+  it("status: the daemon's uptime text, the rates, and the alert's count/limit", () => {
+    const lines = formatStatus(STATUS).split("\n");
+    assert.equal(lines[0], "mailpolicyd 0.1.0, pid 42, up 2h 5m, config /etc/mailpolicyd/mailpolicyd.conf");
+    assert.equal(lines[2], "requests: 39 (accept 34, defer 5); 39.0/min last minute, 7.8/min last 5 minutes");
+    assert.equal(lines.at(-1), "  2026-01-01 10:05:00  alice@example.org  out  5/5  sent");
+  });
+});

@@ -1,0 +1,60 @@
+// The dashboard's script run against a stub page and a /status answer: its header and top senders show
+// the numbers `mailpolicyd status` shows (uptime text, rate, count/limit per window as written).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import vm from "node:vm";
+import { DASHBOARD_HTML } from "../../../src/control/dashboard.ts";
+
+const STATUS = {
+  version: "0.1.0",
+  uptimeSeconds: 7500,
+  uptime: "2h 5m",
+  config: "/etc/mailpolicyd/mailpolicyd.conf",
+  requests: { total: 39 },
+  rates: { lastMinute: 39, last5Minutes: 7.8 },
+  trackedKeys: 1,
+  actors: { counters: "active" },
+  topSenders: [{
+    key: "alice@example.org",
+    rule: "out",
+    count: 5,
+    limit: 5,
+    window: "90m",
+    over: false,
+    atLimit: true,
+  }],
+  alerts: { recent: [{ at: 0, key: "alice@example.org", rule: "out", count: 5, limit: 5, status: "sent" }] },
+  minutes: [],
+};
+
+async function render(): Promise<Record<string, { textContent: string; innerHTML: string }>> {
+  const script = /<script>([\s\S]*)<\/script>/.exec(DASHBOARD_HTML)![1];
+  const elements: Record<string, { textContent: string; innerHTML: string }> = {};
+  const element = (id: string) => elements[id] ??= { textContent: "", innerHTML: "" };
+  let fetched!: () => void;
+  const done = new Promise<void>((resolve) => fetched = resolve);
+  const context = {
+    document: { getElementById: element, querySelector: element },
+    fetch: () => Promise.resolve({ json: () => (setTimeout(fetched, 0), Promise.resolve(STATUS)) }),
+    setInterval: () => 0,
+    Date,
+    Math,
+    Map,
+    String,
+    Object,
+  };
+  vm.runInNewContext(script, context);
+  await done;
+  return elements;
+}
+
+describe("dashboard script", () => {
+  it("shows uptime and rate from /status, and count / limit per window as written", async () => {
+    const page = await render();
+    assert.equal(page.error.textContent, "");
+    assert.match(page.meta.textContent, / · up 2h 5m · 39 requests \(39\.0\/min\) · /);
+    assert.match(page["#senders tbody"].innerHTML, /<td>5 \/ 5 per 90m<\/td>/);
+    assert.match(page["#senders tbody"].innerHTML, /class="bar over"/, "at limit is drawn red");
+    assert.match(page["#alerts tbody"].innerHTML, /<td>5 \/ 5<\/td>/);
+  });
+});

@@ -1,0 +1,13 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { formatUptime } from "../../../src/control/uptime.ts";
+
+describe("formatUptime", () => {
+  it("gives seconds only under a minute, and days, hours, minutes above", () => {
+    assert.equal(formatUptime(0), "0s");
+    assert.equal(formatUptime(42), "42s");
+    assert.equal(formatUptime(7500), "2h 5m");
+    assert.equal(formatUptime(3600), "1h");
+    assert.equal(formatUptime(3 * 86400 + 4 * 3600 + 59), "3d 4h");
+  });
+});

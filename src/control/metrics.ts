@@ -5,6 +5,10 @@
 export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1];
 const MINUTES_KEPT = 60;
 const ALERTS_KEPT = 20;
+// Rates are over the last 1 and 5 minutes up to now: requests are also counted per second for that long.
+// Per-minute buckets alone showed 0.0/min during a burst in the current minute (it was left out as
+// incomplete) and could not say what fell in the last 60 seconds.
+const SECONDS_KEPT = 300;
 
 export interface MinuteCounts {
   minute: number; // ms since epoch / 60000
@@ -37,6 +41,8 @@ export interface Metrics {
   alertsSent: number;
   alertsFailed: number;
   readonly minutes: MinuteCounts[];
+  readonly perSecond: Uint32Array; // a ring: requests in the second secondOf[i] (s since epoch)
+  readonly secondOf: Float64Array;
   readonly recentAlerts: RecentAlert[];
 }
 
@@ -51,6 +57,8 @@ export function createMetrics(now = Date.now()): Metrics {
     alertsSent: 0,
     alertsFailed: 0,
     minutes: [],
+    perSecond: new Uint32Array(SECONDS_KEPT),
+    secondOf: new Float64Array(SECONDS_KEPT).fill(-1),
     recentAlerts: [],
   };
 }
@@ -104,6 +112,13 @@ export function recordRequest(
   const minute = minuteOf(metrics, now);
   minute.requests++;
   minute[action]++;
+  const second = Math.floor(now / 1000);
+  const slot = second % SECONDS_KEPT;
+  if (metrics.secondOf[slot] !== second) {
+    metrics.secondOf[slot] = second;
+    metrics.perSecond[slot] = 0;
+  }
+  metrics.perSecond[slot]++;
   if (action === "error") metrics.badRequests++;
 }
 
@@ -117,14 +132,19 @@ export function recordAlert(metrics: Metrics, alert: RecentAlert): void {
   if (metrics.recentAlerts.length > ALERTS_KEPT) metrics.recentAlerts.shift();
 }
 
-/** Requests per minute over the last `minutes` whole minutes before `now` (the current one excluded). */
+/**
+ * Requests per minute over the last `minutes` minutes up to `now` (at most 5): the requests of those
+ * seconds, divided by the minutes the daemon has been up in that span, at least one. So 39 requests in
+ * the last 60 s read 39/min, also in a daemon up for 10 s.
+ */
 export function requestRate(metrics: Metrics, minutes: number, now = Date.now()): number {
-  const current = Math.floor(now / 60_000);
-  const since = Math.max(current - minutes, Math.floor(metrics.startedAt / 60_000));
-  const span = Math.max(1, current - since);
+  const current = Math.floor(now / 1000);
+  const span = Math.min(minutes * 60, SECONDS_KEPT);
   let total = 0;
-  for (const entry of metrics.minutes) {
-    if (entry.minute >= since && entry.minute < current) total += entry.requests;
+  for (let slot = 0; slot < SECONDS_KEPT; slot++) {
+    const second = metrics.secondOf[slot];
+    if (second > current - span && second <= current) total += metrics.perSecond[slot];
   }
-  return total / span;
+  const upMinutes = (now - metrics.startedAt) / 60_000;
+  return total / Math.max(1, Math.min(span / 60, upMinutes));
 }

@@ -1,5 +1,6 @@
 // Which runtime runs this test, and how to run a TypeScript entry point with that same runtime, so the
 // daemon is exercised under Bun by `bun test` and under Deno by `deno test`.
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -10,4 +11,11 @@ export const runtimeName = isDeno ? "deno" : "bun";
 /** argv that runs `src/main.ts <args>` under the current runtime. */
 export function mainCommand(args: string[]): string[] {
   return isDeno ? [process.execPath, "run", "-A", MAIN, ...args] : [process.execPath, MAIN, ...args];
+}
+
+/** Runs `src/main.ts <args>` (a CLI command) under the current runtime to its end. */
+export function runMain(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const [command, ...rest] = mainCommand(args);
+  const result = spawnSync(command, rest, { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -2,7 +2,6 @@
 // window in the SMTP reply, Exim's log, the daemon's log, `mailpolicyd status` (text and --json) and the
 // alert mail the real SMTP receiver gets.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import {
   type DaemonProcess,
@@ -11,7 +10,7 @@ import {
   writeTestConfig,
 } from "../helpers/daemon-process.ts";
 import { eximBh, message, prepareEximDir, writeEximConfig } from "../helpers/exim.ts";
-import { mainCommand, ROOT } from "../helpers/runtime.ts";
+import { runMain } from "../helpers/runtime.ts";
 import { type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -22,10 +21,7 @@ describe("the same numbers everywhere (real Exim, daemon, CLI, SMTP receiver)", 
   let daemon: DaemonProcess;
   let smtp: SmtpReceiver;
   let config: string;
-  const status = (...args: string[]) => {
-    const [command, ...rest] = mainCommand(["status", "--config", config, ...args]);
-    return spawnSync(command, rest, { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
-  };
+  const status = (...args: string[]) => runMain(["status", "--config", config, ...args]);
 
   before(async () => {
     dir = makeTempDir();

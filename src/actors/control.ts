@@ -55,6 +55,7 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
   const deps: ControlDeps = {
     version: input.version,
     configFile: () => (config.file.startsWith("(") ? config.file : resolve(config.file)),
+    ruleNames: () => config.limits.map((limit) => limit.name),
     metrics,
     actorStates: input.actorStates,
     actorRestarts: input.actorRestarts,

@@ -62,7 +62,8 @@ Exit 2 when the daemon is not running or its control socket is not accessible.
 ${CLIENT_OPTIONS}`,
   top: `Usage: mailpolicyd top [-n N] [--rule NAME] [--json] [--config FILE | --socket PATH]
 
-Lists the N keys (default 20) with the highest count relative to their limit.
+Lists the N keys (default 20) with the highest count relative to their limit; --rule NAME only
+those of one limit (an unknown NAME exits 1 and lists the rules).
 ${CLIENT_OPTIONS}`,
   show: `Usage: mailpolicyd show KEY [--json] [--config FILE | --socket PATH]
 

@@ -14,6 +14,8 @@ type ReplyOf<E> = E extends { reply: (value: infer R) => void } ? R : never;
 export interface ControlDeps {
   version: string;
   configFile: () => string;
+  /** The names of the configured limits, in config order. */
+  ruleNames: () => string[];
   metrics: Metrics;
   actorStates: () => Record<string, string>;
   actorRestarts: () => Record<string, number>;
@@ -92,10 +94,15 @@ export function createControlApp(deps: ControlDeps): Hono {
     if (!Number.isInteger(top) || top < 1 || top > 10_000) {
       return c.json({ error: "top must be a whole number from 1 to 10000" }, 400);
     }
+    const rule = c.req.query("rule") || undefined;
+    // A misspelt rule has no keys either: say so, rather than "no sender counted yet".
+    if (rule !== undefined && !deps.ruleNames().includes(rule)) {
+      return c.json({ error: `no rule named ${rule}; rules: ${deps.ruleNames().join(", ")}` }, 404);
+    }
     const rows = await deps.askCounters<Extract<CountersQuery, { type: "senders" }>>({
       type: "senders",
       top,
-      rule: c.req.query("rule") || undefined,
+      rule,
     });
     return rows ? c.json(rows satisfies SenderRow[]) : c.json(COUNTERS_DOWN, 503);
   });

@@ -223,7 +223,9 @@ describe("control API (real daemon process)", () => {
       ) => [row.key, row.rule, row.count, row.action]),
       [["192.0.2.0/24", "net", 2, "warn"], ["198.51.100.0/24", "net", 1, "warn"]],
     );
-    assert.deepEqual((await get("/senders?rule=no-such-rule")).json(), []);
+    const unknown = await get("/senders?rule=no-such-rule");
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(unknown.json(), { error: "no rule named no-such-rule; rules: outbound, net" });
   });
 
   it("GET /senders/:key: count, limit, window, last seen, alert state, subjects, client IPs", async () => {

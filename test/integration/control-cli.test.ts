@@ -128,6 +128,13 @@ describe("client commands against a running daemon", () => {
     );
   });
 
+  it("top --rule with an unknown rule exits 1 and names the rules there are", SLOW, () => {
+    const result = withConfig("top", "--rule", "nosuch");
+    assert.equal(result.status, 1);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr, "mailpolicyd: no rule named nosuch; rules: thresholds, outbound, net\n");
+  });
+
   it("show KEY prints the key's limits, subjects and client IPs; a key with a slash works", SLOW, () => {
     const result = withConfig("show", "a@example.org");
     assert.equal(result.status, 0, result.stderr);

@@ -5,6 +5,7 @@ import { readConfig } from "./cli/config-source.ts";
 import { DEFAULT_CONFIG_FILE, HELP } from "./cli/help.ts";
 import { runCommand } from "./cli/run.ts";
 import { reexecWithHeapTuning } from "./cli/heap-tuning.ts";
+import { checkRequestLine } from "./cli/check-request.ts";
 import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/control-commands.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
 import { eximSnippetCommand } from "./cli/exim-snippet-command.ts";
@@ -82,6 +83,8 @@ function main(argv: string[]): number | "running" | Promise<number> {
     const needsKey = command === "show" || command === "reset";
     if (needsKey && positionals.length !== 1) return usageError(`${command} takes one KEY`, command);
     if (command === "check" && positionals.length === 0) return usageError("check needs a request", command);
+    const request = command === "check" ? checkRequestLine(positionals) : undefined;
+    if (request && "error" in request) return usageError(`check: ${request.error}`, command);
     const top = values.n === undefined ? undefined : Number(values.n);
     if (top !== undefined && !(Number.isInteger(top) && top > 0)) {
       return usageError("-n takes a positive number", command);
@@ -92,6 +95,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
       json: values.json,
       top,
       rule: values.rule,
+      request: request?.line,
       args: positionals,
     });
   }

@@ -14,6 +14,7 @@ export interface ClientOptions {
   json?: boolean;
   top?: number;
   rule?: string;
+  request?: string; // check: the request line, values quoted (check-request.ts)
   args: string[];
 }
 
@@ -70,7 +71,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       return 1;
     }
     case "check":
-      out(await policyRequest(socket, options.args.join(" ")));
+      out(await policyRequest(socket, options.request ?? options.args.join(" ")));
       return 0;
   }
 }

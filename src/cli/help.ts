@@ -83,7 +83,9 @@ ${CLIENT_OPTIONS}`,
 
 Sends REQUEST to the policy socket exactly as Exim's \${readsocket} does and prints the answer, e.g.
   mailpolicyd check rcpt sender=alice@example.org recipient=bob@example.net client_address=192.0.2.7
+  mailpolicyd check data sender=alice@example.org subject='two words'
   mailpolicyd check alice@example.org           (the one-token form)
+Each NAME=VALUE is sent with VALUE as the shell gives it, quoted as Exim's \${quote:} does.
 Note: the request counts like a real one.
   --socket PATH    the policy socket (default: policy_socket from the config)
   --config FILE    where to read policy_socket (default ${DEFAULT_CONFIG_FILE})`,

@@ -62,7 +62,7 @@ describe("client commands against a running daemon", () => {
       "data",
       "sender=a@example.org",
       "client_address=192.0.2.7",
-      'subject="Hello world"',
+      "subject=Hello world",
     );
     assert.equal(data.status, 0, data.stderr);
     assert.equal(data.stdout, "action=accept\n");
@@ -163,6 +163,16 @@ describe("client commands against a running daemon", () => {
     );
   });
 
+  it("check quotes the values it sends: spaces, quotes and backslashes arrive as typed", SLOW, () => {
+    const rcpt = withConfig("check", "rcpt", "sender=q@example.org", "recipient=x@example.net");
+    assert.equal(rcpt.stdout, "action=accept\n", rcpt.stderr);
+    const subject = 'two words, "quoted" \\o/';
+    const data = withConfig("check", "data", "sender=q@example.org", `subject=${subject}`);
+    assert.equal(data.status, 0, data.stderr);
+    assert.equal(data.stdout, "action=accept\n", "not a bad request");
+    assert.match(withConfig("show", "q@example.org").stdout, /^ {2}subjects: 1× two words, "quoted" \\o\/$/m);
+  });
+
   it("reset KEY forgets the key: show then exits 1, a second reset exits 1, mail flows again", SLOW, () => {
     const reset = withConfig("reset", "a@example.org");
     assert.equal(reset.status, 0, reset.stderr);
@@ -225,6 +235,9 @@ describe("client commands against a running daemon", () => {
     const noRequest = withConfig("check");
     assert.equal(noRequest.status, 64);
     assert.match(noRequest.stderr, /check needs a request/);
+    const notPair = withConfig("check", "rcpt", "sender=a@example.org", "words");
+    assert.equal(notPair.status, 64);
+    assert.match(notPair.stderr, /^mailpolicyd: check: 'words' is not NAME=VALUE/);
 
     const badOption = withConfig("reset", "a@example.org", "--json");
     assert.equal(badOption.status, 64);

@@ -2,6 +2,7 @@
 // made from it. Pure: no I/O, so the wording is tested directly.
 import type { LimitConfig } from "../config/types.ts";
 import { durationText } from "../config/values.ts";
+import { cutToWidth, MAX_LINE, sevenBitText } from "./mail-text.ts";
 import { capacity } from "./rate.ts";
 import { type SenderCounter, topEntries } from "./sender-counter.ts";
 
@@ -66,9 +67,13 @@ function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
+// A subject is display only (`mailpolicyd show KEY` has it whole): cut to its line, escapes and all.
+const ROW_PREFIX = 10; // "  NNNNNN  "
+
 function table(rows: [string, number][], none: string): string {
   if (rows.length === 0) return `  ${none}\n`;
-  return rows.map(([value, n]) => `  ${String(n).padStart(6)}  ${value}\n`).join("");
+  return rows.map(([value, n]) => `  ${String(n).padStart(6)}  ${cutToWidth(value, MAX_LINE - ROW_PREFIX)}\n`)
+    .join("");
 }
 
 /** `{key}`, `{count}`, `{limit}` and `{rule}` in the configured subject are filled in; the seed's plain
@@ -90,6 +95,7 @@ export function composeAlertMail(
   // the config would be shown.
   const window = notice.window ?? durationText(String(notice.windowMs / 1000))!;
   const subject = settings.subject.replace(/\{(key|count|limit|rule)\}/g, (_, name: string) => fill[name]);
+  // The body goes out as 7bit (mail-text.ts): a long key is folded, never cut, so it stays whole.
   const text = `mailpolicyd on ${hostname}: a ${notice.keyKind} passed its limit.\n\n` +
     `Who:         ${notice.key}\n` +
     `Rule:        ${notice.limit} (per ${notice.keyKind})\n` +
@@ -101,6 +107,7 @@ export function composeAlertMail(
     `Top client IPs:\n${
       table(notice.topClientIps, "(none reported: the request carried no client address)")
     }\n` +
-    `You get one alert per ${notice.keyKind} and window; this one will not be repeated before the window ends.\n`;
-  return { from: settings.from, to: settings.to, cc: settings.cc, subject, text };
+    `One alert per key and window: there is no other for this key\n` +
+    `before the window ends.\n`;
+  return { from: settings.from, to: settings.to, cc: settings.cc, subject, text: sevenBitText(text) };
 }

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { startDaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
 import { askMany, askPolicy } from "../helpers/policy-client.ts";
+import { quoteValue } from "../../src/protocols/attributes.ts";
 import { freePort, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
 import { makeTempDir } from "../helpers/temp-dir.ts";
 
@@ -13,7 +14,7 @@ const alertsSection = (port: number) =>
   `smtp_host = 127.0.0.1\nsmtp_port = ${port}\nsmtp_timeout = 2s\nretry_min = 200ms\nretry_max = 1s\n`;
 
 describe("alert mail (real daemon process, real SMTP receiver)", () => {
-  const dirs = [makeTempDir(), makeTempDir()];
+  const dirs = [makeTempDir(), makeTempDir(), makeTempDir()];
   after(() => dirs.forEach((dir) => dir.remove()));
 
   it("sends exactly one alert per key and window, to, cc, from, subject and body as configured", async () => {
@@ -82,6 +83,39 @@ describe("alert mail (real daemon process, real SMTP receiver)", () => {
       }
     } finally {
       await daemon.stop();
+    }
+  });
+
+  it("sends the body as 7bit: short ASCII lines, non-ASCII subjects escaped, long ones cut", async () => {
+    const smtp = await startSmtpReceiver();
+    const dir = dirs[2];
+    const daemon = await startDaemonProcess(dir, writeTestConfig(dir, alertsSection(smtp.port)));
+    try {
+      const sender = "sender=gruss@example.org client_address=192.0.2.7";
+      const subjects = ["Grüße aus Köln 💰", `Cheap ${"pills ".repeat(30)}`, "plain"];
+      for (const subject of subjects) {
+        assert.equal(
+          await askPolicy(daemon.policySocket, `rcpt ${sender} recipient=a@example.net\n`),
+          "action=accept",
+        );
+        await askPolicy(daemon.policySocket, `data ${sender} subject=${quoteValue(subject)}\n`);
+      }
+      await askPolicy(daemon.policySocket, `rcpt ${sender} recipient=b@example.net\n`); // the 4th: over 3
+      await waitFor(() => smtp.mails.length >= 1, 10_000, "the alert mail");
+
+      const { raw, headers, body } = smtp.mails[0];
+      assert.equal(headers["content-transfer-encoding"], "7bit");
+      assert.doesNotMatch(raw, /=\r\n/, "no quoted-printable soft breaks");
+      const rawBody = raw.slice(raw.indexOf("\r\n\r\n") + 4);
+      for (const line of rawBody.split("\r\n")) {
+        assert.ok(line.length <= 76 && /^[\x20-\x7e]*$/.test(line), `not a short ASCII line: ${line}`);
+      }
+      assert.match(body, /^ +1 {2}Gr\\u\{fc\}\\u\{df\}e aus K\\u\{f6\}ln \\u\{1f4b0\}$/m);
+      assert.match(body, /^ +1 {2}Cheap pills [a-z ]+\.\.\.$/m);
+      assert.match(body, /^How many: {4}4 messages in 300s, limit 3$/m);
+    } finally {
+      await daemon.stop();
+      await smtp.close();
     }
   });
 });

@@ -107,7 +107,8 @@ describe("inbound limits and failure paths in a real Exim", () => {
       "alert",
     );
     const body = smtp.mails.find((mail) => /Who:\s+quoter@example\.org/.test(mail.body))!.body;
-    assert.match(body, /^\s+2\s+Re: "50% off" \\o\/ café über$/m, body);
+    // Sent as 7bit: non-ASCII escaped as \u{hex}, a backslash doubled.
+    assert.match(body, /^\s+2\s+Re: "50% off" \\\\o\/ caf\\u\{e9\} \\u\{fc\}ber$/m, body);
     assert.match(daemon.logs(), /request has raw 8-bit bytes, read as Windows-1252/);
   });
 

@@ -72,7 +72,7 @@ describe("outbound limits in a real Exim (plain snippet, exim -bh)", () => {
     assert.match(body, /Rule:\s+outbound \(per sender\)/);
     assert.match(body, /How many:\s+3 messages in 1h, limit 3$/m);
     assert.match(body, /^\s+2\s+quarterly report$/m);
-    assert.match(body, /^\s+1\s+Grüße$/m);
+    assert.match(body, /^\s+1\s+Gr\\u\{fc\}\\u\{df\}e$/m, "non-ASCII escaped: the body stays 7bit");
     assert.match(body, /^\s+\d+\s+192\.0\.2\.10$/m);
   });
 

@@ -92,6 +92,26 @@ describe("composeAlertMail", () => {
     assert.match(text, /^How many: {4}21 messages in 3600s, limit 20$/m);
   });
 
+  it("keeps the body printable ASCII in lines of at most 76 characters, so that it goes out 7bit", () => {
+    const key = `${"very.long.local.part".repeat(5)}@exämple.org`;
+    const c = counter(false);
+    recordSighting(c, "Grüße aus Köln 💰", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+    recordSighting(c, "Buy now! ".repeat(20));
+    const text = composeAlertMail(makeAlertNotice(LIMIT, key, c, 21), { ...SEED, subject: "x" }, "h").text;
+    for (const line of text.split("\n")) {
+      assert.ok(line.length <= 76, `too long: ${line}`);
+      assert.match(line, /^[\x20-\x7e]*$/, `not printable ASCII: ${line}`);
+    }
+    assert.match(text, /^ +1 {2}Gr\\u\{fc\}\\u\{df\}e aus K\\u\{f6\}ln \\u\{1f4b0\}$/m);
+    assert.match(text, /^ +1 {2}(Buy now! )+\.\.\.$/m, "a long subject is cut to its line");
+    const who = /^Who: +(.*)\n((?: {2}.*\n)*)/m.exec(text)!;
+    assert.equal(
+      (who[1] + who[2].replace(/\n {2}/g, "").replace(/^ {2}/, "")).trimEnd(),
+      key.replace("ä", "\\u{e4}"),
+      "the key is folded, not cut",
+    );
+  });
+
   it("says so when no subject or client address was reported", () => {
     const text = composeAlertMail(notice("k@x", false), { ...SEED, subject: "x" }, "h").text;
     assert.match(text, /Top subjects:\n +\(none reported/);

@@ -5,6 +5,7 @@ import type { Config, LimitConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { type AlertNotice, makeAlertNotice } from "../policy/alert-notice.ts";
 import { isExempt, limitKey, requestCost } from "../policy/limit-key.ts";
+import { isOwnAlert, type OwnAlertMail, ownAlertMail } from "../policy/own-alert.ts";
 import {
   capacity,
   commit,
@@ -95,9 +96,11 @@ export function startCounters(
   };
   // The tables in the order of config.limits, for the request path: no lookup by name per limit.
   let ordered: LimitTable[] = [];
+  let ownAlert: OwnAlertMail | undefined;
   const useConfig = (next: Config) => {
     config = next;
     ordered = config.limits.map(tableFor);
+    ownAlert = ownAlertMail(config.alerts);
   };
 
   const offer = (notice: AlertNotice) => liveActor(system, "alerter")?.send({ type: "alert", notice });
@@ -241,6 +244,10 @@ export function startCounters(
   const steps: Step[] = [];
 
   const hit = (request: PolicyRequest): Verdict => {
+    if (ownAlert !== undefined && isOwnAlert(request, ownAlert)) {
+      log.debug("counters", "the daemon's own alert mail: not counted");
+      return verdictFor(undefined);
+    }
     const at = now();
     const attributes = request.form === "attributes" ? request.attributes : undefined;
     let taken = 0;

@@ -134,6 +134,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     sendmail: alertsValues.sendmail === undefined ? undefined : path(alertsValues.sendmail),
     retryMinMs: alertsValues.retry_min as number,
     retryMaxMs: Math.max(alertsValues.retry_max as number, alertsValues.retry_min as number),
+    exemptAlerts: alertsValues.exempt_alerts as boolean,
   };
   return { ok: true, config: { file, daemon, alerts, limits } };
 }

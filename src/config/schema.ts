@@ -58,6 +58,7 @@ export const ALERTS_SECTION: SectionSpec = {
   sendmail: { schema: absoluteOrRelativePath },
   retry_min: { schema: duration(10), default: "10s" },
   retry_max: { schema: duration(10), default: "10m" },
+  exempt_alerts: { schema: yesNo, default: "yes" },
 };
 
 export const THRESHOLDS_SECTION: SectionSpec = {

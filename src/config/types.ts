@@ -30,6 +30,7 @@ export interface AlertsConfig {
   sendmail?: string;
   retryMinMs: number;
   retryMaxMs: number;
+  exemptAlerts: boolean; // the daemon's own alert mail is never counted (policy/own-alert.ts)
 }
 
 export const KEY_KINDS = [

@@ -13,7 +13,8 @@ function domainOf(address: string): string | undefined {
 let senderOf: Attributes | undefined;
 let senderKey: string | undefined;
 
-function sender(attributes: Attributes): string | undefined {
+/** The request's sender as limits count it: lower case, trimmed, "<>" for the empty (bounce) sender. */
+export function requestSender(attributes: Attributes): string | undefined {
   if (attributes === senderOf) return senderKey;
   const value = attributes.sender;
   const clean = value === undefined ? undefined : isCanonical(value) ? value : value.trim().toLowerCase();
@@ -43,9 +44,9 @@ function nonEmpty(value: string | undefined): string | undefined {
 function partValue(part: KeyPart, attributes: Attributes): string | undefined {
   switch (part.kind) {
     case "sender":
-      return sender(attributes);
+      return requestSender(attributes);
     case "sender_domain": {
-      const address = sender(attributes);
+      const address = requestSender(attributes);
       return address && address !== "<>" ? domainOf(address) : undefined;
     }
     case "sasl_username":
@@ -110,7 +111,7 @@ export function limitKey(limit: LimitConfig, request: PolicyRequest, anyStage = 
 export function isExempt(limit: LimitConfig, request: PolicyRequest): boolean {
   const { senders, domains, cidrs } = limit.exempt;
   if (senders.size === 0 && domains.length === 0 && cidrs.length === 0) return false;
-  const address = request.form === "legacy" ? request.key : sender(request.attributes);
+  const address = request.form === "legacy" ? request.key : requestSender(request.attributes);
   const clientAddress = request.form === "legacy" ? request.key : request.attributes.client_address;
   if (address && senders.has(address)) return true;
   const domain = address ? domainOf(address) : undefined;

@@ -2,86 +2,26 @@
 // swaks, delivered to a maildir. A `warn` limit adds its header to the delivered message; a `defer`
 // limit makes swaks see the 451 at RCPT.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import {
-  type DaemonProcess,
-  startDaemonProcess,
-  waitFor,
-  writeTestConfig,
-} from "../helpers/daemon-process.ts";
-import {
-  type EximDaemon,
-  maildirDelivery,
-  prepareEximDir,
-  startEximDaemon,
-  writeEximConfig,
-} from "../helpers/exim.ts";
-import { freePort } from "../helpers/smtp-receiver.ts";
-import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
-
-function swaks(port: number, from: string, to: string, subject: string) {
-  const result = spawnSync("swaks", [
-    "--server",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--from",
-    from,
-    "--to",
-    to,
-    "--header",
-    `Subject: ${subject}`,
-    "--body",
-    "hello",
-    "--helo",
-    "client.example",
-  ], { encoding: "utf8", timeout: 30_000 });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
+import { waitFor } from "../helpers/daemon-process.ts";
+import { type MaildirExim, startMaildirExim, swaks } from "../helpers/exim-maildir.ts";
 
 describe("delivery through a real Exim daemon (exim -bd, swaks, maildir)", () => {
-  let dir: TempDir;
-  let daemon: DaemonProcess;
-  let exim: EximDaemon;
-  const maildir = () => `${dir.file("maildir")}/new`;
+  let setup: MaildirExim;
 
   before(async () => {
-    dir = makeTempDir();
-    prepareEximDir(dir);
-    daemon = await startDaemonProcess(
-      dir,
-      writeTestConfig(
-        dir,
-        `socket_group = Debian-exim\n` +
-          `[limit watch]\nkey = sender\nstage = data\ncount = 1\ntime = 1h\naction = warn\nmessage = {key} is sending a lot ({count})\n` +
-          `[limit stop]\nkey = sender\ncount = 3\ntime = 1h\n`,
-      ),
+    setup = await startMaildirExim(() =>
+      `[limit watch]\nkey = sender\nstage = data\ncount = 1\ntime = 1h\naction = warn\nmessage = {key} is sending a lot ({count})\n` +
+      `[limit stop]\nkey = sender\ncount = 3\ntime = 1h\n`
     );
-    const config = writeEximConfig(dir, {
-      address: daemon.eximAddress,
-      mainExtra: "local_interfaces = <; 127.0.0.1\nnever_users = root\n",
-      siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
-      ...maildirDelivery(dir),
-    });
-    exim = await startEximDaemon(dir, config, await freePort());
   });
-  after(async () => {
-    await exim?.stop();
-    await daemon?.stopCleanly();
-    dir.remove();
-  });
+  after(async () => await setup?.stop());
 
   it("delivers the first message untouched and adds the warn header to the second", async () => {
-    assert.equal(swaks(exim.port, "busy@example.org", "user@example.net", "first").status, 0);
-    assert.equal(swaks(exim.port, "busy@example.org", "user@example.net", "second").status, 0);
-    await waitFor(
-      () => existsSync(maildir()) && readdirSync(maildir()).length >= 2,
-      15_000,
-      "two deliveries",
-    );
-    const messages = readdirSync(maildir()).map((name) => readFileSync(`${maildir()}/${name}`, "utf8"));
+    assert.equal(swaks(setup.exim.port, "busy@example.org", "user@example.net", "first").status, 0);
+    assert.equal(swaks(setup.exim.port, "busy@example.org", "user@example.net", "second").status, 0);
+    await waitFor(() => setup.messages().length >= 2, 15_000, "two deliveries");
+    const messages = setup.messages();
     const first = messages.find((text) => /^Subject: first$/m.test(text))!;
     const second = messages.find((text) => /^Subject: second$/m.test(text))!;
     assert.doesNotMatch(first, /X-Mailpolicyd-Warning/);
@@ -89,9 +29,9 @@ describe("delivery through a real Exim daemon (exim -bd, swaks, maildir)", () =>
   });
 
   it("makes the SMTP client see the deferral at RCPT", () => {
-    const third = swaks(exim.port, "busy@example.org", "user@example.net", "third");
+    const third = swaks(setup.exim.port, "busy@example.org", "user@example.net", "third");
     assert.equal(third.status, 0);
-    const fourth = swaks(exim.port, "busy@example.org", "user@example.net", "fourth");
+    const fourth = swaks(setup.exim.port, "busy@example.org", "user@example.net", "fourth");
     assert.equal(fourth.status, 24, "swaks exits 24 when the recipient is refused");
     assert.match(fourth.output, /<\*\* 451 busy@example\.org over limit: 3 messages in 1h \(limit 3\)/);
   });

@@ -159,6 +159,7 @@ describe("parseConfig", () => {
     );
     assert.equal(config.alerts?.retryMinMs, 300_000);
     assert.equal(config.alerts?.retryMaxMs, 300_000);
+    assert.equal(config.alerts?.exemptAlerts, true, "the daemon's own alerts are exempt by default");
   });
 
   it("reports an unknown section at its header line", () => {

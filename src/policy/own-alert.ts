@@ -1,0 +1,54 @@
+// The daemon's own alert mail is never limited by the daemon. Sent through the local MTA, it is asked
+// about like any mail; counted, the alert after `count` others from the same fromAddr would be deferred
+// by the very daemon that sends it (and retried, and deferred again, for the whole window).
+//
+// Recognised narrowly, so that forging it is worth nothing (docs/decisions.md, issue 15): the sender is
+// [alerts] fromAddr, the client is this host (a loopback address, or none: a local submission), and at
+// RCPT the recipient is one of toAddr/ccAddr, at DATA the message has no more recipients than those. A
+// remote client never matches; a local one reaches only the alert recipients, and could submit through
+// /usr/sbin/sendmail anyway, which Exim's SMTP ACLs never see. Pure: tested directly.
+import type { AlertsConfig } from "../config/types.ts";
+import { parseIp } from "./ip.ts";
+import { requestSender } from "./limit-key.ts";
+import type { PolicyRequest } from "./request.ts";
+
+export interface OwnAlertMail {
+  sender: string; // fromAddr, lower case
+  recipients: Set<string>; // toAddr and ccAddr, lower case
+}
+
+/** What the alert mail looks like, or undefined when there is none or exempt_alerts = no. */
+export function ownAlertMail(alerts: AlertsConfig | undefined): OwnAlertMail | undefined {
+  if (!alerts?.exemptAlerts) return undefined;
+  return {
+    sender: alerts.from.toLowerCase(),
+    recipients: new Set([...alerts.to, ...alerts.cc].map((address) => address.toLowerCase())),
+  };
+}
+
+function fromThisHost(clientAddress: string | undefined): boolean {
+  if (clientAddress === undefined || clientAddress.trim() === "") return true;
+  const ip = parseIp(clientAddress.trim());
+  if (!ip) return false;
+  // 127.0.0.0/8 (and ::ffff:127.x, which parseIp reads as IPv4), or ::1.
+  return ip.version === 4 ? ip.bytes[0] === 127 : ip.bytes.every((byte, i) => byte === (i === 15 ? 1 : 0));
+}
+
+/** True when `request` is (a step of) the daemon's own alert mail: no limit counts it. */
+export function isOwnAlert(request: PolicyRequest, own: OwnAlertMail | undefined): boolean {
+  if (own === undefined || request.form !== "attributes") return false;
+  const { attributes } = request;
+  if (requestSender(attributes) !== own.sender || !fromThisHost(attributes.client_address)) return false;
+  switch (request.stage) {
+    case "rcpt":
+      return own.recipients.has(attributes.recipient?.trim().toLowerCase() ?? "");
+    case "data": {
+      const recipients = Number(attributes.recipient_count);
+      return Number.isInteger(recipients) && recipients >= 1 && recipients <= own.recipients.size;
+    }
+    case "mail":
+      return true;
+    default: // connect, helo: no sender yet
+      return false;
+  }
+}

@@ -1,0 +1,76 @@
+// Real deliveries for tests with `exim -bd`: the daemon and an Exim on a loopback port that asks it (plain
+// snippet, over TCP) and delivers every local recipient (example.net) into dir's maildir, and swaks as
+// the sending client.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "./daemon-process.ts";
+import {
+  type EximDaemon,
+  maildirDelivery,
+  prepareEximDir,
+  startEximDaemon,
+  writeEximConfig,
+} from "./exim.ts";
+import { freePort } from "./smtp-receiver.ts";
+import { makeTempDir, type TempDir } from "./temp-dir.ts";
+
+export interface MaildirExim {
+  dir: TempDir;
+  daemon: DaemonProcess;
+  exim: EximDaemon;
+  /** The delivered messages, oldest first by file name. */
+  messages(): string[];
+  /** Stops Exim and the daemon (cleanly) and removes the temp dir. */
+  stop(): Promise<void>;
+}
+
+/** `daemonConfig(eximPort)`: the daemon's config lines (after [daemon]'s paths); alerts may use the port. */
+export async function startMaildirExim(daemonConfig: (eximPort: number) => string): Promise<MaildirExim> {
+  const dir = makeTempDir();
+  prepareEximDir(dir);
+  const port = await freePort();
+  const daemon = await startDaemonProcess(dir, writeTestConfig(dir, daemonConfig(port)));
+  const config = writeEximConfig(dir, {
+    address: daemon.eximAddress,
+    mainExtra: "local_interfaces = <; 127.0.0.1\nnever_users = root\n",
+    siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
+    ...maildirDelivery(dir),
+  });
+  const exim = await startEximDaemon(dir, config, port);
+  const delivered = dir.file("maildir/new");
+  return {
+    dir,
+    daemon,
+    exim,
+    messages: () =>
+      existsSync(delivered)
+        ? readdirSync(delivered).sort().map((name) => readFileSync(`${delivered}/${name}`, "utf8"))
+        : [],
+    async stop() {
+      await exim.stop();
+      await daemon.stopCleanly();
+      dir.remove();
+    },
+  };
+}
+
+/** One message sent with swaks; status 24 means a recipient was refused. */
+export function swaks(port: number, from: string, to: string, subject: string) {
+  const result = spawnSync("swaks", [
+    "--server",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--from",
+    from,
+    "--to",
+    to,
+    "--header",
+    `Subject: ${subject}`,
+    "--body",
+    "hello",
+    "--helo",
+    "client.example",
+  ], { encoding: "utf8", timeout: 30_000 });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}

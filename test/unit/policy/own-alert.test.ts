@@ -1,0 +1,98 @@
+// The daemon's own alert mail is recognised so narrowly that forging it gains nothing: from fromAddr, from
+// this host, to the alert recipients only.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { AlertsConfig } from "../../../src/config/types.ts";
+import { isOwnAlert, ownAlertMail } from "../../../src/policy/own-alert.ts";
+import type { PolicyRequest } from "../../../src/policy/request.ts";
+import type { Attributes, Stage } from "../../../src/protocols/attributes.ts";
+
+const ALERTS: AlertsConfig = {
+  from: "Postmaster@Example.org",
+  to: ["boss@example.org"],
+  cc: ["it@example.org"],
+  subject: "Mail Abuse Alert",
+  smtpHost: "127.0.0.1",
+  smtpPort: 25,
+  smtpTimeoutMs: 10_000,
+  retryMinMs: 10_000,
+  retryMaxMs: 600_000,
+  exemptAlerts: true,
+};
+const OWN = ownAlertMail(ALERTS);
+
+const request = (stage: Stage, attributes: Attributes): PolicyRequest => ({
+  form: "attributes",
+  stage,
+  attributes,
+});
+const alert = { sender: "postmaster@example.org", client_address: "127.0.0.1" };
+
+describe("isOwnAlert", () => {
+  it("recognises each step of the alert handed to the local MTA", () => {
+    assert.equal(isOwnAlert(request("mail", alert), OWN), true);
+    assert.equal(isOwnAlert(request("rcpt", { ...alert, recipient: "boss@example.org" }), OWN), true);
+    assert.equal(
+      isOwnAlert(request("rcpt", { ...alert, recipient: "IT@example.org" }), OWN),
+      true,
+      "any case",
+    );
+    assert.equal(isOwnAlert(request("data", { ...alert, recipient_count: "2" }), OWN), true);
+    assert.equal(
+      isOwnAlert(request("rcpt", { ...alert, client_address: "::1", recipient: "boss@example.org" }), OWN),
+      true,
+    );
+    assert.equal(
+      isOwnAlert(
+        request("rcpt", { ...alert, client_address: "::ffff:127.0.0.2", recipient: "boss@example.org" }),
+        OWN,
+      ),
+      true,
+    );
+    assert.equal(
+      isOwnAlert(request("rcpt", { ...alert, client_address: "", recipient: "boss@example.org" }), OWN),
+      true,
+      "a local submission",
+    );
+    assert.equal(
+      isOwnAlert(request("rcpt", { sender: alert.sender, recipient: "boss@example.org" }), OWN),
+      true,
+    );
+  });
+
+  it("does not exempt other recipients, other senders, remote clients or more recipients at DATA", () => {
+    assert.equal(isOwnAlert(request("rcpt", { ...alert, recipient: "victim@example.net" }), OWN), false);
+    assert.equal(isOwnAlert(request("rcpt", { ...alert, recipient: "" }), OWN), false);
+    assert.equal(
+      isOwnAlert(
+        request("rcpt", { ...alert, sender: "alice@example.org", recipient: "boss@example.org" }),
+        OWN,
+      ),
+      false,
+    );
+    for (const client of ["192.0.2.7", "2001:db8::1", "::2", "128.0.0.1", "localhost"]) {
+      assert.equal(
+        isOwnAlert(request("rcpt", { ...alert, client_address: client, recipient: "boss@example.org" }), OWN),
+        false,
+        client,
+      );
+      assert.equal(isOwnAlert(request("mail", { ...alert, client_address: client }), OWN), false, client);
+    }
+    for (const count of ["3", "0", "", "two"]) {
+      assert.equal(isOwnAlert(request("data", { ...alert, recipient_count: count }), OWN), false, count);
+    }
+    assert.equal(isOwnAlert(request("data", alert), OWN), false, "no recipient_count");
+    assert.equal(isOwnAlert(request("connect", { client_address: "127.0.0.1" }), OWN), false);
+    assert.equal(
+      isOwnAlert({ form: "legacy", key: "postmaster@example.org" }, OWN),
+      false,
+      "one token says too little",
+    );
+  });
+
+  it("is off without [alerts] and with exempt_alerts = no", () => {
+    const rcpt = request("rcpt", { ...alert, recipient: "boss@example.org" });
+    assert.equal(isOwnAlert(rcpt, ownAlertMail(undefined)), false);
+    assert.equal(isOwnAlert(rcpt, ownAlertMail({ ...ALERTS, exemptAlerts: false })), false);
+  });
+});

@@ -13,6 +13,7 @@ import { ROOT } from "../helpers/runtime.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const SOCKET = "/run/mailpolicyd/policy.sock";
+const CONTROL_SOCKET = "/run/mailpolicyd/control.sock";
 const PIDFILE = "/run/mailpolicyd/mailpolicyd.pid";
 const CONF = "/etc/mailpolicyd/mailpolicyd.conf";
 const VERSION = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")).version as string;
@@ -95,6 +96,21 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     await waitFor(() => existsSync(SOCKET), 10_000, "the policy socket");
     const owner = must("stat", ["-c", "%U:%G %a", SOCKET]).trim();
     assert.equal(owner, "mailpolicyd:Debian-exim 660");
+    // The control socket has a group of its own: joining it gives `status`, not Exim's files.
+    await waitFor(() => existsSync(CONTROL_SOCKET), 10_000, "the control socket");
+    assert.equal(must("stat", ["-c", "%U:%G %a", CONTROL_SOCKET]).trim(), "mailpolicyd:mailpolicyd 660");
+    const asNobody = (groups: string[]) =>
+      run("setpriv", ["--reuid=nobody", "--regid=nogroup", ...groups, "/usr/sbin/mailpolicyd", "status"]);
+    const outsider = asNobody(["--clear-groups"]);
+    assert.equal(outsider.status, 2, outsider.output);
+    assert.equal(
+      outsider.output,
+      `mailpolicyd: cannot access ${CONTROL_SOCKET}: permission denied (group mailpolicyd, mode 0660). ` +
+        "Run as root, or join the group: adduser nobody mailpolicyd, then log in again\n",
+    );
+    const member = asNobody([`--groups=${must("getent", ["group", "mailpolicyd"]).split(":")[2]}`]);
+    assert.equal(member.status, 0, member.output);
+    assert.match(member.output, new RegExp(`pid ${pid()}\\b`));
     assert.equal(
       readFileSync(`/proc/${pid()}/status`, "utf8").match(/^Uid:\s+(\d+)/m)?.[1],
       must("id", ["-u", "mailpolicyd"]).trim(),

@@ -1,11 +1,12 @@
 #!/usr/bin/env bun
-// mailpolicyd command line: run | config-test | default-config | version (see src/cli/help.ts).
+// mailpolicyd command line: the commands and their options are listed in src/cli/help.ts.
 import { parseArgs } from "node:util";
 import { readConfig } from "./cli/config-source.ts";
 import { DEFAULT_CONFIG_FILE, HELP } from "./cli/help.ts";
 import { runCommand } from "./cli/run.ts";
 import { reexecWithHeapTuning } from "./cli/heap-tuning.ts";
 import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/control-commands.ts";
+import { DEBIAN_EXIM_DIR, eximSetupCommand } from "./cli/exim-setup.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
 import { DEFAULT_POLICY_SOCKET, eximSnippet, formatSnippet, legacySnippet } from "./exim/snippets.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
@@ -48,6 +49,10 @@ function main(argv: string[]): number | "running" | Promise<number> {
         json: { type: "boolean" },
         n: { type: "string", short: "n" },
         rule: { type: "string" },
+        add: { type: "boolean" },
+        remove: { type: "boolean" },
+        listen: { type: "string" },
+        confdir: { type: "string" },
       },
       strict: true,
     });
@@ -64,6 +69,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
     run: ["config", "default-config", "log-level"],
     "config-test": ["default-config"],
     "exim-snippet": ["debian-split", "debian-unsplit", "plain", "legacy", "socket"],
+    "exim-setup": ["add", "remove", "listen", "confdir"],
     status: ["config", "socket", "json"],
     top: ["config", "socket", "json", "n", "rule"],
     show: ["config", "socket", "json"],
@@ -116,6 +122,13 @@ function main(argv: string[]): number | "running" | Promise<number> {
       );
       return 0;
     }
+    case "exim-setup":
+      if (values.add === values.remove) return usageError("give --add or --remove", command);
+      return eximSetupCommand({
+        action: values.add ? "add" : "remove",
+        confdir: values.confdir ?? DEBIAN_EXIM_DIR,
+        listen: values.listen,
+      });
     case "config-test": {
       if (positionals.length > 1) return usageError("config-test takes one file", command);
       const file = positionals[0] ?? DEFAULT_CONFIG_FILE;

@@ -2,7 +2,6 @@
 // swaks, delivered to a maildir. A `warn` limit adds its header to the delivered message; a `defer`
 // limit makes swaks see the 451 at RCPT.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import {
@@ -11,29 +10,9 @@ import {
   waitFor,
   writeTestConfig,
 } from "../helpers/daemon-process.ts";
-import { type EximDaemon, prepareEximDir, startEximDaemon, writeEximConfig } from "../helpers/exim.ts";
+import { type EximDaemon, prepareEximDir, startEximDaemon, swaks, writeEximConfig } from "../helpers/exim.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
-
-function swaks(port: number, from: string, to: string, subject: string) {
-  const result = spawnSync("swaks", [
-    "--server",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--from",
-    from,
-    "--to",
-    to,
-    "--header",
-    `Subject: ${subject}`,
-    "--body",
-    "hello",
-    "--helo",
-    "client.example",
-  ], { encoding: "utf8", timeout: 30_000 });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
 
 describe("delivery through a real Exim daemon (exim -bd, swaks, maildir)", () => {
   let dir: TempDir;

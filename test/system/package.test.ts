@@ -42,7 +42,8 @@ function run(command: string, args: string[], env: Record<string, string> = {}) 
     env: { ...process.env, ...env },
     timeout: 300_000,
   });
-  return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
+  const [stdout, stderr] = [result.stdout ?? "", result.stderr ?? ""];
+  return { status: result.status, output: `${stdout}${stderr}`, stdout, stderr };
 }
 
 function must(command: string, args: string[], env: Record<string, string> = {}): string {
@@ -146,6 +147,13 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
         "/usr/share/doc/mailpolicyd/configuration.md.gz",
       ]
     ) assert.ok(existsSync(file), file);
+    // The snippets point at a doc the package ships, under the name they give.
+    const snippet = readFileSync(
+      "/usr/share/doc/mailpolicyd/examples/exim/debian-split/50_mailpolicyd",
+      "utf8",
+    );
+    const doc = snippet.match(/see (\/usr\/share\/doc\/\S+?)\.?$/m)?.[1];
+    assert.ok(doc && existsSync(doc), `the snippets' doc ${doc}`);
     assert.match(
       must("dpkg-query", ["-W", "-f", "${Conffiles}", "mailpolicyd"]),
       /\/etc\/mailpolicyd\/mailpolicyd\.conf/,
@@ -247,12 +255,35 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
       /^action=defer message="hup@example\.org has sent 3 messages in 1h; please try again later" rule=outbound count=3 limit=2$/,
     );
 
+    // A broken config: each error on a line of its own as FILE:LINE: key: problem, then what was not
+    // done; exit 1; the daemon goes on with the config it has.
     const good = readFileSync(CONF, "utf8");
-    writeFileSync(CONF, good + "\n[nonsense]\n");
-    const refused = run("/etc/init.d/mailpolicyd", ["reload"]);
-    assert.notEqual(refused.status, 0);
-    assert.match(refused.output, /unknown section/);
-    writeFileSync(CONF, good);
+    const running = pid();
+    const broken = good.replace("count = 2\n", "count = many\n") + "\n[nonsense]\n";
+    writeFileSync(CONF, broken);
+    try {
+      const line = (text: string) => broken.split("\n").indexOf(text) + 1;
+      const refused = run("/etc/init.d/mailpolicyd", ["reload"]);
+      assert.equal(refused.status, 1, refused.output);
+      assert.deepEqual(
+        refused.stderr.trimEnd().split("\n").sort(),
+        [
+          `${CONF}:${
+            line("[nonsense]")
+          }: [nonsense]: unknown section (known: daemon, alerts, thresholds, limit NAME)`,
+          `${CONF}:${line("count = many")}: limit outbound.count: expected a whole number`,
+        ].sort(),
+      );
+      assert.match(
+        refused.stdout,
+        /^mailpolicyd: \/etc\/mailpolicyd\/mailpolicyd\.conf has errors, not reloading \(the running daemon keeps its configuration\)[^\n]*\n$/,
+      );
+      assert.equal(pid(), running);
+      const kept = await askMany(SOCKET, "rcpt sender=kept@example.org recipient=x@example.net\n", 3);
+      assert.match(kept[2], /^action=defer .*limit=2$/, "the limit of 2 still applies");
+    } finally {
+      writeFileSync(CONF, good); // the later steps need it whatever happened here
+    }
   });
 
   it("keeps a modified conffile and the counters across an upgrade", async () => {

@@ -47,7 +47,7 @@ Prints the Exim configuration that asks mailpolicyd at RCPT and DATA time, as th
   --debian-split    /etc/exim4/conf.d/main/01_mailpolicyd and conf.d/acl/50_mailpolicyd (default)
   --debian-unsplit  lines for exim4.conf.localmacros and two ACL files under /etc/exim4
   --plain           main-section lines and ACLs for a hand-written exim.conf
-  --legacy          the seed's one-token \${readsocket} condition
+  --legacy          the classic sender_warn daemon's one-token \${readsocket} condition
 Mail is accepted when the daemon does not answer (fail-open); each file says how to fail closed.
 Then run update-exim4.conf and reload Exim.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// mailpolicyd command line: run | config-test | default-config | version (see src/cli/help.ts).
+// mailpolicyd command line: the commands and their options are listed in src/cli/help.ts.
 import { parseArgs } from "node:util";
 import { readConfig } from "./cli/config-source.ts";
 import { DEFAULT_CONFIG_FILE, HELP } from "./cli/help.ts";
@@ -7,8 +7,10 @@ import { runCommand } from "./cli/run.ts";
 import { reexecWithHeapTuning } from "./cli/heap-tuning.ts";
 import { checkRequestLine } from "./cli/check-request.ts";
 import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/control-commands.ts";
+import { DEBIAN_EXIM_DIR, eximSetupCommand } from "./cli/exim-setup.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
-import { eximSnippetCommand } from "./cli/exim-snippet-command.ts";
+import { eximSnippetCommand, snippetAddress } from "./cli/exim-snippet-command.ts";
+import { DEFAULT_POLICY_ADDRESS } from "./exim/snippets.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { VERSION } from "./version.ts";
 
@@ -50,6 +52,9 @@ function main(argv: string[]): number | "running" | Promise<number> {
         json: { type: "boolean" },
         n: { type: "string", short: "n" },
         rule: { type: "string" },
+        add: { type: "boolean" },
+        remove: { type: "boolean" },
+        confdir: { type: "string" },
       },
       strict: true,
     });
@@ -66,6 +71,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
     run: ["config", "default-config", "log-level"],
     "config-test": ["default-config"],
     "exim-snippet": ["debian-split", "debian-unsplit", "plain", "legacy", "listen", "config"],
+    "exim-setup": ["add", "remove", "listen", "confdir", "config"],
     status: ["config", "socket", "json"],
     top: ["config", "socket", "json", "n", "rule"],
     show: ["config", "socket", "json"],
@@ -119,6 +125,23 @@ function main(argv: string[]): number | "running" | Promise<number> {
         config: values.config ?? DEFAULT_CONFIG_FILE,
       });
       return typeof result === "number" ? result : usageError(result.usage, command);
+    }
+    case "exim-setup": {
+      if (values.add === values.remove) return usageError("give --add or --remove", command);
+      // Removing goes by file names: it must work whatever the config says (the package's prerm runs it).
+      const address = values.remove
+        ? { spec: DEFAULT_POLICY_ADDRESS }
+        : snippetAddress({ listen: values.listen, config: values.config ?? DEFAULT_CONFIG_FILE });
+      if ("usage" in address) return usageError(address.usage, command);
+      if ("problem" in address) {
+        process.stderr.write(`mailpolicyd exim-setup: ${address.problem}\n`);
+        return 1;
+      }
+      return eximSetupCommand({
+        action: values.add ? "add" : "remove",
+        confdir: values.confdir ?? DEBIAN_EXIM_DIR,
+        address: address.spec,
+      });
     }
     case "config-test": {
       if (positionals.length > 1) return usageError("config-test takes one file", command);

@@ -72,7 +72,7 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
     if (closed) return;
     servers.push(serveHttp({ unix: path }, app.fetch));
     ownsSocket = true;
-    setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "control");
+    setSocketAccess(path, config.daemon.socketMode, config.daemon.controlGroup, log, "control");
     log.info("control", "listening", { socket: path });
     const tcp = config.daemon.controlListen;
     if (tcp) {

@@ -1,10 +1,31 @@
 // Clients of the running daemon: HTTP over the control socket (node:http, which Bun and Deno both
 // provide) and one Exim-style exchange on the policy socket. Every failure to reach the daemon is a
 // DaemonUnreachable, which the commands turn into exit code 2.
+import { statSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import { groupName, userName } from "../store/account-names.ts";
 
 export class DaemonUnreachable extends Error {}
+
+/** Says whose socket it is and how to get in without root: join its group (a new login picks it up). */
+function permissionDenied(path: string): DaemonUnreachable {
+  let socket;
+  try {
+    socket = statSync(path);
+  } catch {
+    return new DaemonUnreachable(
+      `cannot access ${path}: permission denied on a folder above it (run as root)`,
+    );
+  }
+  const group = groupName(socket.gid);
+  const user = userName(process.getuid?.() ?? -1) ?? "YOURUSER";
+  const mode = (socket.mode & 0o777).toString(8).padStart(4, "0");
+  return new DaemonUnreachable(
+    `cannot access ${path}: permission denied (group ${group}, mode ${mode}). Run as root, or join ` +
+      `the group: adduser ${user} ${group}, then log in again`,
+  );
+}
 
 function unreachable(path: string, error: NodeJS.ErrnoException): DaemonUnreachable {
   switch (error.code) {
@@ -13,9 +34,7 @@ function unreachable(path: string, error: NodeJS.ErrnoException): DaemonUnreacha
       return new DaemonUnreachable(`mailpolicyd is not running (nothing listens on ${path})`);
     case "EACCES":
     case "EPERM":
-      return new DaemonUnreachable(
-        `cannot access ${path}: permission denied (run as root or as a member of its group)`,
-      );
+      return permissionDenied(path);
     default:
       return new DaemonUnreachable(`cannot reach mailpolicyd on ${path}: ${error.message}`);
   }

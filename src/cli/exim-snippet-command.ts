@@ -1,5 +1,5 @@
 // `mailpolicyd exim-snippet`: prints the Exim configuration for the policy listener's TCP address,
-// taken from --listen or from the config's policy_listen.
+// taken from --listen or from the config's policy_listen. exim-setup finds its address the same way.
 import * as v from "valibot";
 import { socketPathsFrom } from "../config/socket-paths.ts";
 import { loopbackAddress } from "../config/values.ts";
@@ -11,34 +11,43 @@ import {
   type SnippetVariant,
 } from "../exim/snippets.ts";
 
-export interface EximSnippetOptions {
+export interface SnippetAddressOptions {
   listen?: string;
   config: string;
+}
+
+/** Exim's readsocket spec for the snippets, or why there is none (a usage error, or a config problem). */
+export function snippetAddress(
+  options: SnippetAddressOptions,
+): { spec: string } | { usage: string } | { problem: string } {
+  if (options.listen !== undefined) {
+    const parsed = v.safeParse(loopbackAddress, options.listen);
+    if (!parsed.success) return { usage: `--listen: ${parsed.issues[0].message}` };
+    return { spec: eximAddress(parsed.output) };
+  }
+  const address = socketPathsFrom(options.config).policyListen;
+  if (!address || address.port === 0) {
+    return {
+      problem: `${options.config} has no fixed policy_listen address, which the Exim snippets need ` +
+        `(Exim must not use the Unix socket: see docs/exim.md); set policy_listen or give --listen`,
+    };
+  }
+  return { spec: eximAddress(address) };
 }
 
 /** Exit code, or a usage problem for the caller to print with the command's help. */
 export function eximSnippetCommand(
   variant: SnippetVariant | "legacy",
-  options: EximSnippetOptions,
+  options: SnippetAddressOptions,
 ): number | { usage: string } {
-  let address;
-  if (options.listen !== undefined) {
-    const parsed = v.safeParse(loopbackAddress, options.listen);
-    if (!parsed.success) return { usage: `--listen: ${parsed.issues[0].message}` };
-    address = parsed.output;
-  } else {
-    address = socketPathsFrom(options.config).policyListen;
-    if (!address || address.port === 0) {
-      process.stderr.write(
-        `mailpolicyd: ${options.config} has no fixed policy_listen address, which the Exim snippets ` +
-          `need (Exim must not use the Unix socket: see docs/exim.md); set policy_listen or give --listen\n`,
-      );
-      return 1;
-    }
+  const address = snippetAddress(options);
+  if ("usage" in address) return address;
+  if ("problem" in address) {
+    process.stderr.write(`mailpolicyd: ${address.problem}\n`);
+    return 1;
   }
-  const spec = eximAddress(address);
   process.stdout.write(
-    variant === "legacy" ? legacySnippet(spec) : formatSnippet(eximSnippet(variant, spec)),
+    variant === "legacy" ? legacySnippet(address.spec) : formatSnippet(eximSnippet(variant, address.spec)),
   );
   return 0;
 }

@@ -19,7 +19,7 @@ fail_mode = open
 # Exim connects as Debian-exim: on a mail host give it the socket's group (mode 0660).
 # socket_group = Debian-exim
 
-# The seed sender_warn.conf's limit: count per envelope sender in a window that starts with the
+# The classic sender_warn daemon's limit (its sender_warn.conf loads as it is): count per envelope sender in a window that starts with the
 # sender's first message; the message that takes the count past \`count\` is "over" (reply yes).
 [thresholds]
 time = 300

@@ -119,6 +119,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     stateIntervalMs: daemonValues.state_interval as number,
     socketMode: daemonValues.socket_mode as number,
     socketGroup: daemonValues.socket_group as string | undefined,
+    controlGroup: daemonValues.control_group as string | undefined,
     logLevel: daemonValues.log_level as DaemonConfig["logLevel"],
     requestTimeoutMs: daemonValues.request_timeout as number,
     failMode: daemonValues.fail_mode as DaemonConfig["failMode"],

@@ -14,6 +14,7 @@ import {
   oneOf,
   optionalLoopbackAddress,
   text,
+  unixGroup,
   window,
   yesNo,
 } from "./values.ts";
@@ -39,9 +40,10 @@ export const DAEMON_SECTION: SectionSpec = {
   state_file: { schema: absoluteOrRelativePath, default: "/var/lib/mailpolicyd/state.json" },
   state_interval: { schema: duration(100), default: "5s" },
   socket_mode: { schema: octalMode, default: "0660" },
-  socket_group: {
-    schema: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "expected a group name")),
-  },
+  socket_group: { schema: unixGroup },
+  // The control socket's own group: joining it lets an admin run `status` without also reading Exim's
+  // queue and passwords, as joining Debian-exim (the policy socket's group) would.
+  control_group: { schema: unixGroup },
   log_level: { schema: oneOf(LOG_LEVELS), default: "info" },
   request_timeout: { schema: duration(10), default: "5s" },
   fail_mode: { schema: oneOf(["open", "closed"] as const), default: "open" },

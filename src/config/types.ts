@@ -13,7 +13,8 @@ export interface DaemonConfig {
   stateFile: string;
   stateIntervalMs: number;
   socketMode: number;
-  socketGroup?: string;
+  socketGroup?: string; // the policy socket's
+  controlGroup?: string;
   logLevel: LogLevel;
   requestTimeoutMs: number;
   failMode: "open" | "closed";

@@ -94,6 +94,12 @@ export const yesNo = v.pipe(
   v.transform((value) => ["yes", "true", "on", "1"].includes(value)),
 );
 
+/** A group from /etc/group, for a socket's owner group. */
+export const unixGroup = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "expected a group name"),
+);
+
 /** A name usable bare in replies (`rule=NAME`) and in section headers. */
 export const limitName = v.pipe(v.string(), v.regex(/^[a-z0-9_.-]+$/, "limit names use a-z, 0-9, _ . -"));
 

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from "node:fs
 import net from "node:net";
 import { dirname } from "node:path";
 import type { Logger } from "../log.ts";
-import { groupId } from "../store/group-id.ts";
+import { groupId } from "../store/account-names.ts";
 
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -43,9 +43,9 @@ export function setSocketAccess(
   try {
     chownSync(path, -1, groupId(group));
   } catch (error) {
-    log.error(source, "cannot give the socket its group; Exim may be unable to connect", {
+    log.error(source, "cannot give the socket its group; its clients may be unable to connect", {
       socket: path,
-      socket_group: group,
+      group,
       error: (error as Error).message,
     });
   }

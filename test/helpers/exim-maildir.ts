@@ -1,7 +1,6 @@
 // Real deliveries for tests with `exim -bd`: the daemon and an Exim on a loopback port that asks it (plain
 // snippet, over TCP) and delivers every local recipient (example.net) into dir's maildir, and swaks as
 // the sending client.
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "./daemon-process.ts";
 import {
@@ -52,25 +51,4 @@ export async function startMaildirExim(daemonConfig: (eximPort: number) => strin
       dir.remove();
     },
   };
-}
-
-/** One message sent with swaks; status 24 means a recipient was refused. */
-export function swaks(port: number, from: string, to: string, subject: string) {
-  const result = spawnSync("swaks", [
-    "--server",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--from",
-    from,
-    "--to",
-    to,
-    "--header",
-    `Subject: ${subject}`,
-    "--body",
-    "hello",
-    "--helo",
-    "client.example",
-  ], { encoding: "utf8", timeout: 30_000 });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }

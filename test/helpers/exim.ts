@@ -184,14 +184,41 @@ export function countReplies(exchange: SmtpExchange, prefix: string): number {
   return exchange.replies.filter((reply) => reply.startsWith(prefix)).length;
 }
 
+/** One message over SMTP with swaks (exit 24: a recipient was refused); output holds the whole dialogue. */
+export function swaks(port: number, from: string, to: string, subject: string, body = "hello") {
+  const result = spawnSync("swaks", [
+    "--server",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--from",
+    from,
+    "--to",
+    to,
+    "--header",
+    `Subject: ${subject}`,
+    "--body",
+    body,
+    "--helo",
+    "client.example",
+  ], { encoding: "utf8", timeout: 30_000 });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
 export interface EximDaemon {
   port: number;
   stop(): Promise<void>;
 }
 
-export async function startEximDaemon(dir: TempDir, config: string, port: number): Promise<EximDaemon> {
+/** `exim -bd` on a loopback port; `config` undefined: Debian's own generated configuration. */
+export async function startEximDaemon(
+  dir: TempDir,
+  config: string | undefined,
+  port: number,
+): Promise<EximDaemon> {
   const pidfile = dir.file("exim.pid");
-  const child: ChildProcess = spawn(EXIM, ["-C", config, "-bd", "-oX", String(port), "-oP", pidfile], {
+  const configArgs = config === undefined ? [] : ["-C", config];
+  const child: ChildProcess = spawn(EXIM, [...configArgs, "-bd", "-oX", String(port), "-oP", pidfile], {
     stdio: "ignore",
   });
   await waitFor(() => existsSync(pidfile), 10_000, "exim -bd pidfile");

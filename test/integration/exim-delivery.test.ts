@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { waitFor } from "../helpers/daemon-process.ts";
-import { type MaildirExim, startMaildirExim, swaks } from "../helpers/exim-maildir.ts";
+import { type MaildirExim, startMaildirExim } from "../helpers/exim-maildir.ts";
+import { swaks } from "../helpers/exim.ts";
 
 describe("delivery through a real Exim daemon (exim -bd, swaks, maildir)", () => {
   let setup: MaildirExim;

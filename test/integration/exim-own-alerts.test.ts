@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { waitFor } from "../helpers/daemon-process.ts";
-import { type MaildirExim, startMaildirExim, swaks } from "../helpers/exim-maildir.ts";
+import { type MaildirExim, startMaildirExim } from "../helpers/exim-maildir.ts";
+import { swaks } from "../helpers/exim.ts";
 
 const SLOW = { timeout: 90_000 };
 const SENDERS = ["s1@example.org", "s2@example.org", "s3@example.org", "s4@example.org"];

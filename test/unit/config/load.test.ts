@@ -442,7 +442,7 @@ describe("parseConfig: [limit NAME] sections", () => {
   });
 });
 
-describe("parseConfig: [daemon] socket_group", () => {
+describe("parseConfig: [daemon] socket_group and control_group", () => {
   it("is unset by default and takes a group name", () => {
     assert.equal(loaded(parseConfig("", "t.conf", "/")).daemon.socketGroup, undefined);
     const config = loaded(parseConfig("[daemon]\nsocket_group = Debian-exim\n", "t.conf", "/"));
@@ -455,8 +455,18 @@ describe("parseConfig: [daemon] socket_group", () => {
 
   it("rejects what is not a group name", () => {
     for (const value of ["exim users", "-exim", "grp/x", "wheel;rm"]) {
-      const errors = errorsOf(`[daemon]\nsocket_group = ${value}\n`);
-      assert.deepEqual(errors, ["t.conf:2: daemon.socket_group: expected a group name"], value);
+      for (const key of ["socket_group", "control_group"]) {
+        const errors = errorsOf(`[daemon]\n${key} = ${value}\n`);
+        assert.deepEqual(errors, [`t.conf:2: daemon.${key}: expected a group name`], value);
+      }
     }
+  });
+
+  it("control_group is the control socket's own, unset by default", () => {
+    assert.equal(loaded(parseConfig("", "t.conf", "/")).daemon.controlGroup, undefined);
+    const daemon = loaded(
+      parseConfig("[daemon]\nsocket_group = Debian-exim\ncontrol_group = mailpolicyd\n", "t.conf", "/"),
+    ).daemon;
+    assert.deepEqual([daemon.socketGroup, daemon.controlGroup], ["Debian-exim", "mailpolicyd"]);
   });
 });

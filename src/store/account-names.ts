@@ -1,0 +1,23 @@
+// Names and ids of groups and users, read from /etc/group and /etc/passwd (no shell, no native module;
+// Bun's os.userInfo() reports $USER, which setpriv or su may leave at another user's name).
+import { readFileSync } from "node:fs";
+
+const entries = (file: string) => readFileSync(file, "utf8").split("\n").map((line) => line.split(":"));
+const groups = () => entries("/etc/group");
+
+/** The gid of a group name. */
+export function groupId(name: string): number {
+  const entry = groups().find(([group]) => group === name);
+  if (!entry) throw new Error(`no group named ${name}`);
+  return Number(entry[2]);
+}
+
+/** The name of a gid, or the number itself when /etc/group has no name for it. */
+export function groupName(gid: number): string {
+  return groups().find(([, , id]) => id === String(gid))?.[0] ?? String(gid);
+}
+
+/** The login name of a uid, or undefined. */
+export function userName(uid: number): string | undefined {
+  return entries("/etc/passwd").find(([, , id]) => id === String(uid))?.[0];
+}

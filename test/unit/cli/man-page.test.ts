@@ -1,0 +1,31 @@
+// packaging/mailpolicyd.8 against src/cli/help.ts: the man page is written by hand, so this catches a
+// command or option added to the CLI and forgotten in the page.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { HELP } from "../../../src/cli/help.ts";
+import { ROOT } from "../../helpers/runtime.ts";
+
+const MAN = readFileSync(`${ROOT}packaging/mailpolicyd.8`, "utf8");
+// What a reader sees: roff's escaped minus signs and font changes taken out.
+const plain = (roff: string) => roff.replace(/\\-/g, "-").replace(/\\f[BIRP]/g, "");
+const synopsis = plain(MAN.slice(MAN.indexOf(".SH SYNOPSIS"), MAN.indexOf(".SH DESCRIPTION")));
+const commands = [...HELP.main.matchAll(/^ {2}([a-z-]+)/gm)].map((match) => match[1]);
+
+describe("the man page", () => {
+  it("lists every command of `mailpolicyd --help` in its SYNOPSIS", () => {
+    assert.ok(commands.length >= 12, commands.join(" "));
+    for (const command of commands) {
+      assert.match(synopsis, new RegExp(`^\\.B mailpolicyd ${command}$`, "m"), command);
+    }
+  });
+
+  it("documents every option that a command's --help gives", () => {
+    const page = plain(MAN);
+    for (const command of commands) {
+      for (const [option] of HELP[command].matchAll(/(?<![\w-])--?[a-z][a-z-]*/g)) {
+        assert.ok(page.includes(option), `${command} ${option}`);
+      }
+    }
+  });
+});

@@ -56,7 +56,8 @@ Then run update-exim4.conf and reload Exim.
 
   --listen HOST:PORT  the loopback address written into the snippets
   --config FILE       where to read policy_listen`,
-  "exim-setup": `Usage: mailpolicyd exim-setup --add | --remove [--listen HOST:PORT | --config FILE] [--confdir DIR]
+  "exim-setup":
+    `Usage: mailpolicyd exim-setup --add | --remove [--listen HOST:PORT | --config FILE] [--confdir DIR]
 
 Adds mailpolicyd to Debian's Exim configuration, or removes it, then runs update-exim4.conf and
 reloads Exim when it runs as a daemon. For the scheme set in update-exim4.conf.conf:

@@ -16,11 +16,12 @@ state_file = run/state.json
 log_level = info
 # answer "no" (not over the limit) when an internal part is down; "closed" answers "yes"
 fail_mode = open
-# Exim connects as Debian-exim: on a mail host give it the socket's group (mode 0660).
-# socket_group = Debian-exim
+# Who may use the Unix sockets besides the daemon's own user (mode 0660); Exim itself uses TCP.
+# socket_group = mailpolicyd
 
-# The classic sender_warn daemon's limit (its sender_warn.conf loads as it is): count per envelope sender in a window that starts with the
-# sender's first message; the message that takes the count past \`count\` is "over" (reply yes).
+# The classic sender_warn daemon's limit (its sender_warn.conf loads as it is): count per envelope
+# sender in a window that starts with the sender's first message; the message that takes the count
+# past \`count\` is "over" (reply yes).
 [thresholds]
 time = 300
 count = 20

@@ -159,7 +159,8 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
       /\/etc\/mailpolicyd\/mailpolicyd\.conf/,
     );
     assert.equal(must("/usr/sbin/mailpolicyd", ["version"]).trim(), `mailpolicyd ${VERSION}`);
-    assert.match(must("id", ["mailpolicyd"]), /\(Debian-exim\)/);
+    // Exim asks over TCP: the daemon needs no share of Exim's group (its queue, passwd.client).
+    assert.doesNotMatch(must("id", ["mailpolicyd"]), /\(Debian-exim\)/);
     must("/usr/sbin/mailpolicyd", ["config-test", CONF]);
     // No systemd runs here, but its own checker reads the unit: directives, paths, user.
     assert.equal(must("systemd-analyze", ["verify", "/lib/systemd/system/mailpolicyd.service"]).trim(), "");
@@ -169,7 +170,7 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     must("/etc/init.d/mailpolicyd", ["start"]);
     await waitFor(() => existsSync(SOCKET), 10_000, "the policy socket");
     const owner = must("stat", ["-c", "%U:%G %a", SOCKET]).trim();
-    assert.equal(owner, "mailpolicyd:Debian-exim 660");
+    assert.equal(owner, "mailpolicyd:mailpolicyd 660");
     // The control socket has a group of its own: joining it gives `status`, not Exim's files.
     await waitFor(() => existsSync(CONTROL_SOCKET), 10_000, "the control socket");
     assert.equal(must("stat", ["-c", "%U:%G %a", CONTROL_SOCKET]).trim(), "mailpolicyd:mailpolicyd 660");
@@ -194,9 +195,9 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
       "Debian-exim",
       "--",
       "perl",
-      "-MIO::Socket::UNIX",
+      "-MIO::Socket::INET",
       "-e",
-      `my $s = IO::Socket::UNIX->new(Peer => "${SOCKET}") or die "connect: $!";
+      `my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:10037") or die "connect: $!";
        print $s "rcpt sender=probe\\@example.org recipient=x\\@example.net\\n"; $s->shutdown(1); print <$s>;`,
     ]);
     assert.equal(probe.trim(), "action=accept");

@@ -37,6 +37,11 @@ export interface Daemon {
   actorRestarts(): Record<ActorId, number>;
   /** Actor id → "active" | "error" | "stopped" | "down" (between failure and restart). */
   actorStates(): Record<ActorId, string>;
+  /**
+   * The first half of a graceful stop: the policy listener stops accepting and answers every request it
+   * accepted (at most `graceMs`). Resolves with the number left unanswered; stop() follows.
+   */
+  drain(graceMs: number): Promise<number>;
   stop(): void;
 }
 
@@ -111,6 +116,11 @@ export function startDaemon(options: DaemonOptions): Daemon {
       log.info("daemon", "config reloaded", { config: next.file });
     },
     actorStates,
+    drain(graceMs) {
+      const policy = supervisor.system.get("policy");
+      if (!policy || policy.getSnapshot().status !== "active") return Promise.resolve(0);
+      return new Promise((resolve) => policy.send({ type: "drain", graceMs, done: resolve }));
+    },
     stop() {
       if (stopped) return;
       stopped = true;

@@ -3,6 +3,10 @@ import { startDaemon } from "../daemon.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { readConfig } from "./config-source.ts";
 
+// How long a stop waits for clients that connected but have not sent their request yet; a request that
+// has arrived is answered within microseconds. Within the init script's and systemd's stop timeouts.
+const STOP_GRACE_MS = 2000;
+
 /** Another live process already holds the pidfile: refuse rather than fight over the socket. */
 function runningPid(pidfile: string): number | undefined {
   let pid: number;
@@ -60,8 +64,18 @@ export function runCommand(
       return next;
     },
   });
-  const shutdown = (signal: string) => {
-    log.info("daemon", "shutting down", { signal });
+  // SIGTERM: stop accepting, answer every request already accepted, write the state, exit. A second
+  // signal while draining exits at once (after the state is written).
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      daemon.stop();
+      process.exit(0);
+    }
+    stopping = true;
+    log.info("daemon", "shutting down: answering accepted requests", { signal });
+    const unanswered = await daemon.drain(STOP_GRACE_MS);
+    if (unanswered > 0) log.warn("daemon", "stopping with requests unanswered", { unanswered });
     daemon.stop();
     process.exit(0);
   };

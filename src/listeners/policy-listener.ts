@@ -32,7 +32,10 @@ export interface PolicyListenerInput {
   metrics: Metrics;
 }
 
-export type PolicyListenerEvent = { type: "config"; config: Config };
+export type PolicyListenerEvent =
+  | { type: "config"; config: Config }
+  /** Stop accepting, answer what was accepted; `done` gets the number left unanswered after graceMs. */
+  | { type: "drain"; graceMs: number; done(unanswered: number): void };
 
 const sameAddress = (a?: ListenAddress, b?: ListenAddress) =>
   a?.hostname === b?.hostname && a?.port === b?.port;
@@ -164,8 +167,25 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       });
     })().catch(fail);
 
+    const drain = async (graceMs: number): Promise<number> => {
+      // The path goes first: a new client then finds no socket (Exim's fallback) instead of waiting in the
+      // backlog of a socket about to close.
+      if (ownsPath) {
+        try {
+          unlinkSync(path);
+        } catch { /* already gone */ }
+        ownsPath = false;
+      }
+      const left = await Promise.all(servers.map((server) => server.drain(graceMs)));
+      return left.reduce((sum, count) => sum + count, 0);
+    };
+
     return {
       receive(event) {
+        if (event.type === "drain") {
+          drain(event.graceMs).then(event.done, () => event.done(-1));
+          return;
+        }
         if (event.type === "config") {
           if (event.config.daemon.policySocket !== path) {
             log.warn("policy", "policy_socket changed: takes effect after a restart", { socket: path });

@@ -38,7 +38,18 @@ export interface RequestServerOptions {
 }
 
 export interface RequestServer {
+  /**
+   * Stops accepting connections and resolves once every accepted one has had its answer, or after graceMs,
+   * with the number still unanswered then. The caller stops the server afterwards.
+   */
+  drain(graceMs: number): Promise<number>;
   stop(): void;
+}
+
+/** Connections accepted and not yet answered (nor gone), for a stop that answers them first. */
+interface Unanswered {
+  count: number;
+  lastAccept: number; // performance.now() of the latest accept
 }
 
 // deno-lint-ignore no-explicit-any
@@ -53,11 +64,15 @@ class Connection implements Responder {
   replied = false;
   slot = -1;
   readonly started = performance.now();
-  constructor(readonly socket: AnySocket, readonly node: boolean) {}
+  constructor(readonly socket: AnySocket, readonly node: boolean, readonly unanswered: Unanswered) {
+    unanswered.count++;
+    unanswered.lastAccept = this.started;
+  }
 
   reply(text: string): void {
     if (this.replied) return;
     this.replied = true;
+    this.unanswered.count--;
     if (this.node) {
       if (!this.socket.destroyed) this.socket.end(text);
     } else this.socket.end(text);
@@ -86,7 +101,34 @@ function collect(connection: Connection, chunk: Uint8Array, maxBytes: number): U
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Closing a listening socket resets the connections still in its accept backlog, whose clients may have
+// written their request already. So a drain first goes on accepting for at least QUIET_MS and until no
+// client has connected for QUIET_MS (a Unix path is unlinked by then, so its backlog only empties), at most
+// LINGER_MS, then closes.
+const QUIET_MS = 25;
+const LINGER_MS = 500;
+
+/**
+ * Accepts until quiet, calls `close`, then waits until nothing accepted is unanswered or graceMs has
+ * passed; resolves with what is left unanswered.
+ */
+async function drainThenClose(unanswered: Unanswered, graceMs: number, close: () => void): Promise<number> {
+  const began = performance.now();
+  const deadline = began + graceMs;
+  const lingerUntil = began + Math.min(LINGER_MS, graceMs / 2);
+  do await sleep(5); while (
+    performance.now() < lingerUntil &&
+    (performance.now() - began < QUIET_MS || performance.now() - unanswered.lastAccept < QUIET_MS)
+  );
+  close();
+  while (unanswered.count > 0 && performance.now() < deadline) await sleep(5);
+  return Math.max(0, unanswered.count);
+}
+
 export function listenForRequests(options: RequestServerOptions): RequestServer {
+  const unanswered: Unanswered = { count: 0, lastAccept: 0 };
   // Connections still waiting for their request, for the timeout sweep: an array with swap-removal rather
   // than a Set, which hashed each connection twice (~0.3 µs per request).
   const waiting: Connection[] = [];
@@ -119,7 +161,8 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       if (!gone && now - connection.started < options.timeoutMs) continue;
       connection.done = true;
       unwatch(connection);
-      if (!gone) options.onTimeout(connection.size, connection);
+      if (gone) unanswered.count--;
+      else options.onTimeout(connection.size, connection);
     }
   }, Math.max(10, Math.min(250, options.timeoutMs / 4)));
 
@@ -132,7 +175,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         allowHalfOpen: true,
         socket: {
           open(socket: AnySocket) {
-            const connection = new Connection(socket, false);
+            const connection = new Connection(socket, false, unanswered);
             socket.data = connection;
             watch(connection);
           },
@@ -158,6 +201,9 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       queueMicrotask(() => options.onError(error as Error));
     }
     return {
+      drain(graceMs) {
+        return drainThenClose(unanswered, graceMs, () => listener?.stop(false));
+      },
       stop() {
         clearInterval(sweep);
         listener?.stop(true);
@@ -168,7 +214,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
-    const connection = new Connection(socket, true);
+    const connection = new Connection(socket, true, unanswered);
     watch(connection);
     socket.on("data", (chunk: Buffer) => {
       if (connection.done) return;
@@ -182,6 +228,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       if (!connection.done) {
         connection.done = true;
         unwatch(connection);
+        unanswered.count--;
       }
     });
   });
@@ -194,6 +241,9 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   if ("path" in transport) server.listen(transport.path, listening);
   else server.listen({ host: transport.hostname, port: transport.port }, listening);
   return {
+    drain(graceMs) {
+      return drainThenClose(unanswered, graceMs, () => server.close());
+    },
     stop() {
       clearInterval(sweep);
       server.close();

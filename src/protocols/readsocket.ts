@@ -91,6 +91,9 @@ const NEEDS_CLEANING = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]/;
 
 /** The request is everything up to the first newline (Exim's `\n`) or the half-close. */
 export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
+  // A connection closed without a byte asked nothing (a port scan, a probe): it is not the null sender,
+  // which arrives as an empty line.
+  if (bytes.length === 0) return { kind: "invalid", form: "legacy", reason: "empty request" };
   const newline = bytes.indexOf(0x0a);
   const length = newline >= 0 ? newline : bytes.length;
   const wordEnd = firstWordEnd(bytes, length);

@@ -1,7 +1,7 @@
 // Starts the real daemon as a child process on a temp dir and stops it by PID.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import { mainCommand } from "./runtime.ts";
+import { bunCommand, mainCommand } from "./runtime.ts";
 import type { TempDir } from "./temp-dir.ts";
 
 export interface DaemonProcess {
@@ -51,8 +51,10 @@ export async function startDaemonProcess(
   dir: TempDir,
   configFile: string,
   args: string[] = [],
+  runtime: "same" | "bun" = "same",
 ): Promise<DaemonProcess> {
-  const [command, ...rest] = mainCommand(["run", "--config", configFile, ...args]);
+  const argv = ["run", "--config", configFile, ...args];
+  const [command, ...rest] = runtime === "bun" ? bunCommand(argv) : mainCommand(argv);
   const child = spawn(command, rest, { stdio: ["ignore", "ignore", "pipe"] });
   let output = "";
   child.stderr!.on("data", (chunk) => output += chunk);

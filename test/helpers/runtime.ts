@@ -19,3 +19,8 @@ export function runMain(args: string[]): { status: number | null; stdout: string
   const result = spawnSync(command, rest, { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+/** argv that runs `src/main.ts <args>` under Bun, the runtime of the shipped executable, whoever asks. */
+export function bunCommand(args: string[]): string[] {
+  return [`${ROOT}node_modules/.bin/bun`, MAIN, ...args];
+}

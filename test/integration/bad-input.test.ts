@@ -57,6 +57,13 @@ describe("bad input on the policy socket (real daemon process)", () => {
     await daemon.waitForLog(/client sent no complete request in time/);
   });
 
+  it("counts no sender for connections closed without a byte, and tells them so", async () => {
+    for (let i = 0; i < 25; i++) {
+      assert.equal(await askPolicy(daemon.policySocket, ""), "error empty request");
+    }
+    assert.equal(await askPolicy(daemon.policySocket, "\n"), "no", "<> has not been counted");
+  });
+
   it("survives clients that vanish before the reply, and keeps counting", async () => {
     for (let i = 0; i < 20; i++) {
       await new Promise<void>((resolve) => {

@@ -42,9 +42,13 @@ describe("parseReadsocketRequest", () => {
   });
 
   it("counts an empty sender (a bounce) as <>", () => {
-    for (const text of ["", "\n", "\r\n", "   \n", "<>\n", " <> "]) {
+    for (const text of ["\n", "\r\n", "   \n", "<>\n", " <> "]) {
       assert.deepEqual(parse(text), { kind: "legacy", key: "<>" }, JSON.stringify(text));
     }
+  });
+
+  it("takes no bytes at all (a connection closed unasked) as no request, not as <>", () => {
+    assert.deepEqual(parse(""), { kind: "invalid", form: "legacy", reason: "empty request" });
   });
 
   it("strips a CRLF line ending and surrounding blanks", () => {

@@ -10,6 +10,7 @@ import {
   capacity,
   commit,
   counterExpiresAt,
+  currentLevel,
   levelWith,
   newCounter,
   rollCounter,
@@ -42,6 +43,8 @@ import {
 } from "../store/state-file.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
 import { type GrowthWatch, watchGrowth } from "../store/after-growth.ts";
+import { chooseVictim, type EvictionCursor } from "../store/eviction.ts";
+import type { Metrics } from "../control/metrics.ts";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
 
 export type CountersEvent =
@@ -65,6 +68,7 @@ export interface CountersInput {
   log: Logger;
   now?: () => number;
   watchGrowth?: GrowthWatch;
+  metrics?: Metrics;
 }
 
 const TICK_MS = 1000;
@@ -73,7 +77,17 @@ interface LimitTable {
   limit: LimitConfig;
   counters: Map<string, SenderCounter>;
   wheel: TimerWheel<string>;
+  cursor: EvictionCursor;
+  stale: number; // wheel entries of evicted keys, not yet compacted away
+  incident?: { since: number; last: number; evicted: number; overflowed: number };
 }
+
+/** New keys share this one when every key that could give way is over its limit (max_keys reached). */
+export const OVERFLOW_KEY = "<overflow>";
+// An eviction incident is over, and logged as such, when a minute passes without one.
+const INCIDENT_QUIET_MS = 60_000;
+// Wheel entries looked at per tick when compacting: a few ms of work a second, while evictions go on.
+const COMPACT_BUDGET = 50_000;
 
 export function startCounters(
   { input, system, fail }: ActorScope<CountersInput>,
@@ -88,7 +102,13 @@ export function startCounters(
   const tableFor = (limit: LimitConfig): LimitTable => {
     let table = tables.get(limit.name);
     if (!table) {
-      table = { limit, counters: new Map(), wheel: createTimerWheel<string>(TICK_MS, now()) };
+      table = {
+        limit,
+        counters: new Map(),
+        wheel: createTimerWheel<string>(TICK_MS, now()),
+        cursor: {},
+        stale: 0,
+      };
       tables.set(limit.name, table);
     }
     table.limit = limit;
@@ -202,6 +222,11 @@ export function startCounters(
   const expire = () => {
     const at = now();
     for (const table of tables.values()) {
+      if (table.stale > table.counters.size / 4 + 1000) {
+        table.stale -= table.wheel.compact((key) => table.counters.has(key), COMPACT_BUDGET);
+        if (table.stale < 0) table.stale = 0;
+      }
+      if (table.incident && at - table.incident.last >= INCIDENT_QUIET_MS) endIncident(table, at);
       for (const key of table.wheel.advance(at)) {
         const counter = table.counters.get(key);
         if (!counter) continue;
@@ -243,6 +268,70 @@ export function startCounters(
   }
   const steps: Step[] = [];
 
+  const keyCount = () => {
+    let keys = 0;
+    for (const table of tables.values()) keys += table.counters.size;
+    return keys;
+  };
+
+  // max_keys reached: forget a key of this limit that is under its limit and has not alerted, the least
+  // recently seen of a few (store/eviction.ts); else one of the largest limit's (this limit may hold
+  // nothing yet). False when none may go: the new key is then counted under OVERFLOW_KEY.
+  const makeRoom = (table: LimitTable, at: number): boolean => {
+    let largest = table;
+    for (const other of tables.values()) if (other.counters.size > largest.counters.size) largest = other;
+    for (const from of largest === table ? [table] : [table, largest]) {
+      const limit = from.limit;
+      const victim = chooseVictim(
+        from.counters,
+        from.cursor,
+        (counter) => counter.alert === ALERT_NONE && currentLevel(counter, limit, at) < capacity(limit),
+      );
+      if (victim === undefined) continue;
+      from.counters.delete(victim);
+      from.stale++;
+      noteIncident(from, at, "evicted");
+      return true;
+    }
+    noteIncident(table, at, "overflowed");
+    return false;
+  };
+
+  const noteIncident = (table: LimitTable, at: number, what: "evicted" | "overflowed") => {
+    const rule = table.limit.name;
+    const totals = what === "evicted" ? input.metrics?.keysEvicted : input.metrics?.keysOverflowed;
+    totals?.set(rule, (totals.get(rule) ?? 0) + 1);
+    if (!table.incident) {
+      table.incident = { since: at, last: at, evicted: 0, overflowed: 0 };
+      log.warn("counters", "max_keys reached: the least recently seen keys give way", {
+        rule,
+        max_keys: config.daemon.maxKeys,
+      });
+    }
+    table.incident.last = at;
+    table.incident[what]++;
+    if (what === "overflowed" && table.incident.overflowed === 1) {
+      log.warn(
+        "counters",
+        `every key that could give way is over its limit: new keys count as ${OVERFLOW_KEY}`,
+        {
+          rule,
+        },
+      );
+    }
+  };
+
+  const endIncident = (table: LimitTable, at: number) => {
+    const { since, evicted, overflowed } = table.incident!;
+    table.incident = undefined;
+    log.info("counters", "max_keys: no key had to give way for a minute", {
+      rule: table.limit.name,
+      evicted,
+      overflowed,
+      seconds: Math.round((at - since) / 1000),
+    });
+  };
+
   const hit = (request: PolicyRequest): Verdict => {
     if (ownAlert !== undefined && isOwnAlert(request, ownAlert)) {
       log.debug("counters", "the daemon's own alert mail: not counted");
@@ -255,9 +344,13 @@ export function startCounters(
     for (let i = 0; i < ordered.length; i++) {
       const table = ordered[i];
       const limit = table.limit;
-      const key = limitKey(limit, request);
+      let key = limitKey(limit, request);
       if (key === undefined || isExempt(limit, request)) continue;
       let counter = table.counters.get(key);
+      if (counter === undefined && keyCount() >= config.daemon.maxKeys && !makeRoom(table, at)) {
+        key = OVERFLOW_KEY;
+        counter = table.counters.get(key);
+      }
       const isNew = counter === undefined;
       if (counter) rollCounter(counter, limit, at);
       else counter = newCounter(at);

@@ -117,6 +117,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     pidfile: path(daemonValues.pidfile),
     stateFile: path(daemonValues.state_file),
     stateIntervalMs: daemonValues.state_interval as number,
+    maxKeys: daemonValues.max_keys as number,
     socketMode: daemonValues.socket_mode as number,
     socketGroup: daemonValues.socket_group as string | undefined,
     controlGroup: daemonValues.control_group as string | undefined,

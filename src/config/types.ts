@@ -12,6 +12,7 @@ export interface DaemonConfig {
   pidfile: string;
   stateFile: string;
   stateIntervalMs: number;
+  maxKeys: number; // counters kept over all limits; then the least recently seen give way
   socketMode: number;
   socketGroup?: string; // the policy socket's
   controlGroup?: string;

@@ -40,6 +40,9 @@ export interface Metrics {
   badRequests: number;
   alertsSent: number;
   alertsFailed: number;
+  /** Keys forgotten to make room at max_keys, and new keys counted under <overflow> for want of room. */
+  readonly keysEvicted: Map<string, number>; // rule → count
+  readonly keysOverflowed: Map<string, number>;
   readonly minutes: MinuteCounts[];
   readonly perSecond: Uint32Array; // a ring: requests in the second secondOf[i] (s since epoch)
   readonly secondOf: Float64Array;
@@ -56,6 +59,8 @@ export function createMetrics(now = Date.now()): Metrics {
     badRequests: 0,
     alertsSent: 0,
     alertsFailed: 0,
+    keysEvicted: new Map(),
+    keysOverflowed: new Map(),
     minutes: [],
     perSecond: new Uint32Array(SECONDS_KEPT),
     secondOf: new Float64Array(SECONDS_KEPT).fill(-1),

@@ -44,6 +44,18 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
   for (const [rule, count] of Object.entries(extras.trackedKeys)) {
     out.push(`mailpolicyd_tracked_keys{rule="${label(rule)}"} ${count}`);
   }
+  family("keys_evicted_total", "counter", "Keys forgotten to make room at max_keys, per rule.");
+  for (const [rule, count] of [...metrics.keysEvicted].sort()) {
+    out.push(`mailpolicyd_keys_evicted_total{rule="${label(rule)}"} ${count}`);
+  }
+  family(
+    "keys_overflowed_total",
+    "counter",
+    "New keys counted under <overflow>: max_keys full of keys over their limit.",
+  );
+  for (const [rule, count] of [...metrics.keysOverflowed].sort()) {
+    out.push(`mailpolicyd_keys_overflowed_total{rule="${label(rule)}"} ${count}`);
+  }
   family("alerts_total", "counter", "Alert mails by result.");
   out.push(`mailpolicyd_alerts_total{result="sent"} ${metrics.alertsSent}`);
   out.push(`mailpolicyd_alerts_total{result="failed"} ${metrics.alertsFailed}`);

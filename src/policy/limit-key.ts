@@ -90,18 +90,30 @@ function clientKey(address: string, part: KeyPart): string | undefined {
 }
 
 /**
+ * RFC 5321 allows no address longer than 254 octets, nor a domain (HELO) longer than 255: a longer value
+ * is not a sender anyone can have. Such requests share one key per limit, so that they are still counted
+ * (and soon over the limit) without a flood of 4 000-byte keys filling the memory.
+ */
+export const MAX_KEY_PART_LENGTH = 255;
+export const TOO_LONG_KEY = "<too-long>";
+
+const bounded = (value: string | undefined) =>
+  value !== undefined && value.length > MAX_KEY_PART_LENGTH ? TOO_LONG_KEY : value;
+
+/**
  * The counting key of `request` under `limit`, or undefined when the limit does not apply to it.
  * anyStage: the key even when the request is for another stage (DATA brings the subject for limits
  * counted at RCPT).
  */
 export function limitKey(limit: LimitConfig, request: PolicyRequest, anyStage = false): string | undefined {
-  if (request.form === "legacy") return limit.legacy ? request.key : undefined;
+  if (request.form === "legacy") return limit.legacy ? bounded(request.key) : undefined;
   if (request.stage !== limit.stage && !anyStage) return undefined;
-  if (limit.key.length === 1) return partValue(limit.key[0], request.attributes);
+  if (limit.key.length === 1) return bounded(partValue(limit.key[0], request.attributes));
   const values: string[] = [];
   for (const part of limit.key) {
     const value = partValue(part, request.attributes);
     if (value === undefined) return undefined;
+    if (value.length > MAX_KEY_PART_LENGTH) return TOO_LONG_KEY;
     values.push(value);
   }
   return values.join("|");

@@ -8,6 +8,7 @@ import { countersActor, type CountersStats } from "../../../src/actors/counters.
 import type { Verdict } from "../../../src/policy/verdict.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/log.ts";
+import { createMetrics } from "../../../src/control/metrics.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 
 describe("counters actor", () => {
@@ -145,5 +146,66 @@ describe("counters actor", () => {
         `gap ${gap} ms after a ${saves[i - 1].ms} ms save`,
       );
     }
+  });
+
+  it("keeps at most max_keys: the least recently seen give way, keys over their limit never do", async () => {
+    const parsed = parseConfig(
+      "[daemon]\nstate_file = state-full.json\nmax_keys = 1000\n" +
+        "[limit out]\nkey = sender\ncount = 2\ntime = 1h\n",
+      "t",
+      dir.path,
+    );
+    assert.ok(parsed.ok);
+    let clock = 1_000_000;
+    const metrics = createMetrics();
+    const lines: string[] = [];
+    const actor = createActor(countersActor, {
+      input: {
+        config: parsed.config,
+        log: createLogger("info", (l) => lines.push(l)),
+        now: () => clock,
+        metrics,
+      },
+    });
+    actor.start();
+    const hit = (sender: string) =>
+      new Promise<Verdict | undefined>((resolve) =>
+        actor.send({
+          type: "hit",
+          request: { form: "attributes", stage: "rcpt", attributes: { sender } },
+          reply: resolve,
+        })
+      );
+    const stats = () =>
+      new Promise<CountersStats>((resolve) => actor.send({ type: "stats", reply: resolve }));
+    // Ten senders over their limit first, then 990 quiet ones: the table is full.
+    for (let i = 0; i < 10; i++) for (let n = 0; n < 3; n++) await hit(`spammer${i}@x.org`);
+    for (let i = 0; i < 990; i++) {
+      clock++;
+      await hit(`quiet${i}@x.org`);
+    }
+    assert.equal((await stats()).trackedKeys, 1000);
+    await hit("quiet5@x.org"); // seen again: no longer among the least recently seen
+    for (let i = 0; i < 500; i++) {
+      clock++;
+      await hit(`flood${i}@x.org`);
+    }
+    assert.equal((await stats()).trackedKeys, 1000, "the bound holds");
+    assert.equal(metrics.keysEvicted.get("out"), 500);
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await hit(`spammer${i}@x.org`))?.action, "defer", "a key over its limit stays");
+    }
+    const quiet5 = await new Promise<unknown[]>((resolve) =>
+      actor.send({ type: "sender", key: "quiet5@x.org", reply: resolve })
+    );
+    assert.equal(quiet5.length, 1, "the key seen again was kept");
+    assert.equal(lines.filter((l) => /max_keys reached/.test(l)).length, 1, "one log line per incident");
+    clock += 61_000;
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the next wheel tick ends the incident
+    assert.ok(
+      lines.some((l) => /no key had to give way for a minute .*evicted=500/.test(l)),
+      lines.join("\n"),
+    );
+    actor.stop();
   });
 });

@@ -1,6 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { isExempt, limitKey, requestCost } from "../../../src/policy/limit-key.ts";
+import {
+  isExempt,
+  limitKey,
+  MAX_KEY_PART_LENGTH,
+  requestCost,
+  TOO_LONG_KEY,
+} from "../../../src/policy/limit-key.ts";
 import { type Cidr, parseCidr } from "../../../src/policy/ip.ts";
 import type { PolicyRequest } from "../../../src/policy/request.ts";
 import type { KeyPart, LimitConfig } from "../../../src/config/types.ts";
@@ -268,5 +274,21 @@ describe("requestCost", () => {
 
   it("a legacy request is 1", () => {
     assert.equal(requestCost(limit({ per: "recipient", legacy: true }), legacy("a@x")), 1);
+  });
+
+  it("counts a value longer than an address can be under one shared key", () => {
+    const long = `${"a".repeat(250)}@example.org`;
+    const sender = limitConfig();
+    const pair = limitConfig({ key: [{ kind: "sender" }, { kind: "client_address" }] });
+    const rcpt = (attributes: Record<string, string>) => ({
+      form: "attributes" as const,
+      stage: "rcpt" as const,
+      attributes,
+    });
+    assert.equal(limitKey(sender, rcpt({ sender: long })), TOO_LONG_KEY);
+    assert.equal(limitKey(pair, rcpt({ sender: long, client_address: "192.0.2.1" })), TOO_LONG_KEY);
+    assert.equal(limitKey(limitConfig({ legacy: true }), { form: "legacy", key: long }), TOO_LONG_KEY);
+    const longest = `${"a".repeat(MAX_KEY_PART_LENGTH - 12)}@example.org`;
+    assert.equal(limitKey(sender, rcpt({ sender: longest })), longest);
   });
 });

@@ -89,4 +89,18 @@ describe("createTimerWheel", () => {
     assert.equal(wheel.size, 1);
     assert.deepEqual(wheel.advance(7000), ["a"]);
   });
+
+  it("compacts away the keys the owner dropped, a budget at a time, and keeps its size right", () => {
+    const wheel = createTimerWheel<string>(1000, 0);
+    for (let i = 0; i < 30; i++) wheel.schedule(`k${i}`, 1000 * (1 + (i % 10)));
+    const live = (key: string) => Number(key.slice(1)) % 3 === 0;
+    let removed = wheel.compact(live, 9); // three buckets of three
+    assert.equal(removed, 6);
+    assert.equal(wheel.size, 24);
+    while ((removed = wheel.compact(live, 9)) > 0) { /* go on until nothing is left to remove */ }
+    assert.equal(wheel.size, 10);
+    const due = wheel.advance(20_000).sort();
+    assert.deepEqual(due, ["k0", "k12", "k15", "k18", "k21", "k24", "k27", "k3", "k6", "k9"]);
+    assert.equal(wheel.size, 0);
+  });
 });

@@ -118,6 +118,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     stateFile: path(daemonValues.state_file),
     stateIntervalMs: daemonValues.state_interval as number,
     maxKeys: daemonValues.max_keys as number,
+    maxConnections: daemonValues.max_connections as number,
     socketMode: daemonValues.socket_mode as number,
     socketGroup: daemonValues.socket_group as string | undefined,
     controlGroup: daemonValues.control_group as string | undefined,

@@ -41,6 +41,7 @@ export const DAEMON_SECTION: SectionSpec = {
   state_interval: { schema: duration(100), default: "5s" },
   // At ~230 bytes a key (README, "Benchmark"), a million keys hold ~230 MB; docs/configuration.md.
   max_keys: { schema: integer(1000, 100_000_000), default: "1000000" },
+  max_connections: { schema: integer(16, 1_000_000), default: "1000" },
   socket_mode: { schema: octalMode, default: "0660" },
   socket_group: { schema: unixGroup },
   // The control socket's own group: joining it lets an admin run `status` without also reading Exim's

@@ -12,7 +12,8 @@ export interface DaemonConfig {
   pidfile: string;
   stateFile: string;
   stateIntervalMs: number;
-  maxKeys: number; // counters kept over all limits; then the least recently seen give way
+  maxKeys: number;
+  maxConnections: number; // unanswered connections per listener; more get "error busy" // counters kept over all limits; then the least recently seen give way
   socketMode: number;
   socketGroup?: string; // the policy socket's
   controlGroup?: string;

@@ -22,14 +22,21 @@ for (const kind of ["unix", "tcp"] as const) {
     let bound: Transport;
     let requests: string[];
     let timeouts: number[];
+    let busy = 0;
 
-    const start = (timeoutMs: number, reply: (line: string) => string = (line) => `got ${line}`) =>
+    const start = (
+      timeoutMs: number,
+      reply: (line: string) => string = (line) => `got ${line}`,
+      maxConnections = 1000,
+    ) =>
       new Promise<void>((resolve, reject) => {
         server = listenForRequests({
           transport: kind === "unix"
             ? { path: join(dir, "policy.sock") }
             : { hostname: "127.0.0.1", port: 0 },
           maxBytes: 64,
+          maxConnections,
+          onBusy: () => busy++,
           timeoutMs,
           onRequest(bytes, responder) {
             const text = new TextDecoder().decode(bytes);
@@ -129,6 +136,17 @@ for (const kind of ["unix", "tcp"] as const) {
       assert.deepEqual(quick, Array.from({ length: 40 }, (_, i) => `got q${i}`));
       assert.equal(await idle, "timeout");
       assert.deepEqual(timeouts, [4]);
+    });
+
+    it("tells a client past maxConnections it is busy, and takes new ones once others are answered", async () => {
+      await start(200, undefined, 2);
+      busy = 0;
+      const idle = [ask(["slow"], false), ask(["slower"], false)];
+      await sleep(50);
+      assert.equal(await ask([], false), "error busy: too many connections");
+      assert.equal(busy, 1);
+      assert.deepEqual(await Promise.all(idle), ["timeout", "timeout"]);
+      assert.equal(await ask(["fourth\n"]), "got fourth");
     });
   });
 }

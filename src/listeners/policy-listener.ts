@@ -138,7 +138,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       Math.min(config.daemon.maxConnections, Math.floor((openFileLimit() - 64) / 2)),
     );
     let busy = 0;
-    let busyLogged = 0;
+    let busyLogged = -Infinity;
     const onBusy = () => {
       busy++;
       const at = performance.now();

@@ -8,13 +8,16 @@ export interface AskOptions {
 }
 
 export function askPolicy(
-  path: string,
+  path: string | { host: string; port: number },
   request: string | Uint8Array,
   options: AskOptions = {},
 ): Promise<string> {
   const { halfClose = true, timeoutMs = 10_000 } = options;
   return new Promise((resolve, reject) => {
-    const socket = net.createConnection({ path, allowHalfOpen: true });
+    const socket = net.createConnection({
+      ...(typeof path === "string" ? { path } : path),
+      allowHalfOpen: true,
+    });
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();

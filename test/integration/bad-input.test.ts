@@ -1,10 +1,32 @@
 // Bad input gets a clear `error …` reply where one can be sent, a log line, and never a crash.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
 import { askPolicy } from "../helpers/policy-client.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+// A client in C as Exim is one (Python's socket module; Bun's node:net client reports a server that answers
+// and closes at once as a reset): holds 60 connections to the Unix socket without a byte, asks a 61st,
+// then asks on TCP; prints both answers.
+const HOLD_THEN_ASK = `import json, socket, sys
+def answer(s, request):
+    s.sendall(request)
+    s.shutdown(socket.SHUT_WR)
+    reply = b""
+    while chunk := s.recv(4096):
+        reply += chunk
+    return reply.decode()
+held = []
+for _ in range(60):
+    held.append(socket.socket(socket.AF_UNIX))
+    held[-1].connect(sys.argv[1])
+late = socket.socket(socket.AF_UNIX)
+late.connect(sys.argv[1])
+busy = answer(late, b"")
+tcp = answer(socket.create_connection((sys.argv[2], int(sys.argv[3]))), b"good@example.org\\n")
+print(json.dumps([busy, tcp]))`;
 
 describe("bad input on the policy socket (real daemon process)", () => {
   let dir: TempDir;
@@ -14,7 +36,10 @@ describe("bad input on the policy socket (real daemon process)", () => {
     dir = makeTempDir();
     daemon = await startDaemonProcess(
       dir,
-      writeTestConfig(dir, "request_timeout = 300ms\n[thresholds]\ntime = 300\ncount = 3\n"),
+      writeTestConfig(
+        dir,
+        "request_timeout = 300ms\nmax_connections = 50\n[thresholds]\ntime = 300\ncount = 3\n",
+      ),
     );
   });
   after(async () => {
@@ -79,5 +104,19 @@ describe("bad input on the policy socket (real daemon process)", () => {
     assert.equal(await askPolicy(daemon.policySocket, "gone@example.org\n"), "yes");
     assert.equal(await askPolicy(daemon.policySocket, "fresh@example.org\n"), "no");
     assert.equal(daemon.child.exitCode, null, "daemon still running");
+  });
+
+  it("tells clients past max_connections it is busy, and answers the others as usual", async () => {
+    const { hostname, port } = daemon.policyAddress!;
+    const result = spawnSync("python3", ["-c", HOLD_THEN_ASK, daemon.policySocket, hostname, String(port)], {
+      encoding: "utf8",
+    });
+    assert.equal(result.status, 0, result.stderr);
+    const [busy, tcp] = JSON.parse(result.stdout);
+    assert.equal(busy, "error busy: too many connections");
+    assert.equal(tcp, "no", "the TCP listener counts apart");
+    await daemon.waitForLog(/too many connections: refusing new ones \(error busy\) max_connections=50/);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // the held ones are gone, or timed out
+    assert.equal(await askPolicy(daemon.policySocket, "good@example.org\n"), "no");
   });
 });

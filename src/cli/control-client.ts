@@ -3,8 +3,8 @@
 // DaemonUnreachable, which the commands turn into exit code 2.
 import { statSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { groupName, userName } from "../store/account-names.ts";
+import { ExchangeTimeout, readsocketExchange } from "./readsocket-exchange.ts";
 
 export class DaemonUnreachable extends Error {}
 
@@ -72,24 +72,11 @@ export function controlRequest(
 }
 
 /** Asks the policy socket exactly as Exim's ${readsocket} does: write, half-close, read to EOF. */
-export function policyRequest(socketPath: string, line: string, timeoutMs = 5000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.createConnection({ path: socketPath, allowHalfOpen: true });
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new DaemonUnreachable(`no answer on ${socketPath} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.on("connect", () => socket.end(line.endsWith("\n") ? line : `${line}\n`));
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    socket.on("end", () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(Buffer.concat(chunks).toString("utf8"));
-    });
-    socket.on("error", (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(unreachable(socketPath, error));
-    });
-  });
+export async function policyRequest(socketPath: string, line: string, timeoutMs = 5000): Promise<string> {
+  try {
+    return await readsocketExchange(socketPath, line.endsWith("\n") ? line : `${line}\n`, { timeoutMs });
+  } catch (error) {
+    if (error instanceof ExchangeTimeout) throw new DaemonUnreachable(error.message);
+    throw unreachable(socketPath, error as NodeJS.ErrnoException);
+  }
 }

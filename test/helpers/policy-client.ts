@@ -1,48 +1,18 @@
-// Talks to the policy socket the way Exim's ${readsocket} does: connect, write, shutdown(SHUT_WR), read
-// to EOF. Options cover the misbehaving clients the daemon must survive.
-import net from "node:net";
+// Talks to the policy listener the way Exim's ${readsocket} does, through the client `mailpolicyd check`
+// uses (src/cli/readsocket-exchange.ts); its options cover the misbehaving clients the daemon must survive.
+import {
+  type ExchangeOptions,
+  type PolicyTarget,
+  readsocketExchange,
+} from "../../src/cli/readsocket-exchange.ts";
 
-export interface AskOptions {
-  halfClose?: boolean; // default true, as Exim
-  timeoutMs?: number;
-}
-
-export function askPolicy(
-  path: string | { host: string; port: number },
-  request: string | Uint8Array,
-  options: AskOptions = {},
-): Promise<string> {
-  const { halfClose = true, timeoutMs = 10_000 } = options;
-  return new Promise((resolve, reject) => {
-    const socket = net.createConnection({
-      ...(typeof path === "string" ? { path } : path),
-      allowHalfOpen: true,
-    });
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no reply from ${path} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.on("connect", () => {
-      socket.write(request);
-      if (halfClose) socket.end();
-    });
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    socket.on("end", () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(Buffer.concat(chunks).toString("utf8"));
-    });
-    socket.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
+export function askPolicy(target: PolicyTarget, request: string | Uint8Array, options: ExchangeOptions = {}) {
+  return readsocketExchange(target, request, { timeoutMs: 10_000, ...options });
 }
 
 /** Sends n requests for one key, one connection each, and returns the replies in order. */
-export async function askMany(path: string, request: string, n: number): Promise<string[]> {
+export async function askMany(target: PolicyTarget, request: string, n: number): Promise<string[]> {
   const replies: string[] = [];
-  for (let i = 0; i < n; i++) replies.push(await askPolicy(path, request));
+  for (let i = 0; i < n; i++) replies.push(await askPolicy(target, request));
   return replies;
 }

@@ -8,33 +8,48 @@ import { countersActor, type CountersStats } from "../../../src/actors/counters.
 import type { Verdict } from "../../../src/policy/verdict.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/log.ts";
-import { createMetrics } from "../../../src/control/metrics.ts";
+import { createMetrics, type Metrics } from "../../../src/control/metrics.ts";
+import type { PolicyRequest } from "../../../src/policy/request.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
+
+/** A counters actor on `configText` (files under dir), with helpers to ask it. */
+function startCounters(
+  configText: string,
+  dir: string,
+  input: { log?: (line: string) => void; now?: () => number; metrics?: Metrics } = {},
+) {
+  const parsed = parseConfig(configText, "t", dir);
+  assert.ok(parsed.ok);
+  const actor = createActor(countersActor, {
+    input: {
+      config: parsed.config,
+      log: createLogger(input.log ? "debug" : "error", input.log ?? (() => {})),
+      now: input.now,
+      metrics: input.metrics,
+    },
+  });
+  actor.start();
+  const ask = (request: PolicyRequest) =>
+    new Promise<Verdict | undefined>((resolve) => actor.send({ type: "hit", request, reply: resolve }));
+  return {
+    actor,
+    hitSender: (sender: string) => ask({ form: "attributes", stage: "rcpt", attributes: { sender } }),
+    hitKey: (key: string) => ask({ form: "legacy", key }),
+    stats: () => new Promise<CountersStats>((resolve) => actor.send({ type: "stats", reply: resolve })),
+  };
+}
 
 describe("counters actor", () => {
   const dir = makeTempDir();
   after(() => dir.remove());
 
   it("gives a refused sender the same answer while its count stands, a new one when it moves", async () => {
-    const parsed = parseConfig(
+    const { actor, hitSender: hit } = startCounters(
       "[daemon]\nstate_file = state-refused.json\n[limit out]\nkey = sender\ncount = 2\ntime = 1h\n" +
         "[limit strict]\nkey = sender_domain\ncount = 4\ntime = 1h\naction = reject\nmode = strict\n",
-      "t",
       dir.path,
+      { now: () => 5_000_000 },
     );
-    assert.ok(parsed.ok);
-    const actor = createActor(countersActor, {
-      input: { config: parsed.config, log: createLogger("error", () => {}), now: () => 5_000_000 },
-    });
-    actor.start();
-    const hit = (sender: string) =>
-      new Promise<Verdict | undefined>((resolve) =>
-        actor.send({
-          type: "hit",
-          request: { form: "attributes", stage: "rcpt", attributes: { sender } },
-          reply: resolve,
-        })
-      );
     await hit("a@x.org");
     await hit("a@x.org");
     const third = await hit("a@x.org"); // out is over (3 > 2); strict is at 3 of 4
@@ -59,28 +74,13 @@ describe("counters actor", () => {
   });
 
   it("counts per key, then drops keys whose window has ended on the next wheel tick", async () => {
-    const parsed = parseConfig(
-      "[daemon]\nstate_file = state.json\n[thresholds]\ntime = 60\ncount = 2\n",
-      "t",
-      dir.path,
-    );
-    assert.ok(parsed.ok);
     let clock = 1_000_000;
     const lines: string[] = [];
-    const actor = createActor(countersActor, {
-      input: {
-        config: parsed.config,
-        log: createLogger("debug", (line) => lines.push(line)),
-        now: () => clock,
-      },
-    });
-    actor.start();
-    const hit = (key: string) =>
-      new Promise<Verdict | undefined>((resolve) =>
-        actor.send({ type: "hit", request: { form: "legacy", key }, reply: resolve })
-      );
-    const stats = () =>
-      new Promise<CountersStats>((resolve) => actor.send({ type: "stats", reply: resolve }));
+    const { actor, hitKey: hit, stats } = startCounters(
+      "[daemon]\nstate_file = state.json\n[thresholds]\ntime = 60\ncount = 2\n",
+      dir.path,
+      { log: (line) => lines.push(line), now: () => clock },
+    );
 
     assert.deepEqual(await hit("a"), { action: "accept", over: false });
     await hit("a");
@@ -149,35 +149,14 @@ describe("counters actor", () => {
   });
 
   it("keeps at most max_keys: the least recently seen give way, keys over their limit never do", async () => {
-    const parsed = parseConfig(
-      "[daemon]\nstate_file = state-full.json\nmax_keys = 1000\n" +
-        "[limit out]\nkey = sender\ncount = 2\ntime = 1h\n",
-      "t",
-      dir.path,
-    );
-    assert.ok(parsed.ok);
     let clock = 1_000_000;
     const metrics = createMetrics();
     const lines: string[] = [];
-    const actor = createActor(countersActor, {
-      input: {
-        config: parsed.config,
-        log: createLogger("info", (l) => lines.push(l)),
-        now: () => clock,
-        metrics,
-      },
-    });
-    actor.start();
-    const hit = (sender: string) =>
-      new Promise<Verdict | undefined>((resolve) =>
-        actor.send({
-          type: "hit",
-          request: { form: "attributes", stage: "rcpt", attributes: { sender } },
-          reply: resolve,
-        })
-      );
-    const stats = () =>
-      new Promise<CountersStats>((resolve) => actor.send({ type: "stats", reply: resolve }));
+    const { actor, hitSender: hit, stats } = startCounters(
+      "[daemon]\nstate_file = state-full.json\nmax_keys = 1000\n[limit out]\nkey = sender\ncount = 2\ntime = 1h\n",
+      dir.path,
+      { log: (line) => lines.push(line), now: () => clock, metrics },
+    );
     // Ten senders over their limit first, then 990 quiet ones: the table is full.
     for (let i = 0; i < 10; i++) for (let n = 0; n < 3; n++) await hit(`spammer${i}@x.org`);
     for (let i = 0; i < 990; i++) {

@@ -1,8 +1,10 @@
 // Load generator for the policy socket, driving it the way Exim's ${readsocket} does: a NEW connection per
 // request, one write, shutdown(SHUT_WR), read to EOF, close. C threads so the client is not the bottleneck.
-// Usage: loadgen SOCKET THREADS SECONDS MODE NKEYS [FORM] [RATE]
+// Usage: loadgen ADDRESS THREADS SECONDS MODE NKEYS [FORM] [RATE]
+//   ADDRESS: a Unix socket path, or HOST:PORT (IPv4) for TCP as Exim's ${readsocket{inet:HOST:PORT}…}
 //   MODE: hot | uniform | zipf | seq (every key once, then stop) ; NKEYS: distinct keys
-//   FORM: legacy (default) | attr ; RATE: total requests per second to hold (0 = as fast as possible)
+//   FORM: legacy (default) | attr | exim (attr without the newline, as Exim's ${readsocket} sends it: the
+//   server can only answer at the half-close) ; RATE: total requests per second to hold (0 = as fast as possible)
 // Prints one JSON object: requests, errors, yes, elapsed_s, latency percentiles in microseconds.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,17 +13,19 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-static const char *socket_path;
+static struct sockaddr_storage target; // where to connect: AF_UNIX or AF_INET
+static socklen_t target_len;
 static double seconds;
 static const char *mode;
 static long nkeys;
-static int attr_form;
+static int attr_form, no_newline;
 static double *zipf_cdf;
 static double rate_per_thread;
 static long seq_next; // shared cursor for MODE seq
@@ -54,11 +58,9 @@ static long pick_key(worker_t *w) {
 }
 
 static int ask(const char *req, size_t len, char *reply, size_t cap) {
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  int fd = socket(target.ss_family, SOCK_STREAM, 0);
   if (fd < 0) return -1;
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  strncpy(addr.sun_path, socket_path, sizeof addr.sun_path - 1);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { close(fd); return -1; }
+  if (connect(fd, (struct sockaddr *)&target, target_len) < 0) { close(fd); return -1; }
   if (write(fd, req, len) != (ssize_t)len) { close(fd); return -1; }
   shutdown(fd, SHUT_WR);
   size_t got = 0;
@@ -72,6 +74,25 @@ static int ask(const char *req, size_t len, char *reply, size_t cap) {
   close(fd);
   reply[got] = 0;
   return (int)got;
+}
+
+// "/path/to.sock" (anything with a slash) or "127.0.0.1:PORT".
+static int parse_address(const char *address) {
+  const char *colon = strrchr(address, ':');
+  if (strchr(address, '/') || !colon) {
+    struct sockaddr_un *un = (struct sockaddr_un *)&target;
+    un->sun_family = AF_UNIX;
+    strncpy(un->sun_path, address, sizeof un->sun_path - 1);
+    target_len = sizeof *un;
+    return 0;
+  }
+  struct sockaddr_in *in = (struct sockaddr_in *)&target;
+  char host[64];
+  snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
+  in->sin_family = AF_INET;
+  in->sin_port = htons((uint16_t)atoi(colon + 1));
+  target_len = sizeof *in;
+  return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? 0 : -1;
 }
 
 static void *run(void *arg) {
@@ -92,6 +113,7 @@ static void *run(void *arg) {
     int len = attr_form
       ? snprintf(req, sizeof req, "rcpt sender=user%ld@example.org client_address=192.0.2.%ld recipient=rcpt@example.net\n", k, k % 250)
       : snprintf(req, sizeof req, "user%ld@example.org\n", k);
+    len -= no_newline;
     int n = ask(req, len, reply, sizeof reply);
     double t1 = now_s();
     if (n <= 0 || (strncmp(reply, "no", 2) != 0 && strncmp(reply, "yes", 3) != 0 && strncmp(reply, "action=", 7) != 0)) {
@@ -115,13 +137,16 @@ static int cmp_u32(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 6) { fprintf(stderr, "usage: loadgen SOCKET THREADS SECONDS hot|uniform|zipf NKEYS [legacy|attr]\n"); return 64; }
-  socket_path = argv[1];
+  if (argc < 6 || parse_address(argv[1]) < 0) {
+    fprintf(stderr, "usage: loadgen SOCKET|HOST:PORT THREADS SECONDS hot|uniform|zipf|seq NKEYS [legacy|attr|exim] [RATE]\n");
+    return 64;
+  }
   int threads = atoi(argv[2]);
   seconds = atof(argv[3]);
   mode = argv[4];
   nkeys = atol(argv[5]);
-  attr_form = argc > 6 && strcmp(argv[6], "attr") == 0;
+  no_newline = argc > 6 && strcmp(argv[6], "exim") == 0;
+  attr_form = no_newline || (argc > 6 && strcmp(argv[6], "attr") == 0);
   rate_per_thread = argc > 7 ? atof(argv[7]) / threads : 0;
   if (nkeys < 1) nkeys = 1;
   if (strcmp(mode, "zipf") == 0) {

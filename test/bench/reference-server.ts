@@ -3,18 +3,25 @@
 // node:net (`--node-net`). mailpolicyd's throughput is reported as a fraction of these, in the same run.
 // `--at-newline` answers as soon as the request's newline arrives, as mailpolicyd does: without waiting
 // for the client's half-close, it spares a read and an epoll change per connection (~20 % more req/s).
+// ADDRESS is a Unix socket path, or HOST:PORT for loopback TCP (as Exim's `${readsocket{inet:…}}`).
+// Usage: bun reference-server.ts ADDRESS [--at-newline | --node-net]
 import { unlinkSync } from "node:fs";
 import net from "node:net";
 
-const path = process.argv[2];
-try {
-  unlinkSync(path);
-} catch { /* not there */ }
+const address = process.argv[2];
+const tcp = /^([^/]+):(\d+)$/.exec(address);
+const bunWhere = tcp ? { hostname: tcp[1], port: Number(tcp[2]) } : { unix: address };
+const nodeWhere = tcp ? { host: tcp[1], port: Number(tcp[2]) } : { path: address };
+if (!tcp) {
+  try {
+    unlinkSync(address);
+  } catch { /* not there */ }
+}
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
 if (Bun && process.argv.includes("--at-newline")) {
   Bun.listen({
-    unix: path,
+    ...bunWhere,
     allowHalfOpen: true,
     socket: {
       // deno-lint-ignore no-explicit-any
@@ -30,7 +37,7 @@ if (Bun && process.argv.includes("--at-newline")) {
   });
 } else if (Bun && !process.argv.includes("--node-net")) {
   Bun.listen({
-    unix: path,
+    ...bunWhere,
     allowHalfOpen: true,
     socket: {
       data() {},
@@ -50,6 +57,6 @@ if (Bun && process.argv.includes("--at-newline")) {
       socket.end("no");
     });
     socket.on("error", () => {});
-  }).listen(path);
+  }).listen(nodeWhere);
 }
 process.stderr.write("reference: listening\n");

@@ -1,12 +1,18 @@
 // `npm run bench`: drives dist/mailpolicyd with the C load generator the way Exim connects (a new
-// connection per request, write, half-close, read to EOF) next to two reference servers that only answer
-// "no" (Bun, the same runtime, and C), in the same run. Writes results/latest.{json,md}.
+// connection per request, write, half-close, read to EOF), on its Unix socket and on its loopback TCP
+// listener, next to reference servers that only answer "no" (Bun, the same runtime, and C), in the same
+// run; then what a lookup costs Exim per SMTP transaction (exim-bh.ts, as root). Writes
+// results/latest.{json,md}.
 //   --seconds N   per server and throughput scenario (default 10)   --threads N   concurrent clients (default 8)
 //   --rounds N    interleaved rounds those seconds are split into (default 5)
 //   --soak N      also hold 10k req/s for N seconds and sample RSS (the flat-memory check)
+//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim (default: all)
+//   --exim        the same as --only exim
+//   --transactions N, --exim-rounds N   for exim: lock-step transactions per session (2000), rounds (8)
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,12 +25,18 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     threads: { type: "string" },
     soak: { type: "string" },
+    only: { type: "string" },
+    exim: { type: "boolean" },
+    transactions: { type: "string" },
+    "exim-rounds": { type: "string" },
   },
 });
 const seconds = Number(values.seconds ?? 10);
 const rounds = Math.max(1, Number(values.rounds ?? 5));
 const threads = Number(values.threads ?? 8);
 const soakSeconds = Number(values.soak ?? 0);
+const only = values.exim ? ["exim"] : values.only?.split(",");
+const wants = (section) => !only || only.includes(section);
 const work = mkdtempSync(join(tmpdir(), "mailpolicyd-bench-"));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -33,6 +45,7 @@ const loadgen = join(work, "loadgen");
 const referenceC = join(work, "reference-server");
 execFileSync("gcc", ["-O2", "-pthread", "-o", loadgen, join(root, "test/bench/loadgen.c"), "-lm"]);
 execFileSync("gcc", ["-O2", "-o", referenceC, join(root, "test/bench/reference-server.c")]);
+const bun = join(root, "node_modules/.bin/bun");
 
 const rssBytes = (pid) =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024;
@@ -42,8 +55,9 @@ function cpuSeconds(pid) {
 }
 // quiet: the readiness probe, whose "no such socket" complaints before the daemon listens are expected.
 // histogram: also every latency (bucketed), for merging the rounds of one server into true percentiles.
+// address: a Unix socket path or 127.0.0.1:PORT.
 const drive = (
-  socket,
+  address,
   mode,
   keys,
   form = "legacy",
@@ -53,7 +67,7 @@ const drive = (
   histogram = false,
 ) =>
   JSON.parse(
-    execFileSync(loadgen, [socket, String(threads), String(secs), mode, String(keys), form, String(rate)], {
+    execFileSync(loadgen, [address, String(threads), String(secs), mode, String(keys), form, String(rate)], {
       encoding: "utf8",
       maxBuffer: 16 << 20,
       stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
@@ -71,15 +85,38 @@ function controlGet(socketPath, path) {
   });
 }
 
-async function startServer(kind, dir) {
+// A loopback port for a TCP listener, under the ephemeral range (32768–60999 here): the load generator's
+// closed connections hold thousands of ports there in TIME_WAIT, one of which a listener may not bind.
+async function freePort() {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const free = await new Promise((resolve) => {
+      const probe = net.createServer().once("error", () => resolve(false));
+      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
+// transport: "unix", "tcp" (the server listens on 127.0.0.1:PORT and is driven there), or "exim" (for
+// exim-bh.ts: Exim, running as Debian-exim, must be able to connect; mailpolicyd listens on both, with a
+// limit that never refuses, and `tcp` is its TCP address). Each server gets a new directory in work.
+let serversStarted = 0;
+async function startServer(kind, transport = "unix") {
+  const dir = join(work, `${kind}-${transport}-${serversStarted++}`);
+  mkdirSync(dir);
   const socket = join(dir, "policy.sock");
+  const tcp = transport === "tcp" || (transport === "exim" && kind === "mailpolicyd")
+    ? `127.0.0.1:${await freePort()}`
+    : undefined;
+  const address = transport === "tcp" ? tcp : socket;
   let command = referenceC;
-  let args = [socket];
+  let args = [address];
   if (kind.startsWith("reference-bun")) {
-    command = join(root, "node_modules/.bin/bun");
+    command = bun;
     args = [
       join(root, "test/bench/reference-server.ts"),
-      socket,
+      address,
       ...(kind.endsWith("node-net") ? ["--node-net"] : []),
       ...(kind.endsWith("newline") ? ["--at-newline"] : []),
     ];
@@ -90,28 +127,38 @@ async function startServer(kind, dir) {
       config,
       `[daemon]\npolicy_socket = ${socket}\ncontrol_socket = ${dir}/control.sock\npidfile = ${dir}/pid\n` +
         `state_file = ${dir}/state.json\nstate_interval = 5s\nlog_level = warn\n` +
-        `[thresholds]\ntime = 3600\ncount = 20\n` +
-        // Two limits on every attribute request: per sender (defers the hot key) and per client /24.
-        `[limit outbound]\nkey = sender\ncount = 100\ntime = 1h\n` +
-        `[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n`,
+        `policy_listen = ${tcp ?? "none"}\n` +
+        (transport === "exim"
+          ? `socket_group = Debian-exim\n[limit outbound]\nkey = sender\ncount = 1000000000\ntime = 1h\n`
+          : `[thresholds]\ntime = 3600\ncount = 20\n` +
+            // Two limits on every attribute request: per sender (defers the hot key) and per client /24.
+            `[limit outbound]\nkey = sender\ncount = 100\ntime = 1h\n` +
+            `[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n`),
     );
     [command, args] = [join(root, "dist/mailpolicyd"), ["run", "--config", config]];
   }
+  if (transport === "exim") chmodSync(dir, 0o755);
   const started = performance.now();
   const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr.on("data", (chunk) => log += chunk);
   // Ready once a probe is answered (probe keys are not among the measured ones).
   for (let i = 0;; i++) {
-    const probe = drive(socket, "hot", 1, "legacy", 0.001, 0, true);
-    if (probe.requests > 0) break;
+    const probes = [...new Set([address, tcp ?? address])].map((to) =>
+      drive(to, "hot", 1, "legacy", 0.001, 0, true)
+    );
+    if (probes.every((probe) => probe.requests > 0)) break;
     if (i > 2000) throw new Error(`${kind} did not start:\n${log}`);
     await sleep(2);
   }
   const startupMs = performance.now() - started;
+  // The reference servers' sockets are root's with the umask's mode; Exim connects as Debian-exim.
+  if (transport === "exim" && kind !== "mailpolicyd") chmodSync(socket, 0o666);
   return {
     child,
+    address,
     socket,
+    tcp,
     control: join(dir, "control.sock"),
     startupMs,
     stop: () =>
@@ -139,14 +186,32 @@ const scenarios = [
   { name: "one-token, Zipf over 1e5 keys", server: "mailpolicyd", mode: "zipf", keys: 1e5 },
   { name: "attribute form, one hot sender", server: "mailpolicyd", mode: "hot", keys: 1, form: "attr" },
   { name: "attribute form, uniform 1e5", server: "mailpolicyd", mode: "uniform", keys: 1e5, form: "attr" },
-];
+].map((scenario) => ({ ...scenario, transport: "unix" })).concat(
+  // The same against the TCP listener (issue 15: the Exim snippets use ${readsocket{inet:127.0.0.1:PORT}…}),
+  // compared with the Bun.listen references on TCP.
+  [
+    { name: "TCP: one-token, one hot key", server: "mailpolicyd", mode: "hot", keys: 1 },
+    {
+      name: "TCP: attribute form, one hot sender",
+      server: "mailpolicyd",
+      mode: "hot",
+      keys: 1,
+      form: "attr",
+    },
+    {
+      name: "TCP: attribute form, uniform 1e5",
+      server: "mailpolicyd",
+      mode: "uniform",
+      keys: 1e5,
+      form: "attr",
+    },
+  ].map((scenario) => ({ ...scenario, transport: "tcp" })),
+);
 
 async function measure(scenario) {
-  const dir = join(work, `${scenario.server}-${measured++}`);
-  mkdirSync(dir);
-  const server = await startServer(scenario.server, dir);
+  const server = await startServer(scenario.server);
   const cpuStart = cpuSeconds(server.child.pid);
-  const load = drive(server.socket, scenario.mode, scenario.keys, scenario.form, seconds / rounds);
+  const load = drive(server.address, scenario.mode, scenario.keys, scenario.form, seconds / rounds);
   const cpu = cpuSeconds(server.child.pid) - cpuStart;
   const rss = rssBytes(server.child.pid);
   await server.stop();
@@ -202,13 +267,11 @@ const COMPARED = ["reference-bun-newline", "reference-bun", "mailpolicyd"];
 async function measureInterleaved(scenario) {
   const servers = new Map();
   for (const kind of COMPARED) {
-    const dir = join(work, `${kind}-${measured++}`);
-    mkdirSync(dir);
-    servers.set(kind, await startServer(kind, dir));
+    servers.set(kind, await startServer(kind, scenario.transport));
   }
   // Warm-up, not counted: a second of one hot key in the scenario's form for each, so that no round pays
   // for the JIT compiling the request path (a daemon runs warm). That key is one of the measured keys.
-  for (const server of servers.values()) drive(server.socket, "hot", 1, scenario.form, 1);
+  for (const server of servers.values()) drive(server.address, "hot", 1, scenario.form, 1);
   const loads = new Map(COMPARED.map((kind) => [kind, []]));
   let cpu = 0;
   for (let round = 0; round < rounds; round++) {
@@ -216,7 +279,7 @@ async function measureInterleaved(scenario) {
       const server = servers.get(kind);
       const cpuStart = cpuSeconds(server.child.pid);
       loads.get(kind).push(
-        drive(server.socket, scenario.mode, scenario.keys, scenario.form, seconds / rounds, 0, false, true),
+        drive(server.address, scenario.mode, scenario.keys, scenario.form, seconds / rounds, 0, false, true),
       );
       if (kind === "mailpolicyd") cpu += cpuSeconds(server.child.pid) - cpuStart;
     }
@@ -235,9 +298,8 @@ async function measureInterleaved(scenario) {
   };
 }
 
-let measured = 0;
 const results = [];
-for (const scenario of scenarios) {
+for (const scenario of scenarios.filter((scenario) => wants(scenario.transport))) {
   const result = scenario.server === "mailpolicyd"
     ? await measureInterleaved(scenario)
     : await measure(scenario);
@@ -250,61 +312,56 @@ for (const scenario of scenarios) {
 }
 
 // Memory: every one of 1e6 keys once (one-token form), RSS before and after, tracked keys from /status.
-const memoryDir = join(work, "memory");
-mkdirSync(memoryDir);
-const memoryServer = await startServer("mailpolicyd", memoryDir);
-drive(memoryServer.socket, "uniform", 1000, "legacy", 1); // warm up the JIT and the heap first
-await sleep(500);
-const rssBefore = rssBytes(memoryServer.child.pid);
-const fill = drive(memoryServer.socket, "seq", 1e6, "legacy", 600);
-// RSS moves with the garbage collector and the background state save (at 1e6 keys one every ~15 s):
-// sample it for 20 s and report the highest and the lowest, judging the target by the highest.
-const rssSamples = [];
-for (let i = 0; i < 20; i++) {
-  await sleep(1000);
-  rssSamples.push(rssBytes(memoryServer.child.pid));
+async function measureMemory() {
+  const memoryServer = await startServer("mailpolicyd");
+  drive(memoryServer.address, "uniform", 1000, "legacy", 1); // warm up the JIT and the heap first
+  await sleep(500);
+  const rssBefore = rssBytes(memoryServer.child.pid);
+  const fill = drive(memoryServer.address, "seq", 1e6, "legacy", 600);
+  // RSS moves with the garbage collector and the background state save (at 1e6 keys one every ~15 s):
+  // sample it for 20 s and report the highest and the lowest, judging the target by the highest.
+  const rssSamples = [];
+  for (let i = 0; i < 20; i++) {
+    await sleep(1000);
+    rssSamples.push(rssBytes(memoryServer.child.pid));
+  }
+  const rssPeak = Math.max(...rssSamples);
+  const rssTrough = Math.min(...rssSamples);
+  const status = await controlGet(memoryServer.control, "/status");
+  await memoryServer.stop();
+  return {
+    keys: status.trackedKeys,
+    fill_rps: fill.rps,
+    rss_before_mb: Math.round(rssBefore / 1e5) / 10,
+    rss_peak_mb: Math.round(rssPeak / 1e5) / 10,
+    rss_trough_mb: Math.round(rssTrough / 1e5) / 10,
+    rss_samples_mb: rssSamples.map((bytes) => Math.round(bytes / 1e5) / 10),
+    bytes_per_key: Math.round((rssPeak - rssBefore) / status.trackedKeys),
+    bytes_per_key_trough: Math.round((rssTrough - rssBefore) / status.trackedKeys),
+  };
 }
-const rssPeak = Math.max(...rssSamples);
-const rssTrough = Math.min(...rssSamples);
-const status = await controlGet(memoryServer.control, "/status");
-const memory = {
-  keys: status.trackedKeys,
-  fill_rps: fill.rps,
-  rss_before_mb: Math.round(rssBefore / 1e5) / 10,
-  rss_peak_mb: Math.round(rssPeak / 1e5) / 10,
-  rss_trough_mb: Math.round(rssTrough / 1e5) / 10,
-  rss_samples_mb: rssSamples.map((bytes) => Math.round(bytes / 1e5) / 10),
-  bytes_per_key: Math.round((rssPeak - rssBefore) / status.trackedKeys),
-  bytes_per_key_trough: Math.round((rssTrough - rssBefore) / status.trackedKeys),
-};
-await memoryServer.stop();
-process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
 
 // Startup of the compiled executable to its first answer, best of 5.
-const startups = [];
-for (let i = 0; i < 5; i++) {
-  const dir = join(work, `startup${i}`);
-  mkdirSync(dir);
-  const server = await startServer("mailpolicyd", dir);
-  startups.push(server.startupMs);
-  await server.stop();
+async function measureStartup() {
+  const startups = [];
+  for (let i = 0; i < 5; i++) {
+    const server = await startServer("mailpolicyd");
+    startups.push(server.startupMs);
+    await server.stop();
+  }
+  return {
+    best_ms: Math.round(Math.min(...startups)),
+    median_ms: Math.round(startups.sort((a, b) => a - b)[2]),
+  };
 }
-const startup = {
-  best_ms: Math.round(Math.min(...startups)),
-  median_ms: Math.round(startups.sort((a, b) => a - b)[2]),
-};
-process.stdout.write(`startup: ${JSON.stringify(startup)}\n`);
 
-let soak;
-if (soakSeconds > 0) {
-  const dir = join(work, "soak");
-  mkdirSync(dir);
-  const server = await startServer("mailpolicyd", dir);
+async function soakRss() {
+  const server = await startServer("mailpolicyd");
   const samples = [];
   const sampler = setInterval(() => samples.push(Math.round(rssBytes(server.child.pid) / 1e5) / 10), 10_000);
   const load = await new Promise((resolve) => {
     const child = spawn(loadgen, [
-      server.socket,
+      server.address,
       String(threads),
       String(soakSeconds),
       "uniform",
@@ -318,47 +375,165 @@ if (soakSeconds > 0) {
   });
   clearInterval(sampler);
   await server.stop();
-  soak = { seconds: soakSeconds, ...load, rss_samples_mb: samples };
-  process.stdout.write(`soak: ${JSON.stringify(soak)}\n`);
+  return { seconds: soakSeconds, ...load, rss_samples_mb: samples };
 }
 
-const reference = { c: results[0].rps, bun: results[1].rps, bunNewline: results[2].rps };
-const percent = (part, whole) => `${Math.round((part / whole) * 100)} %`;
+// What a lookup costs Exim per SMTP transaction (exim-bh.ts): mailpolicyd on its Unix socket and its TCP
+// listener, and the newline Bun.listen reference on each, for Exim's ${readsocket}.
+async function measureExim() {
+  if (process.getuid() !== 0) {
+    if (only?.includes("exim")) throw new Error("the exim measurement runs `exim -C` and needs root");
+    process.stdout.write("exim: skipped (needs root)\n");
+    return undefined;
+  }
+  chmodSync(work, 0o755); // Exim reaches the sockets as Debian-exim
+  const driver = join(work, "smtp-lockstep");
+  execFileSync("gcc", ["-O2", "-o", driver, join(root, "test/bench/smtp-lockstep.c"), "-lm"]);
+  const servers = [];
+  const start = async (kind, transport) => {
+    const server = await startServer(kind, transport);
+    servers.push(server);
+    return server;
+  };
+  try {
+    const daemon = await start("mailpolicyd", "exim");
+    const bunUnix = await start("reference-bun-newline", "exim");
+    const bunTcp = await start("reference-bun-newline", "tcp");
+    const args = [
+      ...["--driver", driver, "--transactions", values.transactions ?? "2000"],
+      ...["--rounds", values["exim-rounds"] ?? "8", "--unix", daemon.socket, "--tcp", daemon.tcp],
+      ...["--ref-unix", bunUnix.socket, "--ref-tcp", bunTcp.tcp],
+    ];
+    const exim = JSON.parse(
+      execFileSync(bun, [join(root, "test/bench/exim-bh.ts"), ...args], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+      }),
+    );
+    // Where a lookup's time goes: the same lookups without Exim, from the load generator making one
+    // connection at a time on Exim's CPU, to mailpolicyd and to the two references, Unix and TCP.
+    const cUnix = await start("reference-c", "exim");
+    const cTcp = await start("reference-c", "tcp");
+    const targets = [
+      ["mailpolicyd", daemon.socket, daemon.tcp],
+      ["reference (Bun.listen)", bunUnix.socket, bunTcp.tcp],
+      ["reference (C, epoll)", cUnix.socket, cTcp.tcp],
+    ].flatMap(([name, unix, tcp]) => [[`${name}, Unix`, unix], [`${name}, TCP`, tcp]]).filter(([, to]) => to);
+    const lookups = new Map(targets.map(([name]) => [name, []]));
+    for (let round = 0; round < 5; round++) {
+      for (const [name, to] of round % 2 === 0 ? targets : [...targets].reverse()) {
+        lookups.get(name).push(
+          JSON.parse(execFileSync("taskset", ["-c", "0", loadgen, to, "1", "1", "hot", "1", "exim", "0"], {
+            encoding: "utf8",
+          })),
+        );
+      }
+    }
+    const median = (numbers) => numbers.sort((a, b) => a - b)[Math.floor(numbers.length / 2)];
+    exim.lookups = [...lookups].map(([name, loads]) => ({
+      name,
+      mean_us: Math.round(1e6 / median(loads.map((load) => load.rps))),
+      p50_us: median(loads.map((load) => load.p50_us)),
+      errors: loads.reduce((sum, load) => sum + load.errors, 0),
+    }));
+    return exim;
+  } finally {
+    for (const server of servers) await server.stop();
+  }
+}
+
+const memory = wants("memory") ? await measureMemory() : undefined;
+if (memory) process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
+const startup = wants("startup") ? await measureStartup() : undefined;
+if (startup) process.stdout.write(`startup: ${JSON.stringify(startup)}\n`);
+const soak = soakSeconds > 0 ? await soakRss() : undefined;
+if (soak) process.stdout.write(`soak: ${JSON.stringify(soak)}\n`);
+const exim = wants("exim") ? await measureExim() : undefined;
+if (exim) process.stdout.write(`exim: ${JSON.stringify(exim)}\n`);
+
+const referenceRps = (server) => results.find((result) => result.server === server)?.rps;
+const reference = { c: referenceRps("reference-c"), bun: referenceRps("reference-bun") };
+reference.bunNewline = referenceRps("reference-bun-newline");
+const percent = (part, whole) => whole ? `${Math.round((part / whole) * 100)} %` : "–";
 const machine = `${cpus().length} × ${cpus()[0].model.trim()}`;
 const date = new Date().toISOString().slice(0, 10);
 const rows = results.map((r) =>
   `| ${r.name} | ${r.rps} | ${percent(r.rps, r.reference_bun_newline_rps ?? reference.bunNewline)} | ` +
-  `${percent(r.rps, r.reference_bun_rps ?? reference.bun)} | ${percent(r.rps, reference.c)} | ` +
+  `${percent(r.rps, r.reference_bun_rps ?? reference.bun)} | ` +
+  `${percent(r.rps, r.transport === "unix" ? reference.c : undefined)} | ` +
   `${r.p50_us} | ${r.p99_us} | ${r.p999_us} | ${r.errors} | ${r.cpu_us_per_request} | ${r.rss_mb} |`
 );
-const markdown =
-  `Benchmark ${date}, ${machine}, ${threads} concurrent clients, a new connection per request (as Exim's ` +
-  `\${readsocket}); "attribute form" is an RCPT line with sender, recipient and client address evaluated against ` +
-  `[thresholds] and two limits. Each mailpolicyd scenario runs ${seconds} s in ${rounds} rounds interleaved with ` +
-  `two Bun.listen references under the same load (the machine drifts within a run), after a 1 s warm-up of each on one hot key; its percentiles are over ` +
-  `all its rounds' requests together. "of newline ref." answers at the request's newline as ` +
-  `mailpolicyd does (the targets are judged against it), "of EOF ref." waits for the client's half-close; ` +
-  `"of C ref." is the C reference (EOF, ${
-    seconds / rounds
-  } s) at the start, as are the other reference rows.\n\n` +
-  `| scenario | req/s | of newline ref. | of EOF ref. | of C ref. | p50 µs | p99 µs | p99.9 µs | errors | ` +
-  `CPU µs/req | RSS MB |\n` +
-  `|---|---|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n\n` +
+const throughputMarkdown = results.length === 0
+  ? ""
+  : `Benchmark ${date}, ${machine}, ${threads} concurrent clients, a new connection per request (as Exim's ` +
+    `\${readsocket}); "attribute form" is an RCPT line with sender, recipient and client address evaluated against ` +
+    `[thresholds] and two limits. Each mailpolicyd scenario runs ${seconds} s in ${rounds} rounds interleaved with ` +
+    `two Bun.listen references under the same load (the machine drifts within a run), after a 1 s warm-up of each on one hot key; its percentiles are over ` +
+    `all its rounds' requests together. "of newline ref." answers at the request's newline as ` +
+    `mailpolicyd does (the targets are judged against it), "of EOF ref." waits for the client's half-close; ` +
+    `"of C ref." is the C reference (EOF, ${
+      seconds / rounds
+    } s) at the start, as are the other reference rows. "TCP:" rows drive mailpolicyd's loopback TCP listener ` +
+    `and compare it with the same references listening on TCP.\n\n` +
+    `| scenario | req/s | of newline ref. | of EOF ref. | of C ref. | p50 µs | p99 µs | p99.9 µs | errors | ` +
+    `CPU µs/req | RSS MB |\n` +
+    `|---|---|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n\n`;
+const otherMarkdown = [
+  memory &&
   `Memory: ${memory.keys} keys tracked after one request each: RSS ${memory.rss_before_mb} MB before, over the ` +
-  `next 20 s at most ${memory.rss_peak_mb} MB (${memory.bytes_per_key} bytes per key) and at least ` +
-  `${memory.rss_trough_mb} MB (${memory.bytes_per_key_trough} bytes per key). ` +
-  `Startup of the compiled executable to its first answer: ` +
-  `best ${startup.best_ms} ms, median ${startup.median_ms} ms.` +
-  (soak
-    ? ` Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
-      `${soak.rss_samples_mb.join(", ")} MB.`
-    : "") +
-  "\n";
+    `next 20 s at most ${memory.rss_peak_mb} MB (${memory.bytes_per_key} bytes per key) and at least ` +
+    `${memory.rss_trough_mb} MB (${memory.bytes_per_key_trough} bytes per key).`,
+  startup &&
+  `Startup of the compiled executable to its first answer: best ${startup.best_ms} ms, median ${startup.median_ms} ms.`,
+  soak &&
+  `Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
+    `${soak.rss_samples_mb.join(", ")} MB.`,
+].filter(Boolean).join(" ");
+
+function eximMarkdown() {
+  const row = (id) => exim.rows.find((r) => r.id === id);
+  const ratio = (a, b) =>
+    row(a) && row(b) ? (row(a).median_added_us / row(b).median_added_us).toFixed(2) : "–";
+  const perRound = (a, b) =>
+    row(a) && row(b)
+      ? row(a).added_us.map((added, round) => (added / row(b).added_us[round]).toFixed(2)).join(", ")
+      : "–";
+  const spread = (values) => `${Math.min(...values)}–${Math.max(...values)}`;
+  return `Exim's cost per transaction ${date}, ${machine}: \`exim -bh\` driven through lock-step MAIL / RCPT / ` +
+    `RSET transactions (test/bench/smtp-lockstep.c; it and Exim on CPU 0, the servers free), ` +
+    `${exim.transactions} per row in one session, the rows taking turns transaction by transaction; ` +
+    `${exim.rounds} sessions (rounds). The lookups send the shipped RCPT snippet's request; mailpolicyd's ` +
+    `limit never refuses. "added" is a row's mean time per transaction minus the baseline's in the same ` +
+    `session: median of the rounds (lowest–highest); "added at p50" the same with each row's median ` +
+    `transaction.\n\n` +
+    `| RCPT ACL | µs per transaction | added µs | added at p50 µs | p50 µs | p99 µs |\n` +
+    `|---|---|---|---|---|---|\n` +
+    exim.rows.map((r) =>
+      `| ${r.name} | ${r.median_us} | ` +
+      (r.id === "none"
+        ? "– | – |"
+        : `${r.median_added_us} (${spread(r.added_us)}) | ${r.median_added_p50_us} |`) +
+      ` ${r.median_p50_us} | ${r.median_p99_us} |`
+    ).join("\n") +
+    `\n\nTCP adds ${ratio("tcp", "unix")}× what the Unix socket adds (per round: ${
+      perRound("tcp", "unix")
+    }); ` +
+    `the TCP lookup adds ${ratio("tcp", "ratelimit")}× what native ratelimit adds with one sender, ` +
+    `${ratio("tcp", "ratelimit-new")}× with a new sender each transaction; the Bun.listen reference: TCP ` +
+    `${ratio("ref-tcp", "ref-unix")}× Unix.\n\n` +
+    `The same lookups without Exim (the load generator on CPU 0, one connection at a time, the request ` +
+    `without a newline as Exim sends it; median of 5 rounds of 1 s):\n\n` +
+    `| server | µs per lookup | p50 µs | errors |\n|---|---|---|---|\n` +
+    exim.lookups.map((l) => `| ${l.name} | ${l.mean_us} | ${l.p50_us} | ${l.errors} |`).join("\n") + "\n";
+}
+
+const markdown = [throughputMarkdown + otherMarkdown, exim && eximMarkdown()].filter(Boolean).join("\n\n")
+  .replace(/\n*$/, "\n");
 const out = join(root, "test/bench/results");
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "latest.json"),
-  JSON.stringify({ date, machine, threads, seconds, results, memory, startup, soak }, null, 2) + "\n",
+  JSON.stringify({ date, machine, threads, seconds, results, memory, startup, soak, exim }, null, 2) + "\n",
 );
 writeFileSync(join(out, "latest.md"), markdown);
 process.stdout.write(`\n${markdown}`);

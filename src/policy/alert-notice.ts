@@ -64,14 +64,14 @@ export interface AlertMail {
   text: string;
 }
 
-function formatTime(ms: number): string {
+export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
 // A subject is display only (`mailpolicyd show KEY` has it whole): cut to its line, escapes and all.
 const ROW_PREFIX = 10; // "  NNNNNN  "
 
-function table(rows: [string, number][], none: string): string {
+export function table(rows: [string, number][], none: string): string {
   if (rows.length === 0) return `  ${none}\n`;
   return rows.map(([value, n]) => `  ${String(n).padStart(6)}  ${cutToWidth(value, MAX_LINE - ROW_PREFIX)}\n`)
     .join("");
@@ -90,6 +90,11 @@ export function subjectLine(template: string, fill: Record<string, string>): str
   return displaySubject(filled) || "(no subject)";
 }
 
+/** The window as the config wrote it; a notice saved by an older version has no window text: its length
+ * in seconds, as a bare number in the config would be shown. */
+export const windowText = (notice: AlertNotice): string =>
+  notice.window ?? durationText(String(notice.windowMs / 1000))!;
+
 /** `{key}`, `{count}`, `{limit}` and `{rule}` in the configured subject are filled in; the seed's plain
  * subject stays as it is. */
 export function composeAlertMail(
@@ -103,9 +108,7 @@ export function composeAlertMail(
     limit: String(notice.limitCount),
     rule: notice.limit,
   });
-  // A notice saved by an older version has no window text: its length in seconds, as a bare number in
-  // the config would be shown.
-  const window = notice.window ?? durationText(String(notice.windowMs / 1000))!;
+  const window = windowText(notice);
   // The body goes out as 7bit (mail-text.ts): a long key is folded, never cut, so it stays whole.
   const text = `mailpolicyd on ${hostname}: a ${notice.keyKind} passed its limit.\n\n` +
     `Who:         ${notice.key}\n` +

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import nodemailer from "nodemailer";
 import type { AlertsConfig } from "../config/types.ts";
 import type { AlertMail } from "../policy/alert-notice.ts";
+import { headerValue } from "../policy/mail-header.ts";
 
 export type SendAlertMail = (mail: AlertMail) => Promise<void>;
 
@@ -28,9 +29,14 @@ export function createAlertTransport(alerts: AlertsConfig): SendAlertMail {
       from: mail.from,
       to: mail.to,
       cc: mail.cc.length > 0 ? mail.cc : undefined,
-      subject: mail.subject,
       text: mail.text,
-      headers: { "Auto-Submitted": "auto-generated", "X-Mailer": "mailpolicyd" },
+      headers: {
+        // Encoded and folded here (policy/mail-header.ts): nodemailer would pass a key that looks like an
+        // encoded word through as one, and cannot fold a long key.
+        Subject: { prepared: true, value: headerValue("Subject", mail.subject) },
+        "Auto-Submitted": "auto-generated",
+        "X-Mailer": "mailpolicyd",
+      },
     });
   };
 }

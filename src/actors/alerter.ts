@@ -1,17 +1,25 @@
-// The alerter: a queue of alert notices delivered one at a time; a failed delivery backs off
-// (retry_min doubling up to retry_max) and is tried again, while new notices keep queueing. It never
-// blocks policy answers: the counters actor only sends it messages.
+// The alerter: a queue of alert mails delivered one at a time. It never blocks policy answers: the
+// counters actor only sends it messages. Two regions run side by side:
+// - delivery (idle → sending → backingOff): a mail that fails for the time being goes to the back of the
+//   queue and the alerter backs off (retry_min doubling up to retry_max) before the next attempt, so one
+//   mail that keeps failing cannot hold the others back; a mail refused for good, or still failing
+//   retry_for after its key crossed, is parked (policy/alert-failure.ts);
+// - digest (empty → collecting): beyond digest_after alerts within digest_window, alerts are held and go
+//   out as one digest mail a window later (policy/alert-digest.ts).
 import { hostname } from "node:os";
 import { assign, fromPromise, setup } from "xstate";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import { type AlertNotice, composeAlertMail } from "../policy/alert-notice.ts";
+import { type AlertMail, type AlertNotice, composeAlertMail } from "../policy/alert-notice.ts";
+import { composeDigestMail, digestBatches, routeAlert } from "../policy/alert-digest.ts";
+import { afterFailure, failureKind } from "../policy/alert-failure.ts";
 import { createAlertTransport, type SendAlertMail } from "./alert-transport.ts";
 import { liveActor } from "./actor.ts";
-import { type Metrics, type RecentAlert, recordAlert } from "../control/metrics.ts";
+import { type Metrics, type RecentAlert, recordAlert, recordParked } from "../control/metrics.ts";
 
 export type AlerterEvent =
   | { type: "alert"; notice: AlertNotice }
+  | { type: "alert.withdraw"; id: string } // dropped from the counters actor's full outbox
   | { type: "config"; config: Config };
 
 export interface AlerterInput {
@@ -20,13 +28,23 @@ export interface AlerterInput {
   metrics: Metrics;
 }
 
+/** One mail to send: a single alert, or a digest of several. */
+interface Outgoing {
+  notices: AlertNotice[];
+  digest: boolean;
+}
+
 interface AlerterContext {
   config: Config;
   log: Logger;
   metrics: Metrics;
   send?: SendAlertMail; // undefined: no [alerts] section, notices are only logged
-  queue: AlertNotice[];
-  attempt: number;
+  queue: Outgoing[]; // waiting, head first
+  current?: Outgoing; // being delivered
+  held: AlertNotice[]; // for the next digest
+  recent: number[]; // arrival times of the latest alerts (routeAlert)
+  known: Set<string>; // ids queued, held or being delivered: an alert offered again is not queued twice
+  attempt: number; // failed attempts in a row, for the backoff
 }
 
 const transportFor = (config: Config) => config.alerts ? createAlertTransport(config.alerts) : undefined;
@@ -46,6 +64,52 @@ export function retryDelayMs(attempt: number, minMs: number, maxMs: number): num
   return Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
 }
 
+// Without [alerts] nothing fails; the numbers only matter after a reload removed it mid-attempt.
+const nextRetryMs = (context: AlerterContext) =>
+  retryDelayMs(
+    context.attempt,
+    context.config.alerts?.retryMinMs ?? 1000,
+    context.config.alerts?.retryMaxMs ?? 1000,
+  );
+
+// The error of a failed delivery (the invoke's error event; the guards and actions are typed for every event).
+const errorOf = (event: unknown) => (event as { error?: unknown }).error;
+
+const errorText = (error: unknown) => (error as Error)?.message ?? String(error);
+
+// Where the mail went, for the log (a reload may have removed [alerts] meanwhile).
+const via = (config: Config) =>
+  config.alerts?.sendmail ?? (config.alerts ? `${config.alerts.smtpHost}:${config.alerts.smtpPort}` : "none");
+
+function composeMail(item: Outgoing, config: Config): AlertMail {
+  const alerts = config.alerts!;
+  return item.digest
+    ? composeDigestMail(item.notices, { ...alerts, ...config.alertQueue }, hostname())
+    : composeAlertMail(item.notices[0], alerts, hostname());
+}
+
+// The moment the item's (first) key crossed its limit: retry_for counts from there.
+const crossedAt = (item: Outgoing) => Math.min(...item.notices.map((notice) => notice.lastSeen));
+
+// What the log says about an item: the key, or how many a digest holds.
+const about = (item: Outgoing) => item.digest ? { keys: item.notices.length } : { key: item.notices[0].key };
+
+// Takes a withdrawn alert out of the queue or the held digest. The counters actor withdraws its oldest alert
+// when the outbox is full, so it is nearly always at the front of the queue (items are in arrival order but
+// for retried ones), then at the front of the held list: the scan from the front is short.
+function withdraw(context: AlerterContext, id: string): void {
+  for (let i = 0; i < context.queue.length; i++) {
+    const notices = context.queue[i].notices;
+    const at = notices.findIndex((notice) => notice.id === id);
+    if (at < 0) continue;
+    notices.splice(at, 1);
+    if (notices.length === 0) context.queue.splice(i, 1);
+    return;
+  }
+  const held = context.held.findIndex((notice) => notice.id === id);
+  if (held >= 0) context.held.splice(held, 1);
+}
+
 export const alerterMachine = setup({
   types: {
     context: {} as AlerterContext,
@@ -53,102 +117,221 @@ export const alerterMachine = setup({
     input: {} as AlerterInput,
   },
   actors: {
-    deliver: fromPromise<void, { notice: AlertNotice; config: Config; send?: SendAlertMail }>(
+    deliver: fromPromise<void, { item: Outgoing; config: Config; send?: SendAlertMail }>(
       async ({ input }) => {
         if (!input.send || !input.config.alerts) return;
-        await input.send(composeAlertMail(input.notice, input.config.alerts, hostname()));
+        let mail: AlertMail;
+        try {
+          mail = composeMail(input.item, input.config);
+        } catch (error) {
+          // No retry makes a mail of this notice: failureKind parks it.
+          throw Object.assign(new Error(`cannot compose the alert: ${errorText(error)}`), {
+            cannotCompose: true,
+          });
+        }
+        await input.send(mail);
       },
     ),
   },
   delays: {
-    retry: ({ context }) =>
-      retryDelayMs(
-        context.attempt,
-        context.config.alerts?.retryMinMs ?? 10_000,
-        context.config.alerts?.retryMaxMs ?? 600_000,
-      ),
+    retry: ({ context }) => nextRetryMs(context),
+    digestWindow: ({ context }) => context.config.alertQueue.digestWindowMs,
   },
   guards: {
     hasWork: ({ context }) => context.queue.length > 0,
+    holding: ({ context }) => context.held.length > 0,
+    known: ({ context, event }) => event.type === "alert" && context.known.has(event.notice.id),
+    refusedForGood: ({ event }) => failureKind(errorOf(event)) === "permanent",
+    tooOld: ({ context }) =>
+      afterFailure(
+        "temporary",
+        crossedAt(context.current!),
+        Date.now(),
+        context.config.alertQueue.retryForMs,
+      ) ===
+        "park",
+  },
+  actions: {
+    // Out of the alerter for good (delivered or parked): the counters actor drops it from the outbox.
+    settle: ({ context, system }) => {
+      const ids = context.current!.notices.map((notice) => notice.id);
+      for (const id of ids) context.known.delete(id);
+      liveActor(system, "counters")?.send({ type: "alerts.done", ids });
+    },
+    park: ({ context, event }) => {
+      const item = context.current!;
+      const error = errorText(errorOf(event));
+      for (const notice of item.notices) {
+        recordParked(context.metrics, recent(notice, "parked", error), context.config.alertQueue.parkedMax);
+      }
+      context.log.error("alerter", "alert mail given up, parked", {
+        ...about(item),
+        via: via(context.config),
+        reason: failureKind(errorOf(event)) === "permanent"
+          ? "refused for good"
+          : "still failing after retry_for",
+        error,
+      });
+    },
   },
 }).createMachine({
   id: "alerter",
+  type: "parallel",
   context: ({ input }) => ({
     config: input.config,
     log: input.log,
     metrics: input.metrics,
     send: transportFor(input.config),
     queue: [],
+    held: [],
+    recent: [],
+    known: new Set(),
     attempt: 0,
   }),
   // A restarted alerter has an empty queue: ask the counters actor for the alerts still undelivered.
   entry: ({ system }) => liveActor(system, "counters")?.send({ type: "alerts.offer" }),
   on: {
-    alert: {
-      guard: ({ context, event }) => !context.queue.some((queued) => queued.id === event.notice.id),
-      actions: [
-        assign({ queue: ({ context, event }) => [...context.queue, event.notice] }),
-        ({ context, event }) => recordAlert(context.metrics, recent(event.notice, "pending")),
-      ],
+    alert: [
+      { guard: "known" },
+      {
+        actions: [
+          // The queue, the held list and `known` change in place: with up to outbox_max alerts waiting
+          // (a relay down during a storm), a copy per alert would make a storm quadratic.
+          assign(({ context, event }) => {
+            const { alone, recent } = routeAlert(
+              context.recent,
+              Date.now(),
+              context.config.alertQueue,
+              context.held.length > 0,
+            );
+            context.known.add(event.notice.id);
+            if (alone) context.queue.push({ notices: [event.notice], digest: false });
+            else context.held.push(event.notice);
+            return { recent };
+          }),
+          ({ context, event }) => recordAlert(context.metrics, recent(event.notice, "pending")),
+        ],
+      },
+    ],
+    "alert.withdraw": {
+      actions: ({ context, event }) => {
+        if (context.known.delete(event.id)) withdraw(context, event.id);
+      },
     },
     config: {
       actions: assign(({ event }) => ({ config: event.config, send: transportFor(event.config) })),
     },
   },
-  initial: "idle",
   states: {
-    idle: {
-      always: { guard: "hasWork", target: "sending" },
-    },
-    sending: {
-      invoke: {
-        src: "deliver",
-        input: ({ context }) => ({ notice: context.queue[0], config: context.config, send: context.send }),
-        onDone: {
-          target: "idle",
-          actions: [
-            ({ context, system }) => {
-              const notice = context.queue[0];
-              const alerts = context.config.alerts;
-              recordAlert(context.metrics, recent(notice, alerts ? "sent" : "logged"));
-              if (alerts) {
-                context.log.info("alerter", "alert mail sent", {
-                  key: notice.key,
-                  rule: notice.limit,
-                  to: [...alerts.to, ...alerts.cc].join(","),
-                });
-              } else {
-                context.log.warn("alerter", "no [alerts] configured, alert only logged", { key: notice.key });
-              }
-              liveActor(system, "counters")?.send({ type: "alert.delivered", id: notice.id });
-            },
-            assign({ queue: ({ context }) => context.queue.slice(1), attempt: 0 }),
-          ],
+    delivery: {
+      initial: "idle",
+      states: {
+        idle: {
+          always: {
+            guard: "hasWork",
+            target: "sending",
+            actions: assign(({ context }) => ({ current: context.queue.shift() })),
+          },
         },
-        onError: {
-          target: "backingOff",
-          actions: [
-            assign({ attempt: ({ context }) => context.attempt + 1 }),
-            ({ context, event }) => {
-              const alerts = context.config.alerts!;
-              recordAlert(
-                context.metrics,
-                recent(context.queue[0], "failed", (event.error as Error)?.message ?? String(event.error)),
-              );
-              context.log.error("alerter", "alert mail failed, will retry", {
-                key: context.queue[0].key,
-                via: alerts.sendmail ?? `${alerts.smtpHost}:${alerts.smtpPort}`,
-                attempt: context.attempt,
-                retry_in_ms: retryDelayMs(context.attempt, alerts.retryMinMs, alerts.retryMaxMs),
-                error: (event.error as Error)?.message ?? String(event.error),
-              });
+        sending: {
+          invoke: {
+            src: "deliver",
+            input: ({ context }) => ({ item: context.current!, config: context.config, send: context.send }),
+            onDone: {
+              target: "idle",
+              actions: [
+                ({ context }) => {
+                  const item = context.current!;
+                  const alerts = context.config.alerts;
+                  for (const notice of item.notices) {
+                    recordAlert(context.metrics, recent(notice, alerts ? "sent" : "logged"));
+                  }
+                  if (!alerts) {
+                    for (const notice of item.notices) {
+                      context.log.warn("alerter", "no [alerts] configured, alert only logged", {
+                        key: notice.key,
+                      });
+                    }
+                    return;
+                  }
+                  if (item.digest) context.metrics.alertDigests++;
+                  context.log.info("alerter", item.digest ? "alert digest sent" : "alert mail sent", {
+                    ...about(item),
+                    rule: item.digest ? undefined : item.notices[0].limit,
+                    to: [...alerts.to, ...alerts.cc].join(","),
+                  });
+                },
+                "settle",
+                assign({ current: undefined, attempt: 0 }),
+              ],
             },
-          ],
+            onError: [
+              {
+                // The relay answered (or no mail could be made): nothing to back off from.
+                guard: "refusedForGood",
+                target: "idle",
+                actions: ["park", "settle", assign({ current: undefined, attempt: 0 })],
+              },
+              {
+                guard: "tooOld",
+                target: "backingOff",
+                actions: [
+                  "park",
+                  "settle",
+                  assign(({ context }) => ({ current: undefined, attempt: context.attempt + 1 })),
+                ],
+              },
+              {
+                target: "backingOff",
+                actions: [
+                  assign(({ context }) => {
+                    context.queue.push(context.current!);
+                    return { current: undefined, attempt: context.attempt + 1 };
+                  }),
+                  ({ context, event }) => {
+                    const item = context.queue[context.queue.length - 1];
+                    const error = errorText(event.error);
+                    for (const notice of item.notices) {
+                      recordAlert(context.metrics, recent(notice, "failed", error));
+                    }
+                    context.log.error("alerter", "alert mail failed, will retry", {
+                      ...about(item),
+                      via: via(context.config),
+                      attempt: context.attempt,
+                      retry_in_ms: nextRetryMs(context),
+                      error,
+                    });
+                  },
+                ],
+              },
+            ],
+          },
+        },
+        backingOff: {
+          after: { retry: "idle" },
         },
       },
     },
-    backingOff: {
-      after: { retry: "sending" },
+    digest: {
+      initial: "empty",
+      states: {
+        empty: {
+          always: { guard: "holding", target: "collecting" },
+        },
+        collecting: {
+          after: {
+            digestWindow: {
+              target: "empty",
+              actions: assign(({ context }) => {
+                for (const notices of digestBatches(context.held)) {
+                  context.queue.push({ notices, digest: notices.length > 1 });
+                }
+                return { held: [] };
+              }),
+            },
+          },
+        },
+      },
     },
   },
 });

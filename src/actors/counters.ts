@@ -44,12 +44,13 @@ import {
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
 import { type GrowthWatch, watchGrowth } from "../store/after-growth.ts";
 import { chooseVictim, type EvictionCursor } from "../store/eviction.ts";
+import { outboxEntryProblem } from "../store/outbox-entry.ts";
 import type { Metrics } from "../control/metrics.ts";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
 
 export type CountersEvent =
   | { type: "hit"; request: PolicyRequest; reply: (verdict: Verdict | undefined) => void }
-  | { type: "alert.delivered"; id: string }
+  | { type: "alerts.done"; ids: string[] } // delivered or parked: out of the outbox
   | { type: "alerts.offer" } // the alerter (re)started: offer it every undelivered alert
   | { type: "config"; config: Config }
   | { type: "stats"; reply: (stats: CountersStats) => void }
@@ -150,7 +151,18 @@ export function startCounters(
           restored++;
         }
       }
-      for (const notice of state.outbox) outbox.set(notice.id, notice);
+      // An entry that no mail can be made of (`{}`, a time past any date) would fail at every attempt.
+      for (const entry of state.outbox as unknown[]) {
+        const problem = outboxEntryProblem(entry);
+        if (problem === undefined) outbox.set((entry as AlertNotice).id, entry as AlertNotice);
+        else {
+          log.error("counters", "malformed alert in the state file's outbox, refused", {
+            problem,
+            entry: JSON.stringify(entry).slice(0, 200),
+          });
+        }
+      }
+      boundOutbox(config.alertQueue.outboxMax);
       log.info("counters", "state restored", { keys: restored, pending_alerts: outbox.size });
     } catch (error) {
       // Keep the unreadable file for a human instead of overwriting it with an empty state.
@@ -454,6 +466,24 @@ export function startCounters(
     const notice = makeAlertNotice(limit, key, counter, count);
     outbox.set(notice.id, notice);
     offer(notice);
+    boundOutbox(config.alertQueue.outboxMax);
+  };
+
+  // The outbox is bounded: a storm while the relay is down for days would otherwise grow memory and the
+  // state file without end. The oldest notice goes first: it is the stalest (its window has most likely
+  // ended), and its crossing is in the log. Its key is not alerted again in that window.
+  const boundOutbox = (max: number) => {
+    for (const [id, notice] of outbox) {
+      if (outbox.size <= max) return;
+      settle(id);
+      if (input.metrics) input.metrics.alertsDropped++;
+      log.warn("counters", "alert outbox full, oldest alert dropped", {
+        key: notice.key,
+        rule: notice.limit,
+        outbox_max: max,
+      });
+      liveActor(system, "alerter")?.send({ type: "alert.withdraw", id });
+    }
   };
 
   // Top N by current count, over every limit or one: a scan, fine for an on-demand status query.
@@ -470,7 +500,8 @@ export function startCounters(
     return rows.sort((a, b) => b.count / b.limit - a.count / a.limit || b.count - a.count).slice(0, top);
   };
 
-  const delivered = (id: string) => {
+  // The alert is done with (delivered, parked or dropped): no other for this key in this window.
+  const settle = (id: string) => {
     const notice = outbox.get(id);
     if (!notice) return;
     outbox.delete(id);
@@ -500,13 +531,15 @@ export function startCounters(
       switch (event.type) {
         case "hit":
           return event.reply(hit(event.request));
-        case "alert.delivered":
-          return delivered(event.id);
+        case "alerts.done":
+          for (const id of event.ids) settle(id);
+          return;
         case "alerts.offer":
           for (const notice of outbox.values()) offer(notice);
           return;
         case "config":
           useConfig(event.config);
+          boundOutbox(config.alertQueue.outboxMax);
           for (const name of [...tables.keys()]) {
             if (!config.limits.some((limit) => limit.name === name)) tables.delete(name);
           }

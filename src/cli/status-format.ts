@@ -61,10 +61,26 @@ export interface StatusJson {
   alerts: {
     sent: number;
     failed: number;
-    recent: { at: number; key: string; rule: string; count: number; limit: number; status: string }[];
+    parked?: number; // optional: a daemon older than the client does not report them
+    dropped?: number;
+    recent: AlertRow[];
+    parkedRecent?: (AlertRow & { error?: string })[];
   };
   topSenders: SenderRow[] | null;
 }
+
+interface AlertRow {
+  at: number;
+  key: string;
+  rule: string;
+  count: number;
+  limit: number;
+  status: string;
+}
+
+const alertLine = (alert: AlertRow) =>
+  `  ${new Date(alert.at).toISOString().replace("T", " ").slice(0, 19)}  ${alert.key}  ${alert.rule}  ` +
+  `${alert.count}/${alert.limit}  ${alert.status}`;
 
 export function formatStatus(status: StatusJson): string {
   const restarts = Object.values(status.restarts).reduce((a, b) => a + b, 0);
@@ -81,20 +97,18 @@ export function formatStatus(status: StatusJson): string {
     `tracked keys: ${
       status.trackedKeys ?? "?"
     }; alerts sent ${status.alerts.sent}, failed ${status.alerts.failed}, ` +
+    `parked ${status.alerts.parked ?? 0}, dropped ${status.alerts.dropped ?? 0}, ` +
     `pending ${status.pendingAlerts ?? "?"}`,
     "",
     status.topSenders ? formatSenders(status.topSenders) : "top senders unavailable (counters actor down)",
   ];
   if (status.alerts.recent.length > 0) {
     lines.push("", "RECENT ALERTS");
-    for (const alert of status.alerts.recent) {
-      lines.push(
-        `  ${
-          new Date(alert.at).toISOString().replace("T", " ").slice(0, 19)
-        }  ${alert.key}  ${alert.rule}  ` +
-          `${alert.count}/${alert.limit}  ${alert.status}`,
-      );
-    }
+    for (const alert of status.alerts.recent) lines.push(alertLine(alert));
+  }
+  if (status.alerts.parkedRecent?.length) {
+    lines.push("", "PARKED ALERTS (given up, not retried)");
+    for (const alert of status.alerts.parkedRecent) lines.push(`${alertLine(alert)}  ${alert.error ?? ""}`);
   }
   return lines.join("\n");
 }

@@ -2,8 +2,22 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "./ini.ts";
-import { LIMIT_SECTION, LIMIT_SECTION_PREFIX, SECTIONS, type SectionSpec } from "./schema.ts";
-import type { AlertsConfig, Config, DaemonConfig, Exemptions, KeyPart, LimitConfig } from "./types.ts";
+import {
+  ALERT_QUEUE_KEYS,
+  LIMIT_SECTION,
+  LIMIT_SECTION_PREFIX,
+  SECTIONS,
+  type SectionSpec,
+} from "./schema.ts";
+import type {
+  AlertQueueConfig,
+  AlertsConfig,
+  Config,
+  DaemonConfig,
+  Exemptions,
+  KeyPart,
+  LimitConfig,
+} from "./types.ts";
 import type { Stage } from "../protocols/attributes.ts";
 import type { Window } from "./values.ts";
 
@@ -72,6 +86,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const daemonValues = readSection(SECTIONS.daemon, found.get("daemon") ?? empty("daemon"), report);
   const alertsSection = found.get("alerts");
   const alertsValues = alertsSection ? readSection(SECTIONS.alerts, alertsSection, report) : undefined;
+  const queueValues = alertsValues ?? readSection(ALERT_QUEUE_KEYS, empty("alerts"), report);
   const thresholdsSection = found.get("thresholds");
   const thresholds = readSection(SECTIONS.thresholds, thresholdsSection ?? empty("thresholds"), report);
   const limits: LimitConfig[] = [];
@@ -139,7 +154,14 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     retryMaxMs: Math.max(alertsValues.retry_max as number, alertsValues.retry_min as number),
     exemptAlerts: alertsValues.exempt_alerts as boolean,
   };
-  return { ok: true, config: { file, daemon, alerts, limits } };
+  const alertQueue: AlertQueueConfig = {
+    outboxMax: queueValues.outbox_max as number,
+    digestAfter: queueValues.digest_after as number,
+    digestWindowMs: queueValues.digest_window as number,
+    retryForMs: queueValues.retry_for as number,
+    parkedMax: queueValues.parked_max as number,
+  };
+  return { ok: true, config: { file, daemon, alerts, alertQueue, limits } };
 }
 
 /** A [limit NAME] section's values as a LimitConfig, after the checks that span several keys. */

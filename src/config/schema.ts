@@ -8,6 +8,7 @@ import {
   address,
   addressList,
   duration,
+  durationUpTo,
   integer,
   loopbackAddress,
   octalMode,
@@ -52,6 +53,16 @@ export const DAEMON_SECTION: SectionSpec = {
   fail_mode: { schema: oneOf(["open", "closed"] as const), default: "open" },
 };
 
+// How alerts may pile up, fail and storm (docs/configuration.md, [alerts]). Read also without an [alerts]
+// section: crossings are then only logged, but the outbox still needs its bound.
+export const ALERT_QUEUE_KEYS: SectionSpec = {
+  outbox_max: { schema: integer(10, 100_000), default: "1000" },
+  digest_after: { schema: integer(1, 10_000), default: "10" },
+  digest_window: { schema: durationUpTo(1000, 3_600_000), default: "1m" },
+  retry_for: { schema: durationUpTo(10_000, 30 * 86_400_000), default: "1d" },
+  parked_max: { schema: integer(1, 10_000), default: "100" },
+};
+
 export const ALERTS_SECTION: SectionSpec = {
   fromaddr: { schema: address, required: true },
   toaddr: { schema: v.pipe(addressList, v.minLength(1, "must name at least one address")), required: true },
@@ -64,6 +75,7 @@ export const ALERTS_SECTION: SectionSpec = {
   retry_min: { schema: duration(10), default: "10s" },
   retry_max: { schema: duration(10), default: "10m" },
   exempt_alerts: { schema: yesNo, default: "yes" },
+  ...ALERT_QUEUE_KEYS,
 };
 
 export const THRESHOLDS_SECTION: SectionSpec = {

@@ -36,6 +36,15 @@ export interface AlertsConfig {
   exemptAlerts: boolean; // the daemon's own alert mail is never counted (policy/own-alert.ts)
 }
 
+/** [alerts]' bounds on the alert queue (read with their defaults also without an [alerts] section). */
+export interface AlertQueueConfig {
+  outboxMax: number; // undelivered notices kept; beyond it the oldest is dropped
+  digestAfter: number; // notices per digestWindow mailed one by one; more go into one digest
+  digestWindowMs: number;
+  retryForMs: number; // a temporary failure is retried this long after the key crossed, then parked
+  parkedMax: number; // parked notices listed in status
+}
+
 export const KEY_KINDS = [
   "sender",
   "sender_domain",
@@ -87,5 +96,6 @@ export interface Config {
   file: string; // where it was read from, "(embedded default config)" for the built-in default
   daemon: DaemonConfig;
   alerts?: AlertsConfig; // absent: threshold crossings are logged, no mail is sent
+  alertQueue: AlertQueueConfig;
   limits: LimitConfig[];
 }

@@ -31,6 +31,18 @@ export const duration = (minMs: number) =>
     v.minValue(minMs, `must be at least ${minMs} ms`),
   );
 
+/** A duration with an upper bound too (named in the message as written: "at most 1h"). */
+export const durationUpTo = (minMs: number, maxMs: number) =>
+  v.pipe(duration(minMs), v.maxValue(maxMs, `must be at most ${shortDuration(maxMs)}`));
+
+/** Milliseconds in the largest unit that divides them: 60000 → "1m", 1500 → "1500ms". */
+export const shortDuration = (ms: number): string => {
+  for (const unit of ["d", "h", "m", "s"]) {
+    if (ms % UNITS_MS[unit] === 0) return `${ms / UNITS_MS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+};
+
 /** A limit's window: its length, and its text as written (see durationText). */
 export interface Window {
   ms: number;

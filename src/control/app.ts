@@ -8,7 +8,7 @@ import { type Metrics, requestRate } from "./metrics.ts";
 import { renderPrometheus } from "./prometheus.ts";
 import { formatUptime } from "./uptime.ts";
 
-type CountersQuery = Exclude<CountersEvent, { type: "hit" | "alert.delivered" | "alerts.offer" | "config" }>;
+type CountersQuery = Exclude<CountersEvent, { type: "hit" | "alerts.done" | "alerts.offer" | "config" }>;
 type ReplyOf<E> = E extends { reply: (value: infer R) => void } ? R : never;
 
 export interface ControlDeps {
@@ -82,7 +82,11 @@ export function createControlApp(deps: ControlDeps): Hono {
       alerts: {
         sent: metrics.alertsSent,
         failed: metrics.alertsFailed,
+        parked: metrics.alertsParked,
+        dropped: metrics.alertsDropped,
+        digests: metrics.alertDigests,
         recent: [...metrics.recentAlerts].reverse(),
+        parkedRecent: [...metrics.parkedAlerts].reverse(),
       },
       topSenders: top ?? null,
       minutes: metrics.minutes,
@@ -137,6 +141,7 @@ export function createControlApp(deps: ControlDeps): Hono {
       version: deps.version,
       now: now(),
       trackedKeys: (stats as CountersStats | undefined)?.perRule ?? {},
+      pendingAlerts: (stats as CountersStats | undefined)?.pendingAlerts,
       actorsUp: Object.fromEntries(
         Object.entries(states).map(([actor, state]) => [actor, state === "active"]),
       ),

@@ -27,7 +27,7 @@ export interface RecentAlert {
   key: string;
   count: number;
   limit: number;
-  status: "pending" | "sent" | "failed" | "logged";
+  status: "pending" | "sent" | "failed" | "parked" | "logged";
   error?: string;
 }
 
@@ -39,7 +39,11 @@ export interface Metrics {
   latencyCount: number;
   badRequests: number;
   alertsSent: number;
-  alertsFailed: number;
+  alertsFailed: number; // failed attempts (a retried alert counts once per attempt)
+  alertsParked: number; // alerts given up (policy/alert-failure.ts)
+  alertsDropped: number; // alerts dropped from a full outbox
+  alertDigests: number; // digest mails sent
+  readonly parkedAlerts: RecentAlert[]; // the latest parked, at most [alerts] parked_max
   /** Keys forgotten to make room at max_keys, and new keys counted under <overflow> for want of room. */
   readonly keysEvicted: Map<string, number>; // rule → count
   readonly keysOverflowed: Map<string, number>;
@@ -61,6 +65,10 @@ export function createMetrics(now = Date.now()): Metrics {
     alertsFailed: 0,
     keysEvicted: new Map(),
     keysOverflowed: new Map(),
+    alertsParked: 0,
+    alertsDropped: 0,
+    alertDigests: 0,
+    parkedAlerts: [],
     minutes: [],
     perSecond: new Uint32Array(SECONDS_KEPT),
     secondOf: new Float64Array(SECONDS_KEPT).fill(-1),
@@ -135,6 +143,14 @@ export function recordAlert(metrics: Metrics, alert: RecentAlert): void {
   if (index >= 0) metrics.recentAlerts.splice(index, 1);
   metrics.recentAlerts.push(alert);
   if (metrics.recentAlerts.length > ALERTS_KEPT) metrics.recentAlerts.shift();
+}
+
+/** An alert given up: counted, and kept in a list of the latest `max` for status. */
+export function recordParked(metrics: Metrics, alert: RecentAlert, max: number): void {
+  recordAlert(metrics, alert);
+  metrics.alertsParked++;
+  metrics.parkedAlerts.push(alert);
+  if (metrics.parkedAlerts.length > max) metrics.parkedAlerts.splice(0, metrics.parkedAlerts.length - max);
 }
 
 /**

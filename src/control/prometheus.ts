@@ -5,6 +5,7 @@ export interface PrometheusExtras {
   version: string;
   now: number;
   trackedKeys: Record<string, number>; // per rule
+  pendingAlerts?: number; // undefined: the counters actor did not answer
   actorsUp: Record<string, boolean>;
   actorRestarts: Record<string, number>;
 }
@@ -56,9 +57,21 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
   for (const [rule, count] of [...metrics.keysOverflowed].sort()) {
     out.push(`mailpolicyd_keys_overflowed_total{rule="${label(rule)}"} ${count}`);
   }
-  family("alerts_total", "counter", "Alert mails by result.");
+  family(
+    "alerts_total",
+    "counter",
+    "Alerts by result (failed: attempts; parked: given up; dropped: outbox full).",
+  );
   out.push(`mailpolicyd_alerts_total{result="sent"} ${metrics.alertsSent}`);
   out.push(`mailpolicyd_alerts_total{result="failed"} ${metrics.alertsFailed}`);
+  out.push(`mailpolicyd_alerts_total{result="parked"} ${metrics.alertsParked}`);
+  out.push(`mailpolicyd_alerts_total{result="dropped"} ${metrics.alertsDropped}`);
+  family("alert_digests_total", "counter", "Digest mails sent (one mail for many alerts).");
+  out.push(`mailpolicyd_alert_digests_total ${metrics.alertDigests}`);
+  if (extras.pendingAlerts !== undefined) {
+    family("alerts_pending", "gauge", "Alerts in the outbox, not yet delivered.");
+    out.push(`mailpolicyd_alerts_pending ${extras.pendingAlerts}`);
+  }
 
   family("actor_up", "gauge", "1 when the actor is running.");
   for (const [actor, up] of Object.entries(extras.actorsUp)) {

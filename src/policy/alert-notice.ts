@@ -2,6 +2,7 @@
 // made from it. Pure: no I/O, so the wording is tested directly.
 import type { LimitConfig } from "../config/types.ts";
 import { durationText } from "../config/values.ts";
+import { displaySubject } from "../protocols/subject.ts";
 import { cutToWidth, MAX_LINE, sevenBitText } from "./mail-text.ts";
 import { capacity } from "./rate.ts";
 import { type SenderCounter, topEntries } from "./sender-counter.ts";
@@ -63,18 +64,36 @@ export interface AlertMail {
   text: string;
 }
 
-function formatTime(ms: number): string {
+export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
 // A subject is display only (`mailpolicyd show KEY` has it whole): cut to its line, escapes and all.
 const ROW_PREFIX = 10; // "  NNNNNN  "
 
-function table(rows: [string, number][], none: string): string {
+export function table(rows: [string, number][], none: string): string {
   if (rows.length === 0) return `  ${none}\n`;
   return rows.map(([value, n]) => `  ${String(n).padStart(6)}  ${cutToWidth(value, MAX_LINE - ROW_PREFIX)}\n`)
     .join("");
 }
+
+/**
+ * The configured subject with `{key}`, `{count}`, `{limit}`, `{rule}` filled in, as a reader should see
+ * it: a key may hold encoded words and, decoded, control characters (a CR LF that would start a new
+ * header line in the reader's eyes), and be of any length. So it is decoded once, controls blanked, cut
+ * at 200 characters (displaySubject); the transport encodes and folds it (mail-header.ts).
+ */
+export function subjectLine(template: string, fill: Record<string, string>): string {
+  // One pass with a function: the key is a sender's address, and `{count}` or `$&` inside it must
+  // come out verbatim, not be expanded again.
+  const filled = template.replace(/\{(key|count|limit|rule)\}/g, (_, name: string) => fill[name]);
+  return displaySubject(filled) || "(no subject)";
+}
+
+/** The window as the config wrote it; a notice saved by an older version has no window text: its length
+ * in seconds, as a bare number in the config would be shown. */
+export const windowText = (notice: AlertNotice): string =>
+  notice.window ?? durationText(String(notice.windowMs / 1000))!;
 
 /** `{key}`, `{count}`, `{limit}` and `{rule}` in the configured subject are filled in; the seed's plain
  * subject stays as it is. */
@@ -83,18 +102,13 @@ export function composeAlertMail(
   settings: AlertMailSettings,
   hostname: string,
 ): AlertMail {
-  // One pass with a function: the key is a sender's address, and `{count}` or `$&` inside it must
-  // come out verbatim, not be expanded again.
-  const fill: Record<string, string> = {
+  const subject = subjectLine(settings.subject, {
     key: notice.key,
     count: String(notice.count),
     limit: String(notice.limitCount),
     rule: notice.limit,
-  };
-  // A notice saved by an older version has no window text: its length in seconds, as a bare number in
-  // the config would be shown.
-  const window = notice.window ?? durationText(String(notice.windowMs / 1000))!;
-  const subject = settings.subject.replace(/\{(key|count|limit|rule)\}/g, (_, name: string) => fill[name]);
+  });
+  const window = windowText(notice);
   // The body goes out as 7bit (mail-text.ts): a long key is folded, never cut, so it stays whole.
   const text = `mailpolicyd on ${hostname}: a ${notice.keyKind} passed its limit.\n\n` +
     `Who:         ${notice.key}\n` +

@@ -12,6 +12,8 @@ export interface ReceivedMail {
 export interface SmtpReceiver {
   port: number;
   mails: ReceivedMail[];
+  /** Mails answered with an error reply at the end of DATA (see ReceiverOptions.refuse). */
+  refused: ReceivedMail[];
   close(): Promise<void>;
 }
 
@@ -35,8 +37,14 @@ function splitMessage(raw: string): { headers: Record<string, string>; body: str
   return { headers, body };
 }
 
-export function startSmtpReceiver(port = 0): Promise<SmtpReceiver> {
+export interface ReceiverOptions {
+  /** The SMTP reply code to refuse a mail with at the end of DATA (e.g. 554), or undefined to accept it. */
+  refuse?: (mail: ReceivedMail) => number | undefined;
+}
+
+export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Promise<SmtpReceiver> {
   const mails: ReceivedMail[] = [];
+  const refused: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
@@ -46,13 +54,19 @@ export function startSmtpReceiver(port = 0): Promise<SmtpReceiver> {
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("end", () => {
         const raw = Buffer.concat(chunks).toString("utf8");
-        mails.push({
+        const mail = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
           raw,
           ...splitMessage(raw),
-        });
-        callback();
+        };
+        const code = options.refuse?.(mail);
+        if (code === undefined) {
+          mails.push(mail);
+          return callback();
+        }
+        refused.push(mail);
+        callback(Object.assign(new Error("refused by the test receiver"), { responseCode: code }));
       });
     },
   });
@@ -63,6 +77,7 @@ export function startSmtpReceiver(port = 0): Promise<SmtpReceiver> {
       resolve({
         port: typeof address === "object" && address ? address.port : port,
         mails,
+        refused,
         close: () => new Promise((done) => server.close(() => done())),
       });
     });

@@ -87,4 +87,17 @@ describe("status-format", () => {
     assert.equal(lines[2], "requests: 39 (accept 34, defer 5); 39.0/min last minute, 7.8/min last 5 minutes");
     assert.equal(lines.at(-1), "  2026-01-01 10:05:00  alice@example.org  out  5/5  sent");
   });
+
+  it("status: alerts parked and dropped, and the parked ones with their error", () => {
+    const parked = { ...STATUS.alerts.recent[0], key: "bad@example.org", status: "parked", error: "554 no" };
+    const lines = formatStatus({
+      ...STATUS,
+      alerts: { ...STATUS.alerts, parked: 1, dropped: 2, parkedRecent: [parked] },
+    }).split("\n");
+    assert.equal(lines[3], "tracked keys: 1; alerts sent 1, failed 0, parked 1, dropped 2, pending 0");
+    assert.deepEqual(lines.slice(-2), [
+      "PARKED ALERTS (given up, not retried)",
+      "  2026-01-01 10:05:00  bad@example.org  out  5/5  parked  554 no",
+    ]);
+  });
 });

@@ -162,6 +162,47 @@ describe("parseConfig", () => {
     assert.equal(config.alerts?.exemptAlerts, true, "the daemon's own alerts are exempt by default");
   });
 
+  it("bounds the alert queue by default, with or without [alerts], and checks each number's range", () => {
+    const defaults = {
+      outboxMax: 1000,
+      digestAfter: 10,
+      digestWindowMs: 60_000,
+      retryForMs: 86_400_000,
+      parkedMax: 100,
+    };
+    assert.deepEqual(loaded(parseConfig("[thresholds]\ncount = 5\n", "t.conf", "/")).alertQueue, defaults);
+    assert.deepEqual(
+      loaded(parseConfig("[alerts]\nfromAddr = a@x\ntoAddr = b@x\n", "t.conf", "/")).alertQueue,
+      defaults,
+    );
+    const set = loaded(parseConfig(
+      "[alerts]\nfromAddr = a@x\ntoAddr = b@x\noutbox_max = 50\ndigest_after = 1\ndigest_window = 2s\n" +
+        "retry_for = 1h\nparked_max = 5\n",
+      "t.conf",
+      "/",
+    ));
+    assert.deepEqual(set.alertQueue, {
+      outboxMax: 50,
+      digestAfter: 1,
+      digestWindowMs: 2000,
+      retryForMs: 3_600_000,
+      parkedMax: 5,
+    });
+    assert.deepEqual(
+      errorsOf(
+        "[alerts]\nfromAddr = a@x\ntoAddr = b@x\noutbox_max = 5\ndigest_after = 0\ndigest_window = 2h\n" +
+          "retry_for = 31d\nparked_max = 10001\n",
+      ),
+      [
+        "t.conf:4: alerts.outbox_max: must be at least 10",
+        "t.conf:5: alerts.digest_after: must be at least 1",
+        "t.conf:6: alerts.digest_window: must be at most 1h",
+        "t.conf:7: alerts.retry_for: must be at most 30d",
+        "t.conf:8: alerts.parked_max: must be at most 10000",
+      ],
+    );
+  });
+
   it("reports an unknown section at its header line", () => {
     const errors = errorsOf("[thresholds]\ncount = 20\n\n[limits]\nx = 1\n");
     assert.equal(errors.length, 1);

@@ -44,23 +44,60 @@ export interface RequestServer {
 // deno-lint-ignore no-explicit-any
 type AnySocket = any;
 
+// After a reply sent before the client finished sending (a line over maxBytes, bytes after the newline, a
+// timeout), the connection lingers: it reads and drops what still comes until the client half-closes, for
+// at most LINGER_MS and LINGER_BYTES. Closing a socket with unread bytes makes the kernel send a reset
+// instead of the end of the stream, and the client may then lose the reply.
+const LINGER_MS = 1000;
+const LINGER_BYTES = 1024 * 1024;
+
 // One object per connection, its own responder: no closure per connection. It sits in `waiting` (at
-// `slot`) from accept until its request is complete, for the timeout sweep.
+// `slot`) from accept until its request is complete, for the timeout sweep, and again while it lingers.
 class Connection implements Responder {
   chunks: Uint8Array[] | undefined = undefined;
   size = 0;
   done = false;
   replied = false;
   slot = -1;
+  unread = false; // the client may still be sending: the reply must not close the socket at once
+  lingerStart = 0;
+  discarded = 0;
   readonly started = performance.now();
-  constructor(readonly socket: AnySocket, readonly node: boolean) {}
+  constructor(readonly socket: AnySocket, readonly node: boolean, readonly linger: (c: Connection) => void) {}
 
   reply(text: string): void {
     if (this.replied) return;
     this.replied = true;
     if (this.node) {
-      if (!this.socket.destroyed) this.socket.end(text);
-    } else this.socket.end(text);
+      if (this.socket.destroyed) return;
+      // node:net reads on after end() until the client half-closes (allowHalfOpen), then closes: only bounded.
+      this.socket.end(text);
+      if (!this.socket.readableEnded) this.linger(this);
+    } else if (!this.unread) this.socket.end(text); // Bun: end() closes the socket at once
+    else {
+      const bytes = Buffer.from(text);
+      const written = this.socket.write(bytes);
+      if (written < bytes.length) { // a full send buffer: not on a fresh connection, but then as before
+        this.socket.end(bytes.subarray(Math.max(0, written)));
+        return;
+      }
+      // shutdown(): SHUT_WR, the end of the reply; Bun reads on and closes once the client half-closes too.
+      // (shutdown(true) is SHUT_RD, measured here.)
+      this.socket.shutdown();
+      this.linger(this);
+    }
+  }
+
+  /** Bytes after the request: dropped; past LINGER_BYTES the connection is closed (the sweep forgets it). */
+  discard(bytes: number): void {
+    this.unread = true;
+    this.discarded += bytes;
+    if (this.discarded > LINGER_BYTES && this.replied) this.close();
+  }
+
+  close(): void {
+    if (this.node) this.socket.destroy();
+    else this.socket.end();
   }
 
   /** Closed before its request was complete, without an end event (a socket error): nothing to answer. */
@@ -75,12 +112,16 @@ class Connection implements Responder {
  */
 function collect(connection: Connection, chunk: Uint8Array, maxBytes: number): Uint8Array | undefined {
   const newline = chunk.indexOf(0x0a);
+  // More bytes after the newline: the client is still sending, the reply must linger (above).
+  if (newline >= 0 && newline !== chunk.length - 1) connection.unread = true;
   if (newline >= 0 && connection.chunks === undefined) return chunk;
   const chunks = connection.chunks ??= [];
   chunks.push(newline >= 0 ? chunk.subarray(0, newline + 1) : chunk);
   connection.size += chunk.length;
-  if (newline >= 0 || connection.size > maxBytes) return Buffer.concat(chunks);
-  return undefined;
+  if (newline >= 0) return Buffer.concat(chunks);
+  if (connection.size <= maxBytes) return undefined;
+  connection.unread = true;
+  return Buffer.concat(chunks);
 }
 
 // deno-lint-ignore no-explicit-any
@@ -102,6 +143,10 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     }
     connection.slot = -1;
   };
+  const linger = (connection: Connection) => {
+    connection.lingerStart = performance.now();
+    watch(connection);
+  };
   const finish = (connection: Connection, bytes: Uint8Array) => {
     if (connection.done) return;
     connection.done = true;
@@ -114,11 +159,18 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     const now = performance.now();
     for (let i = waiting.length - 1; i >= 0; i--) {
       const connection = waiting[i];
-      if (i >= waiting.length || connection.done) continue;
+      if (i >= waiting.length) continue;
       const gone = connection.gone;
+      if (connection.done) { // lingering after its reply
+        if (!gone && now - connection.lingerStart < LINGER_MS) continue;
+        unwatch(connection);
+        if (!gone) connection.close();
+        continue;
+      }
       if (!gone && now - connection.started < options.timeoutMs) continue;
       connection.done = true;
       unwatch(connection);
+      connection.unread = true; // it may send more after the timeout's reply
       if (!gone) options.onTimeout(connection.size, connection);
     }
   }, Math.max(10, Math.min(250, options.timeoutMs / 4)));
@@ -132,18 +184,28 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         allowHalfOpen: true,
         socket: {
           open(socket: AnySocket) {
-            const connection = new Connection(socket, false);
+            const connection = new Connection(socket, false, linger);
             socket.data = connection;
             watch(connection);
           },
           data(socket: AnySocket, chunk: Uint8Array) {
             const connection = socket.data as Connection;
-            if (connection.done) return;
+            if (connection.done) return connection.discard(chunk.length);
             const request = collect(connection, chunk, options.maxBytes);
             if (request) finish(connection, request);
           },
           end(socket: AnySocket) {
             const connection = socket.data as Connection;
+            if (connection.done) {
+              // All the client sent has been read: a reply still to come may close at once, a lingering
+              // connection closes now.
+              connection.unread = false;
+              if (connection.slot >= 0) {
+                unwatch(connection);
+                socket.end();
+              }
+              return;
+            }
             finish(connection, connection.chunks ? Buffer.concat(connection.chunks) : new Uint8Array(0));
           },
           error(_socket: AnySocket, error: NodeJS.ErrnoException) {
@@ -168,10 +230,10 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
-    const connection = new Connection(socket, true);
+    const connection = new Connection(socket, true, linger);
     watch(connection);
     socket.on("data", (chunk: Buffer) => {
-      if (connection.done) return;
+      if (connection.done) return connection.discard(chunk.length);
       const request = collect(connection, chunk, options.maxBytes);
       if (request) finish(connection, request);
     });
@@ -179,10 +241,8 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     socket.on("error", (error: NodeJS.ErrnoException) => options.onClientError(error.code ?? error.message));
     socket.on("close", () => {
       sockets.delete(socket);
-      if (!connection.done) {
-        connection.done = true;
-        unwatch(connection);
-      }
+      connection.done = true;
+      if (connection.slot >= 0) unwatch(connection);
     });
   });
   server.on("error", (error) => options.onError(error));

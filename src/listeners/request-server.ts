@@ -59,16 +59,31 @@ interface Unanswered {
 // deno-lint-ignore no-explicit-any
 type AnySocket = any;
 
+// After a reply sent before the client finished sending (a line over maxBytes, bytes after the newline, a
+// timeout), the connection lingers: it reads and drops what still comes until the client half-closes, for
+// at most LINGER_MS and LINGER_BYTES. Closing a socket with unread bytes makes the kernel send a reset
+// instead of the end of the stream, and the client may then lose the reply.
+const LINGER_MS = 1000;
+const LINGER_BYTES = 1024 * 1024;
+
 // One object per connection, its own responder: no closure per connection. It sits in `waiting` (at
-// `slot`) from accept until its request is complete, for the timeout sweep.
+// `slot`) from accept until its request is complete, for the timeout sweep, and again while it lingers.
 class Connection implements Responder {
   chunks: Uint8Array[] | undefined = undefined;
   size = 0;
   done = false;
   replied = false;
   slot = -1;
+  unread = false; // the client may still be sending: the reply must not close the socket at once
+  lingerStart = 0;
+  discarded = 0;
   readonly started = performance.now();
-  constructor(readonly socket: AnySocket, readonly node: boolean, readonly unanswered: Unanswered) {
+  constructor(
+    readonly socket: AnySocket,
+    readonly node: boolean,
+    readonly unanswered: Unanswered,
+    readonly linger: (c: Connection) => void,
+  ) {
     unanswered.count++;
     unanswered.lastAccept = this.started;
   }
@@ -78,8 +93,35 @@ class Connection implements Responder {
     this.replied = true;
     this.unanswered.count--;
     if (this.node) {
-      if (!this.socket.destroyed) this.socket.end(text);
-    } else this.socket.end(text);
+      if (this.socket.destroyed) return;
+      // node:net reads on after end() until the client half-closes (allowHalfOpen), then closes: only bounded.
+      this.socket.end(text);
+      if (!this.socket.readableEnded) this.linger(this);
+    } else if (!this.unread) this.socket.end(text); // Bun: end() closes the socket at once
+    else {
+      const bytes = Buffer.from(text);
+      const written = this.socket.write(bytes);
+      if (written < bytes.length) { // a full send buffer: not on a fresh connection, but then as before
+        this.socket.end(bytes.subarray(Math.max(0, written)));
+        return;
+      }
+      // shutdown(): SHUT_WR, the end of the reply; Bun reads on and closes once the client half-closes too.
+      // (shutdown(true) is SHUT_RD, measured here.)
+      this.socket.shutdown();
+      this.linger(this);
+    }
+  }
+
+  /** Bytes after the request: dropped; past LINGER_BYTES the connection is closed (the sweep forgets it). */
+  discard(bytes: number): void {
+    this.unread = true;
+    this.discarded += bytes;
+    if (this.discarded > LINGER_BYTES && this.replied) this.close();
+  }
+
+  close(): void {
+    if (this.node) this.socket.destroy();
+    else this.socket.end();
   }
 
   /** Closed before its request was complete, without an end event (a socket error): nothing to answer. */
@@ -94,12 +136,16 @@ class Connection implements Responder {
  */
 function collect(connection: Connection, chunk: Uint8Array, maxBytes: number): Uint8Array | undefined {
   const newline = chunk.indexOf(0x0a);
+  // More bytes after the newline: the client is still sending, the reply must linger (above).
+  if (newline >= 0 && newline !== chunk.length - 1) connection.unread = true;
   if (newline >= 0 && connection.chunks === undefined) return chunk;
   const chunks = connection.chunks ??= [];
   chunks.push(newline >= 0 ? chunk.subarray(0, newline + 1) : chunk);
   connection.size += chunk.length;
-  if (newline >= 0 || connection.size > maxBytes) return Buffer.concat(chunks);
-  return undefined;
+  if (newline >= 0) return Buffer.concat(chunks);
+  if (connection.size <= maxBytes) return undefined;
+  connection.unread = true;
+  return Buffer.concat(chunks);
 }
 
 // deno-lint-ignore no-explicit-any
@@ -110,9 +156,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // Closing a listening socket resets the connections still in its accept backlog, whose clients may have
 // written their request already. So a drain first goes on accepting for at least QUIET_MS and until no
 // client has connected for QUIET_MS (a Unix path is unlinked by then, so its backlog only empties), at most
-// LINGER_MS, then closes.
+// ACCEPT_ON_MS, then closes.
 const QUIET_MS = 25;
-const LINGER_MS = 500;
+const ACCEPT_ON_MS = 500;
 
 /**
  * Accepts until quiet, calls `close`, then waits until nothing accepted is unanswered or graceMs has
@@ -121,9 +167,9 @@ const LINGER_MS = 500;
 async function drainThenClose(unanswered: Unanswered, graceMs: number, close: () => void): Promise<number> {
   const began = performance.now();
   const deadline = began + graceMs;
-  const lingerUntil = began + Math.min(LINGER_MS, graceMs / 2);
+  const acceptUntil = began + Math.min(ACCEPT_ON_MS, graceMs / 2);
   do await sleep(5); while (
-    performance.now() < lingerUntil &&
+    performance.now() < acceptUntil &&
     (performance.now() - began < QUIET_MS || performance.now() - unanswered.lastAccept < QUIET_MS)
   );
   close();
@@ -157,6 +203,10 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     }
     connection.slot = -1;
   };
+  const linger = (connection: Connection) => {
+    connection.lingerStart = performance.now();
+    watch(connection);
+  };
   const finish = (connection: Connection, bytes: Uint8Array) => {
     if (connection.done) return;
     connection.done = true;
@@ -169,12 +219,19 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     const now = performance.now();
     for (let i = waiting.length - 1; i >= 0; i--) {
       const connection = waiting[i];
-      if (i >= waiting.length || connection.done) continue;
+      if (i >= waiting.length) continue;
       const gone = connection.gone;
+      if (connection.done) { // lingering after its reply
+        if (!gone && now - connection.lingerStart < LINGER_MS) continue;
+        unwatch(connection);
+        if (!gone) connection.close();
+        continue;
+      }
       if (!gone && now - connection.started < options.timeoutMs) continue;
       connection.done = true;
       unwatch(connection);
-      if (gone) unanswered.count--;
+      connection.unread = true; // it may send more after the timeout's reply
+      if (gone) unanswered.count--; // never to be answered
       else options.onTimeout(connection.size, connection);
     }
   }, Math.max(10, Math.min(250, options.timeoutMs / 4)));
@@ -189,19 +246,30 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         socket: {
           open(socket: AnySocket) {
             if (unanswered.count >= options.maxConnections) return refuse(socket);
-            const connection = new Connection(socket, false, unanswered);
+            const connection = new Connection(socket, false, unanswered, linger);
             socket.data = connection;
             watch(connection);
           },
           data(socket: AnySocket, chunk: Uint8Array) {
             const connection = socket.data as Connection | undefined;
-            if (!connection || connection.done) return;
+            if (!connection) return; // refused: busy
+            if (connection.done) return connection.discard(chunk.length);
             const request = collect(connection, chunk, options.maxBytes);
             if (request) finish(connection, request);
           },
           end(socket: AnySocket) {
             const connection = socket.data as Connection | undefined;
-            if (!connection) return;
+            if (!connection) return; // refused: busy
+            if (connection.done) {
+              // All the client sent has been read: a reply still to come may close at once, a lingering
+              // connection closes now.
+              connection.unread = false;
+              if (connection.slot >= 0) {
+                unwatch(connection);
+                socket.end();
+              }
+              return;
+            }
             finish(connection, connection.chunks ? Buffer.concat(connection.chunks) : new Uint8Array(0));
           },
           error(_socket: AnySocket, error: NodeJS.ErrnoException) {
@@ -230,10 +298,10 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     if (unanswered.count >= options.maxConnections) return refuse(socket);
     sockets.add(socket);
-    const connection = new Connection(socket, true, unanswered);
+    const connection = new Connection(socket, true, unanswered, linger);
     watch(connection);
     socket.on("data", (chunk: Buffer) => {
-      if (connection.done) return;
+      if (connection.done) return connection.discard(chunk.length);
       const request = collect(connection, chunk, options.maxBytes);
       if (request) finish(connection, request);
     });
@@ -241,11 +309,9 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     socket.on("error", (error: NodeJS.ErrnoException) => options.onClientError(error.code ?? error.message));
     socket.on("close", () => {
       sockets.delete(socket);
-      if (!connection.done) {
-        connection.done = true;
-        unwatch(connection);
-        unanswered.count--;
-      }
+      if (!connection.done) unanswered.count--; // closed before its request: never to be answered
+      connection.done = true;
+      if (connection.slot >= 0) unwatch(connection);
     });
   });
   server.on("error", (error) => options.onError(error));

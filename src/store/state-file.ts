@@ -109,16 +109,34 @@ export function serializeState(state: PersistedState): string {
   return new TextDecoder().decode(out.bytes());
 }
 
+const isTally = (value: unknown): boolean =>
+  value === null || value === undefined ||
+  (Array.isArray(value) &&
+    value.every((entry) =>
+      Array.isArray(entry) && typeof entry[0] === "string" && Number.isFinite(entry[1])
+    ));
+
+/** The state in `text`; a file that is not one (JSON of another shape, a bad row) throws a plain Error. */
 export function parseState(text: string): PersistedState {
   const data = JSON.parse(text);
   if (data?.format !== FORMAT || data.version !== VERSION) {
     throw new Error(`not a ${FORMAT} v${VERSION} file`);
   }
+  const limits = data.limits ?? {};
+  if (typeof limits !== "object" || Array.isArray(limits)) throw new Error("limits is not an object");
   const tables = new Map<string, Map<string, SenderCounter>>();
-  for (const [name, rows] of Object.entries(data.limits ?? {}) as [string, CounterRow[]][]) {
+  for (const [name, rows] of Object.entries(limits)) {
+    if (!Array.isArray(rows)) throw new Error(`limit ${name} is not a list of counters`);
     const table = new Map<string, SenderCounter>();
-    for (const [key, start, count, last, alert, subjects, clientIps, prev, instance] of rows) {
-      if (typeof key !== "string" || !Number.isFinite(start) || !Number.isFinite(count)) {
+    for (const row of rows) {
+      // Checked before use: a row of another shape made a TypeError or a counter the next save chokes on.
+      if (!Array.isArray(row)) throw new Error(`bad counter row in limit ${name}`);
+      const [key, start, count, last, alert, subjects, clientIps, prev, instance] = row as CounterRow;
+      if (
+        typeof key !== "string" || !Number.isFinite(start) || !Number.isFinite(count) ||
+        !Number.isFinite(last) || (alert !== 0 && alert !== 1 && alert !== 2) || !isTally(subjects) ||
+        !isTally(clientIps)
+      ) {
         throw new Error(`bad counter row in limit ${name}`);
       }
       const counter = makeCounter(start, count, last, alert);

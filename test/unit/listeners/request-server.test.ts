@@ -120,6 +120,50 @@ for (const kind of ["unix", "tcp"] as const) {
       assert.equal(await ask(["x".repeat(50), "y".repeat(50)], false), "100 bytes");
     });
 
+    // Closing a socket with unread bytes makes the kernel reset the connection, and the client may lose the
+    // reply: after an early reply the server reads and drops the rest until the client half-closes.
+    it("answers an over-long line that keeps coming without a reset, half-closed or not", async () => {
+      await start(5000, (line) => line.length > 64 ? "too long" : `got ${line}`);
+      assert.equal(await ask(["x".repeat(300_000)]), "too long");
+      assert.equal(await ask(["x".repeat(300_000)], false), "too long");
+      assert.equal(await ask(["x".repeat(100), "y".repeat(200_000), "\n"]), "too long");
+    });
+
+    it("answers a line followed by more bytes in the same write without a reset", async () => {
+      await start(5000);
+      assert.equal(await ask(["hello\n" + "y".repeat(200_000)]), "got hello");
+      assert.equal(await ask(["hello\nmore\n" + "y".repeat(200_000)], false), "got hello");
+      assert.deepEqual(requests, ["hello", "hello"]);
+    });
+
+    it("closes a connection lingering after its reply within about a second", async () => {
+      await start(5000, () => "too long");
+      const socket = net.createConnection({
+        ...("path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port }),
+        allowHalfOpen: true, // the client keeps its side open after the reply, and writes on
+      });
+      const answer = await new Promise<string>((resolve, reject) => {
+        let text = "";
+        socket.on("data", (chunk) => text += chunk);
+        socket.on("end", () => resolve(text));
+        socket.on("error", reject);
+        socket.on("connect", () => socket.write("z".repeat(100)));
+      });
+      assert.equal(answer, "too long");
+      const began = performance.now();
+      const closed = new Promise<void>((resolve) => {
+        socket.on("error", () => resolve());
+        socket.on("close", () => resolve());
+      });
+      // Dropped while the connection lingers; once the server has closed it, a write fails.
+      const poke = setInterval(() => socket.writable && socket.write("."), 50);
+      const waited = await Promise.race([closed.then(() => true), sleep(3000).then(() => false)]);
+      clearInterval(poke);
+      socket.destroy();
+      assert.ok(waited, "the server closed the connection");
+      assert.ok(performance.now() - began >= 500, "not before it lingered a while");
+    });
+
     it("answers a client that sends nothing once it has waited timeoutMs", async () => {
       await start(100);
       const began = performance.now();

@@ -156,7 +156,8 @@ const closeServer = (server: net.Server) => new Promise((resolve) => server.clos
 // Bytes no policy answer has: NUL, invalid UTF-8, an unbalanced quote, control characters, newlines.
 const GARBAGE = Buffer.from([0x00, 0xff, 0xfe, 0x22, 0x3d, 0x5c, 0x1b, 0x0a, 0x0d, 0x7b, 0x24, 0x7d, 0x0a]);
 
-const FIREWALL_TABLE = "mailpolicyd_test";
+// The firewall is the machine's: a table of this run's own, so that runs side by side do not meet.
+const FIREWALL_TABLE = `mailpolicyd_test_${process.pid}`;
 
 function nft(...args: string[]) {
   const result = spawnSync("nft", args, { encoding: "utf8" });

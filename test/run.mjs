@@ -1,6 +1,8 @@
 // `npm test`: static checks, then the whole suite under Bun and under Deno (the source must run on both).
 // Ends with one line "tests: N passed, N failed" so a run that executed no test cannot look green.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -33,7 +35,29 @@ function run(label, command, args) {
   });
 }
 
+// The Debian packages the real-component tests need (test/debian-packages.txt): as root, install the
+// missing ones, so that `npm test` works on a fresh Debian machine as README says.
+async function installDebianPackages() {
+  if (process.getuid?.() !== 0) return;
+  const wanted = readFileSync(join(root, "test/debian-packages.txt"), "utf8").split("\n")
+    .map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#"));
+  const missing = wanted.filter((name) => {
+    const status = spawnSync("dpkg-query", ["-W", "-f", "${Status}", name], { encoding: "utf8" });
+    return !/install ok installed/.test(status.stdout ?? "");
+  });
+  if (missing.length === 0) return;
+  process.env.DEBIAN_FRONTEND = "noninteractive";
+  for (const args of [["update"], ["install", "-y", "--no-install-recommends", ...missing]]) {
+    const { code } = await run(`apt-get ${args[0]}`, "apt-get", args);
+    if (code !== 0) {
+      process.stdout.write(`apt-get ${args[0]} failed: the tests that need ${missing} will fail\n`);
+    }
+  }
+}
+
 const lastNumber = (output, pattern) => Number([...output.matchAll(pattern)].pop()?.[1] ?? 0);
+
+await installDebianPackages();
 
 let passed = 0;
 let failed = 0;

@@ -41,22 +41,25 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
   out.push(`mailpolicyd_request_duration_seconds_sum ${metrics.latencySum.toFixed(6)}`);
   out.push(`mailpolicyd_request_duration_seconds_count ${metrics.latencyCount}`);
 
-  family("tracked_keys", "gauge", "Keys with a live counter, per rule.");
-  for (const [rule, count] of Object.entries(extras.trackedKeys)) {
-    out.push(`mailpolicyd_tracked_keys{rule="${label(rule)}"} ${count}`);
-  }
-  family("keys_evicted_total", "counter", "Keys forgotten to make room at max_keys, per rule.");
-  for (const [rule, count] of [...metrics.keysEvicted].sort()) {
-    out.push(`mailpolicyd_keys_evicted_total{rule="${label(rule)}"} ${count}`);
-  }
-  family(
+  const perRule = (name: string, type: string, help: string, counts: Iterable<[string, number]>) => {
+    family(name, type, help);
+    for (const [rule, count] of [...counts].sort()) {
+      out.push(`mailpolicyd_${name}{rule="${label(rule)}"} ${count}`);
+    }
+  };
+  perRule("tracked_keys", "gauge", "Keys with a live counter, per rule.", Object.entries(extras.trackedKeys));
+  perRule(
+    "keys_evicted_total",
+    "counter",
+    "Keys forgotten to make room at max_keys, per rule.",
+    metrics.keysEvicted,
+  );
+  perRule(
     "keys_overflowed_total",
     "counter",
     "New keys counted under <overflow>: max_keys full of keys over their limit.",
+    metrics.keysOverflowed,
   );
-  for (const [rule, count] of [...metrics.keysOverflowed].sort()) {
-    out.push(`mailpolicyd_keys_overflowed_total{rule="${label(rule)}"} ${count}`);
-  }
   family(
     "alerts_total",
     "counter",

@@ -10,7 +10,7 @@
 //   --exim        the same as --only exim
 //   --transactions N, --exim-rounds N   for exim: lock-step transactions per session (2000), rounds (8)
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { cpus, tmpdir } from "node:os";
@@ -381,9 +381,14 @@ async function soakRss() {
 // What a lookup costs Exim per SMTP transaction (exim-bh.ts): mailpolicyd on its Unix socket and its TCP
 // listener, and the newline Bun.listen reference on each, for Exim's ${readsocket}.
 async function measureExim() {
-  if (process.getuid() !== 0) {
-    if (only?.includes("exim")) throw new Error("the exim measurement runs `exim -C` and needs root");
-    process.stdout.write("exim: skipped (needs root)\n");
+  const missing = process.getuid() !== 0
+    ? "needs root (it runs `exim -C`)"
+    : existsSync("/usr/sbin/exim")
+    ? undefined
+    : "needs Exim (apt-get install exim4-daemon-heavy)";
+  if (missing) {
+    if (only?.includes("exim")) throw new Error(`the exim measurement ${missing}`);
+    process.stdout.write(`exim: skipped (${missing})\n`);
     return undefined;
   }
   chmodSync(work, 0o755); // Exim reaches the sockets as Debian-exim

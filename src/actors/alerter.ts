@@ -15,6 +15,7 @@ import { composeDigestMail, digestBatches, routeAlert } from "../policy/alert-di
 import { afterFailure, failureKind } from "../policy/alert-failure.ts";
 import { createAlertTransport, type SendAlertMail } from "./alert-transport.ts";
 import { liveActor } from "./actor.ts";
+import { timerDelay } from "./timer-delay.ts";
 import { type Metrics, type RecentAlert, recordAlert, recordParked } from "../control/metrics.ts";
 
 export type AlerterEvent =
@@ -61,7 +62,7 @@ const recent = (notice: AlertNotice, status: RecentAlert["status"], error?: stri
 });
 
 export function retryDelayMs(attempt: number, minMs: number, maxMs: number): number {
-  return Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
+  return timerDelay(Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1)));
 }
 
 // Without [alerts] nothing fails; the numbers only matter after a reload removed it mid-attempt.

@@ -47,6 +47,7 @@ import { chooseVictim, type EvictionCursor } from "../store/eviction.ts";
 import { outboxEntryProblem } from "../store/outbox-entry.ts";
 import type { Metrics } from "../control/metrics.ts";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
+import { timerDelay } from "./timer-delay.ts";
 
 export type CountersEvent =
   | { type: "hit"; request: PolicyRequest; reply: (verdict: Verdict | undefined) => void }
@@ -523,7 +524,7 @@ export function startCounters(
   const ticker = setInterval(guarded(expire), TICK_MS);
   const keyWatcher = setInterval(guarded(watchKeys), 250);
   // A full disk must not take counting down with it: persistInBackground logs and tries again later.
-  const saver = setInterval(persistInBackground, config.daemon.stateIntervalMs);
+  const saver = setInterval(persistInBackground, timerDelay(config.daemon.stateIntervalMs));
   for (const notice of outbox.values()) offer(notice);
 
   return {

@@ -8,7 +8,6 @@ import {
   address,
   addressList,
   duration,
-  durationUpTo,
   integer,
   loopbackAddress,
   octalMode,
@@ -31,6 +30,13 @@ export interface KeySpec {
 
 export type SectionSpec = Record<string, KeySpec>;
 
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+// Windows run off the timer wheel, not a timer each, so they could be longer; a month is the longest
+// limit a mail host has a use for, and it keeps every window end far from any date arithmetic trouble.
+const MAX_WINDOW = 30 * DAY;
+
 export const DAEMON_SECTION: SectionSpec = {
   policy_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/policy.sock" },
   // Exim's snippets ask here, not on policy_socket: docs/exim.md, "Why TCP".
@@ -39,7 +45,7 @@ export const DAEMON_SECTION: SectionSpec = {
   control_listen: { schema: loopbackAddress },
   pidfile: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/mailpolicyd.pid" },
   state_file: { schema: absoluteOrRelativePath, default: "/var/lib/mailpolicyd/state.json" },
-  state_interval: { schema: duration(100), default: "5s" },
+  state_interval: { schema: duration(100, HOUR), default: "5s" },
   // At ~230 bytes a key (README, "Benchmark"), a million keys hold ~230 MB; docs/configuration.md.
   max_keys: { schema: integer(1000, 100_000_000), default: "1000000" },
   max_connections: { schema: integer(16, 1_000_000), default: "1000" },
@@ -49,7 +55,7 @@ export const DAEMON_SECTION: SectionSpec = {
   // queue and passwords, as joining Debian-exim (the policy socket's group) would.
   control_group: { schema: unixGroup },
   log_level: { schema: oneOf(LOG_LEVELS), default: "info" },
-  request_timeout: { schema: duration(10), default: "5s" },
+  request_timeout: { schema: duration(10, 10 * MINUTE), default: "5s" },
   fail_mode: { schema: oneOf(["open", "closed"] as const), default: "open" },
 };
 
@@ -58,8 +64,8 @@ export const DAEMON_SECTION: SectionSpec = {
 export const ALERT_QUEUE_KEYS: SectionSpec = {
   outbox_max: { schema: integer(10, 100_000), default: "1000" },
   digest_after: { schema: integer(1, 10_000), default: "10" },
-  digest_window: { schema: durationUpTo(1000, 3_600_000), default: "1m" },
-  retry_for: { schema: durationUpTo(10_000, 30 * 86_400_000), default: "1d" },
+  digest_window: { schema: duration(1000, HOUR), default: "1m" },
+  retry_for: { schema: duration(10_000, 30 * DAY), default: "1d" },
   parked_max: { schema: integer(1, 10_000), default: "100" },
 };
 
@@ -70,16 +76,16 @@ export const ALERTS_SECTION: SectionSpec = {
   subject: { schema: text, default: "Mail Abuse Alert" },
   smtp_host: { schema: text, default: "127.0.0.1" },
   smtp_port: { schema: integer(1, 65535), default: "25" },
-  smtp_timeout: { schema: duration(100), default: "10s" },
+  smtp_timeout: { schema: duration(100, 10 * MINUTE), default: "10s" },
   sendmail: { schema: absoluteOrRelativePath },
-  retry_min: { schema: duration(10), default: "10s" },
-  retry_max: { schema: duration(10), default: "10m" },
+  retry_min: { schema: duration(10, DAY), default: "10s" },
+  retry_max: { schema: duration(10, DAY), default: "10m" },
   exempt_alerts: { schema: yesNo, default: "yes" },
   ...ALERT_QUEUE_KEYS,
 };
 
 export const THRESHOLDS_SECTION: SectionSpec = {
-  time: { schema: window(1000), default: "300" },
+  time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
 };
 
@@ -87,7 +93,7 @@ export const THRESHOLDS_SECTION: SectionSpec = {
 export const LIMIT_SECTION: SectionSpec = {
   key: { schema: keyExpression, default: "sender" },
   count: { schema: integer(1, 1_000_000_000), required: true },
-  time: { schema: window(1000), required: true },
+  time: { schema: window(1000, MAX_WINDOW), required: true },
   per: { schema: oneOf(["message", "recipient"] as const), default: "message" },
   algorithm: { schema: oneOf(["fixed", "sliding", "bucket"] as const), default: "fixed" },
   burst: { schema: integer(1, 1_000_000_000) },

@@ -23,17 +23,19 @@ export function durationText(text: string): string | undefined {
   return match ? `${match[1]}${(match[2] ?? "s").toLowerCase()}` : undefined;
 }
 
-export const duration = (minMs: number) =>
+// Every duration has a maximum: the runtimes' timers take a delay of at most 2^31-1 ms (24.8 days) and
+// fire at once for anything longer, so `state_interval = 25d` saved state every millisecond.
+const atMost = (maxMs: number) => `must be at most ${shortDuration(maxMs)}`;
+
+/** A duration in [minMs, maxMs] (see docs/configuration.md for each key's range). */
+export const duration = (minMs: number, maxMs: number) =>
   v.pipe(
     v.string(),
     v.transform(parseDuration),
     v.number(NOT_A_DURATION),
     v.minValue(minMs, `must be at least ${minMs} ms`),
+    v.maxValue(maxMs, atMost(maxMs)),
   );
-
-/** A duration with an upper bound too (named in the message as written: "at most 1h"). */
-export const durationUpTo = (minMs: number, maxMs: number) =>
-  v.pipe(duration(minMs), v.maxValue(maxMs, `must be at most ${shortDuration(maxMs)}`));
 
 /** Milliseconds in the largest unit that divides them: 60000 → "1m", 1500 → "1500ms". */
 export const shortDuration = (ms: number): string => {
@@ -49,11 +51,12 @@ export interface Window {
   text: string;
 }
 
-export const window = (minMs: number) =>
+export const window = (minMs: number, maxMs: number) =>
   v.pipe(
     v.string(),
     v.check((value) => parseDuration(value) !== undefined, NOT_A_DURATION),
     v.check((value) => parseDuration(value)! >= minMs, `must be at least ${minMs} ms`),
+    v.check((value) => parseDuration(value)! <= maxMs, atMost(maxMs)),
     v.transform((value): Window => ({ ms: parseDuration(value)!, text: durationText(value)! })),
   );
 

@@ -227,6 +227,36 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("refuses every duration over its documented maximum, so no timer gets a delay it would wrap", () => {
+    const errors = errorsOf(
+      "[daemon]\nstate_interval = 25d\nrequest_timeout = 11m\n" +
+        "[alerts]\nfromAddr = a@x\ntoAddr = b@x\nsmtp_timeout = 1h\nretry_min = 25d\nretry_max = 2d\n" +
+        "[thresholds]\ntime = 31d\n[limit out]\ncount = 5\ntime = 1000d\n",
+    );
+    assert.deepEqual(errors.slice().sort(), [
+      "t.conf:11: thresholds.time: must be at most 30d",
+      "t.conf:14: limit out.time: must be at most 30d",
+      "t.conf:2: daemon.state_interval: must be at most 1h",
+      "t.conf:3: daemon.request_timeout: must be at most 10m",
+      "t.conf:7: alerts.smtp_timeout: must be at most 10m",
+      "t.conf:8: alerts.retry_min: must be at most 1d",
+      "t.conf:9: alerts.retry_max: must be at most 1d",
+    ]);
+  });
+
+  it("accepts every duration at its documented maximum", () => {
+    const config = loaded(parseConfig(
+      "[daemon]\nstate_interval = 1h\nrequest_timeout = 10m\n" +
+        "[alerts]\nfromAddr = a@x\ntoAddr = b@x\nsmtp_timeout = 10m\nretry_min = 1d\nretry_max = 24h\n" +
+        "[thresholds]\ntime = 30d\n",
+      "t.conf",
+      "/",
+    ));
+    assert.equal(config.daemon.stateIntervalMs, 3_600_000);
+    assert.equal(config.alerts?.retryMaxMs, 86_400_000);
+    assert.equal(config.limits[0].windowMs, 30 * 86_400_000);
+  });
+
   it("reports missing required keys at the section's header line", () => {
     const errors = errorsOf("# alerts\n[daemon]\n[alerts]\nsubject = x\n");
     assert.deepEqual(errors.slice().sort(), [

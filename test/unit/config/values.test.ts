@@ -11,6 +11,7 @@ import {
   octalMode,
   oneOf,
   parseDuration,
+  shortDuration,
   text,
   window,
 } from "../../../src/config/values.ts";
@@ -72,18 +73,33 @@ describe("durationText", () => {
 });
 
 describe("value schemas", () => {
-  it("window keeps the length and the text as written, and enforces the minimum", () => {
-    assert.deepEqual(ok(window(1000), "1h"), { ms: 3_600_000, text: "1h" });
-    assert.deepEqual(ok(window(1000), "300"), { ms: 300_000, text: "300s" });
-    assert.equal(problem(window(1000), "999ms"), "must be at least 1000 ms");
-    assert.match(problem(window(1000), "soon"), /expected a duration/);
+  const DAY = 86_400_000;
+
+  it("window keeps the length and the text as written, and enforces the minimum and the maximum", () => {
+    assert.deepEqual(ok(window(1000, 30 * DAY), "1h"), { ms: 3_600_000, text: "1h" });
+    assert.deepEqual(ok(window(1000, 30 * DAY), "300"), { ms: 300_000, text: "300s" });
+    assert.deepEqual(ok(window(1000, 30 * DAY), "30d"), { ms: 30 * DAY, text: "30d" });
+    assert.equal(problem(window(1000, 30 * DAY), "999ms"), "must be at least 1000 ms");
+    assert.equal(problem(window(1000, 30 * DAY), "31d"), "must be at most 30d");
+    assert.equal(problem(window(1000, 30 * DAY), "99999999999999999999d"), "must be at most 30d");
+    assert.match(problem(window(1000, 30 * DAY), "soon"), /expected a duration/);
   });
 
-  it("duration converts to ms and enforces the minimum", () => {
-    assert.equal(ok(duration(1000), "300"), 300_000);
-    assert.equal(ok(duration(1000), "1s"), 1000);
-    assert.equal(problem(duration(1000), "999ms"), "must be at least 1000 ms");
-    assert.match(problem(duration(1000), "soon"), /expected a duration/);
+  it("duration converts to ms and enforces the minimum and the maximum", () => {
+    assert.equal(ok(duration(1000, DAY), "300"), 300_000);
+    assert.equal(ok(duration(1000, DAY), "1s"), 1000);
+    assert.equal(ok(duration(1000, DAY), "24h"), DAY);
+    assert.equal(problem(duration(1000, DAY), "999ms"), "must be at least 1000 ms");
+    assert.match(problem(duration(1000, DAY), "soon"), /expected a duration/);
+    // 25d is over 2^31-1 ms: a timer would fire at once (and an interval every millisecond).
+    assert.equal(problem(duration(1000, DAY), "25d"), "must be at most 1d");
+    assert.equal(problem(duration(1000, DAY), "86400001ms"), "must be at most 1d");
+  });
+
+  it("shortDuration writes milliseconds in the largest whole unit, as the range messages name them", () => {
+    const cases: [number, string][] = [[DAY, "1d"], [3_600_000, "1h"], [600_000, "10m"], [5000, "5s"]];
+    cases.push([1500, "1500ms"], [100, "100ms"], [90_000, "90s"], [2 * DAY, "2d"]);
+    for (const [ms, shown] of cases) assert.equal(shortDuration(ms), shown, String(ms));
   });
 
   it("integer accepts whole numbers inside its range only", () => {

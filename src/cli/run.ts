@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { startDaemon } from "../daemon.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { readConfig } from "./config-source.ts";
+import { statePathProblem } from "../store/regular-file.ts";
 
 // How long a stop waits for clients that connected but have not sent their request yet; a request that
 // has arrived is answered within microseconds. Within the init script's and systemd's stop timeouts.
@@ -42,6 +43,13 @@ export function runCommand(
       pid: other,
       pidfile: config.daemon.pidfile,
     });
+    return 1;
+  }
+  // A directory, FIFO or unreadable file at state_file would mean saves that never succeed, a start that
+  // hangs, or counts overwritten unread: refuse to start and say why (docs/configuration.md).
+  const stateProblem = statePathProblem(config.daemon.stateFile);
+  if (stateProblem !== undefined) {
+    log.error("daemon", `state_file ${stateProblem}; not starting`, { file: config.daemon.stateFile });
     return 1;
   }
 

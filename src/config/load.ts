@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "./ini.ts";
+import { readRegularFile } from "../store/regular-file.ts";
 import {
   ALERT_QUEUE_KEYS,
   LIMIT_SECTION,
@@ -219,7 +219,8 @@ function describeKeyPart(part: KeyPart): string {
 export function loadConfigFile(file: string): ConfigResult {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    // Not readFileSync: on a FIFO it waits for a writer forever (config-test hung), see regular-file.ts.
+    text = readRegularFile(file);
   } catch (error) {
     return { ok: false, errors: [`${file}:0: (file): cannot read: ${(error as Error).message}`] };
   }

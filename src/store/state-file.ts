@@ -1,12 +1,13 @@
 // The state file: counters and undelivered alerts, so a restart neither forgets a spammer's count nor
 // mails the same alert twice. Written to a temporary file, fsynced, then renamed over the old one.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { type FileHandle, mkdir, open, rename, unlink } from "node:fs/promises";
 import { setImmediate } from "node:timers";
 import { dirname } from "node:path";
 import type { AlertNotice } from "../policy/alert-notice.ts";
 import { type AlertState, makeCounter, type SenderCounter, Tally } from "../policy/sender-counter.ts";
 import { JsonBytes } from "./json-bytes.ts";
+import { readRegularFile } from "./regular-file.ts";
 
 const FORMAT = "mailpolicyd-state";
 const VERSION = 1;
@@ -186,7 +187,9 @@ export async function writeStateFileAsync(
 ): Promise<AsyncWriteResult> {
   await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.partial`;
-  const handle = await open(temporary, "w", 0o640);
+  // Created anew ("wx" after removing a leftover), never opened as found: a FIFO there would block.
+  await unlink(temporary).catch(() => {});
+  const handle = await open(temporary, "wx", 0o640);
   const out = new JsonBytes(FLUSH_BYTES + SLICE_BYTES * 2);
   let complete = false;
   let busyMs = 0;
@@ -222,7 +225,8 @@ export async function writeStateFileAsync(
 export function writeStateFile(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.tmp`;
-  const fd = openSync(temporary, "w", 0o640);
+  removeLeftover(temporary);
+  const fd = openSync(temporary, "wx", 0o640);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
@@ -239,10 +243,22 @@ export function writeStateFile(path: string, text: string): void {
   }
 }
 
-/** The file's text, or undefined when there is none yet. Other read errors are thrown. */
+/** A temporary file left by a killed save; anything else there (a directory) makes the save fail. */
+function removeLeftover(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+}
+
+/**
+ * The file's text, or undefined when there is none yet. Other read errors are thrown, and so is
+ * NotRegularFileError for a FIFO, a directory or a device (store/regular-file.ts).
+ */
 export function readStateFile(path: string): string | undefined {
   try {
-    return readFileSync(path, "utf8");
+    return readRegularFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;

@@ -1,4 +1,5 @@
 import { describe, it } from "node:test";
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -52,6 +53,15 @@ function sampleState(): PersistedState {
     ]),
     outbox: [NOTICE],
   };
+}
+
+async function withTempDirAsync(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "mailpolicyd-state-"));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function withTempDir(body: (dir: string) => void): void {
@@ -166,10 +176,27 @@ describe("writeStateFile / readStateFile", () => {
     });
   });
 
-  it("readStateFile throws other read errors", () => {
+  it("readStateFile throws other read errors, and refuses a directory or a FIFO without blocking", () => {
     withTempDir((dir) => {
       mkdirSync(join(dir, "state.json"));
-      assert.throws(() => readStateFile(join(dir, "state.json")));
+      assert.throws(() => readStateFile(join(dir, "state.json")), /is a directory, not a regular file/);
+      execFileSync("mkfifo", [join(dir, "fifo.json")]);
+      assert.throws(
+        () => readStateFile(join(dir, "fifo.json")),
+        /is a FIFO \(named pipe\), not a regular file/,
+      );
+    });
+  });
+
+  it("never opens a leftover temporary file as found: a FIFO there is replaced, not written into", async () => {
+    await withTempDirAsync(async (dir) => {
+      const path = join(dir, "state.json");
+      execFileSync("mkfifo", [`${path}.tmp`, `${path}.partial`]);
+      writeStateFile(path, "sync");
+      assert.equal(readFileSync(path, "utf8"), "sync");
+      const whole = { savedAt: 1, tables: new Map(), outbox: [] };
+      assert.equal((await writeStateFileAsync(path, whole, () => false)).written, true);
+      assert.equal(parseState(readFileSync(path, "utf8")).savedAt, 1);
     });
   });
 });

@@ -1,0 +1,82 @@
+// Files the daemon reads whole (the config, the state file, its journal) must be regular files. Read
+// naively, a FIFO waits for a writer forever (config-test hung, and so did startup on a FIFO state file),
+// a character device may never end, and a directory fails only once read. So the file is opened without
+// blocking, its type checked on the open descriptor (no window between check and read), then read.
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
+import { dirname } from "node:path";
+
+/** What a non-regular file is, in words for an error message. */
+export function fileKind(stats: {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}): string {
+  if (stats.isFile()) return "a regular file";
+  if (stats.isDirectory()) return "a directory";
+  if (stats.isFIFO()) return "a FIFO (named pipe)";
+  if (stats.isSocket()) return "a socket";
+  if (stats.isCharacterDevice()) return "a character device";
+  if (stats.isBlockDevice()) return "a block device";
+  return "not a regular file";
+}
+
+/** Thrown for a path that exists but is not a regular file; `code` as node's errors carry one. */
+export class NotRegularFileError extends Error {
+  readonly code = "ENOTREG";
+  constructor(readonly kind: string) {
+    super(`is ${kind}, not a regular file`);
+  }
+}
+
+/** The whole file as UTF-8; throws NotRegularFileError, or node's error (ENOENT, EACCES …) unchanged. */
+export function readRegularFile(path: string): string {
+  // O_NONBLOCK: opening a FIFO for reading otherwise waits until some process opens it for writing.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new NotRegularFileError(fileKind(stats));
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Why the state file cannot be kept at `path`, or undefined when it can: something other than a regular
+ * file there (no save would ever replace a directory, and a FIFO hangs a reader), a file the daemon cannot
+ * read (the next save would replace it unread), or a folder it cannot create or write. Checked once before
+ * the daemon starts, which then refuses to start rather than lose counts silently.
+ */
+export function statePathProblem(path: string): string | undefined {
+  try {
+    const stats = statSync(path);
+    if (!stats.isFile()) return `is ${fileKind(stats)}, not a regular file`;
+    closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    // ENOTDIR: a file where a folder should be; the folder's check below says which.
+    if (code !== "ENOENT" && code !== "ENOTDIR") return `cannot be read: ${message}`;
+  }
+  const folder = dirname(path);
+  try {
+    mkdirSync(folder, { recursive: true });
+    const stats = statSync(folder);
+    if (!stats.isDirectory()) return `its folder ${folder} is ${fileKind(stats)}`;
+    accessSync(folder, constants.W_OK);
+  } catch (error) {
+    return `its folder ${folder} is not usable: ${(error as Error).message}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,90 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { fileKind, readRegularFile, statePathProblem } from "../../../src/store/regular-file.ts";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
+
+const isRoot = process.getuid?.() === 0;
+
+describe("readRegularFile", () => {
+  it("reads a regular file and refuses a FIFO, a directory and a device without blocking", () => {
+    const dir = makeTempDir();
+    try {
+      writeFileSync(dir.file("plain"), "text");
+      assert.equal(readRegularFile(dir.file("plain")), "text");
+      execFileSync("mkfifo", [dir.file("fifo")]);
+      assert.throws(
+        () => readRegularFile(dir.file("fifo")),
+        /^Error: is a FIFO \(named pipe\), not a regular file$/,
+      );
+      assert.throws(() => readRegularFile(dir.path), /is a directory, not a regular file/);
+      assert.throws(() => readRegularFile("/dev/null"), /is a character device, not a regular file/);
+      assert.throws(() => readRegularFile(dir.file("missing")), { code: "ENOENT" });
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("names every kind of file", () => {
+    const kinds = ["isFile", "isDirectory", "isFIFO", "isSocket", "isCharacterDevice", "isBlockDevice"];
+    const as = (kind: string) =>
+      Object.fromEntries(kinds.map((name) => [name, () => name === kind])) as unknown as Parameters<
+        typeof fileKind
+      >[0];
+    assert.deepEqual(kinds.map((kind) => fileKind(as(kind))), [
+      "a regular file",
+      "a directory",
+      "a FIFO (named pipe)",
+      "a socket",
+      "a character device",
+      "a block device",
+    ]);
+  });
+});
+
+describe("statePathProblem", () => {
+  it("accepts a missing file (its folder is made) and a regular file", () => {
+    const dir = makeTempDir();
+    try {
+      assert.equal(statePathProblem(dir.file("a/b/state.json")), undefined);
+      writeFileSync(dir.file("state.json"), "{}");
+      assert.equal(statePathProblem(dir.file("state.json")), undefined);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("refuses a directory, a FIFO, a device, and a path under a file", () => {
+    const dir = makeTempDir();
+    try {
+      mkdirSync(dir.file("state.json"));
+      assert.equal(statePathProblem(dir.file("state.json")), "is a directory, not a regular file");
+      execFileSync("mkfifo", [dir.file("fifo")]);
+      assert.equal(statePathProblem(dir.file("fifo")), "is a FIFO (named pipe), not a regular file");
+      assert.equal(statePathProblem("/dev/null"), "is a character device, not a regular file");
+      writeFileSync(dir.file("file"), "");
+      assert.match(statePathProblem(dir.file("file/state.json"))!, /^its folder .*file is not usable: /);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it(
+    "refuses a file it cannot read, and a folder it cannot write (not as root, who can)",
+    { skip: isRoot },
+    () => {
+      const dir = makeTempDir();
+      try {
+        writeFileSync(dir.file("state.json"), "{}");
+        chmodSync(dir.file("state.json"), 0o000);
+        assert.match(statePathProblem(dir.file("state.json"))!, /^cannot be read: .*EACCES/);
+        mkdirSync(dir.file("ro"));
+        chmodSync(dir.file("ro"), 0o500);
+        assert.match(statePathProblem(dir.file("ro/state.json"))!, /is not usable: .*EACCES/);
+      } finally {
+        dir.remove();
+      }
+    },
+  );
+});

@@ -1,6 +1,5 @@
 // The counters actor: owns every per-key counter (plain objects, see policy/sender-counter.ts), their
 // expiry on one timer wheel, the outbox of undelivered alerts and the state file.
-import { renameSync } from "node:fs";
 import type { Config, LimitConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { type AlertNotice, makeAlertNotice } from "../policy/alert-notice.ts";
@@ -34,18 +33,16 @@ import {
 } from "../policy/verdict.ts";
 import { type SenderDetail, senderDetail, type SenderRow, senderRow } from "../policy/sender-report.ts";
 import { displaySubject } from "../protocols/subject.ts";
-import {
-  parseState,
-  readStateFile,
-  serializeState,
-  writeStateFile,
-  writeStateFileAsync,
-} from "../store/state-file.ts";
+import { serializeState, writeStateFile, writeStateFileAsync } from "../store/state-file.ts";
+import { createJournal, FLUSH_MS } from "../store/state-journal.ts";
+import { mergeRestored } from "../policy/restored-counter.ts";
+import { restoreState, type RestoreSummary } from "./state-restore.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
 import { type GrowthWatch, watchGrowth } from "../store/after-growth.ts";
 import { chooseVictim, type EvictionCursor } from "../store/eviction.ts";
 import { outboxEntryProblem } from "../store/outbox-entry.ts";
 import type { Metrics } from "../control/metrics.ts";
+import { setImmediate } from "node:timers";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
 import { timerDelay } from "./timer-delay.ts";
 
@@ -127,67 +124,113 @@ export function startCounters(
 
   const offer = (notice: AlertNotice) => liveActor(system, "alerter")?.send({ type: "alert", notice });
 
-  const restore = () => {
-    let text: string | undefined;
-    try {
-      text = readStateFile(config.daemon.stateFile);
-    } catch (error) {
-      log.error("counters", "cannot read state file, starting empty", {
+  // Counter changes between snapshots (store/state-journal.ts); the request path only notes what it
+  // touched, and a timer writes it every FLUSH_MS.
+  const journal = createJournal(
+    config.daemon.stateFile,
+    1,
+    (error) =>
+      log.error("counters", "cannot write the state journal", {
         file: config.daemon.stateFile,
-        error: (error as Error).message,
-      });
-      return;
+        error: error.message,
+      }),
+  );
+
+  // The restore runs in slices while the daemon answers (actors/state-restore.ts); no snapshot until
+  // it is done, or the snapshot would miss what is not restored yet.
+  let restoring: Generator<void, RestoreSummary> | undefined;
+  const restoreBegan = performance.now();
+  const adopt = (name: string, key: string, restored: SenderCounter) => {
+    const table = tables.get(name);
+    if (!table) return false;
+    const at = now();
+    if (at >= counterExpiresAt(restored, table.limit)) return false;
+    const live = table.counters.get(key);
+    // The journal may name more keys than memory held (evicted ones too): max_keys holds here as well.
+    if (!live && keyCount() >= config.daemon.maxKeys) {
+      beyondMaxKeys++;
+      return false;
     }
-    if (text === undefined) return;
-    try {
-      const state = parseState(text);
-      const at = now();
-      let restored = 0;
-      for (const limit of config.limits) {
-        const table = tableFor(limit);
-        for (const [key, counter] of state.tables.get(limit.name) ?? []) {
-          if (at >= counterExpiresAt(counter, limit)) continue;
-          table.counters.set(key, counter);
-          table.wheel.schedule(key, counterExpiresAt(counter, limit));
-          restored++;
-        }
-      }
-      // An entry that no mail can be made of (`{}`, a time past any date) would fail at every attempt.
-      for (const entry of state.outbox as unknown[]) {
-        const problem = outboxEntryProblem(entry);
-        if (problem === undefined) outbox.set((entry as AlertNotice).id, entry as AlertNotice);
-        else {
-          log.error("counters", "malformed alert in the state file's outbox, refused", {
-            problem,
-            entry: JSON.stringify(entry).slice(0, 200),
-          });
-        }
-      }
-      boundOutbox(config.alertQueue.outboxMax);
-      log.info("counters", "state restored", { keys: restored, pending_alerts: outbox.size });
-    } catch (error) {
-      // Keep the unreadable file for a human instead of overwriting it with an empty state.
-      const aside = `${config.daemon.stateFile}.corrupt-${now()}`;
-      try {
-        renameSync(config.daemon.stateFile, aside);
-      } catch { /* it may have vanished meanwhile; nothing to keep then */ }
-      log.error("counters", "state file unreadable, moved aside, starting empty", {
-        file: aside,
-        error: (error as Error).message,
-      });
+    const counter = live ? mergeRestored(live, restored, table.limit, at) : restored;
+    if (!live) table.counters.set(key, counter);
+    table.wheel.schedule(key, counterExpiresAt(counter, table.limit));
+    return true;
+  };
+  let restoreDone = false;
+  let beyondMaxKeys = 0;
+  const restored = (summary: RestoreSummary) => {
+    restoring = undefined;
+    restoreDone = true;
+    journal.startAt(summary.nextGeneration);
+    journal.hold(false);
+    dirty = true;
+    earliestSave = 0; // a snapshot soon, so the journals replayed can go
+    boundOutbox(config.alertQueue.outboxMax);
+    log.info("counters", "state restored", {
+      keys: summary.keys,
+      beyond_max_keys: beyondMaxKeys || undefined,
+      pending_alerts: outbox.size,
+      journal_records: summary.journalRecords,
+      refused_rows: summary.refused.total || undefined,
+      ms: Math.round(performance.now() - restoreBegan),
+    });
+  };
+  /** Runs the restore for up to `budgetMs`; to its end when budgetMs is Infinity (at stop). */
+  const restoreSome = (budgetMs: number) => {
+    if (!restoring) return;
+    const until = performance.now() + budgetMs;
+    for (;;) {
+      const step = restoring.next();
+      if (step.done) return restored(step.value);
+      if (performance.now() >= until) return;
     }
   };
+  const restoreInSlices = () => {
+    try {
+      restoreSome(8);
+    } catch (error) {
+      restoring = undefined;
+      fail(error);
+      return;
+    }
+    if (restoring) setImmediate(restoreInSlices);
+  };
+  const startRestore = () => {
+    journal.hold(true);
+    restoring = restoreState(config.daemon.stateFile, now(), log, {
+      adopt,
+      notice: (notice) => {
+        // An entry that no mail can be made of (`{}`, a time past any date) would fail at every attempt.
+        const problem = outboxEntryProblem(notice);
+        if (problem !== undefined) {
+          log.error("counters", "malformed alert in the state file's outbox, refused", {
+            problem,
+            entry: JSON.stringify(notice).slice(0, 200),
+          });
+          return;
+        }
+        outbox.set(notice.id, notice);
+        offer(notice);
+      },
+    });
+    setImmediate(restoreInSlices);
+  };
 
-  const snapshot = () => ({
+  const snapshot = (journalFrom: number) => ({
     savedAt: now(),
+    journalFrom,
     tables: new Map([...tables].map(([name, table]) => [name, table.counters])),
     outbox: [...outbox.values()],
   });
 
-  // At stop: synchronous, complete, last word.
+  // At stop: synchronous, complete, last word; the journals it holds are then deleted.
   const persist = () => {
-    if (!dirty) return;
-    writeStateFile(config.daemon.stateFile, serializeState(snapshot()));
+    restoreSome(Infinity);
+    // A restore that failed half way: the files still hold more than memory does; leave them.
+    if (!dirty || !restoreDone) return;
+    const journalFrom = journal.rotate();
+    writeStateFile(config.daemon.stateFile, serializeState(snapshot(journalFrom)));
+    journal.dropBefore(journalFrom);
     dirty = false;
   };
 
@@ -200,12 +243,14 @@ export function startCounters(
   let stopped = false;
   let earliestSave = 0; // performance.now() ms
   const persistInBackground = () => {
-    if (!dirty || saving || performance.now() < earliestSave) return;
+    if (!dirty || saving || restoring || performance.now() < earliestSave) return;
     saving = true;
     dirty = false;
     const began = performance.now();
-    writeStateFileAsync(config.daemon.stateFile, snapshot(), () => stopped)
-      .then(({ busyMs }) => {
+    const journalFrom = journal.rotate();
+    writeStateFileAsync(config.daemon.stateFile, snapshot(journalFrom), () => stopped)
+      .then(({ written, busyMs }) => {
+        if (written) journal.dropBefore(journalFrom);
         const took = performance.now() - began;
         earliestSave = performance.now() + took * SAVE_SHARE;
         log.debug("counters", "state saved", {
@@ -410,6 +455,7 @@ export function startCounters(
         table.wheel.schedule(key, counterExpiresAt(counter, limit));
       }
       recordSighting(counter, subject, attributes?.client_address);
+      journal.touched(limit.name, key, counter);
       if (step.over && counter.alert === ALERT_NONE) crossed(limit, key, counter, countAfter(step, counted));
     }
     if (subject !== undefined) recordElsewhere(request, taken, subject);
@@ -466,6 +512,7 @@ export function startCounters(
     counter.alert = ALERT_PENDING;
     const notice = makeAlertNotice(limit, key, counter, count);
     outbox.set(notice.id, notice);
+    journal.alert(notice);
     offer(notice);
     boundOutbox(config.alertQueue.outboxMax);
   };
@@ -506,6 +553,7 @@ export function startCounters(
     const notice = outbox.get(id);
     if (!notice) return;
     outbox.delete(id);
+    journal.sent(id);
     const counter = tables.get(notice.limit)?.counters.get(notice.key);
     if (counter && counter.start === notice.firstSeen) counter.alert = ALERT_SENT;
     dirty = true;
@@ -519,13 +567,13 @@ export function startCounters(
     }
   };
 
-  restore();
   useConfig(config);
+  startRestore();
   const ticker = setInterval(guarded(expire), TICK_MS);
   const keyWatcher = setInterval(guarded(watchKeys), 250);
   // A full disk must not take counting down with it: persistInBackground logs and tries again later.
   const saver = setInterval(persistInBackground, timerDelay(config.daemon.stateIntervalMs));
-  for (const notice of outbox.values()) offer(notice);
+  const journalWriter = setInterval(guarded(journal.flush), FLUSH_MS);
 
   return {
     receive(event) {
@@ -573,6 +621,7 @@ export function startCounters(
           for (const table of tables.values()) if (table.counters.delete(event.key)) removed++;
           if (removed > 0) {
             dirty = true;
+            journal.reset(event.key);
             log.info("counters", "key reset", { key: event.key, limits: removed });
           }
           return event.reply(removed);
@@ -584,6 +633,7 @@ export function startCounters(
       clearInterval(ticker);
       clearInterval(keyWatcher);
       clearInterval(saver);
+      clearInterval(journalWriter);
       try {
         dirty = true;
         persist();
@@ -593,7 +643,9 @@ export function startCounters(
           file: config.daemon.stateFile,
           error: (error as Error).message,
         });
+        journal.rotate(); // the journal then keeps what the snapshot could not
       }
+      journal.close();
     },
   };
 }

@@ -5,9 +5,10 @@ import { type FileHandle, mkdir, open, rename, unlink } from "node:fs/promises";
 import { setImmediate } from "node:timers";
 import { dirname } from "node:path";
 import type { AlertNotice } from "../policy/alert-notice.ts";
-import { type AlertState, makeCounter, type SenderCounter, Tally } from "../policy/sender-counter.ts";
+import type { AlertState, SenderCounter, Tally } from "../policy/sender-counter.ts";
 import { JsonBytes } from "./json-bytes.ts";
 import { readRegularFile } from "./regular-file.ts";
+import { counterFromRow, MAX_FUTURE_MS, RefusedRows } from "./state-rows.ts";
 
 const FORMAT = "mailpolicyd-state";
 const VERSION = 1;
@@ -28,6 +29,8 @@ type CounterRow = [
 
 export interface PersistedState {
   savedAt: number;
+  /** The first journal generation whose records are newer than this snapshot (store/state-journal.ts). */
+  journalFrom?: number;
   tables: Map<string, Map<string, SenderCounter>>;
   outbox: AlertNotice[];
 }
@@ -53,7 +56,8 @@ function writeTally(out: JsonBytes, tally: Tally | undefined): void {
   out.byte(CLOSE);
 }
 
-function writeCounter(out: JsonBytes, key: string, c: SenderCounter): void {
+/** One counter as its row; the journal writes the same rows. */
+export function writeCounter(out: JsonBytes, key: string, c: SenderCounter): void {
   out.byte(OPEN).string(key).byte(COMMA).number(c.start).byte(COMMA).number(c.count).byte(COMMA)
     .number(c.last).byte(COMMA).number(c.alert);
   const prev = c.prev ?? 0;
@@ -77,7 +81,8 @@ function writeCounter(out: JsonBytes, key: string, c: SenderCounter): void {
  * the last pause, so that a writer can hand the bytes to the disk or let the event loop answer requests.
  */
 export function* encodeState(state: PersistedState, out: JsonBytes, sliceBytes = Infinity): Generator<void> {
-  out.raw(`{"format":"${FORMAT}","version":${VERSION},"savedAt":`).number(state.savedAt).raw(`,"limits":{`);
+  out.raw(`{"format":"${FORMAT}","version":${VERSION},"savedAt":`).number(state.savedAt)
+    .raw(`,"journalFrom":`).number(state.journalFrom ?? 0).raw(`,"limits":{`);
   let mark = out.length;
   let firstTable = true;
   for (const [name, table] of state.tables) {
@@ -110,47 +115,50 @@ export function serializeState(state: PersistedState): string {
   return new TextDecoder().decode(out.bytes());
 }
 
-const isTally = (value: unknown): boolean =>
-  value === null || value === undefined ||
-  (Array.isArray(value) &&
-    value.every((entry) =>
-      Array.isArray(entry) && typeof entry[0] === "string" && Number.isFinite(entry[1])
-    ));
+/** A snapshot as read, its rows not yet made counters: the restore converts them a slice at a time. */
+export interface Snapshot {
+  savedAt: number;
+  journalFrom: number;
+  tables: [string, unknown[]][];
+  outbox: AlertNotice[];
+  /** The latest believable timestamp in its rows (store/state-rows.ts). */
+  latest: number;
+}
 
-/** The state in `text`; a file that is not one (JSON of another shape, a bad row) throws a plain Error. */
-export function parseState(text: string): PersistedState {
+/** Parses the document and checks its shape; a file that fails here is unusable as a whole. */
+export function parseSnapshot(text: string, now = Date.now()): Snapshot {
   const data = JSON.parse(text);
   if (data?.format !== FORMAT || data.version !== VERSION) {
     throw new Error(`not a ${FORMAT} v${VERSION} file`);
   }
   const limits = data.limits ?? {};
   if (typeof limits !== "object" || Array.isArray(limits)) throw new Error("limits is not an object");
+  const tables = Object.entries(limits) as [string, unknown[]][];
+  for (const [name, rows] of tables) {
+    if (!Array.isArray(rows)) throw new Error(`limit ${name} holds no list of rows`);
+  }
+  const savedAt = Number.isSafeInteger(data.savedAt) && data.savedAt > 0 ? data.savedAt as number : 0;
+  const journalFrom = Number.isSafeInteger(data.journalFrom) && data.journalFrom > 0 ? data.journalFrom : 0;
+  const outbox = Array.isArray(data.outbox) ? data.outbox as AlertNotice[] : [];
+  return { savedAt, journalFrom, tables, outbox, latest: Math.max(savedAt, now) + MAX_FUTURE_MS };
+}
+
+/** The whole state at once (tests, tools); the daemon restores through parseSnapshot in slices. */
+export function parseState(text: string, now = Date.now()): PersistedState & { refused: RefusedRows } {
+  const snapshot = parseSnapshot(text, now);
+  const refused = new RefusedRows();
   const tables = new Map<string, Map<string, SenderCounter>>();
-  for (const [name, rows] of Object.entries(limits)) {
-    if (!Array.isArray(rows)) throw new Error(`limit ${name} is not a list of counters`);
+  for (const [name, rows] of snapshot.tables) {
     const table = new Map<string, SenderCounter>();
     for (const row of rows) {
-      // Checked before use: a row of another shape made a TypeError or a counter the next save chokes on.
-      if (!Array.isArray(row)) throw new Error(`bad counter row in limit ${name}`);
-      const [key, start, count, last, alert, subjects, clientIps, prev, instance] = row as CounterRow;
-      if (
-        typeof key !== "string" || !Number.isFinite(start) || !Number.isFinite(count) ||
-        !Number.isFinite(last) || (alert !== 0 && alert !== 1 && alert !== 2) || !isTally(subjects) ||
-        !isTally(clientIps)
-      ) {
-        throw new Error(`bad counter row in limit ${name}`);
-      }
-      const counter = makeCounter(start, count, last, alert);
-      counter.subjects = Tally.from(subjects ?? []);
-      counter.clientIps = Tally.from(clientIps ?? []);
-      if (typeof prev === "number" && Number.isFinite(prev) && prev !== 0) counter.prev = prev;
-      if (typeof instance === "string") counter.instance = instance;
-      table.set(key, counter);
+      const counter = counterFromRow(row, snapshot.latest);
+      if (typeof counter === "string") refused.add(counter);
+      else table.set((row as CounterRow)[0], counter);
     }
     tables.set(name, table);
   }
-  const outbox = Array.isArray(data.outbox) ? data.outbox as AlertNotice[] : [];
-  return { savedAt: Number(data.savedAt) || 0, tables, outbox };
+  const { savedAt, journalFrom, outbox } = snapshot;
+  return { savedAt, journalFrom, tables, outbox, refused };
 }
 
 // 8 KB of serialising per slice (some 100 counters, ~30 µs even with 1e5 keys out of the CPU cache): the

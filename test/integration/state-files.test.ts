@@ -1,10 +1,12 @@
-// The files the daemon trusts, tried as a careless admin leaves them: durations past what timers take, a
-// FIFO as the config, a FIFO or a directory at the state path.
+// The files the daemon trusts, tried as a careless admin or a crash leaves them: durations past what
+// timers take, a FIFO as the config, a FIFO or a directory at the state path, a corrupt state file, bad
+// rows; and a kill -9 right after traffic at 20 000 keys.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
-import { writeTestConfig } from "../helpers/daemon-process.ts";
+import { startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
+import { askPolicy } from "../helpers/policy-client.ts";
 import { mainCommand, ROOT } from "../helpers/runtime.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -12,6 +14,25 @@ function cli(args: string[], timeout = 20_000) {
   const [command, ...rest] = mainCommand(args);
   const result = spawnSync(command, rest, { cwd: ROOT, encoding: "utf8", timeout });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, error: result.error };
+}
+
+const sumOfCounts = (file: string) => {
+  const state = JSON.parse(readFileSync(file, "utf8"));
+  return (state.limits.thresholds as [string, number, number][]).reduce((sum, row) => sum + row[2], 0);
+};
+
+/** n requests over `keys`, `parallel` connections at a time, as Exim makes them. */
+async function traffic(socket: string, keys: string[], parallel = 16): Promise<number> {
+  let next = 0;
+  let answered = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++];
+      if (/^(yes|no)$/.test(await askPolicy(socket, `${key}\n`))) answered++;
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return answered;
 }
 
 describe("config and state files (real daemon process)", () => {
@@ -79,4 +100,89 @@ describe("config and state files (real daemon process)", () => {
       );
     });
   }
+
+  it("moves a corrupt state file aside, starts, and never writes over it", async () => {
+    const dir = fresh();
+    writeFileSync(dir.file("state.json"), "{ this is not JSON");
+    const daemon = await startDaemonProcess(
+      dir,
+      writeTestConfig(dir, "[thresholds]\ntime = 1h\ncount = 5\n"),
+    );
+    await daemon.waitForLog(/state restored/);
+    assert.match(daemon.logs(), /error counters: state file unusable, moved aside; starting without it/);
+    assert.equal(await askPolicy(daemon.policySocket, "a@example.org\n"), "no");
+    await daemon.stopCleanly();
+    const aside = readdirSync(dir.path).filter((name) => name.startsWith("state.json.bad-"));
+    assert.equal(aside.length, 1);
+    assert.equal(readFileSync(dir.file(aside[0]), "utf8"), "{ this is not JSON");
+    assert.equal(sumOfCounts(dir.file("state.json")), 1);
+  });
+
+  it("refuses bad state rows (a window start in 2100, count -1 000 000), restores the rest", async () => {
+    const dir = fresh();
+    const now = Date.now();
+    writeFileSync(
+      dir.file("state.json"),
+      JSON.stringify({
+        format: "mailpolicyd-state",
+        version: 1,
+        savedAt: now,
+        limits: {
+          thresholds: [
+            ["spammer@example.org", Date.UTC(2100, 0, 1), -1_000_000, now, 0],
+            ["steady@example.org", now - 1000, 4, now - 1000, 0],
+          ],
+        },
+        outbox: [],
+      }),
+    );
+    const daemon = await startDaemonProcess(
+      dir,
+      writeTestConfig(dir, "[thresholds]\ntime = 1h\ncount = 5\n"),
+    );
+    await daemon.waitForLog(/state restored/);
+    assert.match(
+      daemon.logs(),
+      /warn counters: state rows refused, the others restored; a copy of the file is kept/,
+    );
+    assert.match(daemon.logs(), /state restored keys=1 .*refused_rows=1/);
+    assert.equal(await askPolicy(daemon.policySocket, "steady@example.org\n"), "no"); // 5 of 5
+    assert.equal(await askPolicy(daemon.policySocket, "steady@example.org\n"), "yes");
+    const spammer = [];
+    for (let i = 0; i < 6; i++) spammer.push(await askPolicy(daemon.policySocket, "spammer@example.org\n"));
+    assert.deepEqual(spammer, ["no", "no", "no", "no", "no", "yes"], "no million free messages");
+    await daemon.stopCleanly();
+  });
+
+  it("kill -9 right after traffic at 20 000 keys: the restart loses well under state_interval of counts", async () => {
+    const dir = fresh();
+    const config = writeTestConfig(dir, "[thresholds]\ntime = 1h\ncount = 1000000\n");
+    writeFileSync(
+      config,
+      readFileSync(config, "utf8").replace("state_interval = 200ms", "state_interval = 5s"),
+    );
+    let daemon = await startDaemonProcess(dir, config);
+    const keys = Array.from({ length: 20_000 }, (_, i) => `user${i}@example.org`);
+    let answered = await traffic(daemon.policySocket, keys);
+    const began = performance.now();
+    answered += await traffic(daemon.policySocket, keys);
+    const rate = keys.length / ((performance.now() - began) / 1000);
+    await daemon.stop("SIGKILL");
+
+    const restarted = performance.now();
+    daemon = await startDaemonProcess(dir, config);
+    assert.equal(await askPolicy(daemon.policySocket, "probe@example.org\n"), "no");
+    const firstAnswerMs = performance.now() - restarted;
+    await daemon.waitForLog(/state restored/);
+    await daemon.stopCleanly();
+    const lost = answered + 1 - sumOfCounts(dir.file("state.json"));
+    const lostSeconds = lost / rate;
+    process.stderr.write(
+      `crash recovery at 20 000 keys: ${answered} answered, ${lost} lost (${lostSeconds.toFixed(2)} s at ` +
+        `${Math.round(rate)}/s), first answer ${Math.round(firstAnswerMs)} ms after the restart\n`,
+    );
+    assert.ok(lost >= 0, `more counts than requests: ${lost}`);
+    // The journal is written every 200 ms: a second of traffic is a wide margin, and 5 s is state_interval.
+    assert.ok(lostSeconds < 1, `lost ${lost} counts, ${lostSeconds.toFixed(2)} s of traffic`);
+  });
 });

@@ -68,6 +68,8 @@ describe("counters actor: the alert outbox", () => {
       }),
     );
     const { actor, lines, stats } = start("restore.json");
+    // The restore runs in slices after the start (docs/architecture.md, State).
+    while (!lines.some((line) => /state restored/.test(line))) await new Promise((r) => setTimeout(r, 5));
     assert.equal((await stats()).pendingAlerts, 1);
     const refused = lines.filter((line) => /malformed alert in the state file's outbox, refused/.test(line));
     assert.equal(refused.length, 3, lines.join("\n"));

@@ -2,7 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileKind, readRegularFile, statePathProblem } from "../../../src/store/regular-file.ts";
+import { asideName, setAside } from "../../../src/store/set-aside.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -87,4 +89,23 @@ describe("statePathProblem", () => {
       }
     },
   );
+});
+
+describe("setAside", () => {
+  it("renames a file to .bad-<UTC time>, and says when there was nothing to move", () => {
+    const dir = makeTempDir();
+    try {
+      const at = Date.UTC(2026, 11, 2, 6, 15, 50, 123);
+      assert.equal(asideName("/x/state.json", at), "/x/state.json.bad-20261202T061550.123Z");
+      writeFileSync(dir.file("state.json"), "corrupt");
+      assert.equal(
+        setAside(dir.file("state.json"), at),
+        `${dir.file("state.json")}.bad-20261202T061550.123Z`,
+      );
+      assert.equal(readRegularFile(`${dir.file("state.json")}.bad-20261202T061550.123Z`), "corrupt");
+      assert.equal(setAside(join(dir.path, "missing"), at), undefined);
+    } finally {
+      dir.remove();
+    }
+  });
 });

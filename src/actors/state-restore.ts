@@ -1,0 +1,181 @@
+// Restoring the counters at start: the snapshot (state_file), then the journal generations written since
+// (store/state-journal.ts), into a staging table, then into the live tables. A generator: the counters
+// actor runs it a few milliseconds per turn of the event loop while the daemon already answers (with a
+// million keys the restore takes seconds; Exim falls back after two). A key counted before it is restored
+// gets both counts added (policy/restored-counter.ts).
+//
+// Files that cannot be used are never overwritten: an unreadable or unparsable snapshot or journal is
+// renamed aside (store/set-aside.ts) and the daemon starts without it; a snapshot with refused rows is
+// restored without them and a copy of it is kept aside. (A state file that is not a regular file or
+// cannot be read at all stops `run` before this: store/regular-file.ts, statePathProblem.)
+import { copyFileSync } from "node:fs";
+import type { Logger } from "../log.ts";
+import type { AlertNotice } from "../policy/alert-notice.ts";
+import type { SenderCounter } from "../policy/sender-counter.ts";
+import { readRegularFile } from "../store/regular-file.ts";
+import { asideName, setAside } from "../store/set-aside.ts";
+import { parseSnapshot, readStateFile, type Snapshot } from "../store/state-file.ts";
+import {
+  journalGenerations,
+  journalLines,
+  journalPath,
+  parseJournalLine,
+  torn,
+} from "../store/state-journal.ts";
+import { counterFromRow, MAX_FUTURE_MS, RefusedRows } from "../store/state-rows.ts";
+
+/** Rows converted between two pauses: ~1-2 ms of work. */
+const SLICE_ROWS = 2000;
+
+export interface RestoreTarget {
+  /** Takes a restored counter into the live table; false when it is not kept (no such limit, expired). */
+  adopt(limit: string, key: string, counter: SenderCounter): boolean;
+  notice(notice: AlertNotice): void;
+}
+
+export interface RestoreSummary {
+  keys: number;
+  journalRecords: number;
+  refused: RefusedRows;
+  /** The generation the journal continues with: after every one found. */
+  nextGeneration: number;
+}
+
+function readSnapshot(stateFile: string, at: number, log: Logger): Snapshot | undefined {
+  let text: string | undefined;
+  try {
+    text = readStateFile(stateFile);
+    if (text === undefined) return undefined;
+    return parseSnapshot(text, at);
+  } catch (error) {
+    const aside = setAside(stateFile, at);
+    log.error("counters", "state file unusable, moved aside; starting without it", {
+      file: stateFile,
+      moved_to: aside,
+      error: (error as Error).message,
+    });
+    return undefined;
+  }
+}
+
+export function* restoreState(
+  stateFile: string,
+  at: number,
+  log: Logger,
+  target: RestoreTarget,
+): Generator<void, RestoreSummary> {
+  yield; // let the listeners start first: reading a large snapshot takes a moment
+  const snapshot = readSnapshot(stateFile, at, log);
+  yield;
+  // Outbox entries in their order, by id; an entry without one gets a key of its own, so that the target
+  // sees it (and refuses it, logged) where it stood.
+  const notices = new Map<unknown, AlertNotice>();
+  for (const entry of snapshot?.outbox ?? [] as unknown[]) {
+    const id = (entry as AlertNotice | null)?.id;
+    notices.set(typeof id === "string" ? id : Symbol(), entry as AlertNotice);
+  }
+
+  // The journals first, into a table per limit of each key's last record (null: reset since), so that a
+  // snapshot row is skipped when the journal has newer news of its key and no row is stored twice.
+  // Journals from the snapshot's generation on; all of them when there is no usable snapshot.
+  const generations = journalGenerations(stateFile);
+  const from = snapshot?.journalFrom ?? 0;
+  const latest = Math.max(at, snapshot?.savedAt ?? 0) + MAX_FUTURE_MS;
+  const journaled = new Map<string, Map<string, SenderCounter | null>>();
+  for (const [name] of snapshot?.tables ?? []) journaled.set(name, new Map());
+  const journalRefused = new RefusedRows();
+  let journalRecords = 0;
+  for (const generation of generations) {
+    if (generation < from) continue;
+    const path = journalPath(stateFile, generation);
+    let text: string;
+    try {
+      text = readRegularFile(path);
+    } catch (error) {
+      log.error("counters", "journal unusable, moved aside", {
+        file: path,
+        moved_to: setAside(path, at),
+        error: (error as Error).message,
+      });
+      continue;
+    }
+    if (torn(text)) log.info("counters", "journal ends in a cut-off write (kill): its last line is left out");
+    for (const line of journalLines(text)) {
+      const record = parseJournalLine(line);
+      journalRecords++;
+      switch (record.kind) {
+        case "counter": {
+          const counter = counterFromRow(record.row, latest);
+          if (typeof counter === "string") journalRefused.add(counter);
+          else {
+            let table = journaled.get(record.limit);
+            if (!table) journaled.set(record.limit, table = new Map());
+            table.set((record.row as [string])[0], counter);
+          }
+          break;
+        }
+        case "reset":
+          for (const table of journaled.values()) table.set(record.key, null);
+          break;
+        case "alert":
+          notices.set(record.notice.id, record.notice);
+          break;
+        case "sent":
+          notices.delete(record.id);
+          break;
+        case "bad":
+          journalRefused.add(record.reason);
+      }
+      if (journalRecords % SLICE_ROWS === 0) yield;
+    }
+  }
+  if (journalRefused.total > 0) {
+    log.warn("counters", "journal records refused, the others replayed", {
+      refused: journalRefused.total,
+      reasons: journalRefused.toString(),
+    });
+  }
+
+  const refused = new RefusedRows();
+  let keys = 0;
+  let converted = 0;
+  for (const [name, rows] of snapshot?.tables ?? []) {
+    const newer = journaled.get(name)!;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      rows[i] = null; // done with: the collector may take it while the restore goes on
+      if (++converted % SLICE_ROWS === 0) yield;
+      const counter = counterFromRow(row, snapshot!.latest);
+      if (typeof counter === "string") refused.add(counter);
+      else if (!newer.has((row as [string])[0]) && target.adopt(name, (row as [string])[0], counter)) keys++;
+    }
+  }
+  if (refused.total > 0) keepCopy(stateFile, at, refused, log);
+  for (const [name, table] of journaled) {
+    for (const [key, counter] of table) {
+      if (counter && target.adopt(name, key, counter)) keys++;
+      if (++converted % SLICE_ROWS === 0) yield;
+    }
+  }
+  for (const notice of notices.values()) target.notice(notice);
+  for (const [reason, count] of journalRefused.reasons) for (let i = 0; i < count; i++) refused.add(reason);
+  const last = Math.max(from - 1, generations.at(-1) ?? 0);
+  return { keys, journalRecords, refused, nextGeneration: last + 1 };
+}
+
+/** Bad rows were refused: a copy of the file as it was, for a human (the next save replaces it). */
+function keepCopy(stateFile: string, at: number, refused: RefusedRows, log: Logger): void {
+  let copy: string | undefined = asideName(stateFile, at);
+  try {
+    copyFileSync(stateFile, copy);
+  } catch (error) {
+    log.error("counters", "cannot keep a copy of the state file", { error: (error as Error).message });
+    copy = undefined;
+  }
+  log.warn("counters", "state rows refused, the others restored; a copy of the file is kept", {
+    file: stateFile,
+    copy,
+    refused: refused.total,
+    reasons: refused.toString(),
+  });
+}

@@ -1,0 +1,41 @@
+// A key can be counted again before its saved counter is restored: the daemon answers while the restore
+// runs (a million keys take seconds to restore, and Exim falls back after two). The saved counter and the
+// one counted since then are then added together, so that no counting is lost either way.
+import type { LimitConfig } from "../config/types.ts";
+import { rollCounter } from "./rate.ts";
+import { type AlertState, type SenderCounter, Tally } from "./sender-counter.ts";
+
+type RateLimit = Pick<LimitConfig, "algorithm" | "count" | "windowMs" | "burst">;
+
+function mergeTally(into: Tally | undefined, from: Tally | undefined): Tally | undefined {
+  if (!from) return into;
+  if (!into) return from;
+  from.forEach((value, count) => into.add(value, count));
+  return into;
+}
+
+/**
+ * Adds `restored` into `live` (in place: the journal and the request path may hold `live`) and returns it.
+ * Both are first brought to `now`; the window is the restored one (it began first), the counts add up, and
+ * the alert state is the further one, so an alert sent before the restart is not sent again.
+ */
+export function mergeRestored(
+  live: SenderCounter,
+  restored: SenderCounter,
+  limit: RateLimit,
+  now: number,
+): SenderCounter {
+  rollCounter(restored, limit, now);
+  rollCounter(live, limit, now);
+  if (limit.algorithm === "bucket") live.start = Math.min(live.start, restored.start);
+  else {
+    live.start = restored.start;
+    live.prev = restored.prev;
+  }
+  live.count += restored.count;
+  live.alert = Math.max(live.alert, restored.alert) as AlertState;
+  live.subjects = mergeTally(live.subjects, restored.subjects);
+  live.clientIps = mergeTally(live.clientIps, restored.clientIps);
+  live.instance ??= restored.instance;
+  return live;
+}

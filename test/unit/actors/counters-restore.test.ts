@@ -1,0 +1,168 @@
+// The counters actor's restore: in slices while it already answers, the journal replayed over the
+// snapshot, bad rows refused one by one, unusable files moved aside and never overwritten.
+import assert from "node:assert/strict";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { after, describe, it } from "node:test";
+import { createActor } from "xstate";
+import { countersActor, type CountersStats } from "../../../src/actors/counters.ts";
+import { parseConfig } from "../../../src/config/load.ts";
+import { createLogger } from "../../../src/log.ts";
+import { parseState } from "../../../src/store/state-file.ts";
+import { journalGenerations } from "../../../src/store/state-journal.ts";
+import type { Verdict } from "../../../src/policy/verdict.ts";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
+
+const NOW = 1_780_000_000_000;
+
+function startCounters(dir: string, clock = () => NOW) {
+  const parsed = parseConfig(
+    "[daemon]\nstate_file = state.json\n[thresholds]\ntime = 1h\ncount = 1000000\n",
+    "t",
+    dir,
+  );
+  assert.ok(parsed.ok);
+  const lines: string[] = [];
+  const actor = createActor(countersActor, {
+    input: { config: parsed.config, log: createLogger("debug", (line) => lines.push(line)), now: clock },
+  });
+  actor.start();
+  const hit = (key: string) =>
+    new Promise<Verdict | undefined>((resolve) =>
+      actor.send({ type: "hit", request: { form: "legacy", key }, reply: resolve })
+    );
+  const stats = () => new Promise<CountersStats>((resolve) => actor.send({ type: "stats", reply: resolve }));
+  const restored = async () => {
+    for (let i = 0; i < 400 && !lines.some((line) => /state restored/.test(line)); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return lines.find((line) => /state restored/.test(line))!;
+  };
+  return { actor, hit, stats, lines, restored };
+}
+
+const stateText = (rows: unknown[]) =>
+  JSON.stringify({
+    format: "mailpolicyd-state",
+    version: 1,
+    savedAt: NOW,
+    limits: { thresholds: rows },
+    outbox: [],
+  });
+
+const countOf = (dir: string, key: string) =>
+  parseState(readFileSync(`${dir}/state.json`, "utf8"), NOW).tables.get("thresholds")!.get(key)?.count;
+
+describe("counters actor: restore", () => {
+  const dirs: ReturnType<typeof makeTempDir>[] = [];
+  const fresh = () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    return dir;
+  };
+  after(() => dirs.forEach((dir) => dir.remove()));
+
+  it("answers before a large state is restored, and adds what it counted meanwhile to the restored count", async () => {
+    const dir = fresh();
+    const rows = [];
+    for (let i = 0; i < 100_000; i++) rows.push([`k${i}@x`, NOW - 1000, 5, NOW - 1000, 0]);
+    writeFileSync(dir.file("state.json"), stateText(rows));
+    const counters = startCounters(dir.path);
+    await counters.hit("k99999@x"); // the last row: restored long after this answer
+    assert.equal(counters.lines.some((line) => /state restored/.test(line)), false, "answered first");
+    assert.match(await counters.restored(), /state restored keys=100000 pending_alerts=0 journal_records=0/);
+    assert.equal((await counters.stats()).trackedKeys, 100_000);
+    counters.actor.stop();
+    assert.equal(countOf(dir.path, "k99999@x"), 6, "5 restored + 1 counted during the restore");
+    assert.equal(countOf(dir.path, "k0@x"), 5);
+  });
+
+  it("replays the journal over the snapshot: a kill loses only what was not yet flushed", async () => {
+    const dir = fresh();
+    const counters = startCounters(dir.path);
+    await counters.restored();
+    for (let i = 0; i < 7; i++) await counters.hit("a@x");
+    await counters.hit("b@x");
+    await new Promise((resolve) => setTimeout(resolve, 450)); // two journal flushes (FLUSH_MS = 200)
+    // A kill -9 now: the files as they are, copied before the actor's stop writes its snapshot.
+    const crashed = fresh();
+    cpSync(dir.path, crashed.path, { recursive: true });
+    counters.actor.stop();
+    assert.ok(journalGenerations(crashed.file("state.json")).length > 0, "a journal was written");
+
+    const again = startCounters(crashed.path);
+    assert.match(await again.restored(), /keys=2 .*journal_records=2/);
+    again.actor.stop();
+    assert.equal(countOf(crashed.path, "a@x"), 7);
+    assert.equal(countOf(crashed.path, "b@x"), 1);
+    assert.deepEqual(
+      journalGenerations(crashed.file("state.json")),
+      [],
+      "the stop's snapshot holds them all",
+    );
+  });
+
+  it("refuses bad rows one by one, restores the others and keeps a copy of the file", async () => {
+    const dir = fresh();
+    const in2100 = Date.UTC(2100, 0, 1);
+    writeFileSync(
+      dir.file("state.json"),
+      stateText([
+        ["good@x", NOW - 1000, 3, NOW - 1000, 0],
+        ["future@x", in2100, 1, NOW, 0],
+        ["negative@x", NOW - 1000, -1_000_000, NOW - 1000, 0],
+        ["nan@x", NOW - 1000, null, NOW - 1000, 0],
+        ["alert@x", NOW - 1000, 1, NOW - 1000, 7],
+        ["x".repeat(5000), NOW - 1000, 1, NOW - 1000, 0],
+      ]),
+    );
+    const original = readFileSync(dir.file("state.json"), "utf8");
+    const counters = startCounters(dir.path);
+    assert.match(await counters.restored(), /keys=1 .*refused_rows=5/);
+    const warning = counters.lines.find((line) => /state rows refused/.test(line))!;
+    assert.match(
+      warning,
+      /refused=5 reasons="bad window start: 1, bad count: 2, bad alert state: 1, key too long: 1"/,
+    );
+    const copy = readdirSync(dir.path).find((name) => name.startsWith("state.json.bad-"))!;
+    assert.equal(readFileSync(dir.file(copy), "utf8"), original);
+    for (let i = 0; i < 100; i++) await counters.hit("negative@x");
+    assert.equal((await counters.hit("good@x"))?.over, false);
+    counters.actor.stop();
+    assert.equal(countOf(dir.path, "good@x"), 4);
+    assert.equal(countOf(dir.path, "negative@x"), 100, "counted from zero, not from -1 000 000");
+  });
+
+  it("moves an unparsable state file aside, says why, and never overwrites it", async () => {
+    const dir = fresh();
+    writeFileSync(dir.file("state.json"), '{"format":"mailpolicyd-state","version":1,"limits":{"thr');
+    const counters = startCounters(dir.path);
+    await counters.restored();
+    const error = counters.lines.find((line) => /state file unusable/.test(line))!;
+    assert.match(error, /error counters: state file unusable, moved aside; starting without it/);
+    assert.match(error, /moved_to=\S+state\.json\.bad-\d{8}T\d{6}\.\d{3}Z error=/);
+    await counters.hit("a@x");
+    counters.actor.stop();
+    const aside = readdirSync(dir.path).find((name) => name.startsWith("state.json.bad-"))!;
+    assert.equal(
+      readFileSync(dir.file(aside), "utf8"),
+      '{"format":"mailpolicyd-state","version":1,"limits":{"thr',
+    );
+    assert.equal(countOf(dir.path, "a@x"), 1, "a new state file beside it");
+  });
+
+  it("moves a FIFO at the state path aside instead of hanging on it (if `run` did not refuse it first)", async () => {
+    const dir = fresh();
+    const { execFileSync } = await import("node:child_process");
+    execFileSync("mkfifo", [dir.file("state.json")]);
+    const counters = startCounters(dir.path);
+    await counters.restored();
+    assert.ok(
+      counters.lines.some((line) =>
+        /state file unusable.*is a FIFO \(named pipe\), not a regular file/.test(line)
+      ),
+    );
+    counters.actor.stop();
+    assert.equal(existsSync(dir.file("state.json")), true);
+    assert.equal(countOf(dir.path, "none@x"), undefined);
+  });
+});

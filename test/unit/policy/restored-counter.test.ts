@@ -1,0 +1,45 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mergeRestored } from "../../../src/policy/restored-counter.ts";
+import { makeCounter, Tally } from "../../../src/policy/sender-counter.ts";
+
+const limit = (algorithm: "fixed" | "sliding" | "bucket") => ({
+  algorithm,
+  count: 10,
+  windowMs: 60_000,
+  burst: 10,
+});
+
+describe("mergeRestored", () => {
+  it("fixed: the restored window, both counts, the further alert state, into the live object", () => {
+    const live = makeCounter(100_000, 2, 101_000, 0);
+    live.clientIps = new Tally("192.0.2.1", 2);
+    const restored = makeCounter(70_000, 7, 90_000, 2);
+    restored.clientIps = new Tally("192.0.2.1", 7);
+    restored.subjects = new Tally("Hi", 7);
+    const merged = mergeRestored(live, restored, limit("fixed"), 102_000);
+    assert.equal(merged, live, "in place: the journal may hold the live counter");
+    assert.deepEqual([merged.start, merged.count, merged.alert], [70_000, 9, 2]);
+    assert.equal(merged.clientIps?.get("192.0.2.1"), 9);
+    assert.equal(merged.subjects?.get("Hi"), 7);
+  });
+
+  it("sliding: the restored sub-window grid and previous count, counts added", () => {
+    const live = makeCounter(100_000, 1, 100_000, 0);
+    const restored = makeCounter(50_000, 4, 55_000, 0);
+    restored.prev = 3;
+    const merged = mergeRestored(live, restored, limit("sliding"), 115_000);
+    // The restored counter rolled one window on: its 4 became the previous count.
+    assert.deepEqual([merged.start, merged.prev, merged.count], [110_000, 4, 1]);
+  });
+
+  it("bucket: both levels drained to now, then added", () => {
+    const live = makeCounter(100_000, 2, 100_000, 0);
+    const restored = makeCounter(50_000, 8, 94_000, 1);
+    const merged = mergeRestored(live, restored, limit("bucket"), 100_000);
+    // 10 per 60 s drains 1 every 6 s: the restored 8 is 7 at 100 s.
+    assert.equal(merged.count, 9);
+    assert.equal(merged.alert, 1);
+    assert.equal(merged.start, 50_000, "the alert period that began first");
+  });
+});

@@ -140,9 +140,10 @@ export function startCounters(
   // it is done, or the snapshot would miss what is not restored yet.
   let restoring: Generator<void, RestoreSummary> | undefined;
   const restoreBegan = performance.now();
+  const resetWhileRestoring = new Set<string>(); // a reset must not be undone by the restore
   const adopt = (name: string, key: string, restored: SenderCounter) => {
     const table = tables.get(name);
-    if (!table) return false;
+    if (!table || resetWhileRestoring.has(key)) return false;
     const at = now();
     if (at >= counterExpiresAt(restored, table.limit)) return false;
     const live = table.counters.get(key);
@@ -161,6 +162,7 @@ export function startCounters(
   const restored = (summary: RestoreSummary) => {
     restoring = undefined;
     restoreDone = true;
+    resetWhileRestoring.clear();
     journal.startAt(summary.nextGeneration);
     journal.hold(false);
     dirty = true;
@@ -619,6 +621,7 @@ export function startCounters(
           // nothing and is dropped). A pending alert for it is still delivered.
           let removed = 0;
           for (const table of tables.values()) if (table.counters.delete(event.key)) removed++;
+          if (restoring) resetWhileRestoring.add(event.key);
           if (removed > 0) {
             dirty = true;
             journal.reset(event.key);

@@ -14,7 +14,8 @@ import type { AlertNotice } from "../policy/alert-notice.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
 import { readRegularFile } from "../store/regular-file.ts";
 import { asideName, setAside } from "../store/set-aside.ts";
-import { parseSnapshot, readStateFile, type Snapshot } from "../store/state-file.ts";
+import { readStateFile, type Snapshot } from "../store/state-file.ts";
+import { parseSnapshotInPieces } from "../store/snapshot-reader.ts";
 import {
   journalGenerations,
   journalLines,
@@ -41,12 +42,11 @@ export interface RestoreSummary {
   nextGeneration: number;
 }
 
-function readSnapshot(stateFile: string, at: number, log: Logger): Snapshot | undefined {
-  let text: string | undefined;
+function* readSnapshot(stateFile: string, at: number, log: Logger): Generator<void, Snapshot | undefined> {
   try {
-    text = readStateFile(stateFile);
+    const text = readStateFile(stateFile);
     if (text === undefined) return undefined;
-    return parseSnapshot(text, at);
+    return yield* parseSnapshotInPieces(text, at);
   } catch (error) {
     const aside = setAside(stateFile, at);
     log.error("counters", "state file unusable, moved aside; starting without it", {
@@ -64,9 +64,8 @@ export function* restoreState(
   log: Logger,
   target: RestoreTarget,
 ): Generator<void, RestoreSummary> {
-  yield; // let the listeners start first: reading a large snapshot takes a moment
-  const snapshot = readSnapshot(stateFile, at, log);
-  yield;
+  yield; // let the listeners start first
+  const snapshot = yield* readSnapshot(stateFile, at, log);
   // Outbox entries in their order, by id; an entry without one gets a key of its own, so that the target
   // sees it (and refuses it, logged) where it stood.
   const notices = new Map<unknown, AlertNotice>();

@@ -60,12 +60,17 @@ describe("counters actor: restore", () => {
     return dir;
   };
   after(() => dirs.forEach((dir) => dir.remove()));
-
-  it("answers before a large state is restored, and adds what it counted meanwhile to the restored count", async () => {
+  /** A folder whose state file holds `n` keys k0@x … with a count of 5 each. */
+  const withKeys = (n: number) => {
     const dir = fresh();
     const rows = [];
-    for (let i = 0; i < 100_000; i++) rows.push([`k${i}@x`, NOW - 1000, 5, NOW - 1000, 0]);
+    for (let i = 0; i < n; i++) rows.push([`k${i}@x`, NOW - 1000, 5, NOW - 1000, 0]);
     writeFileSync(dir.file("state.json"), stateText(rows));
+    return dir;
+  };
+
+  it("answers before a large state is restored, and adds what it counted meanwhile to the restored count", async () => {
+    const dir = withKeys(100_000);
     const counters = startCounters(dir.path);
     await counters.hit("k99999@x"); // the last row: restored long after this answer
     assert.equal(counters.lines.some((line) => /state restored/.test(line)), false, "answered first");
@@ -74,6 +79,19 @@ describe("counters actor: restore", () => {
     counters.actor.stop();
     assert.equal(countOf(dir.path, "k99999@x"), 6, "5 restored + 1 counted during the restore");
     assert.equal(countOf(dir.path, "k0@x"), 5);
+  });
+
+  it("does not bring back a key reset while the restore runs", async () => {
+    const dir = withKeys(50_000);
+    const counters = startCounters(dir.path);
+    const removed = await new Promise((resolve) =>
+      counters.actor.send({ type: "reset", key: "k49999@x", reply: resolve })
+    );
+    assert.equal(removed, 0, "not restored yet");
+    await counters.restored();
+    counters.actor.stop();
+    assert.equal(countOf(dir.path, "k49999@x"), undefined);
+    assert.equal(countOf(dir.path, "k49998@x"), 5);
   });
 
   it("replays the journal over the snapshot: a kill loses only what was not yet flushed", async () => {

@@ -9,6 +9,7 @@ import { startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.t
 import { askPolicy } from "../helpers/policy-client.ts";
 import { mainCommand, ROOT } from "../helpers/runtime.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+import { stateText } from "../helpers/state-text.ts";
 
 function cli(args: string[], timeout = 20_000) {
   const [command, ...rest] = mainCommand(args);
@@ -123,18 +124,10 @@ describe("config and state files (real daemon process)", () => {
     const now = Date.now();
     writeFileSync(
       dir.file("state.json"),
-      JSON.stringify({
-        format: "mailpolicyd-state",
-        version: 1,
-        savedAt: now,
-        limits: {
-          thresholds: [
-            ["spammer@example.org", Date.UTC(2100, 0, 1), -1_000_000, now, 0],
-            ["steady@example.org", now - 1000, 4, now - 1000, 0],
-          ],
-        },
-        outbox: [],
-      }),
+      stateText([
+        ["spammer@example.org", Date.UTC(2100, 0, 1), -1_000_000, now, 0],
+        ["steady@example.org", now - 1000, 4, now - 1000, 0],
+      ], now),
     );
     const daemon = await startDaemonProcess(
       dir,

@@ -11,6 +11,7 @@ import { parseState } from "../../../src/store/state-file.ts";
 import { journalGenerations } from "../../../src/store/state-journal.ts";
 import type { Verdict } from "../../../src/policy/verdict.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
+import { stateText as stateTextOf } from "../../helpers/state-text.ts";
 
 const NOW = 1_780_000_000_000;
 
@@ -40,14 +41,7 @@ function startCounters(dir: string, clock = () => NOW) {
   return { actor, hit, stats, lines, restored };
 }
 
-const stateText = (rows: unknown[]) =>
-  JSON.stringify({
-    format: "mailpolicyd-state",
-    version: 1,
-    savedAt: NOW,
-    limits: { thresholds: rows },
-    outbox: [],
-  });
+const stateText = (rows: unknown[]) => stateTextOf(rows, NOW);
 
 const countOf = (dir: string, key: string) =>
   parseState(readFileSync(`${dir}/state.json`, "utf8"), NOW).tables.get("thresholds")!.get(key)?.count;

@@ -127,7 +127,7 @@ export function startCounters(
   // Counter changes between snapshots (store/state-journal.ts); the request path only notes what it
   // touched, and a timer writes it every FLUSH_MS.
   const journal = createJournal(
-    config.daemon.stateFile,
+    () => config.daemon.stateFile,
     1,
     (error) =>
       log.error("counters", "cannot write the state journal", {
@@ -589,6 +589,8 @@ export function startCounters(
           for (const notice of outbox.values()) offer(notice);
           return;
         case "config":
+          // A new state_file gets its snapshot at once; the journal follows it from its next write.
+          if (event.config.daemon.stateFile !== config.daemon.stateFile) earliestSave = 0;
           useConfig(event.config);
           boundOutbox(config.alertQueue.outboxMax);
           for (const name of [...tables.keys()]) {

@@ -119,13 +119,16 @@ const COMMA = 0x2c;
 const OPEN = 0x5b;
 const CLOSE = 0x5d;
 
+/** `stateFile` may be a function: a reload may move state_file, and the journal follows it. */
 export function createJournal(
-  stateFile: string,
+  stateFile: string | (() => string),
   firstGeneration: number,
   onError: (error: Error) => void,
 ): Journal {
+  const stateFileNow = typeof stateFile === "string" ? () => stateFile : stateFile;
   let generation = firstGeneration;
   let fd: number | undefined;
+  let openPath = "";
   let held = false;
   let failing = false;
   // Flat triples (what, key, counter): no object per request. `what` is a limit name or RESET/ALERT/SENT.
@@ -210,11 +213,16 @@ export function createJournal(
     try {
       // O_NONBLOCK: if something not ours sits at the path, a FIFO without a reader fails (ENXIO) instead
       // of blocking; on a regular file the flag changes nothing.
-      fd ??= openSync(
-        journalPath(stateFile, generation),
-        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK,
-        0o640,
-      );
+      const path = journalPath(stateFileNow(), generation);
+      if (fd !== undefined && path !== openPath) closeFile();
+      if (fd === undefined) {
+        fd = openSync(
+          path,
+          constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK,
+          0o640,
+        );
+        openPath = path;
+      }
       const bytes = out.bytes();
       for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset);
       failing = false;
@@ -264,6 +272,7 @@ export function createJournal(
       return ++generation;
     },
     dropBefore(first) {
+      const stateFile = stateFileNow();
       for (const old of journalGenerations(stateFile)) {
         if (old >= first) break;
         try {

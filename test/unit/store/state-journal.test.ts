@@ -120,6 +120,24 @@ describe("createJournal", () => {
     });
   });
 
+  it("follows the state file when a reload moves it", () => {
+    const dir = makeTempDir();
+    let state = dir.file("old.json");
+    const journal = createJournal(() => state, 1, () => {});
+    try {
+      journal.touched("out", "a@x", makeCounter(1, 1, 1, 0));
+      journal.flush();
+      state = dir.file("new.json");
+      journal.touched("out", "b@x", makeCounter(1, 1, 1, 0));
+      journal.flush();
+      assert.deepEqual(lines(journalPath(dir.file("old.json"), 1)).map((line) => line[1][0]), ["a@x"]);
+      assert.deepEqual(lines(journalPath(dir.file("new.json"), 1)).map((line) => line[1][0]), ["b@x"]);
+    } finally {
+      journal.close();
+      dir.remove();
+    }
+  });
+
   it("reports a journal path it cannot write (a FIFO there) once, without blocking", () => {
     withJournal(-1, (journal, _state, errors) => {
       for (let i = 0; i < 3; i++) {

@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import type { Config } from "../config/types.ts";
 import { type ControlDeps, createControlApp } from "../control/app.ts";
 import type { Metrics } from "../control/metrics.ts";
+import { CONTROL_SOCKET_LIMIT, CONTROL_TCP_LIMIT, createReadLimit } from "../control/read-limit.ts";
 import { type RunningServer, serveHttp } from "../control/serve.ts";
 import type { Logger } from "../log.ts";
 import { claimSocketPath, setSocketAccess } from "../listeners/unix-socket.ts";
@@ -23,6 +24,9 @@ export interface ControlInput {
 export type ControlEvent = { type: "config"; config: Config };
 
 const ASK_TIMEOUT_MS = 2000;
+// The top senders of a large table are ranked in slices between policy answers (store/top-senders.ts):
+// at a million keys under load that takes up to a second or two of wall time, not of blocked time.
+const RANKING_TIMEOUT_MS = 10_000;
 
 function loopbackHosts(config: Config): string[] {
   const port = config.daemon.controlListen?.port;
@@ -42,7 +46,8 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
     new Promise((resolve) => {
       const counters = liveActor(system, "counters");
       if (!counters) return resolve(undefined);
-      const timer = setTimeout(() => resolve(undefined), ASK_TIMEOUT_MS);
+      const timeoutMs = event.type === "senders" ? RANKING_TIMEOUT_MS : ASK_TIMEOUT_MS;
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
       counters.send({
         ...event,
         reply: (value: unknown) => {
@@ -62,10 +67,16 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
     askCounters,
     reload: input.reload,
   };
-  const app = createControlApp(deps);
+  const app = createControlApp({ ...deps, readLimit: createReadLimit(CONTROL_SOCKET_LIMIT) });
   // Loopback TCP has no file permissions: anyone on the host may connect, and a browser may be steered
   // to it (DNS rebinding). It serves reads only, to requests addressed to a loopback name.
-  const tcpApp = createControlApp({ ...deps, readOnly: true, allowedHosts: loopbackHosts(config) });
+  // Paced too (control/read-limit.ts): polling loops there must not take the thread that answers Exim.
+  const tcpApp = createControlApp({
+    ...deps,
+    readOnly: true,
+    allowedHosts: loopbackHosts(config),
+    readLimit: createReadLimit(CONTROL_TCP_LIMIT),
+  });
 
   (async () => {
     await claimSocketPath(path);

@@ -31,13 +31,14 @@ import {
   type Verdict,
   verdictFor,
 } from "../policy/verdict.ts";
-import { type SenderDetail, senderDetail, type SenderRow, senderRow } from "../policy/sender-report.ts";
+import { type SenderDetail, senderDetail, type SenderRow } from "../policy/sender-report.ts";
 import { displaySubject } from "../protocols/subject.ts";
 import { serializeState, writeStateFile, writeStateFileAsync } from "../store/state-file.ts";
 import { createJournal, FLUSH_MS } from "../store/state-journal.ts";
 import { mergeRestored } from "../policy/restored-counter.ts";
 import { restoreState, type RestoreSummary } from "./state-restore.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
+import { createTopSenders } from "../store/top-senders.ts";
 import { type GrowthWatch, watchGrowth } from "../store/after-growth.ts";
 import { chooseVictim, type EvictionCursor } from "../store/eviction.ts";
 import { outboxEntryProblem } from "../store/outbox-entry.ts";
@@ -52,7 +53,8 @@ export type CountersEvent =
   | { type: "alerts.offer" } // the alerter (re)started: offer it every undelivered alert
   | { type: "config"; config: Config }
   | { type: "stats"; reply: (stats: CountersStats) => void }
-  | { type: "senders"; top: number; rule?: string; reply: (rows: SenderRow[]) => void }
+  // undefined: the ranking was dropped (the actor stopped or failed meanwhile)
+  | { type: "senders"; top: number; rule?: string; reply: (rows: SenderRow[] | undefined) => void }
   | { type: "sender"; key: string; reply: (rows: SenderDetail[]) => void }
   | { type: "reset"; key: string; reply: (removed: number) => void };
 
@@ -536,19 +538,9 @@ export function startCounters(
     }
   };
 
-  // Top N by current count, over every limit or one: a scan, fine for an on-demand status query.
-  const topSenders = (top: number, rule?: string): SenderRow[] => {
-    const at = now();
-    const rows: SenderRow[] = [];
-    for (const table of tables.values()) {
-      if (rule !== undefined && table.limit.name !== rule) continue;
-      for (const [key, counter] of table.counters) {
-        const row = senderRow(table.limit, key, counter, at);
-        if (row.count > 0) rows.push(row);
-      }
-    }
-    return rows.sort((a, b) => b.count / b.limit - a.count / a.limit || b.count - a.count).slice(0, top);
-  };
+  // Top N by current count, over every limit or one: ranked in slices off the request path, shared by
+  // concurrent readers (store/top-senders.ts).
+  const topSenders = createTopSenders({ tables: () => tables.values(), now, stopped: () => stopped, fail });
 
   // The alert is done with (delivered, parked or dropped): no other for this key in this window.
   const settle = (id: string) => {
@@ -608,7 +600,7 @@ export function startCounters(
           return event.reply({ trackedKeys, perRule, pendingAlerts: outbox.size });
         }
         case "senders":
-          return event.reply(topSenders(event.top, event.rule));
+          return topSenders.query(event.top, event.rule, event.reply);
         case "sender": {
           const at = now();
           const rows: SenderDetail[] = [];

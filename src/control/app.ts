@@ -5,6 +5,7 @@ import type { CountersEvent, CountersStats } from "../actors/counters.ts";
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import { DASHBOARD_HTML } from "./dashboard.ts";
 import { type Metrics, requestRate } from "./metrics.ts";
+import type { ReadLimit } from "./read-limit.ts";
 import { renderPrometheus } from "./prometheus.ts";
 import { formatUptime } from "./uptime.ts";
 
@@ -27,6 +28,8 @@ export interface ControlDeps {
   readOnly?: boolean;
   /** Accept only these Host headers (host:port), against DNS rebinding; unset: any. */
   allowedHosts?: string[];
+  /** Pace requests: over the rate they wait their turn, or get 429 when too many already wait. */
+  readLimit?: ReadLimit;
 }
 
 const COUNTERS_DOWN = { error: "the counters actor is down (restarting); try again in a moment" };
@@ -44,6 +47,10 @@ export function createControlApp(deps: ControlDeps): Hono {
     }
     if (deps.readOnly && c.req.method !== "GET" && c.req.method !== "HEAD") {
       return c.json({ error: "read-only listener: reset and reload go through the control socket" }, 403);
+    }
+    if (deps.readLimit && !(await deps.readLimit.admit())) {
+      c.header("retry-after", "1");
+      return c.json({ error: "too many requests on this listener; try again in a second" }, 429);
     }
     await next();
   });

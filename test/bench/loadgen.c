@@ -5,11 +5,18 @@
 //   MODE: hot | uniform | zipf | seq (every key once, then stop) ; NKEYS: distinct keys
 //   FORM: legacy (default) | attr | exim (attr without the newline, as Exim's ${readsocket} sends it: the
 //   server can only answer at the half-close) ; RATE: total requests per second to hold (0 = as fast as possible)
-// Prints one JSON object: requests, errors, yes, elapsed_s, latency percentiles in microseconds.
+// Environment (for test/stress): LOADGEN_PREFIX (keys are PREFIX<n>@example.org, default "user"),
+// LOADGEN_KEY_BYTES (pad each key's local part so the key is this many bytes), LOADGEN_SEED (vary the key
+// sequence). SIGTERM or SIGINT: finish the requests under way and report.
+// Prints one JSON object: requests, errors, yes, elapsed_s, latency percentiles in microseconds; errors
+// are split into refused (no connection: Exim would use its fallback), unanswered (connected and written,
+// then an empty reply or a reset: Exim would get an empty string), write_failed and bad (a reply that is
+// not an answer).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +36,17 @@ static int attr_form, no_newline;
 static double *zipf_cdf;
 static double rate_per_thread;
 static long seq_next; // shared cursor for MODE seq
+static const char *key_prefix = "user";
+static long key_bytes; // 0: no padding
+static unsigned int seed_base = 12345u;
+static volatile sig_atomic_t stopping; // SIGTERM/SIGINT: finish the requests under way and report
+
+static void on_stop_signal(int sig) { (void)sig; stopping = 1; }
+
+enum { ASK_REFUSED = -1, ASK_WRITE_FAILED = -2, ASK_UNANSWERED = -3 };
 
 typedef struct {
-  long requests, errors, yes;
+  long requests, errors, yes, refused, write_failed, unanswered, bad;
   uint32_t *lat; // microseconds
   long lat_len, lat_cap;
   unsigned int seed;
@@ -59,9 +74,15 @@ static long pick_key(worker_t *w) {
 
 static int ask(const char *req, size_t len, char *reply, size_t cap) {
   int fd = socket(target.ss_family, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, (struct sockaddr *)&target, target_len) < 0) { close(fd); return -1; }
-  if (write(fd, req, len) != (ssize_t)len) { close(fd); return -1; }
+  if (fd < 0) return ASK_REFUSED;
+  if (connect(fd, (struct sockaddr *)&target, target_len) < 0) { close(fd); return ASK_REFUSED; }
+  size_t written = 0;
+  while (written < len) {
+    ssize_t n = write(fd, req + written, len - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) { close(fd); return ASK_WRITE_FAILED; }
+    written += n;
+  }
   shutdown(fd, SHUT_WR);
   size_t got = 0;
   for (;;) {
@@ -73,7 +94,7 @@ static int ask(const char *req, size_t len, char *reply, size_t cap) {
   }
   close(fd);
   reply[got] = 0;
-  return (int)got;
+  return got == 0 ? ASK_UNANSWERED : (int)got;
 }
 
 // "/path/to.sock" (anything with a slash) or "127.0.0.1:PORT".
@@ -97,27 +118,49 @@ static int parse_address(const char *address) {
 
 static void *run(void *arg) {
   worker_t *w = arg;
-  char req[256], reply[256];
+  size_t req_cap = 256 + key_bytes;
+  char *req = malloc(req_cap), *pad = malloc(key_bytes + 1), reply[256];
+  int pad_len = 0;
   double start = now_s(), end = start + seconds;
   long sent = 0;
   while (1) {
     double t0 = now_s();
-    if (t0 >= end) break;
+    if (t0 >= end || stopping) break;
     if (rate_per_thread > 0) {
       double due = start + sent / rate_per_thread;
-      if (due > t0) { struct timespec ts = {0, (long)((due - t0) * 1e9)}; nanosleep(&ts, NULL); t0 = now_s(); }
+      if (due > t0) {
+        double wait = due - t0;
+        struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
+        nanosleep(&ts, NULL);
+        if (stopping) break;
+        t0 = now_s();
+      }
       sent++;
     }
     long k = pick_key(w);
     if (k >= nkeys) break; // seq: all keys done
+    if (key_bytes > 0) {
+      // Pad the local part so that the whole key (PREFIX<n>x…x@example.org) is key_bytes long.
+      int base = snprintf(NULL, 0, "%s%ld@example.org", key_prefix, k);
+      pad_len = key_bytes > base ? (int)(key_bytes - base) : 0;
+      memset(pad, 'x', pad_len);
+      pad[pad_len] = 0;
+    }
     int len = attr_form
-      ? snprintf(req, sizeof req, "rcpt sender=user%ld@example.org client_address=192.0.2.%ld recipient=rcpt@example.net\n", k, k % 250)
-      : snprintf(req, sizeof req, "user%ld@example.org\n", k);
+      ? snprintf(req, req_cap, "rcpt sender=%s%ld%s@example.org client_address=192.0.2.%ld recipient=rcpt@example.net\n", key_prefix, k, pad_len ? pad : "", k % 250)
+      : snprintf(req, req_cap, "%s%ld%s@example.org\n", key_prefix, k, pad_len ? pad : "");
     len -= no_newline;
     int n = ask(req, len, reply, sizeof reply);
     double t1 = now_s();
     if (n <= 0 || (strncmp(reply, "no", 2) != 0 && strncmp(reply, "yes", 3) != 0 && strncmp(reply, "action=", 7) != 0)) {
-      if (w->errors++ < 3) fprintf(stderr, "loadgen: error: %s (reply %d bytes: %.60s)\n", n < 0 ? strerror(errno) : "bad reply", n, n > 0 ? reply : "");
+      const char *what = n == ASK_REFUSED ? "refused" : n == ASK_WRITE_FAILED ? "write failed" : n == ASK_UNANSWERED ? "unanswered" : "bad reply";
+      if (n == ASK_REFUSED) w->refused++;
+      else if (n == ASK_WRITE_FAILED) w->write_failed++;
+      else if (n == ASK_UNANSWERED) w->unanswered++;
+      else w->bad++;
+      if (w->errors++ < 3) fprintf(stderr, "loadgen: error: %s (%s; reply %d bytes: %.60s)\n", what, strerror(errno), n > 0 ? n : 0, n > 0 ? reply : "");
+      // Nothing listens (a stopped daemon): do not spin on connect() while it is away.
+      if (n == ASK_REFUSED) { struct timespec ts = {0, 1000000}; nanosleep(&ts, NULL); }
       continue;
     }
     if (strncmp(reply, "yes", 3) == 0) w->yes++;
@@ -128,6 +171,8 @@ static void *run(void *arg) {
     }
     w->lat[w->lat_len++] = (uint32_t)((t1 - t0) * 1e6);
   }
+  free(req);
+  free(pad);
   return NULL;
 }
 
@@ -156,14 +201,22 @@ int main(int argc, char **argv) {
     double acc = 0;
     for (long i = 0; i < nkeys; i++) { acc += 1.0 / (i + 1) / sum; zipf_cdf[i] = acc; }
   }
+  if (getenv("LOADGEN_PREFIX")) key_prefix = getenv("LOADGEN_PREFIX");
+  if (getenv("LOADGEN_KEY_BYTES")) key_bytes = atol(getenv("LOADGEN_KEY_BYTES"));
+  if (getenv("LOADGEN_SEED")) seed_base += (unsigned int)atol(getenv("LOADGEN_SEED")) * 104729u;
+  struct sigaction stop_action = {.sa_handler = on_stop_signal};
+  sigaction(SIGTERM, &stop_action, NULL);
+  sigaction(SIGINT, &stop_action, NULL);
   worker_t *workers = calloc(threads, sizeof *workers);
   pthread_t *ids = calloc(threads, sizeof *ids);
   double start = now_s();
-  for (int i = 0; i < threads; i++) { workers[i].seed = 12345u + i * 7919u; pthread_create(&ids[i], NULL, run, &workers[i]); }
-  long requests = 0, errors = 0, yes = 0, total = 0;
+  for (int i = 0; i < threads; i++) { workers[i].seed = seed_base + i * 7919u; pthread_create(&ids[i], NULL, run, &workers[i]); }
+  long requests = 0, errors = 0, yes = 0, total = 0, refused = 0, write_failed = 0, unanswered = 0, bad = 0;
   for (int i = 0; i < threads; i++) {
     pthread_join(ids[i], NULL);
     requests += workers[i].requests; errors += workers[i].errors; yes += workers[i].yes; total += workers[i].lat_len;
+    refused += workers[i].refused; write_failed += workers[i].write_failed;
+    unanswered += workers[i].unanswered; bad += workers[i].bad;
   }
   double elapsed = now_s() - start;
   uint32_t *all = malloc((total ? total : 1) * sizeof *all);
@@ -174,6 +227,7 @@ int main(int argc, char **argv) {
   printf("{\"requests\":%ld,\"errors\":%ld,\"yes\":%ld,\"elapsed_s\":%.3f,\"rps\":%.0f,"
          "\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u",
          requests, errors, yes, elapsed, requests / elapsed, PCT(0.50), PCT(0.99), PCT(0.999), total ? all[total - 1] : 0);
+  printf(",\"refused\":%ld,\"write_failed\":%ld,\"unanswered\":%ld,\"bad\":%ld", refused, write_failed, unanswered, bad);
   if (getenv("LOADGEN_HISTOGRAM")) {
     // The latencies as [value, count, value, count, ...], to 1 us under 1 ms, 10 us under 10 ms, 100 us
     // under 100 ms, 1 ms beyond: runs of one server can then be merged into true percentiles.

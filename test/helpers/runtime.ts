@@ -8,9 +8,14 @@ export const MAIN = `${ROOT}src/main.ts`;
 export const isDeno = "Deno" in globalThis;
 export const runtimeName = isDeno ? "deno" : "bun";
 
+/** argv that runs a TypeScript file under the current runtime. */
+export function runCommand(file: string, args: string[] = []): string[] {
+  return isDeno ? [process.execPath, "run", "-A", file, ...args] : [process.execPath, file, ...args];
+}
+
 /** argv that runs `src/main.ts <args>` under the current runtime. */
 export function mainCommand(args: string[]): string[] {
-  return isDeno ? [process.execPath, "run", "-A", MAIN, ...args] : [process.execPath, MAIN, ...args];
+  return runCommand(MAIN, args);
 }
 
 /** Runs `src/main.ts <args>` (a CLI command) under the current runtime to its end. */

@@ -49,9 +49,9 @@ async function run(limit: string, times: number[]): Promise<Numbers> {
       );
       replies.push(formatVerdict(verdict!));
     }
-    const [row] = await new Promise<SenderRow[]>((resolve) =>
+    const [row] = (await new Promise<SenderRow[] | undefined>((resolve) =>
       actor.send({ type: "senders", top: 1, reply: resolve })
-    );
+    ))!;
     actor.stop();
     const state = JSON.parse(readFileSync(dir.file("state.json"), "utf8"));
     return { replies, log, row, notice: state.outbox[0] };

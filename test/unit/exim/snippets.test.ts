@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { SNIPPET_DIR, snippetFiles } from "../../../packaging/exim-snippet-files.ts";
 import { eximSnippet, formatSnippet } from "../../../src/exim/snippets.ts";
-import { mainCommand } from "../../helpers/runtime.ts";
+import { runMain } from "../../helpers/runtime.ts";
 
 describe("Exim snippets", () => {
   it("packaging/exim/ matches src/exim/snippets.ts (run `npm run snippets` after a change)", () => {
@@ -59,11 +58,7 @@ describe("Exim snippets", () => {
 });
 
 describe("mailpolicyd exim-snippet", () => {
-  const cli = (args: string[]) => {
-    const [command, ...rest] = mainCommand(["exim-snippet", ...args]);
-    const result = spawnSync(command, rest, { encoding: "utf8" });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-  };
+  const cli = (args: string[]) => runMain(["exim-snippet", ...args]);
   const config = (daemon: string) => {
     const dir = mkdtempSync(join(tmpdir(), "mpd-snippet-"));
     writeFileSync(join(dir, "m.conf"), `[daemon]\n${daemon}`);

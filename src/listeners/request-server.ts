@@ -54,6 +54,8 @@ export interface RequestServer {
 interface Unanswered {
   count: number;
   lastAccept: number; // performance.now() of the latest accept
+  /** While a drain waits for quiet: replies kept back (connection, text, connection, text…), see drain. */
+  held: Array<Connection | string> | undefined;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -92,6 +94,11 @@ class Connection implements Responder {
     if (this.replied) return;
     this.replied = true;
     this.unanswered.count--;
+    if (this.unanswered.held) this.unanswered.held.push(this, text);
+    else this.write(text);
+  }
+
+  write(text: string): void {
     if (this.node) {
       if (this.socket.destroyed) return;
       // node:net reads on after end() until the client half-closes (allowHalfOpen), then closes: only bounded.
@@ -156,7 +163,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // Closing a listening socket resets the connections still in its accept backlog, whose clients may have
 // written their request already. So a drain first goes on accepting for at least QUIET_MS and until no
 // client has connected for QUIET_MS (a Unix path is unlinked by then, so its backlog only empties), at most
-// ACCEPT_ON_MS, then closes.
+// ACCEPT_ON_MS, then closes. Meanwhile it keeps its replies back: a client answered at once would connect
+// again at once, and a TCP listener (which cannot be unlinked) would never see quiet; with them held, every
+// client is either accepted or still connecting, and after the close a new connect is refused (Exim's
+// fallback) instead of reset after its write (docs/decisions.md, "Graceful stop").
 const QUIET_MS = 25;
 const ACCEPT_ON_MS = 500;
 
@@ -168,11 +178,14 @@ async function drainThenClose(unanswered: Unanswered, graceMs: number, close: ()
   const began = performance.now();
   const deadline = began + graceMs;
   const acceptUntil = began + Math.min(ACCEPT_ON_MS, graceMs / 2);
+  const held: Array<Connection | string> = unanswered.held = [];
   do await sleep(5); while (
     performance.now() < acceptUntil &&
     (performance.now() - began < QUIET_MS || performance.now() - unanswered.lastAccept < QUIET_MS)
   );
   close();
+  unanswered.held = undefined;
+  for (let i = 0; i < held.length; i += 2) (held[i] as Connection).write(held[i + 1] as string);
   while (unanswered.count > 0 && performance.now() < deadline) await sleep(5);
   return Math.max(0, unanswered.count);
 }
@@ -183,7 +196,7 @@ async function drainThenClose(unanswered: Unanswered, graceMs: number, close: ()
 const BUSY_REPLY = "error busy: too many connections";
 
 export function listenForRequests(options: RequestServerOptions): RequestServer {
-  const unanswered: Unanswered = { count: 0, lastAccept: 0 };
+  const unanswered: Unanswered = { count: 0, lastAccept: 0, held: undefined };
   const refuse = (socket: AnySocket) => {
     options.onBusy();
     socket.end(BUSY_REPLY);

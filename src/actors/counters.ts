@@ -99,6 +99,7 @@ export function startCounters(
   const tables = new Map<string, LimitTable>();
   const outbox = new Map<string, AlertNotice>();
   let dirty = false;
+  let created = 0; // keys ever stored: the churn that store/after-growth.ts watches
 
   const tableFor = (limit: LimitConfig): LimitTable => {
     let table = tables.get(limit.name);
@@ -278,7 +279,9 @@ export function startCounters(
   const watchKeys = () => {
     let keys = 0;
     for (const table of tables.values()) keys += table.counters.size;
-    if (growth.tick(keys)) log.debug("counters", "collected garbage after a burst of new keys", { keys });
+    if (growth.tick(keys, created)) {
+      log.debug("counters", "collected garbage after new keys", { keys, created });
+    }
   };
 
   const expire = () => {
@@ -457,6 +460,7 @@ export function startCounters(
         key = kept;
         table.counters.set(key, counter);
         table.wheel.schedule(key, counterExpiresAt(counter, limit));
+        created++;
       }
       recordSighting(counter, subject, attributes?.client_address);
       journal.touched(limit.name, key, counter);

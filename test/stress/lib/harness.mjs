@@ -117,10 +117,13 @@ export function startLoad(env, target, {
   seed,
   histogram = false,
   quiet = false,
+  nice = 0,
 } = {}) {
+  const args = [target, String(threads), String(seconds), mode, String(keys), form, String(rate)];
+  // nice: below the daemon's priority, as a flood from other hosts would be (it costs this host no CPU).
   const child = spawn(
-    env.loadgen,
-    [target, String(threads), String(seconds), mode, String(keys), form, String(rate)],
+    nice ? "nice" : env.loadgen,
+    nice ? ["-n", String(nice), env.loadgen, ...args] : args,
     {
       stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
       env: {

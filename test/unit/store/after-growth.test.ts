@@ -32,6 +32,25 @@ describe("watchGrowth", () => {
     assert.deepEqual(run([0, 200_000, 200_000, 20_000, 20_000, 120_000, 120_000]), [2, 6]);
   });
 
+  it("collects in a flood at max_keys: a quarter of the keys (at least 100 000) created since the last", () => {
+    const collected: number[] = [];
+    const watch = watchGrowth(() => collected.push(0));
+    // A million keys, flat (every new key replaces an evicted one), 12 000 created per tick.
+    for (let tick = 1; tick <= 100; tick++) {
+      if (watch.tick(1_000_000, 1_000_000 + tick * 12_000)) collected.push(tick);
+    }
+    // The first tick collects for the growth to a million; then every 250 000 created: 21 ticks apart.
+    assert.deepEqual(collected.filter((_, i) => i % 2 === 1), [1, 22, 43, 64, 85]);
+  });
+
+  it("never collects for churn under 100 000 keys, nor for a quarter of few keys", () => {
+    const watch = watchGrowth(() => {
+      throw new Error("collected");
+    });
+    // 20 000 keys, 4 000 created per tick: the quarter is 5 000, but 100 000 is the least.
+    for (let tick = 1; tick <= 20; tick++) assert.equal(watch.tick(20_000, tick * 4_000), false);
+  });
+
   it("does nothing where the runtime cannot collect on request", () => {
     const watch = watchGrowth(null);
     assert.equal(watch.tick(0), false);

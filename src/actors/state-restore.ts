@@ -145,8 +145,15 @@ export function* restoreState(
       rows[i] = null; // done with: the collector may take it while the restore goes on
       if (++converted % SLICE_ROWS === 0) yield;
       const counter = counterFromRow(row, snapshot!.latest);
-      if (typeof counter === "string") refused.add(counter);
-      else if (!newer.has((row as [string])[0]) && target.adopt(name, (row as [string])[0], counter)) keys++;
+      if (typeof counter === "string") {
+        refused.add(counter);
+        continue;
+      }
+      const key = (row as [string])[0];
+      const journaledCounter = newer.get(key);
+      if (journaledCounter === undefined) {
+        if (target.adopt(name, key, counter)) keys++;
+      } else if (journaledCounter !== null) keepSightings(journaledCounter, counter);
     }
   }
   if (refused.total > 0) keepCopy(stateFile, at, refused, log);
@@ -160,6 +167,16 @@ export function* restoreState(
   for (const [reason, count] of journalRefused.reasons) for (let i = 0; i < count; i++) refused.add(reason);
   const last = Math.max(from - 1, generations.at(-1) ?? 0);
   return { keys, journalRecords, refused, nextGeneration: last + 1 };
+}
+
+/**
+ * The journal's rows carry no sightings (store/state-journal.ts): the snapshot's stand while the window (or
+ * alert period) is the one the snapshot saw.
+ */
+function keepSightings(journaled: SenderCounter, snapshotted: SenderCounter): void {
+  if (journaled.start !== snapshotted.start) return;
+  journaled.subjects ??= snapshotted.subjects;
+  journaled.clientIps ??= snapshotted.clientIps;
 }
 
 /** Bad rows were refused: a copy of the file as it was, for a human (the next save replaces it). */

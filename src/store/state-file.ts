@@ -56,13 +56,17 @@ function writeTally(out: JsonBytes, tally: Tally | undefined): void {
   out.byte(CLOSE);
 }
 
-/** One counter as its row; the journal writes the same rows. */
-export function writeCounter(out: JsonBytes, key: string, c: SenderCounter): void {
+/**
+ * One counter as its row; the journal writes the same rows without the sightings (`sightings` false: the
+ * subjects and client addresses are left out, `null` where a later field needs their places).
+ */
+export function writeCounter(out: JsonBytes, key: string, c: SenderCounter, sightings = true): void {
   out.byte(OPEN).string(key).byte(COMMA).number(c.start).byte(COMMA).number(c.count).byte(COMMA)
     .number(c.last).byte(COMMA).number(c.alert);
   const prev = c.prev ?? 0;
-  if (c.subjects || c.clientIps || prev !== 0 || c.instance !== undefined) {
-    if (c.subjects || c.clientIps) {
+  const tallies = sightings && (c.subjects !== undefined || c.clientIps !== undefined);
+  if (tallies || prev !== 0 || c.instance !== undefined) {
+    if (tallies) {
       out.byte(COMMA);
       writeTally(out, c.subjects);
       out.byte(COMMA);

@@ -5,8 +5,12 @@
 // The request path only remembers what it touched (three array slots per counter); every FLUSH_MS the
 // counters actor encodes each touched counter once, as it is then, and appends the batch with one write.
 // Lines are the snapshot's own rows, `["limit",[key,start,count,…]]`, plus `["!reset",key]`,
-// `["!alert",notice]` and `["!sent",id]`; each record carries a counter's whole state, so replaying a
-// generation over a snapshot in order leaves every key as its last record says.
+// `["!alert",notice]` and `["!sent",id]`; each record carries a counter's whole state but its sightings
+// (the subjects and client addresses an alert lists), so replaying a generation over a snapshot in order
+// leaves every key's count as its last record says. The sightings were most of the journal's cost (a
+// tally of up to 50 addresses per row: docs/decisions.md, "The journal's price"); a restore takes them
+// from the snapshot's row while the window is the same (actors/state-restore.ts), and loses those seen
+// since the snapshot.
 //
 // Generations tie the journal to the snapshots: a snapshot starts by rotating to generation N+1 and records
 // `journalFrom: N+1`; the changes it may have missed (its rows are taken over seconds, a slice at a time)
@@ -172,7 +176,7 @@ export function createJournal(
         recent[recentAt] = counter;
         recentAt = (recentAt + 1) & 3;
         out.byte(OPEN).string(what).byte(COMMA);
-        writeCounter(out, batch[i + 1] as string, counter);
+        writeCounter(out, batch[i + 1] as string, counter, false);
       } else {
         out.byte(OPEN).string(what).byte(COMMA).value(batch[i + 1]);
       }

@@ -7,8 +7,12 @@
 //   --rounds N    interleaved rounds those seconds are split into (default 5)
 //   --soak N      also hold 10k req/s for N seconds and sample RSS (the flat-memory check)
 //   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim (default: all)
+//   --match TEXT  only the throughput scenarios whose name contains TEXT (A|B: either; references always run)
 //   --exim        the same as --only exim
 //   --transactions N, --exim-rounds N   for exim: lock-step transactions per session (2000), rounds (8)
+//   --baseline PATH   another build of mailpolicyd (say the previous release's dist/mailpolicyd), run with the
+//                 same config in the same interleaved rounds: "of baseline" is this build's req/s over its own,
+//                 the before/after comparison a change to the request path must show
 import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -29,6 +33,8 @@ const { values } = parseArgs({
     exim: { type: "boolean" },
     transactions: { type: "string" },
     "exim-rounds": { type: "string" },
+    baseline: { type: "string" },
+    match: { type: "string" },
   },
 });
 const seconds = Number(values.seconds ?? 10);
@@ -121,7 +127,7 @@ async function startServer(kind, transport = "unix") {
       ...(kind.endsWith("newline") ? ["--at-newline"] : []),
     ];
   }
-  if (kind === "mailpolicyd") {
+  if (kind === "mailpolicyd" || kind === "baseline") {
     const config = join(dir, "mailpolicyd.conf");
     writeFileSync(
       config,
@@ -135,7 +141,8 @@ async function startServer(kind, transport = "unix") {
             `[limit outbound]\nkey = sender\ncount = 100\ntime = 1h\n` +
             `[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n`),
     );
-    [command, args] = [join(root, "dist/mailpolicyd"), ["run", "--config", config]];
+    const binary = kind === "baseline" ? values.baseline : join(root, "dist/mailpolicyd");
+    [command, args] = [binary, ["run", "--config", config]];
   }
   if (transport === "exim") chmodSync(dir, 0o755);
   const started = performance.now();
@@ -262,8 +269,13 @@ function combine(loads) {
 // runs next to the two Bun.listen references, all three started, in interleaved rounds under the same
 // load (newline reference, EOF reference, mailpolicyd, then the other way round): drift falls on all three
 // alike. The reference that answers at the newline does what mailpolicyd does; the targets are judged
-// against it.
-const COMPARED = ["reference-bun-newline", "reference-bun", "mailpolicyd"];
+// against it. With --baseline, the other build takes its turn in the same rounds.
+const COMPARED = [
+  "reference-bun-newline",
+  "reference-bun",
+  "mailpolicyd",
+  ...(values.baseline ? ["baseline"] : []),
+];
 async function measureInterleaved(scenario) {
   const servers = new Map();
   for (const kind of COMPARED) {
@@ -295,18 +307,24 @@ async function measureInterleaved(scenario) {
     rss_mb: Math.round(rss / 1e5) / 10,
     reference_bun_rps: combine(loads.get("reference-bun")).rps,
     reference_bun_newline_rps: combine(loads.get("reference-bun-newline")).rps,
+    ...(values.baseline ? { baseline_rps: combine(loads.get("baseline")).rps } : {}),
   };
 }
 
 const results = [];
-for (const scenario of scenarios.filter((scenario) => wants(scenario.transport))) {
+const matches = (scenario) =>
+  !values.match || scenario.server !== "mailpolicyd" ||
+  values.match.split("|").some((text) => scenario.name.includes(text));
+for (const scenario of scenarios.filter((scenario) => wants(scenario.transport) && matches(scenario))) {
   const result = scenario.server === "mailpolicyd"
     ? await measureInterleaved(scenario)
     : await measure(scenario);
   results.push(result);
   const adjacent = result.reference_bun_rps
     ? ` (Bun.listen references in the same rounds: ${result.reference_bun_rps} at EOF, ` +
-      `${result.reference_bun_newline_rps} at the newline)`
+      `${result.reference_bun_newline_rps} at the newline${
+        result.baseline_rps ? `; baseline ${result.baseline_rps}` : ""
+      })`
     : "";
   process.stdout.write(`${scenario.name}: ${JSON.stringify(result)}${adjacent}\n`);
 }
@@ -462,8 +480,13 @@ reference.bunNewline = referenceRps("reference-bun-newline");
 const percent = (part, whole) => whole ? `${Math.round((part / whole) * 100)} %` : "–";
 const machine = `${cpus().length} × ${cpus()[0].model.trim()}`;
 const date = new Date().toISOString().slice(0, 10);
+const baselineColumn = (r) =>
+  values.baseline
+    ? ` ${percent(r.rps, r.baseline_rps)} (${percent(r.baseline_rps, r.reference_bun_newline_rps)}) |`
+    : "";
 const rows = results.map((r) =>
-  `| ${r.name} | ${r.rps} | ${percent(r.rps, r.reference_bun_newline_rps ?? reference.bunNewline)} | ` +
+  `| ${r.name} | ${r.rps} | ${percent(r.rps, r.reference_bun_newline_rps ?? reference.bunNewline)} |` +
+  `${baselineColumn(r)} ` +
   `${percent(r.rps, r.reference_bun_rps ?? reference.bun)} | ` +
   `${percent(r.rps, r.transport === "unix" ? reference.c : undefined)} | ` +
   `${r.p50_us} | ${r.p99_us} | ${r.p999_us} | ${r.errors} | ${r.cpu_us_per_request} | ${r.rss_mb} |`
@@ -479,10 +502,14 @@ const throughputMarkdown = results.length === 0
     `"of C ref." is the C reference (EOF, ${
       seconds / rounds
     } s) at the start, as are the other reference rows. "TCP:" rows drive mailpolicyd's loopback TCP listener ` +
-    `and compare it with the same references listening on TCP.\n\n` +
-    `| scenario | req/s | of newline ref. | of EOF ref. | of C ref. | p50 µs | p99 µs | p99.9 µs | errors | ` +
-    `CPU µs/req | RSS MB |\n` +
-    `|---|---|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n\n`;
+    `and compare it with the same references listening on TCP.` +
+    (values.baseline
+      ? ` "of baseline" compares with ${values.baseline} in the same rounds (in brackets: the baseline's own ` +
+        `per cent of the newline reference).`
+      : "") +
+    `\n\n| scenario | req/s | of newline ref. |${values.baseline ? " of baseline |" : ""} of EOF ref. | ` +
+    `of C ref. | p50 µs | p99 µs | p99.9 µs | errors | CPU µs/req | RSS MB |\n` +
+    `|---|---|---|${values.baseline ? "---|" : ""}---|---|---|---|---|---|---|---|\n${rows.join("\n")}\n\n`;
 const otherMarkdown = [
   memory &&
   `Memory: ${memory.keys} keys tracked after one request each: RSS ${memory.rss_before_mb} MB before, over the ` +

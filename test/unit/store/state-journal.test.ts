@@ -11,7 +11,7 @@ import {
   parseJournalLine,
   torn,
 } from "../../../src/store/state-journal.ts";
-import { makeCounter } from "../../../src/policy/sender-counter.ts";
+import { makeCounter, Tally } from "../../../src/policy/sender-counter.ts";
 import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 
@@ -60,6 +60,24 @@ describe("createJournal", () => {
       journal.flush();
       assert.equal(lines(journalPath(state, 3)).length, 3, "the next batch writes it again");
       assert.deepEqual(errors, []);
+    });
+  });
+
+  it("leaves a counter's sightings out of its row, keeping the places of the fields after them", () => {
+    withJournal(1, (journal, state) => {
+      const seen = makeCounter(1000, 2, 1000, 0);
+      seen.subjects = Tally.from([["Hello", 2]]);
+      seen.clientIps = Tally.from([["192.0.2.1", 2]]);
+      const sliding = makeCounter(1000, 2, 1000, 0);
+      sliding.clientIps = seen.clientIps;
+      sliding.prev = 4;
+      journal.touched("out", "seen@x", seen);
+      journal.touched("out", "sliding@x", sliding);
+      journal.flush();
+      assert.deepEqual(lines(journalPath(state, 1)), [
+        ["out", ["seen@x", 1000, 2, 1000, 0]],
+        ["out", ["sliding@x", 1000, 2, 1000, 0, null, null, 4]],
+      ]);
     });
   });
 

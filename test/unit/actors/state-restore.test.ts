@@ -1,0 +1,65 @@
+// The restore's merge of snapshot and journal (actors/state-restore.ts): journal rows carry no sightings,
+// so a key's subjects and client addresses come from its snapshot row while the window is the same one.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { restoreState } from "../../../src/actors/state-restore.ts";
+import { createLogger } from "../../../src/log.ts";
+import type { SenderCounter } from "../../../src/policy/sender-counter.ts";
+import { journalPath } from "../../../src/store/state-journal.ts";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
+import { stateText } from "../../helpers/state-text.ts";
+
+const NOW = 1_780_000_000_000;
+
+/** Restores `snapshotRows` (limit "out") and journal generation 1's `journal` lines; the counters adopted. */
+function restore(snapshotRows: unknown[], journal: unknown[]): Map<string, SenderCounter> {
+  const dir = makeTempDir();
+  try {
+    const stateFile = dir.file("state.json");
+    writeFileSync(stateFile, stateText(snapshotRows, NOW, "out"));
+    writeFileSync(journalPath(stateFile, 1), journal.map((line) => JSON.stringify(line) + "\n").join(""));
+    const adopted = new Map<string, SenderCounter>();
+    const run = restoreState(stateFile, NOW, createLogger("error", () => {}), {
+      adopt: (_limit, key, counter) => (adopted.set(key, counter), true),
+      notice: () => {},
+    });
+    while (!run.next().done);
+    return adopted;
+  } finally {
+    dir.remove();
+  }
+}
+
+const entries = (counter: SenderCounter | undefined, field: "subjects" | "clientIps") => {
+  const seen: [string, number][] = [];
+  counter?.[field]?.forEach((value, count) => seen.push([value, count]));
+  return seen;
+};
+
+describe("restoreState: snapshot and journal", () => {
+  const start = NOW - 60_000;
+  const snapshotRow = ["a@x", start, 5, NOW - 30_000, 0, [["Hello", 5]], [["192.0.2.1", 5]]];
+
+  it("takes the count from the journal and the sightings from the snapshot in the same window", () => {
+    const restored = restore([snapshotRow], [["out", ["a@x", start, 9, NOW - 1000, 0]]]);
+    const a = restored.get("a@x");
+    assert.equal(a?.count, 9);
+    assert.deepEqual(entries(a, "subjects"), [["Hello", 5]]);
+    assert.deepEqual(entries(a, "clientIps"), [["192.0.2.1", 5]]);
+  });
+
+  it("leaves the snapshot's sightings out once the journal's row is in a new window", () => {
+    const restored = restore([snapshotRow], [["out", ["a@x", NOW - 5000, 2, NOW - 1000, 0]]]);
+    const a = restored.get("a@x");
+    assert.equal(a?.count, 2);
+    assert.deepEqual(entries(a, "subjects"), []);
+    assert.deepEqual(entries(a, "clientIps"), []);
+  });
+
+  it("restores a key that only the journal knows, and none that the journal reset", () => {
+    const restored = restore([snapshotRow], [["out", ["b@x", start, 1, NOW - 1000, 0]], ["!reset", "a@x"]]);
+    assert.deepEqual([...restored.keys()], ["b@x"]);
+    assert.equal(restored.get("b@x")?.count, 1);
+  });
+});

@@ -2,8 +2,9 @@
 // the tick their deadline falls in; advance(now) hands back every key whose bucket has passed. A key may
 // be handed back before its counter really ended (the window restarted meanwhile): the owner checks and
 // schedules it again, so the wheel never needs a remove. Keys the owner dropped before their deadline
-// (evicted when the counters were full) stay in their bucket until then; compact() sweeps them out a few
-// buckets at a time, so that a flood of evicted keys does not keep their strings alive for a whole window.
+// (evicted when the counters were full) stay in their bucket until then; compact() sweeps them out a budget
+// of entries at a time (stopping inside a bucket if need be: in a flood one second's bucket holds 12 000
+// keys), so that a flood of evicted keys does not keep their strings alive for a whole window.
 
 export interface TimerWheel<K> {
   schedule(key: K, atMs: number): void;
@@ -20,7 +21,9 @@ export function createTimerWheel<K>(tickMs: number, startMs: number): TimerWheel
   const buckets = new Map<number, K[]>();
   let cursor = Math.floor(startMs / tickMs); // every bucket <= cursor has been handed back
   let size = 0;
-  let compactAfter = -Infinity; // compact() goes on with the first bucket after this slot
+  // compact() goes on with the first bucket at or after compactSlot, from compactIndex in that very slot.
+  let compactSlot = -Infinity;
+  let compactIndex = 0;
   return {
     schedule(key, atMs) {
       const slot = Math.max(Math.ceil(atMs / tickMs), cursor + 1);
@@ -52,19 +55,25 @@ export function createTimerWheel<K>(tickMs: number, startMs: number): TimerWheel
     compact(isLive, budget) {
       let removed = 0;
       let looked = 0;
-      const slots = [...buckets.keys()].filter((slot) => slot > compactAfter).sort((a, b) => a - b);
-      if (slots.length === 0) compactAfter = -Infinity;
+      const slots = [...buckets.keys()].filter((slot) => slot >= compactSlot).sort((a, b) => a - b);
       for (const slot of slots) {
         if (looked >= budget) break;
         const bucket = buckets.get(slot)!;
-        looked += bucket.length;
-        const kept = bucket.filter(isLive);
-        removed += bucket.length - kept.length;
-        if (kept.length > 0) buckets.set(slot, kept);
-        else buckets.delete(slot);
-        compactAfter = slot;
+        // In place: kept keys move down to `write`; a bucket may be left halfway, at compactIndex.
+        let read = slot === compactSlot ? compactIndex : 0;
+        let write = read;
+        for (; read < bucket.length && looked < budget; read++, looked++) {
+          const key = bucket[read];
+          if (isLive(key)) bucket[write++] = key;
+        }
+        removed += read - write;
+        bucket.copyWithin(write, read);
+        bucket.length -= read - write;
+        if (bucket.length === 0) buckets.delete(slot);
+        [compactSlot, compactIndex] = write < bucket.length ? [slot, write] : [slot + 1, 0];
       }
-      if (looked < budget) compactAfter = -Infinity; // went through every bucket: start again next time
+      // Went through every bucket: start again from the first next time.
+      if (looked < budget) [compactSlot, compactIndex] = [-Infinity, 0];
       size -= removed;
       return removed;
     },

@@ -165,12 +165,13 @@ describe("counters actor", () => {
     }
     assert.equal((await stats()).trackedKeys, 1000);
     await hit("quiet5@x.org"); // seen again: no longer among the least recently seen
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < 3000; i++) {
       clock++;
       await hit(`flood${i}@x.org`);
     }
     assert.equal((await stats()).trackedKeys, 1000, "the bound holds");
-    assert.equal(metrics.keysEvicted.get("out"), 500);
+    assert.equal(metrics.keysEvicted.get("out"), 3000);
+    assert.equal((await stats()).wheelEntries, 4000, "the evicted keys' wheel entries stay until swept");
     for (let i = 0; i < 10; i++) {
       assert.equal((await hit(`spammer${i}@x.org`))?.action, "defer", "a key over its limit stays");
     }
@@ -182,9 +183,13 @@ describe("counters actor", () => {
     clock += 61_000;
     await new Promise((resolve) => setTimeout(resolve, 1100)); // the next wheel tick ends the incident
     assert.ok(
-      lines.some((l) => /no key had to give way for a minute .*evicted=500/.test(l)),
+      lines.some((l) => /no key had to give way for a minute .*evicted=3000/.test(l)),
       lines.join("\n"),
     );
+    // ...and sweeps the evicted keys' entries, a slice per turn, until at most a quarter of the keys + 1000.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const { wheelEntries } = await stats();
+    assert.ok(wheelEntries >= 1000 && wheelEntries <= 1000 + 1250, `${wheelEntries} wheel entries`);
     actor.stop();
   });
 });

@@ -103,4 +103,19 @@ describe("createTimerWheel", () => {
     assert.deepEqual(due, ["k0", "k12", "k15", "k18", "k21", "k24", "k27", "k3", "k6", "k9"]);
     assert.equal(wheel.size, 0);
   });
+
+  it("stops inside a large bucket and goes on there, keys scheduled meanwhile included", () => {
+    const wheel = createTimerWheel<string>(1000, 0);
+    for (let i = 0; i < 10; i++) wheel.schedule(`k${i}`, 5000); // one bucket of ten
+    const live = (key: string) => Number(key.slice(1)) % 2 === 0;
+    assert.equal(wheel.compact(live, 4), 2); // k0..k3 looked at: k1, k3 gone
+    assert.equal(wheel.size, 8);
+    wheel.schedule("k11", 5000); // joins the same bucket, after where compaction stopped
+    assert.equal(wheel.compact(live, 4), 2); // k4..k7
+    assert.equal(wheel.compact(live, 4), 2); // k8, k9, k11: budget left, so the next call starts over
+    assert.equal(wheel.compact(live, 100), 0);
+    assert.equal(wheel.size, 5);
+    assert.deepEqual(wheel.advance(10_000), ["k0", "k2", "k4", "k6", "k8"]);
+    assert.equal(wheel.size, 0);
+  });
 });

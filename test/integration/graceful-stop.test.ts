@@ -4,7 +4,7 @@
 // under either test runner: Deno's node:net drops connections it accepted but had not yet handed to the
 // program when the server closes (docs/decisions.md).
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
@@ -15,22 +15,41 @@ type Tally = { answered: number; refused: number; unanswered: number };
 
 /**
  * `processes` × `clients` Exim-style clients without pause (test/helpers/stop-hammer.mjs), each until its
- * first refusal; the tallies added up. Separate processes: one process's clients left the backlog empty.
+ * first refusal. `answering` resolves once every process has had its first hundred answers (on a loaded
+ * machine they take a while to start), `done` with the tallies added up. Separate processes: one
+ * process's clients left the backlog empty.
  */
-async function load(target: net.NetConnectOpts, processes: number, clients: number): Promise<Tally> {
+function load(target: net.NetConnectOpts, processes: number, clients: number) {
   const script = fileURLToPath(new URL("../helpers/stop-hammer.mjs", import.meta.url));
-  const tallies = await Promise.all(
-    Array.from({ length: processes }, () =>
-      new Promise<Tally>((resolve, reject) => {
-        execFile("node", [script, JSON.stringify(target), String(clients), "0"], (error, stdout) =>
-          error ? reject(error) : resolve(JSON.parse(stdout)));
-      })),
-  );
-  const sum: Tally = { answered: 0, refused: 0, unanswered: 0 };
-  for (const tally of tallies) {
-    for (const outcome of Object.keys(sum) as (keyof Tally)[]) sum[outcome] += tally[outcome];
-  }
-  return sum;
+  const runs = Array.from({ length: processes }, () => {
+    const child = spawn("node", [script, JSON.stringify(target), String(clients), "0"]);
+    let out = "";
+    let answering: () => void;
+    const started = new Promise<void>((resolve) => answering = resolve);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.startsWith("answering\n")) answering();
+    });
+    const done = new Promise<Tally>((resolve, reject) =>
+      child.on("close", (code) => {
+        answering(); // a process that never got that far does not hold the test up
+        try {
+          resolve(JSON.parse(out.trim().split("\n").at(-1)!));
+        } catch {
+          reject(new Error(`stop-hammer exited ${code}: ${out}`));
+        }
+      })
+    );
+    return { started, done };
+  });
+  const sum = async (): Promise<Tally> => {
+    const total: Tally = { answered: 0, refused: 0, unanswered: 0 };
+    for (const tally of await Promise.all(runs.map((run) => run.done))) {
+      for (const outcome of Object.keys(total) as (keyof Tally)[]) total[outcome] += tally[outcome];
+    }
+    return total;
+  };
+  return { answering: Promise.all(runs.map((run) => run.started)), done: sum() };
 }
 
 const ROOMY = "[limit roomy]\ncount = 1000000\ntime = 1h\n";
@@ -41,7 +60,7 @@ describe("graceful stop (SIGTERM)", () => {
   before(() => dir = makeTempDir());
   after(() => dir.remove());
 
-  /** Hammers the daemon's `transport` from 4 processes × 16 clients, SIGTERM after 0.7 s: none unanswered. */
+  /** Hammers the daemon's `transport` from 4 processes × 16 clients, SIGTERM once it is on: none unanswered. */
   const stopUnderLoad = async (transport: "unix" | "tcp") => {
     const daemon = await startDaemonProcess(dir, writeTestConfig(dir, ROOMY), [], "bun");
     const { hostname, port } = daemon.policyAddress!;
@@ -50,9 +69,10 @@ describe("graceful stop (SIGTERM)", () => {
       4,
       16,
     );
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await running.answering;
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const exit = await daemon.stop("SIGTERM");
-    const tally = await running;
+    const tally = await running.done;
     assert.equal(exit, 0, daemon.logs());
     assert.ok(tally.answered > 100, JSON.stringify(tally));
     assert.equal(tally.unanswered, 0, `${JSON.stringify(tally)}\n${last(daemon.logs())}`);

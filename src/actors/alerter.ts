@@ -15,7 +15,7 @@ import { composeDigestMail, digestBatches, routeAlert } from "../policy/alert-di
 import { afterFailure, failureKind } from "../policy/alert-failure.ts";
 import { createAlertTransport, type SendAlertMail } from "./alert-transport.ts";
 import { liveActor } from "./actor.ts";
-import { timerDelay } from "./timer-delay.ts";
+import { backoffDelay } from "./backoff.ts";
 import { type Metrics, type RecentAlert, recordAlert, recordParked } from "../control/metrics.ts";
 
 export type AlerterEvent =
@@ -61,13 +61,9 @@ const recent = (notice: AlertNotice, status: RecentAlert["status"], error?: stri
   error,
 });
 
-export function retryDelayMs(attempt: number, minMs: number, maxMs: number): number {
-  return timerDelay(Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1)));
-}
-
 // Without [alerts] nothing fails; the numbers only matter after a reload removed it mid-attempt.
 const nextRetryMs = (context: AlerterContext) =>
-  retryDelayMs(
+  backoffDelay(
     context.attempt,
     context.config.alerts?.retryMinMs ?? 1000,
     context.config.alerts?.retryMaxMs ?? 1000,

@@ -3,6 +3,7 @@
 // down the others keep working; the listener answers with the fail_mode verdict meanwhile.
 import { type AnyActorLogic, assign, enqueueActions, setup } from "xstate";
 import type { Logger } from "../log.ts";
+import { backoffDelay } from "./backoff.ts";
 
 export interface ChildSpec {
   id: string; // also its systemId, so siblings find the live instance with system.get(id)
@@ -40,10 +41,6 @@ const spawnOptions = (child: ChildSpec): any => ({ id: child.id, systemId: child
 const ERROR_PREFIX = "xstate.error.actor.";
 const FAILURE_MEMORY_MS = 60_000;
 
-export function restartDelayMs(recentFailures: number, minMs: number, maxMs: number): number {
-  return Math.min(maxMs, minMs * 2 ** Math.max(0, recentFailures - 1));
-}
-
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
@@ -79,7 +76,7 @@ export const supervisorMachine = setup({
         }),
         enqueueActions(({ context, event, enqueue }) => {
           const id = event.type.slice(ERROR_PREFIX.length);
-          const delay = restartDelayMs(
+          const delay = backoffDelay(
             context.failures[id].length,
             context.restartMinMs,
             context.restartMaxMs,

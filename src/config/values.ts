@@ -1,7 +1,7 @@
 // Converters from INI text to typed values, as valibot schemas so each failure carries a readable message.
 import * as v from "valibot";
+import { type DurationUnit, formatDuration, UNIT_MS } from "./format-duration.ts";
 
-const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i;
 const NOT_A_DURATION = "expected a duration such as 300, 30s, 5m, 1h or 1d";
 
@@ -9,7 +9,7 @@ const NOT_A_DURATION = "expected a duration such as 300, 30s, 5m, 1h or 1d";
 export function parseDuration(text: string): number | undefined {
   const match = DURATION.exec(text.trim());
   if (!match) return undefined;
-  const ms = Number(match[1]) * UNITS_MS[(match[2] ?? "s").toLowerCase()];
+  const ms = Number(match[1]) * UNIT_MS[(match[2] ?? "s").toLowerCase() as DurationUnit];
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
 
@@ -25,7 +25,7 @@ export function durationText(text: string): string | undefined {
 
 // Every duration has a maximum: the runtimes' timers take a delay of at most 2^31-1 ms (24.8 days) and
 // fire at once for anything longer, so `state_interval = 25d` saved state every millisecond.
-const atMost = (maxMs: number) => `must be at most ${shortDuration(maxMs)}`;
+const atMost = (maxMs: number) => `must be at most ${formatDuration(maxMs)}`;
 
 /** A duration in [minMs, maxMs] (see docs/configuration.md for each key's range). */
 export const duration = (minMs: number, maxMs: number) =>
@@ -36,14 +36,6 @@ export const duration = (minMs: number, maxMs: number) =>
     v.minValue(minMs, `must be at least ${minMs} ms`),
     v.maxValue(maxMs, atMost(maxMs)),
   );
-
-/** Milliseconds in the largest unit that divides them: 60000 → "1m", 1500 → "1500ms". */
-export const shortDuration = (ms: number): string => {
-  for (const unit of ["d", "h", "m", "s"]) {
-    if (ms % UNITS_MS[unit] === 0) return `${ms / UNITS_MS[unit]}${unit}`;
-  }
-  return `${ms}ms`;
-};
 
 /** A limit's window: its length, and its text as written (see durationText). */
 export interface Window {

@@ -6,7 +6,7 @@
 // held one; the digest lists every held alert (in mails of at most DIGEST_MAX_KEYS keys). A storm that
 // goes on thus gives one digest per window. Each key is still alerted once per window: a digest is that
 // key's alert.
-import { shortDuration } from "../config/values.ts";
+import { formatDuration } from "../config/format-duration.ts";
 import { sevenBitText } from "./mail-text.ts";
 import {
   type AlertMail,
@@ -88,7 +88,7 @@ export function composeDigestMail(
   const crossed = notices.map((notice) => notice.lastSeen);
   const windows = distinct(notices.map(windowText)).join(", ");
   const text = `mailpolicyd on ${hostname}: ${n} keys passed their limits at about the same time,\n` +
-    `more than ${settings.digestAfter} within ${shortDuration(settings.digestWindowMs)}, ` +
+    `more than ${settings.digestAfter} within ${formatDuration(settings.digestWindowMs)}, ` +
     `so this one mail lists them all.\n\n` +
     `Crossed:     between ${formatTime(Math.min(...crossed))} and ${formatTime(Math.max(...crossed))}\n` +
     `Windows:     ${windows}\n\n` +

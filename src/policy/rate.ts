@@ -17,7 +17,17 @@ export function newCounter(now: number): SenderCounter {
 // Level drained over `ms`: multiplied before dividing, so a bucket that should be empty is exactly 0.
 const drained = (limit: RateLimit, ms: number) => (ms * limit.count) / limit.windowMs;
 
-/** Brings the counter to `now`: ends windows, drains the bucket, and starts a new alert period. */
+function forgetSightings(counter: SenderCounter): void {
+  counter.subjects = undefined;
+  counter.clientIps = undefined;
+}
+
+/**
+ * Brings the counter to `now`: ends windows, drains the bucket, and starts a new alert period. The
+ * sightings (subjects, client IPs) an alert lists are those of the counter's window: all of a fixed
+ * window's, the current and previous sub-windows' of a sliding one, a bucket's since it was last empty or
+ * its last alert period ended (decisions.md, issue 17).
+ */
 export function rollCounter(counter: SenderCounter, limit: RateLimit, now: number): void {
   const elapsed = now - counter.start;
   switch (limit.algorithm) {
@@ -26,8 +36,7 @@ export function rollCounter(counter: SenderCounter, limit: RateLimit, now: numbe
         counter.start = now;
         counter.count = 0;
         counter.alert = ALERT_NONE;
-        counter.subjects = undefined;
-        counter.clientIps = undefined;
+        forgetSightings(counter);
         counter.instance = undefined;
       }
       return;
@@ -38,6 +47,13 @@ export function rollCounter(counter: SenderCounter, limit: RateLimit, now: numbe
         counter.count = 0;
         counter.start += windows * limit.windowMs;
         counter.alert = ALERT_NONE;
+        // Sightings follow the counts: those of the sub-window that ended stay (it still weighs, as `prev`),
+        // those of the one before it go (the sliding window has passed it wholly), after a longer silence
+        // all go. A key that keeps sending thus lists what it sent in the last two sub-windows at most.
+        if (windows === 1) {
+          counter.subjects = counter.subjects?.aged();
+          counter.clientIps = counter.clientIps?.aged();
+        } else forgetSightings(counter);
       }
       return;
     case "bucket": {
@@ -45,6 +61,12 @@ export function rollCounter(counter: SenderCounter, limit: RateLimit, now: numbe
       counter.last = now; // drained up to now, counted or not
       // The alert period starts at the crossing (start follows now until then), and a new one may start
       // when the bucket has emptied or a window after the last alert.
+      // Sightings go when the bucket has drained empty (nothing they describe is left in it) and when a new
+      // alert period starts after an alert (the next alert lists its own period's). Not while the level
+      // rises to a crossing (start follows now then): the alert lists what filled the bucket.
+      if (counter.count === 0 || (counter.alert !== ALERT_NONE && elapsed >= limit.windowMs)) {
+        forgetSightings(counter);
+      }
       if (counter.alert === ALERT_NONE || counter.count === 0 || elapsed >= limit.windowMs) {
         counter.start = now;
         counter.alert = ALERT_NONE;

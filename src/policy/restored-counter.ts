@@ -10,7 +10,7 @@ type RateLimit = Pick<LimitConfig, "algorithm" | "count" | "windowMs" | "burst">
 function mergeTally(into: Tally | undefined, from: Tally | undefined): Tally | undefined {
   if (!from) return into;
   if (!into) return from;
-  from.forEach((value, count) => into.add(value, count));
+  into.addAll(from);
   return into;
 }
 

@@ -12,30 +12,45 @@ const SIGHTING_CAP = 50; // distinct subjects / IPs kept per key: enough for a t
  * How often each value was seen, up to SIGHTING_CAP distinct values. Most keys only ever show one client
  * IP (or one subject), so the first value is two plain fields and a Map is made only for a second one:
  * a Map per counter cost ~150 bytes and a cache miss per request with 1e5 keys.
+ *
+ * A sliding window's tally has two generations (policy/rate.ts): `aged` makes what was seen so far the
+ * older one, and forgets the older one before it. Reading (`get`, `size`, `forEach`, iterating) sums both;
+ * `add` counts into the newer one. The older generation is one more field here, not on the counter: a
+ * counter with one more field took 112 bytes instead of 80 on Bun, a Tally is 48 either way.
  */
 export class Tally {
   private first: string;
-  private firstCount: number;
-  private others?: Map<string, number>;
+  private firstCount: number; // 0: this generation has seen nothing yet (only once aged)
+  private others?: Map<string, number>; // never made while firstCount is 0
+  private older?: Tally; // the previous generation; it has no older one of its own
 
   constructor(value: string, count = 1) {
     this.first = value;
     this.firstCount = count;
   }
 
-  /** From [value, count] pairs, as the state file keeps them; undefined when there are none. */
-  static from(entries: Iterable<[string, number]>): Tally | undefined {
+  /**
+   * From [value, count] or [value, count, older] entries, as the state file keeps them (`count` sums both
+   * generations, `older` is the older one's part); undefined when there are none.
+   */
+  static from(entries: Iterable<[string, number] | [string, number, number]>): Tally | undefined {
     let tally: Tally | undefined;
-    for (const [value, count] of entries) {
-      if (!tally) tally = new Tally(value, count);
-      else tally.add(value, count);
+    for (const [value, count, older = 0] of entries) {
+      tally ??= new Tally(value, 0);
+      if (count > older) tally.add(value, count - older);
+      if (older > 0) (tally.older ??= new Tally(value, 0)).add(value, older);
     }
-    return tally;
+    return tally?.firstCount === 0 && !tally.older ? undefined : tally;
   }
 
   add(value: string, count = 1): void {
     if (value === this.first) {
       this.firstCount += count;
+      return;
+    }
+    if (this.firstCount === 0) {
+      this.first = value;
+      this.firstCount = count;
       return;
     }
     const others = this.others ??= new Map();
@@ -44,8 +59,36 @@ export class Tally {
     else if (others.size < SIGHTING_CAP - 1) others.set(value, count);
   }
 
+  /** Adds another tally's counts into this one, generation by generation. */
+  addAll(from: Tally): void {
+    from.forEachNewer((value, count) => this.add(value, count));
+    const older = from.older;
+    if (older) older.forEachNewer((value, count) => (this.older ??= new Tally(value, 0)).add(value, count));
+  }
+
+  /**
+   * Starts a new generation: what was seen so far becomes the older one, and the older one is forgotten.
+   * Returns undefined when nothing is left (this generation had seen nothing).
+   */
+  aged(): Tally | undefined {
+    if (this.firstCount === 0) return undefined;
+    const older = new Tally(this.first, this.firstCount);
+    older.others = this.others;
+    this.older = older;
+    this.firstCount = 0; // `first` stays: a pooled client address still compares without a cold read
+    this.others = undefined;
+    return this;
+  }
+
+  private newer(value: string): number | undefined {
+    if (value === this.first) return this.firstCount === 0 ? undefined : this.firstCount;
+    return this.others?.get(value);
+  }
+
   get(value: string): number | undefined {
-    return value === this.first ? this.firstCount : this.others?.get(value);
+    const newer = this.newer(value);
+    const older = this.older?.newer(value);
+    return older === undefined ? newer : (newer ?? 0) + older;
   }
 
   has(value: string): boolean {
@@ -53,18 +96,40 @@ export class Tally {
   }
 
   get size(): number {
-    return 1 + (this.others?.size ?? 0);
+    let size = 0;
+    this.forEach(() => size++);
+    return size;
   }
 
-  /** Every value and its count, first the first one seen; no arrays made (the state save calls this per key). */
-  forEach(visit: (value: string, count: number) => void): void {
-    visit(this.first, this.firstCount);
+  private forEachNewer(visit: (value: string, count: number) => void): void {
+    if (this.firstCount !== 0) visit(this.first, this.firstCount);
     this.others?.forEach((count, value) => visit(value, count));
   }
 
+  /**
+   * Every value, its count over both generations and the older generation's part of it, the newer
+   * generation's values first, each in the order first seen; no arrays made (the state save calls this
+   * per key).
+   */
+  forEach(visit: (value: string, count: number, older: number) => void): void {
+    const older = this.older;
+    if (this.firstCount !== 0) {
+      const before = older?.newer(this.first) ?? 0;
+      visit(this.first, this.firstCount + before, before);
+    }
+    this.others?.forEach((count, value) => {
+      const before = older?.newer(value) ?? 0;
+      visit(value, count + before, before);
+    });
+    older?.forEachNewer((value, count) => {
+      if (this.newer(value) === undefined) visit(value, count, count);
+    });
+  }
+
   *[Symbol.iterator](): IterableIterator<[string, number]> {
-    yield [this.first, this.firstCount];
-    if (this.others) yield* this.others;
+    const entries: [string, number][] = [];
+    this.forEach((value, count) => entries.push([value, count]));
+    yield* entries;
   }
 }
 

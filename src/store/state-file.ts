@@ -13,6 +13,8 @@ import { counterFromRow, MAX_FUTURE_MS, RefusedRows } from "./state-rows.ts";
 const FORMAT = "mailpolicyd-state";
 const VERSION = 1;
 
+type Sighting = [string, number] | [string, number, number]; // [value, count, older?]: see visitTally
+
 // [key, start, count, last, alert, subjects|null, clientIps|null, prev|null, instance|null]; rows from
 // before prev and instance were kept simply end after clientIps (or alert).
 type CounterRow = [
@@ -21,8 +23,8 @@ type CounterRow = [
   number,
   number,
   AlertState,
-  ([string, number][] | null)?,
-  ([string, number][] | null)?,
+  (Sighting[] | null)?,
+  (Sighting[] | null)?,
   (number | null)?,
   (string | null)?,
 ];
@@ -42,9 +44,13 @@ const CLOSE = 0x5d; // ]
 // One visitor for every tally rather than a closure per row: the save visits a million of them.
 let tallyOut: JsonBytes;
 let tallyFirst = true;
-const visitTally = (value: string, count: number) => {
+// [value, count], or [value, count, older] for a sliding window's tally whose previous sub-window saw the
+// value (`older` of the `count`): an older version reads the first two, the sum it would have kept.
+const visitTally = (value: string, count: number, older: number) => {
   if (!tallyFirst) tallyOut.byte(COMMA);
-  tallyOut.byte(OPEN).string(value).byte(COMMA).number(count).byte(CLOSE);
+  tallyOut.byte(OPEN).string(value).byte(COMMA).number(count);
+  if (older !== 0) tallyOut.byte(COMMA).number(older);
+  tallyOut.byte(CLOSE);
   tallyFirst = false;
 };
 

@@ -12,7 +12,8 @@ export const MAX_KEY_LENGTH = 1024;
 export const MAX_COUNT = 1e12;
 // Clocks move back (NTP); a timestamp up to a day after the file's own time is taken as such a step.
 export const MAX_FUTURE_MS = 86_400_000;
-const MAX_SIGHTINGS = 50; // as SIGHTING_CAP in policy/sender-counter.ts: more were never written
+// SIGHTING_CAP in policy/sender-counter.ts per generation, and a sliding window's tally has two.
+const MAX_SIGHTINGS = 100;
 const MAX_TEXT_LENGTH = 4096; // a subject, client address or message instance: no request is longer (MAX_REQUEST_BYTES)
 
 const isTime = (value: unknown, latest: number): value is number =>
@@ -29,6 +30,9 @@ function tallyProblem(value: unknown): string | undefined {
       return "bad sighting";
     }
     if (!isLevel(entry[1])) return "bad sighting count";
+    if (entry.length > 3 || (entry.length === 3 && !(isLevel(entry[2]) && entry[2] <= entry[1]))) {
+      return "bad sighting count";
+    }
   }
   return undefined;
 }

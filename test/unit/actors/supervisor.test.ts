@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createActor } from "xstate";
 import { defineActor } from "../../../src/actors/actor.ts";
-import { restartDelayMs, supervisorMachine } from "../../../src/actors/supervisor.ts";
+import { supervisorMachine } from "../../../src/actors/supervisor.ts";
 import { createLogger } from "../../../src/log.ts";
 
 interface Probe {
@@ -27,12 +27,6 @@ const fragile = (probe: Probe, name: string) =>
   );
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-describe("restartDelayMs", () => {
-  it("doubles per recent failure from the minimum and caps at the maximum", () => {
-    assert.deepEqual([1, 2, 3, 4, 10].map((n) => restartDelayMs(n, 100, 1000)), [100, 200, 400, 800, 1000]);
-  });
-});
 
 describe("supervisorMachine", () => {
   it("restarts a failed child with fresh input, runs its cleanup, and leaves siblings alone", async () => {

@@ -1,7 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { MAX_TIMER_DELAY_MS, timerDelay } from "../../../src/actors/timer-delay.ts";
-import { retryDelayMs } from "../../../src/actors/alerter.ts";
 
 describe("timerDelay", () => {
   it("keeps a delay the timers honour as it is", () => {
@@ -21,11 +20,5 @@ describe("timerDelay", () => {
     assert.equal(timerDelay(-5), 1);
     assert.equal(timerDelay(-Infinity), 1);
     assert.equal(timerDelay(2.6), 3);
-  });
-
-  it("bounds the alerter's doubling retry even when the config's bounds are out of range", () => {
-    assert.equal(retryDelayMs(3, 10_000, 600_000), 40_000);
-    assert.equal(retryDelayMs(60, 10_000, Infinity), MAX_TIMER_DELAY_MS);
-    assert.equal(retryDelayMs(1, 25 * 86_400_000, 30 * 86_400_000), MAX_TIMER_DELAY_MS);
   });
 });

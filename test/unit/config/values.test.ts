@@ -11,7 +11,6 @@ import {
   octalMode,
   oneOf,
   parseDuration,
-  shortDuration,
   text,
   window,
 } from "../../../src/config/values.ts";
@@ -94,12 +93,6 @@ describe("value schemas", () => {
     // 25d is over 2^31-1 ms: a timer would fire at once (and an interval every millisecond).
     assert.equal(problem(duration(1000, DAY), "25d"), "must be at most 1d");
     assert.equal(problem(duration(1000, DAY), "86400001ms"), "must be at most 1d");
-  });
-
-  it("shortDuration writes milliseconds in the largest whole unit, as the range messages name them", () => {
-    const cases: [number, string][] = [[DAY, "1d"], [3_600_000, "1h"], [600_000, "10m"], [5000, "5s"]];
-    cases.push([1500, "1500ms"], [100, "100ms"], [90_000, "90s"], [2 * DAY, "2d"]);
-    for (const [ms, shown] of cases) assert.equal(shortDuration(ms), shown, String(ms));
   });
 
   it("integer accepts whole numbers inside its range only", () => {

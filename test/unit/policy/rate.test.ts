@@ -12,6 +12,7 @@ import {
   ALERT_NONE,
   ALERT_PENDING,
   ALERT_SENT,
+  recordSighting,
   type SenderCounter,
   Tally,
 } from "../../../src/policy/sender-counter.ts";
@@ -59,6 +60,10 @@ function request(
   if (!over || !leaky) commit(counter, cost, now);
   return { level, over };
 }
+
+/** The sightings an alert or `show` would list, as a plain object: { subject: count }. */
+const subjectsOf = (counter: SenderCounter) => Object.fromEntries(counter.subjects ?? []);
+const clientIpsOf = (counter: SenderCounter) => Object.fromEntries(counter.clientIps ?? []);
 
 function assertNear(actual: number, expected: number, message?: string): void {
   assert.ok(Math.abs(actual - expected) < 1e-9, message ?? `${actual} is not ${expected}`);
@@ -244,6 +249,48 @@ describe("algorithm sliding", () => {
     }
   });
 
+  it("keeps the sightings of the previous sub-window, which still weighs, and forgets the one before", () => {
+    const counter = newCounter(0);
+    request(counter, limit, 0);
+    recordSighting(counter, "first", "192.0.2.1");
+    request(counter, limit, 1500);
+    recordSighting(counter, "second", "192.0.2.2");
+    request(counter, limit, 1600);
+    recordSighting(counter, "second", "192.0.2.1");
+    assert.deepEqual(
+      subjectsOf(counter),
+      { first: 1, second: 2 },
+      "[0, 1000) is still in the window at 1600",
+    );
+    assert.deepEqual(clientIpsOf(counter), { "192.0.2.1": 2, "192.0.2.2": 1 });
+    // A key that keeps sending: at 2000 the window [1000, 2000] has slid wholly past [0, 1000).
+    request(counter, limit, 2100);
+    recordSighting(counter, "third", "192.0.2.3");
+    assert.deepEqual(subjectsOf(counter), { second: 2, third: 1 });
+    assert.deepEqual(clientIpsOf(counter), { "192.0.2.1": 1, "192.0.2.2": 1, "192.0.2.3": 1 });
+    rollCounter(counter, limit, 3000);
+    assert.deepEqual(subjectsOf(counter), { third: 1 });
+    assert.deepEqual(clientIpsOf(counter), { "192.0.2.3": 1 });
+  });
+
+  it("forgets every sighting after a whole window of silence, as it forgets the counts", () => {
+    const counter = filled(3);
+    recordSighting(counter, "hi", "192.0.2.1");
+    rollCounter(counter, limit, 2000);
+    assert.equal(counter.subjects, undefined);
+    assert.equal(counter.clientIps, undefined);
+  });
+
+  it("a sub-window that saw nothing leaves nothing to keep after the next roll", () => {
+    const counter = filled(3);
+    recordSighting(counter, "hi", "192.0.2.1");
+    rollCounter(counter, limit, 1000);
+    assert.deepEqual(subjectsOf(counter), { hi: 1 });
+    rollCounter(counter, limit, 2000);
+    assert.equal(counter.subjects, undefined);
+    assert.equal(counter.clientIps, undefined);
+  });
+
   it("starts a new alert period when the sub-window rolls, not before", () => {
     const counter = filled(10);
     counter.alert = ALERT_PENDING;
@@ -320,6 +367,63 @@ describe("algorithm bucket", () => {
     assertNear(counter.count, 4.6);
     rollCounter(counter, limit, 1000);
     assertNear(counter.count, 4);
+  });
+
+  it("keeps the sightings of everything still in the bucket, up to the crossing", () => {
+    const counter = newCounter(0);
+    for (let t = 0; t < 3000; t += 500) { // adds 1, drains 0.5: 1, 1.5, ..., 3.5
+      request(counter, limit, t, { leaky: true });
+      recordSighting(counter, `s${t}`, "192.0.2.1");
+    }
+    assert.equal(counter.subjects?.size, 6, "the bucket never emptied: all six are in it");
+    assert.deepEqual(clientIpsOf(counter), { "192.0.2.1": 6 });
+  });
+
+  it("forgets the sightings once the bucket has drained empty", () => {
+    const counter = newCounter(0);
+    request(counter, limit, 0);
+    recordSighting(counter, "old", "192.0.2.1");
+    const sooner = newCounter(0);
+    request(sooner, limit, 0);
+    recordSighting(sooner, "old", "192.0.2.1");
+    rollCounter(sooner, limit, 999);
+    assert.deepEqual(subjectsOf(sooner), { old: 1 });
+    rollCounter(counter, limit, 1000); // one unit drains in 1 s
+    assert.equal(counter.subjects, undefined);
+    assert.equal(counter.clientIps, undefined);
+  });
+
+  it("a new alert period after windowMs forgets the sightings of the last one, though the bucket never emptied", () => {
+    const big = bucket(10, 10_000, 20);
+    const counter = newCounter(0);
+    commit(counter, 15, 0);
+    recordSighting(counter, "alerted", "192.0.2.1");
+    counter.alert = ALERT_SENT;
+    rollCounter(counter, big, 9999);
+    recordSighting(counter, "same period", "192.0.2.1");
+    assert.deepEqual(subjectsOf(counter), { alerted: 1, "same period": 1 });
+    rollCounter(counter, big, 10_000);
+    assert.ok(counter.count > 0);
+    assert.equal(counter.subjects, undefined);
+    assert.equal(counter.clientIps, undefined);
+  });
+
+  it("a key that keeps sending and alerting lists in each alert only its own period's sightings", () => {
+    const counter = newCounter(0);
+    const alerts: Record<string, number>[] = [];
+    // Twice the drain rate for 40 s: over most of the time, and the bucket never empties.
+    for (let t = 0; t < 40_000; t += 500) {
+      const { over } = request(counter, limit, t, { leaky: true });
+      recordSighting(counter, `from ${Math.floor(t / 10_000) * 10} s`);
+      if (over && counter.alert === ALERT_NONE) {
+        counter.alert = ALERT_SENT;
+        alerts.push(subjectsOf(counter));
+      }
+    }
+    assert.ok(alerts.length >= 3, `${alerts.length} alerts`);
+    for (const [i, listed] of alerts.entries()) {
+      assert.ok(Object.keys(listed).length <= 2, `alert ${i} lists ${Object.keys(listed)}`);
+    }
   });
 
   it("restarts the alert period when the bucket has drained empty", () => {

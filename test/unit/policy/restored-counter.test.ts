@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mergeRestored } from "../../../src/policy/restored-counter.ts";
 import { makeCounter, Tally } from "../../../src/policy/sender-counter.ts";
+import { rollCounter } from "../../../src/policy/rate.ts";
 
 const limit = (algorithm: "fixed" | "sliding" | "bucket") => ({
   algorithm,
@@ -31,6 +32,18 @@ describe("mergeRestored", () => {
     const merged = mergeRestored(live, restored, limit("sliding"), 115_000);
     // The restored counter rolled one window on: its 4 became the previous count.
     assert.deepEqual([merged.start, merged.prev, merged.count], [110_000, 4, 1]);
+  });
+
+  it("sliding: sightings are added generation by generation, each as old as the count it came with", () => {
+    const live = makeCounter(110_000, 1, 110_000, 0);
+    live.subjects = new Tally("live", 1);
+    const restored = makeCounter(50_000, 4, 55_000, 0);
+    restored.subjects = new Tally("restored", 4);
+    restored.prev = 3;
+    const merged = mergeRestored(live, restored, limit("sliding"), 115_000);
+    assert.deepEqual([...merged.subjects!], [["live", 1], ["restored", 4]]);
+    rollCounter(merged, limit("sliding"), 170_000);
+    assert.deepEqual([...merged.subjects!], [["live", 1]], "the restored sub-window [50 s, 110 s) went");
   });
 
   it("bucket: both levels drained to now, then added", () => {

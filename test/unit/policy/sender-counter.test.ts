@@ -95,6 +95,65 @@ describe("Tally", () => {
   });
 });
 
+describe("Tally generations (a sliding window's sub-windows)", () => {
+  it("aged: what was seen becomes the older generation, read together with what comes after", () => {
+    const tally = Tally.from([["a", 2], ["b", 1]])!.aged()!;
+    assert.deepEqual([...tally], [["a", 2], ["b", 1]]);
+    tally.add("b", 3);
+    tally.add("c");
+    assert.deepEqual([...tally], [["b", 4], ["c", 1], ["a", 2]], "the newer generation's values first");
+    assert.equal(tally.get("b"), 4);
+    assert.equal(tally.get("a"), 2);
+    assert.equal(tally.has("z"), false);
+    assert.equal(tally.size, 3);
+    const parts: [string, number, number][] = [];
+    tally.forEach((value, count, older) => parts.push([value, count, older]));
+    assert.deepEqual(parts, [["b", 4, 1], ["c", 1, 0], ["a", 2, 2]]);
+  });
+
+  it("aged again forgets the older generation; with nothing new, nothing is left", () => {
+    const tally = new Tally("a", 5).aged()!;
+    tally.add("b");
+    assert.equal(tally.aged(), tally);
+    assert.deepEqual([...tally], [["b", 1]]);
+    assert.equal(tally.aged(), undefined);
+  });
+
+  it("keeps counting the first value of a generation without a map, also after aging", () => {
+    const tally = new Tally("192.0.2.1", 3).aged()!;
+    tally.add("192.0.2.1");
+    tally.add("192.0.2.1");
+    assert.deepEqual([...tally], [["192.0.2.1", 5]]);
+    const other = new Tally("192.0.2.1").aged()!;
+    other.add("192.0.2.2");
+    assert.deepEqual([...other], [["192.0.2.2", 1], ["192.0.2.1", 1]]);
+  });
+
+  it("keeps up to 50 distinct values per generation", () => {
+    const tally = new Tally("s0");
+    for (let i = 1; i < 60; i++) tally.add(`s${i}`);
+    tally.aged();
+    for (let i = 100; i < 160; i++) tally.add(`s${i}`);
+    assert.equal(tally.size, 100);
+    assert.ok(tally.has("s49") && tally.has("s149"));
+    assert.equal(tally.has("s150"), false);
+  });
+
+  it("is rebuilt from [value, count, older part] entries, and addAll adds generation by generation", () => {
+    const tally = Tally.from([["a", 3, 1], ["b", 2, 2], ["c", 1]])!;
+    const parts: [string, number, number][] = [];
+    tally.forEach((value, count, older) => parts.push([value, count, older]));
+    assert.deepEqual(parts, [["a", 3, 1], ["c", 1, 0], ["b", 2, 2]]);
+    assert.equal(Tally.from([["a", 0]]), undefined, "nothing seen");
+
+    const into = new Tally("a");
+    into.addAll(tally);
+    assert.deepEqual([...into], [["a", 4], ["c", 1], ["b", 2]]);
+    into.aged();
+    assert.deepEqual([...into], [["a", 3], ["c", 1]], "what came from the older generation went");
+  });
+});
+
 describe("topEntries", () => {
   it("gives nothing for a kind never seen", () => {
     assert.deepEqual(topEntries(undefined, 10), []);

@@ -93,6 +93,24 @@ describe("serializeState / parseState", () => {
     assert.equal(back.clientIps, undefined);
   });
 
+  it("keeps a sliding window's two generations of sightings apart: [value, count, older part]", () => {
+    const counter = makeCounter(1, 2, 3, ALERT_NONE);
+    counter.subjects = Tally.from([["Hi", 2], ["Old", 1]])!.aged();
+    counter.subjects!.add("Hi");
+    counter.subjects!.add("New", 4);
+    const state: PersistedState = {
+      savedAt: 0,
+      tables: new Map([["t", new Map([["k", counter]])]]),
+      outbox: [],
+    };
+    const text = serializeState(state);
+    assert.deepEqual(JSON.parse(text).limits.t[0][5], [["Hi", 3, 2], ["New", 4], ["Old", 1, 1]]);
+    const back = parseState(text).tables.get("t")!.get("k")!.subjects!;
+    assert.deepEqual([...back], [["Hi", 3], ["New", 4], ["Old", 1]]);
+    back.aged();
+    assert.deepEqual([...back], [["Hi", 1], ["New", 4]], "the older generation is still the older one");
+  });
+
   it("restores every counter with the shape new counters have, so the hit path sees one shape", () => {
     const rows = [["a", 1, 2, 3, 0], ["b", 1, 2, 3, 0, [["s", 1]], null, 4, "m"]];
     const text = JSON.stringify({ format: "mailpolicyd-state", version: 1, savedAt: 1, limits: { t: rows } });

@@ -31,6 +31,24 @@ describe("counterFromRow", () => {
     assert.equal(typeof counterFromRow(["a@x", 1, 0, 1, 1, null, null, null, null], LATEST), "object");
   });
 
+  it("takes a sliding window's two generations of sightings: [value, count, older part], 50 each", () => {
+    // 50 values in each generation, one of them in both.
+    const subjects = [
+      ["both", 5, 3],
+      ...Array.from({ length: 49 }, (_, i) => [`new${i}`, 1]),
+      ...Array.from({ length: 49 }, (_, i) => [`old${i}`, 1, 1]),
+    ];
+    const counter = counterFromRow(["a@x", NOW - 5000, 1, NOW, 0, subjects], LATEST);
+    assert.ok(typeof counter === "object");
+    assert.equal(counter.subjects?.size, 99);
+    assert.equal(counter.subjects?.get("both"), 5);
+    assert.equal(counter.subjects?.get("old48"), 1);
+    counter.subjects = counter.subjects?.aged();
+    assert.equal(counter.subjects?.get("both"), 2, "the older part went, the newer one is the older now");
+    assert.equal(counter.subjects?.has("old0"), false);
+    assert.equal(counter.subjects?.size, 50);
+  });
+
   it("refuses a window start or last-seen time in the future (2100) or not a whole ms time", () => {
     const in2100 = Date.UTC(2100, 0, 1);
     assert.equal(problem(["a@x", in2100, 1, NOW, 0]), "bad window start");
@@ -71,7 +89,10 @@ describe("counterFromRow", () => {
     assert.equal(problem(["a@x", NOW, 1, NOW, 0, "Hi"]), "not a list of sightings");
     assert.equal(problem(["a@x", NOW, 1, NOW, 0, [["Hi", -2]]]), "bad sighting count");
     assert.equal(problem(["a@x", NOW, 1, NOW, 0, [[7, 2]]]), "bad sighting");
-    assert.equal(problem(["a@x", NOW, 1, NOW, 0, Array(51).fill(["s", 1])]), "not a list of sightings");
+    assert.equal(problem(["a@x", NOW, 1, NOW, 0, Array(101).fill(["s", 1])]), "not a list of sightings");
+    assert.equal(problem(["a@x", NOW, 1, NOW, 0, [["Hi", 2, 3]]]), "bad sighting count");
+    assert.equal(problem(["a@x", NOW, 1, NOW, 0, [["Hi", 2, -1]]]), "bad sighting count");
+    assert.equal(problem(["a@x", NOW, 1, NOW, 0, [["Hi", 2, 1, 0]]]), "bad sighting count");
     assert.equal(problem(["a@x", NOW, 1, NOW, 0, null, [["x".repeat(5000), 1]]]), "bad sighting");
     assert.equal(problem(["a@x", NOW, 1, NOW, 0, null, null, -3]), "bad previous count");
     assert.equal(problem(["a@x", NOW, 1, NOW, 0, null, null, 0, 5]), "bad message instance");

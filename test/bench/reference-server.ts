@@ -7,6 +7,7 @@
 // Usage: bun reference-server.ts ADDRESS [--at-newline | --node-net]
 import { unlinkSync } from "node:fs";
 import net from "node:net";
+import { bunListen } from "../../src/runtime.ts";
 
 const address = process.argv[2];
 const tcp = /^([^/]+):(\d+)$/.exec(address);
@@ -17,10 +18,8 @@ if (!tcp) {
     unlinkSync(address);
   } catch { /* not there */ }
 }
-// deno-lint-ignore no-explicit-any
-const Bun = (globalThis as any).Bun;
-if (Bun && process.argv.includes("--at-newline")) {
-  Bun.listen({
+if (bunListen && process.argv.includes("--at-newline")) {
+  bunListen({
     ...bunWhere,
     allowHalfOpen: true,
     socket: {
@@ -35,8 +34,8 @@ if (Bun && process.argv.includes("--at-newline")) {
       error() {},
     },
   });
-} else if (Bun && !process.argv.includes("--node-net")) {
-  Bun.listen({
+} else if (bunListen && !process.argv.includes("--node-net")) {
+  bunListen({
     ...bunWhere,
     allowHalfOpen: true,
     socket: {

@@ -4,10 +4,15 @@
 // `--at-newline` answers as soon as the request's newline arrives, as mailpolicyd does: without waiting
 // for the client's half-close, it spares a read and an epoll change per connection (~20 % more req/s).
 // ADDRESS is a Unix socket path, or HOST:PORT for loopback TCP (as Exim's `${readsocket{inet:…}}`).
+// It runs with the JavaScriptCore settings `mailpolicyd run` gives the daemon (src/cli/heap-tuning.ts: it
+// re-executes itself with them, unless any is set already), so that only the work differs, not the heap.
 // Usage: bun reference-server.ts ADDRESS [--at-newline | --node-net]
 import { unlinkSync } from "node:fs";
 import net from "node:net";
+import { reexecWithHeapTuning } from "../../src/cli/heap-tuning.ts";
 import { bunListen } from "../../src/runtime.ts";
+
+reexecWithHeapTuning();
 
 const address = process.argv[2];
 const tcp = /^([^/]+):(\d+)$/.exec(address);

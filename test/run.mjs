@@ -1,9 +1,10 @@
 // `npm test`: static checks, then the whole suite under Bun and under Deno (the source must run on both).
 // Ends with one line "tests: N passed, N failed" so a run that executed no test cannot look green.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { missingPackages, needsPackages, packageNames, packagePlan } from "./helpers/debian-packages.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => `${root}node_modules/.bin/${name}`;
@@ -36,21 +37,22 @@ function run(label, command, args) {
 }
 
 // The Debian packages the real-component tests need (test/debian-packages.txt): as root, install the
-// missing ones, so that `npm test` works on a fresh Debian machine as README says.
+// missing ones, so that `npm test` works on a fresh Debian machine as README says; as anyone else, stop
+// before any test with the command that installs them (test/helpers/debian-packages.mjs).
 async function installDebianPackages() {
-  if (process.getuid?.() !== 0) return;
-  const wanted = readFileSync(join(root, "test/debian-packages.txt"), "utf8").split("\n")
-    .map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#"));
-  const missing = wanted.filter((name) => {
-    const status = spawnSync("dpkg-query", ["-W", "-f", "${Status}", name], { encoding: "utf8" });
-    return !/install ok installed/.test(status.stdout ?? "");
-  });
-  if (missing.length === 0) return;
+  if (!needsPackages(only)) return;
+  const wanted = packageNames(readFileSync(join(root, "test/debian-packages.txt"), "utf8"));
+  const plan = packagePlan(process.getuid?.() === 0, missingPackages(wanted));
+  if (plan.action === "stop") {
+    process.stderr.write(plan.message);
+    process.exit(1);
+  }
+  if (plan.action === "run") return;
   process.env.DEBIAN_FRONTEND = "noninteractive";
-  for (const args of [["update"], ["install", "-y", "--no-install-recommends", ...missing]]) {
+  for (const args of [["update"], ["install", "-y", "--no-install-recommends", ...plan.missing]]) {
     const { code } = await run(`apt-get ${args[0]}`, "apt-get", args);
     if (code !== 0) {
-      process.stdout.write(`apt-get ${args[0]} failed: the tests that need ${missing} will fail\n`);
+      process.stdout.write(`apt-get ${args[0]} failed: the tests that need ${plan.missing} will fail\n`);
     }
   }
 }

@@ -8,6 +8,8 @@
 // administrator exported any of them (say BUN_JSC_smallHeapGrowthFactor=2 for JSC's own default), the
 // environment is left as it is.
 
+import { execve, onBun } from "../runtime.ts";
+
 export const HEAP_TUNING_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_smallHeapGrowthFactor: "1.25",
   BUN_JSC_mediumHeapGrowthFactor: "1.25",
@@ -22,15 +24,10 @@ export function reexecArguments(execPath: string, argv: string[], execArgv: stri
 
 /** Replaces this process with itself plus the heap settings; returns (doing nothing) when not needed. */
 export function reexecWithHeapTuning(): void {
-  // deno-lint-ignore no-explicit-any
-  const execve = (process as any).execve as
-    | ((file: string, args: string[], env: Record<string, string | undefined>) => never)
-    | undefined;
-  if (!("Bun" in globalThis) || typeof execve !== "function") return;
+  if (!onBun || !execve) return;
   if (Object.keys(HEAP_TUNING_ENV).some((name) => process.env[name] !== undefined)) return;
   try {
-    execve.call(
-      process,
+    execve(
       process.execPath,
       reexecArguments(process.execPath, process.argv, process.execArgv),
       { ...process.env, ...HEAP_TUNING_ENV },

@@ -13,11 +13,10 @@
 // whatever the growth: once every 20 s in a flood of 12 000 new senders a second at a million keys.
 // Bun only; Deno has no such call and this does nothing there.
 
+import { collectGarbage } from "../runtime.ts";
+
 const MIN_GROWTH = 100_000;
 const SETTLED_BELOW = 250; // new keys since the previous tick, a quarter of a second earlier
-
-// deno-lint-ignore no-explicit-any
-const bunGc = (globalThis as any).Bun?.gc as ((sync: boolean) => void) | undefined;
 
 export interface GrowthWatch {
   /**
@@ -28,7 +27,7 @@ export interface GrowthWatch {
 }
 
 /** `collect` null: the runtime cannot collect on request (the default on Deno). */
-export function watchGrowth(collect: (() => void) | null = bunGc ? () => bunGc(true) : null): GrowthWatch {
+export function watchGrowth(collect: (() => void) | null = collectGarbage): GrowthWatch {
   let collectedAt = 0; // keys at the last collection
   let createdAt = 0; // keys created before the last collection
   let previous = 0;

@@ -8,10 +8,11 @@
 // Environment (for test/stress): LOADGEN_PREFIX (keys are PREFIX<n>@example.org, default "user"),
 // LOADGEN_KEY_BYTES (pad each key's local part so the key is this many bytes), LOADGEN_SEED (vary the key
 // sequence). SIGTERM or SIGINT: finish the requests under way and report.
-// Prints one JSON object: requests, errors, yes, elapsed_s, latency percentiles in microseconds; errors
-// are split into refused (no connection: Exim would use its fallback), unanswered (connected and written,
-// then an empty reply or a reset: Exim would get an empty string), write_failed and bad (a reply that is
-// not an answer).
+// Prints one JSON object: requests, errors, yes, over (answers naming a limit the key is over: "yes" in the
+// one-token form, a reply with rule= in the attribute form), elapsed_s, latency percentiles in
+// microseconds; errors are split into refused (no connection: Exim would use its fallback), unanswered
+// (connected and written, then an empty reply or a reset: Exim would get an empty string), write_failed
+// and bad (a reply that is not an answer).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -46,7 +47,7 @@ static void on_stop_signal(int sig) { (void)sig; stopping = 1; }
 enum { ASK_REFUSED = -1, ASK_WRITE_FAILED = -2, ASK_UNANSWERED = -3 };
 
 typedef struct {
-  long requests, errors, yes, refused, write_failed, unanswered, bad;
+  long requests, errors, yes, over, refused, write_failed, unanswered, bad;
   uint32_t *lat; // microseconds
   long lat_len, lat_cap;
   unsigned int seed;
@@ -163,7 +164,8 @@ static void *run(void *arg) {
       if (n == ASK_REFUSED) { struct timespec ts = {0, 1000000}; nanosleep(&ts, NULL); }
       continue;
     }
-    if (strncmp(reply, "yes", 3) == 0) w->yes++;
+    if (strncmp(reply, "yes", 3) == 0) w->yes++, w->over++;
+    else if (strncmp(reply, "action=", 7) == 0 && strstr(reply, " rule=")) w->over++;
     w->requests++;
     if (w->lat_len == w->lat_cap) {
       w->lat_cap = w->lat_cap ? w->lat_cap * 2 : 65536;
@@ -211,10 +213,10 @@ int main(int argc, char **argv) {
   pthread_t *ids = calloc(threads, sizeof *ids);
   double start = now_s();
   for (int i = 0; i < threads; i++) { workers[i].seed = seed_base + i * 7919u; pthread_create(&ids[i], NULL, run, &workers[i]); }
-  long requests = 0, errors = 0, yes = 0, total = 0, refused = 0, write_failed = 0, unanswered = 0, bad = 0;
+  long requests = 0, errors = 0, yes = 0, over = 0, total = 0, refused = 0, write_failed = 0, unanswered = 0, bad = 0;
   for (int i = 0; i < threads; i++) {
     pthread_join(ids[i], NULL);
-    requests += workers[i].requests; errors += workers[i].errors; yes += workers[i].yes; total += workers[i].lat_len;
+    requests += workers[i].requests; errors += workers[i].errors; yes += workers[i].yes; over += workers[i].over; total += workers[i].lat_len;
     refused += workers[i].refused; write_failed += workers[i].write_failed;
     unanswered += workers[i].unanswered; bad += workers[i].bad;
   }
@@ -224,9 +226,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < threads; i++) { memcpy(all + at, workers[i].lat, workers[i].lat_len * sizeof *all); at += workers[i].lat_len; }
   qsort(all, total, sizeof *all, cmp_u32);
 #define PCT(p) (total ? all[(long)fmin((double)total - 1, floor((p) * total))] : 0)
-  printf("{\"requests\":%ld,\"errors\":%ld,\"yes\":%ld,\"elapsed_s\":%.3f,\"rps\":%.0f,"
+  printf("{\"requests\":%ld,\"errors\":%ld,\"yes\":%ld,\"over\":%ld,\"elapsed_s\":%.3f,\"rps\":%.0f,"
          "\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u",
-         requests, errors, yes, elapsed, requests / elapsed, PCT(0.50), PCT(0.99), PCT(0.999), total ? all[total - 1] : 0);
+         requests, errors, yes, over, elapsed, requests / elapsed, PCT(0.50), PCT(0.99), PCT(0.999), total ? all[total - 1] : 0);
   printf(",\"refused\":%ld,\"write_failed\":%ld,\"unanswered\":%ld,\"bad\":%ld", refused, write_failed, unanswered, bad);
   if (getenv("LOADGEN_HISTOGRAM")) {
     // The latencies as [value, count, value, count, ...], to 1 us under 1 ms, 10 us under 10 ms, 100 us

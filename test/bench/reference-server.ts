@@ -4,9 +4,15 @@
 // `--at-newline` answers as soon as the request's newline arrives, as mailpolicyd does: without waiting
 // for the client's half-close, it spares a read and an epoll change per connection (~20 % more req/s).
 // ADDRESS is a Unix socket path, or HOST:PORT for loopback TCP (as Exim's `${readsocket{inet:…}}`).
+// It runs with the JavaScriptCore settings `mailpolicyd run` gives the daemon (src/cli/heap-tuning.ts: it
+// re-executes itself with them, unless any is set already), so that only the work differs, not the heap.
 // Usage: bun reference-server.ts ADDRESS [--at-newline | --node-net]
 import { unlinkSync } from "node:fs";
 import net from "node:net";
+import { reexecWithHeapTuning } from "../../src/cli/heap-tuning.ts";
+import { bunListen } from "../../src/runtime.ts";
+
+reexecWithHeapTuning();
 
 const address = process.argv[2];
 const tcp = /^([^/]+):(\d+)$/.exec(address);
@@ -17,10 +23,8 @@ if (!tcp) {
     unlinkSync(address);
   } catch { /* not there */ }
 }
-// deno-lint-ignore no-explicit-any
-const Bun = (globalThis as any).Bun;
-if (Bun && process.argv.includes("--at-newline")) {
-  Bun.listen({
+if (bunListen && process.argv.includes("--at-newline")) {
+  bunListen({
     ...bunWhere,
     allowHalfOpen: true,
     socket: {
@@ -35,8 +39,8 @@ if (Bun && process.argv.includes("--at-newline")) {
       error() {},
     },
   });
-} else if (Bun && !process.argv.includes("--node-net")) {
-  Bun.listen({
+} else if (bunListen && !process.argv.includes("--node-net")) {
+  bunListen({
     ...bunWhere,
     allowHalfOpen: true,
     socket: {

@@ -1,0 +1,64 @@
+// What differs between the runtimes mailpolicyd runs on (Bun: the shipped executable; Deno: the source
+// under `deno test`), in one place: the rest of the code imports these constants and never looks at
+// globalThis.Bun / globalThis.Deno itself. All are read once, when this module loads, so a caller on the
+// request path pays a property read, not a call.
+
+/** Bun's socket handlers, as far as this code uses them. */
+// deno-lint-ignore no-explicit-any
+export interface BunSocketHandlers<Socket = any> {
+  open?(socket: Socket): void;
+  data?(socket: Socket, chunk: Uint8Array): void;
+  end?(socket: Socket): void | Promise<void>;
+  error?(socket: Socket, error: Error): void;
+}
+
+/** Bun.listen, typed minimally: a Unix socket path or a TCP address. */
+export type BunListen = (
+  options: ({ unix: string } | { hostname: string; port: number }) & {
+    allowHalfOpen?: boolean;
+    socket: BunSocketHandlers;
+  },
+) => { port?: number; stop(closeActive?: boolean): void };
+
+type Fetch = (request: Request) => Response | Promise<Response>;
+
+/** Bun.serve, typed minimally. */
+export type BunServe = (
+  options: ({ unix: string } | { hostname: string; port: number }) & { fetch: Fetch },
+) => { stop(closeActive?: boolean): Promise<void> };
+
+/** Deno.serve, typed minimally. */
+export type DenoServe = (
+  options: ({ transport: "unix"; path: string } | { hostname: string; port: number }) & { onListen(): void },
+  handler: Fetch,
+) => { shutdown(): Promise<void> };
+
+/** process.execve (Bun; Node ≥ 23.11): replaces the process image, keeping its PID. */
+export type Execve = (file: string, args: string[], env: Record<string, string | undefined>) => never;
+
+// deno-lint-ignore no-explicit-any
+const Bun = (globalThis as any).Bun;
+// deno-lint-ignore no-explicit-any
+const Deno = (globalThis as any).Deno;
+// deno-lint-ignore no-explicit-any
+const processExecve = (process as any).execve;
+
+/** Running on Bun (the shipped executable), where JavaScriptCore is the VM. */
+export const onBun: boolean = Bun !== undefined;
+
+/** Bun.listen, undefined elsewhere (node:net then). */
+export const bunListen: BunListen | undefined = Bun?.listen.bind(Bun);
+
+/** Bun.serve, undefined elsewhere. */
+export const bunServe: BunServe | undefined = Bun?.serve.bind(Bun);
+
+/** Deno.serve, undefined elsewhere. */
+export const denoServe: DenoServe | undefined = Deno?.serve.bind(Deno);
+
+/** A full, synchronous garbage collection (Bun.gc(true)); null where the runtime offers none (Deno). */
+export const collectGarbage: (() => void) | null = Bun ? () => Bun.gc(true) : null;
+
+/** process.execve bound to process, undefined where the runtime lacks it. */
+export const execve: Execve | undefined = typeof processExecve === "function"
+  ? processExecve.bind(process)
+  : undefined;

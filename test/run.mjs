@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { missingPackages, needsPackages, packageNames, packagePlan } from "./helpers/debian-packages.mjs";
+import { bunResults, denoResults, lastNumber } from "./runner-results.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => `${root}node_modules/.bin/${name}`;
@@ -57,13 +58,12 @@ async function installDebianPackages() {
   }
 }
 
-const lastNumber = (output, pattern) => Number([...output.matchAll(pattern)].pop()?.[1] ?? 0);
-
 await installDebianPackages();
 
 let passed = 0;
 let failed = 0;
 const broken = [];
+const failures = []; // [runner, names of what failed under it (runner-results.mjs)]
 
 const statics = only.length === 0
   ? [
@@ -88,15 +88,12 @@ const paths = only.length > 0
 let [bunPass, bunFail, denoPass, denoFail] = [0, 0, 0, 0];
 if (paths.length > 0) {
   const bun = await run("bun", bin("bun"), ["test", "--timeout", long ? "3600000" : "60000", ...paths]);
-  bunPass = lastNumber(bun.output, /^\s*(\d+) pass$/gm);
-  bunFail = lastNumber(bun.output, /^\s*(\d+) fail$/gm);
+  const bunSaid = bunResults(bun.output);
+  [bunPass, bunFail] = [bunSaid.passed, bunSaid.failed];
   const deno = await run("deno", bin("deno"), ["test", "-A", ...paths]);
-  // Deno reports describe blocks as tests and `it`s as steps: "ok | 3 passed (14 steps) | 0 failed (0 steps)".
-  const denoLine = [
-    ...deno.output.matchAll(/(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/g),
-  ].pop();
-  denoPass = denoLine ? Number(denoLine[2] ?? denoLine[1]) : 0;
-  denoFail = denoLine ? Math.max(Number(denoLine[4] ?? 0), Number(denoLine[3])) : 0;
+  const denoSaid = denoResults(deno.output);
+  [denoPass, denoFail] = [denoSaid.passed, denoSaid.failed];
+  failures.push(["bun", bunSaid.failures], ["deno", denoSaid.failures]);
   for (
     const [label, result, pass, fail] of [["bun", bun, bunPass, bunFail], ["deno", deno, denoPass, denoFail]]
   ) {
@@ -119,20 +116,24 @@ if (only.length === 0 || only.some((path) => path.startsWith("test/system"))) {
       "system: package (bun)",
       bin("bun"),
       ["test", "--timeout", "900000", "test/system/package.test.ts"],
-      /^\s*(\d+) pass$/gm,
-      /^\s*(\d+) fail$/gm,
+      bunResults,
     ],
     [
       "system: dashboard (node)",
       process.execPath,
       ["--test", "test/system/dashboard.test.mjs"],
-      /^# pass (\d+)$/gm,
-      /^# fail (\d+)$/gm,
+      (output) => ({
+        passed: lastNumber(output, /^# pass (\d+)$/gm),
+        failed: lastNumber(output, /^# fail (\d+)$/gm),
+        failures: [],
+      }),
     ],
   ];
-  for (const [label, command, args, passPattern, failPattern] of phases) {
+  for (const [label, command, args, resultsOf] of phases) {
     const result = await run(label, command, args);
-    const [pass, fail] = [lastNumber(result.output, passPattern), lastNumber(result.output, failPattern)];
+    const said = resultsOf(result.output);
+    const [pass, fail] = [said.passed, said.failed];
+    failures.push([label, said.failures]);
     system.pass += pass;
     system.fail += fail;
     passed += pass;
@@ -151,6 +152,12 @@ if (system.ran) {
   process.stdout.write(
     `system (package under bun, dashboard under node): ${system.pass} passed, ${system.fail} failed\n`,
   );
+}
+for (const [runner, names] of failures) {
+  if (names.length === 0) continue;
+  const shown = names.slice(0, 30).map((name) => `  ${name}\n`).join("");
+  const more = names.length > 30 ? `  … and ${names.length - 30} more\n` : "";
+  process.stdout.write(`failed under ${runner}:\n${shown}${more}`);
 }
 if (broken.length > 0) process.stdout.write(`failing: ${broken.join(", ")}\n`);
 process.stdout.write(`tests: ${passed} passed, ${failed} failed\n`);

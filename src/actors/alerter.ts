@@ -8,7 +8,7 @@
 //   out as one digest mail a window later (policy/alert-digest.ts).
 import { hostname } from "node:os";
 import { assign, fromPromise, setup } from "xstate";
-import type { Config } from "../config/types.ts";
+import type { AlertsConfig, Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { type AlertMail, type AlertNotice, composeAlertMail } from "../policy/alert-notice.ts";
 import { composeDigestMail, digestBatches, routeAlert } from "../policy/alert-digest.ts";
@@ -27,6 +27,8 @@ export interface AlerterInput {
   config: Config;
   log: Logger;
   metrics: Metrics;
+  /** How mail leaves, made per [alerts] section (at start and reload): nodemailer unless a test says. */
+  transport?: (alerts: AlertsConfig) => SendAlertMail;
 }
 
 /** One mail to send: a single alert, or a digest of several. */
@@ -40,6 +42,7 @@ interface AlerterContext {
   log: Logger;
   metrics: Metrics;
   send?: SendAlertMail; // undefined: no [alerts] section, notices are only logged
+  transport: (alerts: AlertsConfig) => SendAlertMail;
   queue: Outgoing[]; // waiting, head first
   current?: Outgoing; // being delivered
   held: AlertNotice[]; // for the next digest
@@ -48,7 +51,8 @@ interface AlerterContext {
   attempt: number; // failed attempts in a row, for the backoff
 }
 
-const transportFor = (config: Config) => config.alerts ? createAlertTransport(config.alerts) : undefined;
+const transportFor = (config: Config, transport: AlerterContext["transport"]) =>
+  config.alerts ? transport(config.alerts) : undefined;
 
 const recent = (notice: AlertNotice, status: RecentAlert["status"], error?: string): RecentAlert => ({
   id: notice.id,
@@ -174,17 +178,21 @@ export const alerterMachine = setup({
 }).createMachine({
   id: "alerter",
   type: "parallel",
-  context: ({ input }) => ({
-    config: input.config,
-    log: input.log,
-    metrics: input.metrics,
-    send: transportFor(input.config),
-    queue: [],
-    held: [],
-    recent: [],
-    known: new Set(),
-    attempt: 0,
-  }),
+  context: ({ input }) => {
+    const transport = input.transport ?? createAlertTransport;
+    return {
+      config: input.config,
+      log: input.log,
+      metrics: input.metrics,
+      send: transportFor(input.config, transport),
+      transport,
+      queue: [],
+      held: [],
+      recent: [],
+      known: new Set(),
+      attempt: 0,
+    };
+  },
   // A restarted alerter has an empty queue: ask the counters actor for the alerts still undelivered.
   entry: ({ system }) => liveActor(system, "counters")?.send({ type: "alerts.offer" }),
   on: {
@@ -216,7 +224,10 @@ export const alerterMachine = setup({
       },
     },
     config: {
-      actions: assign(({ event }) => ({ config: event.config, send: transportFor(event.config) })),
+      actions: assign(({ context, event }) => ({
+        config: event.config,
+        send: transportFor(event.config, context.transport),
+      })),
     },
   },
   states: {

@@ -23,6 +23,7 @@ import { after, before, describe, it } from "node:test";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { type EximDaemon, startEximDaemon, swaks } from "../helpers/exim.ts";
 import { askMany, askPolicy } from "../helpers/policy-client.ts";
+import { processesRunning } from "../helpers/processes.ts";
 import { ROOT } from "../helpers/runtime.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
@@ -34,6 +35,7 @@ const MONIT_LINK = "/etc/monit/conf-enabled/mailpolicyd";
 const MAILBOX = "/var/mail/mail";
 const PIDFILE = "/run/mailpolicyd/mailpolicyd.pid";
 const CONF = "/etc/mailpolicyd/mailpolicyd.conf";
+const BINARY = "/usr/sbin/mailpolicyd";
 const VERSION = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")).version as string;
 
 function run(command: string, args: string[], env: Record<string, string> = {}) {
@@ -332,6 +334,8 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     assert.equal(existsSync(SOCKET), false, "the daemon removed its socket");
     must("/etc/init.d/mailpolicyd", ["start"]); // running again: purge must stop it itself
     const daemon = pid();
+    // The scan below must see the daemon that runs, or "none left" would prove nothing.
+    assert.deepEqual(processesRunning(BINARY), [daemon], "the running daemon, seen in /proc");
     symlinkSync("../conf-available/mailpolicyd", MONIT_LINK); // as README says
     must("monit", ["-t"]);
     const purged = must("dpkg", ["--purge", "mailpolicyd"]);
@@ -353,8 +357,10 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     assert.equal(isLink(MONIT_LINK), false, "the monit link is gone");
     assert.notEqual(run("id", ["mailpolicyd"]).status, 0, "user removed");
     assert.notEqual(run("getent", ["group", "mailpolicyd"]).status, 0, "group removed");
-    // Other mailpolicyd processes may run on this machine (other checkouts' tests): look at ours.
+    // Other checkouts' tests may run mailpolicyd on this machine, but not the package's binary. A daemon
+    // left running would show in /proc as "/usr/sbin/mailpolicyd (deleted)".
     assert.equal(alive(daemon), false, "the daemon stopped");
+    assert.deepEqual(processesRunning(BINARY), [], "no process runs the package's binary");
   });
 
   it("leaves Exim's and monit's configurations valid, and Exim delivering mail intact", async () => {

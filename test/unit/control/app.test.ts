@@ -1,0 +1,355 @@
+// The control API's routes in process, through Hono's app.request(): what each one asks the counters actor,
+// what it makes of the answer (or of none), its checks of the query, the listener guards (read-only, Host,
+// pacing), 404 and 500. The counters actor is a fake answering from a table; the daemon process and its
+// real actors are test/integration/control-api.test.ts.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { CountersStats } from "../../../src/actors/counters.ts";
+import { type ControlDeps, createControlApp } from "../../../src/control/app.ts";
+import { createMetrics, recordAlert, recordParked, recordRequest } from "../../../src/control/metrics.ts";
+import { createReadLimit, type ReadLimit } from "../../../src/control/read-limit.ts";
+import type { SenderDetail, SenderRow } from "../../../src/policy/sender-report.ts";
+
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+const ACTIVE = { counters: "active", alerter: "active", policy: "active", control: "active" };
+
+const row = (key: string, rule: string, count: number): SenderRow => ({
+  rule,
+  key,
+  count,
+  limit: 2,
+  window: "1h",
+  windowSeconds: 3600,
+  algorithm: "fixed",
+  action: "defer",
+  windowStart: new Date(T0).toISOString(),
+  lastSeen: new Date(T0).toISOString(),
+  over: count > 2,
+  atLimit: count >= 2,
+  alert: "none",
+});
+
+interface Answers {
+  stats?: CountersStats;
+  senders?: SenderRow[];
+  sender?: SenderDetail[];
+  reset?: number;
+}
+
+/** An app on fake deps: the counters actor answers from `answers` (undefined: down), the clock reads `at`. */
+function control(answers: Answers = {}, overrides: Partial<ControlDeps> = {}) {
+  const asked: Record<string, unknown>[] = [];
+  const reloads: number[] = [];
+  const metrics = createMetrics(T0);
+  const clock = { at: T0 + 90_000 };
+  const askCounters = (event: { type: keyof Answers }) => {
+    asked.push({ ...event });
+    return Promise.resolve(answers[event.type]);
+  };
+  const app = createControlApp({
+    version: "9.8.7",
+    configFile: () => "/etc/mailpolicyd/mailpolicyd.conf",
+    ruleNames: () => ["outbound", "net"],
+    metrics,
+    actorStates: () => ACTIVE,
+    actorRestarts: () => ({ counters: 2, alerter: 0, policy: 0, control: 0 }),
+    askCounters: askCounters as ControlDeps["askCounters"],
+    reload: () => (reloads.push(1), { ok: true }),
+    now: () => clock.at,
+    ...overrides,
+  });
+  return { app, asked, reloads, metrics, clock };
+}
+
+describe("control app: /health and /status", () => {
+  it("GET /health: 200 when every actor is active, 503 degraded when one is not; uptime by the clock", async () => {
+    const { app } = control();
+    const ok = await app.request("/health");
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { status: "ok", uptimeSeconds: 90, actors: ACTIVE });
+
+    const down = { ...ACTIVE, counters: "down" };
+    const degraded = await control({}, { actorStates: () => down }).app.request("/health");
+    assert.equal(degraded.status, 503);
+    assert.deepEqual(await degraded.json(), { status: "degraded", uptimeSeconds: 90, actors: down });
+  });
+
+  it("GET /status: requests by action over every rule, rates and uptime by the clock, alerts newest first", async () => {
+    const stats = { trackedKeys: 4, perRule: { outbound: 2, net: 2 }, pendingAlerts: 1, wheelEntries: 4 };
+    const top = [row("a@example.org", "outbound", 3)];
+    const { app, asked, metrics, clock } = control({ stats, senders: top });
+    recordRequest(metrics, "accept", undefined, 0.0001, T0 + 10_000);
+    recordRequest(metrics, "accept", undefined, 0.0001, T0 + 11_000);
+    recordRequest(metrics, "defer", "outbound", 0.0001, T0 + 12_000);
+    recordRequest(metrics, "warn", "net", 0.0001, T0 + 70_000);
+    recordRequest(metrics, "error", undefined, 0.0001, T0 + 75_000);
+    const alert = (id: string, status: "sent" | "parked") =>
+      ({ id, at: T0, rule: "outbound", key: `${id}@example.org`, count: 3, limit: 2, status }) as const;
+    recordAlert(metrics, alert("first", "sent"));
+    recordAlert(metrics, alert("second", "sent"));
+    recordParked(metrics, alert("p1", "parked"), 10);
+    recordParked(metrics, alert("p2", "parked"), 10);
+    clock.at = T0 + 90_499; // 90.499 s up: 90
+
+    const reply = await app.request("/status");
+    assert.equal(reply.status, 200);
+    const status = await reply.json();
+    assert.deepEqual(asked, [{ type: "stats" }, { type: "senders", top: 10 }]);
+    assert.equal(status.version, "9.8.7");
+    assert.equal(status.pid, process.pid);
+    assert.equal(status.config, "/etc/mailpolicyd/mailpolicyd.conf");
+    assert.equal(status.uptimeSeconds, 90);
+    assert.equal(status.uptime, "1m 30s");
+    assert.deepEqual(status.restarts, { counters: 2, alerter: 0, policy: 0, control: 0 });
+    assert.deepEqual(status.requests, {
+      total: 5,
+      byAction: { accept: 2, defer: 1, warn: 1, error: 1 },
+      badRequests: 1,
+    });
+    // The last 60 s hold the two requests at 70 s and 75 s; all five fell in the 1.5 minutes up.
+    assert.deepEqual(status.rates, { lastMinute: 2, last5Minutes: 5 / (90_499 / 60_000) });
+    assert.equal(status.trackedKeys, 4);
+    assert.equal(status.pendingAlerts, 1);
+    assert.deepEqual(status.topSenders, top);
+    assert.deepEqual(status.alerts.recent.map((entry: { id: string }) => entry.id), [
+      "p2",
+      "p1",
+      "second",
+      "first",
+    ]);
+    assert.deepEqual(status.alerts.parkedRecent.map((entry: { id: string }) => entry.id), ["p2", "p1"]);
+    assert.deepEqual(
+      [status.alerts.sent, status.alerts.parked, status.alerts.failed, status.alerts.dropped],
+      [2, 2, 0, 0],
+    );
+    assert.deepEqual(status.minutes, [
+      { minute: T0 / 60_000, requests: 3, accept: 2, warn: 0, defer: 1, reject: 0, error: 0 },
+      { minute: T0 / 60_000 + 1, requests: 2, accept: 0, warn: 1, defer: 0, reject: 0, error: 1 },
+    ]);
+  });
+
+  it("GET /status without the counters actor: null where only it knows", async () => {
+    const reply = await control().app.request("/status");
+    assert.equal(reply.status, 200);
+    const status = await reply.json();
+    assert.deepEqual([status.trackedKeys, status.pendingAlerts, status.topSenders], [null, null, null]);
+    assert.deepEqual(status.requests, { total: 0, byAction: {}, badRequests: 0 });
+  });
+});
+
+describe("control app: /senders", () => {
+  const rows = [row("a@example.org", "outbound", 3), row("192.0.2.0/24", "net", 1)];
+
+  it("asks for the top 20 by default, the top N asked for, of one rule when named", async () => {
+    const { app, asked } = control({ senders: rows });
+    const reply = await app.request("/senders");
+    assert.equal(reply.status, 200);
+    assert.deepEqual(await reply.json(), rows);
+    for (const query of ["top=1", "top=10000", "top=7&rule=net", "rule="]) {
+      assert.equal((await app.request(`/senders?${query}`)).status, 200, query);
+    }
+    assert.deepEqual(asked, [
+      { type: "senders", top: 20, rule: undefined },
+      { type: "senders", top: 1, rule: undefined },
+      { type: "senders", top: 10_000, rule: undefined },
+      { type: "senders", top: 7, rule: "net" },
+      { type: "senders", top: 20, rule: undefined }, // an empty rule is no rule
+    ]);
+  });
+
+  it("refuses a top that is not a whole number from 1 to 10000, without asking", async () => {
+    const { app, asked } = control({ senders: rows });
+    for (const top of ["0", "-3", "10001", "1.5", "abc", "", "Infinity", "NaN"]) {
+      const reply = await app.request(`/senders?top=${top}`);
+      assert.equal(reply.status, 400, `top=${top}`);
+      assert.deepEqual(await reply.json(), { error: "top must be a whole number from 1 to 10000" });
+    }
+    assert.deepEqual(asked, []);
+  });
+
+  it("answers 404 naming the rules for an unknown rule, without asking", async () => {
+    const { app, asked } = control({ senders: rows });
+    const reply = await app.request("/senders?rule=outbund");
+    assert.equal(reply.status, 404);
+    assert.deepEqual(await reply.json(), { error: "no rule named outbund; rules: outbound, net" });
+    assert.deepEqual(asked, []);
+  });
+
+  it("answers 503 when the counters actor does not answer", async () => {
+    const reply = await control().app.request("/senders?top=5");
+    assert.equal(reply.status, 503);
+    assert.match((await reply.json()).error, /^the counters actor is down/);
+  });
+
+  it("GET /senders/:key: the key in lower case, decoded; 404 for no counter, 503 for no answer", async () => {
+    const detail: SenderDetail = { ...row("192.0.2.0/24", "net", 1), subjects: [], clientIps: [] };
+    const { app, asked } = control({ sender: [detail] });
+    const reply = await app.request(`/senders/${encodeURIComponent("192.0.2.0/24")}`);
+    assert.equal(reply.status, 200);
+    assert.deepEqual(await reply.json(), { key: "192.0.2.0/24", limits: [detail] });
+    await app.request("/senders/A%40Example.ORG");
+    assert.deepEqual(asked, [{ type: "sender", key: "192.0.2.0/24" }, {
+      type: "sender",
+      key: "a@example.org",
+    }]);
+
+    const none = await control({ sender: [] }).app.request("/senders/nobody%40example.org");
+    assert.equal(none.status, 404);
+    assert.deepEqual(await none.json(), { error: "no counter for nobody@example.org" });
+    assert.equal((await control().app.request("/senders/x%40example.org")).status, 503);
+  });
+
+  it("DELETE /senders/:key: how many limits were reset; 404 for none, 503 for no answer", async () => {
+    const { app, asked } = control({ reset: 2 });
+    const reply = await app.request("/senders/B%40example.org", { method: "DELETE" });
+    assert.equal(reply.status, 200);
+    assert.deepEqual(await reply.json(), { key: "b@example.org", reset: 2 });
+    assert.deepEqual(asked, [{ type: "reset", key: "b@example.org" }]);
+
+    const none = await control({ reset: 0 }).app.request("/senders/b%40example.org", { method: "DELETE" });
+    assert.equal(none.status, 404);
+    assert.deepEqual(await none.json(), { error: "no counter for b@example.org" });
+    const down = await control().app.request("/senders/b%40example.org", { method: "DELETE" });
+    assert.equal(down.status, 503);
+  });
+});
+
+describe("control app: /metrics, /reload, the dashboard, 404 and 500", () => {
+  it("GET /metrics: Prometheus text with the counters actor's numbers, actors up by their state", async () => {
+    const stats = { trackedKeys: 3, perRule: { outbound: 2, net: 1 }, pendingAlerts: 4, wheelEntries: 3 };
+    const down = { ...ACTIVE, alerter: "restarting" };
+    const { app, asked, metrics } = control({ stats }, { actorStates: () => down });
+    recordRequest(metrics, "defer", "outbound", 0.002, T0 + 1000);
+    const reply = await app.request("/metrics");
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    const text = await reply.text();
+    assert.deepEqual(asked, [{ type: "stats" }]);
+    const lines = text.split("\n");
+    for (
+      const line of [
+        'mailpolicyd_build_info{version="9.8.7"} 1',
+        "mailpolicyd_uptime_seconds 90.000",
+        'mailpolicyd_requests_total{action="defer",rule="outbound"} 1',
+        'mailpolicyd_tracked_keys{rule="net"} 1',
+        'mailpolicyd_tracked_keys{rule="outbound"} 2',
+        "mailpolicyd_alerts_pending 4",
+        'mailpolicyd_actor_up{actor="counters"} 1',
+        'mailpolicyd_actor_up{actor="alerter"} 0',
+        'mailpolicyd_actor_restarts_total{actor="counters"} 2',
+      ]
+    ) assert.ok(lines.includes(line), `${line} in\n${text}`);
+    assert.ok(text.endsWith("\n"));
+
+    const without = await (await control().app.request("/metrics")).text();
+    assert.doesNotMatch(without, /alerts_pending/, "no gauge rather than a made-up 0");
+    assert.doesNotMatch(without, /^mailpolicyd_tracked_keys\{/m);
+  });
+
+  it("POST /reload: the config file when applied, 400 with the errors when refused", async () => {
+    const { app, reloads } = control();
+    const applied = await app.request("/reload", { method: "POST" });
+    assert.equal(applied.status, 200);
+    assert.deepEqual(await applied.json(), { reloaded: true, config: "/etc/mailpolicyd/mailpolicyd.conf" });
+    assert.equal(reloads.length, 1);
+
+    const errors = ["/etc/mailpolicyd/mailpolicyd.conf:5: limit outbound.count: expected a whole number"];
+    const refused = await control({}, { reload: () => ({ ok: false, errors }) }).app.request("/reload", {
+      method: "POST",
+    });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(await refused.json(), { errors });
+  });
+
+  it("GET / is the dashboard", async () => {
+    const reply = await control().app.request("/");
+    assert.equal(reply.status, 200);
+    assert.match(reply.headers.get("content-type") ?? "", /^text\/html/);
+    assert.match(await reply.text(), /<title>mailpolicyd<\/title>/);
+  });
+
+  it("answers an unknown route or method with 404 JSON naming it", async () => {
+    const { app, asked, reloads } = control({ reset: 1 });
+    for (
+      const [method, path] of [["GET", "/nothing/here"], ["PUT", "/health"], ["GET", "/reload"], [
+        "POST",
+        "/senders",
+      ]]
+    ) {
+      const reply = await app.request(path, { method });
+      assert.equal(reply.status, 404, `${method} ${path}`);
+      assert.deepEqual(await reply.json(), { error: `no such endpoint: ${method} ${path}` });
+    }
+    assert.deepEqual([asked, reloads], [[], []]);
+  });
+
+  it("answers 500 JSON with the message when a handler throws", async () => {
+    const { app } = control({}, {
+      reload: () => {
+        throw new Error("config file vanished");
+      },
+    });
+    const reply = await app.request("/reload", { method: "POST" });
+    assert.equal(reply.status, 500);
+    assert.deepEqual(await reply.json(), { error: "config file vanished" });
+  });
+});
+
+describe("control app: the listener guards", () => {
+  it("read-only (loopback TCP): GET and HEAD are served, POST and DELETE refused with 403 untouched", async () => {
+    const { app, asked, reloads } = control({ reset: 1 }, { readOnly: true });
+    assert.equal((await app.request("/health")).status, 200);
+    assert.equal((await app.request("/health", { method: "HEAD" })).status, 200);
+    for (const [method, path] of [["POST", "/reload"], ["DELETE", "/senders/a%40example.org"]]) {
+      const reply = await app.request(path, { method });
+      assert.equal(reply.status, 403, `${method} ${path}`);
+      assert.deepEqual(await reply.json(), {
+        error: "read-only listener: reset and reload go through the control socket",
+      });
+    }
+    assert.deepEqual([asked, reloads], [[], []]);
+  });
+
+  it("allowed Host headers only (DNS rebinding): 421 for another or none", async () => {
+    const { app } = control({}, { allowedHosts: ["127.0.0.1:8025", "localhost:8025"] });
+    const withHost = (host?: string) => app.request("/health", { headers: host ? { host } : {} });
+    assert.equal((await withHost("127.0.0.1:8025")).status, 200);
+    assert.equal((await withHost("localhost:8025")).status, 200);
+    for (const host of ["evil.example", "127.0.0.1:8026", "localhost", undefined]) {
+      const reply = await withHost(host);
+      assert.equal(reply.status, 421, String(host));
+      assert.deepEqual(await reply.json(), { error: "unexpected Host header" });
+    }
+  });
+
+  it("paced: a request the read limit refuses gets 429 with Retry-After, and is not served", async () => {
+    const verdicts = [true, false, true];
+    const limit: ReadLimit = { admit: () => Promise.resolve(verdicts.shift()!), waiting: 0 };
+    const { app, asked } = control({ senders: [] }, { readLimit: limit });
+    assert.equal((await app.request("/senders")).status, 200);
+    const refused = await app.request("/senders");
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get("retry-after"), "1");
+    assert.deepEqual(await refused.json(), {
+      error: "too many requests on this listener; try again in a second",
+    });
+    assert.equal((await app.request("/senders")).status, 200);
+    assert.equal(asked.length, 2, "the refused request did not reach the counters actor");
+  });
+
+  it("paced by a real read limit: the burst, then 429 until the clock brings a token", async () => {
+    let ms = 0;
+    const readLimit = createReadLimit({ perSecond: 5, burst: 2, maxWaiting: 0, now: () => ms });
+    const { app } = control({}, { readLimit });
+    const statuses = async (n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await app.request("/health")).status);
+      return out;
+    };
+    assert.deepEqual(await statuses(3), [200, 200, 429]);
+    ms += 199;
+    assert.deepEqual(await statuses(1), [429], "a token takes 200 ms at 5/s");
+    ms += 1;
+    assert.deepEqual(await statuses(2), [200, 429]);
+  });
+});

@@ -30,6 +30,16 @@ export interface KeySpec {
 
 export type SectionSpec = Record<string, KeySpec>;
 
+/**
+ * What readSection returns for a section: each key's converted value, typed from its schema. A key with a
+ * default or marked required is always there (a missing required key is an error, and no config is built
+ * from a file with errors); any other key may be undefined.
+ */
+export type SectionValues<S extends SectionSpec> = {
+  [K in keyof S]: S[K] extends { required: true } | { default: string } ? v.InferOutput<S[K]["schema"]>
+    : v.InferOutput<S[K]["schema"]> | undefined;
+};
+
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -37,7 +47,7 @@ const DAY = 24 * HOUR;
 // limit a mail host has a use for, and it keeps every window end far from any date arithmetic trouble.
 const MAX_WINDOW = 30 * DAY;
 
-export const DAEMON_SECTION: SectionSpec = {
+export const DAEMON_SECTION = {
   policy_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/policy.sock" },
   // Exim's snippets ask here, not on policy_socket: docs/exim.md, "Why TCP".
   policy_listen: { schema: optionalLoopbackAddress, default: "127.0.0.1:10037" },
@@ -57,19 +67,19 @@ export const DAEMON_SECTION: SectionSpec = {
   log_level: { schema: oneOf(LOG_LEVELS), default: "info" },
   request_timeout: { schema: duration(10, 10 * MINUTE), default: "5s" },
   fail_mode: { schema: oneOf(["open", "closed"] as const), default: "open" },
-};
+} satisfies SectionSpec;
 
 // How alerts may pile up, fail and storm (docs/configuration.md, [alerts]). Read also without an [alerts]
 // section: crossings are then only logged, but the outbox still needs its bound.
-export const ALERT_QUEUE_KEYS: SectionSpec = {
+export const ALERT_QUEUE_KEYS = {
   outbox_max: { schema: integer(10, 100_000), default: "1000" },
   digest_after: { schema: integer(1, 10_000), default: "10" },
   digest_window: { schema: duration(1000, HOUR), default: "1m" },
   retry_for: { schema: duration(10_000, 30 * DAY), default: "1d" },
   parked_max: { schema: integer(1, 10_000), default: "100" },
-};
+} satisfies SectionSpec;
 
-export const ALERTS_SECTION: SectionSpec = {
+export const ALERTS_SECTION = {
   fromaddr: { schema: address, required: true },
   toaddr: { schema: v.pipe(addressList, v.minLength(1, "must name at least one address")), required: true },
   ccaddr: { schema: addressList, default: "" },
@@ -82,15 +92,15 @@ export const ALERTS_SECTION: SectionSpec = {
   retry_max: { schema: duration(10, DAY), default: "10m" },
   exempt_alerts: { schema: yesNo, default: "yes" },
   ...ALERT_QUEUE_KEYS,
-};
+} satisfies SectionSpec;
 
-export const THRESHOLDS_SECTION: SectionSpec = {
+export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
-};
+} satisfies SectionSpec;
 
 /** [limit NAME]: one named limit. See docs/configuration.md. */
-export const LIMIT_SECTION: SectionSpec = {
+export const LIMIT_SECTION = {
   key: { schema: keyExpression, default: "sender" },
   count: { schema: integer(1, 1_000_000_000), required: true },
   time: { schema: window(1000, MAX_WINDOW), required: true },
@@ -103,7 +113,7 @@ export const LIMIT_SECTION: SectionSpec = {
   exempt: { schema: exemptionList, default: "" },
   stage: { schema: oneOf(STAGES), default: "rcpt" },
   alert: { schema: yesNo, default: "yes" },
-};
+} satisfies SectionSpec;
 
 export const LIMIT_SECTION_PREFIX = "limit ";
 

@@ -2,6 +2,12 @@ import type { LogLevel } from "../log.ts";
 import type { Stage } from "../protocols/attributes.ts";
 import type { Cidr } from "../policy/ip.ts";
 import type { ListenAddress } from "./values.ts";
+import type { DAEMON_SECTION, LIMIT_SECTION, SectionValues } from "./schema.ts";
+
+// The shapes below are the ones the rest of the code reads (camelCase, paths resolved, windows in ms);
+// where a field holds a schema's value as it is, its type is taken from that schema (config/schema.ts).
+type DaemonValues = SectionValues<typeof DAEMON_SECTION>;
+type LimitValues = SectionValues<typeof LIMIT_SECTION>;
 
 export interface DaemonConfig {
   policySocket: string;
@@ -19,7 +25,7 @@ export interface DaemonConfig {
   controlGroup?: string;
   logLevel: LogLevel;
   requestTimeoutMs: number;
-  failMode: "open" | "closed";
+  failMode: DaemonValues["fail_mode"];
 }
 
 export interface AlertsConfig {
@@ -63,8 +69,8 @@ export interface KeyPart {
   v6Prefix?: number;
 }
 
-export type Algorithm = "fixed" | "sliding" | "bucket";
-export type LimitAction = "alert" | "warn" | "defer" | "reject";
+export type Algorithm = LimitValues["algorithm"];
+export type LimitAction = LimitValues["action"];
 
 export interface Exemptions {
   senders: Set<string>; // full addresses, lower case
@@ -80,10 +86,10 @@ export interface LimitConfig {
   count: number;
   windowMs: number;
   window: string; // as written in the config, for every text that names it: "1h", "90m", "300s"
-  per: "message" | "recipient";
+  per: LimitValues["per"];
   algorithm: Algorithm;
   burst: number; // bucket capacity; for the other algorithms equal to count
-  mode: "leaky" | "strict";
+  mode: LimitValues["mode"];
   action: LimitAction;
   message?: string;
   exempt: Exemptions;

@@ -1,7 +1,7 @@
 // Converters for [limit NAME] values whose syntax is ours: the key expression and the exemption list.
 import * as v from "valibot";
-import { parseCidr } from "../policy/ip.ts";
-import { type Exemptions, KEY_KINDS, type KeyKind, type KeyPart } from "./types.ts";
+import { parseCidr } from "../model/ip.ts";
+import { type Exemptions, KEY_KINDS, type KeyKind, type KeyPart } from "../model/limit.ts";
 
 function isKeyKind(text: string): text is KeyKind {
   return KEY_KINDS.some((kind) => kind === text);

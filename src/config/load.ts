@@ -13,7 +13,8 @@ import {
   type SectionValues,
   THRESHOLDS_SECTION,
 } from "./schema.ts";
-import type { AlertQueueConfig, AlertsConfig, Config, DaemonConfig, KeyPart, LimitConfig } from "./types.ts";
+import type { AlertQueueConfig, AlertsConfig, Config, DaemonConfig } from "./types.ts";
+import type { KeyPart, LimitConfig } from "../model/limit.ts";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 

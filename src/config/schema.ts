@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { LOG_LEVELS } from "../log.ts";
 import { STAGES } from "../protocols/attributes.ts";
 import { exemptionList, keyExpression } from "./limit-values.ts";
+import { ALGORITHMS, COUNT_PER, LIMIT_ACTIONS, LIMIT_MODES } from "../model/limit.ts";
 import {
   absoluteOrRelativePath,
   address,
@@ -104,11 +105,11 @@ export const LIMIT_SECTION = {
   key: { schema: keyExpression, default: "sender" },
   count: { schema: integer(1, 1_000_000_000), required: true },
   time: { schema: window(1000, MAX_WINDOW), required: true },
-  per: { schema: oneOf(["message", "recipient"] as const), default: "message" },
-  algorithm: { schema: oneOf(["fixed", "sliding", "bucket"] as const), default: "fixed" },
+  per: { schema: oneOf(COUNT_PER), default: "message" },
+  algorithm: { schema: oneOf(ALGORITHMS), default: "fixed" },
   burst: { schema: integer(1, 1_000_000_000) },
-  mode: { schema: oneOf(["leaky", "strict"] as const), default: "leaky" },
-  action: { schema: oneOf(["alert", "warn", "defer", "reject"] as const), default: "defer" },
+  mode: { schema: oneOf(LIMIT_MODES), default: "leaky" },
+  action: { schema: oneOf(LIMIT_ACTIONS), default: "defer" },
   message: { schema: v.pipe(text, v.maxLength(300, "at most 300 characters")) },
   exempt: { schema: exemptionList, default: "" },
   stage: { schema: oneOf(STAGES), default: "rcpt" },

@@ -3,6 +3,7 @@
 import { mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type AnyActorLogic, createActor } from "xstate";
+import { ACTOR_IDS, type ActorId, liveActor } from "./actors/actor.ts";
 import { alerterMachine } from "./actors/alerter.ts";
 import { countersActor } from "./actors/counters.ts";
 import { supervisorMachine } from "./actors/supervisor.ts";
@@ -23,8 +24,6 @@ export interface DaemonOptions {
   overrides?: Partial<Record<ActorId, AnyActorLogic>>;
   restartMinMs?: number;
 }
-
-export type ActorId = "counters" | "alerter" | "policy" | "control";
 
 export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
 
@@ -56,7 +55,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
   const { log } = options;
   let config = options.config;
   const metrics = createMetrics();
-  const ids: ActorId[] = ["counters", "alerter", "policy", "control"];
+  const ids = ACTOR_IDS;
   const actorStates = () => {
     const states = {} as Record<ActorId, string>;
     for (const id of ids) states[id] = supervisor.system.get(id)?.getSnapshot().status ?? "down";
@@ -117,8 +116,8 @@ export function startDaemon(options: DaemonOptions): Daemon {
     },
     actorStates,
     drain(graceMs) {
-      const policy = supervisor.system.get("policy");
-      if (!policy || policy.getSnapshot().status !== "active") return Promise.resolve(0);
+      const policy = liveActor(supervisor.system, "policy");
+      if (!policy) return Promise.resolve(0);
       return new Promise((resolve) => policy.send({ type: "drain", graceMs, done: resolve }));
     },
     stop() {

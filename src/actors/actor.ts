@@ -67,8 +67,15 @@ export function defineActor<I, E extends ActorEvent>(start: (scope: ActorScope<I
   });
 }
 
+/**
+ * The daemon's service actors, in the order the supervisor starts them (daemon.ts). Each id is also the
+ * actor's xstate systemId, the name its siblings find it by: liveActor(system, "counters").
+ */
+export const ACTOR_IDS = ["counters", "alerter", "policy", "control"] as const;
+export type ActorId = typeof ACTOR_IDS[number];
+
 /** The live actor registered under systemId, or undefined while it is down or restarting. */
-export function liveActor(system: AnyActorSystem, systemId: string): AnyActorRef | undefined {
+export function liveActor(system: AnyActorSystem, systemId: ActorId): AnyActorRef | undefined {
   const ref = system.get(systemId);
   return ref && ref.getSnapshot().status === "active" ? ref : undefined;
 }

@@ -1,6 +1,7 @@
 // The counters actor: owns every per-key counter (plain objects, see policy/sender-counter.ts), their
 // expiry on one timer wheel, the outbox of undelivered alerts and the state file.
-import type { Config, LimitConfig } from "../config/types.ts";
+import type { Config } from "../config/types.ts";
+import type { LimitConfig } from "../model/limit.ts";
 import type { Logger } from "../log.ts";
 import { type AlertNotice, makeAlertNotice } from "../policy/alert-notice.ts";
 import { isExempt, limitKey, requestCost } from "../policy/limit-key.ts";

@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import { backoffDelay } from "./backoff.ts";
 
 export interface ChildSpec {
-  id: string; // also its systemId, so siblings find the live instance with system.get(id)
+  id: string; // also its systemId, so siblings find the live instance with liveActor (actor.ts: ACTOR_IDS)
   logic: AnyActorLogic;
   input: () => unknown; // read at every (re)start, so a restarted child gets the current config
 }

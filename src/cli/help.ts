@@ -1,3 +1,5 @@
+import { DAEMON_SECTION } from "../config/schema.ts";
+
 export const DEFAULT_CONFIG_FILE = "/etc/mailpolicyd/mailpolicyd.conf";
 
 const CLIENT_OPTIONS = `
@@ -49,7 +51,7 @@ Prints the Exim configuration that asks mailpolicyd at RCPT and DATA time, as th
   --plain           main-section lines and ACLs for a hand-written exim.conf
   --legacy          the classic sender_warn daemon's one-token \${readsocket} condition
 Exim asks over loopback TCP: --listen, or policy_listen from --config FILE (default
-${DEFAULT_CONFIG_FILE}; without it 127.0.0.1:10037). Never the Unix socket: Exim damages mail after
+${DEFAULT_CONFIG_FILE}; without it ${DAEMON_SECTION.policy_listen.default}). Never the Unix socket: Exim damages mail after
 a failed connect to one (/usr/share/doc/mailpolicyd/exim.md, "Why TCP").
 Mail is accepted when the daemon does not answer (fail-open); each file says how to fail closed.
 Then run update-exim4.conf and reload Exim.

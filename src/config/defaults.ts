@@ -1,5 +1,8 @@
 // The embedded default config: what `mailpolicyd run --default-config` uses and `mailpolicyd default-config`
-// prints. Paths are relative, so they resolve under the current directory and need no root.
+// prints. Paths are relative, so they resolve under the current directory and need no root. Values that
+// are the schema's defaults are taken from it (config/schema.ts), so the two cannot drift apart.
+import { ALERTS_SECTION, DAEMON_SECTION, THRESHOLDS_SECTION } from "./schema.ts";
+
 export const EMBEDDED_CONFIG_NAME = "(embedded default config)";
 
 export const EMBEDDED_CONFIG =
@@ -8,14 +11,14 @@ export const EMBEDDED_CONFIG =
 
 [daemon]
 # Exim asks over loopback TCP (the default address; "none" turns it off), local tools on the Unix socket.
-policy_listen = 127.0.0.1:10037
+policy_listen = ${DAEMON_SECTION.policy_listen.default}
 policy_socket = run/policy.sock
 control_socket = run/control.sock
 pidfile = run/mailpolicyd.pid
 state_file = run/state.json
-log_level = info
+log_level = ${DAEMON_SECTION.log_level.default}
 # answer "no" (not over the limit) when an internal part is down; "closed" answers "yes"
-fail_mode = open
+fail_mode = ${DAEMON_SECTION.fail_mode.default}
 # Who may use the Unix sockets besides the daemon's own user (mode 0660); Exim itself uses TCP.
 # socket_group = mailpolicyd
 
@@ -23,8 +26,8 @@ fail_mode = open
 # sender in a window that starts with the sender's first message; the message that takes the count
 # past \`count\` is "over" (reply yes).
 [thresholds]
-time = 300
-count = 20
+time = ${THRESHOLDS_SECTION.time.default}
+count = ${THRESHOLDS_SECTION.count.default}
 
 # Named limits for the attribute form that \`mailpolicyd exim-snippet\` sets up, e.g.:
 # [limit outbound]
@@ -39,7 +42,7 @@ count = 20
 # [alerts]
 # fromAddr = postmaster@localhost
 # toAddr = postmaster@localhost
-# subject = Mail Abuse Alert
-# smtp_host = 127.0.0.1
-# smtp_port = 25
+# subject = ${ALERTS_SECTION.subject.default}
+# smtp_host = ${ALERTS_SECTION.smtp_host.default}
+# smtp_port = ${ALERTS_SECTION.smtp_port.default}
 `;

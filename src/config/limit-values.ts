@@ -1,14 +1,30 @@
 // Converters for [limit NAME] values whose syntax is ours: the key expression and the exemption list.
 import * as v from "valibot";
-import { parseCidr } from "../policy/ip.ts";
-import { type Exemptions, KEY_KINDS, type KeyKind, type KeyPart } from "./types.ts";
+import { parseCidr } from "../model/ip.ts";
+import { type Exemptions, KEY_KINDS, type KeyKind, type KeyPart } from "../model/limit.ts";
+
+function isKeyKind(text: string): text is KeyKind {
+  return KEY_KINDS.some((kind) => kind === text);
+}
+
+/**
+ * A schema step that runs `parse` on the string: its result, or the text it returns as the issue. (A
+ * v.check after a transform cannot narrow the type, so the old pipes cast the result afterwards.)
+ */
+const parsedBy = <T>(parse: (text: string) => T | string) =>
+  v.rawTransform<string, T>(({ dataset, addIssue, NEVER }) => {
+    const result = parse(dataset.value);
+    if (typeof result !== "string") return result;
+    addIssue({ message: result });
+    return NEVER;
+  });
 
 /** "sender", "client_address/24", "client_address/24/64", "sasl_username+client_address/24". */
 export function parseKeyExpression(text: string): KeyPart[] | string {
   const parts: KeyPart[] = [];
   for (const raw of text.split("+").map((part) => part.trim().toLowerCase())) {
     const [kind, ...prefixes] = raw.split("/");
-    if (!(KEY_KINDS as readonly string[]).includes(kind)) {
+    if (!isKeyKind(kind)) {
       return `unknown key '${kind}' (known: ${KEY_KINDS.join(", ")}; join several with +)`;
     }
     if (prefixes.length > 0 && kind !== "client_address") return `only client_address takes a /prefix`;
@@ -16,7 +32,7 @@ export function parseKeyExpression(text: string): KeyPart[] | string {
       return `expected client_address/V4PREFIX or client_address/V4PREFIX/V6PREFIX`;
     }
     const [first, second] = prefixes.map(Number);
-    const part: KeyPart = { kind: kind as KeyKind };
+    const part: KeyPart = { kind };
     if (first !== undefined) {
       // One number: an IPv4 prefix (IPv6 then uses /64), or an IPv6 one when it is over 32.
       if (second === undefined && first > 32) part.v6Prefix = first;
@@ -32,12 +48,7 @@ export function parseKeyExpression(text: string): KeyPart[] | string {
   return parts;
 }
 
-export const keyExpression = v.pipe(
-  v.string(),
-  v.transform(parseKeyExpression),
-  v.check((parts) => typeof parts !== "string", (issue) => String(issue.input)),
-  v.transform((parts) => parts as KeyPart[]),
-);
+export const keyExpression = v.pipe(v.string(), parsedBy(parseKeyExpression));
 
 const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
@@ -56,9 +67,4 @@ export function parseExemptions(text: string): Exemptions | string {
   return exempt;
 }
 
-export const exemptionList = v.pipe(
-  v.string(),
-  v.transform(parseExemptions),
-  v.check((exempt) => typeof exempt !== "string", (issue) => String(issue.input)),
-  v.transform((exempt) => exempt as Exemptions),
-);
+export const exemptionList = v.pipe(v.string(), parsedBy(parseExemptions));

@@ -4,38 +4,31 @@ import { parseIni } from "./ini.ts";
 import { readRegularFile } from "../store/regular-file.ts";
 import {
   ALERT_QUEUE_KEYS,
+  ALERTS_SECTION,
+  DAEMON_SECTION,
   LIMIT_SECTION,
   LIMIT_SECTION_PREFIX,
   SECTIONS,
   type SectionSpec,
+  type SectionValues,
+  THRESHOLDS_SECTION,
 } from "./schema.ts";
-import type {
-  AlertQueueConfig,
-  AlertsConfig,
-  Config,
-  DaemonConfig,
-  Exemptions,
-  KeyPart,
-  LimitConfig,
-} from "./types.ts";
-import type { Stage } from "../protocols/attributes.ts";
-import type { Window } from "./values.ts";
+import type { AlertQueueConfig, AlertsConfig, Config, DaemonConfig } from "./types.ts";
+import type { KeyPart, LimitConfig } from "../model/limit.ts";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
-type Values = Record<string, unknown>;
-
 /** Converts one section's entries with its spec; returns typed values keyed by spec name. */
-function readSection(
-  spec: SectionSpec,
+function readSection<S extends SectionSpec>(
+  spec: S,
   section: {
     name: string;
     line: number;
     entries: { key: string; rawKey: string; value: string; line: number }[];
   },
   report: (line: number, key: string, problem: string) => void,
-): Values {
-  const values: Values = {};
+): SectionValues<S> {
+  const values: Record<string, unknown> = {};
   for (const entry of section.entries) {
     const keySpec = spec[entry.key];
     if (!keySpec) {
@@ -60,7 +53,8 @@ function readSection(
       values[key] = v.parse(keySpec.schema, keySpec.default);
     }
   }
-  return values;
+  // The one cast: each value came out of its key's schema, which is what SectionValues<S> says.
+  return values as SectionValues<S>;
 }
 
 /** Parses config text. Relative paths resolve against baseDir (the config file's folder, or cwd). */
@@ -83,12 +77,12 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     }
   }
   const empty = (name: string) => ({ name, line: 0, entries: [] });
-  const daemonValues = readSection(SECTIONS.daemon, found.get("daemon") ?? empty("daemon"), report);
+  const daemonValues = readSection(DAEMON_SECTION, found.get("daemon") ?? empty("daemon"), report);
   const alertsSection = found.get("alerts");
-  const alertsValues = alertsSection ? readSection(SECTIONS.alerts, alertsSection, report) : undefined;
+  const alertsValues = alertsSection ? readSection(ALERTS_SECTION, alertsSection, report) : undefined;
   const queueValues = alertsValues ?? readSection(ALERT_QUEUE_KEYS, empty("alerts"), report);
   const thresholdsSection = found.get("thresholds");
-  const thresholds = readSection(SECTIONS.thresholds, thresholdsSection ?? empty("thresholds"), report);
+  const thresholds = readSection(THRESHOLDS_SECTION, thresholdsSection ?? empty("thresholds"), report);
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
@@ -97,12 +91,12 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       name: "thresholds",
       key: [{ kind: "sender" }],
       keyText: "sender",
-      count: thresholds.count as number,
-      windowMs: (thresholds.time as Window).ms,
-      window: (thresholds.time as Window).text,
+      count: thresholds.count,
+      windowMs: thresholds.time.ms,
+      window: thresholds.time.text,
       per: "message",
       algorithm: "fixed",
-      burst: thresholds.count as number,
+      burst: thresholds.count,
       mode: "strict",
       action: "alert",
       exempt: { senders: new Set(), domains: [], cidrs: [] },
@@ -123,43 +117,43 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   }
   if (errors.length > 0) return { ok: false, errors };
 
-  const path = (value: unknown) => resolve(baseDir, value as string);
+  const path = (value: string) => resolve(baseDir, value);
   const daemon: DaemonConfig = {
     policySocket: path(daemonValues.policy_socket),
-    policyListen: daemonValues.policy_listen as DaemonConfig["policyListen"],
+    policyListen: daemonValues.policy_listen,
     controlSocket: path(daemonValues.control_socket),
-    controlListen: daemonValues.control_listen as DaemonConfig["controlListen"],
+    controlListen: daemonValues.control_listen,
     pidfile: path(daemonValues.pidfile),
     stateFile: path(daemonValues.state_file),
-    stateIntervalMs: daemonValues.state_interval as number,
-    maxKeys: daemonValues.max_keys as number,
-    maxConnections: daemonValues.max_connections as number,
-    socketMode: daemonValues.socket_mode as number,
-    socketGroup: daemonValues.socket_group as string | undefined,
-    controlGroup: daemonValues.control_group as string | undefined,
-    logLevel: daemonValues.log_level as DaemonConfig["logLevel"],
-    requestTimeoutMs: daemonValues.request_timeout as number,
-    failMode: daemonValues.fail_mode as DaemonConfig["failMode"],
+    stateIntervalMs: daemonValues.state_interval,
+    maxKeys: daemonValues.max_keys,
+    maxConnections: daemonValues.max_connections,
+    socketMode: daemonValues.socket_mode,
+    socketGroup: daemonValues.socket_group,
+    controlGroup: daemonValues.control_group,
+    logLevel: daemonValues.log_level,
+    requestTimeoutMs: daemonValues.request_timeout,
+    failMode: daemonValues.fail_mode,
   };
   const alerts: AlertsConfig | undefined = alertsValues && {
-    from: alertsValues.fromaddr as string,
-    to: alertsValues.toaddr as string[],
-    cc: alertsValues.ccaddr as string[],
-    subject: alertsValues.subject as string,
-    smtpHost: alertsValues.smtp_host as string,
-    smtpPort: alertsValues.smtp_port as number,
-    smtpTimeoutMs: alertsValues.smtp_timeout as number,
+    from: alertsValues.fromaddr,
+    to: alertsValues.toaddr,
+    cc: alertsValues.ccaddr,
+    subject: alertsValues.subject,
+    smtpHost: alertsValues.smtp_host,
+    smtpPort: alertsValues.smtp_port,
+    smtpTimeoutMs: alertsValues.smtp_timeout,
     sendmail: alertsValues.sendmail === undefined ? undefined : path(alertsValues.sendmail),
-    retryMinMs: alertsValues.retry_min as number,
-    retryMaxMs: Math.max(alertsValues.retry_max as number, alertsValues.retry_min as number),
-    exemptAlerts: alertsValues.exempt_alerts as boolean,
+    retryMinMs: alertsValues.retry_min,
+    retryMaxMs: Math.max(alertsValues.retry_max, alertsValues.retry_min),
+    exemptAlerts: alertsValues.exempt_alerts,
   };
   const alertQueue: AlertQueueConfig = {
-    outboxMax: queueValues.outbox_max as number,
-    digestAfter: queueValues.digest_after as number,
-    digestWindowMs: queueValues.digest_window as number,
-    retryForMs: queueValues.retry_for as number,
-    parkedMax: queueValues.parked_max as number,
+    outboxMax: queueValues.outbox_max,
+    digestAfter: queueValues.digest_after,
+    digestWindowMs: queueValues.digest_window,
+    retryForMs: queueValues.retry_for,
+    parkedMax: queueValues.parked_max,
   };
   return { ok: true, config: { file, daemon, alerts, alertQueue, limits } };
 }
@@ -167,14 +161,13 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
 /** A [limit NAME] section's values as a LimitConfig, after the checks that span several keys. */
 function buildLimit(
   name: string,
-  values: Values,
+  values: SectionValues<typeof LIMIT_SECTION>,
   line: number,
   report: (line: number, key: string, problem: string) => void,
 ): LimitConfig | undefined {
+  // A required key that was missing or invalid has been reported; the section yields no limit.
   if (values.count === undefined || values.time === undefined || values.key === undefined) return undefined;
-  const key = values.key as KeyPart[];
-  const stage = values.stage as Stage;
-  const algorithm = values.algorithm as LimitConfig["algorithm"];
+  const { key, stage, algorithm } = values;
   const section = `limit ${name}`;
   let ok = true;
   const problem = (what: string, text: string) => {
@@ -195,18 +188,18 @@ function buildLimit(
     name,
     key,
     keyText: key.map(describeKeyPart).join("+"),
-    count: values.count as number,
-    windowMs: (values.time as Window).ms,
-    window: (values.time as Window).text,
-    per: values.per as LimitConfig["per"],
+    count: values.count,
+    windowMs: values.time.ms,
+    window: values.time.text,
+    per: values.per,
     algorithm,
-    burst: (values.burst as number | undefined) ?? (values.count as number),
-    mode: values.mode as LimitConfig["mode"],
-    action: values.action as LimitConfig["action"],
-    message: values.message as string | undefined,
-    exempt: values.exempt as Exemptions,
+    burst: values.burst ?? values.count,
+    mode: values.mode,
+    action: values.action,
+    message: values.message,
+    exempt: values.exempt,
     stage,
-    alert: values.alert as boolean,
+    alert: values.alert,
     legacy: false,
   };
 }

@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { LOG_LEVELS } from "../log.ts";
 import { STAGES } from "../protocols/attributes.ts";
 import { exemptionList, keyExpression } from "./limit-values.ts";
+import { ALGORITHMS, COUNT_PER, LIMIT_ACTIONS, LIMIT_MODES } from "../model/limit.ts";
 import {
   absoluteOrRelativePath,
   address,
@@ -30,6 +31,16 @@ export interface KeySpec {
 
 export type SectionSpec = Record<string, KeySpec>;
 
+/**
+ * What readSection returns for a section: each key's converted value, typed from its schema. A key with a
+ * default or marked required is always there (a missing required key is an error, and no config is built
+ * from a file with errors); any other key may be undefined.
+ */
+export type SectionValues<S extends SectionSpec> = {
+  [K in keyof S]: S[K] extends { required: true } | { default: string } ? v.InferOutput<S[K]["schema"]>
+    : v.InferOutput<S[K]["schema"]> | undefined;
+};
+
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -37,7 +48,7 @@ const DAY = 24 * HOUR;
 // limit a mail host has a use for, and it keeps every window end far from any date arithmetic trouble.
 const MAX_WINDOW = 30 * DAY;
 
-export const DAEMON_SECTION: SectionSpec = {
+export const DAEMON_SECTION = {
   policy_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/policy.sock" },
   // Exim's snippets ask here, not on policy_socket: docs/exim.md, "Why TCP".
   policy_listen: { schema: optionalLoopbackAddress, default: "127.0.0.1:10037" },
@@ -57,19 +68,19 @@ export const DAEMON_SECTION: SectionSpec = {
   log_level: { schema: oneOf(LOG_LEVELS), default: "info" },
   request_timeout: { schema: duration(10, 10 * MINUTE), default: "5s" },
   fail_mode: { schema: oneOf(["open", "closed"] as const), default: "open" },
-};
+} satisfies SectionSpec;
 
 // How alerts may pile up, fail and storm (docs/configuration.md, [alerts]). Read also without an [alerts]
 // section: crossings are then only logged, but the outbox still needs its bound.
-export const ALERT_QUEUE_KEYS: SectionSpec = {
+export const ALERT_QUEUE_KEYS = {
   outbox_max: { schema: integer(10, 100_000), default: "1000" },
   digest_after: { schema: integer(1, 10_000), default: "10" },
   digest_window: { schema: duration(1000, HOUR), default: "1m" },
   retry_for: { schema: duration(10_000, 30 * DAY), default: "1d" },
   parked_max: { schema: integer(1, 10_000), default: "100" },
-};
+} satisfies SectionSpec;
 
-export const ALERTS_SECTION: SectionSpec = {
+export const ALERTS_SECTION = {
   fromaddr: { schema: address, required: true },
   toaddr: { schema: v.pipe(addressList, v.minLength(1, "must name at least one address")), required: true },
   ccaddr: { schema: addressList, default: "" },
@@ -82,28 +93,28 @@ export const ALERTS_SECTION: SectionSpec = {
   retry_max: { schema: duration(10, DAY), default: "10m" },
   exempt_alerts: { schema: yesNo, default: "yes" },
   ...ALERT_QUEUE_KEYS,
-};
+} satisfies SectionSpec;
 
-export const THRESHOLDS_SECTION: SectionSpec = {
+export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
-};
+} satisfies SectionSpec;
 
 /** [limit NAME]: one named limit. See docs/configuration.md. */
-export const LIMIT_SECTION: SectionSpec = {
+export const LIMIT_SECTION = {
   key: { schema: keyExpression, default: "sender" },
   count: { schema: integer(1, 1_000_000_000), required: true },
   time: { schema: window(1000, MAX_WINDOW), required: true },
-  per: { schema: oneOf(["message", "recipient"] as const), default: "message" },
-  algorithm: { schema: oneOf(["fixed", "sliding", "bucket"] as const), default: "fixed" },
+  per: { schema: oneOf(COUNT_PER), default: "message" },
+  algorithm: { schema: oneOf(ALGORITHMS), default: "fixed" },
   burst: { schema: integer(1, 1_000_000_000) },
-  mode: { schema: oneOf(["leaky", "strict"] as const), default: "leaky" },
-  action: { schema: oneOf(["alert", "warn", "defer", "reject"] as const), default: "defer" },
+  mode: { schema: oneOf(LIMIT_MODES), default: "leaky" },
+  action: { schema: oneOf(LIMIT_ACTIONS), default: "defer" },
   message: { schema: v.pipe(text, v.maxLength(300, "at most 300 characters")) },
   exempt: { schema: exemptionList, default: "" },
   stage: { schema: oneOf(STAGES), default: "rcpt" },
   alert: { schema: yesNo, default: "yes" },
-};
+} satisfies SectionSpec;
 
 export const LIMIT_SECTION_PREFIX = "limit ";
 

@@ -23,14 +23,14 @@ export function socketPathsFrom(file: string): SocketPaths {
     // No readable config: the defaults are where a packaged daemon listens.
   }
   const daemon = parseIni(text).sections.find((section) => section.name === "daemon");
-  const raw = (key: string) =>
-    daemon?.entries.find((entry) => entry.key === key)?.value || DAEMON_SECTION[key].default!;
-  const path = (key: string) => resolve(dirname(resolve(file)), raw(key));
+  const raw = (key: "policy_socket" | "control_socket" | "policy_listen") =>
+    daemon?.entries.find((entry) => entry.key === key)?.value || DAEMON_SECTION[key].default;
+  const path = (key: "policy_socket" | "control_socket") => resolve(dirname(resolve(file)), raw(key));
   const listen = DAEMON_SECTION.policy_listen;
   const parsed = v.safeParse(listen.schema, raw("policy_listen"));
   return {
     policySocket: path("policy_socket"),
     controlSocket: path("control_socket"),
-    policyListen: parsed.success ? parsed.output : v.parse(listen.schema, listen.default!),
+    policyListen: parsed.success ? parsed.output : v.parse(listen.schema, listen.default),
   };
 }

@@ -1,7 +1,13 @@
 import type { LogLevel } from "../log.ts";
-import type { Stage } from "../protocols/attributes.ts";
-import type { Cidr } from "../policy/ip.ts";
+import type { LimitConfig } from "../model/limit.ts";
 import type { ListenAddress } from "./values.ts";
+import type { DAEMON_SECTION, SectionValues } from "./schema.ts";
+
+// The shapes below are the ones the rest of the code reads (camelCase, paths resolved, durations in ms);
+// where a field holds a schema's value as it is, its type is taken from that schema (config/schema.ts).
+// A limit's shape is model/limit.ts's: policy/ reads it too, and config/ and policy/ import neither each
+// other.
+type DaemonValues = SectionValues<typeof DAEMON_SECTION>;
 
 export interface DaemonConfig {
   policySocket: string;
@@ -19,7 +25,7 @@ export interface DaemonConfig {
   controlGroup?: string;
   logLevel: LogLevel;
   requestTimeoutMs: number;
-  failMode: "open" | "closed";
+  failMode: DaemonValues["fail_mode"];
 }
 
 export interface AlertsConfig {
@@ -43,53 +49,6 @@ export interface AlertQueueConfig {
   digestWindowMs: number;
   retryForMs: number; // a temporary failure is retried this long after the key crossed, then parked
   parkedMax: number; // parked notices listed in status
-}
-
-export const KEY_KINDS = [
-  "sender",
-  "sender_domain",
-  "sasl_username",
-  "client_address",
-  "recipient",
-  "recipient_domain",
-  "helo_name",
-] as const;
-export type KeyKind = typeof KEY_KINDS[number];
-
-/** One part of a limit's key; client_address may carry prefixes: client_address/24 or /24/64. */
-export interface KeyPart {
-  kind: KeyKind;
-  v4Prefix?: number;
-  v6Prefix?: number;
-}
-
-export type Algorithm = "fixed" | "sliding" | "bucket";
-export type LimitAction = "alert" | "warn" | "defer" | "reject";
-
-export interface Exemptions {
-  senders: Set<string>; // full addresses, lower case
-  domains: string[]; // lower case; "example.org" also covers its subdomains
-  cidrs: Cidr[];
-}
-
-/** One named limit: [limit NAME]; the seed's [thresholds] becomes the limit named "thresholds". */
-export interface LimitConfig {
-  name: string;
-  key: KeyPart[];
-  keyText: string; // canonical, for messages and alerts: "sender", "client_address/24/64"
-  count: number;
-  windowMs: number;
-  window: string; // as written in the config, for every text that names it: "1h", "90m", "300s"
-  per: "message" | "recipient";
-  algorithm: Algorithm;
-  burst: number; // bucket capacity; for the other algorithms equal to count
-  mode: "leaky" | "strict";
-  action: LimitAction;
-  message?: string;
-  exempt: Exemptions;
-  stage: Stage;
-  alert: boolean;
-  legacy: boolean; // answers the seed's one-token requests (only [thresholds])
 }
 
 export interface Config {

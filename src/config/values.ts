@@ -1,27 +1,8 @@
 // Converters from INI text to typed values, as valibot schemas so each failure carries a readable message.
 import * as v from "valibot";
-import { type DurationUnit, formatDuration, UNIT_MS } from "./format-duration.ts";
+import { durationText, formatDuration, parseDuration } from "../model/duration.ts";
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i;
 const NOT_A_DURATION = "expected a duration such as 300, 30s, 5m, 1h or 1d";
-
-/** "300" (seconds, as the classic sender_warn.conf writes it), "500ms", "30s", "5m", "1h", "1d" → ms. */
-export function parseDuration(text: string): number | undefined {
-  const match = DURATION.exec(text.trim());
-  if (!match) return undefined;
-  const ms = Number(match[1]) * UNIT_MS[(match[2] ?? "s").toLowerCase() as DurationUnit];
-  return Number.isFinite(ms) ? Math.round(ms) : undefined;
-}
-
-/**
- * A duration as the postmaster wrote it, in one spelling: "1H" → "1h", "5 m" → "5m", and a bare number
- * gets the unit it means, "300" → "300s" ("in 300" would read as a count). Windows are shown this way in
- * SMTP replies, logs, alerts and status, rather than recomputed from milliseconds ("1h", not "3600s").
- */
-export function durationText(text: string): string | undefined {
-  const match = DURATION.exec(text.trim());
-  return match ? `${match[1]}${(match[2] ?? "s").toLowerCase()}` : undefined;
-}
 
 // Every duration has a maximum: the runtimes' timers take a delay of at most 2^31-1 ms (24.8 days) and
 // fire at once for anything longer, so `state_interval = 25d` saved state every millisecond.

@@ -6,7 +6,7 @@
 // held one; the digest lists every held alert (in mails of at most DIGEST_MAX_KEYS keys). A storm that
 // goes on thus gives one digest per window. Each key is still alerted once per window: a digest is that
 // key's alert.
-import { formatDuration } from "../config/format-duration.ts";
+import { formatDuration } from "../model/duration.ts";
 import { sevenBitText } from "./mail-text.ts";
 import {
   type AlertMail,

@@ -1,7 +1,7 @@
 // What the counters actor tells the alerter when a key first passes a limit in a window, and the mail
 // made from it. Pure: no I/O, so the wording is tested directly.
-import type { LimitConfig } from "../config/types.ts";
-import { durationText } from "../config/values.ts";
+import type { LimitConfig } from "../model/limit.ts";
+import { durationText } from "../model/duration.ts";
 import { displaySubject } from "../protocols/subject.ts";
 import { cutToWidth, MAX_LINE, sevenBitText } from "./mail-text.ts";
 import { capacity } from "./rate.ts";

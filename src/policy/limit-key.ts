@@ -1,6 +1,6 @@
 // Which key a request is counted under for a limit, whether the limit applies at all, and exemptions.
-import type { KeyPart, LimitConfig } from "../config/types.ts";
-import { cidrContains, ipPrefix, parseIp } from "./ip.ts";
+import type { KeyPart, LimitConfig } from "../model/limit.ts";
+import { cidrContains, ipPrefix, parseIp } from "../model/ip.ts";
 import type { PolicyRequest } from "./request.ts";
 import type { Attributes } from "../protocols/attributes.ts";
 

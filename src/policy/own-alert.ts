@@ -7,10 +7,17 @@
 // RCPT the recipient is one of toAddr/ccAddr, at DATA the message has no more recipients than those. A
 // remote client never matches; a local one reaches only the alert recipients, and could submit through
 // /usr/sbin/sendmail anyway, which Exim's SMTP ACLs never see. Pure: tested directly.
-import type { AlertsConfig } from "../config/types.ts";
-import { parseIp } from "./ip.ts";
+import { parseIp } from "../model/ip.ts";
 import { requestSender } from "./limit-key.ts";
 import type { PolicyRequest } from "./request.ts";
+
+/** The [alerts] settings that say what the alert mail looks like (config's AlertsConfig has them). */
+export interface AlertAddresses {
+  from: string;
+  to: string[];
+  cc: string[];
+  exemptAlerts: boolean;
+}
 
 export interface OwnAlertMail {
   sender: string; // fromAddr, lower case
@@ -18,7 +25,7 @@ export interface OwnAlertMail {
 }
 
 /** What the alert mail looks like, or undefined when there is none or exempt_alerts = no. */
-export function ownAlertMail(alerts: AlertsConfig | undefined): OwnAlertMail | undefined {
+export function ownAlertMail(alerts: AlertAddresses | undefined): OwnAlertMail | undefined {
   if (!alerts?.exemptAlerts) return undefined;
   return {
     sender: alerts.from.toLowerCase(),

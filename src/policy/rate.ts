@@ -5,7 +5,7 @@
 // sliding — two fixed sub-windows weighted by overlap (the previous one fades out linearly).
 // bucket  — a leaky-bucket meter: each request adds its cost, the level drains at count/time, and a
 //           request that would overflow `burst` is over.
-import type { LimitConfig } from "../config/types.ts";
+import type { LimitConfig } from "../model/limit.ts";
 import { ALERT_NONE, makeCounter, type SenderCounter } from "./sender-counter.ts";
 
 type RateLimit = Pick<LimitConfig, "algorithm" | "count" | "windowMs" | "burst">;

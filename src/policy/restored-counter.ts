@@ -1,7 +1,7 @@
 // A key can be counted again before its saved counter is restored: the daemon answers while the restore
 // runs (a million keys take seconds to restore, and Exim falls back after two). The saved counter and the
 // one counted since then are then added together, so that no counting is lost either way.
-import type { LimitConfig } from "../config/types.ts";
+import type { LimitConfig } from "../model/limit.ts";
 import { rollCounter } from "./rate.ts";
 import { type AlertState, type SenderCounter, Tally } from "./sender-counter.ts";
 

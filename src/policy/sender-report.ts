@@ -1,5 +1,5 @@
 // What the control plane shows about a key under a limit: pure, from a counter and its limit.
-import type { LimitConfig } from "../config/types.ts";
+import type { LimitConfig } from "../model/limit.ts";
 import { capacity, currentLevel, wholeCount } from "./rate.ts";
 import { ALERT_PENDING, ALERT_SENT, type SenderCounter, topEntries } from "./sender-counter.ts";
 

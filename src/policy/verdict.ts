@@ -1,6 +1,6 @@
 // From per-limit outcomes to the one answer: the strictest action among the limits that are over wins
 // (reject > defer > warn > alert), and its message is filled in. Pure, tested directly.
-import type { LimitAction, LimitConfig } from "../config/types.ts";
+import type { LimitAction, LimitConfig } from "../model/limit.ts";
 import { quoteValue } from "../protocols/attributes.ts";
 import { capacity } from "./rate.ts";
 

@@ -15,7 +15,7 @@
 // Keeping the top keys incrementally on the request path was not chosen: it would cost every request,
 // and the order changes with time alone (windows end, sliding and bucket levels fade), which an
 // incremental structure cannot follow without rescoring.
-import type { LimitConfig } from "../config/types.ts";
+import type { LimitConfig } from "../model/limit.ts";
 import { capacity, currentLevel, wholeCount } from "../policy/rate.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
 import { type SenderRow, senderRow } from "../policy/sender-report.ts";

@@ -1,4 +1,4 @@
-import type { LimitConfig } from "../../src/config/types.ts";
+import type { LimitConfig } from "../../src/model/limit.ts";
 
 /** A [limit outbound] as the loader builds it with the documented defaults, count 20 per 5 minutes. */
 export function limitConfig(overrides: Partial<LimitConfig> = {}): LimitConfig {

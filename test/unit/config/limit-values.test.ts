@@ -7,8 +7,8 @@ import {
   parseExemptions,
   parseKeyExpression,
 } from "../../../src/config/limit-values.ts";
-import type { Exemptions } from "../../../src/config/types.ts";
-import { parseCidr } from "../../../src/policy/ip.ts";
+import type { Exemptions } from "../../../src/model/limit.ts";
+import { parseCidr } from "../../../src/model/ip.ts";
 
 const KNOWN = "sender, sender_domain, sasl_username, client_address, recipient, recipient_domain, helo_name";
 

@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ConfigResult, loadConfigFile, parseConfig } from "../../../src/config/load.ts";
 import { EMBEDDED_CONFIG, EMBEDDED_CONFIG_NAME } from "../../../src/config/defaults.ts";
-import { parseCidr } from "../../../src/policy/ip.ts";
-import type { Config, LimitConfig } from "../../../src/config/types.ts";
+import { parseCidr } from "../../../src/model/ip.ts";
+import type { Config } from "../../../src/config/types.ts";
+import type { LimitConfig } from "../../../src/model/limit.ts";
 
 const SEED_FILE = fileURLToPath(new URL("../../fixtures/sender_warn.conf", import.meta.url));
 const SEED_TEXT = "[thresholds]\ntime = 300\ncount = 20\n[alerts]\nfromAddr = 'postmaster@example.org'\n" +

@@ -6,11 +6,9 @@ import {
   address,
   addressList,
   duration,
-  durationText,
   integer,
   octalMode,
   oneOf,
-  parseDuration,
   text,
   window,
 } from "../../../src/config/values.ts";
@@ -30,46 +28,6 @@ function problem(schema: v.GenericSchema<string, any>, input: string): string {
   }
   return result.issues[0].message;
 }
-
-describe("parseDuration", () => {
-  it("reads a bare number as seconds, as the seed does", () => {
-    assert.equal(parseDuration("300"), 300_000);
-    assert.equal(parseDuration("1.5"), 1500);
-  });
-
-  it("reads each unit, case-insensitively, with optional spaces", () => {
-    assert.equal(parseDuration("500ms"), 500);
-    assert.equal(parseDuration("30s"), 30_000);
-    assert.equal(parseDuration("5m"), 300_000);
-    assert.equal(parseDuration("1h"), 3_600_000);
-    assert.equal(parseDuration("1d"), 86_400_000);
-    assert.equal(parseDuration("2H"), 7_200_000);
-    assert.equal(parseDuration(" 30 s "), 30_000);
-    assert.equal(parseDuration("1.5h"), 5_400_000);
-  });
-
-  it("rounds to whole milliseconds", () => {
-    assert.equal(parseDuration("0.0015s"), 2);
-  });
-
-  it("rejects what is not a duration", () => {
-    for (const bad of ["", " ", "-5", "5min", "1e3", "five", "5 m s", "1.", ".5s", "5w"]) {
-      assert.equal(parseDuration(bad), undefined, bad);
-    }
-  });
-});
-
-describe("durationText", () => {
-  it("keeps the number and unit as written, in one spelling; a bare number is seconds", () => {
-    const cases = [["1h", "1h"], ["90m", "90m"], ["1.5h", "1.5h"], ["300", "300s"], ["3600", "3600s"]];
-    cases.push(["2H", "2h"], [" 30 s ", "30s"], ["1d", "1d"], ["500ms", "500ms"]);
-    for (const [written, shown] of cases) assert.equal(durationText(written), shown, written);
-  });
-
-  it("is undefined for what parseDuration refuses", () => {
-    for (const bad of ["", "5min", "five", "1.", "5w"]) assert.equal(durationText(bad), undefined, bad);
-  });
-});
 
 describe("value schemas", () => {
   const DAY = 86_400_000;

@@ -7,9 +7,9 @@ import {
   requestCost,
   TOO_LONG_KEY,
 } from "../../../src/policy/limit-key.ts";
-import { type Cidr, parseCidr } from "../../../src/policy/ip.ts";
+import { type Cidr, parseCidr } from "../../../src/model/ip.ts";
 import type { PolicyRequest } from "../../../src/policy/request.ts";
-import type { KeyPart, LimitConfig } from "../../../src/config/types.ts";
+import type { KeyPart, LimitConfig } from "../../../src/model/limit.ts";
 import type { Attributes, Stage } from "../../../src/protocols/attributes.ts";
 import { limitConfig } from "../../helpers/limit-config.ts";
 

@@ -16,7 +16,7 @@ import {
   type SenderCounter,
   Tally,
 } from "../../../src/policy/sender-counter.ts";
-import type { Algorithm } from "../../../src/config/types.ts";
+import type { Algorithm } from "../../../src/model/limit.ts";
 
 interface RateLimit {
   algorithm: Algorithm;

@@ -9,7 +9,7 @@ import {
   sameRefusal,
   verdictFor,
 } from "../../../src/policy/verdict.ts";
-import type { LimitConfig } from "../../../src/config/types.ts";
+import type { LimitConfig } from "../../../src/model/limit.ts";
 import { limitConfig } from "../../helpers/limit-config.ts";
 
 const limit = limitConfig;

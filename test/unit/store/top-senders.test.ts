@@ -2,7 +2,7 @@
 // request path, shared by concurrent readers, rescored when served from a kept ranking.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { LimitConfig } from "../../../src/config/types.ts";
+import type { LimitConfig } from "../../../src/model/limit.ts";
 import { commit, newCounter } from "../../../src/policy/rate.ts";
 import type { SenderCounter } from "../../../src/policy/sender-counter.ts";
 import { type SenderRow, senderRow } from "../../../src/policy/sender-report.ts";

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { cidrContains, ipPrefix, parseCidr, type ParsedIp, parseIp } from "../../../src/policy/ip.ts";
+import { cidrContains, ipPrefix, parseCidr, type ParsedIp, parseIp } from "../../../src/model/ip.ts";
 
 function ip(text: string): ParsedIp {
   const parsed = parseIp(text);

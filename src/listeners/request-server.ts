@@ -72,9 +72,11 @@ interface Unanswered {
   closing: boolean;
 }
 
-/** What a persistent connection needs of its server between requests. */
+/** What a connection needs of its server after a reply (one object per server). */
 interface Server {
   framing: Framing;
+  /** Reads and drops what the client still sends, for a while (LINGER_MS). */
+  linger(connection: Connection): void;
   /** Waits for the next request (the timeout sweep), and takes one already buffered. */
   next(connection: Connection): void;
 }
@@ -109,7 +111,6 @@ class Connection implements Responder {
     readonly socket: AnySocket,
     readonly node: boolean,
     readonly unanswered: Unanswered,
-    readonly linger: (c: Connection) => void,
     readonly server: Server,
     timeoutMs: number,
   ) {
@@ -133,7 +134,7 @@ class Connection implements Responder {
       if (this.socket.destroyed) return;
       // node:net reads on after end() until the client half-closes (allowHalfOpen), then closes: only bounded.
       this.socket.end(text);
-      if (!this.socket.readableEnded) this.linger(this);
+      if (!this.socket.readableEnded) this.server.linger(this);
     } else if (!this.unread) this.socket.end(text); // Bun: end() closes the socket at once
     else {
       const bytes = Buffer.from(text);
@@ -145,7 +146,7 @@ class Connection implements Responder {
       // shutdown(): SHUT_WR, the end of the reply; Bun reads on and closes once the client half-closes too.
       // (shutdown(true) is SHUT_RD, measured here.)
       this.socket.shutdown();
-      this.linger(this);
+      this.server.linger(this);
     }
   }
 
@@ -326,6 +327,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   // A persistent connection after its reply: waits again, or answers the next request it already sent.
   const between: Server = {
     framing,
+    linger,
     next(connection) {
       watch(connection);
       // Requests sent ahead are taken one at a time, each on its own turn: an answer given at once would
@@ -409,7 +411,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         socket: {
           open(socket: AnySocket) {
             if (unanswered.count >= options.maxConnections) return refuse(socket);
-            const connection = new Connection(socket, false, unanswered, linger, between, options.timeoutMs);
+            const connection = new Connection(socket, false, unanswered, between, options.timeoutMs);
             socket.data = connection;
             watch(connection);
           },
@@ -464,7 +466,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     if (unanswered.count >= options.maxConnections) return refuse(socket);
     sockets.add(socket);
-    const connection = new Connection(socket, true, unanswered, linger, between, options.timeoutMs);
+    const connection = new Connection(socket, true, unanswered, between, options.timeoutMs);
     watch(connection);
     socket.on("data", (chunk: Buffer) => {
       if (connection.done) {

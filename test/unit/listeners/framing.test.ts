@@ -154,6 +154,19 @@ describe("listenForRequests with the Postfix framing on a Unix socket", () => {
     assert.deepEqual(requests, []);
   });
 
+  it("in a drain, ends a connection after its answer and closes an idle one", async () => {
+    const idle = await connect();
+    idle.socket.write("a=1\n\n");
+    await until(() => idle.received === "action=dunno 1\n\n");
+    const busy = await connect();
+    busy.socket.write("b=2\n\n"); // answered at once, held by the drain until it closes the listener
+    await until(() => requests.length === 2);
+    assert.equal(await server.drain(2000), 0);
+    await until(() => idle.closed && busy.closed);
+    assert.equal(idle.received, "action=dunno 1\n\n");
+    assert.equal(busy.received, "action=dunno 2\n\n");
+  });
+
   it("answers a request in flight when the client half-closes, then ends", async () => {
     const client = await connect();
     client.socket.end("a=1\n\n");

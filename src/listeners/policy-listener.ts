@@ -1,6 +1,6 @@
 // The policy socket and TCP listener Exim's ${readsocket} talks to: parses each request (request-server.ts
-// collects it), asks the counters actor, and answers in the request's form, with the fail_mode verdict while counters
-// is down.
+// collects it with the readsocket framing, framing.ts), asks the counters actor, and answers in the
+// request's form, with the fail_mode verdict while counters is down.
 import { unlinkSync } from "node:fs";
 import type { Config } from "../config/types.ts";
 import type { ListenAddress } from "../config/values.ts";
@@ -25,6 +25,7 @@ import {
   type Transport,
 } from "./request-server.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
+import { readsocketFraming } from "./framing.ts";
 import { openFileLimit } from "./open-file-limit.ts";
 
 export interface PolicyListenerInput {
@@ -149,11 +150,12 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         refused: busy,
       });
     };
+    const framing = readsocketFraming(MAX_REQUEST_BYTES);
     const serve = (transport: Transport) =>
       new Promise<Transport>((resolve, reject) => {
         servers.push(listenForRequests({
           transport,
-          maxBytes: MAX_REQUEST_BYTES,
+          framing,
           maxConnections,
           onBusy,
           timeoutMs: config.daemon.requestTimeoutMs,

@@ -1,0 +1,96 @@
+// How a listener's requests are cut out of a connection's byte stream: what the request server
+// (request-server.ts) asks of a protocol, so that one server, with its transports, timeouts, connection bound,
+// lingering and graceful drain, serves every protocol. Finding the end of a request is pure (bytes in, an
+// index out) and unit-testable; all I/O stays in the server.
+//
+// A framing is a class instance with a fixed shape, made once per listener: the server calls its methods on
+// the request path, where a closure or an object per request would cost (tens of thousands a second).
+
+/** What the request server needs to know about a protocol's framing. */
+export interface Framing {
+  /**
+   * Where the first complete request in `bytes` ends (the index just past its last byte), or -1 if none is
+   * complete yet. Bytes before `from` were looked at by an earlier call that found no end: a framing whose
+   * end marker spans bytes (an empty line) or that reads a length from a header starts where it must.
+   * Pure: no I/O, no reference kept to `bytes`.
+   */
+  requestEnd(bytes: Uint8Array, from: number): number;
+  /** Bytes one request may take; past them without an end the request is over-long (overLongReply). */
+  readonly maxBytes: number;
+  /** The connection stays open after a reply, for the next request (answered in turn). */
+  readonly persistent: boolean;
+  /**
+   * Persistent only: how long a connection may wait for its next request after a reply (the first one has
+   * the server's timeoutMs); then it is closed without a word.
+   */
+  readonly idleMs: number;
+  /**
+   * The client half-closed before a complete request: true hands the bytes so far (maybe none) over as the
+   * request, to be answered; false closes the connection, unanswered.
+   */
+  readonly halfCloseIsEnd: boolean;
+  /**
+   * No complete request within the timeout: true asks the server's onTimeout for an answer; false closes the
+   * connection without one.
+   */
+  readonly answersTimeout: boolean;
+  /**
+   * More than maxBytes without an end: undefined hands them over as the request (its parser then says why it
+   * is refused); a string is written as the answer and the connection ends.
+   */
+  readonly overLongReply: string | undefined;
+}
+
+/**
+ * Exim's ${readsocket}: one request per connection, ending at the first newline or at the client's
+ * half-close; bytes after the newline are the client's business and ignored. An over-long request and a
+ * timeout are answered ("error ..."), by the parser and by onTimeout.
+ */
+export class ReadsocketFraming implements Framing {
+  readonly persistent = false;
+  readonly idleMs = 0;
+  readonly halfCloseIsEnd = true;
+  readonly answersTimeout = true;
+  readonly overLongReply: string | undefined = undefined;
+  constructor(readonly maxBytes: number) {}
+
+  requestEnd(bytes: Uint8Array, from: number): number {
+    const newline = bytes.indexOf(0x0a, from);
+    return newline < 0 ? -1 : newline + 1;
+  }
+}
+
+export const readsocketFraming = (maxBytes: number): Framing => new ReadsocketFraming(maxBytes);
+
+/** Postfix policy delegation's reply to a request longer than its bound (then the connection closes). */
+const POSTFIX_OVERLONG_REPLY = "action=DEFER_IF_PERMIT mailpolicyd: request too long\n\n";
+
+/**
+ * Postfix policy delegation (SMTPD_POLICY_README): `name=value\n` lines ending with an empty line, many
+ * requests on one connection, each answered in turn (`action=...\n\n`). Postfix keeps the connection open
+ * while idle (smtpd_policy_service_max_idle, 300 s by default) and reconnects when it is closed.
+ *
+ * Not wired to any listener yet: issue 20 adds the Postfix listener. A request whose lines end in CRLF is
+ * cut at "\r\n\r\n" too.
+ */
+export class PostfixFraming implements Framing {
+  readonly persistent = true;
+  readonly halfCloseIsEnd = false;
+  readonly answersTimeout = false;
+  readonly overLongReply = POSTFIX_OVERLONG_REPLY;
+  constructor(readonly maxBytes: number, readonly idleMs: number) {}
+
+  requestEnd(bytes: Uint8Array, from: number): number {
+    // An empty line: a newline followed by a newline (or by "\r\n"), or a newline as the very first byte
+    // (a request with no attributes). The newline of the pair may lie up to two bytes before `from`.
+    let i = bytes.indexOf(0x0a, from > 2 ? from - 2 : 0);
+    if (i === 0) return 1;
+    while (i >= 0) {
+      const next = i + 1 < bytes.length ? bytes[i + 1] : -1;
+      if (next === 0x0a) return i + 2;
+      if (next === 0x0d && i + 2 < bytes.length && bytes[i + 2] === 0x0a) return i + 3;
+      i = bytes.indexOf(0x0a, i + 1);
+    }
+    return -1;
+  }
+}

@@ -18,7 +18,10 @@ export function bunResults(output) {
   const passed = lastNumber(text, /^\s*(\d+) pass$/gm);
   const failCount = lastNumber(text, /^\s*(\d+) fail$/gm);
   const errorCount = lastNumber(text, /^\s*(\d+) errors?$/gm);
-  const failures = [...text.matchAll(/^\(fail\) (.*?)(?: \[[\d.]+m?s\])?$/gm)].map((match) => match[1]);
+  // Bun prints each "(fail)" line twice: where the test ran and again in its summary of failures.
+  const failures = [
+    ...new Set([...text.matchAll(/^\(fail\) (.*?)(?: \[[\d.]+m?s\])?$/gm)].map((match) => match[1])),
+  ];
   const errors = errorsBetweenTests(text);
   // A file that cannot load is an error with no "(fail)" line but counted under "fail": not twice here.
   const failed = Math.max(failures.length + Math.max(errorCount, errors.length), failCount);

@@ -58,6 +58,12 @@ describe("bunResults", () => {
     assert.deepEqual(bunResults(coloured), { passed: 12, failed: 1, failures: [] }, "unnamed, still counted");
   });
 
+  it("counts a failure once although bun lists it again in its summary (a run over many files)", () => {
+    const output = "a.test.ts:\n(fail) bad input > busy [140.82ms]\n\nb.test.ts:\n(pass) c > d [1ms]\n\n" +
+      "1 tests failed:\n(fail) bad input > busy [140.82ms]\n\n 752 pass\n 1 fail\n";
+    assert.deepEqual(bunResults(output), { passed: 752, failed: 1, failures: ["bad input > busy"] });
+  });
+
   it("counts a `before` that throws under the pinned bun", () => {
     const results = bunResults(runProbe("bun"));
     assert.equal(results.failed, 3, results.failures.join("\n"));

@@ -14,6 +14,8 @@ import { createMetrics, type Metrics } from "./control/metrics.ts";
 import type { ConfigResult } from "./config/load.ts";
 import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
+import { createPolicyEngine, type PolicyEngine } from "./engine/policy-engine.ts";
+import { limitsConcern } from "./engine/limits-concern.ts";
 
 export interface DaemonOptions {
   config: Config;
@@ -30,6 +32,7 @@ export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
 export interface Daemon {
   readonly config: Config;
   readonly metrics: Metrics;
+  readonly engine: PolicyEngine;
   reload(config: Config): void;
   /** Validates the config source and swaps it in; an invalid one is refused and the old one stays. */
   reloadFromSource(): ReloadResult;
@@ -75,6 +78,12 @@ export function startDaemon(options: DaemonOptions): Daemon {
     daemon.reload(next.config);
     return { ok: true };
   };
+  // The engine outlives the actors it asks: a listener's restart keeps its view of each concern's health.
+  const engine = createPolicyEngine({
+    concerns: [limitsConcern(() => supervisor.system)],
+    settings: (concern) => config.concerns[concern as keyof Config["concerns"]],
+    log,
+  });
   const supervisor = createActor(supervisorMachine, {
     input: {
       log,
@@ -86,6 +95,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
           config,
           log,
           metrics,
+          engine,
           version: VERSION,
           actorStates,
           actorRestarts,
@@ -106,6 +116,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
       return config;
     },
     metrics,
+    engine,
     reloadFromSource,
     actorRestarts,
     reload(next) {
@@ -126,6 +137,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
       // Stopping the supervisor stops every child: the listener closes and removes its socket, the
       // counters actor writes the state file.
       supervisor.stop();
+      engine.stop();
       try {
         unlinkSync(config.daemon.pidfile);
       } catch { /* already gone */ }

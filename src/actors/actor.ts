@@ -6,7 +6,7 @@
 import { type ActorSystem, type AnyActorRef, fromCallback } from "xstate";
 
 // deno-lint-ignore no-explicit-any
-type AnyActorSystem = ActorSystem<any>;
+export type AnyActorSystem = ActorSystem<any>;
 
 export interface ActorEvent {
   type: string;

@@ -10,6 +10,7 @@ import { type RunningServer, serveHttp } from "../control/serve.ts";
 import type { Logger } from "../log.ts";
 import { claimSocketPath, setSocketAccess } from "../listeners/unix-socket.ts";
 import { defineActor, liveActor } from "./actor.ts";
+import type { PolicyEngine } from "../engine/policy-engine.ts";
 
 export interface ControlInput {
   config: Config;
@@ -18,6 +19,7 @@ export interface ControlInput {
   version: string;
   actorStates: () => Record<string, string>;
   actorRestarts: () => Record<string, number>;
+  engine: PolicyEngine;
   reload: () => { ok: true } | { ok: false; errors: string[] };
 }
 
@@ -64,6 +66,7 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
     metrics,
     actorStates: input.actorStates,
     actorRestarts: input.actorRestarts,
+    concernHealth: () => input.engine.health(),
     askCounters,
     reload: input.reload,
   };

@@ -50,6 +50,8 @@ import { timerDelay } from "./timer-delay.ts";
 
 export type CountersEvent =
   | { type: "hit"; request: PolicyRequest; reply: (verdict: Verdict | undefined) => void }
+  | { type: "check"; request: PolicyRequest; reply: (check: LimitsCheck | undefined) => void }
+  | { type: "commit"; ticket: number; refused: boolean }
   | { type: "alerts.done"; ids: string[] } // delivered or parked: out of the outbox
   | { type: "alerts.offer" } // the alerter (re)started: offer it every undelivered alert
   | { type: "config"; config: Config }
@@ -58,6 +60,12 @@ export type CountersEvent =
   | { type: "senders"; top: number; rule?: string; reply: (rows: SenderRow[] | undefined) => void }
   | { type: "sender"; key: string; reply: (rows: SenderDetail[]) => void }
   | { type: "reset"; key: string; reply: (removed: number) => void };
+
+/** Pass 1 of a request several concerns answer: the verdict `hit` would give, and what commit takes. */
+export interface LimitsCheck {
+  verdict: Verdict;
+  ticket: number;
+}
 
 export interface CountersStats {
   trackedKeys: number;

@@ -1,6 +1,7 @@
 // Text for `mailpolicyd status`, `top` and `show`: plain aligned columns, as a postmaster reads them
 // in a terminal at 3 a.m. Pure: JSON from the control API in, text out.
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
+import type { ConcernHealth } from "../engine/concern-health.ts";
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
@@ -54,6 +55,7 @@ export interface StatusJson {
   uptime: string;
   actors: Record<string, string>;
   restarts: Record<string, number>;
+  concerns?: Record<string, ConcernHealth>; // optional: a daemon older than the client does not report them
   requests: { total: number; byAction: Record<string, number>; badRequests: number };
   rates: { lastMinute: number; last5Minutes: number };
   trackedKeys: number | null;
@@ -82,6 +84,17 @@ const alertLine = (alert: AlertRow) =>
   `  ${new Date(alert.at).toISOString().replace("T", " ").slice(0, 19)}  ${alert.key}  ${alert.rule}  ` +
   `${alert.count}/${alert.limit}  ${alert.status}`;
 
+function concernLines(concerns: Record<string, ConcernHealth>): string[] {
+  const said = Object.entries(concerns).map(([name, health]) =>
+    health.state === "ok"
+      ? `${name} ok`
+      : `${name} FAILING since ${
+        new Date(health.since!).toISOString().replace("T", " ").slice(0, 19)
+      } (${health.reason}), ${health.failedInIncident} requests answered by its fail_mode`
+  );
+  return said.length ? [`concerns: ${said.join("; ")}`] : [];
+}
+
 export function formatStatus(status: StatusJson): string {
   const restarts = Object.values(status.restarts).reduce((a, b) => a + b, 0);
   const actions = Object.entries(status.requests.byAction).map(([action, n]) => `${action} ${n}`).join(", ");
@@ -90,6 +103,7 @@ export function formatStatus(status: StatusJson): string {
     `actors: ${
       Object.entries(status.actors).map(([name, s]) => `${name} ${s}`).join(", ")
     }; restarts: ${restarts}`,
+    ...concernLines(status.concerns ?? {}),
     `requests: ${status.requests.total}${actions ? ` (${actions})` : ""}; ` +
     `${status.rates.lastMinute.toFixed(1)}/min last minute, ${
       status.rates.last5Minutes.toFixed(1)

@@ -5,15 +5,18 @@ import { readRegularFile } from "../store/regular-file.ts";
 import {
   ALERT_QUEUE_KEYS,
   ALERTS_SECTION,
+  CONCERN_KEYS,
   DAEMON_SECTION,
   LIMIT_SECTION,
   LIMIT_SECTION_PREFIX,
+  LIMITS_SECTION,
   SECTIONS,
   type SectionSpec,
   type SectionValues,
   THRESHOLDS_SECTION,
 } from "./schema.ts";
-import type { AlertQueueConfig, AlertsConfig, Config, DaemonConfig } from "./types.ts";
+import type { AlertQueueConfig, AlertsConfig, ConcernsConfig, Config, DaemonConfig } from "./types.ts";
+import type { ConcernSettings } from "../engine/concern.ts";
 import type { KeyPart, LimitConfig } from "../model/limit.ts";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -83,6 +86,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const queueValues = alertsValues ?? readSection(ALERT_QUEUE_KEYS, empty("alerts"), report);
   const thresholdsSection = found.get("thresholds");
   const thresholds = readSection(THRESHOLDS_SECTION, thresholdsSection ?? empty("thresholds"), report);
+  const limitsValues = readSection(LIMITS_SECTION, found.get("limits") ?? empty("limits"), report);
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
@@ -155,7 +159,12 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     retryForMs: queueValues.retry_for,
     parkedMax: queueValues.parked_max,
   };
-  return { ok: true, config: { file, daemon, alerts, alertQueue, limits } };
+  const concernSettings = (values: SectionValues<typeof CONCERN_KEYS>): ConcernSettings => ({
+    timeoutMs: values.timeout,
+    failMode: values.fail_mode ?? daemon.failMode,
+  });
+  const concerns: ConcernsConfig = { limits: concernSettings(limitsValues) };
+  return { ok: true, config: { file, daemon, alerts, alertQueue, limits, concerns } };
 }
 
 /** A [limit NAME] section's values as a LimitConfig, after the checks that span several keys. */

@@ -47,6 +47,7 @@ const DAY = 24 * HOUR;
 // Windows run off the timer wheel, not a timer each, so they could be longer; a month is the longest
 // limit a mail host has a use for, and it keeps every window end far from any date arithmetic trouble.
 const MAX_WINDOW = 30 * DAY;
+const FAIL_MODES = ["open", "closed"] as const;
 
 export const DAEMON_SECTION = {
   policy_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/policy.sock" },
@@ -67,7 +68,7 @@ export const DAEMON_SECTION = {
   control_group: { schema: unixGroup },
   log_level: { schema: oneOf(LOG_LEVELS), default: "info" },
   request_timeout: { schema: duration(10, 10 * MINUTE), default: "5s" },
-  fail_mode: { schema: oneOf(["open", "closed"] as const), default: "open" },
+  fail_mode: { schema: oneOf(FAIL_MODES), default: "open" },
 } satisfies SectionSpec;
 
 // How alerts may pile up, fail and storm (docs/configuration.md, [alerts]). Read also without an [alerts]
@@ -94,6 +95,19 @@ export const ALERTS_SECTION = {
   exempt_alerts: { schema: yesNo, default: "yes" },
   ...ALERT_QUEUE_KEYS,
 } satisfies SectionSpec;
+
+/**
+ * Every concern's section has these (docs/configuration.md, "Concerns"): how long the engine waits for its
+ * answer, and what it answers instead when the concern is down, fails or is late. fail_mode has no default
+ * of its own: a concern without one follows [daemon] fail_mode.
+ */
+export const CONCERN_KEYS = {
+  timeout: { schema: duration(10, 10 * MINUTE), default: "1s" },
+  fail_mode: { schema: oneOf(FAIL_MODES) },
+} satisfies SectionSpec;
+
+/** [limits]: the rate limits as a concern (the limits themselves are the [limit NAME] sections). */
+export const LIMITS_SECTION = { ...CONCERN_KEYS } satisfies SectionSpec;
 
 export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
@@ -122,4 +136,5 @@ export const SECTIONS: Record<string, SectionSpec> = {
   daemon: DAEMON_SECTION,
   alerts: ALERTS_SECTION,
   thresholds: THRESHOLDS_SECTION,
+  limits: LIMITS_SECTION,
 };

@@ -1,6 +1,7 @@
 import type { LogLevel } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import type { ListenAddress } from "./values.ts";
+import type { ConcernSettings } from "../engine/concern.ts";
 import type { DAEMON_SECTION, SectionValues } from "./schema.ts";
 
 // The shapes below are the ones the rest of the code reads (camelCase, paths resolved, durations in ms);
@@ -51,10 +52,16 @@ export interface AlertQueueConfig {
   parkedMax: number; // parked notices listed in status
 }
 
+/** The engine's settings for each concern (engine/concern.ts), by concern id. */
+export interface ConcernsConfig {
+  limits: ConcernSettings;
+}
+
 export interface Config {
   file: string; // where it was read from, "(embedded default config)" for the built-in default
   daemon: DaemonConfig;
   alerts?: AlertsConfig; // absent: threshold crossings are logged, no mail is sent
   alertQueue: AlertQueueConfig;
   limits: LimitConfig[];
+  concerns: ConcernsConfig;
 }

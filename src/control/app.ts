@@ -8,6 +8,7 @@ import { type Metrics, requestRate } from "./metrics.ts";
 import type { ReadLimit } from "./read-limit.ts";
 import { renderPrometheus } from "./prometheus.ts";
 import { formatUptime } from "./uptime.ts";
+import type { ConcernHealth } from "../engine/concern-health.ts";
 
 type CountersQuery = Exclude<CountersEvent, { type: "hit" | "alerts.done" | "alerts.offer" | "config" }>;
 type ReplyOf<E> = E extends { reply: (value: infer R) => void } ? R : never;
@@ -20,6 +21,8 @@ export interface ControlDeps {
   metrics: Metrics;
   actorStates: () => Record<string, string>;
   actorRestarts: () => Record<string, number>;
+  /** The engine's view of each concern: answering, or failing since when and why. */
+  concernHealth: () => Record<string, ConcernHealth>;
   /** Sends a query to the counters actor; undefined when it is down or does not answer in time. */
   askCounters: <E extends CountersQuery>(event: Omit<E, "reply">) => Promise<ReplyOf<E> | undefined>;
   reload: () => { ok: true } | { ok: false; errors: string[] };
@@ -57,8 +60,13 @@ export function createControlApp(deps: ControlDeps): Hono {
 
   app.get("/health", (c) => {
     const actors = deps.actorStates();
-    const ok = healthy(actors);
-    return c.json({ status: ok ? "ok" : "degraded", uptimeSeconds: uptime(), actors }, ok ? 200 : 503);
+    const concerns = deps.concernHealth();
+    // A failing concern answers for itself with its failure verdict: mail flows, but not as configured.
+    const ok = healthy(actors) && Object.values(concerns).every((health) => health.state === "ok");
+    return c.json(
+      { status: ok ? "ok" : "degraded", uptimeSeconds: uptime(), actors, concerns },
+      ok ? 200 : 503,
+    );
   });
 
   app.get("/status", async (c) => {
@@ -82,6 +90,7 @@ export function createControlApp(deps: ControlDeps): Hono {
       uptime: formatUptime(uptime()),
       actors: deps.actorStates(),
       restarts: deps.actorRestarts(),
+      concerns: deps.concernHealth(),
       requests: { total, byAction, badRequests: metrics.badRequests },
       rates: { lastMinute: requestRate(metrics, 1, now()), last5Minutes: requestRate(metrics, 5, now()) },
       trackedKeys: stats?.trackedKeys ?? null,
@@ -153,6 +162,7 @@ export function createControlApp(deps: ControlDeps): Hono {
         Object.entries(states).map(([actor, state]) => [actor, state === "active"]),
       ),
       actorRestarts: deps.actorRestarts(),
+      concerns: deps.concernHealth(),
     });
     return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });

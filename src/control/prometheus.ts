@@ -1,5 +1,6 @@
 // GET /metrics: the Prometheus text exposition format (version 0.0.4), names prefixed mailpolicyd_.
 import { LATENCY_BUCKETS_S, type Metrics } from "./metrics.ts";
+import type { ConcernHealth } from "../engine/concern-health.ts";
 
 export interface PrometheusExtras {
   version: string;
@@ -8,6 +9,7 @@ export interface PrometheusExtras {
   pendingAlerts?: number; // undefined: the counters actor did not answer
   actorsUp: Record<string, boolean>;
   actorRestarts: Record<string, number>;
+  concerns: Record<string, ConcernHealth>;
 }
 
 const label = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -83,6 +85,20 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
   family("actor_restarts_total", "counter", "Restarts of each actor by the supervisor.");
   for (const [actor, count] of Object.entries(extras.actorRestarts)) {
     out.push(`mailpolicyd_actor_restarts_total{actor="${actor}"} ${count}`);
+  }
+  family("concern_up", "gauge", "1 when the concern answers; 0 while its failure answer stands in.");
+  for (const [concern, health] of Object.entries(extras.concerns)) {
+    out.push(`mailpolicyd_concern_up{concern="${label(concern)}"} ${health.state === "ok" ? 1 : 0}`);
+  }
+  family("concern_answers_total", "counter", "Requests a concern answered itself.");
+  for (const [concern, health] of Object.entries(extras.concerns)) {
+    out.push(`mailpolicyd_concern_answers_total{concern="${label(concern)}"} ${health.answered}`);
+  }
+  family("concern_failures_total", "counter", "Requests answered with a concern's failure answer, by cause.");
+  for (const [concern, health] of Object.entries(extras.concerns)) {
+    for (const [reason, count] of Object.entries(health.failures)) {
+      out.push(`mailpolicyd_concern_failures_total{concern="${label(concern)}",reason="${reason}"} ${count}`);
+    }
   }
   return `${out.join("\n")}\n`;
 }

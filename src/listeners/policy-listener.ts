@@ -1,21 +1,22 @@
 // The policy socket and TCP listener Exim's ${readsocket} talks to: parses each request (request-server.ts
-// collects it with the readsocket framing, framing.ts), asks the counters actor, and answers in the
-// request's form, with the fail_mode verdict while counters is down.
+// collects it with the readsocket framing, framing.ts), asks the policy engine, and answers in the
+// request's form.
 import { unlinkSync } from "node:fs";
 import type { Config } from "../config/types.ts";
 import type { ListenAddress } from "../config/values.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
-import { formatVerdict, outcomeLogFields, type Verdict } from "../policy/verdict.ts";
+import type { PolicyEngine } from "../engine/policy-engine.ts";
+import { formatDecision, formatLegacyDecision } from "../engine/reply.ts";
+import { logDecision } from "../engine/decision-log.ts";
 import { formatAttributes } from "../protocols/attributes.ts";
 import {
   formatErrorReply,
-  formatLegacyReply,
   MAX_REQUEST_BYTES,
   parseReadsocketRequest,
   type ReadsocketRequest,
 } from "../protocols/readsocket.ts";
-import { defineActor, liveActor } from "./../actors/actor.ts";
+import { defineActor } from "./../actors/actor.ts";
 import { type Metrics, type RecordedAction, recordRequest } from "../control/metrics.ts";
 import {
   describeTransport,
@@ -32,6 +33,7 @@ export interface PolicyListenerInput {
   config: Config;
   log: Logger;
   metrics: Metrics;
+  engine: PolicyEngine;
 }
 
 export type PolicyListenerEvent =
@@ -42,31 +44,14 @@ export type PolicyListenerEvent =
 const sameAddress = (a?: ListenAddress, b?: ListenAddress) =>
   a?.hostname === b?.hostname && a?.port === b?.port;
 
-function describe(request: PolicyRequest): Record<string, string | undefined> {
-  if (request.form === "legacy") return { key: request.key };
-  const { sender, recipient, client_address, instance } = request.attributes;
-  return { stage: request.stage, sender, recipient, client: client_address, instance };
-}
-
 export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListenerEvent>(
-  ({ input, system, fail }) => {
+  ({ input, fail }) => {
     const { log } = input;
     let config = input.config;
     const path = config.daemon.policySocket;
     let listening = false;
     let ownsPath = false;
     let closed = false;
-
-    const failReply = (form: "legacy" | "attributes"): string => {
-      const closed = config.daemon.failMode === "closed";
-      if (form === "legacy") return formatLegacyReply(closed);
-      return closed
-        ? formatAttributes([["action", "defer"], [
-          "message",
-          "mail policy service unavailable, try again later",
-        ]])
-        : "action=accept";
-    };
 
     const badRequestReply = (parsed: Extract<ReadsocketRequest, { kind: "invalid" }>): string =>
       parsed.form === "legacy"
@@ -76,16 +61,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     const record = (started: number, action: RecordedAction, rule?: string) =>
       recordRequest(input.metrics, action, rule, (performance.now() - started) / 1000);
 
-    const failed = (started: number, form: "legacy" | "attributes") => {
-      record(
-        started,
-        config.daemon.failMode === "closed" ? "defer" : "accept",
-        `fail-${config.daemon.failMode}`,
-      );
-      return failReply(form);
-    };
-
-    // Runs for every request: one closure (the counters' reply) is all it allocates besides the request.
+    // Runs for every request: one closure (the engine's reply) is all it allocates besides the request.
     const answer = (bytes: Uint8Array, responder: Responder) => {
       const started = performance.now();
       const parsed = parseReadsocketRequest(bytes);
@@ -103,30 +79,12 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         }
         if (parsed.eightBit) log.debug("policy", "request has raw 8-bit bytes, read as Windows-1252");
       }
-      const counters = liveActor(system, "counters");
-      if (!counters) {
-        log.warn("policy", `counters down, answering fail-${config.daemon.failMode}`, describe(request));
-        return responder.reply(failed(started, request.form));
-      }
-      counters.send({
-        type: "hit",
-        request,
-        reply: (verdict: Verdict | undefined) => {
-          if (!verdict) return responder.reply(failed(started, request.form));
-          record(started, verdict.action, verdict.outcome?.limit.name);
-          if (verdict.outcome && verdict.action !== "accept") {
-            if (log.enabled("info")) log.info("policy", verdict.action, outcomeLogFields(verdict.outcome));
-          } else if (log.enabled("debug")) {
-            log.debug("policy", "request", {
-              ...describe(request),
-              action: verdict.action,
-              over: verdict.over,
-            });
-          }
-          responder.reply(
-            request.form === "legacy" ? formatLegacyReply(verdict.over) : formatVerdict(verdict),
-          );
-        },
+      input.engine.decide(request, (decision) => {
+        record(started, decision.action, decision.rule);
+        logDecision(log, request, decision);
+        responder.reply(
+          request.form === "legacy" ? formatLegacyDecision(decision) : formatDecision(decision),
+        );
       });
     };
 

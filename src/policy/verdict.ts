@@ -1,8 +1,8 @@
 // From per-limit outcomes to the one answer: the strictest action among the limits that are over wins
 // (reject > defer > warn > alert), and its message is filled in. Pure, tested directly.
 import type { LimitAction, LimitConfig } from "../model/limit.ts";
-import { quoteValue } from "../protocols/attributes.ts";
 import { capacity } from "./rate.ts";
+import type { ConcernAnswer } from "../engine/answer.ts";
 
 export type ReplyAction = "accept" | "warn" | "defer" | "reject";
 
@@ -16,7 +16,8 @@ export interface LimitOutcome {
   over: boolean;
 }
 
-export interface Verdict {
+/** The limits' answer: a ConcernAnswer for the engine (engine/answer.ts), with the limit that decided. */
+export interface Verdict extends ConcernAnswer {
   action: ReplyAction;
   over: boolean; // some limit is over: the legacy form answers "yes"
   outcome?: LimitOutcome; // the limit that decided, when one is over
@@ -94,22 +95,35 @@ const ACCEPT: Verdict = Object.freeze({ action: "accept", over: false });
 export function verdictFor(winner: LimitOutcome | undefined, withMessage = true): Verdict {
   if (!winner) return ACCEPT;
   const action = winner.limit.action;
+  const rule = winner.limit.name;
   // The one-token reply is a bare yes, and an alert says nothing to the client: no message to render.
-  if (!withMessage) return { action: action === "alert" ? "accept" : action, over: true, outcome: winner };
+  if (!withMessage) {
+    return {
+      action: action === "alert" ? "accept" : action,
+      over: true,
+      outcome: winner,
+      rule,
+      flagged: true,
+    };
+  }
   Object.freeze(winner);
-  if (action === "alert") return Object.freeze({ action: "accept", over: true, outcome: winner });
+  // What the reply says after action and message, and the log besides: the same rule, count and limit.
+  const fields = Object.freeze([
+    Object.freeze(["rule", rule] as const),
+    Object.freeze(["count", winner.count] as const),
+    Object.freeze(["limit", String(capacity(winner.limit))] as const),
+  ]);
+  const logFields = Object.freeze(outcomeLogFields(winner));
+  const common = { over: true, outcome: winner, rule, flagged: true, fields, logFields };
+  if (action === "alert") return Object.freeze({ action: "accept", ...common });
   const message = renderMessage(winner);
   switch (action) {
-    case "warn":
-      return Object.freeze({
-        action: "warn",
-        over: true,
-        outcome: winner,
-        message,
-        header: `X-Mailpolicyd-Warning: ${message}`,
-      });
+    case "warn": {
+      const header = `X-Mailpolicyd-Warning: ${message}`;
+      return Object.freeze({ action: "warn", ...common, message, header, headers: Object.freeze([header]) });
+    }
     default:
-      return Object.freeze({ action, over: true, outcome: winner, message });
+      return Object.freeze({ action, ...common, message });
   }
 }
 
@@ -136,35 +150,9 @@ export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
   return verdictFor(winner);
 }
 
-let lastVerdict: Verdict | undefined;
-let lastReply = "";
-
 /** The log fields of a decided request: the same rule, key, count and limit as the reply and the alert. */
 export function outcomeLogFields(
   outcome: LimitOutcome,
 ): { rule: string; key: string; count: number; limit: number } {
   return { rule: outcome.limit.name, key: outcome.key, count: outcome.count, limit: capacity(outcome.limit) };
-}
-
-/** The attribute-form reply: `action=defer message="…" rule=outbound count=20 limit=20`. */
-export function formatVerdict(verdict: Verdict): string {
-  const outcome = verdict.outcome;
-  if (!outcome && verdict.action === "accept") return "action=accept"; // most answers
-  if (verdict === lastVerdict) return lastReply; // the same (frozen) answer again: see sameRefusal
-  lastReply = buildReply(verdict);
-  lastVerdict = verdict;
-  return lastReply;
-}
-
-function buildReply(verdict: Verdict): string {
-  const outcome = verdict.outcome;
-  // Built directly rather than through formatAttributes: a refused sender may ask thousands of times.
-  let line = `action=${verdict.action}`;
-  if (verdict.message !== undefined) line += ` message=${quoteValue(verdict.message)}`;
-  if (outcome) {
-    line += ` rule=${quoteValue(outcome.limit.name)} count=${outcome.count}` +
-      ` limit=${quoteValue(String(capacity(outcome.limit)))}`;
-  }
-  if (verdict.header !== undefined) line += ` header=${quoteValue(verdict.header)}`;
-  return line;
 }

@@ -184,25 +184,48 @@ export function countReplies(exchange: SmtpExchange, prefix: string): number {
   return exchange.replies.filter((reply) => reply.startsWith(prefix)).length;
 }
 
+const swaksArgs = (port: number, from: string, to: string, subject: string, body: string) => [
+  "--server",
+  "127.0.0.1",
+  "--port",
+  String(port),
+  "--from",
+  from,
+  "--to",
+  to,
+  "--header",
+  `Subject: ${subject}`,
+  "--body",
+  body,
+  "--helo",
+  "client.example",
+];
+
 /** One message over SMTP with swaks (exit 24: a recipient was refused); output holds the whole dialogue. */
 export function swaks(port: number, from: string, to: string, subject: string, body = "hello") {
-  const result = spawnSync("swaks", [
-    "--server",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--from",
-    from,
-    "--to",
-    to,
-    "--header",
-    `Subject: ${subject}`,
-    "--body",
-    body,
-    "--helo",
-    "client.example",
-  ], { encoding: "utf8", timeout: 30_000 });
+  const result = spawnSync("swaks", swaksArgs(port, from, to, subject, body), {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** swaks without blocking this process: for a daemon running in the test's own process. */
+export function swaksAsync(
+  port: number,
+  from: string,
+  to: string,
+  subject: string,
+  body = "hello",
+): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("swaks", swaksArgs(port, from, to, subject, body), { timeout: 30_000 });
+    let output = "";
+    child.stdout!.on("data", (chunk) => output += chunk);
+    child.stderr!.on("data", (chunk) => output += chunk);
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, output }));
+  });
 }
 
 export interface EximDaemon {

@@ -87,8 +87,9 @@ describe("client commands against a running daemon", () => {
       lines[1],
       "actors: counters active, alerter active, policy active, control active; restarts: 0",
     );
-    assert.match(lines[2], /^requests: 8 \(accept 7, defer 1\); /);
-    assert.match(lines[3], /^tracked keys: 4; alerts sent 0, failed 0, parked 0, dropped 0, pending 0$/);
+    assert.equal(lines[2], "concerns: limits ok");
+    assert.match(lines[3], /^requests: 8 \(accept 7, defer 1\); /);
+    assert.match(lines[4], /^tracked keys: 4; alerts sent 0, failed 0, parked 0, dropped 0, pending 0$/);
     const header = lines.findIndex((line) =>
       /^KEY\s+RULE\s+COUNT\/LIMIT\s+WINDOW\s+ACTION\s+STATE$/.test(line)
     );

@@ -68,6 +68,8 @@ describe("supervisor restarts a failed actor (in-process daemon)", () => {
 
   it("answers with the fail_mode verdict while the counters actor is down", async () => {
     const socket = dir.file("policy.sock");
+    const before = lines.length; // the test above had its own incident
+    const failuresBefore = daemon.engine.health().limits.failures;
     assert.equal(
       await askPolicy(socket, "victim@example.org\n"),
       "yes",
@@ -76,12 +78,23 @@ describe("supervisor restarts a failed actor (in-process daemon)", () => {
     assert.equal(await askPolicy(socket, "crash@test\n"), "no");
     // During the restart backoff (300 ms and more) nobody counts: fail-open says "no" even for victim@.
     assert.equal(await askPolicy(socket, "victim@example.org\n"), "no");
-    assert.ok(
-      lines.some((line) =>
-        /warn policy: counters down, answering fail-open key=victim@example.org/.test(line)
-      ),
-    );
+    // One warning for the incident (the crash, then the restart backoff), not one per request.
+    const incident = lines.slice(before).filter((line) => / warn engine: concern limits /.test(line));
+    assert.equal(incident.length, 1, incident.join("\n"));
+    assert.match(incident[0], /concern limits failed on a request: answering fail-open until it answers/);
+    assert.equal(daemon.engine.health().limits.state, "failing");
     await waitFor(() => daemon.actorStates().counters === "active", 5000, "counters active again");
     assert.equal(await askPolicy(socket, "victim@example.org\n"), "yes", "counting resumed");
+    // The incident ends with the first answer, and says how many requests its fail_mode answered.
+    assert.ok(
+      lines.slice(before).some((line) =>
+        / info engine: concern limits answers again .*failed_requests=2 /.test(line)
+      ),
+      lines.filter((line) => / engine: /.test(line)).join("\n"),
+    );
+    assert.equal(daemon.engine.health().limits.state, "ok");
+    const failures = daemon.engine.health().limits.failures;
+    assert.equal(failures.error - failuresBefore.error, 1, "the request that crashed it");
+    assert.equal(failures.down - failuresBefore.down, 1, "the request during the restart backoff");
   });
 });

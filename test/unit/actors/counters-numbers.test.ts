@@ -10,7 +10,8 @@ import { parseConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/log.ts";
 import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
 import type { SenderRow } from "../../../src/policy/sender-report.ts";
-import { formatVerdict, type Verdict } from "../../../src/policy/verdict.ts";
+import type { Verdict } from "../../../src/policy/verdict.ts";
+import { formatDecision } from "../../../src/engine/reply.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 
 interface Numbers {
@@ -47,7 +48,7 @@ async function run(limit: string, times: number[]): Promise<Numbers> {
           reply: resolve,
         })
       );
-      replies.push(formatVerdict(verdict!));
+      replies.push(formatDecision(verdict!));
     }
     const [row] = (await new Promise<SenderRow[] | undefined>((resolve) =>
       actor.send({ type: "senders", top: 1, reply: resolve })

@@ -88,6 +88,29 @@ describe("status-format", () => {
     assert.equal(lines.at(-1), "  2026-01-01 10:05:00  alice@example.org  out  5/5  sent");
   });
 
+  it("status: one line for the concerns, saying since when and why one fails", () => {
+    const failures = { down: 0, timeout: 0, error: 0 };
+    const lines = formatStatus({
+      ...STATUS,
+      concerns: {
+        limits: {
+          state: "failing",
+          since: Date.UTC(2026, 0, 1, 10, 7, 3),
+          reason: "timeout",
+          answered: 10,
+          failures: { ...failures, timeout: 4 },
+          failedInIncident: 4,
+        },
+        spf: { state: "ok", answered: 3, failures, failedInIncident: 0 },
+      },
+    }).split("\n");
+    assert.equal(
+      lines[2],
+      "concerns: limits FAILING since 2026-01-01 10:07:03 (timeout), 4 requests answered by its fail_mode; spf ok",
+    );
+    assert.match(lines[3], /^requests: /);
+  });
+
   it("status: alerts parked and dropped, and the parked ones with their error", () => {
     const parked = { ...STATUS.alerts.recent[0], key: "bad@example.org", status: "parked", error: "554 no" };
     const lines = formatStatus({

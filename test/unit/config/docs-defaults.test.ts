@@ -9,6 +9,7 @@ import {
   ALERTS_SECTION,
   DAEMON_SECTION,
   LIMIT_SECTION,
+  LIMITS_SECTION,
   type SectionSpec,
   THRESHOLDS_SECTION,
 } from "../../../src/config/schema.ts";
@@ -44,4 +45,5 @@ describe("docs/configuration.md defaults", () => {
     assertTableMatches("[thresholds]", THRESHOLDS_SECTION));
   it("[limit NAME] shows the schema's defaults", () => assertTableMatches("[limit NAME]", LIMIT_SECTION));
   it("[alerts] shows the schema's defaults", () => assertTableMatches("[alerts]", ALERTS_SECTION));
+  it("[limits] shows the schema's defaults", () => assertTableMatches("Concerns: [limits]", LIMITS_SECTION));
 });

@@ -141,6 +141,18 @@ describe("parseConfig", () => {
     assert.equal(config.daemon.socketMode, 0o600);
   });
 
+  it("[limits]: the concern's timeout (1s by default) and fail_mode, which follows [daemon] fail_mode unless set", () => {
+    const concern = (text: string) => loaded(parseConfig(text, "t.conf", "/")).concerns.limits;
+    assert.deepEqual(concern(""), { timeoutMs: 1000, failMode: "open" });
+    assert.deepEqual(concern("[daemon]\nfail_mode = closed\n"), { timeoutMs: 1000, failMode: "closed" });
+    assert.deepEqual(
+      concern("[daemon]\nfail_mode = closed\n[limits]\nfail_mode = open\ntimeout = 250ms\n"),
+      { timeoutMs: 250, failMode: "open" },
+    );
+    assert.match(errorsOf("[limits]\ntimeout = 5ms\n")[0], /^t\.conf:2: limits\.timeout: /);
+    assert.match(errorsOf("[limits]\nfail_mode = maybe\n")[0], /^t\.conf:2: limits\.fail_mode: /);
+  });
+
   it("listens on loopback TCP 127.0.0.1:10037 for Exim unless policy_listen says otherwise", () => {
     const address = (text: string) => loaded(parseConfig(text, "t.conf", "/")).daemon.policyListen;
     assert.deepEqual(address(""), { hostname: "127.0.0.1", port: 10037 });
@@ -205,9 +217,9 @@ describe("parseConfig", () => {
   });
 
   it("reports an unknown section at its header line", () => {
-    const errors = errorsOf("[thresholds]\ncount = 20\n\n[limits]\nx = 1\n");
+    const errors = errorsOf("[thresholds]\ncount = 20\n\n[limitz]\nx = 1\n");
     assert.equal(errors.length, 1);
-    assert.match(errors[0], /^t\.conf:4: \[limits\]: unknown section\b/);
+    assert.match(errors[0], /^t\.conf:4: \[limitz\]: unknown section\b/);
   });
 
   it("reports an unknown key at its line, named section.key", () => {

@@ -2,6 +2,7 @@
 // what it makes of the answer (or of none), its checks of the query, the listener guards (read-only, Host,
 // pacing), 404 and 500. The counters actor is a fake answering from a table; the daemon process and its
 // real actors are test/integration/control-api.test.ts.
+import type { ConcernHealth } from "../../../src/engine/concern-health.ts";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CountersStats } from "../../../src/actors/counters.ts";
@@ -29,6 +30,13 @@ const row = (key: string, rule: string, count: number): SenderRow => ({
   alert: "none",
 });
 
+const LIMITS_OK: ConcernHealth = {
+  state: "ok",
+  answered: 7,
+  failures: { down: 0, timeout: 0, error: 0 },
+  failedInIncident: 0,
+};
+
 interface Answers {
   stats?: CountersStats;
   senders?: SenderRow[];
@@ -53,6 +61,7 @@ function control(answers: Answers = {}, overrides: Partial<ControlDeps> = {}) {
     metrics,
     actorStates: () => ACTIVE,
     actorRestarts: () => ({ counters: 2, alerter: 0, policy: 0, control: 0 }),
+    concernHealth: () => ({ limits: LIMITS_OK }),
     askCounters: askCounters as ControlDeps["askCounters"],
     reload: () => (reloads.push(1), { ok: true }),
     now: () => clock.at,
@@ -66,12 +75,37 @@ describe("control app: /health and /status", () => {
     const { app } = control();
     const ok = await app.request("/health");
     assert.equal(ok.status, 200);
-    assert.deepEqual(await ok.json(), { status: "ok", uptimeSeconds: 90, actors: ACTIVE });
+    const concerns = { limits: LIMITS_OK };
+    assert.deepEqual(await ok.json(), { status: "ok", uptimeSeconds: 90, actors: ACTIVE, concerns });
 
     const down = { ...ACTIVE, counters: "down" };
     const degraded = await control({}, { actorStates: () => down }).app.request("/health");
     assert.equal(degraded.status, 503);
-    assert.deepEqual(await degraded.json(), { status: "degraded", uptimeSeconds: 90, actors: down });
+    assert.deepEqual(await degraded.json(), {
+      status: "degraded",
+      uptimeSeconds: 90,
+      actors: down,
+      concerns,
+    });
+  });
+
+  it("GET /health: 503 degraded while a concern fails, even with every actor active; /metrics says which", async () => {
+    const failing: ConcernHealth = {
+      ...LIMITS_OK,
+      state: "failing",
+      since: T0,
+      reason: "timeout",
+      failures: { down: 0, timeout: 3, error: 0 },
+      failedInIncident: 3,
+    };
+    const { app } = control({}, { concernHealth: () => ({ limits: failing }) });
+    const health = await app.request("/health");
+    assert.equal(health.status, 503);
+    assert.deepEqual((await health.json()).concerns, { limits: failing });
+    const metrics = await (await app.request("/metrics")).text();
+    assert.match(metrics, /^mailpolicyd_concern_up\{concern="limits"\} 0$/m);
+    assert.match(metrics, /^mailpolicyd_concern_failures_total\{concern="limits",reason="timeout"\} 3$/m);
+    assert.match(metrics, /^mailpolicyd_concern_answers_total\{concern="limits"\} 7$/m);
   });
 
   it("GET /status: requests by action over every rule, rates and uptime by the clock, alerts newest first", async () => {

@@ -2,13 +2,14 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   decideVerdict,
-  formatVerdict,
   type LimitOutcome,
   refuses,
   renderMessage,
   sameRefusal,
   verdictFor,
 } from "../../../src/policy/verdict.ts";
+// The limits' verdict is a ConcernAnswer: its reply is the engine's, as a lone answer is the decision.
+import { formatDecision as formatVerdict } from "../../../src/engine/reply.ts";
 import type { LimitConfig } from "../../../src/model/limit.ts";
 import { limitConfig } from "../../helpers/limit-config.ts";
 
@@ -97,6 +98,11 @@ describe("decideVerdict", () => {
       over: true,
       outcome: over,
       message: "bob@example.org over limit: 21 messages in 5m (limit 20)",
+      // As a ConcernAnswer (engine/answer.ts): the metrics' rule, the reply's fields and the log's.
+      rule: "outbound",
+      flagged: true,
+      fields: [["rule", "outbound"], ["count", 21], ["limit", "20"]],
+      logFields: { rule: "outbound", key: "bob@example.org", count: 21, limit: 20 },
     });
   });
 
@@ -257,7 +263,11 @@ describe("sameRefusal and the remembered reply", () => {
 describe("verdictFor", () => {
   it("renders no message for an alert, nor when asked not to (a one-token reply is a bare yes)", () => {
     const alert = verdictFor(outcome({ action: "alert" }));
-    assert.deepEqual({ ...alert, outcome: undefined }, { action: "accept", over: true, outcome: undefined });
+    assert.equal(alert.action, "accept");
+    assert.equal(alert.over, true);
+    assert.equal(alert.flagged, true);
+    assert.equal(alert.message, undefined);
+    assert.equal(alert.headers, undefined);
     const bare = verdictFor(outcome({ action: "reject" }), false);
     assert.equal(bare.action, "reject");
     assert.equal(bare.over, true);

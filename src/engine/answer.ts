@@ -1,0 +1,85 @@
+// What a concern answers for one request, and how the answers of several concerns merge into the one
+// decision the MTA gets. Pure: no concern, no I/O; the engine (policy-engine.ts) and the tests use it.
+//
+// The merge rule (docs/architecture.md, "The policy engine"): the strictest action wins, reject > defer >
+// warn > accept; the message and reply fields are those of the first concern (in the engine's order) that
+// answered that action (among accepts, the first that flagged something); the headers are everyone's, in that order; the tags are everyone's, for the log
+// and the metrics.
+
+export type Action = "accept" | "warn" | "defer" | "reject";
+
+/** Reply attributes after action and message (`rule=outbound count=20 limit=20`), in this order. */
+export type ReplyFields = readonly (readonly [string, string | number])[];
+
+export interface ConcernAnswer {
+  action: Action;
+  /** The text the MTA shows or logs (warn, defer, reject). */
+  message?: string;
+  /** Header lines ("Name: value") the MTA adds to the message, whatever the action. */
+  headers?: readonly string[];
+  /** What the answer says besides action and message, for the reply and the log. */
+  fields?: ReplyFields;
+  /** The log line's fields when they say more than `fields` (the key a limit counted); else `fields`. */
+  logFields?: Readonly<Record<string, string | number>>;
+  /** The rule that decided ("outbound", "fail-open"): the metrics' rule label. */
+  rule?: string;
+  /** Some rule matched, though the action may be accept (a limit over with action = alert). */
+  flagged?: boolean;
+  /** Short labels for the log and the metrics: every rule that matched ("limit:outbound", "spf:fail"). */
+  tags?: readonly string[];
+}
+
+/** The merged answer: a ConcernAnswer, and which concern decided it. */
+export interface Decision extends ConcernAnswer {
+  /** The concern whose action, message and fields the decision carries; undefined: nobody objected. */
+  decidedBy?: string;
+}
+
+const RANK: Record<Action, number> = { accept: 0, warn: 1, defer: 2, reject: 3 };
+
+export function refuses(action: Action): boolean {
+  return action === "defer" || action === "reject";
+}
+
+/** Most answers: one shared object, frozen so that no caller can change every later answer. */
+export const ACCEPTED: Decision = Object.freeze({ action: "accept" });
+
+export interface Answered {
+  concern: string;
+  answer: ConcernAnswer;
+}
+
+/**
+ * One decision from the answers, in the engine's concern order. A lone answer is returned as it is (the
+ * same object: its reply text is then remembered across requests, see reply.ts).
+ */
+export function mergeAnswers(answers: readonly Answered[]): Decision {
+  if (answers.length === 0) return ACCEPTED;
+  let decider = answers[0];
+  let flagged = false;
+  let headers: string[] | undefined;
+  let tags: string[] | undefined;
+  for (const answered of answers) {
+    const { answer } = answered;
+    const rank = RANK[answer.action] - RANK[decider.answer.action];
+    // Among equals the first that flagged something speaks: an alert-only limit over says which.
+    if (rank > 0 || (rank === 0 && answer.flagged && !decider.answer.flagged)) decider = answered;
+    if (answer.flagged) flagged = true;
+    if (answer.headers?.length) (headers ??= []).push(...answer.headers);
+    if (answer.tags?.length) (tags ??= []).push(...answer.tags);
+  }
+  if (answers.length === 1) return decider.answer;
+  const { action, message, fields, logFields, rule } = decider.answer;
+  if (action === "accept" && !flagged && !headers && !tags) return ACCEPTED;
+  return {
+    action,
+    message,
+    headers,
+    fields,
+    logFields,
+    rule,
+    flagged: flagged || action !== "accept",
+    tags,
+    decidedBy: action === "accept" && !rule ? undefined : decider.concern,
+  };
+}

@@ -1,0 +1,39 @@
+// A concern: one thing the engine asks about a request (limits today; SPF, content and spamd next). Each
+// has its own config section with `timeout` and `fail_mode` (config/schema.ts CONCERN_KEYS), and is most
+// often an actor the engine reaches through a small adapter like limits-concern.ts.
+import type { PolicyRequest } from "../policy/request.ts";
+import type { ConcernAnswer } from "./answer.ts";
+
+/** Why a concern contributed its failure answer instead of its own. */
+export type ConcernFailure = "down" | "timeout" | "error";
+
+/**
+ * The concern's answer (undefined: it failed, `failure` says how) and, from `check`, what to hand back
+ * to `commit`. Called exactly once per ask, synchronously or later.
+ */
+export type ConcernReply = (
+  answer: ConcernAnswer | undefined,
+  ticket?: number,
+  failure?: ConcernFailure,
+) => void;
+
+export interface Concern {
+  readonly id: string;
+  /** Whether the concern has anything to say about this request (its stage, its form). */
+  applies(request: PolicyRequest): boolean;
+  /**
+   * Pass 1 when several concerns answer: what the concern would answer, counting nothing yet. A ticket
+   * other than 0 must come back through commit, with the merged decision.
+   */
+  check(request: PolicyRequest, reply: ConcernReply): void;
+  /** Pass 2: `refused` says whether the merged decision refuses the request (defer or reject). */
+  commit(ticket: number, refused: boolean): void;
+  /** The request when this concern is the only one asked: check and commit in one step, on its own answer. */
+  decide(request: PolicyRequest, reply: ConcernReply): void;
+}
+
+/** A concern's [section] `timeout` and `fail_mode` (fail_mode defaults to [daemon] fail_mode). */
+export interface ConcernSettings {
+  timeoutMs: number;
+  failMode: "open" | "closed";
+}

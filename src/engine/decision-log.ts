@@ -1,0 +1,26 @@
+// The log line of a decided request: at info when something objected or matched, else at debug.
+import type { Logger } from "../log.ts";
+import type { PolicyRequest } from "../policy/request.ts";
+import type { Decision } from "./answer.ts";
+
+export function describeRequest(request: PolicyRequest): Record<string, string | undefined> {
+  if (request.form === "legacy") return { key: request.key };
+  const { sender, recipient, client_address, instance } = request.attributes;
+  return { stage: request.stage, sender, recipient, client: client_address, instance };
+}
+
+export function logDecision(log: Logger, request: PolicyRequest, decision: Decision): void {
+  const said = decision.logFields ?? (decision.fields && Object.fromEntries(decision.fields));
+  if (decision.action !== "accept" && said) {
+    if (!log.enabled("info")) return;
+    const tags = decision.decidedBy !== undefined ? decision.tags?.join(",") : undefined;
+    log.info("policy", decision.action, tags === undefined ? said : { ...said, tags });
+  } else if (log.enabled("debug")) {
+    log.debug("policy", "request", {
+      ...describeRequest(request),
+      action: decision.action,
+      over: decision.flagged === true,
+      rule: decision.rule,
+    });
+  }
+}

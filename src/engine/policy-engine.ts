@@ -1,0 +1,146 @@
+// The policy engine: offers a request to every concern that applies, each with its own timeout and
+// failure answer, in parallel; merges their answers (answer.ts) into one decision; then lets each concern
+// commit what the decision lets through (a leaky limit counts only a request the decision does not
+// refuse). Every listener asks it the same way: decide(request, reply).
+import type { Logger } from "../log.ts";
+import type { PolicyRequest } from "../policy/request.ts";
+import {
+  ACCEPTED,
+  type Answered,
+  type ConcernAnswer,
+  type Decision,
+  mergeAnswers,
+  refuses,
+} from "./answer.ts";
+import type { Concern, ConcernFailure, ConcernSettings } from "./concern.ts";
+import { type ConcernHealth, createHealthBook } from "./concern-health.ts";
+import { createDeadlines, type Deadlines, type Waiting } from "./deadlines.ts";
+
+export interface PolicyEngineInput {
+  /** In the order their answers are merged: on equal actions the first one's message wins. */
+  concerns: readonly Concern[];
+  settings: (concern: string) => ConcernSettings;
+  log: Logger;
+  /** performance.now() by default: deadlines only. */
+  clock?: () => number;
+}
+
+export interface PolicyEngine {
+  /** `reply` is called exactly once, at the latest when the slowest concern's timeout passes. */
+  decide(request: PolicyRequest, reply: (decision: Decision) => void): void;
+  health(): Record<string, ConcernHealth>;
+  stop(): void;
+}
+
+const FAILED_OPEN = (concern: string): ConcernAnswer =>
+  Object.freeze({ action: "accept", rule: "fail-open", tags: Object.freeze([`${concern}:fail-open`]) });
+const FAILED_CLOSED = (concern: string): ConcernAnswer =>
+  Object.freeze({
+    action: "defer",
+    message: "mail policy service unavailable, try again later",
+    rule: "fail-closed",
+    flagged: true,
+    tags: Object.freeze([`${concern}:fail-closed`]),
+  });
+
+export function createPolicyEngine(input: PolicyEngineInput): PolicyEngine {
+  const { concerns, settings, log } = input;
+  const clock = input.clock ?? (() => performance.now());
+  const book = createHealthBook(concerns.map((concern) => concern.id), log);
+  const deadlines = new Map<string, Deadlines>(
+    concerns.map((concern) => [concern.id, createDeadlines(clock)]),
+  );
+  const failureAnswers = new Map(
+    concerns.map((c) => [c.id, { open: FAILED_OPEN(c.id), closed: FAILED_CLOSED(c.id) }]),
+  );
+
+  /** The concern's own answer, or its failure answer; the health book notes which. */
+  const answerOf = (concern: Concern, answer: ConcernAnswer | undefined, failure?: ConcernFailure) => {
+    if (answer !== undefined) {
+      book.answered(concern.id);
+      return answer;
+    }
+    const { failMode } = settings(concern.id);
+    book.failed(concern.id, failure ?? "error", failMode);
+    return failureAnswers.get(concern.id)![failMode];
+  };
+
+  const wait = (concern: Concern, expire: () => void): Waiting => {
+    const waiting = { at: clock() + settings(concern.id).timeoutMs, done: false, expire };
+    deadlines.get(concern.id)!.add(waiting);
+    return waiting;
+  };
+
+  // The usual case, one concern: it decides and commits in one step, and its answer is the decision.
+  const askAlone = (concern: Concern, request: PolicyRequest, reply: (decision: Decision) => void) => {
+    let settled = false;
+    let waiting: Waiting | undefined;
+    concern.decide(request, (answer, _ticket, failure) => {
+      if (settled) return; // too late: the failure answer went out
+      settled = true;
+      if (waiting) waiting.done = true;
+      reply(answerOf(concern, answer, failure));
+    });
+    // In-process concerns answer at once; only a slower one needs a deadline.
+    if (!settled) {
+      waiting = wait(concern, () => {
+        settled = true;
+        reply(answerOf(concern, undefined, "timeout"));
+      });
+    }
+  };
+
+  const askAll = (asked: Concern[], request: PolicyRequest, reply: (decision: Decision) => void) => {
+    const answers: (Answered | undefined)[] = new Array(asked.length);
+    const tickets = new Array<number>(asked.length).fill(0);
+    let left = asked.length;
+    let decision: Decision | undefined;
+    const finish = () => {
+      decision = mergeAnswers(answers as Answered[]);
+      const refused = refuses(decision.action);
+      for (let i = 0; i < asked.length; i++) if (tickets[i] !== 0) asked[i].commit(tickets[i], refused);
+      reply(decision);
+    };
+    asked.forEach((concern, i) => {
+      let waiting: Waiting | undefined;
+      const settle = (answer: ConcernAnswer) => {
+        answers[i] = { concern: concern.id, answer };
+        if (--left === 0) finish();
+      };
+      concern.check(request, (answer, ticket = 0, failure) => {
+        if (answers[i] !== undefined) {
+          // Timed out already: what it checked is committed on the decision made without it.
+          if (ticket === 0) return;
+          if (decision) concern.commit(ticket, refuses(decision.action));
+          else tickets[i] = ticket; // finish() commits it
+          return;
+        }
+        if (waiting) waiting.done = true;
+        tickets[i] = ticket;
+        settle(answerOf(concern, answer, failure));
+      });
+      if (answers[i] === undefined) {
+        waiting = wait(concern, () => settle(answerOf(concern, undefined, "timeout")));
+      }
+    });
+  };
+
+  return {
+    decide(request, reply) {
+      let only: Concern | undefined;
+      let count = 0;
+      for (const concern of concerns) {
+        if (!concern.applies(request)) continue;
+        only = concern;
+        count++;
+      }
+      if (count === 0) return reply(ACCEPTED);
+      if (count === 1) return askAlone(only!, request, reply);
+      askAll(concerns.filter((concern) => concern.applies(request)), request, reply);
+    },
+    health: () => book.snapshot(),
+    stop() {
+      for (const queue of deadlines.values()) queue.stop();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// The decision as the readsocket reply (docs/protocol.md): `action=defer message="…" rule=outbound count=20
+// limit=20 header="…"` in the attribute form, a bare yes/no in the one-token form.
+import { quoteValue } from "../protocols/attributes.ts";
+import { formatLegacyReply } from "../protocols/readsocket.ts";
+import type { Decision } from "./answer.ts";
+
+let lastDecision: Decision | undefined;
+let lastReply = "";
+
+/** The attribute-form reply. */
+export function formatDecision(decision: Decision): string {
+  if (decision.action === "accept" && !decision.fields && !decision.message && !decision.headers) {
+    return "action=accept"; // most answers
+  }
+  // A refused sender asks again and again while its count stands still, and gets the same (frozen)
+  // decision each time: its reply is built once.
+  if (decision === lastDecision) return lastReply;
+  lastReply = buildReply(decision);
+  lastDecision = decision;
+  return lastReply;
+}
+
+function buildReply(decision: Decision): string {
+  // Built directly rather than through formatAttributes: a refused sender may ask thousands of times.
+  let line = `action=${decision.action}`;
+  if (decision.message !== undefined) line += ` message=${quoteValue(decision.message)}`;
+  if (decision.fields) {
+    for (const [name, value] of decision.fields) line += ` ${name}=${quoteValue(String(value))}`;
+  }
+  // Exim's add_header takes several header lines separated by newlines; quoteValue writes them as \n,
+  // which ${extract} turns back into newlines.
+  if (decision.headers?.length) line += ` header=${quoteValue(decision.headers.join("\n"))}`;
+  return line;
+}
+
+/** The one-token form's reply: "yes" when some rule matched (the decision is flagged), else "no". */
+export function formatLegacyDecision(decision: Decision): string {
+  return formatLegacyReply(decision.flagged === true);
+}

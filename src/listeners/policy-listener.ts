@@ -8,7 +8,7 @@ import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import type { PolicyEngine } from "../engine/policy-engine.ts";
 import { formatDecision, formatLegacyDecision } from "../engine/reply.ts";
-import { logDecision } from "../engine/decision-log.ts";
+import { decideAndReply } from "./decide-and-reply.ts";
 import { formatAttributes } from "../protocols/attributes.ts";
 import {
   formatErrorReply,
@@ -17,7 +17,7 @@ import {
   type ReadsocketRequest,
 } from "../protocols/readsocket.ts";
 import { defineActor } from "./../actors/actor.ts";
-import { type Metrics, type RecordedAction, recordRequest } from "../control/metrics.ts";
+import { type Metrics, recordRequest } from "../control/metrics.ts";
 import {
   describeTransport,
   listenForRequests,
@@ -58,8 +58,13 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         ? formatErrorReply(parsed.reason)
         : formatAttributes([["action", "defer"], ["message", `mailpolicyd: bad request: ${parsed.reason}`]]);
 
-    const record = (started: number, action: RecordedAction, rule?: string) =>
-      recordRequest(input.metrics, action, rule, (performance.now() - started) / 1000);
+    const decide = decideAndReply(
+      input.engine,
+      input.metrics,
+      log,
+      (decision, request) =>
+        request.form === "legacy" ? formatLegacyDecision(decision) : formatDecision(decision),
+    );
 
     // Runs for every request: one closure (the engine's reply) is all it allocates besides the request.
     const answer = (bytes: Uint8Array, responder: Responder) => {
@@ -67,7 +72,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       const parsed = parseReadsocketRequest(bytes);
       if (parsed.kind === "invalid") {
         log.warn("policy", "bad request", { error: parsed.reason, form: parsed.form, bytes: bytes.length });
-        record(started, "error");
+        recordRequest(input.metrics, "error", undefined, (performance.now() - started) / 1000);
         return responder.reply(badRequestReply(parsed));
       }
       let request: PolicyRequest;
@@ -79,13 +84,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         }
         if (parsed.eightBit) log.debug("policy", "request has raw 8-bit bytes, read as Windows-1252");
       }
-      input.engine.decide(request, (decision) => {
-        record(started, decision.action, decision.rule);
-        logDecision(log, request, decision);
-        responder.reply(
-          request.form === "legacy" ? formatLegacyDecision(decision) : formatDecision(decision),
-        );
-      });
+      decide(request, started, responder);
     };
 
     // The same requests on the Unix socket and, when policy_listen is set, on loopback TCP (what the Exim

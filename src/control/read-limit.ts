@@ -1,12 +1,12 @@
 // Rate limits for the control listeners. Every HTTP request is served on the thread that answers Exim;
 // on loopback TCP (no file permissions) any local process, or two dashboards left polling, can ask as fast
-// as it likes: issue 16 measured two loops on that port bringing the daemon down to 3 policy answers in
-// 20 s. A token bucket per listener (every client is local: there is no address worth telling apart): a
+// as it likes: two loops on that port all but stopped the policy answers (docs/decisions.md, "Measured on
+// the request path"). A token bucket per listener (every client is local: there is no address worth telling apart): a
 // request within the rate is served at once; one over it waits for its turn, so a polling loop is slowed
 // to the rate rather than spun on refusals; when too many already wait, 429 with Retry-After, which costs
 // next to nothing. The control socket gets a bucket too, ten times as large: its users are the
 // administrators, but a `watch -n 0.1 mailpolicyd status` or a monitoring tool in a tight loop there costs
-// the policy path just as much (measured: two loops took ~1000 requests/s, 10–20 % of the thread).
+// the policy path just as much (two loops there took a tenth or more of the thread: same entry).
 
 export interface ReadLimitOptions {
   perSecond: number;

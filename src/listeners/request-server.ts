@@ -4,8 +4,8 @@
 // persistent framing (Postfix policy delegation) answers request after request on one connection. The
 // transport is a Unix socket path or a loopback TCP address; the rest is the same. Half-open sockets are
 // allowed, so a reply after an await still reaches a client that has shut down its side (DESIGN §3). On Bun
-// the native Bun.listen is used: measured here 41k against 32k requests/s for node:net on the same runtime;
-// elsewhere (Deno) node:net.
+// the native Bun.listen is used, faster than node:net on the same runtime (docs/decisions.md, "Measured on
+// the request path"); elsewhere (Deno) node:net.
 import net from "node:net";
 import { bunListen } from "../runtime.ts";
 import { type Framing, readsocketFraming } from "./framing.ts";
@@ -280,8 +280,8 @@ async function drainThenClose(unanswered: Unanswered, graceMs: number, close: ()
   return Math.max(0, unanswered.count);
 }
 
-// At the process's file limit the runtime's accept loop spins (5.3 CPU-s in 10.5 s, measured) and good
-// clients wait seconds; refusing past maxConnections keeps the daemon below it. The client gets a reply
+// At the process's file limit the runtime's accept loop spins and good clients wait seconds (docs/
+// decisions.md, "Measured on the request path"); refusing past maxConnections keeps the daemon below it. The client gets a reply
 // (Exim's snippets log it and accept), not a reset.
 const BUSY_REPLY = "error busy: too many connections";
 
@@ -296,7 +296,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     socket.end(BUSY_REPLY);
   };
   // Connections still waiting for their request, for the timeout sweep: an array with swap-removal rather
-  // than a Set, which hashed each connection twice (~0.3 µs per request).
+  // than a Set, which hashed each connection twice (docs/decisions.md, "Measured on the request path").
   const waiting: Connection[] = [];
   const watch = (connection: Connection) => {
     connection.slot = waiting.length;
@@ -365,7 +365,8 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     closeUnanswered(connection);
   };
   // One sweep for every connection's timeout, rather than a timer per connection. A connection whose
-  // socket closed without a request leaves quietly here (Bun: no close handler, which cost ~0.4 µs).
+  // socket closed without a request leaves quietly here (Bun: no close handler, which cost time per
+  // request: docs/decisions.md, "Measured on the request path").
   const sweep = setInterval(() => {
     const now = performance.now();
     for (let i = waiting.length - 1; i >= 0; i--) {

@@ -64,8 +64,9 @@ function partValue(part: KeyPart, attributes: Attributes): string | undefined {
   }
 }
 
-// Parsing and formatting an address for every request showed in the profile (~4 %); the same clients
-// come back, so remember the last few thousand answers, per key part (a reload brings new parts).
+// Parsing and formatting an address for every request showed in the profile (docs/decisions.md,
+// "Measured on the request path"); the same clients come back, so remember the last few thousand answers,
+// per key part (a reload brings new parts).
 const CLIENT_KEY_CACHE_SIZE = 4096;
 const clientKeys = new WeakMap<KeyPart, Map<string, string | null>>();
 

@@ -12,7 +12,7 @@ export interface ExchangeOptions {
 
 export class ExchangeTimeout extends Error {}
 
-export function describeTarget(target: PolicyTarget): string {
+function describeTarget(target: PolicyTarget): string {
   return typeof target === "string" ? target : `${target.host}:${target.port}`;
 }
 

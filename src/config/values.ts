@@ -88,9 +88,6 @@ export const unixGroup = v.pipe(
   v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "expected a group name"),
 );
 
-/** A name usable bare in replies (`rule=NAME`) and in section headers. */
-export const limitName = v.pipe(v.string(), v.regex(/^[a-z0-9_.-]+$/, "limit names use a-z, 0-9, _ . -"));
-
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
 
 export interface ListenAddress {

@@ -3,7 +3,7 @@ import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import type { Decision } from "./answer.ts";
 
-export function describeRequest(request: PolicyRequest): Record<string, string | undefined> {
+function describeRequest(request: PolicyRequest): Record<string, string | undefined> {
   if (request.form === "legacy") return { key: request.key };
   const { sender, recipient, client_address, instance } = request.attributes;
   return { stage: request.stage, sender, recipient, client: client_address, instance };

@@ -5,7 +5,7 @@ import type { LimitsCheck } from "../actors/counters.ts";
 import type { Verdict } from "../policy/verdict.ts";
 import type { Concern, ConcernReply } from "./concern.ts";
 
-export const LIMITS = "limits";
+const LIMITS = "limits";
 
 export function limitsConcern(system: () => AnyActorSystem): Concern {
   const counters = () => liveActor(system(), "counters");

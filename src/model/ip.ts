@@ -67,7 +67,7 @@ function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
   return out;
 }
 
-export function formatIp(ip: ParsedIp): string {
+function formatIp(ip: ParsedIp): string {
   if (ip.version === 4) return [...ip.bytes].join(".");
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((ip.bytes[i] << 8) | ip.bytes[i + 1]).toString(16));

@@ -19,7 +19,7 @@ import {
 } from "./alert-notice.ts";
 
 /** Keys listed in one digest mail (some 40 KB of text); more held alerts go out as several digests. */
-export const DIGEST_MAX_KEYS = 1000;
+const DIGEST_MAX_KEYS = 1000;
 
 export interface DigestSettings {
   digestAfter: number;

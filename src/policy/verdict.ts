@@ -151,7 +151,7 @@ export function decideVerdict(outcomes: LimitOutcome[]): Verdict {
 }
 
 /** The log fields of a decided request: the same rule, key, count and limit as the reply and the alert. */
-export function outcomeLogFields(
+function outcomeLogFields(
   outcome: LimitOutcome,
 ): { rule: string; key: string; count: number; limit: number } {
   return { rule: outcome.limit.name, key: outcome.key, count: outcome.count, limit: capacity(outcome.limit) };

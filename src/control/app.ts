@@ -110,7 +110,9 @@ export function createControlApp(deps: ControlDeps): Hono {
   });
 
   app.get("/senders", async (c) => {
-    const top = Number(c.req.query("top") ?? 20);
+    const asked = c.req.query("top") ?? "20";
+    // Digits only: Number() would also take "1e3", "0x10" and " 5 ".
+    const top = /^[0-9]{1,5}$/.test(asked) ? Number(asked) : NaN;
     if (!Number.isInteger(top) || top < 1 || top > 10_000) {
       return c.json({ error: "top must be a whole number from 1 to 10000" }, 400);
     }

@@ -193,7 +193,9 @@ describe("control app: /senders", () => {
 
   it("refuses a top that is not a whole number from 1 to 10000, without asking", async () => {
     const { app, asked } = control({ senders: rows });
-    for (const top of ["0", "-3", "10001", "1.5", "abc", "", "Infinity", "NaN"]) {
+    for (
+      const top of ["0", "-3", "10001", "1.5", "abc", "", "Infinity", "NaN", "1e3", "0x10", "+5", "%205"]
+    ) {
       const reply = await app.request(`/senders?top=${top}`);
       assert.equal(reply.status, 400, `top=${top}`);
       assert.deepEqual(await reply.json(), { error: "top must be a whole number from 1 to 10000" });

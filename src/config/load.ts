@@ -15,8 +15,14 @@ import {
   type SectionValues,
   THRESHOLDS_SECTION,
 } from "./schema.ts";
-import type { AlertQueueConfig, AlertsConfig, ConcernsConfig, Config, DaemonConfig } from "./types.ts";
-import type { ConcernSettings } from "../engine/concern.ts";
+import type {
+  AlertQueueConfig,
+  AlertsConfig,
+  ConcernsConfig,
+  ConcernSettings,
+  Config,
+  DaemonConfig,
+} from "./types.ts";
 import type { KeyPart, LimitConfig } from "../model/limit.ts";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };

@@ -1,7 +1,6 @@
 import type { LogLevel } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import type { ListenAddress } from "./values.ts";
-import type { ConcernSettings } from "../engine/concern.ts";
 import type { DAEMON_SECTION, SectionValues } from "./schema.ts";
 
 // The shapes below are the ones the rest of the code reads (camelCase, paths resolved, durations in ms);
@@ -50,6 +49,12 @@ export interface AlertQueueConfig {
   digestWindowMs: number;
   retryForMs: number; // a temporary failure is retried this long after the key crossed, then parked
   parkedMax: number; // parked notices listed in status
+}
+
+/** A concern's [section] `timeout` and `fail_mode` (fail_mode defaults to [daemon] fail_mode). */
+export interface ConcernSettings {
+  timeoutMs: number;
+  failMode: DaemonValues["fail_mode"];
 }
 
 /** The engine's settings for each concern (engine/concern.ts), by concern id. */

@@ -5,35 +5,7 @@
 // warn > accept; the message and reply fields are those of the first concern (in the engine's order) that
 // answered that action (among accepts, the first that flagged something); the headers are everyone's, in that order; the tags are everyone's, for the log
 // and the metrics.
-
-export type Action = "accept" | "warn" | "defer" | "reject";
-
-/** Reply attributes after action and message (`rule=outbound count=20 limit=20`), in this order. */
-export type ReplyFields = readonly (readonly [string, string | number])[];
-
-export interface ConcernAnswer {
-  action: Action;
-  /** The text the MTA shows or logs (warn, defer, reject). */
-  message?: string;
-  /** Header lines ("Name: value") the MTA adds to the message, whatever the action. */
-  headers?: readonly string[];
-  /** What the answer says besides action and message, for the reply and the log. */
-  fields?: ReplyFields;
-  /** The log line's fields when they say more than `fields` (the key a limit counted); else `fields`. */
-  logFields?: Readonly<Record<string, string | number>>;
-  /** The rule that decided ("outbound", "fail-open"): the metrics' rule label. */
-  rule?: string;
-  /** Some rule matched, though the action may be accept (a limit over with action = alert). */
-  flagged?: boolean;
-  /** Short labels for the log and the metrics: every rule that matched ("limit:outbound", "spf:fail"). */
-  tags?: readonly string[];
-}
-
-/** The merged answer: a ConcernAnswer, and which concern decided it. */
-export interface Decision extends ConcernAnswer {
-  /** The concern whose action, message and fields the decision carries; undefined: nobody objected. */
-  decidedBy?: string;
-}
+import type { Action, ConcernAnswer, Decision } from "../model/answer.ts";
 
 const RANK: Record<Action, number> = { accept: 0, warn: 1, defer: 2, reject: 3 };
 

@@ -2,7 +2,8 @@
 // has its own config section with `timeout` and `fail_mode` (config/schema.ts CONCERN_KEYS), and is most
 // often an actor the engine reaches through a small adapter like limits-concern.ts.
 import type { PolicyRequest } from "../policy/request.ts";
-import type { ConcernAnswer } from "./answer.ts";
+import type { ConcernAnswer } from "../model/answer.ts";
+export type { ConcernSettings } from "../config/types.ts";
 
 /** Why a concern contributed its failure answer instead of its own. */
 export type ConcernFailure = "down" | "timeout" | "error";
@@ -30,10 +31,4 @@ export interface Concern {
   commit(ticket: number, refused: boolean): void;
   /** The request when this concern is the only one asked: check and commit in one step, on its own answer. */
   decide(request: PolicyRequest, reply: ConcernReply): void;
-}
-
-/** A concern's [section] `timeout` and `fail_mode` (fail_mode defaults to [daemon] fail_mode). */
-export interface ConcernSettings {
-  timeoutMs: number;
-  failMode: "open" | "closed";
 }

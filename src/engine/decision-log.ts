@@ -1,7 +1,7 @@
 // The log line of a decided request: at info when something objected or matched, else at debug.
 import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
-import type { Decision } from "./answer.ts";
+import type { Decision } from "../model/answer.ts";
 
 function describeRequest(request: PolicyRequest): Record<string, string | undefined> {
   if (request.form === "legacy") return { key: request.key };

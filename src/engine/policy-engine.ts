@@ -4,14 +4,8 @@
 // refuse). Every listener asks it the same way: decide(request, reply).
 import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
-import {
-  ACCEPTED,
-  type Answered,
-  type ConcernAnswer,
-  type Decision,
-  mergeAnswers,
-  refuses,
-} from "./answer.ts";
+import { ACCEPTED, type Answered, mergeAnswers, refuses } from "./answer.ts";
+import type { ConcernAnswer, Decision } from "../model/answer.ts";
 import type { Concern, ConcernFailure, ConcernSettings } from "./concern.ts";
 import { type ConcernHealth, createHealthBook } from "./concern-health.ts";
 import { createDeadlines, type Deadlines, type Waiting } from "./deadlines.ts";

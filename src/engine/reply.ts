@@ -2,7 +2,7 @@
 // limit=20 header="…"` in the attribute form, a bare yes/no in the one-token form.
 import { quoteValue } from "../protocols/attributes.ts";
 import { formatLegacyReply } from "../protocols/readsocket.ts";
-import type { Decision } from "./answer.ts";
+import type { Decision } from "../model/answer.ts";
 
 let lastDecision: Decision | undefined;
 let lastReply = "";

@@ -2,7 +2,7 @@
 // the decision in the metrics, log it, and write it in the listener's own words (readsocket's
 // `action=…` today, Postfix's `action=DUNNO` next).
 import { type Metrics, recordRequest } from "../control/metrics.ts";
-import type { Decision } from "../engine/answer.ts";
+import type { Decision } from "../model/answer.ts";
 import { logDecision } from "../engine/decision-log.ts";
 import type { PolicyEngine } from "../engine/policy-engine.ts";
 import type { Logger } from "../log.ts";

@@ -2,7 +2,7 @@
 // (reject > defer > warn > alert), and its message is filled in. Pure, tested directly.
 import type { LimitAction, LimitConfig } from "../model/limit.ts";
 import { capacity } from "./rate.ts";
-import type { ConcernAnswer } from "../engine/answer.ts";
+import type { ConcernAnswer } from "../model/answer.ts";
 
 export type ReplyAction = "accept" | "warn" | "defer" | "reject";
 

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ACCEPTED, type ConcernAnswer, mergeAnswers } from "../../../src/engine/answer.ts";
+import { ACCEPTED, mergeAnswers } from "../../../src/engine/answer.ts";
+import type { ConcernAnswer } from "../../../src/model/answer.ts";
 import { formatDecision, formatLegacyDecision } from "../../../src/engine/reply.ts";
 
 const limits = (answer: ConcernAnswer) => ({ concern: "limits", answer });

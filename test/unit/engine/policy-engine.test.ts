@@ -3,7 +3,7 @@
 // test/integration (supervisor-restart, exim-*).
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { ConcernAnswer, Decision } from "../../../src/engine/answer.ts";
+import type { ConcernAnswer, Decision } from "../../../src/model/answer.ts";
 import type { Concern, ConcernReply, ConcernSettings } from "../../../src/engine/concern.ts";
 import { createPolicyEngine, type PolicyEngine } from "../../../src/engine/policy-engine.ts";
 import { createLogger } from "../../../src/log.ts";

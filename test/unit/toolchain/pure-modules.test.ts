@@ -1,0 +1,48 @@
+// The pure modules stay pure (docs/architecture.md, "Layout"): codecs, rules, the SPF evaluator and the
+// merge of answers import only each other and a few packages without I/O, never an actor, a socket, a file or a timer,
+// so they can be tested as functions and reused by any listener or concern.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
+const PURE_DIRECTORIES = ["model", "protocols", "policy", "spf"];
+const PURE_FILES = ["engine/answer.ts", "engine/reply.ts"];
+// Besides each other: these, which do no I/O (libmime decodes encoded words).
+const ALLOWED_PACKAGES = new Set(["node:buffer", "libmime"]);
+
+const pureFiles = () => [
+  ...PURE_DIRECTORIES.flatMap((dir) =>
+    readdirSync(join(SRC, dir)).filter((name) => name.endsWith(".ts")).map((name) => `${dir}/${name}`)
+  ),
+  ...PURE_FILES,
+];
+const isPure = (file: string) => PURE_FILES.includes(file) || PURE_DIRECTORIES.includes(file.split("/")[0]);
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(SRC, file), "utf8");
+  return [...text.matchAll(/^(?:import|export)[^;]*?from\s+"([^"]+)"/gms)].map((match) => match[1]);
+}
+
+describe("pure modules", () => {
+  it("finds the files it checks", () => {
+    const files = pureFiles();
+    assert.ok(files.includes("policy/rate.ts") && files.includes("spf/check-host.ts"), files.join(" "));
+  });
+
+  it("import only other pure modules, node:buffer and libmime", () => {
+    const wrong: string[] = [];
+    for (const file of pureFiles()) {
+      for (const target of importsOf(file)) {
+        if (ALLOWED_PACKAGES.has(target)) continue;
+        if (target.startsWith(".") && isPure(relative(SRC, resolve(dirname(join(SRC, file)), target)))) {
+          continue;
+        }
+        wrong.push(`${file} imports ${target}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+});

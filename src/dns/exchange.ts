@@ -1,0 +1,70 @@
+// One query's trip to the servers: UDP first, TCP when the answer comes truncated, the next server on a
+// timeout or a failure, at most `tries` tries in all. Without I/O of its own: the transport is passed in.
+import { dnsError, errorCode } from "./dns-error.ts";
+import { outcomeOf } from "./answer.ts";
+import type { DnsTransport, Outcome, QueryType, Server } from "./types.ts";
+import { decodeReply, encodeQuery, isTruncated, randomId, replyMatches } from "./wire.ts";
+
+export interface ExchangeOptions {
+  servers: Server[];
+  /** Per try, UDP or TCP. */
+  timeoutMs: number;
+  /** Tries in all, rotating through `servers` from the first. */
+  tries: number;
+  transport: DnsTransport;
+  /** Advertise EDNS0 (1232 bytes); without it answers over 512 bytes come truncated. */
+  edns: boolean;
+}
+
+/** What exchanges did, for the resolver's stats. */
+export interface ExchangeCounters {
+  /** Packets sent, UDP and TCP. */
+  sent: number;
+  tcp: number;
+  /** Tries that got no answer in time. */
+  timeouts: number;
+}
+
+/**
+ * The outcome of (`name`, `type`) from the first server that gives one; rejects with the last try's code
+ * (ETIMEOUT when every try timed out). NXDOMAIN and NODATA are outcomes, not errors: they end the query.
+ */
+export async function exchange(
+  name: string,
+  type: QueryType,
+  options: ExchangeOptions,
+  counters: ExchangeCounters,
+): Promise<Outcome> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < options.tries; attempt++) {
+    const server = options.servers[attempt % options.servers.length];
+    try {
+      return await askServer(server, name, type, options, counters);
+    } catch (error) {
+      // A SERVFAIL or REFUSED from one server says nothing about the next one's answer: go on.
+      if (errorCode(error) === "ETIMEOUT") counters.timeouts++;
+      lastError = error;
+    }
+  }
+  throw dnsError(errorCode(lastError), type, name);
+}
+
+async function askServer(
+  server: Server,
+  name: string,
+  type: QueryType,
+  options: ExchangeOptions,
+  counters: ExchangeCounters,
+): Promise<Outcome> {
+  const query = encodeQuery(randomId(), name, type, options.edns);
+  counters.sent++;
+  let reply = await options.transport.udp(server, query, options.timeoutMs, (r) => replyMatches(query, r));
+  if (isTruncated(reply)) {
+    counters.sent++;
+    counters.tcp++;
+    reply = await options.transport.tcp(server, query, options.timeoutMs);
+    // One connection carries one query: an answer to anything else is a broken server, not a spoof.
+    if (!replyMatches(query, reply)) throw dnsError("EBADRESP", type, name);
+  }
+  return outcomeOf(decodeReply(reply, type, name), name, type);
+}

@@ -10,7 +10,10 @@ import { renderPrometheus } from "./prometheus.ts";
 import { formatUptime } from "./uptime.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 
-type CountersQuery = Exclude<CountersEvent, { type: "hit" | "alerts.done" | "alerts.offer" | "config" }>;
+type CountersQuery = Exclude<
+  CountersEvent,
+  { type: "hit" | "check" | "commit" | "alerts.done" | "alerts.offer" | "config" }
+>;
 type ReplyOf<E> = E extends { reply: (value: infer R) => void } ? R : never;
 
 export interface ControlDeps {

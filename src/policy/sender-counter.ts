@@ -1,5 +1,6 @@
 // The per-key counter: a plain object, not an actor (DESIGN §2: an xstate actor per key costs ~2.8 KB,
-// this ~200 B). The counters actor owns them; policy/rate.ts holds the counting algorithms.
+// this ~200 B). The memory store (limits/memory-store.ts) owns them; policy/rate.ts holds the counting
+// algorithms.
 
 export const ALERT_NONE = 0;
 export const ALERT_PENDING = 1; // crossed the limit, the alert mail is not yet delivered

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { VERSION } from "../../src/version.ts";
+import { SECTIONS } from "../../src/config/schema.ts";
 import { startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
 import { askPolicy } from "../helpers/policy-client.ts";
 import { mainCommand, ROOT } from "../helpers/runtime.ts";
@@ -56,7 +57,7 @@ describe("mailpolicyd command line", () => {
     const result = cli(["config-test", file]);
     assert.equal(result.status, 1);
     assert.deepEqual(result.stdout.trim().split("\n"), [
-      `${file}:10: [nonsense]: unknown section (known: daemon, alerts, thresholds, limit NAME)`,
+      `${file}:10: [nonsense]: unknown section (known: ${Object.keys(SECTIONS).join(", ")}, limit NAME)`,
       `${file}:2: daemon.log_level: expected one of: debug, info, warn, error`,
       `${file}:3: daemon.socket_mode: expected an octal mode such as 0660`,
       `${file}:9: alerts.fromAddr: expected an e-mail address`,

@@ -20,6 +20,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { SECTIONS } from "../../src/config/schema.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { type EximDaemon, startEximDaemon, swaks } from "../helpers/exim.ts";
 import { askMany, askPolicy } from "../helpers/policy-client.ts";
@@ -271,9 +272,9 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
       assert.deepEqual(
         refused.stderr.trimEnd().split("\n").sort(),
         [
-          `${CONF}:${
-            line("[nonsense]")
-          }: [nonsense]: unknown section (known: daemon, alerts, thresholds, limit NAME)`,
+          `${CONF}:${line("[nonsense]")}: [nonsense]: unknown section (known: ${
+            Object.keys(SECTIONS).join(", ")
+          }, limit NAME)`,
           `${CONF}:${line("count = many")}: limit outbound.count: expected a whole number`,
         ].sort(),
       );

@@ -1,0 +1,197 @@
+// The counters' state file for the counters actor: the restore at start (in slices while the daemon
+// answers), the journal between snapshots, a snapshot every state_interval in the background, and the
+// last one at stop. The memory store provides `adopt` and `snapshotTables`; the outbox its notices.
+import type { Config } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { serializeState, writeStateFile, writeStateFileAsync } from "../store/state-file.ts";
+import { createJournal, type Journal } from "../store/state-journal.ts";
+import type { MemoryStore } from "../limits/memory-store.ts";
+import type { AlertOutbox } from "./alert-outbox.ts";
+import { restoreState, type RestoreSummary } from "./state-restore.ts";
+import { setImmediate } from "node:timers";
+
+export interface CountersStateOptions {
+  config: () => Config;
+  log: Logger;
+  now: () => number;
+  fail: (error: unknown) => void;
+}
+
+export interface CountersState {
+  readonly journal: Journal;
+  /** Binds the store and outbox (made with this journal) and starts the restore. */
+  start(store: MemoryStore, outbox: AlertOutbox): void;
+  /** Something changed that the next snapshot must hold. */
+  changed(): void;
+  /** The key was reset (in `removed` limits): journalled, and not brought back by a restore under way. */
+  keyReset(key: string, removed: number): void;
+  /** A snapshot at the next chance (a new state_file). */
+  saveSoon(): void;
+  /** Every state_interval: a snapshot in the background, if something changed and none is under way. */
+  saveInBackground(): void;
+  /** At stop: the last snapshot, synchronous and complete. */
+  stop(reason: string): void;
+}
+
+// A save may be under way at most 1/SAVE_SHARE of the time: besides the serialising, its writes and fsync
+// cost CPU and disk bandwidth. With a million keys a save takes a few seconds under load, so they then
+// come every minute or so instead of every state_interval.
+const SAVE_SHARE = 20;
+// The restore runs this long per turn of the event loop.
+const RESTORE_SLICE_MS = 8;
+
+export function createCountersState(options: CountersStateOptions): CountersState {
+  const { log, now, fail } = options;
+  const stateFile = () => options.config().daemon.stateFile;
+  let store: MemoryStore;
+  let outbox: AlertOutbox;
+  let dirty = false;
+  let saving = false;
+  let stopped = false;
+  let earliestSave = 0; // performance.now() ms
+
+  // Counter changes between snapshots (store/state-journal.ts); the request path only notes what it
+  // touched, and a timer writes it every FLUSH_MS.
+  const journal = createJournal(
+    stateFile,
+    1,
+    (error) =>
+      log.error("counters", "cannot write the state journal", { file: stateFile(), error: error.message }),
+  );
+
+  // The restore runs in slices while the daemon answers (actors/state-restore.ts); no snapshot until it
+  // is done, or the snapshot would miss what is not restored yet.
+  let restoring: Generator<void, RestoreSummary> | undefined;
+  let restoreDone = false;
+  const restoreBegan = performance.now();
+  const resetWhileRestoring = new Set<string>(); // a reset must not be undone by the restore
+
+  const restored = (summary: RestoreSummary) => {
+    restoring = undefined;
+    restoreDone = true;
+    resetWhileRestoring.clear();
+    journal.startAt(summary.nextGeneration);
+    journal.hold(false);
+    dirty = true;
+    earliestSave = 0; // a snapshot soon, so the journals replayed can go
+    outbox.bound(options.config().alertQueue.outboxMax);
+    log.info("counters", "state restored", {
+      keys: summary.keys,
+      beyond_max_keys: store.beyondMaxKeys || undefined,
+      pending_alerts: outbox.size,
+      journal_records: summary.journalRecords,
+      refused_rows: summary.refused.total || undefined,
+      ms: Math.round(performance.now() - restoreBegan),
+    });
+  };
+  /** Runs the restore for up to `budgetMs`; to its end when budgetMs is Infinity (at stop). */
+  const restoreSome = (budgetMs: number) => {
+    if (!restoring) return;
+    const until = performance.now() + budgetMs;
+    for (;;) {
+      const step = restoring.next();
+      if (step.done) return restored(step.value);
+      if (performance.now() >= until) return;
+    }
+  };
+  const restoreInSlices = () => {
+    try {
+      restoreSome(RESTORE_SLICE_MS);
+    } catch (error) {
+      restoring = undefined;
+      fail(error);
+      return;
+    }
+    if (restoring) setImmediate(restoreInSlices);
+  };
+
+  const snapshot = (journalFrom: number) => ({
+    savedAt: now(),
+    journalFrom,
+    tables: store.snapshotTables(),
+    outbox: [...outbox.values()],
+  });
+
+  // At stop: synchronous, complete, last word; the journals it holds are then deleted.
+  const persist = () => {
+    restoreSome(Infinity);
+    // A restore that failed half way: the files still hold more than memory does; leave them.
+    if (!dirty || !restoreDone) return;
+    const journalFrom = journal.rotate();
+    writeStateFile(stateFile(), serializeState(snapshot(journalFrom)));
+    journal.dropBefore(journalFrom);
+    dirty = false;
+  };
+
+  return {
+    journal,
+
+    start(theStore, theOutbox) {
+      store = theStore;
+      outbox = theOutbox;
+      journal.hold(true);
+      restoring = restoreState(stateFile(), now(), log, {
+        adopt: (name, key, counter) => !resetWhileRestoring.has(key) && store.adopt(name, key, counter),
+        notice: (notice) => outbox.restore(notice),
+      });
+      setImmediate(restoreInSlices);
+    },
+
+    changed() {
+      dirty = true;
+    },
+
+    keyReset(key, removed) {
+      if (restoring) resetWhileRestoring.add(key);
+      if (removed > 0) journal.reset(key);
+    },
+
+    saveSoon() {
+      earliestSave = 0;
+    },
+
+    // In slices with async I/O, one save at a time, so answers are not held up.
+    saveInBackground() {
+      if (!dirty || saving || restoring || performance.now() < earliestSave) return;
+      saving = true;
+      dirty = false;
+      const began = performance.now();
+      const journalFrom = journal.rotate();
+      writeStateFileAsync(stateFile(), snapshot(journalFrom), () => stopped)
+        .then(({ written, busyMs }) => {
+          if (written) journal.dropBefore(journalFrom);
+          const took = performance.now() - began;
+          earliestSave = performance.now() + took * SAVE_SHARE;
+          log.debug("counters", "state saved", {
+            file: stateFile(),
+            ms: Math.round(took),
+            busy_ms: Math.round(busyMs),
+          });
+        })
+        .catch((error) => {
+          dirty = true;
+          log.error("counters", "cannot write state file", {
+            file: stateFile(),
+            error: (error as Error).message,
+          });
+        })
+        .finally(() => saving = false);
+    },
+
+    stop(reason) {
+      stopped = true;
+      try {
+        dirty = true;
+        persist();
+        log.info("counters", "state written", { file: stateFile(), reason });
+      } catch (error) {
+        log.error("counters", "cannot write state file", {
+          file: stateFile(),
+          error: (error as Error).message,
+        });
+        journal.rotate(); // the journal then keeps what the snapshot could not
+      }
+      journal.close();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// Checks waiting for their commit (limits/limit-engine.ts, the policy engine's two passes). Between a
+// check and its commit other concerns answer (SPF, spamd: up to seconds), so a caller that never commits
+// (a concern that hung, a bug) must not hold counts back nor grow memory: at most MAX_HELD checks are
+// held, and one held longer than HOLD_MS is committed as its own verdict said. Either is logged once per
+// incident (docs/architecture.md, "Counters").
+import type { Verdict } from "../policy/verdict.ts";
+
+/** Pass 1's answer: `verdict` is what `hit` would answer; `ticket` 0 means nothing to commit. */
+export interface LimitsCheck {
+  verdict: Verdict;
+  ticket: number;
+}
+
+export const MAX_HELD = 10_000;
+export const HOLD_MS = 30_000;
+
+/** Why held checks were committed without their final verdict: too old, or too many held. */
+export type HeldIncident = { kind: "expired"; count: number } | { kind: "full"; max: number };
+
+export interface HeldChecks<T> {
+  /** Holds `check` and returns its ticket (> 0); when MAX_HELD are held, the oldest is committed first. */
+  hold(check: T): number;
+  /** The check held under `ticket`, no longer held; undefined when unknown (committed, or given up). */
+  release(ticket: number): T | undefined;
+  /** Commits the checks held HOLD_MS or longer. */
+  expire(): void;
+  readonly size: number;
+}
+
+export function createHeldChecks<T>(
+  now: () => number,
+  on: { commit: (check: T) => void; incident: (incident: HeldIncident) => void },
+  max = MAX_HELD,
+  holdMs = HOLD_MS,
+): HeldChecks<T> {
+  // Insertion order is age order: the oldest are first.
+  const held = new Map<number, { check: T; since: number }>();
+  let lastTicket = 0;
+  let expiring = false; // an incident of expired checks is under way
+  let full = false; // an incident of a full table is under way
+
+  const giveUp = (ticket: number, check: T) => {
+    held.delete(ticket);
+    on.commit(check);
+  };
+
+  return {
+    hold(check) {
+      if (held.size < max) full = false;
+      while (held.size >= max) {
+        const [ticket, oldest] = held.entries().next().value!;
+        if (!full) on.incident({ kind: "full", max });
+        full = true;
+        giveUp(ticket, oldest.check);
+      }
+      const ticket = ++lastTicket;
+      held.set(ticket, { check, since: now() });
+      return ticket;
+    },
+    release(ticket) {
+      const entry = held.get(ticket);
+      if (entry === undefined) return undefined;
+      held.delete(ticket);
+      return entry.check;
+    },
+    expire() {
+      const at = now();
+      let count = 0;
+      for (const [ticket, entry] of held) {
+        if (at - entry.since < holdMs) break;
+        giveUp(ticket, entry.check);
+        count++;
+      }
+      if (count > 0 && !expiring) on.incident({ kind: "expired", count });
+      expiring = count > 0;
+    },
+    get size() {
+      return held.size;
+    },
+  };
+}

@@ -1,0 +1,269 @@
+// The counting engine: which limits apply to a request and under which key, what the store says of each,
+// which limit decides (the strictest action among those over), and what counts. Pure apart from the
+// store and the injected clock and hooks: no timers, files nor logging of its own.
+//
+// Two passes. check: every applicable limit says what this request would make its level, and the verdict
+// follows. commit: a "strict" limit always counts the request, a "leaky" one only when the final verdict
+// (of every concern, not only the limits) does not refuse it. `hit` does both with its own verdict; the
+// policy engine calls `check`, merges, and `commit`s the ticket with the merged verdict later.
+import type { LimitConfig } from "../model/limit.ts";
+import { isExempt, limitKey, requestCost } from "../policy/limit-key.ts";
+import { isOwnAlert, type OwnAlertMail } from "../policy/own-alert.ts";
+import { wholeCount } from "../policy/rate.ts";
+import type { PolicyRequest } from "../policy/request.ts";
+import {
+  type LimitOutcome,
+  outranks,
+  refuses,
+  sameRefusal,
+  type Verdict,
+  verdictFor,
+} from "../policy/verdict.ts";
+import { displaySubject } from "../protocols/subject.ts";
+import type { CounterStore, Probe, ProbeBatch } from "./counter-store.ts";
+import { createHeldChecks, type HeldIncident, type LimitsCheck } from "./held-checks.ts";
+
+export type { LimitsCheck };
+
+export interface LimitEngineHooks {
+  /** A limit passed for a key (Probe.crossed): log it, and queue its alert when the limit alerts. */
+  crossed(probe: Probe): void;
+  /** The daemon's own alert mail came by: it is not counted. */
+  ownAlert(): void;
+  /** Held checks were committed as their own verdict said: the first of an incident. */
+  heldIncident(incident: HeldIncident): void;
+}
+
+export interface LimitEngine {
+  /** The limits, in config order, and the daemon's own alert mail (never counted). */
+  configure(limits: readonly LimitConfig[], ownAlert: OwnAlertMail | undefined): void;
+  /** Check and commit with its own verdict: the answer when the limits are the only concern. */
+  hit(request: PolicyRequest, reply: (verdict: Verdict) => void): void;
+  /** Pass 1: the verdict, and a ticket for `commit` (0: nothing to commit). */
+  check(request: PolicyRequest, reply: (check: LimitsCheck) => void): void;
+  /** Pass 2: `refused` is the final verdict's (every concern's). An unknown ticket is ignored. */
+  commit(ticket: number, refused: boolean): void;
+  /** Commits, as their own verdict said, the checks held longer than the bound (called every tick). */
+  expireHeld(): void;
+  readonly heldCount: number;
+}
+
+/** A request's batch, with what the engine needs to finish it after the store's answer. */
+interface RequestBatch extends ProbeBatch {
+  request: PolicyRequest | undefined;
+  hitReply: ((verdict: Verdict) => void) | undefined;
+  checkReply: ((check: LimitsCheck) => void) | undefined;
+  /** The request's own verdict refuses (for a held check committed without a final verdict). */
+  refused: boolean;
+}
+
+// Batches done with are kept for the next request: the memory store answers at once, so `hit` takes
+// and gives back the same one (no allocation); an asynchronous store needs one per request in flight.
+const SPARE_BATCHES = 16;
+
+const ACCEPT = verdictFor(undefined);
+const NOTHING_HELD: LimitsCheck = Object.freeze({ verdict: ACCEPT, ticket: 0 });
+
+export function createLimitEngine(
+  store: CounterStore,
+  now: () => number,
+  hooks: LimitEngineHooks,
+): LimitEngine {
+  let limits: readonly LimitConfig[] = [];
+  let ownAlert: OwnAlertMail | undefined;
+  const spare: RequestBatch[] = [];
+  let lastOver: Verdict | undefined; // the latest answer for a limit that was over
+
+  const newProbe = (): Probe => ({
+    limit: undefined as unknown as LimitConfig,
+    key: "",
+    cost: 0,
+    instance: undefined,
+    charge: 0,
+    level: 0,
+    over: false,
+    isNew: false,
+    counted: false,
+    crossed: false,
+    count: 0,
+    counter: undefined,
+    ref: undefined,
+    mark: 0,
+  });
+
+  const takeBatch = (): RequestBatch =>
+    spare.pop() ?? {
+      probes: [],
+      size: 0,
+      at: 0,
+      subject: undefined,
+      clientAddress: undefined,
+      crossings: 0,
+      request: undefined,
+      hitReply: undefined,
+      checkReply: undefined,
+      refused: false,
+    };
+
+  const giveBack = (batch: RequestBatch) => {
+    batch.request = undefined;
+    batch.hitReply = undefined;
+    batch.checkReply = undefined;
+    if (spare.length < SPARE_BATCHES) spare.push(batch);
+  };
+
+  /** Fills the batch with the limits that apply to the request; returns how many. */
+  const prepare = (batch: RequestBatch, request: PolicyRequest): number => {
+    const attributes = request.form === "attributes" ? request.attributes : undefined;
+    let size = 0;
+    for (let i = 0; i < limits.length; i++) {
+      const limit = limits[i];
+      const key = limitKey(limit, request);
+      if (key === undefined || isExempt(limit, request)) continue;
+      const probe = batch.probes[size] ??= newProbe();
+      size++;
+      probe.limit = limit;
+      probe.key = key;
+      probe.cost = requestCost(limit, request);
+      // per = message at RCPT: the message's first recipient counts it, the others see the same count.
+      probe.instance = attributes && limit.per === "message" ? attributes.instance || undefined : undefined;
+    }
+    batch.size = size;
+    batch.at = now();
+    batch.request = request;
+    return size;
+  };
+
+  // The count every surface shows (reply, log, alert, status): what the limit holds once the request is
+  // decided. A request it does not count (a leaky limit, refused) leaves the count where it was.
+  const countAfter = (probe: Probe, counted: boolean): number =>
+    wholeCount(counted ? probe.level : probe.level - probe.charge);
+
+  const outcomeOf = (probe: Probe, count: number): LimitOutcome => ({
+    limit: probe.limit,
+    key: probe.key,
+    count,
+    over: probe.over,
+  });
+
+  /** The request's own verdict from the checked probes; sets batch.refused. */
+  const decide = (batch: RequestBatch): Verdict => {
+    let winner: Probe | undefined;
+    for (let i = 0; i < batch.size; i++) {
+      const probe = batch.probes[i];
+      if (probe.over && (!winner || outranks(probe.limit.action, winner.limit.action))) winner = probe;
+    }
+    // The strictest limit over decides; it refuses (defer, reject) or nothing does.
+    const refused = winner !== undefined && refuses(winner.limit.action);
+    batch.refused = refused;
+    if (!winner) return ACCEPT;
+    const count = countAfter(winner, !refused || winner.limit.mode === "strict");
+    if (batch.request!.form === "legacy") return verdictFor(outcomeOf(winner, count), false);
+    if (!sameRefusal(lastOver, winner.limit, winner.key, count)) {
+      lastOver = verdictFor(outcomeOf(winner, count));
+    }
+    return lastOver!;
+  };
+
+  const commitBatch = (batch: RequestBatch, refused: boolean, at: number) => {
+    for (let i = 0; i < batch.size; i++) {
+      const probe = batch.probes[i];
+      probe.counted = !refused || probe.limit.mode === "strict";
+    }
+    const request = batch.request!;
+    batch.subject = subjectOf(request);
+    batch.clientAddress = request.form === "attributes" ? request.attributes.client_address : undefined;
+    store.commit(batch, at, committed);
+  };
+
+  function committed(batch: ProbeBatch): void {
+    const done = batch as RequestBatch;
+    if (done.crossings > 0) {
+      for (let i = 0; i < done.size; i++) if (done.probes[i].crossed) hooks.crossed(done.probes[i]);
+    }
+    if (done.subject !== undefined) recordElsewhere(done, done.subject);
+    giveBack(done);
+  }
+
+  const subjectOf = (request: PolicyRequest): string | undefined => {
+    const subject = request.form === "attributes" ? request.attributes.subject : undefined;
+    return subject === undefined ? undefined : displaySubject(subject);
+  };
+
+  // The subject arrives at DATA; limits counted at RCPT still want it for their alerts' top subjects.
+  const recordElsewhere = (batch: RequestBatch, subject: string) => {
+    for (const limit of limits) {
+      let probed = false;
+      for (let i = 0; i < batch.size && !probed; i++) probed = batch.probes[i].limit === limit;
+      if (probed) continue;
+      const key = limitKey(limit, batch.request!, true);
+      if (key !== undefined) store.recordSubject(limit, key, subject);
+    }
+  };
+
+  function hitChecked(batch: ProbeBatch): void {
+    const checked = batch as RequestBatch;
+    const reply = checked.hitReply!;
+    const verdict = decide(checked);
+    commitBatch(checked, checked.refused, checked.at);
+    reply(verdict);
+  }
+
+  const held = createHeldChecks<RequestBatch>(now, {
+    commit: (batch) => commitBatch(batch, batch.refused, now()),
+    incident: (incident) => hooks.heldIncident(incident),
+  });
+
+  function checkChecked(batch: ProbeBatch): void {
+    const checked = batch as RequestBatch;
+    const reply = checked.checkReply!;
+    const verdict = decide(checked);
+    reply({ verdict, ticket: held.hold(checked) });
+  }
+
+  /** The request's batch, or undefined when no limit applies or it is the daemon's own alert mail. */
+  const batchFor = (request: PolicyRequest): RequestBatch | undefined => {
+    if (ownAlert !== undefined && isOwnAlert(request, ownAlert)) {
+      hooks.ownAlert();
+      return undefined;
+    }
+    const batch = takeBatch();
+    if (prepare(batch, request) > 0) return batch;
+    const subject = subjectOf(request);
+    if (subject !== undefined) recordElsewhere(batch, subject);
+    giveBack(batch);
+    return undefined;
+  };
+
+  return {
+    configure(next, mail) {
+      limits = next;
+      ownAlert = mail;
+    },
+
+    hit(request, reply) {
+      const batch = batchFor(request);
+      if (batch === undefined) return reply(ACCEPT);
+      batch.hitReply = reply;
+      store.check(batch, hitChecked);
+    },
+
+    check(request, reply) {
+      const batch = batchFor(request);
+      if (batch === undefined) return reply(NOTHING_HELD);
+      batch.checkReply = reply;
+      store.check(batch, checkChecked);
+    },
+
+    commit(ticket, refused) {
+      const batch = held.release(ticket);
+      if (batch) commitBatch(batch, refused, now());
+    },
+
+    expireHeld: () => held.expire(),
+
+    get heldCount() {
+      return held.size;
+    },
+  };
+}

@@ -1,0 +1,363 @@
+// The counting engine over the memory store, without the actor: the two passes (check, then commit with
+// the final verdict), what a commit does when other requests came between, held checks and their
+// bounds, and an asynchronous store (as Redis will be) behind the same engine.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseConfig } from "../../../src/config/load.ts";
+import { createLogger } from "../../../src/log.ts";
+import type { CounterStore, Probe } from "../../../src/limits/counter-store.ts";
+import { createLimitEngine, type LimitsCheck } from "../../../src/limits/limit-engine.ts";
+import { type HeldIncident, HOLD_MS, MAX_HELD } from "../../../src/limits/held-checks.ts";
+import { createMemoryStore, type MemoryStore } from "../../../src/limits/memory-store.ts";
+import type { PolicyRequest } from "../../../src/policy/request.ts";
+import type { SenderDetail } from "../../../src/policy/sender-report.ts";
+import type { Verdict } from "../../../src/policy/verdict.ts";
+
+const LEAKY = "[limit out]\nkey = sender\ncount = 2\ntime = 1h\n";
+const STRICT = "[limit out]\nkey = sender\ncount = 2\ntime = 1h\nmode = strict\n";
+
+/** An engine over a fresh memory store, on a clock the test moves. */
+function setUp(
+  limits: string,
+  options: { maxKeys?: number; store?: (store: MemoryStore) => CounterStore } = {},
+) {
+  const parsed = parseConfig(limits, "t", "/tmp");
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
+  const config = parsed.config;
+  const clock = { now: 1_000_000 };
+  const now = () => clock.now;
+  const memory = createMemoryStore({
+    now,
+    log: createLogger("error", () => {}),
+    touched: () => {},
+    changed: () => {},
+    fail: (error) => {
+      throw error;
+    },
+  });
+  memory.configure(config.limits, options.maxKeys ?? 1000);
+  const crossings: { rule: string; key: string; count: number }[] = [];
+  const incidents: HeldIncident[] = [];
+  const engine = createLimitEngine(options.store?.(memory) ?? memory, now, {
+    crossed: (probe: Probe) => crossings.push({ rule: probe.limit.name, key: probe.key, count: probe.count }),
+    ownAlert: () => {},
+    heldIncident: (incident) => incidents.push(incident),
+  });
+  engine.configure(config.limits, undefined);
+  const request = (sender: string, extra: Record<string, string> = {}): PolicyRequest => ({
+    form: "attributes",
+    stage: "rcpt",
+    attributes: { sender, ...extra },
+  });
+  // The memory store answers at once: so does the engine.
+  const hit = (sender: string, extra?: Record<string, string>): Verdict => {
+    let answer: Verdict | undefined;
+    engine.hit(request(sender, extra), (verdict) => answer = verdict);
+    assert.ok(answer, "answered at once");
+    return answer;
+  };
+  const check = (sender: string, extra?: Record<string, string>): LimitsCheck => {
+    let answer: LimitsCheck | undefined;
+    engine.check(request(sender, extra), (result) => answer = result);
+    assert.ok(answer, "answered at once");
+    return answer;
+  };
+  const counts = (key: string) => {
+    let rows: SenderDetail[] = [];
+    memory.show(key, (found) => rows = found);
+    return Object.fromEntries(rows.map((row) => [row.rule, row.count]));
+  };
+  return { engine, memory, clock, hit, check, counts, crossings, incidents, request };
+}
+
+describe("limit engine: check, then commit with the final verdict", () => {
+  it("answers check with the verdict hit would give, and a ticket", () => {
+    const alone = setUp(LEAKY);
+    const twoPass = setUp(LEAKY);
+    for (let i = 0; i < 4; i++) {
+      const verdict = alone.hit("a@x.org");
+      const checked = twoPass.check("a@x.org");
+      assert.ok(checked.ticket > 0);
+      assert.deepEqual(checked.verdict, verdict, `request ${i + 1}`);
+      twoPass.engine.commit(checked.ticket, refusesOf(checked.verdict));
+    }
+    assert.deepEqual(twoPass.counts("a@x.org"), alone.counts("a@x.org"));
+  });
+
+  it("leaky: counts a commit the final verdict lets through, not one it refuses", () => {
+    const { engine, check, counts } = setUp(LEAKY);
+    engine.commit(check("a@x.org").ticket, false);
+    assert.deepEqual(counts("a@x.org"), { out: 1 });
+    engine.commit(check("a@x.org").ticket, true); // another concern refused it
+    assert.deepEqual(counts("a@x.org"), { out: 1 });
+    engine.commit(check("a@x.org").ticket, false);
+    assert.deepEqual(counts("a@x.org"), { out: 2 });
+  });
+
+  it("strict: counts every commit, refused or not", () => {
+    const { engine, check, counts } = setUp(STRICT);
+    engine.commit(check("a@x.org").ticket, true);
+    engine.commit(check("a@x.org").ticket, false);
+    engine.commit(check("a@x.org").ticket, true);
+    assert.deepEqual(counts("a@x.org"), { out: 3 });
+  });
+
+  it("stores nothing for a new key whose only commit is refused by a leaky limit", () => {
+    const { engine, check, counts, memory } = setUp(LEAKY);
+    engine.commit(check("a@x.org").ticket, true);
+    assert.deepEqual(counts("a@x.org"), {});
+    assert.equal(memory.keyCount(), 0);
+  });
+
+  it("gives ticket 0 when no limit applies, and commits nothing for it", () => {
+    const { engine, check, memory } = setUp("[limit out]\nkey = sasl_username\ncount = 2\ntime = 1h\n");
+    const checked = check("a@x.org"); // no sasl_username: the limit does not apply
+    assert.equal(checked.ticket, 0);
+    assert.equal(checked.verdict.action, "accept");
+    engine.commit(0, false);
+    assert.equal(memory.keyCount(), 0);
+    assert.equal(engine.heldCount, 0);
+  });
+
+  it("ignores a ticket committed twice", () => {
+    const { engine, check, counts } = setUp(STRICT);
+    const { ticket } = check("a@x.org");
+    engine.commit(ticket, false);
+    engine.commit(ticket, false);
+    assert.deepEqual(counts("a@x.org"), { out: 1 });
+  });
+});
+
+describe("limit engine: a commit after other requests", () => {
+  it("counts into a key another request created between check and commit (2, not 1)", () => {
+    const { engine, hit, check, counts } = setUp(LEAKY);
+    const first = check("new@x.org"); // the key is new here
+    hit("new@x.org"); // and created here
+    engine.commit(first.ticket, false);
+    assert.deepEqual(counts("new@x.org"), { out: 2 });
+  });
+
+  it("adds to what other requests counted on an existing key meanwhile", () => {
+    const { engine, hit, check, counts } = setUp("[limit out]\nkey = sender\ncount = 100\ntime = 1h\n");
+    hit("a@x.org");
+    const held = check("a@x.org");
+    hit("a@x.org");
+    hit("a@x.org");
+    engine.commit(held.ticket, false);
+    assert.deepEqual(counts("a@x.org"), { out: 4 });
+  });
+
+  it("creates an evicted key again, max_keys holding (another key gives way)", () => {
+    const { engine, hit, check, counts, memory } = setUp(
+      "[limit out]\nkey = sender\ncount = 100\ntime = 1h\n",
+      {
+        maxKeys: 1,
+      },
+    );
+    hit("a@x.org");
+    const held = check("a@x.org");
+    hit("b@x.org"); // max_keys 1: a gives way to b
+    assert.deepEqual(counts("a@x.org"), {});
+    engine.commit(held.ticket, false);
+    assert.deepEqual(counts("a@x.org"), { out: 1 }, "counted in the table, not into the evicted counter");
+    assert.deepEqual(counts("b@x.org"), {}, "b gave way in turn");
+    assert.equal(memory.keyCount(), 1);
+  });
+
+  it("keeps an earlier limit's count when a later limit of the same request evicts its key", () => {
+    const { hit, counts, clock } = setUp(
+      "[limit out]\nkey = sender\ncount = 100\ntime = 1h\n" +
+        "[limit ip]\nkey = client_address\ncount = 1\ntime = 1h\naction = warn\n",
+      { maxKeys: 3 },
+    );
+    hit("a@x.org", { client_address: "192.0.2.1" });
+    clock.now++;
+    hit("b@x.org", { client_address: "192.0.2.1" }); // 192.0.2.1 is over its limit: it never gives way
+    clock.now++;
+    // Full (a, b, 192.0.2.1): the new address makes room in the largest table, where a is the oldest.
+    hit("a@x.org", { client_address: "192.0.2.2" });
+    assert.deepEqual(
+      counts("a@x.org"),
+      { out: 1 },
+      "a was evicted and counted again, not into the dropped counter",
+    );
+    assert.deepEqual(counts("b@x.org"), { out: 1 });
+  });
+
+  it("creates a key reset meanwhile again", () => {
+    const { engine, hit, check, counts, memory } = setUp(LEAKY);
+    hit("a@x.org");
+    const held = check("a@x.org");
+    memory.reset("a@x.org", () => {});
+    engine.commit(held.ticket, false);
+    assert.deepEqual(counts("a@x.org"), { out: 1 });
+  });
+
+  it("rolls the counter to the commit time: a window that ended meanwhile starts afresh", () => {
+    const { engine, hit, check, counts, clock } = setUp(
+      "[limit out]\nkey = sender\ncount = 100\ntime = 10s\n",
+    );
+    hit("a@x.org");
+    hit("a@x.org");
+    const held = check("a@x.org");
+    clock.now += 10_000;
+    engine.commit(held.ticket, false);
+    assert.deepEqual(counts("a@x.org"), { out: 1 });
+  });
+
+  it("counts a message once when two recipients' checks are committed (per = message)", () => {
+    const { engine, check, counts } = setUp(
+      "[limit out]\nkey = sender\ncount = 100\ntime = 1h\nper = message\n",
+    );
+    const first = check("a@x.org", { instance: "m1" });
+    const second = check("a@x.org", { instance: "m1" });
+    engine.commit(first.ticket, false);
+    engine.commit(second.ticket, false);
+    assert.deepEqual(counts("a@x.org"), { out: 1 });
+  });
+
+  it("reports the crossing on the level after the commit, once", () => {
+    const { engine, check, crossings } = setUp(
+      "[limit out]\nkey = sender\ncount = 1\ntime = 1h\nmode = strict\n",
+    );
+    const first = check("a@x.org");
+    const second = check("a@x.org");
+    assert.equal(second.verdict.over, false, "at check both were under the limit");
+    engine.commit(first.ticket, false);
+    assert.deepEqual(crossings, []);
+    engine.commit(second.ticket, false);
+    assert.deepEqual(crossings, [{ rule: "out", key: "a@x.org", count: 2 }]);
+    engine.commit(check("a@x.org").ticket, true);
+    assert.equal(crossings.length, 1, "one crossing per window");
+  });
+});
+
+describe("limit engine: the subject at DATA", () => {
+  const subjects = (memory: MemoryStore, key: string) => {
+    let rows: SenderDetail[] = [];
+    memory.show(key, (found) => rows = found);
+    return rows.map((row) => [row.rule, row.subjects]);
+  };
+  const data = (sender: string, subject: string): PolicyRequest => ({
+    form: "attributes",
+    stage: "data",
+    attributes: { sender, subject },
+  });
+
+  it("gives it to a limit counted at RCPT, also when no limit applies at DATA", () => {
+    const { engine, hit, memory } = setUp(LEAKY);
+    hit("a@x.org");
+    engine.hit(data("a@x.org", "Hello"), () => {});
+    assert.deepEqual(subjects(memory, "a@x.org"), [["out", [["Hello", 1]]]]);
+  });
+
+  it("gives it to the RCPT limit when a DATA limit counts it too", () => {
+    const { engine, hit, memory } = setUp(
+      LEAKY + "[limit body]\nkey = sender\ncount = 9\ntime = 1h\nstage = data\n",
+    );
+    hit("a@x.org");
+    engine.hit(data("a@x.org", "Hello"), () => {});
+    assert.deepEqual(subjects(memory, "a@x.org"), [["out", [["Hello", 1]]], ["body", [["Hello", 1]]]]);
+  });
+});
+
+describe("limit engine: held checks", () => {
+  it("commits a check held 30 s as its own verdict said, and logs once per incident", () => {
+    const { engine, check, counts, clock, incidents } = setUp(LEAKY);
+    check("a@x.org");
+    clock.now += HOLD_MS - 1;
+    engine.expireHeld();
+    assert.equal(engine.heldCount, 1);
+    assert.deepEqual(counts("a@x.org"), {});
+    clock.now += 1;
+    engine.expireHeld();
+    assert.equal(engine.heldCount, 0);
+    assert.deepEqual(counts("a@x.org"), { out: 1 }, "its own verdict let it through: counted");
+    assert.deepEqual(incidents, [{ kind: "expired", count: 1 }]);
+
+    check("b@x.org");
+    clock.now += HOLD_MS;
+    engine.expireHeld();
+    assert.equal(incidents.length, 1, "the same incident: not logged again");
+    engine.expireHeld(); // nothing expires: the incident is over
+    check("c@x.org");
+    clock.now += HOLD_MS;
+    engine.expireHeld();
+    assert.deepEqual(incidents.at(-1), { kind: "expired", count: 1 });
+    assert.equal(incidents.length, 2);
+  });
+
+  it("does not count an expired check its own verdict refused (leaky)", () => {
+    const { engine, hit, check, counts, clock } = setUp(LEAKY);
+    hit("a@x.org");
+    hit("a@x.org");
+    const held = check("a@x.org");
+    assert.equal(held.verdict.action, "defer");
+    clock.now += HOLD_MS;
+    engine.expireHeld();
+    assert.deepEqual(counts("a@x.org"), { out: 2 });
+    engine.commit(held.ticket, false); // too late: given up already
+    assert.deepEqual(counts("a@x.org"), { out: 2 });
+  });
+
+  it(`holds at most ${MAX_HELD} checks: the oldest is committed as its own verdict said`, () => {
+    const { engine, check, counts, incidents } = setUp(
+      "[limit out]\nkey = sender\ncount = 1000000\ntime = 1h\n",
+    );
+    const first = check("a@x.org");
+    for (let i = 1; i < MAX_HELD; i++) check("a@x.org");
+    assert.equal(engine.heldCount, MAX_HELD);
+    assert.deepEqual(counts("a@x.org"), {});
+    check("a@x.org");
+    assert.equal(engine.heldCount, MAX_HELD);
+    assert.deepEqual(counts("a@x.org"), { out: 1 });
+    assert.deepEqual(incidents, [{ kind: "full", max: MAX_HELD }]);
+    engine.commit(first.ticket, false); // given up already: not counted twice
+    assert.deepEqual(counts("a@x.org"), { out: 1 });
+    check("a@x.org");
+    assert.equal(incidents.length, 1, "one log per incident");
+  });
+
+  it("hit holds nothing", () => {
+    const { engine, hit } = setUp(LEAKY);
+    for (let i = 0; i < 5; i++) hit("a@x.org");
+    assert.equal(engine.heldCount, 0);
+  });
+});
+
+describe("limit engine: over a store that answers later (as Redis will)", () => {
+  /** The memory store, with every answer deferred to a microtask. */
+  const later = (memory: MemoryStore): CounterStore => ({
+    ...memory,
+    check: (batch, done) => queueMicrotask(() => memory.check(batch, done)),
+    commit: (batch, at, done) => queueMicrotask(() => memory.commit(batch, at, done)),
+  });
+
+  it("answers every request in flight from its own probes", async () => {
+    const { engine, request, counts } = setUp(LEAKY, { store: later });
+    const asked = ["a@x.org", "b@x.org", "a@x.org", "a@x.org"].map((sender) =>
+      new Promise<Verdict>((resolve) => engine.hit(request(sender), resolve))
+    );
+    const answers = await Promise.all(asked);
+    assert.deepEqual(answers.map((verdict) => verdict.action), ["accept", "accept", "accept", "accept"]);
+    // All four were checked before any commit: none saw the others. The commits all count.
+    assert.deepEqual(counts("a@x.org"), { out: 3 });
+    assert.deepEqual(counts("b@x.org"), { out: 1 });
+    const fourth = await new Promise<Verdict>((resolve) => engine.hit(request("a@x.org"), resolve));
+    assert.equal(fourth.action, "defer");
+    assert.equal(fourth.outcome?.key, "a@x.org");
+  });
+
+  it("holds and commits tickets", async () => {
+    const { engine, request, counts } = setUp(STRICT, { store: later });
+    const checked = await new Promise<LimitsCheck>((resolve) => engine.check(request("a@x.org"), resolve));
+    assert.ok(checked.ticket > 0);
+    engine.commit(checked.ticket, true);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(counts("a@x.org"), { out: 1 });
+  });
+});
+
+function refusesOf(verdict: Verdict): boolean {
+  return verdict.action === "defer" || verdict.action === "reject";
+}

@@ -16,6 +16,9 @@ import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { createPolicyEngine, type PolicyEngine } from "./engine/policy-engine.ts";
 import { limitsConcern } from "./engine/limits-concern.ts";
+import { spfActor } from "./actors/spf.ts";
+import { spfConcern } from "./engine/spf-concern.ts";
+import type { Concern } from "./engine/concern.ts";
 
 export interface DaemonOptions {
   config: Config;
@@ -36,9 +39,9 @@ export interface Daemon {
   reload(config: Config): void;
   /** Validates the config source and swaps it in; an invalid one is refused and the old one stays. */
   reloadFromSource(): ReloadResult;
-  actorRestarts(): Record<ActorId, number>;
+  actorRestarts(): Partial<Record<ActorId, number>>;
   /** Actor id → "active" | "error" | "stopped" | "down" (between failure and restart). */
-  actorStates(): Record<ActorId, string>;
+  actorStates(): Partial<Record<ActorId, string>>;
   /**
    * The first half of a graceful stop: the policy listener stops accepting and answers every request it
    * accepted (at most `graceMs`). Resolves with the number left unanswered; stop() follows.
@@ -49,24 +52,33 @@ export interface Daemon {
 
 const ACTOR_LOGIC: Record<ActorId, AnyActorLogic> = {
   counters: countersActor,
+  spf: spfActor,
   alerter: alerterMachine,
   policy: policyListenerActor,
   control: controlActor,
 };
 
+/**
+ * The actors this daemon runs: the SPF actor only when the config at start has [spf], so sites without
+ * it see the same actors, concerns and metrics as before. Adding [spf] later takes a restart.
+ */
+export function daemonActorIds(config: Config): ActorId[] {
+  return ACTOR_IDS.filter((id) => id !== "spf" || config.spf !== undefined);
+}
+
 export function startDaemon(options: DaemonOptions): Daemon {
   const { log } = options;
   let config = options.config;
   const metrics = createMetrics();
-  const ids = ACTOR_IDS;
+  const ids = daemonActorIds(config);
   const actorStates = () => {
-    const states = {} as Record<ActorId, string>;
+    const states: Partial<Record<ActorId, string>> = {};
     for (const id of ids) states[id] = supervisor.system.get(id)?.getSnapshot().status ?? "down";
     return states;
   };
   const actorRestarts = () => {
     const restarts = supervisor.getSnapshot().context.restarts;
-    return Object.fromEntries(ids.map((id) => [id, restarts[id] ?? 0])) as Record<ActorId, number>;
+    return Object.fromEntries(ids.map((id) => [id, restarts[id] ?? 0])) as Partial<Record<ActorId, number>>;
   };
   const reloadFromSource = (): ReloadResult => {
     const next = options.loadConfig ? options.loadConfig() : { ok: true as const, config };
@@ -79,8 +91,11 @@ export function startDaemon(options: DaemonOptions): Daemon {
     return { ok: true };
   };
   // The engine outlives the actors it asks: a listener's restart keeps its view of each concern's health.
+  // In the order their answers merge: on equal actions the limits' message comes first.
+  const concerns: Concern[] = [limitsConcern(() => supervisor.system)];
+  if (ids.includes("spf")) concerns.push(spfConcern(() => supervisor.system, () => config.spf));
   const engine = createPolicyEngine({
-    concerns: [limitsConcern(() => supervisor.system)],
+    concerns,
     settings: (concern) => config.concerns[concern as keyof Config["concerns"]],
     log,
   });
@@ -120,6 +135,9 @@ export function startDaemon(options: DaemonOptions): Daemon {
     reloadFromSource,
     actorRestarts,
     reload(next) {
+      if (next.spf !== undefined && !ids.includes("spf")) {
+        log.warn("daemon", "[spf] was added: restart the daemon to start the SPF concern");
+      }
       config = next;
       log.setLevel(next.daemon.logLevel);
       supervisor.send({ type: "broadcast", event: { type: "config", config: next } });

@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG_FILE, HELP } from "./cli/help.ts";
 import { runCommand } from "./cli/run.ts";
 import { reexecWithHeapTuning } from "./cli/heap-tuning.ts";
 import { checkRequestLine } from "./cli/check-request.ts";
+import { spfCommand } from "./cli/spf-command.ts";
 import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/control-commands.ts";
 import { DEBIAN_EXIM_DIR, eximSetupCommand } from "./cli/exim-setup.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
@@ -37,7 +38,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
   try {
     parsed = parseArgs({
       args: rest,
-      allowPositionals: ["config-test", "show", "reset", "check"].includes(command),
+      allowPositionals: ["config-test", "show", "reset", "check", "spf"].includes(command),
       options: {
         help: { type: "boolean", short: "h" },
         config: { type: "string", short: "c" },
@@ -78,6 +79,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
     reset: ["config", "socket"],
     reload: ["config", "socket"],
     check: ["config", "socket"],
+    spf: ["config"],
   };
   for (const name of Object.keys(values)) {
     if (!(allowed[command] ?? []).includes(name)) {
@@ -113,6 +115,12 @@ function main(argv: string[]): number | "running" | Promise<number> {
     case "default-config":
       process.stdout.write(EMBEDDED_CONFIG);
       return 0;
+    case "spf":
+      return spfCommand({
+        config: values.config ?? DEFAULT_CONFIG_FILE,
+        configGiven: values.config !== undefined,
+        args: positionals,
+      });
     case "exim-snippet": {
       const chosen = (["debian-split", "debian-unsplit", "plain", "legacy"] as const).filter((name) =>
         values[name]

@@ -20,6 +20,7 @@ Commands:
   reset KEY       forget a key's counters (unblock a sender)
   reload          re-read the config (an invalid one is refused)
   check REQUEST   ask the policy socket exactly as Exim would and print the answer
+  spf IP SENDER   check SPF as the daemon would; print the result, the answer and every DNS query
   config-test     check a config file; print every error as FILE:LINE: key: problem
   default-config  print the embedded default config
   exim-snippet    print the Exim configuration that asks mailpolicyd
@@ -111,6 +112,16 @@ Each NAME=VALUE is sent with VALUE as the shell gives it, quoted as Exim's \${qu
 Note: the request counts like a real one.
   --socket PATH    the policy socket (default: policy_socket from the config)
   --config FILE    where to read policy_socket (default ${DEFAULT_CONFIG_FILE})`,
+  spf: `Usage: mailpolicyd spf IP SENDER [HELO] [--config FILE]
+
+Checks SPF (RFC 7208) for a client IP and an envelope sender ('' for the null sender: postmaster@HELO)
+as the daemon's [spf] concern would, with the config's dns_servers (default /etc/resolv.conf), and
+prints the result, the mechanism that matched, the exp= explanation, the answer [spf] gives it, the
+Received-SPF header and a trace of every DNS query. The daemon need not run; nothing is counted.
+  --config FILE    where to read [spf] (default ${DEFAULT_CONFIG_FILE}; when that file is
+                   absent, the schema's defaults)
+Exit 0 for pass, 1 for any other result but temperror, 2 for temperror, 64 for bad arguments,
+78 for an invalid config.`,
   version: `Usage: mailpolicyd version
 
 Prints the version.`,

@@ -11,7 +11,7 @@ function isKeyKind(text: string): text is KeyKind {
  * A schema step that runs `parse` on the string: its result, or the text it returns as the issue. (A
  * v.check after a transform cannot narrow the type, so the old pipes cast the result afterwards.)
  */
-const parsedBy = <T>(parse: (text: string) => T | string) =>
+export const parsedBy = <T>(parse: (text: string) => T | string) =>
   v.rawTransform<string, T>(({ dataset, addIssue, NEVER }) => {
     const result = parse(dataset.value);
     if (typeof result !== "string") return result;

@@ -13,6 +13,7 @@ import {
   SECTIONS,
   type SectionSpec,
   type SectionValues,
+  SPF_SECTION,
   THRESHOLDS_SECTION,
 } from "./schema.ts";
 import type {
@@ -24,6 +25,7 @@ import type {
   DaemonConfig,
 } from "./types.ts";
 import type { KeyPart, LimitConfig } from "../model/limit.ts";
+import type { SpfConfig } from "../model/spf.ts";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -93,6 +95,8 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const thresholdsSection = found.get("thresholds");
   const thresholds = readSection(THRESHOLDS_SECTION, thresholdsSection ?? empty("thresholds"), report);
   const limitsValues = readSection(LIMITS_SECTION, found.get("limits") ?? empty("limits"), report);
+  const spfSection = found.get("spf");
+  const spfValues = readSection(SPF_SECTION, spfSection ?? empty("spf"), report);
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
@@ -169,8 +173,32 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     timeoutMs: values.timeout,
     failMode: values.fail_mode ?? daemon.failMode,
   });
-  const concerns: ConcernsConfig = { limits: concernSettings(limitsValues) };
-  return { ok: true, config: { file, daemon, alerts, alertQueue, limits, concerns } };
+  const concerns: ConcernsConfig = { limits: concernSettings(limitsValues), spf: concernSettings(spfValues) };
+  const spf = spfSection && spfValues.enabled ? spfConfig(spfValues) : undefined;
+  return { ok: true, config: { file, daemon, alerts, alertQueue, limits, concerns, spf } };
+}
+
+/** The [spf] section's values as the SPF concern reads them (durations in ms, TTLs in seconds). */
+function spfConfig(values: SectionValues<typeof SPF_SECTION>): SpfConfig {
+  const { fail, softfail, neutral, none, permerror, temperror } = values;
+  return {
+    stage: values.stage,
+    actions: { pass: "accept", fail, softfail, neutral, none, permerror, temperror },
+    exempt: values.exempt,
+    exemptDomains: values.exempt_domains,
+    heloCheck: values.helo_check,
+    receivedSpf: values.received_spf,
+    timeBudgetMs: values.time_budget,
+    dns: {
+      servers: values.dns_servers,
+      timeoutMs: values.dns_timeout,
+      tries: values.dns_tries,
+      cacheMinTtl: Math.floor(values.cache_min_ttl / 1000),
+      cacheMaxTtl: Math.floor(values.cache_max_ttl / 1000),
+      cacheMaxEntries: values.cache_max_entries,
+      resultCacheEntries: values.result_cache_entries,
+    },
+  };
 }
 
 /** A [limit NAME] section's values as a LimitConfig, after the checks that span several keys. */

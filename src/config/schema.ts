@@ -3,6 +3,8 @@ import * as v from "valibot";
 import { LOG_LEVELS } from "../log.ts";
 import { STAGES } from "../protocols/attributes.ts";
 import { exemptionList, keyExpression } from "./limit-values.ts";
+import { dnsServerList, domainList, spfExemptionList } from "./spf-values.ts";
+import { HELO_CHECKS, SPF_ACTIONS, SPF_STAGES } from "../model/spf.ts";
 import { ALGORITHMS, COUNT_PER, LIMIT_ACTIONS, LIMIT_MODES } from "../model/limit.ts";
 import {
   absoluteOrRelativePath,
@@ -109,6 +111,42 @@ export const CONCERN_KEYS = {
 /** [limits]: the rate limits as a concern (the limits themselves are the [limit NAME] sections). */
 export const LIMITS_SECTION = { ...CONCERN_KEYS } satisfies SectionSpec;
 
+const SECOND = 1000;
+const spfAction = (fallback: typeof SPF_ACTIONS[number]) => ({
+  schema: oneOf(SPF_ACTIONS),
+  default: fallback,
+});
+
+/**
+ * [spf]: the SPF concern (docs/spf.md, docs/configuration.md). Its timeout stays under the 2 s the Exim
+ * snippets wait, or Exim's own fallback (accept) would answer before [spf] fail_mode or temperror could.
+ */
+export const SPF_SECTION = {
+  ...CONCERN_KEYS,
+  timeout: { schema: duration(10, 10 * MINUTE), default: "1500ms" },
+  enabled: { schema: yesNo, default: "yes" },
+  stage: { schema: oneOf(SPF_STAGES), default: "rcpt" },
+  // RFC 7208 §8: fail may be rejected; softfail SHOULD NOT be on its own (§8.5); temperror is a 4xx (§8.6).
+  fail: spfAction("reject"),
+  softfail: spfAction("accept"),
+  neutral: spfAction("accept"),
+  none: spfAction("accept"),
+  permerror: spfAction("accept"),
+  temperror: spfAction("defer"),
+  exempt: { schema: spfExemptionList, default: "authenticated, 127.0.0.0/8, ::1" },
+  exempt_domains: { schema: domainList, default: "" },
+  dns_servers: { schema: dnsServerList },
+  dns_timeout: { schema: duration(10, 30 * SECOND), default: "500ms" },
+  dns_tries: { schema: integer(1, 10), default: "3" },
+  cache_min_ttl: { schema: duration(0, DAY), default: "0" },
+  cache_max_ttl: { schema: duration(SECOND, 7 * DAY), default: "1d" },
+  cache_max_entries: { schema: integer(100, 10_000_000), default: "10000" },
+  result_cache_entries: { schema: integer(0, 10_000_000), default: "10000" },
+  helo_check: { schema: oneOf(HELO_CHECKS), default: "log" },
+  time_budget: { schema: duration(100, 10 * MINUTE), default: "20s" },
+  received_spf: { schema: yesNo, default: "yes" },
+} satisfies SectionSpec;
+
 export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
@@ -137,4 +175,5 @@ export const SECTIONS: Record<string, SectionSpec> = {
   alerts: ALERTS_SECTION,
   thresholds: THRESHOLDS_SECTION,
   limits: LIMITS_SECTION,
+  spf: SPF_SECTION,
 };

@@ -1,5 +1,6 @@
 import type { LogLevel } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
+import type { SpfConfig } from "../model/spf.ts";
 import type { ListenAddress } from "./values.ts";
 import type { DAEMON_SECTION, SectionValues } from "./schema.ts";
 
@@ -60,6 +61,8 @@ export interface ConcernSettings {
 /** The engine's settings for each concern (engine/concern.ts), by concern id. */
 export interface ConcernsConfig {
   limits: ConcernSettings;
+  /** [spf]'s timeout and fail_mode, with their defaults also when there is no [spf] section. */
+  spf: ConcernSettings;
 }
 
 export interface Config {
@@ -69,4 +72,5 @@ export interface Config {
   alertQueue: AlertQueueConfig;
   limits: LimitConfig[];
   concerns: ConcernsConfig;
+  spf?: SpfConfig; // absent (no [spf] section, or enabled = no): no SPF concern
 }

@@ -1,6 +1,7 @@
 // Counters for the control plane: what the daemon has done since it started. A plain registry that the
 // listener and the alerter write to (cheap, synchronous: it sits on the request path) and the control
 // actor reads; it holds no policy state, so no actor owns it.
+import type { DnsStats } from "../dns/resolver.ts";
 
 export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1];
 const MINUTES_KEPT = 60;
@@ -51,6 +52,15 @@ export interface Metrics {
   readonly perSecond: Uint32Array; // a ring: requests in the second secondOf[i] (s since epoch)
   readonly secondOf: Float64Array;
   readonly recentAlerts: RecentAlert[];
+  /** SPF concern: requests by the result that decided their MAIL FROM identity (or postmaster@HELO). */
+  readonly spfResults: Map<string, number>;
+  /** Set by the SPF actor while it runs: its DNS client's and result cache's counters. */
+  spfStats?: () => SpfStats;
+}
+
+export interface SpfStats {
+  dns: DnsStats;
+  results: { hits: number; misses: number; size: number };
 }
 
 export function createMetrics(now = Date.now()): Metrics {
@@ -73,6 +83,7 @@ export function createMetrics(now = Date.now()): Metrics {
     perSecond: new Uint32Array(SECONDS_KEPT),
     secondOf: new Float64Array(SECONDS_KEPT).fill(-1),
     recentAlerts: [],
+    spfResults: new Map(),
   };
 }
 

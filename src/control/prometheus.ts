@@ -100,5 +100,45 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
       out.push(`mailpolicyd_concern_failures_total{concern="${label(concern)}",reason="${reason}"} ${count}`);
     }
   }
+  renderSpf(metrics, family, out);
   return `${out.join("\n")}\n`;
+}
+
+/** The SPF concern's families, when it runs ([spf] configured): results, DNS traffic and caches. */
+function renderSpf(
+  metrics: Metrics,
+  family: (name: string, type: string, help: string) => void,
+  out: string[],
+): void {
+  const stats = metrics.spfStats?.();
+  if (stats === undefined && metrics.spfResults.size === 0) return;
+  family("spf_results_total", "counter", "Requests the SPF concern answered, by the SPF result.");
+  for (const [result, count] of [...metrics.spfResults].sort()) {
+    out.push(`mailpolicyd_spf_results_total{result="${label(result)}"} ${count}`);
+  }
+  if (stats === undefined) return;
+  const { dns, results } = stats;
+  family("spf_result_cache_total", "counter", "SPF results answered from the result cache (hit) or checked.");
+  out.push(`mailpolicyd_spf_result_cache_total{outcome="hit"} ${results.hits}`);
+  out.push(`mailpolicyd_spf_result_cache_total{outcome="miss"} ${results.misses}`);
+  family("spf_result_cache_entries", "gauge", "SPF results cached.");
+  out.push(`mailpolicyd_spf_result_cache_entries ${results.size}`);
+  family("dns_lookups_total", "counter", "SPF DNS lookups, answered from the cache (hit) or not (miss).");
+  out.push(`mailpolicyd_dns_lookups_total{outcome="hit"} ${dns.hits}`);
+  out.push(`mailpolicyd_dns_lookups_total{outcome="miss"} ${dns.misses}`);
+  family(
+    "dns_queries_total",
+    "counter",
+    "DNS queries sent, by transport (a TCP query follows a truncated UDP one).",
+  );
+  out.push(`mailpolicyd_dns_queries_total{transport="udp"} ${dns.queriesSent - dns.tcpQueries}`);
+  out.push(`mailpolicyd_dns_queries_total{transport="tcp"} ${dns.tcpQueries}`);
+  family("dns_timeouts_total", "counter", "DNS tries that got no answer in dns_timeout.");
+  out.push(`mailpolicyd_dns_timeouts_total ${dns.timeouts}`);
+  family("dns_failures_total", "counter", "DNS lookups that failed (timeout, SERVFAIL, refused, ...).");
+  out.push(`mailpolicyd_dns_failures_total ${dns.failures}`);
+  family("dns_cache_entries", "gauge", "DNS answers cached.");
+  out.push(`mailpolicyd_dns_cache_entries ${dns.entries}`);
+  family("dns_cache_bytes", "gauge", "Estimated bytes of the cached DNS answers.");
+  out.push(`mailpolicyd_dns_cache_bytes ${dns.bytes}`);
 }

@@ -58,8 +58,11 @@ const VERDICT = `  warn
     log_message = mailpolicyd: rejected by rule \${extract{rule}{$acl_m_mpd}}: \${extract{count}{$acl_m_mpd}}/\${extract{limit}{$acl_m_mpd}}
   warn
     condition   = \${if eq{\${extract{action}{$acl_m_mpd}}}{warn}}
-    add_header  = \${extract{header}{$acl_m_mpd}}
     log_message = mailpolicyd: \${extract{message}{$acl_m_mpd}}
+  # Header lines come with any answer that lets the mail through: a limit's warning, SPF's Received-SPF.
+  warn
+    condition   = \${if !eq{\${extract{header}{$acl_m_mpd}}}{}}
+    add_header  = \${extract{header}{$acl_m_mpd}}
 `;
 
 /** The statements of the RCPT wrapper, after the site's own RCPT ACL has accepted the recipient. */

@@ -27,11 +27,17 @@ export interface CheckContext {
   receivingHost: string;
   now: () => number;
   trace?: SpfTraceEntry[];
+  /** Set when a macro used %{s} %{l} %{h} or %{t}: the result then holds for this sender and HELO only. */
+  senderSpecific?: boolean;
   /** check_host() for an include or redirect target; `explain` says whether a fail wants its exp=. */
   evaluate(domain: string, explain: boolean): Promise<Outcome>;
 }
 
+// The letters whose value is not the same for every sender of a domain from one client address.
+const SENDER_SPECIFIC = new Set<MacroLetter>(["s", "l", "h", "t"]);
+
 function letterValue(context: CheckContext, domain: string, letter: MacroLetter, p: string): string {
+  if (SENDER_SPECIFIC.has(letter)) context.senderSpecific = true;
   switch (letter) {
     case "s":
       return context.sender;

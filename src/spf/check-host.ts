@@ -129,6 +129,7 @@ export async function checkHost(
     identity,
     lookups: session.lookups,
     voidLookups: session.voidLookups,
+    ...(context.senderSpecific ? { senderSpecific: true } : {}),
     ...(trace ? { trace } : {}),
   };
 }

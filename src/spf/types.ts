@@ -52,6 +52,11 @@ export interface SpfCheck {
   /** DNS-querying terms evaluated (limit 10) and void lookups seen (limit 2). */
   lookups: number;
   voidLookups: number;
+  /**
+   * A macro used the sender, its local-part, the HELO name or the time (%{s} %{l} %{h} %{t}): the result
+   * may differ for another sender of the same domain, so a cache keyed by (client, domain) must not share it.
+   */
+  senderSpecific?: true;
   trace?: SpfTraceEntry[];
 }
 

@@ -6,7 +6,11 @@
 //   --seconds N   per server and throughput scenario (default 10)   --threads N   concurrent clients (default 8)
 //   --rounds N    interleaved rounds those seconds are split into (default 5)
 //   --soak N      also hold 10k req/s for N seconds and sample RSS (the flat-memory check)
-//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim (default: all)
+//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf (default: all)
+//                 spf: warm SPF checks/s in-process for a record with two includes, cold checks of a
+//                 three-include record against a local nsd (test/bench/spf-check.ts), and the CPU per request
+//                 [spf] adds on the policy socket (attribute form, uniform 1e5 senders of one domain from 250
+//                 clients, against the same daemon without [spf], in interleaved rounds)
 //   --match TEXT  only the throughput scenarios whose name contains TEXT (A|B: either; references always run)
 //   --exim        the same as --only exim
 //   --transactions N, --exim-rounds N   for exim: lock-step transactions per session (2000), rounds (8)
@@ -129,7 +133,7 @@ async function startServer(kind, transport = "unix") {
       ...(kind.endsWith("newline") ? ["--at-newline"] : []),
     ];
   }
-  if (kind === "mailpolicyd" || kind === "baseline") {
+  if (kind === "mailpolicyd" || kind === "baseline" || kind === "mailpolicyd-spf") {
     const config = join(dir, "mailpolicyd.conf");
     writeFileSync(
       config,
@@ -141,7 +145,10 @@ async function startServer(kind, transport = "unix") {
           : `[thresholds]\ntime = 3600\ncount = 20\n` +
             // Two limits on every attribute request: per sender (defers the hot key) and per client /24.
             `[limit outbound]\nkey = sender\ncount = 100\ntime = 1h\n` +
-            `[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n`),
+            `[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n`) +
+        (kind === "mailpolicyd-spf"
+          ? `[spf]\ndns_servers = 127.0.0.1:${spfDnsPort}\nexempt = authenticated\n`
+          : ""),
     );
     const binary = kind === "baseline" ? values.baseline : join(root, "dist/mailpolicyd");
     [command, args] = [binary, ["run", "--config", config]];
@@ -314,6 +321,55 @@ async function measureInterleaved(scenario) {
   };
 }
 
+// The SPF concern (--only spf): the in-process figures of test/bench/spf-check.ts, then the daemon with and
+// without [spf] in interleaved rounds on the same load, its DNS a local nsd serving the senders' domain.
+let spfDnsPort = 0;
+async function measureSpf() {
+  const script = join(root, "test/bench/spf-check.ts");
+  const inProcess = JSON.parse(
+    execFileSync(bun, [script, String(Math.max(1, seconds / rounds))], { encoding: "utf8" }),
+  );
+  const serve = spawn(bun, [script, "--serve"], { stdio: ["pipe", "pipe", "inherit"] });
+  spfDnsPort = await new Promise((resolve) =>
+    serve.stdout.once("data", (line) => resolve(JSON.parse(String(line)).port))
+  );
+  const servers = new Map([["plain", await startServer("mailpolicyd")], [
+    "spf",
+    await startServer("mailpolicyd-spf"),
+  ]]);
+  for (const server of servers.values()) drive(server.address, "uniform", 1e5, "attr", 1);
+  const measured = new Map([...servers.keys()].map((kind) => [kind, { cpu: 0, loads: [] }]));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? ["plain", "spf"] : ["spf", "plain"];
+    for (const kind of order) {
+      const server = servers.get(kind);
+      const cpuStart = cpuSeconds(server.child.pid);
+      measured.get(kind).loads.push(
+        drive(server.address, "uniform", 1e5, "attr", seconds / rounds, 0, false, true),
+      );
+      measured.get(kind).cpu += cpuSeconds(server.child.pid) - cpuStart;
+    }
+  }
+  for (const server of servers.values()) await server.stop();
+  serve.stdin.end();
+  const figures = (kind) => {
+    const { cpu, loads } = measured.get(kind);
+    const load = combine(loads);
+    return {
+      rps: load.rps,
+      p99_us: load.p99_us,
+      errors: load.errors,
+      cpu_us: Math.round((cpu / load.requests) * 1e7) / 10,
+    };
+  };
+  const plain = figures("plain");
+  const spf = figures("spf");
+  return {
+    ...inProcess,
+    socket: { plain, spf, added_cpu_us: Math.round((spf.cpu_us - plain.cpu_us) * 10) / 10 },
+  };
+}
+
 const results = [];
 const matches = (scenario) =>
   !values.match || scenario.server !== "mailpolicyd" ||
@@ -468,6 +524,8 @@ async function measureExim() {
   }
 }
 
+const spf = wants("spf") ? await measureSpf() : undefined;
+if (spf) process.stdout.write(`spf: ${JSON.stringify(spf)}\n`);
 const memory = wants("memory") ? await measureMemory() : undefined;
 if (memory) process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
 const startup = wants("startup") ? await measureStartup() : undefined;
@@ -506,6 +564,13 @@ const otherMarkdown = [
     `${memory.rss_trough_mb} MB (${memory.bytes_per_key_trough} bytes per key).`,
   startup &&
   `Startup of the compiled executable to its first answer: best ${startup.best_ms} ms, median ${startup.median_ms} ms.`,
+  spf &&
+  `SPF (a record with two includes, warm): ${spf.warm_checkhost_per_s} checkHost/s through the warm DNS cache, ` +
+    `${spf.warm_concern_per_s} concern answers/s with the result cache; cold (new DNS cache, three includes, ` +
+    `local nsd): p50 ${spf.cold_three_includes_ms.p50} ms, p99 ${spf.cold_three_includes_ms.p99} ms. On the ` +
+    `policy socket (attribute form): ${spf.socket.spf.rps} req/s and ${spf.socket.spf.cpu_us} µs CPU per ` +
+    `request with [spf], ${spf.socket.plain.rps} and ${spf.socket.plain.cpu_us} µs without: SPF adds ` +
+    `${spf.socket.added_cpu_us} µs.`,
   soak &&
   `Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
     `${soak.rss_samples_mb.join(", ")} MB.`,
@@ -554,7 +619,8 @@ const out = join(root, "test/bench/results");
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "latest.json"),
-  JSON.stringify({ date, machine, threads, seconds, results, memory, startup, soak, exim }, null, 2) + "\n",
+  JSON.stringify({ date, machine, threads, seconds, results, memory, startup, soak, exim, spf }, null, 2) +
+    "\n",
 );
 writeFileSync(join(out, "latest.md"), markdown);
 process.stdout.write(`\n${markdown}`);

@@ -11,6 +11,7 @@ import {
   LIMIT_SECTION,
   LIMITS_SECTION,
   type SectionSpec,
+  SPF_SECTION,
   THRESHOLDS_SECTION,
 } from "../../../src/config/schema.ts";
 
@@ -46,4 +47,5 @@ describe("docs/configuration.md defaults", () => {
   it("[limit NAME] shows the schema's defaults", () => assertTableMatches("[limit NAME]", LIMIT_SECTION));
   it("[alerts] shows the schema's defaults", () => assertTableMatches("[alerts]", ALERTS_SECTION));
   it("[limits] shows the schema's defaults", () => assertTableMatches("Concerns: [limits]", LIMITS_SECTION));
+  it("[spf] shows the schema's defaults", () => assertTableMatches("[spf]", SPF_SECTION));
 });

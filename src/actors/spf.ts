@@ -1,0 +1,104 @@
+// The SPF actor: owns the caching DNS client and the result cache, and answers the SPF concern's
+// "check" messages (engine/spf-concern.ts) with spf/request-check.ts. Rebuilt caches on a reload that
+// changes the DNS settings; counts results for /metrics.
+import { hostname } from "node:os";
+import type { Config } from "../config/types.ts";
+import type { Metrics } from "../control/metrics.ts";
+import { CachingResolver } from "../dns/resolver.ts";
+import type { Logger } from "../log.ts";
+import type { ConcernAnswer } from "../model/answer.ts";
+import type { SpfConfig } from "../model/spf.ts";
+import type { PolicyRequest } from "../policy/request.ts";
+import { checkRequest, type SpfChecker } from "../spf/request-check.ts";
+import { SpfResultCache } from "../spf/result-cache.ts";
+import { defineActor } from "./actor.ts";
+
+export interface SpfInput {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export type SpfEvent =
+  | { type: "check"; request: PolicyRequest; reply: (answer: ConcernAnswer | undefined) => void }
+  | { type: "config"; config: Config };
+
+/**
+ * checkHost's budget: [spf] time_budget, but at most nine tenths of [spf] timeout, so that slow DNS ends
+ * in the temperror action the postmaster chose before the engine gives up on the concern (fail_mode).
+ */
+export function checkBudgetMs(config: Config, spf: SpfConfig): number {
+  return Math.min(spf.timeBudgetMs, Math.floor(config.concerns.spf.timeoutMs * 0.9));
+}
+
+export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
+  const { log, metrics } = input;
+  let config = input.config;
+  let checker: SpfChecker | undefined;
+  let built = "";
+  const receiver = hostname();
+
+  /** The checker for these settings: the caches survive a reload that leaves the DNS settings alone. */
+  const checkerFor = (spf: SpfConfig): SpfChecker => {
+    const settings = JSON.stringify(spf.dns);
+    if (checker === undefined || settings !== built) {
+      const dns = new CachingResolver({
+        servers: spf.dns.servers === undefined ? undefined : [...spf.dns.servers],
+        timeoutMs: spf.dns.timeoutMs,
+        tries: spf.dns.tries,
+        cacheMinTtl: spf.dns.cacheMinTtl,
+        cacheMaxTtl: spf.dns.cacheMaxTtl,
+        cacheMaxEntries: spf.dns.cacheMaxEntries,
+      });
+      const cache = new SpfResultCache({
+        maxEntries: spf.dns.resultCacheEntries,
+        maxTtl: spf.dns.cacheMaxTtl,
+      });
+      checker = { dns, cache, inFlight: new Map(), budgetMs: 0, receiver };
+      built = settings;
+      metrics.spfStats = () => ({ dns: dns.stats(), results: cache });
+    }
+    checker.budgetMs = checkBudgetMs(config, spf);
+    return checker;
+  };
+
+  const check = (request: PolicyRequest, reply: (answer: ConcernAnswer | undefined) => void) => {
+    const spf = config.spf;
+    if (spf === undefined || request.form !== "attributes") return reply({ action: "accept" });
+    const { client_address = "", sender = "", helo_name = "" } = request.attributes;
+    let current: SpfChecker;
+    try {
+      current = checkerFor(spf);
+    } catch (error) {
+      return failed(error, reply);
+    }
+    checkRequest(current, spf, { ip: client_address, sender, helo: helo_name }).then(
+      (answer) => {
+        const result = answer.fields![0][1] as string;
+        metrics.spfResults.set(result, (metrics.spfResults.get(result) ?? 0) + 1);
+        reply(answer);
+      },
+      (error) => failed(error, reply),
+    );
+  };
+
+  // A request the checker cannot take (no DNS server in resolv.conf, a client address that is not one):
+  // the engine answers it with [spf] fail_mode and logs the incident; the cause is logged when it changes.
+  let lastProblem = "";
+  const failed = (error: unknown, reply: (answer: undefined) => void) => {
+    const problem = (error as Error).message;
+    if (problem !== lastProblem) log.warn("spf", "cannot check", { error: problem });
+    lastProblem = problem;
+    reply(undefined);
+  };
+
+  return {
+    receive(event) {
+      if (event.type === "config") config = event.config;
+      else check(event.request, event.reply);
+    },
+    stop() {
+      metrics.spfStats = undefined;
+    },
+  };
+});

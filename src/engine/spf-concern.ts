@@ -1,0 +1,30 @@
+// SPF as a concern of the engine: the SPF actor (actors/spf.ts) answers. It applies to attribute
+// requests at [spf] stage that are not exempt; it counts nothing, so commit has nothing to do and decide
+// is check.
+import { type AnyActorSystem, liveActor } from "../actors/actor.ts";
+import type { SpfPolicy } from "../model/spf.ts";
+import type { PolicyRequest } from "../policy/request.ts";
+import { spfExemption } from "../spf/exemption.ts";
+import type { Concern, ConcernReply } from "./concern.ts";
+
+export function spfConcern(system: () => AnyActorSystem, policy: () => SpfPolicy | undefined): Concern {
+  const ask = (request: PolicyRequest, reply: ConcernReply) => {
+    const actor = liveActor(system(), "spf");
+    if (!actor) return reply(undefined, 0, "down");
+    // The actor answers with the ConcernAnswer, or undefined when the check failed; no ticket (0).
+    actor.send({ type: "check", request, reply });
+  };
+  return {
+    id: "spf",
+    applies(request) {
+      const spf = policy();
+      if (spf === undefined || request.form !== "attributes" || request.stage !== spf.stage) return false;
+      const { client_address, sender, sasl_username } = request.attributes;
+      return spfExemption(spf, { clientAddress: client_address, sender, saslUsername: sasl_username }) ===
+        undefined;
+    },
+    check: ask,
+    decide: ask,
+    commit() {},
+  };
+}

@@ -1,0 +1,95 @@
+// What the SPF concern answers for a request, from its check results and the [spf] policy: the action
+// configured for the result, the SMTP text, the Received-SPF: header, and the reply's and log's fields.
+// Pure (docs/spf.md, "The SPF concern").
+import type { Action, ConcernAnswer } from "../model/answer.ts";
+import type { SpfPolicy } from "../model/spf.ts";
+import { receivedSpfHeader } from "./received-spf.ts";
+import type { CachedCheck } from "./result-cache.ts";
+
+export interface SpfVerdictInput {
+  /** The MAIL FROM check (for the null sender: postmaster@HELO, identity helo). */
+  check: CachedCheck;
+  /** The HELO check, when helo_check is log or enforce and the sender is not null. */
+  heloCheck?: CachedCheck;
+  policy: SpfPolicy;
+  ip: string;
+  sender: string;
+  helo: string;
+  /** This host's name, for Received-SPF. */
+  receiver: string;
+}
+
+const RANK: Record<Action, number> = { accept: 0, warn: 1, defer: 2, reject: 3 };
+// An exp= text comes from the sender's DNS; it goes into an SMTP reply line.
+const MAX_MESSAGE = 300;
+
+/** The SMTP text of a refused or warned request: the exp= text for a fail when the record gave one. */
+export function spfMessage(check: CachedCheck, ip: string): string {
+  const { result, domain } = check;
+  if (result === "fail") {
+    // deno-lint-ignore no-control-regex
+    const text = check.explanation?.replace(/[\x00-\x1f\x7f]/g, " ").trim();
+    if (text) return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}...` : text;
+    return `SPF fail: ${domain} does not designate ${ip} as permitted sender`;
+  }
+  if (result === "temperror") return `SPF temporary error for ${domain}, try again later`;
+  if (result === "softfail") return `SPF softfail: ${domain} does not designate ${ip} as permitted sender`;
+  if (result === "permerror") return `SPF permanent error for ${domain}: ${check.problem ?? "bad record"}`;
+  return `SPF ${result} for ${domain} and ${ip}`;
+}
+
+/** The answer: the stricter of the MAIL FROM action and, with helo_check = enforce, the HELO one. */
+export function spfAnswer(input: SpfVerdictInput): ConcernAnswer {
+  const { check, heloCheck, policy } = input;
+  const enforced = policy.heloCheck === "enforce" ? heloCheck : undefined;
+  const mailAction = policy.actions[check.result];
+  const heloAction = enforced ? policy.actions[enforced.result] : "accept";
+  const byHelo = enforced !== undefined && RANK[heloAction] > RANK[mailAction];
+  const decider = byHelo ? enforced : check;
+  const action = byHelo ? heloAction : mailAction;
+  const fields: [string, string][] = [["spf", check.result]];
+  const tags = [`spf:${check.result}`];
+  if (heloCheck) {
+    fields.push(["spf_helo", heloCheck.result]);
+    tags.push(`spf-helo:${heloCheck.result}`);
+  }
+  const headers = policy.receivedSpf ? headersOf(input, enforced) : undefined;
+  return {
+    action,
+    ...(action === "accept" ? {} : { message: spfMessage(decider, input.ip) }),
+    ...(headers ? { headers } : {}),
+    fields,
+    logFields: logFieldsOf(input, decider),
+    rule: `${byHelo ? "spf-helo" : "spf"}-${decider.result}`,
+    flagged: action !== "accept",
+    tags,
+  };
+}
+
+/** The HELO check's header too when it was enforced: it took part in the decision. */
+function headersOf(input: SpfVerdictInput, enforced: CachedCheck | undefined): string[] {
+  const header = (check: CachedCheck) =>
+    receivedSpfHeader({
+      check,
+      ip: input.ip,
+      sender: input.sender,
+      helo: input.helo,
+      receiver: input.receiver,
+    });
+  return enforced ? [header(enforced), header(input.check)] : [header(input.check)];
+}
+
+function logFieldsOf(input: SpfVerdictInput, decider: CachedCheck): Record<string, string> {
+  const fields: Record<string, string> = {
+    spf: input.check.result,
+    domain: input.check.domain,
+    identity: input.check.identity,
+    client: input.ip,
+    sender: input.sender,
+  };
+  if (input.heloCheck) fields.spf_helo = input.heloCheck.result;
+  if (decider.mechanism !== undefined) fields.mechanism = decider.mechanism;
+  if (decider.problem !== undefined) fields.problem = decider.problem;
+  if (decider !== input.check) fields.decided_by = "helo";
+  return fields;
+}

@@ -1,0 +1,68 @@
+// `mailpolicyd spf IP SENDER [HELO]` against Debian's nsd: the result, the mechanism, the explanation, the
+// answer [spf] gives it, and a trace of every DNS query; its exit statuses.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import type { Nsd } from "../helpers/nsd.ts";
+import { runMain } from "../helpers/runtime.ts";
+import { startSpfNsd } from "../helpers/spf-zone.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+describe("mailpolicyd spf", () => {
+  let dir: TempDir;
+  let nsd: Nsd;
+  let config: string;
+  before(async () => {
+    dir = makeTempDir();
+    nsd = await startSpfNsd();
+    config = dir.file("m.conf");
+    writeFileSync(
+      config,
+      `[spf]\ndns_servers = 127.0.0.1:${nsd.port}\ndns_timeout = 300ms\nsoftfail = warn\n`,
+    );
+  });
+  after(async () => {
+    await nsd?.stop();
+    dir?.remove();
+  });
+
+  it("pass through two includes: exit 0, the mechanism, the header and every query", () => {
+    const run = runMain(["spf", "198.51.100.7", "alice@pass.spf.test", "mail.spf.test", "--config", config]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^result: +pass$/m);
+    assert.match(run.stdout, /^identity: +mailfrom \(pass.spf.test\)$/m);
+    assert.match(run.stdout, /^mechanism: +include:two.spf.test$/m);
+    assert.match(run.stdout, /^answer: +accept \(\[spf\] pass = accept\)$/m);
+    assert.match(run.stdout, /^header: +Received-SPF: pass /m);
+    assert.match(run.stdout, /holds for 300 s$/m);
+    const trace = run.stdout.slice(run.stdout.indexOf("trace:"));
+    assert.deepEqual(
+      [...trace.matchAll(/^ {2}dns (\S+ \S+)/gm)].map((match) => match[1]),
+      ["TXT pass.spf.test", "TXT one.spf.test", "TXT two.spf.test"],
+    );
+    assert.match(trace, /^ {2}match two.spf.test: ip4:198.51.100.0\/24 → pass$/m);
+  });
+
+  it("fail with exp=: exit 1, the explanation and the reject answer", () => {
+    const run = runMain(["spf", "203.0.113.5", "m@fail.spf.test", "--config", config]);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stdout, /^explanation: 203.0.113.5 may not send mail for fail.spf.test/m);
+    assert.match(run.stdout, /^answer: +reject "203.0.113.5 may not send mail/m);
+    const soft = runMain(["spf", "203.0.113.5", "m@soft.spf.test", "--config", config]);
+    assert.match(soft.stdout, /^answer: +warn "SPF softfail: .*\(\[spf\] softfail = warn\)$/m);
+  });
+
+  it("exit 2 for temperror (a server that does not answer), 64 for bad arguments, 78 for a bad config", () => {
+    const dead = dir.file("dead.conf");
+    writeFileSync(dead, `[spf]\ndns_servers = 127.0.0.1:9\ndns_timeout = 100ms\ndns_tries = 1\n`);
+    const run = runMain(["spf", "192.0.2.1", "a@pass.spf.test", "--config", dead]);
+    assert.equal(run.status, 2, run.stdout + run.stderr);
+    assert.match(run.stdout, /^result: +temperror$/m);
+    assert.equal(runMain(["spf", "not-an-ip", "a@b.example"]).status, 64);
+    const bad = dir.file("bad.conf");
+    writeFileSync(bad, "[spf]\nfail = bounce\n");
+    const invalid = runMain(["spf", "192.0.2.1", "a@b.example", "--config", bad]);
+    assert.equal(invalid.status, 78);
+    assert.match(invalid.stderr, /spf.fail: expected one of/);
+  });
+});

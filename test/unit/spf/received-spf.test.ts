@@ -1,0 +1,71 @@
+// The Received-SPF: header (RFC 7208 §9.1): result, comment, key=value pairs, values cleaned and quoted.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { pairValue, receivedSpfHeader } from "../../../src/spf/received-spf.ts";
+
+const base = { ip: "192.0.2.1", sender: "alice@example.org", helo: "mx.example.org", receiver: "mx.test" };
+
+describe("Received-SPF header", () => {
+  it("pass: comment and pairs as RFC 7208 §9.1 shows them", () => {
+    const header = receivedSpfHeader({
+      ...base,
+      check: {
+        result: "pass",
+        domain: "example.org",
+        identity: "mailfrom",
+        mechanism: "include:_spf.example.org",
+      },
+    });
+    assert.equal(
+      header,
+      "Received-SPF: pass (mx.test: domain of alice@example.org designates 192.0.2.1 as permitted sender) " +
+        'client-ip=192.0.2.1; envelope-from="alice@example.org"; helo=mx.example.org; receiver=mx.test; ' +
+        'identity=mailfrom; mechanism="include:_spf.example.org";',
+    );
+  });
+
+  it("says what each result means, with the problem for errors", () => {
+    const said = (result: "fail" | "softfail" | "neutral" | "none" | "permerror" | "temperror") =>
+      receivedSpfHeader({
+        ...base,
+        check: { result, domain: "example.org", identity: "mailfrom", problem: "why" },
+      });
+    assert.match(
+      said("fail"),
+      /^Received-SPF: fail \(mx.test: domain of alice@example.org does not designate /,
+    );
+    assert.match(said("softfail"), /\(mx.test: transitioning domain of alice@example.org does not designate/);
+    assert.match(said("neutral"), /192.0.2.1 is neither permitted nor denied by domain of alice@example.org/);
+    assert.match(said("none"), /does not provide an SPF record/);
+    assert.match(
+      said("permerror"),
+      /permanent error in processing domain of alice@example.org: why\) .* problem=why;$/,
+    );
+    assert.match(said("temperror"), /temporary error in processing/);
+  });
+
+  it("the HELO identity names the host; the null sender is <>", () => {
+    const header = receivedSpfHeader({
+      ...base,
+      sender: "",
+      check: { result: "pass", domain: "mx.example.org", identity: "helo" },
+    });
+    assert.match(header, /\(mx.test: mx.example.org designates 192.0.2.1/);
+    assert.match(header, /envelope-from="<>"; .* identity=helo;/);
+  });
+
+  it("cleans what the network sent: no control characters, comments and quotes escaped, values cut", () => {
+    const header = receivedSpfHeader({
+      ...base,
+      sender: 'a"b(c)\r\nX-Evil: 1@example.org',
+      helo: "x".repeat(500),
+      check: { result: "fail", domain: "example.org", identity: "mailfrom" },
+    });
+    assert.ok(!/[\r\n]/.test(header), header);
+    assert.match(header, /domain of a"b\\\(c\\\)\?\?X-Evil: 1@example.org does not/);
+    assert.match(header, /envelope-from="a\\"b\(c\)\?\?X-Evil: 1@example.org";/);
+    assert.ok(header.length < 998, String(header.length));
+    assert.equal(pairValue("mx.example.org"), "mx.example.org");
+    assert.equal(pairValue("a b"), '"a b"');
+  });
+});

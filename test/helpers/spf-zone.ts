@@ -1,7 +1,7 @@
 // An SPF test zone for Debian's nsd (test/helpers/nsd.ts), and a UDP relay in front of it that can stop
 // answering: the SPF concern's integration tests (daemon, Exim, bench) share them.
 import { createSocket, type Socket } from "node:dgram";
-import { connect, createServer } from "node:net";
+import { connect, createServer, type Server, type Socket as NetSocket } from "node:net";
 import { CachingResolver } from "../../src/dns/resolver.ts";
 import { codeOf } from "./error-code.ts";
 import { type Nsd, startNsd } from "./nsd.ts";
@@ -49,10 +49,32 @@ export interface DnsRelay {
   close(): void;
 }
 
+/**
+ * A UDP socket and a TCP server on one free port. The UDP port is the kernel's pick; TCP on the same number
+ * may be taken (seen in CI: the listen never completed and the suite hung), so a failed or slow listen
+ * closes both and tries another port.
+ */
+async function bindPair(onConnection: (client: NetSocket) => void): Promise<{ udp: Socket; tcp: Server }> {
+  for (let attempt = 1;; attempt++) {
+    const udp: Socket = createSocket("udp4");
+    const port = await new Promise<number>((done) =>
+      udp.bind(0, "127.0.0.1", () => done(udp.address().port))
+    );
+    const tcp = createServer(onConnection);
+    const listening = await new Promise<boolean>((done) => {
+      const timer = setTimeout(() => done(false), 2000);
+      tcp.once("error", () => (clearTimeout(timer), done(false)));
+      tcp.listen(port, "127.0.0.1", () => (clearTimeout(timer), done(true)));
+    });
+    if (listening) return { udp, tcp };
+    udp.close();
+    tcp.close();
+    if (attempt === 10) throw new Error("no port free for both UDP and TCP after 10 tries");
+  }
+}
+
 export async function startDnsRelay(target: number): Promise<DnsRelay> {
-  const udp: Socket = createSocket("udp4");
-  const port = await new Promise<number>((done) => udp.bind(0, "127.0.0.1", () => done(udp.address().port)));
-  const tcp = createServer((client) => {
+  const { udp, tcp } = await bindPair((client) => {
     if (relay.down) {
       relay.dropped++;
       client.on("error", () => {});
@@ -63,9 +85,8 @@ export async function startDnsRelay(target: number): Promise<DnsRelay> {
     upstream.on("error", () => client.destroy());
     client.on("error", () => upstream.destroy());
   });
-  await new Promise<void>((done) => tcp.listen(port, "127.0.0.1", () => done()));
   const relay: DnsRelay = {
-    port,
+    port: udp.address().port,
     down: false,
     dropped: 0,
     close() {

@@ -22,7 +22,6 @@ export interface Verdict extends ConcernAnswer {
   over: boolean; // some limit is over: the legacy form answers "yes"
   outcome?: LimitOutcome; // the limit that decided, when one is over
   message?: string;
-  header?: string;
 }
 
 const RANK: Record<LimitAction, number> = { alert: 1, warn: 2, defer: 3, reject: 4 };
@@ -120,7 +119,7 @@ export function verdictFor(winner: LimitOutcome | undefined, withMessage = true)
   switch (action) {
     case "warn": {
       const header = `X-Mailpolicyd-Warning: ${message}`;
-      return Object.freeze({ action: "warn", ...common, message, header, headers: Object.freeze([header]) });
+      return Object.freeze({ action: "warn", ...common, message, headers: Object.freeze([header]) });
     }
     default:
       return Object.freeze({ action, ...common, message });

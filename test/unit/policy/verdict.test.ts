@@ -110,7 +110,7 @@ describe("decideVerdict", () => {
     const verdict = decideVerdict([outcome({ action: "reject", message: "go away" })]);
     assert.equal(verdict.action, "reject");
     assert.equal(verdict.message, "go away");
-    assert.equal(verdict.header, undefined);
+    assert.equal(verdict.headers, undefined);
   });
 
   it("an alert limit that is over still accepts, but says it is over and has no message", () => {
@@ -120,7 +120,7 @@ describe("decideVerdict", () => {
     assert.equal(verdict.over, true);
     assert.equal(verdict.outcome, over);
     assert.equal(verdict.message, undefined);
-    assert.equal(verdict.header, undefined);
+    assert.equal(verdict.headers, undefined);
   });
 
   it("warn accepts with a warning header carrying the message", () => {
@@ -128,9 +128,9 @@ describe("decideVerdict", () => {
     assert.equal(verdict.action, "warn");
     assert.equal(verdict.over, true);
     assert.equal(verdict.message, "bob@example.org over limit: 21 messages in 5m (limit 20)");
-    assert.equal(
-      verdict.header,
-      "X-Mailpolicyd-Warning: bob@example.org over limit: 21 messages in 5m (limit 20)",
+    assert.deepEqual(
+      verdict.headers,
+      ["X-Mailpolicyd-Warning: bob@example.org over limit: 21 messages in 5m (limit 20)"],
     );
   });
 
@@ -167,7 +167,7 @@ describe("decideVerdict", () => {
       }),
     ]);
     assert.equal(verdict.message, "b 6/5");
-    assert.equal(verdict.header, undefined);
+    assert.equal(verdict.headers, undefined);
   });
 });
 

@@ -4,8 +4,9 @@
 // The merge rule (docs/architecture.md, "The policy engine"): the strictest action wins, reject > defer >
 // warn > accept; the message and reply fields are those of the first concern (in the engine's order) that
 // answered that action (among accepts, the first that flagged something); the headers are everyone's, in that order; the tags are everyone's, for the log
-// and the metrics.
-import type { Action, ConcernAnswer, Decision } from "../model/answer.ts";
+// and the metrics; the
+// scores of the content concerns add up, and their symbols are everyone's.
+import type { Action, ConcernAnswer, Decision, ScoredSymbol } from "../model/answer.ts";
 
 const RANK: Record<Action, number> = { accept: 0, warn: 1, defer: 2, reject: 3 };
 
@@ -31,6 +32,8 @@ export function mergeAnswers(answers: readonly Answered[]): Decision {
   let flagged = false;
   let headers: string[] | undefined;
   let tags: string[] | undefined;
+  let score: number | undefined;
+  let symbols: ScoredSymbol[] | undefined;
   for (const answered of answers) {
     const { answer } = answered;
     const rank = RANK[answer.action] - RANK[decider.answer.action];
@@ -39,10 +42,12 @@ export function mergeAnswers(answers: readonly Answered[]): Decision {
     if (answer.flagged) flagged = true;
     if (answer.headers?.length) (headers ??= []).push(...answer.headers);
     if (answer.tags?.length) (tags ??= []).push(...answer.tags);
+    if (answer.score !== undefined) score = (score ?? 0) + answer.score;
+    if (answer.symbols?.length) (symbols ??= []).push(...answer.symbols);
   }
   if (answers.length === 1) return decider.answer;
   const { action, message, fields, logFields, rule } = decider.answer;
-  if (action === "accept" && !flagged && !headers && !tags) return ACCEPTED;
+  if (action === "accept" && !flagged && !headers && !tags && score === undefined) return ACCEPTED;
   return {
     action,
     message,
@@ -52,6 +57,8 @@ export function mergeAnswers(answers: readonly Answered[]): Decision {
     rule,
     flagged: flagged || action !== "accept",
     tags,
+    score,
+    symbols,
     decidedBy: action === "accept" && !rule ? undefined : decider.concern,
   };
 }

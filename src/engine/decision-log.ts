@@ -5,6 +5,10 @@ import type { Decision } from "../model/answer.ts";
 
 function describeRequest(request: PolicyRequest): Record<string, string | undefined> {
   if (request.form === "legacy") return { key: request.key };
+  if (request.form === "message") {
+    const { sender, recipients, clientAddress, queueId } = request.envelope;
+    return { stage: "message", sender, recipient: recipients.join(","), client: clientAddress, id: queueId };
+  }
   const { sender, recipient, client_address, instance } = request.attributes;
   return { stage: request.stage, sender, recipient, client: client_address, instance };
 }

@@ -13,7 +13,8 @@ export function limitsConcern(system: () => AnyActorSystem): Concern {
     id: LIMITS,
     // Every request: even at a stage where no limit counts, the subject at DATA goes to the alerts of the
     // limits counted at RCPT, and the legacy form is theirs alone.
-    applies: () => true,
+    // A whole message (the spamd front) is for the content concerns: the limits counted its RCPTs.
+    applies: (request) => request.form !== "message",
     decide(request, reply: ConcernReply) {
       const actor = counters();
       if (!actor) return reply(undefined, 0, "down");

@@ -23,6 +23,21 @@ export interface ConcernAnswer {
   flagged?: boolean;
   /** Short labels for the log and the metrics: every rule that matched ("limit:outbound", "spf:fail"). */
   tags?: readonly string[];
+  /**
+   * Content concerns only (rules, SpamAssassin): what this answer adds to the message's spam score. The
+   * merge sums the scores of every answer that has one; the spamd front reports the sum.
+   */
+  score?: number;
+  /** Content concerns only: the tests that matched, each with the score it added (the spamd report). */
+  symbols?: readonly ScoredSymbol[];
+}
+
+/** One test that matched a message (a content rule, a SpamAssassin test): its name and its score. */
+export interface ScoredSymbol {
+  name: string;
+  score: number;
+  /** One line for the report ("Subject matches /lottery/i"). */
+  description?: string;
 }
 
 /** The merged answer: a ConcernAnswer, and which concern decided it. */

@@ -108,6 +108,7 @@ const bounded = (value: string | undefined) =>
  */
 export function limitKey(limit: LimitConfig, request: PolicyRequest, anyStage = false): string | undefined {
   if (request.form === "legacy") return limit.legacy ? bounded(request.key) : undefined;
+  if (request.form === "message") return undefined;
   if (request.stage !== limit.stage && !anyStage) return undefined;
   if (limit.key.length === 1) return bounded(partValue(limit.key[0], request.attributes));
   const values: string[] = [];
@@ -124,6 +125,7 @@ export function limitKey(limit: LimitConfig, request: PolicyRequest, anyStage = 
 export function isExempt(limit: LimitConfig, request: PolicyRequest): boolean {
   const { senders, domains, cidrs } = limit.exempt;
   if (senders.size === 0 && domains.length === 0 && cidrs.length === 0) return false;
+  if (request.form === "message") return false;
   const address = request.form === "legacy" ? request.key : requestSender(request.attributes);
   const clientAddress = request.form === "legacy" ? request.key : request.attributes.client_address;
   if (address && senders.has(address)) return true;
@@ -135,7 +137,7 @@ export function isExempt(limit: LimitConfig, request: PolicyRequest): boolean {
 
 /** How much one request adds: 1, or the message's recipient count for per = recipient at DATA. */
 export function requestCost(limit: LimitConfig, request: PolicyRequest): number {
-  if (request.form === "legacy" || limit.per === "message") return 1;
+  if (request.form !== "attributes" || limit.per === "message") return 1;
   if (request.stage === "data") {
     const recipients = Number(request.attributes.recipient_count);
     return Number.isInteger(recipients) && recipients > 0 ? recipients : 1;

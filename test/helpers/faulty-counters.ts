@@ -12,7 +12,11 @@ export const faultyCounters = defineActor<CountersInput, CountersEvent>((scope) 
     receive(event) {
       if (event.type === "hit" || event.type === "check") {
         const request = event.request;
-        const key = request.form === "legacy" ? request.key : request.attributes.sender;
+        const key = request.form === "legacy"
+          ? request.key
+          : request.form === "attributes"
+          ? request.attributes.sender
+          : request.envelope.sender;
         if (key === CRASH_KEY) throw new Error("injected fault");
         if (key === STALL_KEY) return; // the reply is never called
       }

@@ -25,6 +25,32 @@ const rejected: ConcernAnswer = {
   tags: ["spf:fail"],
 };
 
+describe("mergeAnswers: content scores", () => {
+  it("adds up the scores of the answers that have one and keeps everyone's symbols in order", () => {
+    const rules: ConcernAnswer = {
+      action: "accept",
+      score: 2.5,
+      symbols: [{ name: "SUBJECT_WIN", score: 2.5 }],
+    };
+    const spamd: ConcernAnswer = { action: "accept", score: 4, symbols: [{ name: "BAYES_99", score: 4 }] };
+    const decision = mergeAnswers([content(rules), limits({ action: "accept" }), {
+      concern: "spamd",
+      answer: spamd,
+    }]);
+    assert.equal(decision.score, 6.5);
+    assert.deepEqual(decision.symbols?.map((symbol) => symbol.name), ["SUBJECT_WIN", "BAYES_99"]);
+    assert.notEqual(decision, ACCEPTED);
+  });
+
+  it("a zero score is still a score (the front reports 0.0), and no score stays undefined", () => {
+    assert.equal(
+      mergeAnswers([content({ action: "accept", score: 0 }), limits({ action: "accept" })]).score,
+      0,
+    );
+    assert.equal(mergeAnswers([limits({ action: "accept" }), spf({ action: "accept" })]).score, undefined);
+  });
+});
+
 describe("mergeAnswers: reject > defer > warn > accept", () => {
   it("no answer is an accept; a lone answer is the decision itself (its reply is remembered)", () => {
     assert.equal(mergeAnswers([]), ACCEPTED);

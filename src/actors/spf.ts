@@ -36,10 +36,14 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
   let config = input.config;
   let checker: SpfChecker | undefined;
   let built = "";
+  let builtFrom: SpfConfig["dns"] | undefined;
   const receiver = hostname();
 
   /** The checker for these settings: the caches survive a reload that leaves the DNS settings alone. */
   const checkerFor = (spf: SpfConfig): SpfChecker => {
+    // The same settings object as last time (every request until a reload): nothing to compare.
+    if (checker !== undefined && spf.dns === builtFrom) return checker;
+    builtFrom = spf.dns;
     const settings = JSON.stringify(spf.dns);
     if (checker === undefined || settings !== built) {
       const dns = new CachingResolver({
@@ -72,14 +76,19 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
     } catch (error) {
       return failed(error, reply);
     }
-    checkRequest(current, spf, { ip: client_address, sender, helo: helo_name }).then(
-      (answer) => {
-        const result = answer.fields![0][1] as string;
-        metrics.spfResults.set(result, (metrics.spfResults.get(result) ?? 0) + 1);
-        reply(answer);
-      },
-      (error) => failed(error, reply),
-    );
+    let answer: ConcernAnswer | Promise<ConcernAnswer>;
+    try {
+      answer = checkRequest(current, spf, { ip: client_address, sender, helo: helo_name });
+    } catch (error) {
+      return failed(error, reply);
+    }
+    const answered = (answer: ConcernAnswer) => {
+      const result = answer.fields![0][1] as string;
+      metrics.spfResults.set(result, (metrics.spfResults.get(result) ?? 0) + 1);
+      reply(answer);
+    };
+    if (answer instanceof Promise) answer.then(answered, (error) => failed(error, reply));
+    else answered(answer);
   };
 
   // A request the checker cannot take (no DNS server in resolv.conf, a client address that is not one):

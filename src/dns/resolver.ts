@@ -34,13 +34,25 @@ export interface ResolverOptions {
   transport?: DnsTransport;
 }
 
-/** The resolver shape of the runtime's `dns.promises.Resolver` subset; `checkHost` takes this. */
+/** A cached answer as `cached` gives it. */
+export interface CachedRecords {
+  records: readonly unknown[];
+  missing?: "ENOTFOUND" | "ENODATA";
+}
+
+const NO_RECORDS: readonly unknown[] = Object.freeze([]);
+
+/**
+ * The resolver shape of the runtime's `dns.promises.Resolver` subset, plus `cached` (a synchronous look
+ * into the cache); `checkHost` takes this.
+ */
 export interface DnsResolver {
   resolveTxt(name: string): Promise<string[][]>;
   resolve4(name: string): Promise<string[]>;
   resolve6(name: string): Promise<string[]>;
   resolveMx(name: string): Promise<MxRecord[]>;
   resolvePtr(name: string): Promise<string[]>;
+  cached(type: QueryType, name: string): CachedRecords | undefined;
 }
 
 /** Collects the lowest TTL (seconds left) of every answer a chain of lookups used. */
@@ -129,19 +141,35 @@ export class CachingResolver implements DnsResolver {
       resolve6: (name) => this.lookup("AAAA", name, ttl),
       resolveMx: (name) => this.lookup("MX", name, ttl),
       resolvePtr: (name) => this.lookup("PTR", name, ttl),
+      cached: (type, name) => this.cached(type, name, ttl),
     };
+  }
+
+  /**
+   * What the cache holds for (type, name) now, without a promise (spf/types.ts SpfResolver.cached): the
+   * records, or which of ENOTFOUND / ENODATA the lookup would reject with; undefined when not cached.
+   */
+  cached(type: QueryType, name: string, ttl?: TtlCollector): CachedRecords | undefined {
+    const cached = this.#cache.get(`${type} ${canonicalName(name)}`);
+    if (cached === undefined) return undefined;
+    this.#hits++;
+    ttl?.note(cached.ttlLeft);
+    const { outcome } = cached;
+    if (outcome.kind === "answer") return { records: outcome.records as unknown[] };
+    return { records: NO_RECORDS, missing: outcome.kind === "nxdomain" ? "ENOTFOUND" : "ENODATA" };
   }
 
   /** Records of `type` at `name`; rejects like the runtime resolver (ENOTFOUND, ENODATA, ETIMEOUT, …). */
   async lookup<T extends QueryType>(type: T, name: string, ttl?: TtlCollector): Promise<RecordsOf[T]> {
-    checkName(name, type);
     const key = `${type} ${canonicalName(name)}`;
     const cached = this.#cache.get(key);
     let settled: Settled;
     if (cached !== undefined) {
+      // A name only gets into the cache after checkName passed it.
       this.#hits++;
       settled = { outcome: cached.outcome, ttl: cached.ttlLeft };
     } else {
+      checkName(name, type);
       this.#misses++;
       settled = await this.#settle(key, type, name);
     }

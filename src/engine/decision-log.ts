@@ -14,9 +14,10 @@ function describeRequest(request: PolicyRequest): Record<string, string | undefi
 }
 
 export function logDecision(log: Logger, request: PolicyRequest, decision: Decision): void {
-  const said = decision.logFields ?? (decision.fields && Object.fromEntries(decision.fields));
-  if (decision.action !== "accept" && said) {
+  if (decision.action !== "accept" && (decision.logFields || decision.fields)) {
     if (!log.enabled("info")) return;
+    // What the decider said: made only for a line that is written, never for the accepts.
+    const said = decision.logFields ?? Object.fromEntries(decision.fields!);
     const tags = decision.decidedBy !== undefined ? decision.tags?.join(",") : undefined;
     log.info("policy", decision.action, tags === undefined ? said : { ...said, tags });
   } else if (log.enabled("debug")) {

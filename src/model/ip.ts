@@ -6,16 +6,31 @@ export interface ParsedIp {
   bytes: Uint8Array; // 4 or 16
 }
 
+/**
+ * Four dot-separated decimal numbers of one to three digits, each at most 255 ("010" is 10, as before).
+ * Scanned by character code: it runs for every request a client-address limit or [spf] sees, where the
+ * split-and-regex version was the SPF path's largest single cost (docs/decisions.md, "The SPF concern's
+ * cached path").
+ */
 function parseIpv4(text: string): Uint8Array | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
   const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    if (!/^\d{1,3}$/.test(parts[i])) return undefined;
-    const value = Number(parts[i]);
-    if (value > 255) return undefined;
-    bytes[i] = value;
+  let part = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      if (++digits > 3) return undefined;
+      value = value * 10 + c - 0x30;
+    } else if (c === 0x2e && digits > 0 && part < 3) {
+      if (value > 255) return undefined;
+      bytes[part++] = value;
+      digits = 0;
+      value = 0;
+    } else return undefined;
   }
+  if (part !== 3 || digits === 0 || value > 255) return undefined;
+  bytes[3] = value;
   return bytes;
 }
 
@@ -49,7 +64,10 @@ function parseIpv6(text: string): Uint8Array | undefined {
 
 /** Exim writes IPv4-mapped IPv6 peers as plain IPv4; accept `::ffff:a.b.c.d` as IPv4 too. */
 export function parseIp(text: string): ParsedIp | undefined {
-  const clean = text.trim().replace(/^\[|\]$/g, "");
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  const bare = first !== 0x5b && last !== 0x5d && first > 0x20 && last > 0x20; // no "[", "]", spaces
+  const clean = bare ? text : text.trim().replace(/^\[|\]$/g, "");
   const v4 = parseIpv4(clean);
   if (v4) return { version: 4, bytes: v4 };
   const v6 = clean.includes(":") ? parseIpv6(clean) : undefined;

@@ -89,6 +89,8 @@ export function createDnsSession(resolver: SpfResolver, options: DnsSessionOptio
     // The race below catches a query that outlasts the budget; this catches a budget spent between
     // queries (answers from a cache arrive as microtasks, and the timer cannot fire among those).
     if (Date.now() - started >= options.timeoutMs) throw budgetError();
+    const cached = resolver.cached?.(type, name) as Answer<T> | undefined;
+    if (cached !== undefined) return cachedAnswer(type, name, cached);
     let records: AnswerTypes[T] | typeof BUDGET_SPENT;
     try {
       const pending = ask(resolver, type, name);
@@ -108,6 +110,15 @@ export function createDnsSession(resolver: SpfResolver, options: DnsSessionOptio
     trace?.push({ kind: "dns", type, name, answer: traceAnswer(type, records) });
     // An empty answer is NODATA, whatever the resolver called it.
     return records.length === 0 ? { records, missing: "ENODATA" } : { records };
+  }
+
+  function cachedAnswer<T extends SpfQueryType>(type: T, name: string, cached: Answer<T>): Answer<T> {
+    if (cached.missing) trace?.push({ kind: "dns", type, name, answer: [], error: cached.missing });
+    else trace?.push({ kind: "dns", type, name, answer: traceAnswer(type, cached.records) });
+    // An empty answer is NODATA, whatever the resolver called it.
+    return cached.records.length === 0 && !cached.missing
+      ? { records: cached.records, missing: "ENODATA" }
+      : cached;
   }
 
   return {

@@ -31,6 +31,21 @@ function withoutFinalDot(name: string): string {
  * undefined, which §4.3 turns into "none" (domain literals such as "[192.0.2.1]" included).
  */
 export function checkableDomain(text: string): string | undefined {
+  // Every check asks this of the same few names (the senders' domains, their includes): remembered, in a
+  // bounded map emptied when full.
+  const known = checkedDomains.get(text);
+  if (known !== undefined) return known === NOT_CHECKABLE ? undefined : known;
+  const checked = checkDomain(text);
+  if (checkedDomains.size >= CHECKED_DOMAINS_MAX) checkedDomains.clear();
+  checkedDomains.set(text, checked ?? NOT_CHECKABLE);
+  return checked;
+}
+
+const CHECKED_DOMAINS_MAX = 4096;
+const NOT_CHECKABLE = Symbol("not checkable");
+const checkedDomains = new Map<string, string | typeof NOT_CHECKABLE>();
+
+function checkDomain(text: string): string | undefined {
   const name = withoutFinalDot(text);
   if (name.length === 0 || name.length > NAME_MAX) return undefined;
   if (!/^[\x21-\x7e]+$/.test(name) || name.startsWith("[")) return undefined;

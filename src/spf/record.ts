@@ -44,6 +44,26 @@ function isSpfRecord(text: string): boolean {
  * §3.3): undefined when there is none; permerror when there are several (§4.5).
  */
 export function selectSpfRecord(txt: string[][]): string | undefined {
+  let known = selectedRecords.get(txt);
+  if (known === undefined) {
+    try {
+      known = pickSpfRecord(txt) ?? NO_RECORD;
+    } catch (error) {
+      known = error as Error;
+    }
+    selectedRecords.set(txt, known);
+  }
+  if (known === NO_RECORD) return undefined;
+  if (known instanceof Error) throw known;
+  return known;
+}
+
+// A caching resolver hands out the same answer (frozen: dns/resolver.ts) until it expires, so the record
+// is picked once per answer, not once per check.
+const NO_RECORD = Symbol("no SPF record");
+const selectedRecords = new WeakMap<string[][], string | typeof NO_RECORD | Error>();
+
+function pickSpfRecord(txt: string[][]): string | undefined {
   let found: string | undefined;
   for (const strings of txt) {
     const text = strings.join("");

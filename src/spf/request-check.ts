@@ -39,11 +39,18 @@ export interface SpfSubject {
   helo: string;
 }
 
-/** One identity's result: cached, joined to the same check under way, or checked now. */
-export function checkIdentity(checker: SpfChecker, subject: SpfSubject, identity: SpfIdentity) {
+/**
+ * One identity's result: cached (returned as it is, not in a promise), joined to the same check under way,
+ * or checked now.
+ */
+export function checkIdentity(
+  checker: SpfChecker,
+  subject: SpfSubject,
+  identity: SpfIdentity,
+): CachedCheck | Promise<CachedCheck> {
   const { ip, sender, helo } = subject;
   const hit = checker.cache.get(ip, identity, sender, helo);
-  if (hit !== undefined) return Promise.resolve(hit);
+  if (hit !== undefined) return hit;
   // A HELO check is the same for every sender.
   const key = identity === "helo" ? `helo ${ip} ${helo}` : `mailfrom ${ip} ${sender} ${helo}`;
   const running = checker.inFlight.get(key);
@@ -71,17 +78,24 @@ async function runCheck(checker: SpfChecker, subject: SpfSubject, identity: SpfI
   return check;
 }
 
-/** The SPF concern's answer for a request that is not exempt (spf-concern.ts decides that). */
-export async function checkRequest(
+/**
+ * The SPF concern's answer for a request that is not exempt (spf-concern.ts decides that): at once when
+ * the results are cached (most requests: a sender's next recipients, its next messages), else a promise.
+ * The answer at once lets the engine reply within the listener's read, with no deadline armed and no
+ * microtask between (docs/decisions.md, "The SPF concern's cached path").
+ */
+export function checkRequest(
   checker: SpfChecker,
   policy: SpfPolicy,
   subject: SpfSubject,
-): Promise<ConcernAnswer> {
+): ConcernAnswer | Promise<ConcernAnswer> {
   const nullSender = subject.sender === "";
   const wantHelo = policy.heloCheck !== "off" && !nullSender && subject.helo !== "";
-  const [check, heloCheck] = await Promise.all([
-    checkIdentity(checker, subject, nullSender ? "helo" : "mailfrom"),
-    wantHelo ? checkIdentity(checker, subject, "helo") : undefined,
-  ]);
-  return spfAnswer({ check, heloCheck, policy, ...subject, receiver: checker.receiver });
+  const check = checkIdentity(checker, subject, nullSender ? "helo" : "mailfrom");
+  const heloCheck = wantHelo ? checkIdentity(checker, subject, "helo") : undefined;
+  const { ip, sender, helo } = subject;
+  const answer = (check: CachedCheck, heloCheck: CachedCheck | undefined) =>
+    spfAnswer({ check, heloCheck, policy, ip, sender, helo, receiver: checker.receiver });
+  if (!(check instanceof Promise) && !(heloCheck instanceof Promise)) return answer(check, heloCheck);
+  return Promise.all([check, heloCheck]).then(([check, heloCheck]) => answer(check, heloCheck));
 }

@@ -9,6 +9,8 @@ export type CachedCheck = Omit<SpfCheck, "trace">;
 interface Entry {
   /** ms (the clock's) after which the entry is stale. */
   until: number;
+  /** The cache's insertion count when the entry was last (re)inserted: its place in the LRU order. */
+  seq: number;
   /** The check, or SPECIFIC: results for this (client, domain) are cached per sender and HELO. */
   check: CachedCheck | typeof SPECIFIC;
 }
@@ -28,6 +30,7 @@ export class SpfResultCache {
   readonly #maxEntries: number;
   readonly #maxTtlMs: number;
   readonly #now: () => number;
+  #seq = 0;
   hits = 0;
   misses = 0;
 
@@ -74,15 +77,24 @@ export class SpfResultCache {
   #fresh(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.until <= this.#now()) return undefined;
-    this.#entries.set(key, entry); // most recently used last
+    if (entry.until <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    // Most recently used last. An entry among the last quarter inserted stays where it is: then at most a
+    // quarter of the cache came after it (it outlives size - 1 - maxEntries/4 insertions, not size - 1),
+    // and a hot client's hits no longer move it on every request.
+    if (this.#seq - entry.seq > this.#maxEntries >> 2) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      entry.seq = ++this.#seq;
+    }
     return entry;
   }
 
-  #put(key: string, entry: Entry): void {
+  #put(key: string, entry: Omit<Entry, "seq">): void {
     this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    this.#entries.set(key, { ...entry, seq: ++this.#seq });
     // The oldest first: a Map iterates in insertion order, and every use re-inserts.
     while (this.#entries.size > this.#maxEntries) {
       this.#entries.delete(this.#entries.keys().next().value!);
@@ -93,7 +105,8 @@ export class SpfResultCache {
 /** The domain checkHost checks for this identity: the sender's, or the HELO name (null sender, HELO). */
 export function domainOf(sender: string, helo: string, identity: SpfIdentity): string {
   const address = identity === "helo" ? helo : sender;
-  return address.slice(address.lastIndexOf("@") + 1).replace(/\.$/, "").toLowerCase();
+  const end = address.endsWith(".") ? address.length - 1 : address.length;
+  return address.slice(address.lastIndexOf("@") + 1, end).toLowerCase();
 }
 
 const generalKey = (ip: string, identity: SpfIdentity, domain: string) =>

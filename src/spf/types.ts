@@ -8,6 +8,18 @@ export interface SpfResolver {
   resolve6(name: string): Promise<string[]>;
   resolveMx(name: string): Promise<{ exchange: string; priority: number }[]>;
   resolvePtr(name: string): Promise<string[]>;
+  /**
+   * Optional, for a caching resolver: the answer it holds for (type, name) right now, without a promise,
+   * or undefined when it must ask. A warm check
+   * then runs without a promise, race or timer per query (docs/spf.md, "Figures").
+   */
+  cached?(type: SpfQueryType, name: string): CachedAnswer | undefined;
+}
+
+/** What a caching resolver holds: records, or why there are none (as the promise would have rejected). */
+export interface CachedAnswer {
+  records: readonly unknown[];
+  missing?: "ENOTFOUND" | "ENODATA";
 }
 
 export type SpfResult = "pass" | "fail" | "softfail" | "neutral" | "none" | "permerror" | "temperror";

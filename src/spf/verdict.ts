@@ -53,17 +53,21 @@ export function spfAnswer(input: SpfVerdictInput): ConcernAnswer {
     fields.push(["spf_helo", heloCheck.result]);
     tags.push(`spf-helo:${heloCheck.result}`);
   }
-  const headers = policy.receivedSpf ? headersOf(input, enforced) : undefined;
-  return {
+  const answer: ConcernAnswer = {
     action,
-    ...(action === "accept" ? {} : { message: spfMessage(decider, input.ip) }),
-    ...(headers ? { headers } : {}),
     fields,
-    logFields: logFieldsOf(input, decider),
     rule: `${byHelo ? "spf-helo" : "spf"}-${decider.result}`,
     flagged: action !== "accept",
     tags,
   };
+  if (policy.receivedSpf) answer.headers = headersOf(input, enforced);
+  // The log line names the check only when the answer objects (engine/decision-log.ts): an accept's
+  // fields would be built for nothing on nearly every request.
+  if (action !== "accept") {
+    answer.message = spfMessage(decider, input.ip);
+    answer.logFields = logFieldsOf(input, decider);
+  }
+  return answer;
 }
 
 /** The HELO check's header too when it was enforced: it took part in the decision. */

@@ -10,7 +10,8 @@
 //                 spf: warm SPF checks/s in-process for a record with two includes, cold checks of a
 //                 three-include record against a local nsd (test/bench/spf-check.ts), and the CPU per request
 //                 [spf] adds on the policy socket (attribute form, uniform 1e5 senders of one domain from 250
-//                 clients, against the same daemon without [spf], in interleaved rounds)
+//                 clients, against the same daemon without [spf], in interleaved rounds) and in-process (the
+//                 engine and the reply's text only), and the heap bytes per entry of a full result cache
 //   --match TEXT  only the throughput scenarios whose name contains TEXT (A|B: either; references always run)
 //   --exim        the same as --only exim
 //   --transactions N, --exim-rounds N   for exim: lock-step transactions per session (2000), rounds (8)
@@ -570,7 +571,9 @@ const otherMarkdown = [
     `local nsd): p50 ${spf.cold_three_includes_ms.p50} ms, p99 ${spf.cold_three_includes_ms.p99} ms. On the ` +
     `policy socket (attribute form): ${spf.socket.spf.rps} req/s and ${spf.socket.spf.cpu_us} µs CPU per ` +
     `request with [spf], ${spf.socket.plain.rps} and ${spf.socket.plain.cpu_us} µs without: SPF adds ` +
-    `${spf.socket.added_cpu_us} µs.`,
+    `${spf.socket.added_cpu_us} µs. In-process (the engine's decision and the reply's text, no sockets): ` +
+    `${spf.engine_cpu_us.spf} µs CPU per request with [spf], ${spf.engine_cpu_us.plain} without. A full ` +
+    `result cache: ${spf.result_cache_bytes_per_entry} bytes per entry.`,
   soak &&
   `Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
     `${soak.rss_samples_mb.join(", ")} MB.`,

@@ -1,6 +1,10 @@
 // The SPF concern's figures for docs/spf.md and `npm run bench`: warm checks per second in-process for a
 // record with two includes (checkHost through the warm DNS cache, and the concern's path with the result
 // cache), and cold checks (a new DNS cache each) of a three-include record against a local nsd, p50/p99.
+// Then the CPU the SPF concern adds to a request inside the daemon, without sockets: the engine's decision
+// and the reply's text for the attribute form, uniform over 1e5 senders of one domain from 250 clients, in a
+// daemon with and without [spf] (interleaved rounds, CPU time of this process). The socket scenario of
+// run.mjs adds the runtime's socket work on a machine whose other load moves it by tens of µs.
 // Prints one JSON line. Run: `bun test/bench/spf-check.ts [SECONDS]`.
 // With --serve it only starts nsd with the bench zone, prints {"port":N} and runs until stdin closes (run.mjs
 // uses it for the policy-socket scenario with [spf] on).
@@ -10,6 +14,14 @@ import { checkRequest, type SpfChecker } from "../../src/spf/request-check.ts";
 import { SpfResultCache } from "../../src/spf/result-cache.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { startNsd } from "../helpers/nsd.ts";
+import { startDaemon } from "../../src/daemon.ts";
+import { createLogger } from "../../src/log.ts";
+import { formatDecision } from "../../src/engine/reply.ts";
+import { parseReadsocketRequest } from "../../src/protocols/readsocket.ts";
+import type { PolicyRequest } from "../../src/policy/request.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const ZONE = `$ORIGIN example.org.
 $TTL 3600
@@ -81,7 +93,8 @@ async function measure(server: string) {
   };
   const concernPath = await rate(
     seconds * 1000,
-    (i) => checkRequest(checker, policy, { ip: ips[i % 250], sender: `s${i % 1000}@example.org`, helo: "" }),
+    async (i) =>
+      await checkRequest(checker, policy, { ip: ips[i % 250], sender: `s${i % 1000}@example.org`, helo: "" }),
   );
   const cold: number[] = [];
   for (let i = 0; i < 2000; i++) {
@@ -97,5 +110,109 @@ async function measure(server: string) {
     warm_checkhost_per_s: warmCheckHost,
     warm_concern_per_s: concernPath,
     cold_three_includes_ms: { p50: at(0.5), p99: at(0.99), queries: 4 },
+    engine_cpu_us: await engineCpu(server, seconds),
+    result_cache_bytes_per_entry: resultCacheBytes(),
   };
+}
+
+function gc(): void {
+  const g = globalThis as { Bun?: { gc(full: boolean): void }; gc?: () => void };
+  if (g.Bun) g.Bun.gc(true);
+  else g.gc?.();
+}
+
+/**
+ * Heap bytes per entry of a full result cache (its default 10 000 entries): the result of one check per
+ * (client, domain) as checkHost gives it, keyed as the concern keys it.
+ */
+function resultCacheBytes(): number {
+  const entries = 10_000;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const cache = new SpfResultCache({ maxEntries: entries, maxTtl: 86_400 });
+  for (let i = 0; i < entries; i++) {
+    const domain = `sender-domain-${i}.example.org`;
+    cache.set(`198.51.${i >> 8}.${i & 255}`, `user@${domain}`, "", {
+      result: "pass",
+      domain,
+      identity: "mailfrom",
+      mechanism: "include:_spf.example.org",
+      lookups: 2,
+      voidLookups: 0,
+    }, 3600);
+  }
+  gc();
+  const bytes = Math.round((process.memoryUsage().heapUsed - before) / entries);
+  if (cache.size !== entries) throw new Error("result cache did not fill");
+  return bytes;
+}
+
+/** The RCPT line test/bench/loadgen.c sends in the attribute form for key `k`, parsed. */
+function loadgenRequest(k: number): PolicyRequest {
+  const line = `rcpt sender=user${k}@example.org client_address=192.0.2.${
+    k % 250
+  } recipient=rcpt@example.net\n`;
+  const parsed = parseReadsocketRequest(new TextEncoder().encode(line));
+  if (parsed.kind !== "attributes") throw new Error(`bench request: ${parsed.kind}`);
+  return { form: "attributes", stage: parsed.stage, attributes: parsed.attributes };
+}
+
+/** µs of CPU per decided and formatted request, in daemons with and without [spf], and the difference. */
+async function engineCpu(server: string, seconds: number) {
+  const dir = mkdtempSync(join(tmpdir(), "mailpolicyd-spf-bench-"));
+  const daemonConfig = (name: string, spf: string) =>
+    `[daemon]\npolicy_socket = ${dir}/${name}.sock\ncontrol_socket = ${dir}/${name}-control.sock\n` +
+    `pidfile = ${dir}/${name}.pid\nstate_file = ${dir}/${name}.json\npolicy_listen = none\nlog_level = warn\n` +
+    `[thresholds]\ntime = 3600\ncount = 20\n[limit outbound]\nkey = sender\ncount = 100\ntime = 1h\n` +
+    `[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n` + spf;
+  const start = (name: string, spf: string) => {
+    const parsed = parseConfig(daemonConfig(name, spf), "bench", dir);
+    if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
+    return startDaemon({ config: parsed.config, log: createLogger("warn", () => {}) });
+  };
+  const daemons = {
+    plain: start("plain", ""),
+    spf: start("spf", `[spf]\ndns_servers = ${server}\nexempt = authenticated\n`),
+  };
+  const requests = Array.from({ length: 100_000 }, (_, k) => loadgenRequest(k));
+  const decideAll = (daemon: ReturnType<typeof start>, from: number, count: number) =>
+    new Promise<void>((resolve) => {
+      let left = count;
+      for (let i = 0; i < count; i++) {
+        daemon.engine.decide(requests[(from + i) % requests.length], (decision) => {
+          formatDecision(decision);
+          if (--left === 0) resolve();
+        });
+      }
+    });
+  try {
+    // Warm: one request per client first (the SPF checks themselves, one at a time, as DNS answers
+    // them), then every request once (the counters' keys, the JIT).
+    for (const daemon of Object.values(daemons)) {
+      for (let k = 0; k < 250; k++) await decideAll(daemon, k, 1);
+      await decideAll(daemon, 0, 100_000);
+    }
+    const cpu = { plain: 0, spf: 0 };
+    const done = { plain: 0, spf: 0 };
+    const batch = 20_000;
+    const until = performance.now() + seconds * 1000;
+    for (let round = 0; performance.now() < until; round++) {
+      for (const name of (round % 2 === 0 ? ["plain", "spf"] : ["spf", "plain"]) as ("plain" | "spf")[]) {
+        const before = process.cpuUsage();
+        await decideAll(daemons[name], round * batch, batch);
+        const used = process.cpuUsage(before);
+        cpu[name] += used.user + used.system;
+        done[name] += batch;
+      }
+    }
+    const perRequest = (name: "plain" | "spf") => Math.round((cpu[name] / done[name]) * 100) / 100;
+    return {
+      plain: perRequest("plain"),
+      spf: perRequest("spf"),
+      added: Math.round((perRequest("spf") - perRequest("plain")) * 100) / 100,
+    };
+  } finally {
+    for (const daemon of Object.values(daemons)) daemon.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -67,6 +67,29 @@ describe("caching resolver", () => {
     assert.equal(transport.sent.length, 3, "NXDOMAIN's 30 s are not");
   });
 
+  it("says synchronously what it holds (`cached`), with the runtime's codes, noting TTLs and hits", async () => {
+    const zone = {
+      "A h.example.test": A("h.example.test", 60, "192.0.2.1"),
+      "TXT h.example.test": { authorities: [soa(10, 600)] },
+    };
+    const { clock, transport, resolver } = setup(zoneHandler(zone));
+    assert.equal(resolver.cached("A", "h.example.test"), undefined, "nothing asked yet");
+    await resolver.resolve4("h.example.test");
+    await codeOf(resolver.resolveTxt("h.example.test"));
+    await codeOf(resolver.resolveTxt("none.example.test"));
+    clock.advance(5);
+    const ttl = new TtlCollector();
+    const warm = resolver.withTtl(ttl);
+    assert.deepEqual(warm.cached("A", "H.example.test."), { records: ["192.0.2.1"] });
+    assert.deepEqual(warm.cached("TXT", "h.example.test"), { records: [], missing: "ENODATA" });
+    assert.deepEqual(warm.cached("TXT", "none.example.test"), { records: [], missing: "ENOTFOUND" });
+    assert.equal(ttl.min, 5, "NODATA's 10 s, 5 of them left");
+    assert.equal(resolver.stats().hits, 3);
+    assert.equal(transport.sent.length, 3, "no packet for what is cached");
+    clock.advance(5);
+    assert.equal(resolver.cached("TXT", "h.example.test"), undefined, "expired");
+  });
+
   it("sends one packet for concurrent identical lookups, and shares a failure without caching it", async () => {
     let release = () => {};
     const gate = new Promise<void>((done) => release = done);

@@ -23,6 +23,10 @@ describe("parseIp: IPv4", () => {
     assert.deepEqual(shape(parseIp("255.255.255.255")), { version: 4, bytes: [255, 255, 255, 255] });
   });
 
+  it("reads up to three digits a number, leading zeros included, as decimal", () => {
+    assert.deepEqual(shape(parseIp("010.000.002.007")), { version: 4, bytes: [10, 0, 2, 7] });
+  });
+
   it("accepts surrounding blanks and Exim-style brackets", () => {
     assert.deepEqual(shape(parseIp(" 192.0.2.1 ")), { version: 4, bytes: [192, 0, 2, 1] });
     assert.deepEqual(shape(parseIp("[192.0.2.1]")), { version: 4, bytes: [192, 0, 2, 1] });
@@ -43,6 +47,13 @@ describe("parseIp: IPv4", () => {
         "1e2.0.0.1",
         "localhost",
         "192.0.2.1:25",
+        "192.0.2.",
+        ".192.0.2",
+        "192.0.2.1.",
+        "0001.0.0.1",
+        "192.0.2.256",
+        "192.0.2.1x",
+        "192.0.2.1\u0000",
       ]
     ) {
       assert.equal(parseIp(text), undefined, JSON.stringify(text));

@@ -7,8 +7,15 @@ import { zoneResolver } from "./zone-resolver.ts";
 
 type Zone = { [name: string]: YamlValue };
 
-function check(zone: Zone, ip: string, sender: string, helo = "mx.example.org", options = {}) {
-  const resolver = zoneResolver(zone);
+function check(
+  zone: Zone,
+  ip: string,
+  sender: string,
+  helo = "mx.example.org",
+  options = {},
+  synchronous = false,
+) {
+  const resolver = zoneResolver(zone, synchronous);
   const run = checkHost(ip, sender, helo, { resolver, ...options } as CheckHostOptions);
   return run.then((result) => ({ ...result, queries: resolver.queries }));
 }
@@ -181,6 +188,23 @@ describe("checkHost processing limits (§4.6.4)", () => {
     assert.equal(result.result, "fail");
     assert.equal(result.voidLookups, 0);
   });
+
+  for (
+    const [how, synchronous] of [["through promises", false], ["from a resolver's cache", true]] as const
+  ) {
+    it(`tells a name that does not exist from one without AAAA records, ${how}`, async () => {
+      const zone = chain("a:no1.example.com a:host.example.com a:no2.example.com a:no3.example.com");
+      zone["host.example.com"] = [{ A: "192.0.2.1" }];
+      const v6 = await check(zone, "2001:db8::1", "a@example.com", "h", {}, synchronous);
+      assert.equal(v6.result, "permerror", "three names that do not exist are three void lookups");
+      assert.equal(v6.voidLookups, 3);
+      const twoMissing = chain("a:no1.example.com a:host.example.com a:no2.example.com");
+      twoMissing["host.example.com"] = [{ A: "192.0.2.1" }];
+      const fine = await check(twoMissing, "2001:db8::1", "a@example.com", "h", {}, synchronous);
+      assert.equal(fine.result, "fail", "host.example.com's missing AAAA is not a void lookup");
+      assert.equal(fine.voidLookups, 2);
+    });
+  }
 
   it("refuses an mx term with more than 10 MX names", async () => {
     const zone = chain("mx");

@@ -63,6 +63,21 @@ describe("SPF result cache", () => {
     assert.ok(cache.get("192.0.2.1", "mailfrom", "a@one.example", "h"));
   });
 
+  it("moves a hit entry only when it is older than the last quarter inserted, and keeps the bound", () => {
+    const { cache } = cacheAt(8);
+    const set = (name: string) => cache.set("192.0.2.1", `a@${name}`, "h", check("pass", name), 60);
+    const has = (name: string) => cache.get("192.0.2.1", "mailfrom", `a@${name}`, "h") !== undefined;
+    for (let i = 0; i < 8; i++) set(`e${i}.example`);
+    assert.ok(has("e0.example"), "the oldest, hit: moved to the end");
+    assert.ok(has("e6.example"), "among the last quarter, hit: stays where it is");
+    // e6 has at least 8 - 1 - 8/4 = 5 entries before it: it outlives five insertions, where exact LRU
+    // would give it seven.
+    for (let i = 0; i < 5; i++) set(`n${i}.example`);
+    assert.equal(cache.size, 8);
+    assert.ok(has("e0.example") && has("e6.example"), "both outlive five insertions");
+    assert.ok(!has("e1.example") && !has("e5.example"), "the ones never hit went first");
+  });
+
   it("keeps a sender-specific result (macros %{l} %{s} %{h}) for that sender and HELO only", () => {
     const { cache } = cacheAt();
     cache.set(

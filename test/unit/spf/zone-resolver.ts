@@ -7,7 +7,7 @@
 // - TIMEOUT ends the name's entries: a query whose type has no record before it times out, one whose type
 //   has records before it gets those (the suite's spftimeout / txttimeout);
 // - CNAMEs are followed, as a recursive resolver does; a loop is a server failure (ESERVFAIL).
-import type { SpfResolver } from "../../../src/spf/types.ts";
+import type { CachedAnswer, SpfQueryType, SpfResolver } from "../../../src/spf/types.ts";
 import type { YamlValue } from "./suite-yaml.ts";
 
 type ZoneType = "TXT" | "SPF" | "A" | "AAAA" | "MX" | "PTR" | "CNAME";
@@ -46,7 +46,11 @@ export interface ZoneResolver extends SpfResolver {
   readonly queries: string[];
 }
 
-export function zoneResolver(zonedata: { [name: string]: YamlValue }): ZoneResolver {
+/**
+ * With `synchronous`, the resolver also has `cached` (SpfResolver.cached) and answers every query there,
+ * as a warm caching resolver does, except timeouts and server failures, which only the promise can give.
+ */
+export function zoneResolver(zonedata: { [name: string]: YamlValue }, synchronous = false): ZoneResolver {
   const zone = new Map<string, Entry[]>();
   for (const [name, items] of Object.entries(zonedata)) {
     zone.set(normal(name), entriesOf(Array.isArray(items) ? items : [items]));
@@ -83,16 +87,39 @@ export function zoneResolver(zonedata: { [name: string]: YamlValue }): ZoneResol
     }
   }
 
+  const txt = (v: YamlValue) => (Array.isArray(v) ? v.map(String) : [String(v)]);
+  const mx = (v: YamlValue) => {
+    const [priority, exchange] = v as [number, string];
+    return { priority, exchange: String(exchange ?? "") };
+  };
+  const shapes: Record<SpfQueryType, (value: YamlValue) => unknown> = {
+    TXT: txt,
+    A: String,
+    AAAA: String,
+    MX: mx,
+    PTR: String,
+  };
+
+  function cached(type: SpfQueryType, name: string): CachedAnswer | undefined {
+    try {
+      const records = lookup(name, type).map(shapes[type]);
+      queries.push(`${type} ${name}`);
+      return { records };
+    } catch (error) {
+      const code = (error as { code: string }).code;
+      if (code !== "ENOTFOUND" && code !== "ENODATA") return undefined;
+      queries.push(`${type} ${name}`);
+      return { records: [], missing: code };
+    }
+  }
+
   return {
     queries,
-    resolveTxt: (name) => answer("TXT", name, (v) => (Array.isArray(v) ? v.map(String) : [String(v)])),
+    ...(synchronous ? { cached } : {}),
+    resolveTxt: (name) => answer("TXT", name, txt),
     resolve4: (name) => answer("A", name, String),
     resolve6: (name) => answer("AAAA", name, String),
-    resolveMx: (name) =>
-      answer("MX", name, (v) => {
-        const [priority, exchange] = v as [number, string];
-        return { priority, exchange: String(exchange ?? "") };
-      }),
+    resolveMx: (name) => answer("MX", name, mx),
     resolvePtr: (name) => answer("PTR", name, String),
   };
 }

@@ -2,6 +2,7 @@
 // runs) its breaker state, scans in flight and waiting. Written by the actor and the concern, read by
 // prometheus.ts; rendered only on a daemon with [spamassassin].
 import type { BreakerState } from "../spamd/circuit-breaker.ts";
+import { histogramLines } from "./histogram.ts";
 
 /**
  * What became of a scan: answered (ok); no answer in time (timeout, the socket destroyed); connection
@@ -74,15 +75,13 @@ export function renderSpamd(
     out.push(`mailpolicyd_spamd_scans_total{outcome="${outcome}"} ${metrics.scans[outcome]}`);
   }
   family("spamd_scan_duration_seconds", "histogram", "Time spamd took to answer a scan (connect to answer).");
-  let cumulative = 0;
-  SPAMD_LATENCY_BUCKETS_S.forEach((bound, i) => {
-    cumulative += metrics.latencyBuckets[i];
-    out.push(`mailpolicyd_spamd_scan_duration_seconds_bucket{le="${bound}"} ${cumulative}`);
-  });
-  cumulative += metrics.latencyBuckets[SPAMD_LATENCY_BUCKETS_S.length];
-  out.push(`mailpolicyd_spamd_scan_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
-  out.push(`mailpolicyd_spamd_scan_duration_seconds_sum ${metrics.latencySum.toFixed(6)}`);
-  out.push(`mailpolicyd_spamd_scan_duration_seconds_count ${metrics.latencyCount}`);
+  out.push(...histogramLines(
+    "spamd_scan_duration_seconds",
+    SPAMD_LATENCY_BUCKETS_S,
+    metrics.latencyBuckets,
+    metrics.latencySum,
+    metrics.latencyCount,
+  ));
   if (live === undefined) return;
   family("spamd_breaker_state", "gauge", "1 for the state spamd's circuit breaker is in.");
   for (const state of BREAKER_STATES) {

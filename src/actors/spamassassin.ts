@@ -63,37 +63,40 @@ export const spamAssassinActor = defineActor<SpamAssassinInput, SpamAssassinEven
   const incidents = createIncidentLog(log);
   metrics.spamd.live = () => ({ breaker: breaker.state(), inFlight: running.size, queued: waiting.size });
 
-  const answer = (scan: Scan, outcome: SpamdOutcome, result?: ScanResult) => {
-    if (result?.outcome === "ok") {
+  /** Answers a scan: spamd's verdict, or undefined (fail_mode) with why, for the metrics and the log. */
+  const answer = (scan: Scan, outcome: SpamdOutcome, result: ScanResult | string) => {
+    if (typeof result !== "string" && result.outcome === "ok") {
       recordSpamdScan(metrics.spamd, "ok", result.seconds);
       incidents.answered();
       return scan.reply(spamdAnswer(result.reply));
     }
     recordSpamdScan(metrics.spamd, outcome);
-    incidents.failed(outcome, result !== undefined && "error" in result ? result.error : outcome);
+    incidents.failed(outcome, typeof result === "string" ? result : result.error);
     scan.reply(undefined);
   };
 
   const start = (scan: Scan) => {
-    if (!breaker.admit()) return answer(scan, "breaker-open");
+    const timeoutMs = scan.deadline - clock();
+    if (timeoutMs <= 0) return answer(scan, "timeout", "waited for a connection until its deadline");
+    if (!breaker.admit()) return answer(scan, "breaker-open", "circuit breaker open");
     running.add(scan);
+    const finished = (result: ScanResult) => {
+      running.delete(scan);
+      if (result.outcome === "ok") breaker.succeeded();
+      else breaker.failed();
+      answer(scan, result.outcome, result);
+      startWaiting();
+    };
     const { envelope, message } = scan.request;
-    scan.running = scanMessage(
-      {
-        address: spam.address,
-        command: spam.command,
-        user: spam.user !== "" ? spam.user : envelope.user,
-        message,
-        timeoutMs: Math.max(1, scan.deadline - clock()),
-      },
-      (result) => {
-        running.delete(scan);
-        if (result.outcome === "ok") breaker.succeeded();
-        else breaker.failed();
-        answer(scan, result.outcome, result);
-        startWaiting();
-      },
-    );
+    const user = spam.user !== "" ? spam.user : envelope.user;
+    try {
+      scan.running = scanMessage(
+        { address: spam.address, command: spam.command, user, message, timeoutMs },
+        finished,
+      );
+    } catch (error) {
+      finished({ outcome: "error", error: `cannot connect: ${(error as Error).message}` });
+    }
   };
 
   /** Starts waiting scans while there are free connections; the earliest deadline gets the timer. */
@@ -104,16 +107,20 @@ export const spamAssassinActor = defineActor<SpamAssassinInput, SpamAssassinEven
     if (next === undefined) return;
     waitTimer = setTimeout(() => {
       // Given up while waiting: spamd was not asked, so the breaker does not count it.
-      for (const scan of waiting.expired(clock())) answer(scan, "timeout");
+      for (const scan of waiting.expired(clock())) {
+        answer(scan, "timeout", "waited for a connection until its deadline");
+      }
       startWaiting();
     }, Math.max(0, next - clock()));
   };
 
   const receive = (request: MessageRequest, reply: ScanReply) => {
     const scan: Scan = { request, reply, deadline: clock() + scanBudgetMs(config) };
-    if (breaker.state() === "open") return answer(scan, "breaker-open");
+    if (breaker.state() === "open") return answer(scan, "breaker-open", "circuit breaker open");
     if (running.size < spam.maxInFlight) return start(scan);
-    if (!waiting.offer(scan)) return answer(scan, "busy");
+    if (!waiting.offer(scan)) {
+      return answer(scan, "busy", `${running.size} scans running and ${waiting.size} waiting (max_queue)`);
+    }
     startWaiting();
   };
 

@@ -150,7 +150,7 @@ export const SPF_SECTION = {
 } satisfies SectionSpec;
 
 /**
- * [spamassassin]: the SpamAssassin client (docs/spamassassin.md). timeout: a local scan takes 0.2-0.7 s
+ * [spamassassin]: the SpamAssassin client (docs/spamassassin.md). timeout: a small message takes spamd 0.1-0.7 s
  * here, and SpamAssassin's slowest normal scan waits for its DNS lists (rbl_timeout, 15 s); Exim waits
  * 120 s for its spamd server (SPAMD_TIMEOUT in spam.h), so at 20 s the answer is always ours (fail_mode),
  * never Exim's own timeout. max_in_flight: Debian's spamd runs 5 children; 4 leave one for spamc and

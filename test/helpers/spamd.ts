@@ -78,6 +78,13 @@ export async function startSpamd(options: SpamdOptions = {}): Promise<Spamd> {
       process.kill(-child.pid!, signal);
     } catch { /* gone already */ }
   };
+  // spamd runs in its own process group (detached), so a test runner that exits without stop() (a hook
+  // timing out) would leave it behind: end it with the test process.
+  const leftBehind = () => {
+    signalGroup("SIGKILL");
+    dir.remove();
+  };
+  process.once("exit", leftBehind);
   const spamd: Spamd = {
     tcp,
     unix,
@@ -86,7 +93,10 @@ export async function startSpamd(options: SpamdOptions = {}): Promise<Spamd> {
     log: () => said,
     pause: () => signalGroup("SIGSTOP"),
     resume: () => signalGroup("SIGCONT"),
-    stop: () => stopSpamd(child, signalGroup, dir),
+    stop: () => {
+      process.removeListener("exit", leftBehind);
+      return stopSpamd(child, signalGroup, dir);
+    },
   };
   const deadline = Date.now() + STARTUP_MS;
   while (!(await answersPing(tcp)) || !(await answersPing(unix))) {

@@ -19,6 +19,8 @@ import { limitsConcern } from "./engine/limits-concern.ts";
 import { spfActor } from "./actors/spf.ts";
 import { spfConcern } from "./engine/spf-concern.ts";
 import type { Concern } from "./engine/concern.ts";
+import { spamAssassinActor } from "./actors/spamassassin.ts";
+import { spamAssassinConcern } from "./engine/spamassassin-concern.ts";
 
 export interface DaemonOptions {
   config: Config;
@@ -53,17 +55,21 @@ export interface Daemon {
 const ACTOR_LOGIC: Record<ActorId, AnyActorLogic> = {
   counters: countersActor,
   spf: spfActor,
+  spamassassin: spamAssassinActor,
   alerter: alerterMachine,
   policy: policyListenerActor,
   control: controlActor,
 };
 
 /**
- * The actors this daemon runs: the SPF actor only when the config at start has [spf], so sites without
- * it see the same actors, concerns and metrics as before. Adding [spf] later takes a restart.
+ * The actors this daemon runs: the SPF actor only when the config at start has [spf], the SpamAssassin
+ * actor only with [spamassassin], so sites without them see the same actors, concerns and metrics as
+ * before. Adding either section later takes a restart.
  */
 export function daemonActorIds(config: Config): ActorId[] {
-  return ACTOR_IDS.filter((id) => id !== "spf" || config.spf !== undefined);
+  return ACTOR_IDS.filter((id) =>
+    (id !== "spf" || config.spf !== undefined) && (id !== "spamassassin" || config.spamassassin !== undefined)
+  );
 }
 
 export function startDaemon(options: DaemonOptions): Daemon {
@@ -94,6 +100,9 @@ export function startDaemon(options: DaemonOptions): Daemon {
   // In the order their answers merge: on equal actions the limits' message comes first.
   const concerns: Concern[] = [limitsConcern(() => supervisor.system)];
   if (ids.includes("spf")) concerns.push(spfConcern(() => supervisor.system, () => config.spf));
+  if (ids.includes("spamassassin")) {
+    concerns.push(spamAssassinConcern(() => supervisor.system, () => config.spamassassin, metrics.spamd));
+  }
   const engine = createPolicyEngine({
     concerns,
     settings: (concern) => config.concerns[concern as keyof Config["concerns"]],
@@ -137,6 +146,9 @@ export function startDaemon(options: DaemonOptions): Daemon {
     reload(next) {
       if (next.spf !== undefined && !ids.includes("spf")) {
         log.warn("daemon", "[spf] was added: restart the daemon to start the SPF concern");
+      }
+      if (next.spamassassin !== undefined && !ids.includes("spamassassin")) {
+        log.warn("daemon", "[spamassassin] was added: restart the daemon to start the SpamAssassin concern");
       }
       config = next;
       log.setLevel(next.daemon.logLevel);

@@ -13,6 +13,7 @@ import {
   SECTIONS,
   type SectionSpec,
   type SectionValues,
+  SPAMASSASSIN_SECTION,
   SPF_SECTION,
   THRESHOLDS_SECTION,
 } from "./schema.ts";
@@ -23,6 +24,7 @@ import type {
   ConcernSettings,
   Config,
   DaemonConfig,
+  SpamAssassinConfig,
 } from "./types.ts";
 import type { KeyPart, LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
@@ -97,6 +99,8 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const limitsValues = readSection(LIMITS_SECTION, found.get("limits") ?? empty("limits"), report);
   const spfSection = found.get("spf");
   const spfValues = readSection(SPF_SECTION, spfSection ?? empty("spf"), report);
+  const spamSection = found.get("spamassassin");
+  const spamValues = readSection(SPAMASSASSIN_SECTION, spamSection ?? empty("spamassassin"), report);
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
@@ -173,9 +177,14 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     timeoutMs: values.timeout,
     failMode: values.fail_mode ?? daemon.failMode,
   });
-  const concerns: ConcernsConfig = { limits: concernSettings(limitsValues), spf: concernSettings(spfValues) };
+  const concerns: ConcernsConfig = {
+    limits: concernSettings(limitsValues),
+    spf: concernSettings(spfValues),
+    spamassassin: concernSettings(spamValues),
+  };
   const spf = spfSection && spfValues.enabled ? spfConfig(spfValues) : undefined;
-  return { ok: true, config: { file, daemon, alerts, alertQueue, limits, concerns, spf } };
+  const spamassassin = spamSection ? spamAssassinConfig(spamValues, path) : undefined;
+  return { ok: true, config: { file, daemon, alerts, alertQueue, limits, concerns, spf, spamassassin } };
 }
 
 /** The [spf] section's values as the SPF concern reads them (durations in ms, TTLs in seconds). */
@@ -198,6 +207,24 @@ function spfConfig(values: SectionValues<typeof SPF_SECTION>): SpfConfig {
       cacheMaxEntries: values.cache_max_entries,
       resultCacheEntries: values.result_cache_entries,
     },
+  };
+}
+
+/** The [spamassassin] section's values as the SpamAssassin actor reads them. */
+function spamAssassinConfig(
+  values: SectionValues<typeof SPAMASSASSIN_SECTION>,
+  path: (value: string) => string,
+): SpamAssassinConfig {
+  const { address } = values;
+  return {
+    address: "path" in address ? { path: path(address.path) } : address,
+    user: values.user,
+    command: values.command,
+    maxInFlight: values.max_in_flight,
+    maxQueue: values.max_queue,
+    maxSize: values.max_size,
+    breakerFailures: values.breaker_failures,
+    breakerResetMs: values.breaker_reset,
   };
 }
 

@@ -4,6 +4,8 @@ import { LOG_LEVELS } from "../log.ts";
 import { STAGES } from "../protocols/attributes.ts";
 import { exemptionList, keyExpression } from "./limit-values.ts";
 import { dnsServerList, domainList, spfExemptionList } from "./spf-values.ts";
+import { byteSize, spamdAddress, spamdUser } from "./spamassassin-values.ts";
+import { SPAMD_COMMANDS } from "../protocols/spamd-client.ts";
 import { HELO_CHECKS, SPF_ACTIONS, SPF_STAGES } from "../model/spf.ts";
 import { ALGORITHMS, COUNT_PER, LIMIT_ACTIONS, LIMIT_MODES } from "../model/limit.ts";
 import {
@@ -147,6 +149,26 @@ export const SPF_SECTION = {
   received_spf: { schema: yesNo, default: "yes" },
 } satisfies SectionSpec;
 
+/**
+ * [spamassassin]: the SpamAssassin client (docs/spamassassin.md). timeout: a small message takes spamd 0.1-0.7 s
+ * here, and SpamAssassin's slowest normal scan waits for its DNS lists (rbl_timeout, 15 s); Exim waits
+ * 120 s for its spamd server (SPAMD_TIMEOUT in spam.h), so at 20 s the answer is always ours (fail_mode),
+ * never Exim's own timeout. max_in_flight: Debian's spamd runs 5 children; 4 leave one for spamc and
+ * monitoring. max_size: spamc's default (-s 500k).
+ */
+export const SPAMASSASSIN_SECTION = {
+  ...CONCERN_KEYS,
+  timeout: { schema: duration(100, 10 * MINUTE), default: "20s" },
+  address: { schema: spamdAddress, default: "127.0.0.1:783" },
+  user: { schema: spamdUser, default: "" },
+  command: { schema: oneOf(SPAMD_COMMANDS), default: "report" },
+  max_in_flight: { schema: integer(1, 1000), default: "4" },
+  max_queue: { schema: integer(0, 10_000), default: "32" },
+  max_size: { schema: byteSize(1024, 256 * 1024 * 1024), default: "500k" },
+  breaker_failures: { schema: integer(1, 1000), default: "5" },
+  breaker_reset: { schema: duration(100, HOUR), default: "30s" },
+} satisfies SectionSpec;
+
 export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
@@ -176,4 +198,5 @@ export const SECTIONS: Record<string, SectionSpec> = {
   thresholds: THRESHOLDS_SECTION,
   limits: LIMITS_SECTION,
   spf: SPF_SECTION,
+  spamassassin: SPAMASSASSIN_SECTION,
 };

@@ -2,6 +2,8 @@ import type { LogLevel } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
 import type { ListenAddress } from "./values.ts";
+import type { SpamdAddress } from "./spamassassin-values.ts";
+import type { SpamdCommand } from "../protocols/spamd-client.ts";
 import type { DAEMON_SECTION, SectionValues } from "./schema.ts";
 
 // The shapes below are the ones the rest of the code reads (camelCase, paths resolved, durations in ms);
@@ -63,6 +65,21 @@ export interface ConcernsConfig {
   limits: ConcernSettings;
   /** [spf]'s timeout and fail_mode, with their defaults also when there is no [spf] section. */
   spf: ConcernSettings;
+  /** [spamassassin]'s, likewise. */
+  spamassassin: ConcernSettings;
+}
+
+/** [spamassassin]: the SpamAssassin client (docs/spamassassin.md). */
+export interface SpamAssassinConfig {
+  address: SpamdAddress; // a Unix socket path is resolved against the config file's folder
+  /** Sent as `User:`; "" sends the user the MTA named (Exim's `spam = USER`), or none. */
+  user: string;
+  command: SpamdCommand;
+  maxInFlight: number; // scans at once, each its own connection (spamd closes after each answer)
+  maxQueue: number; // scans waiting for a connection; one more fails at once ("busy")
+  maxSize: number; // bytes; a bigger message is not sent (accept, score 0, SPAMASSASSIN_NOT_SCANNED)
+  breakerFailures: number;
+  breakerResetMs: number;
 }
 
 export interface Config {
@@ -73,4 +90,5 @@ export interface Config {
   limits: LimitConfig[];
   concerns: ConcernsConfig;
   spf?: SpfConfig; // absent (no [spf] section, or enabled = no): no SPF concern
+  spamassassin?: SpamAssassinConfig; // absent: no SpamAssassin concern
 }

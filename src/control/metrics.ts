@@ -2,6 +2,7 @@
 // listener and the alerter write to (cheap, synchronous: it sits on the request path) and the control
 // actor reads; it holds no policy state, so no actor owns it.
 import type { DnsStats } from "../dns/resolver.ts";
+import { createSpamdMetrics, type SpamdMetrics } from "./spamd-metrics.ts";
 
 export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1];
 const MINUTES_KEPT = 60;
@@ -56,6 +57,8 @@ export interface Metrics {
   readonly spfResults: Map<string, number>;
   /** Set by the SPF actor while it runs: its DNS client's and result cache's counters. */
   spfStats?: () => SpfStats;
+  /** SpamAssassin concern: scans by outcome, spamd's latency, the breaker (control/spamd-metrics.ts). */
+  readonly spamd: SpamdMetrics;
 }
 
 export interface SpfStats {
@@ -84,6 +87,7 @@ export function createMetrics(now = Date.now()): Metrics {
     secondOf: new Float64Array(SECONDS_KEPT).fill(-1),
     recentAlerts: [],
     spfResults: new Map(),
+    spamd: createSpamdMetrics(),
   };
 }
 

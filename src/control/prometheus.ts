@@ -1,6 +1,8 @@
 // GET /metrics: the Prometheus text exposition format (version 0.0.4), names prefixed mailpolicyd_.
 import { LATENCY_BUCKETS_S, type Metrics } from "./metrics.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
+import { histogramLines } from "./histogram.ts";
+import { renderSpamd } from "./spamd-metrics.ts";
 
 export interface PrometheusExtras {
   version: string;
@@ -33,15 +35,13 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
   out.push(`mailpolicyd_bad_requests_total ${metrics.badRequests}`);
 
   family("request_duration_seconds", "histogram", "Time from a complete request to its answer.");
-  let cumulative = 0;
-  LATENCY_BUCKETS_S.forEach((bound, i) => {
-    cumulative += metrics.latencyBuckets[i];
-    out.push(`mailpolicyd_request_duration_seconds_bucket{le="${bound}"} ${cumulative}`);
-  });
-  cumulative += metrics.latencyBuckets[LATENCY_BUCKETS_S.length];
-  out.push(`mailpolicyd_request_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
-  out.push(`mailpolicyd_request_duration_seconds_sum ${metrics.latencySum.toFixed(6)}`);
-  out.push(`mailpolicyd_request_duration_seconds_count ${metrics.latencyCount}`);
+  out.push(...histogramLines(
+    "request_duration_seconds",
+    LATENCY_BUCKETS_S,
+    metrics.latencyBuckets,
+    metrics.latencySum,
+    metrics.latencyCount,
+  ));
 
   const perRule = (name: string, type: string, help: string, counts: Iterable<[string, number]>) => {
     family(name, type, help);
@@ -101,6 +101,7 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
     }
   }
   renderSpf(metrics, family, out);
+  renderSpamd(metrics.spamd, family, out);
   return `${out.join("\n")}\n`;
 }
 

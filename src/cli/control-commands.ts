@@ -4,6 +4,10 @@ import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import { socketPathsFrom } from "../config/socket-paths.ts";
 import { controlRequest, DaemonUnreachable, policyRequest } from "./control-client.ts";
 import { formatSender, formatSenders, formatStatus, type StatusJson } from "./status-format.ts";
+import { parseReadsocketRequest } from "../protocols/readsocket.ts";
+import { spfExemption } from "../spf/exemption.ts";
+import { readConfig } from "./config-source.ts";
+import { spfCommand } from "./spf-command.ts";
 
 export const CLIENT_COMMANDS = ["status", "top", "show", "reset", "reload", "check"] as const;
 export type ClientCommand = typeof CLIENT_COMMANDS[number];
@@ -70,10 +74,32 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       err("reload refused: the running config stays");
       return 1;
     }
-    case "check":
-      out(await policyRequest(socket, options.request ?? options.args.join(" ")));
+    case "check": {
+      const line = options.request ?? options.args.join(" ");
+      const reply = await policyRequest(socket, line);
+      out(reply);
+      await traceSpf(line, options);
       return 0;
+    }
   }
+}
+
+/**
+ * When the config's [spf] checks this request (its stage, not exempt): the same check again here, with
+ * its trace, as `mailpolicyd spf` prints it. The daemon may have answered from its result cache; this
+ * check asks DNS through [spf]'s servers now, so a record changed since shows here first (docs/spf.md).
+ */
+async function traceSpf(line: string, options: ClientOptions): Promise<void> {
+  const request = parseReadsocketRequest(new TextEncoder().encode(`${line}\n`));
+  if (request.kind !== "attributes") return;
+  const loaded = readConfig({ file: options.config });
+  const spf = loaded.ok ? loaded.config.spf : undefined;
+  if (spf === undefined || request.stage !== spf.stage) return;
+  const { client_address = "", sender = "", helo_name = "", sasl_username } = request.attributes;
+  const parts = { clientAddress: client_address, sender, saslUsername: sasl_username };
+  if (spfExemption(spf, parts) !== undefined) return;
+  out("\nSPF, checked again now with [spf]'s DNS servers (the daemon may have answered from its cache):");
+  await spfCommand({ config: options.config, configGiven: false, args: [client_address, sender, helo_name] });
 }
 
 function fail(body: string): number {

@@ -13,6 +13,8 @@ import type { Nsd } from "../helpers/nsd.ts";
 import { askPolicy } from "../helpers/policy-client.ts";
 import { type DnsRelay, spfDaemonConfigText, startDnsRelay, startSpfNsd } from "../helpers/spf-zone.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+import { runMainAsync } from "../helpers/runtime.ts";
+import { writeFileSync } from "node:fs";
 
 describe("the SPF concern in the daemon, against nsd", () => {
   let dir: TempDir;
@@ -58,6 +60,34 @@ describe("the SPF concern in the daemon, against nsd", () => {
       header(reply),
       /^Received-SPF: pass \(.*: domain of alice@pass.spf.test designates 198.51.100.7 as permitted sender\) client-ip=198.51.100.7; envelope-from="alice@pass.spf.test"; helo=mail.spf.test; .*identity=mailfrom; mechanism="include:two.spf.test";$/,
     );
+  });
+
+  it("`mailpolicyd check` prints the daemon's reply, then the SPF check again with its DNS trace", async () => {
+    const config = dir.file("check.conf");
+    writeFileSync(config, spfDaemonConfigText(relay.port));
+    const run = await runMainAsync([
+      "check",
+      "rcpt",
+      "sender=dave@pass.spf.test",
+      "recipient=user@example.net",
+      "client_address=198.51.100.7",
+      "helo_name=mail.spf.test",
+      "--config",
+      config,
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const [reply, trace] = run.stdout.split("\nSPF, checked again now");
+    assert.match(reply, /^action=accept header="Received-SPF: pass /);
+    assert.match(trace, /^mechanism: +include:two.spf.test$/m);
+    assert.match(
+      trace,
+      /^ {2}dns TXT pass.spf.test → "v=spf1 include:one.spf.test include:two.spf.test -all"$/m,
+    );
+    assert.match(trace, /^ {2}match pass.spf.test: include:two.spf.test → pass$/m);
+    const plain = await runMainAsync(["check", "dave@pass.spf.test", "--config", config]);
+    assert.doesNotMatch(plain.stdout, /SPF, checked again/, "the one-token form asks no SPF");
+    const local = await runMainAsync(["check", "rcpt", "sender=dave@pass.spf.test", "--config", config]);
+    assert.doesNotMatch(local.stdout, /SPF, checked again/, "no client address: exempt, no SPF");
   });
 
   it("a second sender of the domain from the same client: the result cache answers", async () => {

@@ -9,6 +9,7 @@ import { countersActor } from "./actors/counters.ts";
 import { supervisorMachine } from "./actors/supervisor.ts";
 import type { Config } from "./config/types.ts";
 import { policyListenerActor } from "./listeners/policy-listener.ts";
+import { postfixListenerActor } from "./listeners/postfix-listener.ts";
 import { controlActor } from "./actors/control.ts";
 import { createMetrics, type Metrics } from "./control/metrics.ts";
 import type { ConfigResult } from "./config/load.ts";
@@ -55,15 +56,19 @@ const ACTOR_LOGIC: Record<ActorId, AnyActorLogic> = {
   spf: spfActor,
   alerter: alerterMachine,
   policy: policyListenerActor,
+  postfix: postfixListenerActor,
   control: controlActor,
 };
 
 /**
- * The actors this daemon runs: the SPF actor only when the config at start has [spf], so sites without
- * it see the same actors, concerns and metrics as before. Adding [spf] later takes a restart.
+ * The actors this daemon runs: the SPF actor only when the config at start has [spf], the Postfix listener
+ * only with [postfix], so sites without them see the same actors, concerns and metrics as before. Adding
+ * either later takes a restart.
  */
 export function daemonActorIds(config: Config): ActorId[] {
-  return ACTOR_IDS.filter((id) => id !== "spf" || config.spf !== undefined);
+  return ACTOR_IDS.filter((id) =>
+    (id !== "spf" || config.spf !== undefined) && (id !== "postfix" || config.postfix !== undefined)
+  );
 }
 
 export function startDaemon(options: DaemonOptions): Daemon {
@@ -138,16 +143,23 @@ export function startDaemon(options: DaemonOptions): Daemon {
       if (next.spf !== undefined && !ids.includes("spf")) {
         log.warn("daemon", "[spf] was added: restart the daemon to start the SPF concern");
       }
+      if (next.postfix !== undefined && !ids.includes("postfix")) {
+        log.warn("daemon", "[postfix] was added: restart the daemon to start the Postfix listener");
+      }
       config = next;
       log.setLevel(next.daemon.logLevel);
       supervisor.send({ type: "broadcast", event: { type: "config", config: next } });
       log.info("daemon", "config reloaded", { config: next.file });
     },
     actorStates,
-    drain(graceMs) {
-      const policy = liveActor(supervisor.system, "policy");
-      if (!policy) return Promise.resolve(0);
-      return new Promise((resolve) => policy.send({ type: "drain", graceMs, done: resolve }));
+    async drain(graceMs) {
+      // Both listeners at once: each answers what it accepted within the same grace.
+      const left = await Promise.all((["policy", "postfix"] as const).map((id) => {
+        const listener = liveActor(supervisor.system, id);
+        if (!listener) return 0;
+        return new Promise<number>((resolve) => listener.send({ type: "drain", graceMs, done: resolve }));
+      }));
+      return left.reduce((sum, count) => sum + count, 0);
     },
     stop() {
       if (stopped) return;

@@ -1,6 +1,7 @@
 import type { LogLevel } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
+import type { PostfixConfig } from "../model/postfix.ts";
 import type { ListenAddress } from "./values.ts";
 import type { DAEMON_SECTION, SectionValues } from "./schema.ts";
 
@@ -73,4 +74,5 @@ export interface Config {
   limits: LimitConfig[];
   concerns: ConcernsConfig;
   spf?: SpfConfig; // absent (no [spf] section, or enabled = no): no SPF concern
+  postfix?: PostfixConfig; // absent (no [postfix] section): no Postfix listener
 }

@@ -27,7 +27,7 @@ import {
 } from "./request-server.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 import { readsocketFraming } from "./framing.ts";
-import { openFileLimit } from "./open-file-limit.ts";
+import { listenerConnectionBound } from "./connection-bound.ts";
 
 export interface PolicyListenerInput {
   config: Config;
@@ -90,23 +90,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     // The same requests on the Unix socket and, when policy_listen is set, on loopback TCP (what the Exim
     // snippets use: docs/exim.md). Either failing fails the actor, which the supervisor restarts.
     const servers: RequestServer[] = [];
-    // Each listener may hold max_connections unanswered, kept well below the process's file limit.
-    const maxConnections = Math.max(
-      16,
-      Math.min(config.daemon.maxConnections, Math.floor((openFileLimit() - 64) / 2)),
-    );
-    let busy = 0;
-    let busyLogged = -Infinity;
-    const onBusy = () => {
-      busy++;
-      const at = performance.now();
-      if (at - busyLogged < 10_000) return;
-      busyLogged = at;
-      log.warn("policy", "too many connections: refusing new ones (error busy)", {
-        max_connections: maxConnections,
-        refused: busy,
-      });
-    };
+    const { maxConnections, onBusy } = listenerConnectionBound(config, log, "policy");
     const framing = readsocketFraming(MAX_REQUEST_BYTES);
     const serve = (transport: Transport) =>
       new Promise<Transport>((resolve, reject) => {

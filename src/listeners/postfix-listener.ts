@@ -1,0 +1,176 @@
+// The Postfix policy delegation listener ([postfix], docs/postfix.md): loopback TCP and/or a Unix socket,
+// persistent connections cut into requests by the Postfix framing (framing.ts), each request parsed
+// (protocols/postfix-policy.ts), decided by the same engine as Exim's requests and answered in Postfix's
+// words (protocols/postfix-reply.ts). A malformed request is logged and its connection closed unanswered,
+// as the protocol says: Postfix then applies its default_action.
+import { unlinkSync } from "node:fs";
+import type { Config } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import type { PostfixConfig, PostfixVocabulary } from "../model/postfix.ts";
+import type { PolicyEngine } from "../engine/policy-engine.ts";
+import { type Metrics, recordRequest } from "../control/metrics.ts";
+import { formatPostfixReply, parsePostfixRequest, type PostfixRequest } from "../protocols/postfix-policy.ts";
+import { mayPrependAt, postfixReplyFormatter } from "../protocols/postfix-reply.ts";
+import { defineActor } from "../actors/actor.ts";
+import { type DecideAndReply, decideAndReply } from "./decide-and-reply.ts";
+import { PostfixFraming } from "./framing.ts";
+import { listenerConnectionBound, rateLimitedWarning } from "./connection-bound.ts";
+import {
+  describeTransport,
+  listenForRequests,
+  type RequestServer,
+  type Responder,
+  type Transport,
+} from "./request-server.ts";
+import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
+
+export interface PostfixListenerInput {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  engine: PolicyEngine;
+}
+
+export type PostfixListenerEvent =
+  | { type: "config"; config: Config }
+  /** Stop accepting, answer what was accepted; `done` gets the number left unanswered after graceMs. */
+  | { type: "drain"; graceMs: number; done(unanswered: number): void };
+
+const SOURCE = "postfix";
+
+/** The engine's decide step for requests before the message (PREPEND allowed) and after it. */
+interface Deciders {
+  beforeMessage: DecideAndReply;
+  afterMessage: DecideAndReply;
+  accept: string; // the reply to a request at no stage of the engine (VRFY, ETRN)
+}
+
+function deciders(input: PostfixListenerInput, vocabulary: PostfixVocabulary): Deciders {
+  const { engine, metrics, log } = input;
+  const decider = (mayPrepend: boolean) =>
+    decideAndReply(engine, metrics, log, postfixReplyFormatter(vocabulary, mayPrepend));
+  return {
+    beforeMessage: decider(true),
+    afterMessage: decider(false),
+    accept: formatPostfixReply(vocabulary.accept),
+  };
+}
+
+function logDetails(log: Logger, request: PostfixRequest): void {
+  if (!log.enabled("debug")) return;
+  if (request.stage === undefined) {
+    log.debug(SOURCE, "no stage to decide at, accepted", { state: request.state });
+  }
+  if (request.certificate) log.debug(SOURCE, "client certificate", request.certificate);
+}
+
+export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixListenerEvent>(
+  ({ input, fail }) => {
+    const { log, metrics } = input;
+    let config = input.config;
+    // Started only with [postfix] (daemon.ts); the section's presence is fixed until a restart.
+    const postfix = config.postfix!;
+    let decide = deciders(input, postfix.vocabulary);
+    let listening = false;
+    let ownsPath = false;
+    let closed = false;
+    const malformed = rateLimitedWarning(log, SOURCE, "malformed request: connection closed unanswered");
+
+    // Runs for every request: the engine's reply closure is all it allocates besides the request.
+    const answer = (bytes: Uint8Array, responder: Responder) => {
+      const started = performance.now();
+      const parsed = bytes.length > postfix.maxRequestBytes
+        ? { ok: false as const, reason: `longer than max_request_size (${postfix.maxRequestBytes} bytes)` }
+        : parsePostfixRequest(bytes);
+      if (!parsed.ok) {
+        malformed({ error: parsed.reason, bytes: bytes.length });
+        recordRequest(metrics, "error", undefined, (performance.now() - started) / 1000);
+        return responder.drop();
+      }
+      const request = parsed.request;
+      if (request.stage === undefined || request.certificate) logDetails(log, request);
+      if (request.stage === undefined) return responder.reply(decide.accept);
+      const decideAt = mayPrependAt(request.state) ? decide.beforeMessage : decide.afterMessage;
+      decideAt(
+        { form: "attributes", stage: request.stage, attributes: request.attributes },
+        started,
+        responder,
+      );
+    };
+
+    const servers: RequestServer[] = [];
+    const { maxConnections, onBusy } = listenerConnectionBound(config, log, SOURCE);
+    const framing = new PostfixFraming(postfix.maxRequestBytes, postfix.idleTimeoutMs);
+    const serve = (transport: Transport) =>
+      new Promise<Transport>((resolve, reject) => {
+        servers.push(listenForRequests({
+          transport,
+          framing,
+          maxConnections,
+          onBusy,
+          // The first request comes right after Postfix connects; later ones within idle_timeout.
+          timeoutMs: config.daemon.requestTimeoutMs,
+          onRequest: answer,
+          onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
+          onClientError: (code) => log.debug(SOURCE, "client connection error", { error: code }),
+          onError: (error) => listening ? fail(error) : reject(error),
+          onListening: resolve,
+        }));
+      });
+    (async () => {
+      const path = postfix.socket;
+      if (path !== undefined) await claimSocketPath(path);
+      if (closed) return;
+      const unix = path === undefined ? undefined : serve({ path });
+      const tcp = postfix.listen ? serve(postfix.listen) : undefined;
+      if (unix && path !== undefined) {
+        await unix;
+        ownsPath = true;
+        setSocketAccess(path, postfix.socketMode, postfix.socketGroup, log, SOURCE);
+      }
+      const bound = tcp && await tcp;
+      listening = true;
+      log.info(SOURCE, "listening", { socket: path, tcp: bound && describeTransport(bound) });
+    })().catch(fail);
+
+    const unlinkPath = () => {
+      if (!ownsPath || postfix.socket === undefined) return;
+      ownsPath = false;
+      try {
+        unlinkSync(postfix.socket);
+      } catch { /* already gone */ }
+    };
+
+    const drain = async (graceMs: number): Promise<number> => {
+      unlinkPath(); // a new client finds no socket (its default_action) rather than a closing backlog
+      const left = await Promise.all(servers.map((server) => server.drain(graceMs)));
+      return left.reduce((sum, count) => sum + count, 0);
+    };
+
+    return {
+      receive(event) {
+        if (event.type === "drain") {
+          drain(event.graceMs).then(event.done, () => event.done(-1));
+          return;
+        }
+        const next = event.config.postfix;
+        if (!next) log.warn(SOURCE, "[postfix] was removed: the listener stops at the next restart");
+        else {
+          if (describePlaces(next) !== describePlaces(postfix)) {
+            log.warn(SOURCE, "listen or socket changed: takes effect after a restart");
+          }
+          decide = deciders(input, next.vocabulary);
+        }
+        config = event.config;
+      },
+      stop() {
+        closed = true;
+        for (const server of servers) server.stop();
+        unlinkPath();
+      },
+    };
+  },
+);
+
+const describePlaces = (postfix: PostfixConfig) =>
+  `${postfix.socket ?? ""} ${postfix.listen ? describeTransport(postfix.listen) : ""}`;

@@ -6,8 +6,11 @@
 // - headers win over warn: PREPEND leaves a mark on the mail itself, where WARN only writes a line to
 //   Postfix's maillog, and mailpolicyd's own log has the warning anyway;
 // - only the first header line is prepended (PREPEND takes one), and none at END-OF-MESSAGE, where Postfix
-//   refuses PREPEND ("cannot execute in the context of smtpd_end_of_data_restrictions").
+//   refuses PREPEND ("cannot execute in the context of smtpd_end_of_data_restrictions");
+// - a header is prepended once per message: Postfix adds each RCPT's PREPEND (measured: three recipients,
+//   three Received-SPF lines), so the same header for the same `instance` is said only the first time.
 import type { Decision } from "../model/answer.ts";
+import type { PolicyRequest } from "../policy/request.ts";
 import type { PostfixVocabulary } from "../model/postfix.ts";
 import { formatPostfixReply } from "./postfix-policy.ts";
 
@@ -25,7 +28,7 @@ function oneLine(text: string): string {
 }
 
 /** The header Postfix is to prepend for this decision, or undefined. */
-function headerToPrepend(
+export function headerToPrepend(
   decision: Decision,
   mayPrepend: boolean,
   vocabulary: PostfixVocabulary,
@@ -41,10 +44,10 @@ function refusal(word: string, text: string | undefined, fallback: string): stri
   return `${word} ${said === "" ? fallback : said}`;
 }
 
-/** The action word(s) for the decision, without "action="; mayPrepend: see mayPrependAt. */
+/** The action word(s) for the decision, without "action="; `header`: headerToPrepend's, or undefined. */
 export function postfixAction(
   decision: Decision,
-  mayPrepend: boolean,
+  header: string | undefined,
   vocabulary: PostfixVocabulary,
 ): string {
   switch (decision.action) {
@@ -53,26 +56,52 @@ export function postfixAction(
     case "defer":
       return refusal(vocabulary.defer, decision.message, DEFAULT_TEXT.defer);
     case "warn": {
-      const header = headerToPrepend(decision, mayPrepend, vocabulary);
       if (header !== undefined) return `PREPEND ${header}`;
       const text = decision.message === undefined ? "" : oneLine(decision.message);
       return vocabulary.warn === "WARN" && text !== "" ? `WARN ${text}` : "DUNNO";
     }
-    case "accept": {
-      const header = headerToPrepend(decision, mayPrepend, vocabulary);
+    case "accept":
       return header === undefined ? vocabulary.accept : `PREPEND ${header}`;
-    }
   }
 }
 
-/** The whole reply, `action=...` and the empty line; the plain accept (most replies) is built once. */
+/** Messages whose prepended headers are remembered; past it the oldest is forgotten. */
+const REMEMBERED_MESSAGES = 4096;
+
+/**
+ * Says whether `header` is new for the message `instance`, and remembers it. Bounded: the last
+ * REMEMBERED_MESSAGES instances (RCPTs of one message come within seconds, whatever else interleaves).
+ */
+export function headerMemory(max = REMEMBERED_MESSAGES): (instance: string, header: string) => boolean {
+  const seen = new Map<string, string[]>();
+  return (instance, header) => {
+    const headers = seen.get(instance);
+    if (headers?.includes(header)) return false;
+    if (headers) headers.push(header);
+    else {
+      if (seen.size >= max) seen.delete(seen.keys().next().value!);
+      seen.set(instance, [header]);
+    }
+    return true;
+  };
+}
+
+/**
+ * The whole reply, `action=...` and the empty line; the plain accept (most replies) is built once.
+ * mayPrepend: see mayPrependAt. A header goes out once per message (instance).
+ */
 export function postfixReplyFormatter(
   vocabulary: PostfixVocabulary,
   mayPrepend: boolean,
-): (decision: Decision) => string {
+  firstTime = headerMemory(),
+): (decision: Decision, request: PolicyRequest) => string {
   const plainAccept = formatPostfixReply(vocabulary.accept);
-  return (decision) =>
-    decision.action === "accept" && !decision.headers?.length
-      ? plainAccept
-      : formatPostfixReply(postfixAction(decision, mayPrepend, vocabulary));
+  return (decision, request) => {
+    if (decision.action === "accept" && !decision.headers?.length) return plainAccept;
+    let header = headerToPrepend(decision, mayPrepend, vocabulary);
+    const instance = request.form === "attributes" ? request.attributes.instance : undefined;
+    const usesHeader = decision.action === "accept" || decision.action === "warn";
+    if (header !== undefined && usesHeader && instance && !firstTime(instance, header)) header = undefined;
+    return formatPostfixReply(postfixAction(decision, header, vocabulary));
+  };
 }

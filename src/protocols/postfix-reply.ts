@@ -96,12 +96,18 @@ export function postfixReplyFormatter(
   firstTime = headerMemory(),
 ): (decision: Decision, request: PolicyRequest) => string {
   const plainAccept = formatPostfixReply(vocabulary.accept);
+  // A refused sender asks again and again and gets the same (frozen) decision: its reply is built once.
+  let lastRefusal: Decision | undefined;
+  let lastReply = "";
   return (decision, request) => {
     if (decision.action === "accept" && !decision.headers?.length) return plainAccept;
-    let header = headerToPrepend(decision, mayPrepend, vocabulary);
+    const refused = decision.action === "defer" || decision.action === "reject";
+    if (refused && decision === lastRefusal) return lastReply;
+    let header = refused ? undefined : headerToPrepend(decision, mayPrepend, vocabulary);
     const instance = request.form === "attributes" ? request.attributes.instance : undefined;
-    const usesHeader = decision.action === "accept" || decision.action === "warn";
-    if (header !== undefined && usesHeader && instance && !firstTime(instance, header)) header = undefined;
-    return formatPostfixReply(postfixAction(decision, header, vocabulary));
+    if (header !== undefined && instance && !firstTime(instance, header)) header = undefined;
+    const reply = formatPostfixReply(postfixAction(decision, header, vocabulary));
+    if (refused) [lastRefusal, lastReply] = [decision, reply];
+    return reply;
   };
 }

@@ -10,6 +10,7 @@ import {
   DAEMON_SECTION,
   LIMIT_SECTION,
   LIMITS_SECTION,
+  POSTFIX_SECTION,
   type SectionSpec,
   SPF_SECTION,
   THRESHOLDS_SECTION,
@@ -48,4 +49,5 @@ describe("docs/configuration.md defaults", () => {
   it("[alerts] shows the schema's defaults", () => assertTableMatches("[alerts]", ALERTS_SECTION));
   it("[limits] shows the schema's defaults", () => assertTableMatches("Concerns: [limits]", LIMITS_SECTION));
   it("[spf] shows the schema's defaults", () => assertTableMatches("[spf]", SPF_SECTION));
+  it("[postfix] shows the schema's defaults", () => assertTableMatches("[postfix]", POSTFIX_SECTION));
 });

@@ -3,38 +3,21 @@
 // (protocols/postfix-policy.ts), decided by the same engine as Exim's requests and answered in Postfix's
 // words (protocols/postfix-reply.ts). A malformed request is logged and its connection closed unanswered,
 // as the protocol says: Postfix then applies its default_action.
-import { unlinkSync } from "node:fs";
-import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { PostfixConfig, PostfixVocabulary } from "../model/postfix.ts";
-import type { PolicyEngine } from "../engine/policy-engine.ts";
-import { type Metrics, recordRequest } from "../control/metrics.ts";
+import { recordRequest } from "../control/metrics.ts";
 import { formatPostfixReply, parsePostfixRequest, type PostfixRequest } from "../protocols/postfix-policy.ts";
 import { mayPrependAt, postfixReplyFormatter } from "../protocols/postfix-reply.ts";
 import { defineActor } from "../actors/actor.ts";
 import { type DecideAndReply, decideAndReply } from "./decide-and-reply.ts";
 import { PostfixFraming } from "./framing.ts";
-import { listenerConnectionBound, rateLimitedWarning } from "./connection-bound.ts";
-import {
-  describeTransport,
-  listenForRequests,
-  type RequestServer,
-  type Responder,
-  type Transport,
-} from "./request-server.ts";
+import { rateLimitedWarning } from "./connection-bound.ts";
+import { describeTransport, type Responder, type Transport } from "./request-server.ts";
+import { type ListenerEvent, type ListenerInput, serverSet, unlinkSocket } from "./listener.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 
-export interface PostfixListenerInput {
-  config: Config;
-  log: Logger;
-  metrics: Metrics;
-  engine: PolicyEngine;
-}
-
-export type PostfixListenerEvent =
-  | { type: "config"; config: Config }
-  /** Stop accepting, answer what was accepted; `done` gets the number left unanswered after graceMs. */
-  | { type: "drain"; graceMs: number; done(unanswered: number): void };
+export type PostfixListenerInput = ListenerInput;
+export type PostfixListenerEvent = ListenerEvent;
 
 const SOURCE = "postfix";
 
@@ -71,7 +54,6 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
     // Started only with [postfix] (daemon.ts); the section's presence is fixed until a restart.
     const postfix = config.postfix!;
     let decide = deciders(input, postfix.vocabulary);
-    let listening = false;
     let ownsPath = false;
     let closed = false;
     const malformed = rateLimitedWarning(log, SOURCE, "malformed request: connection closed unanswered");
@@ -98,24 +80,16 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
       );
     };
 
-    const servers: RequestServer[] = [];
-    const { maxConnections, onBusy } = listenerConnectionBound(config, log, SOURCE);
+    const servers = serverSet(config, log, SOURCE, fail);
     const framing = new PostfixFraming(postfix.maxRequestBytes, postfix.idleTimeoutMs);
     const serve = (transport: Transport) =>
-      new Promise<Transport>((resolve, reject) => {
-        servers.push(listenForRequests({
-          transport,
-          framing,
-          maxConnections,
-          onBusy,
-          // The first request comes right after Postfix connects; later ones within idle_timeout.
-          timeoutMs: config.daemon.requestTimeoutMs,
-          onRequest: answer,
-          onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
-          onClientError: (code) => log.debug(SOURCE, "client connection error", { error: code }),
-          onError: (error) => listening ? fail(error) : reject(error),
-          onListening: resolve,
-        }));
+      servers.serve({
+        transport,
+        framing,
+        // The first request comes right after Postfix connects; later ones within idle_timeout.
+        timeoutMs: config.daemon.requestTimeoutMs,
+        onRequest: answer,
+        onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
       });
     (async () => {
       const path = postfix.socket;
@@ -129,22 +103,18 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
         setSocketAccess(path, postfix.socketMode, postfix.socketGroup, log, SOURCE);
       }
       const bound = tcp && await tcp;
-      listening = true;
+      servers.listening();
       log.info(SOURCE, "listening", { socket: path, tcp: bound && describeTransport(bound) });
     })().catch(fail);
 
     const unlinkPath = () => {
-      if (!ownsPath || postfix.socket === undefined) return;
+      if (ownsPath && postfix.socket !== undefined) unlinkSocket(postfix.socket);
       ownsPath = false;
-      try {
-        unlinkSync(postfix.socket);
-      } catch { /* already gone */ }
     };
 
-    const drain = async (graceMs: number): Promise<number> => {
+    const drain = (graceMs: number): Promise<number> => {
       unlinkPath(); // a new client finds no socket (its default_action) rather than a closing backlog
-      const left = await Promise.all(servers.map((server) => server.drain(graceMs)));
-      return left.reduce((sum, count) => sum + count, 0);
+      return servers.drain(graceMs);
     };
 
     return {
@@ -165,7 +135,7 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
       },
       stop() {
         closed = true;
-        for (const server of servers) server.stop();
+        servers.stop();
         unlinkPath();
       },
     };

@@ -2,7 +2,7 @@
 // ending with an empty line, the reply one `action=...` line and an empty line. Pure: bytes in, a request
 // or a reason out; the listener (listeners/postfix-listener.ts) does the I/O. docs/postfix.md.
 import { Buffer } from "node:buffer";
-import type { AttributeName, Attributes, Stage } from "./attributes.ts";
+import { type AttributeName, type Attributes, KNOWN_ATTRIBUTES, type Stage } from "./attributes.ts";
 
 /** The only request Postfix's smtpd sends (`request=smtpd_access_policy`). */
 export const POSTFIX_REQUEST = "smtpd_access_policy";
@@ -30,19 +30,11 @@ export function stageOfState(state: string): Stage | undefined {
   return Object.hasOwn(STAGE_OF_STATE, state) ? STAGE_OF_STATE[state] : undefined;
 }
 
-/** Postfix's attributes the engine reads, under the engine's (the same) names. */
-const ENGINE_NAMES: readonly AttributeName[] = [
-  "sender",
-  "recipient",
-  "client_address",
-  "client_name",
-  "helo_name",
-  "sasl_username",
-  "recipient_count",
-  "size",
-  "queue_id",
-  "instance",
-];
+/**
+ * Postfix's attributes the engine reads, under the engine's (the same) names: all it knows but `subject`,
+ * which the Exim snippets send from the header and Postfix never does.
+ */
+const ENGINE_NAMES: readonly AttributeName[] = KNOWN_ATTRIBUTES.filter((name) => name !== "subject");
 
 /** The client certificate attributes Postfix sends xtext-encoded (RFC 3461 `+XX`). */
 const CERTIFICATE_NAMES = ["ccert_subject", "ccert_issuer"] as const;

@@ -4,7 +4,7 @@
 // loopback port, delivering to a maildir. The recipe and its pitfalls: docs/postfix.md, "Testing with a
 // real Postfix". Needs root (master refuses otherwise) and Debian's apt (the first run downloads the .deb,
 // ~1.5 MB, into POSTFIX_CACHE; later runs reuse it). Every process is stopped by the master's PID.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -102,7 +102,7 @@ export interface PostfixServer {
   stop(): Promise<void>;
 }
 
-function mainCf(dir: TempDir, root: string, port: number, options: PostfixOptions): string {
+function mainCf(dir: TempDir, root: string, options: PostfixOptions): string {
   const libraries = join(root, "usr/lib/postfix");
   return `compatibility_level = 3.6
 config_directory = ${dir.file("postfix")}
@@ -191,7 +191,7 @@ export async function startPostfix(
   cpSync(join(root, "etc/postfix/postfix-files.d"), join(etc, "postfix-files.d"), { recursive: true });
   cpSync(join(root, "usr/share/postfix/dynamicmaps.cf"), join(etc, "dynamicmaps.cf"));
   mkdirSync(join(etc, "dynamicmaps.cf.d"), { recursive: true });
-  writeFileSync(join(etc, "main.cf"), mainCf(dir, root, port, options));
+  writeFileSync(join(etc, "main.cf"), mainCf(dir, root, options));
   writeFileSync(join(etc, "master.cf"), MASTER_CF(port));
   // Postfix re-reads a main.cf written less than ~2 s ago until it "cools down": date them back.
   const past = new Date(Date.now() - 60_000);
@@ -200,14 +200,21 @@ export async function startPostfix(
   chownSync(dir.file("mail"), VIRTUAL_UID, VIRTUAL_UID);
   const env = { ...process.env, LD_LIBRARY_PATH: join(root, "usr/lib/postfix") };
   const maillog = () => existsSync(dir.file("maillog")) ? readFileSync(dir.file("maillog"), "utf8") : "";
-  const step = (binary: string, args: string[]) => {
-    const result = spawnSync(binary, args, { env, encoding: "utf8", timeout: 60_000 });
-    if (result.status !== 0) {
-      throw new Error(`${binary} ${args.join(" ")}: ${result.status} ${result.stderr}\n${maillog()}`);
-    }
-  };
-  step(join(root, "usr/sbin/postfix"), ["-c", etc, "check"]); // creates the queue directories
-  step(join(root, "usr/lib/postfix/sbin/master"), ["-c", etc, "-w"]); // returns once it listens
+  // Not spawnSync: the tests' daemon runs in this process and must go on answering meanwhile.
+  const step = (binary: string, args: string[]) =>
+    new Promise<void>((resolve, reject) =>
+      execFile(
+        binary,
+        args,
+        { env, encoding: "utf8", timeout: 60_000 },
+        (error, _stdout, stderr) =>
+          error
+            ? reject(new Error(`${binary} ${args.join(" ")}: ${error.message} ${stderr}\n${maillog()}`))
+            : resolve(),
+      )
+    );
+  await step(join(root, "usr/sbin/postfix"), ["-c", etc, "check"]); // creates the queue directories
+  await step(join(root, "usr/lib/postfix/sbin/master"), ["-c", etc, "-w"]); // returns once it listens
   const pid = Number(readFileSync(dir.file("spool/pid/master.pid"), "utf8").trim());
   const sink = dir.file("mail/sink/new");
   return {

@@ -6,7 +6,6 @@
 // Postfix's default_action (DUNNO, fail-open) applies and the mail arrives byte for byte, and the
 // fail-closed lines defer it instead.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
@@ -14,7 +13,7 @@ import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { policyCheck, postfixSnippet } from "../../src/postfix/snippet.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
-import { swaksAsync } from "../helpers/exim.ts";
+import { swaksAsync, swaksWith } from "../helpers/exim.ts";
 import type { Nsd } from "../helpers/nsd.ts";
 import { type PostfixServer, startPostfix } from "../helpers/postfix.ts";
 import { freePort, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
@@ -31,27 +30,10 @@ const snippetLines = (endpoint: string, failClosed = false) =>
 function sendRaw(port: number, from: string, to: string, raw: string, file: string) {
   // Without its last line end: swaks ends DATA with its own CRLF before the dot.
   writeFileSync(file, raw.replace(/\n$/, "").replace(/\n/g, "\r\n"));
-  return new Promise<{ status: number | null; output: string }>((resolve, reject) => {
-    const child = spawn("swaks", [
-      "--server",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--from",
-      from,
-      "--to",
-      to,
-      "--helo",
-      "client.example",
-      "--data",
-      file,
-    ], { timeout: 30_000 });
-    let output = "";
-    child.stdout!.on("data", (chunk) => output += chunk);
-    child.stderr!.on("data", (chunk) => output += chunk);
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, output }));
-  });
+  return swaksWith([
+    ...["--server", "127.0.0.1", "--port", String(port), "--from", from, "--to", to],
+    ...["--helo", "client.example", "--data", file],
+  ]);
 }
 
 describe("Postfix policy delegation with a real Postfix", () => {

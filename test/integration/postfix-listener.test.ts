@@ -169,4 +169,15 @@ describe("the [postfix] listener", () => {
     assert.equal(await client.reply(), "action=WARN close to the limit\n\n");
     client.destroy();
   });
+
+  it("a graceful stop closes idle connections and answers a request in flight", async () => {
+    const idle = await connect({ path: dir.file("postfix.sock") });
+    idle.send(block({ sender: "gina@example.org", client_address: "192.0.2.6", instance: "g1" }));
+    assert.equal(await idle.reply(), "action=DUNNO\n\n");
+    const busy = await connect({ host: "127.0.0.1", port });
+    busy.send(block({ sender: "hugo@example.org", client_address: "192.0.2.7", instance: "h1" }));
+    assert.equal(await daemon.drain(2000), 0);
+    assert.equal(await busy.reply(), "action=DUNNO\n\n");
+    await Promise.all([idle.closed, busy.closed]);
+  });
 });

@@ -2,9 +2,9 @@
 // configured with `mailpolicyd postfix-snippet`'s own lines, asks an in-process daemon with a per-recipient
 // limit, alerts to a real SMTP receiver and [spf] over Debian's nsd. The N+1th recipient of a sender is
 // deferred with the limit's text and one alert mail goes out; a forged sender is rejected with the
-// domain's explanation; a legitimate message gets Received-SPF prepended; with the daemon stopped
-// Postfix's default_action (DUNNO, fail-open) applies and the mail arrives byte for byte, and the
-// fail-closed lines defer it instead.
+// domain's explanation; a legitimate message gets Received-SPF prepended; the Unix socket route works as
+// the TCP one; with the daemon stopped Postfix's default_action (DUNNO, fail-open) applies and the mail
+// arrives byte for byte, and the fail-closed lines defer it instead.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
@@ -58,7 +58,8 @@ describe("Postfix policy delegation with a real Postfix", () => {
         `message = ${LIMIT_TEXT}\n` +
         `[alerts]\nfromaddr = mailpolicyd@pfx.test\ntoaddr = postmaster@pfx.test\nsmtp_host = 127.0.0.1\n` +
         `smtp_port = ${receiver.port}\nretry_min = 100ms\n` +
-        `[postfix]\nlisten = 127.0.0.1:${policyPort}\n`,
+        // smtpd connects as mail_owner (nobody here, postfix on Debian: socket_group = postfix there).
+        `[postfix]\nlisten = 127.0.0.1:${policyPort}\nsocket = postfix.sock\nsocket_mode = 0666\n`,
       "test.conf",
       dir.path,
     );
@@ -122,6 +123,28 @@ describe("Postfix policy delegation with a real Postfix", () => {
       /^<\*\* 554 5\.7\.1 <spf@example.test>: Recipient address rejected: 127.0.0.1 may not send mail for fail.spf.test, see https:\/\/spf.test\/why/m,
       sent.output + failure(),
     );
+  });
+
+  it("asks over the Unix socket just the same (check_policy_service unix:PATH)", async () => {
+    const restart = async (endpoint: string) => {
+      const port = postfix!.port;
+      await postfix!.stop();
+      postfix = await startPostfix(dir, port, {
+        recipientRestrictions: "",
+        mainExtra: snippetLines(endpoint),
+      });
+    };
+    await restart(`unix:${dir.file("postfix.sock")}`);
+    try {
+      const sent = await swaksAsync(postfix!.port, "alice@pass.spf.test", "unix@example.test", "over unix");
+      assert.match(
+        sent.output,
+        /^<\*\* 450 4\.7\.1 <unix@example.test>: Recipient address rejected: alice@pass.spf.test has reached/m,
+        sent.output + failure(),
+      );
+    } finally {
+      await restart(`inet:127.0.0.1:${policyPort}`);
+    }
   });
 
   it("daemon stopped: default_action=DUNNO applies and the mail arrives intact", async () => {

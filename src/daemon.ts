@@ -9,6 +9,7 @@ import { countersActor } from "./actors/counters.ts";
 import { supervisorMachine } from "./actors/supervisor.ts";
 import type { Config } from "./config/types.ts";
 import { policyListenerActor } from "./listeners/policy-listener.ts";
+import { postfixListenerActor } from "./listeners/postfix-listener.ts";
 import { controlActor } from "./actors/control.ts";
 import { createMetrics, type Metrics } from "./control/metrics.ts";
 import type { ConfigResult } from "./config/load.ts";
@@ -58,18 +59,36 @@ const ACTOR_LOGIC: Record<ActorId, AnyActorLogic> = {
   spamassassin: spamAssassinActor,
   alerter: alerterMachine,
   policy: policyListenerActor,
+  postfix: postfixListenerActor,
   control: controlActor,
 };
 
 /**
- * The actors this daemon runs: the SPF actor only when the config at start has [spf], the SpamAssassin
- * actor only with [spamassassin], so sites without them see the same actors, concerns and metrics as
- * before. Adding either section later takes a restart.
+ * Actors started only when the config at start has their section; adding the section later takes a
+ * restart (a reload says so).
+ */
+const OPTIONAL_ACTORS: Partial<
+  Record<ActorId, { section: string; what: string; configured: (config: Config) => boolean }>
+> = {
+  spf: { section: "spf", what: "the SPF concern", configured: (config) => config.spf !== undefined },
+  spamassassin: {
+    section: "spamassassin",
+    what: "the SpamAssassin concern",
+    configured: (config) => config.spamassassin !== undefined,
+  },
+  postfix: {
+    section: "postfix",
+    what: "the Postfix listener",
+    configured: (config) => config.postfix !== undefined,
+  },
+};
+
+/**
+ * The actors this daemon runs: those of OPTIONAL_ACTORS only when the config at start has their section,
+ * so sites without them see the same actors, concerns and metrics as before.
  */
 export function daemonActorIds(config: Config): ActorId[] {
-  return ACTOR_IDS.filter((id) =>
-    (id !== "spf" || config.spf !== undefined) && (id !== "spamassassin" || config.spamassassin !== undefined)
-  );
+  return ACTOR_IDS.filter((id) => OPTIONAL_ACTORS[id]?.configured(config) ?? true);
 }
 
 export function startDaemon(options: DaemonOptions): Daemon {
@@ -144,11 +163,10 @@ export function startDaemon(options: DaemonOptions): Daemon {
     reloadFromSource,
     actorRestarts,
     reload(next) {
-      if (next.spf !== undefined && !ids.includes("spf")) {
-        log.warn("daemon", "[spf] was added: restart the daemon to start the SPF concern");
-      }
-      if (next.spamassassin !== undefined && !ids.includes("spamassassin")) {
-        log.warn("daemon", "[spamassassin] was added: restart the daemon to start the SpamAssassin concern");
+      for (const [id, optional] of Object.entries(OPTIONAL_ACTORS)) {
+        if (optional.configured(next) && !ids.includes(id as ActorId)) {
+          log.warn("daemon", `[${optional.section}] was added: restart the daemon to start ${optional.what}`);
+        }
       }
       config = next;
       log.setLevel(next.daemon.logLevel);
@@ -156,10 +174,14 @@ export function startDaemon(options: DaemonOptions): Daemon {
       log.info("daemon", "config reloaded", { config: next.file });
     },
     actorStates,
-    drain(graceMs) {
-      const policy = liveActor(supervisor.system, "policy");
-      if (!policy) return Promise.resolve(0);
-      return new Promise((resolve) => policy.send({ type: "drain", graceMs, done: resolve }));
+    async drain(graceMs) {
+      // Both listeners at once: each answers what it accepted within the same grace.
+      const left = await Promise.all((["policy", "postfix"] as const).map((id) => {
+        const listener = liveActor(supervisor.system, id);
+        if (!listener) return 0;
+        return new Promise<number>((resolve) => listener.send({ type: "drain", graceMs, done: resolve }));
+      }));
+      return left.reduce((sum, count) => sum + count, 0);
     },
     stop() {
       if (stopped) return;

@@ -11,6 +11,7 @@ import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/con
 import { DEBIAN_EXIM_DIR, eximSetupCommand } from "./cli/exim-setup.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
 import { eximSnippetCommand, snippetAddress } from "./cli/exim-snippet-command.ts";
+import { postfixSnippetCommand } from "./cli/postfix-snippet-command.ts";
 import { DEFAULT_POLICY_ADDRESS } from "./exim/snippets.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { VERSION } from "./version.ts";
@@ -56,6 +57,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
         add: { type: "boolean" },
         remove: { type: "boolean" },
         confdir: { type: "string" },
+        "fail-closed": { type: "boolean" },
       },
       strict: true,
     });
@@ -73,6 +75,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
     "config-test": ["default-config"],
     "exim-snippet": ["debian-split", "debian-unsplit", "plain", "legacy", "listen", "config"],
     "exim-setup": ["add", "remove", "listen", "confdir", "config"],
+    "postfix-snippet": ["listen", "config", "fail-closed"],
     status: ["config", "socket", "json"],
     top: ["config", "socket", "json", "n", "rule"],
     show: ["config", "socket", "json"],
@@ -131,6 +134,14 @@ function main(argv: string[]): number | "running" | Promise<number> {
       const result = eximSnippetCommand(chosen[0] ?? "debian-split", {
         listen: values.listen,
         config: values.config ?? DEFAULT_CONFIG_FILE,
+      });
+      return typeof result === "number" ? result : usageError(result.usage, command);
+    }
+    case "postfix-snippet": {
+      const result = postfixSnippetCommand({
+        listen: values.listen,
+        config: values.config ?? DEFAULT_CONFIG_FILE,
+        failClosed: values["fail-closed"] === true,
       });
       return typeof result === "number" ? result : usageError(result.usage, command);
     }

@@ -70,10 +70,18 @@ export function defineActor<I, E extends ActorEvent>(start: (scope: ActorScope<I
 /**
  * The daemon's service actors, in the order the supervisor starts them (daemon.ts). Each id is also the
  * actor's xstate systemId, the name its siblings find it by: liveActor(system, "counters"). The daemon
- * starts "spf" only when the config at start has an [spf] section, "spamassassin" only with [spamassassin]
- * (daemon.ts, daemonActorIds).
+ * starts "spf", "spamassassin" and "postfix" only when the config at start has their section (daemon.ts,
+ * OPTIONAL_ACTORS).
  */
-export const ACTOR_IDS = ["counters", "spf", "spamassassin", "alerter", "policy", "control"] as const;
+export const ACTOR_IDS = [
+  "counters",
+  "spf",
+  "spamassassin",
+  "alerter",
+  "policy",
+  "postfix",
+  "control",
+] as const;
 export type ActorId = typeof ACTOR_IDS[number];
 
 /** The live actor registered under systemId, or undefined while it is down or restarting. */

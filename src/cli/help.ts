@@ -1,4 +1,4 @@
-import { DAEMON_SECTION } from "../config/schema.ts";
+import { DAEMON_SECTION, POSTFIX_SECTION } from "../config/schema.ts";
 
 export const DEFAULT_CONFIG_FILE = "/etc/mailpolicyd/mailpolicyd.conf";
 
@@ -25,6 +25,7 @@ Commands:
   default-config  print the embedded default config
   exim-snippet    print the Exim configuration that asks mailpolicyd
   exim-setup      add mailpolicyd to Debian's Exim configuration, or remove it
+  postfix-snippet print the Postfix main.cf lines that ask mailpolicyd
   version         print the version
 
 Run 'mailpolicyd <command> --help' for a command's options.`,
@@ -59,6 +60,19 @@ Then run update-exim4.conf and reload Exim.
 
   --listen HOST:PORT  the loopback address written into the snippets
   --config FILE       where to read policy_listen`,
+  "postfix-snippet": `Usage: mailpolicyd postfix-snippet [--listen HOST:PORT | --config FILE] [--fail-closed]
+
+Prints the lines for /etc/postfix/main.cf that make Postfix ask mailpolicyd's [postfix] listener at
+each RCPT TO (smtpd_recipient_restrictions, after the relay check) and once the message is received
+(smtpd_end_of_data_restrictions), with smtpd_policy_service_timeout. Then run 'postfix reload'.
+The address is --listen, or [postfix] listen (else its socket) from --config FILE (default
+${DEFAULT_CONFIG_FILE}; without a [postfix] section ${POSTFIX_SECTION.listen.default}, with a warning).
+Mail goes on when mailpolicyd does not answer (default_action=DUNNO, fail-open); the lines say how
+to fail closed. Details: /usr/share/doc/mailpolicyd/postfix.md.
+
+  --listen HOST:PORT  the loopback address written into the lines
+  --config FILE       where to read [postfix]
+  --fail-closed       defer mail (451 4.3.5) while mailpolicyd does not answer`,
   "exim-setup":
     `Usage: mailpolicyd exim-setup --add | --remove [--listen HOST:PORT | --config FILE] [--confdir DIR]
 

@@ -10,6 +10,7 @@ import {
   LIMIT_SECTION,
   LIMIT_SECTION_PREFIX,
   LIMITS_SECTION,
+  POSTFIX_SECTION,
   SECTIONS,
   type SectionSpec,
   type SectionValues,
@@ -28,6 +29,7 @@ import type {
 } from "./types.ts";
 import type { KeyPart, LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
+import type { PostfixConfig } from "../model/postfix.ts";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -101,6 +103,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const spfValues = readSection(SPF_SECTION, spfSection ?? empty("spf"), report);
   const spamSection = found.get("spamassassin");
   const spamValues = readSection(SPAMASSASSIN_SECTION, spamSection ?? empty("spamassassin"), report);
+  const postfixValues = readPostfixSection(found.get("postfix"), daemonValues.policy_listen, report);
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
@@ -184,7 +187,52 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   };
   const spf = spfSection && spfValues.enabled ? spfConfig(spfValues) : undefined;
   const spamassassin = spamSection ? spamAssassinConfig(spamValues, path) : undefined;
-  return { ok: true, config: { file, daemon, alerts, alertQueue, limits, concerns, spf, spamassassin } };
+  const postfix = postfixValues && postfixConfig(postfixValues, path);
+  return {
+    ok: true,
+    config: { file, daemon, alerts, alertQueue, limits, concerns, spf, spamassassin, postfix },
+  };
+}
+
+type Section = {
+  name: string;
+  line: number;
+  entries: { key: string; rawKey: string; value: string; line: number }[];
+};
+
+/** [postfix]'s values, if the section is there, after the checks that span several keys. */
+function readPostfixSection(
+  section: Section | undefined,
+  policyListen: SectionValues<typeof DAEMON_SECTION>["policy_listen"],
+  report: (line: number, key: string, problem: string) => void,
+): SectionValues<typeof POSTFIX_SECTION> | undefined {
+  if (!section) return undefined;
+  const values = readSection(POSTFIX_SECTION, section, report);
+  if (values.listen === undefined && values.socket === undefined) {
+    report(section.line, "[postfix]", "listen = none and no socket: nowhere to listen");
+  }
+  if (values.listen && values.listen.port !== 0 && values.listen.port === policyListen?.port) {
+    const line = section.entries.find((entry) => entry.key === "listen")?.line ?? section.line;
+    report(line, "postfix.listen", "the same port as [daemon] policy_listen (Exim's readsocket protocol)");
+  }
+  return values;
+}
+
+/** The [postfix] section's values as the Postfix listener reads them. */
+function postfixConfig(
+  values: SectionValues<typeof POSTFIX_SECTION>,
+  path: (value: string) => string,
+): PostfixConfig {
+  const { accept, defer, reject, warn, headers } = values;
+  return {
+    listen: values.listen,
+    socket: values.socket === undefined ? undefined : path(values.socket),
+    socketMode: values.socket_mode,
+    socketGroup: values.socket_group,
+    vocabulary: { accept, defer, reject, warn, headers },
+    idleTimeoutMs: values.idle_timeout,
+    maxRequestBytes: values.max_request_size,
+  };
 }
 
 /** The [spf] section's values as the SPF concern reads them (durations in ms, TTLs in seconds). */

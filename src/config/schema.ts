@@ -7,6 +7,13 @@ import { dnsServerList, domainList, spfExemptionList } from "./spf-values.ts";
 import { byteSize, spamdAddress, spamdUser } from "./spamassassin-values.ts";
 import { SPAMD_COMMANDS } from "../protocols/spamd-client.ts";
 import { HELO_CHECKS, SPF_ACTIONS, SPF_STAGES } from "../model/spf.ts";
+import {
+  POSTFIX_ACCEPT,
+  POSTFIX_DEFER,
+  POSTFIX_HEADERS,
+  POSTFIX_REJECT,
+  POSTFIX_WARN,
+} from "../model/postfix.ts";
 import { ALGORITHMS, COUNT_PER, LIMIT_ACTIONS, LIMIT_MODES } from "../model/limit.ts";
 import {
   absoluteOrRelativePath,
@@ -17,6 +24,7 @@ import {
   loopbackAddress,
   octalMode,
   oneOf,
+  oneOfUpperCase,
   optionalLoopbackAddress,
   text,
   unixGroup,
@@ -169,6 +177,26 @@ export const SPAMASSASSIN_SECTION = {
   breaker_reset: { schema: duration(100, HOUR), default: "30s" },
 } satisfies SectionSpec;
 
+/**
+ * [postfix]: the Postfix policy delegation listener (docs/postfix.md). Without the section there is none.
+ * 10038 is the port after the Exim listener's 10037, clear of the other policy servers' usual ones
+ * (postgrey 10023, postfwd 10040, policyd-weight 12525). idle_timeout is Postfix's own
+ * smtpd_policy_service_max_idle; a request of Postfix 3.x is under 1 KB, with certificates under 4 KB.
+ */
+export const POSTFIX_SECTION = {
+  listen: { schema: optionalLoopbackAddress, default: "127.0.0.1:10038" },
+  socket: { schema: absoluteOrRelativePath },
+  socket_mode: { schema: octalMode, default: "0660" },
+  socket_group: { schema: unixGroup },
+  accept: { schema: oneOfUpperCase(POSTFIX_ACCEPT), default: "DUNNO" },
+  defer: { schema: oneOfUpperCase(POSTFIX_DEFER), default: "DEFER_IF_PERMIT" },
+  reject: { schema: oneOfUpperCase(POSTFIX_REJECT), default: "REJECT" },
+  warn: { schema: oneOfUpperCase(POSTFIX_WARN), default: "WARN" },
+  headers: { schema: oneOfUpperCase(POSTFIX_HEADERS), default: "PREPEND" },
+  idle_timeout: { schema: duration(1000, HOUR), default: "300s" },
+  max_request_size: { schema: integer(1024, 1024 * 1024), default: "16384" },
+} satisfies SectionSpec;
+
 export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
@@ -199,4 +227,5 @@ export const SECTIONS: Record<string, SectionSpec> = {
   limits: LIMITS_SECTION,
   spf: SPF_SECTION,
   spamassassin: SPAMASSASSIN_SECTION,
+  postfix: POSTFIX_SECTION,
 };

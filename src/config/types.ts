@@ -1,6 +1,7 @@
 import type { LogLevel } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
+import type { PostfixConfig } from "../model/postfix.ts";
 import type { ListenAddress } from "./values.ts";
 import type { SpamdAddress } from "./spamassassin-values.ts";
 import type { SpamdCommand } from "../protocols/spamd-client.ts";
@@ -91,4 +92,5 @@ export interface Config {
   concerns: ConcernsConfig;
   spf?: SpfConfig; // absent (no [spf] section, or enabled = no): no SPF concern
   spamassassin?: SpamAssassinConfig; // absent: no SpamAssassin concern
+  postfix?: PostfixConfig; // absent (no [postfix] section): no Postfix listener
 }

@@ -69,6 +69,14 @@ export const oneOf = <T extends string>(choices: readonly T[]) =>
     v.picklist(choices, `expected one of: ${choices.join(", ")}`),
   );
 
+/** One of Postfix's action words, in any case and spacing: "dunno", "451  4.7.1". */
+export const oneOfUpperCase = <T extends string>(choices: readonly T[]) =>
+  v.pipe(
+    v.string(),
+    v.transform((value) => value.trim().replace(/\s+/g, " ").toUpperCase()),
+    v.picklist(choices, `expected one of: ${choices.join(", ")}`),
+  );
+
 export const octalMode = v.pipe(
   v.string(),
   v.regex(/^0?[0-7]{3}$/, "expected an octal mode such as 0660"),

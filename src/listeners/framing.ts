@@ -62,22 +62,20 @@ export class ReadsocketFraming implements Framing {
 
 export const readsocketFraming = (maxBytes: number): Framing => new ReadsocketFraming(maxBytes);
 
-/** Postfix policy delegation's reply to a request longer than its bound (then the connection closes). */
-const POSTFIX_OVERLONG_REPLY = "action=DEFER_IF_PERMIT mailpolicyd: request too long\n\n";
-
 /**
  * Postfix policy delegation (SMTPD_POLICY_README): `name=value\n` lines ending with an empty line, many
  * requests on one connection, each answered in turn (`action=...\n\n`). Postfix keeps the connection open
  * while idle (smtpd_policy_service_max_idle, 300 s by default) and reconnects when it is closed.
  *
- * Not wired to any listener yet: issue 20 adds the Postfix listener. A request whose lines end in CRLF is
- * cut at "\r\n\r\n" too.
+ * A request whose lines end in CRLF is cut at "\r\n\r\n" too. A request longer than maxBytes is handed
+ * over as it is: the listener (postfix-listener.ts) logs it and closes the connection unanswered, as for
+ * any malformed request, and Postfix applies its default_action.
  */
 export class PostfixFraming implements Framing {
   readonly persistent = true;
   readonly halfCloseIsEnd = false;
   readonly answersTimeout = false;
-  readonly overLongReply = POSTFIX_OVERLONG_REPLY;
+  readonly overLongReply: string | undefined = undefined;
   constructor(readonly maxBytes: number, readonly idleMs: number) {}
 
   requestEnd(bytes: Uint8Array, from: number): number {

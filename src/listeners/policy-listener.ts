@@ -1,12 +1,8 @@
 // The policy socket and TCP listener Exim's ${readsocket} talks to: parses each request (request-server.ts
 // collects it with the readsocket framing, framing.ts), asks the policy engine, and answers in the
 // request's form.
-import { unlinkSync } from "node:fs";
-import type { Config } from "../config/types.ts";
 import type { ListenAddress } from "../config/values.ts";
-import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
-import type { PolicyEngine } from "../engine/policy-engine.ts";
 import { formatDecision, formatLegacyDecision } from "../engine/reply.ts";
 import { decideAndReply } from "./decide-and-reply.ts";
 import { formatAttributes } from "../protocols/attributes.ts";
@@ -17,29 +13,14 @@ import {
   type ReadsocketRequest,
 } from "../protocols/readsocket.ts";
 import { defineActor } from "./../actors/actor.ts";
-import { type Metrics, recordRequest } from "../control/metrics.ts";
-import {
-  describeTransport,
-  listenForRequests,
-  type RequestServer,
-  type Responder,
-  type Transport,
-} from "./request-server.ts";
+import { recordRequest } from "../control/metrics.ts";
+import { describeTransport, type Responder, type Transport } from "./request-server.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 import { readsocketFraming } from "./framing.ts";
-import { openFileLimit } from "./open-file-limit.ts";
+import { type ListenerEvent, type ListenerInput, serverSet, unlinkSocket } from "./listener.ts";
 
-export interface PolicyListenerInput {
-  config: Config;
-  log: Logger;
-  metrics: Metrics;
-  engine: PolicyEngine;
-}
-
-export type PolicyListenerEvent =
-  | { type: "config"; config: Config }
-  /** Stop accepting, answer what was accepted; `done` gets the number left unanswered after graceMs. */
-  | { type: "drain"; graceMs: number; done(unanswered: number): void };
+export type PolicyListenerInput = ListenerInput;
+export type PolicyListenerEvent = ListenerEvent;
 
 const sameAddress = (a?: ListenAddress, b?: ListenAddress) =>
   a?.hostname === b?.hostname && a?.port === b?.port;
@@ -49,7 +30,6 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     const { log } = input;
     let config = input.config;
     const path = config.daemon.policySocket;
-    let listening = false;
     let ownsPath = false;
     let closed = false;
 
@@ -89,45 +69,21 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
 
     // The same requests on the Unix socket and, when policy_listen is set, on loopback TCP (what the Exim
     // snippets use: docs/exim.md). Either failing fails the actor, which the supervisor restarts.
-    const servers: RequestServer[] = [];
-    // Each listener may hold max_connections unanswered, kept well below the process's file limit.
-    const maxConnections = Math.max(
-      16,
-      Math.min(config.daemon.maxConnections, Math.floor((openFileLimit() - 64) / 2)),
-    );
-    let busy = 0;
-    let busyLogged = -Infinity;
-    const onBusy = () => {
-      busy++;
-      const at = performance.now();
-      if (at - busyLogged < 10_000) return;
-      busyLogged = at;
-      log.warn("policy", "too many connections: refusing new ones (error busy)", {
-        max_connections: maxConnections,
-        refused: busy,
-      });
-    };
+    const servers = serverSet(config, log, "policy", fail);
     const framing = readsocketFraming(MAX_REQUEST_BYTES);
     const serve = (transport: Transport) =>
-      new Promise<Transport>((resolve, reject) => {
-        servers.push(listenForRequests({
-          transport,
-          framing,
-          maxConnections,
-          onBusy,
-          timeoutMs: config.daemon.requestTimeoutMs,
-          onRequest: answer,
-          onTimeout(bytes, responder) {
-            log.warn("policy", "client sent no complete request in time", {
-              timeout_ms: config.daemon.requestTimeoutMs,
-              bytes,
-            });
-            responder.reply(formatErrorReply("timeout waiting for request"));
-          },
-          onClientError: (code) => log.debug("policy", "client connection error", { error: code }),
-          onError: (error) => listening ? fail(error) : reject(error),
-          onListening: resolve,
-        }));
+      servers.serve({
+        transport,
+        framing,
+        timeoutMs: config.daemon.requestTimeoutMs,
+        onRequest: answer,
+        onTimeout(bytes, responder) {
+          log.warn("policy", "client sent no complete request in time", {
+            timeout_ms: config.daemon.requestTimeoutMs,
+            bytes,
+          });
+          responder.reply(formatErrorReply("timeout waiting for request"));
+        },
       });
     (async () => {
       await claimSocketPath(path);
@@ -138,7 +94,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       ownsPath = true;
       setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "policy");
       const bound = tcp && await tcp;
-      listening = true;
+      servers.listening();
       log.info("policy", "listening", {
         socket: path,
         mode: config.daemon.socketMode.toString(8),
@@ -149,14 +105,9 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     const drain = async (graceMs: number): Promise<number> => {
       // The path goes first: a new client then finds no socket (Exim's fallback) instead of waiting in the
       // backlog of a socket about to close.
-      if (ownsPath) {
-        try {
-          unlinkSync(path);
-        } catch { /* already gone */ }
-        ownsPath = false;
-      }
-      const left = await Promise.all(servers.map((server) => server.drain(graceMs)));
-      return left.reduce((sum, count) => sum + count, 0);
+      if (ownsPath) unlinkSocket(path);
+      ownsPath = false;
+      return await servers.drain(graceMs);
     };
 
     return {
@@ -177,12 +128,8 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       },
       stop() {
         closed = true;
-        for (const server of servers) server.stop();
-        if (ownsPath) {
-          try {
-            unlinkSync(path);
-          } catch { /* already gone */ }
-        }
+        servers.stop();
+        if (ownsPath) unlinkSocket(path);
       },
     };
   },

@@ -16,6 +16,11 @@ import { type Framing, readsocketFraming } from "./framing.ts";
  */
 export interface Responder {
   reply(text: string): void;
+  /**
+   * Closes the connection without an answer, instead of reply (Postfix policy delegation: a malformed
+   * request is logged and the connection closed; Postfix then applies its default_action).
+   */
+  drop(): void;
 }
 
 /** Where to listen: a Unix socket path, or a TCP address (port 0: any free port). */
@@ -126,6 +131,14 @@ class Connection implements Responder {
     this.unanswered.count--;
     if (this.unanswered.held) this.unanswered.held.push(this, text);
     else this.write(text);
+  }
+
+  drop(): void {
+    if (this.replied) return;
+    this.replied = true;
+    this.unanswered.count--;
+    this.persistent = false;
+    this.close();
   }
 
   write(text: string): void {

@@ -4,7 +4,9 @@
 //   ADDRESS: a Unix socket path, or HOST:PORT (IPv4) for TCP as Exim's ${readsocket{inet:HOST:PORT}…}
 //   MODE: hot | uniform | zipf | seq (every key once, then stop) ; NKEYS: distinct keys
 //   FORM: legacy (default) | attr | exim (attr without the newline, as Exim's ${readsocket} sends it: the
-//   server can only answer at the half-close) ; RATE: total requests per second to hold (0 = as fast as possible)
+//   server can only answer at the half-close) | postfix (Postfix's policy delegation: each thread keeps ONE
+//   connection open, as an smtpd process does, and sends RCPT request blocks as Postfix 3.7 does, each
+//   answered by "action=...\n\n" before the next) ; RATE: total requests per second to hold (0 = as fast as possible)
 // Environment (for test/stress): LOADGEN_PREFIX (keys are PREFIX<n>@example.org, default "user"),
 // LOADGEN_KEY_BYTES (pad each key's local part so the key is this many bytes), LOADGEN_SEED (vary the key
 // sequence). SIGTERM or SIGINT: finish the requests under way and report.
@@ -33,7 +35,7 @@ static socklen_t target_len;
 static double seconds;
 static const char *mode;
 static long nkeys;
-static int attr_form, no_newline;
+static int attr_form, no_newline, postfix_form;
 static double *zipf_cdf;
 static double rate_per_thread;
 static long seq_next; // shared cursor for MODE seq
@@ -50,7 +52,7 @@ typedef struct {
   long requests, errors, yes, over, refused, write_failed, unanswered, bad;
   uint32_t *lat; // microseconds
   long lat_len, lat_cap;
-  unsigned int seed;
+  unsigned int seed, seed_start;
 } worker_t;
 
 static double now_s(void) {
@@ -98,6 +100,47 @@ static int ask(const char *req, size_t len, char *reply, size_t cap) {
   return got == 0 ? ASK_UNANSWERED : (int)got;
 }
 
+// FORM postfix: one request on the thread's persistent connection *fd (connected first if -1; closed and
+// set to -1 on any failure, so the next request connects again), read up to the reply's empty line.
+static int ask_persistent(int *fd, const char *req, size_t len, char *reply, size_t cap) {
+  if (*fd < 0) {
+    *fd = socket(target.ss_family, SOCK_STREAM, 0);
+    if (*fd < 0) return ASK_REFUSED;
+    if (connect(*fd, (struct sockaddr *)&target, target_len) < 0) { close(*fd); *fd = -1; return ASK_REFUSED; }
+  }
+  size_t written = 0;
+  while (written < len) {
+    ssize_t n = write(*fd, req + written, len - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) { close(*fd); *fd = -1; return ASK_WRITE_FAILED; }
+    written += n;
+  }
+  size_t got = 0;
+  reply[0] = 0;
+  while (!strstr(reply, "\n\n")) {
+    ssize_t n = read(*fd, reply + got, cap - 1 - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || got + n >= cap - 1) { close(*fd); *fd = -1; return got == 0 ? ASK_UNANSWERED : (int)got; }
+    got += n;
+    reply[got] = 0;
+  }
+  return (int)got;
+}
+
+// A Postfix 3.7 RCPT request block (test/fixtures/postfix/rcpt-request.txt) for one sender and client, of a
+// message of its own (instance: the thread and its request number), as one-recipient messages would be.
+static int postfix_request(char *req, size_t cap, const char *sender, const char *pad, long k, unsigned int thread,
+                           long serial) {
+  return snprintf(req, cap,
+    "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\nclient_address=192.0.2.%ld\n"
+    "client_name=unknown\nclient_port=60280\nreverse_client_name=unknown\nserver_address=127.0.0.1\n"
+    "server_port=25\nhelo_name=client.example\nsender=%s%ld%s@example.org\nrecipient=rcpt@example.net\n"
+    "recipient_count=0\nqueue_id=\ninstance=%x.%lx.0\nsize=0\netrn_domain=\nstress=\n"
+    "sasl_method=\nsasl_username=\nsasl_sender=\nccert_subject=\nccert_issuer=\nccert_fingerprint=\n"
+    "ccert_pubkey_fingerprint=\nencryption_protocol=\nencryption_cipher=\nencryption_keysize=0\n"
+    "policy_context=\n\n", k % 250, sender, k, pad, thread, serial);
+}
+
 // "/path/to.sock" (anything with a slash) or "127.0.0.1:PORT".
 static int parse_address(const char *address) {
   const char *colon = strrchr(address, ':');
@@ -119,8 +162,9 @@ static int parse_address(const char *address) {
 
 static void *run(void *arg) {
   worker_t *w = arg;
-  size_t req_cap = 256 + key_bytes;
+  size_t req_cap = 1024 + key_bytes;
   char *req = malloc(req_cap), *pad = malloc(key_bytes + 1), reply[256];
+  int persistent_fd = -1; // FORM postfix
   int pad_len = 0;
   double start = now_s(), end = start + seconds;
   long sent = 0;
@@ -147,11 +191,14 @@ static void *run(void *arg) {
       memset(pad, 'x', pad_len);
       pad[pad_len] = 0;
     }
-    int len = attr_form
+    int len = postfix_form ? postfix_request(req, req_cap, key_prefix, pad_len ? pad : "", k, w->seed_start,
+                                             w->requests + w->errors)
+      : attr_form
       ? snprintf(req, req_cap, "rcpt sender=%s%ld%s@example.org client_address=192.0.2.%ld recipient=rcpt@example.net\n", key_prefix, k, pad_len ? pad : "", k % 250)
       : snprintf(req, req_cap, "%s%ld%s@example.org\n", key_prefix, k, pad_len ? pad : "");
     len -= no_newline;
-    int n = ask(req, len, reply, sizeof reply);
+    int n = postfix_form ? ask_persistent(&persistent_fd, req, len, reply, sizeof reply)
+                         : ask(req, len, reply, sizeof reply);
     double t1 = now_s();
     if (n <= 0 || (strncmp(reply, "no", 2) != 0 && strncmp(reply, "yes", 3) != 0 && strncmp(reply, "action=", 7) != 0)) {
       const char *what = n == ASK_REFUSED ? "refused" : n == ASK_WRITE_FAILED ? "write failed" : n == ASK_UNANSWERED ? "unanswered" : "bad reply";
@@ -166,6 +213,7 @@ static void *run(void *arg) {
     }
     if (strncmp(reply, "yes", 3) == 0) w->yes++, w->over++;
     else if (strncmp(reply, "action=", 7) == 0 && strstr(reply, " rule=")) w->over++;
+    else if (postfix_form && strncmp(reply, "action=DUNNO", 12) != 0) w->over++;
     w->requests++;
     if (w->lat_len == w->lat_cap) {
       w->lat_cap = w->lat_cap ? w->lat_cap * 2 : 65536;
@@ -173,6 +221,7 @@ static void *run(void *arg) {
     }
     w->lat[w->lat_len++] = (uint32_t)((t1 - t0) * 1e6);
   }
+  if (persistent_fd >= 0) close(persistent_fd);
   free(req);
   free(pad);
   return NULL;
@@ -185,7 +234,7 @@ static int cmp_u32(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   if (argc < 6 || parse_address(argv[1]) < 0) {
-    fprintf(stderr, "usage: loadgen SOCKET|HOST:PORT THREADS SECONDS hot|uniform|zipf|seq NKEYS [legacy|attr|exim] [RATE]\n");
+    fprintf(stderr, "usage: loadgen SOCKET|HOST:PORT THREADS SECONDS hot|uniform|zipf|seq NKEYS [legacy|attr|exim|postfix] [RATE]\n");
     return 64;
   }
   int threads = atoi(argv[2]);
@@ -194,6 +243,7 @@ int main(int argc, char **argv) {
   nkeys = atol(argv[5]);
   no_newline = argc > 6 && strcmp(argv[6], "exim") == 0;
   attr_form = no_newline || (argc > 6 && strcmp(argv[6], "attr") == 0);
+  postfix_form = argc > 6 && strcmp(argv[6], "postfix") == 0;
   rate_per_thread = argc > 7 ? atof(argv[7]) / threads : 0;
   if (nkeys < 1) nkeys = 1;
   if (strcmp(mode, "zipf") == 0) {
@@ -212,7 +262,7 @@ int main(int argc, char **argv) {
   worker_t *workers = calloc(threads, sizeof *workers);
   pthread_t *ids = calloc(threads, sizeof *ids);
   double start = now_s();
-  for (int i = 0; i < threads; i++) { workers[i].seed = seed_base + i * 7919u; pthread_create(&ids[i], NULL, run, &workers[i]); }
+  for (int i = 0; i < threads; i++) { workers[i].seed = workers[i].seed_start = seed_base + i * 7919u; pthread_create(&ids[i], NULL, run, &workers[i]); }
   long requests = 0, errors = 0, yes = 0, over = 0, total = 0, refused = 0, write_failed = 0, unanswered = 0, bad = 0;
   for (int i = 0; i < threads; i++) {
     pthread_join(ids[i], NULL);

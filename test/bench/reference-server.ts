@@ -6,7 +6,10 @@
 // ADDRESS is a Unix socket path, or HOST:PORT for loopback TCP (as Exim's `${readsocket{inet:…}}`).
 // It runs with the JavaScriptCore settings `mailpolicyd run` gives the daemon (src/cli/heap-tuning.ts: it
 // re-executes itself with them, unless any is set already), so that only the work differs, not the heap.
-// Usage: bun reference-server.ts ADDRESS [--at-newline | --node-net]
+// `--postfix` is the reference for Postfix's policy delegation: persistent connections, `action=DUNNO` and
+// an empty line for each request block (its end: an empty line, found across chunks).
+// Usage: bun reference-server.ts ADDRESS [--at-newline | --node-net | --postfix]
+import { Buffer } from "node:buffer";
 import { unlinkSync } from "node:fs";
 import net from "node:net";
 import { reexecWithHeapTuning } from "../../src/cli/heap-tuning.ts";
@@ -23,7 +26,35 @@ if (!tcp) {
     unlinkSync(address);
   } catch { /* not there */ }
 }
-if (bunListen && process.argv.includes("--at-newline")) {
+const DUNNO = Buffer.from("action=DUNNO\n\n");
+
+/** Request blocks ending in `chunk`; `newline`: the byte before it was a newline (a block may end at 0). */
+function blocksEnding(chunk: Uint8Array, newline: boolean): { blocks: number; newline: boolean } {
+  let blocks = 0;
+  for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) {
+    if (i === 0 ? newline : chunk[i - 1] === 0x0a) blocks++;
+  }
+  return { blocks, newline: chunk[chunk.length - 1] === 0x0a };
+}
+
+if (bunListen && process.argv.includes("--postfix")) {
+  bunListen({
+    ...bunWhere,
+    socket: {
+      // deno-lint-ignore no-explicit-any
+      open(socket: any) {
+        socket.data = false;
+      },
+      // deno-lint-ignore no-explicit-any
+      data(socket: any, chunk: Uint8Array) {
+        const { blocks, newline } = blocksEnding(chunk, socket.data);
+        socket.data = newline;
+        for (let i = 0; i < blocks; i++) socket.write(DUNNO);
+      },
+      error() {},
+    },
+  });
+} else if (bunListen && process.argv.includes("--at-newline")) {
   bunListen({
     ...bunWhere,
     allowHalfOpen: true,

@@ -6,7 +6,10 @@
 //   --seconds N   per server and throughput scenario (default 10)   --threads N   concurrent clients (default 8)
 //   --rounds N    interleaved rounds those seconds are split into (default 5)
 //   --soak N      also hold 10k req/s for N seconds and sample RSS (the flat-memory check)
-//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf (default: all)
+//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf, postfix (default: all)
+//                 postfix: the [postfix] listener (Postfix's policy delegation, persistent connections, RCPT
+//                 blocks as Postfix 3.7 sends them, the same limits as the readsocket scenarios) against the
+//                 Bun.listen reference that answers action=DUNNO, in interleaved rounds
 //                 spf: warm SPF checks/s in-process for a record with two includes, cold checks of a
 //                 three-include record against a local nsd (test/bench/spf-check.ts), and the CPU per request
 //                 [spf] adds on the policy socket (attribute form, uniform 1e5 senders of one domain from 250
@@ -322,6 +325,83 @@ async function measureInterleaved(scenario) {
   };
 }
 
+// The Postfix listener (--only postfix): the daemon with the readsocket scenarios' limits and a [postfix]
+// listener on loopback TCP, and the Bun.listen reference answering action=DUNNO to each block, both driven
+// by the load generator's persistent connections (one per client, as an smtpd process keeps one), in
+// interleaved rounds. Postfix's peers (postfwd2, policyd-rate-limit) were measured at ~1 200 req/s on this
+// kind of machine: POSTFIX_PEERS_RPS.
+const POSTFIX_PEERS_RPS = 1200;
+async function startPostfixServer(kind) {
+  const dir = join(work, `${kind}-${serversStarted++}`);
+  mkdirSync(dir);
+  const address = `127.0.0.1:${await freePort()}`;
+  let command = bun;
+  let args = [join(root, "test/bench/reference-server.ts"), address, "--postfix"];
+  if (kind === "mailpolicyd") {
+    const config = join(dir, "mailpolicyd.conf");
+    writeFileSync(
+      config,
+      `[daemon]\npolicy_socket = ${dir}/policy.sock\ncontrol_socket = ${dir}/control.sock\npidfile = ${dir}/pid\n` +
+        `state_file = ${dir}/state.json\nlog_level = warn\npolicy_listen = none\n[thresholds]\ntime = 3600\n` +
+        `count = 20\n[limit outbound]\nkey = sender\ncount = 100\ntime = 1h\n[limit network]\n` +
+        `key = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n[postfix]\nlisten = ${address}\n`,
+    );
+    [command, args] = [join(root, "dist/mailpolicyd"), ["run", "--config", config]];
+  }
+  const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr.on("data", (chunk) => log += chunk);
+  for (let i = 0; drive(address, "hot", 1, "postfix", 0.001, 0, true).requests === 0; i++) {
+    if (i > 2000) throw new Error(`${kind} (postfix) did not start:\n${log}`);
+    await sleep(2);
+  }
+  return {
+    child,
+    address,
+    stop: () =>
+      new Promise((resolve) => {
+        child.on("exit", resolve);
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+async function measurePostfix() {
+  const servers = new Map([["reference", await startPostfixServer("reference")], [
+    "mailpolicyd",
+    await startPostfixServer("mailpolicyd"),
+  ]]);
+  const rows = [];
+  for (const [name, mode, keys] of [["one hot sender", "hot", 1], ["uniform 1e5 senders", "uniform", 1e5]]) {
+    for (const server of servers.values()) drive(server.address, "hot", 1, "postfix", 1); // warm-up
+    const loads = new Map([...servers.keys()].map((kind) => [kind, []]));
+    let cpu = 0;
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of round % 2 === 0 ? [...servers.keys()] : [...servers.keys()].reverse()) {
+        const server = servers.get(kind);
+        const cpuStart = cpuSeconds(server.child.pid);
+        loads.get(kind).push(drive(server.address, mode, keys, "postfix", seconds / rounds, 0, false, true));
+        if (kind === "mailpolicyd") cpu += cpuSeconds(server.child.pid) - cpuStart;
+      }
+    }
+    const daemon = combine(loads.get("mailpolicyd"));
+    const reference = combine(loads.get("reference"));
+    rows.push({
+      name,
+      ...daemon,
+      cpu_us_per_request: Math.round((cpu / daemon.requests) * 1e7) / 10,
+      reference_rps: reference.rps,
+      reference_p99_us: reference.p99_us,
+      reference_errors: reference.errors,
+      of_reference: Math.round((daemon.rps / reference.rps) * 1000) / 10,
+      of_peers: Math.round((daemon.rps / POSTFIX_PEERS_RPS) * 10) / 10,
+    });
+  }
+  const rss = rssBytes(servers.get("mailpolicyd").child.pid);
+  for (const server of servers.values()) await server.stop();
+  return { rows, rss_mb: Math.round(rss / 1e5) / 10, peers_rps: POSTFIX_PEERS_RPS };
+}
+
 // The SPF concern (--only spf): the in-process figures of test/bench/spf-check.ts, then the daemon with and
 // without [spf] in interleaved rounds on the same load, its DNS a local nsd serving the senders' domain.
 let spfDnsPort = 0;
@@ -525,6 +605,8 @@ async function measureExim() {
   }
 }
 
+const postfix = wants("postfix") ? await measurePostfix() : undefined;
+if (postfix) process.stdout.write(`postfix: ${JSON.stringify(postfix)}\n`);
 const spf = wants("spf") ? await measureSpf() : undefined;
 if (spf) process.stdout.write(`spf: ${JSON.stringify(spf)}\n`);
 const memory = wants("memory") ? await measureMemory() : undefined;
@@ -574,6 +656,15 @@ const otherMarkdown = [
     `${spf.socket.added_cpu_us} µs. In-process (the engine's decision and the reply's text, no sockets): ` +
     `${spf.engine_cpu_us.spf} µs CPU per request with [spf], ${spf.engine_cpu_us.plain} without. A full ` +
     `result cache: ${spf.result_cache_bytes_per_entry} bytes per entry.`,
+  postfix &&
+  `Postfix policy delegation (${threads} persistent connections, RCPT blocks as Postfix 3.7 sends them, the ` +
+    `limits above; ${seconds} s in ${rounds} rounds interleaved with the Bun.listen reference answering ` +
+    `action=DUNNO): ` +
+    postfix.rows.map((row) =>
+      `${row.name}: ${row.rps} req/s, p99 ${row.p99_us} µs, ${row.errors} errors, ${row.cpu_us_per_request} µs ` +
+      `CPU a request (reference ${row.reference_rps} req/s, p99 ${row.reference_p99_us} µs: ` +
+      `${row.of_reference} %; ${row.of_peers}× the ~${postfix.peers_rps} req/s of postfwd2 and policyd-rate-limit)`
+    ).join("; ") + `; RSS ${postfix.rss_mb} MB.`,
   soak &&
   `Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
     `${soak.rss_samples_mb.join(", ")} MB.`,
@@ -622,7 +713,11 @@ const out = join(root, "test/bench/results");
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "latest.json"),
-  JSON.stringify({ date, machine, threads, seconds, results, memory, startup, soak, exim, spf }, null, 2) +
+  JSON.stringify(
+    { date, machine, threads, seconds, results, memory, startup, soak, exim, spf, postfix },
+    null,
+    2,
+  ) +
     "\n",
 );
 writeFileSync(join(out, "latest.md"), markdown);

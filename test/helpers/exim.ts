@@ -218,8 +218,13 @@ export function swaksAsync(
   subject: string,
   body = "hello",
 ): Promise<{ status: number | null; output: string }> {
+  return swaksWith(swaksArgs(port, from, to, subject, body));
+}
+
+/** swaks with any arguments, without blocking this process; output holds the whole dialogue. */
+export function swaksWith(args: string[]): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("swaks", swaksArgs(port, from, to, subject, body), { timeout: 30_000 });
+    const child = spawn("swaks", args, { timeout: 30_000 });
     let output = "";
     child.stdout!.on("data", (chunk) => output += chunk);
     child.stderr!.on("data", (chunk) => output += chunk);

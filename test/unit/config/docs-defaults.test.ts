@@ -10,6 +10,7 @@ import {
   DAEMON_SECTION,
   LIMIT_SECTION,
   LIMITS_SECTION,
+  POSTFIX_SECTION,
   type SectionSpec,
   SPAMASSASSIN_SECTION,
   SPF_SECTION,
@@ -51,4 +52,5 @@ describe("docs/configuration.md defaults", () => {
   it("[spf] shows the schema's defaults", () => assertTableMatches("[spf]", SPF_SECTION));
   it("[spamassassin] shows the schema's defaults", () =>
     assertTableMatches("[spamassassin]", SPAMASSASSIN_SECTION));
+  it("[postfix] shows the schema's defaults", () => assertTableMatches("[postfix]", POSTFIX_SECTION));
 });

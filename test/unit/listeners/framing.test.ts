@@ -78,6 +78,7 @@ describe("listenForRequests with the Postfix framing on a Unix socket", () => {
         timeoutMs: 300,
         onRequest(request, responder) {
           const text = new TextDecoder().decode(request);
+          if (request.length > 256) return responder.drop(); // as the Postfix listener does
           requests.push(text);
           const n = requests.length;
           // Answered later, as the counters actor does, and at once for the second: both must work.
@@ -146,11 +147,11 @@ describe("listenForRequests with the Postfix framing on a Unix socket", () => {
     assert.equal(client.received, "action=dunno 1\n\n");
   });
 
-  it("answers an over-long request with DEFER_IF_PERMIT and ends the connection", async () => {
+  it("hands an over-long request over, whose listener may close the connection unanswered", async () => {
     const client = await connect();
     client.socket.write(`sender=${"x".repeat(300)}\n`);
     await until(() => client.closed);
-    assert.match(client.received, /^action=DEFER_IF_PERMIT .*too long\n\n$/);
+    assert.equal(client.received, "");
     assert.deepEqual(requests, []);
   });
 

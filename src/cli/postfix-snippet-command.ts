@@ -1,0 +1,60 @@
+// `mailpolicyd postfix-snippet`: prints the main.cf lines that make Postfix ask the [postfix] listener,
+// at its address from --listen or from the config's [postfix] section (listen, else socket). Only that
+// section is read, so a typo elsewhere in the file does not stop it.
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import * as v from "valibot";
+import { parseIni } from "../config/ini.ts";
+import { POSTFIX_SECTION } from "../config/schema.ts";
+import { loopbackAddress } from "../config/values.ts";
+import { DEFAULT_POSTFIX_ENDPOINT, postfixEndpoint, postfixSnippet } from "../postfix/snippet.ts";
+
+export interface PostfixSnippetOptions {
+  listen?: string;
+  config: string;
+  failClosed: boolean;
+}
+
+/** Postfix's endpoint for the config's [postfix] section, or why there is none. */
+function configEndpoint(file: string): { endpoint: string; note?: string } | { problem: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return { endpoint: DEFAULT_POSTFIX_ENDPOINT, note: `cannot read ${file}: using the default address` };
+  }
+  const section = parseIni(text).sections.find((found) => found.name === "postfix");
+  if (!section) {
+    return {
+      endpoint: DEFAULT_POSTFIX_ENDPOINT,
+      note: `${file} has no [postfix] section: add one, or the daemon does not listen for Postfix`,
+    };
+  }
+  const raw = (key: string) => section.entries.find((entry) => entry.key === key)?.value;
+  const listen = v.safeParse(POSTFIX_SECTION.listen.schema, raw("listen") ?? POSTFIX_SECTION.listen.default);
+  if (!listen.success) return { problem: `${file}: [postfix] listen: ${listen.issues[0].message}` };
+  if (listen.output && listen.output.port !== 0) return { endpoint: postfixEndpoint(listen.output) };
+  const socket = raw("socket");
+  if (socket) return { endpoint: postfixEndpoint({ path: resolve(dirname(resolve(file)), socket) }) };
+  return { problem: `${file}: [postfix] has no fixed listen address nor a socket; set one or give --listen` };
+}
+
+/** Exit code, or a usage problem for the caller to print with the command's help. */
+export function postfixSnippetCommand(options: PostfixSnippetOptions): number | { usage: string } {
+  let endpoint: string;
+  if (options.listen !== undefined) {
+    const parsed = v.safeParse(loopbackAddress, options.listen);
+    if (!parsed.success) return { usage: `--listen: ${parsed.issues[0].message}` };
+    endpoint = postfixEndpoint(parsed.output);
+  } else {
+    const found = configEndpoint(options.config);
+    if ("problem" in found) {
+      process.stderr.write(`mailpolicyd: ${found.problem}\n`);
+      return 1;
+    }
+    if (found.note) process.stderr.write(`mailpolicyd: ${found.note}\n`);
+    endpoint = found.endpoint;
+  }
+  process.stdout.write(postfixSnippet(endpoint, options.failClosed));
+  return 0;
+}

@@ -1,0 +1,146 @@
+// The Postfix policy delegation listener ([postfix], docs/postfix.md): loopback TCP and/or a Unix socket,
+// persistent connections cut into requests by the Postfix framing (framing.ts), each request parsed
+// (protocols/postfix-policy.ts), decided by the same engine as Exim's requests and answered in Postfix's
+// words (protocols/postfix-reply.ts). A malformed request is logged and its connection closed unanswered,
+// as the protocol says: Postfix then applies its default_action.
+import type { Logger } from "../log.ts";
+import type { PostfixConfig, PostfixVocabulary } from "../model/postfix.ts";
+import { recordRequest } from "../control/metrics.ts";
+import { formatPostfixReply, parsePostfixRequest, type PostfixRequest } from "../protocols/postfix-policy.ts";
+import { mayPrependAt, postfixReplyFormatter } from "../protocols/postfix-reply.ts";
+import { defineActor } from "../actors/actor.ts";
+import { type DecideAndReply, decideAndReply } from "./decide-and-reply.ts";
+import { PostfixFraming } from "./framing.ts";
+import { rateLimitedWarning } from "./connection-bound.ts";
+import { describeTransport, type Responder, type Transport } from "./request-server.ts";
+import { type ListenerEvent, type ListenerInput, serverSet, unlinkSocket } from "./listener.ts";
+import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
+
+export type PostfixListenerInput = ListenerInput;
+export type PostfixListenerEvent = ListenerEvent;
+
+const SOURCE = "postfix";
+
+/** The engine's decide step for requests before the message (PREPEND allowed) and after it. */
+interface Deciders {
+  beforeMessage: DecideAndReply;
+  afterMessage: DecideAndReply;
+  accept: string; // the reply to a request at no stage of the engine (VRFY, ETRN)
+}
+
+function deciders(input: PostfixListenerInput, vocabulary: PostfixVocabulary): Deciders {
+  const { engine, metrics, log } = input;
+  const decider = (mayPrepend: boolean) =>
+    decideAndReply(engine, metrics, log, postfixReplyFormatter(vocabulary, mayPrepend));
+  return {
+    beforeMessage: decider(true),
+    afterMessage: decider(false),
+    accept: formatPostfixReply(vocabulary.accept),
+  };
+}
+
+function logDetails(log: Logger, request: PostfixRequest): void {
+  if (!log.enabled("debug")) return;
+  if (request.stage === undefined) {
+    log.debug(SOURCE, "no stage to decide at, accepted", { state: request.state });
+  }
+  if (request.certificate) log.debug(SOURCE, "client certificate", request.certificate);
+}
+
+export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixListenerEvent>(
+  ({ input, fail }) => {
+    const { log, metrics } = input;
+    let config = input.config;
+    // Started only with [postfix] (daemon.ts); the section's presence is fixed until a restart.
+    const postfix = config.postfix!;
+    let decide = deciders(input, postfix.vocabulary);
+    let ownsPath = false;
+    let closed = false;
+    const malformed = rateLimitedWarning(log, SOURCE, "malformed request: connection closed unanswered");
+
+    // Runs for every request: the engine's reply closure is all it allocates besides the request.
+    const answer = (bytes: Uint8Array, responder: Responder) => {
+      const started = performance.now();
+      const parsed = bytes.length > postfix.maxRequestBytes
+        ? { ok: false as const, reason: `longer than max_request_size (${postfix.maxRequestBytes} bytes)` }
+        : parsePostfixRequest(bytes);
+      if (!parsed.ok) {
+        malformed({ error: parsed.reason, bytes: bytes.length });
+        recordRequest(metrics, "error", undefined, (performance.now() - started) / 1000);
+        return responder.drop();
+      }
+      const request = parsed.request;
+      if (request.stage === undefined || request.certificate) logDetails(log, request);
+      if (request.stage === undefined) return responder.reply(decide.accept);
+      const decideAt = mayPrependAt(request.state) ? decide.beforeMessage : decide.afterMessage;
+      decideAt(
+        { form: "attributes", stage: request.stage, attributes: request.attributes },
+        started,
+        responder,
+      );
+    };
+
+    const servers = serverSet(config, log, SOURCE, fail);
+    const framing = new PostfixFraming(postfix.maxRequestBytes, postfix.idleTimeoutMs);
+    const serve = (transport: Transport) =>
+      servers.serve({
+        transport,
+        framing,
+        // The first request comes right after Postfix connects; later ones within idle_timeout.
+        timeoutMs: config.daemon.requestTimeoutMs,
+        onRequest: answer,
+        onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
+      });
+    (async () => {
+      const path = postfix.socket;
+      if (path !== undefined) await claimSocketPath(path);
+      if (closed) return;
+      const unix = path === undefined ? undefined : serve({ path });
+      const tcp = postfix.listen ? serve(postfix.listen) : undefined;
+      if (unix && path !== undefined) {
+        await unix;
+        ownsPath = true;
+        setSocketAccess(path, postfix.socketMode, postfix.socketGroup, log, SOURCE);
+      }
+      const bound = tcp && await tcp;
+      servers.listening();
+      log.info(SOURCE, "listening", { socket: path, tcp: bound && describeTransport(bound) });
+    })().catch(fail);
+
+    const unlinkPath = () => {
+      if (ownsPath && postfix.socket !== undefined) unlinkSocket(postfix.socket);
+      ownsPath = false;
+    };
+
+    const drain = (graceMs: number): Promise<number> => {
+      unlinkPath(); // a new client finds no socket (its default_action) rather than a closing backlog
+      return servers.drain(graceMs);
+    };
+
+    return {
+      receive(event) {
+        if (event.type === "drain") {
+          drain(event.graceMs).then(event.done, () => event.done(-1));
+          return;
+        }
+        const next = event.config.postfix;
+        if (!next) log.warn(SOURCE, "[postfix] was removed: the listener stops at the next restart");
+        else {
+          if (describePlaces(next) !== describePlaces(postfix)) {
+            log.warn(SOURCE, "listen or socket changed: takes effect after a restart");
+          }
+          decide = deciders(input, next.vocabulary);
+        }
+        config = event.config;
+      },
+      stop() {
+        closed = true;
+        servers.stop();
+        unlinkPath();
+      },
+    };
+  },
+);
+
+const describePlaces = (postfix: PostfixConfig) =>
+  `${postfix.socket ?? ""} ${postfix.listen ? describeTransport(postfix.listen) : ""}`;

@@ -1,0 +1,154 @@
+// Codec for Postfix's policy delegation protocol (SMTPD_POLICY_README): a request is `name=value` lines
+// ending with an empty line, the reply one `action=...` line and an empty line. Pure: bytes in, a request
+// or a reason out; the listener (listeners/postfix-listener.ts) does the I/O. docs/postfix.md.
+import { Buffer } from "node:buffer";
+import { type AttributeName, type Attributes, KNOWN_ATTRIBUTES, type Stage } from "./attributes.ts";
+
+/** The only request Postfix's smtpd sends (`request=smtpd_access_policy`). */
+export const POSTFIX_REQUEST = "smtpd_access_policy";
+
+/**
+ * Which engine stage a `protocol_state` is asked at. DATA and BDAT (smtpd_data_restrictions, before the
+ * body; Postfix 3.4+ says BDAT for the first chunk of CHUNKING) and END-OF-MESSAGE
+ * (smtpd_end_of_data_restrictions) all map to `data`: the engine's `data` stage is where the message's
+ * recipients are all known (recipient_count), as in Exim's DATA ACL, and each of them can refuse the
+ * message as a whole. VRFY and ETRN are no stage of a message: answered accept without asking the engine.
+ */
+const STAGE_OF_STATE: Readonly<Record<string, Stage>> = {
+  CONNECT: "connect",
+  EHLO: "helo",
+  HELO: "helo",
+  MAIL: "mail",
+  RCPT: "rcpt",
+  DATA: "data",
+  BDAT: "data",
+  "END-OF-MESSAGE": "data",
+};
+
+/** The engine stage of a Postfix protocol_state, or undefined (VRFY, ETRN, unknown: nothing to decide). */
+export function stageOfState(state: string): Stage | undefined {
+  return Object.hasOwn(STAGE_OF_STATE, state) ? STAGE_OF_STATE[state] : undefined;
+}
+
+/**
+ * Postfix's attributes the engine reads, under the engine's (the same) names: all it knows but `subject`,
+ * which the Exim snippets send from the header and Postfix never does.
+ */
+const ENGINE_NAMES: readonly AttributeName[] = KNOWN_ATTRIBUTES.filter((name) => name !== "subject");
+
+/** The client certificate attributes Postfix sends xtext-encoded (RFC 3461 `+XX`). */
+const CERTIFICATE_NAMES = ["ccert_subject", "ccert_issuer"] as const;
+
+type Role = AttributeName | "request" | "protocol_state" | "certificate";
+
+// The names read, by length: a line's name is recognised in place (text.startsWith at its offset), so no
+// string is made for the ~20 names of a request that are ignored (docs/postfix.md, "Performance").
+const ROLES_BY_LENGTH: [string, Role][][] = [];
+for (
+  const [name, role] of [
+    ...ENGINE_NAMES.map((name) => [name, name] as [string, Role]),
+    ["request", "request"] as [string, Role],
+    ["protocol_state", "protocol_state"] as [string, Role],
+    ...CERTIFICATE_NAMES.map((name) => [name, "certificate"] as [string, Role]),
+  ]
+) (ROLES_BY_LENGTH[name.length] ??= []).push([name, role]);
+
+/** The role of the name at text[start, end), or undefined for a name the engine does not read. */
+function roleOf(text: string, start: number, end: number): Role | undefined {
+  const candidates = ROLES_BY_LENGTH[end - start];
+  if (candidates === undefined) return undefined;
+  for (const [name, role] of candidates) if (text.startsWith(name, start)) return role;
+  return undefined;
+}
+
+export interface PostfixRequest {
+  /** protocol_state as sent: RCPT, END-OF-MESSAGE, ... */
+  state: string;
+  /** The engine stage it maps to; undefined: not a stage the engine decides at (VRFY, ETRN). */
+  stage: Stage | undefined;
+  attributes: Attributes;
+  /** ccert_subject / ccert_issuer, xtext-decoded, when the client presented a certificate. */
+  certificate?: Readonly<Record<string, string>>;
+  /** How many attributes the engine does not read (Postfix sends ~30; most are ignored). */
+  ignored: number;
+}
+
+export type PostfixParse = { ok: true; request: PostfixRequest } | { ok: false; reason: string };
+
+/**
+ * The request's text: UTF-8 (ASCII, SMTPUTF8 addresses); bytes that are not UTF-8 (a replacement character
+ * appears) are read as Latin-1 instead. One native decode and one native scan in the usual case.
+ */
+function decode(bytes: Uint8Array): string {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const text = buffer.toString("utf8");
+  return text.includes("\uFFFD") ? buffer.toString("latin1") : text;
+}
+
+/** A Postfix attribute name: lower-case letters, digits and `_` (Postfix sends no others). */
+function isName(text: string, start: number, end: number): boolean {
+  if (end === start) return false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || (c >= 0x41 && c <= 0x5a))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** RFC 3461 xtext: `+XX` is the byte with hex value XX; a `+` not followed by two hex digits stays. */
+export function decodeXtext(value: string): string {
+  if (!value.includes("+")) return value;
+  return value.replace(/\+([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/**
+ * One request block: `bytes` up to and including its empty line (the framing cut it out). A line that is
+ * not `name=value`, a block without `request=smtpd_access_policy` or without protocol_state is malformed:
+ * the listener logs it and disconnects, as the protocol says (Postfix then applies its default_action).
+ * Attributes the engine does not read are ignored, whatever their name.
+ */
+export function parsePostfixRequest(bytes: Uint8Array): PostfixParse {
+  const text = decode(bytes);
+  const attributes: Attributes = {};
+  let certificate: Record<string, string> | undefined;
+  let request: string | undefined;
+  let state: string | undefined;
+  let ignored = 0;
+  let lineNumber = 0;
+  for (let at = 0; at < text.length;) {
+    let end = text.indexOf("\n", at);
+    if (end < 0) end = text.length;
+    const next = end + 1;
+    if (end > at && text.charCodeAt(end - 1) === 0x0d) end--;
+    lineNumber++;
+    if (end === at) break; // the empty line: the end of the request
+    const equals = text.indexOf("=", at);
+    if (equals < 0 || equals > end || !isName(text, at, equals)) {
+      return { ok: false, reason: `line ${lineNumber} is not name=value` };
+    }
+    const role = roleOf(text, at, equals);
+    if (role === undefined) ignored++;
+    else if (role === "request") request = text.slice(equals + 1, end);
+    else if (role === "protocol_state") state = text.slice(equals + 1, end);
+    else if (role === "certificate") {
+      const value = text.slice(equals + 1, end);
+      if (value !== "") (certificate ??= {})[text.slice(at, equals)] = decodeXtext(value);
+    } else attributes[role] = text.slice(equals + 1, end);
+    at = next;
+  }
+  if (request !== POSTFIX_REQUEST) {
+    return {
+      ok: false,
+      reason: request === undefined ? "no request attribute" : `unknown request ${request}`,
+    };
+  }
+  if (state === undefined) return { ok: false, reason: "no protocol_state" };
+  return { ok: true, request: { state, stage: stageOfState(state), attributes, certificate, ignored } };
+}
+
+/** The reply: one action line and the empty line that ends it. */
+export function formatPostfixReply(action: string): string {
+  return `action=${action}\n\n`;
+}

@@ -1,0 +1,113 @@
+// The engine's decision in Postfix's words (access(5) actions), as the Postfix listener's reply. Postfix
+// takes ONE action per reply, so a decision that both refuses and carries headers, or warns and carries
+// headers, is said as one of them (docs/postfix.md, "Replies"):
+// - reject and defer win over headers: the mail (this recipient) does not go through, the header has
+//   nothing to go on;
+// - headers win over warn: PREPEND leaves a mark on the mail itself, where WARN only writes a line to
+//   Postfix's maillog, and mailpolicyd's own log has the warning anyway;
+// - only the first header line is prepended (PREPEND takes one), and none at END-OF-MESSAGE, where Postfix
+//   refuses PREPEND ("cannot execute in the context of smtpd_end_of_data_restrictions");
+// - a header is prepended once per message: Postfix adds each RCPT's PREPEND (measured: three recipients,
+//   three Received-SPF lines), so the same header for the same `instance` is said only the first time.
+import type { Decision } from "../model/answer.ts";
+import type { PolicyRequest } from "../policy/request.ts";
+import type { PostfixVocabulary } from "../model/postfix.ts";
+import { formatPostfixReply } from "./postfix-policy.ts";
+
+/** Postfix refuses PREPEND once the message has been received: at END-OF-MESSAGE. */
+export const mayPrependAt = (state: string): boolean => state !== "END-OF-MESSAGE";
+/** SMTP reply text stays within RFC 5321's 512-byte line, with Postfix's own prefix. */
+const MAX_TEXT = 400;
+const DEFAULT_TEXT = { defer: "mail policy: try again later", reject: "mail policy: refused" };
+
+/** One line of printable text: controls (CR, LF among them) become spaces, cut to MAX_TEXT. */
+function oneLine(text: string): string {
+  // deno-lint-ignore no-control-regex
+  const clean = text.replace(/[\x00-\x1f\x7f]+[ \t]*/g, " ").trim(); // a folded line unfolds
+  return clean.length > MAX_TEXT ? clean.slice(0, MAX_TEXT) : clean;
+}
+
+/** The header Postfix is to prepend for this decision, or undefined. */
+export function headerToPrepend(
+  decision: Decision,
+  mayPrepend: boolean,
+  vocabulary: PostfixVocabulary,
+): string | undefined {
+  if (vocabulary.headers !== "PREPEND" || !mayPrepend || !decision.headers?.length) return undefined;
+  const header = oneLine(decision.headers[0]);
+  return /^[!-9;-~]+:/.test(header) ? header : undefined;
+}
+
+/** A refusal with a text: "REJECT text", or "550 5.7.1 text". */
+function refusal(word: string, text: string | undefined, fallback: string): string {
+  const said = text === undefined ? "" : oneLine(text);
+  return `${word} ${said === "" ? fallback : said}`;
+}
+
+/** The action word(s) for the decision, without "action="; `header`: headerToPrepend's, or undefined. */
+export function postfixAction(
+  decision: Decision,
+  header: string | undefined,
+  vocabulary: PostfixVocabulary,
+): string {
+  switch (decision.action) {
+    case "reject":
+      return refusal(vocabulary.reject, decision.message, DEFAULT_TEXT.reject);
+    case "defer":
+      return refusal(vocabulary.defer, decision.message, DEFAULT_TEXT.defer);
+    case "warn": {
+      if (header !== undefined) return `PREPEND ${header}`;
+      const text = decision.message === undefined ? "" : oneLine(decision.message);
+      return vocabulary.warn === "WARN" && text !== "" ? `WARN ${text}` : "DUNNO";
+    }
+    case "accept":
+      return header === undefined ? vocabulary.accept : `PREPEND ${header}`;
+  }
+}
+
+/** Messages whose prepended headers are remembered; past it the oldest is forgotten. */
+const REMEMBERED_MESSAGES = 4096;
+
+/**
+ * Says whether `header` is new for the message `instance`, and remembers it. Bounded: the last
+ * REMEMBERED_MESSAGES instances (RCPTs of one message come within seconds, whatever else interleaves).
+ */
+export function headerMemory(max = REMEMBERED_MESSAGES): (instance: string, header: string) => boolean {
+  const seen = new Map<string, string[]>();
+  return (instance, header) => {
+    const headers = seen.get(instance);
+    if (headers?.includes(header)) return false;
+    if (headers) headers.push(header);
+    else {
+      if (seen.size >= max) seen.delete(seen.keys().next().value!);
+      seen.set(instance, [header]);
+    }
+    return true;
+  };
+}
+
+/**
+ * The whole reply, `action=...` and the empty line; the plain accept (most replies) is built once.
+ * mayPrepend: see mayPrependAt. A header goes out once per message (instance).
+ */
+export function postfixReplyFormatter(
+  vocabulary: PostfixVocabulary,
+  mayPrepend: boolean,
+  firstTime = headerMemory(),
+): (decision: Decision, request: PolicyRequest) => string {
+  const plainAccept = formatPostfixReply(vocabulary.accept);
+  // A refused sender asks again and again and gets the same (frozen) decision: its reply is built once.
+  let lastRefusal: Decision | undefined;
+  let lastReply = "";
+  return (decision, request) => {
+    if (decision.action === "accept" && !decision.headers?.length) return plainAccept;
+    const refused = decision.action === "defer" || decision.action === "reject";
+    if (refused && decision === lastRefusal) return lastReply;
+    let header = refused ? undefined : headerToPrepend(decision, mayPrepend, vocabulary);
+    const instance = request.form === "attributes" ? request.attributes.instance : undefined;
+    if (header !== undefined && instance && !firstTime(instance, header)) header = undefined;
+    const reply = formatPostfixReply(postfixAction(decision, header, vocabulary));
+    if (refused) [lastRefusal, lastReply] = [decision, reply];
+    return reply;
+  };
+}

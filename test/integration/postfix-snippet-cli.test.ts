@@ -1,0 +1,66 @@
+// `mailpolicyd postfix-snippet` as a postmaster runs it: the address from [postfix] (listen, else the
+// socket), --listen, --fail-closed, and clear answers for a config without [postfix] or with nowhere
+// fixed to listen. That the lines work is shown in a real Postfix (postfix.test.ts).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { after, describe, it } from "node:test";
+import { mainCommand, ROOT } from "../helpers/runtime.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
+
+function cli(args: string[]) {
+  const [command, ...rest] = mainCommand(["postfix-snippet", ...args]);
+  const result = spawnSync(command, rest, { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("mailpolicyd postfix-snippet", () => {
+  const dir = makeTempDir();
+  after(() => dir.remove());
+  const config = (text: string) => {
+    const file = dir.file(`c${Math.random()}.conf`);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it("writes the [postfix] listen address into both restrictions, fail-open", () => {
+    const result = cli(["--config", config("[postfix]\nlisten = 127.0.0.1:10099\n")]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    const entries = result.stdout.match(/^ {4}check_policy_service .*$/gm);
+    assert.deepEqual(
+      entries,
+      Array(2).fill("    check_policy_service { inet:127.0.0.1:10099, default_action=DUNNO }"),
+    );
+    assert.match(result.stdout, /^smtpd_recipient_restrictions =$/m);
+    assert.match(result.stdout, /^smtpd_end_of_data_restrictions =$/m);
+    assert.match(result.stdout, /^smtpd_policy_service_timeout = 3s$/m);
+  });
+
+  it("uses the socket when listen = none, and --listen over the config", () => {
+    const socket = cli([
+      "--config",
+      config("[postfix]\nlisten = none\nsocket = /var/spool/postfix/private/mpd\n"),
+    ]);
+    assert.match(socket.stdout, /^ {4}check_policy_service \{ unix:\/var\/spool\/postfix\/private\/mpd, /m);
+    const listen = cli(["--listen", "127.0.0.1:10100", "--fail-closed"]);
+    assert.equal(listen.status, 0);
+    assert.match(
+      listen.stdout,
+      /^ {4}check_policy_service \{ inet:127.0.0.1:10100, \{ default_action = 451 4\.3\.5 mail policy service unavailable, try again later \} \}$/m,
+    );
+  });
+
+  it("warns about a config without [postfix], and refuses nowhere fixed to listen or a bad --listen", () => {
+    const none = cli(["--config", config("[limit a]\ncount = 1\ntime = 1h\n")]);
+    assert.equal(none.status, 0);
+    assert.match(none.stderr, /has no \[postfix\] section/);
+    assert.match(none.stdout, /inet:127\.0\.0\.1:10038/);
+    const nowhere = cli(["--config", config("[postfix]\nlisten = 127.0.0.1:0\n")]);
+    assert.equal(nowhere.status, 1);
+    assert.match(nowhere.stderr, /no fixed listen address nor a socket/);
+    const bad = cli(["--listen", "192.0.2.1:25"]);
+    assert.equal(bad.status, 64);
+    assert.match(bad.stderr, /--listen: expected a loopback HOST:PORT/);
+  });
+});

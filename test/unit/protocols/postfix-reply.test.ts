@@ -1,0 +1,148 @@
+// The engine's decision in Postfix's words (src/protocols/postfix-reply.ts): the configured vocabulary,
+// one action per reply (what wins), and no PREPEND after the message.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Decision } from "../../../src/model/answer.ts";
+import type { PostfixVocabulary } from "../../../src/model/postfix.ts";
+import {
+  headerMemory,
+  headerToPrepend,
+  mayPrependAt,
+  postfixAction,
+  postfixReplyFormatter,
+} from "../../../src/protocols/postfix-reply.ts";
+import type { PolicyRequest } from "../../../src/policy/request.ts";
+
+const DEFAULTS: PostfixVocabulary = {
+  accept: "DUNNO",
+  defer: "DEFER_IF_PERMIT",
+  reject: "REJECT",
+  warn: "WARN",
+  headers: "PREPEND",
+};
+const NUMERIC: PostfixVocabulary = {
+  accept: "OK",
+  defer: "451 4.7.1",
+  reject: "550 5.7.1",
+  warn: "DUNNO",
+  headers: "NONE",
+};
+/** What the listener says: the action, with the header headerToPrepend picks. */
+const say = (decision: Decision, mayPrepend: boolean, vocabulary: PostfixVocabulary) =>
+  postfixAction(decision, headerToPrepend(decision, mayPrepend, vocabulary), vocabulary);
+const SPF_HEADER =
+  "Received-SPF: pass (mx: domain of a@example.org designates 192.0.2.1) client-ip=192.0.2.1";
+
+describe("postfixAction", () => {
+  it("says each action in the default words", () => {
+    assert.equal(say({ action: "accept" }, true, DEFAULTS), "DUNNO");
+    assert.equal(
+      say({ action: "defer", message: "a@example.org sent 20 in 1h" }, true, DEFAULTS),
+      "DEFER_IF_PERMIT a@example.org sent 20 in 1h",
+    );
+    assert.equal(say({ action: "reject", message: "forged" }, true, DEFAULTS), "REJECT forged");
+    assert.equal(
+      say({ action: "warn", message: "near the limit" }, true, DEFAULTS),
+      "WARN near the limit",
+    );
+  });
+
+  it("says each action in the other configured words", () => {
+    assert.equal(say({ action: "accept" }, true, NUMERIC), "OK");
+    assert.equal(say({ action: "defer", message: "wait" }, true, NUMERIC), "451 4.7.1 wait");
+    assert.equal(say({ action: "reject", message: "no" }, true, NUMERIC), "550 5.7.1 no");
+    assert.equal(say({ action: "warn", message: "near" }, true, NUMERIC), "DUNNO");
+    assert.equal(say({ action: "accept", headers: [SPF_HEADER] }, true, NUMERIC), "OK");
+  });
+
+  it("gives a refusal without a message a text, and keeps every text on one line", () => {
+    assert.equal(say({ action: "reject" }, true, NUMERIC), "550 5.7.1 mail policy: refused");
+    assert.equal(
+      say({ action: "defer", message: " " }, true, DEFAULTS),
+      "DEFER_IF_PERMIT mail policy: try again later",
+    );
+    assert.equal(say({ action: "reject", message: "a\r\nb\x00c" }, true, DEFAULTS), "REJECT a b c");
+    assert.equal(
+      say({ action: "reject", message: "x".repeat(1000) }, true, DEFAULTS).length,
+      7 + 400,
+    );
+  });
+
+  it("one action per reply: a refusal wins over headers, headers over a warning", () => {
+    const headers = [SPF_HEADER, "X-Second: dropped"];
+    assert.equal(
+      say({ action: "defer", message: "wait", headers }, true, DEFAULTS),
+      "DEFER_IF_PERMIT wait",
+    );
+    assert.equal(say({ action: "reject", message: "no", headers }, true, DEFAULTS), "REJECT no");
+    assert.equal(
+      say({ action: "warn", message: "near", headers }, true, DEFAULTS),
+      `PREPEND ${SPF_HEADER}`,
+    );
+    assert.equal(say({ action: "accept", headers }, true, DEFAULTS), `PREPEND ${SPF_HEADER}`);
+  });
+
+  it("prepends nothing at END-OF-MESSAGE, where Postfix refuses PREPEND", () => {
+    assert.equal(mayPrependAt("END-OF-MESSAGE"), false);
+    assert.equal(mayPrependAt("RCPT"), true);
+    assert.equal(mayPrependAt("DATA"), true);
+    assert.equal(say({ action: "accept", headers: [SPF_HEADER] }, false, DEFAULTS), "DUNNO");
+    assert.equal(
+      say({ action: "warn", message: "near", headers: [SPF_HEADER] }, false, DEFAULTS),
+      "WARN near",
+    );
+  });
+
+  it("unfolds a folded header, and drops one that is not Name: value", () => {
+    assert.equal(
+      say({ action: "accept", headers: ["X-A: one\r\n two"] }, true, DEFAULTS),
+      "PREPEND X-A: one two",
+    );
+    assert.equal(say({ action: "accept", headers: ["no colon here"] }, true, DEFAULTS), "DUNNO");
+  });
+});
+
+const rcpt = (instance?: string): PolicyRequest => ({
+  form: "attributes",
+  stage: "rcpt",
+  attributes: { sender: "a@example.org", instance },
+});
+
+describe("postfixReplyFormatter", () => {
+  it("writes action=… and the empty line", () => {
+    const format = postfixReplyFormatter(DEFAULTS, true);
+    assert.equal(format({ action: "accept" }, rcpt()), "action=DUNNO\n\n");
+    assert.equal(format({ action: "defer", message: "wait" }, rcpt()), "action=DEFER_IF_PERMIT wait\n\n");
+    assert.equal(format({ action: "accept", headers: ["X-A: b"] }, rcpt()), "action=PREPEND X-A: b\n\n");
+  });
+
+  it("prepends a header once per message (instance): Postfix would add every RCPT's", () => {
+    const format = postfixReplyFormatter(DEFAULTS, true);
+    const withHeader: Decision = { action: "accept", headers: [SPF_HEADER] };
+    const deferred: Decision = { action: "defer", message: "wait", headers: [SPF_HEADER] };
+    // A deferred recipient does not use the header up: the next accepted one still carries it.
+    assert.equal(format(deferred, rcpt("m1")), "action=DEFER_IF_PERMIT wait\n\n");
+    assert.equal(format(withHeader, rcpt("m1")), `action=PREPEND ${SPF_HEADER}\n\n`);
+    assert.equal(format(withHeader, rcpt("m1")), "action=DUNNO\n\n");
+    assert.equal(
+      format({ action: "accept", headers: ["X-Other: 1"] }, rcpt("m1")),
+      "action=PREPEND X-Other: 1\n\n",
+    );
+    assert.equal(format(withHeader, rcpt("m2")), `action=PREPEND ${SPF_HEADER}\n\n`);
+    // Without an instance every request is its own message.
+    assert.equal(format(withHeader, rcpt()), `action=PREPEND ${SPF_HEADER}\n\n`);
+    assert.equal(format(withHeader, rcpt("")), `action=PREPEND ${SPF_HEADER}\n\n`);
+  });
+});
+
+describe("headerMemory", () => {
+  it("remembers the last `max` messages, forgetting the oldest", () => {
+    const firstTime = headerMemory(2);
+    assert.equal(firstTime("m1", "X: 1"), true);
+    assert.equal(firstTime("m1", "X: 1"), false);
+    assert.equal(firstTime("m2", "X: 1"), true);
+    assert.equal(firstTime("m3", "X: 1"), true); // m1 forgotten
+    assert.equal(firstTime("m1", "X: 1"), true);
+    assert.equal(firstTime("m3", "X: 1"), false);
+  });
+});

@@ -18,6 +18,7 @@ import { createPolicyEngine, type PolicyEngine } from "./engine/policy-engine.ts
 import { limitsConcern } from "./engine/limits-concern.ts";
 import { spfActor } from "./actors/spf.ts";
 import { spfConcern } from "./engine/spf-concern.ts";
+import { contentConcern } from "./engine/content-concern.ts";
 import type { Concern } from "./engine/concern.ts";
 
 export interface DaemonOptions {
@@ -94,6 +95,9 @@ export function startDaemon(options: DaemonOptions): Daemon {
   // In the order their answers merge: on equal actions the limits' message comes first.
   const concerns: Concern[] = [limitsConcern(() => supervisor.system)];
   if (ids.includes("spf")) concerns.push(spfConcern(() => supervisor.system, () => config.spf));
+  // In-process, no actor; like [spf], present only when [content] was there at start.
+  const withContent = config.content !== undefined;
+  if (withContent) concerns.push(contentConcern(() => config.content, log));
   const engine = createPolicyEngine({
     concerns,
     settings: (concern) => config.concerns[concern as keyof Config["concerns"]],
@@ -137,6 +141,9 @@ export function startDaemon(options: DaemonOptions): Daemon {
     reload(next) {
       if (next.spf !== undefined && !ids.includes("spf")) {
         log.warn("daemon", "[spf] was added: restart the daemon to start the SPF concern");
+      }
+      if (next.content !== undefined && !withContent) {
+        log.warn("daemon", "[content] was added: restart the daemon to start the content concern");
       }
       config = next;
       log.setLevel(next.daemon.logLevel);

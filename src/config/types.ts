@@ -1,6 +1,7 @@
 import type { LogLevel } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
+import type { ContentPolicy } from "../model/content.ts";
 import type { ListenAddress } from "./values.ts";
 import type { DAEMON_SECTION, SectionValues } from "./schema.ts";
 
@@ -63,6 +64,8 @@ export interface ConcernsConfig {
   limits: ConcernSettings;
   /** [spf]'s timeout and fail_mode, with their defaults also when there is no [spf] section. */
   spf: ConcernSettings;
+  /** [content]'s timeout and fail_mode, with their defaults also when there is no [content] section. */
+  content: ConcernSettings;
 }
 
 export interface Config {
@@ -73,4 +76,5 @@ export interface Config {
   limits: LimitConfig[];
   concerns: ConcernsConfig;
   spf?: SpfConfig; // absent (no [spf] section, or enabled = no): no SPF concern
+  content?: ContentPolicy; // absent (no [content] section): no content concern
 }

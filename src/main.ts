@@ -7,6 +7,7 @@ import { runCommand } from "./cli/run.ts";
 import { reexecWithHeapTuning } from "./cli/heap-tuning.ts";
 import { checkRequestLine } from "./cli/check-request.ts";
 import { spfCommand } from "./cli/spf-command.ts";
+import { scanCommand } from "./cli/scan-command.ts";
 import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/control-commands.ts";
 import { DEBIAN_EXIM_DIR, eximSetupCommand } from "./cli/exim-setup.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
@@ -38,7 +39,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
   try {
     parsed = parseArgs({
       args: rest,
-      allowPositionals: ["config-test", "show", "reset", "check", "spf"].includes(command),
+      allowPositionals: ["config-test", "show", "reset", "check", "spf", "scan"].includes(command),
       options: {
         help: { type: "boolean", short: "h" },
         config: { type: "string", short: "c" },
@@ -56,6 +57,8 @@ function main(argv: string[]): number | "running" | Promise<number> {
         add: { type: "boolean" },
         remove: { type: "boolean" },
         confdir: { type: "string" },
+        sender: { type: "string" },
+        rcpt: { type: "string", multiple: true },
       },
       strict: true,
     });
@@ -80,6 +83,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
     reload: ["config", "socket"],
     check: ["config", "socket"],
     spf: ["config"],
+    scan: ["config", "sender", "rcpt"],
   };
   for (const name of Object.keys(values)) {
     if (!(allowed[command] ?? []).includes(name)) {
@@ -120,6 +124,14 @@ function main(argv: string[]): number | "running" | Promise<number> {
         config: values.config ?? DEFAULT_CONFIG_FILE,
         configGiven: values.config !== undefined,
         args: positionals,
+      });
+    case "scan":
+      return scanCommand({
+        config: values.config ?? DEFAULT_CONFIG_FILE,
+        configGiven: values.config !== undefined,
+        args: positionals,
+        sender: values.sender,
+        recipients: values.rcpt,
       });
     case "exim-snippet": {
       const chosen = (["debian-split", "debian-unsplit", "plain", "legacy"] as const).filter((name) =>

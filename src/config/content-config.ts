@@ -6,10 +6,14 @@ import type { CONTENT_SECTION, RULE_SECTION, SectionValues } from "./schema.ts";
 type Report = (line: number, key: string, problem: string) => void;
 const CONDITIONS = ["subject", "subject_prefix", "recipients", "attachments"] as const;
 
-/** A [rule NAME] section's values as a rule; undefined (reported) when it is not one. */
+/**
+ * A [rule NAME] section's values as a rule; undefined (reported) when it is not one. `keys`: the keys
+ * the section has, valid or not (an invalid value has been reported already: it still counts as given).
+ */
 export function buildRule(
   name: string,
   values: SectionValues<typeof RULE_SECTION>,
+  keys: readonly string[],
   line: number,
   report: Report,
 ): ContentRule | undefined {
@@ -18,12 +22,13 @@ export function buildRule(
     report(line, section, "rule names use a-z, 0-9, _ . -");
     return undefined;
   }
-  const given = CONDITIONS.filter((key) => values[key] !== undefined);
+  const given = CONDITIONS.filter((key) => keys.includes(key));
   if (given.length !== 1) {
     const which = given.length === 0 ? "none" : given.join(" and ");
     report(line, section, `give exactly one of ${CONDITIONS.join(", ")} (found ${which})`);
     return undefined;
   }
+  if (values[given[0]] === undefined) return undefined; // its problem is reported
   return {
     name,
     symbol: name.toUpperCase().replace(/[.-]/g, "_"),

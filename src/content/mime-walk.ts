@@ -5,6 +5,7 @@
 // windows: the bytes the splitter hands over are views of the message, decoded only as far as needed.
 // Pure (no socket, file or timer of ours: the splitter is an in-memory stream that yields between 16 KB
 // slices); async only because the splitter is.
+import { Buffer } from "node:buffer";
 import { type MimeNode, Splitter } from "@zone-eu/mailsplit";
 import type { ContentPolicy } from "../model/content.ts";
 import { decodeSubject } from "../protocols/subject.ts";

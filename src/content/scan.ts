@@ -1,5 +1,6 @@
 // One message through the content rules: the size cap, the MIME walk when an attachment rule needs it,
 // the rules. What the content concern and `mailpolicyd scan` both call. Pure (see mime-walk.ts).
+import { Buffer } from "node:buffer";
 import { Headers } from "@zone-eu/mailsplit";
 import type { ConcernAnswer } from "../model/answer.ts";
 import type { ContentPolicy } from "../model/content.ts";

@@ -2,6 +2,7 @@
 // only the bytes a scan keeps are ever decoded (a part's first bytes; a zip up to zip_max_bytes). An
 // encoded unit cut between two chunks (a base64 quadruple, a quoted-printable "=4" or soft line break)
 // waits for the next one. Pure; never throws: bytes that are not valid in the encoding are skipped.
+import { Buffer } from "node:buffer";
 
 export interface ChunkDecoder {
   decode(chunk: Uint8Array): Uint8Array;

@@ -10,7 +10,9 @@ import { extensionOf } from "./executables.ts";
 
 const STORED = 0;
 const DEFLATED = 8;
-const HEAD_INPUT_BYTES = 64;
+const HEAD_INPUT_BYTES = 512;
+const HEAD_BYTES = 512;
+const OVER_BUDGET = "over zip_max_bytes";
 
 export interface ZipBudget {
   /** Bytes that may still be inflated for nested zips, shared by every zip of the message. */
@@ -42,8 +44,10 @@ export function scanZip(
   for (const entry of listing.entries) {
     if (entry.name.endsWith("/")) continue; // a directory
     const path = `${name}/${entry.name}`;
-    const head = entry.encrypted ? EMPTY : entryHead(bytes, entry);
-    if (head === undefined) facts.corruptZips.push(`${path}: ${BROKEN}`);
+    const read = entry.encrypted ? EMPTY : entryHead(bytes, entry, budget);
+    if (read === undefined) facts.corruptZips.push(`${path}: ${BROKEN}`);
+    if (read === OVER_BUDGET) facts.skipped.push(`${path}: ${OVER_BUDGET}`);
+    const head = typeof read === "string" ? undefined : read;
     facts.files.push({
       name: entry.name,
       where: `in ${name}`,
@@ -68,15 +72,25 @@ function storedData(bytes: Uint8Array, entry: ZipEntry): Uint8Array | undefined 
   return bytes.subarray(entry.dataStart, Math.min(entry.dataStart + entry.compressedSize, bytes.length));
 }
 
-/** The entry's first bytes, for their magic; undefined when it cannot be read. */
-function entryHead(bytes: Uint8Array, entry: ZipEntry): Uint8Array | undefined {
+/**
+ * The entry's first bytes, for their magic; undefined when it cannot be inflated. Its first 512
+ * compressed bytes are inflated (a dynamic block's code tables alone may take a few hundred), which
+ * yields at most ~530 KB (deflate's ratio is at most 1032:1), charged to the budget.
+ */
+function entryHead(bytes: Uint8Array, entry: ZipEntry, budget: ZipBudget): Uint8Array | undefined | string {
   const data = storedData(bytes, entry);
   if (data === undefined) return undefined;
-  if (entry.method === STORED) return data.subarray(0, 512);
-  if (entry.method !== DEFLATED) return new Uint8Array(0); // bzip2, lzma…: names only
+  if (entry.method === STORED) return data.subarray(0, HEAD_BYTES);
+  if (entry.method !== DEFLATED) return EMPTY; // bzip2, lzma…: names only
+  if (budget.bytesLeft <= 0) return OVER_BUDGET;
   try {
     const start = data.subarray(0, HEAD_INPUT_BYTES);
-    return inflateRawSync(start, { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, 512);
+    const inflated = inflateRawSync(start, {
+      finishFlush: constants.Z_SYNC_FLUSH,
+      maxOutputLength: Math.max(HEAD_INPUT_BYTES * 1100, HEAD_BYTES),
+    });
+    budget.bytesLeft -= inflated.length;
+    return inflated.subarray(0, HEAD_BYTES);
   } catch {
     return undefined;
   }
@@ -88,7 +102,7 @@ function entryData(bytes: Uint8Array, entry: ZipEntry, budget: ZipBudget): Uint8
   if (data === undefined) return "its data is not within the bytes read";
   if (entry.method === STORED) return data;
   if (entry.method !== DEFLATED) return `compression method ${entry.method} is not read`;
-  if (budget.bytesLeft <= 0) return "over zip_max_bytes";
+  if (budget.bytesLeft <= 0) return OVER_BUDGET;
   try {
     const inflated = inflateRawSync(data, {
       maxOutputLength: budget.bytesLeft,
@@ -97,6 +111,6 @@ function entryData(bytes: Uint8Array, entry: ZipEntry, budget: ZipBudget): Uint8
     budget.bytesLeft -= inflated.length;
     return inflated;
   } catch (error) {
-    return (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" ? "over zip_max_bytes" : BROKEN;
+    return (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" ? OVER_BUDGET : BROKEN;
   }
 }

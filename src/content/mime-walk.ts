@@ -1,12 +1,15 @@
-// The MIME walk: the message's bytes through @zone-eu/mailsplit's splitter, every leaf part reduced to a
-// carried file (its declared type, its decoded name, its first decoded bytes) as the splitter hands its
-// body over, zip parts collected up to zip_max_bytes and read (zip-scan.ts), attached messages fed to a
-// splitter of their own (mailsplit does not recurse into them). Nothing of a part is kept beyond those
-// windows: the bytes the splitter hands over are views of the message, decoded only as far as needed.
-// Pure (no socket, file or timer of ours: the splitter is an in-memory stream that yields between 16 KB
-// slices); async only because the splitter is.
+// The MIME walk: every part of the message, nested multiparts and attached messages (message/rfc822)
+// included, reduced to a carried file (its declared type, its decoded name, its first decoded bytes); zip
+// parts read up to zip_max_bytes (zip-scan.ts). Each part's header block goes through
+// @zone-eu/mailsplit's MimeNode, which decodes it with libmime (Content-Type, RFC 2231/2047 file names,
+// raw 8-bit), exactly as its Splitter does; the boundaries are found with Buffer.indexOf over the message,
+// which is in memory already (the request holds it): mailsplit's streaming Splitter looks at every line
+// and alone took 5.6 ms of CPU for the 1 MB benchmark message, over the 5 ms a whole scan may take
+// (docs/content.md, "Performance"). Parts are views of the message: nothing is copied but each part's
+// first bytes, decoded zips within zip_max_bytes and the decoded text of an encoded attached message.
+// Pure and synchronous.
 import { Buffer } from "node:buffer";
-import { type MimeNode, Splitter } from "@zone-eu/mailsplit";
+import { MimeNode } from "@zone-eu/mailsplit";
 import type { ContentPolicy } from "../model/content.ts";
 import { decodeSubject } from "../protocols/subject.ts";
 import type { ContentFacts } from "./carried-file.ts";
@@ -17,13 +20,17 @@ import { scanZip, type ZipBudget } from "./zip-scan.ts";
 
 /** A part's first bytes kept for their magic: an MZ header's PE offset is within them. */
 export const HEAD_BYTES = 512;
-/** Encoded bytes decoded at a time while only the head is wanted (base64 or quoted-printable of 512). */
+/** Encoded bytes decoded for the head (base64 or quoted-printable of 512 bytes, with line breaks). */
 const HEAD_INPUT = 4 * HEAD_BYTES;
-/** The message goes to the splitter in views of this size. */
-const WRITE_BYTES = 64 * 1024;
-/** One part's header block at most; a longer one ends the walk (the answer says so). */
-const MAX_HEADER_BYTES = 256 * 1024;
+/** Encoded bytes decoded at a time when a zip is collected. */
+const DECODE_SLICE = 64 * 1024;
+/** A part's header block is looked for within this many bytes; beyond, the part is all header. */
+export const MAX_HEADER_BYTES = 256 * 1024;
 const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
+const IDENTITY_ENCODINGS = new Set(["", "7bit", "8bit", "binary"]);
+const LF = 0x0a;
+const CR = 0x0d;
+const DASH = 0x2d;
 
 export interface WalkedMessage extends ContentFacts {
   /** The top-level Subject, RFC 2047 decoded; undefined when the message has none. */
@@ -37,14 +44,19 @@ interface Walk {
   zipBudget: ZipBudget;
 }
 
-interface SplitterFeed {
-  write(chunk: Uint8Array): boolean;
-  splitter: Splitter;
-  /** Ends the input; resolves once this splitter and the attached messages inside it are walked. */
-  end(): Promise<void>;
+/** One entity (a message, or a part of one): its bytes are bytes[start, end). */
+interface Entity {
+  bytes: Buffer;
+  start: number;
+  end: number;
+  parent: MimeNode | false;
+  /** Multipart levels and attached messages above it. */
+  depth: number;
+  /** For the report: "attachment", "in attached message". */
+  where: string;
 }
 
-export function walkMessage(message: Uint8Array, policy: ContentPolicy): Promise<WalkedMessage> {
+export function walkMessage(message: Uint8Array, policy: ContentPolicy): WalkedMessage {
   const facts: WalkedMessage = { files: [], corruptZips: [], skipped: [] };
   const walk: Walk = {
     policy,
@@ -52,63 +64,50 @@ export function walkMessage(message: Uint8Array, policy: ContentPolicy): Promise
     parts: 0,
     zipBudget: { bytesLeft: policy.zipMaxBytes, maxEntries: policy.zipMaxEntries },
   };
-  const feed = splitInto(walk, 0, "attachment");
-  for (let at = 0; at < message.length; at += WRITE_BYTES) {
-    const length = Math.min(WRITE_BYTES, message.length - at);
-    feed.write(Buffer.from(message.buffer, message.byteOffset + at, length));
+  const bytes = Buffer.from(message.buffer, message.byteOffset, message.length);
+  const root = readHeaders(message0(bytes));
+  const subject = root.node.headers ? root.node.headers.getFirst("subject") : "";
+  if (subject !== "") facts.subject = decodeSubject(subject);
+  walkEntity(walk, root.node, root.bodyStart, message0(bytes));
+  return facts;
+}
+
+/** The message itself as an entity. */
+function message0(bytes: Buffer): Entity {
+  return { bytes, start: 0, end: bytes.length, parent: false, depth: 0, where: "attachment" };
+}
+
+/** The entity's header block through MimeNode, and where its body starts. */
+function readHeaders(entity: Entity): { node: MimeNode; bodyStart: number } {
+  const { bytes, start, end } = entity;
+  const bodyStart = bodyStartOf(bytes, start, Math.min(end, start + MAX_HEADER_BYTES));
+  const node = new MimeNode(entity.parent);
+  node.addHeaderChunk(bytes.subarray(start, bodyStart));
+  node.parseHeaders();
+  return { node, bodyStart: Math.min(bodyStart, end) };
+}
+
+/** Where the body starts: after the first empty line; `limit` when there is none before it. */
+function bodyStartOf(bytes: Buffer, start: number, limit: number): number {
+  if (bytes[start] === LF) return start + 1;
+  if (bytes[start] === CR && bytes[start + 1] === LF) return start + 2;
+  let at = start;
+  while (at < limit) {
+    const lf = bytes.indexOf(LF, at);
+    if (lf < 0 || lf >= limit) return limit;
+    if (bytes[lf + 1] === LF) return lf + 2;
+    if (bytes[lf + 1] === CR && bytes[lf + 2] === LF) return lf + 3;
+    at = lf + 1;
   }
-  return feed.end().then(() => facts);
+  return limit;
 }
 
-/** A splitter for a message at `depth` (0: the message itself; 1: a message attached to it, …). */
-function splitInto(walk: Walk, depth: number, where: string): SplitterFeed {
-  const splitter = new Splitter({
-    ignoreEmbedded: true,
-    maxHeadSize: MAX_HEADER_BYTES,
-    maxChildNodes: walk.policy.maxParts + 1,
-  });
-  const attached: Promise<void>[] = [];
-  let part: PartSink | undefined;
-  splitter.on("data", (data: MimeNode | { type: "data" | "body"; value: Buffer }) => {
-    if (data.type === "body") return part?.add(data.value);
-    if (data.type !== "node") return;
-    part?.finish();
-    part = undefined;
-    const node = data as MimeNode;
-    if (depth === 0 && node.root) {
-      const subject = node.headers ? node.headers.getFirst("subject") : "";
-      if (subject !== "") walk.facts.subject = decodeSubject(subject);
-    }
-    if (node.multipart || !admitPart(walk, depth + nesting(node))) return;
-    part = partSink(walk, node, depth, where, splitter, attached);
-  });
-  // The splitter's typings list only its "data" event; the stream's own events are there as for any stream.
-  const events: NodeJS.EventEmitter = splitter;
-  const walked = new Promise<void>((resolve) => {
-    events.on("end", () => {
-      part?.finish();
-      resolve();
-    });
-    events.on("error", (error: Error) => {
-      walk.facts.skipped.push(`MIME structure: ${error.message}`);
-      resolve();
-    });
-  });
-  return {
-    splitter,
-    write: (chunk) => splitter.destroyed ? true : splitter.write(chunk),
-    end() {
-      if (!splitter.destroyed) splitter.end();
-      return walked.then(() => Promise.all(attached)).then(() => undefined);
-    },
-  };
-}
-
-/** How deep a node sits in its message's multipart tree (the root: 0). */
-function nesting(node: MimeNode): number {
-  let depth = 0;
-  for (let parent = node.parentNode; parent; parent = parent.parentNode) depth++;
-  return depth;
+function walkEntity(walk: Walk, node: MimeNode, bodyStart: number, entity: Entity): void {
+  if (!admitPart(walk, entity.depth)) return;
+  const body = entity.bytes.subarray(bodyStart, entity.end);
+  if (node.multipart && node._boundary) return walkMultipart(walk, node, node._boundary, body, entity);
+  readLeaf(walk, node, body, entity);
+  if (node.contentType === "message/rfc822") walkAttachedMessage(walk, node, body, entity);
 }
 
 /** Counts the part against max_parts and max_depth; false (noted once) when it is beyond one of them. */
@@ -126,105 +125,143 @@ function admitPart(walk: Walk, depth: number): boolean {
   return true;
 }
 
-interface PartSink {
-  add(chunk: Uint8Array): void;
-  finish(): void;
+/** Each body part between the delimiter lines ("--boundary", "--boundary--" closes). */
+function walkMultipart(walk: Walk, node: MimeNode, boundary: Buffer, body: Buffer, entity: Entity): void {
+  const delimiter = Buffer.concat([Buffer.from("--"), boundary]);
+  let partStart = -1;
+  let from = 0;
+  for (;;) {
+    const found = findDelimiter(body, delimiter, from);
+    if (found === undefined) break;
+    if (partStart >= 0) walkPart(walk, node, body, partStart, lineEndBefore(body, found.at), entity);
+    if (found.closing) return;
+    partStart = found.next;
+    from = found.next;
+  }
+  // No closing delimiter: the last part runs to the end, as mail readers show it.
+  if (partStart >= 0 && partStart < body.length) walkPart(walk, node, body, partStart, body.length, entity);
 }
 
-type Mode = "head" | "zip" | "message" | "done";
+function walkPart(
+  walk: Walk,
+  parent: MimeNode,
+  body: Buffer,
+  start: number,
+  end: number,
+  entity: Entity,
+): void {
+  const child: Entity = { bytes: body, start, end, parent, depth: entity.depth + 1, where: entity.where };
+  const { node, bodyStart } = readHeaders(child);
+  walkEntity(walk, node, bodyStart, child);
+}
 
 /**
- * One leaf part: its head always; then, by what it is, the rest collected as a zip (up to what is left of
- * zip_max_bytes), fed to an attached message's splitter, or not decoded at all.
+ * The next delimiter line at or after `from`: at a line start, "--boundary", optionally "--", then only
+ * spaces or tabs to the line end. `next`: where the line after it starts.
  */
-function partSink(
-  walk: Walk,
-  node: MimeNode,
-  depth: number,
-  where: string,
-  parent: Splitter,
-  attached: Promise<void>[],
-): PartSink {
-  const { policy, facts } = walk;
+function findDelimiter(body: Buffer, delimiter: Buffer, from: number) {
+  for (let at = body.indexOf(delimiter, from); at >= 0; at = body.indexOf(delimiter, at + 1)) {
+    if (at > 0 && body[at - 1] !== LF) continue;
+    let end = at + delimiter.length;
+    const closing = body[end] === DASH && body[end + 1] === DASH;
+    if (closing) end += 2;
+    while (body[end] === 0x20 || body[end] === 0x09) end++;
+    if (end < body.length && body[end] !== LF && !(body[end] === CR && body[end + 1] === LF)) continue;
+    const next = end >= body.length ? end : body[end] === LF ? end + 1 : end + 2;
+    return { at, closing, next };
+  }
+  return undefined;
+}
+
+/** The line break before a delimiter belongs to the delimiter (RFC 2046 5.1.1), not to the part. */
+function lineEndBefore(body: Buffer, at: number): number {
+  if (at > 0 && body[at - 1] === LF) at--;
+  if (at > 0 && body[at - 1] === CR) at--;
+  return at;
+}
+
+/** A leaf part: a carried file with its head; a zip is read; the rest is not decoded. */
+function readLeaf(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): void {
   const name = typeof node.filename === "string" ? node.filename : "";
   const contentType = node.contentType || "text/plain";
-  const decoder = chunkDecoder(node.encoding || "");
-  const head = new Uint8Array(HEAD_BYTES);
-  let headLength = 0;
+  const encoding = node.encoding || "";
+  const head = decodedHead(encoding, body);
+  walk.facts.files.push({ name, contentType, head, where: entity.where });
   const zipDeclared = ZIP_TYPES.has(contentType) || extensionOf(name) === ".zip";
-  let mode: Mode = contentType === "message/rfc822" ? "message" : "head";
-  let inner: SplitterFeed | undefined;
-  if (mode === "message") {
-    if (depth + 1 + nesting(node) > policy.maxDepth) {
-      facts.skipped.push(`attached message deeper than max_depth (${policy.maxDepth})`);
-      mode = "done";
-    } else inner = splitInto(walk, depth + 1, "in attached message");
+  if (walk.policy.zip && (zipDeclared || looksLikeZip(head))) {
+    readZipPart(walk, name || "(zip attachment)", encoding, body);
   }
-  const zip: Uint8Array[] = [];
-  let zipLength = 0;
-  let zipCut = false;
-
-  const collect = (bytes: Uint8Array) => {
-    const room = Math.min(walk.zipBudget.bytesLeft - zipLength, bytes.length);
-    if (room > 0) zip.push(bytes.subarray(0, room));
-    zipLength += Math.max(room, 0);
-    if (room < bytes.length) {
-      zipCut = true;
-      mode = "done";
-    }
-  };
-  const consume = (bytes: Uint8Array) => {
-    if (headLength < HEAD_BYTES) {
-      const taken = Math.min(HEAD_BYTES - headLength, bytes.length);
-      head.set(bytes.subarray(0, taken), headLength);
-      headLength += taken;
-    }
-    if (mode === "message") return feedInner(inner!, parent, bytes);
-    if (mode === "head" && policy.zip && (zipDeclared || (headLength >= 4 && looksLikeZip(head)))) {
-      mode = "zip";
-    }
-    if (mode === "zip") collect(bytes);
-    else if (mode === "head" && headLength === HEAD_BYTES) mode = "done";
-  };
-
-  return {
-    add(chunk) {
-      if (mode === "done") return;
-      const wantsAll = mode !== "head";
-      consume(decoder.decode(wantsAll ? chunk : chunk.subarray(0, HEAD_INPUT)));
-      if (!wantsAll && chunk.length > HEAD_INPUT && (mode as Mode) !== "done") {
-        consume(decoder.decode(chunk.subarray(HEAD_INPUT)));
-      }
-    },
-    finish() {
-      if (mode !== "done") consume(decoder.end());
-      facts.files.push({ name, contentType, head: head.subarray(0, headLength), where });
-      if (inner) attached.push(inner.end());
-      if (zipLength > 0 || zipCut) finishZip(walk, name || "(zip attachment)", zip, zipLength, zipCut);
-      mode = "done";
-    },
-  };
 }
 
-/** Writes to an attached message's splitter; when it has enough queued, the outer one waits for it. */
-function feedInner(inner: SplitterFeed, outer: Splitter, bytes: Uint8Array): void {
-  if (bytes.length === 0 || inner.write(bytes)) return;
-  outer.pause();
-  const events: NodeJS.EventEmitter = inner.splitter;
-  events.once("drain", () => outer.resume());
-  events.once("error", () => outer.resume());
+function decodedHead(encoding: string, body: Buffer): Uint8Array {
+  const decoder = chunkDecoder(encoding);
+  const input = body.subarray(0, HEAD_INPUT);
+  const head = decoder.decode(input);
+  const whole = input.length === body.length ? concatTwo(head, decoder.end()) : head;
+  return whole.length > HEAD_BYTES ? whole.slice(0, HEAD_BYTES) : Uint8Array.from(whole);
 }
 
-function finishZip(walk: Walk, name: string, pieces: Uint8Array[], length: number, cut: boolean): void {
+/** A Buffer over the same memory (no copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+function concatTwo(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return b.length === 0 ? a : Buffer.concat([a, b]);
+}
+
+/** The zip part decoded up to what is left of zip_max_bytes, then read (cut: from its local headers). */
+function readZipPart(walk: Walk, name: string, encoding: string, body: Buffer): void {
   const { facts, policy, zipBudget } = walk;
-  if (length === 0) {
-    facts.skipped.push(`${name}: over zip_max_bytes`);
+  const { bytes, cut } = decodeUpTo(encoding, body, zipBudget.bytesLeft);
+  if (bytes.length === 0) {
+    if (cut) facts.skipped.push(`${name}: over zip_max_bytes`);
     return;
   }
-  zipBudget.bytesLeft -= length;
-  // Cut: the central directory (at the end) is missing; the entries before the cut are read from their
-  // local headers, and the zip is not called corrupt for it.
-  if (cut) facts.skipped.push(`${name}: only its first ${length} bytes read (zip_max_bytes)`);
-  const bytes = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, length);
+  zipBudget.bytesLeft -= bytes.length;
+  if (cut) facts.skipped.push(`${name}: only its first ${bytes.length} bytes read (zip_max_bytes)`);
   scanZip(bytes, name, policy.zipMaxDepth, zipBudget, facts, cut);
+}
+
+/** The body decoded, at most `limit` bytes of it; `cut` when there was more. */
+function decodeUpTo(encoding: string, body: Buffer, limit: number): { bytes: Uint8Array; cut: boolean } {
+  if (IDENTITY_ENCODINGS.has(encoding)) {
+    return { bytes: body.subarray(0, Math.max(0, limit)), cut: body.length > limit };
+  }
+  const decoder = chunkDecoder(encoding);
+  const pieces: Uint8Array[] = [];
+  let length = 0;
+  for (let at = 0; at < body.length && length < limit; at += DECODE_SLICE) {
+    const piece = decoder.decode(body.subarray(at, at + DECODE_SLICE));
+    pieces.push(piece);
+    length += piece.length;
+  }
+  if (length < limit) {
+    const last = decoder.end();
+    pieces.push(last);
+    length += last.length;
+  }
+  const bytes = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, length);
+  return length > limit ? { bytes: bytes.subarray(0, limit), cut: true } : { bytes, cut: false };
+}
+
+/**
+ * An attached message is walked as a message of its own (mailsplit's parser would not look inside one
+ * that is an attachment or encoded): in place when it is 7bit/8bit/binary, else decoded first.
+ */
+function walkAttachedMessage(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): void {
+  const encoding = node.encoding || "";
+  const inner = IDENTITY_ENCODINGS.has(encoding)
+    ? body
+    : asBuffer(decodeUpTo(encoding, body, body.length).bytes);
+  const message: Entity = {
+    bytes: inner,
+    start: 0,
+    end: inner.length,
+    parent: false,
+    depth: entity.depth + 1,
+    where: "in attached message",
+  };
+  const { node: root, bodyStart } = readHeaders(message);
+  walkEntity(walk, root, bodyStart, message);
 }

@@ -6,7 +6,7 @@ import type { ConcernAnswer } from "../model/answer.ts";
 import type { ContentPolicy } from "../model/content.ts";
 import type { MessageEnvelope } from "../model/message.ts";
 import { decodeSubject } from "../protocols/subject.ts";
-import { walkMessage } from "./mime-walk.ts";
+import { MAX_HEADER_BYTES, walkMessage } from "./mime-walk.ts";
 import { evaluateRules, type MessageFacts } from "./rules.ts";
 
 /** What a scan needs of a "message" request (policy/request.ts). */
@@ -19,10 +19,8 @@ export interface ScannedMessage {
   truncated: boolean;
 }
 
-/** The header block is looked for within this many bytes (the splitter's bound on one part's header). */
-const MAX_HEADER_BYTES = 256 * 1024;
-
-export async function scanMessage(request: ScannedMessage, policy: ContentPolicy): Promise<ConcernAnswer> {
+/** Synchronous: a scan is a few milliseconds of CPU at most (docs/content.md, "Performance"). */
+export function scanMessage(request: ScannedMessage, policy: ContentPolicy): ConcernAnswer {
   const { envelope, message } = request;
   const size = Math.max(request.size, message.length);
   const facts: MessageFacts = { recipients: envelope.recipients };
@@ -35,7 +33,7 @@ export async function scanMessage(request: ScannedMessage, policy: ContentPolicy
       ? `only ${message.length} of ${size} bytes received: attachments not scanned`
       : `message of ${size} bytes over max_scan_size (${policy.maxScanSize}): attachments not scanned`;
   } else {
-    const walked = await walkMessage(message, policy);
+    const walked = walkMessage(message, policy);
     facts.subject = walked.subject;
     facts.content = walked;
   }

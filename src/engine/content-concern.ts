@@ -1,5 +1,5 @@
-// The content rules as a concern of the engine: in-process (a scan is pure CPU of a few milliseconds,
-// content/scan.ts), no actor. It applies to whole messages ("message" requests, the spamd front) when
+// The content rules as a concern of the engine: in-process and synchronous (a scan is a few milliseconds
+// of CPU, content/scan.ts), no actor: it answers in the same turn, so the engine sets it no deadline. It applies to whole messages ("message" requests, the spamd front) when
 // [content] is configured; it counts nothing, so commit has nothing to do and decide is check.
 import type { Logger } from "../log.ts";
 import type { ContentPolicy } from "../model/content.ts";
@@ -11,14 +11,15 @@ export function contentConcern(policy: () => ContentPolicy | undefined, log: Log
   const ask = (request: PolicyRequest, reply: ConcernReply) => {
     const rules = policy();
     if (request.form !== "message" || rules === undefined) return reply(undefined, 0, "error");
-    scanMessage(request, rules).then(
-      (answer) => reply(answer),
-      (error) => {
-        // A scan is written never to throw; if one does, the message gets [content] fail_mode.
-        log.warn("content", "scan failed", { error: (error as Error).message });
-        reply(undefined, 0, "error");
-      },
-    );
+    let answer;
+    try {
+      answer = scanMessage(request, rules);
+    } catch (error) {
+      // A scan is written never to throw; if one does, the message gets [content] fail_mode.
+      log.warn("content", "scan failed", { error: (error as Error).message });
+      return reply(undefined, 0, "error");
+    }
+    reply(answer);
   };
   return {
     id: "content",

@@ -6,11 +6,13 @@
 //   --seconds N   per server and throughput scenario (default 10)   --threads N   concurrent clients (default 8)
 //   --rounds N    interleaved rounds those seconds are split into (default 5)
 //   --soak N      also hold 10k req/s for N seconds and sample RSS (the flat-memory check)
-//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf (default: all)
+//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf, content (default: all)
 //                 spf: warm SPF checks/s in-process for a record with two includes, cold checks of a
 //                 three-include record against a local nsd (test/bench/spf-check.ts), and the CPU per request
 //                 [spf] adds on the policy socket (attribute form, uniform 1e5 senders of one domain from 250
 //                 clients, against the same daemon without [spf], in interleaved rounds)
+//                 content: the content rules in-process (test/bench/content-scan.ts): a 1 MB message with
+//                 20 attachments, CPU ms per scan, scans/s on one core, what a scan allocates
 //   --match TEXT  only the throughput scenarios whose name contains TEXT (A|B: either; references always run)
 //   --exim        the same as --only exim
 //   --transactions N, --exim-rounds N   for exim: lock-step transactions per session (2000), rounds (8)
@@ -526,6 +528,14 @@ async function measureExim() {
 
 const spf = wants("spf") ? await measureSpf() : undefined;
 if (spf) process.stdout.write(`spf: ${JSON.stringify(spf)}\n`);
+const content = wants("content")
+  ? JSON.parse(
+    execFileSync(bun, [join(root, "test/bench/content-scan.ts"), String(Math.max(1, seconds / rounds))], {
+      encoding: "utf8",
+    }),
+  )
+  : undefined;
+if (content) process.stdout.write(`content: ${JSON.stringify(content)}\n`);
 const memory = wants("memory") ? await measureMemory() : undefined;
 if (memory) process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
 const startup = wants("startup") ? await measureStartup() : undefined;
@@ -571,6 +581,12 @@ const otherMarkdown = [
     `policy socket (attribute form): ${spf.socket.spf.rps} req/s and ${spf.socket.spf.cpu_us} µs CPU per ` +
     `request with [spf], ${spf.socket.plain.rps} and ${spf.socket.plain.cpu_us} µs without: SPF adds ` +
     `${spf.socket.added_cpu_us} µs.`,
+  content &&
+  `Content rules (in-process, every kind of rule, none matching): a ${content.message_bytes}-byte message with ` +
+    `${content.attachments} attachments takes ${content.big.cpu_ms_per_scan} ms CPU per scan ` +
+    `(${content.big.scans_per_cpu_s} scans/s on one core), allocating ${content.allocated.kb_per_scan} KB; ` +
+    `a small message with subject and spamtrap rules only ${content.small_header_rules.cpu_ms_per_scan} ms ` +
+    `(${content.small_header_rules.scans_per_cpu_s} scans/s).`,
   soak &&
   `Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
     `${soak.rss_samples_mb.join(", ")} MB.`,
@@ -619,7 +635,11 @@ const out = join(root, "test/bench/results");
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "latest.json"),
-  JSON.stringify({ date, machine, threads, seconds, results, memory, startup, soak, exim, spf }, null, 2) +
+  JSON.stringify(
+    { date, machine, threads, seconds, results, memory, startup, soak, exim, spf, content },
+    null,
+    2,
+  ) +
     "\n",
 );
 writeFileSync(join(out, "latest.md"), markdown);

@@ -7,9 +7,11 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
   ALERTS_SECTION,
+  CONTENT_SECTION,
   DAEMON_SECTION,
   LIMIT_SECTION,
   LIMITS_SECTION,
+  RULE_SECTION,
   type SectionSpec,
   SPF_SECTION,
   THRESHOLDS_SECTION,
@@ -48,4 +50,6 @@ describe("docs/configuration.md defaults", () => {
   it("[alerts] shows the schema's defaults", () => assertTableMatches("[alerts]", ALERTS_SECTION));
   it("[limits] shows the schema's defaults", () => assertTableMatches("Concerns: [limits]", LIMITS_SECTION));
   it("[spf] shows the schema's defaults", () => assertTableMatches("[spf]", SPF_SECTION));
+  it("[content] shows the schema's defaults", () => assertTableMatches("[content]", CONTENT_SECTION));
+  it("[rule NAME] shows the schema's defaults", () => assertTableMatches("[rule NAME]", RULE_SECTION));
 });

@@ -200,3 +200,36 @@ describe("content scan: spamtraps and bounds", () => {
     assert.equal(answer.rule, "trap");
   });
 });
+
+describe("content scan: bad input", () => {
+  const corpus = [
+    ...Object.values(EXECUTABLE_MESSAGES).map((entry) => entry.message),
+    ...Object.values(CLEAN_MESSAGES),
+  ];
+
+  it("never throws on cut or mangled messages", () => {
+    for (const bytes of corpus) {
+      for (let cut = 0; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 97))) {
+        scanMessage(messageRequest(bytes.subarray(0, cut)), policy);
+      }
+      for (let seed = 1; seed < 60; seed++) {
+        const mangled = Uint8Array.from(bytes);
+        for (let i = 0; i < 8; i++) {
+          mangled[(seed * 7919 * (i + 1)) % mangled.length] = (seed * 31 + i) & 0xff;
+        }
+        scanMessage(messageRequest(mangled), policy);
+      }
+    }
+  });
+
+  it("LF-only line ends, a missing closing delimiter, and an empty message", () => {
+    const crlf = new TextDecoder("latin1").decode(EXECUTABLE_MESSAGES["nested multiparts"].message);
+    const lf = new TextEncoder().encode(crlf.replace(/\r\n/g, "\n"));
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(lf), policy)), ["EXE"]);
+    const unclosed = crlf.slice(0, crlf.lastIndexOf("--=_corpus"));
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(new TextEncoder().encode(unclosed)), policy)), [
+      "EXE",
+    ]);
+    assert.deepEqual(scanMessage(messageRequest(new Uint8Array(0)), policy), { action: "accept", score: 0 });
+  });
+});

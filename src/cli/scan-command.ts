@@ -1,13 +1,12 @@
 // `mailpolicyd scan FILE [--sender ADDR] [--rcpt ADDR]...`: one message through the content rules of the
 // config, as the daemon's content concern would scan it, printed with the verdict, the score and every
 // symbol. For a postmaster asking "why was this refused?" or trying a new [rule NAME] on saved mail.
-import { existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { parseConfig } from "../config/load.ts";
 import type { ConcernAnswer } from "../model/answer.ts";
 import type { ContentPolicy } from "../model/content.ts";
 import { scanMessage, type ScannedMessage } from "../content/scan.ts";
-import { readConfig } from "./config-source.ts";
+import { readToolConfig } from "./config-source.ts";
 
 /** Exit statuses: docs/content.md, "mailpolicyd scan". */
 export const SCAN_EXIT = { accepted: 0, refused: 1, usage: 64, noInput: 66, config: 78 } as const;
@@ -24,10 +23,7 @@ export interface ScanCommandOptions {
 
 /** [content] of the config, or the schema's defaults (and no rules) when it has none. */
 function contentSettings(options: ScanCommandOptions): ContentPolicy | string {
-  const useDefaults = !options.configGiven && !existsSync(options.config);
-  const result = useDefaults
-    ? parseConfig("", "(defaults)", process.cwd())
-    : readConfig({ file: options.config });
+  const result = readToolConfig(options.config, options.configGiven);
   if (!result.ok) return result.errors.join("\n");
   if (result.config.content) return result.config.content;
   process.stderr.write(`mailpolicyd scan: ${result.config.file} has no [content] section: no rules apply\n`);

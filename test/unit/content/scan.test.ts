@@ -2,6 +2,7 @@
 // in every wrapping is found and named, no clean message matches, subjects in several charsets decode.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { scanMessage } from "../../../src/content/scan.ts";
 import {
   attachedMessage,
@@ -231,5 +232,21 @@ describe("content scan: bad input", () => {
       "EXE",
     ]);
     assert.deepEqual(scanMessage(messageRequest(new Uint8Array(0)), policy), { action: "accept", score: 0 });
+  });
+});
+
+describe("content scan: Exim's spamd copy", () => {
+  it("an mbox From line and X-Envelope headers before the message change nothing", () => {
+    const text = new TextDecoder("latin1").decode(EXECUTABLE_MESSAGES["exe, base64"].message)
+      .replace("Subject: invoice", "Subject: =?UTF-8?Q?You_have_won?=");
+    const mbox = "From sender@example.org Wed Dec  2 10:00:00 2026\nX-Envelope-From: <sender@example.org>\n" +
+      `X-Envelope-To: <someone@example.net>\n${text}`;
+    const bytes = new Uint8Array(Buffer.from(mbox, "latin1"));
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(bytes), policy)), ["EXE", "LOTTERY"]);
+    const small = contentPolicy(RULES.replace("[content]", "[content]\nmax_scan_size = 1K"));
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(bytes), small)), [
+      "LOTTERY",
+      "CONTENT_NOT_SCANNED",
+    ]);
   });
 });

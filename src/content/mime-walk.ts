@@ -10,6 +10,7 @@
 // Pure and synchronous.
 import { Buffer } from "node:buffer";
 import { MimeNode } from "@zone-eu/mailsplit";
+import libmime from "libmime";
 import type { ContentPolicy } from "../model/content.ts";
 import { decodeSubject } from "../protocols/subject.ts";
 import type { ContentFacts } from "./carried-file.ts";
@@ -187,10 +188,30 @@ function readLeaf(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): voi
   const encoding = node.encoding || "";
   const head = decodedHead(encoding, body);
   walk.facts.files.push({ name, contentType, head, where: entity.where });
+  const other = contentTypeName(node, name);
+  if (other !== undefined) walk.facts.files.push({ name: other, contentType, head, where: entity.where });
   const zipDeclared = ZIP_TYPES.has(contentType) || extensionOf(name) === ".zip";
   if (walk.policy.zip && (zipDeclared || looksLikeZip(head))) {
     readZipPart(walk, name || "(zip attachment)", encoding, body);
   }
+}
+
+/**
+ * The Content-Type's name= when it differs from the Content-Disposition filename MimeNode chose: mail
+ * readers differ on which they show and save as, so `filename="a.pdf"` with `name="a.exe"` is both.
+ */
+function contentTypeName(node: MimeNode, chosen: string): string | undefined {
+  const header = node.headers ? node.headers.getFirst("content-type") : "";
+  if (!/name/i.test(header)) return undefined;
+  const name = libmime.parseHeaderValue(header).params.name;
+  if (!name) return undefined;
+  let decoded = name;
+  try {
+    decoded = libmime.decodeWords(name);
+  } catch {
+    // an undecodable name is checked as written
+  }
+  return decoded === chosen ? undefined : decoded;
 }
 
 function decodedHead(encoding: string, body: Buffer): Uint8Array {

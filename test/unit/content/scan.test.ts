@@ -235,6 +235,18 @@ describe("content scan: bad input", () => {
   });
 });
 
+describe("content scan: names", () => {
+  it("a filename= and a different name= are both checked", () => {
+    for (const [filename, name] of [["a.pdf", "a.exe"], ["a.exe", "a.pdf"]]) {
+      const attachment = `Content-Type: application/pdf; name="${name}"\r\n` +
+        `Content-Disposition: attachment; filename="${filename}"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n%PDF`;
+      const answer = scanMessage(messageRequest(message("x", multipart("mixed", [attachment]))), policy);
+      assert.deepEqual(symbolsOf(answer), ["EXE"], `${filename} ${name}`);
+      assert.match(answer.symbols![0].description!, /executable a\.exe \(attachment\)/);
+    }
+  });
+});
+
 describe("content scan: Exim's spamd copy", () => {
   it("an mbox From line and X-Envelope headers before the message change nothing", () => {
     const text = new TextDecoder("latin1").decode(EXECUTABLE_MESSAGES["exe, base64"].message)

@@ -66,15 +66,17 @@ export function walkMessage(message: Uint8Array, policy: ContentPolicy): WalkedM
     zipBudget: { bytesLeft: policy.zipMaxBytes, maxEntries: policy.zipMaxEntries },
   };
   const bytes = Buffer.from(message.buffer, message.byteOffset, message.length);
-  const root = readHeaders(message0(bytes));
+  const message0 = wholeMessage(bytes);
+  admitPart(walk, 0);
+  const root = readHeaders(message0);
   const subject = root.node.headers ? root.node.headers.getFirst("subject") : "";
   if (subject !== "") facts.subject = decodeSubject(subject);
-  walkEntity(walk, root.node, root.bodyStart, message0(bytes));
+  walkEntity(walk, root.node, root.bodyStart, message0);
   return facts;
 }
 
 /** The message itself as an entity. */
-function message0(bytes: Buffer): Entity {
+function wholeMessage(bytes: Buffer): Entity {
   return { bytes, start: 0, end: bytes.length, parent: false, depth: 0, where: "attachment" };
 }
 
@@ -103,15 +105,18 @@ function bodyStartOf(bytes: Buffer, start: number, limit: number): number {
   return limit;
 }
 
+/** An admitted entity (admitPart) whose headers are read: its parts, or itself as a file. */
 function walkEntity(walk: Walk, node: MimeNode, bodyStart: number, entity: Entity): void {
-  if (!admitPart(walk, entity.depth)) return;
   const body = entity.bytes.subarray(bodyStart, entity.end);
   if (node.multipart && node._boundary) return walkMultipart(walk, node, node._boundary, body, entity);
   readLeaf(walk, node, body, entity);
   if (node.contentType === "message/rfc822") walkAttachedMessage(walk, node, body, entity);
 }
 
-/** Counts the part against max_parts and max_depth; false (noted once) when it is beyond one of them. */
+/**
+ * Counts the part against max_parts and max_depth, before its headers are read; false (noted once) when
+ * it is beyond one of them.
+ */
 function admitPart(walk: Walk, depth: number): boolean {
   const { policy, facts } = walk;
   if (++walk.parts > policy.maxParts) {
@@ -134,7 +139,9 @@ function walkMultipart(walk: Walk, node: MimeNode, boundary: Buffer, body: Buffe
   for (;;) {
     const found = findDelimiter(body, delimiter, from);
     if (found === undefined) break;
-    if (partStart >= 0) walkPart(walk, node, body, partStart, lineEndBefore(body, found.at), entity);
+    if (partStart >= 0 && !walkPart(walk, node, body, partStart, lineEndBefore(body, found.at), entity)) {
+      return;
+    }
     if (found.closing) return;
     partStart = found.next;
     from = found.next;
@@ -143,6 +150,7 @@ function walkMultipart(walk: Walk, node: MimeNode, boundary: Buffer, body: Buffe
   if (partStart >= 0 && partStart < body.length) walkPart(walk, node, body, partStart, body.length, entity);
 }
 
+/** One body part; false once max_parts is reached (the rest of the multipart is left). */
 function walkPart(
   walk: Walk,
   parent: MimeNode,
@@ -150,10 +158,12 @@ function walkPart(
   start: number,
   end: number,
   entity: Entity,
-): void {
+): boolean {
   const child: Entity = { bytes: body, start, end, parent, depth: entity.depth + 1, where: entity.where };
+  if (!admitPart(walk, child.depth)) return walk.parts <= walk.policy.maxParts;
   const { node, bodyStart } = readHeaders(child);
   walkEntity(walk, node, bodyStart, child);
+  return true;
 }
 
 /**
@@ -283,6 +293,7 @@ function walkAttachedMessage(walk: Walk, node: MimeNode, body: Buffer, entity: E
     depth: entity.depth + 1,
     where: "in attached message",
   };
+  if (!admitPart(walk, message.depth)) return;
   const { node: root, bodyStart } = readHeaders(message);
   walkEntity(walk, root, bodyStart, message);
 }

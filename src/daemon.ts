@@ -19,6 +19,7 @@ import { createPolicyEngine, type PolicyEngine } from "./engine/policy-engine.ts
 import { limitsConcern } from "./engine/limits-concern.ts";
 import { spfActor } from "./actors/spf.ts";
 import { spfConcern } from "./engine/spf-concern.ts";
+import { contentConcern } from "./engine/content-concern.ts";
 import type { Concern } from "./engine/concern.ts";
 import { spamAssassinActor } from "./actors/spamassassin.ts";
 import { spamAssassinConcern } from "./engine/spamassassin-concern.ts";
@@ -122,6 +123,9 @@ export function startDaemon(options: DaemonOptions): Daemon {
   if (ids.includes("spamassassin")) {
     concerns.push(spamAssassinConcern(() => supervisor.system, () => config.spamassassin, metrics.spamd));
   }
+  // In-process, no actor; like [spf], present only when [content] was there at start.
+  const withContent = config.content !== undefined;
+  if (withContent) concerns.push(contentConcern(() => config.content, log));
   const engine = createPolicyEngine({
     concerns,
     settings: (concern) => config.concerns[concern as keyof Config["concerns"]],
@@ -167,6 +171,9 @@ export function startDaemon(options: DaemonOptions): Daemon {
         if (optional.configured(next) && !ids.includes(id as ActorId)) {
           log.warn("daemon", `[${optional.section}] was added: restart the daemon to start ${optional.what}`);
         }
+      }
+      if (next.content !== undefined && !withContent) {
+        log.warn("daemon", "[content] was added: restart the daemon to start the content concern");
       }
       config = next;
       log.setLevel(next.daemon.logLevel);

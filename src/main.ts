@@ -7,6 +7,7 @@ import { runCommand } from "./cli/run.ts";
 import { reexecWithHeapTuning } from "./cli/heap-tuning.ts";
 import { checkRequestLine } from "./cli/check-request.ts";
 import { spfCommand } from "./cli/spf-command.ts";
+import { scanCommand } from "./cli/scan-command.ts";
 import { CLIENT_COMMANDS, type ClientCommand, runClientCommand } from "./cli/control-commands.ts";
 import { DEBIAN_EXIM_DIR, eximSetupCommand } from "./cli/exim-setup.ts";
 import { EMBEDDED_CONFIG } from "./config/defaults.ts";
@@ -39,7 +40,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
   try {
     parsed = parseArgs({
       args: rest,
-      allowPositionals: ["config-test", "show", "reset", "check", "spf"].includes(command),
+      allowPositionals: ["config-test", "show", "reset", "check", "spf", "scan"].includes(command),
       options: {
         help: { type: "boolean", short: "h" },
         config: { type: "string", short: "c" },
@@ -58,6 +59,8 @@ function main(argv: string[]): number | "running" | Promise<number> {
         remove: { type: "boolean" },
         confdir: { type: "string" },
         "fail-closed": { type: "boolean" },
+        sender: { type: "string" },
+        rcpt: { type: "string", multiple: true },
       },
       strict: true,
     });
@@ -83,6 +86,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
     reload: ["config", "socket"],
     check: ["config", "socket"],
     spf: ["config"],
+    scan: ["config", "sender", "rcpt"],
   };
   for (const name of Object.keys(values)) {
     if (!(allowed[command] ?? []).includes(name)) {
@@ -123,6 +127,14 @@ function main(argv: string[]): number | "running" | Promise<number> {
         config: values.config ?? DEFAULT_CONFIG_FILE,
         configGiven: values.config !== undefined,
         args: positionals,
+      });
+    case "scan":
+      return scanCommand({
+        config: values.config ?? DEFAULT_CONFIG_FILE,
+        configGiven: values.config !== undefined,
+        args: positionals,
+        sender: values.sender,
+        recipients: values.rcpt,
       });
     case "exim-snippet": {
       const chosen = (["debian-split", "debian-unsplit", "plain", "legacy"] as const).filter((name) =>

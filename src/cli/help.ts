@@ -21,6 +21,7 @@ Commands:
   reload          re-read the config (an invalid one is refused)
   check REQUEST   ask the policy socket exactly as Exim would and print the answer
   spf IP SENDER   check SPF as the daemon would; print the result, the answer and every DNS query
+  scan FILE       run a message through the content rules; print the verdict, score and symbols
   config-test     check a config file; print every error as FILE:LINE: key: problem
   default-config  print the embedded default config
   exim-snippet    print the Exim configuration that asks mailpolicyd
@@ -136,6 +137,19 @@ Received-SPF header and a trace of every DNS query. The daemon need not run; not
                    absent, the schema's defaults)
 Exit 0 for pass, 1 for any other result but temperror, 2 for temperror, 64 for bad arguments,
 78 for an invalid config.`,
+  scan: `Usage: mailpolicyd scan FILE [--sender ADDR] [--rcpt ADDR]... [--config FILE]
+
+Runs a message (a file, or - for standard input) through the content rules of the config's
+[content] and [rule NAME] sections as the daemon's content concern would, and prints the verdict,
+the total score and each symbol with its score and why it matched. The daemon need not run.
+A message over max_scan_size is read only that far, like the daemon, and its attachments are not
+scanned (the report says so).
+  --sender ADDR    the envelope sender (default: the null sender)
+  --rcpt ADDR      an envelope recipient, for spamtrap rules; give it once per recipient
+  --config FILE    where to read the rules (default ${DEFAULT_CONFIG_FILE}; when that file is
+                   absent, the schema's defaults and no rules)
+Exit 0 when the verdict accepts (accept or warn), 1 when it refuses (defer or reject), 64 for bad
+arguments, 66 when FILE cannot be read, 78 for an invalid config.`,
   version: `Usage: mailpolicyd version
 
 Prints the version.`,

@@ -1,7 +1,6 @@
 // `mailpolicyd spf IP SENDER [HELO]`: one SPF check as the daemon would make it (the config's DNS
 // servers, through the same caching DNS client), printed with the mechanism that matched, the answer the
 // [spf] section gives it, and a trace of every DNS query. For a postmaster asking "why was this refused?".
-import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
@@ -11,7 +10,7 @@ import { checkHost } from "../spf/check-host.ts";
 import { clientAddress } from "../spf/ip-address.ts";
 import type { SpfCheck, SpfTraceEntry } from "../spf/types.ts";
 import { spfAnswer } from "../spf/verdict.ts";
-import { readConfig } from "./config-source.ts";
+import { readToolConfig } from "./config-source.ts";
 
 /** Exit statuses: docs/spf.md, "mailpolicyd spf". */
 export const SPF_EXIT = { pass: 0, other: 1, temperror: 2, usage: 64, config: 78 } as const;
@@ -26,10 +25,7 @@ export interface SpfCommandOptions {
 
 /** [spf] of the config, or the schema's defaults when it has none (or the default file is absent). */
 function spfSettings(options: SpfCommandOptions): { spf: SpfConfig; config: Config } | string {
-  const useDefaults = !options.configGiven && !existsSync(options.config);
-  const result = useDefaults
-    ? parseConfig("", "(defaults)", process.cwd())
-    : readConfig({ file: options.config });
+  const result = readToolConfig(options.config, options.configGiven);
   if (!result.ok) return result.errors.join("\n");
   const spf = result.config.spf ?? (parseConfig("[spf]\n", "(defaults)", process.cwd()) as { config: Config })
     .config.spf!;

@@ -6,11 +6,14 @@ import {
   ALERT_QUEUE_KEYS,
   ALERTS_SECTION,
   CONCERN_KEYS,
+  CONTENT_SECTION,
   DAEMON_SECTION,
   LIMIT_SECTION,
   LIMIT_SECTION_PREFIX,
   LIMITS_SECTION,
   POSTFIX_SECTION,
+  RULE_SECTION,
+  RULE_SECTION_PREFIX,
   SECTIONS,
   type SectionSpec,
   type SectionValues,
@@ -30,6 +33,8 @@ import type {
 import type { KeyPart, LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
 import type { PostfixConfig } from "../model/postfix.ts";
+import type { ContentRule } from "../model/content.ts";
+import { buildRule, contentPolicy } from "./content-config.ts";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -82,12 +87,15 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
 
   const found = new Map(document.sections.map((section) => [section.name, section]));
   const limitSections = document.sections.filter((section) => section.name.startsWith(LIMIT_SECTION_PREFIX));
+  const ruleSections = document.sections.filter((section) => section.name.startsWith(RULE_SECTION_PREFIX));
   for (const section of document.sections) {
-    if (!SECTIONS[section.name] && !section.name.startsWith(LIMIT_SECTION_PREFIX)) {
+    const named = section.name.startsWith(LIMIT_SECTION_PREFIX) ||
+      section.name.startsWith(RULE_SECTION_PREFIX);
+    if (!SECTIONS[section.name] && !named) {
       report(
         section.line,
         `[${section.name}]`,
-        `unknown section (known: ${Object.keys(SECTIONS).join(", ")}, limit NAME)`,
+        `unknown section (known: ${Object.keys(SECTIONS).join(", ")}, limit NAME, rule NAME)`,
       );
     }
   }
@@ -104,6 +112,24 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const spamSection = found.get("spamassassin");
   const spamValues = readSection(SPAMASSASSIN_SECTION, spamSection ?? empty("spamassassin"), report);
   const postfixValues = readPostfixSection(found.get("postfix"), daemonValues.policy_listen, report);
+  const contentSection = found.get("content");
+  const contentValues = readSection(CONTENT_SECTION, contentSection ?? empty("content"), report);
+  if (ruleSections.length > 0 && !contentSection) {
+    report(ruleSections[0].line, `[${ruleSections[0].name}]`, "content rules need a [content] section");
+  }
+  const rules: ContentRule[] = [];
+  for (const section of ruleSections) {
+    const values = readSection(RULE_SECTION, section, report);
+    const keys = section.entries.map((entry) => entry.key);
+    const rule = buildRule(
+      section.name.slice(RULE_SECTION_PREFIX.length),
+      values,
+      keys,
+      section.line,
+      report,
+    );
+    if (rule) rules.push(rule);
+  }
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
@@ -184,13 +210,15 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     limits: concernSettings(limitsValues),
     spf: concernSettings(spfValues),
     spamassassin: concernSettings(spamValues),
+    content: concernSettings(contentValues),
   };
   const spf = spfSection && spfValues.enabled ? spfConfig(spfValues) : undefined;
   const spamassassin = spamSection ? spamAssassinConfig(spamValues, path) : undefined;
   const postfix = postfixValues && postfixConfig(postfixValues, path);
+  const content = contentSection ? contentPolicy(contentValues, rules) : undefined;
   return {
     ok: true,
-    config: { file, daemon, alerts, alertQueue, limits, concerns, spf, spamassassin, postfix },
+    config: { file, daemon, alerts, alertQueue, limits, concerns, spf, spamassassin, postfix, content },
   };
 }
 

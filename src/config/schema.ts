@@ -4,7 +4,7 @@ import { LOG_LEVELS } from "../log.ts";
 import { STAGES } from "../protocols/attributes.ts";
 import { exemptionList, keyExpression } from "./limit-values.ts";
 import { dnsServerList, domainList, spfExemptionList } from "./spf-values.ts";
-import { byteSize, spamdAddress, spamdUser } from "./spamassassin-values.ts";
+import { spamdAddress, spamdUser } from "./spamassassin-values.ts";
 import { SPAMD_COMMANDS } from "../protocols/spamd-client.ts";
 import { HELO_CHECKS, SPF_ACTIONS, SPF_STAGES } from "../model/spf.ts";
 import {
@@ -14,11 +14,14 @@ import {
   POSTFIX_REJECT,
   POSTFIX_WARN,
 } from "../model/postfix.ts";
+import { RULE_ACTIONS } from "../model/content.ts";
+import { attachmentList, extensionList, score, spamtrapList, subjectPattern } from "./content-values.ts";
 import { ALGORITHMS, COUNT_PER, LIMIT_ACTIONS, LIMIT_MODES } from "../model/limit.ts";
 import {
   absoluteOrRelativePath,
   address,
   addressList,
+  byteSize,
   duration,
   integer,
   loopbackAddress,
@@ -197,6 +200,47 @@ export const POSTFIX_SECTION = {
   max_request_size: { schema: integer(1024, 1024 * 1024), default: "16384" },
 } satisfies SectionSpec;
 
+const MB = 1024 * 1024;
+
+/**
+ * The extensions Gmail refuses in attachments (support.google.com/mail/answer/6590, 2024), and .reg:
+ * programs, scripts, installers, shortcuts and disk images Windows opens with a double click.
+ */
+const EXECUTABLE_EXTENSIONS = "ade, adp, apk, appx, appxbundle, bat, cab, chm, cmd, com, cpl, diagcab, " +
+  "diagcfg, diagpack, dll, dmg, ex, ex_, exe, hta, img, ins, iso, isp, jar, jnlp, js, jse, lib, lnk, mde, " +
+  "msc, msi, msix, msixbundle, msp, mst, nsh, pif, ps1, reg, scr, sct, shb, sys, vb, vbe, vbs, vhd, vxd, " +
+  "wsc, wsf, wsh, xll";
+
+/**
+ * [content]: the content rules' concern and the bounds of a scan (docs/content.md). The rules are the
+ * [rule NAME] sections.
+ */
+export const CONTENT_SECTION = {
+  ...CONCERN_KEYS,
+  timeout: { schema: duration(10, 10 * MINUTE), default: "2s" },
+  max_scan_size: { schema: byteSize(1024, 1024 * MB), default: "10M" },
+  max_depth: { schema: integer(1, 100), default: "10" },
+  max_parts: { schema: integer(1, 10_000), default: "500" },
+  zip: { schema: yesNo, default: "yes" },
+  zip_max_depth: { schema: integer(1, 10), default: "2" },
+  zip_max_bytes: { schema: byteSize(0, 1024 * MB), default: "4M" },
+  zip_max_entries: { schema: integer(1, 100_000), default: "1000" },
+  executable_extensions: { schema: extensionList, default: EXECUTABLE_EXTENSIONS },
+} satisfies SectionSpec;
+
+/** [rule NAME]: one content rule; exactly one of subject, subject_prefix, recipients, attachments. */
+export const RULE_SECTION = {
+  subject: { schema: subjectPattern },
+  subject_prefix: { schema: text },
+  recipients: { schema: spamtrapList },
+  attachments: { schema: attachmentList },
+  score: { schema: score, default: "0" },
+  action: { schema: oneOf(RULE_ACTIONS), default: "accept" },
+  message: { schema: v.pipe(text, v.maxLength(300, "at most 300 characters")) },
+} satisfies SectionSpec;
+
+export const RULE_SECTION_PREFIX = "rule ";
+
 export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
@@ -228,4 +272,5 @@ export const SECTIONS: Record<string, SectionSpec> = {
   spf: SPF_SECTION,
   spamassassin: SPAMASSASSIN_SECTION,
   postfix: POSTFIX_SECTION,
+  content: CONTENT_SECTION,
 };

@@ -21,22 +21,6 @@ export function parseSpamdAddress(text: string): SpamdAddress | string {
 
 export const spamdAddress = v.pipe(v.string(), parsedBy(parseSpamdAddress));
 
-const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2 };
-
-/** "512000", "500k", "1m" (k and m are 1024 and 1024², as spamc's -s), within [min, max] bytes. */
-export function parseByteSize(text: string, min: number, max: number): number | string {
-  const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = match === null ? undefined : SIZE_UNITS[match[2].toLowerCase()];
-  if (match === null || unit === undefined) return "expected a size such as 512000, 500k or 1m";
-  const bytes = Number(match[1]) * unit;
-  if (bytes < min) return `must be at least ${min} bytes`;
-  if (bytes > max) return `must be at most ${max} bytes`;
-  return bytes;
-}
-
-export const byteSize = (min: number, max: number) =>
-  v.pipe(v.string(), parsedBy((text) => parseByteSize(text, min, max)));
-
 /** The `User:` spamd scans as: empty, or a name spamd reads as one (isSpamdUserName). */
 export const spamdUser = v.pipe(
   v.string(),

@@ -2,6 +2,7 @@ import type { LogLevel } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
 import type { PostfixConfig } from "../model/postfix.ts";
+import type { ContentPolicy } from "../model/content.ts";
 import type { ListenAddress } from "./values.ts";
 import type { SpamdAddress } from "./spamassassin-values.ts";
 import type { SpamdCommand } from "../protocols/spamd-client.ts";
@@ -68,6 +69,8 @@ export interface ConcernsConfig {
   spf: ConcernSettings;
   /** [spamassassin]'s, likewise. */
   spamassassin: ConcernSettings;
+  /** [content]'s timeout and fail_mode, with their defaults also when there is no [content] section. */
+  content: ConcernSettings;
 }
 
 /** [spamassassin]: the SpamAssassin client (docs/spamassassin.md). */
@@ -93,4 +96,5 @@ export interface Config {
   spf?: SpfConfig; // absent (no [spf] section, or enabled = no): no SPF concern
   spamassassin?: SpamAssassinConfig; // absent: no SpamAssassin concern
   postfix?: PostfixConfig; // absent (no [postfix] section): no Postfix listener
+  content?: ContentPolicy; // absent (no [content] section): no content concern
 }

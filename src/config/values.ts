@@ -33,6 +33,25 @@ export const window = (minMs: number, maxMs: number) =>
     v.transform((value): Window => ({ ms: parseDuration(value)!, text: durationText(value)! })),
   );
 
+const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const NOT_A_SIZE = "expected a size such as 512000, 500k or 10M";
+
+/** "512000", "500k", "10M", "1g" (k, m, g are powers of 1024, as spamc's -s; a final b is allowed). */
+export function parseByteSize(text: string): number | undefined {
+  const match = /^(\d{1,15})\s*([kmg]?)b?$/i.exec(text.trim());
+  return match === null ? undefined : Number(match[1]) * SIZE_UNITS[match[2].toLowerCase()];
+}
+
+/** A size in bytes within [min, max]: every size key ([content], [spamassassin], [spamd]) reads this. */
+export const byteSize = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.transform(parseByteSize),
+    v.number(NOT_A_SIZE),
+    v.minValue(min, `must be at least ${min} bytes`),
+    v.maxValue(max, `must be at most ${max} bytes`),
+  );
+
 export const integer = (min: number, max: number) =>
   v.pipe(
     v.string(),

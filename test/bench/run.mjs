@@ -6,7 +6,8 @@
 //   --seconds N   per server and throughput scenario (default 10)   --threads N   concurrent clients (default 8)
 //   --rounds N    interleaved rounds those seconds are split into (default 5)
 //   --soak N      also hold 10k req/s for N seconds and sample RSS (the flat-memory check)
-//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf, postfix (default: all)
+//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf, postfix, content
+//                 (default: all)
 //                 postfix: the [postfix] listener (Postfix's policy delegation, persistent connections, RCPT
 //                 blocks as Postfix 3.7 sends them, the same limits as the readsocket scenarios) against the
 //                 Bun.listen reference that answers action=DUNNO, in interleaved rounds
@@ -15,6 +16,8 @@
 //                 [spf] adds on the policy socket (attribute form, uniform 1e5 senders of one domain from 250
 //                 clients, against the same daemon without [spf], in interleaved rounds) and in-process (the
 //                 engine and the reply's text only), and the heap bytes per entry of a full result cache
+//                 content: the content rules in-process (test/bench/content-scan.ts): a 1 MB message with
+//                 20 attachments, CPU ms per scan, scans/s on one core, what a scan allocates
 //   --match TEXT  only the throughput scenarios whose name contains TEXT (A|B: either; references always run)
 //   --exim        the same as --only exim
 //   --transactions N, --exim-rounds N   for exim: lock-step transactions per session (2000), rounds (8)
@@ -609,6 +612,14 @@ const postfix = wants("postfix") ? await measurePostfix() : undefined;
 if (postfix) process.stdout.write(`postfix: ${JSON.stringify(postfix)}\n`);
 const spf = wants("spf") ? await measureSpf() : undefined;
 if (spf) process.stdout.write(`spf: ${JSON.stringify(spf)}\n`);
+const content = wants("content")
+  ? JSON.parse(
+    execFileSync(bun, [join(root, "test/bench/content-scan.ts"), String(Math.max(1, seconds / rounds))], {
+      encoding: "utf8",
+    }),
+  )
+  : undefined;
+if (content) process.stdout.write(`content: ${JSON.stringify(content)}\n`);
 const memory = wants("memory") ? await measureMemory() : undefined;
 if (memory) process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
 const startup = wants("startup") ? await measureStartup() : undefined;
@@ -665,6 +676,12 @@ const otherMarkdown = [
       `CPU a request (reference ${row.reference_rps} req/s, p99 ${row.reference_p99_us} µs: ` +
       `${row.of_reference} %; ${row.of_peers}× the ~${postfix.peers_rps} req/s of postfwd2 and policyd-rate-limit)`
     ).join("; ") + `; RSS ${postfix.rss_mb} MB.`,
+  content &&
+  `Content rules (in-process, every kind of rule, none matching): a ${content.message_bytes}-byte message with ` +
+    `${content.attachments} attachments takes ${content.big.cpu_ms_per_scan} ms CPU per scan ` +
+    `(${content.big.scans_per_cpu_s} scans/s on one core), allocating ${content.allocated.kb_per_scan} KB; ` +
+    `a small message with subject and spamtrap rules only ${content.small_header_rules.cpu_ms_per_scan} ms ` +
+    `(${content.small_header_rules.scans_per_cpu_s} scans/s).`,
   soak &&
   `Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
     `${soak.rss_samples_mb.join(", ")} MB.`,
@@ -714,7 +731,7 @@ mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "latest.json"),
   JSON.stringify(
-    { date, machine, threads, seconds, results, memory, startup, soak, exim, spf, postfix },
+    { date, machine, threads, seconds, results, memory, startup, soak, exim, spf, postfix, content },
     null,
     2,
   ) +

@@ -57,7 +57,9 @@ describe("mailpolicyd command line", () => {
     const result = cli(["config-test", file]);
     assert.equal(result.status, 1);
     assert.deepEqual(result.stdout.trim().split("\n"), [
-      `${file}:10: [nonsense]: unknown section (known: ${Object.keys(SECTIONS).join(", ")}, limit NAME)`,
+      `${file}:10: [nonsense]: unknown section (known: ${
+        Object.keys(SECTIONS).join(", ")
+      }, limit NAME, rule NAME)`,
       `${file}:2: daemon.log_level: expected one of: debug, info, warn, error`,
       `${file}:3: daemon.socket_mode: expected an octal mode such as 0660`,
       `${file}:9: alerts.fromAddr: expected an e-mail address`,

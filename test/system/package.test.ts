@@ -274,7 +274,7 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
         [
           `${CONF}:${line("[nonsense]")}: [nonsense]: unknown section (known: ${
             Object.keys(SECTIONS).join(", ")
-          }, limit NAME)`,
+          }, limit NAME, rule NAME)`,
           `${CONF}:${line("count = many")}: limit outbound.count: expected a whole number`,
         ].sort(),
       );

@@ -7,10 +7,12 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
   ALERTS_SECTION,
+  CONTENT_SECTION,
   DAEMON_SECTION,
   LIMIT_SECTION,
   LIMITS_SECTION,
   POSTFIX_SECTION,
+  RULE_SECTION,
   type SectionSpec,
   SPAMASSASSIN_SECTION,
   SPF_SECTION,
@@ -53,4 +55,6 @@ describe("docs/configuration.md defaults", () => {
   it("[spamassassin] shows the schema's defaults", () =>
     assertTableMatches("[spamassassin]", SPAMASSASSIN_SECTION));
   it("[postfix] shows the schema's defaults", () => assertTableMatches("[postfix]", POSTFIX_SECTION));
+  it("[content] shows the schema's defaults", () => assertTableMatches("[content]", CONTENT_SECTION));
+  it("[rule NAME] shows the schema's defaults", () => assertTableMatches("[rule NAME]", RULE_SECTION));
 });

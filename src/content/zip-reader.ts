@@ -1,0 +1,136 @@
+// A small zip reader: the entries' names, flags and where their data lies, from the central directory at
+// the end of the archive, or, when that is missing (an archive cut at zip_max_bytes) or broken, from the
+// local headers read from the start. Reads only what it is given and never throws: a broken archive gives
+// the entries read so far and a problem. Pure (APPNOTE.TXT 6.3.10 is the format).
+
+const LOCAL_HEADER = 0x04034b50;
+const CENTRAL_HEADER = 0x02014b50;
+const END_OF_DIRECTORY = 0x06054b50;
+const END_LENGTH = 22;
+const MAX_COMMENT = 0xffff;
+const ENCRYPTED = 0x0001;
+const DATA_DESCRIPTOR = 0x0008;
+const UTF8_NAMES = 0x0800;
+/** Method 99: WinZip's AES encryption (its own flag bit 0 is set too, but not by every writer). */
+const AES_METHOD = 99;
+
+export interface ZipEntry {
+  name: string;
+  encrypted: boolean;
+  /** 0 stored, 8 deflated; others are not read. */
+  method: number;
+  compressedSize: number;
+  /** Where the entry's data starts; undefined when its local header is not within the bytes. */
+  dataStart?: number;
+}
+
+export interface ZipListing {
+  entries: ZipEntry[];
+  /** Why the listing may be incomplete ("no central directory", "entry 3: bad local header"). */
+  problem?: string;
+}
+
+const utf8 = new TextDecoder("utf-8");
+const latin1 = new TextDecoder("latin1");
+
+/** Whether the bytes start as a zip archive does (a local header, or an empty archive's end record). */
+export function looksLikeZip(head: Uint8Array): boolean {
+  if (head.length < 4) return false;
+  const signature = u32(head, 0);
+  return signature === LOCAL_HEADER || signature === END_OF_DIRECTORY;
+}
+
+export function readZip(bytes: Uint8Array, maxEntries: number): ZipListing {
+  const end = findEndOfDirectory(bytes);
+  if (end !== undefined) {
+    const listing = readCentralDirectory(bytes, end, maxEntries);
+    if (listing.problem === undefined) return listing;
+    const local = readLocalHeaders(bytes, maxEntries);
+    return local.entries.length > listing.entries.length ? local : listing;
+  }
+  const local = readLocalHeaders(bytes, maxEntries);
+  return { entries: local.entries, problem: local.problem ?? "no central directory" };
+}
+
+function u16(bytes: Uint8Array, at: number): number {
+  return bytes[at] | (bytes[at + 1] << 8);
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+}
+
+/** The end-of-central-directory record: the last 22 bytes, unless a comment of up to 64 KB follows it. */
+function findEndOfDirectory(bytes: Uint8Array): number | undefined {
+  const lowest = Math.max(0, bytes.length - END_LENGTH - MAX_COMMENT);
+  for (let at = bytes.length - END_LENGTH; at >= lowest; at--) {
+    if (bytes[at] === 0x50 && u32(bytes, at) === END_OF_DIRECTORY) return at;
+  }
+  return undefined;
+}
+
+function entryName(bytes: Uint8Array, at: number, length: number, flags: number): string {
+  const raw = bytes.subarray(at, Math.min(at + length, bytes.length));
+  // Without the UTF-8 flag names are in the DOS code page: an extension reads the same in latin1.
+  return (flags & UTF8_NAMES ? utf8 : latin1).decode(raw);
+}
+
+function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number): ZipListing {
+  const count = u16(bytes, end + 10);
+  let at = u32(bytes, end + 16);
+  const entries: ZipEntry[] = [];
+  for (let i = 0; i < count && entries.length < maxEntries; i++) {
+    if (at + 46 > bytes.length || u32(bytes, at) !== CENTRAL_HEADER) {
+      return { entries, problem: `central directory entry ${i + 1} is broken` };
+    }
+    const flags = u16(bytes, at + 8);
+    const method = u16(bytes, at + 10);
+    const nameLength = u16(bytes, at + 28);
+    const localAt = u32(bytes, at + 42);
+    entries.push({
+      name: entryName(bytes, at + 46, nameLength, flags),
+      encrypted: (flags & ENCRYPTED) !== 0 || method === AES_METHOD,
+      method,
+      compressedSize: u32(bytes, at + 20),
+      dataStart: localDataStart(bytes, localAt),
+    });
+    at += 46 + nameLength + u16(bytes, at + 30) + u16(bytes, at + 32);
+  }
+  return { entries };
+}
+
+/** Where the data after the local header at `at` starts (its name and extra field differ from the directory's). */
+function localDataStart(bytes: Uint8Array, at: number): number | undefined {
+  if (at + 30 > bytes.length || u32(bytes, at) !== LOCAL_HEADER) return undefined;
+  const start = at + 30 + u16(bytes, at + 26) + u16(bytes, at + 28);
+  return start <= bytes.length ? start : undefined;
+}
+
+/**
+ * Entry after entry from the start. An entry whose size is only in a data descriptor after its data
+ * (flag 3, sizes zero here) cannot be stepped over without inflating it: the walk stops there.
+ */
+function readLocalHeaders(bytes: Uint8Array, maxEntries: number): ZipListing {
+  const entries: ZipEntry[] = [];
+  let at = 0;
+  while (at + 30 <= bytes.length && entries.length < maxEntries && u32(bytes, at) === LOCAL_HEADER) {
+    const flags = u16(bytes, at + 6);
+    const method = u16(bytes, at + 8);
+    const compressedSize = u32(bytes, at + 18);
+    const nameLength = u16(bytes, at + 26);
+    const dataStart = at + 30 + nameLength + u16(bytes, at + 28);
+    entries.push({
+      name: entryName(bytes, at + 30, nameLength, flags),
+      encrypted: (flags & ENCRYPTED) !== 0 || method === AES_METHOD,
+      method,
+      compressedSize,
+      dataStart: dataStart <= bytes.length ? dataStart : undefined,
+    });
+    if (flags & DATA_DESCRIPTOR && compressedSize === 0) {
+      return { entries, problem: `entry ${entries.length} has its size after its data` };
+    }
+    at = dataStart + compressedSize;
+  }
+  const truncated = at < bytes.length && at + 4 <= bytes.length && u32(bytes, at) !== CENTRAL_HEADER;
+  return truncated ? { entries, problem: `no entry header at byte ${at}` } : { entries };
+}

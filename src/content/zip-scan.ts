@@ -1,0 +1,116 @@
+// What a zip attachment holds: each entry as a carried file (its name, its first bytes), zips inside it
+// to zip_max_depth, encrypted entries flagged. Inflation is bounded: an entry's first bytes come from
+// its first 64 compressed bytes (at most ~66 KB out, deflate's ratio being at most 1032:1), and a nested
+// zip is inflated whole only within what is left of the message's zip_max_bytes. Pure (node:zlib only
+// computes).
+import { constants, inflateRawSync } from "node:zlib";
+import type { ContentFacts } from "./carried-file.ts";
+import { looksLikeZip, readZip, type ZipEntry } from "./zip-reader.ts";
+import { extensionOf } from "./executables.ts";
+
+const STORED = 0;
+const DEFLATED = 8;
+const HEAD_INPUT_BYTES = 512;
+const HEAD_BYTES = 512;
+const OVER_BUDGET = "over zip_max_bytes";
+
+export interface ZipBudget {
+  /** Bytes that may still be inflated for nested zips, shared by every zip of the message. */
+  bytesLeft: number;
+  maxEntries: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const BROKEN = "cannot be inflated";
+
+/**
+ * Adds the files inside `bytes` (a zip named `name`) to `facts`, looking `depth` levels deep (1: this
+ * zip only, not the zips it holds). `cut`: the bytes stop at zip_max_bytes, so the central directory is
+ * expected to be missing and the entries come from their local headers without calling the zip corrupt.
+ */
+export function scanZip(
+  bytes: Uint8Array,
+  name: string,
+  depth: number,
+  budget: ZipBudget,
+  facts: ContentFacts,
+  cut = false,
+): void {
+  const listing = readZip(bytes, budget.maxEntries);
+  if (listing.problem !== undefined && !cut) facts.corruptZips.push(`${name}: ${listing.problem}`);
+  if (listing.entries.length === budget.maxEntries) {
+    facts.skipped.push(`${name}: entries beyond zip_max_entries`);
+  }
+  for (const entry of listing.entries) {
+    if (entry.name.endsWith("/")) continue; // a directory
+    const path = `${name}/${entry.name}`;
+    const read = entry.encrypted ? EMPTY : entryHead(bytes, entry, budget);
+    if (read === undefined) facts.corruptZips.push(`${path}: ${BROKEN}`);
+    if (read === OVER_BUDGET) facts.skipped.push(`${path}: ${OVER_BUDGET}`);
+    const head = typeof read === "string" ? undefined : read;
+    facts.files.push({
+      name: entry.name,
+      where: `in ${name}`,
+      head: head ?? EMPTY,
+      encrypted: entry.encrypted,
+    });
+    const nested = head !== undefined && (looksLikeZip(head) || extensionOf(entry.name) === ".zip");
+    if (!nested || entry.encrypted) continue;
+    if (depth <= 1) {
+      facts.skipped.push(`${path}: zips nested deeper than zip_max_depth`);
+      continue;
+    }
+    const inner = entryData(bytes, entry, budget);
+    if (inner === BROKEN) facts.corruptZips.push(`${path}: ${inner}`);
+    else if (typeof inner === "string") facts.skipped.push(`${path}: ${inner}`);
+    else scanZip(inner, path, depth - 1, budget, facts);
+  }
+}
+
+function storedData(bytes: Uint8Array, entry: ZipEntry): Uint8Array | undefined {
+  if (entry.dataStart === undefined) return undefined;
+  return bytes.subarray(entry.dataStart, Math.min(entry.dataStart + entry.compressedSize, bytes.length));
+}
+
+/**
+ * The entry's first bytes, for their magic; undefined when it cannot be inflated. Its first 512
+ * compressed bytes are inflated (a dynamic block's code tables alone may take a few hundred), which
+ * yields at most ~530 KB (deflate's ratio is at most 1032:1), charged to the budget.
+ */
+function entryHead(bytes: Uint8Array, entry: ZipEntry, budget: ZipBudget): Uint8Array | undefined | string {
+  const data = storedData(bytes, entry);
+  if (data === undefined) return undefined;
+  if (entry.method === STORED) return data.subarray(0, HEAD_BYTES);
+  if (entry.method !== DEFLATED) return EMPTY; // bzip2, lzma…: names only
+  if (budget.bytesLeft <= 0) return OVER_BUDGET;
+  try {
+    const start = data.subarray(0, HEAD_INPUT_BYTES);
+    const inflated = inflateRawSync(start, {
+      finishFlush: constants.Z_SYNC_FLUSH,
+      maxOutputLength: Math.max(HEAD_INPUT_BYTES * 1100, HEAD_BYTES),
+    });
+    budget.bytesLeft -= inflated.length;
+    return inflated.subarray(0, HEAD_BYTES);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The whole entry, within the budget (which it then uses up); or why not. */
+function entryData(bytes: Uint8Array, entry: ZipEntry, budget: ZipBudget): Uint8Array | string {
+  const data = storedData(bytes, entry);
+  if (data === undefined) return "its data is not within the bytes read";
+  if (entry.method === STORED) return data;
+  if (entry.method !== DEFLATED) return `compression method ${entry.method} is not read`;
+  if (budget.bytesLeft <= 0) return OVER_BUDGET;
+  try {
+    const inflated = inflateRawSync(data, {
+      maxOutputLength: budget.bytesLeft,
+      finishFlush: constants.Z_SYNC_FLUSH,
+    });
+    budget.bytesLeft -= inflated.length;
+    return inflated;
+  } catch (error) {
+    return (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" ? OVER_BUDGET : BROKEN;
+  }
+}

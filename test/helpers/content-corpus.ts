@@ -1,0 +1,512 @@
+// Messages built by the tests for the content rules: executables in every wrapping (plain, base64,
+// nested multiparts, an attached message, a zip inside a zip, an encrypted zip, a lying Content-Type, a
+// renamed file), subjects in several charsets, raw 8-bit and broken encoded words, and clean messages
+// that must not match. Also a tiny zip writer (stored and deflated entries, CRC-32 by table).
+import { Buffer } from "node:buffer";
+import { deflateRawSync } from "node:zlib";
+
+// ---- files ----
+
+/** A minimal PE file's start: "MZ", e_lfanew = 0x80, "PE\0\0" there. */
+export function windowsExecutable(size = 1024): Uint8Array {
+  const bytes = new Uint8Array(size);
+  bytes.set([0x4d, 0x5a, 0x90, 0x00], 0);
+  bytes[0x3c] = 0x80;
+  bytes.set([0x50, 0x45, 0x00, 0x00], 0x80);
+  for (let i = 0x100; i < size; i++) bytes[i] = (i * 7) & 0xff;
+  return bytes;
+}
+
+export function elfExecutable(): Uint8Array {
+  const bytes = new Uint8Array(256);
+  bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  return bytes;
+}
+
+/** A real 1×1 PNG. */
+export const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
+
+/** Text that starts with "MZ" but is no program. */
+export const MZ_TEXT = new TextEncoder().encode("MZ Widgets quarterly report\n".repeat(10));
+
+// ---- zip ----
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+export function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+export interface ZipInput {
+  name: string;
+  data: Uint8Array | string;
+  deflate?: boolean;
+  /** Flag bit 0 set and the data scrambled, as a ZipCrypto entry looks to a reader without the password. */
+  encrypted?: boolean;
+}
+
+/** A zip archive: local headers, data, central directory, end record. */
+export function zip(entries: ZipInput[]): Uint8Array {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const entry of entries) {
+    const raw = typeof entry.data === "string" ? Buffer.from(entry.data) : Buffer.from(entry.data);
+    let data: Buffer = entry.deflate ? deflateRawSync(raw) : raw;
+    if (entry.encrypted) data = Buffer.concat([Buffer.alloc(12, 0xa5), data.map((b) => b ^ 0x5a)]);
+    const name = Buffer.from(entry.name);
+    const flags = (entry.encrypted ? 1 : 0) | 0x0800;
+    const method = entry.deflate ? 8 : 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(flags, 6);
+    local.writeUInt16LE(method, 8);
+    local.writeUInt32LE(crc32(raw), 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(raw.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(flags, 8);
+    central.writeUInt16LE(method, 10);
+    central.writeUInt32LE(crc32(raw), 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(raw.length, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, name, data);
+    centrals.push(central, name);
+    offset += 30 + name.length + data.length;
+  }
+  const directory = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
+}
+
+// ---- MIME ----
+
+export interface PartInput {
+  type: string;
+  body: Uint8Array | string;
+  name?: string;
+  /** How the filename is written: plain, RFC 2231 (filename*=utf-8''…), or RFC 2047 in name=. */
+  nameStyle?: "plain" | "rfc2231" | "rfc2047";
+  encoding?: "base64" | "7bit" | "quoted-printable";
+  disposition?: "attachment" | "inline";
+}
+
+function base64Lines(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64").replace(/.{76}/g, "$&\r\n");
+}
+
+function quotedPrintable(bytes: Uint8Array): string {
+  let line = "";
+  let out = "";
+  for (const byte of bytes) {
+    const piece = (byte >= 33 && byte <= 126 && byte !== 61) || byte === 32
+      ? String.fromCharCode(byte)
+      : `=${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+    if (line.length + piece.length > 75) {
+      out += `${line}=\r\n`;
+      line = "";
+    }
+    line += piece;
+  }
+  return out + line;
+}
+
+function nameParameters(name: string, style: PartInput["nameStyle"]): { type: string; disposition: string } {
+  if (style === "rfc2231") {
+    const encoded = encodeURIComponent(name).replace(/'/g, "%27");
+    return { type: "", disposition: `; filename*=utf-8''${encoded}` };
+  }
+  if (style === "rfc2047") {
+    const word = `=?UTF-8?B?${Buffer.from(name).toString("base64")}?=`;
+    return { type: `; name="${word}"`, disposition: "" };
+  }
+  return { type: `; name="${name}"`, disposition: `; filename="${name}"` };
+}
+
+/** One MIME part: header lines, an empty line, the encoded body. */
+export function part(input: PartInput): string {
+  const encoding = input.encoding ?? "base64";
+  const bytes = typeof input.body === "string" ? Buffer.from(input.body) : input.body;
+  const names = input.name === undefined
+    ? { type: "", disposition: "" }
+    : nameParameters(input.name, input.nameStyle);
+  const lines = [`Content-Type: ${input.type}${names.type}`, `Content-Transfer-Encoding: ${encoding}`];
+  if (input.name !== undefined || input.disposition) {
+    lines.push(`Content-Disposition: ${input.disposition ?? "attachment"}${names.disposition}`);
+  }
+  const body = encoding === "base64"
+    ? base64Lines(bytes)
+    : encoding === "quoted-printable"
+    ? quotedPrintable(bytes)
+    : Buffer.from(bytes).toString("latin1");
+  return `${lines.join("\r\n")}\r\n\r\n${body}`;
+}
+
+let boundaries = 0;
+
+/** A multipart part (or message body) holding `parts`. */
+export function multipart(subtype: string, parts: string[]): string {
+  const boundary = `=_corpus_${++boundaries}_=`;
+  return `Content-Type: multipart/${subtype}; boundary="${boundary}"\r\n\r\nThis is a MIME message.\r\n` +
+    parts.map((p) => `--${boundary}\r\n${p}\r\n`).join("") + `--${boundary}--\r\n`;
+}
+
+/** A message attached to another: its whole text as a message/rfc822 part. */
+export function attachedMessage(message: string, encoding: "7bit" | "base64" = "7bit"): string {
+  return part({
+    type: "message/rfc822",
+    body: message,
+    encoding,
+    disposition: "attachment",
+    name: "forwarded.eml",
+  });
+}
+
+/** A whole message: top headers (Subject given as is, raw) and a body part from part()/multipart(). */
+export function message(subject: string | Uint8Array, body: string): Uint8Array {
+  const head = "From: Sender <sender@example.org>\r\nTo: someone@example.net\r\n" +
+    "Date: Wed, 02 Dec 2026 10:00:00 +0000\r\nMessage-ID: <corpus@example.org>\r\nMIME-Version: 1.0\r\n";
+  const subjectBytes = typeof subject === "string" ? Buffer.from(subject, "latin1") : subject;
+  return Buffer.concat([
+    Buffer.from(head),
+    Buffer.from("Subject: "),
+    subjectBytes,
+    Buffer.from("\r\n"),
+    Buffer.from(body, "latin1"),
+  ]);
+}
+
+const TEXT = part({
+  type: "text/plain; charset=utf-8",
+  body: "Hello,\r\nplease find the file attached.\r\n",
+  encoding: "7bit",
+});
+const exe = windowsExecutable();
+
+/**
+ * Messages that carry an executable, each with the file the report should name. Every one must match
+ * `attachments = executable`.
+ */
+export const EXECUTABLE_MESSAGES: Record<string, { message: Uint8Array; file: string }> = {
+  "exe, base64": {
+    message: message(
+      "invoice",
+      multipart("mixed", [TEXT, part({ type: "application/octet-stream", name: "invoice.exe", body: exe })]),
+    ),
+    file: "invoice.exe",
+  },
+  "scr, 7bit": {
+    message: message(
+      "screensaver",
+      multipart("mixed", [
+        TEXT,
+        part({
+          type: "application/octet-stream",
+          name: "fun.scr",
+          body: "not really binary",
+          encoding: "7bit",
+        }),
+      ]),
+    ),
+    file: "fun.scr",
+  },
+  "js, quoted-printable": {
+    message: message(
+      "script",
+      multipart("mixed", [
+        TEXT,
+        part({
+          type: "text/plain",
+          name: "readme.js",
+          body: "WScript.Echo('x')",
+          encoding: "quoted-printable",
+        }),
+      ]),
+    ),
+    file: "readme.js",
+  },
+  "exe, name in RFC 2231": {
+    message: message(
+      "rfc2231",
+      multipart("mixed", [
+        TEXT,
+        part({
+          type: "application/octet-stream",
+          name: "Rechnung März.exe",
+          nameStyle: "rfc2231",
+          body: exe,
+        }),
+      ]),
+    ),
+    file: "Rechnung März.exe",
+  },
+  "exe, name in RFC 2047": {
+    message: message(
+      "rfc2047",
+      multipart("mixed", [
+        TEXT,
+        part({ type: "application/octet-stream", name: "счёт.exe", nameStyle: "rfc2047", body: exe }),
+      ]),
+    ),
+    file: "счёт.exe",
+  },
+  "exe, trailing dot": {
+    message: message(
+      "dot",
+      multipart("mixed", [
+        TEXT,
+        part({ type: "application/octet-stream", name: "invoice.pdf.exe.", body: exe }),
+      ]),
+    ),
+    file: "invoice.pdf.exe.",
+  },
+  "nested multiparts": {
+    message: message(
+      "nested",
+      multipart("mixed", [
+        multipart("alternative", [
+          TEXT,
+          multipart("related", [
+            TEXT,
+            part({ type: "application/octet-stream", name: "deep.exe", body: exe }),
+          ]),
+        ]),
+      ]),
+    ),
+    file: "deep.exe",
+  },
+  "attached message, 7bit": {
+    message: message(
+      "fwd",
+      multipart("mixed", [
+        TEXT,
+        attachedMessage(
+          new TextDecoder("latin1").decode(
+            message(
+              "inner",
+              multipart("mixed", [
+                TEXT,
+                part({ type: "application/octet-stream", name: "inner.exe", body: exe }),
+              ]),
+            ),
+          ),
+        ),
+      ]),
+    ),
+    file: "inner.exe",
+  },
+  "attached message, base64, in an attached message": {
+    message: message(
+      "fwd fwd",
+      multipart("mixed", [
+        TEXT,
+        attachedMessage(
+          new TextDecoder("latin1").decode(
+            message(
+              "middle",
+              multipart("mixed", [
+                attachedMessage(
+                  new TextDecoder("latin1").decode(
+                    message(
+                      "inner",
+                      multipart("mixed", [
+                        part({ type: "application/octet-stream", name: "innermost.scr", body: exe }),
+                      ]),
+                    ),
+                  ),
+                  "base64",
+                ),
+              ]),
+            ),
+          ),
+          "base64",
+        ),
+      ]),
+    ),
+    file: "innermost.scr",
+  },
+  "zip": {
+    message: message(
+      "zipped",
+      multipart("mixed", [
+        TEXT,
+        part({
+          type: "application/zip",
+          name: "docs.zip",
+          body: zip([{ name: "readme.txt", data: "hi", deflate: true }, {
+            name: "setup.exe",
+            data: exe,
+            deflate: true,
+          }]),
+        }),
+      ]),
+    ),
+    file: "setup.exe",
+  },
+  "zip in a zip": {
+    message: message(
+      "zip zip",
+      multipart("mixed", [
+        TEXT,
+        part({
+          type: "application/zip",
+          name: "outer.zip",
+          body: zip([{
+            name: "inner.zip",
+            data: zip([{ name: "payload.js", data: "WScript.Echo(1)", deflate: true }]),
+            deflate: true,
+          }]),
+        }),
+      ]),
+    ),
+    file: "payload.js",
+  },
+  "zip declared as a PDF": {
+    message: message(
+      "pdf",
+      multipart("mixed", [
+        TEXT,
+        part({ type: "application/pdf", name: "scan.pdf", body: zip([{ name: "scan.pdf.exe", data: exe }]) }),
+      ]),
+    ),
+    file: "scan.pdf.exe",
+  },
+  "exe declared image/png": {
+    message: message(
+      "photo",
+      multipart("mixed", [TEXT, part({ type: "image/png", name: "photo.png", body: exe })]),
+    ),
+    file: "photo.png",
+  },
+  "exe renamed .txt, inline, no Content-Disposition name": {
+    message: message(
+      "renamed",
+      multipart("mixed", [TEXT, part({ type: "text/plain", body: exe, disposition: "inline" })]),
+    ),
+    file: "(unnamed part)",
+  },
+  "renamed exe inside a zip": {
+    message: message(
+      "renamed zipped",
+      multipart("mixed", [
+        TEXT,
+        part({
+          type: "application/zip",
+          name: "photos.zip",
+          body: zip([{ name: "holiday.jpg", data: exe, deflate: true }]),
+        }),
+      ]),
+    ),
+    file: "holiday.jpg",
+  },
+  "ELF declared application/octet-stream": {
+    message: message(
+      "elf",
+      multipart("mixed", [
+        TEXT,
+        part({ type: "application/octet-stream", name: "tool", body: elfExecutable() }),
+      ]),
+    ),
+    file: "tool",
+  },
+  "declared application/x-msdownload": {
+    message: message(
+      "declared",
+      multipart("mixed", [TEXT, part({ type: "application/x-msdownload", name: "update", body: "x" })]),
+    ),
+    file: "update",
+  },
+  "single-part message that is an exe": {
+    message: message("bare", part({ type: "application/octet-stream", name: "bare.exe", body: exe })),
+    file: "bare.exe",
+  },
+};
+
+/** Messages that must match no attachment rule. */
+export const CLEAN_MESSAGES: Record<string, Uint8Array> = {
+  "an .exe named in the text": message(
+    "see setup.exe",
+    multipart("mixed", [
+      part({
+        type: "text/plain",
+        body: "Run setup.exe from the share, or invoice.exe.\r\nMZ\r\n",
+        encoding: "7bit",
+      }),
+    ]),
+  ),
+  "a PNG that is a PNG": message(
+    "photo",
+    multipart("mixed", [TEXT, part({ type: "image/png", name: "photo.png", body: PNG })]),
+  ),
+  "text starting with MZ": message(
+    "report",
+    multipart("mixed", [TEXT, part({ type: "text/plain", name: "report.txt", body: MZ_TEXT })]),
+  ),
+  "a zip of documents": message(
+    "docs",
+    multipart("mixed", [
+      TEXT,
+      part({
+        type: "application/zip",
+        name: "docs.zip",
+        body: zip([{ name: "a.txt", data: "hello", deflate: true }, { name: "b/", data: "" }, {
+          name: "b/c.pdf",
+          data: "%PDF-1.4",
+        }]),
+      }),
+    ]),
+  ),
+  "plain text message": message("hello", "Content-Type: text/plain\r\n\r\nJust text.\r\n"),
+};
+
+/** Subjects as written in the header, and what they decode to. */
+export const SUBJECTS: Record<string, { raw: string | Uint8Array; decoded: string }> = {
+  "UTF-8 B": { raw: "=?UTF-8?B?R2V3aW5uc3BpZWwgZsO8ciBTaWU=?=", decoded: "Gewinnspiel für Sie" },
+  "ISO-8859-1 Q": { raw: "=?ISO-8859-1?Q?Gewinnspiel_f=FCr_Sie?=", decoded: "Gewinnspiel für Sie" },
+  "KOI8-R B": { raw: "=?KOI8-R?B?99nJx9LZ2yDEzNEg18HT?=", decoded: "Выигрыш для вас" },
+  "ISO-2022-JP B": { raw: "=?ISO-2022-JP?B?GyRCRXZBKiQ3JF4kNyQ/GyhC?=", decoded: "当選しました" },
+  "two words, folded": {
+    raw: "=?UTF-8?Q?You_have?=\r\n =?UTF-8?Q?_won!?=",
+    decoded: "You have won!",
+  },
+  "raw 8-bit UTF-8": { raw: Buffer.from("Gewinnspiel für Sie"), decoded: "Gewinnspiel für Sie" },
+  "raw 8-bit latin1": {
+    raw: Buffer.from("Gewinnspiel f\xfcr Sie", "latin1"),
+    decoded: "Gewinnspiel f\xfcr Sie",
+  },
+};
+
+/** Encoded words a decoder must survive; each decodes to something, never throws. */
+export const BROKEN_SUBJECTS: string[] = [
+  "=?UTF-8?B?not base64!!?=",
+  "=?X-UNKNOWN?Q?Gewinn?=",
+  "=?UTF-8?Q?unterminated",
+  "=?UTF-8?B??=",
+  "=?=?=?UTF-8?Q?=FF=FE=?= win",
+  "=?UTF-8?Q?=C3?= truncated sequence",
+];

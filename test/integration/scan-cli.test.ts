@@ -1,0 +1,85 @@
+// `mailpolicyd scan FILE`: the verdict, the score and each symbol for a message file or standard input,
+// and its exit statuses; run as the CLI runs, under the test's runtime.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { CLEAN_MESSAGES, EXECUTABLE_MESSAGES, message } from "../helpers/content-corpus.ts";
+import { RULES } from "../helpers/content-policy.ts";
+import { mainCommand, ROOT, runMain } from "../helpers/runtime.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+describe("mailpolicyd scan", () => {
+  let dir: TempDir;
+  let config: string;
+  before(() => {
+    dir = makeTempDir();
+    config = dir.file("m.conf");
+    writeFileSync(config, RULES);
+    writeFileSync(
+      dir.file("exe.eml"),
+      EXECUTABLE_MESSAGES["attached message, base64, in an attached message"].message,
+    );
+    writeFileSync(dir.file("clean.eml"), CLEAN_MESSAGES["a zip of documents"]);
+    writeFileSync(dir.file("lottery.eml"), message("=?KOI8-R?B?99nJx9LZ2yDEzNEg18HT?=", "\r\nhi\r\n"));
+  });
+  after(() => dir?.remove());
+
+  it("an executable in an attached message: exit 1, the verdict, score and symbol", () => {
+    const run = runMain(["scan", dir.file("exe.eml"), "--config", config]);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stdout, /^verdict: +reject "executable attachments are refused"$/m);
+    assert.match(run.stdout, /^score: +10$/m);
+    assert.match(
+      run.stdout,
+      /^ {2}EXE +10 +executable innermost\.scr \(in attached message\): name ends in \.scr$/m,
+    );
+  });
+
+  it("a clean message: exit 0, no symbols; a subject rule and a spamtrap from --rcpt", () => {
+    const clean = runMain(["scan", dir.file("clean.eml"), "--config", config]);
+    assert.equal(clean.status, 0, clean.stderr);
+    assert.match(clean.stdout, /^verdict: +accept$/m);
+    assert.match(clean.stdout, /^symbols: +\(none\)$/m);
+    const run = runMain([
+      "scan",
+      dir.file("lottery.eml"),
+      "--config",
+      config,
+      "--sender",
+      "a@example.org",
+      "--rcpt",
+      "x@example.net",
+      "--rcpt",
+      "TRAP@example.org",
+    ]);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stdout, /^score: +24\.5$/m);
+    assert.match(run.stdout, /^ {2}LOTTERY +4\.5 +Subject "Выигрыш для вас" matches /m);
+    assert.match(run.stdout, /^ {2}TRAP +20 +spamtrap recipient TRAP@example.org$/m);
+  });
+
+  it("reads standard input with -, bounded by max_scan_size", () => {
+    const small = dir.file("small.conf");
+    writeFileSync(small, RULES.replace("[content]", "[content]\nmax_scan_size = 1K"));
+    const [command, ...args] = mainCommand(["scan", "-", "--config", small]);
+    const input = EXECUTABLE_MESSAGES["exe, base64"].message;
+    const run = spawnSync(command, args, { cwd: ROOT, input, encoding: "utf8", timeout: 20_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`^scanned: +${input.length} bytes`, "m"));
+    assert.match(run.stdout, /CONTENT_NOT_SCANNED +0 +message of \d+ bytes over max_scan_size \(1024\)/);
+  });
+
+  it("exit 64 for bad arguments, 66 for an unreadable file, 78 for a bad config", () => {
+    assert.equal(runMain(["scan"]).status, 64);
+    assert.equal(runMain(["scan", "a", "b"]).status, 64);
+    const missing = runMain(["scan", dir.file("nope.eml"), "--config", config]);
+    assert.equal(missing.status, 66);
+    assert.match(missing.stderr, /cannot read .*nope\.eml/);
+    const bad = dir.file("bad.conf");
+    writeFileSync(bad, "[content]\n[rule x]\nsubject = /(/\n");
+    const invalid = runMain(["scan", dir.file("clean.eml"), "--config", bad]);
+    assert.equal(invalid.status, 78);
+    assert.match(invalid.stderr, /bad\.conf:3: rule x\.subject: invalid regular expression/);
+  });
+});

@@ -1,0 +1,264 @@
+// The content rules over the corpus the tests build (test/helpers/content-corpus.ts): every executable
+// in every wrapping is found and named, no clean message matches, subjects in several charsets decode.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { scanMessage } from "../../../src/content/scan.ts";
+import {
+  attachedMessage,
+  BROKEN_SUBJECTS,
+  CLEAN_MESSAGES,
+  EXECUTABLE_MESSAGES,
+  message,
+  multipart,
+  part,
+  SUBJECTS,
+  windowsExecutable,
+  zip,
+} from "../../helpers/content-corpus.ts";
+import { contentPolicy, messageRequest, RULES } from "../../helpers/content-policy.ts";
+
+const policy = contentPolicy(RULES);
+const symbolsOf = (answer: { symbols?: readonly { name: string }[] }) =>
+  (answer.symbols ?? []).map((symbol) => symbol.name);
+
+describe("content scan: executables", () => {
+  for (const [name, { message: bytes, file }] of Object.entries(EXECUTABLE_MESSAGES)) {
+    it(`finds the executable: ${name}`, async () => {
+      const answer = await scanMessage(messageRequest(bytes), policy);
+      assert.deepEqual(symbolsOf(answer), ["EXE"]);
+      assert.equal(answer.action, "reject");
+      assert.equal(answer.score, 10);
+      assert.equal(answer.message, "executable attachments are refused");
+      assert.ok(answer.symbols![0].description!.includes(file), answer.symbols![0].description);
+      assert.deepEqual(answer.tags, ["content:EXE"]);
+    });
+  }
+
+  for (const [name, bytes] of Object.entries(CLEAN_MESSAGES)) {
+    it(`matches nothing: ${name}`, async () => {
+      const answer = await scanMessage(messageRequest(bytes), policy);
+      assert.deepEqual(answer, { action: "accept", score: 0 });
+    });
+  }
+});
+
+describe("content scan: zips", () => {
+  it("an encrypted entry gets its own symbol, the executable its name too", async () => {
+    const encrypted = zip([{ name: "secret.doc", data: "x".repeat(100), encrypted: true }]);
+    const bytes = message(
+      "pw",
+      multipart("mixed", [part({ type: "application/zip", name: "a.zip", body: encrypted })]),
+    );
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(bytes), policy)), ["ENCRYPTED"]);
+    const exe = zip([{ name: "run.exe", data: "x", encrypted: true }]);
+    const both = message(
+      "pw",
+      multipart("mixed", [part({ type: "application/zip", name: "b.zip", body: exe })]),
+    );
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(both), policy)), ["EXE", "ENCRYPTED"]);
+  });
+
+  it("a corrupt zip is named by corrupt_zip and never throws", async () => {
+    const good = zip([{ name: "a.txt", data: "hello hello", deflate: true }]);
+    const broken = good.slice(0, 20); // a local header cut short, no directory
+    const bytes = message(
+      "z",
+      multipart("mixed", [part({ type: "application/zip", name: "cut.zip", body: broken })]),
+    );
+    const answer = await scanMessage(messageRequest(bytes), policy);
+    assert.deepEqual(symbolsOf(answer), ["CORRUPT"]);
+    assert.match(answer.symbols![0].description!, /cut\.zip/);
+  });
+
+  it("zips nested deeper than zip_max_depth are not opened, and the answer says so", async () => {
+    const third = zip([{ name: "x.exe", data: windowsExecutable() }]);
+    const nested = zip([{ name: "l2.zip", data: zip([{ name: "l3.zip", data: third }]) }]);
+    const bytes = message(
+      "z",
+      multipart("mixed", [part({ type: "application/zip", name: "l1.zip", body: nested })]),
+    );
+    const answer = await scanMessage(messageRequest(bytes), policy);
+    assert.deepEqual(symbolsOf(answer), ["CONTENT_PARTLY_SCANNED"]);
+    assert.match(answer.symbols![0].description!, /zip_max_depth/);
+    const deeper = contentPolicy(RULES.replace("[content]", "[content]\nzip_max_depth = 3"));
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(bytes), deeper)), ["EXE"]);
+  });
+
+  it("zip = no: a zip attachment is a file like any other", async () => {
+    const off = contentPolicy(RULES.replace("[content]", "[content]\nzip = no"));
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(EXECUTABLE_MESSAGES.zip.message), off)), []);
+  });
+
+  it("a zip over zip_max_bytes is read from its local headers as far as it goes", async () => {
+    const entries = Array.from({ length: 20 }, (_, i) => ({ name: `f${i}.txt`, data: `${i}`.repeat(3000) }));
+    entries.push({ name: "late.exe", data: "MZ" });
+    const body = zip([{ name: "early.exe", data: "x" }, ...entries]);
+    const bytes = message(
+      "z",
+      multipart("mixed", [part({ type: "application/zip", name: "big.zip", body })]),
+    );
+    const small = contentPolicy(RULES.replace("[content]", "[content]\nzip_max_bytes = 20000"));
+    const answer = await scanMessage(messageRequest(bytes), small);
+    assert.deepEqual(symbolsOf(answer), ["EXE", "CONTENT_PARTLY_SCANNED"]);
+    assert.match(answer.symbols![0].description!, /early\.exe/);
+    assert.match(answer.symbols![1].description!, /big\.zip: only its first 20000 bytes/);
+  });
+});
+
+describe("content scan: subjects", () => {
+  for (const [name, { raw, decoded }] of Object.entries(SUBJECTS)) {
+    it(`decodes ${name}`, async () => {
+      const answer = await scanMessage(messageRequest(message(raw, "\r\nbody\r\n")), policy);
+      if (/gewinn|выигрыш|当選|you have won/i.test(decoded)) {
+        assert.deepEqual(symbolsOf(answer), ["LOTTERY"]);
+        assert.ok(answer.symbols![0].description!.includes(decoded), answer.symbols![0].description);
+      } else assert.fail(`corpus subject ${decoded} should match`);
+    });
+  }
+
+  for (const raw of BROKEN_SUBJECTS) {
+    it(`survives ${JSON.stringify(raw)}`, async () => {
+      const answer = await scanMessage(messageRequest(message(raw, "\r\nbody\r\n")), policy);
+      assert.equal(answer.action, "accept");
+    });
+  }
+
+  it("subject_prefix: case-insensitive, at the start only", async () => {
+    const tagged = await scanMessage(messageRequest(message("[spam] cheap", "\r\nx\r\n")), policy);
+    assert.deepEqual(symbolsOf(tagged), ["TAGGED"]);
+    assert.equal(tagged.action, "warn");
+    const inside = await scanMessage(messageRequest(message("Re: [SPAM] cheap", "\r\nx\r\n")), policy);
+    assert.deepEqual(symbolsOf(inside), []);
+  });
+});
+
+describe("content scan: spamtraps and bounds", () => {
+  it("a spamtrap among other recipients, in any case, and a trap domain", async () => {
+    const bytes = message("hello", "\r\nbody\r\n");
+    for (const trap of ["Trap@Example.ORG", "<trap@example.org>", "anyone@traps.example.net"]) {
+      const answer = await scanMessage(
+        messageRequest(bytes, ["a@example.net", trap, "b@example.net"]),
+        policy,
+      );
+      assert.deepEqual(symbolsOf(answer), ["TRAP"], trap);
+      assert.equal(answer.action, "reject");
+    }
+    assert.deepEqual(
+      symbolsOf(await scanMessage(messageRequest(bytes, ["trap@example.org.evil"]), policy)),
+      [],
+    );
+  });
+
+  it("over max_scan_size or truncated: attachments not scanned, subject and spamtraps still are", async () => {
+    const small = contentPolicy(RULES.replace("[content]", "[content]\nmax_scan_size = 1K"));
+    const big = EXECUTABLE_MESSAGES["exe, base64"].message;
+    const answer = await scanMessage(messageRequest(big), small);
+    assert.deepEqual(symbolsOf(answer), ["CONTENT_NOT_SCANNED"]);
+    assert.equal(answer.score, 0);
+    assert.match(answer.symbols![0].description!, /over max_scan_size \(1024\)/);
+    const lottery = message("=?UTF-8?Q?You_have_won?=", `\r\n${"x".repeat(5000)}\r\n`);
+    const truncated = {
+      ...messageRequest(lottery.subarray(0, 1000), ["trap@example.org"]),
+      size: 6000,
+      truncated: true,
+    };
+    assert.deepEqual(symbolsOf(await scanMessage(truncated, policy)), [
+      "LOTTERY",
+      "TRAP",
+      "CONTENT_NOT_SCANNED",
+    ]);
+  });
+
+  it("MIME nesting beyond max_depth is skipped and said", async () => {
+    let body = part({ type: "application/octet-stream", name: "deep.exe", body: windowsExecutable() });
+    for (let i = 0; i < 6; i++) body = multipart("mixed", [body]);
+    const shallow = contentPolicy(RULES.replace("[content]", "[content]\nmax_depth = 3"));
+    const answer = await scanMessage(messageRequest(message("deep", body)), shallow);
+    assert.deepEqual(symbolsOf(answer), ["CONTENT_PARTLY_SCANNED"]);
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(message("deep", body)), policy)), ["EXE"]);
+  });
+
+  it("attached messages beyond max_depth are skipped", async () => {
+    let inner = new TextDecoder("latin1").decode(
+      message("x", part({ type: "application/octet-stream", name: "a.exe", body: "x" })),
+    );
+    for (let i = 0; i < 4; i++) {
+      inner = new TextDecoder("latin1").decode(message("x", multipart("mixed", [attachedMessage(inner)])));
+    }
+    const shallow = contentPolicy(RULES.replace("[content]", "[content]\nmax_depth = 4"));
+    const answer = await scanMessage(messageRequest(new TextEncoder().encode(inner)), shallow);
+    assert.deepEqual(symbolsOf(answer), ["CONTENT_PARTLY_SCANNED"]);
+  });
+
+  it("scores add up; the strictest action and its message win", async () => {
+    const bytes = message("[SPAM] you have won", "\r\nbody\r\n");
+    const answer = await scanMessage(messageRequest(bytes, ["trap@example.org"]), policy);
+    assert.deepEqual(symbolsOf(answer), ["LOTTERY", "TAGGED", "TRAP"]);
+    assert.equal(answer.score, 26.5);
+    assert.equal(answer.action, "reject");
+    assert.match(answer.message!, /^refused by content rule trap: spamtrap recipient trap@example.org$/);
+    assert.equal(answer.rule, "trap");
+  });
+});
+
+describe("content scan: bad input", () => {
+  const corpus = [
+    ...Object.values(EXECUTABLE_MESSAGES).map((entry) => entry.message),
+    ...Object.values(CLEAN_MESSAGES),
+  ];
+
+  it("never throws on cut or mangled messages", () => {
+    for (const bytes of corpus) {
+      for (let cut = 0; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 97))) {
+        scanMessage(messageRequest(bytes.subarray(0, cut)), policy);
+      }
+      for (let seed = 1; seed < 60; seed++) {
+        const mangled = Uint8Array.from(bytes);
+        for (let i = 0; i < 8; i++) {
+          mangled[(seed * 7919 * (i + 1)) % mangled.length] = (seed * 31 + i) & 0xff;
+        }
+        scanMessage(messageRequest(mangled), policy);
+      }
+    }
+  });
+
+  it("LF-only line ends, a missing closing delimiter, and an empty message", () => {
+    const crlf = new TextDecoder("latin1").decode(EXECUTABLE_MESSAGES["nested multiparts"].message);
+    const lf = new TextEncoder().encode(crlf.replace(/\r\n/g, "\n"));
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(lf), policy)), ["EXE"]);
+    const unclosed = crlf.slice(0, crlf.lastIndexOf("--=_corpus"));
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(new TextEncoder().encode(unclosed)), policy)), [
+      "EXE",
+    ]);
+    assert.deepEqual(scanMessage(messageRequest(new Uint8Array(0)), policy), { action: "accept", score: 0 });
+  });
+});
+
+describe("content scan: names", () => {
+  it("a filename= and a different name= are both checked", () => {
+    for (const [filename, name] of [["a.pdf", "a.exe"], ["a.exe", "a.pdf"]]) {
+      const attachment = `Content-Type: application/pdf; name="${name}"\r\n` +
+        `Content-Disposition: attachment; filename="${filename}"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n%PDF`;
+      const answer = scanMessage(messageRequest(message("x", multipart("mixed", [attachment]))), policy);
+      assert.deepEqual(symbolsOf(answer), ["EXE"], `${filename} ${name}`);
+      assert.match(answer.symbols![0].description!, /executable a\.exe \(attachment\)/);
+    }
+  });
+});
+
+describe("content scan: Exim's spamd copy", () => {
+  it("an mbox From line and X-Envelope headers before the message change nothing", () => {
+    const text = new TextDecoder("latin1").decode(EXECUTABLE_MESSAGES["exe, base64"].message)
+      .replace("Subject: invoice", "Subject: =?UTF-8?Q?You_have_won?=");
+    const mbox = "From sender@example.org Wed Dec  2 10:00:00 2026\nX-Envelope-From: <sender@example.org>\n" +
+      `X-Envelope-To: <someone@example.net>\n${text}`;
+    const bytes = new Uint8Array(Buffer.from(mbox, "latin1"));
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(bytes), policy)), ["EXE", "LOTTERY"]);
+    const small = contentPolicy(RULES.replace("[content]", "[content]\nmax_scan_size = 1K"));
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(bytes), small)), [
+      "LOTTERY",
+      "CONTENT_NOT_SCANNED",
+    ]);
+  });
+});

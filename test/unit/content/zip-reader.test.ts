@@ -1,0 +1,93 @@
+// The zip reader and the zip scan: central directory, local headers when the directory is missing,
+// encrypted entries, broken archives (never a throw), nesting and the inflation budget.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { looksLikeZip, readZip } from "../../../src/content/zip-reader.ts";
+import { scanZip } from "../../../src/content/zip-scan.ts";
+import type { ContentFacts } from "../../../src/content/carried-file.ts";
+import { windowsExecutable, zip } from "../../helpers/content-corpus.ts";
+
+const facts = (): ContentFacts => ({ files: [], corruptZips: [], skipped: [] });
+
+describe("readZip", () => {
+  it("lists entries from the central directory, with UTF-8 names and flags", () => {
+    const bytes = zip([
+      { name: "a.txt", data: "hello", deflate: true },
+      { name: "ü/b.exe", data: "MZ" },
+      { name: "c.doc", data: "x", encrypted: true },
+    ]);
+    assert.ok(looksLikeZip(bytes));
+    const listing = readZip(bytes, 100);
+    assert.equal(listing.problem, undefined);
+    assert.deepEqual(
+      listing.entries.map(({ name, encrypted, method }) => ({ name, encrypted, method })),
+      [
+        { name: "a.txt", encrypted: false, method: 8 },
+        { name: "ü/b.exe", encrypted: false, method: 0 },
+        { name: "c.doc", encrypted: true, method: 0 },
+      ],
+    );
+  });
+
+  it("falls back to local headers when the directory is cut off", () => {
+    const bytes = zip([{ name: "a.txt", data: "hello" }, { name: "b.exe", data: "MZ" }]);
+    const cut = bytes.subarray(0, 30 + 5 + 5 + 30 + 5 + 2);
+    const listing = readZip(cut, 100);
+    assert.deepEqual(listing.entries.map((entry) => entry.name), ["a.txt", "b.exe"]);
+    assert.equal(listing.problem, "no central directory");
+  });
+
+  it("never throws on garbage, cut or lying archives", () => {
+    const bytes = zip([{ name: "a.txt", data: "hello", deflate: true }, { name: "b.exe", data: "MZ" }]);
+    for (let length = 0; length <= bytes.length; length++) readZip(bytes.subarray(0, length), 100);
+    for (let seed = 1; seed < 300; seed++) {
+      const mangled = Uint8Array.from(bytes);
+      mangled[(seed * 7919) % mangled.length] ^= seed & 0xff;
+      const result = facts();
+      scanZip(mangled, "m.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, result);
+    }
+    assert.equal(readZip(new Uint8Array(100), 100).entries.length, 0);
+  });
+
+  it("stops at maxEntries", () => {
+    const bytes = zip(Array.from({ length: 10 }, (_, i) => ({ name: `${i}.txt`, data: "x" })));
+    assert.equal(readZip(bytes, 3).entries.length, 3);
+  });
+});
+
+describe("scanZip", () => {
+  it("reads an entry's first bytes (stored or deflated) for its magic", () => {
+    const exe = windowsExecutable(100_000);
+    const result = facts();
+    scanZip(zip([{ name: "a.jpg", data: exe, deflate: true }, { name: "b.jpg", data: exe }]), "z.zip", 1, {
+      bytesLeft: 1 << 20,
+      maxEntries: 100,
+    }, result);
+    assert.deepEqual(result.files.map((file) => [file.name, file.head[0], file.head[1], file.head.length]), [
+      ["a.jpg", 0x4d, 0x5a, 512],
+      ["b.jpg", 0x4d, 0x5a, 512],
+    ]);
+  });
+
+  it("opens nested zips within the budget, and says when it does not", () => {
+    const inner = zip([{ name: "x.exe", data: "MZ".repeat(5000), deflate: true }]);
+    const outer = zip([{ name: "inner.zip", data: inner, deflate: true }]);
+    const opened = facts();
+    scanZip(outer, "outer.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, opened);
+    assert.deepEqual(opened.files.map((file) => `${file.where}: ${file.name}`), [
+      "in outer.zip: inner.zip",
+      "in outer.zip/inner.zip: x.exe",
+    ]);
+    const poor = facts();
+    scanZip(outer, "outer.zip", 2, { bytesLeft: 10, maxEntries: 100 }, poor);
+    assert.deepEqual(poor.skipped, ["outer.zip/inner.zip: over zip_max_bytes"]);
+  });
+
+  it("a zip bomb inflates no further than the budget", () => {
+    const bomb = zip([{ name: "big.zip", data: new Uint8Array(5_000_000), deflate: true }]);
+    const result = facts();
+    const budget = { bytesLeft: 1 << 20, maxEntries: 100 };
+    scanZip(bomb, "bomb.zip", 2, budget, result);
+    assert.deepEqual(result.skipped, ["bomb.zip/big.zip: over zip_max_bytes"]);
+  });
+});

@@ -19,6 +19,7 @@ import { limitsConcern } from "./engine/limits-concern.ts";
 import { spfActor } from "./actors/spf.ts";
 import { spfConcern } from "./engine/spf-concern.ts";
 import type { Concern } from "./engine/concern.ts";
+import { spamdFrontActor } from "./listeners/spamd-front.ts";
 
 export interface DaemonOptions {
   config: Config;
@@ -28,6 +29,8 @@ export interface DaemonOptions {
   /** Replace an actor's logic (tests inject faults this way); keys are actor ids. */
   overrides?: Partial<Record<ActorId, AnyActorLogic>>;
   restartMinMs?: number;
+  /** Tests only: concerns asked after the daemon's own (a content concern scoring test messages). */
+  extraConcerns?: Concern[];
 }
 
 export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
@@ -55,15 +58,19 @@ const ACTOR_LOGIC: Record<ActorId, AnyActorLogic> = {
   spf: spfActor,
   alerter: alerterMachine,
   policy: policyListenerActor,
+  spamd: spamdFrontActor,
   control: controlActor,
 };
 
 /**
  * The actors this daemon runs: the SPF actor only when the config at start has [spf], so sites without
- * it see the same actors, concerns and metrics as before. Adding [spf] later takes a restart.
+ * it see the same actors, concerns and metrics as before; the spamd front likewise only with [spamd].
+ * Adding either later takes a restart.
  */
 export function daemonActorIds(config: Config): ActorId[] {
-  return ACTOR_IDS.filter((id) => id !== "spf" || config.spf !== undefined);
+  return ACTOR_IDS.filter((id) =>
+    (id !== "spf" || config.spf !== undefined) && (id !== "spamd" || config.spamd !== undefined)
+  );
 }
 
 export function startDaemon(options: DaemonOptions): Daemon {
@@ -94,9 +101,11 @@ export function startDaemon(options: DaemonOptions): Daemon {
   // In the order their answers merge: on equal actions the limits' message comes first.
   const concerns: Concern[] = [limitsConcern(() => supervisor.system)];
   if (ids.includes("spf")) concerns.push(spfConcern(() => supervisor.system, () => config.spf));
+  concerns.push(...options.extraConcerns ?? []);
   const engine = createPolicyEngine({
     concerns,
-    settings: (concern) => config.concerns[concern as keyof Config["concerns"]],
+    // extraConcerns (tests) have no section of their own: they follow [limits]' timeout and fail_mode.
+    settings: (concern) => config.concerns[concern as keyof Config["concerns"]] ?? config.concerns.limits,
     log,
   });
   const supervisor = createActor(supervisorMachine, {
@@ -138,6 +147,9 @@ export function startDaemon(options: DaemonOptions): Daemon {
       if (next.spf !== undefined && !ids.includes("spf")) {
         log.warn("daemon", "[spf] was added: restart the daemon to start the SPF concern");
       }
+      if (next.spamd !== undefined && !ids.includes("spamd")) {
+        log.warn("daemon", "[spamd] was added: restart the daemon to start the spamd front");
+      }
       config = next;
       log.setLevel(next.daemon.logLevel);
       supervisor.send({ type: "broadcast", event: { type: "config", config: next } });
@@ -145,9 +157,15 @@ export function startDaemon(options: DaemonOptions): Daemon {
     },
     actorStates,
     drain(graceMs) {
-      const policy = liveActor(supervisor.system, "policy");
-      if (!policy) return Promise.resolve(0);
-      return new Promise((resolve) => policy.send({ type: "drain", graceMs, done: resolve }));
+      // The policy listener and the spamd front, together.
+      const listeners = (["policy", "spamd"] as const).map((id) => liveActor(supervisor.system, id));
+      return Promise.all(
+        listeners.map((listener) =>
+          listener
+            ? new Promise<number>((resolve) => listener.send({ type: "drain", graceMs, done: resolve }))
+            : 0
+        ),
+      ).then((left) => left.reduce((sum, n) => sum + Math.max(0, n), 0));
     },
     stop() {
       if (stopped) return;

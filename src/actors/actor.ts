@@ -70,9 +70,10 @@ export function defineActor<I, E extends ActorEvent>(start: (scope: ActorScope<I
 /**
  * The daemon's service actors, in the order the supervisor starts them (daemon.ts). Each id is also the
  * actor's xstate systemId, the name its siblings find it by: liveActor(system, "counters"). The daemon
- * starts "spf" only when the config at start has an [spf] section (daemon.ts, daemonActorIds).
+ * starts "spf" only when the config at start has an [spf] section, "spamd" (the spamd front) only with a
+ * [spamd] section (daemon.ts, daemonActorIds).
  */
-export const ACTOR_IDS = ["counters", "spf", "alerter", "policy", "control"] as const;
+export const ACTOR_IDS = ["counters", "spf", "alerter", "policy", "spamd", "control"] as const;
 export type ActorId = typeof ACTOR_IDS[number];
 
 /** The live actor registered under systemId, or undefined while it is down or restarting. */

@@ -13,6 +13,7 @@ import {
   SECTIONS,
   type SectionSpec,
   type SectionValues,
+  SPAMD_SECTION,
   SPF_SECTION,
   THRESHOLDS_SECTION,
 } from "./schema.ts";
@@ -23,6 +24,7 @@ import type {
   ConcernSettings,
   Config,
   DaemonConfig,
+  SpamdConfig,
 } from "./types.ts";
 import type { KeyPart, LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
@@ -97,6 +99,14 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const limitsValues = readSection(LIMITS_SECTION, found.get("limits") ?? empty("limits"), report);
   const spfSection = found.get("spf");
   const spfValues = readSection(SPF_SECTION, spfSection ?? empty("spf"), report);
+  const spamdSection = found.get("spamd");
+  const spamdValues = spamdSection && readSection(SPAMD_SECTION, spamdSection, report);
+  if (spamdValues && spamdValues.mark_threshold > spamdValues.reject_threshold) {
+    report(spamdSection.line, "[spamd]", "mark_threshold is above reject_threshold");
+  }
+  if (spamdValues && spamdValues.listen === undefined && spamdValues.socket === undefined) {
+    report(spamdSection.line, "[spamd]", "listen = none and no socket: the front would listen nowhere");
+  }
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
@@ -175,7 +185,16 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   });
   const concerns: ConcernsConfig = { limits: concernSettings(limitsValues), spf: concernSettings(spfValues) };
   const spf = spfSection && spfValues.enabled ? spfConfig(spfValues) : undefined;
-  return { ok: true, config: { file, daemon, alerts, alertQueue, limits, concerns, spf } };
+  const spamd: SpamdConfig | undefined = spamdValues && {
+    listen: spamdValues.listen,
+    socket: spamdValues.socket === undefined ? undefined : path(spamdValues.socket),
+    markThreshold: spamdValues.mark_threshold,
+    rejectThreshold: spamdValues.reject_threshold,
+    maxMessageSize: spamdValues.max_message_size,
+    maxScans: spamdValues.max_scans,
+    timeoutMs: spamdValues.timeout,
+  };
+  return { ok: true, config: { file, daemon, alerts, alertQueue, limits, concerns, spf, spamd } };
 }
 
 /** The [spf] section's values as the SPF concern reads them (durations in ms, TTLs in seconds). */

@@ -4,6 +4,7 @@ import { LOG_LEVELS } from "../log.ts";
 import { STAGES } from "../protocols/attributes.ts";
 import { exemptionList, keyExpression } from "./limit-values.ts";
 import { dnsServerList, domainList, spfExemptionList } from "./spf-values.ts";
+import { byteSize, spamScore } from "./spamd-values.ts";
 import { HELO_CHECKS, SPF_ACTIONS, SPF_STAGES } from "../model/spf.ts";
 import { ALGORITHMS, COUNT_PER, LIMIT_ACTIONS, LIMIT_MODES } from "../model/limit.ts";
 import {
@@ -147,6 +148,23 @@ export const SPF_SECTION = {
   received_spf: { schema: yesNo, default: "yes" },
 } satisfies SectionSpec;
 
+/**
+ * [spamd]: the spamd front Exim's `spam =` and spamc talk to (docs/spamd-front.md). Port 10783: spamd's own
+ * 783 in mailpolicyd's 10xxx range beside policy_listen's 10037, so a real spamd keeps 783 (the
+ * SpamAssassin concern asks it there). A scan in flight holds up to max_message_size (docs/spamd-front.md,
+ * "Bounds").
+ */
+export const SPAMD_SECTION = {
+  listen: { schema: optionalLoopbackAddress, default: "127.0.0.1:10783" },
+  socket: { schema: absoluteOrRelativePath },
+  mark_threshold: { schema: spamScore, default: "5.0" },
+  reject_threshold: { schema: spamScore, default: "10.0" },
+  max_message_size: { schema: byteSize(1024, 512 * 1024 * 1024), default: "10M" },
+  max_scans: { schema: integer(1, 10_000), default: "32" },
+  // How long a client may take to send its request; the answer then takes at most the concerns' timeouts.
+  timeout: { schema: duration(100, 10 * MINUTE), default: "30s" },
+} satisfies SectionSpec;
+
 export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
@@ -176,4 +194,5 @@ export const SECTIONS: Record<string, SectionSpec> = {
   thresholds: THRESHOLDS_SECTION,
   limits: LIMITS_SECTION,
   spf: SPF_SECTION,
+  spamd: SPAMD_SECTION,
 };

@@ -65,6 +65,21 @@ export interface ConcernsConfig {
   spf: ConcernSettings;
 }
 
+/** [spamd]: the spamd front (listeners/spamd-front.ts, docs/spamd-front.md). */
+export interface SpamdConfig {
+  /** Loopback TCP (Exim's spamd_address); undefined: listen = none. */
+  listen?: ListenAddress;
+  /** A Unix socket as well (spamc -U); undefined: none. */
+  socket?: string;
+  markThreshold: number;
+  rejectThreshold: number;
+  /** Bytes of a message kept and scanned; the rest is read and dropped, the report says "not scanned". */
+  maxMessageSize: number;
+  /** Scans in flight; one more is answered EX_TEMPFAIL at once. */
+  maxScans: number;
+  timeoutMs: number;
+}
+
 export interface Config {
   file: string; // where it was read from, "(embedded default config)" for the built-in default
   daemon: DaemonConfig;
@@ -73,4 +88,5 @@ export interface Config {
   limits: LimitConfig[];
   concerns: ConcernsConfig;
   spf?: SpfConfig; // absent (no [spf] section, or enabled = no): no SPF concern
+  spamd?: SpamdConfig; // absent (no [spamd] section): no spamd front
 }

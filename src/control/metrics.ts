@@ -2,6 +2,7 @@
 // listener and the alerter write to (cheap, synchronous: it sits on the request path) and the control
 // actor reads; it holds no policy state, so no actor owns it.
 import type { DnsStats } from "../dns/resolver.ts";
+import type { SpamFrontMetrics } from "./spam-front-metrics.ts";
 
 export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1];
 const MINUTES_KEPT = 60;
@@ -56,6 +57,8 @@ export interface Metrics {
   readonly spfResults: Map<string, number>;
   /** Set by the SPF actor while it runs: its DNS client's and result cache's counters. */
   spfStats?: () => SpfStats;
+  /** Set by the spamd front when it starts ([spamd] configured): control/spam-front-metrics.ts. */
+  spamFront?: SpamFrontMetrics;
 }
 
 export interface SpfStats {

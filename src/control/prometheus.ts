@@ -1,6 +1,7 @@
 // GET /metrics: the Prometheus text exposition format (version 0.0.4), names prefixed mailpolicyd_.
 import { LATENCY_BUCKETS_S, type Metrics } from "./metrics.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
+import { renderSpamFront } from "./spam-front-metrics.ts";
 
 export interface PrometheusExtras {
   version: string;
@@ -101,6 +102,7 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
     }
   }
   renderSpf(metrics, family, out);
+  if (metrics.spamFront) renderSpamFront(metrics.spamFront, family, out);
   return `${out.join("\n")}\n`;
 }
 

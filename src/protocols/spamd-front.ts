@@ -224,7 +224,7 @@ function spamHeader(verb: SpamdVerb, verdict: SpamdVerdict): string {
 // this many symbols the report says how many more there were.
 const MAX_REPORT_SYMBOLS = 100;
 
-/** SpamAssassin's report table: points, rule name, description; then the notes. CRLF lines. */
+/** SpamAssassin's report table: points, rule name, description; then the notes. LF lines, as spamd's. */
 export function formatReport(verdict: SpamdVerdict): string {
   const lines = [
     `Content analysis details:   (${number(verdict.score)} points, ${number(verdict.threshold)} required)`,
@@ -242,7 +242,7 @@ export function formatReport(verdict: SpamdVerdict): string {
     lines.push(`     (${verdict.symbols.length - MAX_REPORT_SYMBOLS} more)`);
   }
   for (const note of verdict.notes) lines.push(oneLine(note));
-  return lines.join("\r\n") + "\r\n";
+  return lines.join("\n") + "\n";
 }
 
 // deno-lint-ignore no-control-regex

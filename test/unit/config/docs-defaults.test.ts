@@ -11,6 +11,7 @@ import {
   LIMIT_SECTION,
   LIMITS_SECTION,
   type SectionSpec,
+  SPAMD_SECTION,
   SPF_SECTION,
   THRESHOLDS_SECTION,
 } from "../../../src/config/schema.ts";
@@ -48,4 +49,5 @@ describe("docs/configuration.md defaults", () => {
   it("[alerts] shows the schema's defaults", () => assertTableMatches("[alerts]", ALERTS_SECTION));
   it("[limits] shows the schema's defaults", () => assertTableMatches("Concerns: [limits]", LIMITS_SECTION));
   it("[spf] shows the schema's defaults", () => assertTableMatches("[spf]", SPF_SECTION));
+  it("[spamd] shows the schema's defaults", () => assertTableMatches("[spamd]", SPAMD_SECTION));
 });

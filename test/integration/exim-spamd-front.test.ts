@@ -9,9 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
-import { parseConfig } from "../../src/config/load.ts";
-import { type Daemon, startDaemon } from "../../src/daemon.ts";
-import { createLogger } from "../../src/log.ts";
+import type { Daemon } from "../../src/daemon.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import {
   type EximDaemon,
@@ -21,7 +19,8 @@ import {
   swaksAsync,
   writeEximConfig,
 } from "../helpers/exim.ts";
-import { type MarkerConcern, markerConcern } from "../helpers/marker-concern.ts";
+import type { MarkerConcern } from "../helpers/marker-concern.ts";
+import { startFrontDaemon } from "../helpers/spamd-front.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -46,7 +45,6 @@ describe("spamd front through a real Exim's spam = condition", () => {
   let marker: MarkerConcern;
   let hung: net.Server;
   const hungSockets: net.Socket[] = [];
-  const lines: string[] = [];
   const delivered = () => {
     const path = dir.file("maildir/new");
     return existsSync(path) ? readdirSync(path).map((name) => readFileSync(`${path}/${name}`, "utf8")) : [];
@@ -67,22 +65,11 @@ describe("spamd front through a real Exim's spam = condition", () => {
     hung = net.createServer({ allowHalfOpen: true }, (socket) => hungSockets.push(socket));
     await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve));
     const hungPort = (hung.address() as net.AddressInfo).port;
-    const parsed = parseConfig(
-      `[daemon]\npolicy_socket = ${dir.file("policy.sock")}\ncontrol_socket = ${dir.file("control.sock")}\n` +
-        `policy_listen = none\npidfile = ${dir.file("pid")}\nstate_file = ${dir.file("state.json")}\n` +
-        `[spamd]\nlisten = 127.0.0.1:${frontPort}\nmark_threshold = 5\nreject_threshold = 10\n` +
-        `max_message_size = 4k\n`,
-      "test.conf",
-      dir.path,
-    );
-    assert.ok(parsed.ok, JSON.stringify(parsed));
-    marker = markerConcern();
-    daemon = startDaemon({
-      config: parsed.config,
-      log: createLogger("info", (line) => lines.push(line)),
-      extraConcerns: [marker],
-    });
-    await waitFor(() => lines.some((line) => line.includes("spamd: listening")), 5000, "the front");
+    ({ daemon, marker } = await startFrontDaemon(
+      dir,
+      "none",
+      `listen = 127.0.0.1:${frontPort}\nmark_threshold = 5\nreject_threshold = 10\nmax_message_size = 4k\n`,
+    ));
     const spamdAddress = `\${if match{$h_subject:}{^rspamd}{127.0.0.1 ${frontPort} variant=rspamd}` +
       `{\${if match{$h_subject:}{^down}{127.0.0.1 ${closedPort}}` +
       `{\${if match{$h_subject:}{^hung}{127.0.0.1 ${hungPort} tmo=2s}{127.0.0.1 ${frontPort}}}}}}}`;

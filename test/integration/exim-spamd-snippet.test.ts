@@ -6,10 +6,8 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { parseConfig } from "../../src/config/load.ts";
-import { type Daemon, startDaemon } from "../../src/daemon.ts";
+import type { Daemon } from "../../src/daemon.ts";
 import { spamdAddressSpec } from "../../src/exim/spamd-snippet.ts";
-import { createLogger } from "../../src/log.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import {
   debianEximConfig,
@@ -20,7 +18,7 @@ import {
   swaksAsync,
   writeEximConfig,
 } from "../helpers/exim.ts";
-import { markerConcern } from "../helpers/marker-concern.ts";
+import { startFrontDaemon } from "../helpers/spamd-front.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -29,7 +27,6 @@ for (const variant of ["plain", "debian-split", "debian-unsplit"] as const) {
     let dir: TempDir;
     let daemon: Daemon;
     let exim: EximDaemon;
-    const lines: string[] = [];
     const delivered = (subject: string) => {
       const path = dir.file("maildir/new");
       return existsSync(path)
@@ -46,22 +43,11 @@ for (const variant of ["plain", "debian-split", "debian-unsplit"] as const) {
       prepareEximDir(dir);
       const policyPort = await freePort();
       const frontPort = await freePort();
-      const parsed = parseConfig(
-        `[daemon]\npolicy_socket = ${dir.file("policy.sock")}\ncontrol_socket = ${
-          dir.file("control.sock")
-        }\n` +
-          `policy_listen = 127.0.0.1:${policyPort}\npidfile = ${dir.file("pid")}\n` +
-          `state_file = ${dir.file("state.json")}\n[spamd]\nlisten = 127.0.0.1:${frontPort}\n`,
-        "test.conf",
-        dir.path,
-      );
-      assert.ok(parsed.ok, JSON.stringify(parsed));
-      daemon = startDaemon({
-        config: parsed.config,
-        log: createLogger("info", (line) => lines.push(line)),
-        extraConcerns: [markerConcern()],
-      });
-      await waitFor(() => lines.some((line) => line.includes("spamd: listening")), 5000, "the front");
+      ({ daemon } = await startFrontDaemon(
+        dir,
+        `127.0.0.1:${policyPort}`,
+        `listen = 127.0.0.1:${frontPort}\n`,
+      ));
       const address = `inet:127.0.0.1:${policyPort}`;
       const spamd = spamdAddressSpec({ hostname: "127.0.0.1", port: frontPort });
       const config = variant === "plain"

@@ -4,11 +4,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { parseConfig } from "../../src/config/load.ts";
-import { type Daemon, startDaemon } from "../../src/daemon.ts";
-import { createLogger } from "../../src/log.ts";
-import { waitFor } from "../helpers/daemon-process.ts";
-import { markerConcern } from "../helpers/marker-concern.ts";
+import type { Daemon } from "../../src/daemon.ts";
+import { startFrontDaemon } from "../helpers/spamd-front.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -31,26 +28,16 @@ describe("spamc against the spamd front", () => {
   let dir: TempDir;
   let daemon: Daemon;
   let tcp: string[];
-  const lines: string[] = [];
 
   before(async () => {
     dir = makeTempDir();
     const port = await freePort();
     tcp = ["-d", "127.0.0.1", "-p", String(port)];
-    const parsed = parseConfig(
-      `[daemon]\npolicy_socket = ${dir.file("policy.sock")}\ncontrol_socket = ${dir.file("control.sock")}\n` +
-        `policy_listen = none\npidfile = ${dir.file("pid")}\nstate_file = ${dir.file("state.json")}\n` +
-        `[spamd]\nlisten = 127.0.0.1:${port}\nsocket = ${dir.file("spamd.sock")}\nmark_threshold = 5\n`,
-      "test.conf",
-      dir.path,
-    );
-    assert.ok(parsed.ok, JSON.stringify(parsed));
-    daemon = startDaemon({
-      config: parsed.config,
-      log: createLogger("info", (line) => lines.push(line)),
-      extraConcerns: [markerConcern()],
-    });
-    await waitFor(() => lines.some((line) => line.includes("spamd: listening")), 5000, "the front");
+    ({ daemon } = await startFrontDaemon(
+      dir,
+      "none",
+      `listen = 127.0.0.1:${port}\nsocket = ${dir.file("spamd.sock")}\nmark_threshold = 5\n`,
+    ));
   });
   after(() => {
     daemon?.stop();

@@ -6,6 +6,7 @@
 // "soft reject", "no action"); SpamAssassin's protocol only has a score and one threshold, and Exim makes
 // $spam_action "reject" for any score at or over it (docs/protocol.md, "spamd front").
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "../config/ini.ts";
 import { SPAMD_SECTION } from "../config/schema.ts";
@@ -38,7 +39,7 @@ export function spamdAddressFromConfig(file: string): string | undefined {
   const listen = v.safeParse(SPAMD_SECTION.listen.schema, value("listen") ?? SPAMD_SECTION.listen.default);
   if (listen.success && listen.output && listen.output.port !== 0) return spamdAddressSpec(listen.output);
   const socket = value("socket");
-  return socket ? spamdAddressSpec(socket) : undefined;
+  return socket ? spamdAddressSpec(resolve(dirname(resolve(file)), socket)) : undefined;
 }
 
 /** The main-section line. */

@@ -91,6 +91,13 @@ for (const variant of ["plain", "debian-split", "debian-unsplit"] as const) {
       assert.equal(delivered("rejected").length, 0);
     });
 
+    it("a concern deferring (down with fail_mode = closed): 451 at DATA, nothing delivered", async () => {
+      const sent = await send("deferred", "MARKER-DEFER");
+      assert.notEqual(sent.status, 0, sent.output);
+      assert.match(sent.output, /<\*\* 451 The message could not be checked now, please try again later/);
+      assert.equal(delivered("deferred").length, 0);
+    });
+
     it("daemon stopped: delivered intact, unscanned, and Exim logs why", async () => {
       daemon.stop();
       const body = "MARKER-SCORE=50 while nobody listens";

@@ -71,6 +71,14 @@ describe("spamc against the spamd front", () => {
     assert.ok(processed.stdout.endsWith(MARKED));
   });
 
+  it("a reload's new thresholds apply to the next scan", async () => {
+    const spamd = { ...daemon.config.spamd!, markThreshold: 8, rejectThreshold: 20 };
+    daemon.reload({ ...daemon.config, spamd });
+    assert.deepEqual(await spamc([...tcp, "-c"], MARKED), { status: 0, stdout: "7.5/8.0\n" });
+    daemon.reload({ ...daemon.config, spamd: { ...spamd, markThreshold: 5, rejectThreshold: 10 } });
+    assert.deepEqual(await spamc([...tcp, "-c"], MARKED), { status: 1, stdout: "7.5/5.0\n" });
+  });
+
   it("-r (REPORT_IFSPAM): nothing for ham", async () => {
     assert.deepEqual(await spamc([...tcp, "-r"], CLEAN), { status: 0, stdout: "" });
     assert.match(

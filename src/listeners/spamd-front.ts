@@ -85,6 +85,15 @@ function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: 
   };
 }
 
+/** Whether a reloaded [spamd] changes what only a restart applies (the thresholds reload). */
+function needsRestart(running: SpamdConfig, next: SpamdConfig): boolean {
+  return describeListen(running) !== describeListen(next) || running.socket !== next.socket ||
+    running.maxMessageSize !== next.maxMessageSize || running.maxScans !== next.maxScans ||
+    running.timeoutMs !== next.timeoutMs;
+}
+
+const describeListen = (config: SpamdConfig) => config.listen && describeTransport(config.listen);
+
 export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ input, fail }) => {
   const { log } = input;
   let config = input.config;
@@ -194,15 +203,10 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
         return;
       }
       const next = event.config.spamd;
-      if (
-        next &&
-        (next.listen?.port !== spamd.listen?.port || next.listen?.hostname !== spamd.listen?.hostname ||
-          next.socket !== spamd.socket || next.maxMessageSize !== spamd.maxMessageSize ||
-          next.maxScans !== spamd.maxScans || next.timeoutMs !== spamd.timeoutMs)
-      ) {
+      if (!next) log.warn("spamd", "[spamd] was removed: the front stops after a restart");
+      else if (needsRestart(spamd, next)) {
         log.warn("spamd", "listen, socket, max_message_size, max_scans and timeout change after a restart");
       }
-      if (!next) log.warn("spamd", "[spamd] was removed: the front stops after a restart");
       config = event.config;
     },
     stop() {

@@ -310,9 +310,9 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
     );
   }
   const message = request.message;
-  const headersEnd = messageHeadersEnd(message);
+
   const added = new TextEncoder().encode(spamHeaderLines(verdict).join("\r\n") + "\r\n");
-  const keep = request.verb === "HEADERS" ? message.subarray(0, headersEnd.afterBlank) : message;
+  const keep = request.verb === "HEADERS" ? message.subarray(0, messageHeadersEnd(message)) : message;
   const out = new Uint8Array(added.length + keep.length);
   out.set(added, 0);
   out.set(keep, added.length);
@@ -328,12 +328,12 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
 }
 
 /** Index just past the message's empty line after its headers (the whole message if it has none). */
-function messageHeadersEnd(message: Uint8Array): { afterBlank: number } {
+function messageHeadersEnd(message: Uint8Array): number {
   for (let i = message.indexOf(0x0a); i >= 0; i = message.indexOf(0x0a, i + 1)) {
-    if (message[i + 1] === 0x0a) return { afterBlank: i + 2 };
-    if (message[i + 1] === 0x0d && message[i + 2] === 0x0a) return { afterBlank: i + 3 };
+    if (message[i + 1] === 0x0a) return i + 2;
+    if (message[i + 1] === 0x0d && message[i + 2] === 0x0a) return i + 3;
   }
-  return { afterBlank: message.length };
+  return message.length;
 }
 
 /** spamd's error reply (`SPAMD/1.0 76 Bad header line: …`); Exim cannot parse it and defers the condition. */

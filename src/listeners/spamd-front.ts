@@ -118,14 +118,17 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
     if (request.verb === "PING") return responder.reply(PONG_REPLY);
     if (request.verb === "SKIP") return responder.reply("");
     front.inFlight++;
-    const { envelope, message, size, truncated } = request;
+    const { envelope, size, truncated } = request;
+    // `bytes` may be the runtime's read buffer, valid only until this returns; the concerns read the
+    // message later: a copy of the kept bytes (the read buffer of a larger one is let go).
+    const message = request.message.slice();
     const policyRequest: FrontRequest = {
       form: "message",
       envelope,
       message,
       size,
       truncated,
-      spamd: request,
+      spamd: { ...request, message },
     };
     decide(policyRequest, started, responder);
   };

@@ -4,7 +4,7 @@
 // $spam_score, $spam_score_int, $spam_bar, $spam_action and $spam_report into headers, so the test reads
 // what Exim made of each reply from the delivered message. The scores come from a test concern that reads a
 // marker in the body (test/helpers/marker-concern.ts). A front that refuses connections or never answers
-// leaves the mail delivered intact, and Exim's log says why.
+// or answers garbage leaves the mail delivered intact, and Exim's log says why.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
@@ -44,6 +44,7 @@ describe("spamd front through a real Exim's spam = condition", () => {
   let exim: EximDaemon;
   let marker: MarkerConcern;
   let hung: net.Server;
+  let garbage: net.Server;
   const hungSockets: net.Socket[] = [];
   const delivered = () => {
     const path = dir.file("maildir/new");
@@ -65,6 +66,10 @@ describe("spamd front through a real Exim's spam = condition", () => {
     hung = net.createServer({ allowHalfOpen: true }, (socket) => hungSockets.push(socket));
     await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve));
     const hungPort = (hung.address() as net.AddressInfo).port;
+    // Answers at once, not in spamd's words, and closes.
+    garbage = net.createServer({ allowHalfOpen: true }, (socket) => socket.end("HTTP/1.0 500 Oops\r\n\r\n"));
+    await new Promise<void>((resolve) => garbage.listen(0, "127.0.0.1", resolve));
+    const garbagePort = (garbage.address() as net.AddressInfo).port;
     ({ daemon, marker } = await startFrontDaemon(
       dir,
       "none",
@@ -72,7 +77,8 @@ describe("spamd front through a real Exim's spam = condition", () => {
     ));
     const spamdAddress = `\${if match{$h_subject:}{^rspamd}{127.0.0.1 ${frontPort} variant=rspamd}` +
       `{\${if match{$h_subject:}{^down}{127.0.0.1 ${closedPort}}` +
-      `{\${if match{$h_subject:}{^hung}{127.0.0.1 ${hungPort} tmo=2s}{127.0.0.1 ${frontPort}}}}}}}`;
+      `{\${if match{$h_subject:}{^hung}{127.0.0.1 ${hungPort} tmo=2s}` +
+      `{\${if match{$h_subject:}{^garbage}{127.0.0.1 ${garbagePort}}{127.0.0.1 ${frontPort}}}}}}}}}`;
     const config = writeEximConfig(dir, {
       address: "inet:127.0.0.1:1",
       withSnippet: false,
@@ -88,6 +94,7 @@ describe("spamd front through a real Exim's spam = condition", () => {
     daemon?.stop();
     for (const socket of hungSockets) socket.destroy();
     hung?.close();
+    garbage?.close();
     dir?.remove();
   });
 
@@ -190,8 +197,15 @@ describe("spamd front through a real Exim's spam = condition", () => {
     assert.equal(daemon.metrics.spamFront!.truncated, 1);
   });
 
-  for (const fault of ["down", "hung"]) {
-    const what = fault === "down" ? "refusing connections" : "never answering (tmo=2s)";
+  const faults: Record<string, [string, RegExp]> = {
+    down: ["refusing connections", /spam acl condition: spamd: .*Connection refused/],
+    hung: [
+      "never answering (tmo=2s)",
+      /spam acl condition: error reading from spamd .*: Connection timed out/,
+    ],
+    garbage: ["answering garbage", /spam acl condition: cannot parse spamd .* output/],
+  };
+  for (const [fault, [what, why]] of Object.entries(faults)) {
     it(`front ${what}: delivered intact, Exim logs why`, { timeout: 30_000 }, async () => {
       const subject = `${fault} front`;
       const body = "MARKER-SCORE=50 but nobody scans it";
@@ -202,9 +216,6 @@ describe("spamd front through a real Exim's spam = condition", () => {
       assert.equal(header(mail, "X-Test-Is-Spam"), undefined);
       assert.equal(header(mail, "X-Test-Score"), undefined);
       assert.equal(mail.slice(mail.indexOf("\n\n") + 2).trimEnd(), body); // swaks ends it with blank lines
-      const why = fault === "down"
-        ? /spam acl condition: spamd: .*Connection refused/
-        : /spam acl condition: error reading from spamd .*: Connection timed out/;
       assert.match(eximLog(), why);
     });
   }

@@ -3,7 +3,7 @@
 // spamd_address forms (SpamAssassin's, and variant=rspamd), chosen per message by its subject. The ACL copies
 // $spam_score, $spam_score_int, $spam_bar, $spam_action and $spam_report into headers, so the test reads
 // what Exim made of each reply from the delivered message. The scores come from a test concern that reads a
-// marker in the body (test/helpers/marker-concern.ts). A front that refuses connections or never answers
+// marker in the body (test/helpers/marker-concern.ts). A front that refuses connections, never answers
 // or answers garbage leaves the mail delivered intact, and Exim's log says why.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";

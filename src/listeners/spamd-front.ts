@@ -100,9 +100,9 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
   const spamd = config.spamd;
   if (!spamd) throw new Error("spamd front started without a [spamd] section");
   const settings = () => config.spamd ?? spamd;
-  // Kept across restarts of the front, as the daemon's other counters are.
+  // Kept across restarts of the front, as the daemon's other counters are (scans of a failed front's
+  // connections still end, each counting itself out of inFlight).
   const front = input.metrics.spamFront ??= createSpamFrontMetrics();
-  front.inFlight = 0;
   const decide = decideAndReply(input.engine, input.metrics, log, replyFormat(settings, front, log));
   const maxMessageSize = spamd.maxMessageSize;
 

@@ -111,16 +111,8 @@ export function parseSpamdRequest(bytes: Uint8Array, maxMessageBytes: number): P
   if (verbLine[2] === "RSPAMC" && verb !== "CHECK" && verb !== "SYMBOLS") {
     return fail(`unsupported method ${verb} for RSPAMC`);
   }
-  const headers = new Map<string, string[]>();
-  for (const line of lines.slice(1)) {
-    if (line === "") continue;
-    const colon = line.indexOf(":");
-    if (colon <= 0) return fail(`bad header line: ${printable(line)}`);
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const values = headers.get(name) ?? [];
-    values.push(line.slice(colon + 1).trim());
-    headers.set(name, values);
-  }
+  const headers = readHeaders(lines.slice(1));
+  if (typeof headers === "string") return fail(headers);
   const body = bytes.subarray(headEnd);
   const declared = declaredContentLength(head);
   if (declared < 0 && headers.has("content-length")) return fail("bad Content-length");
@@ -140,6 +132,21 @@ export function parseSpamdRequest(bytes: Uint8Array, maxMessageBytes: number): P
     truncated: message.length < size,
   };
   return { ok: true, request };
+}
+
+/** `Name: value` lines by lower-case name, every value of a repeated one in order; or what is wrong. */
+function readHeaders(lines: readonly string[]): Map<string, string[]> | string {
+  const headers = new Map<string, string[]>();
+  for (const line of lines) {
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    if (colon <= 0) return `bad header line: ${printable(line)}`;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const values = headers.get(name) ?? [];
+    values.push(line.slice(colon + 1).trim());
+    headers.set(name, values);
+  }
+  return headers;
 }
 
 function startsWith(bytes: Uint8Array, text: string): boolean {

@@ -23,6 +23,7 @@ import { contentConcern } from "./engine/content-concern.ts";
 import type { Concern } from "./engine/concern.ts";
 import { spamAssassinActor } from "./actors/spamassassin.ts";
 import { spamAssassinConcern } from "./engine/spamassassin-concern.ts";
+import { spamdFrontActor } from "./listeners/spamd-front.ts";
 
 export interface DaemonOptions {
   config: Config;
@@ -32,6 +33,8 @@ export interface DaemonOptions {
   /** Replace an actor's logic (tests inject faults this way); keys are actor ids. */
   overrides?: Partial<Record<ActorId, AnyActorLogic>>;
   restartMinMs?: number;
+  /** Tests only: concerns asked after the daemon's own (a content concern scoring test messages). */
+  extraConcerns?: Concern[];
 }
 
 export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
@@ -61,6 +64,7 @@ const ACTOR_LOGIC: Record<ActorId, AnyActorLogic> = {
   alerter: alerterMachine,
   policy: policyListenerActor,
   postfix: postfixListenerActor,
+  spamd: spamdFrontActor,
   control: controlActor,
 };
 
@@ -82,6 +86,7 @@ const OPTIONAL_ACTORS: Partial<
     what: "the Postfix listener",
     configured: (config) => config.postfix !== undefined,
   },
+  spamd: { section: "spamd", what: "the spamd front", configured: (config) => config.spamd !== undefined },
 };
 
 /**
@@ -126,9 +131,11 @@ export function startDaemon(options: DaemonOptions): Daemon {
   // In-process, no actor; like [spf], present only when [content] was there at start.
   const withContent = config.content !== undefined;
   if (withContent) concerns.push(contentConcern(() => config.content, log));
+  concerns.push(...options.extraConcerns ?? []);
   const engine = createPolicyEngine({
     concerns,
-    settings: (concern) => config.concerns[concern as keyof Config["concerns"]],
+    // extraConcerns (tests) have no section of their own: they follow [limits]' timeout and fail_mode.
+    settings: (concern) => config.concerns[concern as keyof Config["concerns"]] ?? config.concerns.limits,
     log,
   });
   const supervisor = createActor(supervisorMachine, {
@@ -181,14 +188,18 @@ export function startDaemon(options: DaemonOptions): Daemon {
       log.info("daemon", "config reloaded", { config: next.file });
     },
     actorStates,
-    async drain(graceMs) {
-      // Both listeners at once: each answers what it accepted within the same grace.
-      const left = await Promise.all((["policy", "postfix"] as const).map((id) => {
-        const listener = liveActor(supervisor.system, id);
-        if (!listener) return 0;
-        return new Promise<number>((resolve) => listener.send({ type: "drain", graceMs, done: resolve }));
-      }));
-      return left.reduce((sum, count) => sum + count, 0);
+    drain(graceMs) {
+      // Every listener at once: each answers what it accepted within the same grace.
+      const listeners = (["policy", "postfix", "spamd"] as const).map((id) =>
+        liveActor(supervisor.system, id)
+      );
+      return Promise.all(
+        listeners.map((listener) =>
+          listener
+            ? new Promise<number>((resolve) => listener.send({ type: "drain", graceMs, done: resolve }))
+            : 0
+        ),
+      ).then((left) => left.reduce((sum, n) => sum + Math.max(0, n), 0));
     },
     stop() {
       if (stopped) return;

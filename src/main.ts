@@ -172,6 +172,7 @@ function main(argv: string[]): number | "running" | Promise<number> {
         action: values.add ? "add" : "remove",
         confdir: values.confdir ?? DEBIAN_EXIM_DIR,
         address: address.spec,
+        spamd: "spamd" in address ? address.spamd : undefined,
       });
     }
     case "config-test": {

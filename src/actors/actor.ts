@@ -70,8 +70,8 @@ export function defineActor<I, E extends ActorEvent>(start: (scope: ActorScope<I
 /**
  * The daemon's service actors, in the order the supervisor starts them (daemon.ts). Each id is also the
  * actor's xstate systemId, the name its siblings find it by: liveActor(system, "counters"). The daemon
- * starts "spf", "spamassassin" and "postfix" only when the config at start has their section (daemon.ts,
- * OPTIONAL_ACTORS).
+ * starts "spf", "spamassassin", "postfix" and "spamd" (the spamd front) only when the config at start has
+ * their section (daemon.ts, OPTIONAL_ACTORS).
  */
 export const ACTOR_IDS = [
   "counters",
@@ -80,6 +80,7 @@ export const ACTOR_IDS = [
   "alerter",
   "policy",
   "postfix",
+  "spamd",
   "control",
 ] as const;
 export type ActorId = typeof ACTOR_IDS[number];

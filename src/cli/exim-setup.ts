@@ -15,6 +15,7 @@ export interface EximSetupOptions {
   action: "add" | "remove";
   confdir: string;
   address: string; // Exim's readsocket spec, inet:127.0.0.1:10037
+  spamd?: string; // the spamd front's spamd_address, when the config has [spamd]
 }
 
 interface Layout {
@@ -24,12 +25,12 @@ interface Layout {
   runtimeFiles: SnippetFile[]; // read by Exim itself at run time (unsplit scheme's ACL files)
 }
 
-function layout(confdir: string, address: string): Layout {
-  const [localmacros, ...aclFiles] = eximSnippet("debian-unsplit", address, confdir);
+function layout(confdir: string, address: string, spamd?: string): Layout {
+  const [localmacros, ...aclFiles] = eximSnippet("debian-unsplit", address, confdir, spamd);
   return {
     localmacros: localmacros.path,
     macroLines: localmacros.content,
-    buildFiles: eximSnippet("debian-split", address, confdir),
+    buildFiles: eximSnippet("debian-split", address, confdir, spamd),
     runtimeFiles: aclFiles,
   };
 }
@@ -196,7 +197,7 @@ export function eximSetupCommand(options: EximSetupOptions): number {
 function setUp(options: EximSetupOptions): number {
   const { confdir } = options;
   const settings = readOrNull(`${confdir}/update-exim4.conf.conf`);
-  const files = layout(confdir, options.address);
+  const files = layout(confdir, options.address, options.spamd);
   if (settings === null) {
     if (options.action === "remove") {
       say(`no Debian Exim configuration in ${confdir}: nothing to remove`);

@@ -3,6 +3,7 @@
 import * as v from "valibot";
 import { socketPathsFrom } from "../config/socket-paths.ts";
 import { loopbackAddress } from "../config/values.ts";
+import { spamdAddressFromConfig } from "../exim/spamd-snippet.ts";
 import {
   eximAddress,
   eximSnippet,
@@ -16,14 +17,18 @@ export interface SnippetAddressOptions {
   config: string;
 }
 
-/** Exim's readsocket spec for the snippets, or why there is none (a usage error, or a config problem). */
+/**
+ * Exim's readsocket spec for the snippets, and the spamd front's spamd_address when the config has [spamd];
+ * or why there is none (a usage error, or a config problem).
+ */
 export function snippetAddress(
   options: SnippetAddressOptions,
-): { spec: string } | { usage: string } | { problem: string } {
+): { spec: string; spamd?: string } | { usage: string } | { problem: string } {
+  const spamd = spamdAddressFromConfig(options.config);
   if (options.listen !== undefined) {
     const parsed = v.safeParse(loopbackAddress, options.listen);
     if (!parsed.success) return { usage: `--listen: ${parsed.issues[0].message}` };
-    return { spec: eximAddress(parsed.output) };
+    return { spec: eximAddress(parsed.output), spamd };
   }
   const address = socketPathsFrom(options.config).policyListen;
   if (!address || address.port === 0) {
@@ -32,7 +37,7 @@ export function snippetAddress(
         `(Exim must not use the Unix socket: see docs/exim.md); set policy_listen or give --listen`,
     };
   }
-  return { spec: eximAddress(address) };
+  return { spec: eximAddress(address), spamd };
 }
 
 /** Exit code, or a usage problem for the caller to print with the command's help. */
@@ -47,7 +52,9 @@ export function eximSnippetCommand(
     return 1;
   }
   process.stdout.write(
-    variant === "legacy" ? legacySnippet(address.spec) : formatSnippet(eximSnippet(variant, address.spec)),
+    variant === "legacy"
+      ? legacySnippet(address.spec)
+      : formatSnippet(eximSnippet(variant, address.spec, undefined, address.spamd)),
   );
   return 0;
 }

@@ -1,5 +1,5 @@
 // Converters for [content] and [rule NAME] values whose syntax is ours: byte sizes, extension lists, the
-// subject pattern, spamtrap addresses, what `attachments =` names, scores.
+// subject pattern, spamtrap addresses, what `attachments =` names.
 import * as v from "valibot";
 import { ATTACHMENT_KINDS, type AttachmentKind } from "../model/content.ts";
 import { parsedBy } from "./limit-values.ts";
@@ -65,16 +65,6 @@ export function parseAttachmentList(
   if (list.kinds.length === 0 && list.extensions.length === 0) return "name what to look for";
   return list;
 }
-
-/** A rule's score: a decimal number, negative for a rule that speaks for the message. */
-export const score = v.pipe(
-  v.string(),
-  v.regex(/^-?\d+(?:\.\d+)?$/, "expected a number such as 5 or -1.5"),
-  v.transform(Number),
-  v.number(),
-  v.minValue(-1000, "must be at least -1000"),
-  v.maxValue(1000, "must be at most 1000"),
-);
 
 export const extensionList = v.pipe(v.string(), parsedBy(parseExtensions));
 export const subjectPattern = v.pipe(v.string(), parsedBy(parseSubjectPattern));

@@ -18,6 +18,7 @@ import {
   type SectionSpec,
   type SectionValues,
   SPAMASSASSIN_SECTION,
+  SPAMD_SECTION,
   SPF_SECTION,
   THRESHOLDS_SECTION,
 } from "./schema.ts";
@@ -29,6 +30,7 @@ import type {
   Config,
   DaemonConfig,
   SpamAssassinConfig,
+  SpamdConfig,
 } from "./types.ts";
 import type { KeyPart, LimitConfig } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
@@ -130,6 +132,14 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     );
     if (rule) rules.push(rule);
   }
+  const spamdSection = found.get("spamd");
+  const spamdValues = spamdSection && readSection(SPAMD_SECTION, spamdSection, report);
+  if (spamdValues && spamdValues.mark_threshold > spamdValues.reject_threshold) {
+    report(spamdSection.line, "[spamd]", "mark_threshold is above reject_threshold");
+  }
+  if (spamdValues && spamdValues.listen === undefined && spamdValues.socket === undefined) {
+    report(spamdSection.line, "[spamd]", "listen = none and no socket: the front would listen nowhere");
+  }
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
@@ -216,9 +226,30 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const spamassassin = spamSection ? spamAssassinConfig(spamValues, path) : undefined;
   const postfix = postfixValues && postfixConfig(postfixValues, path);
   const content = contentSection ? contentPolicy(contentValues, rules) : undefined;
+  const spamd: SpamdConfig | undefined = spamdValues && {
+    listen: spamdValues.listen,
+    socket: spamdValues.socket === undefined ? undefined : path(spamdValues.socket),
+    markThreshold: spamdValues.mark_threshold,
+    rejectThreshold: spamdValues.reject_threshold,
+    maxMessageSize: spamdValues.max_message_size,
+    maxScans: spamdValues.max_scans,
+    timeoutMs: spamdValues.timeout,
+  };
   return {
     ok: true,
-    config: { file, daemon, alerts, alertQueue, limits, concerns, spf, spamassassin, postfix, content },
+    config: {
+      file,
+      daemon,
+      alerts,
+      alertQueue,
+      limits,
+      concerns,
+      spf,
+      spamassassin,
+      postfix,
+      content,
+      spamd,
+    },
   };
 }
 

@@ -15,7 +15,7 @@ import {
   POSTFIX_WARN,
 } from "../model/postfix.ts";
 import { RULE_ACTIONS } from "../model/content.ts";
-import { attachmentList, extensionList, score, spamtrapList, subjectPattern } from "./content-values.ts";
+import { attachmentList, extensionList, spamtrapList, subjectPattern } from "./content-values.ts";
 import { ALGORITHMS, COUNT_PER, LIMIT_ACTIONS, LIMIT_MODES } from "../model/limit.ts";
 import {
   absoluteOrRelativePath,
@@ -29,6 +29,7 @@ import {
   oneOf,
   oneOfUpperCase,
   optionalLoopbackAddress,
+  score,
   text,
   unixGroup,
   window,
@@ -241,6 +242,23 @@ export const RULE_SECTION = {
 
 export const RULE_SECTION_PREFIX = "rule ";
 
+/**
+ * [spamd]: the spamd front Exim's `spam =` and spamc talk to (docs/spamd-front.md). Port 10783: spamd's own
+ * 783 in mailpolicyd's 10xxx range beside policy_listen's 10037, so a real spamd keeps 783 (the
+ * SpamAssassin concern asks it there). A scan in flight holds up to max_message_size (docs/spamd-front.md,
+ * "Bounds").
+ */
+export const SPAMD_SECTION = {
+  listen: { schema: optionalLoopbackAddress, default: "127.0.0.1:10783" },
+  socket: { schema: absoluteOrRelativePath },
+  mark_threshold: { schema: score, default: "5.0" },
+  reject_threshold: { schema: score, default: "10.0" },
+  max_message_size: { schema: byteSize(1024, 512 * 1024 * 1024), default: "10M" },
+  max_scans: { schema: integer(1, 10_000), default: "32" },
+  // How long a client may take to send its request; the answer then takes at most the concerns' timeouts.
+  timeout: { schema: duration(100, 10 * MINUTE), default: "30s" },
+} satisfies SectionSpec;
+
 export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
@@ -273,4 +291,5 @@ export const SECTIONS: Record<string, SectionSpec> = {
   spamassassin: SPAMASSASSIN_SECTION,
   postfix: POSTFIX_SECTION,
   content: CONTENT_SECTION,
+  spamd: SPAMD_SECTION,
 };

@@ -86,6 +86,21 @@ export interface SpamAssassinConfig {
   breakerResetMs: number;
 }
 
+/** [spamd]: the spamd front (listeners/spamd-front.ts, docs/spamd-front.md). */
+export interface SpamdConfig {
+  /** Loopback TCP (Exim's spamd_address); undefined: listen = none. */
+  listen?: ListenAddress;
+  /** A Unix socket as well (spamc -U); undefined: none. */
+  socket?: string;
+  markThreshold: number;
+  rejectThreshold: number;
+  /** Bytes of a message kept and scanned; the rest is read and dropped, the report says "not scanned". */
+  maxMessageSize: number;
+  /** Scans in flight; one more is answered EX_TEMPFAIL at once. */
+  maxScans: number;
+  timeoutMs: number;
+}
+
 export interface Config {
   file: string; // where it was read from, "(embedded default config)" for the built-in default
   daemon: DaemonConfig;
@@ -97,4 +112,5 @@ export interface Config {
   spamassassin?: SpamAssassinConfig; // absent: no SpamAssassin concern
   postfix?: PostfixConfig; // absent (no [postfix] section): no Postfix listener
   content?: ContentPolicy; // absent (no [content] section): no content concern
+  spamd?: SpamdConfig; // absent (no [spamd] section): no spamd front
 }

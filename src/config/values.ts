@@ -52,6 +52,19 @@ export const byteSize = (min: number, max: number) =>
     v.maxValue(max, `must be at most ${max} bytes`),
   );
 
+/**
+ * A spam score: a content rule's, a threshold of the spamd front's. Two decimals at most, as the front
+ * reports scores; within ±1000 (GTUBE scores 1000).
+ */
+export const score = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^-?\d{1,4}(\.\d{1,2})?$/, "expected a score such as 5, 5.0, -1.5 or 12.25 (at most two decimals)"),
+  v.transform(Number),
+  v.minValue(-1000, "must be at least -1000"),
+  v.maxValue(1000, "must be at most 1000"),
+);
+
 export const integer = (min: number, max: number) =>
   v.pipe(
     v.string(),

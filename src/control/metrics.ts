@@ -3,6 +3,7 @@
 // actor reads; it holds no policy state, so no actor owns it.
 import type { DnsStats } from "../dns/resolver.ts";
 import { createSpamdMetrics, type SpamdMetrics } from "./spamd-metrics.ts";
+import type { SpamFrontMetrics } from "./spam-front-metrics.ts";
 
 export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1];
 const MINUTES_KEPT = 60;
@@ -59,6 +60,8 @@ export interface Metrics {
   spfStats?: () => SpfStats;
   /** SpamAssassin concern: scans by outcome, spamd's latency, the breaker (control/spamd-metrics.ts). */
   readonly spamd: SpamdMetrics;
+  /** Set by the spamd front when it starts ([spamd] configured): control/spam-front-metrics.ts. */
+  spamFront?: SpamFrontMetrics;
 }
 
 export interface SpfStats {

@@ -3,6 +3,7 @@ import { LATENCY_BUCKETS_S, type Metrics } from "./metrics.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 import { histogramLines } from "./histogram.ts";
 import { renderSpamd } from "./spamd-metrics.ts";
+import { renderSpamFront } from "./spam-front-metrics.ts";
 
 export interface PrometheusExtras {
   version: string;
@@ -102,6 +103,7 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
   }
   renderSpf(metrics, family, out);
   renderSpamd(metrics.spamd, family, out);
+  if (metrics.spamFront) renderSpamFront(metrics.spamFront, family, out);
   return `${out.join("\n")}\n`;
 }
 

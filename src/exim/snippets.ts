@@ -7,6 +7,7 @@
 // per-process lookup cache; the next lookup writes into whatever file got that number (a spool file) and
 // closes it again. Its inet: path sets the fd to -1 on failure. docs/exim.md, "Why TCP".
 import { DAEMON_SECTION } from "../config/schema.ts";
+import { SPAMD_STATEMENTS, spamdMainLines } from "./spamd-snippet.ts";
 
 export type SnippetVariant = "debian-split" | "debian-unsplit" | "plain";
 
@@ -76,10 +77,10 @@ ${ask(address, RCPT_REQUEST, "2s")}${VERDICT}  accept
 `;
 }
 
-function dataStatements(address: string, siteAcl: string): string {
+function dataStatements(address: string, siteAcl: string, spamd: string | undefined): string {
   return `  require acl = ${siteAcl}
   warn
-${ask(address, DATA_REQUEST, "2s:cache=yes")}${VERDICT}  accept
+${ask(address, DATA_REQUEST, "2s:cache=yes")}${VERDICT}${spamd ? SPAMD_STATEMENTS : ""}  accept
 `;
 }
 
@@ -91,13 +92,16 @@ const HEADER = (what: string) =>
 
 /**
  * The files of one variant; `address` is Exim's readsocket spec of the policy listener (eximAddress),
- * `confdir` is where Debian's Exim config lives (tests use a copy).
+ * `confdir` is where Debian's Exim config lives (tests use a copy), `spamd` the spamd_address of the
+ * spamd front (spamd-snippet.ts) when the config has [spamd]: the DATA ACL then scans with `spam =`.
  */
 export function eximSnippet(
   variant: SnippetVariant,
   address = DEFAULT_POLICY_ADDRESS,
   confdir = "/etc/exim4",
+  spamd?: string,
 ): SnippetFile[] {
+  const spamdMain = spamd ? spamdMainLines(spamd) : "";
   switch (variant) {
     case "debian-split":
       return [
@@ -107,13 +111,13 @@ export function eximSnippet(
             `# Debian's acl_check_rcpt accepts relayed and authenticated senders before its local hook, so\n` +
             `# mailpolicyd wraps the whole ACL instead of hooking into it.\n` +
             `MAILPOLICYD_ADDRESS = ${address}\nMAIN_ACL_CHECK_RCPT = acl_mailpolicyd_rcpt\n` +
-            `MAIN_ACL_CHECK_DATA = acl_mailpolicyd_data\n`,
+            `MAIN_ACL_CHECK_DATA = acl_mailpolicyd_data\n${spamdMain}`,
         },
         {
           path: `${confdir}/conf.d/acl/50_mailpolicyd`,
           content: `${HEADER("Debian split config, ACL section")}\nacl_mailpolicyd_rcpt:\n` +
             rcptStatements("MAILPOLICYD_ADDRESS", "acl_check_rcpt") +
-            `\nacl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_ADDRESS", "acl_check_data")}`,
+            `\nacl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_ADDRESS", "acl_check_data", spamd)}`,
         },
       ];
     case "debian-unsplit":
@@ -124,7 +128,7 @@ export function eximSnippet(
           path: `${confdir}/exim4.conf.localmacros`,
           content: `${HEADER("Debian unsplit config: add these lines")}` +
             `MAIN_ACL_CHECK_RCPT = ${confdir}/mailpolicyd_rcpt.acl\n` +
-            `MAIN_ACL_CHECK_DATA = ${confdir}/mailpolicyd_data.acl\n`,
+            `MAIN_ACL_CHECK_DATA = ${confdir}/mailpolicyd_data.acl\n${spamdMain}`,
         },
         {
           path: `${confdir}/mailpolicyd_rcpt.acl`,
@@ -135,7 +139,7 @@ export function eximSnippet(
         {
           path: `${confdir}/mailpolicyd_data.acl`,
           content: `${HEADER("DATA ACL (read by Exim at run time)")}${
-            dataStatements(address, "acl_check_data")
+            dataStatements(address, "acl_check_data", spamd)
           }`,
         },
       ];
@@ -146,12 +150,13 @@ export function eximSnippet(
           content: `${HEADER("plain exim.conf, main section")}` +
             `# Point the RCPT and DATA ACLs at the wrappers; they call your own ACLs (renamed below to\n` +
             `# acl_check_rcpt / acl_check_data if yours are called differently).\n` +
-            `MAILPOLICYD_ADDRESS = ${address}\nacl_smtp_rcpt = acl_mailpolicyd_rcpt\nacl_smtp_data = acl_mailpolicyd_data\n`,
+            `MAILPOLICYD_ADDRESS = ${address}\nacl_smtp_rcpt = acl_mailpolicyd_rcpt\nacl_smtp_data = acl_mailpolicyd_data\n` +
+            spamdMain,
         },
         {
           path: "exim.conf: after `begin acl`",
           content: `acl_mailpolicyd_rcpt:\n${rcptStatements("MAILPOLICYD_ADDRESS", "acl_check_rcpt")}\n` +
-            `acl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_ADDRESS", "acl_check_data")}`,
+            `acl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_ADDRESS", "acl_check_data", spamd)}`,
         },
       ];
   }

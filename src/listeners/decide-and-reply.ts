@@ -8,12 +8,12 @@ import type { PolicyEngine } from "../engine/policy-engine.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 
-export type DecisionFormat = (decision: Decision, request: PolicyRequest) => string;
+export type DecisionFormat = (decision: Decision, request: PolicyRequest) => string | Uint8Array;
 
 export type DecideAndReply = (
   request: PolicyRequest,
   started: number, // performance.now() when the request was read: the latency metric starts there
-  responder: { reply(text: string): void }, // called as a method: a connection object
+  responder: { reply(text: string | Uint8Array): void }, // called as a method: a connection object
 ) => void;
 
 export function decideAndReply(

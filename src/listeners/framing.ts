@@ -1,3 +1,5 @@
+import { declaredContentLength, formatSpamdError, spamdHeadEnd } from "../protocols/spamd-front.ts";
+
 // How a listener's requests are cut out of a connection's byte stream: what the request server
 // (request-server.ts) asks of a protocol, so that one server, with its transports, timeouts, connection bound,
 // lingering and graceful drain, serves every protocol. Finding the end of a request is pure (bytes in, an
@@ -39,6 +41,15 @@ export interface Framing {
    * is refused); a string is written as the answer and the connection ends.
    */
   readonly overLongReply: string | undefined;
+  /**
+   * Optional, for a protocol whose head declares the request's length (spamd's Content-length): the
+   * request's whole length once its head is in `bytes`, else -1. A request longer than maxBytes is then
+   * read to its end, its first maxBytes kept and the rest dropped, instead of being over-long; its parser
+   * learns from the head that bytes are missing.
+   */
+  declaredLength?(bytes: Uint8Array): number;
+  /** Optional: the answer to a connection refused for the server's maxConnections, in the protocol's words. */
+  readonly busyReply?: string;
 }
 
 /**
@@ -90,5 +101,45 @@ export class PostfixFraming implements Framing {
       i = bytes.indexOf(0x0a, i + 1);
     }
     return -1;
+  }
+}
+
+const latin1 = new TextDecoder("latin1");
+const NO_HEAD = -2;
+
+/**
+ * The spamd front (Exim's `spam =`, spamc): one request per connection, a head up to an empty line, then
+ * Content-length bytes of message; without a Content-length the message ends at the client's half-close
+ * (as spamd reads it). A message longer than `maxMessageBytes` is read to its end and only its first
+ * `maxMessageBytes` kept (declaredLength): the front answers "not scanned" rather than refusing it.
+ */
+export class SpamdFraming implements Framing {
+  readonly persistent = false;
+  readonly idleMs = 0;
+  readonly halfCloseIsEnd = true;
+  readonly answersTimeout = true;
+  readonly overLongReply: string | undefined = undefined;
+  readonly maxBytes: number;
+  readonly busyReply = formatSpamdError("SPAMC", "EX_TEMPFAIL", "busy: too many scans in flight");
+  constructor(readonly maxHeadBytes: number, maxMessageBytes: number) {
+    this.maxBytes = maxHeadBytes + maxMessageBytes;
+  }
+
+  requestEnd(bytes: Uint8Array): number {
+    const length = this.declaredLength(bytes);
+    // No head within its bound: garbage, complete as it is (the parser says why it is refused).
+    if (length === NO_HEAD) return bytes.length;
+    return length >= 0 && length <= bytes.length ? length : -1;
+  }
+
+  declaredLength(bytes: Uint8Array): number {
+    // The head is looked for from the start each time: it is short, and its end may lie in an earlier chunk.
+    const headEnd = spamdHeadEnd(bytes.subarray(0, this.maxHeadBytes + 3));
+    if (headEnd < 0) return bytes.length > this.maxHeadBytes ? NO_HEAD : -1;
+    const head = latin1.decode(bytes.subarray(0, headEnd));
+    const length = declaredContentLength(head);
+    // No Content-length: PING and SKIP end with their head, a message with the half-close.
+    if (length < 0) return /^(PING|SKIP) /.test(head) ? headEnd : -1;
+    return headEnd + length;
   }
 }

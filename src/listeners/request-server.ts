@@ -15,7 +15,7 @@ import { type Framing, readsocketFraming } from "./framing.ts";
  * request); later calls for the same request do nothing.
  */
 export interface Responder {
-  reply(text: string): void;
+  reply(text: string | Uint8Array): void;
   /**
    * Closes the connection without an answer, instead of reply (Postfix policy delegation: a malformed
    * request is logged and the connection closed; Postfix then applies its default_action).
@@ -72,7 +72,7 @@ interface Unanswered {
   count: number;
   lastAccept: number; // performance.now() of the latest accept
   /** While a drain waits for quiet: replies kept back (connection, text, connection, text…), see drain. */
-  held: Array<Connection | string> | undefined;
+  held: Array<Connection | string | Uint8Array> | undefined;
   /** The listener is closed for a drain: a persistent connection ends after its reply, or now if idle. */
   closing: boolean;
 }
@@ -109,6 +109,7 @@ class Connection implements Responder {
   unread = false; // the client may still be sending: the reply must not close the socket at once
   lingerStart = 0;
   discarded = 0;
+  dropping = 0; // bytes of a request over the framing's bound still to read and drop (declaredLength)
   halfClosed = false; // persistent: the client has sent all it will
   started = performance.now(); // of the wait for the request (persistent: reset after each reply)
   waitMs: number; // the sweep's timeout for this wait
@@ -125,7 +126,7 @@ class Connection implements Responder {
     unanswered.lastAccept = this.started;
   }
 
-  reply(text: string): void {
+  reply(text: string | Uint8Array): void {
     if (this.replied) return;
     this.replied = true;
     this.unanswered.count--;
@@ -141,7 +142,7 @@ class Connection implements Responder {
     this.close();
   }
 
-  write(text: string): void {
+  write(text: string | Uint8Array): void {
     if (this.persistent && !this.halfClosed && !this.unanswered.closing) return this.answerAndWait(text);
     if (this.node) {
       if (this.socket.destroyed) return;
@@ -150,7 +151,7 @@ class Connection implements Responder {
       if (!this.socket.readableEnded) this.server.linger(this);
     } else if (!this.unread) this.socket.end(text); // Bun: end() closes the socket at once
     else {
-      const bytes = Buffer.from(text);
+      const bytes = typeof text === "string" ? Buffer.from(text) : text;
       const written = this.socket.write(bytes);
       if (written < bytes.length) { // a full send buffer: not on a fresh connection, but then as before
         this.socket.end(bytes.subarray(Math.max(0, written)));
@@ -164,11 +165,11 @@ class Connection implements Responder {
   }
 
   /** A persistent connection's answer: written, then the connection waits for its next request. */
-  answerAndWait(text: string): void {
+  answerAndWait(text: string | Uint8Array): void {
     if (this.gone) return;
     if (this.node) this.socket.write(text);
     else {
-      const bytes = Buffer.from(text);
+      const bytes = typeof text === "string" ? Buffer.from(text) : text;
       const written = this.socket.write(bytes);
       if (written < bytes.length) { // a full send buffer: end with the rest, the client connects again
         this.socket.end(bytes.subarray(Math.max(0, written)));
@@ -221,6 +222,7 @@ class Connection implements Responder {
  * A persistent connection keeps the bytes after the request (a copy) for the next one.
  */
 function collect(connection: Connection, chunk: Uint8Array, framing: Framing): Uint8Array | undefined {
+  if (connection.dropping > 0) return drop(connection, chunk);
   if (connection.size === 0) {
     const end = framing.requestEnd(chunk, 0);
     if (end === chunk.length) return chunk;
@@ -239,7 +241,25 @@ function collect(connection: Connection, chunk: Uint8Array, framing: Framing): U
   }
   connection.scanned = connection.size;
   if (connection.size <= framing.maxBytes) return undefined;
+  const declared = framing.declaredLength?.(connection.buffer!.subarray(0, connection.size)) ?? -1;
+  if (declared > connection.size) {
+    // Longer than the bound, with a declared length: read on to its end, keep only the first maxBytes.
+    connection.dropping = declared - connection.size;
+    connection.size = framing.maxBytes;
+    return undefined;
+  }
   connection.unread = true;
+  return take(connection, connection.size);
+}
+
+/** A chunk of an over-long request with a declared length: dropped; the kept bytes at its end. */
+function drop(connection: Connection, chunk: Uint8Array): Uint8Array | undefined {
+  if (chunk.length < connection.dropping) {
+    connection.dropping -= chunk.length;
+    return undefined;
+  }
+  if (chunk.length > connection.dropping) connection.unread = true;
+  connection.dropping = 0;
   return take(connection, connection.size);
 }
 
@@ -280,7 +300,7 @@ async function drainThenClose(unanswered: Unanswered, graceMs: number, close: ()
   const began = performance.now();
   const deadline = began + graceMs;
   const acceptUntil = began + Math.min(ACCEPT_ON_MS, graceMs / 2);
-  const held: Array<Connection | string> = unanswered.held = [];
+  const held: Array<Connection | string | Uint8Array> = unanswered.held = [];
   do await sleep(5); while (
     performance.now() < acceptUntil &&
     (performance.now() - began < QUIET_MS || performance.now() - unanswered.lastAccept < QUIET_MS)
@@ -288,7 +308,7 @@ async function drainThenClose(unanswered: Unanswered, graceMs: number, close: ()
   close();
   unanswered.closing = true;
   unanswered.held = undefined;
-  for (let i = 0; i < held.length; i += 2) (held[i] as Connection).write(held[i + 1] as string);
+  for (let i = 0; i < held.length; i += 2) (held[i] as Connection).write(held[i + 1] as string | Uint8Array);
   while (unanswered.count > 0 && performance.now() < deadline) await sleep(5);
   return Math.max(0, unanswered.count);
 }
@@ -306,7 +326,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const unanswered: Unanswered = { count: 0, lastAccept: 0, held: undefined, closing: false };
   const refuse = (socket: AnySocket) => {
     options.onBusy();
-    socket.end(BUSY_REPLY);
+    socket.end(framing.busyReply ?? BUSY_REPLY);
   };
   // Connections still waiting for their request, for the timeout sweep: an array with swap-removal rather
   // than a Set, which hashed each connection twice (docs/decisions.md, "Measured on the request path").

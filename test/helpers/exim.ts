@@ -42,6 +42,7 @@ export interface EximConfigOptions {
   aclExtra?: string; // more ACLs
   routers?: string;
   transports?: string;
+  spamd?: string; // the spamd front's spamd_address: the snippet then scans at DATA (spamd-snippet.ts)
 }
 
 const DEFAULT_SITE_RCPT = `  accept hosts = +relay_from_hosts
@@ -51,7 +52,7 @@ const DEFAULT_SITE_RCPT = `  accept hosts = +relay_from_hosts
 
 /** A minimal exim.conf: example.net is local, 192.0.2.0/24 may relay, plus the plain snippet. */
 export function writeEximConfig(dir: TempDir, options: EximConfigOptions): string {
-  const [main, acl] = eximSnippet("plain", options.address);
+  const [main, acl] = eximSnippet("plain", options.address, undefined, options.spamd);
   const withSnippet = options.withSnippet ?? true;
   const file = dir.file("exim.conf");
   writeFileSync(
@@ -111,6 +112,7 @@ export function debianEximConfig(
   dir: TempDir,
   variant: Extract<SnippetVariant, `debian-${string}`>,
   address: string,
+  spamd?: string,
 ): string {
   const confdir = dir.file(`exim4-${variant}`);
   cpSync("/etc/exim4", confdir, { recursive: true });
@@ -127,7 +129,7 @@ export function debianEximConfig(
   const template = `${confdir}/exim4.conf.template`;
   const edit = (file: string, change: (text: string) => string) =>
     writeFileSync(file, change(readFileSync(file, "utf8")));
-  for (const file of eximSnippet(variant, address, confdir)) {
+  for (const file of eximSnippet(variant, address, confdir, spamd)) {
     if (!file.path.endsWith("localmacros")) writeFileSync(file.path, file.content);
     // update-exim4.conf prepends localmacros to the template, but with -d it only looks for the copy's
     // file if /etc/exim4/exim4.conf.localmacros exists on the host; do its prepending here instead.

@@ -93,6 +93,39 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
     },
   );
 
+  for (const split of [true, false]) {
+    it(
+      `${
+        split ? "split" : "unsplit"
+      }: with [spamd], spamd_address and the spam = statements, Exim accepts them`,
+      SLOW,
+      () => {
+        const confdir = copyOfEximConfig(dir, `spamd-${split}`, split);
+        writeFileSync(dir.file("spamd.conf"), "[daemon]\npolicy_listen = 127.0.0.1:10037\n[spamd]\n");
+        const [command, ...args] = mainCommand([
+          "exim-setup",
+          "--add",
+          "--confdir",
+          confdir,
+          "--config",
+          dir.file("spamd.conf"),
+        ]);
+        const added = spawnSync(command, args, { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+        assert.equal(added.status, 0, added.stderr);
+        const built = generated(confdir);
+        // update-exim4.conf -d reads a copy's localmacros only if /etc/exim4 has one: the unsplit lines
+        // are checked in the file (exim-spamd-snippet.test.ts runs them in a real Exim).
+        const main = split ? built : readFileSync(`${confdir}/exim4.conf.localmacros`, "utf8");
+        assert.match(main, /^spamd_address = 127\.0\.0\.1 10783 variant=rspamd tmo=30s$/m);
+        const acl = split ? built : readFileSync(`${confdir}/mailpolicyd_data.acl`, "utf8");
+        assert.match(acl, /spam += mailpolicyd:true\/defer_ok/);
+        assert.equal(setup(confdir, "--remove").status, 0);
+        assert.doesNotMatch(generated(confdir), /spamd_address = 127/);
+        if (!split) assert.equal(existsSync(`${confdir}/exim4.conf.localmacros`), false);
+      },
+    );
+  }
+
   it("unsplit: a localmacros file it created is removed with its lines", SLOW, () => {
     const confdir = copyOfEximConfig(dir, "unsplit-new", false);
     assert.equal(setup(confdir, "--add").status, 0);

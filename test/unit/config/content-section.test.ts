@@ -129,7 +129,7 @@ score = -1
       [
         "t.conf:3: rule a.attachments: 'programs' is not executable, encrypted_zip, corrupt_zip or an .extension",
         "t.conf:5: rule b.recipients: 'nobody' is not an address or an @domain",
-        "t.conf:8: rule c.score: expected a number such as 5 or -1.5",
+        "t.conf:8: rule c.score: expected a score such as 5, 5.0, -1.5 or 12.25 (at most two decimals)",
         "t.conf:9: rule c.action: expected one of: accept, warn, defer, reject",
       ],
     );

@@ -15,6 +15,7 @@ import {
   RULE_SECTION,
   type SectionSpec,
   SPAMASSASSIN_SECTION,
+  SPAMD_SECTION,
   SPF_SECTION,
   THRESHOLDS_SECTION,
 } from "../../../src/config/schema.ts";
@@ -57,4 +58,5 @@ describe("docs/configuration.md defaults", () => {
   it("[postfix] shows the schema's defaults", () => assertTableMatches("[postfix]", POSTFIX_SECTION));
   it("[content] shows the schema's defaults", () => assertTableMatches("[content]", CONTENT_SECTION));
   it("[rule NAME] shows the schema's defaults", () => assertTableMatches("[rule NAME]", RULE_SECTION));
+  it("[spamd] shows the schema's defaults", () => assertTableMatches("[spamd]", SPAMD_SECTION));
 });

@@ -1,0 +1,209 @@
+// The spamd front: the listener Exim's `spam =` (spamd_address) and spamc talk to, on loopback TCP and/or a
+// Unix socket ([spamd] listen, socket). Each request (cut by SpamdFraming, parsed by protocols/spamd-front.ts)
+// becomes a "message" request to the policy engine; the merged decision goes through the thresholds
+// (engine/spam-thresholds.ts) and is answered in the shape the client parses. docs/spamd-front.md.
+import type { SpamdConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { spamVerdict } from "../engine/spam-thresholds.ts";
+import { defineActor } from "../actors/actor.ts";
+import {
+  createSpamFrontMetrics,
+  recordSpamError,
+  recordSpamScan,
+  type SpamFrontMetrics,
+} from "../control/spam-front-metrics.ts";
+import {
+  formatSpamdError,
+  formatSpamdReply,
+  MAX_HEAD_BYTES,
+  parseSpamdRequest,
+  PONG_REPLY,
+  type SpamdRequest,
+} from "../protocols/spamd-front.ts";
+import type { Decision } from "../model/answer.ts";
+import type { PolicyRequest } from "../policy/request.ts";
+import { decideAndReply } from "./decide-and-reply.ts";
+import { SpamdFraming } from "./framing.ts";
+import {
+  describeTransport,
+  listenForRequests,
+  type RequestServer,
+  type Responder,
+} from "./request-server.ts";
+import type { Transport } from "./request-server.ts";
+import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
+import { type ListenerEvent, type ListenerInput, unlinkSocket } from "./listener.ts";
+
+export type SpamdFrontInput = ListenerInput;
+export type SpamdFrontEvent = ListenerEvent;
+
+/** The request as the engine sees it, with the parsed spamd request it came from (for the reply). */
+type FrontRequest = Extract<PolicyRequest, { form: "message" }> & { spamd: SpamdRequest };
+
+/** The words of the front's answer to one decided request; counts it and logs it. */
+function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: Logger) {
+  return (decision: Decision, policyRequest: PolicyRequest): string | Uint8Array => {
+    const request = (policyRequest as FrontRequest).spamd;
+    const config = settings();
+    front.inFlight--;
+    const notes = request.truncated
+      ? [`not scanned: over ${config.maxMessageSize} bytes (message of ${request.size} bytes)`]
+      : [];
+    const verdict = spamVerdict(
+      decision,
+      { mark: config.markThreshold, reject: config.rejectThreshold },
+      notes,
+    );
+    recordSpamScan(front, verdict, request.truncated);
+    const fields = {
+      action: verdict.action,
+      score: verdict.score.toFixed(2),
+      symbols: verdict.symbols.map((symbol) => symbol.name).join(",") || undefined,
+      sender: request.envelope.sender,
+      id: request.envelope.queueId,
+      size: request.size,
+      truncated: request.truncated || undefined,
+      protocol: `${request.verb} ${request.protocol}/${request.version}`,
+    };
+    if (verdict.action === "no action") log.debug("spamd", "scanned", fields);
+    else log.info("spamd", "scanned", fields);
+    // SpamAssassin's protocol has no "try later": an error reply, which Exim's `spam =` treats as a defer.
+    if (verdict.action === "soft reject" && request.protocol === "SPAMC") {
+      return formatSpamdError("SPAMC", "EX_TEMPFAIL", decision.message ?? "try again later");
+    }
+    return formatSpamdReply(request, verdict);
+  };
+}
+
+/** Whether a reloaded [spamd] changes what only a restart applies (the thresholds reload). */
+function needsRestart(running: SpamdConfig, next: SpamdConfig): boolean {
+  return describeListen(running) !== describeListen(next) || running.socket !== next.socket ||
+    running.maxMessageSize !== next.maxMessageSize || running.maxScans !== next.maxScans ||
+    running.timeoutMs !== next.timeoutMs;
+}
+
+const describeListen = (config: SpamdConfig) => config.listen && describeTransport(config.listen);
+
+export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ input, fail }) => {
+  const { log } = input;
+  let config = input.config;
+  const spamd = config.spamd;
+  if (!spamd) throw new Error("spamd front started without a [spamd] section");
+  const settings = () => config.spamd ?? spamd;
+  // Kept across restarts of the front, as the daemon's other counters are (scans of a failed front's
+  // connections still end, each counting itself out of inFlight).
+  const front = input.metrics.spamFront ??= createSpamFrontMetrics();
+  const decide = decideAndReply(input.engine, input.metrics, log, replyFormat(settings, front, log));
+  const maxMessageSize = spamd.maxMessageSize;
+
+  const answer = (bytes: Uint8Array, responder: Responder) => {
+    const started = performance.now();
+    const parsed = parseSpamdRequest(bytes, maxMessageSize);
+    if (!parsed.ok) {
+      log.warn("spamd", "bad request", { error: parsed.reason, bytes: bytes.length });
+      recordSpamError(front);
+      return responder.reply(formatSpamdError(parsed.protocol, parsed.code, parsed.reason));
+    }
+    const request = parsed.request;
+    if (request.verb === "PING") return responder.reply(PONG_REPLY);
+    if (request.verb === "SKIP") return responder.reply("");
+    front.inFlight++;
+    const { envelope, size, truncated } = request;
+    // `bytes` may be the runtime's read buffer, valid only until this returns; the concerns read the
+    // message later: a copy of the kept bytes (the read buffer of a larger one is let go).
+    const message = request.message.slice();
+    const policyRequest: FrontRequest = {
+      form: "message",
+      envelope,
+      message,
+      size,
+      truncated,
+      spamd: { ...request, message },
+    };
+    decide(policyRequest, started, responder);
+  };
+
+  const servers: RequestServer[] = [];
+  let busyLogged = -Infinity;
+  const framing = new SpamdFraming(MAX_HEAD_BYTES, maxMessageSize);
+  const serve = (transport: Transport) =>
+    new Promise<Transport>((resolve, reject) => {
+      servers.push(listenForRequests({
+        transport,
+        framing,
+        // Connections still sending and scans being decided: each holds up to max_message_size.
+        maxConnections: spamd.maxScans,
+        onBusy() {
+          recordSpamError(front);
+          if (performance.now() - busyLogged < 10_000) return;
+          busyLogged = performance.now();
+          log.warn("spamd", "too many scans in flight: answering EX_TEMPFAIL", { max_scans: spamd.maxScans });
+        },
+        timeoutMs: spamd.timeoutMs,
+        onRequest: answer,
+        onTimeout(bytes, responder) {
+          log.warn("spamd", "client sent no complete request in time", {
+            timeout_ms: spamd.timeoutMs,
+            bytes,
+          });
+          recordSpamError(front);
+          responder.reply(formatSpamdError("SPAMC", "EX_TIMEOUT", "timeout waiting for the request"));
+        },
+        onClientError: (code) => log.debug("spamd", "client connection error", { error: code }),
+        onError: (error) => listening ? fail(error) : reject(error),
+        onListening: resolve,
+      }));
+    });
+
+  let listening = false;
+  let ownsPath = false;
+  let closed = false;
+  const path = spamd.socket;
+  (async () => {
+    const tcp = spamd.listen ? serve(spamd.listen) : undefined;
+    if (path) {
+      await claimSocketPath(path);
+      if (closed) return;
+      await serve({ path });
+      ownsPath = true;
+      setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "spamd");
+    }
+    const bound = tcp && await tcp;
+    listening = true;
+    log.info("spamd", "listening", {
+      tcp: bound && describeTransport(bound),
+      socket: path,
+      mark_threshold: spamd.markThreshold,
+      reject_threshold: spamd.rejectThreshold,
+      max_message_size: maxMessageSize,
+    });
+  })().catch(fail);
+
+  const removePath = () => {
+    if (!ownsPath || !path) return;
+    unlinkSocket(path);
+    ownsPath = false;
+  };
+
+  return {
+    receive(event) {
+      if (event.type === "drain") {
+        removePath();
+        Promise.all(servers.map((server) => server.drain(event.graceMs)))
+          .then((left) => event.done(left.reduce((sum, n) => sum + n, 0)), () => event.done(-1));
+        return;
+      }
+      const next = event.config.spamd;
+      if (!next) log.warn("spamd", "[spamd] was removed: the front stops after a restart");
+      else if (needsRestart(spamd, next)) {
+        log.warn("spamd", "listen, socket, max_message_size, max_scans and timeout change after a restart");
+      }
+      config = event.config;
+    },
+    stop() {
+      closed = true;
+      for (const server of servers) server.stop();
+      removePath();
+    },
+  };
+});

@@ -1,0 +1,353 @@
+// Codec of the spamd front: the requests Exim's `spam =` (src/src/spam.c) and spamc send to a spamd, and
+// the replies in the exact shapes they parse. Pure: bytes in, a request or a reply text out; docs/protocol.md,
+// "spamd front", is the contract and says what each client sends and reads.
+//
+// Two protocols share the port. SPAMC/1.x (SpamAssassin's; Exim sends `REPORT SPAMC/1.2`, spamc 4.0 sends
+// 1.5): a verb line, `Name: value` headers, an empty line, the message; the envelope travels inside Exim's
+// mbox copy (`X-Envelope-From:`, `X-Envelope-To:`). RSPAMC/1.3 (Exim's `variant=rspamd`): the same framing,
+// the envelope in the head (`From`, `Rcpt` repeated, `IP`, `Helo`, `Hostname`, `User`, `Queue-Id`).
+import type { MessageEnvelope } from "../model/message.ts";
+import type { ScoredSymbol } from "../model/answer.ts";
+
+export const SPAMD_VERBS = [
+  "CHECK",
+  "SYMBOLS",
+  "REPORT",
+  "REPORT_IFSPAM",
+  "PROCESS",
+  "HEADERS",
+  "PING",
+  "SKIP",
+] as const;
+export type SpamdVerb = typeof SPAMD_VERBS[number];
+export type SpamdProtocol = "SPAMC" | "RSPAMC";
+
+/** A head longer than this is refused (an rspamd head with a thousand `Rcpt:` lines takes about 60 KB). */
+export const MAX_HEAD_BYTES = 256 * 1024;
+
+export interface SpamdRequest {
+  verb: SpamdVerb;
+  protocol: SpamdProtocol;
+  /** "1.2", "1.5", "1.3": the reply's shape depends on it (spamd's own rules). */
+  version: string;
+  /** Header names in lower case; a repeated header (`Rcpt`) keeps every value, in order. */
+  headers: ReadonlyMap<string, readonly string[]>;
+  envelope: MessageEnvelope;
+  /** At most the front's bound of bytes of the message (the head not included). */
+  message: Uint8Array;
+  /** The message's size as the client declared it (Content-length), or the bytes received without one. */
+  size: number;
+  truncated: boolean;
+}
+
+export type ParsedSpamdRequest =
+  | { ok: true; request: SpamdRequest }
+  | { ok: false; reason: string; protocol: SpamdProtocol; code: SpamdErrorCode };
+
+/** sysexits codes spamd answers with (spamd's %resphash); the clients print or log the name. */
+export const SPAMD_ERRORS = {
+  EX_PROTOCOL: 76,
+  EX_UNAVAILABLE: 69,
+  EX_TEMPFAIL: 75,
+  EX_TIMEOUT: 79,
+  EX_SOFTWARE: 70,
+} as const;
+export type SpamdErrorCode = keyof typeof SPAMD_ERRORS;
+
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * Where the head ends in `bytes` (the index just past its empty line, "\r\n\r\n" or "\n\n"), or -1.
+ * PING and SKIP before SPAMC/1.5 have no headers: their head is the verb line.
+ */
+export function spamdHeadEnd(bytes: Uint8Array): number {
+  let i = bytes.indexOf(0x0a);
+  if (i >= 0 && headerlessVerbLine(bytes, i)) return i + 1;
+  while (i >= 0) {
+    const next = bytes[i + 1];
+    if (next === 0x0a) return i + 2;
+    if (next === 0x0d && bytes[i + 2] === 0x0a) return i + 3;
+    i = bytes.indexOf(0x0a, i + 1);
+  }
+  return -1;
+}
+
+/** `PING SPAMC/1.2` and older send no headers nor an empty line (spamd reads none before 1.5). */
+function headerlessVerbLine(bytes: Uint8Array, newline: number): boolean {
+  const line = latin1.decode(bytes.subarray(0, newline)).trimEnd();
+  const match = /^(PING|SKIP) SPAMC\/(\d+\.\d+)$/.exec(line);
+  return match !== null && Number(match[2]) < 1.5;
+}
+
+/** The Content-length the head declares (-1: none, or not a number). Case-insensitive, as spamd reads it. */
+export function declaredContentLength(head: string): number {
+  const match = /(?:^|\n)content-length:[ \t]*(\d{1,15})[ \t]*\r?(?:\n|$)/i.exec(head);
+  return match ? Number(match[1]) : -1;
+}
+
+/**
+ * Parses a request as the framing cut it: the head, then at most `maxMessageBytes` of the message (the
+ * framing dropped the rest of a larger one). Never throws: a bad request is a reason for an error reply.
+ */
+export function parseSpamdRequest(bytes: Uint8Array, maxMessageBytes: number): ParsedSpamdRequest {
+  const headEnd = spamdHeadEnd(bytes);
+  const protocol: SpamdProtocol = startsWith(bytes, "CHECK RSPAMC") ? "RSPAMC" : "SPAMC";
+  const fail = (reason: string, code: SpamdErrorCode = "EX_PROTOCOL"): ParsedSpamdRequest => ({
+    ok: false,
+    reason,
+    protocol,
+    code,
+  });
+  if (headEnd < 0) {
+    return fail(bytes.length === 0 ? "empty request" : "request head without an empty line");
+  }
+  if (headEnd > MAX_HEAD_BYTES) return fail(`request head over ${MAX_HEAD_BYTES} bytes`);
+  const head = latin1.decode(bytes.subarray(0, headEnd));
+  const lines = head.split(/\r?\n/);
+  const verbLine = /^([A-Z_]{1,20}) (R?SPAMC)\/(\d{1,2}\.\d{1,2})$/.exec(lines[0]);
+  if (!verbLine) return fail(`bad request line: ${printable(lines[0])}`);
+  const verb = SPAMD_VERBS.find((known) => known === verbLine[1]);
+  if (!verb) return fail(`unsupported method ${verbLine[1]}`);
+  if (verbLine[2] === "RSPAMC" && verb !== "CHECK" && verb !== "SYMBOLS") {
+    return fail(`unsupported method ${verb} for RSPAMC`);
+  }
+  const headers = readHeaders(lines.slice(1));
+  if (typeof headers === "string") return fail(headers);
+  const body = bytes.subarray(headEnd);
+  const declared = declaredContentLength(head);
+  if (declared < 0 && headers.has("content-length")) return fail("bad Content-length");
+  if (declared >= 0 && body.length < Math.min(declared, maxMessageBytes)) {
+    return fail(`Content-length mismatch: expected ${declared} bytes, got ${body.length}`);
+  }
+  const size = declared >= 0 ? declared : body.length;
+  const message = body.subarray(0, Math.min(size, maxMessageBytes));
+  const request: SpamdRequest = {
+    verb,
+    protocol: verbLine[2] as SpamdProtocol,
+    version: verbLine[3],
+    headers,
+    envelope: verbLine[2] === "RSPAMC" ? rspamdEnvelope(headers) : mboxEnvelope(headers, message),
+    message,
+    size,
+    truncated: message.length < size,
+  };
+  return { ok: true, request };
+}
+
+/** `Name: value` lines by lower-case name, every value of a repeated one in order; or what is wrong. */
+function readHeaders(lines: readonly string[]): Map<string, string[]> | string {
+  const headers = new Map<string, string[]>();
+  for (const line of lines) {
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    if (colon <= 0) return `bad header line: ${printable(line)}`;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const values = headers.get(name) ?? [];
+    values.push(line.slice(colon + 1).trim());
+    headers.set(name, values);
+  }
+  return headers;
+}
+
+function startsWith(bytes: Uint8Array, text: string): boolean {
+  if (bytes.length < text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** At most 100 characters, controls shown as "?", for a log line or an error reply. */
+function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.slice(0, 100).replace(/[\x00-\x1f\x7f]/g, "?");
+}
+
+const unbracket = (address: string) => address.trim().replace(/^<(.*)>$/, "$1");
+
+/** Exim's `variant=rspamd` head: `From: <s>`, `Rcpt: <r>` per recipient, `IP`, `Helo`, `User`, `Queue-Id`. */
+function rspamdEnvelope(headers: ReadonlyMap<string, readonly string[]>): MessageEnvelope {
+  const one = (name: string) => {
+    const value = headers.get(name)?.[0];
+    return value === undefined || value === "" ? undefined : value;
+  };
+  return {
+    sender: unbracket(one("from") ?? ""),
+    recipients: (headers.get("rcpt") ?? []).map(unbracket).filter((rcpt) => rcpt !== ""),
+    clientAddress: one("ip"),
+    helo: one("helo"),
+    user: one("user"),
+    queueId: one("queue-id"),
+  };
+}
+
+/**
+ * The envelope of a SPAMC request: `User:` from the head, sender and recipients from the mbox copy's
+ * `X-Envelope-From: <s>` and `X-Envelope-To: a@x, b@y` (Exim's spool_mbox writes them right after the
+ * `From ` line; a message from spamc has none, and its envelope stays empty).
+ */
+function mboxEnvelope(headers: ReadonlyMap<string, readonly string[]>, message: Uint8Array): MessageEnvelope {
+  const user = headers.get("user")?.[0];
+  const envelope: { sender: string; recipients: string[]; user?: string } = { sender: "", recipients: [] };
+  if (user) envelope.user = user;
+  const top = latin1.decode(message.subarray(0, 64 * 1024));
+  const headerBlock = top.slice(0, endOfHeaders(top));
+  const from = /(?:^|\n)X-Envelope-From:[ \t]*([^\r\n]*)/i.exec(headerBlock);
+  if (from) envelope.sender = unbracket(from[1]);
+  const to = /(?:^|\n)X-Envelope-To:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)/i.exec(headerBlock);
+  if (to) {
+    envelope.recipients = to[1].split(/[,\s]+/).map(unbracket).filter((rcpt) => rcpt !== "");
+  }
+  return envelope;
+}
+
+function endOfHeaders(text: string): number {
+  const end = text.search(/\r?\n\r?\n/);
+  return end < 0 ? text.length : end;
+}
+
+/** What the front decided about a message, in the terms of the spamd replies (engine/spam-thresholds.ts). */
+export interface SpamdVerdict {
+  /** rspamd's action name, Exim's `$spam_action` with variant=rspamd. */
+  action: "no action" | "add header" | "soft reject" | "reject";
+  spam: boolean;
+  score: number;
+  /** Reported as the required score: score ≥ threshold exactly when `spam` (Exim's own test). */
+  threshold: number;
+  /** rspamd's third number: score ≥ it exactly when the action is reject. */
+  rejectThreshold: number;
+  symbols: readonly ScoredSymbol[];
+  /** The report's lines besides the symbols' ("not scanned: over 10485760 bytes"). */
+  notes: readonly string[];
+}
+
+const number = (value: number) => value.toFixed(2);
+
+/** `Spam: True ; 7.50 / 5.00`, spamd's header (REPORT_IFSPAM says Yes/No). */
+function spamHeader(verb: SpamdVerb, verdict: SpamdVerdict): string {
+  const flag = verb === "REPORT_IFSPAM" ? (verdict.spam ? "Yes" : "No") : (verdict.spam ? "True" : "False");
+  return `Spam: ${flag} ; ${number(verdict.score)} / ${number(verdict.threshold)}`;
+}
+
+// Exim copies the reply into a 32600-byte buffer and the report into $spam_report; spamc prints it. Beyond
+// this many symbols the report says how many more there were.
+const MAX_REPORT_SYMBOLS = 100;
+
+/** SpamAssassin's report table: points, rule name, description; then the notes. LF lines, as spamd's. */
+export function formatReport(verdict: SpamdVerdict): string {
+  const lines = [
+    `Content analysis details:   (${number(verdict.score)} points, ${number(verdict.threshold)} required)`,
+    "",
+    " pts rule name              description",
+    "---- ---------------------- --------------------------------------------------",
+  ];
+  for (const symbol of verdict.symbols.slice(0, MAX_REPORT_SYMBOLS)) {
+    const points = symbol.score.toFixed(1).padStart(4);
+    lines.push(
+      `${points} ${oneLine(symbol.name).padEnd(22)} ${oneLine(symbol.description ?? "").slice(0, 200)}`,
+    );
+  }
+  if (verdict.symbols.length > MAX_REPORT_SYMBOLS) {
+    lines.push(`     (${verdict.symbols.length - MAX_REPORT_SYMBOLS} more)`);
+  }
+  for (const note of verdict.notes) lines.push(oneLine(note));
+  return lines.join("\n") + "\n";
+}
+
+// deno-lint-ignore no-control-regex
+const oneLine = (text: string) => text.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, 200);
+
+const byteLength = (text: string) => new TextEncoder().encode(text).length;
+
+/**
+ * The reply to a decided request, as real spamd 4.0 words it for the verb and protocol version (spamd's
+ * check()), so that Exim's sscanf and spamc read it: `REPORT SPAMC/1.2` (Exim) gets
+ * `SPAMD/1.1 0 EX_OK\r\nSpam: True ; S / T\r\n\r\nREPORT`; 1.3 and later add Content-length first.
+ * RSPAMC gets `RSPAMD/1.3 0 EX_OK`, `Metric: default; True; S / T / R`, `Action:` and one `Symbol:` line each.
+ * PROCESS and HEADERS answer the message with X-Spam-* headers added: a Uint8Array, the message's bytes
+ * as they came.
+ */
+export function formatSpamdReply(request: SpamdRequest, verdict: SpamdVerdict): string | Uint8Array {
+  if (request.protocol === "RSPAMC") return formatRspamdReply(request, verdict);
+  const verb = request.verb;
+  const version = Number(request.version);
+  if (verb === "CHECK") return `SPAMD/1.1 0 EX_OK\r\n${spamHeader(verb, verdict)}\r\n\r\n`;
+  if (verb === "PROCESS" || verb === "HEADERS") return processReply(request, verdict);
+  let body = "";
+  if (verb === "REPORT" || (verb === "REPORT_IFSPAM" && verdict.spam)) body = formatReport(verdict);
+  else if (verb === "SYMBOLS") {
+    body = verdict.symbols.map((symbol) => oneLine(symbol.name)).join(",") + (version < 1.3 ? "\r\n" : "");
+  }
+  const length = version >= 1.3 ? `Content-length: ${byteLength(body)}\r\n` : "";
+  return `SPAMD/1.1 0 EX_OK\r\n${length}${spamHeader(verb, verdict)}\r\n\r\n${body}`;
+}
+
+function formatRspamdReply(request: SpamdRequest, verdict: SpamdVerdict): string {
+  const flag = verdict.spam ? "True" : "False";
+  const lines = [
+    "RSPAMD/1.3 0 EX_OK",
+    `Metric: default; ${flag}; ${number(verdict.score)} / ${number(verdict.threshold)} / ${
+      number(verdict.rejectThreshold)
+    }`,
+    `Action: ${verdict.action}`,
+  ];
+  for (const symbol of verdict.symbols.slice(0, MAX_REPORT_SYMBOLS)) {
+    lines.push(`Symbol: ${oneLine(symbol.name).replace(/[();]/g, "_")}(${number(symbol.score)})`);
+  }
+  for (const note of verdict.notes) lines.push(`Message: ${oneLine(note)}`);
+  if (request.envelope.queueId) lines.push(`Message-ID: ${oneLine(request.envelope.queueId)}`);
+  return lines.join("\r\n") + "\r\n\r\n";
+}
+
+/** The X-Spam-* header lines PROCESS and HEADERS add (SpamAssassin's names). */
+export function spamHeaderLines(verdict: SpamdVerdict): string[] {
+  const tests = verdict.symbols.map((symbol) => oneLine(symbol.name)).join(",") || "none";
+  return [
+    `X-Spam-Flag: ${verdict.spam ? "YES" : "NO"}`,
+    `X-Spam-Status: ${verdict.spam ? "Yes" : "No"}, score=${number(verdict.score)} required=${
+      number(verdict.threshold)
+    } tests=${tests}`,
+  ];
+}
+
+function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Uint8Array {
+  if (request.truncated) {
+    return formatSpamdError(
+      "SPAMC",
+      "EX_UNAVAILABLE",
+      `message over ${request.message.length} bytes, not processed`,
+    );
+  }
+  const message = request.message;
+
+  const added = new TextEncoder().encode(spamHeaderLines(verdict).join("\r\n") + "\r\n");
+  const keep = request.verb === "HEADERS" ? message.subarray(0, messageHeadersEnd(message)) : message;
+  const out = new Uint8Array(added.length + keep.length);
+  out.set(added, 0);
+  out.set(keep, added.length);
+  const version = Number(request.version);
+  const status = version < 1.2 ? "SPAMD/1.0 0 EX_OK\r\n" : "SPAMD/1.1 0 EX_OK\r\n";
+  const length = version >= 1.2 ? `Content-length: ${out.length}\r\n` : "";
+  const spam = version >= 1.3 ? `${spamHeader(request.verb, verdict)}\r\n` : "";
+  const head = new TextEncoder().encode(status + length + spam + (version >= 1.2 ? "\r\n" : ""));
+  const reply = new Uint8Array(head.length + out.length);
+  reply.set(head, 0);
+  reply.set(out, head.length);
+  return reply;
+}
+
+/** Index just past the message's empty line after its headers (the whole message if it has none). */
+function messageHeadersEnd(message: Uint8Array): number {
+  for (let i = message.indexOf(0x0a); i >= 0; i = message.indexOf(0x0a, i + 1)) {
+    if (message[i + 1] === 0x0a) return i + 2;
+    if (message[i + 1] === 0x0d && message[i + 2] === 0x0a) return i + 3;
+  }
+  return message.length;
+}
+
+/** spamd's error reply (`SPAMD/1.0 76 Bad header line: …`); Exim cannot parse it and defers the condition. */
+export function formatSpamdError(protocol: SpamdProtocol, code: SpamdErrorCode, reason: string): string {
+  const name = protocol === "RSPAMC" ? "RSPAMD/1.3" : "SPAMD/1.0";
+  return `${name} ${SPAMD_ERRORS[code]} ${code} ${printable(reason)}\r\n`;
+}
+
+/** PING's answer (spamc -K checks for PONG); SKIP has none. */
+export const PONG_REPLY = "SPAMD/1.5 0 PONG\r\n";

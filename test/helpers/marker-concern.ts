@@ -1,0 +1,49 @@
+// A content concern for tests of the spamd front, until the real ones (content rules, SpamAssassin) are
+// merged: it scores a message by markers in its bytes. `MARKER-SCORE=12.5` adds 12.5 under the symbol
+// TEST_MARKER; `MARKER-REJECT` answers reject with a message of its own; `MARKER-DEFER` answers defer.
+import type { Concern } from "../../src/engine/concern.ts";
+import type { ConcernAnswer } from "../../src/model/answer.ts";
+import type { PolicyRequest } from "../../src/policy/request.ts";
+
+export interface MarkerConcern extends Concern {
+  /** The requests it was asked about, for assertions on the envelope and the bytes. */
+  readonly seen: Extract<PolicyRequest, { form: "message" }>[];
+}
+
+function answerFor(request: Extract<PolicyRequest, { form: "message" }>): ConcernAnswer {
+  const text = new TextDecoder("latin1").decode(request.message);
+  if (text.includes("MARKER-REJECT")) {
+    return {
+      action: "reject",
+      message: "marker says reject",
+      score: 1,
+      symbols: [{ name: "TEST_REJECT", score: 1 }],
+    };
+  }
+  if (text.includes("MARKER-DEFER")) return { action: "defer", message: "marker says later" };
+  const match = /MARKER-SCORE=(-?\d+(?:\.\d+)?)/.exec(text);
+  if (!match) return { action: "accept", score: 0 };
+  const score = Number(match[1]);
+  return {
+    action: "accept",
+    score,
+    symbols: [{ name: "TEST_MARKER", score, description: `marker in the body (${score})` }],
+  };
+}
+
+export function markerConcern(): MarkerConcern {
+  const seen: Extract<PolicyRequest, { form: "message" }>[] = [];
+  const ask = (request: PolicyRequest, reply: (answer: ConcernAnswer) => void) => {
+    if (request.form !== "message") return reply({ action: "accept" });
+    seen.push({ ...request, message: request.message.slice() });
+    reply(answerFor(request));
+  };
+  return {
+    id: "marker",
+    seen,
+    applies: (request) => request.form === "message",
+    check: (request, reply) => ask(request, (answer) => reply(answer, 0)),
+    commit() {},
+    decide: (request, reply) => ask(request, (answer) => reply(answer)),
+  };
+}

@@ -1,0 +1,89 @@
+// spamc (Debian's, SpamAssassin 4.0) against the spamd front of an in-process daemon, over loopback TCP
+// and the Unix socket: the exit codes and output spamc gives with a real spamd. Scores come from a test
+// concern reading a marker in the body (test/helpers/marker-concern.ts).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import type { Daemon } from "../../src/daemon.ts";
+import { startFrontDaemon } from "../helpers/spamd-front.ts";
+import { freePort } from "../helpers/smtp-receiver.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+/** spamc without blocking this process (the daemon runs in it). */
+function spamc(args: string[], input = ""): Promise<{ status: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("spamc", args, { timeout: 20_000 });
+    let stdout = "";
+    child.stdout.on("data", (chunk) => stdout += chunk);
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout }));
+    child.stdin.end(input);
+  });
+}
+
+const CLEAN = "Subject: hello\nFrom: a@example.org\n\nnothing to see\n";
+const MARKED = "Subject: offer\nFrom: b@example.org\n\nMARKER-SCORE=7.5\n";
+
+describe("spamc against the spamd front", () => {
+  let dir: TempDir;
+  let daemon: Daemon;
+  let tcp: string[];
+
+  before(async () => {
+    dir = makeTempDir();
+    const port = await freePort();
+    tcp = ["-d", "127.0.0.1", "-p", String(port)];
+    ({ daemon } = await startFrontDaemon(
+      dir,
+      "none",
+      `listen = 127.0.0.1:${port}\nsocket = ${dir.file("spamd.sock")}\nmark_threshold = 5\n`,
+    ));
+  });
+  after(() => {
+    daemon?.stop();
+    dir?.remove();
+  });
+
+  it("-K (PING): exit 0", async () => {
+    const result = await spamc([...tcp, "-K"]);
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /^SPAMD\/1\.5 0/);
+  });
+
+  it("-c: score/threshold, exit 1 for spam and 0 for ham", async () => {
+    assert.deepEqual(await spamc([...tcp, "-c"], MARKED), { status: 1, stdout: "7.5/5.0\n" });
+    assert.deepEqual(await spamc([...tcp, "-c"], CLEAN), { status: 0, stdout: "0.0/5.0\n" });
+  });
+
+  it("-R: the score line and the report", async () => {
+    const result = await spamc([...tcp, "-R"], MARKED);
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /^7\.5\/5\.0\n/);
+    assert.match(result.stdout, /7\.5 TEST_MARKER +marker in the body/);
+  });
+
+  it("-y: the symbols; -E: exit 1 for spam, the message with X-Spam headers (PROCESS)", async () => {
+    // As with a real spamd: SPAMC/1.5's SYMBOLS has no line end.
+    assert.deepEqual(await spamc([...tcp, "-y"], MARKED), { status: 0, stdout: "TEST_MARKER" });
+    const processed = await spamc(["-U", dir.file("spamd.sock"), "-E"], MARKED);
+    assert.equal(processed.status, 1);
+    assert.match(processed.stdout, /^X-Spam-Flag: YES\r?\nX-Spam-Status: Yes, score=7\.50 required=5\.00/);
+    assert.ok(processed.stdout.endsWith(MARKED));
+  });
+
+  it("a reload's new thresholds apply to the next scan", async () => {
+    const spamd = { ...daemon.config.spamd!, markThreshold: 8, rejectThreshold: 20 };
+    daemon.reload({ ...daemon.config, spamd });
+    assert.deepEqual(await spamc([...tcp, "-c"], MARKED), { status: 0, stdout: "7.5/8.0\n" });
+    daemon.reload({ ...daemon.config, spamd: { ...spamd, markThreshold: 5, rejectThreshold: 10 } });
+    assert.deepEqual(await spamc([...tcp, "-c"], MARKED), { status: 1, stdout: "7.5/5.0\n" });
+  });
+
+  it("-r (REPORT_IFSPAM): nothing for ham", async () => {
+    assert.deepEqual(await spamc([...tcp, "-r"], CLEAN), { status: 0, stdout: "" });
+    assert.match(
+      (await spamc([...tcp, "-r"], MARKED)).stdout,
+      /^Content analysis details: +\(7\.50 points, 5\.00 required\)\n[^]*TEST_MARKER/,
+    );
+  });
+});

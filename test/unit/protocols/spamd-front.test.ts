@@ -1,0 +1,256 @@
+// The spamd front's codec: what Exim 4.96 (spam.c) and spamc send, and the reply shapes they parse.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  formatReport,
+  formatSpamdError,
+  formatSpamdReply,
+  parseSpamdRequest,
+  spamdHeadEnd,
+  type SpamdRequest,
+  type SpamdVerdict,
+} from "../../../src/protocols/spamd-front.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (reply: string | Uint8Array) =>
+  typeof reply === "string" ? reply : new TextDecoder().decode(reply);
+
+function parse(input: string, max = 1 << 20): SpamdRequest {
+  const parsed = parseSpamdRequest(bytes(input), max);
+  if (!parsed.ok) throw new Error(`refused: ${parsed.reason}`);
+  return parsed.request;
+}
+
+function refused(input: Uint8Array | string, max = 1 << 20): string {
+  const parsed = parseSpamdRequest(typeof input === "string" ? bytes(input) : input, max);
+  if (parsed.ok) throw new Error(`accepted: ${JSON.stringify(parsed.request.verb)}`);
+  return parsed.reason;
+}
+
+// What Exim's spool_mbox writes: a From_ line, the envelope headers, the message with LF line ends.
+const MBOX = "From alice@example.org Wed Dec  2 15:00:00 2026\n" +
+  "X-Envelope-From: <alice@example.org>\n" +
+  "X-Envelope-To: user@example.net, other@example.net\n" +
+  "Subject: hello\n\nbody\n";
+
+const verdict = (overrides: Partial<SpamdVerdict> = {}): SpamdVerdict => ({
+  action: "add header",
+  spam: true,
+  score: 7.5,
+  threshold: 5,
+  rejectThreshold: 10,
+  symbols: [{ name: "TEST_A", score: 5, description: "first" }, { name: "TEST_B", score: 2.5 }],
+  notes: [],
+  ...overrides,
+});
+
+describe("parseSpamdRequest", () => {
+  it("reads Exim's REPORT SPAMC/1.2 with User, Content-length and the mbox envelope", () => {
+    const request = parse(
+      `REPORT SPAMC/1.2\r\nUser: nobody\r\nContent-length: ${MBOX.length}\r\n\r\n${MBOX}`,
+    );
+    assert.equal(request.verb, "REPORT");
+    assert.equal(request.protocol, "SPAMC");
+    assert.equal(request.version, "1.2");
+    assert.equal(request.size, MBOX.length);
+    assert.equal(request.truncated, false);
+    assert.equal(text(request.message), MBOX);
+    assert.deepEqual(request.envelope, {
+      sender: "alice@example.org",
+      recipients: ["user@example.net", "other@example.net"],
+      user: "nobody",
+    });
+  });
+
+  it("reads Exim's CHECK RSPAMC/1.3 envelope headers, Rcpt repeated", () => {
+    const head =
+      "CHECK RSPAMC/1.3\r\nContent-length: 5\r\nQueue-Id: 1xYmRr-0006I8-1j\r\nFrom: <a@x.org>\r\n" +
+      "Recipient-Number: 2\r\nRcpt: <b@y.net>\r\nRcpt: <c@y.net>\r\nHelo: client.example\r\n" +
+      "Hostname: mail.x.org\r\nIP: 192.0.2.7\r\nUser: alice\r\n\r\n";
+    const request = parse(`${head}hello`);
+    assert.equal(request.protocol, "RSPAMC");
+    assert.deepEqual(request.envelope, {
+      sender: "a@x.org",
+      recipients: ["b@y.net", "c@y.net"],
+      clientAddress: "192.0.2.7",
+      helo: "client.example",
+      user: "alice",
+      queueId: "1xYmRr-0006I8-1j",
+    });
+    assert.deepEqual(request.headers.get("rcpt"), ["<b@y.net>", "<c@y.net>"]);
+  });
+
+  it("reads the null sender, and spamc's messages without an envelope", () => {
+    assert.equal(parse("CHECK RSPAMC/1.3\r\nContent-length: 0\r\nFrom: <>\r\n\r\n").envelope.sender, "");
+    const request = parse("CHECK SPAMC/1.5\r\nContent-length: 9\r\n\r\nSubject:\n");
+    assert.deepEqual(request.envelope, { sender: "", recipients: [] });
+  });
+
+  it("reads every spamc verb, and PING/SKIP with or without headers", () => {
+    for (const verb of ["CHECK", "SYMBOLS", "REPORT", "REPORT_IFSPAM", "PROCESS", "HEADERS"]) {
+      assert.equal(parse(`${verb} SPAMC/1.5\r\nContent-length: 2\r\n\r\nhi`).verb, verb);
+    }
+    assert.equal(parse("PING SPAMC/1.5\r\n\r\n").verb, "PING");
+    assert.equal(parse("PING SPAMC/1.2\r\n").verb, "PING");
+    assert.equal(parse("SKIP SPAMC/1.5\r\n\r\n").verb, "SKIP");
+  });
+
+  it("takes a message without Content-length as all the bytes after the head (spamd reads to EOF)", () => {
+    const request = parse("CHECK SPAMC/1.1\r\n\r\nSubject: x\n\nbody\n");
+    assert.equal(request.size, 17);
+    assert.equal(text(request.message), "Subject: x\n\nbody\n");
+  });
+
+  it("keeps at most the bound of a larger message, and says it is truncated", () => {
+    const parsed = parseSpamdRequest(
+      bytes("CHECK SPAMC/1.5\r\nContent-length: 5000\r\n\r\n" + "x".repeat(1024)),
+      1024,
+    );
+    assert.ok(parsed.ok);
+    assert.equal(parsed.request.size, 5000);
+    assert.equal(parsed.request.message.length, 1024);
+    assert.equal(parsed.request.truncated, true);
+  });
+
+  it("accepts LF-only heads and header names in any case", () => {
+    const request = parse("REPORT SPAMC/1.2\nuser: x\nCONTENT-LENGTH: 2\n\nhi");
+    assert.equal(request.envelope.user, "x");
+    assert.equal(text(request.message), "hi");
+  });
+
+  it("refuses garbage with a reason, never throwing", () => {
+    assert.match(refused(""), /empty/);
+    assert.match(refused("CHECK SPAMC/1.5\r\nContent-length: 3\r\n"), /without an empty line/);
+    assert.match(refused("GET / HTTP/1.1\r\n\r\n"), /bad request line/);
+    assert.match(refused("TELL SPAMC/1.5\r\n\r\n"), /unsupported method TELL/);
+    assert.match(refused("PROCESS RSPAMC/1.3\r\n\r\n"), /unsupported method PROCESS for RSPAMC/);
+    assert.match(refused("CHECK SPAMC/1.5\r\nno colon here\r\n\r\n"), /bad header line/);
+    assert.match(refused("CHECK SPAMC/1.5\r\nContent-length: -4\r\n\r\n"), /bad Content-length/);
+    assert.match(refused("CHECK SPAMC/1.5\r\nContent-length: 10\r\n\r\nshort"), /expected 10 bytes, got 5/);
+    assert.match(refused(new Uint8Array([0xff, 0x00, 0x0a, 0x0a])), /bad request line: \S\?/);
+    for (let i = 0; i < 200; i++) {
+      const junk = new Uint8Array(64).map(() => Math.floor(Math.random() * 256));
+      parseSpamdRequest(junk, 1024); // any answer, no exception
+    }
+  });
+});
+
+describe("spamdHeadEnd", () => {
+  it("ends at an empty line, CRLF or LF, and PING before 1.5 at its line", () => {
+    assert.equal(spamdHeadEnd(bytes("CHECK SPAMC/1.5\r\n\r\nbody")), 19);
+    assert.equal(spamdHeadEnd(bytes("CHECK SPAMC/1.5\n\nbody")), 17);
+    assert.equal(spamdHeadEnd(bytes("CHECK SPAMC/1.5\r\nUser: x\r\n")), -1);
+    assert.equal(spamdHeadEnd(bytes("PING SPAMC/1.2\r\n")), 16);
+    assert.equal(spamdHeadEnd(bytes("PING SPAMC/1.5\r\n")), -1);
+  });
+});
+
+// Exim's sscanf formats (spam.c), as regular expressions of what they accept.
+const EXIM_SPAMASSASSIN = /^SPAMD\/\S{1,7} 0 EX_OK\r\nSpam: \S+ ; (-?[\d.]+) \/ (-?[\d.]+)\r\n\r\n/;
+const EXIM_RSPAMD =
+  /^RSPAMD\/\S{1,7} 0 EX_OK\r\nMetric: default; \S{1,7} (-?[\d.]+) \/ (-?[\d.]+) \/ (-?[\d.]+)\r\nAction: ([^\r]*)\r\n/;
+
+describe("formatSpamdReply", () => {
+  const request = (head: string) => parse(`${head}\r\nContent-length: 13\r\n\r\nSubject: x\n\nb`);
+
+  it("answers Exim's REPORT SPAMC/1.2 in the Spam: shape Exim parses, with the report", () => {
+    const reply = text(formatSpamdReply(request("REPORT SPAMC/1.2"), verdict()));
+    const match = EXIM_SPAMASSASSIN.exec(reply);
+    assert.ok(match, reply);
+    assert.deepEqual([match[1], match[2]], ["7.50", "5.00"]);
+    assert.ok(reply.endsWith(formatReport(verdict())));
+    assert.match(reply, / 5\.0 TEST_A +first\n/);
+  });
+
+  it("answers variant=rspamd with Metric (score / mark / reject) and Action", () => {
+    const reply = text(formatSpamdReply(parse("CHECK RSPAMC/1.3\r\nContent-length: 0\r\n\r\n"), verdict()));
+    const match = EXIM_RSPAMD.exec(reply);
+    assert.ok(match, reply);
+    assert.deepEqual(match.slice(1), ["7.50", "5.00", "10.00", "add header"]);
+    assert.match(reply, /^Metric: default; True; /m);
+    assert.match(reply, /^Symbol: TEST_A\(5\.00\)\r$/m);
+    assert.ok(reply.endsWith("\r\n\r\n"));
+  });
+
+  it("answers spamc 1.5 as spamd 4.0 does: CHECK, SYMBOLS, REPORT_IFSPAM with Content-length", () => {
+    assert.equal(
+      formatSpamdReply(request("CHECK SPAMC/1.5"), verdict()),
+      "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.50 / 5.00\r\n\r\n",
+    );
+    assert.equal(
+      formatSpamdReply(request("SYMBOLS SPAMC/1.5"), verdict()),
+      "SPAMD/1.1 0 EX_OK\r\nContent-length: 13\r\nSpam: True ; 7.50 / 5.00\r\n\r\nTEST_A,TEST_B",
+    );
+    assert.equal(
+      formatSpamdReply(request("SYMBOLS SPAMC/1.2"), verdict()),
+      "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.50 / 5.00\r\n\r\nTEST_A,TEST_B\r\n",
+    );
+    const ham = verdict({ spam: false, action: "no action", score: 1 });
+    assert.equal(
+      formatSpamdReply(request("REPORT_IFSPAM SPAMC/1.5"), ham),
+      "SPAMD/1.1 0 EX_OK\r\nContent-length: 0\r\nSpam: No ; 1.00 / 5.00\r\n\r\n",
+    );
+  });
+
+  it("PROCESS and HEADERS answer the message with X-Spam-* headers, its bytes as they came", () => {
+    // The é as one raw 8-bit byte, as a message may hold it.
+    const raw = Uint8Array.from(
+      "PROCESS SPAMC/1.5\r\nContent-length: 16\r\n\r\nSubject: \xe9\n\nbody",
+      (c) => c.charCodeAt(0),
+    );
+    const parsed = parseSpamdRequest(raw, 1024);
+    assert.ok(parsed.ok);
+    const reply = formatSpamdReply(parsed.request, verdict());
+    assert.ok(reply instanceof Uint8Array);
+    const latin = new TextDecoder("latin1").decode(reply);
+    assert.match(
+      latin,
+      /^SPAMD\/1\.1 0 EX_OK\r\nContent-length: (\d+)\r\nSpam: True ; 7\.50 \/ 5\.00\r\n\r\n/,
+    );
+    assert.match(
+      latin,
+      /X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=TEST_A,TEST_B\r\n/,
+    );
+    assert.ok(latin.endsWith("Subject: \xe9\n\nbody"));
+    const length = Number(/Content-length: (\d+)/.exec(latin)![1]);
+    assert.equal(length, latin.length - latin.indexOf("\r\n\r\n") - 4);
+    const headers = parseSpamdRequest(
+      bytes("HEADERS SPAMC/1.5\r\nContent-length: 15\r\n\r\nSubject: x\n\nbody"),
+      1024,
+    );
+    assert.ok(headers.ok);
+    assert.ok(text(formatSpamdReply(headers.request, verdict())).endsWith("Subject: x\n\n"));
+  });
+
+  it("a truncated message cannot be PROCESSed: EX_UNAVAILABLE (spamc then passes it on unchanged)", () => {
+    const parsed = parseSpamdRequest(
+      bytes("PROCESS SPAMC/1.5\r\nContent-length: 5000\r\n\r\n" + "x".repeat(1024)),
+      1024,
+    );
+    assert.ok(parsed.ok);
+    assert.match(text(formatSpamdReply(parsed.request, verdict())), /^SPAMD\/1\.0 69 EX_UNAVAILABLE /);
+  });
+
+  it("keeps the report bounded and on single lines", () => {
+    const symbols = Array.from(
+      { length: 300 },
+      (_, i) => ({ name: `S${i}\r\nX`, score: 0.1, description: "a\nb" }),
+    );
+    const report = formatReport(verdict({ symbols, notes: ["not scanned: over 10 bytes"] }));
+    assert.ok(report.length < 16_000, String(report.length));
+    assert.match(report, /\(200 more\)/);
+    assert.match(report, /not scanned: over 10 bytes\n$/);
+    assert.equal(report.split("\n").length, 4 + 100 + 1 + 1 + 1);
+  });
+});
+
+describe("formatSpamdError", () => {
+  it("words errors as spamd does; Exim cannot parse them and defers the condition", () => {
+    assert.equal(
+      formatSpamdError("SPAMC", "EX_PROTOCOL", "bad\nline"),
+      "SPAMD/1.0 76 EX_PROTOCOL bad?line\r\n",
+    );
+    assert.equal(formatSpamdError("RSPAMC", "EX_TEMPFAIL", "later"), "RSPAMD/1.3 75 EX_TEMPFAIL later\r\n");
+    assert.doesNotMatch(formatSpamdError("SPAMC", "EX_TIMEOUT", "x"), EXIM_SPAMASSASSIN);
+  });
+});

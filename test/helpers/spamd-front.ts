@@ -41,3 +41,19 @@ export async function startFrontDaemon(
   await waitFor(() => lines.some((line) => line.includes("spamd: listening")), 5000, "the spamd front");
   return { daemon, marker, lines };
 }
+
+// A DATA ACL for tests: copies what Exim made of the front's reply into X-Test-* headers, and refuses spam
+// (score 10 and up). A subject starting "rspamd" marks mail asked with variant=rspamd (spamd_address picks
+// the form by subject). The rspamd variant: $spam_action is the front's verdict. SpamAssassin's: Exim sets $spam_action itself
+// ("reject" whenever score ≥ the reported threshold, the mark threshold), so the ACL compares the score.
+export const SPAM_TEST_DATA_ACL = `  warn
+    spam       = nobody:true/defer_ok
+    add_header = X-Test-Score: $spam_score\\nX-Test-Score-Int: $spam_score_int\\nX-Test-Bar: $spam_bar\\nX-Test-Action: $spam_action\\nX-Test-Report: $spam_report
+  warn
+    spam       = nobody/defer_ok
+    add_header = X-Test-Is-Spam: yes
+  deny
+    condition  = \${if match{$h_subject:}{^rspamd}{\${if eq{$spam_action}{reject}}}{\${if >={$spam_score_int}{100}}}}
+    message    = spam: score $spam_score
+  accept
+`;

@@ -20,23 +20,9 @@ import {
   writeEximConfig,
 } from "../helpers/exim.ts";
 import type { MarkerConcern } from "../helpers/marker-concern.ts";
-import { startFrontDaemon } from "../helpers/spamd-front.ts";
+import { SPAM_TEST_DATA_ACL, startFrontDaemon } from "../helpers/spamd-front.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
-
-// The rspamd variant: $spam_action is the front's verdict. SpamAssassin's: Exim sets $spam_action itself
-// ("reject" whenever score ≥ the reported threshold, the mark threshold), so the ACL compares the score.
-const DATA_ACL = `  warn
-    spam       = nobody:true/defer_ok
-    add_header = X-Test-Score: $spam_score\\nX-Test-Score-Int: $spam_score_int\\nX-Test-Bar: $spam_bar\\nX-Test-Action: $spam_action\\nX-Test-Report: $spam_report
-  warn
-    spam       = nobody/defer_ok
-    add_header = X-Test-Is-Spam: yes
-  deny
-    condition  = \${if match{$h_subject:}{^rspamd}{\${if eq{$spam_action}{reject}}}{\${if >={$spam_score_int}{100}}}}
-    message    = spam: score $spam_score
-  accept
-`;
 
 describe("spamd front through a real Exim's spam = condition", () => {
   let dir: TempDir;
@@ -84,7 +70,7 @@ describe("spamd front through a real Exim's spam = condition", () => {
       withSnippet: false,
       mainExtra: `local_interfaces = <; 127.0.0.1\nnever_users = root\nspamd_address = ${spamdAddress}\n`,
       siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
-      siteDataAcl: DATA_ACL,
+      siteDataAcl: SPAM_TEST_DATA_ACL,
       ...maildirDelivery(dir),
     });
     exim = await startEximDaemon(dir, config, await freePort());

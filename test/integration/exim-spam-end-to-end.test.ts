@@ -1,0 +1,172 @@
+// Issue 19 end to end: a real Exim (exim -bd, delivering into a maildir) whose DATA ACL runs `spam =` against
+// the daemon's spamd front, in both spamd_address forms, the front asking the real concerns: SpamAssassin
+// through a real spamd (Debian's, started by the test) and the content rules. GTUBE is refused at DATA, clean
+// mail is delivered intact, an executable attachment is refused by its rule; spamc against the front gets
+// the real spamd's verdict; and a hung spamd costs only its timeout: the mail is delivered intact, unscored
+// by spamd (fail_mode open), and the next message is scored again once spamd answers.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { parseConfig } from "../../src/config/load.ts";
+import { type Daemon, startDaemon } from "../../src/daemon.ts";
+import { createLogger } from "../../src/log.ts";
+import { waitFor } from "../helpers/daemon-process.ts";
+import {
+  type EximDaemon,
+  maildirDelivery,
+  prepareEximDir,
+  startEximDaemon,
+  swaksAsync,
+  swaksWith,
+  writeEximConfig,
+} from "../helpers/exim.ts";
+import { freePort } from "../helpers/smtp-receiver.ts";
+import { type Spamd, startSpamd } from "../helpers/spamd.ts";
+import { SPAM_TEST_DATA_ACL } from "../helpers/spamd-front.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+const GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+// GTUBE's 1000 points give or take the other tests spamd runs (ALL_TRUSTED: -1 for mail from loopback).
+const spamScore = (swaksOutput: string) =>
+  Number(/<\*\* 550 spam: score (-?[\d.]+)/.exec(swaksOutput)?.[1] ?? NaN);
+const HEADERS = "From: alice@example.org\nTo: bob@example.net\nDate: Wed, 02 Dec 2026 10:00:00 +0000\n" +
+  "Message-Id: <lunch-1@example.org>\n";
+
+describe("Exim's spam = through the spamd front to a real spamd and the content rules", () => {
+  let dir: TempDir;
+  let spamd: Spamd;
+  let daemon: Daemon;
+  let exim: EximDaemon;
+  let frontPort: number;
+  const lines: string[] = [];
+  const delivered = (subject: string) => {
+    const path = dir.file("maildir/new");
+    return existsSync(path)
+      ? readdirSync(path).map((name) => readFileSync(`${path}/${name}`, "utf8"))
+        .filter((mail) => mail.includes(`\nSubject: ${subject}\n`))
+      : [];
+  };
+  const header = (mail: string, name: string) =>
+    mail.split("\n\n")[0].replace(/\n[ \t]+/g, " ").match(new RegExp(`^${name}: ?(.*)$`, "m"))?.[1];
+  const send = (subject: string, body: string) =>
+    swaksAsync(exim.port, "alice@example.org", "user@example.net", subject, body);
+
+  before(async () => {
+    dir = makeTempDir();
+    prepareEximDir(dir);
+    spamd = await startSpamd();
+    frontPort = await freePort();
+    const parsed = parseConfig(
+      `[daemon]\npolicy_socket = policy.sock\ncontrol_socket = control.sock\npolicy_listen = none\n` +
+        `pidfile = d.pid\nstate_file = state.json\n` +
+        `[spamd]\nlisten = 127.0.0.1:${frontPort}\nmark_threshold = 5\nreject_threshold = 10\n` +
+        `[spamassassin]\naddress = 127.0.0.1:${spamd.tcp.port}\ntimeout = 4s\nfail_mode = open\n` +
+        `breaker_failures = 100\n` +
+        `[content]\n[rule executable]\nattachments = executable\naction = reject\n` +
+        `message = executable attachments are refused\n`,
+      "test.conf",
+      dir.path,
+    );
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    daemon = startDaemon({ config: parsed.config, log: createLogger("info", (line) => lines.push(line)) });
+    await waitFor(() => lines.some((line) => line.includes("spamd: listening")), 5000, "the spamd front");
+    const spamdAddress = `\${if match{$h_subject:}{^rspamd}{127.0.0.1 ${frontPort} variant=rspamd}` +
+      `{127.0.0.1 ${frontPort}}}`;
+    const config = writeEximConfig(dir, {
+      address: "inet:127.0.0.1:1",
+      withSnippet: false,
+      mainExtra: `local_interfaces = <; 127.0.0.1\nnever_users = root\nspamd_address = ${spamdAddress}\n`,
+      siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
+      siteDataAcl: SPAM_TEST_DATA_ACL,
+      ...maildirDelivery(dir),
+    });
+    exim = await startEximDaemon(dir, config, await freePort());
+  });
+  after(async () => {
+    await exim?.stop();
+    daemon?.stop();
+    await spamd?.stop();
+    dir?.remove();
+  });
+
+  for (const form of ["spamassassin", "rspamd"]) {
+    describe(
+      form === "rspamd" ? "spamd_address variant=rspamd" : "spamd_address, SpamAssassin's protocol",
+      () => {
+        it("GTUBE: refused at DATA with spamd's score; nothing delivered", async () => {
+          const subject = `${form} gtube`;
+          const sent = await send(subject, `This is the GTUBE:\n${GTUBE}\n`);
+          assert.notEqual(sent.status, 0, sent.output);
+          assert.ok(spamScore(sent.output) >= 900, sent.output);
+          assert.equal(delivered(subject).length, 0);
+        });
+
+        it("clean mail: delivered intact, spamd's score below the mark", async () => {
+          const subject = `${form} clean`;
+          const body = "Hello Bob,\nthe minutes of Tuesday's meeting are below.\nAlice";
+          const sent = await send(subject, body);
+          assert.equal(sent.status, 0, sent.output);
+          await waitFor(() => delivered(subject).length === 1, 20_000, "delivery");
+          const mail = delivered(subject)[0];
+          assert.ok(Number(header(mail, "X-Test-Score")) < 5, header(mail, "X-Test-Score"));
+          assert.equal(header(mail, "X-Test-Is-Spam"), undefined);
+          assert.equal(mail.slice(mail.indexOf("\n\n") + 2).trimEnd(), body);
+        });
+      },
+    );
+  }
+
+  it("an executable attachment: refused by its content rule (variant=rspamd carries the rule's reject)", async () => {
+    const exe = dir.file("invoice.pdf.exe");
+    writeFileSync(exe, Buffer.concat([Buffer.from("MZ\x90\x00\x03"), Buffer.alloc(200, 0x41)]));
+    const sent = await swaksWith([
+      ...["--server", "127.0.0.1", "--port", String(exim.port), "--helo", "client.example"],
+      ...["--from", "alice@example.org", "--to", "user@example.net"],
+      ...["--header", "Subject: rspamd invoice", "--body", "Please see the invoice attached."],
+      ...["--attach-type", "application/pdf", "--attach-name", "invoice.pdf.exe", "--attach", `@${exe}`],
+    ]);
+    assert.notEqual(sent.status, 0, sent.output);
+    assert.match(sent.output, /<\*\* 550 spam: score/);
+    assert.equal(delivered("rspamd invoice").length, 0);
+    assert.ok(lines.some((line) => /spamd: scanned .*symbols=[^ ]*EXECUTABLE/.test(line)), lines.join("\n"));
+  });
+
+  it("spamc against the front: the real spamd's verdict on GTUBE (spam, exit 1) and on clean mail", async () => {
+    const spamc = (message: string) =>
+      new Promise<{ status: number | null; stdout: string }>((resolve) => {
+        const child = spawn("spamc", ["-d", "127.0.0.1", "-p", String(frontPort), "-c"], { timeout: 30_000 });
+        let stdout = "";
+        child.stdout.on("data", (chunk) => stdout += chunk);
+        child.on("close", (status) => resolve({ status, stdout }));
+        child.stdin.end(message);
+      });
+    const spam = await spamc(`${HEADERS}Subject: test\n\n${GTUBE}\n`);
+    assert.equal(spam.status, 1, spam.stdout);
+    assert.match(spam.stdout, /^(99\d|10\d\d)(\.\d+)?\/5(\.0+)?$/m);
+    const clean = await spamc(`${HEADERS}Subject: lunch\n\nShall we meet at noon?\n`);
+    assert.equal(clean.status, 0, clean.stdout);
+  });
+
+  it("spamd hung: the mail waits [spamassassin] timeout, is delivered intact, and spamd scores again later", async () => {
+    spamd.pause();
+    try {
+      const subject = "rspamd while spamd hangs";
+      const body = `Sent while spamd hangs; it even says\n${GTUBE}\nbut nobody scores it.`;
+      const sent = await send(subject, body);
+      assert.equal(sent.status, 0, sent.output);
+      await waitFor(() => delivered(subject).length === 1, 20_000, "delivery");
+      const mail = delivered(subject)[0];
+      assert.equal(mail.slice(mail.indexOf("\n\n") + 2).trimEnd(), body);
+      assert.equal(header(mail, "X-Test-Score"), "0.0", "spamd's score missing: fail_mode open");
+      assert.ok(
+        lines.some((line) => /concern spamassassin .*answering fail-open/.test(line)),
+        lines.join("\n"),
+      );
+    } finally {
+      spamd.resume();
+    }
+    const sent = await send("rspamd gtube after", GTUBE);
+    assert.ok(spamScore(sent.output) >= 900, sent.output);
+  });
+});

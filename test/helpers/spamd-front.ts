@@ -7,6 +7,8 @@ import { createLogger } from "../../src/log.ts";
 import { waitFor } from "./daemon-process.ts";
 import { type MarkerConcern, markerConcern } from "./marker-concern.ts";
 import type { TempDir } from "./temp-dir.ts";
+import { type EximDaemon, maildirDelivery, startEximDaemon, writeEximConfig } from "./exim.ts";
+import { freePort } from "./smtp-receiver.ts";
 
 export interface FrontDaemon {
   daemon: Daemon;
@@ -57,3 +59,19 @@ export const SPAM_TEST_DATA_ACL = `  warn
     message    = spam: score $spam_score
   accept
 `;
+
+/**
+ * A real Exim (exim -bd on a free loopback port, delivering into dir's maildir) whose DATA ACL is
+ * SPAM_TEST_DATA_ACL and whose spamd_address is `spamdAddress` (an expansion may pick it per message).
+ */
+export async function startSpamTestExim(dir: TempDir, spamdAddress: string): Promise<EximDaemon> {
+  const config = writeEximConfig(dir, {
+    address: "inet:127.0.0.1:1",
+    withSnippet: false,
+    mainExtra: `local_interfaces = <; 127.0.0.1\nnever_users = root\nspamd_address = ${spamdAddress}\n`,
+    siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
+    siteDataAcl: SPAM_TEST_DATA_ACL,
+    ...maildirDelivery(dir),
+  });
+  return await startEximDaemon(dir, config, await freePort());
+}

@@ -12,18 +12,10 @@ import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
-import {
-  type EximDaemon,
-  maildirDelivery,
-  prepareEximDir,
-  startEximDaemon,
-  swaksAsync,
-  swaksWith,
-  writeEximConfig,
-} from "../helpers/exim.ts";
+import { type EximDaemon, prepareEximDir, swaksAsync, swaksWith } from "../helpers/exim.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { type Spamd, startSpamd } from "../helpers/spamd.ts";
-import { SPAM_TEST_DATA_ACL } from "../helpers/spamd-front.ts";
+import { startSpamTestExim } from "../helpers/spamd-front.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
@@ -73,15 +65,7 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     await waitFor(() => lines.some((line) => line.includes("spamd: listening")), 5000, "the spamd front");
     const spamdAddress = `\${if match{$h_subject:}{^rspamd}{127.0.0.1 ${frontPort} variant=rspamd}` +
       `{127.0.0.1 ${frontPort}}}`;
-    const config = writeEximConfig(dir, {
-      address: "inet:127.0.0.1:1",
-      withSnippet: false,
-      mainExtra: `local_interfaces = <; 127.0.0.1\nnever_users = root\nspamd_address = ${spamdAddress}\n`,
-      siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
-      siteDataAcl: SPAM_TEST_DATA_ACL,
-      ...maildirDelivery(dir),
-    });
-    exim = await startEximDaemon(dir, config, await freePort());
+    exim = await startSpamTestExim(dir, spamdAddress);
   });
   after(async () => {
     await exim?.stop();

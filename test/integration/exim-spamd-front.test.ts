@@ -11,16 +11,9 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Daemon } from "../../src/daemon.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
-import {
-  type EximDaemon,
-  maildirDelivery,
-  prepareEximDir,
-  startEximDaemon,
-  swaksAsync,
-  writeEximConfig,
-} from "../helpers/exim.ts";
+import { type EximDaemon, prepareEximDir, swaksAsync } from "../helpers/exim.ts";
 import type { MarkerConcern } from "../helpers/marker-concern.ts";
-import { SPAM_TEST_DATA_ACL, startFrontDaemon } from "../helpers/spamd-front.ts";
+import { startFrontDaemon, startSpamTestExim } from "../helpers/spamd-front.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -65,15 +58,7 @@ describe("spamd front through a real Exim's spam = condition", () => {
       `{\${if match{$h_subject:}{^down}{127.0.0.1 ${closedPort}}` +
       `{\${if match{$h_subject:}{^hung}{127.0.0.1 ${hungPort} tmo=2s}` +
       `{\${if match{$h_subject:}{^garbage}{127.0.0.1 ${garbagePort}}{127.0.0.1 ${frontPort}}}}}}}}}`;
-    const config = writeEximConfig(dir, {
-      address: "inet:127.0.0.1:1",
-      withSnippet: false,
-      mainExtra: `local_interfaces = <; 127.0.0.1\nnever_users = root\nspamd_address = ${spamdAddress}\n`,
-      siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
-      siteDataAcl: SPAM_TEST_DATA_ACL,
-      ...maildirDelivery(dir),
-    });
-    exim = await startEximDaemon(dir, config, await freePort());
+    exim = await startSpamTestExim(dir, spamdAddress);
   });
   after(async () => {
     await exim?.stop();

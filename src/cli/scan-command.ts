@@ -1,11 +1,18 @@
-// `mailpolicyd scan FILE [--sender ADDR] [--rcpt ADDR]...`: one message through the content rules of the
-// config, as the daemon's content concern would scan it, printed with the verdict, the score and every
-// symbol. For a postmaster asking "why was this refused?" or trying a new [rule NAME] on saved mail.
+// `mailpolicyd scan FILE [--sender ADDR] [--rcpt ADDR]...`: one message as the spamd front would judge it:
+// through the content rules of the config and, with [spamassassin], by the configured spamd; the scores
+// summed and held against [spamd]'s thresholds; printed with the verdict, the score and every symbol. For a
+// postmaster asking "why was this refused?" or trying a new [rule NAME] on saved mail. The daemon need not run.
 import { open } from "node:fs/promises";
 import { parseConfig } from "../config/load.ts";
-import type { ConcernAnswer } from "../model/answer.ts";
+import type { Config } from "../config/types.ts";
+import type { ConcernAnswer, Decision } from "../model/answer.ts";
 import type { ContentPolicy } from "../model/content.ts";
 import { scanMessage, type ScannedMessage } from "../content/scan.ts";
+import { mergeAnswers } from "../engine/answer.ts";
+import { type SpamThresholds, spamVerdict } from "../engine/spam-thresholds.ts";
+import { scanMessage as askSpamd } from "../actors/spamd-scan.ts";
+import { spamdAnswer } from "../spamd/answer.ts";
+import type { SpamdVerdict } from "../protocols/spamd-front.ts";
 import { readToolConfig } from "./config-source.ts";
 
 /** Exit statuses: docs/content.md, "mailpolicyd scan". */
@@ -21,14 +28,45 @@ export interface ScanCommandOptions {
   write?: (text: string) => void;
 }
 
-/** [content] of the config, or the schema's defaults (and no rules) when it has none. */
-function contentSettings(options: ScanCommandOptions): ContentPolicy | string {
+/** The config's [content] (or the schema's defaults, no rules) and [spamd] (or the schema's thresholds). */
+function settings(
+  options: ScanCommandOptions,
+): { config: Config; content: ContentPolicy; spamd: Config["spamd"] } | string {
   const result = readToolConfig(options.config, options.configGiven);
   if (!result.ok) return result.errors.join("\n");
-  if (result.config.content) return result.config.content;
-  process.stderr.write(`mailpolicyd scan: ${result.config.file} has no [content] section: no rules apply\n`);
-  const defaults = parseConfig("[content]\n", "(defaults)", process.cwd());
-  return defaults.ok ? defaults.config.content! : defaults.errors.join("\n");
+  const { config } = result;
+  if (!config.content) {
+    process.stderr.write(`mailpolicyd scan: ${config.file} has no [content] section: no rules apply\n`);
+  }
+  const defaults = parseConfig("[content]\n[spamd]\n", "(defaults)", process.cwd());
+  if (!defaults.ok) return defaults.errors.join("\n");
+  return {
+    config,
+    content: config.content ?? defaults.config.content!,
+    spamd: config.spamd ?? defaults.config.spamd,
+  };
+}
+
+/** spamd's answer for the message, as the SpamAssassin concern gets it; or why there is none. */
+function spamdOpinion(config: Config, request: ScannedMessage): Promise<ConcernAnswer | string> {
+  const spam = config.spamassassin!;
+  if (request.truncated || request.size > spam.maxSize) {
+    return Promise.resolve(`not asked: the message is over [spamassassin] max_size (${spam.maxSize} bytes)`);
+  }
+  return new Promise((resolve) =>
+    askSpamd({
+      address: spam.address,
+      command: spam.command,
+      user: spam.user || undefined,
+      message: request.message,
+      timeoutMs: config.concerns.spamassassin.timeoutMs,
+    }, (result) =>
+      resolve(
+        result.outcome === "ok"
+          ? spamdAnswer(result.reply)
+          : `${result.outcome}: ${result.error} (the daemon answers [spamassassin] fail_mode)`,
+      ))
+  );
 }
 
 /**
@@ -69,11 +107,12 @@ export async function scanCommand(options: ScanCommandOptions): Promise<number> 
     process.stderr.write("mailpolicyd scan: give one FILE (or - for standard input)\n");
     return SCAN_EXIT.usage;
   }
-  const policy = contentSettings(options);
-  if (typeof policy === "string") {
-    process.stderr.write(`${policy}\n`);
+  const loaded = settings(options);
+  if (typeof loaded === "string") {
+    process.stderr.write(`${loaded}\n`);
     return SCAN_EXIT.config;
   }
+  const policy = loaded.content;
   let read;
   try {
     read = await readBounded(options.args[0], policy.maxScanSize);
@@ -88,19 +127,42 @@ export async function scanCommand(options: ScanCommandOptions): Promise<number> 
     truncated: read.size > read.bytes.length,
   };
   const started = performance.now();
-  const answer = await scanMessage(request, policy);
-  write(formatScan(answer, read.size, performance.now() - started));
-  const refused = answer.action === "defer" || answer.action === "reject";
+  const answers = [{ concern: "content", answer: scanMessage(request, policy) }];
+  const spamd = loaded.config.spamassassin ? await spamdOpinion(loaded.config, request) : undefined;
+  if (typeof spamd === "object") answers.push({ concern: "spamassassin", answer: spamd });
+  const decision = mergeAnswers(answers);
+  const { markThreshold: mark, rejectThreshold: reject } = loaded.spamd!;
+  const spam = spamVerdict(decision, { mark, reject });
+  const ms = performance.now() - started;
+  write(formatScan(decision, read.size, ms, { spam, thresholds: { mark, reject }, spamd }));
+  const refused = spam.action === "reject" || spam.action === "soft reject";
   return refused ? SCAN_EXIT.refused : SCAN_EXIT.accepted;
 }
 
+/** What the front would make of it: its verdict, and spamd's part (undefined: no [spamassassin]). */
+export interface FrontView {
+  spam: SpamdVerdict;
+  thresholds: SpamThresholds;
+  spamd: ConcernAnswer | string | undefined;
+}
+
 /** The printed report: verdict, score, then one line per symbol. */
-export function formatScan(answer: ConcernAnswer, size: number, ms: number): string {
+export function formatScan(answer: Decision, size: number, ms: number, front?: FrontView): string {
   const symbols = answer.symbols ?? [];
   const width = Math.max(0, ...symbols.map((symbol) => symbol.name.length));
+  const spamd = front?.spamd;
   const lines = [
     `verdict:  ${answer.action}${answer.message === undefined ? "" : ` "${answer.message}"`}`,
     `score:    ${answer.score ?? 0}`,
+    ...(front
+      ? [
+        `spam:     ${front.spam.action} (the spamd front's answer; [spamd] mark_threshold ` +
+        `${front.thresholds.mark}, reject_threshold ${front.thresholds.reject})`,
+      ]
+      : []),
+    ...(spamd === undefined ? [] : [
+      `spamd:    ${typeof spamd === "string" ? spamd : `score ${spamd.score ?? 0}`}`,
+    ]),
     `scanned:  ${size} bytes in ${ms.toFixed(1)} ms`,
     `symbols:  ${symbols.length === 0 ? "(none)" : ""}`,
     ...symbols.map((symbol) =>

@@ -13,6 +13,8 @@ import { waitFor } from "../helpers/daemon-process.ts";
 import { httpGet } from "../helpers/http-get.ts";
 import { type Spamd, spamdFixture, startSpamd } from "../helpers/spamd.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+import { runMainAsync } from "../helpers/runtime.ts";
+import { writeFileSync } from "node:fs";
 
 const GTUBE = spamdFixture("gtube.eml");
 
@@ -84,6 +86,21 @@ describe("the SpamAssassin concern in the daemon, against spamd", () => {
     assert.equal(decision.score, undefined);
   });
 
+  it("`mailpolicyd scan` asks the same spamd: GTUBE is spam, the front would reject it (exit 1)", async () => {
+    const file = dir.file("gtube.eml");
+    writeFileSync(file, GTUBE);
+    const config = dir.file("scan.conf");
+    writeFileSync(config, `${configText(spamd.tcp.port, "open")}[content]\n[spamd]\n`);
+    const run = await runMainAsync(["scan", file, "--config", config]);
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /^spam: +reject \(the spamd front's answer; \[spamd\] mark_threshold 5, reject_threshold 10\)$/m,
+    );
+    assert.match(run.stdout, /^spamd: +score (99\d|10\d\d)(\.\d+)?$/m);
+    assert.match(run.stdout, /^ {2}GTUBE +1000 /m);
+  });
+
   it("spamd stopped, fail_mode = open: accept without a score; /metrics shows why", async () => {
     await spamd.stop();
     const decision = await decide(messageRequest(GTUBE));
@@ -92,6 +109,9 @@ describe("the SpamAssassin concern in the daemon, against spamd", () => {
     assert.equal(decision.score, undefined);
     assert.deepEqual(decision.tags, ["spamassassin:fail-open"]);
     const text = await metricsText();
+    const scanned = await runMainAsync(["scan", dir.file("gtube.eml"), "--config", dir.file("scan.conf")]);
+    assert.match(scanned.stdout, /^spamd: +refused: .*\(the daemon answers \[spamassassin\] fail_mode\)$/m);
+    assert.match(scanned.stdout, /^spam: +no action /m, "spamd's score missing: the rules alone");
     assert.match(text, /^mailpolicyd_spamd_scans_total\{outcome="ok"\} 1$/m);
     assert.match(text, /^mailpolicyd_spamd_scans_total\{outcome="refused"\} 1$/m);
     assert.match(text, /^mailpolicyd_spamd_scans_total\{outcome="not-scanned"\} 1$/m);

@@ -21,7 +21,7 @@ Commands:
   reload          re-read the config (an invalid one is refused)
   check REQUEST   ask the policy socket exactly as Exim would and print the answer
   spf IP SENDER   check SPF as the daemon would; print the result, the answer and every DNS query
-  scan FILE       run a message through the content rules; print the verdict, score and symbols
+  scan FILE       judge a message as the spamd front would (rules, spamd); print verdict, score, symbols
   config-test     check a config file; print every error as FILE:LINE: key: problem
   default-config  print the embedded default config
   exim-snippet    print the Exim configuration that asks mailpolicyd
@@ -139,9 +139,10 @@ Exit 0 for pass, 1 for any other result but temperror, 2 for temperror, 64 for b
 78 for an invalid config.`,
   scan: `Usage: mailpolicyd scan FILE [--sender ADDR] [--rcpt ADDR]... [--config FILE]
 
-Runs a message (a file, or - for standard input) through the content rules of the config's
-[content] and [rule NAME] sections as the daemon's content concern would, and prints the verdict,
-the total score and each symbol with its score and why it matched. The daemon need not run.
+Judges a message (a file, or - for standard input) as the daemon's spamd front would: through the
+content rules of the config's [content] and [rule NAME] sections and, with [spamassassin], by that
+spamd; the scores summed against [spamd]'s thresholds. Prints the verdict, the front's answer, the
+total score and each symbol with its score and why it matched. The daemon need not run.
 A message over max_scan_size is read only that far, like the daemon, and its attachments are not
 scanned (the report says so).
   --sender ADDR    the envelope sender (default: the null sender)

@@ -3,13 +3,14 @@
 // (protocols/postfix-policy.ts), decided by the same engine as Exim's requests and answered in Postfix's
 // words (protocols/postfix-reply.ts). A malformed request is logged and its connection closed unanswered,
 // as the protocol says: Postfix then applies its default_action.
+import { Buffer } from "node:buffer";
 import type { Logger } from "../log.ts";
 import type { PostfixConfig, PostfixVocabulary } from "../model/postfix.ts";
 import { recordRequest } from "../control/metrics.ts";
 import { formatPostfixReply, parsePostfixRequest, type PostfixRequest } from "../protocols/postfix-policy.ts";
 import { mayPrependAt, postfixReplyFormatter } from "../protocols/postfix-reply.ts";
 import { defineActor } from "../actors/actor.ts";
-import { type DecideAndReply, decideAndReply } from "./decide-and-reply.ts";
+import { type DecideAndReply, decideAndReply, type DecisionFormat } from "./decide-and-reply.ts";
 import { PostfixFraming } from "./framing.ts";
 import { rateLimitedWarning } from "./connection-bound.ts";
 import { describeTransport, type Responder, type Transport } from "./request-server.ts";
@@ -25,17 +26,39 @@ const SOURCE = "postfix";
 interface Deciders {
   beforeMessage: DecideAndReply;
   afterMessage: DecideAndReply;
-  accept: string; // the reply to a request at no stage of the engine (VRFY, ETRN)
+  accept: Uint8Array; // the reply to a request at no stage of the engine (VRFY, ETRN)
+}
+
+// Reply texts kept as bytes: the plain accept, a few refusals said again and again. Past it all are forgotten.
+const ENCODED_REPLIES = 16;
+
+/**
+ * The formatter's replies as bytes, each text encoded once: most replies are the same few texts (the plain
+ * accept, a frozen refusal), and a string would be copied into a new Buffer for the socket on every reply
+ * (request-server.ts). Bounded by ENCODED_REPLIES.
+ */
+function encodedOnce(format: DecisionFormat): DecisionFormat {
+  const encoded = new Map<string, Uint8Array>();
+  return (decision, request) => {
+    const text = format(decision, request);
+    if (typeof text !== "string") return text;
+    let bytes = encoded.get(text);
+    if (bytes === undefined) {
+      if (encoded.size >= ENCODED_REPLIES) encoded.clear();
+      encoded.set(text, bytes = Buffer.from(text));
+    }
+    return bytes;
+  };
 }
 
 function deciders(input: PostfixListenerInput, vocabulary: PostfixVocabulary): Deciders {
   const { engine, metrics, log } = input;
   const decider = (mayPrepend: boolean) =>
-    decideAndReply(engine, metrics, log, postfixReplyFormatter(vocabulary, mayPrepend));
+    decideAndReply(engine, metrics, log, encodedOnce(postfixReplyFormatter(vocabulary, mayPrepend)));
   return {
     beforeMessage: decider(true),
     afterMessage: decider(false),
-    accept: formatPostfixReply(vocabulary.accept),
+    accept: Buffer.from(formatPostfixReply(vocabulary.accept)),
   };
 }
 

@@ -25,9 +25,11 @@ const STAGE_OF_STATE: Readonly<Record<string, Stage>> = {
   "END-OF-MESSAGE": "data",
 };
 
+const STAGE_BY_STATE = new Map(Object.entries(STAGE_OF_STATE));
+
 /** The engine stage of a Postfix protocol_state, or undefined (VRFY, ETRN, unknown: nothing to decide). */
 export function stageOfState(state: string): Stage | undefined {
-  return Object.hasOwn(STAGE_OF_STATE, state) ? STAGE_OF_STATE[state] : undefined;
+  return STAGE_BY_STATE.get(state);
 }
 
 /**
@@ -41,9 +43,11 @@ const CERTIFICATE_NAMES = ["ccert_subject", "ccert_issuer"] as const;
 
 type Role = AttributeName | "request" | "protocol_state" | "certificate";
 
-// The names read, by length: a line's name is recognised in place (text.startsWith at its offset), so no
-// string is made for the ~20 names of a request that are ignored (docs/postfix.md, "Performance").
-const ROLES_BY_LENGTH: [string, Role][][] = [];
+// The names read, by a hash of the name computed while its characters are checked: a line's name is
+// recognised in place (text.startsWith at its offset), so no string is made for the ~20 names of a request
+// that are ignored, and one pass over the name both checks and finds it (docs/postfix.md, "Performance").
+const nameHash = (hash: number, c: number) => (hash * 31 + c) | 0;
+const ROLES_BY_HASH = new Map<number, [string, Role][]>();
 for (
   const [name, role] of [
     ...ENGINE_NAMES.map((name) => [name, name] as [string, Role]),
@@ -51,13 +55,21 @@ for (
     ["protocol_state", "protocol_state"] as [string, Role],
     ...CERTIFICATE_NAMES.map((name) => [name, "certificate"] as [string, Role]),
   ]
-) (ROLES_BY_LENGTH[name.length] ??= []).push([name, role]);
+) {
+  let hash = 0;
+  for (let i = 0; i < name.length; i++) hash = nameHash(hash, name.charCodeAt(i));
+  const same = ROLES_BY_HASH.get(hash);
+  if (same) same.push([name, role]);
+  else ROLES_BY_HASH.set(hash, [[name, role]]);
+}
 
-/** The role of the name at text[start, end), or undefined for a name the engine does not read. */
-function roleOf(text: string, start: number, end: number): Role | undefined {
-  const candidates = ROLES_BY_LENGTH[end - start];
+/** The role of the name at text[start, end) whose nameHash is `hash`, or undefined: a name not read. */
+function roleOf(text: string, start: number, end: number, hash: number): Role | undefined {
+  const candidates = ROLES_BY_HASH.get(hash);
   if (candidates === undefined) return undefined;
-  for (const [name, role] of candidates) if (text.startsWith(name, start)) return role;
+  for (const [name, role] of candidates) {
+    if (name.length === end - start && text.startsWith(name, start)) return role;
+  }
   return undefined;
 }
 
@@ -75,27 +87,22 @@ export interface PostfixRequest {
 
 export type PostfixParse = { ok: true; request: PostfixRequest } | { ok: false; reason: string };
 
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true }); // a BOM is kept: no name starts with it
+
 /**
  * The request's text: UTF-8 (ASCII, SMTPUTF8 addresses); bytes that are not UTF-8 (a replacement character
- * appears) are read as Latin-1 instead. One native decode and one native scan in the usual case.
+ * appears) are read as Latin-1 instead. One native decode and one native scan in the usual case. The bytes
+ * are decoded as they are: a Buffer made over `bytes.buffer` would make the runtime give the socket's chunk
+ * an ArrayBuffer of its own, an allocation per request (docs/postfix.md, "Performance").
  */
 function decode(bytes: Uint8Array): string {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const text = buffer.toString("utf8");
-  return text.includes("\uFFFD") ? buffer.toString("latin1") : text;
+  const text = utf8.decode(bytes);
+  return text.includes("\uFFFD") ? Buffer.from(bytes).toString("latin1") : text;
 }
 
-/** A Postfix attribute name: lower-case letters, digits and `_` (Postfix sends no others). */
-function isName(text: string, start: number, end: number): boolean {
-  if (end === start) return false;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || (c >= 0x41 && c <= 0x5a))) {
-      return false;
-    }
-  }
-  return true;
-}
+/** A character of a Postfix attribute name: letters, digits and `_` (Postfix sends lower case only). */
+const isNameChar = (c: number) =>
+  (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || (c >= 0x41 && c <= 0x5a);
 
 /** RFC 3461 xtext: `+XX` is the byte with hex value XX; a `+` not followed by two hex digits stays. */
 export function decodeXtext(value: string): string {
@@ -124,11 +131,13 @@ export function parsePostfixRequest(bytes: Uint8Array): PostfixParse {
     if (end > at && text.charCodeAt(end - 1) === 0x0d) end--;
     lineNumber++;
     if (end === at) break; // the empty line: the end of the request
-    const equals = text.indexOf("=", at);
-    if (equals < 0 || equals > end || !isName(text, at, equals)) {
+    let equals = at;
+    let hash = 0;
+    for (let c = text.charCodeAt(at); isNameChar(c); c = text.charCodeAt(++equals)) hash = nameHash(hash, c);
+    if (equals === at || equals >= end || text.charCodeAt(equals) !== 0x3d) {
       return { ok: false, reason: `line ${lineNumber} is not name=value` };
     }
-    const role = roleOf(text, at, equals);
+    const role = roleOf(text, at, equals, hash);
     if (role === undefined) ignored++;
     else if (role === "request") request = text.slice(equals + 1, end);
     else if (role === "protocol_state") state = text.slice(equals + 1, end);

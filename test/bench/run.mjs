@@ -340,7 +340,7 @@ async function startPostfixServer(kind) {
   const address = `127.0.0.1:${await freePort()}`;
   let command = bun;
   let args = [join(root, "test/bench/reference-server.ts"), address, "--postfix"];
-  if (kind === "mailpolicyd") {
+  if (kind === "mailpolicyd" || kind === "baseline") {
     const config = join(dir, "mailpolicyd.conf");
     writeFileSync(
       config,
@@ -349,7 +349,8 @@ async function startPostfixServer(kind) {
         `count = 20\n[limit outbound]\nkey = sender\ncount = 100\ntime = 1h\n[limit network]\n` +
         `key = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n[postfix]\nlisten = ${address}\n`,
     );
-    [command, args] = [join(root, "dist/mailpolicyd"), ["run", "--config", config]];
+    const binary = kind === "baseline" ? values.baseline : join(root, "dist/mailpolicyd");
+    [command, args] = [binary, ["run", "--config", config]];
   }
   const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
@@ -370,39 +371,56 @@ async function startPostfixServer(kind) {
 }
 
 async function measurePostfix() {
-  const servers = new Map([["reference", await startPostfixServer("reference")], [
-    "mailpolicyd",
-    await startPostfixServer("mailpolicyd"),
-  ]]);
+  const servers = new Map();
+  for (const kind of ["reference", "mailpolicyd", ...(values.baseline ? ["baseline"] : [])]) {
+    servers.set(kind, await startPostfixServer(kind));
+  }
   const rows = [];
   for (const [name, mode, keys] of [["one hot sender", "hot", 1], ["uniform 1e5 senders", "uniform", 1e5]]) {
     for (const server of servers.values()) drive(server.address, "hot", 1, "postfix", 1); // warm-up
     const loads = new Map([...servers.keys()].map((kind) => [kind, []]));
-    let cpu = 0;
+    const cpu = new Map([...servers.keys()].map((kind) => [kind, 0]));
     for (let round = 0; round < rounds; round++) {
       for (const kind of round % 2 === 0 ? [...servers.keys()] : [...servers.keys()].reverse()) {
         const server = servers.get(kind);
         const cpuStart = cpuSeconds(server.child.pid);
         loads.get(kind).push(drive(server.address, mode, keys, "postfix", seconds / rounds, 0, false, true));
-        if (kind === "mailpolicyd") cpu += cpuSeconds(server.child.pid) - cpuStart;
+        cpu.set(kind, cpu.get(kind) + cpuSeconds(server.child.pid) - cpuStart);
       }
     }
-    const daemon = combine(loads.get("mailpolicyd"));
-    const reference = combine(loads.get("reference"));
+    const combined = new Map([...loads].map(([kind, load]) => [kind, combine(load)]));
+    const cpuPerRequest = (kind) => Math.round((cpu.get(kind) / combined.get(kind).requests) * 1e7) / 10;
+    const daemon = combined.get("mailpolicyd");
+    const reference = combined.get("reference");
+    const baseline = combined.get("baseline");
     rows.push({
       name,
       ...daemon,
-      cpu_us_per_request: Math.round((cpu / daemon.requests) * 1e7) / 10,
+      cpu_us_per_request: cpuPerRequest("mailpolicyd"),
       reference_rps: reference.rps,
       reference_p99_us: reference.p99_us,
       reference_errors: reference.errors,
+      reference_cpu_us_per_request: cpuPerRequest("reference"),
       of_reference: Math.round((daemon.rps / reference.rps) * 1000) / 10,
       of_peers: Math.round((daemon.rps / POSTFIX_PEERS_RPS) * 10) / 10,
+      ...(baseline
+        ? {
+          baseline_rps: baseline.rps,
+          baseline_cpu_us_per_request: cpuPerRequest("baseline"),
+          baseline_of_reference: Math.round((baseline.rps / reference.rps) * 1000) / 10,
+        }
+        : {}),
     });
   }
   const rss = rssBytes(servers.get("mailpolicyd").child.pid);
   for (const server of servers.values()) await server.stop();
-  return { rows, rss_mb: Math.round(rss / 1e5) / 10, peers_rps: POSTFIX_PEERS_RPS };
+  // The listener's own work without sockets (test/bench/postfix-inprocess.ts): the rest is the runtime's.
+  const inProcess = JSON.parse(
+    execFileSync(bun, [join(root, "test/bench/postfix-inprocess.ts"), String(Math.max(1, seconds / 4))], {
+      encoding: "utf8",
+    }),
+  );
+  return { rows, in_process: inProcess, rss_mb: Math.round(rss / 1e5) / 10, peers_rps: POSTFIX_PEERS_RPS };
 }
 
 // The SPF concern (--only spf): the in-process figures of test/bench/spf-check.ts, then the daemon with and
@@ -673,9 +691,16 @@ const otherMarkdown = [
     `action=DUNNO): ` +
     postfix.rows.map((row) =>
       `${row.name}: ${row.rps} req/s, p99 ${row.p99_us} µs, ${row.errors} errors, ${row.cpu_us_per_request} µs ` +
-      `CPU a request (reference ${row.reference_rps} req/s, p99 ${row.reference_p99_us} µs: ` +
-      `${row.of_reference} %; ${row.of_peers}× the ~${postfix.peers_rps} req/s of postfwd2 and policyd-rate-limit)`
-    ).join("; ") + `; RSS ${postfix.rss_mb} MB.`,
+      `CPU a request (reference ${row.reference_rps} req/s, p99 ${row.reference_p99_us} µs, ` +
+      `${row.reference_cpu_us_per_request} µs CPU: ${row.of_reference} %; ${row.of_peers}× the ` +
+      `~${postfix.peers_rps} req/s of postfwd2 and policyd-rate-limit` +
+      (row.baseline_rps
+        ? `; baseline ${row.baseline_rps} req/s, ${row.baseline_cpu_us_per_request} µs CPU, ` +
+          `${row.baseline_of_reference} %)`
+        : ")")
+    ).join("; ") + `; RSS ${postfix.rss_mb} MB. In-process, no sockets (µs CPU a request): parse ` +
+    `${postfix.in_process.parse_us}; decide and reply ${postfix.in_process.hot.decide_us} (hot sender), ` +
+    `${postfix.in_process.uniform.decide_us} (uniform).`,
   content &&
   `Content rules (in-process, every kind of rule, none matching): a ${content.message_bytes}-byte message with ` +
     `${content.attachments} attachments takes ${content.big.cpu_ms_per_scan} ms CPU per scan ` +

@@ -112,6 +112,34 @@ describe("parsePostfixRequest", () => {
     assert.equal(result.request.attributes.sender, "jö");
   });
 
+  it("reads a block that is a view into a larger chunk (the socket's), and only its own bytes", () => {
+    const chunk = (text: Uint8Array) => {
+      const whole = new Uint8Array(text.length + 20).fill(0x41); // bytes before and after the block
+      whole.set(text, 10);
+      return whole.subarray(10, 10 + text.length);
+    };
+    const utf8 = parsePostfixRequest(chunk(bytes(block("protocol_state=RCPT", "sender=jörg@example.org"))));
+    assert.ok(utf8.ok);
+    assert.equal(utf8.request.attributes.sender, "jörg@example.org");
+    const latin1 = Uint8Array.from([
+      ...bytes(block("protocol_state=RCPT", "sender=j")).slice(0, -2),
+      0xf6,
+      0x0a,
+      0x0a,
+    ]);
+    const fallback = parsePostfixRequest(chunk(latin1));
+    assert.ok(fallback.ok);
+    assert.equal(fallback.request.attributes.sender, "jö");
+  });
+
+  it("tells the names it reads from others of the same length, and a name that runs into the line's end", () => {
+    const request = parsed(block("protocol_state=RCPT", "senders=x", "sendex=y", "sender=z@example.org"));
+    assert.equal(request.attributes.sender, "z@example.org");
+    assert.equal(request.ignored, 2);
+    assert.match(refused(block("protocol_state=RCPT", "sender")), /line 3/);
+    assert.match(refused(block("protocol_state=RCPT", "sender\r")), /line 3/);
+  });
+
   it("decodes the xtext of ccert_subject and ccert_issuer", () => {
     const request = parsed(block(
       "protocol_state=RCPT",

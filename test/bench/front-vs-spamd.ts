@@ -8,7 +8,9 @@
 //     client's own request (REPORT SPAMC/1.5), and `spamc -R` (a process per message). p50 and p99 of
 //     each, and what the front adds: the difference of the p50s, and the median of the differences scan
 //     by scan (the same message in the same turn, so spamd's drift falls on both alike); and the daemon's
-//     own CPU per scan (from /proc), which spamd's spread does not blur.
+//     own CPU per scan (from /proc, less its idle CPU), which spamd's spread does not blur. The same first
+//     against a replay server that answers at once with a reply recorded from spamd (SCANS × 5): what the
+//     front adds without spamd's time and spread.
 //   bun test/bench/front-vs-spamd.ts content [SCANS] [BINARY]
 //     the front with only [content] (every kind of rule, none matching; no spamd): content-scan.ts's 1 MB
 //     message with 20 attachments, in Exim's SpamAssassin form, one at a time: p50, p99, and the daemon's
@@ -22,6 +24,7 @@ import { spamdRequestHead } from "../../src/protocols/spamd-client.ts";
 import { RULES } from "../helpers/content-policy.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { answersPing, spamdFixture, startSpamd } from "../helpers/spamd.ts";
+import { startReplay } from "../helpers/spamd-replay.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 import { benchMessage } from "./content-scan.ts";
 
@@ -136,59 +139,106 @@ async function timed(step: () => unknown): Promise<number> {
 
 type Client = (message: Uint8Array) => unknown;
 
-/** Scan by scan, each client in turn (the order turning each scan), the messages taking turns. */
-async function interleaved(clients: Record<string, Client>, messages: Uint8Array[], scans: number) {
+/**
+ * Scan by scan, each client in turn (the order turning each scan), the messages taking turns. Also the
+ * daemon's (pid's) CPU ms during each client's turns, for frontCpuPerScan.
+ */
+async function interleaved(
+  clients: Record<string, Client>,
+  messages: Uint8Array[],
+  scans: number,
+  pid: number,
+) {
   const names = Object.keys(clients);
   const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  const cpu: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
   for (const message of messages) for (const name of names) await clients[name](message); // warm-up
   for (let i = 0; i < scans; i++) {
     const message = messages[i % messages.length];
     const order = i % 2 === 0 ? names : [...names].reverse();
-    for (const name of order) times[name].push(await timed(() => clients[name](message)));
+    for (const name of order) {
+      const cpuStart = cpuMs(pid);
+      times[name].push(await timed(() => clients[name](message)));
+      cpu[name] += cpuMs(pid) - cpuStart;
+    }
   }
-  return times;
+  return { times, cpu };
+}
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+
+/**
+ * The daemon's CPU per scan of the front's clients, less what it spends idle (timers, the state save,
+ * the collector): its CPU per ms during the other clients' turns, when it has nothing to do.
+ */
+function frontCpuPerScan({ times, cpu }: Awaited<ReturnType<typeof interleaved>>, front: string[]) {
+  const others = Object.keys(times).filter((name) => !front.includes(name));
+  const idlePerMs = sum(others.map((name) => cpu[name])) / sum(others.map((name) => sum(times[name])));
+  const busy = sum(front.map((name) => cpu[name]));
+  const busyMs = sum(front.map((name) => sum(times[name])));
+  const scans = sum(front.map((name) => times[name].length));
+  return {
+    cpu_ms_per_scan: round((busy - idlePerMs * busyMs) / scans),
+    idle_cpu_ms_per_s: round(idlePerMs * 1000),
+  };
+}
+
+/** What the front's two forms add over the raw exchange: the p50s' difference, the paired median. */
+function added(times: Record<string, number[]>, bare: string) {
+  const of = (name: string) => ({
+    p50_difference_ms: round(percentile(times[name], 0.5) - percentile(times[bare], 0.5)),
+    median_paired_ms: percentile(times[name].map((ms, i) => ms - times[bare][i]), 0.5),
+  });
+  return { added_spamc: of("front_spamc"), added_rspamc: of("front_rspamc") };
 }
 
 const summary = (values: number[]) => ({ p50_ms: percentile(values, 0.5), p99_ms: percentile(values, 0.99) });
 
-async function frontVersusSpamd() {
-  const spamd = await startSpamd({ maxChildren: 2 });
+/**
+ * The front with [spamassassin] asking `port` against a raw exchange with `port` (and spamc), interleaved.
+ * Against the replay server the differences are the front's own; against spamd they carry spamd's spread.
+ */
+async function frontVersus(port: number, scans: number, withSpamc: boolean) {
   const dir = makeTempDir("mailpolicyd-bench-front-");
-  const front = await startFront(dir, `[spamassassin]\naddress = 127.0.0.1:${spamd.tcp.port}\n`);
+  const front = await startFront(dir, `[spamassassin]\naddress = 127.0.0.1:${port}\n`);
   try {
     const messages = [mboxCopy(spamdFixture("clean.eml")), mboxCopy(spamdFixture("gtube.eml"))];
-    const cpuStart = cpuMs(front.pid);
-    const times = await interleaved(
+    const measured = await interleaved(
       {
         front_spamc: frontSpamc(front.port),
         front_rspamc: frontRspamc(front.port),
-        spamd_raw: rawSpamd(spamd.tcp.port),
-        spamd_spamc: spamc(spamd.tcp.port),
+        spamd_raw: rawSpamd(port),
+        ...(withSpamc ? { spamd_spamc: spamc(port) } : {}),
       },
       messages,
-      SCANS,
+      scans,
+      front.pid,
     );
-    // The front's own work (both forms' scans and the warm-up's), whatever spamd's noise.
-    const frontCpu = cpuMs(front.pid) - cpuStart;
-    const added = (name: string) => {
-      const paired = times[name].map((ms, i) => ms - times.spamd_raw[i]);
-      return {
-        p50_difference_ms: round(percentile(times[name], 0.5) - percentile(times.spamd_raw, 0.5)),
-        median_paired_ms: percentile(paired, 0.5),
-      };
-    };
     return {
-      scans: SCANS,
-      message_bytes: messages.map((message) => message.length),
-      ...Object.fromEntries(Object.entries(times).map(([name, values]) => [name, summary(values)])),
-      added_spamc: added("front_spamc"),
-      added_rspamc: added("front_rspamc"),
-      front_cpu_ms_per_scan: round(frontCpu / (2 * (SCANS + messages.length))),
+      scans,
+      ...Object.fromEntries(Object.entries(measured.times).map(([name, values]) => [name, summary(values)])),
+      ...added(measured.times, "spamd_raw"),
+      front: frontCpuPerScan(measured, ["front_spamc", "front_rspamc"]),
       front_rss_mb: Math.round(rssBytes(front.pid) / 1e5) / 10,
     };
   } finally {
     await front.stop();
     dir.remove();
+  }
+}
+
+async function frontVersusSpamd() {
+  const replay = await startReplay();
+  const onReplay = await frontVersus(replay.port, SCANS * 5, false);
+  replay.server.close();
+  const spamd = await startSpamd({ maxChildren: 2 });
+  try {
+    return {
+      message_bytes: [mboxCopy(spamdFixture("clean.eml")).length, mboxCopy(spamdFixture("gtube.eml")).length],
+      spamd: await frontVersus(spamd.tcp.port, SCANS, true),
+      replay: onReplay,
+    };
+  } finally {
     await spamd.stop();
   }
 }

@@ -729,16 +729,24 @@ const otherMarkdown = [
 
 function spamdSentence({ versus_spamd: versus, client, front_alone: alone }) {
   const figures = (row) => `p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms`;
+  const adds = (run) =>
+    `the front adds ${run.added_spamc.p50_difference_ms} ms p50 in Exim's SpamAssassin form and ` +
+    `${run.added_rspamc.p50_difference_ms} ms in its rspamd form (median of the scan-by-scan differences ` +
+    `${run.added_spamc.median_paired_ms} and ${run.added_rspamc.median_paired_ms} ms); the daemon's CPU ` +
+    `${run.front.cpu_ms_per_scan} ms per scan beyond its idle ${run.front.idle_cpu_ms_per_s} ms/s`;
+  const { spamd: real, replay } = versus;
   return `spamd front against bare spamd (Debian's spamd, 2 children, local tests only; clean.eml and GTUBE ` +
-    `as Exim's mbox copies, taking turns; ${versus.scans} scans per client, the clients taking turns scan by ` +
-    `scan): the front with [spamassassin], Exim's REPORT SPAMC/1.2 ${figures(versus.front_spamc)}, its ` +
-    `CHECK RSPAMC/1.3 ${figures(versus.front_rspamc)}; spamd over a raw socket (the client's REPORT) ` +
-    `${figures(versus.spamd_raw)}, spamc -R ${figures(versus.spamd_spamc)}. The front adds ` +
-    `${versus.added_spamc.p50_difference_ms} ms p50 (SPAMC) and ${versus.added_rspamc.p50_difference_ms} ms ` +
-    `(RSPAMC); the median of the scan-by-scan differences ${versus.added_spamc.median_paired_ms} and ` +
-    `${versus.added_rspamc.median_paired_ms} ms; the daemon's CPU ${versus.front_cpu_ms_per_scan} ms per ` +
-    `scan, RSS ${versus.front_rss_mb} MB. The SpamAssassin client (${client.scans} scans): against a replay ` +
-    `server p50 ${client.replayP50Ms.actor} ms against a raw socket's ${client.replayP50Ms.raw} ms ` +
+    `as Exim's mbox copies, ${versus.message_bytes.join(" and ")} bytes, taking turns; ${real.scans} scans ` +
+    `per client, the clients taking turns scan by scan): the front (the compiled daemon, [spamassassin] ` +
+    `asking that spamd) in Exim's REPORT SPAMC/1.2 ${figures(real.front_spamc)}, in its CHECK RSPAMC/1.3 ` +
+    `${figures(real.front_rspamc)}; spamd over a raw socket (the client's REPORT) ${
+      figures(real.spamd_raw)
+    }, ` +
+    `spamc -R ${figures(real.spamd_spamc)}: ${adds(real)}. The same against a replay server answering at ` +
+    `once with spamd's recorded reply (${replay.scans} scans): front ${figures(replay.front_spamc)} ` +
+    `(SPAMC), ${figures(replay.front_rspamc)} (RSPAMC), raw ${figures(replay.spamd_raw)}: ${adds(replay)}. ` +
+    `The SpamAssassin client in-process (${client.scans} scans): against the replay server p50 ` +
+    `${client.replayP50Ms.actor} ms against a raw socket's ${client.replayP50Ms.raw} ms ` +
     `(+${client.replayOverheadP50Ms} ms), against spamd ${client.spamdP50Ms.actor} against ` +
     `${client.spamdP50Ms.raw} ms (spamc ${client.spamdP50Ms.spamc} ms). The front alone (in-process, a ` +
     `concern that answers at once): 10 KB ${figures(alone["10kb"])}, ${alone["10kb"].scans_per_s} scans/s; ` +

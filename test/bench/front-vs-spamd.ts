@@ -185,10 +185,15 @@ function frontCpuPerScan({ times, cpu }: Awaited<ReturnType<typeof interleaved>>
 
 /** What the front's two forms add over the raw exchange: the p50s' difference, the paired median. */
 function added(times: Record<string, number[]>, bare: string) {
-  const of = (name: string) => ({
-    p50_difference_ms: round(percentile(times[name], 0.5) - percentile(times[bare], 0.5)),
-    median_paired_ms: percentile(times[name].map((ms, i) => ms - times[bare][i]), 0.5),
-  });
+  const of = (name: string) => {
+    const paired = times[name].map((ms, i) => ms - times[bare][i]);
+    return {
+      p50_difference_ms: round(percentile(times[name], 0.5) - percentile(times[bare], 0.5)),
+      median_paired_ms: percentile(paired, 0.5),
+      // The spread of the paired differences: how far the median itself can be trusted.
+      paired_quartiles_ms: [percentile(paired, 0.25), percentile(paired, 0.75)],
+    };
+  };
   return { added_spamc: of("front_spamc"), added_rspamc: of("front_rspamc") };
 }
 

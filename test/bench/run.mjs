@@ -732,7 +732,11 @@ function spamdSentence({ versus_spamd: versus, client, front_alone: alone }) {
   const adds = (run) =>
     `the front adds ${run.added_spamc.p50_difference_ms} ms p50 in Exim's SpamAssassin form and ` +
     `${run.added_rspamc.p50_difference_ms} ms in its rspamd form (median of the scan-by-scan differences ` +
-    `${run.added_spamc.median_paired_ms} and ${run.added_rspamc.median_paired_ms} ms); the daemon's CPU ` +
+    `${run.added_spamc.median_paired_ms} and ${run.added_rspamc.median_paired_ms} ms, their quartiles ` +
+    `${run.added_spamc.paired_quartiles_ms.join(" to ")} and ${
+      run.added_rspamc.paired_quartiles_ms.join(" to ")
+    } ` +
+    `ms); the daemon's CPU ` +
     `${run.front.cpu_ms_per_scan} ms per scan beyond its idle ${run.front.idle_cpu_ms_per_s} ms/s`;
   const { spamd: real, replay } = versus;
   return `spamd front against bare spamd (Debian's spamd, 2 children, local tests only; clean.eml and GTUBE ` +

@@ -738,7 +738,7 @@ function spamdSentence({ versus_spamd: versus, client, front_alone: alone }) {
     } ` +
     `ms); the daemon's CPU ` +
     `${run.front.cpu_ms_per_scan} ms per scan beyond its idle ${run.front.idle_cpu_ms_per_s} ms/s`;
-  const { spamd: real, replay } = versus;
+  const { spamd: real, replay, replay_delayed: delayed } = versus;
   return `spamd front against bare spamd (Debian's spamd, 2 children, local tests only; clean.eml and GTUBE ` +
     `as Exim's mbox copies, ${versus.message_bytes.join(" and ")} bytes, taking turns; ${real.scans} scans ` +
     `per client, the clients taking turns scan by scan): the front (the compiled daemon, [spamassassin] ` +
@@ -748,7 +748,11 @@ function spamdSentence({ versus_spamd: versus, client, front_alone: alone }) {
     }, ` +
     `spamc -R ${figures(real.spamd_spamc)}: ${adds(real)}. The same against a replay server answering at ` +
     `once with spamd's recorded reply (${replay.scans} scans): front ${figures(replay.front_spamc)} ` +
-    `(SPAMC), ${figures(replay.front_rspamc)} (RSPAMC), raw ${figures(replay.spamd_raw)}: ${adds(replay)}. ` +
+    `(SPAMC), ${figures(replay.front_rspamc)} (RSPAMC), raw ${figures(replay.spamd_raw)}: ${adds(replay)}; ` +
+    `answering after ${delayed.delay_ms} ms (${delayed.scans} scans): front ${
+      figures(delayed.front_spamc)
+    }, ` +
+    `${figures(delayed.front_rspamc)}, raw ${figures(delayed.spamd_raw)}: ${adds(delayed)}. ` +
     `The SpamAssassin client in-process (${client.scans} scans): against the replay server p50 ` +
     `${client.replayP50Ms.actor} ms against a raw socket's ${client.replayP50Ms.raw} ms ` +
     `(+${client.replayOverheadP50Ms} ms), against spamd ${client.spamdP50Ms.actor} against ` +

@@ -6,8 +6,8 @@
 //   --seconds N   per server and throughput scenario (default 10)   --threads N   concurrent clients (default 8)
 //   --rounds N    interleaved rounds those seconds are split into (default 5)
 //   --soak N      also hold 10k req/s for N seconds and sample RSS (the flat-memory check)
-//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf, postfix, content
-//                 (default: all)
+//   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf, postfix, content,
+//                 spamd (default: all)
 //                 postfix: the [postfix] listener (Postfix's policy delegation, persistent connections, RCPT
 //                 blocks as Postfix 3.7 sends them, the same limits as the readsocket scenarios) against the
 //                 Bun.listen reference that answers action=DUNNO, in interleaved rounds
@@ -17,7 +17,14 @@
 //                 clients, against the same daemon without [spf], in interleaved rounds) and in-process (the
 //                 engine and the reply's text only), and the heap bytes per entry of a full result cache
 //                 content: the content rules in-process (test/bench/content-scan.ts): a 1 MB message with
-//                 20 attachments, CPU ms per scan, scans/s on one core, what a scan allocates
+//                 20 attachments, CPU ms per scan, scans/s on one core, what a scan allocates and holds in
+//                 flight; and the same message through the spamd front of the compiled daemon with only
+//                 [content] (test/bench/front-vs-spamd.ts content): p50, p99, the daemon's CPU per scan
+//                 spamd: the spamd front with [spamassassin] in front of a real spamd against that spamd asked
+//                 directly (raw socket, spamc), interleaved scan by scan (test/bench/front-vs-spamd.ts spamd);
+//                 the SpamAssassin client against a replay server and spamd (test/bench/spamd-client.ts); the
+//                 front alone with a concern that answers at once (test/bench/spamd-front.ts)
+//   --spamd-scans N   for spamd: scans per client against the real spamd (default 150)
 //   --match TEXT  only the throughput scenarios whose name contains TEXT (A|B: either; references always run)
 //   --exim        the same as --only exim
 //   --transactions N, --exim-rounds N   for exim: lock-step transactions per session (2000), rounds (8)
@@ -47,6 +54,7 @@ const { values } = parseArgs({
     "exim-rounds": { type: "string" },
     baseline: { type: "string" },
     match: { type: "string" },
+    "spamd-scans": { type: "string" },
   },
 });
 const seconds = Number(values.seconds ?? 10);
@@ -630,14 +638,39 @@ const postfix = wants("postfix") ? await measurePostfix() : undefined;
 if (postfix) process.stdout.write(`postfix: ${JSON.stringify(postfix)}\n`);
 const spf = wants("spf") ? await measureSpf() : undefined;
 if (spf) process.stdout.write(`spf: ${JSON.stringify(spf)}\n`);
-const content = wants("content")
-  ? JSON.parse(
-    execFileSync(bun, [join(root, "test/bench/content-scan.ts"), String(Math.max(1, seconds / rounds))], {
+// A bun script under test/bench that prints one JSON line.
+const benchScript = (script, ...args) =>
+  JSON.parse(
+    execFileSync(bun, [join(root, "test/bench", script), ...args.map(String)], {
       encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
     }),
-  )
+  );
+const dist = join(root, "dist/mailpolicyd");
+const content = wants("content")
+  ? {
+    ...benchScript("content-scan.ts", Math.max(1, seconds / rounds)),
+    front: benchScript("front-vs-spamd.ts", "content", 200, dist),
+  }
   : undefined;
 if (content) process.stdout.write(`content: ${JSON.stringify(content)}\n`);
+// Issue 19: the spamd front and the SpamAssassin client, against a real spamd (Debian's package spamd).
+function measureSpamd() {
+  if (!existsSync("/usr/sbin/spamd") || !existsSync("/usr/bin/spamc")) {
+    const missing = "needs spamd and spamc (apt-get install spamd spamc)";
+    if (only?.includes("spamd")) throw new Error(`the spamd measurement ${missing}`);
+    process.stdout.write(`spamd: skipped (${missing})\n`);
+    return undefined;
+  }
+  const scans = Number(values["spamd-scans"] ?? 150);
+  return {
+    versus_spamd: benchScript("front-vs-spamd.ts", "spamd", scans, dist),
+    client: benchScript("spamd-client.ts", scans),
+    front_alone: benchScript("spamd-front.ts"),
+  };
+}
+const spamd = wants("spamd") ? measureSpamd() : undefined;
+if (spamd) process.stdout.write(`spamd: ${JSON.stringify(spamd)}\n`);
 const memory = wants("memory") ? await measureMemory() : undefined;
 if (memory) process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
 const startup = wants("startup") ? await measureStartup() : undefined;
@@ -706,11 +739,52 @@ const otherMarkdown = [
     `${content.attachments} attachments takes ${content.big.cpu_ms_per_scan} ms CPU per scan ` +
     `(${content.big.scans_per_cpu_s} scans/s on one core), allocating ${content.allocated.kb_per_scan} KB; ` +
     `a small message with subject and spamtrap rules only ${content.small_header_rules.cpu_ms_per_scan} ms ` +
-    `(${content.small_header_rules.scans_per_cpu_s} scans/s).`,
+    `(${content.small_header_rules.scans_per_cpu_s} scans/s). One scan in flight holds ` +
+    `${content.allocated.in_flight_bytes_per_scan} bytes (the message and what the scan allocates); RSS ` +
+    `${content.allocated.rss_mb} MB. Through the spamd front (the compiled daemon with only [content], Exim's ` +
+    `REPORT SPAMC/1.2 with the ${content.front.message_bytes}-byte mbox copy, one at a time, ` +
+    `${content.front.scans} scans): p50 ${content.front.p50_ms} ms, p99 ${content.front.p99_ms} ms, ` +
+    `${content.front.cpu_ms_per_scan} ms of the daemon's CPU per scan, ${content.front.scans_per_s} scans/s, ` +
+    `RSS ${content.front.rss_mb} MB.`,
+  spamd && spamdSentence(spamd),
   soak &&
   `Soak: ${soak.seconds} s at ${soak.rps} req/s (attribute form, 1e5 keys), ${soak.errors} errors, RSS every 10 s: ` +
     `${soak.rss_samples_mb.join(", ")} MB.`,
 ].filter(Boolean).join(" ");
+
+function spamdSentence({ versus_spamd: versus, client, front_alone: alone }) {
+  const figures = (row) => `p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms`;
+  const adds = (run) =>
+    `the front adds ${run.added_spamc.p50_difference_ms} ms p50 in Exim's SpamAssassin form and ` +
+    `${run.added_rspamc.p50_difference_ms} ms in its rspamd form (median of the scan-by-scan differences ` +
+    `${run.added_spamc.median_paired_ms} and ${run.added_rspamc.median_paired_ms} ms, their quartiles ` +
+    `${run.added_spamc.paired_quartiles_ms.join(" to ")} and ${
+      run.added_rspamc.paired_quartiles_ms.join(" to ")
+    } ` +
+    `ms); the daemon's CPU ` +
+    `${run.front.cpu_ms_per_scan} ms per scan beyond its idle ${run.front.idle_cpu_ms_per_s} ms/s`;
+  const { spamd: real, replay, replay_delayed: delayed } = versus;
+  return `spamd front against bare spamd (Debian's spamd, 2 children, local tests only; clean.eml and GTUBE ` +
+    `as Exim's mbox copies, ${versus.message_bytes.join(" and ")} bytes, taking turns; ${real.scans} scans ` +
+    `per client, the clients taking turns scan by scan): the front (the compiled daemon, [spamassassin] ` +
+    `asking that spamd) in Exim's REPORT SPAMC/1.2 ${figures(real.front_spamc)}, in its CHECK RSPAMC/1.3 ` +
+    `${figures(real.front_rspamc)}; spamd over a raw socket (the client's REPORT) ${
+      figures(real.spamd_raw)
+    }, ` +
+    `spamc -R ${figures(real.spamd_spamc)}: ${adds(real)}. The same against a replay server answering at ` +
+    `once with spamd's recorded reply (${replay.scans} scans): front ${figures(replay.front_spamc)} ` +
+    `(SPAMC), ${figures(replay.front_rspamc)} (RSPAMC), raw ${figures(replay.spamd_raw)}: ${adds(replay)}; ` +
+    `answering after ${delayed.delay_ms} ms (${delayed.scans} scans): front ${
+      figures(delayed.front_spamc)
+    }, ` +
+    `${figures(delayed.front_rspamc)}, raw ${figures(delayed.spamd_raw)}: ${adds(delayed)}. ` +
+    `The SpamAssassin client in-process (${client.scans} scans): against the replay server p50 ` +
+    `${client.replayP50Ms.actor} ms against a raw socket's ${client.replayP50Ms.raw} ms ` +
+    `(+${client.replayOverheadP50Ms} ms), against spamd ${client.spamdP50Ms.actor} against ` +
+    `${client.spamdP50Ms.raw} ms (spamc ${client.spamdP50Ms.spamc} ms). The front alone (in-process, a ` +
+    `concern that answers at once): 10 KB ${figures(alone["10kb"])}, ${alone["10kb"].scans_per_s} scans/s; ` +
+    `1 MB ${figures(alone["1mb"])}, ${alone["1mb"].scans_per_s} scans/s.`;
+}
 
 function eximMarkdown() {
   const row = (id) => exim.rows.find((r) => r.id === id);
@@ -756,7 +830,7 @@ mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "latest.json"),
   JSON.stringify(
-    { date, machine, threads, seconds, results, memory, startup, soak, exim, spf, postfix, content },
+    { date, machine, threads, seconds, results, memory, startup, soak, exim, spf, postfix, content, spamd },
     null,
     2,
   ) +

@@ -7,8 +7,7 @@
 // Prints one JSON line. Run: `bun test/bench/spamd-client.ts [SCANS]` (default 200 per client and server).
 import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { createConnection, createServer, type Server } from "node:net";
+import { createConnection } from "node:net";
 import { createActor } from "xstate";
 import { spamAssassinActor } from "../../src/actors/spamassassin.ts";
 import { parseConfig } from "../../src/config/load.ts";
@@ -17,10 +16,10 @@ import { createLogger } from "../../src/log.ts";
 import type { ConcernAnswer } from "../../src/model/answer.ts";
 import { spamdRequestHead } from "../../src/protocols/spamd-client.ts";
 import { spamdFixture, startSpamd } from "../helpers/spamd.ts";
+import { startReplay } from "../helpers/spamd-replay.ts";
 
 const SCANS = Number(process.argv[2] ?? 200);
 const MESSAGE = spamdFixture("gtube.eml");
-const REPLY = readFileSync(new URL("../fixtures/spamd/gtube-report.reply", import.meta.url));
 
 /** The raw exchange: connect, write head and message, half-close, read to EOF. Resolves with the bytes. */
 function rawScan(port: number): Promise<Buffer> {
@@ -35,27 +34,6 @@ function rawScan(port: number): Promise<Buffer> {
     socket.on("end", () => resolve(Buffer.concat(chunks)));
     socket.on("error", reject);
   });
-}
-
-/** A server that reads the request up to its Content-length and answers with the recorded reply. */
-function startReplay(): Promise<{ server: Server; port: number }> {
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
-    let received = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      const headEnd = received.indexOf("\r\n\r\n");
-      const length = Number(/Content-length: (\d+)/.exec(received.subarray(0, headEnd).toString())?.[1]);
-      if (headEnd >= 0 && received.length - headEnd - 4 >= length) socket.end(REPLY);
-    });
-    socket.on("error", () => {});
-  });
-  return new Promise((resolve) =>
-    server.listen(
-      0,
-      "127.0.0.1",
-      () => resolve({ server, port: (server.address() as { port: number }).port }),
-    )
-  );
 }
 
 function actorFor(port: number) {

@@ -1,8 +1,8 @@
 // The spamd front's own cost, for docs/spamd-front.md: round trips of Exim's request (REPORT SPAMC/1.2
 // with an mbox copy) over loopback TCP to an in-process daemon whose only content concern answers at once
 // (the marker concern of the tests), one at a time: p50/p99 latency and scans per second, for a 10 KB and a
-// 1 MB message. What SpamAssassin itself takes comes on top. Run: `bun test/bench/spamd-front.ts` or
-// `deno run -A test/bench/spamd-front.ts`.
+// 1 MB message. What SpamAssassin itself takes comes on top. Prints one JSON line (`npm run bench -- --only
+// spamd`). Run: `bun test/bench/spamd-front.ts` or `deno run -A test/bench/spamd-front.ts`.
 import net from "node:net";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { startFrontDaemon } from "../helpers/spamd-front.ts";
@@ -40,7 +40,8 @@ const dir = makeTempDir();
 const port = await freePort();
 const { daemon } = await startFrontDaemon(dir, "none", `listen = 127.0.0.1:${port}\nmax_message_size = 2M\n`);
 try {
-  for (const [label, size, rounds] of [["10 KB", 10_000, 2000], ["1 MB", 1_000_000, 200]] as const) {
+  const result: Record<string, { p50_ms: number; p99_ms: number; scans_per_s: number }> = {};
+  for (const [label, size, rounds] of [["10kb", 10_000, 2000], ["1mb", 1_000_000, 200]] as const) {
     const message = mbox(size);
     for (let i = 0; i < 50; i++) await scan(port, message); // warm-up
     const times: number[] = [];
@@ -48,13 +49,14 @@ try {
     for (let i = 0; i < rounds; i++) times.push(await scan(port, message));
     const seconds = (performance.now() - began) / 1000;
     times.sort((a, b) => a - b);
-    console.log(
-      `${label}: p50 ${percentile(times, 0.5).toFixed(3)} ms, p99 ${
-        percentile(times, 0.99).toFixed(3)
-      } ms, ` +
-        `${(rounds / seconds).toFixed(0)} scans/s one at a time`,
-    );
+    const ms = (value: number) => Math.round(value * 1000) / 1000;
+    result[label] = {
+      p50_ms: ms(percentile(times, 0.5)),
+      p99_ms: ms(percentile(times, 0.99)),
+      scans_per_s: Math.round(rounds / seconds),
+    };
   }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   daemon.stop();
   dir.remove();

@@ -2,8 +2,9 @@
 // the daemon's spamd front, in both spamd_address forms, the front asking the real concerns: SpamAssassin
 // through a real spamd (Debian's, started by the test) and the content rules. GTUBE is refused at DATA, clean
 // mail is delivered intact, an executable attachment is refused by its rule; spamc against the front gets
-// the real spamd's verdict; and a hung spamd costs only its timeout: the mail is delivered intact, unscored
-// by spamd (fail_mode open), and the next message is scored again once spamd answers.
+// the real spamd's verdict; a hung spamd costs only its timeout: the mail is delivered intact, unscored
+// by spamd (fail_mode open), and the next message is scored again once spamd answers; a stopped spamd
+// (connection refused) lets even GTUBE through intact, scored by the rules alone.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -152,5 +153,19 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     }
     const sent = await send("rspamd gtube after", GTUBE);
     assert.ok(spamScore(sent.output) >= 900, sent.output);
+  });
+
+  it("spamd stopped: at once, even GTUBE is delivered intact, scored by the rules alone", async () => {
+    await spamd.stop();
+    for (const form of ["spamassassin", "rspamd"]) {
+      const subject = `${form} while spamd is down`;
+      const body = `spamd is not there to see\n${GTUBE}`;
+      const sent = await send(subject, body);
+      assert.equal(sent.status, 0, sent.output);
+      await waitFor(() => delivered(subject).length === 1, 20_000, "delivery");
+      const mail = delivered(subject)[0];
+      assert.equal(mail.slice(mail.indexOf("\n\n") + 2).trimEnd(), body);
+      assert.equal(header(mail, "X-Test-Score"), "0.0");
+    }
   });
 });

@@ -161,8 +161,8 @@ return { new, charge, fmt(level), over, had }
 /**
  * commit: KEYS[1] the counter; ARGV[6] cost, [7] instance, [8] counted 0|1, [9] limit alerts 0|1,
  * [10] has subject 0|1, [11] subject, [12] has client IP 0|1, [13] client IP.
- * Reply: {stored 0|1, charge, level, over 0|1, crossed 0|1, now, then when stored the counter
- * (t, c, l, a, p, m), then when crossed its sightings as field, count pairs}.
+ * Reply: {stored 0|1, charge, level, over 0|1, crossed 0|1, now, then when crossed the counter
+ * (t, c, l, a, p, m) and its sightings as field, count pairs (the alert lists them)}.
  */
 export const COMMIT_SCRIPT = PRELUDE + WRITE + `
 local key = KEYS[1]
@@ -171,7 +171,15 @@ local L = limit_of(ARGV)
 local cost = tonumber(ARGV[6])
 local inst = ARGV[7]
 local counted = ARGV[8] == '1'
-local c = load(key)
+-- One HMGET and one HSET: each call from Lua costs a few microseconds, the most of a commit.
+local sfield = 's:' .. ARGV[11]
+local ifield = 'i:' .. ARGV[13]
+local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield)
+local c = nil
+if v[1] then
+  c = { t = tonumber(v[1]), c = tonumber(v[2]), l = tonumber(v[3]), a = tonumber(v[4]),
+    p = tonumber(v[5] or '0'), m = v[6] }
+end
 local new = c == nil
 local act = nil
 if new then c = fresh(now) else act = roll(c, L, now) end
@@ -187,18 +195,36 @@ c.l = now
 local overFlag = 0
 if over then overFlag = 1 end
 if new and not counted then return { 0, charge, fmt(level), overFlag, 0, now } end
-apply_sightings(key, act)
-if ARGV[10] == '1' then sight(key, 's', 'ns', ARGV[11], 1) end
-if ARGV[12] == '1' then sight(key, 'i', 'ni', ARGV[13], 1) end
+local ns, ni, seenS, seenI = tonumber(v[7] or '0'), tonumber(v[8] or '0'), v[9], v[10]
+if act then
+  apply_sightings(key, act)
+  ns, ni, seenS, seenI = 0, 0, false, false
+end
 local crossed = 0
 if over and c.a == 0 then
   crossed = 1
   if ARGV[9] == '1' then c.a = 1 else c.a = 2 end
 end
-store(key, c, L, now)
+local set = { 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p) }
+local function note(seen, field, distinct, n)
+  if seen then
+    set[#set + 1] = field; set[#set + 1] = tonumber(seen) + 1
+  elseif n < 50 then
+    set[#set + 1] = field; set[#set + 1] = 1; set[#set + 1] = distinct; set[#set + 1] = n + 1
+  end
+end
+if ARGV[10] == '1' then note(seenS, sfield, 'ns', ns) end
+if ARGV[12] == '1' then note(seenI, ifield, 'ni', ni) end
+if c.m then
+  set[#set + 1] = 'm'; set[#set + 1] = c.m
+elseif v[6] then
+  redis.call('HDEL', key, 'm')
+end
+redis.call('HSET', key, unpack(set))
+if ARGV[1] == '' then redis.call('PEXPIRE', key, math.max(1, expires_at(c, L) - now)) end
 local out = { 1, charge, fmt(level), overFlag, crossed, now }
-reply_counter(out, c)
 if crossed == 1 then
+  reply_counter(out, c)
   local all = sightings(key)
   for i = 1, #all do out[#out + 1] = all[i] end
 end
@@ -255,8 +281,11 @@ if oact ~= 'forget' then
     local times = tonumber(ARGV[15 + 2 * i])
     local gen = string.sub(field, 1, 1)
     local value = string.sub(field, 3)
-    if oact == 'age' then gen = string.upper(gen) end
-    sight(key, gen, 'n' .. gen, value, times)
+    -- aged: the newer generation becomes the older one, the older one goes
+    if oact == 'age' then
+      if gen == 's' or gen == 'i' then gen = string.upper(gen) else gen = nil end
+    end
+    if gen then sight(key, gen, 'n' .. gen, value, times) end
   end
 end
 store(key, c, L, now)

@@ -14,6 +14,7 @@ import type { SenderCounter } from "../policy/sender-counter.ts";
 import { type SenderDetail, senderDetail } from "../policy/sender-report.ts";
 import type { BatchDone, CounterStore, Probe, ProbeBatch } from "./counter-store.ts";
 import { createOverCache } from "./over-cache.ts";
+import { createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromHash, counterFromReply, limitArgs } from "./redis-counter.ts";
 import { checkPrefix, counterKey, parseCounterKey } from "./redis-keys.ts";
 import {
@@ -88,7 +89,6 @@ const SCRIPTS = {
 };
 
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith("NOSCRIPT");
-type Replies = [error: Error | null, result: unknown][];
 type Pipeline = ReturnType<Redis["pipeline"]>;
 
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
@@ -114,6 +114,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }),
     ).finally(() => loading = undefined);
 
+  const outbox = createOutbox(client, () => stats.roundTrips++);
   const exec = (pipeline: Pipeline): Promise<Replies> => {
     stats.roundTrips++;
     return pipeline.exec() as Promise<Replies>;
@@ -154,15 +155,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     done: BatchDone,
   ) => {
     const attempt = async (first: boolean): Promise<unknown> => {
-      const pipeline = client.pipeline();
       const sent: Probe[] = [];
-      for (let i = 0; i < batch.size; i++) {
-        const probe = batch.probes[i];
-        if (probe.mark !== TO_SEND) continue;
-        add(pipeline, probe, batch);
-        sent.push(probe);
-      }
-      const replies = await exec(pipeline);
+      const replies = await outbox.send((pipeline) => {
+        for (let i = 0; i < batch.size; i++) {
+          const probe = batch.probes[i];
+          if (probe.mark !== TO_SEND) continue;
+          add(pipeline, probe, batch);
+          sent.push(probe);
+        }
+        return sent.length;
+      });
       let failure: unknown;
       let retry = false;
       for (let i = 0; i < sent.length; i++) {
@@ -223,12 +225,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     );
 
   const fillCommit = (probe: Probe, reply: unknown[]) => {
-    const stored = reply[0] === 1;
     const crossed = reply[4] === 1;
     probe.charge = Number(reply[1]);
     probe.level = Number(reply[2]);
     probe.over = reply[3] === 1;
-    probe.counter = stored ? counterFromReply(reply, 6, crossed ? 12 : undefined) : undefined;
+    // Only a crossing's counter is read (its alert lists the window and sightings): only it comes back.
+    probe.counter = crossed ? counterFromReply(reply, 6, 12) : undefined;
     if (crossed) {
       probe.crossed = true;
       probe.count = wholeCount(probe.counted ? probe.level : probe.level - probe.charge);
@@ -300,7 +302,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         probe.mark = TO_SEND;
         toSend++;
       }
-      if (toSend === 0 || closed) return done(batch);
+      if (toSend === 0) return done(batch);
+      if (closed) return options.unavailable(batch, "check", new Error("redis store closed"), done);
       run(batch, "check", addCheck, fillCheck, done);
     },
 
@@ -319,7 +322,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         probe.mark = TO_SEND;
         toSend++;
       }
-      if (toSend === 0 || closed) return done(batch);
+      if (toSend === 0) return done(batch);
+      if (closed) return options.unavailable(batch, "commit", new Error("redis store closed"), done);
       run(batch, "commit", addCommit, fillCommit, (filled) => {
         countCrossings(filled);
         done(filled);

@@ -9,9 +9,16 @@
 //   another host during that time are not seen, so the key is refused up to ttlMs longer than needed;
 // - the refused attempts it answers are not noted on the shared counter (last seen, subjects, client IPs).
 // Bounded: at most `maxEntries` keys, the oldest out first.
+//
+// A request refused from the cache is not counted by any other leaky limit either (the engine counts a
+// leaky limit only when the verdict lets the request through), and a limit the cached one outranks cannot
+// change the verdict: such limits are not asked either (decidedWithout), so a hot sender costs no round
+// trip even under a second limit (per client network, warn). What they miss meanwhile: the same notes, and
+// a crossing of theirs is reported on the first request the cache does not refuse. Strict limits are always
+// asked: they count every attempt.
 import type { LimitConfig } from "../model/limit.ts";
 import { capacity } from "../policy/rate.ts";
-import { refuses } from "../policy/verdict.ts";
+import { outranks, refuses } from "../policy/verdict.ts";
 import type { Probe } from "./counter-store.ts";
 
 interface Entry {
@@ -83,4 +90,17 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
       return entries.size;
     },
   };
+}
+
+/**
+ * Whether the verdict of a request refused by `decider` (a cached over probe) needs nothing from `probe`:
+ * probe is leaky (not counted when refused) and cannot be the limit that decides (the engine picks the
+ * strictest action over, the first of equals; `before`: probe comes before decider).
+ */
+export function decidedWithout(decider: Probe, probe: Probe, before: boolean): boolean {
+  if (probe.limit.mode !== "leaky") return false;
+  const action = probe.limit.action;
+  const stricter = outranks(action, decider.limit.action);
+  const equal = !stricter && !outranks(decider.limit.action, action);
+  return !stricter && !(equal && before);
 }

@@ -10,10 +10,11 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../control/metrics.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import { wholeCount } from "../policy/rate.ts";
+import { outranks } from "../policy/verdict.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
 import { type SenderDetail, senderDetail } from "../policy/sender-report.ts";
 import type { BatchDone, CounterStore, Probe, ProbeBatch } from "./counter-store.ts";
-import { createOverCache } from "./over-cache.ts";
+import { createOverCache, decidedWithout } from "./over-cache.ts";
 import { createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromHash, counterFromReply, limitArgs } from "./redis-counter.ts";
 import { checkPrefix, counterKey, parseCounterKey } from "./redis-keys.ts";
@@ -53,6 +54,8 @@ export interface RedisStoreOptions {
 export interface RedisStoreStats {
   /** Pipelines and commands sent: the round trips to Redis. */
   roundTrips: number;
+  /** Checks and commits sent to Redis (several share a round trip when answered in one turn). */
+  batches: number;
   /** Probes answered from the local cache (no script run for them). */
   cacheHits: number;
   cacheEntries: number;
@@ -74,6 +77,16 @@ export interface RedisStore extends CounterStore {
 /** A probe answered from the local cache at check (Probe.ref). */
 const CACHED = Symbol("cached");
 const TO_SEND = 1; // Probe.mark: this probe's script has yet to run
+
+/** A leaky probe the cached refusal decides for: not checked, and (refused) not committed either. */
+function skip(probe: Probe): void {
+  probe.ref = CACHED;
+  probe.mark = 0;
+  probe.charge = probe.cost;
+  probe.level = probe.cost;
+  probe.over = false;
+  probe.isNew = false;
+}
 
 interface Script {
   text: string;
@@ -99,7 +112,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     options.overCacheEntries ?? CACHE_MAX_ENTRIES,
     options.localNow ?? Date.now,
   );
-  const stats = { roundTrips: 0, cacheHits: 0, unavailable: 0 };
+  const stats = { roundTrips: 0, batches: 0, cacheHits: 0, unavailable: 0 };
   let limits: readonly LimitConfig[] = [];
   let closed = false;
   const timeArg = () => options.clock ? String(options.clock()) : "";
@@ -154,6 +167,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     fill: (probe: Probe, reply: unknown[]) => void,
     done: BatchDone,
   ) => {
+    stats.batches++;
     const attempt = async (first: boolean): Promise<unknown> => {
       const sent: Probe[] = [];
       const replies = await outbox.send((pipeline) => {
@@ -288,18 +302,29 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     check(batch, done) {
       batch.crossings = 0;
-      let toSend = 0;
+      // The cached probe that will decide the verdict (a refusal), if any: the strictest, the first of
+      // equals, as the engine picks it.
+      let decider: Probe | undefined;
+      let deciderAt = 0;
       for (let i = 0; i < batch.size; i++) {
         const probe = batch.probes[i];
         probe.counter = undefined;
-        if (cache.eligible(probe.limit) && cache.answer(probe)) {
-          probe.ref = CACHED;
-          probe.mark = 0;
-          stats.cacheHits++;
-          continue;
-        }
         probe.ref = undefined;
         probe.mark = TO_SEND;
+        if (!cache.eligible(probe.limit) || !cache.answer(probe)) continue;
+        probe.ref = CACHED;
+        probe.mark = 0;
+        stats.cacheHits++;
+        if (!decider || outranks(probe.limit.action, decider.limit.action)) [decider, deciderAt] = [probe, i];
+      }
+      let toSend = 0;
+      for (let i = 0; i < batch.size; i++) {
+        const probe = batch.probes[i];
+        if (probe.mark !== TO_SEND) continue;
+        if (decider && decidedWithout(decider, probe, i < deciderAt)) {
+          skip(probe);
+          continue;
+        }
         toSend++;
       }
       if (toSend === 0) return done(batch);

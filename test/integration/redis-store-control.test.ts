@@ -3,7 +3,7 @@
 // count), the local cache of keys over a limit.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { limitsOf, memoryHost, redisClient, redisHost } from "../helpers/redis-engines.ts";
+import { limitsOf, memoryHost, redisClient, redisHost, request } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { ALERT_SENT, makeCounter, recordSighting } from "../../src/policy/sender-counter.ts";
 import type { SenderCounter } from "../../src/policy/sender-counter.ts";
@@ -170,6 +170,37 @@ describe("Redis store: the shared counters from any host", () => {
   });
 });
 
+describe("Redis store: round trips", () => {
+  let server: RedisServer;
+  before(async () => server = await startRedisServer());
+  after(() => server.stop());
+
+  it("sends every limit of a request in one round trip, and the requests of one turn together", async () => {
+    const host = redisHost(server, limitsOf(SENDER_IP), Date.now);
+    try {
+      await host.hit("warm@x.org", { client_address: "192.0.2.1" }); // connected, scripts loaded
+      const before = host.store.stats();
+      await host.hit("a@x.org", { client_address: "192.0.2.1" });
+      const one = host.store.stats();
+      assert.deepEqual([one.roundTrips - before.roundTrips, one.batches - before.batches], [2, 2]);
+      const asked = Array.from(
+        { length: 10 },
+        (_, i) =>
+          new Promise((resolve) =>
+            host.engine.hit(request(`u${i}@x.org`, { client_address: "192.0.2.1" }), resolve)
+          ),
+      );
+      await Promise.all(asked);
+      await host.settle();
+      const ten = host.store.stats();
+      assert.equal(ten.batches - one.batches, 20, "a check and a commit each");
+      assert.ok(ten.roundTrips - one.roundTrips < 20, `${ten.roundTrips - one.roundTrips} round trips`);
+    } finally {
+      await host.close();
+    }
+  });
+});
+
 describe("Redis store: the local cache of keys over a limit", () => {
   let server: RedisServer;
   before(async () => server = await startRedisServer());
@@ -191,6 +222,62 @@ describe("Redis store: the local cache of keys over a limit", () => {
       assert.equal(host.store.stats().roundTrips, after.roundTrips + 2, "a check and a commit");
     } finally {
       await host.close();
+    }
+  });
+
+  it("asks no limit the cached refusal decides for: a hot sender under a second limit costs nothing", async () => {
+    // As the benchmark's attribute form: per sender (defers), per client network (warns, sliding).
+    const limits = limitsOf(
+      "[limit out]\nkey = sender\ncount = 2\ntime = 1h\n" +
+        "[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\naction = warn\n",
+    );
+    const host = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
+    try {
+      const ip = { client_address: "198.51.100.1" };
+      for (let i = 0; i < 3; i++) await host.hit("hot2@x.org", ip);
+      const before = host.store.stats();
+      for (let i = 0; i < 5; i++) assert.equal((await host.hit("hot2@x.org", ip)).action, "defer");
+      assert.equal(host.store.stats().roundTrips, before.roundTrips);
+      assert.equal((await host.show("198.51.100.0/24"))[0].count, 2, "the refused attempts were not counted");
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("gives the memory store's verdicts, a stricter limit still asked while another refuses from the cache", async () => {
+    const limits = limitsOf(
+      "[limit out]\nkey = sender\ncount = 1\ntime = 1h\n" +
+        "[limit dom]\nkey = sender_domain\ncount = 4\ntime = 1h\naction = reject\n" +
+        "[limit all]\nkey = client_address\ncount = 6\ntime = 1h\nmode = strict\n" +
+        "[limit net]\nkey = client_address/24\ncount = 3\ntime = 1h\naction = warn\n",
+    );
+    await redisClient(server).flushdb();
+    const memory = memoryHost(limits, Date.now);
+    const redis = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
+    try {
+      const senders = [
+        "a@x.org",
+        "a@x.org",
+        "a@x.org",
+        "b@x.org",
+        "c@x.org",
+        "a@x.org",
+        "d@x.org",
+        "a@x.org",
+      ];
+      for (const [i, sender] of senders.entries()) {
+        const extra = { client_address: "192.0.2.1" };
+        const expected = await memory.hit(sender, extra);
+        assert.deepEqual(await redis.hit(sender, extra), expected, `request ${i + 1}: ${sender}`);
+      }
+      assert.ok(redis.store.stats().cacheHits > 0);
+      for (const key of ["a@x.org", "x.org", "192.0.2.1", "192.0.2.0/24"]) {
+        const counts = async (host: typeof memory) =>
+          (await host.show(key)).map((row) => [row.rule, row.count]);
+        assert.deepEqual(await counts(redis), await counts(memory), key);
+      }
+    } finally {
+      await redis.close();
     }
   });
 

@@ -3,14 +3,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Probe } from "../../../src/limits/counter-store.ts";
-import { createOverCache } from "../../../src/limits/over-cache.ts";
+import { createOverCache, decidedWithout } from "../../../src/limits/over-cache.ts";
 import { limitConfig } from "../../helpers/limit-config.ts";
 
 const limit = limitConfig({ count: 2 });
 
-function probe(key: string, over = { level: 3, charge: 1 }, instance?: string): Probe {
+function probe(key: string, over = { level: 3, charge: 1 }, instance?: string, of = limit): Probe {
   return {
-    limit,
+    limit: of,
     key,
     cost: 1,
     instance,
@@ -70,5 +70,24 @@ describe("over cache", () => {
     assert.equal(cache.answer(probe("d")), true);
     cache.forgetKey("d");
     assert.equal(cache.answer(probe("d")), false);
+  });
+
+  it("skips only leaky limits the cached refusal outranks (or equals, coming after it)", () => {
+    const decider = probe("a"); // defer, leaky
+    const other = (overrides: Parameters<typeof limitConfig>[0]) =>
+      probe("b", undefined, undefined, limitConfig(overrides));
+    assert.equal(decidedWithout(decider, other({ action: "warn" }), true), true);
+    assert.equal(
+      decidedWithout(decider, other({ action: "defer" }), false),
+      true,
+      "after it: it wins the tie",
+    );
+    assert.equal(decidedWithout(decider, other({ action: "defer" }), true), false, "before it: it would win");
+    assert.equal(decidedWithout(decider, other({ action: "reject" }), false), false, "stricter: asked");
+    assert.equal(
+      decidedWithout(decider, other({ action: "warn", mode: "strict" }), false),
+      false,
+      "counts anyway",
+    );
   });
 });

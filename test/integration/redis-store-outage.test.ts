@@ -5,7 +5,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { LimitsCheck } from "../../src/limits/limit-engine.ts";
-import { limitsOf, redisClient, type RedisHost, redisHost, request } from "../helpers/redis-engines.ts";
+import {
+  limitsOf,
+  memoryHost,
+  redisClient,
+  type RedisHost,
+  redisHost,
+  request,
+} from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 
 const LIMITS = limitsOf("[limit out]\nkey = sender\ncount = 2\ntime = 1h\n");
@@ -71,6 +78,31 @@ describe("Redis store: Redis killed, hung, restarted", () => {
       assert.equal((await host.show("c@x.org"))[0].count, 2, "counted in the restarted Redis");
     } finally {
       await host.close();
+    }
+  });
+
+  it("lets the memory store commit a batch Redis checked and could not commit (the fallback)", async () => {
+    await server.restart();
+    const memory = memoryHost(LIMITS, Date.now);
+    const host = redisHost(server, LIMITS, Date.now, {
+      unavailable: (batch, _phase, _error, done) => memory.store.commit(batch, Date.now(), done),
+    });
+    try {
+      await host.hit("m@x.org");
+      const held = await new Promise<LimitsCheck>((resolve) =>
+        host.engine.check(request("m@x.org"), resolve)
+      );
+      await server.kill9();
+      host.engine.commit(held.ticket, false);
+      let rows: unknown[] = [];
+      for (let tries = 0; tries < 200 && rows.length === 0; tries++) {
+        await new Promise((done) => setTimeout(done, 50));
+        rows = await memory.show("m@x.org");
+      }
+      assert.deepEqual((rows as { count: number }[]).map((row) => row.count), [1], "counted locally");
+    } finally {
+      await host.close();
+      await server.restart();
     }
   });
 

@@ -83,6 +83,23 @@ describe("Redis store: the shared counters from any host", () => {
     }
   });
 
+  it("counts over the Unix socket as over TCP (the same counters)", async () => {
+    const client = admin();
+    await client.flushdb();
+    const limits = limitsOf(SENDER_IP);
+    const local = redisHost(server, limits, Date.now, {}, redisClient(server, { path: server.socket }));
+    const tcp = redisHost(server, limits, Date.now);
+    try {
+      await local.hit("u@x.org");
+      await tcp.hit("u@x.org");
+      assert.equal((await local.show("u@x.org"))[0].count, 2);
+    } finally {
+      await local.close();
+      await tcp.close();
+      client.disconnect();
+    }
+  });
+
   it("keeps a key with braces, percent signs and colons in its own hash tag, and shows it unchanged", async () => {
     const client = admin();
     await client.flushdb();

@@ -12,12 +12,12 @@ import type { LimitConfig } from "../model/limit.ts";
 import { wholeCount } from "../policy/rate.ts";
 import { outranks } from "../policy/verdict.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
-import { type SenderDetail, senderDetail } from "../policy/sender-report.ts";
 import type { BatchDone, CounterStore, Probe, ProbeBatch } from "./counter-store.ts";
 import { createOverCache, decidedWithout } from "./over-cache.ts";
 import { createOutbox, type Replies } from "./redis-outbox.ts";
-import { counterArgs, counterFromHash, counterFromReply, limitArgs } from "./redis-counter.ts";
-import { checkPrefix, counterKey, parseCounterKey } from "./redis-keys.ts";
+import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
+import { checkPrefix, counterKey } from "./redis-keys.ts";
+import { createRedisAdmin } from "./redis-admin.ts";
 import {
   CHECK_SCRIPT,
   COMMIT_SCRIPT,
@@ -286,6 +286,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     log,
   });
 
+  const admin = createRedisAdmin({
+    client,
+    prefix,
+    limits: () => limits,
+    exec,
+    now: redisNow,
+    scan: top.scan,
+  });
+
   const merge = (limit: LimitConfig, key: string, counter: SenderCounter, mode: "adopt" | "add") =>
     evalScript(SCRIPTS.merge, keyOf(limit, key), [
       timeArg(),
@@ -372,18 +381,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     top: (count, rule, reply) => top.query(count, rule, reply),
 
     show(key, reply) {
-      const pipeline = client.pipeline();
-      for (const limit of limits) pipeline.hgetall(keyOf(limit, key));
-      Promise.all([redisNow(), exec(pipeline)]).then(([at, replies]) => {
-        const rows: SenderDetail[] = [];
-        limits.forEach((limit, i) => {
-          const [error, hash] = replies[i];
-          if (error) throw error;
-          const counter = counterFromHash(hash as Record<string, string>);
-          if (counter) rows.push(senderDetail(limit, key, counter, at));
-        });
-        return rows;
-      }).then(reply, (error) => {
+      admin.show(key).then(reply, (error) => {
         log.warn("redis", "show failed", { key, error: String(error) });
         reply([]);
       });
@@ -391,16 +389,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     reset(key, reply) {
       cache.forgetKey(key);
-      const pipeline = client.pipeline();
-      for (const limit of limits) pipeline.del(keyOf(limit, key));
-      exec(pipeline).then((replies) => {
-        let removed = 0;
-        for (const [error, deleted] of replies) {
-          if (error) throw error;
-          removed += deleted as number;
-        }
-        return removed;
-      }).then(reply, (error) => {
+      admin.reset(key).then(reply, (error) => {
         log.warn("redis", "reset failed", { key, error: String(error) });
         reply(0);
       });
@@ -410,29 +399,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       return await merge(limit, key, counter, "adopt") === 1;
     },
 
-    async exportCounters(visit) {
-      const configured = new Map(limits.map((limit) => [limit.name, limit]));
-      let visited = 0;
-      await top.scan(undefined, async (keys) => {
-        const named: { redisKey: string; limit: string; key: string }[] = [];
-        for (const redisKey of keys) {
-          const parsed = parseCounterKey(prefix, redisKey);
-          if (parsed && configured.has(parsed.limit)) named.push({ redisKey, ...parsed });
-        }
-        const pipeline = client.pipeline();
-        for (const { redisKey } of named) pipeline.hgetall(redisKey);
-        const replies = await exec(pipeline);
-        named.forEach(({ limit, key }, i) => {
-          const [error, hash] = replies[i];
-          if (error) throw error;
-          const counter = counterFromHash(hash as Record<string, string>);
-          if (counter === undefined) return; // expired between SCAN and HGETALL
-          visit(limit, key, counter);
-          visited++;
-        });
-      });
-      return visited;
-    },
+    exportCounters: (visit) => admin.exportCounters(visit),
 
     async addLocal(limit, key, counter) {
       await merge(limit, key, counter, "add");

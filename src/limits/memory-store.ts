@@ -156,11 +156,12 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   // Commits one probe; returns the key as stored, or undefined when nothing was stored (a refused first
   // attempt, or a limit dropped by a reload since the check).
   const commitProbe = (probe: Probe, batch: ProbeBatch, at: number): string | undefined => {
-    let table = probe.ref as LimitTable;
+    let table = probe.ref as LimitTable | undefined;
     let counter = probe.counter!;
     // Within one `hit` nothing changed between check and commit: the counter found then is still the
-    // one, and its level as measured. Otherwise (held checks, an eviction by a later probe) look again.
-    if (table.limit !== probe.limit || probe.mark !== version || at !== batch.at) {
+    // one, and its level as measured. Otherwise (held checks, an eviction by a later probe, a batch
+    // another store checked: the Redis store's fallback commits here what Redis could not) look again.
+    if (table?.limit !== probe.limit || probe.mark !== version || at !== batch.at) {
       const current = tables.get(probe.limit.name);
       if (current === undefined) return undefined;
       probe.ref = table = current;

@@ -1,0 +1,296 @@
+// The Lua the Redis counter store (limits/redis-store.ts) runs: one atomic script per (limit, key) for
+// check and one for commit, rspamd's ratelimit check/update split. They implement policy/rate.ts's three
+// algorithms line for line (same operations in the same order, so the doubles come out bit for bit the
+// same as the memory store's) on Redis's clock (TIME, ms): hosts whose clocks differ agree.
+//
+// One counter is one hash (limits/redis-keys.ts names it), fields:
+//   t start, c count (level), l last, a alert state, p prev (sliding), m instance (per = message),
+//   ns / ni (nS / nI) how many distinct subjects / client IPs the newer (older) generation holds, capped
+//   at 50 each as Tally's SIGHTING_CAP, "s:<subject>" / "i:<ip>" the newer generation's counts, "S:…" / "I:…" the older
+//   one's (a sliding window's previous sub-window, policy/sender-counter.ts's Tally).
+// Floats are written with %.17g (Lua's own tostring keeps 14 digits: a bucket level would drift) and
+// returned as strings (Redis turns a Lua number into an integer reply). Every write sets the key's TTL to
+// when the counter holds nothing (counterExpiresAt), so Redis forgets counters itself.
+//
+// ARGV[1] is the time: "" for Redis's TIME; tests pass one to compare with the memory store at the same
+// instants (no TTL is set then: TTLs run on Redis's clock, not the test's). ARGV[2..5]: algorithm (fixed, sliding, bucket), count, window ms, burst.
+
+const PRELUDE = `
+local function now_ms(given)
+  if given ~= '' then return tonumber(given) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function limit_of(argv)
+  return { algo = argv[2], count = tonumber(argv[3]), window = tonumber(argv[4]), burst = tonumber(argv[5]) }
+end
+local function fmt(x) return string.format('%.17g', x) end
+local function fresh(now) return { t = now, c = 0, l = now, a = 0, p = 0, m = false } end
+local function load(key)
+  local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm')
+  if not v[1] then return nil end
+  return { t = tonumber(v[1]), c = tonumber(v[2]), l = tonumber(v[3]), a = tonumber(v[4]),
+    p = tonumber(v[5] or '0'), m = v[6] }
+end
+-- rollCounter; returns what becomes of the sightings: nil (kept), 'forget' or 'age'.
+local function roll(c, L, now)
+  local elapsed = now - c.t
+  if L.algo == 'fixed' then
+    if elapsed >= L.window then
+      c.t = now; c.c = 0; c.a = 0; c.m = false
+      return 'forget'
+    end
+    return nil
+  elseif L.algo == 'sliding' then
+    if elapsed >= L.window then
+      local windows = math.floor(elapsed / L.window)
+      if windows == 1 then c.p = c.c else c.p = 0 end
+      c.c = 0
+      c.t = c.t + windows * L.window
+      c.a = 0
+      if windows == 1 then return 'age' end
+      return 'forget'
+    end
+    return nil
+  end
+  c.c = math.max(0, c.c - (now - c.l) * L.count / L.window)
+  c.l = now
+  local act = nil
+  if c.c == 0 or (c.a ~= 0 and elapsed >= L.window) then act = 'forget' end
+  if c.a == 0 or c.c == 0 or elapsed >= L.window then
+    c.t = now
+    c.a = 0
+  end
+  return act
+end
+local function level_with(c, L, now, cost)
+  if L.algo ~= 'sliding' then return c.c + cost end
+  local overlap = 1 - (now - c.t) / L.window
+  return c.p * overlap + c.c + cost
+end
+local function capacity(L)
+  if L.algo == 'bucket' then return L.burst end
+  return L.count
+end
+local function expires_at(c, L)
+  if L.algo == 'fixed' then return c.t + L.window end
+  if L.algo == 'sliding' then return c.t + 2 * L.window end
+  return c.l + math.ceil(c.c * L.window / L.count)
+end
+local function charge_of(c, cost, inst)
+  if inst ~= '' and c.m == inst then return 0 end
+  return cost
+end
+`;
+
+// Writing a counter back: its sightings as they are, aged, or forgotten (the hash is rewritten then).
+const WRITE = `
+local function sightings(key)
+  local all = redis.call('HGETALL', key)
+  local out = {}
+  for i = 1, #all, 2 do
+    local kind = string.sub(all[i], 1, 2)
+    if kind == 's:' or kind == 'S:' or kind == 'i:' or kind == 'I:' then
+      out[#out + 1] = all[i]; out[#out + 1] = all[i + 1]
+    end
+  end
+  return out
+end
+local function apply_sightings(key, act)
+  if act == nil then return end
+  local kept = {}
+  if act == 'age' then
+    local all = sightings(key)
+    for i = 1, #all, 2 do
+      local kind = string.sub(all[i], 1, 2)
+      if kind == 's:' then kept[#kept + 1] = 'S:' .. string.sub(all[i], 3); kept[#kept + 1] = all[i + 1]
+      elseif kind == 'i:' then kept[#kept + 1] = 'I:' .. string.sub(all[i], 3); kept[#kept + 1] = all[i + 1] end
+    end
+  end
+  redis.call('DEL', key)
+  local older = { S = 0, I = 0 }
+  for i = 1, #kept, 2 do
+    redis.call('HSET', key, kept[i], kept[i + 1])
+    local gen = string.sub(kept[i], 1, 1)
+    older[gen] = older[gen] + 1
+  end
+  if older.S > 0 then redis.call('HSET', key, 'nS', older.S) end
+  if older.I > 0 then redis.call('HSET', key, 'nI', older.I) end
+end
+local function sight(key, gen, distinct, value, times)
+  local field = gen .. ':' .. value
+  if redis.call('HEXISTS', key, field) == 1 then
+    redis.call('HINCRBY', key, field, times)
+  elseif tonumber(redis.call('HGET', key, distinct) or '0') < 50 then
+    redis.call('HSET', key, field, times)
+    redis.call('HINCRBY', key, distinct, 1)
+  end
+end
+local function store(key, c, L, now)
+  redis.call('HSET', key, 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p))
+  if c.m then redis.call('HSET', key, 'm', c.m) else redis.call('HDEL', key, 'm') end
+  if ARGV[1] == '' then redis.call('PEXPIRE', key, math.max(1, expires_at(c, L) - now)) end
+end
+local function reply_counter(out, c)
+  out[#out + 1] = fmt(c.t); out[#out + 1] = fmt(c.c); out[#out + 1] = fmt(c.l)
+  out[#out + 1] = c.a; out[#out + 1] = fmt(c.p); out[#out + 1] = c.m or ''
+end
+`;
+
+/**
+ * check: KEYS[1] the counter; ARGV[6] cost, ARGV[7] instance ("" none). Writes nothing.
+ * Reply: {isNew 0|1, charge, level, over 0|1, the counter's instance when over (else "")}.
+ */
+export const CHECK_SCRIPT = PRELUDE + `
+local key = KEYS[1]
+local now = now_ms(ARGV[1])
+local L = limit_of(ARGV)
+local cost = tonumber(ARGV[6])
+local inst = ARGV[7]
+local c = load(key)
+local new = 0
+if c == nil then c = fresh(now); new = 1 else roll(c, L, now) end
+local charge = charge_of(c, cost, inst)
+local level = level_with(c, L, now, charge)
+local over = 0
+local had = ''
+if level > capacity(L) then over = 1; had = c.m or '' end
+return { new, charge, fmt(level), over, had }
+`;
+
+/**
+ * commit: KEYS[1] the counter; ARGV[6] cost, [7] instance, [8] counted 0|1, [9] limit alerts 0|1,
+ * [10] has subject 0|1, [11] subject, [12] has client IP 0|1, [13] client IP.
+ * Reply: {stored 0|1, charge, level, over 0|1, crossed 0|1, now, then when crossed the counter
+ * (t, c, l, a, p, m) and its sightings as field, count pairs (the alert lists them)}.
+ */
+export const COMMIT_SCRIPT = PRELUDE + WRITE + `
+local key = KEYS[1]
+local now = now_ms(ARGV[1])
+local L = limit_of(ARGV)
+local cost = tonumber(ARGV[6])
+local inst = ARGV[7]
+local counted = ARGV[8] == '1'
+-- One HMGET and one HSET: each call from Lua costs a few microseconds, the most of a commit.
+local sfield = 's:' .. ARGV[11]
+local ifield = 'i:' .. ARGV[13]
+local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield)
+local c = nil
+if v[1] then
+  c = { t = tonumber(v[1]), c = tonumber(v[2]), l = tonumber(v[3]), a = tonumber(v[4]),
+    p = tonumber(v[5] or '0'), m = v[6] }
+end
+local new = c == nil
+local act = nil
+if new then c = fresh(now) else act = roll(c, L, now) end
+local charge = charge_of(c, cost, inst)
+local level = level_with(c, L, now, charge)
+local over = level > capacity(L)
+if counted then
+  c.c = c.c + charge
+  c.l = now
+  if inst ~= '' then c.m = inst end
+end
+c.l = now
+local overFlag = 0
+if over then overFlag = 1 end
+if new and not counted then return { 0, charge, fmt(level), overFlag, 0, now } end
+local ns, ni, seenS, seenI = tonumber(v[7] or '0'), tonumber(v[8] or '0'), v[9], v[10]
+if act then
+  apply_sightings(key, act)
+  ns, ni, seenS, seenI = 0, 0, false, false
+end
+local crossed = 0
+if over and c.a == 0 then
+  crossed = 1
+  if ARGV[9] == '1' then c.a = 1 else c.a = 2 end
+end
+local set = { 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p) }
+local function note(seen, field, distinct, n)
+  if seen then
+    set[#set + 1] = field; set[#set + 1] = tonumber(seen) + 1
+  elseif n < 50 then
+    set[#set + 1] = field; set[#set + 1] = 1; set[#set + 1] = distinct; set[#set + 1] = n + 1
+  end
+end
+if ARGV[10] == '1' then note(seenS, sfield, 'ns', ns) end
+if ARGV[12] == '1' then note(seenI, ifield, 'ni', ni) end
+if c.m then
+  set[#set + 1] = 'm'; set[#set + 1] = c.m
+elseif v[6] then
+  redis.call('HDEL', key, 'm')
+end
+redis.call('HSET', key, unpack(set))
+if ARGV[1] == '' then redis.call('PEXPIRE', key, math.max(1, expires_at(c, L) - now)) end
+local out = { 1, charge, fmt(level), overFlag, crossed, now }
+if crossed == 1 then
+  reply_counter(out, c)
+  local all = sightings(key)
+  for i = 1, #all do out[#out + 1] = all[i] end
+end
+return out
+`;
+
+/** recordSubject: KEYS[1]; ARGV[1] subject. Noted only on a counter that exists; no roll (as in memory). */
+export const SUBJECT_SCRIPT = PRELUDE + WRITE + `
+if redis.call('EXISTS', KEYS[1]) == 1 then sight(KEYS[1], 's', 'ns', ARGV[1], 1) end
+return 0
+`;
+
+/** alertSettled: KEYS[1]; ARGV[1] the alert's window start. Alert state sent if still that window. */
+export const SETTLED_SCRIPT = `
+local t = redis.call('HGET', KEYS[1], 't')
+if t and tonumber(t) == tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'a', 2); return 1 end
+return 0
+`;
+
+/**
+ * merge, the upgrade and reconciliation paths: KEYS[1]; ARGV[6] mode ("adopt": only when Redis has no
+ * counter; "add": add a counter counted elsewhere), [7..12] its t, c, l, a, p, m, [13] how many sighting
+ * pairs follow (field, count, as in the hash). Both counters are brought to now; "add" keeps Redis's
+ * window and adds the counts (it never lowers one), the further alert state wins.
+ * Reply: {1 written | 0 not (adopt: Redis had one; either: the counter held nothing any more)}.
+ */
+export const MERGE_SCRIPT = PRELUDE + WRITE + `
+local key = KEYS[1]
+local now = now_ms(ARGV[1])
+local L = limit_of(ARGV)
+local mode = ARGV[6]
+local c = load(key)
+if c ~= nil and mode == 'adopt' then return 0 end
+local o = { t = tonumber(ARGV[7]), c = tonumber(ARGV[8]), l = tonumber(ARGV[9]), a = tonumber(ARGV[10]),
+  p = tonumber(ARGV[11]), m = ARGV[12] }
+if o.m == '' then o.m = false end
+local oact = roll(o, L, now)
+local pairs_n = tonumber(ARGV[13])
+if c == nil then
+  if o.c == 0 and o.p == 0 and o.a == 0 then return 0 end
+  c = o
+else
+  local act = roll(c, L, now)
+  apply_sightings(key, act)
+  c.c = c.c + o.c
+  c.p = c.p + o.p
+  c.l = math.max(c.l, o.l)
+  if o.a > c.a then c.a = o.a end
+  if not c.m then c.m = o.m end
+end
+if oact ~= 'forget' then
+  for i = 0, pairs_n - 1 do
+    local field = ARGV[14 + 2 * i]
+    local times = tonumber(ARGV[15 + 2 * i])
+    local gen = string.sub(field, 1, 1)
+    local value = string.sub(field, 3)
+    -- aged: the newer generation becomes the older one, the older one goes
+    if oact == 'age' then
+      if gen == 's' or gen == 'i' then gen = string.upper(gen) else gen = nil end
+    end
+    if gen then sight(key, gen, 'n' .. gen, value, times) end
+  end
+end
+store(key, c, L, now)
+return 1
+`;
+
+/** The fields of a counter as HMGET returns them for the control plane (t, c, l, a, p, m). */
+export const COUNTER_FIELDS = ["t", "c", "l", "a", "p", "m"] as const;

@@ -1,0 +1,174 @@
+// Counting engines (limits/limit-engine.ts) over the memory store and over the Redis store, driven the
+// same way, for the Redis store's tests: a request is answered, then its commit has reached Redis before
+// the next one (a PING on the same connection comes back after it).
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { parseConfig } from "../../src/config/load.ts";
+import { createLogger } from "../../src/log.ts";
+import type { BatchDone, CounterStore, Probe, ProbeBatch } from "../../src/limits/counter-store.ts";
+import { createLimitEngine, type LimitEngine } from "../../src/limits/limit-engine.ts";
+import { createMemoryStore } from "../../src/limits/memory-store.ts";
+import { createRedisStore, type RedisStore, type RedisStoreOptions } from "../../src/limits/redis-store.ts";
+import type { LimitConfig } from "../../src/model/limit.ts";
+import type { PolicyRequest } from "../../src/policy/request.ts";
+import type { SenderDetail, SenderRow } from "../../src/policy/sender-report.ts";
+import type { Verdict } from "../../src/policy/verdict.ts";
+import type { RedisServer } from "./redis-server.ts";
+
+export const quiet = createLogger("error", () => {});
+
+export function limitsOf(text: string): LimitConfig[] {
+  const parsed = parseConfig(text, "t", "/tmp");
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
+  return parsed.config.limits;
+}
+
+export interface Crossing {
+  rule: string;
+  key: string;
+  count: number;
+  start: number | undefined;
+}
+
+/** An engine over `store`; `settle` resolves once every commit sent so far has been done. */
+export interface Host {
+  engine: LimitEngine;
+  store: CounterStore;
+  crossings: Crossing[];
+  hit(sender: string, extra?: Record<string, string>): Promise<Verdict>;
+  /** check, then commit with `refused` as the final verdict. */
+  checkCommit(sender: string, refused: boolean, extra?: Record<string, string>): Promise<Verdict>;
+  show(key: string): Promise<SenderDetail[]>;
+  top(count: number, rule?: string): Promise<SenderRow[] | undefined>;
+  settle(): Promise<unknown>;
+}
+
+export function request(sender: string, extra: Record<string, string> = {}): PolicyRequest {
+  return { form: "attributes", stage: "rcpt", attributes: { sender, ...extra } };
+}
+
+export function host(
+  store: CounterStore,
+  limits: LimitConfig[],
+  now: () => number,
+  settle: () => Promise<unknown>,
+): Host {
+  const crossings: Crossing[] = [];
+  const engine = createLimitEngine(store, now, {
+    crossed: (probe: Probe) =>
+      crossings.push({
+        rule: probe.limit.name,
+        key: probe.key,
+        count: probe.count,
+        start: probe.counter?.start,
+      }),
+    ownAlert: () => {},
+    heldIncident: () => {},
+  });
+  store.configure(limits, 1_000_000);
+  engine.configure(limits, undefined);
+  return {
+    engine,
+    store,
+    crossings,
+    async hit(sender, extra) {
+      const verdict = await new Promise<Verdict>((resolve) => engine.hit(request(sender, extra), resolve));
+      await settle();
+      return verdict;
+    },
+    async checkCommit(sender, refused, extra) {
+      const checked = await new Promise<{ verdict: Verdict; ticket: number }>((resolve) =>
+        engine.check(request(sender, extra), resolve)
+      );
+      engine.commit(checked.ticket, refused);
+      await settle();
+      return checked.verdict;
+    },
+    show: (key) => new Promise((resolve) => store.show(key, resolve)),
+    top: (count, rule) => new Promise((resolve) => store.top(count, rule, resolve)),
+    settle,
+  };
+}
+
+export function memoryHost(limits: LimitConfig[], now: () => number): Host {
+  const store = createMemoryStore({
+    now,
+    log: quiet,
+    touched: () => {},
+    changed: () => {},
+    fail: (error) => {
+      throw error;
+    },
+  });
+  return host(store, limits, now, () => Promise.resolve());
+}
+
+export interface RedisHost extends Host {
+  store: RedisStore;
+  client: Redis;
+  unavailable: { phase: string; error: unknown }[];
+  close(): Promise<void>;
+}
+
+/** A client as the daemon will make one: a short command timeout, no endless retries. */
+export function redisClient(server: RedisServer, extra: Record<string, unknown> = {}): Redis {
+  const client = new Redis({
+    host: server.host,
+    port: server.port,
+    password: server.password,
+    commandTimeout: 500,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 100,
+    ...extra,
+  });
+  client.on("error", () => {}); // the failures the tests cause on purpose; the store reports its own
+  return client;
+}
+
+/**
+ * An engine over a Redis store with its own client. `unavailable` records the failure and answers as
+ * though nothing counted (the daemon's fallback is the lead's; tests only need to see it called).
+ */
+export function redisHost(
+  server: RedisServer,
+  limits: LimitConfig[],
+  now: () => number,
+  options: Partial<RedisStoreOptions> = {},
+  client = redisClient(server),
+): RedisHost {
+  const unavailable: { phase: string; error: unknown }[] = [];
+  const store = createRedisStore({
+    client,
+    prefix: "mpd:",
+    log: quiet,
+    overCacheMs: 0,
+    unavailable(batch: ProbeBatch, phase, error, done: BatchDone) {
+      unavailable.push({ phase, error });
+      for (let i = 0; i < batch.size; i++) {
+        const probe = batch.probes[i];
+        Object.assign(probe, {
+          charge: probe.cost,
+          level: probe.cost,
+          over: false,
+          isNew: true,
+          crossed: false,
+        });
+      }
+      batch.crossings = 0;
+      done(batch);
+    },
+    ...options,
+  });
+  const made = host(store, limits, now, () => client.ping().catch(() => {}));
+  return {
+    ...made,
+    store,
+    client,
+    unavailable,
+    async close() {
+      store.close();
+      client.disconnect();
+      await new Promise((done) => setTimeout(done, 0));
+    },
+  };
+}

@@ -1,0 +1,329 @@
+// The Redis counter store against a real redis-server, beyond counting: keys expire by themselves,
+// top / show / reset from any host, keys with braces, the upgrade paths (adopt, export, add a local
+// count), the local cache of keys over a limit.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { limitsOf, memoryHost, redisClient, redisHost, request } from "../helpers/redis-engines.ts";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { ALERT_SENT, makeCounter, recordSighting } from "../../src/policy/sender-counter.ts";
+import type { SenderCounter } from "../../src/policy/sender-counter.ts";
+
+const SENDER_IP = "[limit out]\nkey = sender\ncount = 3\ntime = 1h\n" +
+  "[limit ip]\nkey = client_address\ncount = 10\ntime = 1h\naction = warn\n";
+
+describe("Redis store: the shared counters from any host", () => {
+  let server: RedisServer;
+  const admin = () => redisClient(server);
+  before(async () => server = await startRedisServer());
+  after(() => server.stop());
+
+  it("expires every key once its window ends (DBSIZE 0), for each algorithm", async () => {
+    const client = admin();
+    await client.flushdb();
+    const limits = limitsOf(
+      "[limit f]\nkey = sender\ncount = 2\ntime = 1s\n" +
+        "[limit s]\nkey = sender\ncount = 2\ntime = 1s\nalgorithm = sliding\n" +
+        "[limit b]\nkey = sender\ncount = 2\ntime = 1s\nalgorithm = bucket\n",
+    );
+    const host = redisHost(server, limits, Date.now);
+    try {
+      for (const sender of ["a@x.org", "b@x.org", "a@x.org", "a@x.org"]) await host.hit(sender);
+      assert.equal(await client.dbsize(), 6);
+      for (const key of await client.keys("*")) {
+        const ttl = await client.pttl(key);
+        assert.ok(ttl > 0 && ttl <= 2000, `${key}: TTL ${ttl} ms, at most two windows`);
+      }
+      let keys = -1;
+      for (let tries = 0; tries < 60 && keys !== 0; tries++) {
+        await new Promise((done) => setTimeout(done, 100));
+        keys = await client.dbsize();
+      }
+      assert.equal(keys, 0, "no counter left after the windows");
+    } finally {
+      await host.close();
+      client.disconnect();
+    }
+  });
+
+  it("top, show and reset see what other hosts counted", async () => {
+    const client = admin();
+    await client.flushdb();
+    const limits = limitsOf(SENDER_IP);
+    const [one, two] = [redisHost(server, limits, Date.now), redisHost(server, limits, Date.now)];
+    try {
+      const ip = { client_address: "192.0.2.9" };
+      for (const sender of ["a@x.org", "a@x.org", "c@x.org", "b@x.org", "c@x.org", "a@x.org"]) {
+        await one.hit(sender, { ...ip, subject: `Hi ${sender}` });
+      }
+      assert.deepEqual(
+        (await two.top(3, "out"))!.map((row) => [row.key, row.count]),
+        [["a@x.org", 3], ["c@x.org", 2], ["b@x.org", 1]],
+      );
+      // Ranked by count over limit: 3/3, 2/3, 6/10.
+      assert.deepEqual((await two.top(3))!.map((row) => [row.rule, row.key, row.count]), [
+        ["out", "a@x.org", 3],
+        ["out", "c@x.org", 2],
+        ["ip", "192.0.2.9", 6],
+      ]);
+      const [shown] = await two.show("a@x.org");
+      assert.deepEqual([shown.rule, shown.count, shown.atLimit, shown.subjects, shown.clientIps], [
+        "out",
+        3,
+        true,
+        [["Hi a@x.org", 3]],
+        [["192.0.2.9", 3]],
+      ]);
+      assert.equal(await new Promise((done) => two.store.reset("a@x.org", done)), 1);
+      assert.deepEqual(await one.show("a@x.org"), []);
+      assert.equal((await one.hit("a@x.org")).action, "accept", "counted afresh after the reset");
+    } finally {
+      await one.close();
+      await two.close();
+      client.disconnect();
+    }
+  });
+
+  it("counts over the Unix socket as over TCP (the same counters)", async () => {
+    const client = admin();
+    await client.flushdb();
+    const limits = limitsOf(SENDER_IP);
+    const local = redisHost(server, limits, Date.now, {}, redisClient(server, { path: server.socket }));
+    const tcp = redisHost(server, limits, Date.now);
+    try {
+      await local.hit("u@x.org");
+      await tcp.hit("u@x.org");
+      assert.equal((await local.show("u@x.org"))[0].count, 2);
+    } finally {
+      await local.close();
+      await tcp.close();
+      client.disconnect();
+    }
+  });
+
+  it("keeps a key with braces, percent signs and colons in its own hash tag, and shows it unchanged", async () => {
+    const client = admin();
+    await client.flushdb();
+    const host = redisHost(server, limitsOf(SENDER_IP), Date.now);
+    try {
+      const odd = "{x}%7d:}@x.org";
+      await host.hit(odd);
+      assert.deepEqual(await client.keys("*"), ["mpd:{out:%7bx%7d%257d:%7d@x.org}"]);
+      assert.deepEqual((await host.top(5))!.map((row) => row.key), [odd]);
+      assert.equal((await host.show(odd))[0].count, 1);
+    } finally {
+      await host.close();
+      client.disconnect();
+    }
+  });
+
+  it("adopts local counters only where Redis has none, and exports them back unchanged", async () => {
+    const client = admin();
+    await client.flushdb();
+    const limits = limitsOf(SENDER_IP);
+    const local = memoryHost(limits, Date.now);
+    const redis = redisHost(server, limits, Date.now);
+    try {
+      for (const sender of ["a@x.org", "a@x.org", "b@x.org"]) {
+        await local.hit(sender, { client_address: "192.0.2.1", subject: "Hello" });
+      }
+      await redis.hit("b@x.org"); // Redis has b already: the local one must not overwrite it
+      const tables = (local.store as unknown as { snapshotTables(): Map<string, Map<string, SenderCounter>> })
+        .snapshotTables();
+      const adopted: string[] = [];
+      for (const limit of limits) {
+        for (const [key, counter] of tables.get(limit.name)!) {
+          if (await redis.store.adoptIfAbsent(limit, key, counter)) adopted.push(`${limit.name} ${key}`);
+        }
+      }
+      assert.deepEqual(adopted, ["out a@x.org", "ip 192.0.2.1"]);
+      assert.equal((await redis.show("a@x.org"))[0].count, 2);
+      assert.equal((await redis.show("b@x.org"))[0].count, 1, "Redis's own counter kept");
+      assert.equal(
+        await redis.store.adoptIfAbsent(limits[0], "a@x.org", tables.get("out")!.get("a@x.org")!),
+        false,
+      );
+
+      const exported = new Map<string, SenderCounter>();
+      const count = await redis.store.exportCounters((limit, key, counter) =>
+        exported.set(`${limit} ${key}`, counter)
+      );
+      assert.equal(count, 3);
+      const a = exported.get("out a@x.org")!;
+      const original = tables.get("out")!.get("a@x.org")!;
+      assert.deepEqual([a.start, a.count, a.last, a.alert], [
+        original.start,
+        2,
+        original.last,
+        original.alert,
+      ]);
+      assert.deepEqual([...a.subjects!], [["Hello", 2]]);
+      assert.deepEqual([...a.clientIps!], [["192.0.2.1", 2]]);
+    } finally {
+      await redis.close();
+      client.disconnect();
+    }
+  });
+
+  it("adds a locally counted charge after an outage, never lowering Redis's count", async () => {
+    const client = admin();
+    await client.flushdb();
+    const limits = limitsOf(SENDER_IP);
+    const redis = redisHost(server, limits, Date.now);
+    try {
+      await redis.hit("a@x.org");
+      await redis.hit("a@x.org");
+      const counted = makeCounter(Date.now(), 3, Date.now(), ALERT_SENT);
+      recordSighting(counted, "During the outage", "192.0.2.7");
+      await redis.store.addLocal(limits[0], "a@x.org", counted);
+      await redis.store.addLocal(limits[0], "fresh@x.org", makeCounter(Date.now(), 1, Date.now(), 0));
+      const [row] = await redis.show("a@x.org");
+      assert.deepEqual([row.count, row.alert, row.subjects], [5, "sent", [["During the outage", 1]]]);
+      assert.equal((await redis.show("fresh@x.org"))[0].count, 1);
+      assert.equal((await redis.hit("a@x.org")).action, "defer");
+    } finally {
+      await redis.close();
+      client.disconnect();
+    }
+  });
+});
+
+describe("Redis store: round trips", () => {
+  let server: RedisServer;
+  before(async () => server = await startRedisServer());
+  after(() => server.stop());
+
+  it("sends every limit of a request in one round trip, and the requests of one turn together", async () => {
+    const host = redisHost(server, limitsOf(SENDER_IP), Date.now);
+    try {
+      await host.hit("warm@x.org", { client_address: "192.0.2.1" }); // connected, scripts loaded
+      const before = host.store.stats();
+      await host.hit("a@x.org", { client_address: "192.0.2.1" });
+      const one = host.store.stats();
+      assert.deepEqual([one.roundTrips - before.roundTrips, one.batches - before.batches], [2, 2]);
+      const asked = Array.from(
+        { length: 10 },
+        (_, i) =>
+          new Promise((resolve) =>
+            host.engine.hit(request(`u${i}@x.org`, { client_address: "192.0.2.1" }), resolve)
+          ),
+      );
+      await Promise.all(asked);
+      await host.settle();
+      const ten = host.store.stats();
+      assert.equal(ten.batches - one.batches, 20, "a check and a commit each");
+      assert.ok(ten.roundTrips - one.roundTrips < 20, `${ten.roundTrips - one.roundTrips} round trips`);
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+describe("Redis store: the local cache of keys over a limit", () => {
+  let server: RedisServer;
+  before(async () => server = await startRedisServer());
+  after(() => server.stop());
+
+  it("answers a key over a leaky deferring limit without a round trip, committing nothing", async () => {
+    const limits = limitsOf("[limit out]\nkey = sender\ncount = 1\ntime = 1h\n");
+    const host = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
+    try {
+      await host.hit("hot@x.org");
+      assert.equal((await host.hit("hot@x.org")).action, "defer"); // Redis says over: cached from now on
+      const before = host.store.stats();
+      for (let i = 0; i < 5; i++) assert.equal((await host.hit("hot@x.org")).action, "defer");
+      const after = host.store.stats();
+      // settle() sends one PING per request, not counted as the store's: the store sent nothing.
+      assert.equal(after.roundTrips, before.roundTrips);
+      assert.equal(after.cacheHits - before.cacheHits, 5);
+      assert.equal((await host.hit("cold@x.org")).action, "accept");
+      assert.equal(host.store.stats().roundTrips, after.roundTrips + 2, "a check and a commit");
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("asks no limit the cached refusal decides for: a hot sender under a second limit costs nothing", async () => {
+    // As the benchmark's attribute form: per sender (defers), per client network (warns, sliding).
+    const limits = limitsOf(
+      "[limit out]\nkey = sender\ncount = 2\ntime = 1h\n" +
+        "[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\naction = warn\n",
+    );
+    const host = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
+    try {
+      const ip = { client_address: "198.51.100.1" };
+      for (let i = 0; i < 3; i++) await host.hit("hot2@x.org", ip);
+      const before = host.store.stats();
+      for (let i = 0; i < 5; i++) assert.equal((await host.hit("hot2@x.org", ip)).action, "defer");
+      assert.equal(host.store.stats().roundTrips, before.roundTrips);
+      assert.equal((await host.show("198.51.100.0/24"))[0].count, 2, "the refused attempts were not counted");
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("gives the memory store's verdicts, a stricter limit still asked while another refuses from the cache", async () => {
+    const limits = limitsOf(
+      "[limit out]\nkey = sender\ncount = 1\ntime = 1h\n" +
+        "[limit dom]\nkey = sender_domain\ncount = 4\ntime = 1h\naction = reject\n" +
+        "[limit all]\nkey = client_address\ncount = 6\ntime = 1h\nmode = strict\n" +
+        "[limit net]\nkey = client_address/24\ncount = 3\ntime = 1h\naction = warn\n",
+    );
+    await redisClient(server).flushdb();
+    const memory = memoryHost(limits, Date.now);
+    const redis = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
+    try {
+      const senders = [
+        "a@x.org",
+        "a@x.org",
+        "a@x.org",
+        "b@x.org",
+        "c@x.org",
+        "a@x.org",
+        "d@x.org",
+        "a@x.org",
+      ];
+      for (const [i, sender] of senders.entries()) {
+        const extra = { client_address: "192.0.2.1" };
+        const expected = await memory.hit(sender, extra);
+        assert.deepEqual(await redis.hit(sender, extra), expected, `request ${i + 1}: ${sender}`);
+      }
+      assert.ok(redis.store.stats().cacheHits > 0);
+      for (const key of ["a@x.org", "x.org", "192.0.2.1", "192.0.2.0/24"]) {
+        const counts = async (host: typeof memory) =>
+          (await host.show(key)).map((row) => [row.rule, row.count]);
+        assert.deepEqual(await counts(redis), await counts(memory), key);
+      }
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it("does not cache a strict limit (every attempt counts there) nor a warning one", async () => {
+    const limits = limitsOf(
+      "[limit out]\nkey = sender\ncount = 1\ntime = 1h\nmode = strict\n" +
+        "[limit w]\nkey = sender_domain\ncount = 1\ntime = 1h\naction = warn\n",
+    );
+    const host = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
+    try {
+      for (let i = 0; i < 4; i++) await host.hit("s@y.org");
+      assert.equal(host.store.stats().cacheHits, 0);
+      assert.equal((await host.show("s@y.org"))[0].count, 4);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("holds at most its bound", async () => {
+    const limits = limitsOf("[limit out]\nkey = sender\ncount = 1\ntime = 1h\n");
+    const host = redisHost(server, limits, Date.now, { overCacheMs: 60_000, overCacheEntries: 3 });
+    try {
+      for (const sender of ["a", "b", "c", "d", "e"]) {
+        await host.hit(`${sender}@z.org`);
+        await host.hit(`${sender}@z.org`);
+      }
+      assert.equal(host.store.stats().cacheEntries, 3);
+    } finally {
+      await host.close();
+    }
+  });
+});

@@ -15,6 +15,8 @@ export interface CountersStateOptions {
   log: Logger;
   now: () => number;
   fail: (error: unknown) => void;
+  /** The restore is done (the memory store holds what the state file held). */
+  restored?: () => void;
 }
 
 export interface CountersState {
@@ -83,6 +85,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
       refused_rows: summary.refused.total || undefined,
       ms: Math.round(performance.now() - restoreBegan),
     });
+    options.restored?.();
   };
   /** Runs the restore for up to `budgetMs`; to its end when budgetMs is Infinity (at stop). */
   const restoreSome = (budgetMs: number) => {

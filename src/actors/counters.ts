@@ -16,6 +16,8 @@ import type { Metrics } from "../control/metrics.ts";
 import { createLimitEngine, type LimitsCheck } from "../limits/limit-engine.ts";
 import type { Probe } from "../limits/counter-store.ts";
 import { createMemoryStore } from "../limits/memory-store.ts";
+import { createStoreSwitch } from "../limits/store-switch.ts";
+import { createCountersRedis } from "./counters-redis.ts";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
 import { createAlertOutbox } from "./alert-outbox.ts";
 import { createCountersState } from "./counters-state.ts";
@@ -64,14 +66,33 @@ export function startCounters(
   const now = input.now ?? Date.now;
   let config = input.config;
 
-  const state = createCountersState({ config: () => config, log, now, fail });
-  const store = createMemoryStore({
+  const state = createCountersState({
+    config: () => config,
+    log,
+    now,
+    fail,
+    restored: () => redis.restored(),
+  });
+  const local = createMemoryStore({
     now,
     log,
     metrics: input.metrics,
     touched: state.journal.touched,
     changed: state.changed,
     fail,
+  });
+  // The engine's store: the memory store, or with [redis] the shared store over it (limits/shared-store.ts).
+  const store = createStoreSwitch(local);
+  const redis = createCountersRedis({
+    stores: store,
+    local,
+    log,
+    metrics: input.metrics,
+    now,
+    changed: () => {
+      state.changed();
+      state.saveSoon();
+    },
   });
   const outbox = createAlertOutbox({
     log,
@@ -113,15 +134,16 @@ export function startCounters(
   const useConfig = (next: Config) => {
     config = next;
     store.configure(config.limits, config.daemon.maxKeys);
+    redis.use(config);
     engine.configure(config.limits, ownAlertMail(config.alerts));
   };
 
   const growth = input.watchGrowth ?? watchGrowth();
   // Every quarter second, so that the collection after a burst comes soon after it ends.
   const watchKeys = () => {
-    const keys = store.keyCount();
-    if (growth.tick(keys, store.created)) {
-      log.debug("counters", "collected garbage after new keys", { keys, created: store.created });
+    const keys = local.keyCount();
+    if (growth.tick(keys, local.created)) {
+      log.debug("counters", "collected garbage after new keys", { keys, created: local.created });
     }
   };
 
@@ -134,7 +156,7 @@ export function startCounters(
   };
 
   useConfig(config);
-  state.start(store, outbox);
+  state.start(local, outbox);
   const ticker = setInterval(
     guarded(() => {
       store.expire(now());
@@ -169,7 +191,7 @@ export function startCounters(
           state.changed();
           return;
         case "stats":
-          return event.reply({ ...store.stats(), pendingAlerts: outbox.size });
+          return event.reply({ ...local.stats(), pendingAlerts: outbox.size });
         case "senders":
           return store.top(event.top, event.rule, event.reply);
         case "sender":
@@ -185,7 +207,8 @@ export function startCounters(
       }
     },
     stop(reason) {
-      store.close();
+      redis.stop();
+      local.close();
       clearInterval(ticker);
       clearInterval(keyWatcher);
       clearInterval(saver);

@@ -12,6 +12,7 @@ import {
   LIMIT_SECTION_PREFIX,
   LIMITS_SECTION,
   POSTFIX_SECTION,
+  REDIS_SECTION,
   RULE_SECTION,
   RULE_SECTION_PREFIX,
   SECTIONS,
@@ -29,6 +30,7 @@ import type {
   ConcernSettings,
   Config,
   DaemonConfig,
+  RedisConfig,
   SpamAssassinConfig,
   SpamdConfig,
 } from "./types.ts";
@@ -140,6 +142,8 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   if (spamdValues && spamdValues.listen === undefined && spamdValues.socket === undefined) {
     report(spamdSection.line, "[spamd]", "listen = none and no socket: the front would listen nowhere");
   }
+  const redisSection = found.get("redis");
+  const redisValues = redisSection && readSection(REDIS_SECTION, redisSection, report);
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
@@ -235,6 +239,9 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     maxScans: spamdValues.max_scans,
     timeoutMs: spamdValues.timeout,
   };
+  const redis = redisValues && redisConfig(redisValues, path);
+  // Redis away with fallback = open or closed: the limits answer as a concern that failed, so as this says.
+  if (redis && redis.fallback !== "local") concerns.limits.failMode = redis.fallback;
   return {
     ok: true,
     config: {
@@ -249,7 +256,29 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       postfix,
       content,
       spamd,
+      redis,
     },
+  };
+}
+
+/** The [redis] section's values as the Redis connection and store read them. */
+function redisConfig(
+  values: SectionValues<typeof REDIS_SECTION>,
+  path: (value: string) => string,
+): RedisConfig {
+  const address = values.url;
+  return {
+    address,
+    username: values.username ?? address.username,
+    password: values.password ?? address.password,
+    database: values.database ?? address.database ?? 0,
+    tlsCaFile: values.tls_ca_file === undefined ? undefined : path(values.tls_ca_file),
+    prefix: values.prefix,
+    timeoutMs: values.timeout,
+    connectTimeoutMs: values.connect_timeout,
+    fallback: values.fallback,
+    overCacheMs: values.over_cache,
+    retryEveryMs: values.retry_every,
   };
 }
 

@@ -5,6 +5,7 @@ import { STAGES } from "../protocols/attributes.ts";
 import { exemptionList, keyExpression } from "./limit-values.ts";
 import { dnsServerList, domainList, spfExemptionList } from "./spf-values.ts";
 import { spamdAddress, spamdUser } from "./spamassassin-values.ts";
+import { redisAddress, redisPrefix } from "./redis-values.ts";
 import { SPAMD_COMMANDS } from "../protocols/spamd-client.ts";
 import { HELO_CHECKS, SPF_ACTIONS, SPF_STAGES } from "../model/spf.ts";
 import {
@@ -64,6 +65,8 @@ const DAY = 24 * HOUR;
 // limit a mail host has a use for, and it keeps every window end far from any date arithmetic trouble.
 const MAX_WINDOW = 30 * DAY;
 const FAIL_MODES = ["open", "closed"] as const;
+/** [redis] fallback: count locally while Redis is away, or answer the limits as failed (open, closed). */
+export const REDIS_FALLBACKS = ["local", "open", "closed"] as const;
 
 export const DAEMON_SECTION = {
   policy_socket: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/policy.sock" },
@@ -259,6 +262,26 @@ export const SPAMD_SECTION = {
   timeout: { schema: duration(100, 10 * MINUTE), default: "30s" },
 } satisfies SectionSpec;
 
+/**
+ * [redis]: counters shared by several MX hosts (docs/redis.md). timeout: a check or commit is one round trip
+ * of well under a millisecond on a LAN; 200 ms leaves the 2 s the Exim snippets wait (and [limits] timeout,
+ * 1 s) for the fallback's answer. over_cache: a refused sender retrying is answered here for 1 s without a
+ * round trip (it can only refuse up to 1 s longer than needed, never grant: docs/redis.md).
+ */
+export const REDIS_SECTION = {
+  url: { schema: redisAddress, required: true },
+  username: { schema: text },
+  password: { schema: text },
+  database: { schema: integer(0, 10_000) },
+  tls_ca_file: { schema: absoluteOrRelativePath },
+  prefix: { schema: redisPrefix, default: "mailpolicyd:" },
+  timeout: { schema: duration(10, 10 * SECOND), default: "200ms" },
+  connect_timeout: { schema: duration(100, MINUTE), default: "2s" },
+  fallback: { schema: oneOf(REDIS_FALLBACKS), default: "local" },
+  over_cache: { schema: duration(0, MINUTE), default: "1s" },
+  retry_every: { schema: duration(100, MINUTE), default: "1s" },
+} satisfies SectionSpec;
+
 export const THRESHOLDS_SECTION = {
   time: { schema: window(1000, MAX_WINDOW), default: "300" },
   count: { schema: integer(1, 1_000_000_000), default: "20" },
@@ -292,4 +315,5 @@ export const SECTIONS: Record<string, SectionSpec> = {
   postfix: POSTFIX_SECTION,
   content: CONTENT_SECTION,
   spamd: SPAMD_SECTION,
+  redis: REDIS_SECTION,
 };

@@ -5,8 +5,9 @@ import type { PostfixConfig } from "../model/postfix.ts";
 import type { ContentPolicy } from "../model/content.ts";
 import type { ListenAddress } from "./values.ts";
 import type { SpamdAddress } from "./spamassassin-values.ts";
+import type { RedisAddress } from "./redis-values.ts";
 import type { SpamdCommand } from "../protocols/spamd-client.ts";
-import type { DAEMON_SECTION, SectionValues } from "./schema.ts";
+import type { DAEMON_SECTION, REDIS_FALLBACKS, SectionValues } from "./schema.ts";
 
 // The shapes below are the ones the rest of the code reads (camelCase, paths resolved, durations in ms);
 // where a field holds a schema's value as it is, its type is taken from that schema (config/schema.ts).
@@ -101,6 +102,22 @@ export interface SpamdConfig {
   timeoutMs: number;
 }
 
+/** [redis]: the counters shared through Redis (limits/redis-store.ts, docs/redis.md). */
+export interface RedisConfig {
+  /** Where, and the URL's credentials and database; username, password and database keys win over it. */
+  address: RedisAddress;
+  username?: string;
+  password?: string;
+  database: number;
+  tlsCaFile?: string; // resolved against the config file's folder
+  prefix: string;
+  timeoutMs: number; // per command
+  connectTimeoutMs: number;
+  fallback: typeof REDIS_FALLBACKS[number];
+  overCacheMs: number;
+  retryEveryMs: number; // while Redis is away: how often it is asked again (PING)
+}
+
 export interface Config {
   file: string; // where it was read from, "(embedded default config)" for the built-in default
   daemon: DaemonConfig;
@@ -113,4 +130,5 @@ export interface Config {
   postfix?: PostfixConfig; // absent (no [postfix] section): no Postfix listener
   content?: ContentPolicy; // absent (no [content] section): no content concern
   spamd?: SpamdConfig; // absent (no [spamd] section): no spamd front
+  redis?: RedisConfig; // absent (no [redis] section): counters in memory, this host's own
 }

@@ -65,9 +65,12 @@ export function createControlApp(deps: ControlDeps): Hono {
     const actors = deps.actorStates();
     const concerns = deps.concernHealth();
     // A failing concern answers for itself with its failure verdict: mail flows, but not as configured.
-    const ok = healthy(actors) && Object.values(concerns).every((health) => health.state === "ok");
+    // Redis away: the fallback answers ([redis] fallback), mail flows, but limits are this host's alone.
+    const redis = deps.metrics.redisHealth?.();
+    const ok = healthy(actors) && Object.values(concerns).every((health) => health.state === "ok") &&
+      redis?.state !== "down";
     return c.json(
-      { status: ok ? "ok" : "degraded", uptimeSeconds: uptime(), actors, concerns },
+      { status: ok ? "ok" : "degraded", uptimeSeconds: uptime(), actors, concerns, redis },
       ok ? 200 : 503,
     );
   });
@@ -94,6 +97,7 @@ export function createControlApp(deps: ControlDeps): Hono {
       actors: deps.actorStates(),
       restarts: deps.actorRestarts(),
       concerns: deps.concernHealth(),
+      redis: metrics.redisHealth?.(),
       requests: { total, byAction, badRequests: metrics.badRequests },
       rates: { lastMinute: requestRate(metrics, 1, now()), last5Minutes: requestRate(metrics, 5, now()) },
       trackedKeys: stats?.trackedKeys ?? null,

@@ -2,6 +2,7 @@
 // listener and the alerter write to (cheap, synchronous: it sits on the request path) and the control
 // actor reads; it holds no policy state, so no actor owns it.
 import type { DnsStats } from "../dns/resolver.ts";
+import type { RedisHealth } from "../limits/shared-store.ts";
 import { createSpamdMetrics, type SpamdMetrics } from "./spamd-metrics.ts";
 import type { SpamFrontMetrics } from "./spam-front-metrics.ts";
 
@@ -58,6 +59,8 @@ export interface Metrics {
   readonly spfResults: Map<string, number>;
   /** Set by the SPF actor while it runs: its DNS client's and result cache's counters. */
   spfStats?: () => SpfStats;
+  /** Set by the counters actor while [redis] is configured: limits/shared-store.ts. */
+  redisHealth?: () => RedisHealth;
   /** SpamAssassin concern: scans by outcome, spamd's latency, the breaker (control/spamd-metrics.ts). */
   readonly spamd: SpamdMetrics;
   /** Set by the spamd front when it starts ([spamd] configured): control/spam-front-metrics.ts. */

@@ -101,10 +101,41 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
       out.push(`mailpolicyd_concern_failures_total{concern="${label(concern)}",reason="${reason}"} ${count}`);
     }
   }
+  renderRedis(metrics, family, out);
   renderSpf(metrics, family, out);
   renderSpamd(metrics.spamd, family, out);
   if (metrics.spamFront) renderSpamFront(metrics.spamFront, family, out);
   return `${out.join("\n")}\n`;
+}
+
+/** The shared counters' families, when [redis] is configured (limits/shared-store.ts). */
+function renderRedis(
+  metrics: Metrics,
+  family: (name: string, type: string, help: string) => void,
+  out: string[],
+): void {
+  const health = metrics.redisHealth?.();
+  if (health === undefined) return;
+  family("redis_up", "gauge", "1 while Redis answers; 0 while the fallback does ([redis] fallback).");
+  out.push(`mailpolicyd_redis_up ${health.state === "up" ? 1 : 0}`);
+  family("redis_incidents_total", "counter", "Times Redis stopped answering (each logged once).");
+  out.push(`mailpolicyd_redis_incidents_total ${health.incidents}`);
+  family("redis_fallback_checks_total", "counter", "Checks the fallback answered while Redis was away.");
+  out.push(`mailpolicyd_redis_fallback_checks_total ${health.fallbackChecks}`);
+  family(
+    "redis_merged_total",
+    "counter",
+    "Counters of this host added into Redis (after an outage, at upgrade).",
+  );
+  out.push(`mailpolicyd_redis_merged_total ${health.merged}`);
+  family("redis_round_trips_total", "counter", "Round trips to Redis (a pipeline is one).");
+  out.push(`mailpolicyd_redis_round_trips_total ${health.store.roundTrips}`);
+  family(
+    "redis_cache_hits_total",
+    "counter",
+    "Checks answered by the local cache of refused keys ([redis] over_cache).",
+  );
+  out.push(`mailpolicyd_redis_cache_hits_total ${health.store.cacheHits}`);
 }
 
 /** The SPF concern's families, when it runs ([spf] configured): results, DNS traffic and caches. */

@@ -71,6 +71,11 @@ export interface ProbeBatch {
   clientAddress: string | undefined;
   /** How many probes the commit marked `crossed` (the store sets it). */
   crossings: number;
+  /**
+   * The store could not answer (Redis away with [redis] fallback = open or closed): set at check, the
+   * limits answer as a failed concern and nothing is committed; the engine clears it.
+   */
+  failed: boolean;
 }
 
 export type BatchDone = (batch: ProbeBatch) => void;

@@ -5,9 +5,12 @@
 // incident (docs/architecture.md, "Counters").
 import type { Verdict } from "../policy/verdict.ts";
 
-/** Pass 1's answer: `verdict` is what `hit` would answer; `ticket` 0 means nothing to commit. */
+/**
+ * Pass 1's answer: `verdict` is what `hit` would answer (undefined: the store could not answer, the
+ * concern failed); `ticket` 0 means nothing to commit.
+ */
 export interface LimitsCheck {
-  verdict: Verdict;
+  verdict: Verdict | undefined;
   ticket: number;
 }
 

@@ -37,8 +37,11 @@ export interface LimitEngineHooks {
 export interface LimitEngine {
   /** The limits, in config order, and the daemon's own alert mail (never counted). */
   configure(limits: readonly LimitConfig[], ownAlert: OwnAlertMail | undefined): void;
-  /** Check and commit with its own verdict: the answer when the limits are the only concern. */
-  hit(request: PolicyRequest, reply: (verdict: Verdict) => void): void;
+  /**
+   * Check and commit with its own verdict: the answer when the limits are the only concern. Undefined:
+   * the store could not answer (ProbeBatch.failed).
+   */
+  hit(request: PolicyRequest, reply: (verdict: Verdict | undefined) => void): void;
   /** Pass 1: the verdict, and a ticket for `commit` (0: nothing to commit). */
   check(request: PolicyRequest, reply: (check: LimitsCheck) => void): void;
   /** Pass 2: `refused` is the final verdict's (every concern's). An unknown ticket is ignored. */
@@ -51,7 +54,7 @@ export interface LimitEngine {
 /** A request's batch, with what the engine needs to finish it after the store's answer. */
 interface RequestBatch extends ProbeBatch {
   request: PolicyRequest | undefined;
-  hitReply: ((verdict: Verdict) => void) | undefined;
+  hitReply: ((verdict: Verdict | undefined) => void) | undefined;
   checkReply: ((check: LimitsCheck) => void) | undefined;
   /** The request's own verdict refuses (for a held check committed without a final verdict). */
   refused: boolean;
@@ -63,6 +66,7 @@ const SPARE_BATCHES = 16;
 
 const ACCEPT = verdictFor(undefined);
 const NOTHING_HELD: LimitsCheck = Object.freeze({ verdict: ACCEPT, ticket: 0 });
+const FAILED: LimitsCheck = Object.freeze({ verdict: undefined, ticket: 0 });
 
 export function createLimitEngine(
   store: CounterStore,
@@ -99,6 +103,7 @@ export function createLimitEngine(
       subject: undefined,
       clientAddress: undefined,
       crossings: 0,
+      failed: false,
       request: undefined,
       hitReply: undefined,
       checkReply: undefined,
@@ -106,6 +111,7 @@ export function createLimitEngine(
     };
 
   const giveBack = (batch: RequestBatch) => {
+    batch.failed = false;
     batch.request = undefined;
     batch.hitReply = undefined;
     batch.checkReply = undefined;
@@ -204,6 +210,7 @@ export function createLimitEngine(
   function hitChecked(batch: ProbeBatch): void {
     const checked = batch as RequestBatch;
     const reply = checked.hitReply!;
+    if (checked.failed) return failedCheck(checked, reply);
     const verdict = decide(checked);
     commitBatch(checked, checked.refused, checked.at);
     reply(verdict);
@@ -214,9 +221,16 @@ export function createLimitEngine(
     incident: (incident) => hooks.heldIncident(incident),
   });
 
+  /** The store could not check: nothing to commit, and the concern's failure answer decides. */
+  const failedCheck = (batch: RequestBatch, reply: (answer: undefined) => void) => {
+    giveBack(batch);
+    reply(undefined);
+  };
+
   function checkChecked(batch: ProbeBatch): void {
     const checked = batch as RequestBatch;
     const reply = checked.checkReply!;
+    if (checked.failed) return failedCheck(checked, () => reply(FAILED));
     const verdict = decide(checked);
     reply({ verdict, ticket: held.hold(checked) });
   }

@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { parseConfig } from "../../src/config/load.ts";
 import { createLogger } from "../../src/log.ts";
 import type { BatchDone, CounterStore, Probe, ProbeBatch } from "../../src/limits/counter-store.ts";
-import { createLimitEngine, type LimitEngine } from "../../src/limits/limit-engine.ts";
+import { createLimitEngine, type LimitEngine, type LimitsCheck } from "../../src/limits/limit-engine.ts";
 import { createMemoryStore } from "../../src/limits/memory-store.ts";
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from "../../src/limits/redis-store.ts";
 import type { LimitConfig } from "../../src/model/limit.ts";
@@ -72,17 +72,19 @@ export function host(
     store,
     crossings,
     async hit(sender, extra) {
-      const verdict = await new Promise<Verdict>((resolve) => engine.hit(request(sender, extra), resolve));
+      const verdict = await new Promise<Verdict>((resolve) =>
+        engine.hit(request(sender, extra), (verdict) => resolve(verdict!))
+      );
       await settle();
       return verdict;
     },
     async checkCommit(sender, refused, extra) {
-      const checked = await new Promise<{ verdict: Verdict; ticket: number }>((resolve) =>
+      const checked = await new Promise<LimitsCheck>((resolve) =>
         engine.check(request(sender, extra), resolve)
       );
       engine.commit(checked.ticket, refused);
       await settle();
-      return checked.verdict;
+      return checked.verdict!;
     },
     show: (key) => new Promise((resolve) => store.show(key, resolve)),
     top: (count, rule) => new Promise((resolve) => store.top(count, rule, resolve)),

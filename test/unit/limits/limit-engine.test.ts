@@ -113,7 +113,7 @@ describe("limit engine: check, then commit with the final verdict", () => {
     const { engine, check, memory } = setUp("[limit out]\nkey = sasl_username\ncount = 2\ntime = 1h\n");
     const checked = check("a@x.org"); // no sasl_username: the limit does not apply
     assert.equal(checked.ticket, 0);
-    assert.equal(checked.verdict.action, "accept");
+    assert.equal(checked.verdict!.action, "accept");
     engine.commit(0, false);
     assert.equal(memory.keyCount(), 0);
     assert.equal(engine.heldCount, 0);
@@ -222,7 +222,7 @@ describe("limit engine: a commit after other requests", () => {
     );
     const first = check("a@x.org");
     const second = check("a@x.org");
-    assert.equal(second.verdict.over, false, "at check both were under the limit");
+    assert.equal(second.verdict!.over, false, "at check both were under the limit");
     engine.commit(first.ticket, false);
     assert.deepEqual(crossings, []);
     engine.commit(second.ticket, false);
@@ -292,7 +292,7 @@ describe("limit engine: held checks", () => {
     hit("a@x.org");
     hit("a@x.org");
     const held = check("a@x.org");
-    assert.equal(held.verdict.action, "defer");
+    assert.equal(held.verdict!.action, "defer");
     clock.now += HOLD_MS;
     engine.expireHeld();
     assert.deepEqual(counts("a@x.org"), { out: 2 });
@@ -336,14 +336,16 @@ describe("limit engine: over a store that answers later (as Redis will)", () => 
   it("answers every request in flight from its own probes", async () => {
     const { engine, request, counts } = setUp(LEAKY, { store: later });
     const asked = ["a@x.org", "b@x.org", "a@x.org", "a@x.org"].map((sender) =>
-      new Promise<Verdict>((resolve) => engine.hit(request(sender), resolve))
+      new Promise<Verdict>((resolve) => engine.hit(request(sender), (verdict) => resolve(verdict!)))
     );
     const answers = await Promise.all(asked);
     assert.deepEqual(answers.map((verdict) => verdict.action), ["accept", "accept", "accept", "accept"]);
     // All four were checked before any commit: none saw the others. The commits all count.
     assert.deepEqual(counts("a@x.org"), { out: 3 });
     assert.deepEqual(counts("b@x.org"), { out: 1 });
-    const fourth = await new Promise<Verdict>((resolve) => engine.hit(request("a@x.org"), resolve));
+    const fourth = await new Promise<Verdict>((resolve) =>
+      engine.hit(request("a@x.org"), (verdict) => resolve(verdict!))
+    );
     assert.equal(fourth.action, "defer");
     assert.equal(fourth.outcome?.key, "a@x.org");
   });

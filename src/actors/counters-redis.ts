@@ -1,0 +1,103 @@
+// [redis] for the counters actor: connects, builds the shared store over the memory store, merges this
+// host's counters into Redis once the state file is restored (the upgrade from the memory store), and on
+// a reload that removes [redis] brings the shared counters back into memory (docs/redis.md, "Upgrade").
+import type { Config, RedisConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../control/metrics.ts";
+import type { MemoryStore } from "../limits/memory-store.ts";
+import { connectRedis } from "../limits/redis-connection.ts";
+import { createSharedStore, type SharedStore } from "../limits/shared-store.ts";
+import type { StoreSwitch } from "../limits/store-switch.ts";
+
+export interface CountersRedisOptions {
+  stores: StoreSwitch;
+  local: MemoryStore;
+  log: Logger;
+  metrics?: Metrics;
+  now: () => number;
+  /** The memory store changed wholesale: the next snapshot must hold it, soon. */
+  changed: () => void;
+}
+
+export interface CountersRedis {
+  /** Follows the config: [redis] added, changed or removed. `restored`: the state file is in memory. */
+  use(config: Config): void;
+  /** The state file's counters are in memory: into Redis with them. */
+  restored(): void;
+  stop(): void;
+}
+
+export function createCountersRedis(options: CountersRedisOptions): CountersRedis {
+  const { stores, local, log, now } = options;
+  let shared: SharedStore | undefined;
+  let settings: string | undefined; // the [redis] config the shared store was made with, as JSON
+  let restoreDone = false;
+  let stopped = false;
+  const clients = new Map<SharedStore, ReturnType<typeof connectRedis>>();
+
+  const merge = (why: string) => {
+    const store = shared;
+    store?.mergeLocal().then(
+      (merged) => {
+        if (merged > 0) log.info("redis", "this host's counters added into Redis", { counters: merged, why });
+      },
+      (error) =>
+        log.warn("redis", "counters not yet added into Redis; again when it answers", {
+          why,
+          error: String(error),
+        }),
+    );
+  };
+
+  const start = (config: Config, redis: RedisConfig) => {
+    const client = connectRedis(redis, (error) => log.debug("redis", "connection", { error: error.message }));
+    shared = createSharedStore({ client, config: redis, local, log, now, changed: options.changed });
+    clients.set(shared, client);
+    shared.configure(config.limits, config.daemon.maxKeys);
+    settings = JSON.stringify(redis);
+    stores.current = shared;
+    if (options.metrics) options.metrics.redisHealth = shared.health;
+    const where = redis.address.path ?? `${redis.address.host}:${redis.address.port}`;
+    log.info("redis", "counters shared through Redis", { redis: where, fallback: redis.fallback });
+  };
+
+  const finish = (store: SharedStore) => {
+    store.close();
+    clients.get(store)?.disconnect();
+    clients.delete(store);
+  };
+
+  return {
+    use(config) {
+      const redis = config.redis;
+      if (redis && JSON.stringify(redis) === settings) return;
+      const old = shared;
+      if (old) {
+        // Removed (or changed): the shared counters come into memory first, then the connection goes.
+        shared = undefined;
+        settings = undefined;
+        stores.current = local;
+        if (options.metrics) options.metrics.redisHealth = undefined;
+        old.exportToLocal().then(
+          (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),
+          (error) => log.warn("redis", "shared counters not brought into memory", { error: String(error) }),
+        ).finally(() => {
+          finish(old);
+          options.changed();
+        });
+      }
+      if (!redis || stopped) return;
+      start(config, redis);
+      if (restoreDone) merge(old ? "[redis] changed" : "[redis] added");
+    },
+    restored() {
+      restoreDone = true;
+      if (shared) merge("state file restored");
+    },
+    stop() {
+      stopped = true;
+      if (shared) finish(shared);
+      shared = undefined;
+    },
+  };
+}

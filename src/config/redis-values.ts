@@ -1,0 +1,56 @@
+// Converters for [redis] values whose syntax is ours: where Redis listens (docs/redis.md).
+import * as v from "valibot";
+import { parsedBy } from "./limit-values.ts";
+
+/** Where Redis listens, as ioredis takes it; credentials and database from the URL, if any. */
+export interface RedisAddress {
+  host?: string;
+  port?: number;
+  path?: string; // a Unix socket
+  tls: boolean;
+  username?: string;
+  password?: string;
+  database?: number;
+}
+
+const NOT_AN_ADDRESS = "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS) or unix:/PATH";
+
+/** "redis://127.0.0.1:6379/0", "rediss://user:secret@redis.example.org", "unix:/run/redis/redis.sock". */
+export function parseRedisAddress(text: string): RedisAddress | string {
+  const value = text.trim();
+  if (value.startsWith("unix:") || value.startsWith("/")) {
+    const path = value.replace(/^unix:(\/\/)?/, "");
+    return path.startsWith("/") && !/[\0\n]/.test(path)
+      ? { path, tls: false }
+      : "unix: needs an absolute path";
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return NOT_AN_ADDRESS;
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") return NOT_AN_ADDRESS;
+  if (url.hostname === "") return "the URL names no host";
+  const db = url.pathname.replace(/^\//, "");
+  if (db !== "" && !/^\d{1,5}$/.test(db)) {
+    return "the database after the host must be a number: redis://HOST/0";
+  }
+  const port = url.port === "" ? 6379 : Number(url.port);
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ""),
+    port,
+    tls: url.protocol === "rediss:",
+    username: url.username === "" ? undefined : decodeURIComponent(url.username),
+    password: url.password === "" ? undefined : decodeURIComponent(url.password),
+    database: db === "" ? undefined : Number(db),
+  };
+}
+
+export const redisAddress = v.pipe(v.string(), parsedBy(parseRedisAddress));
+
+/** A key prefix: printable, no braces (the hash tag is the counter's: docs/redis.md). */
+export const redisPrefix = v.pipe(
+  v.string(),
+  v.regex(/^[!-z|~]{0,64}$/, "at most 64 printable characters, without spaces, { or }"),
+);

@@ -1,0 +1,47 @@
+// The ioredis client the daemon's Redis store (limits/redis-store.ts) talks through, made from [redis]
+// (docs/redis.md). A command waits at most the per-command timeout, queued while the connection is being
+// made (the first requests after start wait for it instead of failing at once: the fallback then answered
+// them as an incident), and is never retried (maxRetriesPerRequest 0: the fallback answers instead).
+// ioredis reconnects by itself, on the one backoff (actors/backoff.ts).
+import { readFileSync } from "node:fs";
+import { Redis, type RedisOptions } from "ioredis";
+import type { RedisConfig } from "../config/types.ts";
+import { backoffDelay } from "../actors/backoff.ts";
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+/** The client's options; exported for the tests that check what a config turns into. */
+export function redisOptions(config: RedisConfig): RedisOptions {
+  const { address } = config;
+  const where = address.path !== undefined
+    ? { path: address.path }
+    : { host: address.host, port: address.port };
+  const tls = address.tls
+    ? {
+      servername: address.host,
+      ca: config.tlsCaFile === undefined ? undefined : readFileSync(config.tlsCaFile),
+    }
+    : undefined;
+  return {
+    ...where,
+    tls,
+    username: config.username,
+    password: config.password,
+    db: config.database,
+    commandTimeout: config.timeoutMs,
+    connectTimeout: config.connectTimeoutMs,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (times: number) => backoffDelay(times, RECONNECT_MIN_MS, RECONNECT_MAX_MS),
+    lazyConnect: false,
+    // The store sends what a turn of the event loop asked as one pipeline of its own.
+    enableAutoPipelining: false,
+  };
+}
+
+export function connectRedis(config: RedisConfig, onError: (error: Error) => void): Redis {
+  const client = new Redis(redisOptions(config));
+  client.on("error", onError);
+  return client;
+}

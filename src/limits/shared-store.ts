@@ -1,0 +1,223 @@
+// The counters of a site with several MX hosts ([redis], docs/redis.md): the Redis store
+// (limits/redis-store.ts) while Redis answers, and this host's memory store (limits/memory-store.ts) as the
+// fallback. Redis failing a check or commit (an error, the command timeout) starts an incident: logged
+// once, and until Redis answers a PING again (every [redis] retry_every) no request goes to Redis. Then
+// `fallback` answers: `local` counts in memory, `open`/`closed` make the limits a failed concern (the
+// engine answers accept or defer). When Redis is back, the counters counted here are added into Redis
+// and dropped here: the same merge as the upgrade from the memory store (`mergeLocal`).
+import type { Redis } from "ioredis";
+import type { RedisConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import type { LimitConfig } from "../model/limit.ts";
+import type { SenderCounter } from "../policy/sender-counter.ts";
+import type { BatchDone, CounterStore, ProbeBatch } from "./counter-store.ts";
+import type { MemoryStore } from "./memory-store.ts";
+import { createRedisStore, type RedisStore, type RedisStoreStats } from "./redis-store.ts";
+
+/** What /health, /status and /metrics show of Redis. */
+export interface RedisHealth {
+  state: "up" | "down";
+  /** When the current state began (ms). */
+  since: number;
+  fallback: RedisConfig["fallback"];
+  incidents: number;
+  /** Checks answered by the fallback (locally, or as a failed concern). */
+  fallbackChecks: number;
+  /** Counters added into Redis from this host after an incident or at the upgrade. */
+  merged: number;
+  lastError?: string;
+  store: RedisStoreStats;
+}
+
+export interface SharedStore extends CounterStore {
+  health(): RedisHealth;
+  /**
+   * Adds every counter the memory store holds into Redis and drops it there (counted while Redis was away,
+   * or restored from the state file of the memory store's days); resolves with how many.
+   */
+  mergeLocal(): Promise<number>;
+  /** Every shared counter into the memory store (switching back to memory); resolves with how many. */
+  exportToLocal(): Promise<number>;
+  close(): void;
+}
+
+export interface SharedStoreOptions {
+  client: Redis;
+  config: RedisConfig;
+  local: MemoryStore;
+  log: Logger;
+  now: () => number;
+  /** Something changed that the next snapshot must hold (the memory store emptied after a merge). */
+  changed: () => void;
+}
+
+// Counters merged at once: each is a script call; a bounded batch keeps Redis's queue and memory small.
+const MERGE_SLICE = 256;
+
+export function createSharedStore(options: SharedStoreOptions): SharedStore {
+  const { client, config, local, log, now } = options;
+  let limits: readonly LimitConfig[] = [];
+  let maxKeys = 0;
+  let down = false;
+  let closed = false;
+  let retry: ReturnType<typeof setInterval> | undefined;
+  const health = {
+    since: now(),
+    incidents: 0,
+    fallbackChecks: 0,
+    merged: 0,
+    lastError: undefined as string | undefined,
+  };
+
+  const failed = (batch: ProbeBatch, done: BatchDone) => {
+    for (let i = 0; i < batch.size; i++) batch.probes[i].crossed = false;
+    batch.crossings = 0;
+    batch.failed = true;
+    done(batch);
+  };
+
+  /** The fallback's answer to a check (or a commit) Redis is not asked about. */
+  const fallBack = (batch: ProbeBatch, phase: "check" | "commit", done: BatchDone) => {
+    if (phase === "check") health.fallbackChecks++;
+    if (config.fallback === "local") {
+      return phase === "check" ? local.check(batch, done) : local.commit(batch, now(), done);
+    }
+    if (phase === "check") return failed(batch, done);
+    // A commit Redis lost, with no local counting: nothing is counted; the verdict already went out.
+    for (let i = 0; i < batch.size; i++) batch.probes[i].crossed = false;
+    batch.crossings = 0;
+    done(batch);
+  };
+
+  const startIncident = (error: unknown) => {
+    if (down || closed) return;
+    down = true;
+    health.incidents++;
+    health.since = now();
+    health.lastError = String(error instanceof Error ? error.message : error);
+    log.warn("redis", "Redis unavailable: the fallback answers until it is back", {
+      fallback: config.fallback,
+      error: health.lastError,
+    });
+    retry = setInterval(tryAgain, config.retryEveryMs);
+  };
+
+  let trying = false;
+  const tryAgain = () => {
+    if (trying || closed) return;
+    trying = true;
+    client.ping().then(
+      () => {
+        clearInterval(retry);
+        retry = undefined;
+        down = false;
+        health.since = now();
+        mergeLocal().then(
+          (merged) => log.info("redis", "Redis is back: shared counting again", { mergedFromLocal: merged }),
+          (error) => startIncident(error),
+        );
+      },
+      () => {},
+    ).finally(() => trying = false);
+  };
+
+  const redis: RedisStore = createRedisStore({
+    client,
+    prefix: config.prefix,
+    log,
+    overCacheMs: config.overCacheMs,
+    unavailable(batch, phase, error, done) {
+      startIncident(error);
+      fallBack(batch, phase, done);
+    },
+  });
+
+  /** Takes the memory store's counters out (the live tables are replaced by empty ones). */
+  const takeLocal = (): [LimitConfig, string, SenderCounter][] => {
+    const taken: [LimitConfig, string, SenderCounter][] = [];
+    const tables = local.snapshotTables();
+    for (const limit of limits) {
+      for (const [key, counter] of tables.get(limit.name) ?? []) taken.push([limit, key, counter]);
+    }
+    if (taken.length > 0) {
+      local.configure([], maxKeys);
+      local.configure(limits, maxKeys);
+      options.changed();
+    }
+    return taken;
+  };
+
+  const mergeLocal = async (): Promise<number> => {
+    const taken = takeLocal();
+    let done = 0;
+    try {
+      for (; done < taken.length; done += MERGE_SLICE) {
+        await Promise.all(
+          taken.slice(done, done + MERGE_SLICE).map(([limit, key, counter]) =>
+            redis.addLocal(limit, key, counter)
+          ),
+        );
+      }
+    } catch (error) {
+      // What was not merged goes back to the memory store, to be merged at the next try.
+      for (const [limit, key, counter] of taken.slice(done)) local.adopt(limit.name, key, counter);
+      options.changed();
+      throw error;
+    }
+    health.merged += taken.length;
+    return taken.length;
+  };
+
+  return {
+    configure(next, nextMaxKeys) {
+      limits = next;
+      maxKeys = nextMaxKeys;
+      redis.configure(next, nextMaxKeys);
+      local.configure(next, nextMaxKeys);
+    },
+    check(batch, done) {
+      if (down) return fallBack(batch, "check", done);
+      redis.check(batch, done);
+    },
+    commit(batch, at, done) {
+      if (down) return fallBack(batch, "commit", done);
+      redis.commit(batch, at, done);
+    },
+    recordSubject(limit, key, subject) {
+      if (down) local.recordSubject(limit, key, subject);
+      else redis.recordSubject(limit, key, subject);
+    },
+    alertSettled(limitName, key, firstSeen) {
+      local.alertSettled(limitName, key, firstSeen);
+      if (!down) redis.alertSettled(limitName, key, firstSeen);
+    },
+    expire: (at) => local.expire(at),
+    top: (count, rule, reply) => (down ? local : redis).top(count, rule, reply),
+    show: (key, reply) => (down ? local : redis).show(key, reply),
+    reset(key, reply) {
+      local.reset(key, (localRemoved) => {
+        if (down) return reply(localRemoved);
+        redis.reset(key, (removed) => reply(Math.max(removed, localRemoved)));
+      });
+    },
+    health: () => ({
+      state: down ? "down" : "up",
+      since: health.since,
+      fallback: config.fallback,
+      incidents: health.incidents,
+      fallbackChecks: health.fallbackChecks,
+      merged: health.merged,
+      lastError: health.lastError,
+      store: redis.stats(),
+    }),
+    mergeLocal,
+    async exportToLocal() {
+      return await redis.exportCounters((limit, key, counter) => local.adopt(limit, key, counter));
+    },
+    close() {
+      closed = true;
+      clearInterval(retry);
+      redis.close();
+    },
+  };
+}

@@ -1,0 +1,110 @@
+// The [redis] section (config/schema.ts REDIS_SECTION, config/redis-values.ts): no section, no Redis; the
+// URL's forms; every value checked, each error naming file and line.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { parseConfig } from "../../../src/config/load.ts";
+
+const load = (text: string) => parseConfig(text, "t.conf", "/etc/mailpolicyd");
+
+function errors(text: string): string[] {
+  const result = load(text);
+  assert.equal(result.ok, false, text);
+  return result.ok ? [] : result.errors;
+}
+
+describe("[redis]", () => {
+  it("absent: counters in memory, [limits] fail_mode untouched", () => {
+    const result = load("[daemon]\n");
+    assert.ok(result.ok);
+    assert.equal(result.config.redis, undefined);
+    assert.equal(result.config.concerns.limits.failMode, "open");
+  });
+
+  it("url is required", () => {
+    assert.deepEqual(errors("[redis]\n"), ["t.conf:1: redis.url: required key missing"]);
+  });
+
+  it("a bare URL: the schema's defaults", () => {
+    const result = load("[redis]\nurl = redis://127.0.0.1\n");
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual(result.config.redis, {
+      address: {
+        host: "127.0.0.1",
+        port: 6379,
+        tls: false,
+        username: undefined,
+        password: undefined,
+        database: undefined,
+      },
+      username: undefined,
+      password: undefined,
+      database: 0,
+      tlsCaFile: undefined,
+      prefix: "mailpolicyd:",
+      timeoutMs: 200,
+      connectTimeoutMs: 2000,
+      fallback: "local",
+      overCacheMs: 1000,
+      retryEveryMs: 1000,
+    });
+  });
+
+  it("credentials and database from the URL; the keys win over it", () => {
+    const fromUrl = load("[redis]\nurl = rediss://mta:s%40cret@[::1]:6380/3\n");
+    assert.ok(fromUrl.ok);
+    assert.equal(fromUrl.config.redis!.address.host, "::1");
+    assert.equal(fromUrl.config.redis!.address.port, 6380);
+    assert.equal(fromUrl.config.redis!.address.tls, true);
+    assert.equal(fromUrl.config.redis!.username, "mta");
+    assert.equal(fromUrl.config.redis!.password, "s@cret");
+    assert.equal(fromUrl.config.redis!.database, 3);
+    const keys = load(
+      "[redis]\nurl = redis://a:b@h/3\nusername = other\npassword = x\ndatabase = 5\ntls_ca_file = ca.pem\n",
+    );
+    assert.ok(keys.ok);
+    assert.equal(keys.config.redis!.username, "other");
+    assert.equal(keys.config.redis!.password, "x");
+    assert.equal(keys.config.redis!.database, 5);
+    assert.equal(keys.config.redis!.tlsCaFile, "/etc/mailpolicyd/ca.pem");
+  });
+
+  it("a Unix socket: unix:/PATH or the path alone", () => {
+    for (const url of ["unix:/run/redis/redis-server.sock", "/run/redis/redis-server.sock"]) {
+      const result = load(`[redis]\nurl = ${url}\n`);
+      assert.ok(result.ok, url);
+      assert.deepEqual(result.config.redis!.address, { path: "/run/redis/redis-server.sock", tls: false });
+    }
+  });
+
+  it("fallback open or closed: the limits answer as a failed concern, so as that says", () => {
+    for (const fallback of ["open", "closed"]) {
+      const result = load(`[daemon]\nfail_mode = open\n[redis]\nurl = redis://h\nfallback = ${fallback}\n`);
+      assert.ok(result.ok);
+      assert.equal(result.config.concerns.limits.failMode, fallback);
+    }
+    const local = load("[limits]\nfail_mode = closed\n[redis]\nurl = redis://h\n");
+    assert.ok(local.ok);
+    assert.equal(local.config.concerns.limits.failMode, "closed");
+  });
+
+  it("bad values: one error each, with its line", () => {
+    assert.deepEqual(
+      errors(
+        "[redis]\nurl = http://h\nprefix = a{b}\ntimeout = 5ms\nfallback = maybe\nover_cache = 2m\n",
+      ),
+      [
+        "t.conf:2: redis.url: expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS) or unix:/PATH",
+        "t.conf:3: redis.prefix: at most 64 printable characters, without spaces, { or }",
+        "t.conf:4: redis.timeout: must be at least 10 ms",
+        "t.conf:5: redis.fallback: expected one of: local, open, closed",
+        "t.conf:6: redis.over_cache: must be at most 1m",
+      ],
+    );
+    assert.deepEqual(errors("[redis]\nurl = redis://h/x\n"), [
+      "t.conf:2: redis.url: the database after the host must be a number: redis://HOST/0",
+    ]);
+    assert.deepEqual(errors("[redis]\nurl = unix:run/redis.sock\n"), [
+      "t.conf:2: redis.url: unix: needs an absolute path",
+    ]);
+  });
+});

@@ -12,6 +12,7 @@ import {
   LIMIT_SECTION,
   LIMITS_SECTION,
   POSTFIX_SECTION,
+  REDIS_SECTION,
   RULE_SECTION,
   type SectionSpec,
   SPAMASSASSIN_SECTION,
@@ -59,4 +60,5 @@ describe("docs/configuration.md defaults", () => {
   it("[content] shows the schema's defaults", () => assertTableMatches("[content]", CONTENT_SECTION));
   it("[rule NAME] shows the schema's defaults", () => assertTableMatches("[rule NAME]", RULE_SECTION));
   it("[spamd] shows the schema's defaults", () => assertTableMatches("[spamd]", SPAMD_SECTION));
+  it("[redis] shows the schema's defaults", () => assertTableMatches("[redis]", REDIS_SECTION));
 });

@@ -1,0 +1,128 @@
+// The shared store (limits/shared-store.ts) over a real redis-server: counts go to Redis while it answers;
+// killed, the fallback answers at once (local counting, or a failed check for open/closed), one incident;
+// restarted, what was counted here is added into Redis and dropped here.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { parseConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/types.ts";
+import { createMemoryStore, type MemoryStore } from "../../src/limits/memory-store.ts";
+import { connectRedis } from "../../src/limits/redis-connection.ts";
+import { createSharedStore, type SharedStore } from "../../src/limits/shared-store.ts";
+import { host, quiet } from "../helpers/redis-engines.ts";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { waitFor } from "../helpers/daemon-process.ts";
+
+function configFor(server: RedisServer, fallback: string): Config {
+  const parsed = parseConfig(
+    `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${server.url}\n` +
+      `timeout = 150ms\nretry_every = 100ms\nover_cache = 0\nfallback = ${fallback}\n`,
+    "t.conf",
+    "/tmp",
+  );
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
+  return parsed.config;
+}
+
+interface Site {
+  shared: SharedStore;
+  local: MemoryStore;
+  hit(sender: string): Promise<string | undefined>;
+  close(): void;
+}
+
+function site(config: Config): Site {
+  const local = createMemoryStore({
+    now: Date.now,
+    log: quiet,
+    touched: () => {},
+    changed: () => {},
+    fail: (error) => {
+      throw error;
+    },
+  });
+  const client = connectRedis(config.redis!, () => {});
+  const shared = createSharedStore({
+    client,
+    config: config.redis!,
+    local,
+    log: quiet,
+    now: Date.now,
+    changed: () => {},
+  });
+  const made = host(shared, config.limits, Date.now, () => client.ping().catch(() => {}));
+  return {
+    shared,
+    local,
+    hit: async (sender) => (await made.hit(sender))?.action,
+    close() {
+      shared.close();
+      local.close();
+      client.disconnect();
+    },
+  };
+}
+
+describe("shared store: Redis, and the fallback while it is away", () => {
+  let server: RedisServer;
+  before(async () => server = await startRedisServer());
+  after(() => server.stop());
+
+  it("fallback = local: counts here while Redis is away, adds them into Redis when it is back", async () => {
+    const one = site(configFor(server, "local"));
+    try {
+      assert.equal(await one.hit("a@x.org"), "accept");
+      assert.equal(one.shared.health().state, "up");
+      await server.kill9();
+      assert.equal(await one.hit("a@x.org"), "accept", "the first failure is answered by the fallback");
+      assert.equal(await one.hit("a@x.org"), "accept");
+      const down = one.shared.health();
+      assert.equal(down.state, "down");
+      assert.equal(down.incidents, 1);
+      assert.equal(down.fallbackChecks, 2);
+      assert.equal(one.local.keyCount(), 1, "counted in memory meanwhile");
+      await server.restart(); // an empty Redis: only what this host counted since comes back
+      await waitFor(() => one.shared.health().merged === 1, 10_000, "the merge after Redis is back");
+      assert.equal(one.shared.health().state, "up");
+      assert.equal(one.local.keyCount(), 0, "dropped here once merged");
+      assert.equal(await one.hit("a@x.org"), "accept", "3 of 3: the 2 counted locally are in Redis");
+      assert.equal(await one.hit("a@x.org"), "defer");
+    } finally {
+      one.close();
+    }
+  });
+
+  for (const fallback of ["open", "closed"]) {
+    it(`fallback = ${fallback}: the check fails (the engine answers its fail mode), nothing counted here`, async () => {
+      const one = site(configFor(server, fallback));
+      try {
+        assert.equal(await one.hit("b@x.org"), "accept");
+        await server.kill9();
+        assert.equal(await one.hit("b@x.org"), undefined);
+        assert.equal(await one.hit("b@x.org"), undefined);
+        assert.equal(one.local.keyCount(), 0);
+        assert.equal(one.shared.health().incidents, 1);
+        await server.restart();
+        await waitFor(() => one.shared.health().state === "up", 10_000, "Redis back");
+        assert.equal(await one.hit("b@x.org"), "accept");
+      } finally {
+        one.close();
+      }
+    });
+  }
+
+  it("mergeLocal with Redis away keeps the counters here, and adds them once it answers", async () => {
+    const one = site(configFor(server, "local"));
+    try {
+      await server.kill9();
+      for (let i = 0; i < 3; i++) assert.equal(await one.hit("c@x.org"), "accept");
+      await assert.rejects(one.shared.mergeLocal());
+      assert.equal(one.local.keyCount(), 1, "put back for the next try");
+      await server.restart();
+      await waitFor(() => one.shared.health().state === "up", 10_000, "Redis back");
+      await waitFor(() => one.local.keyCount() === 0, 10_000, "the merge");
+      assert.equal(await one.hit("c@x.org"), "defer", "3 counted here, the 4th is over in Redis");
+    } finally {
+      one.close();
+    }
+  });
+});

@@ -2,6 +2,7 @@
 // in a terminal at 3 a.m. Pure: JSON from the control API in, text out.
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
+import type { RedisHealth } from "../limits/shared-store.ts";
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
@@ -58,6 +59,8 @@ export interface StatusJson {
   concerns?: Record<string, ConcernHealth>; // optional: a daemon older than the client does not report them
   requests: { total: number; byAction: Record<string, number>; badRequests: number };
   rates: { lastMinute: number; last5Minutes: number };
+  /** With [redis] only (limits/shared-store.ts). */
+  redis?: RedisHealth;
   trackedKeys: number | null;
   pendingAlerts: number | null;
   alerts: {
@@ -95,6 +98,24 @@ function concernLines(concerns: Record<string, ConcernHealth>): string[] {
   return said.length ? [`concerns: ${said.join("; ")}`] : [];
 }
 
+const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+
+/** The 3 a.m. line about Redis: up, or since when the fallback answers. */
+function redisLines(redis: RedisHealth | undefined): string[] {
+  if (redis === undefined) return [];
+  if (redis.state === "up") {
+    return [
+      `redis: up since ${stamp(redis.since)}; ${redis.incidents} incidents, ${redis.merged} counters merged`,
+    ];
+  }
+  return [
+    `redis: DOWN since ${stamp(redis.since)} (${
+      redis.lastError ?? "no answer"
+    }); fallback ${redis.fallback} ` +
+    `answered ${redis.fallbackChecks} checks`,
+  ];
+}
+
 export function formatStatus(status: StatusJson): string {
   const restarts = Object.values(status.restarts).reduce((a, b) => a + b, 0);
   const actions = Object.entries(status.requests.byAction).map(([action, n]) => `${action} ${n}`).join(", ");
@@ -104,6 +125,7 @@ export function formatStatus(status: StatusJson): string {
       Object.entries(status.actors).map(([name, s]) => `${name} ${s}`).join(", ")
     }; restarts: ${restarts}`,
     ...concernLines(status.concerns ?? {}),
+    ...redisLines(status.redis),
     `requests: ${status.requests.total}${actions ? ` (${actions})` : ""}; ` +
     `${status.rates.lastMinute.toFixed(1)}/min last minute, ${
       status.rates.last5Minutes.toFixed(1)

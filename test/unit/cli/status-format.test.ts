@@ -111,6 +111,27 @@ describe("status-format", () => {
     assert.match(lines[3], /^requests: /);
   });
 
+  it("status: a line for Redis, up or since when the fallback answers", () => {
+    const redis = {
+      state: "down" as const,
+      since: Date.UTC(2026, 0, 1, 10, 7, 3),
+      fallback: "local" as const,
+      incidents: 2,
+      fallbackChecks: 17,
+      merged: 5,
+      lastError: "Command timed out",
+      store: { roundTrips: 9, batches: 9, cacheHits: 0, cacheEntries: 0, unavailable: 2 },
+    };
+    const down = formatStatus({ ...STATUS, redis }).split("\n");
+    assert.equal(
+      down[2],
+      "redis: DOWN since 2026-01-01 10:07:03 (Command timed out); fallback local answered 17 checks",
+    );
+    const up = formatStatus({ ...STATUS, redis: { ...redis, state: "up" } }).split("\n");
+    assert.equal(up[2], "redis: up since 2026-01-01 10:07:03; 2 incidents, 5 counters merged");
+    assert.match(formatStatus(STATUS).split("\n")[2], /^requests: /, "no line without [redis]");
+  });
+
   it("status: alerts parked and dropped, and the parked ones with their error", () => {
     const parked = { ...STATUS.alerts.recent[0], key: "bad@example.org", status: "parked", error: "554 no" };
     const lines = formatStatus({

@@ -7,10 +7,11 @@ import type { Metrics } from "../control/metrics.ts";
 import type { MemoryStore } from "../limits/memory-store.ts";
 import { connectRedis } from "../limits/redis-connection.ts";
 import { createSharedStore, type SharedStore } from "../limits/shared-store.ts";
-import type { StoreSwitch } from "../limits/store-switch.ts";
+import type { CounterStore } from "../limits/counter-store.ts";
 
 export interface CountersRedisOptions {
-  stores: StoreSwitch;
+  /** The engine and the control plane use this store from now on. */
+  use(store: CounterStore): void;
   local: MemoryStore;
   log: Logger;
   metrics?: Metrics;
@@ -28,7 +29,7 @@ export interface CountersRedis {
 }
 
 export function createCountersRedis(options: CountersRedisOptions): CountersRedis {
-  const { stores, local, log, now } = options;
+  const { local, log, now } = options;
   let shared: SharedStore | undefined;
   let settings: string | undefined; // the [redis] config the shared store was made with, as JSON
   let restoreDone = false;
@@ -55,7 +56,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     clients.set(shared, client);
     shared.configure(config.limits, config.daemon.maxKeys);
     settings = JSON.stringify(redis);
-    stores.current = shared;
+    options.use(shared);
     if (options.metrics) options.metrics.redisHealth = shared.health;
     const where = redis.address.path ?? `${redis.address.host}:${redis.address.port}`;
     log.info("redis", "counters shared through Redis", { redis: where, fallback: redis.fallback });
@@ -76,7 +77,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
         // Removed (or changed): the shared counters come into memory first, then the connection goes.
         shared = undefined;
         settings = undefined;
-        stores.current = local;
+        options.use(local);
         if (options.metrics) options.metrics.redisHealth = undefined;
         old.exportToLocal().then(
           (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),

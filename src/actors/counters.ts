@@ -14,9 +14,8 @@ import { FLUSH_MS } from "../store/state-journal.ts";
 import { type GrowthWatch, watchGrowth } from "../store/after-growth.ts";
 import type { Metrics } from "../control/metrics.ts";
 import { createLimitEngine, type LimitsCheck } from "../limits/limit-engine.ts";
-import type { Probe } from "../limits/counter-store.ts";
+import type { CounterStore, Probe } from "../limits/counter-store.ts";
 import { createMemoryStore } from "../limits/memory-store.ts";
-import { createStoreSwitch } from "../limits/store-switch.ts";
 import { createCountersRedis } from "./counters-redis.ts";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
 import { createAlertOutbox } from "./alert-outbox.ts";
@@ -81,10 +80,14 @@ export function startCounters(
     changed: state.changed,
     fail,
   });
-  // The engine's store: the memory store, or with [redis] the shared store over it (limits/shared-store.ts).
-  const store = createStoreSwitch(local);
+  // The engine's store: the memory store, or with [redis] the shared store over it (limits/shared-store.ts);
+  // a reload may switch it (engine.useStore).
+  let store: CounterStore = local;
   const redis = createCountersRedis({
-    stores: store,
+    use: (next) => {
+      store = next;
+      engine.useStore(next);
+    },
     local,
     log,
     metrics: input.metrics,

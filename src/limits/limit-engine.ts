@@ -35,6 +35,11 @@ export interface LimitEngineHooks {
 }
 
 export interface LimitEngine {
+  /**
+   * The store from now on ([redis] added or removed by a reload). Batches the old one still holds finish
+   * there; a check held across the switch is committed in the new one (both stores accept that).
+   */
+  useStore(next: CounterStore): void;
   /** The limits, in config order, and the daemon's own alert mail (never counted). */
   configure(limits: readonly LimitConfig[], ownAlert: OwnAlertMail | undefined): void;
   /**
@@ -69,10 +74,11 @@ const NOTHING_HELD: LimitsCheck = Object.freeze({ verdict: ACCEPT, ticket: 0 });
 const FAILED: LimitsCheck = Object.freeze({ verdict: undefined, ticket: 0 });
 
 export function createLimitEngine(
-  store: CounterStore,
+  first: CounterStore,
   now: () => number,
   hooks: LimitEngineHooks,
 ): LimitEngine {
+  let store = first;
   let limits: readonly LimitConfig[] = [];
   let ownAlert: OwnAlertMail | undefined;
   const spare: RequestBatch[] = [];
@@ -250,6 +256,10 @@ export function createLimitEngine(
   };
 
   return {
+    useStore(next) {
+      store = next;
+    },
+
     configure(next, mail) {
       limits = next;
       ownAlert = mail;

@@ -51,7 +51,13 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
   };
 
   const start = (config: Config, redis: RedisConfig) => {
-    const client = connectRedis(redis, (error) => log.debug("redis", "connection", { error: error.message }));
+    const client = connectRedis(
+      redis,
+      (error) =>
+        error.message.startsWith("cannot read")
+          ? log.error("redis", error.message)
+          : log.debug("redis", "connection", { error: error.message }),
+    );
     shared = createSharedStore({ client, config: redis, local, log, now, changed: options.changed });
     clients.set(shared, client);
     shared.configure(config.limits, config.daemon.maxKeys);

@@ -3,6 +3,7 @@
 // made (the first requests after start wait for it instead of failing at once: the fallback then answered
 // them as an incident), and is never retried (maxRetriesPerRequest 0: the fallback answers instead).
 // ioredis reconnects by itself, on the one backoff (actors/backoff.ts).
+import type { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config/types.ts";
@@ -11,8 +12,19 @@ import { backoffDelay } from "../actors/backoff.ts";
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 
+/** The CA file's PEM; unreadable: undefined, and `onError` says why (TLS then fails: the fallback answers). */
+function readCa(file: string | undefined, onError: (error: Error) => void): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    onError(new Error(`cannot read [redis] tls_ca_file ${file}: ${(error as Error).message}`));
+    return undefined;
+  }
+}
+
 /** The client's options; exported for the tests that check what a config turns into. */
-export function redisOptions(config: RedisConfig): RedisOptions {
+export function redisOptions(config: RedisConfig, onError: (error: Error) => void = () => {}): RedisOptions {
   const { address } = config;
   const where = address.path !== undefined
     ? { path: address.path }
@@ -20,7 +32,7 @@ export function redisOptions(config: RedisConfig): RedisOptions {
   const tls = address.tls
     ? {
       servername: address.host,
-      ca: config.tlsCaFile === undefined ? undefined : readFileSync(config.tlsCaFile),
+      ca: readCa(config.tlsCaFile, onError),
     }
     : undefined;
   return {
@@ -41,7 +53,7 @@ export function redisOptions(config: RedisConfig): RedisOptions {
 }
 
 export function connectRedis(config: RedisConfig, onError: (error: Error) => void): Redis {
-  const client = new Redis(redisOptions(config));
+  const client = new Redis(redisOptions(config, onError));
   client.on("error", onError);
   return client;
 }

@@ -1,0 +1,49 @@
+// What a [redis] section turns into for ioredis (limits/redis-connection.ts): where, credentials, the
+// per-command timeout, no retries per command, and an unreadable CA file said, not thrown.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { parseConfig } from "../../../src/config/load.ts";
+import { redisOptions } from "../../../src/limits/redis-connection.ts";
+
+const redisOf = (text: string) => {
+  const parsed = parseConfig(`[redis]\n${text}`, "t.conf", "/nonexistent");
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
+  return parsed.config.redis!;
+};
+
+describe("redisOptions", () => {
+  it("TCP with credentials, database and the timeouts", () => {
+    const options = redisOf("url = redis://mta:pw@10.0.0.5:6380/2\ntimeout = 150ms\nconnect_timeout = 3s\n");
+    const made = redisOptions(options);
+    assert.equal(made.host, "10.0.0.5");
+    assert.equal(made.port, 6380);
+    assert.equal(made.path, undefined);
+    assert.equal(made.username, "mta");
+    assert.equal(made.password, "pw");
+    assert.equal(made.db, 2);
+    assert.equal(made.commandTimeout, 150);
+    assert.equal(made.connectTimeout, 3000);
+    assert.equal(made.maxRetriesPerRequest, 0, "a failed command goes to the fallback, never again to Redis");
+    assert.equal(made.tls, undefined);
+    const retry = made.retryStrategy as (times: number) => number;
+    assert.deepEqual([1, 2, 3, 10].map(retry), [100, 200, 400, 5000], "the one backoff, 100 ms up to 5 s");
+  });
+
+  it("a Unix socket", () => {
+    const made = redisOptions(redisOf("url = unix:/run/redis/redis-server.sock\n"));
+    assert.equal(made.path, "/run/redis/redis-server.sock");
+    assert.equal(made.host, undefined);
+  });
+
+  it("TLS: an unreadable CA file is reported and the connection goes on without it", () => {
+    const errors: string[] = [];
+    const made = redisOptions(
+      redisOf("url = rediss://redis.example.org\ntls_ca_file = ca.pem\n"),
+      (error) => errors.push(error.message),
+    );
+    assert.equal((made.tls as { servername: string }).servername, "redis.example.org");
+    assert.equal((made.tls as { ca?: unknown }).ca, undefined);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /^cannot read \[redis\] tls_ca_file \/nonexistent\/ca\.pem: /);
+  });
+});

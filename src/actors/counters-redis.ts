@@ -1,6 +1,7 @@
 // [redis] for the counters actor: connects, builds the shared store over the memory store, merges this
 // host's counters into Redis once the state file is restored (the upgrade from the memory store), and on
 // a reload that removes [redis] brings the shared counters back into memory (docs/redis.md, "Upgrade").
+import { setImmediate } from "node:timers";
 import type { Config, RedisConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../control/metrics.ts";
@@ -28,10 +29,18 @@ export interface CountersRedis {
   stop(): void;
 }
 
+/** Whether two [redis] configs name the same counters: one server (as addressed), database and prefix. */
+function sameCounters(a: RedisConfig, b: RedisConfig): boolean {
+  const [x, y] = [a.address, b.address];
+  return x.host === y.host && x.port === y.port && x.path === y.path && a.database === b.database &&
+    a.prefix === b.prefix;
+}
+
 export function createCountersRedis(options: CountersRedisOptions): CountersRedis {
   const { local, log, now } = options;
   let shared: SharedStore | undefined;
   let settings: string | undefined; // the [redis] config the shared store was made with, as JSON
+  let usedConfig: RedisConfig | undefined;
   let restoreDone = false;
   let stopped = false;
   const clients = new Map<SharedStore, ReturnType<typeof connectRedis>>();
@@ -62,16 +71,24 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     clients.set(shared, client);
     shared.configure(config.limits, config.daemon.maxKeys);
     settings = JSON.stringify(redis);
+    usedConfig = redis;
     options.use(shared);
     if (options.metrics) options.metrics.redisHealth = shared.health;
     const where = redis.address.path ?? `${redis.address.host}:${redis.address.port}`;
     log.info("redis", "counters shared through Redis", { redis: where, fallback: redis.fallback });
   };
 
-  const finish = (store: SharedStore) => {
+  /**
+   * `gently`: QUIT after the commands in flight and those of this turn (the store sends a turn's commands
+   * at setImmediate, queued before this one): a commit already made is answered by Redis, not lost to a
+   * closed connection and counted again here by the fallback. Else at once (stopping; the state is saved).
+   */
+  const finish = (store: SharedStore, gently = true) => {
     store.close();
-    clients.get(store)?.disconnect();
+    const client = clients.get(store);
     clients.delete(store);
+    if (!gently) return client?.disconnect();
+    setImmediate(() => client?.quit().catch(() => client.disconnect()));
   };
 
   return {
@@ -79,23 +96,32 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       const redis = config.redis;
       if (redis && JSON.stringify(redis) === settings) return;
       const old = shared;
+      let exported: Promise<unknown> = Promise.resolve();
       if (old) {
-        // Removed (or changed): the shared counters come into memory first, then the connection goes.
+        const same = redis !== undefined && sameCounters(usedConfig!, redis);
         shared = undefined;
         settings = undefined;
+        usedConfig = undefined;
         options.use(local);
         if (options.metrics) options.metrics.redisHealth = undefined;
-        old.exportToLocal().then(
-          (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),
-          (error) => log.warn("redis", "shared counters not brought into memory", { error: String(error) }),
-        ).finally(() => {
-          finish(old);
-          options.changed();
-        });
+        // Only how the same counters are reached or used changed: they stay in Redis (a copy brought into
+        // memory would be added into Redis again by the merge below: counted twice).
+        if (same) finish(old);
+        // Removed (or moved): the shared counters come into memory first, then the connection goes.
+        else {
+          exported = old.exportToLocal().then(
+            (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),
+            (error) => log.warn("redis", "shared counters not brought into memory", { error: String(error) }),
+          ).finally(() => {
+            finish(old);
+            options.changed();
+          });
+        }
       }
       if (!redis || stopped) return;
       start(config, redis);
-      if (restoreDone) merge(old ? "[redis] changed" : "[redis] added");
+      // After the export: what it brings into memory goes into the new Redis with the rest.
+      if (restoreDone) exported.then(() => merge(old ? "[redis] changed" : "[redis] added"));
     },
     restored() {
       restoreDone = true;
@@ -103,7 +129,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     },
     stop() {
       stopped = true;
-      if (shared) finish(shared);
+      if (shared) finish(shared, false);
       shared = undefined;
     },
   };

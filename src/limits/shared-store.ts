@@ -162,6 +162,9 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       // What was not merged goes back to the memory store, to be merged at the next try.
       for (const [limit, key, counter] of taken.slice(done)) local.adopt(limit.name, key, counter);
       options.changed();
+      // An incident: the memory store answers (it holds these counts) and the retry merges them when Redis
+      // answers, even if no request fails meanwhile (else Redis would count these keys from zero).
+      startIncident(error);
       throw error;
     }
     health.merged += taken.length;

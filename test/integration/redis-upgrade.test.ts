@@ -1,0 +1,254 @@
+// The upgrade path of [redis] (issue 21, item 4) with real daemon processes, a real redis-server and a real
+// SMTP receiver for the alerts: memory → Redis by a reload (SIGHUP) and by a restart from the state file,
+// Redis → memory by a reload, two hosts upgrading together. No counter is lost (the next request is
+// refused exactly when it should be), none is counted twice, and no alert is sent again.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import {
+  type DaemonProcess,
+  startDaemonProcess,
+  waitFor,
+  writeTestConfig,
+} from "../helpers/daemon-process.ts";
+import { askMany, askPolicy } from "../helpers/policy-client.ts";
+import { redisClient } from "../helpers/redis-engines.ts";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+// [thresholds] count: the one-token form answers "yes" from the 4th message on (every attempt counts).
+const LIMIT = 3;
+
+const alerts = (port: number) =>
+  `[thresholds]\ntime = 3600\ncount = ${LIMIT}\n[alerts]\nfromAddr = 'postmaster@example.org'\n` +
+  `toAddr = 'boss@example.org'\nsubject = 'Mail Abuse Alert'\nsmtp_host = 127.0.0.1\nsmtp_port = ${port}\n` +
+  `smtp_timeout = 2s\nretry_min = 200ms\nretry_max = 1s\n`;
+
+const redisSection = (server: RedisServer) => `[redis]\nurl = ${server.url}\nprefix = mpd:\ntimeout = 1s\n`;
+
+/** The one-token form's answers for `n` messages of `sender`. */
+const ask = (daemon: DaemonProcess, sender: string, n: number) =>
+  askMany(daemon.policySocket, `${sender}\n`, n);
+
+/** The shared count of `sender` under [thresholds], read from Redis itself (0: no counter). */
+async function sharedCount(server: RedisServer, sender: string, prefix = "mpd:"): Promise<number> {
+  const client = redisClient(server);
+  try {
+    return Number(await client.hget(`${prefix}{thresholds:${sender}}`, "c") ?? 0);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The alert mails for `sender` the receiver has, after a pause long enough for a duplicate to arrive. */
+async function alertsFor(smtp: SmtpReceiver, sender: string): Promise<number> {
+  await new Promise((done) => setTimeout(done, 1000));
+  return smtp.mails.filter((mail) => mail.body.includes(sender)).length;
+}
+
+/** Counts `sender` past the limit and waits for its (one) alert mail to be delivered and settled. */
+async function alerted(daemon: DaemonProcess, smtp: SmtpReceiver, sender: string) {
+  assert.deepEqual(await ask(daemon, sender, LIMIT + 1), [...Array(LIMIT).fill("no"), "yes"]);
+  await waitFor(() => smtp.mails.some((mail) => mail.body.includes(sender)), 10_000, `${sender}'s alert`);
+  await daemon.waitForLog(new RegExp(`alert mail sent key=${sender.replace(".", "\\.")}`));
+}
+
+/** Writes the daemon's config again (same paths) and makes it reload; `logged`: what says it is done. */
+async function reload(daemon: DaemonProcess, dir: TempDir, extra: string, logged: RegExp) {
+  writeTestConfig(dir, extra);
+  daemon.signal("SIGHUP");
+  await daemon.waitForLog(logged, 20_000).catch((error) => {
+    throw new Error(`${error.message}; daemon output:\n${daemon.logs()}`);
+  });
+}
+
+/** The state file's counters of [thresholds]: their keys and counts. */
+function stateRows(dir: TempDir): unknown[] {
+  const file = dir.file("state.json");
+  if (!existsSync(file)) return [];
+  const state = JSON.parse(readFileSync(file, "utf8"));
+  return state.limits?.thresholds ?? [];
+}
+
+describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () => {
+  let server: RedisServer;
+  let smtp: SmtpReceiver;
+  const dirs: TempDir[] = [];
+  const daemons: DaemonProcess[] = [];
+  const dir = () => {
+    const made = makeTempDir();
+    dirs.push(made);
+    return made;
+  };
+  const start = async (where: TempDir, extra: string) => {
+    const daemon = await startDaemonProcess(where, writeTestConfig(where, extra));
+    daemons.push(daemon);
+    return daemon;
+  };
+
+  /** A daemon on a new dir that has counted a@DOMAIN to one below the limit and alerted for b@DOMAIN. */
+  const counted = async (extra: string, domain: string) => {
+    const where = dir();
+    const daemon = await start(where, extra);
+    assert.deepEqual(await ask(daemon, `a@${domain}`, LIMIT - 1), ["no", "no"]);
+    await alerted(daemon, smtp, `b@${domain}`);
+    return { where, daemon };
+  };
+
+  before(async () => {
+    server = await startRedisServer();
+    smtp = await startSmtpReceiver();
+  });
+  after(async () => {
+    for (const daemon of daemons) await daemon.stop("SIGKILL");
+    await smtp.close();
+    await server.stop();
+    for (const made of dirs) made.remove();
+  });
+
+  it("memory → Redis by a reload: no counter lost, no second alert, another host sees the counts", async () => {
+    const memory = alerts(smtp.port);
+    const { where: one, daemon } = await counted(memory, "reload.example");
+
+    await reload(
+      daemon,
+      one,
+      memory + redisSection(server),
+      /this host's counters added into Redis counters=2/,
+    );
+    assert.equal(await sharedCount(server, "a@reload.example"), LIMIT - 1);
+    assert.deepEqual(
+      await ask(daemon, "a@reload.example", 2),
+      ["no", "yes"],
+      "the Nth accepted, then deferred",
+    );
+    assert.deepEqual(await ask(daemon, "b@reload.example", 1), ["yes"]);
+
+    const other = await start(dir(), alerts(smtp.port) + redisSection(server));
+    assert.deepEqual(await ask(other, "a@reload.example", 1), ["yes"], "the other host sees the count");
+    assert.deepEqual(await ask(other, "b@reload.example", 1), ["yes"]);
+    // [thresholds] counts every attempt (strict): 2 merged, and 3 asked since.
+    assert.equal(await sharedCount(server, "a@reload.example"), LIMIT + 2);
+    assert.equal(await alertsFor(smtp, "b@reload.example"), 1, "no alert again, on either host");
+    assert.equal(await alertsFor(smtp, "a@reload.example"), 1, "a's crossing alerted once");
+  });
+
+  it("memory → Redis by a restart: the state file's counters go into Redis once, and leave the file", async () => {
+    const memory = alerts(smtp.port);
+    let { where: one, daemon } = await counted(memory, "restart.example");
+    await daemon.stopCleanly();
+    const saved = JSON.stringify(stateRows(one));
+    assert.match(saved, /a@restart\.example/, "the memory store's state file holds the counters");
+
+    daemon = await start(one, memory + redisSection(server));
+    await daemon.waitForLog(/this host's counters added into Redis counters=2 why="?state file restored/);
+    assert.equal(await sharedCount(server, "a@restart.example"), LIMIT - 1);
+    // The merge is saved soon, not only at a clean stop: a crash after it must not merge the rows again.
+    await waitFor(() => !/restart\.example/.test(JSON.stringify(stateRows(one))), 5000, "the merge saved");
+    await daemon.stop("SIGKILL");
+
+    daemon = await start(one, memory + redisSection(server));
+    await daemon.waitForLog(/state restored keys=0/);
+    assert.doesNotMatch(daemon.logs(), /added into Redis/);
+    assert.equal(await sharedCount(server, "a@restart.example"), LIMIT - 1, "not added a second time");
+    assert.deepEqual(await ask(daemon, "a@restart.example", 2), ["no", "yes"]);
+    assert.deepEqual(await ask(daemon, "b@restart.example", 1), ["yes"]);
+    assert.equal(await alertsFor(smtp, "b@restart.example"), 1, "no alert again");
+  });
+
+  it("Redis → memory by a reload: the shared counts come into memory, no second alert", async () => {
+    const memory = alerts(smtp.port);
+    const { where: one, daemon } = await counted(memory + redisSection(server), "back.example");
+
+    await reload(daemon, one, memory, /shared counters brought into memory/);
+    const client = redisClient(server);
+    await client.flushdb(); // from now on only the memory store can know the counts
+    client.disconnect();
+    assert.deepEqual(
+      await ask(daemon, "a@back.example", 2),
+      ["no", "yes"],
+      "the Nth accepted, then deferred",
+    );
+    assert.deepEqual(await ask(daemon, "b@back.example", 1), ["yes"]);
+    assert.equal(await sharedCount(server, "a@back.example"), 0, "counted in memory, not in Redis");
+    assert.equal(await alertsFor(smtp, "b@back.example"), 1, "no alert again");
+  });
+
+  it("two hosts upgrading together: the shared count is the sum of what each counted", async () => {
+    const config = `[thresholds]\ntime = 3600\ncount = 5\n`;
+    const [one, two] = [dir(), dir()];
+    const first = await start(one, config);
+    const second = await start(two, config);
+    assert.deepEqual(await ask(first, "a@two.example", 2), ["no", "no"]);
+    assert.deepEqual(await ask(second, "a@two.example", 2), ["no", "no"]);
+    assert.deepEqual(await ask(second, "c@two.example", 1), ["no"]);
+
+    await reload(
+      first,
+      one,
+      config + redisSection(server),
+      /this host's counters added into Redis counters=1/,
+    );
+    await reload(
+      second,
+      two,
+      config + redisSection(server),
+      /this host's counters added into Redis counters=2/,
+    );
+    assert.equal(await sharedCount(server, "a@two.example"), 4, "2 + 2");
+    assert.equal(await sharedCount(server, "c@two.example"), 1);
+    assert.equal(await askPolicy(first.policySocket, "a@two.example\n"), "no", "the 5th");
+    // The answer goes out before its commit reaches Redis (the two passes): wait for it, as Exim would
+    // have taken longer than this to send the next message to the other host.
+    for (let tries = 0; tries < 400 && await sharedCount(server, "a@two.example") < 5; tries++) {
+      await new Promise((done) => setTimeout(done, 25));
+    }
+    assert.equal(
+      await askPolicy(second.policySocket, "a@two.example\n"),
+      "yes",
+      "the 6th, on the other host",
+    );
+  });
+
+  it("a reload that changes [redis]: the same counters stay, moved ones come along, each once", async () => {
+    const one = dir();
+    const config = `[thresholds]\ntime = 3600\ncount = ${LIMIT}\n` + redisSection(server);
+    let daemon = await start(one, config);
+    assert.deepEqual(await ask(daemon, "a@change.example", LIMIT - 1), ["no", "no"]);
+    writeTestConfig(one, `${config}over_cache = 2s\n`); // the same counters, used otherwise
+    daemon.signal("SIGHUP");
+    const started = () => daemon.logs().match(/counters shared through Redis/g)!.length;
+    await waitFor(() => started() === 2, 10_000, "the reload");
+    await new Promise((done) => setTimeout(done, 1000)); // room for a merge or an export to happen
+    assert.equal(await sharedCount(server, "a@change.example"), LIMIT - 1, "not added to itself");
+
+    const moved = config.replace("prefix = mpd:", "prefix = moved:");
+    await reload(daemon, one, moved, /counters added into Redis/); // every counter under mpd:, not only ours
+    assert.equal(await sharedCount(server, "a@change.example", "moved:"), LIMIT - 1);
+    assert.deepEqual(await ask(daemon, "a@change.example", 2), ["no", "yes"]);
+    await daemon.stopCleanly();
+    assert.doesNotMatch(JSON.stringify(stateRows(one)), /change\.example/, "no copy left in memory");
+
+    daemon = await start(one, moved);
+    await daemon.waitForLog(/state restored keys=0/);
+    assert.equal(
+      await sharedCount(server, "a@change.example", "moved:"),
+      LIMIT + 1,
+      "2 carried over, 2 asked",
+    );
+  });
+
+  it("memory → Redis by a reload while Redis is down: the counters go in once it answers", async () => {
+    const one = dir();
+    const config = `[thresholds]\ntime = 3600\ncount = ${LIMIT}\n`;
+    const daemon = await start(one, config);
+    assert.deepEqual(await ask(daemon, "a@down.example", LIMIT - 1), ["no", "no"]);
+    await server.kill9();
+    await reload(daemon, one, config + redisSection(server), /counters not yet added into Redis/);
+    await server.restart(); // no request meanwhile: nothing but the merge itself can notice
+    await daemon.waitForLog(/Redis is back: shared counting again mergedFromLocal=1/, 15_000);
+    assert.equal(await sharedCount(server, "a@down.example"), LIMIT - 1);
+    assert.deepEqual(await ask(daemon, "a@down.example", 2), ["no", "yes"]);
+  });
+});

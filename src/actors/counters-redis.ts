@@ -96,9 +96,10 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       const redis = config.redis;
       if (redis && JSON.stringify(redis) === settings) return;
       const old = shared;
+      const before = usedConfig;
       let exported: Promise<unknown> = Promise.resolve();
       if (old) {
-        const same = redis !== undefined && sameCounters(usedConfig!, redis);
+        const same = redis !== undefined && sameCounters(before!, redis);
         shared = undefined;
         settings = undefined;
         usedConfig = undefined;
@@ -107,8 +108,8 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
         // Only how the same counters are reached or used changed: they stay in Redis (a copy brought into
         // memory would be added into Redis again by the merge below: counted twice).
         if (same) finish(old);
-        // Removed (or moved): the shared counters come into memory first, then the connection goes.
-        else {
+        else if (!redis) {
+          // Removed: the shared counters come into memory first, then the connection goes.
           exported = old.exportToLocal().then(
             (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),
             (error) => log.warn("redis", "shared counters not brought into memory", { error: String(error) }),
@@ -120,7 +121,16 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       }
       if (!redis || stopped) return;
       start(config, redis);
-      // After the export: what it brings into memory goes into the new Redis with the rest.
+      // Moved (another server, database or prefix): the old shared counters are written where the new
+      // Redis has none, never added (every host moves the same set), then the old connection goes.
+      if (old && !sameCounters(before!, redis)) {
+        const target = shared!;
+        exported = old.moveTo(target).then(
+          (keys) => log.info("redis", "shared counters moved to the new Redis", { counters: keys }),
+          (error) => log.warn("redis", "shared counters not moved", { error: String(error) }),
+        ).finally(() => finish(old));
+      }
+      // After the export or move: this host's own counters go into the new Redis, added.
       if (restoreDone) exported.then(() => merge(old ? "[redis] changed" : "[redis] added"));
     },
     restored() {

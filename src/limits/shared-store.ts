@@ -38,6 +38,14 @@ export interface SharedStore extends CounterStore {
   mergeLocal(): Promise<number>;
   /** Every shared counter into the memory store (switching back to memory); resolves with how many. */
   exportToLocal(): Promise<number>;
+  /**
+   * A move to another Redis (server, database or prefix): every shared counter is written into `target`
+   * where it has none. Not added: every host moves the same shared set, and adding would count it once per
+   * host. Resolves with how many were written.
+   */
+  moveTo(target: SharedStore): Promise<number>;
+  /** A counter from another Redis, written only where this one has none; false when it had one. */
+  adoptIfAbsent(limit: string, key: string, counter: SenderCounter): Promise<boolean>;
   close(): void;
 }
 
@@ -216,6 +224,17 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     mergeLocal,
     async exportToLocal() {
       return await redis.exportCounters((limit, key, counter) => local.adopt(limit, key, counter));
+    },
+    async moveTo(target) {
+      const writes: Promise<boolean>[] = [];
+      await redis.exportCounters((limit, key, counter) =>
+        writes.push(target.adoptIfAbsent(limit, key, counter))
+      );
+      return (await Promise.all(writes)).filter(Boolean).length;
+    },
+    async adoptIfAbsent(limitName, key, counter) {
+      const limit = limits.find((candidate) => candidate.name === limitName);
+      return limit !== undefined && await redis.adoptIfAbsent(limit, key, counter);
     },
     close() {
       closed = true;

@@ -224,7 +224,7 @@ describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () 
     assert.equal(await sharedCount(server, "a@change.example"), LIMIT - 1, "not added to itself");
 
     const moved = config.replace("prefix = mpd:", "prefix = moved:");
-    await reload(daemon, one, moved, /counters added into Redis/); // every counter under mpd:, not only ours
+    await reload(daemon, one, moved, /shared counters moved to the new Redis counters=[1-9]/); // all of mpd:
     assert.equal(await sharedCount(server, "a@change.example", "moved:"), LIMIT - 1);
     assert.deepEqual(await ask(daemon, "a@change.example", 2), ["no", "yes"]);
     await daemon.stopCleanly();
@@ -237,6 +237,24 @@ describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () 
       LIMIT + 1,
       "2 carried over, 2 asked",
     );
+  });
+
+  it("two hosts moving to another prefix: the shared counts are written once, not once per host", async () => {
+    const [one, two] = [dir(), dir()];
+    const config = `[thresholds]\ntime = 3600\ncount = ${LIMIT}\n` + redisSection(server);
+    const first = await start(one, config);
+    const second = await start(two, config);
+    assert.deepEqual(await ask(first, "a@move.example", 1), ["no"]);
+    assert.deepEqual(await ask(second, "a@move.example", 1), ["no"]);
+    for (let tries = 0; await sharedCount(server, "a@move.example") !== 2; tries++) {
+      assert.ok(tries < 200, "both counts in Redis");
+      await new Promise((done) => setTimeout(done, 25));
+    }
+    const moved = config.replace("prefix = mpd:", "prefix = twice:");
+    await reload(first, one, moved, /shared counters moved to the new Redis/);
+    await reload(second, two, moved, /shared counters moved to the new Redis/);
+    assert.equal(await sharedCount(server, "a@move.example", "twice:"), 2, "not 4");
+    assert.deepEqual(await ask(second, "a@move.example", 2), ["no", "yes"]);
   });
 
   it("memory → Redis by a reload while Redis is down: the counters go in once it answers", async () => {

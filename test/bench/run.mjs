@@ -7,7 +7,7 @@
 //   --rounds N    interleaved rounds those seconds are split into (default 5)
 //   --soak N      also hold 10k req/s for N seconds and sample RSS (the flat-memory check)
 //   --only LIST   some of: unix, tcp (throughput scenarios), memory, startup, exim, spf, postfix, content,
-//                 spamd (default: all)
+//                 spamd, redis (default: all)
 //                 postfix: the [postfix] listener (Postfix's policy delegation, persistent connections, RCPT
 //                 blocks as Postfix 3.7 sends them, the same limits as the readsocket scenarios) against the
 //                 Bun.listen reference that answers action=DUNNO, in interleaved rounds
@@ -24,6 +24,9 @@
 //                 directly (raw socket, spamc), interleaved scan by scan (test/bench/front-vs-spamd.ts spamd);
 //                 the SpamAssassin client against a replay server and spamd (test/bench/spamd-client.ts); the
 //                 front alone with a concern that answers at once (test/bench/spamd-front.ts)
+//                 redis: the attribute-form scenarios with counters in a real redis-server against the same
+//                 daemon counting in memory, in interleaved rounds: req/s, p99, Redis round trips per
+//                 request (/metrics), Redis's memory per counter
 //   --spamd-scans N   for spamd: scans per client against the real spamd (default 150)
 //   --match TEXT  only the throughput scenarios whose name contains TEXT (A|B: either; references always run)
 //   --exim        the same as --only exim
@@ -101,12 +104,12 @@ const drive = (
     }),
   );
 
-function controlGet(socketPath, path) {
+function controlGet(socketPath, path, json = true) {
   return new Promise((resolve, reject) => {
     http.get({ socketPath, path }, (response) => {
       let body = "";
       response.on("data", (chunk) => body += chunk);
-      response.on("end", () => resolve(JSON.parse(body)));
+      response.on("end", () => resolve(json ? JSON.parse(body) : body));
     }).on("error", reject);
   });
 }
@@ -148,7 +151,10 @@ async function startServer(kind, transport = "unix") {
       ...(kind.endsWith("newline") ? ["--at-newline"] : []),
     ];
   }
-  if (kind === "mailpolicyd" || kind === "baseline" || kind === "mailpolicyd-spf") {
+  if (
+    kind === "mailpolicyd" || kind === "baseline" || kind === "mailpolicyd-spf" ||
+    kind === "mailpolicyd-redis"
+  ) {
     const config = join(dir, "mailpolicyd.conf");
     writeFileSync(
       config,
@@ -163,7 +169,8 @@ async function startServer(kind, transport = "unix") {
             `[limit network]\nkey = client_address/24\ncount = 1000000\ntime = 1h\nalgorithm = sliding\n`) +
         (kind === "mailpolicyd-spf"
           ? `[spf]\ndns_servers = 127.0.0.1:${spfDnsPort}\nexempt = authenticated\n`
-          : ""),
+          : "") +
+        (kind === "mailpolicyd-redis" ? `[redis]\nurl = redis://127.0.0.1:${redisPort}\n` : ""),
     );
     const binary = kind === "baseline" ? values.baseline : join(root, "dist/mailpolicyd");
     [command, args] = [binary, ["run", "--config", config]];
@@ -480,6 +487,103 @@ async function measureSpf() {
   };
 }
 
+// The Redis store (--only redis): the daemon with the attribute-form scenarios' limits, counters in memory
+// and counters in a real redis-server on loopback, in interleaved rounds on the same load; round trips per
+// request from the daemon's /metrics, and Redis's memory per counter (INFO used_memory over DBSIZE).
+let redisPort = 0;
+async function measureRedis() {
+  const redisDir = join(work, "redis");
+  mkdirSync(redisDir);
+  redisPort = await freePort();
+  const redis = spawn("redis-server", [
+    "--port",
+    String(redisPort),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    redisDir,
+  ], { stdio: "ignore" });
+  const cli = (...args) =>
+    execFileSync("redis-cli", ["-p", String(redisPort), ...args], { encoding: "utf8" }).trim();
+  for (let i = 0;; i++) {
+    try {
+      if (cli("PING") === "PONG") break;
+    } catch { /* not yet */ }
+    if (i > 500) throw new Error("redis-server did not start");
+    await sleep(10);
+  }
+  const usedMemory = () => Number(/used_memory:(\d+)/.exec(cli("INFO", "memory"))[1]);
+  const emptyMemory = usedMemory();
+  const servers = new Map([["memory", await startServer("mailpolicyd")], [
+    "redis",
+    await startServer("mailpolicyd-redis"),
+  ]]);
+  const roundTrips = async (server) =>
+    Number(
+      /^mailpolicyd_redis_round_trips_total (\d+)/m.exec(await controlGet(server.control, "/metrics", false))
+        ?.[1] ??
+        0,
+    );
+  const rows = [];
+  for (
+    const [name, mode, keys] of [["attribute form, one hot sender", "hot", 1], [
+      "attribute form, uniform 1e5",
+      "uniform",
+      1e5,
+    ]]
+  ) {
+    for (const server of servers.values()) drive(server.address, "hot", 1, "attr", 1); // warm-up
+    const measured = new Map([...servers.keys()].map((kind) => [kind, { cpu: 0, loads: [] }]));
+    const tripsBefore = await roundTrips(servers.get("redis"));
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of round % 2 === 0 ? ["memory", "redis"] : ["redis", "memory"]) {
+        const server = servers.get(kind);
+        const cpuStart = cpuSeconds(server.child.pid);
+        measured.get(kind).loads.push(
+          drive(server.address, mode, keys, "attr", seconds / rounds, 0, false, true),
+        );
+        measured.get(kind).cpu += cpuSeconds(server.child.pid) - cpuStart;
+      }
+    }
+    const figures = (kind) => {
+      const { cpu, loads } = measured.get(kind);
+      const load = combine(loads);
+      return { ...load, cpu_us_per_request: Math.round((cpu / load.requests) * 1e7) / 10 };
+    };
+    const memory = figures("memory");
+    const shared = figures("redis");
+    const trips = (await roundTrips(servers.get("redis"))) - tripsBefore;
+    rows.push({
+      name,
+      memory: {
+        rps: memory.rps,
+        p50_us: memory.p50_us,
+        p99_us: memory.p99_us,
+        errors: memory.errors,
+        cpu_us: memory.cpu_us_per_request,
+      },
+      redis: {
+        rps: shared.rps,
+        p50_us: shared.p50_us,
+        p99_us: shared.p99_us,
+        errors: shared.errors,
+        cpu_us: shared.cpu_us_per_request,
+      },
+      of_memory: Math.round((shared.rps / memory.rps) * 1000) / 10,
+      round_trips_per_request: Math.round((trips / shared.requests) * 1000) / 1000,
+    });
+  }
+  const counters = Number(cli("DBSIZE"));
+  const bytesPerCounter = Math.round((usedMemory() - emptyMemory) / Math.max(1, counters));
+  for (const server of servers.values()) await server.stop();
+  redis.kill("SIGTERM");
+  return { rows, redis_counters: counters, redis_bytes_per_counter: bytesPerCounter };
+}
+
 const results = [];
 const matches = (scenario) =>
   !values.match || scenario.server !== "mailpolicyd" ||
@@ -637,6 +741,8 @@ async function measureExim() {
 const postfix = wants("postfix") ? await measurePostfix() : undefined;
 if (postfix) process.stdout.write(`postfix: ${JSON.stringify(postfix)}\n`);
 const spf = wants("spf") ? await measureSpf() : undefined;
+const redisStore = wants("redis") ? await measureRedis() : undefined;
+if (redisStore) process.stdout.write(`redis: ${JSON.stringify(redisStore)}\n`);
 if (spf) process.stdout.write(`spf: ${JSON.stringify(spf)}\n`);
 // A bun script under test/bench that prints one JSON line.
 const benchScript = (script, ...args) =>
@@ -718,6 +824,15 @@ const otherMarkdown = [
     `${spf.socket.added_cpu_us} µs. In-process (the engine's decision and the reply's text, no sockets): ` +
     `${spf.engine_cpu_us.spf} µs CPU per request with [spf], ${spf.engine_cpu_us.plain} without. A full ` +
     `result cache: ${spf.result_cache_bytes_per_entry} bytes per entry.`,
+  redisStore &&
+  `Counters in Redis (a real redis-server on loopback, [redis] with its defaults, the limits above, ` +
+    `${threads} clients, interleaved with the same daemon counting in memory): ` +
+    redisStore.rows.map((row) =>
+      `${row.name}: ${row.redis.rps} req/s, p99 ${row.redis.p99_us} µs, ${row.redis.cpu_us} µs of the daemon's ` +
+      `CPU a request, ${row.round_trips_per_request} round trips a request (memory: ${row.memory.rps} req/s, ` +
+      `p99 ${row.memory.p99_us} µs, ${row.memory.cpu_us} µs: ${row.of_memory} %)`
+    ).join("; ") +
+    `. Redis holds ${redisStore.redis_counters} counters at ${redisStore.redis_bytes_per_counter} bytes each.`,
   postfix &&
   `Postfix policy delegation (${threads} persistent connections, RCPT blocks as Postfix 3.7 sends them, the ` +
     `limits above; ${seconds} s in ${rounds} rounds interleaved with the Bun.listen reference answering ` +
@@ -830,7 +945,22 @@ mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "latest.json"),
   JSON.stringify(
-    { date, machine, threads, seconds, results, memory, startup, soak, exim, spf, postfix, content, spamd },
+    {
+      date,
+      machine,
+      threads,
+      seconds,
+      results,
+      memory,
+      startup,
+      soak,
+      exim,
+      spf,
+      postfix,
+      content,
+      spamd,
+      redis: redisStore,
+    },
     null,
     2,
   ) +

@@ -106,7 +106,7 @@ const drive = (
 
 function controlGet(socketPath, path, json = true) {
   return new Promise((resolve, reject) => {
-    http.get({ socketPath, path }, (response) => {
+    http.get({ socketPath, path, agent: false }, (response) => {
       let body = "";
       response.on("data", (chunk) => body += chunk);
       response.on("end", () => resolve(json ? JSON.parse(body) : body));
@@ -199,6 +199,7 @@ async function startServer(kind, transport = "unix") {
     tcp,
     control: join(dir, "control.sock"),
     startupMs,
+    log: () => log,
     stop: () =>
       new Promise((resolve) => {
         child.on("exit", resolve);
@@ -508,7 +509,10 @@ async function measureRedis() {
     redisDir,
   ], { stdio: "ignore" });
   const cli = (...args) =>
-    execFileSync("redis-cli", ["-p", String(redisPort), ...args], { encoding: "utf8" }).trim();
+    execFileSync("redis-cli", ["-p", String(redisPort), ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
   for (let i = 0;; i++) {
     try {
       if (cli("PING") === "PONG") break;
@@ -522,12 +526,12 @@ async function measureRedis() {
     "redis",
     await startServer("mailpolicyd-redis"),
   ]]);
-  const roundTrips = async (server) =>
-    Number(
-      /^mailpolicyd_redis_round_trips_total (\d+)/m.exec(await controlGet(server.control, "/metrics", false))
-        ?.[1] ??
-        0,
-    );
+  const roundTrips = async (server) => {
+    const metrics = await controlGet(server.control, "/metrics", false).catch((error) => {
+      throw new Error(`${error.message}; exit ${server.child.exitCode}; the daemon's log:\n${server.log()}`);
+    });
+    return Number(/^mailpolicyd_redis_round_trips_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+  };
   const rows = [];
   for (
     const [name, mode, keys] of [["attribute form, one hot sender", "hot", 1], [

@@ -20,6 +20,11 @@ export type ConcernReply = (
 
 export interface Concern {
   readonly id: string;
+  /**
+   * Whether check leaves something to commit (the limits count requests). The engine asks the others
+   * first: answered at once without a refusal, they leave the one that counts to decide in one step.
+   */
+  readonly counts: boolean;
   /** Whether the concern has anything to say about this request (its stage, its form). */
   applies(request: PolicyRequest): boolean;
   /**

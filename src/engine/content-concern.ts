@@ -23,6 +23,7 @@ export function contentConcern(policy: () => ContentPolicy | undefined, log: Log
   };
   return {
     id: "content",
+    counts: false,
     applies: (request) => request.form === "message" && policy() !== undefined,
     check: ask,
     decide: ask,

@@ -11,6 +11,7 @@ export function limitsConcern(system: () => AnyActorSystem): Concern {
   const counters = () => liveActor(system(), "counters");
   return {
     id: LIMITS,
+    counts: true,
     // Every request: even at a stage where no limit counts, the subject at DATA goes to the alerts of the
     // limits counted at RCPT, and the legacy form is theirs alone.
     // A whole message (the spamd front) is for the content concerns: the limits counted its RCPTs.

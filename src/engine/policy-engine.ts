@@ -95,12 +95,13 @@ export function createPolicyEngine(input: PolicyEngineInput): PolicyEngine {
       for (let i = 0; i < asked.length; i++) if (tickets[i] !== 0) asked[i].commit(tickets[i], refused);
       reply(decision);
     };
-    asked.forEach((concern, i) => {
+    const settle = (i: number, answer: ConcernAnswer) => {
+      answers[i] = { concern: asked[i].id, answer };
+      if (--left === 0) finish();
+    };
+    const check = (i: number) => {
+      const concern = asked[i];
       let waiting: Waiting | undefined;
-      const settle = (answer: ConcernAnswer) => {
-        answers[i] = { concern: concern.id, answer };
-        if (--left === 0) finish();
-      };
       concern.check(request, (answer, ticket = 0, failure) => {
         if (answers[i] !== undefined) {
           // Timed out already: what it checked is committed on the decision made without it.
@@ -111,12 +112,39 @@ export function createPolicyEngine(input: PolicyEngineInput): PolicyEngine {
         }
         if (waiting) waiting.done = true;
         tickets[i] = ticket;
-        settle(answerOf(concern, answer, failure));
+        settle(i, answerOf(concern, answer, failure));
       });
       if (answers[i] === undefined) {
-        waiting = wait(concern, () => settle(answerOf(concern, undefined, "timeout")));
+        waiting = wait(concern, () => settle(i, answerOf(concern, undefined, "timeout")));
       }
-    });
+    };
+    // The concern that counts (the limits) decides in one step, as if it were alone, when the others have
+    // answered at once and none refuses: the merged decision then refuses exactly when its own answer does,
+    // so its commit needs no second pass (SPF from its result cache: docs/decisions.md, "One pass when the
+    // others answered at once").
+    const decideLast = (i: number) => {
+      const concern = asked[i];
+      let waiting: Waiting | undefined;
+      concern.decide(request, (answer, _ticket, failure) => {
+        if (answers[i] !== undefined) return; // too late: its failure answer was merged
+        if (waiting) waiting.done = true;
+        settle(i, answerOf(concern, answer, failure));
+      });
+      if (answers[i] === undefined) {
+        waiting = wait(concern, () => settle(i, answerOf(concern, undefined, "timeout")));
+      }
+    };
+    let counting = -1;
+    for (let i = 0; i < asked.length; i++) {
+      if (!asked[i].counts) check(i);
+      else counting = counting === -1 ? i : -2; // -2: more than one counts
+    }
+    if (
+      counting >= 0 && left === 1 && !answers.some((answered) => answered && refuses(answered.answer.action))
+    ) {
+      return decideLast(counting);
+    }
+    for (let i = 0; i < asked.length; i++) if (asked[i].counts) check(i);
   };
 
   return {

@@ -32,6 +32,7 @@ export function spamAssassinConcern(
   };
   return {
     id: "spamassassin",
+    counts: false,
     applies: (request) => request.form === "message" && settings() !== undefined,
     check: ask,
     decide: ask,

@@ -16,6 +16,7 @@ export function spfConcern(system: () => AnyActorSystem, policy: () => SpfPolicy
   };
   return {
     id: "spf",
+    counts: false,
     applies(request) {
       const spf = policy();
       if (spf === undefined || request.form !== "attributes" || request.stage !== spf.stage) return false;

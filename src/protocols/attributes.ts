@@ -153,7 +153,13 @@ export function quoteValue(value: string): string {
   if (BARE.test(value)) return value;
   // A refused sender gets a quoted message on every request: most need no escape, so test once first.
   if (!NEEDS_ESCAPE.test(value)) return `"${value}"`;
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n").replace(/\r/g, "\\r")}"`;
+  // replaceAll with a string is a native scan, a fraction of a regex replace's callback per match.
+  let escaped = value;
+  if (escaped.includes("\\")) escaped = escaped.replaceAll("\\", "\\\\");
+  if (escaped.includes('"')) escaped = escaped.replaceAll('"', '\\"');
+  if (escaped.includes("\n")) escaped = escaped.replaceAll("\n", "\\n");
+  if (escaped.includes("\r")) escaped = escaped.replaceAll("\r", "\\r");
+  return `"${escaped}"`;
 }
 
 export function formatAttributes(fields: [string, string | number | undefined][]): string {

@@ -40,6 +40,7 @@ export function markerConcern(): MarkerConcern {
   };
   return {
     id: "marker",
+    counts: false,
     seen,
     applies: (request) => request.form === "message",
     check: (request, reply) => ask(request, (answer) => reply(answer, 0)),

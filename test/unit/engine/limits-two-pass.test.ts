@@ -17,6 +17,7 @@ import { makeTempDir } from "../../helpers/temp-dir.ts";
 
 const other = (answer: ConcernAnswer): Concern => ({
   id: "other",
+  counts: false,
   applies: () => true,
   check: (_request, reply) => reply(answer),
   commit: () => {},

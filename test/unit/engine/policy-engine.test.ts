@@ -30,6 +30,7 @@ function fake(
 ): FakeConcern {
   const concern: FakeConcern = {
     id,
+    counts: ticket !== 0, // a concern that hands out tickets counts
     asked: [],
     commits: [],
     pending: [],
@@ -111,9 +112,44 @@ describe("policy engine", () => {
 
   it("commits refused = false when the merged decision lets the request through", async () => {
     const limits = fake("limits", { action: "accept" }, 4);
-    const { decide } = start([limits, fake("spf", { action: "warn", message: "softfail" })]);
-    assert.equal((await decide()).action, "warn");
+    const spf = fake("spf", "later");
+    const { decide } = start([limits, spf]);
+    const decided = decide();
+    assert.deepEqual(limits.asked, ["check"], "the other has not answered yet: two passes");
+    spf.pending[0]({ action: "warn", message: "softfail" });
+    assert.equal((await decided).action, "warn");
     assert.deepEqual(limits.commits, [[4, false]]);
+  });
+
+  it("one pass when the others answered at once without refusing: the counting concern decides alone", async () => {
+    const limits = fake("limits", DEFER, 4);
+    const spf = fake("spf", { action: "warn", message: "softfail", headers: ["Received-SPF: softfail"] });
+    const { decide } = start([limits, spf]);
+    const decision = await decide();
+    assert.deepEqual([spf.asked, limits.asked], [["check"], ["decide"]]);
+    assert.deepEqual(limits.commits, [], "decide commits by itself");
+    // Merged in the configured order, as with two passes: the limits' defer, SPF's header.
+    assert.equal(decision.action, "defer");
+    assert.equal(decision.message, "over");
+    assert.deepEqual(decision.headers, ["Received-SPF: softfail"]);
+  });
+
+  it("two passes when another concern refuses at once: the counting one learns refused = true", async () => {
+    const limits = fake("limits", { action: "accept" }, 6);
+    const spf = fake("spf", REJECT);
+    const { decide } = start([limits, spf]);
+    assert.equal((await decide()).action, "reject");
+    assert.deepEqual(limits.asked, ["check"]);
+    assert.deepEqual(limits.commits, [[6, true]]);
+  });
+
+  it("one pass with a deadline: a counting concern that decides late gets its failure answer", async () => {
+    const limits = fake("limits", "later", 7);
+    const { decide } = start([limits, fake("spf", { action: "accept" })], { limits: { timeoutMs: 30 } });
+    const decision = await decide();
+    assert.deepEqual(limits.asked, ["decide"]);
+    assert.equal(decision.rule, "fail-open");
+    assert.deepEqual(decision.tags, ["limits:fail-open"]);
   });
 
   it("a concern that is down gives its fail_mode answer; one incident logged, ended by its next answer", async () => {

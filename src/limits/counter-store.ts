@@ -93,6 +93,11 @@ export type BatchDone = (batch: ProbeBatch) => void;
  *   the key's latest request and record the batch's sightings — except for a new key not counted, which
  *   is not stored at all. Then set `crossed` (and, when crossed, `count` and `counter`) and the batch's
  *   `crossings`, and call `done(batch)`.
+ * - `checkAndCommit(batch, done)` (optional): both at once, atomically, when the limits are the only
+ *   concern and so the request's own verdict decides what counts: check every probe, then commit each with
+ *   `counted` = the request is not refused (no probe over a limit that refuses, policy/verdict.ts) or the
+ *   limit is strict, and set `counted` as it did. The batch's sightings are set before the call. A store
+ *   without it gets `check` then `commit` (the Redis store has it: one script call instead of two).
  * - The other calls answer the control plane and the actor's timers; those with a reply may answer later.
  */
 export interface CounterStore {
@@ -100,6 +105,7 @@ export interface CounterStore {
   configure(limits: readonly LimitConfig[], maxKeys: number): void;
   check(batch: ProbeBatch, done: BatchDone): void;
   commit(batch: ProbeBatch, at: number, done: BatchDone): void;
+  checkAndCommit?(batch: ProbeBatch, done: BatchDone): void;
   /** A subject seen at DATA for a limit counted at another stage: noted on the key's counter if it has one. */
   recordSubject(limit: LimitConfig, key: string, subject: string): void;
   /** The alert with this window start is done with (delivered, parked or dropped): no other in that window. */

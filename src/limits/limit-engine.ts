@@ -177,14 +177,19 @@ export function createLimitEngine(
     return lastOver!;
   };
 
+  /** The sightings a commit records: the request's subject and client address. */
+  const noteSightings = (batch: RequestBatch) => {
+    const request = batch.request!;
+    batch.subject = subjectOf(request);
+    batch.clientAddress = request.form === "attributes" ? request.attributes.client_address : undefined;
+  };
+
   const commitBatch = (batch: RequestBatch, refused: boolean, at: number) => {
     for (let i = 0; i < batch.size; i++) {
       const probe = batch.probes[i];
       probe.counted = !refused || probe.limit.mode === "strict";
     }
-    const request = batch.request!;
-    batch.subject = subjectOf(request);
-    batch.clientAddress = request.form === "attributes" ? request.attributes.client_address : undefined;
+    noteSightings(batch);
     store.commit(batch, at, committed);
   };
 
@@ -219,6 +224,17 @@ export function createLimitEngine(
     if (checked.failed) return failedCheck(checked, reply);
     const verdict = decide(checked);
     commitBatch(checked, checked.refused, checked.at);
+    reply(verdict);
+  }
+
+  // The store checked and committed in one step (CounterStore.checkAndCommit): the verdict from the
+  // checked values, as hitChecked makes it; the crossings as committed.
+  function hitCommitted(batch: ProbeBatch): void {
+    const checked = batch as RequestBatch;
+    const reply = checked.hitReply!;
+    if (checked.failed) return failedCheck(checked, reply);
+    const verdict = decide(checked);
+    committed(checked);
     reply(verdict);
   }
 
@@ -269,7 +285,9 @@ export function createLimitEngine(
       const batch = batchFor(request);
       if (batch === undefined) return reply(ACCEPT);
       batch.hitReply = reply;
-      store.check(batch, hitChecked);
+      if (store.checkAndCommit === undefined) return store.check(batch, hitChecked);
+      noteSightings(batch);
+      store.checkAndCommit(batch, hitCommitted);
     },
 
     check(request, reply) {

@@ -1,5 +1,6 @@
-// The Lua the Redis counter store (limits/redis-store.ts) runs: one atomic script per (limit, key) for
-// check and one for commit, rspamd's ratelimit check/update split. They implement policy/rate.ts's three
+// The Lua the Redis counter store (limits/redis-store.ts) runs: one atomic script per request for check
+// and one for commit, over every (limit, key) the request counts under (rspamd's ratelimit check/update
+// split; one call for the request's counters rather than one per counter, docs/redis.md "Scripts"). They implement policy/rate.ts's three
 // algorithms line for line (same operations in the same order, so the doubles come out bit for bit the
 // same as the memory store's) on Redis's clock (TIME, ms): hosts whose clocks differ agree.
 //
@@ -13,7 +14,8 @@
 // when the counter holds nothing (counterExpiresAt), so Redis forgets counters itself.
 //
 // ARGV[1] is the time: "" for Redis's TIME; tests pass one to compare with the memory store at the same
-// instants (no TTL is set then: TTLs run on Redis's clock, not the test's). ARGV[2..5]: algorithm (fixed, sliding, bucket), count, window ms, burst.
+// instants (no TTL is set then: TTLs run on Redis's clock, not the test's). Each counter's limit is four
+// arguments (limit_at): algorithm (fixed, sliding, bucket), count, window ms, burst.
 
 const PRELUDE = `
 local function now_ms(given)
@@ -21,8 +23,10 @@ local function now_ms(given)
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function limit_of(argv)
-  return { algo = argv[2], count = tonumber(argv[3]), window = tonumber(argv[4]), burst = tonumber(argv[5]) }
+-- The limit's four arguments after ARGV[b]: algorithm, count, window ms, burst.
+local function limit_at(b)
+  return { algo = ARGV[b + 1], count = tonumber(ARGV[b + 2]), window = tonumber(ARGV[b + 3]),
+    burst = tonumber(ARGV[b + 4]) }
 end
 local function fmt(x) return string.format('%.17g', x) end
 local function fresh(now) return { t = now, c = 0, l = now, a = 0, p = 0, m = false } end
@@ -137,96 +141,158 @@ local function reply_counter(out, c)
 end
 `;
 
-/**
- * check: KEYS[1] the counter; ARGV[6] cost, ARGV[7] instance ("" none). Writes nothing.
- * Reply: {isNew 0|1, charge, level, over 0|1, the counter's instance when over (else "")}.
- */
-export const CHECK_SCRIPT = PRELUDE + `
-local key = KEYS[1]
+// A request's counters, read and brought to now (COUNTER): one HMGET each, the sightings this request may
+// add included, so that a commit reads nothing more. `measure` is the check's answer; `write` the commit.
+const COUNTER = `
+local sfield = 's:' .. (SUBJECT or '')
+local ifield = 'i:' .. (CLIENT_IP or '')
+-- One HMGET and one HSET per counter: each call from Lua costs a few microseconds, the most of a commit.
+local function read(key, L, now)
+  local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield)
+  local r = { key = key, L = L, v = v, new = v[1] == false or v[1] == nil }
+  if r.new then
+    r.c = fresh(now)
+  else
+    r.c = { t = tonumber(v[1]), c = tonumber(v[2]), l = tonumber(v[3]), a = tonumber(v[4]),
+      p = tonumber(v[5] or '0'), m = v[6] }
+    r.act = roll(r.c, L, now)
+  end
+  return r
+end
+local function measure(r, now, cost, inst)
+  r.charge = charge_of(r.c, cost, inst)
+  r.level = level_with(r.c, r.L, now, r.charge)
+  r.over = r.level > capacity(r.L)
+  r.inst = inst
+end
+local function check_reply(r)
+  local new, over, had = 0, 0, ''
+  if r.new then new = 1 end
+  if r.over then over = 1; had = r.c.m or '' end
+  return { new, r.charge, fmt(r.level), over, had }
+end
+-- Counts the request when counted, notes the sightings, marks a crossing; the commit's reply.
+local function write(r, now, counted, alerts)
+  local c, key, v = r.c, r.key, r.v
+  if counted then
+    c.c = c.c + r.charge
+    if r.inst ~= '' then c.m = r.inst end
+  end
+  c.l = now
+  local overFlag = 0
+  if r.over then overFlag = 1 end
+  if r.new and not counted then return { 0, r.charge, fmt(r.level), overFlag, 0, now } end
+  local ns, ni, seenS, seenI = tonumber(v[7] or '0'), tonumber(v[8] or '0'), v[9], v[10]
+  if r.act then
+    apply_sightings(key, r.act)
+    ns, ni, seenS, seenI = 0, 0, false, false
+  end
+  local crossed = 0
+  if r.over and c.a == 0 then
+    crossed = 1
+    if alerts then c.a = 1 else c.a = 2 end
+  end
+  local set = { 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p) }
+  local function note(seen, field, distinct, n)
+    if seen then
+      set[#set + 1] = field; set[#set + 1] = tonumber(seen) + 1
+    elseif n < 50 then
+      set[#set + 1] = field; set[#set + 1] = 1; set[#set + 1] = distinct; set[#set + 1] = n + 1
+    end
+  end
+  if SUBJECT then note(seenS, sfield, 'ns', ns) end
+  if CLIENT_IP then note(seenI, ifield, 'ni', ni) end
+  if c.m then
+    set[#set + 1] = 'm'; set[#set + 1] = c.m
+  elseif v[6] then
+    redis.call('HDEL', key, 'm')
+  end
+  redis.call('HSET', key, unpack(set))
+  if ARGV[1] == '' then redis.call('PEXPIRE', key, math.max(1, expires_at(c, r.L) - now)) end
+  local out = { 1, r.charge, fmt(r.level), overFlag, crossed, now }
+  if crossed == 1 then
+    reply_counter(out, c)
+    local all = sightings(key)
+    for i = 1, #all do out[#out + 1] = all[i] end
+  end
+  return out
+end
+`;
+
+// ARGV[2..6] of check, commit and hit: has subject 0|1, subject, has client IP 0|1, client IP, and the
+// deadline: Redis's time (ms) after which the client has given up on the call (0: none). A call Redis runs
+// later (it was stopped, or its queue that long) writes nothing and answers an error: the request was
+// answered by the fallback meanwhile, and counting it here too would count it twice once Redis is back.
+const SHARED = `
 local now = now_ms(ARGV[1])
-local L = limit_of(ARGV)
-local cost = tonumber(ARGV[6])
-local inst = ARGV[7]
-local c = load(key)
-local new = 0
-if c == nil then c = fresh(now); new = 1 else roll(c, L, now) end
-local charge = charge_of(c, cost, inst)
-local level = level_with(c, L, now, charge)
-local over = 0
-local had = ''
-if level > capacity(L) then over = 1; had = c.m or '' end
-return { new, charge, fmt(level), over, had }
+local SUBJECT, CLIENT_IP = nil, nil
+if ARGV[2] == '1' then SUBJECT = ARGV[3] end
+if ARGV[4] == '1' then CLIENT_IP = ARGV[5] end
+local deadline = tonumber(ARGV[6])
+if deadline > 0 and now > deadline then
+  return redis.error_reply('LATE the client gave up on this call ' .. (now - deadline) .. ' ms ago')
+end
 `;
 
 /**
- * commit: KEYS[1] the counter; ARGV[6] cost, [7] instance, [8] counted 0|1, [9] limit alerts 0|1,
- * [10] has subject 0|1, [11] subject, [12] has client IP 0|1, [13] client IP.
- * Reply: {stored 0|1, charge, level, over 0|1, crossed 0|1, now, then when crossed the counter
- * (t, c, l, a, p, m) and its sightings as field, count pairs (the alert lists them)}.
+ * check: KEYS[1..n] the request's counters; ARGV[1] the time, [2..6] as SHARED, then six per counter from
+ * ARGV[7 + 6(i-1)]: algorithm, count, window, burst, cost, instance ("" none). Writes nothing.
+ * Reply: per counter {isNew 0|1, charge, level, over 0|1, the counter's instance when over (else "")}.
  */
-export const COMMIT_SCRIPT = PRELUDE + WRITE + `
-local key = KEYS[1]
-local now = now_ms(ARGV[1])
-local L = limit_of(ARGV)
-local cost = tonumber(ARGV[6])
-local inst = ARGV[7]
-local counted = ARGV[8] == '1'
--- One HMGET and one HSET: each call from Lua costs a few microseconds, the most of a commit.
-local sfield = 's:' .. ARGV[11]
-local ifield = 'i:' .. ARGV[13]
-local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield)
-local c = nil
-if v[1] then
-  c = { t = tonumber(v[1]), c = tonumber(v[2]), l = tonumber(v[3]), a = tonumber(v[4]),
-    p = tonumber(v[5] or '0'), m = v[6] }
+export const CHECK_SCRIPT = PRELUDE + WRITE + SHARED + COUNTER + `
+local out = {}
+for i = 1, #KEYS do
+  local b = 6 + (i - 1) * 6
+  local r = read(KEYS[i], limit_at(b), now)
+  measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
+  out[i] = check_reply(r)
 end
-local new = c == nil
-local act = nil
-if new then c = fresh(now) else act = roll(c, L, now) end
-local charge = charge_of(c, cost, inst)
-local level = level_with(c, L, now, charge)
-local over = level > capacity(L)
-if counted then
-  c.c = c.c + charge
-  c.l = now
-  if inst ~= '' then c.m = inst end
+return out
+`;
+
+/**
+ * commit: KEYS[1..n] the request's counters; ARGV[1] the time, [2..6] as SHARED, then eight per counter
+ * from ARGV[7 + 8(i-1)]: algorithm, count, window, burst, cost, instance, counted 0|1, limit alerts 0|1.
+ * Reply: per counter {stored 0|1, charge, level, over 0|1, crossed 0|1, now, then when crossed the
+ * counter (t, c, l, a, p, m) and its sightings as field, count pairs (the alert lists them)}.
+ */
+export const COMMIT_SCRIPT = PRELUDE + WRITE + SHARED + COUNTER + `
+local out = {}
+for i = 1, #KEYS do
+  local b = 6 + (i - 1) * 8
+  local r = read(KEYS[i], limit_at(b), now)
+  measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
+  out[i] = write(r, now, ARGV[b + 7] == '1', ARGV[b + 8] == '1')
 end
-c.l = now
-local overFlag = 0
-if over then overFlag = 1 end
-if new and not counted then return { 0, charge, fmt(level), overFlag, 0, now } end
-local ns, ni, seenS, seenI = tonumber(v[7] or '0'), tonumber(v[8] or '0'), v[9], v[10]
-if act then
-  apply_sightings(key, act)
-  ns, ni, seenS, seenI = 0, 0, false, false
+return out
+`;
+
+/**
+ * hit, check and commit in one call when the limits are the only concern: KEYS[1..n]; ARGV[1] the time,
+ * [2..6] as SHARED, [7] refused already 0|1 (a refusal answered from the local cache), then nine per
+ * counter from ARGV[8 + 9(i-1)]: algorithm, count, window, burst, cost, instance, strict 0|1, refuses
+ * when over 0|1, limit alerts 0|1. The request is refused when a counter over its limit refuses (the
+ * engine's rule, limits/limit-engine.ts); a strict limit counts it anyway, a leaky one only when not.
+ * Reply: per counter the check's reply followed by the commit's.
+ */
+export const HIT_SCRIPT = PRELUDE + WRITE + SHARED + COUNTER + `
+local read_all = {}
+local refused = ARGV[7] == '1'
+for i = 1, #KEYS do
+  local b = 7 + (i - 1) * 9
+  local r = read(KEYS[i], limit_at(b), now)
+  measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
+  if r.over and ARGV[b + 8] == '1' then refused = true end
+  read_all[i] = r
 end
-local crossed = 0
-if over and c.a == 0 then
-  crossed = 1
-  if ARGV[9] == '1' then c.a = 1 else c.a = 2 end
-end
-local set = { 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p) }
-local function note(seen, field, distinct, n)
-  if seen then
-    set[#set + 1] = field; set[#set + 1] = tonumber(seen) + 1
-  elseif n < 50 then
-    set[#set + 1] = field; set[#set + 1] = 1; set[#set + 1] = distinct; set[#set + 1] = n + 1
-  end
-end
-if ARGV[10] == '1' then note(seenS, sfield, 'ns', ns) end
-if ARGV[12] == '1' then note(seenI, ifield, 'ni', ni) end
-if c.m then
-  set[#set + 1] = 'm'; set[#set + 1] = c.m
-elseif v[6] then
-  redis.call('HDEL', key, 'm')
-end
-redis.call('HSET', key, unpack(set))
-if ARGV[1] == '' then redis.call('PEXPIRE', key, math.max(1, expires_at(c, L) - now)) end
-local out = { 1, charge, fmt(level), overFlag, crossed, now }
-if crossed == 1 then
-  reply_counter(out, c)
-  local all = sightings(key)
-  for i = 1, #all do out[#out + 1] = all[i] end
+local out = {}
+for i = 1, #KEYS do
+  local b = 7 + (i - 1) * 9
+  local r = read_all[i]
+  local reply = check_reply(r)
+  local committed = write(r, now, (not refused) or ARGV[b + 7] == '1', ARGV[b + 9] == '1')
+  for j = 1, #committed do reply[#reply + 1] = committed[j] end
+  out[i] = reply
 end
 return out
 `;
@@ -254,7 +320,7 @@ return 0
 export const MERGE_SCRIPT = PRELUDE + WRITE + `
 local key = KEYS[1]
 local now = now_ms(ARGV[1])
-local L = limit_of(ARGV)
+local L = limit_at(1)
 local mode = ARGV[6]
 local c = load(key)
 if c ~= nil and mode == 'adopt' then return 0 end

@@ -1,7 +1,7 @@
 // The CounterStore (limits/counter-store.ts) over Redis, shared by several MX hosts (issue 21): each
-// (limit, key) is one hash (limits/redis-keys.ts), checked and committed by one atomic Lua script each
-// (limits/redis-scripts.ts) on Redis's clock. A batch's probes go out in one pipeline: one round trip per
-// check and one per commit, whatever the number of limits. Keys over a leaky refusing limit are answered
+// (limit, key) is one hash (limits/redis-keys.ts); a request's counters are checked by one atomic Lua
+// script call and committed by another (limits/redis-scripts.ts), on Redis's clock: one command per check
+// and one per commit, whatever the number of limits. Keys over a leaky refusing limit are answered
 // locally for a while (limits/over-cache.ts). Redis failing (error, the client's command timeout) hands
 // the batch to `unavailable` instead of `done`; the caller answers it (local counting or fail-closed).
 import { createHash } from "node:crypto";
@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../control/metrics.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import { wholeCount } from "../policy/rate.ts";
-import { outranks } from "../policy/verdict.ts";
+import { outranks, refuses } from "../policy/verdict.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
 import type { BatchDone, CounterStore, Probe, ProbeBatch } from "./counter-store.ts";
 import { createOverCache, decidedWithout } from "./over-cache.ts";
@@ -21,6 +21,7 @@ import { createRedisAdmin } from "./redis-admin.ts";
 import {
   CHECK_SCRIPT,
   COMMIT_SCRIPT,
+  HIT_SCRIPT,
   MERGE_SCRIPT,
   SETTLED_SCRIPT,
   SUBJECT_SCRIPT,
@@ -41,10 +42,15 @@ export interface RedisStoreOptions {
   /** The local cache's bound (default 10 000 keys, the oldest out first). */
   overCacheEntries?: number;
   /**
-   * A check or commit Redis could not answer (error, timeout): called INSTEAD of done; the caller
+   * A check, commit or hit Redis could not answer (error, timeout): called INSTEAD of done; the caller
    * answers it (local counting or fail-closed) and calls done itself.
    */
-  unavailable(batch: ProbeBatch, phase: "check" | "commit", error: unknown, done: BatchDone): void;
+  unavailable(batch: ProbeBatch, phase: Phase, error: unknown, done: BatchDone): void;
+  /**
+   * The client's command timeout ([redis] timeout): a commit or hit that Redis runs later than this after
+   * it was sent writes nothing (the fallback answered the request meanwhile). 0 or absent: no such guard.
+   */
+  lateAfterMs?: number;
   /** Tests only: this time (ms) instead of Redis's TIME, to compare with the memory store. */
   clock?: () => number;
   /** The local cache's clock (default Date.now; it is this host's own business). */
@@ -64,6 +70,7 @@ export interface RedisStoreStats {
 }
 
 export interface RedisStore extends CounterStore {
+  checkAndCommit(batch: ProbeBatch, done: BatchDone): void;
   close(): void;
   /** Upgrade path: create (limit,key) from a local counter only if Redis has none; true if created. */
   adoptIfAbsent(limit: LimitConfig, key: string, counter: SenderCounter): Promise<boolean>;
@@ -77,6 +84,10 @@ export interface RedisStore extends CounterStore {
 /** A probe answered from the local cache at check (Probe.ref). */
 const CACHED = Symbol("cached");
 const TO_SEND = 1; // Probe.mark: this probe's script has yet to run
+const CHECK_REPLY_LENGTH = 5; // a probe's answer to the hit script: the check's 5 values, then the commit's
+
+/** Which call Redis did not answer: the two passes, or both in one (CounterStore.checkAndCommit). */
+export type Phase = "check" | "commit" | "hit";
 
 /** A leaky probe the cached refusal decides for: not checked, and (refused) not committed either. */
 function skip(probe: Probe): void {
@@ -96,6 +107,7 @@ const script = (text: string): Script => ({ text, sha: createHash("sha1").update
 const SCRIPTS = {
   check: script(CHECK_SCRIPT),
   commit: script(COMMIT_SCRIPT),
+  hit: script(HIT_SCRIPT),
   subject: script(SUBJECT_SCRIPT),
   settled: script(SETTLED_SCRIPT),
   merge: script(MERGE_SCRIPT),
@@ -156,43 +168,43 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const backgroundDone = () => quietFailure = false;
 
   /**
-   * Runs `add` for every probe marked TO_SEND in one pipeline, `fill` for each answer, then `done`; the
-   * probes whose script Redis did not have are sent once more after SCRIPT LOAD. Any other error hands
-   * the batch to `unavailable`.
+   * One script call for every probe marked TO_SEND (`args` gives a probe's arguments after the shared
+   * ones), `fill` with the probes sent and their answers, then `done`; sent once more after SCRIPT LOAD
+   * when Redis did not have the script. Any other error hands the batch to `unavailable`.
    */
   const run = (
     batch: ProbeBatch,
-    phase: "check" | "commit",
-    add: (pipeline: Pipeline, probe: Probe, batch: ProbeBatch) => void,
-    fill: (probe: Probe, reply: unknown[]) => void,
+    phase: Phase,
+    s: Script,
+    shared: (string | number)[],
+    args: (probe: Probe, into: (string | number)[]) => void,
+    fill: (sent: Probe[], replies: unknown[][]) => void,
     done: BatchDone,
   ) => {
     stats.batches++;
+    const sent: Probe[] = [];
+    const keys: string[] = [];
+    const argv: (string | number)[] = [timeArg(), ...shared];
+    for (let i = 0; i < batch.size; i++) {
+      const probe = batch.probes[i];
+      if (probe.mark !== TO_SEND) continue;
+      sent.push(probe);
+      keys.push(keyOf(probe.limit, probe.key));
+      args(probe, argv);
+    }
     const attempt = async (first: boolean): Promise<unknown> => {
-      const sent: Probe[] = [];
-      const replies = await outbox.send((pipeline) => {
-        for (let i = 0; i < batch.size; i++) {
-          const probe = batch.probes[i];
-          if (probe.mark !== TO_SEND) continue;
-          add(pipeline, probe, batch);
-          sent.push(probe);
-        }
-        return sent.length;
+      const [[error, reply]] = await outbox.send((pipeline) => {
+        pipeline.evalsha(s.sha, keys.length, ...keys, ...argv);
+        return 1;
       });
-      let failure: unknown;
-      let retry = false;
-      for (let i = 0; i < sent.length; i++) {
-        const [error, reply] = replies[i];
-        if (error === null) {
-          sent[i].mark = 0;
-          fill(sent[i], reply as unknown[]);
-        } else if (isNoScript(error) && first) retry = true;
-        else failure ??= error;
+      if (error !== null) {
+        if (!isNoScript(error) || !first) return error;
+        await loadScripts();
+        return attempt(false);
       }
-      if (failure !== undefined) return failure;
-      if (!retry) return undefined;
-      await loadScripts();
-      return attempt(false);
+      for (const probe of sent) probe.mark = 0;
+      fill(sent, reply as unknown[][]);
+      return undefined;
     };
     attempt(true).catch((error) => error ?? new Error("redis failed")).then((failure) => {
       if (failure === undefined) return done(batch);
@@ -201,54 +213,134 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }).catch((error) => log.error("redis", `answering a ${phase} failed`, { error: String(error) }));
   };
 
-  // Every probe script's first arguments: the key, the time, the limit, the cost and the instance.
-  const probeScript = (pipeline: Pipeline, s: Script, probe: Probe, ...more: (string | number)[]) =>
-    pipeline.evalsha(
-      s.sha,
-      1,
-      keyOf(probe.limit, probe.key),
-      timeArg(),
-      ...limitArgs(probe.limit),
-      probe.cost,
-      probe.instance ?? "",
-      ...more,
-    );
-
-  const addCheck = (pipeline: Pipeline, probe: Probe) => probeScript(pipeline, SCRIPTS.check, probe);
-
-  const fillCheck = (probe: Probe, reply: unknown[]) => {
-    probe.isNew = reply[0] === 1;
-    probe.charge = Number(reply[1]);
-    probe.level = Number(reply[2]);
-    probe.over = reply[3] === 1;
-    probe.counter = undefined;
-    if (probe.over && cache.eligible(probe.limit)) cache.remember(probe, reply[4] as string);
+  // A probe's arguments in every script: its limit, the cost and the instance.
+  const probeArgs = (probe: Probe, into: (string | number)[]) => {
+    into.push(...limitArgs(probe.limit), probe.cost, probe.instance ?? "");
   };
 
-  const addCommit = (pipeline: Pipeline, probe: Probe, batch: ProbeBatch) =>
-    probeScript(
-      pipeline,
-      SCRIPTS.commit,
-      probe,
-      probe.counted ? 1 : 0,
-      probe.limit.alert ? 1 : 0,
-      batch.subject === undefined ? 0 : 1,
-      batch.subject ?? "",
-      batch.clientAddress === undefined ? 0 : 1,
-      batch.clientAddress ?? "",
-    );
+  /** The check's part of a probe's answer, from `reply[at]` on. */
+  const fillCheck = (probe: Probe, reply: unknown[], at: number) => {
+    probe.isNew = reply[at] === 1;
+    probe.charge = Number(reply[at + 1]);
+    probe.level = Number(reply[at + 2]);
+    probe.over = reply[at + 3] === 1;
+    probe.counter = undefined;
+    if (probe.over && cache.eligible(probe.limit)) cache.remember(probe, reply[at + 4] as string);
+  };
+  const fillChecks = (sent: Probe[], replies: unknown[][]) => {
+    for (let i = 0; i < sent.length; i++) fillCheck(sent[i], replies[i], 0);
+  };
 
-  const fillCommit = (probe: Probe, reply: unknown[]) => {
-    const crossed = reply[4] === 1;
-    probe.charge = Number(reply[1]);
-    probe.level = Number(reply[2]);
-    probe.over = reply[3] === 1;
+  // Redis's clock less this host's (ms): from TIME at the start, then from every commit's `now`. A reply
+  // read late (this host busy) makes an observation too low, never too high: the highest of the last 10 s.
+  let clockOffset: number | undefined;
+  let offsetSince = 0;
+  const noteRedisTime = (redisMs: number) => {
+    const observed = redisMs - Date.now();
+    const at = Date.now();
+    if (clockOffset === undefined || observed > clockOffset || at - offsetSince > 10_000) {
+      clockOffset = observed;
+      offsetSince = at;
+    }
+  };
+  /** The call's deadline in Redis's time (the scripts' SHARED): when the client gives up on it. */
+  const deadline = () =>
+    options.lateAfterMs && clockOffset !== undefined && !options.clock
+      ? Date.now() + clockOffset + options.lateAfterMs
+      : 0;
+
+  // ARGV[2..6]: the sightings a commit notes (the subject and the client IP; a check notes none), and the
+  // deadline.
+  const sharedArgs = (batch: ProbeBatch) => [
+    batch.subject === undefined ? 0 : 1,
+    batch.subject ?? "",
+    batch.clientAddress === undefined ? 0 : 1,
+    batch.clientAddress ?? "",
+    deadline(),
+  ];
+  const checkArgs = () => [0, "", 0, "", deadline()];
+
+  const commitArgs = (probe: Probe, into: (string | number)[]) => {
+    probeArgs(probe, into);
+    into.push(probe.counted ? 1 : 0, probe.limit.alert ? 1 : 0);
+  };
+
+  /** The commit's part of a probe's answer, from `reply[at]` on. */
+  const fillCommit = (probe: Probe, reply: unknown[], at: number) => {
+    const crossed = reply[at + 4] === 1;
+    probe.charge = Number(reply[at + 1]);
+    probe.level = Number(reply[at + 2]);
+    probe.over = reply[at + 3] === 1;
+    if (!options.clock) noteRedisTime(Number(reply[at + 5]));
     // Only a crossing's counter is read (its alert lists the window and sightings): only it comes back.
-    probe.counter = crossed ? counterFromReply(reply, 6, 12) : undefined;
+    probe.counter = crossed ? counterFromReply(reply, at + 6, at + 12) : undefined;
     if (crossed) {
       probe.crossed = true;
       probe.count = wholeCount(probe.counted ? probe.level : probe.level - probe.charge);
     }
+  };
+  const fillCommits = (sent: Probe[], replies: unknown[][]) => {
+    for (let i = 0; i < sent.length; i++) fillCommit(sent[i], replies[i], 0);
+  };
+
+  const hitArgs = (probe: Probe, into: (string | number)[]) => {
+    probeArgs(probe, into);
+    into.push(
+      probe.limit.mode === "strict" ? 1 : 0,
+      refuses(probe.limit.action) ? 1 : 0,
+      probe.limit.alert ? 1 : 0,
+    );
+  };
+
+  /**
+   * The hit script's answers: the checks first, then (knowing, as the script did, whether the request is
+   * refused) what each probe counted, then the commits.
+   */
+  const fillHits = (refusedAlready: boolean) => (sent: Probe[], replies: unknown[][]) => {
+    let refused = refusedAlready;
+    for (let i = 0; i < sent.length; i++) {
+      fillCheck(sent[i], replies[i], 0);
+      if (sent[i].over && refuses(sent[i].limit.action)) refused = true;
+    }
+    for (let i = 0; i < sent.length; i++) {
+      sent[i].counted = !refused || sent[i].limit.mode === "strict";
+      fillCommit(sent[i], replies[i], CHECK_REPLY_LENGTH);
+    }
+  };
+
+  /**
+   * The probes the local cache answers (Probe.ref = CACHED, not sent) and those its refusal decides for
+   * (skipped); the others are marked TO_SEND. Returns how many are to send and whether a cached refusal
+   * decides the request.
+   */
+  const answerCached = (batch: ProbeBatch): [toSend: number, refused: boolean] => {
+    // The cached probe that will decide the verdict (a refusal), if any: the strictest, the first of
+    // equals, as the engine picks it.
+    let decider: Probe | undefined;
+    let deciderAt = 0;
+    for (let i = 0; i < batch.size; i++) {
+      const probe = batch.probes[i];
+      probe.counter = undefined;
+      probe.crossed = false;
+      probe.ref = undefined;
+      probe.mark = TO_SEND;
+      if (!cache.eligible(probe.limit) || !cache.answer(probe)) continue;
+      probe.ref = CACHED;
+      probe.mark = 0;
+      stats.cacheHits++;
+      if (!decider || outranks(probe.limit.action, decider.limit.action)) [decider, deciderAt] = [probe, i];
+    }
+    let toSend = 0;
+    for (let i = 0; i < batch.size; i++) {
+      const probe = batch.probes[i];
+      if (probe.mark !== TO_SEND) continue;
+      if (decider && decidedWithout(decider, probe, i < deciderAt)) {
+        skip(probe);
+        continue;
+      }
+      toSend++;
+    }
+    return [toSend, decider !== undefined];
   };
 
   const countCrossings = (batch: ProbeBatch) => {
@@ -276,6 +368,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     const [seconds, micros] = await client.time();
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   };
+
+  if (!options.clock && options.lateAfterMs) redisNow().then(noteRedisTime, () => {});
 
   const top = createRedisTop({
     client,
@@ -311,34 +405,26 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     check(batch, done) {
       batch.crossings = 0;
-      // The cached probe that will decide the verdict (a refusal), if any: the strictest, the first of
-      // equals, as the engine picks it.
-      let decider: Probe | undefined;
-      let deciderAt = 0;
-      for (let i = 0; i < batch.size; i++) {
-        const probe = batch.probes[i];
-        probe.counter = undefined;
-        probe.ref = undefined;
-        probe.mark = TO_SEND;
-        if (!cache.eligible(probe.limit) || !cache.answer(probe)) continue;
-        probe.ref = CACHED;
-        probe.mark = 0;
-        stats.cacheHits++;
-        if (!decider || outranks(probe.limit.action, decider.limit.action)) [decider, deciderAt] = [probe, i];
-      }
-      let toSend = 0;
-      for (let i = 0; i < batch.size; i++) {
-        const probe = batch.probes[i];
-        if (probe.mark !== TO_SEND) continue;
-        if (decider && decidedWithout(decider, probe, i < deciderAt)) {
-          skip(probe);
-          continue;
-        }
-        toSend++;
-      }
+      const [toSend] = answerCached(batch);
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "check", new Error("redis store closed"), done);
-      run(batch, "check", addCheck, fillCheck, done);
+      run(batch, "check", SCRIPTS.check, checkArgs(), probeArgs, fillChecks, done);
+    },
+
+    checkAndCommit(batch, done) {
+      batch.crossings = 0;
+      const [toSend, refused] = answerCached(batch);
+      // The probes not sent: cached (a leaky refusal, not counted) or decided by it (leaky, not counted).
+      for (let i = 0; i < batch.size; i++) {
+        if (batch.probes[i].mark !== TO_SEND) batch.probes[i].counted = false;
+      }
+      if (toSend === 0) return done(batch);
+      if (closed) return options.unavailable(batch, "hit", new Error("redis store closed"), done);
+      const shared = [...sharedArgs(batch), refused ? 1 : 0];
+      run(batch, "hit", SCRIPTS.hit, shared, hitArgs, fillHits(refused), (filled) => {
+        countCrossings(filled);
+        done(filled);
+      });
     },
 
     commit(batch, _at, done) {
@@ -358,7 +444,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "commit", new Error("redis store closed"), done);
-      run(batch, "commit", addCommit, fillCommit, (filled) => {
+      run(batch, "commit", SCRIPTS.commit, sharedArgs(batch), commitArgs, fillCommits, (filled) => {
         countCrossings(filled);
         done(filled);
       });

@@ -12,7 +12,8 @@ import type { LimitConfig } from "../model/limit.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
 import type { BatchDone, CounterStore, ProbeBatch } from "./counter-store.ts";
 import type { MemoryStore } from "./memory-store.ts";
-import { createRedisStore, type RedisStore, type RedisStoreStats } from "./redis-store.ts";
+import { createRedisStore, type Phase, type RedisStore, type RedisStoreStats } from "./redis-store.ts";
+import { refuses } from "../policy/verdict.ts";
 
 /** What /health, /status and /metrics show of Redis. */
 export interface RedisHealth {
@@ -84,17 +85,31 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     done(batch);
   };
 
-  /** The fallback's answer to a check (or a commit) Redis is not asked about. */
-  const fallBack = (batch: ProbeBatch, phase: "check" | "commit", done: BatchDone) => {
-    if (phase === "check") health.fallbackChecks++;
+  /** The fallback's answer to a check, a commit or both (hit) Redis is not asked about. */
+  const fallBack = (batch: ProbeBatch, phase: Phase, done: BatchDone) => {
+    if (phase !== "commit") health.fallbackChecks++;
     if (config.fallback === "local") {
+      if (phase === "hit") return local.check(batch, (checked) => commitOwnVerdict(checked, done));
       return phase === "check" ? local.check(batch, done) : local.commit(batch, now(), done);
     }
-    if (phase === "check") return failed(batch, done);
+    if (phase !== "commit") return failed(batch, done);
     // A commit Redis lost, with no local counting: nothing is counted; the verdict already went out.
     for (let i = 0; i < batch.size; i++) batch.probes[i].crossed = false;
     batch.crossings = 0;
     done(batch);
+  };
+
+  /** checkAndCommit's rule (counter-store.ts) over the memory store's check: commits what it counts. */
+  const commitOwnVerdict = (batch: ProbeBatch, done: BatchDone) => {
+    let refused = false;
+    for (let i = 0; i < batch.size; i++) {
+      const probe = batch.probes[i];
+      if (probe.over && refuses(probe.limit.action)) refused = true;
+    }
+    for (let i = 0; i < batch.size; i++) {
+      batch.probes[i].counted = !refused || batch.probes[i].limit.mode === "strict";
+    }
+    local.commit(batch, now(), done);
   };
 
   const startIncident = (error: unknown) => {
@@ -134,6 +149,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     prefix: config.prefix,
     log,
     overCacheMs: config.overCacheMs,
+    lateAfterMs: config.timeoutMs,
     unavailable(batch, phase, error, done) {
       startIncident(error);
       fallBack(batch, phase, done);
@@ -193,6 +209,10 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     commit(batch, at, done) {
       if (down) return fallBack(batch, "commit", done);
       redis.commit(batch, at, done);
+    },
+    checkAndCommit(batch, done) {
+      if (down) return fallBack(batch, "hit", done);
+      redis.checkAndCommit(batch, done);
     },
     recordSubject(limit, key, subject) {
       if (down) local.recordSubject(limit, key, subject);

@@ -3,7 +3,9 @@
 // loaded again). A check or commit Redis cannot answer goes to `unavailable` (the client's command
 // timeout bounds the wait; the clients here have 500 ms), never to `done` as well.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { CHECK_SCRIPT } from "../../src/limits/redis-scripts.ts";
 import type { LimitsCheck } from "../../src/limits/limit-engine.ts";
 import {
   limitsOf,
@@ -30,7 +32,7 @@ describe("Redis store: a Redis with requirepass", () => {
   before(async () => server = await startRedisServer({ password: "s3cret pass" }));
   after(() => server.stop());
 
-  it("counts with the password, and hands every check to `unavailable` without it", async () => {
+  it("counts with the password, and hands every request to `unavailable` without it", async () => {
     const host = redisHost(server, LIMITS, Date.now);
     const stranger = redisHost(server, LIMITS, Date.now, {}, redisClient(server, { password: undefined }));
     try {
@@ -38,7 +40,7 @@ describe("Redis store: a Redis with requirepass", () => {
       assert.equal((await host.show("a@x.org"))[0].count, 2);
       assert.deepEqual(host.unavailable, []);
       assert.equal((await stranger.hit("a@x.org")).action, "accept", "answered by the fallback");
-      assert.deepEqual(await unavailableCount(stranger, 1), ["check"]);
+      assert.deepEqual(await unavailableCount(stranger, 1), ["hit"]);
       assert.match(String(stranger.unavailable[0].error), /NOAUTH/);
     } finally {
       await host.close();
@@ -52,7 +54,7 @@ describe("Redis store: Redis killed, hung, restarted", () => {
   before(async () => server = await startRedisServer());
   after(() => server.stop());
 
-  it("hands a check and a commit to `unavailable` when Redis is gone, and counts again once it is back", async () => {
+  it("hands a commit, a hit and a check to `unavailable` when Redis is gone, and counts again once it is back", async () => {
     const host = redisHost(server, LIMITS, Date.now);
     try {
       await host.hit("a@x.org");
@@ -63,7 +65,9 @@ describe("Redis store: Redis killed, hung, restarted", () => {
       host.engine.commit(held.ticket, false);
       assert.deepEqual(await unavailableCount(host, 1), ["commit"]);
       await new Promise((resolve) => host.engine.hit(request("a@x.org"), resolve));
-      assert.deepEqual(await unavailableCount(host, 2), ["commit", "check"]);
+      assert.deepEqual(await unavailableCount(host, 2), ["commit", "hit"]);
+      await new Promise((resolve) => host.engine.check(request("a@x.org"), resolve));
+      assert.deepEqual(await unavailableCount(host, 3), ["commit", "hit", "check"]);
 
       await server.restart(); // empty, without the scripts: NOSCRIPT, loaded again
       for (let tries = 0; tries < 100; tries++) {
@@ -119,7 +123,7 @@ describe("Redis store: Redis killed, hung, restarted", () => {
     }
   });
 
-  it("hands a check to `unavailable` when Redis hangs, and nothing more when it wakes up", async () => {
+  it("hands a hit to `unavailable` when Redis hangs, and nothing more when it wakes up", async () => {
     const host = redisHost(server, LIMITS, Date.now);
     try {
       await host.hit("b@x.org");
@@ -131,13 +135,40 @@ describe("Redis store: Redis killed, hung, restarted", () => {
           resolve(verdict);
         })
       );
-      assert.deepEqual(await unavailableCount(host, 1), ["check"]);
+      assert.deepEqual(await unavailableCount(host, 1), ["hit"]);
       await answered;
       server.resume();
       await host.settle();
       await new Promise((done) => setTimeout(done, 100));
       assert.equal(answers, 1, "answered once: done is not called after unavailable");
       assert.equal(host.unavailable.length, 1);
+    } finally {
+      server.resume();
+      await host.close();
+    }
+  });
+
+  it("a hit or commit Redis runs after the client gave up writes nothing (the fallback counted it)", async () => {
+    // The client's command timeout is 500 ms (redisClient); lateAfterMs is the daemon's [redis] timeout.
+    const host = redisHost(server, LIMITS, Date.now, { lateAfterMs: 500 });
+    try {
+      await host.hit("late@x.org"); // counted: 1, and the clocks' offset known from its reply
+      const held = await new Promise<LimitsCheck>((resolve) =>
+        host.engine.check(request("late@x.org"), resolve)
+      );
+      server.pause();
+      await new Promise((resolve) => host.engine.hit(request("late@x.org"), resolve));
+      host.engine.commit(held.ticket, false);
+      assert.deepEqual(await unavailableCount(host, 2), ["hit", "commit"]);
+      await new Promise((done) => setTimeout(done, 300)); // past the deadline: the failures took 500 ms
+      server.resume();
+      await host.settle();
+      assert.equal((await host.show("late@x.org"))[0].count, 1, "neither queued call counted");
+      // Redis's answer to them was an error naming the reason (nobody waits for it any more).
+      const sha = createHash("sha1").update(CHECK_SCRIPT).digest("hex");
+      const reply = await host.client.evalsha(sha, 0, "", 0, "", 0, "", 1) // deadline: 1 ms after 1970
+        .catch((error: Error) => error.message);
+      assert.match(String(reply), /LATE the client gave up on this call/);
     } finally {
       server.resume();
       await host.close();

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { describe, it } from "node:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { after, describe, it } from "node:test";
 import { SNIPPET_DIR, snippetFiles } from "../../../packaging/exim-snippet-files.ts";
 import { eximSnippet, formatSnippet } from "../../../src/exim/snippets.ts";
 import { runMain } from "../../helpers/runtime.ts";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
 
 describe("Exim snippets", () => {
   it("packaging/exim/ matches src/exim/snippets.ts (run `npm run snippets` after a change)", () => {
@@ -59,10 +58,13 @@ describe("Exim snippets", () => {
 
 describe("mailpolicyd exim-snippet", () => {
   const cli = (args: string[]) => runMain(["exim-snippet", ...args]);
+  const dir = makeTempDir("mpd-snippet-");
+  after(() => dir.remove());
+  let configs = 0;
   const config = (daemon: string) => {
-    const dir = mkdtempSync(join(tmpdir(), "mpd-snippet-"));
-    writeFileSync(join(dir, "m.conf"), `[daemon]\n${daemon}`);
-    return join(dir, "m.conf");
+    const file = dir.file(`m${configs++}.conf`);
+    writeFileSync(file, `[daemon]\n${daemon}`);
+    return file;
   };
 
   it("writes policy_listen from the config into the snippet, or --listen", () => {

@@ -101,6 +101,17 @@ function concernLines(concerns: Record<string, ConcernHealth>): string[] {
 const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
 
 /** The 3 a.m. line about Redis: up, or since when the fallback answers. */
+/**
+ * With [redis] the shared counters are in Redis and this host's memory holds only what it counted while
+ * Redis was away: "0" alone read as "nothing is counted" at 3 a.m.
+ */
+function trackedKeys(status: StatusJson): string {
+  const here = status.trackedKeys ?? "?";
+  return status.redis === undefined
+    ? `${here}`
+    : `${here} on this host, the shared ones in Redis (top, show)`;
+}
+
 function redisLines(redis: RedisHealth | undefined): string[] {
   if (redis === undefined) return [];
   if (redis.state === "up") {
@@ -131,7 +142,7 @@ export function formatStatus(status: StatusJson): string {
       status.rates.last5Minutes.toFixed(1)
     }/min last 5 minutes`,
     `tracked keys: ${
-      status.trackedKeys ?? "?"
+      trackedKeys(status)
     }; alerts sent ${status.alerts.sent}, failed ${status.alerts.failed}, ` +
     `parked ${status.alerts.parked ?? 0}, dropped ${status.alerts.dropped ?? 0}, ` +
     `pending ${status.pendingAlerts ?? "?"}`,

@@ -129,6 +129,10 @@ describe("status-format", () => {
     );
     const up = formatStatus({ ...STATUS, redis: { ...redis, state: "up" } }).split("\n");
     assert.equal(up[2], "redis: up since 2026-01-01 10:07:03; 2 incidents, 5 counters merged");
+    assert.match(
+      up[4],
+      /^tracked keys: 1 on this host, the shared ones in Redis \(top, show\); alerts sent /,
+    );
     assert.match(formatStatus(STATUS).split("\n")[2], /^requests: /, "no line without [redis]");
   });
 

@@ -100,7 +100,6 @@ function concernLines(concerns: Record<string, ConcernHealth>): string[] {
 
 const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
 
-/** The 3 a.m. line about Redis: up, or since when the fallback answers. */
 /**
  * With [redis] the shared counters are in Redis and this host's memory holds only what it counted while
  * Redis was away: "0" alone read as "nothing is counted" at 3 a.m.
@@ -112,6 +111,7 @@ function trackedKeys(status: StatusJson): string {
     : `${here} on this host, the shared ones in Redis (top, show)`;
 }
 
+/** The 3 a.m. line about Redis: up, or since when the fallback answers. */
 function redisLines(redis: RedisHealth | undefined): string[] {
   if (redis === undefined) return [];
   if (redis.state === "up") {

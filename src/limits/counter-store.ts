@@ -10,6 +10,7 @@
 // The engine never reuses a batch before its commit's `done` (docs/decisions.md, "A CounterStore that can
 // answer later").
 import type { LimitConfig } from "../model/limit.ts";
+import { refuses } from "../policy/verdict.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 
@@ -79,6 +80,13 @@ export interface ProbeBatch {
 }
 
 export type BatchDone = (batch: ProbeBatch) => void;
+
+/** The request's own verdict refuses it when a probe is over a limit that defers or rejects. */
+export const refusesWhenOver = (probe: Probe): boolean => probe.over && refuses(probe.limit.action);
+
+/** What a probe counts on the final verdict: everything when not refused, a strict limit always. */
+export const countsOnVerdict = (probe: Probe, refused: boolean): boolean =>
+  !refused || probe.limit.mode === "strict";
 
 /**
  * Counters per (limit, key). Semantics the engine relies on, for every implementation:

@@ -20,7 +20,7 @@ import {
   verdictFor,
 } from "../policy/verdict.ts";
 import { displaySubject } from "../protocols/subject.ts";
-import type { CounterStore, Probe, ProbeBatch } from "./counter-store.ts";
+import { type CounterStore, countsOnVerdict, type Probe, type ProbeBatch } from "./counter-store.ts";
 import { createHeldChecks, type HeldIncident, type LimitsCheck } from "./held-checks.ts";
 
 export type { LimitsCheck };
@@ -185,10 +185,7 @@ export function createLimitEngine(
   };
 
   const commitBatch = (batch: RequestBatch, refused: boolean, at: number) => {
-    for (let i = 0; i < batch.size; i++) {
-      const probe = batch.probes[i];
-      probe.counted = !refused || probe.limit.mode === "strict";
-    }
+    for (let i = 0; i < batch.size; i++) batch.probes[i].counted = countsOnVerdict(batch.probes[i], refused);
     noteSightings(batch);
     store.commit(batch, at, committed);
   };

@@ -1,8 +1,9 @@
 // The Lua the Redis counter store (limits/redis-store.ts) runs: one atomic script per request for check
 // and one for commit, over every (limit, key) the request counts under (rspamd's ratelimit check/update
-// split; one call for the request's counters rather than one per counter, docs/redis.md "Scripts"). They implement policy/rate.ts's three
-// algorithms line for line (same operations in the same order, so the doubles come out bit for bit the
-// same as the memory store's) on Redis's clock (TIME, ms): hosts whose clocks differ agree.
+// split), or both in one (hit) when the limits alone decide; docs/redis.md, "Scripts". They implement
+// policy/rate.ts's three algorithms line for line (same operations in the same order, so the doubles come
+// out bit for bit the same as the memory store's) on Redis's clock (TIME, ms): hosts whose clocks differ
+// agree.
 //
 // One counter is one hash (limits/redis-keys.ts names it), fields:
 //   t start, c count (level), l last, a alert state, p prev (sliding), m instance (per = message),

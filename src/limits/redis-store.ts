@@ -12,7 +12,14 @@ import type { LimitConfig } from "../model/limit.ts";
 import { wholeCount } from "../policy/rate.ts";
 import { outranks, refuses } from "../policy/verdict.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
-import type { BatchDone, CounterStore, Probe, ProbeBatch } from "./counter-store.ts";
+import {
+  type BatchDone,
+  type CounterStore,
+  countsOnVerdict,
+  type Probe,
+  type ProbeBatch,
+  refusesWhenOver,
+} from "./counter-store.ts";
 import { createOverCache, decidedWithout } from "./over-cache.ts";
 import { createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
@@ -236,8 +243,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   let clockOffset: number | undefined;
   let offsetSince = 0;
   const noteRedisTime = (redisMs: number) => {
-    const observed = redisMs - Date.now();
     const at = Date.now();
+    const observed = redisMs - at;
     if (clockOffset === undefined || observed > clockOffset || at - offsetSince > 10_000) {
       clockOffset = observed;
       offsetSince = at;
@@ -300,10 +307,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     let refused = refusedAlready;
     for (let i = 0; i < sent.length; i++) {
       fillCheck(sent[i], replies[i], 0);
-      if (sent[i].over && refuses(sent[i].limit.action)) refused = true;
+      if (refusesWhenOver(sent[i])) refused = true;
     }
     for (let i = 0; i < sent.length; i++) {
-      sent[i].counted = !refused || sent[i].limit.mode === "strict";
+      sent[i].counted = countsOnVerdict(sent[i], refused);
       fillCommit(sent[i], replies[i], CHECK_REPLY_LENGTH);
     }
   };

@@ -10,10 +10,15 @@ import type { RedisConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
-import type { BatchDone, CounterStore, ProbeBatch } from "./counter-store.ts";
+import {
+  type BatchDone,
+  type CounterStore,
+  countsOnVerdict,
+  type ProbeBatch,
+  refusesWhenOver,
+} from "./counter-store.ts";
 import type { MemoryStore } from "./memory-store.ts";
 import { createRedisStore, type Phase, type RedisStore, type RedisStoreStats } from "./redis-store.ts";
-import { refuses } from "../policy/verdict.ts";
 
 /** What /health, /status and /metrics show of Redis. */
 export interface RedisHealth {
@@ -102,13 +107,8 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
   /** checkAndCommit's rule (counter-store.ts) over the memory store's check: commits what it counts. */
   const commitOwnVerdict = (batch: ProbeBatch, done: BatchDone) => {
     let refused = false;
-    for (let i = 0; i < batch.size; i++) {
-      const probe = batch.probes[i];
-      if (probe.over && refuses(probe.limit.action)) refused = true;
-    }
-    for (let i = 0; i < batch.size; i++) {
-      batch.probes[i].counted = !refused || batch.probes[i].limit.mode === "strict";
-    }
+    for (let i = 0; i < batch.size; i++) if (refusesWhenOver(batch.probes[i])) refused = true;
+    for (let i = 0; i < batch.size; i++) batch.probes[i].counted = countsOnVerdict(batch.probes[i], refused);
     local.commit(batch, now(), done);
   };
 

@@ -30,20 +30,22 @@ export function mergeAnswers(answers: readonly Answered[]): Decision {
   if (answers.length === 0) return ACCEPTED;
   let decider = answers[0];
   let flagged = false;
-  let headers: string[] | undefined;
-  let tags: string[] | undefined;
+  // A list only one answer has is taken as it is (concat copies only when two have one): nothing on a
+  // request's path changes a decision's lists.
+  let headers: readonly string[] | undefined;
+  let tags: readonly string[] | undefined;
   let score: number | undefined;
-  let symbols: ScoredSymbol[] | undefined;
+  let symbols: readonly ScoredSymbol[] | undefined;
   for (const answered of answers) {
     const { answer } = answered;
     const rank = RANK[answer.action] - RANK[decider.answer.action];
     // Among equals the first that flagged something speaks: an alert-only limit over says which.
     if (rank > 0 || (rank === 0 && answer.flagged && !decider.answer.flagged)) decider = answered;
     if (answer.flagged) flagged = true;
-    if (answer.headers?.length) (headers ??= []).push(...answer.headers);
-    if (answer.tags?.length) (tags ??= []).push(...answer.tags);
+    if (answer.headers?.length) headers = headers ? headers.concat(answer.headers) : answer.headers;
+    if (answer.tags?.length) tags = tags ? tags.concat(answer.tags) : answer.tags;
     if (answer.score !== undefined) score = (score ?? 0) + answer.score;
-    if (answer.symbols?.length) (symbols ??= []).push(...answer.symbols);
+    if (answer.symbols?.length) symbols = symbols ? symbols.concat(answer.symbols) : answer.symbols;
   }
   if (answers.length === 1) return decider.answer;
   const { action, message, fields, logFields, rule } = decider.answer;

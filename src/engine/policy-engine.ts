@@ -149,16 +149,17 @@ export function createPolicyEngine(input: PolicyEngineInput): PolicyEngine {
 
   return {
     decide(request, reply) {
+      // Each concern is asked once whether it applies: SPF's answer parses the client address.
       let only: Concern | undefined;
-      let count = 0;
+      let asked: Concern[] | undefined;
       for (const concern of concerns) {
         if (!concern.applies(request)) continue;
-        only = concern;
-        count++;
+        if (only === undefined) only = concern;
+        else (asked ??= [only]).push(concern);
       }
-      if (count === 0) return reply(ACCEPTED);
-      if (count === 1) return askAlone(only!, request, reply);
-      askAll(concerns.filter((concern) => concern.applies(request)), request, reply);
+      if (only === undefined) return reply(ACCEPTED);
+      if (asked === undefined) return askAlone(only, request, reply);
+      askAll(asked, request, reply);
     },
     health: () => book.snapshot(),
     stop() {

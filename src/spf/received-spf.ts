@@ -31,12 +31,27 @@ function clean(text: string): string {
 
 /** A key=value pair's value: a dot-atom as it is, anything else as a quoted-string. */
 export function pairValue(text: string): string {
+  // A value of the right length that is a dot-atom, or that needs only the quotes, is taken as it is: one
+  // regex each, on every request (a dot-atom has no control characters).
+  if (text.length <= MAX_VALUE) {
+    if (DOT_ATOM.test(text)) return text;
+    if (!QUOTED_UNSAFE.test(text)) return `"${text}"`;
+  }
   const value = clean(text);
-  return DOT_ATOM.test(value) ? value : `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  return DOT_ATOM.test(value) ? value : `"${value.replace(QUOTED_SPECIALS, (c) => `\\${c}`)}"`;
 }
+// deno-lint-ignore no-control-regex
+const QUOTED_UNSAFE = /[\x00-\x1f\x7f\\"]/;
+const QUOTED_SPECIALS = /[\\"]/g;
 
 /** Comment text: parentheses and backslashes would end or escape the comment, so they are quoted. */
-const commentText = (text: string) => clean(text).replace(/[()\\]/g, (c) => `\\${c}`);
+function commentText(text: string): string {
+  if (text.length <= MAX_VALUE && !COMMENT_UNSAFE.test(text)) return text;
+  return clean(text).replace(COMMENT_SPECIALS, (c) => `\\${c}`);
+}
+// deno-lint-ignore no-control-regex
+const COMMENT_UNSAFE = /[\x00-\x1f\x7f()\\]/;
+const COMMENT_SPECIALS = /[()\\]/g;
 
 function comment(input: ReceivedSpfInput): string {
   const { check, ip } = input;

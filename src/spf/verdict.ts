@@ -1,10 +1,11 @@
 // What the SPF concern answers for a request, from its check results and the [spf] policy: the action
 // configured for the result, the SMTP text, the Received-SPF: header, and the reply's and log's fields.
 // Pure (docs/spf.md, "The SPF concern").
-import type { Action, ConcernAnswer } from "../model/answer.ts";
-import type { SpfPolicy } from "../model/spf.ts";
+import type { Action, ConcernAnswer, ReplyFields } from "../model/answer.ts";
+import { SPF_RESULTS, type SpfPolicy } from "../model/spf.ts";
 import { receivedSpfHeader } from "./received-spf.ts";
 import type { CachedCheck } from "./result-cache.ts";
+import type { SpfResult } from "./types.ts";
 
 export interface SpfVerdictInput {
   /** The MAIL FROM check (for the null sender: postmaster@HELO, identity helo). */
@@ -38,6 +39,37 @@ export function spfMessage(check: CachedCheck, ip: string): string {
   return `SPF ${result} for ${domain} and ${ip}`;
 }
 
+/** The reply's fields, the tags and the rule that name the results: frozen, shared by every answer. */
+interface Labels {
+  fields: ReplyFields;
+  tags: readonly string[];
+  rule: string;
+}
+
+const labelsOf = (result: SpfResult, helo?: SpfResult): Labels =>
+  Object.freeze({
+    fields: Object.freeze(
+      helo === undefined ? [Object.freeze(["spf", result] as const)] : [
+        Object.freeze(["spf", result] as const),
+        Object.freeze(["spf_helo", helo] as const),
+      ],
+    ),
+    tags: Object.freeze(helo === undefined ? [`spf:${result}`] : [`spf:${result}`, `spf-helo:${helo}`]),
+    rule: `spf-${result}`,
+  });
+
+// Built once: most requests are answered from the result cache, and their labels are these.
+const LABELS = Object.fromEntries(SPF_RESULTS.map((result) => [result, labelsOf(result)])) as Record<
+  SpfResult,
+  Labels
+>;
+const HELO_LABELS = Object.fromEntries(
+  SPF_RESULTS.map((result) => [
+    result,
+    Object.fromEntries(SPF_RESULTS.map((helo) => [helo, labelsOf(result, helo)])),
+  ]),
+) as Record<SpfResult, Record<SpfResult, Labels>>;
+
 /** The answer: the stricter of the MAIL FROM action and, with helo_check = enforce, the HELO one. */
 export function spfAnswer(input: SpfVerdictInput): ConcernAnswer {
   const { check, heloCheck, policy } = input;
@@ -47,18 +79,13 @@ export function spfAnswer(input: SpfVerdictInput): ConcernAnswer {
   const byHelo = enforced !== undefined && RANK[heloAction] > RANK[mailAction];
   const decider = byHelo ? enforced : check;
   const action = byHelo ? heloAction : mailAction;
-  const fields: [string, string][] = [["spf", check.result]];
-  const tags = [`spf:${check.result}`];
-  if (heloCheck) {
-    fields.push(["spf_helo", heloCheck.result]);
-    tags.push(`spf-helo:${heloCheck.result}`);
-  }
+  const labels = heloCheck ? HELO_LABELS[check.result][heloCheck.result] : LABELS[check.result];
   const answer: ConcernAnswer = {
     action,
-    fields,
-    rule: `${byHelo ? "spf-helo" : "spf"}-${decider.result}`,
+    fields: labels.fields,
+    rule: byHelo ? `spf-helo-${decider.result}` : labels.rule,
     flagged: action !== "accept",
-    tags,
+    tags: labels.tags,
   };
   if (policy.receivedSpf) answer.headers = headersOf(input, enforced);
   // The log line names the check only when the answer objects (engine/decision-log.ts): an accept's

@@ -89,6 +89,19 @@ describe("mergeAnswers: reject > defer > warn > accept", () => {
     assert.equal(decision.flagged, true);
   });
 
+  it("a list only one answer has is the decision's as it is; lists are copied, never changed, when two have one", () => {
+    const tags = Object.freeze(["spf:pass"]);
+    const headers = Object.freeze(["Received-SPF: pass"]);
+    const marked: ConcernAnswer = { action: "accept", headers, tags };
+    const alone = mergeAnswers([limits({ action: "accept" }), spf(marked)]);
+    assert.equal(alone.headers, headers);
+    assert.equal(alone.tags, tags);
+    const both = mergeAnswers([limits(deferred), spf(marked)]);
+    assert.deepEqual(both.tags, ["limit:out", "spf:pass"]);
+    assert.deepEqual(tags, ["spf:pass"], "the answer's own list is left as it was");
+    assert.deepEqual(deferred.tags, ["limit:out"]);
+  });
+
   it("all accept: ACCEPTED, unless one flagged something, which then speaks (an alert-only limit)", () => {
     assert.equal(mergeAnswers([limits({ action: "accept" }), spf({ action: "accept" })]), ACCEPTED);
     const alerted: ConcernAnswer = {

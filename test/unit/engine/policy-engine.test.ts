@@ -89,6 +89,25 @@ describe("policy engine", () => {
     assert.deepEqual(limits.commits, [], "decide commits by itself");
   });
 
+  it("asks each concern once whether it applies (SPF's answer parses the client address)", async () => {
+    const asked = new Map<string, number>();
+    const counted = (concern: FakeConcern): FakeConcern => {
+      const applies = concern.applies;
+      concern.applies = (request) => {
+        asked.set(concern.id, (asked.get(concern.id) ?? 0) + 1);
+        return applies(request);
+      };
+      return concern;
+    };
+    const { decide } = start([
+      counted(fake("limits", { action: "accept" }, 3)),
+      counted(fake("spf", { action: "accept", tags: ["spf:pass"] })),
+      counted(fake("content", REJECT, 0, ["data"])),
+    ]);
+    assert.deepEqual((await decide()).tags, ["spf:pass"]);
+    assert.deepEqual(Object.fromEntries(asked), { limits: 1, spf: 1, content: 1 });
+  });
+
   it("no concern applies: accept", async () => {
     const { decide } = start([fake("spf", REJECT, 0, ["mail"])]);
     assert.equal((await decide()).action, "accept");

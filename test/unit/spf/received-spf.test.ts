@@ -67,5 +67,8 @@ describe("Received-SPF header", () => {
     assert.ok(header.length < 998, String(header.length));
     assert.equal(pairValue("mx.example.org"), "mx.example.org");
     assert.equal(pairValue("a b"), '"a b"');
+    assert.equal(pairValue('a\\b"c'), '"a\\\\b\\"c"', "backslash and quote escaped");
+    assert.equal(pairValue("a\tb c"), '"a?b c"', "a control character is replaced");
+    assert.equal(pairValue("x".repeat(200)), `"${"x".repeat(160)}..."`, "cut, then no longer a dot-atom");
   });
 });

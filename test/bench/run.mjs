@@ -318,7 +318,9 @@ async function measureInterleaved(scenario) {
   // for the JIT compiling the request path (a daemon runs warm). That key is one of the measured keys.
   for (const server of servers.values()) drive(server.address, "hot", 1, scenario.form, 1);
   const loads = new Map(COMPARED.map((kind) => [kind, []]));
-  let cpu = 0;
+  // CPU per request of this build and of the baseline: steadier than their requests/s, which move with
+  // what else the machine runs in that round (a change that costs the request path shows here first).
+  const cpu = new Map(COMPARED.map((kind) => [kind, 0]));
   for (let round = 0; round < rounds; round++) {
     for (const kind of round % 2 === 0 ? COMPARED : [...COMPARED].reverse()) {
       const server = servers.get(kind);
@@ -326,9 +328,10 @@ async function measureInterleaved(scenario) {
       loads.get(kind).push(
         drive(server.address, scenario.mode, scenario.keys, scenario.form, seconds / rounds, 0, false, true),
       );
-      if (kind === "mailpolicyd") cpu += cpuSeconds(server.child.pid) - cpuStart;
+      cpu.set(kind, cpu.get(kind) + cpuSeconds(server.child.pid) - cpuStart);
     }
   }
+  const cpuPerRequest = (kind) => Math.round((cpu.get(kind) / combine(loads.get(kind)).requests) * 1e7) / 10;
   const daemon = servers.get("mailpolicyd");
   const rss = rssBytes(daemon.child.pid);
   for (const server of servers.values()) await server.stop();
@@ -336,11 +339,16 @@ async function measureInterleaved(scenario) {
   return {
     ...scenario,
     ...load,
-    cpu_us_per_request: Math.round((cpu / load.requests) * 1e7) / 10,
+    cpu_us_per_request: cpuPerRequest("mailpolicyd"),
     rss_mb: Math.round(rss / 1e5) / 10,
     reference_bun_rps: combine(loads.get("reference-bun")).rps,
     reference_bun_newline_rps: combine(loads.get("reference-bun-newline")).rps,
-    ...(values.baseline ? { baseline_rps: combine(loads.get("baseline")).rps } : {}),
+    ...(values.baseline
+      ? {
+        baseline_rps: combine(loads.get("baseline")).rps,
+        baseline_cpu_us_per_request: cpuPerRequest("baseline"),
+      }
+      : {}),
   };
 }
 
@@ -809,7 +817,8 @@ const throughputMarkdown = results.length === 0
     `still under its limit.` +
     (values.baseline
       ? ` "of baseline" compares with ${values.baseline} in the same rounds (in brackets: the baseline's own ` +
-        `per cent of the newline reference).`
+        `per cent of the newline reference); "baseline CPU µs/req" is its CPU per request in those rounds, ` +
+        `steadier than requests/s on a busy machine.`
       : "") +
     `\n\n${throughputTable(results, Boolean(values.baseline))}\n\n`;
 const otherMarkdown = [

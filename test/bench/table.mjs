@@ -9,7 +9,8 @@ export const percent = (part, whole) => whole ? `${Math.round((part / whole) * 1
  * The markdown table (header, separator, a row per result) of run.mjs's throughput results; the rows
  * without adjacent references (the reference servers' own) are compared with the reference rows.
  * @param {Array<Record<string, any>>} results
- * @param {boolean} withBaseline --baseline: an "of baseline" column, the results carry baseline_rps
+ * @param {boolean} withBaseline --baseline: "of baseline" and "baseline CPU µs/req" columns, the results carry
+ *   baseline_rps and baseline_cpu_us_per_request
  * @returns {string}
  */
 export function throughputTable(results, withBaseline) {
@@ -41,6 +42,7 @@ export function throughputTable(results, withBaseline) {
     ["p99.9 µs", (r) => r.p999_us],
     ["errors", (r) => r.errors],
     ["CPU µs/req", (r) => r.cpu_us_per_request],
+    ...(withBaseline ? [["baseline CPU µs/req", (r) => r.baseline_cpu_us_per_request ?? "–"]] : []),
     ["RSS MB", (r) => r.rss_mb],
   ];
   const line = (cells) => `| ${cells.join(" | ")} |`;

@@ -27,6 +27,7 @@ const scenario = (name: string, transport: string, over: number) => ({
   reference_bun_rps: 25000,
   reference_bun_newline_rps: 30000,
   baseline_rps: 27000,
+  baseline_cpu_us_per_request: 22.5,
 });
 const results = [
   reference("reference-c", 40000),
@@ -45,7 +46,7 @@ describe("bench throughput table", () => {
   for (const withBaseline of [false, true]) {
     it(`keeps header, separator and rows in step${withBaseline ? " with --baseline" : ""}`, () => {
       const [header, separator, ...rows] = cellsOf(throughputTable(results, withBaseline));
-      assert.equal(header.length, withBaseline ? 13 : 12);
+      assert.equal(header.length, withBaseline ? 14 : 12);
       assert.deepEqual(separator, header.map(() => "---"));
       assert.equal(rows.length, results.length);
       for (const row of rows) assert.equal(row.length, header.length, row.join(" | "));
@@ -64,6 +65,8 @@ describe("bench throughput table", () => {
     assert.equal(row[header.indexOf("of baseline")], "111 % (90 %)");
     assert.equal(row[header.indexOf("of EOF ref.")], "120 %");
     assert.equal(row[header.indexOf("of C ref.")], "75 %");
+    assert.equal(row[header.indexOf("baseline CPU µs/req")], "22.5");
+    assert.equal(rows[0][header.indexOf("baseline CPU µs/req")], "–", "a reference row has no baseline");
     assert.equal(rows[5][header.indexOf("of C ref.")], "–"); // TCP: no C reference on TCP
   });
 

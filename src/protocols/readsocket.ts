@@ -44,14 +44,21 @@ function stageOf(line: Uint8Array, end: number): Stage | undefined {
   return undefined;
 }
 
-/** A blank that separates two words (not a leading or trailing one) and an "=" somewhere. */
+/** A blank between two words (leading and trailing blanks do not count) and an "=" somewhere. */
 function looksLikeAttributes(line: Uint8Array, length: number): boolean {
   let severalWords = false;
   let equals = false;
+  let inWord = false;
+  let afterWord = false;
   for (let i = 0; i < length; i++) {
     const byte = line[i];
+    if (isBlank(byte)) {
+      inWord = false;
+      continue;
+    }
     if (byte === 0x3d) equals = true;
-    else if (i > 0 && i < length - 1 && isBlank(byte)) severalWords = true;
+    if (!inWord && afterWord) severalWords = true;
+    inWord = afterWord = true;
   }
   return severalWords && equals;
 }

@@ -251,6 +251,17 @@ describe("parseReadsocketRequest: the attribute form", () => {
     });
   });
 
+  it("blanks around a single token with = do not make it an attribute line", () => {
+    // Found by the fuzz property "tokens round-trip" (CI, Deno): two leading blanks used to count as a
+    // blank between words.
+    assert.deepEqual(parse("  =\u00a1\n"), { kind: "legacy", key: "=\u00a1" });
+    assert.deepEqual(parse("\t\tprvs=01=bob@example.org \t\r\n"), {
+      kind: "legacy",
+      key: "prvs=01=bob@example.org",
+    });
+    assert.equal(parse("  rcpt  sender=a@x\n").kind === "legacy", false, "two words with = stay attributes");
+  });
+
   it("C1 controls and line separators in a non-subject value become ? too", () => {
     // The 8-bit fallback is WHATWG's "latin1", i.e. Windows-1252: 0x85 is "…", a printable character,
     // while 0x81 (undefined there) stays the C1 control U+0081.

@@ -265,8 +265,9 @@ export const SPAMD_SECTION = {
 /**
  * [redis]: counters shared by several MX hosts (docs/redis.md). timeout: a check or commit is one round trip
  * of well under a millisecond on a LAN; 200 ms leaves the 2 s the Exim snippets wait (and [limits] timeout,
- * 1 s) for the fallback's answer. over_cache: a refused sender retrying is answered here for 1 s without a
- * round trip (it can only refuse up to 1 s longer than needed, never grant: docs/redis.md).
+ * 1 s) for the fallback's answer. over_cache: a sender over a limit that refuses or counts every attempt
+ * (strict) is answered here for 1 s without a round trip (it can only refuse up to 1 s longer than needed,
+ * never grant; a strict limit's attempts reach Redis up to 1 s late: docs/redis.md).
  */
 export const REDIS_SECTION = {
   url: { schema: redisAddress, required: true },

@@ -133,9 +133,15 @@ function renderRedis(
   family(
     "redis_cache_hits_total",
     "counter",
-    "Checks answered by the local cache of refused keys ([redis] over_cache).",
+    "Checks answered by the local cache of keys over a limit ([redis] over_cache).",
   );
   out.push(`mailpolicyd_redis_cache_hits_total ${health.store.cacheHits}`);
+  family(
+    "redis_cache_carried_total",
+    "counter",
+    "Attempts under strict limits counted in the local cache, then added to Redis.",
+  );
+  out.push(`mailpolicyd_redis_cache_carried_total ${health.store.carried}`);
 }
 
 /** The SPF concern's families, when it runs ([spf] configured): results, DNS traffic and caches. */

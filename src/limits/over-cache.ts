@@ -1,21 +1,26 @@
-// The Redis store's local cache of keys over a limit that refuses (defer, reject) in leaky mode: a hot
-// sender that is over (a spam run retrying every few seconds) would otherwise cost a Redis round trip per
-// attempt only to hear "over" again. Such a refusal counts nothing (leaky), so answering it here and
-// committing nothing changes no shared counter.
+// The Redis store's local cache of keys over a limit: a hot sender that is over (a spam run retrying every
+// few seconds) would otherwise cost a Redis round trip per attempt only to hear "over" again. Two kinds of
+// limit are cached (docs/redis.md, "The local cache of keys over a limit"):
+// - leaky limits that refuse (defer, reject): a refusal counts nothing there, so answering it here and
+//   committing nothing changes no shared counter;
+// - strict limits, whatever their action: every attempt counts, so the attempts answered here are added up
+//   (`pending`) and carried to Redis by the key's next call there, or by the store's tick once the entry
+//   has ended (FLUSH_SCRIPT). Until then Redis's counter lacks them: at most `ttlMs` of this host's
+//   attempts per key, invisible to the other hosts meanwhile.
 //
-// What it may get wrong, for at most `ttlMs` after Redis last said "over":
+// What it may get wrong, for at most `ttlMs` after Redis last said "over" (never past the end of a fixed
+// or sliding window's current period, which Redis reports with "over"):
 // - it never over-grants: it only ever answers "over" (a request it would let through goes to Redis);
-// - it may over-refuse: a fixed window that ends, a sliding or bucket level that drains, or a `reset` on
-//   another host during that time are not seen, so the key is refused up to ttlMs longer than needed;
-// - the refused attempts it answers are not noted on the shared counter (last seen, subjects, client IPs).
-// Bounded: at most `maxEntries` keys, the oldest out first.
+// - it may over-refuse: a bucket level that drains, or a `reset` on another host during that time are not
+//   seen, so the key is refused up to ttlMs longer than needed;
+// - the attempts it answers are not noted on the shared counter (last seen, subjects, client IPs).
+// Bounded: at most `maxEntries` keys, the oldest out first (its pending counts are handed to the flush).
 //
 // A request refused from the cache is not counted by any other leaky limit either (the engine counts a
 // leaky limit only when the verdict lets the request through), and a limit the cached one outranks cannot
 // change the verdict: such limits are not asked either (decidedWithout), so a hot sender costs no round
 // trip even under a second limit (per client network, warn). What they miss meanwhile: the same notes, and
-// a crossing of theirs is reported on the first request the cache does not refuse. Strict limits are always
-// asked: they count every attempt.
+// a crossing of theirs is reported on the first request the cache does not refuse.
 import type { LimitConfig } from "../model/limit.ts";
 import { capacity } from "../policy/rate.ts";
 import { outranks, refuses } from "../policy/verdict.ts";
@@ -23,20 +28,43 @@ import type { Probe } from "./counter-store.ts";
 
 interface Entry {
   limit: LimitConfig;
-  /** The level without the request that found it over. */
+  key: string;
+  /** Redis's level after the request that found it over (without it, leaky: it was not counted). */
   base: number;
-  /** The counter's instance then: another recipient of that message adds nothing, Redis must answer. */
+  /** Strict limits: what the attempts answered here added since, not yet in Redis. */
+  pending: number;
+  /** The message counted last (per = message): another recipient of it adds nothing, Redis must answer. */
   instance: string;
   until: number;
+}
+
+/** Counts answered here that Redis has yet to hear of: what a key's next call or the flush carries. */
+export interface Carry {
+  limit: LimitConfig;
+  key: string;
+  pending: number;
+  /** The message the last of them counted ("" none): Redis notes it, so its other recipients add nothing. */
+  instance: string;
 }
 
 export interface OverCache {
   /** Whether answers for this limit may come from the cache. */
   eligible(limit: LimitConfig): boolean;
-  /** Redis said the probe is over: remember it until now + ttl. */
-  remember(probe: Probe, counterInstance: string): void;
+  /**
+   * Redis said the probe is over: remember it until now + ttl, or until its period ends (`periodLeftMs`
+   * after Redis's answer, 0: not known). Counts pending from before keep waiting for the flush.
+   */
+  remember(probe: Probe, counterInstance: string, periodLeftMs: number): void;
   /** Fills charge, level, over and isNew when the cache knows the probe is over; false when it does not. */
   answer(probe: Probe): boolean;
+  /** A strict probe answered here is counted: its charge is added to the pending counts. False: no entry. */
+  count(probe: Probe): boolean;
+  /** The pending counts of the probe's key, left in place (a check reads them). */
+  peek(probe: Probe): Carry | undefined;
+  /** The pending counts of the probe's key, taken: the call being sent carries them to Redis. */
+  take(probe: Probe): Carry | undefined;
+  /** Takes what ended entries (and those pushed out) still hold; drops ended entries. */
+  drain(select?: (key: string) => boolean): Carry[];
   forgetKey(key: string): void;
   clear(): void;
   readonly size: number;
@@ -44,33 +72,55 @@ export interface OverCache {
 
 export function createOverCache(ttlMs: number, maxEntries: number, now: () => number): OverCache {
   const entries = new Map<string, Entry>();
+  let pushedOut: Carry[] = [];
   const id = (limit: string, key: string) => `${limit}\0${key}`;
+  const carryOf = (entry: Entry): Carry => ({
+    limit: entry.limit,
+    key: entry.key,
+    pending: entry.pending,
+    instance: entry.instance,
+  });
+  const entryOf = (probe: Probe): Entry | undefined => {
+    const entry = entries.get(id(probe.limit.name, probe.key));
+    return entry !== undefined && entry.limit === probe.limit ? entry : undefined;
+  };
 
   return {
-    eligible: (limit) => ttlMs > 0 && limit.mode === "leaky" && refuses(limit.action),
+    eligible: (limit) => ttlMs > 0 && (limit.mode === "strict" || refuses(limit.action)),
 
-    remember(probe, counterInstance) {
+    remember(probe, counterInstance, periodLeftMs) {
       const key = id(probe.limit.name, probe.key);
+      const old = entries.get(key);
       entries.delete(key); // re-inserted last: the oldest is the first in the Map's order
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+      if (entries.size >= maxEntries) {
+        const [oldest, entry] = entries.entries().next().value!;
+        entries.delete(oldest);
+        if (entry.pending > 0) pushedOut.push(carryOf(entry));
+      }
+      const at = now();
+      const pending = old !== undefined && old.limit === probe.limit ? old.pending : 0;
+      // The request that found it over counts too under a strict limit (and its message is the last one).
+      const strict = probe.limit.mode === "strict";
+      const counted = strict && probe.instance !== undefined ? probe.instance : counterInstance;
       entries.set(key, {
         limit: probe.limit,
-        base: probe.level - probe.charge,
-        instance: counterInstance,
-        until: now() + ttlMs,
+        key: probe.key,
+        base: strict ? probe.level : probe.level - probe.charge,
+        pending,
+        instance: pending > 0 ? old!.instance : counted,
+        until: periodLeftMs > 0 ? at + Math.min(ttlMs, periodLeftMs) : at + ttlMs,
       });
     },
 
     answer(probe) {
-      const key = id(probe.limit.name, probe.key);
-      const entry = entries.get(key);
+      const entry = entryOf(probe);
       if (entry === undefined) return false;
-      if (entry.limit !== probe.limit || entry.until <= now()) {
-        entries.delete(key);
+      if (entry.until <= now()) {
+        if (entry.pending === 0) entries.delete(id(probe.limit.name, probe.key)); // else the call takes it
         return false;
       }
       if (probe.instance !== undefined && probe.instance === entry.instance) return false;
-      const level = entry.base + probe.cost;
+      const level = entry.base + entry.pending + probe.cost;
       if (!(level > capacity(probe.limit))) return false;
       probe.charge = probe.cost;
       probe.level = level;
@@ -79,12 +129,52 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
       return true;
     },
 
+    count(probe) {
+      const entry = entryOf(probe);
+      if (entry === undefined) return false;
+      entry.pending += probe.charge;
+      if (probe.instance !== undefined) entry.instance = probe.instance;
+      return true;
+    },
+
+    peek(probe) {
+      const entry = entryOf(probe);
+      return entry !== undefined && entry.pending > 0 ? carryOf(entry) : undefined;
+    },
+
+    take(probe) {
+      const entry = entryOf(probe);
+      if (entry === undefined || entry.pending === 0) return undefined;
+      const carry = carryOf(entry);
+      entry.pending = 0;
+      if (entry.until <= now()) entries.delete(id(probe.limit.name, probe.key));
+      return carry;
+    },
+
+    drain(select) {
+      const taken = pushedOut;
+      pushedOut = [];
+      const at = now();
+      for (const [name, entry] of entries) {
+        const ended = entry.until <= at;
+        if (select !== undefined ? !select(entry.key) : !ended) continue;
+        if (entry.pending > 0) taken.push(carryOf(entry));
+        entry.pending = 0;
+        if (ended) entries.delete(name);
+      }
+      return taken;
+    },
+
     forgetKey(key) {
       const suffix = `\0${key}`;
       for (const name of entries.keys()) if (name.endsWith(suffix)) entries.delete(name);
+      pushedOut = pushedOut.filter((carry) => carry.key !== key);
     },
 
-    clear: () => entries.clear(),
+    clear() {
+      entries.clear();
+      pushedOut = [];
+    },
 
     get size() {
       return entries.size;

@@ -148,7 +148,22 @@ const COUNTER = `
 local sfield = 's:' .. (SUBJECT or '')
 local ifield = 'i:' .. (CLIENT_IP or '')
 -- One HMGET and one HSET per counter: each call from Lua costs a few microseconds, the most of a commit.
-local function read(key, L, now)
+-- carry: attempts a host answered from its local cache since (limits/over-cache.ts), counted before this
+-- call; carry_inst the message the last of them counted. They belong to the period Redis last said "over"
+-- in: added to it while it lasts (a sliding window's previous sub-window once it has moved on by one),
+-- dropped with it, and dropped with a counter gone (expired, reset).
+local function carry_into(r, carry, carry_inst)
+  if carry <= 0 or r.new then return end
+  if r.L.algo == 'bucket' or r.act == nil then
+    r.c.c = r.c.c + carry
+  elseif r.L.algo == 'sliding' and r.act == 'age' then
+    r.c.p = r.c.p + carry
+  else
+    return
+  end
+  if carry_inst ~= '' then r.c.m = carry_inst end
+end
+local function read(key, L, now, carry, carry_inst)
   local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield)
   local r = { key = key, L = L, v = v, new = v[1] == false or v[1] == nil }
   if r.new then
@@ -157,8 +172,14 @@ local function read(key, L, now)
     r.c = { t = tonumber(v[1]), c = tonumber(v[2]), l = tonumber(v[3]), a = tonumber(v[4]),
       p = tonumber(v[5] or '0'), m = v[6] }
     r.act = roll(r.c, L, now)
+    carry_into(r, carry, carry_inst)
   end
   return r
+end
+-- How long the counter's current period lasts after now (ms; 0 for a bucket, whose level drains instead).
+local function period_left(r, now)
+  if r.L.algo == 'bucket' then return 0 end
+  return math.max(1, r.c.t + r.L.window - now)
 end
 local function measure(r, now, cost, inst)
   r.charge = charge_of(r.c, cost, inst)
@@ -166,11 +187,11 @@ local function measure(r, now, cost, inst)
   r.over = r.level > capacity(r.L)
   r.inst = inst
 end
-local function check_reply(r)
-  local new, over, had = 0, 0, ''
+local function check_reply(r, now)
+  local new, over, had, left = 0, 0, '', 0
   if r.new then new = 1 end
-  if r.over then over = 1; had = r.c.m or '' end
-  return { new, r.charge, fmt(r.level), over, had }
+  if r.over then over = 1; had = r.c.m or ''; left = period_left(r, now) end
+  return { new, r.charge, fmt(r.level), over, had, left }
 end
 -- Counts the request when counted, notes the sightings, marks a crossing; the commit's reply.
 local function write(r, now, counted, alerts)
@@ -236,43 +257,46 @@ end
 `;
 
 /**
- * check: KEYS[1..n] the request's counters; ARGV[1] the time, [2..6] as SHARED, then six per counter from
- * ARGV[7 + 6(i-1)]: algorithm, count, window, burst, cost, instance ("" none). Writes nothing.
- * Reply: per counter {isNew 0|1, charge, level, over 0|1, the counter's instance when over (else "")}.
+ * check: KEYS[1..n] the request's counters; ARGV[1] the time, [2..6] as SHARED, then eight per counter from
+ * ARGV[7 + 8(i-1)]: algorithm, count, window, burst, cost, instance ("" none), carry, carry's instance
+ * (COUNTER's read). Writes nothing.
+ * Reply: per counter {isNew 0|1, charge, level, over 0|1, when over the counter's instance (else "") and
+ * how long its period lasts (ms, 0 none)}.
  */
 export const CHECK_SCRIPT = PRELUDE + WRITE + SHARED + COUNTER + `
 local out = {}
 for i = 1, #KEYS do
-  local b = 6 + (i - 1) * 6
-  local r = read(KEYS[i], limit_at(b), now)
+  local b = 6 + (i - 1) * 8
+  local r = read(KEYS[i], limit_at(b), now, tonumber(ARGV[b + 7]), ARGV[b + 8])
   measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
-  out[i] = check_reply(r)
+  out[i] = check_reply(r, now)
 end
 return out
 `;
 
 /**
- * commit: KEYS[1..n] the request's counters; ARGV[1] the time, [2..6] as SHARED, then eight per counter
- * from ARGV[7 + 8(i-1)]: algorithm, count, window, burst, cost, instance, counted 0|1, limit alerts 0|1.
+ * commit: KEYS[1..n] the request's counters; ARGV[1] the time, [2..6] as SHARED, then ten per counter
+ * from ARGV[7 + 10(i-1)]: algorithm, count, window, burst, cost, instance, carry, carry's instance,
+ * counted 0|1, limit alerts 0|1.
  * Reply: per counter {stored 0|1, charge, level, over 0|1, crossed 0|1, now, then when crossed the
  * counter (t, c, l, a, p, m) and its sightings as field, count pairs (the alert lists them)}.
  */
 export const COMMIT_SCRIPT = PRELUDE + WRITE + SHARED + COUNTER + `
 local out = {}
 for i = 1, #KEYS do
-  local b = 6 + (i - 1) * 8
-  local r = read(KEYS[i], limit_at(b), now)
+  local b = 6 + (i - 1) * 10
+  local r = read(KEYS[i], limit_at(b), now, tonumber(ARGV[b + 7]), ARGV[b + 8])
   measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
-  out[i] = write(r, now, ARGV[b + 7] == '1', ARGV[b + 8] == '1')
+  out[i] = write(r, now, ARGV[b + 9] == '1', ARGV[b + 10] == '1')
 end
 return out
 `;
 
 /**
  * hit, check and commit in one call when the limits are the only concern: KEYS[1..n]; ARGV[1] the time,
- * [2..6] as SHARED, [7] refused already 0|1 (a refusal answered from the local cache), then nine per
- * counter from ARGV[8 + 9(i-1)]: algorithm, count, window, burst, cost, instance, strict 0|1, refuses
- * when over 0|1, limit alerts 0|1. The request is refused when a counter over its limit refuses (the
+ * [2..6] as SHARED, [7] refused already 0|1 (a refusal answered from the local cache), then eleven per
+ * counter from ARGV[8 + 11(i-1)]: algorithm, count, window, burst, cost, instance, carry, carry's
+ * instance, strict 0|1, refuses when over 0|1, limit alerts 0|1. The request is refused when a counter over its limit refuses (the
  * engine's rule, limits/limit-engine.ts); a strict limit counts it anyway, a leaky one only when not.
  * Reply: per counter the check's reply followed by the commit's.
  */
@@ -280,22 +304,39 @@ export const HIT_SCRIPT = PRELUDE + WRITE + SHARED + COUNTER + `
 local read_all = {}
 local refused = ARGV[7] == '1'
 for i = 1, #KEYS do
-  local b = 7 + (i - 1) * 9
-  local r = read(KEYS[i], limit_at(b), now)
+  local b = 7 + (i - 1) * 11
+  local r = read(KEYS[i], limit_at(b), now, tonumber(ARGV[b + 7]), ARGV[b + 8])
   measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
-  if r.over and ARGV[b + 8] == '1' then refused = true end
+  if r.over and ARGV[b + 10] == '1' then refused = true end
   read_all[i] = r
 end
 local out = {}
 for i = 1, #KEYS do
-  local b = 7 + (i - 1) * 9
+  local b = 7 + (i - 1) * 11
   local r = read_all[i]
-  local reply = check_reply(r)
-  local committed = write(r, now, (not refused) or ARGV[b + 7] == '1', ARGV[b + 9] == '1')
+  local reply = check_reply(r, now)
+  local committed = write(r, now, (not refused) or ARGV[b + 9] == '1', ARGV[b + 11] == '1')
   for j = 1, #committed do reply[#reply + 1] = committed[j] end
   out[i] = reply
 end
 return out
+`;
+
+/**
+ * flush: a local cache's pending counts for a key no request has carried (limits/over-cache.ts): KEYS[1];
+ * ARGV[1] the time, [2..5] the limit, [6] carry, [7] carry's instance. A crossing they make is left to the
+ * key's next request (it alerts; none may come from here). Reply: 1 written, 0 the counter was gone.
+ */
+export const FLUSH_SCRIPT = PRELUDE + WRITE + `
+local now = now_ms(ARGV[1])
+local SUBJECT, CLIENT_IP = nil, nil
+` + COUNTER + `
+local r = read(KEYS[1], limit_at(1), now, tonumber(ARGV[6]), ARGV[7])
+if r.new then return 0 end
+measure(r, now, 0, '')
+r.over = false
+write(r, now, false, false)
+return 1
 `;
 
 /** recordSubject: KEYS[1]; ARGV[1] subject. Noted only on a counter that exists; no roll (as in memory). */

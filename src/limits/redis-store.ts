@@ -1,8 +1,9 @@
 // The CounterStore (limits/counter-store.ts) over Redis, shared by several MX hosts (issue 21): each
 // (limit, key) is one hash (limits/redis-keys.ts); a request's counters are checked by one atomic Lua
 // script call and committed by another (limits/redis-scripts.ts), on Redis's clock: one command per check
-// and one per commit, whatever the number of limits. Keys over a leaky refusing limit are answered
-// locally for a while (limits/over-cache.ts). Redis failing (error, the client's command timeout) hands
+// and one per commit, whatever the number of limits. Keys over a leaky refusing limit or a strict one are
+// answered locally for a while (limits/over-cache.ts); a strict limit's attempts answered so are carried to
+// Redis by the key's next call, or flushed on the store's tick. Redis failing (error, the client's command timeout) hands
 // the batch to `unavailable` instead of `done`; the caller answers it (local counting or fail-closed).
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
@@ -20,7 +21,7 @@ import {
   type ProbeBatch,
   refusesWhenOver,
 } from "./counter-store.ts";
-import { createOverCache, decidedWithout } from "./over-cache.ts";
+import { type Carry, createOverCache, decidedWithout } from "./over-cache.ts";
 import { createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
 import { checkPrefix, counterKey } from "./redis-keys.ts";
@@ -28,6 +29,7 @@ import { createRedisAdmin } from "./redis-admin.ts";
 import {
   CHECK_SCRIPT,
   COMMIT_SCRIPT,
+  FLUSH_SCRIPT,
   HIT_SCRIPT,
   MERGE_SCRIPT,
   SETTLED_SCRIPT,
@@ -44,7 +46,7 @@ export interface RedisStoreOptions {
   prefix: string;
   log: Logger;
   metrics?: Metrics;
-  /** How long a key found over a leaky refusing limit is answered locally (0: never). */
+  /** How long a key found over a leaky refusing or a strict limit is answered locally (0: never). */
   overCacheMs: number;
   /** The local cache's bound (default 10 000 keys, the oldest out first). */
   overCacheEntries?: number;
@@ -72,6 +74,8 @@ export interface RedisStoreStats {
   /** Probes answered from the local cache (no script run for them). */
   cacheHits: number;
   cacheEntries: number;
+  /** Strict limits' attempts counted in the local cache, then carried to Redis (by a call or the flush). */
+  carried: number;
   /** Checks and commits handed to `unavailable`. */
   unavailable: number;
 }
@@ -91,7 +95,7 @@ export interface RedisStore extends CounterStore {
 /** A probe answered from the local cache at check (Probe.ref). */
 const CACHED = Symbol("cached");
 const TO_SEND = 1; // Probe.mark: this probe's script has yet to run
-const CHECK_REPLY_LENGTH = 5; // a probe's answer to the hit script: the check's 5 values, then the commit's
+const CHECK_REPLY_LENGTH = 6; // a probe's answer to the hit script: the check's 6 values, then the commit's
 
 /** Which call Redis did not answer: the two passes, or both in one (CounterStore.checkAndCommit). */
 export type Phase = "check" | "commit" | "hit";
@@ -118,6 +122,7 @@ const SCRIPTS = {
   subject: script(SUBJECT_SCRIPT),
   settled: script(SETTLED_SCRIPT),
   merge: script(MERGE_SCRIPT),
+  flush: script(FLUSH_SCRIPT),
 };
 
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith("NOSCRIPT");
@@ -131,7 +136,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     options.overCacheEntries ?? CACHE_MAX_ENTRIES,
     options.localNow ?? Date.now,
   );
-  const stats = { roundTrips: 0, batches: 0, cacheHits: 0, unavailable: 0 };
+  const stats = { roundTrips: 0, batches: 0, cacheHits: 0, unavailable: 0, carried: 0 };
   let limits: readonly LimitConfig[] = [];
   let closed = false;
   const timeArg = () => options.clock ? String(options.clock()) : "";
@@ -220,9 +225,23 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }).catch((error) => log.error("redis", `answering a ${phase} failed`, { error: String(error) }));
   };
 
-  // A probe's arguments in every script: its limit, the cost and the instance.
+  // A probe's arguments in every script: its limit, the cost, the instance, and what the local cache
+  // counted for it since (a check reads it, a commit takes it along).
+  const pushCarry = (carry: Carry | undefined, into: (string | number)[]) => {
+    if (carry === undefined) into.push(0, "");
+    else into.push(carry.pending, carry.instance);
+  };
   const probeArgs = (probe: Probe, into: (string | number)[]) => {
     into.push(...limitArgs(probe.limit), probe.cost, probe.instance ?? "");
+  };
+  const checkProbeArgs = (probe: Probe, into: (string | number)[]) => {
+    probeArgs(probe, into);
+    pushCarry(cache.peek(probe), into);
+  };
+  const takeCarry = (probe: Probe, into: (string | number)[]) => {
+    const carry = cache.take(probe);
+    if (carry !== undefined) stats.carried += carry.pending;
+    pushCarry(carry, into);
   };
 
   /** The check's part of a probe's answer, from `reply[at]` on. */
@@ -232,7 +251,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     probe.level = Number(reply[at + 2]);
     probe.over = reply[at + 3] === 1;
     probe.counter = undefined;
-    if (probe.over && cache.eligible(probe.limit)) cache.remember(probe, reply[at + 4] as string);
+    if (probe.over && cache.eligible(probe.limit)) {
+      cache.remember(probe, reply[at + 4] as string, Number(reply[at + 5]));
+    }
   };
   const fillChecks = (sent: Probe[], replies: unknown[][]) => {
     for (let i = 0; i < sent.length; i++) fillCheck(sent[i], replies[i], 0);
@@ -269,6 +290,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   const commitArgs = (probe: Probe, into: (string | number)[]) => {
     probeArgs(probe, into);
+    takeCarry(probe, into);
     into.push(probe.counted ? 1 : 0, probe.limit.alert ? 1 : 0);
   };
 
@@ -292,6 +314,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   const hitArgs = (probe: Probe, into: (string | number)[]) => {
     probeArgs(probe, into);
+    takeCarry(probe, into);
     into.push(
       probe.limit.mode === "strict" ? 1 : 0,
       refuses(probe.limit.action) ? 1 : 0,
@@ -335,6 +358,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       probe.ref = CACHED;
       probe.mark = 0;
       stats.cacheHits++;
+      if (!refuses(probe.limit.action)) continue; // a strict limit that only warns or alerts decides nothing
       if (!decider || outranks(probe.limit.action, decider.limit.action)) [decider, deciderAt] = [probe, i];
     }
     let toSend = 0;
@@ -368,6 +392,39 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       backgroundDone();
     }).catch(backgroundFailed("recording a subject"));
   };
+
+  /**
+   * Writes the pending counts no call has carried (ended or pushed-out cache entries; before show, top and a
+   * new config, all of them): one pipeline; a Redis that had lost the script gets those calls once more.
+   */
+  const flush = async (carries: Carry[]): Promise<void> => {
+    if (carries.length === 0 || closed) return;
+    stats.carried += carries.reduce((sum, carry) => sum + carry.pending, 0);
+    let left = carries;
+    for (let attempt = 0; left.length > 0; attempt++) {
+      const pipeline = client.pipeline();
+      for (const { limit, key, pending, instance } of left) {
+        pipeline.evalsha(
+          SCRIPTS.flush.sha,
+          1,
+          keyOf(limit, key),
+          timeArg(),
+          ...limitArgs(limit),
+          pending,
+          instance,
+        );
+      }
+      const replies = await exec(pipeline);
+      const lost = left.filter((_, i) => replies[i][0] !== null && isNoScript(replies[i][0]));
+      const error = replies.find(([error]) => error !== null && !isNoScript(error))?.[0];
+      if (error) throw error;
+      if (lost.length > 0 && attempt === 0) await loadScripts();
+      else if (lost.length > 0) throw lost[0];
+      left = lost;
+    }
+  };
+  const flushInBackground = (carries: Carry[]) =>
+    flush(carries).then(backgroundDone, backgroundFailed("adding the locally counted attempts"));
 
   const redisNow = async (): Promise<number> => {
     if (options.clock) return options.clock();
@@ -407,6 +464,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   return {
     configure(next) {
       limits = next; // max_keys is the memory store's: Redis's own maxmemory bounds it (docs)
+      flushInBackground(cache.drain(() => true)); // under the limits they were counted with
       cache.clear();
     },
 
@@ -415,15 +473,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const [toSend] = answerCached(batch);
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "check", new Error("redis store closed"), done);
-      run(batch, "check", SCRIPTS.check, checkArgs(), probeArgs, fillChecks, done);
+      run(batch, "check", SCRIPTS.check, checkArgs(), checkProbeArgs, fillChecks, done);
     },
 
     checkAndCommit(batch, done) {
       batch.crossings = 0;
       const [toSend, refused] = answerCached(batch);
-      // The probes not sent: cached (a leaky refusal, not counted) or decided by it (leaky, not counted).
+      // The probes not sent: cached (a leaky refusal, not counted; a strict attempt, counted here) or
+      // decided by a cached refusal (leaky, not counted).
       for (let i = 0; i < batch.size; i++) {
-        if (batch.probes[i].mark !== TO_SEND) batch.probes[i].counted = false;
+        const probe = batch.probes[i];
+        if (probe.mark === TO_SEND) continue;
+        probe.counted = probe.ref === CACHED && probe.limit.mode === "strict" && cache.count(probe);
       }
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "hit", new Error("redis store closed"), done);
@@ -440,8 +501,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       for (let i = 0; i < batch.size; i++) {
         const probe = batch.probes[i];
         probe.crossed = false;
-        // A leaky refusal answered from the cache counts nothing: nothing to write.
-        if (probe.ref === CACHED && !probe.counted) {
+        // A leaky refusal answered from the cache counts nothing, a strict attempt is counted there (unless
+        // its entry has gone since the check): nothing to write.
+        if (probe.ref === CACHED && (!probe.counted || cache.count(probe))) {
           probe.mark = 0;
           probe.counter = undefined;
           continue;
@@ -469,15 +531,23 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         .then(backgroundDone, backgroundFailed("marking an alert sent"));
     },
 
-    expire() {}, // Redis expires the keys itself (PEXPIRE at every write)
+    // Redis expires the keys itself (PEXPIRE at every write); the local cache's ended entries are flushed.
+    expire() {
+      flushInBackground(cache.drain());
+    },
 
-    top: (count, rule, reply) => top.query(count, rule, reply),
+    top(count, rule, reply) {
+      flushInBackground(cache.drain(() => true)).then(() => top.query(count, rule, reply));
+    },
 
     show(key, reply) {
-      admin.show(key).then(reply, (error) => {
-        log.warn("redis", "show failed", { key, error: String(error) });
-        reply([]);
-      });
+      flushInBackground(cache.drain((held) => held === key)).then(() => admin.show(key)).then(
+        reply,
+        (error) => {
+          log.warn("redis", "show failed", { key, error: String(error) });
+          reply([]);
+        },
+      );
     },
 
     reset(key, reply) {
@@ -501,6 +571,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     stats: () => ({ ...stats, cacheEntries: cache.size }),
 
     close() {
+      flushInBackground(cache.drain(() => true));
       closed = true;
       cache.clear();
     },

@@ -222,7 +222,10 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       local.alertSettled(limitName, key, firstSeen);
       if (!down) redis.alertSettled(limitName, key, firstSeen);
     },
-    expire: (at) => local.expire(at),
+    expire(at) {
+      local.expire(at);
+      if (!down) redis.expire(at); // the local cache's counts for Redis wait while it is away
+    },
     top: (count, rule, reply) => (down ? local : redis).top(count, rule, reply),
     show: (key, reply) => (down ? local : redis).show(key, reply),
     reset(key, reply) {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { limitsOf, memoryHost, redisClient, redisHost, request } from "../helpers/redis-engines.ts";
 import type { LimitsCheck } from "../../src/limits/limit-engine.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { counterKey } from "../../src/limits/redis-keys.ts";
 import { ALERT_SENT, makeCounter, recordSighting } from "../../src/policy/sender-counter.ts";
 import type { SenderCounter } from "../../src/policy/sender-counter.ts";
 
@@ -308,16 +309,92 @@ describe("Redis store: the local cache of keys over a limit", () => {
     }
   });
 
-  it("does not cache a strict limit (every attempt counts there) nor a warning one", async () => {
-    const limits = limitsOf(
-      "[limit out]\nkey = sender\ncount = 1\ntime = 1h\nmode = strict\n" +
-        "[limit w]\nkey = sender_domain\ncount = 1\ntime = 1h\naction = warn\n",
-    );
+  it("does not cache a leaky limit that only warns", async () => {
+    const limits = limitsOf("[limit w]\nkey = sender_domain\ncount = 1\ntime = 1h\naction = warn\n");
     const host = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
     try {
       for (let i = 0; i < 4; i++) await host.hit("s@y.org");
       assert.equal(host.store.stats().cacheHits, 0);
-      assert.equal((await host.show("s@y.org"))[0].count, 4);
+      assert.equal((await host.show("y.org"))[0].count, 4);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("counts a strict limit's attempts here once Redis says over, as the memory store, and Redis gets them", async () => {
+    const limits = limitsOf(
+      "[limit out]\nkey = sender\ncount = 2\ntime = 1h\nmode = strict\n" +
+        "[limit w]\nkey = sender_domain\ncount = 1\ntime = 1h\naction = warn\n",
+    );
+    await redisClient(server).flushdb();
+    const memory = memoryHost(limits, Date.now);
+    const redis = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
+    try {
+      for (let i = 0; i < 3; i++) assert.deepEqual(await redis.hit("s@y.org"), await memory.hit("s@y.org"));
+      const before = redis.store.stats();
+      for (let i = 0; i < 5; i++) {
+        const verdict = await redis.hit("s@y.org");
+        assert.deepEqual(verdict, await memory.hit("s@y.org"), `attempt ${i + 4}`);
+        assert.equal(verdict.action, "defer");
+      }
+      assert.equal(redis.store.stats().roundTrips, before.roundTrips, "answered here, the warning limit too");
+      const raw = await redisClient(server).hget(counterKey("mpd:", "out", "s@y.org"), "c");
+      assert.equal(Number(raw), 3, "Redis does not have them yet");
+      for (const key of ["s@y.org", "y.org"]) {
+        const counts = async (host: typeof memory) =>
+          (await host.show(key)).map((row) => [row.rule, row.count]);
+        assert.deepEqual(await counts(redis), await counts(memory), `${key}: show adds them first`);
+      }
+      assert.equal(redis.store.stats().carried, 5);
+      assert.deepEqual(redis.crossings.map(({ rule, count }) => [rule, count]), [["w", 2], ["out", 3]]);
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it("carries a host's locally counted attempts with the key's next call, or flushes them when it ends", async () => {
+    const limits = limitsOf("[limit out]\nkey = sender\ncount = 2\ntime = 1h\nmode = strict\n");
+    const client = redisClient(server);
+    await client.flushdb();
+    const count = async () => Number(await client.hget(counterKey("mpd:", "out", "c@y.org"), "c"));
+    const one = redisHost(server, limits, Date.now, { overCacheMs: 150 });
+    const two = redisHost(server, limits, Date.now, { overCacheMs: 150 });
+    try {
+      for (let i = 0; i < 3 + 4; i++) await one.hit("c@y.org"); // over at the 3rd, then 4 answered by one
+      assert.equal(await count(), 3);
+      assert.equal((await two.hit("c@y.org")).action, "defer", "two asks Redis");
+      assert.equal(await count(), 4, "two does not see one's 4 yet");
+      await new Promise((done) => setTimeout(done, 200)); // one's entry has ended
+      assert.equal((await one.hit("c@y.org")).action, "defer");
+      assert.equal(await count(), 9, "one's next call carried them: 4 + its 4 + itself");
+      await one.hit("c@y.org"); // answered by one's new entry
+      await new Promise((done) => setTimeout(done, 200));
+      one.store.expire(Date.now()); // the counters actor's tick
+      for (let tries = 0; tries < 50 && await count() !== 10; tries++) {
+        await new Promise((done) => setTimeout(done, 20));
+      }
+      assert.equal(await count(), 10, "flushed once its entry ended");
+      assert.equal(one.store.stats().carried, 5);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it("ends a strict entry with the fixed window: the next window counts afresh and crosses again", async () => {
+    const limits = limitsOf("[limit out]\nkey = sender\ncount = 1\ntime = 1s\nmode = strict\n");
+    await redisClient(server).flushdb();
+    const host = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
+    try {
+      // Start right after a window begins, so that the test's five attempts fall in it.
+      await host.hit("w@y.org");
+      for (let i = 0; i < 4; i++) assert.equal((await host.hit("w@y.org")).action, "defer");
+      assert.equal(host.crossings.length, 1);
+      await new Promise((done) => setTimeout(done, 1100));
+      assert.equal((await host.hit("w@y.org")).action, "accept", "a new window, asked of Redis");
+      assert.equal((await host.hit("w@y.org")).action, "defer");
+      assert.equal(host.crossings.length, 2, "crossed in the new window too (its alert is due)");
+      assert.equal((await host.show("w@y.org"))[0].count, 2, "the old window's attempts stayed there");
     } finally {
       await host.close();
     }

@@ -7,6 +7,7 @@
 //
 // One counter is one hash (limits/redis-keys.ts names it), fields:
 //   t start, c count (level), l last, a alert state, p prev (sliding), m instance (per = message),
+//   e when the counter holds nothing (ms), as its TTL was last set (the TTL is moved only when e does),
 //   ns / ni (nS / nI) how many distinct subjects / client IPs the newer (older) generation holds, capped
 //   at 50 each as Tally's SIGHTING_CAP, "s:<subject>" / "i:<ip>" the newer generation's counts, "S:…" / "I:…" the older
 //   one's (a sliding window's previous sub-window, policy/sender-counter.ts's Tally).
@@ -30,6 +31,11 @@ local function limit_at(b)
     burst = tonumber(ARGV[b + 4]) }
 end
 local function fmt(x) return string.format('%.17g', x) end
+-- A number for a reply: whole numbers as Redis integers (no text to make), fractions as text.
+local function num(x)
+  if x % 1 == 0 and x < 1e15 and x > -1e15 then return x end
+  return fmt(x)
+end
 local function fresh(now) return { t = now, c = 0, l = now, a = 0, p = 0, m = false } end
 local function load(key)
   local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm')
@@ -134,7 +140,11 @@ end
 local function store(key, c, L, now)
   redis.call('HSET', key, 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p))
   if c.m then redis.call('HSET', key, 'm', c.m) else redis.call('HDEL', key, 'm') end
-  if ARGV[1] == '' then redis.call('PEXPIRE', key, math.max(1, expires_at(c, L) - now)) end
+  if ARGV[1] == '' then
+    local ends = expires_at(c, L)
+    redis.call('HSET', key, 'e', fmt(ends))
+    redis.call('PEXPIRE', key, math.max(1, ends - now))
+  end
 end
 local function reply_counter(out, c)
   out[#out + 1] = fmt(c.t); out[#out + 1] = fmt(c.c); out[#out + 1] = fmt(c.l)
@@ -164,13 +174,15 @@ local function carry_into(r, carry, carry_inst)
   if carry_inst ~= '' then r.c.m = carry_inst end
 end
 local function read(key, L, now, carry, carry_inst)
-  local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield)
+  local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield, 'e')
   local r = { key = key, L = L, v = v, new = v[1] == false or v[1] == nil }
   if r.new then
     r.c = fresh(now)
   else
     r.c = { t = tonumber(v[1]), c = tonumber(v[2]), l = tonumber(v[3]), a = tonumber(v[4]),
       p = tonumber(v[5] or '0'), m = v[6] }
+    -- as read: write stores only what changed
+    r.t0, r.c0, r.a0, r.p0 = r.c.t, r.c.c, r.c.a, r.c.p
     r.act = roll(r.c, L, now)
     carry_into(r, carry, carry_inst)
   end
@@ -191,7 +203,7 @@ local function check_reply(r, now)
   local new, over, had, left = 0, 0, '', 0
   if r.new then new = 1 end
   if r.over then over = 1; had = r.c.m or ''; left = period_left(r, now) end
-  return { new, r.charge, fmt(r.level), over, had, left }
+  return { new, r.charge, num(r.level), over, had, left }
 end
 -- Counts the request when counted, notes the sightings, marks a crossing; the commit's reply.
 local function write(r, now, counted, alerts)
@@ -203,7 +215,7 @@ local function write(r, now, counted, alerts)
   c.l = now
   local overFlag = 0
   if r.over then overFlag = 1 end
-  if r.new and not counted then return { 0, r.charge, fmt(r.level), overFlag, 0, now } end
+  if r.new and not counted then return { 0, r.charge, num(r.level), overFlag, 0, now } end
   local ns, ni, seenS, seenI = tonumber(v[7] or '0'), tonumber(v[8] or '0'), v[9], v[10]
   if r.act then
     apply_sightings(key, r.act)
@@ -214,7 +226,25 @@ local function write(r, now, counted, alerts)
     crossed = 1
     if alerts then c.a = 1 else c.a = 2 end
   end
-  local set = { 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p) }
+  -- Only the fields that changed: a number's text costs about what a redis.call does (docs/decisions.md,
+  -- "Redis: what a script costs"). A counter new or rolled is written whole (apply_sightings deleted it).
+  local whole = r.new or r.act ~= nil
+  local set = { 'l', fmt(c.l) }
+  if whole or c.t ~= r.t0 then set[#set + 1] = 't'; set[#set + 1] = fmt(c.t) end
+  if whole or c.c ~= r.c0 then set[#set + 1] = 'c'; set[#set + 1] = fmt(c.c) end
+  if whole or c.a ~= r.a0 then set[#set + 1] = 'a'; set[#set + 1] = c.a end
+  if whole or c.p ~= r.p0 then set[#set + 1] = 'p'; set[#set + 1] = fmt(c.p) end
+  -- The TTL moves only when the counter's end does: 'e' holds the end last set (a bucket's moves with
+  -- every request; a fixed or sliding window's when it rolls or its limit's window was changed).
+  local ends = nil
+  if ARGV[1] == '' then
+    ends = expires_at(c, r.L)
+    if whole or tonumber(v[11]) ~= ends then
+      set[#set + 1] = 'e'; set[#set + 1] = fmt(ends)
+    else
+      ends = nil
+    end
+  end
   local function note(seen, field, distinct, n)
     if seen then
       set[#set + 1] = field; set[#set + 1] = tonumber(seen) + 1
@@ -230,8 +260,8 @@ local function write(r, now, counted, alerts)
     redis.call('HDEL', key, 'm')
   end
   redis.call('HSET', key, unpack(set))
-  if ARGV[1] == '' then redis.call('PEXPIRE', key, math.max(1, expires_at(c, r.L) - now)) end
-  local out = { 1, r.charge, fmt(r.level), overFlag, crossed, now }
+  if ends then redis.call('PEXPIRE', key, math.max(1, ends - now)) end
+  local out = { 1, r.charge, num(r.level), overFlag, crossed, now }
   if crossed == 1 then
     reply_counter(out, c)
     local all = sightings(key)

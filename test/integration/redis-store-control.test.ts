@@ -47,6 +47,49 @@ describe("Redis store: the shared counters from any host", () => {
     }
   });
 
+  it("moves a key's TTL only when the counter's end moves: a new window, a changed limit, a bucket", async () => {
+    const client = admin();
+    await client.flushdb();
+    const key = counterKey("mpd:", "out", "a@x.org");
+    const hour = limitsOf("[limit out]\nkey = sender\ncount = 10\ntime = 1h\n");
+    const first = redisHost(server, hour, Date.now);
+    try {
+      await first.hit("a@x.org");
+      const ttl = await client.pttl(key);
+      assert.ok(ttl > 3_590_000 && ttl <= 3_600_000, `TTL ${ttl} ms: the window`);
+      await client.pexpire(key, 3_000_000); // a TTL the next request in the same window leaves alone
+      await first.hit("a@x.org");
+      const kept = await client.pttl(key);
+      assert.ok(kept > 2_990_000 && kept <= 3_000_000, `TTL ${kept} ms: not set again in the same window`);
+      assert.equal(await client.hget(key, "c"), "2");
+    } finally {
+      await first.close();
+    }
+    const twoHours = limitsOf("[limit out]\nkey = sender\ncount = 10\ntime = 2h\n");
+    const second = redisHost(server, twoHours, Date.now);
+    try {
+      await second.hit("a@x.org");
+      const moved = await client.pttl(key);
+      assert.ok(moved > 7_190_000 && moved <= 7_200_000, `TTL ${moved} ms: the longer window's end`);
+      assert.equal(await client.hget(key, "c"), "3");
+    } finally {
+      await second.close();
+    }
+    const bucket = limitsOf("[limit b]\nkey = sender\ncount = 10\ntime = 10s\nalgorithm = bucket\n");
+    const third = redisHost(server, bucket, Date.now);
+    const drains = counterKey("mpd:", "b", "a@x.org");
+    try {
+      await third.hit("a@x.org");
+      const one = await client.pttl(drains);
+      assert.ok(one > 0 && one <= 1_000, `TTL ${one} ms: one drains in a second`);
+      for (let i = 0; i < 4; i++) await third.hit("a@x.org");
+      const five = await client.pttl(drains);
+      assert.ok(five > 4_000 && five <= 5_000, `TTL ${five} ms: five drain in five seconds`);
+    } finally {
+      await third.close();
+    }
+  });
+
   it("top, show and reset see what other hosts counted", async () => {
     const client = admin();
     await client.flushdb();

@@ -26,7 +26,7 @@
 //                 front alone with a concern that answers at once (test/bench/spamd-front.ts)
 //                 redis: the attribute-form scenarios with counters in a real redis-server against the same
 //                 daemon counting in memory, in interleaved rounds: req/s, p99, Redis round trips per
-//                 request (/metrics), Redis's memory per counter
+//                 request (/metrics), redis-server's CPU per request, Redis's memory per counter
 //   --spamd-scans N   for spamd: scans per client against the real spamd (default 150)
 //   --match TEXT  only the throughput scenarios whose name contains TEXT (A|B: either; references always run)
 //   --exim        the same as --only exim
@@ -550,15 +550,18 @@ async function measureRedis() {
   ) {
     for (const server of servers.values()) drive(server.address, "hot", 1, "attr", 1); // warm-up
     const measured = new Map([...servers.keys()].map((kind) => [kind, { cpu: 0, loads: [] }]));
+    let redisCpu = 0; // redis-server's, during the Redis rounds: what a request costs on the other side
     const tripsBefore = await roundTrips(servers.get("redis"));
     for (let round = 0; round < rounds; round++) {
       for (const kind of round % 2 === 0 ? ["memory", "redis"] : ["redis", "memory"]) {
         const server = servers.get(kind);
         const cpuStart = cpuSeconds(server.child.pid);
+        const redisStart = cpuSeconds(redis.pid);
         measured.get(kind).loads.push(
           drive(server.address, mode, keys, "attr", seconds / rounds, 0, false, true),
         );
         measured.get(kind).cpu += cpuSeconds(server.child.pid) - cpuStart;
+        if (kind === "redis") redisCpu += cpuSeconds(redis.pid) - redisStart;
       }
     }
     const figures = (kind) => {
@@ -584,6 +587,7 @@ async function measureRedis() {
         p99_us: shared.p99_us,
         errors: shared.errors,
         cpu_us: shared.cpu_us_per_request,
+        redis_server_cpu_us: Math.round((redisCpu / shared.requests) * 1e7) / 10,
       },
       of_memory: Math.round((shared.rps / memory.rps) * 1000) / 10,
       round_trips_per_request: Math.round((trips / shared.requests) * 1000) / 1000,
@@ -842,7 +846,7 @@ const otherMarkdown = [
     `${threads} clients, interleaved with the same daemon counting in memory): ` +
     redisStore.rows.map((row) =>
       `${row.name}: ${row.redis.rps} req/s, p99 ${row.redis.p99_us} µs, ${row.redis.cpu_us} µs of the daemon's ` +
-      `CPU a request, ${row.round_trips_per_request} round trips a request (memory: ${row.memory.rps} req/s, ` +
+      `CPU and ${row.redis.redis_server_cpu_us} µs of redis-server's a request, ${row.round_trips_per_request} round trips a request (memory: ${row.memory.rps} req/s, ` +
       `p99 ${row.memory.p99_us} µs, ${row.memory.cpu_us} µs: ${row.of_memory} %)`
     ).join("; ") +
     `. Redis holds ${redisStore.redis_counters} counters at ${redisStore.redis_bytes_per_counter} bytes each.`,

@@ -8,6 +8,9 @@ import { readFileSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config/types.ts";
 import { backoffDelay } from "../actors/backoff.ts";
+import { fillTracingHasSubscribers } from "../runtime.ts";
+
+fillTracingHasSubscribers(); // before any command: else ioredis traces each one on Bun
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;

@@ -3,6 +3,8 @@
 // globalThis.Bun / globalThis.Deno itself. All are read once, when this module loads, so a caller on the
 // request path pays a property read, not a call.
 
+import diagnostics from "node:diagnostics_channel";
+
 /** Bun's socket handlers, as far as this code uses them. */
 // deno-lint-ignore no-explicit-any
 export interface BunSocketHandlers<Socket = any> {
@@ -35,8 +37,6 @@ export type DenoServe = (
 
 /** process.execve (Bun; Node ≥ 23.11): replaces the process image, keeping its PID. */
 export type Execve = (file: string, args: string[], env: Record<string, string | undefined>) => never;
-
-import diagnostics from "node:diagnostics_channel";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;

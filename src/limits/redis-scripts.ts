@@ -138,13 +138,15 @@ local function sight(key, gen, distinct, value, times)
   end
 end
 local function store(key, c, L, now)
-  redis.call('HSET', key, 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p))
-  if c.m then redis.call('HSET', key, 'm', c.m) else redis.call('HDEL', key, 'm') end
+  local set = { 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p) }
+  local ends = nil
   if ARGV[1] == '' then
-    local ends = expires_at(c, L)
-    redis.call('HSET', key, 'e', fmt(ends))
-    redis.call('PEXPIRE', key, math.max(1, ends - now))
+    ends = expires_at(c, L)
+    set[#set + 1] = 'e'; set[#set + 1] = fmt(ends)
   end
+  if c.m then set[#set + 1] = 'm'; set[#set + 1] = c.m else redis.call('HDEL', key, 'm') end
+  redis.call('HSET', key, unpack(set))
+  if ends then redis.call('PEXPIRE', key, math.max(1, ends - now)) end
 end
 local function reply_counter(out, c)
   out[#out + 1] = fmt(c.t); out[#out + 1] = fmt(c.c); out[#out + 1] = fmt(c.l)

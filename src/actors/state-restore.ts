@@ -12,17 +12,12 @@ import { copyFileSync } from "node:fs";
 import type { Logger } from "../log.ts";
 import type { AlertNotice } from "../policy/alert-notice.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
-import { readRegularFile } from "../store/regular-file.ts";
+import { readRegularBytes } from "../store/regular-file.ts";
 import { asideName, setAside } from "../store/set-aside.ts";
 import { readStateFile, type Snapshot } from "../store/state-file.ts";
 import { parseSnapshotInPieces } from "../store/snapshot-reader.ts";
-import {
-  journalGenerations,
-  journalLines,
-  journalPath,
-  parseJournalLine,
-  torn,
-} from "../store/state-journal.ts";
+import { decodeJournal, torn } from "../store/journal-codec.ts";
+import { journalGenerations, journalPath } from "../store/state-journal.ts";
 import { counterFromRow, MAX_FUTURE_MS, RefusedRows } from "../store/state-rows.ts";
 
 /** Rows converted between two pauses: ~1-2 ms of work. */
@@ -87,9 +82,9 @@ export function* restoreState(
   for (const generation of generations) {
     if (generation < from) continue;
     const path = journalPath(stateFile, generation);
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = readRegularFile(path);
+      bytes = readRegularBytes(path);
     } catch (error) {
       log.error("counters", "journal unusable, moved aside", {
         file: path,
@@ -98,9 +93,10 @@ export function* restoreState(
       });
       continue;
     }
-    if (torn(text)) log.info("counters", "journal ends in a cut-off write (kill): its last line is left out");
-    for (const line of journalLines(text)) {
-      const record = parseJournalLine(line);
+    if (torn(bytes)) {
+      log.info("counters", "journal ends in a cut-off write (kill): its last record is left out");
+    }
+    for (const record of decodeJournal(bytes)) {
       journalRecords++;
       switch (record.kind) {
         case "counter": {

@@ -47,7 +47,7 @@ export interface MemoryStoreOptions {
   now: () => number;
   log: Logger;
   metrics?: Metrics;
-  /** A counter changed (or was created): the journal notes it. */
+  /** A counter changed (or was created), called once this request is done with it: the journal writes it. */
   touched: (limit: string, key: string, counter: SenderCounter) => void;
   /** Something changed that the next snapshot must hold. */
   changed: () => void;
@@ -184,7 +184,6 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       created++;
     }
     recordSighting(counter, batch.subject, batch.clientAddress);
-    touched(limit.name, key, counter);
     if (probe.over && counter.alert === ALERT_NONE) {
       probe.crossed = true;
       probe.count = wholeCount(counted ? probe.level : probe.level - probe.charge);
@@ -192,6 +191,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       // Nothing to send when the limit does not alert: "sent" just keeps it from being logged again.
       counter.alert = limit.alert ? ALERT_PENDING : ALERT_SENT;
     }
+    // Last: the journal may write the counter as it is now (store/state-journal.ts).
+    touched(limit.name, key, counter);
     return key;
   };
 

@@ -24,13 +24,7 @@ export class JsonBytes {
   }
 
   private room(bytes: number): void {
-    const needed = this.length + bytes;
-    if (needed <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
-    while (size < needed) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.bytes());
-    this.buffer = grown;
+    if (this.length + bytes > this.buffer.length) this.buffer = grown(this.bytes(), this.length + bytes);
   }
 
   /** Text known to be JSON already and ASCII: punctuation, `null`, literals. */
@@ -94,6 +88,15 @@ export class JsonBytes {
     this.length = at;
     return this;
   }
+}
+
+/** A buffer of at least `needed` bytes (doubling) that starts with `written`. */
+export function grown(written: Uint8Array, needed: number): Uint8Array {
+  let size = Math.max(written.buffer.byteLength, 1) * 2;
+  while (size < needed) size *= 2;
+  const buffer = new Uint8Array(size);
+  buffer.set(written);
+  return buffer;
 }
 
 /** The decimal digits of an integer below 2^31, left-padded with zeros to `width`; returns the new end. */

@@ -41,13 +41,18 @@ export class NotRegularFileError extends Error {
 }
 
 /** The whole file as UTF-8; throws NotRegularFileError, or node's error (ENOENT, EACCES …) unchanged. */
-export function readRegularFile(path: string): string {
+export const readRegularFile = (path: string): string => readRegular(path, (fd) => readFileSync(fd, "utf8"));
+
+/** The whole file's bytes, as readRegularFile. */
+export const readRegularBytes = (path: string): Uint8Array => readRegular(path, (fd) => readFileSync(fd));
+
+function readRegular<T>(path: string, read: (fd: number) => T): T {
   // O_NONBLOCK: opening a FIFO for reading otherwise waits until some process opens it for writing.
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new NotRegularFileError(fileKind(stats));
-    return readFileSync(fd, "utf8");
+    return read(fd);
   } finally {
     closeSync(fd);
   }

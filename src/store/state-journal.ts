@@ -2,15 +2,15 @@
 // a time, so that a kill -9 loses a fraction of a second of counting rather than everything since the last
 // snapshot (with a million keys a snapshot takes long enough under load that saves come a minute apart).
 //
-// The request path only remembers what it touched (three array slots per counter); every FLUSH_MS the
-// counters actor encodes each touched counter once, as it is then, and appends the batch with one write.
-// Lines are the snapshot's own rows, `["limit",[key,start,count,…]]`, plus `["!reset",key]`,
-// `["!alert",notice]` and `["!sent",id]`; each record carries a counter's whole state but its sightings
-// (the subjects and client addresses an alert lists), so replaying a generation over a snapshot in order
-// leaves every key's count as its last record says. The sightings were most of the journal's cost (a
-// tally of up to 50 addresses per row: docs/decisions.md, "The journal's price"); a restore takes them
-// from the snapshot's row while the window is the same (actors/state-restore.ts), and loses those seen
-// since the snapshot.
+// The request path writes each counter it changed, as it is then, into a buffer (a counter among the four
+// written last is only marked, and written again when it leaves them); every FLUSH_MS the counters actor
+// appends the buffer with one write.
+// Records (store/journal-codec.ts) are a counter's whole state but its sightings (the subjects and client
+// addresses an alert lists), a reset, an alert queued and an alert delivered, so replaying a generation
+// over a snapshot in order leaves every key's count as its last record says. The sightings were most of
+// the journal's cost (a tally of up to 50 addresses per row: docs/decisions.md, "The journal's price"); a
+// restore takes them from the snapshot's row while the window is the same (actors/state-restore.ts), and
+// loses those seen since the snapshot.
 //
 // Generations tie the journal to the snapshots: a snapshot starts by rotating to generation N+1 and records
 // `journalFrom: N+1`; the changes it may have missed (its rows are taken over seconds, a slice at a time)
@@ -21,12 +21,12 @@ import { basename, dirname } from "node:path";
 import { setImmediate } from "node:timers";
 import type { AlertNotice } from "../policy/alert-notice.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
-import { JsonBytes } from "./json-bytes.ts";
-import { writeCounter } from "./state-file.ts";
+import { JournalBytes } from "./journal-codec.ts";
 
 /** How often the touched counters are written: what a kill -9 loses at most, beside the write itself. */
 export const FLUSH_MS = 200;
 
+// What a noted triple that is not a counter's holds (limit names cannot start with "!").
 const RESET = "!reset";
 const ALERT = "!alert";
 const SENT = "!sent";
@@ -47,54 +47,8 @@ export function journalGenerations(stateFile: string): number[] {
     .sort((a, b) => a - b);
 }
 
-export type JournalRecord =
-  | { kind: "counter"; limit: string; row: unknown }
-  | { kind: "reset"; key: string }
-  | { kind: "alert"; notice: AlertNotice }
-  | { kind: "sent"; id: string }
-  | { kind: "bad"; reason: string };
-
-/** One line of a journal as a record; a line that is not one is a "bad" record, never an exception. */
-export function parseJournalLine(line: string): JournalRecord {
-  let record: unknown;
-  try {
-    record = JSON.parse(line);
-  } catch {
-    return { kind: "bad", reason: "not JSON" };
-  }
-  if (!Array.isArray(record) || record.length !== 2 || typeof record[0] !== "string") {
-    return { kind: "bad", reason: "not a journal record" };
-  }
-  const [what, value] = record;
-  if (what === RESET) return typeof value === "string" ? { kind: "reset", key: value } : bad("bad reset");
-  if (what === SENT) return typeof value === "string" ? { kind: "sent", id: value } : bad("bad sent");
-  if (what === ALERT) {
-    return value && typeof value === "object" && typeof value.id === "string"
-      ? { kind: "alert", notice: value as AlertNotice }
-      : bad("bad alert");
-  }
-  return { kind: "counter", limit: what, row: value };
-}
-
-const bad = (reason: string): JournalRecord => ({ kind: "bad", reason });
-
-/**
- * The complete lines of a journal's text, a generator so that a restore can take them a slice at a time.
- * A last line without its newline is a write cut short by the kill: it is left out (see `torn`).
- */
-export function* journalLines(text: string): Generator<string> {
-  let at = 0;
-  for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", at)) {
-    if (end > at) yield text.slice(at, end);
-    at = end + 1;
-  }
-}
-
-/** Whether the journal's text ends inside a line (a write cut short). */
-export const torn = (text: string) => text.length > 0 && !text.endsWith("\n");
-
 export interface Journal {
-  /** The request path: a counter was changed (or created) under `key` in limit `limit`. */
+  /** The request path: a counter was changed (or created) under `key` in limit `limit`, and is done with. */
   touched(limit: string, key: string, counter: SenderCounter): void;
   reset(key: string): void;
   alert(notice: AlertNotice): void;
@@ -118,10 +72,6 @@ export interface Journal {
 
 const SLICE_BYTES = 8 * 1024;
 const WRITE_BYTES = 256 * 1024;
-const NEWLINE = 0x0a;
-const COMMA = 0x2c;
-const OPEN = 0x5b;
-const CLOSE = 0x5d;
 
 /** `stateFile` may be a function: a reload may move state_file, and the journal follows it. */
 export function createJournal(
@@ -135,10 +85,16 @@ export function createJournal(
   let openPath = "";
   let held = false;
   let failing = false;
-  // Flat triples (what, key, counter): no object per request. `what` is a limit name or RESET/ALERT/SENT.
-  // Two arrays, swapped at each flush: requests fill one while the other is encoded. Each is filled from
-  // slot 0 again, so it keeps its room (no regrowth per batch); slots past the end keep old values until
-  // overwritten, a bounded leftover.
+  // A counter is written when it is touched, while the request that touched it has it in the CPU's cache:
+  // written 200 ms later, from a table of 1e5 keys, each row cost ~650 ns in cache misses (the counter,
+  // its key) against ~200 ns at once (docs/decisions.md, "The journal writes a counter when it is
+  // touched"). The bytes wait in `out` for the next flush.
+  //
+  // While held (a restore) and until what was held is written, touches are only noted, as flat triples
+  // (what, key, counter), and written later as the counters are then: the restore may still add the saved
+  // count to them. Two arrays, swapped at each batch: requests fill one while the other is encoded. Each is
+  // filled from slot 0 again, so it keeps its room (no regrowth per batch); slots past the end keep old
+  // values until overwritten, a bounded leftover.
   let touched: unknown[] = [];
   let filled = 0;
   let batch: unknown[] = [];
@@ -146,11 +102,44 @@ export function createJournal(
   let batchAt = 0;
   let encoding = false;
   let closed = false;
-  const out = new JsonBytes(1024 * 1024);
-  // The counters written last: a hot key (or a hot request's few limits) is written once per batch without
-  // a Set lookup per entry, which cost ~100 ns each in a batch of distinct keys, where it saves nothing.
+  const out = new JournalBytes(1024 * 1024);
+  // The counters written last: a hot key (or a hot request's few limits) touched again is only marked
+  // `dirty`, and written once more when it leaves these slots or at the flush, rather than once per
+  // request. Four slots, compared in turn: a Set lookup per counter cost ~100 ns in a batch of distinct
+  // keys, where it saves nothing.
   const recent: (SenderCounter | undefined)[] = [undefined, undefined, undefined, undefined];
+  const recentWhat = ["", "", "", ""];
+  const recentKey = ["", "", "", ""];
+  const dirty = [false, false, false, false];
   let recentAt = 0;
+
+  const writeRecord = (what: string, key: string, counter: SenderCounter) => out.counter(what, key, counter);
+
+  const writeOther = (what: string, value: unknown) => {
+    if (what === RESET) out.reset(value as string);
+    else if (what === ALERT) out.alert(value as AlertNotice);
+    else out.sent(value as string);
+  };
+
+  /** Takes a slot among the recent counters for `counter` (just written), writing the one it held if dirty. */
+  const remember = (what: string, key: string, counter: SenderCounter) => {
+    const slot = recentAt;
+    if (dirty[slot]) writeRecord(recentWhat[slot], recentKey[slot], recent[slot]!);
+    recent[slot] = counter;
+    recentWhat[slot] = what;
+    recentKey[slot] = key;
+    dirty[slot] = false;
+    recentAt = (slot + 1) & 3;
+  };
+
+  /** Writes the recent counters touched since they were written; `forget` empties the slots as well. */
+  const settle = (forget: boolean) => {
+    for (let slot = 0; slot < 4; slot++) {
+      if (dirty[slot]) writeRecord(recentWhat[slot], recentKey[slot], recent[slot]!);
+      dirty[slot] = false;
+      if (forget) recent[slot] = undefined;
+    }
+  };
 
   const note = (what: string, key: unknown, counter: SenderCounter | undefined) => {
     touched[filled] = what;
@@ -159,7 +148,28 @@ export function createJournal(
     filled += 3;
   };
 
-  /** Encodes the batch from batchAt on, until `stopAt` bytes are in `out` or the batch is done. */
+  /** Writes a record other than a counter's, in order: after every counter touched before it. */
+  const other = (what: string, value: unknown) => {
+    if (closed) return;
+    if (held || encoding || filled !== 0) return note(what, value, undefined);
+    settle(false);
+    writeOther(what, value);
+  };
+
+  const touchedCounter = (what: string, key: string, counter: SenderCounter) => {
+    if (closed) return;
+    if (held || encoding || filled !== 0) return note(what, key, counter);
+    if (recent[0] === counter) dirty[0] = true;
+    else if (recent[1] === counter) dirty[1] = true;
+    else if (recent[2] === counter) dirty[2] = true;
+    else if (recent[3] === counter) dirty[3] = true;
+    else {
+      writeRecord(what, key, counter);
+      remember(what, key, counter);
+    }
+  };
+
+  /** Encodes the noted batch from batchAt on, until `stopAt` bytes are in `out` or the batch is done. */
   const encode = (stopAt: number): void => {
     let i = batchAt;
     for (; i < batchEnd && out.length < stopAt; i += 3) {
@@ -173,14 +183,9 @@ export function createJournal(
         ) {
           continue;
         }
-        recent[recentAt] = counter;
-        recentAt = (recentAt + 1) & 3;
-        out.byte(OPEN).string(what).byte(COMMA);
-        writeCounter(out, batch[i + 1] as string, counter, false);
-      } else {
-        out.byte(OPEN).string(what).byte(COMMA).value(batch[i + 1]);
-      }
-      out.byte(CLOSE).byte(NEWLINE);
+        writeRecord(what, batch[i + 1] as string, counter);
+        remember(what, batch[i + 1] as string, counter);
+      } else writeOther(what, batch[i + 1]);
     }
     batchAt = i;
   };
@@ -191,23 +196,26 @@ export function createJournal(
     batchEnd = filled;
     batchAt = 0;
     filled = 0;
-    recent.fill(undefined);
+    settle(true); // the batch's own encoding skips the counters in these slots
     return true;
   };
 
   // 8 KB (some 100 rows) per turn of the event loop, as the snapshot does (store/state-file.ts): a batch
   // of 8 000 counters encoded at once held every answer for 3-4 ms. The disk gets the bytes per 256 KB.
+  // Touches noted meanwhile make the next batch at once: the batches shrink (a turn encodes more than its
+  // requests touch) until none is left, and counters are again written when touched.
   const encodeSlice = (): void => {
     if (closed) return;
     encode(out.length + SLICE_BYTES);
     if (out.length >= WRITE_BYTES || batchAt >= batchEnd) write();
-    if (batchAt < batchEnd) setImmediate(encodeSlice);
+    if (batchAt < batchEnd || (!held && startBatch())) setImmediate(encodeSlice);
     else encoding = false;
   };
 
-  /** The batch under way and everything touched since, at once (rotation, close). */
+  /** The batch under way, everything noted since and the dirty recent counters, at once (rotation). */
   const encodeAll = (): void => {
     do encode(Infinity); while (startBatch());
+    settle(false);
     encoding = false;
     write();
   };
@@ -248,22 +256,28 @@ export function createJournal(
   };
 
   return {
-    touched: note,
+    touched: touchedCounter,
     reset(key) {
-      note(RESET, key, undefined);
+      other(RESET, key);
     },
     alert(notice) {
-      note(ALERT, notice, undefined);
+      other(ALERT, notice);
     },
     sent(id) {
-      note(SENT, id, undefined);
+      other(SENT, id);
     },
     flush() {
-      if (held || encoding || closed || !startBatch()) return;
-      encoding = true;
-      encodeSlice();
+      if (held || encoding || closed) return;
+      if (startBatch()) {
+        encoding = true;
+        encodeSlice();
+      } else {
+        settle(false);
+        write();
+      }
     },
     hold(value) {
+      if (value) settle(true); // written before anything held
       held = value;
     },
     startAt(value) {

@@ -102,7 +102,8 @@ describe("counters actor: restore", () => {
     assert.ok(journalGenerations(crashed.file("state.json")).length > 0, "a journal was written");
 
     const again = startCounters(crashed.path);
-    assert.match(await again.restored(), /keys=2 .*journal_records=2/);
+    // a@x's first touch, b@x's, and a@x again at a flush (twice if the hits straddled one).
+    assert.match(await again.restored(), /keys=2 .*journal_records=[34]\b/);
     again.actor.stop();
     assert.equal(countOf(crashed.path, "a@x"), 7);
     assert.equal(countOf(crashed.path, "b@x"), 1);

@@ -6,17 +6,43 @@ import {
   createJournal,
   type Journal,
   journalGenerations,
-  journalLines,
   journalPath,
+} from "../../../src/store/state-journal.ts";
+import {
+  decodeJournal,
+  JournalBytes,
+  journalLines,
+  type JournalRecord,
   parseJournalLine,
   torn,
-} from "../../../src/store/state-journal.ts";
+} from "../../../src/store/journal-codec.ts";
 import { makeCounter, Tally } from "../../../src/policy/sender-counter.ts";
 import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 
-const lines = (path: string) =>
-  readFileSync(path, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+// deno-lint-ignore no-explicit-any
+type Line = [string, any];
+
+/** A record in the JSON lines form, a counter's row without the fields it leaves at their defaults. */
+function asLine(record: JournalRecord): Line {
+  switch (record.kind) {
+    case "counter": {
+      const row = record.row as unknown[];
+      const [prev, instance] = [row[7], row[8]];
+      return [record.limit, instance !== null ? row : prev !== 0 ? row.slice(0, 8) : row.slice(0, 5)];
+    }
+    case "reset":
+      return ["!reset", record.key];
+    case "alert":
+      return ["!alert", record.notice];
+    case "sent":
+      return ["!sent", record.id];
+    case "bad":
+      return ["bad", record.reason];
+  }
+}
+
+const lines = (path: string) => [...decodeJournal(readFileSync(path))].map(asLine);
 
 /** A journal over a state file in a fresh folder; errors collected; closed and removed after `body`. */
 function withJournal(first: number, body: (journal: Journal, state: string, errors: Error[]) => void): void {
@@ -42,7 +68,7 @@ function withJournal(first: number, body: (journal: Journal, state: string, erro
 }
 
 describe("createJournal", () => {
-  it("writes each counter touched in a batch once, as it is at the flush, in the snapshot's row form", () => {
+  it("writes a counter as it is when touched; touched again while recent, once more at the flush", () => {
     withJournal(3, (journal, state, errors) => {
       const a = makeCounter(1000, 1, 1000, 0);
       const b = makeCounter(2000, 1, 2000, 0);
@@ -51,15 +77,43 @@ describe("createJournal", () => {
       a.count = 2;
       journal.touched("out", "a@x", a);
       a.count = 3;
-      journal.flush();
-      assert.deepEqual(lines(journalPath(state, 3)), [
-        ["out", ["a@x", 1000, 3, 1000, 0]],
-        ["out", ["b@x", 2000, 1, 2000, 0]],
-      ]);
       journal.touched("out", "a@x", a);
       journal.flush();
-      assert.equal(lines(journalPath(state, 3)).length, 3, "the next batch writes it again");
+      assert.deepEqual(lines(journalPath(state, 3)), [
+        ["out", ["a@x", 1000, 1, 1000, 0]],
+        ["out", ["b@x", 2000, 1, 2000, 0]],
+        ["out", ["a@x", 1000, 3, 1000, 0]],
+      ]);
+      journal.flush();
+      assert.equal(lines(journalPath(state, 3)).length, 3, "untouched since: nothing more");
+      a.count = 4;
+      journal.touched("out", "a@x", a);
+      journal.flush();
+      assert.deepEqual(lines(journalPath(state, 3))[3], ["out", ["a@x", 1000, 4, 1000, 0]]);
       assert.deepEqual(errors, []);
+    });
+  });
+
+  it("writes a hot counter once per flush, and a dirty one as it is when it leaves the recent slots", () => {
+    withJournal(1, (journal, state) => {
+      const hot = makeCounter(1000, 0, 1000, 0);
+      for (let i = 1; i <= 1000; i++) {
+        hot.count = i;
+        journal.touched("out", "hot@x", hot);
+      }
+      journal.flush();
+      assert.deepEqual(lines(journalPath(state, 1)).map((line) => line[1][2]), [1, 1000]);
+      hot.count = 1001;
+      journal.touched("out", "hot@x", hot);
+      hot.count = 1002;
+      journal.touched("out", "hot@x", hot);
+      // Four others take the four slots: the fourth pushes the hot counter out, written as it is then.
+      for (let i = 0; i < 4; i++) journal.touched("out", `k${i}@x`, makeCounter(1, 1, 1, 0));
+      const written = lines(journalPath(state, 1)).length;
+      journal.flush();
+      const rows = lines(journalPath(state, 1)).slice(written).map((line) => line[1]);
+      assert.deepEqual(rows.map((row) => row[0]), ["k0@x", "k1@x", "k2@x", "k3@x", "hot@x"]);
+      assert.equal(rows[4][2], 1002);
     });
   });
 
@@ -81,17 +135,25 @@ describe("createJournal", () => {
     });
   });
 
-  it("writes a large batch in slices between turns of the event loop, all of it in the end", async () => {
+  it("writes a large held batch in slices between turns of the event loop, then counters when touched", async () => {
     const dir = makeTempDir();
     const state = dir.file("state.json");
     const journal = createJournal(state, 1, () => {});
     try {
+      journal.hold(true);
       for (let i = 0; i < 5000; i++) journal.touched("out", `k${i}@x`, makeCounter(i, 1, i, 0));
+      journal.hold(false);
       journal.flush();
       // 5000 rows are ~200 KB, 25 slices of 8 KB: the flush returns after the first, nothing written yet.
       assert.equal(existsSync(journalPath(state, 1)), false);
+      journal.touched("out", "later@x", makeCounter(1, 1, 1, 0)); // noted: after the held ones
       await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.equal(lines(journalPath(state, 1)).length, 5000);
+      const written = lines(journalPath(state, 1));
+      assert.equal(written.length, 5001);
+      assert.equal(written[5000][1][0], "later@x");
+      journal.touched("out", "now@x", makeCounter(1, 1, 1, 0));
+      journal.flush();
+      assert.equal(lines(journalPath(state, 1))[5001][1][0], "now@x", "written at once, flushed at once");
     } finally {
       journal.close();
       dir.remove();
@@ -169,7 +231,84 @@ describe("createJournal", () => {
 });
 
 describe("reading a journal", () => {
-  it("parses every kind of record and turns anything else into a bad one", () => {
+  const counter = makeCounter(1_780_000_000_123, 2.5, 1_780_000_000_456, 1);
+  counter.prev = 7;
+  counter.instance = "1abc-\u00e9t\u00e9";
+
+  it("reads back every kind of record as written, UTF-8 keys and fractional levels included", () => {
+    const out = new JournalBytes(16); // grows
+    out.counter("out", "a@x", makeCounter(1, 2, 3, 0));
+    out.counter("out", "\u00fcber@b\u00fccher.example", counter);
+    out.reset("a@x");
+    out.alert({ id: "out|a@x|1", limit: "out" } as AlertNotice);
+    out.sent("out|a@x|1");
+    assert.deepEqual([...decodeJournal(out.bytes())], [
+      { kind: "counter", limit: "out", row: ["a@x", 1, 2, 3, 0, null, null, 0, null] },
+      {
+        kind: "counter",
+        limit: "out",
+        row: [
+          "\u00fcber@b\u00fccher.example",
+          1_780_000_000_123,
+          2.5,
+          1_780_000_000_456,
+          1,
+          null,
+          null,
+          7,
+          "1abc-\u00e9t\u00e9",
+        ],
+      },
+      { kind: "reset", key: "a@x" },
+      { kind: "alert", notice: { id: "out|a@x|1", limit: "out" } },
+      { kind: "sent", id: "out|a@x|1" },
+    ]);
+    assert.equal(torn(out.bytes()), false);
+  });
+
+  it("leaves out a last record cut short by a kill, and says the journal is torn", () => {
+    const out = new JournalBytes();
+    out.counter("out", "a@x", makeCounter(1, 2, 3, 0));
+    const whole = out.length;
+    out.counter("out", "b@x", counter);
+    for (const cut of [whole + 1, whole + 5, out.length - 1]) {
+      const bytes = out.bytes().slice(0, cut);
+      assert.deepEqual([...decodeJournal(bytes)].map((record) => (record as { row: string[] }).row[0]), [
+        "a@x",
+      ]);
+      assert.equal(torn(bytes), true, `cut at ${cut}`);
+    }
+    assert.equal(torn(new Uint8Array(0)), false);
+  });
+
+  it("turns a record it cannot read into a bad one and goes on with the next", () => {
+    const out = new JournalBytes();
+    out.sent("before");
+    const unknown = out.length;
+    out.sent("xx");
+    out.alert({ id: "i" } as AlertNotice);
+    out.counter("out", "a@x", makeCounter(1, 2, 3, 0));
+    const bytes = out.bytes().slice();
+    bytes[unknown] = 9; // a kind no version writes
+    const alertBody = unknown + 7 + 5; // past the 7 bytes of sent("xx") and the alert's head
+    bytes.set(new TextEncoder().encode("{{{{{{{{{{"), alertBody); // the notice's 10 bytes of JSON, broken
+    assert.deepEqual([...decodeJournal(bytes)].map((record) => record.kind), [
+      "sent",
+      "bad",
+      "bad",
+      "counter",
+    ]);
+    const short = new JournalBytes();
+    short.counter("out", "a@x", makeCounter(1, 2, 3, 0));
+    const shortBytes = short.bytes().slice();
+    new DataView(shortBytes.buffer).setUint32(1, 12, true); // a body too short for its fields
+    assert.deepEqual([...decodeJournal(shortBytes.subarray(0, 17))], [{
+      kind: "bad",
+      reason: "short counter record",
+    }]);
+  });
+
+  it("reads an older version's JSON lines, and turns anything else in them into a bad record", () => {
     assert.deepEqual(parseJournalLine('["out",["a@x",1,2,3,0]]'), {
       kind: "counter",
       limit: "out",
@@ -181,13 +320,13 @@ describe("reading a journal", () => {
     for (const bad of ['["out"', "{}", "[1,2]", '["!reset",5]', '["!alert",{}]', '["!sent"]', ""]) {
       assert.equal(parseJournalLine(bad).kind, "bad", bad);
     }
+    const text = new TextEncoder().encode('["out",["a@x",1,2,3,0]]\n["!reset","a@x"]\n["!sent"');
+    assert.deepEqual([...decodeJournal(text)].map((record) => record.kind), ["counter", "reset"]);
+    assert.equal(torn(text), true);
   });
 
-  it("takes complete lines only: a last write cut short by a kill is left out", () => {
+  it("takes complete JSON lines only: a last write cut short by a kill is left out", () => {
     assert.deepEqual([...journalLines('["a"]\n["b"]\n["c"')], ['["a"]', '["b"]']);
     assert.deepEqual([...journalLines('["a"]\n\n["b"]\n')], ['["a"]', '["b"]']);
-    assert.equal(torn('["a"]\n["c"'), true);
-    assert.equal(torn('["a"]\n'), false);
-    assert.equal(torn(""), false);
   });
 });

@@ -28,6 +28,7 @@ const RESET = 2;
 const ALERT = 3;
 const SENT = 4;
 const HEAD_BYTES = 5;
+const NUMBERS_BYTES = 4 * 8 + 2; // a counter's four numbers, its alert state and whether it has an instance
 const JSON_OPEN = 0x5b; // `[`: the first byte of an older version's journal
 
 const encoder = new TextEncoder();
@@ -55,19 +56,20 @@ export class JournalBytes {
 
   counter(limit: string, key: string, counter: SenderCounter): void {
     const instance = counter.instance;
-    this.room(HEAD_BYTES + 8 + 3 * (limit.length + key.length) + 34 + 3 * (instance?.length ?? 0));
+    const texts = limit.length + key.length + (instance?.length ?? 0);
+    this.room(HEAD_BYTES + 2 * 4 + 3 * texts + NUMBERS_BYTES);
     const view = this.view;
     const start = this.head(COUNTER);
     this.text(limit);
     this.text(key);
-    let at = this.length;
+    const at = this.length;
     view.setFloat64(at, counter.start, true);
     view.setFloat64(at + 8, counter.count, true);
     view.setFloat64(at + 16, counter.last, true);
     view.setFloat64(at + 24, counter.prev ?? 0, true);
     this.buffer[at + 32] = counter.alert;
     this.buffer[at + 33] = instance === undefined ? 0 : 1;
-    this.length = at += 34;
+    this.length = at + NUMBERS_BYTES;
     if (instance !== undefined) this.utf8(instance);
     this.end(start);
   }
@@ -201,8 +203,10 @@ function decodeCounter(bytes: Uint8Array, view: DataView, body: number, end: num
   };
   const limit = field();
   const key = field();
-  if (limit === undefined || key === undefined || at + 34 > end) return bad("short counter record");
-  const instance = bytes[at + 33] === 1 ? decoder.decode(bytes.subarray(at + 34, end)) : null;
+  if (limit === undefined || key === undefined || at + NUMBERS_BYTES > end) {
+    return bad("short counter record");
+  }
+  const instance = bytes[at + 33] === 1 ? decoder.decode(bytes.subarray(at + NUMBERS_BYTES, end)) : null;
   // The snapshot's row form, checked as those are (store/state-rows.ts).
   const row = [
     key,

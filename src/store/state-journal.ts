@@ -113,18 +113,27 @@ export function createJournal(
   const dirty = [false, false, false, false];
   let recentAt = 0;
 
-  const writeRecord = (what: string, key: string, counter: SenderCounter) => out.counter(what, key, counter);
-
   const writeOther = (what: string, value: unknown) => {
     if (what === RESET) out.reset(value as string);
     else if (what === ALERT) out.alert(value as AlertNotice);
     else out.sent(value as string);
   };
 
+  const slotOf = (counter: SenderCounter) =>
+    recent[0] === counter
+      ? 0
+      : recent[1] === counter
+      ? 1
+      : recent[2] === counter
+      ? 2
+      : recent[3] === counter
+      ? 3
+      : -1;
+
   /** Takes a slot among the recent counters for `counter` (just written), writing the one it held if dirty. */
   const remember = (what: string, key: string, counter: SenderCounter) => {
     const slot = recentAt;
-    if (dirty[slot]) writeRecord(recentWhat[slot], recentKey[slot], recent[slot]!);
+    if (dirty[slot]) out.counter(recentWhat[slot], recentKey[slot], recent[slot]!);
     recent[slot] = counter;
     recentWhat[slot] = what;
     recentKey[slot] = key;
@@ -135,7 +144,7 @@ export function createJournal(
   /** Writes the recent counters touched since they were written; `forget` empties the slots as well. */
   const settle = (forget: boolean) => {
     for (let slot = 0; slot < 4; slot++) {
-      if (dirty[slot]) writeRecord(recentWhat[slot], recentKey[slot], recent[slot]!);
+      if (dirty[slot]) out.counter(recentWhat[slot], recentKey[slot], recent[slot]!);
       dirty[slot] = false;
       if (forget) recent[slot] = undefined;
     }
@@ -159,12 +168,10 @@ export function createJournal(
   const touchedCounter = (what: string, key: string, counter: SenderCounter) => {
     if (closed) return;
     if (held || encoding || filled !== 0) return note(what, key, counter);
-    if (recent[0] === counter) dirty[0] = true;
-    else if (recent[1] === counter) dirty[1] = true;
-    else if (recent[2] === counter) dirty[2] = true;
-    else if (recent[3] === counter) dirty[3] = true;
+    const slot = slotOf(counter);
+    if (slot >= 0) dirty[slot] = true;
     else {
-      writeRecord(what, key, counter);
+      out.counter(what, key, counter);
       remember(what, key, counter);
     }
   };
@@ -178,12 +185,8 @@ export function createJournal(
       if (value !== undefined) {
         // A counter touched again soon after is written once, as it is now (all records are whole states).
         const counter = value as SenderCounter;
-        if (
-          recent[0] === counter || recent[1] === counter || recent[2] === counter || recent[3] === counter
-        ) {
-          continue;
-        }
-        writeRecord(what, batch[i + 1] as string, counter);
+        if (slotOf(counter) >= 0) continue;
+        out.counter(what, batch[i + 1] as string, counter);
         remember(what, batch[i + 1] as string, counter);
       } else writeOther(what, batch[i + 1]);
     }

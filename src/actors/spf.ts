@@ -82,13 +82,15 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
     } catch (error) {
       return failed(error, reply);
     }
-    const answered = (answer: ConcernAnswer) => {
-      const result = answer.fields![0][1] as string;
-      metrics.spfResults.set(result, (metrics.spfResults.get(result) ?? 0) + 1);
-      reply(answer);
-    };
-    if (answer instanceof Promise) answer.then(answered, (error) => failed(error, reply));
-    else answered(answer);
+    if (answer instanceof Promise) {
+      answer.then((answer) => answered(answer, reply), (error) => failed(error, reply));
+    } else answered(answer, reply);
+  };
+
+  const answered = (answer: ConcernAnswer, reply: (answer: ConcernAnswer) => void) => {
+    const result = answer.fields![0][1] as string;
+    metrics.spfResults.set(result, (metrics.spfResults.get(result) ?? 0) + 1);
+    reply(answer);
   };
 
   // A request the checker cannot take (no DNS server in resolv.conf, a client address that is not one):

@@ -33,6 +33,7 @@ export function mergeAnswers(answers: readonly Answered[]): Decision {
   // A list only one answer has is taken as it is (concat copies only when two have one): nothing on a
   // request's path changes a decision's lists.
   let headers: readonly string[] | undefined;
+  let quotedHeaders: string | undefined;
   let tags: readonly string[] | undefined;
   let score: number | undefined;
   let symbols: readonly ScoredSymbol[] | undefined;
@@ -42,7 +43,11 @@ export function mergeAnswers(answers: readonly Answered[]): Decision {
     // Among equals the first that flagged something speaks: an alert-only limit over says which.
     if (rank > 0 || (rank === 0 && answer.flagged && !decider.answer.flagged)) decider = answered;
     if (answer.flagged) flagged = true;
-    if (answer.headers?.length) headers = headers ? headers.concat(answer.headers) : answer.headers;
+    if (answer.headers?.length) {
+      // Quoted already only when one answer has headers: two are quoted again, joined.
+      quotedHeaders = headers ? undefined : answer.quotedHeaders;
+      headers = headers ? headers.concat(answer.headers) : answer.headers;
+    }
     if (answer.tags?.length) tags = tags ? tags.concat(answer.tags) : answer.tags;
     if (answer.score !== undefined) score = (score ?? 0) + answer.score;
     if (answer.symbols?.length) symbols = symbols ? symbols.concat(answer.symbols) : answer.symbols;
@@ -54,6 +59,7 @@ export function mergeAnswers(answers: readonly Answered[]): Decision {
     action,
     message,
     headers,
+    quotedHeaders,
     fields,
     logFields,
     rule,

@@ -29,7 +29,9 @@ function buildReply(decision: Decision): string {
   }
   // Exim's add_header takes several header lines separated by newlines; quoteValue writes them as \n,
   // which ${extract} turns back into newlines.
-  if (decision.headers?.length) line += ` header=${quoteValue(decision.headers.join("\n"))}`;
+  if (decision.headers?.length) {
+    line += ` header=${decision.quotedHeaders ?? quoteValue(decision.headers.join("\n"))}`;
+  }
   return line;
 }
 

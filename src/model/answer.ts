@@ -13,6 +13,11 @@ export interface ConcernAnswer {
   message?: string;
   /** Header lines ("Name: value") the MTA adds to the message, whatever the action. */
   headers?: readonly string[];
+  /**
+   * `headers` joined by newlines as the readsocket reply quotes them (quoteValue), when the concern built
+   * that at less cost than quoting the whole (the SPF header, from a template per check).
+   */
+  quotedHeaders?: string;
   /** What the answer says besides action and message, for the reply and the log. */
   fields?: ReplyFields;
   /** The log line's fields when they say more than `fields` (the key a limit counted); else `fields`. */

@@ -151,18 +151,24 @@ const OTHER_ESCAPE = /[\\\n\r]/;
 
 /** Exim's ${quote:}: bare when only [A-Za-z0-9_.-] and not empty, else "…" with escapes. */
 export function quoteValue(value: string): string {
-  if (BARE.test(value)) return value;
+  return BARE.test(value) ? value : `"${quoteInner(value)}"`;
+}
+
+/**
+ * What quoteValue puts between the quotes: `\`, `"`, newline and carriage return escaped. Also for a value
+ * quoted in parts (the SPF header's template, spf/received-spf.ts): the parts' escapes are the whole's.
+ */
+export function quoteInner(value: string): string {
   // A refused sender gets a quoted message on every request: most need no escape, so test once first.
-  if (!NEEDS_ESCAPE.test(value)) return `"${value}"`;
-  // replaceAll with a string is a native scan, a fraction of a regex replace's callback per match. A
-  // Received-SPF header has quotes and nothing else to escape: one test, one replace.
-  if (!OTHER_ESCAPE.test(value)) return `"${value.replaceAll('"', '\\"')}"`;
+  if (!NEEDS_ESCAPE.test(value)) return value;
+  // replaceAll with a string is a native scan, a fraction of a regex replace's callback per match.
+  if (!OTHER_ESCAPE.test(value)) return value.replaceAll('"', '\\"');
   let escaped = value;
   if (escaped.includes("\\")) escaped = escaped.replaceAll("\\", "\\\\");
   if (escaped.includes('"')) escaped = escaped.replaceAll('"', '\\"');
   if (escaped.includes("\n")) escaped = escaped.replaceAll("\n", "\\n");
   if (escaped.includes("\r")) escaped = escaped.replaceAll("\r", "\\r");
-  return `"${escaped}"`;
+  return escaped;
 }
 
 export function formatAttributes(fields: [string, string | number | undefined][]): string {

@@ -93,9 +93,20 @@ export function checkRequest(
   const wantHelo = policy.heloCheck !== "off" && !nullSender && subject.helo !== "";
   const check = checkIdentity(checker, subject, nullSender ? "helo" : "mailfrom");
   const heloCheck = wantHelo ? checkIdentity(checker, subject, "helo") : undefined;
-  const { ip, sender, helo } = subject;
-  const answer = (check: CachedCheck, heloCheck: CachedCheck | undefined) =>
-    spfAnswer({ check, heloCheck, policy, ip, sender, helo, receiver: checker.receiver });
-  if (!(check instanceof Promise) && !(heloCheck instanceof Promise)) return answer(check, heloCheck);
-  return Promise.all([check, heloCheck]).then(([check, heloCheck]) => answer(check, heloCheck));
+  if (!(check instanceof Promise) && !(heloCheck instanceof Promise)) {
+    return answerOf(checker, policy, subject, check, heloCheck);
+  }
+  return Promise.all([check, heloCheck]).then(([check, heloCheck]) =>
+    answerOf(checker, policy, subject, check, heloCheck)
+  );
+}
+
+function answerOf(
+  checker: SpfChecker,
+  policy: SpfPolicy,
+  { ip, sender, helo }: SpfSubject,
+  check: CachedCheck,
+  heloCheck: CachedCheck | undefined,
+): ConcernAnswer {
+  return spfAnswer({ check, heloCheck, policy, ip, sender, helo, receiver: checker.receiver });
 }

@@ -3,7 +3,7 @@
 // Pure (docs/spf.md, "The SPF concern").
 import type { Action, ConcernAnswer, ReplyFields } from "../model/answer.ts";
 import { SPF_RESULTS, type SpfPolicy } from "../model/spf.ts";
-import { receivedSpfHeader } from "./received-spf.ts";
+import { receivedSpf } from "./received-spf.ts";
 import type { CachedCheck } from "./result-cache.ts";
 import type { SpfResult } from "./types.ts";
 
@@ -87,7 +87,7 @@ export function spfAnswer(input: SpfVerdictInput): ConcernAnswer {
     flagged: action !== "accept",
     tags: labels.tags,
   };
-  if (policy.receivedSpf) answer.headers = headersOf(input, enforced);
+  if (policy.receivedSpf) addHeaders(answer, input, enforced);
   // The log line names the check only when the answer objects (engine/decision-log.ts): an accept's
   // fields would be built for nothing on nearly every request.
   if (action !== "accept") {
@@ -97,17 +97,22 @@ export function spfAnswer(input: SpfVerdictInput): ConcernAnswer {
   return answer;
 }
 
-/** The HELO check's header too when it was enforced: it took part in the decision. */
-function headersOf(input: SpfVerdictInput, enforced: CachedCheck | undefined): string[] {
+/**
+ * The HELO check's header too when it was enforced: it took part in the decision. With them the quoted
+ * form the readsocket reply writes, built from the headers' templates (received-spf.ts).
+ */
+function addHeaders(answer: ConcernAnswer, input: SpfVerdictInput, enforced: CachedCheck | undefined): void {
   const header = (check: CachedCheck) =>
-    receivedSpfHeader({
-      check,
-      ip: input.ip,
-      sender: input.sender,
-      helo: input.helo,
-      receiver: input.receiver,
-    });
-  return enforced ? [header(enforced), header(input.check)] : [header(input.check)];
+    receivedSpf({ check, ip: input.ip, sender: input.sender, helo: input.helo, receiver: input.receiver });
+  const mail = header(input.check);
+  if (enforced === undefined) {
+    answer.headers = [mail.text];
+    answer.quotedHeaders = `"${mail.quoted}"`;
+    return;
+  }
+  const helo = header(enforced);
+  answer.headers = [helo.text, mail.text];
+  answer.quotedHeaders = `"${helo.quoted}\\n${mail.quoted}"`;
 }
 
 function logFieldsOf(input: SpfVerdictInput, decider: CachedCheck): Record<string, string> {

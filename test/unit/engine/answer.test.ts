@@ -133,6 +133,28 @@ describe("formatDecision and formatLegacyDecision", () => {
     assert.equal(formatDecision(ACCEPTED), "action=accept");
   });
 
+  it("headers one concern quoted already are written as it quoted them; two concerns' are quoted again", () => {
+    // A quoted form that differs from quoteValue's on purpose: which of the two the reply used shows.
+    const quoted: ConcernAnswer = {
+      action: "accept",
+      headers: ['Received-SPF: pass (x) envelope-from="a@b"'],
+      quotedHeaders: '"from the template"',
+    };
+    const alone = mergeAnswers([limits(deferred), spf(quoted)]);
+    assert.equal(alone.quotedHeaders, '"from the template"');
+    assert.match(formatDecision(alone), / header="from the template"$/);
+    const both = mergeAnswers([
+      limits(deferred),
+      spf(quoted),
+      content({ action: "warn", headers: ["X-Spam: yes"] }),
+    ]);
+    assert.equal(both.quotedHeaders, undefined);
+    assert.match(
+      formatDecision(both),
+      / header="Received-SPF: pass \(x\) envelope-from=\\"a@b\\"\\nX-Spam: yes"$/,
+    );
+  });
+
   it("the same decision twice gives the same reply; another decision its own", () => {
     assert.equal(formatDecision(deferred), formatDecision(deferred));
     assert.match(formatDecision(rejected), /^action=reject message="SPF fail" spf=fail$/);

@@ -1,7 +1,14 @@
 // The Received-SPF: header (RFC 7208 §9.1): result, comment, key=value pairs, values cleaned and quoted.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { pairValue, receivedSpfHeader } from "../../../src/spf/received-spf.ts";
+import {
+  pairValue,
+  receivedSpf,
+  receivedSpfHeader,
+  receivedSpfHeaderInFull,
+} from "../../../src/spf/received-spf.ts";
+import { quoteValue } from "../../../src/protocols/attributes.ts";
+import { SPF_RESULTS } from "../../../src/model/spf.ts";
 
 const base = { ip: "192.0.2.1", sender: "alice@example.org", helo: "mx.example.org", receiver: "mx.test" };
 
@@ -70,5 +77,50 @@ describe("Received-SPF header", () => {
     assert.equal(pairValue('a\\b"c'), '"a\\\\b\\"c"', "backslash and quote escaped");
     assert.equal(pairValue("a\tb c"), '"a?b c"', "a control character is replaced");
     assert.equal(pairValue("x".repeat(200)), `"${"x".repeat(160)}..."`, "cut, then no longer a dot-atom");
+  });
+
+  it("the template per check gives the text of the full path, and its quoted form is quoteValue's", () => {
+    const senders = [
+      "alice@example.org",
+      "",
+      'a"b@example.org',
+      "back\\slash@example.org",
+      "(paren)@example.org",
+      "tab\there@example.org",
+      "x".repeat(120) + "@example.org",
+      "x".repeat(140) + "@example.org",
+      "ünïcode@例え.jp",
+    ];
+    const helos = ["mx.example.org", "", 'he"lo', "a b", "h".repeat(300)];
+    let compared = 0;
+    for (const result of SPF_RESULTS) {
+      for (const identity of ["mailfrom", "helo"] as const) {
+        for (const problem of [undefined, "why (not)", 'a "quoted" \\ problem']) {
+          // One check object across senders and HELO names, as the result cache hands it out.
+          const check = { result, domain: "example.org", identity, mechanism: "include:x.example", problem };
+          for (const receiver of ["mx.test", "mx(test)"]) {
+            for (const sender of senders) {
+              for (const helo of helos) {
+                const input = { check, ip: "192.0.2.1", sender, helo, receiver };
+                const header = receivedSpf(input);
+                assert.equal(header.text, receivedSpfHeaderInFull(input), JSON.stringify(input));
+                assert.equal(`"${header.quoted}"`, quoteValue(header.text), JSON.stringify(input));
+                compared++;
+              }
+            }
+          }
+        }
+      }
+    }
+    assert.equal(compared, SPF_RESULTS.length * 2 * 3 * 2 * senders.length * helos.length);
+  });
+
+  it("a check asked from another client address gets its own template", () => {
+    const check = { result: "pass" as const, domain: "example.org", identity: "mailfrom" as const };
+    assert.match(receivedSpfHeader({ ...base, check }), /designates 192\.0\.2\.1 .* client-ip=192\.0\.2\.1;/);
+    assert.match(
+      receivedSpfHeader({ ...base, ip: "2001:db8::1", check }),
+      /designates 2001:db8::1 .* client-ip="2001:db8::1";/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 // The rate limits as a concern of the engine: the counters actor (actors/counters.ts) answers, with the
 // verdict of policy/verdict.ts, which is a ConcernAnswer as it is.
-import { type AnyActorSystem, liveActor } from "../actors/actor.ts";
+import { type AnyActorSystem, deliver, liveActor } from "../actors/actor.ts";
 import type { LimitsCheck } from "../actors/counters.ts";
 import type { Verdict } from "../policy/verdict.ts";
 import type { Concern, ConcernReply } from "./concern.ts";
@@ -20,19 +20,20 @@ export function limitsConcern(system: () => AnyActorSystem): Concern {
       const actor = counters();
       if (!actor) return reply(undefined, 0, "down");
       // The engine's reply takes the verdict as it is: no wrapper per request on the usual path.
-      actor.send({ type: "hit", request, reply: reply as (verdict: Verdict | undefined) => void });
+      deliver(actor, { type: "hit", request, reply: reply as (verdict: Verdict | undefined) => void });
     },
     check(request, reply) {
       const actor = counters();
       if (!actor) return reply(undefined, 0, "down");
-      actor.send({
+      deliver(actor, {
         type: "check",
         request,
         reply: (check: LimitsCheck | undefined) => reply(check?.verdict, check?.ticket ?? 0),
       });
     },
     commit(ticket, refused) {
-      if (ticket !== 0) counters()?.send({ type: "commit", ticket, refused });
+      const actor = ticket === 0 ? undefined : counters();
+      if (actor) deliver(actor, { type: "commit", ticket, refused });
     },
   };
 }

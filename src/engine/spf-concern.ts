@@ -1,7 +1,7 @@
 // SPF as a concern of the engine: the SPF actor (actors/spf.ts) answers. It applies to attribute
 // requests at [spf] stage that are not exempt; it counts nothing, so commit has nothing to do and decide
 // is check.
-import { type AnyActorSystem, liveActor } from "../actors/actor.ts";
+import { type AnyActorSystem, deliver, liveActor } from "../actors/actor.ts";
 import type { SpfPolicy } from "../model/spf.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import { spfExemption } from "../spf/exemption.ts";
@@ -12,7 +12,7 @@ export function spfConcern(system: () => AnyActorSystem, policy: () => SpfPolicy
     const actor = liveActor(system(), "spf");
     if (!actor) return reply(undefined, 0, "down");
     // The actor answers with the ConcernAnswer, or undefined when the check failed; no ticket (0).
-    actor.send({ type: "check", request, reply });
+    deliver(actor, { type: "check", request, reply });
   };
   return {
     id: "spf",

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createActor } from "xstate";
-import { defineActor } from "../../../src/actors/actor.ts";
+import { defineActor, deliver } from "../../../src/actors/actor.ts";
 import { supervisorMachine } from "../../../src/actors/supervisor.ts";
 import { createLogger } from "../../../src/log.ts";
 
@@ -92,5 +92,59 @@ describe("supervisorMachine", () => {
       probe.stops.includes("b:stop") && ref.getSnapshot().status === "stopped",
       "stop reaches every child",
     );
+  });
+
+  it("deliver: an idle actor handles the event at once; one it is handling waits its turn, in order", () => {
+    const seen: string[] = [];
+    type Event = { type: "outer" } | { type: "inner"; n: number };
+    let self: ReturnType<typeof createActor> | undefined;
+    const nesting = defineActor<void, Event>(() => ({
+      receive(event) {
+        if (event.type === "inner") return void seen.push(`inner ${event.n}`);
+        seen.push("outer begins");
+        // From within its own handler, either way in (a sibling answering synchronously sends through
+        // xstate): a second event for the same actor must not enter the handler now.
+        deliver(self!, { type: "inner", n: 1 });
+        self!.send({ type: "inner", n: 2 });
+        seen.push("outer ends");
+      },
+      stop() {},
+    }));
+    self = createActor(nesting, { input: undefined });
+    self.start();
+    deliver(self, { type: "outer" });
+    assert.deepEqual(seen, ["outer begins", "outer ends", "inner 1", "inner 2"]);
+    deliver(self, { type: "inner", n: 3 });
+    assert.deepEqual(seen.at(-1), "inner 3", "handled before deliver returned");
+    self.stop();
+    deliver(self, { type: "inner", n: 4 });
+    assert.deepEqual(seen.at(-1), "inner 3", "a stopped actor handles nothing");
+  });
+
+  it("deliver: a handler that throws answers undefined at once, and the supervisor restarts the actor", async () => {
+    const probe: Probe = { starts: [], stops: [] };
+    let generation = 0;
+    const supervisor = createActor(supervisorMachine, {
+      input: {
+        log: createLogger("error", () => {}),
+        restartMinMs: 20,
+        children: [{ id: "a", logic: fragile(probe, "a"), input: () => ({ generation: ++generation }) }],
+      },
+    });
+    supervisor.start();
+    let answer: unknown = "none";
+    deliver(supervisor.system.get("a")!, { type: "ping", reply: (value: unknown) => answer = value });
+    assert.equal(answer, "a#1");
+    // A throwing request: the reply wrapper answers undefined; `boom` has no reply, so ask with one.
+    const ref = supervisor.system.get("a")!;
+    const failing = { type: "boom", reply: (value: unknown) => answer = value };
+    deliver(ref, failing);
+    assert.equal(answer, undefined, "answered undefined at once");
+    assert.deepEqual(probe.stops, ["a:failure"], "cleanup ran");
+    assert.equal(supervisor.system.get("a"), undefined, "down until the backoff passes");
+    await sleep(80);
+    deliver(supervisor.system.get("a")!, { type: "ping", reply: (value: unknown) => answer = value });
+    assert.equal(answer, "a#2", "restarted with fresh input");
+    supervisor.stop();
   });
 });

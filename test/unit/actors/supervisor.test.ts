@@ -97,20 +97,20 @@ describe("supervisorMachine", () => {
   it("deliver: an idle actor handles the event at once; one it is handling waits its turn, in order", () => {
     const seen: string[] = [];
     type Event = { type: "outer" } | { type: "inner"; n: number };
-    let self: ReturnType<typeof createActor> | undefined;
     const nesting = defineActor<void, Event>(() => ({
       receive(event) {
         if (event.type === "inner") return void seen.push(`inner ${event.n}`);
         seen.push("outer begins");
         // From within its own handler, either way in (a sibling answering synchronously sends through
         // xstate): a second event for the same actor must not enter the handler now.
-        deliver(self!, { type: "inner", n: 1 });
-        self!.send({ type: "inner", n: 2 });
+        deliver(self, { type: "inner", n: 1 });
+        self.send({ type: "inner", n: 2 });
         seen.push("outer ends");
       },
       stop() {},
     }));
-    self = createActor(nesting, { input: undefined });
+    // Referred to by the handler above, which runs only once it is started.
+    const self = createActor(nesting, { input: undefined });
     self.start();
     deliver(self, { type: "outer" });
     assert.deepEqual(seen, ["outer begins", "outer ends", "inner 1", "inner 2"]);

@@ -109,10 +109,10 @@ export function defineActor<I, E extends ActorEvent>(start: (scope: ActorScope<I
 /**
  * Hands `event` to the actor: at once when it is idle, after its current event when it is busy, without
  * xstate's mailbox either way. The request path's events (the limits' hit, SPF's check) skip the mailbox's
- * bookkeeping, about 110 ns an event in a loop (docs/decisions.md, "Events delivered directly to an idle actor"). An event for an actor already
- * handling one (the limits' commit from within their own check's reply, an alerter's answer to the
- * counters' offer) waits its turn, whichever way it came: no handler is ever entered twice, and events to
- * one actor keep their order.
+ * bookkeeping, about 110 ns an event in a loop (docs/decisions.md, "Events delivered directly to an idle
+ * actor"). An event for an actor already handling one (the limits' commit from within their own check's
+ * reply, an alerter's answer to the counters' offer) waits its turn, whichever way it came: no handler is
+ * ever entered twice, and events to one actor keep their order.
  */
 export function deliver<E extends ActorEvent>(ref: AnyActorRef, event: E): void {
   const direct = directEntries.get(ref);

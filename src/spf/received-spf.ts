@@ -203,11 +203,6 @@ export function receivedSpf(input: ReceivedSpfInput): ReceivedSpf {
   };
 }
 
-/** The header's text alone (the CLI, the tests). */
-export function receivedSpfHeader(input: ReceivedSpfInput): string {
-  return receivedSpf(input).text;
-}
-
 /** The general path alone, for the test that compares it with the template's. */
 export const receivedSpfHeaderInFull = headerOf;
 

@@ -4,11 +4,13 @@ import assert from "node:assert/strict";
 import {
   pairValue,
   receivedSpf,
-  receivedSpfHeader,
   receivedSpfHeaderInFull,
+  type ReceivedSpfInput,
 } from "../../../src/spf/received-spf.ts";
 import { quoteValue } from "../../../src/protocols/attributes.ts";
 import { SPF_RESULTS } from "../../../src/model/spf.ts";
+
+const receivedSpfHeader = (input: ReceivedSpfInput) => receivedSpf(input).text;
 
 const base = { ip: "192.0.2.1", sender: "alice@example.org", helo: "mx.example.org", receiver: "mx.test" };
 

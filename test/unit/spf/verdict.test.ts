@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { CachedCheck } from "../../../src/spf/result-cache.ts";
 import { spfAnswer } from "../../../src/spf/verdict.ts";
+import { quoteValue } from "../../../src/protocols/attributes.ts";
 import { spfExemption } from "../../../src/spf/exemption.ts";
 import { POLICY } from "./spf-policy.ts";
 
@@ -102,6 +103,11 @@ describe("SPF answers", () => {
     assert.equal(answer.logFields?.decided_by, "helo");
     assert.equal(answer.headers?.length, 2);
     assert.match(answer.headers![0], /identity=helo;$/);
+    assert.equal(
+      answer.quotedHeaders,
+      quoteValue(answer.headers!.join("\n")),
+      "both headers, quoted as the reply does",
+    );
     const heloPass = spfAnswer({
       check: check("fail"),
       heloCheck: check("pass", { identity: "helo" }),

@@ -62,7 +62,7 @@ for (const hot of [false, true]) {
 const c = redisClient(server);
 const keys = await c.dbsize();
 const used = Number((await c.info("memory")).match(/used_memory:(\d+)/)![1]);
-const k = (await c.keys("mpd:{outbound:*"))[0];
+const k = (await c.keys("mpd:{*}:outbound"))[0];
 console.log(`keys ${keys}, used_memory ${used}, MEMORY USAGE of ${k}: ${await c.memory("USAGE", k)}`);
 c.disconnect();
 await server.stop();

@@ -16,6 +16,11 @@ const LOG_KEPT = 16 * 1024;
 export interface RedisServerOptions {
   /** requirepass: clients must AUTH with it. */
   password?: string;
+  /**
+   * cluster-enabled, with no slots assigned: it answers CLUSTER KEYSLOT (Redis Cluster's own word on
+   * which slot a key is in) but stores nothing (CLUSTERDOWN).
+   */
+  cluster?: boolean;
 }
 
 export interface RedisServer {
@@ -106,6 +111,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       "",
     ];
     if (options.password !== undefined) args.push("--requirepass", options.password);
+    if (options.cluster) {
+      args.push("--cluster-enabled", "yes", "--cluster-config-file", dir.file("nodes.conf"));
+    }
     const started = spawn(REDIS_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
     child = started;
     const keep = (chunk: Buffer) => said = (said + chunk).slice(-LOG_KEPT);

@@ -48,7 +48,7 @@ describe("[redis] fallback = local with real mail (exim -bd, swaks, maildir)", (
   const sharedCount = async () => {
     const client = redisClient(server);
     try {
-      return Number(await client.hget(`mpd:{roomy:${SENDER}}`, "c") ?? 0);
+      return Number(await client.hget(`mpd:{${SENDER}}:roomy`, "c") ?? 0);
     } finally {
       client.disconnect();
     }

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { limitsOf, memoryHost, redisClient, redisHost, request } from "../helpers/redis-engines.ts";
 import type { LimitsCheck } from "../../src/limits/limit-engine.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
-import { counterKey } from "../../src/limits/redis-keys.ts";
+import { counterKey, parseCounterKey } from "../../src/limits/redis-keys.ts";
 import { ALERT_SENT, makeCounter, recordSighting } from "../../src/policy/sender-counter.ts";
 import type { SenderCounter } from "../../src/policy/sender-counter.ts";
 
@@ -152,10 +152,46 @@ describe("Redis store: the shared counters from any host", () => {
     try {
       const odd = "{x}%7d:}@x.org";
       await host.hit(odd);
-      assert.deepEqual(await client.keys("*"), ["mpd:{out:%7bx%7d%257d:%7d@x.org}"]);
+      assert.deepEqual(await client.keys("*"), ["mpd:{%7bx%7d%257d:%7d@x.org}:out"]);
       assert.deepEqual((await host.top(5))!.map((row) => row.key), [odd]);
       assert.equal((await host.show(odd))[0].count, 1);
     } finally {
+      await host.close();
+      client.disconnect();
+    }
+  });
+
+  it("keeps one sender's counters under every limit in one Redis Cluster slot (CLUSTER KEYSLOT)", async () => {
+    const client = admin();
+    await client.flushdb();
+    const limits = limitsOf(
+      "[limit f]\nkey = sender\ncount = 5\ntime = 1h\n" +
+        "[limit s]\nkey = sender\ncount = 5\ntime = 1h\nalgorithm = sliding\n" +
+        "[limit b]\nkey = sender\ncount = 5\ntime = 1h\nalgorithm = bucket\n" +
+        "[limit net]\nkey = client_address/24\ncount = 100\ntime = 1h\n",
+    );
+    const host = redisHost(server, limits, Date.now);
+    const cluster = await startRedisServer({ cluster: true });
+    const slots = redisClient(cluster);
+    try {
+      const senders = ["a@x.org", "{b}:%7d@x.org", "<>"];
+      for (const sender of senders) await host.hit(sender, { client_address: "192.0.2.7" });
+      const written = await client.keys("*");
+      assert.equal(written.length, 3 * senders.length + 1, written.join(" "));
+      const slotOf = async (key: string) => Number(await slots.call("CLUSTER", "KEYSLOT", key));
+      const slotsByKey = new Map<string, Set<number>>();
+      for (const redisKey of written) {
+        const { key } = parseCounterKey("mpd:", redisKey)!;
+        slotsByKey.set(key, (slotsByKey.get(key) ?? new Set()).add(await slotOf(redisKey)));
+      }
+      assert.deepEqual([...slotsByKey.keys()].sort(), [...senders, "192.0.2.0/24"].sort());
+      for (const sender of senders) assert.equal(slotsByKey.get(sender)!.size, 1, sender);
+      const senderSlots = senders.map((sender) => [...slotsByKey.get(sender)!][0]);
+      assert.equal(new Set(senderSlots).size, senders.length, "each sender its own slot (for these three)");
+      assert.equal(await slotOf(counterKey("mpd:", "net", "192.0.2.0/24")), await slotOf("192.0.2.0/24"));
+    } finally {
+      slots.disconnect();
+      await cluster.stop();
       await host.close();
       client.disconnect();
     }

@@ -35,7 +35,7 @@ const ask = (daemon: DaemonProcess, sender: string, n: number) =>
 async function sharedCount(server: RedisServer, sender: string, prefix = "mpd:"): Promise<number> {
   const client = redisClient(server);
   try {
-    return Number(await client.hget(`${prefix}{thresholds:${sender}}`, "c") ?? 0);
+    return Number(await client.hget(`${prefix}{${sender}}:thresholds`, "c") ?? 0);
   } finally {
     client.disconnect();
   }

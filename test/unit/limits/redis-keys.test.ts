@@ -1,4 +1,5 @@
-// The Redis key of a counter: one hash tag per counter, whatever bytes the key holds, and back.
+// The Redis key of a counter: the key (sender, login, network) is the hash tag, so one sender's counters
+// under every limit share a Redis Cluster slot, whatever bytes the key holds; and back.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkPrefix, counterKey, counterPattern, parseCounterKey } from "../../../src/limits/redis-keys.ts";
@@ -11,33 +12,81 @@ function hashTag(key: string): string {
   return close <= open + 1 ? key : key.slice(open + 1, close);
 }
 
-describe("redis counter keys", () => {
-  const keys = ["a@x.org", "{evil}@x.org", "}{", "50%off@x.org", "a:b@x.org", "%7b@x.org", "", "ü@例え.jp"];
+/** Redis's glob as SCAN MATCH applies it, for the patterns made here (`*`, and `\` escapes). */
+function globMatches(pattern: string, text: string): boolean {
+  let source = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "\\") source += pattern[++i].replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    else if (c === "*") source += "[\\s\\S]*";
+    else source += c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`).test(text);
+}
 
-  it("puts the whole counter (limit and key) in the hash tag, braces in the key or not", () => {
+describe("redis counter keys", () => {
+  const keys = [
+    "a@x.org",
+    "{evil}@x.org",
+    "}{",
+    "50%off@x.org",
+    "a:b@x.org",
+    "%7b@x.org",
+    "%",
+    "",
+    "<>",
+    "ü@例え.jp",
+  ];
+  const limits = ["out", "a:b", "{x}", "thresholds", "50%"];
+
+  it("makes the key the hash tag: one key's counters under every limit share a slot", () => {
     for (const key of keys) {
-      const redisKey = counterKey("mpd:", "out", key);
-      assert.equal(hashTag(redisKey), redisKey.slice("mpd:{".length, -1), key);
-      assert.notEqual(hashTag(redisKey), hashTag(counterKey("mpd:", "out", `${key}x`)));
+      const tags = new Set(limits.map((limit) => hashTag(counterKey("mpd:", limit, key))));
+      assert.equal(tags.size, 1, key);
+      const [tag] = tags;
+      assert.notEqual(tag, counterKey("mpd:", "out", key), `${key}: a tag, not the whole Redis key`);
+      assert.notEqual(tag, hashTag(counterKey("mpd:", "out", `${key}x`)), key);
     }
   });
 
   it("reads back the limit and the key unchanged", () => {
     for (const key of keys) {
-      assert.deepEqual(parseCounterKey("mpd:", counterKey("mpd:", "out", key)), { limit: "out", key });
-      assert.deepEqual(parseCounterKey("mpd:", counterKey("mpd:", "a:b", key)), { limit: "a:b", key });
+      for (const limit of limits) {
+        assert.deepEqual(parseCounterKey("mpd:", counterKey("mpd:", limit, key)), { limit, key });
+      }
     }
+    assert.equal(counterKey("mpd:", "outbound", "{x}@example.org"), "mpd:{%7bx%7d@example.org}:outbound");
     assert.equal(parseCounterKey("mpd:", "mpd:other"), undefined);
-    assert.equal(parseCounterKey("mpd:", "other:{out:a}"), undefined);
+    assert.equal(parseCounterKey("mpd:", "other:{a}:out"), undefined);
+    assert.equal(parseCounterKey("mpd:", "mpd:{a}out"), undefined);
+    assert.equal(parseCounterKey("mpd:", "mpd:{a}:"), undefined);
+    assert.equal(parseCounterKey("mpd:", "mpd:{}:out"), undefined);
+    assert.equal(parseCounterKey("mpd:", "mpd:{a}:o:ut"), undefined);
   });
 
-  it("keeps limits apart: a key cannot pose as another limit's", () => {
+  it("keeps limits and keys apart: neither can pose as another's", () => {
     assert.notEqual(counterKey("p:", "out", "x:y"), counterKey("p:", "out:x", "y"));
+    assert.notEqual(counterKey("p:", "out", "x}:y"), counterKey("p:", "y", "x"));
+    assert.notEqual(counterKey("p:", "out", ""), counterKey("p:", "out", "%"));
   });
 
-  it("matches every counter, or one limit's, with SCAN's glob", () => {
-    assert.equal(counterPattern("mpd:"), "mpd:\\{*");
-    assert.equal(counterPattern("m*d:", "out"), "m\\*d:\\{out:*");
+  it("matches every counter, or exactly one limit's, with SCAN's glob", () => {
+    assert.equal(counterPattern("mpd:"), "mpd:\\{*}:*");
+    assert.equal(counterPattern("m*d:", "out"), "m\\*d:\\{*}:out");
+    for (const key of keys) {
+      for (const limit of limits) {
+        const redisKey = counterKey("m*d:", limit, key);
+        assert.ok(globMatches(counterPattern("m*d:"), redisKey), redisKey);
+        for (const other of [...limits, "x"]) {
+          assert.equal(
+            globMatches(counterPattern("m*d:", other), redisKey),
+            other === limit,
+            `${redisKey} ${other}`,
+          );
+        }
+      }
+    }
+    assert.equal(globMatches(counterPattern("mpd:"), "mpdx{a}:out"), false);
   });
 
   it("refuses a prefix with a brace", () => {

@@ -1,11 +1,11 @@
-// The Redis key of a counter: `<prefix>{<key>}:<limit>`. Everything of one counter is in that one hash, and
-// the braces make the key (the sender, the login, the client network…) the Redis Cluster hash tag: one
-// sender's counters under every limit share a slot, as issue 21 asks (a check or reset of a sender is then
-// one slot's business), and a counter never spans slots. Keys are what senders write (an address may hold
-// `{`, `}`, `%` or `:`): the key is percent-escaped (`%` `{` `}`), so the first `}` is the tag's end, and
-// the limit name after it too (`:` as well), so the key and the limit read back unchanged for `top` and the
-// export. The empty key is the tag `%` (which no escaped key is): an empty tag `{}` would hash the whole
-// Redis key instead, one slot per limit. Pure: no I/O.
+// The Redis key of a counter: `<prefix>{<key>}:<limit>`. Everything of one counter is in that one hash,
+// and the braces make the key (the sender, the login, the client network…) the Redis Cluster hash tag:
+// one sender's counters under every limit share a slot, as issue 21 asks (`show` and `reset` of a sender
+// are then one slot's business), and a counter never spans slots. Keys are what senders write (an
+// address may hold `{`, `}`, `%` or `:`): the key is percent-escaped (`%` `{` `}`), so the first `}` is
+// the tag's end, and the limit name after it too (`:` as well), so the key and the limit read back
+// unchanged for `top` and the export. The empty key is the tag `%` (which no escaped key is): an empty
+// tag `{}` would hash the whole Redis key instead, one slot per limit. Pure: no I/O.
 
 const escapeKey = (text: string) =>
   text === "" ? "%" : text.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);

@@ -13,6 +13,12 @@ import type { SenderCounter } from "../../src/policy/sender-counter.ts";
 const SENDER_IP = "[limit out]\nkey = sender\ncount = 3\ntime = 1h\n" +
   "[limit ip]\nkey = client_address\ncount = 10\ntime = 1h\naction = warn\n";
 
+/** Three limits on the sender, one per algorithm: f (fixed), s (sliding), b (bucket). */
+const perSender = (count: number, time: string) =>
+  ["fixed", "sliding", "bucket"].map((algorithm) =>
+    `[limit ${algorithm[0]}]\nkey = sender\ncount = ${count}\ntime = ${time}\nalgorithm = ${algorithm}\n`
+  ).join("");
+
 describe("Redis store: the shared counters from any host", () => {
   let server: RedisServer;
   const admin = () => redisClient(server);
@@ -22,11 +28,7 @@ describe("Redis store: the shared counters from any host", () => {
   it("expires every key once its window ends (DBSIZE 0), for each algorithm", async () => {
     const client = admin();
     await client.flushdb();
-    const limits = limitsOf(
-      "[limit f]\nkey = sender\ncount = 2\ntime = 1s\n" +
-        "[limit s]\nkey = sender\ncount = 2\ntime = 1s\nalgorithm = sliding\n" +
-        "[limit b]\nkey = sender\ncount = 2\ntime = 1s\nalgorithm = bucket\n",
-    );
+    const limits = limitsOf(perSender(2, "1s"));
     const host = redisHost(server, limits, Date.now);
     try {
       for (const sender of ["a@x.org", "b@x.org", "a@x.org", "a@x.org"]) await host.hit(sender);
@@ -165,10 +167,7 @@ describe("Redis store: the shared counters from any host", () => {
     const client = admin();
     await client.flushdb();
     const limits = limitsOf(
-      "[limit f]\nkey = sender\ncount = 5\ntime = 1h\n" +
-        "[limit s]\nkey = sender\ncount = 5\ntime = 1h\nalgorithm = sliding\n" +
-        "[limit b]\nkey = sender\ncount = 5\ntime = 1h\nalgorithm = bucket\n" +
-        "[limit net]\nkey = client_address/24\ncount = 100\ntime = 1h\n",
+      perSender(5, "1h") + "[limit net]\nkey = client_address/24\ncount = 100\ntime = 1h\n",
     );
     const host = redisHost(server, limits, Date.now);
     const cluster = await startRedisServer({ cluster: true });

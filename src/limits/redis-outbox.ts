@@ -3,11 +3,20 @@
 // out in one write and come back in one read. Each batch still waits for exactly one round trip; under
 // load there are fewer round trips than batches. A socket write cost ~30 µs here (Bun), more than the
 // commands it carried: one per batch made writes the largest cost of the store (measured, issue 21).
+// The turn's hits (check and commit at once, limits/redis-scripts.ts HIT_SCRIPT) go further: they are one
+// script call, up to HITS_PER_CALL requests in each, so Redis sets up a call once for all of them
+// (docs/decisions.md, "One script call per turn").
 import { setImmediate } from "node:timers";
 import type { Redis } from "ioredis";
 
 type Pipeline = ReturnType<Redis["pipeline"]>;
 export type Replies = [error: Error | null, result: unknown][];
+
+/**
+ * A bound on one merged call: Redis runs one script at a time, and other hosts' calls wait behind it
+ * (~40 µs a request here, so ~1.3 ms for a full call).
+ */
+export const HITS_PER_CALL = 32;
 
 interface Part {
   from: number;
@@ -16,19 +25,72 @@ interface Part {
   reject(error: unknown): void;
 }
 
+/** One request's part of a merged hit: its keys, its arguments (HIT_SCRIPT's, after the time). */
+interface Hit {
+  keys: string[];
+  argv: (string | number)[];
+  resolve(reply: [error: Error | null, result: unknown]): void;
+}
+
 export interface Outbox {
   /** Adds a batch's commands (`add` returns how many); resolves with its replies, in order. */
   send(add: (pipeline: Pipeline) => number): Promise<Replies>;
+  /**
+   * Adds a request's hit to this turn's merged call; resolves with its reply or the error that kept Redis
+   * from answering it (the whole call's, or this request's own).
+   */
+  hit(keys: string[], argv: (string | number)[]): Promise<[error: Error | null, result: unknown]>;
 }
 
-export function createOutbox(client: Redis, sent: () => void): Outbox {
+export interface HitCall {
+  /** The hit script's SHA1 (EVALSHA). */
+  sha: string;
+  /** ARGV[1]: the time ("" for Redis's own). */
+  time(): string;
+}
+
+export function createOutbox(client: Redis, sent: () => void, hitCall: HitCall): Outbox {
   let pipeline: Pipeline | undefined;
   let parts: Part[] = [];
+  let hits: Hit[] = [];
   let size = 0;
+
+  /** The turn's hits as calls of up to HITS_PER_CALL requests, each a part of the pipeline. */
+  const addHits = (going: Pipeline, waiting: Part[]) => {
+    for (let from = 0; from < hits.length; from += HITS_PER_CALL) {
+      const call = hits.slice(from, from + HITS_PER_CALL);
+      const keys: string[] = [];
+      const argv: (string | number)[] = [hitCall.time()];
+      for (const hit of call) {
+        for (const key of hit.keys) keys.push(key);
+        for (const arg of hit.argv) argv.push(arg);
+      }
+      going.evalsha(hitCall.sha, keys.length, ...keys, ...argv);
+      waiting.push({
+        from: size++,
+        count: 1,
+        resolve: ([[error, replies]]) => {
+          for (let i = 0; i < call.length; i++) {
+            const reply = error === null ? (replies as unknown[])[i] : undefined;
+            if (error !== null) call[i].resolve([error, null]);
+            else if (typeof reply === "string") call[i].resolve([new Error(reply), null]);
+            else call[i].resolve([null, reply]);
+          }
+        },
+        reject: (error) => {
+          for (const hit of call) {
+            hit.resolve([error instanceof Error ? error : new Error(String(error)), null]);
+          }
+        },
+      });
+    }
+    hits = [];
+  };
 
   const flush = () => {
     const going = pipeline!;
     const waiting = parts;
+    addHits(going, waiting);
     pipeline = undefined;
     parts = [];
     size = 0;
@@ -40,16 +102,24 @@ export function createOutbox(client: Redis, sent: () => void): Outbox {
     });
   };
 
+  const open = () => {
+    if (pipeline !== undefined) return pipeline;
+    setImmediate(flush);
+    return pipeline = client.pipeline();
+  };
+
   return {
     send(add) {
-      if (pipeline === undefined) {
-        pipeline = client.pipeline();
-        setImmediate(flush);
-      }
+      const into = open();
       const from = size;
-      const count = add(pipeline);
+      const count = add(into);
       size += count;
       return new Promise((resolve, reject) => parts.push({ from, count, resolve, reject }));
+    },
+
+    hit(keys, argv) {
+      open();
+      return new Promise((resolve) => hits.push({ keys, argv, resolve }));
     },
   };
 }

@@ -159,6 +159,11 @@ end
 const COUNTER = `
 local sfield = 's:' .. (SUBJECT or '')
 local ifield = 'i:' .. (CLIENT_IP or '')
+-- The sightings of the request at hand, when one call carries several (HIT_SCRIPT).
+local function sightings_of(subject, client_ip)
+  SUBJECT, CLIENT_IP = subject, client_ip
+  sfield, ifield = 's:' .. (SUBJECT or ''), 'i:' .. (CLIENT_IP or '')
+end
 -- One HMGET and one HSET per counter: each call from Lua costs a few microseconds, the most of a commit.
 -- carry: attempts a host answered from its local cache since (limits/over-cache.ts), counted before this
 -- call; carry_inst the message the last of them counted. They belong to the period Redis last said "over"
@@ -325,33 +330,82 @@ return out
 `;
 
 /**
- * hit, check and commit in one call when the limits are the only concern: KEYS[1..n]; ARGV[1] the time,
- * [2..6] as SHARED, [7] refused already 0|1 (a refusal answered from the local cache), then eleven per
- * counter from ARGV[8 + 11(i-1)]: algorithm, count, window, burst, cost, instance, carry, carry's
- * instance, strict 0|1, refuses when over 0|1, limit alerts 0|1. The request is refused when a counter over its limit refuses (the
- * engine's rule, limits/limit-engine.ts); a strict limit counts it anyway, a leaky one only when not.
- * Reply: per counter the check's reply followed by the commit's.
+ * hit, check and commit in one call when the limits are the only concern, for every request of a turn
+ * (limits/redis-outbox.ts): one call's overhead and the script's definitions are shared by them (docs/
+ * decisions.md, "One script call per turn"). KEYS: every request's counters, one request after the other;
+ * ARGV[1] the time, then per request: how many counters it has (n), ARGV[2..6] as SHARED (its sightings and
+ * deadline), refused already 0|1 (a refusal answered from the local cache), then eleven per counter:
+ * algorithm, count, window, burst, cost, instance, carry, carry's instance, strict 0|1, refuses when over
+ * 0|1, limit alerts 0|1. A request is refused when a counter over its limit refuses (the engine's rule,
+ * limits/limit-engine.ts); a strict limit counts it anyway, a leaky one only when not.
+ * Reply: per request {numbers, instances of the counters over..., crossings...} (hit's comment below); or,
+ * for a request that could not be answered (past its deadline, a script error), the error's text (a string
+ * where the others have an array): the others are answered still.
  */
-export const HIT_SCRIPT = PRELUDE + WRITE + SHARED + COUNTER + `
-local read_all = {}
-local refused = ARGV[7] == '1'
-for i = 1, #KEYS do
-  local b = 7 + (i - 1) * 11
-  local r = read(KEYS[i], limit_at(b), now, tonumber(ARGV[b + 7]), ARGV[b + 8])
-  measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
-  if r.over and ARGV[b + 10] == '1' then refused = true end
-  read_all[i] = r
+export const HIT_SCRIPT = PRELUDE + WRITE + `
+local now = now_ms(ARGV[1])
+local SUBJECT, CLIENT_IP = nil, nil
+` + COUNTER + `
+-- One request: its n counters from KEYS[k + 1] and its per-counter arguments from ARGV[b + 1].
+local function hit(k, b, n, refused)
+  local read_all = {}
+  for i = 1, n do
+    local a = b + (i - 1) * 11
+    local r = read(KEYS[k + i], limit_at(a), now, tonumber(ARGV[a + 7]), ARGV[a + 8])
+    measure(r, now, tonumber(ARGV[a + 5]), ARGV[a + 6])
+    if r.over and ARGV[a + 10] == '1' then refused = true end
+    read_all[i] = r
+  end
+  -- The reply: one string of numbers, because a reply's elements each cost the client more to decode
+  -- than their text (docs/decisions.md, "One script call per turn"): per counter new, charge, level, over,
+  -- period left (ms, when over), crossed; then now. After it the counter's instance for each counter over,
+  -- then for each crossing its counter and sightings (t, c, l, a, p, m, field, count, ...).
+  local numbers, over_instances, crossings = {}, {}, {}
+  for i = 1, n do
+    local a = b + (i - 1) * 11
+    local r = read_all[i]
+    local new, over, left = 0, 0, 0
+    if r.new then new = 1 end
+    if r.over then
+      over = 1
+      over_instances[#over_instances + 1] = r.c.m or ''
+      left = period_left(r, now)
+    end
+    local committed = write(r, now, (not refused) or ARGV[a + 9] == '1', ARGV[a + 11] == '1')
+    numbers[#numbers + 1] = table.concat({ new, num(r.charge), num(r.level), over, left, committed[5] }, ' ')
+    if committed[5] == 1 then crossings[#crossings + 1] = { unpack(committed, 7) } end
+  end
+  numbers[#numbers + 1] = now
+  local out = { table.concat(numbers, ' ') }
+  for i = 1, #over_instances do out[#out + 1] = over_instances[i] end
+  for i = 1, #crossings do out[#out + 1] = crossings[i] end
+  return out
 end
-local out = {}
-for i = 1, #KEYS do
-  local b = 7 + (i - 1) * 11
-  local r = read_all[i]
-  local reply = check_reply(r, now)
-  local committed = write(r, now, (not refused) or ARGV[b + 9] == '1', ARGV[b + 11] == '1')
-  for j = 1, #committed do reply[#reply + 1] = committed[j] end
-  out[i] = reply
+local replies = {}
+local k, b = 0, 1
+while b < #ARGV do
+  local n = tonumber(ARGV[b + 1])
+  local subject, client_ip = nil, nil
+  if ARGV[b + 2] == '1' then subject = ARGV[b + 3] end
+  if ARGV[b + 4] == '1' then client_ip = ARGV[b + 5] end
+  local deadline = tonumber(ARGV[b + 6])
+  if deadline > 0 and now > deadline then
+    replies[#replies + 1] = 'LATE the client gave up on this call ' .. (now - deadline) .. ' ms ago'
+  else
+    sightings_of(subject, client_ip)
+    local ok, reply = pcall(hit, k, b + 7, n, ARGV[b + 7] == '1')
+    if ok then
+      replies[#replies + 1] = reply
+    elseif type(reply) == 'table' and reply.err then
+      replies[#replies + 1] = reply.err
+    else
+      replies[#replies + 1] = 'ERR ' .. tostring(reply)
+    end
+  end
+  k = k + n
+  b = b + 7 + n * 11
 end
-return out
+return replies
 `;
 
 /**

@@ -95,7 +95,7 @@ export interface RedisStore extends CounterStore {
 /** A probe answered from the local cache at check (Probe.ref). */
 const CACHED = Symbol("cached");
 const TO_SEND = 1; // Probe.mark: this probe's script has yet to run
-const CHECK_REPLY_LENGTH = 6; // a probe's answer to the hit script: the check's 6 values, then the commit's
+const HIT_NUMBERS = 6; // a probe's numbers in the hit script's answer: new, charge, level, over, left, crossed
 
 /** Which call Redis did not answer: the two passes, or both in one (CounterStore.checkAndCommit). */
 export type Phase = "check" | "commit" | "hit";
@@ -151,7 +151,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }),
     ).finally(() => loading = undefined);
 
-  const outbox = createOutbox(client, () => stats.roundTrips++);
+  const outbox = createOutbox(client, () => stats.roundTrips++, { sha: SCRIPTS.hit.sha, time: timeArg });
   const exec = (pipeline: Pipeline): Promise<Replies> => {
     stats.roundTrips++;
     return pipeline.exec() as Promise<Replies>;
@@ -179,6 +179,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   };
   const backgroundDone = () => quietFailure = false;
 
+  /** A check's or a commit's script call, alone in the turn's pipeline; its one reply. */
+  const callScript = (s: Script) => (keys: string[], argv: (string | number)[]) =>
+    outbox.send((pipeline) => {
+      pipeline.evalsha(s.sha, keys.length, ...keys, timeArg(), ...argv);
+      return 1;
+    }).then((replies) => replies[0]);
+  /** A hit, merged with the turn's other hits into one script call (HIT_SCRIPT: its counters first). */
+  const callHit = (keys: string[], argv: (string | number)[]) => outbox.hit(keys, [keys.length, ...argv]);
+
   /**
    * One script call for every probe marked TO_SEND (`args` gives a probe's arguments after the shared
    * ones), `fill` with the probes sent and their answers, then `done`; sent once more after SCRIPT LOAD
@@ -187,16 +196,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const run = (
     batch: ProbeBatch,
     phase: Phase,
-    s: Script,
+    call: (keys: string[], argv: (string | number)[]) => Promise<[Error | null, unknown]>,
     shared: (string | number)[],
     args: (probe: Probe, into: (string | number)[]) => void,
-    fill: (sent: Probe[], replies: unknown[][]) => void,
+    fill: (sent: Probe[], reply: never) => void, // never: each phase reads its own reply shape
     done: BatchDone,
   ) => {
     stats.batches++;
     const sent: Probe[] = [];
     const keys: string[] = [];
-    const argv: (string | number)[] = [timeArg(), ...shared];
+    const argv: (string | number)[] = shared;
     for (let i = 0; i < batch.size; i++) {
       const probe = batch.probes[i];
       if (probe.mark !== TO_SEND) continue;
@@ -205,17 +214,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       args(probe, argv);
     }
     const attempt = async (first: boolean): Promise<unknown> => {
-      const [[error, reply]] = await outbox.send((pipeline) => {
-        pipeline.evalsha(s.sha, keys.length, ...keys, ...argv);
-        return 1;
-      });
+      const [error, reply] = await call(keys, argv);
       if (error !== null) {
         if (!isNoScript(error) || !first) return error;
         await loadScripts();
         return attempt(false);
       }
       for (const probe of sent) probe.mark = 0;
-      fill(sent, reply as unknown[][]);
+      fill(sent, reply as never);
       return undefined;
     };
     attempt(true).catch((error) => error ?? new Error("redis failed")).then((failure) => {
@@ -244,17 +250,34 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     pushCarry(carry, into);
   };
 
-  /** The check's part of a probe's answer, from `reply[at]` on. */
-  const fillCheck = (probe: Probe, reply: unknown[], at: number) => {
-    probe.isNew = reply[at] === 1;
-    probe.charge = Number(reply[at + 1]);
-    probe.level = Number(reply[at + 2]);
-    probe.over = reply[at + 3] === 1;
+  /** A check's answer for a probe (`instance` and `periodLeft`: the counter's, when over). */
+  const applyCheck = (
+    probe: Probe,
+    isNew: boolean,
+    charge: number,
+    level: number,
+    over: boolean,
+    instance: string,
+    periodLeft: number,
+  ) => {
+    probe.isNew = isNew;
+    probe.charge = charge;
+    probe.level = level;
+    probe.over = over;
     probe.counter = undefined;
-    if (probe.over && cache.eligible(probe.limit)) {
-      cache.remember(probe, reply[at + 4] as string, Number(reply[at + 5]));
-    }
+    if (over && cache.eligible(probe.limit)) cache.remember(probe, instance, periodLeft);
   };
+  /** The check's part of a probe's answer, from `reply[at]` on. */
+  const fillCheck = (probe: Probe, reply: unknown[], at: number) =>
+    applyCheck(
+      probe,
+      reply[at] === 1,
+      Number(reply[at + 1]),
+      Number(reply[at + 2]),
+      reply[at + 3] === 1,
+      reply[at + 4] as string,
+      Number(reply[at + 5]),
+    );
   const fillChecks = (sent: Probe[], replies: unknown[][]) => {
     for (let i = 0; i < sent.length; i++) fillCheck(sent[i], replies[i], 0);
   };
@@ -294,19 +317,40 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     into.push(probe.counted ? 1 : 0, probe.limit.alert ? 1 : 0);
   };
 
-  /** The commit's part of a probe's answer, from `reply[at]` on. */
-  const fillCommit = (probe: Probe, reply: unknown[], at: number) => {
-    const crossed = reply[at + 4] === 1;
-    probe.charge = Number(reply[at + 1]);
-    probe.level = Number(reply[at + 2]);
-    probe.over = reply[at + 3] === 1;
-    if (!options.clock) noteRedisTime(Number(reply[at + 5]));
-    // Only a crossing's counter is read (its alert lists the window and sightings): only it comes back.
-    probe.counter = crossed ? counterFromReply(reply, at + 6, at + 12) : undefined;
-    if (crossed) {
+  /**
+   * A commit's answer for a probe; a crossing's counter (t, c, l, a, p, m, then its sightings) is in
+   * `crossing` from `from` on: only a crossing's counter is read (its alert lists the window and
+   * sightings), so only it comes back.
+   */
+  const applyCommit = (
+    probe: Probe,
+    charge: number,
+    level: number,
+    over: boolean,
+    crossing: readonly unknown[] | undefined,
+    from: number,
+  ) => {
+    probe.charge = charge;
+    probe.level = level;
+    probe.over = over;
+    probe.counter = crossing ? counterFromReply(crossing, from, from + 6) : undefined;
+    if (crossing) {
       probe.crossed = true;
       probe.count = wholeCount(probe.counted ? probe.level : probe.level - probe.charge);
     }
+  };
+  /** The commit's part of a probe's answer, from `reply[at]` on. */
+  const fillCommit = (probe: Probe, reply: unknown[], at: number) => {
+    if (!options.clock) noteRedisTime(Number(reply[at + 5]));
+    const crossed = reply[at + 4] === 1;
+    applyCommit(
+      probe,
+      Number(reply[at + 1]),
+      Number(reply[at + 2]),
+      reply[at + 3] === 1,
+      crossed ? reply : undefined,
+      at + 6,
+    );
   };
   const fillCommits = (sent: Probe[], replies: unknown[][]) => {
     for (let i = 0; i < sent.length; i++) fillCommit(sent[i], replies[i], 0);
@@ -323,18 +367,35 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   };
 
   /**
-   * The hit script's answers: the checks first, then (knowing, as the script did, whether the request is
-   * refused) what each probe counted, then the commits.
+   * The hit script's answer for a request (HIT_SCRIPT: one string of numbers, HIT_NUMBERS per probe and
+   * then Redis's time; the instances of the counters over; the crossings): the checks first, then
+   * (knowing, as the script did, whether the request is refused) what each probe counted, then the commits.
    */
-  const fillHits = (refusedAlready: boolean) => (sent: Probe[], replies: unknown[][]) => {
+  const fillHit = (refusedAlready: boolean) => (sent: Probe[], reply: unknown[]) => {
+    const numbers = (reply[0] as string).split(" ");
+    let next = 1; // the reply's next element after the numbers: an instance, then a crossing
     let refused = refusedAlready;
     for (let i = 0; i < sent.length; i++) {
-      fillCheck(sent[i], replies[i], 0);
+      const at = i * HIT_NUMBERS;
+      const over = numbers[at + 3] === "1";
+      const instance = over ? reply[next++] as string : "";
+      applyCheck(
+        sent[i],
+        numbers[at] === "1",
+        Number(numbers[at + 1]),
+        Number(numbers[at + 2]),
+        over,
+        instance,
+        Number(numbers[at + 4]),
+      );
       if (refusesWhenOver(sent[i])) refused = true;
     }
+    if (!options.clock) noteRedisTime(Number(numbers[sent.length * HIT_NUMBERS]));
     for (let i = 0; i < sent.length; i++) {
-      sent[i].counted = countsOnVerdict(sent[i], refused);
-      fillCommit(sent[i], replies[i], CHECK_REPLY_LENGTH);
+      const probe = sent[i];
+      probe.counted = countsOnVerdict(probe, refused);
+      const crossing = numbers[i * HIT_NUMBERS + 5] === "1" ? reply[next++] as unknown[] : undefined;
+      applyCommit(probe, probe.charge, probe.level, probe.over, crossing, 0);
     }
   };
 
@@ -473,7 +534,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const [toSend] = answerCached(batch);
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "check", new Error("redis store closed"), done);
-      run(batch, "check", SCRIPTS.check, checkArgs(), checkProbeArgs, fillChecks, done);
+      run(batch, "check", callScript(SCRIPTS.check), checkArgs(), checkProbeArgs, fillChecks, done);
     },
 
     checkAndCommit(batch, done) {
@@ -489,7 +550,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "hit", new Error("redis store closed"), done);
       const shared = [...sharedArgs(batch), refused ? 1 : 0];
-      run(batch, "hit", SCRIPTS.hit, shared, hitArgs, fillHits(refused), (filled) => {
+      run(batch, "hit", callHit, shared, hitArgs, fillHit(refused), (filled) => {
         countCrossings(filled);
         done(filled);
       });
@@ -513,10 +574,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "commit", new Error("redis store closed"), done);
-      run(batch, "commit", SCRIPTS.commit, sharedArgs(batch), commitArgs, fillCommits, (filled) => {
-        countCrossings(filled);
-        done(filled);
-      });
+      run(
+        batch,
+        "commit",
+        callScript(SCRIPTS.commit),
+        sharedArgs(batch),
+        commitArgs,
+        fillCommits,
+        (filled) => {
+          countCrossings(filled);
+          done(filled);
+        },
+      );
     },
 
     recordSubject(limit, key, subject) {

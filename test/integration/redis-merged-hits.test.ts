@@ -1,0 +1,120 @@
+// One script call per turn (limits/redis-outbox.ts, HIT_SCRIPT): the hits of every request answered in
+// one turn of the event loop are one EVALSHA against a real redis-server, each request answered as it would
+// be alone (the same verdicts as the memory store, in the order sent), at most HITS_PER_CALL to a call; and
+// a request Redis cannot answer (past its deadline, a script error on its counter) fails alone.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { limitsOf, memoryHost, redisClient, redisHost } from "../helpers/redis-engines.ts";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { HITS_PER_CALL } from "../../src/limits/redis-outbox.ts";
+import { HIT_SCRIPT } from "../../src/limits/redis-scripts.ts";
+import { limitArgs } from "../../src/limits/redis-counter.ts";
+import type { Verdict } from "../../src/policy/verdict.ts";
+
+const LIMITS = "[limit out]\nkey = sender\ncount = 3\ntime = 1h\n" +
+  "[limit net]\nkey = client_address/24\ncount = 1000\ntime = 1h\nalgorithm = sliding\naction = warn\n";
+
+/** EVALSHA calls Redis has run since its statistics were reset. */
+async function evalshaCalls(server: RedisServer): Promise<number> {
+  const client = redisClient(server);
+  try {
+    const stats = await client.info("commandstats");
+    return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  } finally {
+    client.disconnect();
+  }
+}
+
+describe("Redis store: one script call per turn", () => {
+  let server: RedisServer;
+  before(async () => server = await startRedisServer());
+  after(() => server.stop());
+
+  it("a turn's hits are one call each up to HITS_PER_CALL, answered as the memory store answers", async () => {
+    const limits = limitsOf(LIMITS);
+    const redis = redisHost(server, limits, Date.now);
+    const memory = memoryHost(limits, Date.now);
+    try {
+      await redis.hit("warm@x.org"); // the script loaded: no NOSCRIPT retry among the calls counted
+      const admin = redisClient(server);
+      await admin.config("RESETSTAT");
+      admin.disconnect();
+      // 10 senders × 4 recipients, all sent in one turn: 40 hits, so two calls of up to 32.
+      const senders = Array.from({ length: 10 }, (_, i) => `s${i}@x.org`);
+      const order = [0, 1, 2, 3].flatMap(() => senders);
+      const extra = (i: number) => ({ client_address: `192.0.2.${i % 7}` });
+      const answers = await Promise.all(
+        order.map((sender, i) =>
+          new Promise<Verdict>((resolve) =>
+            redis.engine.hit(
+              { form: "attributes", stage: "rcpt", attributes: { sender, ...extra(i) } },
+              (verdict) => resolve(verdict!),
+            )
+          )
+        ),
+      );
+      assert.equal(order.length, 40);
+      assert.equal(await evalshaCalls(server), Math.ceil(40 / HITS_PER_CALL), "one call per 32 hits");
+      const expected: string[] = [];
+      for (let i = 0; i < order.length; i++) expected.push((await memory.hit(order[i], extra(i))).action);
+      assert.deepEqual(answers.map((verdict) => verdict.action), expected);
+      assert.deepEqual(expected.slice(30), Array(10).fill("defer"), "each sender's 4th recipient deferred");
+      // Each request's verdict decided its own counting: the /24 (leaky) counted the 30 accepted ones.
+      const [net] = await redis.show("192.0.2.0/24");
+      assert.equal(net.count, 30);
+      assert.equal((await redis.show("s3@x.org"))[0].count, 3);
+      assert.deepEqual(redis.unavailable, []);
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it("a request past its deadline or failing on its counter fails alone; the others are answered", async () => {
+    const client = redisClient(server);
+    try {
+      await client.flushdb();
+      const [out] = limitsOf(LIMITS);
+      const sha = await client.script("LOAD", HIT_SCRIPT) as string;
+      // One request of one counter: its count, sightings (none), deadline, refused 0, then the counter's 11.
+      const requestArgs = (deadline: number) => [
+        1,
+        0,
+        "",
+        0,
+        "",
+        deadline,
+        0,
+        ...limitArgs(out),
+        1,
+        "",
+        0,
+        "",
+        0,
+        1,
+        1,
+      ];
+      const keys = ["mpd:{late}:out", "mpd:{wrong}:out", "mpd:{fine}:out"];
+      await client.set("mpd:{wrong}:out", "not a hash");
+      const replies = await client.evalsha(
+        sha,
+        3,
+        ...keys,
+        "",
+        ...requestArgs(1), // a deadline long past (Redis's time, ms)
+        ...requestArgs(0),
+        ...requestArgs(0),
+      ) as unknown[];
+      assert.equal(replies.length, 3);
+      assert.match(String(replies[0]), /^LATE /);
+      assert.match(String(replies[1]), /WRONGTYPE/);
+      assert.ok(Array.isArray(replies[2]), "the third request answered");
+      const [numbers] = replies[2] as string[];
+      // new, charge 1, level 1, not over, no period left, not crossed; then Redis's time
+      assert.match(numbers, /^1 1 1 0 0 0 \d{13}$/);
+      assert.equal(await client.hget("mpd:{fine}:out", "c"), "1");
+      assert.equal(await client.exists("mpd:{late}:out"), 0, "a late request writes nothing");
+    } finally {
+      client.disconnect();
+    }
+  });
+});

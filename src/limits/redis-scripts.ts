@@ -30,7 +30,21 @@ local function limit_at(b)
   return { algo = ARGV[b + 1], count = tonumber(ARGV[b + 2]), window = tonumber(ARGV[b + 3]),
     burst = tonumber(ARGV[b + 4]) }
 end
-local function fmt(x) return string.format('%.17g', x) end
+-- A number's text, exactly as '%.17g' writes it, without formatting the common ones: the digits 0–9
+-- (flags, alert states, most counts and sightings) from a table, and the last two numbers formatted
+-- (Redis's time, every counter's l and a new one's t; a window's end, shared by limits of one window)
+-- from a memo. Formatting a number costs about what a redis.call does (docs/decisions.md, "Redis: what a
+-- script costs").
+local DIGITS = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9' }
+local fmt_a, fmt_a_text, fmt_b, fmt_b_text = nil, nil, nil, nil
+local function fmt(x)
+  if x >= 0 and x <= 9 and x % 1 == 0 and (x ~= 0 or 1 / x > 0) then return DIGITS[x] end
+  if x == fmt_a then return fmt_a_text end
+  if x == fmt_b then return fmt_b_text end
+  fmt_b, fmt_b_text = fmt_a, fmt_a_text
+  fmt_a, fmt_a_text = x, string.format('%.17g', x)
+  return fmt_a_text
+end
 -- A number for a reply: whole numbers as Redis integers (no text to make), fractions as text.
 local function num(x)
   if x % 1 == 0 and x < 1e15 and x > -1e15 then return x end
@@ -138,7 +152,7 @@ local function sight(key, gen, distinct, value, times)
   end
 end
 local function store(key, c, L, now)
-  local set = { 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', c.a, 'p', fmt(c.p) }
+  local set = { 't', fmt(c.t), 'c', fmt(c.c), 'l', fmt(c.l), 'a', fmt(c.a), 'p', fmt(c.p) }
   local ends = nil
   if ARGV[1] == '' then
     ends = expires_at(c, L)
@@ -212,7 +226,9 @@ local function check_reply(r, now)
   if r.over then over = 1; had = r.c.m or ''; left = period_left(r, now) end
   return { new, r.charge, num(r.level), over, had, left }
 end
--- Counts the request when counted, notes the sightings, marks a crossing; the commit's reply.
+-- Counts the request when counted, notes the sightings, marks a crossing. Returns stored (0: a new counter
+-- not counted, nothing written), crossed 0|1 and, when crossed, the counter (t, c, l, a, p, m) and its
+-- sightings as field, count pairs: the alert lists them.
 local function write(r, now, counted, alerts)
   local c, key, v = r.c, r.key, r.v
   if counted then
@@ -220,9 +236,7 @@ local function write(r, now, counted, alerts)
     if r.inst ~= '' then c.m = r.inst end
   end
   c.l = now
-  local overFlag = 0
-  if r.over then overFlag = 1 end
-  if r.new and not counted then return { 0, r.charge, num(r.level), overFlag, 0, now } end
+  if r.new and not counted then return 0, 0, nil end
   local ns, ni, seenS, seenI = tonumber(v[7] or '0'), tonumber(v[8] or '0'), v[9], v[10]
   if r.act then
     apply_sightings(key, r.act)
@@ -239,7 +253,7 @@ local function write(r, now, counted, alerts)
   local set = { 'l', fmt(c.l) }
   if whole or c.t ~= r.t0 then set[#set + 1] = 't'; set[#set + 1] = fmt(c.t) end
   if whole or c.c ~= r.c0 then set[#set + 1] = 'c'; set[#set + 1] = fmt(c.c) end
-  if whole or c.a ~= r.a0 then set[#set + 1] = 'a'; set[#set + 1] = c.a end
+  if whole or c.a ~= r.a0 then set[#set + 1] = 'a'; set[#set + 1] = fmt(c.a) end
   if whole or c.p ~= r.p0 then set[#set + 1] = 'p'; set[#set + 1] = fmt(c.p) end
   -- The TTL moves only when the counter's end does: 'e' holds the end last set (a bucket's moves with
   -- every request; a fixed or sliding window's when it rolls or its limit's window was changed).
@@ -254,9 +268,9 @@ local function write(r, now, counted, alerts)
   end
   local function note(seen, field, distinct, n)
     if seen then
-      set[#set + 1] = field; set[#set + 1] = tonumber(seen) + 1
+      set[#set + 1] = field; set[#set + 1] = fmt(tonumber(seen) + 1)
     elseif n < 50 then
-      set[#set + 1] = field; set[#set + 1] = 1; set[#set + 1] = distinct; set[#set + 1] = n + 1
+      set[#set + 1] = field; set[#set + 1] = '1'; set[#set + 1] = distinct; set[#set + 1] = fmt(n + 1)
     end
   end
   if SUBJECT then note(seenS, sfield, 'ns', ns) end
@@ -268,13 +282,12 @@ local function write(r, now, counted, alerts)
   end
   redis.call('HSET', key, unpack(set))
   if ends then redis.call('PEXPIRE', key, math.max(1, ends - now)) end
-  local out = { 1, r.charge, num(r.level), overFlag, crossed, now }
-  if crossed == 1 then
-    reply_counter(out, c)
-    local all = sightings(key)
-    for i = 1, #all do out[#out + 1] = all[i] end
-  end
-  return out
+  if crossed == 0 then return 1, 0, nil end
+  local details = {}
+  reply_counter(details, c)
+  local all = sightings(key)
+  for i = 1, #all do details[#details + 1] = all[i] end
+  return 1, 1, details
 end
 `;
 
@@ -324,7 +337,12 @@ for i = 1, #KEYS do
   local b = 6 + (i - 1) * 10
   local r = read(KEYS[i], limit_at(b), now, tonumber(ARGV[b + 7]), ARGV[b + 8])
   measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
-  out[i] = write(r, now, ARGV[b + 9] == '1', ARGV[b + 10] == '1')
+  local stored, crossed, details = write(r, now, ARGV[b + 9] == '1', ARGV[b + 10] == '1')
+  local over = 0
+  if r.over then over = 1 end
+  local reply = { stored, r.charge, num(r.level), over, crossed, now }
+  if details then for j = 1, #details do reply[#reply + 1] = details[j] end end
+  out[i] = reply
 end
 return out
 `;
@@ -371,11 +389,12 @@ local function hit(k, b, n, refused)
       over_instances[#over_instances + 1] = r.c.m or ''
       left = period_left(r, now)
     end
-    local committed = write(r, now, (not refused) or ARGV[a + 9] == '1', ARGV[a + 11] == '1')
-    numbers[#numbers + 1] = table.concat({ new, num(r.charge), num(r.level), over, left, committed[5] }, ' ')
-    if committed[5] == 1 then crossings[#crossings + 1] = { unpack(committed, 7) } end
+    local _, crossed, details = write(r, now, (not refused) or ARGV[a + 9] == '1', ARGV[a + 11] == '1')
+    numbers[#numbers + 1] = table.concat({ DIGITS[new], fmt(r.charge), fmt(r.level), DIGITS[over], fmt(left),
+      DIGITS[crossed] }, ' ')
+    if details then crossings[#crossings + 1] = details end
   end
-  numbers[#numbers + 1] = now
+  numbers[#numbers + 1] = fmt(now)
   local out = { table.concat(numbers, ' ') }
   for i = 1, #over_instances do out[#out + 1] = over_instances[i] end
   for i = 1, #crossings do out[#out + 1] = crossings[i] end

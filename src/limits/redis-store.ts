@@ -318,21 +318,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   };
 
   /**
-   * A commit's answer for a probe; a crossing's counter (t, c, l, a, p, m, then its sightings) is in
-   * `crossing` from `from` on: only a crossing's counter is read (its alert lists the window and
-   * sightings), so only it comes back.
+   * A commit's crossing (the probe's charge and level already filled): the counter (t, c, l, a, p, m, then
+   * its sightings) is in `crossing` from `from` on. Only a crossing's counter is read (its alert lists the
+   * window and sightings), so only it comes back.
    */
-  const applyCommit = (
-    probe: Probe,
-    charge: number,
-    level: number,
-    over: boolean,
-    crossing: readonly unknown[] | undefined,
-    from: number,
-  ) => {
-    probe.charge = charge;
-    probe.level = level;
-    probe.over = over;
+  const applyCrossing = (probe: Probe, crossing: readonly unknown[] | undefined, from: number) => {
     probe.counter = crossing ? counterFromReply(crossing, from, from + 6) : undefined;
     if (crossing) {
       probe.crossed = true;
@@ -342,15 +332,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   /** The commit's part of a probe's answer, from `reply[at]` on. */
   const fillCommit = (probe: Probe, reply: unknown[], at: number) => {
     if (!options.clock) noteRedisTime(Number(reply[at + 5]));
-    const crossed = reply[at + 4] === 1;
-    applyCommit(
-      probe,
-      Number(reply[at + 1]),
-      Number(reply[at + 2]),
-      reply[at + 3] === 1,
-      crossed ? reply : undefined,
-      at + 6,
-    );
+    probe.charge = Number(reply[at + 1]);
+    probe.level = Number(reply[at + 2]);
+    probe.over = reply[at + 3] === 1;
+    applyCrossing(probe, reply[at + 4] === 1 ? reply : undefined, at + 6);
   };
   const fillCommits = (sent: Probe[], replies: unknown[][]) => {
     for (let i = 0; i < sent.length; i++) fillCommit(sent[i], replies[i], 0);
@@ -395,7 +380,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const probe = sent[i];
       probe.counted = countsOnVerdict(probe, refused);
       const crossing = numbers[i * HIT_NUMBERS + 5] === "1" ? reply[next++] as unknown[] : undefined;
-      applyCommit(probe, probe.charge, probe.level, probe.over, crossing, 0);
+      applyCrossing(probe, crossing, 0); // charge, level and over: the check's, as the script measured once
     }
   };
 

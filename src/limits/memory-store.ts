@@ -25,6 +25,7 @@ import {
 } from "../policy/sender-counter.ts";
 import { type SenderDetail, senderDetail } from "../policy/sender-report.ts";
 import { mergeRestored } from "../policy/restored-counter.ts";
+import { lastCopy } from "../policy/unshared-text.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
 import { createTopSenders } from "../store/top-senders.ts";
 import type { EvictionCursor } from "../store/eviction.ts";
@@ -137,21 +138,13 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     probe.counter = counter;
   };
 
-  // A key sliced from a request line shares the line's characters (JavaScriptCore substrings do): kept
-  // in a table as is, it would hold the whole line (subject included, at DATA) for as long as the
-  // counter lives, and its characters sit apart from the string, one more cache miss per lookup. Keys
-  // are lower-case by construction, so lower-casing changes no character, and JavaScriptCore makes a
-  // compact copy of a substring there (measured: 167 instead of 690 bytes per key for a 400-byte line).
-  // Elsewhere it may return the string itself, which is then no worse than before.
-  // Limits on the same key (the usual sender limits) share one kept copy: the last one made in a commit.
-  let sliced: string | undefined;
-  let kept = "";
-  const keptKey = (key: string): string => {
-    if (key === sliced) return kept;
-    const copy = key.toLowerCase();
-    sliced = key;
-    return kept = copy === key ? copy : key;
-  };
+  // What a counter keeps from a request (its key, a message's instance) is copied (policy/unshared-text.ts):
+  // a value sliced from the request would hold the whole request for as long as the counter lives, and
+  // its characters would sit apart from the string, one more cache miss per lookup. Limits on the same key
+  // (the usual sender limits) share one kept copy, and the limits a message counts in share one instance:
+  // the last one made in a commit.
+  const keptKey = lastCopy();
+  const keptInstance = lastCopy();
 
   // Commits one probe; returns the key as stored, or undefined when nothing was stored (a refused first
   // attempt, or a limit dropped by a reload since the check).
@@ -172,13 +165,16 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     const counted = probe.counted;
     if (counted) {
       addCost(counter, probe.charge, at);
-      if (probe.instance !== undefined) counter.instance = probe.instance;
+      const instance = probe.instance;
+      if (instance !== undefined && instance !== counter.instance) {
+        counter.instance = keptInstance.of(instance);
+      }
     }
     counter.last = at;
     let key = probe.key;
     if (probe.isNew) {
       if (!counted) return undefined; // nothing to remember about a refused first attempt
-      key = keptKey(key);
+      key = keptKey.of(key);
       table.counters.set(key, counter);
       table.wheel.schedule(key, counterExpiresAt(counter, limit));
       created++;
@@ -260,7 +256,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
         const key = commitProbe(probe, batch, at);
         if (key !== undefined) probe.key = key;
       }
-      sliced = undefined; // no request line kept alive through it
+      keptKey.forget(); // no request kept alive through them
+      keptInstance.forget();
       version++;
       changed();
       done(batch);

@@ -3,6 +3,7 @@ import type { KeyPart, LimitConfig } from "../model/limit.ts";
 import { cidrContains, ipPrefix, parseIp } from "../model/ip.ts";
 import type { PolicyRequest } from "./request.ts";
 import type { Attributes } from "../protocols/attributes.ts";
+import { unsharedText } from "./unshared-text.ts";
 
 function domainOf(address: string): string | undefined {
   const at = address.lastIndexOf("@");
@@ -86,7 +87,7 @@ function clientKey(address: string, part: KeyPart): string | undefined {
     key = ipPrefix(ip, ip.version === 4 ? 32 : 128).replace(/\/(32|128)$/, "");
   } else if (ip) key = ipPrefix(ip, ip.version === 4 ? part.v4Prefix! : part.v6Prefix!);
   if (cache.size >= CLIENT_KEY_CACHE_SIZE) cache.clear();
-  cache.set(address, key ?? null);
+  cache.set(unsharedText(address), key ?? null); // not the request's slice: policy/unshared-text.ts
   return key;
 }
 

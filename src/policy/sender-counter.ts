@@ -1,6 +1,7 @@
 // The per-key counter: a plain object, not an actor (DESIGN §2: an xstate actor per key costs ~2.8 KB,
 // this ~200 B). The memory store (limits/memory-store.ts) owns them; policy/rate.ts holds the counting
 // algorithms.
+import { unsharedText } from "./unshared-text.ts";
 
 export const ALERT_NONE = 0;
 export const ALERT_PENDING = 1; // crossed the limit, the alert mail is not yet delivered
@@ -49,15 +50,16 @@ export class Tally {
       this.firstCount += count;
       return;
     }
+    // A value seen for the first time is kept: a copy of its own (policy/unshared-text.ts).
     if (this.firstCount === 0) {
-      this.first = value;
+      this.first = unsharedText(value);
       this.firstCount = count;
       return;
     }
     const others = this.others ??= new Map();
     const had = others.get(value);
     if (had !== undefined) others.set(value, had + count);
-    else if (others.size < SIGHTING_CAP - 1) others.set(value, count);
+    else if (others.size < SIGHTING_CAP - 1) others.set(unsharedText(value), count);
   }
 
   /** Adds another tally's counts into this one, generation by generation. */
@@ -172,14 +174,15 @@ function pooledClientIp(address: string): string {
   const pooled = clientIpPool.get(address);
   if (pooled !== undefined) return pooled;
   if (clientIpPool.size >= CLIENT_IP_POOL_SIZE) clientIpPool.clear();
-  clientIpPool.set(address, address);
-  return address;
+  const kept = unsharedText(address);
+  clientIpPool.set(kept, kept);
+  return kept;
 }
 
 export function recordSighting(counter: SenderCounter, subject?: string, clientIp?: string): void {
   if (subject !== undefined) {
     if (counter.subjects) counter.subjects.add(subject);
-    else counter.subjects = new Tally(subject);
+    else counter.subjects = new Tally(unsharedText(subject));
   }
   if (clientIp !== undefined) {
     if (counter.clientIps) counter.clientIps.add(clientIp);

@@ -7,7 +7,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { createLogger } from "../../src/log.ts";
 import type { BatchDone, CounterStore, Probe, ProbeBatch } from "../../src/limits/counter-store.ts";
 import { createLimitEngine, type LimitEngine, type LimitsCheck } from "../../src/limits/limit-engine.ts";
-import { createMemoryStore } from "../../src/limits/memory-store.ts";
+import { bareMemoryStore } from "./bare-memory-store.ts";
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from "../../src/limits/redis-store.ts";
 import type { LimitConfig } from "../../src/model/limit.ts";
 import type { PolicyRequest } from "../../src/policy/request.ts";
@@ -93,15 +93,7 @@ export function host(
 }
 
 export function memoryHost(limits: LimitConfig[], now: () => number): Host {
-  const store = createMemoryStore({
-    now,
-    log: quiet,
-    touched: () => {},
-    changed: () => {},
-    fail: (error) => {
-      throw error;
-    },
-  });
+  const store = bareMemoryStore(now);
   return host(store, limits, now, () => Promise.resolve());
 }
 

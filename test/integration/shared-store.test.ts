@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/types.ts";
-import { createMemoryStore, type MemoryStore } from "../../src/limits/memory-store.ts";
+import type { MemoryStore } from "../../src/limits/memory-store.ts";
+import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
 import { connectRedis } from "../../src/limits/redis-connection.ts";
 import { createSharedStore, type SharedStore } from "../../src/limits/shared-store.ts";
 import { host, quiet } from "../helpers/redis-engines.ts";
@@ -31,15 +32,7 @@ interface Site {
 }
 
 function site(config: Config): Site {
-  const local = createMemoryStore({
-    now: Date.now,
-    log: quiet,
-    touched: () => {},
-    changed: () => {},
-    fail: (error) => {
-      throw error;
-    },
-  });
+  const local = bareMemoryStore(Date.now);
   const client = connectRedis(config.redis!, () => {});
   const shared = createSharedStore({
     client,

@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseConfig } from "../../../src/config/load.ts";
-import { createLogger } from "../../../src/log.ts";
 import type { CounterStore, Probe } from "../../../src/limits/counter-store.ts";
 import { createLimitEngine, type LimitsCheck } from "../../../src/limits/limit-engine.ts";
 import { type HeldIncident, HOLD_MS, MAX_HELD } from "../../../src/limits/held-checks.ts";
-import { createMemoryStore, type MemoryStore } from "../../../src/limits/memory-store.ts";
+import type { MemoryStore } from "../../../src/limits/memory-store.ts";
+import { bareMemoryStore } from "../../helpers/bare-memory-store.ts";
 import type { PolicyRequest } from "../../../src/policy/request.ts";
 import type { SenderDetail } from "../../../src/policy/sender-report.ts";
 import type { Verdict } from "../../../src/policy/verdict.ts";
@@ -26,15 +26,7 @@ function setUp(
   const config = parsed.config;
   const clock = { now: 1_000_000 };
   const now = () => clock.now;
-  const memory = createMemoryStore({
-    now,
-    log: createLogger("error", () => {}),
-    touched: () => {},
-    changed: () => {},
-    fail: (error) => {
-      throw error;
-    },
-  });
+  const memory = bareMemoryStore(now);
   memory.configure(config.limits, options.maxKeys ?? 1000);
   const crossings: { rule: string; key: string; count: number }[] = [];
   const incidents: HeldIncident[] = [];

@@ -45,6 +45,7 @@ describe("compiled executable", () => {
     assert.ok(environment.includes("BUN_JSC_smallHeapGrowthFactor=2"));
     assert.ok(!environment.some((entry) => entry.startsWith("BUN_JSC_mediumHeapGrowthFactor=")));
     assert.ok(!environment.some((entry) => entry.startsWith("BUN_JSC_useWarmUpMarkedBlocks=")));
+    assert.ok(!environment.some((entry) => entry.startsWith("MIMALLOC_PURGE_DELAY=")));
     process.kill(child.pid!, "SIGTERM");
     assert.equal(await exited, 0);
   });

@@ -18,9 +18,10 @@ const wellFormed = (text: string): boolean => (text as any).isWellFormed();
 /** `text`'s characters in a string that shares none with another. */
 export function unsharedText(text: string): string {
   if (text.length === 0) return "";
-  // UTF-8 cannot carry a lone surrogate (it would come back as U+FFFD): those, and long texts, are copied
-  // a code unit at a time, which is slower but rare (no request decoder makes a lone surrogate).
-  if (text.length * 3 > scratch.length || !wellFormed(text)) return text.split("").join("");
+  // UTF-8 cannot carry a lone surrogate (it would come back as U+FFFD): such a text is copied a code unit
+  // at a time, slower but rare (no request decoder makes a lone surrogate).
+  if (!wellFormed(text)) return text.split("").join("");
+  if (text.length * 3 > scratch.length) return decoder.decode(encoder.encode(text)); // a long subject
   const { written } = encoder.encodeInto(text, scratch);
   return decoder.decode(scratch.subarray(0, written));
 }

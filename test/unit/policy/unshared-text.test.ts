@@ -2,7 +2,7 @@
 // instance as the request's slice it replaces (policy/unshared-text.ts).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { unsharedText } from "../../../src/policy/unshared-text.ts";
+import { lastCopy, unsharedText } from "../../../src/policy/unshared-text.ts";
 
 describe("unsharedText", () => {
   it("gives back the same characters", () => {
@@ -27,5 +27,16 @@ describe("unsharedText", () => {
       assert.equal(copy, text);
       assert.equal(copy.length, text.length);
     }
+  });
+
+  it("lastCopy: the same text again gives the copy made last, another text its own, also after forget", () => {
+    const copies = lastCopy();
+    const line = "rcpt sender=a@x.org sender=a@x.org sender=b@x.org";
+    const [first, again, other] = [line.slice(12, 19), line.slice(27, 34), line.slice(42)];
+    assert.equal(copies.of(first), "a@x.org");
+    assert.equal(copies.of(again), "a@x.org");
+    assert.equal(copies.of(other), "b@x.org");
+    copies.forget();
+    assert.equal(copies.of(first), "a@x.org");
   });
 });

@@ -351,11 +351,13 @@ return out
  * hit, check and commit in one call when the limits are the only concern, for every request of a turn
  * (limits/redis-outbox.ts): one call's overhead and the script's definitions are shared by them (docs/
  * decisions.md, "One script call per turn"). KEYS: every request's counters, one request after the other;
- * ARGV[1] the time, then per request: how many counters it has (n), ARGV[2..6] as SHARED (its sightings and
- * deadline), refused already 0|1 (a refusal answered from the local cache), then eleven per counter:
- * algorithm, count, window, burst, cost, instance, carry, carry's instance, strict 0|1, refuses when over
- * 0|1, limit alerts 0|1. A request is refused when a counter over its limit refuses (the engine's rule,
- * limits/limit-engine.ts); a strict limit counts it anyway, a leaky one only when not.
+ * ARGV[1] the time, then per request (limits/redis-hit-args.ts): its words, its subject, its client address,
+ * then per counter its instance and its carry's instance ("" for none). The words: how many counters (n),
+ * has subject 0|1, has client address 0|1, the deadline (as SHARED's), refused already 0|1 (a refusal
+ * answered from the local cache), then nine per counter: algorithm, count, window, burst, cost, carry,
+ * strict 0|1, refuses when over 0|1, limit alerts 0|1. A request is refused when a counter over its limit
+ * refuses (the engine's rule, limits/limit-engine.ts); a strict limit counts it anyway, a leaky one only
+ * when not.
  * Reply: per request {numbers, instances of the counters over..., crossings...} (hit's comment below); or,
  * for a request that could not be answered (past its deadline, a script error), the error's text (a string
  * where the others have an array): the others are answered still.
@@ -364,14 +366,23 @@ export const HIT_SCRIPT = PRELUDE + WRITE + `
 local now = now_ms(ARGV[1])
 local SUBJECT, CLIENT_IP = nil, nil
 ` + COUNTER + `
--- One request: its n counters from KEYS[k + 1] and its per-counter arguments from ARGV[b + 1].
-local function hit(k, b, n, refused)
+-- A request's words (limits/redis-hit-args.ts): numbers and flags, one argument for them all.
+local function words_of(text)
+  local w, n = {}, 0
+  for word in string.gmatch(text, '%S+') do n = n + 1; w[n] = word end
+  return w
+end
+-- One request: its n counters from KEYS[k + 1], their words in w from w[6] on (WORDS_PER_COUNTER each),
+-- their instances and carries' instances from ARGV[t] on.
+local function hit(k, t, w, n, refused)
   local read_all = {}
   for i = 1, n do
-    local a = b + (i - 1) * 11
-    local r = read(KEYS[k + i], limit_at(a), now, tonumber(ARGV[a + 7]), ARGV[a + 8])
-    measure(r, now, tonumber(ARGV[a + 5]), ARGV[a + 6])
-    if r.over and ARGV[a + 10] == '1' then refused = true end
+    local a = 5 + (i - 1) * 9
+    local L = { algo = w[a + 1], count = tonumber(w[a + 2]), window = tonumber(w[a + 3]),
+      burst = tonumber(w[a + 4]) }
+    local r = read(KEYS[k + i], L, now, tonumber(w[a + 6]), ARGV[t + 2 * i - 1])
+    measure(r, now, tonumber(w[a + 5]), ARGV[t + 2 * i - 2])
+    if r.over and w[a + 8] == '1' then refused = true end
     read_all[i] = r
   end
   -- The reply: one string of numbers, because a reply's elements each cost the client more to decode
@@ -380,7 +391,7 @@ local function hit(k, b, n, refused)
   -- then for each crossing its counter and sightings (t, c, l, a, p, m, field, count, ...).
   local numbers, over_instances, crossings = {}, {}, {}
   for i = 1, n do
-    local a = b + (i - 1) * 11
+    local a = 5 + (i - 1) * 9
     local r = read_all[i]
     local new, over, left = 0, 0, 0
     if r.new then new = 1 end
@@ -389,7 +400,7 @@ local function hit(k, b, n, refused)
       over_instances[#over_instances + 1] = r.c.m or ''
       left = period_left(r, now)
     end
-    local _, crossed, details = write(r, now, (not refused) or ARGV[a + 9] == '1', ARGV[a + 11] == '1')
+    local _, crossed, details = write(r, now, (not refused) or w[a + 7] == '1', w[a + 9] == '1')
     numbers[#numbers + 1] = table.concat({ DIGITS[new], fmt(r.charge), fmt(r.level), DIGITS[over], fmt(left),
       DIGITS[crossed] }, ' ')
     if details then crossings[#crossings + 1] = details end
@@ -401,18 +412,19 @@ local function hit(k, b, n, refused)
   return out
 end
 local replies = {}
-local k, b = 0, 1
-while b < #ARGV do
-  local n = tonumber(ARGV[b + 1])
+local k, b = 0, 2
+while b <= #ARGV do
+  local w = words_of(ARGV[b])
+  local n = tonumber(w[1])
   local subject, client_ip = nil, nil
-  if ARGV[b + 2] == '1' then subject = ARGV[b + 3] end
-  if ARGV[b + 4] == '1' then client_ip = ARGV[b + 5] end
-  local deadline = tonumber(ARGV[b + 6])
+  if w[2] == '1' then subject = ARGV[b + 1] end
+  if w[3] == '1' then client_ip = ARGV[b + 2] end
+  local deadline = tonumber(w[4])
   if deadline > 0 and now > deadline then
     replies[#replies + 1] = 'LATE the client gave up on this call ' .. (now - deadline) .. ' ms ago'
   else
     sightings_of(subject, client_ip)
-    local ok, reply = pcall(hit, k, b + 7, n, ARGV[b + 7] == '1')
+    local ok, reply = pcall(hit, k, b + 3, w, n, w[5] == '1')
     if ok then
       replies[#replies + 1] = reply
     elseif type(reply) == 'table' and reply.err then
@@ -422,7 +434,7 @@ while b < #ARGV do
     end
   end
   k = k + n
-  b = b + 7 + n * 11
+  b = b + 3 + 2 * n
 end
 return replies
 `;

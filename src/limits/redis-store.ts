@@ -24,6 +24,7 @@ import {
 import { type Carry, createOverCache, decidedWithout } from "./over-cache.ts";
 import { createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
+import { type HitCounter, pushHitArgs } from "./redis-hit-args.ts";
 import { checkPrefix, counterKey } from "./redis-keys.ts";
 import { createRedisAdmin } from "./redis-admin.ts";
 import {
@@ -185,34 +186,32 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       pipeline.evalsha(s.sha, keys.length, ...keys, timeArg(), ...argv);
       return 1;
     }).then((replies) => replies[0]);
-  /** A hit, merged with the turn's other hits into one script call (HIT_SCRIPT: its counters first). */
-  const callHit = (keys: string[], argv: (string | number)[]) => outbox.hit(keys, [keys.length, ...argv]);
+  /** A hit, merged with the turn's other hits into one script call (HIT_SCRIPT). */
+  const callHit = (keys: string[], argv: (string | number)[]) => outbox.hit(keys, argv);
 
   /**
-   * One script call for every probe marked TO_SEND (`args` gives a probe's arguments after the shared
-   * ones), `fill` with the probes sent and their answers, then `done`; sent once more after SCRIPT LOAD
+   * One script call for every probe marked TO_SEND (`argsOf` gives the call's arguments for the probes
+   * sent), `fill` with the probes sent and their answers, then `done`; sent once more after SCRIPT LOAD
    * when Redis did not have the script. Any other error hands the batch to `unavailable`.
    */
   const run = (
     batch: ProbeBatch,
     phase: Phase,
     call: (keys: string[], argv: (string | number)[]) => Promise<[Error | null, unknown]>,
-    shared: (string | number)[],
-    args: (probe: Probe, into: (string | number)[]) => void,
+    argsOf: (sent: Probe[]) => (string | number)[],
     fill: (sent: Probe[], reply: never) => void, // never: each phase reads its own reply shape
     done: BatchDone,
   ) => {
     stats.batches++;
     const sent: Probe[] = [];
     const keys: string[] = [];
-    const argv: (string | number)[] = shared;
     for (let i = 0; i < batch.size; i++) {
       const probe = batch.probes[i];
       if (probe.mark !== TO_SEND) continue;
       sent.push(probe);
       keys.push(keyOf(probe.limit, probe.key));
-      args(probe, argv);
     }
+    const argv = argsOf(sent);
     const attempt = async (first: boolean): Promise<unknown> => {
       const [error, reply] = await call(keys, argv);
       if (error !== null) {
@@ -231,7 +230,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }).catch((error) => log.error("redis", `answering a ${phase} failed`, { error: String(error) }));
   };
 
-  // A probe's arguments in every script: its limit, the cost, the instance, and what the local cache
+  /** A check's or a commit's arguments: the shared ones, then each probe's. */
+  const perProbe = (
+    shared: (string | number)[],
+    args: (probe: Probe, into: (string | number)[]) => void,
+  ) =>
+  (sent: Probe[]) => {
+    for (const probe of sent) args(probe, shared);
+    return shared;
+  };
+
+  // A probe's arguments in the check and commit scripts: its limit, the cost, the instance, and what the local cache
   // counted for it since (a check reads it, a commit takes it along).
   const pushCarry = (carry: Carry | undefined, into: (string | number)[]) => {
     if (carry === undefined) into.push(0, "");
@@ -341,14 +350,35 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     for (let i = 0; i < sent.length; i++) fillCommit(sent[i], replies[i], 0);
   };
 
-  const hitArgs = (probe: Probe, into: (string | number)[]) => {
-    probeArgs(probe, into);
-    takeCarry(probe, into);
-    into.push(
-      probe.limit.mode === "strict" ? 1 : 0,
-      refuses(probe.limit.action) ? 1 : 0,
-      probe.limit.alert ? 1 : 0,
+  /** The hit's arguments for the probes sent (limits/redis-hit-args.ts), the carries taken along. */
+  const hitArgsOf = (batch: ProbeBatch, refused: boolean) => (sent: Probe[]) => {
+    const counters: HitCounter[] = [];
+    for (const probe of sent) {
+      const carry = cache.take(probe);
+      if (carry !== undefined) stats.carried += carry.pending;
+      counters.push({
+        limit: probe.limit,
+        cost: probe.cost,
+        instance: probe.instance,
+        carry: carry?.pending ?? 0,
+        carryInstance: carry?.instance ?? "",
+        strict: probe.limit.mode === "strict",
+        refuses: refuses(probe.limit.action),
+        alerts: probe.limit.alert,
+      });
+    }
+    const argv: string[] = [];
+    pushHitArgs(
+      {
+        subject: batch.subject,
+        clientAddress: batch.clientAddress,
+        deadline: deadline(),
+        refused,
+      },
+      counters,
+      argv,
     );
+    return argv;
   };
 
   /**
@@ -519,7 +549,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const [toSend] = answerCached(batch);
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "check", new Error("redis store closed"), done);
-      run(batch, "check", callScript(SCRIPTS.check), checkArgs(), checkProbeArgs, fillChecks, done);
+      run(batch, "check", callScript(SCRIPTS.check), perProbe(checkArgs(), checkProbeArgs), fillChecks, done);
     },
 
     checkAndCommit(batch, done) {
@@ -534,8 +564,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "hit", new Error("redis store closed"), done);
-      const shared = [...sharedArgs(batch), refused ? 1 : 0];
-      run(batch, "hit", callHit, shared, hitArgs, fillHit(refused), (filled) => {
+      run(batch, "hit", callHit, hitArgsOf(batch, refused), fillHit(refused), (filled) => {
         countCrossings(filled);
         done(filled);
       });
@@ -563,8 +592,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         batch,
         "commit",
         callScript(SCRIPTS.commit),
-        sharedArgs(batch),
-        commitArgs,
+        perProbe(sharedArgs(batch), commitArgs),
         fillCommits,
         (filled) => {
           countCrossings(filled);

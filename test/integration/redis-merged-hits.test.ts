@@ -8,7 +8,8 @@ import { limitsOf, memoryHost, redisClient, redisHost } from "../helpers/redis-e
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { HITS_PER_CALL } from "../../src/limits/redis-outbox.ts";
 import { HIT_SCRIPT } from "../../src/limits/redis-scripts.ts";
-import { limitArgs } from "../../src/limits/redis-counter.ts";
+import { pushHitArgs } from "../../src/limits/redis-hit-args.ts";
+import { hitCounter } from "../helpers/hit-counter.ts";
 import type { Verdict } from "../../src/policy/verdict.ts";
 
 const LIMITS = "[limit out]\nkey = sender\ncount = 3\ntime = 1h\n" +
@@ -75,24 +76,16 @@ describe("Redis store: one script call per turn", () => {
       await client.flushdb();
       const [out] = limitsOf(LIMITS);
       const sha = await client.script("LOAD", HIT_SCRIPT) as string;
-      // One request of one counter: its count, sightings (none), deadline, refused 0, then the counter's 11.
-      const requestArgs = (deadline: number) => [
-        1,
-        0,
-        "",
-        0,
-        "",
-        deadline,
-        0,
-        ...limitArgs(out),
-        1,
-        "",
-        0,
-        "",
-        0,
-        1,
-        1,
-      ];
+      // One request of one counter (count 1, not strict, refuses, alerts), as the store sends it.
+      const requestArgs = (deadline: number) => {
+        const argv: string[] = [];
+        pushHitArgs(
+          { subject: undefined, clientAddress: undefined, deadline, refused: false },
+          [hitCounter(out)],
+          argv,
+        );
+        return argv;
+      };
       const keys = ["mpd:{late}:out", "mpd:{wrong}:out", "mpd:{fine}:out"];
       await client.set("mpd:{wrong}:out", "not a hash");
       const replies = await client.evalsha(

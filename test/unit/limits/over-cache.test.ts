@@ -74,6 +74,33 @@ describe("over cache", () => {
     assert.equal(cache.answer(probe("d")), false);
   });
 
+  it("finds a key over two limits after one of its entries is gone (ended, pushed out or re-remembered)", () => {
+    const clock = { now: 0 };
+    const cache = createOverCache(1000, 3, () => clock.now);
+    const other = limitConfig({ name: "other", count: 2 });
+    cache.remember(probe("a"), "", 500); // ends at 500
+    cache.remember(probe("a", undefined, undefined, other), "", 0);
+    cache.remember(probe("a"), "", 500); // the same entry again: still one for the key under `limit`
+    clock.now = 500;
+    assert.equal(cache.answer(probe("a")), false, "ended");
+    assert.equal(
+      cache.answer(probe("a", undefined, undefined, other)),
+      true,
+      "the other limit's entry holds",
+    );
+    cache.remember(probe("b"), "", 0);
+    cache.remember(probe("c"), "", 0);
+    cache.remember(probe("d"), "", 0); // pushes out the oldest: a's entry under `other`
+    assert.equal(cache.answer(probe("a", undefined, undefined, other)), false);
+    cache.remember(probe("a", undefined, undefined, other), "", 0);
+    assert.equal(cache.answer(probe("a", undefined, undefined, other)), true, "remembered again");
+    cache.forgetKey("a");
+    assert.equal(cache.answer(probe("a", undefined, undefined, other)), false, "reset");
+    cache.clear();
+    cache.remember(probe("a"), "", 0);
+    assert.equal(cache.answer(probe("a")), true, "after clear");
+  });
+
   it("ends an entry with the period Redis said it is over in, when that comes before its time", () => {
     const clock = { now: 0 };
     const cache = createOverCache(1000, 10, () => clock.now);

@@ -503,6 +503,7 @@ async function measureSpf() {
 // and counters in a real redis-server on loopback, in interleaved rounds on the same load; round trips per
 // request from the daemon's /metrics, and Redis's memory per counter (INFO used_memory over DBSIZE).
 let redisPort = 0;
+const REDIS_WARM_UP_SECONDS = 10;
 async function measureRedis() {
   const redisDir = join(work, "redis");
   mkdirSync(redisDir);
@@ -551,7 +552,11 @@ async function measureRedis() {
       1e5,
     ]]
   ) {
-    for (const server of servers.values()) drive(server.address, mode, keys, "attr", 1); // warm-up, as postfix's
+    // Warm-up, as postfix's, but longer: the Redis path is more code and its row runs at a quarter of the
+    // memory store's rate, so the JIT takes ~9 s of it to settle (session 22: the JIT thread at 27–29 % of a
+    // core in the first 2 s, 5–14 % up to 8 s, then idle; after 1 s of warm-up the Redis row measured 5 751
+    // req/s and 98 µs of the daemon's CPU a request, after 10 s 7 533 and 74). Both servers get the same.
+    for (const server of servers.values()) drive(server.address, mode, keys, "attr", REDIS_WARM_UP_SECONDS);
     const measured = new Map([...servers.keys()].map((kind) => [kind, { cpu: 0, loads: [] }]));
     let redisCpu = 0; // redis-server's, during the Redis rounds: what a request costs on the other side
     const tripsBefore = await roundTrips(servers.get("redis"));
@@ -859,7 +864,8 @@ const otherMarkdown = [
     `result cache: ${spf.result_cache_bytes_per_entry} bytes per entry.`,
   redisStore &&
   `Counters in Redis (a real redis-server on loopback, [redis] with its defaults, the limits above, ` +
-    `${threads} clients, interleaved with the same daemon counting in memory): ` +
+    `${threads} clients, interleaved with the same daemon counting in memory, each warmed up for ` +
+    `${REDIS_WARM_UP_SECONDS} s on the row's load): ` +
     redisStore.rows.map((row) =>
       `${row.name}: ${row.redis.rps} req/s, p99 ${row.redis.p99_us} µs, ${row.redis.cpu_us} µs of the daemon's ` +
       `CPU and ${row.redis.redis_server_cpu_us} µs of redis-server's a request, ${row.round_trips_per_request} round trips a request (memory: ${row.memory.rps} req/s, ` +

@@ -240,8 +240,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return shared;
   };
 
-  // A probe's arguments in the check and commit scripts: its limit, the cost, the instance, and what the local cache
-  // counted for it since (a check reads it, a commit takes it along).
+  // A probe's arguments in the check and commit scripts: its limit, the cost, the instance, and what the
+  // local cache counted for it since (a check reads it, a commit takes it along).
   const pushCarry = (carry: Carry | undefined, into: (string | number)[]) => {
     if (carry === undefined) into.push(0, "");
     else into.push(carry.pending, carry.instance);

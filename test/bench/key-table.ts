@@ -3,7 +3,10 @@
 // does (a new string), finds its counter and adds one to it, in random order over N keys:
 // - map: the memory store's layout, Map<string, object> (a counter object per key);
 // - compact: an open-addressing table in typed arrays, the key's bytes beside its numbers in one 64-byte
-//   row, found by a hash of the key: the layout a rewrite of the memory store would use (not built).
+//   row, found by a hash of the key: the layout a rewrite of the memory store would use (not built);
+// - map with instance and Tally: the map's counter also comparing the message's instance and counting the
+//   client address in its Tally, each an object of its own, as the memory store's counters do (a compact
+//   row would hold a hash of the instance and the address's pool index instead, in the same row).
 // Also: the same Map over 100 keys (everything in the CPU's cache), and the key alone.
 // Prints ns per step. Run: `bun test/bench/key-table.ts [N]` (default 1e5; also runs on Deno).
 const N = Number(process.argv[2] ?? 100_000);
@@ -14,6 +17,35 @@ interface Counter {
   start: number;
   count: number;
   last: number;
+}
+
+// The memory store's counter as a request reads it: the message's instance it compares and the sightings'
+// Tally it counts the client address in are objects of their own (policy/sender-counter.ts).
+interface FullCounter extends Counter {
+  instance: string;
+  clientIps: { first: string; firstCount: number };
+}
+
+function fullMapTable(size: number) {
+  const map = new Map<string, FullCounter>();
+  const address = "192.0.2.7";
+  for (let k = 0; k < size; k++) {
+    map.set(keyOf(k).split("").join(""), {
+      start: 0,
+      count: 0,
+      last: 0,
+      instance: `1.${k.toString(16)}.0`.split("").join(""),
+      clientIps: { first: address, firstCount: 0 },
+    });
+  }
+  return (key: string) => {
+    const counter = map.get(key)!;
+    const instance = `2.${key.length}.0`; // a new message: compared with the one counted last
+    if (counter.instance !== instance) counter.count++;
+    if (counter.clientIps.first === address) counter.clientIps.firstCount++;
+    counter.last = counter.count;
+    return counter.count;
+  };
 }
 
 function mapTable(size: number) {
@@ -80,6 +112,7 @@ const variants: [string, number, (key: string) => number][] = [
   ["map, 100 keys", 100, mapTable(100)],
   [`map, ${N} keys`, N, mapTable(N)],
   [`compact, ${N} keys`, N, compactTable(N)],
+  [`map with instance and Tally, ${N} keys`, N, fullMapTable(N)],
 ];
 for (let round = 0; round < 3; round++) {
   console.log(variants.map(([name, size, lookUp]) => `${name}: ${perStep(size, lookUp)} ns`).join("; "));

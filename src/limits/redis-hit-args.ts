@@ -4,6 +4,7 @@
 // and copied each (ioredis's command encoding was a fifth of the Redis store's JavaScript) and Redis parsed
 // each into an object of its own; now 9 (docs/decisions.md, "A request's numbers as one argument"). Pure.
 import type { LimitConfig } from "../model/limit.ts";
+import { limitArgs } from "./redis-counter.ts";
 
 /** What a request's hit says beside its counters. */
 export interface HitHead {
@@ -38,7 +39,7 @@ const limitWordsMemo = new WeakMap<LimitConfig, string>();
 const limitWords = (limit: LimitConfig): string => {
   let words = limitWordsMemo.get(limit);
   if (words === undefined) {
-    words = `${limit.algorithm} ${limit.count} ${limit.windowMs} ${limit.burst}`;
+    words = limitArgs(limit).join(" "); // the four every script takes, as words
     limitWordsMemo.set(limit, words);
   }
   return words;

@@ -1,4 +1,5 @@
 import { declaredContentLength, formatSpamdError, spamdHeadEnd } from "../protocols/spamd-front.ts";
+import { indexOfBytes } from "../runtime.ts";
 
 // How a listener's requests are cut out of a connection's byte stream: what the request server
 // (request-server.ts) asks of a protocol, so that one server, with its transports, timeouts, connection bound,
@@ -92,17 +93,23 @@ export class PostfixFraming implements Framing {
   requestEnd(bytes: Uint8Array, from: number): number {
     // An empty line: a newline followed by a newline (or by "\r\n"), or a newline as the very first byte
     // (a request with no attributes). The newline of the pair may lie up to two bytes before `from`.
-    let i = bytes.indexOf(0x0a, from > 2 ? from - 2 : 0);
-    if (i === 0) return 1;
-    while (i >= 0) {
+    const start = from > 2 ? from - 2 : 0;
+    if (start === 0 && bytes[0] === 0x0a) return 1;
+    // Postfix ends its lines with "\n" only: one search for "\n\n" (runtime.ts), and the line-by-line scan
+    // only when a "\r" comes before it.
+    const empty = indexOfBytes(bytes, EMPTY_LINE, start);
+    const cr = bytes.indexOf(0x0d, start);
+    if (cr < 0 || (empty >= 0 && cr > empty)) return empty < 0 ? -1 : empty + 2;
+    for (let i = bytes.indexOf(0x0a, start); i >= 0; i = bytes.indexOf(0x0a, i + 1)) {
       const next = i + 1 < bytes.length ? bytes[i + 1] : -1;
       if (next === 0x0a) return i + 2;
       if (next === 0x0d && i + 2 < bytes.length && bytes[i + 2] === 0x0a) return i + 3;
-      i = bytes.indexOf(0x0a, i + 1);
     }
     return -1;
   }
 }
+
+const EMPTY_LINE = Uint8Array.of(0x0a, 0x0a);
 
 const latin1 = new TextDecoder("latin1");
 const NO_HEAD = -2;

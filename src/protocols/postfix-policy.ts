@@ -46,8 +46,13 @@ type Role = AttributeName | "request" | "protocol_state" | "certificate";
 // The names read, by a hash of the name computed while its characters are checked: a line's name is
 // recognised in place (text.startsWith at its offset), so no string is made for the ~20 names of a request
 // that are ignored, and one pass over the name both checks and finds it (docs/postfix.md, "Performance").
+// The hashes sit in a small open-addressed table, so that a name is looked up without a Map.
 const nameHash = (hash: number, c: number) => (hash * 31 + c) | 0;
-const ROLES_BY_HASH = new Map<number, [string, Role][]>();
+const TABLE_SIZE = 64; // a power of two, over twice the names read
+const TABLE_MASK = TABLE_SIZE - 1;
+const TABLE_HASH = new Int32Array(TABLE_SIZE);
+const TABLE_NAME: string[] = new Array(TABLE_SIZE).fill("");
+const TABLE_ROLE: (Role | undefined)[] = new Array(TABLE_SIZE).fill(undefined);
 for (
   const [name, role] of [
     ...ENGINE_NAMES.map((name) => [name, name] as [string, Role]),
@@ -58,17 +63,19 @@ for (
 ) {
   let hash = 0;
   for (let i = 0; i < name.length; i++) hash = nameHash(hash, name.charCodeAt(i));
-  const same = ROLES_BY_HASH.get(hash);
-  if (same) same.push([name, role]);
-  else ROLES_BY_HASH.set(hash, [[name, role]]);
+  let slot = hash & TABLE_MASK;
+  while (TABLE_ROLE[slot] !== undefined) slot = (slot + 1) & TABLE_MASK;
+  TABLE_HASH[slot] = hash;
+  TABLE_NAME[slot] = name;
+  TABLE_ROLE[slot] = role;
 }
 
 /** The role of the name at text[start, end) whose nameHash is `hash`, or undefined: a name not read. */
 function roleOf(text: string, start: number, end: number, hash: number): Role | undefined {
-  const candidates = ROLES_BY_HASH.get(hash);
-  if (candidates === undefined) return undefined;
-  for (const [name, role] of candidates) {
-    if (name.length === end - start && text.startsWith(name, start)) return role;
+  for (let slot = hash & TABLE_MASK; TABLE_ROLE[slot] !== undefined; slot = (slot + 1) & TABLE_MASK) {
+    if (TABLE_HASH[slot] !== hash) continue;
+    const name = TABLE_NAME[slot];
+    if (name.length === end - start && text.startsWith(name, start)) return TABLE_ROLE[slot];
   }
   return undefined;
 }
@@ -100,9 +107,13 @@ function decode(bytes: Uint8Array): string {
   return text.includes("\uFFFD") ? Buffer.from(bytes).toString("latin1") : text;
 }
 
-/** A character of a Postfix attribute name: letters, digits and `_` (Postfix sends lower case only). */
-const isNameChar = (c: number) =>
-  (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || (c >= 0x41 && c <= 0x5a);
+/** The characters of a Postfix attribute name: letters, digits and `_` (Postfix sends lower case only). */
+const NAME_CHARACTER = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const isName = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f ||
+    (c >= 0x41 && c <= 0x5a);
+  NAME_CHARACTER[c] = isName ? 1 : 0;
+}
 
 /** RFC 3461 xtext: `+XX` is the byte with hex value XX; a `+` not followed by two hex digits stays. */
 export function decodeXtext(value: string): string {
@@ -133,7 +144,10 @@ export function parsePostfixRequest(bytes: Uint8Array): PostfixParse {
     if (end === at) break; // the empty line: the end of the request
     let equals = at;
     let hash = 0;
-    for (let c = text.charCodeAt(at); isNameChar(c); c = text.charCodeAt(++equals)) hash = nameHash(hash, c);
+    // A table rather than four ranges: the names are most of the characters looked at one by one.
+    for (let c = text.charCodeAt(at); c < 128 && NAME_CHARACTER[c] === 1; c = text.charCodeAt(++equals)) {
+      hash = nameHash(hash, c);
+    }
     if (equals === at || equals >= end || text.charCodeAt(equals) !== 0x3d) {
       return { ok: false, reason: `line ${lineNumber} is not name=value` };
     }

@@ -13,7 +13,7 @@ import { Buffer } from "node:buffer";
 import { unlinkSync } from "node:fs";
 import net from "node:net";
 import { reexecWithHeapTuning } from "../../src/cli/heap-tuning.ts";
-import { bunListen } from "../../src/runtime.ts";
+import { bunListen, indexOfBytes } from "../../src/runtime.ts";
 
 reexecWithHeapTuning();
 
@@ -28,11 +28,17 @@ if (!tcp) {
 }
 const DUNNO = Buffer.from("action=DUNNO\n\n");
 
-/** Request blocks ending in `chunk`; `newline`: the byte before it was a newline (a block may end at 0). */
+const EMPTY_LINE = Buffer.from("\n\n");
+
+/**
+ * Request blocks ending in `chunk`; `newline`: the byte before it was a newline (a block may end at 0).
+ * The empty lines are found as the daemon's framing finds them (listeners/framing.ts: one native search).
+ */
 function blocksEnding(chunk: Uint8Array, newline: boolean): { blocks: number; newline: boolean } {
-  let blocks = 0;
-  for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) {
-    if (i === 0 ? newline : chunk[i - 1] === 0x0a) blocks++;
+  const first = newline && chunk[0] === 0x0a ? 1 : 0; // an empty line begun in the chunk before
+  let blocks = first;
+  for (let i = indexOfBytes(chunk, EMPTY_LINE, first); i >= 0; i = indexOfBytes(chunk, EMPTY_LINE, i + 2)) {
+    blocks++;
   }
   return { blocks, newline: chunk[chunk.length - 1] === 0x0a };
 }

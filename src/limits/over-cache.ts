@@ -14,7 +14,8 @@
 // - it may over-refuse: a bucket level that drains, or a `reset` on another host during that time are not
 //   seen, so the key is refused up to ttlMs longer than needed;
 // - the attempts it answers are not noted on the shared counter (last seen, subjects, client IPs).
-// Bounded: at most `maxEntries` keys, the oldest out first (its pending counts are handed to the flush).
+// Bounded: at most `maxEntries` keys, the oldest out first (its pending counts are handed to the flush); an
+// entry keeps copies of its key and message, never the request they came in.
 //
 // A request refused from the cache is not counted by any other leaky limit either (the engine counts a
 // leaky limit only when the verdict lets the request through), and a limit the cached one outranks cannot
@@ -24,6 +25,7 @@
 import type { LimitConfig } from "../model/limit.ts";
 import { capacity } from "../policy/rate.ts";
 import { outranks, refuses } from "../policy/verdict.ts";
+import { unsharedText } from "../policy/unshared-text.ts";
 import type { Probe } from "./counter-store.ts";
 
 interface Entry {
@@ -119,12 +121,15 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
       // The request that found it over counts too under a strict limit (and its message is the last one).
       const strict = probe.limit.mode === "strict";
       const counted = strict && probe.instance !== undefined ? probe.instance : counterInstance;
+      const instance = pending > 0 ? old!.instance : counted;
+      // The key and the message an entry keeps are copies, not slices of the request (or of Redis's reply)
+      // that brought them: a slice may hold all of it for as long as the entry lives (unshared-text.ts).
       put(key, {
         limit: probe.limit,
-        key: probe.key,
+        key: old?.key ?? unsharedText(probe.key),
         base: strict ? probe.level : probe.level - probe.charge,
         pending,
-        instance: pending > 0 ? old!.instance : counted,
+        instance: instance === old?.instance ? instance : unsharedText(instance),
         until: periodLeftMs > 0 ? at + Math.min(ttlMs, periodLeftMs) : at + ttlMs,
       });
     },
@@ -150,7 +155,9 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
       const entry = entryOf(probe);
       if (entry === undefined) return false;
       entry.pending += probe.charge;
-      if (probe.instance !== undefined) entry.instance = probe.instance;
+      if (probe.instance !== undefined && probe.instance !== entry.instance) {
+        entry.instance = unsharedText(probe.instance);
+      }
       return true;
     },
 

@@ -5,11 +5,14 @@
 //   bun test/helpers/kept-request-heap.ts FORM MODE
 //   deno run -A --v8-flags=--expose-gc test/helpers/kept-request-heap.ts FORM MODE
 // FORM: postfix (an RCPT block, its policy_context padded) | exim (an rcpt line with a padded unknown name)
-// MODE: engine (what the daemon keeps) | slices (the parsed senders kept as they are: the control, which
-//       shows what a kept slice can cost on this runtime)
+// MODE: engine (what the daemon keeps) | over-cache (what the Redis store's cache of keys over a limit keeps,
+//       limits/over-cache.ts) | slices (the parsed senders kept as they are: the control, which shows what
+//       a kept slice can cost on this runtime)
 import { parseConfig } from "../../src/config/load.ts";
 import { createLimitEngine } from "../../src/limits/limit-engine.ts";
 import { bareMemoryStore } from "./bare-memory-store.ts";
+import { createOverCache } from "../../src/limits/over-cache.ts";
+import { overProbe } from "./over-probe.ts";
 import { parsePostfixRequest } from "../../src/protocols/postfix-policy.ts";
 import { parseReadsocketRequest } from "../../src/protocols/readsocket.ts";
 import type { Attributes } from "../../src/protocols/attributes.ts";
@@ -70,16 +73,22 @@ const engine = createLimitEngine(store, now, {
 });
 engine.configure(parsed.config.limits, undefined);
 
+// A request Redis found over `outbound`, as the Redis store hands it to its cache.
+const outbound = parsed.config.limits.find((limit) => limit.name === "outbound")!;
+const cache = createOverCache(3_600_000, 1_000_000, now);
+
 const slices: string[] = [];
 const before = await liveBytes();
 for (let k = 0; k < KEYS; k++) {
   const attributes = attributesOf(k);
   if (mode === "slices") slices.push(attributes.sender!);
-  else engine.hit({ form: "attributes", stage: "rcpt", attributes }, () => {});
+  else if (mode === "over-cache") {
+    const probe = overProbe(outbound, attributes.sender!, { level: 101, charge: 1 }, attributes.instance);
+    cache.remember(probe, attributes.instance!, 0);
+  } else engine.hit({ form: "attributes", stage: "rcpt", attributes }, () => {});
 }
 const after = await liveBytes();
+const keys = mode === "over-cache" ? cache.size : store.keyCount();
 process.stdout.write(
-  `${
-    JSON.stringify({ keys: store.keyCount(), kept: slices.length, bytesPerKey: (after - before) / KEYS })
-  }\n`,
+  `${JSON.stringify({ keys, kept: slices.length, bytesPerKey: (after - before) / KEYS })}\n`,
 );

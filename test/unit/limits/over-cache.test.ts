@@ -5,27 +5,12 @@ import { describe, it } from "node:test";
 import type { Probe } from "../../../src/limits/counter-store.ts";
 import { createOverCache, decidedWithout } from "../../../src/limits/over-cache.ts";
 import { limitConfig } from "../../helpers/limit-config.ts";
+import { overProbe } from "../../helpers/over-probe.ts";
 
 const limit = limitConfig({ count: 2 });
 
-function probe(key: string, over = { level: 3, charge: 1 }, instance?: string, of = limit): Probe {
-  return {
-    limit: of,
-    key,
-    cost: 1,
-    instance,
-    charge: over.charge,
-    level: over.level,
-    over: true,
-    isNew: false,
-    counted: false,
-    crossed: false,
-    count: 0,
-    counter: undefined,
-    ref: undefined,
-    mark: 0,
-  };
-}
+const probe = (key: string, over = { level: 3, charge: 1 }, instance?: string, of = limit): Probe =>
+  overProbe(of, key, over, instance);
 
 describe("over cache", () => {
   it("caches leaky limits that refuse and strict ones, never a leaky one that only warns", () => {

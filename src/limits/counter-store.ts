@@ -61,6 +61,26 @@ export interface Probe {
 }
 
 /** The probes of one request, and what its commit records. Owned by the engine; see Probe. */
+/** A probe with every field present (one object shape for all), for `limit` and `key`. */
+export function newProbe(limit: LimitConfig, key: string): Probe {
+  return {
+    limit,
+    key,
+    cost: 0,
+    instance: undefined,
+    charge: 0,
+    level: 0,
+    over: false,
+    isNew: false,
+    counted: false,
+    crossed: false,
+    count: 0,
+    counter: undefined,
+    ref: undefined,
+    mark: 0,
+  };
+}
+
 export interface ProbeBatch {
   probes: Probe[];
   /** How many of `probes` this request uses (the array is reused and may be longer). */

@@ -20,7 +20,13 @@ import {
   verdictFor,
 } from "../policy/verdict.ts";
 import { displaySubject } from "../protocols/subject.ts";
-import { type CounterStore, countsOnVerdict, type Probe, type ProbeBatch } from "./counter-store.ts";
+import {
+  type CounterStore,
+  countsOnVerdict,
+  newProbe,
+  type Probe,
+  type ProbeBatch,
+} from "./counter-store.ts";
 import { createHeldChecks, type HeldIncident, type LimitsCheck } from "./held-checks.ts";
 
 export type { LimitsCheck };
@@ -84,23 +90,6 @@ export function createLimitEngine(
   const spare: RequestBatch[] = [];
   let lastOver: Verdict | undefined; // the latest answer for a limit that was over
 
-  const newProbe = (): Probe => ({
-    limit: undefined as unknown as LimitConfig,
-    key: "",
-    cost: 0,
-    instance: undefined,
-    charge: 0,
-    level: 0,
-    over: false,
-    isNew: false,
-    counted: false,
-    crossed: false,
-    count: 0,
-    counter: undefined,
-    ref: undefined,
-    mark: 0,
-  });
-
   const takeBatch = (): RequestBatch =>
     spare.pop() ?? {
       probes: [],
@@ -132,7 +121,7 @@ export function createLimitEngine(
       const limit = limits[i];
       const key = limitKey(limit, request);
       if (key === undefined || isExempt(limit, request)) continue;
-      const probe = batch.probes[size] ??= newProbe();
+      const probe = batch.probes[size] ??= newProbe(limit, key);
       size++;
       probe.limit = limit;
       probe.key = key;

@@ -1,6 +1,6 @@
 // The counters' state file for the counters actor: the restore at start (in slices while the daemon
-// answers), the journal between snapshots, a snapshot every state_interval in the background, and the
-// last one at stop. The memory store provides `adopt` and `snapshotTables`; the outbox its notices.
+// answers), the journal between snapshots, a snapshot in the background when one is due (checked every
+// state_interval: store/save-pacing.ts), and the last one at stop. The memory store provides `adopt` and `snapshotTables`; the outbox its notices.
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { serializeState, writeStateFile, writeStateFileAsync } from "../store/state-file.ts";
@@ -9,6 +9,7 @@ import type { MemoryStore } from "../limits/memory-store.ts";
 import type { AlertOutbox } from "./alert-outbox.ts";
 import { restoreState, type RestoreSummary } from "./state-restore.ts";
 import { setImmediate } from "node:timers";
+import { nextSaveAt, snapshotDue } from "../store/save-pacing.ts";
 
 export interface CountersStateOptions {
   config: () => Config;
@@ -29,16 +30,13 @@ export interface CountersState {
   keyReset(key: string, removed: number): void;
   /** A snapshot at the next chance (a new state_file). */
   saveSoon(): void;
-  /** Every state_interval: a snapshot in the background, if something changed and none is under way. */
+  /** Every state_interval: a snapshot in the background if something changed, none is under way and one
+   * is due (store/save-pacing.ts). */
   saveInBackground(): void;
   /** At stop: the last snapshot, synchronous and complete. */
   stop(reason: string): void;
 }
 
-// A save may be under way at most 1/SAVE_SHARE of the time: besides the serialising, its writes and fsync
-// cost CPU and disk bandwidth. With a million keys a save takes a few seconds under load, so they then
-// come every minute or so instead of every state_interval.
-const SAVE_SHARE = 20;
 // The restore runs this long per turn of the event loop.
 const RESTORE_SLICE_MS = 8;
 
@@ -51,6 +49,10 @@ export function createCountersState(options: CountersStateOptions): CountersStat
   let saving = false;
   let stopped = false;
   let earliestSave = 0; // performance.now() ms
+  // The last snapshot this run: its size, when it began, the journal's bytes then. None yet: one is due.
+  let snapshotBytes: number | undefined;
+  let snapshotBegan = 0;
+  let journalAtSnapshot = 0;
 
   // Counter changes between snapshots (store/state-journal.ts); the request path only notes what it
   // touched, and a timer writes it every FLUSH_MS.
@@ -76,6 +78,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
     journal.hold(false);
     dirty = true;
     earliestSave = 0; // a snapshot soon, so the journals replayed can go
+    snapshotBytes = undefined;
     outbox.bound(options.config().alertQueue.outboxMax);
     log.info("counters", "state restored", {
       keys: summary.keys,
@@ -151,23 +154,37 @@ export function createCountersState(options: CountersStateOptions): CountersStat
 
     saveSoon() {
       earliestSave = 0;
+      snapshotBytes = undefined;
     },
 
     // In slices with async I/O, one save at a time, so answers are not held up.
     saveInBackground() {
-      if (!dirty || saving || restoring || performance.now() < earliestSave) return;
+      const began = performance.now();
+      if (!dirty || saving || restoring || began < earliestSave) return;
+      const due = snapshotDue({
+        snapshotBytes,
+        journalBytes: journal.bytesWritten - journalAtSnapshot,
+        sinceSnapshotMs: began - snapshotBegan,
+        journalFailing: journal.failing,
+      });
+      if (!due) return;
       saving = true;
       dirty = false;
-      const began = performance.now();
       const journalFrom = journal.rotate();
+      const journalThen = journal.bytesWritten;
       writeStateFileAsync(stateFile(), snapshot(journalFrom), () => stopped)
-        .then(({ written, busyMs }) => {
-          if (written) journal.dropBefore(journalFrom);
-          const took = performance.now() - began;
-          earliestSave = performance.now() + took * SAVE_SHARE;
+        .then(({ written, busyMs, bytes }) => {
+          const ended = performance.now();
+          earliestSave = nextSaveAt(ended, ended - began);
+          if (!written) return;
+          journal.dropBefore(journalFrom);
+          snapshotBytes = bytes;
+          snapshotBegan = began;
+          journalAtSnapshot = journalThen;
           log.debug("counters", "state saved", {
             file: stateFile(),
-            ms: Math.round(took),
+            bytes,
+            ms: Math.round(ended - began),
             busy_ms: Math.round(busyMs),
           });
         })

@@ -189,6 +189,7 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
 export interface AsyncWriteResult {
   written: boolean; // false: cancelled, the file was left as it was
   busyMs: number; // time spent serialising on the event loop, without the waits for I/O
+  bytes: number; // the file's size when written
 }
 
 /**
@@ -211,18 +212,21 @@ export async function writeStateFileAsync(
   const out = new JsonBytes(FLUSH_BYTES + SLICE_BYTES * 2);
   let complete = false;
   let busyMs = 0;
+  let bytes = 0;
   try {
     let started = performance.now();
     for (const _ of encodeState(state, out, SLICE_BYTES)) {
       busyMs += performance.now() - started;
       if (out.length >= FLUSH_BYTES) {
+        bytes += out.length;
         await writeAll(handle, out.bytes());
         out.clear();
       } else await nextTurn();
-      if (cancelled()) return { written: false, busyMs };
+      if (cancelled()) return { written: false, busyMs, bytes };
       started = performance.now();
     }
     busyMs += performance.now() - started;
+    bytes += out.length;
     await writeAll(handle, out.bytes());
     await handle.sync();
     complete = true;
@@ -232,12 +236,12 @@ export async function writeStateFileAsync(
   }
   if (cancelled()) {
     await unlink(temporary).catch(() => {});
-    return { written: false, busyMs };
+    return { written: false, busyMs, bytes };
   }
   await rename(temporary, path);
   const directory = await open(dirname(path), "r");
   await directory.sync().finally(() => directory.close());
-  return { written: true, busyMs };
+  return { written: true, busyMs, bytes };
 }
 
 export function writeStateFile(path: string, text: string): void {

@@ -68,6 +68,10 @@ export interface Journal {
   /** Deletes the files of every generation before `generation` (a snapshot holds their changes). */
   dropBefore(generation: number): void;
   close(): void;
+  /** Bytes appended to the journal's files since it was made (the snapshots' pacing reads it). */
+  readonly bytesWritten: number;
+  /** The last write failed: what it held is only in memory, for the next snapshot. */
+  readonly failing: boolean;
 }
 
 const SLICE_BYTES = 8 * 1024;
@@ -85,6 +89,7 @@ export function createJournal(
   let openPath = "";
   let held = false;
   let failing = false;
+  let bytesWritten = 0;
   // A counter is written when it is touched, while the request that touched it has it in the CPU's cache:
   // written 200 ms later, from a table of 1e5 keys, each row cost ~650 ns in cache misses (the counter,
   // its key) against ~200 ns at once (docs/decisions.md, "The journal writes a counter when it is
@@ -240,6 +245,7 @@ export function createJournal(
       }
       const bytes = out.bytes();
       for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset);
+      bytesWritten += bytes.length;
       failing = false;
     } catch (error) {
       // Logged once per run of failures; what was lost is still in memory for the next snapshot.
@@ -304,6 +310,12 @@ export function createJournal(
     close() {
       closed = true;
       closeFile();
+    },
+    get bytesWritten() {
+      return bytesWritten;
+    },
+    get failing() {
+      return failing;
     },
   };
 }

@@ -1,11 +1,11 @@
 // The files the daemon trusts, tried as a careless admin or a crash leaves them: durations past what
 // timers take, a FIFO as the config, a FIFO or a directory at the state path, a corrupt state file, bad
-// rows; and a kill -9 right after traffic at 20 000 keys.
+// rows; a kill -9 after a trickle of changes to a large state, and right after traffic at 20 000 keys.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
-import { startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
+import { startDaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
 import { askPolicy } from "../helpers/policy-client.ts";
 import { mainCommand, ROOT } from "../helpers/runtime.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
@@ -145,6 +145,38 @@ describe("config and state files (real daemon process)", () => {
     for (let i = 0; i < 6; i++) spammer.push(await askPolicy(daemon.policySocket, "spammer@example.org\n"));
     assert.deepEqual(spammer, ["no", "no", "no", "no", "no", "yes"], "no million free messages");
     await daemon.stopCleanly();
+  });
+
+  it("a trickle of changes to a large state goes to the journal, not a rewrite; kill -9 keeps it", async () => {
+    const dir = fresh();
+    const config = writeTestConfig(dir, "[thresholds]\ntime = 1h\ncount = 1000000\n");
+    let daemon = await startDaemonProcess(dir, config);
+    const keys = Array.from({ length: 5000 }, (_, i) => `user${i}@example.org`);
+    const answered = await traffic(daemon.policySocket, keys);
+    const stateFile = dir.file("state.json");
+    await waitFor(() => /state saved .*bytes=\d{6}/.test(daemon.logs()), 10_000, "a snapshot of 5000 keys");
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the rename is logged after it is done
+    const saved = statSync(stateFile);
+    const savedLines = daemon.logs().match(/state saved/g)!.length;
+    // Two seconds, ten state_intervals, each with a change.
+    for (let i = 0; i < 20; i++) {
+      assert.equal(await askPolicy(daemon.policySocket, "trickle@example.org\n"), "no");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const after = statSync(stateFile);
+    assert.equal(after.ino, saved.ino, "state.json not replaced");
+    assert.equal(after.mtimeMs, saved.mtimeMs, "state.json not rewritten");
+    assert.equal(daemon.logs().match(/state saved/g)!.length, savedLines);
+    const journals = readdirSync(dir.path).filter((name) => name.startsWith("state.json.journal-"));
+    assert.equal(journals.length, 1, journals.join(" "));
+    assert.ok(statSync(dir.file(journals[0])).size > 0, "the trickle is in the journal");
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the journal's next flush (200 ms)
+    await daemon.stop("SIGKILL");
+
+    daemon = await startDaemonProcess(dir, config);
+    await daemon.waitForLog(/state restored/);
+    await daemon.stopCleanly();
+    assert.equal(sumOfCounts(stateFile), answered + 20, "every count kept through the kill");
   });
 
   it("kill -9 right after traffic at 20 000 keys: the restart loses well under state_interval of counts", async () => {

@@ -110,29 +110,23 @@ describe("counters actor", () => {
   });
 
   it("spaces background saves so that one is under way at most a twentieth of the time", async () => {
-    const parsed = parseConfig(
-      "[daemon]\nstate_file = busy.json\nstate_interval = 100ms\n[thresholds]\ntime = 3600\ncount = 5\n",
-      "t",
-      dir.path,
-    );
-    assert.ok(parsed.ok);
     const saves: { at: number; ms: number }[] = [];
-    const actor = createActor(countersActor, {
-      input: {
-        config: parsed.config,
-        log: createLogger("debug", (line) => {
+    const { actor, hitKey: hit } = startCounters(
+      "[daemon]\nstate_file = busy.json\nstate_interval = 100ms\n[thresholds]\ntime = 3600\ncount = 5\n",
+      dir.path,
+      {
+        log: (line) => {
           const took = /state saved .* ms=(\d+)/.exec(line);
           if (took) saves.push({ at: performance.now(), ms: Number(took[1]) });
-        }),
+        },
       },
-    });
-    actor.start();
-    const hit = (key: string) =>
-      actor.send({ type: "hit", request: { form: "legacy", key }, reply: () => {} });
+    );
     for (let i = 0; i < 40_000; i++) hit(`sender${i}@example.org`);
     const deadline = performance.now() + 15_000;
-    while (saves.length < 3 && performance.now() < deadline) {
-      hit("keeps-it-dirty@example.org");
+    // 2000 keys touched every 20 ms: the journal reaches half a snapshot within a second, so a save is
+    // due at every state_interval and only the pacing spaces them.
+    for (let turn = 0; saves.length < 3 && performance.now() < deadline; turn++) {
+      for (let i = 0; i < 2000; i++) hit(`sender${(turn * 2000 + i) % 40_000}@example.org`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     actor.stop();
@@ -146,6 +140,38 @@ describe("counters actor", () => {
         `gap ${gap} ms after a ${saves[i - 1].ms} ms save`,
       );
     }
+  });
+
+  it("does not rewrite a large state for a trickle of changes: the journal keeps them", async () => {
+    const saves: number[] = [];
+    const { actor, hitKey: hit } = startCounters(
+      "[daemon]\nstate_file = quiet.json\nstate_interval = 100ms\n[thresholds]\ntime = 3600\ncount = 5\n",
+      dir.path,
+      {
+        log: (line) => {
+          const saved = /state saved .* bytes=(\d+)/.exec(line);
+          if (saved) saves.push(Number(saved[1]));
+        },
+      },
+    );
+    for (let i = 0; i < 20_000; i++) hit(`sender${i}@example.org`);
+    const deadline = performance.now() + 10_000;
+    while (saves.length < 1 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(saves.length, 1, "the first snapshot, a few hundred KB");
+    assert.ok(saves[0] > 64 * 1024, `over the small-state size: ${saves[0]} bytes`);
+    // Two seconds of a request every 20 ms (20 state_intervals, each with a change): no second snapshot.
+    const quietUntil = performance.now() + 2000;
+    for (let i = 0; performance.now() < quietUntil; i++) {
+      hit(`trickle${i}@example.org`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(saves.length, 1, `snapshots while quiet: ${saves.length - 1}`);
+    actor.stop();
+    const state = JSON.parse(readFileSync(`${dir.path}/quiet.json`, "utf8"));
+    const keys = (state.limits.thresholds as [string][]).map((row) => row[0]);
+    assert.ok(keys.includes("trickle0@example.org") && keys.length > 20_000, "the stop wrote them all");
   });
 
   it("keeps at most max_keys: the least recently seen give way, keys over their limit never do", async () => {

@@ -259,6 +259,7 @@ describe("writeStateFileAsync", () => {
       assert.equal(result.written, true);
       assert.ok(result.busyMs > 0 && result.busyMs < 10_000, `busy time measured: ${result.busyMs}`);
       assert.equal(readFileSync(file, "utf8"), serializeState(state()));
+      assert.equal(result.bytes, statSync(file).size, "the size it reports is the file's");
       assert.equal(parseState(readFileSync(file, "utf8")).tables.get("outbound")?.size, 12_001);
       assert.deepEqual(readdirSync(dir), ["state.json"], "no partial file left");
     } finally {

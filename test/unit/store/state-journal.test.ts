@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import {
   createJournal,
   type Journal,
@@ -90,6 +90,8 @@ describe("createJournal", () => {
       journal.touched("out", "a@x", a);
       journal.flush();
       assert.deepEqual(lines(journalPath(state, 3))[3], ["out", ["a@x", 1000, 4, 1000, 0]]);
+      assert.equal(journal.bytesWritten, statSync(journalPath(state, 3)).size, "counts what it appended");
+      assert.equal(journal.failing, false);
       assert.deepEqual(errors, []);
     });
   });
@@ -226,6 +228,8 @@ describe("createJournal", () => {
       }
       assert.equal(errors.length, 1);
       assert.match(errors[0].message, /ENXIO/);
+      assert.equal(journal.failing, true, "a snapshot is then all that keeps the changes");
+      assert.equal(journal.bytesWritten, 0);
     });
   });
 });

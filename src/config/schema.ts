@@ -77,7 +77,7 @@ export const DAEMON_SECTION = {
   pidfile: { schema: absoluteOrRelativePath, default: "/run/mailpolicyd/mailpolicyd.pid" },
   state_file: { schema: absoluteOrRelativePath, default: "/var/lib/mailpolicyd/state.json" },
   state_interval: { schema: duration(100, HOUR), default: "5s" },
-  // At ~230 bytes a key (README, "Benchmark"), a million keys hold ~230 MB; docs/configuration.md.
+  // At ~230 bytes a key (docs/performance.md, "Issue 6"), a million keys hold ~230 MB; docs/configuration.md.
   max_keys: { schema: integer(1000, 100_000_000), default: "1000000" },
   max_connections: { schema: integer(16, 1_000_000), default: "1000" },
   socket_mode: { schema: octalMode, default: "0660" },

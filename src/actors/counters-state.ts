@@ -1,6 +1,7 @@
 // The counters' state file for the counters actor: the restore at start (in slices while the daemon
 // answers), the journal between snapshots, a snapshot in the background when one is due (checked every
-// state_interval: store/save-pacing.ts), and the last one at stop. The memory store provides `adopt` and `snapshotTables`; the outbox its notices.
+// state_interval: store/save-pacing.ts), and the last one at stop. The memory store provides `adopt` and
+// `snapshotTables`; the outbox its notices.
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { serializeState, writeStateFile, writeStateFileAsync } from "../store/state-file.ts";
@@ -30,8 +31,7 @@ export interface CountersState {
   keyReset(key: string, removed: number): void;
   /** A snapshot at the next chance (a new state_file). */
   saveSoon(): void;
-  /** Every state_interval: a snapshot in the background if something changed, none is under way and one
-   * is due (store/save-pacing.ts). */
+  /** Every state_interval: a snapshot in the background if something changed and one is due. */
   saveInBackground(): void;
   /** At stop: the last snapshot, synchronous and complete. */
   stop(reason: string): void;

@@ -1,16 +1,19 @@
 // How alert mail leaves the host: SMTP to a relay (the local MTA by default) or the local sendmail binary.
 // nodemailer runs sendmail with an argument list, never through a shell: the alert carries a sender
 // address from the network, and the seed's os.popen of a shell line with it was an injection hole.
+// nodemailer is loaded with the first alert: loading it took ~30 ms of the daemon's start (docs/decisions.md,
+// "Startup").
 import { hostname } from "node:os";
-import nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
 import type { AlertsConfig } from "../config/types.ts";
 import type { AlertMail } from "../policy/alert-notice.ts";
 import { headerValue } from "../policy/mail-header.ts";
 
 export type SendAlertMail = (mail: AlertMail) => Promise<void>;
 
-export function createAlertTransport(alerts: AlertsConfig): SendAlertMail {
-  const transport = alerts.sendmail
+async function createTransporter(alerts: AlertsConfig): Promise<Transporter> {
+  const { default: nodemailer } = await import("nodemailer");
+  return alerts.sendmail
     ? nodemailer.createTransport({ sendmail: true, path: alerts.sendmail, newline: "unix" })
     : nodemailer.createTransport({
       host: alerts.smtpHost,
@@ -24,8 +27,16 @@ export function createAlertTransport(alerts: AlertsConfig): SendAlertMail {
       // certificate, and refusing it would mean no alert at all.
       tls: { rejectUnauthorized: false },
     });
+}
+
+export function createAlertTransport(alerts: AlertsConfig): SendAlertMail {
+  let transporter: Promise<Transporter> | undefined;
   return async (mail) => {
-    await transport.sendMail({
+    transporter ??= createTransporter(alerts).catch((error) => {
+      transporter = undefined; // the next alert tries again
+      throw error;
+    });
+    await (await transporter).sendMail({
       from: mail.from,
       to: mail.to,
       cc: mail.cc.length > 0 ? mail.cc : undefined,

@@ -8,9 +8,7 @@ import { parseReadsocketRequest } from "../protocols/readsocket.ts";
 import { spfExemption } from "../spf/exemption.ts";
 import { readConfig } from "./config-source.ts";
 import { spfCommand } from "./spf-command.ts";
-
-export const CLIENT_COMMANDS = ["status", "top", "show", "reset", "reload", "check"] as const;
-export type ClientCommand = typeof CLIENT_COMMANDS[number];
+import type { ClientCommand } from "./help.ts";
 
 export interface ClientOptions {
   config: string;

@@ -2,6 +2,10 @@ import { DAEMON_SECTION, POSTFIX_SECTION } from "../config/schema.ts";
 
 export const DEFAULT_CONFIG_FILE = "/etc/mailpolicyd/mailpolicyd.conf";
 
+/** The commands that are clients of the running daemon (cli/control-commands.ts). */
+export const CLIENT_COMMANDS = ["status", "top", "show", "reset", "reload", "check"] as const;
+export type ClientCommand = typeof CLIENT_COMMANDS[number];
+
 const CLIENT_OPTIONS = `
   --socket PATH    the control socket (default: control_socket from the config)
   --config FILE    where to read control_socket (default ${DEFAULT_CONFIG_FILE})

@@ -1,0 +1,213 @@
+// mailpolicyd command line: the commands and their options are listed in help.ts.
+import { parseArgs } from "node:util";
+// A command's own modules are imported when it runs: `status` need not load the daemon's (the mail
+// parsers, the SMTP and Redis clients), which took most of its time (docs/decisions.md, "Startup").
+import { CLIENT_COMMANDS, type ClientCommand, DEFAULT_CONFIG_FILE, HELP } from "./help.ts";
+import { checkRequestLine } from "./check-request.ts";
+import { LOG_LEVELS, type LogLevel } from "../log.ts";
+import { VERSION } from "../version.ts";
+
+const EX_USAGE = 64;
+
+function usageError(message: string, command = "main"): number {
+  process.stderr.write(`mailpolicyd: ${message}\n\n${HELP[command] ?? HELP.main}\n`);
+  return EX_USAGE;
+}
+
+export function main(argv: string[]): number | Promise<number | "running"> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(`${HELP.main}\n`);
+    return command === undefined ? EX_USAGE : 0;
+  }
+  if (command === "--version") {
+    process.stdout.write(`mailpolicyd ${VERSION}\n`);
+    return 0;
+  }
+  if (!(command in HELP) || command === "main") return usageError(`unknown command '${command}'`);
+
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: ["config-test", "show", "reset", "check", "spf", "scan"].includes(command),
+      options: {
+        help: { type: "boolean", short: "h" },
+        config: { type: "string", short: "c" },
+        "default-config": { type: "boolean" },
+        "log-level": { type: "string" },
+        "debian-split": { type: "boolean" },
+        "debian-unsplit": { type: "boolean" },
+        plain: { type: "boolean" },
+        legacy: { type: "boolean" },
+        socket: { type: "string" },
+        listen: { type: "string" },
+        json: { type: "boolean" },
+        n: { type: "string", short: "n" },
+        rule: { type: "string" },
+        add: { type: "boolean" },
+        remove: { type: "boolean" },
+        confdir: { type: "string" },
+        "fail-closed": { type: "boolean" },
+        sender: { type: "string" },
+        rcpt: { type: "string", multiple: true },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    return usageError((error as Error).message, command);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${HELP[command]}\n`);
+    return 0;
+  }
+  const embedded = values["default-config"] === true;
+  const allowed: Record<string, string[]> = {
+    run: ["config", "default-config", "log-level"],
+    "config-test": ["default-config"],
+    "exim-snippet": ["debian-split", "debian-unsplit", "plain", "legacy", "listen", "config"],
+    "exim-setup": ["add", "remove", "listen", "confdir", "config"],
+    "postfix-snippet": ["listen", "config", "fail-closed"],
+    status: ["config", "socket", "json"],
+    top: ["config", "socket", "json", "n", "rule"],
+    show: ["config", "socket", "json"],
+    reset: ["config", "socket"],
+    reload: ["config", "socket"],
+    check: ["config", "socket"],
+    spf: ["config"],
+    scan: ["config", "sender", "rcpt"],
+  };
+  for (const name of Object.keys(values)) {
+    if (!(allowed[command] ?? []).includes(name)) {
+      return usageError(`option --${name} does not apply to ${command}`, command);
+    }
+  }
+
+  if ((CLIENT_COMMANDS as readonly string[]).includes(command)) {
+    const needsKey = command === "show" || command === "reset";
+    if (needsKey && positionals.length !== 1) return usageError(`${command} takes one KEY`, command);
+    if (command === "check" && positionals.length === 0) return usageError("check needs a request", command);
+    const request = command === "check" ? checkRequestLine(positionals) : undefined;
+    if (request && "error" in request) return usageError(`check: ${request.error}`, command);
+    const top = values.n === undefined ? undefined : Number(values.n);
+    if (top !== undefined && !(Number.isInteger(top) && top > 0)) {
+      return usageError("-n takes a positive number", command);
+    }
+    return import("./control-commands.ts").then(({ runClientCommand }) =>
+      runClientCommand(command as ClientCommand, {
+        config: values.config ?? DEFAULT_CONFIG_FILE,
+        socket: values.socket,
+        json: values.json,
+        top,
+        rule: values.rule,
+        request: request?.line,
+        args: positionals,
+      })
+    );
+  }
+
+  switch (command) {
+    case "version":
+      process.stdout.write(`mailpolicyd ${VERSION}\n`);
+      return 0;
+    case "default-config":
+      return import("../config/defaults.ts").then(({ EMBEDDED_CONFIG }) => {
+        process.stdout.write(EMBEDDED_CONFIG);
+        return 0;
+      });
+    case "spf":
+      return import("./spf-command.ts").then(({ spfCommand }) =>
+        spfCommand({
+          config: values.config ?? DEFAULT_CONFIG_FILE,
+          configGiven: values.config !== undefined,
+          args: positionals,
+        })
+      );
+    case "scan":
+      return import("./scan-command.ts").then(({ scanCommand }) =>
+        scanCommand({
+          config: values.config ?? DEFAULT_CONFIG_FILE,
+          configGiven: values.config !== undefined,
+          args: positionals,
+          sender: values.sender,
+          recipients: values.rcpt,
+        })
+      );
+    case "exim-snippet": {
+      const chosen = (["debian-split", "debian-unsplit", "plain", "legacy"] as const).filter((name) =>
+        values[name]
+      );
+      if (chosen.length > 1) {
+        return usageError("choose one of --debian-split, --debian-unsplit, --plain, --legacy", command);
+      }
+      return import("./exim-snippet-command.ts").then(({ eximSnippetCommand }) => {
+        const result = eximSnippetCommand(chosen[0] ?? "debian-split", {
+          listen: values.listen,
+          config: values.config ?? DEFAULT_CONFIG_FILE,
+        });
+        return typeof result === "number" ? result : usageError(result.usage, command);
+      });
+    }
+    case "postfix-snippet": {
+      return import("./postfix-snippet-command.ts").then(({ postfixSnippetCommand }) => {
+        const result = postfixSnippetCommand({
+          listen: values.listen,
+          config: values.config ?? DEFAULT_CONFIG_FILE,
+          failClosed: values["fail-closed"] === true,
+        });
+        return typeof result === "number" ? result : usageError(result.usage, command);
+      });
+    }
+    case "exim-setup": {
+      if (values.add === values.remove) return usageError("give --add or --remove", command);
+      return Promise.all([
+        import("./exim-setup.ts"),
+        import("./exim-snippet-command.ts"),
+        import("../exim/snippets.ts"),
+      ]).then(([{ DEBIAN_EXIM_DIR, eximSetupCommand }, { snippetAddress }, { DEFAULT_POLICY_ADDRESS }]) => {
+        // Removing goes by file names: it must work whatever the config says (the package's prerm runs it).
+        const address = values.remove
+          ? { spec: DEFAULT_POLICY_ADDRESS }
+          : snippetAddress({ listen: values.listen, config: values.config ?? DEFAULT_CONFIG_FILE });
+        if ("usage" in address) return usageError(address.usage, command);
+        if ("problem" in address) {
+          process.stderr.write(`mailpolicyd exim-setup: ${address.problem}\n`);
+          return 1;
+        }
+        return eximSetupCommand({
+          action: values.add ? "add" : "remove",
+          confdir: values.confdir ?? DEBIAN_EXIM_DIR,
+          address: address.spec,
+          spamd: "spamd" in address ? address.spamd : undefined,
+        });
+      });
+    }
+    case "config-test": {
+      if (positionals.length > 1) return usageError("config-test takes one file", command);
+      const file = positionals[0] ?? DEFAULT_CONFIG_FILE;
+      return import("./config-source.ts").then(({ readConfig }) => {
+        const result = readConfig({ file, embedded });
+        if (!result.ok) {
+          for (const error of result.errors) process.stdout.write(`${error}\n`);
+          return 1;
+        }
+        process.stdout.write(`${result.config.file}: OK\n`);
+        return 0;
+      });
+    }
+    case "run": {
+      const level = values["log-level"];
+      if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+        return usageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`, command);
+      }
+      if (embedded && values.config) {
+        return usageError("give --config or --default-config, not both", command);
+      }
+      return import("./run.ts").then(({ runCommand }) =>
+        runCommand({ file: values.config ?? DEFAULT_CONFIG_FILE, embedded }, level as LogLevel | undefined)
+      );
+    }
+  }
+  return usageError(`unknown command '${command}'`);
+}

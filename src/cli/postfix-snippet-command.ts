@@ -7,7 +7,13 @@ import * as v from "valibot";
 import { parseIni } from "../config/ini.ts";
 import { POSTFIX_SECTION } from "../config/schema.ts";
 import { loopbackAddress } from "../config/values.ts";
-import { DEFAULT_POSTFIX_ENDPOINT, postfixEndpoint, postfixSnippet } from "../postfix/snippet.ts";
+import {
+  DEFAULT_POSTFIX_ENDPOINT,
+  inQueueDirectory,
+  POSTFIX_QUEUE_DIRECTORY,
+  postfixEndpoint,
+  postfixSnippet,
+} from "../postfix/snippet.ts";
 
 export interface PostfixSnippetOptions {
   listen?: string;
@@ -35,7 +41,13 @@ function configEndpoint(file: string): { endpoint: string; note?: string } | { p
   if (!listen.success) return { problem: `${file}: [postfix] listen: ${listen.issues[0].message}` };
   if (listen.output && listen.output.port !== 0) return { endpoint: postfixEndpoint(listen.output) };
   const socket = raw("socket");
-  if (socket) return { endpoint: postfixEndpoint({ path: resolve(dirname(resolve(file)), socket) }) };
+  if (socket) {
+    const path = resolve(dirname(resolve(file)), socket);
+    const note = inQueueDirectory(path) ? undefined : `${path} is outside ${POSTFIX_QUEUE_DIRECTORY}: ` +
+      `a chrooted smtpd (Debian's master.cf) cannot reach it; put the socket under ` +
+      `${POSTFIX_QUEUE_DIRECTORY}/private/, or run smtpd with chroot n`;
+    return { endpoint: postfixEndpoint({ path }), note };
+  }
   return { problem: `${file}: [postfix] has no fixed listen address nor a socket; set one or give --listen` };
 }
 

@@ -11,9 +11,28 @@ export const DEFAULT_POSTFIX_ENDPOINT = `inet:${POSTFIX_SECTION.listen.default}`
 /** How long Postfix waits for an answer: above every concern's timeout (SPF's 1.5 s), far below 100 s. */
 export const POLICY_TIMEOUT = "3s";
 
+/**
+ * Debian's queue_directory. Postfix's daemons run in it, and Debian's smtpd chrooted to it (master.cf), so
+ * a `unix:` path is written relative to it (`unix:private/mailpolicyd`): an absolute one would be looked
+ * up inside the chroot, /var/spool/postfix/var/spool/postfix/…, and every request would fall back to the
+ * default_action.
+ */
+export const POSTFIX_QUEUE_DIRECTORY = "/var/spool/postfix";
+
+/** Whether a socket path lies in the queue directory, where a chrooted smtpd reaches it. */
+export function inQueueDirectory(path: string, queueDirectory = POSTFIX_QUEUE_DIRECTORY): boolean {
+  return path.startsWith(`${queueDirectory}/`);
+}
+
 /** Postfix's policy client endpoint for a [postfix] listen address or socket path. */
-export function postfixEndpoint(place: { hostname: string; port: number } | { path: string }): string {
-  if ("path" in place) return `unix:${place.path}`;
+export function postfixEndpoint(
+  place: { hostname: string; port: number } | { path: string },
+  queueDirectory = POSTFIX_QUEUE_DIRECTORY,
+): string {
+  if ("path" in place) {
+    const { path } = place;
+    return `unix:${inQueueDirectory(path, queueDirectory) ? path.slice(queueDirectory.length + 1) : path}`;
+  }
   return `inet:${place.hostname.includes(":") ? `[${place.hostname}]` : place.hostname}:${place.port}`;
 }
 

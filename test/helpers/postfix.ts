@@ -91,6 +91,8 @@ export interface PostfixOptions {
   endOfDataRestrictions?: string;
   /** More main.cf lines (they win over the defaults above them). */
   mainExtra?: string;
+  /** smtpd chrooted in the queue directory, as Debian's master.cf has it (needs root). */
+  chrootSmtpd?: boolean;
 }
 
 export interface PostfixServer {
@@ -147,8 +149,8 @@ ${options.mainExtra ?? ""}
 `;
 }
 
-const MASTER_CF = (port: number) =>
-  `127.0.0.1:${port} inet n - n - - smtpd
+const MASTER_CF = (port: number, chrootSmtpd: boolean) =>
+  `127.0.0.1:${port} inet n - ${chrootSmtpd ? "y" : "n"} - - smtpd
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
@@ -177,6 +179,18 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * The queue directory's `private/`, made before Postfix's first start so that a policy socket can be put
+ * in it (where a chrooted smtpd finds it): owned by mail_owner, as Postfix requires. Returns its path.
+ */
+export function postfixPrivateDirectory(dir: TempDir): string {
+  const path = dir.file("spool/private");
+  mkdirSync(dir.file("spool"), { recursive: true }); // 0755: mail_owner must reach the queue in it
+  mkdirSync(path, { mode: 0o700 });
+  chownSync(path, Number(execFileSync("id", ["-u", "nobody"], { encoding: "utf8" })), 0);
+  return path;
+}
+
 /** Postfix's master (daemonized, waited for with -w) on 127.0.0.1:`port` with its config under dir. */
 export async function startPostfix(
   dir: TempDir,
@@ -192,7 +206,7 @@ export async function startPostfix(
   cpSync(join(root, "usr/share/postfix/dynamicmaps.cf"), join(etc, "dynamicmaps.cf"));
   mkdirSync(join(etc, "dynamicmaps.cf.d"), { recursive: true });
   writeFileSync(join(etc, "main.cf"), mainCf(dir, root, options));
-  writeFileSync(join(etc, "master.cf"), MASTER_CF(port));
+  writeFileSync(join(etc, "master.cf"), MASTER_CF(port, options.chrootSmtpd ?? false));
   // Postfix re-reads a main.cf written less than ~2 s ago until it "cools down": date them back.
   const past = new Date(Date.now() - 60_000);
   for (const file of ["main.cf", "master.cf"]) utimesSync(join(etc, file), past, past);

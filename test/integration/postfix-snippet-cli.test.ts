@@ -42,7 +42,13 @@ describe("mailpolicyd postfix-snippet", () => {
       "--config",
       config("[postfix]\nlisten = none\nsocket = /var/spool/postfix/private/mpd\n"),
     ]);
-    assert.match(socket.stdout, /^ {4}check_policy_service \{ unix:\/var\/spool\/postfix\/private\/mpd, /m);
+    // Relative to the queue directory, where Debian's chrooted smtpd looks it up.
+    assert.match(socket.stdout, /^ {4}check_policy_service \{ unix:private\/mpd, /m);
+    assert.equal(socket.stderr, "");
+    const outside = cli(["--config", config("[postfix]\nlisten = none\nsocket = /run/mpd.sock\n")]);
+    assert.equal(outside.status, 0);
+    assert.match(outside.stdout, /^ {4}check_policy_service \{ unix:\/run\/mpd\.sock, /m);
+    assert.match(outside.stderr, /\/run\/mpd\.sock is outside \/var\/spool\/postfix: a chrooted smtpd/);
     const listen = cli(["--listen", "127.0.0.1:10100", "--fail-closed"]);
     assert.equal(listen.status, 0);
     assert.match(

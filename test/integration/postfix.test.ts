@@ -11,11 +11,11 @@ import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
-import { policyCheck, postfixSnippet } from "../../src/postfix/snippet.ts";
+import { policyCheck, postfixEndpoint, postfixSnippet } from "../../src/postfix/snippet.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { swaksAsync, swaksWith } from "../helpers/exim.ts";
 import type { Nsd } from "../helpers/nsd.ts";
-import { type PostfixServer, startPostfix } from "../helpers/postfix.ts";
+import { postfixPrivateDirectory, type PostfixServer, startPostfix } from "../helpers/postfix.ts";
 import { freePort, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
 import { type DnsRelay, spfDaemonConfigText, startDnsRelay, startSpfNsd } from "../helpers/spf-zone.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
@@ -48,6 +48,7 @@ describe("Postfix policy delegation with a real Postfix", () => {
 
   before(async () => {
     dir = makeTempDir();
+    postfixPrivateDirectory(dir);
     nsd = await startSpfNsd();
     relay = await startDnsRelay(nsd.port);
     receiver = await startSmtpReceiver();
@@ -59,7 +60,8 @@ describe("Postfix policy delegation with a real Postfix", () => {
         `[alerts]\nfromaddr = mailpolicyd@pfx.test\ntoaddr = postmaster@pfx.test\nsmtp_host = 127.0.0.1\n` +
         `smtp_port = ${receiver.port}\nretry_min = 100ms\n` +
         // smtpd connects as mail_owner (nobody here, postfix on Debian: socket_group = postfix there).
-        `[postfix]\nlisten = 127.0.0.1:${policyPort}\nsocket = postfix.sock\nsocket_mode = 0666\n`,
+        // The socket in Postfix's queue directory, where a chrooted smtpd reaches it (docs/postfix.md).
+        `[postfix]\nlisten = 127.0.0.1:${policyPort}\nsocket = spool/private/mailpolicyd\nsocket_mode = 0666\n`,
       "test.conf",
       dir.path,
     );
@@ -125,16 +127,20 @@ describe("Postfix policy delegation with a real Postfix", () => {
     );
   });
 
-  it("asks over the Unix socket just the same (check_policy_service unix:PATH)", async () => {
-    const restart = async (endpoint: string) => {
+  it("asks over the Unix socket from a chrooted smtpd just the same (unix:private/NAME)", async () => {
+    const restart = async (endpoint: string, chrootSmtpd: boolean) => {
       const port = postfix!.port;
       await postfix!.stop();
       postfix = await startPostfix(dir, port, {
         recipientRestrictions: "",
         mainExtra: snippetLines(endpoint),
+        chrootSmtpd,
       });
     };
-    await restart(`unix:${dir.file("postfix.sock")}`);
+    // What `postfix-snippet` prints for this socket, relative to this Postfix's queue directory.
+    const endpoint = postfixEndpoint({ path: dir.file("spool/private/mailpolicyd") }, dir.file("spool"));
+    assert.equal(endpoint, "unix:private/mailpolicyd");
+    await restart(endpoint, true);
     try {
       const sent = await swaksAsync(postfix!.port, "alice@pass.spf.test", "unix@example.test", "over unix");
       assert.match(
@@ -143,7 +149,7 @@ describe("Postfix policy delegation with a real Postfix", () => {
         sent.output + failure(),
       );
     } finally {
-      await restart(`inet:127.0.0.1:${policyPort}`);
+      await restart(`inet:127.0.0.1:${policyPort}`, false);
     }
   });
 

@@ -6,7 +6,7 @@ import type { Config } from "../config/types.ts";
 import type { Metrics } from "../control/metrics.ts";
 import type { PolicyEngine } from "../engine/policy-engine.ts";
 import type { Logger } from "../log.ts";
-import { listenerConnectionBound } from "./connection-bound.ts";
+import { listenerConnectionBound, rateLimitedWarning } from "./connection-bound.ts";
 import {
   listenForRequests,
   type RequestServer,
@@ -29,7 +29,7 @@ export type ListenerEvent =
 /** What a listener tells each of its servers; the set adds the connection bound and the error handling. */
 export type ServeOptions = Omit<
   RequestServerOptions,
-  "onError" | "onListening" | "maxConnections" | "onBusy" | "onClientError"
+  "onError" | "onListening" | "maxConnections" | "onBusy" | "onClientError" | "onClosed"
 >;
 
 export interface ServerSet {
@@ -44,7 +44,8 @@ export interface ServerSet {
 
 /**
  * The servers of the listener `source`: each holds at most max_connections unanswered (connection-bound.ts),
- * logs a client's connection error at debug, and fails the actor on its own error once listening.
+ * logs a client's connection error at debug and a connection it closes for what its client did as a
+ * warning, and fails the actor on its own error once listening.
  */
 export function serverSet(
   config: Config,
@@ -54,6 +55,7 @@ export function serverSet(
 ): ServerSet {
   const servers: RequestServer[] = [];
   const { maxConnections, onBusy } = listenerConnectionBound(config, log, source);
+  const closed = rateLimitedWarning(log, source, "connection closed");
   let up = false;
   return {
     serve: (options) =>
@@ -63,6 +65,7 @@ export function serverSet(
           maxConnections,
           onBusy,
           onClientError: (code) => log.debug(source, "client connection error", { error: code }),
+          onClosed: (reason, bytes) => closed({ reason, bytes }),
           onError: (error) => up ? fail(error) : reject(error),
           onListening: resolve,
         }));

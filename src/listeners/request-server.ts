@@ -53,6 +53,12 @@ export interface RequestServerOptions {
   onTimeout(bytesSoFar: number, responder: Responder): void;
   /** EPIPE/ECONNRESET: the client (Exim after its own timeout) left before the answer. */
   onClientError(code: string): void;
+  /**
+   * The server closes a persistent connection for what its client did: sent more than a request's bound
+   * ahead of an answer still to come, did not read its answers, or stopped in the middle of a request.
+   * `bytes`: what it had sent of the request(s) then.
+   */
+  onClosed(reason: string, bytes: number): void;
   onError(error: Error): void;
   /** Listening; for TCP `bound` carries the port actually bound (port 0 asks for any free one). */
   onListening(bound: Transport): void;
@@ -84,6 +90,8 @@ interface Server {
   linger(connection: Connection): void;
   /** Waits for the next request (the timeout sweep), and takes one already buffered. */
   next(connection: Connection): void;
+  /** The connection is closed for what its client did (RequestServerOptions.onClosed). */
+  closing(reason: string, bytes: number): void;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -95,6 +103,11 @@ type AnySocket = any;
 // instead of the end of the stream, and the client may then lose the reply.
 const LINGER_MS = 1000;
 const LINGER_BYTES = 1024 * 1024;
+
+// A persistent connection's answers its client has not read, past which it is closed (Postfix reads each
+// answer before its next request). Bun: when the kernel's send buffer is full (a short write, a few hundred
+// KB); node:net queues in the process, so up to this many bytes.
+const UNREAD_ANSWER_BYTES = 1024 * 1024;
 
 // One object per connection, its own responder: no closure per connection. It sits in `waiting` (at
 // `slot`) from accept until its request is complete, for the timeout sweep, and again while it lingers.
@@ -143,7 +156,10 @@ class Connection implements Responder {
   }
 
   write(text: string | Uint8Array): void {
-    if (this.persistent && !this.halfClosed && !this.unanswered.closing) return this.answerAndWait(text);
+    // A client that half-closed after sending requests ahead gets all their answers, then the end.
+    if (this.persistent && (!this.halfClosed || this.size > 0) && !this.unanswered.closing) {
+      return this.answerAndWait(text);
+    }
     if (this.node) {
       if (this.socket.destroyed) return;
       // node:net reads on after end() until the client half-closes (allowHalfOpen), then closes: only bounded.
@@ -167,14 +183,12 @@ class Connection implements Responder {
   /** A persistent connection's answer: written, then the connection waits for its next request. */
   answerAndWait(text: string | Uint8Array): void {
     if (this.gone) return;
-    if (this.node) this.socket.write(text);
-    else {
+    if (this.node) {
+      this.socket.write(text);
+      if (this.socket.writableLength > UNREAD_ANSWER_BYTES) return this.answersUnread();
+    } else {
       const bytes = typeof text === "string" ? Buffer.from(text) : text;
-      const written = this.socket.write(bytes);
-      if (written < bytes.length) { // a full send buffer: end with the rest, the client connects again
-        this.socket.end(bytes.subarray(Math.max(0, written)));
-        return;
-      }
+      if (this.socket.write(bytes) < bytes.length) return this.answersUnread();
     }
     this.done = false;
     this.replied = false;
@@ -196,6 +210,36 @@ class Connection implements Responder {
     }
     buffer.set(chunk, this.size);
     this.size = size;
+  }
+
+  /**
+   * A persistent client that does not read its answers (they fill the socket): closed at once, what is
+   * unsent dropped. An end() would wait for the client to read first, and keep the socket meanwhile.
+   */
+  answersUnread(): void {
+    this.server.closing("the client does not read its answers", this.size);
+    this.persistent = false;
+    this.buffer = undefined;
+    this.size = 0;
+    if (this.node) this.socket.destroy();
+    else this.socket.terminate();
+  }
+
+  /**
+   * More bytes from a persistent client while its request is being decided. Postfix sends one request
+   * at a time; up to a request's bound is kept for the next, past it the answer ends the connection and
+   * the rest is dropped (as a lingering connection drops it), so the buffer stays bounded.
+   */
+  sentAhead(chunk: Uint8Array, maxBytes: number): void {
+    if (this.persistent && this.size + chunk.length <= maxBytes) return this.append(chunk);
+    if (this.persistent) {
+      this.server.closing("sent more than max_request_size ahead of its answer", this.size + chunk.length);
+      this.persistent = false;
+      this.buffer = undefined;
+      this.size = 0;
+      this.scanned = 0;
+    }
+    this.discard(chunk.length);
   }
 
   /** Bytes after the request: dropped; past LINGER_BYTES the connection is closed (the sweep forgets it). */
@@ -265,7 +309,9 @@ function drop(connection: Connection, chunk: Uint8Array): Uint8Array | undefined
 
 /**
  * The buffered request of `end` bytes, which empties the buffer; a persistent connection keeps the bytes
- * after it (a copy: the request may be read until onRequest returns), a readsocket one ignores them.
+ * after it, a readsocket one ignores them. Kept in place, as the buffer's view from `end` on: appending
+ * writes only past them, so the request stays as it is while onRequest reads it, and requests sent ahead
+ * in one write are taken without copying the rest once per request.
  */
 function take(connection: Connection, end: number): Uint8Array {
   const buffer = connection.buffer!;
@@ -275,7 +321,10 @@ function take(connection: Connection, end: number): Uint8Array {
   connection.scanned = 0;
   if (end < size) {
     connection.unread = true;
-    if (connection.persistent) connection.append(buffer.subarray(end, size));
+    if (connection.persistent) {
+      connection.buffer = buffer.subarray(end);
+      connection.size = size - end;
+    }
   }
   return buffer.subarray(0, end);
 }
@@ -361,6 +410,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const between: Server = {
     framing,
     linger,
+    closing: (reason, bytes) => options.onClosed(reason, bytes),
     next(connection) {
       watch(connection);
       // Requests sent ahead are taken one at a time, each on its own turn: an answer given at once would
@@ -424,6 +474,9 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       }
       if (now - connection.started < connection.waitMs) continue;
       if (!framing.answersTimeout) {
+        // A persistent connection idle between requests ends quietly (Postfix's max_idle); one stopped in
+        // the middle of a request is worth a line.
+        if (connection.size > 0) options.onClosed("no complete request within the timeout", connection.size);
         closeUnanswered(connection);
         continue;
       }
@@ -452,9 +505,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
           data(socket: AnySocket, chunk: Uint8Array) {
             const connection = socket.data as Connection | undefined;
             if (!connection) return; // refused: busy
-            if (connection.done) {
-              return connection.persistent ? connection.append(chunk) : connection.discard(chunk.length);
-            }
+            if (connection.done) return connection.sentAhead(chunk, framing.maxBytes);
             const request = collect(connection, chunk, framing);
             if (request) finish(connection, request);
           },
@@ -503,9 +554,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     const connection = new Connection(socket, true, unanswered, between, options.timeoutMs);
     watch(connection);
     socket.on("data", (chunk: Buffer) => {
-      if (connection.done) {
-        return connection.persistent ? connection.append(chunk) : connection.discard(chunk.length);
-      }
+      if (connection.done) return connection.sentAhead(chunk, framing.maxBytes);
       const request = collect(connection, chunk, framing);
       if (request) finish(connection, request);
     });

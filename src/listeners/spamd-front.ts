@@ -150,6 +150,8 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
           responder.reply(formatSpamdError("SPAMC", "EX_TIMEOUT", "timeout waiting for the request"));
         },
         onClientError: (code) => log.debug("spamd", "client connection error", { error: code }),
+        // Not persistent, and a timeout is answered: only for the type (request-server.ts).
+        onClosed: (reason, bytes) => log.warn("spamd", "connection closed", { reason, bytes }),
         onError: (error) => listening ? fail(error) : reject(error),
         onListening: resolve,
       }));

@@ -158,6 +158,22 @@ describe("the [postfix] listener", () => {
     assert.ok(Date.now() - started >= 500, "not before the idle timeout");
   });
 
+  it("closes a connection that stops in the middle of a request, and logs why", async () => {
+    const client = await connect({ path: dir.file("postfix.sock") });
+    client.send(block({ sender: "erin@example.org", client_address: "192.0.2.8", instance: "f1" }));
+    assert.equal(await client.reply(), "action=DUNNO\n\n");
+    client.send("request=smtpd_access_policy\nprotocol_state=RCPT\n");
+    assert.equal(await client.reply(), "closed");
+    await waitFor(
+      () =>
+        lines.some((line) =>
+          /postfix: connection closed reason="no complete request within the timeout"/.test(line)
+        ),
+      3000,
+      "the log line",
+    );
+  });
+
   it("a reload changes the words", async () => {
     const parsed = parseConfig(configText("defer = 451 4.7.1\nheaders = NONE\n"), "test.conf", dir.path);
     assert.ok(parsed.ok);

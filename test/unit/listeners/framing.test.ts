@@ -64,11 +64,13 @@ describe("listenForRequests with the Postfix framing on a Unix socket", () => {
   let server: RequestServer;
   let path: string;
   let requests: string[];
+  let closings: string[];
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "mailpolicyd-framing-"));
     path = join(dir, "postfix.sock");
     requests = [];
+    closings = [];
     await new Promise<void>((resolve, reject) => {
       server = listenForRequests({
         transport: { path },
@@ -82,13 +84,16 @@ describe("listenForRequests with the Postfix framing on a Unix socket", () => {
           requests.push(text);
           const n = requests.length;
           // Answered later, as the counters actor does, and at once for the second: both must work.
-          if (n % 2 === 1) setTimeout(() => responder.reply(`action=dunno ${n}\n\n`), 5);
+          // A request whose first attribute is `slow` waits long enough for the client to send more.
+          if (text.startsWith("slow")) setTimeout(() => responder.reply(`action=dunno ${n}\n\n`), 150);
+          else if (n % 2 === 1) setTimeout(() => responder.reply(`action=dunno ${n}\n\n`), 5);
           else responder.reply(`action=dunno ${n}\n\n`);
         },
         onTimeout(_bytes, responder) {
           responder.reply("never: the Postfix framing closes an idle connection silently");
         },
         onClientError() {},
+        onClosed: (reason, bytes) => closings.push(`${reason} (${bytes} bytes)`),
         onError: reject,
         onListening: () => resolve(),
       });
@@ -173,5 +178,102 @@ describe("listenForRequests with the Postfix framing on a Unix socket", () => {
     client.socket.end("a=1\n\n");
     await until(() => client.closed);
     assert.equal(client.received, "action=dunno 1\n\n");
+  });
+
+  it("answers every request sent ahead of a half-close, the first answered later, then ends", async () => {
+    const client = await connect();
+    client.socket.end("slow=1\n\nb=2\n\nc=3\n\n");
+    await until(() => client.closed);
+    assert.equal(client.received, "action=dunno 1\n\naction=dunno 2\n\naction=dunno 3\n\n");
+    assert.deepEqual(closings, []);
+  });
+
+  it("takes a hundred requests sent in one write in order, each whole", async () => {
+    const client = await connect();
+    const sent = Array.from({ length: 100 }, (_, i) => `n=${i}\nsender=s${i}@example.org\n\n`);
+    client.socket.write(sent.join(""));
+    await until(() => requests.length === 100 && client.received.split("\n\n").length === 101);
+    assert.deepEqual(requests, sent);
+    assert.equal(client.received, sent.map((_, i) => `action=dunno ${i + 1}\n\n`).join(""));
+    client.socket.destroy();
+  });
+
+  it("keeps a request's bound sent ahead of an answer; past it, answers, closes and says why", async () => {
+    const client = await connect();
+    client.socket.write("slow=1\n\n");
+    await until(() => requests.length === 1);
+    client.socket.write("b=2\n\n"); // within the bound (256 bytes): answered in turn
+    await sleep(20);
+    client.socket.write(`c=${"x".repeat(300)}\n\n`);
+    await until(() => client.closed);
+    assert.equal(client.received, "action=dunno 1\n\n");
+    assert.deepEqual(closings, ["sent more than max_request_size ahead of its answer (309 bytes)"]);
+    assert.deepEqual(requests, ["slow=1\n\n"]);
+  });
+
+  it("closes a connection that stops in the middle of a request, and says so", async () => {
+    const client = await connect();
+    client.socket.write("a=1\nb=2\n");
+    await until(() => client.closed);
+    assert.equal(client.received, "");
+    assert.deepEqual(closings, ["no complete request within the timeout (8 bytes)"]);
+  });
+});
+
+describe("listenForRequests with the Postfix framing: a client that does not read its answers", () => {
+  it("is closed once its answers fill the socket, and the server says why and goes on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailpolicyd-framing-"));
+    const path = join(dir, "postfix.sock");
+    const closings: string[] = [];
+    let answered = 0;
+    const server = await new Promise<RequestServer>((resolve, reject) => {
+      const started: RequestServer = listenForRequests({
+        transport: { path },
+        framing: new PostfixFraming(256, 5000),
+        maxConnections: 100,
+        onBusy() {},
+        timeoutMs: 5000,
+        onRequest(_request, responder) {
+          answered++;
+          responder.reply(`action=DEFER_IF_PERMIT ${"a long text ".repeat(8)}${answered}\n\n`);
+        },
+        onTimeout() {},
+        onClientError() {},
+        onClosed: (reason) => closings.push(reason),
+        onError: reject,
+        onListening: () => resolve(started),
+      });
+    });
+    try {
+      const socket = net.createConnection({ path });
+      let closed = false;
+      socket.on("end", () => closed = true);
+      socket.on("close", () => closed = true);
+      socket.on("error", () => closed = true);
+      await new Promise((resolve) => socket.on("connect", resolve));
+      socket.pause(); // reads nothing: the answers (~110 bytes each) pile up
+      const requests = "a=1\n\n".repeat(2000);
+      for (let i = 0; i < 20 && closings.length === 0; i++) {
+        socket.write(requests); // 40 000 requests, 4.4 MB of answers at most
+        await sleep(20);
+      }
+      for (let i = 0; i < 200 && closings.length === 0; i++) await sleep(10);
+      assert.deepEqual(closings, ["the client does not read its answers"]);
+      socket.resume();
+      for (let i = 0; i < 200 && !closed; i++) await sleep(10);
+      assert.ok(closed, "the server closed the connection");
+      // A well-behaved client is served as before.
+      const next = net.createConnection({ path });
+      let received = "";
+      next.on("data", (chunk) => received += chunk);
+      next.on("error", () => {});
+      next.write("b=2\n\n");
+      for (let i = 0; i < 200 && !received.endsWith("\n\n"); i++) await sleep(10);
+      assert.match(received, /^action=DEFER_IF_PERMIT a long text .*\n\n$/);
+      next.destroy();
+    } finally {
+      server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

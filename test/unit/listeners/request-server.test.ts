@@ -50,6 +50,7 @@ for (const kind of ["unix", "tcp"] as const) {
             responder.reply("timeout");
           },
           onClientError() {},
+          onClosed() {},
           onError: reject,
           onListening(where) {
             bound = where;

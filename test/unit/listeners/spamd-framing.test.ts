@@ -78,6 +78,7 @@ describe("listenForRequests with the spamd framing", () => {
           responder.reply("timeout");
         },
         onClientError() {},
+        onClosed() {},
         onError: reject,
         onListening: () => resolve(),
       });

@@ -33,18 +33,36 @@ export function parseRedisAddress(text: string): RedisAddress | string {
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") return NOT_AN_ADDRESS;
   if (url.hostname === "") return "the URL names no host";
   const db = url.pathname.replace(/^\//, "");
-  if (db !== "" && !/^\d{1,5}$/.test(db)) {
-    return "the database after the host must be a number: redis://HOST/0";
+  if (db !== "" && !(/^\d{1,5}$/.test(db) && Number(db) <= MAX_DATABASE)) {
+    return `the database after the host must be a number from 0 to ${MAX_DATABASE}: redis://HOST/0`;
   }
   const port = url.port === "" ? 6379 : Number(url.port);
+  const username = decoded(url.username);
+  const password = decoded(url.password);
+  if (username === null || password === null) {
+    return "the user or password has a % not followed by two hex digits (write % as %25)";
+  }
   return {
     host: url.hostname.replace(/^\[|\]$/g, ""),
     port,
     tls: url.protocol === "rediss:",
-    username: url.username === "" ? undefined : decodeURIComponent(url.username),
-    password: url.password === "" ? undefined : decodeURIComponent(url.password),
+    username,
+    password,
     database: db === "" ? undefined : Number(db),
   };
+}
+
+/** The `database` setting's bound, the URL's /DB as well. */
+export const MAX_DATABASE = 10_000;
+
+/** A URL's user or password, %-decoded; undefined when empty, null when an escape is broken. */
+function decoded(text: string): string | undefined | null {
+  if (text === "") return undefined;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
 }
 
 export const redisAddress = v.pipe(v.string(), parsedBy(parseRedisAddress));

@@ -5,7 +5,7 @@ import { STAGES } from "../protocols/attributes.ts";
 import { exemptionList, keyExpression } from "./limit-values.ts";
 import { dnsServerList, domainList, spfExemptionList } from "./spf-values.ts";
 import { spamdAddress, spamdUser } from "./spamassassin-values.ts";
-import { redisAddress, redisPrefix } from "./redis-values.ts";
+import { MAX_DATABASE, redisAddress, redisPrefix } from "./redis-values.ts";
 import { SPAMD_COMMANDS } from "../protocols/spamd-client.ts";
 import { HELO_CHECKS, SPF_ACTIONS, SPF_STAGES } from "../model/spf.ts";
 import {
@@ -273,7 +273,7 @@ export const REDIS_SECTION = {
   url: { schema: redisAddress, required: true },
   username: { schema: text },
   password: { schema: text },
-  database: { schema: integer(0, 10_000) },
+  database: { schema: integer(0, MAX_DATABASE) },
   tls_ca_file: { schema: absoluteOrRelativePath },
   prefix: { schema: redisPrefix, default: "mailpolicyd:" },
   timeout: { schema: duration(10, 10 * SECOND), default: "200ms" },

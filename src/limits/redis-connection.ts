@@ -5,6 +5,7 @@
 // ioredis reconnects by itself, on the one backoff (actors/backoff.ts).
 import type { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config/types.ts";
 import { backoffDelay } from "../actors/backoff.ts";
@@ -32,9 +33,11 @@ export function redisOptions(config: RedisConfig, onError: (error: Error) => voi
   const where = address.path !== undefined
     ? { path: address.path }
     : { host: address.host, port: address.port };
+  // The certificate's name to check: the host's name; an IP address is checked against the certificate's
+  // IP entries, and as servername (SNI) the runtimes refuse it outright (no connection at all).
   const tls = address.tls
     ? {
-      servername: address.host,
+      servername: isIP(address.host ?? "") === 0 ? address.host : undefined,
       ca: readCa(config.tlsCaFile, onError),
     }
     : undefined;

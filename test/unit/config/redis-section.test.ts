@@ -100,8 +100,14 @@ describe("[redis]", () => {
         "t.conf:6: redis.over_cache: must be at most 1m",
       ],
     );
-    assert.deepEqual(errors("[redis]\nurl = redis://h/x\n"), [
-      "t.conf:2: redis.url: the database after the host must be a number: redis://HOST/0",
+    for (const db of ["x", "10001", "99999"]) {
+      assert.deepEqual(errors(`[redis]\nurl = redis://h/${db}\n`), [
+        "t.conf:2: redis.url: the database after the host must be a number from 0 to 10000: redis://HOST/0",
+      ]);
+    }
+    // A broken %-escape in the credentials is a config error, not a crash.
+    assert.deepEqual(errors("[redis]\nurl = redis://:p%zz@h\n"), [
+      "t.conf:2: redis.url: the user or password has a % not followed by two hex digits (write % as %25)",
     ]);
     assert.deepEqual(errors("[redis]\nurl = unix:run/redis.sock\n"), [
       "t.conf:2: redis.url: unix: needs an absolute path",

@@ -51,8 +51,19 @@ local function num(x)
   return fmt(x)
 end
 local function fresh(now) return { t = now, c = 0, l = now, a = 0, p = 0, m = false } end
+-- A counter's fields (HMGET). A key among the counters' names that holds another type was written by
+-- something else: it is dropped and the counter starts anew, rather than failing every request and every
+-- merge that names it (docs/redis.md).
+local function hash_fields(key, ...)
+  local v = redis.pcall('HMGET', key, ...)
+  if v.err then
+    redis.call('DEL', key)
+    return {}
+  end
+  return v
+end
 local function load(key)
-  local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm')
+  local v = hash_fields(key, 't', 'c', 'l', 'a', 'p', 'm')
   if not v[1] then return nil end
   return { t = tonumber(v[1]), c = tonumber(v[2]), l = tonumber(v[3]), a = tonumber(v[4]),
     p = tonumber(v[5] or '0'), m = v[6] }
@@ -195,7 +206,7 @@ local function carry_into(r, carry, carry_inst)
   if carry_inst ~= '' then r.c.m = carry_inst end
 end
 local function read(key, L, now, carry, carry_inst)
-  local v = redis.call('HMGET', key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield, 'e')
+  local v = hash_fields(key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield, 'e')
   local r = { key = key, L = L, v = v, new = v[1] == false or v[1] == nil }
   if r.new then
     r.c = fresh(now)
@@ -471,9 +482,10 @@ return 0
 
 /**
  * merge, the upgrade and reconciliation paths: KEYS[1]; ARGV[6] mode ("adopt": only when Redis has no
- * counter; "add": add a counter counted elsewhere), [7..12] its t, c, l, a, p, m, [13] how many sighting
- * pairs follow (field, count, as in the hash). Both counters are brought to now; "add" keeps Redis's
- * window and adds the counts (it never lowers one), the further alert state wins.
+ * counter; "add": add a counter counted elsewhere), [7] the deadline (as SHARED's: a merge Redis runs after
+ * the client gave up writes nothing, so that the client may merge the counter again), [8..13] its t, c, l,
+ * a, p, m, [14] how many sighting pairs follow (field, count, as in the hash). Both counters are brought to
+ * now; "add" keeps Redis's window and adds the counts (it never lowers one), the further alert state wins.
  * Reply: {1 written | 0 not (adopt: Redis had one; either: the counter held nothing any more)}.
  */
 export const MERGE_SCRIPT = PRELUDE + WRITE + `
@@ -481,13 +493,17 @@ local key = KEYS[1]
 local now = now_ms(ARGV[1])
 local L = limit_at(1)
 local mode = ARGV[6]
+local deadline = tonumber(ARGV[7])
+if deadline > 0 and now > deadline then
+  return redis.error_reply('LATE the client gave up on this call ' .. (now - deadline) .. ' ms ago')
+end
 local c = load(key)
 if c ~= nil and mode == 'adopt' then return 0 end
-local o = { t = tonumber(ARGV[7]), c = tonumber(ARGV[8]), l = tonumber(ARGV[9]), a = tonumber(ARGV[10]),
-  p = tonumber(ARGV[11]), m = ARGV[12] }
+local o = { t = tonumber(ARGV[8]), c = tonumber(ARGV[9]), l = tonumber(ARGV[10]), a = tonumber(ARGV[11]),
+  p = tonumber(ARGV[12]), m = ARGV[13] }
 if o.m == '' then o.m = false end
 local oact = roll(o, L, now)
-local pairs_n = tonumber(ARGV[13])
+local pairs_n = tonumber(ARGV[14])
 if c == nil then
   if o.c == 0 and o.p == 0 and o.a == 0 then return 0 end
   c = o
@@ -502,8 +518,8 @@ else
 end
 if oact ~= 'forget' then
   for i = 0, pairs_n - 1 do
-    local field = ARGV[14 + 2 * i]
-    local times = tonumber(ARGV[15 + 2 * i])
+    local field = ARGV[15 + 2 * i]
+    local times = tonumber(ARGV[16 + 2 * i])
     local gen = string.sub(field, 1, 1)
     local value = string.sub(field, 3)
     -- aged: the newer generation becomes the older one, the older one goes

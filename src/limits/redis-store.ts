@@ -534,6 +534,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       timeArg(),
       ...limitArgs(limit),
       mode,
+      deadline(),
       ...counterArgs(counter),
     ]);
 

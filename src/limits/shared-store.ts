@@ -171,28 +171,43 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     return taken;
   };
 
+  /**
+   * Adds the memory store's counters into Redis, a slice at a time. Only those whose merge failed go back
+   * to the memory store, to be merged at the next try: putting back a merged one would add it twice. A
+   * merge the client gave up on (the timeout) writes nothing if Redis runs it later (the merge script's
+   * deadline), so it too is merged again, once. What can still count twice: a merge Redis ran whose answer
+   * the connection lost on its way back (docs/redis.md).
+   */
   const mergeLocal = async (): Promise<number> => {
     const taken = takeLocal();
-    let done = 0;
-    try {
-      for (; done < taken.length; done += MERGE_SLICE) {
-        await Promise.all(
-          taken.slice(done, done + MERGE_SLICE).map(([limit, key, counter]) =>
-            redis.addLocal(limit, key, counter)
-          ),
-        );
+    const failed: typeof taken = [];
+    let failure: unknown;
+    let merged = 0;
+    for (let at = 0; at < taken.length; at += MERGE_SLICE) {
+      const slice = taken.slice(at, at + MERGE_SLICE);
+      if (failure !== undefined) { // Redis failed: the rest is not sent
+        failed.push(...slice);
+        continue;
       }
-    } catch (error) {
-      // What was not merged goes back to the memory store, to be merged at the next try.
-      for (const [limit, key, counter] of taken.slice(done)) local.adopt(limit.name, key, counter);
-      options.changed();
-      // An incident: the memory store answers (it holds these counts) and the retry merges them when Redis
-      // answers, even if no request fails meanwhile (else Redis would count these keys from zero).
-      startIncident(error);
-      throw error;
+      const results = await Promise.allSettled(
+        slice.map(([limit, key, counter]) => redis.addLocal(limit, key, counter)),
+      );
+      results.forEach((result, i) => {
+        if (result.status === "fulfilled") merged++;
+        else {
+          failed.push(slice[i]);
+          failure ??= result.reason;
+        }
+      });
     }
-    health.merged += taken.length;
-    return taken.length;
+    health.merged += merged;
+    if (failure === undefined) return merged;
+    for (const [limit, key, counter] of failed) local.adopt(limit.name, key, counter);
+    options.changed();
+    // An incident: the memory store answers (it holds these counts) and the retry merges them when Redis
+    // answers, even if no request fails meanwhile (else Redis would count these keys from zero).
+    startIncident(failure);
+    throw failure;
   };
 
   return {

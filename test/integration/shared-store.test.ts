@@ -9,7 +9,8 @@ import type { MemoryStore } from "../../src/limits/memory-store.ts";
 import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
 import { connectRedis } from "../../src/limits/redis-connection.ts";
 import { createSharedStore, type SharedStore } from "../../src/limits/shared-store.ts";
-import { host, quiet } from "../helpers/redis-engines.ts";
+import { counterKey } from "../../src/limits/redis-keys.ts";
+import { host, quiet, redisClient } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 
@@ -117,6 +118,57 @@ describe("shared store: Redis, and the fallback while it is away", () => {
       assert.equal(one.local.keyCount(), 0);
       assert.equal(await one.hit("c@x.org"), "defer", "3 counted here, the 4th is over in Redis");
     } finally {
+      one.close();
+    }
+  });
+
+  it("a key of another type among the counters' names is replaced: counted, no incident", async () => {
+    const one = site(configFor(server, "local"));
+    const admin = redisClient(server);
+    try {
+      await admin.set(counterKey("mailpolicyd:", "out", "poison@x.org"), "not a counter");
+      for (let i = 0; i < 3; i++) assert.equal(await one.hit("poison@x.org"), "accept");
+      assert.equal(await one.hit("poison@x.org"), "defer", "the 4th of 3, counted in Redis");
+      assert.equal(one.shared.health().incidents, 0);
+      assert.equal(one.local.keyCount(), 0, "nothing counted by the fallback");
+    } finally {
+      admin.disconnect();
+      one.close();
+    }
+  });
+
+  it("a merge that Redis cuts short (paused) adds every counter exactly once", async () => {
+    const one = site(configFor(server, "local"));
+    const admin = redisClient(server);
+    try {
+      await admin.flushall();
+      // Counted here (as while Redis was away): 3000 senders, once or twice each.
+      const here = host(one.local, configFor(server, "local").limits, Date.now, () => Promise.resolve());
+      const senders = Array.from({ length: 3000 }, (_, i) => `m${i}@x.org`);
+      for (const [i, sender] of senders.entries()) {
+        for (let n = 0; n < 1 + (i % 2); n++) await here.hit(sender);
+      }
+      assert.equal(one.local.keyCount(), 3000);
+      // The merge starts; Redis stops taking writes for longer than the 150 ms timeout, as in a failover.
+      const merging = one.shared.mergeLocal();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await admin.call("CLIENT", "PAUSE", "600", "WRITE");
+      await assert.rejects(merging, "the merge was cut short");
+      // The memory store empties when a merge starts; `merged` counts those Redis has.
+      await waitFor(
+        () => one.shared.health().merged === 3000,
+        20_000,
+        "every counter merged after the pause",
+      );
+      assert.equal(one.shared.health().state, "up");
+      assert.equal(one.local.keyCount(), 0);
+      const counts = await Promise.all(
+        senders.map((sender) => admin.hget(counterKey("mailpolicyd:", "out", sender), "c")),
+      );
+      const wrong = senders.filter((_, i) => Number(counts[i]) !== 1 + (i % 2));
+      assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} counters not counted once`);
+    } finally {
+      admin.disconnect();
       one.close();
     }
   });

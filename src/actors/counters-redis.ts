@@ -8,6 +8,8 @@ import type { Metrics } from "../control/metrics.ts";
 import type { MemoryStore } from "../limits/memory-store.ts";
 import { connectRedis } from "../limits/redis-connection.ts";
 import { createSharedStore, type SharedStore } from "../limits/shared-store.ts";
+import { createExportedCounters, type ExportedCounters } from "../limits/exported-counters.ts";
+import { exportedPath, readExportedFile, writeExportedFile } from "../store/exported-file.ts";
 import type { CounterStore } from "../limits/counter-store.ts";
 
 export interface CountersRedisOptions {
@@ -19,6 +21,8 @@ export interface CountersRedisOptions {
   now: () => number;
   /** The memory store changed wholesale: the next snapshot must hold it, soon. */
   changed: () => void;
+  /** [daemon] state_file: the copies of shared counters are kept beside it (store/exported-file.ts). */
+  stateFile: () => string;
 }
 
 export interface CountersRedis {
@@ -27,6 +31,19 @@ export interface CountersRedis {
   /** The state file's counters are in memory: into Redis with them. */
   restored(): void;
   stop(): void;
+}
+
+/** The copies a previous run kept; an unreadable file is logged and left (a later save replaces it). */
+function loadExported(stateFile: string, log: Logger, now: number): ExportedCounters {
+  try {
+    return createExportedCounters(readExportedFile(exportedPath(stateFile), now));
+  } catch (error) {
+    log.error("redis", "the copies of the shared counters are unreadable: ignored", {
+      file: exportedPath(stateFile),
+      error: String(error),
+    });
+    return createExportedCounters();
+  }
 }
 
 /** Whether two [redis] configs name the same counters: one server (as addressed), database and prefix. */
@@ -44,6 +61,17 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
   let restoreDone = false;
   let stopped = false;
   const clients = new Map<SharedStore, ReturnType<typeof connectRedis>>();
+  // Outlives the shared stores: copied when [redis] is removed, used when it is added again.
+  const copies = loadExported(options.stateFile(), log, now());
+  const saveCopies = () => {
+    if (!copies.changed) return;
+    try {
+      writeExportedFile(exportedPath(options.stateFile()), copies.tables());
+      copies.saved();
+    } catch (error) {
+      log.error("redis", "cannot write the copies of the shared counters", { error: String(error) });
+    }
+  };
 
   const merge = (why: string) => {
     const store = shared;
@@ -67,7 +95,16 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
           ? log.error("redis", error.message)
           : log.debug("redis", "connection", { error: error.message }),
     );
-    shared = createSharedStore({ client, config: redis, local, log, now, changed: options.changed });
+    shared = createSharedStore({
+      client,
+      config: redis,
+      local,
+      exported: copies,
+      exportedChanged: saveCopies,
+      log,
+      now,
+      changed: options.changed,
+    });
     clients.set(shared, client);
     shared.configure(config.limits, config.daemon.maxKeys);
     settings = JSON.stringify(redis);

@@ -96,6 +96,7 @@ export function startCounters(
       state.changed();
       state.saveSoon();
     },
+    stateFile: () => config.daemon.stateFile,
   });
   const outbox = createAlertOutbox({
     log,

@@ -17,6 +17,7 @@ import {
   type ProbeBatch,
   refusesWhenOver,
 } from "./counter-store.ts";
+import type { ExportedCounters } from "./exported-counters.ts";
 import type { MemoryStore } from "./memory-store.ts";
 import { createRedisStore, type Phase, type RedisStore, type RedisStoreStats } from "./redis-store.ts";
 
@@ -59,6 +60,10 @@ export interface SharedStoreOptions {
   client: Redis;
   config: RedisConfig;
   local: MemoryStore;
+  /** The shared counters this host copied into memory when it last left Redis (exported-counters.ts). */
+  exported: ExportedCounters;
+  /** Copies were made or used up: the owner keeps them on disk. */
+  exportedChanged?: () => void;
   log: Logger;
   now: () => number;
   /** Something changed that the next snapshot must hold (the memory store emptied after a merge). */
@@ -69,7 +74,7 @@ export interface SharedStoreOptions {
 const MERGE_SLICE = 256;
 
 export function createSharedStore(options: SharedStoreOptions): SharedStore {
-  const { client, config, local, log, now } = options;
+  const { client, config, local, exported, log, now } = options;
   let limits: readonly LimitConfig[] = [];
   let maxKeys = 0;
   let down = false;
@@ -179,6 +184,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
    * the connection lost on its way back (docs/redis.md).
    */
   const mergeLocal = async (): Promise<number> => {
+    exported.expire(limits, now());
     const taken = takeLocal();
     const failed: typeof taken = [];
     let failure: unknown;
@@ -189,18 +195,24 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
         failed.push(...slice);
         continue;
       }
+      const mergedAt = now();
       const results = await Promise.allSettled(
-        slice.map(([limit, key, counter]) => redis.addLocal(limit, key, counter)),
+        slice.map(([limit, key, counter]) =>
+          redis.addLocal(limit, key, exported.toMerge(limit, key, counter, mergedAt))
+        ),
       );
       results.forEach((result, i) => {
-        if (result.status === "fulfilled") merged++;
-        else {
+        if (result.status === "fulfilled") {
+          merged++;
+          exported.merged(slice[i][0].name, slice[i][1]);
+        } else {
           failed.push(slice[i]);
           failure ??= result.reason;
         }
       });
     }
     health.merged += merged;
+    options.exportedChanged?.();
     if (failure === undefined) return merged;
     for (const [limit, key, counter] of failed) local.adopt(limit.name, key, counter);
     options.changed();
@@ -261,7 +273,10 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     }),
     mergeLocal,
     async exportToLocal() {
-      return await redis.exportCounters((limit, key, counter) => local.adopt(limit, key, counter));
+      return await redis.exportCounters((limit, key, counter) => {
+        exported.remember(limit, key, counter); // before adopt, which may roll it into a live counter
+        if (!local.adopt(limit, key, counter)) exported.merged(limit, key);
+      }).finally(() => options.exportedChanged?.());
     },
     async moveTo(target) {
       const writes: Promise<boolean>[] = [];

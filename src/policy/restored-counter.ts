@@ -39,3 +39,25 @@ export function mergeRestored(
   live.instance ??= restored.instance;
   return live;
 }
+
+/**
+ * What was counted in `counter` since `exported` was copied into it (Redis → memory: docs/redis.md,
+ * "Upgrade"): both brought to `now` on copies, then the counts less the copy's, never below zero. The
+ * window, alert state and sightings are the counter's. `exported` is left as it was; `counter` is rolled
+ * (as a merge would), the returned counter is new.
+ */
+export function countedSince(
+  counter: SenderCounter,
+  exported: SenderCounter,
+  limit: RateLimit,
+  now: number,
+): SenderCounter {
+  const before: SenderCounter = { ...exported, subjects: undefined, clientIps: undefined };
+  rollCounter(before, limit, now);
+  rollCounter(counter, limit, now);
+  return {
+    ...counter,
+    count: Math.max(0, counter.count - before.count),
+    prev: Math.max(0, (counter.prev ?? 0) - (before.prev ?? 0)),
+  };
+}

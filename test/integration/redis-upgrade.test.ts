@@ -41,6 +41,17 @@ async function sharedCount(server: RedisServer, sender: string, prefix = "mpd:")
   }
 }
 
+/**
+ * Waits until Redis holds `count` for `sender`: an answer goes out before its commit reaches Redis (the two
+ * passes), so a test reads Redis or asks another host only once it has.
+ */
+async function sharedCountReaches(server: RedisServer, sender: string, count: number, prefix = "mpd:") {
+  for (let tries = 0; await sharedCount(server, sender, prefix) !== count; tries++) {
+    assert.ok(tries < 400, `${count} for ${sender} in Redis`);
+    await new Promise((done) => setTimeout(done, 25));
+  }
+}
+
 /** The alert mails for `sender` the receiver has, after a pause long enough for a duplicate to arrive. */
 async function alertsFor(smtp: SmtpReceiver, sender: string): Promise<number> {
   await new Promise((done) => setTimeout(done, 1000));
@@ -175,6 +186,51 @@ describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () 
     assert.equal(await alertsFor(smtp, "b@back.example"), 1, "no alert again");
   });
 
+  it("Redis → memory → Redis by reloads: the shared counts come back once, with what memory counted", async () => {
+    const config = `[thresholds]\ntime = 3600\ncount = 10\n`;
+    const [one, two] = [dir(), dir()];
+    const first = await start(one, config + redisSection(server));
+    const second = await start(two, config + redisSection(server));
+    assert.deepEqual(await ask(first, "a@round.example", 3), ["no", "no", "no"]);
+    await sharedCountReaches(server, "a@round.example", 3);
+    await reload(first, one, config, /shared counters brought into memory counters=[1-9]/);
+    assert.deepEqual(await ask(first, "a@round.example", 2), ["no", "no"], "counted in memory: 4, 5");
+    assert.deepEqual(await ask(second, "a@round.example", 1), ["no"], "meanwhile in Redis: 4");
+    await sharedCountReaches(server, "a@round.example", 4);
+    await reload(
+      first,
+      one,
+      config + redisSection(server),
+      /this host's counters added into Redis counters=[1-9]/,
+    );
+    assert.equal(
+      await sharedCount(server, "a@round.example"),
+      6,
+      "3 shared + 2 in memory + 1 on the other host",
+    );
+  });
+
+  it("Redis → memory, a restart, → Redis: the copies of the shared counters outlive the restart", async () => {
+    const config = `[thresholds]\ntime = 3600\ncount = 10\n`;
+    const one = dir();
+    let daemon = await start(one, config + redisSection(server));
+    assert.deepEqual(await ask(daemon, "a@restart.example", 3), ["no", "no", "no"]);
+    await sharedCountReaches(server, "a@restart.example", 3);
+    await reload(daemon, one, config, /shared counters brought into memory counters=[1-9]/);
+    assert.ok(existsSync(one.file("state.json.exported")), "the copies kept beside the state file");
+    await daemon.stopCleanly();
+    daemon = await start(one, config);
+    assert.deepEqual(await ask(daemon, "a@restart.example", 2), ["no", "no"], "4 and 5, in memory");
+    await reload(
+      daemon,
+      one,
+      config + redisSection(server),
+      /this host's counters added into Redis counters=[1-9]/,
+    );
+    assert.equal(await sharedCount(server, "a@restart.example"), 5, "3 shared + 2 counted in memory, not 8");
+    assert.ok(!existsSync(one.file("state.json.exported")), "used up: removed");
+  });
+
   it("two hosts upgrading together: the shared count is the sum of what each counted", async () => {
     const config = `[thresholds]\ntime = 3600\ncount = 5\n`;
     const [one, two] = [dir(), dir()];
@@ -199,11 +255,8 @@ describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () 
     assert.equal(await sharedCount(server, "a@two.example"), 4, "2 + 2");
     assert.equal(await sharedCount(server, "c@two.example"), 1);
     assert.equal(await askPolicy(first.policySocket, "a@two.example\n"), "no", "the 5th");
-    // The answer goes out before its commit reaches Redis (the two passes): wait for it, as Exim would
-    // have taken longer than this to send the next message to the other host.
-    for (let tries = 0; tries < 400 && await sharedCount(server, "a@two.example") < 5; tries++) {
-      await new Promise((done) => setTimeout(done, 25));
-    }
+    // As Exim would have taken longer than this to send the next message to the other host.
+    await sharedCountReaches(server, "a@two.example", 5);
     assert.equal(
       await askPolicy(second.policySocket, "a@two.example\n"),
       "yes",
@@ -246,10 +299,7 @@ describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () 
     const second = await start(two, config);
     assert.deepEqual(await ask(first, "a@move.example", 1), ["no"]);
     assert.deepEqual(await ask(second, "a@move.example", 1), ["no"]);
-    for (let tries = 0; await sharedCount(server, "a@move.example") !== 2; tries++) {
-      assert.ok(tries < 200, "both counts in Redis");
-      await new Promise((done) => setTimeout(done, 25));
-    }
+    await sharedCountReaches(server, "a@move.example", 2);
     const moved = config.replace("prefix = mpd:", "prefix = twice:");
     await reload(first, one, moved, /shared counters moved to the new Redis/);
     await reload(second, two, moved, /shared counters moved to the new Redis/);

@@ -9,6 +9,7 @@ import type { MemoryStore } from "../../src/limits/memory-store.ts";
 import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
 import { connectRedis } from "../../src/limits/redis-connection.ts";
 import { createSharedStore, type SharedStore } from "../../src/limits/shared-store.ts";
+import { createExportedCounters } from "../../src/limits/exported-counters.ts";
 import { counterKey } from "../../src/limits/redis-keys.ts";
 import { host, quiet, redisClient } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
@@ -39,6 +40,7 @@ function site(config: Config): Site {
     client,
     config: config.redis!,
     local,
+    exported: createExportedCounters(),
     log: quiet,
     now: Date.now,
     changed: () => {},

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mergeRestored } from "../../../src/policy/restored-counter.ts";
+import { countedSince, mergeRestored } from "../../../src/policy/restored-counter.ts";
 import { makeCounter, Tally } from "../../../src/policy/sender-counter.ts";
 import { rollCounter } from "../../../src/policy/rate.ts";
 
@@ -54,5 +54,49 @@ describe("mergeRestored", () => {
     assert.equal(merged.count, 9);
     assert.equal(merged.alert, 1);
     assert.equal(merged.start, 50_000, "the alert period that began first");
+  });
+});
+
+describe("countedSince (a shared counter copied into memory, then counted on)", () => {
+  /** The copy as it was exported, and the live counter that goes on counting from it. */
+  const counted = (exported: ReturnType<typeof makeCounter>) => ({
+    copy: { ...exported },
+    live: { ...exported },
+  });
+
+  it("fixed: what was counted since the copy, in the same window; the copy is left as it was", () => {
+    const { copy, live } = counted(makeCounter(10_000, 5, 20_000, 2));
+    live.count += 3;
+    live.last = 30_000;
+    const since = countedSince(live, copy, limit("fixed"), 40_000);
+    assert.deepEqual([since.start, since.count, since.alert], [10_000, 3, 2]);
+    assert.deepEqual([copy.start, copy.count], [10_000, 5], "the copy unchanged");
+    assert.notEqual(since, live, "a new counter");
+  });
+
+  it("fixed: after the window ended, nothing of the copy is left to take off", () => {
+    const { copy, live } = counted(makeCounter(10_000, 5, 20_000, 0));
+    rollCounter(live, limit("fixed"), 75_000); // a new window at 75 s
+    live.count = 2;
+    const since = countedSince(live, copy, limit("fixed"), 80_000);
+    assert.deepEqual([since.start, since.count], [75_000, 2]);
+  });
+
+  it("sliding: the current and the previous sub-window each less the copy's", () => {
+    const { copy, live } = counted(makeCounter(0, 4, 30_000, 0));
+    live.count += 1; // 5 in the first sub-window, 4 of them the copy's
+    rollCounter(live, limit("sliding"), 70_000); // the next sub-window: prev 5
+    live.count = 2;
+    const since = countedSince(live, copy, limit("sliding"), 70_000);
+    assert.deepEqual([since.start, since.prev, since.count], [60_000, 1, 2]);
+  });
+
+  it("bucket: the level less the copy's level drained alike, never below zero", () => {
+    const { copy, live } = counted(makeCounter(0, 6, 0, 0));
+    live.count += 2; // 8 at 0 s
+    const since = countedSince(live, copy, limit("bucket"), 12_000); // 10 a minute: 2 drained from each
+    assert.equal(since.count, 2);
+    const drained = countedSince(makeCounter(0, 1, 0, 0), makeCounter(0, 6, 0, 0), limit("bucket"), 1_000);
+    assert.equal(drained.count, 0, "a counter below its copy (reset meanwhile) adds nothing");
   });
 });

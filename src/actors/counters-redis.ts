@@ -87,7 +87,16 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     );
   };
 
-  const start = (config: Config, redis: RedisConfig) => {
+  /** The engine and the control plane use `store` from now on. */
+  const activate = (store: SharedStore, redis: RedisConfig) => {
+    options.use(store);
+    if (options.metrics) options.metrics.redisHealth = store.health;
+    const where = redis.address.path ?? `${redis.address.host}:${redis.address.port}`;
+    log.info("redis", "counters shared through Redis", { redis: where, fallback: redis.fallback });
+  };
+
+  /** A shared store for `redis`; in use at once unless `later` (a move: once the counters are over). */
+  const start = (config: Config, redis: RedisConfig, later = false) => {
     const client = connectRedis(
       redis,
       (error) =>
@@ -109,10 +118,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     shared.configure(config.limits, config.daemon.maxKeys);
     settings = JSON.stringify(redis);
     usedConfig = redis;
-    options.use(shared);
-    if (options.metrics) options.metrics.redisHealth = shared.health;
-    const where = redis.address.path ?? `${redis.address.host}:${redis.address.port}`;
-    log.info("redis", "counters shared through Redis", { redis: where, fallback: redis.fallback });
+    if (!later) activate(shared, redis);
   };
 
   /**
@@ -134,14 +140,19 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       if (redis && JSON.stringify(redis) === settings) return;
       const old = shared;
       const before = usedConfig;
+      // Moved (another server, database or prefix): the old store answers until its counters are in the
+      // new Redis, so that what a key counts meanwhile is not left behind in the old one unseen.
+      const moving = old !== undefined && redis !== undefined && !stopped && !sameCounters(before!, redis);
       let exported: Promise<unknown> = Promise.resolve();
       if (old) {
         const same = redis !== undefined && sameCounters(before!, redis);
         shared = undefined;
         settings = undefined;
         usedConfig = undefined;
-        options.use(local);
-        if (options.metrics) options.metrics.redisHealth = undefined;
+        if (!moving) {
+          options.use(local);
+          if (options.metrics) options.metrics.redisHealth = undefined;
+        }
         // Only how the same counters are reached or used changed: they stay in Redis (a copy brought into
         // memory would be added into Redis again by the merge below: counted twice).
         if (same) finish(old);
@@ -157,15 +168,19 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
         }
       }
       if (!redis || stopped) return;
-      start(config, redis);
-      // Moved (another server, database or prefix): the old shared counters are written where the new
-      // Redis has none, never added (every host moves the same set), then the old connection goes.
-      if (old && !sameCounters(before!, redis)) {
+      start(config, redis, moving);
+      // The old shared counters are written where the new Redis has none, never added (every host moves
+      // the same set); then the new store takes over (unless a later reload chose another) and the old
+      // connection goes.
+      if (moving) {
         const target = shared!;
-        exported = old.moveTo(target).then(
+        exported = old!.moveTo(target).then(
           (keys) => log.info("redis", "shared counters moved to the new Redis", { counters: keys }),
           (error) => log.warn("redis", "shared counters not moved", { error: String(error) }),
-        ).finally(() => finish(old));
+        ).finally(() => {
+          if (shared === target && !stopped) activate(target, redis);
+          finish(old!);
+        });
       }
       // After the export or move: this host's own counters go into the new Redis, added.
       if (restoreDone) exported.then(() => merge(old ? "[redis] changed" : "[redis] added"));

@@ -279,11 +279,19 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       }).finally(() => options.exportedChanged?.());
     },
     async moveTo(target) {
-      const writes: Promise<boolean>[] = [];
-      await redis.exportCounters((limit, key, counter) =>
-        writes.push(target.adoptIfAbsent(limit, key, counter))
-      );
-      return (await Promise.all(writes)).filter(Boolean).length;
+      const found: [string, string, SenderCounter][] = [];
+      await redis.exportCounters((limit, key, counter) => found.push([limit, key, counter]));
+      // A slice at a time, as the merge: all at once put 1e5 calls in flight and the answers meanwhile
+      // over the timeout.
+      let written = 0;
+      for (let at = 0; at < found.length; at += MERGE_SLICE) {
+        const slice = found.slice(at, at + MERGE_SLICE);
+        const results = await Promise.all(
+          slice.map(([limit, key, counter]) => target.adoptIfAbsent(limit, key, counter)),
+        );
+        written += results.filter(Boolean).length;
+      }
+      return written;
     },
     async adoptIfAbsent(limitName, key, counter) {
       const limit = limits.find((candidate) => candidate.name === limitName);

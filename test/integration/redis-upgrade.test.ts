@@ -292,6 +292,47 @@ describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () 
     );
   });
 
+  it("a move under traffic: the old Redis answers until its counters are over, none of them lost", async () => {
+    const one = dir();
+    const config = `[thresholds]\ntime = 3600\ncount = 1000000\n` + redisSection(server);
+    const daemon = await start(one, config);
+    // 20 000 other counters to move, so that the move takes a while.
+    const client = redisClient(server);
+    const now = Date.now();
+    const pipeline = client.pipeline();
+    for (let i = 0; i < 20_000; i++) {
+      const key = `mpd:{f${i}@fill.example}:thresholds`;
+      pipeline.hset(key, "t", now, "c", 1, "l", now, "a", 0, "p", 0);
+      pipeline.pexpire(key, 3_600_000);
+    }
+    await pipeline.exec();
+    client.disconnect();
+    await ask(daemon, "hot@traffic.example", 200);
+    await sharedCountReaches(server, "hot@traffic.example", 200);
+    // The hot sender goes on while the daemon moves to another prefix.
+    let during = 0;
+    let moving = true;
+    const traffic = (async () => {
+      while (moving) during += (await ask(daemon, "hot@traffic.example", 10)).length;
+    })();
+    writeTestConfig(one, config.replace("prefix = mpd:", "prefix = busy:"));
+    daemon.signal("SIGHUP");
+    await daemon.waitForLog(/shared counters moved to the new Redis counters=[1-9]/, 30_000);
+    moving = false;
+    await traffic;
+    await ask(daemon, "hot@traffic.example", 100);
+    await new Promise((done) => setTimeout(done, 300)); // the last commits reach Redis
+    const moved = await sharedCount(server, "hot@traffic.example", "busy:");
+    const stayed = await sharedCount(server, "hot@traffic.example");
+    // The old Redis counted during the move (it answered); every count made before the move and after it
+    // is in the new one; of those made during it, the ones after the key's copy stayed in the old one.
+    assert.ok(
+      during > 0 && stayed - 200 >= during / 2,
+      `${stayed - 200} of ${during} counted in the old Redis`,
+    );
+    assert.ok(moved >= 300 && moved <= 300 + during, `${moved}: 200 before, ${during} during, 100 after`);
+  });
+
   it("two hosts moving to another prefix: the shared counts are written once, not once per host", async () => {
     const [one, two] = [dir(), dir()];
     const config = `[thresholds]\ntime = 3600\ncount = ${LIMIT}\n` + redisSection(server);

@@ -33,7 +33,8 @@ interface Site {
   close(): void;
 }
 
-function site(config: Config): Site {
+/** `settled`: waits after each hit for what the store sends in the background (a PING by default). */
+function site(config: Config, settled?: () => Promise<unknown>): Site {
   const local = bareMemoryStore(Date.now);
   const client = connectRedis(config.redis!, () => {});
   const shared = createSharedStore({
@@ -45,7 +46,7 @@ function site(config: Config): Site {
     now: Date.now,
     changed: () => {},
   });
-  const made = host(shared, config.limits, Date.now, () => client.ping().catch(() => {}));
+  const made = host(shared, config.limits, Date.now, settled ?? (() => client.ping().catch(() => {})));
   return {
     shared,
     local,
@@ -120,6 +121,28 @@ describe("shared store: Redis, and the fallback while it is away", () => {
       assert.equal(one.local.keyCount(), 0);
       assert.equal(await one.hit("c@x.org"), "defer", "3 counted here, the 4th is over in Redis");
     } finally {
+      one.close();
+    }
+  });
+
+  it("a hung Redis (SIGSTOP): answered by the fallback within the timeout, the next ones without waiting", async () => {
+    // Timed from the request to its verdict: no PING after each (it would wait for the hung Redis too).
+    const one = site(configFor(server, "local"), () => new Promise((done) => setTimeout(done, 20)));
+    try {
+      assert.equal(await one.hit("h@x.org"), "accept");
+      server.pause();
+      const began = performance.now();
+      assert.equal(await one.hit("h@x.org"), "accept");
+      const first = performance.now() - began;
+      // The bound the docs promise (timeout = 150 ms), with room for a slow machine; not a speed figure.
+      assert.ok(first < 150 + 850, `the first answer after ${first.toFixed(0)} ms`);
+      assert.equal(one.shared.health().state, "down");
+      const trips = one.shared.health().store.roundTrips;
+      assert.equal(await one.hit("h@x.org"), "accept");
+      assert.equal(one.shared.health().store.roundTrips, trips, "the fallback answers without asking Redis");
+      assert.equal(one.local.keyCount(), 1, "counted here meanwhile");
+    } finally {
+      server.resume();
       one.close();
     }
   });

@@ -188,7 +188,9 @@ class Connection implements Responder {
       if (this.socket.writableLength > UNREAD_ANSWER_BYTES) return this.answersUnread();
     } else {
       const bytes = typeof text === "string" ? Buffer.from(text) : text;
-      if (this.socket.write(bytes) < bytes.length) return this.answersUnread();
+      const written = this.socket.write(bytes);
+      if (written < 0) return this.socket.terminate(); // closed meanwhile: the client is gone
+      if (written < bytes.length) return this.answersUnread();
     }
     this.done = false;
     this.replied = false;

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 // parsers, the SMTP and Redis clients), which took most of its time (docs/decisions.md, "Startup").
 import { CLIENT_COMMANDS, type ClientCommand, DEFAULT_CONFIG_FILE, HELP } from "./help.ts";
 import { checkRequestLine } from "./check-request.ts";
+import { runCommand } from "./run.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import { VERSION } from "../version.ts";
 
@@ -14,7 +15,7 @@ function usageError(message: string, command = "main"): number {
   return EX_USAGE;
 }
 
-export function main(argv: string[]): number | Promise<number | "running"> {
+export function main(argv: string[]): number | "running" | Promise<number | "running"> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(`${HELP.main}\n`);
@@ -204,8 +205,9 @@ export function main(argv: string[]): number | Promise<number | "running"> {
       if (embedded && values.config) {
         return usageError("give --config or --default-config, not both", command);
       }
-      return import("./run.ts").then(({ runCommand }) =>
-        runCommand({ file: values.config ?? DEFAULT_CONFIG_FILE, embedded }, level as LogLevel | undefined)
+      return runCommand(
+        { file: values.config ?? DEFAULT_CONFIG_FILE, embedded },
+        level as LogLevel | undefined,
       );
     }
   }

@@ -1,6 +1,6 @@
-// What the executable loads before `run` re-executes itself (docs/decisions.md, "Startup: the modules
-// loaded once"): the entry imports only the re-execution and what it needs, so a daemon loads its modules
-// once; nodemailer is loaded with the first alert.
+// What the executable evaluates before `run` re-executes itself (docs/decisions.md, "Startup: the modules
+// loaded once"): the entry imports the re-execution first (modules are evaluated in import order), and it
+// needs nothing else, so a daemon evaluates its modules once; nodemailer is loaded with the first alert.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -22,8 +22,12 @@ describe("the entry's imports", () => {
     assert.ok(!valueImportsOf("actors/alert-transport.ts").includes("../policy/alert-notice.ts"));
   });
 
-  it("src/main.ts imports only the re-execution, which imports only runtime.ts and built-ins", () => {
-    assert.deepEqual(valueImportsOf("main.ts"), ["./cli/heap-tuning.ts"]);
+  it("src/main.ts imports the re-execution first, which imports only runtime.ts and built-ins", () => {
+    const text = readFileSync(`${SRC}main.ts`, "utf8");
+    const first = /^import\s+"([^"]+)";/m.exec(text);
+    assert.equal(first?.[1], "./cli/reexec-first.ts");
+    assert.ok(text.indexOf(first![0]) < text.search(/^import .* from /m), "before every other import");
+    assert.deepEqual(valueImportsOf("cli/reexec-first.ts"), ["./heap-tuning.ts"]);
     assert.deepEqual(valueImportsOf("cli/heap-tuning.ts"), ["../runtime.ts"]);
     assert.deepEqual(valueImportsOf("runtime.ts").filter((target) => !target.startsWith("node:")), []);
   });

@@ -18,7 +18,6 @@ export interface ExportedCounters {
   merged(limit: string, key: string): void;
   /** Drops the copies whose window has ended by `now` and those of limits no longer configured. */
   expire(limits: readonly LimitConfig[], now: number): void;
-  readonly size: number;
   /** Whether a copy came or went since the last `saved()`. */
   readonly changed: boolean;
   /** The copies by limit and key, for the file. */
@@ -31,14 +30,11 @@ export function createExportedCounters(
   restored: Map<string, Map<string, SenderCounter>> = new Map(),
 ): ExportedCounters {
   const copies = restored;
-  let size = 0;
-  for (const table of copies.values()) size += table.size;
   let changed = false;
   return {
     remember(limit, key, counter) {
       let table = copies.get(limit);
       if (!table) copies.set(limit, table = new Map());
-      if (!table.has(key)) size++;
       const copy = makeCounter(counter.start, counter.count, counter.last, counter.alert);
       copy.prev = counter.prev ?? 0;
       table.set(key, copy);
@@ -50,10 +46,7 @@ export function createExportedCounters(
     },
     merged(limit, key) {
       const table = copies.get(limit);
-      if (table?.delete(key)) {
-        size--;
-        changed = true;
-      }
+      if (table?.delete(key)) changed = true;
     },
     expire(limits, now) {
       for (const [name, table] of copies) {
@@ -61,14 +54,10 @@ export function createExportedCounters(
         for (const [key, copy] of table) {
           if (limit !== undefined && now < counterExpiresAt(copy, limit)) continue;
           table.delete(key);
-          size--;
           changed = true;
         }
         if (table.size === 0) copies.delete(name);
       }
-    },
-    get size() {
-      return size;
     },
     get changed() {
       return changed;

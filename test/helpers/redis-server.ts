@@ -21,11 +21,15 @@ export interface RedisServerOptions {
    * which slot a key is in) but stores nothing (CLUSTERDOWN).
    */
   cluster?: boolean;
+  /** A TLS port as well (tlsPort), with this certificate, its key and the CA that signed it (PEM files). */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export interface RedisServer {
   host: string;
   port: number;
+  /** With options.tls: the TLS port (clients are not asked for a certificate). */
+  tlsPort: number | undefined;
   /** The Unix socket's path, in the temp dir. */
   socket: string;
   /** The running server's PID (it changes with restart()). */
@@ -85,6 +89,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const dir = makeTempDir("mailpolicyd-redis-");
   const host = "127.0.0.1";
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : undefined;
   const socket = dir.file("redis.sock");
   let said = "";
   let child: ChildProcess | undefined;
@@ -111,6 +116,11 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       "",
     ];
     if (options.password !== undefined) args.push("--requirepass", options.password);
+    if (options.tls) {
+      const { certFile, keyFile, caFile } = options.tls;
+      args.push("--tls-port", String(tlsPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile);
+      args.push("--tls-ca-cert-file", caFile, "--tls-auth-clients", "no");
+    }
     if (options.cluster) {
       args.push("--cluster-enabled", "yes", "--cluster-config-file", dir.file("nodes.conf"));
     }
@@ -160,6 +170,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   return {
     host,
     port,
+    tlsPort,
     socket,
     get pid() {
       return child!.pid!;

@@ -2,46 +2,36 @@
 // by the host's name and by its IP address (where the runtimes refuse an IP as the TLS server name, so
 // none must be sent), the CA from tls_ca_file; and a certificate the CA does not vouch for is refused.
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { connectRedis } from "../../src/limits/redis-connection.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
-import { REDIS_SERVER } from "../helpers/redis-server.ts";
-import { freePort } from "../helpers/smtp-receiver.ts";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
-/** A CA and a server certificate for localhost and 127.0.0.1 it signed, made with openssl. */
+/** A CA and a server certificate for localhost and 127.0.0.1 it signed, and another CA, made with openssl. */
 function makeCertificates(dir: TempDir): void {
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir.path, stdio: "pipe" });
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=test CA",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-  );
-  openssl(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-  );
+  const newKey = ["-newkey", "rsa:2048", "-nodes"];
+  const ca = (name: string, file: string) =>
+    openssl(
+      "req",
+      "-x509",
+      ...newKey,
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      `${file}.key`,
+      "-out",
+      `${file}.pem`,
+    );
+  ca("test CA", "ca");
+  ca("other CA", "other"); // signs nothing of the server's
+  openssl("req", ...newKey, "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr");
   writeFileSync(dir.file("san.ext"), "subjectAltName = DNS:localhost, IP:127.0.0.1\n");
   openssl(
     "x509",
@@ -60,74 +50,23 @@ function makeCertificates(dir: TempDir): void {
     "-out",
     "server.pem",
   );
-  // Another CA, which signed nothing of the server's.
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=other CA",
-    "-keyout",
-    "other.key",
-    "-out",
-    "other.pem",
-  );
 }
 
 describe("[redis] over TLS, a real redis-server", () => {
   let dir: TempDir;
-  let server: ChildProcess;
+  let server: RedisServer;
   let port: number;
 
   before(async () => {
     dir = makeTempDir();
     makeCertificates(dir);
-    port = await freePort();
-    server = spawn(REDIS_SERVER, [
-      "--port",
-      "0",
-      "--tls-port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--tls-cert-file",
-      dir.file("server.pem"),
-      "--tls-key-file",
-      dir.file("server.key"),
-      "--tls-ca-cert-file",
-      dir.file("ca.pem"),
-      "--tls-auth-clients",
-      "no",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir.path,
-    ], { stdio: "ignore" });
-    await waitFor(
-      () => {
-        try {
-          execFileSync("openssl", ["s_client", "-connect", `127.0.0.1:${port}`], {
-            input: "",
-            stdio: "pipe",
-            timeout: 2000,
-          });
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      10_000,
-      "redis-server's TLS port",
-    );
+    server = await startRedisServer({
+      tls: { certFile: dir.file("server.pem"), keyFile: dir.file("server.key"), caFile: dir.file("ca.pem") },
+    });
+    port = server.tlsPort!;
   });
-  after(() => {
-    server?.kill("SIGKILL");
+  after(async () => {
+    await server?.stop();
     dir?.remove();
   });
 

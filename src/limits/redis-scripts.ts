@@ -237,6 +237,15 @@ local function check_reply(r, now)
   if r.over then over = 1; had = r.c.m or ''; left = period_left(r, now) end
   return { new, r.charge, num(r.level), over, had, left }
 end
+-- A sighting into a counter's fields to write (write's set): its count one more, or a new one while the
+-- generation holds fewer than 50.
+local function note(set, seen, field, distinct, n)
+  if seen then
+    set[#set + 1] = field; set[#set + 1] = fmt(tonumber(seen) + 1)
+  elseif n < 50 then
+    set[#set + 1] = field; set[#set + 1] = '1'; set[#set + 1] = distinct; set[#set + 1] = fmt(n + 1)
+  end
+end
 -- Counts the request when counted, notes the sightings, marks a crossing. Returns stored (0: a new counter
 -- not counted, nothing written), crossed 0|1 and, when crossed, the counter (t, c, l, a, p, m) and its
 -- sightings as field, count pairs: the alert lists them.
@@ -277,15 +286,8 @@ local function write(r, now, counted, alerts)
       ends = nil
     end
   end
-  local function note(seen, field, distinct, n)
-    if seen then
-      set[#set + 1] = field; set[#set + 1] = fmt(tonumber(seen) + 1)
-    elseif n < 50 then
-      set[#set + 1] = field; set[#set + 1] = '1'; set[#set + 1] = distinct; set[#set + 1] = fmt(n + 1)
-    end
-  end
-  if SUBJECT then note(seenS, sfield, 'ns', ns) end
-  if CLIENT_IP then note(seenI, ifield, 'ni', ni) end
+  if SUBJECT then note(set, seenS, sfield, 'ns', ns) end
+  if CLIENT_IP then note(set, seenI, ifield, 'ni', ni) end
   if c.m then
     set[#set + 1] = 'm'; set[#set + 1] = c.m
   elseif v[6] then
@@ -377,23 +379,40 @@ export const HIT_SCRIPT = PRELUDE + WRITE + `
 local now = now_ms(ARGV[1])
 local SUBJECT, CLIENT_IP = nil, nil
 ` + COUNTER + `
--- A request's words (limits/redis-hit-args.ts): numbers and flags, one argument for them all.
-local function words_of(text)
-  local w, n = {}, 0
-  for word in string.gmatch(text, '%S+') do n = n + 1; w[n] = word end
-  return w
-end
--- One request: its n counters from KEYS[k + 1], their words in w from w[6] on (WORDS_PER_COUNTER each),
--- their instances and carries' instances from ARGV[t] on.
-local function hit(k, t, w, n, refused)
-  local read_all = {}
+-- A request's words (limits/redis-hit-args.ts), read into its plan: the head's flags and deadline, and per
+-- counter its limit, cost, carry and flags. The requests of one call mostly send the same words (the same
+-- limits, the same deadline), so each text is read once a call: splitting it cost ~3 µs a request, the
+-- limits' tables more (docs/decisions.md, "The hit script's own work").
+local plans = {}
+local function plan_of(text)
+  local plan = plans[text]
+  if plan then return plan end
+  local w, m = {}, 0
+  for word in string.gmatch(text, '%S+') do m = m + 1; w[m] = word end
+  local n = tonumber(w[1])
+  local counters = {}
   for i = 1, n do
     local a = 5 + (i - 1) * 9
-    local L = { algo = w[a + 1], count = tonumber(w[a + 2]), window = tonumber(w[a + 3]),
-      burst = tonumber(w[a + 4]) }
-    local r = read(KEYS[k + i], L, now, tonumber(w[a + 6]), ARGV[t + 2 * i - 1])
-    measure(r, now, tonumber(w[a + 5]), ARGV[t + 2 * i - 2])
-    if r.over and w[a + 8] == '1' then refused = true end
+    counters[i] = {
+      L = { algo = w[a + 1], count = tonumber(w[a + 2]), window = tonumber(w[a + 3]), burst = tonumber(w[a + 4]) },
+      cost = tonumber(w[a + 5]), carry = tonumber(w[a + 6]), strict = w[a + 7] == '1', refuses = w[a + 8] == '1',
+      alerts = w[a + 9] == '1' }
+  end
+  plan = { n = n, subject = w[2] == '1', client_ip = w[3] == '1', deadline = tonumber(w[4]),
+    refused = w[5] == '1', counters = counters }
+  plans[text] = plan
+  return plan
+end
+-- One request: its counters from KEYS[k + 1] as its plan says, their instances and carries' instances
+-- from ARGV[t] on.
+local function hit(k, t, plan)
+  local n, counters, refused = plan.n, plan.counters, plan.refused
+  local read_all = {}
+  for i = 1, n do
+    local pc = counters[i]
+    local r = read(KEYS[k + i], pc.L, now, pc.carry, ARGV[t + 2 * i - 1])
+    measure(r, now, pc.cost, ARGV[t + 2 * i - 2])
+    if r.over and pc.refuses then refused = true end
     read_all[i] = r
   end
   -- The reply: one string of numbers, because a reply's elements each cost the client more to decode
@@ -401,8 +420,9 @@ local function hit(k, t, w, n, refused)
   -- period left (ms, when over), crossed; then now. After it the counter's instance for each counter over,
   -- then for each crossing its counter and sightings (t, c, l, a, p, m, field, count, ...).
   local numbers, over_instances, crossings = {}, {}, {}
+  local m = 0
   for i = 1, n do
-    local a = 5 + (i - 1) * 9
+    local pc = counters[i]
     local r = read_all[i]
     local new, over, left = 0, 0, 0
     if r.new then new = 1 end
@@ -411,12 +431,13 @@ local function hit(k, t, w, n, refused)
       over_instances[#over_instances + 1] = r.c.m or ''
       left = period_left(r, now)
     end
-    local _, crossed, details = write(r, now, (not refused) or w[a + 7] == '1', w[a + 9] == '1')
-    numbers[#numbers + 1] = table.concat({ DIGITS[new], fmt(r.charge), fmt(r.level), DIGITS[over], fmt(left),
-      DIGITS[crossed] }, ' ')
+    local _, crossed, details = write(r, now, (not refused) or pc.strict, pc.alerts)
+    numbers[m + 1] = DIGITS[new]; numbers[m + 2] = fmt(r.charge); numbers[m + 3] = fmt(r.level)
+    numbers[m + 4] = DIGITS[over]; numbers[m + 5] = fmt(left); numbers[m + 6] = DIGITS[crossed]
+    m = m + 6
     if details then crossings[#crossings + 1] = details end
   end
-  numbers[#numbers + 1] = fmt(now)
+  numbers[m + 1] = fmt(now)
   local out = { table.concat(numbers, ' ') }
   for i = 1, #over_instances do out[#out + 1] = over_instances[i] end
   for i = 1, #crossings do out[#out + 1] = crossings[i] end
@@ -425,17 +446,16 @@ end
 local replies = {}
 local k, b = 0, 2
 while b <= #ARGV do
-  local w = words_of(ARGV[b])
-  local n = tonumber(w[1])
+  local plan = plan_of(ARGV[b])
+  local n = plan.n
   local subject, client_ip = nil, nil
-  if w[2] == '1' then subject = ARGV[b + 1] end
-  if w[3] == '1' then client_ip = ARGV[b + 2] end
-  local deadline = tonumber(w[4])
-  if deadline > 0 and now > deadline then
-    replies[#replies + 1] = 'LATE the client gave up on this call ' .. (now - deadline) .. ' ms ago'
+  if plan.subject then subject = ARGV[b + 1] end
+  if plan.client_ip then client_ip = ARGV[b + 2] end
+  if plan.deadline > 0 and now > plan.deadline then
+    replies[#replies + 1] = 'LATE the client gave up on this call ' .. (now - plan.deadline) .. ' ms ago'
   else
     sightings_of(subject, client_ip)
-    local ok, reply = pcall(hit, k, b + 3, w, n, w[5] == '1')
+    local ok, reply = pcall(hit, k, b + 3, plan)
     if ok then
       replies[#replies + 1] = reply
     elseif type(reply) == 'table' and reply.err then

@@ -4,13 +4,19 @@
 // a request Redis cannot answer (past its deadline, a script error on its counter) fails alone.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { limitsOf, memoryHost, redisClient, redisHost } from "../helpers/redis-engines.ts";
+import {
+  type Host,
+  limitsOf,
+  memoryHost,
+  redisClient,
+  type RedisHost,
+  redisHost,
+} from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { HITS_PER_CALL } from "../../src/limits/redis-outbox.ts";
 import { HIT_SCRIPT } from "../../src/limits/redis-scripts.ts";
 import { pushHitArgs } from "../../src/limits/redis-hit-args.ts";
 import { hitCounter } from "../helpers/hit-counter.ts";
-import type { Verdict } from "../../src/policy/verdict.ts";
 
 const LIMITS = "[limit out]\nkey = sender\ncount = 3\ntime = 1h\n" +
   "[limit net]\nkey = client_address/24\ncount = 1000\ntime = 1h\nalgorithm = sliding\naction = warn\n";
@@ -24,6 +30,29 @@ async function evalshaCalls(server: RedisServer): Promise<number> {
   } finally {
     client.disconnect();
   }
+}
+
+type Extra = (i: number) => Record<string, string>;
+
+/** Every sender's request sent in one turn (so one merged call): their actions, in order. */
+function hitInOneTurn(redis: RedisHost, order: string[], extra: Extra): Promise<string[]> {
+  return Promise.all(
+    order.map((sender, i) =>
+      new Promise<string>((resolve) =>
+        redis.engine.hit(
+          { form: "attributes", stage: "rcpt", attributes: { sender, ...extra(i) } },
+          (verdict) => resolve(verdict!.action),
+        )
+      )
+    ),
+  );
+}
+
+/** The same requests one after the other on the memory store: the actions expected. */
+async function hitOneByOne(memory: Host, order: string[], extra: Extra): Promise<string[]> {
+  const actions: string[] = [];
+  for (let i = 0; i < order.length; i++) actions.push((await memory.hit(order[i], extra(i))).action);
+  return actions;
 }
 
 describe("Redis store: one script call per turn", () => {
@@ -43,27 +72,42 @@ describe("Redis store: one script call per turn", () => {
       // 10 senders × 4 recipients, all sent in one turn: 40 hits, so two calls of up to 32.
       const senders = Array.from({ length: 10 }, (_, i) => `s${i}@x.org`);
       const order = [0, 1, 2, 3].flatMap(() => senders);
-      const extra = (i: number) => ({ client_address: `192.0.2.${i % 7}` });
-      const answers = await Promise.all(
-        order.map((sender, i) =>
-          new Promise<Verdict>((resolve) =>
-            redis.engine.hit(
-              { form: "attributes", stage: "rcpt", attributes: { sender, ...extra(i) } },
-              (verdict) => resolve(verdict!),
-            )
-          )
-        ),
-      );
+      const extra: Extra = (i) => ({ client_address: `192.0.2.${i % 7}` });
+      const answers = await hitInOneTurn(redis, order, extra);
       assert.equal(order.length, 40);
       assert.equal(await evalshaCalls(server), Math.ceil(40 / HITS_PER_CALL), "one call per 32 hits");
-      const expected: string[] = [];
-      for (let i = 0; i < order.length; i++) expected.push((await memory.hit(order[i], extra(i))).action);
-      assert.deepEqual(answers.map((verdict) => verdict.action), expected);
+      const expected = await hitOneByOne(memory, order, extra);
+      assert.deepEqual(answers, expected);
       assert.deepEqual(expected.slice(30), Array(10).fill("defer"), "each sender's 4th recipient deferred");
       // Each request's verdict decided its own counting: the /24 (leaky) counted the 30 accepted ones.
       const [net] = await redis.show("192.0.2.0/24");
       assert.equal(net.count, 30);
       assert.equal((await redis.show("s3@x.org"))[0].count, 3);
+      assert.deepEqual(redis.unavailable, []);
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it("requests of one call whose words differ (one limit fewer, no client address) are each read as sent", async () => {
+    // The script reads each distinct text of words once a call (HIT_SCRIPT's plan_of): a request must get
+    // its own plan, not the one before it.
+    const limits = limitsOf(LIMITS);
+    const redis = redisHost(server, limits, Date.now);
+    const memory = memoryHost(limits, Date.now);
+    try {
+      await redis.hit("warm@x.org");
+      const senders = Array.from({ length: 6 }, (_, i) => `w${i}@x.org`);
+      const order = [0, 1, 2, 3].flatMap(() => senders);
+      const extra = (i: number): Record<string, string> =>
+        i % 3 === 2 ? {} : { client_address: `198.51.100.${i}` };
+      const answers = await hitInOneTurn(redis, order, extra);
+      const expected = await hitOneByOne(memory, order, extra);
+      assert.deepEqual(answers, expected);
+      assert.deepEqual(expected.slice(18), Array(6).fill("defer"), "each sender's 4th recipient deferred");
+      // The /24 counted the accepted requests that had a client address: 18 accepted, 12 of them with one.
+      const [net] = await redis.show("198.51.100.0/24");
+      assert.equal(net.count, 12);
       assert.deepEqual(redis.unavailable, []);
     } finally {
       await redis.close();

@@ -1,9 +1,9 @@
 // The shared counters a host copied into its memory store when it switched from Redis back to memory
 // ([redis] removed, docs/redis.md "Upgrade"), as they were then. They stay in Redis (other hosts may go on
 // counting there), so when this host adds its counters into Redis again, it adds only what it counted
-// since the copy (policy/restored-counter.ts, countedSince): else every shared count would come back
-// doubled, once per host that made the round trip. One copy per key copied, dropped once merged or once
-// its window has ended. store/exported-file.ts keeps them across a restart.
+// since the copy, counts and sightings (policy/restored-counter.ts, countedSince): else every shared count
+// would come back doubled, once per host that made the round trip. One copy per key copied, dropped once
+// merged or once its window has ended. store/exported-file.ts keeps them across a restart.
 import type { LimitConfig } from "../model/limit.ts";
 import { counterExpiresAt } from "../policy/rate.ts";
 import { countedSince } from "../policy/restored-counter.ts";
@@ -37,6 +37,8 @@ export function createExportedCounters(
       if (!table) copies.set(limit, table = new Map());
       const copy = makeCounter(counter.start, counter.count, counter.last, counter.alert);
       copy.prev = counter.prev ?? 0;
+      copy.subjects = counter.subjects?.copy(); // the counter goes on noting sightings in memory
+      copy.clientIps = counter.clientIps?.copy();
       table.set(key, copy);
       changed = true;
     },

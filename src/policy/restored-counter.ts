@@ -42,9 +42,9 @@ export function mergeRestored(
 
 /**
  * What was counted in `counter` since `exported` was copied into it (Redis → memory: docs/redis.md,
- * "Upgrade"): both brought to `now` on copies, then the counts less the copy's, never below zero. The
- * window, alert state and sightings are the counter's. `exported` is left as it was; `counter` is rolled
- * (as a merge would), the returned counter is new.
+ * "Upgrade"): both brought to `now` on copies, then the counts and the sightings less the copy's, never below
+ * zero (Redis still holds the copy's). The window and alert state are the counter's. `exported` is left as
+ * it was; `counter` is rolled (as a merge would), the returned counter is new.
  */
 export function countedSince(
   counter: SenderCounter,
@@ -52,12 +52,18 @@ export function countedSince(
   limit: RateLimit,
   now: number,
 ): SenderCounter {
-  const before: SenderCounter = { ...exported, subjects: undefined, clientIps: undefined };
+  const before: SenderCounter = {
+    ...exported,
+    subjects: exported.subjects?.copy(),
+    clientIps: exported.clientIps?.copy(),
+  };
   rollCounter(before, limit, now);
   rollCounter(counter, limit, now);
   return {
     ...counter,
     count: Math.max(0, counter.count - before.count),
     prev: Math.max(0, (counter.prev ?? 0) - (before.prev ?? 0)),
+    subjects: before.subjects ? counter.subjects?.since(before.subjects) : counter.subjects,
+    clientIps: before.clientIps ? counter.clientIps?.since(before.clientIps) : counter.clientIps,
   };
 }

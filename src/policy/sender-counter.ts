@@ -129,6 +129,30 @@ export class Tally {
     });
   }
 
+  /** A copy that later counting here does not change, generations included. */
+  copy(): Tally | undefined {
+    const entries: [string, number, number][] = [];
+    this.forEach((value, count, older) => entries.push([value, count, older]));
+    return Tally.from(entries);
+  }
+
+  /**
+   * What this tally saw beyond `before`, an earlier copy of it brought to the same generation: each value's
+   * count less the copy's, generation by generation, never below zero; undefined when nothing is left.
+   */
+  since(before: Tally): Tally | undefined {
+    const had = new Map<string, [newer: number, older: number]>();
+    before.forEach((value, count, older) => had.set(value, [count - older, older]));
+    const entries: [string, number, number][] = [];
+    this.forEach((value, count, older) => {
+      const [newerBefore, olderBefore] = had.get(value) ?? [0, 0];
+      const newer = Math.max(0, count - older - newerBefore);
+      const olderLeft = Math.max(0, older - olderBefore);
+      if (newer + olderLeft > 0) entries.push([value, newer + olderLeft, olderLeft]);
+    });
+    return Tally.from(entries);
+  }
+
   *[Symbol.iterator](): IterableIterator<[string, number]> {
     const entries: [string, number][] = [];
     this.forEach((value, count) => entries.push([value, count]));

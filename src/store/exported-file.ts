@@ -1,8 +1,8 @@
 // `state_file.exported`: the shared counters a host copied from Redis when it switched back to memory
 // (limits/exported-counters.ts), so that a restart before [redis] is added again does not forget them and
 // add every shared count into Redis a second time. Written whole (atomically, as the state file) after the
-// copy and after each merge that uses some; removed when none is left. Rows as in the state file, without
-// sightings.
+// copy and after each merge that uses some; removed when none is left. Rows as in the state file, sightings
+// included (a merge adds only those seen since the copy).
 import { unlinkSync } from "node:fs";
 import type { SenderCounter } from "../policy/sender-counter.ts";
 import { JsonBytes } from "./json-bytes.ts";
@@ -31,7 +31,7 @@ export function writeExportedFile(path: string, tables: ExportedTables): void {
     for (const [key, counter] of table) {
       if (!first) out.raw(",");
       first = false;
-      writeCounter(out, key, counter, false);
+      writeCounter(out, key, counter);
       rows++;
     }
     out.raw("]");

@@ -210,6 +210,33 @@ describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () 
     );
   });
 
+  it("Redis → memory → Redis by reloads: an address seen is listed as often as it was, not twice", async () => {
+    const config = `[thresholds]\ntime = 3600\ncount = 10\n`;
+    const rcpt = "rcpt sender=s@sightings.example recipient=x@example.net client_address=192.0.2.7\n";
+    const seen = async () => {
+      const client = redisClient(server);
+      try {
+        return Number(await client.hget("mpd:{s@sightings.example}:thresholds", "i:192.0.2.7") ?? 0);
+      } finally {
+        client.disconnect();
+      }
+    };
+    const one = dir();
+    const daemon = await start(one, config + redisSection(server));
+    await askMany(daemon.policySocket, rcpt, 3);
+    await sharedCountReaches(server, "s@sightings.example", 3);
+    await reload(daemon, one, config, /shared counters brought into memory counters=[1-9]/);
+    await askMany(daemon.policySocket, rcpt, 2);
+    await reload(
+      daemon,
+      one,
+      config + redisSection(server),
+      /this host's counters added into Redis counters=[1-9]/,
+    );
+    assert.equal(await sharedCount(server, "s@sightings.example"), 5);
+    assert.equal(await seen(), 5, "3 seen through Redis + 2 in memory, not 8");
+  });
+
   it("Redis → memory, a restart, → Redis: the copies of the shared counters outlive the restart", async () => {
     const config = `[thresholds]\ntime = 3600\ncount = 10\n`;
     const one = dir();

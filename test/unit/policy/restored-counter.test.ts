@@ -99,4 +99,54 @@ describe("countedSince (a shared counter copied into memory, then counted on)", 
     const drained = countedSince(makeCounter(0, 1, 0, 0), makeCounter(0, 6, 0, 0), limit("bucket"), 1_000);
     assert.equal(drained.count, 0, "a counter below its copy (reset meanwhile) adds nothing");
   });
+
+  it("the sightings less the copy's: only what was seen since goes into Redis, which holds the rest", () => {
+    const exported = makeCounter(10_000, 3, 20_000, 0);
+    exported.clientIps = new Tally("192.0.2.7", 3);
+    exported.subjects = new Tally("Hi", 3);
+    const copy = { ...exported, clientIps: exported.clientIps.copy(), subjects: exported.subjects.copy() };
+    const live = exported; // memory goes on counting in the counter it took
+    live.count += 2;
+    live.clientIps!.add("192.0.2.7");
+    live.clientIps!.add("198.51.100.1");
+    const since = countedSince(live, copy, limit("fixed"), 40_000);
+    assert.deepEqual([...since.clientIps!], [["192.0.2.7", 1], ["198.51.100.1", 1]]);
+    assert.equal(since.subjects, undefined, "no subject seen since");
+    assert.deepEqual([...copy.clientIps!], [["192.0.2.7", 3]], "the copy unchanged");
+    assert.deepEqual([...live.clientIps!], [["192.0.2.7", 4], ["198.51.100.1", 1]], "nor the live counter's");
+  });
+
+  it("sliding: the sightings of each sub-window less the copy's of the same one", () => {
+    const exported = makeCounter(0, 2, 30_000, 0);
+    exported.clientIps = new Tally("192.0.2.7", 2);
+    const copy = { ...exported, clientIps: exported.clientIps.copy() };
+    const live = exported;
+    live.clientIps!.add("192.0.2.7"); // 3 in the first sub-window, 2 of them the copy's
+    rollCounter(live, limit("sliding"), 70_000); // the next sub-window: the older generation
+    live.clientIps!.add("192.0.2.7");
+    const since = countedSince(live, copy, limit("sliding"), 70_000);
+    const entries: [string, number, number][] = [];
+    since.clientIps!.forEach((value, count, older) => entries.push([value, count, older]));
+    assert.deepEqual(entries, [["192.0.2.7", 2, 1]], "1 newer + 1 older");
+  });
+});
+
+describe("Tally copy and since", () => {
+  it("a copy keeps both generations and does not follow the original", () => {
+    const tally = new Tally("a", 2);
+    tally.add("b");
+    tally.aged();
+    tally.add("a", 3);
+    const copy = tally.copy()!;
+    tally.add("c");
+    const entries: [string, number, number][] = [];
+    copy.forEach((value, count, older) => entries.push([value, count, older]));
+    assert.deepEqual(entries, [["a", 5, 2], ["b", 1, 1]]);
+  });
+
+  it("since: nothing left is undefined; a value seen less than before does not go below zero", () => {
+    const before = new Tally("a", 3);
+    assert.equal(new Tally("a", 3).since(before), undefined);
+    assert.equal(new Tally("a", 1).since(before), undefined);
+  });
 });

@@ -8,8 +8,8 @@
 //   postfix: Postfix's policy delegation (persistent connections, blocks ending in an empty line; a block
 //            is taken whole from one read, as the load generator sends it).
 //   attr:    the readsocket attribute form (one line, answer, close).
-//   --redis PORT (attr): counts exactly in a real redis-server instead of Maps: the requests read in one
-//            turn go as one EVALSHA doing three INCRs each (mailpolicyd's HIT_SCRIPT, stripped).
+//   --redis PORT (attr): counts exactly in a real redis-server (its database 1) instead of Maps: the
+//            requests read in one turn go as one EVALSHA doing three INCRs each (HIT_SCRIPT, stripped).
 // Usage: bun floor-server.ts ADDRESS postfix|attr [--redis PORT]; ADDRESS: a Unix socket path or HOST:PORT.
 import { Buffer } from "node:buffer";
 import { unlinkSync } from "node:fs";
@@ -86,7 +86,7 @@ return out`;
 
 /** The requests read this turn, answered together once Redis has counted them. */
 function redisCounting(port: number) {
-  const client = new Redis({ port, host: "127.0.0.1" });
+  const client = new Redis({ port, host: "127.0.0.1", db: 1 }); // apart from the daemon's counters
   let sha = "";
   // deno-lint-ignore no-explicit-any
   let waiting: { socket: any; keys: string[] }[] = [];

@@ -10,7 +10,8 @@
 //                 spamd, redis (default: all)
 //                 postfix: the [postfix] listener (Postfix's policy delegation, persistent connections, RCPT
 //                 blocks as Postfix 3.7 sends them, the same limits as the readsocket scenarios) against the
-//                 Bun.listen reference that answers action=DUNNO, in interleaved rounds
+//                 Bun.listen reference that answers action=DUNNO and the floor (test/bench/floor-server.ts: a
+//                 server that only counts), in interleaved rounds
 //                 spf: warm SPF checks/s in-process for a record with two includes, cold checks of a
 //                 three-include record against a local nsd (test/bench/spf-check.ts), and the CPU per request
 //                 [spf] adds on the policy socket (attribute form, uniform 1e5 senders of one domain from 250
@@ -26,7 +27,8 @@
 //                 front alone with a concern that answers at once (test/bench/spamd-front.ts)
 //                 redis: the attribute-form scenarios with counters in a real redis-server against the same
 //                 daemon counting in memory, in interleaved rounds: req/s, p99, Redis round trips per
-//                 request (/metrics), redis-server's CPU per request, Redis's memory per counter
+//                 request (/metrics), redis-server's CPU per request, Redis's memory per counter; and the
+//                 floor (floor-server.ts) counting in Maps and exactly in the same redis-server, interleaved
 //   --spamd-scans N   for spamd: scans per client against the real spamd (default 150)
 //   --match TEXT  only the throughput scenarios whose name contains TEXT (A|B: either; references always run)
 //   --exim        the same as --only exim
@@ -141,6 +143,15 @@ async function startServer(kind, transport = "unix") {
   const address = transport === "tcp" ? tcp : socket;
   let command = referenceC;
   let args = [address];
+  if (kind.startsWith("floor")) {
+    command = bun;
+    args = [
+      join(root, "test/bench/floor-server.ts"),
+      address,
+      "attr",
+      ...(kind === "floor-redis" ? ["--redis", String(redisPort)] : []),
+    ];
+  }
   if (kind.startsWith("reference-bun")) {
     // It re-executes itself with the heap settings `mailpolicyd run` gives the daemon (reference-server.ts).
     command = bun;
@@ -355,7 +366,8 @@ async function measureInterleaved(scenario) {
 // The Postfix listener (--only postfix): the daemon with the readsocket scenarios' limits and a [postfix]
 // listener on loopback TCP, and the Bun.listen reference answering action=DUNNO to each block, both driven
 // by the load generator's persistent connections (one per client, as an smtpd process keeps one), in
-// interleaved rounds. Postfix's peers (postfwd2, policyd-rate-limit) were measured at ~1 200 req/s on this
+// interleaved rounds, with the floor (floor-server.ts: what counting alone costs, docs/decisions.md "The
+// floor"). Postfix's peers (postfwd2, policyd-rate-limit) were measured at ~1 200 req/s on this
 // kind of machine: POSTFIX_PEERS_RPS.
 const POSTFIX_PEERS_RPS = 1200;
 async function startPostfixServer(kind) {
@@ -363,7 +375,9 @@ async function startPostfixServer(kind) {
   mkdirSync(dir);
   const address = `127.0.0.1:${await freePort()}`;
   let command = bun;
-  let args = [join(root, "test/bench/reference-server.ts"), address, "--postfix"];
+  let args = kind === "floor"
+    ? [join(root, "test/bench/floor-server.ts"), address, "postfix"]
+    : [join(root, "test/bench/reference-server.ts"), address, "--postfix"];
   if (kind === "mailpolicyd" || kind === "baseline") {
     const config = join(dir, "mailpolicyd.conf");
     writeFileSync(
@@ -396,7 +410,7 @@ async function startPostfixServer(kind) {
 
 async function measurePostfix() {
   const servers = new Map();
-  for (const kind of ["reference", "mailpolicyd", ...(values.baseline ? ["baseline"] : [])]) {
+  for (const kind of ["reference", "floor", "mailpolicyd", ...(values.baseline ? ["baseline"] : [])]) {
     servers.set(kind, await startPostfixServer(kind));
   }
   const rows = [];
@@ -420,10 +434,14 @@ async function measurePostfix() {
     const daemon = combined.get("mailpolicyd");
     const reference = combined.get("reference");
     const baseline = combined.get("baseline");
+    const floor = combined.get("floor");
     rows.push({
       name,
       ...daemon,
       cpu_us_per_request: cpuPerRequest("mailpolicyd"),
+      floor_rps: floor.rps,
+      floor_cpu_us_per_request: cpuPerRequest("floor"),
+      floor_of_reference: Math.round((floor.rps / reference.rps) * 1000) / 10,
       reference_rps: reference.rps,
       reference_p99_us: reference.p99_us,
       reference_errors: reference.errors,
@@ -534,10 +552,12 @@ async function measureRedis() {
   }
   const usedMemory = () => Number(/used_memory:(\d+)/.exec(cli("INFO", "memory"))[1]);
   const emptyMemory = usedMemory();
-  const servers = new Map([["memory", await startServer("mailpolicyd")], [
-    "redis",
-    await startServer("mailpolicyd-redis"),
-  ]]);
+  const servers = new Map([
+    ["memory", await startServer("mailpolicyd")],
+    ["redis", await startServer("mailpolicyd-redis")],
+    ["floor", await startServer("floor")],
+    ["floor-redis", await startServer("floor-redis")],
+  ]);
   const roundTrips = async (server) => {
     const metrics = await controlGet(server.control, "/metrics", false).catch((error) => {
       throw new Error(`${error.message}; exit ${server.child.exitCode}; the daemon's log:\n${server.log()}`);
@@ -558,10 +578,11 @@ async function measureRedis() {
     // req/s and 98 µs of the daemon's CPU a request, after 10 s 7 533 and 74). Both servers get the same.
     for (const server of servers.values()) drive(server.address, mode, keys, "attr", REDIS_WARM_UP_SECONDS);
     const measured = new Map([...servers.keys()].map((kind) => [kind, { cpu: 0, loads: [] }]));
-    let redisCpu = 0; // redis-server's, during the Redis rounds: what a request costs on the other side
+    // redis-server's CPU during each server's rounds: what a request costs on the other side
+    const redisCpu = new Map([...servers.keys()].map((kind) => [kind, 0]));
     const tripsBefore = await roundTrips(servers.get("redis"));
     for (let round = 0; round < rounds; round++) {
-      for (const kind of round % 2 === 0 ? ["memory", "redis"] : ["redis", "memory"]) {
+      for (const kind of round % 2 === 0 ? [...servers.keys()] : [...servers.keys()].reverse()) {
         const server = servers.get(kind);
         const cpuStart = cpuSeconds(server.child.pid);
         const redisStart = cpuSeconds(redis.pid);
@@ -569,14 +590,20 @@ async function measureRedis() {
           drive(server.address, mode, keys, "attr", seconds / rounds, 0, false, true),
         );
         measured.get(kind).cpu += cpuSeconds(server.child.pid) - cpuStart;
-        if (kind === "redis") redisCpu += cpuSeconds(redis.pid) - redisStart;
+        redisCpu.set(kind, redisCpu.get(kind) + cpuSeconds(redis.pid) - redisStart);
       }
     }
     const figures = (kind) => {
       const { cpu, loads } = measured.get(kind);
       const load = combine(loads);
-      return { ...load, cpu_us_per_request: Math.round((cpu / load.requests) * 1e7) / 10 };
+      return {
+        ...load,
+        cpu_us_per_request: Math.round((cpu / load.requests) * 1e7) / 10,
+        redis_server_cpu_us: Math.round((redisCpu.get(kind) / load.requests) * 1e7) / 10,
+      };
     };
+    const floorMemory = figures("floor");
+    const floorRedis = figures("floor-redis");
     const memory = figures("memory");
     const shared = figures("redis");
     const trips = (await roundTrips(servers.get("redis"))) - tripsBefore;
@@ -595,12 +622,21 @@ async function measureRedis() {
         p99_us: shared.p99_us,
         errors: shared.errors,
         cpu_us: shared.cpu_us_per_request,
-        redis_server_cpu_us: Math.round((redisCpu / shared.requests) * 1e7) / 10,
+        redis_server_cpu_us: shared.redis_server_cpu_us,
       },
       of_memory: Math.round((shared.rps / memory.rps) * 1000) / 10,
+      floor: {
+        memory_rps: floorMemory.rps,
+        redis_rps: floorRedis.rps,
+        redis_p99_us: floorRedis.p99_us,
+        redis_cpu_us: floorRedis.cpu_us_per_request,
+        redis_server_cpu_us: floorRedis.redis_server_cpu_us,
+        of_memory: Math.round((floorRedis.rps / floorMemory.rps) * 1000) / 10,
+      },
       round_trips_per_request: Math.round((trips / shared.requests) * 1000) / 1000,
     });
   }
+  cli("-n", "1", "FLUSHDB"); // the floor's counters (its database), so that only the daemon's are measured
   const counters = Number(cli("DBSIZE"));
   const bytesPerCounter = Math.round((usedMemory() - emptyMemory) / Math.max(1, counters));
   for (const server of servers.values()) await server.stop();
@@ -880,7 +916,9 @@ const otherMarkdown = [
     redisStore.rows.map((row) =>
       `${row.name}: ${row.redis.rps} req/s, p99 ${row.redis.p99_us} µs, ${row.redis.cpu_us} µs of the daemon's ` +
       `CPU and ${row.redis.redis_server_cpu_us} µs of redis-server's a request, ${row.round_trips_per_request} round trips a request (memory: ${row.memory.rps} req/s, ` +
-      `p99 ${row.memory.p99_us} µs, ${row.memory.cpu_us} µs: ${row.of_memory} %)`
+      `p99 ${row.memory.p99_us} µs, ${row.memory.cpu_us} µs: ${row.of_memory} %; the floor that only counts: ` +
+      `${row.floor.redis_rps} req/s in Redis, p99 ${row.floor.redis_p99_us} µs, ${row.floor.redis_cpu_us} + ` +
+      `${row.floor.redis_server_cpu_us} µs, against ${row.floor.memory_rps} in Maps: ${row.floor.of_memory} %)`
     ).join("; ") +
     `. Redis holds ${redisStore.redis_counters} counters at ${redisStore.redis_bytes_per_counter} bytes each.`,
   postfix &&
@@ -890,7 +928,9 @@ const otherMarkdown = [
     postfix.rows.map((row) =>
       `${row.name}: ${row.rps} req/s, p99 ${row.p99_us} µs, ${row.errors} errors, ${row.cpu_us_per_request} µs ` +
       `CPU a request (reference ${row.reference_rps} req/s, p99 ${row.reference_p99_us} µs, ` +
-      `${row.reference_cpu_us_per_request} µs CPU: ${row.of_reference} %; ${row.of_peers}× the ` +
+      `${row.reference_cpu_us_per_request} µs CPU: ${row.of_reference} %; the floor that only counts ` +
+      `${row.floor_rps} req/s, ${row.floor_cpu_us_per_request} µs CPU, ${row.floor_of_reference} %; ` +
+      `${row.of_peers}× the ` +
       `~${postfix.peers_rps} req/s of postfwd2 and policyd-rate-limit` +
       (row.baseline_rps
         ? `; baseline ${row.baseline_rps} req/s, ${row.baseline_cpu_us_per_request} µs CPU, ` +

@@ -60,7 +60,7 @@ export function listenerConnectionBound(
   const warn = rateLimitedWarning(
     log,
     source,
-    "too many connections: refusing new ones (error busy)",
+    "too many connections: refusing new ones",
     "refused",
   );
   return { maxConnections, onBusy: () => warn({ max_connections: maxConnections }) };

@@ -49,7 +49,10 @@ export interface Framing {
    * learns from the head that bytes are missing.
    */
   declaredLength?(bytes: Uint8Array): number;
-  /** Optional: the answer to a connection refused for the server's maxConnections, in the protocol's words. */
+  /**
+   * Optional: the answer to a connection refused for the server's maxConnections, in the protocol's words
+   * ("": closed without one).
+   */
   readonly busyReply?: string;
 }
 
@@ -88,6 +91,9 @@ export class PostfixFraming implements Framing {
   readonly halfCloseIsEnd = false;
   readonly answersTimeout = false;
   readonly overLongReply: string | undefined = undefined;
+  // Postfix's protocol has no "busy": a connection past max_connections is closed without a word, and
+  // Postfix retries, then applies its default_action, as for a malformed block (docs/postfix.md).
+  readonly busyReply = "";
   constructor(readonly maxBytes: number, readonly idleMs: number) {}
 
   requestEnd(bytes: Uint8Array, from: number): number {

@@ -197,3 +197,51 @@ describe("the [postfix] listener", () => {
     await Promise.all([idle.closed, busy.closed]);
   });
 });
+
+describe("the [postfix] listener past max_connections", () => {
+  it("closes a connection past the bound without a word, which Postfix takes as no answer", async () => {
+    // Postfix has no "busy" reply: a connection it cannot use makes it retry, then apply default_action
+    // (as for a malformed block). A text that is not an answer would only add a warning of its own.
+    const dir = makeTempDir();
+    const lines: string[] = [];
+    const parsed = parseConfig(
+      `[daemon]\npolicy_socket = policy.sock\ncontrol_socket = control.sock\npidfile = d.pid\n` +
+        `state_file = state.json\npolicy_listen = none\nmax_connections = 16\n[limit out]\ncount = 5\ntime = 1h\n` +
+        `[postfix]\nsocket = postfix.sock\n`,
+      "test.conf",
+      dir.path,
+    );
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    const daemon = startDaemon({
+      config: parsed.config,
+      log: createLogger("debug", (line) => lines.push(line)),
+    });
+    const held: Client[] = [];
+    try {
+      await waitFor(
+        () => lines.some((line) => line.includes("postfix: listening")),
+        5000,
+        "Postfix listener",
+      );
+      for (let i = 0; i < 16; i++) held.push(await connect({ path: dir.file("postfix.sock") }));
+      const refused = net.createConnection({ path: dir.file("postfix.sock") });
+      let received = "";
+      refused.on("data", (chunk) => received += chunk);
+      refused.on("error", () => {});
+      refused.write(block({ sender: "ida@example.org", client_address: "192.0.2.8", instance: "i1" }));
+      await new Promise((resolve) => refused.on("close", resolve));
+      assert.equal(received, "", "closed without a reply");
+      await waitFor(() => lines.some((line) => /too many connections/.test(line)), 3000, "the log line");
+      held[0].send(block({ sender: "ida@example.org", client_address: "192.0.2.8", instance: "i2" }));
+      assert.equal(
+        await held[0].reply(),
+        "action=DUNNO\n\n",
+        "the connections within the bound are answered",
+      );
+    } finally {
+      for (const client of held) client.destroy();
+      await daemon.stop();
+      dir.remove();
+    }
+  });
+});

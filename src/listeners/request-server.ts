@@ -38,7 +38,11 @@ export interface RequestServerOptions {
   framing?: Framing;
   /** The bound of the readsocket framing used when no framing is given. */
   maxBytes?: number;
-  /** Connections accepted and not yet answered; one more is told "error busy" and closed at once. */
+  /**
+   * Connections accepted and not yet answered; one more gets the framing's busy reply (Exim's: "error busy";
+   * Postfix's: none), then lingers like any answered connection (reads and drops, closes on the client's
+   * end or after LINGER_MS).
+   */
   maxConnections: number;
   /** A connection was refused for maxConnections. */
   onBusy(): void;
@@ -365,8 +369,10 @@ async function drainThenClose(unanswered: Unanswered, graceMs: number, close: ()
 }
 
 // At the process's file limit the runtime's accept loop spins and good clients wait seconds (docs/
-// decisions.md, "Measured on the request path"); refusing past maxConnections keeps the daemon below it. The client gets a reply
-// (Exim's snippets log it and accept), not a reset.
+// decisions.md, "Measured on the request path"); refusing past maxConnections keeps the daemon below it. The
+// refused client gets the framing's busy reply (Exim's snippets log it and accept; Postfix gets silence and
+// applies its default_action), and the request it already sent is read and dropped, not answered with a
+// reset that could lose the reply.
 const BUSY_REPLY = "error busy: too many connections";
 
 export function listenForRequests(options: RequestServerOptions): RequestServer {
@@ -375,9 +381,15 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   }
   const framing = options.framing ?? readsocketFraming(options.maxBytes!);
   const unanswered: Unanswered = { count: 0, lastAccept: 0, held: undefined, closing: false };
-  const refuse = (socket: AnySocket) => {
+  // The connection is answered at once and lingers as any answered one does: a socket closed with its
+  // client's request unread lost the reply on a Unix socket (Bun), and under node:net, read by nobody, it
+  // never saw the client's end and kept its descriptor for the life of the process.
+  const refuse = (connection: Connection) => {
     options.onBusy();
-    socket.end(framing.busyReply ?? BUSY_REPLY);
+    connection.persistent = false;
+    connection.done = true;
+    connection.unread = true;
+    connection.reply(framing.busyReply ?? BUSY_REPLY);
   };
   // Connections still waiting for their request, for the timeout sweep: an array with swap-removal rather
   // than a Set, which hashed each connection twice (docs/decisions.md, "Measured on the request path").
@@ -499,21 +511,20 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         allowHalfOpen: true,
         socket: {
           open(socket: AnySocket) {
-            if (unanswered.count >= options.maxConnections) return refuse(socket);
+            const busy = unanswered.count >= options.maxConnections;
             const connection = new Connection(socket, false, unanswered, between, options.timeoutMs);
             socket.data = connection;
-            watch(connection);
+            if (busy) refuse(connection);
+            else watch(connection);
           },
           data(socket: AnySocket, chunk: Uint8Array) {
-            const connection = socket.data as Connection | undefined;
-            if (!connection) return; // refused: busy
+            const connection = socket.data as Connection;
             if (connection.done) return connection.sentAhead(chunk, framing.maxBytes);
             const request = collect(connection, chunk, framing);
             if (request) finish(connection, request);
           },
           end(socket: AnySocket) {
-            const connection = socket.data as Connection | undefined;
-            if (!connection) return; // refused: busy
+            const connection = socket.data as Connection;
             if (connection.persistent) return halfClose(connection);
             if (connection.done) {
               // All the client sent has been read: a reply still to come may close at once, a lingering
@@ -551,10 +562,9 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
 
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    if (unanswered.count >= options.maxConnections) return refuse(socket);
+    const busy = unanswered.count >= options.maxConnections;
     sockets.add(socket);
     const connection = new Connection(socket, true, unanswered, between, options.timeoutMs);
-    watch(connection);
     socket.on("data", (chunk: Buffer) => {
       if (connection.done) return connection.sentAhead(chunk, framing.maxBytes);
       const request = collect(connection, chunk, framing);
@@ -571,6 +581,8 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       connection.done = true;
       if (connection.slot >= 0) unwatch(connection);
     });
+    if (busy) refuse(connection);
+    else watch(connection);
   });
   server.on("error", (error) => options.onError(error));
   const transport = options.transport;

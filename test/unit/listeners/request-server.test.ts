@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -192,6 +192,43 @@ for (const kind of ["unix", "tcp"] as const) {
       assert.equal(busy, 1);
       assert.deepEqual(await Promise.all(idle), ["timeout", "timeout"]);
       assert.equal(await ask(["fourth\n"]), "got fourth");
+    });
+
+    it("closes its side of a refused connection whose client sent bytes, keeping no descriptor", async () => {
+      // Under node:net with allowHalfOpen, a refused socket nobody reads never saw its client's FIN and
+      // stayed open for the life of the process: one descriptor per refusal, when descriptors are scarce.
+      await start(5000, undefined, 1);
+      const held = net.createConnection(
+        "path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port },
+      );
+      await new Promise((resolve) => held.on("connect", resolve));
+      await sleep(20);
+      const open = () => readdirSync("/proc/self/fd").length;
+      const before = open();
+      busy = 0;
+      // Each client writes without a newline and reads to the close; the server may close before the write
+      // arrives (EPIPE, a reset): what it read is the answer.
+      const refused = () =>
+        new Promise<string>((resolve) => {
+          const socket = net.createConnection(
+            "path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port },
+          );
+          let answer = "";
+          socket.on("data", (chunk) => answer += chunk);
+          socket.on("end", () => socket.end());
+          socket.on("error", () => {});
+          socket.on("close", () => resolve(answer));
+          socket.on("connect", () => socket.write("a request that never ends"));
+        });
+      for (let i = 0; i < 40; i++) assert.equal(await refused(), "error busy: too many connections");
+      assert.equal(busy, 40);
+      let after = open();
+      for (let i = 0; i < 50 && after > before + 5; i++) {
+        await sleep(20);
+        after = open();
+      }
+      held.destroy();
+      assert.ok(after <= before + 5, `${after - before} descriptors more after 40 refusals`);
     });
   });
 }

@@ -2,7 +2,8 @@
 // ONE text of words, then its texts (subject, client address, each counter's instance and carried
 // instance), which may hold spaces. Three limits made 40 arguments a request: the client built, measured
 // and copied each (ioredis's command encoding was a fifth of the Redis store's JavaScript) and Redis parsed
-// each into an object of its own; now 9 (docs/decisions.md, "A request's numbers as one argument"). Pure.
+// each into an object of its own; now 9 (docs/decisions.md, "A request's numbers as one argument"). And the
+// numbers of its answer. Pure.
 import type { LimitConfig } from "../model/limit.ts";
 import { limitArgs } from "./redis-counter.ts";
 
@@ -47,6 +48,23 @@ const limitWords = (limit: LimitConfig): string => {
 
 const flag = (value: boolean) => value ? "1" : "0";
 
+const counterText = (counter: HitCounter) =>
+  ` ${limitWords(counter.limit)} ${counter.cost} ${counter.carry} ${flag(counter.strict)} ${
+    flag(counter.refuses)
+  } ${flag(counter.alerts)}`;
+
+// A counter's words in the usual case (cost 1, nothing carried), made once per limit and flags: built anew,
+// the ~9 pieces of each counter were each a string of their own, for every request (session 27: ~25 of the
+// ~75 strings a request made on the Redis path).
+const usualTextMemo = new WeakMap<LimitConfig, (string | undefined)[]>();
+const textOf = (counter: HitCounter): string => {
+  if (counter.cost !== 1 || counter.carry !== 0) return counterText(counter);
+  let texts = usualTextMemo.get(counter.limit);
+  if (texts === undefined) usualTextMemo.set(counter.limit, texts = []);
+  const flags = (counter.strict ? 4 : 0) | (counter.refuses ? 2 : 0) | (counter.alerts ? 1 : 0);
+  return texts[flags] ??= counterText(counter);
+};
+
 /**
  * The request's arguments, appended to `into`: "n hasSubject hasClient deadline refused" and the counters'
  * words, then subject, client address, and each counter's instance and carried instance ("" for none).
@@ -58,10 +76,40 @@ export function pushHitArgs(head: HitHead, counters: readonly HitCounter[], into
   const at = into.length;
   into.push("", head.subject ?? "", head.clientAddress ?? "");
   for (const counter of counters) {
-    words += ` ${limitWords(counter.limit)} ${counter.cost} ${counter.carry} ${flag(counter.strict)} ${
-      flag(counter.refuses)
-    } ${flag(counter.alerts)}`;
+    words += textOf(counter);
     into.push(counter.instance ?? "", counter.carryInstance);
   }
   into[at] = words;
+}
+
+const ZERO = 48; // "0"
+const MINUS = 45; // "-"
+
+/**
+ * The numbers of the hit script's answer (one text of numbers, each followed by a single space but the
+ * last) into `into` from 0; returns how many. Whole numbers of up to 15 digits are read digit by digit, the
+ * others (a fraction, an exponent) by `Number`, so no string is made for most of them: `split(" ")` made one
+ * per number, ~19 a request with three counters.
+ */
+export function readNumbers(text: string, into: number[]): number {
+  let count = 0;
+  let start = 0;
+  const end = text.length;
+  while (start <= end) {
+    let stop = text.indexOf(" ", start);
+    if (stop < 0) stop = end;
+    let at = start;
+    const negative = text.charCodeAt(at) === MINUS;
+    if (negative) at++;
+    let value = 0;
+    let whole = at < stop && stop - at <= 15;
+    for (; whole && at < stop; at++) {
+      const digit = text.charCodeAt(at) - ZERO;
+      if (digit < 0 || digit > 9) whole = false;
+      else value = value * 10 + digit;
+    }
+    into[count++] = whole ? (negative ? -value : value) : Number(text.slice(start, stop));
+    start = stop + 1;
+  }
+  return count;
 }

@@ -24,7 +24,7 @@ import {
 import { type Carry, createOverCache, decidedWithout } from "./over-cache.ts";
 import { createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
-import { type HitCounter, pushHitArgs } from "./redis-hit-args.ts";
+import { type HitCounter, pushHitArgs, readNumbers } from "./redis-hit-args.ts";
 import { checkPrefix, counterKey } from "./redis-keys.ts";
 import { createRedisAdmin } from "./redis-admin.ts";
 import {
@@ -97,6 +97,8 @@ export interface RedisStore extends CounterStore {
 const CACHED = Symbol("cached");
 const TO_SEND = 1; // Probe.mark: this probe's script has yet to run
 const HIT_NUMBERS = 6; // a probe's numbers in the hit script's answer: new, charge, level, over, left, crossed
+// The numbers of the answer being read (fillHit reads one answer at a time, to its end): one array for all.
+const numbers: number[] = [];
 
 /** Which call Redis did not answer: the two passes, or both in one (CounterStore.checkAndCommit). */
 export type Phase = "check" | "commit" | "hit";
@@ -387,29 +389,29 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
    * (knowing, as the script did, whether the request is refused) what each probe counted, then the commits.
    */
   const fillHit = (refusedAlready: boolean) => (sent: Probe[], reply: unknown[]) => {
-    const numbers = (reply[0] as string).split(" ");
+    readNumbers(reply[0] as string, numbers);
     let next = 1; // the reply's next element after the numbers: an instance, then a crossing
     let refused = refusedAlready;
     for (let i = 0; i < sent.length; i++) {
       const at = i * HIT_NUMBERS;
-      const over = numbers[at + 3] === "1";
+      const over = numbers[at + 3] === 1;
       const instance = over ? reply[next++] as string : "";
       applyCheck(
         sent[i],
-        numbers[at] === "1",
-        Number(numbers[at + 1]),
-        Number(numbers[at + 2]),
+        numbers[at] === 1,
+        numbers[at + 1],
+        numbers[at + 2],
         over,
         instance,
-        Number(numbers[at + 4]),
+        numbers[at + 4],
       );
       if (refusesWhenOver(sent[i])) refused = true;
     }
-    if (!options.clock) noteRedisTime(Number(numbers[sent.length * HIT_NUMBERS]));
+    if (!options.clock) noteRedisTime(numbers[sent.length * HIT_NUMBERS]);
     for (let i = 0; i < sent.length; i++) {
       const probe = sent[i];
       probe.counted = countsOnVerdict(probe, refused);
-      const crossing = numbers[i * HIT_NUMBERS + 5] === "1" ? reply[next++] as unknown[] : undefined;
+      const crossing = numbers[i * HIT_NUMBERS + 5] === 1 ? reply[next++] as unknown[] : undefined;
       applyCrossing(probe, crossing, 0); // charge, level and over: the check's, as the script measured once
     }
   };

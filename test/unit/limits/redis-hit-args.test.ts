@@ -3,7 +3,7 @@
 // (test/integration/redis-merged-hits.test.ts, redis-store.test.ts's equivalence with the memory store).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { pushHitArgs, WORDS_PER_COUNTER } from "../../../src/limits/redis-hit-args.ts";
+import { pushHitArgs, readNumbers, WORDS_PER_COUNTER } from "../../../src/limits/redis-hit-args.ts";
 import { limitConfig } from "../../helpers/limit-config.ts";
 import { hitCounter } from "../../helpers/hit-counter.ts";
 
@@ -60,5 +60,65 @@ describe("redis hit arguments", () => {
     assert.deepEqual(words(outbound).slice(1, 3), ["100", "3600000"]);
     assert.deepEqual(words({ ...outbound, count: 7 }).slice(1, 3), ["7", "3600000"]);
     assert.deepEqual(words(outbound).slice(1, 3), ["100", "3600000"]);
+  });
+
+  it("gives each counter its own flags, cost and carry when the usual ones are made once per limit", () => {
+    const words = (extra: Parameters<typeof hitCounter>[1]) => {
+      const argv: string[] = [];
+      pushHitArgs(
+        { subject: undefined, clientAddress: undefined, deadline: 0, refused: false },
+        [hitCounter(outbound, extra)],
+        argv,
+      );
+      return argv[0].split(" ").slice(9).join(" ");
+    };
+    const seen = new Set<string>();
+    for (let flags = 0; flags < 8; flags++) {
+      const extra = { strict: (flags & 4) !== 0, refuses: (flags & 2) !== 0, alerts: (flags & 1) !== 0 };
+      const usual = words(extra);
+      assert.equal(usual, `1 0 ${extra.strict ? 1 : 0} ${extra.refuses ? 1 : 0} ${extra.alerts ? 1 : 0}`);
+      assert.equal(words(extra), usual); // the second time from the memo
+      seen.add(usual);
+      assert.equal(words({ ...extra, cost: 2 }), `2 0 ${usual.slice(4)}`);
+      assert.equal(words({ ...extra, carry: 5 }), `1 5 ${usual.slice(4)}`);
+    }
+    assert.equal(seen.size, 8);
+  });
+});
+
+describe("the hit's answer: its numbers", () => {
+  const read = (text: string) => {
+    const into = [99, 99, 99, 99, 99, 99, 99, 99, 99, 99]; // reused: only the first `count` are the answer's
+    const count = readNumbers(text, into);
+    return into.slice(0, count);
+  };
+  const bySplit = (text: string) => text.split(" ").map(Number);
+
+  it("reads whole numbers digit by digit and the others as Number does", () => {
+    assert.deepEqual(read("1 0 21 1 3599871 0 1780000000123"), [1, 0, 21, 1, 3599871, 0, 1780000000123]);
+    assert.deepEqual(read("0 1 2.5000000000000004 0 0 0 1e+21"), [0, 1, 2.5000000000000004, 0, 0, 0, 1e21]);
+    assert.deepEqual(read("-3 -0.25 1234567890123456"), [-3, -0.25, 1234567890123456]);
+    assert.ok(Object.is(read("-0")[0], -0));
+    assert.deepEqual(read("inf nan -"), bySplit("inf nan -"));
+    assert.deepEqual(read(""), [0]);
+    assert.deepEqual(read("7 "), [7, 0]);
+  });
+
+  it("agrees with split and Number on any text of numbers the script may write", () => {
+    let seed = 27;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const numberText = () => {
+      const kind = Math.floor(random() * 6);
+      if (kind === 0) return String(Math.floor(random() * 10));
+      if (kind === 1) return String(Math.floor(random() * 1e16) * (random() < 0.3 ? -1 : 1));
+      if (kind === 2) return String(random() * 1000);
+      if (kind === 3) return (random() * 1e-5).toPrecision(17);
+      if (kind === 4) return (random() * 1e25).toPrecision(17);
+      return String(Math.floor(random() * 1e17)); // 17 digits: past the digit-by-digit bound
+    };
+    for (let i = 0; i < 2000; i++) {
+      const text = Array.from({ length: 1 + Math.floor(random() * 20) }, numberText).join(" ");
+      assert.deepEqual(read(text), bySplit(text), text);
+    }
   });
 });

@@ -1,9 +1,10 @@
 // A request's arguments to the hit script (limits/redis-scripts.ts HIT_SCRIPT): its numbers and flags as
 // ONE text of words, then its texts (subject, client address, each counter's instance and carried
-// instance), which may hold spaces. Three limits made 40 arguments a request: the client built, measured
-// and copied each (ioredis's command encoding was a fifth of the Redis store's JavaScript) and Redis parsed
-// each into an object of its own; now 9 (docs/decisions.md, "A request's numbers as one argument"). And the
-// numbers of its answer. Pure.
+// instance, only those it has), which may hold spaces. Three limits made 40 arguments a request: the client
+// built, measured and copied each (ioredis's command encoding was a fifth of the Redis store's JavaScript)
+// and Redis parsed each into an object of its own; now 2 with a client address and no instance (docs/
+// decisions.md, "A request's numbers as one argument", "What a request allocates on the Redis path"). And
+// the numbers of its answer. Pure.
 import type { LimitConfig } from "../model/limit.ts";
 import { limitArgs } from "./redis-counter.ts";
 
@@ -31,8 +32,11 @@ export interface HitCounter {
   alerts: boolean;
 }
 
-/** Words after the head per counter: the limit's four, cost, carry, strict, refuses, alerts. */
-export const WORDS_PER_COUNTER = 9;
+/**
+ * Words after the head per counter: the limit's four, cost, carry, strict, refuses, alerts, has instance,
+ * has carry's instance.
+ */
+export const WORDS_PER_COUNTER = 11;
 
 // A limit's four words (algorithm, count, window ms, burst), made once per limit: a reload makes new
 // LimitConfig objects, so a changed limit gets its own.
@@ -48,10 +52,12 @@ const limitWords = (limit: LimitConfig): string => {
 
 const flag = (value: boolean) => value ? "1" : "0";
 
+const hasText = (text: string | undefined) => text !== undefined && text !== "";
+
 const counterText = (counter: HitCounter) =>
   ` ${limitWords(counter.limit)} ${counter.cost} ${counter.carry} ${flag(counter.strict)} ${
     flag(counter.refuses)
-  } ${flag(counter.alerts)}`;
+  } ${flag(counter.alerts)} ${flag(hasText(counter.instance))} ${flag(hasText(counter.carryInstance))}`;
 
 // A counter's words in the usual case (cost 1, nothing carried), made once per limit and flags: built anew,
 // the ~9 pieces of each counter were each a string of their own, for every request (session 27: ~25 of the
@@ -61,25 +67,28 @@ const textOf = (counter: HitCounter): string => {
   if (counter.cost !== 1 || counter.carry !== 0) return counterText(counter);
   let texts = usualTextMemo.get(counter.limit);
   if (texts === undefined) usualTextMemo.set(counter.limit, texts = []);
-  const flags = (counter.strict ? 4 : 0) | (counter.refuses ? 2 : 0) | (counter.alerts ? 1 : 0);
+  const flags = (hasText(counter.carryInstance) ? 16 : 0) | (hasText(counter.instance) ? 8 : 0) |
+    (counter.strict ? 4 : 0) | (counter.refuses ? 2 : 0) | (counter.alerts ? 1 : 0);
   return texts[flags] ??= counterText(counter);
 };
 
 /**
  * The request's arguments, appended to `into`: "n hasSubject hasClient deadline refused" and the counters'
- * words, then subject, client address, and each counter's instance and carried instance ("" for none).
+ * words, then only the texts it has: subject, client address, and each counter's instance and carried
+ * instance (an empty one is none, as in the script).
  */
 export function pushHitArgs(head: HitHead, counters: readonly HitCounter[], into: string[]): void {
   let words = `${counters.length} ${flag(head.subject !== undefined)} ${
     flag(head.clientAddress !== undefined)
   } ${head.deadline} ${flag(head.refused)}`;
-  const at = into.length;
-  into.push("", head.subject ?? "", head.clientAddress ?? "");
+  for (const counter of counters) words += textOf(counter);
+  into.push(words);
+  if (head.subject !== undefined) into.push(head.subject);
+  if (head.clientAddress !== undefined) into.push(head.clientAddress);
   for (const counter of counters) {
-    words += textOf(counter);
-    into.push(counter.instance ?? "", counter.carryInstance);
+    if (hasText(counter.instance)) into.push(counter.instance!);
+    if (hasText(counter.carryInstance)) into.push(counter.carryInstance);
   }
-  into[at] = words;
 }
 
 const ZERO = 48; // "0"

@@ -364,11 +364,12 @@ return out
  * hit, check and commit in one call when the limits are the only concern, for every request of a turn
  * (limits/redis-outbox.ts): one call's overhead and the script's definitions are shared by them (docs/
  * decisions.md, "One script call per turn"). KEYS: every request's counters, one request after the other;
- * ARGV[1] the time, then per request (limits/redis-hit-args.ts): its words, its subject, its client address,
- * then per counter its instance and its carry's instance ("" for none). The words: how many counters (n),
- * has subject 0|1, has client address 0|1, the deadline (as SHARED's), refused already 0|1 (a refusal
- * answered from the local cache), then nine per counter: algorithm, count, window, burst, cost, carry,
- * strict 0|1, refuses when over 0|1, limit alerts 0|1. A request is refused when a counter over its limit
+ * ARGV[1] the time, then per request (limits/redis-hit-args.ts): its words, then only the texts it has, in
+ * this order: its subject, its client address, and per counter its instance and its carry's instance (the
+ * words say which: an absent one is '' in the script). The words: how many counters (n), has subject 0|1,
+ * has client address 0|1, the deadline (as SHARED's), refused already 0|1 (a refusal answered from the local
+ * cache), then eleven per counter: algorithm, count, window, burst, cost, carry, strict 0|1, refuses when
+ * over 0|1, limit alerts 0|1, has instance 0|1, has carry's instance 0|1. A request is refused when a counter over its limit
  * refuses (the engine's rule, limits/limit-engine.ts); a strict limit counts it anyway, a leaky one only
  * when not.
  * Reply: per request {numbers, instances of the counters over..., crossings...} (hit's comment below); or,
@@ -391,27 +392,33 @@ local function plan_of(text)
   for word in string.gmatch(text, '%S+') do m = m + 1; w[m] = word end
   local n = tonumber(w[1])
   local counters = {}
+  local texts = 0 -- the instances the request sends after its subject and client address
   for i = 1, n do
-    local a = 5 + (i - 1) * 9
+    local a = 5 + (i - 1) * 11
     counters[i] = {
       L = { algo = w[a + 1], count = tonumber(w[a + 2]), window = tonumber(w[a + 3]), burst = tonumber(w[a + 4]) },
       cost = tonumber(w[a + 5]), carry = tonumber(w[a + 6]), strict = w[a + 7] == '1', refuses = w[a + 8] == '1',
-      alerts = w[a + 9] == '1' }
+      alerts = w[a + 9] == '1', instance = w[a + 10] == '1', carry_instance = w[a + 11] == '1' }
+    if counters[i].instance then texts = texts + 1 end
+    if counters[i].carry_instance then texts = texts + 1 end
   end
   plan = { n = n, subject = w[2] == '1', client_ip = w[3] == '1', deadline = tonumber(w[4]),
-    refused = w[5] == '1', counters = counters }
+    refused = w[5] == '1', counters = counters, texts = texts }
   plans[text] = plan
   return plan
 end
--- One request: its counters from KEYS[k + 1] as its plan says, their instances and carries' instances
--- from ARGV[t] on.
+-- One request: its counters from KEYS[k + 1] as its plan says, the instances and carries' instances it has
+-- from ARGV[t] on (those it has not are '').
 local function hit(k, t, plan)
   local n, counters, refused = plan.n, plan.counters, plan.refused
   local read_all = {}
   for i = 1, n do
     local pc = counters[i]
-    local r = read(KEYS[k + i], pc.L, now, pc.carry, ARGV[t + 2 * i - 1])
-    measure(r, now, pc.cost, ARGV[t + 2 * i - 2])
+    local inst, carry_inst = '', ''
+    if pc.instance then inst = ARGV[t]; t = t + 1 end
+    if pc.carry_instance then carry_inst = ARGV[t]; t = t + 1 end
+    local r = read(KEYS[k + i], pc.L, now, pc.carry, carry_inst)
+    measure(r, now, pc.cost, inst)
     if r.over and pc.refuses then refused = true end
     read_all[i] = r
   end
@@ -449,13 +456,14 @@ while b <= #ARGV do
   local plan = plan_of(ARGV[b])
   local n = plan.n
   local subject, client_ip = nil, nil
-  if plan.subject then subject = ARGV[b + 1] end
-  if plan.client_ip then client_ip = ARGV[b + 2] end
+  local t = b + 1
+  if plan.subject then subject = ARGV[t]; t = t + 1 end
+  if plan.client_ip then client_ip = ARGV[t]; t = t + 1 end
   if plan.deadline > 0 and now > plan.deadline then
     replies[#replies + 1] = 'LATE the client gave up on this call ' .. (now - plan.deadline) .. ' ms ago'
   else
     sightings_of(subject, client_ip)
-    local ok, reply = pcall(hit, k, b + 3, plan)
+    local ok, reply = pcall(hit, k, t, plan)
     if ok then
       replies[#replies + 1] = reply
     elseif type(reply) == 'table' and reply.err then
@@ -465,7 +473,7 @@ while b <= #ARGV do
     end
   end
   k = k + n
-  b = b + 3 + 2 * n
+  b = t + plan.texts
 end
 return replies
 `;

@@ -114,6 +114,39 @@ describe("Redis store: one script call per turn", () => {
     }
   });
 
+  it("requests of one call with and without a message instance and a subject get their own texts", async () => {
+    // A request sends only the texts it has (redis-hit-args.ts), its words saying which: a request that
+    // reads another's instance or subject would count a recipient of one message as another message's.
+    const limits = limitsOf(
+      "[limit msgs]\nkey = sender\ncount = 3\ntime = 1h\nper = message\n" +
+        "[limit net]\nkey = client_address/24\ncount = 1000\ntime = 1h\nalgorithm = sliding\naction = warn\n",
+    );
+    const redis = redisHost(server, limits, Date.now);
+    const memory = memoryHost(limits, Date.now);
+    try {
+      await redis.hit("warm@x.org");
+      const senders = Array.from({ length: 5 }, (_, i) => `m${i}@x.org`);
+      const order = [0, 1, 2, 3, 4, 5].flatMap(() => senders);
+      // Two recipients of one message for most requests, a request without an instance every fourth, a
+      // subject every third, an address every other.
+      const extra = (i: number): Record<string, string> => ({
+        ...(i % 4 === 3 ? {} : { instance: `msg-${Math.floor(i / 10)}-${i % 5}` }),
+        ...(i % 3 === 0 ? { subject: `subject ${i}` } : {}),
+        ...(i % 2 === 0 ? { client_address: `203.0.113.${i}` } : {}),
+      });
+      const answers = await hitInOneTurn(redis, order, extra);
+      const expected = await hitOneByOne(memory, order, extra);
+      assert.deepEqual(answers, expected);
+      assert.ok(expected.includes("defer") && expected.includes("accept"), expected.join(" "));
+      for (const sender of senders) {
+        assert.equal((await redis.show(sender))[0].count, (await memory.show(sender))[0].count, sender);
+      }
+      assert.deepEqual(redis.unavailable, []);
+    } finally {
+      await redis.close();
+    }
+  });
+
   it("a request past its deadline or failing in the script fails alone; the others are answered", async () => {
     const client = redisClient(server);
     try {

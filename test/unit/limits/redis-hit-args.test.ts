@@ -30,12 +30,10 @@ describe("redis hit arguments", () => {
     );
     assert.deepEqual(argv, [
       "before",
-      `2 1 1 1780000000123 1 ${outbound.algorithm} 100 3600000 ${outbound.burst} 1 0 0 1 1 bucket 0.5 1000 3 3 2 1 0 0`,
+      `2 1 1 1780000000123 1 ${outbound.algorithm} 100 3600000 ${outbound.burst} 1 0 0 1 1 1 0 bucket 0.5 1000 3 3 2 1 0 0 0 1`,
       "Cheap pills now",
       "192.0.2.7",
       "4cf7.6b103b15.9f290.0",
-      "",
-      "",
       "a message id",
     ]);
     assert.equal(argv[1].split(" ").length, 5 + 2 * WORDS_PER_COUNTER);
@@ -44,7 +42,27 @@ describe("redis hit arguments", () => {
   it("says when a request has no subject or client address, so that an empty one is still one", () => {
     const argv: string[] = [];
     pushHitArgs({ subject: "", clientAddress: undefined, deadline: 0, refused: false }, [], argv);
-    assert.deepEqual(argv, ["0 1 0 0 0", "", ""]);
+    assert.deepEqual(argv, ["0 1 0 0 0", ""]);
+    argv.length = 0;
+    pushHitArgs({ subject: undefined, clientAddress: "192.0.2.7", deadline: 0, refused: false }, [], argv);
+    assert.deepEqual(argv, ["0 0 1 0 0", "192.0.2.7"]);
+  });
+
+  it("sends only the instances a counter has, and says which (an empty one is none)", () => {
+    const argv: string[] = [];
+    pushHitArgs(
+      { subject: undefined, clientAddress: undefined, deadline: 0, refused: false },
+      [
+        hitCounter(outbound, { instance: "" }),
+        hitCounter(outbound, { instance: "m1" }),
+        hitCounter(network, { carry: 1, carryInstance: "m0" }),
+        hitCounter(network, { instance: "m2", carry: 1, carryInstance: "m1" }),
+      ],
+      argv,
+    );
+    const flags = argv[0].split(" ").slice(5).filter((_, i) => i % WORDS_PER_COUNTER >= 9);
+    assert.deepEqual(flags, ["0", "0", "1", "0", "0", "1", "1", "1"]);
+    assert.deepEqual(argv.slice(1), ["m1", "m0", "m2", "m1"]);
   });
 
   it("gives a limit changed by a reload its new numbers", () => {
@@ -76,11 +94,16 @@ describe("redis hit arguments", () => {
     for (let flags = 0; flags < 8; flags++) {
       const extra = { strict: (flags & 4) !== 0, refuses: (flags & 2) !== 0, alerts: (flags & 1) !== 0 };
       const usual = words(extra);
-      assert.equal(usual, `1 0 ${extra.strict ? 1 : 0} ${extra.refuses ? 1 : 0} ${extra.alerts ? 1 : 0}`);
+      assert.equal(usual, `1 0 ${extra.strict ? 1 : 0} ${extra.refuses ? 1 : 0} ${extra.alerts ? 1 : 0} 0 0`);
       assert.equal(words(extra), usual); // the second time from the memo
       seen.add(usual);
       assert.equal(words({ ...extra, cost: 2 }), `2 0 ${usual.slice(4)}`);
       assert.equal(words({ ...extra, carry: 5 }), `1 5 ${usual.slice(4)}`);
+      const withInstance = `${usual.slice(0, -3)}1 0`;
+      assert.equal(words({ ...extra, instance: "m1" }), withInstance);
+      assert.equal(words({ ...extra, instance: "m1" }), withInstance);
+      assert.equal(words({ ...extra, carryInstance: "m0" }), `${usual.slice(0, -3)}0 1`);
+      assert.equal(words(extra), usual);
     }
     assert.equal(seen.size, 8);
   });

@@ -25,21 +25,26 @@ interface Part {
   reject(error: unknown): void;
 }
 
+/** A script call's answer: its reply, or the error that kept Redis from answering it. */
+export type Answered = (error: Error | null, result: unknown) => void;
+
 /** One request's part of a merged hit: its keys, its arguments (HIT_SCRIPT's, after the time). */
 interface Hit {
   keys: string[];
   argv: (string | number)[];
-  resolve(reply: [error: Error | null, result: unknown]): void;
+  answered: Answered;
 }
 
 export interface Outbox {
   /** Adds a batch's commands (`add` returns how many); resolves with its replies, in order. */
   send(add: (pipeline: Pipeline) => number): Promise<Replies>;
   /**
-   * Adds a request's hit to this turn's merged call; resolves with its reply or the error that kept Redis
-   * from answering it (the whole call's, or this request's own).
+   * Adds a request's hit to this turn's merged call; `answered` gets its reply or the error that kept Redis
+   * from answering it (the whole call's, or this request's own). A callback, not a promise: a promise and
+   * its two resolving functions per request were a third of the functions a request made (docs/
+   * decisions.md, "What a request allocates on the Redis path").
    */
-  hit(keys: string[], argv: (string | number)[]): Promise<[error: Error | null, result: unknown]>;
+  hit(keys: string[], argv: (string | number)[], answered: Answered): void;
 }
 
 export interface HitCall {
@@ -72,14 +77,14 @@ export function createOutbox(client: Redis, sent: () => void, hitCall: HitCall):
         resolve: ([[error, replies]]) => {
           for (let i = 0; i < call.length; i++) {
             const reply = error === null ? (replies as unknown[])[i] : undefined;
-            if (error !== null) call[i].resolve([error, null]);
-            else if (typeof reply === "string") call[i].resolve([new Error(reply), null]);
-            else call[i].resolve([null, reply]);
+            if (error !== null) call[i].answered(error, null);
+            else if (typeof reply === "string") call[i].answered(new Error(reply), null);
+            else call[i].answered(null, reply);
           }
         },
         reject: (error) => {
           for (const hit of call) {
-            hit.resolve([error instanceof Error ? error : new Error(String(error)), null]);
+            hit.answered(error instanceof Error ? error : new Error(String(error)), null);
           }
         },
       });
@@ -117,9 +122,9 @@ export function createOutbox(client: Redis, sent: () => void, hitCall: HitCall):
       return new Promise((resolve, reject) => parts.push({ from, count, resolve, reject }));
     },
 
-    hit(keys, argv) {
+    hit(keys, argv, answered) {
       open();
-      return new Promise((resolve) => hits.push({ keys, argv, resolve }));
+      hits.push({ keys, argv, answered });
     },
   };
 }

@@ -22,7 +22,7 @@ import {
   refusesWhenOver,
 } from "./counter-store.ts";
 import { type Carry, createOverCache, decidedWithout } from "./over-cache.ts";
-import { createOutbox, type Replies } from "./redis-outbox.ts";
+import { type Answered, createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
 import { type HitCounter, pushHitArgs, readNumbers } from "./redis-hit-args.ts";
 import { checkPrefix, counterKey } from "./redis-keys.ts";
@@ -183,13 +183,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const backgroundDone = () => quietFailure = false;
 
   /** A check's or a commit's script call, alone in the turn's pipeline; its one reply. */
-  const callScript = (s: Script) => (keys: string[], argv: (string | number)[]) =>
+  const callScript = (s: Script) => (keys: string[], argv: (string | number)[], answered: Answered) =>
     outbox.send((pipeline) => {
       pipeline.evalsha(s.sha, keys.length, ...keys, timeArg(), ...argv);
       return 1;
-    }).then((replies) => replies[0]);
+    }).then(([[error, reply]]) => answered(error, reply), (error) => answered(error as Error, null));
   /** A hit, merged with the turn's other hits into one script call (HIT_SCRIPT). */
-  const callHit = (keys: string[], argv: (string | number)[]) => outbox.hit(keys, argv);
+  const callHit = outbox.hit;
 
   /**
    * One script call for every probe marked TO_SEND (`argsOf` gives the call's arguments for the probes
@@ -199,7 +199,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const run = (
     batch: ProbeBatch,
     phase: Phase,
-    call: (keys: string[], argv: (string | number)[]) => Promise<[Error | null, unknown]>,
+    call: (keys: string[], argv: (string | number)[], answered: Answered) => void,
     argsOf: (sent: Probe[]) => (string | number)[],
     fill: (sent: Probe[], reply: never) => void, // never: each phase reads its own reply shape
     done: BatchDone,
@@ -214,22 +214,40 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       keys.push(keyOf(probe.limit, probe.key));
     }
     const argv = argsOf(sent);
-    const attempt = async (first: boolean): Promise<unknown> => {
-      const [error, reply] = await call(keys, argv);
-      if (error !== null) {
-        if (!isNoScript(error) || !first) return error;
-        await loadScripts();
-        return attempt(false);
+    // Callbacks, not an async attempt and a chain of promises: each made promises and functions for every
+    // request (docs/decisions.md, "What a request allocates on the Redis path"). `answered` never throws:
+    // the outbox answers a call's hits one after the other from one loop.
+    const finish = (failure: unknown) => {
+      try {
+        if (failure === undefined) return done(batch);
+        stats.unavailable++;
+        options.unavailable(batch, phase, failure, done);
+      } catch (error) {
+        log.error("redis", `answering a ${phase} failed`, { error: String(error) });
       }
-      for (const probe of sent) probe.mark = 0;
-      fill(sent, reply as never);
-      return undefined;
     };
-    attempt(true).catch((error) => error ?? new Error("redis failed")).then((failure) => {
-      if (failure === undefined) return done(batch);
-      stats.unavailable++;
-      options.unavailable(batch, phase, failure, done);
-    }).catch((error) => log.error("redis", `answering a ${phase} failed`, { error: String(error) }));
+    const answered = (first: boolean): Answered => (error, reply) => {
+      if (error !== null) {
+        if (!isNoScript(error) || !first) return finish(error);
+        loadScripts().then(() => send(false), (error) => finish(error ?? new Error("no script")));
+        return;
+      }
+      try {
+        for (const probe of sent) probe.mark = 0;
+        fill(sent, reply as never);
+      } catch (error) {
+        return finish(error ?? new Error("redis failed"));
+      }
+      finish(undefined);
+    };
+    const send = (first: boolean) => {
+      try {
+        call(keys, argv, answered(first));
+      } catch (error) {
+        finish(error ?? new Error("redis failed"));
+      }
+    };
+    send(true);
   };
 
   /** A check's or a commit's arguments: the shared ones, then each probe's. */

@@ -369,9 +369,9 @@ return out
  * words say which: an absent one is '' in the script). The words: how many counters (n), has subject 0|1,
  * has client address 0|1, the deadline (as SHARED's), refused already 0|1 (a refusal answered from the local
  * cache), then eleven per counter: algorithm, count, window, burst, cost, carry, strict 0|1, refuses when
- * over 0|1, limit alerts 0|1, has instance 0|1, has carry's instance 0|1. A request is refused when a counter over its limit
- * refuses (the engine's rule, limits/limit-engine.ts); a strict limit counts it anyway, a leaky one only
- * when not.
+ * over 0|1, limit alerts 0|1, has instance 0|1, has carry's instance 0|1. A request is refused when a
+ * counter over its limit refuses (the engine's rule, limits/limit-engine.ts); a strict limit counts it
+ * anyway, a leaky one only when not.
  * Reply: per request {numbers, instances of the counters over..., crossings...} (hit's comment below); or,
  * for a request that could not be answered (past its deadline, a script error), the error's text (a string
  * where the others have an array): the others are answered still.

@@ -407,7 +407,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
    * (knowing, as the script did, whether the request is refused) what each probe counted, then the commits.
    */
   const fillHit = (refusedAlready: boolean) => (sent: Probe[], reply: unknown[]) => {
-    readNumbers(reply[0] as string, numbers);
+    if (readNumbers(reply[0] as string, numbers) <= sent.length * HIT_NUMBERS) {
+      throw new Error(`a hit's answer is short: ${reply[0]}`); // run() hands the batch to the fallback
+    }
     let next = 1; // the reply's next element after the numbers: an instance, then a crossing
     let refused = refusedAlready;
     for (let i = 0; i < sent.length; i++) {

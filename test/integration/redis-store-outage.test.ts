@@ -110,6 +110,45 @@ describe("Redis store: Redis killed, hung, restarted", () => {
     }
   });
 
+  it("hands a hit whose answer is short to `unavailable`, rather than reading numbers that are not there", async () => {
+    // The hit's answer is one text of six numbers per counter and Redis's time (HIT_SCRIPT); a shorter
+    // one (a script of another version) is an error, not counts read from a previous answer.
+    const client = redisClient(server);
+    const pipelineOf = client.pipeline.bind(client);
+    let cut = false;
+    client.pipeline = ((...args: Parameters<typeof client.pipeline>) => {
+      const pipeline = pipelineOf(...args);
+      const exec = pipeline.exec.bind(pipeline);
+      pipeline.exec = (async () => {
+        const replies = (await exec())!;
+        if (!cut) return replies;
+        return replies.map((
+          [error, value],
+        ) => [
+          error,
+          Array.isArray(value)
+            ? value.map((one) => Array.isArray(one) ? ["1 0", ...one.slice(1)] : one)
+            : value,
+        ]);
+      }) as typeof pipeline.exec;
+      return pipeline;
+    }) as typeof client.pipeline;
+    const host = redisHost(server, LIMITS, Date.now, {}, client);
+    try {
+      await host.hit("short@x.org");
+      await host.hit("short@x.org");
+      assert.deepEqual(host.unavailable, []);
+      cut = true;
+      await host.hit("short@x.org");
+      const failed: RedisHost["unavailable"] = host.unavailable;
+      assert.equal(failed.length, 1);
+      assert.equal(failed[0].phase, "hit");
+      assert.match(String(failed[0].error), /short/);
+    } finally {
+      await host.close();
+    }
+  });
+
   it("loads its scripts again when Redis has lost them (SCRIPT FLUSH), within the same check", async () => {
     const host = redisHost(server, LIMITS, Date.now);
     try {

@@ -57,6 +57,24 @@ describe("PostfixFraming.requestEnd", () => {
       assert.equal(end, request.length, JSON.stringify(request));
     }
   });
+  it("cuts requests sent ahead one by one, LF and CRLF mixed, each at its own end", () => {
+    const requests = ["a=1\nb=2\n\n", "c=3\r\n\r\n", "d=\r4\ne=5\n\n", "f=6\n\r\n", "\n", "g=7\n\n"];
+    let rest = bytes(requests.join(""));
+    for (const request of requests) {
+      const end = framing.requestEnd(rest, 0);
+      assert.equal(end, request.length, JSON.stringify(request));
+      rest = rest.subarray(end);
+    }
+    assert.equal(rest.length, 0);
+  });
+  it("looks no further than one request's bound: a longer request is not cut, even when its end is there", () => {
+    // Requests sent ahead are cut one by one; a search to the end of them all, per request, was quadratic.
+    const small = new PostfixFraming(16, 1000);
+    assert.equal(small.requestEnd(bytes("a=123456789012\n\n"), 0), 16);
+    assert.equal(small.requestEnd(bytes("a=1234567890123456789\n\n"), 0), -1);
+    assert.equal(small.requestEnd(bytes("a=1234567890123456789\r\n\r\n"), 0), -1);
+    assert.equal(small.requestEnd(bytes("a=1\n\n" + "b=2\r\n".repeat(100)), 0), 5);
+  });
 });
 
 describe("listenForRequests with the Postfix framing on a Unix socket", () => {

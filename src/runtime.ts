@@ -13,6 +13,7 @@ export interface BunSocketHandlers<Socket = any> {
   data?(socket: Socket, chunk: Uint8Array): void;
   end?(socket: Socket): void | Promise<void>;
   error?(socket: Socket, error: Error): void;
+  drain?(socket: Socket): void;
 }
 
 /** Bun.listen, typed minimally: a Unix socket path or a TCP address. */
@@ -23,26 +24,11 @@ export type BunListen = (
   },
 ) => { port?: number; stop(closeActive?: boolean): void };
 
-type Fetch = (request: Request) => Response | Promise<Response>;
-
-/** Bun.serve, typed minimally. */
-export type BunServe = (
-  options: ({ unix: string } | { hostname: string; port: number }) & { fetch: Fetch },
-) => { stop(closeActive?: boolean): Promise<void> };
-
-/** Deno.serve, typed minimally. */
-export type DenoServe = (
-  options: ({ transport: "unix"; path: string } | { hostname: string; port: number }) & { onListen(): void },
-  handler: Fetch,
-) => { shutdown(): Promise<void> };
-
 /** process.execve (Bun; Node ≥ 23.11): replaces the process image, keeping its PID. */
 export type Execve = (file: string, args: string[], env: Record<string, string | undefined>) => never;
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
-// deno-lint-ignore no-explicit-any
-const Deno = (globalThis as any).Deno;
 // deno-lint-ignore no-explicit-any
 const processExecve = (process as any).execve;
 
@@ -51,12 +37,6 @@ export const onBun: boolean = Bun !== undefined;
 
 /** Bun.listen, undefined elsewhere (node:net then). */
 export const bunListen: BunListen | undefined = Bun?.listen.bind(Bun);
-
-/** Bun.serve, undefined elsewhere. */
-export const bunServe: BunServe | undefined = Bun?.serve.bind(Bun);
-
-/** Deno.serve, undefined elsewhere. */
-export const denoServe: DenoServe | undefined = Deno?.serve.bind(Deno);
 
 /** A full, synchronous garbage collection (Bun.gc(true)); null where the runtime offers none (Deno). */
 export const collectGarbage: (() => void) | null = Bun ? () => Bun.gc(true) : null;

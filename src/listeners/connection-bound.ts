@@ -5,6 +5,7 @@ import { setTimeout } from "node:timers";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { openFileLimit } from "./open-file-limit.ts";
+import type { ConnectionBudget } from "./request-server.ts";
 
 const WARN_EVERY_MS = 10_000;
 
@@ -44,24 +45,36 @@ export function rateLimitedWarning(
   };
 }
 
+// Descriptors kept for everything but the listeners' sockets: the state file, Redis, DNS, spamd and SMTP
+// clients, the runtime's own.
+const RESERVED_FILES = 64;
+let processBudget: ConnectionBudget | undefined;
+
 /**
- * Each listener may hold max_connections unanswered, kept well below the process's file limit (at it, the
- * runtime's accept loop spins: docs/decisions.md, "Measured on the request path"); onBusy logs refusals.
+ * The sockets all the listeners of the process (policy, Postfix, spamd front, control) may hold together:
+ * the file limit less RESERVED_FILES. At the limit the runtime's accept loop spins (Bun) or stops for good
+ * (Deno): docs/decisions.md, "Measured on the request path".
+ */
+export function connectionBudget(): ConnectionBudget {
+  return processBudget ??= { held: 0, max: Math.max(64, openFileLimit() - RESERVED_FILES) };
+}
+
+/**
+ * Each listener may hold max_connections unanswered, all of them together the process's budget
+ * (connectionBudget); onBusy logs refusals.
  */
 export function listenerConnectionBound(
   config: Config,
   log: Logger,
   source: string,
-): { maxConnections: number; onBusy(): void } {
-  const maxConnections = Math.max(
-    16,
-    Math.min(config.daemon.maxConnections, Math.floor((openFileLimit() - 64) / 2)),
-  );
+): { maxConnections: number; budget: ConnectionBudget; onBusy(): void } {
+  const budget = connectionBudget();
+  const maxConnections = Math.max(16, Math.min(config.daemon.maxConnections, budget.max));
   const warn = rateLimitedWarning(
     log,
     source,
     "too many connections: refusing new ones",
     "refused",
   );
-  return { maxConnections, onBusy: () => warn({ max_connections: maxConnections }) };
+  return { maxConnections, budget, onBusy: () => warn({ max_connections: maxConnections }) };
 }

@@ -54,7 +54,7 @@ export function serverSet(
   fail: (error: unknown) => void,
 ): ServerSet {
   const servers: RequestServer[] = [];
-  const { maxConnections, onBusy } = listenerConnectionBound(config, log, source);
+  const { maxConnections, budget, onBusy } = listenerConnectionBound(config, log, source);
   const closed = rateLimitedWarning(log, source, "connection closed");
   let up = false;
   return {
@@ -63,6 +63,7 @@ export function serverSet(
         servers.push(listenForRequests({
           ...options,
           maxConnections,
+          budget,
           onBusy,
           onClientError: (code) => log.debug(source, "client connection error", { error: code }),
           onClosed: (reason, bytes) => closed({ reason, bytes }),

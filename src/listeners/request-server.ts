@@ -44,8 +44,13 @@ export interface RequestServerOptions {
    * end or after LINGER_MS).
    */
   maxConnections: number;
-  /** A connection was refused for maxConnections. */
+  /** A connection was refused for maxConnections, or closed at once for the budget. */
   onBusy(): void;
+  /**
+   * The sockets every server of the process may hold together (connection-bound.ts), kept below the file
+   * limit; past it a new connection is closed at once, without a reply (lingering costs a descriptor).
+   */
+  budget?: ConnectionBudget;
   timeoutMs: number;
   /**
    * The request is `bytes` up to the end the framing found; with a framing that is not persistent more may
@@ -77,6 +82,12 @@ export interface RequestServer {
   stop(): void;
 }
 
+/** Sockets held (waiting for a request, or lingering) by all the servers sharing it, and their bound. */
+export interface ConnectionBudget {
+  held: number;
+  readonly max: number;
+}
+
 /** Connections accepted and not yet answered (nor gone), for a stop that answers them first. */
 interface Unanswered {
   count: number;
@@ -92,6 +103,8 @@ interface Server {
   framing: Framing;
   /** Reads and drops what the client still sends, for a while (LINGER_MS). */
   linger(connection: Connection): void;
+  /** No longer lingering: closed by its reply's end (writeInParts). */
+  unlinger(connection: Connection): void;
   /** Waits for the next request (the timeout sweep), and takes one already buffered. */
   next(connection: Connection): void;
   /** The connection is closed for what its client did (RequestServerOptions.onClosed). */
@@ -113,6 +126,11 @@ const LINGER_BYTES = 1024 * 1024;
 // KB); node:net queues in the process, so up to this many bytes.
 const UNREAD_ANSWER_BYTES = 1024 * 1024;
 
+// Bun: a reply up to this size is written with end(data) in one call (policy answers are tens of bytes);
+// a larger one (a spamd PROCESS answer, a control listener's /senders) part by part (writeInParts). Well
+// below the smallest send buffer, a loopback TCP socket's first 16 KB.
+const WHOLE_REPLY_BYTES = 8 * 1024;
+
 // One object per connection, its own responder: no closure per connection. It sits in `waiting` (at
 // `slot`) from accept until its request is complete, for the timeout sweep, and again while it lingers.
 class Connection implements Responder {
@@ -126,6 +144,7 @@ class Connection implements Responder {
   unread = false; // the client may still be sending: the reply must not close the socket at once
   lingerStart = 0;
   discarded = 0;
+  pending: Uint8Array | undefined = undefined; // Bun: the part of a large reply the socket has yet to take
   dropping = 0; // bytes of a request over the framing's bound still to read and drop (declaredLength)
   halfClosed = false; // persistent: the client has sent all it will
   started = performance.now(); // of the wait for the request (persistent: reset after each reply)
@@ -169,6 +188,8 @@ class Connection implements Responder {
       // node:net reads on after end() until the client half-closes (allowHalfOpen), then closes: only bounded.
       this.socket.end(text);
       if (!this.socket.readableEnded) this.server.linger(this);
+    } else if (text.length > WHOLE_REPLY_BYTES) {
+      this.writeInParts(typeof text === "string" ? Buffer.from(text) : text);
     } else if (!this.unread) this.socket.end(text); // Bun: end() closes the socket at once
     else {
       const bytes = typeof text === "string" ? Buffer.from(text) : text;
@@ -182,6 +203,31 @@ class Connection implements Responder {
       this.socket.shutdown();
       this.server.linger(this);
     }
+  }
+
+  /**
+   * Bun: a large reply, written as the client reads it (drain). Bun's end(data) writes what the socket
+   * takes and drops the rest: a reply over the send buffer (~200 KB on a Unix socket) was cut. It lingers
+   * meanwhile; each part written restarts the clock, so only a client that stops reading is closed.
+   */
+  writeInParts(bytes: Uint8Array): void {
+    const written = this.socket.write(bytes);
+    if (written < 0) return; // closed meanwhile: the client is gone
+    if (written < bytes.length) {
+      if (this.pending === undefined) this.server.linger(this);
+      this.lingerStart = performance.now();
+      this.pending = bytes.subarray(written);
+      return;
+    }
+    const lingering = this.pending !== undefined;
+    this.pending = undefined;
+    if (!this.unread) {
+      this.socket.end();
+      if (lingering) this.server.unlinger(this);
+      return;
+    }
+    this.socket.shutdown();
+    if (!lingering) this.server.linger(this);
   }
 
   /** A persistent connection's answer: written, then the connection waits for its next request. */
@@ -391,14 +437,24 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     connection.unread = true;
     connection.reply(framing.busyReply ?? BUSY_REPLY);
   };
+  // Past the budget not even a refusal can linger: the connection is closed at once (its client may see
+  // a reset), so the process keeps descriptors for the connections it serves.
+  const overBudget = (socket: AnySocket, node: boolean) => {
+    options.onBusy();
+    if (node) socket.destroy();
+    else socket.terminate();
+  };
   // Connections still waiting for their request, for the timeout sweep: an array with swap-removal rather
   // than a Set, which hashed each connection twice (docs/decisions.md, "Measured on the request path").
   const waiting: Connection[] = [];
+  const budget = options.budget ?? { held: 0, max: Number.MAX_SAFE_INTEGER };
   const watch = (connection: Connection) => {
     connection.slot = waiting.length;
     waiting.push(connection);
+    budget.held++;
   };
   const unwatch = (connection: Connection) => {
+    budget.held--;
     const last = waiting.pop()!;
     if (last !== connection) {
       waiting[connection.slot] = last;
@@ -424,6 +480,9 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const between: Server = {
     framing,
     linger,
+    unlinger: (connection) => {
+      if (connection.slot >= 0) unwatch(connection);
+    },
     closing: (reason, bytes) => options.onClosed(reason, bytes),
     next(connection) {
       watch(connection);
@@ -511,6 +570,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         allowHalfOpen: true,
         socket: {
           open(socket: AnySocket) {
+            if (budget.held >= budget.max) return overBudget(socket, false);
             const busy = unanswered.count >= options.maxConnections;
             const connection = new Connection(socket, false, unanswered, between, options.timeoutMs);
             socket.data = connection;
@@ -518,19 +578,21 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
             else watch(connection);
           },
           data(socket: AnySocket, chunk: Uint8Array) {
-            const connection = socket.data as Connection;
+            const connection = socket.data as Connection | undefined;
+            if (connection === undefined) return; // closed over the budget
             if (connection.done) return connection.sentAhead(chunk, framing.maxBytes);
             const request = collect(connection, chunk, framing);
             if (request) finish(connection, request);
           },
           end(socket: AnySocket) {
-            const connection = socket.data as Connection;
+            const connection = socket.data as Connection | undefined;
+            if (connection === undefined) return;
             if (connection.persistent) return halfClose(connection);
             if (connection.done) {
               // All the client sent has been read: a reply still to come may close at once, a lingering
-              // connection closes now.
+              // connection closes now (one whose reply is still being written, once it is).
               connection.unread = false;
-              if (connection.slot >= 0) {
+              if (connection.slot >= 0 && connection.pending === undefined) {
                 unwatch(connection);
                 socket.end();
               }
@@ -540,6 +602,12 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
           },
           error(_socket: AnySocket, error: NodeJS.ErrnoException) {
             options.onClientError(error.code ?? error.message);
+          },
+          drain(socket: AnySocket) {
+            const connection = socket.data as Connection | undefined;
+            if (connection?.pending !== undefined && connection.slot >= 0) {
+              connection.writeInParts(connection.pending);
+            }
           },
         },
       });
@@ -562,6 +630,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
 
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    if (budget.held >= budget.max) return overBudget(socket, true);
     const busy = unanswered.count >= options.maxConnections;
     sockets.add(socket);
     const connection = new Connection(socket, true, unanswered, between, options.timeoutMs);

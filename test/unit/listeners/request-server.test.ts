@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  type ConnectionBudget,
   describeTransport,
   listenForRequests,
   type RequestServer,
@@ -28,6 +29,7 @@ for (const kind of ["unix", "tcp"] as const) {
       timeoutMs: number,
       reply: (line: string) => string = (line) => `got ${line}`,
       maxConnections = 1000,
+      budget?: ConnectionBudget,
     ) =>
       new Promise<void>((resolve, reject) => {
         server = listenForRequests({
@@ -36,6 +38,7 @@ for (const kind of ["unix", "tcp"] as const) {
             : { hostname: "127.0.0.1", port: 0 },
           maxBytes: 64,
           maxConnections,
+          budget,
           onBusy: () => busy++,
           timeoutMs,
           onRequest(bytes, responder) {
@@ -192,6 +195,57 @@ for (const kind of ["unix", "tcp"] as const) {
       assert.equal(busy, 1);
       assert.deepEqual(await Promise.all(idle), ["timeout", "timeout"]);
       assert.equal(await ask(["fourth\n"]), "got fourth");
+    });
+
+    it("writes a reply larger than the socket takes whole, to a client that reads it late", async () => {
+      // Bun's end(data) wrote what the socket took and dropped the rest (~200 KB on a Unix socket).
+      const large = "0123456789abcdef".repeat(200_000);
+      await start(1000, () => large);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.createConnection(
+          "path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port },
+        );
+        const chunks: Buffer[] = [];
+        socket.on("data", (chunk) => chunks.push(chunk));
+        socket.on("error", reject);
+        socket.on("close", () => resolve(Buffer.concat(chunks).toString()));
+        socket.on("connect", () => {
+          socket.pause();
+          socket.end("large\n");
+          setTimeout(() => socket.resume(), 300);
+        });
+      });
+      assert.equal(answer.length, large.length);
+      assert.ok(answer === large);
+    });
+
+    it("closes a connection past the process's budget at once, without a reply, and counts sockets back", async () => {
+      // The budget is shared by every server of the process: here, held by two idle clients of this one.
+      const budget: ConnectionBudget = { held: 0, max: 2 };
+      await start(300, undefined, 1000, budget);
+      busy = 0;
+      const idle = [ask(["slow"], false), ask(["slower"], false)];
+      await sleep(50);
+      assert.equal(budget.held, 2);
+      // Closed at once: the client may see a reset rather than an end, but never a reply.
+      const over = await new Promise<string>((resolve) => {
+        const socket = net.createConnection(
+          "path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port },
+        );
+        let answer = "";
+        socket.on("data", (chunk) => answer += chunk);
+        socket.on("error", () => {});
+        socket.on("close", () => resolve(answer));
+      });
+      assert.equal(over, "");
+      assert.equal(busy, 1);
+      assert.deepEqual(requests, []);
+      assert.deepEqual(await Promise.all(idle), ["timeout", "timeout"]);
+      // Their sockets count until they close (after the client's end, or lingering at most a second).
+      for (let i = 0; i < 100 && budget.held > 0; i++) await sleep(20);
+      assert.equal(await ask(["next\n"]), "got next");
+      for (let i = 0; i < 100 && budget.held > 0; i++) await sleep(20); // lingering replies end
+      assert.equal(budget.held, 0);
     });
 
     it("closes its side of a refused connection whose client sent bytes, keeping no descriptor", async () => {

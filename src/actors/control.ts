@@ -81,18 +81,30 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
     readLimit: createReadLimit(CONTROL_TCP_LIMIT),
   });
 
+  const stopServers = () => {
+    for (const server of servers.splice(0)) server.stop();
+    if (ownsSocket) {
+      ownsSocket = false;
+      try {
+        unlinkSync(path);
+      } catch { /* already gone */ }
+    }
+  };
+
   (async () => {
     await claimSocketPath(path);
     if (closed) return;
-    servers.push(serveHttp({ unix: path }, app.fetch));
+    servers.push(await serveHttp({ unix: path }, app.fetch, log));
     ownsSocket = true;
+    if (closed) return stopServers(); // stopped while it started listening
     setSocketAccess(path, config.daemon.socketMode, config.daemon.controlGroup, log, "control");
     log.info("control", "listening", { socket: path });
     const tcp = config.daemon.controlListen;
     if (tcp) {
       // A taken port must not cost the control socket (status, monit's /health): log and go on.
       try {
-        servers.push(serveHttp(tcp, tcpApp.fetch));
+        servers.push(await serveHttp(tcp, tcpApp.fetch, log));
+        if (closed) return stopServers();
         log.info("control", "listening", { address: `${tcp.hostname}:${tcp.port}`, access: "read-only" });
       } catch (error) {
         log.error("control", "cannot listen on control_listen; the control socket still serves", {
@@ -109,12 +121,7 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
     },
     stop() {
       closed = true;
-      for (const server of servers) server.stop().catch(() => {});
-      if (ownsSocket) {
-        try {
-          unlinkSync(path);
-        } catch { /* already gone */ }
-      }
+      stopServers();
     },
   };
 });

@@ -1,28 +1,81 @@
-// The one place that knows which runtime serves HTTP: Bun.serve or Deno.serve, on a Unix socket or on
-// loopback TCP. node:http would work on both, but each runtime's own server is the fast path.
-
-import { bunServe, denoServe } from "../runtime.ts";
+// Serves the control API over HTTP/1.1 (http-message.ts) on the request server, on a Unix socket or on
+// loopback TCP: the same server as the policy listeners, in both runtimes, with their connection bound and
+// timeouts. Bun.serve and Deno.serve, used before, bound neither the connections they hold nor (Deno) a
+// client that never finishes its head: a local flood exhausted the process's descriptors, and the policy
+// listeners with them (docs/decisions.md, "The control listeners: HTTP on the request server").
+import type { Logger } from "../log.ts";
+import { connectionBudget, rateLimitedWarning } from "../listeners/connection-bound.ts";
+import { listenForRequests, type Responder } from "../listeners/request-server.ts";
+import { errorResponse, HttpFraming, parseHttpRequest, responseBytes } from "./http-message.ts";
 
 export interface RunningServer {
-  stop(): Promise<void>;
+  stop(): void;
 }
 
 type Fetch = (request: Request) => Response | Promise<Response>;
 
+// A control client is a person, a monitor or a dashboard: a few at a time. A request's head must be in
+// within timeoutMs (Bun.serve's idle timeout was 10 s).
+const CONTROL_BOUNDS = { maxConnections: 64, timeoutMs: 10_000 };
+
+const framing = new HttpFraming();
+
+/** Resolves once listening; rejects if it cannot listen (a port taken, a path not writable). */
 export function serveHttp(
   where: { unix: string } | { hostname: string; port: number },
   fetch: Fetch,
-): RunningServer {
-  if (bunServe) {
-    const server = bunServe("unix" in where ? { unix: where.unix, fetch } : { ...where, fetch });
-    return { stop: async () => void (await server.stop(true)) };
-  }
-  if (denoServe) {
-    const options = "unix" in where
-      ? { transport: "unix" as const, path: where.unix, onListen() {} }
-      : { hostname: where.hostname, port: where.port, onListen() {} };
-    const server = denoServe(options, fetch);
-    return { stop: () => server.shutdown() };
-  }
-  throw new Error("the control plane needs Bun or Deno (Bun.serve / Deno.serve)");
+  log: Logger,
+  bounds = CONTROL_BOUNDS,
+): Promise<RunningServer> {
+  const { maxConnections, timeoutMs } = bounds;
+  const timeoutReply = errorResponse(408, `no complete request within ${timeoutMs / 1000} s`);
+  const busy = rateLimitedWarning(log, "control", "too many connections: refusing new ones", "refused");
+  const origin = "unix" in where ? "http://localhost" : `http://${where.hostname}:${where.port}`;
+  const answer = async (bytes: Uint8Array, responder: Responder) => {
+    const parsed = parseHttpRequest(bytes);
+    if ("status" in parsed) {
+      log.debug("control", "bad HTTP request", { status: parsed.status, reason: parsed.reason });
+      return responder.reply(errorResponse(parsed.status, parsed.reason));
+    }
+    let request: Request;
+    try {
+      const body = parsed.method === "GET" || parsed.method === "HEAD" ? undefined : parsed.body;
+      request = new Request(new URL(parsed.target, origin), {
+        method: parsed.method,
+        headers: parsed.headers,
+        body,
+      });
+    } catch (error) {
+      return responder.reply(errorResponse(400, (error as Error).message));
+    }
+    try {
+      responder.reply(await responseBytes(await fetch(request), parsed.method));
+    } catch (error) {
+      log.error("control", "request failed", { path: parsed.target, error: (error as Error).message });
+      responder.reply(errorResponse(500, "internal error; see the daemon's log"));
+    }
+  };
+  return new Promise((resolve, reject) => {
+    let up = false;
+    const server = listenForRequests({
+      transport: "unix" in where ? { path: where.unix } : where,
+      framing,
+      maxConnections,
+      budget: connectionBudget(),
+      onBusy: () => busy({ max_connections: maxConnections }),
+      timeoutMs,
+      onRequest: (bytes, responder) => void answer(bytes.slice(), responder),
+      onTimeout: (_bytes, responder) => responder.reply(timeoutReply),
+      onClientError: (code) => log.debug("control", "client connection error", { error: code }),
+      onClosed: () => {}, // not persistent: never called
+      onError: (error) => {
+        if (!up) return reject(error);
+        log.error("control", "listener error", { error: error.message });
+      },
+      onListening: () => {
+        up = true;
+        resolve({ stop: () => server.stop() });
+      },
+    });
+  });
 }

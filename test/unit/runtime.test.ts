@@ -1,23 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import diagnostics from "node:diagnostics_channel";
-import {
-  bunListen,
-  bunServe,
-  collectGarbage,
-  denoServe,
-  execve,
-  fillTracingHasSubscribers,
-  onBun,
-} from "../../src/runtime.ts";
+import { bunListen, collectGarbage, execve, fillTracingHasSubscribers, onBun } from "../../src/runtime.ts";
 
 describe("runtime", () => {
   it("offers Bun's own calls exactly when running on Bun", () => {
     assert.equal(onBun, "Bun" in globalThis);
     assert.equal(typeof bunListen === "function", onBun);
-    assert.equal(typeof bunServe === "function", onBun);
     assert.equal(collectGarbage !== null, onBun);
-    assert.equal(typeof denoServe === "function", "Deno" in globalThis);
   });
 
   it("collects garbage on request where the runtime can", () => {

@@ -1,0 +1,93 @@
+// The control listeners' HTTP/1.1: cutting a request, parsing it, writing a response.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  BODY_BYTES,
+  errorResponse,
+  HEAD_BYTES,
+  HttpFraming,
+  parseHttpRequest,
+  responseBytes,
+} from "../../../src/control/http-message.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (data: Uint8Array) => new TextDecoder().decode(data);
+const framing = new HttpFraming();
+
+describe("HttpFraming.requestEnd", () => {
+  it("ends a request without a body at its empty line, and waits before it", () => {
+    const request = "GET /health HTTP/1.1\r\nhost: localhost\r\n\r\n";
+    assert.equal(framing.requestEnd(bytes(request)), request.length);
+    assert.equal(framing.requestEnd(bytes(request + "GET / HTTP/1.1\r\n\r\n")), request.length);
+    assert.equal(framing.requestEnd(bytes(request.slice(0, -1))), -1);
+  });
+  it("waits for the body its Content-Length declares, in any case of the name", () => {
+    const head = "POST /reload HTTP/1.1\r\nContent-LENGTH: 5\r\n\r\n";
+    assert.equal(framing.requestEnd(bytes(head + "abc")), -1);
+    assert.equal(framing.requestEnd(bytes(head + "abcde")), head.length + 5);
+  });
+  it("ends a head declaring a body over the bound at the head (refused by the parser)", () => {
+    const head = `POST /reload HTTP/1.1\r\ncontent-length: ${BODY_BYTES + 1}\r\n\r\n`;
+    assert.equal(framing.requestEnd(bytes(head)), head.length);
+  });
+  it("finds no end in a head over HEAD_BYTES, which the server then answers as over-long", () => {
+    const long = "GET / HTTP/1.1\r\nx: " + "a".repeat(HEAD_BYTES) + "\r\n\r\n";
+    assert.equal(framing.requestEnd(bytes(long)), -1);
+    assert.ok(framing.overLongReply.startsWith("HTTP/1.1 431 "));
+    assert.ok(framing.maxBytes >= HEAD_BYTES);
+  });
+});
+
+describe("parseHttpRequest", () => {
+  it("reads the method, the target, the headers (names in lower case) and the body", () => {
+    const parsed = parseHttpRequest(
+      bytes("DELETE /senders/a%2Fb HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"),
+    );
+    assert.ok(!("status" in parsed));
+    assert.equal(parsed.method, "DELETE");
+    assert.equal(parsed.target, "/senders/a%2Fb");
+    assert.deepEqual(parsed.headers, [["host", "x"], ["content-length", "2"]]);
+    assert.equal(text(parsed.body!), "hi");
+  });
+  it("refuses what is not a request it serves, with a status and a reason", () => {
+    const status = (request: string) => {
+      const parsed = parseHttpRequest(bytes(request));
+      return "status" in parsed ? parsed.status : 200;
+    };
+    assert.equal(status("GET / HTTP/1.1\r\n"), 400); // no empty line (a half-close)
+    assert.equal(status("\x00\x01 garbage\r\n\r\n"), 400);
+    assert.equal(status("GET http://elsewhere/ HTTP/1.1\r\n\r\n"), 400); // only origin-form targets
+    assert.equal(status("GET / HTTP/2.0\r\n\r\n"), 400);
+    assert.equal(status("GET / HTTP/1.1\r\nno colon here\r\n\r\n"), 400);
+    assert.equal(status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 411);
+    assert.equal(status(`POST / HTTP/1.1\r\nContent-Length: ${BODY_BYTES + 1}\r\n\r\n`), 413);
+    assert.equal(status("POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nshort"), 400);
+    assert.equal(status("BREW /pot HTTP/1.0\r\n\r\n"), 501);
+    assert.equal(status("PATCH /pot HTTP/1.0\r\n\r\n"), 200); // a known one is the API's to answer
+  });
+});
+
+describe("responseBytes and errorResponse", () => {
+  it("writes the status, the headers, the length and `connection: close`; HEAD without the body", async () => {
+    const response = () =>
+      new Response('{"ok":true}', { status: 201, headers: { "content-type": "application/json" } });
+    const full = text(await responseBytes(response(), "GET"));
+    const [head, body] = full.split("\r\n\r\n");
+    const lines = head.split("\r\n");
+    assert.match(lines[0], /^HTTP\/1\.1 201 /);
+    assert.ok(lines.includes("content-type: application/json"));
+    assert.ok(lines.includes("content-length: 11"));
+    assert.ok(lines.includes("connection: close"));
+    assert.equal(body, '{"ok":true}');
+    assert.ok(text(await responseBytes(response(), "HEAD")).endsWith("connection: close\r\n\r\n"));
+  });
+  it("counts the length of a body in bytes, not characters", async () => {
+    const full = text(await responseBytes(new Response("é€"), "GET"));
+    assert.ok(full.includes("content-length: 5\r\n"));
+    const error = errorResponse(503, "plein à craquer");
+    assert.match(error, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    const [errorHead, errorBody] = error.split("\r\n\r\n");
+    assert.deepEqual(JSON.parse(errorBody), { error: "plein à craquer" });
+    assert.ok(errorHead.includes(`content-length: ${bytes(errorBody).length}`));
+  });
+});

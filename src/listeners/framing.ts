@@ -13,9 +13,11 @@ import { indexOfBytes } from "../runtime.ts";
 export interface Framing {
   /**
    * Where the first complete request in `bytes` ends (the index just past its last byte), or -1 if none is
-   * complete yet. Bytes before `from` were looked at by an earlier call that found no end: a framing whose
-   * end marker spans bytes (an empty line) or that reads a length from a header starts where it must.
-   * Pure: no I/O, no reference kept to `bytes`.
+   * complete yet, or `lengthKnown(length)` if none is complete yet but the request's whole length is (a
+   * head that declares it; ENDS_AT_CLOSE: only the client's half-close ends it): the server then waits for
+   * that many bytes without asking again. Bytes before `from` were looked at by an earlier call that found
+   * no end: a framing whose end marker spans bytes (an empty line) starts where it must. Pure: no I/O, no
+   * reference kept to `bytes`.
    */
   requestEnd(bytes: Uint8Array, from: number): number;
   /** Bytes one request may take; past them without an end the request is over-long (overLongReply). */
@@ -43,18 +45,20 @@ export interface Framing {
    */
   readonly overLongReply: string | undefined;
   /**
-   * Optional, for a protocol whose head declares the request's length (spamd's Content-length): the
-   * request's whole length once its head is in `bytes`, else -1. A request longer than maxBytes is then
-   * read to its end, its first maxBytes kept and the rest dropped, instead of being over-long; its parser
-   * learns from the head that bytes are missing.
-   */
-  declaredLength?(bytes: Uint8Array): number;
-  /**
    * Optional: the answer to a connection refused for the server's maxConnections, in the protocol's words
    * ("": closed without one).
    */
   readonly busyReply?: string;
 }
+
+/**
+ * requestEnd's answer for a request not complete yet whose whole length is known. A request longer than
+ * maxBytes is then read to its end, its first maxBytes kept and the rest dropped, instead of being
+ * over-long; its parser learns from the head that bytes are missing.
+ */
+export const lengthKnown = (length: number): number => -2 - length;
+/** requestEnd's length of a request that only the client's half-close ends (spamd without Content-length). */
+export const ENDS_AT_CLOSE = 2 ** 52;
 
 /**
  * Exim's ${readsocket}: one request per connection, ending at the first newline or at the client's
@@ -122,13 +126,12 @@ export class PostfixFraming implements Framing {
 const EMPTY_LINE = Uint8Array.of(0x0a, 0x0a);
 
 const latin1 = new TextDecoder("latin1");
-const NO_HEAD = -2;
 
 /**
  * The spamd front (Exim's `spam =`, spamc): one request per connection, a head up to an empty line, then
  * Content-length bytes of message; without a Content-length the message ends at the client's half-close
  * (as spamd reads it). A message longer than `maxMessageBytes` is read to its end and only its first
- * `maxMessageBytes` kept (declaredLength): the front answers "not scanned" rather than refusing it.
+ * `maxMessageBytes` kept (lengthKnown): the front answers "not scanned" rather than refusing it.
  */
 export class SpamdFraming implements Framing {
   readonly persistent = false;
@@ -142,21 +145,19 @@ export class SpamdFraming implements Framing {
     this.maxBytes = maxHeadBytes + maxMessageBytes;
   }
 
-  requestEnd(bytes: Uint8Array): number {
-    const length = this.declaredLength(bytes);
+  requestEnd(bytes: Uint8Array, from: number): number {
+    const bound = this.maxHeadBytes + 3;
+    const headEnd = spamdHeadEnd(bytes.length > bound ? bytes.subarray(0, bound) : bytes, from);
     // No head within its bound: garbage, complete as it is (the parser says why it is refused).
-    if (length === NO_HEAD) return bytes.length;
-    return length >= 0 && length <= bytes.length ? length : -1;
-  }
-
-  declaredLength(bytes: Uint8Array): number {
-    // The head is looked for from the start each time: it is short, and its end may lie in an earlier chunk.
-    const headEnd = spamdHeadEnd(bytes.subarray(0, this.maxHeadBytes + 3));
-    if (headEnd < 0) return bytes.length > this.maxHeadBytes ? NO_HEAD : -1;
+    if (headEnd < 0) return bytes.length > this.maxHeadBytes ? bytes.length : -1;
     const head = latin1.decode(bytes.subarray(0, headEnd));
-    const length = declaredContentLength(head);
+    const contentLength = declaredContentLength(head);
     // No Content-length: PING and SKIP end with their head, a message with the half-close.
-    if (length < 0) return /^(PING|SKIP) /.test(head) ? headEnd : -1;
-    return headEnd + length;
+    const length = contentLength >= 0
+      ? headEnd + contentLength
+      : /^(PING|SKIP) /.test(head)
+      ? headEnd
+      : ENDS_AT_CLOSE;
+    return length <= bytes.length ? length : lengthKnown(length);
   }
 }

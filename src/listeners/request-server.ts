@@ -8,7 +8,7 @@
 // the request path"); elsewhere (Deno) node:net.
 import net from "node:net";
 import { bunListen } from "../runtime.ts";
-import { type Framing, readsocketFraming } from "./framing.ts";
+import { ENDS_AT_CLOSE, type Framing, readsocketFraming } from "./framing.ts";
 
 /**
  * Answers one request: writes `text` and ends the connection (a persistent framing: waits for the next
@@ -145,7 +145,8 @@ class Connection implements Responder {
   lingerStart = 0;
   discarded = 0;
   pending: Uint8Array | undefined = undefined; // Bun: the part of a large reply the socket has yet to take
-  dropping = 0; // bytes of a request over the framing's bound still to read and drop (declaredLength)
+  expected = -1; // the request's whole length, once the framing knows it (lengthKnown); else -1
+  dropping = 0; // bytes of a request over the framing's bound still to read and drop (expected)
   halfClosed = false; // persistent: the client has sent all it will
   started = performance.now(); // of the wait for the request (persistent: reset after each reply)
   waitMs: number; // the sweep's timeout for this wait
@@ -329,15 +330,16 @@ function collect(connection: Connection, chunk: Uint8Array, framing: Framing): U
       connection.append(chunk.subarray(end));
       return chunk.subarray(0, end);
     }
+    if (end < -1) connection.expected = -2 - end;
     connection.append(chunk);
   } else {
     connection.append(chunk);
-    const end = framing.requestEnd(connection.buffer!.subarray(0, connection.size), connection.scanned);
+    const end = nextEnd(connection, framing);
     if (end >= 0) return take(connection, end);
   }
   connection.scanned = connection.size;
   if (connection.size <= framing.maxBytes) return undefined;
-  const declared = framing.declaredLength?.(connection.buffer!.subarray(0, connection.size)) ?? -1;
+  const declared = connection.expected < ENDS_AT_CLOSE ? connection.expected : -1;
   if (declared > connection.size) {
     // Longer than the bound, with a declared length: read on to its end, keep only the first maxBytes.
     connection.dropping = declared - connection.size;
@@ -346,6 +348,17 @@ function collect(connection: Connection, chunk: Uint8Array, framing: Framing): U
   }
   connection.unread = true;
   return take(connection, connection.size);
+}
+
+/**
+ * Where the buffered request ends, or -1: by the length the framing said it has, without asking again
+ * (a head is not searched once per chunk of its body), or by asking the framing.
+ */
+function nextEnd(connection: Connection, framing: Framing): number {
+  if (connection.expected >= 0) return connection.size >= connection.expected ? connection.expected : -1;
+  const end = framing.requestEnd(connection.buffer!.subarray(0, connection.size), connection.scanned);
+  if (end < -1) connection.expected = -2 - end;
+  return end;
 }
 
 /** A chunk of an over-long request with a declared length: dropped; the kept bytes at its end. */
@@ -371,6 +384,7 @@ function take(connection: Connection, end: number): Uint8Array {
   connection.buffer = undefined;
   connection.size = 0;
   connection.scanned = 0;
+  connection.expected = -1;
   if (end < size) {
     connection.unread = true;
     if (connection.persistent) {
@@ -494,7 +508,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const resume = (connection: Connection) => {
     if (connection.done || connection.gone || connection.size === 0) return;
     const size = connection.size;
-    const end = framing.requestEnd(connection.buffer!.subarray(0, size), connection.scanned);
+    const end = nextEnd(connection, framing);
     if (end >= 0) return finish(connection, take(connection, end));
     connection.scanned = size;
     if (size > framing.maxBytes) finish(connection, take(connection, size));

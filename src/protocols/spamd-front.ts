@@ -58,11 +58,14 @@ const latin1 = new TextDecoder("latin1");
 
 /**
  * Where the head ends in `bytes` (the index just past its empty line, "\r\n\r\n" or "\n\n"), or -1.
- * PING and SKIP before SPAMC/1.5 have no headers: their head is the verb line.
+ * PING and SKIP before SPAMC/1.5 have no headers: their head is the verb line. Bytes before `from` were
+ * searched by an earlier call that found no end: a head sent a byte at a time is searched once, not once
+ * per byte (a 255 KB head took a full core: session 27's review).
  */
-export function spamdHeadEnd(bytes: Uint8Array): number {
-  let i = bytes.indexOf(0x0a);
-  if (i >= 0 && headerlessVerbLine(bytes, i)) return i + 1;
+export function spamdHeadEnd(bytes: Uint8Array, from = 0): number {
+  const verbLineEnd = bytes.subarray(0, VERB_LINE_BYTES).indexOf(0x0a);
+  if (verbLineEnd >= 0 && headerlessVerbLine(bytes, verbLineEnd)) return verbLineEnd + 1;
+  let i = bytes.indexOf(0x0a, from > 2 ? from - 2 : 0);
   while (i >= 0) {
     const next = bytes[i + 1];
     if (next === 0x0a) return i + 2;
@@ -71,6 +74,9 @@ export function spamdHeadEnd(bytes: Uint8Array): number {
   }
   return -1;
 }
+
+// A headerless verb line ("SKIP SPAMC/1.2\r\n") is short: looked for in these first bytes only.
+const VERB_LINE_BYTES = 32;
 
 /** `PING SPAMC/1.2` and older send no headers nor an empty line (spamd reads none before 1.5). */
 function headerlessVerbLine(bytes: Uint8Array, newline: number): boolean {

@@ -7,7 +7,7 @@ import net from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SpamdFraming } from "../../../src/listeners/framing.ts";
+import { ENDS_AT_CLOSE, lengthKnown, SpamdFraming } from "../../../src/listeners/framing.ts";
 import { listenForRequests, type RequestServer } from "../../../src/listeners/request-server.ts";
 import { parseSpamdRequest } from "../../../src/protocols/spamd-front.ts";
 
@@ -18,34 +18,47 @@ describe("SpamdFraming.requestEnd", () => {
   const framing = new SpamdFraming(1024, 4096);
   const request = "REPORT SPAMC/1.2\r\nUser: nobody\r\nContent-length: 5\r\n\r\nhello";
   it("ends after the head and Content-length bytes", () => {
-    assert.equal(framing.requestEnd(bytes(request)), request.length);
-    assert.equal(framing.requestEnd(bytes(request + "more")), request.length);
-    assert.equal(framing.requestEnd(bytes("CHECK SPAMC/1.5\nContent-length: 2\n\nhi")), 37);
+    assert.equal(framing.requestEnd(bytes(request), 0), request.length);
+    assert.equal(framing.requestEnd(bytes(request + "more"), 0), request.length);
+    assert.equal(framing.requestEnd(bytes("CHECK SPAMC/1.5\nContent-length: 2\n\nhi"), 0), 37);
   });
-  it("finds no end before the last byte, whichever chunk the empty line came in", () => {
+  it("finds no end before the last byte; once the head is in, says the length it declares", () => {
+    const headEnd = request.indexOf("\r\n\r\n") + 4;
     for (let size = 0; size < request.length; size++) {
-      assert.equal(
-        framing.requestEnd(bytes(request.slice(0, size))),
-        -1,
-        String(size),
-      );
+      const expected = size < headEnd ? -1 : lengthKnown(request.length);
+      assert.equal(framing.requestEnd(bytes(request.slice(0, size)), 0), expected, String(size));
+    }
+  });
+  it("finds the head's end from `from` on, as if every byte came in its own chunk", () => {
+    for (const text of [request, "CHECK SPAMC/1.5\nContent-length: 2\n\nhi", "PING SPAMC/1.2\r\n"]) {
+      let end = -1;
+      let size = 0;
+      while (end === -1 && size < text.length) {
+        size++;
+        end = framing.requestEnd(bytes(text.slice(0, size)), size - 1);
+      }
+      assert.equal(end, framing.requestEnd(bytes(text.slice(0, size)), 0), JSON.stringify(text));
+      assert.notEqual(end, -1);
     }
   });
   it("ends PING and SKIP at their head; a message without Content-length at the half-close", () => {
-    assert.equal(framing.requestEnd(bytes("PING SPAMC/1.5\r\n\r\n")), 18);
-    assert.equal(framing.requestEnd(bytes("PING SPAMC/1.2\r\n")), 16);
-    assert.equal(framing.requestEnd(bytes("CHECK SPAMC/1.1\r\n\r\nSubject: x\n")), -1);
+    assert.equal(framing.requestEnd(bytes("PING SPAMC/1.5\r\n\r\n"), 0), 18);
+    assert.equal(framing.requestEnd(bytes("PING SPAMC/1.2\r\n"), 0), 16);
+    assert.equal(
+      framing.requestEnd(bytes("CHECK SPAMC/1.1\r\n\r\nSubject: x\n"), 0),
+      lengthKnown(ENDS_AT_CLOSE),
+    );
     assert.equal(framing.halfCloseIsEnd, true);
   });
   it("declares the full length of a message over the bound, so that it is read to its end", () => {
     const head = "CHECK SPAMC/1.5\r\nContent-length: 100000\r\n\r\n";
-    assert.equal(framing.declaredLength(bytes(head + "x".repeat(10))), head.length + 100000);
-    assert.equal(framing.declaredLength(bytes("CHECK SPAMC/1.5\r\nContent-le")), -1);
+    assert.equal(framing.requestEnd(bytes(head + "x".repeat(10)), 0), lengthKnown(head.length + 100000));
+    assert.equal(framing.requestEnd(bytes("CHECK SPAMC/1.5\r\nContent-le"), 0), -1);
   });
   it("takes a head over its bound as garbage at once, complete as it is", () => {
     const junk = bytes("X".repeat(2000));
-    assert.equal(framing.requestEnd(junk), 2000);
-    assert.equal(framing.requestEnd(bytes("X".repeat(500))), -1);
+    assert.equal(framing.requestEnd(junk, 0), 2000);
+    assert.equal(framing.requestEnd(bytes("X".repeat(500)), 0), -1);
   });
 });
 

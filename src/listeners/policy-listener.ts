@@ -17,6 +17,7 @@ import { recordRequest } from "../control/metrics.ts";
 import { describeTransport, type Responder, type Transport } from "./request-server.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 import { readsocketFraming } from "./framing.ts";
+import { rateLimitedWarning } from "./connection-bound.ts";
 import { type ListenerEvent, type ListenerInput, serverSet, unlinkSocket } from "./listener.ts";
 
 export type PolicyListenerInput = ListenerInput;
@@ -46,12 +47,16 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         request.form === "legacy" ? formatLegacyDecision(decision) : formatDecision(decision),
     );
 
+    // A client sending garbage or nothing in a loop must not fill the log: a line per WARN_EVERY_MS at most,
+    // with the number since the last (connection-bound.ts).
+    const badRequest = rateLimitedWarning(log, "policy", "bad request");
+    const noRequest = rateLimitedWarning(log, "policy", "client sent no complete request in time");
     // Runs for every request: one closure (the engine's reply) is all it allocates besides the request.
     const answer = (bytes: Uint8Array, responder: Responder) => {
       const started = performance.now();
       const parsed = parseReadsocketRequest(bytes);
       if (parsed.kind === "invalid") {
-        log.warn("policy", "bad request", { error: parsed.reason, form: parsed.form, bytes: bytes.length });
+        badRequest({ error: parsed.reason, form: parsed.form, bytes: bytes.length });
         recordRequest(input.metrics, "error", undefined, (performance.now() - started) / 1000);
         return responder.reply(badRequestReply(parsed));
       }
@@ -78,10 +83,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         timeoutMs: config.daemon.requestTimeoutMs,
         onRequest: answer,
         onTimeout(bytes, responder) {
-          log.warn("policy", "client sent no complete request in time", {
-            timeout_ms: config.daemon.requestTimeoutMs,
-            bytes,
-          });
+          noRequest({ timeout_ms: config.daemon.requestTimeoutMs, bytes });
           responder.reply(formatErrorReply("timeout waiting for request"));
         },
       });

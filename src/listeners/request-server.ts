@@ -532,6 +532,11 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       connection.persistent = false;
       return finish(connection, connection.buffer ? take(connection, connection.size) : Buffer.alloc(0));
     }
+    if (connection.size > 0) {
+      const end = nextEnd(connection, framing); // a request sent ahead, complete: answered, then the end
+      if (end >= 0) return finish(connection, take(connection, end));
+      options.onClosed("the client ended in the middle of a request", connection.size);
+    }
     closeUnanswered(connection);
   };
   // One sweep for every connection's timeout, rather than a timer per connection. A connection whose

@@ -33,6 +33,7 @@ import {
 import type { Transport } from "./request-server.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 import { type ListenerEvent, type ListenerInput, unlinkSocket } from "./listener.ts";
+import { connectionBudget, rateLimitedWarning } from "./connection-bound.ts";
 
 export type SpamdFrontInput = ListenerInput;
 export type SpamdFrontEvent = ListenerEvent;
@@ -96,11 +97,14 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
   const decide = decideAndReply(input.engine, input.metrics, log, replyFormat(settings, front, log));
   const maxMessageSize = spamd.maxMessageSize;
 
+  // Garbage or silence in a loop: a line per WARN_EVERY_MS at most, with the number since the last.
+  const badRequest = rateLimitedWarning(log, "spamd", "bad request");
+  const noRequest = rateLimitedWarning(log, "spamd", "client sent no complete request in time");
   const answer = (bytes: Uint8Array, responder: Responder) => {
     const started = performance.now();
     const parsed = parseSpamdRequest(bytes, maxMessageSize);
     if (!parsed.ok) {
-      log.warn("spamd", "bad request", { error: parsed.reason, bytes: bytes.length });
+      badRequest({ error: parsed.reason, bytes: bytes.length });
       recordSpamError(front);
       return responder.reply(formatSpamdError(parsed.protocol, parsed.code, parsed.reason));
     }
@@ -133,6 +137,7 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
         framing,
         // Connections still sending and scans being decided: each holds up to max_message_size.
         maxConnections: spamd.maxScans,
+        budget: connectionBudget(),
         onBusy() {
           recordSpamError(front);
           if (performance.now() - busyLogged < 10_000) return;
@@ -142,10 +147,7 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
         timeoutMs: spamd.timeoutMs,
         onRequest: answer,
         onTimeout(bytes, responder) {
-          log.warn("spamd", "client sent no complete request in time", {
-            timeout_ms: spamd.timeoutMs,
-            bytes,
-          });
+          noRequest({ timeout_ms: spamd.timeoutMs, bytes });
           recordSpamError(front);
           responder.reply(formatSpamdError("SPAMC", "EX_TIMEOUT", "timeout waiting for the request"));
         },

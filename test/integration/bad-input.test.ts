@@ -56,6 +56,20 @@ describe("bad input on the policy socket (real daemon process)", () => {
     await daemon.waitForLog(/warn policy: bad request error="request longer than 4096 bytes"/);
   });
 
+  it("logs a flood of bad requests as one line with their number, not a line each", async () => {
+    const lines = () => daemon.logs().match(/warn policy: bad request /g)?.length ?? 0;
+    const before = lines();
+    for (let i = 0; i < 30; i++) {
+      assert.equal(await askPolicy(daemon.policySocket, "a\0b@example.org\n"), "error NUL byte in request");
+    }
+    assert.ok(lines() <= before + 1, `${lines() - before} lines for 30 bad requests`);
+    // Those held back end in one line when the period ends (10 s), with how many there were.
+    await daemon.waitForLog(
+      /warn policy: bad request error="NUL byte in request" .*count=(?:29|[3-9]\d|\d{3})/,
+      15_000,
+    );
+  });
+
   it("refuses a huge request sent without any newline", async () => {
     const reply = await askPolicy(daemon.policySocket, Buffer.alloc(200_000, 0x41));
     assert.equal(reply, "error request longer than 4096 bytes");

@@ -236,6 +236,13 @@ describe("listenForRequests with the Postfix framing on a Unix socket", () => {
     assert.equal(client.received, "");
     assert.deepEqual(closings, ["no complete request within the timeout (8 bytes)"]);
   });
+  it("closes a connection whose client ends in the middle of a request, and says so", async () => {
+    const client = await connect();
+    client.socket.end("a=1\nb=2\n");
+    await until(() => client.closed);
+    assert.equal(client.received, "");
+    assert.deepEqual(closings, ["the client ended in the middle of a request (8 bytes)"]);
+  });
 });
 
 describe("listenForRequests with the Postfix framing: a client that does not read its answers", () => {

@@ -40,6 +40,16 @@ function unreachable(path: string, error: NodeJS.ErrnoException): DaemonUnreacha
   }
 }
 
+/** The answer's JSON; anything else means something other than mailpolicyd answers on the socket. */
+function parseAnswer<T>(socketPath: string, body: string): T {
+  try {
+    return JSON.parse(body) as T;
+  } catch {
+    const start = body.slice(0, 60).replace(/[^\x20-\x7e]/g, "?");
+    throw new DaemonUnreachable(`the answer on ${socketPath} is not mailpolicyd's (not JSON): ${start}`);
+  }
+}
+
 export interface ControlResponse {
   status: number;
   body: string;
@@ -59,7 +69,12 @@ export function controlRequest(
       response.on("data", (chunk) => body += chunk);
       response.on(
         "end",
-        () => resolve({ status: response.statusCode ?? 0, body, json: <T>() => JSON.parse(body) as T }),
+        () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            body,
+            json: <T>() => parseAnswer<T>(socketPath, body),
+          }),
       );
     });
     request.on("timeout", () => {

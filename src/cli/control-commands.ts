@@ -48,7 +48,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       return 0;
     }
     case "show": {
-      const response = await controlRequest(socket, "GET", `/senders/${encodeURIComponent(key)}`);
+      const response = await controlRequest(socket, "GET", senderPath(key));
       if (response.status !== 200) return fail(response.body);
       out(
         options.json ? response.body : formatSender(key, response.json<{ limits: SenderDetail[] }>().limits),
@@ -56,7 +56,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       return 0;
     }
     case "reset": {
-      const response = await controlRequest(socket, "DELETE", `/senders/${encodeURIComponent(key)}`);
+      const response = await controlRequest(socket, "DELETE", senderPath(key));
       if (response.status !== 200) return fail(response.body);
       out(`${key}: counters reset in ${response.json<{ reset: number }>().reset} limit(s)`);
       return 0;
@@ -99,6 +99,12 @@ async function traceSpf(line: string, options: ClientOptions): Promise<void> {
   out("\nSPF, checked again now with [spf]'s DNS servers (the daemon may have answered from its cache):");
   await spfCommand({ config: options.config, configGiven: false, args: [client_address, sender, helo_name] });
 }
+
+/**
+ * A key goes in the query: as a path segment, `.` and `..` (which encodeURIComponent leaves as they are)
+ * would be folded away by URL parsing, and `show ..` asked for `/`.
+ */
+export const senderPath = (key: string): string => `/sender?key=${encodeURIComponent(key)}`;
 
 function fail(body: string): number {
   try {

@@ -1,6 +1,6 @@
 // The control plane's HTTP API (Hono): health, status, metrics, senders, reset, reload, dashboard.
 // Served on the control socket and optionally on loopback TCP; `mailpolicyd status` & co. are clients.
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { CountersEvent, CountersStats } from "../actors/counters.ts";
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import { DASHBOARD_HTML } from "./dashboard.ts";
@@ -136,21 +136,27 @@ export function createControlApp(deps: ControlDeps): Hono {
     return rows ? c.json(rows satisfies SenderRow[]) : c.json(COUNTERS_DOWN, 503);
   });
 
-  app.get("/senders/:key", async (c) => {
-    const key = c.req.param("key").toLowerCase();
+  // One key, in the path or (any key, `.` and `..` included, which URL parsing folds away as path
+  // segments) in the query: /sender?key=KEY, what the CLI uses.
+  const senderKey = (c: Context) => (c.req.param("key") ?? c.req.query("key") ?? "").toLowerCase();
+  const showSender = async (c: Context) => {
+    const key = senderKey(c);
     const rows = await deps.askCounters<Extract<CountersQuery, { type: "sender" }>>({ type: "sender", key });
     if (!rows) return c.json(COUNTERS_DOWN, 503);
     if (rows.length === 0) return c.json({ error: `no counter for ${key}` }, 404);
     return c.json({ key, limits: rows satisfies SenderDetail[] });
-  });
-
-  app.delete("/senders/:key", async (c) => {
-    const key = c.req.param("key").toLowerCase();
+  };
+  const resetSender = async (c: Context) => {
+    const key = senderKey(c);
     const removed = await deps.askCounters<Extract<CountersQuery, { type: "reset" }>>({ type: "reset", key });
     if (removed === undefined) return c.json(COUNTERS_DOWN, 503);
     if (removed === 0) return c.json({ error: `no counter for ${key}` }, 404);
     return c.json({ key, reset: removed });
-  });
+  };
+  app.get("/senders/:key", showSender);
+  app.delete("/senders/:key", resetSender);
+  app.get("/sender", showSender);
+  app.delete("/sender", resetSender);
 
   app.post("/reload", (c) => {
     const result = deps.reload();

@@ -1,7 +1,7 @@
 // The client commands (status, top, show, reset, reload, check) against a running daemon process, as a
 // postmaster types them: sockets from --config or --socket, exit 0 / 1 (refused) / 2 (not running) / 64.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import net from "node:net";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
@@ -164,6 +164,16 @@ describe("client commands against a running daemon", () => {
     );
   });
 
+  it("show and reset reach the keys `.` and `..` (no counter: exit 1), not another endpoint", SLOW, () => {
+    for (const key of [".", ".."]) {
+      for (const command of ["show", "reset"]) {
+        const result = withConfig(command, key);
+        assert.equal(result.status, 1, `${command} ${key}: ${result.stderr}`);
+        assert.equal(result.stderr, `mailpolicyd: no counter for ${key}\n`);
+      }
+    }
+  });
+
   it("check quotes the values it sends: spaces, quotes and backslashes arrive as typed", SLOW, () => {
     const rcpt = withConfig("check", "rcpt", "sender=q@example.org", "recipient=x@example.net");
     assert.equal(rcpt.stdout, "action=accept\n", rcpt.stderr);
@@ -297,6 +307,32 @@ describe("client commands against a running daemon", () => {
       assert.equal(result.stderr, `mailpolicyd: mailpolicyd did not answer on ${silent} within 5000 ms\n`);
     } finally {
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("exits 2 with what it got when something else answers on the socket (not JSON)", SLOW, async () => {
+    const other = dir.file("other.sock");
+    // A separate process: cli() blocks this one's event loop.
+    const server = spawn("node", [
+      "-e",
+      `require("node:http").createServer((_, response) => {
+      response.writeHead(200, { "content-type": "text/html" });
+      response.end("<html>a web server</html>");
+    }).listen(${JSON.stringify(other)}, () => console.log("listening"));`,
+    ], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise((resolve) => server.stdout!.once("data", resolve));
+      for (const args of [["status"], ["top"], ["show", "a@example.org"], ["reset", "a@example.org"]]) {
+        const result = cli([...args, "--socket", other]);
+        assert.equal(result.status, 2, args.join(" "));
+        assert.equal(
+          result.stderr,
+          `mailpolicyd: the answer on ${other} is not mailpolicyd's (not JSON): <html>a web server</html>\n`,
+          args.join(" "),
+        );
+      }
+    } finally {
+      server.kill();
     }
   });
 

@@ -2,6 +2,7 @@
 // what it makes of the answer (or of none), its checks of the query, the listener guards (read-only, Host,
 // pacing), 404 and 500. The counters actor is a fake answering from a table; the daemon process and its
 // real actors are test/integration/control-api.test.ts.
+import { senderPath } from "../../../src/cli/control-commands.ts";
 import type { ConcernHealth } from "../../../src/engine/concern-health.ts";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -233,6 +234,17 @@ describe("control app: /senders", () => {
     assert.equal(none.status, 404);
     assert.deepEqual(await none.json(), { error: "no counter for nobody@example.org" });
     assert.equal((await control().app.request("/senders/x%40example.org")).status, 503);
+  });
+
+  it("GET and DELETE /sender?key=KEY: any key, `.` and `..` too, which a path would fold away", async () => {
+    const keys = [".", "..", "a/../b", "%41", "x y@example.org", "ünï@example.org", "/"];
+    const { app, asked } = control({ sender: [], reset: 1 });
+    for (const key of keys) {
+      assert.equal((await app.request(senderPath(key))).status, 404);
+      const reset = await app.request(senderPath(key), { method: "DELETE" });
+      assert.deepEqual(await reset.json(), { key: key.toLowerCase(), reset: 1 });
+    }
+    assert.deepEqual(asked, keys.flatMap((key) => [{ type: "sender", key }, { type: "reset", key }]));
   });
 
   it("DELETE /senders/:key: how many limits were reset; 404 for none, 503 for no answer", async () => {

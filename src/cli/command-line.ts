@@ -186,6 +186,9 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
     }
     case "config-test": {
       if (positionals.length > 1) return usageError("config-test takes one file", command);
+      if (embedded && positionals.length > 0) {
+        return usageError("give a FILE or --default-config, not both", command);
+      }
       const file = positionals[0] ?? DEFAULT_CONFIG_FILE;
       return import("./config-source.ts").then(({ readConfig }) => {
         const result = readConfig({ file, embedded });

@@ -173,7 +173,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       continue;
     }
     const values = readSection(LIMIT_SECTION, section, report);
-    const limit = buildLimit(name, values, section.line, report);
+    const limit = buildLimit(name, values, section, report);
     if (limit) limits.push(limit);
   }
   if (errors.length > 0) return { ok: false, errors };
@@ -368,7 +368,7 @@ function spamAssassinConfig(
 function buildLimit(
   name: string,
   values: SectionValues<typeof LIMIT_SECTION>,
-  line: number,
+  place: { line: number; entries: ReadonlyArray<{ key: string; line: number }> },
   report: (line: number, key: string, problem: string) => void,
 ): LimitConfig | undefined {
   // A required key that was missing or invalid has been reported; the section yields no limit.
@@ -376,7 +376,9 @@ function buildLimit(
   const { key, stage, algorithm } = values;
   const section = `limit ${name}`;
   let ok = true;
+  // At the line of the key at fault (a key the section lacks: the section's own line).
   const problem = (what: string, text: string) => {
+    const line = place.entries.find((entry) => entry.key === what)?.line ?? place.line;
     report(line, `${section}.${what}`, text);
     ok = false;
   };

@@ -140,10 +140,13 @@ function splitHostPort(value: string): ListenAddress {
   return { hostname: value.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(value.slice(colon + 1)) };
 }
 
-/** "127.0.0.1:8025" or "[::1]:8025": the control plane's optional TCP listener, loopback only. */
+/**
+ * "127.0.0.1:8025" or "[::1]:8025", loopback only: control_listen, and the --listen of the snippet commands
+ * (so the message names no one port).
+ */
 export const loopbackAddress = v.pipe(
   v.string(),
-  v.regex(LOOPBACK, "expected a loopback HOST:PORT such as 127.0.0.1:8025"),
+  v.regex(LOOPBACK, "expected a loopback HOST:PORT such as 127.0.0.1:PORT or [::1]:PORT"),
   v.transform(splitHostPort),
   v.check((address) => address.port > 0 && address.port < 65536, "port must be 1-65535"),
 );

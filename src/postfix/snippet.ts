@@ -3,6 +3,7 @@
 // check of smtpd_relay_restrictions, so refused relaying uses up no allowance) and at the end of the
 // message (smtpd_end_of_data_restrictions, where recipient_count and size are known: the engine's data
 // stage). One source for the command and for the tests that run the lines in a real Postfix.
+import * as v from "valibot";
 import { POSTFIX_SECTION } from "../config/schema.ts";
 
 /** The schema's [postfix] listen default, as Postfix names a policy server. */
@@ -46,8 +47,19 @@ export function policyCheck(endpoint: string, failClosed = false): string {
   return `check_policy_service { ${endpoint}, ${failClosed ? FAIL_CLOSED : FAIL_OPEN} }`;
 }
 
-/** The lines for main.cf (then `postfix reload`). */
-export function postfixSnippet(endpoint = DEFAULT_POSTFIX_ENDPOINT, failClosed = false): string {
+/** The schema's [postfix] idle_timeout default, in seconds. */
+const DEFAULT_IDLE_SECONDS =
+  v.parse(POSTFIX_SECTION.idle_timeout.schema, POSTFIX_SECTION.idle_timeout.default) / 1000;
+
+/**
+ * The lines for main.cf (then `postfix reload`). `idleSeconds`: the daemon's [postfix] idle_timeout, which
+ * Postfix's max_idle matches (rounded down: Postfix lets a connection go no later than the daemon does).
+ */
+export function postfixSnippet(
+  endpoint = DEFAULT_POSTFIX_ENDPOINT,
+  failClosed = false,
+  idleSeconds = DEFAULT_IDLE_SECONDS,
+): string {
   const check = policyCheck(endpoint, failClosed);
   const other = policyCheck(endpoint, !failClosed);
   return `# mailpolicyd: Postfix asks at each RCPT TO and once the message is received (docs/postfix.md).
@@ -72,7 +84,7 @@ smtpd_end_of_data_restrictions =
 # Postfix's default waits 100 s for an answer; mailpolicyd answers within its concerns' timeouts.
 smtpd_policy_service_timeout = ${POLICY_TIMEOUT}
 # Postfix keeps one connection per smtpd process open while idle, up to this (mailpolicyd's
-# [postfix] idle_timeout is the same 300 s).
-smtpd_policy_service_max_idle = 300s
+# [postfix] idle_timeout, after which the daemon closes it).
+smtpd_policy_service_max_idle = ${idleSeconds}s
 `;
 }

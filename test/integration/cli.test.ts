@@ -76,6 +76,13 @@ describe("mailpolicyd command line", () => {
     assert.match(result.stdout, /absent\.conf:0: \(file\): cannot read: .*no such file/i);
   });
 
+  it("config-test refuses a FILE together with --default-config (exit 64), rather than ignore the file", () => {
+    const result = cli(["config-test", dir.file("absent.conf"), "--default-config"]);
+    assert.equal(result.status, 64);
+    assert.match(result.stderr, /^mailpolicyd: give a FILE or --default-config, not both\n/);
+    assert.equal(cli(["config-test", "--default-config"]).status, 0);
+  });
+
   it("run refuses an invalid config with the errors and exit 1", () => {
     const file = dir.file("bad-run.conf");
     writeFileSync(file, "[thresholds]\ncount = many\n");

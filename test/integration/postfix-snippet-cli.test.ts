@@ -35,6 +35,17 @@ describe("mailpolicyd postfix-snippet", () => {
     assert.match(result.stdout, /^smtpd_recipient_restrictions =$/m);
     assert.match(result.stdout, /^smtpd_end_of_data_restrictions =$/m);
     assert.match(result.stdout, /^smtpd_policy_service_timeout = 3s$/m);
+    assert.match(result.stdout, /^smtpd_policy_service_max_idle = 300s$/m);
+  });
+
+  it("gives Postfix the config's idle_timeout as max_idle, in whole seconds", () => {
+    const idle = (value: string) =>
+      cli(["--config", config(`[postfix]\nlisten = 127.0.0.1:10099\nidle_timeout = ${value}\n`)]);
+    assert.match(idle("2m").stdout, /^smtpd_policy_service_max_idle = 120s$/m);
+    assert.match(idle("1500ms").stdout, /^smtpd_policy_service_max_idle = 1s$/m);
+    const bad = idle("forever");
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /\[postfix\] idle_timeout: /);
   });
 
   it("uses the socket when listen = none, and --listen over the config", () => {

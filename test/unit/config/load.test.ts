@@ -436,17 +436,17 @@ describe("parseConfig: [limit NAME] sections", () => {
     ]);
   });
 
-  it("reports burst without algorithm = bucket", () => {
+  it("reports burst without algorithm = bucket, at the line of burst", () => {
     const errors = errorsOf("[limit x]\ncount = 5\ntime = 60\nburst = 10\n");
     assert.equal(errors.length, 1);
-    assert.match(errors[0], /^t\.conf:(1|4): limit x\.burst: burst applies to algorithm = bucket only$/);
+    assert.match(errors[0], /^t\.conf:4: limit x\.burst: burst applies to algorithm = bucket only$/);
   });
 
   it("reports per = recipient at a stage before RCPT", () => {
     for (const stage of ["connect", "helo", "mail"]) {
       const errors = errorsOf(`[limit x]\ncount = 5\ntime = 60\nstage = ${stage}\nper = recipient\n`);
       assert.equal(errors.length, 1, stage);
-      assert.match(errors[0], /^t\.conf:(1|5): limit x\.per: per = recipient needs stage = rcpt or data$/);
+      assert.match(errors[0], /^t\.conf:5: limit x\.per: per = recipient needs stage = rcpt or data$/);
     }
   });
 
@@ -461,7 +461,7 @@ describe("parseConfig: [limit NAME] sections", () => {
       assert.equal(errors.length, 1, key);
       assert.match(
         errors[0],
-        /^t\.conf:(1|2|5): limit x\.key: recipient keys need stage = rcpt \(one recipient per request\)$/,
+        /^t\.conf:2: limit x\.key: recipient keys need stage = rcpt \(one recipient per request\)$/,
       );
     }
   });

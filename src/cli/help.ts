@@ -73,7 +73,7 @@ each RCPT TO (smtpd_recipient_restrictions, after the relay check) and once the 
 The address is --listen, or [postfix] listen (else its socket) from --config FILE (default
 ${DEFAULT_CONFIG_FILE}; without a [postfix] section ${POSTFIX_SECTION.listen.default}, with a warning).
 Mail goes on when mailpolicyd does not answer (default_action=DUNNO, fail-open); the lines say how
-to fail closed. Details: /usr/share/doc/mailpolicyd/postfix.md.
+to fail closed. Details: /usr/share/doc/mailpolicyd/postfix.md.gz.
 
   --listen HOST:PORT  the loopback address written into the lines
   --config FILE       where to read [postfix]

@@ -157,6 +157,21 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     );
     const doc = snippet.match(/see (\/usr\/share\/doc\/\S+?)\.?$/m)?.[1];
     assert.ok(doc && existsSync(doc), `the snippets' doc ${doc}`);
+    // Every doc path the man page, the config, /etc/default and the commands' help name is shipped under
+    // that name (dh_compress gzips all but exim.md).
+    const texts = [
+      must("zcat", ["/usr/share/man/man8/mailpolicyd.8.gz"]).replace(/\\-/g, "-"),
+      readFileSync(CONF, "utf8"),
+      readFileSync("/etc/default/mailpolicyd", "utf8"),
+      ...["exim-snippet", "postfix-snippet", "config-test"].map((command) =>
+        must("/usr/sbin/mailpolicyd", [command, "--help"])
+      ),
+    ];
+    const named = new Set(
+      texts.flatMap((text) => text.match(/\/usr\/share\/doc\/mailpolicyd\/[\w./-]*\w/g) ?? []),
+    );
+    assert.ok(named.size >= 5, [...named].join(" "));
+    for (const path of named) assert.ok(existsSync(path), `named but not shipped: ${path}`);
     assert.match(
       must("dpkg-query", ["-W", "-f", "${Conffiles}", "mailpolicyd"]),
       /\/etc\/mailpolicyd\/mailpolicyd\.conf/,

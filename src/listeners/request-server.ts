@@ -476,6 +476,13 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     }
     connection.slot = -1;
   };
+  // At a stop: the sweep that would see them go is stopped, and Bun tells nothing of their close. Their
+  // sockets leave the process's budget now, or a listener restarted by its supervisor would keep them.
+  const forgetAll = () => {
+    budget.held -= waiting.length;
+    for (const connection of waiting) connection.slot = -1;
+    waiting.length = 0;
+  };
   const linger = (connection: Connection) => {
     connection.lingerStart = performance.now();
     watch(connection);
@@ -642,6 +649,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       },
       stop() {
         clearInterval(sweep);
+        forgetAll();
         listener?.stop(true);
       },
     };
@@ -686,6 +694,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     },
     stop() {
       clearInterval(sweep);
+      forgetAll();
       server.close();
       for (const socket of sockets) socket.destroy();
     },

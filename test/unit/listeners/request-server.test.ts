@@ -248,6 +248,19 @@ for (const kind of ["unix", "tcp"] as const) {
       assert.equal(budget.held, 0);
     });
 
+    it("gives its sockets back to the process's budget when it stops with connections open", async () => {
+      const budget: ConnectionBudget = { held: 0, max: 100 };
+      await start(5000, undefined, 1000, budget);
+      const idle = [ask(["slow"], false).catch(() => ""), ask(["slower"], false).catch(() => "")];
+      for (let i = 0; i < 50 && budget.held < 2; i++) await sleep(10);
+      assert.equal(budget.held, 2);
+      server.stop();
+      assert.equal(budget.held, 0);
+      await Promise.all(idle);
+      await sleep(50); // close events after the stop must not count them out twice
+      assert.equal(budget.held, 0);
+    });
+
     it("closes its side of a refused connection whose client sent bytes, keeping no descriptor", async () => {
       // Under node:net with allowHalfOpen, a refused socket nobody reads never saw its client's FIN and
       // stayed open for the life of the process: one descriptor per refusal, when descriptors are scarce.

@@ -48,7 +48,8 @@ export interface RequestServerOptions {
   onBusy(): void;
   /**
    * The sockets every server of the process may hold together (connection-bound.ts), kept below the file
-   * limit; past it a new connection is closed at once, without a reply (lingering costs a descriptor).
+   * limit; past it, or past this server's own share (maxConnections, and as many again lingering), a new
+   * connection is closed at once, without a reply (lingering costs a descriptor).
    */
   budget?: ConnectionBudget;
   timeoutMs: number;
@@ -462,6 +463,10 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   // than a Set, which hashed each connection twice (docs/decisions.md, "Measured on the request path").
   const waiting: Connection[] = [];
   const budget = options.budget ?? { held: 0, max: Number.MAX_SAFE_INTEGER };
+  // This server's own share of the budget: maxConnections unanswered, and as many again (at least 64)
+  // refused or answered and lingering. A flood of one listener (the control port is open to any local
+  // user) then leaves the budget to the others.
+  const maxHeld = options.maxConnections + Math.max(64, options.maxConnections);
   const watch = (connection: Connection) => {
     connection.slot = waiting.length;
     waiting.push(connection);
@@ -596,7 +601,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         allowHalfOpen: true,
         socket: {
           open(socket: AnySocket) {
-            if (budget.held >= budget.max) return overBudget(socket, false);
+            if (budget.held >= budget.max || waiting.length >= maxHeld) return overBudget(socket, false);
             const busy = unanswered.count >= options.maxConnections;
             const connection = new Connection(socket, false, unanswered, between, options.timeoutMs);
             socket.data = connection;
@@ -657,7 +662,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
 
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    if (budget.held >= budget.max) return overBudget(socket, true);
+    if (budget.held >= budget.max || waiting.length >= maxHeld) return overBudget(socket, true);
     const busy = unanswered.count >= options.maxConnections;
     sockets.add(socket);
     const connection = new Connection(socket, true, unanswered, between, options.timeoutMs);

@@ -248,6 +248,30 @@ for (const kind of ["unix", "tcp"] as const) {
       assert.equal(budget.held, 0);
     });
 
+    it("holds at most maxConnections and as many again (64 at least) lingering; closes more at once", async () => {
+      // A flood of one listener must leave the process's budget to the others.
+      await start(5000, undefined, 1);
+      busy = 0;
+      const idle = ask(["slow"], false).catch(() => "");
+      await sleep(30);
+      const answers = await Promise.all(Array.from({ length: 70 }, () =>
+        new Promise<string>((resolve) => {
+          const socket = net.createConnection(
+            "path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port },
+          );
+          let answer = "";
+          socket.on("data", (chunk) => answer += chunk);
+          socket.on("error", () => {});
+          socket.on("close", () => resolve(answer)); // never ends its side: refusals linger their second
+        })));
+      const refused = answers.filter((answer) => answer === "error busy: too many connections").length;
+      assert.equal(refused, 64);
+      assert.equal(answers.filter((answer) => answer === "").length, 6);
+      assert.equal(busy, 70);
+      server.stop();
+      await idle;
+    });
+
     it("gives its sockets back to the process's budget when it stops with connections open", async () => {
       const budget: ConnectionBudget = { held: 0, max: 100 };
       await start(5000, undefined, 1000, budget);

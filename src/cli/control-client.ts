@@ -40,20 +40,30 @@ function unreachable(path: string, error: NodeJS.ErrnoException): DaemonUnreacha
   }
 }
 
-/** The answer's JSON; anything else means something other than mailpolicyd answers on the socket. */
-function parseAnswer<T>(socketPath: string, body: string): T {
-  try {
-    return JSON.parse(body) as T;
-  } catch {
+/**
+ * The answer's JSON, of the shape `expected` checks when given; anything else means something other than
+ * mailpolicyd answers on the socket (a web server, another daemon): a DaemonUnreachable, not a stack trace.
+ */
+function parseAnswer<T>(socketPath: string, body: string, expected?: (value: unknown) => boolean): T {
+  const notOurs = (what: string) => {
     const start = body.slice(0, 60).replace(/[^\x20-\x7e]/g, "?");
-    throw new DaemonUnreachable(`the answer on ${socketPath} is not mailpolicyd's (not JSON): ${start}`);
+    return new DaemonUnreachable(`the answer on ${socketPath} is not mailpolicyd's (${what}): ${start}`);
+  };
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw notOurs("not JSON");
   }
+  if (expected && !expected(value)) throw notOurs("not the JSON it sends");
+  return value as T;
 }
 
 export interface ControlResponse {
   status: number;
   body: string;
-  json<T = unknown>(): T;
+  /** The body's JSON; `expected`, when given, checks its shape before the caller relies on it. */
+  json<T = unknown>(expected?: (value: unknown) => boolean): T;
 }
 
 export function controlRequest(
@@ -73,7 +83,7 @@ export function controlRequest(
           resolve({
             status: response.statusCode ?? 0,
             body,
-            json: <T>() => parseAnswer<T>(socketPath, body),
+            json: <T>(expected?: (value: unknown) => boolean) => parseAnswer<T>(socketPath, body, expected),
           }),
       );
     });

@@ -34,9 +34,10 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
   switch (command) {
     case "status": {
       const response = await controlRequest(socket, "GET", "/status");
-      if (options.json) out(response.body);
-      else out(formatStatus(response.json<StatusJson>()));
-      return response.status === 200 ? 0 : 1;
+      if (response.status !== 200) return fail(response.body);
+      const status = response.json<StatusJson>(isStatus);
+      out(options.json ? response.body : formatStatus(status));
+      return 0;
     }
     case "top": {
       const query = `/senders?top=${options.top ?? 20}${
@@ -44,30 +45,32 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       }`;
       const response = await controlRequest(socket, "GET", query);
       if (response.status !== 200) return fail(response.body);
-      out(options.json ? response.body : formatSenders(response.json<SenderRow[]>()));
+      const rows = response.json<SenderRow[]>(Array.isArray);
+      out(options.json ? response.body : formatSenders(rows));
       return 0;
     }
     case "show": {
       const response = await controlRequest(socket, "GET", senderPath(key));
       if (response.status !== 200) return fail(response.body);
-      out(
-        options.json ? response.body : formatSender(key, response.json<{ limits: SenderDetail[] }>().limits),
-      );
+      const { limits } = response.json<{ limits: SenderDetail[] }>(having("limits", Array.isArray));
+      out(options.json ? response.body : formatSender(key, limits));
       return 0;
     }
     case "reset": {
       const response = await controlRequest(socket, "DELETE", senderPath(key));
       if (response.status !== 200) return fail(response.body);
-      out(`${key}: counters reset in ${response.json<{ reset: number }>().reset} limit(s)`);
+      const { reset } = response.json<{ reset: number }>(having("reset", Number.isInteger));
+      out(`${key}: counters reset in ${reset} limit(s)`);
       return 0;
     }
     case "reload": {
       const response = await controlRequest(socket, "POST", "/reload");
       if (response.status === 200) {
-        out(`reloaded ${response.json<{ config: string }>().config}`);
+        const { config } = response.json<{ config: string }>(having("config", isString));
+        out(`reloaded ${config}`);
         return 0;
       }
-      const body = response.json<{ errors?: string[]; error?: string }>();
+      const body = response.json<{ errors?: string[]; error?: string }>(isRecord);
       for (const line of body.errors ?? [body.error ?? response.body]) err(line);
       err("reload refused: the running config stays");
       return 1;
@@ -105,6 +108,21 @@ async function traceSpf(line: string, options: ClientOptions): Promise<void> {
  * would be folded away by URL parsing, and `show ..` asked for `/`.
  */
 export const senderPath = (key: string): string => `/sender?key=${encodeURIComponent(key)}`;
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+const isString = (value: unknown) => typeof value === "string";
+const field = (value: unknown, name: string): unknown => isRecord(value) ? value[name] : undefined;
+/** The check of an answer that must be an object whose `name` passes `check`. */
+const having = (name: string, check: (value: unknown) => boolean) => (value: unknown) =>
+  check(field(value, name));
+
+/** What formatStatus reads without a guard: an answer without it is not a mailpolicyd's /status. */
+const isStatus = (value: unknown): boolean =>
+  having("version", isString)(value) &&
+  ["actors", "restarts", "rates"].every((name) => isRecord(field(value, name))) &&
+  isRecord(field(field(value, "requests"), "byAction")) &&
+  Array.isArray(field(field(value, "alerts"), "recent"));
 
 function fail(body: string): number {
   try {

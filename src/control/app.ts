@@ -137,10 +137,12 @@ export function createControlApp(deps: ControlDeps): Hono {
   });
 
   // One key, in the path or (any key, `.` and `..` included, which URL parsing folds away as path
-  // segments) in the query: /sender?key=KEY, what the CLI uses.
-  const senderKey = (c: Context) => (c.req.param("key") ?? c.req.query("key") ?? "").toLowerCase();
+  // segments) in the query: /sender?key=KEY, what the CLI uses. No key at all: 400, not "no counter for ".
+  const senderKey = (c: Context) => (c.req.param("key") ?? c.req.query("key"))?.toLowerCase();
+  const NO_KEY = { error: "which key? /sender?key=KEY" };
   const showSender = async (c: Context) => {
     const key = senderKey(c);
+    if (key === undefined) return c.json(NO_KEY, 400);
     const rows = await deps.askCounters<Extract<CountersQuery, { type: "sender" }>>({ type: "sender", key });
     if (!rows) return c.json(COUNTERS_DOWN, 503);
     if (rows.length === 0) return c.json({ error: `no counter for ${key}` }, 404);
@@ -148,6 +150,7 @@ export function createControlApp(deps: ControlDeps): Hono {
   };
   const resetSender = async (c: Context) => {
     const key = senderKey(c);
+    if (key === undefined) return c.json(NO_KEY, 400);
     const removed = await deps.askCounters<Extract<CountersQuery, { type: "reset" }>>({ type: "reset", key });
     if (removed === undefined) return c.json(COUNTERS_DOWN, 503);
     if (removed === 0) return c.json({ error: `no counter for ${key}` }, 404);

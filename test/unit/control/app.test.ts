@@ -4,6 +4,7 @@
 // real actors are test/integration/control-api.test.ts.
 import { senderPath } from "../../../src/cli/control-commands.ts";
 import type { ConcernHealth } from "../../../src/engine/concern-health.ts";
+import { fakeRow as row, keyedCounters } from "../../helpers/keyed-counters.ts";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CountersStats } from "../../../src/actors/counters.ts";
@@ -14,22 +15,6 @@ import type { SenderDetail, SenderRow } from "../../../src/policy/sender-report.
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 const ACTIVE = { counters: "active", alerter: "active", policy: "active", control: "active" };
-
-const row = (key: string, rule: string, count: number): SenderRow => ({
-  rule,
-  key,
-  count,
-  limit: 2,
-  window: "1h",
-  windowSeconds: 3600,
-  algorithm: "fixed",
-  action: "defer",
-  windowStart: new Date(T0).toISOString(),
-  lastSeen: new Date(T0).toISOString(),
-  over: count > 2,
-  atLimit: count >= 2,
-  alert: "none",
-});
 
 const LIMITS_OK: ConcernHealth = {
   state: "ok",
@@ -245,6 +230,34 @@ describe("control app: /senders", () => {
       assert.deepEqual(await reset.json(), { key: key.toLowerCase(), reset: 1 });
     }
     assert.deepEqual(asked, keys.flatMap((key) => [{ type: "sender", key }, { type: "reset", key }]));
+  });
+
+  it("GET and DELETE /sender?key=KEY reach the counter of that key, not of the one URL parsing makes of it", async () => {
+    const named = [".", "..", "a/../b", "%41", "%2e%2e", "a+b@example.org", "x y", "ünï", "192.0.2.0/24"];
+    // What a dot segment folded away, a double decoding, or `+` read as a space would reach instead.
+    const decoys = ["", "/", "b", "a", "a b@example.org", "x+y"];
+    const counters = keyedCounters([...named, ...decoys]);
+    const { app } = control({}, { askCounters: counters.askCounters });
+    for (const key of named) {
+      const shown = await app.request(senderPath(key));
+      assert.equal(shown.status, 200, key);
+      assert.deepEqual(await shown.json(), { key, limits: [counters.detail(key)] });
+    }
+    for (const key of named) {
+      const reset = await app.request(senderPath(key), { method: "DELETE" });
+      assert.deepEqual(await reset.json(), { key, reset: 1 });
+    }
+    assert.deepEqual(counters.keys(), decoys);
+  });
+
+  it("GET and DELETE /sender without ?key=: 400, the counters not asked", async () => {
+    const { app, asked } = control({ sender: [], reset: 1 });
+    for (const method of ["GET", "DELETE"]) {
+      const reply = await app.request("/sender?top=1", { method });
+      assert.equal(reply.status, 400, method);
+      assert.deepEqual(await reply.json(), { error: "which key? /sender?key=KEY" });
+    }
+    assert.deepEqual(asked, []);
   });
 
   it("DELETE /senders/:key: how many limits were reset; 404 for none, 503 for no answer", async () => {

@@ -86,6 +86,11 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
   }
 
   if ((CLIENT_COMMANDS as readonly string[]).includes(command)) {
+    // --config only says where the socket is, so with --socket it would be ignored; check also reads
+    // [spf] from it (the trace after the answer), so there the two go together.
+    if (values.socket !== undefined && values.config !== undefined && command !== "check") {
+      return usageError("give --config or --socket, not both", command);
+    }
     const needsKey = command === "show" || command === "reset";
     if (needsKey && positionals.length !== 1) return usageError(`${command} takes one KEY`, command);
     if (command === "check" && positionals.length === 0) return usageError("check needs a request", command);

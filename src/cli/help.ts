@@ -10,6 +10,8 @@ const CLIENT_OPTIONS = `
   --socket PATH    the control socket (default: control_socket from the config)
   --config FILE    where to read control_socket (default ${DEFAULT_CONFIG_FILE})
 Exit 0 on success, 1 when the daemon refuses (unknown key, invalid config), 2 when it cannot be reached.`;
+const JSON_OPTION = `
+  --json           print the control API's JSON answer as it is`;
 
 export const HELP: Record<string, string> = {
   main: `Usage: mailpolicyd <command> [options]
@@ -99,19 +101,19 @@ rejects the result, --add puts the previous files back and exits 1.
   status: `Usage: mailpolicyd status [--json] [--config FILE | --socket PATH]
 
 Shows what the running daemon is doing: version, uptime, actor states, requests and rates, tracked
-keys, top senders with count/limit/window, recent alerts. --json prints the control API's /status.
+keys, top senders with count/limit/window, recent alerts.
 Exit 2 when the daemon is not running or its control socket is not accessible.
-${CLIENT_OPTIONS}`,
+${JSON_OPTION} (/status)${CLIENT_OPTIONS}`,
   top: `Usage: mailpolicyd top [-n N] [--rule NAME] [--json] [--config FILE | --socket PATH]
 
 Lists the N keys (default 20) with the highest count relative to their limit; --rule NAME only
 those of one limit (an unknown NAME exits 1 and lists the rules).
-${CLIENT_OPTIONS}`,
+${JSON_OPTION} (/senders)${CLIENT_OPTIONS}`,
   show: `Usage: mailpolicyd show KEY [--json] [--config FILE | --socket PATH]
 
 Shows KEY's counter under every limit: count, limit, window start, last seen, alert state, the
 subjects and client IPs seen. KEY is what the limit counts: an address, a login, 192.0.2.0/24, ...
-${CLIENT_OPTIONS}`,
+${JSON_OPTION} (/sender?key=KEY)${CLIENT_OPTIONS}`,
   reset: `Usage: mailpolicyd reset KEY [--config FILE | --socket PATH]
 
 Forgets KEY's counters in every limit, so its mail flows again at once.
@@ -121,7 +123,7 @@ ${CLIENT_OPTIONS}`,
 Makes the daemon re-read its config file (as SIGHUP does). An invalid config is refused with its
 errors (exit 1) and the running one stays.
 ${CLIENT_OPTIONS}`,
-  check: `Usage: mailpolicyd check REQUEST... [--config FILE | --socket PATH]
+  check: `Usage: mailpolicyd check REQUEST... [--config FILE] [--socket PATH]
 
 Sends REQUEST to the policy socket exactly as Exim's \${readsocket} does and prints the answer, e.g.
   mailpolicyd check rcpt sender=alice@example.org recipient=bob@example.net client_address=192.0.2.7
@@ -129,8 +131,10 @@ Sends REQUEST to the policy socket exactly as Exim's \${readsocket} does and pri
   mailpolicyd check alice@example.org           (the one-token form)
 Each NAME=VALUE is sent with VALUE as the shell gives it, quoted as Exim's \${quote:} does.
 Note: the request counts like a real one.
+When the config's [spf] checks the request, the same SPF check follows, with its DNS trace.
   --socket PATH    the policy socket (default: policy_socket from the config)
-  --config FILE    where to read policy_socket (default ${DEFAULT_CONFIG_FILE})`,
+  --config FILE    where to read policy_socket and [spf] (default ${DEFAULT_CONFIG_FILE});
+                   with --socket, [spf] only`,
   spf: `Usage: mailpolicyd spf IP SENDER [HELO] [--config FILE]
 
 Checks SPF (RFC 7208) for a client IP and an envelope sender ('' for the null sender: postmaster@HELO)

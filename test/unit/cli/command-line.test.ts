@@ -1,0 +1,71 @@
+// The command line's usage errors (exit 64): options that contradict each other are refused rather than
+// one of them silently ignored.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { main } from "../../../src/cli/command-line.ts";
+import { captureOutput } from "../../helpers/captured-output.ts";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
+
+const dir = makeTempDir();
+after(() => dir.remove());
+
+/** Runs main(argv) in this process: its exit code, and what it wrote to stdout and stderr. */
+async function cli(argv: string[]) {
+  const { result, stdout, stderr } = await captureOutput(() => main(argv));
+  return { status: result, stdout, stderr };
+}
+
+describe("mailpolicyd's command line", () => {
+  it("refuses config-test FILE --default-config (exit 64) instead of checking the embedded config", async () => {
+    for (
+      const argv of [["config-test", "/etc/x.conf", "--default-config"], [
+        "config-test",
+        "--default-config",
+        "x",
+      ]]
+    ) {
+      const result = await cli(argv);
+      assert.equal(result.status, 64, argv.join(" "));
+      assert.match(
+        result.stderr,
+        /^mailpolicyd: give a FILE or --default-config, not both\n\nUsage: mailpolicyd config-test/,
+      );
+      assert.equal(result.stdout, "");
+    }
+  });
+
+  it("refuses --socket with --config for the commands that read only the socket's path from the config", async () => {
+    const socket = dir.file("control.sock");
+    const config = dir.file("absent.conf");
+    const commands = [["status"], ["top"], ["show", "alice@example.org"], ["reset", "alice@example.org"], [
+      "reload",
+    ]];
+    for (const command of commands) {
+      for (const options of [["--socket", socket, "--config", config], ["-c", config, "--socket", socket]]) {
+        const result = await cli([...command, ...options]);
+        assert.equal(result.status, 64, [...command, ...options].join(" "));
+        assert.match(
+          result.stderr,
+          new RegExp(
+            `^mailpolicyd: give --config or --socket, not both\\n\\nUsage: mailpolicyd ${command[0]} `,
+          ),
+        );
+      }
+    }
+  });
+
+  it("lets check take both: it asks --socket, and reads [spf] from --config", async () => {
+    const result = await cli([
+      "check",
+      "alice@example.org",
+      "--socket",
+      dir.file("policy.sock"),
+      "--config",
+      dir.file("absent.conf"),
+    ]);
+    // Past the usage check: nothing listens on the socket, so the daemon cannot be reached.
+    assert.equal(result.status, 2, result.stderr);
+    assert.doesNotMatch(result.stderr, /not both/);
+    assert.match(result.stderr, /policy\.sock/);
+  });
+});

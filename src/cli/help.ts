@@ -67,18 +67,19 @@ Then run update-exim4.conf and reload Exim.
 
   --listen HOST:PORT  the loopback address written into the snippets
   --config FILE       where to read policy_listen`,
-  "postfix-snippet": `Usage: mailpolicyd postfix-snippet [--listen HOST:PORT | --config FILE] [--fail-closed]
+  "postfix-snippet": `Usage: mailpolicyd postfix-snippet [--listen HOST:PORT] [--config FILE] [--fail-closed]
 
 Prints the lines for /etc/postfix/main.cf that make Postfix ask mailpolicyd's [postfix] listener at
 each RCPT TO (smtpd_recipient_restrictions, after the relay check) and once the message is received
-(smtpd_end_of_data_restrictions), with smtpd_policy_service_timeout. Then run 'postfix reload'.
+(smtpd_end_of_data_restrictions), with smtpd_policy_service_timeout, and smtpd_policy_service_max_idle
+from [postfix] idle_timeout (whole seconds). Then run 'postfix reload'.
 The address is --listen, or [postfix] listen (else its socket) from --config FILE (default
 ${DEFAULT_CONFIG_FILE}; without a [postfix] section ${POSTFIX_SECTION.listen.default}, with a warning).
 Mail goes on when mailpolicyd does not answer (default_action=DUNNO, fail-open); the lines say how
 to fail closed. Details: /usr/share/doc/mailpolicyd/postfix.md.gz.
 
-  --listen HOST:PORT  the loopback address written into the lines
-  --config FILE       where to read [postfix]
+  --listen HOST:PORT  the loopback address written into the lines (instead of the config's)
+  --config FILE       where to read [postfix] (with --listen, its idle_timeout only)
   --fail-closed       defer mail (451 4.3.5) while mailpolicyd does not answer`,
   "exim-setup":
     `Usage: mailpolicyd exim-setup --add | --remove [--listen HOST:PORT | --config FILE] [--confdir DIR]

@@ -1,10 +1,11 @@
 // `mailpolicyd postfix-snippet`: prints the main.cf lines that make Postfix ask the [postfix] listener,
-// at its address from --listen or from the config's [postfix] section (listen, else socket). Only that
-// section is read, so a typo elsewhere in the file does not stop it.
+// at its address from --listen or from the config's [postfix] section (listen, else socket), with max_idle
+// from its idle_timeout (also under --listen). Only that section is read, so a typo elsewhere in the file
+// does not stop it.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { parseIni } from "../config/ini.ts";
+import { type IniSection, parseIni } from "../config/ini.ts";
 import { POSTFIX_SECTION } from "../config/schema.ts";
 import { loopbackAddress } from "../config/values.ts";
 import {
@@ -21,63 +22,85 @@ export interface PostfixSnippetOptions {
   failClosed: boolean;
 }
 
-type Found = { endpoint: string; idleSeconds?: number; note?: string } | { problem: string };
-
-/** Postfix's endpoint and max_idle for the config's [postfix] section, or why there is none. */
-function configEndpoint(file: string): Found {
+/** The config's [postfix] section, or why there is none (the snippet then uses the defaults). */
+function postfixSection(file: string): { section: IniSection } | { note: string } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {
-    return { endpoint: DEFAULT_POSTFIX_ENDPOINT, note: `cannot read ${file}: using the default address` };
+    return { note: `cannot read ${file}: using the default address` };
   }
   const section = parseIni(text).sections.find((found) => found.name === "postfix");
-  if (!section) {
-    return {
-      endpoint: DEFAULT_POSTFIX_ENDPOINT,
-      note: `${file} has no [postfix] section: add one, or the daemon does not listen for Postfix`,
-    };
-  }
-  const raw = (key: string) => section.entries.find((entry) => entry.key === key)?.value;
+  return section
+    ? { section }
+    : { note: `${file} has no [postfix] section: add one, or the daemon does not listen for Postfix` };
+}
+
+const rawValue = (section: IniSection, key: string) =>
+  section.entries.find((entry) => entry.key === key)?.value;
+
+/**
+ * Postfix's max_idle for [postfix] idle_timeout, in whole seconds (Postfix's unit), rounded down so that
+ * Postfix lets an idle connection go no later than the daemon does.
+ */
+function idleSecondsOf(section: IniSection, file: string): { idleSeconds: number } | { problem: string } {
   const idle = v.safeParse(
     POSTFIX_SECTION.idle_timeout.schema,
-    raw("idle_timeout") ?? POSTFIX_SECTION.idle_timeout.default,
+    rawValue(section, "idle_timeout") ?? POSTFIX_SECTION.idle_timeout.default,
   );
   if (!idle.success) return { problem: `${file}: [postfix] idle_timeout: ${idle.issues[0].message}` };
-  const idleSeconds = Math.max(1, Math.floor(idle.output / 1000));
-  const listen = v.safeParse(POSTFIX_SECTION.listen.schema, raw("listen") ?? POSTFIX_SECTION.listen.default);
+  return { idleSeconds: Math.max(1, Math.floor(idle.output / 1000)) };
+}
+
+/** Postfix's endpoint for the config's [postfix] section (listen, else socket), or why there is none. */
+function sectionEndpoint(section: IniSection, file: string): { endpoint: string; note?: string } | {
+  problem: string;
+} {
+  const listen = v.safeParse(
+    POSTFIX_SECTION.listen.schema,
+    rawValue(section, "listen") ?? POSTFIX_SECTION.listen.default,
+  );
   if (!listen.success) return { problem: `${file}: [postfix] listen: ${listen.issues[0].message}` };
-  if (listen.output && listen.output.port !== 0) {
-    return { endpoint: postfixEndpoint(listen.output), idleSeconds };
-  }
-  const socket = raw("socket");
+  if (listen.output && listen.output.port !== 0) return { endpoint: postfixEndpoint(listen.output) };
+  const socket = rawValue(section, "socket");
   if (socket) {
     const path = resolve(dirname(resolve(file)), socket);
     const note = inQueueDirectory(path) ? undefined : `${path} is outside ${POSTFIX_QUEUE_DIRECTORY}: ` +
       `a chrooted smtpd (Debian's master.cf) cannot reach it; put the socket under ` +
       `${POSTFIX_QUEUE_DIRECTORY}/private/, or run smtpd with chroot n`;
-    return { endpoint: postfixEndpoint({ path }), idleSeconds, note };
+    return { endpoint: postfixEndpoint({ path }), note };
   }
   return { problem: `${file}: [postfix] has no fixed listen address nor a socket; set one or give --listen` };
 }
 
 /** Exit code, or a usage problem for the caller to print with the command's help. */
 export function postfixSnippetCommand(options: PostfixSnippetOptions): number | { usage: string } {
-  let endpoint: string;
-  let idleSeconds: number | undefined;
+  const problem = (text: string) => {
+    process.stderr.write(`mailpolicyd: ${text}\n`);
+    return 1;
+  };
+  let listen: string | undefined;
   if (options.listen !== undefined) {
     const parsed = v.safeParse(loopbackAddress, options.listen);
     if (!parsed.success) return { usage: `--listen: ${parsed.issues[0].message}` };
-    endpoint = postfixEndpoint(parsed.output);
-  } else {
-    const found = configEndpoint(options.config);
-    if ("problem" in found) {
-      process.stderr.write(`mailpolicyd: ${found.problem}\n`);
-      return 1;
+    listen = postfixEndpoint(parsed.output);
+  }
+  // --listen replaces the address only: idle_timeout still comes from the config when it has [postfix].
+  const found = postfixSection(options.config);
+  let endpoint = listen ?? DEFAULT_POSTFIX_ENDPOINT;
+  let idleSeconds: number | undefined;
+  if ("section" in found) {
+    const idle = idleSecondsOf(found.section, options.config);
+    if ("problem" in idle) return problem(idle.problem);
+    idleSeconds = idle.idleSeconds;
+    if (listen === undefined) {
+      const place = sectionEndpoint(found.section, options.config);
+      if ("problem" in place) return problem(place.problem);
+      if (place.note) process.stderr.write(`mailpolicyd: ${place.note}\n`);
+      endpoint = place.endpoint;
     }
-    if (found.note) process.stderr.write(`mailpolicyd: ${found.note}\n`);
-    endpoint = found.endpoint;
-    idleSeconds = found.idleSeconds;
+  } else if (listen === undefined) {
+    process.stderr.write(`mailpolicyd: ${found.note}\n`);
   }
   process.stdout.write(postfixSnippet(endpoint, options.failClosed, idleSeconds));
   return 0;

@@ -1,0 +1,76 @@
+// postfix-snippet's smtpd_policy_service_max_idle: the config's [postfix] idle_timeout in Postfix's unit
+// (whole seconds, rounded down), with or without --listen; the schema's 300 s without a [postfix] section.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { after, describe, it } from "node:test";
+import { postfixSnippetCommand } from "../../../src/cli/postfix-snippet-command.ts";
+import { postfixSnippet } from "../../../src/postfix/snippet.ts";
+import { captureOutput } from "../../helpers/captured-output.ts";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
+
+const dir = makeTempDir();
+after(() => dir.remove());
+
+let files = 0;
+const config = (text: string) => {
+  const file = dir.file(`c${files++}.conf`);
+  writeFileSync(file, text);
+  return file;
+};
+
+const snippet = (file: string, listen?: string) =>
+  captureOutput(() => postfixSnippetCommand({ config: file, listen, failClosed: false }));
+const maxIdle = (text: string) => text.match(/^smtpd_policy_service_max_idle = (.*)$/m)?.[1];
+
+describe("postfix-snippet's max_idle", () => {
+  it("is [postfix] idle_timeout in whole seconds, rounded down", async () => {
+    for (
+      const [idle, expected] of [["2m", "120s"], ["45", "45s"], ["1500ms", "1s"], ["1h", "3600s"], [
+        "300s",
+        "300s",
+      ]]
+    ) {
+      const { result, stdout, stderr } = await snippet(
+        config(`[postfix]\nlisten = 127.0.0.1:10099\nidle_timeout = ${idle}\n`),
+      );
+      assert.equal(result, 0, stderr);
+      assert.equal(maxIdle(stdout), expected, idle);
+    }
+  });
+
+  it("comes from the config under --listen too, which replaces only the address", async () => {
+    const file = config("[postfix]\nlisten = 127.0.0.1:10099\nidle_timeout = 90s\n");
+    const { result, stdout, stderr } = await snippet(file, "127.0.0.1:10100");
+    assert.equal(result, 0, stderr);
+    assert.equal(stderr, "");
+    assert.equal(maxIdle(stdout), "90s");
+    assert.match(stdout, /check_policy_service \{ inet:127\.0\.0\.1:10100, /);
+    assert.doesNotMatch(stdout, /10099/);
+  });
+
+  it("is the schema's 300 s without a [postfix] section or a readable config", async () => {
+    for (const file of [config("[limit a]\ncount = 1\ntime = 1h\n"), dir.file("absent.conf")]) {
+      for (const listen of [undefined, "127.0.0.1:10100"]) {
+        const { result, stdout, stderr } = await snippet(file, listen);
+        assert.equal(result, 0, stderr);
+        assert.equal(maxIdle(stdout), "300s");
+        // The notes speak of the address, so --listen (which gives it) silences them.
+        assert.equal(stderr === "", listen !== undefined, stderr);
+      }
+    }
+    assert.equal(maxIdle(postfixSnippet()), "300s");
+    assert.equal(maxIdle(postfixSnippet("inet:127.0.0.1:1", false, 17)), "17s");
+  });
+
+  it("refuses an invalid idle_timeout (exit 1), with or without --listen", async () => {
+    for (const idle of ["forever", "0", "2h"]) {
+      const file = config(`[postfix]\nlisten = 127.0.0.1:10099\nidle_timeout = ${idle}\n`);
+      for (const listen of [undefined, "127.0.0.1:10100"]) {
+        const { result, stdout, stderr } = await snippet(file, listen);
+        assert.equal(result, 1, idle);
+        assert.equal(stdout, "");
+        assert.match(stderr, /^mailpolicyd: .*c\d+\.conf: \[postfix\] idle_timeout: /);
+      }
+    }
+  });
+});

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { HELP } from "../../../src/cli/help.ts";
+import { legacySnippet } from "../../../src/exim/snippets.ts";
 import { ROOT } from "../../helpers/runtime.ts";
 
 const MAN = readFileSync(`${ROOT}packaging/mailpolicyd.8`, "utf8");
@@ -27,5 +28,15 @@ describe("the man page", () => {
         assert.ok(page.includes(option), `${command} ${option}`);
       }
     }
+  });
+
+  it("says how many warn statements exim-snippet --legacy prints (man page, help, docs/exim.md)", () => {
+    const count = legacySnippet().match(/^\s+warn$/gm)?.length ?? 0;
+    const word = ["no", "one", "two", "three", "four", "five", "six"][count];
+    assert.ok(count >= 1 && word, `${count} warn statements`);
+    const said = new RegExp(`as ${word}\\s+(\\.B )?\`?warn\`?\\s+statements`);
+    const texts = { man: MAN, help: HELP["exim-snippet"], exim: readFileSync(`${ROOT}docs/exim.md`, "utf8") };
+    for (const [name, text] of Object.entries(texts)) assert.match(text, said, name);
+    assert.doesNotMatch(MAN, /in a\s+\.B warn\s+statement\b/);
   });
 });

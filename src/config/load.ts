@@ -137,10 +137,20 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const spamdSection = found.get("spamd");
   const spamdValues = spamdSection && readSection(SPAMD_SECTION, spamdSection, report);
   if (spamdValues && spamdValues.mark_threshold > spamdValues.reject_threshold) {
-    report(spamdSection.line, "[spamd]", "mark_threshold is above reject_threshold");
+    // At the threshold written (mark_threshold's, when both are).
+    const key = keyLine(spamdSection, "mark_threshold") !== undefined ? "mark_threshold" : "reject_threshold";
+    report(
+      keyLine(spamdSection, key) ?? spamdSection.line,
+      `spamd.${key}`,
+      "mark_threshold is above reject_threshold",
+    );
   }
   if (spamdValues && spamdValues.listen === undefined && spamdValues.socket === undefined) {
-    report(spamdSection.line, "[spamd]", "listen = none and no socket: the front would listen nowhere");
+    report(
+      keyLine(spamdSection, "listen") ?? spamdSection.line,
+      "spamd.listen",
+      "listen = none and no socket: the front would listen nowhere",
+    );
   }
   const redisSection = found.get("redis");
   const redisValues = redisSection && readSection(REDIS_SECTION, redisSection, report);
@@ -282,6 +292,14 @@ function redisConfig(
   };
 }
 
+/**
+ * The line of a section's key, where an error that spans several keys points (FILE:LINE names the key at
+ * fault, not the section header); undefined when the section does not have the key.
+ */
+function keyLine(section: { entries: ReadonlyArray<{ key: string; line: number }> }, key: string) {
+  return section.entries.find((entry) => entry.key === key)?.line;
+}
+
 type Section = {
   name: string;
   line: number;
@@ -296,12 +314,16 @@ function readPostfixSection(
 ): SectionValues<typeof POSTFIX_SECTION> | undefined {
   if (!section) return undefined;
   const values = readSection(POSTFIX_SECTION, section, report);
+  const listenLine = keyLine(section, "listen") ?? section.line;
   if (values.listen === undefined && values.socket === undefined) {
-    report(section.line, "[postfix]", "listen = none and no socket: nowhere to listen");
+    report(listenLine, "postfix.listen", "listen = none and no socket: nowhere to listen");
   }
   if (values.listen && values.listen.port !== 0 && values.listen.port === policyListen?.port) {
-    const line = section.entries.find((entry) => entry.key === "listen")?.line ?? section.line;
-    report(line, "postfix.listen", "the same port as [daemon] policy_listen (Exim's readsocket protocol)");
+    report(
+      listenLine,
+      "postfix.listen",
+      "the same port as [daemon] policy_listen (Exim's readsocket protocol)",
+    );
   }
   return values;
 }
@@ -378,8 +400,7 @@ function buildLimit(
   let ok = true;
   // At the line of the key at fault (a key the section lacks: the section's own line).
   const problem = (what: string, text: string) => {
-    const line = place.entries.find((entry) => entry.key === what)?.line ?? place.line;
-    report(line, `${section}.${what}`, text);
+    report(keyLine(place, what) ?? place.line, `${section}.${what}`, text);
     ok = false;
   };
   if (values.burst !== undefined && algorithm !== "bucket") {

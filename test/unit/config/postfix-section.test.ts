@@ -62,9 +62,9 @@ describe("[postfix]", () => {
   });
 
   it("refuses nowhere to listen, and the port Exim's listener has", () => {
-    const nowhere = load("[postfix]\nlisten = none\n");
+    const nowhere = load("[postfix]\nidle_timeout = 60s\nlisten = none\n");
     assert.deepEqual(nowhere.ok ? [] : nowhere.errors, [
-      "t.conf:1: [postfix]: listen = none and no socket: nowhere to listen",
+      "t.conf:3: postfix.listen: listen = none and no socket: nowhere to listen",
     ]);
     const same = load("[daemon]\npolicy_listen = 127.0.0.1:10040\n[postfix]\n\nlisten = 127.0.0.1:10040\n");
     assert.ok(!same.ok);

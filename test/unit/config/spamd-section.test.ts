@@ -61,10 +61,20 @@ describe("[spamd]", () => {
     assert.match(errors("[spamd]\nmax_message_size = 10G\n")[0], /at most 536870912 bytes/);
     assert.match(errors("[spamd]\nmax_message_size = 100\n")[0], /at least 1024 bytes/);
     assert.match(errors("[spamd]\nlisten = 192.0.2.1:783\n")[0], /loopback/);
-    assert.match(
-      errors("[spamd]\nmark_threshold = 11\n")[0],
-      /^t\.conf:1: \[spamd\]: mark_threshold is above/,
-    );
-    assert.match(errors("[spamd]\nlisten = none\n")[0], /listen nowhere/);
+  });
+
+  it("reports the keys that contradict each other at the line of the key written", () => {
+    assert.deepEqual(errors("[spamd]\nmark_threshold = 11\n"), [
+      "t.conf:2: spamd.mark_threshold: mark_threshold is above reject_threshold",
+    ]);
+    assert.deepEqual(errors("[spamd]\n\nreject_threshold = 4\n"), [
+      "t.conf:3: spamd.reject_threshold: mark_threshold is above reject_threshold",
+    ]);
+    assert.deepEqual(errors("[spamd]\nreject_threshold = 4\nmark_threshold = 6\n"), [
+      "t.conf:3: spamd.mark_threshold: mark_threshold is above reject_threshold",
+    ]);
+    assert.deepEqual(errors("[spamd]\nmax_message_size = 2M\nlisten = none\n"), [
+      "t.conf:3: spamd.listen: listen = none and no socket: the front would listen nowhere",
+    ]);
   });
 });

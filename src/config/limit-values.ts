@@ -29,7 +29,7 @@ export function parseKeyExpression(text: string): KeyPart[] | string {
     }
     if (prefixes.length > 0 && kind !== "client_address") return `only client_address takes a /prefix`;
     if (prefixes.length > 2 || prefixes.some((p) => !/^\d+$/.test(p))) {
-      return `expected client_address/V4PREFIX or client_address/V4PREFIX/V6PREFIX`;
+      return `expected client_address/N (N up to 32: IPv4 prefix; 33-128: IPv6 prefix) or client_address/V4/V6`;
     }
     const [first, second] = prefixes.map(Number);
     const part: KeyPart = { kind };

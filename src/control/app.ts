@@ -138,7 +138,8 @@ export function createControlApp(deps: ControlDeps): Hono {
 
   // One key, in the path or (any key, `.` and `..` included, which URL parsing folds away as path
   // segments) in the query: /sender?key=KEY, what the CLI uses. No key at all: 400, not "no counter for ".
-  const senderKey = (c: Context) => (c.req.param("key") ?? c.req.query("key"))?.toLowerCase();
+  // Trimmed and in lower case, as the limits count keys (policy/limit-key.ts): ` A@x.org` finds a@x.org.
+  const senderKey = (c: Context) => (c.req.param("key") ?? c.req.query("key"))?.trim().toLowerCase();
   const NO_KEY = { error: "which key? /sender?key=KEY" };
   const showSender = async (c: Context) => {
     const key = senderKey(c);

@@ -109,7 +109,8 @@ describe("parseKeyExpression", () => {
   });
 
   it("rejects prefixes that are not one or two whole numbers", () => {
-    const expected = "expected client_address/V4PREFIX or client_address/V4PREFIX/V6PREFIX";
+    const expected =
+      "expected client_address/N (N up to 32: IPv4 prefix; 33-128: IPv6 prefix) or client_address/V4/V6";
     for (
       const text of [
         "client_address/",

@@ -250,6 +250,16 @@ describe("control app: /senders", () => {
     assert.deepEqual(counters.keys(), decoys);
   });
 
+  it("GET and DELETE /sender find a key given with padding or capitals, as the limits count it", async () => {
+    const { app, asked } = control({ sender: [], reset: 1 });
+    await app.request(senderPath("  A@Example.ORG "));
+    await app.request(senderPath("\tb@example.org"), { method: "DELETE" });
+    assert.deepEqual(asked, [{ type: "sender", key: "a@example.org" }, {
+      type: "reset",
+      key: "b@example.org",
+    }]);
+  });
+
   it("GET and DELETE /sender without ?key=: 400, the counters not asked", async () => {
     const { app, asked } = control({ sender: [], reset: 1 });
     for (const method of ["GET", "DELETE"]) {

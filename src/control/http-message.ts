@@ -3,7 +3,7 @@
 // BODY_BYTES with a Content-Length (no endpoint takes one; a client may send an empty one). The request
 // server (listeners/request-server.ts) carries it, so the control listeners share the policy listeners'
 // connection bound, timeouts and lingering: the runtimes' own HTTP servers have no connection bound
-// (docs/decisions.md, "The control listeners: HTTP on the request server"). Pure: bytes in, bytes out.
+// (docs/decisions.md, "The control listeners on the request server"). Pure: bytes in, bytes out.
 import type { Framing } from "../listeners/framing.ts";
 import { indexOfBytes } from "../runtime.ts";
 

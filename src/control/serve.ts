@@ -2,7 +2,7 @@
 // loopback TCP: the same server as the policy listeners, in both runtimes, with their connection bound and
 // timeouts. Bun.serve and Deno.serve, used before, bound neither the connections they hold nor (Deno) a
 // client that never finishes its head: a local flood exhausted the process's descriptors, and the policy
-// listeners with them (docs/decisions.md, "The control listeners: HTTP on the request server").
+// listeners with them (docs/decisions.md, "The control listeners on the request server").
 import type { Logger } from "../log.ts";
 import { connectionBudget, rateLimitedWarning } from "../listeners/connection-bound.ts";
 import { listenForRequests, type Responder } from "../listeners/request-server.ts";

@@ -4,11 +4,16 @@ import { parseArgs } from "node:util";
 // parsers, the SMTP and Redis clients), which took most of its time (docs/decisions.md, "Startup").
 import { CLIENT_COMMANDS, type ClientCommand, DEFAULT_CONFIG_FILE, HELP } from "./help.ts";
 import { checkRequestLine } from "./check-request.ts";
+import { unreadableConfig } from "./unreadable-config.ts";
 import { runCommand } from "./run.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import { VERSION } from "../version.ts";
 
 const EX_USAGE = 64;
+const EX_NOINPUT = 66;
+// Commands that read only parts of the config and otherwise use defaults: a --config they cannot read is
+// an error of its own (unreadable-config.ts).
+const SNIPPET_COMMANDS = new Set(["exim-snippet", "postfix-snippet", "exim-setup"]);
 
 function usageError(message: string, command = "main"): number {
   process.stderr.write(`mailpolicyd: ${message}\n\n${HELP[command] ?? HELP.main}\n`);
@@ -111,6 +116,14 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
         args: positionals,
       })
     );
+  }
+
+  if (SNIPPET_COMMANDS.has(command) && values.config !== undefined && !values.remove) {
+    const unreadable = unreadableConfig(values.config);
+    if (unreadable !== undefined) {
+      process.stderr.write(`mailpolicyd ${command}: ${unreadable}\n`);
+      return EX_NOINPUT;
+    }
   }
 
   switch (command) {

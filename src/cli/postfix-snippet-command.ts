@@ -2,7 +2,7 @@
 // at its address from --listen or from the config's [postfix] section (listen, else socket), with max_idle
 // from its idle_timeout (also under --listen). Only that section is read, so a typo elsewhere in the file
 // does not stop it.
-import { readFileSync } from "node:fs";
+import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { type IniSection, parseIni } from "../config/ini.ts";
@@ -26,7 +26,7 @@ export interface PostfixSnippetOptions {
 function postfixSection(file: string): { section: IniSection } | { note: string } {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file); // a FIFO would block: store/regular-file.ts
   } catch {
     return { note: `cannot read ${file}: using the default address` };
   }

@@ -1,7 +1,7 @@
 // Where the sockets are, for the client commands and exim-snippet: only [daemon] policy_socket,
 // control_socket and policy_listen are read, so that a typo elsewhere in the file (the moment a postmaster runs `reload`) does not stop
 // `status` or `reload` from reaching the daemon, which judges the whole file itself.
-import { readFileSync } from "node:fs";
+import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "./ini.ts";
@@ -18,7 +18,7 @@ export interface SocketPaths {
 export function socketPathsFrom(file: string): SocketPaths {
   let text = "";
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file); // a FIFO would block: store/regular-file.ts
   } catch {
     // No readable config: the defaults are where a packaged daemon listens.
   }

@@ -5,7 +5,7 @@
 // variant=rspamd, because its reply carries the front's verdict in $spam_action ("reject", "add header",
 // "soft reject", "no action"); SpamAssassin's protocol only has a score and one threshold, and Exim makes
 // $spam_action "reject" for any score at or over it (docs/protocol.md, "spamd front").
-import { readFileSync } from "node:fs";
+import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "../config/ini.ts";
@@ -29,7 +29,7 @@ export function spamdAddressSpec(front: { hostname: string; port: number } | str
 export function spamdAddressFromConfig(file: string): string | undefined {
   let text = "";
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file); // a FIFO would block: store/regular-file.ts
   } catch {
     return undefined;
   }

@@ -1,6 +1,8 @@
 // The command line's usage errors (exit 64): options that contradict each other are refused rather than
 // one of them silently ignored.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { main } from "../../../src/cli/command-line.ts";
 import { captureOutput } from "../../helpers/captured-output.ts";
@@ -67,5 +69,44 @@ describe("mailpolicyd's command line", () => {
     assert.equal(result.status, 2, result.stderr);
     assert.doesNotMatch(result.stderr, /not both/);
     assert.match(result.stderr, /policy\.sock/);
+  });
+
+  it("refuses a --config the snippet commands cannot read (exit 66) instead of printing the defaults", async () => {
+    const fifo = dir.file("config.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const unreadable = [
+      [dir.file("absent.conf"), /ENOENT/],
+      [dir.path, /is a directory, not a regular file/],
+      [fifo, /is a FIFO \(named pipe\), not a regular file/], // used to wait for a writer for ever
+    ] as const;
+    const commands = [
+      ["postfix-snippet", "--listen", "127.0.0.1:10040"],
+      ["postfix-snippet"],
+      ["exim-snippet", "--listen", "127.0.0.1:10037"],
+      ["exim-snippet", "--plain"],
+      ["exim-setup", "--add", "--confdir", dir.file("exim4")],
+    ];
+    for (const command of commands) {
+      for (const [config, reason] of unreadable) {
+        const result = await cli([...command, "--config", config]);
+        const argv = [...command, "--config", config].join(" ");
+        assert.equal(result.status, 66, argv);
+        assert.equal(result.stdout, "", argv);
+        assert.match(result.stderr, new RegExp(`^mailpolicyd ${command[0]}: cannot read `), argv);
+        assert.match(result.stderr, reason, argv);
+      }
+    }
+  });
+
+  it("still prints the snippets from --listen alone, and from a readable --config", async () => {
+    const config = dir.file("readable.conf");
+    writeFileSync(config, "[postfix]\nidle_timeout = 120s\n");
+    const postfix = await cli(["postfix-snippet", "--listen", "127.0.0.1:10040", "--config", config]);
+    assert.equal(postfix.status, 0, postfix.stderr);
+    assert.match(postfix.stdout, /inet:127\.0\.0\.1:10040/);
+    assert.match(postfix.stdout, /smtpd_policy_service_max_idle = 120s/);
+    const exim = await cli(["exim-snippet", "--listen", "127.0.0.1:10037", "--config", config]);
+    assert.equal(exim.status, 0, exim.stderr);
+    assert.match(exim.stdout, /MAILPOLICYD_ADDRESS = inet:127\.0\.0\.1:10037/);
   });
 });

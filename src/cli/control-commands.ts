@@ -70,8 +70,8 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
         out(`reloaded ${config}`);
         return 0;
       }
-      const body = response.json<{ errors?: string[]; error?: string }>(isRecord);
-      for (const line of body.errors ?? [body.error ?? response.body]) err(line);
+      const body = response.json<{ errors?: string[]; error?: string }>(isRefusal);
+      for (const line of body.errors ?? [body.error!]) err(line);
       err("reload refused: the running config stays");
       return 1;
     }
@@ -117,6 +117,13 @@ const field = (value: unknown, name: string): unknown => isRecord(value) ? value
 const having = (name: string, check: (value: unknown) => boolean) => (value: unknown) =>
   check(field(value, name));
 
+/** A refused reload: the config's errors (400), or one error (the socket's 403, 429, 503). */
+const isRefusal = (value: unknown): boolean => {
+  const errors = field(value, "errors");
+  if (errors !== undefined) return Array.isArray(errors) && errors.every(isString);
+  return isString(field(value, "error"));
+};
+
 /** What formatStatus reads without a guard: an answer without it is not a mailpolicyd's /status. */
 const isStatus = (value: unknown): boolean =>
   having("version", isString)(value) &&
@@ -125,11 +132,11 @@ const isStatus = (value: unknown): boolean =>
   Array.isArray(field(field(value, "alerts"), "recent"));
 
 function fail(body: string): number {
+  let error: unknown;
   try {
-    err(JSON.parse(body).error ?? body);
-  } catch {
-    err(body);
-  }
+    error = field(JSON.parse(body), "error");
+  } catch { /* not JSON: the body as it is */ }
+  err(isString(error) ? error as string : body);
   return 1;
 }
 

@@ -166,4 +166,46 @@ describe("an answer that is not mailpolicyd's", () => {
       assert.deepEqual(result, { code: command === "reload" ? 2 : 1, stdout: "", stderr: expected }, command);
     }
   });
+
+  it("a refused reload of another shape: exit 2, not its `errors` printed one character a line", async () => {
+    for (const body of ['{"errors":"bad config"}', '{"errors":[1,2]}', '{"error":{"x":1}}', "{}"]) {
+      answer = () => new Response(body, { status: 400, headers: { "content-type": "application/json" } });
+      assert.deepEqual(await client("reload", socket, [], false), {
+        code: 2,
+        stdout: "",
+        stderr:
+          `mailpolicyd: the answer on ${socket} is not mailpolicyd's (not the JSON it sends): ${body}\n`,
+      }, body);
+    }
+  });
+
+  it("a refused reload as mailpolicyd sends it: exit 1 with each error", async () => {
+    for (
+      const [body, lines] of [
+        ['{"errors":["a.conf:3: bad","a.conf:9: worse"]}', ["a.conf:3: bad", "a.conf:9: worse"]],
+        ['{"error":"too many requests on this listener; try again in a second"}', [
+          "too many requests on this listener; try again in a second",
+        ]],
+      ] as const
+    ) {
+      answer = () => new Response(body, { status: 400, headers: { "content-type": "application/json" } });
+      const expected = [...lines, "reload refused: the running config stays"].map((line) =>
+        `mailpolicyd: ${line}\n`
+      );
+      assert.deepEqual(await client("reload", socket, [], false), {
+        code: 1,
+        stdout: "",
+        stderr: expected.join(""),
+      });
+    }
+  });
+
+  it("an error status whose `error` is not text: the body as it is", async () => {
+    answer = () => new Response('{"error":{"code":7}}', { status: 500 });
+    assert.deepEqual(await client("status", socket, [], false), {
+      code: 1,
+      stdout: "",
+      stderr: 'mailpolicyd: {"error":{"code":7}}\n',
+    });
+  });
 });

@@ -7,13 +7,14 @@ type Report = (line: number, key: string, problem: string) => void;
 const CONDITIONS = ["subject", "subject_prefix", "recipients", "attachments"] as const;
 
 /**
- * A [rule NAME] section's values as a rule; undefined (reported) when it is not one. `keys`: the keys
- * the section has, valid or not (an invalid value has been reported already: it still counts as given).
+ * A [rule NAME] section's values as a rule; undefined (reported) when it is not one. `entries`: the keys
+ * the section has with their lines, valid or not (an invalid value has been reported already: it still
+ * counts as given). `line`: the section's own.
  */
 export function buildRule(
   name: string,
   values: SectionValues<typeof RULE_SECTION>,
-  keys: readonly string[],
+  entries: ReadonlyArray<{ key: string; line: number }>,
   line: number,
   report: Report,
 ): ContentRule | undefined {
@@ -22,10 +23,15 @@ export function buildRule(
     report(line, section, "rule names use a-z, 0-9, _ . -");
     return undefined;
   }
-  const given = CONDITIONS.filter((key) => keys.includes(key));
+  const conditions = entries.filter((entry) => (CONDITIONS as readonly string[]).includes(entry.key));
+  const given = CONDITIONS.filter((key) => conditions.some((entry) => entry.key === key));
   if (given.length !== 1) {
     const which = given.length === 0 ? "none" : given.join(" and ");
-    report(line, section, `give exactly one of ${CONDITIONS.join(", ")} (found ${which})`);
+    const problem = `give exactly one of ${CONDITIONS.join(", ")} (found ${which})`;
+    // None: the section's line. Two or more: the line of the first that conflicts with one before it.
+    const second = conditions.find((entry) => entry.key !== conditions[0].key);
+    if (second === undefined) report(line, section, problem);
+    else report(second.line, `rule ${name}.${second.key}`, problem);
     return undefined;
   }
   if (values[given[0]] === undefined) return undefined; // its problem is reported

@@ -124,11 +124,10 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const rules: ContentRule[] = [];
   for (const section of ruleSections) {
     const values = readSection(RULE_SECTION, section, report);
-    const keys = section.entries.map((entry) => entry.key);
     const rule = buildRule(
       section.name.slice(RULE_SECTION_PREFIX.length),
       values,
-      keys,
+      section.entries,
       section.line,
       report,
     );

@@ -117,10 +117,18 @@ score = -1
     assert.deepEqual(errors("[content]\n[rule a]\nscore = 1\n"), [
       "t.conf:2: [rule a]: give exactly one of subject, subject_prefix, recipients, attachments (found none)",
     ]);
-    assert.deepEqual(errors("[content]\n[rule a]\nsubject = /x/\nrecipients = a@b.c\n"), [
-      "t.conf:2: [rule a]: give exactly one of subject, subject_prefix, recipients, attachments " +
+    // At the line of the key that conflicts with one before it, as [limit]'s cross-key errors.
+    assert.deepEqual(errors("[content]\n[rule a]\nsubject = /x/\nscore = 1\nrecipients = a@b.c\n"), [
+      "t.conf:5: rule a.recipients: give exactly one of subject, subject_prefix, recipients, attachments " +
       "(found subject and recipients)",
     ]);
+    assert.deepEqual(
+      errors("[content]\n[rule a]\nrecipients = a@b.c\nsubject = /x/\nattachments = executable\n"),
+      [
+        "t.conf:4: rule a.subject: give exactly one of subject, subject_prefix, recipients, attachments " +
+        "(found subject and recipients and attachments)",
+      ],
+    );
     assert.deepEqual(
       errors(
         "[content]\n[rule a]\nattachments = programs\n[rule b]\nrecipients = nobody\n[rule c]\n" +

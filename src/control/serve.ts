@@ -4,7 +4,7 @@
 // client that never finishes its head: a local flood exhausted the process's descriptors, and the policy
 // listeners with them (docs/decisions.md, "The control listeners on the request server").
 import type { Logger } from "../log.ts";
-import { connectionBudget, rateLimitedWarning } from "../listeners/connection-bound.ts";
+import { connectionBound } from "../listeners/connection-bound.ts";
 import { listenForRequests, type Responder } from "../listeners/request-server.ts";
 import { errorResponse, HttpFraming, parseHttpRequest, responseBytes } from "./http-message.ts";
 
@@ -27,9 +27,9 @@ export function serveHttp(
   log: Logger,
   bounds = CONTROL_BOUNDS,
 ): Promise<RunningServer> {
-  const { maxConnections, timeoutMs } = bounds;
+  const { timeoutMs } = bounds;
+  const { maxConnections, budget, onBusy } = connectionBound(log, "control", bounds.maxConnections);
   const timeoutReply = errorResponse(408, `no complete request within ${timeoutMs / 1000} s`);
-  const busy = rateLimitedWarning(log, "control", "too many connections: refusing new ones", "refused");
   const origin = "unix" in where ? "http://localhost" : `http://${where.hostname}:${where.port}`;
   const answer = async (bytes: Uint8Array, responder: Responder) => {
     const parsed = parseHttpRequest(bytes);
@@ -61,8 +61,8 @@ export function serveHttp(
       transport: "unix" in where ? { path: where.unix } : where,
       framing,
       maxConnections,
-      budget: connectionBudget(),
-      onBusy: () => busy({ max_connections: maxConnections }),
+      budget,
+      onBusy,
       timeoutMs,
       onRequest: (bytes, responder) => void answer(bytes.slice(), responder),
       onTimeout: (_bytes, responder) => responder.reply(timeoutReply),

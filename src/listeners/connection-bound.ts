@@ -2,7 +2,6 @@
 // bound on unanswered connections kept below the process's file limit, and warnings logged at most once
 // per WARN_EVERY_MS with the number since the last.
 import { setTimeout } from "node:timers";
-import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { openFileLimit } from "./open-file-limit.ts";
 import type { ConnectionBudget } from "./request-server.ts";
@@ -60,16 +59,17 @@ export function connectionBudget(): ConnectionBudget {
 }
 
 /**
- * Each listener may hold max_connections unanswered, all of them together the process's budget
- * (connectionBudget); onBusy logs refusals.
+ * A listener may hold `wanted` connections unanswered (max_connections, 16 or more by the schema; the
+ * control listeners' own 64), at most the process's budget, all listeners together the budget
+ * (connectionBudget, at least 64); onBusy logs refusals under `source`, at most once per interval.
  */
-export function listenerConnectionBound(
-  config: Config,
+export function connectionBound(
   log: Logger,
   source: string,
+  wanted: number,
 ): { maxConnections: number; budget: ConnectionBudget; onBusy(): void } {
   const budget = connectionBudget();
-  const maxConnections = Math.max(16, Math.min(config.daemon.maxConnections, budget.max));
+  const maxConnections = Math.min(wanted, budget.max);
   const warn = rateLimitedWarning(
     log,
     source,

@@ -6,7 +6,7 @@ import type { Config } from "../config/types.ts";
 import type { Metrics } from "../control/metrics.ts";
 import type { PolicyEngine } from "../engine/policy-engine.ts";
 import type { Logger } from "../log.ts";
-import { listenerConnectionBound, rateLimitedWarning } from "./connection-bound.ts";
+import { connectionBound, rateLimitedWarning } from "./connection-bound.ts";
 import {
   listenForRequests,
   type RequestServer,
@@ -54,7 +54,7 @@ export function serverSet(
   fail: (error: unknown) => void,
 ): ServerSet {
   const servers: RequestServer[] = [];
-  const { maxConnections, budget, onBusy } = listenerConnectionBound(config, log, source);
+  const { maxConnections, budget, onBusy } = connectionBound(log, source, config.daemon.maxConnections);
   const closed = rateLimitedWarning(log, source, "connection closed");
   let up = false;
   return {

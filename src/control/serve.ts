@@ -4,8 +4,9 @@
 // client that never finishes its head: a local flood exhausted the process's descriptors, and the policy
 // listeners with them (docs/decisions.md, "The control listeners on the request server").
 import type { Logger } from "../log.ts";
+import { listenBounded } from "../listeners/bounded-server.ts";
 import { connectionBound } from "../listeners/connection-bound.ts";
-import { listenForRequests, type Responder } from "../listeners/request-server.ts";
+import type { Responder } from "../listeners/request-server.ts";
 import { errorResponse, HttpFraming, parseHttpRequest, responseBytes } from "./http-message.ts";
 
 export interface RunningServer {
@@ -28,7 +29,6 @@ export function serveHttp(
   bounds = CONTROL_BOUNDS,
 ): Promise<RunningServer> {
   const { timeoutMs } = bounds;
-  const { maxConnections, budget, onBusy } = connectionBound(log, "control", bounds.maxConnections);
   const timeoutReply = errorResponse(408, `no complete request within ${timeoutMs / 1000} s`);
   const origin = "unix" in where ? "http://localhost" : `http://${where.hostname}:${where.port}`;
   const answer = async (bytes: Uint8Array, responder: Responder) => {
@@ -55,27 +55,19 @@ export function serveHttp(
       responder.reply(errorResponse(500, "internal error; see the daemon's log"));
     }
   };
-  return new Promise((resolve, reject) => {
-    let up = false;
-    const server = listenForRequests({
+  const { server, listening } = listenBounded(
+    log,
+    "control",
+    connectionBound(log, "control", bounds.maxConnections),
+    {
       transport: "unix" in where ? { path: where.unix } : where,
       framing,
-      maxConnections,
-      budget,
-      onBusy,
       timeoutMs,
       onRequest: (bytes, responder) => void answer(bytes.slice(), responder),
       onTimeout: (_bytes, responder) => responder.reply(timeoutReply),
-      onClientError: (code) => log.debug("control", "client connection error", { error: code }),
       onClosed: () => {}, // not persistent: never called
-      onError: (error) => {
-        if (!up) return reject(error);
-        log.error("control", "listener error", { error: error.message });
-      },
-      onListening: () => {
-        up = true;
-        resolve({ stop: () => server.stop() });
-      },
-    });
-  });
+    },
+    (error) => log.error("control", "listener error", { error: error.message }),
+  );
+  return listening.then(() => ({ stop: () => server.stop() }));
 }

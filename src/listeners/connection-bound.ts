@@ -58,16 +58,19 @@ export function connectionBudget(): ConnectionBudget {
   return processBudget ??= { held: 0, max: Math.max(64, openFileLimit() - RESERVED_FILES) };
 }
 
+/** What a request server is given of its listener's bound (request-server.ts, RequestServerOptions). */
+export interface ConnectionBound {
+  maxConnections: number;
+  budget: ConnectionBudget;
+  onBusy(): void;
+}
+
 /**
  * A listener may hold `wanted` connections unanswered (max_connections, 16 or more by the schema; the
  * control listeners' own 64), at most the process's budget, all listeners together the budget
  * (connectionBudget, at least 64); onBusy logs refusals under `source`, at most once per interval.
  */
-export function connectionBound(
-  log: Logger,
-  source: string,
-  wanted: number,
-): { maxConnections: number; budget: ConnectionBudget; onBusy(): void } {
+export function connectionBound(log: Logger, source: string, wanted: number): ConnectionBound {
   const budget = connectionBudget();
   const maxConnections = Math.min(wanted, budget.max);
   const warn = rateLimitedWarning(

@@ -6,13 +6,9 @@ import type { Config } from "../config/types.ts";
 import type { Metrics } from "../control/metrics.ts";
 import type { PolicyEngine } from "../engine/policy-engine.ts";
 import type { Logger } from "../log.ts";
+import { type BoundedServerOptions, listenBounded } from "./bounded-server.ts";
 import { connectionBound, rateLimitedWarning } from "./connection-bound.ts";
-import {
-  listenForRequests,
-  type RequestServer,
-  type RequestServerOptions,
-  type Transport,
-} from "./request-server.ts";
+import type { RequestServer, Transport } from "./request-server.ts";
 
 export interface ListenerInput {
   config: Config;
@@ -27,10 +23,7 @@ export type ListenerEvent =
   | { type: "drain"; graceMs: number; done(unanswered: number): void };
 
 /** What a listener tells each of its servers; the set adds the connection bound and the error handling. */
-export type ServeOptions = Omit<
-  RequestServerOptions,
-  "onError" | "onListening" | "maxConnections" | "onBusy" | "onClientError" | "onClosed"
->;
+export type ServeOptions = Omit<BoundedServerOptions, "onClosed">;
 
 export interface ServerSet {
   /** A server on options.transport; resolves with the address bound. Fails the actor once listening(). */
@@ -44,8 +37,8 @@ export interface ServerSet {
 
 /**
  * The servers of the listener `source`: each holds at most max_connections unanswered (connection-bound.ts),
- * logs a client's connection error at debug and a connection it closes for what its client did as a
- * warning, and fails the actor on its own error once listening.
+ * logs a client's connection error at debug (bounded-server.ts) and a connection it closes for what its
+ * client did as a warning, and fails the actor on its own error once listening.
  */
 export function serverSet(
   config: Config,
@@ -54,23 +47,24 @@ export function serverSet(
   fail: (error: unknown) => void,
 ): ServerSet {
   const servers: RequestServer[] = [];
-  const { maxConnections, budget, onBusy } = connectionBound(log, source, config.daemon.maxConnections);
+  const bound = connectionBound(log, source, config.daemon.maxConnections);
   const closed = rateLimitedWarning(log, source, "connection closed");
   let up = false;
   return {
-    serve: (options) =>
-      new Promise<Transport>((resolve, reject) => {
-        servers.push(listenForRequests({
-          ...options,
-          maxConnections,
-          budget,
-          onBusy,
-          onClientError: (code) => log.debug(source, "client connection error", { error: code }),
-          onClosed: (reason, bytes) => closed({ reason, bytes }),
-          onError: (error) => up ? fail(error) : reject(error),
-          onListening: resolve,
-        }));
-      }),
+    serve(options) {
+      const { server, listening } = listenBounded(
+        log,
+        source,
+        bound,
+        { ...options, onClosed: (reason, bytes) => closed({ reason, bytes }) },
+        // Before listening(), the error of a server already up is dropped (the set is starting), as before.
+        (error) => {
+          if (up) fail(error);
+        },
+      );
+      servers.push(server);
+      return listening;
+    },
     listening: () => up = true,
     async drain(graceMs) {
       const left = await Promise.all(servers.map((server) => server.drain(graceMs)));

@@ -1,7 +1,7 @@
 // A request server (request-server.ts) as the listeners start it: within their connection bound
 // (connection-bound.ts), a client's connection error logged at debug, and a promise that settles once it
-// listens. The policy and Postfix listeners' servers (listener.ts, serverSet) and the control listeners'
-// (control/serve.ts) start this way.
+// listens. The policy and Postfix listeners' servers (listener.ts, serverSet), the control listeners'
+// (control/serve.ts) and the spamd front's (spamd-front.ts) start this way.
 import type { Logger } from "../log.ts";
 import type { ConnectionBound } from "./connection-bound.ts";
 import {

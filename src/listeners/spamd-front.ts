@@ -24,16 +24,12 @@ import type { Decision } from "../model/answer.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import { decideAndReply } from "./decide-and-reply.ts";
 import { SpamdFraming } from "./framing.ts";
-import {
-  describeTransport,
-  listenForRequests,
-  type RequestServer,
-  type Responder,
-} from "./request-server.ts";
+import { describeTransport, type RequestServer, type Responder } from "./request-server.ts";
 import type { Transport } from "./request-server.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 import { type ListenerEvent, type ListenerInput, unlinkSocket } from "./listener.ts";
-import { connectionBudget, rateLimitedWarning } from "./connection-bound.ts";
+import { type ConnectionBound, connectionBudget, rateLimitedWarning } from "./connection-bound.ts";
+import { listenBounded } from "./bounded-server.ts";
 
 export type SpamdFrontInput = ListenerInput;
 export type SpamdFrontEvent = ListenerEvent;
@@ -128,38 +124,37 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
   };
 
   const servers: RequestServer[] = [];
-  let busyLogged = -Infinity;
   const framing = new SpamdFraming(MAX_HEAD_BYTES, maxMessageSize);
-  const serve = (transport: Transport) =>
-    new Promise<Transport>((resolve, reject) => {
-      servers.push(listenForRequests({
-        transport,
-        framing,
-        // Connections still sending and scans being decided: each holds up to max_message_size.
-        maxConnections: spamd.maxScans,
-        budget: connectionBudget(),
-        onBusy() {
-          recordSpamError(front);
-          if (performance.now() - busyLogged < 10_000) return;
-          busyLogged = performance.now();
-          log.warn("spamd", "too many scans in flight: answering EX_TEMPFAIL", { max_scans: spamd.maxScans });
-        },
-        timeoutMs: spamd.timeoutMs,
-        onRequest: answer,
-        onTimeout(bytes, responder) {
-          noRequest({ timeout_ms: spamd.timeoutMs, bytes });
-          recordSpamError(front);
-          responder.reply(formatSpamdError("SPAMC", "EX_TIMEOUT", "timeout waiting for the request"));
-        },
-        onClientError: (code) => log.debug("spamd", "client connection error", { error: code }),
-        // Not persistent, and a timeout is answered: only for the type (request-server.ts).
-        onClosed: (reason, bytes) => log.warn("spamd", "connection closed", { reason, bytes }),
-        onError: (error) => listening ? fail(error) : reject(error),
-        onListening: resolve,
-      }));
-    });
+  // Connections still sending and scans being decided: each holds up to max_message_size. A refusal is
+  // a scan error in /metrics and worded for spamc (framing.ts, busyReply).
+  const busy = rateLimitedWarning(log, "spamd", "too many scans in flight: answering EX_TEMPFAIL", "refused");
+  const budget = connectionBudget();
+  const bound: ConnectionBound = {
+    maxConnections: Math.min(spamd.maxScans, budget.max),
+    budget,
+    onBusy() {
+      recordSpamError(front);
+      busy({ max_scans: spamd.maxScans });
+    },
+  };
+  const serve = (transport: Transport) => {
+    const { server, listening } = listenBounded(log, "spamd", bound, {
+      transport,
+      framing,
+      timeoutMs: spamd.timeoutMs,
+      onRequest: answer,
+      onTimeout(bytes, responder) {
+        noRequest({ timeout_ms: spamd.timeoutMs, bytes });
+        recordSpamError(front);
+        responder.reply(formatSpamdError("SPAMC", "EX_TIMEOUT", "timeout waiting for the request"));
+      },
+      // Not persistent, and a timeout is answered: only for the type (request-server.ts).
+      onClosed: (reason, bytes) => log.warn("spamd", "connection closed", { reason, bytes }),
+    }, fail);
+    servers.push(server);
+    return listening;
+  };
 
-  let listening = false;
   let ownsPath = false;
   let closed = false;
   const path = spamd.socket;
@@ -172,10 +167,9 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
       ownsPath = true;
       setSocketAccess(path, config.daemon.socketMode, config.daemon.socketGroup, log, "spamd");
     }
-    const bound = tcp && await tcp;
-    listening = true;
+    const tcpBound = tcp && await tcp;
     log.info("spamd", "listening", {
-      tcp: bound && describeTransport(bound),
+      tcp: tcpBound && describeTransport(tcpBound),
       socket: path,
       mark_threshold: spamd.markThreshold,
       reject_threshold: spamd.rejectThreshold,

@@ -3,6 +3,8 @@
 // concern reading a marker in the body (test/helpers/marker-concern.ts).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { once } from "node:events";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Daemon } from "../../src/daemon.ts";
 import { startFrontDaemon } from "../helpers/spamd-front.ts";
@@ -85,5 +87,52 @@ describe("spamc against the spamd front", () => {
       (await spamc([...tcp, "-r"], MARKED)).stdout,
       /^Content analysis details: +\(7\.50 points, 5\.00 required\)\n[^]*TEST_MARKER/,
     );
+  });
+});
+
+describe("the spamd front past max_scans", () => {
+  let dir: TempDir;
+  let front: Awaited<ReturnType<typeof startFrontDaemon>>;
+  let port: number;
+
+  before(async () => {
+    dir = makeTempDir();
+    port = await freePort();
+    front = await startFrontDaemon(dir, "none", `listen = 127.0.0.1:${port}\nmax_scans = 1\n`);
+  });
+  after(() => {
+    front?.daemon.stop();
+    dir?.remove();
+  });
+
+  it("answers EX_TEMPFAIL at once, counts an error, logs the refusal; a freed slot scans again", async () => {
+    // One scan still sending its head holds the only slot.
+    const holder = net.connect(port, "127.0.0.1");
+    await once(holder, "connect");
+    holder.write("CHECK SPAMC/1.5\r\n");
+    const refused = net.connect(port, "127.0.0.1");
+    let reply = "";
+    refused.on("data", (chunk) => reply += chunk);
+    refused.end("PING SPAMC/1.5\r\n\r\n");
+    await once(refused, "close");
+    assert.equal(reply, "SPAMD/1.0 75 EX_TEMPFAIL busy: too many scans in flight\r\n");
+    assert.equal(front.daemon.metrics.spamFront?.scans.get("error"), 1);
+    assert.ok(
+      front.lines.some((line) =>
+        /spamd: too many scans in flight: answering EX_TEMPFAIL max_scans=1 refused=1/.test(line)
+      ),
+      front.lines.join("\n"),
+    );
+    // spamc without its safe fallback (-x) reports the failure instead of "ham".
+    assert.notEqual((await spamc(["-d", "127.0.0.1", "-p", String(port), "-x", "-c"], CLEAN)).status, 0);
+    holder.destroy();
+    await once(holder, "close");
+    // The slot is free once the front has seen the close: spamc -K until it is (PONG, exit 0).
+    let status: number | null = null;
+    for (let i = 0; i < 40 && status !== 0; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await spamc(["-d", "127.0.0.1", "-p", String(port), "-K"])).status;
+    }
+    assert.equal(status, 0);
   });
 });

@@ -11,9 +11,18 @@ import { VERSION } from "../version.ts";
 
 const EX_USAGE = 64;
 const EX_NOINPUT = 66;
-// Commands that read only parts of the config and otherwise use defaults: a --config they cannot read is
-// an error of its own (unreadable-config.ts).
+// Commands that read only parts of the config and otherwise use defaults (the snippets' addresses, the
+// clients' control socket): a --config they cannot read is an error of its own (unreadable-config.ts), not
+// the defaults, which would print the wrong address or ask the wrong socket.
 const SNIPPET_COMMANDS = new Set(["exim-snippet", "postfix-snippet", "exim-setup"]);
+
+/** EX_NOINPUT with the reason when the --config given cannot be read; undefined when it can. */
+function unreadableConfigError(command: string, file: string): number | undefined {
+  const unreadable = unreadableConfig(file);
+  if (unreadable === undefined) return undefined;
+  process.stderr.write(`mailpolicyd ${command}: ${unreadable}\n`);
+  return EX_NOINPUT;
+}
 
 function usageError(message: string, command = "main"): number {
   process.stderr.write(`mailpolicyd: ${message}\n\n${HELP[command] ?? HELP.main}\n`);
@@ -101,6 +110,10 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
     if (command === "check" && positionals.length === 0) return usageError("check needs a request", command);
     const request = command === "check" ? checkRequestLine(positionals) : undefined;
     if (request && "error" in request) return usageError(`check: ${request.error}`, command);
+    const unreadable = values.config === undefined
+      ? undefined
+      : unreadableConfigError(command, values.config);
+    if (unreadable !== undefined) return unreadable;
     const top = values.n === undefined ? undefined : Number(values.n);
     if (top !== undefined && !(Number.isInteger(top) && top > 0)) {
       return usageError("-n takes a positive number", command);
@@ -119,11 +132,8 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
   }
 
   if (SNIPPET_COMMANDS.has(command) && values.config !== undefined && !values.remove) {
-    const unreadable = unreadableConfig(values.config);
-    if (unreadable !== undefined) {
-      process.stderr.write(`mailpolicyd ${command}: ${unreadable}\n`);
-      return EX_NOINPUT;
-    }
+    const unreadable = unreadableConfigError(command, values.config);
+    if (unreadable !== undefined) return unreadable;
   }
 
   switch (command) {

@@ -17,6 +17,17 @@ async function cli(argv: string[]) {
   return { status: result, stdout, stderr };
 }
 
+/** Config paths that cannot be read, with what the error says: missing, a directory, a FIFO `fifoName`. */
+function unreadableConfigs(fifoName: string) {
+  const fifo = dir.file(fifoName);
+  execFileSync("mkfifo", [fifo]);
+  return [
+    [dir.file("absent.conf"), /ENOENT/],
+    [dir.path, /is a directory, not a regular file/],
+    [fifo, /is a FIFO \(named pipe\), not a regular file/], // used to wait for a writer for ever
+  ] as const;
+}
+
 describe("mailpolicyd's command line", () => {
   it("refuses config-test FILE --default-config (exit 64) instead of checking the embedded config", async () => {
     for (
@@ -57,13 +68,15 @@ describe("mailpolicyd's command line", () => {
   });
 
   it("lets check take both: it asks --socket, and reads [spf] from --config", async () => {
+    const config = dir.file("spf.conf");
+    writeFileSync(config, "[spf]\ntimeout = 2s\n");
     const result = await cli([
       "check",
       "alice@example.org",
       "--socket",
       dir.file("policy.sock"),
       "--config",
-      dir.file("absent.conf"),
+      config,
     ]);
     // Past the usage check: nothing listens on the socket, so the daemon cannot be reached.
     assert.equal(result.status, 2, result.stderr);
@@ -72,13 +85,7 @@ describe("mailpolicyd's command line", () => {
   });
 
   it("refuses a --config the snippet commands cannot read (exit 66) instead of printing the defaults", async () => {
-    const fifo = dir.file("config.fifo");
-    execFileSync("mkfifo", [fifo]);
-    const unreadable = [
-      [dir.file("absent.conf"), /ENOENT/],
-      [dir.path, /is a directory, not a regular file/],
-      [fifo, /is a FIFO \(named pipe\), not a regular file/], // used to wait for a writer for ever
-    ] as const;
+    const unreadable = unreadableConfigs("config.fifo");
     const commands = [
       ["postfix-snippet", "--listen", "127.0.0.1:10040"],
       ["postfix-snippet"],
@@ -94,6 +101,24 @@ describe("mailpolicyd's command line", () => {
         assert.equal(result.stdout, "", argv);
         assert.match(result.stderr, new RegExp(`^mailpolicyd ${command[0]}: cannot read `), argv);
         assert.match(result.stderr, reason, argv);
+      }
+    }
+  });
+
+  it("refuses a --config the client commands cannot read (exit 66) instead of asking the default socket", async () => {
+    const unreadable = unreadableConfigs("client.fifo");
+    const commands = [["status"], ["top"], ["show", "alice@example.org"], ["reset", "alice@example.org"], [
+      "reload",
+    ], ["check", "alice@example.org"]];
+    for (const command of commands) {
+      for (const [config, reason] of unreadable) {
+        const argv = [...command, "--config", config];
+        const result = await cli(argv);
+        assert.equal(result.status, 66, argv.join(" "));
+        assert.equal(result.stdout, "", argv.join(" "));
+        // Not "mailpolicyd is not running (nothing listens on /run/mailpolicyd/control.sock)", the default.
+        assert.match(result.stderr, new RegExp(`^mailpolicyd ${command[0]}: cannot read `), argv.join(" "));
+        assert.match(result.stderr, reason, argv.join(" "));
       }
     }
   });

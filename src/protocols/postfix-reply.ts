@@ -6,7 +6,9 @@
 // - headers win over warn: PREPEND leaves a mark on the mail itself, where WARN only writes a line to
 //   Postfix's maillog, and mailpolicyd's own log has the warning anyway;
 // - only the first header line is prepended (PREPEND takes one), and none at END-OF-MESSAGE, where Postfix
-//   refuses PREPEND ("cannot execute in the context of smtpd_end_of_data_restrictions");
+//   refuses PREPEND ("cannot execute in the context of smtpd_end_of_data_restrictions"), nor at CONNECT,
+//   EHLO or HELO, before any MAIL FROM (smtpd_delay_reject = no), where Postfix skips it with a warning
+//   ("action PREPEND is always skipped in client or helo restrictions");
 // - a header is prepended once per message: Postfix adds each RCPT's PREPEND (measured: three recipients,
 //   three Received-SPF lines), so the same header for the same `instance` is said only the first time.
 import type { Decision } from "../model/answer.ts";
@@ -14,8 +16,14 @@ import type { PolicyRequest } from "../policy/request.ts";
 import type { PostfixVocabulary } from "../model/postfix.ts";
 import { formatPostfixReply } from "./postfix-policy.ts";
 
-/** Postfix refuses PREPEND once the message has been received: at END-OF-MESSAGE. */
-export const mayPrependAt = (state: string): boolean => state !== "END-OF-MESSAGE";
+/**
+ * Where Postfix takes a PREPEND: within a mail transaction, before the message is received. Its smtpd_check.c
+ * refuses it at END-OF-MESSAGE, and skips it (with a warning in its log) while no MAIL FROM has been given:
+ * CONNECT, EHLO and HELO, the states Postfix asks in only under smtpd_delay_reject = no. There a warning said
+ * as PREPEND would be lost, where WARN reaches the log.
+ */
+const NO_PREPEND = new Set(["END-OF-MESSAGE", "CONNECT", "EHLO", "HELO"]);
+export const mayPrependAt = (state: string): boolean => !NO_PREPEND.has(state);
 /** SMTP reply text stays within RFC 5321's 512-byte line, with Postfix's own prefix. */
 const MAX_TEXT = 400;
 const DEFAULT_TEXT = { defer: "mail policy: try again later", reject: "mail policy: refused" };

@@ -86,10 +86,24 @@ describe("postfixAction", () => {
     assert.equal(mayPrependAt("END-OF-MESSAGE"), false);
     assert.equal(mayPrependAt("RCPT"), true);
     assert.equal(mayPrependAt("DATA"), true);
+    assert.equal(mayPrependAt("MAIL"), true);
+    assert.equal(mayPrependAt("BDAT"), true);
     assert.equal(say({ action: "accept", headers: [SPF_HEADER] }, false, DEFAULTS), "DUNNO");
     assert.equal(
       say({ action: "warn", message: "near", headers: [SPF_HEADER] }, false, DEFAULTS),
       "WARN near",
+    );
+  });
+
+  it("prepends nothing at CONNECT, EHLO or HELO, where Postfix skips PREPEND: a warning says WARN", () => {
+    // smtpd_check.c skips PREPEND before MAIL FROM ("always skipped in client or helo restrictions"); the
+    // states come only with smtpd_delay_reject = no. A warning said as PREPEND there would be lost.
+    for (const state of ["CONNECT", "EHLO", "HELO"]) assert.equal(mayPrependAt(state), false, state);
+    const format = postfixReplyFormatter(DEFAULTS, mayPrependAt("HELO"));
+    const request = { form: "attributes", stage: "helo", attributes: { instance: "h1" } } as PolicyRequest;
+    assert.equal(
+      format({ action: "warn", message: "near", headers: ["X-Mailpolicyd-Warning: near"] }, request),
+      "action=WARN near\n\n",
     );
   });
 

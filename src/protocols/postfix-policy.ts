@@ -115,10 +115,26 @@ for (let c = 0; c < 128; c++) {
   NAME_CHARACTER[c] = isName ? 1 : 0;
 }
 
-/** RFC 3461 xtext: `+XX` is the byte with hex value XX; a `+` not followed by two hex digits stays. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * RFC 3461 xtext: `+XX` is the byte with hex value XX; a `+` not followed by two hex digits stays. The bytes
+ * are UTF-8 (SMTPD_POLICY_README: since Postfix 2.6 the decoded string is UTF-8), so a subject's "Müller"
+ * comes as `M+C3+BCller`; bytes that are not UTF-8 are read as Latin-1, as a request's are.
+ */
 export function decodeXtext(value: string): string {
   if (!value.includes("+")) return value;
-  return value.replace(/\+([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  const bytes = value.replace(
+    /\+([0-9A-Fa-f]{2})/g,
+    (_, hex: string) => String.fromCharCode(parseInt(hex, 16)),
+  );
+  // deno-lint-ignore no-control-regex
+  if (!/[\x80-\xff]/.test(bytes) || /[^\x00-\xff]/.test(bytes)) return bytes; // ASCII, or not bytes
+  try {
+    return strictUtf8.decode(Buffer.from(bytes, "latin1"));
+  } catch {
+    return bytes;
+  }
 }
 
 /**

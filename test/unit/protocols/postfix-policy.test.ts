@@ -187,6 +187,11 @@ describe("decodeXtext and formatPostfixReply", () => {
     assert.equal(decodeXtext("a+zz+"), "a+zz+");
     assert.equal(decodeXtext("plain"), "plain");
   });
+  it("reads the decoded bytes as UTF-8, as Postfix 2.6+ encodes a certificate's subject", () => {
+    assert.equal(decodeXtext("CN=J+C3+BCrgen+20M+C3+BCller"), "CN=Jürgen Müller");
+    assert.equal(decodeXtext("O=+E6+97+A5+E6+9C+AC"), "O=日本");
+    assert.equal(decodeXtext("caf+E9"), "caf\u00e9", "not UTF-8: each byte a character (Latin-1)");
+  });
   it("ends a reply with an empty line", () => {
     assert.equal(formatPostfixReply("DUNNO"), "action=DUNNO\n\n");
   });

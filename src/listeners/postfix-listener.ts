@@ -152,6 +152,17 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
           if (describePlaces(next) !== describePlaces(postfix)) {
             log.warn(SOURCE, "listen or socket changed: takes effect after a restart");
           }
+          // The framing holds both from the start (one per listener, shared by its connections).
+          if (next.idleTimeoutMs !== postfix.idleTimeoutMs) {
+            log.warn(SOURCE, "idle_timeout changed: takes effect after a restart", {
+              idle_timeout_ms: postfix.idleTimeoutMs,
+            });
+          }
+          if (next.maxRequestBytes !== postfix.maxRequestBytes) {
+            log.warn(SOURCE, "max_request_size changed: takes effect after a restart", {
+              max_request_size: postfix.maxRequestBytes,
+            });
+          }
           decide = deciders(input, next.vocabulary);
         }
         config = event.config;

@@ -186,6 +186,28 @@ describe("the [postfix] listener", () => {
     client.destroy();
   });
 
+  it("a reload that changes idle_timeout or max_request_size says they take effect after a restart", async () => {
+    // The framing holds both from the start; a reload that kept them silently would leave a postmaster
+    // with a postfix-snippet max_idle (read from the file) above the idle_timeout the daemon applies.
+    const words = "defer = 451 4.7.1\nheaders = NONE\n";
+    for (
+      const [from, to] of [["idle_timeout = 1s", "idle_timeout = 2s"], [
+        "max_request_size = 2048",
+        "max_request_size = 4096",
+      ]]
+    ) {
+      const parsed = parseConfig(configText(words).replace(from, to), "test.conf", dir.path);
+      assert.ok(parsed.ok);
+      daemon.reload(parsed.config);
+      const key = from.split(" ")[0];
+      await waitFor(
+        () => lines.some((line) => line.includes(`postfix: ${key} changed: takes effect after a restart`)),
+        3000,
+        `the ${key} warning`,
+      );
+    }
+  });
+
   it("a graceful stop closes idle connections and answers a request in flight", async () => {
     const idle = await connect({ path: dir.file("postfix.sock") });
     idle.send(block({ sender: "gina@example.org", client_address: "192.0.2.6", instance: "g1" }));

@@ -8,7 +8,7 @@ import type { Logger } from "../log.ts";
 import type { PostfixConfig, PostfixVocabulary } from "../model/postfix.ts";
 import { recordRequest } from "../control/metrics.ts";
 import { formatPostfixReply, parsePostfixRequest, type PostfixRequest } from "../protocols/postfix-policy.ts";
-import { mayPrependAt, postfixReplyFormatter } from "../protocols/postfix-reply.ts";
+import { headerMemory, mayPrependAt, postfixReplyFormatter } from "../protocols/postfix-reply.ts";
 import { defineActor } from "../actors/actor.ts";
 import { type DecideAndReply, decideAndReply, type DecisionFormat } from "./decide-and-reply.ts";
 import { PostfixFraming } from "./framing.ts";
@@ -51,10 +51,23 @@ function encodedOnce(format: DecisionFormat): DecisionFormat {
   };
 }
 
-function deciders(input: PostfixListenerInput, vocabulary: PostfixVocabulary): Deciders {
+/**
+ * `firstTime`: the listener's memory of the headers prepended per message, kept across reloads: a message
+ * whose RCPTs straddle a reload would otherwise get its header again (Postfix adds every RCPT's PREPEND).
+ */
+function deciders(
+  input: PostfixListenerInput,
+  vocabulary: PostfixVocabulary,
+  firstTime: (instance: string, header: string) => boolean,
+): Deciders {
   const { engine, metrics, log } = input;
   const decider = (mayPrepend: boolean) =>
-    decideAndReply(engine, metrics, log, encodedOnce(postfixReplyFormatter(vocabulary, mayPrepend)));
+    decideAndReply(
+      engine,
+      metrics,
+      log,
+      encodedOnce(postfixReplyFormatter(vocabulary, mayPrepend, firstTime)),
+    );
   return {
     beforeMessage: decider(true),
     afterMessage: decider(false),
@@ -76,7 +89,8 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
     let config = input.config;
     // Started only with [postfix] (daemon.ts); the section's presence is fixed until a restart.
     const postfix = config.postfix!;
-    let decide = deciders(input, postfix.vocabulary);
+    const firstTime = headerMemory();
+    let decide = deciders(input, postfix.vocabulary, firstTime);
     let ownsPath = false;
     let closed = false;
     const malformed = rateLimitedWarning(log, SOURCE, "malformed request: connection closed unanswered");
@@ -163,7 +177,7 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
               max_request_size: postfix.maxRequestBytes,
             });
           }
-          decide = deciders(input, next.vocabulary);
+          decide = deciders(input, next.vocabulary, firstTime);
         }
         config = event.config;
       },

@@ -174,6 +174,23 @@ describe("the [postfix] listener", () => {
     );
   });
 
+  it("a reload keeps which header each message got: none a second time", async () => {
+    // Postfix adds every RCPT's PREPEND to the message; a memory lost at a reload would add it again.
+    const client = await connect({ path: dir.file("postfix.sock") });
+    const ask = (values: Record<string, string>) => (client.send(block(values)), client.reply());
+    const from = (sender: string, instance: string) => ({ sender, client_address: "192.0.2.60", instance });
+    assert.equal(await ask(from("kim1@example.org", "k0")), "action=DUNNO\n\n");
+    assert.equal(
+      await ask(from("kim2@example.org", "k1")),
+      "action=PREPEND X-Mailpolicyd-Warning: close to the limit\n\n",
+    );
+    const parsed = parseConfig(configText(""), "test.conf", dir.path);
+    assert.ok(parsed.ok);
+    daemon.reload(parsed.config);
+    assert.equal(await ask(from("kim3@example.org", "k1")), "action=WARN close to the limit\n\n");
+    client.destroy();
+  });
+
   it("a reload changes the words", async () => {
     const parsed = parseConfig(configText("defer = 451 4.7.1\nheaders = NONE\n"), "test.conf", dir.path);
     assert.ok(parsed.ok);

@@ -141,7 +141,7 @@ export function decodeXtext(value: string): string {
  * One request block: `bytes` up to and including its empty line (the framing cut it out). A line that is
  * not `name=value`, a block without `request=smtpd_access_policy` or without protocol_state is malformed:
  * the listener logs it and disconnects, as the protocol says (Postfix then applies its default_action).
- * Attributes the engine does not read are ignored, whatever their name.
+ * Attributes the engine does not read are ignored, whatever their name (letters, digits and `_`).
  */
 export function parsePostfixRequest(bytes: Uint8Array): PostfixParse {
   const text = decode(bytes);

@@ -5,7 +5,7 @@
 import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { type IniSection, parseIni } from "../config/ini.ts";
+import { type IniSection, parseIni, sectionProblems } from "../config/ini.ts";
 import { POSTFIX_SECTION } from "../config/schema.ts";
 import { loopbackAddress } from "../config/values.ts";
 import {
@@ -22,15 +22,22 @@ export interface PostfixSnippetOptions {
   failClosed: boolean;
 }
 
-/** The config's [postfix] section, or why there is none (the snippet then uses the defaults). */
-function postfixSection(file: string): { section: IniSection } | { note: string } {
+/**
+ * The config's [postfix] section, or why there is none (the snippet then uses the defaults), or the problem
+ * that makes it no answer: a key or the section repeated, which the daemon refuses, so the first value
+ * printed here would not be the daemon's.
+ */
+function postfixSection(file: string): { section: IniSection } | { note: string } | { problem: string } {
   let text: string;
   try {
     text = readRegularFile(file); // a FIFO would block: store/regular-file.ts
   } catch {
     return { note: `cannot read ${file}: using the default address` };
   }
-  const section = parseIni(text).sections.find((found) => found.name === "postfix");
+  const document = parseIni(text);
+  const [repeated] = sectionProblems(document, "postfix");
+  if (repeated) return { problem: `${file}:${repeated.line}: ${repeated.key}: ${repeated.problem}` };
+  const section = document.sections.find((found) => found.name === "postfix");
   return section
     ? { section }
     : { note: `${file} has no [postfix] section: add one, or the daemon does not listen for Postfix` };
@@ -87,6 +94,7 @@ export function postfixSnippetCommand(options: PostfixSnippetOptions): number | 
   }
   // --listen replaces the address only: idle_timeout still comes from the config when it has [postfix].
   const found = postfixSection(options.config);
+  if ("problem" in found) return problem(found.problem);
   let endpoint = listen ?? DEFAULT_POSTFIX_ENDPOINT;
   let idleSeconds: number | undefined;
   if ("section" in found) {

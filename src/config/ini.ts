@@ -94,3 +94,11 @@ export function parseIni(text: string): IniDocument {
   });
   return { sections, problems };
 }
+
+/**
+ * What the reader found wrong in the section `name` alone: a key given twice, the section itself twice (its
+ * entries are the first's). For the commands that read one section and leave the rest to config-test.
+ */
+export function sectionProblems(document: IniDocument, name: string): IniProblem[] {
+  return document.problems.filter((found) => found.key === `[${name}]` || found.key.startsWith(`${name}.`));
+}

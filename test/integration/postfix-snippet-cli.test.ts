@@ -80,4 +80,24 @@ describe("mailpolicyd postfix-snippet", () => {
     assert.equal(bad.status, 64);
     assert.match(bad.stderr, /--listen: expected a loopback HOST:PORT/);
   });
+
+  it("refuses a [postfix] whose key or section is repeated, as the daemon does, instead of the first value", () => {
+    const key = cli(["--config", config("[postfix]\nlisten = 127.0.0.1:10040\nlisten = 127.0.0.1:10041\n")]);
+    assert.equal(key.status, 1);
+    assert.equal(key.stdout, "");
+    assert.match(key.stderr, /\.conf:3: postfix\.listen: key repeated \(first at line 2\)\n$/);
+    const section = cli([
+      "--config",
+      config("[postfix]\nlisten = 127.0.0.1:10040\n[daemon]\n[postfix]\nidle_timeout = 60s\n"),
+    ]);
+    assert.equal(section.status, 1);
+    assert.match(section.stderr, /\.conf:4: \[postfix\]: section repeated \(first at line 1\)\n$/);
+    // A key repeated in another section is config-test's business, not the snippet's.
+    const elsewhere = cli([
+      "--config",
+      config("[daemon]\nlog_level = info\nlog_level = debug\n[postfix]\nlisten = 127.0.0.1:10040\n"),
+    ]);
+    assert.equal(elsewhere.status, 0, elsewhere.stderr);
+    assert.match(elsewhere.stdout, /inet:127\.0\.0\.1:10040/);
+  });
 });

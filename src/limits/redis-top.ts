@@ -14,6 +14,7 @@ import { type SenderRow, senderRow } from "../policy/sender-report.ts";
 import { COUNTER_FIELDS } from "./redis-scripts.ts";
 import { counterFromReply } from "./redis-counter.ts";
 import { counterPattern, parseCounterKey } from "./redis-keys.ts";
+import { isWrongType } from "./redis-admin.ts";
 
 const SCAN_COUNT = 1000;
 export const MAX_SCANNED = 100_000;
@@ -87,6 +88,7 @@ export function createRedisTop(options: RedisTopOptions) {
       named.forEach((parsed, i) => {
         const limit = parsed && limits.get(parsed.limit);
         const [error, values] = replies[i];
+        if (isWrongType(error)) return; // not a counter: another program's key (redis-admin.ts)
         if (error) throw error;
         if (!parsed || !limit || (values as unknown[])[0] === null) return;
         const counter = counterFromReply(values as unknown[], 0);

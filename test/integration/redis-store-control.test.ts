@@ -130,6 +130,31 @@ describe("Redis store: the shared counters from any host", () => {
     }
   });
 
+  it("top, show and the export pass over a key among the counters' names that holds another type", async () => {
+    const client = admin();
+    await client.flushdb();
+    const limits = limitsOf(SENDER_IP);
+    const host = redisHost(server, limits, Date.now);
+    try {
+      const senders = Array.from({ length: 40 }, (_, i) => `s${i}@x.org`);
+      for (const sender of senders) await host.hit(sender);
+      // Another program's keys where the counters are (a string; a list under a limit no longer configured).
+      await client.set(counterKey("mpd:", "out", "junk@x.org"), "not a hash");
+      await client.rpush(counterKey("mpd:", "gone", "junk@x.org"), "x");
+      const rows = await host.top(100, "out");
+      assert.ok(rows, "top answers (it used to fail on the WRONGTYPE: 'the counters actor is down')");
+      assert.equal(rows.length, 40);
+      assert.deepEqual(await host.show("junk@x.org"), [], "no counter: the string is not one");
+      const exported: string[] = [];
+      await host.store.exportCounters((limit, key) => exported.push(`${limit} ${key}`));
+      // The switch back to memory must bring every counter, not stop at the string.
+      assert.deepEqual(exported.sort(), senders.map((sender) => `out ${sender}`).sort());
+    } finally {
+      await host.close();
+      client.disconnect();
+    }
+  });
+
   it("counts over the Unix socket as over TCP (the same counters)", async () => {
     const client = admin();
     await client.flushdb();

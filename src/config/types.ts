@@ -115,7 +115,7 @@ export interface RedisConfig {
   connectTimeoutMs: number;
   fallback: typeof REDIS_FALLBACKS[number];
   overCacheMs: number;
-  retryEveryMs: number; // while Redis is away: how often it is asked again (PING)
+  retryEveryMs: number; // while Redis is away: how often it is asked again (a script that writes)
 }
 
 export interface Config {

@@ -508,6 +508,16 @@ if t and tonumber(t) == tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'a', 
 return 0
 `;
 
+// The shared store's retry while Redis is away (limits/shared-store.ts): Redis is back when it runs a script
+// that writes, as every request's call does. A PING alone answers while every script fails: over maxmemory
+// with noeviction (OOM at a script's first write) or for a user not allowed EVALSHA (NOPERM). TIME: every
+// script reads Redis's clock. SET, not HSET: it writes over a key of any type. The key expires.
+export const PROBE_SCRIPT = `
+redis.call('TIME')
+redis.call('SET', KEYS[1], '1', 'PX', 1000)
+return 1
+`;
+
 /**
  * merge, the upgrade and reconciliation paths: KEYS[1]; ARGV[6] mode ("adopt": only when Redis has no
  * counter; "add": add a counter counted elsewhere), [7] the deadline (as SHARED's: a merge Redis runs after

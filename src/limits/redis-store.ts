@@ -33,6 +33,7 @@ import {
   FLUSH_SCRIPT,
   HIT_SCRIPT,
   MERGE_SCRIPT,
+  PROBE_SCRIPT,
   SETTLED_SCRIPT,
   SUBJECT_SCRIPT,
 } from "./redis-scripts.ts";
@@ -90,6 +91,8 @@ export interface RedisStore extends CounterStore {
   exportCounters(visit: (limit: string, key: string, counter: SenderCounter) => void): Promise<number>;
   /** Reconciliation after an outage: add a locally counted charge to (limit,key) (never lowers it). */
   addLocal(limit: LimitConfig, key: string, counter: SenderCounter): Promise<void>;
+  /** Resolves when Redis runs a script that writes (PROBE_SCRIPT): whether requests may go to it again. */
+  probe(): Promise<void>;
   stats(): RedisStoreStats;
 }
 
@@ -126,6 +129,7 @@ const SCRIPTS = {
   settled: script(SETTLED_SCRIPT),
   merge: script(MERGE_SCRIPT),
   flush: script(FLUSH_SCRIPT),
+  probe: script(PROBE_SCRIPT),
 };
 
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith("NOSCRIPT");
@@ -671,6 +675,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     async addLocal(limit, key, counter) {
       await merge(limit, key, counter, "add");
+    },
+
+    async probe() {
+      // `<prefix>{%}:`: the counters' key pattern (an ACL's for them lets it), under no limit's name (the
+      // export and top pass over it).
+      await evalScript(SCRIPTS.probe, counterKey(prefix, "", ""), []);
     },
 
     stats: () => ({ ...stats, cacheEntries: cache.size }),

@@ -131,10 +131,13 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
   };
 
   let trying = false;
+  // Not a PING: Redis answers it while every script fails (OOM, NOPERM), and each retry then ended the
+  // incident, the next request started another (logged again) and the local counts were merged away
+  // before they reached the limit. The probe is a script call that writes, as a request's.
   const tryAgain = () => {
     if (trying || closed) return;
     trying = true;
-    client.ping().then(
+    redis.probe().then(
       () => {
         clearInterval(retry);
         retry = undefined;

@@ -15,9 +15,9 @@ import { host, quiet, redisClient } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 
-function configFor(server: RedisServer, fallback: string): Config {
+function configFor(server: RedisServer, fallback: string, url = server.url): Config {
   const parsed = parseConfig(
-    `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${server.url}\n` +
+    `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${url}\n` +
       `timeout = 150ms\nretry_every = 100ms\nover_cache = 0\nfallback = ${fallback}\n`,
     "t.conf",
     "/tmp",
@@ -161,6 +161,54 @@ describe("shared store: Redis, and the fallback while it is away", () => {
       one.close();
     }
   });
+
+  // PING answers while every script fails: Redis over maxmemory (noeviction: OOM on the first write) or a
+  // user not allowed EVALSHA. The retry used to take the PONG for "back": a new incident (and its log line)
+  // every retry_every, and the local counts merged away each time, so the fallback never reached the limit.
+  const scriptsFail = [
+    {
+      what: "Redis over maxmemory (OOM)",
+      url: (server: RedisServer) => server.url,
+      set: (admin: ReturnType<typeof redisClient>) => admin.config("SET", "maxmemory", "1"),
+      unset: (admin: ReturnType<typeof redisClient>) => admin.config("SET", "maxmemory", "0"),
+    },
+    {
+      what: "a user without EVALSHA (NOPERM)",
+      url: (server: RedisServer) => `redis://limited:pw@${server.host}:${server.port}`,
+      set: (admin: ReturnType<typeof redisClient>) =>
+        admin.call("ACL", "SETUSER", "limited", "on", ">pw", "~*", "+@all", "-evalsha", "-eval"),
+      unset: (admin: ReturnType<typeof redisClient>) => admin.call("ACL", "SETUSER", "limited", "+@all"),
+    },
+  ];
+  for (const { what, url, set, unset } of scriptsFail) {
+    it(`${what}, PING answering: one incident, counted here up to the limit, merged once it is over`, async () => {
+      const admin = redisClient(server);
+      await admin.call("ACL", "SETUSER", "limited", "on", ">pw", "~*", "+@all");
+      const one = site(configFor(server, "local", url(server)));
+      try {
+        await admin.config("SET", "maxmemory-policy", "noeviction");
+        await set(admin);
+        for (let i = 0; i < 3; i++) {
+          assert.equal(await one.hit("oom@x.org"), "accept");
+          await new Promise((done) => setTimeout(done, 250)); // retry_every = 100ms: PING answers meanwhile
+        }
+        assert.equal(await one.hit("oom@x.org"), "defer", "the 4th of 3, counted here");
+        const health = one.shared.health();
+        assert.equal(health.state, "down");
+        assert.equal(health.incidents, 1, "one incident, not one per retry");
+        await unset(admin);
+        await waitFor(() => one.shared.health().state === "up", 10_000, "Redis back");
+        await waitFor(() => one.local.keyCount() === 0, 10_000, "the merge");
+        assert.equal(await one.hit("oom@x.org"), "defer", "the 4 counted here are in Redis");
+        assert.equal(one.shared.health().incidents, 1);
+      } finally {
+        await unset(admin);
+        await admin.config("SET", "maxmemory", "0");
+        admin.disconnect();
+        one.close();
+      }
+    });
+  }
 
   it("a merge that Redis cuts short (paused) adds every counter exactly once", async () => {
     const one = site(configFor(server, "local"));

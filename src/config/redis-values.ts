@@ -32,11 +32,19 @@ export function parseRedisAddress(text: string): RedisAddress | string {
   }
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") return NOT_AN_ADDRESS;
   if (url.hostname === "") return "the URL names no host";
+  // Dropped without a word, a query or fragment connected elsewise than written: `?password=…` (other
+  // clients' form) without the password, `?db=3` to database 0, `redis://u:12?x@h` (a password's `?`
+  // not escaped) to the host `u`.
+  if (/[?#]/.test(value)) {
+    return "a URL with ? or # (a query or fragment): give the password, user and database as their own keys, " +
+      "or write ? as %3F and # as %23 in them";
+  }
   const db = url.pathname.replace(/^\//, "");
   if (db !== "" && !(/^\d{1,5}$/.test(db) && Number(db) <= MAX_DATABASE)) {
     return `the database after the host must be a number from 0 to ${MAX_DATABASE}: redis://HOST/0`;
   }
   const port = url.port === "" ? 6379 : Number(url.port);
+  if (port === 0) return "the port must be a number from 1 to 65535"; // URL refuses above 65535 itself
   const username = decoded(url.username);
   const password = decoded(url.password);
   if (username === null || password === null) {

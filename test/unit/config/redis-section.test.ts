@@ -112,5 +112,20 @@ describe("[redis]", () => {
     assert.deepEqual(errors("[redis]\nurl = unix:run/redis.sock\n"), [
       "t.conf:2: redis.url: unix: needs an absolute path",
     ]);
+    // Port 0 connects nowhere: the daemon ran on its fallback for good, config-test said OK.
+    assert.deepEqual(errors("[redis]\nurl = redis://h:0/0\n"), [
+      "t.conf:2: redis.url: the port must be a number from 1 to 65535",
+    ]);
+    // A query or fragment was dropped without a word: `?password=…` (ioredis's and other clients' form)
+    // connected without the password, `?db=3` counted in database 0. A `#` or `?` in a password must be
+    // escaped (%23, %3F), else the rest was read as a fragment or query.
+    for (
+      const url of ["redis://h/0?password=secret", "redis://h:6379?db=3", "redis://h/0#x", "redis://h/?"]
+    ) {
+      assert.deepEqual(errors(`[redis]\nurl = ${url}\n`), [
+        "t.conf:2: redis.url: a URL with ? or # (a query or fragment): give the password, user and database as " +
+        "their own keys, or write ? as %3F and # as %23 in them",
+      ], url);
+    }
   });
 });

@@ -100,7 +100,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     const client = connectRedis(
       redis,
       (error) =>
-        error.message.startsWith("cannot read")
+        error.message.startsWith("cannot read") || error.message.startsWith("cannot select")
           ? log.error("redis", error.message)
           : log.debug("redis", "connection", { error: error.message }),
     );

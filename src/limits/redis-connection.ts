@@ -60,6 +60,18 @@ export function redisOptions(config: RedisConfig, onError: (error: Error) => voi
 
 export function connectRedis(config: RedisConfig, onError: (error: Error) => void): Redis {
   const client = new Redis(redisOptions(config, onError));
-  client.on("error", onError);
+  client.on("error", (error: Error & { command?: { name?: string } }) => {
+    if (error.command?.name !== "select") return onError(error);
+    // ioredis reports a failed SELECT (a database over Redis's `databases`, an ACL user without SELECT)
+    // and goes on in database 0: the counters went there, mixed with what else is, with `redis: up`.
+    // Closed instead: every call fails, the fallback answers, and this says why (a config error).
+    onError(
+      new Error(
+        `cannot select [redis] database ${config.database}: ${error.message}; ` +
+          "the fallback answers until a reload or restart names a database Redis has",
+      ),
+    );
+    client.disconnect();
+  });
   return client;
 }

@@ -34,9 +34,13 @@ interface Site {
 }
 
 /** `settled`: waits after each hit for what the store sends in the background (a PING by default). */
-function site(config: Config, settled?: () => Promise<unknown>): Site {
+function site(
+  config: Config,
+  settled?: () => Promise<unknown>,
+  onError: (error: Error) => void = () => {},
+): Site {
   const local = bareMemoryStore(Date.now);
-  const client = connectRedis(config.redis!, () => {});
+  const client = connectRedis(config.redis!, onError);
   const shared = createSharedStore({
     client,
     config: config.redis!,
@@ -209,6 +213,35 @@ describe("shared store: Redis, and the fallback while it is away", () => {
       }
     });
   }
+
+  // redis-server's default `databases 16`: database 16 does not exist. ioredis logs the failed SELECT as an
+  // error event and goes on in database 0: the counters went there, mixed with whatever else is, while
+  // /health said `redis: up` and only a debug line told.
+  it("a database Redis does not have: said as an error, nothing counted in database 0, the fallback answers", async () => {
+    const admin = redisClient(server);
+    const errors: string[] = [];
+    const one = site(
+      configFor(server, "local", `${server.url}/16`),
+      () => new Promise((done) => setTimeout(done, 50)),
+      (error) => errors.push(error.message),
+    );
+    try {
+      await admin.flushdb();
+      for (let i = 0; i < 3; i++) assert.equal(await one.hit("db@x.org"), "accept");
+      assert.equal(await one.hit("db@x.org"), "defer", "the 4th of 3, counted by the fallback");
+      assert.equal(await admin.dbsize(), 0, "nothing written in database 0");
+      assert.equal(one.shared.health().state, "down");
+      assert.ok(
+        errors.some((error) =>
+          /^cannot select \[redis\] database 16: ERR DB index is out of range/.test(error)
+        ),
+        errors.join("; "),
+      );
+    } finally {
+      admin.disconnect();
+      one.close();
+    }
+  });
 
   it("a merge that Redis cuts short (paused) adds every counter exactly once", async () => {
     const one = site(configFor(server, "local"));

@@ -36,9 +36,10 @@ export type CountersEvent =
   | { type: "config"; config: Config }
   | { type: "stats"; reply: (stats: CountersStats) => void }
   // undefined: the ranking was dropped (the actor stopped or failed meanwhile)
-  | { type: "senders"; top: number; rule?: string; reply: (rows: SenderRow[] | undefined) => void }
-  | { type: "sender"; key: string; reply: (rows: SenderDetail[]) => void }
-  | { type: "reset"; key: string; reply: (removed: number) => void };
+  // null: the shared counters (Redis) did not answer (limits/counter-store.ts).
+  | { type: "senders"; top: number; rule?: string; reply: (rows: SenderRow[] | undefined | null) => void }
+  | { type: "sender"; key: string; reply: (rows: SenderDetail[] | null) => void }
+  | { type: "reset"; key: string; reply: (removed: number | null) => void };
 
 export interface CountersStats {
   trackedKeys: number;
@@ -204,8 +205,11 @@ export function startCounters(
           // The "unblock" of rspamadm/postfwd: forget the key in every limit. A pending alert for it is
           // still delivered.
           return store.reset(event.key, (removed) => {
-            state.keyReset(event.key, removed);
-            if (removed > 0) log.info("counters", "key reset", { key: event.key, limits: removed });
+            // null: Redis did not answer; the memory store's part may be gone (journaled as a reset).
+            state.keyReset(event.key, removed ?? 1);
+            if (removed !== null && removed > 0) {
+              log.info("counters", "key reset", { key: event.key, limits: removed });
+            }
             event.reply(removed);
           });
       }

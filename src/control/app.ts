@@ -39,6 +39,10 @@ export interface ControlDeps {
 }
 
 const COUNTERS_DOWN = { error: "the counters actor is down (restarting); try again in a moment" };
+// The store's null (limits/counter-store.ts): not "no counter for KEY", which read as a sender unblocked.
+const SHARED_DOWN = {
+  error: "the shared counters in Redis did not answer in time (see the log); try again",
+};
 
 export function createControlApp(deps: ControlDeps): Hono {
   const now = deps.now ?? Date.now;
@@ -133,6 +137,7 @@ export function createControlApp(deps: ControlDeps): Hono {
       top,
       rule,
     });
+    if (rows === null) return c.json(SHARED_DOWN, 503);
     return rows ? c.json(rows satisfies SenderRow[]) : c.json(COUNTERS_DOWN, 503);
   });
 
@@ -145,6 +150,7 @@ export function createControlApp(deps: ControlDeps): Hono {
     const key = senderKey(c);
     if (key === undefined) return c.json(NO_KEY, 400);
     const rows = await deps.askCounters<Extract<CountersQuery, { type: "sender" }>>({ type: "sender", key });
+    if (rows === null) return c.json(SHARED_DOWN, 503);
     if (!rows) return c.json(COUNTERS_DOWN, 503);
     if (rows.length === 0) return c.json({ error: `no counter for ${key}` }, 404);
     return c.json({ key, limits: rows satisfies SenderDetail[] });
@@ -153,6 +159,7 @@ export function createControlApp(deps: ControlDeps): Hono {
     const key = senderKey(c);
     if (key === undefined) return c.json(NO_KEY, 400);
     const removed = await deps.askCounters<Extract<CountersQuery, { type: "reset" }>>({ type: "reset", key });
+    if (removed === null) return c.json(SHARED_DOWN, 503);
     if (removed === undefined) return c.json(COUNTERS_DOWN, 503);
     if (removed === 0) return c.json({ error: `no counter for ${key}` }, 404);
     return c.json({ key, reset: removed });

@@ -140,10 +140,13 @@ export interface CounterStore {
   alertSettled(limitName: string, key: string, firstSeen: number): void;
   /** Drops counters whose window has ended (the memory store's wheel; Redis expires keys itself). */
   expire(at: number): void;
-  /** The top `top` keys by current count, over every limit or `rule`'s; undefined when dropped. */
-  top(top: number, rule: string | undefined, reply: (rows: SenderRow[] | undefined) => void): void;
+  /**
+   * The top `top` keys by current count, over every limit or `rule`'s; undefined when dropped. null, here
+   * and in show and reset: the shared counters (Redis) did not answer, which is not "no counter".
+   */
+  top(top: number, rule: string | undefined, reply: (rows: SenderRow[] | undefined | null) => void): void;
   /** The key under every limit that holds it. */
-  show(key: string, reply: (rows: SenderDetail[]) => void): void;
+  show(key: string, reply: (rows: SenderDetail[] | null) => void): void;
   /** Forgets the key under every limit; replies with how many limits held it. */
-  reset(key: string, reply: (removed: number) => void): void;
+  reset(key: string, reply: (removed: number | null) => void): void;
 }

@@ -654,7 +654,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         reply,
         (error) => {
           log.warn("redis", "show failed", { key, error: String(error) });
-          reply([]);
+          reply(null); // not "no counter": Redis did not answer (counter-store.ts)
         },
       );
     },
@@ -663,7 +663,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       cache.forgetKey(key);
       admin.reset(key).then(reply, (error) => {
         log.warn("redis", "reset failed", { key, error: String(error) });
-        reply(0);
+        reply(null); // not "no counter": Redis may still hold it (counter-store.ts)
       });
     },
 

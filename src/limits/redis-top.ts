@@ -108,7 +108,7 @@ export function createRedisTop(options: RedisTopOptions) {
   return {
     scan,
 
-    query(top: number, rule: string | undefined, reply: (rows: SenderRow[] | undefined) => void) {
+    query(top: number, rule: string | undefined, reply: (rows: SenderRow[] | undefined | null) => void) {
       const now = Date.now();
       rankings = rankings.filter((ranking) => ranking.until > now);
       let ranking = rankings.find((r) => r.rule === rule && r.top >= top);
@@ -119,7 +119,7 @@ export function createRedisTop(options: RedisTopOptions) {
       }
       ranking.rows.then(({ rows }) => reply(rows.slice(0, top)), (error) => {
         options.log.warn("redis", "top failed", { error: String(error) });
-        reply(undefined);
+        reply(null); // Redis did not answer (counter-store.ts)
       });
     },
   };

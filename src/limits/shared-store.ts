@@ -261,7 +261,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     reset(key, reply) {
       local.reset(key, (localRemoved) => {
         if (down) return reply(localRemoved);
-        redis.reset(key, (removed) => reply(Math.max(removed, localRemoved)));
+        redis.reset(key, (removed) => reply(removed === null ? null : Math.max(removed, localRemoved ?? 0)));
       });
     },
     health: () => ({

@@ -86,8 +86,21 @@ export function host(
       await settle();
       return checked.verdict!;
     },
-    show: (key) => new Promise((resolve) => store.show(key, resolve)),
-    top: (count, rule) => new Promise((resolve) => store.top(count, rule, resolve)),
+    show: (key) =>
+      new Promise((resolve, reject) =>
+        store.show(
+          key,
+          (rows) => rows ? resolve(rows) : reject(new Error(`show ${key}: Redis did not answer`)),
+        )
+      ),
+    top: (count, rule) =>
+      new Promise((resolve, reject) =>
+        store.top(
+          count,
+          rule,
+          (rows) => rows === null ? reject(new Error("top: Redis did not answer")) : resolve(rows),
+        )
+      ),
     settle,
   };
 }

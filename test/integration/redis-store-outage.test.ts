@@ -85,6 +85,23 @@ describe("Redis store: Redis killed, hung, restarted", () => {
     }
   });
 
+  // `show` said "no counter for KEY" and `reset` the same (exit 1 as for a key never seen) when Redis did not
+  // answer, and `top` "the counters actor is down (restarting)": the postmaster read a sender as unblocked,
+  // or not counted, while Redis held its counter. null: the shared counters did not answer (control/app.ts).
+  it("show, reset and top answer null, not 'no counter', when Redis does not answer", async () => {
+    const host = redisHost(server, LIMITS, Date.now);
+    try {
+      await host.hit("a@x.org");
+      server.pause();
+      assert.equal(await new Promise((done) => host.store.show("a@x.org", done)), null);
+      assert.equal(await new Promise((done) => host.store.reset("a@x.org", done)), null);
+      assert.equal(await new Promise((done) => host.store.top(10, undefined, done)), null);
+    } finally {
+      server.resume();
+      await host.close();
+    }
+  });
+
   it("lets the memory store commit a batch Redis checked and could not commit (the fallback)", async () => {
     await server.restart();
     const memory = memoryHost(LIMITS, Date.now);

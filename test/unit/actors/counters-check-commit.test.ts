@@ -47,8 +47,10 @@ describe("counters actor: check and commit", () => {
           actor.send({ type: "hit", request: request(sender), reply })
         ),
       count: async (key: string) => {
-        const rows = await new Promise<SenderDetail[]>((reply) => actor.send({ type: "sender", key, reply }));
-        return rows[0]?.count ?? 0;
+        const rows = await new Promise<SenderDetail[] | null>((reply) =>
+          actor.send({ type: "sender", key, reply })
+        );
+        return rows![0]?.count ?? 0;
       },
       stop: () => actor.stop(),
     };

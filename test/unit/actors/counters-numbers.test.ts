@@ -50,7 +50,7 @@ async function run(limit: string, times: number[]): Promise<Numbers> {
       );
       replies.push(formatDecision(verdict!));
     }
-    const [row] = (await new Promise<SenderRow[] | undefined>((resolve) =>
+    const [row] = (await new Promise<SenderRow[] | undefined | null>((resolve) =>
       actor.send({ type: "senders", top: 1, reply: resolve })
     ))!;
     actor.stop();

@@ -48,8 +48,8 @@ describe("counters actor: limits sharing a key", () => {
       }));
     /** Each limit's count for the key, from its own table (a limit without the key is absent). */
     const counts = async (key: string) => {
-      const rows = await ask<SenderDetail[]>((reply) => ({ type: "sender", key, reply }));
-      return Object.fromEntries(rows.map((row) => [row.rule, row.count]));
+      const rows = await ask<SenderDetail[] | null>((reply) => ({ type: "sender", key, reply }));
+      return Object.fromEntries(rows!.map((row) => [row.rule, row.count]));
     };
     return {
       actor,
@@ -107,7 +107,11 @@ describe("counters actor: limits sharing a key", () => {
   it("counts both limits afresh after the key was reset", async () => {
     const daemon = start(LONG_AND_SHORT, "shared-reset.json");
     await daemon.hit("a@example.org");
-    const removed = await daemon.ask<number>((reply) => ({ type: "reset", key: "a@example.org", reply }));
+    const removed = await daemon.ask<number | null>((reply) => ({
+      type: "reset",
+      key: "a@example.org",
+      reply,
+    }));
     assert.equal(removed, 2);
     assert.deepEqual(await daemon.counts("a@example.org"), {});
     await daemon.hits("a@example.org", 2);

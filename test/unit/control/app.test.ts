@@ -203,6 +203,21 @@ describe("control app: /senders", () => {
     assert.match((await reply.json()).error, /^the counters actor is down/);
   });
 
+  it("answers 503 saying so when the shared counters (Redis) do not answer top, show or reset", async () => {
+    // The store answers null then: not "no counter for KEY" (a key never seen) nor "the actor is down".
+    const { app } = control({ senders: null, sender: null, reset: null } as unknown as Answers);
+    for (
+      const [method, path] of [["GET", "/senders?top=5"], ["GET", "/sender?key=a@x.org"], [
+        "DELETE",
+        "/sender?key=a@x.org",
+      ]]
+    ) {
+      const reply = await app.request(path, { method });
+      assert.equal(reply.status, 503, path);
+      assert.match((await reply.json()).error, /^the shared counters in Redis did not answer/, path);
+    }
+  });
+
   it("GET /senders/:key: the key in lower case, decoded; 404 for no counter, 503 for no answer", async () => {
     const detail: SenderDetail = { ...row("192.0.2.0/24", "net", 1), subjects: [], clientIps: [] };
     const { app, asked } = control({ sender: [detail] });

@@ -50,10 +50,10 @@ describe("engine + counters actor: check and commit across concerns", () => {
     return {
       decide: () => new Promise<Decision>((resolve) => engine.decide(request, resolve)),
       count: async () => {
-        const rows = await new Promise<SenderDetail[]>((reply) =>
+        const rows = await new Promise<SenderDetail[] | null>((reply) =>
           counters.send({ type: "sender", key: "a@x.org", reply })
         );
-        return rows[0]?.count ?? 0;
+        return rows![0]?.count ?? 0;
       },
       stop: () => {
         engine.stop();

@@ -56,7 +56,7 @@ function setUp(
   };
   const counts = (key: string) => {
     let rows: SenderDetail[] = [];
-    memory.show(key, (found) => rows = found);
+    memory.show(key, (found) => rows = found ?? []);
     return Object.fromEntries(rows.map((row) => [row.rule, row.count]));
   };
   return { engine, memory, clock, hit, check, counts, crossings, incidents, request };
@@ -227,7 +227,7 @@ describe("limit engine: a commit after other requests", () => {
 describe("limit engine: the subject at DATA", () => {
   const subjects = (memory: MemoryStore, key: string) => {
     let rows: SenderDetail[] = [];
-    memory.show(key, (found) => rows = found);
+    memory.show(key, (found) => rows = found ?? []);
     return rows.map((row) => [row.rule, row.subjects]);
   };
   const data = (sender: string, subject: string): PolicyRequest => ({

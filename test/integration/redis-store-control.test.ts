@@ -484,6 +484,27 @@ describe("Redis store: the local cache of keys over a limit", () => {
     }
   });
 
+  // The switch back to memory (a reload without [redis]) exports the shared counters: the attempts this host
+  // counted in its cache and had not carried yet were flushed only when the store closed, after the export,
+  // so the memory store's counter missed them.
+  it("exports a strict key with the attempts counted in the cache, not yet carried to Redis", async () => {
+    const limits = limitsOf("[limit out]\nkey = sender\ncount = 2\ntime = 1h\nmode = strict\n");
+    const client = redisClient(server);
+    await client.flushdb();
+    const host = redisHost(server, limits, Date.now, { overCacheMs: 60_000 });
+    try {
+      for (let i = 0; i < 3 + 4; i++) await host.hit("x@y.org"); // over at the 3rd, then 4 answered here
+      const exported = new Map<string, number>();
+      await host.store.exportCounters((limit, key, counter) =>
+        exported.set(`${limit} ${key}`, counter.count)
+      );
+      assert.deepEqual([...exported], [["out x@y.org", 7]]);
+    } finally {
+      await host.close();
+      client.disconnect();
+    }
+  });
+
   it("ends a strict entry with the fixed window: the next window counts afresh and crosses again", async () => {
     const limits = limitsOf("[limit out]\nkey = sender\ncount = 1\ntime = 1s\nmode = strict\n");
     await redisClient(server).flushdb();

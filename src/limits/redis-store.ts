@@ -133,6 +133,7 @@ const SCRIPTS = {
 };
 
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith("NOSCRIPT");
+const isLate = (error: unknown) => error instanceof Error && error.message.startsWith("LATE");
 type Pipeline = ReturnType<Redis["pipeline"]>;
 
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
@@ -171,6 +172,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       try {
         return await client.evalsha(s.sha, 1, key, ...args);
       } catch (error) {
+        lateSeen(error);
         if (!isNoScript(error) || attempt > 0) throw error;
         await loadScripts();
       }
@@ -232,6 +234,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     };
     const answered = (first: boolean): Answered => (error, reply) => {
       if (error !== null) {
+        lateSeen(error);
         if (!isNoScript(error) || !first) return finish(error);
         loadScripts().then(() => send(false), (error) => finish(error ?? new Error("no script")));
         return;
@@ -327,6 +330,22 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       offsetSince = at;
     }
   };
+  /**
+   * A call Redis ran past its deadline: Redis stopped that long, or this host's clock stepped back (NTP, a
+   * VM resumed) and the offset is stale. It is learned again from TIME: it used to be refreshed only from
+   * a successful reply, and with the clock stepped back by more than the timeout every call was LATE, none
+   * succeeded, and the host counted on its fallback until restarted.
+   */
+  let resyncing = false;
+  function lateSeen(error: unknown) {
+    if (!isLate(error) || resyncing || options.clock) return;
+    resyncing = true;
+    redisNow().then((redisMs) => {
+      clockOffset = undefined; // this observation, even if lower than the stale one
+      noteRedisTime(redisMs);
+    }, () => {}).finally(() => resyncing = false);
+  }
+
   /** The call's deadline in Redis's time (the scripts' SHARED): when the client gives up on it. */
   const deadline = () =>
     options.lateAfterMs && clockOffset !== undefined && !options.clock

@@ -230,4 +230,28 @@ describe("Redis store: Redis killed, hung, restarted", () => {
       await host.close();
     }
   });
+
+  // The deadline is this host's clock plus the offset to Redis's, learned from replies. The offset was
+  // refreshed only from a successful reply: once this host's clock stepped back by more than the timeout
+  // (NTP, a VM resumed), every call was LATE for good, so none succeeded to correct it, and the host
+  // counted on its fallback (a new incident at every retry) until restarted.
+  it("a host clock stepped back by more than the timeout: one call LATE at most, then counted in Redis", async () => {
+    const limits = limitsOf("[limit out]\nkey = sender\ncount = 10\ntime = 1h\n");
+    const host = redisHost(server, limits, Date.now, { lateAfterMs: 200 });
+    const realNow = Date.now;
+    try {
+      await host.hit("step@x.org"); // the offset known from its reply
+      Date.now = () => realNow() - 5_000;
+      for (let i = 0; i < 3; i++) await host.hit("step@x.org");
+      assert.ok(host.unavailable.length <= 1, host.unavailable.map((u) => String(u.error)).join("; "));
+      assert.equal(
+        (await host.show("step@x.org"))[0].count,
+        4 - host.unavailable.length,
+        "counted in Redis again after the clock step",
+      );
+    } finally {
+      Date.now = realNow;
+      await host.close();
+    }
+  });
 });

@@ -61,7 +61,9 @@ export function redisOptions(config: RedisConfig, onError: (error: Error) => voi
 export function connectRedis(config: RedisConfig, onError: (error: Error) => void): Redis {
   const client = new Redis(redisOptions(config, onError));
   client.on("error", (error: Error & { command?: { name?: string } }) => {
-    if (error.command?.name !== "select") return onError(error);
+    // Only Redis saying the database is not there (ERR DB index is out of range) or not the user's
+    // (NOPERM): a SELECT refused for a wrong password (NOAUTH) is that error, and reconnecting is right.
+    if (error.command?.name !== "select" || !/^(ERR|NOPERM)\b/.test(error.message)) return onError(error);
     // ioredis reports a failed SELECT (a database over Redis's `databases`, an ACL user without SELECT)
     // and goes on in database 0: the counters went there, mixed with what else is, with `redis: up`.
     // Closed instead: every call fails, the fallback answers, and this says why (a config error).

@@ -41,7 +41,8 @@ export interface ControlDeps {
 const COUNTERS_DOWN = { error: "the counters actor is down (restarting); try again in a moment" };
 // The store's null (limits/counter-store.ts): not "no counter for KEY", which read as a sender unblocked.
 const SHARED_DOWN = {
-  error: "the shared counters in Redis did not answer in time (see the log); try again",
+  error: "the shared counters in Redis did not answer (see the log; a reset applies to this host only): " +
+    "try again once Redis answers",
 };
 
 export function createControlApp(deps: ControlDeps): Hono {

@@ -258,9 +258,12 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     },
     top: (count, rule, reply) => (down ? local : redis).top(count, rule, reply),
     show: (key, reply) => (down ? local : redis).show(key, reply),
+    // During an incident show and top answer from this host's own counts (what it counted meanwhile), but
+    // a reset there would leave Redis's counter, which blocks the sender again once Redis is back: this
+    // host's part is reset, and the answer is null, "Redis did not answer", for the admin to reset again.
     reset(key, reply) {
       local.reset(key, (localRemoved) => {
-        if (down) return reply(localRemoved);
+        if (down) return reply(null);
         redis.reset(key, (removed) => reply(removed === null ? null : Math.max(removed, localRemoved ?? 0)));
       });
     },

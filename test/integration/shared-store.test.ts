@@ -92,6 +92,23 @@ describe("shared store: Redis, and the fallback while it is away", () => {
     }
   });
 
+  it("a reset while Redis is away resets this host's counts and says Redis's were not (null)", async () => {
+    const one = site(configFor(server, "local"));
+    try {
+      assert.equal(await one.hit("r@x.org"), "accept");
+      await server.kill9();
+      assert.equal(await one.hit("r@x.org"), "accept"); // counted here: an incident
+      assert.equal(one.shared.health().state, "down");
+      assert.equal(one.local.keyCount(), 1);
+      // Before: 1, as if the sender were unblocked, while Redis still held its first request.
+      assert.equal(await new Promise((done) => one.shared.reset("r@x.org", done)), null);
+      assert.equal(one.local.keyCount(), 0, "this host's part is reset");
+    } finally {
+      one.close();
+      await server.restart();
+    }
+  });
+
   for (const fallback of ["open", "closed"]) {
     it(`fallback = ${fallback}: the check fails (the engine answers its fail mode), nothing counted here`, async () => {
       const one = site(configFor(server, fallback));

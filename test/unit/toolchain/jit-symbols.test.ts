@@ -69,7 +69,11 @@ describe("jit-symbols", () => {
       writeFileSync(
         script,
         "function hotLoopForJitDump(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }\n" +
-          "let t = 0; for (let i = 0; i < 20000; i++) t += hotLoopForJitDump(500); console.log(t > 0);\n",
+          // At least 20 000 calls and 0.5 s: JavaScriptCore compiles on threads of its own, and on a busy
+          // machine a fixed count alone ended before the function's code was loaded (seen once in CI).
+          "let t = 0; const until = Date.now() + 500;\n" +
+          "for (let i = 0; i < 20000 || Date.now() < until; i++) t += hotLoopForJitDump(500);\n" +
+          "console.log(t > 0);\n",
       );
       const run = spawnSync(process.execPath, [script], {
         env: { ...process.env, BUN_JSC_useJITDump: "1" },

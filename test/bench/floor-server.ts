@@ -10,7 +10,10 @@
 //   attr:    the readsocket attribute form (one line, answer, close).
 //   --redis PORT (attr): counts exactly in a real redis-server (its database 1) instead of Maps: the
 //            requests read in one turn go as one EVALSHA doing three INCRs each (HIT_SCRIPT, stripped).
-// Usage: bun floor-server.ts ADDRESS postfix|attr [--redis PORT]; ADDRESS: a Unix socket path or HOST:PORT.
+//   --spin N (with --redis): the script also runs an empty Lua loop of N turns a request, to see what
+//            redis-server's time a request costs the chain (docs/decisions.md, "What Redis's time costs").
+// Usage: bun floor-server.ts ADDRESS postfix|attr [--redis PORT [--spin N]]; ADDRESS: a Unix socket path
+// or HOST:PORT.
 import { Buffer } from "node:buffer";
 import { unlinkSync } from "node:fs";
 import { setImmediate } from "node:timers";
@@ -22,6 +25,8 @@ reexecWithHeapTuning();
 
 const [address, form] = [process.argv[2], process.argv[3]];
 const redisAt = process.argv.indexOf("--redis");
+const spinAt = process.argv.indexOf("--spin");
+const spin = spinAt > 0 ? String(Number(process.argv[spinAt + 1])) : "0";
 const tcp = /^([^/]+):(\d+)$/.exec(address);
 if (!tcp) {
   try {
@@ -74,7 +79,9 @@ local function incr(key)
   if n == 1 then redis.call('PEXPIRE', key, ${HOUR_MS}) end
   return n
 end
+local spin = tonumber(ARGV[1])
 for i = 1, #KEYS, 3 do
+  for _ = 1, spin do end
   local strict = incr(KEYS[i])
   local sender = tonumber(redis.call('GET', KEYS[i + 1]) or '0') + 1
   if sender <= 100 then incr(KEYS[i + 1]) end
@@ -99,7 +106,7 @@ function redisCounting(port: number) {
     const keys = going.flatMap((request) => request.keys);
     try {
       if (sha === "") sha = await client.script("LOAD", COUNT_SCRIPT) as string;
-      const overs = await client.evalsha(sha, keys.length, ...keys) as number[];
+      const overs = await client.evalsha(sha, keys.length, ...keys, spin) as number[];
       going.forEach((request, i) => request.socket.end(overs[i] ? DEFER_ATTR : ACCEPT_ATTR));
     } catch {
       for (const request of going) request.socket.end(ACCEPT_ATTR);

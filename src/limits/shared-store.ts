@@ -73,6 +73,13 @@ export interface SharedStoreOptions {
 // Counters merged at once: each is a script call; a bounded batch keeps Redis's queue and memory small.
 const MERGE_SLICE = 256;
 
+/**
+ * Alerts delivered while Redis is away, marked sent in Redis once it is back (docs/redis.md): without it
+ * Redis's counter kept saying "pending" for the rest of its window. Bounded: beyond it the oldest is
+ * dropped, and only what `show` says of it is wrong (the outbox, not that mark, sends alerts).
+ */
+export const SETTLED_WHILE_DOWN = 1000;
+
 export function createSharedStore(options: SharedStoreOptions): SharedStore {
   const { client, config, local, exported, log, now } = options;
   let limits: readonly LimitConfig[] = [];
@@ -80,6 +87,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
   let down = false;
   let closed = false;
   let retry: ReturnType<typeof setInterval> | undefined;
+  const settledWhileDown = new Map<string, [limitName: string, key: string, firstSeen: number]>();
   const health = {
     since: now(),
     incidents: 0,
@@ -144,7 +152,11 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
         down = false;
         health.since = now();
         mergeLocal().then(
-          (merged) => log.info("redis", "Redis is back: shared counting again", { mergedFromLocal: merged }),
+          (merged) => {
+            log.info("redis", "Redis is back: shared counting again", { mergedFromLocal: merged });
+            for (const settled of settledWhileDown.values()) redis.alertSettled(...settled);
+            settledWhileDown.clear();
+          },
           (error) => startIncident(error),
         );
       },
@@ -250,7 +262,13 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     },
     alertSettled(limitName, key, firstSeen) {
       local.alertSettled(limitName, key, firstSeen);
-      if (!down) redis.alertSettled(limitName, key, firstSeen);
+      if (!down) return redis.alertSettled(limitName, key, firstSeen);
+      const id = `${limitName}\0${key}`;
+      settledWhileDown.delete(id); // a later window's alert replaces an earlier one's, and is the newest
+      settledWhileDown.set(id, [limitName, key, firstSeen]);
+      if (settledWhileDown.size > SETTLED_WHILE_DOWN) {
+        settledWhileDown.delete(settledWhileDown.keys().next().value!);
+      }
     },
     expire(at) {
       local.expire(at);

@@ -11,7 +11,7 @@ import { connectRedis } from "../../src/limits/redis-connection.ts";
 import { createSharedStore, type SharedStore } from "../../src/limits/shared-store.ts";
 import { createExportedCounters } from "../../src/limits/exported-counters.ts";
 import { counterKey } from "../../src/limits/redis-keys.ts";
-import { host, quiet, redisClient } from "../helpers/redis-engines.ts";
+import { type Host, host, quiet, redisClient } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 
@@ -29,6 +29,7 @@ function configFor(server: RedisServer, fallback: string, url = server.url): Con
 interface Site {
   shared: SharedStore;
   local: MemoryStore;
+  crossings: Host["crossings"];
   hit(sender: string): Promise<string | undefined>;
   close(): void;
 }
@@ -54,6 +55,7 @@ function site(
   return {
     shared,
     local,
+    crossings: made.crossings,
     hit: async (sender) => (await made.hit(sender))?.action,
     close() {
       shared.close();
@@ -106,6 +108,32 @@ describe("shared store: Redis, and the fallback while it is away", () => {
     } finally {
       one.close();
       await server.restart();
+    }
+  });
+
+  it("an alert delivered while Redis is away is marked sent there once it is back", async () => {
+    const one = site(configFor(server, "local"), () => new Promise((done) => setTimeout(done, 20)));
+    const alertOf = () => new Promise((done) => one.shared.show("p@x.org", (rows) => done(rows?.[0]?.alert)));
+    try {
+      for (let i = 0; i < 3; i++) assert.equal(await one.hit("p@x.org"), "accept");
+      assert.equal(await one.hit("p@x.org"), "defer");
+      assert.equal(one.crossings.length, 1, "crossed in Redis");
+      assert.equal(await alertOf(), "pending");
+      server.pause();
+      assert.equal(await one.hit("q@x.org"), "accept", "answered by the fallback: an incident");
+      assert.equal(one.shared.health().state, "down");
+      // The outbox delivers the alert now, while Redis cannot hear of it.
+      one.shared.alertSettled("out", "p@x.org", one.crossings[0].start!);
+      server.resume();
+      await waitFor(() => one.shared.health().state === "up", 10_000, "Redis back");
+      // Before: "pending" until the window's end, for every host's `show`.
+      for (let tries = 0; tries < 40 && await alertOf() !== "sent"; tries++) {
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      assert.equal(await alertOf(), "sent");
+    } finally {
+      server.resume();
+      one.close();
     }
   });
 

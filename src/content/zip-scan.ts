@@ -96,11 +96,17 @@ function entryHead(bytes: Uint8Array, entry: ZipEntry, budget: ZipBudget): Uint8
   }
 }
 
-/** The whole entry, within the budget (which it then uses up); or why not. */
+/** The whole entry, within the budget (which it then uses up, stored or inflated); or why not. */
 function entryData(bytes: Uint8Array, entry: ZipEntry, budget: ZipBudget): Uint8Array | string {
   const data = storedData(bytes, entry);
   if (data === undefined) return "its data is not within the bytes read";
-  if (entry.method === STORED) return data;
+  if (entry.method === STORED) {
+    // Not copied, but read whole: charged like an inflated one, or a directory of entries all pointing
+    // at one stored zip would have it read once per entry, unbounded (an overlapping zip bomb).
+    if (data.length > budget.bytesLeft) return OVER_BUDGET;
+    budget.bytesLeft -= data.length;
+    return data;
+  }
   if (entry.method !== DEFLATED) return `compression method ${entry.method} is not read`;
   if (budget.bytesLeft <= 0) return OVER_BUDGET;
   try {

@@ -28,6 +28,8 @@ const DECODE_SLICE = 64 * 1024;
 /** A part's header block is looked for within this many bytes; beyond, the part is all header. */
 export const MAX_HEADER_BYTES = 256 * 1024;
 const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
+/** An attached message: RFC 6532's message/global is message/rfc822 with UTF-8 headers. */
+const ATTACHED_MESSAGE_TYPES = new Set(["message/rfc822", "message/global"]);
 const IDENTITY_ENCODINGS = new Set(["", "7bit", "8bit", "binary"]);
 const LF = 0x0a;
 const CR = 0x0d;
@@ -110,7 +112,7 @@ function walkEntity(walk: Walk, node: MimeNode, bodyStart: number, entity: Entit
   const body = entity.bytes.subarray(bodyStart, entity.end);
   if (node.multipart && node._boundary) return walkMultipart(walk, node, node._boundary, body, entity);
   readLeaf(walk, node, body, entity);
-  if (node.contentType === "message/rfc822") walkAttachedMessage(walk, node, body, entity);
+  if (ATTACHED_MESSAGE_TYPES.has(node.contentType || "")) walkAttachedMessage(walk, node, body, entity);
 }
 
 /**

@@ -247,6 +247,18 @@ describe("content scan: names", () => {
   });
 });
 
+describe("content scan: attached messages", () => {
+  it("message/global (RFC 6532, an attached message with UTF-8 headers) is walked as message/rfc822", () => {
+    const inner = new TextDecoder("latin1").decode(EXECUTABLE_MESSAGES["exe, base64"].message);
+    for (const encoding of ["7bit", "base64"] as const) {
+      const attached = attachedMessage(inner, encoding).replace("message/rfc822", "message/global");
+      const answer = scanMessage(messageRequest(message("fwd", multipart("mixed", [attached]))), policy);
+      assert.deepEqual(symbolsOf(answer), ["EXE"], encoding);
+      assert.match(answer.symbols![0].description!, /\(in attached message\)/);
+    }
+  });
+});
+
 describe("content scan: Exim's spamd copy", () => {
   it("an mbox From line and X-Envelope headers before the message change nothing", () => {
     const text = new TextDecoder("latin1").decode(EXECUTABLE_MESSAGES["exe, base64"].message)

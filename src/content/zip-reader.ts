@@ -79,10 +79,12 @@ function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number
   const count = u16(bytes, end + 10);
   let at = u32(bytes, end + 16);
   const entries: ZipEntry[] = [];
-  for (let i = 0; i < count && entries.length < maxEntries; i++) {
-    if (at + 46 > bytes.length || u32(bytes, at) !== CENTRAL_HEADER) {
-      return { entries, problem: `central directory entry ${i + 1} is broken` };
-    }
+  // Records past the end record's count are read too: unzip and Python's zipfile list them (they read
+  // the directory by its records), so a count of 0 must not hide an archive's entries.
+  for (let i = 0; entries.length < maxEntries; i++) {
+    const record = at + 46 <= bytes.length && u32(bytes, at) === CENTRAL_HEADER;
+    if (!record && i >= count) break;
+    if (!record) return { entries, problem: `central directory entry ${i + 1} is broken` };
     const flags = u16(bytes, at + 8);
     const method = u16(bytes, at + 10);
     const nameLength = u16(bytes, at + 28);

@@ -50,6 +50,17 @@ describe("readZip", () => {
     assert.equal(readZip(new Uint8Array(100), 100).entries.length, 0);
   });
 
+  it("reads every directory record when the end record's entry count lies (unzip and Python do)", () => {
+    const bytes = Buffer.from(zip([{ name: "readme.txt", data: "hello" }, { name: "evil.exe", data: "MZ" }]));
+    for (const count of [0, 1]) {
+      const lying = Buffer.from(bytes);
+      lying.writeUInt16LE(count, lying.length - 22 + 8);
+      lying.writeUInt16LE(count, lying.length - 22 + 10);
+      assert.deepEqual(readZip(lying, 100).entries.map((entry) => entry.name), ["readme.txt", "evil.exe"]);
+      assert.equal(readZip(lying, 1).entries.length, 1);
+    }
+  });
+
   it("stops at maxEntries", () => {
     const bytes = zip(Array.from({ length: 10 }, (_, i) => ({ name: `${i}.txt`, data: "x" })));
     assert.equal(readZip(bytes, 3).entries.length, 3);

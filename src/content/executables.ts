@@ -71,6 +71,11 @@ export interface FileFacts {
 export function executableReason(file: FileFacts, extensions: ReadonlySet<string>): string | undefined {
   const extension = extensionOf(file.name);
   if (extension !== "" && extensions.has(extension)) return `name ends in ${extension}`;
+  // `evil.exe\0.txt` (a NUL from RFC 2231's %00 or RFC 2047's =00): a program that saves it through a C
+  // string saves evil.exe.
+  const nul = file.name.indexOf("\0");
+  const beforeNul = nul < 0 ? "" : extensionOf(file.name.slice(0, nul));
+  if (beforeNul !== "" && extensions.has(beforeNul)) return `name ends in ${beforeNul} before a NUL`;
   if (file.contentType !== undefined && EXECUTABLE_TYPES.has(file.contentType)) {
     return `declared ${file.contentType}`;
   }

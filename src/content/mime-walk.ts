@@ -28,6 +28,18 @@ const DECODE_SLICE = 64 * 1024;
 /** A part's header block is looked for within this many bytes; beyond, the part is all header. */
 export const MAX_HEADER_BYTES = 256 * 1024;
 const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
+/** An RFC 2045 comment in a header value, which libmime keeps in a Content-Type's value. */
+const COMMENT = /\s*\([^()]*\)/g;
+
+/**
+ * The part's declared type without comments: `application/x-msdownload (setup)` is that type to a mail
+ * reader, and would otherwise pass for one that is not an executable's.
+ */
+function declaredType(node: MimeNode): string {
+  const type = node.contentType || "";
+  return type.includes("(") ? type.replace(COMMENT, "").trim() : type;
+}
+
 /** An attached message: RFC 6532's message/global is message/rfc822 with UTF-8 headers. */
 const ATTACHED_MESSAGE_TYPES = new Set(["message/rfc822", "message/global"]);
 const IDENTITY_ENCODINGS = new Set(["", "7bit", "8bit", "binary"]);
@@ -112,7 +124,7 @@ function walkEntity(walk: Walk, node: MimeNode, bodyStart: number, entity: Entit
   const body = entity.bytes.subarray(bodyStart, entity.end);
   if (node.multipart && node._boundary) return walkMultipart(walk, node, node._boundary, body, entity);
   readLeaf(walk, node, body, entity);
-  if (ATTACHED_MESSAGE_TYPES.has(node.contentType || "")) walkAttachedMessage(walk, node, body, entity);
+  if (ATTACHED_MESSAGE_TYPES.has(declaredType(node))) walkAttachedMessage(walk, node, body, entity);
 }
 
 /**
@@ -196,7 +208,7 @@ function lineEndBefore(body: Buffer, at: number): number {
 /** A leaf part: a carried file with its head; a zip is read; the rest is not decoded. */
 function readLeaf(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): void {
   const name = typeof node.filename === "string" ? node.filename : "";
-  const contentType = node.contentType || "text/plain";
+  const contentType = declaredType(node) || "text/plain";
   const encoding = node.encoding || "";
   const head = decodedHead(encoding, body);
   walk.facts.files.push({ name, contentType, head, where: entity.where });

@@ -247,6 +247,37 @@ describe("content scan: names", () => {
   });
 });
 
+describe("content scan: names and types written to slip past", () => {
+  const attachment = (headers: string) =>
+    message("x", multipart("mixed", [`${headers}\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=`]));
+  for (
+    const [what, headers] of [
+      [
+        "RFC 2231",
+        "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''evil.exe%00.txt",
+      ],
+      [
+        "RFC 2047",
+        'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="=?UTF-8?Q?evil.exe=00.txt?="',
+      ],
+    ]
+  ) {
+    it(`a name cut by a NUL (${what}) is checked as a C string would save it`, async () => {
+      const answer = await scanMessage(messageRequest(attachment(headers)), policy);
+      assert.deepEqual(symbolsOf(answer), ["EXE"]);
+      assert.match(answer.symbols![0].description!, /\.exe before a NUL/);
+    });
+  }
+
+  it("a declared type with a comment is the type without it", async () => {
+    const headers =
+      "Content-Type: application/x-msdownload (setup program)\r\nContent-Disposition: attachment";
+    const answer = await scanMessage(messageRequest(attachment(headers)), policy);
+    assert.deepEqual(symbolsOf(answer), ["EXE"]);
+    assert.match(answer.symbols![0].description!, /declared application\/x-msdownload/);
+  });
+});
+
 describe("content scan: attached messages", () => {
   it("message/global (RFC 6532, an attached message with UTF-8 headers) is walked as message/rfc822", () => {
     const inner = new TextDecoder("latin1").decode(EXECUTABLE_MESSAGES["exe, base64"].message);

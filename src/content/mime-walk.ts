@@ -28,6 +28,7 @@ const DECODE_SLICE = 64 * 1024;
 /** A part's header block is looked for within this many bytes; beyond, the part is all header. */
 export const MAX_HEADER_BYTES = 256 * 1024;
 const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
+const NAME_PARAMETERS = [["content-disposition", "filename"], ["content-type", "name"]] as const;
 /** An RFC 2045 comment in a header value, which libmime keeps in a Content-Type's value. */
 const COMMENT = /\s*\([^()]*\)/g;
 
@@ -212,8 +213,9 @@ function readLeaf(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): voi
   const encoding = node.encoding || "";
   const head = decodedHead(encoding, body);
   walk.facts.files.push({ name, contentType, head, where: entity.where });
-  const other = contentTypeName(node, name);
-  if (other !== undefined) walk.facts.files.push({ name: other, contentType, head, where: entity.where });
+  for (const other of otherNames(node, name)) {
+    walk.facts.files.push({ name: other, contentType, head, where: entity.where });
+  }
   const zipDeclared = ZIP_TYPES.has(contentType) || extensionOf(name) === ".zip";
   if (walk.policy.zip && (zipDeclared || looksLikeZip(head))) {
     readZipPart(walk, name || "(zip attachment)", encoding, body);
@@ -221,21 +223,28 @@ function readLeaf(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): voi
 }
 
 /**
- * The Content-Type's name= when it differs from the Content-Disposition filename MimeNode chose: mail
- * readers differ on which they show and save as, so `filename="a.pdf"` with `name="a.exe"` is both.
+ * The part's other file names: mail readers differ on which header they take a name from (the first or the
+ * last Content-Disposition's filename=, the Content-Type's name=), so each one that differs from MimeNode's
+ * choice is a file as well: `filename="a.pdf"` with `name="a.exe"`, or a second Content-Disposition.
  */
-function contentTypeName(node: MimeNode, chosen: string): string | undefined {
-  const header = node.headers ? node.headers.getFirst("content-type") : "";
-  if (!/name/i.test(header)) return undefined;
-  const name = libmime.parseHeaderValue(header).params.name;
-  if (!name) return undefined;
-  let decoded = name;
-  try {
-    decoded = libmime.decodeWords(name);
-  } catch {
-    // an undecodable name is checked as written
+function otherNames(node: MimeNode, chosen: string): string[] {
+  const names: string[] = [];
+  if (!node.headers) return names;
+  for (const [header, parameter] of NAME_PARAMETERS) {
+    for (const { value } of node.headers.getDecoded(header)) {
+      if (!/name/i.test(value)) continue;
+      const name = libmime.parseHeaderValue(value).params[parameter];
+      if (!name) continue;
+      let decoded = name;
+      try {
+        decoded = libmime.decodeWords(name);
+      } catch {
+        // an undecodable name is checked as written
+      }
+      if (decoded !== chosen && !names.includes(decoded)) names.push(decoded);
+    }
   }
-  return decoded === chosen ? undefined : decoded;
+  return names;
 }
 
 function decodedHead(encoding: string, body: Buffer): Uint8Array {

@@ -269,6 +269,15 @@ describe("content scan: names and types written to slip past", () => {
     });
   }
 
+  it("a second Content-Disposition's name is checked too (readers differ on which they take)", async () => {
+    const headers =
+      "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=a.txt" +
+      "\r\nContent-Disposition: attachment; filename=a.exe";
+    const answer = await scanMessage(messageRequest(attachment(headers)), policy);
+    assert.deepEqual(symbolsOf(answer), ["EXE"]);
+    assert.match(answer.symbols![0].description!, /a\.exe/);
+  });
+
   it("a declared type with a comment is the type without it", async () => {
     const headers =
       "Content-Type: application/x-msdownload (setup program)\r\nContent-Disposition: attachment";

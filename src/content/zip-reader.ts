@@ -22,6 +22,11 @@ export interface ZipEntry {
   compressedSize: number;
   /** Where the entry's data starts; undefined when its local header is not within the bytes. */
   dataStart?: number;
+  /**
+   * The name in the entry's own (local) header, when it differs from the directory's: extractors that
+   * stream the archive from its start save the entry under it.
+   */
+  localName?: string;
 }
 
 export interface ZipListing {
@@ -89,16 +94,25 @@ function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number
     const method = u16(bytes, at + 10);
     const nameLength = u16(bytes, at + 28);
     const localAt = u32(bytes, at + 42);
+    const name = entryName(bytes, at + 46, nameLength, flags);
+    const localName = localNameOf(bytes, localAt);
     entries.push({
-      name: entryName(bytes, at + 46, nameLength, flags),
+      name,
       encrypted: (flags & ENCRYPTED) !== 0 || method === AES_METHOD,
       method,
       compressedSize: u32(bytes, at + 20),
       dataStart: localDataStart(bytes, localAt),
+      ...(localName && localName !== name ? { localName } : {}),
     });
     at += 46 + nameLength + u16(bytes, at + 30) + u16(bytes, at + 32);
   }
   return { entries };
+}
+
+/** The name in the local header at `at`, or undefined when no local header is there ("" when it has none). */
+function localNameOf(bytes: Uint8Array, at: number): string | undefined {
+  if (at + 30 > bytes.length || u32(bytes, at) !== LOCAL_HEADER) return undefined;
+  return entryName(bytes, at + 30, u16(bytes, at + 26), u16(bytes, at + 6));
 }
 
 /** Where the data after the local header at `at` starts (its name and extra field differ from the directory's). */

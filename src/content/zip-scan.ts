@@ -48,12 +48,14 @@ export function scanZip(
     if (read === undefined) facts.corruptZips.push(`${path}: ${BROKEN}`);
     if (read === OVER_BUDGET) facts.skipped.push(`${path}: ${OVER_BUDGET}`);
     const head = typeof read === "string" ? undefined : read;
-    facts.files.push({
-      name: entry.name,
-      where: `in ${name}`,
-      head: head ?? EMPTY,
-      encrypted: entry.encrypted,
-    });
+    for (const fileName of entry.localName === undefined ? [entry.name] : [entry.name, entry.localName]) {
+      facts.files.push({
+        name: fileName,
+        where: `in ${name}`,
+        head: head ?? EMPTY,
+        encrypted: entry.encrypted,
+      });
+    }
     const nested = head !== undefined && (looksLikeZip(head) || extensionOf(entry.name) === ".zip");
     if (!nested || entry.encrypted) continue;
     if (depth <= 1) {

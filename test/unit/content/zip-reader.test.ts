@@ -61,6 +61,18 @@ describe("readZip", () => {
     }
   });
 
+  it("gives the local header's name too when it differs from the directory's (streaming extractors use it)", () => {
+    const bytes = Buffer.from(zip([{ name: "evil.txt", data: "hello" }, { name: "same.txt", data: "x" }]));
+    bytes.write("evil.exe", 30, "latin1"); // the first entry's local header; the directory still says .txt
+    const [first, second] = readZip(bytes, 100).entries;
+    assert.equal(first.name, "evil.txt");
+    assert.equal(first.localName, "evil.exe");
+    assert.equal(second.localName, undefined, "the same name: nothing more");
+    const result = facts();
+    scanZip(bytes, "a.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, result);
+    assert.deepEqual(result.files.map((file) => file.name), ["evil.txt", "evil.exe", "same.txt"]);
+  });
+
   it("stops at maxEntries", () => {
     const bytes = zip(Array.from({ length: 10 }, (_, i) => ({ name: `${i}.txt`, data: "x" })));
     assert.equal(readZip(bytes, 3).entries.length, 3);

@@ -4,6 +4,7 @@
 import { Buffer } from "node:buffer";
 import { createSocket } from "node:dgram";
 import { connect, isIP } from "node:net";
+import { parseIp } from "../model/ip.ts";
 import type { DnsTransport, Server } from "./types.ts";
 
 const timeoutError = () => Object.assign(new Error("DNS query timed out"), { code: "ETIMEOUT" });
@@ -33,6 +34,18 @@ function settleOnce(
   return finish;
 }
 
+/**
+ * Whether a datagram's source address is the server's: compared as addresses, not as text, because the
+ * socket reports its canonical form ("::1") whatever form the config or resolv.conf wrote ("0:0::1").
+ */
+function sameHost(from: string, host: string): boolean {
+  if (from === host) return true;
+  const a = parseIp(from);
+  const b = parseIp(host);
+  return a !== undefined && b !== undefined && a.version === b.version &&
+    a.bytes.every((byte, i) => byte === b.bytes[i]);
+}
+
 function udp(server: Server, query: Uint8Array, timeoutMs: number, accept: (reply: Uint8Array) => boolean) {
   return new Promise<Uint8Array>((resolve, reject) => {
     const socket = createSocket(isIP(server.host) === 6 ? "udp6" : "udp4");
@@ -40,7 +53,7 @@ function udp(server: Server, query: Uint8Array, timeoutMs: number, accept: (repl
     // Only the server's own address and port may answer, and only with the query's id and question
     // (`accept`); anything else is dropped and the wait goes on, as a spoofed datagram would be.
     socket.on("message", (message: Buffer, from: { address: string; port: number }) => {
-      if (from.address === server.host && from.port === server.port && accept(message)) {
+      if (from.port === server.port && sameHost(from.address, server.host) && accept(message)) {
         finish(undefined, message);
       }
     });

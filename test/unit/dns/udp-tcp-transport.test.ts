@@ -108,4 +108,20 @@ describe("UDP and TCP transport (loopback sockets)", () => {
     const refused = await timed(udpTcpTransport.tcp({ host: "127.0.0.1", port: closed }, query, 2000));
     assert.equal(refused.code, "ECONNREFUSED");
   });
+
+  it("takes the reply of an IPv6 server written in another form than the socket reports (0:0::1, ::1)", async () => {
+    const server = createSocket("udp6");
+    sockets.push(server);
+    server.on("message", (query, from) => server.send(replyTo(query, { rcode: 3 }), from.port, from.address));
+    const port = await new Promise<number>((resolve) =>
+      server.bind(0, "::1", () => resolve(server.address().port))
+    );
+    for (const host of ["::1", "0:0:0:0:0:0:0:1", "0::0:1"]) {
+      const query = encodeQuery(77, "h.example.test", "A");
+      const { code } = await timed(
+        udpTcpTransport.udp({ host, port }, query, 500, (r) => replyMatches(query, r)),
+      );
+      assert.equal(code, "no error", `server ${host}`);
+    }
+  });
 });

@@ -63,14 +63,32 @@ function checkDomain(text: string): string | undefined {
  */
 export function queryableName(expanded: string): string | undefined {
   let name = withoutFinalDot(expanded);
-  while (name.length > NAME_MAX) {
+  while (octets(name) > NAME_MAX) {
     const dot = name.indexOf(".");
     if (dot < 0) return undefined;
     name = name.slice(dot + 1);
   }
   if (name.length === 0) return undefined;
-  for (const label of name.split(".")) if (label.length === 0 || label.length > LABEL_MAX) return undefined;
+  for (const label of name.split(".")) if (label.length === 0 || octets(label) > LABEL_MAX) return undefined;
   return name;
+}
+
+/**
+ * The UTF-8 octets of `text`, as the DNS client writes it: a macro's value (the sender's local-part, the
+ * HELO name) may hold non-ASCII characters, which take two to four octets each.
+ */
+function octets(text: string): number {
+  let count = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) count += 1;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      count += 2; // a surrogate pair: two units, four octets
+      i++;
+    } else count += 2;
+  }
+  return count;
 }
 
 /** Whether `name` is `domain` or one of its subdomains, ignoring case and a final dot. */

@@ -171,7 +171,14 @@ export class CachingResolver implements DnsResolver {
     } else {
       checkName(name, type);
       this.#misses++;
-      settled = await this.#settle(key, type, name);
+      try {
+        settled = await this.#settle(key, type, name);
+      } catch (error) {
+        // A failure is not cached, and neither may be a result built on it: a caller that goes on past it
+        // (a failed PTR query makes ptr not match, RFC 7208 §5.5) holds its result for no time at all.
+        ttl?.note(0);
+        throw error;
+      }
     }
     ttl?.note(settled.ttl);
     const { outcome } = settled;

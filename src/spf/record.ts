@@ -174,9 +174,18 @@ export function parseSpfRecord(text: string): SpfRecord {
 
 // Parsed records by text. A record is parsed on every check that reaches its domain, and parsing is
 // most of a warm check's CPU (about 1 µs a term); the parse is pure and its result never changed, so
-// checks share it. Bounded: when full it starts over, which costs one parse per record again.
+// checks share it. Bounded in records and in their text (a parsed record takes about 40 bytes a character
+// of its text, and a TXT answer over TCP may be 64 KiB): when full it starts over, which costs one parse per
+// record again.
 const MEMO_MAX = 2048;
+export const MEMO_MAX_CHARS = 512 * 1024;
 const memo = new Map<string, SpfRecord | SpfError>();
+let memoChars = 0;
+
+/** What the memo holds, for tests. */
+export function parsedRecordMemo(): { entries: number; chars: number } {
+  return { entries: memo.size, chars: memoChars };
+}
 
 /** parseSpfRecord through the memo (a permerror is remembered too). */
 export function parsedSpfRecord(text: string): SpfRecord {
@@ -188,8 +197,12 @@ export function parsedSpfRecord(text: string): SpfRecord {
       if (!(error instanceof SpfError)) throw error;
       entry = error;
     }
-    if (memo.size >= MEMO_MAX) memo.clear();
+    if (memo.size >= MEMO_MAX || memoChars + text.length > MEMO_MAX_CHARS) {
+      memo.clear();
+      memoChars = 0;
+    }
     memo.set(text, entry);
+    memoChars += text.length;
   }
   if (entry instanceof SpfError) throw entry;
   return entry;

@@ -1,6 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parsedSpfRecord, parseSpfRecord, selectSpfRecord } from "../../../src/spf/record.ts";
+import {
+  MEMO_MAX_CHARS,
+  parsedRecordMemo,
+  parsedSpfRecord,
+  parseSpfRecord,
+  selectSpfRecord,
+} from "../../../src/spf/record.ts";
 import { checkableDomain, hasValidDomainEnd, queryableName } from "../../../src/spf/domain-name.ts";
 import { SpfError } from "../../../src/spf/spf-error.ts";
 
@@ -123,6 +129,15 @@ describe("parsedSpfRecord", () => {
     let thrown: unknown;
     assert.throws(() => parsedSpfRecord(broken), (error) => (thrown = error) instanceof SpfError);
     assert.throws(() => parsedSpfRecord(broken), (error) => error === thrown);
+  });
+
+  it("bounds the memo by its records' text, not only their number (64 KiB records over TCP)", () => {
+    for (let i = 0; i < 20; i++) {
+      const text = `v=spf1 ip4:192.0.2.${i} ${"a ".repeat(32_000)}-all`; // about 64 KiB, 32 000 terms
+      assert.equal(parsedSpfRecord(text).mechanisms.length, 32_002);
+      const { chars } = parsedRecordMemo();
+      assert.ok(chars <= MEMO_MAX_CHARS, `${chars} characters of records kept after ${i + 1} big records`);
+    }
   });
 });
 

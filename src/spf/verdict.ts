@@ -28,15 +28,24 @@ const MAX_MESSAGE = 300;
 export function spfMessage(check: CachedCheck, ip: string): string {
   const { result, domain } = check;
   if (result === "fail") {
-    // deno-lint-ignore no-control-regex
-    const text = check.explanation?.replace(/[\x00-\x1f\x7f]/g, " ").trim();
-    if (text) return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}...` : text;
+    const text = check.explanation === undefined ? "" : replyText(check.explanation);
+    if (text) return text;
     return `SPF fail: ${domain} does not designate ${ip} as permitted sender`;
   }
   if (result === "temperror") return `SPF temporary error for ${domain}, try again later`;
   if (result === "softfail") return `SPF softfail: ${domain} does not designate ${ip} as permitted sender`;
-  if (result === "permerror") return `SPF permanent error for ${domain}: ${check.problem ?? "bad record"}`;
+  if (result === "permerror") {
+    // The problem quotes the record's bad term, or a target expanded from the sender: any length.
+    return replyText(`SPF permanent error for ${domain}: ${check.problem ?? "bad record"}`);
+  }
   return `SPF ${result} for ${domain} and ${ip}`;
+}
+
+/** Text from the network for an SMTP reply line: control characters out, at most MAX_MESSAGE kept. */
+function replyText(text: string): string {
+  // deno-lint-ignore no-control-regex
+  const clean = text.replace(/[\x00-\x1f\x7f]/g, " ").trim();
+  return clean.length > MAX_MESSAGE ? `${clean.slice(0, MAX_MESSAGE)}...` : clean;
 }
 
 /** The reply's fields, the tags and the rule that name the results: frozen, shared by every answer. */

@@ -77,6 +77,24 @@ describe("SPF answers", () => {
     );
   });
 
+  it("permerror refused: the problem in the SMTP text is cut and cleaned like the exp= text", () => {
+    const strict = { ...POLICY, actions: { ...POLICY.actions, permerror: "reject" as const } };
+    // A record listing addresses with commas ("ip4:192.0.2.1,192.0.2.2,…"): one long invalid term.
+    const long = `invalid address in "ip4:${"192.0.2.1,".repeat(60)}192.0.2.2"`;
+    const answer = spfAnswer({ check: check("permerror", { problem: long }), policy: strict, ...subject });
+    assert.equal(answer.action, "reject");
+    assert.ok(answer.message!.startsWith("SPF permanent error for example.org: invalid address"));
+    assert.ok(answer.message!.length <= 303, `${answer.message!.length} characters`);
+    // An include target expanded from the sender's local-part (%{l}) is named in the problem.
+    const control = "include target a\r\nb.example.org has no SPF record";
+    const cleaned = spfAnswer({
+      check: check("permerror", { problem: control }),
+      policy: strict,
+      ...subject,
+    });
+    assert.ok(!/[\r\n]/.test(cleaned.message!), JSON.stringify(cleaned.message));
+  });
+
   it("received_spf = no: no header", () => {
     assert.equal(
       spfAnswer({ check: check("pass"), policy: { ...POLICY, receivedSpf: false }, ...subject }).headers,

@@ -93,7 +93,8 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
     reply(answer);
   };
 
-  // A request the checker cannot take (no DNS server in resolv.conf, a client address that is not one):
+  // A request the checker cannot take (a client address that is not one; resolv.conf without a nameserver
+  // is not one of them: 127.0.0.1:53 is asked then, as the C library does, dns/resolv-conf.ts):
   // the engine answers it with [spf] fail_mode and logs the incident; the cause is logged when it changes.
   let lastProblem = "";
   const failed = (error: unknown, reply: (answer: undefined) => void) => {

@@ -10,6 +10,7 @@ import { checkHost } from "../spf/check-host.ts";
 import { clientAddress } from "../spf/ip-address.ts";
 import type { SpfCheck, SpfTraceEntry } from "../spf/types.ts";
 import { spfAnswer } from "../spf/verdict.ts";
+import { checkBudgetMs } from "../actors/spf.ts";
 import { readToolConfig } from "./config-source.ts";
 
 /** Exit statuses: docs/spf.md, "mailpolicyd spf". */
@@ -44,7 +45,7 @@ export async function spfCommand(options: SpfCommandOptions): Promise<number> {
     process.stderr.write(`${settings}\n`);
     return SPF_EXIT.config;
   }
-  const { spf } = settings;
+  const { spf, config } = settings;
   const resolver = new CachingResolver({
     servers: spf.dns.servers === undefined ? undefined : [...spf.dns.servers],
     timeoutMs: spf.dns.timeoutMs,
@@ -56,7 +57,7 @@ export async function spfCommand(options: SpfCommandOptions): Promise<number> {
   const check = await checkHost(ip, sender, helo, {
     resolver: resolver.withTtl(ttl),
     trace: true,
-    timeoutMs: spf.timeBudgetMs,
+    timeoutMs: checkBudgetMs(config, spf), // the daemon's: slow DNS gives the temperror it would
     receivingHost: receiver,
   });
   const ms = performance.now() - started;

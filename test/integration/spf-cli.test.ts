@@ -1,6 +1,8 @@
 // `mailpolicyd spf IP SENDER [HELO]` against Debian's nsd: the result, the mechanism, the explanation, the
 // answer [spf] gives it, and a trace of every DNS query; its exit statuses.
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { Nsd } from "../helpers/nsd.ts";
@@ -52,13 +54,31 @@ describe("mailpolicyd spf", () => {
     assert.match(soft.stdout, /^answer: +warn "SPF softfail: .*\(\[spf\] softfail = warn\)$/m);
   });
 
-  it("exit 2 for temperror (a server that does not answer), 64 for bad arguments, 78 for a bad config", () => {
+  it("exit 2 for temperror (a server that does not answer), 64 for bad arguments, 78 for a bad config", async () => {
     const dead = dir.file("dead.conf");
     writeFileSync(dead, `[spf]\ndns_servers = 127.0.0.1:9\ndns_timeout = 100ms\ndns_tries = 1\n`);
     const run = runMain(["spf", "192.0.2.1", "a@pass.spf.test", "--config", dead]);
     assert.equal(run.status, 2, run.stdout + run.stderr);
     assert.match(run.stdout, /^result: +temperror$/m);
     assert.equal(runMain(["spf", "not-an-ip", "a@b.example"]).status, 64);
+    // A server that takes each query and never answers: the check ends at the daemon's budget, 9/10 of
+    // [spf] timeout (180 ms here), as the daemon's would, not after the DNS client's 2 tries of 3 s.
+    const silent = createSocket("udp4").bind(0, "127.0.0.1");
+    await once(silent, "listening");
+    try {
+      const slow = dir.file("slow.conf");
+      writeFileSync(
+        slow,
+        `[spf]\ndns_servers = 127.0.0.1:${silent.address().port}\ndns_timeout = 3s\ndns_tries = 2\ntimeout = 200ms\n`,
+      );
+      const began = performance.now();
+      const timed = runMain(["spf", "192.0.2.1", "a@pass.spf.test", "--config", slow]);
+      assert.equal(timed.status, 2, timed.stdout + timed.stderr);
+      const ms = performance.now() - began;
+      assert.ok(ms < 4_000, `the check took ${ms.toFixed(0)} ms, not the daemon's budget`);
+    } finally {
+      silent.close();
+    }
     const bad = dir.file("bad.conf");
     writeFileSync(bad, "[spf]\nfail = bounce\n");
     const invalid = runMain(["spf", "192.0.2.1", "a@b.example", "--config", bad]);

@@ -2,6 +2,7 @@
 // the DNS answers the check used: a sender who sends to ten recipients, or retries, costs one check.
 // Bounded in entries (least recently used first out); pure, with an injected clock.
 import type { SpfCheck, SpfIdentity } from "./types.ts";
+import { unsharedText } from "../policy/unshared-text.ts";
 
 /** A result as cached: without its trace (only `mailpolicyd spf` asks for one, and never from here). */
 export type CachedCheck = Omit<SpfCheck, "trace">;
@@ -68,6 +69,7 @@ export class SpfResultCache {
     const ms = Math.min(ttl * 1000, this.#maxTtlMs);
     if (!(ms > 0)) return;
     const until = this.#now() + ms;
+    check = keptCheck(check);
     const { identity } = check;
     if (!check.senderSpecific) return this.#put(generalKey(ip, identity, check.domain), { until, check });
     this.#put(generalKey(ip, identity, check.domain), { until, check: SPECIFIC });
@@ -100,6 +102,19 @@ export class SpfResultCache {
       this.#entries.delete(this.#entries.keys().next().value!);
     }
   }
+}
+
+/**
+ * The check with texts of its own: its mechanism and problem are cut from the record's text, its domain
+ * from the request, and a slice may hold the whole string it came from (a 64 KiB record held by each
+ * entry: 55–88 KB an entry where ~1 KB is the result, test/unit/spf/result-cache-heap.test.ts).
+ */
+function keptCheck(check: CachedCheck): CachedCheck {
+  const kept = { ...check, domain: unsharedText(check.domain) };
+  if (check.mechanism !== undefined) kept.mechanism = unsharedText(check.mechanism);
+  if (check.explanation !== undefined) kept.explanation = unsharedText(check.explanation);
+  if (check.problem !== undefined) kept.problem = unsharedText(check.problem);
+  return kept;
 }
 
 /** The domain checkHost checks for this identity: the sender's, or the HELO name (null sender, HELO). */

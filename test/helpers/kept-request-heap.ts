@@ -16,24 +16,11 @@ import { overProbe } from "./over-probe.ts";
 import { parsePostfixRequest } from "../../src/protocols/postfix-policy.ts";
 import { parseReadsocketRequest } from "../../src/protocols/readsocket.ts";
 import type { Attributes } from "../../src/protocols/attributes.ts";
+import { liveBytes } from "./live-bytes.ts";
 
 const [form, mode] = process.argv.slice(2);
 const KEYS = 4000;
 const PAD = 3000; // bytes of each request the engine never reads (an Exim line is at most 4096)
-
-// deno-lint-ignore no-explicit-any
-const runtime = globalThis as any;
-async function liveBytes(): Promise<number> {
-  if (runtime.Bun) {
-    runtime.Bun.gc(true);
-    const { heapStats } = await import("bun:jsc");
-    const stats = heapStats();
-    return stats.heapSize + stats.extraMemorySize; // string characters are the "extra" memory
-  }
-  if (typeof runtime.gc !== "function") throw new Error("run Deno with --v8-flags=--expose-gc");
-  runtime.gc();
-  return process.memoryUsage().heapUsed;
-}
 
 const encoder = new TextEncoder();
 const pad = "p".repeat(PAD);

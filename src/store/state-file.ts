@@ -250,7 +250,12 @@ export function writeStateFile(path: string, text: string): void {
   removeLeftover(temporary);
   const fd = openSync(temporary, "wx", 0o640);
   try {
-    writeSync(fd, text);
+    // A full disk writes part of the bytes and says how many; only the next write fails (ENOSPC). One
+    // writeSync would have renamed the cut-off file over the last good snapshot.
+    const bytes = new TextEncoder().encode(text);
+    for (let offset = 0; offset < bytes.length;) {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    }
     fsyncSync(fd);
   } finally {
     closeSync(fd);

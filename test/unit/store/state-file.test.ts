@@ -14,6 +14,7 @@ import {
   writeStateFileAsync,
 } from "../../../src/store/state-file.ts";
 import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
+import { ROOT, runCommand } from "../../helpers/runtime.ts";
 import { newCounter } from "../../../src/policy/rate.ts";
 import { JsonBytes } from "../../../src/store/json-bytes.ts";
 import {
@@ -229,6 +230,27 @@ describe("writeStateFile / readStateFile", () => {
       const whole = { savedAt: 1, tables: new Map(), outbox: [] };
       assert.equal((await writeStateFileAsync(path, whole, () => false)).written, true);
       assert.equal(parseState(readFileSync(path, "utf8")).savedAt, 1);
+    });
+  });
+  it("keeps the old file when the disk fills during the write (a short write is not the whole file)", () => {
+    withTempDir((dir) => {
+      // A full disk makes write(2) write part of the buffer and return the count; only the next write
+      // fails. The file size limit (ulimit -f, SIGXFSZ ignored) does the same on any filesystem.
+      const path = join(dir, "state.json");
+      writeFileSync(path, "the last good snapshot");
+      const script = join(dir, "write.ts");
+      writeFileSync(
+        script,
+        `import { writeStateFile } from ${JSON.stringify(`${ROOT}src/store/state-file.ts`)};\n` +
+          `try { writeStateFile(${JSON.stringify(path)}, "x".repeat(20000)); console.log("written"); }\n` +
+          `catch (error) { console.log("error " + error.message); }\n`,
+      );
+      const argv = runCommand(script).map((word) => `'${word}'`).join(" ");
+      const output = execFileSync("bash", ["-c", `ulimit -f 8; trap '' XFSZ; exec ${argv}`], {
+        encoding: "utf8",
+      });
+      assert.match(output, /^error /);
+      assert.equal(readFileSync(path, "utf8"), "the last good snapshot");
     });
   });
 });

@@ -16,7 +16,16 @@
 // `journalFrom: N+1`; the changes it may have missed (its rows are taken over seconds, a slice at a time)
 // are all in N+1 or later. Once it is renamed into place, generations before N+1 are deleted. A restore
 // replays the generations from the snapshot's journalFrom on.
-import { closeSync, constants, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname } from "node:path";
 import { setImmediate } from "node:timers";
 import type { AlertNotice } from "../policy/alert-notice.ts";
@@ -230,6 +239,7 @@ export function createJournal(
 
   const write = (): void => {
     if (out.length === 0) return;
+    let before: number | undefined; // the file's length before this write
     try {
       // O_NONBLOCK: if something not ours sits at the path, a FIFO without a reader fails (ENXIO) instead
       // of blocking; on a regular file the flag changes nothing.
@@ -244,10 +254,18 @@ export function createJournal(
         openPath = path;
       }
       const bytes = out.bytes();
+      before = fstatSync(fd).size;
       for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset);
       bytesWritten += bytes.length;
       failing = false;
     } catch (error) {
+      // A full disk takes part of a write before the rest fails: a record cut off there, with the records
+      // of later writes appended after it, would make all of those unreadable. Take the part back.
+      if (fd !== undefined && before !== undefined) {
+        try {
+          ftruncateSync(fd, before);
+        } catch { /* the restore leaves out a last record cut short */ }
+      }
       // Logged once per run of failures; what was lost is still in memory for the next snapshot.
       if (!failing) onError(error as Error);
       failing = true;

@@ -19,6 +19,7 @@ import {
 import { makeCounter, Tally } from "../../../src/policy/sender-counter.ts";
 import type { AlertNotice } from "../../../src/policy/alert-notice.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
+import { ROOT, runCommand } from "../../helpers/runtime.ts";
 
 // deno-lint-ignore no-explicit-any
 type Line = [string, any];
@@ -231,6 +232,44 @@ describe("createJournal", () => {
       assert.equal(journal.failing, true, "a snapshot is then all that keeps the changes");
       assert.equal(journal.bytesWritten, 0);
     });
+  });
+  it("takes back the part of a write the disk had room for, so that later records stay readable", () => {
+    // A full disk writes part of the bytes and fails at the next write; a cut-off record left in the
+    // middle of the journal would make every record appended after it unreadable. The file size limit
+    // (ulimit -f, SIGXFSZ ignored) cuts a write short the same way; a small record then still fits.
+    const dir = makeTempDir();
+    try {
+      const state = dir.file("state.json");
+      const script = dir.file("journal.ts");
+      const module = (name: string) => JSON.stringify(`${ROOT}src/${name}`);
+      writeFileSync(
+        script,
+        `import { createJournal } from ${module("store/state-journal.ts")};\n` +
+          `import { makeCounter } from ${module("policy/sender-counter.ts")};\n` +
+          `const errors = [];\n` +
+          `const journal = createJournal(${
+            JSON.stringify(state)
+          }, 1, (error) => errors.push(error.message));\n` +
+          `journal.touched("out", "a@x", makeCounter(1, 1, 1, 0)); journal.flush();\n` +
+          `journal.alert({ id: "out|big|1", limit: "out", key: "k".repeat(20000) }); journal.flush();\n` +
+          `journal.touched("out", "b@x", makeCounter(1, 2, 1, 0)); journal.flush();\n` +
+          `journal.close();\n` +
+          `console.log(JSON.stringify(errors));\n`,
+      );
+      const argv = runCommand(script).map((word) => `'${word}'`).join(" ");
+      const output = execFileSync("bash", ["-c", `ulimit -f 8; trap '' XFSZ; exec ${argv}`], {
+        encoding: "utf8",
+      });
+      assert.equal(JSON.parse(output).length, 1, "the failed write is reported");
+      const bytes = readFileSync(journalPath(state, 1));
+      assert.equal(torn(bytes), false);
+      assert.deepEqual(lines(journalPath(state, 1)).map((line) => [line[0], line[1][0]]), [
+        ["out", "a@x"],
+        ["out", "b@x"],
+      ]);
+    } finally {
+      dir.remove();
+    }
   });
 });
 

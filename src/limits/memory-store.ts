@@ -270,7 +270,10 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
 
     alertSettled(limitName, key, firstSeen) {
       const counter = tables.get(limitName)?.counters.get(key);
-      if (counter && counter.start === firstSeen) counter.alert = ALERT_SENT;
+      if (!counter || counter.start !== firstSeen || counter.alert === ALERT_SENT) return;
+      counter.alert = ALERT_SENT;
+      // Journalled, or a restart after a kill -9 shows the alert delivered here as pending for good.
+      touched(limitName, key, counter);
     },
 
     expire(at) {

@@ -1,10 +1,11 @@
 // The counters actor's outbox of undelivered alerts: malformed entries in the state file are refused at
 // restore, the outbox never grows past outbox_max, and a settled alert leaves it.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { createActor } from "xstate";
 import { countersActor, type CountersStats } from "../../../src/actors/counters.ts";
+import type { SenderDetail } from "../../../src/policy/sender-report.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 import { createMetrics } from "../../../src/control/metrics.ts";
 import { createLogger } from "../../../src/log.ts";
@@ -30,12 +31,12 @@ describe("counters actor: the alert outbox", () => {
   const dir = makeTempDir();
   after(() => dir.remove());
 
-  function start(name: string, extra = "") {
+  function start(name: string, extra = "", folder = dir.path) {
     const parsed = parseConfig(
       `[daemon]\nstate_file = ${name}\n[thresholds]\ntime = 300\ncount = 1\n[alerts]\nfromAddr = a@x.org\n` +
         `toAddr = b@x.org\n${extra}`,
       "t",
-      dir.path,
+      folder,
     );
     assert.ok(parsed.ok);
     const lines: string[] = [];
@@ -53,7 +54,10 @@ describe("counters actor: the alert outbox", () => {
       new Promise<CountersStats>((resolve) => actor.send({ type: "stats", reply: resolve }));
     const hit = (key: string) =>
       new Promise((resolve) => actor.send({ type: "hit", request: { form: "legacy", key }, reply: resolve }));
-    return { actor, lines, metrics, stats, hit };
+    const alertOf = async (key: string) =>
+      (await new Promise<SenderDetail[] | null>((reply) => actor.send({ type: "sender", key, reply })))![0]
+        .alert;
+    return { actor, lines, metrics, stats, hit, alertOf };
   }
 
   it("refuses {} and other malformed entries at restore, logged, and keeps the good ones", async () => {
@@ -110,5 +114,32 @@ describe("counters actor: the alert outbox", () => {
     actor.send({ type: "alerts.done", ids: [`thresholds|a@example.org|${NOW}`, "unknown"] });
     assert.equal((await stats()).pendingAlerts, 1);
     actor.stop();
+  });
+
+  it("still shows a delivered alert as sent after a kill -9 and a restart, from the journal", async () => {
+    const { actor, lines, stats, hit, alertOf } = start("sent.json");
+    while (!lines.some((line) => /state restored/.test(line))) await new Promise((r) => setTimeout(r, 5));
+    await hit("a@example.org");
+    await hit("a@example.org");
+    assert.equal(await alertOf("a@example.org"), "pending");
+    actor.send({ type: "alerts.done", ids: [`thresholds|a@example.org|${NOW}`] });
+    assert.equal(await alertOf("a@example.org"), "sent");
+    assert.equal((await stats()).pendingAlerts, 0);
+    await new Promise((resolve) => setTimeout(resolve, 450)); // two journal flushes (FLUSH_MS = 200)
+    // A kill -9 now: the files as they are, copied before the actor's stop writes its snapshot.
+    const crashed = makeTempDir();
+    try {
+      cpSync(dir.path, crashed.path, { recursive: true });
+      actor.stop();
+      const again = start("sent.json", "", crashed.path);
+      while (!again.lines.some((line) => /state restored/.test(line))) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal((await again.stats()).pendingAlerts, 0);
+      assert.equal(await again.alertOf("a@example.org"), "sent", "not pending: nothing is pending");
+      again.actor.stop();
+    } finally {
+      crashed.remove();
+    }
   });
 });

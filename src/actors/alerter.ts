@@ -220,7 +220,11 @@ export const alerterMachine = setup({
     ],
     "alert.withdraw": {
       actions: ({ context, event }) => {
-        if (context.known.delete(event.id)) withdraw(context, event.id);
+        if (!context.known.delete(event.id)) return;
+        withdraw(context, event.id);
+        // It will not go out: `status` must not list it as pending.
+        const listed = context.metrics.recentAlerts.find((alert) => alert.id === event.id);
+        if (listed?.status === "pending" || listed?.status === "failed") listed.status = "dropped";
       },
     },
     config: {

@@ -31,7 +31,7 @@ export interface RecentAlert {
   key: string;
   count: number;
   limit: number;
-  status: "pending" | "sent" | "failed" | "parked" | "logged";
+  status: "pending" | "sent" | "failed" | "parked" | "logged" | "dropped"; // dropped: outbox full
   error?: string;
 }
 

@@ -79,6 +79,29 @@ describe("alerter machine", () => {
     );
     actor.stop();
   });
+
+  it("says a withdrawn alert was dropped in the recent alerts, not that it is still pending", () => {
+    const parsed = parseConfig(
+      "[alerts]\nfromAddr = a@x.org\ntoAddr = b@x.org\nsmtp_port = 9\nretry_min = 1h\nretry_max = 1h\n" +
+        "digest_after = 3\ndigest_window = 1h\n",
+      "t",
+      "/",
+    );
+    assert.ok(parsed.ok);
+    const metrics = createMetrics();
+    const actor = createActor(alerterMachine, {
+      input: { config: parsed.config, log: createLogger("error", () => {}), metrics },
+    });
+    actor.start();
+    for (let i = 0; i < 5; i++) actor.send({ type: "alert", notice: notice(i) });
+    actor.send({ type: "alert.withdraw", id: notice(1).id }); // queued
+    actor.send({ type: "alert.withdraw", id: notice(3).id }); // held for the digest
+    const statusOf = (i: number) => metrics.recentAlerts.find((alert) => alert.id === notice(i).id)?.status;
+    assert.equal(statusOf(1), "dropped");
+    assert.equal(statusOf(3), "dropped");
+    assert.equal(statusOf(2), "pending");
+    actor.stop();
+  });
 });
 
 /** xstate's simulated clock, keeping every delay the machine asks it for. */

@@ -11,6 +11,13 @@ import { headerValue } from "../policy/mail-header.ts";
 
 export type SendAlertMail = (mail: AlertMail) => Promise<void>;
 
+/**
+ * How long a relay that has greeted may take over a reply: RFC 5321 §4.5.3.2.6's 10 minutes for the reply to
+ * the message's end. A relay that scans mail at DATA (an Exim asking spamd) may take longer than
+ * smtp_timeout there, and giving up before it answers sent the alert again although the relay had taken it.
+ */
+export const REPLY_TIMEOUT_MS = 10 * 60_000;
+
 async function createTransporter(alerts: AlertsConfig): Promise<Transporter> {
   const { default: nodemailer } = await import("nodemailer");
   return alerts.sendmail
@@ -22,7 +29,7 @@ async function createTransporter(alerts: AlertsConfig): Promise<Transporter> {
       name: hostname(),
       connectionTimeout: alerts.smtpTimeoutMs,
       greetingTimeout: alerts.smtpTimeoutMs,
-      socketTimeout: alerts.smtpTimeoutMs,
+      socketTimeout: Math.max(alerts.smtpTimeoutMs, REPLY_TIMEOUT_MS),
       // STARTTLS when offered, without certificate checks: a local MTA usually has a self-signed
       // certificate, and refusing it would mean no alert at all.
       tls: { rejectUnauthorized: false },

@@ -40,6 +40,8 @@ function splitMessage(raw: string): { headers: Record<string, string>; body: str
 export interface ReceiverOptions {
   /** The SMTP reply code to refuse a mail with at the end of DATA (e.g. 554), or undefined to accept it. */
   refuse?: (mail: ReceivedMail) => number | undefined;
+  /** ms to wait before answering the end of DATA (a relay that scans the message first). */
+  answerAfterMs?: number;
 }
 
 export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Promise<SmtpReceiver> {
@@ -63,6 +65,7 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
         const code = options.refuse?.(mail);
         if (code === undefined) {
           mails.push(mail);
+          if (options.answerAfterMs) return void setTimeout(callback, options.answerAfterMs);
           return callback();
         }
         refused.push(mail);

@@ -14,7 +14,7 @@ const alertsSection = (port: number) =>
   `smtp_host = 127.0.0.1\nsmtp_port = ${port}\nsmtp_timeout = 2s\nretry_min = 200ms\nretry_max = 1s\n`;
 
 describe("alert mail (real daemon process, real SMTP receiver)", () => {
-  const dirs = [makeTempDir(), makeTempDir(), makeTempDir()];
+  const dirs = [makeTempDir(), makeTempDir(), makeTempDir(), makeTempDir()];
   after(() => dirs.forEach((dir) => dir.remove()));
 
   it("sends exactly one alert per key and window, to, cc, from, subject and body as configured", async () => {
@@ -55,6 +55,25 @@ describe("alert mail (real daemon process, real SMTP receiver)", () => {
       await askMany(daemon.policySocket, "other@example.org\n", 4);
       await waitFor(() => smtp.mails.length >= 2, 10_000, "the second key's alert");
       assert.match(smtp.mails[1].body, /Who:\s+other@example\.org/);
+    } finally {
+      await daemon.stop();
+      await smtp.close();
+    }
+  });
+
+  it("sends once to a relay slower than smtp_timeout to accept the message (RFC 5321's 10 minutes)", async () => {
+    // The relay takes the message and answers 250 after 3 s, as one that scans at DATA; smtp_timeout 1s.
+    const smtp = await startSmtpReceiver(0, { answerAfterMs: 3000 });
+    const dir = dirs[3];
+    const config = alertsSection(smtp.port).replace("smtp_timeout = 2s", "smtp_timeout = 1s");
+    const daemon = await startDaemonProcess(dir, writeTestConfig(dir, config));
+    try {
+      await askMany(daemon.policySocket, "slowrelay@example.org\n", 4);
+      await waitFor(() => smtp.mails.length >= 1, 10_000, "the alert mail");
+      await new Promise((resolve) => setTimeout(resolve, 4000)); // its answer, and room for a retry
+      // Before: the reply came after smtp_timeout, the alert was retried and the relay got it again.
+      assert.equal(smtp.mails.length, 1, "one alert");
+      await daemon.waitForLog(/alert mail sent key=slowrelay@example\.org/);
     } finally {
       await daemon.stop();
       await smtp.close();

@@ -3,6 +3,7 @@
 // address from the network, and the seed's os.popen of a shell line with it was an injection hole.
 // nodemailer is loaded with the first alert: loading it took ~30 ms of the daemon's start (docs/decisions.md,
 // "Startup").
+import type { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import type { Transporter } from "nodemailer";
 import type { AlertsConfig } from "../config/types.ts";
@@ -18,10 +19,37 @@ export type SendAlertMail = (mail: AlertMail) => Promise<void>;
  */
 export const REPLY_TIMEOUT_MS = 10 * 60_000;
 
-async function createTransporter(alerts: AlertsConfig): Promise<Transporter> {
+export interface AlertTransportOptions {
+  /** How long one run of the sendmail program may take before it is killed; tests shorten it. */
+  sendmailDeadlineMs?: number;
+}
+
+/**
+ * nodemailer's sendmail transport waits for the program however long it runs: an msmtp stuck on a relay
+ * would hold the alerts' queue for good. Its spawn (a field it keeps for this) is wrapped so that a run
+ * past the deadline is killed: the attempt then fails ("terminated by SIGKILL") and is retried. The
+ * deadline is the SMTP path's: a sendmail that speaks SMTP itself may wait as long for the relay's reply.
+ */
+function withDeadline(transporter: Transporter, deadlineMs: number): Transporter {
+  // deno-lint-ignore no-explicit-any
+  const sendmail = (transporter as any).transporter;
+  const spawned = sendmail._spawn as typeof spawn;
+  sendmail._spawn = (path: string, args: string[]) => {
+    const child = spawned(path, args);
+    const timer = setTimeout(() => child.kill("SIGKILL"), deadlineMs);
+    child.once("exit", () => clearTimeout(timer));
+    return child;
+  };
+  return transporter;
+}
+
+async function createTransporter(alerts: AlertsConfig, options: AlertTransportOptions): Promise<Transporter> {
   const { default: nodemailer } = await import("nodemailer");
   return alerts.sendmail
-    ? nodemailer.createTransport({ sendmail: true, path: alerts.sendmail, newline: "unix" })
+    ? withDeadline(
+      nodemailer.createTransport({ sendmail: true, path: alerts.sendmail, newline: "unix" }),
+      options.sendmailDeadlineMs ?? Math.max(alerts.smtpTimeoutMs, REPLY_TIMEOUT_MS),
+    )
     : nodemailer.createTransport({
       host: alerts.smtpHost,
       port: alerts.smtpPort,
@@ -36,10 +64,13 @@ async function createTransporter(alerts: AlertsConfig): Promise<Transporter> {
     });
 }
 
-export function createAlertTransport(alerts: AlertsConfig): SendAlertMail {
+export function createAlertTransport(
+  alerts: AlertsConfig,
+  options: AlertTransportOptions = {},
+): SendAlertMail {
   let transporter: Promise<Transporter> | undefined;
   return async (mail) => {
-    transporter ??= createTransporter(alerts).catch((error) => {
+    transporter ??= createTransporter(alerts, options).catch((error) => {
       transporter = undefined; // the next alert tries again
       throw error;
     });

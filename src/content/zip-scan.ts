@@ -41,21 +41,25 @@ export function scanZip(
   if (listing.entries.length === budget.maxEntries) {
     facts.skipped.push(`${name}: entries beyond zip_max_entries`);
   }
+  // Entries whose data is another entry's: no archiver writes them; an overlapping zip bomb is made of them
+  // (a thousand names for one stored zip of a thousand entries, opened a thousand times). Their names are
+  // still checked; their data is read once, under the first name.
+  const dataRead = new Set<number>();
+  let overlapping = 0;
   for (const entry of listing.entries) {
     if (entry.name.endsWith("/")) continue; // a directory
     const path = `${name}/${entry.name}`;
+    if (entry.dataStart !== undefined && dataRead.has(entry.dataStart)) {
+      overlapping++;
+      carry(facts, entry, name, EMPTY);
+      continue;
+    }
+    if (entry.dataStart !== undefined) dataRead.add(entry.dataStart);
     const read = entry.encrypted ? EMPTY : entryHead(bytes, entry, budget);
     if (read === undefined) facts.corruptZips.push(`${path}: ${BROKEN}`);
     if (read === OVER_BUDGET) facts.skipped.push(`${path}: ${OVER_BUDGET}`);
     const head = typeof read === "string" ? undefined : read;
-    for (const fileName of entry.localName === undefined ? [entry.name] : [entry.name, entry.localName]) {
-      facts.files.push({
-        name: fileName,
-        where: `in ${name}`,
-        head: head ?? EMPTY,
-        encrypted: entry.encrypted,
-      });
-    }
+    carry(facts, entry, name, head ?? EMPTY);
     const nested = head !== undefined && (looksLikeZip(head) || extensionOf(entry.name) === ".zip");
     if (!nested || entry.encrypted) continue;
     if (depth <= 1) {
@@ -66,6 +70,16 @@ export function scanZip(
     if (inner === BROKEN) facts.corruptZips.push(`${path}: ${inner}`);
     else if (typeof inner === "string") facts.skipped.push(`${path}: ${inner}`);
     else scanZip(inner, path, depth - 1, budget, facts);
+  }
+  if (overlapping > 0) facts.corruptZips.push(`${name}: ${overlapping} entries share another entry's data`);
+}
+
+/** The entry as carried files: under its name, and under its local header's when that differs. */
+function carry(facts: ContentFacts, entry: ZipEntry, zipName: string, head: Uint8Array): void {
+  const where = `in ${zipName}`;
+  facts.files.push({ name: entry.name, where, head, encrypted: entry.encrypted });
+  if (entry.localName !== undefined) {
+    facts.files.push({ name: entry.localName, where, head, encrypted: entry.encrypted });
   }
 }
 

@@ -62,13 +62,15 @@ export function renderSpamFront(
   family: (name: string, type: string, help: string) => void,
   out: string[],
 ): void {
+  // spamd_front_*, not spamd_*: with [spamassassin] the SpamAssassin client renders spamd_scans_total and
+  // spamd_scans_in_flight too, and Prometheus refuses a scrape with a name's TYPE line given twice.
   family(
-    "spamd_scans_total",
+    "spamd_front_scans_total",
     "counter",
     "Messages the spamd front answered, by resulting action (or error).",
   );
   for (const [action, n] of [...metrics.scans].sort()) {
-    out.push(`mailpolicyd_spamd_scans_total{action="${label(action)}"} ${n}`);
+    out.push(`mailpolicyd_spamd_front_scans_total{action="${label(action)}"} ${n}`);
   }
   family("spamd_score", "histogram", "Spam scores the spamd front reported.");
   let cumulative = 0;
@@ -86,6 +88,6 @@ export function renderSpamFront(
   }
   family("spamd_truncated_total", "counter", "Messages over max_message_size, not scanned past it.");
   out.push(`mailpolicyd_spamd_truncated_total ${metrics.truncated}`);
-  family("spamd_scans_in_flight", "gauge", "Scans the spamd front is waiting on.");
-  out.push(`mailpolicyd_spamd_scans_in_flight ${metrics.inFlight}`);
+  family("spamd_front_scans_in_flight", "gauge", "Scans the spamd front is waiting on.");
+  out.push(`mailpolicyd_spamd_front_scans_in_flight ${metrics.inFlight}`);
 }

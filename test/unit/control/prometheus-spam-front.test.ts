@@ -10,6 +10,7 @@ import {
   recordSpamError,
   recordSpamScan,
 } from "../../../src/control/spam-front-metrics.ts";
+import { recordSpamdScan } from "../../../src/control/spamd-metrics.ts";
 import type { SpamdVerdict } from "../../../src/protocols/spamd-front.ts";
 
 const extras = { version: "t", now: 0, trackedKeys: {}, actorsUp: {}, actorRestarts: {}, concerns: {} };
@@ -40,10 +41,10 @@ describe("spamd front metrics", () => {
     const text = renderPrometheus(metrics, extras);
     for (
       const line of [
-        'mailpolicyd_spamd_scans_total{action="add header"} 1',
-        'mailpolicyd_spamd_scans_total{action="error"} 1',
-        'mailpolicyd_spamd_scans_total{action="no action"} 1',
-        'mailpolicyd_spamd_scans_total{action="reject"} 1',
+        'mailpolicyd_spamd_front_scans_total{action="add header"} 1',
+        'mailpolicyd_spamd_front_scans_total{action="error"} 1',
+        'mailpolicyd_spamd_front_scans_total{action="no action"} 1',
+        'mailpolicyd_spamd_front_scans_total{action="reject"} 1',
         'mailpolicyd_spamd_score_bucket{le="0"} 1',
         'mailpolicyd_spamd_score_bucket{le="7.5"} 2',
         'mailpolicyd_spamd_score_bucket{le="10"} 2',
@@ -54,7 +55,7 @@ describe("spamd front metrics", () => {
         'mailpolicyd_spamd_symbols_total{symbol="A"} 2',
         'mailpolicyd_spamd_symbols_total{symbol="B"} 1',
         "mailpolicyd_spamd_truncated_total 1",
-        "mailpolicyd_spamd_scans_in_flight 2",
+        "mailpolicyd_spamd_front_scans_in_flight 2",
       ]
     ) assert.ok(text.includes(`\n${line}\n`), line);
   });
@@ -67,5 +68,25 @@ describe("spamd front metrics", () => {
     assert.equal(front.symbols.size, MAX_SYMBOL_LABELS + 1);
     assert.equal(front.symbols.get("<other>"), 51);
     assert.equal(front.symbols.get("S0"), 2);
+  });
+
+  it("with [spamassassin] too, every family has one HELP and one TYPE line and no series twice", () => {
+    // The documented set-up: the front sums spamd's score. Both render spamd_* families; Prometheus refuses
+    // a scrape with a second TYPE line for a name, or the same series twice.
+    const metrics = createMetrics(0);
+    const front = metrics.spamFront = createSpamFrontMetrics();
+    recordSpamScan(front, verdict(7.5, "add header", ["A"]), false);
+    front.inFlight = 1;
+    recordSpamdScan(metrics.spamd, "ok", 0.3);
+    metrics.spamd.live = () => ({ breaker: "closed", inFlight: 2, queued: 0 });
+    const lines = renderPrometheus(metrics, extras).trimEnd().split("\n");
+    const seen = new Map<string, number>();
+    for (const line of lines) {
+      const key = /^# (HELP|TYPE) (\S+)/.exec(line)?.slice(1, 3).join(" ") ?? line.replace(/ [^ ]+$/, "");
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    assert.deepEqual([...seen].filter(([, n]) => n > 1), []);
+    assert.ok(lines.includes('mailpolicyd_spamd_scans_total{outcome="ok"} 1'));
+    assert.ok(lines.includes("mailpolicyd_spamd_scans_in_flight 2"));
   });
 });

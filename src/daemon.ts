@@ -93,6 +93,26 @@ const OPTIONAL_ACTORS: Partial<
  * The actors this daemon runs: those of OPTIONAL_ACTORS only when the config at start has their section,
  * so sites without them see the same actors, concerns and metrics as before.
  */
+/**
+ * [daemon] keys read only at start (the listeners bind, set modes and bounds once; the pidfile is written
+ * once; the save timer is set once): a reload that changes one says it takes a restart. policy_socket and
+ * policy_listen are the policy listener's to say.
+ */
+const RESTART_KEYS: ReadonlyArray<[string, (daemon: Config["daemon"]) => unknown]> = [
+  ["control_socket", (daemon) => daemon.controlSocket],
+  [
+    "control_listen",
+    (daemon) => daemon.controlListen && `${daemon.controlListen.hostname}:${daemon.controlListen.port}`,
+  ],
+  ["control_group", (daemon) => daemon.controlGroup],
+  ["socket_mode", (daemon) => daemon.socketMode],
+  ["socket_group", (daemon) => daemon.socketGroup],
+  ["pidfile", (daemon) => daemon.pidfile],
+  ["max_connections", (daemon) => daemon.maxConnections],
+  ["request_timeout", (daemon) => daemon.requestTimeoutMs],
+  ["state_interval", (daemon) => daemon.stateIntervalMs],
+];
+
 export function daemonActorIds(config: Config): ActorId[] {
   return ACTOR_IDS.filter((id) => OPTIONAL_ACTORS[id]?.configured(config) ?? true);
 }
@@ -100,6 +120,8 @@ export function daemonActorIds(config: Config): ActorId[] {
 export function startDaemon(options: DaemonOptions): Daemon {
   const { log } = options;
   let config = options.config;
+  // What the listeners, the pidfile and the save timer took at start: a reload does not change them.
+  const atStart = config.daemon;
   const metrics = createMetrics();
   const ids = daemonActorIds(config);
   const actorStates = () => {
@@ -182,6 +204,11 @@ export function startDaemon(options: DaemonOptions): Daemon {
       if (next.content !== undefined && !withContent) {
         log.warn("daemon", "[content] was added: restart the daemon to start the content concern");
       }
+      for (const [key, value] of RESTART_KEYS) {
+        if (value(next.daemon) !== value(atStart)) {
+          log.warn("daemon", `[daemon] ${key} changed: takes effect after a restart`);
+        }
+      }
       config = next;
       log.setLevel(next.daemon.logLevel);
       supervisor.send({ type: "broadcast", event: { type: "config", config: next } });
@@ -209,7 +236,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
       supervisor.stop();
       engine.stop();
       try {
-        unlinkSync(config.daemon.pidfile);
+        unlinkSync(atStart.pidfile); // the one written at start, whatever a reload named since
       } catch { /* already gone */ }
       log.info("daemon", "stopped");
     },

@@ -150,6 +150,8 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
         "/usr/share/doc/mailpolicyd/configuration.md.gz",
       ]
     ) assert.ok(existsSync(file), file);
+    // It may hold a Redis password: root and the daemon's group only (configuration.md, [redis]).
+    assert.equal(must("stat", ["-c", "%U:%G %a", CONF]).trim(), "root:mailpolicyd 640");
     // The snippets point at a doc the package ships, under the name they give.
     const snippet = readFileSync(
       "/usr/share/doc/mailpolicyd/examples/exim/debian-split/50_mailpolicyd",

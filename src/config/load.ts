@@ -115,7 +115,8 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const spfValues = readSection(SPF_SECTION, spfSection ?? empty("spf"), report);
   const spamSection = found.get("spamassassin");
   const spamValues = readSection(SPAMASSASSIN_SECTION, spamSection ?? empty("spamassassin"), report);
-  const postfixValues = readPostfixSection(found.get("postfix"), daemonValues.policy_listen, report);
+  const postfixSection = found.get("postfix");
+  const postfixValues = readPostfixSection(postfixSection, report);
   const contentSection = found.get("content");
   const contentValues = readSection(CONTENT_SECTION, contentSection ?? empty("content"), report);
   if (ruleSections.length > 0 && !contentSection) {
@@ -151,6 +152,51 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       "listen = none and no socket: the front would listen nowhere",
     );
   }
+  // Only one listener can bind a port: [spamd] on policy_listen's took it and left the policy listener,
+  // what Exim asks, failing for good. Port 0 (any free one) and none collide with nothing.
+  const daemonSection = found.get("daemon") ?? empty("daemon");
+  const listeners = [
+    {
+      name: "[daemon] policy_listen",
+      key: "daemon.policy_listen",
+      section: daemonSection,
+      entry: "policy_listen",
+      address: daemonValues.policy_listen,
+    },
+    {
+      name: "[daemon] control_listen",
+      key: "daemon.control_listen",
+      section: daemonSection,
+      entry: "control_listen",
+      address: daemonValues.control_listen,
+    },
+    {
+      name: "[postfix] listen",
+      key: "postfix.listen",
+      section: postfixSection,
+      entry: "listen",
+      address: postfixValues?.listen,
+    },
+    {
+      name: "[spamd] listen",
+      key: "spamd.listen",
+      section: spamdSection,
+      entry: "listen",
+      address: spamdValues?.listen,
+    },
+  ];
+  // In file order: the later of two is the one reported.
+  const bound = listeners
+    .filter((listener) => listener.section && listener.address?.port)
+    .map((listener) => ({
+      ...listener,
+      line: keyLine(listener.section!, listener.entry) ?? listener.section!.line,
+    }))
+    .sort((a, b) => a.line - b.line);
+  bound.forEach((listener, index) => {
+    const earlier = bound.slice(0, index).find((other) => other.address!.port === listener.address!.port);
+    if (earlier) report(listener.line, listener.key, `the same port as ${earlier.name}`);
+  });
   const redisSection = found.get("redis");
   const redisValues = redisSection && readSection(REDIS_SECTION, redisSection, report);
   const limits: LimitConfig[] = [];
@@ -308,7 +354,6 @@ type Section = {
 /** [postfix]'s values, if the section is there, after the checks that span several keys. */
 function readPostfixSection(
   section: Section | undefined,
-  policyListen: SectionValues<typeof DAEMON_SECTION>["policy_listen"],
   report: (line: number, key: string, problem: string) => void,
 ): SectionValues<typeof POSTFIX_SECTION> | undefined {
   if (!section) return undefined;
@@ -316,13 +361,6 @@ function readPostfixSection(
   const listenLine = keyLine(section, "listen") ?? section.line;
   if (values.listen === undefined && values.socket === undefined) {
     report(listenLine, "postfix.listen", "listen = none and no socket: nowhere to listen");
-  }
-  if (values.listen && values.listen.port !== 0 && values.listen.port === policyListen?.port) {
-    report(
-      listenLine,
-      "postfix.listen",
-      "the same port as [daemon] policy_listen (Exim's readsocket protocol)",
-    );
   }
   return values;
 }

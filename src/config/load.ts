@@ -197,6 +197,48 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     const earlier = bound.slice(0, index).find((other) => other.address!.port === listener.address!.port);
     if (earlier) report(listener.line, listener.key, `the same port as ${earlier.name}`);
   });
+  // Likewise one Unix socket per path (the second listener there fails, restarted for good).
+  const sockets = [
+    {
+      name: "[daemon] policy_socket",
+      key: "daemon.policy_socket",
+      section: daemonSection,
+      entry: "policy_socket",
+      path: daemonValues.policy_socket,
+    },
+    {
+      name: "[daemon] control_socket",
+      key: "daemon.control_socket",
+      section: daemonSection,
+      entry: "control_socket",
+      path: daemonValues.control_socket,
+    },
+    {
+      name: "[postfix] socket",
+      key: "postfix.socket",
+      section: postfixSection,
+      entry: "socket",
+      path: postfixValues?.socket,
+    },
+    {
+      name: "[spamd] socket",
+      key: "spamd.socket",
+      section: spamdSection,
+      entry: "socket",
+      path: spamdValues?.socket,
+    },
+  ]
+    .filter((socket) => socket.section && socket.path !== undefined)
+    .map((socket) => ({
+      ...socket,
+      path: resolve(baseDir, socket.path!),
+      line: keyLine(socket.section!, socket.entry) ?? socket.section!.line,
+    }))
+    .sort((a, b) => a.line - b.line);
+  sockets.forEach((socket, index) => {
+    const earlier = sockets.slice(0, index).find((other) => other.path === socket.path);
+    if (earlier) report(socket.line, socket.key, `the same path as ${earlier.name}`);
+  });
   const redisSection = found.get("redis");
   const redisValues = redisSection && readSection(REDIS_SECTION, redisSection, report);
   const limits: LimitConfig[] = [];

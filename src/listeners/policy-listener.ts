@@ -122,7 +122,8 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
           if (event.config.daemon.policySocket !== path) {
             log.warn("policy", "policy_socket changed: takes effect after a restart", { socket: path });
           }
-          if (!sameAddress(event.config.daemon.policyListen, config.daemon.policyListen)) {
+          // Against the address taken at start, not the last reload's: a second reload still says so.
+          if (!sameAddress(event.config.daemon.policyListen, input.config.daemon.policyListen)) {
             log.warn("policy", "policy_listen changed: takes effect after a restart");
           }
           config = event.config;

@@ -58,8 +58,32 @@ describe("a reload that changes a [daemon] key applied only at start", () => {
     }
   });
 
+  it("policy_listen: the policy listener says so at every reload that differs from the start", () => {
+    for (let round = 0; round < 2; round++) {
+      lines.length = 0;
+      const parsed = parseConfig(
+        BASE.replace("policy_listen = none", "policy_listen = 127.0.0.1:10999") + AT_START,
+        "test.conf",
+        dir.path,
+      );
+      assert.ok(parsed.ok, JSON.stringify(parsed));
+      daemon.reload(parsed.config);
+      assert.ok(
+        lines.some((line) => line.includes("policy_listen changed: takes effect after a restart")),
+        `round ${round + 1}\n${lines.join("\n")}`,
+      );
+    }
+  });
+
   it("removes the pidfile it wrote at the start when it stops", () => {
     assert.ok(existsSync(dir.file("d.pid")));
+    const parsed = parseConfig(
+      BASE + "control_socket = control.sock\npidfile = other.pid\n",
+      "test.conf",
+      dir.path,
+    );
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    daemon.reload(parsed.config);
     writeFileSync(dir.file("other.pid"), "1\n"); // what the reloaded config names: not this daemon's
     daemon.stop();
     assert.equal(existsSync(dir.file("d.pid")), false, "the pidfile written at the start is removed");

@@ -89,7 +89,7 @@ local function roll(c, L, now)
     end
     return nil
   end
-  c.c = math.max(0, c.c - (now - c.l) * L.count / L.window)
+  c.c = math.max(0, c.c - math.max(0, now - c.l) * L.count / L.window)
   c.l = now
   local act = nil
   if c.c == 0 or (c.a ~= 0 and elapsed >= L.window) then act = 'forget' end
@@ -101,7 +101,7 @@ local function roll(c, L, now)
 end
 local function level_with(c, L, now, cost)
   if L.algo ~= 'sliding' then return c.c + cost end
-  local overlap = 1 - (now - c.t) / L.window
+  local overlap = 1 - math.max(0, now - c.t) / L.window
   return c.p * overlap + c.c + cost
 end
 local function capacity(L)

@@ -15,7 +15,9 @@ export function newCounter(now: number): SenderCounter {
 }
 
 // Level drained over `ms`: multiplied before dividing, so a bucket that should be empty is exactly 0.
-const drained = (limit: RateLimit, ms: number) => (ms * limit.count) / limit.windowMs;
+// Never negative: a wall clock stepped back (NTP) before the last request drains nothing, rather than
+// filling the bucket by the step.
+const drained = (limit: RateLimit, ms: number) => (Math.max(0, ms) * limit.count) / limit.windowMs;
 
 function forgetSightings(counter: SenderCounter): void {
   counter.subjects = undefined;
@@ -79,7 +81,8 @@ export function rollCounter(counter: SenderCounter, limit: RateLimit, now: numbe
 /** The level the counter would have with `cost` more, after rollCounter. */
 export function levelWith(counter: SenderCounter, limit: RateLimit, now: number, cost: number): number {
   if (limit.algorithm !== "sliding") return counter.count + cost;
-  const overlap = 1 - (now - counter.start) / limit.windowMs;
+  // A clock stepped back before the sub-window's start: the previous one weighs whole, never more.
+  const overlap = 1 - Math.max(0, now - counter.start) / limit.windowMs;
   return (counter.prev ?? 0) * overlap + counter.count + cost;
 }
 
@@ -122,7 +125,7 @@ export function currentLevel(counter: SenderCounter, limit: RateLimit, now: numb
     case "sliding": {
       if (elapsed >= 2 * limit.windowMs) return 0;
       if (elapsed >= limit.windowMs) return counter.count * (1 - (elapsed - limit.windowMs) / limit.windowMs);
-      return (counter.prev ?? 0) * (1 - elapsed / limit.windowMs) + counter.count;
+      return (counter.prev ?? 0) * (1 - Math.max(0, elapsed) / limit.windowMs) + counter.count;
     }
     case "bucket":
       return Math.max(0, counter.count - drained(limit, now - counter.last));

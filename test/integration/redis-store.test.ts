@@ -81,6 +81,38 @@ describe("Redis store: the same answers as the memory store", () => {
   }
 });
 
+describe("Redis store: the same answers as the memory store when the clock steps back", () => {
+  let server: RedisServer;
+  before(async () => server = await startRedisServer());
+  after(() => server.stop());
+
+  for (const algorithm of ALGORITHMS) {
+    it(`${algorithm}: a step back of a window neither fills the bucket nor weighs a sub-window twice`, async () => {
+      await redisClientFlush(server);
+      const limits = limitsOf(config(algorithm, "leaky", 10));
+      const clock = { now: 1_700_000_000_000 };
+      const now = () => clock.now;
+      const memory = memoryHost(limits, now);
+      const redis = redisHost(server, limits, now, { clock: now });
+      try {
+        // Ten requests: five, a window later one, then the clock steps back by that window; 500 ms, back 200.
+        const steps = [0, 0, 0, 0, 0, 10_000, -10_000, 0, 500, -200];
+        const actions: string[] = [];
+        for (const [i, advance] of steps.entries()) {
+          clock.now += advance;
+          const expected = await memory.hit("a@x.org");
+          assert.deepEqual(await redis.hit("a@x.org"), expected, `step ${i}`);
+          assert.deepEqual(await redis.show("a@x.org"), await memory.show("a@x.org"), `step ${i}: show`);
+          actions.push(expected.action);
+        }
+        assert.ok(actions.every((action) => action === "accept"), `never over 10: ${actions}`);
+      } finally {
+        await redis.close();
+      }
+    });
+  }
+});
+
 describe("Redis store: several hosts sharing one Redis", () => {
   let server: RedisServer;
   before(async () => server = await startRedisServer());

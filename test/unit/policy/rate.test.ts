@@ -4,6 +4,7 @@ import {
   capacity,
   commit,
   counterExpiresAt,
+  currentLevel,
   levelWith,
   newCounter,
   rollCounter,
@@ -516,5 +517,42 @@ describe("algorithm bucket", () => {
     assert.equal(counterExpiresAt(counter, limit), 1000);
     request(counter, limit, 800); // 0.2 left + 1
     assert.equal(counterExpiresAt(counter, limit), 800 + 1200);
+  });
+});
+
+describe("a wall clock stepped back (NTP)", () => {
+  it("sliding: the previous sub-window never weighs more than all of it", () => {
+    const limit = sliding(10, 1000);
+    const counter = newCounter(0);
+    for (let i = 0; i < 9; i++) request(counter, limit, i); // 9 in [0, 1000)
+    request(counter, limit, 1000); // the sub-window rolls: prev 9, count 1
+    // The clock steps back by a whole window: nothing more was sent, the level is still at most 10.
+    rollCounter(counter, limit, 0);
+    assert.ok(levelWith(counter, limit, 0, 0) <= 10, `level ${levelWith(counter, limit, 0, 0)}`);
+    assert.ok(currentLevel(counter, limit, 0) <= 10, `shown level ${currentLevel(counter, limit, 0)}`);
+    assert.equal(request(counter, limit, 0, { leaky: true }).over, true, "the 11th is over, as before");
+  });
+
+  it("sliding: a sender at 5 of 10 is not refused after the step", () => {
+    const limit = sliding(10, 1000);
+    const counter = newCounter(0);
+    for (let i = 0; i < 5; i++) request(counter, limit, i);
+    request(counter, limit, 1000); // prev 5, count 1
+    // Stepped back by a window: 5 + 1 + 1 is 7, not the previous sub-window counted twice (12).
+    const { level, over } = request(counter, limit, 0, { leaky: true });
+    assert.equal(over, false, `level ${level}`);
+    assert.equal(level, 7);
+  });
+
+  it("bucket: stepping back does not fill the bucket", () => {
+    const limit = bucket(10, 10_000, 5); // one unit a second, holds 5
+    const counter = newCounter(0);
+    request(counter, limit, 100_000);
+    request(counter, limit, 100_000); // level 2
+    const back = 100_000 - 10_000; // the clock steps back 10 s
+    assert.ok(currentLevel(counter, limit, back) <= 2, `shown level ${currentLevel(counter, limit, back)}`);
+    const { level, over } = request(counter, limit, back, { leaky: true });
+    assert.equal(over, false, `level ${level}: 2 in the bucket and one more is not over 5`);
+    assert.equal(level, 3);
   });
 });

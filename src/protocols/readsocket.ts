@@ -95,6 +95,10 @@ function asciiText(bytes: Uint8Array, length: number): string {
 // deno-lint-ignore no-control-regex
 const NEEDS_CLEANING = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]/;
 
+// One address whose local part is quoted, as Exim writes $sender_address for MAIL FROM:<"john doe"@x>:
+// blanks inside the quotes are part of the address, not a second token.
+const QUOTED_LOCAL_PART = /^"(?:[^"\\]|\\.)*"@[^\s"]*$/;
+
 /** The request is everything up to the first newline (Exim's `\n`) or the half-close. */
 export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   // A connection closed without a byte asked nothing (a port scan, a probe): it is not the null sender,
@@ -109,7 +113,9 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   const stage = stageOf(bytes, wordEnd);
   // Attributes when the first word is a stage, or when there are several words and an "=": a single
   // token with "=" is still a sender (BATV prvs=…=bob@…, SRS0=…).
-  const form = stage || looksLikeAttributes(bytes, length) ? "attributes" : "legacy";
+  // A line starting with a quote is an address with a quoted local part (Exim's $sender_address keeps
+  // the quotes of MAIL FROM:<"john doe"@example.org>), never an attribute line.
+  const form = stage || (bytes[0] !== 0x22 && looksLikeAttributes(bytes, length)) ? "attributes" : "legacy";
   const invalid = (reason: string): ReadsocketRequest => ({ kind: "invalid", form, reason });
   if (end > MAX_REQUEST_BYTES) return invalid(`request longer than ${MAX_REQUEST_BYTES} bytes`);
   const content = scanBytes(bytes, length);
@@ -165,7 +171,7 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   const token = text.trim();
   // The seed counted an empty $sender_address (a bounce) as "<>".
   if (token === "" || token === "<>") return { kind: "legacy", key: "<>" };
-  if (content === PLAIN ? token.includes(" ") : /\s/.test(token)) {
+  if ((content === PLAIN ? token.includes(" ") : /\s/.test(token)) && !QUOTED_LOCAL_PART.test(token)) {
     return invalid("expected one token: an address or an IP address");
   }
   // Addresses differ only in case for a spammer's purpose: count them as one.

@@ -64,6 +64,14 @@ describe("parseReadsocketRequest", () => {
     invalidReason(bytes("a@x\tb@y\n"));
   });
 
+  it("reads an address with a quoted local part as one token, blanks and '=' included", () => {
+    assert.deepEqual(parse('"John Doe"@Example.org\n'), { kind: "legacy", key: '"john doe"@example.org' });
+    assert.deepEqual(parse('"a\tb=c"@x\n'), { kind: "legacy", key: '"a\tb=c"@x' });
+    assert.deepEqual(parse('"a \\" b"@x\n'), { kind: "legacy", key: '"a \\" b"@x' });
+    assert.match(invalidReason(bytes('"a b"@x c@y\n')), /one token/);
+    assert.match(invalidReason(bytes('"a b" c@y\n')), /one token/);
+  });
+
   it("rejects a NUL byte", () => {
     assert.match(invalidReason(bytes("a@x\0\n")), /NUL/);
   });

@@ -57,7 +57,7 @@ Prints the embedded default config, a starting point for /etc/mailpolicyd/mailpo
 
 Prints the Exim configuration that asks mailpolicyd at RCPT and DATA time, as the files to create:
   --debian-split    /etc/exim4/conf.d/main/01_mailpolicyd and conf.d/acl/50_mailpolicyd (default)
-  --debian-unsplit  lines for exim4.conf.localmacros and two ACL files under /etc/exim4
+  --debian-unsplit  lines for exim4.conf.localmacros and four ACL files under /etc/exim4
   --plain           main-section lines and ACLs for a hand-written exim.conf
   --legacy          the classic sender_warn daemon's one-token \${readsocket} check, as four warn
                     statements that also log when the daemon does not answer
@@ -91,9 +91,9 @@ to fail closed. Details: /usr/share/doc/mailpolicyd/postfix.md.gz.
 Adds mailpolicyd to Debian's Exim configuration, or removes it, then runs update-exim4.conf and
 reloads Exim when it runs as a daemon. For the scheme set in update-exim4.conf.conf:
   split    writes conf.d/main/01_mailpolicyd and conf.d/acl/50_mailpolicyd
-  unsplit  writes mailpolicyd_rcpt.acl and mailpolicyd_data.acl, and adds two lines between
-           "# BEGIN mailpolicyd" and "# END mailpolicyd" to exim4.conf.localmacros (the file's
-           other lines are left alone)
+  unsplit  writes mailpolicyd_rcpt.acl, mailpolicyd_data.acl and their *_ask.acl, and adds
+           two lines between "# BEGIN mailpolicyd" and "# END mailpolicyd" to
+           exim4.conf.localmacros (the file's other lines are left alone)
 --remove takes all of it out again (removing the package does this). When update-exim4.conf
 rejects the result, --add puts the previous files back and exits 1.
 

@@ -66,22 +66,48 @@ const VERDICT = `  warn
     add_header  = \${extract{header}{$acl_m_mpd}}
 `;
 
-/** The statements of the RCPT wrapper, after the site's own RCPT ACL has accepted the recipient. */
-function rcptStatements(address: string, siteAcl: string): string {
-  return `  # The site's own checks first: recipients it refuses (relaying, unknown users) use up no allowance.
-  require acl = ${siteAcl}
-  # One id per message, so limits counted per message count it once across its recipients.
+/**
+ * The wrapper Exim's acl_smtp_rcpt / acl_smtp_data names: the site's own ACL first, then, for what it
+ * accepts, mailpolicyd's (`ask`, a named ACL or an ACL file). One `accept` with `endpass` keeps every
+ * verdict of the site's ACL its own: its deny (with its message), defer and drop end the wrapper as they
+ * are, and its discard stays a discard. (`require acl =` made a nested discard an error, a 451 for every
+ * message the site meant to drop silently: Exim allows a nested discard only under accept or discard.)
+ * mailpolicyd's ACL then accepts, defers or denies the wrapper in turn.
+ */
+function wrapperStatements(siteAcl: string, ask: string, what: string): string {
+  return `  # The site's own checks first: ${what} it refuses use up no allowance, and what it discards stays
+  # discarded. What it accepts goes on to mailpolicyd (${ask}).
+  accept
+    endpass
+    acl         = ${siteAcl}
+    acl         = ${ask}
+`;
+}
+
+/** mailpolicyd's RCPT statements, run once the site's own RCPT ACL has accepted the recipient. */
+function rcptStatements(address: string): string {
+  return `  # One id per message, so limits counted per message count it once across its recipients.
   warn
     set acl_m_mpd_instance = \${if def:acl_m_mpd_instance {$acl_m_mpd_instance}{$tod_epoch_l.$pid}}
 ${ask(address, RCPT_REQUEST, "2s")}${VERDICT}  accept
 `;
 }
 
-function dataStatements(address: string, siteAcl: string, spamd: string | undefined): string {
-  return `  require acl = ${siteAcl}
-  warn
+function dataStatements(address: string, spamd: string | undefined): string {
+  return `  warn
 ${ask(address, DATA_REQUEST, "2s:cache=yes")}${VERDICT}${spamd ? SPAMD_STATEMENTS : ""}  accept
 `;
+}
+
+/** The two wrappers and mailpolicyd's two named ACLs, for a config file's ACL section. */
+function namedAcls(address: string, spamd: string | undefined): string {
+  return `acl_mailpolicyd_rcpt:\n${
+    wrapperStatements("acl_check_rcpt", "acl_mailpolicyd_rcpt_ask", "recipients")
+  }\nacl_mailpolicyd_rcpt_ask:\n${rcptStatements(address)}` +
+    `\nacl_mailpolicyd_data:\n${
+      wrapperStatements("acl_check_data", "acl_mailpolicyd_data_ask", "messages")
+    }` +
+    `\nacl_mailpolicyd_data_ask:\n${dataStatements(address, spamd)}`;
 }
 
 const HEADER = (what: string) =>
@@ -115,14 +141,16 @@ export function eximSnippet(
         },
         {
           path: `${confdir}/conf.d/acl/50_mailpolicyd`,
-          content: `${HEADER("Debian split config, ACL section")}\nacl_mailpolicyd_rcpt:\n` +
-            rcptStatements("MAILPOLICYD_ADDRESS", "acl_check_rcpt") +
-            `\nacl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_ADDRESS", "acl_check_data", spamd)}`,
+          content: `${HEADER("Debian split config, ACL section")}\n${
+            namedAcls("MAILPOLICYD_ADDRESS", spamd)
+          }`,
         },
       ];
     case "debian-unsplit":
       // The unsplit template has no ACL hook we can add a named ACL with, but acl_smtp_rcpt may name a
-      // file holding an ACL; macros are not expanded in such files, hence the literal address.
+      // file holding an ACL; macros are not expanded in such files, hence the literal address. Each
+      // mailpolicyd part comes before the wrapper that reads it: exim-setup writes them in this order, so
+      // a running Exim never finds a wrapper whose part is not there yet.
       return [
         {
           path: `${confdir}/exim4.conf.localmacros`,
@@ -131,15 +159,27 @@ export function eximSnippet(
             `MAIN_ACL_CHECK_DATA = ${confdir}/mailpolicyd_data.acl\n${spamdMain}`,
         },
         {
+          path: `${confdir}/mailpolicyd_rcpt_ask.acl`,
+          content: `${HEADER("RCPT ACL, mailpolicyd's part (read by Exim at run time)")}${
+            rcptStatements(address)
+          }`,
+        },
+        {
           path: `${confdir}/mailpolicyd_rcpt.acl`,
           content: `${HEADER("RCPT ACL (read by Exim at run time)")}${
-            rcptStatements(address, "acl_check_rcpt")
+            wrapperStatements("acl_check_rcpt", `${confdir}/mailpolicyd_rcpt_ask.acl`, "recipients")
+          }`,
+        },
+        {
+          path: `${confdir}/mailpolicyd_data_ask.acl`,
+          content: `${HEADER("DATA ACL, mailpolicyd's part (read by Exim at run time)")}${
+            dataStatements(address, spamd)
           }`,
         },
         {
           path: `${confdir}/mailpolicyd_data.acl`,
           content: `${HEADER("DATA ACL (read by Exim at run time)")}${
-            dataStatements(address, "acl_check_data", spamd)
+            wrapperStatements("acl_check_data", `${confdir}/mailpolicyd_data_ask.acl`, "messages")
           }`,
         },
       ];
@@ -155,8 +195,7 @@ export function eximSnippet(
         },
         {
           path: "exim.conf: after `begin acl`",
-          content: `acl_mailpolicyd_rcpt:\n${rcptStatements("MAILPOLICYD_ADDRESS", "acl_check_rcpt")}\n` +
-            `acl_mailpolicyd_data:\n${dataStatements("MAILPOLICYD_ADDRESS", "acl_check_data", spamd)}`,
+          content: namedAcls("MAILPOLICYD_ADDRESS", spamd),
         },
       ];
   }

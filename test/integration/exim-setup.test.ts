@@ -70,7 +70,9 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
       const localmacros = `${confdir}/exim4.conf.localmacros`;
       const admin = "# the site's own macros\nMAIN_TLS_ENABLE = yes\n";
       writeFileSync(localmacros, admin);
-      const acls = [`${confdir}/mailpolicyd_rcpt.acl`, `${confdir}/mailpolicyd_data.acl`];
+      const acls = ["rcpt", "rcpt_ask", "data", "data_ask"].map((name) =>
+        `${confdir}/mailpolicyd_${name}.acl`
+      );
 
       const added = setup(confdir, "--add");
       assert.equal(added.status, 0, added.stderr);
@@ -84,7 +86,9 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
             `MAIN_ACL_CHECK_DATA = ${confdir}/mailpolicyd_data\\.acl\\n# END mailpolicyd\\n$`,
         ),
       );
-      for (const file of acls) assert.match(readFileSync(file, "utf8"), /readsocket/, file);
+      for (const file of acls) {
+        assert.match(readFileSync(file, "utf8"), file.endsWith("_ask.acl") ? /readsocket/ : /endpass/, file);
+      }
 
       const removed = setup(confdir, "--remove");
       assert.equal(removed.status, 0, removed.stderr);
@@ -117,7 +121,7 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
         // are checked in the file (exim-spamd-snippet.test.ts runs them in a real Exim).
         const main = split ? built : readFileSync(`${confdir}/exim4.conf.localmacros`, "utf8");
         assert.match(main, /^spamd_address = 127\.0\.0\.1 10783 variant=rspamd tmo=30s$/m);
-        const acl = split ? built : readFileSync(`${confdir}/mailpolicyd_data.acl`, "utf8");
+        const acl = split ? built : readFileSync(`${confdir}/mailpolicyd_data_ask.acl`, "utf8");
         assert.match(acl, /spam += mailpolicyd:true\/defer_ok/);
         assert.equal(setup(confdir, "--remove").status, 0);
         assert.doesNotMatch(generated(confdir), /spamd_address = 127/);

@@ -17,7 +17,11 @@ describe("Exim snippets", () => {
     const [main, acl] = eximSnippet("debian-split");
     assert.match(main.content, /^MAIN_ACL_CHECK_RCPT = acl_mailpolicyd_rcpt$/m);
     assert.match(main.content, /^MAIN_ACL_CHECK_DATA = acl_mailpolicyd_data$/m);
-    assert.match(acl.content, /^acl_mailpolicyd_rcpt:\n(?: {2}#.*\n)* {2}require acl = acl_check_rcpt$/m);
+    assert.match(
+      acl.content,
+      /^acl_mailpolicyd_rcpt:\n(?: {2}#.*\n)* {2}accept\n {4}endpass\n {4}acl {9}= acl_check_rcpt\n {4}acl {9}= acl_mailpolicyd_rcpt_ask$/m,
+    );
+    assert.doesNotMatch(acl.content, /require acl/, "a nested discard is an error under require");
     assert.match(acl.content, /\{rcpt sender=\$\{quote:\$sender_address\}/);
     assert.match(acl.content, /subject=\$\{quote:\$\{length_400:\$rh_subject:\}\}/);
     assert.match(
@@ -47,9 +51,12 @@ describe("Exim snippets", () => {
     const files = eximSnippet("debian-unsplit", "inet:127.0.0.1:4000", "/tmp/conf");
     assert.deepEqual(files.map((file) => file.path), [
       "/tmp/conf/exim4.conf.localmacros",
+      "/tmp/conf/mailpolicyd_rcpt_ask.acl",
       "/tmp/conf/mailpolicyd_rcpt.acl",
+      "/tmp/conf/mailpolicyd_data_ask.acl",
       "/tmp/conf/mailpolicyd_data.acl",
     ]);
+    assert.match(files[2].content, /^ {4}acl {9}= \/tmp\/conf\/mailpolicyd_rcpt_ask\.acl$/m);
     assert.match(files[1].content, /\$\{readsocket\{inet:127\.0\.0\.1:4000\}/);
     assert.doesNotMatch(files[1].content, /MAILPOLICYD_ADDRESS/, "macros are not expanded in ACL files");
     assert.match(formatSnippet(files), /^# ==> \/tmp\/conf\/mailpolicyd_data\.acl <==$/m);

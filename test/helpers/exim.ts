@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { eximSnippet, type SnippetVariant } from "../../src/exim/snippets.ts";
-import { waitFor } from "./daemon-process.ts";
-import type { TempDir } from "./temp-dir.ts";
+import { type DaemonProcess, startDaemonProcess, waitFor, writeTestConfig } from "./daemon-process.ts";
+import { makeTempDir, type TempDir } from "./temp-dir.ts";
 
 export const EXIM = "/usr/sbin/exim";
 
@@ -29,6 +29,17 @@ export function prepareEximDir(dir: TempDir): void {
     mkdirSync(dir.file(sub), { recursive: true });
     chownSync(dir.file(sub), uid, gid);
   }
+}
+
+/**
+ * A directory Exim may use (prepareEximDir) and a daemon there that Exim may ask (its sockets in the
+ * Debian-exim group), with `config` after the test config's [daemon] lines.
+ */
+export async function startDaemonForExim(config: string): Promise<{ dir: TempDir; daemon: DaemonProcess }> {
+  const dir = makeTempDir();
+  prepareEximDir(dir);
+  const daemon = await startDaemonProcess(dir, writeTestConfig(dir, `socket_group = Debian-exim\n${config}`));
+  return { dir, daemon };
 }
 
 export interface EximConfigOptions {

@@ -2,9 +2,9 @@
 // `$sender_address\n` as Exim has it, and any answer but yes/no makes the `condition` defer the mail.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
-import { countReplies, eximBh, prepareEximDir, writeEximConfig } from "../helpers/exim.ts";
-import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+import type { DaemonProcess } from "../helpers/daemon-process.ts";
+import { countReplies, eximBh, startDaemonForExim, writeEximConfig } from "../helpers/exim.ts";
+import type { TempDir } from "../helpers/temp-dir.ts";
 
 describe("the classic one-token condition with unusual senders, in a real Exim", () => {
   let dir: TempDir;
@@ -12,12 +12,7 @@ describe("the classic one-token condition with unusual senders, in a real Exim",
   let exim: string;
 
   before(async () => {
-    dir = makeTempDir();
-    prepareEximDir(dir);
-    daemon = await startDaemonProcess(
-      dir,
-      writeTestConfig(dir, `socket_group = Debian-exim\n[thresholds]\ntime = 1h\ncount = 2\n`),
-    );
+    ({ dir, daemon } = await startDaemonForExim(`[thresholds]\ntime = 1h\ncount = 2\n`));
     exim = writeEximConfig(dir, {
       address: daemon.eximAddress,
       withSnippet: false,

@@ -3,9 +3,9 @@
 // discard, a deny a deny with its message, a defer a defer; only what they accept goes on to mailpolicyd.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
-import { countReplies, eximBh, message, prepareEximDir, writeEximConfig } from "../helpers/exim.ts";
-import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+import type { DaemonProcess } from "../helpers/daemon-process.ts";
+import { countReplies, eximBh, message, startDaemonForExim, writeEximConfig } from "../helpers/exim.ts";
+import type { TempDir } from "../helpers/temp-dir.ts";
 
 describe("the site's own ACL verdicts through the snippet's wrappers, in a real Exim", () => {
   let dir: TempDir;
@@ -13,15 +13,9 @@ describe("the site's own ACL verdicts through the snippet's wrappers, in a real 
   let exim: string;
 
   before(async () => {
-    dir = makeTempDir();
-    prepareEximDir(dir);
-    daemon = await startDaemonProcess(
-      dir,
-      writeTestConfig(
-        dir,
-        `socket_group = Debian-exim\n[limit stop]\nkey = sender\ncount = 1\ntime = 1h\nmessage = {key} over limit\n`,
-      ),
-    );
+    ({ dir, daemon } = await startDaemonForExim(
+      `[limit stop]\nkey = sender\ncount = 1\ntime = 1h\nmessage = {key} over limit\n`,
+    ));
     exim = writeEximConfig(dir, {
       address: daemon.eximAddress,
       siteRcptAcl: `  discard senders = trap@example.org

@@ -19,6 +19,9 @@ export type SendAlertMail = (mail: AlertMail) => Promise<void>;
  */
 export const REPLY_TIMEOUT_MS = 10 * 60_000;
 
+/** The wait for a greeted relay's reply, and for a sendmail program's run: smtp_timeout, if longer. */
+const replyTimeoutMs = (alerts: AlertsConfig) => Math.max(alerts.smtpTimeoutMs, REPLY_TIMEOUT_MS);
+
 export interface AlertTransportOptions {
   /** How long one run of the sendmail program may take before it is killed; tests shorten it. */
   sendmailDeadlineMs?: number;
@@ -48,7 +51,7 @@ async function createTransporter(alerts: AlertsConfig, options: AlertTransportOp
   return alerts.sendmail
     ? withDeadline(
       nodemailer.createTransport({ sendmail: true, path: alerts.sendmail, newline: "unix" }),
-      options.sendmailDeadlineMs ?? Math.max(alerts.smtpTimeoutMs, REPLY_TIMEOUT_MS),
+      options.sendmailDeadlineMs ?? replyTimeoutMs(alerts),
     )
     : nodemailer.createTransport({
       host: alerts.smtpHost,
@@ -57,7 +60,7 @@ async function createTransporter(alerts: AlertsConfig, options: AlertTransportOp
       name: hostname(),
       connectionTimeout: alerts.smtpTimeoutMs,
       greetingTimeout: alerts.smtpTimeoutMs,
-      socketTimeout: Math.max(alerts.smtpTimeoutMs, REPLY_TIMEOUT_MS),
+      socketTimeout: replyTimeoutMs(alerts),
       // STARTTLS when offered, without certificate checks: a local MTA usually has a self-signed
       // certificate, and refusing it would mean no alert at all.
       tls: { rejectUnauthorized: false },

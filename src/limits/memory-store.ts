@@ -25,6 +25,7 @@ import {
 } from "../policy/sender-counter.ts";
 import { type SenderDetail, senderDetail } from "../policy/sender-report.ts";
 import { mergeRestored } from "../policy/restored-counter.ts";
+import { holdsInstance, withInstance } from "../policy/counted-messages.ts";
 import { lastCopy } from "../policy/unshared-text.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
 import { createTopSenders } from "../store/top-senders.ts";
@@ -132,7 +133,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   // charge, level and over of the request on `counter` (brought to `at` already).
   const measure = (probe: Probe, counter: SenderCounter, limit: LimitConfig, at: number) => {
     const instance = probe.instance;
-    probe.charge = instance !== undefined && counter.instance === instance ? 0 : probe.cost;
+    probe.charge = instance !== undefined && holdsInstance(counter.instance, instance) ? 0 : probe.cost;
     probe.level = levelWith(counter, limit, at, probe.charge);
     probe.over = probe.level > capacity(limit);
     probe.counter = counter;
@@ -166,8 +167,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     if (counted) {
       addCost(counter, probe.charge, at);
       const instance = probe.instance;
-      if (instance !== undefined && instance !== counter.instance) {
-        counter.instance = keptInstance.of(instance);
+      if (instance !== undefined && !holdsInstance(counter.instance, instance)) {
+        counter.instance = withInstance(counter.instance, keptInstance.of(instance));
       }
     }
     counter.last = at;

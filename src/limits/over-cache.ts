@@ -23,6 +23,7 @@
 // trip even under a second limit (per client network, warn). What they miss meanwhile: the same notes, and
 // a crossing of theirs is reported on the first request the cache does not refuse.
 import type { LimitConfig } from "../model/limit.ts";
+import { holdsInstance, mergedInstances, withInstance } from "../policy/counted-messages.ts";
 import { capacity } from "../policy/rate.ts";
 import { outranks, refuses } from "../policy/verdict.ts";
 import { unsharedText } from "../policy/unshared-text.ts";
@@ -35,7 +36,7 @@ interface Entry {
   base: number;
   /** Strict limits: what the attempts answered here added since, not yet in Redis. */
   pending: number;
-  /** The message counted last (per = message): another recipient of it adds nothing, Redis must answer. */
+  /** The messages counted lately (per = message): another recipient of one adds nothing, Redis must answer. */
   instance: string;
   until: number;
 }
@@ -45,7 +46,7 @@ export interface Carry {
   limit: LimitConfig;
   key: string;
   pending: number;
-  /** The message the last of them counted ("" none): Redis notes it, so its other recipients add nothing. */
+  /** The messages they counted ("" none), newest first: Redis notes them, so their other recipients add nothing. */
   instance: string;
 }
 
@@ -120,8 +121,10 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
       const pending = old !== undefined && old.limit === probe.limit ? old.pending : 0;
       // The request that found it over counts too under a strict limit (and its message is the last one).
       const strict = probe.limit.mode === "strict";
-      const counted = strict && probe.instance !== undefined ? probe.instance : counterInstance;
-      const instance = pending > 0 ? old!.instance : counted;
+      const counted = strict && probe.instance !== undefined
+        ? withInstance(counterInstance, probe.instance)
+        : counterInstance;
+      const instance = pending > 0 ? mergedInstances(old!.instance, counted)! : counted;
       // The key and the message an entry keeps are copies, not slices of the request (or of Redis's reply)
       // that brought them: a slice may hold all of it for as long as the entry lives (unshared-text.ts).
       put(key, {
@@ -141,7 +144,7 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
         if (entry.pending === 0) drop(id(probe.limit.name, probe.key)); // else the call takes it
         return false;
       }
-      if (probe.instance !== undefined && probe.instance === entry.instance) return false;
+      if (probe.instance !== undefined && holdsInstance(entry.instance, probe.instance)) return false;
       const level = entry.base + entry.pending + probe.cost;
       if (!(level > capacity(probe.limit))) return false;
       probe.charge = probe.cost;
@@ -155,8 +158,8 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
       const entry = entryOf(probe);
       if (entry === undefined) return false;
       entry.pending += probe.charge;
-      if (probe.instance !== undefined && probe.instance !== entry.instance) {
-        entry.instance = unsharedText(probe.instance);
+      if (probe.instance !== undefined && !holdsInstance(entry.instance, probe.instance)) {
+        entry.instance = withInstance(entry.instance, unsharedText(probe.instance));
       }
       return true;
     },

@@ -6,7 +6,8 @@
 // agree.
 //
 // One counter is one hash (limits/redis-keys.ts names it), fields:
-//   t start, c count (level), l last, a alert state, p prev (sliding), m instance (per = message),
+//   t start, c count (level), l last, a alert state, p prev (sliding), m the messages counted lately (per =
+//   message: instances, newest first, "\n" between them, policy/counted-messages.ts),
 //   e when the counter holds nothing (ms), as its TTL was last set (the TTL is moved only when e does),
 //   ns / ni (nS / nI) how many distinct subjects / client IPs the newer (older) generation holds, capped
 //   at 50 each as Tally's SIGHTING_CAP, "s:<subject>" / "i:<ip>" the newer generation's counts, "S:…" / "I:…" the older
@@ -18,6 +19,8 @@
 // ARGV[1] is the time: "" for Redis's TIME; tests pass one to compare with the memory store at the same
 // instants (no TTL is set then: TTLs run on Redis's clock, not the test's). Each counter's limit is four
 // arguments (limit_at): algorithm (fixed, sliding, bucket), count, window ms, burst.
+
+import { MESSAGES_REMEMBERED } from "../policy/counted-messages.ts";
 
 const PRELUDE = `
 local function now_ms(given)
@@ -113,8 +116,38 @@ local function expires_at(c, L)
   if L.algo == 'sliding' then return c.t + 2 * L.window end
   return c.l + math.ceil(c.c * L.window / L.count)
 end
+-- A counter's messages counted lately (m), newest first, "\\n" between them, at most MESSAGES_REMEMBERED: as
+-- policy/counted-messages.ts, step for step.
+local KEEP_MESSAGES = ${MESSAGES_REMEMBERED}
+local function holds(list, inst)
+  if not list or inst == '' then return false end
+  if list == inst then return true end
+  return string.find('\\n' .. list .. '\\n', '\\n' .. inst .. '\\n', 1, true) ~= nil
+end
+local function with_instance(list, inst)
+  if not list or list == '' then return inst end
+  if holds(list, inst) then return list end
+  local seen, at = 0, string.find(list, '\\n', 1, true)
+  while at do
+    seen = seen + 1
+    if seen == KEEP_MESSAGES - 1 then list = string.sub(list, 1, at - 1); break end
+    at = string.find(list, '\\n', at + 1, true)
+  end
+  return inst .. '\\n' .. list
+end
+local function merged_instances(newer, older)
+  if not older or older == '' then return newer end
+  if not newer or newer == '' then return older end
+  local merged, held = newer, 1
+  for _ in string.gmatch(newer, '\\n') do held = held + 1 end
+  for inst in string.gmatch(older, '[^\\n]+') do
+    if held >= KEEP_MESSAGES then break end
+    if not holds(merged, inst) then merged = merged .. '\\n' .. inst; held = held + 1 end
+  end
+  return merged
+end
 local function charge_of(c, cost, inst)
-  if inst ~= '' and c.m == inst then return 0 end
+  if holds(c.m, inst) then return 0 end
   return cost
 end
 `;
@@ -203,7 +236,7 @@ local function carry_into(r, carry, carry_inst)
   else
     return
   end
-  if carry_inst ~= '' then r.c.m = carry_inst end
+  if carry_inst ~= '' then r.c.m = merged_instances(carry_inst, r.c.m) end
 end
 local function read(key, L, now, carry, carry_inst)
   local v = hash_fields(key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield, 'e')
@@ -253,7 +286,7 @@ local function write(r, now, counted, alerts)
   local c, key, v = r.c, r.key, r.v
   if counted then
     c.c = c.c + r.charge
-    if r.inst ~= '' then c.m = r.inst end
+    if r.inst ~= '' then c.m = with_instance(c.m, r.inst) end
   end
   c.l = now
   if r.new and not counted then return 0, 0, nil end
@@ -289,7 +322,7 @@ local function write(r, now, counted, alerts)
   if SUBJECT then note(set, seenS, sfield, 'ns', ns) end
   if CLIENT_IP then note(set, seenI, ifield, 'ni', ni) end
   if c.m then
-    set[#set + 1] = 'm'; set[#set + 1] = c.m
+    if whole or c.m ~= v[6] then set[#set + 1] = 'm'; set[#set + 1] = c.m end
   elseif v[6] then
     redis.call('HDEL', key, 'm')
   end
@@ -552,7 +585,7 @@ else
   c.p = c.p + o.p
   c.l = math.max(c.l, o.l)
   if o.a > c.a then c.a = o.a end
-  if not c.m then c.m = o.m end
+  c.m = merged_instances(c.m, o.m)
 end
 if oact ~= 'forget' then
   for i = 0, pairs_n - 1 do

@@ -2,6 +2,7 @@
 // runs (a million keys take seconds to restore, and Exim falls back after two). The saved counter and the
 // one counted since then are then added together, so that no counting is lost either way.
 import type { LimitConfig } from "../model/limit.ts";
+import { mergedInstances } from "./counted-messages.ts";
 import { rollCounter } from "./rate.ts";
 import { type AlertState, type SenderCounter, Tally } from "./sender-counter.ts";
 
@@ -36,7 +37,7 @@ export function mergeRestored(
   live.alert = Math.max(live.alert, restored.alert) as AlertState;
   live.subjects = mergeTally(live.subjects, restored.subjects);
   live.clientIps = mergeTally(live.clientIps, restored.clientIps);
-  live.instance ??= restored.instance;
+  live.instance = mergedInstances(live.instance, restored.instance);
   return live;
 }
 

@@ -166,7 +166,9 @@ export interface SenderCounter {
   last: number; // ms, latest request
   alert: AlertState;
   prev?: number; // sliding window: the previous sub-window's count
-  instance?: string; // per = message at RCPT: the message last counted, so its other recipients are not
+  // per = message at RCPT: the messages counted lately (counted-messages.ts), whose other recipients count
+  // nothing
+  instance?: string;
   subjects?: Tally; // only once a request carried a subject
   clientIps?: Tally; // only once a request carried a client address
 }

@@ -2,6 +2,7 @@
 // from disk: an old version, a hand edit or a bug may have put anything there, and a counter restored as
 // is decides answers for a whole window (a start in 2100 and a count of -1 000 000 gave a sender a million
 // free messages until 2100). A bad row is refused alone, with its reason; the other rows are restored.
+import { MESSAGES_REMEMBERED } from "../policy/counted-messages.ts";
 import { type AlertState, makeCounter, type SenderCounter, Tally } from "../policy/sender-counter.ts";
 
 // Longer than any key the daemon makes: an address is at most 254 octets (RFC 5321), and a key joins at
@@ -15,6 +16,7 @@ export const MAX_FUTURE_MS = 86_400_000;
 // SIGHTING_CAP in policy/sender-counter.ts per generation, and a sliding window's tally has two.
 const MAX_SIGHTINGS = 100;
 const MAX_TEXT_LENGTH = 4096; // a subject, client address or message instance: no request is longer (MAX_REQUEST_BYTES)
+const MAX_INSTANCES_LENGTH = MESSAGES_REMEMBERED * (MAX_TEXT_LENGTH + 1) - 1; // the messages counted lately, "\n" between
 
 const isTime = (value: unknown, latest: number): value is number =>
   typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= latest;
@@ -54,7 +56,7 @@ export function counterFromRow(row: unknown, latest: number): SenderCounter | st
   if (problem) return problem;
   if (prev !== null && prev !== undefined && !isLevel(prev)) return "bad previous count";
   if (instance !== null && instance !== undefined) {
-    if (typeof instance !== "string" || instance.length > MAX_TEXT_LENGTH) return "bad message instance";
+    if (typeof instance !== "string" || instance.length > MAX_INSTANCES_LENGTH) return "bad message instance";
   }
   const counter = makeCounter(start, count, last, alert as AlertState);
   if (subjects) counter.subjects = Tally.from(subjects);

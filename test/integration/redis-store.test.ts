@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { type Host, limitsOf, memoryHost, redisClient, redisHost } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import type { SenderRow } from "../../src/policy/sender-report.ts";
+import { MESSAGES_REMEMBERED } from "../../src/policy/counted-messages.ts";
 
 const ALGORITHMS = ["fixed", "sliding", "bucket"] as const;
 const MODES = ["leaky", "strict"] as const;
@@ -26,12 +27,13 @@ function sequence(seed: number, steps: number) {
     state = (state * 1103515245 + 12345) % 2147483648;
     return (state >>> 16) % n; // the low bits of such a generator repeat with a short period
   };
-  return Array.from({ length: steps }, () => ({
+  return Array.from({ length: steps }, (_, i) => ({
     advance: [0, 0, 10, 10, 100, 400, 1500, 3000, 12_000][next(9)],
     sender: ["a@x.org", "b@x.org"][next(2)],
     extra: {
       client_address: ["192.0.2.1", "192.0.2.2", "198.51.100.7"][next(3)],
-      instance: ["m1", "m2", "m3", "m4"][next(4)],
+      // a new message every other step or so, the recipients of the last three interleaved
+      instance: `m${Math.max(0, (i >> 1) - next(3))}`,
       ...(next(3) === 0 ? { subject: ["Hello", "Invoice", "Re: lunch"][next(3)] } : {}),
     },
     how: ["hit", "hit", "hit", "refused", "passed"][next(5)] as "hit" | "refused" | "passed",
@@ -78,6 +80,41 @@ describe("Redis store: the same answers as the memory store", () => {
         }
       });
     }
+  }
+});
+
+describe("Redis store: the messages a per = message counter remembers, as the memory store", () => {
+  let server: RedisServer;
+  before(async () => server = await startRedisServer());
+  after(() => server.stop());
+
+  for (const mode of MODES) {
+    it(`${mode}: interleaved recipients of more messages than it remembers`, async () => {
+      await redisClientFlush(server);
+      const limits = limitsOf(
+        `[limit out]\nkey = sender\ncount = 100\ntime = 1h\nmode = ${mode}\nper = message\n`,
+      );
+      const clock = { now: 1_700_000_000_000 };
+      const now = () => clock.now;
+      const memory = memoryHost(limits, now);
+      const redis = redisHost(server, limits, now, { clock: now });
+      try {
+        // Recipients of messages m0..m11, a message's later recipient some messages after its first: with
+        // fewer than MESSAGES_REMEMBERED (8) messages between them it counts nothing, with more (m0, m3) again.
+        const order = [0, 1, 0, 2, 1, 3, 4, 5, 6, 7, 8, 2, 9, 10, 0, 11, 3, 11];
+        for (const [i, message] of order.entries()) {
+          clock.now += 10;
+          const expected = await memory.hit("a@x.org", { instance: `m${message}` });
+          assert.deepEqual(await redis.hit("a@x.org", { instance: `m${message}` }), expected, `step ${i}`);
+          assert.deepEqual(await redis.show("a@x.org"), await memory.show("a@x.org"), `step ${i}: show`);
+        }
+        const [row] = await memory.show("a@x.org") as SenderRow[];
+        assert.equal(MESSAGES_REMEMBERED, 8, "the order above is made for 8");
+        assert.equal(row.count, 12 + 2, "twelve messages, m0 and m3 counted again once forgotten");
+      } finally {
+        await redis.close();
+      }
+    });
   }
 });
 

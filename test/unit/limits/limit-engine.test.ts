@@ -9,6 +9,7 @@ import { createLimitEngine, type LimitsCheck } from "../../../src/limits/limit-e
 import { type HeldIncident, HOLD_MS, MAX_HELD } from "../../../src/limits/held-checks.ts";
 import type { MemoryStore } from "../../../src/limits/memory-store.ts";
 import { bareMemoryStore } from "../../helpers/bare-memory-store.ts";
+import { MESSAGES_REMEMBERED } from "../../../src/policy/counted-messages.ts";
 import type { PolicyRequest } from "../../../src/policy/request.ts";
 import type { SenderDetail } from "../../../src/policy/sender-report.ts";
 import type { Verdict } from "../../../src/policy/verdict.ts";
@@ -206,6 +207,27 @@ describe("limit engine: a commit after other requests", () => {
     engine.commit(first.ticket, false);
     engine.commit(second.ticket, false);
     assert.deepEqual(counts("a@x.org"), { out: 1 });
+  });
+
+  it("counts each message once when two sessions' recipients interleave (per = message)", () => {
+    const { hit, counts } = setUp("[limit out]\nkey = sender\ncount = 2\ntime = 1h\nper = message\n");
+    const verdicts = [];
+    for (let recipient = 0; recipient < 3; recipient++) {
+      for (const message of ["A", "B"]) verdicts.push(hit("a@x.org", { instance: message }).action);
+    }
+    assert.deepEqual(verdicts, Array(6).fill("accept"), "two messages, within a count of 2");
+    assert.deepEqual(counts("a@x.org"), { out: 2 });
+    assert.equal(hit("a@x.org", { instance: "C" }).action, "defer", "a third message is over");
+  });
+
+  it("forgets the oldest of more messages than it remembers: its late recipients count again", () => {
+    const { hit, counts } = setUp("[limit out]\nkey = sender\ncount = 100\ntime = 1h\nper = message\n");
+    const messages = Array.from({ length: MESSAGES_REMEMBERED + 1 }, (_, i) => `m${i}`);
+    for (const message of messages) hit("a@x.org", { instance: message });
+    hit("a@x.org", { instance: messages[1] });
+    assert.deepEqual(counts("a@x.org"), { out: MESSAGES_REMEMBERED + 1 }, "m1 is still remembered");
+    hit("a@x.org", { instance: messages[0] });
+    assert.deepEqual(counts("a@x.org"), { out: MESSAGES_REMEMBERED + 2 }, "m0 was forgotten");
   });
 
   it("reports the crossing on the level after the commit, once", () => {

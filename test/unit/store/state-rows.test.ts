@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { counterFromRow, MAX_COUNT, MAX_KEY_LENGTH, RefusedRows } from "../../../src/store/state-rows.ts";
 import { newCounter } from "../../../src/policy/rate.ts";
+import { MESSAGES_REMEMBERED } from "../../../src/policy/counted-messages.ts";
 
 const NOW = 1_780_000_000_000; // 2026
 const LATEST = NOW + 86_400_000;
@@ -96,6 +97,15 @@ describe("counterFromRow", () => {
     assert.equal(problem(["a@x", NOW, 1, NOW, 0, null, [["x".repeat(5000), 1]]]), "bad sighting");
     assert.equal(problem(["a@x", NOW, 1, NOW, 0, null, null, -3]), "bad previous count");
     assert.equal(problem(["a@x", NOW, 1, NOW, 0, null, null, 0, 5]), "bad message instance");
+    const longest = Array(MESSAGES_REMEMBERED).fill("m".repeat(4096)).join("\n");
+    assert.equal(problem(["a@x", NOW, 1, NOW, 0, null, null, 0, `${longest}x`]), "bad message instance");
+  });
+
+  it("keeps a counter's messages counted lately, the longest requests' instances included", () => {
+    const longest = Array.from({ length: MESSAGES_REMEMBERED }, (_, i) => `${i}`.repeat(4096)).join("\n");
+    const restored = counterFromRow(["a@x", NOW, 1, NOW, 0, null, null, 0, longest], LATEST);
+    assert.ok(typeof restored === "object", String(restored));
+    assert.equal(restored.instance, longest);
   });
 });
 

@@ -75,7 +75,8 @@ end
 local function roll(c, L, now)
   local elapsed = now - c.t
   if L.algo == 'fixed' then
-    if elapsed >= L.window then
+    -- a start more than a window after now: the clock was set back since (rate.ts's aheadOfClock)
+    if elapsed >= L.window or c.t - now > L.window then
       c.t = now; c.c = 0; c.a = 0; c.m = false
       return 'forget'
     end
@@ -89,10 +90,17 @@ local function roll(c, L, now)
       c.a = 0
       if windows == 1 then return 'age' end
       return 'forget'
+    elseif c.t - now > L.window then
+      c.p = 0; c.c = 0; c.t = now; c.a = 0
+      return 'forget'
     end
     return nil
   end
-  c.c = math.max(0, c.c - math.max(0, now - c.l) * L.count / L.window)
+  if c.l - now > L.window then
+    c.c = 0
+  else
+    c.c = math.max(0, c.c - math.max(0, now - c.l) * L.count / L.window)
+  end
   c.l = now
   local act = nil
   if c.c == 0 or (c.a ~= 0 and elapsed >= L.window) then act = 'forget' end

@@ -19,6 +19,13 @@ export function newCounter(now: number): SenderCounter {
 // filling the bucket by the step.
 const drained = (limit: RateLimit, ms: number) => (Math.max(0, ms) * limit.count) / limit.windowMs;
 
+// A time more than a window after `now`: the wall clock was stepped back by more than a window since it was
+// noted, or a clock set ahead (a wrong RTC at boot) wrote it and was corrected. Waiting for the clock to
+// catch up would hold the window that long (years for a wrong RTC) and refuse the key all that time; the
+// counter starts afresh instead, as after a long silence (decisions.md, "A clock set back by more than a
+// window"). A step back within a window keeps the counter (the formulas clamp what it would distort).
+const aheadOfClock = (time: number, limit: RateLimit, now: number) => time - now > limit.windowMs;
+
 function forgetSightings(counter: SenderCounter): void {
   counter.subjects = undefined;
   counter.clientIps = undefined;
@@ -34,7 +41,7 @@ export function rollCounter(counter: SenderCounter, limit: RateLimit, now: numbe
   const elapsed = now - counter.start;
   switch (limit.algorithm) {
     case "fixed":
-      if (elapsed >= limit.windowMs) {
+      if (elapsed >= limit.windowMs || aheadOfClock(counter.start, limit, now)) {
         counter.start = now;
         counter.count = 0;
         counter.alert = ALERT_NONE;
@@ -56,10 +63,18 @@ export function rollCounter(counter: SenderCounter, limit: RateLimit, now: numbe
           counter.subjects = counter.subjects?.aged();
           counter.clientIps = counter.clientIps?.aged();
         } else forgetSightings(counter);
+      } else if (aheadOfClock(counter.start, limit, now)) {
+        counter.prev = 0;
+        counter.count = 0;
+        counter.start = now;
+        counter.alert = ALERT_NONE;
+        forgetSightings(counter);
       }
       return;
     case "bucket": {
-      counter.count = Math.max(0, counter.count - drained(limit, now - counter.last));
+      counter.count = aheadOfClock(counter.last, limit, now)
+        ? 0
+        : Math.max(0, counter.count - drained(limit, now - counter.last));
       counter.last = now; // drained up to now, counted or not
       // The alert period starts at the crossing (start follows now until then), and a new one may start
       // when the bucket has emptied or a window after the last alert.
@@ -121,13 +136,14 @@ export function currentLevel(counter: SenderCounter, limit: RateLimit, now: numb
   const elapsed = now - counter.start;
   switch (limit.algorithm) {
     case "fixed":
-      return elapsed >= limit.windowMs ? 0 : counter.count;
+      return elapsed >= limit.windowMs || aheadOfClock(counter.start, limit, now) ? 0 : counter.count;
     case "sliding": {
-      if (elapsed >= 2 * limit.windowMs) return 0;
+      if (elapsed >= 2 * limit.windowMs || aheadOfClock(counter.start, limit, now)) return 0;
       if (elapsed >= limit.windowMs) return counter.count * (1 - (elapsed - limit.windowMs) / limit.windowMs);
       return (counter.prev ?? 0) * (1 - Math.max(0, elapsed) / limit.windowMs) + counter.count;
     }
     case "bucket":
+      if (aheadOfClock(counter.last, limit, now)) return 0;
       return Math.max(0, counter.count - drained(limit, now - counter.last));
   }
 }

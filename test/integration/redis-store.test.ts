@@ -123,29 +123,40 @@ describe("Redis store: the same answers as the memory store when the clock steps
   before(async () => server = await startRedisServer());
   after(() => server.stop());
 
+  /** a@x.org asked after each clock step (ms) on both stores, answers and rows compared; the actions. */
+  async function stepped(algorithm: string, advances: number[]): Promise<string[]> {
+    await redisClientFlush(server);
+    const limits = limitsOf(config(algorithm, "leaky", 10));
+    const clock = { now: 1_700_000_000_000 };
+    const now = () => clock.now;
+    const memory = memoryHost(limits, now);
+    const redis = redisHost(server, limits, now, { clock: now });
+    try {
+      const actions: string[] = [];
+      for (const [i, advance] of advances.entries()) {
+        clock.now += advance;
+        const expected = await memory.hit("a@x.org");
+        assert.deepEqual(await redis.hit("a@x.org"), expected, `step ${i}`);
+        assert.deepEqual(await redis.show("a@x.org"), await memory.show("a@x.org"), `step ${i}: show`);
+        actions.push(expected.action);
+      }
+      return actions;
+    } finally {
+      await redis.close();
+    }
+  }
+
   for (const algorithm of ALGORITHMS) {
     it(`${algorithm}: a step back of a window neither fills the bucket nor weighs a sub-window twice`, async () => {
-      await redisClientFlush(server);
-      const limits = limitsOf(config(algorithm, "leaky", 10));
-      const clock = { now: 1_700_000_000_000 };
-      const now = () => clock.now;
-      const memory = memoryHost(limits, now);
-      const redis = redisHost(server, limits, now, { clock: now });
-      try {
-        // Ten requests: five, a window later one, then the clock steps back by that window; 500 ms, back 200.
-        const steps = [0, 0, 0, 0, 0, 10_000, -10_000, 0, 500, -200];
-        const actions: string[] = [];
-        for (const [i, advance] of steps.entries()) {
-          clock.now += advance;
-          const expected = await memory.hit("a@x.org");
-          assert.deepEqual(await redis.hit("a@x.org"), expected, `step ${i}`);
-          assert.deepEqual(await redis.show("a@x.org"), await memory.show("a@x.org"), `step ${i}: show`);
-          actions.push(expected.action);
-        }
-        assert.ok(actions.every((action) => action === "accept"), `never over 10: ${actions}`);
-      } finally {
-        await redis.close();
-      }
+      // Ten requests: five, a window later one, then the clock steps back by that window; 500 ms, back 200.
+      const actions = await stepped(algorithm, [0, 0, 0, 0, 0, 10_000, -10_000, 0, 500, -200]);
+      assert.ok(actions.every((action) => action === "accept"), `never over 10: ${actions}`);
+    });
+
+    it(`${algorithm}: a step back of more than a window starts the counter afresh`, async () => {
+      // Eight requests, the clock set back 25 s (two and a half windows of 10 s), eight more.
+      const actions = await stepped(algorithm, [...Array(8).fill(0), -25_000, ...Array(7).fill(0)]);
+      assert.ok(actions.every((action) => action === "accept"), `8 and 8 again of 10: ${actions}`);
     });
   }
 });

@@ -556,3 +556,29 @@ describe("a wall clock stepped back (NTP)", () => {
     assert.equal(level, 3);
   });
 });
+
+describe("a wall clock set back by more than a window (or a counter written under a clock set ahead)", () => {
+  const cases = [
+    ["fixed", fixed(3, 1000)],
+    ["sliding", sliding(3, 1000)],
+    ["bucket", bucket(3, 1000, 3)],
+  ] as const;
+  for (const [name, limit] of cases) {
+    it(`${name}: starts afresh instead of holding the key until the clock catches up`, () => {
+      const counter = newCounter(1_000_000);
+      for (let i = 0; i < 3; i++) request(counter, limit, 1_000_000);
+      assert.equal(request(counter, limit, 1_000_000, { leaky: true }).over, true, "full at the later time");
+      const back = 1_000_000 - 1001; // a day, or years, would be the same
+      assert.equal(currentLevel(counter, limit, back), 0, "shown empty");
+      const { level, over } = request(counter, limit, back, { leaky: true });
+      assert.equal(over, false, `level ${level}`);
+      assert.equal(level, 1);
+    });
+
+    it(`${name}: a step back of a window at most keeps the counter`, () => {
+      const counter = newCounter(1_000_000);
+      for (let i = 0; i < 3; i++) request(counter, limit, 1_000_000);
+      assert.equal(request(counter, limit, 1_000_000 - 1000, { leaky: true }).over, true);
+    });
+  }
+});

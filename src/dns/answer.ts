@@ -7,6 +7,7 @@ import type { MxRecord, Outcome, QueryType, RecordsOf } from "./types.ts";
 
 /** RFC 1035 §4.1.1 RCODEs, the low 4 bits of the flags, and the runtime resolver's codes for failures. */
 const NOERROR = 0;
+export const FORMERR = 1;
 const NXDOMAIN = 3;
 const FAILURES: Record<number, string> = { 1: "EFORMERR", 2: "ESERVFAIL", 4: "ENOTIMP", 5: "EREFUSED" };
 
@@ -21,12 +22,17 @@ export function canonicalName(name: string): string {
  * records together), and the TTL is the lowest along what was used.
  */
 export function outcomeOf<T extends QueryType>(reply: DecodedPacket, name: string, type: T): Outcome<T> {
-  const rcode = (reply.flags ?? 0) & 0xf;
+  const rcode = rcodeOf(reply);
   if (rcode === NXDOMAIN) return { kind: "nxdomain", ttl: negativeTtl(reply) };
   if (rcode !== NOERROR) throw dnsError(FAILURES[rcode] ?? "EBADRESP", type, name);
   const { records, ttl } = followChain(reply.answers ?? [], canonicalName(name), type);
   if (records.length === 0) return { kind: "nodata", ttl: negativeTtl(reply) };
   return { kind: "answer", records: records as RecordsOf[T], ttl };
+}
+
+/** The reply's RCODE (the low 4 bits of the flags; EDNS's extended bits are not used here). */
+export function rcodeOf(reply: DecodedPacket): number {
+  return (reply.flags ?? 0) & 0xf;
 }
 
 function followChain(answers: Answer[], start: string, type: QueryType) {

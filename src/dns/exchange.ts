@@ -1,7 +1,7 @@
 // One query's trip to the servers: UDP first, TCP when the answer comes truncated, the next server on a
 // timeout or a failure, at most `tries` tries in all. Without I/O of its own: the transport is passed in.
 import { dnsError, errorCode } from "./dns-error.ts";
-import { outcomeOf } from "./answer.ts";
+import { FORMERR, outcomeOf, rcodeOf } from "./answer.ts";
 import type { DnsTransport, Outcome, QueryType, Server } from "./types.ts";
 import { decodeReply, encodeQuery, isTruncated, randomId, replyMatches } from "./wire.ts";
 
@@ -66,5 +66,12 @@ async function askServer(
     // One connection carries one query: an answer to anything else is a broken server, not a spoof.
     if (!replyMatches(query, reply)) throw dnsError("EBADRESP", type, name);
   }
-  return outcomeOf(decodeReply(reply, type, name), name, type);
+  const decoded = decodeReply(reply, type, name);
+  // A server that does not know EDNS0 answers its OPT record with FORMERR (RFC 6891 §7): the same server is
+  // asked again without it, as resolvers do, within the same try. Its answers over 512 bytes then come
+  // truncated and over TCP. Such a server costs two packets a query; nothing remembers it.
+  if (options.edns && rcodeOf(decoded) === FORMERR) {
+    return askServer(server, name, type, { ...options, edns: false }, counters);
+  }
+  return outcomeOf(decoded, name, type);
 }

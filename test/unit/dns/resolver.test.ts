@@ -175,6 +175,28 @@ describe("caching resolver", () => {
     assert.deepEqual([resolver.stats().tcpQueries, resolver.stats().queriesSent], [1, 2]);
   });
 
+  it("asks a server that answers EDNS0 with FORMERR again without it (RFC 6891 §7)", async () => {
+    const withOpt: boolean[] = [];
+    const { transport, resolver } = setup((query) => {
+      const edns = (decode(Buffer.from(query)).additionals ?? []).some((rr) => rr.type === "OPT");
+      withOpt.push(edns);
+      return [replyTo(query, edns ? { rcode: 1 } : A("h.example.test", 60, "192.0.2.9"))];
+    }, { tries: 1 });
+    assert.deepEqual(await resolver.resolve4("h.example.test"), ["192.0.2.9"]);
+    assert.deepEqual(withOpt, [true, false]);
+    assert.deepEqual(
+      transport.sent.map((s) => s.server),
+      ["192.0.2.53:53", "192.0.2.53:53"],
+      "the same server",
+    );
+  });
+
+  it("gives EFORMERR when the query without EDNS0 is refused so too", async () => {
+    const { transport, resolver } = setup((query) => [replyTo(query, { rcode: 1 })], { tries: 2 });
+    assert.equal(await codeOf(resolver.resolve4("h.example.test")), "EFORMERR");
+    assert.equal(transport.sent.length, 4, "each of the two tries once with EDNS0, once without");
+  });
+
   it("refuses a TCP answer to another question (EBADRESP) and tries the next server", async () => {
     const { transport, resolver } = setup(
       (query, via) =>

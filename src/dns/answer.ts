@@ -1,6 +1,6 @@
 // What a decoded reply says about the question: records (following a CNAME chain inside the answer),
 // NXDOMAIN, NODATA, or a server failure; with the TTL to cache it for. Pure.
-import type { Answer, DecodedPacket } from "dns-packet";
+import { type Answer, AUTHORITATIVE_ANSWER, type DecodedPacket, RECURSION_AVAILABLE } from "dns-packet";
 import { Buffer } from "node:buffer";
 import { dnsError } from "./dns-error.ts";
 import type { MxRecord, Outcome, QueryType, RecordsOf } from "./types.ts";
@@ -26,7 +26,15 @@ export function outcomeOf<T extends QueryType>(reply: DecodedPacket, name: strin
   if (rcode === NXDOMAIN) return { kind: "nxdomain", ttl: negativeTtl(reply) };
   if (rcode !== NOERROR) throw dnsError(FAILURES[rcode] ?? "EBADRESP", type, name);
   const { records, ttl } = followChain(reply.answers ?? [], canonicalName(name), type);
-  if (records.length === 0) return { kind: "nodata", ttl: negativeTtl(reply) };
+  if (records.length === 0) {
+    // Nothing, from a server that neither recurses (RA) nor holds the zone (AA): a referral, which says
+    // nothing of the name. Read as NODATA it was an SPF "none" and ended the query; it is a failure of
+    // this server, so the next one is asked (decisions.md, "A referral is not an answer").
+    if (((reply.flags ?? 0) & (AUTHORITATIVE_ANSWER | RECURSION_AVAILABLE)) === 0) {
+      throw dnsError("ENORECURSION", type, name);
+    }
+    return { kind: "nodata", ttl: negativeTtl(reply) };
+  }
   return { kind: "answer", records: records as RecordsOf[T], ttl };
 }
 

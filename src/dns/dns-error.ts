@@ -2,7 +2,7 @@
 // `dns.promises`) reads only `code`: ENOTFOUND and ENODATA mean "nothing there", the rest are failures.
 import type { QueryType } from "./types.ts";
 
-/** The codes this client rejects with; all but EBUSY are the runtime resolver's own. */
+/** The codes this client rejects with; all but EBUSY and ENORECURSION are the runtime resolver's own. */
 export type DnsErrorCode =
   | "ENOTFOUND" // NXDOMAIN
   | "ENODATA" // the name exists, no records of that type
@@ -12,6 +12,7 @@ export type DnsErrorCode =
   | "EFORMERR"
   | "ENOTIMP"
   | "EBADRESP" // an answer that could not be decoded, or TCP's that did not match the query
+  | "ENORECURSION" // no records from a server neither recursive nor authoritative (a referral)
   | "EBADNAME" // a name no query can carry (empty label, label over 63 octets, name over 253)
   | "ECONNREFUSED"
   | "EBUSY"; // too many distinct queries in flight (see docs/dns.md, bounds)

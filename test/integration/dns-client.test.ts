@@ -34,6 +34,15 @@ inc     TXT  "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 -all"
 fail    TXT  "v=spf1 mx -all exp=why.%{d}"
 fail    MX   10 mx1
 why.fail TXT "%{i} is not one of %{d}'s designated mail servers"
+delegated NS ns.other.test.
+`;
+
+// The delegated zone, held by another server: what the referral above points to.
+const DELEGATED = `$ORIGIN delegated.example.test.
+$TTL 300
+@       IN SOA ns.other.test. hostmaster.example.test. 1 3600 600 86400 30
+@       NS   ns.other.test.
+@       TXT  "v=spf1 ip4:192.0.2.0/24 -all"
 `;
 
 const REVERSE = `$ORIGIN 2.0.192.in-addr.arpa.
@@ -151,6 +160,33 @@ describe("DNS client against a real nsd", () => {
       assert.deepEqual([dropped, failover.stats().timeouts], [4, 1]);
     } finally {
       sink.close();
+    }
+  });
+
+  it("takes nsd's referral to a delegated zone for a failure, not for no record", async () => {
+    // nsd neither recurses nor holds delegated.example.test: it answers with the NS records only.
+    const alone = resolverFor();
+    assert.equal(await codeOf(alone.resolveTxt("delegated.example.test")), "ENORECURSION");
+    const spf = await checkHost("192.0.2.10", "alice@delegated.example.test", "host.example.test", {
+      resolver: alone,
+    });
+    assert.equal(spf.result, "temperror", "not 'none': the record was never seen");
+    const other = await startNsd({ "delegated.example.test": DELEGATED }, async (port) => {
+      const probe = new CachingResolver({ servers: [`127.0.0.1:${port}`], timeoutMs: 200, tries: 1 });
+      return (await codeOf(probe.resolveTxt("delegated.example.test"))) === "no error";
+    });
+    try {
+      const both = new CachingResolver({
+        servers: [`127.0.0.1:${nsd.port}`, `127.0.0.1:${other.port}`],
+        timeoutMs: 1000,
+        tries: 2,
+      });
+      const pass = await checkHost("192.0.2.10", "alice@delegated.example.test", "host.example.test", {
+        resolver: both,
+      });
+      assert.equal(pass.result, "pass", "the second server holds the zone");
+    } finally {
+      await other.stop();
     }
   });
 

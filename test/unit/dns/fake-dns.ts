@@ -1,7 +1,14 @@
 // Test doubles for the DNS client: reply packets built with dns-packet, and a transport that answers from
 // a handler in memory (no sockets, no timers), logging every packet it is given.
 import { Buffer } from "node:buffer";
-import { type Answer, decode, encode, TRUNCATED_RESPONSE } from "dns-packet";
+import {
+  type Answer,
+  AUTHORITATIVE_ANSWER,
+  decode,
+  encode,
+  RECURSION_AVAILABLE,
+  TRUNCATED_RESPONSE,
+} from "dns-packet";
 import type { DnsTransport, Server } from "../../../src/dns/types.ts";
 
 export interface ReplySpec {
@@ -9,6 +16,10 @@ export interface ReplySpec {
   answers?: Answer[];
   authorities?: Answer[];
   truncated?: boolean;
+  /** Recursion available (RA), as from a recursive resolver; default true. */
+  recursive?: boolean;
+  /** Authoritative (AA); default false. */
+  authoritative?: boolean;
   /** Overrides the query's id (a reply to some other query). */
   id?: number;
   /** Overrides the question's name. */
@@ -22,7 +33,8 @@ export function replyTo(query: Uint8Array, spec: ReplySpec = {}): Uint8Array {
   return encode({
     type: "response",
     id: spec.id ?? asked.id,
-    flags: (spec.rcode ?? 0) | (spec.truncated ? TRUNCATED_RESPONSE : 0),
+    flags: (spec.rcode ?? 0) | (spec.truncated ? TRUNCATED_RESPONSE : 0) |
+      (spec.recursive === false ? 0 : RECURSION_AVAILABLE) | (spec.authoritative ? AUTHORITATIVE_ANSWER : 0),
     questions: [question],
     answers: spec.answers ?? [],
     authorities: spec.authorities ?? [],

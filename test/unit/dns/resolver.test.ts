@@ -197,6 +197,30 @@ describe("caching resolver", () => {
     assert.equal(transport.sent.length, 4, "each of the two tries once with EDNS0, once without");
   });
 
+  it("takes a referral (no records, neither recursive nor authoritative) for a failure: the next server", async () => {
+    const ns = { type: "NS", name: "example.test", ttl: 3600, data: "ns.example.test" } as const;
+    const { transport, resolver } = setup((query, _via, server) =>
+      server.host === "192.0.2.53" ? [replyTo(query, { recursive: false, authorities: [ns] })] : [
+        replyTo(query, {
+          answers: [{ type: "TXT", name: "x.example.test", ttl: 60, data: ["v=spf1 -all"] }],
+        }),
+      ]
+    );
+    assert.deepEqual(await resolver.resolveTxt("x.example.test"), [["v=spf1 -all"]]);
+    assert.deepEqual(transport.sent.map((s) => s.server), ["192.0.2.53:53", "192.0.2.54:5353"]);
+  });
+
+  it("gives ENORECURSION when every server refers, and takes an authoritative server's NODATA", async () => {
+    const referral = setup((query) => [replyTo(query, { recursive: false })], { tries: 2 });
+    assert.equal(await codeOf(referral.resolver.resolveTxt("x.example.test")), "ENORECURSION");
+    assert.equal(referral.resolver.stats().entries, 0, "not cached");
+    const authoritative = setup((query) => [
+      replyTo(query, { recursive: false, authoritative: true, authorities: [soa(600, 30)] }),
+    ]);
+    assert.equal(await codeOf(authoritative.resolver.resolveTxt("x.example.test")), "ENODATA");
+    assert.equal(authoritative.transport.sent.length, 1);
+  });
+
   it("refuses a TCP answer to another question (EBADRESP) and tries the next server", async () => {
     const { transport, resolver } = setup(
       (query, via) =>

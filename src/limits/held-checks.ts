@@ -30,6 +30,11 @@ export interface HeldChecks<T> {
   readonly size: number;
 }
 
+// Tickets are unique in the process, not per engine: the policy engine outlives the counters actor, so a
+// commit for a check held by an instance that crashed reaches its restarted successor, which must not take
+// it for one of its own (and commit another request with this one's verdict).
+let lastTicket = 0;
+
 export function createHeldChecks<T>(
   now: () => number,
   on: { commit: (check: T) => void; incident: (incident: HeldIncident) => void },
@@ -38,7 +43,6 @@ export function createHeldChecks<T>(
 ): HeldChecks<T> {
   // Insertion order is age order: the oldest are first.
   const held = new Map<number, { check: T; since: number }>();
-  let lastTicket = 0;
   let expiring = false; // an incident of expired checks is under way
   let full = false; // an incident of a full table is under way
 

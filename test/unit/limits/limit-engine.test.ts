@@ -332,6 +332,19 @@ describe("limit engine: held checks", () => {
     assert.equal(incidents.length, 1, "one log per incident");
   });
 
+  it("a restarted engine ignores a commit for a check its predecessor held", () => {
+    // The counters actor crashed between a check and its commit; the policy engine, which outlives it,
+    // commits the old ticket to the restarted actor, whose own checks have tickets too.
+    const before = setUp(LEAKY);
+    const lost = before.check("a@x.org");
+    const after = setUp(LEAKY);
+    const fresh = after.check("b@x.org");
+    after.engine.commit(lost.ticket, true); // the old request was refused
+    after.engine.commit(fresh.ticket, false);
+    assert.deepEqual(after.counts("b@x.org"), { out: 1 }, "b's own commit counted it");
+    assert.equal(after.engine.heldCount, 0);
+  });
+
   it("hit holds nothing", () => {
     const { engine, hit } = setUp(LEAKY);
     for (let i = 0; i < 5; i++) hit("a@x.org");

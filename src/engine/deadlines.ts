@@ -1,7 +1,8 @@
 // The timeouts of the asks still waiting for a concern's answer: one queue and one timer per concern
 // instead of a timer per request. A concern's asks all get the same timeout, so their deadlines come in
-// the order they were added and the queue's head is always the next to expire. (After a reload that
-// shortens the timeout, asks made before it may expire up to the old timeout late; none is forgotten.)
+// the order they were added and the queue's head is always the next to expire. A reload that shortens the
+// timeout breaks that order: the asks made after it would wait behind the earlier ones, up to the old
+// timeout, so they go to a queue of their own (a lane) until the earlier lane has emptied.
 import { setTimeout } from "node:timers";
 
 export interface Waiting {
@@ -18,10 +19,43 @@ export interface Deadlines {
   stop(): void;
 }
 
+/** Asks whose deadlines come in the order they were added, with the one timer for the next. */
+interface Lane {
+  /** The latest deadline added: an ask due before it needs another lane. */
+  readonly last: number;
+  add(waiting: Waiting): void;
+  readonly size: number;
+  stop(): void;
+}
+
 export function createDeadlines(now: () => number = () => performance.now()): Deadlines {
+  // Almost always one; one more for each shortened timeout whose earlier asks still wait.
+  let lanes: Lane[] = [];
+  const emptied = (lane: Lane) => {
+    lanes = lanes.filter((other) => other !== lane);
+  };
+  return {
+    add(waiting) {
+      for (const lane of lanes) if (lane.last <= waiting.at) return lane.add(waiting);
+      const lane = createLane(now, emptied);
+      lanes.push(lane);
+      lane.add(waiting);
+    },
+    get size() {
+      return lanes.reduce((sum, lane) => sum + lane.size, 0);
+    },
+    /** Expires everything still waiting (each ask gets its failure answer) and stops the timers. */
+    stop() {
+      for (const lane of lanes.splice(0)) lane.stop();
+    },
+  };
+}
+
+function createLane(now: () => number, emptied: (lane: Lane) => void): Lane {
   let queue: Waiting[] = [];
   let head = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let last = -Infinity;
 
   const dropDone = () => {
     while (head < queue.length && queue[head].done) head++;
@@ -37,7 +71,7 @@ export function createDeadlines(now: () => number = () => performance.now()): De
     if (head >= queue.length) {
       queue = [];
       head = 0;
-      return;
+      return emptied(lane);
     }
     // Not unref'd: it runs only while some ask waits, which is work the process has yet to finish.
     timer = setTimeout(fire, Math.max(0, queue[head].at - now()));
@@ -58,15 +92,18 @@ export function createDeadlines(now: () => number = () => performance.now()): De
     arm();
   };
 
-  return {
+  const lane: Lane = {
+    get last() {
+      return last;
+    },
     add(waiting) {
       queue.push(waiting);
+      last = waiting.at;
       if (timer === undefined) arm();
     },
     get size() {
       return queue.length - head;
     },
-    /** Expires everything still waiting (each ask gets its failure answer) and stops the timer. */
     stop() {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
@@ -80,4 +117,5 @@ export function createDeadlines(now: () => number = () => performance.now()): De
       }
     },
   };
+  return lane;
 }

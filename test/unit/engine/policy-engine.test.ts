@@ -252,6 +252,23 @@ describe("policy engine", () => {
     assert.deepEqual(slow.commits, [[8, true]]);
   });
 
+  it("a reload that shortens a timeout: the asks made after it expire at the new timeout", async () => {
+    const slow = fake("spf", "later");
+    const settings = { timeoutMs: 400, failMode: "closed" as const };
+    engine = createPolicyEngine({ concerns: [slow], settings: () => settings, log: createLogger("error") });
+    const answered: string[] = [];
+    const asked = (name: string) =>
+      new Promise<void>((resolve) => engine!.decide(REQUEST, () => resolve(void answered.push(name))));
+    const before = asked("before the reload");
+    settings.timeoutMs = 30; // the reload
+    const began = performance.now();
+    await asked("after the reload");
+    const waited = performance.now() - began;
+    assert.ok(waited < 300, `waited ${waited} ms: behind the ask made before the reload`);
+    await before;
+    assert.deepEqual(answered, ["after the reload", "before the reload"]);
+  });
+
   it("stop answers every ask still waiting with its failure answer", async () => {
     const { engine } = start([fake("limits", "later")], { limits: { timeoutMs: 60_000 } });
     const decided = new Promise<Decision>((resolve) => engine.decide(REQUEST, resolve));

@@ -14,6 +14,7 @@ import { FLUSH_MS } from "../store/state-journal.ts";
 import { type GrowthWatch, watchGrowth } from "../store/after-growth.ts";
 import type { Metrics } from "../control/metrics.ts";
 import { createLimitEngine, type LimitsCheck } from "../limits/limit-engine.ts";
+import { holdFor } from "../limits/held-checks.ts";
 import type { CounterStore, Probe } from "../limits/counter-store.ts";
 import { createMemoryStore } from "../limits/memory-store.ts";
 import { createCountersRedis } from "./counters-redis.ts";
@@ -140,7 +141,8 @@ export function startCounters(
     config = next;
     store.configure(config.limits, config.daemon.maxKeys);
     redis.use(config);
-    engine.configure(config.limits, ownAlertMail(config.alerts));
+    const timeouts = Object.values(config.concerns).map((concern) => concern.timeoutMs);
+    engine.configure(config.limits, ownAlertMail(config.alerts), holdFor(timeouts));
   };
 
   const growth = input.watchGrowth ?? watchGrowth();

@@ -1,7 +1,8 @@
 // Checks waiting for their commit (limits/limit-engine.ts, the policy engine's two passes). Between a
 // check and its commit other concerns answer (SPF, spamd: up to seconds), so a caller that never commits
 // (a concern that hung, a bug) must not hold counts back nor grow memory: at most MAX_HELD checks are
-// held, and one held longer than HOLD_MS is committed as its own verdict said. Either is logged once per
+// held, and one held longer than HOLD_MS (or a concern's timeout, if longer: holdFor) is committed as its
+// own verdict said. Either is logged once per
 // incident (docs/architecture.md, "Counters").
 import type { Verdict } from "../policy/verdict.ts";
 
@@ -17,6 +18,18 @@ export interface LimitsCheck {
 export const MAX_HELD = 10_000;
 export const HOLD_MS = 30_000;
 
+/**
+ * How long a check waits for its commit: HOLD_MS, or longer when a concern's timeout is. The policy engine
+ * commits every ticket once the slowest concern answered or timed out; given up before that, a check
+ * would count a request as its own verdict said while the merged decision (an SPF fail after 40 s) was
+ * still to come, and the real commit would be ignored. A second more for the deadline timer's lag.
+ */
+export function holdFor(timeoutsMs: readonly number[]): number {
+  let hold = HOLD_MS;
+  for (const timeout of timeoutsMs) hold = Math.max(hold, timeout + 1000);
+  return hold;
+}
+
 /** Why held checks were committed without their final verdict: too old, or too many held. */
 export type HeldIncident = { kind: "expired"; count: number } | { kind: "full"; max: number };
 
@@ -25,8 +38,8 @@ export interface HeldChecks<T> {
   hold(check: T): number;
   /** The check held under `ticket`, no longer held; undefined when unknown (committed, or given up). */
   release(ticket: number): T | undefined;
-  /** Commits the checks held HOLD_MS or longer. */
-  expire(): void;
+  /** Commits the checks held `holdMs` or longer. */
+  expire(holdMs?: number): void;
   readonly size: number;
 }
 
@@ -39,7 +52,6 @@ export function createHeldChecks<T>(
   now: () => number,
   on: { commit: (check: T) => void; incident: (incident: HeldIncident) => void },
   max = MAX_HELD,
-  holdMs = HOLD_MS,
 ): HeldChecks<T> {
   // Insertion order is age order: the oldest are first.
   const held = new Map<number, { check: T; since: number }>();
@@ -70,7 +82,7 @@ export function createHeldChecks<T>(
       held.delete(ticket);
       return entry.check;
     },
-    expire() {
+    expire(holdMs = HOLD_MS) {
       const at = now();
       let count = 0;
       for (const [ticket, entry] of held) {

@@ -27,7 +27,7 @@ import {
   type Probe,
   type ProbeBatch,
 } from "./counter-store.ts";
-import { createHeldChecks, type HeldIncident, type LimitsCheck } from "./held-checks.ts";
+import { createHeldChecks, type HeldIncident, HOLD_MS, type LimitsCheck } from "./held-checks.ts";
 
 export type { LimitsCheck };
 
@@ -46,8 +46,11 @@ export interface LimitEngine {
    * there; a check held across the switch is committed in the new one (both stores accept that).
    */
   useStore(next: CounterStore): void;
-  /** The limits, in config order, and the daemon's own alert mail (never counted). */
-  configure(limits: readonly LimitConfig[], ownAlert: OwnAlertMail | undefined): void;
+  /**
+   * The limits, in config order, the daemon's own alert mail (never counted), and how long a check waits
+   * for its commit (held-checks.ts holdFor).
+   */
+  configure(limits: readonly LimitConfig[], ownAlert: OwnAlertMail | undefined, holdMs?: number): void;
   /**
    * Check and commit with its own verdict: the answer when the limits are the only concern. Undefined:
    * the store could not answer (ProbeBatch.failed).
@@ -87,6 +90,7 @@ export function createLimitEngine(
   let store = first;
   let limits: readonly LimitConfig[] = [];
   let ownAlert: OwnAlertMail | undefined;
+  let holdMs = HOLD_MS;
   const spare: RequestBatch[] = [];
   let lastOver: Verdict | undefined; // the latest answer for a limit that was over
 
@@ -262,9 +266,10 @@ export function createLimitEngine(
       store = next;
     },
 
-    configure(next, mail) {
+    configure(next, mail, hold = HOLD_MS) {
       limits = next;
       ownAlert = mail;
+      holdMs = hold;
     },
 
     hit(request, reply) {
@@ -288,7 +293,7 @@ export function createLimitEngine(
       if (batch) commitBatch(batch, refused, now());
     },
 
-    expireHeld: () => held.expire(),
+    expireHeld: () => held.expire(holdMs),
 
     get heldCount() {
       return held.size;

@@ -1,6 +1,6 @@
 // The counters actor's two-pass events for the policy engine: `check` answers the verdict `hit` would
 // give and a ticket, `commit` counts what the final (merged) verdict lets through; a check never
-// committed is committed as its own verdict said after 30 s, logged once.
+// committed is committed as its own verdict said after 30 s (or a longer concern timeout), logged once.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { createActor } from "xstate";
@@ -114,6 +114,23 @@ describe("counters actor: check and commit", () => {
     const logged = counters.lines.filter((line) => /debug counters: checks not committed in time/.test(line));
     assert.equal(logged.length, 1, counters.lines.join("\n"));
     assert.match(logged[0], /count=2/);
+    counters.stop();
+  });
+
+  it("holds a check as long as a concern's timeout longer than 30 s: the merged verdict decides", async () => {
+    const counters = start(
+      "[spf]\ntimeout = 60s\n[limit out]\nkey = sender\ncount = 2\ntime = 1h\n",
+      "check-6.json",
+    );
+    const checked = await counters.check("a@x.org");
+    counters.clock.now += 30_000; // SPF still checking
+    await new Promise((resolve) => setTimeout(resolve, 1300)); // the next tick
+    assert.equal(await counters.count("a@x.org"), 0, "not committed before SPF's timeout");
+    counters.commit(checked!.ticket, true); // SPF failed: rejected
+    assert.equal(await counters.count("a@x.org"), 0, "leaky: a rejected request is not counted");
+    counters.clock.now += 31_000;
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    assert.equal(await counters.count("a@x.org"), 0, "committed once");
     counters.stop();
   });
 });

@@ -13,6 +13,17 @@ export interface Waiting {
   expire(): void;
 }
 
+const NOTHING = () => {};
+
+/**
+ * The ask was answered. Its entry stays queued until it reaches the head, up to the timeout later, so it
+ * lets go of its expiry, which holds the request (a whole message, for the spamd front) and its reply.
+ */
+export function answered(waiting: Waiting): void {
+  waiting.done = true;
+  waiting.expire = NOTHING;
+}
+
 export interface Deadlines {
   add(waiting: Waiting): void;
   readonly size: number;

@@ -8,7 +8,7 @@ import { ACCEPTED, type Answered, mergeAnswers, refuses } from "./answer.ts";
 import type { ConcernAnswer, Decision } from "../model/answer.ts";
 import type { Concern, ConcernFailure, ConcernSettings } from "./concern.ts";
 import { type ConcernHealth, createHealthBook } from "./concern-health.ts";
-import { createDeadlines, type Deadlines, type Waiting } from "./deadlines.ts";
+import { answered, createDeadlines, type Deadlines, type Waiting } from "./deadlines.ts";
 
 export interface PolicyEngineInput {
   /** In the order their answers are merged: on equal actions the first one's message wins. */
@@ -72,7 +72,7 @@ export function createPolicyEngine(input: PolicyEngineInput): PolicyEngine {
     concern.decide(request, (answer, _ticket, failure) => {
       if (settled) return; // too late: the failure answer went out
       settled = true;
-      if (waiting) waiting.done = true;
+      if (waiting) answered(waiting);
       reply(answerOf(concern, answer, failure));
     });
     // In-process concerns answer at once; only a slower one needs a deadline.
@@ -110,7 +110,7 @@ export function createPolicyEngine(input: PolicyEngineInput): PolicyEngine {
           else tickets[i] = ticket; // finish() commits it
           return;
         }
-        if (waiting) waiting.done = true;
+        if (waiting) answered(waiting);
         tickets[i] = ticket;
         settle(i, answerOf(concern, answer, failure));
       });
@@ -127,7 +127,7 @@ export function createPolicyEngine(input: PolicyEngineInput): PolicyEngine {
       let waiting: Waiting | undefined;
       concern.decide(request, (answer, _ticket, failure) => {
         if (answers[i] !== undefined) return; // too late: its failure answer was merged
-        if (waiting) waiting.done = true;
+        if (waiting) answered(waiting);
         settle(i, answerOf(concern, answer, failure));
       });
       if (answers[i] === undefined) {

@@ -27,13 +27,18 @@ export const mayPrependAt = (state: string): boolean =>
   state !== "END-OF-MESSAGE" && state !== "CONNECT" && state !== "EHLO" && state !== "HELO";
 /** SMTP reply text stays within RFC 5321's 512-byte line, with Postfix's own prefix. */
 const MAX_TEXT = 400;
+/**
+ * A prepended header goes into the message, not into an SMTP reply: RFC 5322's 998-character line is its
+ * bound. Cut at MAX_TEXT, a Received-SPF with a long sender (named twice) lost its last key=value pairs.
+ */
+const MAX_HEADER = 998;
 const DEFAULT_TEXT = { defer: "mail policy: try again later", reject: "mail policy: refused" };
 
-/** One line of printable text: controls (CR, LF among them) become spaces, cut to MAX_TEXT. */
-function oneLine(text: string): string {
+/** One line of printable text: controls (CR, LF among them) become spaces, cut to `max`. */
+function oneLine(text: string, max = MAX_TEXT): string {
   // deno-lint-ignore no-control-regex
   const clean = text.replace(/[\x00-\x1f\x7f]+[ \t]*/g, " ").trim(); // a folded line unfolds
-  return clean.length > MAX_TEXT ? clean.slice(0, MAX_TEXT) : clean;
+  return clean.length > max ? clean.slice(0, max) : clean;
 }
 
 /** The header Postfix is to prepend for this decision, or undefined. */
@@ -43,7 +48,7 @@ export function headerToPrepend(
   vocabulary: PostfixVocabulary,
 ): string | undefined {
   if (vocabulary.headers !== "PREPEND" || !mayPrepend || !decision.headers?.length) return undefined;
-  const header = oneLine(decision.headers[0]);
+  const header = oneLine(decision.headers[0], MAX_HEADER);
   return /^[!-9;-~]+:/.test(header) ? header : undefined;
 }
 

@@ -114,6 +114,19 @@ describe("postfixAction", () => {
     );
     assert.equal(say({ action: "accept", headers: ["no colon here"] }, true, DEFAULTS), "DUNNO");
   });
+
+  it("keeps a header longer than a reply's text whole, up to RFC 5322's 998-character line", () => {
+    // A header goes into the message: a real Postfix 3.7 prepended a 670-character one whole. Cut at the
+    // reply text's 400, a Received-SPF naming a long (SRS, VERP) sender twice lost its last pairs.
+    const sender = `SRS0=ab12=XY=${"bounces-".repeat(10)}list@lists.example.org`;
+    const header = `Received-SPF: pass (mx.example.net: domain of ${sender} designates 2001:db8::25 as ` +
+      `permitted sender) client-ip=2001:db8::25; envelope-from=${sender}; helo=mail.example.org; ` +
+      `receiver=mx.example.net; identity=mailfrom;`;
+    assert.ok(header.length > 400, String(header.length));
+    assert.equal(say({ action: "accept", headers: [header] }, true, DEFAULTS), `PREPEND ${header}`);
+    const long = `X-Long: ${"x".repeat(2000)}`;
+    assert.equal(say({ action: "accept", headers: [long] }, true, DEFAULTS), `PREPEND ${long.slice(0, 998)}`);
+  });
 });
 
 const rcpt = (instance?: string): PolicyRequest => ({

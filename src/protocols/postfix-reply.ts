@@ -5,12 +5,13 @@
 //   nothing to go on;
 // - headers win over warn: PREPEND leaves a mark on the mail itself, where WARN only writes a line to
 //   Postfix's maillog, and mailpolicyd's own log has the warning anyway;
-// - only the first header line is prepended (PREPEND takes one), and none at END-OF-MESSAGE, where Postfix
+// - only one header line is prepended (PREPEND takes one), and none at END-OF-MESSAGE, where Postfix
 //   refuses PREPEND ("cannot execute in the context of smtpd_end_of_data_restrictions"), nor at CONNECT,
 //   EHLO or HELO, before any MAIL FROM (smtpd_delay_reject = no), where Postfix skips it with a warning
 //   ("action PREPEND is always skipped in client or helo restrictions");
 // - a header is prepended once per message: Postfix adds each RCPT's PREPEND (measured: three recipients,
-//   three Received-SPF lines), so the same header for the same `instance` is said only the first time.
+//   three Received-SPF lines), so the same header for the same `instance` is said only the first time, and
+//   a later RCPT says the first header not yet said.
 import type { Decision } from "../model/answer.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import type { PostfixVocabulary } from "../model/postfix.ts";
@@ -41,15 +42,26 @@ function oneLine(text: string, max = MAX_TEXT): string {
   return clean.length > max ? clean.slice(0, max) : clean;
 }
 
-/** The header Postfix is to prepend for this decision, or undefined. */
+const everyHeaderNew = () => true;
+
+/**
+ * The header Postfix is to prepend for this decision, or undefined: the first that is `Name: value` and
+ * `isNew` (not yet said for the message). The one already said is skipped rather than ending the search: a
+ * message's second RCPT then carries the decision's next header (limits answer before SPF: a warning's
+ * header first, Received-SPF after it, which no RCPT would otherwise add).
+ */
 export function headerToPrepend(
   decision: Decision,
   mayPrepend: boolean,
   vocabulary: PostfixVocabulary,
+  isNew: (header: string) => boolean = everyHeaderNew,
 ): string | undefined {
   if (vocabulary.headers !== "PREPEND" || !mayPrepend || !decision.headers?.length) return undefined;
-  const header = oneLine(decision.headers[0], MAX_HEADER);
-  return /^[!-9;-~]+:/.test(header) ? header : undefined;
+  for (const line of decision.headers) {
+    const header = oneLine(line, MAX_HEADER);
+    if (/^[!-9;-~]+:/.test(header) && isNew(header)) return header;
+  }
+  return undefined;
 }
 
 /** A refusal with a text: "REJECT text", or "550 5.7.1 text". */
@@ -117,9 +129,9 @@ export function postfixReplyFormatter(
     if (decision.action === "accept" && !decision.headers?.length) return plainAccept;
     const refused = decision.action === "defer" || decision.action === "reject";
     if (refused && decision === lastRefusal) return lastReply;
-    let header = refused ? undefined : headerToPrepend(decision, mayPrepend, vocabulary);
     const instance = request.form === "attributes" ? request.attributes.instance : undefined;
-    if (header !== undefined && instance && !firstTime(instance, header)) header = undefined;
+    const isNew = instance ? (header: string) => firstTime(instance, header) : undefined;
+    const header = refused ? undefined : headerToPrepend(decision, mayPrepend, vocabulary, isNew);
     const reply = formatPostfixReply(postfixAction(decision, header, vocabulary));
     if (refused) [lastRefusal, lastReply] = [decision, reply];
     return reply;

@@ -160,6 +160,22 @@ describe("postfixReplyFormatter", () => {
     assert.equal(format(withHeader, rcpt()), `action=PREPEND ${SPF_HEADER}\n\n`);
     assert.equal(format(withHeader, rcpt("")), `action=PREPEND ${SPF_HEADER}\n\n`);
   });
+
+  it("says a message's next header at its next RCPT when the first was said already", () => {
+    // Limits answer before SPF: a client over a warn limit with an SPF pass carries the warning's header
+    // first. Postfix takes one PREPEND per reply; the second RCPT adds Received-SPF, the third warns.
+    const format = postfixReplyFormatter(DEFAULTS, true);
+    const warning = "X-Mailpolicyd-Warning: near";
+    const decision: Decision = { action: "warn", message: "near", headers: [warning, SPF_HEADER] };
+    assert.equal(format(decision, rcpt("w1")), `action=PREPEND ${warning}\n\n`);
+    assert.equal(format(decision, rcpt("w1")), `action=PREPEND ${SPF_HEADER}\n\n`);
+    assert.equal(format(decision, rcpt("w1")), "action=WARN near\n\n");
+    // A line that is not a header is passed over for the next one.
+    assert.equal(
+      format({ action: "accept", headers: ["no colon", "X-Next: 1"] }, rcpt("w2")),
+      "action=PREPEND X-Next: 1\n\n",
+    );
+  });
 });
 
 describe("headerMemory", () => {

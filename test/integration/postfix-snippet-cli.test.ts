@@ -36,6 +36,8 @@ describe("mailpolicyd postfix-snippet", () => {
     assert.match(result.stdout, /^smtpd_end_of_data_restrictions =$/m);
     assert.match(result.stdout, /^smtpd_policy_service_timeout = 3s$/m);
     assert.match(result.stdout, /^smtpd_policy_service_max_idle = 300s$/m);
+    // The { … } syntax and default_action are Postfix 3.0's: an older one fails on the lines.
+    assert.match(result.stdout, /^# Needs Postfix 3\.0 or later/m);
   });
 
   it("gives Postfix the config's idle_timeout as max_idle, in whole seconds", () => {

@@ -74,8 +74,8 @@ Then run update-exim4.conf and reload Exim.
 
 Prints the lines for /etc/postfix/main.cf that make Postfix ask mailpolicyd's [postfix] listener at
 each RCPT TO (smtpd_recipient_restrictions, after the relay check) and once the message is received
-(smtpd_end_of_data_restrictions), with smtpd_policy_service_timeout, and smtpd_policy_service_max_idle
-from [postfix] idle_timeout (whole seconds). Then run 'postfix reload'.
+(smtpd_end_of_data_restrictions), each check with its own timeout, and max_idle from [postfix]
+idle_timeout (whole seconds). Then run 'postfix reload'.
 The address is --listen, or [postfix] listen (else its socket) from --config FILE (default
 ${DEFAULT_CONFIG_FILE}; without a [postfix] section ${POSTFIX_SECTION.listen.default}, with a warning).
 Mail goes on when mailpolicyd does not answer (default_action=DUNNO, fail-open); the lines say how

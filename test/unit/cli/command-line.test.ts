@@ -129,7 +129,7 @@ describe("mailpolicyd's command line", () => {
     const postfix = await cli(["postfix-snippet", "--listen", "127.0.0.1:10040", "--config", config]);
     assert.equal(postfix.status, 0, postfix.stderr);
     assert.match(postfix.stdout, /inet:127\.0\.0\.1:10040/);
-    assert.match(postfix.stdout, /smtpd_policy_service_max_idle = 120s/);
+    assert.match(postfix.stdout, /max_idle=120s/);
     const exim = await cli(["exim-snippet", "--listen", "127.0.0.1:10037", "--config", config]);
     assert.equal(exim.status, 0, exim.stderr);
     assert.match(exim.stdout, /MAILPOLICYD_ADDRESS = inet:127\.0\.0\.1:10037/);

@@ -1,5 +1,5 @@
-// postfix-snippet's smtpd_policy_service_max_idle: the config's [postfix] idle_timeout in Postfix's unit
-// (whole seconds, rounded down), with or without --listen; the schema's 300 s without a [postfix] section.
+// postfix-snippet's max_idle (the check's own, in its { … }): the config's [postfix] idle_timeout in Postfix's
+// unit (whole seconds, rounded down), with or without --listen; the schema's 300 s without a [postfix] section.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
@@ -20,7 +20,7 @@ const config = (text: string) => {
 
 const snippet = (file: string, listen?: string) =>
   captureOutput(() => postfixSnippetCommand({ config: file, listen, failClosed: false }));
-const maxIdle = (text: string) => text.match(/^smtpd_policy_service_max_idle = (.*)$/m)?.[1];
+const maxIdle = (text: string) => text.match(/^ {4}check_policy_service \{ .*, max_idle=(\d+s), /m)?.[1];
 
 describe("postfix-snippet's max_idle", () => {
   it("is [postfix] idle_timeout in whole seconds, rounded down", async () => {

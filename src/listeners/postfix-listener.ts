@@ -166,6 +166,13 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
           if (describePlaces(next) !== describePlaces(postfix)) {
             log.warn(SOURCE, "listen or socket changed: takes effect after a restart");
           }
+          // Set on the socket once it is made, as [daemon]'s are (daemon.ts, RESTART_KEYS).
+          if (postfix.socket !== undefined && describeAccess(next) !== describeAccess(postfix)) {
+            log.warn(SOURCE, "socket_mode or socket_group changed: takes effect after a restart", {
+              socket_mode: postfix.socketMode.toString(8).padStart(4, "0"),
+              socket_group: postfix.socketGroup ?? "",
+            });
+          }
           // The framing holds both from the start (one per listener, shared by its connections).
           if (next.idleTimeoutMs !== postfix.idleTimeoutMs) {
             log.warn(SOURCE, "idle_timeout changed: takes effect after a restart", {
@@ -192,3 +199,4 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
 
 const describePlaces = (postfix: PostfixConfig) =>
   `${postfix.socket ?? ""} ${postfix.listen ? describeTransport(postfix.listen) : ""}`;
+const describeAccess = (postfix: PostfixConfig) => `${postfix.socketMode} ${postfix.socketGroup ?? ""}`;

@@ -225,6 +225,29 @@ describe("the [postfix] listener", () => {
     }
   });
 
+  it("a reload that changes socket_mode or socket_group says they take effect after a restart", async () => {
+    // Set on the socket once, when it is made: a postmaster fixing the group Postfix needs, then reloading,
+    // would otherwise see nothing change and no word why.
+    const parsed = parseConfig(
+      configText("defer = 451 4.7.1\nheaders = NONE\n").replace(
+        "socket = postfix.sock\n",
+        "socket = postfix.sock\nsocket_mode = 0666\n",
+      ),
+      "test.conf",
+      dir.path,
+    );
+    assert.ok(parsed.ok);
+    daemon.reload(parsed.config);
+    await waitFor(
+      () =>
+        lines.some((line) =>
+          line.includes("postfix: socket_mode or socket_group changed: takes effect after a restart")
+        ),
+      3000,
+      "the socket_mode warning",
+    );
+  });
+
   it("a graceful stop closes idle connections and answers a request in flight", async () => {
     const idle = await connect({ path: dir.file("postfix.sock") });
     idle.send(block({ sender: "gina@example.org", client_address: "192.0.2.6", instance: "g1" }));

@@ -11,7 +11,7 @@ import { scanMessage, type ScannedMessage } from "../content/scan.ts";
 import { mergeAnswers } from "../engine/answer.ts";
 import { type SpamThresholds, spamVerdict } from "../engine/spam-thresholds.ts";
 import { scanMessage as askSpamd } from "../actors/spamd-scan.ts";
-import { spamdAnswer } from "../spamd/answer.ts";
+import { notScannedReason, spamdAnswer } from "../spamd/answer.ts";
 import type { SpamdVerdict } from "../protocols/spamd-front.ts";
 import { readToolConfig } from "./config-source.ts";
 
@@ -50,9 +50,9 @@ function settings(
 /** spamd's answer for the message, as the SpamAssassin concern gets it; or why there is none. */
 function spamdOpinion(config: Config, request: ScannedMessage): Promise<ConcernAnswer | string> {
   const spam = config.spamassassin!;
-  if (request.truncated || request.size > spam.maxSize) {
-    return Promise.resolve(`not asked: the message is over [spamassassin] max_size (${spam.maxSize} bytes)`);
-  }
+  const { message, size, truncated } = request;
+  const reason = notScannedReason({ length: message.length, size, truncated }, spam.maxSize);
+  if (reason !== undefined) return Promise.resolve(`not asked: ${reason}`);
   return new Promise((resolve) =>
     askSpamd({
       address: spam.address,
@@ -71,7 +71,7 @@ function spamdOpinion(config: Config, request: ScannedMessage): Promise<ConcernA
 
 /**
  * The message's first `limit` bytes and its whole size; a larger one is read on to count its bytes but
- * not kept, so a huge file costs at most `limit` of memory (the daemon's listener bounds it likewise).
+ * not kept, so a huge file costs at most `limit` of memory.
  */
 async function readBounded(file: string, limit: number): Promise<{ bytes: Uint8Array; size: number }> {
   const kept = new Uint8Array(limit);
@@ -115,7 +115,9 @@ export async function scanCommand(options: ScanCommandOptions): Promise<number> 
   const policy = loaded.content;
   let read;
   try {
-    read = await readBounded(options.args[0], policy.maxScanSize);
+    // What the front keeps of a message ([spamd] max_message_size): each concern then applies its own
+    // bound (max_scan_size, [spamassassin] max_size) to those bytes, as in the daemon.
+    read = await readBounded(options.args[0], loaded.spamd!.maxMessageSize);
   } catch (error) {
     process.stderr.write(`mailpolicyd scan: cannot read ${options.args[0]}: ${(error as Error).message}\n`);
     return SCAN_EXIT.noInput;

@@ -6,7 +6,8 @@ import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { CLEAN_MESSAGES, EXECUTABLE_MESSAGES, message } from "../helpers/content-corpus.ts";
 import { RULES } from "../helpers/content-policy.ts";
-import { mainCommand, ROOT, runMain } from "../helpers/runtime.ts";
+import { mainCommand, ROOT, runMain, runMainAsync } from "../helpers/runtime.ts";
+import { startReplay } from "../helpers/spamd-replay.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 describe("mailpolicyd scan", () => {
@@ -68,6 +69,29 @@ describe("mailpolicyd scan", () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`^scanned: +${input.length} bytes`, "m"));
     assert.match(run.stdout, /CONTENT_NOT_SCANNED +0 +message of \d+ bytes over max_scan_size \(1024\)/);
+  });
+
+  it("asks spamd about a message over max_scan_size but within [spamassassin] max_size, as the daemon does", async () => {
+    // The front keeps [spamd] max_message_size (10M) of a message: the SpamAssassin concern sends this one.
+    const replay = await startReplay();
+    try {
+      const conf = dir.file("spamd.conf");
+      writeFileSync(
+        conf,
+        `[content]\nmax_scan_size = 1K\n[spamassassin]\naddress = 127.0.0.1:${replay.port}\nmax_size = 4k\n`,
+      );
+      const file = dir.file("two-k.eml");
+      writeFileSync(file, `Subject: hi\n\n${"x".repeat(2000)}\n`);
+      const run = await runMainAsync(["scan", file, "--config", conf]);
+      assert.equal(run.status, 1, run.stdout + run.stderr);
+      assert.match(run.stdout, /^spamd: +score 1000$/m);
+      assert.match(run.stdout, /^spam: +reject /m);
+      writeFileSync(file, `Subject: hi\n\n${"x".repeat(5000)}\n`);
+      const big = await runMainAsync(["scan", file, "--config", conf]);
+      assert.match(big.stdout, /^spamd: +not asked: message of 5014 bytes over max_size 4096$/m);
+    } finally {
+      replay.server.close();
+    }
   });
 
   it("exit 64 for bad arguments, 66 for an unreadable file, 78 for a bad config", () => {

@@ -6,6 +6,7 @@
 // 1.5): a verb line, `Name: value` headers, an empty line, the message; the envelope travels inside Exim's
 // mbox copy (`X-Envelope-From:`, `X-Envelope-To:`). RSPAMC/1.3 (Exim's `variant=rspamd`): the same framing,
 // the envelope in the head (`From`, `Rcpt` repeated, `IP`, `Helo`, `Hostname`, `User`, `Queue-Id`).
+import { Buffer } from "node:buffer";
 import type { MessageEnvelope } from "../model/message.ts";
 import type { ScoredSymbol } from "../model/answer.ts";
 
@@ -322,8 +323,7 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
       `message over ${request.message.length} bytes, not processed`,
     );
   }
-  const message = request.message;
-
+  const message = withoutOldSpamHeaders(request.message);
   const added = new TextEncoder().encode(spamHeaderLines(verdict).join("\r\n") + "\r\n");
   const keep = request.verb === "HEADERS" ? message.subarray(0, messageHeadersEnd(message)) : message;
   const out = new Uint8Array(added.length + keep.length);
@@ -338,6 +338,23 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
   reply.set(head, 0);
   reply.set(out, head.length);
   return reply;
+}
+
+// An X-Spam-* header field other than X-Spam-Prev-*, with its continuation lines.
+const OLD_SPAM_HEADER = /^X-Spam-(?!Prev-)[^\n]*(?:\n|$)(?:[ \t][^\n]*(?:\n|$))*/gim;
+
+/**
+ * The message without the X-Spam-* header fields it came with (X-Spam-Prev-* kept), as SpamAssassin's
+ * PROCESS drops them (PerMsgStatus's rewrite_no_report_safe): a verdict written by the sender or an earlier
+ * filter must not stand beside the front's own for a filter downstream to read.
+ */
+function withoutOldSpamHeaders(message: Uint8Array): Uint8Array {
+  const headersEnd = messageHeadersEnd(message);
+  // latin1 as Buffer reads it: one character per byte, back to the same bytes (TextDecoder's is cp1252).
+  const head = Buffer.from(message.buffer, message.byteOffset, headersEnd).toString("latin1");
+  const kept = head.replace(OLD_SPAM_HEADER, "");
+  if (kept.length === head.length) return message;
+  return Buffer.concat([Buffer.from(kept, "latin1"), message.subarray(headersEnd)]);
 }
 
 /** Index just past the message's empty line after its headers (the whole message if it has none). */

@@ -222,6 +222,44 @@ describe("formatSpamdReply", () => {
     assert.ok(text(formatSpamdReply(headers.request, verdict())).endsWith("Subject: x\n\n"));
   });
 
+  it("PROCESS and HEADERS drop the X-Spam-* headers the message came with, as SpamAssassin does", () => {
+    const message = "Subject: x\nX-Spam-Flag: NO\nx-spam-status: No, score=-5.0\n\ttests=FORGED\n" +
+      "X-Spam-Prev-Subject: y\nTo: b@example.net\n\nX-Spam-Flag: NO in the body\n";
+    for (const verb of ["PROCESS", "HEADERS"]) {
+      const parsed = parseSpamdRequest(
+        bytes(`${verb} SPAMC/1.5\r\nContent-length: ${message.length}\r\n\r\n${message}`),
+        1024,
+      );
+      assert.ok(parsed.ok);
+      const reply = text(formatSpamdReply(parsed.request, verdict()));
+      const out = reply.slice(reply.indexOf("\r\n\r\n") + 4);
+      const kept = "Subject: x\nX-Spam-Prev-Subject: y\nTo: b@example.net\n\n";
+      assert.equal(
+        out,
+        "X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B\r\n" + kept +
+          (verb === "PROCESS" ? "X-Spam-Flag: NO in the body\n" : ""),
+      );
+      assert.equal(Number(/Content-length: (\d+)/.exec(reply)![1]), new TextEncoder().encode(out).length);
+    }
+    // Raw 8-bit bytes around a dropped header stay the same bytes.
+    const raw = Uint8Array.from(
+      "PROCESS SPAMC/1.5\r\nContent-length: 30\r\n\r\nSubject: \x80\xe9\nX-Spam-Flag: NO\n\n\x9f",
+      (c) => c.charCodeAt(0),
+    );
+    const parsed = parseSpamdRequest(raw, 1024);
+    assert.ok(parsed.ok);
+    const reply = formatSpamdReply(parsed.request, verdict());
+    assert.ok(reply instanceof Uint8Array);
+    assert.deepEqual([...reply.subarray(reply.length - 14)], [
+      ...bytes("Subject: "),
+      0x80,
+      0xe9,
+      10,
+      10,
+      0x9f,
+    ]);
+  });
+
   it("a truncated message cannot be PROCESSed: EX_UNAVAILABLE (spamc then passes it on unchanged)", () => {
     const parsed = parseSpamdRequest(
       bytes("PROCESS SPAMC/1.5\r\nContent-length: 5000\r\n\r\n" + "x".repeat(1024)),

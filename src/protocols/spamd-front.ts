@@ -326,9 +326,13 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
   const message = withoutOldSpamHeaders(request.message);
   const added = new TextEncoder().encode(spamHeaderLines(verdict).join("\r\n") + "\r\n");
   const keep = request.verb === "HEADERS" ? message.subarray(0, messageHeadersEnd(message)) : message;
+  // An mbox copy's `From ` separator stays the first line (SpamAssassin puts it back first too): under it
+  // the headers would follow a line that is no header, and the mailbox would lose the message's start.
+  const at = startsWith(keep, "From ") ? keep.indexOf(0x0a) + 1 : 0;
   const out = new Uint8Array(added.length + keep.length);
-  out.set(added, 0);
-  out.set(keep, added.length);
+  out.set(keep.subarray(0, at), 0);
+  out.set(added, at);
+  out.set(keep.subarray(at), at + added.length);
   const version = Number(request.version);
   const status = version < 1.2 ? "SPAMD/1.0 0 EX_OK\r\n" : "SPAMD/1.1 0 EX_OK\r\n";
   const length = version >= 1.2 ? `Content-length: ${out.length}\r\n` : "";

@@ -260,6 +260,18 @@ describe("formatSpamdReply", () => {
     ]);
   });
 
+  it("PROCESS and HEADERS keep an mbox message's From_ line first, the X-Spam-* headers under it", () => {
+    for (const verb of ["PROCESS", "HEADERS"]) {
+      const mbox = parse(`${verb} SPAMC/1.5\r\nContent-length: ${MBOX.length}\r\n\r\n${MBOX}`);
+      const reply = text(formatSpamdReply(mbox, verdict()));
+      const out = reply.slice(reply.indexOf("\r\n\r\n") + 4);
+      const [fromLine, ...rest] = MBOX.split("\n");
+      assert.ok(out.startsWith(`${fromLine}\nX-Spam-Flag: YES\r\nX-Spam-Status: Yes, `), out);
+      assert.ok(out.endsWith(verb === "PROCESS" ? rest.join("\n") : "Subject: hello\n\n"), out);
+      assert.equal(Number(/Content-length: (\d+)/.exec(reply)![1]), out.length);
+    }
+  });
+
   it("a truncated message cannot be PROCESSed: EX_UNAVAILABLE (spamc then passes it on unchanged)", () => {
     const parsed = parseSpamdRequest(
       bytes("PROCESS SPAMC/1.5\r\nContent-length: 5000\r\n\r\n" + "x".repeat(1024)),

@@ -12,6 +12,7 @@ import type { PolicyRequest } from "../policy/request.ts";
 import { spamdAnswer } from "../spamd/answer.ts";
 import { type BreakerState, createCircuitBreaker } from "../spamd/circuit-breaker.ts";
 import { createWaitQueue } from "../spamd/wait-queue.ts";
+import { rateLimitedWarning } from "../listeners/connection-bound.ts";
 import { defineActor } from "./actor.ts";
 import { describeAddress, type RunningScan, scanMessage, type ScanResult } from "./spamd-scan.ts";
 
@@ -45,6 +46,8 @@ export function scanBudgetMs(config: Config): number {
   return Math.floor(config.concerns.spamassassin.timeoutMs * 0.9);
 }
 
+const WAITED = "waited for a connection until its deadline";
+
 export const spamAssassinActor = defineActor<SpamAssassinInput, SpamAssassinEvent>(({ input }) => {
   const { log, metrics } = input;
   let config = input.config;
@@ -61,6 +64,14 @@ export const spamAssassinActor = defineActor<SpamAssassinInput, SpamAssassinEven
   const running = new Set<Scan>();
   let waitTimer: ReturnType<typeof setTimeout> | undefined;
   const incidents = createIncidentLog(log);
+  // Scans the actor's own bounds refuse (max_queue full, no connection free before the deadline): spamd was
+  // not asked, and under load they come between its good answers: a line per interval, not an incident.
+  const saturated = rateLimitedWarning(
+    log,
+    "spamassassin",
+    "spamd busy: scans answered with fail_mode",
+    "scans",
+  );
   metrics.spamd.live = () => ({ breaker: breaker.state(), inFlight: running.size, queued: waiting.size });
 
   /** Answers a scan: spamd's verdict, or undefined (fail_mode) with why, for the metrics and the log. */
@@ -74,10 +85,15 @@ export const spamAssassinActor = defineActor<SpamAssassinInput, SpamAssassinEven
     incidents.failed(outcome, typeof result === "string" ? result : result.error);
     scan.reply(undefined);
   };
+  const unasked = (scan: Scan, outcome: "busy" | "timeout", why: string) => {
+    recordSpamdScan(metrics.spamd, outcome);
+    saturated({ outcome, error: why });
+    scan.reply(undefined);
+  };
 
   const start = (scan: Scan) => {
     const timeoutMs = scan.deadline - clock();
-    if (timeoutMs <= 0) return answer(scan, "timeout", "waited for a connection until its deadline");
+    if (timeoutMs <= 0) return unasked(scan, "timeout", WAITED);
     if (!breaker.admit()) return answer(scan, "breaker-open", "circuit breaker open");
     running.add(scan);
     const finished = (result: ScanResult) => {
@@ -107,9 +123,7 @@ export const spamAssassinActor = defineActor<SpamAssassinInput, SpamAssassinEven
     if (next === undefined) return;
     waitTimer = setTimeout(() => {
       // Given up while waiting: spamd was not asked, so the breaker does not count it.
-      for (const scan of waiting.expired(clock())) {
-        answer(scan, "timeout", "waited for a connection until its deadline");
-      }
+      for (const scan of waiting.expired(clock())) unasked(scan, "timeout", WAITED);
       startWaiting();
     }, Math.max(0, next - clock()));
   };
@@ -119,7 +133,7 @@ export const spamAssassinActor = defineActor<SpamAssassinInput, SpamAssassinEven
     if (breaker.state() === "open") return answer(scan, "breaker-open", "circuit breaker open");
     if (running.size < spam.maxInFlight) return start(scan);
     if (!waiting.offer(scan)) {
-      return answer(scan, "busy", `${running.size} scans running and ${waiting.size} waiting (max_queue)`);
+      return unasked(scan, "busy", `${running.size} scans running and ${waiting.size} waiting (max_queue)`);
     }
     startWaiting();
   };

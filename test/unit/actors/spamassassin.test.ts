@@ -123,6 +123,22 @@ describe("the SpamAssassin actor against bad servers", () => {
     assert.equal(metrics.spamd.live!().inFlight, 0);
   });
 
+  it("busy between good answers (spamd at capacity): no line per message", async () => {
+    const { scan, metrics, lines } = await actorOn(
+      (socket) => setTimeout(() => socket.end("SPAMD/1.1 0 EX_OK\r\nSpam: False ; 1.5 / 5.0\r\n\r\n"), 20),
+      "max_in_flight = 1\nmax_queue = 0\n",
+    );
+    for (let i = 0; i < 10; i++) {
+      const running = scan();
+      assert.equal(await scan(), undefined); // max_queue 0: busy at once
+      assert.equal((await running)?.score, 1.5);
+    }
+    assert.equal(metrics.spamd.scans.busy, 10);
+    assert.equal(metrics.spamd.scans.ok, 10);
+    const logged = lines.filter((line) => / spamassassin: /.test(line));
+    assert.ok(logged.length <= 2, logged.join("\n"));
+  });
+
   it("stopped with scans running and waiting: every one answered", async () => {
     const { scan } = await actorOn(() => {}, "max_in_flight = 1\nmax_queue = 5\n");
     const scans = [scan(), scan(), scan()];

@@ -324,7 +324,8 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
     );
   }
   const message = withoutOldSpamHeaders(request.message);
-  const added = new TextEncoder().encode(spamHeaderLines(verdict).join("\r\n") + "\r\n");
+  const eol = lineEnd(message);
+  const added = new TextEncoder().encode(spamHeaderLines(verdict).join(eol) + eol);
   const keep = request.verb === "HEADERS" ? message.subarray(0, messageHeadersEnd(message)) : message;
   // An mbox copy's `From ` separator stays the first line (SpamAssassin puts it back first too): under it
   // the headers would follow a line that is no header, and the mailbox would lose the message's start.
@@ -342,6 +343,18 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
   reply.set(head, 0);
   reply.set(out, head.length);
   return reply;
+}
+
+/**
+ * The line end of the headers PROCESS adds, the message's own as SpamAssassin picks it (Message.pm, bug
+ * 4363): CRLF when its first or last line ends so, else LF. A CR in an LF message is a stray byte.
+ */
+function lineEnd(message: Uint8Array): string {
+  const newline = message.indexOf(0x0a);
+  const last = message.length - 1;
+  const crlf = (newline > 0 && message[newline - 1] === 0x0d) ||
+    (message[last] === 0x0a && message[last - 1] === 0x0d);
+  return crlf ? "\r\n" : "\n";
 }
 
 // An X-Spam-* header field other than X-Spam-Prev-*, with its continuation lines.

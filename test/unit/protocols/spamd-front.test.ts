@@ -209,7 +209,7 @@ describe("formatSpamdReply", () => {
     );
     assert.match(
       latin,
-      /X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=TEST_A,TEST_B\r\n/,
+      /X-Spam-Flag: YES\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=TEST_A,TEST_B\n/,
     );
     assert.ok(latin.endsWith("Subject: \xe9\n\nbody"));
     const length = Number(/Content-length: (\d+)/.exec(latin)![1]);
@@ -236,7 +236,7 @@ describe("formatSpamdReply", () => {
       const kept = "Subject: x\nX-Spam-Prev-Subject: y\nTo: b@example.net\n\n";
       assert.equal(
         out,
-        "X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B\r\n" + kept +
+        "X-Spam-Flag: YES\nX-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B\n" + kept +
           (verb === "PROCESS" ? "X-Spam-Flag: NO in the body\n" : ""),
       );
       assert.equal(Number(/Content-length: (\d+)/.exec(reply)![1]), new TextEncoder().encode(out).length);
@@ -266,9 +266,25 @@ describe("formatSpamdReply", () => {
       const reply = text(formatSpamdReply(mbox, verdict()));
       const out = reply.slice(reply.indexOf("\r\n\r\n") + 4);
       const [fromLine, ...rest] = MBOX.split("\n");
-      assert.ok(out.startsWith(`${fromLine}\nX-Spam-Flag: YES\r\nX-Spam-Status: Yes, `), out);
+      assert.ok(out.startsWith(`${fromLine}\nX-Spam-Flag: YES\nX-Spam-Status: Yes, `), out);
       assert.ok(out.endsWith(verb === "PROCESS" ? rest.join("\n") : "Subject: hello\n\n"), out);
       assert.equal(Number(/Content-length: (\d+)/.exec(reply)![1]), out.length);
+    }
+  });
+
+  it("PROCESS adds its headers with the message's line end: LF for an LF message, CRLF for a CRLF one", () => {
+    for (const [message, eol] of [["Subject: x\n\nb\n", "\n"], ["Subject: x\r\n\r\nb\r\n", "\r\n"]]) {
+      const reply = text(
+        formatSpamdReply(
+          parse(`PROCESS SPAMC/1.5\r\nContent-length: ${message.length}\r\n\r\n${message}`),
+          verdict(),
+        ),
+      );
+      const out = reply.slice(reply.indexOf("\r\n\r\n") + 4);
+      assert.equal(
+        out,
+        `X-Spam-Flag: YES${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B${eol}${message}`,
+      );
     }
   });
 

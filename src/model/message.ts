@@ -8,7 +8,7 @@ export interface MessageEnvelope {
   recipients: readonly string[];
   clientAddress?: string;
   helo?: string;
-  /** The authenticated user, or the spamd `User:` Exim sent. */
+  /** The user whose SpamAssassin preferences apply: the spamd `User:` the MTA sent (SPAMC's, not rspamd's). */
   user?: string;
   queueId?: string;
 }

@@ -170,7 +170,11 @@ function printable(text: string): string {
 
 const unbracket = (address: string) => address.trim().replace(/^<(.*)>$/, "$1");
 
-/** Exim's `variant=rspamd` head: `From: <s>`, `Rcpt: <r>` per recipient, `IP`, `Helo`, `User`, `Queue-Id`. */
+/**
+ * Exim's `variant=rspamd` head: `From: <s>`, `Rcpt: <r>` per recipient, `IP`, `Helo`, `Queue-Id`. Its `User:`
+ * is the sender's $authenticated_id, not a user whose SpamAssassin preferences apply: it stays out of the
+ * envelope, or a user's own user_prefs would score the mail that user sends.
+ */
 function rspamdEnvelope(headers: ReadonlyMap<string, readonly string[]>): MessageEnvelope {
   const one = (name: string) => {
     const value = headers.get(name)?.[0];
@@ -181,7 +185,6 @@ function rspamdEnvelope(headers: ReadonlyMap<string, readonly string[]>): Messag
     recipients: (headers.get("rcpt") ?? []).map(unbracket).filter((rcpt) => rcpt !== ""),
     clientAddress: one("ip"),
     helo: one("helo"),
-    user: one("user"),
     queueId: one("queue-id"),
   };
 }

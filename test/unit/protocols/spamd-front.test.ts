@@ -69,12 +69,13 @@ describe("parseSpamdRequest", () => {
       "Hostname: mail.x.org\r\nIP: 192.0.2.7\r\nUser: alice\r\n\r\n";
     const request = parse(`${head}hello`);
     assert.equal(request.protocol, "RSPAMC");
+    // `User:` is the sender's $authenticated_id: not the user spamd would scan for (their own user_prefs).
+    assert.equal(request.envelope.user, undefined);
     assert.deepEqual(request.envelope, {
       sender: "a@x.org",
       recipients: ["b@y.net", "c@y.net"],
       clientAddress: "192.0.2.7",
       helo: "client.example",
-      user: "alice",
       queueId: "1xYmRr-0006I8-1j",
     });
     assert.deepEqual(request.headers.get("rcpt"), ["<b@y.net>", "<c@y.net>"]);

@@ -155,7 +155,8 @@ export function formatScan(answer: Decision, size: number, ms: number, front?: F
   const spamd = front?.spamd;
   const lines = [
     `verdict:  ${answer.action}${answer.message === undefined ? "" : ` "${answer.message}"`}`,
-    `score:    ${answer.score ?? 0}`,
+    // The front's score (rounded as it reports it), not the sum's floating-point noise (0.1 + 0.2).
+    `score:    ${front?.spam.score ?? answer.score ?? 0}`,
     ...(front
       ? [
         `spam:     ${front.spam.action} (the spamd front's answer; [spamd] mark_threshold ` +

@@ -37,14 +37,22 @@ export type SpamdFrontEvent = ListenerEvent;
 /** The request as the engine sees it, with the parsed spamd request it came from (for the reply). */
 type FrontRequest = Extract<PolicyRequest, { form: "message" }> & { spamd: SpamdRequest };
 
-/** The words of the front's answer to one decided request; counts it and logs it. */
-function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: Logger) {
+/**
+ * The words of the front's answer to one decided request; counts it and logs it. `maxMessageSize` is the
+ * bound the framing cuts at, the one read at start (a reload's takes a restart).
+ */
+function replyFormat(
+  settings: () => SpamdConfig,
+  maxMessageSize: number,
+  front: SpamFrontMetrics,
+  log: Logger,
+) {
   return (decision: Decision, policyRequest: PolicyRequest): string | Uint8Array => {
     const request = (policyRequest as FrontRequest).spamd;
     const config = settings();
     front.inFlight--;
     const notes = request.truncated
-      ? [`not scanned: over ${config.maxMessageSize} bytes (message of ${request.size} bytes)`]
+      ? [`not scanned: over ${maxMessageSize} bytes (message of ${request.size} bytes)`]
       : [];
     const verdict = spamVerdict(
       decision,
@@ -90,8 +98,9 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
   // Kept across restarts of the front, as the daemon's other counters are (scans of a failed front's
   // connections still end, each counting itself out of inFlight).
   const front = input.metrics.spamFront ??= createSpamFrontMetrics();
-  const decide = decideAndReply(input.engine, input.metrics, log, replyFormat(settings, front, log));
   const maxMessageSize = spamd.maxMessageSize;
+  const format = replyFormat(settings, maxMessageSize, front, log);
+  const decide = decideAndReply(input.engine, input.metrics, log, format);
 
   // Garbage or silence in a loop: a line per WARN_EVERY_MS at most, with the number since the last.
   const badRequest = rateLimitedWarning(log, "spamd", "bad request");

@@ -136,3 +136,30 @@ describe("the spamd front past max_scans", () => {
     assert.equal(status, 0);
   });
 });
+
+describe("the spamd front's max_message_size after a reload", () => {
+  let dir: TempDir;
+  let front: Awaited<ReturnType<typeof startFrontDaemon>>;
+  let port: number;
+
+  before(async () => {
+    dir = makeTempDir();
+    port = await freePort();
+    front = await startFrontDaemon(dir, "none", `listen = 127.0.0.1:${port}\nmax_message_size = 2k\n`);
+  });
+  after(() => {
+    front?.daemon.stop();
+    dir?.remove();
+  });
+
+  it("the report names the bound the front cut at, not a reloaded one it cannot apply yet", async () => {
+    const daemon = front.daemon;
+    daemon.reload({ ...daemon.config, spamd: { ...daemon.config.spamd!, maxMessageSize: 4096 } });
+    const client = net.connect(port, "127.0.0.1");
+    let reply = "";
+    client.on("data", (chunk) => reply += chunk);
+    client.end(`REPORT SPAMC/1.2\r\nContent-length: 3000\r\n\r\n${"x".repeat(3000)}`);
+    await once(client, "close");
+    assert.match(reply, /^not scanned: over 2048 bytes \(message of 3000 bytes\)$/m, reply);
+  });
+});

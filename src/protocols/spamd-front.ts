@@ -189,29 +189,26 @@ function rspamdEnvelope(headers: ReadonlyMap<string, readonly string[]>): Messag
   };
 }
 
+// Exim's spool_mbox writes the envelope right under its `From ` line: `X-Envelope-From: <s>` (none for the
+// null sender), then `X-Envelope-To: a@x, b@y`. Only there: further down they are the message's own headers.
+const MBOX_ENVELOPE =
+  /^From [^\n]*\n(?:X-Envelope-From:[ \t]*([^\r\n]*)\r?\n)?(?:X-Envelope-To:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*))?/;
+
 /**
- * The envelope of a SPAMC request: `User:` from the head, sender and recipients from the mbox copy's
- * `X-Envelope-From: <s>` and `X-Envelope-To: a@x, b@y` (Exim's spool_mbox writes them right after the
- * `From ` line; a message from spamc has none, and its envelope stays empty).
+ * The envelope of a SPAMC request: `User:` from the head, sender and recipients from the mbox copy's lines
+ * under its `From ` line (MBOX_ENVELOPE). A message from spamc has no From_ line, and its envelope stays
+ * empty; a bounce's (null sender) own `X-Envelope-From:` is not its sender.
  */
 function mboxEnvelope(headers: ReadonlyMap<string, readonly string[]>, message: Uint8Array): MessageEnvelope {
   const user = headers.get("user")?.[0];
   const envelope: { sender: string; recipients: string[]; user?: string } = { sender: "", recipients: [] };
   if (user) envelope.user = user;
-  const top = latin1.decode(message.subarray(0, 64 * 1024));
-  const headerBlock = top.slice(0, endOfHeaders(top));
-  const from = /(?:^|\n)X-Envelope-From:[ \t]*([^\r\n]*)/i.exec(headerBlock);
-  if (from) envelope.sender = unbracket(from[1]);
-  const to = /(?:^|\n)X-Envelope-To:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)/i.exec(headerBlock);
-  if (to) {
-    envelope.recipients = to[1].split(/[,\s]+/).map(unbracket).filter((rcpt) => rcpt !== "");
+  const lines = MBOX_ENVELOPE.exec(latin1.decode(message.subarray(0, 64 * 1024)));
+  if (lines?.[1] !== undefined) envelope.sender = unbracket(lines[1]);
+  if (lines?.[2] !== undefined) {
+    envelope.recipients = lines[2].split(/[,\s]+/).map(unbracket).filter((rcpt) => rcpt !== "");
   }
   return envelope;
-}
-
-function endOfHeaders(text: string): number {
-  const end = text.search(/\r?\n\r?\n/);
-  return end < 0 ? text.length : end;
 }
 
 /** What the front decided about a message, in the terms of the spamd replies (engine/spam-thresholds.ts). */

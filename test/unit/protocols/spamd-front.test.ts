@@ -87,6 +87,18 @@ describe("parseSpamdRequest", () => {
     assert.deepEqual(request.envelope, { sender: "", recipients: [] });
   });
 
+  it("reads the envelope only from the lines Exim's mbox copy puts right under its From_ line", () => {
+    // The null sender: Exim writes no X-Envelope-From, and the message's own is the sender's word.
+    const bounce = "From MAILER-DAEMON Wed Dec  2 15:00:00 2026\nX-Envelope-To: user@example.net\n" +
+      "X-Envelope-From: <ceo@bank.example>\nSubject: failure notice\n\nbody\n";
+    const mbox = parse(`REPORT SPAMC/1.2\r\nContent-length: ${bounce.length}\r\n\r\n${bounce}`);
+    assert.deepEqual(mbox.envelope, { sender: "", recipients: ["user@example.net"] });
+    // spamc's message has no From_ line: its headers are the message's, not an envelope.
+    const plain = "X-Envelope-From: <a@x.org>\nX-Envelope-To: trap@example.org\nSubject: s\n\nb\n";
+    const spamc = parse(`REPORT SPAMC/1.5\r\nContent-length: ${plain.length}\r\n\r\n${plain}`);
+    assert.deepEqual(spamc.envelope, { sender: "", recipients: [] });
+  });
+
   it("reads every spamc verb, and PING/SKIP with or without headers", () => {
     for (const verb of ["CHECK", "SYMBOLS", "REPORT", "REPORT_IFSPAM", "PROCESS", "HEADERS"]) {
       assert.equal(parse(`${verb} SPAMC/1.5\r\nContent-length: 2\r\n\r\nhi`).verb, verb);

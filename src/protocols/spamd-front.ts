@@ -304,15 +304,31 @@ function formatRspamdReply(request: SpamdRequest, verdict: SpamdVerdict): string
   return lines.join("\r\n") + "\r\n\r\n";
 }
 
-/** The X-Spam-* header lines PROCESS and HEADERS add (SpamAssassin's names). */
+// A header line's length past which the tests= list folds (RFC 5322's "should"; its "must" is 998, and Exim's
+// smtp transport refuses a message with a longer line: message_linelength_limit).
+const FOLD_AT = 78;
+
+/**
+ * The X-Spam-* header lines PROCESS and HEADERS add (SpamAssassin's names), one string per physical line:
+ * a long tests= list folds after a comma onto lines starting with a tab, as SpamAssassin folds it.
+ */
 export function spamHeaderLines(verdict: SpamdVerdict): string[] {
-  const tests = verdict.symbols.map((symbol) => oneLine(symbol.name)).join(",") || "none";
-  return [
-    `X-Spam-Flag: ${verdict.spam ? "YES" : "NO"}`,
-    `X-Spam-Status: ${verdict.spam ? "Yes" : "No"}, score=${number(verdict.score)} required=${
-      number(verdict.threshold)
-    } tests=${tests}`,
-  ];
+  const lines = [`X-Spam-Flag: ${verdict.spam ? "YES" : "NO"}`];
+  let line = `X-Spam-Status: ${verdict.spam ? "Yes" : "No"}, score=${number(verdict.score)} required=${
+    number(verdict.threshold)
+  } tests=`;
+  const names = verdict.symbols.map((symbol) => oneLine(symbol.name));
+  if (names.length === 0) line += "none";
+  names.forEach((name, i) => {
+    const item = i < names.length - 1 ? `${name},` : name;
+    if (line.length + item.length > FOLD_AT && !line.endsWith("=") && line !== "\t") {
+      lines.push(line);
+      line = "\t";
+    }
+    line += item;
+  });
+  lines.push(line);
+  return lines;
 }
 
 function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Uint8Array {

@@ -301,6 +301,27 @@ describe("formatSpamdReply", () => {
     }
   });
 
+  it("PROCESS folds a long tests= list after commas, as SpamAssassin does: no header line over 78", () => {
+    const symbols = Array.from({ length: 100 }, (_, i) => ({ name: `SOME_LONG_TEST_${i}`, score: 0.1 }));
+    const message = "Subject: x\n\nb\n";
+    const reply = text(
+      formatSpamdReply(
+        parse(`PROCESS SPAMC/1.5\r\nContent-length: ${message.length}\r\n\r\n${message}`),
+        verdict({ symbols }),
+      ),
+    );
+    const out = reply.slice(reply.indexOf("\r\n\r\n") + 4);
+    const head = out.slice(0, out.indexOf("\nSubject: x"));
+    for (const line of head.split("\n")) assert.ok(line.length <= 78, line);
+    const unfolded = head.replace(/\n\t/g, "");
+    assert.match(
+      unfolded,
+      /^X-Spam-Flag: YES\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=([^\n]*)$/,
+    );
+    assert.equal(/tests=(.*)$/.exec(unfolded)![1], symbols.map((symbol) => symbol.name).join(","));
+    assert.ok(out.endsWith(message));
+  });
+
   it("a truncated message cannot be PROCESSed: EX_UNAVAILABLE (spamc then passes it on unchanged)", () => {
     const parsed = parseSpamdRequest(
       bytes("PROCESS SPAMC/1.5\r\nContent-length: 5000\r\n\r\n" + "x".repeat(1024)),

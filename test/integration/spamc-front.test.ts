@@ -90,22 +90,30 @@ describe("spamc against the spamd front", () => {
   });
 });
 
-describe("the spamd front past max_scans", () => {
-  let dir: TempDir;
-  let front: Awaited<ReturnType<typeof startFrontDaemon>>;
-  let port: number;
-
+/** A front daemon on a loopback port of its own for the calling describe, `extra` [spamd] lines after listen. */
+function frontOnPort(extra: string) {
+  const started = {} as { dir: TempDir; front: Awaited<ReturnType<typeof startFrontDaemon>>; port: number };
   before(async () => {
-    dir = makeTempDir();
-    port = await freePort();
-    front = await startFrontDaemon(dir, "none", `listen = 127.0.0.1:${port}\nmax_scans = 1\n`);
+    started.dir = makeTempDir();
+    started.port = await freePort();
+    started.front = await startFrontDaemon(
+      started.dir,
+      "none",
+      `listen = 127.0.0.1:${started.port}\n${extra}`,
+    );
   });
   after(() => {
-    front?.daemon.stop();
-    dir?.remove();
+    started.front?.daemon.stop();
+    started.dir?.remove();
   });
+  return started;
+}
+
+describe("the spamd front past max_scans", () => {
+  const started = frontOnPort("max_scans = 1\n");
 
   it("answers EX_TEMPFAIL at once, counts an error, logs the refusal; a freed slot scans again", async () => {
+    const { front, port } = started;
     // One scan still sending its head holds the only slot.
     const holder = net.connect(port, "127.0.0.1");
     await once(holder, "connect");
@@ -138,21 +146,10 @@ describe("the spamd front past max_scans", () => {
 });
 
 describe("the spamd front's max_message_size after a reload", () => {
-  let dir: TempDir;
-  let front: Awaited<ReturnType<typeof startFrontDaemon>>;
-  let port: number;
-
-  before(async () => {
-    dir = makeTempDir();
-    port = await freePort();
-    front = await startFrontDaemon(dir, "none", `listen = 127.0.0.1:${port}\nmax_message_size = 2k\n`);
-  });
-  after(() => {
-    front?.daemon.stop();
-    dir?.remove();
-  });
+  const started = frontOnPort("max_message_size = 2k\n");
 
   it("the report names the bound the front cut at, not a reloaded one it cannot apply yet", async () => {
+    const { front, port } = started;
     const daemon = front.daemon;
     daemon.reload({ ...daemon.config, spamd: { ...daemon.config.spamd!, maxMessageSize: 4096 } });
     const client = net.connect(port, "127.0.0.1");

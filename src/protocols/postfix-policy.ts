@@ -9,10 +9,10 @@ export const POSTFIX_REQUEST = "smtpd_access_policy";
 
 /**
  * Which engine stage a `protocol_state` is asked at. DATA and BDAT (smtpd_data_restrictions, before the
- * body; Postfix 3.4+ says BDAT for the first chunk of CHUNKING) and END-OF-MESSAGE
- * (smtpd_end_of_data_restrictions) all map to `data`: the engine's `data` stage is where the message's
- * recipients are all known (recipient_count), as in Exim's DATA ACL, and each of them can refuse the
- * message as a whole. VRFY and ETRN are no stage of a message: answered accept without asking the engine.
+ * body; Postfix 3.7 says DATA under CHUNKING too, measured, and BDAT is taken should a version send it) and
+ * END-OF-MESSAGE (smtpd_end_of_data_restrictions) all map to `data`: the engine's `data` stage is where
+ * the message's recipients are all known (recipient_count), as in Exim's DATA ACL, and each of them can
+ * refuse the message as a whole. VRFY and ETRN are no stage of a message: answered accept without asking the engine.
  */
 const STAGE_OF_STATE: Readonly<Record<string, Stage>> = {
   CONNECT: "connect",

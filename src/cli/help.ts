@@ -74,16 +74,17 @@ Then run update-exim4.conf and reload Exim.
 
 Prints the lines for /etc/postfix/main.cf that make Postfix ask mailpolicyd's [postfix] listener at
 each RCPT TO (smtpd_recipient_restrictions, after the relay check) and once the message is received
-(smtpd_end_of_data_restrictions), each check with its own timeout, and max_idle from [postfix]
-idle_timeout (whole seconds). Then run 'postfix reload'.
+(smtpd_end_of_data_restrictions), each check with its own timeout (a second above [limits] and
+[spf] timeout, at least 3 s) and max_idle from [postfix] idle_timeout (whole seconds). Then run
+'postfix reload'.
 The address is --listen, or [postfix] listen (else its socket) from --config FILE (default
 ${DEFAULT_CONFIG_FILE}; without a [postfix] section ${POSTFIX_SECTION.listen.default}, with a warning).
 Mail goes on when mailpolicyd does not answer (default_action=DUNNO, fail-open); the lines say how
 to fail closed. Details: /usr/share/doc/mailpolicyd/postfix.md.gz.
 
   --listen HOST:PORT  the loopback address written into the lines (instead of the config's)
-  --config FILE       where to read [postfix] (with --listen, its idle_timeout only); exit 66 when
-                      FILE cannot be read
+  --config FILE       where to read [postfix] and the concerns' timeouts (with --listen, all but
+                      the address); exit 66 when FILE cannot be read
   --fail-closed       defer mail (451 4.3.5) while mailpolicyd does not answer`,
   "exim-setup":
     `Usage: mailpolicyd exim-setup --add | --remove [--listen HOST:PORT] [--config FILE] [--confdir DIR]

@@ -1,16 +1,18 @@
 // `mailpolicyd postfix-snippet`: prints the main.cf lines that make Postfix ask the [postfix] listener,
 // at its address from --listen or from the config's [postfix] section (listen, else socket), with max_idle
-// from its idle_timeout (also under --listen). Only that section is read, so a typo elsewhere in the file
-// does not stop it.
+// from its idle_timeout (also under --listen), and a timeout above the [limits] and [spf] timeouts. Only
+// those keys are read, and a concern's timeout that does not parse is left out, so a typo elsewhere in the
+// file does not stop it.
 import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { type IniSection, parseIni, sectionProblems } from "../config/ini.ts";
-import { POSTFIX_SECTION } from "../config/schema.ts";
+import { type IniDocument, type IniSection, parseIni, sectionProblems } from "../config/ini.ts";
+import { LIMITS_SECTION, POSTFIX_SECTION, SPF_SECTION } from "../config/schema.ts";
 import { loopbackAddress } from "../config/values.ts";
 import {
   DEFAULT_POSTFIX_ENDPOINT,
   inQueueDirectory,
+  policyTimeoutSeconds,
   POSTFIX_QUEUE_DIRECTORY,
   postfixEndpoint,
   postfixSnippet,
@@ -27,7 +29,9 @@ export interface PostfixSnippetOptions {
  * that makes it no answer: a key or the section repeated, which the daemon refuses, so the first value
  * printed here would not be the daemon's.
  */
-function postfixSection(file: string): { section: IniSection } | { note: string } | { problem: string } {
+function postfixSection(
+  file: string,
+): ({ section: IniSection } | { note: string }) & { document?: IniDocument } | { problem: string } {
   let text: string;
   try {
     text = readRegularFile(file); // a FIFO would block: store/regular-file.ts
@@ -38,9 +42,26 @@ function postfixSection(file: string): { section: IniSection } | { note: string 
   const [repeated] = sectionProblems(document, "postfix");
   if (repeated) return { problem: `${file}:${repeated.line}: ${repeated.key}: ${repeated.problem}` };
   const section = document.sections.find((found) => found.name === "postfix");
-  return section
-    ? { section }
-    : { note: `${file} has no [postfix] section: add one, or the daemon does not listen for Postfix` };
+  return section ? { section, document } : {
+    note: `${file} has no [postfix] section: add one, or the daemon does not listen for Postfix`,
+    document,
+  };
+}
+
+/**
+ * The timeouts (ms) of the concerns a Postfix request asks: [limits] always, [spf] when the file has the
+ * section; a value that does not parse is left out (config-test reports it; the daemon would not start).
+ */
+function concernTimeouts(document: IniDocument | undefined): number[] {
+  const timeouts = [];
+  for (const [name, spec] of [["limits", LIMITS_SECTION], ["spf", SPF_SECTION]] as const) {
+    const section = document?.sections.find((found) => found.name === name);
+    if (section === undefined && name === "spf") continue;
+    const raw = (section && rawValue(section, "timeout")) ?? spec.timeout.default;
+    const parsed = v.safeParse(spec.timeout.schema, raw);
+    if (parsed.success) timeouts.push(parsed.output);
+  }
+  return timeouts;
 }
 
 const rawValue = (section: IniSection, key: string) =>
@@ -110,6 +131,9 @@ export function postfixSnippetCommand(options: PostfixSnippetOptions): number | 
   } else if (listen === undefined) {
     process.stderr.write(`mailpolicyd: ${found.note}\n`);
   }
-  process.stdout.write(postfixSnippet(endpoint, options.failClosed, idleSeconds));
+  const timeoutSeconds = policyTimeoutSeconds(
+    concernTimeouts("document" in found ? found.document : undefined),
+  );
+  process.stdout.write(postfixSnippet(endpoint, options.failClosed, { idleSeconds, timeoutSeconds }));
   return 0;
 }

@@ -59,7 +59,7 @@ describe("postfix-snippet's max_idle", () => {
       }
     }
     assert.equal(maxIdle(postfixSnippet()), "300s");
-    assert.equal(maxIdle(postfixSnippet("inet:127.0.0.1:1", false, 17)), "17s");
+    assert.equal(maxIdle(postfixSnippet("inet:127.0.0.1:1", false, { idleSeconds: 17 })), "17s");
   });
 
   it("refuses an invalid idle_timeout (exit 1), with or without --listen", async () => {
@@ -71,6 +71,36 @@ describe("postfix-snippet's max_idle", () => {
         assert.equal(stdout, "");
         assert.match(stderr, /^mailpolicyd: .*c\d+\.conf: \[postfix\] idle_timeout: /);
       }
+    }
+  });
+});
+
+const timeout = (text: string) => text.match(/^ {4}check_policy_service \{ [^,]*, timeout=(\d+s), /m)?.[1];
+
+describe("postfix-snippet's timeout", () => {
+  it("is 3 s for the default concern timeouts, with or without a config", async () => {
+    for (const file of [config("[postfix]\nlisten = 127.0.0.1:10099\n[spf]\n"), dir.file("absent.conf")]) {
+      const { result, stdout, stderr } = await snippet(file, "127.0.0.1:10100");
+      assert.equal(result, 0, stderr);
+      assert.equal(timeout(stdout), "3s");
+    }
+  });
+
+  it("stays a second above the longest of [limits] and [spf] timeout: Postfix gives up after the daemon", async () => {
+    const cases = [
+      ["[limits]\ntimeout = 4s\n", "5s"],
+      ["[spf]\ntimeout = 5500ms\n", "7s"],
+      ["[limits]\ntimeout = 2s\n[spf]\ntimeout = 10s\n", "11s"],
+      ["[spamassassin]\ntimeout = 60s\n", "3s"], // no concern of a Postfix request
+      ["[spf]\ntimeout = soon\n", "3s"], // left out: config-test reports it
+    ];
+    for (const [text, expected] of cases) {
+      const { result, stdout, stderr } = await snippet(
+        config(`[postfix]\nlisten = 127.0.0.1:10099\n${text}`),
+      );
+      assert.equal(result, 0, stderr);
+      assert.equal(timeout(stdout), expected, text);
+      assert.equal(stdout.match(/timeout=\d+s/g)?.length, 3, "both checks and the fail-closed variant");
     }
   });
 });

@@ -158,8 +158,8 @@ Judges a message (a file, or - for standard input) as the daemon's spamd front w
 content rules of the config's [content] and [rule NAME] sections and, with [spamassassin], by that
 spamd; the scores summed against [spamd]'s thresholds. Prints the verdict, the front's answer, the
 total score and each symbol with its score and why it matched. The daemon need not run.
-A message over max_scan_size is read only that far, like the daemon, and its attachments are not
-scanned (the report says so).
+Like the daemon, it reads a message up to [spamd] max_message_size; over [content] max_scan_size, or
+cut short, its attachments are not scanned (with an attachment rule, the report says so).
   --sender ADDR    the envelope sender (default: the null sender)
   --rcpt ADDR      an envelope recipient, for spamtrap rules; give it once per recipient
   --config FILE    where to read the rules (default ${DEFAULT_CONFIG_FILE}; when that file is

@@ -6,6 +6,7 @@
 import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
+import { concernTimeouts } from "../config/concern-timeouts.ts";
 import { type IniDocument, type IniSection, parseIni, sectionProblems } from "../config/ini.ts";
 import { LIMITS_SECTION, POSTFIX_SECTION, SPF_SECTION } from "../config/schema.ts";
 import { loopbackAddress } from "../config/values.ts";
@@ -48,21 +49,11 @@ function postfixSection(
   };
 }
 
-/**
- * The timeouts (ms) of the concerns a Postfix request asks: [limits] always, [spf] when the file has the
- * section; a value that does not parse is left out (config-test reports it; the daemon would not start).
- */
-function concernTimeouts(document: IniDocument | undefined): number[] {
-  const timeouts = [];
-  for (const [name, spec] of [["limits", LIMITS_SECTION], ["spf", SPF_SECTION]] as const) {
-    const section = document?.sections.find((found) => found.name === name);
-    if (section === undefined && name === "spf") continue;
-    const raw = (section && rawValue(section, "timeout")) ?? spec.timeout.default;
-    const parsed = v.safeParse(spec.timeout.schema, raw);
-    if (parsed.success) timeouts.push(parsed.output);
-  }
-  return timeouts;
-}
+/** The concerns a Postfix request asks: the limits always, SPF when the file has [spf]. */
+const POSTFIX_CONCERNS = [
+  { name: "limits", spec: LIMITS_SECTION, always: true },
+  { name: "spf", spec: SPF_SECTION },
+];
 
 const rawValue = (section: IniSection, key: string) =>
   section.entries.find((entry) => entry.key === key)?.value;
@@ -131,9 +122,8 @@ export function postfixSnippetCommand(options: PostfixSnippetOptions): number | 
   } else if (listen === undefined) {
     process.stderr.write(`mailpolicyd: ${found.note}\n`);
   }
-  const timeoutSeconds = policyTimeoutSeconds(
-    concernTimeouts("document" in found ? found.document : undefined),
-  );
+  const document = "document" in found ? found.document : undefined;
+  const timeoutSeconds = policyTimeoutSeconds(concernTimeouts(document, POSTFIX_CONCERNS));
   process.stdout.write(postfixSnippet(endpoint, options.failClosed, { idleSeconds, timeoutSeconds }));
   return 0;
 }

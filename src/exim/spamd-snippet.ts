@@ -8,23 +8,36 @@
 import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
+import { concernTimeouts } from "../config/concern-timeouts.ts";
 import { parseIni } from "../config/ini.ts";
-import { SPAMD_SECTION } from "../config/schema.ts";
+import { CONTENT_SECTION, SPAMASSASSIN_SECTION, SPAMD_SECTION } from "../config/schema.ts";
 
-// Exim waits this long for the whole scan (spam.c: tmo=, 120 s by default); the concerns' own timeouts
-// (SpamAssassin's scan) stay under it, so the front answers first, with its fail_mode.
-const SPAMD_TIMEOUT = "30s";
+/**
+ * How long Exim waits for the whole scan (spam.c: tmo=, 120 s by default), in seconds: 30, or 5 more than
+ * the longest of the front's concerns' timeouts ([spamassassin] 20 s, [content] 2 s by default), so that
+ * the front always answers first, with its fail_mode; past tmo= Exim passes the message on unscanned.
+ */
+export const DEFAULT_SPAMD_WAIT_SECONDS = 30;
+
+export function spamdWaitSeconds(concernTimeoutsMs: readonly number[]): number {
+  const longest = Math.max(0, ...concernTimeoutsMs);
+  return Math.max(DEFAULT_SPAMD_WAIT_SECONDS, Math.ceil(longest / 1000) + 5);
+}
 
 /** Exim's spamd_address for the front: `127.0.0.1 10783 variant=rspamd tmo=30s`, or a socket path. */
-export function spamdAddressSpec(front: { hostname: string; port: number } | string): string {
+export function spamdAddressSpec(
+  front: { hostname: string; port: number } | string,
+  waitSeconds = DEFAULT_SPAMD_WAIT_SECONDS,
+): string {
   const where = typeof front === "string" ? front : `${front.hostname} ${front.port}`;
-  return `${where} variant=rspamd tmo=${SPAMD_TIMEOUT}`;
+  return `${where} variant=rspamd tmo=${waitSeconds}s`;
 }
 
 /**
  * The front's spamd_address from the config's [spamd] (listen, else socket), or undefined without a
- * [spamd] section. Only [spamd] is read, as socket-paths.ts reads [daemon]: a typo elsewhere must not stop
- * the snippet; a bad listen value is left to config-test.
+ * [spamd] section. Only [spamd] and the timeouts of [spamassassin] and [content] are read, as
+ * socket-paths.ts reads [daemon]: a typo elsewhere must not stop the snippet; a bad value is left to
+ * config-test.
  */
 export function spamdAddressFromConfig(file: string): string | undefined {
   let text = "";
@@ -33,13 +46,20 @@ export function spamdAddressFromConfig(file: string): string | undefined {
   } catch {
     return undefined;
   }
-  const section = parseIni(text).sections.find((found) => found.name === "spamd");
+  const document = parseIni(text);
+  const section = document.sections.find((found) => found.name === "spamd");
   if (!section) return undefined;
   const value = (key: string) => section.entries.find((entry) => entry.key === key)?.value;
+  const wait = spamdWaitSeconds(concernTimeouts(document, [
+    { name: "spamassassin", spec: SPAMASSASSIN_SECTION },
+    { name: "content", spec: CONTENT_SECTION },
+  ]));
   const listen = v.safeParse(SPAMD_SECTION.listen.schema, value("listen") ?? SPAMD_SECTION.listen.default);
-  if (listen.success && listen.output && listen.output.port !== 0) return spamdAddressSpec(listen.output);
+  if (listen.success && listen.output && listen.output.port !== 0) {
+    return spamdAddressSpec(listen.output, wait);
+  }
   const socket = value("socket");
-  return socket ? spamdAddressSpec(resolve(dirname(resolve(file)), socket)) : undefined;
+  return socket ? spamdAddressSpec(resolve(dirname(resolve(file)), socket), wait) : undefined;
 }
 
 /** The main-section line. */

@@ -46,6 +46,12 @@ describe("spamd front in the Exim snippets", () => {
         "/run/s.sock variant=rspamd tmo=30s",
       );
       assert.equal(config("[spamd]\nlisten = 127.0.0.1:0\n"), undefined);
+      // Exim waits 5 s more than the front's slowest concern, at least 30 s: the front answers first.
+      assert.equal(config("[spamd]\n[spamassassin]\n[content]\n"), spec, "the defaults: 20 s and 2 s");
+      assert.equal(config("[spamd]\n[spamassassin]\ntimeout = 60s\n"), spec.replace("tmo=30s", "tmo=65s"));
+      assert.equal(config("[spamd]\n[content]\ntimeout = 40500ms\n"), spec.replace("tmo=30s", "tmo=46s"));
+      assert.equal(config("[spamd]\n[spamassassin]\ntimeout = later\n"), spec, "left to config-test");
+      assert.equal(config("[spamd]\n[spf]\ntimeout = 60s\n"), spec, "no concern of the front");
       assert.equal(spamdAddressFromConfig(dir.file("missing.conf")), undefined);
     } finally {
       dir.remove();

@@ -17,6 +17,7 @@ export interface AlertNotice {
   unit?: "messages" | "recipients"; // optional: notices saved by older versions lack it (messages)
   windowMs: number;
   window?: string; // as written in the config; optional, as unit
+  bucket?: boolean; // a bucket's alert period starts at the crossing and ends early when it drains empty
   firstSeen: number;
   lastSeen: number;
   topSubjects: [string, number][];
@@ -42,6 +43,7 @@ export function makeAlertNotice(
     unit: limit.per === "recipient" ? "recipients" : "messages",
     windowMs: limit.windowMs,
     window: limit.window,
+    ...(limit.algorithm === "bucket" ? { bucket: true } : {}),
     firstSeen: counter.start,
     lastSeen: counter.last,
     topSubjects: topEntries(counter.subjects, 10),
@@ -95,6 +97,22 @@ export function subjectLine(template: string, fill: Record<string, string>): str
 export const windowText = (notice: AlertNotice): string =>
   notice.window ?? durationText(String(notice.windowMs / 1000))!;
 
+/**
+ * When the key was counted. A bucket has no window of counting: its alert period starts at the crossing
+ * (policy/rate.ts, rollCounter), which is not when the key was first seen, and a new period starts as soon
+ * as the bucket has drained empty, which may be long before a window has passed.
+ */
+function times(notice: AlertNotice): string {
+  const ends = formatTime(notice.firstSeen + notice.windowMs);
+  return notice.bucket
+    ? `Crossed:     ${formatTime(notice.firstSeen)} (start of the alert period)\n` +
+      `Last seen:   ${formatTime(notice.lastSeen)}\n` +
+      `Period ends: ${ends}, or when the bucket drains empty\n\n`
+    : `First seen:  ${formatTime(notice.firstSeen)} (start of the window)\n` +
+      `Last seen:   ${formatTime(notice.lastSeen)}\n` +
+      `Window ends: ${ends}\n\n`;
+}
+
 /** `{key}`, `{count}`, `{limit}` and `{rule}` in the configured subject are filled in; the seed's plain
  * subject stays as it is. */
 export function composeAlertMail(
@@ -114,14 +132,15 @@ export function composeAlertMail(
     `Who:         ${notice.key}\n` +
     `Rule:        ${notice.limit} (per ${notice.keyKind})\n` +
     `How many:    ${notice.count} ${notice.unit ?? "messages"} in ${window}, limit ${notice.limitCount}\n` +
-    `First seen:  ${formatTime(notice.firstSeen)} (start of the window)\n` +
-    `Last seen:   ${formatTime(notice.lastSeen)}\n` +
-    `Window ends: ${formatTime(notice.firstSeen + notice.windowMs)}\n\n` +
+    times(notice) +
     `Top subjects:\n${table(notice.topSubjects, "(none reported: the request carried no subject)")}\n` +
     `Top client IPs:\n${
       table(notice.topClientIps, "(none reported: the request carried no client address)")
     }\n` +
-    `One alert per key and window: there is no other for this key\n` +
-    `before the window ends.\n`;
+    (notice.bucket
+      ? `One alert per key and alert period: there is no other for this key\n` +
+        `before the period ends or its bucket has drained empty.\n`
+      : `One alert per key and window: there is no other for this key\n` +
+        `before the window ends.\n`);
   return { from: settings.from, to: settings.to, cc: settings.cc, subject, text: sevenBitText(text) };
 }

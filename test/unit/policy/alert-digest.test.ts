@@ -78,4 +78,15 @@ describe("composeDigestMail", () => {
     const mail = composeDigestMail(notices, { ...MAIL, subject: "[{rule}] {key}, {count} messages" }, "mx1");
     assert.equal(mail.subject, "[thresholds] 5 keys, 105 messages");
   });
+
+  it("says that a bucket's key may be alerted again once its bucket has drained empty", () => {
+    const plain = composeDigestMail(notices, { ...MAIL, subject: "x" }, "mx1").text;
+    assert.doesNotMatch(plain, /bucket/);
+    const withBucket = [...notices.slice(1), { ...notices[0], bucket: true }];
+    const text = composeDigestMail(withBucket, { ...MAIL, subject: "x" }, "mx1").text;
+    assert.match(
+      text.replace(/\n/g, " "),
+      /before its window ends \(a bucket's alert period: or it drains empty\)/,
+    );
+  });
 });

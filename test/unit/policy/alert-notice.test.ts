@@ -1,7 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type AlertNotice, composeAlertMail, makeAlertNotice } from "../../../src/policy/alert-notice.ts";
-import { ALERT_PENDING, recordSighting, type SenderCounter } from "../../../src/policy/sender-counter.ts";
+import { commit, levelWith, newCounter, rollCounter } from "../../../src/policy/rate.ts";
+import {
+  ALERT_NONE,
+  ALERT_PENDING,
+  recordSighting,
+  type SenderCounter,
+} from "../../../src/policy/sender-counter.ts";
 import { limitConfig } from "../../helpers/limit-config.ts";
 
 const LIMIT = limitConfig({ name: "thresholds", count: 20, burst: 20, windowMs: 300_000, window: "300s" });
@@ -84,6 +90,41 @@ describe("composeAlertMail", () => {
     assert.deepEqual([n.count, n.limitCount, n.unit, n.window], [30, 30, "recipients", "90m"]);
     const text = composeAlertMail(n, { ...SEED, subject: "x" }, "h").text;
     assert.match(text, /^How many: {4}30 recipients in 90m, limit 30$/m);
+  });
+
+  // A bucket's alert period starts at the crossing and a new one starts once the bucket has drained empty
+  // (policy/rate.ts): the mail of a bucket said "First seen" for the crossing and promised no other alert
+  // before a window end that a second alert came long before.
+  it("tells a bucket's crossing and alert period, not a window's first sighting and end", () => {
+    const limit = limitConfig({
+      algorithm: "bucket",
+      count: 60,
+      burst: 5,
+      windowMs: 3_600_000,
+      window: "1h",
+    });
+    const counter = newCounter(START);
+    const notices: AlertNotice[] = [];
+    const send = (at: number) => {
+      rollCounter(counter, limit, at);
+      const level = levelWith(counter, limit, at, 1);
+      if (level <= 5) return commit(counter, 1, at);
+      if (counter.alert !== ALERT_NONE) return;
+      counter.alert = ALERT_PENDING;
+      notices.push(makeAlertNotice(limit, "k@x", counter, Math.ceil(level)));
+    };
+    for (let i = 0; i <= 5; i++) send(START + i * 1000); // the sixth, at 12:00:05, crosses
+    for (let i = 0; i <= 5; i++) send(START + 600_000 + i * 1000); // drained empty by then: crosses again
+    assert.equal(notices.length, 2);
+    assert.ok(notices[1].lastSeen < notices[0].firstSeen + limit.windowMs, "the second within the hour");
+    const text = composeAlertMail(notices[0], { ...SEED, subject: "x" }, "h").text;
+    assert.doesNotMatch(text, /First seen/, "12:00:05 is not when the key was first seen");
+    assert.match(text, /^Crossed: +2024-05-01 12:00:05 UTC/m);
+    assert.match(text, /^Period ends: +2024-05-01 13:00:05 UTC, or when the bucket drains empty$/m);
+    assert.doesNotMatch(text, /no other for this key\nbefore the window ends/);
+    assert.match(text, /no other for this key\nbefore the period ends or its bucket has drained empty/);
+    const fixedText = composeAlertMail(notice(), { ...SEED, subject: "x" }, "h").text;
+    assert.match(fixedText, /^First seen: +2024-05-01 12:00:00 UTC \(start of the window\)$/m);
   });
 
   it("reads a notice saved by an older version, without unit and window text", () => {

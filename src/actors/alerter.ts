@@ -105,6 +105,8 @@ function withdraw(context: AlerterContext, id: string): void {
     if (at < 0) continue;
     notices.splice(at, 1);
     if (notices.length === 0) context.queue.splice(i, 1);
+    // A digest left with one key goes out as that key's alert, as digestBatches makes a batch of one.
+    else if (notices.length === 1) context.queue[i].digest = false;
     return;
   }
   const held = context.held.findIndex((notice) => notice.id === id);

@@ -236,6 +236,37 @@ describe("alerter machine: delivery through a fake transport", () => {
     actor.stop();
   });
 
+  // When the outbox is full the counters actor withdraws its oldest alerts, which may be all but one of a
+  // digest waiting in the queue behind a relay that is down: the one left used to go out as a "digest of 1
+  // keys" ("1 keys passed their limits at about the same time ... so this one mail lists them all").
+  it("sends a queued digest that withdrawals left with one key as that key's own alert", async () => {
+    const transport = fakeTransport([smtpError("connect ECONNREFUSED 127.0.0.1:25")]);
+    const { actor, clock, metrics, inState } = startAlerter(
+      alertsConfig("retry_min = 1h\nretry_max = 1h\ndigest_after = 1\ndigest_window = 1s\n"),
+      transport.send,
+    );
+    actor.send({ type: "alert", notice: notice(1) });
+    await inState("backingOff");
+    actor.send({ type: "alert", notice: notice(2) });
+    actor.send({ type: "alert", notice: notice(3) });
+    clock.increment(1000); // the digest of k2 and k3 joins the queue behind k1
+    assert.deepEqual(actor.getSnapshot().context.queue.map((item) => idsOf(item.notices)), [
+      ["k1@example.org"],
+      ["k2@example.org", "k3@example.org"],
+    ]);
+    actor.send({ type: "alert.withdraw", id: notice(2).id });
+    clock.increment(3_600_000);
+    await waitFor(
+      actor,
+      () => transport.mails.length === 3 && actor.getSnapshot().matches({ delivery: "idle" }),
+    );
+    const last = transport.mails[2];
+    assert.equal(last.subject, "Mail Abuse Alert");
+    assert.match(last.text, /^mailpolicyd on .*: a sender passed its limit\.\n\nWho: +k3@example\.org$/m);
+    assert.equal(metrics.alertDigests, 0);
+    actor.stop();
+  });
+
   it("parks a mail still failing retry_for after its key crossed, and backs off before the next", async () => {
     const transport = fakeTransport([smtpError("connect ETIMEDOUT")]);
     const { actor, clock, lines, metrics, inState } = startAlerter(

@@ -101,7 +101,9 @@ export function composeDigestMail(
     }\n` +
     `One alert per key and window: none of these keys is alerted again\n` +
     `before its window ends${
-      notices.some((notice) => notice.bucket) ? " (a bucket's alert period: or it drains empty)" : ""
+      notices.some((notice) => notice.algorithm === "bucket")
+        ? " (a bucket's alert period: or it drains empty)"
+        : ""
     }. "mailpolicyd show KEY" has a key's details.\n`;
   return { from: settings.from, to: settings.to, cc: settings.cc, subject, text: sevenBitText(text) };
 }

@@ -17,7 +17,8 @@ export interface AlertNotice {
   unit?: "messages" | "recipients"; // optional: notices saved by older versions lack it (messages)
   windowMs: number;
   window?: string; // as written in the config; optional, as unit
-  bucket?: boolean; // a bucket's alert period starts at the crossing and ends early when it drains empty
+  // Absent for a fixed window (and in notices saved by older versions): the mail tells what was counted.
+  algorithm?: "sliding" | "bucket";
   firstSeen: number;
   lastSeen: number;
   topSubjects: [string, number][];
@@ -43,7 +44,7 @@ export function makeAlertNotice(
     unit: limit.per === "recipient" ? "recipients" : "messages",
     windowMs: limit.windowMs,
     window: limit.window,
-    ...(limit.algorithm === "bucket" ? { bucket: true } : {}),
+    ...(limit.algorithm === "fixed" ? {} : { algorithm: limit.algorithm }),
     firstSeen: counter.start,
     lastSeen: counter.last,
     topSubjects: topEntries(counter.subjects, 10),
@@ -98,19 +99,28 @@ export const windowText = (notice: AlertNotice): string =>
   notice.window ?? durationText(String(notice.windowMs / 1000))!;
 
 /**
- * When the key was counted. A bucket has no window of counting: its alert period starts at the crossing
- * (policy/rate.ts, rollCounter), which is not when the key was first seen, and a new period starts as soon
- * as the bucket has drained empty, which may be long before a window has passed.
+ * When the key was counted. A fixed window starts at the key's first request in it. A sliding window's
+ * start moves on by whole windows, to a time when the key may have sent nothing, and the window before it
+ * weighs in the count (and its subjects are listed). A bucket has no window of counting: its alert period
+ * starts at the crossing (policy/rate.ts, rollCounter), and a new period starts as soon as the bucket has
+ * drained empty, which may be long before a window has passed.
  */
 function times(notice: AlertNotice): string {
   const ends = formatTime(notice.firstSeen + notice.windowMs);
-  return notice.bucket
-    ? `Crossed:     ${formatTime(notice.firstSeen)} (start of the alert period)\n` +
-      `Last seen:   ${formatTime(notice.lastSeen)}\n` +
-      `Period ends: ${ends}, or when the bucket drains empty\n\n`
-    : `First seen:  ${formatTime(notice.firstSeen)} (start of the window)\n` +
-      `Last seen:   ${formatTime(notice.lastSeen)}\n` +
-      `Window ends: ${ends}\n\n`;
+  const last = `Last seen:   ${formatTime(notice.lastSeen)}\n`;
+  switch (notice.algorithm) {
+    case "bucket":
+      return `Crossed:     ${formatTime(notice.firstSeen)} (start of the alert period)\n` + last +
+        `Period ends: ${ends}, or when the bucket drains empty\n\n`;
+    case "sliding":
+      return `Since:       ${
+        formatTime(notice.firstSeen - notice.windowMs)
+      } (this and the previous window)\n` +
+        last + `Window ends: ${ends}\n\n`;
+    default:
+      return `First seen:  ${formatTime(notice.firstSeen)} (start of the window)\n` + last +
+        `Window ends: ${ends}\n\n`;
+  }
 }
 
 /** `{key}`, `{count}`, `{limit}` and `{rule}` in the configured subject are filled in; the seed's plain
@@ -137,7 +147,7 @@ export function composeAlertMail(
     `Top client IPs:\n${
       table(notice.topClientIps, "(none reported: the request carried no client address)")
     }\n` +
-    (notice.bucket
+    (notice.algorithm === "bucket"
       ? `One alert per key and alert period: there is no other for this key\n` +
         `before the period ends or its bucket has drained empty.\n`
       : `One alert per key and window: there is no other for this key\n` +

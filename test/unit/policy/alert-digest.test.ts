@@ -82,7 +82,7 @@ describe("composeDigestMail", () => {
   it("says that a bucket's key may be alerted again once its bucket has drained empty", () => {
     const plain = composeDigestMail(notices, { ...MAIL, subject: "x" }, "mx1").text;
     assert.doesNotMatch(plain, /bucket/);
-    const withBucket = [...notices.slice(1), { ...notices[0], bucket: true }];
+    const withBucket = [...notices.slice(1), { ...notices[0], algorithm: "bucket" as const }];
     const text = composeDigestMail(withBucket, { ...MAIL, subject: "x" }, "mx1").text;
     assert.match(
       text.replace(/\n/g, " "),

@@ -127,6 +127,30 @@ describe("composeAlertMail", () => {
     assert.match(fixedText, /^First seen: +2024-05-01 12:00:00 UTC \(start of the window\)$/m);
   });
 
+  // A sliding window's start moves on by whole windows and the window before it weighs in: the mail said
+  // "First seen" for a time at which the key had sent nothing, an hour after its first counted message.
+  it("tells a sliding window's span, not a first sighting at the window's start", () => {
+    const limit = limitConfig({ algorithm: "sliding", count: 10, windowMs: 3_600_000, window: "1h" });
+    const counter = newCounter(START);
+    let crossing: AlertNotice | undefined;
+    const send = (at: number) => {
+      rollCounter(counter, limit, at);
+      const level = levelWith(counter, limit, at, 1);
+      if (level <= 10) return commit(counter, 1, at);
+      if (counter.alert !== ALERT_NONE) return;
+      counter.alert = ALERT_PENDING;
+      crossing = makeAlertNotice(limit, "k@x", counter, Math.ceil(level));
+    };
+    for (let i = 0; i < 8; i++) send(START + i * 1000); // 12:00:00 to 12:00:07
+    for (let i = 0; i < 6; i++) send(START + 4_200_000 + i * 1000); // from 13:10:00: 8 * 5/6 + 4 > 10
+    assert.ok(crossing, "crossed");
+    assert.equal(crossing.firstSeen, START + 3_600_000, "the window starts at 13:00, when nothing was sent");
+    const text = composeAlertMail(crossing, { ...SEED, subject: "x" }, "h").text;
+    assert.doesNotMatch(text, /First seen/);
+    assert.match(text, /^Since: +2024-05-01 12:00:00 UTC \(this and the previous window\)$/m);
+    assert.match(text, /^Window ends: +2024-05-01 14:00:00 UTC$/m);
+  });
+
   it("reads a notice saved by an older version, without unit and window text", () => {
     const { unit: _unit, window: _window, ...old } = notice();
     const text = composeAlertMail({ ...old, windowMs: 3_600_000 }, { ...SEED, subject: "x" }, "h").text;

@@ -36,6 +36,9 @@ export function outboxEntryProblem(entry: unknown): string | undefined {
     return "unit: neither messages nor recipients";
   }
   if (notice.window !== undefined && !isText(notice.window)) return "window: not a text";
+  if (notice.algorithm !== undefined && notice.algorithm !== "sliding" && notice.algorithm !== "bucket") {
+    return "algorithm: neither sliding nor bucket";
+  }
   for (const field of ["topSubjects", "topClientIps"] as const) {
     if (!isTop(notice[field])) return `${field}: not a list of [text, count]`;
   }

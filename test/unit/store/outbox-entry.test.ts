@@ -47,6 +47,11 @@ describe("outboxEntryProblem", () => {
     assert.equal(outboxEntryProblem({ ...GOOD, limitCount: Number.NaN }), "limitCount: not a number");
     assert.equal(outboxEntryProblem({ ...GOOD, unit: "bytes" }), "unit: neither messages nor recipients");
     assert.equal(
+      outboxEntryProblem({ ...GOOD, algorithm: "fixed" }),
+      "algorithm: neither sliding nor bucket",
+    );
+    assert.equal(outboxEntryProblem({ ...GOOD, algorithm: "bucket" }), undefined);
+    assert.equal(
       outboxEntryProblem({ ...GOOD, topSubjects: [["x"]] }),
       "topSubjects: not a list of [text, count]",
     );

@@ -5,9 +5,13 @@ import type { Logger } from "../log.ts";
 import type { ContentPolicy } from "../model/content.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import { scanMessage } from "../content/scan.ts";
+import { rateLimitedWarning } from "../listeners/connection-bound.ts";
 import type { Concern, ConcernReply } from "./concern.ts";
 
 export function contentConcern(policy: () => ContentPolicy | undefined, log: Logger): Concern {
+  // Once per 10 s with a count, not a line per message: the engine logs the incident once already, and a
+  // scan that throws on one message (a bug) would throw on each of a flood.
+  const scanFailed = rateLimitedWarning(log, "content", "scan failed: the engine answers with fail_mode");
   const ask = (request: PolicyRequest, reply: ConcernReply) => {
     const rules = policy();
     if (request.form !== "message" || rules === undefined) return reply(undefined, 0, "error");
@@ -16,7 +20,7 @@ export function contentConcern(policy: () => ContentPolicy | undefined, log: Log
       answer = scanMessage(request, rules);
     } catch (error) {
       // A scan is written never to throw; if one does, the message gets [content] fail_mode.
-      log.warn("content", "scan failed", { error: (error as Error).message });
+      scanFailed({ error: (error as Error).message });
       return reply(undefined, 0, "error");
     }
     reply(answer);

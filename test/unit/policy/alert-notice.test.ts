@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type AlertNotice, composeAlertMail, makeAlertNotice } from "../../../src/policy/alert-notice.ts";
-import { commit, levelWith, newCounter, rollCounter } from "../../../src/policy/rate.ts";
+import { capacity, commit, levelWith, newCounter, rollCounter } from "../../../src/policy/rate.ts";
 import {
   ALERT_NONE,
   ALERT_PENDING,
@@ -25,6 +25,24 @@ function counter(withSightings: boolean): SenderCounter {
 
 const notice = (key = "spam@example.net", withSightings = true): AlertNotice =>
   makeAlertNotice(LIMIT, key, counter(withSightings), 21);
+
+/**
+ * A key counted one request at a time under `limit` from START, as the memory store does: the crossings'
+ * notices (one per alert period: the alert state stays pending after the first).
+ */
+function counting(limit: ReturnType<typeof limitConfig>) {
+  const counter = newCounter(START);
+  const notices: AlertNotice[] = [];
+  const send = (at: number) => {
+    rollCounter(counter, limit, at);
+    const level = levelWith(counter, limit, at, 1);
+    if (level <= capacity(limit)) return commit(counter, 1, at);
+    if (counter.alert !== ALERT_NONE) return;
+    counter.alert = ALERT_PENDING;
+    notices.push(makeAlertNotice(limit, "k@x", counter, Math.ceil(level)));
+  };
+  return { send, notices };
+}
 
 describe("makeAlertNotice", () => {
   it("identifies the alert by limit, key and window start", () => {
@@ -103,16 +121,7 @@ describe("composeAlertMail", () => {
       windowMs: 3_600_000,
       window: "1h",
     });
-    const counter = newCounter(START);
-    const notices: AlertNotice[] = [];
-    const send = (at: number) => {
-      rollCounter(counter, limit, at);
-      const level = levelWith(counter, limit, at, 1);
-      if (level <= 5) return commit(counter, 1, at);
-      if (counter.alert !== ALERT_NONE) return;
-      counter.alert = ALERT_PENDING;
-      notices.push(makeAlertNotice(limit, "k@x", counter, Math.ceil(level)));
-    };
+    const { send, notices } = counting(limit);
     for (let i = 0; i <= 5; i++) send(START + i * 1000); // the sixth, at 12:00:05, crosses
     for (let i = 0; i <= 5; i++) send(START + 600_000 + i * 1000); // drained empty by then: crosses again
     assert.equal(notices.length, 2);
@@ -131,19 +140,11 @@ describe("composeAlertMail", () => {
   // "First seen" for a time at which the key had sent nothing, an hour after its first counted message.
   it("tells a sliding window's span, not a first sighting at the window's start", () => {
     const limit = limitConfig({ algorithm: "sliding", count: 10, windowMs: 3_600_000, window: "1h" });
-    const counter = newCounter(START);
-    let crossing: AlertNotice | undefined;
-    const send = (at: number) => {
-      rollCounter(counter, limit, at);
-      const level = levelWith(counter, limit, at, 1);
-      if (level <= 10) return commit(counter, 1, at);
-      if (counter.alert !== ALERT_NONE) return;
-      counter.alert = ALERT_PENDING;
-      crossing = makeAlertNotice(limit, "k@x", counter, Math.ceil(level));
-    };
+    const { send, notices } = counting(limit);
     for (let i = 0; i < 8; i++) send(START + i * 1000); // 12:00:00 to 12:00:07
     for (let i = 0; i < 6; i++) send(START + 4_200_000 + i * 1000); // from 13:10:00: 8 * 5/6 + 4 > 10
-    assert.ok(crossing, "crossed");
+    assert.equal(notices.length, 1, "crossed once");
+    const [crossing] = notices;
     assert.equal(crossing.firstSeen, START + 3_600_000, "the window starts at 13:00, when nothing was sent");
     const text = composeAlertMail(crossing, { ...SEED, subject: "x" }, "h").text;
     assert.doesNotMatch(text, /First seen/);

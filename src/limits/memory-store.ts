@@ -25,7 +25,7 @@ import {
 } from "../policy/sender-counter.ts";
 import { type SenderDetail, senderDetail } from "../policy/sender-report.ts";
 import { mergeRestored } from "../policy/restored-counter.ts";
-import { holdsInstance, withInstance } from "../policy/counted-messages.ts";
+import { holdsInstance, withNewInstance } from "../policy/counted-messages.ts";
 import { lastCopy } from "../policy/unshared-text.ts";
 import { createTimerWheel, type TimerWheel } from "../store/timer-wheel.ts";
 import { createTopSenders } from "../store/top-senders.ts";
@@ -168,7 +168,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       addCost(counter, probe.charge, at);
       const instance = probe.instance;
       if (instance !== undefined && !holdsInstance(counter.instance, instance)) {
-        counter.instance = withInstance(counter.instance, keptInstance.of(instance));
+        counter.instance = withNewInstance(counter.instance, keptInstance.of(instance));
       }
     }
     counter.last = at;

@@ -23,7 +23,7 @@
 // trip even under a second limit (per client network, warn). What they miss meanwhile: the same notes, and
 // a crossing of theirs is reported on the first request the cache does not refuse.
 import type { LimitConfig } from "../model/limit.ts";
-import { holdsInstance, mergedInstances, withInstance } from "../policy/counted-messages.ts";
+import { holdsInstance, mergedInstances, withInstance, withNewInstance } from "../policy/counted-messages.ts";
 import { capacity } from "../policy/rate.ts";
 import { outranks, refuses } from "../policy/verdict.ts";
 import { unsharedText } from "../policy/unshared-text.ts";
@@ -159,7 +159,7 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
       if (entry === undefined) return false;
       entry.pending += probe.charge;
       if (probe.instance !== undefined && !holdsInstance(entry.instance, probe.instance)) {
-        entry.instance = withInstance(entry.instance, unsharedText(probe.instance));
+        entry.instance = withNewInstance(entry.instance, unsharedText(probe.instance));
       }
       return true;
     },

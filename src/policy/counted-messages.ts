@@ -24,8 +24,12 @@ export function holdsInstance(counted: string | undefined, instance: string): bo
 
 /** `counted` with `instance` as its newest message, the oldest past MESSAGES_REMEMBERED dropped. */
 export function withInstance(counted: string | undefined, instance: string): string {
+  return holdsInstance(counted, instance) ? counted! : withNewInstance(counted, instance);
+}
+
+/** withInstance for an `instance` the caller found `counted` does not hold: the scan is not made again. */
+export function withNewInstance(counted: string | undefined, instance: string): string {
   if (counted === undefined || counted === "") return instance;
-  if (holdsInstance(counted, instance)) return counted;
   return `${instance}\n${newest(counted, MESSAGES_REMEMBERED - 1)}`;
 }
 

@@ -11,7 +11,8 @@
 //                 postfix: the [postfix] listener (Postfix's policy delegation, persistent connections, RCPT
 //                 blocks as Postfix 3.7 sends them, the same limits as the readsocket scenarios) against the
 //                 Bun.listen reference that answers action=DUNNO and the floor (test/bench/floor-server.ts: a
-//                 server that only counts), in interleaved rounds
+//                 server that only counts), in interleaved rounds; with Debian's postfwd and policyd-rate-limit
+//                 in them too when installed (as root)
 //                 spf: warm SPF checks/s in-process for a record with two includes, cold checks of a
 //                 three-include record against a local nsd (test/bench/spf-check.ts), and the CPU per request
 //                 [spf] adds on the policy socket (attribute form, uniform 1e5 senders of one domain from 250
@@ -367,9 +368,47 @@ async function measureInterleaved(scenario) {
 // listener on loopback TCP, and the Bun.listen reference answering action=DUNNO to each block, both driven
 // by the load generator's persistent connections (one per client, as an smtpd process keeps one), in
 // interleaved rounds, with the floor (floor-server.ts: what counting alone costs, docs/decisions.md "The
-// floor"). Postfix's peers (postfwd2, policyd-rate-limit) were measured at ~1 200 req/s on this
-// kind of machine: POSTFIX_PEERS_RPS.
-const POSTFIX_PEERS_RPS = 1200;
+// floor"), and Postfix's peers from Debian where they are installed (as root: they switch to nobody).
+// Each peer gets the nearest rules it has to the daemon's: postfwd2 a rate() per sender (100/1h) and one
+// per client address (its keys are whole items, no /24), policyd-rate-limit its one limit per sender
+// (100/1h, in its default SQLite store; it has no second key kind).
+const POSTFIX_PEERS = ["postfwd2", "policyd-rate-limit"];
+const PEER_BINARIES = { postfwd2: "/usr/sbin/postfwd2", "policyd-rate-limit": "/usr/bin/policyd-rate-limit" };
+const peersMissing = () =>
+  process.getuid() !== 0
+    ? "needs root (they switch to nobody)"
+    : Object.values(PEER_BINARIES).every((binary) => existsSync(binary))
+    ? undefined
+    : "needs apt-get install postfwd policyd-rate-limit";
+// Their argv and files: neither can stay in the foreground with its counters (postfwd2's rate() needs its
+// cache process, which --nodaemon does not start), so each writes a pidfile that stop() signals.
+async function peerCommand(kind, dir, address) {
+  const [host, port] = address.split(":");
+  const pidfile = join(dir, "pid");
+  if (kind === "postfwd2") {
+    const rules = join(dir, "postfwd.cf");
+    writeFileSync(
+      rules,
+      "id=SENDER; protocol_state==RCPT; action=rate(sender/100/3600/450 4.7.1 sender over its limit)\n" +
+        "id=NETWORK; protocol_state==RCPT; action=rate(client_address/1000000/3600/450 4.7.1 over its limit)\n",
+    );
+    const cache = `tcp:127.0.0.1:${await freePort()}`;
+    const args = ["-f", rules, "--server_socket", `tcp:${address}`, "--cache_socket", cache, "-u", "nobody"];
+    return { pidfile, args: [...args, "-g", "nogroup", "--pidfile", pidfile] };
+  }
+  const config = join(dir, "policyd-rate-limit.yaml");
+  writeFileSync(
+    config,
+    `debug: False\nuser: "nobody"\ngroup: "nogroup"\npidfile: "${pidfile}"\nbackend: 0\n` +
+      `sqlite_config:\n    database: "${join(dir, "db.sqlite3")}"\nSOCKET: ["${host}", ${port}]\n` +
+      `limits:\n    - [100, 3600]\nlimits_by_id: {}\nlimit_by_sasl: False\nlimit_by_sender: True\n` +
+      `limit_by_ip: False\nlimited_networks: []\nsuccess_action: "dunno"\n` +
+      `fail_action: "defer_if_permit Rate limit reach, retry later"\ndb_error_action: "dunno"\nreport: False\n` +
+      `delay_to_close: 300\n`,
+  );
+  execFileSync("chown", ["nobody:nogroup", dir]); // its SQLite file and pidfile, written as nobody
+  return { pidfile, args: ["-f", config] };
+}
 async function startPostfixServer(kind) {
   const dir = join(work, `${kind}-${serversStarted++}`);
   mkdirSync(dir);
@@ -378,6 +417,7 @@ async function startPostfixServer(kind) {
   let args = kind === "floor"
     ? [join(root, "test/bench/floor-server.ts"), address, "postfix"]
     : [join(root, "test/bench/reference-server.ts"), address, "--postfix"];
+  let pidfile;
   if (kind === "mailpolicyd" || kind === "baseline") {
     const config = join(dir, "mailpolicyd.conf");
     writeFileSync(
@@ -389,6 +429,10 @@ async function startPostfixServer(kind) {
     );
     const binary = kind === "baseline" ? values.baseline : join(root, "dist/mailpolicyd");
     [command, args] = [binary, ["run", "--config", config]];
+  } else if (POSTFIX_PEERS.includes(kind)) {
+    chmodSync(work, 0o755); // the peers read their rules as nobody
+    ({ pidfile, args } = await peerCommand(kind, dir, address));
+    command = PEER_BINARIES[kind];
   }
   const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
@@ -397,20 +441,36 @@ async function startPostfixServer(kind) {
     if (i > 2000) throw new Error(`${kind} (postfix) did not start:\n${log}`);
     await sleep(2);
   }
+  // The process whose CPU is the server's: for postfwd2, its daemon, whose preforked children do the work
+  // (cpuSeconds counts them only once they exit, so postfwd2 has no CPU figure).
+  const pid = pidfile ? Number(readFileSync(pidfile, "utf8")) : child.pid;
   return {
     child,
+    pid,
     address,
-    stop: () =>
-      new Promise((resolve) => {
-        child.on("exit", resolve);
-        child.kill("SIGTERM");
-      }),
+    stop: async () => {
+      const gone = new Promise((resolve) => child.exitCode !== null ? resolve() : child.on("exit", resolve));
+      process.kill(pid, "SIGTERM");
+      for (let alive = true; alive; await sleep(10)) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          alive = false;
+        }
+      }
+      await gone;
+    },
   };
 }
 
 async function measurePostfix() {
   const servers = new Map();
-  for (const kind of ["reference", "floor", "mailpolicyd", ...(values.baseline ? ["baseline"] : [])]) {
+  const missing = peersMissing();
+  if (missing) process.stdout.write(`postfix: Postfix's peers not measured (${missing})\n`);
+  const peers = missing ? [] : POSTFIX_PEERS;
+  for (
+    const kind of ["reference", "floor", "mailpolicyd", ...(values.baseline ? ["baseline"] : []), ...peers]
+  ) {
     servers.set(kind, await startPostfixServer(kind));
   }
   const rows = [];
@@ -424,9 +484,9 @@ async function measurePostfix() {
     for (let round = 0; round < rounds; round++) {
       for (const kind of round % 2 === 0 ? [...servers.keys()] : [...servers.keys()].reverse()) {
         const server = servers.get(kind);
-        const cpuStart = cpuSeconds(server.child.pid);
+        const cpuStart = cpuSeconds(server.pid);
         loads.get(kind).push(drive(server.address, mode, keys, "postfix", seconds / rounds, 0, false, true));
-        cpu.set(kind, cpu.get(kind) + cpuSeconds(server.child.pid) - cpuStart);
+        cpu.set(kind, cpu.get(kind) + cpuSeconds(server.pid) - cpuStart);
       }
     }
     const combined = new Map([...loads].map(([kind, load]) => [kind, combine(load)]));
@@ -447,7 +507,11 @@ async function measurePostfix() {
       reference_errors: reference.errors,
       reference_cpu_us_per_request: cpuPerRequest("reference"),
       of_reference: Math.round((daemon.rps / reference.rps) * 1000) / 10,
-      of_peers: Math.round((daemon.rps / POSTFIX_PEERS_RPS) * 10) / 10,
+      peers: Object.fromEntries(peers.map((kind) => {
+        const peer = combined.get(kind);
+        const times = Math.round((daemon.rps / peer.rps) * 10) / 10;
+        return [kind, { rps: peer.rps, p99_us: peer.p99_us, errors: peer.errors, times }];
+      })),
       ...(baseline
         ? {
           baseline_rps: baseline.rps,
@@ -457,7 +521,7 @@ async function measurePostfix() {
         : {}),
     });
   }
-  const rss = rssBytes(servers.get("mailpolicyd").child.pid);
+  const rss = rssBytes(servers.get("mailpolicyd").pid);
   for (const server of servers.values()) await server.stop();
   // The listener's own work without sockets (test/bench/postfix-inprocess.ts): the rest is the runtime's.
   const inProcess = JSON.parse(
@@ -465,7 +529,7 @@ async function measurePostfix() {
       encoding: "utf8",
     }),
   );
-  return { rows, in_process: inProcess, rss_mb: Math.round(rss / 1e5) / 10, peers_rps: POSTFIX_PEERS_RPS };
+  return { rows, in_process: inProcess, rss_mb: Math.round(rss / 1e5) / 10, peers_not_measured: missing };
 }
 
 // The SPF concern (--only spf): the in-process figures of test/bench/spf-check.ts, then the daemon with and
@@ -930,8 +994,11 @@ const otherMarkdown = [
       `CPU a request (reference ${row.reference_rps} req/s, p99 ${row.reference_p99_us} µs, ` +
       `${row.reference_cpu_us_per_request} µs CPU: ${row.of_reference} %; the floor that only counts ` +
       `${row.floor_rps} req/s, ${row.floor_cpu_us_per_request} µs CPU, ${row.floor_of_reference} %; ` +
-      `${row.of_peers}× the ` +
-      `~${postfix.peers_rps} req/s of postfwd2 and policyd-rate-limit` +
+      (postfix.peers_not_measured
+        ? `the peers not measured: ${postfix.peers_not_measured}`
+        : Object.entries(row.peers).map(([kind, peer]) =>
+          `${peer.times}× ${kind} (${peer.rps} req/s, p99 ${peer.p99_us} µs, ${peer.errors} errors)`
+        ).join(", ")) +
       (row.baseline_rps
         ? `; baseline ${row.baseline_rps} req/s, ${row.baseline_cpu_us_per_request} µs CPU, ` +
           `${row.baseline_of_reference} %)`

@@ -24,6 +24,13 @@ export interface SenderDetail extends SenderRow {
   clientIps: [string, number][];
 }
 
+// A limit with `alert = no` marks its crossed counters as sent only so that the crossing is not logged again
+// (limits/memory-store.ts, the Redis scripts' `write`): no mail went out, so the row shows none.
+function alertState(limit: LimitConfig, counter: SenderCounter): SenderRow["alert"] {
+  if (!limit.alert) return "none";
+  return counter.alert === ALERT_SENT ? "sent" : counter.alert === ALERT_PENDING ? "pending" : "none";
+}
+
 export function senderRow(limit: LimitConfig, key: string, counter: SenderCounter, now: number): SenderRow {
   const count = wholeCount(currentLevel(counter, limit, now));
   return {
@@ -39,7 +46,7 @@ export function senderRow(limit: LimitConfig, key: string, counter: SenderCounte
     lastSeen: new Date(counter.last).toISOString(),
     over: count > capacity(limit),
     atLimit: count >= capacity(limit),
-    alert: counter.alert === ALERT_SENT ? "sent" : counter.alert === ALERT_PENDING ? "pending" : "none",
+    alert: alertState(limit, counter),
   };
 }
 

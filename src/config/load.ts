@@ -1,7 +1,7 @@
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "./ini.ts";
-import { readRegularFile } from "../store/regular-file.ts";
+import { readRegularBytes } from "../store/regular-file.ts";
 import {
   ALERT_QUEUE_KEYS,
   ALERTS_SECTION,
@@ -517,13 +517,41 @@ function describeKeyPart(part: KeyPart): string {
   return `${part.kind}/${part.v4Prefix}/${part.v6Prefix}`;
 }
 
+/**
+ * The config's text, or the line of its first byte that is not UTF-8. Decoded leniently, a Latin-1 `é`
+ * became U+FFFD without a word: a `subject = /Café/` rule then matched nothing, an alert subject carried
+ * the replacement character.
+ */
+function decodeConfig(bytes: Uint8Array): { text: string } | { badLine: number } {
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+  } catch {
+    let start = 0;
+    for (let line = 1;; line++) {
+      const end = bytes.indexOf(0x0a, start);
+      try {
+        new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(start, end < 0 ? undefined : end));
+      } catch {
+        return { badLine: line };
+      }
+      if (end < 0) return { badLine: line };
+      start = end + 1;
+    }
+  }
+}
+
 export function loadConfigFile(file: string): ConfigResult {
-  let text: string;
+  let bytes: Uint8Array;
   try {
     // Not readFileSync: on a FIFO it waits for a writer forever (config-test hung), see regular-file.ts.
-    text = readRegularFile(file);
+    bytes = readRegularBytes(file);
   } catch (error) {
     return { ok: false, errors: [`${file}:0: (file): cannot read: ${(error as Error).message}`] };
   }
-  return parseConfig(text, file, dirname(resolve(file)));
+  const decoded = decodeConfig(bytes);
+  if ("badLine" in decoded) {
+    const problem = "not UTF-8 (save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)";
+    return { ok: false, errors: [`${file}:${decoded.badLine}: (file): ${problem}`] };
+  }
+  return parseConfig(decoded.text, file, dirname(resolve(file)));
 }

@@ -90,6 +90,30 @@ describe("loadConfigFile", () => {
     }
   });
 
+  it("refuses a file that is not UTF-8, naming the line of the first bad byte", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailpolicyd-load-"));
+    try {
+      const file = join(dir, "latin1.conf");
+      // A Latin-1 editor's `é` (0xe9): read leniently it became U+FFFD in every alert's subject (and in a
+      // content rule's pattern, which then matched nothing).
+      const text =
+        "[thresholds]\ntime = 300\n[alerts]\nsubject = Alerte caf\u00e9\nfromAddr = a@x\ntoAddr = b@x\n";
+      writeFileSync(file, Buffer.from(text, "latin1"));
+      const result = loadConfigFile(file);
+      assert.equal(result.ok, false);
+      if (!result.ok) {
+        assert.deepEqual(result.errors, [
+          `${file}:4: (file): not UTF-8 ` +
+          "(save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)",
+        ]);
+      }
+      writeFileSync(file, text); // the same text in UTF-8 loads, keeping the é
+      assert.equal(loaded(loadConfigFile(file)).alerts?.subject, "Alerte caf\u00e9");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("resolves relative paths against the config file's folder", () => {
     const dir = mkdtempSync(join(tmpdir(), "mailpolicyd-load-"));
     try {

@@ -518,25 +518,25 @@ function describeKeyPart(part: KeyPart): string {
 }
 
 /**
- * The config's text, or the line of its first byte that is not UTF-8. Decoded leniently, a Latin-1 `é`
- * became U+FFFD without a word: a `subject = /Café/` rule then matched nothing, an alert subject carried
- * the replacement character.
+ * The config's text, or the line of its first byte that is not UTF-8 outside a comment. Decoded leniently, a
+ * Latin-1 `é` became U+FFFD without a word: a `subject = /Café/` rule then matched nothing, an alert subject
+ * carried the replacement character. In a comment it changes nothing, and a config that ran before an
+ * upgrade with a Latin-1 comment keeps running.
  */
 function decodeConfig(bytes: Uint8Array): { text: string } | { badLine: number } {
   try {
     return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
   } catch {
-    let start = 0;
-    for (let line = 1;; line++) {
-      const end = bytes.indexOf(0x0a, start);
-      try {
-        new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(start, end < 0 ? undefined : end));
-      } catch {
-        return { badLine: line };
-      }
-      if (end < 0) return { badLine: line };
-      start = end + 1;
+    const text = new TextDecoder("utf-8").decode(bytes);
+    const lines = text.split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const bad = lines[i].indexOf("\uFFFD");
+      if (bad < 0) continue;
+      const trimmed = lines[i].trimStart();
+      const comment = /[#;]/.test(trimmed[0] ?? "") ? 0 : lines[i].search(/\s[#;]/);
+      if (comment < 0 || comment > bad) return { badLine: i + 1 };
     }
+    return { text };
   }
 }
 

@@ -107,6 +107,11 @@ describe("loadConfigFile", () => {
           "(save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)",
         ]);
       }
+      // In a comment, whole-line or inline, a Latin-1 byte changes nothing: a config that ran before keeps
+      // running (its comments read with U+FFFD, which nothing uses).
+      const commented = "# Grüße\n[thresholds]\ntime = 300 ; café\ncount = 5\n";
+      writeFileSync(file, Buffer.from(commented, "latin1"));
+      assert.equal(loaded(loadConfigFile(file)).limits[0].count, 5);
       writeFileSync(file, text); // the same text in UTF-8 loads, keeping the é
       assert.equal(loaded(loadConfigFile(file)).alerts?.subject, "Alerte caf\u00e9");
     } finally {

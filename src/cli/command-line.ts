@@ -31,6 +31,15 @@ function usageError(message: string, command = "main"): number {
 
 export function main(argv: string[]): number | "running" | Promise<number | "running"> {
   const [command, ...rest] = argv;
+  if (command === "help" && rest.length > 0) {
+    // `help status` as `status --help`, as git and systemctl take it.
+    const topic = rest[0];
+    if (!(topic in HELP) || topic === "main" || rest.length > 1) {
+      return usageError(`no help for '${rest.join(" ")}'`);
+    }
+    process.stdout.write(`${HELP[topic]}\n`);
+    return 0;
+  }
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(`${HELP.main}\n`);
     return command === undefined ? EX_USAGE : 0;

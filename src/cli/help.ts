@@ -36,7 +36,7 @@ Commands:
   postfix-snippet print the Postfix main.cf lines that ask mailpolicyd
   version         print the version
 
-Run 'mailpolicyd <command> --help' for a command's options.`,
+Run 'mailpolicyd <command> --help' (or 'mailpolicyd help <command>') for a command's options.`,
   run: `Usage: mailpolicyd run [--config FILE | --default-config] [--log-level LEVEL]
 
 Runs the daemon in the foreground until SIGTERM or SIGINT; SIGHUP re-reads the config (an invalid

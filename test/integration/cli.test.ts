@@ -33,6 +33,13 @@ describe("mailpolicyd command line", () => {
       assert.match(result.stdout, new RegExp(`^Usage: mailpolicyd ${command}`), command);
     }
     assert.match(cli(["--help"]).stdout, /Commands:\n\s+run/);
+    // `help COMMAND` is that command's help (it printed the general usage).
+    const helpStatus = cli(["help", "status"]);
+    assert.equal(helpStatus.status, 0);
+    assert.equal(helpStatus.stdout, cli(["status", "--help"]).stdout);
+    const noHelp = cli(["help", "frobnicate"]);
+    assert.equal(noHelp.status, 64);
+    assert.match(noHelp.stderr, /no help for 'frobnicate'/);
     const unknown = cli(["frobnicate"]);
     assert.equal(unknown.status, 64);
     assert.match(unknown.stderr, /unknown command 'frobnicate'/);

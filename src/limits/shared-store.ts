@@ -164,6 +164,11 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     ).finally(() => trying = false);
   };
 
+  // The connection failing (refused, reset, a wrong password or user) is an incident too, with or without a
+  // request: else /health and `status` said `redis: up` until the next mail, also right after a reload that
+  // named a Redis this host cannot reach or log in to.
+  client.on("error", startIncident);
+
   const redis: RedisStore = createRedisStore({
     client,
     prefix: config.prefix,

@@ -262,6 +262,27 @@ describe("shared store: Redis, and the fallback while it is away", () => {
   // redis-server's default `databases 16`: database 16 does not exist. ioredis logs the failed SELECT as an
   // error event and goes on in database 0: the counters went there, mixed with whatever else is, while
   // /health said `redis: up` and only a debug line told.
+  it("Redis gone with no request (or never reached): an incident all the same, over once it answers", async () => {
+    const one = site(configFor(server, "local"));
+    const unreachable = site(configFor(server, "local", "redis://127.0.0.1:1"));
+    try {
+      assert.equal(await one.hit("idle@x.org"), "accept");
+      assert.equal(one.shared.health().state, "up");
+      await server.kill9();
+      // No request meanwhile: /health and `status` used to say `redis: up` until the next mail came.
+      await waitFor(() => one.shared.health().state === "down", 5_000, "an incident without a request");
+      await waitFor(() => unreachable.shared.health().state === "down", 5_000, "a Redis never reached: down");
+      assert.equal(one.shared.health().incidents, 1);
+      await server.restart();
+      await waitFor(() => one.shared.health().state === "up", 10_000, "up again once Redis answers");
+      assert.equal(await one.hit("idle@x.org"), "accept");
+      assert.equal(one.shared.health().state, "up");
+    } finally {
+      one.close();
+      unreachable.close();
+    }
+  });
+
   it("a database Redis does not have: said as an error, nothing counted in database 0, the fallback answers", async () => {
     const admin = redisClient(server);
     const errors: string[] = [];

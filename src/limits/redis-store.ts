@@ -209,7 +209,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     argsOf: (sent: Probe[]) => (string | number)[],
     fill: (sent: Probe[], reply: never) => void, // never: each phase reads its own reply shape
     done: BatchDone,
-  ) => {
+  ): void => {
+    // Redis's clock not known yet (the first calls after the start, the connection being made): the call
+    // would carry no deadline, and one the client gave up on (the fallback counted it) would be counted
+    // again when Redis runs it later. It goes out once TIME has answered, with its deadline.
+    if (!clockKnown()) {
+      return void syncClock().then(() => run(batch, phase, call, argsOf, fill, done), (error) => {
+        stats.unavailable++;
+        options.unavailable(batch, phase, error ?? new Error("redis failed"), done);
+      });
+    }
     stats.batches++;
     const sent: Probe[] = [];
     const keys: string[] = [];
@@ -345,6 +354,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       noteRedisTime(redisMs);
     }, () => {}).finally(() => resyncing = false);
   }
+
+  /** Whether a call's deadline can be given (Redis's clock known, or no deadline at all). */
+  const clockKnown = () => !options.lateAfterMs || options.clock !== undefined || clockOffset !== undefined;
+  /** Learns Redis's clock (TIME); one call for all the callers waiting for it. */
+  let syncing: Promise<void> | undefined;
+  const syncClock = () => syncing ??= redisNow().then(noteRedisTime).finally(() => syncing = undefined);
 
   /** The call's deadline in Redis's time (the scripts' SHARED): when the client gives up on it. */
   const deadline = () =>
@@ -554,7 +569,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   };
 
-  if (!options.clock && options.lateAfterMs) redisNow().then(noteRedisTime, () => {});
+  if (!clockKnown()) syncClock().catch(() => {});
 
   const top = createRedisTop({
     client,
@@ -574,14 +589,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     scan: top.scan,
   });
 
-  const merge = (limit: LimitConfig, key: string, counter: SenderCounter, mode: "adopt" | "add") =>
-    evalScript(SCRIPTS.merge, keyOf(limit, key), [
+  const merge = async (limit: LimitConfig, key: string, counter: SenderCounter, mode: "adopt" | "add") => {
+    if (!clockKnown()) await syncClock(); // as run's: a merge with no deadline may be added twice
+    return await evalScript(SCRIPTS.merge, keyOf(limit, key), [
       timeArg(),
       ...limitArgs(limit),
       mode,
       deadline(),
       ...counterArgs(counter),
     ]);
+  };
 
   return {
     configure(next) {

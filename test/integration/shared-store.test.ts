@@ -283,6 +283,31 @@ describe("shared store: Redis, and the fallback while it is away", () => {
     }
   });
 
+  it("a request Redis runs after the client gave up at start (hung while connecting) is counted once", async () => {
+    const admin = redisClient(server);
+    await admin.flushall();
+    const warm = site(configFor(server, "local"));
+    assert.equal(await warm.hit("warm@x.org"), "accept"); // Redis has the scripts, as after any request
+    warm.close();
+    server.pause(); // the kernel accepts the connection; Redis answers nothing, not even the ready check
+    const one = site(configFor(server, "local"), () => Promise.resolve());
+    try {
+      assert.equal(await one.hit("slow@x.org"), "accept", "answered by the fallback after the timeout");
+      assert.equal(one.shared.health().state, "down");
+      assert.equal(one.local.keyCount(), 1, "counted here");
+      server.resume(); // Redis now runs what the client sent while it hung, then the retry merges
+      await waitFor(() => one.shared.health().state === "up", 5_000, "up again");
+      await waitFor(() => one.local.keyCount() === 0, 5_000, "merged");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const count = await admin.hget(counterKey("mailpolicyd:", "out", "slow@x.org"), "c");
+      assert.equal(count, "1", "counted once: by the fallback, then merged; not by Redis as well");
+    } finally {
+      server.resume();
+      admin.disconnect();
+      one.close();
+    }
+  });
+
   it("a database Redis does not have: said as an error, nothing counted in database 0, the fallback answers", async () => {
     const admin = redisClient(server);
     const errors: string[] = [];

@@ -12,6 +12,9 @@ import { createExportedCounters, type ExportedCounters } from "../limits/exporte
 import { exportedPath, readExportedFile, writeExportedFile } from "../store/exported-file.ts";
 import type { CounterStore } from "../limits/counter-store.ts";
 
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+
 export interface CountersRedisOptions {
   /** The engine and the control plane use this store from now on. */
   use(store: CounterStore): void;
@@ -63,6 +66,23 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
   const clients = new Map<SharedStore, ReturnType<typeof connectRedis>>();
   // Outlives the shared stores: copied when [redis] is removed, used when it is added again.
   const copies = loadExported(options.stateFile(), log, now());
+  // The copies whose window has ended are of no use: dropped, and the file with the last. Only a merge
+  // into Redis dropped them, so a host back on its memory store (or in Redis with no incident) kept every
+  // copy, in memory and in the file read at each start, for good.
+  let limits: Config["limits"] = [];
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  /** A sweep every shortest window (1 s to 1 min) while there are copies: its work is O(copies). */
+  const sweepWhileCopies = () => {
+    clearInterval(sweeper);
+    sweeper = undefined;
+    if (stopped || copies.tables().size === 0) return;
+    const shortest = Math.min(...limits.map((limit) => limit.windowMs));
+    sweeper = setInterval(() => {
+      copies.expire(limits, now());
+      saveCopies();
+      if (copies.tables().size === 0) sweepWhileCopies();
+    }, Math.min(MINUTE, Math.max(SECOND, shortest)));
+  };
   const saveCopies = () => {
     if (!copies.changed) return;
     try {
@@ -136,6 +156,8 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
 
   return {
     use(config) {
+      limits = config.limits;
+      sweepWhileCopies();
       const redis = config.redis;
       if (redis && JSON.stringify(redis) === settings) return;
       const old = shared;
@@ -164,6 +186,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
           ).finally(() => {
             finish(old);
             options.changed();
+            sweepWhileCopies();
           });
         }
       }
@@ -191,6 +214,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     },
     stop() {
       stopped = true;
+      clearInterval(sweeper);
       if (shared) finish(shared, false);
       shared = undefined;
     },

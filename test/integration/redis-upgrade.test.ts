@@ -258,6 +258,18 @@ describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () 
     assert.ok(!existsSync(one.file("state.json.exported")), "used up: removed");
   });
 
+  it("Redis → memory: the copies go once their window has ended, the file with them", async () => {
+    const config = `[thresholds]\ntime = 2s\ncount = 10\n`;
+    const one = dir();
+    const daemon = await start(one, config + redisSection(server));
+    assert.deepEqual(await ask(daemon, "a@gone.example", 2), ["no", "no"]);
+    await sharedCountReaches(server, "a@gone.example", 2);
+    await reload(daemon, one, config, /shared counters brought into memory counters=[1-9]/);
+    assert.ok(existsSync(one.file("state.json.exported")), "the copies kept beside the state file");
+    // Only a merge into Redis dropped them: a host staying on memory kept every copy, and the file, for good.
+    await waitFor(() => !existsSync(one.file("state.json.exported")), 8_000, "the ended copies dropped");
+  });
+
   it("two hosts upgrading together: the shared count is the sum of what each counted", async () => {
     const config = `[thresholds]\ntime = 3600\ncount = 5\n`;
     const [one, two] = [dir(), dir()];

@@ -697,7 +697,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     reset(key, reply) {
       cache.forgetKey(key);
-      admin.reset(key).then(reply, (error) => {
+      admin.reset(key).then((removed) => {
+        top.forget(); // a ranking of before would list the key for up to a second more
+        reply(removed);
+      }, (error) => {
         log.warn("redis", "reset failed", { key, error: String(error) });
         reply(null); // not "no counter": Redis may still hold it (counter-store.ts)
       });

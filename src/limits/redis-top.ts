@@ -108,6 +108,11 @@ export function createRedisTop(options: RedisTopOptions) {
   return {
     scan,
 
+    /** A reset on this host: the rankings made before it listed what it removed. */
+    forget() {
+      rankings = [];
+    },
+
     query(top: number, rule: string | undefined, reply: (rows: SenderRow[] | undefined | null) => void) {
       const now = Date.now();
       rankings = rankings.filter((ranking) => ranking.until > now);

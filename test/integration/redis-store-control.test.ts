@@ -155,6 +155,28 @@ describe("Redis store: the shared counters from any host", () => {
     }
   });
 
+  it("top after a reset on this host no longer lists the key, however many counters there are", async () => {
+    const client = admin();
+    await client.flushdb();
+    const host = redisHost(server, limitsOf(SENDER_IP), Date.now);
+    try {
+      // More counters than one SCAN slice: such a ranking serves every reader for a second.
+      const pipeline = client.pipeline();
+      for (let i = 0; i < 1500; i++) {
+        pipeline.hset(counterKey("mpd:", "out", `f${i}@x.org`), { t: Date.now(), c: 1, l: Date.now(), a: 0 });
+      }
+      await pipeline.exec();
+      for (let i = 0; i < 3; i++) await host.hit("hot@x.org");
+      assert.deepEqual((await host.top(1, "out"))!.map((row) => row.key), ["hot@x.org"]);
+      assert.equal(await new Promise((done) => host.store.reset("hot@x.org", done)), 1);
+      const after = (await host.top(1, "out"))!.map((row) => row.key);
+      assert.notDeepEqual(after, ["hot@x.org"], "the ranking made before the reset is not served after it");
+    } finally {
+      await host.close();
+      client.disconnect();
+    }
+  });
+
   it("counts over the Unix socket as over TCP (the same counters)", async () => {
     const client = admin();
     await client.flushdb();

@@ -53,6 +53,8 @@ export function createCountersState(options: CountersStateOptions): CountersStat
   let snapshotBytes: number | undefined;
   let snapshotBegan = 0;
   let journalAtSnapshot = 0;
+  // Journal writes that failed before the last snapshot written began: that snapshot holds what they lost.
+  let failuresCovered = 0;
 
   // Counter changes between snapshots (store/state-journal.ts); the request path only notes what it
   // touched, and a timer writes it every FLUSH_MS.
@@ -165,13 +167,16 @@ export function createCountersState(options: CountersStateOptions): CountersStat
         snapshotBytes,
         journalBytes: journal.bytesWritten - journalAtSnapshot,
         sinceSnapshotMs: began - snapshotBegan,
-        journalFailing: journal.failing,
+        // A failed write's records are in no file, even once the journal writes again (space freed on a
+        // full disk): a snapshot is due until one begun after the failure is written.
+        journalFailing: journal.failures !== failuresCovered,
       });
       if (!due) return;
       saving = true;
       dirty = false;
       const journalFrom = journal.rotate();
       const journalThen = journal.bytesWritten;
+      const failuresThen = journal.failures;
       writeStateFileAsync(stateFile(), snapshot(journalFrom), () => stopped)
         .then(({ written, busyMs, bytes }) => {
           const ended = performance.now();
@@ -181,6 +186,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
           snapshotBytes = bytes;
           snapshotBegan = began;
           journalAtSnapshot = journalThen;
+          failuresCovered = failuresThen;
           log.debug("counters", "state saved", {
             file: stateFile(),
             bytes,

@@ -81,6 +81,11 @@ export interface Journal {
   readonly bytesWritten: number;
   /** The last write failed: what it held is only in memory, for the next snapshot. */
   readonly failing: boolean;
+  /**
+   * Writes that failed since the journal was made. Their records are lost from the files even once the
+   * writes succeed again: only a snapshot begun after the failure holds them.
+   */
+  readonly failures: number;
 }
 
 const SLICE_BYTES = 8 * 1024;
@@ -98,6 +103,7 @@ export function createJournal(
   let openPath = "";
   let held = false;
   let failing = false;
+  let failures = 0;
   let bytesWritten = 0;
   // A counter is written when it is touched, while the request that touched it has it in the CPU's cache:
   // written 200 ms later, from a table of 1e5 keys, each row cost ~650 ns in cache misses (the counter,
@@ -269,6 +275,7 @@ export function createJournal(
       // Logged once per run of failures; what was lost is still in memory for the next snapshot.
       if (!failing) onError(error as Error);
       failing = true;
+      failures++;
     } finally {
       out.clear();
     }
@@ -334,6 +341,9 @@ export function createJournal(
     },
     get failing() {
       return failing;
+    },
+    get failures() {
+      return failures;
     },
   };
 }

@@ -1,0 +1,103 @@
+// The counters' state file without the actor around it: when a snapshot is due after the journal lost
+// records.
+import assert from "node:assert/strict";
+import { mkdirSync, rmdirSync } from "node:fs";
+import { after, describe, it } from "node:test";
+import { createAlertOutbox } from "../../../src/actors/alert-outbox.ts";
+import { createCountersState } from "../../../src/actors/counters-state.ts";
+import { parseConfig } from "../../../src/config/load.ts";
+import type { Config } from "../../../src/config/types.ts";
+import { createLogger } from "../../../src/log.ts";
+import { makeCounter } from "../../../src/policy/sender-counter.ts";
+import { journalPath } from "../../../src/store/state-journal.ts";
+import { bareMemoryStore } from "../../helpers/bare-memory-store.ts";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
+
+const NOW = 1_780_000_000_000;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A counters' state over a memory store of 3000 keys (a snapshot well over 64 KB), restored and saved once. */
+async function savedState(dir: string) {
+  const configOf = (stateFile: string): Config => {
+    const parsed = parseConfig(
+      `[daemon]\nstate_file = ${stateFile}\n[thresholds]\ntime = 1h\ncount = 1000000\n`,
+      "t",
+      dir,
+    );
+    assert.ok(parsed.ok);
+    return parsed.config;
+  };
+  const config = configOf("state.json");
+  const lines: string[] = [];
+  let restored = false;
+  const state = createCountersState({
+    config: () => config,
+    log: createLogger("debug", (line) => lines.push(line)),
+    now: () => NOW,
+    fail: (error) => {
+      throw error;
+    },
+    restored: () => restored = true,
+  });
+  const store = bareMemoryStore(() => NOW);
+  store.configure(config.limits, Infinity);
+  for (let i = 0; i < 3000; i++) {
+    store.adopt("thresholds", `sender${i}@example.org`, makeCounter(NOW - 1000, 3, NOW - 1000, 0));
+  }
+  const outbox = createAlertOutbox({
+    log: createLogger("error", () => {}),
+    journal: state.journal,
+    offer: () => {},
+    withdraw: () => {},
+    settled: () => {},
+    changed: state.changed,
+  });
+  state.start(store, outbox);
+  for (let i = 0; i < 200 && !restored; i++) await pause(10);
+  assert.ok(restored);
+  const saves = () => lines.filter((line) => /state saved/.test(line));
+  /** Asks for a save every 20 ms, as state_interval would, until one is written or 5 s have passed. */
+  const saveWithin5s = async () => {
+    const before = saves().length;
+    for (let i = 0; i < 250 && saves().length === before; i++) {
+      state.saveInBackground();
+      await pause(20);
+    }
+    return saves().slice(before);
+  };
+  const first = await saveWithin5s();
+  assert.equal(first.length, 1, "the first snapshot");
+  assert.ok(Number(/bytes=(\d+)/.exec(first[0])![1]) > 64 * 1024, first[0]);
+  return { state, lines, saveWithin5s };
+}
+
+describe("counters state", () => {
+  const dirs: ReturnType<typeof makeTempDir>[] = [];
+  after(() => dirs.forEach((dir) => dir.remove()));
+  const fresh = () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    return dir;
+  };
+
+  it("snapshots soon after a journal write failed, even once the journal writes again", async () => {
+    const dir = fresh();
+    const { state, lines, saveWithin5s } = await savedState(dir.path);
+    // The first save rotated to generation 2: a directory there makes the next journal write fail, as a
+    // full disk would; the records of that write exist only in memory.
+    const blocker = journalPath(dir.file("state.json"), 2);
+    mkdirSync(blocker);
+    state.journal.touched("thresholds", "lost@example.org", makeCounter(NOW, 7, NOW, 1));
+    state.journal.flush();
+    assert.ok(state.journal.failing);
+    assert.ok(lines.some((line) => /cannot write the state journal/.test(line)));
+    rmdirSync(blocker); // space again: the next write succeeds
+    state.journal.touched("thresholds", "later@example.org", makeCounter(NOW, 1, NOW, 0));
+    state.journal.flush();
+    assert.equal(state.journal.failing, false);
+    state.changed();
+    const saved = await saveWithin5s();
+    assert.equal(saved.length, 1, "the records lost are only in memory: a snapshot must keep them");
+    state.stop("test");
+  });
+});

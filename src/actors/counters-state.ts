@@ -177,18 +177,25 @@ export function createCountersState(options: CountersStateOptions): CountersStat
       const journalFrom = journal.rotate();
       const journalThen = journal.bytesWritten;
       const failuresThen = journal.failures;
-      writeStateFileAsync(stateFile(), snapshot(journalFrom), () => stopped)
+      const path = stateFile();
+      writeStateFileAsync(path, snapshot(journalFrom), () => stopped)
         .then(({ written, busyMs, bytes }) => {
           const ended = performance.now();
-          earliestSave = nextSaveAt(ended, ended - began);
+          // A reload moved state_file meanwhile (saveSoon): this snapshot must not stand for the new file's,
+          // or the new file waits for its journal to grow (a kill -9 meanwhile restores only what was
+          // counted since the reload), and the new file's journals are not this snapshot's to drop.
+          const moved = path !== stateFile();
+          if (!moved) earliestSave = nextSaveAt(ended, ended - began);
           if (!written) return;
-          journal.dropBefore(journalFrom);
-          snapshotBytes = bytes;
-          snapshotBegan = began;
-          journalAtSnapshot = journalThen;
-          failuresCovered = failuresThen;
+          if (!moved) {
+            journal.dropBefore(journalFrom);
+            snapshotBytes = bytes;
+            snapshotBegan = began;
+            journalAtSnapshot = journalThen;
+            failuresCovered = failuresThen;
+          }
           log.debug("counters", "state saved", {
-            file: stateFile(),
+            file: path,
             bytes,
             ms: Math.round(ended - began),
             busy_ms: Math.round(busyMs),
@@ -197,7 +204,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
         .catch((error) => {
           dirty = true;
           log.error("counters", "cannot write state file", {
-            file: stateFile(),
+            file: path,
             error: (error as Error).message,
           });
         })

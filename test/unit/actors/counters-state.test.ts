@@ -1,7 +1,7 @@
 // The counters' state file without the actor around it: when a snapshot is due after the journal lost
-// records.
+// records, and after a reload moved state_file while a save was under way.
 import assert from "node:assert/strict";
-import { mkdirSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { createAlertOutbox } from "../../../src/actors/alert-outbox.ts";
 import { createCountersState } from "../../../src/actors/counters-state.ts";
@@ -27,7 +27,7 @@ async function savedState(dir: string) {
     assert.ok(parsed.ok);
     return parsed.config;
   };
-  const config = configOf("state.json");
+  let config = configOf("state.json");
   const lines: string[] = [];
   let restored = false;
   const state = createCountersState({
@@ -68,7 +68,7 @@ async function savedState(dir: string) {
   const first = await saveWithin5s();
   assert.equal(first.length, 1, "the first snapshot");
   assert.ok(Number(/bytes=(\d+)/.exec(first[0])![1]) > 64 * 1024, first[0]);
-  return { state, lines, saveWithin5s };
+  return { state, lines, saveWithin5s, move: (stateFile: string) => config = configOf(stateFile) };
 }
 
 describe("counters state", () => {
@@ -99,5 +99,23 @@ describe("counters state", () => {
     const saved = await saveWithin5s();
     assert.equal(saved.length, 1, "the records lost are only in memory: a snapshot must keep them");
     state.stop("test");
+  });
+
+  it("snapshots into a state_file moved by a reload while a save to the old one was under way", async () => {
+    const dir = fresh();
+    const { state, saveWithin5s, move, lines } = await savedState(dir.path);
+    const saves = () => lines.filter((line) => /state saved/.test(line)).length;
+    state.changed();
+    state.saveSoon();
+    state.saveInBackground(); // under way: its writes are async
+    const before = saves();
+    move("moved.json");
+    state.saveSoon(); // what the counters actor does for a new state_file
+    state.changed();
+    for (let i = 0; i < 250 && saves() === before; i++) await pause(20);
+    assert.equal(saves(), before + 1, "the save to state.json ended");
+    await saveWithin5s();
+    assert.ok(existsSync(dir.file("moved.json")), "a snapshot in the new state_file, not only its journal");
+    state.journal.close();
   });
 });

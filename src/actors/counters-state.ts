@@ -151,7 +151,9 @@ export function createCountersState(options: CountersStateOptions): CountersStat
 
     keyReset(key, removed) {
       if (restoring) resetWhileRestoring.add(key);
-      if (removed > 0) journal.reset(key);
+      // During a restore the key may be in the files and not in memory yet (removed 0): the record keeps a
+      // crash before the next snapshot from bringing it back.
+      if (removed > 0 || restoring) journal.reset(key);
     },
 
     saveSoon() {

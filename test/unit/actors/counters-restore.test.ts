@@ -88,6 +88,25 @@ describe("counters actor: restore", () => {
     assert.equal(countOf(dir.path, "k49998@x"), 5);
   });
 
+  it("keeps a key reset while the restore runs reset after a kill -9 before the next snapshot", async () => {
+    const dir = withKeys(50_000);
+    const counters = startCounters(dir.path);
+    await new Promise((resolve) => counters.actor.send({ type: "reset", key: "k49999@x", reply: resolve }));
+    await counters.restored();
+    await new Promise((resolve) => setTimeout(resolve, 450)); // two journal flushes (FLUSH_MS = 200)
+    // A kill -9 now, before the first snapshot (state_interval 5 s): the files as they are.
+    const crashed = fresh();
+    cpSync(dir.path, crashed.path, { recursive: true });
+    counters.actor.stop();
+    assert.equal(countOf(crashed.path, "k49999@x"), 5, "the copy predates any snapshot");
+
+    const again = startCounters(crashed.path);
+    await again.restored();
+    again.actor.stop();
+    assert.equal(countOf(crashed.path, "k49999@x"), undefined, "the reset holds");
+    assert.equal(countOf(crashed.path, "k49998@x"), 5);
+  });
+
   it("replays the journal over the snapshot: a kill loses only what was not yet flushed", async () => {
     const dir = fresh();
     const counters = startCounters(dir.path);

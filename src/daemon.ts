@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from "./control/metrics.ts";
 import type { ConfigResult } from "./config/load.ts";
 import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
+import { statePathProblem } from "./store/regular-file.ts";
 import { createPolicyEngine, type PolicyEngine } from "./engine/policy-engine.ts";
 import { limitsConcern } from "./engine/limits-concern.ts";
 import { spfActor } from "./actors/spf.ts";
@@ -139,6 +140,16 @@ export function startDaemon(options: DaemonOptions): Daemon {
       for (const error of next.errors) log.error("config", error);
       log.error("daemon", "reload refused: new config invalid, keeping the running one");
       return next;
+    }
+    // A state_file that `run` refuses (cli/run.ts) must not come in by a reload either: every save would
+    // fail there, and the daemon could not be started again with the config it runs.
+    const stateFile = next.config.daemon.stateFile;
+    const stateProblem = stateFile === config.daemon.stateFile ? undefined : statePathProblem(stateFile);
+    if (stateProblem !== undefined) {
+      const error = `state_file ${stateFile} ${stateProblem}`;
+      log.error("config", error);
+      log.error("daemon", "reload refused: new config invalid, keeping the running one");
+      return { ok: false, errors: [error] };
     }
     daemon.reload(next.config);
     return { ok: true };

@@ -249,6 +249,7 @@ export function writeStateFile(path: string, text: string): void {
   const temporary = `${path}.tmp`;
   removeLeftover(temporary);
   const fd = openSync(temporary, "wx", 0o640);
+  let complete = false;
   try {
     // A full disk writes part of the bytes and says how many; only the next write fails (ENOSPC). One
     // writeSync would have renamed the cut-off file over the last good snapshot.
@@ -257,8 +258,15 @@ export function writeStateFile(path: string, text: string): void {
       offset += writeSync(fd, bytes, offset, bytes.length - offset);
     }
     fsyncSync(fd);
+    complete = true;
   } finally {
     closeSync(fd);
+    // The part written would hold the space a full disk lacks until the next save at stop.
+    if (!complete) {
+      try {
+        unlinkSync(temporary);
+      } catch { /* the write's own error is the one to report */ }
+    }
   }
   renameSync(temporary, path);
   // The rename itself lives in the directory: sync it too, or a power cut can bring the old file back.

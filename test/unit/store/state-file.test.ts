@@ -1,7 +1,16 @@
 import { describe, it } from "node:test";
 import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -251,6 +260,8 @@ describe("writeStateFile / readStateFile", () => {
       });
       assert.match(output, /^error /);
       assert.equal(readFileSync(path, "utf8"), "the last good snapshot");
+      // Left there, the part written would hold the space a full disk lacks until the next stop's save.
+      assert.equal(existsSync(`${path}.tmp`), false, "the part written is removed");
     });
   });
 });

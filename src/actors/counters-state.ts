@@ -71,6 +71,9 @@ export function createCountersState(options: CountersStateOptions): CountersStat
   let restoreDone = false;
   const restoreBegan = performance.now();
   const resetWhileRestoring = new Set<string>(); // a reset must not be undone by the restore
+  // Rows of limits the config no longer has (renamed, removed): dropped, and said so, since the next
+  // snapshot no longer holds them.
+  const notConfigured = new Map<string, number>();
 
   const restored = (summary: RestoreSummary) => {
     restoring = undefined;
@@ -90,6 +93,12 @@ export function createCountersState(options: CountersStateOptions): CountersStat
       refused_rows: summary.refused.total || undefined,
       ms: Math.round(performance.now() - restoreBegan),
     });
+    if (notConfigured.size > 0) {
+      log.warn("counters", "state rows of limits not in the config dropped (a limit renamed or removed?)", {
+        rows: [...notConfigured].map(([name, rows]) => `${name}: ${rows}`).join(", "),
+      });
+      notConfigured.clear();
+    }
     options.restored?.();
   };
   /** Runs the restore for up to `budgetMs`; to its end when budgetMs is Infinity (at stop). */
@@ -139,7 +148,14 @@ export function createCountersState(options: CountersStateOptions): CountersStat
       outbox = theOutbox;
       journal.hold(true);
       restoring = restoreState(stateFile(), now(), log, {
-        adopt: (name, key, counter) => !resetWhileRestoring.has(key) && store.adopt(name, key, counter),
+        adopt: (name, key, counter) => {
+          if (resetWhileRestoring.has(key)) return false;
+          if (store.adopt(name, key, counter)) return true;
+          if (!options.config().limits.some((limit) => limit.name === name)) {
+            notConfigured.set(name, (notConfigured.get(name) ?? 0) + 1);
+          }
+          return false;
+        },
         notice: (notice) => outbox.restore(notice),
       });
       setImmediate(restoreInSlices);

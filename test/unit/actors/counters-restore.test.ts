@@ -133,6 +133,21 @@ describe("counters actor: restore", () => {
     );
   });
 
+  it("says how many rows of a limit no longer in the config it dropped", async () => {
+    const dir = fresh();
+    const row = (key: string) => [key, NOW - 1000, 5, NOW - 1000, 0];
+    writeFileSync(dir.file("state.json"), stateTextOf([row("a@x"), row("b@x")], NOW, "renamed"));
+    const counters = startCounters(dir.path);
+    assert.match(await counters.restored(), /keys=0 /);
+    counters.actor.stop();
+    assert.ok(
+      counters.lines.some((line) =>
+        /warn counters: state rows of limits not in the config .* rows="?renamed: 2/.test(line)
+      ),
+      counters.lines.join("\n"),
+    );
+  });
+
   it("refuses bad rows one by one, restores the others and keeps a copy of the file", async () => {
     const dir = fresh();
     const in2100 = Date.UTC(2100, 0, 1);

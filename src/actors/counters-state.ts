@@ -55,6 +55,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
   let journalAtSnapshot = 0;
   // Journal writes that failed before the last snapshot written began: that snapshot holds what they lost.
   let failuresCovered = 0;
+  let soonAsked = 0; // saveSoon calls: one during a save is not undone by that save's end
 
   // Counter changes between snapshots (store/state-journal.ts); the request path only notes what it
   // touched, and a timer writes it every FLUSH_MS.
@@ -175,6 +176,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
     saveSoon() {
       earliestSave = 0;
       snapshotBytes = undefined;
+      soonAsked++;
     },
 
     // In slices with async I/O, one save at a time, so answers are not held up.
@@ -196,6 +198,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
       const journalThen = journal.bytesWritten;
       const failuresThen = journal.failures;
       const path = stateFile();
+      const soonThen = soonAsked;
       writeStateFileAsync(path, snapshot(journalFrom), () => stopped)
         .then(({ written, busyMs, bytes }) => {
           const ended = performance.now();
@@ -203,11 +206,14 @@ export function createCountersState(options: CountersStateOptions): CountersStat
           // or the new file waits for its journal to grow (a kill -9 meanwhile restores only what was
           // counted since the reload), and the new file's journals are not this snapshot's to drop.
           const moved = path !== stateFile();
-          if (!moved) earliestSave = nextSaveAt(ended, ended - began);
+          // saveSoon meanwhile for another reason too (counters brought in from Redis, not journalled):
+          // this snapshot may have missed them, so it must not put the asked one off either.
+          const superseded = moved || soonAsked !== soonThen;
+          if (!superseded) earliestSave = nextSaveAt(ended, ended - began);
           if (!written) return;
           if (!moved) {
             journal.dropBefore(journalFrom);
-            snapshotBytes = bytes;
+            snapshotBytes = superseded ? undefined : bytes;
             snapshotBegan = began;
             journalAtSnapshot = journalThen;
             failuresCovered = failuresThen;

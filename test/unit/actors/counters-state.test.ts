@@ -1,5 +1,5 @@
 // The counters' state file without the actor around it: when a snapshot is due after the journal lost
-// records, and after a reload moved state_file while a save was under way.
+// records, and after a save was asked for (a reload moved state_file) while another was under way.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { after, describe, it } from "node:test";
@@ -98,6 +98,22 @@ describe("counters state", () => {
     state.changed();
     const saved = await saveWithin5s();
     assert.equal(saved.length, 1, "the records lost are only in memory: a snapshot must keep them");
+    state.stop("test");
+  });
+
+  it("takes the snapshot saveSoon asked for during a save once that save is done", async () => {
+    const dir = fresh();
+    const { state, saveWithin5s, lines } = await savedState(dir.path);
+    const saves = () => lines.filter((line) => /state saved/.test(line)).length;
+    state.changed();
+    state.saveSoon();
+    state.saveInBackground(); // under way: its writes are async
+    const before = saves();
+    state.changed(); // what the Redis side does after bringing shared counters into memory
+    state.saveSoon();
+    for (let i = 0; i < 250 && saves() === before; i++) await pause(20);
+    assert.equal(saves(), before + 1, "the save under way ended");
+    assert.equal((await saveWithin5s()).length, 1, "and the one asked for meanwhile followed");
     state.stop("test");
   });
 

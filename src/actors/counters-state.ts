@@ -227,9 +227,15 @@ export function createCountersState(options: CountersStateOptions): CountersStat
         })
         .catch((error) => {
           dirty = true;
+          // Paced as a save that succeeds: a full disk fails a save after most of its work (a million
+          // keys: seconds of serialising), and retried every state_interval it would take the event loop
+          // from the answers a large share of the time.
+          const ended = performance.now();
+          earliestSave = nextSaveAt(ended, ended - began);
           log.error("counters", "cannot write state file", {
             file: path,
             error: (error as Error).message,
+            ms: Math.round(ended - began),
           });
         })
         .finally(() => saving = false);

@@ -1,7 +1,7 @@
 // The counters' state file without the actor around it: when a snapshot is due after the journal lost
 // records, and after a save was asked for (a reload moved state_file) while another was under way.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync, rmSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { createAlertOutbox } from "../../../src/actors/alert-outbox.ts";
 import { createCountersState } from "../../../src/actors/counters-state.ts";
@@ -98,6 +98,50 @@ describe("counters state", () => {
     state.changed();
     const saved = await saveWithin5s();
     assert.equal(saved.length, 1, "the records lost are only in memory: a snapshot must keep them");
+    state.stop("test");
+  });
+
+  it("spaces failing saves as it spaces good ones: a full disk does not make it save all the time", async () => {
+    const dir = fresh();
+    const { state, lines } = await savedState(dir.path);
+    // Every later save does all its work, then fails at the rename (a directory now at the path), as one
+    // on a full disk fails after writing most of the file.
+    rmSync(dir.file("state.json"));
+    mkdirSync(dir.file("state.json"));
+    // A journal of more than half the snapshot since it: a snapshot is due at every state_interval.
+    for (let i = 0; i < 3000; i++) {
+      state.journal.touched("thresholds", `sender${i}@example.org`, makeCounter(NOW, 4, NOW, 0));
+    }
+    state.journal.flush();
+    const failed = () => lines.splice(0).filter((line) => /cannot write state file/.test(line)).length;
+    /** One failing save, from its start to its failure; the first warms the code up. */
+    const oneFailure = async () => {
+      await pause(1000); // past any pacing of the save before
+      lines.length = 0;
+      const began = performance.now();
+      state.changed();
+      state.saveInBackground();
+      while (failed() === 0) await pause(1);
+      return performance.now() - began;
+    };
+    await oneFailure();
+    const took = await oneFailure();
+    await pause(Math.max(1000, 25 * took));
+    let failures = 0;
+    for (const until = performance.now() + 1500; performance.now() < until;) {
+      state.changed();
+      state.saveInBackground(); // as state_interval would, every 5 ms
+      await pause(5);
+      failures += failed();
+    }
+    // Paced, a save that takes `took` waits 20 times as long after it; unpaced one follows at each ask.
+    const most = Math.ceil((1.5 * 1500) / (21 * took)) + 2;
+    assert.ok(
+      failures <= most,
+      `${failures} failed saves of ~${took.toFixed(1)} ms in 1.5 s (paced: ${most} at most)`,
+    );
+    assert.ok(failures >= 1, "the saves went on failing");
+    rmdirSync(dir.file("state.json"));
     state.stop("test");
   });
 

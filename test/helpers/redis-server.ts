@@ -4,6 +4,7 @@
 // database: nothing is saved), as a Redis restarted by its supervisor after a crash.
 import type { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { freePort } from "./smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "./temp-dir.ts";
@@ -21,6 +22,8 @@ export interface RedisServerOptions {
    * which slot a key is in) but stores nothing (CLUSTERDOWN).
    */
   cluster?: boolean;
+  /** ACL rules, one `user …` line each, written to an aclfile (say `user default off` and a user of its own). */
+  aclUsers?: string[];
   /** A TLS port as well (tlsPort), with this certificate, its key and the CA that signed it (PEM files). */
   tls?: { certFile: string; keyFile: string; caFile: string };
 }
@@ -116,6 +119,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       "",
     ];
     if (options.password !== undefined) args.push("--requirepass", options.password);
+    if (options.aclUsers) {
+      writeFileSync(dir.file("users.acl"), options.aclUsers.join("\n") + "\n");
+      args.push("--aclfile", dir.file("users.acl"));
+    }
     if (options.tls) {
       const { certFile, keyFile, caFile } = options.tls;
       args.push("--tls-port", String(tlsPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile);

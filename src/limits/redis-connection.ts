@@ -3,13 +3,13 @@
 // made (the first requests after start wait for it instead of failing at once: the fallback then answered
 // them as an incident), and is never retried (maxRetriesPerRequest 0: the fallback answers instead).
 // ioredis reconnects by itself, on the one backoff (actors/backoff.ts).
-import type { Buffer } from "node:buffer";
-import { readFileSync } from "node:fs";
+import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config/types.ts";
 import { backoffDelay } from "../actors/backoff.ts";
 import { fillTracingHasSubscribers } from "../runtime.ts";
+import { readRegularBytes } from "../store/regular-file.ts";
 
 fillTracingHasSubscribers(); // before any command: else ioredis traces each one on Bun
 
@@ -20,7 +20,9 @@ const RECONNECT_MAX_MS = 5_000;
 function readCa(file: string | undefined, onError: (error: Error) => void): Buffer | undefined {
   if (file === undefined) return undefined;
   try {
-    return readFileSync(file);
+    // Not readFileSync: a FIFO there would hang the start for good (store/regular-file.ts).
+    const bytes = readRegularBytes(file);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   } catch (error) {
     onError(new Error(`cannot read [redis] tls_ca_file ${file}: ${(error as Error).message}`));
     return undefined;

@@ -2,6 +2,8 @@
 // per-command timeout, no retries per command, and an unreadable CA file said, not thrown.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 import { redisOptions } from "../../../src/limits/redis-connection.ts";
 
@@ -45,5 +47,24 @@ describe("redisOptions", () => {
     assert.equal((made.tls as { ca?: unknown }).ca, undefined);
     assert.equal(errors.length, 1);
     assert.match(errors[0], /^cannot read \[redis\] tls_ca_file \/nonexistent\/ca\.pem: /);
+  });
+
+  it("TLS: a FIFO as the CA file is reported, not waited on (it hung the start)", () => {
+    const dir = makeTempDir();
+    try {
+      const fifo = dir.file("ca.pem");
+      execFileSync("mkfifo", [fifo]);
+      const errors: string[] = [];
+      const made = redisOptions(
+        redisOf(`url = rediss://redis.example.org\ntls_ca_file = ${fifo}\n`),
+        (error) => errors.push(error.message),
+      );
+      assert.equal((made.tls as { ca?: unknown }).ca, undefined);
+      assert.deepEqual(errors, [
+        `cannot read [redis] tls_ca_file ${fifo}: is a FIFO (named pipe), not a regular file`,
+      ]);
+    } finally {
+      dir.remove();
+    }
   });
 });

@@ -160,7 +160,12 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
           (error) => startIncident(error),
         );
       },
-      () => {},
+      (error) => {
+        // A hung Redis (the connection open, nothing answered): ioredis keeps each command it wrote until
+        // its reply comes, a timed-out one too, so every retry stayed in memory for as long as the hang
+        // lasted. A new connection lets them go (rejected at once) and is the one the next retry uses.
+        if (/timed out/i.test(String((error as Error)?.message)) && !closed) client.disconnect(true);
+      },
     ).finally(() => trying = false);
   };
 

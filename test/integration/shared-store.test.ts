@@ -28,6 +28,7 @@ function configFor(server: RedisServer, fallback: string, url = server.url): Con
 
 interface Site {
   shared: SharedStore;
+  client: ReturnType<typeof connectRedis>;
   local: MemoryStore;
   crossings: Host["crossings"];
   hit(sender: string): Promise<string | undefined>;
@@ -54,6 +55,7 @@ function site(
   const made = host(shared, config.limits, Date.now, settled ?? (() => client.ping().catch(() => {})));
   return {
     shared,
+    client,
     local,
     crossings: made.crossings,
     hit: async (sender) => (await made.hit(sender))?.action,
@@ -190,6 +192,32 @@ describe("shared store: Redis, and the fallback while it is away", () => {
       assert.equal(await one.hit("h@x.org"), "accept");
       assert.equal(one.shared.health().store.roundTrips, trips, "the fallback answers without asking Redis");
       assert.equal(one.local.keyCount(), 1, "counted here meanwhile");
+    } finally {
+      server.resume();
+      one.close();
+    }
+  });
+
+  it("a Redis hung for long: the retries do not pile up in the client, and it is back when Redis is", async () => {
+    const one = site(configFor(server, "local"), () => new Promise((done) => setTimeout(done, 20)));
+    // ioredis keeps every command it wrote until its reply comes, a timed-out one too (replies come in
+    // order): a retry every 100 ms against a Redis that never answers added one for good each time.
+    const queued = () => (one.client as unknown as { commandQueue: { length: number } }).commandQueue.length;
+    try {
+      assert.equal(await one.hit("long@x.org"), "accept");
+      server.pause();
+      assert.equal(await one.hit("long@x.org"), "accept");
+      assert.equal(one.shared.health().state, "down");
+      let most = 0;
+      for (const until = performance.now() + 3000; performance.now() < until;) {
+        await new Promise((done) => setTimeout(done, 50));
+        most = Math.max(most, queued());
+      }
+      // Three seconds of retries every 100 ms (each given up after 150 ms): ~15 left behind before.
+      assert.ok(most <= 4, `${most} commands waiting in the client after 3 s of a hung Redis`);
+      server.resume();
+      await waitFor(() => one.shared.health().state === "up", 5000, "Redis up again");
+      assert.equal(await one.hit("long@x.org"), "accept", "counted in Redis again");
     } finally {
       server.resume();
       one.close();

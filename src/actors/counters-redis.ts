@@ -11,9 +11,9 @@ import { createSharedStore, type SharedStore } from "../limits/shared-store.ts";
 import { createExportedCounters, type ExportedCounters } from "../limits/exported-counters.ts";
 import { exportedPath, readExportedFile, writeExportedFile } from "../store/exported-file.ts";
 import type { CounterStore } from "../limits/counter-store.ts";
+import { UNIT_MS } from "../model/duration.ts";
 
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
+const { s: SECOND, m: MINUTE } = UNIT_MS;
 
 export interface CountersRedisOptions {
   /** The engine and the control plane use this store from now on. */

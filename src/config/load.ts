@@ -528,15 +528,13 @@ function decodeConfig(bytes: Uint8Array): { text: string } | { badLine: number }
     return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
   } catch {
     const text = new TextDecoder("utf-8").decode(bytes);
-    const lines = text.split("\n");
-    for (let i = 0; i < lines.length; i++) {
-      const bad = lines[i].indexOf("\uFFFD");
-      if (bad < 0) continue;
-      const trimmed = lines[i].trimStart();
-      const comment = /[#;]/.test(trimmed[0] ?? "") ? 0 : lines[i].search(/\s[#;]/);
-      if (comment < 0 || comment > bad) return { badLine: i + 1 };
-    }
-    return { text };
+    // Where the parser reads it: what is a comment is ini.ts's to say (quoted values, inline comments).
+    const read = parseIni(text).sections.flatMap((section) => [
+      { line: section.line, text: section.name },
+      ...section.entries.map((entry) => ({ line: entry.line, text: entry.rawKey + entry.value })),
+    ]);
+    const bad = read.filter((part) => part.text.includes("\uFFFD")).map((part) => part.line);
+    return bad.length > 0 ? { badLine: Math.min(...bad) } : { text };
   }
 }
 

@@ -375,6 +375,7 @@ function redisConfig(
     connectTimeoutMs: values.connect_timeout,
     fallback: values.fallback,
     overCacheMs: values.over_cache,
+    answerAhead: values.answer_ahead,
     retryEveryMs: values.retry_every,
   };
 }

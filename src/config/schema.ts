@@ -267,7 +267,9 @@ export const SPAMD_SECTION = {
  * of well under a millisecond on a LAN; 200 ms leaves the 2 s the Exim snippets wait (and [limits] timeout,
  * 1 s) for the fallback's answer. over_cache: a sender over a limit that refuses or counts every attempt
  * (strict) is answered here for 1 s without a round trip (it can only refuse up to 1 s longer than needed,
- * never grant; a strict limit's attempts reach Redis up to 1 s late: docs/redis.md).
+ * never grant; a strict limit's attempts reach Redis up to 1 s late: docs/redis.md). answer_ahead: off, so
+ * that a sender split across hosts is refused at exactly N+1; on, a request far from its limits is accepted
+ * without waiting for Redis, which may over-grant (limits/ahead-levels.ts bounds it).
  */
 export const REDIS_SECTION = {
   url: { schema: redisAddress, required: true },
@@ -280,6 +282,7 @@ export const REDIS_SECTION = {
   connect_timeout: { schema: duration(100, MINUTE), default: "2s" },
   fallback: { schema: oneOf(REDIS_FALLBACKS), default: "local" },
   over_cache: { schema: duration(0, MINUTE), default: "1s" },
+  answer_ahead: { schema: yesNo, default: "no" },
   retry_every: { schema: duration(100, MINUTE), default: "1s" },
 } satisfies SectionSpec;
 

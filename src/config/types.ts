@@ -115,6 +115,7 @@ export interface RedisConfig {
   connectTimeoutMs: number;
   fallback: typeof REDIS_FALLBACKS[number];
   overCacheMs: number;
+  answerAhead: boolean; // accept requests far from their limits before Redis answers (docs/redis.md)
   retryEveryMs: number; // while Redis is away: how often it is asked again (a script that writes)
 }
 

@@ -142,6 +142,18 @@ function renderRedis(
     "Attempts under strict limits counted in the local cache, then added to Redis.",
   );
   out.push(`mailpolicyd_redis_cache_carried_total ${health.store.carried}`);
+  family(
+    "redis_answered_ahead_total",
+    "counter",
+    "Requests accepted before Redis answered ([redis] answer_ahead).",
+  );
+  out.push(`mailpolicyd_redis_answered_ahead_total ${health.store.answeredAhead}`);
+  family(
+    "redis_ahead_over_total",
+    "counter",
+    "Requests accepted ahead that Redis then found over a limit that refuses: the over-grants.",
+  );
+  out.push(`mailpolicyd_redis_ahead_over_total ${health.store.aheadOver}`);
 }
 
 /** The SPF concern's families, when it runs ([spf] configured): results, DNS traffic and caches. */

@@ -97,7 +97,21 @@ export interface ProbeBatch {
    * limits answer as a failed concern and nothing is committed; the engine clears it.
    */
   failed: boolean;
+  /** Answered before the store's answer (CounterStore.answersAhead): the store's answer only counts. */
+  ahead: boolean;
 }
+
+/** An empty batch, every field present (one object shape for all). */
+export const newBatch = (): ProbeBatch => ({
+  probes: [],
+  size: 0,
+  at: 0,
+  subject: undefined,
+  clientAddress: undefined,
+  crossings: 0,
+  failed: false,
+  ahead: false,
+});
 
 export type BatchDone = (batch: ProbeBatch) => void;
 
@@ -134,6 +148,13 @@ export interface CounterStore {
   check(batch: ProbeBatch, done: BatchDone): void;
   commit(batch: ProbeBatch, at: number, done: BatchDone): void;
   checkAndCommit?(batch: ProbeBatch, done: BatchDone): void;
+  /**
+   * Optional (the Redis store with [redis] answer_ahead): whether the request may be accepted before the
+   * store answers (limits/ahead-levels.ts says when). True: the store has set `batch.ahead`; the caller
+   * accepts the request at once and still calls checkAndCommit, whose answer then only counts (crossings,
+   * alerts, sightings).
+   */
+  answersAhead?(batch: ProbeBatch): boolean;
   /** A subject seen at DATA for a limit counted at another stage: noted on the key's counter if it has one. */
   recordSubject(limit: LimitConfig, key: string, subject: string): void;
   /** The alert with this window start is done with (delivered, parked or dropped): no other in that window. */

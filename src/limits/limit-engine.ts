@@ -23,6 +23,7 @@ import { displaySubject } from "../protocols/subject.ts";
 import {
   type CounterStore,
   countsOnVerdict,
+  newBatch,
   newProbe,
   type Probe,
   type ProbeBatch,
@@ -96,13 +97,7 @@ export function createLimitEngine(
 
   const takeBatch = (): RequestBatch =>
     spare.pop() ?? {
-      probes: [],
-      size: 0,
-      at: 0,
-      subject: undefined,
-      clientAddress: undefined,
-      crossings: 0,
-      failed: false,
+      ...newBatch(),
       request: undefined,
       hitReply: undefined,
       checkReply: undefined,
@@ -111,6 +106,7 @@ export function createLimitEngine(
 
   const giveBack = (batch: RequestBatch) => {
     batch.failed = false;
+    batch.ahead = false;
     batch.request = undefined;
     batch.hitReply = undefined;
     batch.checkReply = undefined;
@@ -228,6 +224,15 @@ export function createLimitEngine(
     reply(verdict);
   }
 
+  // A request accepted before the store answered (CounterStore.answersAhead): the answer only counts. A
+  // failed one was counted by nothing (the fallback was open or closed): the accept stands, as it would
+  // have for a failed concern answered open.
+  function aheadCommitted(batch: ProbeBatch): void {
+    const done = batch as RequestBatch;
+    if (done.failed) return giveBack(done);
+    committed(done);
+  }
+
   const held = createHeldChecks<RequestBatch>(now, {
     commit: (batch) => commitBatch(batch, batch.refused, now()),
     incident: (incident) => hooks.heldIncident(incident),
@@ -278,6 +283,10 @@ export function createLimitEngine(
       batch.hitReply = reply;
       if (store.checkAndCommit === undefined) return store.check(batch, hitChecked);
       noteSightings(batch);
+      if (store.answersAhead?.(batch)) {
+        store.checkAndCommit(batch, aheadCommitted);
+        return reply(ACCEPT);
+      }
       store.checkAndCommit(batch, hitCommitted);
     },
 

@@ -58,6 +58,8 @@ export interface OverCache {
    * after Redis's answer, 0: not known). Counts pending from before keep waiting for the flush.
    */
   remember(probe: Probe, counterInstance: string, periodLeftMs: number): void;
+  /** Whether the cache has an entry for the probe's key, ended or not (nothing is filled nor dropped). */
+  holds(probe: Probe): boolean;
   /** Fills charge, level, over and isNew when the cache knows the probe is over; false when it does not. */
   answer(probe: Probe): boolean;
   /** A strict probe answered here is counted: its charge is added to the pending counts. False: no entry. */
@@ -136,6 +138,8 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
         until: periodLeftMs > 0 ? at + Math.min(ttlMs, periodLeftMs) : at + ttlMs,
       });
     },
+
+    holds: (probe) => entryOf(probe) !== undefined,
 
     answer(probe) {
       const entry = entryOf(probe);

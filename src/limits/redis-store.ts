@@ -22,6 +22,7 @@ import {
   refusesWhenOver,
 } from "./counter-store.ts";
 import { type Carry, createOverCache, decidedWithout } from "./over-cache.ts";
+import { createAheadLevels } from "./ahead-levels.ts";
 import { type Answered, createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
 import { type HitCounter, pushHitArgs, readNumbers } from "./redis-hit-args.ts";
@@ -62,6 +63,11 @@ export interface RedisStoreOptions {
    * it was sent writes nothing (the fallback answered the request meanwhile). 0 or absent: no such guard.
    */
   lateAfterMs?: number;
+  /**
+   * [redis] answer_ahead: accept requests whose every key is far from its limits before Redis answers
+   * (limits/ahead-levels.ts); their hits go to Redis all the same.
+   */
+  answerAhead?: boolean;
   /** Tests only: this time (ms) instead of Redis's TIME, to compare with the memory store. */
   clock?: () => number;
   /** The local cache's clock (default Date.now; it is this host's own business). */
@@ -76,14 +82,20 @@ export interface RedisStoreStats {
   /** Probes answered from the local cache (no script run for them). */
   cacheHits: number;
   cacheEntries: number;
+  /** Keys whose level is kept for answers ahead ([redis] answer_ahead; bounded by max_keys a limit). */
+  aheadKeys: number;
   /** Strict limits' attempts counted in the local cache, then carried to Redis (by a call or the flush). */
   carried: number;
   /** Checks and commits handed to `unavailable`. */
   unavailable: number;
+  /** Requests accepted before Redis answered ([redis] answer_ahead), and how many of them it found over. */
+  answeredAhead: number;
+  aheadOver: number;
 }
 
 export interface RedisStore extends CounterStore {
   checkAndCommit(batch: ProbeBatch, done: BatchDone): void;
+  answersAhead(batch: ProbeBatch): boolean;
   close(): void;
   /** Upgrade path: create (limit,key) from a local counter only if Redis has none; true if created. */
   adoptIfAbsent(limit: LimitConfig, key: string, counter: SenderCounter): Promise<boolean>;
@@ -144,7 +156,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     options.overCacheEntries ?? CACHE_MAX_ENTRIES,
     options.localNow ?? Date.now,
   );
-  const stats = { roundTrips: 0, batches: 0, cacheHits: 0, unavailable: 0, carried: 0 };
+  const stats = {
+    roundTrips: 0,
+    batches: 0,
+    cacheHits: 0,
+    unavailable: 0,
+    carried: 0,
+    answeredAhead: 0,
+    aheadOver: 0,
+  };
+  const ahead = createAheadLevels(options.localNow ?? Date.now);
   let limits: readonly LimitConfig[] = [];
   let closed = false;
   const timeArg = () => options.clock ? String(options.clock()) : "";
@@ -464,6 +485,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         numbers[at + 4],
       );
       if (refusesWhenOver(sent[i])) refused = true;
+      ahead.observe(sent[i]);
     }
     if (!options.clock) noteRedisTime(numbers[sent.length * HIT_NUMBERS]);
     for (let i = 0; i < sent.length; i++) {
@@ -508,6 +530,19 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       toSend++;
     }
     return [toSend, decider !== undefined];
+  };
+
+  /** An answer ahead's batch answered (by Redis or the fallback): its costs leave the flight. */
+  const aheadAnswered = (done: BatchDone) => (batch: ProbeBatch) => {
+    ahead.release(batch);
+    batch.ahead = false;
+    for (let i = 0; i < batch.size; i++) {
+      if (refusesWhenOver(batch.probes[i])) {
+        stats.aheadOver++;
+        break;
+      }
+    }
+    done(batch);
   };
 
   const countCrossings = (batch: ProbeBatch) => {
@@ -601,8 +636,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   };
 
   return {
-    configure(next) {
-      limits = next; // max_keys is the memory store's: Redis's own maxmemory bounds it (docs)
+    configure(next, maxKeys) {
+      // max_keys bounds the levels kept for answers ahead; Redis's own maxmemory bounds Redis (docs)
+      limits = next;
+      ahead.configure(next, maxKeys);
       flushInBackground(cache.drain(() => true)); // under the limits they were counted with
       cache.clear();
     },
@@ -615,7 +652,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       run(batch, "check", callScript(SCRIPTS.check), perProbe(checkArgs(), checkProbeArgs), fillChecks, done);
     },
 
+    answersAhead(batch) {
+      if (!options.answerAhead || closed || !clockKnown()) return false;
+      // A key the local cache holds is near or over a limit: Redis (or the cache) answers it.
+      for (let i = 0; i < batch.size; i++) if (cache.holds(batch.probes[i])) return false;
+      if (!ahead.take(batch)) return false;
+      stats.answeredAhead++;
+      batch.ahead = true;
+      return true;
+    },
+
     checkAndCommit(batch, done) {
+      if (batch.ahead) done = aheadAnswered(done);
       batch.crossings = 0;
       const [toSend, refused] = answerCached(batch);
       // The probes not sent: cached (a leaky refusal, not counted; a strict attempt, counted here) or
@@ -679,6 +727,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     // Redis expires the keys itself (PEXPIRE at every write); the local cache's ended entries are flushed.
     expire() {
       flushInBackground(cache.drain());
+      ahead.sweep();
     },
 
     top(count, rule, reply) {
@@ -697,6 +746,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     reset(key, reply) {
       cache.forgetKey(key);
+      ahead.forgetKey(key);
       admin.reset(key).then((removed) => {
         top.forget(); // a ranking of before would list the key for up to a second more
         reply(removed);
@@ -725,7 +775,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       await evalScript(SCRIPTS.probe, counterKey(prefix, "", ""), []);
     },
 
-    stats: () => ({ ...stats, cacheEntries: cache.size }),
+    stats: () => ({ ...stats, cacheEntries: cache.size, aheadKeys: ahead.size }),
 
     close() {
       flushInBackground(cache.drain(() => true));

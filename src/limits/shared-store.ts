@@ -179,6 +179,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     prefix: config.prefix,
     log,
     overCacheMs: config.overCacheMs,
+    answerAhead: config.answerAhead,
     lateAfterMs: config.timeoutMs,
     unavailable(batch, phase, error, done) {
       startIncident(error);
@@ -262,6 +263,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       if (down) return fallBack(batch, "commit", done);
       redis.commit(batch, at, done);
     },
+    answersAhead: (batch) => !down && redis.answersAhead(batch),
     checkAndCommit(batch, done) {
       if (down) return fallBack(batch, "hit", done);
       redis.checkAndCommit(batch, done);

@@ -120,7 +120,17 @@ describe("status-format", () => {
       fallbackChecks: 17,
       merged: 5,
       lastError: "Command timed out",
-      store: { roundTrips: 9, batches: 9, cacheHits: 0, cacheEntries: 0, carried: 0, unavailable: 2 },
+      store: {
+        roundTrips: 9,
+        batches: 9,
+        cacheHits: 0,
+        cacheEntries: 0,
+        carried: 0,
+        unavailable: 2,
+        answeredAhead: 0,
+        aheadOver: 0,
+        aheadKeys: 0,
+      },
     };
     const down = formatStatus({ ...STATUS, redis }).split("\n");
     assert.equal(

@@ -45,8 +45,18 @@ describe("[redis]", () => {
       connectTimeoutMs: 2000,
       fallback: "local",
       overCacheMs: 1000,
+      answerAhead: false,
       retryEveryMs: 1000,
     });
+  });
+
+  it("answer_ahead: yes or no, an error at its line otherwise", () => {
+    const on = load("[redis]\nurl = redis://127.0.0.1\nanswer_ahead = yes\n");
+    assert.ok(on.ok);
+    assert.equal(on.config.redis!.answerAhead, true);
+    assert.deepEqual(errors("[redis]\nurl = redis://127.0.0.1\nanswer_ahead = maybe\n"), [
+      "t.conf:3: redis.answer_ahead: expected yes or no",
+    ]);
   });
 
   it("credentials and database from the URL; the keys win over it", () => {

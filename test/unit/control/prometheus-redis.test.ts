@@ -21,7 +21,17 @@ describe("Redis metrics", () => {
       incidents: 2,
       fallbackChecks: 7,
       merged: 3,
-      store: { roundTrips: 40, batches: 38, cacheHits: 11, cacheEntries: 1, carried: 9, unavailable: 1 },
+      store: {
+        roundTrips: 40,
+        batches: 38,
+        cacheHits: 11,
+        cacheEntries: 1,
+        carried: 9,
+        unavailable: 1,
+        answeredAhead: 7,
+        aheadOver: 2,
+        aheadKeys: 5,
+      },
     });
     const lines = renderPrometheus(metrics, extras).split("\n");
     for (
@@ -33,6 +43,8 @@ describe("Redis metrics", () => {
         "mailpolicyd_redis_round_trips_total 40",
         "mailpolicyd_redis_cache_hits_total 11",
         "mailpolicyd_redis_cache_carried_total 9",
+        "mailpolicyd_redis_answered_ahead_total 7",
+        "mailpolicyd_redis_ahead_over_total 2",
       ]
     ) assert.ok(lines.includes(line), line);
   });

@@ -1,0 +1,149 @@
+// [redis] answer_ahead = yes against a real redis-server (limits/ahead-levels.ts): a request far from its
+// limits is accepted before Redis answers, and Redis still counts it; near a limit every request waits for
+// Redis, so one host defers a sender at exactly N+1; several hosts over-grant at most what ahead-levels.ts
+// says, and alert once.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { setImmediate } from "node:timers";
+import { limitsOf, redisClient, type RedisHost, redisHost, request } from "../helpers/redis-engines.ts";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { waitFor } from "../helpers/daemon-process.ts";
+
+const ALGORITHMS = ["fixed", "sliding", "bucket"] as const;
+
+/**
+ * A hit, then its answer from Redis: the store sends a turn's hits after the turn (redis-outbox.ts), so the
+ * helper's PING alone can come back first; what was answered ahead is only known once this has.
+ */
+async function hitAnswered(host: RedisHost, sender: string): Promise<string> {
+  const verdict = await host.hit(sender);
+  await new Promise((done) => setImmediate(done));
+  await host.client.ping();
+  return verdict.action;
+}
+
+const limitText = (algorithm: string, count: number) =>
+  `[limit out]\nkey = sender\ncount = ${count}\ntime = 1h\nalgorithm = ${algorithm}\n` +
+  (algorithm === "bucket" ? `burst = ${count}\n` : "");
+
+describe("Redis store: answers ahead of Redis", () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await startRedisServer();
+    // The scripts loaded once, as a running daemon has them: a first call's NOSCRIPT and reload would
+    // otherwise put its answer after the PING the tests wait for.
+    const warm = redisHost(server, limitsOf(limitText("fixed", 10)), Date.now);
+    await warm.hit("warm@x.org");
+    await warm.close();
+  });
+  after(() => server.stop());
+  const flush = async () => {
+    const client = redisClient(server);
+    await client.flushdb();
+    client.disconnect();
+  };
+
+  for (const algorithm of ALGORITHMS) {
+    it(`${algorithm}: one host accepts ahead while far from the limit and defers at exactly N+1`, async () => {
+      await flush();
+      const one = redisHost(server, limitsOf(limitText(algorithm, 10)), Date.now, { answerAhead: true });
+      try {
+        // Accepted in the call itself: the verdict does not wait for Redis.
+        let answered: string | undefined;
+        one.engine.hit(request("a@x.org"), (verdict) => answered = verdict?.action);
+        assert.equal(answered, "accept");
+        await new Promise((done) => setImmediate(done));
+        await one.settle();
+        const actions = [];
+        for (let i = 1; i < 12; i++) actions.push(await hitAnswered(one, "a@x.org"));
+        assert.deepEqual(actions, [...Array(9).fill("accept"), "defer", "defer"]);
+        const stats = one.store.stats();
+        assert.equal(stats.answeredAhead, 5, "up to half the limit (10 / 2), then Redis decides");
+        assert.equal(stats.aheadOver, 0);
+        assert.equal((await one.show("a@x.org"))[0].count, 10, "Redis counted the answers ahead");
+        assert.equal(one.crossings.length, 1);
+      } finally {
+        await one.close();
+      }
+    });
+  }
+
+  it("requests of one new sender at once: the first goes ahead alone, and exactly N are accepted", async () => {
+    await flush();
+    const one = redisHost(server, limitsOf(limitText("fixed", 10)), Date.now, { answerAhead: true });
+    try {
+      const verdicts = await Promise.all(Array.from({ length: 30 }, () => one.hit("burst@x.org")));
+      assert.equal(verdicts.filter((verdict) => verdict.action === "accept").length, 10);
+      assert.equal(one.store.stats().answeredAhead, 1, "its level unknown: one in flight");
+      assert.equal((await one.show("burst@x.org"))[0].count, 10);
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("two hosts: a host whose level is stale over-grants one request, counted in aheadOver; one alert", async () => {
+    await flush();
+    const limits = limitsOf(limitText("fixed", 10));
+    const [one, two] = [0, 1].map(() => redisHost(server, limits, Date.now, { answerAhead: true }));
+    try {
+      assert.equal(await hitAnswered(two, "split@x.org"), "accept"); // two knows the level: 1
+      const actions = [];
+      for (let i = 0; i < 10; i++) actions.push(await hitAnswered(one, "split@x.org"));
+      assert.deepEqual(
+        actions,
+        [...Array(9).fill("accept"), "defer"],
+        "exactly N+1 for the host that counts",
+      );
+      // Two last heard 1 of 10: within half, so it accepts ahead; Redis then finds the sender over.
+      assert.equal(await hitAnswered(two, "split@x.org"), "accept");
+      assert.equal(two.store.stats().aheadOver, 1);
+      assert.equal(await hitAnswered(two, "split@x.org"), "defer", "from then on two waits for Redis");
+      assert.equal(one.crossings.length + two.crossings.length, 1, "one alert for the cluster");
+      assert.equal((await one.show("split@x.org"))[0].count, 10, "leaky: the over-grant is not counted");
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it("answer_ahead off (the default): nothing is answered ahead", async () => {
+    await flush();
+    const one = redisHost(server, limitsOf(limitText("fixed", 10)), Date.now);
+    try {
+      let answered = false;
+      one.engine.hit(request("b@x.org"), () => answered = true);
+      assert.equal(answered, false, "the verdict waits for Redis");
+      await waitFor(() => answered, 5000, "Redis's answer");
+      assert.equal(one.store.stats().answeredAhead, 0);
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("Redis killed with an answer ahead in flight: the fallback gets it, and the key goes ahead again later", async () => {
+    await flush();
+    const one = redisHost(server, limitsOf(limitText("fixed", 10)), Date.now, { answerAhead: true });
+    try {
+      await hitAnswered(one, "warm@x.org"); // the connection and Redis's clock are known
+      await server.kill9();
+      let answered: string | undefined;
+      one.engine.hit(request("new@x.org"), (verdict) => answered = verdict?.action);
+      assert.equal(answered, "accept", "accepted ahead: its level unknown, none in flight");
+      for (let tries = 0; tries < 200 && one.unavailable.length === 0; tries++) {
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      assert.deepEqual(one.unavailable.map((failure) => failure.phase), ["hit"]);
+      await server.restart();
+      for (let tries = 0; tries < 100; tries++) {
+        if (await one.client.ping().then(() => true, () => false)) break; // reconnected
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      const before = one.store.stats().answeredAhead;
+      assert.equal(await hitAnswered(one, "new@x.org"), "accept");
+      // Had the failed flight stayed, the key (level still unknown) would have waited for Redis.
+      assert.equal(one.store.stats().answeredAhead, before + 1);
+    } finally {
+      await one.close();
+    }
+  });
+});

@@ -115,8 +115,14 @@ function trackedKeys(status: StatusJson): string {
 function redisLines(redis: RedisHealth | undefined): string[] {
   if (redis === undefined) return [];
   if (redis.state === "up") {
+    // Answers ahead ([redis] answer_ahead) and the over-grants among them: what the option has cost so far.
+    const { answeredAhead, aheadOver } = redis.store;
+    const ahead = answeredAhead > 0
+      ? `; ${answeredAhead} answered ahead, ${aheadOver} of them over a limit`
+      : "";
     return [
-      `redis: up since ${stamp(redis.since)}; ${redis.incidents} incidents, ${redis.merged} counters merged`,
+      `redis: up since ${stamp(redis.since)}; ${redis.incidents} incidents, ${redis.merged} counters merged` +
+      ahead,
     ];
   }
   return [

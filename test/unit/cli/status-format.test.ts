@@ -139,6 +139,15 @@ describe("status-format", () => {
     );
     const up = formatStatus({ ...STATUS, redis: { ...redis, state: "up" } }).split("\n");
     assert.equal(up[2], "redis: up since 2026-01-01 10:07:03; 2 incidents, 5 counters merged");
+    const ahead = {
+      ...redis,
+      state: "up" as const,
+      store: { ...redis.store, answeredAhead: 40, aheadOver: 1 },
+    };
+    assert.equal(
+      formatStatus({ ...STATUS, redis: ahead }).split("\n")[2],
+      "redis: up since 2026-01-01 10:07:03; 2 incidents, 5 counters merged; 40 answered ahead, 1 of them over a limit",
+    );
     assert.match(
       up[4],
       /^tracked keys: 1 on this host, the shared ones in Redis \(top, show\); alerts sent /,

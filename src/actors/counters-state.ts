@@ -5,7 +5,9 @@
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { serializeState, writeStateFile, writeStateFileAsync } from "../store/state-file.ts";
-import { createJournal, type Journal } from "../store/state-journal.ts";
+import { createJournal, type Journal, journalGenerations, journalPath } from "../store/state-journal.ts";
+import { setAside } from "../store/set-aside.ts";
+import { RefusedRows } from "../store/state-rows.ts";
 import type { MemoryStore } from "../limits/memory-store.ts";
 import type { AlertOutbox } from "./alert-outbox.ts";
 import { restoreState, type RestoreSummary } from "./state-restore.ts";
@@ -102,12 +104,55 @@ export function createCountersState(options: CountersStateOptions): CountersStat
     }
     options.restored?.();
   };
+  // A restore that throws half way (a row or record its code cannot take) must not take counting down:
+  // failing the actor restarted it into the same throw, and without a finished restore no snapshot was ever
+  // written, so every count since the start was lost at stop. Instead the files it was reading are set
+  // aside as unusable ones are (store/set-aside.ts), for a human, and the daemon counts on with what was
+  // restored before the throw; the next snapshot starts a new file. If they cannot be set aside, no
+  // snapshot is written over them (nor are their journals deleted): memory holds less than they do.
+  let restoringFile = "";
+  let keepFiles = false;
+  let adoptedKeys = 0; // by the restore so far
+  const restoreFailed = (error: unknown) => {
+    restoring = undefined;
+    const at = now();
+    const generations = journalGenerations(restoringFile);
+    const movedTo: string[] = [];
+    try {
+      for (const path of [restoringFile, ...generations.map((n) => journalPath(restoringFile, n))]) {
+        const aside = setAside(path, at);
+        if (aside) movedTo.push(aside);
+      }
+    } catch (asideError) {
+      keepFiles = true;
+      log.error("counters", "cannot move the state file aside: no snapshot is written over it", {
+        file: restoringFile,
+        error: (asideError as Error).message,
+      });
+    }
+    log.error("counters", "state restore failed, its files moved aside; counting goes on without the rest", {
+      file: restoringFile,
+      moved_to: movedTo.join(",") || undefined,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    restored({
+      keys: adoptedKeys,
+      journalRecords: 0,
+      refused: new RefusedRows(),
+      nextGeneration: Math.max(0, ...generations) + 1,
+    });
+  };
   /** Runs the restore for up to `budgetMs`; to its end when budgetMs is Infinity (at stop). */
   const restoreSome = (budgetMs: number) => {
     if (!restoring) return;
     const until = performance.now() + budgetMs;
     for (;;) {
-      const step = restoring.next();
+      let step: IteratorResult<void, RestoreSummary>;
+      try {
+        step = restoring.next();
+      } catch (error) {
+        return restoreFailed(error);
+      }
       if (step.done) return restored(step.value);
       if (performance.now() >= until) return;
     }
@@ -117,7 +162,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
       restoreSome(RESTORE_SLICE_MS);
     } catch (error) {
       restoring = undefined;
-      fail(error);
+      fail(error); // not the restore's files: what takes its result in (restored)
       return;
     }
     if (restoring) setImmediate(restoreInSlices);
@@ -133,8 +178,8 @@ export function createCountersState(options: CountersStateOptions): CountersStat
   // At stop: synchronous, complete, last word; the journals it holds are then deleted.
   const persist = () => {
     restoreSome(Infinity);
-    // A restore that failed half way: the files still hold more than memory does; leave them.
-    if (!dirty || !restoreDone) return;
+    // Files that a failed restore could not set aside still hold more than memory does; leave them.
+    if (!dirty || !restoreDone || keepFiles) return;
     const journalFrom = journal.rotate();
     writeStateFile(stateFile(), serializeState(snapshot(journalFrom)));
     journal.dropBefore(journalFrom);
@@ -148,10 +193,14 @@ export function createCountersState(options: CountersStateOptions): CountersStat
       store = theStore;
       outbox = theOutbox;
       journal.hold(true);
-      restoring = restoreState(stateFile(), now(), log, {
+      restoringFile = stateFile();
+      restoring = restoreState(restoringFile, now(), log, {
         adopt: (name, key, counter) => {
           if (resetWhileRestoring.has(key)) return false;
-          if (store.adopt(name, key, counter)) return true;
+          if (store.adopt(name, key, counter)) {
+            adoptedKeys++;
+            return true;
+          }
           if (!options.config().limits.some((limit) => limit.name === name)) {
             notConfigured.set(name, (notConfigured.get(name) ?? 0) + 1);
           }
@@ -182,7 +231,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
     // In slices with async I/O, one save at a time, so answers are not held up.
     saveInBackground() {
       const began = performance.now();
-      if (!dirty || saving || restoring || began < earliestSave) return;
+      if (!dirty || saving || !restoreDone || keepFiles || began < earliestSave) return;
       const due = snapshotDue({
         snapshotBytes,
         journalBytes: journal.bytesWritten - journalAtSnapshot,

@@ -6,7 +6,8 @@
 //
 // Files that cannot be used are never overwritten: an unreadable or unparsable snapshot or journal is
 // renamed aside (store/set-aside.ts) and the daemon starts without it; a snapshot with refused rows is
-// restored without them and a copy of it is kept aside. (A state file that is not a regular file or
+// restored without them and a copy of it is kept aside; a restore that throws has its files set aside by
+// the counters actor (actors/counters-state.ts, restoreFailed). (A state file that is not a regular file or
 // cannot be read at all stops `run` before this: store/regular-file.ts, statePathProblem.)
 import { copyFileSync } from "node:fs";
 import type { Logger } from "../log.ts";

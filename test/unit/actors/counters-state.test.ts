@@ -1,20 +1,33 @@
 // The counters' state file without the actor around it: when a snapshot is due after the journal lost
 // records, and after a save was asked for (a reload moved state_file) while another was under way.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, rmdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { createAlertOutbox } from "../../../src/actors/alert-outbox.ts";
-import { createCountersState } from "../../../src/actors/counters-state.ts";
+import { type CountersState, createCountersState } from "../../../src/actors/counters-state.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 import type { Config } from "../../../src/config/types.ts";
 import { createLogger } from "../../../src/log.ts";
 import { makeCounter } from "../../../src/policy/sender-counter.ts";
+import { parseState } from "../../../src/store/state-file.ts";
 import { journalPath } from "../../../src/store/state-journal.ts";
 import { bareMemoryStore } from "../../helpers/bare-memory-store.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
+import { stateText } from "../../helpers/state-text.ts";
 
 const NOW = 1_780_000_000_000;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An outbox that offers its alerts to no one, as the state's tests need one. */
+const quietOutbox = (state: CountersState) =>
+  createAlertOutbox({
+    log: createLogger("error", () => {}),
+    journal: state.journal,
+    offer: () => {},
+    withdraw: () => {},
+    settled: () => {},
+    changed: state.changed,
+  });
 
 /** A counters' state over a memory store of 3000 keys (a snapshot well over 64 KB), restored and saved once. */
 async function savedState(dir: string) {
@@ -44,15 +57,7 @@ async function savedState(dir: string) {
   for (let i = 0; i < 3000; i++) {
     store.adopt("thresholds", `sender${i}@example.org`, makeCounter(NOW - 1000, 3, NOW - 1000, 0));
   }
-  const outbox = createAlertOutbox({
-    log: createLogger("error", () => {}),
-    journal: state.journal,
-    offer: () => {},
-    withdraw: () => {},
-    settled: () => {},
-    changed: state.changed,
-  });
-  state.start(store, outbox);
+  state.start(store, quietOutbox(state));
   for (let i = 0; i < 200 && !restored; i++) await pause(10);
   assert.ok(restored);
   const saves = () => lines.filter((line) => /state saved/.test(line));
@@ -179,5 +184,58 @@ describe("counters state", () => {
     await saveWithin5s();
     assert.ok(existsSync(dir.file("moved.json")), "a snapshot in the new state_file, not only its journal");
     state.journal.close();
+  });
+
+  it("counts on after a restore that throws, sets its file aside and writes the snapshot at stop", async () => {
+    const dir = fresh();
+    const parsed = parseConfig(
+      `[daemon]\nstate_file = state.json\n[thresholds]\ntime = 1h\ncount = 1000000\n`,
+      "t",
+      dir.path,
+    );
+    assert.ok(parsed.ok);
+    const original = stateText([
+      ["first@x", NOW - 1000, 3, NOW - 1000, 0],
+      ["boom@x", NOW - 1000, 4, NOW - 1000, 0],
+      ["never@x", NOW - 1000, 5, NOW - 1000, 0],
+    ], NOW);
+    writeFileSync(dir.file("state.json"), original);
+    writeFileSync(journalPath(dir.file("state.json"), 1), "");
+    const lines: string[] = [];
+    const failures: unknown[] = [];
+    let restored = false;
+    const state = createCountersState({
+      config: () => parsed.config,
+      log: createLogger("debug", (line) => lines.push(line)),
+      now: () => NOW,
+      fail: (error) => failures.push(error),
+      restored: () => restored = true,
+    });
+    // A row the restore's code cannot take: the store throws on it, as a bug would.
+    const store = bareMemoryStore(() => NOW);
+    store.configure(parsed.config.limits, Infinity);
+    const adopt = store.adopt;
+    store.adopt = (name, key, counter) => {
+      if (key === "boom@x") throw new TypeError("cannot take this row");
+      return adopt(name, key, counter);
+    };
+    state.start(store, quietOutbox(state));
+    for (let i = 0; i < 200 && !restored && failures.length === 0; i++) await pause(10);
+    assert.deepEqual(failures, [], "the counters go on: no failure for the supervisor to restart");
+    const error = lines.find((line) => /state restore failed/.test(line));
+    assert.ok(error, lines.join("\n"));
+    assert.match(error, /file=\S*state\.json .*error="?cannot take this row/);
+    // Counted since the start: the snapshot at stop must hold it.
+    adopt("thresholds", "counted@x", makeCounter(NOW, 2, NOW, 0));
+    state.changed();
+    state.stop("test");
+    const names = readdirSync(dir.path);
+    const aside = names.find((name) => /^state\.json\.bad-[0-9TZ.]+$/.test(name));
+    assert.ok(aside, `the unread file set aside: ${names}`);
+    assert.equal(readFileSync(dir.file(aside), "utf8"), original, "set aside as it was");
+    assert.ok(names.some((name) => /^state\.json\.journal-1\.bad-/.test(name)), "its journal too");
+    const saved = parseState(readFileSync(dir.file("state.json"), "utf8"), NOW).tables.get("thresholds")!;
+    assert.equal(saved.get("counted@x")?.count, 2, "what was counted since the start is kept");
+    assert.equal(saved.get("first@x")?.count, 3, "and what was restored before the throw");
   });
 });

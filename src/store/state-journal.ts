@@ -15,7 +15,9 @@
 // Generations tie the journal to the snapshots: a snapshot starts by rotating to generation N+1 and records
 // `journalFrom: N+1`; the changes it may have missed (its rows are taken over seconds, a slice at a time)
 // are all in N+1 or later. Once it is renamed into place, generations before N+1 are deleted. A restore
-// replays the generations from the snapshot's journalFrom on.
+// replays the generations from the snapshot's journalFrom on. When a reload moves state_file, the journal
+// goes on past any generation already beside the new path (followMove), so that one left there by an
+// earlier period is older than the next snapshot there and goes with the older ones.
 import {
   closeSync,
   constants,
@@ -99,6 +101,7 @@ export function createJournal(
 ): Journal {
   const stateFileNow = typeof stateFile === "string" ? () => stateFile : stateFile;
   let generation = firstGeneration;
+  let followed = stateFileNow(); // the state file the generations are counted beside
   let fd: number | undefined;
   let openPath = "";
   let held = false;
@@ -243,8 +246,22 @@ export function createJournal(
     write();
   };
 
+  // A reload moved state_file: journals beside the new path that this run did not write there (an earlier
+  // period's, from a run or a stay there before) may have generations from the one it writes next on, and
+  // a restore would replay them over the next snapshot there, stale counts and reset keys with them.
+  // Writing from past the last of them makes them older than that snapshot's journalFrom: not replayed,
+  // and deleted once it is in place (dropBefore), as this run's older generations are.
+  const followMove = (): void => {
+    const now = stateFileNow();
+    if (now === followed) return;
+    followed = now;
+    const last = journalGenerations(now).at(-1);
+    if (last !== undefined && last >= generation) generation = last + 1;
+  };
+
   const write = (): void => {
     if (out.length === 0) return;
+    followMove();
     let before: number | undefined; // the file's length before this write
     try {
       // O_NONBLOCK: if something not ours sits at the path, a FIFO without a reader fails (ENXIO) instead
@@ -321,6 +338,7 @@ export function createJournal(
     rotate() {
       encodeAll();
       closeFile();
+      followMove(); // also when nothing was written since the move
       return ++generation;
     },
     dropBefore(first) {

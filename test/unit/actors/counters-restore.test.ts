@@ -8,23 +8,32 @@ import { countersActor, type CountersStats } from "../../../src/actors/counters.
 import { parseConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/log.ts";
 import { parseState } from "../../../src/store/state-file.ts";
-import { journalGenerations } from "../../../src/store/state-journal.ts";
+import { createJournal, journalGenerations, journalPath } from "../../../src/store/state-journal.ts";
+import { makeCounter } from "../../../src/policy/sender-counter.ts";
 import type { Verdict } from "../../../src/policy/verdict.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 import { stateText as stateTextOf } from "../../helpers/state-text.ts";
 
 const NOW = 1_780_000_000_000;
 
-function startCounters(dir: string, clock = () => NOW) {
+function configIn(dir: string, stateFile = "state.json") {
   const parsed = parseConfig(
-    "[daemon]\nstate_file = state.json\n[thresholds]\ntime = 1h\ncount = 1000000\n",
+    `[daemon]\nstate_file = ${stateFile}\n[thresholds]\ntime = 1h\ncount = 1000000\n`,
     "t",
     dir,
   );
   assert.ok(parsed.ok);
+  return parsed.config;
+}
+
+function startCounters(dir: string, clock = () => NOW, stateFile = "state.json") {
   const lines: string[] = [];
   const actor = createActor(countersActor, {
-    input: { config: parsed.config, log: createLogger("debug", (line) => lines.push(line)), now: clock },
+    input: {
+      config: configIn(dir, stateFile),
+      log: createLogger("debug", (line) => lines.push(line)),
+      now: clock,
+    },
   });
   actor.start();
   const hit = (key: string) =>
@@ -131,6 +140,45 @@ describe("counters actor: restore", () => {
       [],
       "the stop's snapshot holds them all",
     );
+  });
+
+  it("does not replay, over a newer snapshot, the journals of an earlier period beside a state_file it moved back to", async () => {
+    const dir = fresh();
+    // state.json as an earlier period left it: a snapshot, and the journal since (generation 50 after a
+    // long run), before the config moved state_file away and the daemon started over at the new path.
+    writeFileSync(
+      dir.file("state.json"),
+      JSON.stringify({
+        format: "mailpolicyd-state",
+        version: 1,
+        savedAt: NOW - 5000,
+        journalFrom: 50,
+        limits: { thresholds: [["gone@x", NOW - 5000, 9, NOW - 5000, 0]] },
+        outbox: [],
+      }),
+    );
+    const stale = createJournal(dir.file("state.json"), 50, (error) => assert.fail(error));
+    stale.touched("thresholds", "a@x", makeCounter(NOW - 4000, 40, NOW - 4000, 0));
+    stale.touched("thresholds", "gone@x", makeCounter(NOW - 4000, 10, NOW - 4000, 0));
+    stale.flush();
+    stale.close();
+
+    // This run starts at elsewhere.json (its journal at generation 1), counts, and moves back.
+    const counters = startCounters(dir.path, () => NOW, "elsewhere.json");
+    await counters.restored();
+    await counters.hit("a@x");
+    await counters.hit("a@x");
+    counters.actor.send({ type: "config", config: configIn(dir.path, "state.json") });
+    counters.actor.stop(); // the snapshot in state.json: a@x 2, no gone@x
+    assert.equal(countOf(dir.path, "a@x"), 2);
+    assert.equal(countOf(dir.path, "gone@x"), undefined);
+
+    const again = startCounters(dir.path);
+    assert.match(await again.restored(), /keys=1 .*journal_records=0\b/, "nothing stale replayed");
+    again.actor.stop();
+    assert.equal(countOf(dir.path, "a@x"), 2, "not the earlier period's 40");
+    assert.equal(countOf(dir.path, "gone@x"), undefined, "not brought back");
+    assert.equal(existsSync(journalPath(dir.file("state.json"), 50)), false, "the stale journal is gone");
   });
 
   it("says how many rows of a limit no longer in the config it dropped", async () => {

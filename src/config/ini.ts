@@ -45,7 +45,9 @@ export function parseIni(text: string): IniDocument {
   const seenSections = new Map<string, number>();
   let current: IniSection | undefined;
   let seenKeys = new Map<string, number>();
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  // A line ends at LF, CRLF or a lone CR (an old Mac file), as in Python's universal newlines, which
+  // ConfigParser reads with: split at LF alone, such a file was one line, and every error named line 1.
+  const lines = text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
 
   lines.forEach((rawLine, index) => {
     const line = index + 1;

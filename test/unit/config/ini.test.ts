@@ -55,6 +55,22 @@ describe("parseIni", () => {
     ]]);
   });
 
+  it("ends a line at a lone CR (an old Mac file) as ConfigParser does, and counts it", () => {
+    const doc = parseIni("[s]\rk = v\r\rbad line\rn = 2\r");
+    assert.deepEqual(doc.sections[0].entries.map((e) => [e.key, e.value, e.line]), [["k", "v", 2], [
+      "n",
+      "2",
+      5,
+    ]]);
+    assert.deepEqual(doc.problems.map((p) => [p.line, p.key]), [[4, "bad line"]]);
+    // Endings mixed in one file (pasted lines): each counts once, CRLF as one.
+    const mixed = parseIni("[s]\r\na = 1\rb = 2\nc = 3\r\n\rd = 4");
+    assert.deepEqual(mixed.sections[0].entries.map((e) => [e.key, e.line]), [["a", 2], ["b", 3], ["c", 4], [
+      "d",
+      6,
+    ]]);
+  });
+
   it("strips matching quotes, single or double, and nothing else", () => {
     assert.deepEqual(
       values(`[s]\na = 'x y'\nb = "x"\nc = 'x"\nd = ''\ne = it's\nf = 'a'b'\n`),

@@ -182,6 +182,16 @@ describe("parseConfig", () => {
     assert.match(errorsOf("[limits]\nfail_mode = maybe\n")[0], /^t\.conf:2: limits\.fail_mode: /);
   });
 
+  it("names the right line of a file with lone CR line endings (old Mac), as of LF and CRLF", () => {
+    for (const end of ["\r", "\n", "\r\n"]) {
+      const errors = errorsOf(
+        ["[limits]", "# the timeout", "timeout = 5ms", "fail_mode = maybe", ""].join(end),
+      );
+      assert.match(errors[0], /^t\.conf:3: limits\.timeout: /, JSON.stringify(end));
+      assert.match(errors[1], /^t\.conf:4: limits\.fail_mode: /, JSON.stringify(end));
+    }
+  });
+
   it("listens on loopback TCP 127.0.0.1:10037 for Exim unless policy_listen says otherwise", () => {
     const address = (text: string) => loaded(parseConfig(text, "t.conf", "/")).daemon.policyListen;
     assert.deepEqual(address(""), { hostname: "127.0.0.1", port: 10037 });

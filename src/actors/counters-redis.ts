@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../control/metrics.ts";
 import type { MemoryStore } from "../limits/memory-store.ts";
 import { connectRedis } from "../limits/redis-connection.ts";
-import { createSharedStore, type SharedStore } from "../limits/shared-store.ts";
+import { createSharedStore, type SettledMark, type SharedStore } from "../limits/shared-store.ts";
 import { createExportedCounters, type ExportedCounters } from "../limits/exported-counters.ts";
 import { exportedPath, readExportedFile, writeExportedFile } from "../store/exported-file.ts";
 import type { CounterStore } from "../limits/counter-store.ts";
@@ -115,8 +115,11 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     log.info("redis", "counters shared through Redis", { redis: where, fallback: redis.fallback });
   };
 
-  /** A shared store for `redis`; in use at once unless `later` (a move: once the counters are over). */
-  const start = (config: Config, redis: RedisConfig, later = false) => {
+  /**
+   * A shared store for `redis`; in use at once unless `later` (a move: once the counters are over).
+   * `settled`: the marks of alerts delivered while Redis was away that the store before had yet to send.
+   */
+  const start = (config: Config, redis: RedisConfig, later = false, settled: readonly SettledMark[] = []) => {
     const client = connectRedis(
       redis,
       (error) =>
@@ -133,6 +136,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       log,
       now,
       changed: options.changed,
+      settledWhileDown: settled,
     });
     clients.set(shared, client);
     shared.configure(config.limits, config.daemon.maxKeys);
@@ -166,6 +170,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       // new Redis, so that what a key counts meanwhile is not left behind in the old one unseen.
       const moving = old !== undefined && redis !== undefined && !stopped && !sameCounters(before!, redis);
       let exported: Promise<unknown> = Promise.resolve();
+      let settled: SettledMark[] = [];
       if (old) {
         const same = redis !== undefined && sameCounters(before!, redis);
         shared = undefined;
@@ -177,8 +182,12 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
         }
         // Only how the same counters are reached or used changed: they stay in Redis (a copy brought into
         // memory would be added into Redis again by the merge below: counted twice).
-        if (same) finish(old);
-        else if (!redis) {
+        // The marks of alerts settled while Redis was away go to the new store, which sends them when Redis
+        // answers: they are the same counters'.
+        if (same) {
+          settled = old.settledWhileDown();
+          finish(old);
+        } else if (!redis) {
           // Removed: the shared counters come into memory first, then the connection goes.
           exported = old.exportToLocal().then(
             (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),
@@ -191,7 +200,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
         }
       }
       if (!redis || stopped) return;
-      start(config, redis, moving);
+      start(config, redis, moving, settled);
       // The old shared counters are written where the new Redis has none, never added (every host moves
       // the same set); then the new store takes over (unless a later reload chose another) and the old
       // connection goes.

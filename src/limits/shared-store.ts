@@ -53,8 +53,13 @@ export interface SharedStore extends CounterStore {
   moveTo(target: SharedStore): Promise<number>;
   /** A counter from another Redis, written only where this one has none; false when it had one. */
   adoptIfAbsent(limit: string, key: string, counter: SenderCounter): Promise<boolean>;
+  /** The alerts settled while Redis was away and not yet marked sent there: for a store replacing this one. */
+  settledWhileDown(): SettledMark[];
   close(): void;
 }
+
+/** An alert delivered while Redis was away, as alertSettled names it: its limit, key and window start. */
+export type SettledMark = [limitName: string, key: string, firstSeen: number];
 
 export interface SharedStoreOptions {
   client: Redis;
@@ -68,6 +73,11 @@ export interface SharedStoreOptions {
   now: () => number;
   /** Something changed that the next snapshot must hold (the memory store emptied after a merge). */
   changed: () => void;
+  /**
+   * What the store this one replaces had of settledWhileDown: a reload that changes only how the same
+   * counters are reached (actors/counters-redis.ts). Else "pending" stayed in Redis, the marks gone with it.
+   */
+  settledWhileDown?: readonly SettledMark[];
 }
 
 // Counters merged at once: each is a script call; a bounded batch keeps Redis's queue and memory small.
@@ -87,7 +97,20 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
   let down = false;
   let closed = false;
   let retry: ReturnType<typeof setInterval> | undefined;
-  const settledWhileDown = new Map<string, [limitName: string, key: string, firstSeen: number]>();
+  const settledWhileDown = new Map<string, SettledMark>();
+  const keepSettled = (mark: SettledMark) => {
+    const id = `${mark[0]}\0${mark[1]}`;
+    settledWhileDown.delete(id); // a later window's alert replaces an earlier one's, and is the newest
+    settledWhileDown.set(id, mark);
+    if (settledWhileDown.size > SETTLED_WHILE_DOWN) {
+      settledWhileDown.delete(settledWhileDown.keys().next().value!);
+    }
+  };
+  const sendSettled = () => {
+    for (const settled of settledWhileDown.values()) redis.alertSettled(...settled);
+    settledWhileDown.clear();
+  };
+  for (const mark of options.settledWhileDown ?? []) keepSettled(mark);
   const health = {
     since: now(),
     incidents: 0,
@@ -154,8 +177,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
         mergeLocal().then(
           (merged) => {
             log.info("redis", "Redis is back: shared counting again", { mergedFromLocal: merged });
-            for (const settled of settledWhileDown.values()) redis.alertSettled(...settled);
-            settledWhileDown.clear();
+            sendSettled();
           },
           (error) => startIncident(error),
         );
@@ -248,6 +270,15 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     throw failure;
   };
 
+  // Marks handed over by a reload: Redis may be away still, and a new store is "up" until something fails
+  // (with no request, nothing did, and the marks waited for good). Sent once a probe says Redis answers;
+  // else that failure is the incident, whose end sends them (tryAgain).
+  if (settledWhileDown.size > 0) {
+    redis.probe().then(() => {
+      if (!down) sendSettled();
+    }, startIncident);
+  }
+
   return {
     configure(next, nextMaxKeys) {
       limits = next;
@@ -275,12 +306,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     alertSettled(limitName, key, firstSeen) {
       local.alertSettled(limitName, key, firstSeen);
       if (!down) return redis.alertSettled(limitName, key, firstSeen);
-      const id = `${limitName}\0${key}`;
-      settledWhileDown.delete(id); // a later window's alert replaces an earlier one's, and is the newest
-      settledWhileDown.set(id, [limitName, key, firstSeen]);
-      if (settledWhileDown.size > SETTLED_WHILE_DOWN) {
-        settledWhileDown.delete(settledWhileDown.keys().next().value!);
-      }
+      keepSettled([limitName, key, firstSeen]);
     },
     expire(at) {
       local.expire(at);
@@ -333,6 +359,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       const limit = limits.find((candidate) => candidate.name === limitName);
       return limit !== undefined && await redis.adoptIfAbsent(limit, key, counter);
     },
+    settledWhileDown: () => [...settledWhileDown.values()],
     close() {
       closed = true;
       clearInterval(retry);

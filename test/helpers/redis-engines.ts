@@ -105,6 +105,24 @@ export function host(
   };
 }
 
+/** What `show` says of the alert of `key`'s first counter; undefined when it has none or no answer came. */
+export function alertOf(store: CounterStore, key: string): Promise<unknown> {
+  return new Promise((done) => store.show(key, (rows) => done(rows?.[0]?.alert)));
+}
+
+/** `key`'s alert state once it is `wanted` or after `tries` looks 50 ms apart (Redis marks it in the background). */
+export async function alertBecomes(
+  store: CounterStore,
+  key: string,
+  wanted: string,
+  tries = 40,
+): Promise<unknown> {
+  for (let tried = 0; tried < tries && await alertOf(store, key) !== wanted; tried++) {
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  return await alertOf(store, key);
+}
+
 export function memoryHost(limits: LimitConfig[], now: () => number): Host {
   const store = bareMemoryStore(now);
   return host(store, limits, now, () => Promise.resolve());

@@ -11,7 +11,7 @@ import { connectRedis } from "../../src/limits/redis-connection.ts";
 import { createSharedStore, type SharedStore } from "../../src/limits/shared-store.ts";
 import { createExportedCounters } from "../../src/limits/exported-counters.ts";
 import { counterKey } from "../../src/limits/redis-keys.ts";
-import { type Host, host, quiet, redisClient } from "../helpers/redis-engines.ts";
+import { alertBecomes, alertOf, type Host, host, quiet, redisClient } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 
@@ -115,12 +115,11 @@ describe("shared store: Redis, and the fallback while it is away", () => {
 
   it("an alert delivered while Redis is away is marked sent there once it is back", async () => {
     const one = site(configFor(server, "local"), () => new Promise((done) => setTimeout(done, 20)));
-    const alertOf = () => new Promise((done) => one.shared.show("p@x.org", (rows) => done(rows?.[0]?.alert)));
     try {
       for (let i = 0; i < 3; i++) assert.equal(await one.hit("p@x.org"), "accept");
       assert.equal(await one.hit("p@x.org"), "defer");
       assert.equal(one.crossings.length, 1, "crossed in Redis");
-      assert.equal(await alertOf(), "pending");
+      assert.equal(await alertOf(one.shared, "p@x.org"), "pending");
       server.pause();
       assert.equal(await one.hit("q@x.org"), "accept", "answered by the fallback: an incident");
       assert.equal(one.shared.health().state, "down");
@@ -129,10 +128,7 @@ describe("shared store: Redis, and the fallback while it is away", () => {
       server.resume();
       await waitFor(() => one.shared.health().state === "up", 10_000, "Redis back");
       // Before: "pending" until the window's end, for every host's `show`.
-      for (let tries = 0; tries < 40 && await alertOf() !== "sent"; tries++) {
-        await new Promise((done) => setTimeout(done, 50));
-      }
-      assert.equal(await alertOf(), "sent");
+      assert.equal(await alertBecomes(one.shared, "p@x.org", "sent"), "sent");
     } finally {
       server.resume();
       one.close();

@@ -148,17 +148,30 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     local.commit(batch, now(), done);
   };
 
+  /** While the merge after a retry's probe runs: when the incident it is to end began. */
+  let resuming: number | undefined;
+
   const startIncident = (error: unknown) => {
     if (down || closed) return;
     down = true;
+    health.lastError = String(error instanceof Error ? error.message : error);
+    retry = setInterval(tryAgain, config.retryEveryMs);
+    // Redis failing between the probe and the merge's end (the merge, a request) is the same outage: an
+    // incident each time made one per retry while Redis answered the probe but not the merge (a key it
+    // refuses, a Redis that goes again), logged and counted each time.
+    if (resuming !== undefined) {
+      health.since = resuming;
+      log.debug("redis", "Redis failed again before the local counts were merged: still unavailable", {
+        error: health.lastError,
+      });
+      return;
+    }
     health.incidents++;
     health.since = now();
-    health.lastError = String(error instanceof Error ? error.message : error);
     log.warn("redis", "Redis unavailable: the fallback answers until it is back", {
       fallback: config.fallback,
       error: health.lastError,
     });
-    retry = setInterval(tryAgain, config.retryEveryMs);
   };
 
   let trying = false;
@@ -172,6 +185,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       () => {
         clearInterval(retry);
         retry = undefined;
+        resuming = health.since;
         down = false;
         health.since = now();
         mergeLocal().then(
@@ -180,7 +194,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
             sendSettled();
           },
           (error) => startIncident(error),
-        );
+        ).finally(() => resuming = undefined);
       },
       (error) => {
         // A hung Redis (the connection open, nothing answered): ioredis keeps each command it wrote until

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
+import { createLogger } from "../../src/log.ts";
 import type { Config } from "../../src/config/types.ts";
 import type { MemoryStore } from "../../src/limits/memory-store.ts";
 import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
@@ -40,6 +41,7 @@ function site(
   config: Config,
   settled?: () => Promise<unknown>,
   onError: (error: Error) => void = () => {},
+  log = quiet,
 ): Site {
   const local = bareMemoryStore(Date.now);
   const client = connectRedis(config.redis!, onError);
@@ -48,7 +50,7 @@ function site(
     config: config.redis!,
     local,
     exported: createExportedCounters(),
-    log: quiet,
+    log,
     now: Date.now,
     changed: () => {},
   });
@@ -282,6 +284,47 @@ describe("shared store: Redis, and the fallback while it is away", () => {
       }
     });
   }
+
+  // The probe answered (its key allowed) and the merge that follows failed (the counters' keys refused): a
+  // second incident was started, logged and counted, at every retry, for what is one outage.
+  it("a merge Redis fails right after the probe answered goes on with the same incident", async () => {
+    const admin = redisClient(server);
+    const limited = `redis://limited:pw@${server.host}:${server.port}`;
+    const lines: string[] = [];
+    const config = configFor(server, "local", limited);
+    await admin.call("ACL", "SETUSER", "limited", "on", ">pw", "resetkeys", "~*", "+@all");
+    const one = site(config, undefined, undefined, createLogger("debug", (line) => lines.push(line)));
+    const warnings = () => lines.filter((line) => /Redis unavailable/.test(line)).length;
+    try {
+      assert.equal(await one.hit("m@x.org"), "accept");
+      // Only the probe's key: what the retry writes, not the counters.
+      const probeKey = counterKey(config.redis!.prefix, "", "");
+      await admin.call("ACL", "SETUSER", "limited", "resetkeys", `~${probeKey}`);
+      assert.equal(await one.hit("m@x.org"), "accept", "NOPERM: answered by the fallback, counted here");
+      const down = one.shared.health();
+      assert.equal(down.state, "down");
+      assert.equal(one.local.keyCount(), 1);
+      await new Promise((done) => setTimeout(done, 600)); // retry_every = 100ms: probes answered, merges failed
+      const still = one.shared.health();
+      assert.equal(still.state, "down", "back to the fallback, the retry running");
+      assert.equal(still.incidents, 1, "one incident, not one per retry");
+      assert.equal(still.since, down.since, "the incident's start");
+      assert.equal(warnings(), 1, "logged once");
+      assert.equal(one.local.keyCount(), 1, "the counts stay here for the next merge");
+      assert.ok(lines.some((line) => /failed again before the local counts/.test(line)), "a merge failed");
+      await admin.call("ACL", "SETUSER", "limited", "resetkeys", "~*");
+      await waitFor(() => one.shared.health().state === "up", 10_000, "Redis back");
+      await waitFor(() => one.local.keyCount() === 0, 10_000, "the merge");
+      assert.equal(one.shared.health().incidents, 1);
+      assert.equal(warnings(), 1);
+      assert.equal(await one.hit("m@x.org"), "accept", "3 of 3: the one counted here is in Redis");
+      assert.equal(await one.hit("m@x.org"), "defer");
+    } finally {
+      await admin.call("ACL", "SETUSER", "limited", "resetkeys", "~*");
+      admin.disconnect();
+      one.close();
+    }
+  });
 
   // redis-server's default `databases 16`: database 16 does not exist. ioredis logs the failed SELECT as an
   // error event and goes on in database 0: the counters went there, mixed with whatever else is, while

@@ -45,13 +45,16 @@ export function parseRedisAddress(text: string): RedisAddress | string {
   }
   const port = url.port === "" ? 6379 : Number(url.port);
   if (port === 0) return "the port must be a number from 1 to 65535"; // URL refuses above 65535 itself
+  // A redis: URL's host is not decoded by URL (not a special scheme, as http: is): `%2D` went to the
+  // resolver as written, and `sameCounters` took `h%6Fst` and `host` for two servers.
+  const host = decoded(url.hostname.replace(/^\[|\]$/g, ""));
   const username = decoded(url.username);
   const password = decoded(url.password);
-  if (username === null || password === null) {
-    return "the user or password has a % not followed by two hex digits (write % as %25)";
+  if (host === null || username === null || password === null) {
+    return "the host, user or password has a % not followed by two hex digits (write % as %25)";
   }
   return {
-    host: url.hostname.replace(/^\[|\]$/g, ""),
+    host,
     port,
     tls: url.protocol === "rediss:",
     username,
@@ -63,7 +66,7 @@ export function parseRedisAddress(text: string): RedisAddress | string {
 /** The `database` setting's bound, the URL's /DB as well. */
 export const MAX_DATABASE = 10_000;
 
-/** A URL's user or password, %-decoded; undefined when empty, null when an escape is broken. */
+/** A URL's host, user or password, %-decoded; undefined when empty, null when an escape is broken. */
 function decoded(text: string): string | undefined | null {
   if (text === "") return undefined;
   try {

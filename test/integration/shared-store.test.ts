@@ -326,6 +326,29 @@ describe("shared store: Redis, and the fallback while it is away", () => {
     }
   });
 
+  it("a %-escaped host, user and password in the URL connect as written unescaped", async () => {
+    const admin = redisClient(server);
+    await admin.call("ACL", "SETUSER", "esc@ped", "on", ">p@ss:w/rd", "~*", "+@all");
+    // `%31%32%37.0.0.1` went to the resolver as written: never reached, the fallback answered for good.
+    const url = `redis://esc%40ped:p%40ss%3Aw%2Frd@%31%32%37.0.0.1:${server.port}/0`;
+    const errors: string[] = [];
+    const one = site(configFor(server, "local", url), undefined, (error) => errors.push(error.message));
+    try {
+      assert.equal(await one.hit("esc@x.org"), "accept");
+      assert.deepEqual(errors, []);
+      assert.equal(one.shared.health().state, "up");
+      assert.equal(one.local.keyCount(), 0, "counted in Redis");
+      assert.equal(
+        await admin.exists(counterKey(configFor(server, "local").redis!.prefix, "out", "esc@x.org")),
+        1,
+      );
+    } finally {
+      await admin.call("ACL", "DELUSER", "esc@ped");
+      admin.disconnect();
+      one.close();
+    }
+  });
+
   // redis-server's default `databases 16`: database 16 does not exist. ioredis logs the failed SELECT as an
   // error event and goes on in database 0: the counters went there, mixed with whatever else is, while
   // /health said `redis: up` and only a debug line told.

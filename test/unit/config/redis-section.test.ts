@@ -68,6 +68,12 @@ describe("[redis]", () => {
     assert.equal(fromUrl.config.redis!.username, "mta");
     assert.equal(fromUrl.config.redis!.password, "s@cret");
     assert.equal(fromUrl.config.redis!.database, 3);
+    // The host %-decoded as the credentials are (URL leaves a redis: URL's host as written).
+    const escaped = load("[redis]\nurl = redis://us%65r:p%40ss%3Aw%2Frd@redis%2Dhost.ex%61mple/0\n");
+    assert.ok(escaped.ok);
+    assert.equal(escaped.config.redis!.address.host, "redis-host.example");
+    assert.equal(escaped.config.redis!.username, "user");
+    assert.equal(escaped.config.redis!.password, "p@ss:w/rd");
     const keys = load(
       "[redis]\nurl = redis://a:b@h/3\nusername = other\npassword = x\ndatabase = 5\ntls_ca_file = ca.pem\n",
     );
@@ -115,10 +121,12 @@ describe("[redis]", () => {
         "t.conf:2: redis.url: the database after the host must be a number from 0 to 10000: redis://HOST/0",
       ]);
     }
-    // A broken %-escape in the credentials is a config error, not a crash.
-    assert.deepEqual(errors("[redis]\nurl = redis://:p%zz@h\n"), [
-      "t.conf:2: redis.url: the user or password has a % not followed by two hex digits (write % as %25)",
-    ]);
+    // A broken %-escape in the host or credentials is a config error, not a crash.
+    for (const url of ["redis://:p%zz@h", "redis://u%@h", "redis://h%zzost/0", "rediss://ho%4/"]) {
+      assert.deepEqual(errors(`[redis]\nurl = ${url}\n`), [
+        "t.conf:2: redis.url: the host, user or password has a % not followed by two hex digits (write % as %25)",
+      ], url);
+    }
     assert.deepEqual(errors("[redis]\nurl = unix:run/redis.sock\n"), [
       "t.conf:2: redis.url: unix: needs an absolute path",
     ]);

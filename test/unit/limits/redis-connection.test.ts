@@ -27,6 +27,11 @@ describe("redisOptions", () => {
     assert.equal(made.connectTimeout, 3000);
     assert.equal(made.maxRetriesPerRequest, 0, "a failed command goes to the fallback, never again to Redis");
     assert.equal(made.tls, undefined);
+    // %-escapes in the URL reach ioredis decoded: the host is looked up, the password sent, as meant.
+    const escaped = redisOptions(redisOf("url = redis://m%74a:p%40ss@%31%30.0.0.5:6380/2\n"));
+    assert.equal(escaped.host, "10.0.0.5");
+    assert.equal(escaped.username, "mta");
+    assert.equal(escaped.password, "p@ss");
     const retry = made.retryStrategy as (times: number) => number;
     assert.deepEqual([1, 2, 3, 10].map(retry), [100, 200, 400, 5000], "the one backoff, 100 ms up to 5 s");
   });

@@ -3,8 +3,8 @@
 //
 // An answer ahead is an accept sent at once; the request's hit goes to Redis all the same, and its counts,
 // crossings, alerts and sightings follow from Redis's answer as for any request. What this host keeps, per
-// (limit, key) it has answered ahead: the level Redis last reported, and the costs answered ahead whose
-// answer has not come yet. A request is answered ahead only when, under every limit it counts for, the key
+// (limit, key) it has answered ahead: the level Redis last reported, and the costs sent since whose answer
+// has not come yet (answered ahead, or waiting for Redis: follow). A request is answered ahead only when, under every limit it counts for, the key
 // stays within half the limit's capacity by what this host knows:
 // - a key with no level yet (first seen here): one request in flight at a time;
 // - a key with one: its level + what is in flight + the cost ≤ capacity / 2, and at most perKey(limit)
@@ -43,9 +43,18 @@ interface Level {
 export interface AheadLevels {
   /** Whether every probe of the batch may be answered ahead; if so their costs are in flight (release). */
   take(batch: ProbeBatch): boolean;
+  /**
+   * A batch sent to Redis without an answer ahead: its costs are in flight, until release, in the levels
+   * kept for its keys (none made). Else Redis counted them before this host's next answers ahead unseen,
+   * and one host alone let a key past its limit. False: it has no key with a level (nothing to release).
+   */
+  follow(batch: ProbeBatch): boolean;
   /** Redis answered the probe (ahead or not): its level now. Only keys answered ahead before are kept. */
   observe(probe: Probe): void;
-  /** The answer to a batch `take` accepted came (Redis's or the fallback's): its costs are no longer in flight. */
+  /**
+   * The answer to a batch `take` accepted or `follow` holds came (Redis's or the fallback's): its costs are
+   * no longer in flight.
+   */
   release(batch: ProbeBatch): void;
   /** Forgets the levels of keys neither answered ahead nor reported for two windows of their limit. */
   sweep(): void;
@@ -65,6 +74,8 @@ export function createAheadLevels(now: () => number): AheadLevels {
   // The levels each batch in flight holds costs in: a release gives back to those, not to a level made again
   // for the same key since (a reset, a reload), which never held them.
   const taken = new WeakMap<ProbeBatch, Level[]>();
+  // follow's: the levels a batch not answered ahead holds costs in, by probe (undefined: no level kept).
+  const followed = new WeakMap<ProbeBatch, (Level | undefined)[]>();
 
   const fits = (probe: Probe, level: Level | undefined, table: Map<string, Level> | undefined): boolean => {
     const half = capacity(probe.limit) / 2;
@@ -106,6 +117,21 @@ export function createAheadLevels(now: () => number): AheadLevels {
       return true;
     },
 
+    follow(batch) {
+      let held: (Level | undefined)[] | undefined;
+      for (let i = 0; i < batch.size; i++) {
+        const probe = batch.probes[i];
+        const level = tables.get(probe.limit)?.get(probe.key);
+        if (level === undefined) continue;
+        held ??= new Array(batch.size);
+        held[i] = level;
+        level.pending += probe.cost;
+      }
+      if (held === undefined) return false;
+      followed.set(batch, held);
+      return true;
+    },
+
     observe(probe) {
       const level = tables.get(probe.limit)?.get(probe.key);
       if (level === undefined) return;
@@ -114,6 +140,14 @@ export function createAheadLevels(now: () => number): AheadLevels {
     },
 
     release(batch) {
+      const following = followed.get(batch);
+      if (following !== undefined) {
+        followed.delete(batch);
+        for (let i = 0; i < following.length; i++) {
+          const level = following[i];
+          if (level !== undefined) level.pending -= batch.probes[i].cost;
+        }
+      }
       const held = taken.get(batch);
       if (held === undefined) return;
       taken.delete(batch);

@@ -532,6 +532,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return [toSend, decider !== undefined];
   };
 
+  /** A batch ahead.follow holds answered (by Redis or the fallback): its costs leave the flight. */
+  const followedAnswered = (done: BatchDone) => (batch: ProbeBatch) => {
+    ahead.release(batch);
+    done(batch);
+  };
+
   /** An answer ahead's batch answered (by Redis or the fallback): its costs leave the flight. */
   const aheadAnswered = (done: BatchDone) => (batch: ProbeBatch) => {
     ahead.release(batch);
@@ -664,6 +670,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     checkAndCommit(batch, done) {
       if (batch.ahead) done = aheadAnswered(done);
+      else if (options.answerAhead && ahead.follow(batch)) done = followedAnswered(done);
       batch.crossings = 0;
       const [toSend, refused] = answerCached(batch);
       // The probes not sent: cached (a leaky refusal, not counted; a strict attempt, counted here) or

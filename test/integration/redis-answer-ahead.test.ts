@@ -106,6 +106,37 @@ describe("Redis store: answers ahead of Redis", () => {
     }
   });
 
+  it("one host: hits on their way to Redis that were not answered ahead count in the key's estimate", async () => {
+    await flush();
+    const limits = limitsOf(
+      limitText("fixed", 10) + "[limit ip]\nkey = client_address\ncount = 1000\ntime = 1h\n",
+    );
+    const one = redisHost(server, limits, Date.now, { answerAhead: true });
+    try {
+      const from = (address: string) => ({ client_address: address });
+      assert.equal((await one.hit("c@x.org", from("192.0.2.1"))).action, "accept"); // c's level: 1
+      await new Promise((done) => setImmediate(done));
+      await one.client.ping();
+      // A burst from an address new to the host: its first request goes ahead, the others wait for Redis
+      // (the address's level unknown), and Redis fills c's limit with them.
+      const verdicts: Promise<string>[] = [];
+      const hit = (address: string) =>
+        verdicts.push(
+          new Promise((resolve) =>
+            one.engine.hit(request("c@x.org", from(address)), (verdict) => resolve(verdict!.action))
+          ),
+        );
+      for (let i = 0; i < 12; i++) hit("192.0.2.2");
+      // c is known at 1 and this host has 13 of its requests on their way: not far from the limit.
+      hit("192.0.2.1");
+      const actions = await Promise.all(verdicts);
+      assert.deepEqual(actions, [...Array(9).fill("accept"), ...Array(4).fill("defer")], "exactly N+1");
+      assert.equal(one.store.stats().aheadOver, 0);
+    } finally {
+      await one.close();
+    }
+  });
+
   it("answer_ahead off (the default): nothing is answered ahead", async () => {
     await flush();
     const one = redisHost(server, limitsOf(limitText("fixed", 10)), Date.now);

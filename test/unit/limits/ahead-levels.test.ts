@@ -51,6 +51,21 @@ describe("answers ahead of Redis (limits/ahead-levels.ts)", () => {
     assert.equal(ahead.take(batch([single, "c@x"])), false, "nor under a limit of 1");
   });
 
+  it("a batch sent to Redis without an answer ahead counts in its keys' levels until it is answered", () => {
+    const ahead = levels();
+    const first = batch([outbound, "a@x"]);
+    ahead.take(first);
+    ahead.observe(reported(first.probes[0], 1));
+    ahead.release(first);
+    assert.equal(ahead.follow(batch([outbound, "new@x"])), false, "no level kept: nothing to hold");
+    const waiting = Array.from({ length: 9 }, () => batch([outbound, "a@x"], [network, "new"]));
+    for (const sent of waiting) assert.equal(ahead.follow(sent), true);
+    assert.equal(ahead.take(batch([outbound, "a@x"])), false, "1 + 9 waiting for Redis + 1 > 10");
+    for (const sent of waiting) ahead.release(sent);
+    assert.equal(ahead.take(batch([outbound, "a@x"])), true, "answered: 1 + 0 + 1 ≤ 10");
+    assert.equal(ahead.inFlight, 1, "the followed batches were never in the answers ahead's count");
+  });
+
   it("a level Redis reports over half the limit sends the key to Redis until it is reported low again", () => {
     const ahead = levels();
     const first = batch([outbound, "a@x"]);

@@ -425,8 +425,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     probe.over = reply[at + 3] === 1;
     applyCrossing(probe, reply[at + 4] === 1 ? reply : undefined, at + 6);
   };
+  // The levels of answers ahead follow a commit's too: with [spf] a key's requests are hit or checked and
+  // committed (policy-engine.ts decideLast), and a level learned from hits alone missed the commits' counts.
   const fillCommits = (sent: Probe[], replies: unknown[][]) => {
-    for (let i = 0; i < sent.length; i++) fillCommit(sent[i], replies[i], 0);
+    for (let i = 0; i < sent.length; i++) {
+      fillCommit(sent[i], replies[i], 0);
+      ahead.observe(sent[i]);
+    }
   };
 
   /** The hit's arguments for the probes sent (limits/redis-hit-args.ts), the carries taken along. */
@@ -689,6 +694,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
 
     commit(batch, _at, done) {
+      if (options.answerAhead && ahead.follow(batch)) done = followedAnswered(done);
       batch.crossings = 0;
       let toSend = 0;
       for (let i = 0; i < batch.size; i++) {

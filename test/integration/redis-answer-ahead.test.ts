@@ -8,6 +8,7 @@ import { setImmediate } from "node:timers";
 import { limitsOf, redisClient, type RedisHost, redisHost, request } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
+import type { LimitsCheck } from "../../src/limits/limit-engine.ts";
 
 const ALGORITHMS = ["fixed", "sliding", "bucket"] as const;
 
@@ -131,6 +132,32 @@ describe("Redis store: answers ahead of Redis", () => {
       hit("192.0.2.1");
       const actions = await Promise.all(verdicts);
       assert.deepEqual(actions, [...Array(9).fill("accept"), ...Array(4).fill("defer")], "exactly N+1");
+      assert.equal(one.store.stats().aheadOver, 0);
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("one host: what its checks and commits counted (two passes, as with [spf]) counts for its answers ahead", async () => {
+    await flush();
+    const one = redisHost(server, limitsOf(limitText("fixed", 10)), Date.now, { answerAhead: true });
+    try {
+      // The policy engine hits (one pass) when SPF answered from its cache, else checks and commits.
+      assert.equal(await hitAnswered(one, "d@x.org"), "accept"); // d's level: 1
+      for (let i = 0; i < 9; i++) assert.equal((await one.checkCommit("d@x.org", false)).action, "accept");
+      assert.equal((await one.show("d@x.org"))[0].count, 10);
+      assert.equal(await hitAnswered(one, "d@x.org"), "defer", "exactly N+1");
+      assert.equal(one.store.stats().aheadOver, 0);
+      // Commits on their way count too: d@y.org known at 1, then 9 commits sent, then a hit.
+      assert.equal(await hitAnswered(one, "d@y.org"), "accept");
+      const checks = await Promise.all(
+        Array.from(
+          { length: 9 },
+          () => new Promise<LimitsCheck>((resolve) => one.engine.check(request("d@y.org"), resolve)),
+        ),
+      );
+      for (const check of checks) one.engine.commit(check.ticket, false);
+      assert.equal(await hitAnswered(one, "d@y.org"), "defer", "exactly N+1");
       assert.equal(one.store.stats().aheadOver, 0);
     } finally {
       await one.close();

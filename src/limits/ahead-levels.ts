@@ -59,6 +59,11 @@ export interface AheadLevels {
   /** Forgets the levels of keys neither answered ahead nor reported for two windows of their limit. */
   sweep(): void;
   forgetKey(key: string): void;
+  /**
+   * Redis was given counts no answer reported (this host's own, merged after an incident): every level kept,
+   * and those of `keys` (made while there is room), wait for Redis until it reports them again.
+   */
+  stale(keys: readonly (readonly [LimitConfig, string, ...unknown[]])[]): void;
   /** The limits changed: every level is forgotten (their counters may be others). */
   configure(limits: readonly LimitConfig[], maxKeys: number): void;
   readonly size: number;
@@ -171,6 +176,16 @@ export function createAheadLevels(now: () => number): AheadLevels {
 
     forgetKey(key) {
       for (const table of tables.values()) table.delete(key);
+    },
+
+    stale(keys) {
+      for (const table of tables.values()) for (const level of table.values()) level.level = Infinity;
+      const at = now();
+      for (const [limit, key] of keys) {
+        const table = tables.get(limit);
+        if (table === undefined || table.has(key) || table.size >= maxKeys) continue;
+        table.set(unsharedText(key), { level: Infinity, pending: 0, flights: 0, seen: at });
+      }
     },
 
     configure(limits, nextMaxKeys) {

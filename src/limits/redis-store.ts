@@ -96,6 +96,11 @@ export interface RedisStoreStats {
 export interface RedisStore extends CounterStore {
   checkAndCommit(batch: ProbeBatch, done: BatchDone): void;
   answersAhead(batch: ProbeBatch): boolean;
+  /**
+   * Counts were added into Redis that no answer reported (this host's own, merged after an incident): the
+   * keys answers ahead know, and `merged`, wait for Redis until it reports their levels again.
+   */
+  aheadStale(merged: readonly (readonly [LimitConfig, string, ...unknown[]])[]): void;
   close(): void;
   /** Upgrade path: create (limit,key) from a local counter only if Redis has none; true if created. */
   adoptIfAbsent(limit: LimitConfig, key: string, counter: SenderCounter): Promise<boolean>;
@@ -672,6 +677,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       batch.ahead = true;
       return true;
     },
+
+    aheadStale: (merged) => ahead.stale(merged),
 
     checkAndCommit(batch, done) {
       if (batch.ahead) done = aheadAnswered(done);

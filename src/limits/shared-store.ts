@@ -95,6 +95,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
   let limits: readonly LimitConfig[] = [];
   let maxKeys = 0;
   let down = false;
+  let merging = 0; // mergeLocal calls under way
   let closed = false;
   let retry: ReturnType<typeof setInterval> | undefined;
   const settledWhileDown = new Map<string, SettledMark>();
@@ -245,9 +246,23 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
    * deadline), so it too is merged again, once. What can still count twice: a merge Redis ran whose answer
    * the connection lost on its way back (docs/redis.md).
    */
-  const mergeLocal = async (): Promise<number> => {
+  const mergeLocal = (): Promise<number> => {
+    // The levels the answers ahead know lack what is merged (the memory store's counts of an incident may
+    // have reached the limit, the level known from before it had not): nothing goes ahead meanwhile, and
+    // those keys and the merged ones wait for Redis's next answer after.
+    merging++;
+    let taken: [LimitConfig, string, SenderCounter][] = [];
+    return mergeTaken((took) => taken = took).finally(() => {
+      merging--;
+      redis.aheadStale(taken);
+    });
+  };
+  const mergeTaken = async (
+    took: (taken: [LimitConfig, string, SenderCounter][]) => void,
+  ): Promise<number> => {
     exported.expire(limits, now());
     const taken = takeLocal();
+    took(taken);
     const failed: typeof taken = [];
     let failure: unknown;
     let merged = 0;
@@ -308,7 +323,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       if (down) return fallBack(batch, "commit", done);
       redis.commit(batch, at, done);
     },
-    answersAhead: (batch) => !down && redis.answersAhead(batch),
+    answersAhead: (batch) => !down && merging === 0 && redis.answersAhead(batch),
     checkAndCommit(batch, done) {
       if (down) return fallBack(batch, "hit", done);
       redis.checkAndCommit(batch, done);

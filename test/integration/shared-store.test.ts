@@ -15,11 +15,12 @@ import { counterKey } from "../../src/limits/redis-keys.ts";
 import { alertBecomes, alertOf, type Host, host, quiet, redisClient } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
+import type { SenderDetail } from "../../src/policy/sender-report.ts";
 
-function configFor(server: RedisServer, fallback: string, url = server.url): Config {
+function configFor(server: RedisServer, fallback: string, url = server.url, count = 3, extra = ""): Config {
   const parsed = parseConfig(
-    `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${url}\n` +
-      `timeout = 150ms\nretry_every = 100ms\nover_cache = 0\nfallback = ${fallback}\n`,
+    `[limit out]\nkey = sender\ncount = ${count}\ntime = 1h\n[redis]\nurl = ${url}\n` +
+      `timeout = 150ms\nretry_every = 100ms\nover_cache = 0\nfallback = ${fallback}\n${extra}`,
     "t.conf",
     "/tmp",
   );
@@ -94,6 +95,39 @@ describe("shared store: Redis, and the fallback while it is away", () => {
       assert.equal(await one.hit("a@x.org"), "accept", "3 of 3: the 2 counted locally are in Redis");
       assert.equal(await one.hit("a@x.org"), "defer");
     } finally {
+      one.close();
+    }
+  });
+
+  it("answer_ahead: what was counted here while Redis was away counts for the answers ahead after", async () => {
+    const one = site(
+      configFor(server, "local", server.url, 10, "answer_ahead = yes\n"),
+      () => new Promise((done) => setTimeout(done, 20)),
+    );
+    try {
+      await one.client.flushdb();
+      // Answered ahead once Redis's clock is known (the first perhaps not): h's level, 2, known here.
+      assert.equal(await one.hit("h@x.org"), "accept");
+      assert.equal(await one.hit("h@x.org"), "accept");
+      assert.ok(one.shared.health().store.answeredAhead >= 1);
+      server.pause(); // a hung Redis keeps its counts
+      for (let i = 0; i < 8; i++) assert.equal(await one.hit("h@x.org"), "accept"); // 8 counted here
+      await waitFor(() => one.shared.health().state === "down", 10_000, "the incident");
+      for (let i = 0; i < 10; i++) assert.equal(await one.hit("k@x.org"), "accept"); // only ever here
+      server.resume();
+      await waitFor(() => one.shared.health().merged === 2, 10_000, "the merge after Redis is back");
+      assert.equal(one.local.keyCount(), 0);
+      for (const sender of ["h@x.org", "k@x.org"]) {
+        const rows = await new Promise<SenderDetail[] | null>((done) => one.shared.show(sender, done));
+        assert.equal(rows?.[0].count, 10);
+      }
+      // Redis holds 10 of 10. Before: the level known from before the incident (2) sent h's 11th ahead, and
+      // k, new to the answers ahead, had its first request go ahead.
+      assert.equal(await one.hit("h@x.org"), "defer", "exactly N+1");
+      assert.equal(await one.hit("k@x.org"), "defer", "exactly N+1");
+      assert.equal(one.shared.health().store.aheadOver, 0);
+    } finally {
+      server.resume();
       one.close();
     }
   });

@@ -66,6 +66,23 @@ describe("answers ahead of Redis (limits/ahead-levels.ts)", () => {
     assert.equal(ahead.inFlight, 1, "the followed batches were never in the answers ahead's count");
   });
 
+  it("stale: every level kept, and the keys named, wait for Redis until it reports them", () => {
+    const ahead = levels(2);
+    const first = batch([outbound, "a@x"]);
+    ahead.take(first);
+    ahead.observe(reported(first.probes[0], 1));
+    ahead.release(first);
+    ahead.stale([[outbound, "b@x"], [outbound, "c@x"]]);
+    assert.equal(ahead.take(batch([outbound, "a@x"])), false, "a's level 1 is stale");
+    assert.equal(ahead.take(batch([outbound, "b@x"])), false, "b was merged: not new to the host");
+    assert.equal(ahead.size, 2, "c: max_keys (2) reached, not kept; a new key does not go ahead then either");
+    const next = batch([outbound, "a@x"]);
+    ahead.follow(next);
+    ahead.observe(reported(next.probes[0], 2));
+    ahead.release(next);
+    assert.equal(ahead.take(batch([outbound, "a@x"])), true, "reported again: 2 + 0 + 1 ≤ 10");
+  });
+
   it("a level Redis reports over half the limit sends the key to Redis until it is reported low again", () => {
     const ahead = levels();
     const first = batch([outbound, "a@x"]);

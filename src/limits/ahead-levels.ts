@@ -11,8 +11,8 @@
 //   requests in flight (16, or a 64th of a larger capacity: a busy key far from a large limit, a network's,
 //   must not wait for Redis because 16 of its requests are on their way).
 // Everything else waits for Redis as before, so a refusal is still decided by Redis. One host's own counts
-// are all in the level or in flight, so alone it only over-grants the first request of a key after a start
-// or a reload (no level then); with several hosts, each can grant up to perKey(limit) past a limit whose
+// are all in the level or in flight, so alone it only over-grants one request of a key it has no level for
+// (after a start or a reload, or while its first requests wait for Redis); with several hosts, each can grant up to perKey(limit) past a limit whose
 // second half the others filled within one of its round trips, and then waits for Redis for that key.
 import type { LimitConfig } from "../model/limit.ts";
 import { capacity } from "../policy/rate.ts";

@@ -222,6 +222,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }).then(([[error, reply]]) => answered(error, reply), (error) => answered(error as Error, null));
   /** A hit, merged with the turn's other hits into one script call (HIT_SCRIPT). */
   const callHit = outbox.hit;
+  /** The same for a request answered ahead: its call may wait a little for others (redis-outbox.ts). */
+  const callHitAhead = (keys: string[], argv: (string | number)[], answered: Answered) =>
+    outbox.hit(keys, argv, answered, true);
 
   /**
    * One script call for every probe marked TO_SEND (`argsOf` gives the call's arguments for the probes
@@ -694,10 +697,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       if (toSend === 0) return done(batch);
       if (closed) return options.unavailable(batch, "hit", new Error("redis store closed"), done);
-      run(batch, "hit", callHit, hitArgsOf(batch, refused), fillHit(refused), (filled) => {
-        countCrossings(filled);
-        done(filled);
-      });
+      run(
+        batch,
+        "hit",
+        batch.ahead ? callHitAhead : callHit,
+        hitArgsOf(batch, refused),
+        fillHit(refused),
+        (filled) => {
+          countCrossings(filled);
+          done(filled);
+        },
+      );
     },
 
     commit(batch, _at, done) {

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setImmediate } from "node:timers";
+import { AHEAD_WAIT_MS } from "../../src/limits/redis-outbox.ts";
 import { limitsOf, redisClient, type RedisHost, redisHost, request } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
@@ -13,12 +14,15 @@ import type { LimitsCheck } from "../../src/limits/limit-engine.ts";
 const ALGORITHMS = ["fixed", "sliding", "bucket"] as const;
 
 /**
- * A hit, then its answer from Redis: the store sends a turn's hits after the turn (redis-outbox.ts), so the
- * helper's PING alone can come back first; what was answered ahead is only known once this has.
+ * Until the hits queued so far are sent: the store sends a turn's hits after the turn, and those of answers
+ * ahead up to AHEAD_WAIT_MS later (redis-outbox.ts), so a PING sent at once could come back first.
  */
+const hitsSent = () => new Promise((done) => setTimeout(done, AHEAD_WAIT_MS + 1));
+
+/** A hit, then its answer from Redis: what was answered ahead is only known once this has. */
 async function hitAnswered(host: RedisHost, sender: string): Promise<string> {
   const verdict = await host.hit(sender);
-  await new Promise((done) => setImmediate(done));
+  await hitsSent();
   await host.client.ping();
   return verdict.action;
 }
@@ -53,7 +57,7 @@ describe("Redis store: answers ahead of Redis", () => {
         let answered: string | undefined;
         one.engine.hit(request("a@x.org"), (verdict) => answered = verdict?.action);
         assert.equal(answered, "accept");
-        await new Promise((done) => setImmediate(done));
+        await hitsSent();
         await one.settle();
         const actions = [];
         for (let i = 1; i < 12; i++) actions.push(await hitAnswered(one, "a@x.org"));
@@ -116,7 +120,7 @@ describe("Redis store: answers ahead of Redis", () => {
     try {
       const from = (address: string) => ({ client_address: address });
       assert.equal((await one.hit("c@x.org", from("192.0.2.1"))).action, "accept"); // c's level: 1
-      await new Promise((done) => setImmediate(done));
+      await hitsSent();
       await one.client.ping();
       // A burst from an address new to the host: its first request goes ahead, the others wait for Redis
       // (the address's level unknown), and Redis fills c's limit with them.
@@ -159,6 +163,33 @@ describe("Redis store: answers ahead of Redis", () => {
       for (const check of checks) one.engine.commit(check.ticket, false);
       assert.equal(await hitAnswered(one, "d@y.org"), "defer", "exactly N+1");
       assert.equal(one.store.stats().aheadOver, 0);
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("the hits of answers ahead from several turns share one call (redis-outbox.ts AHEAD_WAIT_MS)", async () => {
+    await flush();
+    const one = redisHost(server, limitsOf(limitText("fixed", 10)), Date.now, { answerAhead: true });
+    try {
+      await hitAnswered(one, "warm@x.org");
+      const before = one.store.stats();
+      for (let i = 0; i < 5; i++) {
+        let answered = false;
+        one.engine.hit(request(`turn${i}@x.org`), () => answered = true);
+        assert.ok(answered, "answered ahead");
+        await new Promise((done) => setImmediate(done)); // the next request comes in a later turn
+      }
+      await new Promise((done) => setTimeout(done, 50));
+      await one.client.ping();
+      const after = one.store.stats();
+      assert.equal(after.answeredAhead - before.answeredAhead, 5);
+      // One call when the five turns fit in the wait (a few µs each); one per turn before.
+      assert.ok(
+        after.roundTrips - before.roundTrips < 5,
+        `${after.roundTrips - before.roundTrips} round trips`,
+      );
+      for (let i = 0; i < 5; i++) assert.equal((await one.show(`turn${i}@x.org`))[0].count, 1);
     } finally {
       await one.close();
     }

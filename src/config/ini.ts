@@ -39,15 +39,20 @@ function unquoteValue(raw: string): string {
   return (comment >= 0 ? raw.slice(0, comment) : raw).trim();
 }
 
+/**
+ * A config file's lines, as every FILE:LINE counts them: a line ends at LF, CRLF or a lone CR (an old Mac
+ * file), as in Python's universal newlines, which ConfigParser reads with (split at LF alone, such a file was
+ * one line, and every error named line 1); a leading BOM is dropped.
+ */
+export const configLines = (text: string): string[] => text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
+
 export function parseIni(text: string): IniDocument {
   const sections: IniSection[] = [];
   const problems: IniProblem[] = [];
   const seenSections = new Map<string, number>();
   let current: IniSection | undefined;
   let seenKeys = new Map<string, number>();
-  // A line ends at LF, CRLF or a lone CR (an old Mac file), as in Python's universal newlines, which
-  // ConfigParser reads with: split at LF alone, such a file was one line, and every error named line 1.
-  const lines = text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
+  const lines = configLines(text);
 
   lines.forEach((rawLine, index) => {
     const line = index + 1;

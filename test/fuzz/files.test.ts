@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import { parseIni } from "../../src/config/ini.ts";
+import { configLines, parseIni } from "../../src/config/ini.ts";
 import { loadConfigFile, parseConfig } from "../../src/config/load.ts";
 import {
   ALERTS_SECTION,
@@ -27,7 +27,7 @@ const ERROR = /^\/etc\/mailpolicyd\/fuzz\.conf:(\d+): (\S.*?): (\S.*)$/s;
 /** Every error names the file and a line of the text that holds a section header or a key. */
 function checkErrors(text: string, errors: string[]): void {
   assert.ok(errors.length > 0, "a refused config says why");
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  const lines = configLines(text);
   for (const error of errors) {
     const match = ERROR.exec(error);
     assert.ok(match, `FILE:LINE: key: problem, got ${JSON.stringify(error)}`);
@@ -148,7 +148,7 @@ describe("fuzz: config (parseIni, parseConfig, loadConfigFile)", () => {
   it("reads any text into sections and entries whose lines are in the text", () => {
     checkProperty("ini: arbitrary text", fc.oneof(iniText, anyText), (text) => {
       const document = parseIni(text);
-      const count = text.replace(/^\uFEFF/, "").split(/\r?\n/).length;
+      const count = configLines(text).length;
       const inText = (line: number) => Number.isInteger(line) && line >= 1 && line <= count;
       for (const problem of document.problems) assert.ok(inText(problem.line), JSON.stringify(problem));
       for (const section of document.sections) {

@@ -22,6 +22,7 @@ import {
 } from "../protocols/spamd-front.ts";
 import type { Decision } from "../model/answer.ts";
 import type { PolicyRequest } from "../policy/request.ts";
+import { isOwnAlertMessage, ownAlertMail } from "../policy/own-alert.ts";
 import { decideAndReply } from "./decide-and-reply.ts";
 import { SpamdFraming } from "./framing.ts";
 import { describeTransport, type RequestServer, type Responder } from "./request-server.ts";
@@ -33,6 +34,8 @@ import { listenBounded } from "./bounded-server.ts";
 
 export type SpamdFrontInput = ListenerInput;
 export type SpamdFrontEvent = ListenerEvent;
+
+const OWN_ALERT_NOTE = "not scanned: mailpolicyd's own alert mail";
 
 /** The request as the engine sees it, with the parsed spamd request it came from (for the reply). */
 type FrontRequest = Extract<PolicyRequest, { form: "message" }> & { spamd: SpamdRequest };
@@ -54,11 +57,7 @@ function replyFormat(
     const notes = request.truncated
       ? [`not scanned: over ${maxMessageSize} bytes (message of ${request.size} bytes)`]
       : [];
-    const verdict = spamVerdict(
-      decision,
-      { mark: config.markThreshold, reject: config.rejectThreshold },
-      notes,
-    );
+    const verdict = spamVerdict(decision, thresholds(config), notes);
     recordSpamScan(front, verdict, request.truncated);
     const fields = {
       action: verdict.action,
@@ -79,6 +78,8 @@ function replyFormat(
     return formatSpamdReply(request, verdict);
   };
 }
+
+const thresholds = (config: SpamdConfig) => ({ mark: config.markThreshold, reject: config.rejectThreshold });
 
 /** Whether a reloaded [spamd] changes what only a restart applies (the thresholds reload). */
 function needsRestart(running: SpamdConfig, next: SpamdConfig): boolean {
@@ -105,6 +106,19 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
   // Garbage or silence in a loop: a line per WARN_EVERY_MS at most, with the number since the last.
   const badRequest = rateLimitedWarning(log, "spamd", "bad request");
   const noRequest = rateLimitedWarning(log, "spamd", "client sent no complete request in time");
+  // The daemon's own alert mail is answered unscanned (policy/own-alert.ts): it quotes a spammer's subjects.
+  let ownAlert = ownAlertMail(config.alerts);
+  const answerOwnAlert = (request: SpamdRequest, responder: Responder) => {
+    const verdict = spamVerdict({ action: "accept" }, thresholds(settings()), [OWN_ALERT_NOTE]);
+    recordSpamScan(front, verdict, false);
+    const { sender, recipients, queueId } = request.envelope;
+    log.info("spamd", "the daemon's own alert mail, not scanned", {
+      sender,
+      recipients: recipients.join(","),
+      id: queueId,
+    });
+    responder.reply(formatSpamdReply(request, verdict));
+  };
   const answer = (bytes: Uint8Array, responder: Responder) => {
     const started = performance.now();
     const parsed = parseSpamdRequest(bytes, maxMessageSize);
@@ -116,6 +130,7 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
     const request = parsed.request;
     if (request.verb === "PING") return responder.reply(PONG_REPLY);
     if (request.verb === "SKIP") return responder.reply("");
+    if (isOwnAlertMessage(request.envelope, ownAlert)) return answerOwnAlert(request, responder);
     front.inFlight++;
     const { envelope, size, truncated } = request;
     // `bytes` may be the runtime's read buffer, valid only until this returns; the concerns read the
@@ -206,6 +221,7 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
         log.warn("spamd", "listen, socket, max_message_size, max_scans and timeout change after a restart");
       }
       config = event.config;
+      ownAlert = ownAlertMail(config.alerts);
     },
     stop() {
       closed = true;

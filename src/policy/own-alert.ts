@@ -7,7 +7,11 @@
 // RCPT the recipient is one of toAddr/ccAddr, at DATA the message has no more recipients than those. A
 // remote client never matches; a local one reaches only the alert recipients, and could submit through
 // /usr/sbin/sendmail anyway, which Exim's SMTP ACLs never see. Pure: tested directly.
+//
+// The same mail is not scanned for spam either (isOwnAlertMessage): it quotes the subjects of the mail
+// that made a sender cross a limit, and a spammer's subjects are what SpamAssassin scores.
 import { parseIp } from "../model/ip.ts";
+import type { MessageEnvelope } from "../model/message.ts";
 import { requestSender } from "./limit-key.ts";
 import type { PolicyRequest } from "./request.ts";
 
@@ -58,4 +62,17 @@ export function isOwnAlert(request: PolicyRequest, own: OwnAlertMail | undefined
     default: // connect, helo: no sender yet
       return false;
   }
+}
+
+/**
+ * True when a whole message (the spamd front's request) is the daemon's own alert mail: sent by fromAddr
+ * from a loopback client, to alert recipients only. The client address must be there: SpamAssassin's
+ * protocol (Exim's spamd_address without variant=rspamd) does not carry it, and a message whose client is
+ * unknown may come from anywhere.
+ */
+export function isOwnAlertMessage(envelope: MessageEnvelope, own: OwnAlertMail | undefined): boolean {
+  const client = envelope.clientAddress?.trim();
+  if (own === undefined || !client || !fromThisHost(client)) return false;
+  if (envelope.sender.trim().toLowerCase() !== own.sender || envelope.recipients.length === 0) return false;
+  return envelope.recipients.every((recipient) => own.recipients.has(recipient.trim().toLowerCase()));
 }

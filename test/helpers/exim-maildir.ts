@@ -23,14 +23,21 @@ export interface MaildirExim {
   stop(): Promise<void>;
 }
 
-/** `daemonConfig(eximPort)`: the daemon's config lines (after [daemon]'s paths); alerts may use the port. */
-export async function startMaildirExim(daemonConfig: (eximPort: number) => string): Promise<MaildirExim> {
+/**
+ * `daemonConfig(eximPort)`: the daemon's config lines (after [daemon]'s paths); alerts may use the port.
+ * `spamd`: the spamd front's spamd_address, when the daemon's config has [spamd] (the snippet then scans).
+ */
+export async function startMaildirExim(
+  daemonConfig: (eximPort: number) => string,
+  spamd?: string,
+): Promise<MaildirExim> {
   const dir = makeTempDir();
   prepareEximDir(dir);
   const port = await freePort();
   const daemon = await startDaemonProcess(dir, writeTestConfig(dir, daemonConfig(port)));
   const config = writeEximConfig(dir, {
     address: daemon.eximAddress,
+    spamd,
     mainExtra: "local_interfaces = <; 127.0.0.1\nnever_users = root\n",
     siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
     ...maildirDelivery(dir),

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { AlertsConfig } from "../../../src/config/types.ts";
-import { isOwnAlert, ownAlertMail } from "../../../src/policy/own-alert.ts";
+import { isOwnAlert, isOwnAlertMessage, ownAlertMail } from "../../../src/policy/own-alert.ts";
 import type { PolicyRequest } from "../../../src/policy/request.ts";
 import type { Attributes, Stage } from "../../../src/protocols/attributes.ts";
 
@@ -94,5 +94,33 @@ describe("isOwnAlert", () => {
     const rcpt = request("rcpt", { ...alert, recipient: "boss@example.org" });
     assert.equal(isOwnAlert(rcpt, ownAlertMail(undefined)), false);
     assert.equal(isOwnAlert(rcpt, ownAlertMail({ ...ALERTS, exemptAlerts: false })), false);
+  });
+});
+
+describe("isOwnAlertMessage (the spamd front's whole messages)", () => {
+  const envelope = {
+    sender: "postmaster@example.org",
+    recipients: ["boss@example.org", "IT@example.org"],
+    clientAddress: "127.0.0.1",
+  };
+  it("recognises the alert as Exim's rspamd head describes it", () => {
+    assert.equal(isOwnAlertMessage(envelope, OWN), true);
+    assert.equal(isOwnAlertMessage({ ...envelope, recipients: ["boss@example.org"] }, OWN), true);
+    assert.equal(isOwnAlertMessage({ ...envelope, clientAddress: "::1" }, OWN), true);
+    assert.equal(isOwnAlertMessage({ ...envelope, sender: "PostMaster@example.org" }, OWN), true);
+  });
+  it("scans anything else: another client, sender or recipient, or no client address", () => {
+    assert.equal(isOwnAlertMessage({ ...envelope, clientAddress: "192.0.2.7" }, OWN), false);
+    assert.equal(isOwnAlertMessage({ ...envelope, clientAddress: undefined }, OWN), false, "SPAMC: unknown");
+    assert.equal(isOwnAlertMessage({ ...envelope, clientAddress: "" }, OWN), false);
+    assert.equal(isOwnAlertMessage({ ...envelope, sender: "boss@example.org" }, OWN), false);
+    assert.equal(
+      isOwnAlertMessage({ ...envelope, recipients: ["boss@example.org", "user@example.net"] }, OWN),
+      false,
+      "one recipient beyond the alert's",
+    );
+    assert.equal(isOwnAlertMessage({ ...envelope, recipients: [] }, OWN), false);
+    assert.equal(isOwnAlertMessage(envelope, ownAlertMail({ ...ALERTS, exemptAlerts: false })), false);
+    assert.equal(isOwnAlertMessage(envelope, undefined), false);
   });
 });

@@ -486,8 +486,8 @@ function buildLimit(
   if (values.burst !== undefined && algorithm !== "bucket") {
     problem("burst", "burst applies to algorithm = bucket only");
   }
-  if (values.per === "recipient" && stage !== "rcpt" && stage !== "data") {
-    problem("per", "per = recipient needs stage = rcpt or data");
+  if (values.per === "recipient" && stage !== "rcpt" && stage !== "data" && stage !== "local") {
+    problem("per", "per = recipient needs stage = rcpt, data or local");
   }
   if (key.some((part) => part.kind.startsWith("recipient")) && stage !== "rcpt") {
     problem("key", "recipient keys need stage = rcpt (one recipient per request)");

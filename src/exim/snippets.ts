@@ -43,21 +43,15 @@ const DATA_REQUEST =
   "       recipient_count=$recipients_count size=$message_size queue_id=$message_exim_id \\\n" +
   "       instance=${quote:$acl_m_mpd_instance} subject=${quote:${length_400:$rh_subject:}}";
 
-const VERDICT = `  warn
+const NO_ANSWER = `  warn
     condition   = \${if eq{\${extract{fallback}{$acl_m_mpd}}}{yes}}
     log_message = mailpolicyd: no answer, accepting (fail-open)
   warn
     condition   = \${if !inlist{\${extract{action}{$acl_m_mpd}}}{accept:defer:reject:warn}}
     log_message = mailpolicyd: unexpected answer, accepting (fail-open): \${length_100:$acl_m_mpd}
-  defer
-    condition   = \${if eq{\${extract{action}{$acl_m_mpd}}}{defer}}
-    message     = \${extract{message}{$acl_m_mpd}}
-    log_message = mailpolicyd: deferred by rule \${extract{rule}{$acl_m_mpd}}: \${extract{count}{$acl_m_mpd}}/\${extract{limit}{$acl_m_mpd}}
-  deny
-    condition   = \${if eq{\${extract{action}{$acl_m_mpd}}}{reject}}
-    message     = \${extract{message}{$acl_m_mpd}}
-    log_message = mailpolicyd: rejected by rule \${extract{rule}{$acl_m_mpd}}: \${extract{count}{$acl_m_mpd}}/\${extract{limit}{$acl_m_mpd}}
-  warn
+`;
+
+const WARN_AND_HEADER = `  warn
     condition   = \${if eq{\${extract{action}{$acl_m_mpd}}}{warn}}
     log_message = mailpolicyd: \${extract{message}{$acl_m_mpd}}
   # Header lines come with any answer that lets the mail through: a limit's warning, SPF's Received-SPF.
@@ -65,6 +59,29 @@ const VERDICT = `  warn
     condition   = \${if !eq{\${extract{header}{$acl_m_mpd}}}{}}
     add_header  = \${extract{header}{$acl_m_mpd}}
 `;
+
+const VERDICT = `${NO_ANSWER}  defer
+    condition   = \${if eq{\${extract{action}{$acl_m_mpd}}}{defer}}
+    message     = \${extract{message}{$acl_m_mpd}}
+    log_message = mailpolicyd: deferred by rule \${extract{rule}{$acl_m_mpd}}: \${extract{count}{$acl_m_mpd}}/\${extract{limit}{$acl_m_mpd}}
+  deny
+    condition   = \${if eq{\${extract{action}{$acl_m_mpd}}}{reject}}
+    message     = \${extract{message}{$acl_m_mpd}}
+    log_message = mailpolicyd: rejected by rule \${extract{rule}{$acl_m_mpd}}: \${extract{count}{$acl_m_mpd}}/\${extract{limit}{$acl_m_mpd}}
+${WARN_AND_HEADER}`;
+
+const LOCAL_REQUEST =
+  "local sender=${quote:$sender_address} recipient_count=$recipients_count size=$message_size \\\n" +
+  "       queue_id=$message_exim_id subject=${quote:${length_400:$rh_subject:}}";
+
+// A message submitted on this host without SMTP is never refused: the program that handed it to sendmail
+// (a web application, cron) has nobody to tell. Over a limit it is frozen in the queue instead, where
+// nothing is lost: the postmaster, told by the alert, releases (exim -Mt) or removes (exim -Mrm) it.
+const LOCAL_VERDICT = `${NO_ANSWER}  warn
+    condition   = \${if inlist{\${extract{action}{$acl_m_mpd}}}{defer:reject}}
+    control     = freeze
+    log_message = mailpolicyd: frozen by rule \${extract{rule}{$acl_m_mpd}}: \${extract{count}{$acl_m_mpd}}/\${extract{limit}{$acl_m_mpd}} (exim -Mt to release)
+${WARN_AND_HEADER}`;
 
 /**
  * The wrapper Exim's acl_smtp_rcpt / acl_smtp_data names: the site's own ACL first, then, for what it
@@ -93,13 +110,26 @@ ${ask(address, RCPT_REQUEST, "2s")}${VERDICT}  accept
 `;
 }
 
+/**
+ * acl_not_smtp: mail handed to sendmail (PHP's mail(), cron) is asked about once, with its recipient count;
+ * the limits counted at mail, rcpt or data count it (limit-key.ts, stage local). Exim has no such ACL of
+ * its own by default (neither its exim.conf nor Debian's templates set acl_not_smtp), so no wrapper.
+ */
+function localStatements(address: string): string {
+  return `  # Mail submitted on this host without SMTP (sendmail, PHP's mail(), cron): over a limit it is
+  # frozen in the queue, never refused (exim -Mt releases it, exim -Mrm removes it).
+  warn
+${ask(address, LOCAL_REQUEST, "2s")}${LOCAL_VERDICT}  accept
+`;
+}
+
 function dataStatements(address: string, spamd: string | undefined): string {
   return `  warn
 ${ask(address, DATA_REQUEST, "2s:cache=yes")}${VERDICT}${spamd ? SPAMD_STATEMENTS : ""}  accept
 `;
 }
 
-/** The two wrappers and mailpolicyd's two named ACLs, for a config file's ACL section. */
+/** The two wrappers, mailpolicyd's two named ACLs and its acl_not_smtp, for a config file's ACL section. */
 function namedAcls(address: string, spamd: string | undefined): string {
   return `acl_mailpolicyd_rcpt:\n${
     wrapperStatements("acl_check_rcpt", "acl_mailpolicyd_rcpt_ask", "recipients")
@@ -107,8 +137,13 @@ function namedAcls(address: string, spamd: string | undefined): string {
     `\nacl_mailpolicyd_data:\n${
       wrapperStatements("acl_check_data", "acl_mailpolicyd_data_ask", "messages")
     }` +
-    `\nacl_mailpolicyd_data_ask:\n${dataStatements(address, spamd)}`;
+    `\nacl_mailpolicyd_data_ask:\n${dataStatements(address, spamd)}` +
+    `\nacl_mailpolicyd_not_smtp:\n${localStatements(address)}`;
 }
+
+const notSmtpComment = (acl: string) =>
+  "# Mail handed to sendmail (PHP's mail(), cron) is counted too, and frozen over a limit.\n" +
+  `# If your config already sets acl_not_smtp, add \`acl = ${acl}\` to that ACL instead.\n`;
 
 const HEADER = (what: string) =>
   `# mailpolicyd — ${what}\n# Generated by \`mailpolicyd exim-snippet\`; see /usr/share/doc/mailpolicyd/exim.md.\n` +
@@ -137,7 +172,9 @@ export function eximSnippet(
             `# Debian's acl_check_rcpt accepts relayed and authenticated senders before its local hook, so\n` +
             `# mailpolicyd wraps the whole ACL instead of hooking into it.\n` +
             `MAILPOLICYD_ADDRESS = ${address}\nMAIN_ACL_CHECK_RCPT = acl_mailpolicyd_rcpt\n` +
-            `MAIN_ACL_CHECK_DATA = acl_mailpolicyd_data\n${spamdMain}`,
+            `MAIN_ACL_CHECK_DATA = acl_mailpolicyd_data\n${
+              notSmtpComment("acl_mailpolicyd_not_smtp")
+            }acl_not_smtp = acl_mailpolicyd_not_smtp\n${spamdMain}`,
         },
         {
           path: `${confdir}/conf.d/acl/50_mailpolicyd`,
@@ -156,7 +193,10 @@ export function eximSnippet(
           path: `${confdir}/exim4.conf.localmacros`,
           content: `${HEADER("Debian unsplit config: add these lines")}` +
             `MAIN_ACL_CHECK_RCPT = ${confdir}/mailpolicyd_rcpt.acl\n` +
-            `MAIN_ACL_CHECK_DATA = ${confdir}/mailpolicyd_data.acl\n${spamdMain}`,
+            `MAIN_ACL_CHECK_DATA = ${confdir}/mailpolicyd_data.acl\n` +
+            `${
+              notSmtpComment(`${confdir}/mailpolicyd_not_smtp.acl`)
+            }acl_not_smtp = ${confdir}/mailpolicyd_not_smtp.acl\n${spamdMain}`,
         },
         {
           path: `${confdir}/mailpolicyd_rcpt_ask.acl`,
@@ -182,6 +222,12 @@ export function eximSnippet(
             wrapperStatements("acl_check_data", `${confdir}/mailpolicyd_data_ask.acl`, "messages")
           }`,
         },
+        {
+          path: `${confdir}/mailpolicyd_not_smtp.acl`,
+          content: `${HEADER("non-SMTP ACL: mail submitted on this host (read by Exim at run time)")}${
+            localStatements(address)
+          }`,
+        },
       ];
     case "plain":
       return [
@@ -191,7 +237,9 @@ export function eximSnippet(
             `# Point the RCPT and DATA ACLs at the wrappers; they call your own ACLs (renamed below to\n` +
             `# acl_check_rcpt / acl_check_data if yours are called differently).\n` +
             `MAILPOLICYD_ADDRESS = ${address}\nacl_smtp_rcpt = acl_mailpolicyd_rcpt\nacl_smtp_data = acl_mailpolicyd_data\n` +
-            spamdMain,
+            `${
+              notSmtpComment("acl_mailpolicyd_not_smtp")
+            }acl_not_smtp = acl_mailpolicyd_not_smtp\n${spamdMain}`,
         },
         {
           path: "exim.conf: after `begin acl`",

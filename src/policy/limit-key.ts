@@ -2,7 +2,7 @@
 import type { KeyPart, LimitConfig } from "../model/limit.ts";
 import { cidrContains, ipPrefix, parseIp } from "../model/ip.ts";
 import type { PolicyRequest } from "./request.ts";
-import type { Attributes } from "../protocols/attributes.ts";
+import type { Attributes, Stage } from "../protocols/attributes.ts";
 import { unsharedText } from "./unshared-text.ts";
 
 function domainOf(address: string): string | undefined {
@@ -92,6 +92,14 @@ function clientKey(address: string, part: KeyPart): string | undefined {
 }
 
 /**
+ * A message submitted on this host (stage `local`) has no SMTP steps: the limits that count a step of a
+ * message (mail, rcpt, data) count it once instead; connect and helo limits have nothing to count.
+ */
+function countsLocal(limitStage: Stage, requestStage: Stage): boolean {
+  return requestStage === "local" && limitStage !== "connect" && limitStage !== "helo";
+}
+
+/**
  * RFC 5321 allows no address longer than 254 octets, nor a domain (HELO) longer than 255: a longer value
  * is not a sender anyone can have. Such requests share one key per limit, so that they are still counted
  * (and soon over the limit) without a flood of 4 000-byte keys filling the memory.
@@ -110,7 +118,9 @@ const bounded = (value: string | undefined) =>
 export function limitKey(limit: LimitConfig, request: PolicyRequest, anyStage = false): string | undefined {
   if (request.form === "legacy") return limit.legacy ? bounded(request.key) : undefined;
   if (request.form === "message") return undefined;
-  if (request.stage !== limit.stage && !anyStage) return undefined;
+  if (request.stage !== limit.stage && !anyStage && !countsLocal(limit.stage, request.stage)) {
+    return undefined;
+  }
   if (limit.key.length === 1) return bounded(partValue(limit.key[0], request.attributes));
   const values: string[] = [];
   for (const part of limit.key) {
@@ -136,10 +146,10 @@ export function isExempt(limit: LimitConfig, request: PolicyRequest): boolean {
   return ip !== undefined && cidrs.some((cidr) => cidrContains(cidr, ip));
 }
 
-/** How much one request adds: 1, or the message's recipient count for per = recipient at DATA. */
+/** How much one request adds: 1, or the message's recipient count for per = recipient at DATA (or local). */
 export function requestCost(limit: LimitConfig, request: PolicyRequest): number {
   if (request.form !== "attributes" || limit.per === "message") return 1;
-  if (request.stage === "data") {
+  if (request.stage === "data" || request.stage === "local") {
     const recipients = Number(request.attributes.recipient_count);
     return Number.isInteger(recipients) && recipients > 0 ? recipients : 1;
   }

@@ -53,7 +53,8 @@ export function isOwnAlert(request: PolicyRequest, own: OwnAlertMail | undefined
   switch (request.stage) {
     case "rcpt":
       return own.recipients.has(attributes.recipient?.trim().toLowerCase() ?? "");
-    case "data": {
+    case "data":
+    case "local": {
       const recipients = Number(attributes.recipient_count);
       return Number.isInteger(recipients) && recipients >= 1 && recipients <= own.recipients.size;
     }

@@ -3,7 +3,9 @@
 // with a backslash; newline and carriage return become \n and \r). Replies use the same syntax, which is
 // what Exim's ${extract{name}{…}} reads back (it undoes exactly these escapes).
 
-export const STAGES = ["connect", "helo", "mail", "rcpt", "data"] as const;
+// `local`: a message submitted on this host without SMTP (sendmail, `exim -t`: Exim's acl_not_smtp), asked
+// about once with all its recipients; the limits counted at mail, rcpt or data count it (policy/limit-key.ts).
+export const STAGES = ["connect", "helo", "mail", "rcpt", "data", "local"] as const;
 export type Stage = typeof STAGES[number];
 
 /** Postfix's policy attribute names, plus `subject`. Others are accepted and ignored. */

@@ -24,17 +24,18 @@ export interface MaildirExim {
 }
 
 /**
- * `daemonConfig(eximPort)`: the daemon's config lines (after [daemon]'s paths); alerts may use the port.
- * `spamd`: the spamd front's spamd_address, when the daemon's config has [spamd] (the snippet then scans).
+ * `daemonConfig(eximPort, dir)`: the daemon's config lines (after [daemon]'s paths); alerts may use the
+ * port, or a program in dir (Exim's config will be dir's exim.conf). `spamd`: the spamd front's
+ * spamd_address, when the daemon's config has [spamd] (the snippet then scans).
  */
 export async function startMaildirExim(
-  daemonConfig: (eximPort: number) => string,
+  daemonConfig: (eximPort: number, dir: TempDir) => string,
   spamd?: string,
 ): Promise<MaildirExim> {
   const dir = makeTempDir();
   prepareEximDir(dir);
   const port = await freePort();
-  const daemon = await startDaemonProcess(dir, writeTestConfig(dir, daemonConfig(port)));
+  const daemon = await startDaemonProcess(dir, writeTestConfig(dir, daemonConfig(port, dir)));
   const config = writeEximConfig(dir, {
     address: daemon.eximAddress,
     spamd,

@@ -1,11 +1,14 @@
 // The shipped Debian snippets installed into a copy of this machine's /etc/exim4, turned into a config
 // by Debian's own update-exim4.conf, and driven with exim -bh: relayed and authenticated senders (which
 // Debian's acl_check_rcpt accepts before any local hook) are counted and deferred; refused relaying is
-// refused by Debian's ACL as before and costs no allowance.
+// refused by Debian's ACL as before and costs no allowance; mail handed to sendmail is counted, and frozen
+// over the limit.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
-import { countReplies, debianEximConfig, eximBh, message, prepareEximDir } from "../helpers/exim.ts";
+import { countReplies, debianEximConfig, EXIM, eximBh, message, prepareEximDir } from "../helpers/exim.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const AUTH_PLAIN = Buffer.from("\0alice\0secret").toString("base64");
@@ -79,6 +82,23 @@ for (const variant of ["debian-split", "debian-unsplit"] as const) {
         assert.ok(session.replies.some((reply) => /^550 relay not permitted/.test(reply)), session.output);
       }
       assert.doesNotMatch(daemon.logs(), /sender=stranger@example\.org/);
+    });
+
+    it("counts mail handed to sendmail, and freezes the message over the limit (acl_not_smtp)", () => {
+      const submit = (n: number) =>
+        spawnSync(EXIM, ["-C", exim, "-odq", "-f", "www@example.org", "user@example.net"], {
+          input: `Subject: local ${n}\n\nbody ${n}\n`,
+          encoding: "utf8",
+          timeout: 30_000,
+        });
+      for (const n of [1, 2, 3]) assert.equal(submit(n).status, 0, `message ${n} taken`);
+      const queue = spawnSync(EXIM, ["-C", exim, "-bp"], { encoding: "utf8" }).stdout;
+      assert.equal(queue.match(/<www@example\.org>/g)?.length, 3, queue);
+      assert.equal(queue.match(/<www@example\.org> \*\*\* frozen \*\*\*/g)?.length, 1, queue);
+      assert.match(
+        readFileSync(dir.file("log/mainlog"), "utf8"),
+        /mailpolicyd: frozen by rule outbound: 2\/2/,
+      );
     });
   });
 }

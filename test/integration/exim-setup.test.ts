@@ -70,7 +70,7 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
       const localmacros = `${confdir}/exim4.conf.localmacros`;
       const admin = "# the site's own macros\nMAIN_TLS_ENABLE = yes\n";
       writeFileSync(localmacros, admin);
-      const acls = ["rcpt", "rcpt_ask", "data", "data_ask"].map((name) =>
+      const acls = ["rcpt", "rcpt_ask", "data", "data_ask", "not_smtp"].map((name) =>
         `${confdir}/mailpolicyd_${name}.acl`
       );
 
@@ -83,11 +83,13 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
         macros.slice(admin.length),
         new RegExp(
           `^# BEGIN mailpolicyd.*\\n(?:#.*\\n)*MAIN_ACL_CHECK_RCPT = ${confdir}/mailpolicyd_rcpt\\.acl\\n` +
-            `MAIN_ACL_CHECK_DATA = ${confdir}/mailpolicyd_data\\.acl\\n# END mailpolicyd\\n$`,
+            `MAIN_ACL_CHECK_DATA = ${confdir}/mailpolicyd_data\\.acl\\n(?:#.*\\n)*` +
+            `acl_not_smtp = ${confdir}/mailpolicyd_not_smtp\\.acl\\n# END mailpolicyd\\n$`,
         ),
       );
       for (const file of acls) {
-        assert.match(readFileSync(file, "utf8"), file.endsWith("_ask.acl") ? /readsocket/ : /endpass/, file);
+        const asks = file.endsWith("_ask.acl") || file.endsWith("not_smtp.acl");
+        assert.match(readFileSync(file, "utf8"), asks ? /readsocket/ : /endpass/, file);
       }
 
       const removed = setup(confdir, "--remove");

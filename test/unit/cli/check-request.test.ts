@@ -46,7 +46,7 @@ describe("checkRequestLine", () => {
     assert.match((checkRequestLine(["rcpt", "=x"]) as { error: string }).error, /^'=x' is not NAME=VALUE/);
     assert.match(
       (checkRequestLine(["send", "sender=a@b"]) as { error: string }).error,
-      /^a request is one token, or a stage \(connect, helo, mail, rcpt, data\)/,
+      /^a request is one token, or a stage \(connect, helo, mail, rcpt, data, local\)/,
     );
   });
 });

@@ -485,8 +485,14 @@ describe("parseConfig: [limit NAME] sections", () => {
     for (const stage of ["connect", "helo", "mail"]) {
       const errors = errorsOf(`[limit x]\ncount = 5\ntime = 60\nstage = ${stage}\nper = recipient\n`);
       assert.equal(errors.length, 1, stage);
-      assert.match(errors[0], /^t\.conf:5: limit x\.per: per = recipient needs stage = rcpt or data$/);
+      assert.match(errors[0], /^t\.conf:5: limit x\.per: per = recipient needs stage = rcpt, data or local$/);
     }
+    const local = parseConfig(
+      `[limit x]\ncount = 5\ntime = 60\nstage = local\nper = recipient\n`,
+      "t.conf",
+      "/",
+    );
+    assert.ok(local.ok, JSON.stringify(local));
   });
 
   it("reports a recipient key at a stage other than RCPT", () => {

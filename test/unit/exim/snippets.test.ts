@@ -43,8 +43,8 @@ describe("Exim snippets", () => {
         assert.equal(macro[1], "inet:127.0.0.1:10037", name);
       }
     }
-    // The ACL files of the three variants and the one-token line.
-    assert.equal(asking.size, 5, [...asking].join(", "));
+    // The ACL files of the three variants (the unsplit one's three) and the one-token line.
+    assert.equal(asking.size, 6, [...asking].join(", "));
   });
 
   it("puts the address where Exim reads it, literally in run-time ACL files", () => {
@@ -55,7 +55,10 @@ describe("Exim snippets", () => {
       "/tmp/conf/mailpolicyd_rcpt.acl",
       "/tmp/conf/mailpolicyd_data_ask.acl",
       "/tmp/conf/mailpolicyd_data.acl",
+      "/tmp/conf/mailpolicyd_not_smtp.acl",
     ]);
+    assert.match(files[0].content, /^acl_not_smtp = \/tmp\/conf\/mailpolicyd_not_smtp\.acl$/m);
+    assert.match(files[5].content, /\$\{readsocket\{inet:127\.0\.0\.1:4000\}\\\n {6}\{local sender=/);
     assert.match(files[2].content, /^ {4}acl {9}= \/tmp\/conf\/mailpolicyd_rcpt_ask\.acl$/m);
     assert.match(files[1].content, /\$\{readsocket\{inet:127\.0\.0\.1:4000\}/);
     assert.doesNotMatch(files[1].content, /MAILPOLICYD_ADDRESS/, "macros are not expanded in ACL files");

@@ -61,6 +61,23 @@ describe("limitKey: which requests a limit applies to", () => {
     assert.equal(limitKey(limit({ legacy: false }), legacy("bob@example.org"), true), undefined);
   });
 
+  it("a local submission is counted once by the limits of a message's SMTP steps", () => {
+    const request = at("local", { sender: "www@example.org", recipient_count: "3" });
+    for (const stage of ["mail", "rcpt", "data", "local"] as const) {
+      assert.equal(limitKey(limit({ stage }), request), "www@example.org", stage);
+    }
+    for (const stage of ["connect", "helo"] as const) {
+      assert.equal(limitKey(limit({ stage }), request), undefined, stage);
+    }
+    assert.equal(limitKey(keyed({ kind: "recipient" }), request), undefined, "no one recipient");
+    assert.equal(
+      limitKey(keyed({ kind: "client_address", v4Prefix: 32, v6Prefix: 128 }), request),
+      undefined,
+      "no client",
+    );
+    assert.equal(limitKey(limit({ stage: "local" }), rcpt({ sender: "a@x" })), undefined, "only local");
+  });
+
   it("the legacy flag does not make a limit count attribute requests of another stage", () => {
     assert.equal(limitKey(limit({ legacy: true, stage: "rcpt" }), at("data", { sender: "a@x" })), undefined);
   });
@@ -264,6 +281,14 @@ describe("requestCost", () => {
   it("per recipient at DATA without a usable recipient count is 1", () => {
     for (const recipient_count of [undefined, "", "0", "-3", "2.5", "many"]) {
       assert.equal(requestCost(perRecipient, at("data", { recipient_count })), 1, String(recipient_count));
+    }
+  });
+
+  it("per recipient for a local submission is its recipient count, at every limit's stage", () => {
+    for (const stage of ["rcpt", "data", "local"] as const) {
+      const request = at("local", { recipient_count: "4" });
+      assert.equal(requestCost(limit({ per: "recipient", stage }), request), 4, stage);
+      assert.equal(requestCost(limit({ stage }), request), 1, `${stage}, per message`);
     }
   });
 

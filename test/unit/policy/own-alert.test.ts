@@ -38,6 +38,8 @@ describe("isOwnAlert", () => {
       "any case",
     );
     assert.equal(isOwnAlert(request("data", { ...alert, recipient_count: "2" }), OWN), true);
+    const submitted = { sender: alert.sender, recipient_count: "2" }; // [alerts] sendmail: acl_not_smtp
+    assert.equal(isOwnAlert(request("local", submitted), OWN), true, "handed to sendmail");
     assert.equal(
       isOwnAlert(request("rcpt", { ...alert, client_address: "::1", recipient: "boss@example.org" }), OWN),
       true,
@@ -82,6 +84,11 @@ describe("isOwnAlert", () => {
       assert.equal(isOwnAlert(request("data", { ...alert, recipient_count: count }), OWN), false, count);
     }
     assert.equal(isOwnAlert(request("data", alert), OWN), false, "no recipient_count");
+    assert.equal(isOwnAlert(request("local", { sender: alert.sender, recipient_count: "3" }), OWN), false);
+    assert.equal(
+      isOwnAlert(request("local", { sender: "www@example.org", recipient_count: "1" }), OWN),
+      false,
+    );
     assert.equal(isOwnAlert(request("connect", { client_address: "127.0.0.1" }), OWN), false);
     assert.equal(
       isOwnAlert({ form: "legacy", key: "postmaster@example.org" }, OWN),

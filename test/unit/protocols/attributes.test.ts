@@ -21,8 +21,8 @@ function reason(text: string): string {
 }
 
 describe("stages", () => {
-  it("are the five SMTP stages, lower case", () => {
-    assert.deepEqual([...STAGES], ["connect", "helo", "mail", "rcpt", "data"]);
+  it("are the five SMTP stages and local submission, lower case", () => {
+    assert.deepEqual([...STAGES], ["connect", "helo", "mail", "rcpt", "data", "local"]);
     for (const stage of STAGES) assert.equal(isStage(stage), true);
     for (const word of ["RCPT", "quit", "", "rcpt ", "ehlo"]) assert.equal(isStage(word), false, word);
   });

@@ -1,0 +1,80 @@
+// Mail handed to Exim on the command line (`exim -odi -f SENDER RCPT`, as PHP's mail() and cron hand it to
+// /usr/sbin/sendmail) through the plain snippet's acl_not_smtp, in a real Exim delivering into a maildir:
+// counted once per message by the sender limit, the message over it frozen in the queue (not refused, not
+// lost: released with -Mt and delivered intact), one alert, sent itself through the same command line and
+// neither counted nor frozen; with the daemon stopped, submitted mail is delivered (fail-open).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { waitFor } from "../helpers/daemon-process.ts";
+import { EXIM } from "../helpers/exim.ts";
+import { type MaildirExim, startMaildirExim } from "../helpers/exim-maildir.ts";
+
+const SLOW = { timeout: 120_000 };
+
+describe("mail submitted on the command line, through the snippet's acl_not_smtp", () => {
+  let setup: MaildirExim;
+  const exim = (...args: string[]) =>
+    spawnSync(EXIM, ["-C", setup.dir.file("exim.conf"), ...args], { encoding: "utf8", timeout: 30_000 });
+  const submit = (sender: string, subject: string) => {
+    const text = `From: ${sender}\nTo: user@example.net\nSubject: ${subject}\n\nbody of ${subject}\n`;
+    const result = spawnSync(
+      EXIM,
+      ["-C", setup.dir.file("exim.conf"), "-odi", "-f", sender, "user@example.net"],
+      { input: text, encoding: "utf8", timeout: 30_000 },
+    );
+    assert.equal(result.status, 0, `exim took the message: ${result.stdout}${result.stderr}`);
+  };
+  const delivered = (subject: string) =>
+    setup.messages().filter((text) => text.includes(`\nSubject: ${subject}\n`));
+  const mainlog = () => readFileSync(setup.dir.file("log/mainlog"), "utf8");
+
+  before(async () => {
+    setup = await startMaildirExim((_port, dir) => {
+      // The alert goes through the same command line: a wrapper names the test's Exim config.
+      const sendmail = dir.file("sendmail");
+      writeFileSync(sendmail, `#!/bin/sh\nexec ${EXIM} -C ${dir.file("exim.conf")} -odi "$@"\n`);
+      chmodSync(sendmail, 0o755);
+      return `[limit out]\nkey = sender\ncount = 2\ntime = 1h\n` +
+        `[alerts]\nfromAddr = postmaster@example.net\ntoAddr = boss@example.net\n` +
+        `sendmail = ${sendmail}\nretry_min = 200ms\nretry_max = 1s\n`;
+    });
+  }, SLOW);
+  after(async () => await setup?.stop());
+
+  it("counts each message, freezes the one over the limit and alerts once", SLOW, async () => {
+    for (const n of [1, 2, 3]) submit("www@example.org", `local ${n}`);
+    assert.equal(delivered("local 1").length, 1);
+    assert.equal(delivered("local 2").length, 1);
+    assert.equal(delivered("local 3").length, 0, "the third is held");
+    assert.match(
+      mainlog(),
+      /Warning: mailpolicyd: frozen by rule out: 2\/2 \(exim -Mt to release\)\n.*\n.* frozen by ACL\n/,
+    );
+    const queue = exim("-bp").stdout;
+    assert.match(queue, /\*\*\* frozen \*\*\*/, queue);
+
+    const alerts = () => setup.messages().filter((text) => /^Subject: Mail Abuse Alert$/m.test(text));
+    await waitFor(() => alerts().length === 1, 30_000, "the alert, through sendmail");
+    assert.match(alerts()[0], /^Who: +www@example\.org$/m);
+    assert.match(alerts()[0], /^ +1 {2}local 1$/m, "the subjects the local messages carried");
+    await setup.daemon.waitForLog(/alert mail sent/);
+    assert.doesNotMatch(setup.daemon.logs(), /key=postmaster@example\.net/, "the alert was not counted");
+
+    // Nothing is lost: released, the frozen message is delivered as it was submitted.
+    const id = /^\s*\S+\s+\S+\s+(\S+) <www@example\.org> \*\*\* frozen \*\*\*/m.exec(queue)?.[1];
+    assert.ok(id, queue);
+    assert.equal(exim("-Mt", id).status, 0);
+    assert.equal(exim("-M", id).status, 0);
+    await waitFor(() => delivered("local 3").length === 1, 10_000, "the released message");
+    assert.match(delivered("local 3")[0], /\n\nbody of local 3\n$/);
+  });
+
+  it("delivers submitted mail when the daemon is down (fail-open)", SLOW, async () => {
+    await setup.daemon.stop();
+    submit("www@example.org", "local while down");
+    assert.equal(delivered("local while down").length, 1);
+    assert.match(mainlog(), /mailpolicyd: no answer, accepting \(fail-open\)/);
+  });
+});

@@ -70,9 +70,10 @@ const VERDICT = `${NO_ANSWER}  defer
     log_message = mailpolicyd: rejected by rule \${extract{rule}{$acl_m_mpd}}: \${extract{count}{$acl_m_mpd}}/\${extract{limit}{$acl_m_mpd}}
 ${WARN_AND_HEADER}`;
 
-const LOCAL_REQUEST =
-  "local sender=${quote:$sender_address} recipient_count=$recipients_count size=$message_size \\\n" +
-  "       queue_id=$message_exim_id subject=${quote:${length_400:$rh_subject:}}";
+// local_user: the login that called sendmail. A script can set any sender with -f, not its login.
+const LOCAL_REQUEST = "local sender=${quote:$sender_address} local_user=${quote:$sender_ident} \\\n" +
+  "       recipient_count=$recipients_count size=$message_size queue_id=$message_exim_id \\\n" +
+  "       subject=${quote:${length_400:$rh_subject:}}";
 
 // A message submitted on this host without SMTP is never refused: the program that handed it to sendmail
 // (a web application, cron) has nobody to tell. Over a limit it is frozen in the queue instead, where

@@ -11,6 +11,7 @@ export const KEY_KINDS = [
   "recipient",
   "recipient_domain",
   "helo_name",
+  "local_user",
 ] as const;
 export type KeyKind = typeof KEY_KINDS[number];
 

@@ -60,6 +60,8 @@ function partValue(part: KeyPart, attributes: Attributes): string | undefined {
     }
     case "helo_name":
       return nonEmpty(attributes.helo_name);
+    case "local_user":
+      return nonEmpty(attributes.local_user);
     case "client_address":
       return attributes.client_address ? clientKey(attributes.client_address, part) : undefined;
   }

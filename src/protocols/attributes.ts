@@ -8,7 +8,10 @@
 export const STAGES = ["connect", "helo", "mail", "rcpt", "data", "local"] as const;
 export type Stage = typeof STAGES[number];
 
-/** Postfix's policy attribute names, plus `subject`. Others are accepted and ignored. */
+/**
+ * Postfix's policy attribute names, plus `subject` and `local_user` (the login that handed a `local`
+ * message to sendmail: Exim's $sender_ident). Others are accepted and ignored.
+ */
 export const KNOWN_ATTRIBUTES = [
   "sender",
   "recipient",
@@ -21,6 +24,7 @@ export const KNOWN_ATTRIBUTES = [
   "queue_id",
   "instance",
   "subject",
+  "local_user",
 ] as const;
 export type AttributeName = typeof KNOWN_ATTRIBUTES[number];
 export type Attributes = Partial<Record<AttributeName, string>>;

@@ -2,7 +2,8 @@
 // /usr/sbin/sendmail) through the plain snippet's acl_not_smtp, in a real Exim delivering into a maildir:
 // counted once per message by the sender limit, the message over it frozen in the queue (not refused, not
 // lost: released with -Mt and delivered intact), one alert, sent itself through the same command line and
-// neither counted nor frozen; with the daemon stopped, submitted mail is delivered (fail-open).
+// neither counted nor frozen; a site that sends as anyone is counted by its login (local_user); with the
+// daemon stopped, submitted mail is delivered (fail-open).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
@@ -17,11 +18,13 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
   let setup: MaildirExim;
   const exim = (...args: string[]) =>
     spawnSync(EXIM, ["-C", setup.dir.file("exim.conf"), ...args], { encoding: "utf8", timeout: 30_000 });
-  const submit = (sender: string, subject: string) => {
+  // login: the caller's login as Exim sees it ($sender_ident), set by -oMt as only a trusted caller can.
+  const submit = (sender: string, subject: string, login?: string) => {
     const text = `From: ${sender}\nTo: user@example.net\nSubject: ${subject}\n\nbody of ${subject}\n`;
+    const as = login === undefined ? [] : ["-oMt", login];
     const result = spawnSync(
       EXIM,
-      ["-C", setup.dir.file("exim.conf"), "-odi", "-f", sender, "user@example.net"],
+      ["-C", setup.dir.file("exim.conf"), "-odi", ...as, "-f", sender, "user@example.net"],
       { input: text, encoding: "utf8", timeout: 30_000 },
     );
     assert.equal(result.status, 0, `exim took the message: ${result.stdout}${result.stderr}`);
@@ -37,6 +40,7 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
       writeFileSync(sendmail, `#!/bin/sh\nexec ${EXIM} -C ${dir.file("exim.conf")} -odi "$@"\n`);
       chmodSync(sendmail, 0o755);
       return `[limit out]\nkey = sender\ncount = 2\ntime = 1h\n` +
+        `[limit site]\nkey = local_user\ncount = 3\ntime = 1h\n` +
         `[alerts]\nfromAddr = postmaster@example.net\ntoAddr = boss@example.net\n` +
         `sendmail = ${sendmail}\nretry_min = 200ms\nretry_max = 1s\n`;
     });
@@ -69,6 +73,19 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
     assert.equal(exim("-M", id).status, 0);
     await waitFor(() => delivered("local 3").length === 1, 10_000, "the released message");
     assert.match(delivered("local 3")[0], /\n\nbody of local 3\n$/);
+  });
+
+  it("counts a site that sends as anyone (-f) by its login, local_user", SLOW, async () => {
+    for (const n of [1, 2, 3, 4]) submit(`random${n}@spam.example`, `site ${n}`, "site1");
+    for (const n of [1, 2, 3]) assert.equal(delivered(`site ${n}`).length, 1, `site ${n}`);
+    assert.equal(delivered("site 4").length, 0, "the fourth is held");
+    assert.match(mainlog(), /Warning: mailpolicyd: frozen by rule site: 3\/3 /);
+    const alerts = () =>
+      setup.messages().filter((text) =>
+        /^Subject: Mail Abuse Alert$/m.test(text) && /^Who: +site1$/m.test(text)
+      );
+    await waitFor(() => alerts().length === 1, 30_000, "the alert for site1");
+    assert.match(alerts()[0], /^Rule: +site \(per local_user\)$/m);
   });
 
   it("delivers submitted mail when the daemon is down (fail-open)", SLOW, async () => {

@@ -10,7 +10,8 @@ import {
 import type { Exemptions } from "../../../src/model/limit.ts";
 import { parseCidr } from "../../../src/model/ip.ts";
 
-const KNOWN = "sender, sender_domain, sasl_username, client_address, recipient, recipient_domain, helo_name";
+const KNOWN =
+  "sender, sender_domain, sasl_username, client_address, recipient, recipient_domain, helo_name, local_user";
 
 function exemptions(text: string): Exemptions {
   const result = parseExemptions(text);

@@ -514,7 +514,7 @@ describe("parseConfig: [limit NAME] sections", () => {
   it("reports an unknown key kind at the key's line", () => {
     assert.deepEqual(errorsOf("[limit x]\ncount = 5\ntime = 60\nkey = sender+ip\n"), [
       "t.conf:4: limit x.key: unknown key 'ip' (known: sender, sender_domain, sasl_username, client_address, " +
-      "recipient, recipient_domain, helo_name; join several with +)",
+      "recipient, recipient_domain, helo_name, local_user; join several with +)",
     ]);
     assert.deepEqual(errorsOf("[limit x]\ncount = 5\ntime = 60\nkey = sender/24\n"), [
       "t.conf:4: limit x.key: only client_address takes a /prefix",

@@ -84,6 +84,14 @@ describe("limitKey: which requests a limit applies to", () => {
 });
 
 describe("limitKey: key kinds", () => {
+  it("local_user: the login that handed a local message over; only local requests carry it", () => {
+    const byLogin = keyed({ kind: "local_user" });
+    const local = at("local", { sender: "random1@spam.example", local_user: "Site1" });
+    assert.equal(limitKey(byLogin, local), "site1");
+    assert.equal(limitKey(byLogin, at("local", { sender: "a@x", local_user: " " })), undefined);
+    assert.equal(limitKey(byLogin, rcpt({ sender: "a@x" })), undefined, "an SMTP request has none");
+  });
+
   it("sender: lower-cased and trimmed", () => {
     assert.equal(
       limitKey(keyed({ kind: "sender" }), rcpt({ sender: " Bob@Example.ORG " })),

@@ -118,7 +118,10 @@ ${ask(address, RCPT_REQUEST, "2s")}${VERDICT}  accept
  */
 function localStatements(address: string): string {
   return `  # Mail submitted on this host without SMTP (sendmail, PHP's mail(), cron): over a limit it is
-  # frozen in the queue, never refused (exim -Mt releases it, exim -Mrm removes it).
+  # frozen in the queue, never refused (exim -Mt releases it, exim -Mrm removes it). Exim hands its own
+  # bounces and delay warnings to itself the same way, as its own user: those are not asked about.
+  accept
+    condition   = \${if eq{$originator_uid}{$exim_uid}}
   warn
 ${ask(address, LOCAL_REQUEST, "2s")}${LOCAL_VERDICT}  accept
 `;

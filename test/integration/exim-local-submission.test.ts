@@ -88,6 +88,34 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
     assert.match(alerts()[0], /^Rule: +site \(per local_user\)$/m);
   });
 
+  it("leaves Exim's own bounces alone: never counted, never frozen", SLOW, async () => {
+    // Three messages to an address nobody routes: Exim hands itself three bounces (sender <>), through
+    // acl_not_smtp like any local message. Counted, the third would be over the sender limit (<>: 2).
+    for (const n of [1, 2, 3]) {
+      const text = `Subject: bounce me ${n}\n\nbody\n`;
+      const result = spawnSync(
+        EXIM,
+        [
+          "-C",
+          setup.dir.file("exim.conf"),
+          "-odi",
+          "-oMt",
+          "bouncer",
+          "-f",
+          `b${n}@example.net`,
+          "x@nowhere.invalid",
+        ],
+        { input: text, encoding: "utf8", timeout: 30_000 },
+      );
+      assert.equal(result.status, 0, result.stdout + result.stderr);
+    }
+    const bounces = () =>
+      setup.messages().filter((text) => /^X-Failed-Recipients: x@nowhere\.invalid$/m.test(text));
+    await waitFor(() => bounces().length === 3, 10_000, "three bounces delivered");
+    assert.doesNotMatch(exim("-bp").stdout, /<> \*\*\* frozen/);
+    assert.doesNotMatch(mainlog(), /frozen by rule out: 2\/2 .*\n.*<= <> R=/);
+  });
+
   it("delivers submitted mail when the daemon is down (fail-open)", SLOW, async () => {
     await setup.daemon.stop();
     submit("www@example.org", "local while down");

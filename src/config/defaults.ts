@@ -37,6 +37,13 @@ count = ${THRESHOLDS_SECTION.count.default}
 # action = defer            ; alert | warn | defer | reject
 # message = {key} sent {count} messages in {window}, please wait
 # exempt = newsletter@example.org, 192.0.2.10
+#
+# Mail handed to sendmail (PHP's mail(), cron) is counted too, and frozen over a limit; a script can
+# send as anyone, so hold each site by the login it runs as:
+# [limit sites]
+# key = local_user
+# count = 100
+# time = 1h
 
 # Uncomment to have the postmaster told, once per window, when a sender passes the limit.
 # [alerts]

@@ -3,7 +3,8 @@
 // counted once per message by the sender limit, the message over it frozen in the queue (not refused, not
 // lost: released with -Mt and delivered intact), one alert, sent itself through the same command line and
 // neither counted nor frozen; a site that sends as anyone is counted by its login (local_user); with the
-// daemon stopped, submitted mail is delivered (fail-open).
+// daemon stopped, submitted mail is delivered (fail-open). Exim's own bounces pass unasked; a warn limit
+// adds its header to submitted mail as it does over SMTP.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,21 +15,30 @@ import { type MaildirExim, startMaildirExim } from "../helpers/exim-maildir.ts";
 
 const SLOW = { timeout: 120_000 };
 
+/** A message handed to the test's Exim on its command line, as sendmail gets it; login: -oMt, as only a
+ * trusted caller can set the login Exim sees ($sender_ident). */
+function handOver(setup: MaildirExim, sender: string, recipient: string, text: string, login?: string) {
+  const as = login === undefined ? [] : ["-oMt", login];
+  const result = spawnSync(
+    EXIM,
+    ["-C", setup.dir.file("exim.conf"), "-odi", ...as, "-f", sender, recipient],
+    { input: text, encoding: "utf8", timeout: 30_000 },
+  );
+  assert.equal(result.status, 0, `exim took the message: ${result.stdout}${result.stderr}`);
+}
+
 describe("mail submitted on the command line, through the snippet's acl_not_smtp", () => {
   let setup: MaildirExim;
   const exim = (...args: string[]) =>
     spawnSync(EXIM, ["-C", setup.dir.file("exim.conf"), ...args], { encoding: "utf8", timeout: 30_000 });
-  // login: the caller's login as Exim sees it ($sender_ident), set by -oMt as only a trusted caller can.
-  const submit = (sender: string, subject: string, login?: string) => {
-    const text = `From: ${sender}\nTo: user@example.net\nSubject: ${subject}\n\nbody of ${subject}\n`;
-    const as = login === undefined ? [] : ["-oMt", login];
-    const result = spawnSync(
-      EXIM,
-      ["-C", setup.dir.file("exim.conf"), "-odi", ...as, "-f", sender, "user@example.net"],
-      { input: text, encoding: "utf8", timeout: 30_000 },
+  const submit = (sender: string, subject: string, login?: string) =>
+    handOver(
+      setup,
+      sender,
+      "user@example.net",
+      `From: ${sender}\nTo: user@example.net\nSubject: ${subject}\n\nbody of ${subject}\n`,
+      login,
     );
-    assert.equal(result.status, 0, `exim took the message: ${result.stdout}${result.stderr}`);
-  };
   const delivered = (subject: string) =>
     setup.messages().filter((text) => text.includes(`\nSubject: ${subject}\n`));
   const mainlog = () => readFileSync(setup.dir.file("log/mainlog"), "utf8");
@@ -92,22 +102,13 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
     // Three messages to an address nobody routes: Exim hands itself three bounces (sender <>), through
     // acl_not_smtp like any local message. Counted, the third would be over the sender limit (<>: 2).
     for (const n of [1, 2, 3]) {
-      const text = `Subject: bounce me ${n}\n\nbody\n`;
-      const result = spawnSync(
-        EXIM,
-        [
-          "-C",
-          setup.dir.file("exim.conf"),
-          "-odi",
-          "-oMt",
-          "bouncer",
-          "-f",
-          `b${n}@example.net`,
-          "x@nowhere.invalid",
-        ],
-        { input: text, encoding: "utf8", timeout: 30_000 },
+      handOver(
+        setup,
+        `b${n}@example.net`,
+        "x@nowhere.invalid",
+        `Subject: bounce me ${n}\n\nbody\n`,
+        "bouncer",
       );
-      assert.equal(result.status, 0, result.stdout + result.stderr);
     }
     const bounces = () =>
       setup.messages().filter((text) => /^X-Failed-Recipients: x@nowhere\.invalid$/m.test(text));
@@ -121,5 +122,27 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
     submit("www@example.org", "local while down");
     assert.equal(delivered("local while down").length, 1);
     assert.match(mainlog(), /mailpolicyd: no answer, accepting \(fail-open\)/);
+  });
+});
+
+describe("a warn limit on mail submitted on the command line", () => {
+  let setup: MaildirExim;
+  before(async () => {
+    setup = await startMaildirExim(() =>
+      `[limit watch]\nkey = local_user\ncount = 1\ntime = 1h\naction = warn\nalert = no\n`
+    );
+  }, SLOW);
+  after(async () => await setup?.stop());
+
+  it("delivers the message over it with the warning header, as over SMTP", SLOW, () => {
+    for (const n of [1, 2]) {
+      handOver(setup, "w@example.org", "user@example.net", `Subject: watched ${n}\n\nbody\n`, "site2");
+    }
+    const watched = (n: number) =>
+      setup.messages().filter((text) => text.includes(`\nSubject: watched ${n}\n`));
+    assert.equal(watched(1).length, 1);
+    assert.doesNotMatch(watched(1)[0], /^X-Mailpolicyd-Warning:/m);
+    assert.equal(watched(2).length, 1, "the second is delivered, not frozen");
+    assert.match(watched(2)[0], /^X-Mailpolicyd-Warning: .*site2/m);
   });
 });

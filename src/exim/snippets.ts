@@ -78,9 +78,11 @@ const LOCAL_REQUEST = "local sender=${quote:$sender_address} local_user=${quote:
 // A message submitted on this host without SMTP is never refused: the program that handed it to sendmail
 // (a web application, cron) has nobody to tell. Over a limit it is frozen in the queue instead, where
 // nothing is lost: the postmaster, told by the alert, releases (exim -Mt) or removes (exim -Mrm) it.
+// no_tell: Exim would otherwise mail freeze_tell (Debian: postmaster) about every message it freezes, a
+// notice per message of a spam run; the daemon's alert is the one notice.
 const LOCAL_VERDICT = `${NO_ANSWER}  warn
     condition   = \${if inlist{\${extract{action}{$acl_m_mpd}}}{defer:reject}}
-    control     = freeze
+    control     = freeze/no_tell
     log_message = mailpolicyd: frozen by rule \${extract{rule}{$acl_m_mpd}}: \${extract{count}{$acl_m_mpd}}/\${extract{limit}{$acl_m_mpd}} (exim -Mt to release)
 ${WARN_AND_HEADER}`;
 

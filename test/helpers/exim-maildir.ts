@@ -23,14 +23,20 @@ export interface MaildirExim {
   stop(): Promise<void>;
 }
 
+export interface MaildirEximOptions {
+  /** The spamd front's spamd_address, when the daemon's config has [spamd] (the snippet then scans). */
+  spamd?: string;
+  /** More lines for Exim's main section. */
+  eximMain?: string;
+}
+
 /**
  * `daemonConfig(eximPort, dir)`: the daemon's config lines (after [daemon]'s paths); alerts may use the
- * port, or a program in dir (Exim's config will be dir's exim.conf). `spamd`: the spamd front's
- * spamd_address, when the daemon's config has [spamd] (the snippet then scans).
+ * port, or a program in dir (Exim's config will be dir's exim.conf).
  */
 export async function startMaildirExim(
   daemonConfig: (eximPort: number, dir: TempDir) => string,
-  spamd?: string,
+  options: MaildirEximOptions = {},
 ): Promise<MaildirExim> {
   const dir = makeTempDir();
   prepareEximDir(dir);
@@ -38,8 +44,8 @@ export async function startMaildirExim(
   const daemon = await startDaemonProcess(dir, writeTestConfig(dir, daemonConfig(port, dir)));
   const config = writeEximConfig(dir, {
     address: daemon.eximAddress,
-    spamd,
-    mainExtra: "local_interfaces = <; 127.0.0.1\nnever_users = root\n",
+    spamd: options.spamd,
+    mainExtra: `local_interfaces = <; 127.0.0.1\nnever_users = root\n${options.eximMain ?? ""}`,
     siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
     ...maildirDelivery(dir),
   });

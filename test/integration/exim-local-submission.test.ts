@@ -53,7 +53,8 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
         `[limit site]\nkey = local_user\ncount = 3\ntime = 1h\n` +
         `[alerts]\nfromAddr = postmaster@example.net\ntoAddr = boss@example.net\n` +
         `sendmail = ${sendmail}\nretry_min = 200ms\nretry_max = 1s\n`;
-    });
+      // Debian's default: Exim mails the postmaster about every message it freezes, unless told not to.
+    }, { eximMain: "freeze_tell = postmaster@example.net\n" });
   }, SLOW);
   after(async () => await setup?.stop());
 
@@ -73,6 +74,12 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
     await waitFor(() => alerts().length === 1, 30_000, "the alert, through sendmail");
     assert.match(alerts()[0], /^Who: +www@example\.org$/m);
     assert.match(alerts()[0], /^ +1 {2}local 1$/m, "the subjects the local messages carried");
+    const told = setup.messages().filter((text) => /^Envelope-to: postmaster@example\.net$/m.test(text));
+    assert.deepEqual(
+      told,
+      [],
+      "no freeze_tell notice: the alert is the one notice (control = freeze/no_tell)",
+    );
     await setup.daemon.waitForLog(/alert mail sent/);
     assert.doesNotMatch(setup.daemon.logs(), /key=postmaster@example\.net/, "the alert was not counted");
 

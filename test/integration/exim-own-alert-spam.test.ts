@@ -32,7 +32,7 @@ describe("the daemon's own alert mail is not refused as spam for the subjects it
         `smtp_host = 127.0.0.1\nsmtp_port = ${port}\nretry_min = 200ms\nretry_max = 1s\n` +
         `[spamd]\nlisten = 127.0.0.1:${front}\nmark_threshold = 5\nreject_threshold = 10\n` +
         `[spamassassin]\naddress = 127.0.0.1:${spamd.tcp.port}\ntimeout = 20s\n`,
-      spamdAddressSpec({ hostname: "127.0.0.1", port: front }),
+      { spamd: spamdAddressSpec({ hostname: "127.0.0.1", port: front }) },
     );
   }, SLOW);
   after(async () => {

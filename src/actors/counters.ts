@@ -6,6 +6,7 @@ import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { makeAlertNotice } from "../policy/alert-notice.ts";
 import { ownAlertMail } from "../policy/own-alert.ts";
+import { processLogin } from "../store/account-names.ts";
 import { capacity } from "../policy/rate.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import type { Verdict } from "../policy/verdict.ts";
@@ -137,12 +138,14 @@ export function startCounters(
         }),
   });
 
+  // Who hands `[alerts] sendmail =` alerts to the MTA: how the engine knows them at the local stage.
+  const login = processLogin();
   const useConfig = (next: Config) => {
     config = next;
     store.configure(config.limits, config.daemon.maxKeys);
     redis.use(config);
     const timeouts = Object.values(config.concerns).map((concern) => concern.timeoutMs);
-    engine.configure(config.limits, ownAlertMail(config.alerts), holdFor(timeouts));
+    engine.configure(config.limits, ownAlertMail(config.alerts, login), holdFor(timeouts));
   };
 
   const growth = input.watchGrowth ?? watchGrowth();

@@ -150,6 +150,9 @@ const SCRIPTS = {
 };
 
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith("NOSCRIPT");
+/** How long before the client's timeout Redis stops running its call: the reply's way back (deadline). */
+const REPLY_MARGIN_MS = 50;
+
 const isLate = (error: unknown) => error instanceof Error && error.message.startsWith("LATE");
 type Pipeline = ReturnType<Redis["pipeline"]>;
 
@@ -391,16 +394,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const syncClock = () => syncing ??= redisNow().then(noteRedisTime).finally(() => syncing = undefined);
 
   /**
-   * The call's deadline in Redis's time (the scripts' SHARED): a third of the timeout before the client
-   * gives up on it. A call Redis ran just before the client's own deadline was answered in time, but the
-   * reply still had to cross the socket and wait for this host's event loop, where the timeout's timer could
-   * run first: the fallback then counted the request, and Redis had too (twice once merged; a merge cut
-   * short so added a counter twice, shared-store.test.ts). Redis refusing the last third instead costs a
-   * call that slow its answer from Redis; the fallback answers it as it would have a moment later.
+   * The call's deadline in Redis's time (the scripts' SHARED): REPLY_MARGIN_MS (a third of a shorter
+   * timeout) before the client gives up on it. A call Redis ran just before the client's own deadline was
+   * answered in time, but the reply still had to cross the socket and wait for this host's event loop,
+   * where the timeout's timer could run first: the fallback then counted the request, and Redis had too
+   * (twice once merged; a merge cut short so added a counter twice, shared-store.test.ts). Redis refusing
+   * the last stretch instead costs a call that slow its answer from Redis; the fallback answers it as it
+   * would have a moment later. A fixed margin, not a share: a distant Redis with a long timeout keeps it.
    */
   const deadline = () =>
     options.lateAfterMs && clockOffset !== undefined && !options.clock
-      ? Date.now() + clockOffset + options.lateAfterMs - Math.round(options.lateAfterMs / 3)
+      ? Date.now() + clockOffset + options.lateAfterMs -
+        Math.min(REPLY_MARGIN_MS, Math.round(options.lateAfterMs / 3))
       : 0;
 
   // ARGV[2..6]: the sightings a commit notes (the subject and the client IP; a check notes none), and the

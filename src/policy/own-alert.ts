@@ -5,8 +5,8 @@
 // Recognised narrowly, so that forging it is worth nothing (docs/decisions.md, issue 15): the sender is
 // [alerts] fromAddr, the client is this host (a loopback address, or none: a local submission), and at
 // RCPT the recipient is one of toAddr/ccAddr, at DATA the message has no more recipients than those. A
-// remote client never matches; a local one reaches only the alert recipients, and could submit through
-// /usr/sbin/sendmail anyway, which Exim's SMTP ACLs never see. Pure: tested directly.
+// remote client never matches; a local one reaches only the alert recipients. Handed to sendmail (stage
+// local), the alert is known by the daemon's own login instead (isOwnSubmission). Pure: tested directly.
 //
 // The same mail is not scanned for spam either (isOwnAlertMessage): it quotes the subjects of the mail
 // that made a sender cross a limit, and a spammer's subjects are what SpamAssassin scores.
@@ -14,6 +14,7 @@ import { parseIp } from "../model/ip.ts";
 import type { MessageEnvelope } from "../model/message.ts";
 import { requestSender } from "./limit-key.ts";
 import type { PolicyRequest } from "./request.ts";
+import type { Attributes } from "../protocols/attributes.ts";
 
 /** The [alerts] settings that say what the alert mail looks like (config's AlertsConfig has them). */
 export interface AlertAddresses {
@@ -26,14 +27,19 @@ export interface AlertAddresses {
 export interface OwnAlertMail {
   sender: string; // fromAddr, lower case
   recipients: Set<string>; // toAddr and ccAddr, lower case
+  login?: string; // the daemon's own login, lower case: who hands `sendmail =` alerts to the MTA
 }
 
-/** What the alert mail looks like, or undefined when there is none or exempt_alerts = no. */
-export function ownAlertMail(alerts: AlertAddresses | undefined): OwnAlertMail | undefined {
+/**
+ * What the alert mail looks like, or undefined when there is none or exempt_alerts = no. `login`: the
+ * user the daemon runs as (the caller passes it: this module does no I/O).
+ */
+export function ownAlertMail(alerts: AlertAddresses | undefined, login?: string): OwnAlertMail | undefined {
   if (!alerts?.exemptAlerts) return undefined;
   return {
     sender: alerts.from.toLowerCase(),
     recipients: new Set([...alerts.to, ...alerts.cc].map((address) => address.toLowerCase())),
+    login: login?.toLowerCase(),
   };
 }
 
@@ -49,20 +55,38 @@ function fromThisHost(clientAddress: string | undefined): boolean {
 export function isOwnAlert(request: PolicyRequest, own: OwnAlertMail | undefined): boolean {
   if (own === undefined || request.form !== "attributes") return false;
   const { attributes } = request;
+  if (request.stage === "local") return isOwnSubmission(attributes, own);
   if (requestSender(attributes) !== own.sender || !fromThisHost(attributes.client_address)) return false;
   switch (request.stage) {
     case "rcpt":
       return own.recipients.has(attributes.recipient?.trim().toLowerCase() ?? "");
     case "data":
-    case "local": {
-      const recipients = Number(attributes.recipient_count);
-      return Number.isInteger(recipients) && recipients >= 1 && recipients <= own.recipients.size;
-    }
+      return toAlertRecipientsOnly(attributes, own);
     case "mail":
       return true;
     default: // connect, helo: no sender yet
       return false;
   }
+}
+
+function toAlertRecipientsOnly(attributes: Attributes, own: OwnAlertMail): boolean {
+  const recipients = Number(attributes.recipient_count);
+  return Number.isInteger(recipients) && recipients >= 1 && recipients <= own.recipients.size;
+}
+
+/**
+ * The alert handed to sendmail (`[alerts] sendmail =`, Exim's acl_not_smtp) is known by who handed it over,
+ * the daemon's own login, which no other local user can claim (Exim sets it from the caller's uid; only
+ * trusted callers can name another), and by its recipients, all alert recipients. Not by its sender: Exim
+ * ignores `-f fromAddr` from an untrusted caller such as the packaged daemon's user, while any local user
+ * whom Exim lets set a sender could name fromAddr.
+ */
+function isOwnSubmission(attributes: Attributes, own: OwnAlertMail): boolean {
+  const login = attributes.local_user?.trim().toLowerCase();
+  if (own.login === undefined || login !== own.login || !toAlertRecipientsOnly(attributes, own)) return false;
+  const recipients = (attributes.recipients ?? "").split(",").map((address) => address.trim().toLowerCase());
+  return recipients.length === Number(attributes.recipient_count) &&
+    recipients.every((address) => own.recipients.has(address));
 }
 
 /**

@@ -9,8 +9,9 @@ export const STAGES = ["connect", "helo", "mail", "rcpt", "data", "local"] as co
 export type Stage = typeof STAGES[number];
 
 /**
- * Postfix's policy attribute names, plus `subject` and `local_user` (the login that handed a `local`
- * message to sendmail: Exim's $sender_ident). Others are accepted and ignored.
+ * Postfix's policy attribute names, plus `subject`, and for a `local` message `local_user` (the login that
+ * handed it to sendmail: Exim's $sender_ident) and `recipients` (Exim's $recipients, "a@x, b@y", sent for
+ * up to 10). Others are accepted and ignored.
  */
 export const KNOWN_ATTRIBUTES = [
   "sender",
@@ -25,6 +26,7 @@ export const KNOWN_ATTRIBUTES = [
   "instance",
   "subject",
   "local_user",
+  "recipients",
 ] as const;
 export type AttributeName = typeof KNOWN_ATTRIBUTES[number];
 export type Attributes = Partial<Record<AttributeName, string>>;

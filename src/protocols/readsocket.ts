@@ -136,7 +136,7 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   if (form === "attributes") {
     if (!stage) {
       const word = latin1.decode(bytes.subarray(0, wordEnd)).toLowerCase();
-      return invalid(`unknown stage '${word}' (connect, helo, mail, rcpt, data)`);
+      return invalid(`unknown stage '${word}' (${STAGES.join(", ")})`);
     }
     // Exim's ${quote:} escapes only \n and \r; other controls in a decoded header arrive raw: blank them.
     // The usual line has none and is parsed in place after the stage word, not from a copy of the rest.

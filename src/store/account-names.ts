@@ -21,3 +21,15 @@ export function groupName(gid: number): string {
 export function userName(uid: number): string | undefined {
   return entries("/etc/passwd").find(([, , id]) => id === String(uid))?.[0];
 }
+
+/**
+ * The login this process runs as (what Exim's $sender_ident says of the mail it hands to sendmail), or
+ * undefined without one.
+ */
+export function processLogin(): string | undefined {
+  try {
+    return userName(process.getuid!());
+  } catch {
+    return undefined; // no /etc/passwd, or no uid on this platform
+  }
+}

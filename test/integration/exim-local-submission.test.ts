@@ -105,6 +105,28 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
     assert.match(alerts()[0], /^Rule: +site \(per local_user\)$/m);
   });
 
+  it(
+    "counts a script that names the alert's sender and recipient (-f): only the daemon's login is exempt",
+    SLOW,
+    () => {
+      const forged = (n: number) =>
+        handOver(
+          setup,
+          "postmaster@example.net",
+          "boss@example.net",
+          `Subject: forged ${n}\n\nbody\n`,
+          "site9",
+        );
+      for (const n of [1, 2, 3]) forged(n);
+      assert.match(
+        exim("-bp").stdout,
+        /<postmaster@example\.net> \*\*\* frozen \*\*\*/,
+        "the third, over `out`",
+      );
+      assert.equal(delivered("forged 3").length, 0);
+    },
+  );
+
   it("leaves Exim's own bounces alone: never counted, never frozen", SLOW, async () => {
     // Three messages to an address nobody routes: Exim hands itself three bounces (sender <>), through
     // acl_not_smtp like any local message. Counted, the third would be over the sender limit (<>: 2).

@@ -38,8 +38,6 @@ describe("isOwnAlert", () => {
       "any case",
     );
     assert.equal(isOwnAlert(request("data", { ...alert, recipient_count: "2" }), OWN), true);
-    const submitted = { sender: alert.sender, recipient_count: "2" }; // [alerts] sendmail: acl_not_smtp
-    assert.equal(isOwnAlert(request("local", submitted), OWN), true, "handed to sendmail");
     assert.equal(
       isOwnAlert(request("rcpt", { ...alert, client_address: "::1", recipient: "boss@example.org" }), OWN),
       true,
@@ -84,11 +82,6 @@ describe("isOwnAlert", () => {
       assert.equal(isOwnAlert(request("data", { ...alert, recipient_count: count }), OWN), false, count);
     }
     assert.equal(isOwnAlert(request("data", alert), OWN), false, "no recipient_count");
-    assert.equal(isOwnAlert(request("local", { sender: alert.sender, recipient_count: "3" }), OWN), false);
-    assert.equal(
-      isOwnAlert(request("local", { sender: "www@example.org", recipient_count: "1" }), OWN),
-      false,
-    );
     assert.equal(isOwnAlert(request("connect", { client_address: "127.0.0.1" }), OWN), false);
     assert.equal(
       isOwnAlert({ form: "legacy", key: "postmaster@example.org" }, OWN),
@@ -101,6 +94,37 @@ describe("isOwnAlert", () => {
     const rcpt = request("rcpt", { ...alert, recipient: "boss@example.org" });
     assert.equal(isOwnAlert(rcpt, ownAlertMail(undefined)), false);
     assert.equal(isOwnAlert(rcpt, ownAlertMail({ ...ALERTS, exemptAlerts: false })), false);
+  });
+});
+
+describe("isOwnAlert, handed to sendmail (stage local)", () => {
+  const own = ownAlertMail(ALERTS, "mailpolicyd");
+  const local = (attributes: Attributes) => request("local", attributes);
+  // The packaged daemon is an untrusted caller: Exim ignores its -f and makes the sender its login's.
+  const daemon = {
+    sender: "mailpolicyd@mx.example.org",
+    local_user: "mailpolicyd",
+    recipient_count: "2",
+    recipients: "boss@example.org, IT@example.org",
+  };
+  it("is known by the daemon's own login and the alert's recipients, whatever sender Exim gave it", () => {
+    assert.equal(isOwnAlert(local(daemon), own), true);
+    assert.equal(isOwnAlert(local({ ...daemon, sender: alert.sender }), own), true, "a trusted caller's -f");
+    const one = { ...daemon, recipient_count: "1", recipients: "boss@example.org" };
+    assert.equal(isOwnAlert(local(one), own), true);
+  });
+  it("is not another login naming the alert's sender and recipient, nor mail to anyone else", () => {
+    const forged = { ...daemon, sender: alert.sender, local_user: "site1" };
+    assert.equal(isOwnAlert(local(forged), own), false, "a script's -f postmaster@");
+    assert.equal(isOwnAlert(local({ ...daemon, local_user: undefined }), own), false);
+    const elsewhere = { ...daemon, recipients: "boss@example.org, victim@example.net" };
+    assert.equal(isOwnAlert(local(elsewhere), own), false, "the daemon's login, to someone else");
+    assert.equal(isOwnAlert(local({ ...daemon, recipients: undefined }), own), false, "over 10: no list");
+    assert.equal(isOwnAlert(local({ ...daemon, recipient_count: "1" }), own), false, "list and count differ");
+    for (const count of ["3", "0", "", "x"]) {
+      assert.equal(isOwnAlert(local({ ...daemon, recipient_count: count }), own), false, count);
+    }
+    assert.equal(isOwnAlert(local(daemon), OWN), false, "own login unknown");
   });
 });
 

@@ -71,10 +71,11 @@ const VERDICT = `${NO_ANSWER}  defer
 ${WARN_AND_HEADER}`;
 
 // local_user: the login that called sendmail. A script can set any sender with -f, not its login.
-// recipients: up to 10, so that the daemon knows its own alert (policy/own-alert.ts); a request stays short.
+// recipients: up to 10, at most 1000 bytes, so that the daemon knows its own alert (policy/own-alert.ts)
+// and a request stays well under the policy socket's 4 KB: a cut list is no alert's.
 const LOCAL_REQUEST = "local sender=${quote:$sender_address} local_user=${quote:$sender_ident} \\\n" +
   "       recipient_count=$recipients_count size=$message_size queue_id=$message_exim_id \\\n" +
-  "       recipients=${quote:${if <={$recipients_count}{10}{$recipients}}} \\\n" +
+  "       recipients=${quote:${length_1000:${if <={$recipients_count}{10}{$recipients}}}} \\\n" +
   "       subject=${quote:${length_400:$rh_subject:}}";
 
 // A message submitted on this host without SMTP is never refused: the program that handed it to sendmail

@@ -127,6 +127,27 @@ describe("mail submitted on the command line, through the snippet's acl_not_smtp
     },
   );
 
+  it("counts a message with ten long recipients and a long subject: its request fits", SLOW, () => {
+    // The longest request the snippet makes: 253-byte addresses (a 64-byte local part, 58-byte labels), and
+    // a subject of quotes, each escaped. Queued only (-odq): nothing is delivered to those domains.
+    const domain = (n: number) =>
+      `${String(n).padStart(58, "d")}.${"e".repeat(58)}.${"f".repeat(58)}.example.net`;
+    const address = (n: number) => `${"r".repeat(64)}@${domain(n)}`;
+    const recipients = Array.from({ length: 10 }, (_, i) => address(i));
+    const subject = '"'.repeat(400);
+    for (const n of [1, 2, 3, 4]) {
+      const result = spawnSync(
+        EXIM,
+        ["-C", setup.dir.file("exim.conf"), "-odq", "-oMt", "longone", "-f", address(90 + n), ...recipients],
+        { input: `Subject: ${subject}${n}\n\nbody\n`, encoding: "utf8", timeout: 30_000 },
+      );
+      assert.equal(result.status, 0, result.stdout + result.stderr);
+    }
+    assert.equal(address(0).length, 253);
+    assert.match(mainlog(), /frozen by rule site: 3\/3 /, "the fourth, over the local_user limit");
+    assert.doesNotMatch(mainlog(), /unexpected answer/);
+  });
+
   it("leaves Exim's own bounces alone: never counted, never frozen", SLOW, async () => {
     // Three messages to an address nobody routes: Exim hands itself three bounces (sender <>), through
     // acl_not_smtp like any local message. Counted, the third would be over the sender limit (<>: 2).

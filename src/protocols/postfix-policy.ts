@@ -95,16 +95,39 @@ export interface PostfixRequest {
 export type PostfixParse = { ok: true; request: PostfixRequest } | { ok: false; reason: string };
 
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true }); // a BOM is kept: no name starts with it
+const utf8Line = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
 
 /**
- * The request's text: UTF-8 (ASCII, SMTPUTF8 addresses); bytes that are not UTF-8 (a replacement character
- * appears) are read as Latin-1 instead. One native decode and one native scan in the usual case. The bytes
- * are decoded as they are: a Buffer made over `bytes.buffer` would make the runtime give the socket's chunk
- * an ArrayBuffer of its own, an allocation per request (docs/postfix.md, "Performance").
+ * The request's text: UTF-8 (ASCII, SMTPUTF8 addresses); a line whose bytes are not UTF-8 is read as
+ * Latin-1 instead. One native decode and one native scan in the usual case. The bytes are decoded as they
+ * are: a Buffer made over `bytes.buffer` would make the runtime give the socket's chunk an ArrayBuffer of
+ * its own, an allocation per request (docs/postfix.md, "Performance").
  */
 function decode(bytes: Uint8Array): string {
   const text = utf8.decode(bytes);
-  return text.includes("\uFFFD") ? Buffer.from(bytes).toString("latin1") : text;
+  return text.includes("\uFFFD") ? decodeByLine(bytes) : text;
+}
+
+/**
+ * A replacement character appeared: each line is read as UTF-8 if it is, else as Latin-1. Read whole as
+ * Latin-1, one value's stray byte (a HELO name) turned every UTF-8 value of the block into mojibake, and
+ * the sender's limits counted that request under another key than its others.
+ */
+function decodeByLine(bytes: Uint8Array): string {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length;) {
+    let end = bytes.indexOf(0x0a, at);
+    if (end < 0) end = bytes.length;
+    const line = bytes.subarray(at, end);
+    try {
+      lines.push(utf8Line.decode(line));
+    } catch {
+      lines.push(Buffer.from(line).toString("latin1"));
+    }
+    at = end + 1;
+  }
+  const text = lines.join("\n");
+  return bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? `${text}\n` : text;
 }
 
 /** The characters of a Postfix attribute name: letters, digits and `_` (Postfix sends lower case only). */

@@ -41,10 +41,27 @@ const READ_NAMES = [
   "ccert_issuer",
 ];
 
+/** Each line read as UTF-8 if it is, else as Latin-1. */
+function modelDecode(bytes: Uint8Array): string {
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const lines: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    const line = bytes.slice(start, i);
+    try {
+      lines.push(strict.decode(line));
+    } catch {
+      lines.push(Buffer.from(line).toString("latin1"));
+    }
+    start = i + 1;
+  }
+  return lines.join("\n");
+}
+
 /** The codec's rule, line by line with a regular expression. */
 function modelParse(bytes: Uint8Array): unknown {
-  const utf8 = new TextDecoder().decode(bytes);
-  const text = utf8.includes("\uFFFD") ? Buffer.from(bytes).toString("latin1") : utf8;
+  const text = modelDecode(bytes);
   const read: Record<string, string> = {};
   const certificate: Record<string, string> = {};
   let ignored = 0;

@@ -112,6 +112,29 @@ describe("parsePostfixRequest", () => {
     assert.equal(result.request.attributes.sender, "jö");
   });
 
+  it("reads each line on its own: a Latin-1 byte in one value leaves another's UTF-8 as it is", () => {
+    // A HELO name with a Latin-1 byte (Postfix with smtputf8_enable = no passes it on) must not turn the
+    // UTF-8 sender of the same block into mojibake: the sender's limits would count it under another key
+    // than its other requests.
+    const mixed = Uint8Array.from([
+      ...bytes("request=smtpd_access_policy\nprotocol_state=RCPT\nhelo_name=h"),
+      0xe9,
+      ...bytes("lo\nsender=jörg@example.org\nsasl_username=jörg\n\n"),
+    ]);
+    const result = parsePostfixRequest(mixed);
+    assert.ok(result.ok);
+    assert.deepEqual(result.request.attributes, {
+      helo_name: "h\u00e9lo",
+      sender: "jörg@example.org",
+      sasl_username: "jörg",
+    });
+    // A valid U+FFFD in a UTF-8 value is UTF-8 too, not a reason to read the block as Latin-1.
+    assert.equal(
+      parsed(block("protocol_state=RCPT", "helo_name=\uFFFD", "sender=jörg@example.org")).attributes.sender,
+      "jörg@example.org",
+    );
+  });
+
   it("reads a block that is a view into a larger chunk (the socket's), and only its own bytes", () => {
     const chunk = (text: Uint8Array) => {
       const whole = new Uint8Array(text.length + 20).fill(0x41); // bytes before and after the block

@@ -91,6 +91,35 @@ function asciiText(bytes: Uint8Array, length: number): string {
   return Buffer.prototype.toString.call(bytes, "latin1", 0, length);
 }
 
+/**
+ * An attribute line that is not UTF-8, a word at a time: each word (split at the blanks outside Exim's
+ * `${quote:}` quotes) as UTF-8 if it is, else as Windows-1252. Only the fallback for such lines.
+ */
+function decodeByWord(bytes: Uint8Array, length: number): string {
+  const words: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let at = 0; at <= length; at++) {
+    const byte = at < length ? bytes[at] : 0x20;
+    if (quoted && byte === 0x5c) at++; // `\"` and `\\` inside quotes: the next byte is content
+    else if (byte === 0x22) quoted = !quoted;
+    else if (byte === 0x20 && !quoted) {
+      words.push(decodeWord(bytes.subarray(start, at)));
+      start = at + 1;
+    }
+  }
+  if (start < length) words.push(decodeWord(bytes.subarray(start, length))); // an unclosed quote
+  return words.join(" ");
+}
+
+function decodeWord(word: Uint8Array): string {
+  try {
+    return utf8.decode(word);
+  } catch {
+    return latin1.decode(word);
+  }
+}
+
 // The characters that make a decoded 8-bit line need cleaning (a plain ASCII line was checked byte by byte).
 // deno-lint-ignore no-control-regex
 const NEEDS_CLEANING = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]/;
@@ -126,10 +155,12 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   try {
     text = content !== EIGHT_BIT ? asciiText(bytes, length) : utf8.decode(bytes.subarray(0, length));
   } catch {
-    // A raw 8-bit subject (spam often has one) must not break the request: read such a line as
-    // WHATWG "latin1" (Windows-1252, what such spam is mostly written in), every byte one character.
+    // A raw 8-bit subject (spam often has one, and ${length_400:} may cut a UTF-8 one mid-character) must
+    // not break the request: such a word is read as WHATWG "latin1" (Windows-1252, what such spam is mostly
+    // written in), every byte one character. Only that word: read whole, the line's UTF-8 sender became
+    // mojibake, and its data-stage limits counted that message under another key than its others.
     if (form !== "attributes") return invalid("request is not valid UTF-8");
-    text = latin1.decode(bytes.subarray(0, length));
+    text = decodeByWord(bytes, length);
     eightBit = true;
   }
 

@@ -220,6 +220,29 @@ describe("parseReadsocketRequest: the attribute form", () => {
     assert.equal(request.attributes.sender, "a@x");
   });
 
+  it("reads only the word that is not UTF-8 as Latin-1: a UTF-8 sender beside it keeps its key", () => {
+    const utf8 = (text: string) => [...new TextEncoder().encode(text)];
+    const line = Uint8Array.from([
+      ...utf8('data sender=j\u00f6rg@example.org recipient_count=1 subject="caf'),
+      0xe9,
+      ...utf8(' \\"\u00fcber\\" x"'),
+      ...utf8(" client_name=h\u00e9.example\n"),
+    ]);
+    const request = attributesOf(line);
+    assert.equal(request.eightBit, true);
+    assert.equal(request.attributes.sender, "j\u00f6rg@example.org");
+    assert.equal(request.attributes.client_name, "h\u00e9.example");
+    assert.equal(request.attributes.recipient_count, "1");
+    assert.equal(
+      request.attributes.subject,
+      'caf\u00e9 "\u00c3\u00bcber" x',
+      "the quoted word whole, as Latin-1",
+    );
+    // A UTF-8 subject that ${length_400:} cut in the middle of a character: the sender is still UTF-8.
+    const cut = Uint8Array.from([...utf8('data sender=j\u00f6rg@x subject="\u00e9t'), 0xc3, ...utf8('"\n')]);
+    assert.equal(attributesOf(cut).attributes.sender, "j\u00f6rg@x");
+  });
+
   it("valid UTF-8 is not 8-bit", () => {
     const request = attributesOf('data subject="Café £100"\n');
     assert.equal(request.eightBit, false);

@@ -224,6 +224,28 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     },
   });
 
+  // The counters a merge has taken out of the memory store and not yet sent to Redis, and the requests
+  // naming one of them, held until it is sent. Redis answered such a request from its count without this
+  // host's (the merge's slices go one after the other): a sender at its limit here was let through once
+  // more for every request until its slice went. Sent when the slice is written, they reach Redis after
+  // it on the same connection; when the merge fails, once the counters are back here (the fallback).
+  const waiting = new Set<string>();
+  let held: (() => void)[] = [];
+  const counterId = (limit: string, key: string) => `${limit}\0${key}`;
+  const waits = (batch: ProbeBatch) => {
+    if (waiting.size === 0) return false;
+    for (let i = 0; i < batch.size; i++) {
+      const probe = batch.probes[i];
+      if (waiting.has(counterId(probe.limit.name, probe.key))) return true;
+    }
+    return false;
+  };
+  const release = () => {
+    const going = held;
+    held = [];
+    for (const send of going) send();
+  };
+
   /** Takes the memory store's counters out (the live tables are replaced by empty ones). */
   const takeLocal = (): [LimitConfig, string, SenderCounter][] => {
     const taken: [LimitConfig, string, SenderCounter][] = [];
@@ -254,6 +276,8 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     let taken: [LimitConfig, string, SenderCounter][] = [];
     return mergeTaken((took) => taken = took).finally(() => {
       merging--;
+      for (const [limit, key] of taken) waiting.delete(counterId(limit.name, key));
+      release();
       redis.aheadStale(taken);
     });
   };
@@ -263,6 +287,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     exported.expire(limits, now());
     const taken = takeLocal();
     took(taken);
+    for (const [limit, key] of taken) waiting.add(counterId(limit.name, key));
     const failed: typeof taken = [];
     let failure: unknown;
     let merged = 0;
@@ -273,11 +298,14 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
         continue;
       }
       const mergedAt = now();
-      const results = await Promise.allSettled(
-        slice.map(([limit, key, counter]) =>
-          redis.addLocal(limit, key, exported.toMerge(limit, key, counter, mergedAt))
-        ),
+      const calls = slice.map(([limit, key, counter]) =>
+        redis.addLocal(limit, key, exported.toMerge(limit, key, counter, mergedAt))
       );
+      // Sent (or queued behind the clock's TIME, as the requests would be): the requests held for these
+      // counters go after them.
+      for (const [limit, key] of slice) waiting.delete(counterId(limit.name, key));
+      release();
+      const results = await Promise.allSettled(calls);
       results.forEach((result, i) => {
         if (result.status === "fulfilled") {
           merged++;
@@ -296,7 +324,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     // An incident: the memory store answers (it holds these counts) and the retry merges them when Redis
     // answers, even if no request fails meanwhile (else Redis would count these keys from zero).
     startIncident(failure);
-    throw failure;
+    throw failure; // mergeLocal releases the requests held for the counters back here, to the fallback
   };
 
   // Marks handed over by a reload: Redis may be away still, and a new store is "up" until something fails
@@ -308,6 +336,22 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     }, startIncident);
   }
 
+  function check(batch: ProbeBatch, done: BatchDone): void {
+    if (down) return fallBack(batch, "check", done);
+    if (waits(batch)) return void held.push(() => check(batch, done));
+    redis.check(batch, done);
+  }
+  function commit(batch: ProbeBatch, at: number, done: BatchDone): void {
+    if (down) return fallBack(batch, "commit", done);
+    if (waits(batch)) return void held.push(() => commit(batch, at, done));
+    redis.commit(batch, at, done);
+  }
+  function checkAndCommit(batch: ProbeBatch, done: BatchDone): void {
+    if (down) return fallBack(batch, "hit", done);
+    if (waits(batch)) return void held.push(() => checkAndCommit(batch, done));
+    redis.checkAndCommit(batch, done);
+  }
+
   return {
     configure(next, nextMaxKeys) {
       limits = next;
@@ -315,19 +359,10 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       redis.configure(next, nextMaxKeys);
       local.configure(next, nextMaxKeys);
     },
-    check(batch, done) {
-      if (down) return fallBack(batch, "check", done);
-      redis.check(batch, done);
-    },
-    commit(batch, at, done) {
-      if (down) return fallBack(batch, "commit", done);
-      redis.commit(batch, at, done);
-    },
+    check,
+    commit,
     answersAhead: (batch) => !down && merging === 0 && redis.answersAhead(batch),
-    checkAndCommit(batch, done) {
-      if (down) return fallBack(batch, "hit", done);
-      redis.checkAndCommit(batch, done);
-    },
+    checkAndCommit,
     recordSubject(limit, key, subject) {
       if (down) local.recordSubject(limit, key, subject);
       else redis.recordSubject(limit, key, subject);

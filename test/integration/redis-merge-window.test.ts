@@ -1,0 +1,67 @@
+// The merge after an incident (limits/shared-store.ts mergeLocal) against requests that go on meanwhile:
+// a key counted here while Redis was away must not be answered by Redis before its count is there.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { parseConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/types.ts";
+import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
+import { connectRedis } from "../../src/limits/redis-connection.ts";
+import { createSharedStore } from "../../src/limits/shared-store.ts";
+import { createExportedCounters } from "../../src/limits/exported-counters.ts";
+import { counterKey } from "../../src/limits/redis-keys.ts";
+import { host, quiet, redisClient } from "../helpers/redis-engines.ts";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+
+function configFor(server: RedisServer): Config {
+  const parsed = parseConfig(
+    `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${server.url}\n` +
+      `timeout = 500ms\nretry_every = 100ms\nover_cache = 0\nfallback = local\n`,
+    "t.conf",
+    "/tmp",
+  );
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
+  return parsed.config;
+}
+
+describe("shared store: requests while this host's counts are merged into Redis", () => {
+  let server: RedisServer;
+  before(async () => server = await startRedisServer());
+  after(() => server.stop());
+
+  it("a key still waiting for its merge is not let past its limit by Redis meanwhile", async () => {
+    const config = configFor(server);
+    const local = bareMemoryStore(Date.now);
+    const client = connectRedis(config.redis!, () => {});
+    const admin = redisClient(server);
+    const shared = createSharedStore({
+      client,
+      config: config.redis!,
+      local,
+      exported: createExportedCounters(),
+      log: quiet,
+      now: Date.now,
+      changed: () => {},
+    });
+    const site = host(shared, config.limits, Date.now, () => client.ping());
+    try {
+      await admin.flushall();
+      assert.equal((await site.hit("warm@x.org")).action, "accept"); // Redis's clock known, scripts loaded
+      // Counted here (as while Redis was away): 600 senders at their limit, 3 of 3.
+      const here = host(local, config.limits, Date.now, () => Promise.resolve());
+      const senders = Array.from({ length: 600 }, (_, i) => `s${i}@x.org`);
+      for (const sender of senders) for (let n = 0; n < 3; n++) await here.hit(sender);
+      assert.equal((await here.hit(senders[599])).action, "defer", "over its limit here");
+      // Redis is back: the merge starts (256 counters at a time), and the sender tries again meanwhile.
+      const merging = shared.mergeLocal();
+      const verdict = await site.hit(senders[599]);
+      assert.equal(await merging, 600);
+      assert.equal(verdict.action, "defer", "3 of 3 counted here: the 4th is over, merge or not");
+      assert.equal(Number(await admin.hget(counterKey("mailpolicyd:", "out", senders[599]), "c")), 3);
+    } finally {
+      shared.close();
+      local.close();
+      client.disconnect();
+      admin.disconnect();
+    }
+  });
+});

@@ -381,10 +381,19 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     // During an incident show and top answer from this host's own counts (what it counted meanwhile), but
     // a reset there would leave Redis's counter, which blocks the sender again once Redis is back: this
     // host's part is reset, and the answer is null, "Redis did not answer", for the admin to reset again.
+    // A counter of the key still waiting for the merge: the DEL goes after it (else the merge wrote it
+    // back, and the sender stayed blocked after a reset that said it had been done).
     reset(key, reply) {
       local.reset(key, (localRemoved) => {
-        if (down) return reply(null);
-        redis.reset(key, (removed) => reply(removed === null ? null : Math.max(removed, localRemoved ?? 0)));
+        const send = () => {
+          if (down) return reply(null);
+          if (limits.some((limit) => waiting.has(counterId(limit.name, key)))) return void held.push(send);
+          redis.reset(
+            key,
+            (removed) => reply(removed === null ? null : Math.max(removed, localRemoved ?? 0)),
+          );
+        };
+        send();
       });
     },
     health: () => ({

@@ -64,4 +64,43 @@ describe("shared store: requests while this host's counts are merged into Redis"
       admin.disconnect();
     }
   });
+
+  it("a reset of a key still waiting for its merge is not undone by the merge", async () => {
+    const config = configFor(server);
+    const local = bareMemoryStore(Date.now);
+    const client = connectRedis(config.redis!, () => {});
+    const admin = redisClient(server);
+    const shared = createSharedStore({
+      client,
+      config: config.redis!,
+      local,
+      exported: createExportedCounters(),
+      log: quiet,
+      now: Date.now,
+      changed: () => {},
+    });
+    const site = host(shared, config.limits, Date.now, () => client.ping());
+    try {
+      await admin.flushall();
+      assert.equal((await site.hit("warm@x.org")).action, "accept");
+      const here = host(local, config.limits, Date.now, () => Promise.resolve());
+      const senders = Array.from({ length: 600 }, (_, i) => `r${i}@x.org`);
+      for (const sender of senders) for (let n = 0; n < 3; n++) await here.hit(sender);
+      const merging = shared.mergeLocal();
+      const removed = await new Promise<number | null>((done) => shared.reset(senders[599], done));
+      assert.equal(await merging, 600);
+      assert.notEqual(removed, null);
+      assert.equal(
+        await admin.exists(counterKey("mailpolicyd:", "out", senders[599])),
+        0,
+        "reset stays reset",
+      );
+      assert.equal((await site.hit(senders[599])).action, "accept", "the sender starts again after a reset");
+    } finally {
+      shared.close();
+      local.close();
+      client.disconnect();
+      admin.disconnect();
+    }
+  });
 });

@@ -184,12 +184,18 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
         // memory would be added into Redis again by the merge below: counted twice).
         // The marks of alerts settled while Redis was away go to the new store, which sends them when Redis
         // answers: they are the same counters'.
+        // A merge of this host's counters the old store has under way (the state file's, an incident's)
+        // ends first: closed in the middle, it gave the rest back to the memory store after the new store's
+        // merge had looked there, and they stayed in memory, counted nowhere shared. The new store merges
+        // what it gives back.
+        const merged = old.mergesSettled();
         if (same) {
           settled = old.settledWhileDown();
-          finish(old);
+          old.close(); // no retry starts another merge; the one under way goes on over its connection
+          exported = merged.finally(() => finish(old));
         } else if (!redis) {
           // Removed: the shared counters come into memory first, then the connection goes.
-          exported = old.exportToLocal().then(
+          exported = merged.then(() => old.exportToLocal()).then(
             (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),
             (error) => log.warn("redis", "shared counters not brought into memory", { error: String(error) }),
           ).finally(() => {
@@ -206,7 +212,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       // connection goes.
       if (moving) {
         const target = shared!;
-        exported = old!.moveTo(target).then(
+        exported = old!.mergesSettled().then(() => old!.moveTo(target)).then(
           (keys) => log.info("redis", "shared counters moved to the new Redis", { counters: keys }),
           (error) => log.warn("redis", "shared counters not moved", { error: String(error) }),
         ).finally(() => {

@@ -43,6 +43,11 @@ export interface SharedStore extends CounterStore {
    * or restored from the state file of the memory store's days); resolves with how many.
    */
   mergeLocal(): Promise<number>;
+  /**
+   * Resolves when no mergeLocal is under way: a store replacing this one merges after it, so that what this
+   * one's merge gives back to the memory store (it failed, or was cut short by close) is merged there.
+   */
+  mergesSettled(): Promise<void>;
   /** Every shared counter into the memory store (switching back to memory); resolves with how many. */
   exportToLocal(): Promise<number>;
   /**
@@ -184,6 +189,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     trying = true;
     redis.probe().then(
       () => {
+        if (closed) return; // replaced by a reload: the store after it merges what is here
         clearInterval(retry);
         retry = undefined;
         resuming = health.since;
@@ -274,13 +280,17 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     // those keys and the merged ones wait for Redis's next answer after.
     merging++;
     let taken: [LimitConfig, string, SenderCounter][] = [];
-    return mergeTaken((took) => taken = took).finally(() => {
+    const merge = mergeTaken((took) => taken = took).finally(() => {
       merging--;
       for (const [limit, key] of taken) waiting.delete(counterId(limit.name, key));
       release();
       redis.aheadStale(taken);
     });
+    const before = mergesDone;
+    mergesDone = merge.then(() => before, () => before);
+    return merge;
   };
+  let mergesDone: Promise<void> = Promise.resolve();
   const mergeTaken = async (
     took: (taken: [LimitConfig, string, SenderCounter][]) => void,
   ): Promise<number> => {
@@ -407,6 +417,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       store: redis.stats(),
     }),
     mergeLocal,
+    mergesSettled: () => mergesDone,
     async exportToLocal() {
       return await redis.exportCounters((limit, key, counter) => {
         exported.remember(limit, key, counter); // before adopt, which may roll it into a live counter

@@ -236,15 +236,20 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
   // more for every request until its slice went. Sent when the slice is written, they reach Redis after
   // it on the same connection; when the merge fails, once the counters are back here (the fallback).
   const waiting = new Set<string>();
+  const urgent = new Set<string>(); // of those, the ones a held request names: merged first
   let held: (() => void)[] = [];
   const counterId = (limit: string, key: string) => `${limit}\0${key}`;
   const waits = (batch: ProbeBatch) => {
     if (waiting.size === 0) return false;
+    let waits = false;
     for (let i = 0; i < batch.size; i++) {
       const probe = batch.probes[i];
-      if (waiting.has(counterId(probe.limit.name, probe.key))) return true;
+      const id = counterId(probe.limit.name, probe.key);
+      if (!waiting.has(id)) continue;
+      waits = true;
+      urgent.add(id);
     }
-    return false;
+    return waits;
   };
   const release = () => {
     const going = held;
@@ -282,7 +287,10 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     let taken: [LimitConfig, string, SenderCounter][] = [];
     const merge = mergeTaken((took) => taken = took).finally(() => {
       merging--;
-      for (const [limit, key] of taken) waiting.delete(counterId(limit.name, key));
+      for (const [limit, key] of taken) {
+        waiting.delete(counterId(limit.name, key));
+        urgent.delete(counterId(limit.name, key));
+      }
       release();
       redis.aheadStale(taken);
     });
@@ -297,12 +305,31 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     exported.expire(limits, now());
     const taken = takeLocal();
     took(taken);
-    for (const [limit, key] of taken) waiting.add(counterId(limit.name, key));
+    const unsent = new Map<string, [LimitConfig, string, SenderCounter]>();
+    for (const entry of taken) {
+      const id = counterId(entry[0].name, entry[1]);
+      waiting.add(id);
+      unsent.set(id, entry);
+    }
     const failed: typeof taken = [];
     let failure: unknown;
     let merged = 0;
-    for (let at = 0; at < taken.length; at += MERGE_SLICE) {
-      const slice = taken.slice(at, at + MERGE_SLICE);
+    while (unsent.size > 0) {
+      // The counters requests are held for first, so that none waits for the slices before its own.
+      const slice: typeof taken = [];
+      for (const id of urgent) {
+        if (slice.length >= MERGE_SLICE) break;
+        const entry = unsent.get(id);
+        if (entry === undefined) continue;
+        slice.push(entry);
+        unsent.delete(id);
+        urgent.delete(id);
+      }
+      for (const [id, entry] of unsent) {
+        if (slice.length >= MERGE_SLICE) break;
+        slice.push(entry);
+        unsent.delete(id);
+      }
       if (failure !== undefined) { // Redis failed: the rest is not sent
         failed.push(...slice);
         continue;
@@ -397,7 +424,11 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       local.reset(key, (localRemoved) => {
         const send = () => {
           if (down) return reply(null);
-          if (limits.some((limit) => waiting.has(counterId(limit.name, key)))) return void held.push(send);
+          const ids = limits.map((limit) => counterId(limit.name, key)).filter((id) => waiting.has(id));
+          if (ids.length > 0) {
+            for (const id of ids) urgent.add(id);
+            return void held.push(send);
+          }
           redis.reset(
             key,
             (removed) => reply(removed === null ? null : Math.max(removed, localRemoved ?? 0)),

@@ -9,7 +9,8 @@ import { connectRedis } from "../../src/limits/redis-connection.ts";
 import { createSharedStore } from "../../src/limits/shared-store.ts";
 import { createExportedCounters } from "../../src/limits/exported-counters.ts";
 import { counterKey } from "../../src/limits/redis-keys.ts";
-import { host, quiet, redisClient } from "../helpers/redis-engines.ts";
+import { host, quiet, redisClient, request } from "../helpers/redis-engines.ts";
+import type { Verdict } from "../../src/policy/verdict.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 
 function configFor(server: RedisServer): Config {
@@ -46,17 +47,26 @@ describe("shared store: requests while this host's counts are merged into Redis"
     try {
       await admin.flushall();
       assert.equal((await site.hit("warm@x.org")).action, "accept"); // Redis's clock known, scripts loaded
-      // Counted here (as while Redis was away): 600 senders at their limit, 3 of 3.
+      // Counted here (as while Redis was away): 3000 senders at their limit, 3 of 3.
       const here = host(local, config.limits, Date.now, () => Promise.resolve());
-      const senders = Array.from({ length: 600 }, (_, i) => `s${i}@x.org`);
+      const senders = Array.from({ length: 3000 }, (_, i) => `s${i}@x.org`);
       for (const sender of senders) for (let n = 0; n < 3; n++) await here.hit(sender);
-      assert.equal((await here.hit(senders[599])).action, "defer", "over its limit here");
+      assert.equal((await here.hit(senders[2999])).action, "defer", "over its limit here");
       // Redis is back: the merge starts (256 counters at a time), and the sender tries again meanwhile.
       const merging = shared.mergeLocal();
-      const verdict = await site.hit(senders[599]);
-      assert.equal(await merging, 600);
+      let callsAtAnswer = 0;
+      const verdict = await new Promise<Verdict>((done) =>
+        site.engine.hit(request(senders[2999]), (answer) => {
+          callsAtAnswer = shared.health().store.roundTrips;
+          done(answer!);
+        })
+      );
+      assert.equal(await merging, 3000);
+      // Its counter went in the next slice, not after the 11 slices before it: answered well before the end.
+      const calls = shared.health().store.roundTrips;
+      assert.ok(callsAtAnswer < calls - 1000, `answered after ${callsAtAnswer} of ${calls} calls`);
       assert.equal(verdict.action, "defer", "3 of 3 counted here: the 4th is over, merge or not");
-      assert.equal(Number(await admin.hget(counterKey("mailpolicyd:", "out", senders[599]), "c")), 3);
+      assert.equal(Number(await admin.hget(counterKey("mailpolicyd:", "out", senders[2999]), "c")), 3);
     } finally {
       shared.close();
       local.close();

@@ -107,9 +107,17 @@ function wrapperStatements(siteAcl: string, ask: string, what: string): string {
 `;
 }
 
+// Mail submitted on this host over SMTP on stdin (sendmail -bs, the default of Symfony Mailer's and
+// SwiftMailer's sendmail transports) runs the SMTP ACLs, with no client address: it is asked about once, at
+// DATA, as mail handed to sendmail is (localStatements: its login, frozen over a limit, never refused).
+const SUBMITTED_HERE = "${if !def:sender_host_address}";
+
 /** mailpolicyd's RCPT statements, run once the site's own RCPT ACL has accepted the recipient. */
 function rcptStatements(address: string): string {
-  return `  # One id per message, so limits counted per message count it once across its recipients.
+  return `  # Mail submitted on this host with sendmail -bs (no client address) is asked about at DATA.
+  accept
+    condition   = ${SUBMITTED_HERE}
+  # One id per message, so limits counted per message count it once across its recipients.
   warn
     set acl_m_mpd_instance = \${if def:acl_m_mpd_instance {$acl_m_mpd_instance}{$tod_epoch_l.$pid}}
 ${ask(address, RCPT_REQUEST, "2s")}${VERDICT}  accept
@@ -132,8 +140,13 @@ ${ask(address, LOCAL_REQUEST, "2s")}${LOCAL_VERDICT}  accept
 `;
 }
 
-function dataStatements(address: string, spamd: string | undefined): string {
-  return `  warn
+/** `localAcl`: the name or file of the variant's acl_not_smtp ACL (localStatements). */
+function dataStatements(address: string, spamd: string | undefined, localAcl: string): string {
+  return `  # Mail submitted on this host with sendmail -bs: counted as sendmail mail is, frozen over a limit.
+  accept
+    condition   = ${SUBMITTED_HERE}
+    acl         = ${localAcl}
+  warn
 ${ask(address, DATA_REQUEST, "2s:cache=yes")}${VERDICT}${spamd ? SPAMD_STATEMENTS : ""}  accept
 `;
 }
@@ -146,7 +159,7 @@ function namedAcls(address: string, spamd: string | undefined): string {
     `\nacl_mailpolicyd_data:\n${
       wrapperStatements("acl_check_data", "acl_mailpolicyd_data_ask", "messages")
     }` +
-    `\nacl_mailpolicyd_data_ask:\n${dataStatements(address, spamd)}` +
+    `\nacl_mailpolicyd_data_ask:\n${dataStatements(address, spamd, "acl_mailpolicyd_not_smtp")}` +
     `\nacl_mailpolicyd_not_smtp:\n${localStatements(address)}`;
 }
 
@@ -222,7 +235,7 @@ export function eximSnippet(
         {
           path: `${confdir}/mailpolicyd_data_ask.acl`,
           content: `${HEADER("DATA ACL, mailpolicyd's part (read by Exim at run time)")}${
-            dataStatements(address, spamd)
+            dataStatements(address, spamd, `${confdir}/mailpolicyd_not_smtp.acl`)
           }`,
         },
         {

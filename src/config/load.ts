@@ -241,6 +241,15 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   });
   const redisSection = found.get("redis");
   const redisValues = redisSection && readSection(REDIS_SECTION, redisSection, report);
+  // Read only for rediss://: with a redis:// or unix: address the CA file was ignored without a word, and a
+  // site that meant TLS talked to Redis in clear.
+  if (redisValues && redisValues.tls_ca_file !== undefined && !redisValues.url.tls) {
+    report(
+      keyLine(redisSection, "tls_ca_file") ?? redisSection.line,
+      "redis.tls_ca_file",
+      "tls_ca_file is read only with a rediss:// url (TLS); this url is not one",
+    );
+  }
   const limits: LimitConfig[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.

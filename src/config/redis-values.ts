@@ -20,9 +20,12 @@ export function parseRedisAddress(text: string): RedisAddress | string {
   const value = text.trim();
   if (value.startsWith("unix:") || value.startsWith("/")) {
     const path = value.replace(/^unix:(\/\/)?/, "");
-    return path.startsWith("/") && !/[\0\n]/.test(path)
-      ? { path, tls: false }
-      : "unix: needs an absolute path";
+    if (!path.startsWith("/") || /[\0\n]/.test(path)) return "unix: needs an absolute path";
+    // As for a URL: `unix:/run/redis.sock?db=2` (other clients' form) was taken for a socket of that name.
+    if (/[?#]/.test(path)) {
+      return "a unix: path with ? or # (a query): give the database and password as their own keys";
+    }
+    return { path, tls: false };
   }
   let url: URL;
   try {

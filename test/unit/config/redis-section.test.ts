@@ -75,7 +75,7 @@ describe("[redis]", () => {
     assert.equal(escaped.config.redis!.username, "user");
     assert.equal(escaped.config.redis!.password, "p@ss:w/rd");
     const keys = load(
-      "[redis]\nurl = redis://a:b@h/3\nusername = other\npassword = x\ndatabase = 5\ntls_ca_file = ca.pem\n",
+      "[redis]\nurl = rediss://a:b@h/3\nusername = other\npassword = x\ndatabase = 5\ntls_ca_file = ca.pem\n",
     );
     assert.ok(keys.ok);
     assert.equal(keys.config.redis!.username, "other");
@@ -130,6 +130,18 @@ describe("[redis]", () => {
     assert.deepEqual(errors("[redis]\nurl = unix:run/redis.sock\n"), [
       "t.conf:2: redis.url: unix: needs an absolute path",
     ]);
+    // Other clients' form of a socket with a database: it was taken for a socket named `redis.sock?db=2`.
+    for (const url of ["unix:/run/redis.sock?db=2", "/run/redis.sock#x"]) {
+      assert.deepEqual(errors(`[redis]\nurl = ${url}\n`), [
+        "t.conf:2: redis.url: a unix: path with ? or # (a query): give the database and password as their own keys",
+      ], url);
+    }
+    // The CA file is read only for TLS: with redis:// it was ignored, and the site talked to Redis in clear.
+    for (const url of ["redis://h", "unix:/run/redis.sock"]) {
+      assert.deepEqual(errors(`[redis]\nurl = ${url}\ntls_ca_file = /etc/ssl/ca.pem\n`), [
+        "t.conf:3: redis.tls_ca_file: tls_ca_file is read only with a rediss:// url (TLS); this url is not one",
+      ], url);
+    }
     // Port 0 connects nowhere: the daemon ran on its fallback for good, config-test said OK.
     assert.deepEqual(errors("[redis]\nurl = redis://h:0/0\n"), [
       "t.conf:2: redis.url: the port must be a number from 1 to 65535",

@@ -80,7 +80,8 @@ const LOCAL_REQUEST = "local sender=${quote:$sender_address} local_user=${quote:
 
 // A message submitted on this host without SMTP is never refused: the program that handed it to sendmail
 // (a web application, cron) has nobody to tell. Over a limit it is frozen in the queue instead, where
-// nothing is lost: the postmaster, told by the alert, releases (exim -Mt) or removes (exim -Mrm) it.
+// it waits for the postmaster, told by the alert, to release (exim -Mt) or remove (exim -Mrm) it (until
+// timeout_frozen_after: Debian's is 7 days, docs/exim.md).
 // no_tell: Exim would otherwise mail freeze_tell (Debian: postmaster) about every message it freezes, a
 // notice per message of a spam run; the daemon's alert is the one notice.
 const LOCAL_VERDICT = `${NO_ANSWER}  warn

@@ -62,3 +62,11 @@ function count(counted: string): number {
   for (let at = counted.indexOf("\n"); at >= 0; at = counted.indexOf("\n", at + 1)) n++;
   return n;
 }
+
+/** How many of the messages in `counted` are also in `other` (a message counted on both sides). */
+export function sharedMessages(counted: string | undefined, other: string | undefined): number {
+  if (counted === undefined || counted === "" || other === undefined || other === "") return 0;
+  let shared = 0;
+  for (const instance of counted.split("\n")) if (holdsInstance(other, instance)) shared++;
+  return shared;
+}

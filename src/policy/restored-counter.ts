@@ -2,7 +2,7 @@
 // runs (a million keys take seconds to restore, and Exim falls back after two). The saved counter and the
 // one counted since then are then added together, so that no counting is lost either way.
 import type { LimitConfig } from "../model/limit.ts";
-import { mergedInstances } from "./counted-messages.ts";
+import { mergedInstances, sharedMessages } from "./counted-messages.ts";
 import { rollCounter } from "./rate.ts";
 import { type AlertState, type SenderCounter, Tally } from "./sender-counter.ts";
 
@@ -18,7 +18,9 @@ function mergeTally(into: Tally | undefined, from: Tally | undefined): Tally | u
 /**
  * Adds `restored` into `live` (in place: the journal and the request path may hold `live`) and returns it.
  * Both are first brought to `now`; the window is the restored one (it began first), the counts add up, and
- * the alert state is the further one, so an alert sent before the restart is not sent again.
+ * the alert state is the further one, so an alert sent before the restart is not sent again. A message
+ * (`per = message`) that both counted, its recipients straddling the restart, counts once: its later
+ * recipient was asked about before the restore and was counted anew.
  */
 export function mergeRestored(
   live: SenderCounter,
@@ -33,7 +35,9 @@ export function mergeRestored(
     live.start = restored.start;
     live.prev = restored.prev;
   }
-  live.count += restored.count;
+  // Each message a per = message counter holds was counted with a cost of 1 (limit-key.ts, requestCost).
+  const twice = sharedMessages(live.instance, restored.instance);
+  live.count = Math.max(0, live.count - twice) + restored.count;
   live.alert = Math.max(live.alert, restored.alert) as AlertState;
   live.subjects = mergeTally(live.subjects, restored.subjects);
   live.clientIps = mergeTally(live.clientIps, restored.clientIps);

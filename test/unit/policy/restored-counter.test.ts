@@ -55,6 +55,18 @@ describe("mergeRestored", () => {
     assert.equal(merged.alert, 1);
     assert.equal(merged.start, 50_000, "the alert period that began first");
   });
+
+  it("per = message: a message both counted (its recipients straddling a restart) counts once", () => {
+    // The restored counter counted messages a and b; since the restart, b's next recipient counted it
+    // anew, and c was counted.
+    const live = makeCounter(100_000, 2, 101_000, 0);
+    live.instance = "c\nb";
+    const restored = makeCounter(70_000, 2, 90_000, 0);
+    restored.instance = "b\na";
+    const merged = mergeRestored(live, restored, limit("fixed"), 102_000);
+    assert.equal(merged.count, 3, "a, b and c");
+    assert.equal(merged.instance, "c\nb\na");
+  });
 });
 
 describe("countedSince (a shared counter copied into memory, then counted on)", () => {

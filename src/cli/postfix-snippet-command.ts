@@ -60,7 +60,8 @@ const rawValue = (section: IniSection, key: string) =>
 
 /**
  * Postfix's max_idle for [postfix] idle_timeout, in whole seconds (Postfix's unit), rounded down so that
- * Postfix lets an idle connection go no later than the daemon does.
+ * an smtpd waiting for a client lets an idle connection go no later than the daemon does (within an SMTP
+ * session smtpd does not apply max_idle: docs/postfix.md, "Idle connections").
  */
 function idleSecondsOf(section: IniSection, file: string): { idleSeconds: number } | { problem: string } {
   const idle = v.safeParse(

@@ -92,8 +92,8 @@ export function policyCheck(endpoint: string, failClosed = false, waits: Partial
 
 /**
  * The lines for main.cf (then `postfix reload`). `waits.idleSeconds`: the daemon's [postfix] idle_timeout,
- * which Postfix's max_idle matches (rounded down: Postfix lets a connection go no later than the daemon
- * does).
+ * which Postfix's max_idle matches (rounded down: an smtpd between sessions lets a connection go no later
+ * than the daemon does; within a session smtpd does not apply max_idle, docs/postfix.md).
  */
 export function postfixSnippet(
   endpoint = DEFAULT_POSTFIX_ENDPOINT,

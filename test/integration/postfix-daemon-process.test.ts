@@ -1,7 +1,8 @@
-// The daemon as a real Postfix meets it when it is restarted: the daemon a child process, stopped and
-// started by PID while Postfix's smtpd keeps its policy connection (docs/postfix.md, "Fail-open,
-// fail-closed"). A message whose recipients straddle the restart is counted once by a `per = message`
-// limit, also when its later recipient is asked about before the restore of the saved counters is done.
+// The daemon as a real Postfix meets it: a child process, stopped and started by PID while Postfix's smtpd
+// keeps its policy connection (docs/postfix.md, "Fail-open, fail-closed"). A message whose recipients
+// straddle a restart is counted once by a `per = message` limit, also when its later recipient is asked
+// about before the restore of the saved counters is done. Within one SMTP session smtpd does not apply
+// max_idle: a connection the daemon closed after idle_timeout costs the next request Postfix's retry delay.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
@@ -18,12 +19,21 @@ import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 /** The snippet's main.cf lines for `endpoint`, as a postmaster pastes them. */
-const snippetLines = (endpoint: string) =>
-  postfixSnippet(endpoint).split("\n").filter((line) => !line.startsWith("#")).join("\n");
+const snippetLines = (endpoint: string, idleSeconds?: number) =>
+  postfixSnippet(endpoint, false, { idleSeconds }).split("\n").filter((line) => !line.startsWith("#")).join(
+    "\n",
+  );
 
 // Enough saved keys that their restore outlasts Postfix's retry after the restart (1 s): the daemon
 // answers while it restores.
 const BULK_KEYS = 800_000;
+
+/** Postfix with the snippet's lines for `policyPort`, its max_idle from `idleSeconds` as the CLI does. */
+const postfixFor = async (dir: TempDir, policyPort: number, idleSeconds?: number) =>
+  await startPostfix(dir, await freePort(), {
+    recipientRestrictions: "",
+    mainExtra: snippetLines(`inet:127.0.0.1:${policyPort}`, idleSeconds),
+  });
 
 function writeBulkState(file: string): void {
   const now = Date.now();
@@ -54,10 +64,7 @@ describe("a real Postfix across a daemon restart", () => {
     writeBulkState(dir.file("state.json"));
     daemon = await startDaemonProcess(dir, config);
     await daemon.waitForLog(/state restored/, 60_000);
-    postfix = await startPostfix(dir, await freePort(), {
-      recipientRestrictions: "",
-      mainExtra: snippetLines(`inet:127.0.0.1:${policyPort}`),
-    });
+    postfix = await postfixFor(dir, policyPort);
   });
   after(async () => {
     await postfix?.stop();
@@ -100,5 +107,47 @@ describe("a real Postfix across a daemon restart", () => {
       second.close();
     }
     await waitFor(() => postfix!.delivered().length === 2, 15_000, "the straddling message, to both");
+  });
+});
+
+describe("a real Postfix with a connection idle past idle_timeout within one SMTP session", () => {
+  let dir: TempDir;
+  let daemon: DaemonProcess | undefined;
+  let postfix: PostfixServer | undefined;
+
+  before(async () => {
+    dir = makeTempDir();
+    const policyPort = await freePort();
+    const config = writeTestConfig(dir, `[postfix]\nlisten = 127.0.0.1:${policyPort}\nidle_timeout = 2s\n`);
+    daemon = await startDaemonProcess(dir, config);
+    await daemon.waitForLog(/postfix: listening/);
+    postfix = await postfixFor(dir, policyPort, 2); // max_idle=2s, as `postfix-snippet` prints it
+  });
+  after(async () => {
+    await postfix?.stop();
+    await daemon?.stop("SIGKILL");
+    dir?.remove();
+  });
+
+  it("the daemon closes it first; the next request waits Postfix's retry delay, and passes", async () => {
+    const session = await openSmtpSession(postfix!.port);
+    try {
+      await session.send("EHLO client.example");
+      await session.send("MAIL FROM:<slow@sender.test>");
+      assert.match(await session.send("RCPT TO:<one@example.test>"), /^250/);
+      await daemon!.waitForLog(/recipient=one@example.test/);
+      await new Promise((resolve) => setTimeout(resolve, 3000)); // past idle_timeout and max_idle
+      const asked = Date.now();
+      assert.match(await session.send("RCPT TO:<two@example.test>"), /^250/);
+      const waited = Date.now() - asked;
+      assert.ok(
+        waited >= 900,
+        `Postfix did not wait its retry delay (${waited} ms): docs/postfix.md is wrong`,
+      );
+      await daemon!.waitForLog(/recipient=two@example.test/);
+      await session.send("QUIT");
+    } finally {
+      session.close();
+    }
   });
 });

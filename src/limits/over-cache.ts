@@ -39,6 +39,12 @@ interface Entry {
   /** The messages counted lately (per = message): another recipient of one adds nothing, Redis must answer. */
   instance: string;
   until: number;
+  /**
+   * Redis's time when it said "over" (ms; 0: not known) for the counter the pending counts belong to: it
+   * began before. `latest`: that of Redis's last answer, which the counts after a carry belong to.
+   */
+  since: number;
+  latest: number;
 }
 
 /** Counts answered here that Redis has yet to hear of: what a key's next call or the flush carries. */
@@ -48,16 +54,26 @@ export interface Carry {
   pending: number;
   /** The messages they counted ("" none), newest first: Redis notes them, so their other recipients add nothing. */
   instance: string;
+  /**
+   * Redis's time when it said the key is over (0: not known): a counter that began later is one started
+   * afresh after a reset on another host, and Redis drops the carry rather than add it there.
+   */
+  since: number;
 }
+
+/** A carry's count as the scripts take it (COUNTER's carry_of): "count@since", or the count alone. */
+export const carryWord = (carry: Carry): string | number =>
+  carry.since > 0 ? `${carry.pending}@${carry.since}` : carry.pending;
 
 export interface OverCache {
   /** Whether answers for this limit may come from the cache. */
   eligible(limit: LimitConfig): boolean;
   /**
-   * Redis said the probe is over: remember it until now + ttl, or until its period ends (`periodLeftMs`
-   * after Redis's answer, 0: not known). Counts pending from before keep waiting for the flush.
+   * Redis said the probe is over at `redisNow` (its clock, ms; 0: not known): remember it until now + ttl,
+   * or until its period ends (`periodLeftMs` after Redis's answer, 0: not known). Counts pending from
+   * before keep waiting for the flush.
    */
-  remember(probe: Probe, counterInstance: string, periodLeftMs: number): void;
+  remember(probe: Probe, counterInstance: string, periodLeftMs: number, redisNow?: number): void;
   /** Whether the cache has an entry for the probe's key, ended or not (nothing is filled nor dropped). */
   holds(probe: Probe): boolean;
   /** Fills charge, level, over and isNew when the cache knows the probe is over; false when it does not. */
@@ -100,6 +116,7 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
     key: entry.key,
     pending: entry.pending,
     instance: entry.instance,
+    since: entry.since,
   });
   const entryOf = (probe: Probe): Entry | undefined => {
     if (!keysHeld.has(probe.key)) return undefined;
@@ -110,7 +127,7 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
   return {
     eligible: (limit) => ttlMs > 0 && (limit.mode === "strict" || refuses(limit.action)),
 
-    remember(probe, counterInstance, periodLeftMs) {
+    remember(probe, counterInstance, periodLeftMs, redisNow = 0) {
       const key = id(probe.limit.name, probe.key);
       const old = entries.get(key);
       drop(key); // re-inserted last: the oldest is the first in the Map's order
@@ -136,6 +153,9 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
         pending,
         instance: instance === old?.instance ? instance : unsharedText(instance),
         until: periodLeftMs > 0 ? at + Math.min(ttlMs, periodLeftMs) : at + ttlMs,
+        // The counts pending from before belong to the earlier answer's counter.
+        since: pending > 0 ? old!.since : redisNow,
+        latest: redisNow,
       });
     },
 
@@ -178,6 +198,7 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
       if (entry === undefined || entry.pending === 0) return undefined;
       const carry = carryOf(entry);
       entry.pending = 0;
+      entry.since = entry.latest;
       if (entry.until <= now()) drop(id(probe.limit.name, probe.key));
       return carry;
     },
@@ -191,6 +212,7 @@ export function createOverCache(ttlMs: number, maxEntries: number, now: () => nu
         if (select !== undefined ? !select(entry.key) : !ended) continue;
         if (entry.pending > 0) taken.push(carryOf(entry));
         entry.pending = 0;
+        entry.since = entry.latest;
         if (ended) drop(name);
       }
       return taken;

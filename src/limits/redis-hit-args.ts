@@ -26,6 +26,8 @@ export interface HitCounter {
   /** Attempts the local cache counted since, and the message the last of them counted. */
   carry: number;
   carryInstance: string;
+  /** Redis's time when it said the key is over (over-cache.ts Carry.since; 0 or none: not known). */
+  carrySince?: number;
   /** Counted even when the request is refused (a strict limit). */
   strict: boolean;
   refuses: boolean;
@@ -54,8 +56,14 @@ const flag = (value: boolean) => value ? "1" : "0";
 
 const hasText = (text: string | undefined) => text !== undefined && text !== "";
 
+// The carry as the script reads it (COUNTER's carry_of): "count@since", or the count alone.
+const carryWord = (counter: HitCounter) =>
+  counter.carry > 0 && (counter.carrySince ?? 0) > 0
+    ? `${counter.carry}@${counter.carrySince}`
+    : counter.carry;
+
 const counterText = (counter: HitCounter) =>
-  ` ${limitWords(counter.limit)} ${counter.cost} ${counter.carry} ${flag(counter.strict)} ${
+  ` ${limitWords(counter.limit)} ${counter.cost} ${carryWord(counter)} ${flag(counter.strict)} ${
     flag(counter.refuses)
   } ${flag(counter.alerts)} ${flag(hasText(counter.instance))} ${flag(hasText(counter.carryInstance))}`;
 

@@ -234,9 +234,17 @@ end
 -- carry: attempts a host answered from its local cache since (limits/over-cache.ts), counted before this
 -- call; carry_inst the message the last of them counted. They belong to the period Redis last said "over"
 -- in: added to it while it lasts (a sliding window's previous sub-window once it has moved on by one),
--- dropped with it, and dropped with a counter gone (expired, reset).
-local function carry_into(r, carry, carry_inst)
-  if carry <= 0 or r.new then return end
+-- dropped with it, and dropped with a counter gone (expired, reset). The carry's word is "count@since",
+-- since Redis's time when it said "over" (a bare count: not known): a counter whose start is later than
+-- that is not the one the attempts were counted against, but one begun anew after a reset on another host.
+local function carry_of(word)
+  local plain = tonumber(word)
+  if plain then return plain, 0 end
+  local count, since = string.match(word, '^([^@]+)@(.+)$')
+  return tonumber(count), tonumber(since)
+end
+local function carry_into(r, carry, carry_inst, since)
+  if carry <= 0 or r.new or (since > 0 and r.t0 > since) then return end
   if r.L.algo == 'bucket' or r.act == nil then
     r.c.c = r.c.c + carry
   elseif r.L.algo == 'sliding' and r.act == 'age' then
@@ -246,7 +254,7 @@ local function carry_into(r, carry, carry_inst)
   end
   if carry_inst ~= '' then r.c.m = merged_instances(carry_inst, r.c.m) end
 end
-local function read(key, L, now, carry, carry_inst)
+local function read(key, L, now, carry, carry_inst, since)
   local v = hash_fields(key, 't', 'c', 'l', 'a', 'p', 'm', 'ns', 'ni', sfield, ifield, 'e')
   local r = { key = key, L = L, v = v, new = v[1] == false or v[1] == nil }
   if r.new then
@@ -257,7 +265,7 @@ local function read(key, L, now, carry, carry_inst)
     -- as read: write stores only what changed
     r.t0, r.c0, r.a0, r.p0 = r.c.t, r.c.c, r.c.a, r.c.p
     r.act = roll(r.c, L, now)
-    carry_into(r, carry, carry_inst)
+    carry_into(r, carry, carry_inst, since)
   end
   return r
 end
@@ -276,7 +284,7 @@ local function check_reply(r, now)
   local new, over, had, left = 0, 0, '', 0
   if r.new then new = 1 end
   if r.over then over = 1; had = r.c.m or ''; left = period_left(r, now) end
-  return { new, r.charge, num(r.level), over, had, left }
+  return { new, r.charge, num(r.level), over, had, left, math.ceil(now) } -- an integer in the reply
 end
 -- A sighting into a counter's fields to write (write's set): its count one more, or a new one while the
 -- generation holds fewer than 50.
@@ -362,16 +370,17 @@ end
 
 /**
  * check: KEYS[1..n] the request's counters; ARGV[1] the time, [2..6] as SHARED, then eight per counter from
- * ARGV[7 + 8(i-1)]: algorithm, count, window, burst, cost, instance ("" none), carry, carry's instance
- * (COUNTER's read). Writes nothing.
+ * ARGV[7 + 8(i-1)]: algorithm, count, window, burst, cost, instance ("" none), carry ("count@since" or a
+ * count, COUNTER's carry_of), carry's instance (COUNTER's read). Writes nothing.
  * Reply: per counter {isNew 0|1, charge, level, over 0|1, when over the counter's instance (else "") and
- * how long its period lasts (ms, 0 none)}.
+ * how long its period lasts (ms, 0 none), now}.
  */
 export const CHECK_SCRIPT = PRELUDE + WRITE + SHARED + COUNTER + `
 local out = {}
 for i = 1, #KEYS do
   local b = 6 + (i - 1) * 8
-  local r = read(KEYS[i], limit_at(b), now, tonumber(ARGV[b + 7]), ARGV[b + 8])
+  local carry, since = carry_of(ARGV[b + 7])
+  local r = read(KEYS[i], limit_at(b), now, carry, ARGV[b + 8], since)
   measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
   out[i] = check_reply(r, now)
 end
@@ -389,7 +398,8 @@ export const COMMIT_SCRIPT = PRELUDE + WRITE + SHARED + COUNTER + `
 local out = {}
 for i = 1, #KEYS do
   local b = 6 + (i - 1) * 10
-  local r = read(KEYS[i], limit_at(b), now, tonumber(ARGV[b + 7]), ARGV[b + 8])
+  local carry, since = carry_of(ARGV[b + 7])
+  local r = read(KEYS[i], limit_at(b), now, carry, ARGV[b + 8], since)
   measure(r, now, tonumber(ARGV[b + 5]), ARGV[b + 6])
   local stored, crossed, details = write(r, now, ARGV[b + 9] == '1', ARGV[b + 10] == '1')
   local over = 0
@@ -438,8 +448,9 @@ local function plan_of(text)
     local a = 5 + (i - 1) * 11
     counters[i] = {
       L = { algo = w[a + 1], count = tonumber(w[a + 2]), window = tonumber(w[a + 3]), burst = tonumber(w[a + 4]) },
-      cost = tonumber(w[a + 5]), carry = tonumber(w[a + 6]), strict = w[a + 7] == '1', refuses = w[a + 8] == '1',
+      cost = tonumber(w[a + 5]), strict = w[a + 7] == '1', refuses = w[a + 8] == '1',
       alerts = w[a + 9] == '1', instance = w[a + 10] == '1', carry_instance = w[a + 11] == '1' }
+    counters[i].carry, counters[i].since = carry_of(w[a + 6])
     if counters[i].instance then texts = texts + 1 end
     if counters[i].carry_instance then texts = texts + 1 end
   end
@@ -458,7 +469,7 @@ local function hit(k, t, plan)
     local inst, carry_inst = '', ''
     if pc.instance then inst = ARGV[t]; t = t + 1 end
     if pc.carry_instance then carry_inst = ARGV[t]; t = t + 1 end
-    local r = read(KEYS[k + i], pc.L, now, pc.carry, carry_inst)
+    local r = read(KEYS[k + i], pc.L, now, pc.carry, carry_inst, pc.since)
     measure(r, now, pc.cost, inst)
     if r.over and pc.refuses then refused = true end
     read_all[i] = r
@@ -528,7 +539,8 @@ export const FLUSH_SCRIPT = PRELUDE + WRITE + `
 local now = now_ms(ARGV[1])
 local SUBJECT, CLIENT_IP = nil, nil
 ` + COUNTER + `
-local r = read(KEYS[1], limit_at(1), now, tonumber(ARGV[6]), ARGV[7])
+local carry, since = carry_of(ARGV[6])
+local r = read(KEYS[1], limit_at(1), now, carry, ARGV[7], since)
 if r.new then return 0 end
 measure(r, now, 0, '')
 r.over = false

@@ -21,7 +21,7 @@ import {
   type ProbeBatch,
   refusesWhenOver,
 } from "./counter-store.ts";
-import { type Carry, createOverCache, decidedWithout } from "./over-cache.ts";
+import { type Carry, carryWord, createOverCache, decidedWithout } from "./over-cache.ts";
 import { createAheadLevels } from "./ahead-levels.ts";
 import { type Answered, createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
@@ -312,7 +312,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   // local cache counted for it since (a check reads it, a commit takes it along).
   const pushCarry = (carry: Carry | undefined, into: (string | number)[]) => {
     if (carry === undefined) into.push(0, "");
-    else into.push(carry.pending, carry.instance);
+    else into.push(carryWord(carry), carry.instance);
   };
   const probeArgs = (probe: Probe, into: (string | number)[]) => {
     into.push(...limitArgs(probe.limit), probe.cost, probe.instance ?? "");
@@ -336,13 +336,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     over: boolean,
     instance: string,
     periodLeft: number,
+    redisNow: number,
   ) => {
     probe.isNew = isNew;
     probe.charge = charge;
     probe.level = level;
     probe.over = over;
     probe.counter = undefined;
-    if (over && cache.eligible(probe.limit)) cache.remember(probe, instance, periodLeft);
+    if (over && cache.eligible(probe.limit)) cache.remember(probe, instance, periodLeft, redisNow);
   };
   /** The check's part of a probe's answer, from `reply[at]` on. */
   const fillCheck = (probe: Probe, reply: unknown[], at: number) =>
@@ -354,6 +355,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       reply[at + 3] === 1,
       reply[at + 4] as string,
       Number(reply[at + 5]),
+      Number(reply[at + 6] ?? 0),
     );
   const fillChecks = (sent: Probe[], replies: unknown[][]) => {
     for (let i = 0; i < sent.length; i++) fillCheck(sent[i], replies[i], 0);
@@ -466,6 +468,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         instance: probe.instance,
         carry: carry?.pending ?? 0,
         carryInstance: carry?.instance ?? "",
+        carrySince: carry?.since,
         strict: probe.limit.mode === "strict",
         refuses: refuses(probe.limit.action),
         alerts: probe.limit.alert,
@@ -496,6 +499,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }
     let next = 1; // the reply's next element after the numbers: an instance, then a crossing
     let refused = refusedAlready;
+    const redisNow = numbers[sent.length * HIT_NUMBERS];
     for (let i = 0; i < sent.length; i++) {
       const at = i * HIT_NUMBERS;
       const over = numbers[at + 3] === 1;
@@ -508,11 +512,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         over,
         instance,
         numbers[at + 4],
+        redisNow,
       );
       if (refusesWhenOver(sent[i])) refused = true;
       ahead.observe(sent[i]);
     }
-    if (!options.clock) noteRedisTime(numbers[sent.length * HIT_NUMBERS]);
+    if (!options.clock) noteRedisTime(redisNow);
     for (let i = 0; i < sent.length; i++) {
       const probe = sent[i];
       probe.counted = countsOnVerdict(probe, refused);
@@ -605,15 +610,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     let left = carries;
     for (let attempt = 0; left.length > 0; attempt++) {
       const pipeline = client.pipeline();
-      for (const { limit, key, pending, instance } of left) {
+      for (const carry of left) {
         pipeline.evalsha(
           SCRIPTS.flush.sha,
           1,
-          keyOf(limit, key),
+          keyOf(carry.limit, carry.key),
           timeArg(),
-          ...limitArgs(limit),
-          pending,
-          instance,
+          ...limitArgs(carry.limit),
+          carryWord(carry),
+          carry.instance,
         );
       }
       const replies = await exec(pipeline);

@@ -100,7 +100,8 @@ describe("over cache", () => {
     const strict = limitConfig({ count: 2, mode: "strict" });
     const clock = { now: 0 };
     const cache = createOverCache(1000, 10, () => clock.now);
-    cache.remember(probe("a", { level: 3, charge: 1 }, "m1", strict), "", 0); // Redis: 3 with m1, counted
+    // Redis: 3 with m1, counted, at 1234 by its clock
+    cache.remember(probe("a", { level: 3, charge: 1 }, "m1", strict), "", 0, 1234);
     const levels = [];
     for (const message of ["m2", "m3", "m4"]) {
       const asked = probe("a", { level: 0, charge: 0 }, message, strict);
@@ -121,7 +122,8 @@ describe("over cache", () => {
     );
     assert.deepEqual(
       { ...cache.peek(probe("a", undefined, undefined, strict))!, limit: undefined },
-      { limit: undefined, key: "a", pending: 3, instance: "m4\nm3\nm2\nm1" },
+      { limit: undefined, key: "a", pending: 3, instance: "m4\nm3\nm2\nm1", since: 1234 },
+      "since: when Redis said over (a counter begun later is not the one they belong to)",
     );
     const taken = cache.take(probe("a", undefined, undefined, strict))!;
     assert.equal(taken.pending, 3);
@@ -143,6 +145,20 @@ describe("over cache", () => {
     assert.equal(cache.peek(asked)?.pending, 1);
     cache.answer(asked);
     assert.equal(asked.level, 5 + 1 + 1, "Redis's 5 after the call, 1 pending, 1 this attempt");
+  });
+
+  it("names the Redis answer its pending counts belong to: the earlier one's until taken, then the latest", () => {
+    const strict = limitConfig({ count: 2, mode: "strict" });
+    const cache = createOverCache(1000, 10, () => 0);
+    const asked = probe("a", { level: 0, charge: 0 }, undefined, strict);
+    cache.remember(probe("a", { level: 3, charge: 1 }, undefined, strict), "", 0, 100);
+    cache.answer(asked);
+    cache.count(asked);
+    cache.remember(probe("a", { level: 4, charge: 1 }, undefined, strict), "", 0, 200); // a check: peeked
+    assert.equal(cache.take(asked)?.since, 100, "counted against the counter Redis found over at 100");
+    cache.answer(asked);
+    cache.count(asked);
+    assert.equal(cache.take(asked)?.since, 200, "counted after the take: against the one seen at 200");
   });
 
   it("hands ended and pushed-out entries' counts to the flush, and drops a reset key's", () => {

@@ -123,6 +123,11 @@ export function startCounters(
     });
     if (limit.alert) {
       outbox.add(makeAlertNotice(limit, key, probe.counter!, count), config.alertQueue.outboxMax);
+      // Written to the journal now, before the answer that crossed goes out, not at the next FLUSH_MS:
+      // with [redis] the crossing is marked in Redis at once (no host alerts again in that window), so a
+      // kill -9 in the 200 ms before the flush lost the alert for good, where the memory store lost the
+      // count with it and the key crossed again. One write per crossing (once per key and window).
+      state.journal.flush();
     }
   };
   const engine = createLimitEngine(store, now, {

@@ -6,7 +6,6 @@ import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/types.ts";
 import { createCountersRedis } from "../../src/actors/counters-redis.ts";
-import type { CounterStore } from "../../src/limits/counter-store.ts";
 import { counterKey } from "../../src/limits/redis-keys.ts";
 import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
 import { host, quiet, redisClient } from "../helpers/redis-engines.ts";

@@ -14,6 +14,7 @@ import type { PolicyRequest } from "../../src/policy/request.ts";
 import type { SenderDetail, SenderRow } from "../../src/policy/sender-report.ts";
 import type { Verdict } from "../../src/policy/verdict.ts";
 import type { RedisServer } from "./redis-server.ts";
+import type { Config } from "../../src/config/types.ts";
 
 export const quiet = createLogger("error", () => {});
 
@@ -196,4 +197,19 @@ export function redisHost(
       await new Promise((done) => setTimeout(done, 0));
     },
   };
+}
+
+/**
+ * The merge and reload tests' config: one strict-enough limit (3 an hour per sender), Redis at `server`
+ * with the local fallback, no over-cache, a quick retry.
+ */
+export function mergeConfig(server: RedisServer, timeout = "500ms"): Config {
+  const parsed = parseConfig(
+    `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${server.url}\n` +
+      `timeout = ${timeout}\nretry_every = 100ms\nover_cache = 0\nfallback = local\n`,
+    "t.conf",
+    "/tmp",
+  );
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
+  return parsed.config;
 }

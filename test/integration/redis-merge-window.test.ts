@@ -2,26 +2,38 @@
 // a key counted here while Redis was away must not be answered by Redis before its count is there.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { parseConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/types.ts";
 import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
 import { connectRedis } from "../../src/limits/redis-connection.ts";
 import { createSharedStore } from "../../src/limits/shared-store.ts";
 import { createExportedCounters } from "../../src/limits/exported-counters.ts";
 import { counterKey } from "../../src/limits/redis-keys.ts";
-import { host, quiet, redisClient, request } from "../helpers/redis-engines.ts";
+import { host, mergeConfig, quiet, redisClient, request } from "../helpers/redis-engines.ts";
 import type { Verdict } from "../../src/policy/verdict.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 
-function configFor(server: RedisServer): Config {
-  const parsed = parseConfig(
-    `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${server.url}\n` +
-      `timeout = 500ms\nretry_every = 100ms\nover_cache = 0\nfallback = local\n`,
-    "t.conf",
-    "/tmp",
-  );
-  assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
-  return parsed.config;
+/** A shared store over a memory store, its engine, and an admin connection to the same Redis. */
+function sharedSite(server: RedisServer) {
+  const config = mergeConfig(server);
+  const local = bareMemoryStore(Date.now);
+  const client = connectRedis(config.redis!, () => {});
+  const admin = redisClient(server);
+  const shared = createSharedStore({
+    client,
+    config: config.redis!,
+    local,
+    exported: createExportedCounters(),
+    log: quiet,
+    now: Date.now,
+    changed: () => {},
+  });
+  const site = host(shared, config.limits, Date.now, () => client.ping());
+  const close = () => {
+    shared.close();
+    local.close();
+    client.disconnect();
+    admin.disconnect();
+  };
+  return { config, local, client, admin, shared, site, close };
 }
 
 describe("shared store: requests while this host's counts are merged into Redis", () => {
@@ -30,20 +42,7 @@ describe("shared store: requests while this host's counts are merged into Redis"
   after(() => server.stop());
 
   it("a key still waiting for its merge is not let past its limit by Redis meanwhile", async () => {
-    const config = configFor(server);
-    const local = bareMemoryStore(Date.now);
-    const client = connectRedis(config.redis!, () => {});
-    const admin = redisClient(server);
-    const shared = createSharedStore({
-      client,
-      config: config.redis!,
-      local,
-      exported: createExportedCounters(),
-      log: quiet,
-      now: Date.now,
-      changed: () => {},
-    });
-    const site = host(shared, config.limits, Date.now, () => client.ping());
+    const { config, local, admin, shared, site, close } = sharedSite(server);
     try {
       await admin.flushall();
       assert.equal((await site.hit("warm@x.org")).action, "accept"); // Redis's clock known, scripts loaded
@@ -68,28 +67,12 @@ describe("shared store: requests while this host's counts are merged into Redis"
       assert.equal(verdict.action, "defer", "3 of 3 counted here: the 4th is over, merge or not");
       assert.equal(Number(await admin.hget(counterKey("mailpolicyd:", "out", senders[2999]), "c")), 3);
     } finally {
-      shared.close();
-      local.close();
-      client.disconnect();
-      admin.disconnect();
+      close();
     }
   });
 
   it("a reset of a key still waiting for its merge is not undone by the merge", async () => {
-    const config = configFor(server);
-    const local = bareMemoryStore(Date.now);
-    const client = connectRedis(config.redis!, () => {});
-    const admin = redisClient(server);
-    const shared = createSharedStore({
-      client,
-      config: config.redis!,
-      local,
-      exported: createExportedCounters(),
-      log: quiet,
-      now: Date.now,
-      changed: () => {},
-    });
-    const site = host(shared, config.limits, Date.now, () => client.ping());
+    const { config, local, admin, shared, site, close } = sharedSite(server);
     try {
       await admin.flushall();
       assert.equal((await site.hit("warm@x.org")).action, "accept");
@@ -107,10 +90,7 @@ describe("shared store: requests while this host's counts are merged into Redis"
       );
       assert.equal((await site.hit(senders[599])).action, "accept", "the sender starts again after a reset");
     } finally {
-      shared.close();
-      local.close();
-      client.disconnect();
-      admin.disconnect();
+      close();
     }
   });
 });

@@ -3,25 +3,12 @@
 // be left behind in memory, unmerged, nor merged twice.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { parseConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/types.ts";
 import { createCountersRedis } from "../../src/actors/counters-redis.ts";
 import { counterKey } from "../../src/limits/redis-keys.ts";
 import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
-import { host, quiet, redisClient } from "../helpers/redis-engines.ts";
+import { host, mergeConfig, quiet, redisClient } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { makeTempDir } from "../helpers/temp-dir.ts";
-
-function configFor(server: RedisServer, timeout: string): Config {
-  const parsed = parseConfig(
-    `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${server.url}\n` +
-      `timeout = ${timeout}\nretry_every = 100ms\nover_cache = 0\nfallback = local\n`,
-    "t.conf",
-    "/tmp",
-  );
-  assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
-  return parsed.config;
-}
 
 describe("[redis] reload during the merge of this host's counters", () => {
   let server: RedisServer;
@@ -40,7 +27,7 @@ describe("[redis] reload during the merge of this host's counters", () => {
       changed: () => {},
       stateFile: () => dir.file("state.json"),
     });
-    const config = configFor(server, "300ms");
+    const config = mergeConfig(server, "300ms");
     try {
       await admin.flushall();
       counters.use(config);
@@ -50,7 +37,7 @@ describe("[redis] reload during the merge of this host's counters", () => {
       for (const sender of senders) for (let n = 0; n < 2; n++) await here.hit(sender);
       counters.restored(); // the merge starts
       await new Promise((done) => setTimeout(done, 1));
-      counters.use(configFor(server, "400ms")); // only the timeout: the same counters
+      counters.use(mergeConfig(server, "400ms")); // only the timeout: the same counters
       const counts = async () =>
         (await Promise.all(
           senders.map((sender) => admin.hget(counterKey("mailpolicyd:", "out", sender), "c")),

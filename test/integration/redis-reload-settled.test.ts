@@ -3,27 +3,14 @@
 // marked sent in Redis once it answers, though the shared store that heard of it was replaced.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { parseConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/types.ts";
 import { createCountersRedis } from "../../src/actors/counters-redis.ts";
 import type { CounterStore } from "../../src/limits/counter-store.ts";
 import type { SharedStore } from "../../src/limits/shared-store.ts";
 import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
-import { alertBecomes, alertOf, host, quiet } from "../helpers/redis-engines.ts";
+import { alertBecomes, alertOf, host, mergeConfig, quiet } from "../helpers/redis-engines.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { makeTempDir } from "../helpers/temp-dir.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
-
-function configFor(server: RedisServer, timeout: string): Config {
-  const parsed = parseConfig(
-    `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${server.url}\n` +
-      `timeout = ${timeout}\nretry_every = 100ms\nover_cache = 0\nfallback = local\n`,
-    "t.conf",
-    "/tmp",
-  );
-  assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
-  return parsed.config;
-}
 
 describe("[redis] reload: the same counters, reached another way", () => {
   let server: RedisServer;
@@ -47,7 +34,7 @@ describe("[redis] reload: the same counters, reached another way", () => {
       get: (_, name: keyof CounterStore) => (...args: unknown[]) =>
         (store[name] as CallableFunction)(...args),
     });
-    const config = configFor(server, "150ms");
+    const config = mergeConfig(server, "150ms");
     try {
       counters.use(config);
       counters.restored();
@@ -62,7 +49,7 @@ describe("[redis] reload: the same counters, reached another way", () => {
       // The outbox delivers the alert now, while Redis cannot hear of it.
       store.alertSettled("out", "p@x.org", one.crossings[0].start!);
       const before = store;
-      counters.use(configFor(server, "200ms")); // only the timeout: the same counters
+      counters.use(mergeConfig(server, "200ms")); // only the timeout: the same counters
       assert.notEqual(store, before, "a new shared store");
       server.resume();
       // Before: "pending" until the window's end, the mark gone with the store the reload replaced.

@@ -61,9 +61,15 @@ export interface Carry {
   since: number;
 }
 
-/** A carry's count as the scripts take it (COUNTER's carry_of): "count@since", or the count alone. */
-export const carryWord = (carry: Carry): string | number =>
-  carry.since > 0 ? `${carry.pending}@${carry.since}` : carry.pending;
+/**
+ * A carried count as the scripts take it (COUNTER's carry_of): "count@since", or the count alone when there
+ * is none or `since` is not known (0).
+ */
+export const carryText = (count: number, since = 0): string | number =>
+  count > 0 && since > 0 ? `${count}@${since}` : count;
+
+/** A carry's word (carryText). */
+export const carryWord = (carry: Carry): string | number => carryText(carry.pending, carry.since);
 
 export interface OverCache {
   /** Whether answers for this limit may come from the cache. */

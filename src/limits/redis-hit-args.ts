@@ -7,6 +7,7 @@
 // the numbers of its answer. Pure.
 import type { LimitConfig } from "../model/limit.ts";
 import { limitArgs } from "./redis-counter.ts";
+import { carryText } from "./over-cache.ts";
 
 /** What a request's hit says beside its counters. */
 export interface HitHead {
@@ -56,16 +57,12 @@ const flag = (value: boolean) => value ? "1" : "0";
 
 const hasText = (text: string | undefined) => text !== undefined && text !== "";
 
-// The carry as the script reads it (COUNTER's carry_of): "count@since", or the count alone.
-const carryWord = (counter: HitCounter) =>
-  counter.carry > 0 && (counter.carrySince ?? 0) > 0
-    ? `${counter.carry}@${counter.carrySince}`
-    : counter.carry;
-
 const counterText = (counter: HitCounter) =>
-  ` ${limitWords(counter.limit)} ${counter.cost} ${carryWord(counter)} ${flag(counter.strict)} ${
-    flag(counter.refuses)
-  } ${flag(counter.alerts)} ${flag(hasText(counter.instance))} ${flag(hasText(counter.carryInstance))}`;
+  ` ${limitWords(counter.limit)} ${counter.cost} ${carryText(counter.carry, counter.carrySince)} ${
+    flag(counter.strict)
+  } ${flag(counter.refuses)} ${flag(counter.alerts)} ${flag(hasText(counter.instance))} ${
+    flag(hasText(counter.carryInstance))
+  }`;
 
 // A counter's words in the usual case (cost 1, nothing carried), made once per limit and flags: built anew,
 // the ~9 pieces of each counter were each a string of their own, for every request (session 27: ~25 of the

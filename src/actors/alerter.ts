@@ -254,6 +254,9 @@ export const alerterMachine = setup({
             onDone: {
               target: "idle",
               actions: [
+                // Out of the outbox (and in the journal) before the log says so: whoever sees the line
+                // knows a restart will not send it again.
+                "settle",
                 ({ context }) => {
                   const item = context.current!;
                   const alerts = context.config.alerts;
@@ -275,7 +278,6 @@ export const alerterMachine = setup({
                     to: [...alerts.to, ...alerts.cc].join(","),
                   });
                 },
-                "settle",
                 assign({ current: undefined, attempt: 0 }),
               ],
             },

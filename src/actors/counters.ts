@@ -195,6 +195,9 @@ export function startCounters(
           return engine.commit(event.ticket, event.refused);
         case "alerts.done":
           for (const id of event.ids) outbox.settle(id);
+          // Written now, not at the next FLUSH_MS: a kill in those 200 ms left the alert in the outbox the
+          // restart reads, and the postmaster got it twice. One write per alert mail.
+          state.journal.flush();
           return;
         case "alerts.offer":
           return outbox.offerAll();

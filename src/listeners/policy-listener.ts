@@ -5,6 +5,7 @@ import type { ListenAddress } from "../config/values.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import { formatDecision, formatLegacyDecision } from "../engine/reply.ts";
 import { decideAndReply } from "./decide-and-reply.ts";
+import { headerMemory, newHeadersOnly } from "../policy/header-memory.ts";
 import { formatAttributes } from "../protocols/attributes.ts";
 import {
   formatErrorReply,
@@ -39,12 +40,17 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
         ? formatErrorReply(parsed.reason)
         : formatAttributes([["action", "defer"], ["message", `mailpolicyd: bad request: ${parsed.reason}`]]);
 
+    // Exim's RCPT ACL adds an answer's headers for every recipient: each goes into a message once, also
+    // across reloads (the actor lives on).
+    const firstTime = headerMemory();
     const decide = decideAndReply(
       input.engine,
       input.metrics,
       log,
       (decision, request) =>
-        request.form === "legacy" ? formatLegacyDecision(decision) : formatDecision(decision),
+        request.form === "attributes"
+          ? formatDecision(newHeadersOnly(decision, request.attributes.instance, firstTime))
+          : formatLegacyDecision(decision),
     );
 
     // A client sending garbage or nothing in a loop must not fill the log: a line per WARN_EVERY_MS at most,

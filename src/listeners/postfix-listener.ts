@@ -8,7 +8,8 @@ import type { Logger } from "../log.ts";
 import type { PostfixConfig, PostfixVocabulary } from "../model/postfix.ts";
 import { recordRequest } from "../control/metrics.ts";
 import { formatPostfixReply, parsePostfixRequest, type PostfixRequest } from "../protocols/postfix-policy.ts";
-import { headerMemory, mayPrependAt, postfixReplyFormatter } from "../protocols/postfix-reply.ts";
+import { mayPrependAt, postfixReplyFormatter } from "../protocols/postfix-reply.ts";
+import { type HeaderMemory, headerMemory } from "../policy/header-memory.ts";
 import { defineActor } from "../actors/actor.ts";
 import { type DecideAndReply, decideAndReply, type DecisionFormat } from "./decide-and-reply.ts";
 import { PostfixFraming } from "./framing.ts";
@@ -58,7 +59,7 @@ function encodedOnce(format: DecisionFormat): DecisionFormat {
 function deciders(
   input: PostfixListenerInput,
   vocabulary: PostfixVocabulary,
-  firstTime: (instance: string, header: string) => boolean,
+  firstTime: HeaderMemory,
 ): Deciders {
   const { engine, metrics, log } = input;
   const decider = (mayPrepend: boolean) =>

@@ -2,6 +2,7 @@
 // (reject > defer > warn > alert), and its message is filled in. Pure, tested directly.
 import type { LimitAction, LimitConfig } from "../model/limit.ts";
 import { capacity } from "./rate.ts";
+import { WARNING_FIELD } from "./header-memory.ts";
 import type { ConcernAnswer } from "../model/answer.ts";
 
 export type ReplyAction = "accept" | "warn" | "defer" | "reject";
@@ -118,7 +119,7 @@ export function verdictFor(winner: LimitOutcome | undefined, withMessage = true)
   const message = renderMessage(winner);
   switch (action) {
     case "warn": {
-      const header = `X-Mailpolicyd-Warning: ${message}`;
+      const header = `${WARNING_FIELD}: ${message}`;
       return Object.freeze({ action: "warn", ...common, message, headers: Object.freeze([header]) });
     }
     default:

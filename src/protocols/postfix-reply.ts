@@ -10,11 +10,13 @@
 //   EHLO or HELO, before any MAIL FROM (smtpd_delay_reject = no), where Postfix skips it with a warning
 //   ("action PREPEND is always skipped in client or helo restrictions");
 // - a header is prepended once per message: Postfix adds each RCPT's PREPEND (measured: three recipients,
-//   three Received-SPF lines), so the same header for the same `instance` is said only the first time, and
-//   a later RCPT says the first header not yet said.
+//   three Received-SPF lines), so a header for the same `instance` is said only the first time (one
+//   Received-SPF, one warning a rule: policy/header-memory.ts), and a later RCPT says the first header not
+//   yet said.
 import type { Decision } from "../model/answer.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import type { PostfixVocabulary } from "../model/postfix.ts";
+import { type HeaderMemory, headerMemory } from "../policy/header-memory.ts";
 import { formatPostfixReply } from "./postfix-policy.ts";
 
 /**
@@ -91,27 +93,6 @@ export function postfixAction(
   }
 }
 
-/** Messages whose prepended headers are remembered; past it the oldest is forgotten. */
-const REMEMBERED_MESSAGES = 4096;
-
-/**
- * Says whether `header` is new for the message `instance`, and remembers it. Bounded: the last
- * REMEMBERED_MESSAGES instances (RCPTs of one message come within seconds, whatever else interleaves).
- */
-export function headerMemory(max = REMEMBERED_MESSAGES): (instance: string, header: string) => boolean {
-  const seen = new Map<string, string[]>();
-  return (instance, header) => {
-    const headers = seen.get(instance);
-    if (headers?.includes(header)) return false;
-    if (headers) headers.push(header);
-    else {
-      if (seen.size >= max) seen.delete(seen.keys().next().value!);
-      seen.set(instance, [header]);
-    }
-    return true;
-  };
-}
-
 /**
  * The whole reply, `action=...` and the empty line; the plain accept (most replies) is built once.
  * mayPrepend: see mayPrependAt. A header goes out once per message (instance).
@@ -119,7 +100,7 @@ export function headerMemory(max = REMEMBERED_MESSAGES): (instance: string, head
 export function postfixReplyFormatter(
   vocabulary: PostfixVocabulary,
   mayPrepend: boolean,
-  firstTime = headerMemory(),
+  firstTime: HeaderMemory = headerMemory(),
 ): (decision: Decision, request: PolicyRequest) => string {
   const plainAccept = formatPostfixReply(vocabulary.accept);
   // A refused sender asks again and again and gets the same (frozen) decision: its reply is built once.
@@ -130,7 +111,7 @@ export function postfixReplyFormatter(
     const refused = decision.action === "defer" || decision.action === "reject";
     if (refused && decision === lastRefusal) return lastReply;
     const instance = request.form === "attributes" ? request.attributes.instance : undefined;
-    const isNew = instance ? (header: string) => firstTime(instance, header) : undefined;
+    const isNew = instance ? (header: string) => firstTime(instance, header, decision.rule) : undefined;
     const header = refused ? undefined : headerToPrepend(decision, mayPrepend, vocabulary, isNew);
     const reply = formatPostfixReply(postfixAction(decision, header, vocabulary));
     if (refused) [lastRefusal, lastReply] = [decision, reply];

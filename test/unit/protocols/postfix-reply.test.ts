@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import type { Decision } from "../../../src/model/answer.ts";
 import type { PostfixVocabulary } from "../../../src/model/postfix.ts";
 import {
-  headerMemory,
   headerToPrepend,
   mayPrependAt,
   postfixAction,
@@ -175,17 +174,5 @@ describe("postfixReplyFormatter", () => {
       format({ action: "accept", headers: ["no colon", "X-Next: 1"] }, rcpt("w2")),
       "action=PREPEND X-Next: 1\n\n",
     );
-  });
-});
-
-describe("headerMemory", () => {
-  it("remembers the last `max` messages, forgetting the oldest", () => {
-    const firstTime = headerMemory(2);
-    assert.equal(firstTime("m1", "X: 1"), true);
-    assert.equal(firstTime("m1", "X: 1"), false);
-    assert.equal(firstTime("m2", "X: 1"), true);
-    assert.equal(firstTime("m3", "X: 1"), true); // m1 forgotten
-    assert.equal(firstTime("m1", "X: 1"), true);
-    assert.equal(firstTime("m3", "X: 1"), false);
   });
 });

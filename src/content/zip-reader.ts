@@ -1,11 +1,21 @@
 // A small zip reader: the entries' names, flags and where their data lies, from the central directory at
 // the end of the archive, or, when that is missing (an archive cut at zip_max_bytes) or broken, from the
 // local headers read from the start. Reads only what it is given and never throws: a broken archive gives
-// the entries read so far and a problem. Pure (APPNOTE.TXT 6.3.10 is the format).
+// the entries read so far and a problem. Zip64 (APPNOTE 4.3.14, 4.5.3) is read too: its sizes and offsets
+// stand at 0xFFFFFFFF in the classic fields, the real ones in a zip64 record or extra field; `zip -fz`
+// writes it for any archive, and every extractor (Explorer, 7-Zip, unzip) opens it. Pure (APPNOTE.TXT
+// 6.3.10 is the format).
 
 const LOCAL_HEADER = 0x04034b50;
 const CENTRAL_HEADER = 0x02014b50;
 const END_OF_DIRECTORY = 0x06054b50;
+const ZIP64_END_OF_DIRECTORY = 0x06064b50;
+const ZIP64_LOCATOR = 0x07064b50;
+const ZIP64_LOCATOR_LENGTH = 20;
+const ZIP64_EXTRA = 0x0001;
+/** A classic field at this value says "see the zip64 record or extra field". */
+const MARK32 = 0xffffffff;
+const MARK16 = 0xffff;
 const END_LENGTH = 22;
 const MAX_COMMENT = 0xffff;
 const ENCRYPTED = 0x0001;
@@ -65,6 +75,47 @@ function u32(bytes: Uint8Array, at: number): number {
   return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
 
+/** Beyond 2^53 a number is no offset within a message: it stays out of reach, as a lie should. */
+function u64(bytes: Uint8Array, at: number): number {
+  return u32(bytes, at + 4) * 0x100000000 + u32(bytes, at);
+}
+
+/**
+ * The zip64 values a header marks with 0xFFFFFFFF, from its extra field's zip64 block (id 1), in the
+ * order APPNOTE gives (uncompressed size, compressed size, local header offset): only the marked ones are
+ * there. A value that is missing keeps the mark.
+ */
+function zip64Values(bytes: Uint8Array, extraAt: number, extraLength: number, values: number[]): number[] {
+  const end = Math.min(extraAt + extraLength, bytes.length);
+  for (let at = extraAt; at + 4 <= end; at += 4 + u16(bytes, at + 2)) {
+    if (u16(bytes, at) !== ZIP64_EXTRA) continue;
+    const blockEnd = Math.min(at + 4 + u16(bytes, at + 2), end);
+    let field = at + 4;
+    return values.map((value) => {
+      if (value !== MARK32 || field + 8 > blockEnd) return value;
+      const wide = u64(bytes, field);
+      field += 8;
+      return wide;
+    });
+  }
+  return values;
+}
+
+/**
+ * The central directory's entry count and offset: from the end record, or from the zip64 end record its
+ * locator (just before the end record) points at when the end record holds the 0xFFFF/0xFFFFFFFF marks.
+ */
+function directoryOf(bytes: Uint8Array, end: number): { count: number; at: number } {
+  const count = u16(bytes, end + 10);
+  const at = u32(bytes, end + 16);
+  if (count !== MARK16 && at !== MARK32) return { count, at };
+  const locator = end - ZIP64_LOCATOR_LENGTH;
+  if (locator < 0 || u32(bytes, locator) !== ZIP64_LOCATOR) return { count, at };
+  const record = u64(bytes, locator + 8);
+  if (record + 56 > locator || u32(bytes, record) !== ZIP64_END_OF_DIRECTORY) return { count, at };
+  return { count: u64(bytes, record + 32), at: u64(bytes, record + 48) };
+}
+
 /** The end-of-central-directory record: the last 22 bytes, unless a comment of up to 64 KB follows it. */
 function findEndOfDirectory(bytes: Uint8Array): number | undefined {
   const lowest = Math.max(0, bytes.length - END_LENGTH - MAX_COMMENT);
@@ -81,8 +132,9 @@ function entryName(bytes: Uint8Array, at: number, length: number, flags: number)
 }
 
 function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number): ZipListing {
-  const count = u16(bytes, end + 10);
-  let at = u32(bytes, end + 16);
+  const directory = directoryOf(bytes, end);
+  const count = directory.count;
+  let at = directory.at;
   const entries: ZipEntry[] = [];
   // Records past the end record's count are read too: unzip and Python's zipfile list them (they read
   // the directory by its records), so a count of 0 must not hide an archive's entries.
@@ -93,18 +145,23 @@ function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number
     const flags = u16(bytes, at + 8);
     const method = u16(bytes, at + 10);
     const nameLength = u16(bytes, at + 28);
-    const localAt = u32(bytes, at + 42);
+    const extraLength = u16(bytes, at + 30);
+    const [, compressedSize, localAt] = zip64Values(bytes, at + 46 + nameLength, extraLength, [
+      u32(bytes, at + 24),
+      u32(bytes, at + 20),
+      u32(bytes, at + 42),
+    ]);
     const name = entryName(bytes, at + 46, nameLength, flags);
     const localName = localNameOf(bytes, localAt);
     entries.push({
       name,
       encrypted: (flags & ENCRYPTED) !== 0 || method === AES_METHOD,
       method,
-      compressedSize: u32(bytes, at + 20),
+      compressedSize,
       dataStart: localDataStart(bytes, localAt),
       ...(localName && localName !== name ? { localName } : {}),
     });
-    at += 46 + nameLength + u16(bytes, at + 30) + u16(bytes, at + 32);
+    at += 46 + nameLength + extraLength + u16(bytes, at + 32);
   }
   return { entries };
 }
@@ -132,9 +189,17 @@ function readLocalHeaders(bytes: Uint8Array, maxEntries: number): ZipListing {
   while (at + 30 <= bytes.length && entries.length < maxEntries && u32(bytes, at) === LOCAL_HEADER) {
     const flags = u16(bytes, at + 6);
     const method = u16(bytes, at + 8);
-    const compressedSize = u32(bytes, at + 18);
     const nameLength = u16(bytes, at + 26);
-    const dataStart = at + 30 + nameLength + u16(bytes, at + 28);
+    const extraLength = u16(bytes, at + 28);
+    const dataStart = at + 30 + nameLength + extraLength;
+    // A local header's zip64 block holds both sizes whenever either is marked (APPNOTE 4.5.3).
+    const marked = u32(bytes, at + 18) === MARK32 || u32(bytes, at + 22) === MARK32;
+    const [, compressedSize] = zip64Values(
+      bytes,
+      at + 30 + nameLength,
+      extraLength,
+      marked ? [MARK32, MARK32] : [u32(bytes, at + 22), u32(bytes, at + 18)],
+    );
     entries.push({
       name: entryName(bytes, at + 30, nameLength, flags),
       encrypted: (flags & ENCRYPTED) !== 0 || method === AES_METHOD,
@@ -147,6 +212,9 @@ function readLocalHeaders(bytes: Uint8Array, maxEntries: number): ZipListing {
     }
     at = dataStart + compressedSize;
   }
+  // An entry whose data would run past the archive's end (a size that lies, or one still marked zip64):
+  // what follows it is not read, and the listing must not pass for whole.
+  if (at > bytes.length) return { entries, problem: `entry ${entries.length} runs past the end` };
   const truncated = at < bytes.length && at + 4 <= bytes.length && u32(bytes, at) !== CENTRAL_HEADER;
   return truncated ? { entries, problem: `no entry header at byte ${at}` } : { entries };
 }

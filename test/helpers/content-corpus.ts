@@ -58,8 +58,12 @@ export interface ZipInput {
   encrypted?: boolean;
 }
 
-/** A zip archive: local headers, data, central directory, end record. */
-export function zip(entries: ZipInput[]): Uint8Array {
+/**
+ * A zip archive: local headers, data, central directory, end record. `zip64`: as `zip -fz` writes it, every
+ * size and offset in its zip64 field (extra fields, the zip64 end record and its locator), the classic ones
+ * at their 0xFFFFFFFF / 0xFFFF marks.
+ */
+export function zip(entries: ZipInput[], { zip64 = false } = {}): Uint8Array {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -76,9 +80,11 @@ export function zip(entries: ZipInput[]): Uint8Array {
     local.writeUInt16LE(flags, 6);
     local.writeUInt16LE(method, 8);
     local.writeUInt32LE(crc32(raw), 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(raw.length, 22);
+    local.writeUInt32LE(zip64 ? MARK32 : data.length, 18);
+    local.writeUInt32LE(zip64 ? MARK32 : raw.length, 22);
     local.writeUInt16LE(name.length, 26);
+    const localExtra = zip64 ? zip64Extra([raw.length, data.length]) : Buffer.alloc(0);
+    local.writeUInt16LE(localExtra.length, 28);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(20, 4);
@@ -86,22 +92,49 @@ export function zip(entries: ZipInput[]): Uint8Array {
     central.writeUInt16LE(flags, 8);
     central.writeUInt16LE(method, 10);
     central.writeUInt32LE(crc32(raw), 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(raw.length, 24);
+    central.writeUInt32LE(zip64 ? MARK32 : data.length, 20);
+    central.writeUInt32LE(zip64 ? MARK32 : raw.length, 24);
     central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, data);
-    centrals.push(central, name);
-    offset += 30 + name.length + data.length;
+    central.writeUInt32LE(zip64 ? MARK32 : offset, 42);
+    const centralExtra = zip64 ? zip64Extra([raw.length, data.length, offset]) : Buffer.alloc(0);
+    central.writeUInt16LE(centralExtra.length, 30);
+    locals.push(local, name, localExtra, data);
+    centrals.push(central, name, centralExtra);
+    offset += 30 + name.length + localExtra.length + data.length;
   }
   const directory = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, directory, end]);
+  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 8);
+  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 10);
+  end.writeUInt32LE(zip64 ? MARK32 : directory.length, 12);
+  end.writeUInt32LE(zip64 ? MARK32 : offset, 16);
+  if (!zip64) return Buffer.concat([...locals, directory, end]);
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(entries.length), 24);
+  record.writeBigUInt64LE(BigInt(entries.length), 32);
+  record.writeBigUInt64LE(BigInt(directory.length), 40);
+  record.writeBigUInt64LE(BigInt(offset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(offset + directory.length), 8);
+  locator.writeUInt32LE(1, 16);
+  return Buffer.concat([...locals, directory, record, locator, end]);
+}
+
+const MARK32 = 0xffffffff;
+
+/** A zip64 extra field (id 1): the given sizes and offset, 8 bytes each. */
+function zip64Extra(values: number[]): Buffer {
+  const extra = Buffer.alloc(4 + 8 * values.length);
+  extra.writeUInt16LE(1, 0);
+  extra.writeUInt16LE(8 * values.length, 2);
+  values.forEach((value, i) => extra.writeBigUInt64LE(BigInt(value), 4 + 8 * i));
+  return extra;
 }
 
 // ---- MIME ----

@@ -1,6 +1,6 @@
 // The content rules on files made by real tools rather than by the test's own writers: zips from Debian's
 // zip (ZipCrypto with -P, an entry streamed from standard input with its sizes in a data descriptor, zips
-// inside zips, directories), and messages from Python's email package (RFC 2231 and RFC 2047 names, an
+// inside zips, directories, Zip64 with -fz), and messages from Python's email package (RFC 2231 and RFC 2047 names, an
 // attached message, a Subject it encodes itself). No shell: every tool gets fixed arguments.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -68,6 +68,7 @@ describe("content rules on files made by zip and Python's email package", () => 
     run("zip", ["-q", "inner.zip", "payload.vbs"], dir.path);
     run("zip", ["-q", "middle.zip", "inner.zip"], dir.path);
     run("zip", ["-q", "-0", "outer.zip", "middle.zip", "docs.zip"], dir.path);
+    run("zip", ["-q", "-fz", "zip64.zip", "docs/readme.txt", "setup.exe"], dir.path);
   });
   after(() => dir?.remove());
 
@@ -98,6 +99,15 @@ describe("content rules on files made by zip and Python's email package", () => 
     assert.deepEqual(symbols(bytes), [
       "EXE: executable - (in data.bin): content is a Windows executable (MZ)",
     ]);
+  });
+
+  it("zip -fz (Zip64): the entries after the first are read too", () => {
+    // Before zip64 was read, only docs/readme.txt was listed: setup.exe passed, and the zip was not corrupt.
+    const bytes = pythonMessage({
+      subject: "zip64",
+      attachments: [{ file: file("zip64.zip"), name: "zip64.zip", type: "application/zip" }],
+    });
+    assert.deepEqual(symbols(bytes), ["EXE: executable setup.exe (in zip64.zip): name ends in .exe"]);
   });
 
   it("a zip in a zip in a stored zip, in a message attached to a message with an RFC 2231 name", () => {

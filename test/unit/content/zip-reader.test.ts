@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { looksLikeZip, readZip } from "../../../src/content/zip-reader.ts";
+import { executableMagic } from "../../../src/content/executables.ts";
 import { scanZip } from "../../../src/content/zip-scan.ts";
 import type { ContentFacts } from "../../../src/content/carried-file.ts";
 import { windowsExecutable, zip } from "../../helpers/content-corpus.ts";
@@ -39,13 +40,15 @@ describe("readZip", () => {
   });
 
   it("never throws on garbage, cut or lying archives", () => {
-    const bytes = zip([{ name: "a.txt", data: "hello", deflate: true }, { name: "b.exe", data: "MZ" }]);
-    for (let length = 0; length <= bytes.length; length++) readZip(bytes.subarray(0, length), 100);
-    for (let seed = 1; seed < 300; seed++) {
-      const mangled = Uint8Array.from(bytes);
-      mangled[(seed * 7919) % mangled.length] ^= seed & 0xff;
-      const result = facts();
-      scanZip(mangled, "m.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, result);
+    const entries = [{ name: "a.txt", data: "hello", deflate: true }, { name: "b.exe", data: "MZ" }];
+    for (const bytes of [zip(entries), zip(entries, { zip64: true })]) {
+      for (let length = 0; length <= bytes.length; length++) readZip(bytes.subarray(0, length), 100);
+      for (let seed = 1; seed < 300; seed++) {
+        const mangled = Uint8Array.from(bytes);
+        mangled[(seed * 7919) % mangled.length] ^= seed & 0xff;
+        const result = facts();
+        scanZip(mangled, "m.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, result);
+      }
     }
     assert.equal(readZip(new Uint8Array(100), 100).entries.length, 0);
   });
@@ -71,6 +74,42 @@ describe("readZip", () => {
     const result = facts();
     scanZip(bytes, "a.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, result);
     assert.deepEqual(result.files.map((file) => file.name), ["evil.txt", "evil.exe", "same.txt"]);
+  });
+
+  it("reads Zip64 (zip -fz): counts, offsets and sizes from the zip64 record and extra fields", () => {
+    // Explorer, 7-Zip and unzip open it; read by the classic fields alone, the directory offset 0xFFFFFFFF
+    // sent the reader to the local headers, whose size 0xFFFFFFFF hid every entry after the first.
+    const entries = [
+      { name: "readme.txt", data: "hello ".repeat(500), deflate: true },
+      { name: "photo.jpg", data: windowsExecutable() },
+      { name: "evil.exe", data: "MZ" },
+    ];
+    const bytes = zip(entries, { zip64: true });
+    const listing = readZip(bytes, 100);
+    assert.equal(listing.problem, undefined);
+    assert.deepEqual(listing.entries.map((entry) => entry.name), ["readme.txt", "photo.jpg", "evil.exe"]);
+    const result = facts();
+    scanZip(bytes, "z64.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, result);
+    assert.deepEqual(result.corruptZips, []);
+    const photo = result.files.find((file) => file.name === "photo.jpg");
+    assert.equal(executableMagic(photo!.head), "a Windows executable (MZ)");
+    // Without its directory (cut at zip_max_bytes), the local headers' zip64 sizes step from entry to entry.
+    const cut = bytes.subarray(0, bytes.length - 200);
+    assert.deepEqual(readZip(cut, 100).entries.map((entry) => entry.name), [
+      "readme.txt",
+      "photo.jpg",
+      "evil.exe",
+    ]);
+  });
+
+  it("a local header whose size runs past the end is a problem, not a whole listing", () => {
+    const bytes = Buffer.from(zip([{ name: "a.txt", data: "hello" }, { name: "evil.exe", data: "MZ" }]));
+    bytes.writeUInt32LE(0xfffffff0, 18); // the first entry's size, in its local header
+    const local = bytes.subarray(0, 30 + 5 + 5 + 30 + 8 + 2); // no directory: the local headers are read
+    assert.deepEqual(readZip(local, 100), {
+      entries: [{ name: "a.txt", encrypted: false, method: 0, compressedSize: 0xfffffff0, dataStart: 35 }],
+      problem: "entry 1 runs past the end",
+    });
   });
 
   it("stops at maxEntries", () => {

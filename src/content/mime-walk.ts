@@ -21,7 +21,7 @@ import { scanZip, type ZipBudget } from "./zip-scan.ts";
 
 /** A part's first bytes kept for their magic: an MZ header's PE offset is within them. */
 export const HEAD_BYTES = 512;
-/** Encoded bytes decoded for the head (base64 or quoted-printable of 512 bytes, with line breaks). */
+/** Encoded bytes decoded first for the head (base64 or quoted-printable of 512 bytes, with line breaks). */
 const HEAD_INPUT = 4 * HEAD_BYTES;
 /** Encoded bytes decoded at a time when a zip is collected. */
 const DECODE_SLICE = 64 * 1024;
@@ -247,21 +247,36 @@ function otherNames(node: MimeNode, chosen: string): string[] {
   return names;
 }
 
+/**
+ * The part's first HEAD_BYTES decoded bytes. Encoded input is decoded until they are there, not only its
+ * first HEAD_INPUT bytes: line breaks, blank lines and junk in base64, or soft line breaks in
+ * quoted-printable, decode to nothing (readers skip them), so a program behind 2 KB of them would otherwise
+ * have had an empty head and passed its magic check. The slices grow, so a body of padding is decoded
+ * once, in a few steps.
+ */
 function decodedHead(encoding: string, body: Buffer): Uint8Array {
   const decoder = chunkDecoder(encoding);
-  const input = body.subarray(0, HEAD_INPUT);
-  const head = decoder.decode(input);
-  const whole = input.length === body.length ? concatTwo(head, decoder.end()) : head;
+  const pieces: Uint8Array[] = [];
+  let length = 0;
+  let at = 0;
+  for (
+    let slice = HEAD_INPUT;
+    at < body.length && length < HEAD_BYTES;
+    slice = Math.min(2 * slice, DECODE_SLICE)
+  ) {
+    const piece = decoder.decode(body.subarray(at, at + slice));
+    at += slice;
+    pieces.push(piece);
+    length += piece.length;
+  }
+  if (at >= body.length && length < HEAD_BYTES) pieces.push(decoder.end());
+  const whole = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
   return whole.length > HEAD_BYTES ? whole.slice(0, HEAD_BYTES) : Uint8Array.from(whole);
 }
 
 /** A Buffer over the same memory (no copy). */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-}
-
-function concatTwo(a: Uint8Array, b: Uint8Array): Uint8Array {
-  return b.length === 0 ? a : Buffer.concat([a, b]);
 }
 
 /** The zip part decoded up to what is left of zip_max_bytes, then read (cut: from its local headers). */

@@ -287,6 +287,42 @@ describe("content scan: names and types written to slip past", () => {
   });
 });
 
+describe("content scan: a head behind padding", () => {
+  // Readers skip line breaks, blank lines and junk in base64 and soft line breaks in quoted-printable; only
+  // the first 2 KB of encoded text was decoded for a part's head, so a program or a zip behind 2 KB of them
+  // had an empty head: "a.txt" passed as text, "data.bin" was not opened as a zip.
+  const hex = (bytes: Uint8Array) =>
+    Array.from(bytes, (byte) => `=${byte.toString(16).padStart(2, "0").toUpperCase()}`).join("");
+  const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64").replace(/.{76}/g, "$&\r\n");
+  const program = windowsExecutable();
+  const zipped = zip([{ name: "evil.exe", data: "MZ" }]);
+  const cases: [string, string, string, RegExp][] = [
+    [
+      "base64, blank lines",
+      "base64",
+      "\r\n".repeat(1100) + base64(program),
+      /a\.bin .*: content is a Windows/,
+    ],
+    [
+      "base64, junk",
+      "base64",
+      "*".repeat(3000) + "\r\n" + base64(program),
+      /a\.bin .*: content is a Windows/,
+    ],
+    ["quoted-printable", "quoted-printable", "=\r\n".repeat(700) + hex(program.subarray(0, 128)), /a\.bin/],
+    ["a zip, base64", "base64", "\r\n".repeat(1100) + base64(zipped), /evil\.exe \(in a\.bin\)/],
+  ];
+  for (const [what, encoding, body, description] of cases) {
+    it(`${what}: the part's first decoded bytes are still read`, () => {
+      const attachment = `Content-Type: application/octet-stream; name="a.bin"\r\n` +
+        `Content-Transfer-Encoding: ${encoding}\r\n\r\n${body}`;
+      const answer = scanMessage(messageRequest(message("x", multipart("mixed", [attachment]))), policy);
+      assert.deepEqual(symbolsOf(answer), ["EXE"]);
+      assert.match(answer.symbols![0].description!, description);
+    });
+  }
+});
+
 describe("content scan: attached messages", () => {
   it("message/global (RFC 6532, an attached message with UTF-8 headers) is walked as message/rfc822", () => {
     const inner = new TextDecoder("latin1").decode(EXECUTABLE_MESSAGES["exe, base64"].message);

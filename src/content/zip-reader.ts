@@ -13,6 +13,8 @@ const ZIP64_END_OF_DIRECTORY = 0x06064b50;
 const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_LOCATOR_LENGTH = 20;
 const ZIP64_EXTRA = 0x0001;
+/** Info-ZIP's Unicode Path extra field: a UTF-8 name that unzip and 7-Zip save the entry under. */
+const UNICODE_PATH_EXTRA = 0x7075;
 /** A classic field at this value says "see the zip64 record or extra field". */
 const MARK32 = 0xffffffff;
 const MARK16 = 0xffff;
@@ -37,6 +39,12 @@ export interface ZipEntry {
    * stream the archive from its start save the entry under it.
    */
   localName?: string;
+  /**
+   * The names in the entry's Unicode Path extra fields (directory's, then local header's) that differ from
+   * `name` and `localName`: unzip and 7-Zip save the entry under it, whatever the header's name says
+   * (`invoice.txt` in the header, `invoice.js` on disk).
+   */
+  unicodeNames?: string[];
 }
 
 export interface ZipListing {
@@ -102,6 +110,30 @@ function zip64Values(bytes: Uint8Array, extraAt: number, extraLength: number, va
 }
 
 /**
+ * The name in an extra field's Unicode Path block (id 0x7075: version 1, the CRC-32 of the header's name,
+ * the UTF-8 name), or undefined. The CRC is not checked: an extractor that skipped the check would use a
+ * name the scan had not looked at; one that checks it uses the header's name, looked at anyway.
+ */
+function unicodePath(bytes: Uint8Array, extraAt: number, extraLength: number): string | undefined {
+  const end = Math.min(extraAt + extraLength, bytes.length);
+  for (let at = extraAt; at + 4 <= end; at += 4 + u16(bytes, at + 2)) {
+    const size = u16(bytes, at + 2);
+    if (u16(bytes, at) !== UNICODE_PATH_EXTRA || size < 5 || bytes[at + 4] !== 1) continue;
+    return utf8.decode(bytes.subarray(at + 9, Math.min(at + 4 + size, end)));
+  }
+  return undefined;
+}
+
+/** The Unicode Path names that are not already among the entry's names; undefined when none is new. */
+function newNames(known: (string | undefined)[], found: (string | undefined)[]): string[] | undefined {
+  const names: string[] = [];
+  for (const name of found) {
+    if (name !== undefined && name !== "" && !known.includes(name) && !names.includes(name)) names.push(name);
+  }
+  return names.length > 0 ? names : undefined;
+}
+
+/**
  * The central directory's entry count and offset: from the end record, or from the zip64 end record its
  * locator (just before the end record) points at when the end record holds the 0xFFFF/0xFFFFFFFF marks.
  */
@@ -153,6 +185,10 @@ function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number
     ]);
     const name = entryName(bytes, at + 46, nameLength, flags);
     const localName = localNameOf(bytes, localAt);
+    const unicodeNames = newNames([name, localName], [
+      unicodePath(bytes, at + 46 + nameLength, extraLength),
+      localUnicodePath(bytes, localAt),
+    ]);
     entries.push({
       name,
       encrypted: (flags & ENCRYPTED) !== 0 || method === AES_METHOD,
@@ -160,6 +196,7 @@ function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number
       compressedSize,
       dataStart: localDataStart(bytes, localAt),
       ...(localName && localName !== name ? { localName } : {}),
+      ...(unicodeNames ? { unicodeNames } : {}),
     });
     at += 46 + nameLength + extraLength + u16(bytes, at + 32);
   }
@@ -170,6 +207,12 @@ function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number
 function localNameOf(bytes: Uint8Array, at: number): string | undefined {
   if (at + 30 > bytes.length || u32(bytes, at) !== LOCAL_HEADER) return undefined;
   return entryName(bytes, at + 30, u16(bytes, at + 26), u16(bytes, at + 6));
+}
+
+/** The Unicode Path name in the local header at `at`, or undefined. */
+function localUnicodePath(bytes: Uint8Array, at: number): string | undefined {
+  if (at + 30 > bytes.length || u32(bytes, at) !== LOCAL_HEADER) return undefined;
+  return unicodePath(bytes, at + 30 + u16(bytes, at + 26), u16(bytes, at + 28));
 }
 
 /** Where the data after the local header at `at` starts (its name and extra field differ from the directory's). */
@@ -200,12 +243,15 @@ function readLocalHeaders(bytes: Uint8Array, maxEntries: number): ZipListing {
       extraLength,
       marked ? [MARK32, MARK32] : [u32(bytes, at + 22), u32(bytes, at + 18)],
     );
+    const name = entryName(bytes, at + 30, nameLength, flags);
+    const unicodeNames = newNames([name], [unicodePath(bytes, at + 30 + nameLength, extraLength)]);
     entries.push({
-      name: entryName(bytes, at + 30, nameLength, flags),
+      name,
       encrypted: (flags & ENCRYPTED) !== 0 || method === AES_METHOD,
       method,
       compressedSize,
       dataStart: dataStart <= bytes.length ? dataStart : undefined,
+      ...(unicodeNames ? { unicodeNames } : {}),
     });
     if (flags & DATA_DESCRIPTOR && compressedSize === 0) {
       return { entries, problem: `entry ${entries.length} has its size after its data` };

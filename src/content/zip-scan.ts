@@ -74,12 +74,18 @@ export function scanZip(
   if (overlapping > 0) facts.corruptZips.push(`${name}: ${overlapping} entries share another entry's data`);
 }
 
-/** The entry as carried files: under its name, and under its local header's when that differs. */
+/**
+ * The entry as carried files: under its name, and under each other name an extractor may save it under
+ * (its local header's, its Unicode Path fields') when that differs.
+ */
 function carry(facts: ContentFacts, entry: ZipEntry, zipName: string, head: Uint8Array): void {
   const where = `in ${zipName}`;
   facts.files.push({ name: entry.name, where, head, encrypted: entry.encrypted });
   if (entry.localName !== undefined) {
     facts.files.push({ name: entry.localName, where, head, encrypted: entry.encrypted });
+  }
+  for (const name of entry.unicodeNames ?? []) {
+    facts.files.push({ name, where, head, encrypted: entry.encrypted });
   }
 }
 

@@ -56,6 +56,8 @@ export interface ZipInput {
   deflate?: boolean;
   /** Flag bit 0 set and the data scrambled, as a ZipCrypto entry looks to a reader without the password. */
   encrypted?: boolean;
+  /** An extra field for the entry's local header and directory record (after a zip64 one). */
+  extra?: Uint8Array;
 }
 
 /**
@@ -83,7 +85,11 @@ export function zip(entries: ZipInput[], { zip64 = false } = {}): Uint8Array {
     local.writeUInt32LE(zip64 ? MARK32 : data.length, 18);
     local.writeUInt32LE(zip64 ? MARK32 : raw.length, 22);
     local.writeUInt16LE(name.length, 26);
-    const localExtra = zip64 ? zip64Extra([raw.length, data.length]) : Buffer.alloc(0);
+    const ownExtra = entry.extra ?? Buffer.alloc(0);
+    const localExtra = Buffer.concat([
+      zip64 ? zip64Extra([raw.length, data.length]) : Buffer.alloc(0),
+      ownExtra,
+    ]);
     local.writeUInt16LE(localExtra.length, 28);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
@@ -96,7 +102,10 @@ export function zip(entries: ZipInput[], { zip64 = false } = {}): Uint8Array {
     central.writeUInt32LE(zip64 ? MARK32 : raw.length, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt32LE(zip64 ? MARK32 : offset, 42);
-    const centralExtra = zip64 ? zip64Extra([raw.length, data.length, offset]) : Buffer.alloc(0);
+    const centralExtra = Buffer.concat([
+      zip64 ? zip64Extra([raw.length, data.length, offset]) : Buffer.alloc(0),
+      ownExtra,
+    ]);
     central.writeUInt16LE(centralExtra.length, 30);
     locals.push(local, name, localExtra, data);
     centrals.push(central, name, centralExtra);
@@ -127,6 +136,18 @@ export function zip(entries: ZipInput[], { zip64 = false } = {}): Uint8Array {
 }
 
 const MARK32 = 0xffffffff;
+
+/** Info-ZIP's Unicode Path extra field (0x7075): `path` in UTF-8, with the CRC-32 of the header's `name`. */
+export function unicodePathExtra(name: string, path: string): Buffer {
+  const utf8 = Buffer.from(path);
+  const extra = Buffer.alloc(9 + utf8.length);
+  extra.writeUInt16LE(0x7075, 0);
+  extra.writeUInt16LE(5 + utf8.length, 2);
+  extra.writeUInt8(1, 4);
+  extra.writeUInt32LE(crc32(Buffer.from(name)), 5);
+  utf8.copy(extra, 9);
+  return extra;
+}
 
 /** A zip64 extra field (id 1): the given sizes and offset, 8 bytes each. */
 function zip64Extra(values: number[]): Buffer {

@@ -1,6 +1,6 @@
 // The content rules on files made by real tools rather than by the test's own writers: zips from Debian's
 // zip (ZipCrypto with -P, an entry streamed from standard input with its sizes in a data descriptor, zips
-// inside zips, directories, Zip64 with -fz), and messages from Python's email package (RFC 2231 and RFC 2047 names, an
+// inside zips, directories, Zip64 with -fz; a Unicode Path name from Python's zipfile, as unzip reads it), and messages from Python's email package (RFC 2231 and RFC 2047 names, an
 // attached message, a Subject it encodes itself). No shell: every tool gets fixed arguments.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -41,6 +41,17 @@ def build(spec):
 sys.stdout.buffer.write(build(spec).as_bytes(policy=policy.SMTP))
 `;
 
+// A zip whose entry is invoice.txt in its headers and invoice.js in its Info-ZIP Unicode Path extra field
+// (0x7075), written by Python's zipfile.
+const UNICODE_PATH_ZIP = `
+import sys, struct, zipfile, zlib
+name, path = b"invoice.txt", b"invoice.js"
+info = zipfile.ZipInfo(name.decode())
+info.extra = struct.pack("<HHBI", 0x7075, 5 + len(path), 1, zlib.crc32(name)) + path
+with zipfile.ZipFile(sys.argv[1], "w") as archive:
+    archive.writestr(info, b"WScript.Echo 1\\n")
+`;
+
 describe("content rules on files made by zip and Python's email package", () => {
   let dir: TempDir;
   const file = (name: string) => dir.file(name);
@@ -69,6 +80,7 @@ describe("content rules on files made by zip and Python's email package", () => 
     run("zip", ["-q", "middle.zip", "inner.zip"], dir.path);
     run("zip", ["-q", "-0", "outer.zip", "middle.zip", "docs.zip"], dir.path);
     run("zip", ["-q", "-fz", "zip64.zip", "docs/readme.txt", "setup.exe"], dir.path);
+    run("python3", ["-c", UNICODE_PATH_ZIP, "unicode-path.zip"], dir.path);
   });
   after(() => dir?.remove());
 
@@ -108,6 +120,20 @@ describe("content rules on files made by zip and Python's email package", () => 
       attachments: [{ file: file("zip64.zip"), name: "zip64.zip", type: "application/zip" }],
     });
     assert.deepEqual(symbols(bytes), ["EXE: executable setup.exe (in zip64.zip): name ends in .exe"]);
+  });
+
+  it("an entry unzip saves under its Unicode Path name is checked under that name", () => {
+    // unzip (and 7-Zip) write invoice.js; the scan looked at invoice.txt only and passed it.
+    const listing = spawnSync("unzip", ["-Z1", file("unicode-path.zip")], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    assert.equal(listing.stdout, "invoice.js\n");
+    const bytes = pythonMessage({
+      subject: "invoice",
+      attachments: [{ file: file("unicode-path.zip"), name: "invoice.zip", type: "application/zip" }],
+    });
+    assert.deepEqual(symbols(bytes), ["EXE: executable invoice.js (in invoice.zip): name ends in .js"]);
   });
 
   it("a zip in a zip in a stored zip, in a message attached to a message with an RFC 2231 name", () => {

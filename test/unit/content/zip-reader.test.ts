@@ -7,7 +7,7 @@ import { looksLikeZip, readZip } from "../../../src/content/zip-reader.ts";
 import { executableMagic } from "../../../src/content/executables.ts";
 import { scanZip } from "../../../src/content/zip-scan.ts";
 import type { ContentFacts } from "../../../src/content/carried-file.ts";
-import { windowsExecutable, zip } from "../../helpers/content-corpus.ts";
+import { unicodePathExtra, windowsExecutable, zip } from "../../helpers/content-corpus.ts";
 
 const facts = (): ContentFacts => ({ files: [], corruptZips: [], skipped: [] });
 
@@ -110,6 +110,22 @@ describe("readZip", () => {
       entries: [{ name: "a.txt", encrypted: false, method: 0, compressedSize: 0xfffffff0, dataStart: 35 }],
       problem: "entry 1 runs past the end",
     });
+  });
+
+  it("gives the names of Unicode Path extra fields too (unzip and 7-Zip save the entry under them)", () => {
+    const bytes = zip([
+      { name: "invoice.txt", data: "WScript.Echo 1", extra: unicodePathExtra("invoice.txt", "invoice.js") },
+      { name: "same.txt", data: "x", extra: unicodePathExtra("same.txt", "same.txt") },
+    ]);
+    const [first, second] = readZip(bytes, 100).entries;
+    assert.deepEqual(first.unicodeNames, ["invoice.js"]);
+    assert.equal(second.unicodeNames, undefined, "the same name: nothing more");
+    const result = facts();
+    scanZip(bytes, "a.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, result);
+    assert.deepEqual(result.files.map((file) => file.name), ["invoice.txt", "invoice.js", "same.txt"]);
+    // From the local headers alone (the directory cut off at zip_max_bytes) as well.
+    const cut = bytes.subarray(0, Buffer.from(bytes).indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])));
+    assert.deepEqual(readZip(cut, 100).entries[0].unicodeNames, ["invoice.js"]);
   });
 
   it("stops at maxEntries", () => {

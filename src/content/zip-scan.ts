@@ -47,7 +47,7 @@ export function scanZip(
   const dataRead = new Set<number>();
   let overlapping = 0;
   for (const entry of listing.entries) {
-    if (entry.name.endsWith("/")) continue; // a directory
+    if (isDirectory(entry)) continue;
     const path = `${name}/${entry.name}`;
     if (entry.dataStart !== undefined && dataRead.has(entry.dataStart)) {
       overlapping++;
@@ -72,6 +72,16 @@ export function scanZip(
     else scanZip(inner, path, depth - 1, budget, facts);
   }
   if (overlapping > 0) facts.corruptZips.push(`${name}: ${overlapping} entries share another entry's data`);
+}
+
+/**
+ * A directory: every name the entry has ends in "/". One whose local header or Unicode Path name is a
+ * file's is extracted as that file (unzip writes `docs/` with Unicode Path `evil.js` as evil.js).
+ */
+function isDirectory(entry: ZipEntry): boolean {
+  return [entry.name, entry.localName ?? "/", ...(entry.unicodeNames ?? [])].every((name) =>
+    name.endsWith("/")
+  );
 }
 
 /**

@@ -128,6 +128,27 @@ describe("readZip", () => {
     assert.deepEqual(readZip(cut, 100).entries[0].unicodeNames, ["invoice.js"]);
   });
 
+  it("a directory entry whose other name is a file's is checked under it", () => {
+    // unzip writes `docs/` with the Unicode Path name evil.js as the file evil.js; streaming extractors
+    // write one whose local header says evil.js as that file.
+    const unicode = zip([{
+      name: "docs/",
+      data: "WScript.Echo 1",
+      extra: unicodePathExtra("docs/", "evil.js"),
+    }]);
+    const local = Buffer.from(zip([{ name: "docs/aa", data: "WScript.Echo 1" }]));
+    local.write("evil.js", 30, "latin1"); // the local header's name; the directory's becomes docs/a/
+    local.write("docs/a/", local.indexOf("docs/aa"), "latin1");
+    for (const bytes of [unicode, local]) {
+      const result = facts();
+      scanZip(bytes, "a.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, result);
+      assert.ok(result.files.some((file) => file.name === "evil.js"), JSON.stringify(result.files));
+    }
+    const plain = facts();
+    scanZip(zip([{ name: "docs/", data: "" }]), "a.zip", 2, { bytesLeft: 1 << 20, maxEntries: 100 }, plain);
+    assert.deepEqual(plain.files, [], "a directory is no file");
+  });
+
   it("stops at maxEntries", () => {
     const bytes = zip(Array.from({ length: 10 }, (_, i) => ({ name: `${i}.txt`, data: "x" })));
     assert.equal(readZip(bytes, 3).entries.length, 3);

@@ -14,7 +14,8 @@ export interface ReceivedSpfInput {
   receiver: string;
 }
 
-// A value longer than this is cut: the whole line stays under RFC 5322's 998 characters.
+// A value longer than this as written (escapes included) is cut: the whole line stays under RFC 5322's
+// 998 characters.
 const MAX_VALUE = 160;
 const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 
@@ -23,11 +24,27 @@ const CONTROL = /[\x00-\x1f\x7f]/;
 // deno-lint-ignore no-control-regex
 const CONTROLS = /[\x00-\x1f\x7f]/g;
 
-/** Control characters out, length bounded: what the network sent must not break the header. */
-function clean(text: string): string {
+/** Control characters out: what the network sent must not break the header. */
+function withoutControls(text: string): string {
   // Tested first: nearly every value is clean, and a replace would copy it anyway.
-  const plain = CONTROL.test(text) ? text.replace(CONTROLS, "?") : text;
-  return plain.length > MAX_VALUE ? `${plain.slice(0, MAX_VALUE)}...` : plain;
+  return CONTROL.test(text) ? text.replace(CONTROLS, "?") : text;
+}
+
+/**
+ * `text` with each character of `specials` escaped by a backslash, at most MAX_VALUE characters as written
+ * (a cut one ends in "..."). The bound counts the escapes: cut before escaping, a value of backslashes or
+ * quotes came out twice as long, and a sender and an SPF problem full of them made a Received-SPF line of
+ * over 998 characters (Exim's smtp transport then fails the message: message_linelength_limit). The cut
+ * falls between characters, never inside an escape or a surrogate pair.
+ */
+function escapedWithin(text: string, specials: RegExp): string {
+  let out = "";
+  for (const char of text) {
+    const piece = specials.test(char) ? `\\${char}` : char;
+    if (out.length + piece.length > MAX_VALUE) return `${out}...`;
+    out += piece;
+  }
+  return out;
 }
 
 /** A key=value pair's value: a dot-atom as it is, anything else as a quoted-string. */
@@ -38,21 +55,22 @@ export function pairValue(text: string): string {
     if (DOT_ATOM.test(text)) return text;
     if (!QUOTED_UNSAFE.test(text)) return `"${text}"`;
   }
-  const value = clean(text);
-  return DOT_ATOM.test(value) ? value : `"${value.replace(QUOTED_SPECIALS, (c) => `\\${c}`)}"`;
+  const value = withoutControls(text);
+  if (value.length <= MAX_VALUE && DOT_ATOM.test(value)) return value;
+  return `"${escapedWithin(value, QUOTED_SPECIAL)}"`;
 }
 // deno-lint-ignore no-control-regex
 const QUOTED_UNSAFE = /[\x00-\x1f\x7f\\"]/;
-const QUOTED_SPECIALS = /[\\"]/g;
+const QUOTED_SPECIAL = /^[\\"]$/;
 
 /** Comment text: parentheses and backslashes would end or escape the comment, so they are quoted. */
 function commentText(text: string): string {
   if (text.length <= MAX_VALUE && !COMMENT_UNSAFE.test(text)) return text;
-  return clean(text).replace(COMMENT_SPECIALS, (c) => `\\${c}`);
+  return escapedWithin(withoutControls(text), COMMENT_SPECIAL);
 }
 // deno-lint-ignore no-control-regex
 const COMMENT_UNSAFE = /[\x00-\x1f\x7f()\\]/;
-const COMMENT_SPECIALS = /[()\\]/g;
+const COMMENT_SPECIAL = /^[()\\]$/;
 
 /**
  * The comment's words around `who` (the domain, or "domain of" the sender): each result's comment is

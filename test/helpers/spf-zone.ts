@@ -30,6 +30,7 @@ mx6        AAAA 2001:db8:6::25
 v4only     A    192.0.2.77
 void       TXT  "v=spf1 a:n1.spf.test a:n2.spf.test a:n3.spf.test ip4:192.0.2.1 -all"
 big        TXT  ${quoted(BIG_RECORD)}
+slashes    TXT  "v=spf1 ${"\\\\".repeat(150)} -all"
 client     A    127.0.0.1
 client     TXT  "v=spf1 a -all"
 `;

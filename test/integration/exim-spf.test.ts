@@ -126,4 +126,24 @@ describe("SPF through a real Exim", () => {
     assert.match(mail, /^Received-SPF: pass .*envelope-from="bob@redir.spf.test"/m);
     assert.match(mail, /\nkept\n/);
   });
+
+  // Exim keeps the escapes of a quoted local part in $sender_address, and the sender's own SPF record
+  // writes the permerror's problem ("unknown mechanism" and the term): 150 backslashes each. Cut to 160
+  // characters before being escaped, each value came out twice as long in Received-SPF: a 1028-character
+  // line, which Exim's smtp transport refuses to relay (message_linelength_limit, 998).
+  it("a sender and a record full of backslashes get a Received-SPF line under 998 characters", async () => {
+    const sender = `"${"\\\\".repeat(75)}"@slashes.spf.test`;
+    const sent = await swaksAsync(exim.port, sender, "user@example.net", "backslashes", "intact");
+    assert.equal(sent.status, 0, sent.output);
+    await waitFor(
+      () => delivered().some((text) => text.includes("Subject: backslashes")),
+      10_000,
+      "delivery",
+    );
+    const mail = delivered().find((text) => text.includes("Subject: backslashes"))!;
+    const spf = mail.match(/^Received-SPF: .*$/m)?.[0] ?? "";
+    assert.match(spf, /^Received-SPF: permerror .* problem="unknown mechanism \\"\\\\/, mail);
+    const longest = Math.max(...mail.split("\n").map((line) => line.length));
+    assert.ok(longest <= 998, `a delivered line of ${longest} characters: ${spf}`);
+  });
 });

@@ -81,6 +81,39 @@ describe("Received-SPF header", () => {
     assert.equal(pairValue("x".repeat(200)), `"${"x".repeat(160)}..."`, "cut, then no longer a dot-atom");
   });
 
+  it("stays one well-formed line under 998 characters when the values are all escapes", () => {
+    // Exim takes a quoted local part of backslashes or quotes (MAIL FROM:<"\\\\…"@x>), a Postfix HELO
+    // name may hold them, and the sender's own SPF record writes the problem ("unknown mechanism …"). Cut
+    // before being escaped, each such value came out twice as long: 1028 characters with Exim's inputs.
+    const pair = String.raw`[a-z-]+=(?:[A-Za-z0-9!#$%&'*+/=?^_\`{|}~.-]+|"(?:[^"\\]|\\.)*");`;
+    const wellFormed = new RegExp(String.raw`^Received-SPF: [a-z]+ \((?:[^()\\]|\\.)*\)(?: ${pair})+$`);
+    const escapes = ["\\", '"', '\\"', "(", ")"];
+    for (const chars of escapes) {
+      const sender = `"${chars.repeat(200)}"@long.spf.test`;
+      const checks = [
+        { result: "permerror" as const, problem: `unknown mechanism "${chars.repeat(200)}"` },
+        { result: "fail" as const, mechanism: `-include:${chars.repeat(200)}` },
+      ];
+      for (const extra of checks) {
+        const check = { domain: "long.spf.test", identity: "mailfrom" as const, ...extra };
+        for (const helo of ["client.example", chars.repeat(200)]) {
+          const input = {
+            check,
+            ip: "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+            sender,
+            helo,
+            receiver: "mx.test.example",
+          };
+          const { text, quoted } = receivedSpf(input);
+          assert.ok(text.length <= 998, `${text.length}: ${text}`);
+          assert.match(text, wellFormed);
+          assert.equal(text, receivedSpfHeaderInFull(input));
+          assert.equal(`"${quoted}"`, quoteValue(text));
+        }
+      }
+    }
+  });
+
   it("the template per check gives the text of the full path, and its quoted form is quoteValue's", () => {
     const senders = [
       "alice@example.org",

@@ -4,6 +4,7 @@ import type { LimitAction, LimitConfig } from "../model/limit.ts";
 import { capacity } from "./rate.ts";
 import { WARNING_FIELD } from "./header-memory.ts";
 import type { ConcernAnswer } from "../model/answer.ts";
+import { startsWithReplyCode, withoutReplyCode } from "../protocols/reply-code.ts";
 
 export type ReplyAction = "accept" | "warn" | "defer" | "reject";
 
@@ -75,7 +76,9 @@ export function renderMessage(outcome: LimitOutcome): string {
   // Values are inserted as they are: a key containing "{count}" or "$&" stays literal.
   let text = parts[0];
   for (let i = 1; i < parts.length; i += 2) text += fill(parts[i] as Placeholder, outcome) + parts[i + 1];
-  return text;
+  // A reply code the template starts with is the postmaster's; one a value put there (the default template
+  // starts with {key}) is the client's, and Exim would answer with it (protocols/reply-code.ts).
+  return startsWithReplyCode(parts[0]) ? text : withoutReplyCode(text, "mailpolicyd: ");
 }
 
 /** True when `a` is the stricter action (reject > defer > warn > alert): it decides over `b`. */

@@ -4,6 +4,7 @@
 import type { Action, ConcernAnswer, ReplyFields } from "../model/answer.ts";
 import { SPF_RESULTS, type SpfPolicy } from "../model/spf.ts";
 import { receivedSpf } from "./received-spf.ts";
+import { withoutReplyCode } from "../protocols/reply-code.ts";
 import type { CachedCheck } from "./result-cache.ts";
 import type { SpfResult } from "./types.ts";
 
@@ -29,7 +30,8 @@ export function spfMessage(check: CachedCheck, ip: string): string {
   const { result, domain } = check;
   if (result === "fail") {
     const text = check.explanation === undefined ? "" : replyText(check.explanation);
-    if (text) return text;
+    // The text is the sender domain's: a leading "421 " would be taken by Exim as the reply's code.
+    if (text) return withoutReplyCode(text, "SPF fail: ");
     return `SPF fail: ${domain} does not designate ${ip} as permitted sender`;
   }
   if (result === "temperror") return `SPF temporary error for ${domain}, try again later`;

@@ -23,6 +23,8 @@ redir      TXT  "v=spf1 redirect=pass.spf.test"
 fail       TXT  "v=spf1 ip4:192.0.2.0/25 -all exp=why.fail.spf.test"
 why.fail   TXT  "%{i} may not send mail for %{d}, see https://spf.test/why"
 plainfail  TXT  "v=spf1 -all"
+codefail   TXT  "v=spf1 -all exp=why.codefail.spf.test"
+why.codefail TXT "421 4.7.0 %{d} is closing"
 soft       TXT  "v=spf1 ~all"
 v6         TXT  "v=spf1 a:v4only.spf.test mx -all"
 v6         MX   10 mx6.spf.test.

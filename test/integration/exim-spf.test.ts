@@ -77,6 +77,16 @@ describe("SPF through a real Exim", () => {
     assert.equal(delivered().length, 0);
   });
 
+  // The exp= text is the sender domain's. Exim takes a message starting with three digits and a space as
+  // the reply's code; one of another class than the deny's 5 it writes to its panic log and cuts off.
+  it("an exp= text that starts with a reply code is said after SPF fail:, not taken as Exim's code", async () => {
+    const sent = await swaksAsync(exim.port, "mallory@codefail.spf.test", "user@example.net", "forged");
+    assert.notEqual(sent.status, 0, sent.output);
+    assert.match(sent.output, /<\*\* 550 SPF fail: 421 4\.7\.0 codefail\.spf\.test is closing/);
+    const panic = dir.file("log/paniclog");
+    assert.ok(!existsSync(panic), existsSync(panic) ? readFileSync(panic, "utf8") : "");
+  });
+
   it("a legitimate sender is delivered with one Received-SPF: pass per message", async () => {
     const sent = await swaksAsync(
       exim.port,

@@ -66,6 +66,28 @@ describe("renderMessage", () => {
     );
   });
 
+  it("never lets a key make the text start with a reply code; the template's own code stays", () => {
+    // Exim takes a `message` starting with three digits and a space as the SMTP reply's code: a recipient
+    // "550 5.1.1 x"@example.net (Exim's $local_part has no quotes) under key = recipient chose the code.
+    const key = "550 5.1.1 no such user@example.net";
+    assert.equal(
+      renderMessage(outcome({ key: [{ kind: "recipient" }] }, { key })),
+      `mailpolicyd: ${key} over limit: 21 messages in 5m (limit 20)`,
+    );
+    assert.equal(
+      renderMessage(outcome({ message: "{count}\t{key}" }, { count: 421 })),
+      "mailpolicyd: 421\tbob@example.org",
+    );
+    assert.equal(
+      renderMessage(outcome({ message: "451 4.7.1 {key} waits" }, { key })),
+      `451 4.7.1 ${key} waits`,
+    );
+    assert.equal(
+      renderMessage(outcome({}, { key: "4500 x@example.org" })),
+      "4500 x@example.org over limit: 21 messages in 5m (limit 20)",
+    );
+  });
+
   it("fills a placeholder used twice, and leaves unknown braces alone", () => {
     assert.equal(renderMessage(outcome({ message: "{count}={count} {nope} {}" })), "21=21 {nope} {}");
   });

@@ -57,6 +57,14 @@ describe("SPF answers", () => {
     assert.ok(!/[\r\n]/.test(long.message!) && long.message!.length <= 303);
   });
 
+  it("fail: an exp= text that starts with a reply code is not one: Exim would answer with that code", () => {
+    const said = (explanation: string) =>
+      spfAnswer({ check: check("fail", { explanation }), policy: POLICY, ...subject }).message;
+    assert.equal(said("421 4.7.0 closing"), "SPF fail: 421 4.7.0 closing");
+    assert.equal(said("250 OK"), "SPF fail: 250 OK");
+    assert.equal(said("2500 hosts may not"), "2500 hosts may not");
+  });
+
   it("temperror: defer with a text that says to try later; any result may be configured otherwise", () => {
     assert.match(
       spfAnswer({ check: check("temperror"), policy: POLICY, ...subject }).message!,

@@ -1,9 +1,10 @@
 // What the policy listener and the control actor both do around their Unix sockets.
-import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import { dirname } from "node:path";
 import type { Logger } from "../log.ts";
 import { groupId } from "../store/account-names.ts";
+import { fileKind } from "../store/regular-file.ts";
 
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -18,11 +19,22 @@ function answers(path: string): Promise<boolean> {
 
 /**
  * Gets `path` ready to listen on: its folder exists, a socket left by a daemon that died is removed, and
- * one that a live process still answers on is refused (a second instance must not steal it).
+ * one that a live process still answers on is refused (a second instance must not steal it). Anything
+ * but a socket there is refused too: a connect to a regular file fails as to a dead socket does, and a
+ * socket path mistyped as the state file, a log or a conffile had that file deleted without a word.
  */
 export async function claimSocketPath(path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
-  if (!existsSync(path)) return;
+  let stats;
+  try {
+    stats = lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  if (!stats.isSocket() && !stats.isSymbolicLink()) {
+    throw new Error(`${path} is ${fileKind(stats)}, not a socket: not removed (check the socket paths)`);
+  }
   if (await answers(path)) throw new Error(`${path} is in use by another process`);
   unlinkSync(path);
 }

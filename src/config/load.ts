@@ -197,8 +197,25 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     const earlier = bound.slice(0, index).find((other) => other.address!.port === listener.address!.port);
     if (earlier) report(listener.line, listener.key, `the same port as ${earlier.name}`);
   });
-  // Likewise one Unix socket per path (the second listener there fails, restarted for good).
+  // Likewise one Unix socket per path (the second listener there fails, restarted for good), and none on
+  // the pidfile's or state file's path, nor these two on one: the pidfile written at start replaced the
+  // state file before the restore read it, and its removal at stop deleted the snapshot just saved, so
+  // every restart lost every count; a socket there is a file a listener will not remove (unix-socket.ts).
   const sockets = [
+    {
+      name: "[daemon] pidfile",
+      key: "daemon.pidfile",
+      section: daemonSection,
+      entry: "pidfile",
+      path: daemonValues.pidfile,
+    },
+    {
+      name: "[daemon] state_file",
+      key: "daemon.state_file",
+      section: daemonSection,
+      entry: "state_file",
+      path: daemonValues.state_file,
+    },
     {
       name: "[daemon] policy_socket",
       key: "daemon.policy_socket",

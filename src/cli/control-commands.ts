@@ -3,7 +3,7 @@
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import { socketPathsFrom } from "../config/socket-paths.ts";
 import { controlRequest, DaemonUnreachable, policyRequest } from "./control-client.ts";
-import { formatSender, formatSenders, formatStatus, type StatusJson } from "./status-format.ts";
+import { formatSender, formatSenders, formatStatus, printable, type StatusJson } from "./status-format.ts";
 import { parseReadsocketRequest } from "../protocols/readsocket.ts";
 import { spfExemption } from "../spf/exemption.ts";
 import { readConfig } from "./config-source.ts";
@@ -60,7 +60,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       const response = await controlRequest(socket, "DELETE", senderPath(key));
       if (response.status !== 200) return fail(response.body);
       const { reset } = response.json<{ reset: number }>(having("reset", Number.isInteger));
-      out(`${key}: counters reset in ${reset} limit(s)`);
+      out(`${printable(key)}: counters reset in ${reset} limit(s)`);
       return 0;
     }
     case "reload": {

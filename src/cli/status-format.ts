@@ -4,6 +4,26 @@ import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 import type { RedisHealth } from "../limits/shared-store.ts";
 
+// Control characters: C0 (tab and line feed too: a cell or line must stay one), DEL, C1 (0x9b is a CSI on
+// many terminals), and the Unicode line and paragraph separators.
+// deno-lint-ignore no-control-regex
+const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
+
+/**
+ * Text that came from mail (a key is a sender, HELO name or login a client sent; subjects, errors) as a
+ * terminal shows it without obeying it: each control character written as \xNN (\uNNNN). Printed as sent,
+ * a local client's request to the Postfix listener put ESC sequences in a key, and `top` then retitled,
+ * cleared or hid the postmaster's terminal; a line feed forged a line of the report.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff
+      ? `\\u${code.toString(16).padStart(4, "0")}`
+      : `\\x${code.toString(16).padStart(2, "0")}`;
+  });
+}
+
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
@@ -20,7 +40,7 @@ export function formatSenders(rows: SenderRow[]): string {
   return table(
     ["KEY", "RULE", "COUNT/LIMIT", "WINDOW", "ACTION", "STATE"],
     rows.map((row) => [
-      row.key,
+      printable(row.key),
       row.rule,
       `${row.count}/${row.limit}`,
       row.window,
@@ -31,7 +51,7 @@ export function formatSenders(rows: SenderRow[]): string {
 }
 
 export function formatSender(key: string, rows: SenderDetail[]): string {
-  const parts = [`${key}`];
+  const parts = [printable(key)];
   for (const row of rows) {
     parts.push(
       `\n  rule ${row.rule}: ${row.count}/${row.limit} per ${row.window} (${row.algorithm}, ` +
@@ -39,10 +59,10 @@ export function formatSender(key: string, rows: SenderDetail[]): string {
       `  window start ${row.windowStart}, last seen ${row.lastSeen}`,
     );
     if (row.subjects.length) {
-      parts.push(`  subjects: ${row.subjects.map(([s, n]) => `${n}× ${s}`).join("; ")}`);
+      parts.push(`  subjects: ${row.subjects.map(([s, n]) => `${n}× ${printable(s)}`).join("; ")}`);
     }
     if (row.clientIps.length) {
-      parts.push(`  client IPs: ${row.clientIps.map(([s, n]) => `${n}× ${s}`).join(", ")}`);
+      parts.push(`  client IPs: ${row.clientIps.map(([s, n]) => `${n}× ${printable(s)}`).join(", ")}`);
     }
   }
   return parts.join("\n");
@@ -84,8 +104,10 @@ interface AlertRow {
 }
 
 const alertLine = (alert: AlertRow) =>
-  `  ${new Date(alert.at).toISOString().replace("T", " ").slice(0, 19)}  ${alert.key}  ${alert.rule}  ` +
-  `${alert.count}/${alert.limit}  ${alert.status}`;
+  `  ${new Date(alert.at).toISOString().replace("T", " ").slice(0, 19)}  ${
+    printable(alert.key)
+  }  ${alert.rule}  ` +
+  `${alert.count}/${alert.limit}  ${printable(alert.status)}`;
 
 function concernLines(concerns: Record<string, ConcernHealth>): string[] {
   const said = Object.entries(concerns).map(([name, health]) =>
@@ -127,7 +149,7 @@ function redisLines(redis: RedisHealth | undefined): string[] {
   }
   return [
     `redis: DOWN since ${stamp(redis.since)} (${
-      redis.lastError ?? "no answer"
+      printable(redis.lastError ?? "no answer")
     }); fallback ${redis.fallback} ` +
     `answered ${redis.fallbackChecks} checks`,
   ];
@@ -161,7 +183,9 @@ export function formatStatus(status: StatusJson): string {
   }
   if (status.alerts.parkedRecent?.length) {
     lines.push("", "PARKED ALERTS (given up, not retried)");
-    for (const alert of status.alerts.parkedRecent) lines.push(`${alertLine(alert)}  ${alert.error ?? ""}`);
+    for (const alert of status.alerts.parkedRecent) {
+      lines.push(`${alertLine(alert)}  ${printable(alert.error ?? "")}`);
+    }
   }
   return lines.join("\n");
 }

@@ -1,0 +1,92 @@
+// What `top`, `show` and `status` print comes from mail: keys, subjects and HELO names a client sent. A
+// local user may send the Postfix listener (loopback TCP) a request whose sender holds terminal escapes
+// (ESC ] 0 ; … BEL retitles the window, ESC [ 2 J clears it, ESC [ 8 m hides what follows) or a line break
+// that forges a line of the report; printed as they are, they reach the postmaster's terminal as commands.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import net from "node:net";
+import { after, before, describe, it } from "node:test";
+import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
+import { mainCommand, ROOT } from "../helpers/runtime.ts";
+import { freePort } from "../helpers/smtp-receiver.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+const SLOW = { timeout: 60_000 };
+const EVIL = "x\x1b]0;owned\x07\x1b[2J\x9b31m@example.org";
+
+function cli(args: string[]) {
+  const [command, ...rest] = mainCommand(args);
+  const result = spawnSync(command, rest, { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** One Postfix policy request, as a local user can send it to the listener; resolves with the answer. */
+function askPostfix(port: number, sender: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let answer = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk) => {
+      answer += chunk;
+      if (answer.endsWith("\n\n")) {
+        socket.end();
+        resolve(answer);
+      }
+    });
+    socket.on("error", reject);
+    socket.write(
+      `request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\nclient_address=192.0.2.9\n` +
+        `sender=${sender}\nrecipient=r@example.net\n\n`,
+    );
+  });
+}
+
+// C0 controls but tab and newline, DEL, and the C1 controls (0x9b is a CSI on many terminals).
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+describe("client commands print what mail sent without its control characters", () => {
+  let dir: TempDir;
+  let daemon: DaemonProcess;
+  let config: string;
+
+  before(async () => {
+    dir = makeTempDir();
+    const port = await freePort();
+    config = writeTestConfig(
+      dir,
+      `[limit outbound]\nkey = sender\ncount = 5\ntime = 1h\n[postfix]\nlisten = 127.0.0.1:${port}\n`,
+    );
+    daemon = await startDaemonProcess(dir, config);
+    await daemon.waitForLog(/info control: listening socket=/);
+    assert.match(await askPostfix(port, EVIL), /^action=/);
+  }, SLOW);
+
+  after(async () => {
+    await daemon?.stop();
+    dir?.remove();
+  });
+
+  it(
+    "top, status, show and reset: no control character reaches the terminal, the key stays recognisable",
+    SLOW,
+    () => {
+      const top = cli(["top", "--config", config]);
+      assert.equal(top.status, 0, top.stderr);
+      assert.match(top.stdout, /owned/, top.stdout);
+      assert.doesNotMatch(top.stdout, CONTROL, JSON.stringify(top.stdout));
+      const status = cli(["status", "--config", config]);
+      assert.equal(status.status, 0, status.stderr);
+      assert.doesNotMatch(status.stdout, CONTROL, JSON.stringify(status.stdout));
+      // The key as stored, from the JSON (which escapes what it must), as a postmaster would type it.
+      const [{ key }] = JSON.parse(cli(["top", "--json", "--config", config]).stdout);
+      const show = cli(["show", key, "--config", config]);
+      assert.equal(show.status, 0, show.stderr);
+      assert.match(show.stdout, /^x\\x1b\]0;owned\\x07/, show.stdout);
+      assert.doesNotMatch(show.stdout, CONTROL, JSON.stringify(show.stdout));
+      const reset = cli(["reset", key, "--config", config]);
+      assert.equal(reset.status, 0, reset.stderr);
+      assert.doesNotMatch(reset.stdout, CONTROL, JSON.stringify(reset.stdout));
+    },
+  );
+});

@@ -61,6 +61,12 @@ export interface CountersInput {
 
 const TICK_MS = 1000;
 
+/** Whether a limit of both configs counts under another key in `next`. */
+function keyChanged(current: Config, next: Config): boolean {
+  const keys = new Map(current.limits.map((limit) => [limit.name, limit.keyText]));
+  return next.limits.some((limit) => keys.has(limit.name) && keys.get(limit.name) !== limit.keyText);
+}
+
 export function startCounters(
   { input, system, fail }: ActorScope<CountersInput>,
 ): ActorBehaviour<CountersEvent> {
@@ -204,6 +210,9 @@ export function startCounters(
         case "config":
           // A new state_file gets its snapshot at once; the journal follows it from its next write.
           if (event.config.daemon.stateFile !== config.daemon.stateFile) state.saveSoon();
+          // A limit whose key changed drops its counters (limits/memory-store.ts): a snapshot soon, or a
+          // restart replays the journal's records of the old keys into the limit.
+          if (keyChanged(config, event.config)) state.saveSoon();
           useConfig(event.config);
           outbox.bound(config.alertQueue.outboxMax);
           state.changed();

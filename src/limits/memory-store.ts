@@ -225,7 +225,25 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   return {
     configure(limits, keys) {
       maxKeys = keys;
-      for (const limit of limits) tableFor(limit);
+      for (const limit of limits) {
+        // A limit that now counts under another key (a reload): its counters were counted under the old
+        // one, and the same string under the new one is someone else. Kept, key = sender changed to
+        // recipient made a user's sending count the mail sent to her, deferred at once. It counts afresh;
+        // a change of count, time or algorithm keeps the counts (policy/rate.ts reads them anew).
+        const table = tables.get(limit.name);
+        if (table !== undefined && table.limit.keyText !== limit.keyText) {
+          options.log.warn("counters", "limit key changed: its counters start afresh", {
+            rule: limit.name,
+            from: table.limit.keyText,
+            to: limit.keyText,
+            dropped: table.counters.size,
+          });
+          tables.delete(limit.name);
+          version++;
+          changed();
+        }
+        tableFor(limit);
+      }
       for (const name of [...tables.keys()]) {
         if (limits.some((limit) => limit.name === name)) continue;
         tables.delete(name);

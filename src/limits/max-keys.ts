@@ -30,6 +30,11 @@ export interface KeyRoom {
    * nothing yet). False when none may go: the new key is then counted under OVERFLOW_KEY.
    */
   makeRoom(table: RoomTable, at: number): boolean;
+  /**
+   * Forgets one key that may give way, of the largest limit that has one: max_keys was lowered below the
+   * keys held. False when none may go.
+   */
+  shed(at: number): boolean;
   /** Logs the end of incidents quiet for a minute (called every tick). */
   endQuietIncidents(at: number): void;
 }
@@ -64,25 +69,34 @@ export function createKeyRoom(
     }
   };
 
+  /** Forgets a key of `from` that may give way; false when none of those looked at may. */
+  const evictFrom = (from: RoomTable, at: number): boolean => {
+    const limit = from.limit;
+    const victim = chooseVictim(
+      from.counters,
+      from.cursor,
+      (counter) => counter.alert === ALERT_NONE && currentLevel(counter, limit, at) < capacity(limit),
+    );
+    if (victim === undefined) return false;
+    from.counters.delete(victim);
+    from.forgot();
+    noteIncident(from, at, "evicted");
+    return true;
+  };
+
   return {
     makeRoom(table, at) {
       let largest = table;
       for (const other of tables()) if (other.counters.size > largest.counters.size) largest = other;
       for (const from of largest === table ? [table] : [table, largest]) {
-        const limit = from.limit;
-        const victim = chooseVictim(
-          from.counters,
-          from.cursor,
-          (counter) => counter.alert === ALERT_NONE && currentLevel(counter, limit, at) < capacity(limit),
-        );
-        if (victim === undefined) continue;
-        from.counters.delete(victim);
-        from.forgot();
-        noteIncident(from, at, "evicted");
-        return true;
+        if (evictFrom(from, at)) return true;
       }
       noteIncident(table, at, "overflowed");
       return false;
+    },
+    shed(at) {
+      const bySize = [...tables()].sort((a, b) => b.counters.size - a.counters.size);
+      return bySize.some((table) => table.counters.size > 0 && evictFrom(table, at));
     },
     endQuietIncidents(at) {
       for (const table of tables()) {

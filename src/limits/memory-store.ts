@@ -39,6 +39,9 @@ const TICK_MS = 1000;
 // the answers' p99 (docs/decisions.md, "The good client's p99 in a flood").
 const COMPACT_BUDGET = 50_000;
 const COMPACT_SLICE = 4_000;
+// Keys forgotten between two turns of the event loop when max_keys was lowered: each looks at 16 or more
+// candidates (store/eviction.ts), ~1-2 ms a slice.
+const SHED_SLICE = 2_000;
 
 interface LimitTable extends RoomTable {
   wheel: TimerWheel<string>;
@@ -215,6 +218,27 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     if (compacting) setImmediate(guarded(() => compactSome(budget - COMPACT_SLICE)));
   };
 
+  // max_keys lowered by a reload below the keys held: the keys that may give way go, SHED_SLICE between two
+  // turns of the event loop, down to the new bound. Left to new keys, each would only have taken an old
+  // one's place, and the memory the postmaster lowered max_keys for stayed taken until the windows ended.
+  let shedding = false;
+  const shedSome = () => {
+    const at = now();
+    let excess = keyCount() - maxKeys;
+    for (let n = 0; excess > 0 && n < SHED_SLICE; n++, excess--) {
+      if (!room.shed(at)) excess = 0; // none may go now: the next tick tries again
+    }
+    version++;
+    changed();
+    shedding = excess > 0 && !closed;
+    if (shedding) setImmediate(guarded(shedSome));
+  };
+  const shedIfOver = () => {
+    if (shedding || closed || keyCount() <= maxKeys) return;
+    shedding = true;
+    setImmediate(guarded(shedSome));
+  };
+
   const topSenders = createTopSenders({
     tables: () => tables.values(),
     now,
@@ -249,6 +273,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
         tables.delete(name);
         version++; // probes held on it find it gone at commit
       }
+      shedIfOver();
     },
 
     check(batch: ProbeBatch, done: BatchDone) {
@@ -297,6 +322,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
 
     expire(at) {
       if (!compacting) compactSome(COMPACT_BUDGET);
+      shedIfOver(); // keys that could not go at the reload (over their limit then) may now
       room.endQuietIncidents(at);
       for (const table of tables.values()) {
         for (const key of table.wheel.advance(at)) {

@@ -73,10 +73,10 @@ Then run update-exim4.conf and reload Exim.
   "postfix-snippet": `Usage: mailpolicyd postfix-snippet [--listen HOST:PORT] [--config FILE] [--fail-closed]
 
 Prints the lines for /etc/postfix/main.cf that make Postfix ask mailpolicyd's [postfix] listener at
-each RCPT TO (smtpd_recipient_restrictions, after the relay check) and once the message is received
-(smtpd_end_of_data_restrictions), each check with its own timeout (a second above [limits] and
-[spf] timeout, at least 3 s) and max_idle from [postfix] idle_timeout (whole seconds). Then run
-'postfix reload'.
+each RCPT TO (smtpd_recipient_restrictions, after the relay check and reject_unlisted_recipient)
+and once the message is received (smtpd_end_of_data_restrictions), each check with its own
+timeout (a second above [limits] and [spf] timeout, at least 3 s) and max_idle from [postfix]
+idle_timeout (whole seconds). Then run 'postfix reload'.
 The address is --listen, or [postfix] listen (else its socket) from --config FILE (default
 ${DEFAULT_CONFIG_FILE}; without a [postfix] section ${POSTFIX_SECTION.listen.default}, with a warning).
 Mail goes on when mailpolicyd does not answer (default_action=DUNNO, fail-open); the lines say how

@@ -34,8 +34,13 @@ describe("mailpolicyd postfix-snippet", () => {
         "    check_policy_service { inet:127.0.0.1:10099, timeout=3s, max_idle=300s, default_action=DUNNO }",
       ),
     );
-    assert.match(result.stdout, /^smtpd_recipient_restrictions =$/m);
-    assert.match(result.stdout, /^smtpd_end_of_data_restrictions =$/m);
+    // Unknown recipients are refused before the check, not counted by it (postfix-unknown-recipient.test.ts);
+    // at the end of the message there is no recipient to look up.
+    assert.match(
+      result.stdout,
+      /^smtpd_recipient_restrictions =\n {4}reject_unlisted_recipient,\n {4}check_policy_service /m,
+    );
+    assert.match(result.stdout, /^smtpd_end_of_data_restrictions =\n {4}check_policy_service /m);
     // The timeout and max_idle are the check's own: as smtpd_policy_service_* parameters they would apply
     // to every other policy service of the Postfix too (a postgrey's 100 s timeout cut to 3 s).
     assert.doesNotMatch(result.stdout, /^smtpd_policy_service_/m);

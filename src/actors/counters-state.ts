@@ -66,7 +66,13 @@ export function createCountersState(options: CountersStateOptions): CountersStat
     1,
     (error) =>
       log.error("counters", "cannot write the state journal", { file: stateFile(), error: error.message }),
+    (failedWrites) =>
+      log.info("counters", "state journal written again", { file: stateFile(), failed_writes: failedWrites }),
   );
+  // Snapshots that failed since the last one written: one incident, logged when it begins (an error) and
+  // when it ends. A full disk fails a save every state_interval, and a line each time said nothing new, and
+  // nothing said when the disk had room again.
+  let failedSaves = 0;
 
   // The restore runs in slices while the daemon answers (actors/state-restore.ts); no snapshot until it
   // is done, or the snapshot would miss what is not restored yet.
@@ -260,6 +266,10 @@ export function createCountersState(options: CountersStateOptions): CountersStat
           const superseded = moved || soonAsked !== soonThen;
           if (!superseded) earliestSave = nextSaveAt(ended, ended - began);
           if (!written) return;
+          if (failedSaves > 0) {
+            log.info("counters", "state file written again", { file: path, failed_saves: failedSaves });
+            failedSaves = 0;
+          }
           if (!moved) {
             journal.dropBefore(journalFrom);
             snapshotBytes = superseded ? undefined : bytes;
@@ -281,11 +291,12 @@ export function createCountersState(options: CountersStateOptions): CountersStat
           // from the answers a large share of the time.
           const ended = performance.now();
           earliestSave = nextSaveAt(ended, ended - began);
-          log.error("counters", "cannot write state file", {
-            file: path,
-            error: (error as Error).message,
-            ms: Math.round(ended - began),
-          });
+          const fields = { file: path, error: (error as Error).message, ms: Math.round(ended - began) };
+          if (failedSaves++ === 0) log.error("counters", "cannot write state file", fields);
+          else {log.debug("counters", "state file still not written", {
+              ...fields,
+              failed_saves: failedSaves,
+            });}
         })
         .finally(() => saving = false);
     },

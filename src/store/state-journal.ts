@@ -98,6 +98,7 @@ export function createJournal(
   stateFile: string | (() => string),
   firstGeneration: number,
   onError: (error: Error) => void,
+  onRecovered: (failedWrites: number) => void = () => {},
 ): Journal {
   const stateFileNow = typeof stateFile === "string" ? () => stateFile : stateFile;
   let generation = firstGeneration;
@@ -107,6 +108,7 @@ export function createJournal(
   let held = false;
   let failing = false;
   let failures = 0;
+  let failuresAtStart = 0; // `failures` when the current run of them began
   let bytesWritten = 0;
   // A counter is written when it is touched, while the request that touched it has it in the CPU's cache:
   // written 200 ms later, from a table of 1e5 keys, each row cost ~650 ns in cache misses (the counter,
@@ -280,6 +282,7 @@ export function createJournal(
       before = fstatSync(fd).size;
       for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset);
       bytesWritten += bytes.length;
+      if (failing) onRecovered(failures - failuresAtStart);
       failing = false;
     } catch (error) {
       // A full disk takes part of a write before the rest fails: a record cut off there, with the records
@@ -289,8 +292,12 @@ export function createJournal(
           ftruncateSync(fd, before);
         } catch { /* the restore leaves out a last record cut short */ }
       }
-      // Logged once per run of failures; what was lost is still in memory for the next snapshot.
-      if (!failing) onError(error as Error);
+      // Logged once per run of failures, and its end (onRecovered); what was lost is still in memory for
+      // the next snapshot.
+      if (!failing) {
+        onError(error as Error);
+        failuresAtStart = failures;
+      }
       failing = true;
       failures++;
     } finally {

@@ -100,6 +100,10 @@ describe("counters state", () => {
     state.journal.touched("thresholds", "later@example.org", makeCounter(NOW, 1, NOW, 0));
     state.journal.flush();
     assert.equal(state.journal.failing, false);
+    assert.ok(
+      lines.some((line) => /state journal written again .*failed_writes=1/.test(line)),
+      "its end said",
+    );
     state.changed();
     const saved = await saveWithin5s();
     assert.equal(saved.length, 1, "the records lost are only in memory: a snapshot must keep them");
@@ -118,7 +122,10 @@ describe("counters state", () => {
       state.journal.touched("thresholds", `sender${i}@example.org`, makeCounter(NOW, 4, NOW, 0));
     }
     state.journal.flush();
-    const failed = () => lines.splice(0).filter((line) => /cannot write state file/.test(line)).length;
+    // The first failure is an error, the others of the incident debug lines: each failed save is one line.
+    const failed = () =>
+      lines.splice(0).filter((line) => /cannot write state file|state file still not written/.test(line))
+        .length;
     /** One failing save, from its start to its failure; the first warms the code up. */
     const oneFailure = async () => {
       await pause(1000); // past any pacing of the save before
@@ -149,6 +156,35 @@ describe("counters state", () => {
     );
     assert.ok(failures >= 1, "the saves went on failing");
     rmdirSync(dir.file("state.json"));
+    state.stop("test");
+  });
+
+  it("says a run of failing saves once, as an error, and its end", async () => {
+    const dir = fresh();
+    const { state, lines, saveWithin5s } = await savedState(dir.path);
+    rmSync(dir.file("state.json"));
+    mkdirSync(dir.file("state.json")); // each save now fails at its rename, as on a full disk
+    // A journal of more than half the snapshot since it: a snapshot is due at every ask.
+    for (let i = 0; i < 3000; i++) {
+      state.journal.touched("thresholds", `sender${i}@example.org`, makeCounter(NOW, 4, NOW, 0));
+    }
+    state.journal.flush();
+    const count = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).length;
+    const failures = () => count(/cannot write state file|state file still not written/);
+    for (let failed = 1; failed <= 3; failed++) {
+      await pause(1000); // past the pacing of the save before
+      state.changed();
+      state.saveInBackground();
+      for (let i = 0; i < 500 && failures() < failed; i++) await pause(10);
+      assert.equal(failures(), failed, `save ${failed} failed`);
+    }
+    assert.equal(count(/error counters: cannot write state file/), 1, "one error for the incident");
+    assert.equal(count(/state file still not written .*failed_saves=3/), 1);
+    rmdirSync(dir.file("state.json")); // room again
+    await pause(1000);
+    state.changed();
+    assert.equal((await saveWithin5s()).length, 1);
+    assert.equal(count(/info counters: state file written again .*failed_saves=3/), 1, lines.join("\n"));
     state.stop("test");
   });
 

@@ -23,8 +23,20 @@ export interface CountersStateOptions {
   restored?: () => void;
 }
 
+/** Whether the counters reach the disk: `status` and /metrics show it (a full disk loses them at a restart). */
+export interface StateWrites {
+  /** A save or a journal write failed, and none of that kind has been written since. */
+  failing: boolean;
+  /** While failing: when it began (epoch ms), the saves failed since, the last error. */
+  since?: number;
+  failedSaves: number;
+  error?: string;
+}
+
 export interface CountersState {
   readonly journal: Journal;
+  /** How the last saves and journal writes went. */
+  writes(): StateWrites;
   /** Binds the store and outbox (made with this journal) and starts the restore. */
   start(store: MemoryStore, outbox: AlertOutbox): void;
   /** Something changed that the next snapshot must hold. */
@@ -59,20 +71,29 @@ export function createCountersState(options: CountersStateOptions): CountersStat
   let failuresCovered = 0;
   let soonAsked = 0; // saveSoon calls: one during a save is not undone by that save's end
 
+  // Snapshots that failed since the last one written: one incident, logged when it begins (an error) and
+  // when it ends. A full disk fails a save every state_interval, and a line each time said nothing new, and
+  // nothing said when the disk had room again.
+  let failedSaves = 0;
+  let savesFailingSince: number | undefined;
+  let journalFailingSince: number | undefined;
+  let lastWriteError: string | undefined;
+
   // Counter changes between snapshots (store/state-journal.ts); the request path only notes what it
   // touched, and a timer writes it every FLUSH_MS.
   const journal = createJournal(
     stateFile,
     1,
-    (error) =>
-      log.error("counters", "cannot write the state journal", { file: stateFile(), error: error.message }),
-    (failedWrites) =>
-      log.info("counters", "state journal written again", { file: stateFile(), failed_writes: failedWrites }),
+    (error) => {
+      journalFailingSince = now();
+      lastWriteError = error.message;
+      log.error("counters", "cannot write the state journal", { file: stateFile(), error: error.message });
+    },
+    (failedWrites) => {
+      journalFailingSince = undefined;
+      log.info("counters", "state journal written again", { file: stateFile(), failed_writes: failedWrites });
+    },
   );
-  // Snapshots that failed since the last one written: one incident, logged when it begins (an error) and
-  // when it ends. A full disk fails a save every state_interval, and a line each time said nothing new, and
-  // nothing said when the disk had room again.
-  let failedSaves = 0;
 
   // The restore runs in slices while the daemon answers (actors/state-restore.ts); no snapshot until it
   // is done, or the snapshot would miss what is not restored yet.
@@ -195,6 +216,13 @@ export function createCountersState(options: CountersStateOptions): CountersStat
   return {
     journal,
 
+    writes() {
+      const since = Math.min(savesFailingSince ?? Infinity, journalFailingSince ?? Infinity);
+      return since === Infinity
+        ? { failing: false, failedSaves: 0 }
+        : { failing: true, since, failedSaves, error: lastWriteError };
+    },
+
     start(theStore, theOutbox) {
       store = theStore;
       outbox = theOutbox;
@@ -269,6 +297,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
           if (failedSaves > 0) {
             log.info("counters", "state file written again", { file: path, failed_saves: failedSaves });
             failedSaves = 0;
+            savesFailingSince = undefined;
           }
           if (!moved) {
             journal.dropBefore(journalFrom);
@@ -292,6 +321,8 @@ export function createCountersState(options: CountersStateOptions): CountersStat
           const ended = performance.now();
           earliestSave = nextSaveAt(ended, ended - began);
           const fields = { file: path, error: (error as Error).message, ms: Math.round(ended - began) };
+          lastWriteError = fields.error;
+          savesFailingSince ??= now();
           if (failedSaves++ === 0) log.error("counters", "cannot write state file", fields);
           else {log.debug("counters", "state file still not written", {
               ...fields,

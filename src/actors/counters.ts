@@ -21,7 +21,7 @@ import { createMemoryStore } from "../limits/memory-store.ts";
 import { createCountersRedis } from "./counters-redis.ts";
 import { type ActorBehaviour, type ActorScope, defineActor, liveActor } from "./actor.ts";
 import { createAlertOutbox } from "./alert-outbox.ts";
-import { createCountersState } from "./counters-state.ts";
+import { createCountersState, type StateWrites } from "./counters-state.ts";
 import { timerDelay } from "./timer-delay.ts";
 
 export type { LimitsCheck };
@@ -44,6 +44,8 @@ export type CountersEvent =
   | { type: "reset"; key: string; reply: (removed: number | null) => void };
 
 export interface CountersStats {
+  /** Whether the state file and journal are written (a full disk): status and /metrics. */
+  stateWrites?: StateWrites;
   trackedKeys: number;
   perRule: Record<string, number>;
   pendingAlerts: number;
@@ -218,7 +220,7 @@ export function startCounters(
           state.changed();
           return;
         case "stats":
-          return event.reply({ ...local.stats(), pendingAlerts: outbox.size });
+          return event.reply({ ...local.stats(), pendingAlerts: outbox.size, stateWrites: state.writes() });
         case "senders":
           return store.top(event.top, event.rule, event.reply);
         case "sender":

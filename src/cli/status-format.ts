@@ -3,6 +3,7 @@
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 import type { RedisHealth } from "../limits/shared-store.ts";
+import type { StateWrites } from "../actors/counters-state.ts";
 
 // Control characters: C0 (tab and line feed too: a cell or line must stay one), DEL, C1 (0x9b is a CSI on
 // many terminals), and the Unicode line and paragraph separators.
@@ -83,6 +84,7 @@ export interface StatusJson {
   redis?: RedisHealth;
   trackedKeys: number | null;
   pendingAlerts: number | null;
+  stateWrites?: StateWrites; // optional: a daemon older than the client does not report it
   alerts: {
     sent: number;
     failed: number;
@@ -133,6 +135,16 @@ function trackedKeys(status: StatusJson): string {
     : `${here} on this host, the shared ones in Redis (top, show)`;
 }
 
+/** A line only while the counters cannot reach the disk: what a restart would then lose. */
+function stateLines(writes: StateWrites | undefined): string[] {
+  if (!writes?.failing) return [];
+  const saves = writes.failedSaves === 1 ? "1 save" : `${writes.failedSaves} saves`;
+  return [
+    `state file: NOT WRITTEN since ${stamp(writes.since!)} (${printable(writes.error ?? "?")}; ${saves} ` +
+    `failed): counts since then are in memory only, lost at a restart`,
+  ];
+}
+
 /** The 3 a.m. line about Redis: up, or since when the fallback answers. */
 function redisLines(redis: RedisHealth | undefined): string[] {
   if (redis === undefined) return [];
@@ -165,6 +177,7 @@ export function formatStatus(status: StatusJson): string {
     }; restarts: ${restarts}`,
     ...concernLines(status.concerns ?? {}),
     ...redisLines(status.redis),
+    ...stateLines(status.stateWrites),
     `requests: ${status.requests.total}${actions ? ` (${actions})` : ""}; ` +
     `${status.rates.lastMinute.toFixed(1)}/min last minute, ${
       status.rates.last5Minutes.toFixed(1)

@@ -110,6 +110,7 @@ export function createControlApp(deps: ControlDeps): Hono {
       rates: { lastMinute: requestRate(metrics, 1, now()), last5Minutes: requestRate(metrics, 5, now()) },
       trackedKeys: stats?.trackedKeys ?? null,
       pendingAlerts: stats?.pendingAlerts ?? null,
+      stateWrites: stats?.stateWrites,
       alerts: {
         sent: metrics.alertsSent,
         failed: metrics.alertsFailed,
@@ -188,6 +189,7 @@ export function createControlApp(deps: ControlDeps): Hono {
       now: now(),
       trackedKeys: (stats as CountersStats | undefined)?.perRule ?? {},
       pendingAlerts: (stats as CountersStats | undefined)?.pendingAlerts,
+      stateWriteFailing: (stats as CountersStats | undefined)?.stateWrites?.failing,
       actorsUp: Object.fromEntries(
         Object.entries(states).map(([actor, state]) => [actor, state === "active"]),
       ),

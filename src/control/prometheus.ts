@@ -10,6 +10,7 @@ export interface PrometheusExtras {
   now: number;
   trackedKeys: Record<string, number>; // per rule
   pendingAlerts?: number; // undefined: the counters actor did not answer
+  stateWriteFailing?: boolean; // likewise
   actorsUp: Record<string, boolean>;
   actorRestarts: Record<string, number>;
   concerns: Record<string, ConcernHealth>;
@@ -77,6 +78,14 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
   if (extras.pendingAlerts !== undefined) {
     family("alerts_pending", "gauge", "Alerts in the outbox, not yet delivered.");
     out.push(`mailpolicyd_alerts_pending ${extras.pendingAlerts}`);
+  }
+  if (extras.stateWriteFailing !== undefined) {
+    family(
+      "state_write_failing",
+      "gauge",
+      "1 while the state file or its journal cannot be written: counts since then are lost at a restart.",
+    );
+    out.push(`mailpolicyd_state_write_failing ${extras.stateWriteFailing ? 1 : 0}`);
   }
 
   family("actor_up", "gauge", "1 when the actor is running.");

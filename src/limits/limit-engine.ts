@@ -9,7 +9,7 @@
 import type { LimitConfig } from "../model/limit.ts";
 import { isExempt, limitKey, requestCost } from "../policy/limit-key.ts";
 import { isOwnAlert, type OwnAlertMail } from "../policy/own-alert.ts";
-import { wholeCount } from "../policy/rate.ts";
+import { capacity, wholeCount } from "../policy/rate.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import {
   type LimitOutcome,
@@ -73,6 +73,15 @@ interface RequestBatch extends ProbeBatch {
   checkReply: ((check: LimitsCheck) => void) | undefined;
   /** The request's own verdict refuses (for a held check committed without a final verdict). */
   refused: boolean;
+  /** A held check's reservations in `pending`. */
+  reserved: Reservation[] | undefined;
+}
+
+/** What a held check will count under one limit and key, if let through; `instance`: its message's. */
+interface Reservation {
+  id: string;
+  charge: number;
+  instance: string | undefined;
 }
 
 // Batches done with are kept for the next request: the memory store answers at once, so `hit` takes
@@ -94,6 +103,64 @@ export function createLimitEngine(
   let holdMs = HOLD_MS;
   const spare: RequestBatch[] = [];
   let lastOver: Verdict | undefined; // the latest answer for a limit that was over
+  // What the checks held for their commit (the policy engine's two passes: SPF still looking a record up)
+  // will count if let through, by limit and key. A check made meanwhile counts them in: measured without
+  // them, concurrent sessions of one client were each checked against the level before the others' commits,
+  // and all let through (three messages through a limit of two: exim-overlapping-checks.test.ts).
+  const pending = new Map<string, Reservation[]>();
+  const pendingId = (probe: Probe) => `${probe.limit.name}\n${probe.key}`;
+
+  /**
+   * The held checks' charges added to each probe's level (and `over` judged on it), before deciding. A
+   * held recipient of the probe's own message (per = message) is that message: counted once, in `charge`.
+   */
+  const withPending = (batch: RequestBatch) => {
+    if (pending.size === 0) return;
+    for (let i = 0; i < batch.size; i++) {
+      const probe = batch.probes[i];
+      const reservations = pending.get(pendingId(probe));
+      if (reservations === undefined) continue;
+      let charges = 0;
+      for (const held of reservations) {
+        if (held.instance === undefined || held.instance !== probe.instance) charges += held.charge;
+      }
+      if (charges === 0) continue;
+      probe.level += charges;
+      probe.over = probe.level > capacity(probe.limit);
+    }
+  };
+
+  const hasPending = (batch: RequestBatch): boolean => {
+    if (pending.size === 0) return false;
+    for (let i = 0; i < batch.size; i++) if (pending.has(pendingId(batch.probes[i]))) return true;
+    return false;
+  };
+
+  /** A held check reserves what it counts on its own verdict (a leaky limit refused by it: nothing). */
+  const reserve = (batch: RequestBatch) => {
+    for (let i = 0; i < batch.size; i++) {
+      const probe = batch.probes[i];
+      if (probe.charge === 0 || !countsOnVerdict(probe, batch.refused)) continue;
+      const reservation = { id: pendingId(probe), charge: probe.charge, instance: probe.instance };
+      const reservations = pending.get(reservation.id);
+      if (reservations === undefined) pending.set(reservation.id, [reservation]);
+      else reservations.push(reservation);
+      (batch.reserved ??= []).push(reservation);
+    }
+  };
+
+  const release = (batch: RequestBatch) => {
+    const reserved = batch.reserved;
+    if (reserved === undefined) return;
+    batch.reserved = undefined;
+    for (const reservation of reserved) {
+      const reservations = pending.get(reservation.id);
+      if (reservations === undefined) continue;
+      const at = reservations.indexOf(reservation);
+      if (at >= 0) reservations.splice(at, 1);
+      if (reservations.length === 0) pending.delete(reservation.id);
+    }
+  };
 
   const takeBatch = (): RequestBatch =>
     spare.pop() ?? {
@@ -102,6 +169,7 @@ export function createLimitEngine(
       hitReply: undefined,
       checkReply: undefined,
       refused: false,
+      reserved: undefined,
     };
 
   const giveBack = (batch: RequestBatch) => {
@@ -110,6 +178,7 @@ export function createLimitEngine(
     batch.request = undefined;
     batch.hitReply = undefined;
     batch.checkReply = undefined;
+    batch.reserved = undefined;
     if (spare.length < SPARE_BATCHES) spare.push(batch);
   };
 
@@ -174,6 +243,7 @@ export function createLimitEngine(
   };
 
   const commitBatch = (batch: RequestBatch, refused: boolean, at: number) => {
+    release(batch);
     for (let i = 0; i < batch.size; i++) batch.probes[i].counted = countsOnVerdict(batch.probes[i], refused);
     noteSightings(batch);
     store.commit(batch, at, committed);
@@ -208,6 +278,7 @@ export function createLimitEngine(
     const checked = batch as RequestBatch;
     const reply = checked.hitReply!;
     if (checked.failed) return failedCheck(checked, reply);
+    withPending(checked);
     const verdict = decide(checked);
     commitBatch(checked, checked.refused, checked.at);
     reply(verdict);
@@ -248,7 +319,9 @@ export function createLimitEngine(
     const checked = batch as RequestBatch;
     const reply = checked.checkReply!;
     if (checked.failed) return failedCheck(checked, () => reply(FAILED));
+    withPending(checked);
     const verdict = decide(checked);
+    reserve(checked);
     reply({ verdict, ticket: held.hold(checked) });
   }
 
@@ -281,7 +354,8 @@ export function createLimitEngine(
       const batch = batchFor(request);
       if (batch === undefined) return reply(ACCEPT);
       batch.hitReply = reply;
-      if (store.checkAndCommit === undefined) return store.check(batch, hitChecked);
+      // A key with held checks is measured with them (withPending), which one atomic step cannot.
+      if (store.checkAndCommit === undefined || hasPending(batch)) return store.check(batch, hitChecked);
       noteSightings(batch);
       if (store.answersAhead?.(batch)) {
         store.checkAndCommit(batch, aheadCommitted);

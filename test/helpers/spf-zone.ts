@@ -44,10 +44,14 @@ export async function startSpfNsd(): Promise<Nsd> {
   });
 }
 
-/** A relay to `target` on one port, UDP and TCP; while `down` it drops every query, as a server that never answers. */
+/**
+ * A relay to `target` on one port, UDP and TCP; while `down` it drops every query, as a server that never
+ * answers; `delayMs` holds each UDP query that long first, as a slow resolver does.
+ */
 export interface DnsRelay {
   port: number;
   down: boolean;
+  delayMs: number;
   dropped: number;
   close(): void;
 }
@@ -91,6 +95,7 @@ export async function startDnsRelay(target: number): Promise<DnsRelay> {
   const relay: DnsRelay = {
     port: udp.address().port,
     down: false,
+    delayMs: 0,
     dropped: 0,
     close() {
       udp.close();
@@ -106,8 +111,10 @@ export async function startDnsRelay(target: number): Promise<DnsRelay> {
       udp.send(answer, from.port, from.address);
       close();
     });
-    upstream.send(query, target, "127.0.0.1");
-    setTimeout(close, 2000);
+    const send = () => upstream.send(query, target, "127.0.0.1");
+    if (relay.delayMs > 0) setTimeout(send, relay.delayMs);
+    else send();
+    setTimeout(close, 2000 + relay.delayMs);
   });
   return relay;
 }

@@ -213,13 +213,16 @@ describe("Redis store: Redis killed, hung, restarted", () => {
         host.engine.check(request("late@x.org"), resolve)
       );
       server.pause();
-      await new Promise((resolve) => host.engine.hit(request("late@x.org"), resolve));
+      // Another key: a hit of late@x.org, whose check is held, would be a check and a commit (the held
+      // check's reservation is added to its level: limit-engine.ts), not the one-script hit.
+      await new Promise((resolve) => host.engine.hit(request("late2@x.org"), resolve));
       host.engine.commit(held.ticket, false);
       assert.deepEqual(await unavailableCount(host, 2), ["hit", "commit"]);
       await new Promise((done) => setTimeout(done, 300)); // past the deadline: the failures took 500 ms
       server.resume();
       await host.settle();
       assert.equal((await host.show("late@x.org"))[0].count, 1, "neither queued call counted");
+      assert.deepEqual(await host.show("late2@x.org"), [], "nor the hit");
       // Redis's answer to them was an error naming the reason (nobody waits for it any more).
       const sha = createHash("sha1").update(CHECK_SCRIPT).digest("hex");
       const reply = await host.client.evalsha(sha, 0, "", 0, "", 0, "", 1) // deadline: 1 ms after 1970

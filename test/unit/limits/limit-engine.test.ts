@@ -236,13 +236,58 @@ describe("limit engine: a commit after other requests", () => {
     );
     const first = check("a@x.org");
     const second = check("a@x.org");
-    assert.equal(second.verdict!.over, false, "at check both were under the limit");
+    assert.equal(first.verdict!.over, false);
+    assert.equal(second.verdict!.over, true, "the first, held, counts at the second's check");
     engine.commit(first.ticket, false);
     assert.deepEqual(crossings, []);
     engine.commit(second.ticket, false);
     assert.deepEqual(crossings, [{ rule: "out", key: "a@x.org", count: 2 }]);
     engine.commit(check("a@x.org").ticket, true);
     assert.equal(crossings.length, 1, "one crossing per window");
+  });
+});
+
+describe("limit engine: checks held for their commit count at the checks made meanwhile", () => {
+  it("defers the request past the limit while the others are held (leaky)", () => {
+    const { engine, check, hit, counts } = setUp(LEAKY);
+    const first = check("a@x.org");
+    const second = check("a@x.org");
+    assert.equal(second.verdict!.action, "accept");
+    assert.equal(check("a@x.org").verdict!.action, "defer", "a third while two are held: over");
+    assert.equal(hit("a@x.org").action, "defer", "a hit too");
+    engine.commit(first.ticket, false);
+    engine.commit(second.ticket, false);
+    assert.deepEqual(counts("a@x.org"), { out: 2 });
+  });
+
+  it("gives the allowance back when the final verdict refuses a held check (leaky)", () => {
+    const { engine, check, hit, counts } = setUp(LEAKY);
+    const first = check("a@x.org");
+    engine.commit(first.ticket, true); // another concern refused it
+    assert.equal(hit("a@x.org").action, "accept");
+    assert.equal(hit("a@x.org").action, "accept");
+    assert.equal(hit("a@x.org").action, "defer");
+    assert.deepEqual(counts("a@x.org"), { out: 2 });
+  });
+
+  it("counts a held recipient of the same message once (per = message)", () => {
+    const { engine, check } = setUp("[limit out]\nkey = sender\ncount = 1\ntime = 1h\nper = message\n");
+    const first = check("a@x.org", { instance: "m1" });
+    const second = check("a@x.org", { instance: "m1" });
+    assert.equal(second.verdict!.action, "accept", "the same message");
+    assert.equal(check("a@x.org", { instance: "m2" }).verdict!.action, "defer", "another message");
+    engine.commit(first.ticket, false);
+    engine.commit(second.ticket, false);
+  });
+
+  it("releases what a held check reserved when it expires", () => {
+    const { engine, check, hit, clock, counts } = setUp(LEAKY);
+    check("a@x.org");
+    clock.now += HOLD_MS;
+    engine.expireHeld(); // committed as its own verdict said: counted
+    assert.equal(engine.heldCount, 0);
+    assert.equal(hit("a@x.org").action, "accept", "counted once, no longer held as well");
+    assert.deepEqual(counts("a@x.org"), { out: 2 });
   });
 });
 

@@ -98,9 +98,16 @@ ${WARN_AND_HEADER}`;
  * message the site meant to drop silently: Exim allows a nested discard only under accept or discard.)
  * mailpolicyd's ACL then accepts, defers or denies the wrapper in turn.
  */
-function wrapperStatements(siteAcl: string, ask: string, what: string): string {
-  return `  # The site's own checks first: ${what} it refuses use up no allowance, and what it discards stays
-  # discarded. What it accepts goes on to mailpolicyd (${ask}).
+function wrapperStatements(siteAcl: string, ask: string, what: "recipients" | "messages"): string {
+  // At DATA the limits counted at RCPT (the default stage) have counted the message already: only those
+  // counted at DATA are spared what the site refuses there.
+  const comment = what === "recipients"
+    ? `  # The site's own checks first: recipients it refuses use up no allowance, and what it discards stays
+  # discarded. What it accepts goes on to mailpolicyd (${ask}).`
+    : `  # The site's own checks first: what it discards stays discarded, and messages it refuses use up no
+  # allowance of the limits counted at DATA (those counted at RCPT, the default, have counted them
+  # already). What it accepts goes on to mailpolicyd (${ask}).`;
+  return `${comment}
   accept
     endpass
     acl         = ${siteAcl}

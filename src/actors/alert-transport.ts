@@ -8,9 +8,42 @@ import { hostname } from "node:os";
 import type { Transporter } from "nodemailer";
 import type { AlertsConfig } from "../config/types.ts";
 import type { AlertMail } from "../policy/alert-notice.ts";
+import { failureKind } from "../policy/alert-failure.ts";
 import { headerValue } from "../policy/mail-header.ts";
 
-export type SendAlertMail = (mail: AlertMail) => Promise<void>;
+/** What became of a mail the relay took: `refused` tells of recipients it refused for good meanwhile. */
+export interface AlertSent {
+  refused?: string;
+}
+
+export type SendAlertMail = (mail: AlertMail) => Promise<AlertSent | void>;
+
+/** A recipient's refusal at RCPT TO, as nodemailer reports it. */
+interface RecipientError {
+  recipient?: string;
+  response?: string;
+  message?: string;
+  responseCode?: number;
+}
+
+/**
+ * nodemailer sends the message to the recipients the relay took at RCPT TO and counts it sent: a relay that
+ * deferred the postmaster (452, mailbox full for now) while taking a Cc left the postmaster without the
+ * alert, for good. A recipient deferred for now is retried (the error names it in `undelivered`, and only
+ * it is sent to again); one refused for good is only reported, as a mail refused for good is parked.
+ */
+function checkRecipients(info: unknown): AlertSent | void {
+  // Reported by nodemailer's SMTP transport only (its types leave it out); sendmail takes all or none.
+  const rejected = (info as { rejectedErrors?: RecipientError[] } | undefined)?.rejectedErrors ?? [];
+  if (rejected.length === 0) return;
+  const said = rejected.map((error) => `${error.recipient}: ${error.response ?? error.message}`).join("; ");
+  const deferred = rejected.filter((error) => failureKind(error) === "temporary");
+  if (deferred.length === 0) return { refused: said };
+  throw Object.assign(new Error(`not taken for every recipient: ${said}`), {
+    responseCode: deferred[0].responseCode,
+    undelivered: deferred.map((error) => String(error.recipient)),
+  });
+}
 
 /**
  * How long a relay that has greeted may take over a reply: RFC 5321 §4.5.3.2.6's 10 minutes for the reply to
@@ -77,10 +110,12 @@ export function createAlertTransport(
       transporter = undefined; // the next alert tries again
       throw error;
     });
-    await (await transporter).sendMail({
+    const info = await (await transporter).sendMail({
       from: mail.from,
       to: mail.to,
       cc: mail.cc.length > 0 ? mail.cc : undefined,
+      // After a partial delivery, only those still to reach; the headers stay the alert's.
+      envelope: mail.envelopeTo ? { from: mail.from, to: mail.envelopeTo } : undefined,
       text: mail.text,
       headers: {
         // Encoded and folded here (policy/mail-header.ts): nodemailer would pass a key that looks like an
@@ -90,5 +125,6 @@ export function createAlertTransport(
         "X-Mailer": "mailpolicyd",
       },
     });
+    return checkRecipients(info);
   };
 }

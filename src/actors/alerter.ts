@@ -13,7 +13,7 @@ import type { Logger } from "../log.ts";
 import { type AlertMail, type AlertNotice, composeAlertMail } from "../policy/alert-notice.ts";
 import { composeDigestMail, digestBatches, routeAlert } from "../policy/alert-digest.ts";
 import { afterFailure, failureKind } from "../policy/alert-failure.ts";
-import { createAlertTransport, type SendAlertMail } from "./alert-transport.ts";
+import { type AlertSent, createAlertTransport, type SendAlertMail } from "./alert-transport.ts";
 import { liveActor } from "./actor.ts";
 import { backoffDelay } from "./backoff.ts";
 import { type Metrics, type RecentAlert, recordAlert, recordParked } from "../control/metrics.ts";
@@ -35,6 +35,8 @@ export interface AlerterInput {
 interface Outgoing {
   notices: AlertNotice[];
   digest: boolean;
+  /** The recipients still to reach: set when the relay took the mail for some and deferred the others. */
+  recipients?: string[];
 }
 
 interface AlerterContext {
@@ -84,10 +86,18 @@ const via = (config: Config) =>
 
 function composeMail(item: Outgoing, config: Config): AlertMail {
   const alerts = config.alerts!;
-  return item.digest
+  const mail = item.digest
     ? composeDigestMail(item.notices, { ...alerts, ...config.alertQueue }, hostname())
     : composeAlertMail(item.notices[0], alerts, hostname());
+  return item.recipients ? { ...mail, envelopeTo: item.recipients } : mail;
 }
+
+// The recipients a failed attempt still has to reach, when the relay took the mail for the others
+// (alert-transport.ts): a retry to every recipient would send those a second copy.
+const undelivered = (error: unknown): string[] | undefined => {
+  const list = (error as { undelivered?: unknown })?.undelivered;
+  return Array.isArray(list) && list.length > 0 ? list.map(String) : undefined;
+};
 
 // The moment the item's (first) key crossed its limit: retry_for counts from there.
 const crossedAt = (item: Outgoing) => Math.min(...item.notices.map((notice) => notice.lastSeen));
@@ -120,7 +130,7 @@ export const alerterMachine = setup({
     input: {} as AlerterInput,
   },
   actors: {
-    deliver: fromPromise<void, { item: Outgoing; config: Config; send?: SendAlertMail }>(
+    deliver: fromPromise<AlertSent | void, { item: Outgoing; config: Config; send?: SendAlertMail }>(
       async ({ input }) => {
         if (!input.send || !input.config.alerts) return;
         let mail: AlertMail;
@@ -132,7 +142,7 @@ export const alerterMachine = setup({
             cannotCompose: true,
           });
         }
-        await input.send(mail);
+        return await input.send(mail);
       },
     ),
   },
@@ -257,7 +267,7 @@ export const alerterMachine = setup({
                 // Out of the outbox (and in the journal) before the log says so: whoever sees the line
                 // knows a restart will not send it again.
                 "settle",
-                ({ context }) => {
+                ({ context, event }) => {
                   const item = context.current!;
                   const alerts = context.config.alerts;
                   for (const notice of item.notices) {
@@ -272,11 +282,18 @@ export const alerterMachine = setup({
                     return;
                   }
                   if (item.digest) context.metrics.alertDigests++;
-                  context.log.info("alerter", item.digest ? "alert digest sent" : "alert mail sent", {
-                    ...about(item),
-                    rule: item.digest ? undefined : item.notices[0].limit,
-                    to: [...alerts.to, ...alerts.cc].join(","),
-                  });
+                  const refused = (event.output as AlertSent | undefined)?.refused;
+                  context.log[refused ? "warn" : "info"](
+                    "alerter",
+                    item.digest ? "alert digest sent" : "alert mail sent",
+                    {
+                      ...about(item),
+                      rule: item.digest ? undefined : item.notices[0].limit,
+                      to: (item.recipients ?? [...alerts.to, ...alerts.cc]).join(","),
+                      // Recipients the relay refused for good: they will not get this alert.
+                      refused,
+                    },
+                  );
                 },
                 assign({ current: undefined, attempt: 0 }),
               ],
@@ -300,8 +317,10 @@ export const alerterMachine = setup({
               {
                 target: "backingOff",
                 actions: [
-                  assign(({ context }) => {
-                    context.queue.push(context.current!);
+                  assign(({ context, event }) => {
+                    const item = context.current!;
+                    item.recipients = undelivered(event.error) ?? item.recipients;
+                    context.queue.push(item);
                     return { current: undefined, attempt: context.attempt + 1 };
                   }),
                   ({ context, event }) => {

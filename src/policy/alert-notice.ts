@@ -65,6 +65,8 @@ export interface AlertMail {
   cc: string[];
   subject: string;
   text: string;
+  /** The recipients still to reach, when the relay took the mail for the others already; else to + cc. */
+  envelopeTo?: string[];
 }
 
 export function formatTime(ms: number): string {

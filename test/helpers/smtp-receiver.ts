@@ -14,6 +14,8 @@ export interface SmtpReceiver {
   mails: ReceivedMail[];
   /** Mails answered with an error reply at the end of DATA (see ReceiverOptions.refuse). */
   refused: ReceivedMail[];
+  /** Recipients refused at RCPT TO (see ReceiverOptions.refuseRecipient). */
+  refusedRecipients: string[];
   close(): Promise<void>;
 }
 
@@ -42,15 +44,27 @@ export interface ReceiverOptions {
   refuse?: (mail: ReceivedMail) => number | undefined;
   /** ms to wait before answering the end of DATA (a relay that scans the message first). */
   answerAfterMs?: number;
+  /**
+   * The SMTP reply code to refuse a recipient with at RCPT TO (e.g. 452: mailbox over quota for now), or
+   * undefined to accept it. Each refusal is kept in SmtpReceiver.refusedRecipients.
+   */
+  refuseRecipient?: (address: string) => number | undefined;
 }
 
 export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Promise<SmtpReceiver> {
   const mails: ReceivedMail[] = [];
   const refused: ReceivedMail[] = [];
+  const refusedRecipients: string[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      const code = options.refuseRecipient?.(address.address);
+      if (code === undefined) return callback();
+      refusedRecipients.push(address.address);
+      callback(Object.assign(new Error("recipient refused by the test receiver"), { responseCode: code }));
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -81,6 +95,7 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
         port: typeof address === "object" && address ? address.port : port,
         mails,
         refused,
+        refusedRecipients,
         close: () => new Promise((done) => server.close(() => done())),
       });
     });

@@ -1,0 +1,86 @@
+// Alert mail against relays that do not simply take it (real daemon process, real SMTP receiver): one that
+// defers or refuses one of the alert's recipients at RCPT TO while taking the others. Every recipient must
+// get the alert, and get it once, or the log must say who did not.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { startDaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
+import { askMany } from "../helpers/policy-client.ts";
+import { type ReceiverOptions, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+const alertsSection = (port: number) =>
+  `[thresholds]\ntime = 300\ncount = 1\n[alerts]\nfromAddr = 'postmaster@example.org'\n` +
+  `toAddr = 'boss@example.org'\nccAddr = 'it@example.org, abuse@example.org'\n` +
+  `smtp_host = 127.0.0.1\nsmtp_port = ${port}\nsmtp_timeout = 2s\nretry_min = 200ms\nretry_max = 1s\n`;
+
+const RECIPIENTS = ["abuse@example.org", "boss@example.org", "it@example.org"];
+
+/** How many copies of the alert each recipient got (the envelope recipients of every mail taken). */
+const copies = (smtp: SmtpReceiver) =>
+  Object.fromEntries(RECIPIENTS.map((to) => [to, smtp.mails.filter((mail) => mail.to.includes(to)).length]));
+
+async function withRelay(
+  dir: TempDir,
+  receiver: ReceiverOptions,
+  test: (
+    smtp: SmtpReceiver,
+    ask: (key: string) => Promise<unknown>,
+    waitForLog: (pattern: RegExp) => Promise<unknown>,
+  ) => Promise<void>,
+): Promise<void> {
+  const smtp = await startSmtpReceiver(0, receiver);
+  try {
+    const daemon = await startDaemonProcess(dir, writeTestConfig(dir, alertsSection(smtp.port)));
+    try {
+      await test(
+        smtp,
+        (key) => askMany(daemon.policySocket, `${key}\n`, 2),
+        (pattern) => daemon.waitForLog(pattern),
+      );
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    await smtp.close();
+  }
+}
+
+describe("alert mail through a relay that does not simply take it", () => {
+  const dirs = [makeTempDir(), makeTempDir()];
+  after(() => dirs.forEach((dir) => dir.remove()));
+
+  it("delivers the alert to a recipient deferred at RCPT TO (452), and once to the others", async () => {
+    // boss@ is over quota for the first two attempts; it@ and abuse@ take the mail at once.
+    let deferrals = 2;
+    const refuseRecipient = (address: string) =>
+      address === "boss@example.org" && deferrals-- > 0 ? 452 : undefined;
+    await withRelay(dirs[0], { refuseRecipient }, async (smtp, ask) => {
+      await ask("spammer@example.org");
+      await waitFor(() => smtp.refusedRecipients.length >= 2, 10_000, "two deferrals of boss@");
+      // Before: the relay's 452 for boss@ was ignored, the mail counted as sent to all, and boss@, the
+      // postmaster, never got the alert.
+      await waitFor(() => copies(smtp)["boss@example.org"] >= 1, 10_000, "the alert to boss@");
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // room for a duplicate to show up
+      assert.deepEqual(copies(smtp), { "abuse@example.org": 1, "boss@example.org": 1, "it@example.org": 1 });
+      for (const mail of smtp.mails) {
+        assert.match(mail.body, /Who:\s+spammer@example\.org/);
+        assert.equal(mail.headers.to, "boss@example.org", "the headers are the alert's, whoever it goes to");
+        assert.match(mail.headers.cc, /it@example\.org, abuse@example\.org/);
+      }
+    });
+  });
+
+  it("says which recipient the relay refused for good (550) while it took the others", async () => {
+    const refuseRecipient = (address: string) => address === "abuse@example.org" ? 550 : undefined;
+    await withRelay(dirs[1], { refuseRecipient }, async (smtp, ask, waitForLog) => {
+      await ask("spammer@example.org");
+      // Before: "info alerter: alert mail sent … to=boss@example.org,it@example.org,abuse@example.org".
+      await waitForLog(
+        /warn alerter: alert mail sent key=spammer@example\.org .*refused="abuse@example\.org: 550 /,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // room for a retry to show up
+      assert.deepEqual(copies(smtp), { "abuse@example.org": 0, "boss@example.org": 1, "it@example.org": 1 });
+      assert.equal(smtp.refusedRecipients.length, 1, "not retried: refused for good");
+    });
+  });
+});

@@ -18,6 +18,8 @@ export interface AlertSent {
 
 export type SendAlertMail = (mail: AlertMail) => Promise<AlertSent | void>;
 
+const errorText = (error: unknown) => (error as Error)?.message ?? String(error);
+
 /** A recipient's refusal at RCPT TO, as nodemailer reports it. */
 interface RecipientError {
   recipient?: string;
@@ -79,7 +81,11 @@ function withDeadline(transporter: Transporter, deadlineMs: number): Transporter
   return transporter;
 }
 
-async function createTransporter(alerts: AlertsConfig, options: AlertTransportOptions): Promise<Transporter> {
+async function createTransporter(
+  alerts: AlertsConfig,
+  options: AlertTransportOptions,
+  plaintext: boolean,
+): Promise<Transporter> {
   const { default: nodemailer } = await import("nodemailer");
   return alerts.sendmail
     ? withDeadline(
@@ -97,19 +103,35 @@ async function createTransporter(alerts: AlertsConfig, options: AlertTransportOp
       // STARTTLS when offered, without certificate checks: a local MTA usually has a self-signed
       // certificate, and refusing it would mean no alert at all.
       tls: { rejectUnauthorized: false },
+      // For the same reason, on in plaintext when the relay answers STARTTLS with an error: Exim that
+      // cannot read its certificate still announces STARTTLS and answers it "454 TLS currently
+      // unavailable", and every attempt failed there until the alert was parked.
+      opportunisticTLS: true,
+      ignoreTLS: plaintext,
     });
+}
+
+/**
+ * True when an attempt failed while setting up TLS after STARTTLS: a handshake the relay broke off (no
+ * protocol version or cipher in common), or one that never finished. nodemailer reports these as socket
+ * errors; the runtimes' TLS error codes (ERR_SSL_…, also in Bun and Deno) tell them from the others.
+ */
+function tlsSetupFailed(error: unknown): boolean {
+  const { code, originalCode } = (error ?? {}) as { code?: unknown; originalCode?: unknown };
+  return code === "ETLS" || /^(ERR_SSL_|ERR_TLS_|UPGRADE_TIMEOUT$)/.test(String(originalCode ?? ""));
 }
 
 export function createAlertTransport(
   alerts: AlertsConfig,
   options: AlertTransportOptions = {},
 ): SendAlertMail {
-  let transporter: Promise<Transporter> | undefined;
-  return async (mail) => {
-    transporter ??= createTransporter(alerts, options).catch((error) => {
-      transporter = undefined; // the next alert tries again
-      throw error;
-    });
+  const transporters: Partial<Record<"opportunistic" | "plaintext", Promise<Transporter>>> = {};
+  const send = async (mail: AlertMail, kind: "opportunistic" | "plaintext") => {
+    const transporter = transporters[kind] ??= createTransporter(alerts, options, kind === "plaintext")
+      .catch((error) => {
+        delete transporters[kind]; // the next alert tries again
+        throw error;
+      });
     const info = await (await transporter).sendMail({
       from: mail.from,
       to: mail.to,
@@ -126,5 +148,21 @@ export function createAlertTransport(
       },
     });
     return checkRecipients(info);
+  };
+  return async (mail) => {
+    try {
+      return await send(mail, "opportunistic");
+    } catch (error) {
+      if (alerts.sendmail || !tlsSetupFailed(error)) throw error;
+      // A TLS session that cannot be set up: the mail goes at once on a new connection in plaintext, as
+      // Exim's tls_tempfail_tryclear does; retried over STARTTLS it failed the same way until parked.
+      try {
+        return await send(mail, "plaintext");
+      } catch (plainError) {
+        // A relay that refuses plaintext (530, STARTTLS first) has not refused the alert: it is retried.
+        if (failureKind(plainError) !== "permanent") throw plainError;
+        throw new Error(`${errorText(error)}; in plaintext: ${errorText(plainError)}`);
+      }
+    }
   };
 }

@@ -49,6 +49,15 @@ export interface ReceiverOptions {
    * undefined to accept it. Each refusal is kept in SmtpReceiver.refusedRecipients.
    */
   refuseRecipient?: (address: string) => number | undefined;
+  /**
+   * "unavailable": STARTTLS is announced, but the command is answered "454 TLS currently unavailable", as
+   * Exim does when it cannot read its certificate. "handshake fails": STARTTLS is answered 220, and the
+   * client's TLS hello with a fatal handshake_failure alert, as from a relay that shares no protocol
+   * version or cipher with the client. By default STARTTLS is not announced.
+   */
+  starttls?: "unavailable" | "handshake fails";
+  /** Refuse MAIL FROM outside TLS with "530 5.7.0 Must issue a STARTTLS command first". */
+  requireTls?: boolean;
 }
 
 export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Promise<SmtpReceiver> {
@@ -57,8 +66,12 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
   const refusedRecipients: string[] = [];
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ["STARTTLS", "AUTH"],
+    disabledCommands: options.starttls ? ["AUTH"] : ["STARTTLS", "AUTH"],
     logger: false,
+    onMailFrom(_address, session, callback) {
+      if (!options.requireTls || session.secure) return callback();
+      callback(Object.assign(new Error("Must issue a STARTTLS command first"), { responseCode: 530 }));
+    },
     onRcptTo(address, _session, callback) {
       const code = options.refuseRecipient?.(address.address);
       if (code === undefined) return callback();
@@ -87,6 +100,34 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
       });
     },
   });
+  if (options.starttls) {
+    // smtp-server always upgrades on STARTTLS: each connection's handler is replaced as it is made.
+    const connect = server.connect.bind(server);
+    server.connect = (socket, socketOptions) => {
+      connect(socket, socketOptions);
+      const connection = [...server.connections].at(-1)!;
+      connection.handler_STARTTLS = (_command: Buffer, callback: () => void) => {
+        if (options.starttls === "unavailable") {
+          connection.send(454, "4.7.0 TLS currently unavailable");
+          return callback();
+        }
+        connection.send(220, "2.0.0 Ready to start TLS");
+        // The session's parser lets go of the socket; the client's hello gets a TLS alert record
+        // (fatal, handshake_failure), and the connection ends.
+        const raw = connection as unknown as {
+          _socket: import("node:net").Socket;
+          _parser: NodeJS.WritableStream;
+        };
+        raw._socket.unpipe(raw._parser);
+        raw._socket.once(
+          "data",
+          () => raw._socket.end(Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])),
+        );
+        raw._socket.resume(); // unpiped, it was left paused
+        callback();
+      };
+    };
+  }
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => {

@@ -1,6 +1,7 @@
 // Alert mail against relays that do not simply take it (real daemon process, real SMTP receiver): one that
-// defers or refuses one of the alert's recipients at RCPT TO while taking the others. Every recipient must
-// get the alert, and get it once, or the log must say who did not.
+// defers or refuses one of the alert's recipients at RCPT TO while taking the others, and one that announces
+// STARTTLS but cannot start it. Every recipient must get the alert, and get it once, or the log must say who
+// did not.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { startDaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
@@ -46,7 +47,7 @@ async function withRelay(
 }
 
 describe("alert mail through a relay that does not simply take it", () => {
-  const dirs = [makeTempDir(), makeTempDir()];
+  const dirs = Array.from({ length: 5 }, () => makeTempDir());
   after(() => dirs.forEach((dir) => dir.remove()));
 
   it("delivers the alert to a recipient deferred at RCPT TO (452), and once to the others", async () => {
@@ -81,6 +82,33 @@ describe("alert mail through a relay that does not simply take it", () => {
       await new Promise((resolve) => setTimeout(resolve, 1000)); // room for a retry to show up
       assert.deepEqual(copies(smtp), { "abuse@example.org": 0, "boss@example.org": 1, "it@example.org": 1 });
       assert.equal(smtp.refusedRecipients.length, 1, "not retried: refused for good");
+    });
+  });
+
+  it("delivers in plaintext through a relay that announces STARTTLS and answers 454", async () => {
+    await withRelay(dirs[2], { starttls: "unavailable" }, async (smtp, ask) => {
+      await ask("spammer@example.org");
+      // Before: every attempt failed at "454 TLS currently unavailable" until retry_for parked the alert.
+      await waitFor(() => smtp.mails.length >= 1, 10_000, "the alert mail");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.deepEqual(copies(smtp), { "abuse@example.org": 1, "boss@example.org": 1, "it@example.org": 1 });
+    });
+  });
+
+  it("delivers in plaintext through a relay whose STARTTLS handshake fails", async () => {
+    await withRelay(dirs[3], { starttls: "handshake fails" }, async (smtp, ask) => {
+      await ask("spammer@example.org");
+      await waitFor(() => smtp.mails.length >= 1, 10_000, "the alert mail");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.deepEqual(copies(smtp), { "abuse@example.org": 1, "boss@example.org": 1, "it@example.org": 1 });
+    });
+  });
+
+  it("retries, not parks, when that relay also refuses plaintext (530)", async () => {
+    const receiver = { starttls: "handshake fails", requireTls: true } as const;
+    await withRelay(dirs[4], receiver, async (_smtp, ask, waitForLog) => {
+      await ask("spammer@example.org");
+      await waitForLog(/alert mail failed, will retry .*attempt=2 .*in plaintext: .*530/);
     });
   });
 });

@@ -82,17 +82,24 @@ export function table(rows: [string, number][], none: string): string {
     .join("");
 }
 
+// Unicode's bidirectional controls, which a sender address may hold with SMTPUTF8. A reader's mail client
+// applies them in the Subject: "\u202Egro.elpmaxe@nimda" showed as "admin@example.org", an alert naming
+// another sender than the one counted. Shown as the body shows them (mail-text.ts): "\u{202e}".
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+const escapedBidi = (char: string) => `\\u{${char.codePointAt(0)!.toString(16)}}`;
+
 /**
  * The configured subject with `{key}`, `{count}`, `{limit}`, `{rule}` filled in, as a reader should see
  * it: a key may hold encoded words and, decoded, control characters (a CR LF that would start a new
  * header line in the reader's eyes), and be of any length. So it is decoded once, controls blanked, cut
- * at 200 characters (displaySubject); the transport encodes and folds it (mail-header.ts).
+ * at 200 characters (displaySubject), bidirectional controls escaped; the transport encodes and folds it
+ * (mail-header.ts).
  */
 export function subjectLine(template: string, fill: Record<string, string>): string {
   // One pass with a function: the key is a sender's address, and `{count}` or `$&` inside it must
   // come out verbatim, not be expanded again.
   const filled = template.replace(/\{(key|count|limit|rule)\}/g, (_, name: string) => fill[name]);
-  return displaySubject(filled) || "(no subject)";
+  return (displaySubject(filled) || "(no subject)").replace(BIDI_CONTROLS, escapedBidi);
 }
 
 /** The window as the config wrote it; a notice saved by an older version has no window text: its length

@@ -191,4 +191,22 @@ describe("composeAlertMail", () => {
     const mail = composeAlertMail(notice(key), { ...SEED, subject: "Abuse by {key}!" }, "h");
     assert.equal(mail.subject, `Abuse by ${key}!`);
   });
+
+  // With SMTPUTF8 a sender address may hold Unicode's bidirectional controls. In the Subject, a reader's
+  // mail client applies them: "\u202Egro.elpmaxe@nimda" showed as "admin@example.org", so the alert
+  // named another sender than the one counted. The body already escapes them.
+  it("shows bidirectional controls in a key escaped in the subject, as the body does", () => {
+    const key = "\u202Egro.elpmaxe@nimda";
+    const mail = composeAlertMail(notice(key), { ...SEED, subject: "Abuse by {key}!" }, "h");
+    assert.equal(mail.subject, "Abuse by \\u{202e}gro.elpmaxe@nimda!");
+    for (const control of ["\u061C", "\u200E", "\u200F", "\u202A", "\u2066", "\u2069"]) {
+      const subject = composeAlertMail(notice(`a${control}b@x`), { ...SEED, subject: "{key}" }, "h").subject;
+      assert.doesNotMatch(
+        subject,
+        /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u,
+        JSON.stringify(subject),
+      );
+    }
+    assert.match(mail.text, /^Who: +\\u\{202e\}gro\.elpmaxe@nimda$/m);
+  });
 });

@@ -8,6 +8,15 @@ import { statePathProblem } from "../store/regular-file.ts";
 // has arrived is answered within microseconds. Within the init script's and systemd's stop timeouts.
 const STOP_GRACE_MS = 2000;
 
+/** A process's name as the kernel keeps it (what start-stop-daemon --name matches); undefined off Linux. */
+function processName(pid: number | "self"): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trimEnd();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Another live process already holds the pidfile: refuse rather than fight over the socket. */
 function runningPid(pidfile: string): number | undefined {
   let pid: number;
@@ -19,10 +28,16 @@ function runningPid(pidfile: string): number | undefined {
   if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return undefined;
   try {
     process.kill(pid, 0);
-    return pid;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return undefined;
   }
+  // A daemon killed with SIGKILL (or by the OOM killer) leaves its pidfile, and on a busy mail host the
+  // kernel soon gives that PID to another process (an Exim delivery, often as another user): a live
+  // process under another name is not a second mailpolicyd, and refusing would leave none running.
+  const theirs = processName(pid);
+  const ours = processName("self");
+  if (theirs !== undefined && ours !== undefined && theirs !== ours) return undefined;
+  return pid;
 }
 
 export function runCommand(

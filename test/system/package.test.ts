@@ -11,8 +11,10 @@ import {
   chmodSync,
   existsSync,
   lstatSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -37,6 +39,7 @@ const MAILBOX = "/var/mail/mail";
 const PIDFILE = "/run/mailpolicyd/mailpolicyd.pid";
 const CONF = "/etc/mailpolicyd/mailpolicyd.conf";
 const BINARY = "/usr/sbin/mailpolicyd";
+const LOG = "/var/log/mailpolicyd/mailpolicyd.log";
 const VERSION = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")).version as string;
 
 function run(command: string, args: string[], env: Record<string, string> = {}) {
@@ -262,6 +265,58 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
       /'mailpolicyd' (process is not running|trying to restart)/,
     );
     monit.kill("SIGTERM");
+  });
+
+  it("starts after kill -9 left its pidfile naming a PID that another process has by now", async () => {
+    const killed = pid();
+    process.kill(killed, "SIGKILL");
+    await waitFor(() => !alive(killed), 10_000, "the daemon to die");
+    // On a busy mail host the kernel soon gives that PID to another process, often one of Exim's.
+    const other = spawn("setpriv", [
+      "--reuid=Debian-exim",
+      "--regid=Debian-exim",
+      "--clear-groups",
+      "sleep",
+      "300",
+    ], {
+      stdio: "ignore",
+    });
+    const state = "/var/lib/mailpolicyd/state.json";
+    const logSize = statSync(LOG).size;
+    try {
+      writeFileSync(PIDFILE, `${other.pid}\n`);
+      // Before: "already running, not starting a second instance" in the log, while start said ok.
+      must("/etc/init.d/mailpolicyd", ["start"]);
+      await waitFor(() => pid() !== other.pid && alive(pid()), 10_000, "a new daemon in the pidfile");
+      // kill -9 left the old socket file: wait until the new daemon has bound it in its place.
+      await waitFor(
+        () => /policy: listening/.test(readFileSync(LOG, "utf8").slice(logSize)),
+        10_000,
+        "the new daemon listening",
+      );
+      assert.equal(await askPolicy(SOCKET, "connect client_address=127.0.0.1\n"), "action=accept");
+      assert.match(must("/etc/init.d/mailpolicyd", ["status"]), /is running/);
+
+      // The same pidfile and a daemon that cannot start (a directory where its state file goes): start must
+      // say so, not take the other process for the daemon. Before: exit 0 with nothing running.
+      must("/etc/init.d/mailpolicyd", ["stop"]);
+      renameSync(state, `${state}.aside`);
+      mkdirSync(state);
+      writeFileSync(PIDFILE, `${other.pid}\n`);
+      try {
+        const failed = run("/etc/init.d/mailpolicyd", ["start"]);
+        assert.equal(failed.status, 1, failed.output);
+        assert.match(failed.output, /mailpolicyd did not start/);
+      } finally {
+        rmSync(state, { recursive: true });
+        renameSync(`${state}.aside`, state);
+        rmSync(PIDFILE, { force: true });
+      }
+      must("/etc/init.d/mailpolicyd", ["start"]);
+      await waitFor(() => existsSync(SOCKET), 10_000, "the socket again");
+    } finally {
+      other.kill("SIGKILL");
+    }
   });
 
   it("applies an edited config on reload (SIGHUP) and refuses a broken one", async () => {

@@ -10,6 +10,22 @@ import { askMany } from "../helpers/policy-client.ts";
 import { ROOT } from "../helpers/runtime.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
+/**
+ * A unit's command line as systemd runs it (systemd.service(5), "Command lines"): words split at spaces
+ * outside quotes, the quotes removed; ${NAME} replaced within a word, $NAME as a word of its own split at
+ * whitespace, $$ a literal $. Enough for the lines of debian/mailpolicyd.service.
+ */
+function systemdCommand(line: string, env: Record<string, string>): string[] {
+  const words = [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((match) =>
+    match[1] ?? match[2] ?? match[3]
+  );
+  return words.flatMap((word) =>
+    /^\$\w+$/.test(word)
+      ? (env[word.slice(1)] ?? "").split(/\s+/).filter(Boolean)
+      : [word.replace(/\$\$|\$\{(\w+)\}/g, (found, name) => found === "$$" ? "$" : env[name] ?? "")]
+  );
+}
+
 describe("compiled executable", () => {
   let dir: TempDir;
   let binary: string;
@@ -48,6 +64,42 @@ describe("compiled executable", () => {
     assert.ok(!environment.some((entry) => entry.startsWith("MIMALLOC_PURGE_DELAY=")));
     process.kill(child.pid!, "SIGTERM");
     assert.equal(await exited, 0);
+  });
+
+  it("survives the systemd unit's reload sent while it starts", async () => {
+    // `systemctl start` returns once ExecStart is forked (Type=simple), so a reload right after it (a
+    // script's `systemctl restart mailpolicyd && systemctl reload mailpolicyd`, a config-management
+    // handler after `apt install`) runs ExecReload at once: config-test, then SIGHUP to $MAINPID. SIGHUP's
+    // default action ends a process that has no handler yet, and systemd counts that as a clean exit:
+    // Restart=on-failure does not bring the daemon back. Each ExecReload= line is run as systemd would.
+    const unit = readFileSync(`${ROOT}debian/mailpolicyd.service`, "utf8");
+    const reload = [...unit.matchAll(/^ExecReload=(.*)$/gm)].map((match) => match[1]);
+    assert.ok(reload.some((line) => /MAINPID/.test(line)), reload.join("\n"));
+    const config = writeTestConfig(dir, "", "reload-at-start.conf");
+    for (let round = 1; round <= 5; round++) {
+      const child = spawn(binary, ["run", "--config", config], { stdio: ["ignore", "ignore", "pipe"] });
+      let output = "";
+      child.stderr!.on("data", (chunk) => output += chunk);
+      const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal)));
+      for (const line of reload) {
+        const [command, ...args] = systemdCommand(line, { CONFIG: config, MAINPID: String(child.pid) });
+        const step = spawnSync(command === "/usr/sbin/mailpolicyd" ? binary : command, args, {
+          encoding: "utf8",
+        });
+        assert.equal(step.status, 0, `round ${round}: ${line}\n${step.stdout}${step.stderr}`);
+      }
+      await waitFor(
+        () => /policy: listening/.test(output) || child.exitCode !== null || child.signalCode !== null,
+        10_000,
+        "the daemon to listen or end",
+      );
+      assert.equal(child.signalCode, null, `round ${round}: ended by ${child.signalCode}\n${output}`);
+      assert.equal(child.exitCode, null, `round ${round}: exited ${child.exitCode}\n${output}`);
+      // And the reload reached it.
+      await waitFor(() => /config reloaded/.test(output), 10_000, `round ${round}: the reload`);
+      process.kill(child.pid!, "SIGTERM");
+      assert.equal(await exited, 0);
+    }
   });
 
   it("runs the daemon, answers Exim-style requests and stops cleanly on SIGTERM", async () => {

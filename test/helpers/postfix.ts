@@ -20,6 +20,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "./daemon-process.ts";
+import { type PolicyWaits, postfixSnippet } from "../../src/postfix/snippet.ts";
 import type { TempDir } from "./temp-dir.ts";
 
 /** Where the .deb and its unpacked tree are kept between runs (MAILPOLICYD_POSTFIX_CACHE overrides). */
@@ -244,4 +245,15 @@ export async function startPostfix(
       await waitFor(() => !alive(pid), 10_000, "Postfix master to stop");
     },
   };
+}
+
+/** `mailpolicyd postfix-snippet`'s main.cf lines for `endpoint` without its comments, as a postmaster pastes them. */
+export function pastedSnippet(
+  endpoint: string,
+  failClosed = false,
+  waits: Partial<PolicyWaits> = {},
+): string {
+  return postfixSnippet(endpoint, failClosed, waits).split("\n").filter((line) => !line.startsWith("#")).join(
+    "\n",
+  );
 }

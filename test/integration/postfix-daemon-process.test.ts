@@ -6,23 +6,16 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { postfixSnippet } from "../../src/postfix/snippet.ts";
 import {
   type DaemonProcess,
   startDaemonProcess,
   waitFor,
   writeTestConfig,
 } from "../helpers/daemon-process.ts";
-import { type PostfixServer, startPostfix } from "../helpers/postfix.ts";
+import { pastedSnippet, type PostfixServer, startPostfix } from "../helpers/postfix.ts";
 import { openSmtpSession } from "../helpers/smtp-session.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
-
-/** The snippet's main.cf lines for `endpoint`, as a postmaster pastes them. */
-const snippetLines = (endpoint: string, idleSeconds?: number) =>
-  postfixSnippet(endpoint, false, { idleSeconds }).split("\n").filter((line) => !line.startsWith("#")).join(
-    "\n",
-  );
 
 // Enough saved keys that their restore outlasts Postfix's retry after the restart (1 s): the daemon
 // answers while it restores.
@@ -32,7 +25,7 @@ const BULK_KEYS = 800_000;
 const postfixFor = async (dir: TempDir, policyPort: number, idleSeconds?: number) =>
   await startPostfix(dir, await freePort(), {
     recipientRestrictions: "",
-    mainExtra: snippetLines(`inet:127.0.0.1:${policyPort}`, idleSeconds),
+    mainExtra: pastedSnippet(`inet:127.0.0.1:${policyPort}`, false, { idleSeconds }),
   });
 
 function writeBulkState(file: string): void {

@@ -9,17 +9,12 @@ import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
-import { postfixSnippet } from "../../src/postfix/snippet.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { httpGet } from "../helpers/http-get.ts";
-import { type PostfixServer, startPostfix } from "../helpers/postfix.ts";
+import { pastedSnippet, type PostfixServer, startPostfix } from "../helpers/postfix.ts";
 import { openSmtpSession } from "../helpers/smtp-session.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
-
-/** The snippet's main.cf lines for `endpoint`, as a postmaster pastes them. */
-const snippetLines = (endpoint: string) =>
-  postfixSnippet(endpoint, false).split("\n").filter((line) => !line.startsWith("#")).join("\n");
 
 describe("a real Postfix with the snippet's lines and unknown recipients", () => {
   let dir: TempDir;
@@ -45,7 +40,7 @@ describe("a real Postfix with the snippet's lines and unknown recipients", () =>
     postfix = await startPostfix(dir, await freePort(), {
       recipientRestrictions: "", // the snippet's lines below set it
       // One mailbox: every other address of example.test is unknown (Postfix: 550 5.1.1 User unknown).
-      mainExtra: `${snippetLines(`inet:127.0.0.1:${policyPort}`)}\n` +
+      mainExtra: `${pastedSnippet(`inet:127.0.0.1:${policyPort}`)}\n` +
         `virtual_mailbox_maps = inline:{ known@example.test=sink/ }\n`,
     });
   });

@@ -11,20 +11,21 @@ import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
-import { policyCheck, postfixEndpoint, postfixSnippet } from "../../src/postfix/snippet.ts";
+import { policyCheck, postfixEndpoint } from "../../src/postfix/snippet.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { swaksAsync, swaksWith } from "../helpers/exim.ts";
 import type { Nsd } from "../helpers/nsd.ts";
-import { postfixPrivateDirectory, type PostfixServer, startPostfix } from "../helpers/postfix.ts";
+import {
+  pastedSnippet,
+  postfixPrivateDirectory,
+  type PostfixServer,
+  startPostfix,
+} from "../helpers/postfix.ts";
 import { freePort, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
 import { type DnsRelay, spfDaemonConfigText, startDnsRelay, startSpfNsd } from "../helpers/spf-zone.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const LIMIT_TEXT = "{key} has reached {count} recipients in {window}, try later";
-
-/** The snippet's main.cf lines for `endpoint`, as a postmaster pastes them. */
-const snippetLines = (endpoint: string, failClosed = false) =>
-  postfixSnippet(endpoint, failClosed).split("\n").filter((line) => !line.startsWith("#")).join("\n");
 
 /** One raw message (headers and body, LF lines) through swaks; Postfix adds only its trace headers. */
 function sendRaw(port: number, from: string, to: string, raw: string, file: string) {
@@ -70,7 +71,7 @@ describe("Postfix policy delegation with a real Postfix", () => {
     await waitFor(() => lines.some((line) => line.includes("postfix: listening")), 5000, "Postfix listener");
     postfix = await startPostfix(dir, await freePort(), {
       recipientRestrictions: "", // the snippet's lines below set it
-      mainExtra: snippetLines(`inet:127.0.0.1:${policyPort}`),
+      mainExtra: pastedSnippet(`inet:127.0.0.1:${policyPort}`),
     });
   });
   after(async () => {
@@ -133,7 +134,7 @@ describe("Postfix policy delegation with a real Postfix", () => {
       await postfix!.stop();
       postfix = await startPostfix(dir, port, {
         recipientRestrictions: "",
-        mainExtra: snippetLines(endpoint),
+        mainExtra: pastedSnippet(endpoint),
         chrootSmtpd,
       });
     };
@@ -180,7 +181,7 @@ describe("Postfix policy delegation with a real Postfix", () => {
     await postfix!.stop();
     postfix = await startPostfix(dir, postfix!.port, {
       recipientRestrictions: "",
-      mainExtra: snippetLines(`inet:127.0.0.1:${policyPort}`, true),
+      mainExtra: pastedSnippet(`inet:127.0.0.1:${policyPort}`, true),
     });
     const sent = await swaksAsync(postfix.port, "dave@pass.spf.test", "closed@example.test", "fail-closed");
     assert.match(

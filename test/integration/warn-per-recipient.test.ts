@@ -7,11 +7,15 @@ import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
-import { postfixSnippet } from "../../src/postfix/snippet.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { type MaildirExim, startMaildirExim } from "../helpers/exim-maildir.ts";
 import { swaks, swaksAsync } from "../helpers/exim.ts";
-import { postfixPrivateDirectory, type PostfixServer, startPostfix } from "../helpers/postfix.ts";
+import {
+  pastedSnippet,
+  postfixPrivateDirectory,
+  type PostfixServer,
+  startPostfix,
+} from "../helpers/postfix.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -63,8 +67,7 @@ describe("a per-recipient warn limit warns once per message", () => {
       await waitFor(() => lines.some((line) => line.includes("postfix: listening")), 5000, "the listener");
       postfix = await startPostfix(dir, await freePort(), {
         recipientRestrictions: "",
-        mainExtra: postfixSnippet(`inet:127.0.0.1:${policyPort}`, false).split("\n")
-          .filter((line) => !line.startsWith("#")).join("\n"),
+        mainExtra: pastedSnippet(`inet:127.0.0.1:${policyPort}`),
       });
     });
     after(async () => {

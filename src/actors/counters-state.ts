@@ -198,6 +198,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
   const snapshot = (journalFrom: number) => ({
     savedAt: now(),
     journalFrom,
+    limitKeys: store.limitKeys(), // with the tables, in the same turn: the keys they were counted under
     tables: store.snapshotTables(),
     outbox: [...outbox.values()],
   });
@@ -241,6 +242,7 @@ export function createCountersState(options: CountersStateOptions): CountersStat
           return false;
         },
         notice: (notice) => outbox.restore(notice),
+        keyText: (name) => options.config().limits.find((limit) => limit.name === name)?.keyText,
       });
       setImmediate(restoreInSlices);
     },

@@ -28,6 +28,8 @@ export interface RestoreTarget {
   /** Takes a restored counter into the live table; false when it is not kept (no such limit, expired). */
   adopt(limit: string, key: string, counter: SenderCounter): boolean;
   notice(notice: AlertNotice): void;
+  /** The key the config counts `limit` by now (LimitConfig.keyText); undefined: no such limit. */
+  keyText(limit: string): string | undefined;
 }
 
 export interface RestoreSummary {
@@ -78,6 +80,7 @@ export function* restoreState(
   const latest = Math.max(at, snapshot?.savedAt ?? 0) + MAX_FUTURE_MS;
   const journaled = new Map<string, Map<string, SenderCounter | null>>();
   for (const [name] of snapshot?.tables ?? []) journaled.set(name, new Map());
+  const rekeyed = rekeyedLimits(snapshot?.limitKeys, target);
   const journalRefused = new RefusedRows();
   let journalRecords = 0;
   for (const generation of generations) {
@@ -137,6 +140,12 @@ export function* restoreState(
   let converted = 0;
   for (const [name, rows] of snapshot?.tables ?? []) {
     const newer = journaled.get(name)!;
+    const change = rekeyed.get(name);
+    if (change !== undefined) {
+      dropRekeyed(name, change, rows, newer, log);
+      journaled.delete(name);
+      continue;
+    }
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
       rows[i] = null; // done with: the collector may take it while the restore goes on
@@ -164,6 +173,47 @@ export function* restoreState(
   for (const [reason, count] of journalRefused.reasons) for (let i = 0; i < count; i++) refused.add(reason);
   const last = Math.max(from - 1, generations.at(-1) ?? 0);
   return { keys, journalRecords, refused, nextGeneration: last + 1 };
+}
+
+/**
+ * The limits whose key the config changed since the snapshot was saved (a restart with another `key`), each
+ * with its key then and now. Their counters were counted under the old key, and the same text under the
+ * new one is someone else: they start afresh, as at a reload (limits/memory-store.ts, configure). A snapshot
+ * without limitKeys (an older version's) names none: its limits are taken to count as configured.
+ */
+function rekeyedLimits(
+  saved: Map<string, string> | undefined,
+  target: RestoreTarget,
+): Map<string, { from: string; to: string }> {
+  const rekeyed = new Map<string, { from: string; to: string }>();
+  for (const [name, from] of saved ?? []) {
+    const to = target.keyText(name);
+    if (to !== undefined && to !== from) rekeyed.set(name, { from, to });
+  }
+  return rekeyed;
+}
+
+/**
+ * Leaves out a rekeyed limit's snapshot rows and journal records (the journal written since the snapshot
+ * was counted under the same key: a reload that changes it asks for a snapshot soon), one line saying so.
+ */
+function dropRekeyed(
+  name: string,
+  change: { from: string; to: string },
+  rows: unknown[],
+  journaled: Map<string, SenderCounter | null>,
+  log: Logger,
+): void {
+  const keys = new Set<unknown>();
+  for (const row of rows) keys.add(Array.isArray(row) ? row[0] : row);
+  for (const [key, counter] of journaled) if (counter !== null) keys.add(key);
+  rows.length = 0;
+  log.warn("counters", "limit key changed since the state was saved: its counters start afresh", {
+    rule: name,
+    from: change.from,
+    to: change.to,
+    dropped: keys.size,
+  });
 }
 
 /**

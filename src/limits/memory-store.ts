@@ -74,6 +74,8 @@ export interface MemoryStore extends CounterStore {
   readonly beyondMaxKeys: number;
   /** The live tables by limit name, for the snapshot (read in slices while requests go on). */
   snapshotTables(): Map<string, Map<string, SenderCounter>>;
+  /** Each live table's key (LimitConfig.keyText), which the snapshot records beside its rows. */
+  limitKeys(): Map<string, string>;
   stats(): MemoryStoreStats;
   keyCount(): number;
   /** Keys ever stored: the churn that store/after-growth.ts watches. */
@@ -387,6 +389,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     },
 
     snapshotTables: () => new Map([...tables].map(([name, table]) => [name, table.counters])),
+
+    limitKeys: () => new Map([...tables].map(([name, table]) => [name, table.limit.keyText])),
 
     stats() {
       let trackedKeys = 0;

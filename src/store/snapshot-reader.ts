@@ -4,11 +4,16 @@
 // found by bracket depth (strings skipped), and parsed 2000 at a time, with a pause between. A file in
 // any other layout (an older version, an edit by hand) goes through the one JSON.parse as before.
 import { MAX_FUTURE_MS } from "./state-rows.ts";
-import { parseSnapshot, type Snapshot } from "./state-file.ts";
+import { parseSnapshot, readLimitKeys, type Snapshot } from "./state-file.ts";
 
 const ROWS_PER_PIECE = 2000;
-const HEAD =
-  /^\{"format":"mailpolicyd-state","version":1,"savedAt":(\d{1,16}),"journalFrom":(\d{1,16}),"limits":\{/;
+// The limit keys (a flat object of strings, limits' names and keys: a few dozen bytes each) are taken whole.
+const STRING = String.raw`"(?:[^"\\]|\\.)*"`;
+const LIMIT_KEYS = String.raw`(?:"limitKeys":(\{(?:${STRING}:${STRING}(?:,${STRING}:${STRING})*)?\}),)?`;
+const HEAD = new RegExp(
+  String.raw`^\{"format":"mailpolicyd-state","version":1,"savedAt":(\d{1,16}),"journalFrom":(\d{1,16}),` +
+    LIMIT_KEYS + String.raw`"limits":\{`,
+);
 const OUTBOX = ',"outbox":';
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -50,6 +55,7 @@ export function* parseSnapshotInPieces(text: string, now = Date.now()): Generato
   if (!head) return parseSnapshot(text, now);
   const savedAt = Number(head[1]);
   const journalFrom = Number(head[2]);
+  const limitKeys = head[3] === undefined ? undefined : readLimitKeys(JSON.parse(head[3]));
   const tables: [string, unknown[]][] = [];
   let at = head[0].length;
   const expect = (code: number) => {
@@ -87,6 +93,7 @@ export function* parseSnapshotInPieces(text: string, now = Date.now()): Generato
   return {
     savedAt,
     journalFrom,
+    ...(limitKeys && { limitKeys }),
     tables,
     outbox: Array.isArray(outbox) ? outbox : [],
     latest: Math.max(savedAt, now) + MAX_FUTURE_MS,

@@ -33,6 +33,11 @@ export interface PersistedState {
   savedAt: number;
   /** The first journal generation whose records are newer than this snapshot (store/state-journal.ts). */
   journalFrom?: number;
+  /**
+   * Each limit's key as its counters were counted (LimitConfig.keyText): a restart with another key drops
+   * them (actors/state-restore.ts). Absent in a file an older version wrote.
+   */
+  limitKeys?: Map<string, string>;
   tables: Map<string, Map<string, SenderCounter>>;
   outbox: AlertNotice[];
 }
@@ -92,7 +97,11 @@ export function writeCounter(out: JsonBytes, key: string, c: SenderCounter, sigh
  */
 export function* encodeState(state: PersistedState, out: JsonBytes, sliceBytes = Infinity): Generator<void> {
   out.raw(`{"format":"${FORMAT}","version":${VERSION},"savedAt":`).number(state.savedAt)
-    .raw(`,"journalFrom":`).number(state.journalFrom ?? 0).raw(`,"limits":{`);
+    .raw(`,"journalFrom":`).number(state.journalFrom ?? 0);
+  // Before the rows, and the version unchanged: an older version reading this file takes it whole with
+  // JSON.parse (its piecewise reader's head does not match) and ignores the field.
+  if (state.limitKeys !== undefined) out.raw(`,"limitKeys":`).value(Object.fromEntries(state.limitKeys));
+  out.raw(`,"limits":{`);
   let mark = out.length;
   let firstTable = true;
   for (const [name, table] of state.tables) {
@@ -129,10 +138,29 @@ export function serializeState(state: PersistedState): string {
 export interface Snapshot {
   savedAt: number;
   journalFrom: number;
+  /** Each limit's key when saved; undefined for a file written before the state file held them. */
+  limitKeys?: Map<string, string>;
   tables: [string, unknown[]][];
   outbox: AlertNotice[];
   /** The latest believable timestamp in its rows (store/state-rows.ts). */
   latest: number;
+}
+
+/**
+ * The limitKeys object as read; undefined when the file has none. One that is not an object of strings makes
+ * the file unusable, as limits that is not an object does: which rows to trust would be a guess.
+ */
+export function readLimitKeys(value: unknown): Map<string, string> | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new Error("limitKeys is not an object");
+  }
+  const keys = new Map<string, string>();
+  for (const [name, key] of Object.entries(value)) {
+    if (typeof key !== "string") throw new Error(`limitKeys: the key of ${name} is not a string`);
+    keys.set(name, key);
+  }
+  return keys;
 }
 
 /** Parses the document and checks its shape; a file that fails here is unusable as a whole. */
@@ -150,7 +178,9 @@ export function parseSnapshot(text: string, now = Date.now()): Snapshot {
   const savedAt = Number.isSafeInteger(data.savedAt) && data.savedAt > 0 ? data.savedAt as number : 0;
   const journalFrom = Number.isSafeInteger(data.journalFrom) && data.journalFrom > 0 ? data.journalFrom : 0;
   const outbox = Array.isArray(data.outbox) ? data.outbox as AlertNotice[] : [];
-  return { savedAt, journalFrom, tables, outbox, latest: Math.max(savedAt, now) + MAX_FUTURE_MS };
+  const limitKeys = readLimitKeys(data.limitKeys);
+  const latest = Math.max(savedAt, now) + MAX_FUTURE_MS;
+  return { savedAt, journalFrom, ...(limitKeys && { limitKeys }), tables, outbox, latest };
 }
 
 /** The whole state at once (tests, tools); the daemon restores through parseSnapshot in slices. */
@@ -167,8 +197,8 @@ export function parseState(text: string, now = Date.now()): PersistedState & { r
     }
     tables.set(name, table);
   }
-  const { savedAt, journalFrom, outbox } = snapshot;
-  return { savedAt, journalFrom, tables, outbox, refused };
+  const { savedAt, journalFrom, limitKeys, outbox } = snapshot;
+  return { savedAt, journalFrom, ...(limitKeys && { limitKeys }), tables, outbox, refused };
 }
 
 // 8 KB of serialising per slice (some 100 counters, ~30 µs even with 1e5 keys out of the CPU cache): the

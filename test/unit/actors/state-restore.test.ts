@@ -46,6 +46,7 @@ function restore(
     const run = restoreState(stateFile, NOW, createLogger("error", () => {}), {
       adopt: (_limit, key, counter) => (adopted.set(key, counter), true),
       notice: () => {},
+      keyText: () => "sender",
     });
     while (!run.next().done);
     return adopted;
@@ -92,3 +93,55 @@ for (const form of ["binary", "json"] as const) {
     });
   });
 }
+
+describe("restoreState: a limit whose key changed since the snapshot", () => {
+  const row = (key: string) => [key, NOW - 60_000, 3, NOW - 30_000, 0];
+
+  /** Restores a snapshot of limits "out" (a@x) and "in" (c@x) with `limitKeys`, and a journal of b@x in "out". */
+  function restoreKeyed(limitKeys: Record<string, string> | undefined, configured: Record<string, string>) {
+    const dir = makeTempDir();
+    try {
+      const stateFile = dir.file("state.json");
+      const text = JSON.parse(stateText([row("a@x")], NOW, "out"));
+      text.limits.in = [row("c@x")];
+      if (limitKeys !== undefined) text.limitKeys = limitKeys;
+      writeFileSync(stateFile, JSON.stringify(text));
+      writeFileSync(journalPath(stateFile, 1), binaryJournal([["out", row("b@x")]]));
+      const adopted: string[] = [];
+      const lines: string[] = [];
+      const run = restoreState(stateFile, NOW, createLogger("info", (line) => lines.push(line)), {
+        adopt: (limit, key) => (adopted.push(`${limit} ${key}`), true),
+        notice: () => {},
+        keyText: (limit) => configured[limit],
+      });
+      while (!run.next().done);
+      return { adopted: adopted.sort(), lines };
+    } finally {
+      dir.remove();
+    }
+  }
+
+  it("drops its snapshot rows and journal records, one line saying so; the others restore", () => {
+    const { adopted, lines } = restoreKeyed({ out: "sender", in: "sender" }, {
+      out: "recipient",
+      in: "sender",
+    });
+    assert.deepEqual(adopted, ["in c@x"]);
+    assert.equal(lines.filter((line) => /limit key changed/.test(line)).length, 1, lines.join("\n"));
+    assert.match(
+      lines.join("\n"),
+      /warn counters: limit key changed since the state was saved: its counters start afresh rule=out from=sender to=recipient dropped=2/,
+    );
+  });
+
+  it("restores every limit from a file without limitKeys (an older version's), as before", () => {
+    const { adopted, lines } = restoreKeyed(undefined, { out: "recipient", in: "sender" });
+    assert.deepEqual(adopted, ["in c@x", "out a@x", "out b@x"]);
+    assert.doesNotMatch(lines.join("\n"), /limit key changed/);
+  });
+
+  it("leaves a limit the config no longer has to the target (dropped there as not configured)", () => {
+    const { adopted } = restoreKeyed({ out: "sender", in: "sender" }, { in: "sender" });
+    assert.deepEqual(adopted, ["in c@x", "out a@x", "out b@x"]);
+  });
+});

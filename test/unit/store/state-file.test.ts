@@ -165,6 +165,19 @@ describe("serializeState / parseState", () => {
     assert.throws(() => parseState(head + '{"t":{"k":1}}}'), /limit t holds no list of rows/);
   });
 
+  it("round-trips each limit's key, and reads a file without them (an older version's) as naming none", () => {
+    const limitKeys = new Map([["t", "sender"], ["net", "client_address/24/64+sasl_username"]]);
+    const state: PersistedState = { savedAt: 1, limitKeys, tables: new Map([["t", new Map()]]), outbox: [] };
+    assert.deepEqual(parseState(serializeState(state)).limitKeys, limitKeys);
+    assert.equal(parseState(serializeState({ ...state, limitKeys: undefined })).limitKeys, undefined);
+  });
+
+  it("refuses a file whose limitKeys is not an object of strings", () => {
+    const head = '{"format":"mailpolicyd-state","version":1,"savedAt":1,"limits":{},"limitKeys":';
+    assert.throws(() => parseState(head + "[]}"), /limitKeys is not an object/);
+    assert.throws(() => parseState(head + '{"t":1}}'), /limitKeys: the key of t is not a string/);
+  });
+
   it("reads an older file without journalFrom as journal generation 0", () => {
     const state = parseState('{"format":"mailpolicyd-state","version":1,"savedAt":5,"limits":{}}');
     assert.equal(state.journalFrom, 0);

@@ -128,7 +128,14 @@ export const unixGroup = v.pipe(
   v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "expected a group name"),
 );
 
-const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
+// No `localhost`: which address it names depends on /etc/hosts, on the runtime and on the client. With
+// Debian's /etc/hosts (127.0.0.1 and ::1 localhost) Bun's listener bound [::1] only and Deno's 127.0.0.1
+// only, while an Exim with disable_ipv6 = true or a Postfix with inet_protocols = ipv4 asks 127.0.0.1
+// alone: every request then went the fail-open way, with nothing to say why (measured, docs/configuration.md).
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):\d{1,5}$/;
+const LOCALHOST = /^localhost:\d{1,5}$/i;
+const NOT_LOCALHOST = "localhost may be 127.0.0.1 or ::1 (by /etc/hosts, the runtime and the MTA), " +
+  "so the MTA may ask where the daemon does not listen: write 127.0.0.1:PORT or [::1]:PORT";
 
 export interface ListenAddress {
   hostname: string;
@@ -146,6 +153,7 @@ function splitHostPort(value: string): ListenAddress {
  */
 export const loopbackAddress = v.pipe(
   v.string(),
+  v.check((value) => !LOCALHOST.test(value), NOT_LOCALHOST),
   v.regex(LOOPBACK, "expected a loopback HOST:PORT such as 127.0.0.1:PORT or [::1]:PORT"),
   v.transform(splitHostPort),
   v.check((address) => address.port > 0 && address.port < 65536, "port must be 1-65535"),
@@ -157,6 +165,7 @@ export const loopbackAddress = v.pipe(
  */
 export const optionalLoopbackAddress = v.pipe(
   v.string(),
+  v.check((value) => !LOCALHOST.test(value), NOT_LOCALHOST),
   v.check(
     (value) => value === "none" || LOOPBACK.test(value),
     'expected a loopback HOST:PORT such as 127.0.0.1:10037, or "none"',

@@ -205,6 +205,26 @@ describe("parseConfig", () => {
     ]);
   });
 
+  // With Debian's /etc/hosts (127.0.0.1 and ::1 localhost), Bun bound `localhost` to [::1] only and Deno to
+  // 127.0.0.1 only, and an Exim with disable_ipv6 = true (or a Postfix with inet_protocols = ipv4) asked
+  // 127.0.0.1 alone: every request took the fail-open way. Refused, with the address to write instead.
+  it("refuses localhost in every listen address, naming 127.0.0.1 instead", () => {
+    const why = "localhost may be 127.0.0.1 or ::1 (by /etc/hosts, the runtime and the MTA), so the MTA " +
+      "may ask where the daemon does not listen: write 127.0.0.1:PORT or [::1]:PORT";
+    assert.deepEqual(
+      errorsOf(
+        "[daemon]\npolicy_listen = localhost:10037\ncontrol_listen = LOCALHOST:8025\n" +
+          "[postfix]\nlisten = localhost:10038\n[spamd]\nlisten = localhost:10783\n",
+      ),
+      [
+        `t.conf:2: daemon.policy_listen: ${why}`,
+        `t.conf:3: daemon.control_listen: ${why}`,
+        `t.conf:5: postfix.listen: ${why}`,
+        `t.conf:7: spamd.listen: ${why}`,
+      ],
+    );
+  });
+
   it("never lets retry_max fall below retry_min", () => {
     const config = loaded(
       parseConfig("[alerts]\nfromAddr = a@x\ntoAddr = b@x\nretry_min = 5m\nretry_max = 1m\n", "t.conf", "/"),

@@ -151,6 +151,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
       log.error("daemon", "reload refused: new config invalid, keeping the running one");
       return { ok: false, errors: [error] };
     }
+    for (const warning of next.warnings ?? []) log.warn("config", warning);
     daemon.reload(next.config);
     return { ok: true };
   };

@@ -48,7 +48,8 @@ config is refused and the running one stays). Logs one line per event to stderr.
   "config-test": `Usage: mailpolicyd config-test [FILE | --default-config]
 
 Checks a config file (default ${DEFAULT_CONFIG_FILE}). Exit 0 when valid; exit 1 and one line per
-error, as FILE:LINE: key: problem, when not.`,
+error, as FILE:LINE: key: problem, when not. A valid file may still get FILE:LINE: key: warning: lines,
+for what will not work as written (a limit at a stage the shipped MTA lines never ask at).`,
   "default-config": `Usage: mailpolicyd default-config
 
 Prints the embedded default config, a starting point for /etc/mailpolicyd/mailpolicyd.conf.`,

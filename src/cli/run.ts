@@ -52,6 +52,7 @@ export function runCommand(
   }
   const config = loaded.config;
   const log = createLogger(logLevel ?? config.daemon.logLevel);
+  for (const warning of loaded.warnings ?? []) log.warn("config", warning);
   const other = runningPid(config.daemon.pidfile);
   if (other !== undefined) {
     log.error("daemon", "already running, not starting a second instance", {

@@ -39,8 +39,17 @@ import type { SpfConfig } from "../model/spf.ts";
 import type { PostfixConfig } from "../model/postfix.ts";
 import type { ContentRule } from "../model/content.ts";
 import { buildRule, contentPolicy } from "./content-config.ts";
+import { type AskedPlaces, type StagePlace, unaskedStageWarnings } from "./unasked-stages.ts";
+import { postfixEndpoint } from "../postfix/snippet.ts";
+import { eximAddress } from "../exim/snippets.ts";
 
-export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+/**
+ * warnings: `FILE:LINE: key: warning: …` lines for a config that works but will not do what it says
+ * (unasked-stages.ts); `config-test` prints them, the daemon logs them at start and at each reload.
+ */
+export type ConfigResult =
+  | { ok: true; config: Config; warnings?: string[] }
+  | { ok: false; errors: string[] };
 
 /** Converts one section's entries with its spec; returns typed values keyed by spec name. */
 function readSection<S extends SectionSpec>(
@@ -268,6 +277,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     );
   }
   const limits: LimitConfig[] = [];
+  const stagePlaces: StagePlace[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
   if (thresholdsSection || limitSections.length === 0) {
@@ -298,6 +308,15 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     const values = readSection(LIMIT_SECTION, section, report);
     const limit = buildLimit(name, values, section, report);
     if (limit) limits.push(limit);
+    const line = keyLine(section, "stage");
+    if (limit && line !== undefined) {
+      stagePlaces.push({
+        key: `${section.name}.stage`,
+        line,
+        stage: limit.stage,
+        effect: "this limit counts nothing",
+      });
+    }
   }
   if (errors.length > 0) return { ok: false, errors };
 
@@ -365,8 +384,19 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const redis = redisValues && redisConfig(redisValues, path);
   // Redis away with fallback = open or closed: the limits answer as a concern that failed, so as this says.
   if (redis && redis.fallback !== "local") concerns.limits.failMode = redis.fallback;
+  const spfStageLine = spfSection && keyLine(spfSection, "stage");
+  if (spf && spfStageLine !== undefined) {
+    stagePlaces.push({
+      key: "spf.stage",
+      line: spfStageLine,
+      stage: spf.stage,
+      effect: "SPF checks no sender",
+    });
+  }
+  const warnings = unaskedStageWarnings(file, stagePlaces, askedPlaces(daemon, postfix));
   return {
     ok: true,
+    warnings,
     config: {
       file,
       daemon,
@@ -382,6 +412,14 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       redis,
     },
   };
+}
+
+/** Where Exim and Postfix ask this daemon, as their lines name it (PORT for port 0: any free one). */
+function askedPlaces(daemon: DaemonConfig, postfix: PostfixConfig | undefined): AskedPlaces {
+  const anyPort = (spec: string) => spec.replace(/:0$/, ":PORT");
+  const exim = daemon.policyListen && anyPort(eximAddress(daemon.policyListen));
+  const place = postfix?.listen ?? (postfix?.socket === undefined ? undefined : { path: postfix.socket });
+  return { exim, postfix: place && anyPort(postfixEndpoint(place)) };
 }
 
 /** The [redis] section's values as the Redis connection and store read them. */

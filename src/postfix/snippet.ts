@@ -142,3 +142,16 @@ smtpd_end_of_data_restrictions =
     ${check}
 `;
 }
+
+/**
+ * The restriction list Postfix evaluates at each stage before RCPT, where a site adds the check for limits
+ * (or [spf]) counted there (config/unasked-stages.ts). Only with `smtpd_delay_reject = no`: under Postfix's
+ * default (yes) these lists run at each RCPT TO, and a real Postfix 3.7 sent their check as
+ * protocol_state=RCPT, once per list and recipient: the early limits counted nothing and every per-recipient
+ * limit counted a recipient once per list (test/integration/postfix-early-stages.test.ts).
+ */
+export const EARLY_STAGE_RESTRICTIONS = {
+  connect: "smtpd_client_restrictions",
+  helo: "smtpd_helo_restrictions",
+  mail: "smtpd_sender_restrictions",
+} as const;

@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "./ini.ts";
+import { isLocalhostAddress, LOCALHOST_WARNING } from "./values.ts";
 import { readRegularBytes } from "../store/regular-file.ts";
 import {
   ALERT_QUEUE_KEYS,
@@ -194,6 +195,12 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       address: spamdValues?.listen,
     },
   ];
+  const localhostWarnings = listeners.flatMap((listener) => {
+    const entry = listener.section?.entries.find((candidate) => candidate.key === listener.entry);
+    return entry && isLocalhostAddress(entry.value)
+      ? [`${file}:${entry.line}: ${listener.key}: warning: ${LOCALHOST_WARNING}`]
+      : [];
+  });
   // In file order: the later of two is the one reported.
   const bound = listeners
     .filter((listener) => listener.section && listener.address?.port)
@@ -393,7 +400,10 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       effect: "SPF checks no sender",
     });
   }
-  const warnings = unaskedStageWarnings(file, stagePlaces, askedPlaces(daemon, postfix));
+  const warnings = [
+    ...localhostWarnings,
+    ...unaskedStageWarnings(file, stagePlaces, askedPlaces(daemon, postfix)),
+  ];
   return {
     ok: true,
     warnings,

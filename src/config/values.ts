@@ -128,14 +128,23 @@ export const unixGroup = v.pipe(
   v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "expected a group name"),
 );
 
-// No `localhost`: which address it names depends on /etc/hosts, on the runtime and on the client. With
-// Debian's /etc/hosts (127.0.0.1 and ::1 localhost) Bun's listener bound [::1] only and Deno's 127.0.0.1
-// only, while an Exim with disable_ipv6 = true or a Postfix with inet_protocols = ipv4 asks 127.0.0.1
-// alone: every request then went the fail-open way, with nothing to say why (measured, docs/configuration.md).
+// `localhost` is read as 127.0.0.1, with a warning (config/load.ts): which address the name gives depends on
+// /etc/hosts, on the runtime and on the client. With Debian's /etc/hosts (127.0.0.1 and ::1 localhost) Bun's
+// listener bound [::1] only and Deno's 127.0.0.1 only, while an Exim with disable_ipv6 = true or a Postfix
+// with inet_protocols = ipv4 asks 127.0.0.1 alone: every request then went the fail-open way, with nothing to
+// say why (measured, docs/configuration.md). Every client that asks `localhost` tries 127.0.0.1 (Debian's
+// /etc/hosts always names it); refusing the name would instead keep an upgraded daemon from starting.
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):\d{1,5}$/;
 const LOCALHOST = /^localhost:\d{1,5}$/i;
-const NOT_LOCALHOST = "localhost may be 127.0.0.1 or ::1 (by /etc/hosts, the runtime and the MTA), " +
-  "so the MTA may ask where the daemon does not listen: write 127.0.0.1:PORT or [::1]:PORT";
+
+/** A listen address written as `localhost:PORT`, which the daemon binds on 127.0.0.1 (warned about). */
+export function isLocalhostAddress(value: string): boolean {
+  return LOCALHOST.test(value);
+}
+
+export const LOCALHOST_WARNING =
+  "localhost is read as 127.0.0.1 (by /etc/hosts, the runtime and the MTA it " +
+  "may name ::1 on one side and 127.0.0.1 on the other): write 127.0.0.1:PORT, and ask there";
 
 export interface ListenAddress {
   hostname: string;
@@ -144,7 +153,9 @@ export interface ListenAddress {
 
 function splitHostPort(value: string): ListenAddress {
   const colon = value.lastIndexOf(":");
-  return { hostname: value.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(value.slice(colon + 1)) };
+  const port = Number(value.slice(colon + 1));
+  if (LOCALHOST.test(value)) return { hostname: "127.0.0.1", port };
+  return { hostname: value.slice(0, colon).replace(/^\[|\]$/g, ""), port };
 }
 
 /**
@@ -153,8 +164,10 @@ function splitHostPort(value: string): ListenAddress {
  */
 export const loopbackAddress = v.pipe(
   v.string(),
-  v.check((value) => !LOCALHOST.test(value), NOT_LOCALHOST),
-  v.regex(LOOPBACK, "expected a loopback HOST:PORT such as 127.0.0.1:PORT or [::1]:PORT"),
+  v.check(
+    (value) => LOOPBACK.test(value) || LOCALHOST.test(value),
+    "expected a loopback HOST:PORT such as 127.0.0.1:PORT or [::1]:PORT",
+  ),
   v.transform(splitHostPort),
   v.check((address) => address.port > 0 && address.port < 65536, "port must be 1-65535"),
 );
@@ -165,9 +178,8 @@ export const loopbackAddress = v.pipe(
  */
 export const optionalLoopbackAddress = v.pipe(
   v.string(),
-  v.check((value) => !LOCALHOST.test(value), NOT_LOCALHOST),
   v.check(
-    (value) => value === "none" || LOOPBACK.test(value),
+    (value) => value === "none" || LOOPBACK.test(value) || LOCALHOST.test(value),
     'expected a loopback HOST:PORT such as 127.0.0.1:10037, or "none"',
   ),
   v.transform((value) => value === "none" ? undefined : splitHostPort(value)),

@@ -207,22 +207,30 @@ describe("parseConfig", () => {
 
   // With Debian's /etc/hosts (127.0.0.1 and ::1 localhost), Bun bound `localhost` to [::1] only and Deno to
   // 127.0.0.1 only, and an Exim with disable_ipv6 = true (or a Postfix with inet_protocols = ipv4) asked
-  // 127.0.0.1 alone: every request took the fail-open way. Refused, with the address to write instead.
-  it("refuses localhost in every listen address, naming 127.0.0.1 instead", () => {
-    const why = "localhost may be 127.0.0.1 or ::1 (by /etc/hosts, the runtime and the MTA), so the MTA " +
-      "may ask where the daemon does not listen: write 127.0.0.1:PORT or [::1]:PORT";
-    assert.deepEqual(
-      errorsOf(
-        "[daemon]\npolicy_listen = localhost:10037\ncontrol_listen = LOCALHOST:8025\n" +
-          "[postfix]\nlisten = localhost:10038\n[spamd]\nlisten = localhost:10783\n",
-      ),
-      [
-        `t.conf:2: daemon.policy_listen: ${why}`,
-        `t.conf:3: daemon.control_listen: ${why}`,
-        `t.conf:5: postfix.listen: ${why}`,
-        `t.conf:7: spamd.listen: ${why}`,
-      ],
+  // 127.0.0.1 alone: every request took the fail-open way. Read as 127.0.0.1, where every client that asks
+  // `localhost` tries, with a warning at each line; refused, an upgraded daemon would not start.
+  it("reads localhost in every listen address as 127.0.0.1, with a warning", () => {
+    const result = parseConfig(
+      "[daemon]\npolicy_listen = localhost:10037\ncontrol_listen = LOCALHOST:8025\n" +
+        "[postfix]\nlisten = localhost:10038\n[spamd]\nlisten = localhost:10783\n",
+      "t.conf",
+      "/",
     );
+    const config = loaded(result);
+    assert.deepEqual(config.daemon.policyListen, { hostname: "127.0.0.1", port: 10037 });
+    assert.deepEqual(config.daemon.controlListen, { hostname: "127.0.0.1", port: 8025 });
+    assert.deepEqual(config.postfix?.listen, { hostname: "127.0.0.1", port: 10038 });
+    assert.deepEqual(config.spamd?.listen, { hostname: "127.0.0.1", port: 10783 });
+    const why = "localhost is read as 127.0.0.1 (by /etc/hosts, the runtime and the MTA it may name ::1 on " +
+      "one side and 127.0.0.1 on the other): write 127.0.0.1:PORT, and ask there";
+    assert.deepEqual(result.ok && result.warnings, [
+      `t.conf:2: daemon.policy_listen: warning: ${why}`,
+      `t.conf:3: daemon.control_listen: warning: ${why}`,
+      `t.conf:5: postfix.listen: warning: ${why}`,
+      `t.conf:7: spamd.listen: warning: ${why}`,
+    ]);
+    const plain = parseConfig("[daemon]\npolicy_listen = 127.0.0.1:10037\n", "t.conf", "/");
+    assert.deepEqual(plain.ok && plain.warnings, [], "an address is not warned about");
   });
 
   it("never lets retry_max fall below retry_min", () => {

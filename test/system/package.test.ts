@@ -1,6 +1,7 @@
 // The real .deb on this machine, as root: build it (twice, for an upgrade), install it with dpkg, run it
 // through the init script, let a real monit restart it after kill -9, reload it with SIGHUP, upgrade it
-// keeping a modified conffile and the counters, add it to this machine's real Debian Exim configuration
+// keeping a modified conffile and the counters, remove and reinstall it under a real monit watching it
+// through the enabled check, add it to this machine's real Debian Exim configuration
 // with `mailpolicyd exim-setup --add`, and purge it leaving nothing behind: Exim's and monit's
 // configurations valid, Exim delivering mail intact. /etc/exim4 is restored at the end.
 // Runs once (under Bun, from `npm test`): it installs a system package, which two runtimes in a row
@@ -34,6 +35,7 @@ import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 const SOCKET = "/run/mailpolicyd/policy.sock";
 const CONTROL_SOCKET = "/run/mailpolicyd/control.sock";
 const MONIT_LINK = "/etc/monit/conf-enabled/mailpolicyd";
+const MONIT_PIDFILE = "/run/monit.pid";
 // Debian's exim4-config delivers mail for local users to /var/mail/USER (mbox).
 const MAILBOX = "/var/mail/mail";
 const PIDFILE = "/run/mailpolicyd/mailpolicyd.pid";
@@ -125,7 +127,13 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     debs.push(`${ROOT}dist/mailpolicyd_${VERSION}+upgrade1_amd64.deb`);
   });
   after(async () => {
-    if (monit && monit.exitCode === null) monit.kill("SIGKILL");
+    if (monit && monit.exitCode === null) {
+      monit.kill("SIGKILL");
+      // Killed, it leaves its pidfile, which the next run would take for a monit running here.
+      if (existsSync(MONIT_PIDFILE) && Number(readFileSync(MONIT_PIDFILE, "utf8")) === monit.pid) {
+        rmSync(MONIT_PIDFILE);
+      }
+    }
     await exim?.stop();
     purge();
     rmSync(MONIT_LINK, { force: true });
@@ -383,6 +391,52 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     );
   });
 
+  it("takes its enabled monit check out of a real monit on dpkg -r, and a reinstall enables it again", async () => {
+    // The maintainer scripts tell Debian's monit through `monit reload`, which signals the PID in the
+    // pidfile that /etc/monit/monitrc gives (none set: /run/monit.pid). This monit uses that pidfile.
+    assert.equal(existsSync(MONIT_PIDFILE), false, `${MONIT_PIDFILE}: a monit runs here already`);
+    symlinkSync("../conf-available/mailpolicyd", MONIT_LINK); // as README says
+    const control = dir.file("monitrc-enabled");
+    writeFileSync(
+      control,
+      `set daemon 1\nset pidfile ${MONIT_PIDFILE}\nset logfile ${dir.file("monit-enabled.log")}\n` +
+        `set idfile ${dir.file("monit.id")}\nset statefile ${dir.file("monit-enabled.state")}\n` +
+        // Its own HTTP interface, for `monit summary`: Debian's monitrc has none.
+        `set httpd unixsocket ${dir.file("monit.sock")} allow monit:summary\n` +
+        "include /etc/monit/conf-enabled/*\n",
+    );
+    chmodSync(control, 0o600);
+    monit = spawn("monit", ["-I", "-c", control], { stdio: "ignore" });
+    const watched = () => run("monit", ["-B", "-c", control, "summary"]).output;
+    await waitFor(() => /mailpolicyd\s+OK/.test(watched()), 15_000, "monit watching mailpolicyd");
+    const daemon = pid();
+
+    const removed = must("dpkg", ["-r", "mailpolicyd"]);
+    // Before: the check stayed, and once the daemon had stopped monit ran the removed package's start
+    // program every cycle (20 s for the init script that exits 0 without its binary, then "failed to start
+    // (exit status -1)" once postrm had made it non-executable), an alert each time, until "restarted 5
+    // times ... unmonitor".
+    await waitFor(
+      () => !watched().includes("mailpolicyd"),
+      10_000,
+      `monit to forget mailpolicyd:\n${removed}`,
+    );
+    assert.equal(isLink(MONIT_LINK), false, "the link is gone");
+    // Where policy-rc.d kept prerm from stopping it (a container), stop it as the admin would.
+    if (alive(daemon)) process.kill(daemon, "SIGTERM");
+    await waitFor(() => !alive(daemon), 10_000, "the removed package's daemon to stop");
+
+    // The admin had enabled it: a reinstall enables it again, and this monit starts the daemon (policy-rc.d
+    // keeps postinst from doing so here).
+    must("dpkg", ["-i", debs[1]]);
+    assert.equal(isLink(MONIT_LINK), true, "the link is back");
+    await waitFor(() => /mailpolicyd\s+OK/.test(watched()), 30_000, "monit watching mailpolicyd again");
+    await waitFor(() => pid() !== daemon && alive(pid()) && existsSync(SOCKET), 10_000, "the new daemon");
+    assert.equal(await askPolicy(SOCKET, "connect client_address=127.0.0.1\n"), "action=accept");
+    monit.kill("SIGTERM");
+    await waitFor(() => !existsSync(MONIT_PIDFILE), 10_000, "monit to stop");
+  });
+
   it("adds itself to this machine's Debian Exim configuration, and a real Exim asks it", async () => {
     const added = must("/usr/sbin/mailpolicyd", ["exim-setup", "--add"]);
     assert.match(added, /Debian's (un)?split configuration/);
@@ -412,6 +466,7 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
     const daemon = pid();
     // The scan below must see the daemon that runs, or "none left" would prove nothing.
     assert.deepEqual(processesRunning(BINARY), [daemon], "the running daemon, seen in /proc");
+    rmSync(MONIT_LINK, { force: true }); // the reinstall above made it again
     symlinkSync("../conf-available/mailpolicyd", MONIT_LINK); // as README says
     must("monit", ["-t"]);
     const purged = must("dpkg", ["--purge", "mailpolicyd"]);

@@ -14,6 +14,7 @@ import libmime from "libmime";
 import type { ContentPolicy } from "../model/content.ts";
 import { decodeSubject } from "../protocols/subject.ts";
 import type { ContentFacts } from "./carried-file.ts";
+import { embeddedFiles } from "./embedded-files.ts";
 import { extensionOf } from "./executables.ts";
 import { chunkDecoder } from "./transfer-decoding.ts";
 import { looksLikeZip } from "./zip-reader.ts";
@@ -44,6 +45,13 @@ function declaredType(node: MimeNode): string {
 /** An attached message: RFC 6532's message/global is message/rfc822 with UTF-8 headers. */
 const ATTACHED_MESSAGE_TYPES = new Set(["message/rfc822", "message/global"]);
 const IDENTITY_ENCODINGS = new Set(["", "7bit", "8bit", "binary"]);
+/**
+ * Transfer encodings that are a uuencode or yEnc block in the body (Thunderbird's names for them): the part's
+ * bytes are the encoded text, so its files are the blocks (embedded-files.ts), not its raw bytes.
+ */
+const EMBEDDING_ENCODINGS = new Set(["x-uuencode", "uuencode", "x-uue", "uue", "x-yencode"]);
+/** The text parts mail readers look for uuencode and yEnc blocks in (a part without a type is one). */
+const EMBEDDING_TYPE = "text/plain";
 const LF = 0x0a;
 const CR = 0x0d;
 const DASH = 0x2d;
@@ -216,9 +224,32 @@ function readLeaf(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): voi
   for (const other of otherNames(node, name)) {
     walk.facts.files.push({ name: other, contentType, head, where: entity.where });
   }
+  const embedding = EMBEDDING_ENCODINGS.has(encoding);
   const zipDeclared = ZIP_TYPES.has(contentType) || extensionOf(name) === ".zip";
-  if (walk.policy.zip && (zipDeclared || looksLikeZip(head))) {
+  if (walk.policy.zip && !embedding && (zipDeclared || looksLikeZip(head))) {
     readZipPart(walk, name || "(zip attachment)", encoding, body);
+  }
+  if (embedding || contentType === EMBEDDING_TYPE) readEmbeddedFiles(walk, encoding, body, entity);
+}
+
+/**
+ * The uuencode and yEnc blocks of a text part (decoded whole first when it is base64 or quoted-printable),
+ * each a carried file counted against max_parts; a zip among them is read within zip_max_bytes.
+ */
+function readEmbeddedFiles(walk: Walk, encoding: string, body: Buffer, entity: Entity): void {
+  const text = encoding === "base64" || encoding === "quoted-printable"
+    ? decodeUpTo(encoding, body, body.length).bytes
+    : body;
+  const { policy, zipBudget } = walk;
+  const search = {
+    headBytes: HEAD_BYTES,
+    wholeLimit: (name: string, head: Uint8Array) =>
+      policy.zip && (extensionOf(name) === ".zip" || looksLikeZip(head)) ? zipBudget.bytesLeft : undefined,
+  };
+  for (const file of embeddedFiles(text, search)) {
+    if (!admitPart(walk, entity.depth)) return;
+    walk.facts.files.push({ name: file.name, head: file.head, where: `${entity.where}, ${file.format}` });
+    if (file.whole) readZipBytes(walk, file.name, file.whole.bytes, file.whole.cut);
   }
 }
 
@@ -281,8 +312,13 @@ function asBuffer(bytes: Uint8Array): Buffer {
 
 /** The zip part decoded up to what is left of zip_max_bytes, then read (cut: from its local headers). */
 function readZipPart(walk: Walk, name: string, encoding: string, body: Buffer): void {
+  const { bytes, cut } = decodeUpTo(encoding, body, walk.zipBudget.bytesLeft);
+  readZipBytes(walk, name, bytes, cut);
+}
+
+/** A zip's bytes, decoded up to what was left of zip_max_bytes (cut: there was more), charged and read. */
+function readZipBytes(walk: Walk, name: string, bytes: Uint8Array, cut: boolean): void {
   const { facts, policy, zipBudget } = walk;
-  const { bytes, cut } = decodeUpTo(encoding, body, zipBudget.bytesLeft);
   if (bytes.length === 0) {
     if (cut) facts.skipped.push(`${name}: over zip_max_bytes`);
     return;

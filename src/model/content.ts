@@ -35,7 +35,7 @@ export interface ContentPolicy {
   maxScanSize: number;
   /** MIME nesting: multiparts inside multiparts and attached messages, counted together. */
   maxDepth: number;
-  /** MIME parts looked at per message; the rest is not scanned (and the answer says so). */
+  /** MIME parts (and uuencode/yEnc blocks in text) looked at per message; the rest is not scanned (and said). */
   maxParts: number;
   zip: boolean;
   /** Zips inside zips: 1 looks into a zip attachment only, 2 also into the zips it holds, … */

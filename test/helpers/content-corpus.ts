@@ -221,6 +221,48 @@ export function part(input: PartInput): string {
   return `${lines.join("\r\n")}\r\n\r\n${body}`;
 }
 
+/**
+ * A uuencode block as uuencode(1) writes it (GNU sharutils, Python's binascii.b2a_uu with backtick):
+ * "begin MODE NAME", lines of 45 bytes ("M" and 60 characters), "`", "end"; CRLF line ends.
+ */
+export function uuencode(name: string, bytes: Uint8Array | string, mode = "644"): string {
+  const data = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
+  const char = (six: number) => String.fromCharCode(six === 0 ? 0x60 : six + 0x20);
+  const lines = [`begin ${mode} ${name}`];
+  for (let at = 0; at < data.length; at += 45) {
+    const chunk = data.subarray(at, at + 45);
+    let line = char(chunk.length);
+    for (let i = 0; i < chunk.length; i += 3) {
+      const [a, b, c] = [chunk[i], chunk[i + 1] ?? 0, chunk[i + 2] ?? 0];
+      line += char(a >> 2) + char(((a << 4) | (b >> 4)) & 0x3f) + char(((b << 2) | (c >> 6)) & 0x3f) +
+        char(c & 0x3f);
+    }
+    lines.push(line);
+  }
+  return [...lines, "`", "end", ""].join("\r\n");
+}
+
+/**
+ * A yEnc block as yEnc 1.3 writes it: "=ybegin line=128 size=N name=NAME", each byte plus 42, NUL, LF, CR
+ * and "=" escaped ("=" and the byte plus 64), lines of 128, "=yend size=N"; CRLF line ends. Its bytes.
+ */
+export function yencode(name: string, bytes: Uint8Array | string): Buffer {
+  const data = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
+  let out = `=ybegin line=128 size=${data.length} name=${name}\r\n`;
+  let line = "";
+  for (const byte of data) {
+    const encoded = (byte + 42) & 0xff;
+    line += [0x00, 0x0a, 0x0d, 0x3d].includes(encoded)
+      ? `=${String.fromCharCode((encoded + 64) & 0xff)}`
+      : String.fromCharCode(encoded);
+    if (line.length >= 128) {
+      out += `${line}\r\n`;
+      line = "";
+    }
+  }
+  return Buffer.from(`${out}${line === "" ? "" : `${line}\r\n`}=yend size=${data.length}\r\n`, "latin1");
+}
+
 let boundaries = 0;
 
 /** A multipart part (or message body) holding `parts`. */
@@ -499,6 +541,80 @@ export const EXECUTABLE_MESSAGES: Record<string, { message: Uint8Array; file: st
     message: message("bare", part({ type: "application/octet-stream", name: "bare.exe", body: exe })),
     file: "bare.exe",
   },
+  // Files written into the text itself, as before MIME (embedded-files.ts).
+  "uuencoded exe in a text body": {
+    message: message(
+      "uuencoded",
+      multipart("mixed", [
+        part({
+          type: "text/plain",
+          body: `Hello,\r\nthe invoice:\r\n\r\n${uuencode("invoice.exe", exe)}\r\nRegards\r\n`,
+          encoding: "7bit",
+        }),
+      ]),
+    ),
+    file: "invoice.exe",
+  },
+  "uuencoded program under an image's name, in a message without MIME": {
+    message: message("photo", `\r\nHere is the photo.\r\n${uuencode("photo.jpg", exe, "0600")}`),
+    file: "photo.jpg",
+  },
+  "uuencoded zip holding an exe": {
+    message: message(
+      "zipped",
+      part({
+        type: "text/plain; charset=us-ascii",
+        body: uuencode("docs.zip", zip([{ name: "setup.exe", data: exe, deflate: true }])),
+        encoding: "7bit",
+      }),
+    ),
+    file: "setup.exe (in docs.zip)",
+  },
+  "uuencoded exe in a base64 text body": {
+    message: message(
+      "encoded twice",
+      part({ type: "text/plain; charset=utf-8", body: `Grüße\r\n${uuencode("rechnung.exe", exe)}` }),
+    ),
+    file: "rechnung.exe",
+  },
+  "x-uuencode part": {
+    message: message(
+      "x-uuencode",
+      multipart("mixed", [
+        TEXT,
+        part({
+          type: "application/octet-stream",
+          name: "data.bin",
+          body: uuencode("data.bin", exe),
+          encoding: "7bit",
+        })
+          .replace("Content-Transfer-Encoding: 7bit", "Content-Transfer-Encoding: x-uuencode"),
+      ]),
+    ),
+    file: "data.bin",
+  },
+  "yEnc program under an image's name": {
+    message: message(
+      "yenc",
+      part({
+        type: "text/plain",
+        body: Buffer.concat([Buffer.from("See below.\r\n"), yencode("photo.jpg", exe)]),
+        encoding: "7bit",
+      }),
+    ),
+    file: "photo.jpg",
+  },
+  "yEnc zip holding an exe": {
+    message: message(
+      "yenc zip",
+      part({
+        type: "text/plain",
+        body: yencode("docs.zip", zip([{ name: "run.exe", data: exe }])),
+        encoding: "7bit",
+      }),
+    ),
+    file: "run.exe (in docs.zip)",
+  },
 };
 
 /** Messages that must match no attachment rule. */
@@ -536,6 +652,18 @@ export const CLEAN_MESSAGES: Record<string, Uint8Array> = {
     ]),
   ),
   "plain text message": message("hello", "Content-Type: text/plain\r\n\r\nJust text.\r\n"),
+  "a begin line in prose, and a uuencoded text file": message(
+    "begin",
+    part({
+      type: "text/plain",
+      body:
+        `begin 644 setup.exe\r\nthen run it, says the manual.\r\n${
+          uuencode("notes.txt", "hello\n".repeat(30))
+        }` +
+        `=ybegin setup.exe\r\n`,
+      encoding: "7bit",
+    }),
+  ),
 };
 
 /** Subjects as written in the header, and what they decode to. */

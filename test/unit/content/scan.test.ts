@@ -13,6 +13,7 @@ import {
   multipart,
   part,
   SUBJECTS,
+  uuencode,
   windowsExecutable,
   zip,
 } from "../../helpers/content-corpus.ts";
@@ -321,6 +322,61 @@ describe("content scan: a head behind padding", () => {
       assert.match(answer.symbols![0].description!, description);
     });
   }
+});
+
+describe("content scan: uuencode and yEnc blocks within the bounds", () => {
+  const text = (body: string | Uint8Array) =>
+    message("blocks", part({ type: "text/plain", body, encoding: "7bit" }));
+
+  it("each block is a part: blocks beyond max_parts are skipped and said", () => {
+    const few = contentPolicy(RULES.replace("[content]", "[content]\nmax_parts = 5"));
+    const blocks = [1, 2, 3, 4].map((i) => uuencode(`note${i}.txt`, "text")).join("") +
+      uuencode("late.exe", windowsExecutable());
+    // The message is its text part, part 1; note1–note4 are parts 2–5; late.exe is over max_parts.
+    const answer = scanMessage(messageRequest(text(blocks)), few);
+    assert.deepEqual(symbolsOf(answer), ["CONTENT_PARTLY_SCANNED"]);
+    assert.match(answer.symbols![0].description!, /parts beyond max_parts \(5\)/);
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(text(blocks)), policy)), ["EXE"]);
+  });
+
+  it("a uuencoded zip is decoded within zip_max_bytes, shared with the other zips", () => {
+    const archive = zip([{ name: "a.txt", data: "x".repeat(3000) }, { name: "run.exe", data: "MZ" }]);
+    const small = contentPolicy(RULES.replace("[content]", "[content]\nzip_max_bytes = 1K"));
+    const answer = scanMessage(messageRequest(text(uuencode("big.zip", archive))), small);
+    assert.deepEqual(symbolsOf(answer), ["CONTENT_PARTLY_SCANNED"]);
+    assert.match(
+      answer.symbols![0].description!,
+      /big\.zip: only its first 1024 bytes read \(zip_max_bytes\)/,
+    );
+    const noZip = contentPolicy(RULES.replace("[content]", "[content]\nzip = no"));
+    assert.deepEqual(scanMessage(messageRequest(text(uuencode("big.zip", archive))), noZip), {
+      action: "accept",
+      score: 0,
+    });
+    assert.deepEqual(symbolsOf(scanMessage(messageRequest(text(uuencode("big.zip", archive))), policy)), [
+      "EXE",
+    ]);
+  });
+
+  it("only text/plain parts are searched; an x-uuencode zip part is read from its block, not as raw bytes", () => {
+    const html = message(
+      "html",
+      part({ type: "text/html", body: `<pre>\r\n${uuencode("a.exe", "x")}</pre>`, encoding: "7bit" }),
+    );
+    assert.deepEqual(scanMessage(messageRequest(html), policy), { action: "accept", score: 0 });
+    const docs = zip([{ name: "a.txt", data: "hello" }]);
+    const uuPart = part({
+      type: "application/zip",
+      name: "docs.zip",
+      body: uuencode("docs.zip", docs),
+      encoding: "7bit",
+    })
+      .replace("7bit", "x-uuencode");
+    assert.deepEqual(scanMessage(messageRequest(message("zip", multipart("mixed", [uuPart]))), policy), {
+      action: "accept",
+      score: 0,
+    });
+  });
 });
 
 describe("content scan: attached messages", () => {

@@ -1,0 +1,122 @@
+// Files uuencoded (or yEnc-encoded) into a message's text, through a real Exim (exim -bd, delivering into a
+// maildir) whose DATA ACL asks the daemon's spamd front (the shipped snippet) and through it the content
+// rules: a program in a text body, by its name and by its MZ header under an image's name, a zip carrying
+// a program, an x-uuencode part, a yEnc block; each is refused at DATA, as Exim's old demime refused them.
+// A uuencoded text file is delivered intact. The uuencoded lines are Python's binascii.b2a_uu, the zip is
+// Debian's zip; the messages go in with swaks --data, as a mailer sends them.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { spamdAddressSpec } from "../../src/exim/spamd-snippet.ts";
+import { windowsExecutable, yencode } from "../helpers/content-corpus.ts";
+import { waitFor } from "../helpers/daemon-process.ts";
+import { type MaildirExim, startMaildirExim } from "../helpers/exim-maildir.ts";
+import { swaksWith } from "../helpers/exim.ts";
+import { freePort } from "../helpers/smtp-receiver.ts";
+
+const SLOW = { timeout: 120_000 };
+const REFUSED = /<\*\* 550 /;
+// uuencode(1)'s framing around binascii's lines (45 bytes a line, "`" for zero, as GNU uuencode writes).
+const PYTHON_UUENCODE = `
+import binascii, sys
+data = open(sys.argv[1], "rb").read()
+out = ["begin 644 " + sys.argv[2]]
+out += [binascii.b2a_uu(data[i:i + 45], backtick=True).decode().rstrip("\\n") for i in range(0, len(data), 45)]
+sys.stdout.write("\\r\\n".join(out + ["\`", "end", ""]))
+`;
+
+describe("uuencoded and yEnc files through Exim's spam = and the content rules", () => {
+  let setup: MaildirExim;
+  const file = (name: string) => setup.dir.file(name);
+  const uuencode = (path: string, name: string): string => {
+    const result = spawnSync("python3", ["-c", PYTHON_UUENCODE, path, name], {
+      encoding: "latin1",
+      timeout: 20_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout;
+  };
+  const send = (subject: string, headers: string, body: string) => {
+    const path = file(`${subject}.eml`);
+    writeFileSync(
+      path,
+      `From: alice@example.org\r\nTo: user@example.net\r\nSubject: ${subject}\r\n` +
+        `Date: Sun, 06 Dec 2026 10:00:00 +0000\r\nMessage-Id: <${subject}@example.org>\r\n${headers}\r\n${body}`,
+      "latin1",
+    );
+    return swaksWith([
+      ...["--server", "127.0.0.1", "--port", String(setup.exim.port), "--helo", "client.example"],
+      ...["--from", "alice@example.org", "--to", "user@example.net", "--data", `@${path}`],
+    ]);
+  };
+  const delivered = (subject: string) =>
+    setup.messages().filter((mail) => mail.includes(`\nSubject: ${subject}\n`));
+  const executableVerdicts = () => setup.daemon.logs().match(/symbols=[^ ]*EXECUTABLE/g)?.length ?? 0;
+  const refused = async (subject: string, headers: string, body: string) => {
+    const before = executableVerdicts();
+    const sent = await send(subject, headers, body);
+    assert.notEqual(sent.status, 0, sent.output);
+    assert.match(sent.output, REFUSED);
+    assert.equal(delivered(subject).length, 0);
+    await waitFor(() => executableVerdicts() > before, 10_000, `the rule's verdict on ${subject}`);
+  };
+
+  before(async () => {
+    const front = await freePort();
+    setup = await startMaildirExim(
+      () =>
+        `[spamd]\nlisten = 127.0.0.1:${front}\nmark_threshold = 5\nreject_threshold = 10\n` +
+        `[content]\n[rule executable]\nattachments = executable\nscore = 10\naction = reject\n` +
+        `message = executable attachments are refused\n`,
+      { spamd: spamdAddressSpec({ hostname: "127.0.0.1", port: front }) },
+    );
+    writeFileSync(file("program"), windowsExecutable(3000));
+    mkdirSync(file("zipped"));
+    writeFileSync(file("zipped/setup.exe"), windowsExecutable(3000));
+    const zipped = spawnSync("zip", ["-q", "../docs.zip", "setup.exe"], {
+      cwd: file("zipped"),
+      timeout: 20_000,
+    });
+    assert.equal(zipped.status, 0, String(zipped.stderr));
+    writeFileSync(file("notes.txt"), "Minutes of Tuesday's meeting.\n".repeat(20));
+  }, SLOW);
+  after(async () => {
+    await setup?.stop();
+  });
+
+  it("a program uuencoded into a plain text body, by its name", SLOW, async () => {
+    const body = `Hello,\r\nthe invoice:\r\n\r\n${uuencode(file("program"), "invoice.exe")}\r\nAlice\r\n`;
+    await refused("uu-name", "", body);
+  });
+
+  it("a program uuencoded under an image's name, by its MZ header", SLOW, async () => {
+    const body = `Here is the photo.\r\n${uuencode(file("program"), "photo.jpg")}`;
+    await refused("uu-magic", "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n", body);
+  });
+
+  it("a uuencoded zip carrying a program", SLOW, async () => {
+    await refused("uu-zip", "", uuencode(file("docs.zip"), "docs.zip"));
+  });
+
+  it("an x-uuencode part", SLOW, async () => {
+    const body = `--b\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n--b\r\n` +
+      `Content-Type: application/octet-stream; name="data.bin"\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n` +
+      `${uuencode(file("program"), "data.bin")}\r\n--b--\r\n`;
+    await refused("uu-part", `MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n`, body);
+  });
+
+  it("a yEnc block", SLOW, async () => {
+    const block = yencode("photo.jpg", windowsExecutable(3000)).toString("latin1");
+    await refused("yenc", "", `The photo:\r\n${block}`);
+  });
+
+  it("a uuencoded text file: delivered intact", SLOW, async () => {
+    const body = `The minutes:\r\n${uuencode(file("notes.txt"), "notes.txt")}`;
+    const sent = await send("uu-text", "", body);
+    assert.equal(sent.status, 0, sent.output);
+    await waitFor(() => delivered("uu-text").length === 1, 20_000, "delivery");
+    const mail = delivered("uu-text")[0];
+    assert.equal(mail.slice(mail.indexOf("\n\n") + 2).trimEnd(), body.replace(/\r\n/g, "\n").trimEnd());
+  });
+});

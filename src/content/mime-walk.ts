@@ -30,16 +30,39 @@ const DECODE_SLICE = 64 * 1024;
 export const MAX_HEADER_BYTES = 256 * 1024;
 const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
 const NAME_PARAMETERS = [["content-disposition", "filename"], ["content-type", "name"]] as const;
-/** An RFC 2045 comment in a header value, which libmime keeps in a Content-Type's value. */
-const COMMENT = /\s*\([^()]*\)/g;
-
 /**
  * The part's declared type without comments: `application/x-msdownload (setup)` is that type to a mail
  * reader, and would otherwise pass for one that is not an executable's.
  */
 function declaredType(node: MimeNode): string {
   const type = node.contentType || "";
-  return type.includes("(") ? type.replace(COMMENT, "").trim() : type;
+  return type.includes("(") ? withoutComments(type) : type;
+}
+
+/**
+ * The value without its RFC 2045 comments (which libmime keeps in a Content-Type's value): each "(…)" that
+ * holds no parenthesis, with the white space before it, then the ends trimmed. By hand in one pass: the
+ * regex `/\s*\([^()]*\)/g` retried from every character of a run of white space not followed by a comment
+ * that closes, quadratic in it: 40 KB of tabs before an unclosed "(" took 1.7 s, a header block's 256 KB
+ * over a minute.
+ */
+function withoutComments(value: string): string {
+  let kept = "";
+  let from = 0;
+  let open = value.indexOf("(");
+  while (open >= 0) {
+    let next = open + 1;
+    while (next < value.length && value[next] !== "(" && value[next] !== ")") next++;
+    if (next === value.length) break;
+    if (value[next] === "(") {
+      open = next; // what is before it stays: the comment, if any, starts here
+      continue;
+    }
+    kept += value.slice(from, open).trimEnd();
+    from = next + 1;
+    open = value.indexOf("(", from);
+  }
+  return (kept + value.slice(from)).trim();
 }
 
 /** An attached message: RFC 6532's message/global is message/rfc822 with UTF-8 headers. */

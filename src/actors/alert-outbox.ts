@@ -14,8 +14,8 @@ export interface AlertOutboxOptions {
   offer: (notice: AlertNotice) => void;
   /** Tells the alerter to forget a notice it may hold. */
   withdraw: (id: string) => void;
-  /** The notice is done with: its counter must not alert again in that window. */
-  settled: (notice: AlertNotice) => void;
+  /** The notice is done with: its counter must not alert again in that window. `delivered`: a mail went out. */
+  settled: (notice: AlertNotice, delivered: boolean) => void;
   changed: () => void;
 }
 
@@ -24,8 +24,8 @@ export interface AlertOutbox {
   add(notice: AlertNotice, max: number): void;
   /** A notice from the state file: kept and offered, or refused (logged) when no mail can be made of it. */
   restore(notice: AlertNotice): void;
-  /** The alerter is done with it (delivered, parked or dropped). */
-  settle(id: string): void;
+  /** The alerter is done with it: delivered, or not (parked, or only logged for want of [alerts]). */
+  settle(id: string, delivered: boolean): void;
   /** Drops the oldest notices beyond `max`. */
   bound(max: number): void;
   offerAll(): void;
@@ -37,12 +37,12 @@ export function createAlertOutbox(options: AlertOutboxOptions): AlertOutbox {
   const { log, journal } = options;
   const outbox = new Map<string, AlertNotice>();
 
-  const settle = (id: string) => {
+  const settle = (id: string, delivered: boolean) => {
     const notice = outbox.get(id);
     if (!notice) return;
     outbox.delete(id);
     journal.sent(id);
-    options.settled(notice);
+    options.settled(notice, delivered);
     options.changed();
   };
 
@@ -52,7 +52,7 @@ export function createAlertOutbox(options: AlertOutboxOptions): AlertOutbox {
   const bound = (max: number) => {
     for (const [id, notice] of outbox) {
       if (outbox.size <= max) return;
-      settle(id);
+      settle(id, false);
       if (options.metrics) options.metrics.alertsDropped++;
       log.warn("counters", "alert outbox full, oldest alert dropped", {
         key: notice.key,

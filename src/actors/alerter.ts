@@ -14,7 +14,7 @@ import { type AlertMail, type AlertNotice, composeAlertMail } from "../policy/al
 import { composeDigestMail, digestBatches, routeAlert } from "../policy/alert-digest.ts";
 import { afterFailure, failureKind } from "../policy/alert-failure.ts";
 import { type AlertSent, createAlertTransport, type SendAlertMail } from "./alert-transport.ts";
-import { liveActor } from "./actor.ts";
+import { type AnyActorSystem, liveActor } from "./actor.ts";
 import { backoffDelay } from "./backoff.ts";
 import { type Metrics, type RecentAlert, recordAlert, recordParked } from "../control/metrics.ts";
 
@@ -123,6 +123,12 @@ function withdraw(context: AlerterContext, id: string): void {
   if (held >= 0) context.held.splice(held, 1);
 }
 
+function settle(context: AlerterContext, system: AnyActorSystem, delivered: boolean): void {
+  const ids = context.current!.notices.map((notice) => notice.id);
+  for (const id of ids) context.known.delete(id);
+  liveActor(system, "counters")?.send({ type: "alerts.done", ids, delivered });
+}
+
 export const alerterMachine = setup({
   types: {
     context: {} as AlerterContext,
@@ -165,12 +171,10 @@ export const alerterMachine = setup({
         "park",
   },
   actions: {
-    // Out of the alerter for good (delivered or parked): the counters actor drops it from the outbox.
-    settle: ({ context, system }) => {
-      const ids = context.current!.notices.map((notice) => notice.id);
-      for (const id of ids) context.known.delete(id);
-      liveActor(system, "counters")?.send({ type: "alerts.done", ids });
-    },
+    // Out of the alerter for good: the counters actor drops it from the outbox, and marks its counter sent,
+    // or unsent when the mail did not go out: `top` and `show` say which.
+    settle: ({ context, system }) => settle(context, system, context.config.alerts !== undefined),
+    settleUnsent: ({ context, system }) => settle(context, system, false),
     park: ({ context, event }) => {
       const item = context.current!;
       const error = errorText(errorOf(event));
@@ -303,14 +307,14 @@ export const alerterMachine = setup({
                 // The relay answered (or no mail could be made): nothing to back off from.
                 guard: "refusedForGood",
                 target: "idle",
-                actions: ["park", "settle", assign({ current: undefined, attempt: 0 })],
+                actions: ["park", "settleUnsent", assign({ current: undefined, attempt: 0 })],
               },
               {
                 guard: "tooOld",
                 target: "backingOff",
                 actions: [
                   "park",
-                  "settle",
+                  "settleUnsent",
                   assign(({ context }) => ({ current: undefined, attempt: context.attempt + 1 })),
                 ],
               },

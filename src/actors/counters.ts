@@ -33,7 +33,7 @@ export type CountersEvent =
   | { type: "check"; request: PolicyRequest; reply: (check: LimitsCheck | undefined) => void }
   // pass 2: `refused` is the final merged verdict's (every concern's)
   | { type: "commit"; ticket: number; refused: boolean }
-  | { type: "alerts.done"; ids: string[] } // delivered or parked: out of the outbox
+  | { type: "alerts.done"; ids: string[]; delivered: boolean } // delivered or not (parked): out of the outbox
   | { type: "alerts.offer" } // the alerter (re)started: offer it every undelivered alert
   | { type: "config"; config: Config }
   | { type: "stats"; reply: (stats: CountersStats) => void }
@@ -115,7 +115,7 @@ export function startCounters(
     journal: state.journal,
     offer: (notice) => liveActor(system, "alerter")?.send({ type: "alert", notice }),
     withdraw: (id) => liveActor(system, "alerter")?.send({ type: "alert.withdraw", id }),
-    settled: (notice) => store.alertSettled(notice.limit, notice.key, notice.firstSeen),
+    settled: (notice, delivered) => store.alertSettled(notice.limit, notice.key, notice.firstSeen, delivered),
     changed: state.changed,
   });
 
@@ -202,7 +202,7 @@ export function startCounters(
         case "commit":
           return engine.commit(event.ticket, event.refused);
         case "alerts.done":
-          for (const id of event.ids) outbox.settle(id);
+          for (const id of event.ids) outbox.settle(id, event.delivered);
           // Written now, not at the next FLUSH_MS: a kill in those 200 ms left the alert in the outbox the
           // restart reads, and the postmaster got it twice. One write per alert mail.
           state.journal.flush();

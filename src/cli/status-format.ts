@@ -31,8 +31,11 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join("\n");
 }
 
+// "unsent" from a daemon, anything else unknown to this client from a newer one: shown as it came.
+const alertText = (alert: string) => alert === "unsent" ? "not sent" : printable(alert);
+
 function state(row: SenderRow): string {
-  const alert = row.alert === "none" ? "" : ` (alert ${row.alert})`;
+  const alert = row.alert === "none" ? "" : ` (alert ${alertText(row.alert)})`;
   return `${row.over ? "over" : row.atLimit ? "at limit" : "ok"}${alert}`;
 }
 

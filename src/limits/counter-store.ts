@@ -157,8 +157,11 @@ export interface CounterStore {
   answersAhead?(batch: ProbeBatch): boolean;
   /** A subject seen at DATA for a limit counted at another stage: noted on the key's counter if it has one. */
   recordSubject(limit: LimitConfig, key: string, subject: string): void;
-  /** The alert with this window start is done with (delivered, parked or dropped): no other in that window. */
-  alertSettled(limitName: string, key: string, firstSeen: number): void;
+  /**
+   * The alert with this window start is done with: no other in that window. `delivered`: its mail went out;
+   * false when it was parked, dropped or only logged (ALERT_UNSENT).
+   */
+  alertSettled(limitName: string, key: string, firstSeen: number, delivered: boolean): void;
   /** Drops counters whose window has ended (the memory store's wheel; Redis expires keys itself). */
   expire(at: number): void;
   /**

@@ -20,6 +20,7 @@ import {
   ALERT_NONE,
   ALERT_PENDING,
   ALERT_SENT,
+  ALERT_UNSENT,
   recordSighting,
   type SenderCounter,
 } from "../policy/sender-counter.ts";
@@ -314,10 +315,10 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       if (counter) recordSighting(counter, subject);
     },
 
-    alertSettled(limitName, key, firstSeen) {
+    alertSettled(limitName, key, firstSeen, delivered) {
       const counter = tables.get(limitName)?.counters.get(key);
-      if (!counter || counter.start !== firstSeen || counter.alert === ALERT_SENT) return;
-      counter.alert = ALERT_SENT;
+      if (!counter || counter.start !== firstSeen || counter.alert >= ALERT_SENT) return;
+      counter.alert = delivered ? ALERT_SENT : ALERT_UNSENT;
       // Journalled, or a restart after a kill -9 shows the alert delivered here as pending for good.
       touched(limitName, key, counter);
     },

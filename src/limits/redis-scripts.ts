@@ -554,10 +554,13 @@ if redis.call('EXISTS', KEYS[1]) == 1 then sight(KEYS[1], 's', 'ns', ARGV[1], 1)
 return 0
 `;
 
-/** alertSettled: KEYS[1]; ARGV[1] the alert's window start. Alert state sent if still that window. */
+/**
+ * alertSettled: KEYS[1]; ARGV[1] the alert's window start, ARGV[2] the state (2 sent, 3 no mail went out).
+ * Set if still that window.
+ */
 export const SETTLED_SCRIPT = `
 local t = redis.call('HGET', KEYS[1], 't')
-if t and tonumber(t) == tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'a', 2); return 1 end
+if t and tonumber(t) == tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'a', ARGV[2]); return 1 end
 return 0
 `;
 

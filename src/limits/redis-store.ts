@@ -12,7 +12,7 @@ import type { Metrics } from "../control/metrics.ts";
 import type { LimitConfig } from "../model/limit.ts";
 import { wholeCount } from "../policy/rate.ts";
 import { outranks, refuses } from "../policy/verdict.ts";
-import type { SenderCounter } from "../policy/sender-counter.ts";
+import { ALERT_SENT, ALERT_UNSENT, type SenderCounter } from "../policy/sender-counter.ts";
 import {
   type BatchDone,
   type CounterStore,
@@ -765,9 +765,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       subjects.push({ key: keyOf(limit, key), subject });
     },
 
-    alertSettled(limitName, key, firstSeen) {
+    alertSettled(limitName, key, firstSeen, delivered) {
       if (closed) return;
-      evalScript(SCRIPTS.settled, counterKey(prefix, limitName, key), [firstSeen])
+      const state = delivered ? ALERT_SENT : ALERT_UNSENT;
+      evalScript(SCRIPTS.settled, counterKey(prefix, limitName, key), [firstSeen, state])
         .then(backgroundDone, backgroundFailed("marking an alert sent"));
     },
 

@@ -63,8 +63,8 @@ export interface SharedStore extends CounterStore {
   close(): void;
 }
 
-/** An alert delivered while Redis was away, as alertSettled names it: its limit, key and window start. */
-export type SettledMark = [limitName: string, key: string, firstSeen: number];
+/** An alert settled while Redis was away, as alertSettled names it: its limit, key, window start, fate. */
+export type SettledMark = [limitName: string, key: string, firstSeen: number, delivered: boolean];
 
 export interface SharedStoreOptions {
   client: Redis;
@@ -404,10 +404,10 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       if (down) local.recordSubject(limit, key, subject);
       else redis.recordSubject(limit, key, subject);
     },
-    alertSettled(limitName, key, firstSeen) {
-      local.alertSettled(limitName, key, firstSeen);
-      if (!down) return redis.alertSettled(limitName, key, firstSeen);
-      keepSettled([limitName, key, firstSeen]);
+    alertSettled(limitName, key, firstSeen, delivered) {
+      local.alertSettled(limitName, key, firstSeen, delivered);
+      if (!down) return redis.alertSettled(limitName, key, firstSeen, delivered);
+      keepSettled([limitName, key, firstSeen, delivered]);
     },
     expire(at) {
       local.expire(at);

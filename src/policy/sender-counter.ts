@@ -5,8 +5,12 @@ import { unsharedText } from "./unshared-text.ts";
 
 export const ALERT_NONE = 0;
 export const ALERT_PENDING = 1; // crossed the limit, the alert mail is not yet delivered
-export const ALERT_SENT = 2;
-export type AlertState = typeof ALERT_NONE | typeof ALERT_PENDING | typeof ALERT_SENT;
+export const ALERT_SENT = 2; // the alert mail went out (to some recipients at least)
+// The alerter is done with the alert and no mail went out: parked (refused for good, or still failing
+// retry_for after the crossing), dropped from a full outbox, or only logged (no [alerts] mail). Apart from
+// ALERT_SENT only for `top` and `show`: a postmaster read "(alert sent)" for a mail the relay had refused.
+export const ALERT_UNSENT = 3;
+export type AlertState = typeof ALERT_NONE | typeof ALERT_PENDING | typeof ALERT_SENT | typeof ALERT_UNSENT;
 
 const SIGHTING_CAP = 50; // distinct subjects / IPs kept per key: enough for a top 10, bounded memory
 

@@ -1,7 +1,7 @@
 // What the control plane shows about a key under a limit: pure, from a counter and its limit.
 import type { LimitConfig } from "../model/limit.ts";
 import { capacity, currentLevel, wholeCount } from "./rate.ts";
-import { ALERT_PENDING, ALERT_SENT, type SenderCounter, topEntries } from "./sender-counter.ts";
+import { ALERT_PENDING, ALERT_SENT, ALERT_UNSENT, type SenderCounter, topEntries } from "./sender-counter.ts";
 
 export interface SenderRow {
   rule: string;
@@ -16,7 +16,9 @@ export interface SenderRow {
   lastSeen: string;
   over: boolean; // count > limit
   atLimit: boolean; // count >= limit: a leaky limit never counts past it, so this is "blocked" there
-  alert: "none" | "pending" | "sent";
+  // unsent: the alerter is done with it and no mail went out (parked, dropped from a full outbox, or only
+  // logged for want of [alerts]); status lists the parked ones with their error.
+  alert: "none" | "pending" | "sent" | "unsent";
 }
 
 export interface SenderDetail extends SenderRow {
@@ -28,7 +30,16 @@ export interface SenderDetail extends SenderRow {
 // (limits/memory-store.ts, the Redis scripts' `write`): no mail went out, so the row shows none.
 function alertState(limit: LimitConfig, counter: SenderCounter): SenderRow["alert"] {
   if (!limit.alert) return "none";
-  return counter.alert === ALERT_SENT ? "sent" : counter.alert === ALERT_PENDING ? "pending" : "none";
+  switch (counter.alert) {
+    case ALERT_PENDING:
+      return "pending";
+    case ALERT_SENT:
+      return "sent";
+    case ALERT_UNSENT:
+      return "unsent";
+    default:
+      return "none";
+  }
 }
 
 export function senderRow(limit: LimitConfig, key: string, counter: SenderCounter, now: number): SenderRow {

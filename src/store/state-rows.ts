@@ -51,7 +51,7 @@ export function counterFromRow(row: unknown, latest: number): SenderCounter | st
   if (!isTime(start, latest)) return "bad window start";
   if (!isTime(last, latest)) return "bad last-seen time";
   if (!isLevel(count)) return "bad count";
-  if (alert !== 0 && alert !== 1 && alert !== 2) return "bad alert state";
+  if (alert !== 0 && alert !== 1 && alert !== 2 && alert !== 3) return "bad alert state";
   const problem = tallyProblem(subjects) ?? tallyProblem(clientIps);
   if (problem) return problem;
   if (prev !== null && prev !== undefined && !isLevel(prev)) return "bad previous count";

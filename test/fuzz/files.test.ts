@@ -274,7 +274,7 @@ const counter: fc.Arbitrary<SenderCounter> = fc.record({
   start: fc.integer({ min: 0, max: 2 ** 40 }),
   count: fc.oneof(fc.integer({ min: 0, max: 1e9 }), fc.double({ min: 0, max: 1e9, noNaN: true })),
   last: fc.integer({ min: 0, max: 2 ** 40 }),
-  alert: fc.constantFrom<AlertState>(0, 1, 2),
+  alert: fc.constantFrom<AlertState>(0, 1, 2, 3),
   prev: fc.oneof(
     fc.constant(0),
     fc.integer({ min: 0, max: 1e9 }),

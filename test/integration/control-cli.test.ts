@@ -94,7 +94,11 @@ describe("client commands against a running daemon", () => {
       /^KEY\s+RULE\s+COUNT\/LIMIT\s+WINDOW\s+ACTION\s+STATE$/.test(line)
     );
     assert.ok(header > 0, result.stdout);
-    assert.match(lines[header + 1], /^a@example\.org\s+outbound\s+3\/2\s+1h\s+defer\s+over \(alert sent\)$/);
+    // No [alerts]: the alert was only logged. Before: "(alert sent)".
+    assert.match(
+      lines[header + 1],
+      /^a@example\.org\s+outbound\s+3\/2\s+1h\s+defer\s+over \(alert not sent\)$/,
+    );
     assert.match(result.stdout, /^alice@example\.org\s+thresholds\s+4\/3\s+1h\s+alert\s+over/m);
     assert.match(result.stdout, /^RECENT ALERTS$/m);
   });
@@ -142,7 +146,7 @@ describe("client commands against a running daemon", () => {
     assert.match(result.stdout, /^a@example\.org$/m);
     assert.match(
       result.stdout,
-      /^ {2}rule outbound: 3\/2 per 1h \(fixed, action defer\), over \(alert sent\)$/m,
+      /^ {2}rule outbound: 3\/2 per 1h \(fixed, action defer\), over \(alert not sent\)$/m,
     );
     assert.match(result.stdout, /^ {2}rule thresholds: 3\/3 per 1h \(fixed, action alert\), at limit$/m);
     assert.match(

@@ -47,7 +47,7 @@ describe("[redis] reload: the same counters, reached another way", () => {
       assert.equal((await one.hit("q@x.org")).action, "accept", "answered by the fallback: an incident");
       assert.equal((store as SharedStore).health().state, "down");
       // The outbox delivers the alert now, while Redis cannot hear of it.
-      store.alertSettled("out", "p@x.org", one.crossings[0].start!);
+      store.alertSettled("out", "p@x.org", one.crossings[0].start!, true);
       const before = store;
       counters.use(mergeConfig(server, "200ms")); // only the timeout: the same counters
       assert.notEqual(store, before, "a new shared store");

@@ -201,7 +201,7 @@ describe("Redis store: several hosts sharing one Redis", () => {
           assert.equal(row.alert, "pending");
         }
         // The alert is settled on one host: every host sees it sent, none alerts again in that window.
-        hosts[1].store.alertSettled("out", "spammer@x.org", crossings[0].start!);
+        hosts[1].store.alertSettled("out", "spammer@x.org", crossings[0].start!, true);
         await hosts[1].settle();
         assert.equal((await hosts[2].show("spammer@x.org"))[0].alert, "sent");
       } finally {
@@ -209,6 +209,25 @@ describe("Redis store: several hosts sharing one Redis", () => {
       }
     });
   }
+
+  it("an alert settled undelivered (parked) reads not sent on every host, and does not alert again", async () => {
+    await redisClientFlush(server);
+    const limits = limitsOf("[limit out]\nkey = sender\ncount = 1\ntime = 1h\nmode = strict\n");
+    const hosts = [redisHost(server, limits, Date.now), redisHost(server, limits, Date.now)];
+    try {
+      await hosts[0].hit("parked@x.org");
+      await hosts[0].hit("parked@x.org");
+      const [crossing] = hosts[0].crossings;
+      hosts[0].store.alertSettled("out", "parked@x.org", crossing.start!, false);
+      await hosts[0].settle();
+      // Before: "sent", for an alert the relay had refused.
+      assert.equal((await hosts[1].show("parked@x.org"))[0].alert, "unsent");
+      await hosts[1].hit("parked@x.org");
+      assert.equal(hosts[0].crossings.length + hosts[1].crossings.length, 1, "no second alert in the window");
+    } finally {
+      for (const host of hosts) await host.close();
+    }
+  });
 
   it("strict: every attempt counts, across hosts", async () => {
     await redisClientFlush(server);

@@ -160,7 +160,7 @@ describe("shared store: Redis, and the fallback while it is away", () => {
       assert.equal(await one.hit("q@x.org"), "accept", "answered by the fallback: an incident");
       assert.equal(one.shared.health().state, "down");
       // The outbox delivers the alert now, while Redis cannot hear of it.
-      one.shared.alertSettled("out", "p@x.org", one.crossings[0].start!);
+      one.shared.alertSettled("out", "p@x.org", one.crossings[0].start!, true);
       server.resume();
       await waitFor(() => one.shared.health().state === "up", 10_000, "Redis back");
       // Before: "pending" until the window's end, for every host's `show`.

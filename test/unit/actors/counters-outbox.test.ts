@@ -111,7 +111,7 @@ describe("counters actor: the alert outbox", () => {
     await hit("b@example.org");
     await hit("b@example.org");
     assert.equal((await stats()).pendingAlerts, 2);
-    actor.send({ type: "alerts.done", ids: [`thresholds|a@example.org|${NOW}`, "unknown"] });
+    actor.send({ type: "alerts.done", ids: [`thresholds|a@example.org|${NOW}`, "unknown"], delivered: true });
     assert.equal((await stats()).pendingAlerts, 1);
     actor.stop();
   });
@@ -122,7 +122,7 @@ describe("counters actor: the alert outbox", () => {
     await hit("a@example.org");
     await hit("a@example.org");
     assert.equal(await alertOf("a@example.org"), "pending");
-    actor.send({ type: "alerts.done", ids: [`thresholds|a@example.org|${NOW}`] });
+    actor.send({ type: "alerts.done", ids: [`thresholds|a@example.org|${NOW}`], delivered: true });
     assert.equal(await alertOf("a@example.org"), "sent");
     assert.equal((await stats()).pendingAlerts, 0);
     await new Promise((resolve) => setTimeout(resolve, 450)); // two journal flushes (FLUSH_MS = 200)

@@ -6,6 +6,7 @@ import {
   ALERT_NONE,
   ALERT_PENDING,
   ALERT_SENT,
+  ALERT_UNSENT,
   type AlertState,
 } from "../../../src/policy/sender-counter.ts";
 import { senderDetail, senderRow } from "../../../src/policy/sender-report.ts";
@@ -21,12 +22,12 @@ function crossed(alert: AlertState) {
 }
 
 describe("sender report: the alert state", () => {
-  it("shows a limit that alerts as none, pending or sent, as its counter says", () => {
+  it("shows a limit that alerts as none, pending, sent or unsent, as its counter says", () => {
     const limit = limitConfig();
-    const states = ([ALERT_NONE, ALERT_PENDING, ALERT_SENT] as AlertState[]).map((alert) =>
+    const states = ([ALERT_NONE, ALERT_PENDING, ALERT_SENT, ALERT_UNSENT] as AlertState[]).map((alert) =>
       senderRow(limit, "a@example.org", crossed(alert), NOW).alert
     );
-    assert.deepEqual(states, ["none", "pending", "sent"]);
+    assert.deepEqual(states, ["none", "pending", "sent", "unsent"]);
   });
 
   it("shows no alert for a limit with alert = no, though its crossed counter is marked done", () => {

@@ -68,9 +68,13 @@ describe("counterFromRow", () => {
     assert.equal(typeof counterFromRow(["a@x", NOW, MAX_COUNT, NOW, 0], LATEST), "object");
   });
 
-  it("refuses an alert state other than none, pending or sent", () => {
-    for (const alert of [3, -1, 1.5, "1", null, true]) {
+  it("refuses an alert state other than none, pending, sent or unsent", () => {
+    for (const alert of [4, -1, 1.5, "1", null, true]) {
       assert.equal(problem(["a@x", NOW, 1, NOW, alert]), "bad alert state", String(alert));
+    }
+    for (const alert of [0, 1, 2, 3]) {
+      const counter = counterFromRow(["a@x", NOW, 1, NOW, alert], LATEST);
+      assert.equal(typeof counter === "object" && counter.alert, alert, `state ${alert} kept`);
     }
   });
 

@@ -24,6 +24,11 @@ export interface AlertOutbox {
   add(notice: AlertNotice, max: number): void;
   /** A notice from the state file: kept and offered, or refused (logged) when no mail can be made of it. */
   restore(notice: AlertNotice): void;
+  /**
+   * The relay took these alerts' mail for some recipients and deferred `recipients`: kept (and journalled)
+   * with them, so that an alert offered again after a restart goes to those only.
+   */
+  partlyDelivered(ids: string[], recipients: string[]): void;
   /** The alerter is done with it: delivered, or not (parked, or only logged for want of [alerts]). */
   settle(id: string, delivered: boolean): void;
   /** Drops the oldest notices beyond `max`. */
@@ -82,6 +87,21 @@ export function createAlertOutbox(options: AlertOutboxOptions): AlertOutbox {
       }
       outbox.set(notice.id, notice);
       options.offer(notice);
+    },
+    partlyDelivered(ids, recipients) {
+      for (const id of ids) {
+        const notice = outbox.get(id);
+        if (!notice) continue; // dropped from a full outbox meanwhile
+        const kept = { ...notice, recipients };
+        outbox.set(id, kept); // in its place: the order of the outbox stays the order of crossing
+        journal.alert(kept); // replayed over the first record of the same id
+        log.info("counters", "alert partly delivered, kept for the recipients still to reach", {
+          key: notice.key,
+          rule: notice.limit,
+          to: recipients.join(","),
+        });
+      }
+      options.changed();
     },
     settle,
     bound,

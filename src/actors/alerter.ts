@@ -160,6 +160,7 @@ export const alerterMachine = setup({
     hasWork: ({ context }) => context.queue.length > 0,
     holding: ({ context }) => context.held.length > 0,
     known: ({ context, event }) => event.type === "alert" && context.known.has(event.notice.id),
+    partlyDelivered: ({ event }) => event.type === "alert" && event.notice.recipients !== undefined,
     refusedForGood: ({ event }) => failureKind(errorOf(event)) === "permanent",
     tooOld: ({ context }) =>
       afterFailure(
@@ -214,6 +215,21 @@ export const alerterMachine = setup({
   on: {
     alert: [
       { guard: "known" },
+      {
+        // Delivered to all but these before a restart (the outbox kept them): to those only, alone.
+        guard: "partlyDelivered",
+        actions: [
+          ({ context, event }) => {
+            context.known.add(event.notice.id);
+            context.queue.push({
+              notices: [event.notice],
+              digest: false,
+              recipients: event.notice.recipients,
+            });
+          },
+          ({ context, event }) => recordAlert(context.metrics, recent(event.notice, "pending")),
+        ],
+      },
       {
         actions: [
           // The queue, the held list and `known` change in place: with up to outbox_max alerts waiting
@@ -327,6 +343,13 @@ export const alerterMachine = setup({
                     context.queue.push(item);
                     return { current: undefined, attempt: context.attempt + 1 };
                   }),
+                  ({ context, event, system }) => {
+                    // Into the outbox too: a restart sent the alert again to every recipient.
+                    const rest = undelivered(event.error);
+                    if (!rest) return;
+                    const ids = context.queue[context.queue.length - 1].notices.map((notice) => notice.id);
+                    liveActor(system, "counters")?.send({ type: "alerts.partly", ids, recipients: rest });
+                  },
                   ({ context, event }) => {
                     const item = context.queue[context.queue.length - 1];
                     const error = errorText(event.error);

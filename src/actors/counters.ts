@@ -35,6 +35,7 @@ export type CountersEvent =
   | { type: "commit"; ticket: number; refused: boolean }
   | { type: "alerts.done"; ids: string[]; delivered: boolean } // delivered or not (parked): out of the outbox
   | { type: "alerts.offer" } // the alerter (re)started: offer it every undelivered alert
+  | { type: "alerts.partly"; ids: string[]; recipients: string[] } // delivered to all but `recipients`
   | { type: "config"; config: Config }
   | { type: "stats"; reply: (stats: CountersStats) => void }
   // undefined: the ranking was dropped (the actor stopped or failed meanwhile)
@@ -209,6 +210,11 @@ export function startCounters(
           return;
         case "alerts.offer":
           return outbox.offerAll();
+        case "alerts.partly":
+          outbox.partlyDelivered(event.ids, event.recipients);
+          // Written now: a kill before the next FLUSH_MS sent the alert again to those who had it.
+          state.journal.flush();
+          return;
         case "config":
           // A new state_file gets its snapshot at once; the journal follows it from its next write.
           if (event.config.daemon.stateFile !== config.daemon.stateFile) state.saveSoon();

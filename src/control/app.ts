@@ -12,7 +12,7 @@ import type { ConcernHealth } from "../engine/concern-health.ts";
 
 type CountersQuery = Exclude<
   CountersEvent,
-  { type: "hit" | "check" | "commit" | "alerts.done" | "alerts.offer" | "config" }
+  { type: "hit" | "check" | "commit" | "alerts.done" | "alerts.offer" | "alerts.partly" | "config" }
 >;
 type ReplyOf<E> = E extends { reply: (value: infer R) => void } ? R : never;
 

@@ -23,6 +23,12 @@ export interface AlertNotice {
   lastSeen: number;
   topSubjects: [string, number][];
   topClientIps: [string, number][];
+  /**
+   * The recipients still to reach, once the relay took the alert for the others and deferred these (a
+   * partial delivery): kept in the outbox, so that a restart sends it to them only. Absent: every recipient
+   * [alerts] names (also in notices saved by older versions).
+   */
+  recipients?: string[];
 }
 
 export function makeAlertNotice(

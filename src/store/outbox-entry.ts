@@ -42,5 +42,12 @@ export function outboxEntryProblem(entry: unknown): string | undefined {
   for (const field of ["topSubjects", "topClientIps"] as const) {
     if (!isTop(notice[field])) return `${field}: not a list of [text, count]`;
   }
+  const recipients = notice.recipients;
+  if (
+    recipients !== undefined &&
+    !(Array.isArray(recipients) && recipients.length > 0 && recipients.every(isText))
+  ) {
+    return "recipients: not a list of addresses";
+  }
   return undefined;
 }

@@ -25,6 +25,17 @@ describe("outboxEntryProblem", () => {
     assert.equal(outboxEntryProblem(older), undefined);
   });
 
+  it("accepts the recipients still to reach after a partial delivery; refuses a list that is none", () => {
+    assert.equal(outboxEntryProblem({ ...GOOD, recipients: ["boss@example.org"] }), undefined);
+    for (const recipients of [[], "boss@example.org", [""], [42], null]) {
+      assert.equal(
+        outboxEntryProblem({ ...GOOD, recipients }),
+        "recipients: not a list of addresses",
+        JSON.stringify(recipients),
+      );
+    }
+  });
+
   it("refuses {} and what is not an object", () => {
     assert.equal(outboxEntryProblem({}), "id: not a text");
     assert.equal(outboxEntryProblem(null), "not an object");

@@ -2,7 +2,7 @@
 // at its address from --listen or from the config's [postfix] section (listen, else socket), with max_idle
 // from its idle_timeout (also under --listen), and a timeout above the [limits] and [spf] timeouts. Only
 // those keys are read, and a concern's timeout that does not parse is left out, so a typo elsewhere in the
-// file does not stop it.
+// file does not stop it. With milter_listen, also the non_smtpd_milters line for mail handed to sendmail.
 import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
@@ -13,6 +13,7 @@ import { loopbackAddress } from "../config/values.ts";
 import {
   DEFAULT_POSTFIX_ENDPOINT,
   inQueueDirectory,
+  milterLines,
   policyTimeoutSeconds,
   POSTFIX_QUEUE_DIRECTORY,
   postfixEndpoint,
@@ -93,6 +94,20 @@ function sectionEndpoint(section: IniSection, file: string): { endpoint: string;
   return { problem: `${file}: [postfix] has no fixed listen address nor a socket; set one or give --listen` };
 }
 
+/** Postfix's milter endpoint for the section's milter_listen, none when it is off, or why it is wrong. */
+function milterEndpoint(section: IniSection, file: string): { endpoint?: string } | { problem: string } {
+  const milter = v.safeParse(
+    POSTFIX_SECTION.milter_listen.schema,
+    rawValue(section, "milter_listen") ?? POSTFIX_SECTION.milter_listen.default,
+  );
+  if (!milter.success) return { problem: `${file}: [postfix] milter_listen: ${milter.issues[0].message}` };
+  if (milter.output === undefined) return {};
+  if (milter.output.port === 0) {
+    return { problem: `${file}: [postfix] milter_listen: port 0 is no fixed port` };
+  }
+  return { endpoint: postfixEndpoint(milter.output) };
+}
+
 /** Exit code, or a usage problem for the caller to print with the command's help. */
 export function postfixSnippetCommand(options: PostfixSnippetOptions): number | { usage: string } {
   const problem = (text: string) => {
@@ -110,12 +125,24 @@ export function postfixSnippetCommand(options: PostfixSnippetOptions): number | 
   if ("problem" in found) return problem(found.problem);
   let endpoint = listen ?? DEFAULT_POSTFIX_ENDPOINT;
   let idleSeconds: number | undefined;
+  let milter: string | undefined;
   if ("section" in found) {
+    const milterPlace = milterEndpoint(found.section, options.config);
+    if ("problem" in milterPlace) return problem(milterPlace.problem);
+    milter = milterPlace.endpoint;
     const idle = idleSecondsOf(found.section, options.config);
     if ("problem" in idle) return problem(idle.problem);
     idleSeconds = idle.idleSeconds;
     if (listen === undefined) {
       const place = sectionEndpoint(found.section, options.config);
+      // listen = none and no socket: no policy lines to print, only the milter's.
+      if (
+        milter !== undefined && rawValue(found.section, "listen") === "none" &&
+        !rawValue(found.section, "socket")
+      ) {
+        process.stdout.write(milterLines(milter, options.failClosed));
+        return 0;
+      }
       if ("problem" in place) return problem(place.problem);
       if (place.note) process.stderr.write(`mailpolicyd: ${place.note}\n`);
       endpoint = place.endpoint;
@@ -125,6 +152,6 @@ export function postfixSnippetCommand(options: PostfixSnippetOptions): number | 
   }
   const document = "document" in found ? found.document : undefined;
   const timeoutSeconds = policyTimeoutSeconds(concernTimeouts(document, POSTFIX_CONCERNS));
-  process.stdout.write(postfixSnippet(endpoint, options.failClosed, { idleSeconds, timeoutSeconds }));
+  process.stdout.write(postfixSnippet(endpoint, options.failClosed, { idleSeconds, timeoutSeconds }, milter));
   return 0;
 }

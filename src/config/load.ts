@@ -188,6 +188,13 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       address: postfixValues?.listen,
     },
     {
+      name: "[postfix] milter_listen",
+      key: "postfix.milter_listen",
+      section: postfixSection,
+      entry: "milter_listen",
+      address: postfixValues?.milter_listen,
+    },
+    {
       name: "[spamd] listen",
       key: "spamd.listen",
       section: spamdSection,
@@ -476,8 +483,8 @@ function readPostfixSection(
   if (!section) return undefined;
   const values = readSection(POSTFIX_SECTION, section, report);
   const listenLine = keyLine(section, "listen") ?? section.line;
-  if (values.listen === undefined && values.socket === undefined) {
-    report(listenLine, "postfix.listen", "listen = none and no socket: nowhere to listen");
+  if (values.listen === undefined && values.socket === undefined && values.milter_listen === undefined) {
+    report(listenLine, "postfix.listen", "listen = none, no socket and no milter_listen: nowhere to listen");
   }
   return values;
 }
@@ -496,6 +503,7 @@ function postfixConfig(
     vocabulary: { accept, defer, reject, warn, headers },
     idleTimeoutMs: values.idle_timeout,
     maxRequestBytes: values.max_request_size,
+    milterListen: values.milter_listen,
   };
 }
 

@@ -189,6 +189,8 @@ export const SPAMASSASSIN_SECTION = {
  * 10038 is the port after the Exim listener's 10037, clear of the other policy servers' usual ones
  * (postgrey 10023, postfwd 10040, policyd-weight 12525). idle_timeout is Postfix's own
  * smtpd_policy_service_max_idle; a request of Postfix 3.x is under 1 KB, with certificates under 4 KB.
+ * milter_listen: the milter cleanup asks about mail handed to sendmail (non_smtpd_milters), off by default;
+ * 10039 is the port after the policy listener's.
  */
 export const POSTFIX_SECTION = {
   listen: { schema: optionalLoopbackAddress, default: "127.0.0.1:10038" },
@@ -202,6 +204,7 @@ export const POSTFIX_SECTION = {
   headers: { schema: oneOfUpperCase(POSTFIX_HEADERS), default: "PREPEND" },
   idle_timeout: { schema: duration(1000, HOUR), default: "300s" },
   max_request_size: { schema: integer(1024, 1024 * 1024), default: "16384" },
+  milter_listen: { schema: optionalLoopbackAddress, default: "none" },
 } satisfies SectionSpec;
 
 const MB = 1024 * 1024;

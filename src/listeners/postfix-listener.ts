@@ -2,7 +2,8 @@
 // persistent connections cut into requests by the Postfix framing (framing.ts), each request parsed
 // (protocols/postfix-policy.ts), decided by the same engine as Exim's requests and answered in Postfix's
 // words (protocols/postfix-reply.ts). A malformed request is logged and its connection closed unanswered,
-// as the protocol says: Postfix then applies its default_action.
+// as the protocol says: Postfix then applies its default_action. With milter_listen, its servers also serve
+// the milter for mail handed to sendmail (postfix-milter.ts).
 import { Buffer } from "node:buffer";
 import type { Logger } from "../log.ts";
 import type { PostfixConfig, PostfixVocabulary } from "../model/postfix.ts";
@@ -17,6 +18,7 @@ import { rateLimitedWarning } from "./connection-bound.ts";
 import { describeTransport, type Responder, type Transport } from "./request-server.ts";
 import { type ListenerEvent, type ListenerInput, serverSet, unlinkSocket } from "./listener.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
+import { MilterFraming, milterRequestHandler } from "./postfix-milter.ts";
 
 export type PostfixListenerInput = ListenerInput;
 export type PostfixListenerEvent = ListenerEvent;
@@ -135,14 +137,28 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
       if (closed) return;
       const unix = path === undefined ? undefined : serve({ path });
       const tcp = postfix.listen ? serve(postfix.listen) : undefined;
+      const milter = postfix.milterListen
+        ? servers.serve({
+          transport: postfix.milterListen,
+          framing: new MilterFraming(postfix.idleTimeoutMs),
+          timeoutMs: config.daemon.requestTimeoutMs,
+          onRequest: milterRequestHandler(input.engine, metrics, log),
+          onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
+        })
+        : undefined;
       if (unix && path !== undefined) {
         await unix;
         ownsPath = true;
         setSocketAccess(path, postfix.socketMode, postfix.socketGroup, log, SOURCE);
       }
       const bound = tcp && await tcp;
+      const milterBound = milter && await milter;
       servers.listening();
-      log.info(SOURCE, "listening", { socket: path, tcp: bound && describeTransport(bound) });
+      log.info(SOURCE, "listening", {
+        socket: path,
+        tcp: bound && describeTransport(bound),
+        milter: milterBound && describeTransport(milterBound),
+      });
     })().catch(fail);
 
     const unlinkPath = () => {
@@ -165,7 +181,7 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
         if (!next) log.warn(SOURCE, "[postfix] was removed: the listener stops at the next restart");
         else {
           if (describePlaces(next) !== describePlaces(postfix)) {
-            log.warn(SOURCE, "listen or socket changed: takes effect after a restart");
+            log.warn(SOURCE, "listen, socket or milter_listen changed: takes effect after a restart");
           }
           // Set on the socket once it is made, as [daemon]'s are (daemon.ts, RESTART_KEYS).
           if (postfix.socket !== undefined && describeAccess(next) !== describeAccess(postfix)) {
@@ -199,5 +215,7 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
 );
 
 const describePlaces = (postfix: PostfixConfig) =>
-  `${postfix.socket ?? ""} ${postfix.listen ? describeTransport(postfix.listen) : ""}`;
+  `${postfix.socket ?? ""} ${postfix.listen ? describeTransport(postfix.listen) : ""} ${
+    postfix.milterListen ? describeTransport(postfix.milterListen) : ""
+  }`;
 const describeAccess = (postfix: PostfixConfig) => `${postfix.socketMode} ${postfix.socketGroup ?? ""}`;

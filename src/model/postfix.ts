@@ -39,4 +39,6 @@ export interface PostfixConfig {
   idleTimeoutMs: number;
   /** A request block longer than this is malformed: logged, and the connection closed. */
   maxRequestBytes: number;
+  /** Loopback TCP of the milter for mail handed to sendmail (non_smtpd_milters); undefined: none. */
+  milterListen?: { hostname: string; port: number };
 }

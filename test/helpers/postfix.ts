@@ -94,6 +94,16 @@ export interface PostfixOptions {
   mainExtra?: string;
   /** smtpd chrooted in the queue directory, as Debian's master.cf has it (needs root). */
   chrootSmtpd?: boolean;
+  /** Runs pickup, which takes what `sendmail` drops in the maildrop queue (non-SMTP mail), and flush. */
+  pickup?: boolean;
+}
+
+/** One message in the queue, as `postqueue -j` lists it. */
+export interface QueuedMessage {
+  queue_name: string; // "hold", "incoming", "active", "deferred"
+  queue_id: string;
+  sender: string;
+  recipients: { address: string }[];
 }
 
 export interface PostfixServer {
@@ -102,6 +112,12 @@ export interface PostfixServer {
   /** The raw files delivered to the maildir (…@example.test), oldest first. */
   delivered(): string[];
   maillog(): string;
+  /** Postfix's own `sendmail` (as root, from the unpacked package) with `args`, `message` on its input. */
+  sendmail(args: string[], message: string): Promise<{ status: number; stderr: string }>;
+  /** What is in the queue, by `postqueue -j`. */
+  queue(): Promise<QueuedMessage[]>;
+  /** Runs a command of the unpacked package's usr/sbin (postsuper, postqueue) on this instance. */
+  command(name: string, args: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -126,6 +142,7 @@ mail_owner = nobody
 default_privs = daemon
 setgid_group = mail
 import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME LD_LIBRARY_PATH=${libraries}
+export_environment = TZ MAIL_CONFIG LANG LD_LIBRARY_PATH=${libraries}
 maillog_file = ${dir.file("maillog")}
 maillog_file_prefixes = ${dir.path}
 myhostname = pfx.test
@@ -150,9 +167,14 @@ ${options.mainExtra ?? ""}
 `;
 }
 
-const MASTER_CF = (port: number, chrootSmtpd: boolean) =>
+// pickup takes what sendmail drops in the maildrop queue; flush serves `postqueue -i` (a released message now).
+const PICKUP_LINES = `pickup    unix  n       -       n       60      1       pickup
+flush     unix  n       -       n       1000?   0       flush
+`;
+
+const MASTER_CF = (port: number, chrootSmtpd: boolean, pickup: boolean) =>
   `127.0.0.1:${port} inet n - ${chrootSmtpd ? "y" : "n"} - - smtpd
-cleanup   unix  n       -       n       -       0       cleanup
+${pickup ? PICKUP_LINES : ""}cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
@@ -207,7 +229,10 @@ export async function startPostfix(
   cpSync(join(root, "usr/share/postfix/dynamicmaps.cf"), join(etc, "dynamicmaps.cf"));
   mkdirSync(join(etc, "dynamicmaps.cf.d"), { recursive: true });
   writeFileSync(join(etc, "main.cf"), mainCf(dir, root, options));
-  writeFileSync(join(etc, "master.cf"), MASTER_CF(port, options.chrootSmtpd ?? false));
+  writeFileSync(
+    join(etc, "master.cf"),
+    MASTER_CF(port, options.chrootSmtpd ?? false, options.pickup ?? false),
+  );
   // Postfix re-reads a main.cf written less than ~2 s ago until it "cools down": date them back.
   const past = new Date(Date.now() - 60_000);
   for (const file of ["main.cf", "master.cf"]) utimesSync(join(etc, file), past, past);
@@ -232,9 +257,33 @@ export async function startPostfix(
   await step(join(root, "usr/lib/postfix/sbin/master"), ["-c", etc, "-w"]); // returns once it listens
   const pid = Number(readFileSync(dir.file("spool/pid/master.pid"), "utf8").trim());
   const sink = dir.file("mail/sink/new");
+  const mailEnv = { ...env, MAIL_CONFIG: etc };
+  const command = (name: string, args: string[], input?: string) =>
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(
+        join(root, "usr/sbin", name),
+        args,
+        { env: mailEnv, encoding: "utf8", timeout: 60_000 },
+        (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+      child.stdin?.end(input ?? "");
+    });
   return {
     port,
     version,
+    sendmail: async (args, message) => {
+      const { status, stderr } = await command("sendmail", args, message);
+      return { status, stderr };
+    },
+    async queue() {
+      const { stdout } = await command("postqueue", ["-j"]);
+      return stdout.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line));
+    },
+    async command(name, args) {
+      const { status, stdout, stderr } = await command(name, args);
+      if (status !== 0) throw new Error(`${name} ${args.join(" ")}: exit ${status} ${stderr}`);
+      return stdout;
+    },
     delivered: () =>
       existsSync(sink) ? readdirSync(sink).sort().map((name) => readFileSync(join(sink, name), "utf8")) : [],
     maillog,
@@ -247,13 +296,18 @@ export async function startPostfix(
   };
 }
 
-/** `mailpolicyd postfix-snippet`'s main.cf lines for `endpoint` without its comments, as a postmaster pastes them. */
+/**
+ * `mailpolicyd postfix-snippet`'s main.cf lines for `endpoint` (and the milter's at `milter`) without its
+ * comments, as a postmaster pastes them.
+ */
 export function pastedSnippet(
   endpoint: string,
   failClosed = false,
   waits: Partial<PolicyWaits> = {},
+  milter?: string,
 ): string {
-  return postfixSnippet(endpoint, failClosed, waits).split("\n").filter((line) => !line.startsWith("#")).join(
-    "\n",
-  );
+  return postfixSnippet(endpoint, failClosed, waits, milter).split("\n").filter((line) =>
+    !line.startsWith("#")
+  )
+    .join("\n");
 }

@@ -104,3 +104,41 @@ describe("postfix-snippet's timeout", () => {
     }
   });
 });
+
+describe("postfix-snippet's milter line", () => {
+  const milterLine = (text: string) => text.match(/^non_smtpd_milters = .*$/m)?.[0];
+
+  it("is there with [postfix] milter_listen, fail-open by its own default_action", async () => {
+    const file = config("[postfix]\nlisten = 127.0.0.1:10099\nmilter_listen = 127.0.0.1:10039\n");
+    const { result, stdout, stderr } = await snippet(file);
+    assert.equal(result, 0, stderr);
+    assert.equal(milterLine(stdout), "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=accept }");
+    assert.match(stdout, /check_policy_service \{ inet:127\.0\.0\.1:10099, /);
+    const closed = await captureOutput(() => postfixSnippetCommand({ config: file, failClosed: true }));
+    assert.equal(
+      milterLine(closed.stdout),
+      "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=tempfail }",
+    );
+  });
+
+  it("is not there without milter_listen, and alone without a policy listener", async () => {
+    const without = await snippet(config("[postfix]\nlisten = 127.0.0.1:10099\n"));
+    assert.equal(milterLine(without.stdout), undefined);
+    assert.equal(milterLine(postfixSnippet()), undefined);
+    const alone = await snippet(config("[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:10039\n"));
+    assert.equal(alone.result, 0, alone.stderr);
+    assert.equal(
+      milterLine(alone.stdout),
+      "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=accept }",
+    );
+    assert.doesNotMatch(alone.stdout, /check_policy_service/);
+  });
+
+  it("refuses a milter_listen that is not a fixed loopback port", async () => {
+    for (const value of ["192.0.2.1:10039", "127.0.0.1:0"]) {
+      const { result, stderr } = await snippet(config(`[postfix]\nmilter_listen = ${value}\n`));
+      assert.equal(result, 1);
+      assert.match(stderr, /\[postfix\] milter_listen: /);
+    }
+  });
+});

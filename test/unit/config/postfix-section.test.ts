@@ -32,6 +32,7 @@ describe("[postfix]", () => {
       },
       idleTimeoutMs: 300_000,
       maxRequestBytes: 16384,
+      milterListen: undefined,
     });
     assert.ok(daemonActorIds(result.config).includes("postfix"));
   });
@@ -39,7 +40,8 @@ describe("[postfix]", () => {
   it("reads every key; a relative socket path is taken from the config's folder", () => {
     const result = load(
       "[postfix]\nlisten = none\nsocket = postfix.sock\nsocket_mode = 0666\naccept = OK\ndefer = 451 4.7.1\n" +
-        "reject = 550 5.7.1\nwarn = DUNNO\nheaders = none\nidle_timeout = 60s\nmax_request_size = 4096\n",
+        "reject = 550 5.7.1\nwarn = DUNNO\nheaders = none\nidle_timeout = 60s\nmax_request_size = 4096\n" +
+        "milter_listen = 127.0.0.1:10039\n",
     );
     assert.ok(result.ok, JSON.stringify(result));
     assert.deepEqual(result.config.postfix, {
@@ -50,6 +52,7 @@ describe("[postfix]", () => {
       vocabulary: { accept: "OK", defer: "451 4.7.1", reject: "550 5.7.1", warn: "DUNNO", headers: "NONE" },
       idleTimeoutMs: 60_000,
       maxRequestBytes: 4096,
+      milterListen: { hostname: "127.0.0.1", port: 10039 },
     });
   });
 
@@ -64,10 +67,23 @@ describe("[postfix]", () => {
   it("refuses nowhere to listen, and the port Exim's listener has", () => {
     const nowhere = load("[postfix]\nidle_timeout = 60s\nlisten = none\n");
     assert.deepEqual(nowhere.ok ? [] : nowhere.errors, [
-      "t.conf:3: postfix.listen: listen = none and no socket: nowhere to listen",
+      "t.conf:3: postfix.listen: listen = none, no socket and no milter_listen: nowhere to listen",
     ]);
     const same = load("[daemon]\npolicy_listen = 127.0.0.1:10040\n[postfix]\n\nlisten = 127.0.0.1:10040\n");
     assert.ok(!same.ok);
     assert.match(same.errors[0], /^t\.conf:5: postfix\.listen: the same port as \[daemon\] policy_listen/);
+  });
+
+  it("takes milter_listen alone, on a port of its own", () => {
+    const alone = load("[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:10039\n");
+    assert.ok(alone.ok, JSON.stringify(alone));
+    assert.deepEqual(alone.config.postfix?.milterListen, { hostname: "127.0.0.1", port: 10039 });
+    const same = load("[postfix]\nlisten = 127.0.0.1:10038\nmilter_listen = 127.0.0.1:10038\n");
+    assert.deepEqual(same.ok ? [] : same.errors, [
+      "t.conf:3: postfix.milter_listen: the same port as [postfix] listen",
+    ]);
+    const remote = load("[postfix]\nmilter_listen = 192.0.2.1:10039\n");
+    assert.ok(!remote.ok);
+    assert.match(remote.errors[0], /^t\.conf:2: postfix\.milter_listen: expected a loopback HOST:PORT/);
   });
 });

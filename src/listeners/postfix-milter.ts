@@ -1,0 +1,111 @@
+// The milter listener of [postfix] (`milter_listen`, docs/postfix.md "Mail handed to sendmail"): Postfix's
+// cleanup asks it about each message handed to `sendmail` (non_smtpd_milters), which no policy service
+// sees. One engine request at stage `local` a message, as Exim's acl_not_smtp asks; over a limit the
+// message is quarantined (Postfix's hold queue, released with `postsuper -H`), as Exim freezes it: the
+// program that handed it over has nobody to read a refusal. The protocol is protocols/milter.ts; the
+// connections, timeouts and bounds are the request server's (request-server.ts), one milter request being
+// the frames up to the next that waits for a reply.
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../control/metrics.ts";
+import { recordRequest } from "../control/metrics.ts";
+import type { Decision } from "../model/answer.ts";
+import type { PolicyEngine } from "../engine/policy-engine.ts";
+import {
+  ACCEPT_REPLY,
+  applyMilterCommands,
+  localRequestAttributes,
+  MAX_FRAME_BYTES,
+  type MilterMessage,
+  milterRequestEnd,
+  newMilterMessage,
+  parseMilterFrames,
+  quarantineReply,
+} from "../protocols/milter.ts";
+import { rateLimitedWarning } from "./connection-bound.ts";
+import { decideAndReply } from "./decide-and-reply.ts";
+import type { Framing } from "./framing.ts";
+import type { Responder } from "./request-server.ts";
+
+const SOURCE = "postfix-milter";
+
+/**
+ * Milter frames: a request is the frames up to the first that waits for a reply (macros before an event);
+ * a frame declaring a length over MAX_FRAME_BYTES makes the bytes so far the request, which the parser
+ * refuses (logged, connection closed: Postfix then applies milter_default_action).
+ */
+export class MilterFraming implements Framing {
+  readonly persistent = true;
+  readonly halfCloseIsEnd = false;
+  readonly answersTimeout = false;
+  readonly overLongReply: string | undefined = undefined;
+  readonly busyReply = ""; // closed: Postfix applies milter_default_action
+  // Macros and an event: a few frames. More without one that waits for a reply is refused by the parse.
+  readonly maxBytes = 4 * MAX_FRAME_BYTES;
+  constructor(readonly idleMs: number) {}
+
+  requestEnd(bytes: Uint8Array): number {
+    return milterRequestEnd(bytes);
+  }
+}
+
+/** The text Postfix keeps with a held message: what held it and how to release it. */
+export function heldReason(decision: Decision, queueId: string | undefined): string {
+  const fields = Object.fromEntries(decision.fields ?? []);
+  const rule = decision.rule ?? fields.rule;
+  const counted = fields.count !== undefined && fields.limit !== undefined
+    ? `: ${fields.count}/${fields.limit}`
+    : decision.message
+    ? `: ${decision.message}`
+    : "";
+  return `mailpolicyd: held by rule ${rule ?? decision.action}${counted} (postsuper -H ${
+    queueId ?? "QUEUE_ID"
+  } to release)`;
+}
+
+/** The request handler of the milter server: one per listener, its messages kept per connection. */
+export function milterRequestHandler(
+  engine: PolicyEngine,
+  metrics: Metrics,
+  log: Logger,
+): (bytes: Uint8Array, responder: Responder) => void {
+  const messages = new WeakMap<Responder, MilterMessage>();
+  const malformed = rateLimitedWarning(log, SOURCE, "malformed milter frame: connection closed");
+  const refused = rateLimitedWarning(log, SOURCE, "milter connection closed");
+  const smtp = rateLimitedWarning(
+    log,
+    SOURCE,
+    "an SMTP client's message was accepted unasked: milter_listen is for non_smtpd_milters only",
+  );
+  const decide = decideAndReply(engine, metrics, log, (decision, request) => {
+    if (decision.action !== "defer" && decision.action !== "reject") return ACCEPT_REPLY;
+    const queueId = request.form === "attributes" ? request.attributes.queue_id : undefined;
+    const reason = heldReason(decision, queueId);
+    log.info(SOURCE, "held", { queue_id: queueId ?? "", reason });
+    return quarantineReply(reason);
+  });
+  return (bytes, responder) => {
+    const started = performance.now();
+    const parsed = parseMilterFrames(bytes);
+    if (!parsed.ok) {
+      malformed({ error: parsed.reason, bytes: bytes.length });
+      recordRequest(metrics, "error", undefined, (performance.now() - started) / 1000);
+      messages.delete(responder);
+      return responder.drop();
+    }
+    let message = messages.get(responder);
+    if (message === undefined) messages.set(responder, message = newMilterMessage());
+    const step = applyMilterCommands(message, parsed.commands);
+    if (step.kind === "close") {
+      messages.delete(responder);
+      if (step.reason !== undefined) refused({ reason: step.reason });
+      return responder.drop();
+    }
+    if (step.kind === "reply") {
+      if (message.smtpClient && step.bytes === ACCEPT_REPLY) smtp();
+      return responder.reply(step.bytes);
+    }
+    const attributes = localRequestAttributes(message);
+    Object.assign(message, newMilterMessage()); // the next message on this connection starts afresh
+    decide({ form: "attributes", stage: "local", attributes }, started, responder);
+  };
+}

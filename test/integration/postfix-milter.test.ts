@@ -1,0 +1,274 @@
+// Mail handed to a real Postfix's `sendmail` (test/helpers/postfix.ts: Debian's postfix unpacked, pickup on)
+// with `mailpolicyd postfix-snippet`'s lines pasted, [postfix] milter_listen set: cleanup asks the daemon's
+// milter once a message, the first N messages of a login are delivered as they were submitted, the N+1th
+// is put on hold (postqueue lists it in the hold queue) and `postsuper -H` releases it to its recipients;
+// with the daemon stopped such mail is delivered (default_action = accept: fail-open).
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import net from "node:net";
+import { after, before, describe, it } from "node:test";
+import { parseConfig } from "../../src/config/load.ts";
+import { type Daemon, startDaemon } from "../../src/daemon.ts";
+import { createLogger } from "../../src/log.ts";
+import { waitFor } from "../helpers/daemon-process.ts";
+import { milterEntry } from "../../src/postfix/snippet.ts";
+import { pastedSnippet, type PostfixServer, startPostfix } from "../helpers/postfix.ts";
+import { freePort } from "../helpers/smtp-receiver.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+/** A message as a web application hands it to sendmail -t: its own headers, a body with an odd line. */
+const submitted = (n: number) =>
+  `To: site${n}@example.test\nFrom: shop <root@pfx.test>\nSubject: order ${n}\n\n` +
+  `Your order ${n} is on its way.\n.just a dot-led line\n`;
+
+/**
+ * An in-process daemon with its files in `dir` and the config's `sections` after [daemon] (no Exim
+ * listener), its log lines pushed to `lines`; resolves once the Postfix listener listens.
+ */
+async function startMilterDaemon(dir: TempDir, sections: string, lines: string[], level: "info" | "debug") {
+  const parsed = parseConfig(
+    `[daemon]\npolicy_socket = policy.sock\ncontrol_socket = control.sock\npidfile = d.pid\n` +
+      `state_file = state.json\npolicy_listen = none\n${sections}`,
+    "test.conf",
+    dir.path,
+  );
+  assert.ok(parsed.ok, JSON.stringify(parsed));
+  const daemon = startDaemon({ config: parsed.config, log: createLogger(level, (line) => lines.push(line)) });
+  await waitFor(() => lines.some((line) => line.includes("postfix: listening")), 5000, "Postfix listener");
+  return daemon;
+}
+
+describe("mail handed to a real Postfix's sendmail, asked through the milter", () => {
+  let dir: TempDir;
+  let daemon: Daemon | undefined;
+  let postfix: PostfixServer | undefined;
+  const lines: string[] = [];
+
+  before(async () => {
+    dir = makeTempDir();
+    const policyPort = await freePort();
+    const milterPort = await freePort();
+    daemon = await startMilterDaemon(
+      dir,
+      `[limit site]\nkey = local_user\ncount = 2\ntime = 1h\n` +
+        `[postfix]\nlisten = 127.0.0.1:${policyPort}\nmilter_listen = 127.0.0.1:${milterPort}\n`,
+      lines,
+      "info",
+    );
+    postfix = await startPostfix(dir, await freePort(), {
+      recipientRestrictions: "", // the snippet's lines below set it
+      pickup: true,
+      mainExtra: pastedSnippet(`inet:127.0.0.1:${policyPort}`, false, {}, `inet:127.0.0.1:${milterPort}`),
+    });
+  });
+  after(async () => {
+    await postfix?.stop();
+    daemon?.stop();
+    dir?.remove();
+  });
+
+  const failure = () => `\nmaillog:\n${postfix!.maillog()}\ndaemon:\n${lines.join("\n")}`;
+  /** The queue once cleanup has put a message in the hold queue (it may still be on its way). */
+  async function heldQueue() {
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
+      const queue = await postfix!.queue();
+      if (queue.some((message) => message.queue_name === "hold")) return queue;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.fail("no message on hold" + failure());
+  }
+  const deliveredOrder = (n: number) =>
+    postfix!.delivered().find((mail) => mail.includes(`Subject: order ${n}\n`));
+
+  it("delivers a login's first two messages as submitted and holds the third", async () => {
+    // One at a time: pickup takes the maildrop queue's files in no particular order.
+    for (const n of [1, 2, 3]) {
+      const sent = await postfix!.sendmail(["-t"], submitted(n));
+      assert.equal(sent.status, 0, sent.stderr + failure());
+      if (n < 3) await waitFor(() => deliveredOrder(n) !== undefined, 15_000, `order ${n}${failure()}`);
+    }
+    for (const n of [1, 2]) {
+      const mail = deliveredOrder(n);
+      assert.ok(mail, `order ${n} delivered${failure()}`);
+      const [head, body] = [mail.slice(0, mail.indexOf("\n\n")), mail.slice(mail.indexOf("\n\n") + 2)];
+      assert.equal(body, `Your order ${n} is on its way.\n.just a dot-led line\n`);
+      for (const header of submitted(n).split("\n\n")[0].split("\n")) {
+        assert.ok(head.includes(header), header);
+      }
+    }
+    const queue = await heldQueue();
+    assert.equal(queue[0].queue_name, "hold", JSON.stringify(queue) + failure());
+    assert.equal(queue[0].sender, "root@pfx.test");
+    assert.deepEqual(queue[0].recipients.map((recipient) => recipient.address), ["site3@example.test"]);
+    assert.equal(deliveredOrder(3), undefined);
+    assert.match(postfix!.maillog(), new RegExp(`${queue[0].queue_id}: milter-hold: END-OF-MESSAGE`));
+    const held = lines.find((line) => line.includes("postfix-milter: held"));
+    assert.ok(held, failure());
+    assert.match(
+      held,
+      new RegExp(`held by rule site: 2/2 \\(postsuper -H ${queue[0].queue_id} to release\\)`),
+    );
+    // Stays held: nothing delivers it meanwhile.
+    assert.equal((await postfix!.queue())[0]?.queue_name, "hold");
+  });
+
+  it("releases the held message with postsuper -H: delivered as submitted", async () => {
+    const [held] = await postfix!.queue();
+    assert.ok(held, "a held message");
+    await postfix!.command("postsuper", ["-H", held.queue_id]);
+    await postfix!.command("postqueue", ["-i", held.queue_id]);
+    await waitFor(() => deliveredOrder(3) !== undefined, 15_000, "the released message" + failure());
+    assert.ok(deliveredOrder(3)!.endsWith(`\n\nYour order 3 is on its way.\n.just a dot-led line\n`));
+    assert.deepEqual(await postfix!.queue(), []);
+  });
+
+  it("delivers mail handed to sendmail while the daemon is stopped (fail-open)", async () => {
+    daemon!.stop();
+    daemon = undefined;
+    const sent = await postfix!.sendmail(["-t"], submitted(4));
+    assert.equal(sent.status, 0, sent.stderr);
+    await waitFor(
+      () => deliveredOrder(4) !== undefined,
+      15_000,
+      "delivery with the daemon stopped" + failure(),
+    );
+    assert.ok(deliveredOrder(4)!.endsWith(`\n\nYour order 4 is on its way.\n.just a dot-led line\n`));
+    assert.match(postfix!.maillog(), /connect to Milter service inet:127\.0\.0\.1:\d+: Connection refused/);
+    assert.deepEqual(await postfix!.queue(), []);
+  });
+});
+
+describe("the milter port's bad input", () => {
+  let dir: TempDir;
+  let daemon: Daemon;
+  let port: number;
+  const lines: string[] = [];
+
+  before(async () => {
+    dir = makeTempDir();
+    port = await freePort();
+    daemon = await startMilterDaemon(
+      dir,
+      `request_timeout = 300ms\n` +
+        `[limit site]\nkey = local_user\ncount = 1\ntime = 1h\n` +
+        `[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:${port}\nidle_timeout = 1s\n`,
+      lines,
+      "info",
+    );
+  });
+  after(() => {
+    daemon?.stop();
+    dir?.remove();
+  });
+
+  /** Sends `bytes`; resolves with all the daemon wrote back once it closed the connection. */
+  const exchange = (bytes: Uint8Array) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const socket = net.createConnection({ host: "127.0.0.1", port });
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(Buffer.concat(chunks)));
+      socket.write(bytes);
+    });
+
+  const frame = (command: string, data = "") => {
+    const body = Buffer.from(data, "latin1");
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(1 + body.length);
+    head[4] = command.charCodeAt(0);
+    return Buffer.concat([head, body]);
+  };
+  const OPTNEG = frame("O", "\x00\x00\x00\x06\x00\x00\x01\xff\x00\x1f\xff\xff");
+
+  it("closes a connection whose frame declares more than the bound, unanswered, and logs it", async () => {
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(1024 * 1024);
+    head[4] = "M".charCodeAt(0);
+    const answer = await exchange(Buffer.concat([OPTNEG, head]));
+    assert.equal(answer.toString("hex"), "0000000d4f000000060000002000000370"); // the OPTNEG's answer only
+    await waitFor(() => lines.some((line) => line.includes("malformed milter frame")), 5000, "the log line");
+    assert.match(lines.find((line) => line.includes("malformed milter frame"))!, /over 65536 bytes/);
+  });
+
+  it("closes a connection that stops in the middle of a frame", async () => {
+    const answer = await exchange(Buffer.concat([OPTNEG, frame("M", "a@b.test\0").subarray(0, 7)]));
+    assert.equal(answer.length, 17);
+  });
+
+  it("holds the second message a sender hands over on one connection, quarantined with the rule", async () => {
+    const message = (n: number) =>
+      Buffer.concat([
+        frame("D", `Mi\0Q${n}\0`),
+        frame("M", "<cron@host.test>\0"),
+        frame("R", "<a@example.test>\0"),
+        frame("E"),
+      ]);
+    const answer = await exchange(Buffer.concat([OPTNEG, message(1), message(2), frame("Q")]));
+    const replies: string[] = [];
+    for (let at = 0; at < answer.length; at += 4 + answer.readUInt32BE(at)) {
+      replies.push(answer.subarray(at + 4, at + 4 + answer.readUInt32BE(at)).toString("latin1"));
+    }
+    assert.deepEqual(replies.slice(1), [
+      "c",
+      "c",
+      "a",
+      "c",
+      "c",
+      "qmailpolicyd: held by rule site: 1/1 (postsuper -H Q2 to release)\0",
+      "a",
+    ]);
+  });
+});
+
+describe("the fail-closed milter line with the daemon down", () => {
+  let dir: TempDir;
+  let postfix: PostfixServer | undefined;
+  let daemon: Daemon | undefined;
+  let milterPort: number;
+  const lines: string[] = [];
+
+  before(async () => {
+    dir = makeTempDir();
+    milterPort = await freePort();
+    postfix = await startPostfix(dir, await freePort(), {
+      recipientRestrictions: "permit",
+      pickup: true,
+      mainExtra: `non_smtpd_milters = ${milterEntry(`inet:127.0.0.1:${milterPort}`, true)}\n`,
+    });
+  });
+  after(async () => {
+    await postfix?.stop();
+    daemon?.stop();
+    dir?.remove();
+  });
+
+  it("keeps mail handed to sendmail in the maildrop queue until the daemon answers, then delivers it", async () => {
+    const sent = await postfix!.sendmail(["-t"], submitted(1));
+    assert.equal(sent.status, 0, sent.stderr);
+    await waitFor(
+      () => /milter-reject: CONNECT from localhost\[127\.0\.0\.1\]: 4\.7\.1 /.test(postfix!.maillog()),
+      15_000,
+      "Postfix's attempt" + postfix!.maillog(),
+    );
+    assert.match(postfix!.maillog(), /connect to Milter service inet:127\.0\.0\.1:\d+: Connection refused/);
+    const queue = await postfix!.queue();
+    assert.deepEqual(queue.map((message) => message.queue_name), ["maildrop"]);
+    assert.deepEqual(postfix!.delivered(), []);
+    daemon = await startMilterDaemon(
+      dir,
+      `[limit site]\nkey = local_user\ncount = 10\ntime = 1h\n` +
+        `[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:${milterPort}\n`,
+      lines,
+      "debug",
+    );
+    // The next submission wakes pickup, which takes the maildrop queue again: both are asked and delivered.
+    assert.equal((await postfix!.sendmail(["-t"], submitted(2))).status, 0);
+    await waitFor(() => postfix!.delivered().length === 2, 15_000, "2 deliveries" + postfix!.maillog());
+    assert.equal(
+      lines.filter((line) => /policy: request .*stage=local/.test(line)).length,
+      2,
+      lines.join("\n"),
+    );
+  });
+});

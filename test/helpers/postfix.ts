@@ -98,6 +98,16 @@ export interface PostfixOptions {
   pickup?: boolean;
 }
 
+/**
+ * A login that hands mail to sendmail. The unpacked postdrop is not setgid (and a setgid one would not
+ * honour LD_LIBRARY_PATH), so the login runs with setgid_group (mail) as a supplementary group instead, which
+ * lets it write to the maildrop queue as Debian's setgid postdrop does.
+ */
+export interface LocalUser {
+  uid: number;
+  gid: number;
+}
+
 /** One message in the queue, as `postqueue -j` lists it. */
 export interface QueuedMessage {
   queue_name: string; // "hold", "incoming", "active", "deferred"
@@ -112,8 +122,8 @@ export interface PostfixServer {
   /** The raw files delivered to the maildir (…@example.test), oldest first. */
   delivered(): string[];
   maillog(): string;
-  /** Postfix's own `sendmail` (as root, from the unpacked package) with `args`, `message` on its input. */
-  sendmail(args: string[], message: string): Promise<{ status: number; stderr: string }>;
+  /** Postfix's own `sendmail` (from the unpacked package; as root unless `user`), `message` on its input. */
+  sendmail(args: string[], message: string, user?: LocalUser): Promise<{ status: number; stderr: string }>;
   /** What is in the queue, by `postqueue -j`. */
   queue(): Promise<QueuedMessage[]>;
   /** Runs a command of the unpacked package's usr/sbin (postsuper, postqueue) on this instance. */
@@ -258,11 +268,15 @@ export async function startPostfix(
   const pid = Number(readFileSync(dir.file("spool/pid/master.pid"), "utf8").trim());
   const sink = dir.file("mail/sink/new");
   const mailEnv = { ...env, MAIL_CONFIG: etc };
-  const command = (name: string, args: string[], input?: string) =>
+  const mailGroup = execFileSync("getent", ["group", "mail"], { encoding: "utf8" }).split(":")[2];
+  const command = (name: string, args: string[], input?: string, user?: LocalUser) =>
     new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      const binary = join(root, "usr/sbin", name);
       const child = execFile(
-        join(root, "usr/sbin", name),
-        args,
+        user ? "setpriv" : binary,
+        user
+          ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, `--groups=${mailGroup}`, binary, ...args]
+          : args,
         { env: mailEnv, encoding: "utf8", timeout: 60_000 },
         (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
       );
@@ -271,8 +285,8 @@ export async function startPostfix(
   return {
     port,
     version,
-    sendmail: async (args, message) => {
-      const { status, stderr } = await command("sendmail", args, message);
+    sendmail: async (args, message, user) => {
+      const { status, stderr } = await command("sendmail", args, message, user);
       return { status, stderr };
     },
     async queue() {

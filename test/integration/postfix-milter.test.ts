@@ -2,7 +2,10 @@
 // with `mailpolicyd postfix-snippet`'s lines pasted, [postfix] milter_listen set: cleanup asks the daemon's
 // milter once a message, the first N messages of a login are delivered as they were submitted, the N+1th
 // is put on hold (postqueue lists it in the hold queue) and `postsuper -H` releases it to its recipients;
-// with the daemon stopped such mail is delivered (default_action = accept: fail-open).
+// with the daemon stopped such mail is delivered (default_action=accept: fail-open), with the fail-closed
+// line it waits in the maildrop queue until the daemon answers. A login (www-data) that Postfix's
+// local_login_sender_maps holds to its own address is counted under it whatever -f it tries. And the milter
+// port's bad input: over-long and cut-off frames close the connection.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import net from "node:net";
@@ -12,7 +15,7 @@ import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { milterEntry } from "../../src/postfix/snippet.ts";
-import { pastedSnippet, type PostfixServer, startPostfix } from "../helpers/postfix.ts";
+import { pastedSnippet, type PostfixServer, type QueuedMessage, startPostfix } from "../helpers/postfix.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -36,6 +39,16 @@ async function startMilterDaemon(dir: TempDir, sections: string, lines: string[]
   const daemon = startDaemon({ config: parsed.config, log: createLogger(level, (line) => lines.push(line)) });
   await waitFor(() => lines.some((line) => line.includes("postfix: listening")), 5000, "Postfix listener");
   return daemon;
+}
+
+/** Postfix's queue once cleanup has put a message in the hold queue (it may still be on its way). */
+async function heldQueue(postfix: PostfixServer, failure: () => string): Promise<QueuedMessage[]> {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
+    const queue = await postfix.queue();
+    if (queue.some((message) => message.queue_name === "hold")) return queue;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail("no message on hold" + failure());
 }
 
 describe("mail handed to a real Postfix's sendmail, asked through the milter", () => {
@@ -68,15 +81,6 @@ describe("mail handed to a real Postfix's sendmail, asked through the milter", (
   });
 
   const failure = () => `\nmaillog:\n${postfix!.maillog()}\ndaemon:\n${lines.join("\n")}`;
-  /** The queue once cleanup has put a message in the hold queue (it may still be on its way). */
-  async function heldQueue() {
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
-      const queue = await postfix!.queue();
-      if (queue.some((message) => message.queue_name === "hold")) return queue;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.fail("no message on hold" + failure());
-  }
   const deliveredOrder = (n: number) =>
     postfix!.delivered().find((mail) => mail.includes(`Subject: order ${n}\n`));
 
@@ -96,7 +100,7 @@ describe("mail handed to a real Postfix's sendmail, asked through the milter", (
         assert.ok(head.includes(header), header);
       }
     }
-    const queue = await heldQueue();
+    const queue = await heldQueue(postfix!, failure);
     assert.equal(queue[0].queue_name, "hold", JSON.stringify(queue) + failure());
     assert.equal(queue[0].sender, "root@pfx.test");
     assert.deepEqual(queue[0].recipients.map((recipient) => recipient.address), ["site3@example.test"]);
@@ -270,5 +274,67 @@ describe("the fail-closed milter line with the daemon down", () => {
       2,
       lines.join("\n"),
     );
+  });
+});
+
+describe("a login that names other senders, with Postfix's local_login_sender_maps", () => {
+  let dir: TempDir;
+  let daemon: Daemon | undefined;
+  let postfix: PostfixServer | undefined;
+  const lines: string[] = [];
+  const WWW_DATA = { uid: 33, gid: 33 }; // Debian's base-passwd
+
+  before(async () => {
+    dir = makeTempDir();
+    const milterPort = await freePort();
+    daemon = await startMilterDaemon(
+      dir,
+      `[limit site]\nkey = local_user\ncount = 2\ntime = 1h\n` +
+        `[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:${milterPort}\n`,
+      lines,
+      "info",
+    );
+    postfix = await startPostfix(dir, await freePort(), {
+      recipientRestrictions: "permit",
+      pickup: true,
+      mainExtra: `non_smtpd_milters = ${milterEntry(`inet:127.0.0.1:${milterPort}`)}\n` +
+        // As docs/postfix.md says: each login only its own address (root any).
+        `local_login_sender_maps = inline:{ { root = * }, { www-data = www-data www-data@pfx.test } }\n`,
+    });
+  });
+  after(async () => {
+    await postfix?.stop();
+    daemon?.stop();
+    dir?.remove();
+  });
+
+  const failure = () => `\nmaillog:\n${postfix!.maillog()}\ndaemon:\n${lines.join("\n")}`;
+  const delivered = (n: number) =>
+    postfix!.delivered().some((mail) => mail.includes(`Subject: order ${n}\n`));
+
+  it("refuses a sender the login may not use, and counts its mail under its own address", async () => {
+    // Without -f, and with its own address: the same sender as Postfix rewrites it, so the same key.
+    for (const [n, args] of [[1, ["-t"]], [2, ["-t", "-f", "www-data@pfx.test"]]] as const) {
+      const sent = await postfix!.sendmail([...args], submitted(n), WWW_DATA);
+      assert.equal(sent.status, 0, sent.stderr + failure());
+      await waitFor(() => delivered(n), 15_000, `order ${n}${failure()}`);
+    }
+    const forged = await postfix!.sendmail(["-t", "-f", "boss@bank.test"], submitted(3), WWW_DATA);
+    assert.equal(forged.status, 75, forged.stderr);
+    assert.match(forged.stderr, /not authorized to use sender='boss@bank\.test'/);
+    const third = await postfix!.sendmail(["-t"], submitted(4), WWW_DATA);
+    assert.equal(third.status, 0, third.stderr);
+    await waitFor(
+      () => lines.some((line) => line.includes("postfix-milter: held")),
+      15_000,
+      "held" + failure(),
+    );
+    assert.match(postfix!.maillog(), /pickup\[\d+\]: \w+: uid=33 from=<www-data>/);
+    const queue = await heldQueue(postfix!, failure);
+    assert.deepEqual(queue.map((message) => [message.queue_name, message.sender]), [[
+      "hold",
+      "www-data@pfx.test",
+    ]]);
+    assert.equal(delivered(4), false);
   });
 });

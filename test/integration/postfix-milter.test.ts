@@ -41,11 +41,11 @@ async function startMilterDaemon(dir: TempDir, sections: string, lines: string[]
   return daemon;
 }
 
-/** Postfix's queue once cleanup has put a message in the hold queue (it may still be on its way). */
-async function heldQueue(postfix: PostfixServer, failure: () => string): Promise<QueuedMessage[]> {
+/** Postfix's queue once cleanup has put `held` messages in the hold queue (they may still be on their way). */
+async function heldQueue(postfix: PostfixServer, failure: () => string, held = 1): Promise<QueuedMessage[]> {
   for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
     const queue = await postfix.queue();
-    if (queue.some((message) => message.queue_name === "hold")) return queue;
+    if (queue.filter((message) => message.queue_name === "hold").length === held) return queue;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.fail("no message on hold" + failure());
@@ -324,17 +324,26 @@ describe("a login that names other senders, with Postfix's local_login_sender_ma
     assert.match(forged.stderr, /not authorized to use sender='boss@bank\.test'/);
     const third = await postfix!.sendmail(["-t"], submitted(4), WWW_DATA);
     assert.equal(third.status, 0, third.stderr);
-    await waitFor(
-      () => lines.some((line) => line.includes("postfix-milter: held")),
-      15_000,
-      "held" + failure(),
-    );
     assert.match(postfix!.maillog(), /pickup\[\d+\]: \w+: uid=33 from=<www-data>/);
     const queue = await heldQueue(postfix!, failure);
+    assert.ok(lines.some((line) => line.includes("postfix-milter: held")), failure());
     assert.deepEqual(queue.map((message) => [message.queue_name, message.sender]), [[
       "hold",
       "www-data@pfx.test",
     ]]);
     assert.equal(delivered(4), false);
+  });
+
+  it("holds its mail handed over with sendmail -bs too (SMTP on standard input: Symfony's default)", async () => {
+    const session = "HELO web\r\nMAIL FROM:<www-data@pfx.test>\r\nRCPT TO:<site5@example.test>\r\nDATA\r\n" +
+      `${submitted(5).replace(/\n/g, "\r\n")}.\r\nQUIT\r\n`;
+    const sent = await postfix!.sendmail(["-bs"], session, WWW_DATA);
+    assert.equal(sent.status, 0, sent.stderr);
+    const queue = await heldQueue(postfix!, failure, 2);
+    assert.deepEqual(queue.map((message) => message.recipients[0].address).sort(), [
+      "site4@example.test",
+      "site5@example.test",
+    ]);
+    assert.ok(queue.every((message) => message.queue_name === "hold"), JSON.stringify(queue));
   });
 });

@@ -1,15 +1,21 @@
 // How alert mail leaves the host: SMTP to a relay (the local MTA by default) or the local sendmail binary.
 // nodemailer runs sendmail with an argument list, never through a shell: the alert carries a sender
 // address from the network, and the seed's os.popen of a shell line with it was an injection hole.
+// With [alerts] auth_user, it logs in at the relay, never in clear nor to an unchecked relay off loopback
+// (model/alert-relay.ts, docs/decisions.md "Alert mail").
 // nodemailer is loaded with the first alert: loading it took ~30 ms of the daemon's start (docs/decisions.md,
 // "Startup").
 import type { spawn } from "node:child_process";
+import { Buffer } from "node:buffer";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import type { Transporter } from "nodemailer";
 import type { AlertsConfig } from "../config/types.ts";
 import type { AlertMail } from "../policy/alert-notice.ts";
 import { failureKind } from "../policy/alert-failure.ts";
 import { headerValue } from "../policy/mail-header.ts";
+import { relaySecurity } from "../model/alert-relay.ts";
+import { readRegularBytes } from "../store/regular-file.ts";
 
 /** What became of a mail the relay took: `refused` tells of recipients it refused for good meanwhile. */
 export interface AlertSent {
@@ -81,34 +87,64 @@ function withDeadline(transporter: Transporter, deadlineMs: number): Transporter
   return transporter;
 }
 
+/** The CA bundle named by tls_ca_file; unreadable: the attempt fails (for now: retried) and says why. */
+function readCa(file: string): Buffer {
+  try {
+    // Not readFileSync: a FIFO there would hang the alerter for good (store/regular-file.ts).
+    const bytes = readRegularBytes(file);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (error) {
+    throw new Error(`cannot read [alerts] tls_ca_file ${file}: ${errorText(error)}`);
+  }
+}
+
+/**
+ * The TLS options of the SMTP session. Unchecked by default: a local MTA usually has a self-signed
+ * certificate, and refusing it would mean no alert at all. Checked when credentials go to a relay off
+ * loopback (model/alert-relay.ts): against tls_ca_file or the system's CAs, and for the relay's name (an IP
+ * address is checked against the certificate's IP entries; as the TLS server name the runtimes refuse it).
+ */
+function tlsOptions(alerts: AlertsConfig) {
+  if (!relaySecurity(alerts).verifyCertificate) return { rejectUnauthorized: false };
+  return {
+    rejectUnauthorized: true,
+    servername: isIP(alerts.smtpHost) === 0 ? alerts.smtpHost : undefined,
+    ca: alerts.tlsCaFile === undefined ? undefined : readCa(alerts.tlsCaFile),
+  };
+}
+
 async function createTransporter(
   alerts: AlertsConfig,
   options: AlertTransportOptions,
   plaintext: boolean,
 ): Promise<Transporter> {
   const { default: nodemailer } = await import("nodemailer");
-  return alerts.sendmail
-    ? withDeadline(
+  if (alerts.sendmail) {
+    return withDeadline(
       nodemailer.createTransport({ sendmail: true, path: alerts.sendmail, newline: "unix" }),
       options.sendmailDeadlineMs ?? replyTimeoutMs(alerts),
-    )
-    : nodemailer.createTransport({
-      host: alerts.smtpHost,
-      port: alerts.smtpPort,
-      secure: false,
-      name: hostname(),
-      connectionTimeout: alerts.smtpTimeoutMs,
-      greetingTimeout: alerts.smtpTimeoutMs,
-      socketTimeout: replyTimeoutMs(alerts),
-      // STARTTLS when offered, without certificate checks: a local MTA usually has a self-signed
-      // certificate, and refusing it would mean no alert at all.
-      tls: { rejectUnauthorized: false },
-      // For the same reason, on in plaintext when the relay answers STARTTLS with an error: Exim that
-      // cannot read its certificate still announces STARTTLS and answers it "454 TLS currently
-      // unavailable", and every attempt failed there until the alert was parked.
-      opportunisticTLS: true,
-      ignoreTLS: plaintext,
-    });
+    );
+  }
+  const { tlsRequired } = relaySecurity(alerts);
+  return nodemailer.createTransport({
+    host: alerts.smtpHost,
+    port: alerts.smtpPort,
+    secure: false,
+    name: hostname(),
+    connectionTimeout: alerts.smtpTimeoutMs,
+    greetingTimeout: alerts.smtpTimeoutMs,
+    socketTimeout: replyTimeoutMs(alerts),
+    tls: tlsOptions(alerts),
+    // PLAIN or LOGIN (or another the relay offers first and nodemailer speaks), when the relay offers AUTH.
+    auth: alerts.auth && { user: alerts.auth.user, pass: alerts.auth.password },
+    // With credentials to a relay off loopback, STARTTLS or nothing: the password never goes in clear.
+    requireTLS: tlsRequired,
+    // Otherwise on in plaintext when the relay answers STARTTLS with an error: Exim that cannot read its
+    // certificate still announces STARTTLS and answers it "454 TLS currently unavailable", and every
+    // attempt failed there until the alert was parked.
+    opportunisticTLS: !tlsRequired,
+    ignoreTLS: plaintext && !tlsRequired,
+  });
 }
 
 /**
@@ -119,6 +155,47 @@ async function createTransporter(
 function tlsSetupFailed(error: unknown): boolean {
   const { code, originalCode } = (error ?? {}) as { code?: unknown; originalCode?: unknown };
   return code === "ETLS" || /^(ERR_SSL_|ERR_TLS_|UPGRADE_TIMEOUT$)/.test(String(originalCode ?? ""));
+}
+
+/**
+ * True when the relay's certificate failed the check (tls_verify): an unknown or missing CA, a self-signed
+ * certificate, one expired or for another name. The runtimes report these with OpenSSL's verify codes
+ * (also Bun and Deno) as socket errors.
+ */
+function certificateRefused(error: unknown): boolean {
+  const { originalCode } = (error ?? {}) as { originalCode?: unknown };
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME/.test(String(originalCode ?? ""));
+}
+
+/**
+ * The error an attempt failed with, said so a postmaster can act on it (the password is in none: nodemailer
+ * reports the relay's reply, never the credentials). A login the relay refused names the relay and the user;
+ * its reply code stays, so a 535 is refused for good (parked) and a 454 retried.
+ */
+function explained(error: unknown, alerts: AlertsConfig): unknown {
+  const relay = `${alerts.smtpHost}:${alerts.smtpPort}`;
+  const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
+  if (code === "EAUTH" && alerts.auth) {
+    return Object.assign(
+      new Error(`authentication failed at ${relay} as ${alerts.auth.user}: ${errorText(error)}`),
+      { responseCode, code },
+    );
+  }
+  if (!relaySecurity(alerts).tlsRequired) return error;
+  if (certificateRefused(error)) {
+    return new Error(
+      `the certificate of ${relay} is not trusted (${errorText(error)}): name its CA with [alerts] ` +
+        `tls_ca_file, or set tls_verify = no; no credentials were sent; retried`,
+    );
+  }
+  if (tlsSetupFailed(error)) {
+    // No reply code: a relay that answers STARTTLS 502 (not offered) has not refused the alert for good.
+    return new Error(
+      `no TLS with ${relay} (${errorText(error)}): credentials are never sent in clear to a relay off ` +
+        `loopback; retried`,
+    );
+  }
+  return error;
 }
 
 export function createAlertTransport(
@@ -153,14 +230,18 @@ export function createAlertTransport(
     try {
       return await send(mail, "opportunistic");
     } catch (error) {
-      if (alerts.sendmail || !tlsSetupFailed(error)) throw error;
+      if (alerts.sendmail) throw error;
+      if (relaySecurity(alerts).tlsRequired || !tlsSetupFailed(error)) throw explained(error, alerts);
       // A TLS session that cannot be set up: the mail goes at once on a new connection in plaintext, as
       // Exim's tls_tempfail_tryclear does; retried over STARTTLS it failed the same way until parked.
       try {
         return await send(mail, "plaintext");
-      } catch (plainError) {
+      } catch (unexplained) {
+        const plainError = explained(unexplained, alerts);
         // A relay that refuses plaintext (530, STARTTLS first) has not refused the alert: it is retried.
-        if (failureKind(plainError) !== "permanent") throw plainError;
+        // A login it refused (535) is the credentials', wherever they were sent: parked.
+        const refusedLogin = (plainError as { code?: unknown }).code === "EAUTH";
+        if (failureKind(plainError) !== "permanent" || refusedLogin) throw plainError;
         throw new Error(`${errorText(error)}; in plaintext: ${errorText(plainError)}`);
       }
     }

@@ -43,6 +43,7 @@ import { buildRule, contentPolicy } from "./content-config.ts";
 import { type AskedPlaces, type StagePlace, unaskedStageWarnings } from "./unasked-stages.ts";
 import { postfixEndpoint } from "../postfix/snippet.ts";
 import { eximAddress } from "../exim/snippets.ts";
+import { relayOnLoopback } from "../model/alert-relay.ts";
 
 /**
  * warnings: `FILE:LINE: key: warning: …` lines for a config that works but will not do what it says
@@ -118,6 +119,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const alertsSection = found.get("alerts");
   const alertsValues = alertsSection ? readSection(ALERTS_SECTION, alertsSection, report) : undefined;
   const queueValues = alertsValues ?? readSection(ALERT_QUEUE_KEYS, empty("alerts"), report);
+  if (alertsSection) checkAlertsAuth(alertsSection, report);
   const thresholdsSection = found.get("thresholds");
   const thresholds = readSection(THRESHOLDS_SECTION, thresholdsSection ?? empty("thresholds"), report);
   const limitsValues = readSection(LIMITS_SECTION, found.get("limits") ?? empty("limits"), report);
@@ -364,6 +366,11 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     retryMinMs: alertsValues.retry_min,
     retryMaxMs: Math.max(alertsValues.retry_max, alertsValues.retry_min),
     exemptAlerts: alertsValues.exempt_alerts,
+    auth: alertsValues.auth_user !== undefined && alertsValues.auth_password !== undefined
+      ? { user: alertsValues.auth_user, password: alertsValues.auth_password }
+      : undefined,
+    tlsVerify: alertsValues.tls_verify,
+    tlsCaFile: alertsValues.tls_ca_file === undefined ? undefined : path(alertsValues.tls_ca_file),
   };
   const alertQueue: AlertQueueConfig = {
     outboxMax: queueValues.outbox_max,
@@ -459,6 +466,44 @@ function redisConfig(
     answerAhead: values.answer_ahead,
     retryEveryMs: values.retry_every,
   };
+}
+
+/**
+ * [alerts]' SMTP AUTH keys that cannot do what they say: one of auth_user and auth_password without the
+ * other (no login, and the alert then parked at the relay's 530), credentials with sendmail (not sent),
+ * and tls_ca_file or tls_verify where no certificate is checked (no credentials, or a loopback relay). Read
+ * from the lines, so that a key given with a bad value is not reported twice.
+ */
+function checkAlertsAuth(section: Section, report: (line: number, key: string, problem: string) => void) {
+  const given = (key: string) => keyLine(section, key);
+  const user = given("auth_user");
+  const password = given("auth_password");
+  if ((user === undefined) !== (password === undefined)) {
+    const [line, key, missing] = user !== undefined
+      ? [user, "auth_user", "auth_password"]
+      : [password!, "auth_password", "auth_user"];
+    report(line, `alerts.${key}`, `${key} needs ${missing} too (both or neither)`);
+    return;
+  }
+  const sendmail = given("sendmail");
+  if (user !== undefined && sendmail !== undefined) {
+    report(user, "alerts.auth_user", "credentials are for smtp_host; with sendmail they are not sent");
+    return;
+  }
+  const host = section.entries.find((entry) => entry.key === "smtp_host")?.value;
+  for (const key of ["tls_ca_file", "tls_verify"]) {
+    const line = given(key);
+    if (line === undefined) continue;
+    if (user === undefined) {
+      report(line, `alerts.${key}`, `${key} is read only with auth_user and auth_password (SMTP AUTH)`);
+    } else if (relayOnLoopback(host ?? ALERTS_SECTION.smtp_host.default)) {
+      report(
+        line,
+        `alerts.${key}`,
+        `${key} is read only with a relay off loopback; smtp_host is on loopback`,
+      );
+    }
+  }
 }
 
 /**

@@ -112,6 +112,13 @@ export const ALERTS_SECTION = {
   retry_min: { schema: duration(10, DAY), default: "10s" },
   retry_max: { schema: duration(10, DAY), default: "10m" },
   exempt_alerts: { schema: yesNo, default: "yes" },
+  // SMTP AUTH at the relay (docs/decisions.md, "Alert mail"): both or neither. Sent to a relay that is not
+  // on loopback only over STARTTLS, to a certificate checked against tls_ca_file (or the system's CAs)
+  // unless tls_verify = no.
+  auth_user: { schema: text },
+  auth_password: { schema: text },
+  tls_ca_file: { schema: absoluteOrRelativePath },
+  tls_verify: { schema: yesNo, default: "yes" },
   ...ALERT_QUEUE_KEYS,
 } satisfies SectionSpec;
 

@@ -46,6 +46,11 @@ export interface AlertsConfig {
   retryMinMs: number;
   retryMaxMs: number;
   exemptAlerts: boolean; // the daemon's own alert mail is never counted (policy/own-alert.ts)
+  /** SMTP AUTH at the relay; the password is never logged nor shown (model/alert-relay.ts). */
+  auth?: { user: string; password: string };
+  /** With auth to a relay off loopback: check its certificate (against tlsCaFile, or the system's CAs). */
+  tlsVerify: boolean;
+  tlsCaFile?: string;
 }
 
 /** [alerts]' bounds on the alert queue (read with their defaults also without an [alerts] section). */

@@ -16,6 +16,8 @@ export interface SmtpReceiver {
   refused: ReceivedMail[];
   /** Recipients refused at RCPT TO (see ReceiverOptions.refuseRecipient). */
   refusedRecipients: string[];
+  /** Every AUTH the client sent (see ReceiverOptions.auth): whether over TLS, and whether it was taken. */
+  logins: { method: string; username: string; secure: boolean; taken: boolean }[];
   close(): Promise<void>;
 }
 
@@ -58,16 +60,40 @@ export interface ReceiverOptions {
   starttls?: "unavailable" | "handshake fails";
   /** Refuse MAIL FROM outside TLS with "530 5.7.0 Must issue a STARTTLS command first". */
   requireTls?: boolean;
+  /**
+   * SMTP AUTH (PLAIN and LOGIN) with these credentials, required: MAIL FROM without it is answered
+   * "530 Error: authentication Required", a wrong login 535. AUTH is offered also in clear (whether the
+   * client sends it there is what a test looks at).
+   */
+  auth?: { user: string; password: string };
+  /** A real STARTTLS with this certificate and key (PEM); not with `starttls`. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** The address to listen on; 127.0.0.1 by default. */
+  host?: string;
 }
 
 export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Promise<SmtpReceiver> {
   const mails: ReceivedMail[] = [];
   const refused: ReceivedMail[] = [];
   const refusedRecipients: string[] = [];
+  const logins: SmtpReceiver["logins"] = [];
+  const { auth } = options;
   const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: options.starttls ? ["AUTH"] : ["STARTTLS", "AUTH"],
+    authOptional: !auth,
+    authMethods: ["PLAIN", "LOGIN"],
+    allowInsecureAuth: true,
+    disabledCommands: [
+      ...(options.starttls || options.tls ? [] : ["STARTTLS"]),
+      ...(auth ? [] : ["AUTH"]),
+    ],
+    ...options.tls,
     logger: false,
+    onAuth(login, session, callback) {
+      const taken = auth !== undefined && login.username === auth.user && login.password === auth.password;
+      logins.push({ method: login.method, username: login.username ?? "", secure: session.secure, taken });
+      if (taken) return callback(null, { user: login.username });
+      callback(new Error("Invalid username or password"));
+    },
     onMailFrom(_address, session, callback) {
       if (!options.requireTls || session.secure) return callback();
       callback(Object.assign(new Error("Must issue a STARTTLS command first"), { responseCode: 530 }));
@@ -130,13 +156,14 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
   }
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => {
+    server.listen(port, options.host ?? "127.0.0.1", () => {
       const address = server.server.address();
       resolve({
         port: typeof address === "object" && address ? address.port : port,
         mails,
         refused,
         refusedRecipients,
+        logins,
         close: () => new Promise((done) => server.close(() => done())),
       });
     });

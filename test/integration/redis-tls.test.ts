@@ -2,55 +2,13 @@
 // by the host's name and by its IP address (where the runtimes refuse an IP as the TLS server name, so
 // none must be sent), the CA from tls_ca_file; and a certificate the CA does not vouch for is refused.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { connectRedis } from "../../src/limits/redis-connection.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { makeCertificates } from "../helpers/test-ca.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
-
-/** A CA and a server certificate for localhost and 127.0.0.1 it signed, and another CA, made with openssl. */
-function makeCertificates(dir: TempDir): void {
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir.path, stdio: "pipe" });
-  const newKey = ["-newkey", "rsa:2048", "-nodes"];
-  const ca = (name: string, file: string) =>
-    openssl(
-      "req",
-      "-x509",
-      ...newKey,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-keyout",
-      `${file}.key`,
-      "-out",
-      `${file}.pem`,
-    );
-  ca("test CA", "ca");
-  ca("other CA", "other"); // signs nothing of the server's
-  openssl("req", ...newKey, "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr");
-  writeFileSync(dir.file("san.ext"), "subjectAltName = DNS:localhost, IP:127.0.0.1\n");
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-    "-out",
-    "server.pem",
-  );
-}
 
 describe("[redis] over TLS, a real redis-server", () => {
   let dir: TempDir;

@@ -30,6 +30,7 @@ const alertsWith = (path: string): AlertsConfig => ({
   retryMinMs: 1000,
   retryMaxMs: 1000,
   exemptAlerts: true,
+  tlsVerify: true,
 });
 
 const mail = {

@@ -18,6 +18,7 @@ const ALERTS: AlertsConfig = {
   retryMinMs: 10_000,
   retryMaxMs: 600_000,
   exemptAlerts: true,
+  tlsVerify: true,
 };
 const OWN = ownAlertMail(ALERTS);
 

@@ -1,0 +1,207 @@
+// SMTP AUTH at the alert relay against a real SMTP server (the npm smtp-server) that requires it, over a
+// real STARTTLS with a certificate made by openssl (helpers/test-ca.ts). The relay listens on this host's
+// non-loopback address, so the transport treats it as a relay across the network: credentials only over
+// TLS, to a checked certificate. Before: the keys were unknown, and a relay that requires AUTH answered
+// every alert "530 authentication required" at MAIL FROM: parked, refused for good; the postmaster got none.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { after, before, describe, it } from "node:test";
+import { createAlertTransport } from "../../src/actors/alert-transport.ts";
+import type { AlertsConfig } from "../../src/config/types.ts";
+import { failureKind } from "../../src/policy/alert-failure.ts";
+import {
+  type DaemonProcess,
+  startDaemonProcess,
+  waitFor,
+  writeTestConfig,
+} from "../helpers/daemon-process.ts";
+import { askPolicy } from "../helpers/policy-client.ts";
+import { runMain } from "../helpers/runtime.ts";
+import { type ReceiverOptions, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
+import { makeCertificates } from "../helpers/test-ca.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
+
+const SLOW = { timeout: 90_000 }; // the daemon and the CLI are spawned; Deno starts slower than Bun
+
+const USER = "alerts@example.org";
+const PASSWORD = "s3cret-Pa55word";
+const WRONG = "wrong-Pa55word";
+const KEY = "spammer@example.org";
+const RCPT = `rcpt sender=${KEY} recipient=x@example.net client_address=192.0.2.7\n`;
+
+/** This host's first IPv4 address off loopback: the relay "across the network". */
+const remoteAddress = Object.values(networkInterfaces()).flat()
+  .find((face) => face && face.family === "IPv4" && !face.internal)?.address;
+const NEEDS_REMOTE = { ...SLOW, skip: remoteAddress ? false : "this host has no address off loopback" };
+const host = remoteAddress ?? "192.0.2.1";
+
+const mail = {
+  from: "postmaster@example.org",
+  to: ["boss@example.org"],
+  cc: [],
+  subject: "Mail Abuse Alert",
+  text: "body\n",
+};
+
+describe("alert mail through a relay that requires SMTP AUTH", () => {
+  const dir = makeTempDir();
+  const receivers: SmtpReceiver[] = [];
+  const daemons: DaemonProcess[] = [];
+  let tls: { cert: Buffer; key: Buffer };
+  before(() => {
+    makeCertificates(dir, ["DNS:localhost", "IP:127.0.0.1", `IP:${host}`]);
+    tls = { cert: readFileSync(dir.file("server.pem")), key: readFileSync(dir.file("server.key")) };
+  });
+  after(async () => {
+    await Promise.all(daemons.map((daemon) => daemon.stop("SIGKILL")));
+    await Promise.all(receivers.map((smtp) => smtp.close()));
+    [dir, ...daemonDirs].forEach((each) => each.remove());
+  });
+
+  const relay = async (options: ReceiverOptions) => {
+    const smtp = await startSmtpReceiver(0, { host, auth: { user: USER, password: PASSWORD }, ...options });
+    receivers.push(smtp);
+    return smtp;
+  };
+
+  const alerts = (port: number, more: Partial<AlertsConfig> = {}): AlertsConfig => ({
+    from: "postmaster@example.org",
+    to: ["boss@example.org"],
+    cc: [],
+    subject: "Mail Abuse Alert",
+    smtpHost: host,
+    smtpPort: port,
+    smtpTimeoutMs: 5000,
+    retryMinMs: 1000,
+    retryMaxMs: 1000,
+    exemptAlerts: true,
+    auth: { user: USER, password: PASSWORD },
+    tlsVerify: true,
+    tlsCaFile: dir.file("ca.pem"),
+    ...more,
+  });
+
+  const configText = (port: number, password: string) =>
+    `[limit out]\nkey = sender\ncount = 1\ntime = 1h\naction = defer\n` +
+    `[alerts]\nfromAddr = 'postmaster@example.org'\ntoAddr = 'boss@example.org'\n` +
+    `smtp_host = ${host}\nsmtp_port = ${port}\nsmtp_timeout = 5s\nretry_min = 200ms\nretry_max = 1s\n` +
+    `auth_user = ${USER}\nauth_password = ${password}\ntls_ca_file = ${dir.file("ca.pem")}\n`;
+
+  /**
+   * What every CLI view prints of the daemon, also as JSON (the dashboard's /status), and config-test of
+   * its file; none may hold a password.
+   */
+  const VIEWS = [["status"], ["status", "--json"], ["show", KEY], ["show", KEY, "--json"], ["top"]];
+  const cliOutput = (config: string) =>
+    [...VIEWS, ["config-test", config]].map((args) => {
+      const result = runMain(args[0] === "config-test" ? args : [...args, "--config", config]);
+      assert.equal(result.status, 0, `${args.join(" ")}: ${result.stderr}`);
+      return result.stdout + result.stderr;
+    }).join("\n");
+
+  const daemonDirs = [makeTempDir(), makeTempDir(), makeTempDir()];
+  const crossWith = async (password: string, relayOptions: ReceiverOptions = { tls }) => {
+    const daemonDir = daemonDirs[!relayOptions.tls ? 2 : password === PASSWORD ? 0 : 1];
+    const smtp = await relay(relayOptions);
+    const config = writeTestConfig(daemonDir, configText(smtp.port, password));
+    const daemon = await startDaemonProcess(daemonDir, config);
+    daemons.push(daemon);
+    await askPolicy(daemon.policySocket, RCPT);
+    assert.match(await askPolicy(daemon.policySocket, RCPT), /^action=defer/, "crossed");
+    return { smtp, config, daemon };
+  };
+
+  it("delivers the alert with good credentials, logged in over STARTTLS", NEEDS_REMOTE, async () => {
+    const { smtp, config, daemon } = await crossWith(PASSWORD);
+    await daemon.waitForLog(/alert mail sent key=spammer@example\.org/, 20_000);
+    assert.equal(smtp.mails.length, 1);
+    assert.deepEqual(smtp.logins.map(({ username, secure, taken }) => ({ username, secure, taken })), [
+      { username: USER, secure: true, taken: true },
+    ]);
+    const shown = cliOutput(config);
+    assert.match(shown, /spammer@example\.org/, "the views ran");
+    assert.ok(!shown.includes(PASSWORD), "no CLI output holds the password");
+    assert.ok(!daemon.logs().includes(PASSWORD), "no log line holds the password");
+  });
+
+  it("parks the alert when the relay refuses the login (535), saying so", NEEDS_REMOTE, async () => {
+    const { smtp, config, daemon } = await crossWith(WRONG);
+    await daemon.waitForLog(/alert mail given up, parked key=spammer@example\.org/, 20_000);
+    const parked = daemon.logs().split("\n").filter((line) => /given up, parked/.test(line));
+    assert.equal(parked.length, 1, parked.join("\n"));
+    assert.match(
+      parked[0],
+      new RegExp(
+        `via=${host.replaceAll(".", "\\.")}:${smtp.port} reason="refused for good" ` +
+          `error="authentication failed at ${host.replaceAll(".", "\\.")}:${smtp.port} as ${USER}: .*535`,
+      ),
+    );
+    assert.equal(smtp.mails.length, 0);
+    assert.equal(smtp.logins.length, 1, "tried once: a refused login is not retried");
+    const shown = cliOutput(config);
+    assert.match(
+      shown,
+      /^PARKED ALERTS \(given up, not retried\)\n.*spammer@example\.org.*authentication failed/m,
+    );
+    assert.match(shown, /at limit \(alert not sent\)/);
+    for (const password of [PASSWORD, WRONG]) {
+      assert.ok(!shown.includes(password), "no CLI output holds the password");
+      assert.ok(!daemon.logs().includes(password), "no log line holds the password");
+    }
+  });
+
+  it("sends no credentials to a relay off loopback without STARTTLS: retried", NEEDS_REMOTE, async () => {
+    const smtp = await relay({}); // AUTH offered in clear, no STARTTLS
+    const error = await createAlertTransport(alerts(smtp.port))(mail).then(() => undefined, (error) => error);
+    assert.match(String(error?.message), /no TLS with .*credentials are never sent in clear/);
+    assert.equal(failureKind(error), "temporary", "retried, not parked");
+    assert.equal(smtp.logins.length, 0, "the relay saw no AUTH");
+    assert.equal(smtp.mails.length, 0);
+  });
+
+  it(
+    "retries, never logging in, at a relay off loopback without STARTTLS (daemon)",
+    NEEDS_REMOTE,
+    async () => {
+      const { smtp, daemon } = await crossWith(PASSWORD, {}); // AUTH offered in clear, no STARTTLS
+      const retried =
+        /error alerter: alert mail failed, will retry key=spammer@example\.org .*error="no TLS with .*credentials are never sent in clear/g;
+      await waitFor(() => (daemon.logs().match(retried) ?? []).length >= 2, 20_000, "two attempts");
+      assert.doesNotMatch(daemon.logs(), /given up, parked/);
+      assert.equal(smtp.logins.length, 0, "the relay saw no AUTH");
+      assert.equal(smtp.mails.length, 0);
+    },
+  );
+
+  it(
+    "refuses a certificate from an unknown CA unless tls_ca_file names it or tls_verify = no",
+    NEEDS_REMOTE,
+    async () => {
+      const smtp = await relay({ tls });
+      for (const more of [{ tlsCaFile: undefined }, { tlsCaFile: dir.file("other.pem") }]) {
+        const error = await createAlertTransport(alerts(smtp.port, more))(mail).then(
+          () => undefined,
+          (e) => e,
+        );
+        assert.match(String(error?.message), /the certificate of .* is not trusted .*tls_ca_file/);
+        assert.equal(failureKind(error), "temporary", "retried, not parked");
+      }
+      assert.equal(smtp.logins.length, 0, "no credentials to an unchecked relay");
+      await createAlertTransport(alerts(smtp.port, { tlsCaFile: undefined, tlsVerify: false }))(mail);
+      await createAlertTransport(alerts(smtp.port))(mail);
+      assert.equal(smtp.mails.length, 2);
+      assert.ok(smtp.logins.every((login) => login.secure && login.taken));
+    },
+  );
+
+  it("authenticates in clear to a loopback relay (the local MTA)", async () => {
+    const smtp = await startSmtpReceiver(0, { auth: { user: USER, password: PASSWORD } });
+    receivers.push(smtp);
+    await createAlertTransport(alerts(smtp.port, { smtpHost: "127.0.0.1" }))(mail);
+    assert.equal(smtp.mails.length, 1);
+    assert.deepEqual(smtp.logins.map(({ secure, taken }) => ({ secure, taken })), [
+      { secure: false, taken: true },
+    ]);
+  });
+});

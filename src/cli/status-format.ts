@@ -4,6 +4,7 @@ import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 import type { RedisHealth } from "../limits/shared-store.ts";
 import type { StateWrites } from "../actors/counters-state.ts";
+import { alertStatusText } from "../control/alert-status-text.ts";
 
 // Control characters: C0 (tab and line feed too: a cell or line must stay one), DEL, C1 (0x9b is a CSI on
 // many terminals), and the Unicode line and paragraph separators.
@@ -112,7 +113,7 @@ const alertLine = (alert: AlertRow) =>
   `  ${new Date(alert.at).toISOString().replace("T", " ").slice(0, 19)}  ${
     printable(alert.key)
   }  ${alert.rule}  ` +
-  `${alert.count}/${alert.limit}  ${printable(alert.status)}`;
+  `${alert.count}/${alert.limit}  ${printable(alertStatusText(alert.status))}`;
 
 function concernLines(concerns: Record<string, ConcernHealth>): string[] {
   const said = Object.entries(concerns).map(([name, health]) =>

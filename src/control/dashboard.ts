@@ -1,5 +1,7 @@
 // GET / on the control listener: one self-contained page (no CDN, no build step) that polls /status
 // every 5 s and draws top senders, requests per minute over the last hour, recent alerts, actor health.
+import { ALERT_STATUS_TEXT } from "./alert-status-text.ts";
+
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -69,6 +71,8 @@ function chart(minutes) {
   svg.innerHTML = '<line x1="0" y1="150" x2="600" y2="150" stroke="#bbb"></line>' + bars +
     '<text x="2" y="10" font-size="10" fill="#666">' + max + '/min</text>';
 }
+// A failed alert is being retried (control/alert-status-text.ts): said so, not "failed" alone.
+const STATUS_TEXT = ${JSON.stringify(ALERT_STATUS_TEXT)};
 async function refresh() {
   try {
     const status = await (await fetch("status")).json();
@@ -84,7 +88,7 @@ async function refresh() {
       Math.min(100, row.count / row.limit * 100) + '%"></div></div></td></tr>').join("") || "<tr><td colspan=4>nobody yet</td></tr>";
     document.querySelector("#alerts tbody").innerHTML = status.alerts.recent.map((alert) =>
       "<tr><td>" + new Date(alert.at).toLocaleTimeString() + "</td><td class=mono>" + text(alert.key) + "</td><td>" +
-      text(alert.rule) + "</td><td>" + alert.count + " / " + alert.limit + "</td><td>" + text(alert.status) + "</td></tr>").join("") ||
+      text(alert.rule) + "</td><td>" + alert.count + " / " + alert.limit + "</td><td>" + text(STATUS_TEXT[alert.status] ?? alert.status) + "</td></tr>").join("") ||
       "<tr><td colspan=5>none</td></tr>";
     chart(status.minutes);
   } catch (error) {

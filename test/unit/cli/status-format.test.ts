@@ -155,6 +155,25 @@ describe("status-format", () => {
     assert.match(formatStatus(STATUS).split("\n")[2], /^requests: /, "no line without [redis]");
   });
 
+  it("status: a failed alert in RECENT ALERTS says it is retried, not given up", () => {
+    const failed = {
+      ...STATUS.alerts.recent[0],
+      key: "bob@example.org",
+      status: "failed",
+      error: "421 busy",
+    };
+    const lines = formatStatus({
+      ...STATUS,
+      alerts: { ...STATUS.alerts, failed: 1, recent: [...STATUS.alerts.recent, failed] },
+    }).split("\n");
+    // Before: "… 5/5  failed", read at 3 a.m. as given up; the parked ones have their own list.
+    assert.deepEqual(lines.slice(-3), [
+      "RECENT ALERTS",
+      "  2026-01-01 10:05:00  alice@example.org  out  5/5  sent",
+      "  2026-01-01 10:05:00  bob@example.org  out  5/5  failed, retrying",
+    ]);
+  });
+
   it("status: alerts parked and dropped, and the parked ones with their error", () => {
     const parked = { ...STATUS.alerts.recent[0], key: "bad@example.org", status: "parked", error: "554 no" };
     const lines = formatStatus({

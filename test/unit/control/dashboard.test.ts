@@ -23,7 +23,12 @@ const STATUS = {
     over: false,
     atLimit: true,
   }],
-  alerts: { recent: [{ at: 0, key: "alice@example.org", rule: "out", count: 5, limit: 5, status: "sent" }] },
+  alerts: {
+    recent: [
+      { at: 0, key: "alice@example.org", rule: "out", count: 5, limit: 5, status: "sent" },
+      { at: 0, key: "bob@example.org", rule: "out", count: 5, limit: 5, status: "failed" },
+    ],
+  },
   minutes: [],
 };
 
@@ -56,5 +61,12 @@ describe("dashboard script", () => {
     assert.match(page["#senders tbody"].innerHTML, /<td>5 \/ 5 per 90m<\/td>/);
     assert.match(page["#senders tbody"].innerHTML, /class="bar over"/, "at limit is drawn red");
     assert.match(page["#alerts tbody"].innerHTML, /<td>5 \/ 5<\/td>/);
+  });
+
+  it("says a failed alert is retried, not given up", async () => {
+    const rows = (await render())["#alerts tbody"].innerHTML.split("</tr>");
+    assert.match(rows[0], /alice@example\.org.*<td>sent<\/td>$/);
+    // Before: "<td>failed</td>", read at 3 a.m. as given up.
+    assert.match(rows[1], /bob@example\.org.*<td>failed, retrying<\/td>$/);
   });
 });

@@ -78,7 +78,9 @@ export function parseIni(text: string): IniDocument {
     }
     const separator = trimmed.search(/[=:]/);
     if (separator <= 0) {
-      problems.push({ line, key: trimmed.slice(0, 40), problem: "expected `key = value`" });
+      // Named by its first word only: `auth_password s3cret` (the = forgotten) printed the password in
+      // config-test's answer and the daemon's log.
+      problems.push({ line, key: trimmed.split(/\s/, 1)[0].slice(0, 40), problem: "expected `key = value`" });
       return;
     }
     const rawKey = trimmed.slice(0, separator).trim();

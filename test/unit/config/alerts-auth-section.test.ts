@@ -64,6 +64,14 @@ describe("[alerts] SMTP AUTH", () => {
     ]);
   });
 
+  it("names a line without = by its first word: a password there is not echoed", () => {
+    const said = errors(`${ALERTS}auth_user = alerts\nauth_password  s3cret-Pa55 word\n`);
+    assert.ok(said.includes("t.conf:5: auth_password: expected `key = value`"), said.join("\n"));
+    // Before: "t.conf:5: auth_password  s3cret-Pa55 word: expected `key = value`", in config-test's answer
+    // and, at a reload, in the daemon's log.
+    assert.ok(!said.join("\n").includes("s3cret"), said.join("\n"));
+  });
+
   it("refuses credentials with sendmail, and TLS keys where no certificate is checked", () => {
     assert.deepEqual(errors(`${ALERTS}sendmail = /usr/sbin/sendmail\nauth_user = u\nauth_password = p\n`), [
       "t.conf:5: alerts.auth_user: credentials are for smtp_host; with sendmail they are not sent",

@@ -62,7 +62,7 @@ describe("parseIni", () => {
       "2",
       5,
     ]]);
-    assert.deepEqual(doc.problems.map((p) => [p.line, p.key]), [[4, "bad line"]]);
+    assert.deepEqual(doc.problems.map((p) => [p.line, p.key]), [[4, "bad"]]);
     // Endings mixed in one file (pasted lines): each counts once, CRLF as one.
     const mixed = parseIni("[s]\r\na = 1\rb = 2\nc = 3\r\n\rd = 4");
     assert.deepEqual(mixed.sections[0].entries.map((e) => [e.key, e.line]), [["a", 2], ["b", 3], ["c", 4], [

@@ -6,6 +6,8 @@
 // by spamd (fail_mode open), and the next message is scored again once spamd answers; a stopped spamd
 // (connection refused) lets even GTUBE through intact, scored by the rules alone.
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { deflateSync } from "node:zlib";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
@@ -13,6 +15,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
+import { askPolicy } from "../helpers/policy-client.ts";
 import { type EximDaemon, prepareEximDir, swaksAsync, swaksWith } from "../helpers/exim.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { type Spamd, startSpamd } from "../helpers/spamd.ts";
@@ -131,6 +134,34 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     assert.match(spam.stdout, /^(99\d|10\d\d)(\.\d+)?\/5(\.0+)?$/m);
     const clean = await spamc(`${HEADERS}Subject: lunch\n\nShall we meet at noon?\n`);
     assert.equal(clean.status, 0, clean.stdout);
+  });
+
+  it("Compress: zlib (spamc -z): the front scans the message inside, as spamd does, and PROCESS answers it", async () => {
+    // spamc built with zlib (not Debian's) sends the message deflated, its Content-length the compressed
+    // size; spamd inflates it and answers uncompressed. The front scored the compressed bytes (no GTUBE:
+    // no action) and PROCESS handed spamc the compressed bytes back as the message.
+    const message = `${HEADERS}Subject: deflated\n\n${GTUBE}\n`;
+    const compressed = deflateSync(Buffer.from(message));
+    const request = (verb: string) =>
+      Buffer.concat([
+        Buffer.from(`${verb} SPAMC/1.5\r\nCompress: zlib\r\nContent-length: ${compressed.length}\r\n\r\n`),
+        compressed,
+      ]);
+    const spamAt = (port: number) =>
+      askPolicy({ host: "127.0.0.1", port }, request("CHECK"), { timeoutMs: 20_000 });
+    assert.match(await spamAt(spamd.tcp.port), /^SPAMD\/1\.1 0 EX_OK\r\nSpam: True ; /, "spamd itself");
+    assert.match(
+      await spamAt(frontPort),
+      /^SPAMD\/1\.1 0 EX_OK\r\nSpam: True ; (99\d|10\d\d)\.\d\d \/ 5\.00\r\n/,
+    );
+    const processed = await askPolicy({ host: "127.0.0.1", port: frontPort }, request("PROCESS"), {
+      timeoutMs: 20_000,
+    });
+    assert.match(
+      processed,
+      /^SPAMD\/1\.1 0 EX_OK\r\nContent-length: \d+\r\nSpam: True [^]*\r\n\r\nX-Spam-Flag: YES\n/,
+    );
+    assert.ok(processed.endsWith(message), processed);
   });
 
   it("spamd hung: the mail waits [spamassassin] timeout, is delivered intact, and spamd scores again later", async () => {

@@ -1,6 +1,8 @@
 // The spamd front's codec: what Exim 4.96 (spam.c) and spamc send, and the reply shapes they parse.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { deflateSync } from "node:zlib";
 import {
   formatReport,
   formatSpamdError,
@@ -123,6 +125,45 @@ describe("parseSpamdRequest", () => {
     assert.equal(parsed.request.size, 5000);
     assert.equal(parsed.request.message.length, 1024);
     assert.equal(parsed.request.truncated, true);
+  });
+
+  it("inflates a Compress: zlib message (spamc -z) as spamd does; its Content-length is the compressed one", () => {
+    const compressed = deflateSync(Buffer.from(MBOX));
+    const head = `PROCESS SPAMC/1.5\r\nCompress: zlib\r\nContent-length: ${compressed.length}\r\n\r\n`;
+    const parsed = parseSpamdRequest(Buffer.concat([Buffer.from(head), compressed]), 1 << 20);
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    assert.equal(text(parsed.request.message), MBOX);
+    assert.equal(parsed.request.size, MBOX.length);
+    assert.equal(parsed.request.truncated, false);
+    assert.equal(parsed.request.envelope.sender, "alice@example.org");
+    // PROCESS answers the message itself, not the compressed bytes (spamd's reply is never compressed).
+    const [fromLine, ...rest] = MBOX.split("\n");
+    const reply = text(formatSpamdReply(parsed.request, verdict()));
+    assert.ok(reply.endsWith(`tests=TEST_A,TEST_B\n${rest.join("\n")}`), reply);
+    assert.match(reply, new RegExp(`\r\n\r\n${fromLine}\nX-Spam-Flag: YES\n`));
+  });
+
+  it("refuses a compressed message it cannot inflate whole within the bound, as spamd refuses a bad one", () => {
+    const request = (compressed: Uint8Array, compress = "zlib", length = `${compressed.length}`) =>
+      Buffer.concat([
+        Buffer.from(`CHECK SPAMC/1.5\r\nCompress: ${compress}\r\nContent-length: ${length}\r\n\r\n`),
+        compressed,
+      ]);
+    const big = deflateSync(Buffer.alloc(4096, "x"));
+    assert.match(refused(request(big), 1024), /^compressed message over 1024 bytes inflated, not scanned$/);
+    let seed = 1;
+    const noise = Buffer.from(
+      Array.from({ length: 4096 }, () => (seed = (seed * 48271) % 2147483647) & 0xff),
+    );
+    const large = deflateSync(noise);
+    assert.ok(large.length > 1024);
+    assert.match(refused(request(large), 1024), /^compressed message over 1024 bytes/);
+    assert.match(refused(request(Buffer.from("not zlib at all"))), /^zlib: /);
+    assert.match(refused(request(big, "gzip")), /^compression type not supported: gzip$/);
+    const noLength = Buffer.concat([Buffer.from("CHECK SPAMC/1.5\r\nCompress: zlib\r\n\r\n"), big]);
+    assert.match(refused(noLength), /^Compress requires Content-length/);
+    const parsed = parseSpamdRequest(request(Buffer.from("not zlib")), 1024);
+    assert.ok(!parsed.ok && parsed.code === "EX_UNAVAILABLE");
   });
 
   it("accepts LF-only heads and header names in any case", () => {

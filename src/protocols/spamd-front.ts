@@ -430,8 +430,14 @@ function withoutOldSpamHeaders(message: Uint8Array): Uint8Array {
   return Buffer.concat([Buffer.from(kept, "latin1"), message.subarray(headersEnd)]);
 }
 
-/** Index just past the message's empty line after its headers (the whole message if it has none). */
+/**
+ * Index just past the message's empty line after its headers (the whole message if it has none). A message
+ * that starts with its empty line has no headers: its first lines are body, which PROCESS must not touch
+ * (the search for "\n\n" missed that line, and an X-Spam-* line of such a body was dropped).
+ */
 function messageHeadersEnd(message: Uint8Array): number {
+  if (message[0] === 0x0a) return 1;
+  if (message[0] === 0x0d && message[1] === 0x0a) return 2;
   for (let i = message.indexOf(0x0a); i >= 0; i = message.indexOf(0x0a, i + 1)) {
     if (message[i + 1] === 0x0a) return i + 2;
     if (message[i + 1] === 0x0d && message[i + 2] === 0x0a) return i + 3;

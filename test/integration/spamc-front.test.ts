@@ -73,6 +73,20 @@ describe("spamc against the spamd front", () => {
     assert.ok(processed.stdout.endsWith(MARKED));
   });
 
+  it("PROCESS of a message without headers (it starts with its empty line) leaves its body as it came", async () => {
+    // SpamAssassin reads no header before that empty line; the front took the body for headers and
+    // dropped its lines that start like its own X-Spam-* ones.
+    for (const eol of ["\n", "\r\n"]) {
+      const body = `X-Spam-Note: a line of the body${eol}MARKER-SCORE=7.5${eol}`;
+      const processed = await spamc(tcp, `${eol}${body}`);
+      assert.equal(processed.status, 0);
+      assert.equal(
+        processed.stdout,
+        `X-Spam-Flag: YES${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_MARKER${eol}${eol}${body}`,
+      );
+    }
+  });
+
   it("a reload's new thresholds apply to the next scan", async () => {
     const spamd = { ...daemon.config.spamd!, markThreshold: 8, rejectThreshold: 20 };
     daemon.reload({ ...daemon.config, spamd });

@@ -314,6 +314,18 @@ describe("formatSpamdReply", () => {
     ]);
   });
 
+  it("a message that starts with its empty line has no headers: PROCESS and HEADERS leave its body alone", () => {
+    for (const eol of ["\n", "\r\n"]) {
+      const message = `${eol}X-Spam-Flag: NO in the body${eol}more${eol}`;
+      const request = (verb: string) =>
+        parse(`${verb} SPAMC/1.5\r\nContent-length: ${message.length}\r\n\r\n${message}`);
+      const added =
+        `X-Spam-Flag: YES${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B${eol}`;
+      assert.ok(text(formatSpamdReply(request("PROCESS"), verdict())).endsWith(`\r\n\r\n${added}${message}`));
+      assert.ok(text(formatSpamdReply(request("HEADERS"), verdict())).endsWith(`\r\n\r\n${added}${eol}`));
+    }
+  });
+
   it("PROCESS and HEADERS keep an mbox message's From_ line first, the X-Spam-* headers under it", () => {
     for (const verb of ["PROCESS", "HEADERS"]) {
       const mbox = parse(`${verb} SPAMC/1.5\r\nContent-length: ${MBOX.length}\r\n\r\n${MBOX}`);

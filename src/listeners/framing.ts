@@ -146,10 +146,13 @@ export class SpamdFraming implements Framing {
   }
 
   requestEnd(bytes: Uint8Array, from: number): number {
-    const bound = this.maxHeadBytes + 3;
+    // A head over maxHeadBytes (an rspamd head lists every recipient) takes the rest from the message's
+    // bound: the request as a whole never holds more than maxBytes (parseSpamdRequest keeps the message
+    // shorter by as much).
+    const bound = this.maxBytes + 3;
     const headEnd = spamdHeadEnd(bytes.length > bound ? bytes.subarray(0, bound) : bytes, from);
-    // No head within its bound: garbage, complete as it is (the parser says why it is refused).
-    if (headEnd < 0) return bytes.length > this.maxHeadBytes ? bytes.length : -1;
+    // No head within the bound: garbage, complete as it is (the parser says why it is refused).
+    if (headEnd < 0) return bytes.length > this.maxBytes ? bytes.length : -1;
     const head = latin1.decode(bytes.subarray(0, headEnd));
     const contentLength = declaredContentLength(head);
     // No Content-length: PING and SKIP end with their head, a message with the half-close.

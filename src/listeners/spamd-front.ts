@@ -40,22 +40,16 @@ const OWN_ALERT_NOTE = "not scanned: mailpolicyd's own alert mail";
 /** The request as the engine sees it, with the parsed spamd request it came from (for the reply). */
 type FrontRequest = Extract<PolicyRequest, { form: "message" }> & { spamd: SpamdRequest };
 
-/**
- * The words of the front's answer to one decided request; counts it and logs it. `maxMessageSize` is the
- * bound the framing cuts at, the one read at start (a reload's takes a restart).
- */
-function replyFormat(
-  settings: () => SpamdConfig,
-  maxMessageSize: number,
-  front: SpamFrontMetrics,
-  log: Logger,
-) {
+/** The words of the front's answer to one decided request; counts it and logs it. */
+function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: Logger) {
   return (decision: Decision, policyRequest: PolicyRequest): string | Uint8Array => {
     const request = (policyRequest as FrontRequest).spamd;
     const config = settings();
     front.inFlight--;
+    // The bytes kept: the bound the framing cut at, read at start (a reload's takes a restart), less what
+    // a head over MAX_HEAD_BYTES took of it.
     const notes = request.truncated
-      ? [`not scanned: over ${maxMessageSize} bytes (message of ${request.size} bytes)`]
+      ? [`not scanned: over ${request.message.length} bytes (message of ${request.size} bytes)`]
       : [];
     const verdict = spamVerdict(decision, thresholds(config), notes);
     recordSpamScan(front, verdict, request.truncated);
@@ -100,7 +94,7 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
   // connections still end, each counting itself out of inFlight).
   const front = input.metrics.spamFront ??= createSpamFrontMetrics();
   const maxMessageSize = spamd.maxMessageSize;
-  const format = replyFormat(settings, maxMessageSize, front, log);
+  const format = replyFormat(settings, front, log);
   const decide = decideAndReply(input.engine, input.metrics, log, format);
 
   // Garbage or silence in a loop: a line per WARN_EVERY_MS at most, with the number since the last.

@@ -24,7 +24,12 @@ export const SPAMD_VERBS = [
 export type SpamdVerb = typeof SPAMD_VERBS[number];
 export type SpamdProtocol = "SPAMC" | "RSPAMC";
 
-/** A head longer than this is refused (an rspamd head with a thousand `Rcpt:` lines takes about 60 KB). */
+/**
+ * The bytes a request's head may take beside `max_message_size` (an rspamd head with a thousand `Rcpt:` lines
+ * takes about 60 KB). A longer head takes the rest from the message's bound, so a connection never holds
+ * more: Exim accepts up to `recipients_max` (50 000) recipients and lists each in the head, and refusing a
+ * head over this (3 200 recipients of 60 characters did it) let such a message through unscanned.
+ */
 export const MAX_HEAD_BYTES = 256 * 1024;
 
 export interface SpamdRequest {
@@ -94,10 +99,15 @@ export function declaredContentLength(head: string): number {
 }
 
 /**
- * Parses a request as the framing cut it: the head, then at most `maxMessageBytes` of the message (the
- * framing dropped the rest of a larger one). Never throws: a bad request is a reason for an error reply.
+ * Parses a request as the framing cut it: the head, then at most `maxMessageBytes` of the message, less what
+ * the head takes over `headBytes` (the framing kept `headBytes + maxMessageBytes` and dropped the rest of
+ * a larger one). Never throws: a bad request is a reason for an error reply.
  */
-export function parseSpamdRequest(bytes: Uint8Array, maxMessageBytes: number): ParsedSpamdRequest {
+export function parseSpamdRequest(
+  bytes: Uint8Array,
+  maxMessageBytes: number,
+  headBytes = MAX_HEAD_BYTES,
+): ParsedSpamdRequest {
   const headEnd = spamdHeadEnd(bytes);
   const protocol: SpamdProtocol = startsWith(bytes, "CHECK RSPAMC") ? "RSPAMC" : "SPAMC";
   const fail = (reason: string, code: SpamdErrorCode = "EX_PROTOCOL"): ParsedSpamdRequest => ({
@@ -109,7 +119,9 @@ export function parseSpamdRequest(bytes: Uint8Array, maxMessageBytes: number): P
   if (headEnd < 0) {
     return fail(bytes.length === 0 ? "empty request" : "request head without an empty line");
   }
-  if (headEnd > MAX_HEAD_BYTES) return fail(`request head over ${MAX_HEAD_BYTES} bytes`);
+  // The message bytes the framing kept after this head.
+  const kept = Math.min(maxMessageBytes, headBytes + maxMessageBytes - headEnd);
+  if (kept < 0) return fail(`request head over ${headBytes + maxMessageBytes} bytes`);
   const head = latin1.decode(bytes.subarray(0, headEnd));
   const lines = head.split(/\r?\n/);
   const verbLine = /^([A-Z_]{1,20}) (R?SPAMC)\/(\d{1,2}\.\d{1,2})$/.exec(lines[0]);
@@ -124,11 +136,11 @@ export function parseSpamdRequest(bytes: Uint8Array, maxMessageBytes: number): P
   const body = bytes.subarray(headEnd);
   const declared = declaredContentLength(head);
   if (declared < 0 && headers.has("content-length")) return fail("bad Content-length");
-  if (declared >= 0 && body.length < Math.min(declared, maxMessageBytes)) {
+  if (declared >= 0 && body.length < Math.min(declared, kept)) {
     return fail(`Content-length mismatch: expected ${declared} bytes, got ${body.length}`);
   }
   let size = declared >= 0 ? declared : body.length;
-  let message = body.subarray(0, Math.min(size, maxMessageBytes));
+  let message = body.subarray(0, Math.min(size, kept));
   const compress = headers.get("compress")?.[0];
   if (compress !== undefined) {
     if (declared < 0) return fail("Compress requires Content-length header", "EX_UNAVAILABLE");

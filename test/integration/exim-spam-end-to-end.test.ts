@@ -16,6 +16,7 @@ import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { askPolicy } from "../helpers/policy-client.ts";
+import { openSmtpSession } from "../helpers/smtp-session.ts";
 import { type EximDaemon, prepareEximDir, swaksAsync, swaksWith } from "../helpers/exim.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { type Spamd, startSpamd } from "../helpers/spamd.ts";
@@ -118,6 +119,32 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     assert.match(sent.output, /<\*\* 550 spam: score/);
     assert.equal(delivered("rspamd invoice").length, 0);
     assert.ok(lines.some((line) => /spamd: scanned .*symbols=[^ ]*EXECUTABLE/.test(line)), lines.join("\n"));
+  });
+
+  it("variant=rspamd, GTUBE to 3 200 recipients (a head of 270 KB): refused at DATA, as to one", async () => {
+    // Exim lists every recipient in the rspamd head (up to its recipients_max, 50 000). The front refused
+    // a head over 256 KiB, Exim's condition deferred, and the spam was delivered unscanned to them all.
+    const session = await openSmtpSession(exim.port);
+    try {
+      assert.match(await session.send("EHLO client.example"), /^250 /m);
+      assert.match(await session.send("MAIL FROM:<spammer@example.org>"), /^250 /);
+      for (let i = 0; i < 3200; i++) {
+        const reply = await session.send(
+          `RCPT TO:<${"r".repeat(56)}${String(i).padStart(6, "0")}@example.net>`,
+        );
+        assert.match(reply, /^250 /);
+      }
+      assert.match(await session.send("DATA"), /^354 /);
+      const reply = await session.sendData(`${HEADERS}Subject: rspamd to many\n\n${GTUBE}\n`);
+      assert.match(reply, /^550 spam: score/);
+    } finally {
+      session.close();
+    }
+    assert.equal(delivered("rspamd to many").length, 0);
+    assert.ok(
+      lines.some((line) => /spamd: scanned action=reject .*symbols=[^ ]*GTUBE/.test(line)),
+      lines.join("\n"),
+    );
   });
 
   it("spamc against the front: the real spamd's verdict on GTUBE (spam, exit 1) and on clean mail", async () => {

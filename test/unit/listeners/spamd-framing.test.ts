@@ -55,10 +55,31 @@ describe("SpamdFraming.requestEnd", () => {
     assert.equal(framing.requestEnd(bytes(head + "x".repeat(10)), 0), lengthKnown(head.length + 100000));
     assert.equal(framing.requestEnd(bytes("CHECK SPAMC/1.5\r\nContent-le"), 0), -1);
   });
-  it("takes a head over its bound as garbage at once, complete as it is", () => {
-    const junk = bytes("X".repeat(2000));
-    assert.equal(framing.requestEnd(junk, 0), 2000);
-    assert.equal(framing.requestEnd(bytes("X".repeat(500)), 0), -1);
+  it("reads a head over maxHeadBytes (every recipient of an rspamd head) within the request's bound", () => {
+    const head = `CHECK RSPAMC/1.3\r\nContent-length: 5\r\n${
+      "Rcpt: <someone@example.net>\r\n".repeat(100)
+    }\r\n`;
+    assert.ok(head.length > 1024);
+    assert.equal(framing.requestEnd(bytes(`${head}hello`), 0), head.length + 5);
+    const parsed = parseSpamdRequest(bytes(`${head}hello`), 4096, 1024);
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    assert.equal(parsed.request.envelope.recipients.length, 100);
+    assert.equal(parsed.request.truncated, false);
+  });
+  it("a head over maxHeadBytes takes its excess from the message's bound: never more than maxBytes held", () => {
+    const head = `CHECK SPAMC/1.5\r\nContent-length: 4096\r\nX-Pad: ${"p".repeat(2000)}\r\n\r\n`;
+    const kept = framing.maxBytes - head.length;
+    const parsed = parseSpamdRequest(bytes(head + "m".repeat(kept)), 4096, 1024);
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    assert.equal(parsed.request.message.length, kept);
+    assert.equal(parsed.request.size, 4096);
+    assert.equal(parsed.request.truncated, true);
+  });
+  it("takes bytes without a head's end past the whole bound as garbage at once, complete as they are", () => {
+    const junk = bytes("X".repeat(6000));
+    assert.equal(framing.requestEnd(junk, 0), 6000);
+    assert.equal(framing.requestEnd(bytes("X".repeat(2000)), 0), -1);
+    assert.match(JSON.stringify(parseSpamdRequest(junk, 4096, 1024)), /without an empty line/);
   });
 });
 

@@ -5,6 +5,7 @@ import { Headers } from "@zone-eu/mailsplit";
 import type { ConcernAnswer } from "../model/answer.ts";
 import type { ContentPolicy } from "../model/content.ts";
 import type { MessageEnvelope } from "../model/message.ts";
+import { mboxEnvelopeEnd } from "../protocols/spamd-front.ts";
 import { decodeSubject } from "../protocols/subject.ts";
 import { MAX_HEADER_BYTES, walkMessage } from "./mime-walk.ts";
 import { evaluateRules, type MessageFacts } from "./rules.ts";
@@ -21,8 +22,10 @@ export interface ScannedMessage {
 
 /** Synchronous: a scan is a few milliseconds of CPU at most (docs/content.md, "Performance"). */
 export function scanMessage(request: ScannedMessage, policy: ContentPolicy): ConcernAnswer {
-  const { envelope, message } = request;
-  const size = Math.max(request.size, message.length);
+  const { envelope } = request;
+  const size = Math.max(request.size, request.message.length);
+  // Exim's mbox copy: its envelope lines are not the message's header block (the envelope is `envelope`).
+  const message = request.message.subarray(mboxEnvelopeEnd(request.message));
   const facts: MessageFacts = { recipients: envelope.recipients };
   const walkNeeded = policy.rules.some((rule) => rule.condition.kind === "attachments");
   if (!walkNeeded) {
@@ -30,7 +33,7 @@ export function scanMessage(request: ScannedMessage, policy: ContentPolicy): Con
   } else if (request.truncated || size > policy.maxScanSize) {
     facts.subject = headerSubject(message);
     facts.notScanned = request.truncated && size <= policy.maxScanSize
-      ? `only ${message.length} of ${size} bytes received: attachments not scanned`
+      ? `only ${request.message.length} of ${size} bytes received: attachments not scanned`
       : `message of ${size} bytes over max_scan_size (${policy.maxScanSize}): attachments not scanned`;
   } else {
     const walked = walkMessage(message, policy);

@@ -121,30 +121,50 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     assert.ok(lines.some((line) => /spamd: scanned .*symbols=[^ ]*EXECUTABLE/.test(line)), lines.join("\n"));
   });
 
-  it("variant=rspamd, GTUBE to 3 200 recipients (a head of 270 KB): refused at DATA, as to one", async () => {
-    // Exim lists every recipient in the rspamd head (up to its recipients_max, 50 000). The front refused
-    // a head over 256 KiB, Exim's condition deferred, and the spam was delivered unscanned to them all.
+  /** The DATA reply to `message` sent to `count` recipients of 60 characters in one SMTP transaction. */
+  const sendToMany = async (count: number, message: string) => {
     const session = await openSmtpSession(exim.port);
     try {
       assert.match(await session.send("EHLO client.example"), /^250 /m);
       assert.match(await session.send("MAIL FROM:<spammer@example.org>"), /^250 /);
-      for (let i = 0; i < 3200; i++) {
+      for (let i = 0; i < count; i++) {
         const reply = await session.send(
           `RCPT TO:<${"r".repeat(56)}${String(i).padStart(6, "0")}@example.net>`,
         );
         assert.match(reply, /^250 /);
       }
       assert.match(await session.send("DATA"), /^354 /);
-      const reply = await session.sendData(`${HEADERS}Subject: rspamd to many\n\n${GTUBE}\n`);
-      assert.match(reply, /^550 spam: score/);
+      return await session.sendData(message);
     } finally {
       session.close();
     }
+  };
+
+  it("variant=rspamd, GTUBE to 3 200 recipients (a head of 270 KB): refused at DATA, as to one", async () => {
+    // Exim lists every recipient in the rspamd head (up to its recipients_max, 50 000). The front refused
+    // a head over 256 KiB, Exim's condition deferred, and the spam was delivered unscanned to them all.
+    const reply = await sendToMany(3200, `${HEADERS}Subject: rspamd to many\n\n${GTUBE}\n`);
+    assert.match(reply, /^550 spam: score/);
     assert.equal(delivered("rspamd to many").length, 0);
     assert.ok(
       lines.some((line) => /spamd: scanned action=reject .*symbols=[^ ]*GTUBE/.test(line)),
       lines.join("\n"),
     );
+  });
+
+  it("an executable attached, to 4 500 recipients: refused by its rule, though X-Envelope-To is 290 KB", async () => {
+    // Exim's mbox copy starts with X-Envelope-To listing every recipient. The content rules read the
+    // message's header block up to 256 KB: past it they saw no Content-Type, no parts, no attachment.
+    const boundary = "b-many";
+    const message = `${HEADERS}Subject: rspamd invoice to many\nMIME-Version: 1.0\n` +
+      `Content-Type: multipart/mixed; boundary="${boundary}"\n\n--${boundary}\n` +
+      `Content-Type: text/plain\n\nPlease see the invoice attached.\n--${boundary}\n` +
+      `Content-Type: application/pdf; name="invoice.pdf.exe"\nContent-Disposition: attachment; ` +
+      `filename="invoice.pdf.exe"\nContent-Transfer-Encoding: base64\n\n` +
+      `${Buffer.concat([Buffer.from("MZ\x90\x00\x03"), Buffer.alloc(200, 0x41)]).toString("base64")}\n` +
+      `--${boundary}--\n`;
+    assert.match(await sendToMany(4500, message), /^550 spam: score/);
+    assert.equal(delivered("rspamd invoice to many").length, 0);
   });
 
   it("spamc against the front: the real spamd's verdict on GTUBE (spam, exit 1) and on clean mail", async () => {

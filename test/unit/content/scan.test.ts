@@ -44,6 +44,22 @@ describe("content scan: executables", () => {
   }
 });
 
+describe("content scan: Exim's mbox copy", () => {
+  it("reads past its envelope lines, however many recipients X-Envelope-To lists", async () => {
+    const [name, { message: bytes }] = Object.entries(EXECUTABLE_MESSAGES)[0];
+    const recipients = Array.from({ length: 8000 }, (_, i) => `someone.with.a.long.name.${i}@example.net`);
+    const envelope =
+      "From alice@example.org Sun Dec  6 16:00:00 2026\nX-Envelope-From: <alice@example.org>\n" +
+      `X-Envelope-To: ${recipients.join(", ")}\n`;
+    assert.ok(envelope.length > 256 * 1024);
+    const mbox = Buffer.concat([Buffer.from(envelope), bytes]);
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(mbox), policy)), ["EXE"], name);
+    // The null sender: no X-Envelope-From line.
+    const bounce = Buffer.concat([Buffer.from(envelope.replace(/^X-Envelope-From: .*\n/m, "")), bytes]);
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(bounce), policy)), ["EXE"], name);
+  });
+});
+
 describe("content scan: zips", () => {
   it("an encrypted entry gets its own symbol, the executable its name too", async () => {
     const encrypted = zip([{ name: "secret.doc", data: "x".repeat(100), encrypted: true }]);

@@ -256,7 +256,7 @@ function readLeaf(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): voi
 }
 
 /**
- * The uuencode and yEnc blocks of a text part (decoded whole first when it is base64 or quoted-printable),
+ * The uuencode (either form) and yEnc blocks of a text part (decoded whole first when it is base64 or quoted-printable),
  * each a carried file counted against max_parts; a zip among them is read within zip_max_bytes.
  */
 function readEmbeddedFiles(walk: Walk, encoding: string, body: Buffer, entity: Entity): void {

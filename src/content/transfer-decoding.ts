@@ -30,7 +30,7 @@ const NOT_BASE64 = /[^A-Za-z0-9+/]+/g;
 const NOT_BASE64_OR_SPACE = /[^A-Za-z0-9+/\t\n\f\r ]/;
 const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 /** Each byte's six bits in the base64 alphabet; -1 for the bytes the encoding ignores. */
-const SEXTET = new Int8Array(256).fill(-1);
+export const SEXTET = new Int8Array(256).fill(-1);
 for (let i = 0; i < BASE64_ALPHABET.length; i++) SEXTET[BASE64_ALPHABET.charCodeAt(i)] = i;
 /** Bytes of output that a quadruple's first 0–3 characters decode to, by how many of them there are. */
 const PARTIAL_BYTES = [0, 0, 1, 2];

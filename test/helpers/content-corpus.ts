@@ -243,6 +243,17 @@ export function uuencode(name: string, bytes: Uint8Array | string, mode = "644")
 }
 
 /**
+ * A block as `uuencode -m` (GNU sharutils) writes it: "begin-base64 MODE NAME", base64 lines of 45 bytes (60
+ * characters), "===="; CRLF line ends.
+ */
+export function uuencodeBase64(name: string, bytes: Uint8Array | string, mode = "644"): string {
+  const data = typeof bytes === "string" ? Buffer.from(bytes) : Buffer.from(bytes);
+  const lines = [`begin-base64 ${mode} ${name}`];
+  for (let at = 0; at < data.length; at += 45) lines.push(data.subarray(at, at + 45).toString("base64"));
+  return [...lines, "====", ""].join("\r\n");
+}
+
+/**
  * A yEnc block as yEnc 1.3 writes it: "=ybegin line=128 size=N name=NAME", each byte plus 42, NUL, LF, CR
  * and "=" escaped ("=" and the byte plus 64), lines of 128, "=yend size=N"; CRLF line ends. Its bytes.
  */

@@ -1,9 +1,10 @@
 // Files uuencoded (or yEnc-encoded) into a message's text, through a real Exim (exim -bd, delivering into a
 // maildir) whose DATA ACL asks the daemon's spamd front (the shipped snippet) and through it the content
-// rules: a program in a text body, by its name and by its MZ header under an image's name, a zip carrying
-// a program, an x-uuencode part, a yEnc block; each is refused at DATA, as Exim's old demime refused them.
-// A uuencoded text file is delivered intact. The uuencoded lines are Python's binascii.b2a_uu, the zip is
-// Debian's zip; the messages go in with swaks --data, as a mailer sends them.
+// rules: a program in a text body, by its name and by its MZ header under an image's name, the same in
+// uuencode -m's base64 form, a zip carrying a program, an x-uuencode part, a yEnc block; each is refused
+// at DATA, as Exim's old demime refused them. A uuencoded text file is delivered intact. The uuencoded
+// lines are Python's binascii.b2a_uu (b2a_base64 for -m), the zip is Debian's zip; the messages go in with
+// swaks --data, as a mailer sends them.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -17,20 +18,23 @@ import { freePort } from "../helpers/smtp-receiver.ts";
 
 const SLOW = { timeout: 120_000 };
 const REFUSED = /<\*\* 550 /;
-// uuencode(1)'s framing around binascii's lines (45 bytes a line, "`" for zero, as GNU uuencode writes).
+// uuencode(1)'s framing around binascii's lines (45 bytes a line, "`" for zero, as GNU uuencode writes);
+// with -m, as \`uuencode -m\` writes: "begin-base64", base64 lines of 45 bytes, "====".
 const PYTHON_UUENCODE = `
 import binascii, sys
 data = open(sys.argv[1], "rb").read()
-out = ["begin 644 " + sys.argv[2]]
-out += [binascii.b2a_uu(data[i:i + 45], backtick=True).decode().rstrip("\\n") for i in range(0, len(data), 45)]
-sys.stdout.write("\\r\\n".join(out + ["\`", "end", ""]))
+base64 = sys.argv[3:] == ["-m"]
+out = [("begin-base64 644 " if base64 else "begin 644 ") + sys.argv[2]]
+line = (lambda b: binascii.b2a_base64(b)) if base64 else (lambda b: binascii.b2a_uu(b, backtick=True))
+out += [line(data[i:i + 45]).decode().rstrip("\\n") for i in range(0, len(data), 45)]
+sys.stdout.write("\\r\\n".join(out + (["===="] if base64 else ["\`", "end"]) + [""]))
 `;
 
 describe("uuencoded and yEnc files through Exim's spam = and the content rules", () => {
   let setup: MaildirExim;
   const file = (name: string) => setup.dir.file(name);
-  const uuencode = (path: string, name: string): string => {
-    const result = spawnSync("python3", ["-c", PYTHON_UUENCODE, path, name], {
+  const uuencode = (path: string, name: string, ...options: "-m"[]): string => {
+    const result = spawnSync("python3", ["-c", PYTHON_UUENCODE, path, name, ...options], {
       encoding: "latin1",
       timeout: 20_000,
     });
@@ -93,6 +97,12 @@ describe("uuencoded and yEnc files through Exim's spam = and the content rules",
   it("a program uuencoded under an image's name, by its MZ header", SLOW, async () => {
     const body = `Here is the photo.\r\n${uuencode(file("program"), "photo.jpg")}`;
     await refused("uu-magic", "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n", body);
+  });
+
+  it("a program in uuencode -m's base64 form (begin-base64 … ====) under an image's name", SLOW, async () => {
+    const block = uuencode(file("program"), "photo.jpg", "-m");
+    assert.match(block, /^begin-base64 644 photo\.jpg\r\nTVq/);
+    await refused("uu-base64", "", `Here is the photo.\r\n${block}`);
   });
 
   it("a uuencoded zip carrying a program", SLOW, async () => {

@@ -1,4 +1,4 @@
-// uuencode and yEnc blocks in a text: names, first bytes, a zip decoded whole within its limit, and
+// uuencode (both forms) and yEnc blocks in a text: names, first bytes, a zip decoded whole within its limit, and
 // malformed blocks (cut, no end, lying lengths, garbage, megabyte lines) that end the block and nothing else.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import {
   embeddedFiles,
   type EmbeddedSearch,
 } from "../../../src/content/embedded-files.ts";
-import { uuencode, windowsExecutable, yencode, zip } from "../../helpers/content-corpus.ts";
+import { uuencode, uuencodeBase64, windowsExecutable, yencode, zip } from "../../helpers/content-corpus.ts";
 
 const HEAD = 512;
 const headOnly: EmbeddedSearch = { headBytes: HEAD, wholeLimit: () => undefined };
@@ -21,13 +21,20 @@ const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
 const bytesOf = (whole: EmbeddedFile["whole"]) => whole && { bytes: [...whole.bytes], cut: whole.cut };
 
 describe("embedded files: what readers decode", () => {
-  it("a uuencoded program: its name and first 512 bytes, exactly", () => {
-    const [file, ...rest] = find(`Hi,\r\n\r\n${uuencode("invoice.exe", program)}\r\nBye\r\n`);
-    assert.equal(rest.length, 0);
-    assert.equal(file.name, "invoice.exe");
-    assert.equal(file.format, "uuencoded");
-    assert.deepEqual(file.head, program.subarray(0, HEAD));
-    assert.equal(file.whole, undefined);
+  it("a uuencoded program, either form (begin … end, begin-base64 … ====): its name and first 512 bytes", () => {
+    const forms = [[uuencode, "uuencoded"], [uuencodeBase64, "uuencoded (base64)"]] as const;
+    for (const [encode, format] of forms) {
+      const [file, ...rest] = find(`Hi,\r\n\r\n${encode("invoice.exe", program)}\r\nBye\r\n`);
+      assert.equal(rest.length, 0);
+      assert.deepEqual([file.name, file.format], ["invoice.exe", format]);
+      assert.deepEqual(file.head, program.subarray(0, HEAD));
+      assert.equal(file.whole, undefined);
+    }
+    const all = Uint8Array.from({ length: 512 }, (_, i) => (i * 37 + 11) & 0xff);
+    for (const length of [1, 2, 3, 4, 44, 45, 46, 512]) {
+      const [file] = find(uuencodeBase64("a b.exe", all.subarray(0, length), "0755"));
+      assert.deepEqual([file.name, file.head], ["a b.exe", all.subarray(0, length)]);
+    }
   });
 
   it("a yEnc program: its name (spaces and all, to the line's end) and first 512 bytes", () => {
@@ -68,7 +75,12 @@ describe("embedded files: what readers decode", () => {
         return name.endsWith(".zip") ? limit : undefined;
       },
     });
-    for (const block of [uuencode("docs.zip", archive), latin1(yencode("docs.zip", archive))]) {
+    const blocks = [
+      uuencode("docs.zip", archive),
+      uuencodeBase64("docs.zip", archive),
+      latin1(yencode("docs.zip", archive)),
+    ];
+    for (const block of blocks) {
       const [file] = find(`${block}${uuencode("other.txt", "text")}`, search(1 << 20));
       assert.deepEqual(bytesOf(file.whole), { bytes: [...archive], cut: false });
       const [cut] = find(block, search(100));
@@ -93,7 +105,13 @@ describe("embedded files: text that is not a block", () => {
   it("prose with a begin line, begin-base64, a begin not at a line's start, a mode that is no number", () => {
     assert.deepEqual(names("begin 644 setup.exe\r\nthen run it\r\n"), []);
     assert.deepEqual(names("begin 644 setup.exe\r\nRun it.\r\n"), []);
-    assert.deepEqual(names("begin-base64 644 setup.exe\r\nTVo=\r\n====\r\n"), []);
+    assert.deepEqual(names("begin-base64 644 setup.exe\r\nThen run it.\r\n====\r\n"), []);
+    assert.deepEqual(names("begin-base64 644 setup.exe\r\nThanks\r\n"), []);
+    assert.deepEqual(names("begin-base64 644 setup.exe\r\n\r\nTVqQ\r\n"), []);
+    assert.deepEqual(names("begin-base64 rw setup.exe\r\nTVqQ\r\n"), []);
+    assert.deepEqual(names("begin-base64 644 \r\nTVqQ\r\n"), []);
+    assert.deepEqual(names("begin-base64\r\nTVqQ\r\n"), []);
+    assert.deepEqual(names(`> ${uuencodeBase64("quoted.exe", "x")}`), []);
     assert.deepEqual(names(`> ${uuencode("quoted.exe", "x")}`), []);
     assert.deepEqual(names(uuencode("a.exe", "x", "rw-r--r--")), []);
     assert.deepEqual(names("begin 644 \r\n!80``\r\n"), []);
@@ -151,13 +169,72 @@ describe("embedded files: malformed blocks never throw or run on", () => {
     assert.equal(find(stopped)[0].head.length, 45);
   });
 
+  it("uuencode -m blocks as GNU uudecode reads them: padding, lines cut short, an end by any other line", () => {
+    const head = (text: string) => [...find(text)[0].head];
+    const b64 = (text: string) => `begin-base64 644 a.exe\r\n${text}`;
+    // "=" closes a quadruple, and the next one goes on (uudecode: "TQ==QUJD" is "MABC").
+    assert.deepEqual(head(b64("TQ==QUJD\r\n====\r\n")), [...Buffer.from("MABC")]);
+    assert.deepEqual(head(b64("TQ==\r\nQUJD\r\n")), [...Buffer.from("MABC")]);
+    // A later line not a whole number of quadruples decodes as far as it goes; a stray "=" is nothing.
+    assert.deepEqual(head(b64("TVqQ\r\nQUJ\r\n=\r\nQQ\r\n")), [0x4d, 0x5a, 0x90, 0x41, 0x42, 0x41]);
+    // An empty line, "====" (with anything after it) or a line that starts as no base64 ends the block; a line
+    // with junk after its first quadruples is decoded up to the junk and is the last (GNU uudecode stops).
+    const ends: [string, number[]][] = [
+      ["", []],
+      ["====", []],
+      ["==== x", []],
+      [" TVqQ", []],
+      ["TV!q", []],
+      ["QUJD ", [0x41, 0x42, 0x43]],
+      ["QUJD\tQUJD", [0x41, 0x42, 0x43]],
+      ["hello world", [0x85, 0xe9, 0x65]],
+    ];
+    for (const [end, bytes] of ends) {
+      assert.deepEqual(
+        head(b64(`TVqQ\r\n${end}\r\nQUJD\r\n`)),
+        [0x4d, 0x5a, 0x90, ...bytes],
+        JSON.stringify(end),
+      );
+    }
+    // A begin line of any kind ends it too (and is a block of its own).
+    assert.deepEqual(names(b64(`TVqQ\r\n${uuencode("b.exe", "x")}`)), [
+      "uuencoded (base64) a.exe",
+      "uuencoded b.exe",
+    ]);
+    assert.deepEqual(
+      names(`${uuencode("b.exe", "x").replace("`\r\nend\r\n", "")}${uuencodeBase64("c.exe", "y")}`),
+      [
+        "uuencoded b.exe",
+        "uuencoded (base64) c.exe",
+      ],
+    );
+    // No "====", LF line ends, a block cut anywhere: the bytes that were there, never more.
+    const block = uuencodeBase64("invoice.exe", program);
+    assert.deepEqual(find(block.slice(0, block.indexOf("====")))[0].head, program.subarray(0, HEAD));
+    assert.deepEqual(find(block.replace(/\r\n/g, "\n"))[0].head, program.subarray(0, HEAD));
+    const firstLineEnd = block.indexOf("\r\n") + 2 + 60;
+    for (let cut = 0; cut <= 1200; cut++) {
+      const files = find(block.slice(0, cut));
+      if (cut >= firstLineEnd) assert.equal(files.length, 1, `cut at ${cut}`);
+      for (const file of files) {
+        assert.deepEqual(file.head, program.subarray(0, file.head.length), `cut at ${cut}`);
+      }
+    }
+  });
+
   it("binary garbage around, inside and instead of blocks", () => {
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
     for (let round = 0; round < 200; round++) {
       const garbage = Uint8Array.from({ length: 2000 }, random);
       const text = Buffer.concat([
-        Buffer.from(round % 2 ? "begin 644 g.exe\n" : "=ybegin line=1 size=1 name=g.exe\n"),
+        Buffer.from(
+          [
+            "begin 644 g.exe\n",
+            "=ybegin line=1 size=1 name=g.exe\n",
+            "begin-base64 644 g.exe\nTVqQ\n",
+          ][round % 3],
+        ),
         garbage,
         Buffer.from("\nbegin 644 h.exe\n"),
         garbage.subarray(round),
@@ -176,6 +253,12 @@ describe("embedded files: malformed blocks never throw or run on", () => {
     assert.equal(find(longLine)[0].head.length, 45);
     const yLong = `=ybegin line=128 size=1 name=a.exe\r\n${"k".repeat(mb)}\r\n`;
     assert.equal(find(yLong)[0].head.length, HEAD);
+    const b64Long = `begin-base64 644 a.exe\r\n${"QUJD".repeat(mb / 4)}\r\n`;
+    assert.deepEqual(
+      find(b64Long)[0].head,
+      Uint8Array.from(Buffer.from("ABC".repeat(200)).subarray(0, HEAD)),
+    );
+    assert.deepEqual(names("begin-base64 ".repeat(mb / 13)), []);
     assert.deepEqual(names("begin ".repeat(mb / 6)), []);
     assert.deepEqual(names(`${"begin 644 a\n".repeat(mb / 12)}`), []);
   });

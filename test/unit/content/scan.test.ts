@@ -14,6 +14,7 @@ import {
   part,
   SUBJECTS,
   uuencode,
+  uuencodeBase64,
   windowsExecutable,
   zip,
 } from "../../helpers/content-corpus.ts";
@@ -398,6 +399,29 @@ describe("content scan: uuencode and yEnc blocks within the bounds", () => {
     assert.deepEqual(symbolsOf(scanMessage(messageRequest(text(uuencode("big.zip", archive))), policy)), [
       "EXE",
     ]);
+  });
+
+  it("a `uuencode -m` block (begin-base64): a program by its magic, a zip within zip_max_bytes", () => {
+    const program = windowsExecutable();
+    for (const encoding of ["7bit", "base64"] as const) {
+      const mail = message(
+        "b64",
+        part({ type: "text/plain", body: uuencodeBase64("photo.jpg", program), encoding }),
+      );
+      const answer = scanMessage(messageRequest(mail), policy);
+      assert.deepEqual(symbolsOf(answer), ["EXE"], encoding);
+      assert.match(answer.symbols![0].description!, /photo\.jpg .*content is a Windows/, encoding);
+    }
+    const archive = zip([{ name: "a.txt", data: "x".repeat(3000) }, { name: "run.exe", data: "MZ" }]);
+    assert.deepEqual(
+      symbolsOf(scanMessage(messageRequest(text(uuencodeBase64("docs.zip", archive))), policy)),
+      [
+        "EXE",
+      ],
+    );
+    const small = contentPolicy(RULES.replace("[content]", "[content]\nzip_max_bytes = 1K"));
+    const cut = scanMessage(messageRequest(text(uuencodeBase64("docs.zip", archive))), small);
+    assert.match(cut.symbols![0].description!, /docs\.zip: only its first 1024 bytes read \(zip_max_bytes\)/);
   });
 
   it("only text/plain parts are searched; an x-uuencode zip part is read from its block, not as raw bytes", () => {

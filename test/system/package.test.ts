@@ -70,6 +70,16 @@ const alive = (p: number) => {
   }
 };
 const purge = () => run("dpkg", ["--purge", "mailpolicyd"]);
+// The installed postinst as dpkg runs it for an upgrade, where systemd seems to run: a mount namespace gives
+// /run/systemd/system, which is how debhelper's scripts and invoke-rc.d tell (no systemd runs here).
+const postinstUnderSystemd = () =>
+  run("unshare", [
+    "-m",
+    "sh",
+    "-c",
+    "mount -t tmpfs none /run/systemd && mkdir /run/systemd/system && " +
+    "exec sh /var/lib/dpkg/info/mailpolicyd.postinst configure 0.1.0",
+  ]);
 
 // Lines long enough that a log line written over the start of the body (Exim's readsocket hazard, see
 // docs/exim.md) could not go unnoticed.
@@ -389,6 +399,32 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
       await askPolicy(SOCKET, "rcpt sender=new@example.org recipient=y@example.net\n"),
       "action=accept",
     );
+  });
+
+  it("refuses to configure an upgrade under systemd while the config has errors, the daemon left running", () => {
+    // debhelper restarts a systemd unit with `deb-systemd-invoke restart … || true`: systemd stops the
+    // daemon, ExecStartPre's config-test fails, and the upgrade succeeded with no daemon (Exim failing open).
+    // No systemd runs here: postinstUnderSystemd.
+    const good = readFileSync(CONF, "utf8");
+    const running = pid();
+    writeFileSync(CONF, `${good}\n[nonsense]\n`);
+    try {
+      const postinst = postinstUnderSystemd();
+      assert.equal(postinst.status, 1, postinst.output);
+      assert.match(postinst.stderr, /mailpolicyd\.conf:\d+: \[nonsense\]: unknown section/);
+      assert.match(
+        postinst.stderr,
+        /mailpolicyd: \/etc\/mailpolicyd\/mailpolicyd\.conf has errors \(above\): not restarted, the running daemon keeps its configuration; fix it, then run dpkg --configure -a/,
+      );
+      assert.equal(pid(), running);
+      assert.equal(alive(running), true, "the daemon still runs");
+    } finally {
+      writeFileSync(CONF, good);
+    }
+    // Fixed, the same run configures (the restart itself goes to systemctl, absent here: `|| true`).
+    const fixed = postinstUnderSystemd();
+    assert.equal(fixed.status, 0, fixed.output);
+    assert.equal(pid(), running);
   });
 
   it("takes its enabled monit check out of a real monit on dpkg -r, and a reinstall enables it again", async () => {

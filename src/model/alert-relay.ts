@@ -4,7 +4,6 @@
 // off loopback, the password must not cross the network in clear nor go to whoever answers in the relay's
 // place: STARTTLS is required, with no plaintext fallback, and the certificate is checked unless tls_verify =
 // no. Pure: alert-transport.ts makes the session from the answer.
-import type { AlertsConfig } from "../config/types.ts";
 import { parseIp } from "./ip.ts";
 
 export interface RelaySecurity {
@@ -28,7 +27,14 @@ export function relayOnLoopback(host: string): boolean {
   return ip.bytes.subarray(0, 15).every((byte) => byte === 0) && ip.bytes[15] === 1;
 }
 
-export function relaySecurity(alerts: AlertsConfig): RelaySecurity {
+/** What of [alerts] (config/types.ts, AlertsConfig) decides it: the relay, whether a login is set, tls_verify. */
+export interface RelaySettings {
+  smtpHost: string;
+  auth?: unknown;
+  tlsVerify: boolean;
+}
+
+export function relaySecurity(alerts: RelaySettings): RelaySecurity {
   const guarded = alerts.auth !== undefined && !relayOnLoopback(alerts.smtpHost);
   return { tlsRequired: guarded, verifyCertificate: guarded && alerts.tlsVerify };
 }

@@ -1,8 +1,9 @@
 // status | top | show | reset | reload | check: thin clients of the running daemon. Exit 0 on success,
-// 1 on a refusal (unknown key, invalid config on reload), 2 when the daemon cannot be reached.
+// 1 on a refusal (unknown key, invalid config on reload), 2 when the daemon cannot be reached, 75 when it
+// answers that it cannot do it now (try again).
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import { socketPathsFrom } from "../config/socket-paths.ts";
-import { controlRequest, DaemonUnreachable, policyRequest } from "./control-client.ts";
+import { controlRequest, type ControlResponse, DaemonUnreachable, policyRequest } from "./control-client.ts";
 import { formatSender, formatSenders, formatStatus, printable, type StatusJson } from "./status-format.ts";
 import { parseReadsocketRequest } from "../protocols/readsocket.ts";
 import { spfExemption } from "../spf/exemption.ts";
@@ -34,7 +35,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
   switch (command) {
     case "status": {
       const response = await controlRequest(socket, "GET", "/status");
-      if (response.status !== 200) return fail(response.body);
+      if (response.status !== 200) return fail(response);
       const status = response.json<StatusJson>(isStatus);
       out(options.json ? response.body : formatStatus(status));
       return 0;
@@ -44,21 +45,21 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
         options.rule ? `&rule=${encodeURIComponent(options.rule)}` : ""
       }`;
       const response = await controlRequest(socket, "GET", query);
-      if (response.status !== 200) return fail(response.body);
+      if (response.status !== 200) return fail(response);
       const rows = response.json<SenderRow[]>(Array.isArray);
       out(options.json ? response.body : formatSenders(rows));
       return 0;
     }
     case "show": {
       const response = await controlRequest(socket, "GET", senderPath(key));
-      if (response.status !== 200) return fail(response.body);
+      if (response.status !== 200) return fail(response);
       const { limits } = response.json<{ limits: SenderDetail[] }>(having("limits", Array.isArray));
       out(options.json ? response.body : formatSender(key, limits));
       return 0;
     }
     case "reset": {
       const response = await controlRequest(socket, "DELETE", senderPath(key));
-      if (response.status !== 200) return fail(response.body);
+      if (response.status !== 200) return fail(response);
       const { reset } = response.json<{ reset: number }>(having("reset", Number.isInteger));
       out(`${printable(key)}: counters reset in ${reset} limit(s)`);
       return 0;
@@ -72,6 +73,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       }
       const body = response.json<{ errors?: string[]; error?: string }>(isRefusal);
       for (const line of body.errors ?? [body.error!]) err(line);
+      if (TRY_AGAIN_STATUSES.has(response.status)) return TRY_AGAIN;
       err("reload refused: the running config stays");
       return 1;
     }
@@ -131,13 +133,20 @@ const isStatus = (value: unknown): boolean =>
   isRecord(field(field(value, "requests"), "byAction")) &&
   Array.isArray(field(field(value, "alerts"), "recent"));
 
-function fail(body: string): number {
+// Sysexits' EX_TEMPFAIL. The daemon answered but could not do it now: the counters actor restarting or
+// Redis not answering (503), too many requests waiting (429), no connection free (503). Not 1: a script
+// must tell "no counter for KEY" from a reset Redis did not confirm, which may or may not have been done.
+const TRY_AGAIN = 75;
+const TRY_AGAIN_STATUSES = new Set([429, 503]);
+
+/** A non-200 answer: its error printed; 75 when the daemon says to try again, else 1 (refused). */
+function fail(response: ControlResponse): number {
   let error: unknown;
   try {
-    error = field(JSON.parse(body), "error");
+    error = field(JSON.parse(response.body), "error");
   } catch { /* not JSON: the body as it is */ }
-  err(isString(error) ? error as string : body);
-  return 1;
+  err(isString(error) ? error as string : response.body);
+  return TRY_AGAIN_STATUSES.has(response.status) ? TRY_AGAIN : 1;
 }
 
 export async function runClientCommand(command: ClientCommand, options: ClientOptions): Promise<number> {

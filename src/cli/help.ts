@@ -10,7 +10,8 @@ const CLIENT_OPTIONS = `
   --socket PATH    the control socket (default: control_socket from the config)
   --config FILE    where to read control_socket (default ${DEFAULT_CONFIG_FILE})
 Exit 0 on success, 1 when the daemon refuses (unknown key, invalid config), 2 when it cannot be reached,
-66 when the --config FILE cannot be read.`;
+75 when it cannot do it now (Redis not answering, counters restarting: try again), 66 when the --config
+FILE cannot be read.`;
 const JSON_OPTION = `
   --json           print the control API's JSON answer as it is`;
 

@@ -1,15 +1,15 @@
 // Text for `mailpolicyd status`, `top` and `show`: plain aligned columns, as a postmaster reads them
 // in a terminal at 3 a.m. Pure: JSON from the control API in, text out.
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
+import { UNPRINTABLE_CHARS } from "../policy/unprintable-chars.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 import type { RedisHealth } from "../limits/shared-store.ts";
 import type { StateWrites } from "../actors/counters-state.ts";
 import { alertStatusText } from "../control/alert-status-text.ts";
 
-// Control characters: C0 (tab and line feed too: a cell or line must stay one), DEL, C1 (0x9b is a CSI on
-// many terminals), and the Unicode line and paragraph separators.
-// deno-lint-ignore no-control-regex
-const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
+// Controls and bidi controls (policy/unprintable-chars.ts): in a terminal that does bidi a U+202E in a key
+// turned the rest of its line round, the count and the rule with it.
+const UNPRINTABLE = new RegExp(`[${UNPRINTABLE_CHARS}]`, "g");
 
 /**
  * Text that came from mail (a key is a sender, HELO name or login a client sent; subjects, errors) as a

@@ -1,6 +1,7 @@
 // GET / on the control listener: one self-contained page (no CDN, no build step) that polls /status
 // every 5 s and draws top senders, requests per minute over the last hour, recent alerts, actor health.
 import { ALERT_STATUS_TEXT } from "./alert-status-text.ts";
+import { UNPRINTABLE_CHARS } from "../policy/unprintable-chars.ts";
 
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -50,7 +51,11 @@ export const DASHBOARD_HTML = `<!doctype html>
   <tbody></tbody></table>
 </section>
 <script>
-const text = (value) => String(value).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+// Mail's text as \\uNNNN where it would drive the page: a bidi control turned a key round.
+const UNPRINTABLE = new RegExp(${JSON.stringify(`[${UNPRINTABLE_CHARS}]`)}, "g");
+const text = (value) => String(value)
+  .replace(UNPRINTABLE, (c) => "\\\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))
+  .replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 function chart(minutes) {
   const svg = document.getElementById("chart");
   const now = Math.floor(Date.now() / 60000);

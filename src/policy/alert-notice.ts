@@ -2,6 +2,7 @@
 // made from it. Pure: no I/O, so the wording is tested directly.
 import type { LimitConfig } from "../model/limit.ts";
 import { durationText } from "../model/duration.ts";
+import { BIDI_CONTROL_CHARS } from "./unprintable-chars.ts";
 import { displaySubject } from "../protocols/subject.ts";
 import { cutToWidth, MAX_LINE, sevenBitText } from "./mail-text.ts";
 import { capacity } from "./rate.ts";
@@ -88,10 +89,9 @@ export function table(rows: [string, number][], none: string): string {
     .join("");
 }
 
-// Unicode's bidirectional controls, which a sender address may hold with SMTPUTF8. A reader's mail client
-// applies them in the Subject: "\u202Egro.elpmaxe@nimda" showed as "admin@example.org", an alert naming
+// A reader's mail client applies bidi controls in the Subject (policy/unprintable-chars.ts): an alert named
 // another sender than the one counted. Shown as the body shows them (mail-text.ts): "\u{202e}".
-const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+const BIDI_CONTROLS = new RegExp(`[${BIDI_CONTROL_CHARS}]`, "g");
 const escapedBidi = (char: string) => `\\u{${char.codePointAt(0)!.toString(16)}}`;
 
 /**

@@ -13,6 +13,9 @@ import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const SLOW = { timeout: 60_000 };
 const EVIL = "x\x1b]0;owned\x07\x1b[2J\x9b31m@example.org";
+// With SMTPUTF8 a sender may hold bidi controls: in a terminal that does bidi (Konsole, VTE's) this key read
+// "admin@example.org", and the rest of its line (count, rule) came out turned round.
+const BIDI = "\u202egro.elpmaxe@nimda";
 
 function cli(args: string[]) {
   const [command, ...rest] = mainCommand(args);
@@ -44,6 +47,7 @@ function askPostfix(port: number, sender: string): Promise<string> {
 // C0 controls but tab and newline, DEL, and the C1 controls (0x9b is a CSI on many terminals).
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 describe("client commands print what mail sent without its control characters", () => {
   let dir: TempDir;
@@ -60,6 +64,7 @@ describe("client commands print what mail sent without its control characters", 
     daemon = await startDaemonProcess(dir, config);
     await daemon.waitForLog(/info control: listening socket=/);
     assert.match(await askPostfix(port, EVIL), /^action=/);
+    assert.match(await askPostfix(port, BIDI), /^action=/);
   }, SLOW);
 
   after(async () => {
@@ -79,7 +84,8 @@ describe("client commands print what mail sent without its control characters", 
       assert.equal(status.status, 0, status.stderr);
       assert.doesNotMatch(status.stdout, CONTROL, JSON.stringify(status.stdout));
       // The key as stored, from the JSON (which escapes what it must), as a postmaster would type it.
-      const [{ key }] = JSON.parse(cli(["top", "--json", "--config", config]).stdout);
+      const rows: { key: string }[] = JSON.parse(cli(["top", "--json", "--config", config]).stdout);
+      const { key } = rows.find((row) => row.key.includes("owned"))!;
       const show = cli(["show", key, "--config", config]);
       assert.equal(show.status, 0, show.stderr);
       assert.match(show.stdout, /^x\\x1b\]0;owned\\x07/, show.stdout);
@@ -89,4 +95,15 @@ describe("client commands print what mail sent without its control characters", 
       assert.doesNotMatch(reset.stdout, CONTROL, JSON.stringify(reset.stdout));
     },
   );
+
+  it("top and show: a bidi control in a key is printed as \\u202e, not obeyed", SLOW, () => {
+    const top = cli(["top", "--config", config]);
+    assert.equal(top.status, 0, top.stderr);
+    assert.match(top.stdout, /^\\u202egro\.elpmaxe@nimda +outbound +1\/5 /m, top.stdout);
+    assert.doesNotMatch(top.stdout, BIDI_CONTROL, JSON.stringify(top.stdout));
+    const show = cli(["show", BIDI, "--config", config]);
+    assert.equal(show.status, 0, show.stderr);
+    assert.match(show.stdout, /^\\u202egro\.elpmaxe@nimda\n/, show.stdout);
+    assert.doesNotMatch(show.stdout, BIDI_CONTROL, JSON.stringify(show.stdout));
+  });
 });

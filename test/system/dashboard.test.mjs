@@ -68,6 +68,8 @@ describe("dashboard in headless Chromium", () => {
       );
     }
     await ask(join(dir, "policy.sock"), "rcpt sender=quiet@example.org recipient=x@example.net\n");
+    // With SMTPUTF8 a sender may hold a bidi control: drawn as it came, this key read "admin@example.org".
+    await ask(join(dir, "policy.sock"), "rcpt sender=\u202egro.elpmaxe@nimda recipient=x@example.net\n");
     browser = await chromium.launch({
       executablePath: "/usr/bin/chromium",
       args: [
@@ -106,5 +108,15 @@ describe("dashboard in headless Chromium", () => {
     );
     mkdirSync(join(root, "test-output"), { recursive: true });
     await page.screenshot({ path: join(root, "test-output/dashboard.png"), fullPage: true });
+  });
+
+  it("shows a key's bidi control as \\u202e text, not turning the key round", async () => {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const senders = page.locator("#senders tbody");
+    await senders.locator("tr").first().waitFor({ timeout: 10_000 });
+    const shown = await senders.innerText();
+    assert.match(shown, /\\u202egro\.elpmaxe@nimda/, shown);
+    assert.doesNotMatch(shown, /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/, JSON.stringify(shown));
   });
 });

@@ -73,6 +73,19 @@ describe("status-format", () => {
     assert.equal(formatSenders([]), "no sender counted yet");
   });
 
+  // A terminal that does bidi (Konsole, VTE's) turned the rest of the line round after a U+202E in a key:
+  // the key read "admin@example.org" and the count and rule came out reversed.
+  it("top and show: a bidi control in a key or subject is printed as \\uNNNN, the line stays in order", () => {
+    const key = "\u202egro.elpmaxe@nimda";
+    const top = formatSenders([{ ...ROW, key }]).split("\n")[1];
+    assert.equal(top, "\\u202egro.elpmaxe@nimda  out   5/5          90m     defer   at limit (alert sent)");
+    const detail: SenderDetail = { ...ROW, key, subjects: [["\u2067Hi\u200f", 1]], clientIps: [] };
+    const show = formatSender(key, [detail]);
+    assert.match(show, /^\\u202egro\.elpmaxe@nimda$/m);
+    assert.match(show, /subjects: 1× \\u2067Hi\\u200f$/m);
+    assert.doesNotMatch(top + show, /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+  });
+
   it("show: one line per limit with count/limit per window", () => {
     const detail: SenderDetail = { ...ROW, subjects: [["Hi", 5]], clientIps: [["192.0.2.7", 5]] };
     assert.match(

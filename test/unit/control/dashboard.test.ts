@@ -32,7 +32,9 @@ const STATUS = {
   minutes: [],
 };
 
-async function render(): Promise<Record<string, { textContent: string; innerHTML: string }>> {
+async function render(
+  status: unknown = STATUS,
+): Promise<Record<string, { textContent: string; innerHTML: string }>> {
   const script = /<script>([\s\S]*)<\/script>/.exec(DASHBOARD_HTML)![1];
   const elements: Record<string, { textContent: string; innerHTML: string }> = {};
   const element = (id: string) => elements[id] ??= { textContent: "", innerHTML: "" };
@@ -40,7 +42,7 @@ async function render(): Promise<Record<string, { textContent: string; innerHTML
   const done = new Promise<void>((resolve) => fetched = resolve);
   const context = {
     document: { getElementById: element, querySelector: element },
-    fetch: () => Promise.resolve({ json: () => (setTimeout(fetched, 0), Promise.resolve(STATUS)) }),
+    fetch: () => Promise.resolve({ json: () => (setTimeout(fetched, 0), Promise.resolve(status)) }),
     setInterval: () => 0,
     Date,
     Math,
@@ -68,5 +70,21 @@ describe("dashboard script", () => {
     assert.match(rows[0], /alice@example\.org.*<td>sent<\/td>$/);
     // Before: "<td>failed</td>", read at 3 a.m. as given up.
     assert.match(rows[1], /bob@example\.org.*<td>failed, retrying<\/td>$/);
+  });
+
+  // A bidi control in a key turned it round in the page: "\u202egro.elpmaxe@nimda" read "admin@example.org".
+  it("shows a key's bidi and control characters as \\uNNNN text, and its markup as text", async () => {
+    const key = "\u202egro.elpmaxe@nimda\u2066<script>x</script>\x1b";
+    const page = await render({
+      ...STATUS,
+      topSenders: [{ ...STATUS.topSenders[0], key }],
+      alerts: { recent: [{ ...STATUS.alerts.recent[0], key }] },
+    });
+    const shown = "\\u202egro.elpmaxe@nimda\\u2066&lt;script&gt;x&lt;/script&gt;\\u001b";
+    for (const table of ["#senders tbody", "#alerts tbody"]) {
+      assert.ok(page[table].innerHTML.includes(`<td class=mono>${shown}</td>`), page[table].innerHTML);
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(page[table].innerHTML, /[\x00-\x1f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    }
   });
 });

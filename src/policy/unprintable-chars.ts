@@ -1,0 +1,19 @@
+// Characters of mail's text (keys, subjects, HELO names) that must not reach a person as themselves, as
+// regular expressions' character class bodies (strings: the dashboard's script builds its own from them).
+
+/**
+ * Control characters: C0 (tab and line feed too: a cell or line must stay one), DEL, C1 (0x9b is a CSI on
+ * many terminals), and the Unicode line and paragraph separators.
+ */
+export const CONTROL_CHARS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029";
+
+/**
+ * Unicode's bidirectional controls, which a sender address may hold with SMTPUTF8 (a HELO name or a login
+ * anything): a mail client, a terminal that does bidi (Konsole, VTE's) or a browser applies them, so
+ * "\u202Egro.elpmaxe@nimda" shows as "admin@example.org", and what follows it on the line (a count, a
+ * rule) is turned round too.
+ */
+export const BIDI_CONTROL_CHARS = "\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069";
+
+/** Both: what the CLI and the dashboard show escaped (\xNN, \uNNNN). */
+export const UNPRINTABLE_CHARS = CONTROL_CHARS + BIDI_CONTROL_CHARS;

@@ -37,6 +37,8 @@ export interface CountersState {
   readonly journal: Journal;
   /** How the last saves and journal writes went. */
   writes(): StateWrites;
+  /** While the state file is being restored: the keys back in memory so far (show and top miss the rest). */
+  restoring(): { keysSoFar: number } | undefined;
   /** Binds the store and outbox (made with this journal) and starts the restore. */
   start(store: MemoryStore, outbox: AlertOutbox): void;
   /** Something changed that the next snapshot must hold. */
@@ -223,6 +225,8 @@ export function createCountersState(options: CountersStateOptions): CountersStat
         ? { failing: false, failedSaves: 0 }
         : { failing: true, since, failedSaves, error: lastWriteError };
     },
+
+    restoring: () => restoring ? { keysSoFar: adoptedKeys } : undefined,
 
     start(theStore, theOutbox) {
       store = theStore;

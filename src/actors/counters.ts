@@ -47,6 +47,8 @@ export type CountersEvent =
 export interface CountersStats {
   /** Whether the state file and journal are written (a full disk): status and /metrics. */
   stateWrites?: StateWrites;
+  /** Present while the state file is being restored after a start: keys not back yet are not shown. */
+  restoring?: { keysSoFar: number };
   trackedKeys: number;
   perRule: Record<string, number>;
   pendingAlerts: number;
@@ -226,7 +228,12 @@ export function startCounters(
           state.changed();
           return;
         case "stats":
-          return event.reply({ ...local.stats(), pendingAlerts: outbox.size, stateWrites: state.writes() });
+          return event.reply({
+            ...local.stats(),
+            pendingAlerts: outbox.size,
+            stateWrites: state.writes(),
+            restoring: state.restoring(),
+          });
         case "senders":
           return store.top(event.top, event.rule, event.reply);
         case "sender":

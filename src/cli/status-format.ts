@@ -89,6 +89,8 @@ export interface StatusJson {
   trackedKeys: number | null;
   pendingAlerts: number | null;
   stateWrites?: StateWrites; // optional: a daemon older than the client does not report it
+  /** Present only while the state file is being restored after a start. */
+  restoring?: { keysSoFar: number };
   alerts: {
     sent: number;
     failed: number;
@@ -149,6 +151,14 @@ function stateLines(writes: StateWrites | undefined): string[] {
   ];
 }
 
+/** Just after a start: the keys not restored yet are missing from top and show (they answer once back). */
+function restoringLines(restoring: { keysSoFar: number } | undefined): string[] {
+  if (restoring === undefined) return [];
+  return [
+    `state file: RESTORING, ${restoring.keysSoFar} keys back so far: top and show miss the others until done`,
+  ];
+}
+
 /** The 3 a.m. line about Redis: up, or since when the fallback answers. */
 function redisLines(redis: RedisHealth | undefined): string[] {
   if (redis === undefined) return [];
@@ -181,6 +191,7 @@ export function formatStatus(status: StatusJson): string {
     }; restarts: ${restarts}`,
     ...concernLines(status.concerns ?? {}),
     ...redisLines(status.redis),
+    ...restoringLines(status.restoring),
     ...stateLines(status.stateWrites),
     `requests: ${status.requests.total}${actions ? ` (${actions})` : ""}; ` +
     `${status.rates.lastMinute.toFixed(1)}/min last minute, ${

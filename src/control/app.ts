@@ -45,6 +45,11 @@ const SHARED_DOWN = {
     "try again once Redis answers",
 };
 
+const stillRestoring = (key: string, keysSoFar: number) => ({
+  error: `no counter for ${key} yet: the state file is being restored (${keysSoFar} keys so far); ` +
+    "ask again in a moment",
+});
+
 export function createControlApp(deps: ControlDeps): Hono {
   const now = deps.now ?? Date.now;
   const app = new Hono();
@@ -111,6 +116,7 @@ export function createControlApp(deps: ControlDeps): Hono {
       trackedKeys: stats?.trackedKeys ?? null,
       pendingAlerts: stats?.pendingAlerts ?? null,
       stateWrites: stats?.stateWrites,
+      restoring: stats?.restoring,
       alerts: {
         sent: metrics.alertsSent,
         failed: metrics.alertsFailed,
@@ -157,7 +163,13 @@ export function createControlApp(deps: ControlDeps): Hono {
     const rows = await deps.askCounters<Extract<CountersQuery, { type: "sender" }>>({ type: "sender", key });
     if (rows === null) return c.json(SHARED_DOWN, 503);
     if (!rows) return c.json(COUNTERS_DOWN, 503);
-    if (rows.length === 0) return c.json({ error: `no counter for ${key}` }, 404);
+    if (rows.length === 0) {
+      // Just after a start the key may be in the state file and not back in memory yet: "no counter" read
+      // as unblocked, and the sender was refused again a moment later.
+      const stats = await deps.askCounters<Extract<CountersQuery, { type: "stats" }>>({ type: "stats" });
+      if (stats?.restoring) return c.json(stillRestoring(key, stats.restoring.keysSoFar), 503);
+      return c.json({ error: `no counter for ${key}` }, 404);
+    }
     return c.json({ key, limits: rows satisfies SenderDetail[] });
   };
   const resetSender = async (c: Context) => {

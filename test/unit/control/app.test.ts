@@ -244,7 +244,11 @@ describe("control app: /senders", () => {
       const reset = await app.request(senderPath(key), { method: "DELETE" });
       assert.deepEqual(await reset.json(), { key: key.toLowerCase(), reset: 1 });
     }
-    assert.deepEqual(asked, keys.flatMap((key) => [{ type: "sender", key }, { type: "reset", key }]));
+    // A key not found is followed by a "stats" ask (is the state file still being restored?).
+    assert.deepEqual(
+      asked.filter((event) => event.type !== "stats"),
+      keys.flatMap((key) => [{ type: "sender", key }, { type: "reset", key }]),
+    );
   });
 
   it("GET and DELETE /sender?key=KEY reach the counter of that key, not of the one URL parsing makes of it", async () => {
@@ -269,7 +273,10 @@ describe("control app: /senders", () => {
     const { app, asked } = control({ sender: [], reset: 1 });
     await app.request(senderPath("  A@Example.ORG "));
     await app.request(senderPath("\tb@example.org"), { method: "DELETE" });
-    assert.deepEqual(asked, [{ type: "sender", key: "a@example.org" }, {
+    assert.deepEqual(asked.filter((event) => event.type !== "stats"), [{
+      type: "sender",
+      key: "a@example.org",
+    }, {
       type: "reset",
       key: "b@example.org",
     }]);

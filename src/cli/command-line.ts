@@ -116,6 +116,9 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
     }
     const needsKey = command === "show" || command === "reset";
     if (needsKey && positionals.length !== 1) return usageError(`${command} takes one KEY`, command);
+    // `reset "$KEY"` with $KEY unset: no key is empty (the limits trim keys), and "no counter for " (exit 1)
+    // read as "nothing to reset" rather than as the script's mistake.
+    if (needsKey && positionals[0].trim() === "") return usageError(`${command}: KEY is empty`, command);
     if (command === "check" && positionals.length === 0) return usageError("check needs a request", command);
     const request = command === "check" ? checkRequestLine(positionals) : undefined;
     if (request && "error" in request) return usageError(`check: ${request.error}`, command);

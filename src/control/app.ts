@@ -157,9 +157,12 @@ export function createControlApp(deps: ControlDeps): Hono {
   // Trimmed and in lower case, as the limits count keys (policy/limit-key.ts): ` A@x.org` finds a@x.org.
   const senderKey = (c: Context) => (c.req.param("key") ?? c.req.query("key"))?.trim().toLowerCase();
   const NO_KEY = { error: "which key? /sender?key=KEY" };
+  // No key is empty (limits trim keys; the empty sender counts as "<>"): not "no counter for ".
+  const EMPTY_KEY = { error: "an empty key: which key? /sender?key=KEY" };
   const showSender = async (c: Context) => {
     const key = senderKey(c);
     if (key === undefined) return c.json(NO_KEY, 400);
+    if (key === "") return c.json(EMPTY_KEY, 400);
     const rows = await deps.askCounters<Extract<CountersQuery, { type: "sender" }>>({ type: "sender", key });
     if (rows === null) return c.json(SHARED_DOWN, 503);
     if (!rows) return c.json(COUNTERS_DOWN, 503);
@@ -175,6 +178,7 @@ export function createControlApp(deps: ControlDeps): Hono {
   const resetSender = async (c: Context) => {
     const key = senderKey(c);
     if (key === undefined) return c.json(NO_KEY, 400);
+    if (key === "") return c.json(EMPTY_KEY, 400);
     const removed = await deps.askCounters<Extract<CountersQuery, { type: "reset" }>>({ type: "reset", key });
     if (removed === null) return c.json(SHARED_DOWN, 503);
     if (removed === undefined) return c.json(COUNTERS_DOWN, 503);

@@ -178,6 +178,15 @@ describe("client commands against a running daemon", () => {
     }
   });
 
+  // `reset "$KEY"` with $KEY empty said "no counter for " and exited 1, as if there were nothing to reset.
+  it("show and reset of an empty KEY: a usage error (exit 64), not 'no counter for '", SLOW, () => {
+    for (const command of ["show", "reset"]) {
+      const result = withConfig(command, "");
+      assert.equal(result.status, 64, `${command} '': ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`^mailpolicyd: ${command}: KEY is empty\n`));
+    }
+  });
+
   it("check quotes the values it sends: spaces, quotes and backslashes arrive as typed", SLOW, () => {
     const rcpt = withConfig("check", "rcpt", "sender=q@example.org", "recipient=x@example.net");
     assert.equal(rcpt.stdout, "action=accept\n", rcpt.stderr);

@@ -67,6 +67,20 @@ describe("mailpolicyd's command line", () => {
     }
   });
 
+  // `mailpolicyd reset "$KEY"` with $KEY empty: "no counter for " and exit 1 read as "nothing to reset".
+  it("refuses show and reset of an empty or blank KEY (exit 64) before asking the daemon", async () => {
+    for (const command of ["show", "reset"]) {
+      for (const key of ["", "  "]) {
+        const result = await cli([command, key, "--socket", dir.file("absent.sock")]);
+        assert.equal(result.status, 64, `${command} '${key}': ${result.stderr}`);
+        assert.match(
+          result.stderr,
+          new RegExp(`^mailpolicyd: ${command}: KEY is empty\\n\\nUsage: mailpolicyd ${command} `),
+        );
+      }
+    }
+  });
+
   it("lets check take both: it asks --socket, and reads [spf] from --config", async () => {
     const config = dir.file("spf.conf");
     writeFileSync(config, "[spf]\ntimeout = 2s\n");

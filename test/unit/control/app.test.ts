@@ -292,6 +292,19 @@ describe("control app: /senders", () => {
     assert.deepEqual(asked, []);
   });
 
+  // `reset "$KEY"` with $KEY empty answered 404 "no counter for ", read as "nothing to reset".
+  it("GET and DELETE /sender with an empty or blank key: 400, the counters not asked", async () => {
+    const { app, asked } = control({ sender: [], reset: 1 });
+    for (const method of ["GET", "DELETE"]) {
+      for (const key of ["", " ", "%09"]) {
+        const reply = await app.request(`/sender?key=${key}`, { method });
+        assert.equal(reply.status, 400, `${method} ${key}`);
+        assert.deepEqual(await reply.json(), { error: "an empty key: which key? /sender?key=KEY" });
+      }
+    }
+    assert.deepEqual(asked, []);
+  });
+
   it("DELETE /senders/:key: how many limits were reset; 404 for none, 503 for no answer", async () => {
     const { app, asked } = control({ reset: 2 });
     const reply = await app.request("/senders/B%40example.org", { method: "DELETE" });

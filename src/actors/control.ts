@@ -30,10 +30,10 @@ const ASK_TIMEOUT_MS = 2000;
 // at a million keys under load that takes up to a second or two of wall time, not of blocked time.
 const RANKING_TIMEOUT_MS = 10_000;
 
-function loopbackHosts(config: Config): string[] {
-  const port = config.daemon.controlListen?.port;
+/** The names a request to the loopback listener may give in its Host header (at any port: control/app.ts). */
+function loopbackHostnames(config: Config): string[] {
   return ["127.0.0.1", "localhost", "[::1]", config.daemon.controlListen?.hostname ?? "127.0.0.1"]
-    .map((host) => `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`);
+    .map((host) => host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
 }
 
 export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, system, fail }) => {
@@ -77,7 +77,7 @@ export const controlActor = defineActor<ControlInput, ControlEvent>(({ input, sy
   const tcpApp = createControlApp({
     ...deps,
     readOnly: true,
-    allowedHosts: loopbackHosts(config),
+    allowedHostnames: loopbackHostnames(config),
     readLimit: createReadLimit(CONTROL_TCP_LIMIT),
   });
 

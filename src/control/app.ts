@@ -32,8 +32,8 @@ export interface ControlDeps {
   now?: () => number;
   /** Refuse everything but GET (the loopback TCP listener). */
   readOnly?: boolean;
-  /** Accept only these Host headers (host:port), against DNS rebinding; unset: any. */
-  allowedHosts?: string[];
+  /** Accept only a Host header naming one of these (IPv6 in brackets), at any port; unset: any. */
+  allowedHostnames?: string[];
   /** Pace requests: over the rate they wait their turn, or get 429 when too many already wait. */
   readLimit?: ReadLimit;
 }
@@ -44,6 +44,10 @@ const SHARED_DOWN = {
   error: "the shared counters in Redis did not answer (see the log; a reset applies to this host only): " +
     "try again once Redis answers",
 };
+
+/** The name in a Host header, without its port: `[::1]:8025` → `[::1]`, `LocalHost` → `localhost`. */
+const hostnameOf = (host: string) =>
+  (host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d*$/, "")).toLowerCase();
 
 const stillRestoring = (key: string, keysSoFar: number) => ({
   error: `no counter for ${key} yet: the state file is being restored (${keysSoFar} keys so far); ` +
@@ -58,8 +62,14 @@ export function createControlApp(deps: ControlDeps): Hono {
     Object.values(states).every((state) => state === "active");
 
   app.use("*", async (c, next) => {
-    if (deps.allowedHosts && !deps.allowedHosts.includes(c.req.header("host") ?? "")) {
-      return c.json({ error: "unexpected Host header" }, 421);
+    // Against DNS rebinding: a page of another site steered to this port names that site in Host. The
+    // port is not checked: behind an SSH tunnel (`ssh -L 8080:127.0.0.1:8025`) the browser names its own.
+    const host = c.req.header("host");
+    if (deps.allowedHostnames && !deps.allowedHostnames.includes(hostnameOf(host ?? ""))) {
+      return c.json({
+        error: `unexpected Host header ${JSON.stringify(host ?? "")}: ask for ` +
+          `${deps.allowedHostnames.join(", ")} (any port)`,
+      }, 421);
     }
     if (deps.readOnly && c.req.method !== "GET" && c.req.method !== "HEAD") {
       return c.json({ error: "read-only listener: reset and reload go through the control socket" }, 403);

@@ -141,6 +141,28 @@ describe("control API (real daemon process)", () => {
     assert.equal(status, 421);
   });
 
+  // `ssh -L 8080:127.0.0.1:PORT host`, then http://localhost:8080/ in a browser: Host is localhost:8080.
+  it("serves a loopback name at another port in Host (an SSH tunnel), refuses another name", async () => {
+    const { request } = await import("node:http");
+    const ask = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port, path: "/health", headers: { host } }, (res) => {
+          let body = "";
+          res.on("data", (chunk) => body += chunk);
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    assert.equal((await ask("localhost:8080")).status, 200);
+    const foreign = await ask("evil.example:8080");
+    assert.equal(foreign.status, 421);
+    assert.match(
+      JSON.parse(foreign.body).error,
+      /^unexpected Host header "evil\.example:8080": ask for 127\.0\.0\.1/,
+    );
+  });
+
   it("rejects a top that is not a whole number from 1", async () => {
     for (const top of ["0", "-3", "abc"]) {
       const response = await fetch(`http://127.0.0.1:${port}/senders?top=${top}`);

@@ -119,4 +119,26 @@ describe("dashboard in headless Chromium", () => {
     assert.match(shown, /\\u202egro\.elpmaxe@nimda/, shown);
     assert.doesNotMatch(shown, /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/, JSON.stringify(shown));
   });
+
+  // `ssh -L 8080:127.0.0.1:PORT mailhost`, then http://localhost:8080/: the browser's Host names the tunnel's
+  // port, and the page answered 421. A TCP relay on another port stands in for the tunnel.
+  it("works through a tunnel from another port (Host: localhost:OTHER)", async () => {
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(port, "127.0.0.1");
+      client.pipe(upstream).pipe(client);
+      upstream.on("error", () => client.destroy());
+      client.on("error", () => upstream.destroy());
+    });
+    await new Promise((resolve) => relay.listen(0, "127.0.0.1", resolve));
+    try {
+      const page = await browser.newPage();
+      const response = await page.goto(`http://localhost:${relay.address().port}/`);
+      assert.equal(response.status(), 200, await response.text());
+      await page.locator("#senders tbody tr").first().waitFor({ timeout: 10_000 });
+      assert.match(await page.locator("#senders tbody").innerText(), /bulk@example\.org/);
+      assert.equal(await page.locator("#error").innerText(), "");
+    } finally {
+      relay.close();
+    }
+  });
 });

@@ -416,16 +416,21 @@ describe("control app: the listener guards", () => {
     assert.deepEqual([asked, reloads], [[], []]);
   });
 
-  it("allowed Host headers only (DNS rebinding): 421 for another or none", async () => {
-    const { app } = control({}, { allowedHosts: ["127.0.0.1:8025", "localhost:8025"] });
+  // Behind an SSH tunnel (`ssh -L 8080:127.0.0.1:8025`) the browser asks for localhost:8080: that got 421.
+  it("allowed Host names only (DNS rebinding), at any port: 421 for another name or none", async () => {
+    const { app } = control({}, { allowedHostnames: ["127.0.0.1", "localhost", "[::1]"] });
     const withHost = (host?: string) => app.request("/health", { headers: host ? { host } : {} });
-    assert.equal((await withHost("127.0.0.1:8025")).status, 200);
-    assert.equal((await withHost("localhost:8025")).status, 200);
-    for (const host of ["evil.example", "127.0.0.1:8026", "localhost", undefined]) {
-      const reply = await withHost(host);
-      assert.equal(reply.status, 421, String(host));
-      assert.deepEqual(await reply.json(), { error: "unexpected Host header" });
+    for (const host of ["127.0.0.1:8025", "localhost:8025", "localhost:8080", "LocalHost", "[::1]:9000"]) {
+      assert.equal((await withHost(host)).status, 200, host);
     }
+    for (const host of ["evil.example", "evil.example:8025", "localhost.evil.example:8025", "[::2]:8025"]) {
+      const reply = await withHost(host);
+      assert.equal(reply.status, 421, host);
+      assert.deepEqual(await reply.json(), {
+        error: `unexpected Host header "${host}": ask for 127.0.0.1, localhost, [::1] (any port)`,
+      });
+    }
+    assert.equal((await withHost(undefined)).status, 421, "no Host");
   });
 
   it("paced: a request the read limit refuses gets 429 with Retry-After, and is not served", async () => {

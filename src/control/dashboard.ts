@@ -80,7 +80,15 @@ function chart(minutes) {
 const STATUS_TEXT = ${JSON.stringify(ALERT_STATUS_TEXT)};
 async function refresh() {
   try {
-    const status = await (await fetch("status")).json();
+    const response = await fetch("status");
+    const status = await response.json();
+    // A refusal (429 when polled too fast, 503) is the daemon's answer, not an unreachable daemon: said
+    // as it is, the last figures kept. Read as /status, it was "cannot reach mailpolicyd: TypeError…".
+    if (!response.ok) {
+      document.getElementById("error").textContent = "mailpolicyd answered " + response.status + ": " +
+        status.error + " (the figures below are from its last answer)";
+      return;
+    }
     document.getElementById("error").textContent = "";
     document.getElementById("meta").textContent = "version " + status.version + " · up " + status.uptime +
       " · " + status.requests.total + " requests (" + status.rates.lastMinute.toFixed(1) + "/min) · " +

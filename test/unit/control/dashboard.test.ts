@@ -34,6 +34,7 @@ const STATUS = {
 
 async function render(
   status: unknown = STATUS,
+  answer = { ok: true, status: 200 },
 ): Promise<Record<string, { textContent: string; innerHTML: string }>> {
   const script = /<script>([\s\S]*)<\/script>/.exec(DASHBOARD_HTML)![1];
   const elements: Record<string, { textContent: string; innerHTML: string }> = {};
@@ -42,7 +43,8 @@ async function render(
   const done = new Promise<void>((resolve) => fetched = resolve);
   const context = {
     document: { getElementById: element, querySelector: element },
-    fetch: () => Promise.resolve({ json: () => (setTimeout(fetched, 0), Promise.resolve(status)) }),
+    fetch: () =>
+      Promise.resolve({ ...answer, json: () => (setTimeout(fetched, 0), Promise.resolve(status)) }),
     setInterval: () => 0,
     Date,
     Math,
@@ -86,5 +88,16 @@ describe("dashboard script", () => {
       // deno-lint-ignore no-control-regex
       assert.doesNotMatch(page[table].innerHTML, /[\x00-\x1f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
     }
+  });
+
+  // Two dashboards and a scrape on the loopback port: a 429 read as /status said "cannot reach mailpolicyd:
+  // TypeError: …", as if the daemon were down.
+  it("says what the daemon answered when /status is refused (429), not that it cannot be reached", async () => {
+    const error = "too many requests on this listener; try again in a second";
+    const page = await render({ error }, { ok: false, status: 429 });
+    assert.equal(
+      page.error.textContent,
+      `mailpolicyd answered 429: ${error} (the figures below are from its last answer)`,
+    );
   });
 });

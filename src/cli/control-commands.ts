@@ -60,8 +60,15 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
     case "reset": {
       const response = await controlRequest(socket, "DELETE", senderPath(key));
       if (response.status !== 200) return fail(response);
-      const { reset } = response.json<{ reset: number }>(having("reset", Number.isInteger));
-      out(`${printable(key)}: counters reset in ${reset} limit(s)`);
+      const { reset, restoring } = response.json<{ reset: number; restoring?: boolean }>(
+        having("reset", Number.isInteger),
+      );
+      out(
+        restoring
+          ? `${printable(key)}: reset; the state file is still being restored after a start, and its ` +
+            `counters of this key will not come back`
+          : `${printable(key)}: counters reset in ${reset} limit(s)`,
+      );
       return 0;
     }
     case "reload": {

@@ -169,6 +169,9 @@ export function createControlApp(deps: ControlDeps): Hono {
   const NO_KEY = { error: "which key? /sender?key=KEY" };
   // No key is empty (limits trim keys; the empty sender counts as "<>"): not "no counter for ".
   const EMPTY_KEY = { error: "an empty key: which key? /sender?key=KEY" };
+  /** While the state file is restored after a start: how far it is (a key not found may be in it). */
+  const restoringNow = async () =>
+    (await deps.askCounters<Extract<CountersQuery, { type: "stats" }>>({ type: "stats" }))?.restoring;
   const showSender = async (c: Context) => {
     const key = senderKey(c);
     if (key === undefined) return c.json(NO_KEY, 400);
@@ -179,8 +182,8 @@ export function createControlApp(deps: ControlDeps): Hono {
     if (rows.length === 0) {
       // Just after a start the key may be in the state file and not back in memory yet: "no counter" read
       // as unblocked, and the sender was refused again a moment later.
-      const stats = await deps.askCounters<Extract<CountersQuery, { type: "stats" }>>({ type: "stats" });
-      if (stats?.restoring) return c.json(stillRestoring(key, stats.restoring.keysSoFar), 503);
+      const restoring = await restoringNow();
+      if (restoring) return c.json(stillRestoring(key, restoring.keysSoFar), 503);
       return c.json({ error: `no counter for ${key}` }, 404);
     }
     return c.json({ key, limits: rows satisfies SenderDetail[] });
@@ -192,7 +195,12 @@ export function createControlApp(deps: ControlDeps): Hono {
     const removed = await deps.askCounters<Extract<CountersQuery, { type: "reset" }>>({ type: "reset", key });
     if (removed === null) return c.json(SHARED_DOWN, 503);
     if (removed === undefined) return c.json(COUNTERS_DOWN, 503);
-    if (removed === 0) return c.json({ error: `no counter for ${key}` }, 404);
+    if (removed === 0) {
+      // During the restore after a start the key's counters may be in the state file, not in memory yet:
+      // the reset keeps them from coming back (actors/counters-state.ts), so it is done, not "no counter".
+      if (await restoringNow()) return c.json({ key, reset: 0, restoring: true });
+      return c.json({ error: `no counter for ${key}` }, 404);
+    }
     return c.json({ key, reset: removed });
   };
   app.get("/senders/:key", showSender);

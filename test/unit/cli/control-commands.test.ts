@@ -167,6 +167,20 @@ describe("an answer that is not mailpolicyd's", () => {
     }
   });
 
+  // The daemon's answer to a reset while the state file is still being restored (control/app.ts): done,
+  // though no counter was in memory yet. "counters reset in 0 limit(s)" would read as nothing done.
+  it("reset while the state file is restored: says the key's counters will not come back, exit 0", async () => {
+    const body = '{"key":"a@example.org","reset":0,"restoring":true}';
+    answer = () => new Response(body, { headers: { "content-type": "application/json" } });
+    assert.deepEqual(await client("reset", socket, ["a@example.org"]), {
+      code: 0,
+      stdout:
+        "a@example.org: reset; the state file is still being restored after a start, and its counters " +
+        "of this key will not come back\n",
+      stderr: "",
+    });
+  });
+
   it("a refused reload of another shape: exit 2, not its `errors` printed one character a line", async () => {
     for (const body of ['{"errors":"bad config"}', '{"errors":[1,2]}', '{"error":{"x":1}}', "{}"]) {
       answer = () => new Response(body, { status: 400, headers: { "content-type": "application/json" } });

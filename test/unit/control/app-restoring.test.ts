@@ -21,7 +21,7 @@ describe("control API while the state file is restored", () => {
   const dir = makeTempDir();
   after(() => dir.remove());
 
-  it("show of a key not restored yet answers 503 'being restored', status says RESTORING", async () => {
+  it("show of a key not restored yet: 503 'being restored'; reset: done; status says RESTORING", async () => {
     const rows = [];
     for (let i = 0; i < KEYS; i++) rows.push([`k${i}@x`, NOW - 1000, 5, NOW - 1000, 0]);
     writeFileSync(dir.file("state.json"), stateText(rows, NOW));
@@ -58,7 +58,11 @@ describe("control API while the state file is restored", () => {
         now: () => NOW,
       });
       // Asked at once: the restore runs in slices after this turn of the event loop (actors/counters-state.ts).
-      const [show, status] = await Promise.all([app.request("/sender?key=k99999@x"), app.request("/status")]);
+      const [show, status, reset] = await Promise.all([
+        app.request("/sender?key=k99999@x"),
+        app.request("/status"),
+        app.request("/sender?key=k99998@x", { method: "DELETE" }),
+      ]);
       assert.equal(
         lines.some((line) => /state restored/.test(line)),
         false,
@@ -69,6 +73,9 @@ describe("control API while the state file is restored", () => {
         (await show.json()).error,
         /^no counter for k99999@x yet: the state file is being restored \(\d+ keys so far\); ask again/,
       );
+      // The reset is done (the restore will not bring the key back): not 404 "no counter for".
+      assert.equal(reset.status, 200);
+      assert.deepEqual(await reset.json(), { key: "k99998@x", reset: 0, restoring: true });
       const statusJson = await status.json();
       assert.equal(typeof statusJson.restoring?.keysSoFar, "number");
       assert.match(
@@ -88,6 +95,7 @@ describe("control API while the state file is restored", () => {
         404,
         "a key never counted: 404 as before",
       );
+      assert.equal((await app.request("/sender?key=k99998@x")).status, 404, "the key reset while restoring");
     } finally {
       counters.stop();
     }

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { CLIENT_COMMANDS, type ClientCommand, DEFAULT_CONFIG_FILE, HELP } from "./help.ts";
 import { checkRequestLine } from "./check-request.ts";
 import { unreadableConfig } from "./unreadable-config.ts";
+import { MAX_TOP_ROWS } from "../control/top-bound.ts";
 import { runCommand } from "./run.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import { VERSION } from "../version.ts";
@@ -127,8 +128,9 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
       : unreadableConfigError(command, values.config);
     if (unreadable !== undefined) return unreadable;
     const top = values.n === undefined ? undefined : Number(values.n);
-    if (top !== undefined && !(Number.isInteger(top) && top > 0)) {
-      return usageError("-n takes a positive number", command);
+    // Bounded here as the API bounds it: over it, the daemon's 400 exited 1, as a refusal, not a usage error.
+    if (top !== undefined && !(Number.isInteger(top) && top > 0 && top <= MAX_TOP_ROWS)) {
+      return usageError(`-n takes a whole number from 1 to ${MAX_TOP_ROWS}`, command);
     }
     return import("./control-commands.ts").then(({ runClientCommand }) =>
       runClientCommand(command as ClientCommand, {

@@ -115,8 +115,8 @@ Exit 2 when the daemon is not running or its control socket is not accessible.
 ${JSON_OPTION} (/status)${CLIENT_OPTIONS}`,
   top: `Usage: mailpolicyd top [-n N] [--rule NAME] [--json] [--config FILE | --socket PATH]
 
-Lists the N keys (default 20) with the highest count relative to their limit; --rule NAME only
-those of one limit (an unknown NAME exits 1 and lists the rules).
+Lists the N keys (default 20, at most 10000) with the highest count relative to their limit;
+--rule NAME only those of one limit (an unknown NAME exits 1 and lists the rules).
 ${JSON_OPTION} (/senders)${CLIENT_OPTIONS}`,
   show: `Usage: mailpolicyd show KEY [--json] [--config FILE | --socket PATH]
 

@@ -8,6 +8,7 @@ import { type Metrics, requestRate } from "./metrics.ts";
 import type { ReadLimit } from "./read-limit.ts";
 import { renderPrometheus } from "./prometheus.ts";
 import { formatUptime } from "./uptime.ts";
+import { MAX_TOP_ROWS } from "./top-bound.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 
 type CountersQuery = Exclude<
@@ -145,8 +146,8 @@ export function createControlApp(deps: ControlDeps): Hono {
     const asked = c.req.query("top") ?? "20";
     // Digits only: Number() would also take "1e3", "0x10" and " 5 ".
     const top = /^[0-9]{1,5}$/.test(asked) ? Number(asked) : NaN;
-    if (!Number.isInteger(top) || top < 1 || top > 10_000) {
-      return c.json({ error: "top must be a whole number from 1 to 10000" }, 400);
+    if (!Number.isInteger(top) || top < 1 || top > MAX_TOP_ROWS) {
+      return c.json({ error: `top must be a whole number from 1 to ${MAX_TOP_ROWS}` }, 400);
     }
     const rule = c.req.query("rule") || undefined;
     // A misspelt rule has no keys either: say so, rather than "no sender counted yet".

@@ -251,9 +251,16 @@ describe("client commands against a running daemon", () => {
     assert.equal(noKey.status, 64);
     assert.match(noKey.stderr, /^mailpolicyd: show takes one KEY\n\nUsage: mailpolicyd show KEY/);
 
+    // Over the API's bound: the daemon's 400 "top must be …" exited 1, as if it had refused something.
+    const huge = withConfig("top", "-n", "20000");
+    assert.equal(huge.status, 64, huge.stderr);
+    assert.match(huge.stderr, /^mailpolicyd: -n takes a whole number from 1 to 10000\n/);
     const zero = withConfig("top", "-n", "zero");
     assert.equal(zero.status, 64);
-    assert.match(zero.stderr, /^mailpolicyd: -n takes a positive number\n\nUsage: mailpolicyd top/);
+    assert.match(
+      zero.stderr,
+      /^mailpolicyd: -n takes a whole number from 1 to 10000\n\nUsage: mailpolicyd top/,
+    );
     assert.equal(withConfig("top", "-n", "0").status, 64);
 
     const noRequest = withConfig("check");

@@ -12,7 +12,7 @@ import { hostname } from "node:os";
 import type { Transporter } from "nodemailer";
 import type { AlertsConfig } from "../config/types.ts";
 import type { AlertMail } from "../policy/alert-notice.ts";
-import { failureKind } from "../policy/alert-failure.ts";
+import { failureKind, relayWantsLogin } from "../policy/alert-failure.ts";
 import { headerValue } from "../policy/mail-header.ts";
 import { relaySecurity } from "../model/alert-relay.ts";
 import { readRegularBytes } from "../store/regular-file.ts";
@@ -170,7 +170,8 @@ function certificateRefused(error: unknown): boolean {
 /**
  * The error an attempt failed with, said so a postmaster can act on it (the password is in none: nodemailer
  * reports the relay's reply, never the credentials). A login the relay refused names the relay and the user;
- * its reply code stays, so a 535 is refused for good (parked) and a 454 retried.
+ * its reply code stays, so a 535 is refused for good (parked) and a 454 retried. A relay that wants a login
+ * none is configured for gets the settings named.
  */
 function explained(error: unknown, alerts: AlertsConfig): unknown {
   const relay = `${alerts.smtpHost}:${alerts.smtpPort}`;
@@ -178,6 +179,14 @@ function explained(error: unknown, alerts: AlertsConfig): unknown {
   if (code === "EAUTH" && alerts.auth) {
     return Object.assign(
       new Error(`authentication failed at ${relay} as ${alerts.auth.user}: ${errorText(error)}`),
+      { responseCode, code },
+    );
+  }
+  if (!alerts.auth && relayWantsLogin(error)) {
+    // The relay's words alone ("530 … authentication required") left the postmaster to guess which
+    // setting it wants; the reply code stays: parked until the config has credentials.
+    return Object.assign(
+      new Error(`${errorText(error)}; ${relay} requires SMTP AUTH: set [alerts] auth_user and auth_password`),
       { responseCode, code },
     );
   }

@@ -12,7 +12,12 @@ interface MailError {
   responseCode?: unknown;
   cannotCompose?: unknown;
   message?: unknown;
+  /** The relay's reply, as nodemailer keeps it beside the message. */
+  response?: unknown;
 }
+
+const mailErrorOf = (error: unknown) =>
+  (typeof error === "object" && error !== null ? error : {}) as MailError;
 
 /**
  * Permanent: an SMTP reply 5xx (RFC 5321's permanent negative completion; 503 "bad sequence" excepted, as
@@ -21,13 +26,27 @@ interface MailError {
  * connection, a timeout, TLS, sendmail's EX_TEMPFAIL) is temporary.
  */
 export function failureKind(error: unknown): FailureKind {
-  const mailError = (typeof error === "object" && error !== null ? error : {}) as MailError;
+  const mailError = mailErrorOf(error);
   if (mailError.cannotCompose === true) return "permanent";
   const code = mailError.responseCode;
   if (typeof code === "number" && code >= 500 && code < 600 && code !== 503) return "permanent";
   const exit = /^Sendmail exited with code (\d+)/.exec(String(mailError.message ?? ""));
   if (exit && SENDMAIL_PERMANENT.has(Number(exit[1]))) return "permanent";
   return "temporary";
+}
+
+/**
+ * True when the relay refused the mail for want of a login: RFC 4954's `530 5.7.0 Authentication required`
+ * at MAIL FROM, worded as each relay does ("530 Error: authentication Required", "530 5.7.57 Client was not
+ * authenticated"), or another 5xx that says "authentication required". Not "530 5.7.0 Must issue a STARTTLS
+ * command first": the same code, another want.
+ */
+export function relayWantsLogin(error: unknown): boolean {
+  const mailError = mailErrorOf(error);
+  const code = mailError.responseCode;
+  if (typeof code !== "number" || code < 500 || code >= 600) return false;
+  const reply = String(mailError.response ?? mailError.message ?? "");
+  return code === 530 ? /authenticat/i.test(reply) : /authentication required/i.test(reply);
 }
 
 /**

@@ -20,7 +20,7 @@ import { askPolicy } from "../helpers/policy-client.ts";
 import { runMain } from "../helpers/runtime.ts";
 import { type ReceiverOptions, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
 import { makeCertificates } from "../helpers/test-ca.ts";
-import { makeTempDir } from "../helpers/temp-dir.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const SLOW = { timeout: 90_000 }; // the daemon and the CLI are spawned; Deno starts slower than Bun
 
@@ -82,10 +82,13 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
     ...more,
   });
 
-  const configText = (port: number, password: string) =>
+  /** A limit of 1 and alerts through the relay at relayHost:port, without credentials. */
+  const configWithoutAuth = (relayHost: string, port: number) =>
     `[limit out]\nkey = sender\ncount = 1\ntime = 1h\naction = defer\n` +
     `[alerts]\nfromAddr = 'postmaster@example.org'\ntoAddr = 'boss@example.org'\n` +
-    `smtp_host = ${host}\nsmtp_port = ${port}\nsmtp_timeout = 5s\nretry_min = 200ms\nretry_max = 1s\n` +
+    `smtp_host = ${relayHost}\nsmtp_port = ${port}\nsmtp_timeout = 5s\nretry_min = 200ms\nretry_max = 1s\n`;
+  const configText = (port: number, password: string) =>
+    configWithoutAuth(host, port) +
     `auth_user = ${USER}\nauth_password = ${password}\ntls_ca_file = ${dir.file("ca.pem")}\n`;
 
   /**
@@ -101,15 +104,19 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
     }).join("\n");
 
   const daemonDirs = [makeTempDir(), makeTempDir(), makeTempDir()];
-  const crossWith = async (password: string, relayOptions: ReceiverOptions = { tls }) => {
-    const daemonDir = daemonDirs[!relayOptions.tls ? 2 : password === PASSWORD ? 0 : 1];
-    const smtp = await relay(relayOptions);
-    const config = writeTestConfig(daemonDir, configText(smtp.port, password));
+  /** A daemon in daemonDir with this config whose limit has been crossed: its alert is on its way. */
+  const crossed = async (daemonDir: TempDir, text: string) => {
+    const config = writeTestConfig(daemonDir, text);
     const daemon = await startDaemonProcess(daemonDir, config);
     daemons.push(daemon);
     await askPolicy(daemon.policySocket, RCPT);
     assert.match(await askPolicy(daemon.policySocket, RCPT), /^action=defer/, "crossed");
-    return { smtp, config, daemon };
+    return { config, daemon };
+  };
+  const crossWith = async (password: string, relayOptions: ReceiverOptions = { tls }) => {
+    const daemonDir = daemonDirs[!relayOptions.tls ? 2 : password === PASSWORD ? 0 : 1];
+    const smtp = await relay(relayOptions);
+    return { smtp, ...await crossed(daemonDir, configText(smtp.port, password)) };
   };
 
   it("delivers the alert with good credentials, logged in over STARTTLS", NEEDS_REMOTE, async () => {
@@ -194,6 +201,28 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
       assert.ok(smtp.logins.every((login) => login.secure && login.taken));
     },
   );
+
+  it("without auth_user, parks the alert saying which settings the relay wants (530)", SLOW, async () => {
+    // The relay answers MAIL FROM "530 Error: authentication Required": refused for good. The alert was
+    // parked with those words only, and the postmaster had to guess what to set.
+    const smtp = await startSmtpReceiver(0, { auth: { user: USER, password: PASSWORD } });
+    receivers.push(smtp);
+    const daemonDir = makeTempDir();
+    daemonDirs.push(daemonDir);
+    const { config, daemon } = await crossed(daemonDir, configWithoutAuth("127.0.0.1", smtp.port));
+    await daemon.waitForLog(/alert mail given up, parked key=spammer@example\.org/, 20_000);
+    const said = `530 Error: authentication Required; 127\\.0\\.0\\.1:${smtp.port} requires SMTP AUTH: ` +
+      `set \\[alerts\\] auth_user and auth_password`;
+    const parked = daemon.logs().split("\n").filter((line) => /given up, parked/.test(line));
+    assert.equal(parked.length, 1, parked.join("\n"));
+    assert.match(parked[0], new RegExp(`reason="refused for good" error="Mail command failed: ${said}"`));
+    assert.match(
+      cliOutput(config),
+      new RegExp(`^PARKED ALERTS \\(given up, not retried\\)\n.*spammer@example\\.org.*${said}$`, "m"),
+    );
+    assert.equal(smtp.mails.length, 0);
+    assert.equal(smtp.logins.length, 0, "no login tried: none configured");
+  });
 
   it("authenticates in clear to a loopback relay (the local MTA)", async () => {
     const smtp = await startSmtpReceiver(0, { auth: { user: USER, password: PASSWORD } });

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { afterFailure, failureKind } from "../../../src/policy/alert-failure.ts";
+import { afterFailure, failureKind, relayWantsLogin } from "../../../src/policy/alert-failure.ts";
 
 const smtp = (responseCode: number) => Object.assign(new Error(`${responseCode} no`), { responseCode });
 
@@ -52,5 +52,30 @@ describe("afterFailure", () => {
     assert.equal(afterFailure("temporary", 0, DAY - 1, DAY), "retry");
     assert.equal(afterFailure("temporary", 0, DAY, DAY), "park");
     assert.equal(afterFailure("temporary", Number.NaN, 5, DAY), "park", "no usable time: no endless retry");
+  });
+});
+
+describe("relayWantsLogin", () => {
+  // As nodemailer reports a refused MAIL FROM: the reply in `response`, its code in `responseCode`.
+  const refused = (response: string) =>
+    Object.assign(new Error(`Mail command failed: ${response}`), {
+      response,
+      responseCode: Number(response.slice(0, 3)),
+    });
+
+  it("reads a 530 that asks for authentication, as each relay words it", () => {
+    assert.ok(relayWantsLogin(refused("530 Error: authentication Required"))); // smtp-server
+    assert.ok(relayWantsLogin(refused("530 5.7.0 Authentication required")));
+    assert.ok(relayWantsLogin(refused("530 5.7.57 Client was not authenticated to send anonymous mail")));
+    assert.ok(relayWantsLogin(refused("550 5.7.0 Authentication required"))); // another 5xx saying so
+  });
+
+  it("not a 530 for STARTTLS, a refused login, a 4xx or anything else", () => {
+    assert.ok(!relayWantsLogin(refused("530 5.7.0 Must issue a STARTTLS command first")));
+    assert.ok(!relayWantsLogin(refused("535 5.7.8 Authentication credentials invalid")));
+    assert.ok(!relayWantsLogin(refused("454 4.7.0 Temporary authentication failure")));
+    assert.ok(!relayWantsLogin(refused("550 5.7.1 Relay access denied")));
+    assert.ok(!relayWantsLogin(new Error("connect ECONNREFUSED")));
+    assert.ok(!relayWantsLogin(undefined));
   });
 });

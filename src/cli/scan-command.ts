@@ -50,8 +50,7 @@ function settings(
 /** spamd's answer for the message, as the SpamAssassin concern gets it; or why there is none. */
 function spamdOpinion(config: Config, request: ScannedMessage): Promise<ConcernAnswer | string> {
   const spam = config.spamassassin!;
-  const { message, size, truncated } = request;
-  const reason = notScannedReason({ length: message.length, size, truncated }, spam.maxSize);
+  const reason = notScannedReason(request, spam.maxSize);
   if (reason !== undefined) return Promise.resolve(`not asked: ${reason}`);
   return new Promise((resolve) =>
     askSpamd({

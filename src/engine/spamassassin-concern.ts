@@ -17,10 +17,7 @@ export function spamAssassinConcern(
   const ask = (request: PolicyRequest, reply: ConcernReply) => {
     const spam = settings();
     if (spam === undefined || request.form !== "message") return reply({ action: "accept" });
-    const reason = notScannedReason(
-      { length: request.message.length, size: request.size, truncated: request.truncated },
-      spam.maxSize,
-    );
+    const reason = notScannedReason(request, spam.maxSize);
     if (reason !== undefined) {
       recordSpamdScan(metrics, "not-scanned");
       return reply(notScannedAnswer(reason));

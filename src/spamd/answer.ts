@@ -3,6 +3,7 @@
 // and the answer for a message that is not sent to spamd at all.
 import type { ConcernAnswer, ScoredSymbol } from "../model/answer.ts";
 import type { SpamdSymbol } from "../protocols/spamd-client.ts";
+import { mboxEnvelopeEnd } from "../protocols/spamd-front.ts";
 
 /** The symbol of a message not sent to spamd (too big, or cut short by the listener): score 0. */
 export const NOT_SCANNED_SYMBOL = "SPAMASSASSIN_NOT_SCANNED";
@@ -32,19 +33,26 @@ export function spamdAnswer(verdict: SpamdVerdict): ConcernAnswer {
 }
 
 export interface MessageToScan {
-  /** The bytes the listener holds. */
-  length: number;
-  /** What the MTA announced. */
+  /** The bytes the listener holds: from Exim, its mbox copy, envelope lines first. */
+  message: Uint8Array;
+  /** What the MTA announced: from Exim, the mbox copy's size. */
   size: number;
   truncated: boolean;
 }
 
-/** Why the message is not sent to spamd, or undefined to send it. */
-export function notScannedReason(message: MessageToScan, maxSize: number): string | undefined {
-  if (message.truncated || message.length < message.size) {
-    return `message cut short by the listener at ${message.length} of ${message.size} bytes`;
+/**
+ * Why the message is not sent to spamd, or undefined to send it. `max_size` bounds the message itself:
+ * the `From `, `X-Envelope-From:` and `X-Envelope-To:` lines of Exim's mbox copy (mboxEnvelopeEnd) are not
+ * counted. X-Envelope-To lists every recipient, and a small message to a few thousand was over max_size,
+ * not sent to spamd, where Exim asking spamd itself had it scanned. What is sent stays the whole copy, as
+ * Exim sends it to spamd.
+ */
+export function notScannedReason(toScan: MessageToScan, maxSize: number): string | undefined {
+  const { message, size: announced } = toScan;
+  if (toScan.truncated || message.length < announced) {
+    return `message cut short by the listener at ${message.length} of ${announced} bytes`;
   }
-  const size = Math.max(message.size, message.length);
+  const size = Math.max(announced, message.length) - mboxEnvelopeEnd(message);
   if (size > maxSize) return `message of ${size} bytes over max_size ${maxSize}`;
   return undefined;
 }

@@ -8,6 +8,8 @@ import {
   spamdAnswer,
 } from "../../../src/spamd/answer.ts";
 
+const bytes = (length: number) => new Uint8Array(length).fill(0x61);
+
 describe("SpamAssassin answers", () => {
   it("accept with spamd's total score and its tests; SYMBOLS' names count 0", () => {
     const answer = spamdAnswer({
@@ -28,19 +30,49 @@ describe("SpamAssassin answers", () => {
   });
 
   it("a message is sent when whole and at most max_size", () => {
-    assert.equal(notScannedReason({ length: 500, size: 500, truncated: false }, 500), undefined);
+    assert.equal(notScannedReason({ message: bytes(500), size: 500, truncated: false }, 500), undefined);
   });
 
   it("not sent: over max_size, or cut short by the listener (even if the MTA announced no size)", () => {
     assert.equal(
-      notScannedReason({ length: 501, size: 501, truncated: false }, 500),
+      notScannedReason({ message: bytes(501), size: 501, truncated: false }, 500),
       "message of 501 bytes over max_size 500",
     );
     assert.equal(
-      notScannedReason({ length: 100, size: 900, truncated: true }, 5000),
+      notScannedReason({ message: bytes(100), size: 900, truncated: true }, 5000),
       "message cut short by the listener at 100 of 900 bytes",
     );
-    assert.match(notScannedReason({ length: 100, size: 100, truncated: true }, 5000)!, /cut short/);
+    assert.match(notScannedReason({ message: bytes(100), size: 100, truncated: true }, 5000)!, /cut short/);
+  });
+
+  it("max_size bounds the message, not the envelope lines of Exim's mbox copy", () => {
+    // X-Envelope-To lists every recipient: 3 000 of 35 characters take 110 KB before a message of 200 bytes.
+    const recipients = Array.from({ length: 3000 }, (_, i) => `someone.with.a.name.${i}@example.net`);
+    const envelope =
+      "From alice@example.org Sun Dec  6 16:00:00 2026\nX-Envelope-From: <alice@example.org>\n" +
+      `X-Envelope-To: ${recipients.join(", ")}\n`;
+    const own = "Subject: hello\n\n" + "a".repeat(183) + "\n";
+    assert.equal(own.length, 200);
+    const mbox = new TextEncoder().encode(envelope + own);
+    assert.ok(mbox.length > 100 * 1024);
+    const at = (maxSize: number, size = mbox.length) =>
+      notScannedReason({ message: mbox, size, truncated: false }, maxSize);
+    assert.equal(at(1024), undefined);
+    assert.equal(at(200), undefined);
+    assert.equal(at(199), "message of 200 bytes over max_size 199");
+    // The MTA announced more than the listener holds: cut short, as before.
+    assert.match(at(1024, mbox.length + 1)!, /cut short by the listener/);
+    // The null sender (no X-Envelope-From) and a message without an envelope (spamc): counted alike.
+    const bounce = new TextEncoder().encode(envelope.replace(/^X-Envelope-From: .*\n/m, "") + own);
+    assert.equal(
+      notScannedReason({ message: bounce, size: bounce.length, truncated: false }, 200),
+      undefined,
+    );
+    const plain = new TextEncoder().encode(own);
+    assert.equal(
+      notScannedReason({ message: plain, size: plain.length, truncated: false }, 199),
+      "message of 200 bytes over max_size 199",
+    );
   });
 
   it("a message not sent: accept, score 0, one symbol saying why", () => {

@@ -31,6 +31,26 @@ export interface MaildirEximOptions {
 }
 
 /**
+ * `exim -bd` on `port` (in a dir prepareEximDir made) asking the daemon at `address` (Exim's readsocket spec)
+ * with the plain snippet, taking mail for example.net only, delivering it into dir's maildir.
+ */
+export function startDeliveringExim(
+  dir: TempDir,
+  address: string,
+  port: number,
+  options: MaildirEximOptions = {},
+): Promise<EximDaemon> {
+  const config = writeEximConfig(dir, {
+    address,
+    spamd: options.spamd,
+    mainExtra: `local_interfaces = <; 127.0.0.1\nnever_users = root\n${options.eximMain ?? ""}`,
+    siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
+    ...maildirDelivery(dir),
+  });
+  return startEximDaemon(dir, config, port);
+}
+
+/**
  * `daemonConfig(eximPort, dir)`: the daemon's config lines (after [daemon]'s paths); alerts may use the
  * port, or a program in dir (Exim's config will be dir's exim.conf).
  */
@@ -42,14 +62,7 @@ export async function startMaildirExim(
   prepareEximDir(dir);
   const port = await freePort();
   const daemon = await startDaemonProcess(dir, writeTestConfig(dir, daemonConfig(port, dir)));
-  const config = writeEximConfig(dir, {
-    address: daemon.eximAddress,
-    spamd: options.spamd,
-    mainExtra: `local_interfaces = <; 127.0.0.1\nnever_users = root\n${options.eximMain ?? ""}`,
-    siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
-    ...maildirDelivery(dir),
-  });
-  const exim = await startEximDaemon(dir, config, port);
+  const exim = await startDeliveringExim(dir, daemon.eximAddress, port, options);
   const delivered = dir.file("maildir/new");
   return {
     dir,

@@ -10,15 +10,10 @@ import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
-import {
-  type EximDaemon,
-  maildirDelivery,
-  prepareEximDir,
-  startEximDaemon,
-  writeEximConfig,
-} from "../helpers/exim.ts";
+import { type EximDaemon, prepareEximDir } from "../helpers/exim.ts";
 import type { Nsd } from "../helpers/nsd.ts";
 import { openSmtpSession, type SmtpSession } from "../helpers/smtp-session.ts";
+import { startDeliveringExim } from "../helpers/exim-maildir.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { type DnsRelay, startDnsRelay, startSpfNsd } from "../helpers/spf-zone.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
@@ -50,13 +45,7 @@ describe("a limit while SPF is still looking up: concurrent sessions, in a real 
     assert.ok(parsed.ok, JSON.stringify(parsed));
     daemon = startDaemon({ config: parsed.config, log: createLogger("info", (line) => lines.push(line)) });
     await waitFor(() => lines.some((line) => line.includes("policy: listening")), 5000, "listener");
-    const config = writeEximConfig(dir, {
-      address: `inet:127.0.0.1:${policyPort}`,
-      mainExtra: "local_interfaces = <; 127.0.0.1\nnever_users = root\n",
-      siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
-      ...maildirDelivery(dir),
-    });
-    exim = await startEximDaemon(dir, config, await freePort());
+    exim = await startDeliveringExim(dir, `inet:127.0.0.1:${policyPort}`, await freePort());
   });
   after(async () => {
     await exim?.stop();

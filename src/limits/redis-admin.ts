@@ -14,6 +14,8 @@ export interface RedisAdminOptions {
   client: Redis;
   prefix: string;
   limits: () => readonly LimitConfig[];
+  /** The kind a limit's counters are named with (redis-counter-kinds.ts); undefined: none. */
+  kindOf: (limit: string) => string | undefined;
   /** Sends a pipeline (counted as a round trip). */
   exec: (pipeline: Pipeline) => Promise<Replies>;
   /** Redis's time (ms). */
@@ -43,7 +45,8 @@ const hashOf = (replies: Replies, i: number) =>
 
 export function createRedisAdmin(options: RedisAdminOptions) {
   const { client, prefix } = options;
-  const keyOf = (limit: LimitConfig, key: string) => counterKey(prefix, limit.name, key);
+  const keyOf = (limit: LimitConfig, key: string) =>
+    counterKey(prefix, limit.name, key, options.kindOf(limit.name));
 
   return {
     /** The key under every configured limit that holds it. */
@@ -71,7 +74,7 @@ export function createRedisAdmin(options: RedisAdminOptions) {
       return removed;
     },
 
-    /** Every counter of the configured limits; how many were visited. */
+    /** Every counter of the configured limits (of the kind each counts by); how many were visited. */
     async exportCounters(
       visit: (limit: string, key: string, counter: SenderCounter) => void,
     ): Promise<number> {
@@ -81,7 +84,9 @@ export function createRedisAdmin(options: RedisAdminOptions) {
         const named: { redisKey: string; limit: string; key: string }[] = [];
         for (const redisKey of keys) {
           const parsed = parseCounterKey(prefix, redisKey);
-          if (parsed && configured.has(parsed.limit)) named.push({ redisKey, ...parsed });
+          if (parsed && configured.has(parsed.limit) && parsed.kind === options.kindOf(parsed.limit)) {
+            named.push({ redisKey, ...parsed });
+          }
         }
         const pipeline = client.pipeline();
         for (const { redisKey } of named) pipeline.hgetall(redisKey);

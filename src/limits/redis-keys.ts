@@ -1,4 +1,6 @@
-// The Redis key of a counter: `<prefix>{<key>}:<limit>`. Everything of one counter is in that one hash,
+// The Redis key of a counter: `<prefix>{<key>}:<limit>`, or `<prefix>{<key>}:<limit>:<kind>` for a limit
+// that counts by another key than Redis records for it (limits/redis-counter-kinds.ts): a limit whose `key`
+// was changed must not read the counters made under the old one. Everything of one counter is in that hash,
 // and the braces make the key (the sender, the login, the client network…) the Redis Cluster hash tag:
 // one sender's counters under every limit share a slot, as issue 21 asks (`show` and `reset` of a sender
 // are then one slot's business), and a counter never spans slots. Keys are what senders write (an
@@ -28,34 +30,55 @@ const escapeName = (text: string) => {
 const unescape = (text: string) =>
   text.replace(/%(25|7b|7d|3a)/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
 
-export function counterKey(prefix: string, limit: string, key: string): string {
-  return `${prefix}{${escapeKey(key)}}:${escapeName(limit)}`;
+/** `kind`: the key text a limit counts by when Redis records another for it (undefined: the one recorded). */
+export function counterKey(prefix: string, limit: string, key: string, kind?: string): string {
+  return kind === undefined
+    ? `${prefix}{${escapeKey(key)}}:${escapeName(limit)}`
+    : `${prefix}{${escapeKey(key)}}:${escapeName(limit)}:${escapeName(kind)}`;
 }
 
-/** The limit and key a counter's Redis key names; undefined for a key that is not one of ours. */
-export function parseCounterKey(
-  prefix: string,
-  redisKey: string,
-): { limit: string; key: string } | undefined {
+export interface CounterName {
+  limit: string;
+  key: string;
+  /** The kind after the limit's name (counterKey); absent: the key Redis records for the limit. */
+  kind?: string;
+}
+
+/** The limit, key and kind a counter's Redis key names; undefined for a key that is not one of ours. */
+export function parseCounterKey(prefix: string, redisKey: string): CounterName | undefined {
   if (!redisKey.startsWith(`${prefix}{`)) return undefined;
   const close = redisKey.indexOf("}", prefix.length + 1);
   if (close < 0 || redisKey.charCodeAt(close + 1) !== 0x3a) return undefined; // "}:"
   const key = redisKey.slice(prefix.length + 1, close);
-  const limit = redisKey.slice(close + 2);
-  if (key === "" || key.includes("{") || limit === "" || /[{}:]/.test(limit)) return undefined;
-  return { limit: unescape(limit), key: key === "%" ? "" : unescape(key) };
+  const [limit, kind, ...more] = redisKey.slice(close + 2).split(":");
+  if (key === "" || key.includes("{") || more.length > 0) return undefined;
+  if (limit === "" || /[{}]/.test(limit) || kind === "" || (kind !== undefined && /[{}]/.test(kind))) {
+    return undefined;
+  }
+  const named: CounterName = { limit: unescape(limit), key: key === "%" ? "" : unescape(key) };
+  if (kind !== undefined) named.kind = unescape(kind);
+  return named;
 }
 
 // SCAN MATCH is a glob: its special characters in the prefix and the limit name match themselves.
 const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
 /**
- * The SCAN MATCH pattern of every counter, or of one limit's: an escaped key holds no `}`, and an escaped
- * limit name no `}` or `:`, so `}:<limit>` at the end is that limit's and no other's.
+ * The SCAN MATCH pattern of every counter, or of one limit's counters of one kind (counterKey): an escaped
+ * key holds no `}`, and an escaped limit name or kind no `}` or `:`, so `}:<limit>` (`}:<limit>:<kind>`)
+ * at the end is that limit's (and kind's) and no other's.
  */
-export function counterPattern(prefix: string, limit?: string): string {
-  return `${escapeGlob(prefix)}\\{*}:${limit === undefined ? "*" : escapeGlob(escapeName(limit))}`;
+export function counterPattern(prefix: string, limit?: string, kind?: string): string {
+  if (limit === undefined) return `${escapeGlob(prefix)}\\{*}:*`;
+  const named = kind === undefined ? escapeName(limit) : `${escapeName(limit)}:${escapeName(kind)}`;
+  return `${escapeGlob(prefix)}\\{*}:${escapeGlob(named)}`;
 }
+
+/**
+ * The hash that records, for each limit's name, the key its counters without a kind count by
+ * (limits/redis-counter-kinds.ts). No brace: no counter pattern matches it.
+ */
+export const limitKeysKey = (prefix: string) => `${prefix}limit-keys`;
 
 /** A prefix with a brace would move the hash tag out of the counter's key: refused. */
 export function checkPrefix(prefix: string): void {

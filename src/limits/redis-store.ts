@@ -26,7 +26,8 @@ import { createAheadLevels } from "./ahead-levels.ts";
 import { type Answered, createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
 import { type HitCounter, pushHitArgs, readNumbers } from "./redis-hit-args.ts";
-import { checkPrefix, counterKey } from "./redis-keys.ts";
+import { checkPrefix, counterKey, limitKeysKey } from "./redis-keys.ts";
+import { type CounterKinds, counterKinds, kindsCover, learnCounterKinds } from "./redis-counter-kinds.ts";
 import { createRedisAdmin } from "./redis-admin.ts";
 import {
   CHECK_SCRIPT,
@@ -110,6 +111,8 @@ export interface RedisStore extends CounterStore {
   addLocal(limit: LimitConfig, key: string, counter: SenderCounter): Promise<void>;
   /** Resolves when Redis runs a script that writes (PROBE_SCRIPT): whether requests may go to it again. */
   probe(): Promise<void>;
+  /** Resolves once Redis's clock and the counters' names are known: calls made then go out at once. */
+  ready(): Promise<void>;
   stats(): RedisStoreStats;
 }
 
@@ -153,6 +156,9 @@ const isNoScript = (error: unknown) => error instanceof Error && error.message.s
 /** How long before the client's timeout Redis stops running its call: the reply's way back (deadline). */
 const REPLY_MARGIN_MS = 50;
 
+/** Redis refusing the limits' keys' record: an ACL without it (NOPERM), or a key of another type. */
+const isRefusedRecord = (error: unknown) =>
+  error instanceof Error && /^(NOPERM|WRONGTYPE)/.test(error.message);
 const isLate = (error: unknown) => error instanceof Error && error.message.startsWith("LATE");
 type Pipeline = ReturnType<Redis["pipeline"]>;
 
@@ -177,7 +183,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   let limits: readonly LimitConfig[] = [];
   let closed = false;
   const timeArg = () => options.clock ? String(options.clock()) : "";
-  const keyOf = (limit: LimitConfig, key: string) => counterKey(prefix, limit.name, key);
+  // The names of each limit's counters (redis-counter-kinds.ts), learned from Redis for the limits as
+  // configured; no call goes out before they are known (`ready`).
+  let kinds: CounterKinds = new Map();
+  let kindsKnown = false;
+  const kindOf = (limitName: string) => kinds.get(limitName)?.kind;
+  const keyOf = (limit: LimitConfig, key: string) => counterKey(prefix, limit.name, key, kindOf(limit.name));
 
   let loading: Promise<unknown> | undefined;
   const loadScripts = () =>
@@ -245,8 +256,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     // Redis's clock not known yet (the first calls after the start, the connection being made): the call
     // would carry no deadline, and one the client gave up on (the fallback counted it) would be counted
     // again when Redis runs it later. It goes out once TIME has answered, with its deadline.
-    if (!clockKnown()) {
-      return void syncClock().then(() => run(batch, phase, call, argsOf, fill, done), (error) => {
+    if (!ready()) {
+      return void syncReady().then(() => run(batch, phase, call, argsOf, fill, done), (error) => {
         stats.unavailable++;
         options.unavailable(batch, phase, error ?? new Error("redis failed"), done);
       });
@@ -394,6 +405,48 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   /** Learns Redis's clock (TIME); one call for all the callers waiting for it. */
   let syncing: Promise<void> | undefined;
   const syncClock = () => syncing ??= redisNow().then(noteRedisTime).finally(() => syncing = undefined);
+
+  /** Learns the names of the configured limits' counters; a config changed meanwhile is learned again. */
+  const learnKinds = async (): Promise<void> => {
+    for (;;) {
+      const asked = limits;
+      const learned = await learnCounterKinds(client, prefix, asked, exec).catch((error) => {
+        // An ACL for the counters' pattern only, or another program's key of that name: named as before
+        // this record existed (a key change then reads the old key's counters until their windows end).
+        if (!isRefusedRecord(error)) throw error;
+        log.warn("redis", "cannot record the limits' keys: counters named without their key", {
+          key: limitKeysKey(prefix),
+          error: String(error),
+        });
+        return counterKinds(asked, asked.map(() => null));
+      });
+      if (asked !== limits) continue;
+      for (const limit of asked) {
+        const kind = learned.get(limit.name)?.kind;
+        if (kind !== undefined && kinds.get(limit.name)?.kind !== kind) {
+          log.info(
+            "redis",
+            "a limit counts by another key than Redis records for it: its counters start afresh",
+            {
+              limit: limit.name,
+              key: limit.keyText,
+              counters: counterKey(prefix, limit.name, "…", kind),
+            },
+          );
+        }
+      }
+      kinds = learned;
+      kindsKnown = true;
+      return;
+    }
+  };
+  /** Whether calls may go out: Redis's clock and the counters' names known. */
+  const ready = () => kindsKnown && clockKnown();
+  let readying: Promise<void> | undefined;
+  const syncReady = () =>
+    readying ??= Promise.all([clockKnown() ? undefined : syncClock(), kindsKnown ? undefined : learnKinds()])
+      .then(() => {}).finally(() => readying = undefined);
+  const whenReady = () => ready() ? Promise.resolve() : syncReady();
 
   /**
    * The call's deadline in Redis's time (the scripts' SHARED): REPLY_MARGIN_MS (a third of a shorter
@@ -640,12 +693,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   };
 
-  if (!clockKnown()) syncClock().catch(() => {});
+  // Asked once more if the first answer came late: at the start the state restore can hold the event loop
+  // past the command timeout while Redis's reply waits to be read (236 ms on a loaded machine, with a
+  // timeout of 200 ms), and nothing asked again until a call needed them: no request went ahead meanwhile.
+  syncReady().catch(() => setTimeout(() => closed || syncReady().catch(() => {}), 0));
 
   const top = createRedisTop({
     client,
     prefix,
     limits: () => limits,
+    kindOf,
     now: redisNow,
     roundTrip: () => stats.roundTrips++,
     log,
@@ -655,13 +712,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     client,
     prefix,
     limits: () => limits,
+    kindOf,
     exec,
     now: redisNow,
     scan: top.scan,
   });
 
   const merge = async (limit: LimitConfig, key: string, counter: SenderCounter, mode: "adopt" | "add") => {
-    if (!clockKnown()) await syncClock(); // as run's: a merge with no deadline may be added twice
+    await whenReady(); // as run's: a merge with no deadline may be added twice, under the counter's name
     return await evalScript(SCRIPTS.merge, keyOf(limit, key), [
       timeArg(),
       ...limitArgs(limit),
@@ -674,10 +732,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   return {
     configure(next, maxKeys) {
       // max_keys bounds the levels kept for answers ahead; Redis's own maxmemory bounds Redis (docs)
+      flushInBackground(cache.drain(() => true)); // under the limits and names they were counted with
+      cache.clear();
       limits = next;
       ahead.configure(next, maxKeys);
-      flushInBackground(cache.drain(() => true)); // under the limits they were counted with
-      cache.clear();
+      if (!kindsCover(kinds, next)) {
+        kindsKnown = false; // a limit added or counting by another key: its counters' name is asked first
+        syncReady().catch(() => {});
+      }
     },
 
     check(batch, done) {
@@ -689,7 +751,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
 
     answersAhead(batch) {
-      if (!options.answerAhead || closed || !clockKnown()) return false;
+      if (!options.answerAhead || closed) return false;
+      if (!clockKnown()) {
+        syncReady().catch(() => {}); // for the next requests; this one's hit waits for it (run)
+        return false;
+      }
       // A key the local cache holds is near or over a limit: Redis (or the cache) answers it.
       for (let i = 0; i < batch.size; i++) if (cache.holds(batch.probes[i])) return false;
       if (!ahead.take(batch)) return false;
@@ -768,7 +834,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     alertSettled(limitName, key, firstSeen, delivered) {
       if (closed) return;
       const state = delivered ? ALERT_SENT : ALERT_UNSENT;
-      evalScript(SCRIPTS.settled, counterKey(prefix, limitName, key), [firstSeen, state])
+      evalScript(SCRIPTS.settled, counterKey(prefix, limitName, key, kindOf(limitName)), [firstSeen, state])
         .then(backgroundDone, backgroundFailed("marking an alert sent"));
     },
 
@@ -779,11 +845,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
 
     top(count, rule, reply) {
-      flushInBackground(cache.drain(() => true)).then(() => top.query(count, rule, reply));
+      flushInBackground(cache.drain(() => true)).then(whenReady).then(
+        () => top.query(count, rule, reply),
+        () => reply(null), // Redis did not answer (counter-store.ts)
+      );
     },
 
     show(key, reply) {
-      flushInBackground(cache.drain((held) => held === key)).then(() => admin.show(key)).then(
+      flushInBackground(cache.drain((held) => held === key)).then(whenReady).then(() => admin.show(key)).then(
         reply,
         (error) => {
           log.warn("redis", "show failed", { key, error: String(error) });
@@ -795,7 +864,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     reset(key, reply) {
       cache.forgetKey(key);
       ahead.forgetKey(key);
-      admin.reset(key).then((removed) => {
+      whenReady().then(() => admin.reset(key)).then((removed) => {
         top.forget(); // a ranking of before would list the key for up to a second more
         reply(removed);
       }, (error) => {
@@ -811,7 +880,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     // The attempts counted in the cache go to Redis first, as for show and top: the switch back to memory
     // exports, and the flush at close came after the export (the memory store's counter missed them).
     exportCounters: (visit) =>
-      flushInBackground(cache.drain(() => true)).then(() => admin.exportCounters(visit)),
+      flushInBackground(cache.drain(() => true)).then(whenReady).then(() => admin.exportCounters(visit)),
 
     async addLocal(limit, key, counter) {
       await merge(limit, key, counter, "add");
@@ -822,6 +891,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       // export and top pass over it).
       await evalScript(SCRIPTS.probe, counterKey(prefix, "", ""), []);
     },
+
+    ready: whenReady,
 
     stats: () => ({ ...stats, cacheEntries: cache.size, aheadKeys: ahead.size }),
 

@@ -24,6 +24,8 @@ export interface RedisTopOptions {
   client: Redis;
   prefix: string;
   limits: () => readonly LimitConfig[];
+  /** The kind a limit's counters are named with (redis-counter-kinds.ts); undefined: none. */
+  kindOf: (limit: string) => string | undefined;
   /** Redis's time (ms). */
   now: () => Promise<number>;
   roundTrip: () => void;
@@ -64,7 +66,7 @@ export function createRedisTop(options: RedisTopOptions) {
       const [next, keys] = await client.scan(
         cursor,
         "MATCH",
-        counterPattern(prefix, rule),
+        counterPattern(prefix, rule, rule === undefined ? undefined : options.kindOf(rule)),
         "COUNT",
         SCAN_COUNT,
       );
@@ -86,7 +88,8 @@ export function createRedisTop(options: RedisTopOptions) {
       options.roundTrip();
       const replies = (await pipeline.exec())!;
       named.forEach((parsed, i) => {
-        const limit = parsed && limits.get(parsed.limit);
+        // Another kind's counter: the limit's key was changed, and the counter counts by the old one.
+        const limit = parsed && parsed.kind === options.kindOf(parsed.limit) && limits.get(parsed.limit);
         const [error, values] = replies[i];
         if (isWrongType(error)) return; // not a counter: another program's key (redis-admin.ts)
         if (error) throw error;

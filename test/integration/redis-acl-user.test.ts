@@ -15,13 +15,17 @@ const rcpt = (sender: string) => `rcpt sender=${sender} recipient=x@example.net 
 // The rule docs/redis.md gives ("An ACL user"), with this test's password.
 const DOCUMENTED_USER = "user mailpolicyd on >s3cret ~mailpolicyd:* +@all -@dangerous";
 const NO_SCRIPTS = "user noscripts on >s3cret ~mailpolicyd:* +@all -@dangerous -@scripting";
+// A rule for the counters alone: not the record of the limits' keys (limits/redis-counter-kinds.ts).
+const COUNTERS_ONLY = "user counters on >s3cret ~mailpolicyd:{* +@all -@dangerous";
 
 describe("[redis] username: an ACL user of its own (real redis-server, default user off)", () => {
   const dirs: TempDir[] = [];
   const daemons: DaemonProcess[] = [];
   let server: RedisServer;
   before(async () => {
-    server = await startRedisServer({ aclUsers: ["user default off", DOCUMENTED_USER, NO_SCRIPTS] });
+    server = await startRedisServer({
+      aclUsers: ["user default off", DOCUMENTED_USER, NO_SCRIPTS, COUNTERS_ONLY],
+    });
   });
   after(async () => {
     await Promise.all(daemons.map((daemon) => daemon.stop()));
@@ -70,6 +74,19 @@ describe("[redis] username: an ACL user of its own (real redis-server, default u
     const reset = runMain(["reset", "acl@example.org", "--config", config]);
     assert.equal(reset.status, 0, reset.stderr);
     assert.match(await askPolicy(daemon.policySocket, rcpt("acl@example.org")), /^action=accept/);
+    assert.doesNotMatch(daemon.logs(), /Redis unavailable/);
+  });
+
+  it("a user allowed the counters only counts in Redis all the same, and says it cannot record the keys", async () => {
+    const { daemon } = await host("counters");
+    const answers: string[] = [];
+    for (let i = 0; i <= N; i++) answers.push(await askPolicy(daemon.policySocket, rcpt("c@example.org")));
+    assert.deepEqual(answers.map((answer) => answer.split(" ")[0]), [
+      ...Array(N).fill("action=accept"),
+      "action=defer",
+    ]);
+    await daemon.waitForLog(/cannot record the limits' keys: counters named without their key/);
+    assert.match(daemon.logs(), /NOPERM/);
     assert.doesNotMatch(daemon.logs(), /Redis unavailable/);
   });
 

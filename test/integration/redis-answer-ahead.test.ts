@@ -53,6 +53,8 @@ describe("Redis store: answers ahead of Redis", () => {
       await flush();
       const one = redisHost(server, limitsOf(limitText(algorithm, 10)), Date.now, { answerAhead: true });
       try {
+        // Its first hit would otherwise wait for the counters' names, and `settle` come back before it.
+        await one.store.ready();
         // Accepted in the call itself: the verdict does not wait for Redis.
         let answered: string | undefined;
         one.engine.hit(request("a@x.org"), (verdict) => answered = verdict?.action);

@@ -2,7 +2,13 @@
 // under every limit share a Redis Cluster slot, whatever bytes the key holds; and back.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkPrefix, counterKey, counterPattern, parseCounterKey } from "../../../src/limits/redis-keys.ts";
+import {
+  checkPrefix,
+  counterKey,
+  counterPattern,
+  limitKeysKey,
+  parseCounterKey,
+} from "../../../src/limits/redis-keys.ts";
 
 /** Redis Cluster's hash tag rule: the inside of the first { … } when it is not empty, else the whole key. */
 function hashTag(key: string): string {
@@ -57,7 +63,16 @@ describe("redis counter keys", () => {
     }
     assert.equal(counterKey("mpd:", "outbound", "{x}@example.org"), "mpd:{%7bx%7d@example.org}:outbound");
     for (
-      const other of ["mpd:other", "other:{a}:out", "mpd:{a}out", "mpd:{a}:", "mpd:{}:out", "mpd:{a}:o:ut"]
+      const other of [
+        "mpd:other",
+        "other:{a}:out",
+        "mpd:{a}out",
+        "mpd:{a}:",
+        "mpd:{}:out",
+        "mpd:{a}:o:",
+        "mpd:{a}:o:u:t",
+        "mpd:limit-keys",
+      ]
     ) {
       assert.equal(parseCounterKey("mpd:", other), undefined, other);
     }
@@ -86,6 +101,33 @@ describe("redis counter keys", () => {
       }
     }
     assert.equal(globMatches(counterPattern("mpd:"), "mpdx{a}:out"), false);
+  });
+
+  it("names a limit's counters of another kind apart, and reads the kind back", () => {
+    const kinds = ["recipient", "client_address/24/64", "sender+local_user", "a:b{%}"];
+    for (const key of keys) {
+      for (const limit of limits) {
+        for (const kind of kinds) {
+          const redisKey = counterKey("m*d:", limit, key, kind);
+          assert.deepEqual(parseCounterKey("m*d:", redisKey), { limit, key, kind });
+          assert.equal(hashTag(redisKey), hashTag(counterKey("m*d:", limit, key)), "the key's own slot");
+          assert.notEqual(redisKey, counterKey("m*d:", limit, key));
+          assert.ok(globMatches(counterPattern("m*d:"), redisKey), redisKey);
+          for (const [other, otherKind] of [[limit, undefined], ...kinds.map((k) => [limit, k])]) {
+            assert.equal(
+              globMatches(counterPattern("m*d:", other, otherKind), redisKey),
+              otherKind === kind,
+              `${redisKey} ${other} ${otherKind}`,
+            );
+          }
+        }
+      }
+    }
+    assert.equal(
+      globMatches(counterPattern("mpd:"), limitKeysKey("mpd:")),
+      false,
+      "the record is no counter",
+    );
   });
 
   it("refuses a prefix with a brace", () => {

@@ -1,10 +1,22 @@
 // Converters for [limit NAME] values whose syntax is ours: the key expression and the exemption list.
 import * as v from "valibot";
 import { parseCidr } from "../model/ip.ts";
-import { type Exemptions, KEY_KINDS, type KeyKind, type KeyPart } from "../model/limit.ts";
+import {
+  type Exemptions,
+  KEY_KINDS,
+  type KeyKind,
+  type KeyPart,
+  LOGIN_KINDS,
+  type LoginKind,
+  noExemptions,
+} from "../model/limit.ts";
 
 function isKeyKind(text: string): text is KeyKind {
   return KEY_KINDS.some((kind) => kind === text);
+}
+
+function isLoginKind(text: string): text is LoginKind {
+  return LOGIN_KINDS.some((kind) => kind === text);
 }
 
 /**
@@ -52,17 +64,29 @@ export const keyExpression = v.pipe(v.string(), parsedBy(parseKeyExpression));
 
 const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
-/** "boss@example.org, @example.net, example.com, 192.0.2.0/24, 2001:db8::/32" */
+// `local_user:www-data`, `sasl_username:alice` (on Postfix a local_user is an address: docs/postfix.md). An
+// IPv6 network may read the same (`face:b00c::/32`), so an item shaped like a network is one; any other
+// word before the colon leaves the item to the other forms (a local part may hold a colon).
+const LOGIN_ITEM = /^([a-z_]+):(.+)$/;
+const NETWORK_SHAPED = /^[0-9a-f:.]+(?:\/\d+)?$/;
+const NOT_AN_ITEM =
+  "is not an address, a domain, a network nor a login (local_user:NAME, sasl_username:NAME)";
+
+/** "boss@example.org, @example.net, example.com, 192.0.2.0/24, 2001:db8::/32, local_user:app" */
 export function parseExemptions(text: string): Exemptions | string {
-  const exempt: Exemptions = { senders: new Set(), domains: [], cidrs: [] };
+  const exempt = noExemptions();
   for (const item of text.split(/[,\s]+/).map((part) => part.trim().toLowerCase()).filter(Boolean)) {
-    const cidr = /^[0-9a-f:.]+(?:\/\d+)?$/.test(item) && /[.:]/.test(item) ? parseCidr(item) : undefined;
+    const networkShaped = NETWORK_SHAPED.test(item) && /[.:]/.test(item);
+    const cidr = networkShaped ? parseCidr(item) : undefined;
+    const login = networkShaped ? null : LOGIN_ITEM.exec(item);
     if (cidr) exempt.cidrs.push(cidr);
-    else if (item.startsWith("@") && DOMAIN.test(item.slice(1))) exempt.domains.push(item.slice(1));
+    else if (login && isLoginKind(login[1])) {
+      (login[1] === "local_user" ? exempt.localUsers : exempt.saslUsernames).add(login[2]);
+    } else if (item.startsWith("@") && DOMAIN.test(item.slice(1))) exempt.domains.push(item.slice(1));
     else if (item.indexOf("@") > 0 && DOMAIN.test(item.slice(item.lastIndexOf("@") + 1))) {
       exempt.senders.add(item);
     } else if (DOMAIN.test(item) && !/^[\d.]+$/.test(item)) exempt.domains.push(item);
-    else return `'${item}' is not an address, a domain or a network`;
+    else return `'${item}' ${NOT_AN_ITEM}`;
   }
   return exempt;
 }

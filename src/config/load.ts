@@ -35,12 +35,13 @@ import type {
   SpamAssassinConfig,
   SpamdConfig,
 } from "./types.ts";
-import type { KeyPart, LimitConfig } from "../model/limit.ts";
+import { type KeyPart, type LimitConfig, noExemptions } from "../model/limit.ts";
 import type { SpfConfig } from "../model/spf.ts";
 import type { PostfixConfig } from "../model/postfix.ts";
 import type { ContentRule } from "../model/content.ts";
 import { buildRule, contentPolicy } from "./content-config.ts";
 import { type AskedPlaces, type StagePlace, unaskedStageWarnings } from "./unasked-stages.ts";
+import { droppedSenderWarning, honouredExemptions } from "./limit-exemptions.ts";
 import { postfixEndpoint } from "../postfix/snippet.ts";
 import { eximAddress } from "../exim/snippets.ts";
 import { relayOnLoopback } from "../model/alert-relay.ts";
@@ -294,6 +295,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   }
   const limits: LimitConfig[] = [];
   const stagePlaces: StagePlace[] = [];
+  const exemptionWarnings: string[] = [];
   // [thresholds] is the seed's limit and the one the one-token form uses; without any limit at all the
   // seed's defaults apply, so a bare config still limits something.
   if (thresholdsSection || limitSections.length === 0) {
@@ -309,7 +311,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       burst: thresholds.count,
       mode: "strict",
       action: "alert",
-      exempt: { senders: new Set(), domains: [], cidrs: [] },
+      exempt: noExemptions(),
       stage: "rcpt",
       alert: true,
       legacy: true,
@@ -323,7 +325,15 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     }
     const values = readSection(LIMIT_SECTION, section, report);
     const limit = buildLimit(name, values, section, report);
-    if (limit) limits.push(limit);
+    if (limit) {
+      const { exempt, dropped } = honouredExemptions(limit.key, limit.exempt);
+      limit.exempt = exempt;
+      if (dropped.length > 0) {
+        const line = keyLine(section, "exempt") ?? section.line;
+        exemptionWarnings.push(droppedSenderWarning(file, line, name, dropped));
+      }
+      limits.push(limit);
+    }
     const line = keyLine(section, "stage");
     if (limit && line !== undefined) {
       stagePlaces.push({
@@ -416,6 +426,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   }
   const warnings = [
     ...localhostWarnings,
+    ...exemptionWarnings,
     ...unaskedStageWarnings(file, stagePlaces, askedPlaces(daemon, postfix)),
   ];
   return {

@@ -30,10 +30,20 @@ export type LimitAction = typeof LIMIT_ACTIONS[number];
 export const COUNT_PER = ["message", "recipient"] as const;
 export const LIMIT_MODES = ["leaky", "strict"] as const;
 
+/** The logins an exemption may name, as `KIND:NAME`: the key kinds no sender can choose for another. */
+export const LOGIN_KINDS = ["local_user", "sasl_username"] as const;
+export type LoginKind = typeof LOGIN_KINDS[number];
+
 export interface Exemptions {
   senders: Set<string>; // full addresses, lower case
   domains: string[]; // lower case; "example.org" also covers its subdomains
   cidrs: Cidr[];
+  localUsers: Set<string>; // `local_user:NAME`, lower case: the login that handed mail to sendmail
+  saslUsernames: Set<string>; // `sasl_username:NAME`, lower case: the SMTP AUTH login
+}
+
+export function noExemptions(): Exemptions {
+  return { senders: new Set(), domains: [], cidrs: [], localUsers: new Set(), saslUsernames: new Set() };
 }
 
 /** One named limit: [limit NAME]; the seed's [thresholds] becomes the limit named "thresholds". */

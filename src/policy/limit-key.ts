@@ -134,11 +134,29 @@ export function limitKey(limit: LimitConfig, request: PolicyRequest, anyStage = 
   return values.join("|");
 }
 
-/** True when the request's sender, its domain (or a parent domain) or its client IP is exempt. */
+/** A login named by an exemption (`local_user:NAME`, `sasl_username:NAME`), as partValue reads it. */
+function namedLogin(logins: ReadonlySet<string>, value: string | undefined): boolean {
+  if (logins.size === 0) return false;
+  const login = nonEmpty(value);
+  return login !== undefined && logins.has(login);
+}
+
+/**
+ * True when the request's login, sender, its domain (or a parent domain) or its client IP is exempt. A limit
+ * keyed by local_user holds no sender items (config/limit-exemptions.ts).
+ */
 export function isExempt(limit: LimitConfig, request: PolicyRequest): boolean {
-  const { senders, domains, cidrs } = limit.exempt;
-  if (senders.size === 0 && domains.length === 0 && cidrs.length === 0) return false;
+  const { senders, domains, cidrs, localUsers, saslUsernames } = limit.exempt;
+  if (
+    senders.size === 0 && domains.length === 0 && cidrs.length === 0 && localUsers.size === 0 &&
+    saslUsernames.size === 0
+  ) return false;
   if (request.form === "message") return false;
+  if (request.form === "attributes") {
+    const attributes = request.attributes;
+    if (namedLogin(localUsers, attributes.local_user)) return true;
+    if (namedLogin(saslUsernames, attributes.sasl_username)) return true;
+  }
   const address = request.form === "legacy" ? request.key : requestSender(request.attributes);
   const clientAddress = request.form === "legacy" ? request.key : request.attributes.client_address;
   if (address && senders.has(address)) return true;

@@ -1,4 +1,4 @@
-import type { LimitConfig } from "../../src/model/limit.ts";
+import { type LimitConfig, noExemptions } from "../../src/model/limit.ts";
 
 /** A [limit outbound] as the loader builds it with the documented defaults, count 20 per 5 minutes. */
 export function limitConfig(overrides: Partial<LimitConfig> = {}): LimitConfig {
@@ -14,7 +14,7 @@ export function limitConfig(overrides: Partial<LimitConfig> = {}): LimitConfig {
     burst: 20,
     mode: "leaky",
     action: "defer",
-    exempt: { senders: new Set(), domains: [], cidrs: [] },
+    exempt: noExemptions(),
     stage: "rcpt",
     alert: true,
     legacy: false,

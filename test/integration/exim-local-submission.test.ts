@@ -196,3 +196,59 @@ describe("a warn limit on mail submitted on the command line", () => {
     assert.match(watched(2)[0], /^X-Mailpolicyd-Warning: .*site2/m);
   });
 });
+
+// Debian's Exim lets every local user set the envelope sender (`untrusted_set_sender = *`), so a login picks
+// whichever sender it likes with `sendmail -f`. A sender exempted on a limit keyed by the login was an exit
+// from that limit for every login: www-data sent as the trusted application's address, uncounted.
+describe("a limit keyed by local_user that exempts a sender", () => {
+  let setup: MaildirExim;
+  const LIMIT = `[limit site]\nkey = local_user\ncount = 2\ntime = 1h\n`;
+  before(async () => {
+    setup = await startMaildirExim(() => `${LIMIT}exempt = noreply@example.org\nalert = no\n`);
+  }, SLOW);
+  after(async () => await setup?.stop());
+
+  it("still counts a login that hands its mail over as that sender (-f)", SLOW, () => {
+    for (const n of [1, 2, 3]) {
+      handOver(
+        setup,
+        "noreply@example.org",
+        "user@example.net",
+        `Subject: as app ${n}\n\nbody\n`,
+        "www-data",
+      );
+    }
+    const sent = (n: number) => setup.messages().filter((text) => text.includes(`\nSubject: as app ${n}\n`));
+    assert.equal(sent(1).length, 1);
+    assert.equal(sent(2).length, 1);
+    assert.equal(sent(3).length, 0, "the third, over the login's limit, is held");
+    assert.match(readFileSync(setup.dir.file("log/mainlog"), "utf8"), /frozen by rule site: 2\/2 /);
+    assert.match(
+      setup.daemon.logs(),
+      /:\d+: limit site\.exempt: warning: noreply@example\.org: not exempt from this limit/,
+    );
+  });
+});
+
+describe("a limit keyed by local_user that exempts a login", () => {
+  let setup: MaildirExim;
+  before(async () => {
+    setup = await startMaildirExim(() =>
+      `[limit site]\nkey = local_user\ncount = 2\ntime = 1h\nexempt = local_user:app\nalert = no\n`
+    );
+  }, SLOW);
+  after(async () => await setup?.stop());
+
+  it("lets the exempt login through and counts every other", SLOW, () => {
+    for (const login of ["app", "www-data"]) {
+      for (const n of [1, 2, 3]) {
+        handOver(setup, "noreply@example.org", "user@example.net", `Subject: ${login} ${n}\n\nbody\n`, login);
+      }
+    }
+    const sent = (subject: string) =>
+      setup.messages().filter((text) => text.includes(`\nSubject: ${subject}\n`));
+    for (const n of [1, 2, 3]) assert.equal(sent(`app ${n}`).length, 1, `app ${n}`);
+    assert.equal(sent("www-data 2").length, 1);
+    assert.equal(sent("www-data 3").length, 0, "www-data's third is held");
+  });
+});

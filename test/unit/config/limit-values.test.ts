@@ -7,11 +7,14 @@ import {
   parseExemptions,
   parseKeyExpression,
 } from "../../../src/config/limit-values.ts";
-import type { Exemptions } from "../../../src/model/limit.ts";
+import { type Exemptions, noExemptions } from "../../../src/model/limit.ts";
 import { parseCidr } from "../../../src/model/ip.ts";
 
 const KNOWN =
   "sender, sender_domain, sasl_username, client_address, recipient, recipient_domain, helo_name, local_user";
+
+const NOT_AN_ITEM =
+  "is not an address, a domain, a network nor a login (local_user:NAME, sasl_username:NAME)";
 
 function exemptions(text: string): Exemptions {
   const result = parseExemptions(text);
@@ -153,7 +156,7 @@ describe("parseExemptions", () => {
     for (const text of ["", "  ", " , ,"]) {
       assert.deepEqual(
         parseExemptions(text),
-        { senders: new Set(), domains: [], cidrs: [] },
+        noExemptions(),
         JSON.stringify(text),
       );
     }
@@ -184,7 +187,7 @@ describe("parseExemptions", () => {
     assert.deepEqual(exempt.senders, new Set(["first.last+tag@sub.example.org"]));
   });
 
-  it("rejects what is not an address, a domain or a network, naming the item", () => {
+  it("rejects what is not an address, a domain, a network nor a login, naming the item", () => {
     for (
       const item of [
         "192.0.2.0/33",
@@ -199,21 +202,38 @@ describe("parseExemptions", () => {
         "*.example.org",
         "-example.org",
         "example..org",
+        "local_user:",
+        "local_usr:app",
       ]
     ) {
       const text = `ok@example.org, ${item}`;
-      assert.equal(parseExemptions(text), `'${item}' is not an address, a domain or a network`, item);
+      assert.equal(parseExemptions(text), `'${item}' ${NOT_AN_ITEM}`, item);
     }
   });
 
+  it("reads logins as local_user:NAME and sasl_username:NAME, in lower case", () => {
+    const exempt = exemptions("local_user:App, sasl_username:Alice@Example.org local_user:web@site.test");
+    assert.deepEqual(exempt.localUsers, new Set(["app", "web@site.test"]));
+    assert.deepEqual(exempt.saslUsernames, new Set(["alice@example.org"]));
+    assert.deepEqual(exempt.senders, new Set());
+    assert.deepEqual(exempt.domains, []);
+  });
+
+  it("an IPv6 network that reads like a login is a network; a colon in a local part stays an address", () => {
+    const exempt = exemptions("face:b00c::/32, dead:beef::1, a:b@example.org");
+    assert.deepEqual(exempt.cidrs, [parseCidr("face:b00c::/32"), parseCidr("dead:beef::1")]);
+    assert.deepEqual(exempt.senders, new Set(["a:b@example.org"]));
+    assert.deepEqual(exempt.localUsers, new Set());
+  });
+
   it("names the item in lower case, as it was read", () => {
-    assert.equal(parseExemptions("Bad_Name"), "'bad_name' is not an address, a domain or a network");
+    assert.equal(parseExemptions("Bad_Name"), `'bad_name' ${NOT_AN_ITEM}`);
   });
 
   it("as a config value: exemptions on success, the problem as the message on failure", () => {
     assert.deepEqual(v.parse(exemptionList, "@example.org").domains, ["example.org"]);
     const result = v.safeParse(exemptionList, "192.0.2.0/40");
     assert.equal(result.success, false);
-    assert.equal(result.issues?.[0].message, "'192.0.2.0/40' is not an address, a domain or a network");
+    assert.equal(result.issues?.[0].message, `'192.0.2.0/40' ${NOT_AN_ITEM}`);
   });
 });

@@ -8,13 +8,11 @@ import { type ConfigResult, loadConfigFile, parseConfig } from "../../../src/con
 import { EMBEDDED_CONFIG, EMBEDDED_CONFIG_NAME } from "../../../src/config/defaults.ts";
 import { parseCidr } from "../../../src/model/ip.ts";
 import type { Config } from "../../../src/config/types.ts";
-import type { LimitConfig } from "../../../src/model/limit.ts";
+import { type LimitConfig, noExemptions } from "../../../src/model/limit.ts";
 
 const SEED_FILE = fileURLToPath(new URL("../../fixtures/sender_warn.conf", import.meta.url));
 const SEED_TEXT = "[thresholds]\ntime = 300\ncount = 20\n[alerts]\nfromAddr = 'postmaster@example.org'\n" +
   "toAddr = 'boss@example.org'\nccAddr = 'it@example.org'\nsubject = 'Mail Abuse Alert'\n";
-
-const noExemptions = () => ({ senders: new Set<string>(), domains: [], cidrs: [] });
 
 /** The seed's [thresholds] as a limit: a fixed window per sender that alerts and answers the legacy form. */
 function thresholdsLimit(count = 20, windowMs = 300_000, window = "300s"): LimitConfig {
@@ -441,11 +439,42 @@ describe("parseConfig: [limit NAME] sections", () => {
         senders: new Set(["boss@example.org"]),
         domains: ["example.net"],
         cidrs: [parseCidr("192.0.2.0/24")],
+        localUsers: new Set(),
+        saslUsernames: new Set(),
       },
       stage: "data",
       alert: false,
       legacy: false,
     });
+  });
+
+  it("a limit keyed by local_user drops its sender exemptions, with a warning at their line", () => {
+    const result = parseConfig(
+      "[limit site]\nkey = local_user\ncount = 5\ntime = 1h\n" +
+        "exempt = noreply@example.org, @lists.example.org, local_user:app, 192.0.2.1\n" +
+        "[limit out]\nkey = sender\ncount = 5\ntime = 1h\nexempt = noreply@example.org\n" +
+        "[limit both]\nkey = local_user+sender\ncount = 5\ntime = 1h\nexempt = noreply@example.org\n",
+      "t.conf",
+      "/",
+    );
+    const [site, out, both] = loaded(result).limits;
+    assert.deepEqual(site.exempt, {
+      ...noExemptions(),
+      cidrs: [parseCidr("192.0.2.1")],
+      localUsers: new Set(["app"]),
+    });
+    assert.deepEqual(out.exempt.senders, new Set(["noreply@example.org"]), "a sender limit keeps it");
+    assert.deepEqual(
+      both.exempt.senders,
+      new Set(["noreply@example.org"]),
+      "so does one counting the sender",
+    );
+    assert.deepEqual(result.ok && result.warnings, [
+      "t.conf:5: limit site.exempt: warning: noreply@example.org, @lists.example.org: not exempt from this " +
+      "limit, which counts local_user: any local user may hand mail over as any sender (sendmail -f; " +
+      "Debian's Exim: untrusted_set_sender = *), so a sender exemption would exempt every login; exempt the " +
+      "login that sends as it instead (local_user:NAME)",
+    ]);
   });
 
   it("a bucket without burst holds count", () => {
@@ -551,7 +580,8 @@ describe("parseConfig: [limit NAME] sections", () => {
 
   it("reports a bad exemption at its line", () => {
     assert.deepEqual(errorsOf("[limit x]\ncount = 5\ntime = 60\n\nexempt = a@example.org, 192.0.2.0/33\n"), [
-      "t.conf:5: limit x.exempt: '192.0.2.0/33' is not an address, a domain or a network",
+      "t.conf:5: limit x.exempt: '192.0.2.0/33' is not an address, a domain, a network nor a login " +
+      "(local_user:NAME, sasl_username:NAME)",
     ]);
   });
 

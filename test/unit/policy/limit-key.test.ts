@@ -9,7 +9,7 @@ import {
 } from "../../../src/policy/limit-key.ts";
 import { type Cidr, parseCidr } from "../../../src/model/ip.ts";
 import type { PolicyRequest } from "../../../src/policy/request.ts";
-import type { KeyPart, LimitConfig } from "../../../src/model/limit.ts";
+import { type KeyPart, type LimitConfig, noExemptions } from "../../../src/model/limit.ts";
 import type { Attributes, Stage } from "../../../src/protocols/attributes.ts";
 import { limitConfig } from "../../helpers/limit-config.ts";
 
@@ -223,7 +223,7 @@ describe("limitKey: composite keys", () => {
 
 describe("isExempt", () => {
   const exempting = (exempt: Partial<LimitConfig["exempt"]>) =>
-    limit({ exempt: { senders: new Set(), domains: [], cidrs: [], ...exempt } });
+    limit({ exempt: { ...noExemptions(), ...exempt } });
 
   it("nothing is exempt from a limit without exemptions", () => {
     assert.equal(isExempt(limit(), rcpt({ sender: "boss@example.org", client_address: "127.0.0.1" })), false);
@@ -264,6 +264,18 @@ describe("isExempt", () => {
     assert.equal(isExempt(nets, rcpt({ client_address: "2001:db9::1" })), false);
     assert.equal(isExempt(nets, rcpt({ client_address: "garbage" })), false);
     assert.equal(isExempt(nets, rcpt({ sender: "a@x" })), false);
+  });
+
+  it("an exempt login, local_user or sasl_username, each by its own attribute", () => {
+    const app = exempting({ localUsers: new Set(["app"]), saslUsernames: new Set(["alice"]) });
+    assert.equal(isExempt(app, at("local", { local_user: "app", sender: "x@example.org" })), true);
+    assert.equal(isExempt(app, at("local", { local_user: " App " })), true);
+    assert.equal(isExempt(app, rcpt({ sasl_username: "Alice", sender: "x@example.org" })), true);
+    assert.equal(isExempt(app, at("local", { local_user: "www-data", sender: "app@example.org" })), false);
+    assert.equal(isExempt(app, rcpt({ sasl_username: "app" })), false, "a local_user is not an SMTP login");
+    assert.equal(isExempt(app, at("local", { local_user: "alice" })), false, "nor the reverse");
+    assert.equal(isExempt(app, at("local", { local_user: "" })), false);
+    assert.equal(isExempt(app, legacy("app")), false);
   });
 
   it("a legacy token that is an IP address is checked against the networks", () => {

@@ -41,7 +41,7 @@ import type { PostfixConfig } from "../model/postfix.ts";
 import type { ContentRule } from "../model/content.ts";
 import { buildRule, contentPolicy } from "./content-config.ts";
 import { type AskedPlaces, type StagePlace, unaskedStageWarnings } from "./unasked-stages.ts";
-import { droppedSenderWarning, honouredExemptions } from "./limit-exemptions.ts";
+import { claimableSenderWarning, droppedSenderWarning, honouredExemptions } from "./limit-exemptions.ts";
 import { postfixEndpoint } from "../postfix/snippet.ts";
 import { eximAddress } from "../exim/snippets.ts";
 import { relayOnLoopback } from "../model/alert-relay.ts";
@@ -326,11 +326,12 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     const values = readSection(LIMIT_SECTION, section, report);
     const limit = buildLimit(name, values, section, report);
     if (limit) {
-      const { exempt, dropped } = honouredExemptions(limit.key, limit.exempt);
+      const { exempt, dropped, claimable } = honouredExemptions(limit.key, limit.exempt);
       limit.exempt = exempt;
-      if (dropped.length > 0) {
-        const line = keyLine(section, "exempt") ?? section.line;
-        exemptionWarnings.push(droppedSenderWarning(file, line, name, dropped));
+      const line = keyLine(section, "exempt") ?? section.line;
+      if (dropped.length > 0) exemptionWarnings.push(droppedSenderWarning(file, line, name, dropped));
+      if (claimable.length > 0) {
+        exemptionWarnings.push(claimableSenderWarning(file, line, name, limit.keyText, claimable));
       }
       limits.push(limit);
     }

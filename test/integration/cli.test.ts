@@ -77,6 +77,29 @@ describe("mailpolicyd command line", () => {
     ]);
   });
 
+  it("config-test names, at their line, sender exemptions that whatever a limit counts may claim", () => {
+    const file = dir.file("exemptions.conf");
+    writeFileSync(
+      file,
+      "[limit sites]\nkey = local_user\ncount = 200\ntime = 1h\nexempt = noreply@example.org, local_user:app\n" +
+        "[limit logins]\nkey = sasl_username\ncount = 300\ntime = 1h\nexempt = @lists.example.org\n" +
+        "[limit outbound]\nkey = sender\ncount = 200\ntime = 1h\nexempt = newsletter@example.org\n",
+    );
+    const result = cli(["config-test", file]);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    const lines = result.stdout.trim().split("\n");
+    assert.equal(lines.length, 3, result.stdout);
+    assert.match(
+      lines[0],
+      /:5: limit sites\.exempt: warning: noreply@example\.org: not exempt from this limit, /,
+    );
+    assert.match(
+      lines[1],
+      /:10: limit logins\.exempt: warning: @lists\.example\.org: this limit counts sasl_username, /,
+    );
+    assert.match(lines[2], /exemptions\.conf: OK$/);
+  });
+
   it("config-test reports a missing file", () => {
     const result = cli(["config-test", dir.file("absent.conf")]);
     assert.equal(result.status, 1);

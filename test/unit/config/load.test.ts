@@ -477,6 +477,29 @@ describe("parseConfig: [limit NAME] sections", () => {
     ]);
   });
 
+  it("a limit that counts no sender keeps its sender exemptions, with a warning: its clients choose them", () => {
+    const result = parseConfig(
+      "[limit logins]\nkey = sasl_username\ncount = 5\ntime = 1h\n" +
+        "exempt = @lists.example.org, sasl_username:newsletter, 192.0.2.0/28\n" +
+        "[limit nets]\nkey = client_address/24\ncount = 5\ntime = 1h\nexempt = boss@example.org\n" +
+        "[limit domains]\nkey = sender_domain\ncount = 5\ntime = 1h\nexempt = @lists.example.org\n" +
+        "[limit pairs]\nkey = sasl_username\ncount = 5\ntime = 1h\nexempt = sasl_username:newsletter\n",
+      "t.conf",
+      "/",
+    );
+    const [logins, nets] = loaded(result).limits;
+    assert.deepEqual(logins.exempt.domains, ["lists.example.org"], "kept: the MTA may tie senders to logins");
+    assert.deepEqual(nets.exempt.senders, new Set(["boss@example.org"]));
+    const why = (keyText: string) =>
+      `this limit counts ${keyText}, not the sender, and a client names its own sender (MAIL FROM), so ` +
+      "whatever it counts escapes it by sending as one of these, unless the MTA ties senders to logins " +
+      "(Postfix: reject_sender_login_mismatch); exempt a login (sasl_username:NAME) or a network instead";
+    assert.deepEqual(result.ok && result.warnings, [
+      `t.conf:5: limit logins.exempt: warning: @lists.example.org: ${why("sasl_username")}`,
+      `t.conf:10: limit nets.exempt: warning: boss@example.org: ${why("client_address/24/64")}`,
+    ]);
+  });
+
   it("a bucket without burst holds count", () => {
     const [limit] = limitsOf("[limit b]\ncount = 30\ntime = 60\nalgorithm = bucket\n");
     assert.equal(limit.algorithm, "bucket");

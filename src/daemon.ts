@@ -16,6 +16,7 @@ import type { ConfigResult } from "./config/load.ts";
 import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { statePathProblem } from "./store/regular-file.ts";
+import { lockStateFile, type StateLock } from "./store/state-lock.ts";
 import { createPolicyEngine, type PolicyEngine } from "./engine/policy-engine.ts";
 import { limitsConcern } from "./engine/limits-concern.ts";
 import { spfActor } from "./actors/spf.ts";
@@ -34,6 +35,12 @@ export interface DaemonOptions {
   /** Replace an actor's logic (tests inject faults this way); keys are actor ids. */
   overrides?: Partial<Record<ActorId, AnyActorLogic>>;
   restartMinMs?: number;
+  /**
+   * The lock of config.daemon.stateFile, taken by `run` (cli/run.ts): released at stop, and moved to a new
+   * state_file by a reload, which is refused while another daemon holds that one. Without it (in-process
+   * tests) no lock is taken.
+   */
+  stateLock?: StateLock;
   /** Tests only: concerns asked after the daemon's own (a content concern scoring test messages). */
   extraConcerns?: Concern[];
 }
@@ -134,6 +141,12 @@ export function startDaemon(options: DaemonOptions): Daemon {
     const restarts = supervisor.getSnapshot().context.restarts;
     return Object.fromEntries(ids.map((id) => [id, restarts[id] ?? 0])) as Partial<Record<ActorId, number>>;
   };
+  let stateLock = options.stateLock;
+  const refuse = (error: string): ReloadResult => {
+    log.error("config", error);
+    log.error("daemon", "reload refused: new config invalid, keeping the running one");
+    return { ok: false, errors: [error] };
+  };
   const reloadFromSource = (): ReloadResult => {
     const next = options.loadConfig ? options.loadConfig() : { ok: true as const, config };
     if (!next.ok) {
@@ -145,14 +158,26 @@ export function startDaemon(options: DaemonOptions): Daemon {
     // fail there, and the daemon could not be started again with the config it runs.
     const stateFile = next.config.daemon.stateFile;
     const stateProblem = stateFile === config.daemon.stateFile ? undefined : statePathProblem(stateFile);
-    if (stateProblem !== undefined) {
-      const error = `state_file ${stateFile} ${stateProblem}`;
-      log.error("config", error);
-      log.error("daemon", "reload refused: new config invalid, keeping the running one");
-      return { ok: false, errors: [error] };
+    if (stateProblem !== undefined) return refuse(`state_file ${stateFile} ${stateProblem}`);
+    // Nor one that another daemon writes (store/state-lock.ts): the two would overwrite each other's counts.
+    let movedLock: StateLock | undefined;
+    if (stateLock !== undefined && stateFile !== config.daemon.stateFile) {
+      const taken = lockStateFile(stateFile);
+      if (!taken.ok) {
+        return refuse(
+          taken.holder
+            ? `state_file ${stateFile} is in use by another mailpolicyd (pid ${taken.holder.pid}, lock ${taken.path})`
+            : `state_file ${stateFile} ${taken.error}`,
+        );
+      }
+      movedLock = taken.lock;
     }
     for (const warning of next.warnings ?? []) log.warn("config", warning);
     daemon.reload(next.config);
+    if (movedLock !== undefined) {
+      stateLock?.release();
+      stateLock = movedLock;
+    }
     return { ok: true };
   };
   // The engine outlives the actors it asks: a listener's restart keeps its view of each concern's health.
@@ -247,6 +272,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
       // counters actor writes the state file.
       supervisor.stop();
       engine.stop();
+      stateLock?.release(); // after the counters actor's last save
       try {
         unlinkSync(atStart.pidfile); // the one written at start, whatever a reload named since
       } catch { /* already gone */ }

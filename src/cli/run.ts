@@ -3,6 +3,7 @@ import { startDaemon } from "../daemon.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { readConfig } from "./config-source.ts";
 import { statePathProblem } from "../store/regular-file.ts";
+import { lockStateFile } from "../store/state-lock.ts";
 
 // How long a stop waits for clients that connected but have not sent their request yet; a request that
 // has arrived is answered within microseconds. Within the init script's and systemd's stop timeouts.
@@ -68,6 +69,20 @@ export function runCommand(
     log.error("daemon", `state_file ${stateProblem}; not starting`, { file: config.daemon.stateFile });
     return 1;
   }
+  // Another daemon on the same state_file (another config, another pidfile) would write the file and its
+  // journal over this one's: each would lose the other's counts at every save (store/state-lock.ts).
+  const stateLock = lockStateFile(config.daemon.stateFile);
+  if (!stateLock.ok) {
+    const file = config.daemon.stateFile;
+    if (stateLock.holder) {
+      log.error("daemon", "state_file is in use by another mailpolicyd, not starting", {
+        file,
+        pid: stateLock.holder.pid,
+        lock: stateLock.path,
+      });
+    } else log.error("daemon", `state_file ${stateLock.error}; not starting`, { file, lock: stateLock.path });
+    return 1;
+  }
 
   // Errors that escape every actor: log them and keep answering; dying would drop the MTA's requests.
   process.on(
@@ -82,6 +97,7 @@ export function runCommand(
   const daemon = startDaemon({
     config,
     log,
+    stateLock: stateLock.lock,
     loadConfig: () => {
       const next = readConfig(source);
       if (next.ok && logLevel) next.config.daemon.logLevel = logLevel;

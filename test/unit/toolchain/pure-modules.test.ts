@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 const SRC = fileURLToPath(new URL("../../../src/", import.meta.url));
 const PURE_DIRECTORIES = ["model", "protocols", "policy", "spf", "spamd", "content"];
-const PURE_FILES = ["engine/answer.ts", "engine/reply.ts", "store/save-pacing.ts"];
+const PURE_FILES = ["engine/answer.ts", "engine/reply.ts", "store/save-pacing.ts", "store/lock-holder.ts"];
 // Besides each other: these, which do no I/O (libmime decodes encoded words; mailsplit splits MIME in
 // memory, content/ only; node:zlib inflates zip entries, content/ only, and a spamc -z message, in the spamd
 // front's codec).

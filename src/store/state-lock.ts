@@ -1,0 +1,146 @@
+// The state file's lock: one daemon writes a state file and its journals. Two daemons on one state_file (a
+// second `run` with another config by mistake, a test run beside the packaged daemon) each replaced the
+// other's snapshot and wrote the same journal generations, and the counts of one were lost at every save.
+// node:fs has no flock or fcntl lock on either runtime, so the lock is a file beside the state file,
+// `state_file.lock`, made with link(2) (fails if it exists, and the file is whole when it appears) and
+// naming its holder (store/lock-holder.ts). A lock whose holder is gone (kill -9, a crash, the OOM killer)
+// or whose PID is now another process's is taken over, so the init script or monit can start the daemon
+// again after a crash.
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  holderAlive,
+  type LockHolder,
+  lockText,
+  parseLockText,
+  parseProcessStat,
+  type ProcessStat,
+} from "./lock-holder.ts";
+
+export const lockPath = (stateFile: string) => `${stateFile}.lock`;
+
+export interface StateLock {
+  readonly path: string;
+  /** Removes the lock file, if it is still this process's. */
+  release(): void;
+}
+
+export type LockResult =
+  | { ok: true; lock: StateLock }
+  /** `holder`: the live daemon holding it; otherwise `error` says why no lock could be made. */
+  | { ok: false; path: string; holder?: LockHolder; error?: string };
+
+const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code;
+
+function processStat(pid: number | "self"): ProcessStat | undefined {
+  try {
+    return parseProcessStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === "EPERM"; // alive, another user's
+  }
+}
+
+/** The text of the file at `path`, or undefined when there is none. */
+function readIfThere(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** Takes the lock of `stateFile` for this process, or says who holds it (or why none could be made). */
+export function lockStateFile(stateFile: string): LockResult {
+  const path = lockPath(stateFile);
+  const text = lockText({ pid: process.pid, started: processStat("self")?.started });
+  const fresh = `${path}.new-${process.pid}`;
+  const aside = `${path}.stale-${process.pid}`;
+  try {
+    removeIfThere(fresh); // a crashed start's, with this PID: made anew, never written through as found
+    writeFileSync(fresh, text, { mode: 0o644, flag: "wx" });
+    // Two daemons may start at once after a crash, both finding the same stale lock: each moves it aside,
+    // and only the one that moved the very file it judged takes over; one that moved the other's new lock
+    // puts it back. A few rounds at most: every round, one of them has the lock or the other's is back.
+    for (let round = 0; round < 5; round++) {
+      try {
+        createWhole(fresh, path, text);
+        return { ok: true, lock: ownLock(path, text) };
+      } catch (error) {
+        if (errorCode(error) !== "EEXIST") throw error;
+      }
+      const found = readIfThere(path);
+      if (found === undefined) continue; // released meanwhile
+      const holder = parseLockText(found);
+      // This PID: a daemon of this process (the in-process tests) or the one before a re-exec, or one whose
+      // PID a PID namespace gave again to its successor. Not another daemon either way.
+      if (
+        holder !== undefined && holder.pid !== process.pid &&
+        holderAlive(holder, pidAlive(holder.pid), processStat(holder.pid))
+      ) {
+        return { ok: false, path, holder };
+      }
+      try {
+        renameSync(path, aside);
+      } catch (error) {
+        if (errorCode(error) === "ENOENT") continue;
+        throw error;
+      }
+      if (readFileSync(aside, "utf8") !== found) {
+        try {
+          linkSync(aside, path);
+        } catch { /* a third took it meanwhile */ }
+      }
+      unlinkSync(aside);
+    }
+    return { ok: false, path, error: "its lock file kept changing" };
+  } catch (error) {
+    return { ok: false, path, error: `cannot make its lock file: ${(error as Error).message}` };
+  } finally {
+    try {
+      unlinkSync(fresh);
+    } catch { /* never made; a leftover is removed by the next start */ }
+  }
+}
+
+/**
+ * Makes `path` with `text`, or throws EEXIST: by a hard link to `fresh`, which holds the text already, so
+ * that a rival never reads the lock empty. A file system without hard links gets an exclusive create, whose
+ * moment between create and write a rival starting in that same moment could take for a stale lock.
+ */
+function createWhole(fresh: string, path: string, text: string): void {
+  try {
+    linkSync(fresh, path);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw error;
+    writeFileSync(path, text, { mode: 0o644, flag: "wx" });
+  }
+}
+
+function removeIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (errorCode(error) !== "ENOENT") throw error;
+  }
+}
+
+function ownLock(path: string, text: string): StateLock {
+  return {
+    path,
+    release() {
+      try {
+        if (readFileSync(path, "utf8") === text) unlinkSync(path);
+      } catch { /* gone already */ }
+    },
+  };
+}

@@ -50,6 +50,9 @@ interface AlerterContext {
   held: AlertNotice[]; // for the next digest
   recent: number[]; // arrival times of the latest alerts (routeAlert)
   known: Set<string>; // ids queued, held or being delivered: an alert offered again is not queued twice
+  // Ids settled while the counters actor was down (delivered or not): its restart restores them from the
+  // state file and offers them again, and they are reported then instead of sent a second time.
+  unreported: Map<string, boolean>;
   attempt: number; // failed attempts in a row, for the backoff
 }
 
@@ -126,7 +129,29 @@ function withdraw(context: AlerterContext, id: string): void {
 function settle(context: AlerterContext, system: AnyActorSystem, delivered: boolean): void {
   const ids = context.current!.notices.map((notice) => notice.id);
   for (const id of ids) context.known.delete(id);
-  liveActor(system, "counters")?.send({ type: "alerts.done", ids, delivered });
+  const counters = liveActor(system, "counters");
+  if (counters !== undefined) return void counters.send({ type: "alerts.done", ids, delivered });
+  // Failed, its restart not due yet: the message would be lost, and the alert, still in the outbox the
+  // restart reads, offered and mailed again. Kept until then; no more than an outbox can hold.
+  for (const id of ids) context.unreported.set(id, delivered);
+  for (const id of context.unreported.keys()) {
+    if (context.unreported.size <= context.config.alertQueue.outboxMax) break;
+    context.unreported.delete(id);
+  }
+  context.log.info("alerter", "counters actor down: the alert's end is reported when it is back", {
+    ...about(context.current!),
+  });
+}
+
+/** An alert offered by a restarted counters actor that this alerter settled while it was down. */
+function reportAgain(context: AlerterContext, system: AnyActorSystem, id: string): void {
+  const delivered = context.unreported.get(id)!;
+  context.unreported.delete(id);
+  liveActor(system, "counters")?.send({ type: "alerts.done", ids: [id], delivered });
+  context.log.info("alerter", "alert offered again by the restarted counters: done, not sent", {
+    id,
+    delivered,
+  });
 }
 
 export const alerterMachine = setup({
@@ -160,6 +185,7 @@ export const alerterMachine = setup({
     hasWork: ({ context }) => context.queue.length > 0,
     holding: ({ context }) => context.held.length > 0,
     known: ({ context, event }) => event.type === "alert" && context.known.has(event.notice.id),
+    unreported: ({ context, event }) => event.type === "alert" && context.unreported.has(event.notice.id),
     partlyDelivered: ({ event }) => event.type === "alert" && event.notice.recipients !== undefined,
     refusedForGood: ({ event }) => failureKind(errorOf(event)) === "permanent",
     tooOld: ({ context }) =>
@@ -207,6 +233,7 @@ export const alerterMachine = setup({
       held: [],
       recent: [],
       known: new Set(),
+      unreported: new Map(),
       attempt: 0,
     };
   },
@@ -214,6 +241,10 @@ export const alerterMachine = setup({
   entry: ({ system }) => liveActor(system, "counters")?.send({ type: "alerts.offer" }),
   on: {
     alert: [
+      {
+        guard: "unreported",
+        actions: ({ context, event, system }) => reportAgain(context, system, event.notice.id),
+      },
       { guard: "known" },
       {
         // Delivered to all but these before a restart (the outbox kept them): to those only, alone.

@@ -154,6 +154,24 @@ function reportAgain(context: AlerterContext, system: AnyActorSystem, id: string
   });
 }
 
+/**
+ * An alert this alerter still holds, offered again by a restarted counters actor: when the relay deferred
+ * some of its recipients while the counters actor was down, that report (`alerts.partly`) went nowhere, and
+ * the outbox still has the alert for every recipient: a restart of the daemon would mail them all again.
+ */
+function reportRecipientsAgain(context: AlerterContext, system: AnyActorSystem, notice: AlertNotice): void {
+  const item = [context.current, ...context.queue].find((item) =>
+    item?.notices.some(({ id }) => id === notice.id)
+  );
+  const recipients = item?.recipients;
+  if (recipients === undefined || recipients.join(",") === notice.recipients?.join(",")) return;
+  liveActor(system, "counters")?.send({ type: "alerts.partly", ids: [notice.id], recipients });
+  context.log.info("alerter", "alert offered again by the restarted counters: still to reach", {
+    id: notice.id,
+    to: recipients.join(","),
+  });
+}
+
 export const alerterMachine = setup({
   types: {
     context: {} as AlerterContext,
@@ -245,7 +263,10 @@ export const alerterMachine = setup({
         guard: "unreported",
         actions: ({ context, event, system }) => reportAgain(context, system, event.notice.id),
       },
-      { guard: "known" },
+      {
+        guard: "known",
+        actions: ({ context, event, system }) => reportRecipientsAgain(context, system, event.notice),
+      },
       {
         // Delivered to all but these before a restart (the outbox kept them): to those only, alone.
         guard: "partlyDelivered",

@@ -47,9 +47,10 @@ function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: 
     const config = settings();
     front.inFlight--;
     // The bytes kept: the bound the framing cut at, read at start (a reload's takes a restart), less what
-    // a head over MAX_HEAD_BYTES took of it.
+    // a head over MAX_HEAD_BYTES took of it; both without the mbox copy's envelope lines, not the message's.
+    const own = request.envelopeBytes;
     const notes = request.truncated
-      ? [`not scanned: over ${request.message.length} bytes (message of ${request.size} bytes)`]
+      ? [`not scanned: over ${request.message.length - own} bytes (message of ${request.size - own} bytes)`]
       : [];
     const verdict = spamVerdict(decision, thresholds(config), notes);
     recordSpamScan(front, verdict, request.truncated);

@@ -45,6 +45,11 @@ export interface SpamdRequest {
   /** The message's size as the client declared it (Content-length), or the bytes received without one. */
   size: number;
   truncated: boolean;
+  /**
+   * The bytes of `message` that are Exim's mbox envelope lines (mboxEnvelopeEnd), 0 without them: not the
+   * message's own, so not counted against the front's bound.
+   */
+  envelopeBytes: number;
 }
 
 export type ParsedSpamdRequest =
@@ -119,9 +124,9 @@ export function parseSpamdRequest(
   if (headEnd < 0) {
     return fail(bytes.length === 0 ? "empty request" : "request head without an empty line");
   }
-  // The message bytes the framing kept after this head.
-  const kept = Math.min(maxMessageBytes, headBytes + maxMessageBytes - headEnd);
-  if (kept < 0) return fail(`request head over ${headBytes + maxMessageBytes} bytes`);
+  // The bytes the framing kept after this head: the request's whole bound less the head.
+  const room = headBytes + maxMessageBytes - headEnd;
+  if (room < 0) return fail(`request head over ${headBytes + maxMessageBytes} bytes`);
   const head = latin1.decode(bytes.subarray(0, headEnd));
   const lines = head.split(/\r?\n/);
   const verbLine = /^([A-Z_]{1,20}) (R?SPAMC)\/(\d{1,2}\.\d{1,2})$/.exec(lines[0]);
@@ -136,12 +141,17 @@ export function parseSpamdRequest(
   const body = bytes.subarray(headEnd);
   const declared = declaredContentLength(head);
   if (declared < 0 && headers.has("content-length")) return fail("bad Content-length");
+  const compress = headers.get("compress")?.[0];
+  // Exim's mbox copy starts with envelope lines (X-Envelope-To lists every recipient): like the head, they
+  // take the head's room, not the message's bound. Counted against it, 40 recipients cut a 3 KB message
+  // at a 4 KiB bound, and a truncated message is not scanned.
+  const envelopeBytes = compress === undefined ? mboxEnvelopeEnd(body.subarray(0, room)) : 0;
+  const kept = Math.min(maxMessageBytes + envelopeBytes, room);
   if (declared >= 0 && body.length < Math.min(declared, kept)) {
     return fail(`Content-length mismatch: expected ${declared} bytes, got ${body.length}`);
   }
   let size = declared >= 0 ? declared : body.length;
   let message = body.subarray(0, Math.min(size, kept));
-  const compress = headers.get("compress")?.[0];
   if (compress !== undefined) {
     if (declared < 0) return fail("Compress requires Content-length header", "EX_UNAVAILABLE");
     const inflated = inflateMessage(compress, message, message.length < size, maxMessageBytes);
@@ -158,6 +168,7 @@ export function parseSpamdRequest(
     message,
     size,
     truncated: message.length < size,
+    envelopeBytes: Math.min(envelopeBytes, message.length),
   };
   return { ok: true, request };
 }
@@ -410,7 +421,7 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
     return formatSpamdError(
       "SPAMC",
       "EX_UNAVAILABLE",
-      `message over ${request.message.length} bytes, not processed`,
+      `message over ${request.message.length - request.envelopeBytes} bytes, not processed`,
     );
   }
   const message = withoutOldSpamHeaders(request.message);

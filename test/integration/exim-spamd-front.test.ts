@@ -11,7 +11,7 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Daemon } from "../../src/daemon.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
-import { type EximDaemon, prepareEximDir, swaksAsync } from "../helpers/exim.ts";
+import { type EximDaemon, prepareEximDir, swaksAsync, swaksWith } from "../helpers/exim.ts";
 import type { MarkerConcern } from "../helpers/marker-concern.ts";
 import { startFrontDaemon, startSpamTestExim } from "../helpers/spamd-front.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
@@ -167,6 +167,36 @@ describe("spamd front through a real Exim's spam = condition", () => {
     assert.equal(mail.slice(mail.indexOf("\n\n") + 2).trimEnd(), body);
     assert.equal(daemon.metrics.spamFront!.truncated, 1);
   });
+
+  for (const variant of ["spamassassin", "rspamd"]) {
+    it(`${variant}: a message under max_message_size to 60 recipients is scanned whole`, async () => {
+      // Exim's mbox copy starts with X-Envelope-To listing every recipient (2.7 KB here). Counted against
+      // the 4 KiB bound, it cut this 3.3 KB message short: the marker at its end went unseen, "not
+      // scanned", and the mail was delivered to every recipient.
+      const subject = `${variant} to many`;
+      const recipients = Array.from(
+        { length: 60 },
+        (_, i) => `recipient-${i + 10}-of-a-long-list@example.net`,
+      );
+      const body = `${"filler line of a message to many\n".repeat(80)}MARKER-SCORE=12`;
+      const sent = await swaksWith([
+        ...["--server", "127.0.0.1", "--port", String(exim.port), "--helo", "client.example"],
+        ...["--from", "grace@example.org", "--to", recipients.join(",")],
+        ...["--header", `Subject: ${subject}`, "--header", "To: undisclosed-recipients:;", "--body", body],
+      ]);
+      assert.notEqual(sent.status, 0, sent.output);
+      assert.match(sent.output, /<\*\* 550 spam: score 12.0/);
+      assert.equal(deliveredWith(subject).length, 0);
+      const seen = marker.seen.find((request) =>
+        new TextDecoder().decode(request.message).includes(subject)
+      )!;
+      const copy = new TextDecoder().decode(seen.message);
+      const own = copy.slice(copy.indexOf("\nReceived: ") + 1);
+      assert.ok(own.length < 4096 && copy.length > 4096, `${own.length} of ${copy.length} bytes`);
+      assert.equal(seen.truncated, false);
+      assert.equal(seen.envelope.recipients.length, 60);
+    });
+  }
 
   const faults: Record<string, [string, RegExp]> = {
     down: ["refusing connections", /spam acl condition: spamd: .*Connection refused/],

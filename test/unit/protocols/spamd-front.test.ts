@@ -127,6 +127,47 @@ describe("parseSpamdRequest", () => {
     assert.equal(parsed.request.truncated, true);
   });
 
+  it("does not count the mbox copy's envelope lines against the bound: they take the head's room", () => {
+    // Exim's X-Envelope-To lists every recipient: 40 of them took 1.9 KB of a 4 KiB bound, and a message
+    // of 3 KB was cut and not scanned (SpamAssassin skips a truncated message).
+    const recipients = Array.from({ length: 40 }, (_, i) => `recipient-number-${i}@example.net`);
+    const envelope =
+      "From alice@example.org Wed Dec  2 15:00:00 2026\nX-Envelope-From: <alice@example.org>\n" +
+      `X-Envelope-To: ${recipients.join(", ")}\n`;
+    const own = `Subject: hello\n\n${"b".repeat(4096 - 17)}\n`;
+    assert.equal(own.length, 4096);
+    const copy = envelope + own;
+    const request = parse(`REPORT SPAMC/1.2\r\nContent-length: ${copy.length}\r\n\r\n${copy}`, 4096);
+    assert.equal(request.truncated, false);
+    assert.equal(request.size, copy.length);
+    assert.equal(text(request.message), copy);
+    assert.equal(request.envelopeBytes, envelope.length);
+    assert.deepEqual(request.envelope.recipients, recipients);
+    // A byte more of the message itself is over the bound: cut where its own 4096 bytes end.
+    const over = copy + "x";
+    const cut = parseSpamdRequest(
+      bytes(`REPORT SPAMC/1.2\r\nContent-length: ${over.length}\r\n\r\n${over}`),
+      4096,
+    );
+    assert.ok(cut.ok);
+    assert.equal(cut.request.truncated, true);
+    assert.equal(cut.request.message.length, copy.length);
+  });
+
+  it("envelope lines past the head's room take their excess from the message's bound", () => {
+    const head = "REPORT SPAMC/1.2\r\nContent-length: 9000\r\n\r\n";
+    const envelope = `From a@example.org Wed Dec  2 15:00:00 2026\nX-Envelope-To: ${
+      "r@example.net,".repeat(200)
+    }\n`;
+    assert.ok(head.length + envelope.length > 1024);
+    const copy = envelope + "Subject: s\n\n" + "b".repeat(9000 - envelope.length - 12);
+    assert.equal(copy.length, 9000);
+    const parsed = parseSpamdRequest(bytes(head + copy), 4096, 1024);
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    assert.equal(parsed.request.message.length, 1024 + 4096 - head.length); // the framing's whole bound
+    assert.equal(parsed.request.truncated, true);
+  });
+
   it("inflates a Compress: zlib message (spamc -z) as spamd does; its Content-length is the compressed one", () => {
     const compressed = deflateSync(Buffer.from(MBOX));
     const head = `PROCESS SPAMC/1.5\r\nCompress: zlib\r\nContent-length: ${compressed.length}\r\n\r\n`;

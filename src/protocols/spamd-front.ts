@@ -427,7 +427,8 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
   const message = withoutOldSpamHeaders(request.message);
   const eol = lineEnd(message);
   const added = new TextEncoder().encode(spamHeaderLines(verdict).join(eol) + eol);
-  const keep = request.verb === "HEADERS" ? message.subarray(0, messageHeadersEnd(message)) : message;
+  // HEADERS: up to the first empty line, as spamd cuts the rewritten message (spamd's check()).
+  const keep = request.verb === "HEADERS" ? message.subarray(0, emptyLineEnd(message)) : message;
   // An mbox copy's `From ` separator stays the first line (SpamAssassin puts it back first too): under it
   // the headers would follow a line that is no header, and the mailbox would lose the message's start.
   const at = startsWith(keep, "From ") ? keep.indexOf(0x0a) + 1 : 0;
@@ -467,7 +468,7 @@ const OLD_SPAM_HEADER = /^X-Spam-(?!Prev-)[^\n]*(?:\n|$)(?:[ \t][^\n]*(?:\n|$))*
  * filter must not stand beside the front's own for a filter downstream to read.
  */
 function withoutOldSpamHeaders(message: Uint8Array): Uint8Array {
-  const headersEnd = messageHeadersEnd(message);
+  const headersEnd = headerSectionEnd(message);
   // latin1 as Buffer reads it: one character per byte, back to the same bytes (TextDecoder's is cp1252).
   const head = Buffer.from(message.buffer, message.byteOffset, headersEnd).toString("latin1");
   const kept = head.replace(OLD_SPAM_HEADER, "");
@@ -476,11 +477,11 @@ function withoutOldSpamHeaders(message: Uint8Array): Uint8Array {
 }
 
 /**
- * Index just past the message's empty line after its headers (the whole message if it has none). A message
- * that starts with its empty line has no headers: its first lines are body, which PROCESS must not touch
- * (the search for "\n\n" missed that line, and an X-Spam-* line of such a body was dropped).
+ * Index just past the message's first empty line (the whole message if it has none). A message that starts
+ * with its empty line has no headers: its first lines are body, which PROCESS must not touch (the search
+ * for "\n\n" missed that line, and an X-Spam-* line of such a body was dropped).
  */
-function messageHeadersEnd(message: Uint8Array): number {
+function emptyLineEnd(message: Uint8Array): number {
   if (message[0] === 0x0a) return 1;
   if (message[0] === 0x0d && message[1] === 0x0a) return 2;
   for (let i = message.indexOf(0x0a); i >= 0; i = message.indexOf(0x0a, i + 1)) {
@@ -488,6 +489,43 @@ function messageHeadersEnd(message: Uint8Array): number {
     if (message[i + 1] === 0x0d && message[i + 2] === 0x0a) return i + 3;
   }
   return message.length;
+}
+
+// Lines SpamAssassin takes for headers though they are no header field, before it takes the next for body.
+const STRAY_HEADER_LINES = 3;
+
+/**
+ * Where the header section ends as SpamAssassin reads it (Message.pm's new()): just past the empty line;
+ * or before a line starting with "--" (a MIME boundary with no empty line above it), or before the fourth
+ * line that is neither a header field (printable name, optional blanks, colon) nor a continuation. A
+ * mbox copy's `From ` line is no header (SpamAssassin sets it apart first). Looking for the empty line
+ * alone took a part's headers or a quoted report under such a line for the message's, and PROCESS dropped
+ * their X-Spam-* lines, which spamd keeps.
+ */
+function headerSectionEnd(message: Uint8Array): number {
+  let stray = 0;
+  let at = startsWith(message, "From ") ? message.indexOf(0x0a) + 1 : 0;
+  while (at < message.length) {
+    const newline = message.indexOf(0x0a, at);
+    const next = newline < 0 ? message.length : newline + 1;
+    const first = message[at];
+    if (first === 0x0a || (first === 0x0d && message[at + 1] === 0x0a)) return next;
+    if (first === 0x2d && message[at + 1] === 0x2d) return at;
+    if (first !== 0x20 && first !== 0x09 && !isFieldLine(message, at, next) && ++stray > STRAY_HEADER_LINES) {
+      return at;
+    }
+    at = next;
+  }
+  return message.length;
+}
+
+/** A header field's first line: a name of printable characters but ":", blanks, then ":" (Message.pm). */
+function isFieldLine(message: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && message[i] >= 0x21 && message[i] <= 0x7e && message[i] !== 0x3a) i++;
+  if (i === start) return false;
+  while (i < end && (message[i] === 0x20 || message[i] === 0x09)) i++;
+  return message[i] === 0x3a;
 }
 
 /** spamd's error reply (`SPAMD/1.0 76 Bad header line: …`); Exim cannot parse it and defers the condition. */

@@ -211,6 +211,40 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     assert.ok(processed.endsWith(message), processed);
   });
 
+  it("spamc PROCESS: the front ends the header section where spamd does, and keeps the body's lines as spamd does", async () => {
+    // SpamAssassin's header section ends at the empty line, at a line starting with "--" (a MIME boundary
+    // with no empty line before it), or at the fourth line that is no header field; only X-Spam-* lines
+    // before that end are old headers to drop. The front looked for the empty line alone and dropped the
+    // body's X-Spam-* lines (a part's header, a quoted report) that spamd keeps.
+    const process = (port: number, message: string) =>
+      new Promise<string>((resolve) => {
+        const child = spawn("spamc", ["-d", "127.0.0.1", "-p", String(port)], { timeout: 30_000 });
+        let stdout = "";
+        child.stdout.on("data", (chunk) => stdout += chunk);
+        child.on("close", () => resolve(stdout));
+        child.stdin.end(message);
+      });
+    // What PROCESS answered, less the X-Spam-* header fields added on top (spamd's and the front's differ).
+    const withoutAdded = (processed: string) =>
+      processed.replace(/^(?:X-Spam-[^\n]*\n(?:[ \t][^\n]*\n)*)+/, "");
+    const messages = {
+      "a boundary right under the headers": `${HEADERS}Subject: parts\nMIME-Version: 1.0\n` +
+        `Content-Type: multipart/mixed; boundary="b"\n--b\nContent-Type: text/plain\n` +
+        `X-Spam-Note: a part's own header\n\nhello\n--b--\n`,
+      "a quoted report under a dashed line": `${HEADERS}Subject: quoted\n-- what the spam said:\n` +
+        `X-Spam-Status: Yes, score=20\nX-Spam-Level: ****\n\nthanks\n`,
+      "four lines that are no header fields": `${HEADERS}Subject: s\none\ntwo\nthree\nfour\n` +
+        `X-Spam-Note: body\n\nend\n`,
+      "three such lines (spamd reads on: a header)": `${HEADERS}Subject: s\none\ntwo\nthree\n` +
+        `X-Spam-Note: header\n\nend\n`,
+    };
+    for (const [name, message] of Object.entries(messages)) {
+      const bySpamd = withoutAdded(await process(spamd.tcp.port, message));
+      assert.ok(bySpamd.length > 0 && bySpamd.startsWith("From: "), bySpamd);
+      assert.equal(withoutAdded(await process(frontPort, message)), bySpamd, name);
+    }
+  });
+
   it("spamd hung: the mail waits [spamassassin] timeout, is delivered intact, and spamd scores again later", async () => {
     spamd.pause();
     try {

@@ -367,6 +367,33 @@ describe("formatSpamdReply", () => {
     }
   });
 
+  it("PROCESS drops old X-Spam-* headers only in the header section as SpamAssassin ends it", () => {
+    // SpamAssassin (Message.pm) ends it at the empty line, at a line starting with "--" (a MIME boundary),
+    // or at the fourth line that is no header field; what follows is body, its X-Spam-* lines kept.
+    const kept = {
+      boundary:
+        'Subject: s\nContent-Type: multipart/mixed; boundary="b"\n--b\nX-Spam-Note: part\n\nhi\n--b--\n',
+      dashes: "Subject: s\n-- quoted:\nX-Spam-Status: Yes, score=20\n\tfolded\n\nthanks\n",
+      fourLines: "Subject: s\none\ntwo\nthree\nfour\nX-Spam-Note: body\n\nend\n",
+      crlf: "Subject: s\r\n--b\r\nX-Spam-Note: part\r\n\r\nhi\r\n",
+    };
+    for (const [name, message] of Object.entries(kept)) {
+      const eol = name === "crlf" ? "\r\n" : "\n";
+      const added =
+        `X-Spam-Flag: YES${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B${eol}`;
+      const request = parse(`PROCESS SPAMC/1.5\r\nContent-length: ${message.length}\r\n\r\n${message}`);
+      assert.equal(
+        text(formatSpamdReply(request, verdict())).split("\r\n\r\n").slice(1).join("\r\n\r\n"),
+        added + message,
+        name,
+      );
+    }
+    // Three such lines are still headers to SpamAssassin, and so is the X-Spam-* line under them.
+    const three = "Subject: s\none\ntwo\nthree\nX-Spam-Note: old\n\nend\n";
+    const request = parse(`PROCESS SPAMC/1.5\r\nContent-length: ${three.length}\r\n\r\n${three}`);
+    assert.ok(text(formatSpamdReply(request, verdict())).endsWith("three\n\nend\n"));
+  });
+
   it("PROCESS and HEADERS keep an mbox message's From_ line first, the X-Spam-* headers under it", () => {
     for (const verb of ["PROCESS", "HEADERS"]) {
       const mbox = parse(`${verb} SPAMC/1.5\r\nContent-length: ${MBOX.length}\r\n\r\n${MBOX}`);

@@ -288,7 +288,9 @@ function mboxEnvelope(headers: ReadonlyMap<string, readonly string[]>, message: 
   const user = headers.get("user")?.[0];
   const envelope: { sender: string; recipients: string[]; user?: string } = { sender: "", recipients: [] };
   if (user) envelope.user = user;
-  const lines = MBOX_ENVELOPE.exec(latin1.decode(message.subarray(0, 64 * 1024)));
+  // The envelope lines whole: X-Envelope-To lists every recipient on one line (74 KB for 1 200 of 60
+  // characters), and read from the first 64 KiB only, a spamtrap listed past them was missed.
+  const lines = MBOX_ENVELOPE.exec(latin1.decode(message.subarray(0, mboxEnvelopeEnd(message))));
   if (lines?.[1] !== undefined) envelope.sender = unbracket(lines[1]);
   if (lines?.[2] !== undefined) {
     envelope.recipients = lines[2].split(/[,\s]+/).map(unbracket).filter((rcpt) => rcpt !== "");

@@ -61,7 +61,7 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
         `[spamassassin]\naddress = 127.0.0.1:${spamd.tcp.port}\ntimeout = 4s\nfail_mode = open\n` +
         `breaker_failures = 100\n` +
         `[content]\n[rule executable]\nattachments = executable\naction = reject\n` +
-        `message = executable attachments are refused\n`,
+        `message = executable attachments are refused\n[rule spamtrap]\nrecipients = trap@example.net\nscore = 20\n`,
       "test.conf",
       dir.path,
     );
@@ -121,8 +121,11 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     assert.ok(lines.some((line) => /spamd: scanned .*symbols=[^ ]*EXECUTABLE/.test(line)), lines.join("\n"));
   });
 
-  /** The DATA reply to `message` sent to `count` recipients of 60 characters in one SMTP transaction. */
-  const sendToMany = async (count: number, message: string) => {
+  /**
+   * The DATA reply to `message` sent to `count` recipients of 60 characters in one SMTP transaction, then to
+   * `last`, if given.
+   */
+  const sendToMany = async (count: number, message: string, last?: string) => {
     const session = await openSmtpSession(exim.port);
     try {
       assert.match(await session.send("EHLO client.example"), /^250 /m);
@@ -133,6 +136,7 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
         );
         assert.match(reply, /^250 /);
       }
+      if (last) assert.match(await session.send(`RCPT TO:<${last}>`), /^250 /);
       assert.match(await session.send("DATA"), /^354 /);
       return await session.sendData(message);
     } finally {
@@ -165,6 +169,19 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
       `--${boundary}--\n`;
     assert.match(await sendToMany(4500, message), /^550 spam: score/);
     assert.equal(delivered("rspamd invoice to many").length, 0);
+  });
+
+  it("SpamAssassin's protocol, a spamtrap listed after 1 000 recipients (76 KB of X-Envelope-To): refused", async () => {
+    // With spamd_address in SpamAssassin's form the recipients come from the mbox copy's X-Envelope-To. The
+    // front read it from the copy's first 64 KiB: the trap past them was not seen and the mail accepted.
+    const reply = await sendToMany(
+      1000,
+      `${HEADERS}Subject: to a trap among many\n\nhello\n`,
+      "trap@example.net",
+    );
+    assert.match(reply, /^550 spam: score/);
+    assert.equal(delivered("to a trap among many").length, 0);
+    assert.ok(lines.some((line) => /spamd: scanned .*symbols=[^ ]*SPAMTRAP/.test(line)), lines.join("\n"));
   });
 
   it("spamc against the front: the real spamd's verdict on GTUBE (spam, exit 1) and on clean mail", async () => {

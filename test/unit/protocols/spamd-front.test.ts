@@ -101,6 +101,17 @@ describe("parseSpamdRequest", () => {
     assert.deepEqual(spamc.envelope, { sender: "", recipients: [] });
   });
 
+  it("reads every recipient of a long X-Envelope-To, past 64 KiB", () => {
+    // 1 200 recipients of 60 characters: 74 KB on one line. Read from the first 64 KiB only, the last 150
+    // were lost and a spamtrap rule missed a trap listed among them.
+    const recipients = Array.from({ length: 1200 }, (_, i) => `${"r".repeat(46)}${1000 + i}@example.net`);
+    const mbox = "From alice@example.org Wed Dec  2 15:00:00 2026\nX-Envelope-From: <alice@example.org>\n" +
+      `X-Envelope-To: ${recipients.join(", ")}\nSubject: hello\n\nbody\n`;
+    assert.ok(mbox.length > 64 * 1024);
+    const request = parse(`REPORT SPAMC/1.2\r\nContent-length: ${mbox.length}\r\n\r\n${mbox}`);
+    assert.deepEqual(request.envelope.recipients, recipients);
+  });
+
   it("reads every spamc verb, and PING/SKIP with or without headers", () => {
     for (const verb of ["CHECK", "SYMBOLS", "REPORT", "REPORT_IFSPAM", "PROCESS", "HEADERS"]) {
       assert.equal(parse(`${verb} SPAMC/1.5\r\nContent-length: 2\r\n\r\nhi`).verb, verb);

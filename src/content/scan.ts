@@ -23,9 +23,12 @@ export interface ScannedMessage {
 /** Synchronous: a scan is a few milliseconds of CPU at most (docs/content.md, "Performance"). */
 export function scanMessage(request: ScannedMessage, policy: ContentPolicy): ConcernAnswer {
   const { envelope } = request;
-  const size = Math.max(request.size, request.message.length);
-  // Exim's mbox copy: its envelope lines are not the message's header block (the envelope is `envelope`).
-  const message = request.message.subarray(mboxEnvelopeEnd(request.message));
+  // Exim's mbox copy: its envelope lines are not the message's header block (the envelope is `envelope`),
+  // nor its size: X-Envelope-To lists every recipient, and counted, they put a small message with an
+  // executable over max_scan_size, its attachments unscanned.
+  const envelopeEnd = mboxEnvelopeEnd(request.message);
+  const message = request.message.subarray(envelopeEnd);
+  const size = Math.max(request.size, request.message.length) - envelopeEnd;
   const facts: MessageFacts = { recipients: envelope.recipients };
   const walkNeeded = policy.rules.some((rule) => rule.condition.kind === "attachments");
   if (!walkNeeded) {
@@ -33,7 +36,7 @@ export function scanMessage(request: ScannedMessage, policy: ContentPolicy): Con
   } else if (request.truncated || size > policy.maxScanSize) {
     facts.subject = headerSubject(message);
     facts.notScanned = request.truncated && size <= policy.maxScanSize
-      ? `only ${request.message.length} of ${size} bytes received: attachments not scanned`
+      ? `only ${message.length} of ${size} bytes received: attachments not scanned`
       : `message of ${size} bytes over max_scan_size (${policy.maxScanSize}): attachments not scanned`;
   } else {
     const walked = walkMessage(message, policy);

@@ -61,6 +61,32 @@ describe("content scan: Exim's mbox copy", () => {
   });
 });
 
+describe("content scan: max_scan_size of an mbox copy", () => {
+  it("counts the message, not the envelope lines before it", async () => {
+    // X-Envelope-To lists every recipient: counted, 500 of them put a small message with an executable
+    // over a 16 KiB max_scan_size, its attachments were not scanned and the executable went through.
+    const bounded = contentPolicy(RULES.replace("[content]", "[content]\nmax_scan_size = 16K"));
+    const { message: bytes } = EXECUTABLE_MESSAGES["exe, base64"];
+    assert.ok(bytes.length < 16 * 1024);
+    const recipients = Array.from({ length: 500 }, (_, i) => `someone.with.a.long.name.${i}@example.net`);
+    const envelope =
+      "From alice@example.org Sun Dec  6 16:00:00 2026\nX-Envelope-From: <alice@example.org>\n" +
+      `X-Envelope-To: ${recipients.join(", ")}\n`;
+    const mbox = Buffer.concat([Buffer.from(envelope), bytes]);
+    assert.ok(mbox.length > 16 * 1024);
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(mbox), bounded)), ["EXE"]);
+    // Cut short by the listener: the numbers said are the message's own.
+    const cut = {
+      ...messageRequest(mbox.subarray(0, envelope.length + 100)),
+      size: mbox.length,
+      truncated: true,
+    };
+    const answer = await scanMessage(cut, bounded);
+    assert.deepEqual(symbolsOf(answer), ["CONTENT_NOT_SCANNED"]);
+    assert.match(answer.symbols![0].description!, new RegExp(`only 100 of ${bytes.length} bytes received`));
+  });
+});
+
 describe("content scan: zips", () => {
   it("an encrypted entry gets its own symbol, the executable its name too", async () => {
     const encrypted = zip([{ name: "secret.doc", data: "x".repeat(100), encrypted: true }]);

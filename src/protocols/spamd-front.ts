@@ -67,6 +67,10 @@ export const SPAMD_ERRORS = {
 export type SpamdErrorCode = keyof typeof SPAMD_ERRORS;
 
 const latin1 = new TextDecoder("latin1");
+// Addresses in the head and the mbox envelope lines: ASCII, or UTF-8 under SMTPUTF8 (RFC 6531), passed on by
+// Exim as the bytes came. Read as latin1, "fälle@example.net" was "fÃ¤lle@example.net" and no spamtrap rule
+// naming it matched. Bytes that are not UTF-8 read as U+FFFD: no address a rule could name.
+const utf8 = new TextDecoder();
 
 /**
  * Where the head ends in `bytes` (the index just past its empty line, "\r\n\r\n" or "\n\n"), or -1.
@@ -127,7 +131,7 @@ export function parseSpamdRequest(
   // The bytes the framing kept after this head: the request's whole bound less the head.
   const room = headBytes + maxMessageBytes - headEnd;
   if (room < 0) return fail(`request head over ${headBytes + maxMessageBytes} bytes`);
-  const head = latin1.decode(bytes.subarray(0, headEnd));
+  const head = utf8.decode(bytes.subarray(0, headEnd));
   const lines = head.split(/\r?\n/);
   const verbLine = /^([A-Z_]{1,20}) (R?SPAMC)\/(\d{1,2}\.\d{1,2})$/.exec(lines[0]);
   if (!verbLine) return fail(`bad request line: ${printable(lines[0])}`);
@@ -290,7 +294,7 @@ function mboxEnvelope(headers: ReadonlyMap<string, readonly string[]>, message: 
   if (user) envelope.user = user;
   // The envelope lines whole: X-Envelope-To lists every recipient on one line (74 KB for 1 200 of 60
   // characters), and read from the first 64 KiB only, a spamtrap listed past them was missed.
-  const lines = MBOX_ENVELOPE.exec(latin1.decode(message.subarray(0, mboxEnvelopeEnd(message))));
+  const lines = MBOX_ENVELOPE.exec(utf8.decode(message.subarray(0, mboxEnvelopeEnd(message))));
   if (lines?.[1] !== undefined) envelope.sender = unbracket(lines[1]);
   if (lines?.[2] !== undefined) {
     envelope.recipients = lines[2].split(/[,\s]+/).map(unbracket).filter((rcpt) => rcpt !== "");

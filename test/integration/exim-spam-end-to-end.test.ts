@@ -61,7 +61,7 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
         `[spamassassin]\naddress = 127.0.0.1:${spamd.tcp.port}\ntimeout = 4s\nfail_mode = open\n` +
         `breaker_failures = 100\n` +
         `[content]\nmax_scan_size = 64k\n[rule executable]\nattachments = executable\naction = reject\n` +
-        `message = executable attachments are refused\n[rule spamtrap]\nrecipients = trap@example.net\nscore = 20\n`,
+        `message = executable attachments are refused\n[rule spamtrap]\nrecipients = trap@example.net, fälle@example.net\nscore = 20\n`,
       "test.conf",
       dir.path,
     );
@@ -195,6 +195,29 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     assert.equal(delivered("to a trap among many").length, 0);
     assert.ok(lines.some((line) => /spamd: scanned .*symbols=[^ ]*SPAMTRAP/.test(line)), lines.join("\n"));
   });
+
+  for (const form of ["spamassassin", "rspamd"]) {
+    it(`${form}: a spamtrap with a UTF-8 local part (SMTPUTF8) is seen`, async () => {
+      // Exim passes the address's UTF-8 bytes, in the rspamd head and in X-Envelope-To. The front read them
+      // as latin1 ("fÃ¤lle@example.net"), the rule naming "fälle@example.net" never matched, and the mail
+      // to the trap was accepted.
+      const subject = `${form === "rspamd" ? "rspamd " : ""}to a UTF-8 trap`;
+      const session = await openSmtpSession(exim.port);
+      let reply: string;
+      try {
+        assert.match(await session.send("EHLO client.example"), /^250[- ]SMTPUTF8/m);
+        assert.match(await session.send("MAIL FROM:<spammer@example.org> SMTPUTF8"), /^250 /);
+        assert.match(await session.send("RCPT TO:<user@example.net>"), /^250 /);
+        assert.match(await session.send("RCPT TO:<fälle@example.net>"), /^250 /);
+        assert.match(await session.send("DATA"), /^354 /);
+        reply = await session.sendData(`${HEADERS}Subject: ${subject}\n\nhello\n`);
+      } finally {
+        session.close();
+      }
+      assert.match(reply, /^550 spam: score/);
+      assert.equal(delivered(subject).length, 0);
+    });
+  }
 
   it("spamc against the front: the real spamd's verdict on GTUBE (spam, exit 1) and on clean mail", async () => {
     const spamc = (message: string) =>

@@ -112,6 +112,32 @@ describe("parseSpamdRequest", () => {
     assert.deepEqual(request.envelope.recipients, recipients);
   });
 
+  it("reads UTF-8 addresses (SMTPUTF8) as UTF-8, in the rspamd head and in X-Envelope-To", () => {
+    // Exim passes an SMTPUTF8 address's bytes as they came. Read as latin1, "fälle@example.net" became
+    // "fÃ¤lle@example.net" and a spamtrap rule naming it never matched.
+    const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
+    const rspamd = parseSpamdRequest(
+      utf8(
+        "CHECK RSPAMC/1.3\r\nContent-length: 2\r\nFrom: <jörg@example.org>\r\nRcpt: <fälle@example.net>\r\n\r\nhi",
+      ),
+      1 << 20,
+    );
+    assert.ok(rspamd.ok);
+    assert.equal(rspamd.request.envelope.sender, "jörg@example.org");
+    assert.deepEqual(rspamd.request.envelope.recipients, ["fälle@example.net"]);
+    const mbox = utf8(
+      "From jörg@example.org Wed Dec  2 15:00:00 2026\nX-Envelope-From: <jörg@example.org>\n" +
+        "X-Envelope-To: user@example.net, fälle@example.net\nSubject: s\n\nbody\n",
+    );
+    const spamc = parseSpamdRequest(
+      new Uint8Array([...bytes(`REPORT SPAMC/1.2\r\nContent-length: ${mbox.length}\r\n\r\n`), ...mbox]),
+      1 << 20,
+    );
+    assert.ok(spamc.ok);
+    assert.equal(spamc.request.envelope.sender, "jörg@example.org");
+    assert.deepEqual(spamc.request.envelope.recipients, ["user@example.net", "fälle@example.net"]);
+  });
+
   it("reads every spamc verb, and PING/SKIP with or without headers", () => {
     for (const verb of ["CHECK", "SYMBOLS", "REPORT", "REPORT_IFSPAM", "PROCESS", "HEADERS"]) {
       assert.equal(parse(`${verb} SPAMC/1.5\r\nContent-length: 2\r\n\r\nhi`).verb, verb);

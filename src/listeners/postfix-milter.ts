@@ -106,6 +106,6 @@ export function milterRequestHandler(
     }
     const attributes = localRequestAttributes(message);
     Object.assign(message, newMilterMessage()); // the next message on this connection starts afresh
-    decide({ form: "attributes", stage: "local", attributes }, started, responder);
+    decide({ form: "attributes", stage: "local", attributes, localUserIsSender: true }, started, responder);
   };
 }

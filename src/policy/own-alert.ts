@@ -5,8 +5,10 @@
 // Recognised narrowly, so that forging it is worth nothing (docs/decisions.md, issue 15): the sender is
 // [alerts] fromAddr, the client is this host (a loopback address, or none: a local submission), and at
 // RCPT the recipient is one of toAddr/ccAddr, at DATA the message has no more recipients than those. A
-// remote client never matches; a local one reaches only the alert recipients. Handed to sendmail (stage
-// local), the alert is known by the daemon's own login instead (isOwnSubmission). Pure: tested directly.
+// remote client never matches; a local one reaches only the alert recipients. Handed to Exim's sendmail
+// (stage local), the alert is known by the daemon's own login instead (isOwnSubmission); handed to
+// Postfix's, which names no login, by its sender and recipients (isOwnSenderSubmission). Pure: tested
+// directly.
 //
 // The same mail is not scanned for spam either (isOwnAlertMessage): it quotes the subjects of the mail
 // that made a sender cross a limit, and a spammer's subjects are what SpamAssassin scores.
@@ -55,7 +57,11 @@ function fromThisHost(clientAddress: string | undefined): boolean {
 export function isOwnAlert(request: PolicyRequest, own: OwnAlertMail | undefined): boolean {
   if (own === undefined || request.form !== "attributes") return false;
   const { attributes } = request;
-  if (request.stage === "local") return isOwnSubmission(attributes, own);
+  if (request.stage === "local") {
+    return request.localUserIsSender
+      ? isOwnSenderSubmission(attributes, own)
+      : isOwnSubmission(attributes, own);
+  }
   if (requestSender(attributes) !== own.sender || !fromThisHost(attributes.client_address)) return false;
   switch (request.stage) {
     case "rcpt":
@@ -83,7 +89,22 @@ function toAlertRecipientsOnly(attributes: Attributes, own: OwnAlertMail): boole
  */
 function isOwnSubmission(attributes: Attributes, own: OwnAlertMail): boolean {
   const login = attributes.local_user?.trim().toLowerCase();
-  if (own.login === undefined || login !== own.login || !toAlertRecipientsOnly(attributes, own)) return false;
+  return own.login !== undefined && login === own.login && toAlertRecipientsListed(attributes, own);
+}
+
+/**
+ * The alert handed to Postfix's sendmail (its milter, which is told no login): sent by fromAddr (the
+ * daemon's `-f`) to alert recipients only, every one listed. Any local user may name fromAddr with `-f`
+ * (unless local_login_sender_maps forbids it), but such mail is uncounted only when it reaches nobody but
+ * the alert recipients, who would be alerted about it anyway: forging it is worth nothing.
+ */
+function isOwnSenderSubmission(attributes: Attributes, own: OwnAlertMail): boolean {
+  return requestSender(attributes) === own.sender && toAlertRecipientsListed(attributes, own);
+}
+
+/** Every recipient listed by name (up to 10), and each an alert recipient. */
+function toAlertRecipientsListed(attributes: Attributes, own: OwnAlertMail): boolean {
+  if (!toAlertRecipientsOnly(attributes, own)) return false;
   const recipients = (attributes.recipients ?? "").split(",").map((address) => address.trim().toLowerCase());
   return recipients.length === Number(attributes.recipient_count) &&
     recipients.every((address) => own.recipients.has(address));

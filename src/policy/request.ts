@@ -8,5 +8,14 @@ import type { MessageEnvelope } from "../model/message.ts";
  */
 export type PolicyRequest =
   | { form: "legacy"; key: string }
-  | { form: "attributes"; stage: Stage; attributes: Attributes }
+  | {
+    form: "attributes";
+    stage: Stage;
+    attributes: Attributes;
+    /**
+     * At `local`: the MTA names no login, and `local_user` is the envelope sender (Postfix's milter,
+     * protocols/milter.ts localRequestAttributes). Exim's acl_not_smtp names the login: absent there.
+     */
+    localUserIsSender?: true;
+  }
   | { form: "message"; envelope: MessageEnvelope; message: Uint8Array; size: number; truncated: boolean };

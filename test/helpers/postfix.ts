@@ -126,6 +126,11 @@ export interface PostfixServer {
   sendmail(args: string[], message: string, user?: LocalUser): Promise<{ status: number; stderr: string }>;
   /** What is in the queue, by `postqueue -j`. */
   queue(): Promise<QueuedMessage[]>;
+  /**
+   * A script that runs this instance's `sendmail` with its environment (MAIL_CONFIG, LD_LIBRARY_PATH), as
+   * `/usr/sbin/sendmail` is on a Postfix host: for the daemon's `[alerts] sendmail =`.
+   */
+  sendmailPath: string;
   /** Runs a command of the unpacked package's usr/sbin (postsuper, postqueue) on this instance. */
   command(name: string, args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -282,9 +287,18 @@ export async function startPostfix(
       );
       child.stdin?.end(input ?? "");
     });
+  const sendmailPath = dir.file("postfix-sendmail");
+  writeFileSync(
+    sendmailPath,
+    `#!/bin/sh\nMAIL_CONFIG='${etc}' LD_LIBRARY_PATH='${env.LD_LIBRARY_PATH}' exec '${
+      join(root, "usr/sbin/sendmail")
+    }' "$@"\n`,
+    { mode: 0o755 },
+  );
   return {
     port,
     version,
+    sendmailPath,
     sendmail: async (args, message, user) => {
       const { status, stderr } = await command("sendmail", args, message, user);
       return { status, stderr };

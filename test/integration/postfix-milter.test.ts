@@ -4,8 +4,9 @@
 // is put on hold (postqueue lists it in the hold queue) and `postsuper -H` releases it to its recipients;
 // with the daemon stopped such mail is delivered (default_action=accept: fail-open), with the fail-closed
 // line it waits in the maildrop queue until the daemon answers. A login (www-data) that Postfix's
-// local_login_sender_maps holds to its own address is counted under it whatever -f it tries. And the milter
-// port's bad input: over-long and cut-off frames close the connection.
+// local_login_sender_maps holds to its own address is counted under it whatever -f it tries. The daemon's own
+// alert, handed to the same sendmail, is delivered uncounted; -f fromAddr to anyone else is counted. And the
+// milter port's bad input: over-long and cut-off frames close the connection.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import net from "node:net";
@@ -56,43 +57,68 @@ async function heldQueue(postfix: PostfixServer, failure: () => string, held = 1
   assert.fail(`not ${held} message(s) on hold and nothing else: ${JSON.stringify(last)}${failure()}`);
 }
 
-describe("mail handed to a real Postfix's sendmail, asked through the milter", () => {
+/**
+ * For a describe block: a real Postfix with pickup, the milter line and `options.mainExtra` (with `pasted`,
+ * `mailpolicyd postfix-snippet`'s lines instead, and the daemon's policy listener for them), and an in-process
+ * daemon on its milter port with `sections` (given the Postfix, for its sendmail) after its [postfix] section;
+ * both stopped after the block.
+ */
+function milterBench(
+  sections: (postfix: PostfixServer) => string,
+  options: { mainExtra?: string; pasted?: boolean } = {},
+) {
   let dir: TempDir;
   let daemon: Daemon | undefined;
   let postfix: PostfixServer | undefined;
   const lines: string[] = [];
-
   before(async () => {
     dir = makeTempDir();
-    const policyPort = await freePort();
-    const milterPort = await freePort();
+    const policyPort = options.pasted ? await freePort() : undefined;
+    const milter = `inet:127.0.0.1:${await freePort()}`;
+    postfix = await startPostfix(dir, await freePort(), {
+      recipientRestrictions: policyPort ? "" : "permit", // the pasted lines set it
+      pickup: true,
+      mainExtra: policyPort
+        ? pastedSnippet(`inet:127.0.0.1:${policyPort}`, false, {}, milter)
+        : `non_smtpd_milters = ${milterEntry(milter)}\n${options.mainExtra ?? ""}`,
+    });
     daemon = await startMilterDaemon(
       dir,
-      `[limit site]\nkey = local_user\ncount = 2\ntime = 1h\n` +
-        `[postfix]\nlisten = 127.0.0.1:${policyPort}\nmilter_listen = 127.0.0.1:${milterPort}\n`,
+      `[postfix]\nlisten = ${policyPort ? `127.0.0.1:${policyPort}` : "none"}\n` +
+        `milter_listen = ${milter.slice("inet:".length)}\n${sections(postfix)}`,
       lines,
       "info",
     );
-    postfix = await startPostfix(dir, await freePort(), {
-      recipientRestrictions: "", // the snippet's lines below set it
-      pickup: true,
-      mainExtra: pastedSnippet(`inet:127.0.0.1:${policyPort}`, false, {}, `inet:127.0.0.1:${milterPort}`),
-    });
   });
   after(async () => {
     await postfix?.stop();
     daemon?.stop();
     dir?.remove();
   });
+  return {
+    lines,
+    postfix: () => postfix!,
+    stopDaemon: () => {
+      daemon?.stop();
+      daemon = undefined;
+    },
+    failure: () => `\nmaillog:\n${postfix!.maillog()}\ndaemon:\n${lines.join("\n")}`,
+    delivered: (n: number) => postfix!.delivered().some((mail) => mail.includes(`Subject: order ${n}\n`)),
+  };
+}
 
-  const failure = () => `\nmaillog:\n${postfix!.maillog()}\ndaemon:\n${lines.join("\n")}`;
+describe("mail handed to a real Postfix's sendmail, asked through the milter", () => {
+  const { lines, postfix, stopDaemon, failure } = milterBench(
+    () => `[limit site]\nkey = local_user\ncount = 2\ntime = 1h\n`,
+    { pasted: true },
+  );
   const deliveredOrder = (n: number) =>
-    postfix!.delivered().find((mail) => mail.includes(`Subject: order ${n}\n`));
+    postfix().delivered().find((mail) => mail.includes(`Subject: order ${n}\n`));
 
   it("delivers a login's first two messages as submitted and holds the third", async () => {
     // One at a time: pickup takes the maildrop queue's files in no particular order.
     for (const n of [1, 2, 3]) {
-      const sent = await postfix!.sendmail(["-t"], submitted(n));
+      const sent = await postfix().sendmail(["-t"], submitted(n));
       assert.equal(sent.status, 0, sent.stderr + failure());
       if (n < 3) await waitFor(() => deliveredOrder(n) !== undefined, 15_000, `order ${n}${failure()}`);
     }
@@ -105,12 +131,12 @@ describe("mail handed to a real Postfix's sendmail, asked through the milter", (
         assert.ok(head.includes(header), header);
       }
     }
-    const queue = await heldQueue(postfix!, failure);
+    const queue = await heldQueue(postfix(), failure);
     assert.equal(queue[0].queue_name, "hold", JSON.stringify(queue) + failure());
     assert.equal(queue[0].sender, "root@pfx.test");
     assert.deepEqual(queue[0].recipients.map((recipient) => recipient.address), ["site3@example.test"]);
     assert.equal(deliveredOrder(3), undefined);
-    assert.match(postfix!.maillog(), new RegExp(`${queue[0].queue_id}: milter-hold: END-OF-MESSAGE`));
+    assert.match(postfix().maillog(), new RegExp(`${queue[0].queue_id}: milter-hold: END-OF-MESSAGE`));
     const held = lines.find((line) => line.includes("postfix-milter: held"));
     assert.ok(held, failure());
     assert.match(
@@ -118,23 +144,22 @@ describe("mail handed to a real Postfix's sendmail, asked through the milter", (
       new RegExp(`held by rule site: 2/2 \\(postsuper -H ${queue[0].queue_id} to release\\)`),
     );
     // Stays held: nothing delivers it meanwhile.
-    assert.equal((await postfix!.queue())[0]?.queue_name, "hold");
+    assert.equal((await postfix().queue())[0]?.queue_name, "hold");
   });
 
   it("releases the held message with postsuper -H: delivered as submitted", async () => {
-    const [held] = await postfix!.queue();
+    const [held] = await postfix().queue();
     assert.ok(held, "a held message");
-    await postfix!.command("postsuper", ["-H", held.queue_id]);
-    await postfix!.command("postqueue", ["-i", held.queue_id]);
+    await postfix().command("postsuper", ["-H", held.queue_id]);
+    await postfix().command("postqueue", ["-i", held.queue_id]);
     await waitFor(() => deliveredOrder(3) !== undefined, 15_000, "the released message" + failure());
     assert.ok(deliveredOrder(3)!.endsWith(`\n\nYour order 3 is on its way.\n.just a dot-led line\n`));
-    assert.deepEqual(await postfix!.queue(), []);
+    assert.deepEqual(await postfix().queue(), []);
   });
 
   it("delivers mail handed to sendmail while the daemon is stopped (fail-open)", async () => {
-    daemon!.stop();
-    daemon = undefined;
-    const sent = await postfix!.sendmail(["-t"], submitted(4));
+    stopDaemon();
+    const sent = await postfix().sendmail(["-t"], submitted(4));
     assert.equal(sent.status, 0, sent.stderr);
     await waitFor(
       () => deliveredOrder(4) !== undefined,
@@ -142,8 +167,8 @@ describe("mail handed to a real Postfix's sendmail, asked through the milter", (
       "delivery with the daemon stopped" + failure(),
     );
     assert.ok(deliveredOrder(4)!.endsWith(`\n\nYour order 4 is on its way.\n.just a dot-led line\n`));
-    assert.match(postfix!.maillog(), /connect to Milter service inet:127\.0\.0\.1:\d+: Connection refused/);
-    assert.deepEqual(await postfix!.queue(), []);
+    assert.match(postfix().maillog(), /connect to Milter service inet:127\.0\.0\.1:\d+: Connection refused/);
+    assert.deepEqual(await postfix().queue(), []);
   });
 });
 
@@ -283,54 +308,30 @@ describe("the fail-closed milter line with the daemon down", () => {
 });
 
 describe("a login that names other senders, with Postfix's local_login_sender_maps", () => {
-  let dir: TempDir;
-  let daemon: Daemon | undefined;
-  let postfix: PostfixServer | undefined;
-  const lines: string[] = [];
   const WWW_DATA = { uid: 33, gid: 33 }; // Debian's base-passwd
-
-  before(async () => {
-    dir = makeTempDir();
-    const milterPort = await freePort();
-    daemon = await startMilterDaemon(
-      dir,
-      `[limit site]\nkey = local_user\ncount = 2\ntime = 1h\n` +
-        `[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:${milterPort}\n`,
-      lines,
-      "info",
-    );
-    postfix = await startPostfix(dir, await freePort(), {
-      recipientRestrictions: "permit",
-      pickup: true,
-      mainExtra: `non_smtpd_milters = ${milterEntry(`inet:127.0.0.1:${milterPort}`)}\n` +
-        // As docs/postfix.md says: each login only its own address (root any).
+  const { lines, postfix, failure, delivered } = milterBench(
+    () => `[limit site]\nkey = local_user\ncount = 2\ntime = 1h\n`,
+    // As docs/postfix.md says: each login only its own address (root any).
+    {
+      mainExtra:
         `local_login_sender_maps = inline:{ { root = * }, { www-data = www-data www-data@pfx.test } }\n`,
-    });
-  });
-  after(async () => {
-    await postfix?.stop();
-    daemon?.stop();
-    dir?.remove();
-  });
-
-  const failure = () => `\nmaillog:\n${postfix!.maillog()}\ndaemon:\n${lines.join("\n")}`;
-  const delivered = (n: number) =>
-    postfix!.delivered().some((mail) => mail.includes(`Subject: order ${n}\n`));
+    },
+  );
 
   it("refuses a sender the login may not use, and counts its mail under its own address", async () => {
     // Without -f, and with its own address: the same sender as Postfix rewrites it, so the same key.
     for (const [n, args] of [[1, ["-t"]], [2, ["-t", "-f", "www-data@pfx.test"]]] as const) {
-      const sent = await postfix!.sendmail([...args], submitted(n), WWW_DATA);
+      const sent = await postfix().sendmail([...args], submitted(n), WWW_DATA);
       assert.equal(sent.status, 0, sent.stderr + failure());
       await waitFor(() => delivered(n), 15_000, `order ${n}${failure()}`);
     }
-    const forged = await postfix!.sendmail(["-t", "-f", "boss@bank.test"], submitted(3), WWW_DATA);
+    const forged = await postfix().sendmail(["-t", "-f", "boss@bank.test"], submitted(3), WWW_DATA);
     assert.equal(forged.status, 75, forged.stderr);
     assert.match(forged.stderr, /not authorized to use sender='boss@bank\.test'/);
-    const third = await postfix!.sendmail(["-t"], submitted(4), WWW_DATA);
+    const third = await postfix().sendmail(["-t"], submitted(4), WWW_DATA);
     assert.equal(third.status, 0, third.stderr);
-    assert.match(postfix!.maillog(), /pickup\[\d+\]: \w+: uid=33 from=<www-data>/);
-    const queue = await heldQueue(postfix!, failure);
+    assert.match(postfix().maillog(), /pickup\[\d+\]: \w+: uid=33 from=<www-data>/);
+    const queue = await heldQueue(postfix(), failure);
     assert.ok(lines.some((line) => line.includes("postfix-milter: held")), failure());
     assert.deepEqual(queue.map((message) => [message.queue_name, message.sender]), [[
       "hold",
@@ -342,13 +343,52 @@ describe("a login that names other senders, with Postfix's local_login_sender_ma
   it("holds its mail handed over with sendmail -bs too (SMTP on standard input: Symfony's default)", async () => {
     const session = "HELO web\r\nMAIL FROM:<www-data@pfx.test>\r\nRCPT TO:<site5@example.test>\r\nDATA\r\n" +
       `${submitted(5).replace(/\n/g, "\r\n")}.\r\nQUIT\r\n`;
-    const sent = await postfix!.sendmail(["-bs"], session, WWW_DATA);
+    const sent = await postfix().sendmail(["-bs"], session, WWW_DATA);
     assert.equal(sent.status, 0, sent.stderr);
-    const queue = await heldQueue(postfix!, failure, 2);
+    const queue = await heldQueue(postfix(), failure, 2);
     assert.deepEqual(queue.map((message) => message.recipients[0].address).sort(), [
       "site4@example.test",
       "site5@example.test",
     ]);
     assert.ok(queue.every((message) => message.queue_name === "hold"), JSON.stringify(queue));
+  });
+});
+
+describe("the daemon's own alert, handed to Postfix's sendmail ([alerts] sendmail =)", () => {
+  const { lines, postfix, failure, delivered } = milterBench((postfix) =>
+    `[limit site]\nkey = local_user\ncount = 1\ntime = 1h\n` +
+    `[alerts]\nfromAddr = mailpolicyd@pfx.test\ntoAddr = postmaster@example.test\n` +
+    `sendmail = ${postfix.sendmailPath}\nretry_min = 100ms\n`
+  );
+  const alerts = () =>
+    postfix().delivered().filter((mail) => mail.includes("\nTo: postmaster@example.test\n"));
+
+  it("delivers every alert, none counted against fromAddr, while each sender's second message is held", async () => {
+    // Two senders over a limit of one: two alerts from fromAddr, the second of which a count would hold.
+    for (const [sender, first] of [["shop1@pfx.test", 1], ["shop2@pfx.test", 3]] as const) {
+      for (const n of [first, first + 1]) {
+        const sent = await postfix().sendmail(["-t", "-f", sender], submitted(n));
+        assert.equal(sent.status, 0, sent.stderr + failure());
+        if (n === first) await waitFor(() => delivered(n), 15_000, `order ${n}${failure()}`);
+      }
+      const alerted = first === 1 ? 1 : 2;
+      await waitFor(() => alerts().length === alerted, 15_000, `alert ${alerted} delivered${failure()}`);
+      // Maildir names sort by second, then by inode: not the order of delivery within a second.
+      assert.ok(alerts().some((mail) => new RegExp(`Who: +${sender}`).test(mail)), failure());
+    }
+    const queue = await heldQueue(postfix(), failure, 2);
+    assert.deepEqual(queue.map((message) => message.sender).sort(), ["shop1@pfx.test", "shop2@pfx.test"]);
+    assert.equal(lines.filter((line) => line.includes("postfix-milter: held")).length, 2, failure());
+  });
+
+  it("counts mail that forges fromAddr to anyone but the alert recipients", async () => {
+    for (const n of [5, 6]) {
+      const sent = await postfix().sendmail(["-t", "-f", "mailpolicyd@pfx.test"], submitted(n));
+      assert.equal(sent.status, 0, sent.stderr + failure());
+      if (n === 5) await waitFor(() => delivered(n), 15_000, `order ${n}${failure()}`);
+    }
+    const queue = await heldQueue(postfix(), failure, 3);
+    assert.ok(queue.some((message) => message.sender === "mailpolicyd@pfx.test"), JSON.stringify(queue));
+    assert.equal(delivered(6), false);
   });
 });

@@ -129,6 +129,33 @@ describe("isOwnAlert, handed to sendmail (stage local)", () => {
   });
 });
 
+describe("isOwnAlert, handed to Postfix's sendmail (the milter: local_user is the sender)", () => {
+  const own = ownAlertMail(ALERTS, "mailpolicyd");
+  const milter = (attributes: Attributes): PolicyRequest => ({
+    form: "attributes",
+    stage: "local",
+    attributes: { local_user: attributes.sender, ...attributes },
+    localUserIsSender: true,
+  });
+  const sent = { sender: alert.sender, recipient_count: "2", recipients: "boss@example.org, IT@example.org" };
+  it("is known by fromAddr and the alert's recipients, every one listed, whatever login handed it over", () => {
+    assert.equal(isOwnAlert(milter(sent), own), true);
+    assert.equal(isOwnAlert(milter({ ...sent, sender: "PostMaster@Example.org" }), own), true);
+    assert.equal(isOwnAlert(milter(sent), OWN), true, "own login unknown: not needed here");
+    const one = { ...sent, recipient_count: "1", recipients: "it@example.org" };
+    assert.equal(isOwnAlert(milter(one), own), true);
+  });
+  it("is not fromAddr to anyone else, another sender, nor a login taken for one", () => {
+    const elsewhere = { ...sent, recipients: "boss@example.org, victim@example.net" };
+    assert.equal(isOwnAlert(milter(elsewhere), own), false, "fromAddr to someone else");
+    assert.equal(isOwnAlert(milter({ ...sent, recipients: undefined }), own), false, "over 10: no list");
+    assert.equal(isOwnAlert(milter({ ...sent, recipient_count: "1" }), own), false, "list and count differ");
+    assert.equal(isOwnAlert(milter({ ...sent, sender: "www-data@example.org" }), own), false);
+    assert.equal(isOwnAlert(milter({ ...sent, sender: "mailpolicyd" }), own), false, "the daemon's login");
+    assert.equal(isOwnAlert(milter(sent), ownAlertMail({ ...ALERTS, exemptAlerts: false })), false);
+  });
+});
+
 describe("isOwnAlertMessage (the spamd front's whole messages)", () => {
   const envelope = {
     sender: "postmaster@example.org",

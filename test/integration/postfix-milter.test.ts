@@ -157,6 +157,22 @@ describe("mail handed to a real Postfix's sendmail, asked through the milter", (
     assert.deepEqual(await postfix().queue(), []);
   });
 
+  it("delivers a held message requeued with postsuper -r, not asked about again (Postfix skips milters)", async () => {
+    assert.equal((await postfix().sendmail(["-t"], submitted(5))).status, 0);
+    const [held] = await heldQueue(postfix(), failure);
+    // Asked again, it would be held again (root is still over its limit), with one more `policy: defer` line.
+    const asked = lines.filter((line) => line.includes("policy: ")).length;
+    await postfix().command("postsuper", ["-r", held.queue_id]);
+    await postfix().command("postkick", ["public", "pickup", "W"]); // pickup takes the maildrop queue now
+    await waitFor(() => deliveredOrder(5) !== undefined, 15_000, "the requeued message" + failure());
+    assert.match(
+      postfix().maillog(),
+      new RegExp(`pickup\\[\\d+\\]: \\w+: uid=\\d+ from=<root@pfx\\.test> orig_id=${held.queue_id}`),
+    );
+    assert.equal(lines.filter((line) => line.includes("policy: ")).length, asked, failure());
+    assert.deepEqual(await postfix().queue(), []);
+  });
+
   it("delivers mail handed to sendmail while the daemon is stopped (fail-open)", async () => {
     stopDaemon();
     const sent = await postfix().sendmail(["-t"], submitted(4));

@@ -329,12 +329,14 @@ export function applyMilterCommands(message: MilterMessage, commands: readonly M
  * carries the submitting uid: cleanup_milter.c, and the `Received: … from userid N` header pickup adds is the
  * one header Postfix hides from milters), so `local_user` is the envelope sender as Postfix rewrote it: the
  * login at $myorigin unless the program chose one with `-f`, which local_login_sender_maps can forbid.
+ * The null sender (`-f '<>'`) is `<>`, as limit keys write it: an empty local_user is no key, and such mail
+ * escaped every local_user limit.
  */
 export function localRequestAttributes(message: MilterMessage): Record<string, string> {
   const sender = message.sender ?? "";
   const attributes: Record<string, string> = {
     sender,
-    local_user: sender,
+    local_user: message.sender === "" ? "<>" : sender,
     recipient_count: String(message.recipientCount),
   };
   if (message.recipientCount <= LISTED_RECIPIENTS) attributes.recipients = message.recipients.join(", ");

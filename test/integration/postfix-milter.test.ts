@@ -4,9 +4,10 @@
 // is put on hold (postqueue lists it in the hold queue) and `postsuper -H` releases it to its recipients;
 // with the daemon stopped such mail is delivered (default_action=accept: fail-open), with the fail-closed
 // line it waits in the maildrop queue until the daemon answers. A login (www-data) that Postfix's
-// local_login_sender_maps holds to its own address is counted under it whatever -f it tries. The daemon's own
-// alert, handed to the same sendmail, is delivered uncounted; -f fromAddr to anyone else is counted. And the
-// milter port's bad input: over-long and cut-off frames close the connection.
+// local_login_sender_maps holds to its own address is counted under it whatever -f it tries, and mail with
+// the null sender under one key, <>. A held message requeued (postsuper -r) is not asked about again. The
+// daemon's own alert, handed to the same sendmail, is delivered uncounted; -f fromAddr to anyone else is
+// counted. And the milter port's bad input: over-long and cut-off frames close the connection.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import net from "node:net";
@@ -367,6 +368,26 @@ describe("a login that names other senders, with Postfix's local_login_sender_ma
       "site5@example.test",
     ]);
     assert.ok(queue.every((message) => message.queue_name === "hold"), JSON.stringify(queue));
+  });
+
+  it("counts mail with the null sender (-f '<>') under one key, <>, and refuses it to a login held to its own", async () => {
+    const refused = await postfix().sendmail(["-t", "-f", "<>"], submitted(6), WWW_DATA);
+    assert.equal(refused.status, 75, refused.stderr);
+    for (const n of [7, 8, 9]) {
+      const sent = await postfix().sendmail(["-t", "-f", "<>"], submitted(n)); // root, who may name any sender
+      assert.equal(sent.status, 0, sent.stderr + failure());
+      if (n < 9) await waitFor(() => delivered(n), 15_000, `order ${n}${failure()}`);
+    }
+    const queue = await heldQueue(postfix(), failure, 3);
+    assert.deepEqual(queue.map((message) => message.recipients[0].address).sort(), [
+      "site4@example.test",
+      "site5@example.test",
+      "site9@example.test",
+    ]);
+    assert.ok(
+      lines.some((line) => /policy: defer rule=site key="?<>"? count=2 limit=2/.test(line)),
+      failure(),
+    );
   });
 });
 

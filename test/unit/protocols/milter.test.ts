@@ -120,6 +120,23 @@ describe("milter codec: a real Postfix's sendmail messages", () => {
     });
   });
 
+  it("takes the null sender (-f '<>') as local_user <>, a key, bracketed or bare", () => {
+    for (const address of ["<>", ""]) {
+      const message = newMilterMessage();
+      const parsed = parseMilterFrames(
+        Buffer.concat([frame("M", `${address}\0`), frame("R", "a@example.test\0")]),
+      );
+      assert.ok(parsed.ok);
+      applyMilterCommands(message, parsed.commands);
+      assert.deepEqual(localRequestAttributes(message), {
+        sender: "",
+        local_user: "<>",
+        recipient_count: "1",
+        recipients: "a@example.test",
+      });
+    }
+  });
+
   it("negotiates version 6, quarantine, and leaves out DATA, headers, EOH, body and unknown commands", () => {
     const parsed = parseMilterFrames(requests(CONNECTIONS[0])[0]);
     assert.ok(parsed.ok);
@@ -219,7 +236,7 @@ describe("milter codec: SMTP mail and aborted messages", () => {
     for (let n = 10; n < 1000; n++) applyMilterCommands(message, rcpt(n));
     assert.deepEqual(localRequestAttributes(message), {
       sender: "",
-      local_user: "",
+      local_user: "<>",
       recipient_count: "1000",
     });
     assert.equal(message.recipients.length, 10);

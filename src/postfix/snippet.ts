@@ -107,10 +107,12 @@ export function policyCheck(endpoint: string, failClosed = false, waits: Partial
  * sendmail (PHP's mail(), cron), which no policy service sees. default_action = accept is the entry's own
  * (Postfix 3.0+): set as milter_default_action it would make every other milter of the Postfix fail open
  * too (a DKIM signer in smtpd_milters). Fail-closed is tempfail: the message then waits in the maildrop
- * queue, and pickup tries it again, until the daemon answers.
+ * queue, and pickup tries it again, until the daemon answers. protocol=6 is the entry's own too: the milter
+ * needs version 6 (quarantine), and a main.cf with `milter_protocol = 2` (old DKIM milter guides) would
+ * otherwise offer version 2, which the milter must refuse: every message then went on unasked.
  */
 export function milterEntry(endpoint: string, failClosed = false): string {
-  return `{ ${endpoint}, default_action=${failClosed ? "tempfail" : "accept"} }`;
+  return `{ ${endpoint}, default_action=${failClosed ? "tempfail" : "accept"}, protocol=6 }`;
 }
 
 /**

@@ -5,9 +5,10 @@
 // with the daemon stopped such mail is delivered (default_action=accept: fail-open), with the fail-closed
 // line it waits in the maildrop queue until the daemon answers. A login (www-data) that Postfix's
 // local_login_sender_maps holds to its own address is counted under it whatever -f it tries, and mail with
-// the null sender under one key, <>. A held message requeued (postsuper -r) is not asked about again. The
-// daemon's own alert, handed to the same sendmail, is delivered uncounted; -f fromAddr to anyone else is
-// counted. And the milter port's bad input: over-long and cut-off frames close the connection.
+// the null sender under one key, <>. A held message requeued (postsuper -r) is not asked about again. A
+// main.cf with milter_protocol = 2 still asks at version 6 (the entry's protocol=6). The daemon's own alert,
+// handed to the same sendmail, is delivered uncounted; -f fromAddr to anyone else is counted. And the milter
+// port's bad input: over-long and cut-off frames close the connection.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import net from "node:net";
@@ -388,6 +389,25 @@ describe("a login that names other senders, with Postfix's local_login_sender_ma
       lines.some((line) => /policy: defer rule=site key="?<>"? count=2 limit=2/.test(line)),
       failure(),
     );
+  });
+});
+
+describe("a main.cf that sets milter_protocol = 2 (as old DKIM milter guides have it)", () => {
+  const { lines, postfix, failure, delivered } = milterBench(
+    () => `[limit site]\nkey = local_user\ncount = 1\ntime = 1h\n`,
+    { mainExtra: "milter_protocol = 2\n" },
+  );
+
+  it("still asks the daemon, at version 6, and holds a login's second message", async () => {
+    for (const n of [1, 2]) {
+      const sent = await postfix().sendmail(["-t"], submitted(n));
+      assert.equal(sent.status, 0, sent.stderr + failure());
+      if (n === 1) await waitFor(() => delivered(n), 15_000, `order ${n}${failure()}`);
+    }
+    const queue = await heldQueue(postfix(), failure);
+    assert.deepEqual(queue[0].recipients.map((recipient) => recipient.address), ["site2@example.test"]);
+    assert.ok(lines.some((line) => line.includes("postfix-milter: held")), failure());
+    assert.ok(!lines.some((line) => line.includes("without quarantine")), failure());
   });
 });
 

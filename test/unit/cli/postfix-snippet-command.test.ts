@@ -112,12 +112,15 @@ describe("postfix-snippet's milter line", () => {
     const file = config("[postfix]\nlisten = 127.0.0.1:10099\nmilter_listen = 127.0.0.1:10039\n");
     const { result, stdout, stderr } = await snippet(file);
     assert.equal(result, 0, stderr);
-    assert.equal(milterLine(stdout), "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=accept }");
+    assert.equal(
+      milterLine(stdout),
+      "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=accept, protocol=6 }",
+    );
     assert.match(stdout, /check_policy_service \{ inet:127\.0\.0\.1:10099, /);
     const closed = await captureOutput(() => postfixSnippetCommand({ config: file, failClosed: true }));
     assert.equal(
       milterLine(closed.stdout),
-      "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=tempfail }",
+      "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=tempfail, protocol=6 }",
     );
   });
 
@@ -129,7 +132,7 @@ describe("postfix-snippet's milter line", () => {
     assert.equal(alone.result, 0, alone.stderr);
     assert.equal(
       milterLine(alone.stdout),
-      "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=accept }",
+      "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=accept, protocol=6 }",
     );
     assert.doesNotMatch(alone.stdout, /check_policy_service/);
   });

@@ -2,7 +2,8 @@
 // nodemailer runs sendmail with an argument list, never through a shell: the alert carries a sender
 // address from the network, and the seed's os.popen of a shell line with it was an injection hole.
 // With [alerts] auth_user, it logs in at the relay, never in clear nor to an unchecked relay off loopback
-// (model/alert-relay.ts, docs/decisions.md "Alert mail").
+// (model/alert-relay.ts, docs/decisions.md "Alert mail"), and sends nothing without the login
+// (alert-login.ts).
 // nodemailer is loaded with the first alert: loading it took ~30 ms of the daemon's start (docs/decisions.md,
 // "Startup").
 import type { spawn } from "node:child_process";
@@ -13,6 +14,7 @@ import type { Transporter } from "nodemailer";
 import type { AlertsConfig } from "../config/types.ts";
 import type { AlertMail } from "../policy/alert-notice.ts";
 import { failureKind, relayWantsLogin } from "../policy/alert-failure.ts";
+import { NoPasswordMechanism, PASSWORD_MECHANISMS, passwordLogin } from "./alert-login.ts";
 import { headerValue } from "../policy/mail-header.ts";
 import { relaySecurity } from "../model/alert-relay.ts";
 import { readRegularBytes } from "../store/regular-file.ts";
@@ -135,8 +137,9 @@ async function createTransporter(
     greetingTimeout: alerts.smtpTimeoutMs,
     socketTimeout: replyTimeoutMs(alerts),
     tls: tlsOptions(alerts),
-    // PLAIN or LOGIN (or another the relay offers first and nodemailer speaks), when the relay offers AUTH.
+    // PLAIN, else LOGIN, else CRAM-MD5, as the relay offers them; where it offers none, nothing is sent.
     auth: alerts.auth && { user: alerts.auth.user, pass: alerts.auth.password },
+    ...(alerts.auth && passwordLogin),
     // With credentials to a relay off loopback, STARTTLS or nothing: the password never goes in clear.
     requireTLS: tlsRequired,
     // Otherwise on in plaintext when the relay answers STARTTLS with an error: Exim that cannot read its
@@ -171,11 +174,22 @@ function certificateRefused(error: unknown): boolean {
  * The error an attempt failed with, said so a postmaster can act on it (the password is in none: nodemailer
  * reports the relay's reply, never the credentials). A login the relay refused names the relay and the user;
  * its reply code stays, so a 535 is refused for good (parked) and a 454 retried. A relay that wants a login
- * none is configured for gets the settings named.
+ * none is configured for gets the settings named, one that offers no login the configured one is sent with
+ * gets the mechanisms named.
  */
 function explained(error: unknown, alerts: AlertsConfig): unknown {
   const relay = `${alerts.smtpHost}:${alerts.smtpPort}`;
   const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
+  if (error instanceof NoPasswordMechanism && alerts.auth) {
+    // No reply code: retried, as the relay may offer AUTH again (an Exim that offers it over TLS only,
+    // while its TLS is broken), and parked retry_for after the key crossed.
+    const offered = error.offered.length > 0 ? ` (it offers ${error.offered.join(", ")})` : "";
+    const wanted = PASSWORD_MECHANISMS.join(", ").replace(/, ([^,]*)$/, " or $1");
+    return new Error(
+      `${relay} offers no SMTP AUTH mechanism to log in with a password (${wanted})${offered}: ` +
+        `the alert is not sent without logging in as ${alerts.auth.user}; retried`,
+    );
+  }
   if (code === "EAUTH" && alerts.auth) {
     return Object.assign(
       new Error(`authentication failed at ${relay} as ${alerts.auth.user}: ${errorText(error)}`),

@@ -53,6 +53,7 @@ export interface EximConfigOptions {
   aclExtra?: string; // more ACLs
   routers?: string;
   transports?: string;
+  authenticators?: string; // the section's drivers, if any
   spamd?: string; // the spamd front's spamd_address: the snippet then scans at DATA (spamd-snippet.ts)
 }
 
@@ -88,7 +89,7 @@ begin routers
 ${options.routers ?? ""}
 begin transports
 ${options.transports ?? ""}
-`,
+${options.authenticators ? `begin authenticators\n${options.authenticators}` : ""}`,
   );
   return file;
 }

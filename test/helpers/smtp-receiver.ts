@@ -66,6 +66,8 @@ export interface ReceiverOptions {
    * client sends it there is what a test looks at).
    */
   auth?: { user: string; password: string };
+  /** The SASL mechanisms offered with `auth`, in this order; PLAIN and LOGIN by default. */
+  authMethods?: string[];
   /** A real STARTTLS with this certificate and key (PEM); not with `starttls`. */
   tls?: { cert: Buffer; key: Buffer };
   /** The address to listen on; 127.0.0.1 by default. */
@@ -80,7 +82,7 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
   const { auth } = options;
   const server = new SMTPServer({
     authOptional: !auth,
-    authMethods: ["PLAIN", "LOGIN"],
+    authMethods: options.authMethods ?? ["PLAIN", "LOGIN"],
     allowInsecureAuth: true,
     disabledCommands: [
       ...(options.starttls || options.tls ? [] : ["STARTTLS"]),
@@ -89,7 +91,10 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
     ...options.tls,
     logger: false,
     onAuth(login, session, callback) {
-      const taken = auth !== undefined && login.username === auth.user && login.password === auth.password;
+      // CRAM-MD5 sends no password, only a digest of the server's challenge made with it.
+      const password = (candidate: string) =>
+        login.method === "CRAM-MD5" ? login.validatePassword(candidate) : login.password === candidate;
+      const taken = auth !== undefined && login.username === auth.user && password(auth.password);
       logins.push({ method: login.method, username: login.username ?? "", secure: session.secure, taken });
       if (taken) return callback(null, { user: login.username });
       callback(new Error("Invalid username or password"));

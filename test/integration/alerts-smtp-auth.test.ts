@@ -16,6 +16,7 @@ import {
   waitFor,
   writeTestConfig,
 } from "../helpers/daemon-process.ts";
+import { alertsConfig } from "../helpers/alerts-config.ts";
 import { askPolicy } from "../helpers/policy-client.ts";
 import { runMain } from "../helpers/runtime.ts";
 import { type ReceiverOptions, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
@@ -65,22 +66,14 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
     return smtp;
   };
 
-  const alerts = (port: number, more: Partial<AlertsConfig> = {}): AlertsConfig => ({
-    from: "postmaster@example.org",
-    to: ["boss@example.org"],
-    cc: [],
-    subject: "Mail Abuse Alert",
-    smtpHost: host,
-    smtpPort: port,
-    smtpTimeoutMs: 5000,
-    retryMinMs: 1000,
-    retryMaxMs: 1000,
-    exemptAlerts: true,
-    auth: { user: USER, password: PASSWORD },
-    tlsVerify: true,
-    tlsCaFile: dir.file("ca.pem"),
-    ...more,
-  });
+  const alerts = (port: number, more: Partial<AlertsConfig> = {}): AlertsConfig =>
+    alertsConfig({
+      smtpHost: host,
+      smtpPort: port,
+      auth: { user: USER, password: PASSWORD },
+      tlsCaFile: dir.file("ca.pem"),
+      ...more,
+    });
 
   /** A limit of 1 and alerts through the relay at relayHost:port, without credentials. */
   const configWithoutAuth = (relayHost: string, port: number) =>
@@ -222,6 +215,90 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
     );
     assert.equal(smtp.mails.length, 0);
     assert.equal(smtp.logins.length, 0, "no login tried: none configured");
+  });
+
+  /** The attempt's error, or undefined when the relay took the alert. */
+  const failure = (config: AlertsConfig) =>
+    createAlertTransport(config)(mail).then(() => undefined, (error) => error);
+  const offersNoLogin = (port: number, relayHost = "127\\.0\\.0\\.1") =>
+    new RegExp(
+      `^${relayHost}:${port} offers no SMTP AUTH mechanism to log in with a password \\(PLAIN, LOGIN or ` +
+        `CRAM-MD5\\)[^:]*: the alert is not sent without logging in as ${USER}; retried$`,
+    );
+
+  it("sends no alert without the login to a relay that offers no AUTH: retried, saying so", async () => {
+    // No AUTH in the relay's EHLO reply, mail taken from anyone: nodemailer logs in only where AUTH is
+    // offered, and the alert went out without a login, the configured auth_user silently unused.
+    const smtp = await startSmtpReceiver(0);
+    receivers.push(smtp);
+    const error = await failure(alerts(smtp.port, { smtpHost: "127.0.0.1" }));
+    assert.equal(smtp.mails.length, 0, "not delivered without the login");
+    assert.match(String(error?.message), offersNoLogin(smtp.port));
+    assert.equal(failureKind(error), "temporary", "retried: the relay may offer AUTH again");
+  });
+
+  it(
+    "sends no alert without the login to a relay that offers no AUTH after STARTTLS",
+    NEEDS_REMOTE,
+    async () => {
+      const smtp = await relay({ tls, auth: undefined }); // STARTTLS, then an EHLO reply without AUTH
+      const error = await failure(alerts(smtp.port));
+      assert.equal(smtp.mails.length, 0, "not delivered without the login");
+      assert.match(String(error?.message), offersNoLogin(smtp.port, host.replaceAll(".", "\\.")));
+      assert.equal(failureKind(error), "temporary");
+    },
+  );
+
+  it("sends no password with PLAIN to a relay that offers only XOAUTH2", async () => {
+    // nodemailer tries PLAIN when the relay offers no mechanism it can use with a password: the password
+    // went to the relay under a mechanism it had not offered, and the relay's 504 was parked as a failed
+    // login.
+    const smtp = await startSmtpReceiver(0, {
+      auth: { user: USER, password: PASSWORD },
+      authMethods: ["XOAUTH2"],
+    });
+    receivers.push(smtp);
+    const error = await failure(alerts(smtp.port, { smtpHost: "127.0.0.1" }));
+    assert.match(String(error?.message), offersNoLogin(smtp.port));
+    assert.match(String(error?.message), /\(it offers XOAUTH2\)/);
+    assert.equal(failureKind(error), "temporary");
+    assert.equal(smtp.mails.length, 0);
+  });
+
+  it("logs the alert that a relay offering no AUTH did not get, and retries it (daemon)", SLOW, async () => {
+    const smtp = await startSmtpReceiver(0); // no AUTH offered, mail taken from anyone
+    receivers.push(smtp);
+    const daemonDir = makeTempDir();
+    daemonDirs.push(daemonDir);
+    const config = configWithoutAuth("127.0.0.1", smtp.port) +
+      `auth_user = ${USER}\nauth_password = ${PASSWORD}\n`;
+    const { daemon } = await crossed(daemonDir, config);
+    // The first attempt's outcome, whichever it is.
+    await daemon.waitForLog(
+      /alert mail (sent|failed, will retry|given up, parked) key=spammer@example\.org/,
+      20_000,
+    );
+    assert.doesNotMatch(daemon.logs(), /alert mail sent|given up, parked/);
+    assert.match(
+      daemon.logs(),
+      new RegExp(
+        `alert mail failed, will retry key=spammer@example\\.org .*error="127\\.0\\.0\\.1:${smtp.port} offers ` +
+          `no SMTP AUTH mechanism .*not sent without logging in as ${USER}; retried"`,
+      ),
+    );
+    assert.equal(smtp.mails.length, 0, "not delivered without the login");
+  });
+
+  it("logs in with PLAIN where the relay lists CRAM-MD5 first, else with what it offers", async () => {
+    for (const authMethods of [["CRAM-MD5", "PLAIN", "LOGIN"], ["LOGIN"], ["CRAM-MD5"]]) {
+      const smtp = await startSmtpReceiver(0, { auth: { user: USER, password: PASSWORD }, authMethods });
+      receivers.push(smtp);
+      await createAlertTransport(alerts(smtp.port, { smtpHost: "127.0.0.1" }))(mail);
+      assert.equal(smtp.mails.length, 1);
+      assert.deepEqual(smtp.logins.map(({ method, taken }) => ({ method, taken })), [
+        { method: authMethods.length > 1 ? "PLAIN" : authMethods[0], taken: true },
+      ]);
+    }
   });
 
   it("authenticates in clear to a loopback relay (the local MTA)", async () => {

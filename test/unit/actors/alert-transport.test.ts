@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { createAlertTransport } from "../../../src/actors/alert-transport.ts";
-import type { AlertsConfig } from "../../../src/config/types.ts";
+import { alertsConfig } from "../../helpers/alerts-config.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 
 const dir = makeTempDir();
@@ -18,20 +18,7 @@ function sendmail(name: string, body: string): string {
   return path;
 }
 
-const alertsWith = (path: string): AlertsConfig => ({
-  from: "postmaster@example.org",
-  to: ["boss@example.org"],
-  cc: [],
-  subject: "Mail Abuse Alert",
-  smtpHost: "127.0.0.1",
-  smtpPort: 25,
-  smtpTimeoutMs: 1000,
-  sendmail: path,
-  retryMinMs: 1000,
-  retryMaxMs: 1000,
-  exemptAlerts: true,
-  tlsVerify: true,
-});
+const alertsWith = (path: string) => alertsConfig({ smtpTimeoutMs: 1000, sendmail: path });
 
 const mail = {
   from: "postmaster@example.org",

@@ -1,0 +1,100 @@
+// The alert mail's SMTP AUTH at a real Exim on loopback (Debian's exim4-daemon-heavy, `exim -bd`): the local
+// MTA a postmaster points [alerts] at. Exim's mainlog tells whether it took the alert, and with which login
+// (`A=authenticator:user` on the `<=` line, written before Exim answers the message's end).
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { after, describe, it } from "node:test";
+import { createAlertTransport } from "../../src/actors/alert-transport.ts";
+import { failureKind } from "../../src/policy/alert-failure.ts";
+import {
+  type EximDaemon,
+  maildirDelivery,
+  prepareEximDir,
+  startEximDaemon,
+  writeEximConfig,
+} from "../helpers/exim.ts";
+import { alertsConfig } from "../helpers/alerts-config.ts";
+import { freePort } from "../helpers/smtp-receiver.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+const USER = "alerts@example.org";
+const PASSWORD = "s3cret-Pa55word";
+
+const AUTHENTICATOR = `test_plain:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and {{eq{$auth2}{${USER}}}{eq{$auth3}{${PASSWORD}}}}}
+  server_set_id = $auth2
+`;
+
+interface EximSetup {
+  /** A PLAIN authenticator, and RCPT refused without a login. */
+  auth: boolean;
+}
+
+const mail = {
+  from: "postmaster@example.org",
+  to: ["boss@example.net"],
+  cc: [],
+  subject: "Mail Abuse Alert",
+  text: "body\n",
+};
+
+describe("alert mail with auth_user through a real Exim on loopback", { timeout: 90_000 }, () => {
+  const dirs: TempDir[] = [];
+  const exims: EximDaemon[] = [];
+  after(async () => {
+    await Promise.all(exims.map((exim) => exim.stop()));
+    dirs.forEach((dir) => dir.remove());
+  });
+
+  /** An Exim on a loopback port delivering example.net into its maildir; its mainlog and what it took. */
+  const startExim = async (setup: EximSetup) => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    prepareEximDir(dir);
+    const config = writeEximConfig(dir, {
+      address: "inet:127.0.0.1:1", // no snippet: the daemon is not asked here
+      withSnippet: false,
+      ...maildirDelivery(dir),
+      authenticators: setup.auth ? AUTHENTICATOR : undefined,
+      siteRcptAcl: setup.auth
+        ? "  accept authenticated = *\n  deny message = authentication required\n"
+        : "  accept domains = +local_domains\n  deny message = relay not permitted\n",
+    });
+    const exim = await startEximDaemon(dir, config, await freePort());
+    exims.push(exim);
+    const mainlog = () =>
+      existsSync(dir.file("log/mainlog")) ? readFileSync(dir.file("log/mainlog"), "latin1") : "";
+    /** Exim's `<=` lines: the messages it took. */
+    const taken = () => mainlog().split("\n").filter((line) => / <= postmaster@example\.org /.test(line));
+    return { port: exim.port, mainlog, taken };
+  };
+
+  const alerts = (port: number) =>
+    alertsConfig({ to: ["boss@example.net"], smtpPort: port, auth: { user: USER, password: PASSWORD } });
+
+  it("sends no alert to an Exim that offers no AUTH: retried, saying so", async () => {
+    // Debian's Exim ships its authenticators commented out and takes local mail from loopback: the alert
+    // went in without a login (`P=esmtps`, no `A=`), the configured auth_user silently unused.
+    const exim = await startExim({ auth: false });
+    const error = await createAlertTransport(alerts(exim.port))(mail).then(() => undefined, (e) => e);
+    assert.deepEqual(exim.taken(), [], "Exim took no alert without the login");
+    assert.match(
+      String(error?.message),
+      new RegExp(
+        `^127\\.0\\.0\\.1:${exim.port} offers no SMTP AUTH mechanism .*logging in as ${USER}; retried$`,
+      ),
+    );
+    assert.equal(failureKind(error), "temporary");
+  });
+
+  it("logs in with PLAIN at an Exim with a PLAIN authenticator", async () => {
+    const exim = await startExim({ auth: true });
+    await createAlertTransport(alerts(exim.port))(mail);
+    const taken = exim.taken();
+    assert.equal(taken.length, 1, exim.mainlog());
+    assert.match(taken[0], new RegExp(` A=test_plain:${USER} `));
+  });
+});

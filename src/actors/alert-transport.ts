@@ -144,8 +144,11 @@ async function createTransporter(
     requireTLS: tlsRequired,
     // Otherwise on in plaintext when the relay answers STARTTLS with an error: Exim that cannot read its
     // certificate still announces STARTTLS and answers it "454 TLS currently unavailable", and every
-    // attempt failed there until the alert was parked.
-    opportunisticTLS: !tlsRequired,
+    // attempt failed there until the alert was parked. Not with a login: nodemailer goes on without the
+    // AUTH the relay offered in plaintext, and the alert was not sent (then 530 at MAIL FROM, parked); the
+    // STARTTLS error is a failed TLS setup instead, and the mail goes at once on the plaintext connection
+    // below, which logs in (at a loopback relay: off loopback, STARTTLS is required).
+    opportunisticTLS: !alerts.auth,
     ignoreTLS: plaintext && !tlsRequired,
   });
 }

@@ -31,6 +31,8 @@ const AUTHENTICATOR = `test_plain:
 interface EximSetup {
   /** A PLAIN authenticator, and RCPT refused without a login. */
   auth: boolean;
+  /** tls_certificate names a file that is not there: Exim announces STARTTLS and answers it 454. */
+  brokenTls?: boolean;
 }
 
 const mail = {
@@ -62,6 +64,9 @@ describe("alert mail with auth_user through a real Exim on loopback", { timeout:
       siteRcptAcl: setup.auth
         ? "  accept authenticated = *\n  deny message = authentication required\n"
         : "  accept domains = +local_domains\n  deny message = relay not permitted\n",
+      mainExtra: setup.brokenTls
+        ? `tls_certificate = ${dir.file("missing.pem")}\ntls_privatekey = ${dir.file("missing.key")}\n`
+        : "",
     });
     const exim = await startEximDaemon(dir, config, await freePort());
     exims.push(exim);
@@ -96,5 +101,15 @@ describe("alert mail with auth_user through a real Exim on loopback", { timeout:
     const taken = exim.taken();
     assert.equal(taken.length, 1, exim.mainlog());
     assert.match(taken[0], new RegExp(` A=test_plain:${USER} `));
+  });
+
+  it("logs in over plaintext at an Exim that cannot read its certificate (STARTTLS 454)", async () => {
+    // nodemailer went on after the 454 in the same session without the AUTH Exim offered in plaintext: RCPT
+    // was refused (550 authentication required) and the alert parked as refused for good.
+    const exim = await startExim({ auth: true, brokenTls: true });
+    await createAlertTransport(alerts(exim.port))(mail);
+    const taken = exim.taken();
+    assert.equal(taken.length, 1, exim.mainlog());
+    assert.match(taken[0], new RegExp(` P=esmtpa A=test_plain:${USER} `), "in plaintext, logged in");
   });
 });

@@ -301,6 +301,21 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
     }
   });
 
+  it("logs in in plaintext at a loopback relay whose STARTTLS fails (454 or a broken handshake)", async () => {
+    // After "454 TLS currently unavailable" (Exim without a readable certificate) nodemailer went on in
+    // plaintext without the AUTH the relay offered there: the relay answered MAIL FROM 530 and the alert was
+    // parked as refused for good, where the plaintext session the transport falls back to logs in.
+    for (const starttls of ["unavailable", "handshake fails"] as const) {
+      const smtp = await startSmtpReceiver(0, { auth: { user: USER, password: PASSWORD }, starttls });
+      receivers.push(smtp);
+      await createAlertTransport(alerts(smtp.port, { smtpHost: "127.0.0.1" }))(mail);
+      assert.equal(smtp.mails.length, 1, starttls);
+      assert.deepEqual(smtp.logins.map(({ secure, taken }) => ({ secure, taken })), [
+        { secure: false, taken: true },
+      ]);
+    }
+  });
+
   it("authenticates in clear to a loopback relay (the local MTA)", async () => {
     const smtp = await startSmtpReceiver(0, { auth: { user: USER, password: PASSWORD } });
     receivers.push(smtp);

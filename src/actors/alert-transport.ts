@@ -266,8 +266,11 @@ export function createAlertTransport(
         const plainError = explained(unexplained, alerts);
         // A relay that refuses plaintext (530, STARTTLS first) has not refused the alert: it is retried.
         // A login it refused (535) is the credentials', wherever they were sent: parked.
+        // No login offered in plaintext, where the relay may offer one over TLS only (Debian's Exim
+        // authenticators): the failed TLS is named first, the cause to fix; retried.
         const refusedLogin = (plainError as { code?: unknown }).code === "EAUTH";
-        if (failureKind(plainError) !== "permanent" || refusedLogin) throw plainError;
+        const noLogin = unexplained instanceof NoPasswordMechanism;
+        if ((failureKind(plainError) !== "permanent" || refusedLogin) && !noLogin) throw plainError;
         throw new Error(`${errorText(error)}; in plaintext: ${errorText(plainError)}`);
       }
     }

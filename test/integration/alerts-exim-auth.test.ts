@@ -27,12 +27,16 @@ const AUTHENTICATOR = `test_plain:
   server_condition = \${if and {{eq{$auth2}{${USER}}}{eq{$auth3}{${PASSWORD}}}}}
   server_set_id = $auth2
 `;
+/** As Debian's exim4.conf.template has its authenticators (commented out): offered over TLS only. */
+const TLS_ONLY = "  server_advertise_condition = ${if eq{$tls_in_cipher}{}{}{*}}\n";
 
 interface EximSetup {
   /** A PLAIN authenticator, and RCPT refused without a login. */
   auth: boolean;
   /** tls_certificate names a file that is not there: Exim announces STARTTLS and answers it 454. */
   brokenTls?: boolean;
+  /** The authenticator offered over TLS only. */
+  authOverTlsOnly?: boolean;
 }
 
 const mail = {
@@ -60,7 +64,7 @@ describe("alert mail with auth_user through a real Exim on loopback", { timeout:
       address: "inet:127.0.0.1:1", // no snippet: the daemon is not asked here
       withSnippet: false,
       ...maildirDelivery(dir),
-      authenticators: setup.auth ? AUTHENTICATOR : undefined,
+      authenticators: setup.auth ? AUTHENTICATOR + (setup.authOverTlsOnly ? TLS_ONLY : "") : undefined,
       siteRcptAcl: setup.auth
         ? "  accept authenticated = *\n  deny message = authentication required\n"
         : "  accept domains = +local_domains\n  deny message = relay not permitted\n",
@@ -111,5 +115,21 @@ describe("alert mail with auth_user through a real Exim on loopback", { timeout:
     const taken = exim.taken();
     assert.equal(taken.length, 1, exim.mainlog());
     assert.match(taken[0], new RegExp(` P=esmtpa A=test_plain:${USER} `), "in plaintext, logged in");
+  });
+
+  it("names the failed STARTTLS when Exim offers AUTH over TLS only and its TLS is broken", async () => {
+    // The plaintext connection after the 454 finds no AUTH: the error said only that Exim "offers no SMTP
+    // AUTH mechanism", which its authenticators contradict; the cause to fix, Exim's TLS, went unnamed.
+    const exim = await startExim({ auth: true, brokenTls: true, authOverTlsOnly: true });
+    const error = await createAlertTransport(alerts(exim.port))(mail).then(() => undefined, (e) => e);
+    assert.deepEqual(exim.taken(), []);
+    assert.match(
+      String(error?.message),
+      new RegExp(
+        `^Error upgrading connection with STARTTLS: 454 TLS currently unavailable; in plaintext: ` +
+          `127\\.0\\.0\\.1:${exim.port} offers no SMTP AUTH mechanism .*; retried$`,
+      ),
+    );
+    assert.equal(failureKind(error), "temporary");
   });
 });

@@ -61,6 +61,8 @@ function parseAnswer<T>(socketPath: string, body: string, expected?: (value: unk
 
 export interface ControlResponse {
   status: number;
+  /** The answer's headers, names in lower case. */
+  headers: http.IncomingHttpHeaders;
   body: string;
   /** The body's JSON; `expected`, when given, checks its shape before the caller relies on it. */
   json<T = unknown>(expected?: (value: unknown) => boolean): T;
@@ -82,6 +84,7 @@ export function controlRequest(
         () =>
           resolve({
             status: response.statusCode ?? 0,
+            headers: response.headers,
             body,
             json: <T>(expected?: (value: unknown) => boolean) => parseAnswer<T>(socketPath, body, expected),
           }),

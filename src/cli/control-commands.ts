@@ -4,7 +4,15 @@
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import { socketPathsFrom } from "../config/socket-paths.ts";
 import { controlRequest, type ControlResponse, DaemonUnreachable, policyRequest } from "./control-client.ts";
-import { formatSender, formatSenders, formatStatus, printable, type StatusJson } from "./status-format.ts";
+import {
+  formatSender,
+  formatSenders,
+  formatStatus,
+  printable,
+  type StatusJson,
+  THIS_HOST_ONLY_LINE,
+} from "./status-format.ts";
+import { SCOPE_HEADER, THIS_HOST_ONLY } from "../control/counts-scope.ts";
 import { parseReadsocketRequest } from "../protocols/readsocket.ts";
 import { spfExemption } from "../spf/exemption.ts";
 import { readConfig } from "./config-source.ts";
@@ -47,14 +55,14 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       const response = await controlRequest(socket, "GET", query);
       if (response.status !== 200) return fail(response);
       const rows = response.json<SenderRow[]>(Array.isArray);
-      out(options.json ? response.body : formatSenders(rows));
+      outCounts(response, options, () => formatSenders(rows));
       return 0;
     }
     case "show": {
       const response = await controlRequest(socket, "GET", senderPath(key));
       if (response.status !== 200) return fail(response);
       const { limits } = response.json<{ limits: SenderDetail[] }>(having("limits", Array.isArray));
-      out(options.json ? response.body : formatSender(key, limits));
+      outCounts(response, options, () => formatSender(key, limits));
       return 0;
     }
     case "reset": {
@@ -110,6 +118,20 @@ async function traceSpf(line: string, options: ClientOptions): Promise<void> {
   if (spfExemption(spf, parts) !== undefined) return;
   out("\nSPF, checked again now with [spf]'s DNS servers (the daemon may have answered from its cache):");
   await spfCommand({ config: options.config, configGiven: false, args: [client_address, sender, helo_name] });
+}
+
+/**
+ * The answer of show or top, with the line that says when it holds this host's counts only (Redis away):
+ * first on stdout, or on stderr with --json, whose stdout stays the answer's JSON.
+ */
+function outCounts(response: ControlResponse, options: ClientOptions, text: () => string): void {
+  const thisHostOnly = response.headers[SCOPE_HEADER] === THIS_HOST_ONLY;
+  if (options.json) {
+    if (thisHostOnly) err(THIS_HOST_ONLY_LINE);
+    out(response.body);
+    return;
+  }
+  out(thisHostOnly ? `${THIS_HOST_ONLY_LINE}\n${text()}` : text());
 }
 
 /**

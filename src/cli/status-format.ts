@@ -26,6 +26,9 @@ export function printable(text: string): string {
   });
 }
 
+/** Over show's, top's and status's rows while Redis is away: they are what this host counted meanwhile. */
+export const THIS_HOST_ONLY_LINE = "Redis unreachable: this host's counts only";
+
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
@@ -136,8 +139,9 @@ const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice
  */
 function trackedKeys(status: StatusJson): string {
   const here = status.trackedKeys ?? "?";
-  return status.redis === undefined
-    ? `${here}`
+  if (status.redis === undefined) return `${here}`;
+  return status.redis.state === "down"
+    ? `${here} on this host (Redis unreachable)`
     : `${here} on this host, the shared ones in Redis (top, show)`;
 }
 
@@ -203,6 +207,7 @@ export function formatStatus(status: StatusJson): string {
     `parked ${status.alerts.parked ?? 0}, dropped ${status.alerts.dropped ?? 0}, ` +
     `pending ${status.pendingAlerts ?? "?"}`,
     "",
+    ...(status.topSenders && status.redis?.state === "down" ? [THIS_HOST_ONLY_LINE] : []),
     status.topSenders ? formatSenders(status.topSenders) : "top senders unavailable (counters actor down)",
   ];
   if (status.alerts.recent.length > 0) {

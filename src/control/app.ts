@@ -9,6 +9,7 @@ import type { ReadLimit } from "./read-limit.ts";
 import { renderPrometheus } from "./prometheus.ts";
 import { formatUptime } from "./uptime.ts";
 import { MAX_TOP_ROWS } from "./top-bound.ts";
+import { SCOPE_HEADER, THIS_HOST_ONLY } from "./counts-scope.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 
 type CountersQuery = Exclude<
@@ -50,6 +51,12 @@ const SHARED_DOWN = {
 const hostnameOf = (host: string) =>
   (host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d*$/, "")).toLowerCase();
 
+// Not a 404 "no counter", which reads as a sender never seen (unblocked): Redis may hold its counter.
+const notCountedHere = (key: string) => ({
+  error: `no counter for ${key} on this host, and Redis is unreachable: its shared counter is not known; ` +
+    "try again once Redis answers",
+});
+
 const stillRestoring = (key: string, keysSoFar: number) => ({
   error: `no counter for ${key} yet: the state file is being restored (${keysSoFar} keys so far); ` +
     "ask again in a moment",
@@ -59,6 +66,16 @@ export function createControlApp(deps: ControlDeps): Hono {
   const now = deps.now ?? Date.now;
   const app = new Hono();
   const uptime = () => Math.round((now() - deps.metrics.startedAt) / 1000);
+  const redisDown = () => deps.metrics.redisHealth?.().state === "down";
+  /**
+   * Asks the counters for show or top and tells whether this host's counts answered. Redis's state is read
+   * before and after the question: an incident that began or ended while it was asked is said too.
+   */
+  const askCountsHere = async <R>(ask: () => Promise<R>): Promise<{ rows: R; thisHostOnly: boolean }> => {
+    const downBefore = redisDown();
+    const rows = await ask();
+    return { rows, thisHostOnly: downBefore || redisDown() };
+  };
   const healthy = (states: Record<string, string>) =>
     Object.values(states).every((state) => state === "active");
 
@@ -154,12 +171,11 @@ export function createControlApp(deps: ControlDeps): Hono {
     if (rule !== undefined && !deps.ruleNames().includes(rule)) {
       return c.json({ error: `no rule named ${rule}; rules: ${deps.ruleNames().join(", ")}` }, 404);
     }
-    const rows = await deps.askCounters<Extract<CountersQuery, { type: "senders" }>>({
-      type: "senders",
-      top,
-      rule,
-    });
+    const { rows, thisHostOnly } = await askCountsHere(() =>
+      deps.askCounters<Extract<CountersQuery, { type: "senders" }>>({ type: "senders", top, rule })
+    );
     if (rows === null) return c.json(SHARED_DOWN, 503);
+    if (thisHostOnly) c.header(SCOPE_HEADER, THIS_HOST_ONLY);
     return rows ? c.json(rows satisfies SenderRow[]) : c.json(COUNTERS_DOWN, 503);
   });
 
@@ -177,7 +193,9 @@ export function createControlApp(deps: ControlDeps): Hono {
     const key = senderKey(c);
     if (key === undefined) return c.json(NO_KEY, 400);
     if (key === "") return c.json(EMPTY_KEY, 400);
-    const rows = await deps.askCounters<Extract<CountersQuery, { type: "sender" }>>({ type: "sender", key });
+    const { rows, thisHostOnly } = await askCountsHere(() =>
+      deps.askCounters<Extract<CountersQuery, { type: "sender" }>>({ type: "sender", key })
+    );
     if (rows === null) return c.json(SHARED_DOWN, 503);
     if (!rows) return c.json(COUNTERS_DOWN, 503);
     if (rows.length === 0) {
@@ -185,8 +203,10 @@ export function createControlApp(deps: ControlDeps): Hono {
       // as unblocked, and the sender was refused again a moment later.
       const restoring = await restoringNow();
       if (restoring) return c.json(stillRestoring(key, restoring.keysSoFar), 503);
+      if (thisHostOnly) return c.json(notCountedHere(key), 503);
       return c.json({ error: `no counter for ${key}` }, 404);
     }
+    if (thisHostOnly) c.header(SCOPE_HEADER, THIS_HOST_ONLY);
     return c.json({ key, limits: rows satisfies SenderDetail[] });
   };
   const resetSender = async (c: Context) => {

@@ -12,6 +12,7 @@ import { type ControlDeps, createControlApp } from "../../../src/control/app.ts"
 import { createMetrics, recordAlert, recordParked, recordRequest } from "../../../src/control/metrics.ts";
 import { createReadLimit, type ReadLimit } from "../../../src/control/read-limit.ts";
 import type { SenderDetail, SenderRow } from "../../../src/policy/sender-report.ts";
+import type { RedisHealth } from "../../../src/limits/shared-store.ts";
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 const ACTIVE = { counters: "active", alerter: "active", policy: "active", control: "active" };
@@ -216,6 +217,44 @@ describe("control app: /senders", () => {
       assert.equal(reply.status, 503, path);
       assert.match((await reply.json()).error, /^the shared counters in Redis did not answer/, path);
     }
+  });
+
+  // While Redis is away the shared store answers from this host's counts: said in a header (the CLI's
+  // line "Redis unreachable: this host's counts only"), also when the incident began or ended meanwhile.
+  it("marks show and top answered while Redis was down as this host's only", async () => {
+    const detail: SenderDetail = { ...row("a@x.org", "outbound", 1), subjects: [], clientIps: [] };
+    const answers: Answers = { senders: [row("a@x.org", "outbound", 1)], sender: [detail] };
+    const redis = { states: [] as string[] }; // Redis's state before the question, then after it
+    const { app, metrics } = control(answers, {
+      askCounters: ((event: { type: keyof Answers }) => {
+        redis.states.shift();
+        return Promise.resolve(answers[event.type]);
+      }) as ControlDeps["askCounters"],
+    });
+    metrics.redisHealth = () => ({ state: redis.states[0] }) as RedisHealth;
+    for (const path of ["/senders?top=5", "/sender?key=a@x.org"]) {
+      for (
+        const [before, after, scope] of [["up", "up", null], ["down", "down", "this-host"], [
+          "down",
+          "up",
+          "this-host",
+        ], ["up", "down", "this-host"]]
+      ) {
+        redis.states = [before!, after!];
+        const reply = await app.request(path);
+        assert.equal(reply.status, 200, path);
+        assert.equal(reply.headers.get("x-mailpolicyd-scope"), scope, `${path}: ${before}, then ${after}`);
+      }
+    }
+    // A key this host has no counter of: not a 404 "no counter", Redis may hold one.
+    answers.sender = [];
+    redis.states = ["down", "down"];
+    const reply = await app.request("/sender?key=b@x.org");
+    assert.equal(reply.status, 503);
+    assert.match(
+      (await reply.json()).error,
+      /^no counter for b@x\.org on this host, and Redis is unreachable/,
+    );
   });
 
   it("GET /senders/:key: the key in lower case, decoded; 404 for no counter, 503 for no answer", async () => {

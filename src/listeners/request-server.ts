@@ -9,6 +9,7 @@
 import net from "node:net";
 import { bunListen } from "../runtime.ts";
 import { ENDS_AT_CLOSE, type Framing, readsocketFraming } from "./framing.ts";
+import { ownerOnlyUmask } from "./unix-socket.ts";
 
 /**
  * Answers one request: writes `text` and ends the connection (a persistent framing: waits for the next
@@ -595,6 +596,8 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   if (bunListen) {
     let listener: ReturnType<typeof bunListen> | undefined;
     const transport = options.transport;
+    // A Unix socket is its owner's alone until its listener gives it its mode (unix-socket.ts).
+    const restoreUmask = ownerOnlyUmask();
     try {
       listener = bunListen({
         ...("path" in transport ? { unix: transport.path } : transport),
@@ -647,6 +650,8 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     } catch (error) {
       clearInterval(sweep);
       queueMicrotask(() => options.onError(error as Error));
+    } finally {
+      restoreUmask();
     }
     return {
       drain(graceMs) {
@@ -691,8 +696,13 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     options.onListening(
       "path" in transport ? transport : { ...transport, port: (server.address() as net.AddressInfo).port },
     );
-  if ("path" in transport) server.listen(transport.path, listening);
-  else server.listen({ host: transport.hostname, port: transport.port }, listening);
+  const restoreUmask = ownerOnlyUmask(); // as for Bun.listen above
+  try {
+    if ("path" in transport) server.listen(transport.path, listening);
+    else server.listen({ host: transport.hostname, port: transport.port }, listening);
+  } finally {
+    restoreUmask();
+  }
   return {
     drain(graceMs) {
       return drainThenClose(unanswered, graceMs, () => server.close());

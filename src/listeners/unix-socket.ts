@@ -39,9 +39,27 @@ export async function claimSocketPath(path: string): Promise<void> {
   unlinkSync(path);
 }
 
+// rw for the owner alone: what bind(2) gives a socket with this umask (0777 & ~umask).
+const OWNER_ONLY_UMASK = 0o177;
+
 /**
- * Mode and group of a listening socket. A missing group (no Exim on this host) or one the daemon's user
- * is not in must not stop the socket: say so loudly and keep serving with its default group.
+ * Narrows the umask so that a Unix socket bound now is its owner's alone; call the function it returns
+ * right after bind(2), which Bun.listen and node:net's listen do synchronously in both runtimes. A socket
+ * has the umask's mode from bind(2) until setSocketAccess gives it its own: under a umask of 0 or 002 (a
+ * daemon started from a shell; a control_socket outside /run/mailpolicyd, whose folder is 0755 anyway)
+ * any local user, or the group, could connect in between and reset counters. Restored before any await,
+ * so no other code of this process creates a file under the narrowed umask.
+ */
+export function ownerOnlyUmask(): () => void {
+  const umask = process.umask(OWNER_ONLY_UMASK);
+  return () => void process.umask(umask);
+}
+
+/**
+ * Mode and group of a listening socket, bound for its owner alone (ownerOnlyUmask): the group first, then
+ * the mode, so that at no moment has a group access it is not given. A missing group (no Exim on this
+ * host) or one the daemon's user is not in must not stop the socket: say so loudly and keep serving with
+ * its default group.
  */
 export function setSocketAccess(
   path: string,
@@ -50,15 +68,16 @@ export function setSocketAccess(
   log: Logger,
   source: string,
 ) {
-  chmodSync(path, mode);
-  if (!group) return;
-  try {
-    chownSync(path, -1, groupId(group));
-  } catch (error) {
-    log.error(source, "cannot give the socket its group; its clients may be unable to connect", {
-      socket: path,
-      group,
-      error: (error as Error).message,
-    });
+  if (group) {
+    try {
+      chownSync(path, -1, groupId(group));
+    } catch (error) {
+      log.error(source, "cannot give the socket its group; its clients may be unable to connect", {
+        socket: path,
+        group,
+        error: (error as Error).message,
+      });
+    }
   }
+  chmodSync(path, mode);
 }

@@ -14,6 +14,8 @@ import {
 } from "./status-format.ts";
 import { SCOPE_HEADER, THIS_HOST_ONLY } from "../control/counts-scope.ts";
 import { parseReadsocketRequest } from "../protocols/readsocket.ts";
+import { MAX_KEY_LENGTH, MAX_KEY_PART_LENGTH, TOO_LONG_KEY } from "../policy/limit-key.ts";
+import { KEY_KINDS } from "../model/limit.ts";
 import { spfExemption } from "../spf/exemption.ts";
 import { readConfig } from "./config-source.ts";
 import { spfCommand } from "./spf-command.ts";
@@ -59,6 +61,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       return 0;
     }
     case "show": {
+      if (key.length > MAX_KEY_LENGTH) return noSuchKey(key);
       const response = await controlRequest(socket, "GET", senderPath(key));
       if (response.status !== 200) return fail(response);
       const { limits } = response.json<{ limits: SenderDetail[] }>(having("limits", Array.isArray));
@@ -66,6 +69,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       return 0;
     }
     case "reset": {
+      if (key.length > MAX_KEY_LENGTH) return noSuchKey(key);
       const response = await controlRequest(socket, "DELETE", senderPath(key));
       if (response.status !== 200) return fail(response);
       const { reset, restoring } = response.json<{ reset: number; restoring?: boolean }>(
@@ -100,6 +104,19 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       return 0;
     }
   }
+}
+
+/**
+ * A key longer than any a limit counts has no counter: said without asking, as the daemon would answer
+ * (exit 1), since its query may be longer than a request head may be. Its length, not the key: a key that
+ * long is pasted by mistake, and would fill the terminal.
+ */
+function noSuchKey(key: string): number {
+  err(
+    `no counter for a key of ${key.length} characters: no key is longer than ${MAX_KEY_LENGTH} ` +
+      `(${KEY_KINDS.length} parts of at most ${MAX_KEY_PART_LENGTH}; a longer value is counted as ${TOO_LONG_KEY})`,
+  );
+  return 1;
 }
 
 /**

@@ -4,10 +4,16 @@
 // server (listeners/request-server.ts) carries it, so the control listeners share the policy listeners'
 // connection bound, timeouts and lingering: the runtimes' own HTTP servers have no connection bound
 // (docs/decisions.md, "The control listeners on the request server"). Pure: bytes in, bytes out.
-import type { Framing } from "../listeners/framing.ts";
+import { type Framing, lengthKnown } from "../listeners/framing.ts";
 import { indexOfBytes } from "../runtime.ts";
+import { MAX_KEY_LENGTH } from "../policy/limit-key.ts";
 
-export const HEAD_BYTES = 8 * 1024;
+/**
+ * A head holds the longest key a limit counts, percent-encoded in the query (`show`, `reset`: at most 9
+ * characters a UTF-16 unit, %XX for each of 3 bytes), with room for the request line and headers. At 8 KiB
+ * a key of four parts of 255 such characters could be neither shown nor reset.
+ */
+export const HEAD_BYTES = 9 * MAX_KEY_LENGTH + 1024;
 export const BODY_BYTES = 8 * 1024;
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
@@ -22,9 +28,11 @@ const contentLengthOf = (head: string): number => {
 };
 
 /**
- * One HTTP request per connection: its head, then Content-Length bytes. The head is looked for from the
- * start on each chunk: it is at most HEAD_BYTES, so a client sending a byte at a time costs at most
- * HEAD_BYTES² / 2 bytes of search.
+ * One HTTP request per connection: its head, then Content-Length bytes. The head's end is looked for from
+ * where the last look stopped (less the 3 bytes an end may span), so a client sending a byte at a time
+ * costs no more search than one sending it whole. No end within HEAD_BYTES: the bytes so far are the
+ * request, refused by the parser (431) at once; waiting for maxBytes (HEAD_BYTES + BODY_BYTES), a head a
+ * little over HEAD_BYTES sent whole was answered only by the timeout (408), after the CLI had given up.
  */
 export class HttpFraming implements Framing {
   readonly persistent = false;
@@ -32,23 +40,24 @@ export class HttpFraming implements Framing {
   readonly halfCloseIsEnd = true; // the bytes so far are answered (a partial request: 400)
   readonly answersTimeout = true; // 408
   readonly maxBytes = HEAD_BYTES + BODY_BYTES;
-  readonly overLongReply = errorResponse(431, "request head too large");
+  readonly overLongReply = errorResponse(431, `request head over ${HEAD_BYTES} bytes`);
   readonly busyReply = errorResponse(
     503,
     "too many connections to the control listener",
     "retry-after: 1\r\n",
   );
 
-  requestEnd(bytes: Uint8Array): number {
+  requestEnd(bytes: Uint8Array, from: number): number {
     const headEnd = indexOfBytes(
       bytes.length > HEAD_BYTES ? bytes.subarray(0, HEAD_BYTES) : bytes,
       HEAD_END,
-      0,
+      from > 3 ? from - 3 : 0,
     );
-    if (headEnd < 0) return -1;
+    if (headEnd < 0) return bytes.length >= HEAD_BYTES ? bytes.length : -1;
     const length = contentLengthOf(latin1.decode(bytes.subarray(0, headEnd + 2)));
     if (length > BODY_BYTES) return headEnd + 4;
-    return headEnd + 4 + length <= bytes.length ? headEnd + 4 + length : -1;
+    // The head is not looked for again (it lies before the next call's `from`): its length is known.
+    return headEnd + 4 + length <= bytes.length ? headEnd + 4 + length : lengthKnown(headEnd + 4 + length);
   }
 }
 
@@ -62,6 +71,9 @@ export interface HttpRequestHead {
 /** The request cut by HttpFraming, or the status and reason it is refused with. */
 export function parseHttpRequest(bytes: Uint8Array): HttpRequestHead | { status: number; reason: string } {
   const headEnd = indexOfBytes(bytes, HEAD_END, 0);
+  if (headEnd < 0 ? bytes.length >= HEAD_BYTES : headEnd + HEAD_END.length > HEAD_BYTES) {
+    return { status: 431, reason: `request head over ${HEAD_BYTES} bytes` };
+  }
   if (headEnd < 0) return { status: 400, reason: "incomplete request" };
   const lines = latin1.decode(bytes.subarray(0, headEnd)).split("\r\n");
   const requestLine = /^([A-Z]{1,16}) (\/[\x21-\x7e]*) HTTP\/1\.[01]$/.exec(lines[0]);

@@ -1,5 +1,5 @@
 // Which key a request is counted under for a limit, whether the limit applies at all, and exemptions.
-import type { KeyPart, LimitConfig } from "../model/limit.ts";
+import { KEY_KINDS, type KeyPart, type LimitConfig } from "../model/limit.ts";
 import { cidrContains, ipPrefix, parseIp } from "../model/ip.ts";
 import type { PolicyRequest } from "./request.ts";
 import type { Attributes, Stage } from "../protocols/attributes.ts";
@@ -108,6 +108,8 @@ function countsLocal(limitStage: Stage, requestStage: Stage): boolean {
  */
 export const MAX_KEY_PART_LENGTH = 255;
 export const TOO_LONG_KEY = "<too-long>";
+/** The longest key a limit counts: every kind of part once (config/limit-values.ts), joined with `|`. */
+export const MAX_KEY_LENGTH = KEY_KINDS.length * (MAX_KEY_PART_LENGTH + 1) - 1;
 
 const bounded = (value: string | undefined) =>
   value !== undefined && value.length > MAX_KEY_PART_LENGTH ? TOO_LONG_KEY : value;

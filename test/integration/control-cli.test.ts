@@ -178,6 +178,36 @@ describe("client commands against a running daemon", () => {
     }
   });
 
+  // A key of four parts (sender+recipient+helo_name+sasl_username) of 255 characters that take three bytes
+  // in UTF-8 is one a limit can count: percent-encoded, over 9 KiB, past the control listener's 8 KiB head.
+  // The daemon waited for the rest of a head that was all there (408 after 10 s), and the CLI gave up after
+  // 5 s: exit 2, "mailpolicyd did not answer", as if the daemon were down. A key longer than any a limit
+  // counts (8 parts of 255) has no counter: said so, without asking (a head of any size is refused).
+  it("show and reset of the longest keys get an answer; of a longer one, a clear 'no counter'", SLOW, () => {
+    const part = "\u6f22".repeat(255);
+    const key = [`${part}@example.org`.slice(0, 255), `${part}@example.net`.slice(0, 255), part, part].join(
+      "|",
+    );
+    for (const command of ["show", "reset"]) {
+      const result = withConfig(command, key);
+      assert.equal(result.status, 1, `${command}: ${result.stderr}`);
+      assert.equal(result.stderr, `mailpolicyd: no counter for ${key}\n`, command);
+    }
+    const longer = "a".repeat(2048);
+    for (const command of ["show", "reset"]) {
+      for (const tooLong of [longer, "\u6f22".repeat(20_000)]) {
+        const result = withConfig(command, tooLong);
+        assert.equal(result.status, 1, `${command}: ${result.stderr}`);
+        assert.equal(
+          result.stderr,
+          `mailpolicyd: no counter for a key of ${tooLong.length} characters: no key is longer than 2047 ` +
+            "(8 parts of at most 255; a longer value is counted as <too-long>)\n",
+          command,
+        );
+      }
+    }
+  });
+
   // `reset "$KEY"` with $KEY empty said "no counter for " and exited 1, as if there were nothing to reset.
   it("show and reset of an empty KEY: a usage error (exit 64), not 'no counter for '", SLOW, () => {
     for (const command of ["show", "reset"]) {

@@ -91,7 +91,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
         return 0;
       }
       const body = response.json<{ errors?: string[]; error?: string }>(isRefusal);
-      for (const line of body.errors ?? [body.error!]) err(line);
+      for (const line of body.errors ?? [body.error!]) err(printable(line));
       if (TRY_AGAIN_STATUSES.has(response.status)) return TRY_AGAIN;
       err("reload refused: the running config stays");
       return 1;
@@ -185,13 +185,17 @@ const isStatus = (value: unknown): boolean =>
 const TRY_AGAIN = 75;
 const TRY_AGAIN_STATUSES = new Set([429, 503]);
 
-/** A non-200 answer: its error printed; 75 when the daemon says to try again, else 1 (refused). */
+/**
+ * A non-200 answer: its error printed; 75 when the daemon says to try again, else 1 (refused). Printable
+ * (status-format.ts): the error names the key or rule asked about, which may hold what mail sent (a key
+ * copied from `top`, typed with $'…'), and the terminal obeyed its escapes.
+ */
 function fail(response: ControlResponse): number {
   let error: unknown;
   try {
     error = field(JSON.parse(response.body), "error");
   } catch { /* not JSON: the body as it is */ }
-  err(isString(error) ? error as string : response.body);
+  err(printable(isString(error) ? error as string : response.body));
   return TRY_AGAIN_STATUSES.has(response.status) ? TRY_AGAIN : 1;
 }
 

@@ -96,6 +96,22 @@ describe("client commands print what mail sent without its control characters", 
     },
   );
 
+  // The daemon's refusals name the key too: `show` to check a reset, or a second `reset`, printed
+  // "no counter for " and the key as it was, and the terminal obeyed it.
+  it("show and reset of such a key without a counter: the error names it without its controls", SLOW, () => {
+    const key = EVIL.toLowerCase();
+    cli(["reset", key, "--config", config]); // no counter after it, whether the test before reset it or not
+    for (const command of ["show", "reset"]) {
+      const result = cli([command, key, "--config", config]);
+      assert.equal(result.status, 1, result.stderr);
+      assert.match(result.stderr, /^mailpolicyd: no counter for x\\x1b\]0;owned\\x07/, command);
+      assert.doesNotMatch(result.stderr, CONTROL, `${command}: ${JSON.stringify(result.stderr)}`);
+    }
+    const rule = cli(["top", "--rule", BIDI, "--config", config]);
+    assert.equal(rule.status, 1, rule.stderr);
+    assert.doesNotMatch(rule.stderr, BIDI_CONTROL, JSON.stringify(rule.stderr));
+  });
+
   it("top and show: a bidi control in a key is printed as \\u202e, not obeyed", SLOW, () => {
     const top = cli(["top", "--config", config]);
     assert.equal(top.status, 0, top.stderr);

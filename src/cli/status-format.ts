@@ -103,6 +103,8 @@ export interface StatusJson {
     parkedRecent?: (AlertRow & { error?: string })[];
   };
   topSenders: SenderRow[] | null;
+  /** Why topSenders is null: the counters actor, or Redis, did not answer (absent from older daemons). */
+  topSendersUnavailable?: string;
 }
 
 interface AlertRow {
@@ -208,7 +210,9 @@ export function formatStatus(status: StatusJson): string {
     `pending ${status.pendingAlerts ?? "?"}`,
     "",
     ...(status.topSenders && status.redis?.state === "down" ? [THIS_HOST_ONLY_LINE] : []),
-    status.topSenders ? formatSenders(status.topSenders) : "top senders unavailable (counters actor down)",
+    status.topSenders
+      ? formatSenders(status.topSenders)
+      : `top senders unavailable (${printable(status.topSendersUnavailable ?? "counters actor down")})`,
   ];
   if (status.alerts.recent.length > 0) {
     lines.push("", "RECENT ALERTS");

@@ -42,8 +42,9 @@ export interface ControlDeps {
 
 const COUNTERS_DOWN = { error: "the counters actor is down (restarting); try again in a moment" };
 // The store's null (limits/counter-store.ts): not "no counter for KEY", which read as a sender unblocked.
+const REDIS_NO_ANSWER = "the shared counters in Redis did not answer";
 const SHARED_DOWN = {
-  error: "the shared counters in Redis did not answer (see the log; a reset applies to this host only): " +
+  error: `${REDIS_NO_ANSWER} (see the log; a reset applies to this host only): ` +
     "try again once Redis answers",
 };
 
@@ -155,6 +156,11 @@ export function createControlApp(deps: ControlDeps): Hono {
         parkedRecent: [...metrics.parkedAlerts].reverse(),
       },
       topSenders: top ?? null,
+      // Why there are none: the store's null is Redis not answering (limits/counter-store.ts), not the
+      // actor, which status named for both while every actor was active.
+      ...(top
+        ? {}
+        : { topSendersUnavailable: top === null ? REDIS_NO_ANSWER : "the counters actor did not answer" }),
       minutes: metrics.minutes,
     });
   });

@@ -64,6 +64,24 @@ describe("client commands when the daemon cannot do it now, or Redis is away", (
     }
   });
 
+  // /status's top senders are null both when the counters actor does not answer and when Redis does not
+  // (limits/counter-store.ts): status said "counters actor down" while every actor was active.
+  it("with Redis not answering: status says so, not that the counters actor is down", SLOW, () => {
+    redis.pause();
+    try {
+      const result = runMain(["status", "--config", config]);
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stdout, /^actors: .*counters active/m);
+      assert.ok(!result.stdout.includes("counters actor down"), result.stdout);
+      assert.match(
+        result.stdout,
+        /^top senders unavailable \(the shared counters in Redis did not answer\)$/m,
+      );
+    } finally {
+      redis.resume();
+    }
+  });
+
   // show and top answer from this host's own counts during an incident (limits/shared-store.ts); a reset
   // cannot be confirmed: this host's part is done, Redis's is not.
   it("with Redis gone: reset exits 75 and says why, not 1 as for a key never counted", SLOW, async () => {

@@ -168,6 +168,17 @@ describe("status-format", () => {
     assert.match(formatStatus(STATUS).split("\n")[2], /^requests: /, "no line without [redis]");
   });
 
+  it("status: no top senders, and why: the daemon's reason, or the counters actor from an older daemon", () => {
+    const none = { ...STATUS, topSenders: null };
+    const line = (status: StatusJson) =>
+      formatStatus(status).split("\n").find((l) => l.startsWith("top senders"));
+    assert.equal(
+      line({ ...none, topSendersUnavailable: "the shared counters in Redis did not answer" }),
+      "top senders unavailable (the shared counters in Redis did not answer)",
+    );
+    assert.equal(line(none), "top senders unavailable (counters actor down)");
+  });
+
   it("status: a failed alert in RECENT ALERTS says it is retried, not given up", () => {
     const failed = {
       ...STATUS.alerts.recent[0],

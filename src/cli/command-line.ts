@@ -120,6 +120,8 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
     // `reset "$KEY"` with $KEY unset: no key is empty (the limits trim keys), and "no counter for " (exit 1)
     // read as "nothing to reset" rather than as the script's mistake.
     if (needsKey && positionals[0].trim() === "") return usageError(`${command}: KEY is empty`, command);
+    // `top --rule "$RULE"` with $RULE unset: the daemon takes an empty rule as none, and listed every rule's.
+    if (values.rule?.trim() === "") return usageError(`${command}: --rule NAME is empty`, command);
     if (command === "check" && positionals.length === 0) return usageError("check needs a request", command);
     const request = command === "check" ? checkRequestLine(positionals) : undefined;
     if (request && "error" in request) return usageError(`check: ${request.error}`, command);

@@ -292,6 +292,12 @@ describe("client commands against a running daemon", () => {
       /^mailpolicyd: -n takes a whole number from 1 to 10000\n\nUsage: mailpolicyd top/,
     );
     assert.equal(withConfig("top", "-n", "0").status, 64);
+    // `top --rule "$RULE"` with $RULE unset listed every rule's keys (exit 0), as if the rule had none over.
+    for (const rule of ["", " "]) {
+      const empty = withConfig("top", "--rule", rule);
+      assert.equal(empty.status, 64, empty.stdout + empty.stderr);
+      assert.match(empty.stderr, /^mailpolicyd: top: --rule NAME is empty\n\nUsage: mailpolicyd top/);
+    }
 
     const noRequest = withConfig("check");
     assert.equal(noRequest.status, 64);

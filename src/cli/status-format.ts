@@ -6,6 +6,7 @@ import type { ConcernHealth } from "../engine/concern-health.ts";
 import type { RedisHealth } from "../limits/shared-store.ts";
 import type { StateWrites } from "../actors/counters-state.ts";
 import { alertStatusText } from "../control/alert-status-text.ts";
+import { THIS_HOST_ONLY_LINE } from "../control/counts-scope.ts";
 
 // Controls and bidi controls (policy/unprintable-chars.ts): in a terminal that does bidi a U+202E in a key
 // turned the rest of its line round, the count and the rule with it.
@@ -25,9 +26,6 @@ export function printable(text: string): string {
       : `\\x${code.toString(16).padStart(2, "0")}`;
   });
 }
-
-/** Over show's, top's and status's rows while Redis is away: they are what this host counted meanwhile. */
-export const THIS_HOST_ONLY_LINE = "Redis unreachable: this host's counts only";
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));

@@ -2,6 +2,7 @@
 // every 5 s and draws top senders, requests per minute over the last hour, recent alerts, actor health.
 import { ALERT_STATUS_TEXT } from "./alert-status-text.ts";
 import { UNPRINTABLE_CHARS } from "../policy/unprintable-chars.ts";
+import { THIS_HOST_ONLY_LINE } from "./counts-scope.ts";
 
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -22,7 +23,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; color: #fff; margin-right: .3rem; }
   .active { background: var(--ok); } .down, .error, .stopped { background: var(--bad); }
   .legend span { margin-right: 1rem; } .mono { font-family: ui-monospace, monospace; }
-  #error { color: var(--bad); }
+  #error { color: var(--bad); } #scope { color: var(--warn); font-weight: 600; }
 </style>
 </head>
 <body>
@@ -34,6 +35,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div class="grid">
   <section>
     <h2>Top senders</h2>
+    <div id="scope"></div>
     <table id="senders"><thead><tr><th>key</th><th>rule</th><th>count / limit</th><th></th></tr></thead>
     <tbody></tbody></table>
   </section>
@@ -92,10 +94,19 @@ async function refresh() {
     document.getElementById("error").textContent = "";
     document.getElementById("meta").textContent = "version " + status.version + " · up " + status.uptime +
       " · " + status.requests.total + " requests (" + status.rates.lastMinute.toFixed(1) + "/min) · " +
-      (status.trackedKeys ?? "?") + " keys tracked · " + status.config;
+      (status.trackedKeys ?? "?") + " keys tracked" + (status.redis ? " on this host" : "") + " · " +
+      status.config;
     document.getElementById("actors").innerHTML = Object.entries(status.actors).map(([name, state]) =>
       '<span class="badge ' + text(state) + '">' + text(name) + ": " + text(state) + "</span>").join("");
-    document.querySelector("#senders tbody").innerHTML = (status.topSenders ?? []).map((row) =>
+    // While Redis is away the top senders are what this host counted meanwhile (limits/shared-store.ts), and
+    // there are none when Redis or the counters did not answer: said as status says it. Unsaid, one host's
+    // counts read as every host's, and an unanswered Redis as "nobody yet".
+    const senders = status.topSenders;
+    document.getElementById("scope").textContent =
+      senders && status.redis?.state === "down" ? ${JSON.stringify(THIS_HOST_ONLY_LINE)} : "";
+    document.querySelector("#senders tbody").innerHTML = !senders
+      ? "<tr><td colspan=4>top senders unavailable (" + text(status.topSendersUnavailable) + ")</td></tr>"
+      : senders.map((row) =>
       "<tr><td class=mono>" + text(row.key) + "</td><td>" + text(row.rule) + "</td><td>" + row.count + " / " + row.limit +
       " per " + text(row.window) + '</td><td><div class="bar' + (row.over || row.atLimit ? " over" : "") + '"><div style="width:' +
       Math.min(100, row.count / row.limit * 100) + '%"></div></div></td></tr>').join("") || "<tr><td colspan=4>nobody yet</td></tr>";

@@ -1,6 +1,8 @@
 // The dashboard in a real headless Chromium (Debian's, driven by playwright-core), served by the compiled
 // dist/mailpolicyd on loopback TCP: the top sender appears with its count over the limit, the chart has
-// bars, the actors are healthy. Writes test-output/dashboard.png for people to look at.
+// bars, the actors are healthy. Writes test-output/dashboard.png for people to look at. With [redis] on a
+// real redis-server, stopped and then killed: the page says why top senders are missing, and that the ones
+// it shows are this host's counts only.
 // Runs under Node (`node --test`), once, from `npm test`'s system phase.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
@@ -24,6 +26,28 @@ function freePort() {
   });
 }
 
+// Once for the file: each describe starts its own daemon from it.
+let built = false;
+function build() {
+  if (!built) execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "ignore" });
+  built = true;
+}
+
+function launchBrowser() {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
 function ask(path, line) {
   return new Promise((resolve, reject) => {
     const socket = net.createConnection({ path, allowHalfOpen: true });
@@ -35,6 +59,32 @@ function ask(path, line) {
   });
 }
 
+/**
+ * dist/mailpolicyd with its sockets in dir, the control API on a free loopback port, the limit outbound
+ * (2 an hour, strict) and the sections given; resolves once its policy socket answers.
+ */
+async function startDaemon(dir, sections = "") {
+  build();
+  const port = await freePort();
+  const config = join(dir, "mailpolicyd.conf");
+  writeFileSync(
+    config,
+    `[daemon]\npolicy_socket = ${dir}/policy.sock\ncontrol_socket = ${dir}/control.sock\n` +
+      `control_listen = 127.0.0.1:${port}\npidfile = ${dir}/pid\nstate_file = ${dir}/state.json\n` +
+      `${sections}[limit outbound]\nkey = sender\ncount = 2\ntime = 1h\nmode = strict\n`,
+  );
+  const daemon = spawn(join(root, "dist/mailpolicyd"), ["run", "--config", config], { stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    try {
+      await ask(join(dir, "policy.sock"), "connect client_address=127.0.0.1\n");
+      break;
+    } catch {
+      await sleep(50);
+    }
+  }
+  return { daemon, port };
+}
+
 describe("dashboard in headless Chromium", () => {
   let dir;
   let daemon;
@@ -42,25 +92,8 @@ describe("dashboard in headless Chromium", () => {
   let port;
 
   before(async () => {
-    execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "ignore" });
     dir = mkdtempSync(join(tmpdir(), "mailpolicyd-dashboard-"));
-    port = await freePort();
-    const config = join(dir, "mailpolicyd.conf");
-    writeFileSync(
-      config,
-      `[daemon]\npolicy_socket = ${dir}/policy.sock\ncontrol_socket = ${dir}/control.sock\n` +
-        `control_listen = 127.0.0.1:${port}\npidfile = ${dir}/pid\nstate_file = ${dir}/state.json\n` +
-        `[limit outbound]\nkey = sender\ncount = 2\ntime = 1h\nmode = strict\n`,
-    );
-    daemon = spawn(join(root, "dist/mailpolicyd"), ["run", "--config", config], { stdio: "ignore" });
-    for (let i = 0; i < 100; i++) {
-      try {
-        await ask(join(dir, "policy.sock"), "connect client_address=127.0.0.1\n");
-        break;
-      } catch {
-        await sleep(50);
-      }
-    }
+    ({ daemon, port } = await startDaemon(dir));
     for (let i = 0; i < 5; i++) {
       await ask(
         join(dir, "policy.sock"),
@@ -70,18 +103,7 @@ describe("dashboard in headless Chromium", () => {
     await ask(join(dir, "policy.sock"), "rcpt sender=quiet@example.org recipient=x@example.net\n");
     // With SMTPUTF8 a sender may hold a bidi control: drawn as it came, this key read "admin@example.org".
     await ask(join(dir, "policy.sock"), "rcpt sender=\u202egro.elpmaxe@nimda recipient=x@example.net\n");
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchBrowser();
   });
 
   after(async () => {
@@ -140,5 +162,103 @@ describe("dashboard in headless Chromium", () => {
     } finally {
       relay.close();
     }
+  });
+});
+
+/** Debian's redis-server on a free loopback port, nothing saved (as test/helpers/redis-server.ts starts it). */
+async function startRedis(dir) {
+  const port = await freePort();
+  const child = spawn("/usr/bin/redis-server", [
+    ...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    ...["--dir", dir, "--daemonize", "no", "--logfile", ""],
+  ], { stdio: "ignore" });
+  const pong = () =>
+    new Promise((resolve) => {
+      const socket = net.createConnection({ host: "127.0.0.1", port });
+      socket.on("connect", () => socket.write("PING\r\n"));
+      socket.on("data", (chunk) => (socket.destroy(), resolve(String(chunk).startsWith("+PONG"))));
+      socket.on("error", () => resolve(false));
+    });
+  for (let i = 0; i < 400 && child.exitCode === null; i++) {
+    if (await pong()) return { port, child, signal: (name) => process.kill(child.pid, name) };
+    await sleep(50);
+  }
+  child.kill("SIGKILL");
+  throw new Error(`redis-server did not answer on 127.0.0.1:${port}`);
+}
+
+// With [redis] the top senders are Redis's, every host's. While Redis is away the shared store answers them
+// from what this host counted meanwhile (limits/shared-store.ts), and /status none at all when Redis did not
+// answer: the page drew the first without a word (one host's counts read as every host's), and the second as
+// "nobody yet", a quiet mail host.
+describe("dashboard in headless Chromium, with Redis away", () => {
+  let dir;
+  let redis;
+  let daemon;
+  let browser;
+  let port;
+  const HOST_ONLY = "Redis unreachable: this host's counts only";
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mailpolicyd-dashboard-redis-"));
+    redis = await startRedis(dir);
+    ({ daemon, port } = await startDaemon(
+      dir,
+      `[redis]\nurl = redis://127.0.0.1:${redis.port}\ntimeout = 1s\n`,
+    ));
+    for (let i = 0; i < 3; i++) {
+      await ask(join(dir, "policy.sock"), `rcpt sender=shared@example.org recipient=r${i}@example.net\n`);
+    }
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    daemon?.kill("SIGTERM");
+    if (redis?.child.exitCode === null && redis.child.signalCode === null) redis.signal("SIGKILL");
+    await sleep(300);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The Top senders section's text once the page has drawn its first /status. */
+  async function topSenders() {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.locator("#senders tbody tr").first().waitFor({ timeout: 10_000 });
+    const shown = await page.locator("section", { has: page.locator("#senders") }).innerText();
+    await page.close();
+    return shown;
+  }
+
+  it("with Redis up: Redis's top senders, and no word of this host's", async () => {
+    const shown = await topSenders();
+    assert.match(shown, /shared@example\.org\s+outbound\s+3 \/ 2 per 1h/, shown);
+    assert.ok(!shown.includes(HOST_ONLY), shown);
+  });
+
+  it("with Redis not answering (stopped): says why top senders are missing, not 'nobody yet'", async () => {
+    redis.signal("SIGSTOP");
+    try {
+      const shown = await topSenders();
+      assert.match(shown, /top senders unavailable \(the shared counters in Redis did not answer\)/, shown);
+      assert.ok(!shown.includes("nobody yet"), shown);
+    } finally {
+      redis.signal("SIGCONT");
+    }
+  });
+
+  it("with Redis killed: says the top senders are this host's counts only", async () => {
+    redis.signal("SIGKILL");
+    // Counted here by the fallback ([redis] fallback = local); then the incident is on (/health's redis).
+    await ask(join(dir, "policy.sock"), "rcpt sender=here@example.org recipient=x@example.net\n");
+    for (let i = 0;; i++) {
+      const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+      if (health.redis?.state === "down") break;
+      if (i === 100) throw new Error(`Redis not seen away: ${JSON.stringify(health.redis)}`);
+      await sleep(100);
+    }
+    const shown = await topSenders();
+    assert.match(shown, /here@example\.org\s+outbound\s+1 \/ 2 per 1h/, shown);
+    assert.ok(shown.includes(HOST_ONLY), shown);
   });
 });

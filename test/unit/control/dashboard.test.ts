@@ -90,6 +90,41 @@ describe("dashboard script", () => {
     }
   });
 
+  // With [redis] and Redis away, /status's top senders are what this host counted meanwhile: drawn without a
+  // word, one host's count of a sender read as its count on every host (status says so in a line).
+  it("says the top senders are this host's counts only while Redis is away", async () => {
+    const page = await render({ ...STATUS, redis: { state: "down", since: 0 } });
+    assert.equal(page.scope?.textContent, "Redis unreachable: this host's counts only");
+    assert.match(page["#senders tbody"].innerHTML, /alice@example\.org/);
+    assert.match(page.meta.textContent, / · 1 keys tracked on this host · /);
+  });
+
+  it("says nothing of the kind with Redis up, nor without [redis]", async () => {
+    for (const redis of [{ state: "up", since: 0 }, undefined]) {
+      const page = await render({ ...STATUS, redis });
+      assert.equal(page.scope?.textContent ?? "", "", JSON.stringify(redis));
+      assert.match(page["#senders tbody"].innerHTML, /alice@example\.org/);
+    }
+  });
+
+  // Redis (or the counters actor) did not answer: /status's topSenders is null, and the table read "nobody
+  // yet", a quiet mail host, while Redis may have held senders over their limits.
+  it("says why top senders are missing, not 'nobody yet'", async () => {
+    for (const why of ["the shared counters in Redis did not answer", "the counters actor did not answer"]) {
+      const page = await render({
+        ...STATUS,
+        topSenders: null,
+        topSendersUnavailable: why,
+        redis: { state: "up", since: 0 },
+      });
+      assert.equal(
+        page["#senders tbody"].innerHTML,
+        `<tr><td colspan=4>top senders unavailable (${why})</td></tr>`,
+      );
+      assert.equal(page.scope?.textContent ?? "", "", "no rows: none to call this host's");
+    }
+  });
+
   // Two dashboards and a scrape on the loopback port: a 429 read as /status said "cannot reach mailpolicyd:
   // TypeError: …", as if the daemon were down.
   it("says what the daemon answered when /status is refused (429), not that it cannot be reached", async () => {

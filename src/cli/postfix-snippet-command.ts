@@ -2,7 +2,8 @@
 // at its address from --listen or from the config's [postfix] section (listen, else socket), with max_idle
 // from its idle_timeout (also under --listen), and a timeout above the [limits] and [spf] timeouts. Only
 // those keys are read, and a concern's timeout that does not parse is left out, so a typo elsewhere in the
-// file does not stop it. With milter_listen, also the non_smtpd_milters line for mail handed to sendmail.
+// file does not stop it. With milter_socket or milter_listen, also the non_smtpd_milters line for mail handed
+// to sendmail (the socket's when both are set).
 import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
@@ -73,6 +74,19 @@ function idleSecondsOf(section: IniSection, file: string): { idleSeconds: number
   return { idleSeconds: Math.max(1, Math.floor(idle.output / 1000)) };
 }
 
+/**
+ * Postfix's `unix:` endpoint for a socket path of the config, and a note when the path is outside the queue
+ * directory: `daemon` (smtpd, cleanup) runs chrooted there in Debian's master.cf and looks an absolute path
+ * up inside the chroot (MILTER_README, SMTPD_POLICY_README), so it cannot reach it.
+ */
+function socketEndpoint(value: string, file: string, daemon: string, folder: string) {
+  const path = resolve(dirname(resolve(file)), value);
+  const note = inQueueDirectory(path) ? undefined : `${path} is outside ${POSTFIX_QUEUE_DIRECTORY}: ` +
+    `a chrooted ${daemon} (Debian's master.cf) cannot reach it; put the socket under ` +
+    `${POSTFIX_QUEUE_DIRECTORY}/${folder}, or run ${daemon} with chroot n`;
+  return { endpoint: postfixEndpoint({ path }), note };
+}
+
 /** Postfix's endpoint for the config's [postfix] section (listen, else socket), or why there is none. */
 function sectionEndpoint(section: IniSection, file: string): { endpoint: string; note?: string } | {
   problem: string;
@@ -84,18 +98,20 @@ function sectionEndpoint(section: IniSection, file: string): { endpoint: string;
   if (!listen.success) return { problem: `${file}: [postfix] listen: ${listen.issues[0].message}` };
   if (listen.output && listen.output.port !== 0) return { endpoint: postfixEndpoint(listen.output) };
   const socket = rawValue(section, "socket");
-  if (socket) {
-    const path = resolve(dirname(resolve(file)), socket);
-    const note = inQueueDirectory(path) ? undefined : `${path} is outside ${POSTFIX_QUEUE_DIRECTORY}: ` +
-      `a chrooted smtpd (Debian's master.cf) cannot reach it; put the socket under ` +
-      `${POSTFIX_QUEUE_DIRECTORY}/private/, or run smtpd with chroot n`;
-    return { endpoint: postfixEndpoint({ path }), note };
-  }
+  if (socket) return socketEndpoint(socket, file, "smtpd", "private/");
   return { problem: `${file}: [postfix] has no fixed listen address nor a socket; set one or give --listen` };
 }
 
-/** Postfix's milter endpoint for the section's milter_listen, none when it is off, or why it is wrong. */
-function milterEndpoint(section: IniSection, file: string): { endpoint?: string } | { problem: string } {
+/**
+ * Postfix's milter endpoint for the section's milter_socket (the one only Postfix's group reaches), else its
+ * milter_listen; none when both are off, or why milter_listen is wrong.
+ */
+function milterEndpoint(
+  section: IniSection,
+  file: string,
+): { endpoint?: string; note?: string } | { problem: string } {
+  const socket = rawValue(section, "milter_socket");
+  if (socket) return socketEndpoint(socket, file, "cleanup", "mailpolicyd/");
   const milter = v.safeParse(
     POSTFIX_SECTION.milter_listen.schema,
     rawValue(section, "milter_listen") ?? POSTFIX_SECTION.milter_listen.default,
@@ -105,7 +121,10 @@ function milterEndpoint(section: IniSection, file: string): { endpoint?: string 
   if (milter.output.port === 0) {
     return { problem: `${file}: [postfix] milter_listen: port 0 is no fixed port` };
   }
-  return { endpoint: postfixEndpoint(milter.output) };
+  // Said, not refused: a host without untrusted local users may keep the port (docs/postfix.md).
+  const note = "milter_listen is loopback TCP, which any local user can connect to and have made-up " +
+    "messages counted (another login's mail held, alerts sent); milter_socket lets only Postfix in";
+  return { endpoint: postfixEndpoint(milter.output), note };
 }
 
 /** Exit code, or a usage problem for the caller to print with the command's help. */
@@ -129,6 +148,7 @@ export function postfixSnippetCommand(options: PostfixSnippetOptions): number | 
   if ("section" in found) {
     const milterPlace = milterEndpoint(found.section, options.config);
     if ("problem" in milterPlace) return problem(milterPlace.problem);
+    if (milterPlace.note) process.stderr.write(`mailpolicyd: ${milterPlace.note}\n`);
     milter = milterPlace.endpoint;
     const idle = idleSecondsOf(found.section, options.config);
     if ("problem" in idle) return problem(idle.problem);

@@ -264,6 +264,13 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       path: postfixValues?.socket,
     },
     {
+      name: "[postfix] milter_socket",
+      key: "postfix.milter_socket",
+      section: postfixSection,
+      entry: "milter_socket",
+      path: postfixValues?.milter_socket,
+    },
+    {
       name: "[spamd] socket",
       key: "spamd.socket",
       section: spamdSection,
@@ -540,8 +547,15 @@ function readPostfixSection(
   if (!section) return undefined;
   const values = readSection(POSTFIX_SECTION, section, report);
   const listenLine = keyLine(section, "listen") ?? section.line;
-  if (values.listen === undefined && values.socket === undefined && values.milter_listen === undefined) {
-    report(listenLine, "postfix.listen", "listen = none, no socket and no milter_listen: nowhere to listen");
+  if (
+    values.listen === undefined && values.socket === undefined && values.milter_listen === undefined &&
+    values.milter_socket === undefined
+  ) {
+    report(
+      listenLine,
+      "postfix.listen",
+      "listen = none, no socket, no milter_listen and no milter_socket: nowhere to listen",
+    );
   }
   return values;
 }
@@ -561,6 +575,7 @@ function postfixConfig(
     idleTimeoutMs: values.idle_timeout,
     maxRequestBytes: values.max_request_size,
     milterListen: values.milter_listen,
+    milterSocket: values.milter_socket === undefined ? undefined : path(values.milter_socket),
   };
 }
 

@@ -197,7 +197,10 @@ export const SPAMASSASSIN_SECTION = {
  * (postgrey 10023, postfwd 10040, policyd-weight 12525). idle_timeout is Postfix's own
  * smtpd_policy_service_max_idle; a request of Postfix 3.x is under 1 KB, with certificates under 4 KB.
  * milter_listen: the milter cleanup asks about mail handed to sendmail (non_smtpd_milters), off by default;
- * 10039 is the port after the policy listener's.
+ * 10039 is the port after the policy listener's. milter_socket: the same milter on a Unix socket, which only
+ * the socket's group reaches (loopback TCP any local user does: docs/postfix.md, "The milter's Unix
+ * socket"). socket_mode and socket_group are both sockets': smtpd and cleanup connect as one user, Postfix's
+ * mail_owner.
  */
 export const POSTFIX_SECTION = {
   listen: { schema: optionalLoopbackAddress, default: "127.0.0.1:10038" },
@@ -212,6 +215,7 @@ export const POSTFIX_SECTION = {
   idle_timeout: { schema: duration(1000, HOUR), default: "300s" },
   max_request_size: { schema: integer(1024, 1024 * 1024), default: "16384" },
   milter_listen: { schema: optionalLoopbackAddress, default: "none" },
+  milter_socket: { schema: absoluteOrRelativePath },
 } satisfies SectionSpec;
 
 const MB = 1024 * 1024;

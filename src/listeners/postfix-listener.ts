@@ -2,8 +2,8 @@
 // persistent connections cut into requests by the Postfix framing (framing.ts), each request parsed
 // (protocols/postfix-policy.ts), decided by the same engine as Exim's requests and answered in Postfix's
 // words (protocols/postfix-reply.ts). A malformed request is logged and its connection closed unanswered,
-// as the protocol says: Postfix then applies its default_action. With milter_listen, its servers also serve
-// the milter for mail handed to sendmail (postfix-milter.ts).
+// as the protocol says: Postfix then applies its default_action. With milter_listen or milter_socket, its
+// servers also serve the milter for mail handed to sendmail (postfix-milter.ts).
 import { Buffer } from "node:buffer";
 import type { Logger } from "../log.ts";
 import type { PostfixConfig, PostfixVocabulary } from "../model/postfix.ts";
@@ -94,7 +94,6 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
     const postfix = config.postfix!;
     const firstTime = headerMemory();
     let decide = deciders(input, postfix.vocabulary, firstTime);
-    let ownsPath = false;
     let closed = false;
     const malformed = rateLimitedWarning(log, SOURCE, "malformed request: connection closed unanswered");
 
@@ -131,39 +130,43 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
         onRequest: answer,
         onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
       });
+    // Each Unix socket is the listener's to remove once it is bound there (claimSocketPath refused a live one).
+    const owned: string[] = [];
+    const serveSocket = async (path: string, serving: (transport: Transport) => Promise<Transport>) => {
+      await serving({ path });
+      owned.push(path);
+      // Postfix's smtpd (socket) and cleanup (milter_socket) both connect as its mail_owner.
+      setSocketAccess(path, postfix.socketMode, postfix.socketGroup, log, SOURCE);
+    };
+    const serveMilter = (transport: Transport) =>
+      servers.serve({
+        transport,
+        framing: new MilterFraming(postfix.idleTimeoutMs),
+        timeoutMs: config.daemon.requestTimeoutMs,
+        onRequest: milterRequestHandler(input.engine, metrics, log),
+        onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
+      });
     (async () => {
-      const path = postfix.socket;
-      if (path !== undefined) await claimSocketPath(path);
+      const { socket, milterSocket } = postfix;
+      for (const path of [socket, milterSocket]) if (path !== undefined) await claimSocketPath(path);
       if (closed) return;
-      const unix = path === undefined ? undefined : serve({ path });
+      const unix = socket === undefined ? undefined : serveSocket(socket, serve);
       const tcp = postfix.listen ? serve(postfix.listen) : undefined;
-      const milter = postfix.milterListen
-        ? servers.serve({
-          transport: postfix.milterListen,
-          framing: new MilterFraming(postfix.idleTimeoutMs),
-          timeoutMs: config.daemon.requestTimeoutMs,
-          onRequest: milterRequestHandler(input.engine, metrics, log),
-          onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
-        })
-        : undefined;
-      if (unix && path !== undefined) {
-        await unix;
-        ownsPath = true;
-        setSocketAccess(path, postfix.socketMode, postfix.socketGroup, log, SOURCE);
-      }
-      const bound = tcp && await tcp;
-      const milterBound = milter && await milter;
+      const milterUnix = milterSocket === undefined ? undefined : serveSocket(milterSocket, serveMilter);
+      const milter = postfix.milterListen ? serveMilter(postfix.milterListen) : undefined;
+      // All at once: one that fails fails the actor, and none is left with a rejection nobody handles.
+      const [, , bound, milterBound] = await Promise.all([unix, milterUnix, tcp, milter]);
       servers.listening();
       log.info(SOURCE, "listening", {
-        socket: path,
+        socket,
         tcp: bound && describeTransport(bound),
         milter: milterBound && describeTransport(milterBound),
+        milter_socket: milterSocket,
       });
     })().catch(fail);
 
     const unlinkPath = () => {
-      if (ownsPath && postfix.socket !== undefined) unlinkSocket(postfix.socket);
-      ownsPath = false;
+      for (const path of owned.splice(0)) unlinkSocket(path);
     };
 
     const drain = (graceMs: number): Promise<number> => {
@@ -181,10 +184,14 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
         if (!next) log.warn(SOURCE, "[postfix] was removed: the listener stops at the next restart");
         else {
           if (describePlaces(next) !== describePlaces(postfix)) {
-            log.warn(SOURCE, "listen, socket or milter_listen changed: takes effect after a restart");
+            log.warn(
+              SOURCE,
+              "listen, socket, milter_listen or milter_socket changed: takes effect after a restart",
+            );
           }
           // Set on the socket once it is made, as [daemon]'s are (daemon.ts, RESTART_KEYS).
-          if (postfix.socket !== undefined && describeAccess(next) !== describeAccess(postfix)) {
+          const hasSocket = postfix.socket !== undefined || postfix.milterSocket !== undefined;
+          if (hasSocket && describeAccess(next) !== describeAccess(postfix)) {
             log.warn(SOURCE, "socket_mode or socket_group changed: takes effect after a restart", {
               socket_mode: postfix.socketMode.toString(8).padStart(4, "0"),
               socket_group: postfix.socketGroup ?? "",
@@ -217,5 +224,5 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
 const describePlaces = (postfix: PostfixConfig) =>
   `${postfix.socket ?? ""} ${postfix.listen ? describeTransport(postfix.listen) : ""} ${
     postfix.milterListen ? describeTransport(postfix.milterListen) : ""
-  }`;
+  } ${postfix.milterSocket ?? ""}`;
 const describeAccess = (postfix: PostfixConfig) => `${postfix.socketMode} ${postfix.socketGroup ?? ""}`;

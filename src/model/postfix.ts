@@ -32,6 +32,7 @@ export interface PostfixConfig {
   listen?: { hostname: string; port: number };
   /** A Unix socket path; undefined: none. */
   socket?: string;
+  /** Mode and group of both Unix sockets, socket's and milterSocket's (Postfix connects as one user). */
   socketMode: number;
   socketGroup?: string;
   vocabulary: PostfixVocabulary;
@@ -41,4 +42,6 @@ export interface PostfixConfig {
   maxRequestBytes: number;
   /** Loopback TCP of the milter for mail handed to sendmail (non_smtpd_milters); undefined: none. */
   milterListen?: { hostname: string; port: number };
+  /** The milter's Unix socket path; undefined: none. */
+  milterSocket?: string;
 }

@@ -103,7 +103,9 @@ export function policyCheck(endpoint: string, failClosed = false, waits: Partial
 }
 
 /**
- * The non_smtpd_milters entry for the milter at `endpoint` ([postfix] milter_listen): the mail handed to
+ * The non_smtpd_milters entry for the milter at `endpoint` ([postfix] milter_socket or milter_listen, as
+ * postfixEndpoint names it: a socket in the queue directory relative to it, where a chrooted cleanup looks
+ * it up, as a chrooted smtpd does the policy socket): the mail handed to
  * sendmail (PHP's mail(), cron), which no policy service sees. default_action = accept is the entry's own
  * (Postfix 3.0+): set as milter_default_action it would make every other milter of the Postfix fail open
  * too (a DKIM signer in smtpd_milters). Fail-closed is tempfail: the message then waits in the maildrop
@@ -117,14 +119,14 @@ export function milterEntry(endpoint: string, failClosed = false): string {
 
 /**
  * The milter's lines: counted and, over a limit, held (docs/postfix.md, "Mail handed to sendmail"). Printed
- * after the policy lines, or alone for a [postfix] with milter_listen only.
+ * after the policy lines, or alone for a [postfix] with a milter only.
  */
 export function milterLines(endpoint: string, failClosed: boolean): string {
   const mode = failClosed
     ? "Fail-closed: while mailpolicyd does not answer, such mail waits in the maildrop queue."
     : "Fail-open: while mailpolicyd does not answer, such mail goes on (default_action=accept).";
   return `# Mail handed to sendmail (PHP's mail(), cron) reaches no policy service: cleanup asks mailpolicyd's
-# milter ([postfix] milter_listen) once a message, and over a limit puts the message on hold
+# milter ([postfix] milter_socket or milter_listen) once a message, and over a limit puts it on hold
 # (postqueue -p marks it "!"; postsuper -H QUEUE_ID releases it, postsuper -d deletes it).
 # ${mode}
 # If main.cf already sets non_smtpd_milters, add this entry to it.
@@ -136,7 +138,7 @@ non_smtpd_milters = ${milterEntry(endpoint, failClosed)}
  * The lines for main.cf (then `postfix reload`). `waits.idleSeconds`: the daemon's [postfix] idle_timeout,
  * which Postfix's max_idle matches (rounded down: an smtpd between sessions lets a connection go no later
  * than the daemon does; within a session smtpd does not apply max_idle, docs/postfix.md). `milter`: the
- * endpoint of [postfix] milter_listen, when set.
+ * endpoint of [postfix] milter_socket or milter_listen, when set.
  */
 export function postfixSnippet(
   endpoint = DEFAULT_POSTFIX_ENDPOINT,

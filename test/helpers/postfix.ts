@@ -94,6 +94,8 @@ export interface PostfixOptions {
   mainExtra?: string;
   /** smtpd chrooted in the queue directory, as Debian's master.cf has it (needs root). */
   chrootSmtpd?: boolean;
+  /** cleanup chrooted in the queue directory, as Debian's master.cf has it too: it asks the milters. */
+  chrootCleanup?: boolean;
   /** Runs pickup, which takes what `sendmail` drops in the maildrop queue (non-SMTP mail), and flush. */
   pickup?: boolean;
 }
@@ -187,9 +189,11 @@ const PICKUP_LINES = `pickup    unix  n       -       n       60      1       pi
 flush     unix  n       -       n       1000?   0       flush
 `;
 
-const MASTER_CF = (port: number, chrootSmtpd: boolean, pickup: boolean) =>
+const MASTER_CF = (port: number, chrootSmtpd: boolean, pickup: boolean, chrootCleanup: boolean) =>
   `127.0.0.1:${port} inet n - ${chrootSmtpd ? "y" : "n"} - - smtpd
-${pickup ? PICKUP_LINES : ""}cleanup   unix  n       -       n       -       0       cleanup
+${pickup ? PICKUP_LINES : ""}cleanup   unix  n       -       ${
+    chrootCleanup ? "y" : "n"
+  }       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
@@ -246,7 +250,7 @@ export async function startPostfix(
   writeFileSync(join(etc, "main.cf"), mainCf(dir, root, options));
   writeFileSync(
     join(etc, "master.cf"),
-    MASTER_CF(port, options.chrootSmtpd ?? false, options.pickup ?? false),
+    MASTER_CF(port, options.chrootSmtpd ?? false, options.pickup ?? false, options.chrootCleanup ?? false),
   );
   // Postfix re-reads a main.cf written less than ~2 s ago until it "cools down": date them back.
   const past = new Date(Date.now() - 60_000);

@@ -8,17 +8,23 @@
 // the null sender under one key, <>. A held message requeued (postsuper -r) is not asked about again. A
 // main.cf with milter_protocol = 2 still asks at version 6 (the entry's protocol=6). The daemon's own alert,
 // handed to the same sendmail, is delivered uncounted; -f fromAddr to anyone else is counted. And the milter
-// port's bad input: over-long and cut-off frames close the connection.
+// port's bad input: over-long and cut-off frames close the connection. Through milter_socket instead, with
+// cleanup chrooted as Debian's master.cf has it: the snippet's `unix:` path, relative to the queue directory,
+// reaches it, and a local user outside the socket's group (www-data) cannot connect to it, as it could to
+// the loopback port and feed it made-up messages: other logins' counts, their mail held, alerts sent.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { spawn } from "node:child_process";
+import { statSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
-import { milterEntry } from "../../src/postfix/snippet.ts";
+import { milterEntry, postfixEndpoint } from "../../src/postfix/snippet.ts";
 import { pastedSnippet, type PostfixServer, type QueuedMessage, startPostfix } from "../helpers/postfix.ts";
+import { runCommand } from "../helpers/runtime.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
@@ -63,31 +69,41 @@ async function heldQueue(postfix: PostfixServer, failure: () => string, held = 1
  * For a describe block: a real Postfix with pickup, the milter line and `options.mainExtra` (with `pasted`,
  * `mailpolicyd postfix-snippet`'s lines instead, and the daemon's policy listener for them), and an in-process
  * daemon on its milter port with `sections` (given the Postfix, for its sendmail) after its [postfix] section;
- * both stopped after the block.
+ * both stopped after the block. With `socket`, the milter is on milter_socket instead, in the queue directory
+ * where a chrooted cleanup (Debian's) looks it up, and cleanup is chrooted.
  */
 function milterBench(
   sections: (postfix: PostfixServer) => string,
-  options: { mainExtra?: string; pasted?: boolean } = {},
+  options: { mainExtra?: string; pasted?: boolean; socket?: boolean } = {},
 ) {
   let dir: TempDir;
   let daemon: Daemon | undefined;
   let postfix: PostfixServer | undefined;
+  let socket: string | undefined;
   const lines: string[] = [];
   before(async () => {
     dir = makeTempDir();
     const policyPort = options.pasted ? await freePort() : undefined;
-    const milter = `inet:127.0.0.1:${await freePort()}`;
+    socket = options.socket ? dir.file("spool/mailpolicyd/milter") : undefined;
+    // The socket as the snippet names one in the queue directory: relative to it (unix:mailpolicyd/milter).
+    const milter = socket === undefined
+      ? `inet:127.0.0.1:${await freePort()}`
+      : postfixEndpoint({ path: socket }, dir.file("spool"));
     postfix = await startPostfix(dir, await freePort(), {
       recipientRestrictions: policyPort ? "" : "permit", // the pasted lines set it
       pickup: true,
+      chrootCleanup: socket !== undefined,
       mainExtra: policyPort
         ? pastedSnippet(`inet:127.0.0.1:${policyPort}`, false, {}, milter)
         : `non_smtpd_milters = ${milterEntry(milter)}\n${options.mainExtra ?? ""}`,
     });
+    // The tests' Postfix runs as nobody, whose group is nogroup (Debian's Postfix: postfix, group postfix).
+    const place = socket === undefined
+      ? `milter_listen = ${milter.slice("inet:".length)}\n`
+      : `milter_socket = ${socket}\nsocket_group = nogroup\n`;
     daemon = await startMilterDaemon(
       dir,
-      `[postfix]\nlisten = ${policyPort ? `127.0.0.1:${policyPort}` : "none"}\n` +
-        `milter_listen = ${milter.slice("inet:".length)}\n${sections(postfix)}`,
+      `[postfix]\nlisten = ${policyPort ? `127.0.0.1:${policyPort}` : "none"}\n${place}${sections(postfix)}`,
       lines,
       "info",
     );
@@ -105,6 +121,7 @@ function milterBench(
       daemon = undefined;
     },
     failure: () => `\nmaillog:\n${postfix!.maillog()}\ndaemon:\n${lines.join("\n")}`,
+    socket: () => socket!,
     delivered: (n: number) => postfix!.delivered().some((mail) => mail.includes(`Subject: order ${n}\n`)),
   };
 }
@@ -187,6 +204,64 @@ describe("mail handed to a real Postfix's sendmail, asked through the milter", (
     assert.ok(deliveredOrder(4)!.endsWith(`\n\nYour order 4 is on its way.\n.just a dot-led line\n`));
     assert.match(postfix().maillog(), /connect to Milter service inet:127\.0\.0\.1:\d+: Connection refused/);
     assert.deepEqual(await postfix().queue(), []);
+  });
+});
+
+/** tests/helpers/milter-probe.ts as `user` (runuser: needs root): the milter's answer, or the connect's error. */
+function probeAs(user: string, path: string): Promise<{ answer?: string; error?: string; closed?: string }> {
+  const child = spawn("runuser", [
+    "-u",
+    user,
+    "--",
+    ...runCommand(new URL("../helpers/milter-probe.ts", import.meta.url).pathname, [path]),
+  ], {
+    timeout: 20_000,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => stdout += chunk);
+  child.stderr.on("data", (chunk) => stderr += chunk);
+  return new Promise((resolve, reject) =>
+    child.on("close", (status) => {
+      try {
+        resolve(JSON.parse(stdout));
+      } catch {
+        reject(new Error(`probe as ${user}: exit ${status} ${stdout} ${stderr}`));
+      }
+    })
+  );
+}
+
+describe("mail handed to a real Postfix's sendmail, asked through milter_socket (cleanup chrooted)", () => {
+  const { lines, postfix, failure, delivered, socket } = milterBench(
+    () => `[limit site]\nkey = local_user\ncount = 2\ntime = 1h\n`,
+    { socket: true },
+  );
+
+  it("is a socket of the daemon's and Postfix's group alone: 0660, group nogroup", () => {
+    const stats = statSync(socket());
+    assert.ok(stats.isSocket());
+    assert.equal((stats.mode & 0o777).toString(8), "660");
+    assert.equal(stats.gid, 65534);
+  });
+
+  it("delivers a login's first two messages and holds the third", async () => {
+    for (const n of [1, 2, 3]) {
+      const sent = await postfix().sendmail(["-t"], submitted(n));
+      assert.equal(sent.status, 0, sent.stderr + failure());
+      if (n < 3) await waitFor(() => delivered(n), 15_000, `order ${n}${failure()}`);
+    }
+    const queue = await heldQueue(postfix(), failure);
+    assert.deepEqual(queue[0].recipients.map((recipient) => recipient.address), ["site3@example.test"]);
+    assert.match(postfix().maillog(), new RegExp(`${queue[0].queue_id}: milter-hold: END-OF-MESSAGE`));
+    assert.ok(lines.some((line) => line.includes("postfix-milter: held")), failure());
+    assert.doesNotMatch(postfix().maillog(), /connect to Milter service/, failure());
+    assert.equal(delivered(3), false);
+  });
+
+  it("refuses a local user outside the socket's group (www-data); answers one in it (nobody)", async () => {
+    assert.deepEqual(await probeAs("www-data", socket()), { error: "EACCES" });
+    assert.deepEqual(await probeAs("nobody", socket()), { answer: "0000000d4f000000060000002000000370" });
   });
 });
 

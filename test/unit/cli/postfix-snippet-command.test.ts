@@ -107,6 +107,16 @@ describe("postfix-snippet's timeout", () => {
 
 describe("postfix-snippet's milter line", () => {
   const milterLine = (text: string) => text.match(/^non_smtpd_milters = .*$/m)?.[0];
+  /** The snippet of a config without a policy listener: the milter's entry at `endpoint` and no more. */
+  const onlyMilterLines = async (text: string, endpoint: string) => {
+    const alone = await snippet(config(text));
+    assert.equal(alone.result, 0, alone.stderr);
+    assert.equal(
+      milterLine(alone.stdout),
+      `non_smtpd_milters = { ${endpoint}, default_action=accept, protocol=6 }`,
+    );
+    assert.doesNotMatch(alone.stdout, /check_policy_service/);
+  };
 
   it("is there with [postfix] milter_listen, fail-open by its own default_action", async () => {
     const file = config("[postfix]\nlisten = 127.0.0.1:10099\nmilter_listen = 127.0.0.1:10039\n");
@@ -117,6 +127,7 @@ describe("postfix-snippet's milter line", () => {
       "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=accept, protocol=6 }",
     );
     assert.match(stdout, /check_policy_service \{ inet:127\.0\.0\.1:10099, /);
+    assert.match(stderr, /^mailpolicyd: milter_listen is loopback TCP, which any local user can connect to/);
     const closed = await captureOutput(() => postfixSnippetCommand({ config: file, failClosed: true }));
     assert.equal(
       milterLine(closed.stdout),
@@ -128,13 +139,40 @@ describe("postfix-snippet's milter line", () => {
     const without = await snippet(config("[postfix]\nlisten = 127.0.0.1:10099\n"));
     assert.equal(milterLine(without.stdout), undefined);
     assert.equal(milterLine(postfixSnippet()), undefined);
-    const alone = await snippet(config("[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:10039\n"));
-    assert.equal(alone.result, 0, alone.stderr);
-    assert.equal(
-      milterLine(alone.stdout),
-      "non_smtpd_milters = { inet:127.0.0.1:10039, default_action=accept, protocol=6 }",
+    await onlyMilterLines(
+      "[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:10039\n",
+      "inet:127.0.0.1:10039",
     );
-    assert.doesNotMatch(alone.stdout, /check_policy_service/);
+  });
+
+  it("is the unix: form with milter_socket, relative to Postfix's queue directory, before milter_listen", async () => {
+    const file = config(
+      "[postfix]\nlisten = 127.0.0.1:10099\nmilter_listen = 127.0.0.1:10039\n" +
+        "milter_socket = /var/spool/postfix/mailpolicyd/milter\n",
+    );
+    const { result, stdout, stderr } = await snippet(file);
+    assert.equal(result, 0, stderr);
+    assert.equal(stderr, "");
+    assert.equal(
+      milterLine(stdout),
+      "non_smtpd_milters = { unix:mailpolicyd/milter, default_action=accept, protocol=6 }",
+    );
+    await onlyMilterLines("[postfix]\nlisten = none\nmilter_socket = /var/spool/postfix/m/s\n", "unix:m/s");
+  });
+
+  it("writes a milter_socket outside the queue directory as it is, and says a chrooted cleanup misses it", async () => {
+    const { result, stdout, stderr } = await snippet(
+      config("[postfix]\nlisten = 127.0.0.1:10099\nmilter_socket = /run/mailpolicyd/milter.sock\n"),
+    );
+    assert.equal(result, 0, stderr);
+    assert.equal(
+      milterLine(stdout),
+      "non_smtpd_milters = { unix:/run/mailpolicyd/milter.sock, default_action=accept, protocol=6 }",
+    );
+    assert.match(
+      stderr,
+      /^mailpolicyd: \/run\/mailpolicyd\/milter\.sock is outside \/var\/spool\/postfix: a chrooted cleanup \(Debian's master\.cf\) cannot reach it; .* or run cleanup with chroot n\n$/,
+    );
   });
 
   it("refuses a milter_listen that is not a fixed loopback port", async () => {

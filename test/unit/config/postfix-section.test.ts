@@ -33,6 +33,7 @@ describe("[postfix]", () => {
       idleTimeoutMs: 300_000,
       maxRequestBytes: 16384,
       milterListen: undefined,
+      milterSocket: undefined,
     });
     assert.ok(daemonActorIds(result.config).includes("postfix"));
   });
@@ -41,7 +42,7 @@ describe("[postfix]", () => {
     const result = load(
       "[postfix]\nlisten = none\nsocket = postfix.sock\nsocket_mode = 0666\naccept = OK\ndefer = 451 4.7.1\n" +
         "reject = 550 5.7.1\nwarn = DUNNO\nheaders = none\nidle_timeout = 60s\nmax_request_size = 4096\n" +
-        "milter_listen = 127.0.0.1:10039\n",
+        "milter_listen = 127.0.0.1:10039\nmilter_socket = milter.sock\n",
     );
     assert.ok(result.ok, JSON.stringify(result));
     assert.deepEqual(result.config.postfix, {
@@ -53,6 +54,7 @@ describe("[postfix]", () => {
       idleTimeoutMs: 60_000,
       maxRequestBytes: 4096,
       milterListen: { hostname: "127.0.0.1", port: 10039 },
+      milterSocket: "/tmp/conf/milter.sock",
     });
   });
 
@@ -67,7 +69,7 @@ describe("[postfix]", () => {
   it("refuses nowhere to listen, and the port Exim's listener has", () => {
     const nowhere = load("[postfix]\nidle_timeout = 60s\nlisten = none\n");
     assert.deepEqual(nowhere.ok ? [] : nowhere.errors, [
-      "t.conf:3: postfix.listen: listen = none, no socket and no milter_listen: nowhere to listen",
+      "t.conf:3: postfix.listen: listen = none, no socket, no milter_listen and no milter_socket: nowhere to listen",
     ]);
     const same = load("[daemon]\npolicy_listen = 127.0.0.1:10040\n[postfix]\n\nlisten = 127.0.0.1:10040\n");
     assert.ok(!same.ok);
@@ -85,5 +87,19 @@ describe("[postfix]", () => {
     const remote = load("[postfix]\nmilter_listen = 192.0.2.1:10039\n");
     assert.ok(!remote.ok);
     assert.match(remote.errors[0], /^t\.conf:2: postfix\.milter_listen: expected a loopback HOST:PORT/);
+  });
+
+  it("takes milter_socket alone, on a path of its own", () => {
+    const alone = load(
+      "[postfix]\nlisten = none\nmilter_socket = /run/x/milter.sock\nsocket_group = postfix\n",
+    );
+    assert.ok(alone.ok, JSON.stringify(alone));
+    assert.equal(alone.config.postfix?.milterSocket, "/run/x/milter.sock");
+    assert.equal(alone.config.postfix?.socketGroup, "postfix");
+    assert.ok(daemonActorIds(alone.config).includes("postfix"));
+    const same = load("[postfix]\nsocket = /run/x/p.sock\nmilter_socket = /run/x/p.sock\n");
+    assert.deepEqual(same.ok ? [] : same.errors, [
+      "t.conf:3: postfix.milter_socket: the same path as [postfix] socket",
+    ]);
   });
 });

@@ -20,6 +20,8 @@ describe("Redis store: a limit's key changed on some hosts", () => {
     const client = redisClient(server);
     await client.flushdb();
     const bySender = redisHost(server, limitBy("sender"), Date.now);
+    // The first host to reach Redis records the limit's key: let it be the sender host.
+    await bySender.store.ready();
     const byRecipient = redisHost(server, limitBy("recipient"), Date.now);
     try {
       for (let i = 0; i < 3; i++) {

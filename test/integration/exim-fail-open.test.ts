@@ -172,7 +172,7 @@ function nft(...args: string[]) {
 const NO_ANSWER = /mailpolicyd: no answer, accepting \(fail-open\)/g;
 const UNEXPECTED = /mailpolicyd: unexpected answer, accepting \(fail-open\)/g;
 
-const ONCE = { skip: isDeno && "Exim alone: run under Bun" };
+const ONCE = { skip: isDeno && "no daemon answers: Exim's side only, run under Bun" };
 
 for (const variant of ["plain", "legacy", "debian-split", "debian-unsplit"] as const) {
   describe(`fail-open with real mail through the ${variant} snippet (exim -bd, swaks, maildir)`, () => {
@@ -252,7 +252,8 @@ for (const variant of ["plain", "legacy", "debian-split", "debian-unsplit"] as c
       }
     });
 
-    it("delivers intact when a firewall rule refuses Exim the port", async () => {
+    // The daemon runs but is never reached: as the case above, it runs once (under Bun), ~6 s a variant.
+    it("delivers intact when a firewall rule refuses Exim the port", ONCE, async () => {
       daemon = await startDaemonProcess(dir, config);
       nft("add", "table", "inet", FIREWALL_TABLE);
       nft("add", "chain", "inet", FIREWALL_TABLE, "out", "{ type filter hook output priority 0 ; }");
@@ -279,6 +280,7 @@ for (const variant of ["plain", "legacy", "debian-split", "debian-unsplit"] as c
     });
 
     it("delivers intact again once the daemon answers, and every message is still whole", async () => {
+      if (ONCE.skip) daemon = await startDaemonProcess(dir, config); // the firewall case did not start it
       await sendAndCheck("recovered", 2);
       assert.deepEqual(await damage(dir, sent), []);
     });

@@ -28,7 +28,7 @@ import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
 import { type HitCounter, pushHitArgs, readNumbers } from "./redis-hit-args.ts";
 import { checkPrefix, counterKey, limitKeysKey } from "./redis-keys.ts";
 import { type CounterKinds, counterKinds, kindsCover, learnCounterKinds } from "./redis-counter-kinds.ts";
-import { createRedisAdmin } from "./redis-admin.ts";
+import { createRedisAdmin, isWrongType } from "./redis-admin.ts";
 import {
   CHECK_SCRIPT,
   COMMIT_SCRIPT,
@@ -157,8 +157,9 @@ const isNoScript = (error: unknown) => error instanceof Error && error.message.s
 const REPLY_MARGIN_MS = 50;
 
 /** Redis refusing the limits' keys' record: an ACL without it (NOPERM), or a key of another type. */
+/** The limits' keys could not be recorded: an ACL for the counters alone, or the name taken by another type. */
 const isRefusedRecord = (error: unknown) =>
-  error instanceof Error && /^(NOPERM|WRONGTYPE)/.test(error.message);
+  isWrongType(error) || (error instanceof Error && error.message.startsWith("NOPERM"));
 const isLate = (error: unknown) => error instanceof Error && error.message.startsWith("LATE");
 type Pipeline = ReturnType<Redis["pipeline"]>;
 

@@ -103,6 +103,11 @@ export interface StatusJson {
   topSenders: SenderRow[] | null;
   /** Why topSenders is null: the counters actor, or Redis, did not answer (absent from older daemons). */
   topSendersUnavailable?: string;
+  /**
+   * The top senders are this host's counts: Redis was away when they were asked for, or when they came
+   * (absent from older daemons, for which Redis's state after the question stands in).
+   */
+  topSendersThisHostOnly?: boolean;
 }
 
 interface AlertRow {
@@ -207,7 +212,9 @@ export function formatStatus(status: StatusJson): string {
     `parked ${status.alerts.parked ?? 0}, dropped ${status.alerts.dropped ?? 0}, ` +
     `pending ${status.pendingAlerts ?? "?"}`,
     "",
-    ...(status.topSenders && status.redis?.state === "down" ? [THIS_HOST_ONLY_LINE] : []),
+    ...(status.topSendersThisHostOnly ?? (status.topSenders && status.redis?.state === "down")
+      ? [THIS_HOST_ONLY_LINE]
+      : []),
     status.topSenders
       ? formatSenders(status.topSenders)
       : `top senders unavailable (${printable(status.topSendersUnavailable ?? "counters actor down")})`,

@@ -119,9 +119,11 @@ export function createControlApp(deps: ControlDeps): Hono {
 
   app.get("/status", async (c) => {
     const metrics = deps.metrics;
-    const [stats, top] = await Promise.all([
+    const [stats, { rows: top, thisHostOnly }] = await Promise.all([
       deps.askCounters<Extract<CountersQuery, { type: "stats" }>>({ type: "stats" }),
-      deps.askCounters<Extract<CountersQuery, { type: "senders" }>>({ type: "senders", top: 10 }),
+      askCountsHere(() =>
+        deps.askCounters<Extract<CountersQuery, { type: "senders" }>>({ type: "senders", top: 10 })
+      ),
     ]);
     const byAction: Record<string, number> = {};
     let total = 0;
@@ -156,6 +158,9 @@ export function createControlApp(deps: ControlDeps): Hono {
         parkedRecent: [...metrics.parkedAlerts].reverse(),
       },
       topSenders: top ?? null,
+      // As /senders's scope header, from Redis's state before and after the question: read after it alone,
+      // rows a host counted while Redis was away went unmarked when Redis came back meanwhile.
+      topSendersThisHostOnly: Boolean(top) && thisHostOnly,
       // Why there are none: the store's null is Redis not answering (limits/counter-store.ts), not the
       // actor, which status named for both while every actor was active.
       ...(top

@@ -103,7 +103,7 @@ async function refresh() {
     // counts read as every host's, and an unanswered Redis as "nobody yet".
     const senders = status.topSenders;
     document.getElementById("scope").textContent =
-      senders && status.redis?.state === "down" ? ${JSON.stringify(THIS_HOST_ONLY_LINE)} : "";
+      status.topSendersThisHostOnly ? ${JSON.stringify(THIS_HOST_ONLY_LINE)} : "";
     document.querySelector("#senders tbody").innerHTML = !senders
       ? "<tr><td colspan=4>top senders unavailable (" + text(status.topSendersUnavailable) + ")</td></tr>"
       : senders.map((row) =>

@@ -168,6 +168,21 @@ describe("status-format", () => {
     assert.match(formatStatus(STATUS).split("\n")[2], /^requests: /, "no line without [redis]");
   });
 
+  // /status reads Redis's state before and after asking for the top senders (control/app.ts): its word, not
+  // the state after alone, says whether they are this host's counts; an older daemon has only the latter.
+  it("status: the top senders as this host's counts only when /status says so, or Redis is down (older daemons)", () => {
+    const line = "Redis unreachable: this host's counts only";
+    const redis = (state: "up" | "down") =>
+      ({ state, since: 0, store: { answeredAhead: 0 } }) as StatusJson["redis"];
+    const said = (status: StatusJson) => formatStatus(status).split("\n").includes(line);
+    assert.equal(said({ ...STATUS, redis: redis("up"), topSendersThisHostOnly: true }), true);
+    assert.equal(said({ ...STATUS, redis: redis("down"), topSendersThisHostOnly: true }), true);
+    assert.equal(said({ ...STATUS, redis: redis("up"), topSendersThisHostOnly: false }), false);
+    assert.equal(said({ ...STATUS, redis: redis("down") }), true);
+    assert.equal(said({ ...STATUS, redis: redis("up") }), false);
+    assert.equal(said({ ...STATUS, redis: redis("down"), topSenders: null }), false);
+  });
+
   it("status: no top senders, and why: the daemon's reason, or the counters actor from an older daemon", () => {
     const none = { ...STATUS, topSenders: null };
     const line = (status: StatusJson) =>

@@ -3,6 +3,8 @@
 // pacing), 404 and 500. The counters actor is a fake answering from a table; the daemon process and its
 // real actors are test/integration/control-api.test.ts.
 import { senderPath } from "../../../src/cli/control-commands.ts";
+import { formatStatus } from "../../../src/cli/status-format.ts";
+import { THIS_HOST_ONLY_LINE } from "../../../src/control/counts-scope.ts";
 import type { ConcernHealth } from "../../../src/engine/concern-health.ts";
 import { fakeRow as row, keyedCounters } from "../../helpers/keyed-counters.ts";
 import assert from "node:assert/strict";
@@ -155,6 +157,58 @@ describe("control app: /health and /status", () => {
     const status = await reply.json();
     assert.deepEqual([status.trackedKeys, status.pendingAlerts, status.topSenders], [null, null, null]);
     assert.deepEqual(status.requests, { total: 0, byAction: {}, badRequests: 0 });
+  });
+});
+
+// /status's top senders answered while Redis was away are this host's counts: status and the dashboard say
+// so above them. Redis's state was read only after the question, so an incident that ended while the top
+// senders were asked for (this host's counts already chosen) left them unmarked, read as every host's. A
+// real redis-server cannot time its return into that window (the store's local ranking answers at once, or
+// in slices between which the retry's probe may land or not): the fake store's state changes instead while
+// the counters actor is asked for the top senders, as a probe that succeeds then does.
+describe("control app: /status's top senders while Redis comes or goes", () => {
+  const redisHealth = (state: "up" | "down") =>
+    ({
+      state,
+      since: T0,
+      fallback: "local",
+      incidents: 1,
+      fallbackChecks: 0,
+      merged: 0,
+      store: { answeredAhead: 0, aheadOver: 0 },
+    }) as RedisHealth;
+
+  for (
+    const [before, after, said] of [
+      ["up", "up", false],
+      ["down", "down", true],
+      ["down", "up", true], // this host's counts, Redis back by the answer
+      ["up", "down", true], // either, as /senders says (its scope header)
+    ] as const
+  ) {
+    it(`Redis ${before} when top senders are asked for, ${after} when they come: ${said ? "" : "not "}this host's only`, async () => {
+      const redis = { state: before as "up" | "down" };
+      const answers: Answers = { senders: [row("a@x.org", "outbound", 1)] };
+      const { app, metrics } = control(answers, {
+        askCounters: ((event: { type: keyof Answers }) => {
+          if (event.type === "senders") redis.state = after;
+          return Promise.resolve(answers[event.type]);
+        }) as ControlDeps["askCounters"],
+      });
+      metrics.redisHealth = () => redisHealth(redis.state);
+      const status = await (await app.request("/status")).json();
+      const shown = formatStatus(status);
+      assert.equal(shown.includes(THIS_HOST_ONLY_LINE), said, shown);
+      assert.match(shown, /^a@x\.org +outbound +1\/2 /m, shown);
+    });
+  }
+
+  it("no top senders: none to call this host's", async () => {
+    const { app, metrics } = control({ senders: null } as unknown as Answers);
+    metrics.redisHealth = () => redisHealth("down");
+    const status = await (await app.request("/status")).json();
+    assert.equal(status.topSendersThisHostOnly, false);
+    assert.ok(!formatStatus(status).includes(THIS_HOST_ONLY_LINE));
   });
 });
 

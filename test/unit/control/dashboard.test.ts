@@ -91,11 +91,15 @@ describe("dashboard script", () => {
   });
 
   // With [redis] and Redis away, /status's top senders are what this host counted meanwhile: drawn without a
-  // word, one host's count of a sender read as its count on every host (status says so in a line).
+  // word, one host's count of a sender read as its count on every host (status says so in a line). As
+  // /status says it (topSendersThisHostOnly), also when Redis came back while they were asked for.
   it("says the top senders are this host's counts only while Redis is away", async () => {
+    for (const state of ["down", "up"]) {
+      const page = await render({ ...STATUS, redis: { state, since: 0 }, topSendersThisHostOnly: true });
+      assert.equal(page.scope?.textContent, "Redis unreachable: this host's counts only", state);
+      assert.match(page["#senders tbody"].innerHTML, /alice@example\.org/);
+    }
     const page = await render({ ...STATUS, redis: { state: "down", since: 0 } });
-    assert.equal(page.scope?.textContent, "Redis unreachable: this host's counts only");
-    assert.match(page["#senders tbody"].innerHTML, /alice@example\.org/);
     assert.match(page.meta.textContent, / · 1 keys tracked on this host · /);
   });
 

@@ -4,7 +4,8 @@
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import { socketPathsFrom } from "../config/socket-paths.ts";
 import { controlRequest, type ControlResponse, DaemonUnreachable, policyRequest } from "./control-client.ts";
-import { formatSender, formatSenders, formatStatus, printable, type StatusJson } from "./status-format.ts";
+import { formatSender, formatSenders, formatStatus, type StatusJson } from "./status-format.ts";
+import { printable } from "../policy/printable.ts";
 import { SCOPE_HEADER, THIS_HOST_ONLY, THIS_HOST_ONLY_LINE } from "../control/counts-scope.ts";
 import { parseReadsocketRequest } from "../protocols/readsocket.ts";
 import { MAX_KEY_LENGTH, MAX_KEY_PART_LENGTH, TOO_LONG_KEY } from "../policy/limit-key.ts";

@@ -1,31 +1,13 @@
 // Text for `mailpolicyd status`, `top` and `show`: plain aligned columns, as a postmaster reads them
 // in a terminal at 3 a.m. Pure: JSON from the control API in, text out.
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
-import { UNPRINTABLE_CHARS } from "../policy/unprintable-chars.ts";
+import { printable } from "../policy/printable.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 import type { RedisHealth } from "../limits/shared-store.ts";
 import type { StateWrites } from "../actors/counters-state.ts";
 import { alertStatusText } from "../control/alert-status-text.ts";
 import { THIS_HOST_ONLY_LINE } from "../control/counts-scope.ts";
-
-// Controls and bidi controls (policy/unprintable-chars.ts): in a terminal that does bidi a U+202E in a key
-// turned the rest of its line round, the count and the rule with it.
-const UNPRINTABLE = new RegExp(`[${UNPRINTABLE_CHARS}]`, "g");
-
-/**
- * Text that came from mail (a key is a sender, HELO name or login a client sent; subjects, errors) as a
- * terminal shows it without obeying it: each control character written as \xNN (\uNNNN). Printed as sent,
- * a local client's request to the Postfix listener put ESC sequences in a key, and `top` then retitled,
- * cleared or hid the postmaster's terminal; a line feed forged a line of the report.
- */
-export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => {
-    const code = c.charCodeAt(0);
-    return code > 0xff
-      ? `\\u${code.toString(16).padStart(4, "0")}`
-      : `\\x${code.toString(16).padStart(2, "0")}`;
-  });
-}
+import { healthLines } from "../control/health-lines.ts";
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
@@ -108,6 +90,8 @@ export interface StatusJson {
    * (absent from older daemons, for which Redis's state after the question stands in).
    */
   topSendersThisHostOnly?: boolean;
+  /** What is wrong, as the lines above say it (control/health-lines.ts): the dashboard's; status makes its own. */
+  warnings?: string[];
 }
 
 interface AlertRow {
@@ -125,19 +109,6 @@ const alertLine = (alert: AlertRow) =>
   }  ${alert.rule}  ` +
   `${alert.count}/${alert.limit}  ${printable(alertStatusText(alert.status))}`;
 
-function concernLines(concerns: Record<string, ConcernHealth>): string[] {
-  const said = Object.entries(concerns).map(([name, health]) =>
-    health.state === "ok"
-      ? `${name} ok`
-      : `${name} FAILING since ${
-        new Date(health.since!).toISOString().replace("T", " ").slice(0, 19)
-      } (${health.reason}), ${health.failedInIncident} requests answered by its fail_mode`
-  );
-  return said.length ? [`concerns: ${said.join("; ")}`] : [];
-}
-
-const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
-
 /**
  * With [redis] the shared counters are in Redis and this host's memory holds only what it counted while
  * Redis was away: "0" alone read as "nothing is counted" at 3 a.m.
@@ -150,46 +121,6 @@ function trackedKeys(status: StatusJson): string {
     : `${here} on this host, the shared ones in Redis (top, show)`;
 }
 
-/** A line only while the counters cannot reach the disk: what a restart would then lose. */
-function stateLines(writes: StateWrites | undefined): string[] {
-  if (!writes?.failing) return [];
-  const saves = writes.failedSaves === 1 ? "1 save" : `${writes.failedSaves} saves`;
-  return [
-    `state file: NOT WRITTEN since ${stamp(writes.since!)} (${printable(writes.error ?? "?")}; ${saves} ` +
-    `failed): counts since then are in memory only, lost at a restart`,
-  ];
-}
-
-/** Just after a start: the keys not restored yet are missing from top and show (they answer once back). */
-function restoringLines(restoring: { keysSoFar: number } | undefined): string[] {
-  if (restoring === undefined) return [];
-  return [
-    `state file: RESTORING, ${restoring.keysSoFar} keys back so far: top and show miss the others until done`,
-  ];
-}
-
-/** The 3 a.m. line about Redis: up, or since when the fallback answers. */
-function redisLines(redis: RedisHealth | undefined): string[] {
-  if (redis === undefined) return [];
-  if (redis.state === "up") {
-    // Answers ahead ([redis] answer_ahead) and the over-grants among them: what the option has cost so far.
-    const { answeredAhead, aheadOver } = redis.store;
-    const ahead = answeredAhead > 0
-      ? `; ${answeredAhead} answered ahead, ${aheadOver} of them over a limit`
-      : "";
-    return [
-      `redis: up since ${stamp(redis.since)}; ${redis.incidents} incidents, ${redis.merged} counters merged` +
-      ahead,
-    ];
-  }
-  return [
-    `redis: DOWN since ${stamp(redis.since)} (${
-      printable(redis.lastError ?? "no answer")
-    }); fallback ${redis.fallback} ` +
-    `answered ${redis.fallbackChecks} checks`,
-  ];
-}
-
 export function formatStatus(status: StatusJson): string {
   const restarts = Object.values(status.restarts).reduce((a, b) => a + b, 0);
   const actions = Object.entries(status.requests.byAction).map(([action, n]) => `${action} ${n}`).join(", ");
@@ -198,10 +129,7 @@ export function formatStatus(status: StatusJson): string {
     `actors: ${
       Object.entries(status.actors).map(([name, s]) => `${name} ${s}`).join(", ")
     }; restarts: ${restarts}`,
-    ...concernLines(status.concerns ?? {}),
-    ...redisLines(status.redis),
-    ...restoringLines(status.restoring),
-    ...stateLines(status.stateWrites),
+    ...healthLines(status),
     `requests: ${status.requests.total}${actions ? ` (${actions})` : ""}; ` +
     `${status.rates.lastMinute.toFixed(1)}/min last minute, ${
       status.rates.last5Minutes.toFixed(1)

@@ -11,6 +11,7 @@ import { formatUptime } from "./uptime.ts";
 import { MAX_TOP_ROWS } from "./top-bound.ts";
 import { SCOPE_HEADER, THIS_HOST_ONLY } from "./counts-scope.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
+import { healthWarnings } from "./health-lines.ts";
 
 type CountersQuery = Exclude<
   CountersEvent,
@@ -132,6 +133,9 @@ export function createControlApp(deps: ControlDeps): Hono {
       byAction[action] = (byAction[action] ?? 0) + count;
       total += count;
     }
+    // Read once: the warnings say what the fields say.
+    const concerns = deps.concernHealth();
+    const redis = metrics.redisHealth?.();
     return c.json({
       version: deps.version,
       pid: process.pid,
@@ -140,8 +144,16 @@ export function createControlApp(deps: ControlDeps): Hono {
       uptime: formatUptime(uptime()),
       actors: deps.actorStates(),
       restarts: deps.actorRestarts(),
-      concerns: deps.concernHealth(),
-      redis: metrics.redisHealth?.(),
+      concerns,
+      redis,
+      // What status says is wrong, in its words (control/health-lines.ts), for the dashboard: it showed only
+      // the actors, and a failing concern or an unwritable state file looked green there.
+      warnings: healthWarnings({
+        concerns,
+        redis,
+        restoring: stats?.restoring,
+        stateWrites: stats?.stateWrites,
+      }),
       requests: { total, byAction, badRequests: metrics.badRequests },
       rates: { lastMinute: requestRate(metrics, 1, now()), last5Minutes: requestRate(metrics, 5, now()) },
       trackedKeys: stats?.trackedKeys ?? null,

@@ -1,5 +1,6 @@
 // GET / on the control listener: one self-contained page (no CDN, no build step) that polls /status
-// every 5 s and draws top senders, requests per minute over the last hour, recent alerts, actor health.
+// every 5 s and draws top senders, requests per minute over the last hour, recent alerts, actor health and
+// what else status says is wrong.
 import { ALERT_STATUS_TEXT } from "./alert-status-text.ts";
 import { UNPRINTABLE_CHARS } from "../policy/unprintable-chars.ts";
 import { THIS_HOST_ONLY_LINE } from "./counts-scope.ts";
@@ -24,6 +25,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .active { background: var(--ok); } .down, .error, .stopped { background: var(--bad); }
   .legend span { margin-right: 1rem; } .mono { font-family: ui-monospace, monospace; }
   #error { color: var(--bad); } #scope { color: var(--warn); font-weight: 600; }
+  #warnings > div { color: var(--bad); font-weight: 600; margin-bottom: .3rem; }
 </style>
 </head>
 <body>
@@ -31,7 +33,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div class="meta" id="meta">loading…</div>
 <div id="error"></div>
 <h2>Actors</h2>
-<div id="actors" style="margin-bottom:1.5rem"></div>
+<div id="actors" style="margin-bottom:.6rem"></div>
+<div id="warnings" style="margin-bottom:1.5rem"></div>
 <div class="grid">
   <section>
     <h2>Top senders</h2>
@@ -98,6 +101,10 @@ async function refresh() {
       status.config;
     document.getElementById("actors").innerHTML = Object.entries(status.actors).map(([name, state]) =>
       '<span class="badge ' + text(state) + '">' + text(name) + ": " + text(state) + "</span>").join("");
+    // What status says is wrong besides the actors (a concern failing, Redis away, the state file not
+    // written or still restoring), in its words from /status: unsaid, the page looked green meanwhile.
+    document.getElementById("warnings").innerHTML =
+      (status.warnings ?? []).map((line) => "<div>" + text(line) + "</div>").join("");
     // While Redis is away the top senders are what this host counted meanwhile (limits/shared-store.ts), and
     // there are none when Redis or the counters did not answer: said as status says it. Unsaid, one host's
     // counts read as every host's, and an unanswered Redis as "nobody yet".

@@ -2,7 +2,8 @@
 // dist/mailpolicyd on loopback TCP: the top sender appears with its count over the limit, the chart has
 // bars, the actors are healthy. Writes test-output/dashboard.png for people to look at. With [redis] on a
 // real redis-server, stopped and then killed: the page says why top senders are missing, and that the ones
-// it shows are this host's counts only.
+// it shows are this host's counts only. With spamd not listening and the state file unwritable: the page
+// says so as status does (test-output/dashboard-warnings.png).
 // Runs under Node (`node --test`), once, from `npm test`'s system phase.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
@@ -85,6 +86,14 @@ async function startDaemon(dir, sections = "") {
   return { daemon, port };
 }
 
+/** What each describe's after does: the browser closed, the daemon stopped, its folder removed. */
+async function tearDown(browser, daemon, dir) {
+  await browser?.close();
+  daemon?.kill("SIGTERM");
+  await sleep(300);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
 describe("dashboard in headless Chromium", () => {
   let dir;
   let daemon;
@@ -106,12 +115,7 @@ describe("dashboard in headless Chromium", () => {
     browser = await launchBrowser();
   });
 
-  after(async () => {
-    await browser?.close();
-    daemon?.kill("SIGTERM");
-    await sleep(300);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => tearDown(browser, daemon, dir));
 
   it("shows the top sender over its limit, a chart and healthy actors", async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
@@ -213,11 +217,8 @@ describe("dashboard in headless Chromium, with Redis away", () => {
   });
 
   after(async () => {
-    await browser?.close();
-    daemon?.kill("SIGTERM");
     if (redis?.child.exitCode === null && redis.child.signalCode === null) redis.signal("SIGKILL");
-    await sleep(300);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await tearDown(browser, daemon, dir);
   });
 
   /** The Top senders section's text once the page has drawn its first /status. */
@@ -260,5 +261,105 @@ describe("dashboard in headless Chromium, with Redis away", () => {
     const shown = await topSenders();
     assert.match(shown, /here@example\.org\s+outbound\s+1 \/ 2 per 1h/, shown);
     assert.ok(shown.includes(HOST_ONLY), shown);
+  });
+});
+
+/** The spamd front's answer to one message (spamc's REPORT), read to its end. */
+function spamc(port, message) {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection({ host: "127.0.0.1", port, allowHalfOpen: true });
+    let reply = "";
+    socket.on("connect", () => {
+      socket.end(
+        `REPORT SPAMC/1.2\r\nUser: nobody\r\nContent-length: ${Buffer.byteLength(message)}\r\n\r\n` + message,
+      );
+    });
+    socket.on("data", (chunk) => reply += chunk);
+    socket.on("end", () => resolve(reply));
+    socket.on("error", reject);
+  });
+}
+
+// `mailpolicyd status` says when a concern fails (here SpamAssassin, spamd not listening) and when the
+// state file cannot be written (counts lost at a restart). The page showed the actors alone, green: it now
+// shows what status says is wrong, in status's own words (/status's warnings, control/health-lines.ts).
+describe("dashboard in headless Chromium, with spamd unreachable and the state file unwritable", () => {
+  let dir;
+  let daemon;
+  let browser;
+  let port;
+  let frontPort;
+
+  /** The page's warnings, and its actors' badges, once it has drawn its first /status; `png`: a picture. */
+  async function shown(png) {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.locator("#actors .badge").first().waitFor({ timeout: 10_000 });
+    const warnings = await page.locator("#warnings > div").allInnerTexts();
+    const actors = await page.locator("#actors .badge").allInnerTexts();
+    if (png) {
+      mkdirSync(join(root, "test-output"), { recursive: true });
+      await page.screenshot({ path: join(root, "test-output", png), fullPage: true });
+    }
+    await page.close();
+    return { warnings, actors };
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mailpolicyd-dashboard-unwell-"));
+    frontPort = await freePort();
+    const spamdPort = await freePort(); // nothing listens there
+    ({ daemon, port } = await startDaemon(
+      dir,
+      `[spamd]\nlisten = 127.0.0.1:${frontPort}\n` +
+        `[spamassassin]\naddress = 127.0.0.1:${spamdPort}\ntimeout = 5s\nfail_mode = open\n`,
+    ));
+    browser = await launchBrowser();
+  });
+
+  after(() => tearDown(browser, daemon, dir));
+
+  it("all well: no warning", async () => {
+    assert.deepEqual((await shown()).warnings, []);
+  });
+
+  it("shows a failing concern and an unwritable state file, each as status says it", async () => {
+    // spamd not listening: the front answers (fail_mode open), and the SpamAssassin concern is failing.
+    const reply = await spamc(frontPort, "Subject: hello\r\n\r\nhello\r\n");
+    assert.match(reply, /^SPAMD\/1\.1 0 EX_OK\r\n/, reply);
+    // A directory where the state file goes: each save fails at its rename, as on a full disk.
+    rmSync(join(dir, "state.json"), { force: true });
+    mkdirSync(join(dir, "state.json"));
+    await ask(join(dir, "policy.sock"), "rcpt sender=a@example.org recipient=x@example.net\n");
+    for (let i = 0;; i++) {
+      const status = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
+      if (status.stateWrites?.failing && status.concerns?.spamassassin?.state === "failing") break;
+      if (i === 200) {
+        throw new Error(`not seen failing: ${JSON.stringify([status.stateWrites, status.concerns])}`);
+      }
+      await sleep(100);
+    }
+    const { warnings, actors } = await shown("dashboard-warnings.png");
+    assert.ok(actors.every((badge) => badge.endsWith(": active")), actors.join(", "));
+    assert.equal(warnings.length, 2, warnings.join("\n"));
+    const [concern, state] = warnings;
+    assert.match(
+      concern,
+      /^concerns: spamassassin FAILING since \d{4}-\d\d-\d\d [\d:]{8} \(\w+\), 1 requests /,
+    );
+    assert.ok(!concern.includes("limits ok"), `the concerns that answer are no warning: ${concern}`);
+    assert.match(state, /^state file: NOT WRITTEN since \d{4}-\d\d-\d\d [\d:]{8} \(.+; \d+ saves? failed\)/);
+    // In status's words: its concerns line has the same failing concern, its state file line is the same
+    // (the saves failed so far may have grown meanwhile: retried).
+    const text = execFileSync(join(root, "dist/mailpolicyd"), [
+      "status",
+      "--config",
+      join(dir, "mailpolicyd.conf"),
+    ], {
+      encoding: "utf8",
+    });
+    assert.ok(text.includes(concern.replace(/^concerns: /, "")), `${concern}\n---\n${text}`);
+    const saves = (line) => line.replace(/\d+ saves? failed/, "N saves failed");
+    assert.ok(text.split("\n").map(saves).includes(saves(state)), `${state}\n---\n${text}`);
   });
 });

@@ -151,6 +151,57 @@ describe("control app: /health and /status", () => {
     ]);
   });
 
+  // The dashboard showed the actors alone: a failing concern, Redis away or an unwritable state file looked
+  // green there while status said so. /status hands it status's own lines of what is wrong.
+  it("GET /status: warnings, what status says is wrong, in its words; none when all is well", async () => {
+    const since = Date.UTC(2026, 0, 1, 10, 7, 3);
+    const failing: ConcernHealth = {
+      state: "failing",
+      since,
+      reason: "down",
+      answered: 0,
+      failures: { down: 2, timeout: 0, error: 0 },
+      failedInIncident: 2,
+    };
+    const stats = {
+      trackedKeys: 1,
+      perRule: {},
+      pendingAlerts: 0,
+      wheelEntries: 1,
+      stateWrites: { failing: true, since, failedSaves: 3, error: "ENOSPC\x1b[2J" },
+      restoring: { keysSoFar: 40 },
+    };
+    const { app, metrics } = control({ stats: stats as CountersStats, senders: [] }, {
+      concernHealth: () => ({ limits: LIMITS_OK, spamassassin: failing }),
+    });
+    metrics.redisHealth = () =>
+      ({
+        state: "down",
+        since,
+        fallback: "local",
+        fallbackChecks: 5,
+        lastError: "connect ECONNREFUSED",
+      }) as RedisHealth;
+    const status = await (await app.request("/status")).json();
+    assert.deepEqual(status.warnings, [
+      "concerns: spamassassin FAILING since 2026-01-01 10:07:03 (down), 2 requests answered by its fail_mode",
+      "redis: DOWN since 2026-01-01 10:07:03 (connect ECONNREFUSED); fallback local answered 5 checks",
+      "state file: RESTORING, 40 keys back so far: top and show miss the others until done",
+      "state file: NOT WRITTEN since 2026-01-01 10:07:03 (ENOSPC\\x1b[2J; 3 saves failed): counts since then " +
+      "are in memory only, lost at a restart",
+    ]);
+    // status prints the same lines (its concerns line with the ones that answer too).
+    const printed = formatStatus(status).split("\n");
+    assert.ok(printed.includes(`concerns: limits ok; ${status.warnings[0].slice("concerns: ".length)}`));
+    for (const line of status.warnings.slice(1)) assert.ok(printed.includes(line), line);
+
+    const well = control({
+      stats: { ...stats, stateWrites: { failing: false, failedSaves: 0 }, restoring: undefined },
+    });
+    well.metrics.redisHealth = () => ({ state: "up", since, store: { answeredAhead: 0 } }) as RedisHealth;
+    assert.deepEqual((await (await well.app.request("/status")).json()).warnings, []);
+  });
+
   it("GET /status without the counters actor: null where only it knows", async () => {
     const reply = await control().app.request("/status");
     assert.equal(reply.status, 200);

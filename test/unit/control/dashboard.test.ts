@@ -129,6 +129,23 @@ describe("dashboard script", () => {
     }
   });
 
+  // A failing concern or an unwritable state file looked green here (the actors alone) while status said so:
+  // /status's warnings are status's lines of what is wrong, shown as text, a line each.
+  it("shows /status's warnings as text, a line each; nothing when there are none", async () => {
+    const warnings = [
+      "concerns: spamassassin FAILING since 2026-01-01 10:07:03 (down), 2 requests answered by its fail_mode",
+      "state file: NOT WRITTEN since 2026-01-01 10:07:03 (<b>x</b>; 1 save failed): counts since then …",
+    ];
+    const page = await render({ ...STATUS, warnings });
+    assert.equal(
+      page.warnings.innerHTML,
+      "<div>concerns: spamassassin FAILING since 2026-01-01 10:07:03 (down), 2 requests answered by its " +
+        "fail_mode</div><div>state file: NOT WRITTEN since 2026-01-01 10:07:03 (&lt;b&gt;x&lt;/b&gt;; 1 save " +
+        "failed): counts since then …</div>",
+    );
+    assert.equal((await render({ ...STATUS, warnings: [] })).warnings.innerHTML, "");
+  });
+
   // Two dashboards and a scrape on the loopback port: a 429 read as /status said "cannot reach mailpolicyd:
   // TypeError: …", as if the daemon were down.
   it("says what the daemon answered when /status is refused (429), not that it cannot be reached", async () => {

@@ -180,7 +180,7 @@ export const alerterMachine = setup({
   },
   actors: {
     deliver: fromPromise<AlertSent | void, { item: Outgoing; config: Config; send?: SendAlertMail }>(
-      async ({ input }) => {
+      async ({ input, system }) => {
         if (!input.send || !input.config.alerts) return;
         let mail: AlertMail;
         try {
@@ -191,6 +191,9 @@ export const alerterMachine = setup({
             cannotCompose: true,
           });
         }
+        // Before the program runs: Postfix's milter then asks about it, maybe under a sender rewritten by
+        // canonical maps, and the counters know it by this (own-alert.ts, isOwnSenderSubmission).
+        if (input.config.alerts.sendmail) liveActor(system, "counters")?.send({ type: "alerts.handing" });
         return await input.send(mail);
       },
     ),

@@ -36,6 +36,7 @@ export type CountersEvent =
   | { type: "alerts.done"; ids: string[]; delivered: boolean } // delivered or not (parked): out of the outbox
   | { type: "alerts.offer" } // the alerter (re)started: offer it every undelivered alert
   | { type: "alerts.partly"; ids: string[]; recipients: string[] } // delivered to all but `recipients`
+  | { type: "alerts.handing" } // an alert is being handed to `[alerts] sendmail =` (LimitEngine.alertHandedOver)
   | { type: "config"; config: Config }
   | { type: "stats"; reply: (stats: CountersStats) => void }
   // undefined: the ranking was dropped (the actor stopped or failed meanwhile)
@@ -212,6 +213,8 @@ export function startCounters(
           return;
         case "alerts.offer":
           return outbox.offerAll();
+        case "alerts.handing":
+          return engine.alertHandedOver();
         case "alerts.partly":
           outbox.partlyDelivered(event.ids, event.recipients);
           // Written now: a kill before the next FLUSH_MS sent the alert again to those who had it.

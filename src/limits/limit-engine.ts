@@ -8,7 +8,7 @@
 // policy engine calls `check`, merges, and `commit`s the ticket with the merged verdict later.
 import type { LimitConfig } from "../model/limit.ts";
 import { isExempt, limitKey, requestCost } from "../policy/limit-key.ts";
-import { isOwnAlert, type OwnAlertMail } from "../policy/own-alert.ts";
+import { isOwnAlert, isSenderSubmission, type OwnAlertMail } from "../policy/own-alert.ts";
 import { capacity, wholeCount } from "../policy/rate.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import {
@@ -63,6 +63,11 @@ export interface LimitEngine {
   commit(ticket: number, refused: boolean): void;
   /** Commits, as their own verdict said, the checks held longer than the bound (called every tick). */
   expireHeld(): void;
+  /**
+   * The alerter is handing an alert to `[alerts] sendmail =`: Postfix's milter may see it under a sender
+   * its canonical maps rewrote, so the next milter request to alert recipients only is taken for it.
+   */
+  alertHandedOver(): void;
   readonly heldCount: number;
 }
 
@@ -89,6 +94,13 @@ interface Reservation {
 const SPARE_BATCHES = 16;
 
 const ACCEPT = verdictFor(undefined);
+/**
+ * Alerts handed to sendmail and not yet seen by the milter, at most: one that never reaches it (a host
+ * without the milter, or the milter down and Postfix's fail-open) leaves a message to the alert recipients
+ * uncounted later, and no more than this many such ever wait.
+ */
+const HANDED_OVER_MAX = 10;
+
 const NOTHING_HELD: LimitsCheck = Object.freeze({ verdict: ACCEPT, ticket: 0 });
 const FAILED: LimitsCheck = Object.freeze({ verdict: undefined, ticket: 0 });
 
@@ -101,6 +113,7 @@ export function createLimitEngine(
   let limits: readonly LimitConfig[] = [];
   let ownAlert: OwnAlertMail | undefined;
   let holdMs = HOLD_MS;
+  let handedOver = 0; // alerts handed to sendmail, not yet seen by the milter (HANDED_OVER_MAX)
   const spare: RequestBatch[] = [];
   let lastOver: Verdict | undefined; // the latest answer for a limit that was over
   // What the checks held for their commit (the policy engine's two passes: SPF still looking a record up)
@@ -327,7 +340,8 @@ export function createLimitEngine(
 
   /** The request's batch, or undefined when no limit applies or it is the daemon's own alert mail. */
   const batchFor = (request: PolicyRequest): RequestBatch | undefined => {
-    if (ownAlert !== undefined && isOwnAlert(request, ownAlert)) {
+    if (ownAlert !== undefined && isOwnAlert(request, ownAlert, handedOver > 0)) {
+      if (handedOver > 0 && isSenderSubmission(request)) handedOver--;
       hooks.ownAlert();
       return undefined;
     }
@@ -377,6 +391,10 @@ export function createLimitEngine(
     },
 
     expireHeld: () => held.expire(holdMs),
+
+    alertHandedOver() {
+      handedOver = Math.min(handedOver + 1, HANDED_OVER_MAX);
+    },
 
     get heldCount() {
       return held.size;

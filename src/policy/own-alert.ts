@@ -7,8 +7,8 @@
 // RCPT the recipient is one of toAddr/ccAddr, at DATA the message has no more recipients than those. A
 // remote client never matches; a local one reaches only the alert recipients. Handed to Exim's sendmail
 // (stage local), the alert is known by the daemon's own login instead (isOwnSubmission); handed to
-// Postfix's, which names no login, by its sender and recipients (isOwnSenderSubmission). Pure: tested
-// directly.
+// Postfix's, which names no login, by its recipients and its sender, or an alert handed over and not yet
+// seen, since Postfix may rewrite the sender (isOwnSenderSubmission). Pure: tested directly.
 //
 // The same mail is not scanned for spam either (isOwnAlertMessage): it quotes the subjects of the mail
 // that made a sender cross a limit, and a spammer's subjects are what SpamAssassin scores.
@@ -53,13 +53,21 @@ function fromThisHost(clientAddress: string | undefined): boolean {
   return ip.version === 4 ? ip.bytes[0] === 127 : ip.bytes.every((byte, i) => byte === (i === 15 ? 1 : 0));
 }
 
-/** True when `request` is (a step of) the daemon's own alert mail: no limit counts it. */
-export function isOwnAlert(request: PolicyRequest, own: OwnAlertMail | undefined): boolean {
+/**
+ * True when `request` is (a step of) the daemon's own alert mail: no limit counts it. `alertHandedOver`: an
+ * alert the daemon handed to sendmail has not been seen yet (the caller keeps the count; see
+ * isOwnSenderSubmission).
+ */
+export function isOwnAlert(
+  request: PolicyRequest,
+  own: OwnAlertMail | undefined,
+  alertHandedOver = false,
+): boolean {
   if (own === undefined || request.form !== "attributes") return false;
   const { attributes } = request;
   if (request.stage === "local") {
     return request.localUserIsSender
-      ? isOwnSenderSubmission(attributes, own)
+      ? isOwnSenderSubmission(attributes, own, alertHandedOver)
       : isOwnSubmission(attributes, own);
   }
   if (requestSender(attributes) !== own.sender || !fromThisHost(attributes.client_address)) return false;
@@ -93,13 +101,23 @@ function isOwnSubmission(attributes: Attributes, own: OwnAlertMail): boolean {
 }
 
 /**
- * The alert handed to Postfix's sendmail (its milter, which is told no login): sent by fromAddr (the
- * daemon's `-f`) to alert recipients only, every one listed. Any local user may name fromAddr with `-f`
- * (unless local_login_sender_maps forbids it), but such mail is uncounted only when it reaches nobody but
- * the alert recipients, who would be alerted about it anyway: forging it is worth nothing.
+ * The alert handed to Postfix's sendmail (its milter, which is told no login): to alert recipients only,
+ * every one listed, and sent by fromAddr (the daemon's `-f`) or while an alert the daemon handed over is
+ * unseen. The milter sees the sender after cleanup's sender_canonical_maps, canonical_maps and
+ * masquerade_domains (`root@host` made `postmaster@domain`), so fromAddr alone missed the alert there and
+ * counted it (tested with the real Postfix). Any local user may name fromAddr with `-f` (unless
+ * local_login_sender_maps forbids it), or send to the alert recipients while an alert is on its way, but
+ * such mail is uncounted only when it reaches nobody but the alert recipients, who would be alerted about
+ * it anyway, and the second way leaves one message uncounted per alert: forging it is worth nothing.
  */
-function isOwnSenderSubmission(attributes: Attributes, own: OwnAlertMail): boolean {
-  return requestSender(attributes) === own.sender && toAlertRecipientsListed(attributes, own);
+function isOwnSenderSubmission(attributes: Attributes, own: OwnAlertMail, alertHandedOver: boolean): boolean {
+  return (alertHandedOver || requestSender(attributes) === own.sender) &&
+    toAlertRecipientsListed(attributes, own);
+}
+
+/** True when a request is asked the way isOwnSenderSubmission recognises an alert (Postfix's milter). */
+export function isSenderSubmission(request: PolicyRequest): boolean {
+  return request.form === "attributes" && request.stage === "local" && request.localUserIsSender === true;
 }
 
 /** Every recipient listed by name (up to 10), and each an alert recipient. */

@@ -7,7 +7,8 @@
 // local_login_sender_maps holds to its own address is counted under it whatever -f it tries, and mail with
 // the null sender under one key, <>. A held message requeued (postsuper -r) is not asked about again. A
 // main.cf with milter_protocol = 2 still asks at version 6 (the entry's protocol=6). The daemon's own alert,
-// handed to the same sendmail, is delivered uncounted; -f fromAddr to anyone else is counted. And the milter
+// handed to the same sendmail, is delivered uncounted, also when sender_canonical_maps rewrites fromAddr
+// before the milter sees it; -f fromAddr to anyone else is counted. And the milter
 // port's bad input: over-long and cut-off frames close the connection. Through milter_socket instead, with
 // cleanup chrooted as Debian's master.cf has it: the snippet's `unix:` path, relative to the queue directory,
 // reaches it, and a local user outside the socket's group (www-data) cannot connect to it, as it could to
@@ -486,23 +487,33 @@ describe("a main.cf that sets milter_protocol = 2 (as old DKIM milter guides hav
   });
 });
 
-describe("the daemon's own alert, handed to Postfix's sendmail ([alerts] sendmail =)", () => {
-  const { lines, postfix, failure, delivered } = milterBench((postfix) =>
+/**
+ * For a describe block: milterBench with a limit of one on local_user and a daemon that sends its alerts from
+ * `fromAddr` to postmaster@example.test through this Postfix's own sendmail.
+ */
+function alertBench(fromAddr: string, mainExtra?: string) {
+  const bench = milterBench((postfix) =>
     `[limit site]\nkey = local_user\ncount = 1\ntime = 1h\n` +
-    `[alerts]\nfromAddr = mailpolicyd@pfx.test\ntoAddr = postmaster@example.test\n` +
-    `sendmail = ${postfix.sendmailPath}\nretry_min = 100ms\n`
-  );
+    `[alerts]\nfromAddr = ${fromAddr}\ntoAddr = postmaster@example.test\n` +
+    `sendmail = ${postfix.sendmailPath}\nretry_min = 100ms\n`, { mainExtra });
+  const { postfix, failure, delivered } = bench;
   const alerts = () =>
     postfix().delivered().filter((mail) => mail.includes("\nTo: postmaster@example.test\n"));
-
-  it("delivers every alert, none counted against fromAddr, while each sender's second message is held", async () => {
-    // Two senders over a limit of one: two alerts from fromAddr, the second of which a count would hold.
+  /** Hands orders n and n + 1 to sendmail with `args`; waits for the first's delivery. */
+  const sendTwo = async (args: string[], n: number, message = submitted) => {
+    for (const m of [n, n + 1]) {
+      const sent = await postfix().sendmail(args, message(m));
+      assert.equal(sent.status, 0, sent.stderr + failure());
+      if (m === n) await waitFor(() => delivered(m), 15_000, `order ${m}${failure()}`);
+    }
+  };
+  /**
+   * Two senders over the limit: two alerts from fromAddr, the second of which a count would hold, both
+   * delivered; each sender's second message held.
+   */
+  const twoSendersOver = async () => {
     for (const [sender, first] of [["shop1@pfx.test", 1], ["shop2@pfx.test", 3]] as const) {
-      for (const n of [first, first + 1]) {
-        const sent = await postfix().sendmail(["-t", "-f", sender], submitted(n));
-        assert.equal(sent.status, 0, sent.stderr + failure());
-        if (n === first) await waitFor(() => delivered(n), 15_000, `order ${n}${failure()}`);
-      }
+      await sendTwo(["-t", "-f", sender], first);
       const alerted = first === 1 ? 1 : 2;
       await waitFor(() => alerts().length === alerted, 15_000, `alert ${alerted} delivered${failure()}`);
       // Maildir names sort by second, then by inode: not the order of delivery within a second.
@@ -510,15 +521,44 @@ describe("the daemon's own alert, handed to Postfix's sendmail ([alerts] sendmai
     }
     const queue = await heldQueue(postfix(), failure, 2);
     assert.deepEqual(queue.map((message) => message.sender).sort(), ["shop1@pfx.test", "shop2@pfx.test"]);
+  };
+  return { ...bench, sendTwo, twoSendersOver };
+}
+
+describe("the daemon's own alert, handed to Postfix's sendmail ([alerts] sendmail =)", () => {
+  const { lines, postfix, failure, delivered, sendTwo, twoSendersOver } = alertBench("mailpolicyd@pfx.test");
+
+  it("delivers every alert, none counted against fromAddr, while each sender's second message is held", async () => {
+    await twoSendersOver();
     assert.equal(lines.filter((line) => line.includes("postfix-milter: held")).length, 2, failure());
   });
 
   it("counts mail that forges fromAddr to anyone but the alert recipients", async () => {
-    for (const n of [5, 6]) {
-      const sent = await postfix().sendmail(["-t", "-f", "mailpolicyd@pfx.test"], submitted(n));
-      assert.equal(sent.status, 0, sent.stderr + failure());
-      if (n === 5) await waitFor(() => delivered(n), 15_000, `order ${n}${failure()}`);
-    }
+    await sendTwo(["-t", "-f", "mailpolicyd@pfx.test"], 5);
+    const queue = await heldQueue(postfix(), failure, 3);
+    assert.ok(queue.some((message) => message.sender === "mailpolicyd@pfx.test"), JSON.stringify(queue));
+    assert.equal(delivered(6), false);
+  });
+});
+
+describe("the daemon's own alert, its sender rewritten by Postfix's sender_canonical_maps", () => {
+  // As a site maps its host's addresses to its domain: cleanup rewrites the envelope sender before the
+  // milter sees it (pickup logs from=<mailpolicyd@host.pfx.test>, qmgr from=<mailpolicyd@pfx.test>).
+  const { lines, postfix, failure, delivered, sendTwo, twoSendersOver } = alertBench(
+    "mailpolicyd@host.pfx.test",
+    "sender_canonical_maps = inline:{ mailpolicyd@host.pfx.test=mailpolicyd@pfx.test }\n",
+  );
+
+  it("delivers every alert, none counted under the rewritten sender", async () => {
+    await twoSendersOver();
+    assert.match(postfix().maillog(), /qmgr\[\d+\]: \w+: from=<mailpolicyd@pfx\.test>/, failure());
+    assert.ok(!lines.some((line) => line.includes("key=mailpolicyd@pfx.test")), failure());
+  });
+
+  it("counts mail to the alert recipients when no alert is on its way", async () => {
+    const toPostmaster = (n: number) =>
+      submitted(n).replace(`site${n}@example.test`, "postmaster@example.test");
+    await sendTwo(["-t", "-f", "mailpolicyd@host.pfx.test"], 5, toPostmaster);
     const queue = await heldQueue(postfix(), failure, 3);
     assert.ok(queue.some((message) => message.sender === "mailpolicyd@pfx.test"), JSON.stringify(queue));
     assert.equal(delivered(6), false);

@@ -13,6 +13,7 @@ import { MESSAGES_REMEMBERED } from "../../../src/policy/counted-messages.ts";
 import type { PolicyRequest } from "../../../src/policy/request.ts";
 import type { SenderDetail } from "../../../src/policy/sender-report.ts";
 import type { Verdict } from "../../../src/policy/verdict.ts";
+import { ownAlertMail } from "../../../src/policy/own-alert.ts";
 
 const LEAKY = "[limit out]\nkey = sender\ncount = 2\ntime = 1h\n";
 const STRICT = "[limit out]\nkey = sender\ncount = 2\ntime = 1h\nmode = strict\n";
@@ -435,3 +436,54 @@ describe("limit engine: over a store that answers later (as Redis will)", () => 
 function refusesOf(verdict: Verdict): boolean {
   return verdict.action === "defer" || verdict.action === "reject";
 }
+
+describe("limit engine: the daemon's alert handed to Postfix's sendmail, its sender rewritten", () => {
+  // As the milter asks: local_user is the sender as Postfix's canonical maps left it.
+  const milter = (sender: string): PolicyRequest => ({
+    form: "attributes",
+    stage: "local",
+    attributes: { sender, local_user: sender, recipient_count: "1", recipients: "postmaster@example.org" },
+    localUserIsSender: true,
+  });
+  /** An engine with a local_user limit and the alert from mailpolicyd@host.test to postmaster@example.org. */
+  const alertSetUp = () => {
+    const limits = "[limit site]\nkey = local_user\ncount = 5\ntime = 1h\n";
+    const { engine, counts } = setUp(limits);
+    const parsed = parseConfig(limits, "t", "/tmp");
+    assert.ok(parsed.ok);
+    engine.configure(
+      parsed.config.limits,
+      ownAlertMail({
+        from: "mailpolicyd@host.test",
+        to: ["postmaster@example.org"],
+        cc: [],
+        exemptAlerts: true,
+      }),
+    );
+    return { engine, counts, hit: (request: PolicyRequest) => engine.hit(request, () => {}) };
+  };
+
+  it("leaves one message to the alert recipients uncounted per alert handed over, whatever its sender", () => {
+    const { engine, counts, hit } = alertSetUp();
+    hit(milter("mailpolicyd@test")); // no alert on its way: counted
+    assert.deepEqual(counts("mailpolicyd@test"), { site: 1 });
+    engine.alertHandedOver();
+    engine.alertHandedOver();
+    hit(milter("mailpolicyd@test"));
+    hit(milter("mailpolicyd@test"));
+    assert.deepEqual(counts("mailpolicyd@test"), { site: 1 }, "the two alerts");
+    hit(milter("mailpolicyd@test"));
+    assert.deepEqual(counts("mailpolicyd@test"), { site: 2 }, "no alert left on its way");
+  });
+
+  it("is taken by fromAddr itself too, and bounded when alerts never reach the milter", () => {
+    const { engine, counts, hit } = alertSetUp();
+    engine.alertHandedOver();
+    hit(milter("mailpolicyd@host.test")); // the alert, not rewritten: it was the one handed over
+    hit(milter("www-data@test"));
+    assert.deepEqual(counts("www-data@test"), { site: 1 });
+    for (let i = 0; i < 50; i++) engine.alertHandedOver();
+    for (let i = 0; i < 12; i++) hit(milter("www-data@test"));
+    assert.deepEqual(counts("www-data@test"), { site: 3 }, "ten uncounted, no more");
+  });
+});

@@ -154,6 +154,14 @@ describe("isOwnAlert, handed to Postfix's sendmail (the milter: local_user is th
     assert.equal(isOwnAlert(milter({ ...sent, sender: "mailpolicyd" }), own), false, "the daemon's login");
     assert.equal(isOwnAlert(milter(sent), ownAlertMail({ ...ALERTS, exemptAlerts: false })), false);
   });
+  it("is known under a sender Postfix rewrote while an alert handed over is unseen, to alert recipients only", () => {
+    const rewritten = { ...sent, sender: "alerts@example.org" }; // sender_canonical_maps, masquerade_domains
+    assert.equal(isOwnAlert(milter(rewritten), own), false, "no alert on its way");
+    assert.equal(isOwnAlert(milter(rewritten), own, true), true);
+    const elsewhere = { ...rewritten, recipients: "boss@example.org, victim@example.net" };
+    assert.equal(isOwnAlert(milter(elsewhere), own, true), false, "to someone else");
+    assert.equal(isOwnAlert(milter({ ...rewritten, recipients: undefined }), own, true), false, "not listed");
+  });
 });
 
 describe("isOwnAlertMessage (the spamd front's whole messages)", () => {

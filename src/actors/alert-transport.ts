@@ -176,9 +176,9 @@ function certificateRefused(error: unknown): boolean {
 /**
  * The error an attempt failed with, said so a postmaster can act on it (the password is in none: nodemailer
  * reports the relay's reply, never the credentials). A login the relay refused names the relay and the user;
- * its reply code stays, so a 535 is refused for good (parked) and a 454 retried. A relay that wants a login
- * none is configured for gets the settings named, one that offers no login the configured one is sent with
- * gets the mechanisms named.
+ * its reply code stays, so a 535 is refused for good (parked) and a 454 retried; a 421 there is the relay
+ * closing the session, said so, and retried. A relay that wants a login none is configured for gets the
+ * settings named, one that offers no login the configured one is sent with gets the mechanisms named.
  */
 function explained(error: unknown, alerts: AlertsConfig): unknown {
   const relay = `${alerts.smtpHost}:${alerts.smtpPort}`;
@@ -191,6 +191,18 @@ function explained(error: unknown, alerts: AlertsConfig): unknown {
     return new Error(
       `${relay} offers no SMTP AUTH mechanism to log in with a password (${wanted})${offered}: ` +
         `the alert is not sent without logging in as ${alerts.auth.user}; retried`,
+    );
+  }
+  if (code === "EAUTH" && responseCode === 421 && alerts.auth) {
+    // RFC 5321's "service not available, closing transmission channel", which a relay may answer to any
+    // command: it is going away (shutting down, overloaded), and has not judged the login. Said as
+    // "authentication failed", it read as a wrong password. The code stays: retried.
+    const { command, response } = error as { command?: unknown; response?: unknown };
+    const step = /^AUTH [A-Z0-9_-]+$/.test(String(command)) ? String(command) : "AUTH";
+    const closing = "the relay is closing the session, the login was not refused; retried";
+    return Object.assign(
+      new Error(`${relay} answered ${step} with ${String(response)}: ${closing}`),
+      { responseCode },
     );
   }
   if (code === "EAUTH" && alerts.auth) {

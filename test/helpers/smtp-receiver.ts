@@ -68,6 +68,11 @@ export interface ReceiverOptions {
   auth?: { user: string; password: string };
   /** The SASL mechanisms offered with `auth`, in this order; PLAIN and LOGIN by default. */
   authMethods?: string[];
+  /**
+   * With `auth`: answer every login "421 4.3.2 Service shutting down…" instead of checking it, as a relay
+   * going down does (RFC 5321's "closing transmission channel"). Each is kept in `logins`, not taken.
+   */
+  closingAtAuth?: boolean;
   /** A real STARTTLS with this certificate and key (PEM); not with `starttls`. */
   tls?: { cert: Buffer; key: Buffer };
   /** The address to listen on; 127.0.0.1 by default. */
@@ -94,8 +99,13 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
       // CRAM-MD5 sends no password, only a digest of the server's challenge made with it.
       const password = (candidate: string) =>
         login.method === "CRAM-MD5" ? login.validatePassword(candidate) : login.password === candidate;
-      const taken = auth !== undefined && login.username === auth.user && password(auth.password);
+      const taken = !options.closingAtAuth && auth !== undefined && login.username === auth.user &&
+        password(auth.password);
       logins.push({ method: login.method, username: login.username ?? "", secure: session.secure, taken });
+      if (options.closingAtAuth) {
+        const reply = "4.3.2 Service shutting down, closing transmission channel";
+        return callback(Object.assign(new Error(reply), { responseCode: 421 }));
+      }
       if (taken) return callback(null, { user: login.username });
       callback(new Error("Invalid username or password"));
     },

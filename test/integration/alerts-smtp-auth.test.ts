@@ -289,6 +289,29 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
     assert.equal(smtp.mails.length, 0, "not delivered without the login");
   });
 
+  it("says a 421 at AUTH is the relay closing the session, not a failed login: retried", async () => {
+    // RFC 5321's "service not available, closing transmission channel" (a relay shutting down) was
+    // logged "authentication failed at HOST:PORT as USER: Invalid login: 421 …", which reads as a wrong
+    // password, although the alert was retried as it should be.
+    for (const authMethods of [["PLAIN"], ["LOGIN"]]) {
+      const smtp = await startSmtpReceiver(0, {
+        auth: { user: USER, password: PASSWORD },
+        authMethods,
+        closingAtAuth: true,
+      });
+      receivers.push(smtp);
+      const error = await failure(alerts(smtp.port, { smtpHost: "127.0.0.1" }));
+      assert.equal(smtp.logins.length, 1, `${authMethods}: the relay saw the login`);
+      assert.equal(
+        String(error?.message),
+        `127.0.0.1:${smtp.port} answered AUTH ${authMethods[0]} with 421 4.3.2 Service shutting down, ` +
+          `closing transmission channel: the relay is closing the session, the login was not refused; retried`,
+      );
+      assert.equal(failureKind(error), "temporary", "retried, not parked");
+      assert.equal(smtp.mails.length, 0);
+    }
+  });
+
   it("logs in with PLAIN where the relay lists CRAM-MD5 first, else with what it offers", async () => {
     for (const authMethods of [["CRAM-MD5", "PLAIN", "LOGIN"], ["LOGIN"], ["CRAM-MD5"]]) {
       const smtp = await startSmtpReceiver(0, { auth: { user: USER, password: PASSWORD }, authMethods });

@@ -3,7 +3,8 @@
 // address from the network, and the seed's os.popen of a shell line with it was an injection hole.
 // With [alerts] auth_user, it logs in at the relay, never in clear nor to an unchecked relay off loopback
 // (model/alert-relay.ts, docs/decisions.md "Alert mail"), and sends nothing without the login
-// (alert-login.ts).
+// (alert-login.ts). Each reply of the session has a deadline, so a relay that hangs at a step cannot hold
+// the alerts behind it for long (alert-reply-watch.ts).
 // nodemailer is loaded with the first alert: loading it took ~30 ms of the daemon's start (docs/decisions.md,
 // "Startup").
 import type { spawn } from "node:child_process";
@@ -18,6 +19,7 @@ import { NoPasswordMechanism, PASSWORD_MECHANISMS, passwordLogin } from "./alert
 import { headerValue } from "../policy/mail-header.ts";
 import { relaySecurity } from "../model/alert-relay.ts";
 import { readRegularBytes } from "../store/regular-file.ts";
+import { ReplyWatch } from "./alert-reply-watch.ts";
 
 /** What became of a mail the relay took: `refused` tells of recipients it refused for good meanwhile. */
 export interface AlertSent {
@@ -62,7 +64,10 @@ function checkRecipients(info: unknown): AlertSent | void {
  */
 export const REPLY_TIMEOUT_MS = 10 * 60_000;
 
-/** The wait for a greeted relay's reply, and for a sendmail program's run: smtp_timeout, if longer. */
+/**
+ * The wait for the reply to the message's end, for nodemailer's silent socket, and for a sendmail program's
+ * run: smtp_timeout, if longer. Every other reply has smtp_command_timeout (alert-reply-watch.ts).
+ */
 const replyTimeoutMs = (alerts: AlertsConfig) => Math.max(alerts.smtpTimeoutMs, REPLY_TIMEOUT_MS);
 
 export interface AlertTransportOptions {
@@ -119,6 +124,7 @@ async function createTransporter(
   alerts: AlertsConfig,
   options: AlertTransportOptions,
   plaintext: boolean,
+  watch: ReplyWatch,
 ): Promise<Transporter> {
   const { default: nodemailer } = await import("nodemailer");
   if (alerts.sendmail) {
@@ -133,9 +139,14 @@ async function createTransporter(
     port: alerts.smtpPort,
     secure: false,
     name: hostname(),
+    // Connecting, the greeting and a STARTTLS handshake: smtp_timeout in all (nodemailer's deadline).
     connectionTimeout: alerts.smtpTimeoutMs,
     greetingTimeout: alerts.smtpTimeoutMs,
+    // Each reply after the greeting: the watch's deadline, the session reported to it as its logger. The
+    // socket's own is the last resort, for a relay silent while no reply is awaited (taking the message).
     socketTimeout: replyTimeoutMs(alerts),
+    logger: watch.logger,
+    transactionLog: true,
     tls: tlsOptions(alerts),
     // PLAIN, else LOGIN, else CRAM-MD5, as the relay offers them; where it offers none, nothing is sent.
     auth: alerts.auth && { user: alerts.auth.user, pass: alerts.auth.password },
@@ -240,14 +251,25 @@ export function createAlertTransport(
   alerts: AlertsConfig,
   options: AlertTransportOptions = {},
 ): SendAlertMail {
-  const transporters: Partial<Record<"opportunistic" | "plaintext", Promise<Transporter>>> = {};
+  const deadlines = { commandMs: alerts.smtpCommandTimeoutMs, messageEndMs: replyTimeoutMs(alerts) };
+  // A transporter an attempt: its logger is the attempt's watch (a transporter is cheap to make; the module
+  // is loaded once).
   const send = async (mail: AlertMail, kind: "opportunistic" | "plaintext") => {
-    const transporter = transporters[kind] ??= createTransporter(alerts, options, kind === "plaintext")
-      .catch((error) => {
-        delete transporters[kind]; // the next alert tries again
-        throw error;
-      });
-    const info = await (await transporter).sendMail({
+    const watch = new ReplyWatch(`${alerts.smtpHost}:${alerts.smtpPort}`, deadlines);
+    try {
+      return await sendWith(
+        await createTransporter(alerts, options, kind === "plaintext", watch),
+        mail,
+        watch,
+      );
+    } catch (error) {
+      throw watch.failure(error);
+    } finally {
+      watch.stop();
+    }
+  };
+  const sendWith = async (transporter: Transporter, mail: AlertMail, watch: ReplyWatch) => {
+    const info = await transporter.sendMail({
       from: mail.from,
       to: mail.to,
       cc: mail.cc.length > 0 ? mail.cc : undefined,
@@ -261,6 +283,7 @@ export function createAlertTransport(
         "Auto-Submitted": "auto-generated",
         "X-Mailer": "mailpolicyd",
       },
+      signal: watch.signal,
     });
     return checkRecipients(info);
   };

@@ -380,6 +380,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     smtpHost: alertsValues.smtp_host,
     smtpPort: alertsValues.smtp_port,
     smtpTimeoutMs: alertsValues.smtp_timeout,
+    smtpCommandTimeoutMs: alertsValues.smtp_command_timeout,
     sendmail: alertsValues.sendmail === undefined ? undefined : path(alertsValues.sendmail),
     retryMinMs: alertsValues.retry_min,
     retryMaxMs: Math.max(alertsValues.retry_max, alertsValues.retry_min),

@@ -108,6 +108,10 @@ export const ALERTS_SECTION = {
   smtp_host: { schema: text, default: "127.0.0.1" },
   smtp_port: { schema: integer(1, 65535), default: "25" },
   smtp_timeout: { schema: duration(100, 10 * MINUTE), default: "10s" },
+  // Each reply after the greeting but the message's end's (docs/decisions.md, "A relay that hangs at a
+  // step"): Postfix and Exim wait 5 minutes, but a command given up on here sends nothing twice (only the
+  // message's end may have been taken), and a relay that hangs held the alerts behind it that long.
+  smtp_command_timeout: { schema: duration(100, 10 * MINUTE), default: "1m" },
   sendmail: { schema: absoluteOrRelativePath },
   retry_min: { schema: duration(10, DAY), default: "10s" },
   retry_max: { schema: duration(10, DAY), default: "10m" },

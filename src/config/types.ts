@@ -41,7 +41,8 @@ export interface AlertsConfig {
   subject: string;
   smtpHost: string;
   smtpPort: number;
-  smtpTimeoutMs: number;
+  smtpTimeoutMs: number; // connecting, the greeting and a STARTTLS handshake, in all
+  smtpCommandTimeoutMs: number; // each reply after the greeting, but the message's end's (10 minutes)
   sendmail?: string;
   retryMinMs: number;
   retryMaxMs: number;

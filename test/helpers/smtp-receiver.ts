@@ -73,6 +73,12 @@ export interface ReceiverOptions {
    * going down does (RFC 5321's "closing transmission channel"). Each is kept in `logins`, not taken.
    */
   closingAtAuth?: boolean;
+  /**
+   * Never answer this command, as a relay whose authentication backend (AUTH; with `auth`) or sender check
+   * (MAIL FROM) hangs. AUTH PLAIN then gets no reply at all, AUTH LOGIN none after the password its 334
+   * asked for. The connection stays open until the client ends it; a hung login is kept in `logins`.
+   */
+  hangAt?: "AUTH" | "MAIL FROM";
   /** A real STARTTLS with this certificate and key (PEM); not with `starttls`. */
   tls?: { cert: Buffer; key: Buffer };
   /** The address to listen on; 127.0.0.1 by default. */
@@ -99,9 +105,10 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
       // CRAM-MD5 sends no password, only a digest of the server's challenge made with it.
       const password = (candidate: string) =>
         login.method === "CRAM-MD5" ? login.validatePassword(candidate) : login.password === candidate;
-      const taken = !options.closingAtAuth && auth !== undefined && login.username === auth.user &&
-        password(auth.password);
+      const taken = !options.closingAtAuth && options.hangAt !== "AUTH" && auth !== undefined &&
+        login.username === auth.user && password(auth.password);
       logins.push({ method: login.method, username: login.username ?? "", secure: session.secure, taken });
+      if (options.hangAt === "AUTH") return;
       if (options.closingAtAuth) {
         const reply = "4.3.2 Service shutting down, closing transmission channel";
         return callback(Object.assign(new Error(reply), { responseCode: 421 }));
@@ -110,6 +117,7 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
       callback(new Error("Invalid username or password"));
     },
     onMailFrom(_address, session, callback) {
+      if (options.hangAt === "MAIL FROM") return;
       if (!options.requireTls || session.secure) return callback();
       callback(Object.assign(new Error("Must issue a STARTTLS command first"), { responseCode: 530 }));
     },

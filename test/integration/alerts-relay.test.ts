@@ -1,9 +1,12 @@
 // Alert mail against relays that do not simply take it (real daemon process, real SMTP receiver): one that
 // defers or refuses one of the alert's recipients at RCPT TO while taking the others, and one that announces
 // STARTTLS but cannot start it. Every recipient must get the alert, and get it once, or the log must say who
-// did not.
+// did not. And one that never answers MAIL FROM: the attempt ends, saying where, and is retried.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { createAlertTransport } from "../../src/actors/alert-transport.ts";
+import { failureKind } from "../../src/policy/alert-failure.ts";
+import { alertsConfig } from "../helpers/alerts-config.ts";
 import { startDaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
 import { askMany } from "../helpers/policy-client.ts";
 import { type ReceiverOptions, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
@@ -110,5 +113,29 @@ describe("alert mail through a relay that does not simply take it", () => {
       await ask("spammer@example.org");
       await waitForLog(/alert mail failed, will retry .*attempt=2 .*in plaintext: .*530/);
     });
+  });
+
+  it("ends the attempt at a relay that never answers MAIL FROM, naming the step: retried", {
+    timeout: 30_000, // nodemailer waited for 10 minutes of silence on the socket
+  }, async () => {
+    const smtp = await startSmtpReceiver(0, { hangAt: "MAIL FROM" });
+    try {
+      const send = createAlertTransport(alertsConfig({ smtpPort: smtp.port, smtpCommandTimeoutMs: 2000 }));
+      const error = await send({
+        from: "postmaster@example.org",
+        to: ["boss@example.org"],
+        cc: [],
+        subject: "Mail Abuse Alert",
+        text: "body\n",
+      }).then(() => undefined, (error) => error);
+      assert.equal(
+        String(error?.message),
+        `127.0.0.1:${smtp.port} did not answer MAIL FROM within 2s ([alerts] smtp_command_timeout); retried`,
+      );
+      assert.equal(failureKind(error), "temporary", "retried, not parked");
+      assert.equal(smtp.mails.length, 0);
+    } finally {
+      await smtp.close();
+    }
   });
 });

@@ -312,6 +312,52 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
     }
   });
 
+  // The relay's authentication backend hangs: nodemailer waited for 10 minutes of silence on the socket, and
+  // the alerts behind this one with it. HUNG bounds the test where it would wait that long.
+  const HUNG = { timeout: 30_000 };
+  const didNotAnswer = (port: number, step: string) =>
+    `127.0.0.1:${port} did not answer ${step} within 2s ([alerts] smtp_command_timeout); retried`;
+
+  it("ends an attempt whose relay never answers AUTH after smtp_command_timeout: retried", HUNG, async () => {
+    // PLAIN: no reply to AUTH at all; LOGIN: the relay's 334s ask for the user and the password, then none.
+    for (const method of ["PLAIN", "LOGIN"]) {
+      const smtp = await startSmtpReceiver(0, {
+        auth: { user: USER, password: PASSWORD },
+        authMethods: [method],
+        hangAt: "AUTH",
+      });
+      receivers.push(smtp);
+      const error = await failure(alerts(smtp.port, { smtpHost: "127.0.0.1", smtpCommandTimeoutMs: 2000 }));
+      assert.deepEqual(smtp.logins.map((login) => login.method), [method], "the relay got the login");
+      assert.equal(String(error?.message), didNotAnswer(smtp.port, `AUTH ${method}`));
+      assert.equal(failureKind(error), "temporary", "retried, not parked");
+      assert.equal(smtp.mails.length, 0);
+    }
+  });
+
+  it("logs the attempt a relay hung at AUTH, with the relay and the step, and retries it (daemon)", {
+    timeout: 90_000,
+  }, async () => {
+    const smtp = await startSmtpReceiver(0, { auth: { user: USER, password: PASSWORD }, hangAt: "AUTH" });
+    receivers.push(smtp);
+    const daemonDir = makeTempDir();
+    daemonDirs.push(daemonDir);
+    const config = configWithoutAuth("127.0.0.1", smtp.port) +
+      `auth_user = ${USER}\nauth_password = ${PASSWORD}\nsmtp_command_timeout = 2s\n`;
+    const { daemon } = await crossed(daemonDir, config);
+    const retried = () =>
+      daemon.logs().split("\n").filter((line) => /alert mail failed, will retry/.test(line));
+    await waitFor(() => retried().length >= 2, 30_000, "two attempts");
+    for (const line of retried()) {
+      assert.match(line, /^.*error alerter: alert mail failed, will retry key=spammer@example\.org /);
+      assert.ok(line.includes(` via=127.0.0.1:${smtp.port} `), line);
+      assert.ok(line.includes(` error="${didNotAnswer(smtp.port, "AUTH PLAIN")}"`), line);
+    }
+    assert.doesNotMatch(daemon.logs(), /alert mail sent|given up, parked/);
+    assert.ok(smtp.logins.length >= 2, "each attempt logged in again");
+    assert.equal(smtp.mails.length, 0);
+  });
+
   it("logs in with PLAIN where the relay lists CRAM-MD5 first, else with what it offers", async () => {
     for (const authMethods of [["CRAM-MD5", "PLAIN", "LOGIN"], ["LOGIN"], ["CRAM-MD5"]]) {
       const smtp = await startSmtpReceiver(0, { auth: { user: USER, password: PASSWORD }, authMethods });

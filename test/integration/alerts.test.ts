@@ -62,10 +62,14 @@ describe("alert mail (real daemon process, real SMTP receiver)", () => {
   });
 
   it("sends once to a relay slower than smtp_timeout to accept the message (RFC 5321's 10 minutes)", async () => {
-    // The relay takes the message and answers 250 after 3 s, as one that scans at DATA; smtp_timeout 1s.
+    // The relay takes the message and answers 250 after 3 s, as one that scans at DATA; smtp_timeout and
+    // smtp_command_timeout 1s: the message's end is not a command's reply.
     const smtp = await startSmtpReceiver(0, { answerAfterMs: 3000 });
     const dir = dirs[3];
-    const config = alertsSection(smtp.port).replace("smtp_timeout = 2s", "smtp_timeout = 1s");
+    const config = alertsSection(smtp.port).replace(
+      "smtp_timeout = 2s",
+      "smtp_timeout = 1s\nsmtp_command_timeout = 1s",
+    );
     const daemon = await startDaemonProcess(dir, writeTestConfig(dir, config));
     try {
       await askMany(daemon.policySocket, "slowrelay@example.org\n", 4);

@@ -15,6 +15,7 @@ const ALERTS: AlertsConfig = {
   smtpHost: "127.0.0.1",
   smtpPort: 25,
   smtpTimeoutMs: 10_000,
+  smtpCommandTimeoutMs: 60_000,
   retryMinMs: 10_000,
   retryMaxMs: 600_000,
   exemptAlerts: true,

@@ -437,7 +437,7 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
   const keep = request.verb === "HEADERS" ? message.subarray(0, emptyLineEnd(message)) : message;
   // An mbox copy's `From ` separator stays the first line (SpamAssassin puts it back first too): under it
   // the headers would follow a line that is no header, and the mailbox would lose the message's start.
-  const at = startsWith(keep, "From ") ? keep.indexOf(0x0a) + 1 : 0;
+  const at = returnPathEnd(keep, startsWith(keep, "From ") ? keep.indexOf(0x0a) + 1 : 0);
   const out = new Uint8Array(added.length + keep.length);
   out.set(keep.subarray(0, at), 0);
   out.set(added, at);
@@ -451,6 +451,22 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
   reply.set(head, 0);
   reply.set(out, head.length);
   return reply;
+}
+
+/**
+ * Past a `Return-Path:` field (with its continuation lines) that is the first header at `at`, else `at`:
+ * SpamAssassin keeps it above the X-Spam-* fields it adds (rewrite_no_report_safe, bug 3409), as the field
+ * a delivery agent puts on top and mailbox tools read there. Only the first: one further down is an old copy.
+ */
+function returnPathEnd(message: Uint8Array, at: number): number {
+  if (!/^return-path:/i.test(latin1.decode(message.subarray(at, at + 12)))) return at;
+  let end = at;
+  do {
+    const newline = message.indexOf(0x0a, end);
+    if (newline < 0) return at; // no line end to put the fields under: on top, as before
+    end = newline + 1;
+  } while (message[end] === 0x20 || message[end] === 0x09);
+  return end;
 }
 
 /**

@@ -63,15 +63,22 @@ export const SPAM_TEST_DATA_ACL = `  warn
 /**
  * A real Exim (exim -bd on a free loopback port, delivering into dir's maildir) whose DATA ACL is
  * SPAM_TEST_DATA_ACL and whose spamd_address is `spamdAddress` (an expansion may pick it per message).
+ * `delivery`: routers and transports put before the maildir's (such as one through a transport_filter).
  */
-export async function startSpamTestExim(dir: TempDir, spamdAddress: string): Promise<EximDaemon> {
+export async function startSpamTestExim(
+  dir: TempDir,
+  spamdAddress: string,
+  delivery: { routers: string; transports: string } = { routers: "", transports: "" },
+): Promise<EximDaemon> {
+  const maildir = maildirDelivery(dir);
   const config = writeEximConfig(dir, {
     address: "inet:127.0.0.1:1",
     withSnippet: false,
     mainExtra: `local_interfaces = <; 127.0.0.1\nnever_users = root\nspamd_address = ${spamdAddress}\n`,
     siteRcptAcl: "  accept domains = +local_domains\n  deny message = relay not permitted\n",
     siteDataAcl: SPAM_TEST_DATA_ACL,
-    ...maildirDelivery(dir),
+    routers: delivery.routers + maildir.routers,
+    transports: delivery.transports + maildir.transports,
   });
   return await startEximDaemon(dir, config, await freePort());
 }

@@ -70,7 +70,17 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     await waitFor(() => lines.some((line) => line.includes("spamd: listening")), 5000, "the spamd front");
     const spamdAddress = `\${if match{$h_subject:}{^rspamd}{127.0.0.1 ${frontPort} variant=rspamd}` +
       `{127.0.0.1 ${frontPort}}}`;
-    exim = await startSpamTestExim(dir, spamdAddress);
+    // Mail to filtered-spamd@ and filtered-front@ is delivered through spamc (PROCESS) as a transport_filter,
+    // asking the real spamd or the front, with the Return-Path Exim puts on top (return_path_add).
+    const filtered = (port: number) =>
+      `  driver = appendfile\n  directory = ${dir.file("maildir")}\n  maildir_format\n` +
+      `  user = Debian-exim\n  group = Debian-exim\n  create_directory\n  return_path_add\n` +
+      `  transport_filter = /usr/bin/spamc -d 127.0.0.1 -p ${port}\n`;
+    exim = await startSpamTestExim(dir, spamdAddress, {
+      routers: "filtered:\n  driver = accept\n  local_parts = filtered-spamd : filtered-front\n" +
+        "  transport = ${if eq{$local_part}{filtered-spamd}{via_spamd}{via_front}}\n",
+      transports: `via_spamd:\n${filtered(spamd.tcp.port)}via_front:\n${filtered(frontPort)}`,
+    });
   });
   after(async () => {
     await exim?.stop();
@@ -263,22 +273,25 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     assert.ok(processed.endsWith(message), processed);
   });
 
+  /** What spamc (PROCESS) prints for `message`, asking the spamd at `port`. */
+  const process = (port: number, message: string) =>
+    new Promise<string>((resolve) => {
+      const child = spawn("spamc", ["-d", "127.0.0.1", "-p", String(port)], { timeout: 30_000 });
+      let stdout = "";
+      child.stdout.on("data", (chunk) => stdout += chunk);
+      child.on("close", () => resolve(stdout));
+      child.stdin.end(message);
+    });
+  // What PROCESS answered, less the X-Spam-* header fields added (spamd's and the front's differ), on top or
+  // under the first line.
+  const withoutAdded = (processed: string, under = 0) =>
+    processed.slice(0, under) + processed.slice(under).replace(/^(?:X-Spam-[^\n]*\n(?:[ \t][^\n]*\n)*)+/, "");
+
   it("spamc PROCESS: the front ends the header section where spamd does, and keeps the body's lines as spamd does", async () => {
     // SpamAssassin's header section ends at the empty line, at a line starting with "--" (a MIME boundary
     // with no empty line before it), or at the fourth line that is no header field; only X-Spam-* lines
     // before that end are old headers to drop. The front looked for the empty line alone and dropped the
     // body's X-Spam-* lines (a part's header, a quoted report) that spamd keeps.
-    const process = (port: number, message: string) =>
-      new Promise<string>((resolve) => {
-        const child = spawn("spamc", ["-d", "127.0.0.1", "-p", String(port)], { timeout: 30_000 });
-        let stdout = "";
-        child.stdout.on("data", (chunk) => stdout += chunk);
-        child.on("close", () => resolve(stdout));
-        child.stdin.end(message);
-      });
-    // What PROCESS answered, less the X-Spam-* header fields added on top (spamd's and the front's differ).
-    const withoutAdded = (processed: string) =>
-      processed.replace(/^(?:X-Spam-[^\n]*\n(?:[ \t][^\n]*\n)*)+/, "");
     const messages = {
       "a boundary right under the headers": `${HEADERS}Subject: parts\nMIME-Version: 1.0\n` +
         `Content-Type: multipart/mixed; boundary="b"\n--b\nContent-Type: text/plain\n` +
@@ -294,6 +307,33 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
       const bySpamd = withoutAdded(await process(spamd.tcp.port, message));
       assert.ok(bySpamd.length > 0 && bySpamd.startsWith("From: "), bySpamd);
       assert.equal(withoutAdded(await process(frontPort, message)), bySpamd, name);
+    }
+  });
+
+  it("spamc PROCESS: a leading Return-Path stays above the X-Spam-* headers, as spamd keeps it", async () => {
+    // SpamAssassin puts its headers under a first Return-Path (PerMsgStatus's rewrite_no_report_safe, bug
+    // 3409), as a delivery agent wrote it on top (Exim's return_path_add, procmail). The front put its
+    // headers above it.
+    const returnPath = "Return-Path: <alice@example.org>\n";
+    const message = `${returnPath}${HEADERS}Subject: with a return path\n\nhello\n`;
+    const bySpamd = await process(spamd.tcp.port, message);
+    assert.ok(bySpamd.startsWith(`${returnPath}X-Spam-`), bySpamd);
+    const byFront = await process(frontPort, message);
+    assert.ok(byFront.startsWith(`${returnPath}X-Spam-`), byFront);
+    assert.equal(withoutAdded(byFront, returnPath.length), withoutAdded(bySpamd, returnPath.length));
+    assert.equal(withoutAdded(bySpamd, returnPath.length), message);
+  });
+
+  it("Exim's return_path_add through spamc as a transport_filter: Return-Path stays on top, as with spamd", async () => {
+    // Exim writes Return-Path first and pipes the message through the filter; the front put its X-Spam-*
+    // fields above it, spamd under it.
+    for (const to of ["filtered-spamd", "filtered-front"]) {
+      const subject = `delivered through ${to}`;
+      const sent = await swaksAsync(exim.port, "alice@example.org", `${to}@example.net`, subject, "hello");
+      assert.equal(sent.status, 0, sent.output);
+      await waitFor(() => delivered(subject).length === 1, 20_000, "delivery");
+      const mail = delivered(subject)[0];
+      assert.match(mail, /^Return-path: <alice@example\.org>\nX-Spam-/, `${to}: ${mail}`);
     }
   });
 

@@ -443,6 +443,34 @@ describe("formatSpamdReply", () => {
     }
   });
 
+  it("PROCESS and HEADERS keep a leading Return-Path above the X-Spam-* headers, as SpamAssassin does", () => {
+    const processed = (verb: string, message: string) => {
+      const reply = text(formatSpamdReply(
+        parse(`${verb} SPAMC/1.5\r\nContent-length: ${bytes(message).length}\r\n\r\n${message}`),
+        verdict(),
+      ));
+      return reply.slice(reply.indexOf("\r\n\r\n") + 4);
+    };
+    const added = "X-Spam-Flag: YES\nX-Spam-Status: Yes, ";
+    for (const verb of ["PROCESS", "HEADERS"]) {
+      // Folded, and under an old X-Spam-* field that is dropped first (SpamAssassin looks after dropping).
+      const folded = "X-Spam-Flag: NO\nreturn-path:\n <alice@example.org>\nSubject: s\n\nbody\n";
+      assert.ok(processed(verb, folded).startsWith(`return-path:\n <alice@example.org>\n${added}`), verb);
+      const mbox = `From alice@example.org Wed Dec  2 15:00:00 2026\nReturn-Path: <alice@example.org>\n` +
+        "Subject: s\n\nbody\n";
+      assert.ok(
+        processed(verb, mbox).startsWith(
+          `From alice@example.org Wed Dec  2 15:00:00 2026\nReturn-Path: <alice@example.org>\n${added}`,
+        ),
+      );
+      const crlf = processed(verb, "Return-Path: <a@b.example>\r\nSubject: s\r\n\r\nbody\r\n");
+      assert.ok(crlf.startsWith("Return-Path: <a@b.example>\r\nX-Spam-Flag: YES\r\n"), crlf);
+    }
+    // Only a first one: further down it is an old copy, and the X-Spam-* fields go on top.
+    assert.ok(processed("PROCESS", "Subject: s\nReturn-Path: <a@b.example>\n\nbody\n").startsWith(added));
+    assert.ok(processed("PROCESS", "\nReturn-Path: <a@b.example>\n").startsWith(`${added}`));
+  });
+
   it("PROCESS adds its headers with the message's line end: LF for an LF message, CRLF for a CRLF one", () => {
     for (const [message, eol] of [["Subject: x\n\nb\n", "\n"], ["Subject: x\r\n\r\nb\r\n", "\r\n"]]) {
       const reply = text(

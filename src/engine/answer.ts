@@ -14,6 +14,19 @@ export function refuses(action: Action): boolean {
   return action === "defer" || action === "reject";
 }
 
+/** The tag of a concern's failure answer under fail_mode open: `spamassassin:fail-open`. */
+export const failedOpenTag = (concern: string) => `${concern}:fail-open`;
+
+/**
+ * The concerns that answered with their failure answer under fail_mode open (down, late, busy): they did
+ * not judge the request, and the decision stands without them.
+ */
+export function failedOpenConcerns(decision: Decision): string[] {
+  const suffix = failedOpenTag("");
+  const tags = decision.tags ?? [];
+  return tags.filter((tag) => tag.endsWith(suffix)).map((tag) => tag.slice(0, -suffix.length));
+}
+
 /** Most answers: one shared object, frozen so that no caller can change every later answer. */
 export const ACCEPTED: Decision = Object.freeze({ action: "accept" });
 

@@ -4,7 +4,7 @@
 // refuse). Every listener asks it the same way: decide(request, reply).
 import type { Logger } from "../log.ts";
 import type { PolicyRequest } from "../policy/request.ts";
-import { ACCEPTED, type Answered, mergeAnswers, refuses } from "./answer.ts";
+import { ACCEPTED, type Answered, failedOpenTag, mergeAnswers, refuses } from "./answer.ts";
 import type { ConcernAnswer, Decision } from "../model/answer.ts";
 import type { Concern, ConcernFailure, ConcernSettings } from "./concern.ts";
 import { type ConcernHealth, createHealthBook } from "./concern-health.ts";
@@ -27,7 +27,7 @@ export interface PolicyEngine {
 }
 
 const FAILED_OPEN = (concern: string): ConcernAnswer =>
-  Object.freeze({ action: "accept", rule: "fail-open", tags: Object.freeze([`${concern}:fail-open`]) });
+  Object.freeze({ action: "accept", rule: "fail-open", tags: Object.freeze([failedOpenTag(concern)]) });
 const FAILED_CLOSED = (concern: string): ConcernAnswer =>
   Object.freeze({
     action: "defer",

@@ -2,6 +2,7 @@
 // against [spamd] mark_threshold and reject_threshold (elspy's REJECT_THRESHOLD), a concern's own action
 // kept. Pure; the front (listeners/spamd-front.ts) words the verdict for its client (protocols/spamd-front.ts).
 import type { Decision } from "../model/answer.ts";
+import { failedOpenConcerns } from "./answer.ts";
 import type { SpamdVerdict } from "../protocols/spamd-front.ts";
 
 export interface SpamThresholds {
@@ -10,6 +11,11 @@ export interface SpamThresholds {
   /** At or above: "reject". */
   reject: number;
 }
+
+// A concern that failed open (spamd down, hung, busy) gave no score: said in the report, or a message spamd
+// never saw read as one it scanned clean ($spam_report the same as for ham), in the delivered mail's headers
+// as in spamc's output.
+const FAILED_OPEN_NOTE = "it did not answer, scored without it (fail_mode open)";
 
 /** Scores are reported with two decimals: the verdict is taken on the score as reported. */
 const round = (score: number) => Math.round(score * 100) / 100;
@@ -41,6 +47,10 @@ export function spamVerdict(
     threshold: spam ? Math.min(thresholds.mark, score) : thresholds.mark,
     rejectThreshold: action === "reject" ? Math.min(thresholds.reject, score) : thresholds.reject,
     symbols: decision.symbols ?? [],
-    notes: decision.message && decision.action !== "accept" ? [decision.message, ...notes] : notes,
+    notes: [
+      ...(decision.message && decision.action !== "accept" ? [decision.message] : []),
+      ...failedOpenConcerns(decision).map((concern) => `not scanned by ${concern}: ${FAILED_OPEN_NOTE}`),
+      ...notes,
+    ],
   };
 }

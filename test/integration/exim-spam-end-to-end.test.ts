@@ -27,6 +27,8 @@ const GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.
 // GTUBE's 1000 points give or take the other tests spamd runs (ALL_TRUSTED: -1 for mail from loopback).
 const spamScore = (swaksOutput: string) =>
   Number(/<\*\* 550 spam: score (-?[\d.]+)/.exec(swaksOutput)?.[1] ?? NaN);
+// $spam_report's line for a message spamd did not scan (fail_mode open), in either form.
+const NOT_SCANNED_BY_SPAMD = /(^| )(Message: )?not scanned by spamassassin: it did not answer/m;
 const HEADERS = "From: alice@example.org\nTo: bob@example.net\nDate: Wed, 02 Dec 2026 10:00:00 +0000\n" +
   "Message-Id: <lunch-1@example.org>\n";
 
@@ -348,6 +350,7 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
       const mail = delivered(subject)[0];
       assert.equal(mail.slice(mail.indexOf("\n\n") + 2).trimEnd(), body);
       assert.equal(header(mail, "X-Test-Score"), "0.0", "spamd's score missing: fail_mode open");
+      assert.match(header(mail, "X-Test-Report")!, NOT_SCANNED_BY_SPAMD);
       assert.ok(
         lines.some((line) => /concern spamassassin .*answering fail-open/.test(line)),
         lines.join("\n"),
@@ -370,6 +373,8 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
       const mail = delivered(subject)[0];
       assert.equal(mail.slice(mail.indexOf("\n\n") + 2).trimEnd(), body);
       assert.equal(header(mail, "X-Test-Score"), "0.0");
+      // Without the note the report was that of a message spamd scanned and found clean.
+      assert.match(header(mail, "X-Test-Report")!, NOT_SCANNED_BY_SPAMD, form);
     }
   });
 });

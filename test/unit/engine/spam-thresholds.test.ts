@@ -23,6 +23,18 @@ function eximAgrees(decision: Decision) {
 }
 
 describe("spamVerdict", () => {
+  it("says in the report which concern failed open: its score is missing, not zero", () => {
+    const decision: Decision = {
+      action: "accept",
+      score: 0.5,
+      tags: ["spamassassin:fail-open", "content:ok"],
+    };
+    assert.deepEqual(spamVerdict(decision, thresholds, ["not scanned: over 4096 bytes"]).notes, [
+      "not scanned by spamassassin: it did not answer, scored without it (fail_mode open)",
+      "not scanned: over 4096 bytes",
+    ]);
+    assert.deepEqual(spamVerdict({ action: "accept", tags: ["spamassassin:ham"] }, thresholds).notes, []);
+  });
   it("maps the score to no action, add header and reject at the thresholds", () => {
     assert.equal(eximAgrees(scored(undefined)).action, "no action");
     assert.equal(eximAgrees(scored(4.99)).action, "no action");

@@ -399,12 +399,18 @@ function formatRspamdReply(request: SpamdRequest, verdict: SpamdVerdict): string
 // smtp transport refuses a message with a longer line: message_linelength_limit).
 const FOLD_AT = 78;
 
+// SpamAssassin's X-Spam-Level: one star per whole point, at most 50 (its _STARS(*)_ tag).
+const MAX_STARS = 50;
+
 /**
  * The X-Spam-* header lines PROCESS and HEADERS add (SpamAssassin's names), one string per physical line:
  * a long tests= list folds after a comma onto lines starting with a tab, as SpamAssassin folds it.
+ * X-Spam-Level is SpamAssassin's too, empty below one point: SpamAssassin's own procmailrc.example (in
+ * Debian's spamc) files mail by its stars, and without it no message matched.
  */
 export function spamHeaderLines(verdict: SpamdVerdict): string[] {
-  const lines = [`X-Spam-Flag: ${verdict.spam ? "YES" : "NO"}`];
+  const stars = "*".repeat(Math.min(MAX_STARS, Math.max(0, Math.trunc(verdict.score))));
+  const lines = [`X-Spam-Flag: ${verdict.spam ? "YES" : "NO"}`, `X-Spam-Level: ${stars}`];
   let line = `X-Spam-Status: ${verdict.spam ? "Yes" : "No"}, score=${number(verdict.score)} required=${
     number(verdict.threshold)
   } tests=`;

@@ -326,6 +326,27 @@ describe("Exim's spam = through the spamd front to a real spamd and the content 
     assert.equal(withoutAdded(bySpamd, returnPath.length), message);
   });
 
+  it("spamc PROCESS: X-Spam-Level as spamd writes it, so SpamAssassin's procmailrc.example files by it", async () => {
+    // The example Debian ships with spamc files mail of 15 points and more by its X-Spam-Level stars; the
+    // front wrote no X-Spam-Level, and GTUBE went to "probably-spam" rather than "almost-certainly-spam".
+    const recipe = readFileSync("/usr/share/doc/spamc/procmailrc.example", "utf8");
+    // "* ^X-Spam-Level: \*\*…": procmail's regular expression reads as JavaScript's, ^ at each line.
+    const almostCertainlySpam = new RegExp(/^\* (\^X-Spam-Level: .*)$/m.exec(recipe)![1], "m");
+    const level = (processed: string) => /^X-Spam-Level: ?(.*)$/m.exec(processed)?.[1];
+    for (
+      const [message, filed] of [
+        [`${HEADERS}Subject: gtube\n\n${GTUBE}\n`, true],
+        [`${HEADERS}Subject: lunch\n\nShall we meet at noon?\n`, false],
+      ] as const
+    ) {
+      const bySpamd = await process(spamd.tcp.port, message);
+      const byFront = await process(frontPort, message);
+      assert.equal(almostCertainlySpam.test(bySpamd), filed, bySpamd);
+      assert.equal(level(byFront), level(bySpamd), byFront);
+      assert.equal(almostCertainlySpam.test(byFront), filed, byFront);
+    }
+  });
+
   it("Exim's return_path_add through spamc as a transport_filter: Return-Path stays on top, as with spamd", async () => {
     // Exim writes Return-Path first and pipes the message through the filter; the front put its X-Spam-*
     // fields above it, spamd under it.

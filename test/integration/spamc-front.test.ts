@@ -69,7 +69,10 @@ describe("spamc against the spamd front", () => {
     assert.deepEqual(await spamc([...tcp, "-y"], MARKED), { status: 0, stdout: "TEST_MARKER" });
     const processed = await spamc(["-U", dir.file("spamd.sock"), "-E"], MARKED);
     assert.equal(processed.status, 1);
-    assert.match(processed.stdout, /^X-Spam-Flag: YES\r?\nX-Spam-Status: Yes, score=7\.50 required=5\.00/);
+    assert.match(
+      processed.stdout,
+      /^X-Spam-Flag: YES\r?\nX-Spam-Level: \*{7}\r?\nX-Spam-Status: Yes, score=7\.50 required=5\.00/,
+    );
     assert.ok(processed.stdout.endsWith(MARKED));
   });
 
@@ -82,7 +85,7 @@ describe("spamc against the spamd front", () => {
       assert.equal(processed.status, 0);
       assert.equal(
         processed.stdout,
-        `X-Spam-Flag: YES${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_MARKER${eol}${eol}${body}`,
+        `X-Spam-Flag: YES${eol}X-Spam-Level: *******${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_MARKER${eol}${eol}${body}`,
       );
     }
   });

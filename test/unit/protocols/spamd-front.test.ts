@@ -11,6 +11,7 @@ import {
   spamdHeadEnd,
   type SpamdRequest,
   type SpamdVerdict,
+  spamHeaderLines,
 } from "../../../src/protocols/spamd-front.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -341,7 +342,7 @@ describe("formatSpamdReply", () => {
     );
     assert.match(
       latin,
-      /X-Spam-Flag: YES\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=TEST_A,TEST_B\n/,
+      /X-Spam-Flag: YES\nX-Spam-Level: \*{7}\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=TEST_A,TEST_B\n/,
     );
     assert.ok(latin.endsWith("Subject: \xe9\n\nbody"));
     const length = Number(/Content-length: (\d+)/.exec(latin)![1]);
@@ -368,7 +369,8 @@ describe("formatSpamdReply", () => {
       const kept = "Subject: x\nX-Spam-Prev-Subject: y\nTo: b@example.net\n\n";
       assert.equal(
         out,
-        "X-Spam-Flag: YES\nX-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B\n" + kept +
+        "X-Spam-Flag: YES\nX-Spam-Level: *******\nX-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B\n" +
+          kept +
           (verb === "PROCESS" ? "X-Spam-Flag: NO in the body\n" : ""),
       );
       assert.equal(Number(/Content-length: (\d+)/.exec(reply)![1]), new TextEncoder().encode(out).length);
@@ -398,7 +400,7 @@ describe("formatSpamdReply", () => {
       const request = (verb: string) =>
         parse(`${verb} SPAMC/1.5\r\nContent-length: ${message.length}\r\n\r\n${message}`);
       const added =
-        `X-Spam-Flag: YES${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B${eol}`;
+        `X-Spam-Flag: YES${eol}X-Spam-Level: *******${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B${eol}`;
       assert.ok(text(formatSpamdReply(request("PROCESS"), verdict())).endsWith(`\r\n\r\n${added}${message}`));
       assert.ok(text(formatSpamdReply(request("HEADERS"), verdict())).endsWith(`\r\n\r\n${added}${eol}`));
     }
@@ -417,7 +419,7 @@ describe("formatSpamdReply", () => {
     for (const [name, message] of Object.entries(kept)) {
       const eol = name === "crlf" ? "\r\n" : "\n";
       const added =
-        `X-Spam-Flag: YES${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B${eol}`;
+        `X-Spam-Flag: YES${eol}X-Spam-Level: *******${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B${eol}`;
       const request = parse(`PROCESS SPAMC/1.5\r\nContent-length: ${message.length}\r\n\r\n${message}`);
       assert.equal(
         text(formatSpamdReply(request, verdict())).split("\r\n\r\n").slice(1).join("\r\n\r\n"),
@@ -437,7 +439,10 @@ describe("formatSpamdReply", () => {
       const reply = text(formatSpamdReply(mbox, verdict()));
       const out = reply.slice(reply.indexOf("\r\n\r\n") + 4);
       const [fromLine, ...rest] = MBOX.split("\n");
-      assert.ok(out.startsWith(`${fromLine}\nX-Spam-Flag: YES\nX-Spam-Status: Yes, `), out);
+      assert.ok(
+        out.startsWith(`${fromLine}\nX-Spam-Flag: YES\nX-Spam-Level: *******\nX-Spam-Status: Yes, `),
+        out,
+      );
       assert.ok(out.endsWith(verb === "PROCESS" ? rest.join("\n") : "Subject: hello\n\n"), out);
       assert.equal(Number(/Content-length: (\d+)/.exec(reply)![1]), out.length);
     }
@@ -451,7 +456,7 @@ describe("formatSpamdReply", () => {
       ));
       return reply.slice(reply.indexOf("\r\n\r\n") + 4);
     };
-    const added = "X-Spam-Flag: YES\nX-Spam-Status: Yes, ";
+    const added = "X-Spam-Flag: YES\nX-Spam-Level: *******\nX-Spam-Status: Yes, ";
     for (const verb of ["PROCESS", "HEADERS"]) {
       // Folded, and under an old X-Spam-* field that is dropped first (SpamAssassin looks after dropping).
       const folded = "X-Spam-Flag: NO\nreturn-path:\n <alice@example.org>\nSubject: s\n\nbody\n";
@@ -464,7 +469,10 @@ describe("formatSpamdReply", () => {
         ),
       );
       const crlf = processed(verb, "Return-Path: <a@b.example>\r\nSubject: s\r\n\r\nbody\r\n");
-      assert.ok(crlf.startsWith("Return-Path: <a@b.example>\r\nX-Spam-Flag: YES\r\n"), crlf);
+      assert.ok(
+        crlf.startsWith("Return-Path: <a@b.example>\r\nX-Spam-Flag: YES\r\nX-Spam-Level: *******\r\n"),
+        crlf,
+      );
     }
     // Only a first one: further down it is an old copy, and the X-Spam-* fields go on top.
     assert.ok(processed("PROCESS", "Subject: s\nReturn-Path: <a@b.example>\n\nbody\n").startsWith(added));
@@ -482,9 +490,17 @@ describe("formatSpamdReply", () => {
       const out = reply.slice(reply.indexOf("\r\n\r\n") + 4);
       assert.equal(
         out,
-        `X-Spam-Flag: YES${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B${eol}${message}`,
+        `X-Spam-Flag: YES${eol}X-Spam-Level: *******${eol}X-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_A,TEST_B${eol}${message}`,
       );
     }
+  });
+
+  it("X-Spam-Level: a star per whole point, at most 50, empty below one point, as SpamAssassin's", () => {
+    const level = (score: number) => spamHeaderLines(verdict({ score }))[1];
+    assert.equal(level(7.5), "X-Spam-Level: *******");
+    assert.equal(level(0.99), "X-Spam-Level: ");
+    assert.equal(level(-3), "X-Spam-Level: ");
+    assert.equal(level(1004.2), `X-Spam-Level: ${"*".repeat(50)}`);
   });
 
   it("PROCESS folds a long tests= list after commas, as SpamAssassin does: no header line over 78", () => {
@@ -502,7 +518,7 @@ describe("formatSpamdReply", () => {
     const unfolded = head.replace(/\n\t/g, "");
     assert.match(
       unfolded,
-      /^X-Spam-Flag: YES\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=([^\n]*)$/,
+      /^X-Spam-Flag: YES\nX-Spam-Level: \*{7}\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=([^\n]*)$/,
     );
     assert.equal(/tests=(.*)$/.exec(unfolded)![1], symbols.map((symbol) => symbol.name).join(","));
     assert.ok(out.endsWith(message));

@@ -183,7 +183,11 @@ export function startDaemon(options: DaemonOptions): Daemon {
   // The engine outlives the actors it asks: a listener's restart keeps its view of each concern's health.
   // In the order their answers merge: on equal actions the limits' message comes first.
   const concerns: Concern[] = [limitsConcern(() => supervisor.system)];
-  if (ids.includes("spf")) concerns.push(spfConcern(() => supervisor.system, () => config.spf));
+  if (ids.includes("spf")) {
+    concerns.push(
+      spfConcern(() => supervisor.system, () => config.spf, () => metrics.spfStats?.().dns.health),
+    );
+  }
   if (ids.includes("spamassassin")) {
     concerns.push(spamAssassinConcern(() => supervisor.system, () => config.spamassassin, metrics.spamd));
   }

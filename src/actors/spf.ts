@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import type { Config } from "../config/types.ts";
 import type { Metrics } from "../control/metrics.ts";
 import { CachingResolver } from "../dns/resolver.ts";
+import type { DnsServerHealth } from "../dns/server-health.ts";
 import type { Logger } from "../log.ts";
 import type { ConcernAnswer } from "../model/answer.ts";
 import type { SpfConfig } from "../model/spf.ts";
@@ -53,6 +54,7 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
         cacheMinTtl: spf.dns.cacheMinTtl,
         cacheMaxTtl: spf.dns.cacheMaxTtl,
         cacheMaxEntries: spf.dns.cacheMaxEntries,
+        onHealthChange: (health, was) => dnsHealthChanged(health, was, spf.dns.servers),
       });
       const cache = new SpfResultCache({
         maxEntries: spf.dns.resultCacheEntries,
@@ -64,6 +66,25 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
     }
     checker.budgetMs = checkBudgetMs(config, spf);
     return checker;
+  };
+
+  // One line when the servers stop answering and one when they answer again, as the engine logs a concern's
+  // incident: meanwhile every check that must ask DNS ends in temperror, which the concern answers itself.
+  const dnsHealthChanged = (health: DnsServerHealth, was: DnsServerHealth, servers?: readonly string[]) => {
+    const asked = servers?.join(", ") ?? "resolv.conf";
+    if (health.state === "not answering") {
+      log.warn("spf", "DNS not answering: SPF checks that ask it end in temperror until it answers", {
+        servers: asked,
+        error: health.lastError,
+        failed_lookups: health.failedLookups,
+      });
+    } else {
+      log.info("spf", "DNS answers again", {
+        servers: asked,
+        failed_lookups: was.failedLookups,
+        seconds: Math.round((Date.now() - was.since!) / 1000),
+      });
+    }
   };
 
   const check = (request: PolicyRequest, reply: (answer: ConcernAnswer | undefined) => void) => {

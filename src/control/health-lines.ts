@@ -19,12 +19,30 @@ export interface HealthFacts {
 
 const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
 
+/** A failing concern's two stories: its fail_mode answering for it, what it asks not answering. */
+function failingConcern(name: string, health: ConcernHealth): string {
+  const said: string[] = [];
+  if (health.reason !== undefined) {
+    said.push(
+      `FAILING since ${stamp(health.since!)} (${health.reason}), ${health.failedInIncident} ` +
+        "requests answered by its fail_mode",
+    );
+  }
+  const impaired = health.impaired;
+  if (impaired !== undefined) {
+    // SPF's temperror: mail deferred (or accepted unchecked) by the concern's own answer, not its fail_mode.
+    said.push(
+      `${said.length ? "and" : "FAILING:"} ${printable(impaired.what)} not answering since ` +
+        `${stamp(impaired.since)} (${printable(impaired.lastError)}, ${impaired.failed} failed), ` +
+        `answering ${printable(impaired.answering)}`,
+    );
+  }
+  return `${name} ${said.join(" ")}`;
+}
+
 function concernLines(concerns: Record<string, ConcernHealth>): string[] {
   const said = Object.entries(concerns).map(([name, health]) =>
-    health.state === "ok"
-      ? `${name} ok`
-      : `${name} FAILING since ${stamp(health.since!)} (${health.reason}), ${health.failedInIncident} ` +
-        "requests answered by its fail_mode"
+    health.state === "ok" ? `${name} ok` : failingConcern(name, health)
   );
   return said.length ? [`concerns: ${said.join("; ")}`] : [];
 }

@@ -2,6 +2,7 @@
 import { LATENCY_BUCKETS_S, type Metrics } from "./metrics.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 import { histogramLines } from "./histogram.ts";
+import { DOMAINS_BEFORE_DOWN } from "../dns/server-health.ts";
 import { renderSpamd } from "./spamd-metrics.ts";
 import { renderSpamFront } from "./spam-front-metrics.ts";
 
@@ -96,7 +97,11 @@ export function renderPrometheus(metrics: Metrics, extras: PrometheusExtras): st
   for (const [actor, count] of Object.entries(extras.actorRestarts)) {
     out.push(`mailpolicyd_actor_restarts_total{actor="${actor}"} ${count}`);
   }
-  family("concern_up", "gauge", "1 when the concern answers; 0 while its failure answer stands in.");
+  family(
+    "concern_up",
+    "gauge",
+    "1 when the concern answers; 0 while its failure answer stands in or what it asks does not answer.",
+  );
   for (const [concern, health] of Object.entries(extras.concerns)) {
     out.push(`mailpolicyd_concern_up{concern="${label(concern)}"} ${health.state === "ok" ? 1 : 0}`);
   }
@@ -194,6 +199,19 @@ function renderSpf(
   );
   out.push(`mailpolicyd_dns_queries_total{transport="udp"} ${dns.queriesSent - dns.tcpQueries}`);
   out.push(`mailpolicyd_dns_queries_total{transport="tcp"} ${dns.tcpQueries}`);
+  family(
+    "dns_up",
+    "gauge",
+    `1 while the DNS servers answer; 0 once lookups of ${DOMAINS_BEFORE_DOWN} domains failed in a row, until one ` +
+      "is answered.",
+  );
+  out.push(`mailpolicyd_dns_up ${dns.health.state === "answering" ? 1 : 0}`);
+  family(
+    "dns_down_incidents_total",
+    "counter",
+    "Times the DNS servers stopped answering (each logged once).",
+  );
+  out.push(`mailpolicyd_dns_down_incidents_total ${dns.health.incidents}`);
   family("dns_timeouts_total", "counter", "DNS tries that got no answer in dns_timeout.");
   out.push(`mailpolicyd_dns_timeouts_total ${dns.timeouts}`);
   family("dns_failures_total", "counter", "DNS lookups that failed (timeout, SERVFAIL, refused, ...).");

@@ -1,11 +1,13 @@
 // The caching DNS client the SPF evaluator is given: the `dns.promises.Resolver` subset it uses
 // (resolveTxt, resolve4, resolve6, resolveMx, resolvePtr), answered from a TTL-honouring cache, with
-// concurrent identical queries sharing one exchange, and stats for /metrics.
+// concurrent identical queries sharing one exchange, and stats for /metrics; whether its servers answer at
+// all (server-health.ts) for status.
 import { DnsCache } from "./cache.ts";
 import { canonicalName } from "./answer.ts";
-import { dnsError } from "./dns-error.ts";
+import { dnsError, errorCode } from "./dns-error.ts";
 import { exchange, type ExchangeCounters, type ExchangeOptions } from "./exchange.ts";
 import { parseServer, systemServers } from "./resolv-conf.ts";
+import { type DnsHealthChange, type DnsServerHealth, DnsServerWatch } from "./server-health.ts";
 import type { DnsTransport, MxRecord, Outcome, QueryType, RecordsOf, Server } from "./types.ts";
 import { udpTcpTransport } from "./udp-tcp-transport.ts";
 import { checkName } from "./wire.ts";
@@ -29,7 +31,9 @@ export interface ResolverOptions {
   maxInFlight?: number;
   /** Advertise EDNS0 with a 1232-byte UDP size. Default true. */
   edns?: boolean;
-  /** For tests: the clock (ms) behind TTLs, and the transport. */
+  /** Called once when the servers stop answering and once when they answer again (server-health.ts). */
+  onHealthChange?: DnsHealthChange;
+  /** For tests: the clock (ms) behind TTLs and the health's `since`, and the transport. */
   now?: () => number;
   transport?: DnsTransport;
 }
@@ -82,6 +86,8 @@ export interface DnsStats {
   /** Lookups that ended in an error other than ENOTFOUND/ENODATA. */
   failures: number;
   inFlight: number;
+  /** Whether the servers answer at all, or since when they do not (server-health.ts). */
+  health: DnsServerHealth;
 }
 
 interface Settled {
@@ -96,6 +102,7 @@ export class CachingResolver implements DnsResolver {
   readonly #counters: ExchangeCounters = { sent: 0, tcp: 0, timeouts: 0 };
   readonly #inFlight = new Map<string, Promise<Settled>>();
   readonly #maxInFlight: number;
+  readonly #watch: DnsServerWatch;
   #hits = 0;
   #misses = 0;
   #coalesced = 0;
@@ -114,6 +121,7 @@ export class CachingResolver implements DnsResolver {
       edns: options.edns ?? true,
     };
     this.#maxInFlight = options.maxInFlight ?? 1_000;
+    this.#watch = new DnsServerWatch(options.now ?? Date.now, options.onHealthChange);
     this.#cache = new DnsCache({
       minTtl: options.cacheMinTtl,
       maxTtl: options.cacheMaxTtl,
@@ -194,10 +202,16 @@ export class CachingResolver implements DnsResolver {
       return pending;
     }
     if (this.#inFlight.size >= this.#maxInFlight) return Promise.reject(dnsError("EBUSY", type, name));
+    // Every exchange's end tells the watch whether the servers answer, also one that ends after the SPF
+    // check that started it gave up (its time budget is shorter than dns_timeout × dns_tries by default).
     const settling = exchange(name, type, this.#exchange, this.#counters).then(
-      (outcome) => ({ outcome: freeze(outcome), ttl: this.#cache.set(key, outcome) }),
+      (outcome) => {
+        this.#watch.answered();
+        return { outcome: freeze(outcome), ttl: this.#cache.set(key, outcome) };
+      },
       (error) => {
         this.#failures++;
+        this.#watch.failed(name, errorCode(error));
         throw error;
       },
     ).finally(() => this.#inFlight.delete(key));
@@ -218,6 +232,7 @@ export class CachingResolver implements DnsResolver {
       timeouts: this.#counters.timeouts,
       failures: this.#failures,
       inFlight: this.#inFlight.size,
+      health: this.#watch.health(),
     };
   }
 }

@@ -1,15 +1,20 @@
 // Whether each concern answers: an incident starts with its first failure and ends with its next answer.
 // The log gets one line for each (never one per request, which at thousands of requests a second would
-// bury everything else); status, /health and /metrics read the book.
+// bury everything else); status, /health and /metrics read the book. A concern that answers every request
+// with its own failure result because what it asks does not answer (SPF's temperror while DNS is down) is
+// failing too: it says so itself (its impairment, logged by it), and the snapshot adds that.
 import type { Logger } from "../log.ts";
-import type { ConcernFailure } from "./concern.ts";
+import type { ConcernFailure, ConcernImpairment } from "./concern.ts";
 
 export interface ConcernHealth {
+  /** failing: its failure answer stands in (`reason`), or what it asks does not answer (`impaired`), or both. */
   state: "ok" | "failing";
-  /** ms since epoch: when the current incident began. */
+  /** ms since epoch: when the current incident of failure answers began. */
   since?: number;
-  /** What failed first in the current incident. */
+  /** What failed first in the current incident of failure answers. */
   reason?: ConcernFailure;
+  /** What the concern asks that does not answer, while the concern answers with its own failure result. */
+  impaired?: ConcernImpairment;
   /** Requests the concern answered itself, and those it failed, by how, since the daemon started. */
   answered: number;
   failures: Record<ConcernFailure, number>;
@@ -23,7 +28,15 @@ export interface HealthBook {
   snapshot(): Record<string, ConcernHealth>;
 }
 
-export function createHealthBook(concerns: readonly string[], log: Logger, now = Date.now): HealthBook {
+/** A concern's impairment now (Concern.impairment), by its id. */
+export type ImpairmentOf = (concern: string) => ConcernImpairment | undefined;
+
+export function createHealthBook(
+  concerns: readonly string[],
+  log: Logger,
+  now = Date.now,
+  impairmentOf: ImpairmentOf = () => undefined,
+): HealthBook {
   const book = new Map<string, ConcernHealth>();
   for (const id of concerns) {
     book.set(id, {
@@ -66,7 +79,12 @@ export function createHealthBook(concerns: readonly string[], log: Logger, now =
       );
     },
     snapshot() {
-      return Object.fromEntries([...book].map(([id, health]) => [id, structuredClone(health)]));
+      return Object.fromEntries([...book].map(([id, health]) => {
+        const copy = structuredClone(health);
+        const impaired = impairmentOf(id);
+        if (impaired !== undefined) Object.assign(copy, { state: "failing", impaired });
+        return [id, copy];
+      }));
     },
   };
 }

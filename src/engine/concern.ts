@@ -9,6 +9,24 @@ export type { ConcernSettings } from "../config/types.ts";
 export type ConcernFailure = "down" | "timeout" | "error";
 
 /**
+ * Something a concern asks that does not answer while the concern still answers every request itself, with
+ * its own failure result (SPF: its DNS servers, and temperror): the engine's health book sees answers only,
+ * so the concern says it (concern-health.ts).
+ */
+export interface ConcernImpairment {
+  /** What does not answer, as status names it: "DNS". */
+  what: string;
+  /** ms since epoch. */
+  since: number;
+  /** The last failure's code (ETIMEOUT, ESERVFAIL, …). */
+  lastError: string;
+  /** Asks of it that failed since. */
+  failed: number;
+  /** What the concern answers meanwhile: "temperror". */
+  answering: string;
+}
+
+/**
  * The concern's answer (undefined: it failed, `failure` says how) and, from `check`, what to hand back
  * to `commit`. Called exactly once per ask, synchronously or later.
  */
@@ -36,4 +54,6 @@ export interface Concern {
   commit(ticket: number, refused: boolean): void;
   /** The request when this concern is the only one asked: check and commit in one step, on its own answer. */
   decide(request: PolicyRequest, reply: ConcernReply): void;
+  /** What it asks that does not answer now, if anything; read by status, not on the request path. */
+  impairment?(): ConcernImpairment | undefined;
 }

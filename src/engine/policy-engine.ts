@@ -40,7 +40,13 @@ const FAILED_CLOSED = (concern: string): ConcernAnswer =>
 export function createPolicyEngine(input: PolicyEngineInput): PolicyEngine {
   const { concerns, settings, log } = input;
   const clock = input.clock ?? (() => performance.now());
-  const book = createHealthBook(concerns.map((concern) => concern.id), log);
+  const byId = new Map(concerns.map((concern) => [concern.id, concern]));
+  const book = createHealthBook(
+    concerns.map((concern) => concern.id),
+    log,
+    Date.now,
+    (id) => byId.get(id)?.impairment?.(),
+  );
   const deadlines = new Map<string, Deadlines>(
     concerns.map((concern) => [concern.id, createDeadlines(clock)]),
   );

@@ -1,6 +1,8 @@
 // An SPF test zone for Debian's nsd (test/helpers/nsd.ts), and a UDP relay in front of it that can stop
 // answering: the SPF concern's integration tests (daemon, Exim, bench) share them.
+import { Buffer } from "node:buffer";
 import { createSocket, type Socket } from "node:dgram";
+import { decode, encode, RECURSION_AVAILABLE, RECURSION_DESIRED } from "dns-packet";
 import { connect, createServer, type Server, type Socket as NetSocket } from "node:net";
 import { CachingResolver } from "../../src/dns/resolver.ts";
 import { codeOf } from "./error-code.ts";
@@ -37,8 +39,9 @@ client     A    127.0.0.1
 client     TXT  "v=spf1 a -all"
 `;
 
-export async function startSpfNsd(): Promise<Nsd> {
-  return await startNsd({ "spf.test": SPF_ZONE }, async (port) => {
+/** nsd serving SPF_ZONE, and `zones` besides (a zone nsd cannot load it answers SERVFAIL). */
+export async function startSpfNsd(zones: Record<string, string> = {}): Promise<Nsd> {
+  return await startNsd({ "spf.test": SPF_ZONE, ...zones }, async (port) => {
     const probe = new CachingResolver({ servers: [`127.0.0.1:${port}`], timeoutMs: 200, tries: 1 });
     return (await codeOf(probe.resolve4("ns.spf.test"))) === "no error";
   });
@@ -46,11 +49,13 @@ export async function startSpfNsd(): Promise<Nsd> {
 
 /**
  * A relay to `target` on one port, UDP and TCP; while `down` it drops every query, as a server that never
- * answers; `delayMs` holds each UDP query that long first, as a slow resolver does.
+ * answers; while `servfail` it answers every UDP query SERVFAIL itself, as a recursive resolver that lost
+ * its upstream does; `delayMs` holds each UDP query that long first, as a slow resolver does.
  */
 export interface DnsRelay {
   port: number;
   down: boolean;
+  servfail: boolean;
   delayMs: number;
   dropped: number;
   close(): void;
@@ -80,6 +85,19 @@ async function bindPair(onConnection: (client: NetSocket) => void): Promise<{ ud
   }
 }
 
+const SERVFAIL = 2;
+
+/** A SERVFAIL reply to `query`: its id and question, recursion available, nothing else. */
+function servfailTo(query: Buffer): Buffer {
+  const asked = decode(query);
+  return encode({
+    id: asked.id,
+    type: "response",
+    flags: RECURSION_DESIRED | RECURSION_AVAILABLE | SERVFAIL,
+    questions: asked.questions,
+  });
+}
+
 export async function startDnsRelay(target: number): Promise<DnsRelay> {
   const { udp, tcp } = await bindPair((client) => {
     if (relay.down) {
@@ -95,6 +113,7 @@ export async function startDnsRelay(target: number): Promise<DnsRelay> {
   const relay: DnsRelay = {
     port: udp.address().port,
     down: false,
+    servfail: false,
     delayMs: 0,
     dropped: 0,
     close() {
@@ -104,6 +123,7 @@ export async function startDnsRelay(target: number): Promise<DnsRelay> {
   };
   udp.on("message", (query, from) => {
     if (relay.down) return void relay.dropped++;
+    if (relay.servfail) return void udp.send(servfailTo(query), from.port, from.address);
     const upstream = createSocket("udp4");
     let open = true;
     const close = () => open && (open = false, upstream.close());

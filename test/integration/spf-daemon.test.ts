@@ -4,54 +4,30 @@
 // DNS that never answers (temperror within the timeout, then recovery), and /metrics.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { parseConfig } from "../../src/config/load.ts";
-import { type Daemon, startDaemon } from "../../src/daemon.ts";
-import { createLogger } from "../../src/log.ts";
-import { waitFor } from "../helpers/daemon-process.ts";
+import type { Daemon } from "../../src/daemon.ts";
 import { httpGet } from "../helpers/http-get.ts";
-import type { Nsd } from "../helpers/nsd.ts";
-import { askPolicy } from "../helpers/policy-client.ts";
-import { type DnsRelay, spfDaemonConfigText, startDnsRelay, startSpfNsd } from "../helpers/spf-zone.ts";
-import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+import { type SpfDaemon, startSpfDaemon } from "../helpers/spf-daemon.ts";
+import { type DnsRelay, spfDaemonConfigText } from "../helpers/spf-zone.ts";
+import type { TempDir } from "../helpers/temp-dir.ts";
 import { runMainAsync } from "../helpers/runtime.ts";
 import { writeFileSync } from "node:fs";
 
 describe("the SPF concern in the daemon, against nsd", () => {
+  let spf: SpfDaemon;
   let dir: TempDir;
-  let nsd: Nsd;
   let relay: DnsRelay;
   let daemon: Daemon;
-  const lines: string[] = [];
-  let instance = 0;
-  const ask = (ip: string, sender: string, helo = "mail.spf.test") =>
-    askPolicy(
-      dir.file("policy.sock"),
-      `rcpt sender=${sender} recipient=user@example.net client_address=${ip} helo_name=${helo} ` +
-        `instance=i${++instance}\n`,
-    );
+  let lines: string[];
+  const ask = (ip: string, sender: string, helo?: string) => spf.ask(ip, sender, helo);
   /** The reply's header= value, unquoted. */
   const header = (reply: string) =>
     (/ header="((?:[^"\\]|\\.)*)"/.exec(reply)?.[1] ?? "").replace(/\\(.)/g, (_, c) => c === "n" ? "\n" : c);
 
   before(async () => {
-    dir = makeTempDir();
-    nsd = await startSpfNsd();
-    relay = await startDnsRelay(nsd.port);
-    const parsed = parseConfig(
-      spfDaemonConfigText(relay.port),
-      "test.conf",
-      dir.path,
-    );
-    assert.ok(parsed.ok, JSON.stringify(parsed));
-    daemon = startDaemon({ config: parsed.config, log: createLogger("info", (line) => lines.push(line)) });
-    await waitFor(() => lines.some((line) => line.includes("policy: listening")), 5000, "listener");
+    spf = await startSpfDaemon();
+    ({ dir, relay, daemon, lines } = spf);
   });
-  after(async () => {
-    daemon?.stop();
-    relay?.close();
-    await nsd?.stop();
-    dir?.remove();
-  });
+  after(() => spf?.stop());
 
   it("pass through two includes: accept with Received-SPF: pass", async () => {
     const reply = await ask("198.51.100.7", "alice@pass.spf.test");

@@ -9,6 +9,7 @@ import {
   type StatusJson,
 } from "../../../src/cli/status-format.ts";
 import type { SenderDetail, SenderRow } from "../../../src/policy/sender-report.ts";
+import type { ConcernHealth } from "../../../src/engine/concern-health.ts";
 
 const ROW: SenderRow = {
   rule: "out",
@@ -122,6 +123,39 @@ describe("status-format", () => {
       "concerns: limits FAILING since 2026-01-01 10:07:03 (timeout), 4 requests answered by its fail_mode; spf ok",
     );
     assert.match(lines[3], /^requests: /);
+  });
+
+  it("status: a concern that answers while what it asks does not (SPF's DNS) is failing too", () => {
+    const failures = { down: 0, timeout: 0, error: 0 };
+    const impaired = {
+      what: "DNS",
+      since: Date.UTC(2026, 0, 1, 3, 0, 1),
+      lastError: "ETIMEOUT",
+      failed: 12,
+      answering: "temperror",
+    };
+    const spf = { state: "failing" as const, answered: 30, failures, failedInIncident: 0, impaired };
+    const line = (spf: ConcernHealth) =>
+      formatStatus({
+        ...STATUS,
+        concerns: { limits: { state: "ok", answered: 3, failures, failedInIncident: 0 }, spf },
+      }).split("\n")[2];
+    assert.equal(
+      line(spf),
+      "concerns: limits ok; spf FAILING: DNS not answering since 2026-01-01 03:00:01 (ETIMEOUT, 12 failed), " +
+        "answering temperror",
+    );
+    const late = {
+      ...spf,
+      since: Date.UTC(2026, 0, 1, 3, 0, 5),
+      reason: "timeout" as const,
+      failedInIncident: 2,
+    };
+    assert.equal(
+      line(late),
+      "concerns: limits ok; spf FAILING since 2026-01-01 03:00:05 (timeout), 2 requests answered by its " +
+        "fail_mode and DNS not answering since 2026-01-01 03:00:01 (ETIMEOUT, 12 failed), answering temperror",
+    );
   });
 
   it("status: a line for Redis, up or since when the fallback answers", () => {

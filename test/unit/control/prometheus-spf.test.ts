@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createMetrics } from "../../../src/control/metrics.ts";
 import { renderPrometheus } from "../../../src/control/prometheus.ts";
+import type { DnsServerHealth } from "../../../src/dns/server-health.ts";
 
 const extras = { version: "t", now: 0, trackedKeys: {}, actorsUp: {}, actorRestarts: {}, concerns: {} };
 
@@ -26,6 +27,7 @@ describe("SPF metrics", () => {
       timeouts: 2,
       failures: 1,
       inFlight: 0,
+      health: { state: "answering", failedLookups: 0, incidents: 1 } as DnsServerHealth,
     };
     metrics.spfStats = () => ({ dns, results: { hits: 4, misses: 3, size: 3 } });
     const text = renderPrometheus(metrics, extras);
@@ -41,8 +43,12 @@ describe("SPF metrics", () => {
         "mailpolicyd_dns_timeouts_total 2",
         "mailpolicyd_dns_failures_total 1",
         "mailpolicyd_dns_cache_bytes 4096",
+        "mailpolicyd_dns_up 1",
+        "mailpolicyd_dns_down_incidents_total 1",
       ]
     ) assert.ok(text.split("\n").includes(line), line);
     assert.match(text, /# TYPE mailpolicyd_spf_results_total counter\n/);
+    dns.health = { state: "not answering", failedLookups: 7, incidents: 2 };
+    assert.match(renderPrometheus(metrics, extras), /^mailpolicyd_dns_up 0$/m);
   });
 });

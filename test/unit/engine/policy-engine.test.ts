@@ -239,6 +239,26 @@ describe("policy engine", () => {
     assert.equal(engine.health().limits.state, "ok");
   });
 
+  it("a concern that answers while what it asks does not is failing, however many requests it answers", async () => {
+    const impaired = { what: "DNS", since: 1, lastError: "ETIMEOUT", failed: 5, answering: "temperror" };
+    let now: typeof impaired | undefined = impaired;
+    const spf: Concern = { ...fake("spf", { action: "defer" }), impairment: () => now };
+    const { decide, engine, lines } = start([spf]);
+    await decide();
+    await decide();
+    const health = engine.health().spf;
+    assert.deepEqual([health.state, health.impaired, health.answered, health.reason], [
+      "failing",
+      impaired,
+      2,
+      undefined,
+    ]);
+    assert.ok(!lines.some((line) => /concern spf/.test(line)), "the concern logs its own impairment");
+    now = undefined;
+    assert.equal(engine.health().spf.state, "ok");
+    assert.equal(engine.health().spf.impaired, undefined);
+  });
+
   it("a timed-out concern whose answer comes before the others finish has its ticket committed once, at the end", async () => {
     const slow = fake("limits", "later");
     const slower = fake("spf", "later");

@@ -4,11 +4,12 @@
 //
 // Recognised narrowly, so that forging it is worth nothing (docs/decisions.md, issue 15): the sender is
 // [alerts] fromAddr, the client is this host (a loopback address, or none: a local submission), and at
-// RCPT the recipient is one of toAddr/ccAddr, at DATA the message has no more recipients than those. A
-// remote client never matches; a local one reaches only the alert recipients. Handed to Exim's sendmail
-// (stage local), the alert is known by the daemon's own login instead (isOwnSubmission); handed to
-// Postfix's, which names no login, by its recipients and its sender, or an alert handed over and not yet
-// seen, since Postfix may rewrite the sender (isOwnSenderSubmission). Pure: tested directly.
+// RCPT the recipient is one of toAddr/ccAddr, at DATA the message has no more recipients than those (and
+// the one Postfix names, with a single recipient, is one of them). A remote client never matches; a local
+// one reaches only the alert recipients. Handed to Exim's sendmail (stage local), the alert is known by the
+// daemon's own login instead (isOwnSubmission); handed to Postfix's, which names no login, by its
+// recipients and its sender, or an alert handed over and not yet seen, since Postfix may rewrite the sender
+// (isOwnSenderSubmission). Pure: tested directly.
 //
 // The same mail is not scanned for spam either (isOwnAlertMessage): it quotes the subjects of the mail
 // that made a sender cross a limit, and a spammer's subjects are what SpamAssassin scores.
@@ -75,12 +76,23 @@ export function isOwnAlert(
     case "rcpt":
       return own.recipients.has(attributes.recipient?.trim().toLowerCase() ?? "");
     case "data":
-      return toAlertRecipientsOnly(attributes, own);
+      return toAlertRecipientsOnly(attributes, own) && namedRecipientIsAlert(attributes, own);
     case "mail":
       return true;
     default: // connect, helo: no sender yet
       return false;
   }
+}
+
+/**
+ * At DATA the recipient named, if any, is an alert recipient. Postfix names it at DATA and END-OF-MESSAGE
+ * when the message has exactly one (smtpd_check.c); Exim's DATA request names none. Without this, mail
+ * from this host that forged fromAddr to any one recipient was not counted by a `data` limit (a real
+ * Postfix 3.7: test/integration/postfix-own-alert.test.ts).
+ */
+function namedRecipientIsAlert(attributes: Attributes, own: OwnAlertMail): boolean {
+  const named = attributes.recipient?.trim().toLowerCase();
+  return named === undefined || named === "" || own.recipients.has(named);
 }
 
 function toAlertRecipientsOnly(attributes: Attributes, own: OwnAlertMail): boolean {

@@ -6,59 +6,36 @@
 // checks the recipient first (docs/postfix.md, "Setup").
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { parseConfig } from "../../src/config/load.ts";
-import { type Daemon, startDaemon } from "../../src/daemon.ts";
-import { createLogger } from "../../src/log.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { httpGet } from "../helpers/http-get.ts";
-import { pastedSnippet, type PostfixServer, startPostfix } from "../helpers/postfix.ts";
+import { type PostfixWithDaemon, startPostfixWithDaemon } from "../helpers/postfix-with-daemon.ts";
 import { openSmtpSession } from "../helpers/smtp-session.ts";
-import { freePort } from "../helpers/smtp-receiver.ts";
-import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 describe("a real Postfix with the snippet's lines and unknown recipients", () => {
-  let dir: TempDir;
-  let daemon: Daemon | undefined;
-  let postfix: PostfixServer | undefined;
-  const lines: string[] = [];
+  let setup: PostfixWithDaemon | undefined;
 
   before(async () => {
-    dir = makeTempDir();
-    const policyPort = await freePort();
-    const parsed = parseConfig(
-      `[daemon]\ncontrol_socket = control.sock\npidfile = d.pid\nstate_file = state.json\n` +
-        `policy_listen = none\npolicy_socket = policy.sock\n` +
-        `[limit rcpts]\nkey = sender\nper = recipient\ncount = 2\ntime = 1h\naction = defer\n` +
-        `[limit msgs]\nkey = sender\nper = message\ncount = 100\ntime = 1h\naction = defer\n` +
-        `[postfix]\nlisten = 127.0.0.1:${policyPort}\n`,
-      "test.conf",
-      dir.path,
-    );
-    assert.ok(parsed.ok, JSON.stringify(parsed));
-    daemon = startDaemon({ config: parsed.config, log: createLogger("info", (line) => lines.push(line)) });
-    await waitFor(() => lines.some((line) => line.includes("postfix: listening")), 5000, "Postfix listener");
-    postfix = await startPostfix(dir, await freePort(), {
-      recipientRestrictions: "", // the snippet's lines below set it
+    setup = await startPostfixWithDaemon(
+      `[limit rcpts]\nkey = sender\nper = recipient\ncount = 2\ntime = 1h\naction = defer\n` +
+        `[limit msgs]\nkey = sender\nper = message\ncount = 100\ntime = 1h\naction = defer\n`,
       // One mailbox: every other address of example.test is unknown (Postfix: 550 5.1.1 User unknown).
-      mainExtra: `${pastedSnippet(`inet:127.0.0.1:${policyPort}`)}\n` +
-        `virtual_mailbox_maps = inline:{ known@example.test=sink/ }\n`,
-    });
+      `virtual_mailbox_maps = inline:{ known@example.test=sink/ }\n`,
+    );
   });
-  after(async () => {
-    await postfix?.stop();
-    daemon?.stop();
-    dir?.remove();
-  });
+  after(async () => await setup?.stop());
 
   const counts = async (sender: string) => {
-    const { body } = await httpGet({ socketPath: dir.file("control.sock"), path: `/senders/${sender}` });
+    const { body } = await httpGet({
+      socketPath: setup!.dir.file("control.sock"),
+      path: `/senders/${sender}`,
+    });
     const rows = (JSON.parse(body).limits ?? []) as { rule: string; count: number }[];
     return Object.fromEntries(rows.map((row) => [row.rule, row.count]));
   };
 
   it("refuses them as unknown, uncounted, and the known recipient still gets the mail", async () => {
-    const failure = () => `maillog:\n${postfix!.maillog()}\ndaemon:\n${lines.join("\n")}`;
-    const session = await openSmtpSession(postfix!.port);
+    const { postfix, failure } = setup!;
+    const session = await openSmtpSession(postfix.port);
     const replies: string[] = [];
     try {
       await session.send("EHLO client.example");
@@ -84,7 +61,7 @@ describe("a real Postfix with the snippet's lines and unknown recipients", () =>
     } finally {
       session.close();
     }
-    await waitFor(() => postfix!.delivered().length === 1, 15_000, "the delivery");
+    await waitFor(() => postfix.delivered().length === 1, 15_000, "the delivery");
     assert.deepEqual(await counts("typo@sender.test"), { rcpts: 1, msgs: 1 });
   });
 });

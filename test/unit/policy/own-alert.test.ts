@@ -62,6 +62,13 @@ describe("isOwnAlert", () => {
     );
   });
 
+  it("does not exempt a message whose one recipient, named at DATA (Postfix), is another", () => {
+    const data = (recipient: string) => request("data", { ...alert, recipient_count: "1", recipient });
+    assert.equal(isOwnAlert(data("victim@example.net"), OWN), false);
+    assert.equal(isOwnAlert(data("Boss@example.org"), OWN), true, "an alert recipient, any case");
+    assert.equal(isOwnAlert(data(""), OWN), true, "none named: more than one recipient, or Exim");
+  });
+
   it("does not exempt other recipients, other senders, remote clients or more recipients at DATA", () => {
     assert.equal(isOwnAlert(request("rcpt", { ...alert, recipient: "victim@example.net" }), OWN), false);
     assert.equal(isOwnAlert(request("rcpt", { ...alert, recipient: "" }), OWN), false);

@@ -28,20 +28,34 @@ import { formatPostfixReply } from "./postfix-policy.ts";
 // Compares rather than a Set: asked for every request, nearly always RCPT, which differs from each in length.
 export const mayPrependAt = (state: string): boolean =>
   state !== "END-OF-MESSAGE" && state !== "CONNECT" && state !== "EHLO" && state !== "HELO";
-/** SMTP reply text stays within RFC 5321's 512-byte line, with Postfix's own prefix. */
+/** SMTP reply text stays within RFC 5321's 512-octet line, with Postfix's own prefix: bytes of UTF-8. */
 const MAX_TEXT = 400;
 /**
- * A prepended header goes into the message, not into an SMTP reply: RFC 5322's 998-character line is its
- * bound. Cut at MAX_TEXT, a Received-SPF with a long sender (named twice) lost its last key=value pairs.
+ * A prepended header goes into the message, not into an SMTP reply: RFC 5322's 998-octet line is its
+ * bound (RFC 6532 keeps it in octets for UTF-8). Cut at MAX_TEXT, a Received-SPF with a long sender (named
+ * twice) lost its last key=value pairs.
  */
 const MAX_HEADER = 998;
 const DEFAULT_TEXT = { defer: "mail policy: try again later", reject: "mail policy: refused" };
 
-/** One line of printable text: controls (CR, LF among them) become spaces, cut to `max`. */
+const utf8 = new TextEncoder();
+
+/**
+ * `text` cut to at most `maxBytes` bytes of UTF-8, between characters: counted in characters, a sender or
+ * a text in another script made a line of two or three times the octets the bounds allow.
+ */
+function withinBytes(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text; // any UTF-16 unit is at most 3 bytes (a pair, 4 for 2)
+  // encodeInto writes whole characters only; `read` is the UTF-16 units of those it wrote.
+  const { read } = utf8.encodeInto(text, new Uint8Array(maxBytes));
+  return read < text.length ? text.slice(0, read) : text;
+}
+
+/** One line of printable text: controls (CR, LF among them) become spaces, cut to `max` bytes of UTF-8. */
 function oneLine(text: string, max = MAX_TEXT): string {
   // deno-lint-ignore no-control-regex
   const clean = text.replace(/[\x00-\x1f\x7f]+[ \t]*/g, " ").trim(); // a folded line unfolds
-  return clean.length > max ? clean.slice(0, max) : clean;
+  return withinBytes(clean, max);
 }
 
 const everyHeaderNew = () => true;

@@ -2,6 +2,7 @@
 // one action per reply (what wins), and no PREPEND after the message.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import type { Decision } from "../../../src/model/answer.ts";
 import type { PostfixVocabulary } from "../../../src/model/postfix.ts";
 import {
@@ -114,7 +115,7 @@ describe("postfixAction", () => {
     assert.equal(say({ action: "accept", headers: ["no colon here"] }, true, DEFAULTS), "DUNNO");
   });
 
-  it("keeps a header longer than a reply's text whole, up to RFC 5322's 998-character line", () => {
+  it("keeps a header longer than a reply's text whole, up to RFC 5322's 998-octet line", () => {
     // A header goes into the message: a real Postfix 3.7 prepended a 670-character one whole. Cut at the
     // reply text's 400, a Received-SPF naming a long (SRS, VERP) sender twice lost its last pairs.
     const sender = `SRS0=ab12=XY=${"bounces-".repeat(10)}list@lists.example.org`;
@@ -125,6 +126,20 @@ describe("postfixAction", () => {
     assert.equal(say({ action: "accept", headers: [header] }, true, DEFAULTS), `PREPEND ${header}`);
     const long = `X-Long: ${"x".repeat(2000)}`;
     assert.equal(say({ action: "accept", headers: [long] }, true, DEFAULTS), `PREPEND ${long.slice(0, 998)}`);
+  });
+
+  it("bounds texts and headers in octets of UTF-8, cut between characters", () => {
+    const octets = (text: string) => Buffer.byteLength(text, "utf8");
+    // 8 + 2 × 600 octets, 608 characters: within 998 characters, not octets.
+    const header = say({ action: "accept", headers: [`X-Long: ${"ü".repeat(600)}`] }, true, DEFAULTS);
+    assert.equal(header, `PREPEND X-Long: ${"ü".repeat(495)}`);
+    // A character of four octets (a surrogate pair) is kept whole or left out, never halved.
+    const emoji = say({ action: "accept", headers: [`X-Emoji: ${"😀".repeat(300)}`] }, true, DEFAULTS);
+    assert.equal(emoji, `PREPEND X-Emoji: ${"😀".repeat(247)}`);
+    assert.ok(!emoji.includes("\uFFFD"));
+    const deferred = say({ action: "defer", message: "ж".repeat(300) }, true, DEFAULTS);
+    assert.equal(deferred, `DEFER_IF_PERMIT ${"ж".repeat(200)}`);
+    assert.equal(octets(deferred.slice("DEFER_IF_PERMIT ".length)), 400);
   });
 });
 

@@ -39,6 +39,8 @@ const MAX_HEADER = 998;
 const DEFAULT_TEXT = { defer: "mail policy: try again later", reject: "mail policy: refused" };
 
 const utf8 = new TextEncoder();
+// Scratch for withinBytes: its bytes are never read, only how many of the text's units fit (one per bound).
+const SCRATCH = new Uint8Array(MAX_HEADER);
 
 /**
  * `text` cut to at most `maxBytes` bytes of UTF-8, between characters: counted in characters, a sender or
@@ -47,7 +49,7 @@ const utf8 = new TextEncoder();
 function withinBytes(text: string, maxBytes: number): string {
   if (text.length * 3 <= maxBytes) return text; // any UTF-16 unit is at most 3 bytes (a pair, 4 for 2)
   // encodeInto writes whole characters only; `read` is the UTF-16 units of those it wrote.
-  const { read } = utf8.encodeInto(text, new Uint8Array(maxBytes));
+  const { read } = utf8.encodeInto(text, SCRATCH.subarray(0, maxBytes));
   return read < text.length ? text.slice(0, read) : text;
 }
 

@@ -325,35 +325,84 @@ function spamHeader(verb: SpamdVerb, verdict: SpamdVerdict): string {
   return `Spam: ${flag} ; ${number(verdict.score)} / ${number(verdict.threshold)}`;
 }
 
-// Exim copies the reply into a 32600-byte buffer and the report into $spam_report; spamc prints it. Beyond
-// this many symbols the report says how many more there were.
+// Beyond this many symbols the report says how many more there were.
 const MAX_REPORT_SYMBOLS = 100;
 
-/** SpamAssassin's report table: points, rule name, description; then the notes. LF lines, as spamd's. */
-export function formatReport(verdict: SpamdVerdict): string {
-  const lines = [
+/**
+ * The bytes of a reply Exim parses whole. Exim 4.96's spam.c (Debian 12's) reads the reply into
+ * `uschar spamd_buffer[32600]`, at most 32599 bytes (the last is its guard NUL), and drops the rest unread;
+ * then copies the report into `spam_report_buffer[32600]` without a bound, dropping CRs and putting a space
+ * after each LF. A 40 KB report (100 rules of long names and descriptions) was cut mid-line in
+ * $spam_report, and its LF lines grew past the 32600 bytes of the copy, over what follows it in memory.
+ */
+export const EXIM_REPLY_BYTES = 32_599;
+
+/**
+ * What a report line takes of EXIM_REPLY_BYTES: its UTF-8 bytes and 2 more, its line end as Exim copies it
+ * (LF and a space for SpamAssassin's LF lines; CRLF, then LF and a space, for rspamd's). Counting the copy's
+ * bytes against the reply's bound covers both buffers: the report is the tail of the reply.
+ */
+const lineCost = (line: string) => byteLength(line) + 2;
+
+/**
+ * `head`, then as many `rules` as fit in `budget` (lineCost each), then `notes`: when rules are left out,
+ * a line from `more` says how many, after the last shown. The notes (a concern's message, one per concern
+ * that failed open, the size note: few, a line each) outrank rules; were they alone over the budget they
+ * would be cut too, and counted.
+ */
+function linesWithin(
+  budget: number,
+  head: readonly string[],
+  rules: readonly string[],
+  notes: readonly string[],
+  more: (text: string) => string,
+): string[] {
+  const cost = (lines: readonly string[]) => lines.reduce((sum, line) => sum + lineCost(line), 0);
+  let left = budget - cost(head) - cost(notes);
+  if (rules.length <= MAX_REPORT_SYMBOLS && cost(rules) <= left) return [...head, ...rules, ...notes];
+  left -= lineCost(more(notShown(rules.length, notes.length)));
+  const shown: string[] = [];
+  for (const rule of rules.slice(0, MAX_REPORT_SYMBOLS)) {
+    if (lineCost(rule) > left) break;
+    left -= lineCost(rule);
+    shown.push(rule);
+  }
+  const kept = [...notes];
+  while (left < 0 && kept.length > 0) left += lineCost(kept.pop()!);
+  const moreLine = more(notShown(rules.length - shown.length, notes.length - kept.length));
+  return [...head, ...shown, moreLine, ...kept];
+}
+
+function notShown(rules: number, notes: number): string {
+  const counted = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  return notes === 0
+    ? `... ${counted(rules, "more rule")} not shown`
+    : `... ${counted(rules, "more rule")} and ${counted(notes, "note")} not shown`;
+}
+
+/**
+ * SpamAssassin's report table: points, rule name, description; then the notes. LF lines, as spamd's. At most
+ * `maxBytes` as Exim counts them (lineCost): rules past it are left out, and a line says how many.
+ */
+export function formatReport(verdict: SpamdVerdict, maxBytes: number): string {
+  const head = [
     `Content analysis details:   (${number(verdict.score)} points, ${number(verdict.threshold)} required)`,
     "",
     " pts rule name              description",
     "---- ---------------------- --------------------------------------------------",
   ];
-  for (const symbol of verdict.symbols.slice(0, MAX_REPORT_SYMBOLS)) {
+  const rules = verdict.symbols.map((symbol) => {
     const points = symbol.score.toFixed(1).padStart(4);
-    lines.push(
-      `${points} ${oneLine(symbol.name).padEnd(22)} ${oneLine(symbol.description ?? "").slice(0, 200)}`,
-    );
-  }
-  if (verdict.symbols.length > MAX_REPORT_SYMBOLS) {
-    lines.push(`     (${verdict.symbols.length - MAX_REPORT_SYMBOLS} more)`);
-  }
-  for (const note of verdict.notes) lines.push(oneLine(note));
-  return lines.join("\n") + "\n";
+    return `${points} ${oneLine(symbol.name).padEnd(22)} ${oneLine(symbol.description ?? "")}`;
+  });
+  const notes = verdict.notes.map(oneLine);
+  return linesWithin(maxBytes, head, rules, notes, (text) => `     ${text}`).join("\n") + "\n";
 }
 
 // deno-lint-ignore no-control-regex
 const oneLine = (text: string) => text.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, 200);
 
-const byteLength = (text: string) => new TextEncoder().encode(text).length;
+const byteLength = (text: string) => Buffer.byteLength(text);
 
 /**
  * The reply to a decided request, as real spamd 4.0 words it for the verb and protocol version (spamd's
@@ -369,29 +418,36 @@ export function formatSpamdReply(request: SpamdRequest, verdict: SpamdVerdict): 
   const version = Number(request.version);
   if (verb === "CHECK") return `SPAMD/1.1 0 EX_OK\r\n${spamHeader(verb, verdict)}\r\n\r\n`;
   if (verb === "PROCESS" || verb === "HEADERS") return processReply(request, verdict);
+  const status = "SPAMD/1.1 0 EX_OK\r\n";
+  const spam = `${spamHeader(verb, verdict)}\r\n\r\n`;
   let body = "";
-  if (verb === "REPORT" || (verb === "REPORT_IFSPAM" && verdict.spam)) body = formatReport(verdict);
-  else if (verb === "SYMBOLS") {
+  if (verb === "REPORT" || (verb === "REPORT_IFSPAM" && verdict.spam)) {
+    // The report gets what the head leaves of Exim's bound; a Content-length under it has 5 digits at most.
+    const lengthRoom = version >= 1.3 ? byteLength(`Content-length: ${EXIM_REPLY_BYTES}\r\n`) : 0;
+    body = formatReport(verdict, EXIM_REPLY_BYTES - byteLength(status + spam) - lengthRoom);
+  } else if (verb === "SYMBOLS") {
     body = verdict.symbols.map((symbol) => oneLine(symbol.name)).join(",") + (version < 1.3 ? "\r\n" : "");
   }
   const length = version >= 1.3 ? `Content-length: ${byteLength(body)}\r\n` : "";
-  return `SPAMD/1.1 0 EX_OK\r\n${length}${spamHeader(verb, verdict)}\r\n\r\n${body}`;
+  return `${status}${length}${spam}${body}`;
 }
 
 function formatRspamdReply(request: SpamdRequest, verdict: SpamdVerdict): string {
   const flag = verdict.spam ? "True" : "False";
-  const lines = [
+  const head = [
     "RSPAMD/1.3 0 EX_OK",
     `Metric: default; ${flag}; ${number(verdict.score)} / ${number(verdict.threshold)} / ${
       number(verdict.rejectThreshold)
     }`,
     `Action: ${verdict.action}`,
   ];
-  for (const symbol of verdict.symbols.slice(0, MAX_REPORT_SYMBOLS)) {
-    lines.push(`Symbol: ${oneLine(symbol.name).replace(/[();]/g, "_")}(${number(symbol.score)})`);
-  }
-  for (const note of verdict.notes) lines.push(`Message: ${oneLine(note)}`);
-  if (request.envelope.queueId) lines.push(`Message-ID: ${oneLine(request.envelope.queueId)}`);
+  const symbols = verdict.symbols.map((symbol) =>
+    `Symbol: ${oneLine(symbol.name).replace(/[();]/g, "_")}(${number(symbol.score)})`
+  );
+  const notes = verdict.notes.map((note) => `Message: ${oneLine(note)}`);
+  if (request.envelope.queueId) notes.push(`Message-ID: ${oneLine(request.envelope.queueId)}`);
+  // Every line ends in CRLF (lineCost's 2 bytes), and the reply in one more: 2 bytes of the bound.
+  const lines = linesWithin(EXIM_REPLY_BYTES - 2, head, symbols, notes, (text) => `Message: ${text}`);
   return lines.join("\r\n") + "\r\n\r\n";
 }
 

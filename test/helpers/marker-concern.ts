@@ -1,6 +1,8 @@
 // A content concern for tests of the spamd front, until the real ones (content rules, SpamAssassin) are
 // merged: it scores a message by markers in its bytes. `MARKER-SCORE=12.5` adds 12.5 under the symbol
-// TEST_MARKER; `MARKER-REJECT` answers reject with a message of its own; `MARKER-DEFER` answers defer.
+// TEST_MARKER; `MARKER-REJECT` answers reject with a message of its own; `MARKER-DEFER` answers defer;
+// `MARKER-RULES=150` answers 150 symbols of 0.05 with names and descriptions near 200 characters each (a
+// report over what Exim reads of a reply).
 import type { Concern } from "../../src/engine/concern.ts";
 import type { ConcernAnswer } from "../../src/model/answer.ts";
 import type { PolicyRequest } from "../../src/policy/request.ts";
@@ -21,6 +23,15 @@ function answerFor(request: Extract<PolicyRequest, { form: "message" }>): Concer
     };
   }
   if (text.includes("MARKER-DEFER")) return { action: "defer", message: "marker says later" };
+  const rules = /MARKER-RULES=(\d+)/.exec(text);
+  if (rules) {
+    const symbols = Array.from({ length: Number(rules[1]) }, (_, i) => ({
+      name: `TEST_LONG_RULE_${i + 1}_`.padEnd(190, "X"),
+      score: 0.05,
+      description: `rule ${i + 1} of a long list, described at length: `.padEnd(200, "y"),
+    }));
+    return { action: "accept", score: Math.round(symbols.length * 5) / 100, symbols };
+  }
   const match = /MARKER-SCORE=(-?\d+(?:\.\d+)?)/.exec(text);
   if (!match) return { action: "accept", score: 0 };
   const score = Number(match[1]);

@@ -36,6 +36,7 @@ describe("spamd front through a real Exim's spam = condition", () => {
     return headers.match(new RegExp(`^${name}: ?(.*)$`, "m"))?.[1];
   };
   const eximLog = () => readFileSync(dir.file("log/mainlog"), "utf8");
+  const byteLength = (text: string) => new TextEncoder().encode(text).length;
 
   before(async () => {
     dir = makeTempDir();
@@ -135,6 +136,51 @@ describe("spamd front through a real Exim's spam = condition", () => {
         assert.match(sent.output, /<\*\* 550 spam: score 12.0/);
         assert.equal(deliveredWith(subject).length, 0);
       });
+    });
+  }
+
+  for (const variant of ["spamassassin", "rspamd"]) {
+    it(`${variant}: a report over what Exim reads is cut at a line, and says how many rules it leaves out`, async () => {
+      // 150 rules with names and descriptions near 200 characters: SpamAssassin's table of the first 100
+      // took 40 KB. Exim reads 32599 bytes of a reply and dropped the rest: $spam_report ended in the
+      // middle of a rule's line, with no word of the rules it did not show.
+      const subject = `${variant} long report`;
+      const sent = await swaksAsync(
+        exim.port,
+        "heidi@example.org",
+        "user@example.net",
+        subject,
+        "MARKER-RULES=150",
+      );
+      assert.equal(sent.status, 0, sent.output);
+      await waitFor(() => deliveredWith(subject).length === 1, 10_000, "delivery");
+      const mail = deliveredWith(subject)[0];
+      assert.equal(header(mail, "X-Test-Score"), "7.5");
+      assert.equal(header(mail, "X-Test-Is-Spam"), "yes");
+      assert.equal(mail.slice(mail.indexOf("\n\n") + 2).trimEnd(), "MARKER-RULES=150");
+      // The report as Exim made it: its lines, each continued with the space Exim puts after an LF.
+      const field = /\nX-Test-Report: ([^\n]*(?:\n [^\n]*)*)\n(?! )/.exec(mail)![1];
+      const lines = field.split("\n ");
+      const rule = variant === "rspamd"
+        ? /^Symbol: TEST_LONG_RULE_(\d+)_X{171,173}\(0\.05\)$/
+        : /^ 0\.1 TEST_LONG_RULE_(\d+)_X{171,173} rule \1 of a long list, described at length: y+$/;
+      const shown = lines.filter((line) => line.includes("TEST_LONG_RULE_"));
+      shown.forEach((line, i) => {
+        assert.match(line, rule);
+        assert.equal(rule.exec(line)![1], String(i + 1), "in order, none left out between");
+        if (variant !== "rspamd") assert.equal(line.length, 4 + 1 + 190 + 1 + 200);
+      });
+      assert.ok(shown.length >= 60, String(shown.length));
+      const more = `... ${150 - shown.length} more rules not shown`;
+      if (variant === "rspamd") {
+        assert.equal(lines[0], "Action: add header");
+        assert.equal(lines[lines.length - 2], `Message: ${more}`);
+        assert.match(lines[lines.length - 1], /^Message-ID: [\w-]{16,23}$/);
+      } else {
+        assert.equal(lines[0], "Content analysis details:   (7.50 points, 5.00 required)");
+        assert.equal(lines[lines.length - 1], `     ${more}`);
+      }
+      assert.ok(byteLength(field) < 32_600, String(byteLength(field)));
     });
   }
 

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { deflateSync } from "node:zlib";
 import {
+  EXIM_REPLY_BYTES,
   formatReport,
   formatSpamdError,
   formatSpamdReply,
@@ -291,7 +292,7 @@ describe("formatSpamdReply", () => {
     const match = EXIM_SPAMASSASSIN.exec(reply);
     assert.ok(match, reply);
     assert.deepEqual([match[1], match[2]], ["7.50", "5.00"]);
-    assert.ok(reply.endsWith(formatReport(verdict())));
+    assert.ok(reply.endsWith(formatReport(verdict(), EXIM_REPLY_BYTES)));
     assert.match(reply, / 5\.0 TEST_A +first\n/);
   });
 
@@ -538,11 +539,72 @@ describe("formatSpamdReply", () => {
       { length: 300 },
       (_, i) => ({ name: `S${i}\r\nX`, score: 0.1, description: "a\nb" }),
     );
-    const report = formatReport(verdict({ symbols, notes: ["not scanned: over 10 bytes"] }));
+    const report = formatReport(
+      verdict({ symbols, notes: ["not scanned: over 10 bytes"] }),
+      EXIM_REPLY_BYTES,
+    );
     assert.ok(report.length < 16_000, String(report.length));
-    assert.match(report, /\(200 more\)/);
+    assert.match(report, /\n {5}\.\.\. 200 more rules not shown\n/);
     assert.match(report, /not scanned: over 10 bytes\n$/);
     assert.equal(report.split("\n").length, 4 + 100 + 1 + 1 + 1);
+  });
+
+  it("cuts the report at a line to the bytes given, counting each line as Exim copies it", () => {
+    const symbols = Array.from(
+      { length: 5 },
+      (_, i) => ({ name: `RULE_${i}`, score: 1, description: "é".repeat(20) }),
+    );
+    const whole = formatReport(verdict({ symbols, notes: ["a note"] }), EXIM_REPLY_BYTES);
+    const lines = whole.slice(0, -1).split("\n");
+    // Each line's bytes, its LF and the space Exim puts after it.
+    const cost = lines.reduce((sum, line) => sum + new TextEncoder().encode(line).length + 2, 0);
+    assert.equal(formatReport(verdict({ symbols, notes: ["a note"] }), cost), whole);
+    const cut = formatReport(verdict({ symbols, notes: ["a note"] }), cost - 1).split("\n");
+    assert.deepEqual(cut.slice(-4), [lines[7], "     ... 1 more rule not shown", "a note", ""]);
+  });
+
+  // What Exim 4.96's spam.c makes of a reply: at most EXIM_REPLY_BYTES read, the rest dropped; the report
+  // copied from where its sscanf stopped, CRs dropped, a space put after each LF.
+  const eximReport = (reply: Uint8Array, reportStart: number) => {
+    const read = reply.subarray(0, EXIM_REPLY_BYTES);
+    const copy = Buffer.from(read.subarray(reportStart)).toString("latin1").replaceAll("\r", "").replaceAll(
+      "\n",
+      "\n ",
+    );
+    return { cut: reply.length > read.length, copyBytes: copy.length + 1 /* NUL */ };
+  };
+  const bytesOf = (reply: string | Uint8Array) => typeof reply === "string" ? bytes(reply) : reply;
+
+  it("a report over Exim's 32600-byte buffers is cut so that Exim reads the reply whole, both forms", () => {
+    // 100 rules of 200-character names and descriptions, some of them 3 bytes a character: about 90 KB.
+    const symbols = Array.from({ length: 150 }, (_, i) => ({
+      name: `R${i}_`.padEnd(200, i % 2 ? "X" : "€"),
+      score: 0.05,
+      description: "d".padEnd(200, "€"),
+    }));
+    const many = verdict({ symbols, notes: ["not scanned by spamassassin: it did not answer"] });
+    for (const head of ["REPORT SPAMC/1.2", "REPORT SPAMC/1.5", "CHECK RSPAMC/1.3"]) {
+      const reply = bytesOf(formatSpamdReply(request(head), many));
+      const replyText = new TextDecoder().decode(reply);
+      const start = head.includes("RSPAMC")
+        ? replyText.indexOf("\r\nAction:") + 2
+        : replyText.indexOf("\r\n\r\n") + 4;
+      const exim = eximReport(reply, Buffer.byteLength(replyText.slice(0, start)));
+      assert.equal(exim.cut, false, `${head}: ${reply.length} bytes`);
+      assert.ok(exim.copyBytes <= 32_600, `${head}: ${exim.copyBytes}`);
+      assert.ok(reply.length > 30_000, `${head}: ${reply.length} bytes, the bound used`);
+      const more = /\.\.\. (\d+) more rules not shown/.exec(replyText);
+      assert.ok(more, head);
+      const shown = replyText.split(/\r?\n/).filter((line) => /R\d+_/.test(line)).length;
+      assert.equal(shown + Number(more[1]), 150, head);
+      assert.match(replyText, /not scanned by spamassassin: it did not answer\r?\n/);
+      if (head.startsWith("REPORT SPAMC/1.5")) {
+        assert.equal(
+          Number(/Content-length: (\d+)/.exec(replyText)![1]),
+          reply.length - replyText.indexOf("\r\n\r\n") - 4,
+        );
+      }
+    }
   });
 });
 

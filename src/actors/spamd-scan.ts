@@ -3,6 +3,7 @@
 // and the scan is a timeout (a hung spamd whose kernel still accepts connections hangs only the read).
 import { Buffer } from "node:buffer";
 import { createConnection } from "node:net";
+import { formatDuration } from "../model/duration.ts";
 import type { SpamdAddress } from "../config/spamassassin-values.ts";
 import {
   parseSpamdReply,
@@ -50,8 +51,11 @@ export function scanMessage(scan: ScanRequest, done: (result: ScanResult) => voi
     socket.destroy();
     if (result !== undefined) done(result);
   };
+  // The time left of the scan's deadline, a performance.now() difference: in the log as formatDuration
+  // words it ("no answer from spamd within 4s 500ms", not "within 4499.922654 ms").
+  const waited = formatDuration(Math.round(scan.timeoutMs));
   const timer = setTimeout(
-    () => finish({ outcome: "timeout", error: `no answer from spamd within ${scan.timeoutMs} ms` }),
+    () => finish({ outcome: "timeout", error: `no answer from spamd within ${waited}` }),
     scan.timeoutMs,
   );
   socket.on("connect", () => {

@@ -121,6 +121,9 @@ describe("the SpamAssassin actor against bad servers", () => {
     assert.equal(await first, undefined);
     assert.equal(metrics.spamd.scans.timeout, 1);
     assert.equal(metrics.spamd.live!().inFlight, 0);
+    // What was left of the 270 ms deadline, in formatDuration's words: "within 269.996464 ms" before.
+    const timedOut = lines.find((line) => line.includes("outcome=timeout"));
+    assert.match(timedOut!, /outcome=timeout error="no answer from spamd within 2[67]\dms"$/);
   });
 
   it("busy between good answers (spamd at capacity): no line per message", async () => {

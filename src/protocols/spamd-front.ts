@@ -459,6 +459,30 @@ const FOLD_AT = 78;
 const MAX_STARS = 50;
 
 /**
+ * The bytes PROCESS may add to a message. spamc holds spamd's answer in its `-s` bytes and 16384 more
+ * (libspamc's EXPANSION_ALLOWANCE); an answer over that is EX_TOOBIG, and spamc passes the message on
+ * unmarked. 150 rule names of 190 characters in tests= took 28 KB: a message near `-s` went out unmarked.
+ */
+const SPAMC_ADDED_BYTES = 16_384;
+
+/**
+ * The tests= names that fit in `budget` bytes, each counted with its comma and a fold (a line end and a
+ * tab, lineCost's 2 and 1), then `... N more rules not shown` when some do not.
+ */
+function namesWithin(names: readonly string[], budget: number): string[] {
+  const cost = (name: string) => lineCost(name) + 2;
+  if (names.reduce((sum, name) => sum + cost(name), 0) <= budget) return [...names];
+  let left = budget - cost(notShown(names.length, 0));
+  const shown: string[] = [];
+  for (const name of names) {
+    if (cost(name) > left) break;
+    left -= cost(name);
+    shown.push(name);
+  }
+  return [...shown, notShown(names.length - shown.length, 0)];
+}
+
+/**
  * The X-Spam-* header lines PROCESS and HEADERS add (SpamAssassin's names), one string per physical line:
  * a long tests= list folds after a comma onto lines starting with a tab, as SpamAssassin folds it.
  * X-Spam-Level is SpamAssassin's too, empty below one point: SpamAssassin's own procmailrc.example (in
@@ -470,7 +494,8 @@ export function spamHeaderLines(verdict: SpamdVerdict): string[] {
   let line = `X-Spam-Status: ${verdict.spam ? "Yes" : "No"}, score=${number(verdict.score)} required=${
     number(verdict.threshold)
   } tests=`;
-  const names = verdict.symbols.map((symbol) => oneLine(symbol.name));
+  const fixed = lines.reduce((sum, fixedLine) => sum + lineCost(fixedLine), 0) + lineCost(line);
+  const names = namesWithin(verdict.symbols.map((symbol) => oneLine(symbol.name)), SPAMC_ADDED_BYTES - fixed);
   if (names.length === 0) line += "none";
   names.forEach((name, i) => {
     const item = i < names.length - 1 ? `${name},` : name;

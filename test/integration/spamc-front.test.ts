@@ -76,6 +76,33 @@ describe("spamc against the spamd front", () => {
     assert.ok(processed.stdout.endsWith(MARKED));
   });
 
+  it("-E and -R of a message near -s with 150 long rules: marked, and the report whole", async () => {
+    // spamc holds the reply in -s bytes and 16 KB more (libspamc's EXPANSION_ALLOWANCE): for a message near
+    // -s, what PROCESS adds must stay under 16 KB. The tests= list of 150 names of 190 characters took
+    // 28 KB: spamc gave up (EX_TOOBIG) and passed the message on unmarked, exit 0.
+    const message = `Subject: many rules\nFrom: c@example.org\n\nMARKER-RULES=150\n${
+      "filler line\n".repeat(1600)
+    }`;
+    const size = String(message.length + 100);
+    const processed = await spamc([...tcp, "-s", size, "-E"], message);
+    assert.equal(processed.status, 1, processed.stdout.slice(0, 300));
+    const head = processed.stdout.slice(0, processed.stdout.indexOf("\nSubject: many rules"));
+    assert.match(
+      head,
+      /^X-Spam-Flag: YES\nX-Spam-Level: \*{7}\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=/,
+    );
+    const tests = head.slice(head.indexOf("tests=") + 6).replace(/\n\t/g, "").split(",");
+    const more = /^\.\.\. (\d+) more rules not shown$/.exec(tests.pop()!);
+    assert.ok(more, head.slice(-200));
+    tests.forEach((name, i) => assert.equal(name, `TEST_LONG_RULE_${i + 1}_`.padEnd(190, "X")));
+    assert.equal(tests.length + Number(more[1]), 150);
+    assert.ok(processed.stdout.endsWith(message));
+    const report = await spamc([...tcp, "-s", size, "-R"], message);
+    assert.equal(report.status, 0);
+    assert.match(report.stdout, /^7\.5\/5\.0\n/);
+    assert.match(report.stdout, /\n {5}\.\.\. \d+ more rules not shown\n$/);
+  });
+
   it("PROCESS of a message without headers (it starts with its empty line) leaves its body as it came", async () => {
     // SpamAssassin reads no header before that empty line; the front took the body for headers and
     // dropped its lines that start like its own X-Spam-* ones.

@@ -204,6 +204,9 @@ export const alerterMachine = setup({
   },
   guards: {
     hasWork: ({ context }) => context.queue.length > 0,
+    alertsChanged: ({ context, event }) =>
+      event.type === "config" &&
+      JSON.stringify(event.config.alerts) !== JSON.stringify(context.config.alerts),
     holding: ({ context }) => context.held.length > 0,
     known: ({ context, event }) => event.type === "alert" && context.known.has(event.notice.id),
     unreported: ({ context, event }) => event.type === "alert" && context.unreported.has(event.notice.id),
@@ -426,6 +429,27 @@ export const alerterMachine = setup({
         },
         backingOff: {
           after: { retry: "idle" },
+          // The postmaster fixed the relay (or its login) and reloaded: the mail waiting out its backoff
+          // (up to retry_max, 10 min by default) is tried now with the new settings, the backoff afresh.
+          // Any other reload goes to the handler of the whole machine.
+          on: {
+            config: {
+              guard: "alertsChanged",
+              target: "idle",
+              actions: [
+                assign(({ context, event }) => ({
+                  config: event.config,
+                  send: transportFor(event.config, context.transport),
+                  attempt: 0,
+                })),
+                ({ context }) =>
+                  context.log.info("alerter", "[alerts] changed: the waiting alert mail is tried now", {
+                    queued: context.queue.length,
+                    via: via(context.config),
+                  }),
+              ],
+            },
+          },
         },
       },
     },

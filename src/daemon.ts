@@ -98,6 +98,35 @@ const OPTIONAL_ACTORS: Partial<
 };
 
 /**
+ * Concerns that a reload turns off at once when their section goes (each applies only while its section is
+ * there: engine/spf-concern.ts, spamassassin-concern.ts, content-concern.ts) and on again when it comes back,
+ * as long as the daemon started with it. Said in the log, as a reload that adds one says it takes a restart.
+ */
+const SWITCHED_CONCERNS: ReadonlyArray<
+  { section: string; off: string; on: string; configured: (config: Config) => boolean }
+> = [
+  {
+    section: "spf",
+    // enabled = no reads as no [spf] (config/load.ts).
+    off: "[spf] was removed or enabled = no: SPF is no longer checked",
+    on: "[spf] is back: SPF is checked again",
+    configured: (config) => config.spf !== undefined,
+  },
+  {
+    section: "spamassassin",
+    off: "[spamassassin] was removed: messages are no longer sent to spamd",
+    on: "[spamassassin] is back: messages are sent to spamd again",
+    configured: (config) => config.spamassassin !== undefined,
+  },
+  {
+    section: "content",
+    off: "[content] was removed: the content rules no longer apply",
+    on: "[content] is back: the content rules apply again",
+    configured: (config) => config.content !== undefined,
+  },
+];
+
+/**
  * The actors this daemon runs: those of OPTIONAL_ACTORS only when the config at start has their section,
  * so sites without them see the same actors, concerns and metrics as before.
  */
@@ -193,6 +222,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
   }
   // In-process, no actor; like [spf], present only when [content] was there at start.
   const withContent = config.content !== undefined;
+  const startedWith = new Set(SWITCHED_CONCERNS.filter((c) => c.configured(config)).map((c) => c.section));
   if (withContent) concerns.push(contentConcern(() => config.content, log));
   concerns.push(...options.extraConcerns ?? []);
   const engine = createPolicyEngine({
@@ -244,6 +274,13 @@ export function startDaemon(options: DaemonOptions): Daemon {
       }
       if (next.content !== undefined && !withContent) {
         log.warn("daemon", "[content] was added: restart the daemon to start the content concern");
+      }
+      for (const concern of SWITCHED_CONCERNS) {
+        const [was, is] = [concern.configured(config), concern.configured(next)];
+        // A concern the daemon started without is OPTIONAL_ACTORS' (or withContent's) to speak of.
+        if (was === is || !startedWith.has(concern.section)) continue;
+        if (is) log.info("daemon", concern.on);
+        else log.warn("daemon", concern.off);
       }
       for (const [key, value] of RESTART_KEYS) {
         if (value(next.daemon) !== value(atStart)) {

@@ -73,6 +73,12 @@ function keyChanged(current: Config, next: Config): boolean {
   return next.limits.some((limit) => keys.has(limit.name) && keys.get(limit.name) !== limit.keyText);
 }
 
+/** The limits `current` has and `next` has not (removed, or renamed: by name, a limit is another one). */
+function removedLimits(current: Config, next: Config): string[] {
+  const names = new Set(next.limits.map((limit) => limit.name));
+  return current.limits.map((limit) => limit.name).filter((name) => !names.has(name));
+}
+
 export function startCounters(
   { input, system, fail }: ActorScope<CountersInput>,
 ): ActorBehaviour<CountersEvent> {
@@ -226,6 +232,13 @@ export function startCounters(
           // A limit whose key changed drops its counters (limits/memory-store.ts): a snapshot soon, or a
           // restart replays the journal's records of the old keys into the limit.
           if (keyChanged(config, event.config)) state.saveSoon();
+          // The memory store drops a removed limit's counters (limits/memory-store.ts, configure): said, as
+          // a key change is, and a snapshot soon for the same reason.
+          for (const rule of removedLimits(config, event.config)) {
+            const dropped = local.snapshotTables().get(rule)?.size ?? 0;
+            log.warn("counters", "limit removed: its counters on this host are dropped", { rule, dropped });
+            state.saveSoon();
+          }
           useConfig(event.config);
           outbox.bound(config.alertQueue.outboxMax);
           state.changed();

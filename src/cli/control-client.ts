@@ -8,6 +8,9 @@ import { ExchangeTimeout, readsocketExchange } from "./readsocket-exchange.ts";
 
 export class DaemonUnreachable extends Error {}
 
+/** Nothing listens on the socket (none there, or a file nobody accepts on): not running, or elsewhere. */
+export class NothingListens extends DaemonUnreachable {}
+
 /** Says whose socket it is and how to get in without root: join its group (a new login picks it up). */
 function permissionDenied(path: string): DaemonUnreachable {
   let socket;
@@ -31,7 +34,7 @@ function unreachable(path: string, error: NodeJS.ErrnoException): DaemonUnreacha
   switch (error.code) {
     case "ENOENT":
     case "ECONNREFUSED":
-      return new DaemonUnreachable(`mailpolicyd is not running (nothing listens on ${path})`);
+      return new NothingListens(`mailpolicyd is not running (nothing listens on ${path})`);
     case "EACCES":
     case "EPERM":
       return permissionDenied(path);

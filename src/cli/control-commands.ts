@@ -3,7 +3,14 @@
 // answers that it cannot do it now (try again).
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
 import { socketPathsFrom } from "../config/socket-paths.ts";
-import { controlRequest, type ControlResponse, DaemonUnreachable, policyRequest } from "./control-client.ts";
+import {
+  controlRequest,
+  type ControlResponse,
+  DaemonUnreachable,
+  NothingListens,
+  policyRequest,
+} from "./control-client.ts";
+import { runningElsewhere, runningPid } from "./running-elsewhere.ts";
 import { formatSender, formatSenders, formatStatus, type StatusJson } from "./status-format.ts";
 import { printable } from "../policy/printable.ts";
 import { SCOPE_HEADER, THIS_HOST_ONLY, THIS_HOST_ONLY_LINE } from "../control/counts-scope.ts";
@@ -198,6 +205,14 @@ export async function runClientCommand(command: ClientCommand, options: ClientOp
   try {
     return await execute(command, socket, options);
   } catch (error) {
+    if (error instanceof NothingListens && !options.socket) {
+      const { pidfile } = socketPathsFrom(options.config);
+      const pid = runningPid(pidfile);
+      if (pid !== undefined) {
+        err(runningElsewhere(socket, command === "check" ? "policy_socket" : "control_socket", pidfile, pid));
+        return 2;
+      }
+    }
     if (error instanceof DaemonUnreachable) {
       err(error.message);
       return 2;

@@ -1,5 +1,5 @@
 // Where the sockets are, for the client commands and exim-snippet: only [daemon] policy_socket,
-// control_socket and policy_listen are read, so that a typo elsewhere in the file (the moment a postmaster runs `reload`) does not stop
+// control_socket, policy_listen and pidfile are read, so that a typo elsewhere in the file (the moment a postmaster runs `reload`) does not stop
 // `status` or `reload` from reaching the daemon, which judges the whole file itself.
 import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
@@ -13,6 +13,8 @@ export interface SocketPaths {
   controlSocket: string;
   /** undefined for policy_listen = none; an unreadable value counts as the default. */
   policyListen?: ListenAddress;
+  /** Where a daemon run with this file writes its PID: a client that finds no socket looks there. */
+  pidfile: string;
 }
 
 export function socketPathsFrom(file: string): SocketPaths {
@@ -23,14 +25,16 @@ export function socketPathsFrom(file: string): SocketPaths {
     // No readable config: the defaults are where a packaged daemon listens.
   }
   const daemon = parseIni(text).sections.find((section) => section.name === "daemon");
-  const raw = (key: "policy_socket" | "control_socket" | "policy_listen") =>
+  const raw = (key: "policy_socket" | "control_socket" | "policy_listen" | "pidfile") =>
     daemon?.entries.find((entry) => entry.key === key)?.value || DAEMON_SECTION[key].default;
-  const path = (key: "policy_socket" | "control_socket") => resolve(dirname(resolve(file)), raw(key));
+  const path = (key: "policy_socket" | "control_socket" | "pidfile") =>
+    resolve(dirname(resolve(file)), raw(key));
   const listen = DAEMON_SECTION.policy_listen;
   const parsed = v.safeParse(listen.schema, raw("policy_listen"));
   return {
     policySocket: path("policy_socket"),
     controlSocket: path("control_socket"),
     policyListen: parsed.success ? parsed.output : v.parse(listen.schema, listen.default),
+    pidfile: path("pidfile"),
   };
 }

@@ -54,6 +54,8 @@ interface AlerterContext {
   // state file and offers them again, and they are reported then instead of sent a second time.
   unreported: Map<string, boolean>;
   attempt: number; // failed attempts in a row, for the backoff
+  /** [alerts] changed by a reload while a mail was being sent: should it fail, it is tried again at once. */
+  changedWhileSending: boolean;
 }
 
 const transportFor = (config: Config, transport: AlerterContext["transport"]) =>
@@ -226,6 +228,11 @@ export const alerterMachine = setup({
     // or unsent when the mail did not go out: `top` and `show` say which.
     settle: ({ context, system }) => settle(context, system, context.config.alerts !== undefined),
     settleUnsent: ({ context, system }) => settle(context, system, false),
+    triedNow: ({ context }) =>
+      context.log.info("alerter", "[alerts] changed: the waiting alert mail is tried now", {
+        queued: context.queue.length,
+        via: via(context.config),
+      }),
     park: ({ context, event }) => {
       const item = context.current!;
       const error = errorText(errorOf(event));
@@ -259,6 +266,7 @@ export const alerterMachine = setup({
       known: new Set(),
       unreported: new Map(),
       attempt: 0,
+      changedWhileSending: false,
     };
   },
   // A restarted alerter has an empty queue: ask the counters actor for the alerts still undelivered.
@@ -336,6 +344,18 @@ export const alerterMachine = setup({
           },
         },
         sending: {
+          entry: assign({ changedWhileSending: false }),
+          // The attempt under way goes on with the settings it started with.
+          on: {
+            config: {
+              guard: "alertsChanged",
+              actions: assign(({ context, event }) => ({
+                config: event.config,
+                send: transportFor(event.config, context.transport),
+                changedWhileSending: true,
+              })),
+            },
+          },
           invoke: {
             src: "deliver",
             input: ({ context }) => ({ item: context.current!, config: context.config, send: context.send }),
@@ -430,8 +450,17 @@ export const alerterMachine = setup({
         backingOff: {
           after: { retry: "idle" },
           // The postmaster fixed the relay (or its login) and reloaded: the mail waiting out its backoff
-          // (up to retry_max, 10 min by default) is tried now with the new settings, the backoff afresh.
+          // (up to retry_max, 10 min by default) is tried now with the new settings, the backoff afresh;
+          // so is one whose attempt failed after such a reload, with the settings before it.
           // Any other reload goes to the handler of the whole machine.
+          always: {
+            guard: ({ context }) => context.changedWhileSending,
+            target: "idle",
+            actions: [
+              assign({ attempt: 0, changedWhileSending: false }),
+              "triedNow",
+            ],
+          },
           on: {
             config: {
               guard: "alertsChanged",
@@ -442,11 +471,7 @@ export const alerterMachine = setup({
                   send: transportFor(event.config, context.transport),
                   attempt: 0,
                 })),
-                ({ context }) =>
-                  context.log.info("alerter", "[alerts] changed: the waiting alert mail is tried now", {
-                    queued: context.queue.length,
-                    via: via(context.config),
-                  }),
+                "triedNow",
               ],
             },
           },

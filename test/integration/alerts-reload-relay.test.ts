@@ -2,6 +2,7 @@
 // SMTP receiver): the mail goes out at once through the new relay, once, and the log says so. It waited up
 // to retry_max (10 min by default, here 1 h) before, whatever the reload said.
 import assert from "node:assert/strict";
+import net from "node:net";
 import { after, describe, it } from "node:test";
 import {
   type DaemonProcess,
@@ -72,5 +73,43 @@ describe("a reload that changes [alerts] while an alert mail backs off", () => {
     await waitFor(() => failures() === 1, 10_000, "the attempt after the reload that changed [alerts]");
     const since = running.logs().slice(mark);
     assert.equal(since.match(/the waiting alert mail is tried now/g)?.length, 1, since);
+  });
+});
+
+describe("a reload that changes [alerts] while an alert mail is being sent", () => {
+  const dir = makeTempDir();
+  let daemon: DaemonProcess | undefined;
+  let smtp: SmtpReceiver | undefined;
+  // A relay that takes the connection and says nothing: the attempt waits until the test drops it.
+  const held: net.Socket[] = [];
+  const silent = net.createServer((socket) => held.push(socket));
+
+  after(async () => {
+    await daemon?.stop();
+    await smtp?.close();
+    await new Promise((resolve) => silent.close(resolve));
+    dir.remove();
+  });
+
+  it("tries it again at once through the new relay when that attempt fails", async () => {
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const file = writeTestConfig(dir, alertsSection((silent.address() as net.AddressInfo).port));
+    daemon = await startDaemonProcess(dir, file);
+    await askMany(daemon.policySocket, "dave@example.org\n", 2);
+    await waitFor(() => held.length > 0, 10_000, "the attempt at the silent relay");
+
+    smtp = await startSmtpReceiver(0);
+    writeTestConfig(dir, alertsSection(smtp.port));
+    const running = daemon;
+    const mark = running.logs().length;
+    assert.equal(runMain(["reload", "--config", file]).status, 0);
+    await waitFor(() => running.logs().slice(mark).includes("config reloaded"), 10_000, "the reload");
+    for (const socket of held) socket.destroy(); // the attempt under way fails for now
+
+    const received = smtp;
+    await waitFor(() => received.mails.length > 0, 10_000, "the alert at the new relay");
+    assert.equal(smtp.mails.length, 1);
+    assert.match(running.logs(), /alert mail failed, will retry key=dave@example.org/);
+    await running.waitForLog(/alert mail sent .*key=dave@example.org/);
   });
 });

@@ -81,7 +81,7 @@ const ACTOR_LOGIC: Record<ActorId, AnyActorLogic> = {
  * restart (a reload says so).
  */
 const OPTIONAL_ACTORS: Partial<
-  Record<ActorId, { section: string; what: string; configured: (config: Config) => boolean }>
+  Record<ActorId, { section: OptionalSection; what: string; configured: (config: Config) => boolean }>
 > = {
   spf: { section: "spf", what: "the SPF concern", configured: (config) => config.spf !== undefined },
   spamassassin: {
@@ -96,6 +96,19 @@ const OPTIONAL_ACTORS: Partial<
   },
   spamd: { section: "spamd", what: "the spamd front", configured: (config) => config.spamd !== undefined },
 };
+type OptionalSection = "spf" | "spamassassin" | "postfix" | "spamd";
+
+/**
+ * The config an actor (re)starts with: the current one, but an optional actor whose section a reload removed
+ * keeps the section it started with, as it does while it runs (the section goes at the daemon's restart,
+ * docs/configuration.md). The supervisor restarts a failed actor with this: without its section the
+ * Postfix listener and the spamd front failed at once, again and again, for as long as the daemon ran.
+ */
+function actorConfig(id: ActorId, config: Config, atStart: Config): Config {
+  const section = OPTIONAL_ACTORS[id]?.section;
+  if (section === undefined || config[section] !== undefined) return config;
+  return { ...config, [section]: atStart[section] };
+}
 
 /**
  * Concerns that a reload turns off at once when their section goes (each applies only while its section is
@@ -239,7 +252,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
         id,
         logic: options.overrides?.[id] ?? ACTOR_LOGIC[id],
         input: () => ({
-          config,
+          config: actorConfig(id, config, options.config),
           log,
           metrics,
           engine,

@@ -66,7 +66,8 @@ function withoutComments(value: string): string {
 }
 
 /** An attached message: RFC 6532's message/global is message/rfc822 with UTF-8 headers. */
-const ATTACHED_MESSAGE_TYPES = new Set(["message/rfc822", "message/global"]);
+const ATTACHED_MESSAGE = "message/rfc822";
+const ATTACHED_MESSAGE_TYPES = new Set([ATTACHED_MESSAGE, "message/global"]);
 const IDENTITY_ENCODINGS = new Set(["", "7bit", "8bit", "binary"]);
 /**
  * Transfer encodings that are a uuencode or yEnc block in the body (Thunderbird's names for them): the part's
@@ -133,7 +134,18 @@ function readHeaders(entity: Entity): { node: MimeNode; bodyStart: number } {
   const node = new MimeNode(entity.parent);
   node.addHeaderChunk(bytes.subarray(start, bodyStart));
   node.parseHeaders();
+  if (isDigestDefault(node, entity.parent)) node.contentType = ATTACHED_MESSAGE;
   return { node, bodyStart: Math.min(bodyStart, end) };
+}
+
+/**
+ * A part of a multipart/digest without a Content-Type is an attached message (RFC 2046 5.1.5), as mutt
+ * and Thunderbird show it; MimeNode makes it text/plain (or guesses from its file name), so the message
+ * inside, and its attachments, would not be walked.
+ */
+function isDigestDefault(node: MimeNode, parent: MimeNode | false): boolean {
+  return parent !== false && parent.multipart === "digest" && node.headers !== false &&
+    node.headers.get("content-type").length === 0;
 }
 
 /** Where the body starts: after the first empty line; `limit` when there is none before it. */

@@ -457,6 +457,26 @@ export const EXECUTABLE_MESSAGES: Record<string, { message: Uint8Array; file: st
     ),
     file: "innermost.scr",
   },
+  "a digest's part without a Content-Type (an attached message by default)": {
+    message: message(
+      "digest",
+      multipart("digest", [
+        // No header lines: the part's empty line, then the message (RFC 2046 5.1.5).
+        `\r\n${
+          new TextDecoder("latin1").decode(
+            message(
+              "in the digest",
+              multipart("mixed", [
+                TEXT,
+                part({ type: "application/octet-stream", name: "digest.exe", body: exe }),
+              ]),
+            ),
+          )
+        }`,
+      ]),
+    ),
+    file: "digest.exe",
+  },
   "zip": {
     message: message(
       "zipped",
@@ -674,6 +694,13 @@ export const CLEAN_MESSAGES: Record<string, Uint8Array> = {
         `=ybegin setup.exe\r\n`,
       encoding: "7bit",
     }),
+  ),
+  "a digest of plain messages": message(
+    "digest",
+    multipart("digest", [
+      `\r\n${new TextDecoder("latin1").decode(message("first", TEXT))}`,
+      `\r\n${new TextDecoder("latin1").decode(message("second", TEXT))}`,
+    ]),
   ),
 };
 

@@ -9,15 +9,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { spamdAddressSpec } from "../../src/exim/spamd-snippet.ts";
 import { windowsExecutable, yencode } from "../helpers/content-corpus.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
-import { type MaildirExim, startMaildirExim } from "../helpers/exim-maildir.ts";
-import { swaksWith } from "../helpers/exim.ts";
-import { freePort } from "../helpers/smtp-receiver.ts";
+import { type ContentExim, mailText, startContentExim } from "../helpers/exim-content.ts";
 
 const SLOW = { timeout: 120_000 };
-const REFUSED = /<\*\* 550 /;
 // uuencode(1)'s framing around binascii's lines (45 bytes a line, "`" for zero, as GNU uuencode writes);
 // with -m, as \`uuencode -m\` writes: "begin-base64", base64 lines of 45 bytes, "====".
 const PYTHON_UUENCODE = `
@@ -31,8 +27,8 @@ sys.stdout.write("\\r\\n".join(out + (["===="] if base64 else ["\`", "end"]) + [
 `;
 
 describe("uuencoded and yEnc files through Exim's spam = and the content rules", () => {
-  let setup: MaildirExim;
-  const file = (name: string) => setup.dir.file(name);
+  let exim: ContentExim;
+  const file = (name: string) => exim.setup.dir.file(name);
   const uuencode = (path: string, name: string, ...options: "-m"[]): string => {
     const result = spawnSync("python3", ["-c", PYTHON_UUENCODE, path, name, ...options], {
       encoding: "latin1",
@@ -41,40 +37,15 @@ describe("uuencoded and yEnc files through Exim's spam = and the content rules",
     assert.equal(result.status, 0, result.stderr);
     return result.stdout;
   };
-  const send = (subject: string, headers: string, body: string) => {
-    const path = file(`${subject}.eml`);
-    writeFileSync(
-      path,
-      `From: alice@example.org\r\nTo: user@example.net\r\nSubject: ${subject}\r\n` +
-        `Date: Sun, 06 Dec 2026 10:00:00 +0000\r\nMessage-Id: <${subject}@example.org>\r\n${headers}\r\n${body}`,
-      "latin1",
-    );
-    return swaksWith([
-      ...["--server", "127.0.0.1", "--port", String(setup.exim.port), "--helo", "client.example"],
-      ...["--from", "alice@example.org", "--to", "user@example.net", "--data", `@${path}`],
-    ]);
-  };
-  const delivered = (subject: string) =>
-    setup.messages().filter((mail) => mail.includes(`\nSubject: ${subject}\n`));
-  const executableVerdicts = () => setup.daemon.logs().match(/symbols=[^ ]*EXECUTABLE/g)?.length ?? 0;
-  const refused = async (subject: string, headers: string, body: string) => {
-    const before = executableVerdicts();
-    const sent = await send(subject, headers, body);
-    assert.notEqual(sent.status, 0, sent.output);
-    assert.match(sent.output, REFUSED);
-    assert.equal(delivered(subject).length, 0);
-    await waitFor(() => executableVerdicts() > before, 10_000, `the rule's verdict on ${subject}`);
-  };
+  const text = (subject: string, headers: string, body: string) => mailText(subject, `${headers}\r\n${body}`);
+  const send = (subject: string, headers: string, body: string) =>
+    exim.send(subject, text(subject, headers, body));
+  const delivered = (subject: string) => exim.delivered(subject);
+  const refused = (subject: string, headers: string, body: string) =>
+    exim.refused(subject, text(subject, headers, body));
 
   before(async () => {
-    const front = await freePort();
-    setup = await startMaildirExim(
-      () =>
-        `[spamd]\nlisten = 127.0.0.1:${front}\nmark_threshold = 5\nreject_threshold = 10\n` +
-        `[content]\n[rule executable]\nattachments = executable\nscore = 10\naction = reject\n` +
-        `message = executable attachments are refused\n`,
-      { spamd: spamdAddressSpec({ hostname: "127.0.0.1", port: front }) },
-    );
+    exim = await startContentExim();
     writeFileSync(file("program"), windowsExecutable(3000));
     mkdirSync(file("zipped"));
     writeFileSync(file("zipped/setup.exe"), windowsExecutable(3000));
@@ -86,7 +57,7 @@ describe("uuencoded and yEnc files through Exim's spam = and the content rules",
     writeFileSync(file("notes.txt"), "Minutes of Tuesday's meeting.\n".repeat(20));
   }, SLOW);
   after(async () => {
-    await setup?.stop();
+    await exim?.stop();
   });
 
   it("a program uuencoded into a plain text body, by its name", SLOW, async () => {

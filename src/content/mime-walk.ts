@@ -29,7 +29,16 @@ const DECODE_SLICE = 64 * 1024;
 /** A part's header block is looked for within this many bytes; beyond, the part is all header. */
 export const MAX_HEADER_BYTES = 256 * 1024;
 const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
-const NAME_PARAMETERS = [["content-disposition", "filename"], ["content-type", "name"]] as const;
+/**
+ * Where a part's file names are: each header's parameter, and its RFC 2231 form (`name*`, `name*0*`, …) as a
+ * parameter starts (after ";" and white space: a linear match, each run of white space tried once).
+ */
+const NAME_PARAMETERS = [
+  ["content-disposition", "filename", /;(\s*)filename\*/gi],
+  ["content-type", "name", /;(\s*)name\*/gi],
+] as const;
+/** What an RFC 2231 name parameter is renamed to, beside the plain one (otherNames). */
+const EXTENDED_PREFIX = "x-mailpolicyd-extended-";
 /**
  * The part's declared type without comments: `application/x-msdownload (setup)` is that type to a mail
  * reader, and would otherwise pass for one that is not an executable's.
@@ -296,18 +305,25 @@ function readEmbeddedFiles(walk: Walk, encoding: string, body: Buffer, entity: E
 function otherNames(node: MimeNode, chosen: string): string[] {
   const names: string[] = [];
   if (!node.headers) return names;
-  for (const [header, parameter] of NAME_PARAMETERS) {
+  for (const [header, parameter, extendedForm] of NAME_PARAMETERS) {
     for (const { value } of node.headers.getDecoded(header)) {
       if (!/name/i.test(value)) continue;
-      const name = libmime.parseHeaderValue(value).params[parameter];
-      if (!name) continue;
-      let decoded = name;
-      try {
-        decoded = libmime.decodeWords(name);
-      } catch {
-        // an undecodable name is checked as written
+      // RFC 2231's form (`filename*=`, `filename*0=`) renamed, so that libmime, which lets it override the
+      // plain `filename=` beside it (RFC 6266 4.3), keeps both: readers that do not know RFC 2231 take the
+      // plain one, and a sender can make it `invoice.exe` behind an extended `invoice.pdf`.
+      const params =
+        libmime.parseHeaderValue(value.replace(extendedForm, `;$1${EXTENDED_PREFIX}${parameter}*`))
+          .params;
+      for (const name of [params[parameter], params[EXTENDED_PREFIX + parameter]]) {
+        if (!name) continue;
+        let decoded = name;
+        try {
+          decoded = libmime.decodeWords(name);
+        } catch {
+          // an undecodable name is checked as written
+        }
+        if (decoded !== chosen && !names.includes(decoded)) names.push(decoded);
       }
-      if (decoded !== chosen && !names.includes(decoded)) names.push(decoded);
     }
   }
   return names;

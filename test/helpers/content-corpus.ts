@@ -382,6 +382,19 @@ export const EXECUTABLE_MESSAGES: Record<string, { message: Uint8Array; file: st
     ),
     file: "счёт.exe",
   },
+  "script under a plain filename= beside an RFC 2231 filename*= of a PDF": {
+    // Readers that know RFC 2231 show invoice.pdf; those that do not save invoice.js.
+    message: message(
+      "rfc2231 fallback",
+      multipart("mixed", [
+        TEXT,
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: 7bit\r\n" +
+        "Content-Disposition: attachment; filename*=utf-8''invoice.pdf; filename=\"invoice.js\"\r\n\r\n" +
+        "WScript.Echo('run');\r\n",
+      ]),
+    ),
+    file: "invoice.js",
+  },
   "exe, trailing dot": {
     message: message(
       "dot",

@@ -25,6 +25,8 @@ export interface ContentExim {
   delivered(subject: string): string[];
   /** Sends it and asserts Exim refused it with 550, nothing was delivered and the rule said why. */
   refused(subject: string, text: string): Promise<void>;
+  /** Sends it and waits until it is delivered, once. */
+  accepted(subject: string, text: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,11 @@ export async function startContentExim(): Promise<ContentExim> {
       assert.match(sent.output, REFUSED);
       assert.equal(delivered(subject).length, 0);
       await waitFor(() => executableVerdicts() > before, 10_000, `the rule's verdict on ${subject}`);
+    },
+    async accepted(subject, text) {
+      const sent = await send(subject, text);
+      assert.equal(sent.status, 0, sent.output);
+      await waitFor(() => delivered(subject).length === 1, 20_000, `delivery of ${subject}`);
     },
     stop: () => setup.stop(),
   };

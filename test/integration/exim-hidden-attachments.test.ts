@@ -1,0 +1,64 @@
+// Attachments where a mail reader finds them and a simpler reading would not, through a real Exim (exim -bd,
+// delivering into a maildir) whose DATA ACL asks the daemon's spamd front (the shipped snippet) and through
+// it the content rules: a message in a multipart/digest whose part has no Content-Type (an attached message
+// by default, RFC 2046 5.1.5, as mutt and Thunderbird show it) carrying a program; a script under a plain
+// `filename=` beside an RFC 2231 `filename*=` that names a PDF (a reader that does not know RFC 2231 saves
+// the script). Each is refused at DATA; a digest of plain messages and a PDF named in both forms are
+// delivered. The messages go in with swaks --data, as a mailer sends them.
+import { after, before, describe, it } from "node:test";
+import { multipart, part, windowsExecutable } from "../helpers/content-corpus.ts";
+import { type ContentExim, mailText, startContentExim } from "../helpers/exim-content.ts";
+
+const SLOW = { timeout: 120_000 };
+const TEXT = part({ type: "text/plain; charset=utf-8", body: "See the attachment.\r\n", encoding: "7bit" });
+
+const mail = (subject: string, body: string) => mailText(subject, `MIME-Version: 1.0\r\n${body}`);
+
+/** A multipart/digest whose parts are the messages, each without header lines of its own. */
+function digest(messages: string[]): string {
+  return multipart("digest", messages.map((message) => `\r\n${message}`));
+}
+
+/** A message of one text part and one attachment whose Content-Disposition parameters are `parameters`. */
+function withAttachment(subject: string, parameters: string, body: string): string {
+  const attachment = "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: 7bit\r\n" +
+    `Content-Disposition: attachment; ${parameters}\r\n\r\n${body}`;
+  return mail(subject, multipart("mixed", [TEXT, attachment]));
+}
+
+describe("hidden attachments through Exim's spam = and the content rules", () => {
+  let exim: ContentExim;
+  before(async () => {
+    exim = await startContentExim();
+  }, SLOW);
+  after(async () => {
+    await exim?.stop();
+  });
+
+  it("a program in a message of a digest, the part without a Content-Type", SLOW, async () => {
+    const program = part({
+      type: "application/octet-stream",
+      name: "invoice.exe",
+      body: windowsExecutable(3000),
+    });
+    const inner = mail("inner", multipart("mixed", [TEXT, program]));
+    await exim.refused("digest-program", mail("digest-program", digest([mail("first", TEXT), inner])));
+  });
+
+  it("a digest of plain messages: delivered", SLOW, async () => {
+    await exim.accepted(
+      "digest-plain",
+      mail("digest-plain", digest([mail("first", TEXT), mail("second", TEXT)])),
+    );
+  });
+
+  it("a script under filename= beside an RFC 2231 filename*= naming a PDF", SLOW, async () => {
+    const parameters = `filename*=utf-8''invoice.pdf;\r\n filename="invoice.js"`;
+    await exim.refused("fallback-js", withAttachment("fallback-js", parameters, "WScript.Echo('run');"));
+  });
+
+  it("a PDF named in both forms: delivered", SLOW, async () => {
+    const parameters = `filename*=utf-8''invoice.pdf;\r\n filename="invoice.pdf"`;
+    await exim.accepted("fallback-pdf", withAttachment("fallback-pdf", parameters, "%PDF-1.4"));
+  });
+});

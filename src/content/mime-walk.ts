@@ -16,6 +16,7 @@ import { decodeSubject } from "../protocols/subject.ts";
 import type { ContentFacts } from "./carried-file.ts";
 import { embeddedFiles } from "./embedded-files.ts";
 import { extensionOf } from "./executables.ts";
+import { looksLikeTnef, readTnef } from "./tnef-reader.ts";
 import { chunkDecoder } from "./transfer-decoding.ts";
 import { looksLikeZip } from "./zip-reader.ts";
 import { scanZip, type ZipBudget } from "./zip-scan.ts";
@@ -28,6 +29,8 @@ const HEAD_INPUT = 4 * HEAD_BYTES;
 const DECODE_SLICE = 64 * 1024;
 /** A part's header block is looked for within this many bytes; beyond, the part is all header. */
 export const MAX_HEADER_BYTES = 256 * 1024;
+/** Outlook's TNEF wrapper around a message's attachments (winmail.dat). */
+const TNEF_TYPES = new Set(["application/ms-tnef", "application/vnd.ms-tnef"]);
 const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
 /**
  * Where a part's file names are: each header's parameter, and its RFC 2231 form (`name*`, `name*0*`, …) as a
@@ -274,6 +277,37 @@ function readLeaf(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): voi
     readZipPart(walk, name || "(zip attachment)", encoding, body);
   }
   if (embedding || contentType === EMBEDDING_TYPE) readEmbeddedFiles(walk, encoding, body, entity);
+  const tnefDeclared = TNEF_TYPES.has(contentType) || name.toLowerCase() === "winmail.dat";
+  if (!embedding && (tnefDeclared || looksLikeTnef(head))) {
+    readTnefPart(walk, name || "winmail.dat", encoding, body, entity);
+  }
+}
+
+/**
+ * The files in a TNEF part (winmail.dat), decoded up to what is left of zip_max_bytes: each a carried file
+ * under each of its names, counted against max_parts; a zip among them is read as a zip attachment is.
+ */
+function readTnefPart(walk: Walk, name: string, encoding: string, body: Buffer, entity: Entity): void {
+  const { facts, policy, zipBudget } = walk;
+  const { bytes, cut } = decodeUpTo(encoding, body, zipBudget.bytesLeft);
+  zipBudget.bytesLeft -= bytes.length;
+  if (cut) facts.skipped.push(`${name}: only its first ${bytes.length} bytes read (zip_max_bytes)`);
+  const listing = readTnef(bytes, HEAD_BYTES, policy.zipMaxEntries);
+  if (listing.problem?.startsWith("more than")) {
+    facts.skipped.push(`${name}: files beyond zip_max_entries (${policy.zipMaxEntries})`);
+  } else if (listing.problem !== undefined && !cut) {
+    facts.skipped.push(`${name}: ${listing.problem}`); // what it held past that is not known
+  }
+  const where = `in ${name}`;
+  for (const file of listing.files) {
+    if (!admitPart(walk, entity.depth)) return;
+    const names = file.names.length === 0 ? [""] : file.names;
+    for (const fileName of names) facts.files.push({ name: fileName, head: file.head, where });
+    const zipped = names.some((fileName) => extensionOf(fileName) === ".zip") || looksLikeZip(file.head);
+    if (policy.zip && zipped && file.data.length > 0) {
+      scanZip(file.data, `${name}/${names[0] || "(zip)"}`, policy.zipMaxDepth, zipBudget, facts, cut);
+    }
+  }
 }
 
 /**

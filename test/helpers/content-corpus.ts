@@ -662,6 +662,49 @@ export const EXECUTABLE_MESSAGES: Record<string, { message: Uint8Array; file: st
 };
 
 /** Messages that must match no attachment rule. */
+EXECUTABLE_MESSAGES["a script in winmail.dat, by the long name Outlook saves it under"] = {
+  message: message(
+    "tnef name",
+    multipart("mixed", [
+      TEXT,
+      part({
+        type: "application/ms-tnef",
+        name: "winmail.dat",
+        body: tnef([{ title: "INVOIC~1.PDF", longName: "invoice.pdf.js", data: "WScript.Echo('run');" }]),
+      }),
+    ]),
+  ),
+  file: "invoice.pdf.js",
+};
+EXECUTABLE_MESSAGES["a zip in winmail.dat holding a script"] = {
+  message: message(
+    "tnef zip",
+    multipart("mixed", [
+      TEXT,
+      part({
+        type: "application/ms-tnef",
+        name: "winmail.dat",
+        body: tnef([{ title: "docs.zip", data: zip([{ name: "run.vbs", data: "WScript.Echo('run')" }]) }]),
+      }),
+    ]),
+  ),
+  file: "run.vbs",
+};
+EXECUTABLE_MESSAGES["a program in winmail.dat (vnd.ms-tnef) under an image's name"] = {
+  message: message(
+    "tnef magic",
+    multipart("mixed", [
+      TEXT,
+      part({
+        type: "application/vnd.ms-tnef",
+        name: "winmail.dat",
+        body: tnef([{ title: "photo.jpg", data: exe }]),
+      }),
+    ]),
+  ),
+  file: "photo.jpg",
+};
+
 export const CLEAN_MESSAGES: Record<string, Uint8Array> = {
   "an .exe named in the text": message(
     "see setup.exe",
@@ -692,6 +735,17 @@ export const CLEAN_MESSAGES: Record<string, Uint8Array> = {
           name: "b/c.pdf",
           data: "%PDF-1.4",
         }]),
+      }),
+    ]),
+  ),
+  "a PDF in winmail.dat": message(
+    "tnef pdf",
+    multipart("mixed", [
+      TEXT,
+      part({
+        type: "application/ms-tnef",
+        name: "winmail.dat",
+        body: tnef([{ title: "REPORT~1.PDF", longName: "report 2026.pdf", data: "%PDF-1.4\n" }]),
       }),
     ]),
   ),
@@ -743,3 +797,60 @@ export const BROKEN_SUBJECTS: string[] = [
   "=?=?=?UTF-8?Q?=FF=FE=?= win",
   "=?UTF-8?Q?=C3?= truncated sequence",
 ];
+
+// ---- TNEF ----
+
+export interface TnefInput {
+  /** attAttachTitle: the short name Outlook gives it (8.3, or the whole name). */
+  title: string;
+  /** PR_ATTACH_LONG_FILENAME, in attAttachment's MAPI properties, UTF-16 (what Outlook saves it under). */
+  longName?: string;
+  data: Uint8Array | string;
+}
+
+/**
+ * A TNEF stream (winmail.dat) as Outlook writes one (MS-OXTNEF): signature, key, attTnefVersion, then per
+ * attachment attAttachRenddata, attAttachTitle, attAttachData and attAttachment; each attribute its level, id,
+ * length, data and checksum (the sum of its bytes). Debian's tnef(1) lists and extracts it.
+ */
+export function tnef(files: TnefInput[]): Uint8Array {
+  const attribute = (level: number, id: number, data: Uint8Array) => {
+    const head = Buffer.alloc(9);
+    head[0] = level;
+    head.writeUInt32LE(id, 1);
+    head.writeUInt32LE(data.length, 5);
+    const checksum = Buffer.alloc(2);
+    checksum.writeUInt16LE(data.reduce((sum, byte) => (sum + byte) & 0xffff, 0));
+    return Buffer.concat([head, data, checksum]);
+  };
+  const u32 = (value: number) => {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32LE(value);
+    return bytes;
+  };
+  const pieces = [u32(0x223e9f78), Buffer.from([0x01, 0x00]), attribute(1, 0x00089006, u32(0x00010000))];
+  for (const file of files) {
+    const data = typeof file.data === "string" ? Buffer.from(file.data) : Buffer.from(file.data);
+    // attAttachRenddata: a file attachment (type 1), position unknown, no rendering.
+    pieces.push(
+      attribute(2, 0x00069002, Buffer.from([1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 1, 0])),
+    );
+    pieces.push(attribute(2, 0x00018010, Buffer.from(`${file.title}\0`, "latin1")));
+    pieces.push(attribute(2, 0x0006800f, data));
+    if (file.longName !== undefined) {
+      const name = Buffer.from(`${file.longName}\0`, "utf16le");
+      const padding = Buffer.alloc((4 - (name.length % 4)) % 4);
+      // One property: PT_UNICODE (0x001F) PR_ATTACH_LONG_FILENAME (0x3707), one value, its length, padded.
+      const properties = Buffer.concat([
+        u32(1),
+        Buffer.from([0x1f, 0x00, 0x07, 0x37]),
+        u32(1),
+        u32(name.length),
+        name,
+        padding,
+      ]);
+      pieces.push(attribute(2, 0x00069005, properties));
+    }
+  }
+  return Buffer.concat(pieces);
+}

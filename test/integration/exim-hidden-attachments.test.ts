@@ -3,10 +3,14 @@
 // it the content rules: a message in a multipart/digest whose part has no Content-Type (an attached message
 // by default, RFC 2046 5.1.5, as mutt and Thunderbird show it) carrying a program; a script under a plain
 // `filename=` beside an RFC 2231 `filename*=` that names a PDF (a reader that does not know RFC 2231 saves
-// the script). Each is refused at DATA; a digest of plain messages and a PDF named in both forms are
-// delivered. The messages go in with swaks --data, as a mailer sends them.
+// the script); a script in Outlook's winmail.dat (TNEF) under the long name Outlook saves it as, which
+// Debian's tnef(1) lists. Each is refused at DATA; a digest of plain messages, a PDF named in both forms and
+// a winmail.dat of a PDF are delivered. The messages go in with swaks --data, as a mailer sends them.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { multipart, part, windowsExecutable } from "../helpers/content-corpus.ts";
+import { multipart, part, tnef, type TnefInput, windowsExecutable } from "../helpers/content-corpus.ts";
 import { type ContentExim, mailText, startContentExim } from "../helpers/exim-content.ts";
 
 const SLOW = { timeout: 120_000 };
@@ -24,6 +28,17 @@ function withAttachment(subject: string, parameters: string, body: string): stri
   const attachment = "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: 7bit\r\n" +
     `Content-Disposition: attachment; ${parameters}\r\n\r\n${body}`;
   return mail(subject, multipart("mixed", [TEXT, attachment]));
+}
+
+/** Outlook's winmail.dat of `files`, after Debian's tnef(1) listed exactly `listed` in it. */
+function winmail(exim: ContentExim, files: TnefInput[], listed: string[]): string {
+  const path = exim.setup.dir.file(`winmail-${listed.join("-")}.dat`);
+  writeFileSync(path, tnef(files));
+  const listing = spawnSync("tnef", ["--list", "--file", path], { encoding: "utf8", timeout: 20_000 });
+  assert.equal(listing.status, 0, listing.stderr);
+  // Each line: the file's name as it would be saved, "\t|\t", its title.
+  assert.deepEqual(listing.stdout.trim().split("\n").map((line) => line.split("\t|")[0]), listed);
+  return part({ type: "application/ms-tnef", name: "winmail.dat", body: tnef(files) });
 }
 
 describe("hidden attachments through Exim's spam = and the content rules", () => {
@@ -60,5 +75,17 @@ describe("hidden attachments through Exim's spam = and the content rules", () =>
   it("a PDF named in both forms: delivered", SLOW, async () => {
     const parameters = `filename*=utf-8''invoice.pdf;\r\n filename="invoice.pdf"`;
     await exim.accepted("fallback-pdf", withAttachment("fallback-pdf", parameters, "%PDF-1.4"));
+  });
+
+  it("a script in winmail.dat under its long name", SLOW, async () => {
+    const script = { title: "INVOIC~1.PDF", longName: "invoice.pdf.js", data: "WScript.Echo('run');" };
+    const body = multipart("mixed", [TEXT, winmail(exim, [script], ["invoice.pdf.js"])]);
+    await exim.refused("tnef-script", mail("tnef-script", body));
+  });
+
+  it("a winmail.dat of a PDF: delivered", SLOW, async () => {
+    const pdf = { title: "REPORT~1.PDF", longName: "report 2026.pdf", data: "%PDF-1.4\n" };
+    const body = multipart("mixed", [TEXT, winmail(exim, [pdf], ["report 2026.pdf"])]);
+    await exim.accepted("tnef-pdf", mail("tnef-pdf", body));
   });
 });

@@ -66,7 +66,9 @@ export function looksLikeZip(head: Uint8Array): boolean {
 export function readZip(bytes: Uint8Array, maxEntries: number): ZipListing {
   const end = findEndOfDirectory(bytes);
   if (end !== undefined) {
-    const listing = readCentralDirectory(bytes, end, maxEntries);
+    const shift = prependedBytes(bytes, end);
+    const listing = readCentralDirectory(bytes, end, maxEntries, shift);
+    if (listing.problem === undefined && shift > 0) return withFirstArchive(bytes, listing, maxEntries);
     if (listing.problem === undefined) return listing;
     const local = readLocalHeaders(bytes, maxEntries);
     return local.entries.length > listing.entries.length ? local : listing;
@@ -163,10 +165,35 @@ function entryName(bytes: Uint8Array, at: number, length: number, flags: number)
   return (flags & UTF8_NAMES ? utf8 : latin1).decode(raw);
 }
 
-function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number): ZipListing {
+/**
+ * Bytes before the archive its offsets do not count (a self-extractor's program, or another zip: two zips
+ * concatenated): its directory ends where the end record starts, so it starts `size` bytes before, past
+ * where its offset says. unzip and Explorer read it there, adding the difference to every offset; 0 when
+ * the offset holds the directory or the end record's size says nothing (zip64's marks).
+ */
+function prependedBytes(bytes: Uint8Array, end: number): number {
+  const { at } = directoryOf(bytes, end);
+  const size = u32(bytes, end + 12);
+  const start = end - size;
+  if (size === 0 || size === MARK32 || start <= at || u32(bytes, start) !== CENTRAL_HEADER) return 0;
+  return at + 4 <= bytes.length && u32(bytes, at) === CENTRAL_HEADER ? 0 : start - at;
+}
+
+/**
+ * A shifted archive's entries and those of the archive the bytes start with, when they start with one: 7-Zip
+ * shows the first of two concatenated zips, unzip and Explorer the last, so both are looked at.
+ */
+function withFirstArchive(bytes: Uint8Array, last: ZipListing, maxEntries: number): ZipListing {
+  const first = readLocalHeaders(bytes, maxEntries);
+  const known = new Set(last.entries.map((entry) => entry.dataStart));
+  const entries = [...last.entries, ...first.entries.filter((entry) => !known.has(entry.dataStart))];
+  return { entries: entries.slice(0, maxEntries) };
+}
+
+function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number, shift: number): ZipListing {
   const directory = directoryOf(bytes, end);
   const count = directory.count;
-  let at = directory.at;
+  let at = directory.at + shift;
   const entries: ZipEntry[] = [];
   // Records past the end record's count are read too: unzip and Python's zipfile list them (they read
   // the directory by its records), so a count of 0 must not hide an archive's entries.
@@ -178,11 +205,12 @@ function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number
     const method = u16(bytes, at + 10);
     const nameLength = u16(bytes, at + 28);
     const extraLength = u16(bytes, at + 30);
-    const [, compressedSize, localAt] = zip64Values(bytes, at + 46 + nameLength, extraLength, [
+    const [, compressedSize, offset] = zip64Values(bytes, at + 46 + nameLength, extraLength, [
       u32(bytes, at + 24),
       u32(bytes, at + 20),
       u32(bytes, at + 42),
     ]);
+    const localAt = offset + shift;
     const name = entryName(bytes, at + 46, nameLength, flags);
     const localName = localNameOf(bytes, localAt);
     const unicodeNames = newNames([name, localName], [

@@ -4,11 +4,13 @@
 // by default, RFC 2046 5.1.5, as mutt and Thunderbird show it) carrying a program; a script under a plain
 // `filename=` beside an RFC 2231 `filename*=` that names a PDF (a reader that does not know RFC 2231 saves
 // the script); a script in Outlook's winmail.dat (TNEF) under the long name Outlook saves it as, which
-// Debian's tnef(1) lists. Each is refused at DATA; a digest of plain messages, a PDF named in both forms and
+// Debian's tnef(1) lists; a zip of a PDF with a zip of a script appended (unzip and Python's zipfile list only
+// the script). Each is refused at DATA; a digest of plain messages, a PDF named in both forms and
 // a winmail.dat of a PDF are delivered. The messages go in with swaks --data, as a mailer sends them.
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { multipart, part, tnef, type TnefInput, windowsExecutable } from "../helpers/content-corpus.ts";
 import { type ContentExim, mailText, startContentExim } from "../helpers/exim-content.ts";
@@ -87,5 +89,28 @@ describe("hidden attachments through Exim's spam = and the content rules", () =>
     const pdf = { title: "REPORT~1.PDF", longName: "report 2026.pdf", data: "%PDF-1.4\n" };
     const body = multipart("mixed", [TEXT, winmail(exim, [pdf], ["report 2026.pdf"])]);
     await exim.accepted("tnef-pdf", mail("tnef-pdf", body));
+  });
+
+  it("a zip of a script appended to a zip of a PDF", SLOW, async () => {
+    const dir = exim.setup.dir.file("concatenated");
+    mkdirSync(dir);
+    writeFileSync(`${dir}/report.pdf`, "%PDF-1.4\n");
+    writeFileSync(`${dir}/run.vbs`, "WScript.Echo('run')\n");
+    for (const [archive, file] of [["report.zip", "report.pdf"], ["run.zip", "run.vbs"]]) {
+      const zipped = spawnSync("zip", ["-q", archive, file], { cwd: dir, timeout: 20_000 });
+      assert.equal(zipped.status, 0, String(zipped.stderr));
+    }
+    writeFileSync(
+      `${dir}/docs.zip`,
+      Buffer.concat([readFileSync(`${dir}/report.zip`), readFileSync(`${dir}/run.zip`)]),
+    );
+    const listed = spawnSync("unzip", ["-Z1", `${dir}/docs.zip`], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(listed.stdout.trim(), "run.vbs", listed.stderr);
+    const attachment = part({
+      type: "application/zip",
+      name: "docs.zip",
+      body: readFileSync(`${dir}/docs.zip`),
+    });
+    await exim.refused("concatenated-zip", mail("concatenated-zip", multipart("mixed", [TEXT, attachment])));
   });
 });

@@ -149,6 +149,30 @@ describe("readZip", () => {
     assert.deepEqual(plain.files, [], "a directory is no file");
   });
 
+  it("reads both of two zips concatenated: the last (unzip, Explorer) and the first (7-Zip)", () => {
+    const report = zip([{ name: "report.pdf", data: "%PDF-1.4 quarterly figures" }]);
+    const script = zip([{ name: "run.vbs", data: "WScript.Echo('run')" }]);
+    const cases: [Uint8Array, Uint8Array, string][] = [[report, script, "run.vbs"], [
+      script,
+      report,
+      "report.pdf",
+    ]];
+    for (const [first, last, lastName] of cases) {
+      const listing = readZip(Buffer.concat([first, last]), 100);
+      assert.equal(listing.problem, undefined);
+      assert.deepEqual(listing.entries.map((entry) => entry.name).sort(), ["report.pdf", "run.vbs"]);
+      const shifted = listing.entries.find((entry) => entry.name === lastName)!;
+      assert.equal(shifted.dataStart, first.length + 30 + lastName.length); // its offset plus what came before
+    }
+    // A program before the zip (a self-extractor): the zip's entries, at their shifted offsets.
+    const program = windowsExecutable(700);
+    const sfx = readZip(Buffer.concat([program, script]), 100);
+    assert.deepEqual(sfx.entries.map((entry) => [entry.name, entry.dataStart]), [[
+      "run.vbs",
+      program.length + 30 + "run.vbs".length,
+    ]]);
+  });
+
   it("stops at maxEntries", () => {
     const bytes = zip(Array.from({ length: 10 }, (_, i) => ({ name: `${i}.txt`, data: "x" })));
     assert.equal(readZip(bytes, 3).entries.length, 3);

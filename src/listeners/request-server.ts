@@ -9,6 +9,7 @@
 import net from "node:net";
 import { bunListen } from "../runtime.ts";
 import { ENDS_AT_CLOSE, type Framing, readsocketFraming } from "./framing.ts";
+import { listenError } from "./listen-error.ts";
 import { ownerOnlyUmask } from "./unix-socket.ts";
 
 /**
@@ -649,7 +650,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       queueMicrotask(() => options.onListening(bound));
     } catch (error) {
       clearInterval(sweep);
-      queueMicrotask(() => options.onError(error as Error));
+      queueMicrotask(() => options.onError(listenError(error, describeTransport(transport))));
     } finally {
       restoreUmask();
     }

@@ -24,10 +24,17 @@ function permissionDenied(path: string): DaemonUnreachable {
   const group = groupName(socket.gid);
   const user = userName(process.getuid?.() ?? -1) ?? "YOURUSER";
   const mode = (socket.mode & 0o777).toString(8).padStart(4, "0");
-  return new DaemonUnreachable(
-    `cannot access ${path}: permission denied (group ${group}, mode ${mode}). Run as root, or join ` +
-      `the group: adduser ${user} ${group}, then log in again`,
-  );
+  const refused = `cannot access ${path}: permission denied (group ${group}, mode ${mode}). Run as root`;
+  // A daemon run by root without control_group or socket_group gives its sockets group root: joining it
+  // would make the user root in all but name, so the way in is a group of the socket's own.
+  if (socket.gid === 0) {
+    return new DaemonUnreachable(
+      `${refused}, or give the socket a group of its own: control_group (socket_group for the policy ` +
+        `socket) = mailpolicyd in [daemon], restart mailpolicyd, then adduser ${user} mailpolicyd and ` +
+        `log in again`,
+    );
+  }
+  return new DaemonUnreachable(`${refused}, or join the group: adduser ${user} ${group}, then log in again`);
 }
 
 function unreachable(path: string, error: NodeJS.ErrnoException): DaemonUnreachable {

@@ -1,5 +1,6 @@
 // A postmaster who is not root runs `mailpolicyd status` against a control socket of mode 0660 that
-// belongs to a group they are not in: the error names the socket, its group, and how to join it.
+// belongs to a group they are not in: the error names the socket, its group, and how to join it (or, for a
+// socket of group root, how to give it a group of its own).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync } from "node:fs";
@@ -42,5 +43,27 @@ describe("a client without access to the control socket", () => {
       `mailpolicyd: cannot access ${socket}: permission denied (group mail, mode 0660). Run as root, or ` +
         "join the group: adduser nobody mail, then log in again\n",
     );
+  });
+
+  // A daemon run by root with no control_group: the socket's group is root, which no user should join.
+  it("never tells the user to join group root", { timeout: 30_000 }, () => {
+    chownSync(socket, 0, 0);
+    try {
+      const result = spawnSync(
+        "runuser",
+        ["-u", "nobody", "--", ...mainCommand(["status", "--socket", socket])],
+        { cwd: ROOT, encoding: "utf8", timeout: 20_000 },
+      );
+      assert.equal(result.status, 2, result.stderr);
+      assert.doesNotMatch(result.stderr, /adduser nobody root/);
+      assert.equal(
+        result.stderr,
+        `mailpolicyd: cannot access ${socket}: permission denied (group root, mode 0660). Run as root, or ` +
+          "give the socket a group of its own: control_group (socket_group for the policy socket) = " +
+          "mailpolicyd in [daemon], restart mailpolicyd, then adduser nobody mailpolicyd and log in again\n",
+      );
+    } finally {
+      chownSync(socket, 0, MAIL_GID);
+    }
   });
 });

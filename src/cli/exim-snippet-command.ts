@@ -30,7 +30,9 @@ export function snippetAddress(
     if (!parsed.success) return { usage: `--listen: ${parsed.issues[0].message}` };
     return { spec: eximAddress(parsed.output), spamd };
   }
-  const address = socketPathsFrom(options.config).policyListen;
+  const paths = socketPathsFrom(options.config);
+  if (paths.policyListenProblem) return { problem: paths.policyListenProblem };
+  const address = paths.policyListen;
   if (!address || address.port === 0) {
     return {
       problem: `${options.config} has no fixed policy_listen address, which the Exim snippets need ` +

@@ -4,7 +4,7 @@
 import { readRegularFile } from "../store/regular-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { parseIni } from "./ini.ts";
+import { parseIni, sectionProblems } from "./ini.ts";
 import { DAEMON_SECTION } from "./schema.ts";
 import type { ListenAddress } from "./values.ts";
 
@@ -15,6 +15,12 @@ export interface SocketPaths {
   policyListen?: ListenAddress;
   /** Where a daemon run with this file writes its PID: a client that finds no socket looks there. */
   pidfile: string;
+  /**
+   * Why policy_listen as written is no address (`FILE:LINE: daemon.policy_listen: problem`, as config-test
+   * says it): a client reaches the daemon at the default all the same, but the Exim snippets would send
+   * every request to an address the daemon, refusing such a file, never listens on.
+   */
+  policyListenProblem?: string;
 }
 
 export function socketPathsFrom(file: string): SocketPaths {
@@ -24,17 +30,27 @@ export function socketPathsFrom(file: string): SocketPaths {
   } catch {
     // No readable config: the defaults are where a packaged daemon listens.
   }
-  const daemon = parseIni(text).sections.find((section) => section.name === "daemon");
+  const document = parseIni(text);
+  const daemon = document.sections.find((section) => section.name === "daemon");
   const raw = (key: "policy_socket" | "control_socket" | "policy_listen" | "pidfile") =>
     daemon?.entries.find((entry) => entry.key === key)?.value || DAEMON_SECTION[key].default;
   const path = (key: "policy_socket" | "control_socket" | "pidfile") =>
     resolve(dirname(resolve(file)), raw(key));
   const listen = DAEMON_SECTION.policy_listen;
   const parsed = v.safeParse(listen.schema, raw("policy_listen"));
+  const written = daemon?.entries.find((entry) => entry.key === "policy_listen");
+  const repeated = sectionProblems(document, "daemon").find((found) =>
+    found.key === "daemon.policy_listen" || found.key === "[daemon]"
+  );
   return {
     policySocket: path("policy_socket"),
     controlSocket: path("control_socket"),
     policyListen: parsed.success ? parsed.output : v.parse(listen.schema, listen.default),
     pidfile: path("pidfile"),
+    policyListenProblem: repeated
+      ? `${file}:${repeated.line}: ${repeated.key}: ${repeated.problem}`
+      : !parsed.success && written
+      ? `${file}:${written.line}: daemon.policy_listen: ${parsed.issues[0].message}`
+      : undefined,
   };
 }

@@ -137,6 +137,21 @@ describe("mailpolicyd's command line", () => {
     }
   });
 
+  // The daemon refuses such a file; a snippet with the default address instead would send every request
+  // to a port nothing listens on, and Exim would accept all mail unasked (fail-open) without a word.
+  it("refuses exim-snippet and exim-setup --add on a policy_listen that is no address (exit 1)", async () => {
+    const config = dir.file("typo.conf");
+    writeFileSync(config, "[daemon]\npolicy_listen = 127.0.0.1:99999\n");
+    const problem = `${config}:2: daemon.policy_listen: port must be 0-65535\n`;
+    const snippet = await cli(["exim-snippet", "--config", config]);
+    assert.equal(snippet.status, 1, snippet.stdout);
+    assert.equal(snippet.stdout, "");
+    assert.equal(snippet.stderr, `mailpolicyd: ${problem}`);
+    const setup = await cli(["exim-setup", "--add", "--config", config, "--confdir", dir.file("exim4")]);
+    assert.equal(setup.status, 1, setup.stdout);
+    assert.equal(setup.stderr, `mailpolicyd exim-setup: ${problem}`);
+  });
+
   it("still prints the snippets from --listen alone, and from a readable --config", async () => {
     const config = dir.file("readable.conf");
     writeFileSync(config, "[postfix]\nidle_timeout = 120s\n");

@@ -59,7 +59,7 @@ Prints the embedded default config, a starting point for /etc/mailpolicyd/mailpo
 
 Prints the Exim configuration that asks mailpolicyd at RCPT and DATA time, as the files to create:
   --debian-split    /etc/exim4/conf.d/main/01_mailpolicyd and conf.d/acl/50_mailpolicyd (default)
-  --debian-unsplit  lines for exim4.conf.localmacros and four ACL files under /etc/exim4
+  --debian-unsplit  lines for exim4.conf.localmacros and five ACL files under /etc/exim4
   --plain           main-section lines and ACLs for a hand-written exim.conf
   --legacy          the classic sender_warn daemon's one-token \${readsocket} check, as four warn
                     statements that also log when the daemon does not answer

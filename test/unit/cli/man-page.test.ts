@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { HELP } from "../../../src/cli/help.ts";
-import { legacySnippet } from "../../../src/exim/snippets.ts";
+import { eximSnippet, legacySnippet } from "../../../src/exim/snippets.ts";
 import { ROOT } from "../../helpers/runtime.ts";
 
 const MAN = readFileSync(`${ROOT}packaging/mailpolicyd.8`, "utf8");
@@ -38,5 +38,15 @@ describe("the man page", () => {
     const texts = { man: MAN, help: HELP["exim-snippet"], exim: readFileSync(`${ROOT}docs/exim.md`, "utf8") };
     for (const [name, text] of Object.entries(texts)) assert.match(text, said, name);
     assert.doesNotMatch(MAN, /in a\s+\.B warn\s+statement\b/);
+  });
+
+  it("says how many ACL files exim-snippet --debian-unsplit prints (man page, help)", () => {
+    const count = eximSnippet("debian-unsplit").filter((file) => file.path.endsWith(".acl")).length;
+    const word = ["no", "one", "two", "three", "four", "five", "six", "seven"][count];
+    assert.ok(count >= 1 && word, `${count} ACL files`);
+    const said = new RegExp(`\\b${word}\\s+ACL\\s+files\\b`);
+    for (const [name, text] of Object.entries({ man: MAN, help: HELP["exim-snippet"] })) {
+      assert.match(text, said, name);
+    }
   });
 });

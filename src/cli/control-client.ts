@@ -37,7 +37,27 @@ function permissionDenied(path: string): DaemonUnreachable {
   return new DaemonUnreachable(`${refused}, or join the group: adduser ${user} ${group}, then log in again`);
 }
 
-function unreachable(path: string, error: NodeJS.ErrnoException): DaemonUnreachable {
+/** The first bytes of an answer, printable, for a message that says what answered instead. */
+const answerStart = (text: string) => text.slice(0, 60).replace(/[^\x20-\x7e]/g, "?");
+
+/** A policy socket's reply: the one-token form's, or the attribute form's (docs/protocol.md). */
+const POLICY_REPLY = /^(?:yes|no|error(?: .*)?|action=.*)$/s;
+
+function unreachable(
+  path: string,
+  error: NodeJS.ErrnoException & { rawPacket?: Uint8Array },
+): DaemonUnreachable {
+  // An answer that is not HTTP (node:http's parser error): most likely the policy socket, named for the
+  // control socket; its reply to the request line would otherwise show as "Parse Error: Expected HTTP/".
+  if (error.code?.startsWith("HPE_")) {
+    const answer = error.rawPacket ? new TextDecoder().decode(error.rawPacket) : "";
+    const policy = POLICY_REPLY.test(answer.trim())
+      ? "; it is a policy socket's: give the control socket"
+      : "";
+    return new DaemonUnreachable(
+      `the answer on ${path} is not mailpolicyd's (not HTTP${policy}): ${answerStart(answer)}`,
+    );
+  }
   switch (error.code) {
     case "ENOENT":
     case "ECONNREFUSED":
@@ -55,10 +75,8 @@ function unreachable(path: string, error: NodeJS.ErrnoException): DaemonUnreacha
  * mailpolicyd answers on the socket (a web server, another daemon): a DaemonUnreachable, not a stack trace.
  */
 function parseAnswer<T>(socketPath: string, body: string, expected?: (value: unknown) => boolean): T {
-  const notOurs = (what: string) => {
-    const start = body.slice(0, 60).replace(/[^\x20-\x7e]/g, "?");
-    return new DaemonUnreachable(`the answer on ${socketPath} is not mailpolicyd's (${what}): ${start}`);
-  };
+  const notOurs = (what: string) =>
+    new DaemonUnreachable(`the answer on ${socketPath} is not mailpolicyd's (${what}): ${answerStart(body)}`);
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -111,10 +129,23 @@ export function controlRequest(
 
 /** Asks the policy socket exactly as Exim's ${readsocket} does: write, half-close, read to EOF. */
 export async function policyRequest(socketPath: string, line: string, timeoutMs = 5000): Promise<string> {
+  let reply: string;
   try {
-    return await readsocketExchange(socketPath, line.endsWith("\n") ? line : `${line}\n`, { timeoutMs });
+    reply = await readsocketExchange(socketPath, line.endsWith("\n") ? line : `${line}\n`, { timeoutMs });
   } catch (error) {
     if (error instanceof ExchangeTimeout) throw new DaemonUnreachable(error.message);
     throw unreachable(socketPath, error as NodeJS.ErrnoException);
   }
+  // Anything else (the control socket's HTTP 400, another program) printed as the reply, with exit 0, would
+  // read as the daemon's answer.
+  if (reply === "") throw new DaemonUnreachable(`no answer on ${socketPath}: the connection was closed`);
+  if (!POLICY_REPLY.test(reply)) {
+    const control = reply.startsWith("HTTP/") ? "; it is an HTTP answer: give the policy socket" : "";
+    throw new DaemonUnreachable(
+      `the answer on ${socketPath} is not mailpolicyd's (not a policy reply${control}): ${
+        answerStart(reply)
+      }`,
+    );
+  }
+  return reply;
 }

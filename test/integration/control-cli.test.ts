@@ -392,6 +392,36 @@ describe("client commands against a running daemon", () => {
     }
   });
 
+  // Both sockets lie side by side in /run/mailpolicyd: check given the control socket printed its HTTP 400
+  // as the reply, with exit 0; status given the policy socket said "Parse Error: Expected HTTP/".
+  it("check and status given each other's socket exit 2 and say which socket to give", SLOW, () => {
+    const policySocket = dir.file("policy.sock");
+    const check = cli(["check", "--socket", controlSocket, "alice@example.org"]);
+    assert.equal(check.status, 2, check.stdout);
+    assert.equal(check.stdout, "");
+    assert.ok(
+      check.stderr.startsWith(
+        `mailpolicyd: the answer on ${controlSocket} is not mailpolicyd's (not a policy reply; it is an ` +
+          "HTTP answer: give the policy socket): HTTP/1.1 400 Bad Request",
+      ),
+      check.stderr,
+    );
+    for (
+      const args of [["status"], ["top"], ["show", "a@example.org"], ["reset", "a@example.org"], ["reload"]]
+    ) {
+      const result = cli([...args, "--socket", policySocket]);
+      assert.equal(result.status, 2, args.join(" "));
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `^mailpolicyd: the answer on ${policySocket} is not mailpolicyd's \\(not HTTP; it is a policy ` +
+            "socket's: give the control socket\\): (error |action=)",
+        ),
+        args.join(" "),
+      );
+    }
+  });
+
   it("exits 2 for every command once the daemon is stopped", SLOW, async () => {
     await daemon.stopCleanly();
     for (

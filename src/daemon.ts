@@ -167,11 +167,22 @@ export function daemonActorIds(config: Config): ActorId[] {
   return ACTOR_IDS.filter((id) => OPTIONAL_ACTORS[id]?.configured(config) ?? true);
 }
 
+/** The pidfile could not be written: nothing was started (`run` refuses to start, exit 1). */
+export class PidfileUnwritable extends Error {}
+
 export function startDaemon(options: DaemonOptions): Daemon {
   const { log } = options;
   let config = options.config;
   // What the listeners, the pidfile and the save timer took at start: a reload does not change them.
   const atStart = config.daemon;
+  // Before any listener: a daemon that has bound its sockets and then cannot write its pidfile answers
+  // mail that the init script can neither stop nor reload.
+  try {
+    mkdirSync(dirname(atStart.pidfile), { recursive: true });
+    writeFileSync(atStart.pidfile, `${process.pid}\n`);
+  } catch (error) {
+    throw new PidfileUnwritable((error as Error).message);
+  }
   const metrics = createMetrics();
   const ids = daemonActorIds(config);
   const actorStates = () => {
@@ -265,9 +276,6 @@ export function startDaemon(options: DaemonOptions): Daemon {
     },
   });
   supervisor.start();
-
-  mkdirSync(dirname(config.daemon.pidfile), { recursive: true });
-  writeFileSync(config.daemon.pidfile, `${process.pid}\n`);
   log.info("daemon", "started", { version: VERSION, config: config.file, pid: process.pid });
 
   let stopped = false;

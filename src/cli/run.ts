@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { startDaemon } from "../daemon.ts";
+import { type Daemon, PidfileUnwritable, startDaemon } from "../daemon.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { readConfig } from "./config-source.ts";
 import { statePathProblem } from "../store/regular-file.ts";
@@ -94,16 +94,31 @@ export function runCommand(
     (error) => log.error("daemon", "unhandled rejection", { error: String(error) }),
   );
 
-  const daemon = startDaemon({
-    config,
-    log,
-    stateLock: stateLock.lock,
-    loadConfig: () => {
-      const next = readConfig(source);
-      if (next.ok && logLevel) next.config.daemon.logLevel = logLevel;
-      return next;
-    },
-  });
+  // Caught from the moment the pidfile names this process (startDaemon writes it first): a SIGHUP from the
+  // init script then reloads rather than ends the daemon; one before the daemon is up has nothing newer to
+  // read than the config just loaded.
+  let started: Daemon | undefined;
+  process.on("SIGHUP", () => started?.reloadFromSource());
+  try {
+    started = startDaemon({
+      config,
+      log,
+      stateLock: stateLock.lock,
+      loadConfig: () => {
+        const next = readConfig(source);
+        if (next.ok && logLevel) next.config.daemon.logLevel = logLevel;
+        return next;
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof PidfileUnwritable)) throw error;
+    log.error("daemon", `pidfile cannot be written: ${error.message}; not starting`, {
+      file: config.daemon.pidfile,
+    });
+    stateLock.lock.release();
+    return 1;
+  }
+  const daemon = started;
   // SIGTERM: stop accepting, answer every request already accepted, write the state, exit. A second
   // signal while draining exits at once (after the state is written).
   let stopping = false;
@@ -121,6 +136,5 @@ export function runCommand(
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGHUP", () => daemon.reloadFromSource());
   return "running";
 }

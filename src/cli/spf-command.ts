@@ -37,7 +37,11 @@ export async function spfCommand(options: SpfCommandOptions): Promise<number> {
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   const [ip, sender, helo = ""] = options.args;
   if (options.args.length < 2 || options.args.length > 3 || !clientAddress(ip)) {
-    process.stderr.write("mailpolicyd spf: give IP SENDER [HELO] (SENDER '' for the null sender)\n");
+    // A host name for the IP, or the two swapped: say which word is wrong, not only the usage.
+    const which = options.args.length >= 2 && !clientAddress(ip)
+      ? `${JSON.stringify(ip)} is not an IP address: `
+      : "";
+    process.stderr.write(`mailpolicyd spf: ${which}give IP SENDER [HELO] (SENDER '' for the null sender)\n`);
     return SPF_EXIT.usage;
   }
   const settings = spfSettings(options);

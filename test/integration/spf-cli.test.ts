@@ -60,7 +60,14 @@ describe("mailpolicyd spf", () => {
     const run = runMain(["spf", "192.0.2.1", "a@pass.spf.test", "--config", dead]);
     assert.equal(run.status, 2, run.stdout + run.stderr);
     assert.match(run.stdout, /^result: +temperror$/m);
-    assert.equal(runMain(["spf", "not-an-ip", "a@b.example"]).status, 64);
+    const notAnIp = runMain(["spf", "not-an-ip", "a@b.example"]);
+    assert.equal(notAnIp.status, 64);
+    assert.equal(
+      notAnIp.stderr,
+      `mailpolicyd spf: "not-an-ip" is not an IP address: give IP SENDER [HELO] (SENDER '' for the null sender)\n`,
+    );
+    // The two swapped, as a postmaster types them from a log line's "F=<a@b.example> [192.0.2.1]".
+    assert.match(runMain(["spf", "a@b.example", "192.0.2.1"]).stderr, /"a@b\.example" is not an IP address/);
     // A server that takes each query and never answers: the check ends at the daemon's budget, 9/10 of
     // [spf] timeout (180 ms here), as the daemon's would, not after the DNS client's 2 tries of 3 s.
     const silent = createSocket("udp4").bind(0, "127.0.0.1");

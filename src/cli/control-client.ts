@@ -37,6 +37,25 @@ function permissionDenied(path: string): DaemonUnreachable {
   return new DaemonUnreachable(`${refused}, or join the group: adduser ${user} ${group}, then log in again`);
 }
 
+/**
+ * A path that is no socket at all (the config file given as --socket) refuses the connect as a socket
+ * nobody listens on does; "mailpolicyd is not running" would then send the postmaster after a daemon that
+ * runs.
+ */
+function notASocket(path: string): DaemonUnreachable | undefined {
+  let found;
+  try {
+    found = statSync(path);
+  } catch {
+    return undefined;
+  }
+  if (found.isSocket()) return undefined;
+  const what = found.isDirectory() ? "a directory" : found.isFile() ? "a regular file" : "not a socket";
+  return new DaemonUnreachable(
+    `${path} is ${what}, not the daemon's socket: give its socket (or the config with --config)`,
+  );
+}
+
 /** The first bytes of an answer, printable, for a message that says what answered instead. */
 const answerStart = (text: string) => text.slice(0, 60).replace(/[^\x20-\x7e]/g, "?");
 
@@ -61,7 +80,8 @@ function unreachable(
   switch (error.code) {
     case "ENOENT":
     case "ECONNREFUSED":
-      return new NothingListens(`mailpolicyd is not running (nothing listens on ${path})`);
+      return notASocket(path) ??
+        new NothingListens(`mailpolicyd is not running (nothing listens on ${path})`);
     case "EACCES":
     case "EPERM":
       return permissionDenied(path);

@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import net from "node:net";
-import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { VERSION } from "../../src/version.ts";
 import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
@@ -342,14 +341,35 @@ describe("client commands against a running daemon", () => {
     assert.equal(result.stdout, "");
     assert.equal(result.stderr, `mailpolicyd: mailpolicyd is not running (nothing listens on ${absent})\n`);
 
-    const stale = dir.file("stale.sock"); // a leftover file, nobody listening: ECONNREFUSED
-    writeFileSync(stale, "");
+    // A socket left by a daemon killed with SIGKILL, nobody listening: ECONNREFUSED.
+    const stale = dir.file("stale.sock");
+    const bound = spawnSync("python3", [
+      "-c",
+      "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+      stale,
+    ]);
+    assert.equal(bound.status, 0, String(bound.stderr));
     const refused = cli(["top", "--socket", stale]);
     assert.equal(refused.status, 2);
     assert.equal(refused.stderr, `mailpolicyd: mailpolicyd is not running (nothing listens on ${stale})\n`);
     const check = cli(["check", "someone@example.org", "--socket", stale]);
     assert.equal(check.status, 2);
     assert.equal(check.stderr, `mailpolicyd: mailpolicyd is not running (nothing listens on ${stale})\n`);
+  });
+
+  // The connect is refused as on a socket nobody listens on; "is not running" sent the postmaster after a
+  // daemon that runs.
+  it("exits 2 saying the path is no socket when --socket names the config file", SLOW, () => {
+    for (const args of [["status"], ["check", "someone@example.org"]]) {
+      const result = cli([...args, "--socket", config]);
+      assert.equal(result.status, 2, args.join(" "));
+      assert.equal(
+        result.stderr,
+        `mailpolicyd: ${config} is a regular file, not the daemon's socket: give its socket (or the config ` +
+          "with --config)\n",
+        args.join(" "),
+      );
+    }
   });
 
   it("exits 2 when the socket accepts but never answers", SLOW, async () => {

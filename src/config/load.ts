@@ -95,9 +95,11 @@ function readSection<S extends SectionSpec>(
 
 /** Parses config text. Relative paths resolve against baseDir (the config file's folder, or cwd). */
 export function parseConfig(text: string, file: string, baseDir: string): ConfigResult {
-  const errors: string[] = [];
+  // Reported as found (the reader's, then section by section) and listed in file order, so that a postmaster
+  // fixes the file from top to bottom.
+  const reported: { line: number; text: string }[] = [];
   const report = (line: number, key: string, problem: string) =>
-    errors.push(`${file}:${line}: ${key}: ${problem}`);
+    reported.push({ line, text: `${file}:${line}: ${key}: ${problem}` });
   const document = parseIni(text);
   for (const problem of document.problems) report(problem.line, problem.key, problem.problem);
 
@@ -352,7 +354,9 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       });
     }
   }
-  if (errors.length > 0) return { ok: false, errors };
+  if (reported.length > 0) {
+    return { ok: false, errors: reported.sort((a, b) => a.line - b.line).map((error) => error.text) };
+  }
 
   const path = (value: string) => resolve(baseDir, value);
   const daemon: DaemonConfig = {

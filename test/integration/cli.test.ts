@@ -63,17 +63,18 @@ describe("mailpolicyd command line", () => {
     );
     const result = cli(["config-test", file]);
     assert.equal(result.status, 1);
+    // In file order, whichever check found each.
     assert.deepEqual(result.stdout.trim().split("\n"), [
-      `${file}:10: [nonsense]: unknown section (known: ${
-        Object.keys(SECTIONS).join(", ")
-      }, limit NAME, rule NAME)`,
       `${file}:2: daemon.log_level: expected one of: debug, info, warn, error`,
       `${file}:3: daemon.socket_mode: expected an octal mode such as 0660`,
-      `${file}:9: alerts.fromAddr: expected an e-mail address`,
-      `${file}:8: alerts.toaddr: required key missing`,
       `${file}:5: thresholds.time: expected a duration such as 300, 30s, 5m, 1h or 1d`,
       `${file}:6: thresholds.count: expected a whole number`,
       `${file}:7: thresholds.whatever: unknown key (known: time, count)`,
+      `${file}:8: alerts.toaddr: required key missing`,
+      `${file}:9: alerts.fromAddr: expected an e-mail address`,
+      `${file}:10: [nonsense]: unknown section (known: ${
+        Object.keys(SECTIONS).join(", ")
+      }, limit NAME, rule NAME)`,
     ]);
   });
 

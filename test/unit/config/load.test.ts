@@ -133,6 +133,17 @@ describe("loadConfigFile", () => {
 });
 
 describe("parseConfig", () => {
+  it("lists the errors in file order, whichever check found them", () => {
+    const text =
+      "[daemon]\ncolour = blue\n[limit x]\ncount = many\ntime = 1h\n[thresholds]\ntime = 5\ntime = 6\n";
+    const result = parseConfig(text, "t.conf", "/");
+    assert.equal(result.ok, false);
+    assert.deepEqual(
+      (result as { errors: string[] }).errors.map((error) => error.split(":").slice(0, 2).join(":")),
+      ["t.conf:2", "t.conf:4", "t.conf:8"],
+    );
+  });
+
   it("resolves relative paths (sockets, pidfile, state, sendmail) against baseDir", () => {
     const config = loaded(parseConfig(
       "[daemon]\npolicy_socket = run/p.sock\ncontrol_socket = ./c.sock\npidfile = /abs/x.pid\n" +

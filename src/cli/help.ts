@@ -94,9 +94,10 @@ to fail closed. Details: /usr/share/doc/mailpolicyd/postfix.md.gz.
 Adds mailpolicyd to Debian's Exim configuration, or removes it, then runs update-exim4.conf and
 reloads Exim when it runs as a daemon. For the scheme set in update-exim4.conf.conf:
   split    writes conf.d/main/01_mailpolicyd and conf.d/acl/50_mailpolicyd
-  unsplit  writes mailpolicyd_rcpt.acl, mailpolicyd_data.acl and their *_ask.acl, and adds
-           two lines between "# BEGIN mailpolicyd" and "# END mailpolicyd" to
-           exim4.conf.localmacros (the file's other lines are left alone)
+  unsplit  writes mailpolicyd_rcpt.acl, mailpolicyd_data.acl and their *_ask.acl, and
+           mailpolicyd_not_smtp.acl (mail handed to sendmail), and adds three lines between
+           "# BEGIN mailpolicyd" and "# END mailpolicyd" to exim4.conf.localmacros (the file's
+           other lines are left alone)
 --remove takes all of it out again (removing the package does this). When update-exim4.conf
 rejects the result, --add puts the previous files back and exits 1.
 

@@ -40,6 +40,28 @@ describe("the man page", () => {
     assert.doesNotMatch(MAN, /in a\s+\.B warn\s+statement\b/);
   });
 
+  // A postmaster who follows docs/exim.md by hand and adds two lines misses acl_not_smtp: mail handed to
+  // sendmail is then never asked about.
+  it("says how many lines --debian-unsplit adds to exim4.conf.localmacros (man page, help, docs/exim.md)", () => {
+    const files = eximSnippet("debian-unsplit");
+    const macros = files.find((file) => file.path.endsWith("exim4.conf.localmacros"))!;
+    const count =
+      macros.content.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("#")).length;
+    const word = ["no", "one", "two", "three", "four", "five", "six", "seven"][count];
+    assert.ok(count >= 1 && word, `${count} lines`);
+    const texts = {
+      man: MAN,
+      help: HELP["exim-setup"],
+      exim: readFileSync(`${ROOT}docs/exim.md`, "utf8"),
+    };
+    for (const [name, text] of Object.entries(texts)) {
+      assert.match(text, new RegExp(`\\b${word}\\s+lines\\s+(between|to)\\b`), name);
+      assert.match(text, /mailpolicyd_not_smtp\.acl/, name);
+    }
+    const printed = ["no", "one", "two", "three", "four", "five", "six", "seven"][files.length];
+    assert.match(texts.exim, new RegExp(`--debian-unsplit +# prints ${printed} files`));
+  });
+
   it("says how many ACL files exim-snippet --debian-unsplit prints (man page, help)", () => {
     const count = eximSnippet("debian-unsplit").filter((file) => file.path.endsWith(".acl")).length;
     const word = ["no", "one", "two", "three", "four", "five", "six", "seven"][count];

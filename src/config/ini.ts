@@ -52,12 +52,26 @@ export function parseIni(text: string): IniDocument {
   const seenSections = new Map<string, number>();
   let current: IniSection | undefined;
   let seenKeys = new Map<string, number>();
+  // The section's last key line and its indentation: a line indented deeper continues that key's value in
+  // Python's ConfigParser (a sender_warn.conf may list its toAddr over several lines). One line a value here:
+  // read as a key of its own (or a line with no =), it would mean something else than to the classic daemon.
+  let lastEntry: { rawKey: string; line: number; indent: number } | undefined;
   const lines = configLines(text);
 
   lines.forEach((rawLine, index) => {
     const line = index + 1;
     const trimmed = rawLine.trim();
     if (trimmed === "" || trimmed.startsWith("#") || trimmed.startsWith(";")) return;
+    const indent = rawLine.length - rawLine.trimStart().length;
+    if (current && lastEntry && indent > lastEntry.indent) {
+      problems.push({
+        line,
+        key: `${current.name}.${lastEntry.rawKey}`,
+        problem: `an indented line continues the value of line ${lastEntry.line} (as Python's ConfigParser ` +
+          `reads it); here a value is one line: join them`,
+      });
+      return;
+    }
     if (trimmed.startsWith("[")) {
       const match = /^\[([^\]]+)\]\s*(?:[#;].*)?$/.exec(trimmed);
       if (!match) {
@@ -74,6 +88,7 @@ export function parseIni(text: string): IniDocument {
       current = { name, line, entries: [] };
       sections.push(current);
       seenKeys = new Map();
+      lastEntry = undefined;
       return;
     }
     const separator = trimmed.search(/[=:]/);
@@ -89,6 +104,7 @@ export function parseIni(text: string): IniDocument {
       problems.push({ line, key: rawKey, problem: "key outside any [section]" });
       return;
     }
+    lastEntry = { rawKey, line, indent };
     const previous = seenKeys.get(key);
     if (previous !== undefined) {
       problems.push({

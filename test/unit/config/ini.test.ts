@@ -8,6 +8,29 @@ const values = (text: string) =>
   );
 
 describe("parseIni", () => {
+  // Python's ConfigParser continues a value on lines indented deeper than its key's: a sender_warn.conf may
+  // list toAddr so. Read one line a value, such a line was "b@example.org: expected `key = value`", or, with an
+  // = in it, a key of its own that the classic daemon never saw.
+  it("names an indented continuation line as such, and never reads it as a key", () => {
+    const listed = parseIni("[alerts]\ntoAddr = a@example.org,\n    b@example.org\n");
+    assert.deepEqual(listed.problems, [{
+      line: 3,
+      key: "alerts.toAddr",
+      problem: "an indented line continues the value of line 2 (as Python's ConfigParser reads it); here a " +
+        "value is one line: join them",
+    }]);
+    const keyLike = parseIni("[limit x]\nexempt = 192.0.2.1,\n\n  count = 5\n");
+    assert.deepEqual(keyLike.problems.map((problem) => [problem.line, problem.key]), [[4, "limit x.exempt"]]);
+    assert.deepEqual(keyLike.sections[0].entries.map((entry) => entry.key), ["exempt"]);
+    // Keys indented alike are keys, as in ConfigParser; so is the first after a section header.
+    assert.deepEqual(values("[thresholds]\n    time = 300\n    count = 20\n[alerts]\n  fromAddr = a@b\n"), [
+      ["thresholds.time", "300"],
+      ["thresholds.count", "20"],
+      ["alerts.fromaddr", "a@b"],
+    ]);
+    assert.deepEqual(parseIni("[thresholds]\n    time = 300\n    count = 20\n").problems, []);
+  });
+
   it("reads the seed's sections and keys with their line numbers", () => {
     const doc = parseIni(
       "[thresholds]\ntime = 300\ncount = 20\n[alerts]\nfromAddr = 'postmaster@example.org'\n",

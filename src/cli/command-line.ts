@@ -32,6 +32,11 @@ function usageError(message: string, command = "main"): number {
 
 export function main(argv: string[]): number | "running" | Promise<number | "running"> {
   const [command, ...rest] = argv;
+  // `help --help` and `help help`: help is a command, and every command takes --help (the man page).
+  if (command === "help" && rest.length === 1 && ["--help", "-h", "help"].includes(rest[0])) {
+    process.stdout.write(`${HELP.main}\n`);
+    return 0;
+  }
   if (command === "help" && rest.length > 0) {
     // `help status` as `status --help`, as git and systemctl take it.
     const topic = rest[0];

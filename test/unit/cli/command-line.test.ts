@@ -29,6 +29,16 @@ function unreadableConfigs(fifoName: string) {
 }
 
 describe("mailpolicyd's command line", () => {
+  it("answers help --help, help -h and help help with the list of commands (exit 0)", async () => {
+    for (const topic of ["--help", "-h", "help"]) {
+      const result = await cli(["help", topic]);
+      assert.equal(result.status, 0, `help ${topic}: ${result.stderr}`);
+      assert.match(result.stdout, /^Usage: mailpolicyd <command> \[options\]\n/);
+      assert.equal(result.stderr, "");
+    }
+    assert.equal((await cli(["help", "bogus"])).status, 64);
+  });
+
   it("refuses config-test FILE --default-config (exit 64) instead of checking the embedded config", async () => {
     for (
       const argv of [["config-test", "/etc/x.conf", "--default-config"], [

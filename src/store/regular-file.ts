@@ -3,7 +3,6 @@
 // a character device may never end, and a directory fails only once read. So the file is opened without
 // blocking, its type checked on the open descriptor (no window between check and read), then read.
 import {
-  accessSync,
   closeSync,
   constants,
   fstatSync,
@@ -11,8 +10,9 @@ import {
   openSync,
   readFileSync,
   statSync,
+  unlinkSync,
 } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 /** What a non-regular file is, in words for an error message. */
 export function fileKind(stats: {
@@ -79,7 +79,12 @@ export function statePathProblem(path: string): string | undefined {
     mkdirSync(folder, { recursive: true });
     const stats = statSync(folder);
     if (!stats.isDirectory()) return `its folder ${folder} is ${fileKind(stats)}`;
-    accessSync(folder, constants.W_OK);
+    // A file made and removed, as a save makes one to rename into place: access(W_OK) under Deno judges by
+    // the mode bits alone, and refused root a folder owned by another user (mailpolicyd's own
+    // /var/lib/mailpolicyd), which root may write.
+    const probe = join(folder, `.${basename(path)}.probe-${process.pid}`);
+    closeSync(openSync(probe, "w", 0o600));
+    unlinkSync(probe);
   } catch (error) {
     return `its folder ${folder} is not usable: ${(error as Error).message}`;
   }

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileKind, readRegularFile, statePathProblem } from "../../../src/store/regular-file.ts";
 import { asideName, setAside } from "../../../src/store/set-aside.ts";
@@ -67,6 +67,22 @@ describe("statePathProblem", () => {
       assert.equal(statePathProblem("/dev/null"), "is a character device, not a regular file");
       writeFileSync(dir.file("file"), "");
       assert.match(statePathProblem(dir.file("file/state.json"))!, /^its folder .*file is not usable: /);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  // Deno's access(W_OK) judges by the mode bits: it refused root the package's /var/lib/mailpolicyd
+  // (owned by mailpolicyd), so `run` as root under Deno would not start.
+  it("lets root keep its state in a folder another user owns, and leaves no file behind", {
+    skip: !isRoot,
+  }, () => {
+    const dir = makeTempDir();
+    try {
+      mkdirSync(dir.file("theirs"), 0o755);
+      chownSync(dir.file("theirs"), 65534, 65534);
+      assert.equal(statePathProblem(dir.file("theirs/state.json")), undefined);
+      assert.deepEqual(readdirSync(dir.file("theirs")), []);
     } finally {
       dir.remove();
     }

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { type Daemon, PidfileUnwritable, startDaemon } from "../daemon.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { readConfig } from "./config-source.ts";
@@ -48,7 +48,15 @@ export function runCommand(
   const loaded = readConfig(source);
   if (!loaded.ok) {
     for (const error of loaded.errors) process.stderr.write(`${error}\n`);
-    process.stderr.write("mailpolicyd: config invalid, not starting\n");
+    // The first `mailpolicyd run` on a host without the package finds no /etc/mailpolicyd/mailpolicyd.conf:
+    // "config invalid" would send the postmaster looking for an error in a file that is not there.
+    const missing = source.file !== undefined && !source.embedded && !existsSync(source.file);
+    process.stderr.write(
+      missing
+        ? `mailpolicyd: no config file ${source.file}, not starting: give --config FILE (\`mailpolicyd ` +
+          `default-config\` prints a commented starting point), or try --default-config\n`
+        : "mailpolicyd: config invalid, not starting\n",
+    );
     return 1;
   }
   const config = loaded.config;

@@ -39,6 +39,20 @@ describe("mailpolicyd's command line", () => {
     assert.equal((await cli(["help", "bogus"])).status, 64);
   });
 
+  it("run without its config file says there is none and how to make one, not 'config invalid'", async () => {
+    const absent = dir.file("nowhere/mailpolicyd.conf");
+    const result = await cli(["run", "--config", absent]);
+    assert.equal(result.status, 1);
+    assert.doesNotMatch(result.stderr, /config invalid/);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `\\nmailpolicyd: no config file ${absent}, not starting: give --config FILE \\(\`mailpolicyd ` +
+          "default-config` prints a commented starting point\\), or try --default-config\\n$",
+      ),
+    );
+  });
+
   it("refuses config-test FILE --default-config (exit 64) instead of checking the embedded config", async () => {
     for (
       const argv of [["config-test", "/etc/x.conf", "--default-config"], [

@@ -53,7 +53,9 @@ error, as FILE:LINE: key: problem, when not. A valid file may still get FILE:LIN
 for what will not work as written (a limit at a stage the shipped MTA lines never ask at).`,
   "default-config": `Usage: mailpolicyd default-config
 
-Prints the embedded default config, a starting point for /etc/mailpolicyd/mailpolicyd.conf.`,
+Prints the embedded default config (run --default-config's), a commented starting point for a trial:
+its sockets, pidfile and state are under run/ beside the file it is saved as. The package installs the
+one for /etc/mailpolicyd/mailpolicyd.conf, with the paths its init script, unit and monit check use.`,
   "exim-snippet": `Usage: mailpolicyd exim-snippet [--debian-split | --debian-unsplit | --plain | --legacy]
                                 [--listen HOST:PORT] [--config FILE]
 

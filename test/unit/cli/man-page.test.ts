@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { HELP } from "../../../src/cli/help.ts";
+import { EMBEDDED_CONFIG } from "../../../src/config/defaults.ts";
 import { eximSnippet, legacySnippet } from "../../../src/exim/snippets.ts";
 import { ROOT } from "../../helpers/runtime.ts";
 
@@ -60,6 +61,19 @@ describe("the man page", () => {
     }
     const printed = ["no", "one", "two", "three", "four", "five", "six", "seven"][files.length];
     assert.match(texts.exim, new RegExp(`--debian-unsplit +# prints ${printed} files`));
+  });
+
+  // Saved as /etc/mailpolicyd/mailpolicyd.conf, the embedded config put the pidfile under
+  // /etc/mailpolicyd/run/, where the init script and monit never look, and the state in /etc.
+  it("offers default-config as a trial config, not as /etc/mailpolicyd/mailpolicyd.conf", () => {
+    assert.match(EMBEDDED_CONFIG, /^pidfile = run\//m);
+    const page = plain(MAN);
+    const manEntry = page.slice(page.indexOf(".TP\n.B default-config\n"), page.indexOf(".TP\n.BR status"));
+    assert.ok(manEntry.length > 0 && manEntry.length < 1000, manEntry);
+    for (const [name, text] of Object.entries({ man: manEntry, help: HELP["default-config"] })) {
+      assert.doesNotMatch(text, /starting point for\s+(\.IR )?\/etc\/mailpolicyd/, name);
+      assert.match(text, /run\//, name);
+    }
   });
 
   it("says how many ACL files exim-snippet --debian-unsplit prints (man page, help)", () => {

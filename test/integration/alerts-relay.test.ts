@@ -120,7 +120,7 @@ describe("alert mail through a relay that does not simply take it", () => {
   }, async () => {
     const smtp = await startSmtpReceiver(0, { hangAt: "MAIL FROM" });
     try {
-      const send = createAlertTransport(alertsConfig({ smtpPort: smtp.port, smtpCommandTimeoutMs: 2000 }));
+      const send = createAlertTransport(alertsConfig({ smtpPort: smtp.port, smtpCommandTimeoutMs: 1000 }));
       const error = await send({
         from: "postmaster@example.org",
         to: ["boss@example.org"],
@@ -130,7 +130,7 @@ describe("alert mail through a relay that does not simply take it", () => {
       }).then(() => undefined, (error) => error);
       assert.equal(
         String(error?.message),
-        `127.0.0.1:${smtp.port} did not answer MAIL FROM within 2s ([alerts] smtp_command_timeout); retried`,
+        `127.0.0.1:${smtp.port} did not answer MAIL FROM within 1s ([alerts] smtp_command_timeout); retried`,
       );
       assert.equal(failureKind(error), "temporary", "retried, not parked");
       assert.equal(smtp.mails.length, 0);

@@ -316,7 +316,7 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
   // the alerts behind this one with it. HUNG bounds the test where it would wait that long.
   const HUNG = { timeout: 30_000 };
   const didNotAnswer = (port: number, step: string) =>
-    `127.0.0.1:${port} did not answer ${step} within 2s ([alerts] smtp_command_timeout); retried`;
+    `127.0.0.1:${port} did not answer ${step} within 1s ([alerts] smtp_command_timeout); retried`;
 
   it("ends an attempt whose relay never answers AUTH after smtp_command_timeout: retried", HUNG, async () => {
     // PLAIN: no reply to AUTH at all; LOGIN: the relay's 334s ask for the user and the password, then none.
@@ -327,7 +327,7 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
         hangAt: "AUTH",
       });
       receivers.push(smtp);
-      const error = await failure(alerts(smtp.port, { smtpHost: "127.0.0.1", smtpCommandTimeoutMs: 2000 }));
+      const error = await failure(alerts(smtp.port, { smtpHost: "127.0.0.1", smtpCommandTimeoutMs: 1000 }));
       assert.deepEqual(smtp.logins.map((login) => login.method), [method], "the relay got the login");
       assert.equal(String(error?.message), didNotAnswer(smtp.port, `AUTH ${method}`));
       assert.equal(failureKind(error), "temporary", "retried, not parked");
@@ -343,7 +343,7 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
     const daemonDir = makeTempDir();
     daemonDirs.push(daemonDir);
     const config = configWithoutAuth("127.0.0.1", smtp.port) +
-      `auth_user = ${USER}\nauth_password = ${PASSWORD}\nsmtp_command_timeout = 2s\n`;
+      `auth_user = ${USER}\nauth_password = ${PASSWORD}\nsmtp_command_timeout = 1s\n`;
     const { daemon } = await crossed(daemonDir, config);
     const retried = () =>
       daemon.logs().split("\n").filter((line) => /alert mail failed, will retry/.test(line));

@@ -26,6 +26,7 @@ import type { Concern } from "./engine/concern.ts";
 import { spamAssassinActor } from "./actors/spamassassin.ts";
 import { spamAssassinConcern } from "./engine/spamassassin-concern.ts";
 import { spamdFrontActor } from "./listeners/spamd-front.ts";
+import { withStartOnlySettings } from "./config/start-only.ts";
 
 export interface DaemonOptions {
   config: Config;
@@ -103,11 +104,16 @@ type OptionalSection = "spf" | "spamassassin" | "postfix" | "spamd";
  * keeps the section it started with, as it does while it runs (the section goes at the daemon's restart,
  * docs/configuration.md). The supervisor restarts a failed actor with this: without its section the
  * Postfix listener and the spamd front failed at once, again and again, for as long as the daemon ran.
+ * The settings a reload says take a restart (addresses, sockets, their modes, bounds) stay those of the
+ * daemon's start (config/start-only.ts): a restarted listener bound the reloaded address, where the log
+ * had said it would not listen and the MTA did not look.
  */
 function actorConfig(id: ActorId, config: Config, atStart: Config): Config {
   const section = OPTIONAL_ACTORS[id]?.section;
-  if (section === undefined || config[section] !== undefined) return config;
-  return { ...config, [section]: atStart[section] };
+  const withSection = section === undefined || config[section] !== undefined
+    ? config
+    : { ...config, [section]: atStart[section] };
+  return withStartOnlySettings(withSection, atStart);
 }
 
 /**

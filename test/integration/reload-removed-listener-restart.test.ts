@@ -4,26 +4,11 @@
 // restarted one must too. It started with the reloaded config instead, found no section, and failed at once
 // ("undefined is not an object (evaluating 'postfix.vocabulary')"), again and again while the daemon ran.
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, describe, it } from "node:test";
-import {
-  type DaemonProcess,
-  startDaemonProcess,
-  waitFor,
-  writeTestConfig,
-} from "../helpers/daemon-process.ts";
+import { type DaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
+import { startWithListenersFailing } from "../helpers/failing-listeners.ts";
 import { runMain } from "../helpers/runtime.ts";
 import { makeTempDir } from "../helpers/temp-dir.ts";
-
-/** A port some other program holds: the listener cannot bind it until the test lets it go. */
-async function takenPort(): Promise<{ port: number; release(): Promise<void> }> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    release: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 describe("a listener restarted after a reload removed its section", () => {
   const dir = makeTempDir();
@@ -35,16 +20,10 @@ describe("a listener restarted after a reload removed its section", () => {
   });
 
   it("starts again with the section it had, and listens once its port is free", async () => {
-    const postfix = await takenPort();
-    const spamd = await takenPort();
-    const file = writeTestConfig(
-      dir,
-      `[postfix]\nlisten = 127.0.0.1:${postfix.port}\n[spamd]\nlisten = 127.0.0.1:${spamd.port}\n`,
-    );
-    daemon = await startDaemonProcess(dir, file);
+    const started = await startWithListenersFailing(dir);
+    const { file, postfix, spamd } = started;
+    daemon = started.daemon;
     const running = daemon;
-    await running.waitForLog(/actor failed, restarting actor=postfix/);
-    await running.waitForLog(/actor failed, restarting actor=spamd/);
 
     writeTestConfig(dir, "");
     const mark = running.logs().length;

@@ -45,6 +45,7 @@ import { claimableSenderWarning, droppedSenderWarning, honouredExemptions } from
 import { postfixEndpoint } from "../postfix/snippet.ts";
 import { eximAddress } from "../exim/snippets.ts";
 import { relayOnLoopback } from "../model/alert-relay.ts";
+import { sendmailPathProblem } from "./sendmail-path.ts";
 
 /**
  * warnings: `FILE:LINE: key: warning: …` lines for a config that works but will not do what it says
@@ -437,8 +438,13 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       effect: "SPF checks no sender",
     });
   }
+  const sendmailLine = alertsSection && keyLine(alertsSection, "sendmail");
+  const sendmailProblem = alerts?.sendmail === undefined ? undefined : sendmailPathProblem(alerts.sendmail);
   const warnings = [
     ...localhostWarnings,
+    ...(sendmailProblem === undefined ? [] : [
+      `${file}:${sendmailLine}: alerts.sendmail: warning: ${sendmailProblem}; every alert would fail when sent`,
+    ]),
     ...exemptionWarnings,
     ...unaskedStageWarnings(file, stagePlaces, askedPlaces(daemon, postfix)),
   ];

@@ -101,6 +101,21 @@ describe("mailpolicyd command line", () => {
     assert.match(lines[2], /exemptions\.conf: OK$/);
   });
 
+  // Accepted before without a word; the alerts then failed only when one was sent, hours later.
+  it("config-test warns at its line about a sendmail that is no program, and still exits 0", () => {
+    const file = dir.file("sendmail.conf");
+    writeFileSync(
+      file,
+      "[alerts]\nfromAddr = a@example.org\ntoAddr = b@example.org\nsendmail = /nonexistent\n",
+    );
+    const result = cli(["config-test", file]);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.deepEqual(result.stdout.trim().split("\n"), [
+      `${file}:4: alerts.sendmail: warning: /nonexistent does not exist; every alert would fail when sent`,
+      `${file}: OK`,
+    ]);
+  });
+
   it("config-test reports a missing file", () => {
     const result = cli(["config-test", dir.file("absent.conf")]);
     assert.equal(result.status, 1);

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -240,6 +240,47 @@ describe("parseConfig", () => {
     ]);
     const plain = parseConfig("[daemon]\npolicy_listen = 127.0.0.1:10037\n", "t.conf", "/");
     assert.deepEqual(plain.ok && plain.warnings, [], "an address is not warned about");
+  });
+
+  // A sendmail path that runs nothing was accepted by config-test, the start and a reload: each alert then
+  // failed when sent, hours later. Warned at the key's line (config/sendmail-path.ts says why not refused).
+  it("warns at its line about a sendmail that is absent, a folder or not executable", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mpd-sendmail-"));
+    try {
+      writeFileSync(join(dir, "plain"), "#!/bin/sh\n");
+      chmodSync(join(dir, "plain"), 0o644);
+      writeFileSync(join(dir, "program"), "#!/bin/sh\ncat >/dev/null\n");
+      chmodSync(join(dir, "program"), 0o755);
+      symlinkSync(join(dir, "program"), join(dir, "linked"));
+      const warnings = (sendmail: string) => {
+        const result = parseConfig(
+          `[alerts]\nfromAddr = a@x\ntoAddr = b@x\nsendmail = ${sendmail}\n`,
+          "t.conf",
+          dir,
+        );
+        loaded(result);
+        return result.ok && result.warnings;
+      };
+      const fails = "every alert would fail when sent";
+      assert.deepEqual(warnings("/nonexistent/sendmail"), [
+        `t.conf:4: alerts.sendmail: warning: /nonexistent/sendmail does not exist; ${fails}`,
+      ]);
+      assert.deepEqual(warnings("absent"), [
+        `t.conf:4: alerts.sendmail: warning: ${join(dir, "absent")} does not exist; ${fails}`,
+      ]);
+      assert.deepEqual(warnings(dir), [
+        `t.conf:4: alerts.sendmail: warning: ${dir} is a directory, not a program; ${fails}`,
+      ]);
+      assert.deepEqual(warnings("plain"), [
+        `t.conf:4: alerts.sendmail: warning: ${
+          join(dir, "plain")
+        } is not executable (no x bit in its mode); ${fails}`,
+      ]);
+      assert.deepEqual(warnings("program"), [], "an executable file is not warned about");
+      assert.deepEqual(warnings("linked"), [], "nor a symlink to one, as /usr/sbin/sendmail often is");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("never lets retry_max fall below retry_min", () => {

@@ -8,6 +8,8 @@ import { eximSnippet, type SnippetFile } from "../exim/snippets.ts";
 import { usesSplitConfig, withMailpolicyd, withoutMailpolicyd } from "../exim/debian-files.ts";
 
 export const DEBIAN_EXIM_DIR = "/etc/exim4";
+// sysexits.h: not permitted to write Exim's configuration.
+const EX_NOPERM = 77;
 // Where Debian's init script keeps the Exim daemon's pid.
 const EXIM_PIDFILE = "/run/exim4/exim.pid";
 
@@ -188,9 +190,13 @@ export function eximSetupCommand(options: EximSetupOptions): number {
   try {
     return setUp(options);
   } catch (error) {
-    // Typically EACCES for a user who is not root: one line, not a stack trace.
-    complain((error as Error).message);
-    return 1;
+    // One line, not a stack trace. EACCES is a user who is not root: the raw `open '…localmacros'` alone
+    // did not say what to do about it.
+    const { code, message } = error as NodeJS.ErrnoException;
+    complain(message);
+    if (code !== "EACCES" && code !== "EPERM") return 1;
+    complain(`must be run as root (or by a user who can write Exim's configuration in ${options.confdir})`);
+    return EX_NOPERM;
   }
 }
 

@@ -4,7 +4,7 @@
 // The package test runs it against the real /etc/exim4.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { mainCommand, ROOT } from "../helpers/runtime.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
@@ -151,6 +151,47 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
     assert.equal(existsSync(`${confdir}/conf.d/main/01_mailpolicyd`), false);
     assert.equal(existsSync(`${confdir}/conf.d/acl/50_mailpolicyd`), false);
   });
+
+  // Run by a user who is not root, it printed the raw `EACCES: … open '…localmacros'` and exited 1: nothing
+  // said what to do. Now a line saying who may run it, and sysexits' EX_NOPERM.
+  for (const split of [true, false]) {
+    it(
+      `${split ? "split" : "unsplit"}: run as nobody, says to run it as root (exit 77), changes nothing`,
+      SLOW,
+      () => {
+        assert.equal(process.getuid?.(), 0, "needs root to run exim-setup as another user");
+        // nobody may read the copy (root's, with /etc/exim4's modes: 0644 files, 0755 folders), not write it.
+        chmodSync(dir.path, 0o755);
+        const confdir = copyOfEximConfig(dir, `nobody-${split}`, split);
+        const written = split
+          ? [`${confdir}/conf.d/main/01_mailpolicyd`]
+          : [`${confdir}/exim4.conf.localmacros`, `${confdir}/mailpolicyd_rcpt.acl`];
+        const [command, ...args] = mainCommand([
+          "exim-setup",
+          "--add",
+          "--confdir",
+          confdir,
+          "--listen",
+          "127.0.0.1:10037",
+        ]);
+        const result = spawnSync("runuser", ["-u", "nobody", "--", command, ...args], {
+          cwd: ROOT,
+          encoding: "utf8",
+          timeout: 30_000,
+        });
+        assert.equal(result.status, 77, result.stdout + result.stderr);
+        assert.deepEqual(result.stderr.split("\n"), [
+          `mailpolicyd exim-setup: EACCES: permission denied, open '${written[0]}'`,
+          "mailpolicyd exim-setup: must be run as root (or by a user who can write Exim's configuration in " +
+          `${confdir})`,
+          "",
+        ]);
+        const mentions = (file: string) =>
+          existsSync(file) && readFileSync(file, "utf8").includes("mailpolicyd");
+        for (const file of written) assert.equal(mentions(file), false, file);
+      },
+    );
+  }
 
   it("refuses --add and --remove together, and neither", () => {
     for (const args of [["--add", "--remove"], []]) {

@@ -44,14 +44,26 @@ function stageOf(line: Uint8Array, end: number): Stage | undefined {
   return undefined;
 }
 
-/** A blank between two words (leading and trailing blanks do not count) and an "=" somewhere. */
+/**
+ * A blank between two words (leading and trailing blanks do not count) and an "=" somewhere. A blank inside
+ * double quotes is no word break: Exim's $sender_address keeps the quotes of a local part, in whole
+ * ("john doe"@x) or in part (x."y z=w"@x, which RFC 5322's obsolete syntax allows and Exim accepts), and an
+ * attribute line has a blank outside its quoted values after the stage word.
+ */
 function looksLikeAttributes(line: Uint8Array, length: number): boolean {
   let severalWords = false;
   let equals = false;
   let inWord = false;
   let afterWord = false;
+  let quoted = false;
   for (let i = 0; i < length; i++) {
     const byte = line[i];
+    if (quoted) {
+      if (byte === 0x5c) i++; // `\"` and `\\` inside quotes: the next byte is content
+      else if (byte === 0x22) quoted = false;
+      continue;
+    }
+    if (byte === 0x22) quoted = true;
     if (isBlank(byte)) {
       inWord = false;
       continue;
@@ -124,9 +136,10 @@ function decodeWord(word: Uint8Array): string {
 // deno-lint-ignore no-control-regex
 const NEEDS_CLEANING = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]/;
 
-// One address whose local part is quoted, as Exim writes $sender_address for MAIL FROM:<"john doe"@x>:
-// blanks inside the quotes are part of the address, not a second token.
-const QUOTED_LOCAL_PART = /^"(?:[^"\\]|\\.)*"@[^\s"]*$/;
+// One address whose local part is quoted, as Exim writes $sender_address for MAIL FROM:<"john doe"@x>, or
+// quoted in part (x."y z"@x: RFC 5322's obsolete local part, words of atoms and quoted strings joined by
+// dots, which Exim accepts): blanks inside the quotes are part of the address, not a second token.
+const QUOTED_LOCAL_PART = /^(?:"(?:[^"\\]|\\.)*"|[^\s"@.]+)(?:\.(?:"(?:[^"\\]|\\.)*"|[^\s"@.]+))*@[^\s"]*$/;
 
 /** The request is everything up to the first newline (Exim's `\n`) or the half-close. */
 export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
@@ -142,9 +155,8 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   const stage = stageOf(bytes, wordEnd);
   // Attributes when the first word is a stage, or when there are several words and an "=": a single
   // token with "=" is still a sender (BATV prvs=…=bob@…, SRS0=…).
-  // A line starting with a quote is an address with a quoted local part (Exim's $sender_address keeps
-  // the quotes of MAIL FROM:<"john doe"@example.org>), never an attribute line.
-  const form = stage || (bytes[0] !== 0x22 && looksLikeAttributes(bytes, length)) ? "attributes" : "legacy";
+  // Blanks inside quotes do not count (looksLikeAttributes): an address with a quoted local part stays one.
+  const form = stage || looksLikeAttributes(bytes, length) ? "attributes" : "legacy";
   const invalid = (reason: string): ReadsocketRequest => ({ kind: "invalid", form, reason });
   if (end > MAX_REQUEST_BYTES) return invalid(`request longer than ${MAX_REQUEST_BYTES} bytes`);
   const content = scanBytes(bytes, length);

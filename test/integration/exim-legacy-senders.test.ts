@@ -44,4 +44,21 @@ describe("the classic one-token condition with unusual senders, in a real Exim",
     assert.equal(countReplies(session, "451 you have sent too much"), 2, session.output);
     assert.doesNotMatch(session.output, /invalid "condition" value/);
   });
+
+  // RFC 5322's obsolete local part, quoted in part, which Exim accepts and keeps as it is: its mail was
+  // deferred for ever ("expected one token", or with an "=" "unknown stage"), never counted.
+  for (const sender of ['x."y z"@example.org', 'x.y=z."a b"@example.org']) {
+    it(`counts ${sender}, whose local part is quoted in part, instead of deferring its mail`, () => {
+      const rcpts = ["r1", "r2", "r3", "r4"].map((r) => `RCPT TO:<${r}@remote.example>`);
+      const session = eximBh(exim, "192.0.2.21", [
+        "HELO lan.example",
+        `MAIL FROM:<${sender}>`,
+        ...rcpts,
+        "QUIT",
+      ]);
+      assert.equal(countReplies(session, "250 Accepted"), 2, session.output);
+      assert.equal(countReplies(session, "451 you have sent too much"), 2, session.output);
+      assert.doesNotMatch(session.output, /invalid "condition" value/);
+    });
+  }
 });

@@ -72,6 +72,18 @@ describe("parseReadsocketRequest", () => {
     assert.match(invalidReason(bytes('"a b" c@y\n')), /one token/);
   });
 
+  it('reads an address whose local part is quoted in part (x."y z"@x, as Exim accepts it) as one token', () => {
+    assert.deepEqual(parse('x."Y z"@Example.org\n'), { kind: "legacy", key: 'x."y z"@example.org' });
+    assert.deepEqual(parse('"y z".x@x\n'), { kind: "legacy", key: '"y z".x@x' });
+    assert.deepEqual(parse('"a b"."c d"@x\n'), { kind: "legacy", key: '"a b"."c d"@x' });
+    // An "=" inside or outside the quotes does not make it an attribute line.
+    assert.deepEqual(parse('x.y=z."a b=c"@x\n'), { kind: "legacy", key: 'x.y=z."a b=c"@x' });
+    assert.deepEqual(parse('x."a \\" b=c"@x\n'), { kind: "legacy", key: 'x."a \\" b=c"@x' });
+    assert.match(invalidReason(bytes('x."a b"@x c@y\n')), /one token/);
+    assert.match(invalidReason(bytes('x."a b" c@y\n')), /one token/);
+    assert.equal(parse('rcpt sender="a b"\n').kind, "attributes");
+  });
+
   it("rejects a NUL byte", () => {
     assert.match(invalidReason(bytes("a@x\0\n")), /NUL/);
   });

@@ -4,6 +4,7 @@ import { cidrContains, ipPrefix, parseIp } from "../model/ip.ts";
 import type { PolicyRequest } from "./request.ts";
 import type { Attributes, Stage } from "../protocols/attributes.ts";
 import { unsharedText } from "./unshared-text.ts";
+import { withoutNeedlessQuotes } from "../model/mailbox.ts";
 
 function domainOf(address: string): string | undefined {
   const at = address.lastIndexOf("@");
@@ -14,24 +15,31 @@ function domainOf(address: string): string | undefined {
 let senderOf: Attributes | undefined;
 let senderKey: string | undefined;
 
-/** The request's sender as limits count it: lower case, trimmed, "<>" for the empty (bounce) sender. */
+/**
+ * The request's sender as limits count it: lower case, trimmed, its local part unquoted where the quotes
+ * change nothing (model/mailbox.ts), "<>" for the empty (bounce) sender.
+ */
 export function requestSender(attributes: Attributes): string | undefined {
   if (attributes === senderOf) return senderKey;
   const value = attributes.sender;
-  const clean = value === undefined ? undefined : isCanonical(value) ? value : value.trim().toLowerCase();
+  const clean = value === undefined
+    ? undefined
+    : isCanonical(value)
+    ? value
+    : withoutNeedlessQuotes(value.trim().toLowerCase());
   senderOf = attributes;
   senderKey = clean === "" ? "<>" : clean;
   return senderKey;
 }
 
-// Nearly every address arrives lower-case and unpadded: one scan spares trim() and toLowerCase(), which
-// together were a tenth of the counting time.
+// Nearly every address arrives lower-case, unpadded and unquoted: one scan spares trim(), toLowerCase() and
+// the unquoting, which together were a tenth of the counting time.
 function isCanonical(value: string): boolean {
   const length = value.length;
   if (length === 0) return false;
   for (let i = 0; i < length; i++) {
     const c = value.charCodeAt(i);
-    if ((c >= 0x41 && c <= 0x5a) || c <= 0x20 || c >= 0x7f) return false;
+    if ((c >= 0x41 && c <= 0x5a) || c <= 0x20 || c >= 0x7f || c === 0x22) return false;
   }
   return true;
 }

@@ -3,6 +3,7 @@
 // attribute line. See docs/protocol.md.
 import { Buffer } from "node:buffer";
 import { type Attributes, parseAttributes, type Stage, STAGES } from "./attributes.ts";
+import { withoutNeedlessQuotes } from "../model/mailbox.ts";
 
 export const MAX_REQUEST_BYTES = 4096;
 
@@ -217,8 +218,8 @@ export function parseReadsocketRequest(bytes: Uint8Array): ReadsocketRequest {
   if ((content === PLAIN ? token.includes(" ") : /\s/.test(token)) && !QUOTED_LOCAL_PART.test(token)) {
     return invalid("expected one token: an address or an IP address");
   }
-  // Addresses differ only in case for a spammer's purpose: count them as one.
-  return { kind: "legacy", key: token.toLowerCase() };
+  // Addresses differ only in case, or in needless quotes, for a spammer's purpose: count them as one.
+  return { kind: "legacy", key: withoutNeedlessQuotes(token.toLowerCase()) };
 }
 
 export function formatLegacyReply(over: boolean): string {

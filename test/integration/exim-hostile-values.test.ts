@@ -93,6 +93,31 @@ describe("hostile values in the request of a real Exim", () => {
     ]);
   });
 
+  it("counts a sender quoted for nothing as the same mailbox unquoted", async () => {
+    // Exim keeps the quotes in $sender_address: each quoting was a key of its own, and a client multiplied
+    // its allowance by quoting its address again (Postfix sends the unquoted form).
+    const session = eximBh(exim, "198.51.100.8", [
+      "EHLO client.example",
+      ...transaction("same@quoting.example", "one@example.net"),
+      ...transaction('"same"@quoting.example', "two@example.net"),
+      ...transaction('"s\\ame"@quoting.example', "three@example.net"),
+      "QUIT",
+    ]);
+    assert.equal(
+      session.replies.filter((reply) => reply.startsWith("250 Accepted")).length,
+      3,
+      session.output,
+    );
+    const { body } = await httpGet({
+      socketPath: dir.file("control.sock"),
+      path: "/senders?top=50&rule=per-sender",
+    });
+    const rows = (JSON.parse(body) as { key: string; count: number }[]).filter((row) =>
+      row.key.includes("quoting")
+    );
+    assert.deepEqual(rows.map((row) => [row.key, row.count]), [["same@quoting.example", 3]]);
+  });
+
   it("defers the client's own mail when its HELO makes the request too long, and does not let it through", () => {
     const helo = `${"a".repeat(60)}.`.repeat(70) + "example";
     const session = eximBh(exim, "198.51.100.9", [

@@ -99,6 +99,22 @@ describe("limitKey: key kinds", () => {
     );
   });
 
+  it("sender: a local part quoted for nothing is the unquoted mailbox; one the quotes change stays quoted", () => {
+    // Exim keeps the quotes of MAIL FROM:<"alice"@x> in $sender_address, Postfix drops them: each quoting
+    // was a key of its own, a per-sender allowance multiplied by quoting the address again.
+    const key = (sender: string) => limitKey(keyed({ kind: "sender" }), rcpt({ sender }));
+    assert.equal(key('"alice"@example.org'), "alice@example.org");
+    assert.equal(key('"Al\\ice"@Example.org'), "alice@example.org");
+    assert.equal(key('"a.b+tag"@example.org'), "a.b+tag@example.org");
+    assert.equal(key('"jörg"@example.org'), "jörg@example.org");
+    for (
+      const kept of ['"john doe"@example.org', '"a..b"@example.org', '".a"@example.org', '"a@b"@example.org']
+    ) {
+      assert.equal(key(kept), kept);
+    }
+    assert.equal(key('""@example.org'), '""@example.org');
+  });
+
   it("sender: already canonical addresses are kept, any upper case, blank or non-ASCII is normalised", () => {
     const key = (sender: string) => limitKey(keyed({ kind: "sender" }), rcpt({ sender }));
     assert.equal(key("bob@example.org"), "bob@example.org");

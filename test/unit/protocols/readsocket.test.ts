@@ -39,6 +39,9 @@ describe("parseReadsocketRequest", () => {
   it("lower-cases the key so case variants count as one sender", () => {
     assert.deepEqual(parse("Spam.Er@Example.ORG\n"), { kind: "legacy", key: "spam.er@example.org" });
     assert.deepEqual(parse("JÖRG@Example.org\n"), { kind: "legacy", key: "jörg@example.org" });
+    // Quotes that change nothing: the same mailbox as unquoted (model/mailbox.ts).
+    assert.deepEqual(parse('"Alice"@example.org\n'), { kind: "legacy", key: "alice@example.org" });
+    assert.deepEqual(parse('"john doe"@example.org\n'), { kind: "legacy", key: '"john doe"@example.org' });
   });
 
   it("counts an empty sender (a bounce) as <>", () => {

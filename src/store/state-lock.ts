@@ -6,7 +6,21 @@
 // naming its holder (store/lock-holder.ts). A lock whose holder is gone (kill -9, a crash, the OOM killer)
 // or whose PID is now another process's is taken over, so the init script or monit can start the daemon
 // again after a crash.
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+//
+// On a full disk (ENOSPC, or the user's quota: EDQUOT) the few bytes of that text cannot be written, and a
+// daemon restarted at 3 a.m. on a full /var refused to start at all, every limit off while Exim fails open,
+// though a running daemon answers and counts on that disk. The lock is then a symbolic link whose target is
+// the text: symlink(2) is as atomic as link(2), and a short target lives in the inode (ext4, tmpfs), needing
+// no data block. Readers take either form.
+import {
+  linkSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import {
   holderAlive,
   type LockHolder,
@@ -48,15 +62,27 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** The text of the file at `path`, or undefined when there is none. */
+/** A lock's text: a file's, or a symbolic link's target (made on a full disk). Throws ENOENT. */
+function readLock(path: string): string {
+  try {
+    return readlinkSync(path, "utf8");
+  } catch (error) {
+    if (errorCode(error) !== "EINVAL") throw error; // EINVAL: not a symbolic link
+    return readFileSync(path, "utf8");
+  }
+}
+
+/** The text of the lock at `path`, or undefined when there is none. */
 function readIfThere(path: string): string | undefined {
   try {
-    return readFileSync(path, "utf8");
+    return readLock(path);
   } catch (error) {
     if (errorCode(error) === "ENOENT") return undefined;
     throw error;
   }
 }
+
+const noRoom = (error: unknown) => errorCode(error) === "ENOSPC" || errorCode(error) === "EDQUOT";
 
 /** Takes the lock of `stateFile` for this process, or says who holds it (or why none could be made). */
 export function lockStateFile(stateFile: string): LockResult {
@@ -66,13 +92,19 @@ export function lockStateFile(stateFile: string): LockResult {
   const aside = `${path}.stale-${process.pid}`;
   try {
     removeIfThere(fresh); // a crashed start's, with this PID: made anew, never written through as found
-    writeFileSync(fresh, text, { mode: 0o644, flag: "wx" });
+    let written: string | undefined = fresh;
+    try {
+      writeFileSync(fresh, text, { mode: 0o644, flag: "wx" });
+    } catch (error) {
+      if (!noRoom(error)) throw error;
+      written = undefined; // the lock as a symbolic link
+    }
     // Two daemons may start at once after a crash, both finding the same stale lock: each moves it aside,
     // and only the one that moved the very file it judged takes over; one that moved the other's new lock
     // puts it back. A few rounds at most: every round, one of them has the lock or the other's is back.
     for (let round = 0; round < 5; round++) {
       try {
-        createWhole(fresh, path, text);
+        createWhole(written, path, text);
         return { ok: true, lock: ownLock(path, text) };
       } catch (error) {
         if (errorCode(error) !== "EEXIST") throw error;
@@ -94,7 +126,7 @@ export function lockStateFile(stateFile: string): LockResult {
         if (errorCode(error) === "ENOENT") continue;
         throw error;
       }
-      if (readFileSync(aside, "utf8") !== found) {
+      if (readLock(aside) !== found) {
         try {
           linkSync(aside, path);
         } catch { /* a third took it meanwhile */ }
@@ -116,7 +148,8 @@ export function lockStateFile(stateFile: string): LockResult {
  * that a rival never reads the lock empty. A file system without hard links gets an exclusive create, whose
  * moment between create and write a rival starting in that same moment could take for a stale lock.
  */
-function createWhole(fresh: string, path: string, text: string): void {
+function createWhole(fresh: string | undefined, path: string, text: string): void {
+  if (fresh === undefined) return symlinkSync(text, path); // no room for the text as a file
   try {
     linkSync(fresh, path);
   } catch (error) {
@@ -139,7 +172,7 @@ function ownLock(path: string, text: string): StateLock {
     path,
     release() {
       try {
-        if (readFileSync(path, "utf8") === text) unlinkSync(path);
+        if (readLock(path) === text) unlinkSync(path);
       } catch { /* gone already */ }
     },
   };

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { after, describe, it } from "node:test";
 import { parseProcessStat } from "../../../src/store/lock-holder.ts";
 import { lockStateFile } from "../../../src/store/state-lock.ts";
@@ -65,6 +73,26 @@ describe("the state file's lock", () => {
     writeFileSync(lockFile, `${sleeper.pid}\n${startedOf(sleeper.pid!)}\n`);
     taken.lock.release();
     assert.equal(readFileSync(lockFile, "utf8"), `${sleeper.pid}\n${startedOf(sleeper.pid!)}\n`);
+  });
+
+  // A full disk has no room for the lock's text as a file: a daemon started there makes the lock a symbolic
+  // link to it, which the next start must read, not take for a lock released meanwhile.
+  it("made on a full disk (a symbolic link to its text) is refused while its holder lives, then taken over", () => {
+    rmSync(lockFile, { force: true }); // the test before leaves one
+    symlinkSync(`${sleeper.pid}\n${startedOf(sleeper.pid!)}\n`, lockFile);
+    const refused = lockStateFile(stateFile);
+    assert.deepEqual(refused, {
+      ok: false,
+      path: lockFile,
+      holder: { pid: sleeper.pid, started: startedOf(sleeper.pid!) },
+    });
+    unlinkSync(lockFile);
+    symlinkSync(`${sleeper.pid}\n${startedOf(sleeper.pid!) + 1}\n`, lockFile); // its PID now another's
+    const taken = lockStateFile(stateFile);
+    assert.ok(taken.ok, JSON.stringify(taken));
+    assert.equal(readFileSync(lockFile, "utf8"), `${process.pid}\n${startedOf(process.pid)}\n`);
+    taken.lock.release();
+    assert.deepEqual(readdirSync(dir.path), []);
   });
 
   it("says why when no lock file can be made", () => {

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import {
   createJournal,
   type Journal,
@@ -233,33 +233,47 @@ describe("createJournal", () => {
       assert.equal(journal.bytesWritten, 0);
     });
   });
+  /**
+   * Runs `body` (after `const journal = createJournal(state, 1, …)`, `errors` its messages) in a child
+   * under a file size limit of `limitBlocks` KB with SIGXFSZ ignored: its writes fail as on a full disk.
+   * Returns what the body prints and the state file's path.
+   */
+  function underFileLimit(dir: ReturnType<typeof makeTempDir>, limitBlocks: number, body: string) {
+    const state = dir.file("state.json");
+    const script = dir.file("journal.ts");
+    const module = (name: string) => JSON.stringify(`${ROOT}src/${name}`);
+    writeFileSync(
+      script,
+      `import { createJournal } from ${module("store/state-journal.ts")};\n` +
+        `import { makeCounter } from ${module("policy/sender-counter.ts")};\n` +
+        `const errors = [];\n` +
+        `const journal = createJournal(${
+          JSON.stringify(state)
+        }, 1, (error) => errors.push(error.message));\n` +
+        body,
+    );
+    const argv = runCommand(script).map((word) => `'${word}'`).join(" ");
+    const output = execFileSync("bash", ["-c", `ulimit -f ${limitBlocks}; trap '' XFSZ; exec ${argv}`], {
+      encoding: "utf8",
+    });
+    return { output, state };
+  }
+
   it("takes back the part of a write the disk had room for, so that later records stay readable", () => {
     // A full disk writes part of the bytes and fails at the next write; a cut-off record left in the
     // middle of the journal would make every record appended after it unreadable. The file size limit
     // (ulimit -f, SIGXFSZ ignored) cuts a write short the same way; a small record then still fits.
     const dir = makeTempDir();
     try {
-      const state = dir.file("state.json");
-      const script = dir.file("journal.ts");
-      const module = (name: string) => JSON.stringify(`${ROOT}src/${name}`);
-      writeFileSync(
-        script,
-        `import { createJournal } from ${module("store/state-journal.ts")};\n` +
-          `import { makeCounter } from ${module("policy/sender-counter.ts")};\n` +
-          `const errors = [];\n` +
-          `const journal = createJournal(${
-            JSON.stringify(state)
-          }, 1, (error) => errors.push(error.message));\n` +
-          `journal.touched("out", "a@x", makeCounter(1, 1, 1, 0)); journal.flush();\n` +
+      const { output, state } = underFileLimit(
+        dir,
+        8,
+        `journal.touched("out", "a@x", makeCounter(1, 1, 1, 0)); journal.flush();\n` +
           `journal.alert({ id: "out|big|1", limit: "out", key: "k".repeat(20000) }); journal.flush();\n` +
           `journal.touched("out", "b@x", makeCounter(1, 2, 1, 0)); journal.flush();\n` +
           `journal.close();\n` +
           `console.log(JSON.stringify(errors));\n`,
       );
-      const argv = runCommand(script).map((word) => `'${word}'`).join(" ");
-      const output = execFileSync("bash", ["-c", `ulimit -f 8; trap '' XFSZ; exec ${argv}`], {
-        encoding: "utf8",
-      });
       assert.equal(JSON.parse(output).length, 1, "the failed write is reported");
       const bytes = readFileSync(journalPath(state, 1));
       assert.equal(torn(bytes), false);
@@ -267,6 +281,27 @@ describe("createJournal", () => {
         ["out", "a@x"],
         ["out", "b@x"],
       ]);
+    } finally {
+      dir.remove();
+    }
+  });
+  it("leaves no empty generation behind when a file's first write fails, as on a full disk", () => {
+    // Each failed snapshot rotates to a new generation; on a full disk each got a file whose first write
+    // failed, one every state_interval. A file size limit of 0 fails every write so, after the open has
+    // made the file.
+    const dir = makeTempDir();
+    try {
+      const { output } = underFileLimit(
+        dir,
+        0,
+        `for (let i = 0; i < 3; i++) {\n` +
+          `  journal.touched("out", "a@x", makeCounter(1, i + 1, 1, 0)); journal.flush(); journal.rotate();\n` +
+          `}\n` +
+          `journal.close();\n` +
+          `console.log(JSON.stringify({ errors: errors.length, failures: journal.failures }));\n`,
+      );
+      assert.deepEqual(JSON.parse(output), { errors: 1, failures: 3 }, "every write failed, said once");
+      assert.deepEqual(readdirSync(dir.path).filter((name) => name.includes(".journal-")), []);
     } finally {
       dir.remove();
     }

@@ -422,9 +422,14 @@ export function formatSpamdReply(request: SpamdRequest, verdict: SpamdVerdict): 
   const spam = `${spamHeader(verb, verdict)}\r\n\r\n`;
   let body = "";
   if (verb === "REPORT" || (verb === "REPORT_IFSPAM" && verdict.spam)) {
-    // The report gets what the head leaves of Exim's bound; a Content-length under it has 5 digits at most.
-    const lengthRoom = version >= 1.3 ? byteLength(`Content-length: ${EXIM_REPLY_BYTES}\r\n`) : 0;
-    body = formatReport(verdict, EXIM_REPLY_BYTES - byteLength(status + spam) - lengthRoom);
+    // Exim asks SPAMC/1.2 and gets what the head leaves of its bound; the versions answered with a
+    // Content-length are spamc's (libspamc refuses a reply without one), which takes less.
+    body = formatReport(
+      verdict,
+      version >= 1.3
+        ? SPAMC_ADDED_BYTES - SPAMC_SCORE_LINE_BYTES
+        : EXIM_REPLY_BYTES - byteLength(status + spam),
+    );
   } else if (verb === "SYMBOLS") {
     body = verdict.symbols.map((symbol) => oneLine(symbol.name)).join(",") + (version < 1.3 ? "\r\n" : "");
   }
@@ -459,11 +464,20 @@ const FOLD_AT = 78;
 const MAX_STARS = 50;
 
 /**
- * The bytes PROCESS may add to a message. spamc holds spamd's answer in its `-s` bytes and 16384 more
- * (libspamc's EXPANSION_ALLOWANCE); an answer over that is EX_TOOBIG, and spamc passes the message on
- * unmarked. 150 rule names of 190 characters in tests= took 28 KB: a message near `-s` went out unmarked.
+ * The bytes spamc takes beside the message it sent: the bytes PROCESS may add to it, and a whole REPORT
+ * body. spamc holds spamd's answer in its `-s` bytes and 16384 more (libspamc's EXPANSION_ALLOWANCE) and
+ * sends no message over `-s`, whose value the front never learns; an answer over that is EX_TOOBIG, and
+ * spamc passes the message on unmarked, or prints "0/0" for -R, exit 0. 150 rule names of 190 characters
+ * in tests= took 28 KB: a message near `-s` went out unmarked; at `-s 1000` the report (within Exim's
+ * 32 KB bound) was "0/0".
  */
 const SPAMC_ADDED_BYTES = 16_384;
+
+/**
+ * The line libspamc writes ahead of a REPORT body into the same buffer, counted against it: `%.1f/%.1f\n`
+ * of the score and the threshold, each clamped to ±1e10 (`-10000000000.0`: 14 characters).
+ */
+const SPAMC_SCORE_LINE_BYTES = 30;
 
 /**
  * The tests= names that fit in `budget` bytes, each counted with its comma and a fold (a line end and a

@@ -103,6 +103,20 @@ describe("spamc against the spamd front", () => {
     assert.match(report.stdout, /\n {5}\.\.\. \d+ more rules not shown\n$/);
   });
 
+  // spamc holds the reply's body in -s bytes and 16 KB more (libspamc's EXPANSION_ALLOWANCE), REPORT's score
+  // line counted in it; over that it is EX_TOOBIG, and spamc prints "0/0" for -R, exit 0. A real spamd's
+  // answer to 150 long rules is over it too at -s 1000; the front's must not be.
+  const MANY_RULES = "Subject: many rules\nFrom: c@example.org\n\nMARKER-RULES=150\n";
+
+  it("-R with -s under 16 KB and 150 long rules: the score line, and the rules that fit", async () => {
+    // The report, within Exim's 32 KB bound, was over it at -s 1000.
+    const report = await spamc([...tcp, "-s", "1000", "-R"], MANY_RULES);
+    assert.equal(report.status, 0);
+    assert.match(report.stdout, /^7\.5\/5\.0\nContent analysis details: +\(7\.50 points, 5\.00 required\)\n/);
+    assert.match(report.stdout, /\n +0\.1 TEST_LONG_RULE_1_X+ rule 1 of a long list/);
+    assert.match(report.stdout, /\n {5}\.\.\. \d+ more rules not shown\n$/);
+  });
+
   it("PROCESS of a message without headers (it starts with its empty line) leaves its body as it came", async () => {
     // SpamAssassin reads no header before that empty line; the front took the body for headers and
     // dropped its lines that start like its own X-Spam-* ones.

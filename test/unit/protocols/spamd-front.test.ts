@@ -592,16 +592,19 @@ describe("formatSpamdReply", () => {
   };
   const bytesOf = (reply: string | Uint8Array) => typeof reply === "string" ? bytes(reply) : reply;
 
-  it("a report over Exim's 32600-byte buffers is cut so that Exim reads the reply whole, both forms", () => {
-    // 100 rules of 200-character names and descriptions, some of them 3 bytes a character: about 90 KB.
-    const symbols = Array.from({ length: 150 }, (_, i) => ({
+  // 150 rules of 200-character names and descriptions, some of them 3 bytes a character: about 90 KB.
+  const manyLongRules = verdict({
+    symbols: Array.from({ length: 150 }, (_, i) => ({
       name: `R${i}_`.padEnd(200, i % 2 ? "X" : "€"),
       score: 0.05,
       description: "d".padEnd(200, "€"),
-    }));
-    const many = verdict({ symbols, notes: ["not scanned by spamassassin: it did not answer"] });
-    for (const head of ["REPORT SPAMC/1.2", "REPORT SPAMC/1.5", "CHECK RSPAMC/1.3"]) {
-      const reply = bytesOf(formatSpamdReply(request(head), many));
+    })),
+    notes: ["not scanned by spamassassin: it did not answer"],
+  });
+
+  it("a report over Exim's 32600-byte buffers is cut so that Exim reads the reply whole, both forms", () => {
+    for (const head of ["REPORT SPAMC/1.2", "CHECK RSPAMC/1.3"]) {
+      const reply = bytesOf(formatSpamdReply(request(head), manyLongRules));
       const replyText = new TextDecoder().decode(reply);
       const start = head.includes("RSPAMC")
         ? replyText.indexOf("\r\nAction:") + 2
@@ -615,12 +618,29 @@ describe("formatSpamdReply", () => {
       const shown = replyText.split(/\r?\n/).filter((line) => /R\d+_/.test(line)).length;
       assert.equal(shown + Number(more[1]), 150, head);
       assert.match(replyText, /not scanned by spamassassin: it did not answer\r?\n/);
-      if (head.startsWith("REPORT SPAMC/1.5")) {
-        assert.equal(
-          Number(/Content-length: (\d+)/.exec(replyText)![1]),
-          reply.length - replyText.indexOf("\r\n\r\n") - 4,
-        );
-      }
+    }
+  });
+
+  // libspamc (spamc 4.0) holds a REPORT body in its -s bytes and 16384 more, its score line (`%.1f/%.1f\n`,
+  // at most 30 bytes) counted in it; it never tells the front its -s. Over that: EX_TOOBIG, and spamc prints
+  // "0/0".
+  const spamcBody = (reply: Uint8Array) => {
+    const replyText = new TextDecoder().decode(reply);
+    const body = reply.subarray(Buffer.byteLength(replyText.slice(0, replyText.indexOf("\r\n\r\n") + 4)));
+    assert.equal(Number(/Content-length: (\d+)/.exec(replyText)![1]), body.length);
+    return { length: body.length, text: new TextDecoder().decode(body) };
+  };
+
+  it("a report to spamc (SPAMC/1.3 and later) within the 16 KB spamc holds beyond -s", () => {
+    for (const head of ["REPORT SPAMC/1.3", "REPORT SPAMC/1.5", "REPORT_IFSPAM SPAMC/1.5"]) {
+      const body = spamcBody(bytesOf(formatSpamdReply(request(head), manyLongRules)));
+      assert.ok(body.length + 30 <= 16_384, `${head}: ${body.length} bytes`);
+      assert.ok(body.length > 15_000, `${head}: ${body.length} bytes, the bound used`);
+      const more = /\n {5}\.\.\. (\d+) more rules not shown\n/.exec(body.text);
+      assert.ok(more, head);
+      const shown = body.text.split("\n").filter((line) => /R\d+_/.test(line)).length;
+      assert.equal(shown + Number(more[1]), 150, head);
+      assert.match(body.text, /not scanned by spamassassin: it did not answer\n$/);
     }
   });
 });

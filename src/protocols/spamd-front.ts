@@ -431,7 +431,10 @@ export function formatSpamdReply(request: SpamdRequest, verdict: SpamdVerdict): 
         : EXIM_REPLY_BYTES - byteLength(status + spam),
     );
   } else if (verb === "SYMBOLS") {
-    body = verdict.symbols.map((symbol) => oneLine(symbol.name)).join(",") + (version < 1.3 ? "\r\n" : "");
+    // Only spamc -y asks SYMBOLS (Exim asks REPORT): the list within what spamc takes, whatever the version.
+    const end = version < 1.3 ? "\r\n" : "";
+    const names = verdict.symbols.map((symbol) => oneLine(symbol.name));
+    body = namesWithin(names, SPAMC_ADDED_BYTES - byteLength(end), symbolCost).join(",") + end;
   }
   const length = version >= 1.3 ? `Content-length: ${byteLength(body)}\r\n` : "";
   return `${status}${length}${spam}${body}`;
@@ -464,12 +467,12 @@ const FOLD_AT = 78;
 const MAX_STARS = 50;
 
 /**
- * The bytes spamc takes beside the message it sent: the bytes PROCESS may add to it, and a whole REPORT
- * body. spamc holds spamd's answer in its `-s` bytes and 16384 more (libspamc's EXPANSION_ALLOWANCE) and
- * sends no message over `-s`, whose value the front never learns; an answer over that is EX_TOOBIG, and
- * spamc passes the message on unmarked, or prints "0/0" for -R, exit 0. 150 rule names of 190 characters
- * in tests= took 28 KB: a message near `-s` went out unmarked; at `-s 1000` the report (within Exim's
- * 32 KB bound) was "0/0".
+ * The bytes spamc takes beside the message it sent: the bytes PROCESS may add to it, and a whole REPORT or
+ * SYMBOLS body. spamc holds spamd's answer in its `-s` bytes and 16384 more (libspamc's EXPANSION_ALLOWANCE)
+ * and sends no message over `-s`, whose value the front never learns; an answer over that is EX_TOOBIG, and
+ * spamc passes the message on unmarked, or prints "0/0" for -R and an empty line for -y, exit 0. 150 rule
+ * names of 190 characters in tests= took 28 KB: a message near `-s` went out unmarked; at `-s 1000` the
+ * report (within Exim's 32 KB bound) was "0/0", and the SYMBOLS list of those names (no bound) was empty.
  */
 const SPAMC_ADDED_BYTES = 16_384;
 
@@ -479,12 +482,16 @@ const SPAMC_ADDED_BYTES = 16_384;
  */
 const SPAMC_SCORE_LINE_BYTES = 30;
 
+// A tests= name's bytes with its comma and a fold (a line end and a tab: lineCost's 2 and 1).
+const testsNameCost = (name: string) => lineCost(name) + 2;
+// A SYMBOLS name's bytes with its comma.
+const symbolCost = (name: string) => byteLength(name) + 1;
+
 /**
- * The tests= names that fit in `budget` bytes, each counted with its comma and a fold (a line end and a
- * tab, lineCost's 2 and 1), then `... N more rules not shown` when some do not.
+ * The names that fit in `budget` bytes, each counted by `cost`, then `... N more rules not shown` when
+ * some do not.
  */
-function namesWithin(names: readonly string[], budget: number): string[] {
-  const cost = (name: string) => lineCost(name) + 2;
+function namesWithin(names: readonly string[], budget: number, cost: (name: string) => number): string[] {
   if (names.reduce((sum, name) => sum + cost(name), 0) <= budget) return [...names];
   let left = budget - cost(notShown(names.length, 0));
   const shown: string[] = [];
@@ -509,7 +516,11 @@ export function spamHeaderLines(verdict: SpamdVerdict): string[] {
     number(verdict.threshold)
   } tests=`;
   const fixed = lines.reduce((sum, fixedLine) => sum + lineCost(fixedLine), 0) + lineCost(line);
-  const names = namesWithin(verdict.symbols.map((symbol) => oneLine(symbol.name)), SPAMC_ADDED_BYTES - fixed);
+  const names = namesWithin(
+    verdict.symbols.map((symbol) => oneLine(symbol.name)),
+    SPAMC_ADDED_BYTES - fixed,
+    testsNameCost,
+  );
   if (names.length === 0) line += "none";
   names.forEach((name, i) => {
     const item = i < names.length - 1 ? `${name},` : name;

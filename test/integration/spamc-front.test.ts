@@ -104,8 +104,8 @@ describe("spamc against the spamd front", () => {
   });
 
   // spamc holds the reply's body in -s bytes and 16 KB more (libspamc's EXPANSION_ALLOWANCE), REPORT's score
-  // line counted in it; over that it is EX_TOOBIG, and spamc prints "0/0" for -R, exit 0. A real spamd's
-  // answer to 150 long rules is over it too at -s 1000; the front's must not be.
+  // line counted in it; over that it is EX_TOOBIG, and spamc prints "0/0" for -R and an empty line for -y,
+  // exit 0. A real spamd's report of 150 long rules is over it too at -s 1000; the front's must not be.
   const MANY_RULES = "Subject: many rules\nFrom: c@example.org\n\nMARKER-RULES=150\n";
 
   it("-R with -s under 16 KB and 150 long rules: the score line, and the rules that fit", async () => {
@@ -115,6 +115,17 @@ describe("spamc against the spamd front", () => {
     assert.match(report.stdout, /^7\.5\/5\.0\nContent analysis details: +\(7\.50 points, 5\.00 required\)\n/);
     assert.match(report.stdout, /\n +0\.1 TEST_LONG_RULE_1_X+ rule 1 of a long list/);
     assert.match(report.stdout, /\n {5}\.\.\. \d+ more rules not shown\n$/);
+  });
+
+  it("-y with -s under 16 KB and 150 long rules: the names that fit, then how many more", async () => {
+    // The list of 150 names of 190 characters (28 KB) had no bound.
+    const symbols = await spamc([...tcp, "-s", "1000", "-y"], MANY_RULES);
+    assert.equal(symbols.status, 0);
+    const names = symbols.stdout.split(",");
+    const more = /^\.\.\. (\d+) more rules not shown$/.exec(names.pop()!);
+    assert.ok(more, JSON.stringify(symbols.stdout.slice(-200)));
+    names.forEach((name, i) => assert.equal(name, `TEST_LONG_RULE_${i + 1}_`.padEnd(190, "X")));
+    assert.equal(names.length + Number(more[1]), 150);
   });
 
   it("PROCESS of a message without headers (it starts with its empty line) leaves its body as it came", async () => {

@@ -621,9 +621,9 @@ describe("formatSpamdReply", () => {
     }
   });
 
-  // libspamc (spamc 4.0) holds a REPORT body in its -s bytes and 16384 more, its score line (`%.1f/%.1f\n`,
-  // at most 30 bytes) counted in it; it never tells the front its -s. Over that: EX_TOOBIG, and spamc prints
-  // "0/0".
+  // libspamc (spamc 4.0) holds a REPORT or SYMBOLS body in its -s bytes and 16384 more, REPORT's score line
+  // (`%.1f/%.1f\n`, at most 30 bytes) counted in it; it never tells the front its -s. Over that: EX_TOOBIG,
+  // and spamc prints "0/0" or an empty line.
   const spamcBody = (reply: Uint8Array) => {
     const replyText = new TextDecoder().decode(reply);
     const body = reply.subarray(Buffer.byteLength(replyText.slice(0, replyText.indexOf("\r\n\r\n") + 4)));
@@ -642,6 +642,27 @@ describe("formatSpamdReply", () => {
       assert.equal(shown + Number(more[1]), 150, head);
       assert.match(body.text, /not scanned by spamassassin: it did not answer\n$/);
     }
+  });
+
+  it("SYMBOLS within the 16 KB spamc holds beyond -s: the names that fit, then how many more", () => {
+    const symbols = Array.from({ length: 150 }, (_, i) => ({ name: `R${i}_`.padEnd(200, "€"), score: 0.05 }));
+    for (const head of ["SYMBOLS SPAMC/1.5", "SYMBOLS SPAMC/1.2"]) {
+      const reply = bytesOf(formatSpamdReply(request(head), verdict({ symbols })));
+      const start = Buffer.from(reply).indexOf("\r\n\r\n") + 4;
+      const body = head.endsWith("1.5")
+        ? spamcBody(reply)
+        : { length: reply.length - start, text: new TextDecoder().decode(reply.subarray(start)) };
+      assert.ok(body.length <= 16_384, `${head}: ${body.length} bytes`);
+      assert.ok(body.length > 16_000, `${head}: ${body.length} bytes, the bound used`);
+      const names = body.text.replace(/\r\n$/, "").split(",");
+      const more = /^\.\.\. (\d+) more rules not shown$/.exec(names.pop()!);
+      assert.ok(more, head);
+      names.forEach((name, i) => assert.equal(name, symbols[i].name));
+      assert.equal(names.length + Number(more[1]), 150);
+    }
+    const few = verdict({ symbols: symbols.slice(0, 3) });
+    const all = symbols.slice(0, 3).map((symbol) => symbol.name).join(",");
+    assert.ok(text(formatSpamdReply(request("SYMBOLS SPAMC/1.5"), few)).endsWith(`\r\n\r\n${all}`));
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createLogger, formatLogLine, LOG_LEVELS } from "../../src/log.ts";
+import { createLogger, formatLogLine, LOG_LEVELS, MAX_VALUE_CHARS } from "../../src/log.ts";
 
 /** The fields after `message`, read back: bare `name=value` or `name="json string"`. */
 function fieldsOf(line: string, prefix: string): Record<string, string> {
@@ -39,6 +39,24 @@ describe("formatLogLine", () => {
     // deno-lint-ignore no-control-regex
     assert.doesNotMatch(line, /[\x00-\x1f]/);
     assert.deepEqual(fieldsOf(line, "src: msg"), tricky);
+  });
+
+  it("keeps at most MAX_VALUE_CHARS of a value, says how much it left out, and never half a character", () => {
+    const symbols = Array.from({ length: 150 }, (_, i) => `LOCAL_RULE_${i}_${"X".repeat(88)}`).join(",");
+    const fields = fieldsOf(formatLogLine("info", "spamd", "scanned", { symbols, score: "7.50" }), "scanned");
+    assert.equal(fields.score, "7.50", "the fields after it are kept");
+    const kept = MAX_VALUE_CHARS;
+    assert.equal(fields.symbols, `${symbols.slice(0, kept)}… (${symbols.length - kept} more characters)`);
+    // An emoji (two UTF-16 units) across the bound: left out whole.
+    const emoji = `${"a".repeat(MAX_VALUE_CHARS - 1)}\u{1F4E7}tail`;
+    const cut = fieldsOf(formatLogLine("info", "s", "m", { subject: emoji }), "s: m").subject;
+    assert.equal(cut, `${"a".repeat(MAX_VALUE_CHARS - 1)}… (6 more characters)`);
+    const short = "x".repeat(MAX_VALUE_CHARS);
+    assert.equal(
+      fieldsOf(formatLogLine("info", "s", "m", { v: short }), "s: m").v,
+      short,
+      "at the bound: whole",
+    );
   });
 
   it("keeps a stack trace on one line", () => {

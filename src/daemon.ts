@@ -26,7 +26,7 @@ import type { Concern } from "./engine/concern.ts";
 import { spamAssassinActor } from "./actors/spamassassin.ts";
 import { spamAssassinConcern } from "./engine/spamassassin-concern.ts";
 import { spamdFrontActor } from "./listeners/spamd-front.ts";
-import { withStartOnlySettings } from "./config/start-only.ts";
+import { startOnlyChanges, withStartOnlySettings } from "./config/start-only.ts";
 
 export interface DaemonOptions {
   config: Config;
@@ -82,7 +82,13 @@ const ACTOR_LOGIC: Record<ActorId, AnyActorLogic> = {
  * restart (a reload says so).
  */
 const OPTIONAL_ACTORS: Partial<
-  Record<ActorId, { section: OptionalSection; what: string; configured: (config: Config) => boolean }>
+  Record<ActorId, {
+    section: OptionalSection;
+    what: string;
+    configured: (config: Config) => boolean;
+    /** What a reload without the section says (SWITCHED_CONCERNS say it for the concerns). */
+    removed?: string;
+  }>
 > = {
   spf: { section: "spf", what: "the SPF concern", configured: (config) => config.spf !== undefined },
   spamassassin: {
@@ -94,8 +100,14 @@ const OPTIONAL_ACTORS: Partial<
     section: "postfix",
     what: "the Postfix listener",
     configured: (config) => config.postfix !== undefined,
+    removed: "[postfix] was removed: the listener stops at the next restart",
   },
-  spamd: { section: "spamd", what: "the spamd front", configured: (config) => config.spamd !== undefined },
+  spamd: {
+    section: "spamd",
+    what: "the spamd front",
+    configured: (config) => config.spamd !== undefined,
+    removed: "[spamd] was removed: the front stops after a restart",
+  },
 };
 type OptionalSection = "spf" | "spamassassin" | "postfix" | "spamd";
 
@@ -149,26 +161,6 @@ const SWITCHED_CONCERNS: ReadonlyArray<
  * The actors this daemon runs: those of OPTIONAL_ACTORS only when the config at start has their section,
  * so sites without them see the same actors, concerns and metrics as before.
  */
-/**
- * [daemon] keys read only at start (the listeners bind, set modes and bounds once; the pidfile is written
- * once; the save timer is set once): a reload that changes one says it takes a restart. policy_socket and
- * policy_listen are the policy listener's to say.
- */
-const RESTART_KEYS: ReadonlyArray<[string, (daemon: Config["daemon"]) => unknown]> = [
-  ["control_socket", (daemon) => daemon.controlSocket],
-  [
-    "control_listen",
-    (daemon) => daemon.controlListen && `${daemon.controlListen.hostname}:${daemon.controlListen.port}`,
-  ],
-  ["control_group", (daemon) => daemon.controlGroup],
-  ["socket_mode", (daemon) => daemon.socketMode],
-  ["socket_group", (daemon) => daemon.socketGroup],
-  ["pidfile", (daemon) => daemon.pidfile],
-  ["max_connections", (daemon) => daemon.maxConnections],
-  ["request_timeout", (daemon) => daemon.requestTimeoutMs],
-  ["state_interval", (daemon) => daemon.stateIntervalMs],
-];
-
 export function daemonActorIds(config: Config): ActorId[] {
   return ACTOR_IDS.filter((id) => OPTIONAL_ACTORS[id]?.configured(config) ?? true);
 }
@@ -309,10 +301,15 @@ export function startDaemon(options: DaemonOptions): Daemon {
         if (is) log.info("daemon", concern.on);
         else log.warn("daemon", concern.off);
       }
-      for (const [key, value] of RESTART_KEYS) {
-        if (value(next.daemon) !== value(atStart)) {
-          log.warn("daemon", `[daemon] ${key} changed: takes effect after a restart`);
+      // Said here, not by the actors that read them: one that is down (failed, waiting for its restart) would
+      // miss the reload, and with it the only word that the change waits for a restart.
+      for (const [id, optional] of Object.entries(OPTIONAL_ACTORS)) {
+        if (optional.removed && ids.includes(id as ActorId) && !optional.configured(next)) {
+          log.warn(id, optional.removed);
         }
+      }
+      for (const change of startOnlyChanges(next, options.config)) {
+        log.warn(change.source, change.message, change.fields);
       }
       config = next;
       log.setLevel(next.daemon.logLevel);

@@ -1,6 +1,6 @@
 // A client that finds nothing on the socket its config names: a daemon started before that socket was
 // changed in the file still listens where the file said then, since a reload does not move a socket
-// (daemon.ts, RESTART_KEYS). "Not running" would then be false, and the postmaster might start a second
+// (config/start-only.ts). "Not running" would then be false, and the postmaster might start a second
 // one; the pidfile says whether a process by that PID runs.
 import { readRegularFile } from "../store/regular-file.ts";
 

@@ -1,7 +1,6 @@
 // The policy socket and TCP listener Exim's ${readsocket} talks to: parses each request (request-server.ts
 // collects it with the readsocket framing, framing.ts), asks the policy engine, and answers in the
 // request's form.
-import type { ListenAddress } from "../config/values.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import { formatDecision, formatLegacyDecision } from "../engine/reply.ts";
 import { decideAndReply } from "./decide-and-reply.ts";
@@ -23,9 +22,6 @@ import { type ListenerEvent, type ListenerInput, serverSet, unlinkSocket } from 
 
 export type PolicyListenerInput = ListenerInput;
 export type PolicyListenerEvent = ListenerEvent;
-
-const sameAddress = (a?: ListenAddress, b?: ListenAddress) =>
-  a?.hostname === b?.hostname && a?.port === b?.port;
 
 export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListenerEvent>(
   ({ input, fail }) => {
@@ -124,16 +120,9 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
           drain(event.graceMs).then(event.done, () => event.done(-1));
           return;
         }
-        if (event.type === "config") {
-          if (event.config.daemon.policySocket !== path) {
-            log.warn("policy", "policy_socket changed: takes effect after a restart", { socket: path });
-          }
-          // Against the address taken at start, not the last reload's: a second reload still says so.
-          if (!sameAddress(event.config.daemon.policyListen, input.config.daemon.policyListen)) {
-            log.warn("policy", "policy_listen changed: takes effect after a restart");
-          }
-          config = event.config;
-        }
+        // A changed policy_socket or policy_listen waits for the daemon's restart; the daemon says so
+        // (config/start-only.ts), also while this actor is down.
+        if (event.type === "config") config = event.config;
       },
       stop() {
         closed = true;

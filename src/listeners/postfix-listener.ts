@@ -6,7 +6,7 @@
 // servers also serve the milter for mail handed to sendmail (postfix-milter.ts).
 import { Buffer } from "node:buffer";
 import type { Logger } from "../log.ts";
-import type { PostfixConfig, PostfixVocabulary } from "../model/postfix.ts";
+import type { PostfixVocabulary } from "../model/postfix.ts";
 import { recordRequest } from "../control/metrics.ts";
 import { formatPostfixReply, parsePostfixRequest, type PostfixRequest } from "../protocols/postfix-policy.ts";
 import { mayPrependAt, postfixReplyFormatter } from "../protocols/postfix-reply.ts";
@@ -180,36 +180,10 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
           drain(event.graceMs).then(event.done, () => event.done(-1));
           return;
         }
+        // [postfix] removed, or a setting it binds or frames with changed: the daemon says they wait for its
+        // restart (config/start-only.ts), also while this actor is down.
         const next = event.config.postfix;
-        if (!next) log.warn(SOURCE, "[postfix] was removed: the listener stops at the next restart");
-        else {
-          if (describePlaces(next) !== describePlaces(postfix)) {
-            log.warn(
-              SOURCE,
-              "listen, socket, milter_listen or milter_socket changed: takes effect after a restart",
-            );
-          }
-          // Set on the socket once it is made, as [daemon]'s are (daemon.ts, RESTART_KEYS).
-          const hasSocket = postfix.socket !== undefined || postfix.milterSocket !== undefined;
-          if (hasSocket && describeAccess(next) !== describeAccess(postfix)) {
-            log.warn(SOURCE, "socket_mode or socket_group changed: takes effect after a restart", {
-              socket_mode: postfix.socketMode.toString(8).padStart(4, "0"),
-              socket_group: postfix.socketGroup ?? "",
-            });
-          }
-          // The framing holds both from the start (one per listener, shared by its connections).
-          if (next.idleTimeoutMs !== postfix.idleTimeoutMs) {
-            log.warn(SOURCE, "idle_timeout changed: takes effect after a restart", {
-              idle_timeout_ms: postfix.idleTimeoutMs,
-            });
-          }
-          if (next.maxRequestBytes !== postfix.maxRequestBytes) {
-            log.warn(SOURCE, "max_request_size changed: takes effect after a restart", {
-              max_request_size: postfix.maxRequestBytes,
-            });
-          }
-          decide = deciders(input, next.vocabulary, firstTime);
-        }
+        if (next) decide = deciders(input, next.vocabulary, firstTime);
         config = event.config;
       },
       stop() {
@@ -220,9 +194,3 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
     };
   },
 );
-
-const describePlaces = (postfix: PostfixConfig) =>
-  `${postfix.socket ?? ""} ${postfix.listen ? describeTransport(postfix.listen) : ""} ${
-    postfix.milterListen ? describeTransport(postfix.milterListen) : ""
-  } ${postfix.milterSocket ?? ""}`;
-const describeAccess = (postfix: PostfixConfig) => `${postfix.socketMode} ${postfix.socketGroup ?? ""}`;

@@ -76,15 +76,6 @@ function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: 
 
 const thresholds = (config: SpamdConfig) => ({ mark: config.markThreshold, reject: config.rejectThreshold });
 
-/** Whether a reloaded [spamd] changes what only a restart applies (the thresholds reload). */
-function needsRestart(running: SpamdConfig, next: SpamdConfig): boolean {
-  return describeListen(running) !== describeListen(next) || running.socket !== next.socket ||
-    running.maxMessageSize !== next.maxMessageSize || running.maxScans !== next.maxScans ||
-    running.timeoutMs !== next.timeoutMs;
-}
-
-const describeListen = (config: SpamdConfig) => config.listen && describeTransport(config.listen);
-
 export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ input, fail }) => {
   const { log } = input;
   let config = input.config;
@@ -210,11 +201,8 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
           .then((left) => event.done(left.reduce((sum, n) => sum + n, 0)), () => event.done(-1));
         return;
       }
-      const next = event.config.spamd;
-      if (!next) log.warn("spamd", "[spamd] was removed: the front stops after a restart");
-      else if (needsRestart(spamd, next)) {
-        log.warn("spamd", "listen, socket, max_message_size, max_scans and timeout change after a restart");
-      }
+      // [spamd] removed, or a setting the front binds or bounds with changed: the daemon says they wait for
+      // its restart (config/start-only.ts), also while this actor is down.
       config = event.config;
       ownAlert = ownAlertMail(config.alerts);
     },

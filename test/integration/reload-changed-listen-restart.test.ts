@@ -3,7 +3,9 @@
 // process). The reload logs that the new address "takes effect after a restart", meaning the daemon's:
 // Postfix and Exim stay pointed at the old one until then. The restarted listener bound the reloaded address
 // instead: it listened where the log said it would not, and not where the MTA looks, so mail went unchecked
-// (Postfix's default_action, Exim's fallback).
+// (Postfix's default_action, Exim's fallback). And the reload, arriving while the listener was down between
+// its failure and its restart, must still say so: the line was the listener's own, and a listener that was
+// down missed it, so the postmaster who changed the address read nothing.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, describe, it } from "node:test";
@@ -17,6 +19,8 @@ import { accepts, startWithListenersFailing, takenPort } from "../helpers/failin
 import { runMain } from "../helpers/runtime.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir } from "../helpers/temp-dir.ts";
+
+const count = (text: string, line: string) => text.split(line).length - 1;
 
 describe("a listener restarted after a reload changed its address", () => {
   const dir = makeTempDir();
@@ -42,6 +46,23 @@ describe("a listener restarted after a reload changed its address", () => {
     const since = () => running.logs().slice(mark);
     running.signal("SIGHUP");
     await waitFor(() => since().includes("config reloaded"), 10_000, "the reload");
+    const reloaded = since();
+    assert.equal(
+      count(
+        reloaded,
+        "postfix: listen, socket, milter_listen or milter_socket changed: takes effect after a restart",
+      ),
+      1,
+      `the reload says the Postfix listener's new address waits for a restart, once\n${reloaded}`,
+    );
+    assert.equal(
+      count(
+        reloaded,
+        "spamd: listen, socket, max_message_size, max_scans and timeout change after a restart",
+      ),
+      1,
+      `the reload says the spamd front's new address waits for a restart, once\n${reloaded}`,
+    );
     await postfix.release();
     await spamd.release();
 
@@ -75,6 +96,11 @@ describe("a listener restarted after a reload changed its address", () => {
       await waitFor(() => runMain(["reload", "--config", file]).status === 0, 10_000, "the reload");
       await policy.release();
       const policyDaemon = await starting;
+      assert.equal(
+        count(policyDaemon.logs(), "policy_listen changed: takes effect after a restart"),
+        1,
+        `the reload says the new policy_listen waits for a restart, once\n${policyDaemon.logs()}`,
+      );
       assert.deepEqual(policyDaemon.policyAddress, { hostname: "127.0.0.1", port: policy.port });
       assert.match(policyDaemon.logs(), /daemon: config reloaded/);
       assert.equal(await accepts(policy.port), true, "the policy listener on its start address");

@@ -68,7 +68,7 @@ const POSTFIX_NOTICES: ReadonlyArray<Notice<PostfixConfig>> = [
 const SPAMD_NOTICES: ReadonlyArray<Notice<SpamdConfig>> = [
   {
     keys: ["listen", "socket", "maxMessageSize", "maxScans", "timeoutMs"],
-    message: "listen, socket, max_message_size, max_scans and timeout change after a restart",
+    message: "listen, socket, max_message_size, max_scans or timeout changed: takes effect after a restart",
   },
 ];
 

@@ -58,7 +58,7 @@ describe("a listener restarted after a reload changed its address", () => {
     assert.equal(
       count(
         reloaded,
-        "spamd: listen, socket, max_message_size, max_scans and timeout change after a restart",
+        "spamd: listen, socket, max_message_size, max_scans or timeout changed: takes effect after a restart",
       ),
       1,
       `the reload says the spamd front's new address waits for a restart, once\n${reloaded}`,

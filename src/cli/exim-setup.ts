@@ -3,9 +3,10 @@
 // greylistd-setup-exim4 does for greylistd. The package's prerm runs --remove, so that Exim does not go on
 // asking a daemon that no longer exists.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { eximSnippet, type SnippetFile } from "../exim/snippets.ts";
 import { usesSplitConfig, withMailpolicyd, withoutMailpolicyd } from "../exim/debian-files.ts";
+import { FileChanges } from "./file-changes.ts";
 
 export const DEBIAN_EXIM_DIR = "/etc/exim4";
 // sysexits.h: not permitted to write Exim's configuration.
@@ -42,13 +43,6 @@ const complain = (text: string) => process.stderr.write(`mailpolicyd exim-setup:
 
 function readOrNull(path: string): string | null {
   return existsSync(path) ? readFileSync(path, "utf8") : null;
-}
-
-function restore(saved: Map<string, string | null>): void {
-  for (const [path, content] of saved) {
-    if (content === null) rmSync(path, { force: true });
-    else writeFileSync(path, content);
-  }
 }
 
 function run(command: string, args: string[]): { ok: boolean; output: string } {
@@ -96,69 +90,63 @@ function reloadExim(confdir: string): boolean {
   return reload.ok;
 }
 
-/** Edits the files update-exim4.conf builds from; returns what they held before (null: did not exist). */
-function editBuildFiles(files: Layout, add: SnippetFile[], macroLines?: string): Map<string, string | null> {
-  const saved = new Map<string, string | null>();
-  const macros = readOrNull(files.localmacros);
-  saved.set(files.localmacros, macros);
+/** Edits the files update-exim4.conf builds from, through `changes`. */
+function editBuildFiles(changes: FileChanges, files: Layout, add: SnippetFile[], macroLines?: string): void {
+  const macros = changes.read(files.localmacros);
   const edited = macroLines === undefined
     ? withoutMailpolicyd(macros ?? "")
     : withMailpolicyd(macros ?? "", macroLines);
   // A localmacros file holding nothing but our lines was ours: remove it rather than leave it empty.
-  if (edited === "" && macros !== null) rmSync(files.localmacros);
-  else if (edited !== (macros ?? "")) writeFileSync(files.localmacros, edited);
-  for (const file of files.buildFiles) {
-    saved.set(file.path, readOrNull(file.path));
-    rmSync(file.path, { force: true });
-  }
-  for (const file of add) writeFileSync(file.path, file.content, { mode: 0o644 });
-  return saved;
+  if (edited === "" && macros !== null) changes.remove(files.localmacros);
+  else if (edited !== (macros ?? "")) changes.write(files.localmacros, edited);
+  for (const file of files.buildFiles) changes.remove(file.path);
+  for (const file of add) changes.write(file.path, file.content);
 }
 
-const changed = (saved: Map<string, string | null>) =>
-  [...saved].some(([path, before]) => readOrNull(path) !== before);
-
-function add(confdir: string, files: Layout, split: boolean): number {
+function add(changes: FileChanges, confdir: string, files: Layout, split: boolean): number {
   say(`Debian's ${split ? "split" : "unsplit"} configuration (dc_use_split_config in ${confdir})`);
   // Both schemes are cleared first: an admin who switched schemes keeps no stale copy of the other.
-  const saved = split ? editBuildFiles(files, files.buildFiles) : editBuildFiles(files, [], files.macroLines);
-  const runtimeSaved = new Map(files.runtimeFiles.map((file) => [file.path, readOrNull(file.path)]));
+  if (split) editBuildFiles(changes, files, files.buildFiles);
+  else editBuildFiles(changes, files, [], files.macroLines);
   for (const file of files.runtimeFiles) {
-    if (split) rmSync(file.path, { force: true });
-    else writeFileSync(file.path, file.content, { mode: 0o644 });
+    if (split) changes.remove(file.path);
+    else changes.write(file.path, file.content);
   }
   for (const file of split ? files.buildFiles : [...files.runtimeFiles]) say(`wrote ${file.path}`);
   if (!split) say(`added mailpolicyd's lines to ${files.localmacros}`);
   const update = regenerate(confdir);
   if (!update.ok) {
-    restore(saved);
-    restore(runtimeSaved);
-    complain(`update-exim4.conf failed; the previous files are back and Exim's config is unchanged:`);
+    const { failures } = changes.undo();
+    if (failures.length === 0) {
+      complain(`update-exim4.conf failed; the previous files are back and Exim's config is unchanged:`);
+    } else {
+      complain("update-exim4.conf failed; not every previous file is back:");
+      failures.forEach(complain);
+    }
     complain(update.output);
     return 1;
   }
+  changes.keep();
   say("ran update-exim4.conf");
   reloadExim(confdir);
   return 0;
 }
 
-function remove(confdir: string, files: Layout): number {
-  const saved = editBuildFiles(files, []);
+function remove(changes: FileChanges, confdir: string, files: Layout): number {
+  editBuildFiles(changes, files, []);
+  const edited = changes.changed();
   const leftovers = files.runtimeFiles.filter((file) => existsSync(file.path));
   const kept = `${
     leftovers.map((file) => file.path).join(" and ")
   } stay: the running configuration reads them`;
-  if (!changed(saved) && leftovers.length === 0) {
+  if (edited.length === 0 && leftovers.length === 0) {
     say(`mailpolicyd is not in Exim's configuration in ${confdir}: nothing to remove`);
     return 0;
   }
-  for (const [path, before] of saved) {
-    const now = readOrNull(path);
-    if (before !== null && now !== before) {
-      say(now === null ? `removed ${path}` : `removed mailpolicyd's lines from ${path}`);
-    }
+  for (const { path, existed, exists } of edited) {
+    if (existed) say(exists ? `removed mailpolicyd's lines from ${path}` : `removed ${path}`);
   }
-  if (changed(saved)) {
+  if (edited.length > 0) {
     if (!existsSync("/usr/sbin/update-exim4.conf")) {
       say("update-exim4.conf is not installed (exim4-config removed): nothing to regenerate");
     } else {
@@ -178,6 +166,9 @@ function remove(confdir: string, files: Layout): number {
       }
     }
   }
+  // The edits stand from here: a leftover that cannot be removed is a file too many, not a reason to put
+  // back the lines that the regenerated configuration no longer has.
+  changes.keep();
   // Exim runs the new configuration now: nothing reads them any more.
   for (const file of leftovers) {
     rmSync(file.path);
@@ -187,20 +178,28 @@ function remove(confdir: string, files: Layout): number {
 }
 
 export function eximSetupCommand(options: EximSetupOptions): number {
+  const changes = new FileChanges();
   try {
-    return setUp(options);
+    return setUp(changes, options);
   } catch (error) {
     // One line, not a stack trace. EACCES is a user who is not root: the raw `open '…localmacros'` alone
     // did not say what to do about it.
     const { code, message } = error as NodeJS.ErrnoException;
     complain(message);
+    // All or nothing: a step failing halfway puts back the files changed before it.
+    const { putBack, failures } = changes.undo();
+    failures.forEach(complain);
+    const undid = `undid its changes to ${putBack.join(", ")}`;
+    if (putBack.length > 0 && failures.length === 0) {
+      complain(`${undid}: Exim's configuration in ${options.confdir} is as it was`);
+    } else if (putBack.length > 0) complain(`${undid}; the files above are not as they were`);
     if (code !== "EACCES" && code !== "EPERM") return 1;
     complain(`must be run as root (or by a user who can write Exim's configuration in ${options.confdir})`);
     return EX_NOPERM;
   }
 }
 
-function setUp(options: EximSetupOptions): number {
+function setUp(changes: FileChanges, options: EximSetupOptions): number {
   const { confdir } = options;
   const settings = readOrNull(`${confdir}/update-exim4.conf.conf`);
   const files = layout(confdir, options.address, options.spamd);
@@ -212,12 +211,12 @@ function setUp(options: EximSetupOptions): number {
     complain(`no ${confdir}/update-exim4.conf.conf: is Debian's exim4-config installed?`);
     return 1;
   }
-  if (options.action === "remove") return remove(confdir, files);
+  if (options.action === "remove") return remove(changes, confdir, files);
   // update-exim4.conf does nothing at all while a hand-written exim4.conf exists.
   if (existsSync(`${confdir}/exim4.conf`)) {
     complain(`${confdir}/exim4.conf replaces Debian's generated configuration: edit it by hand with`);
     complain("the output of 'mailpolicyd exim-snippet --plain'");
     return 1;
   }
-  return add(confdir, files, usesSplitConfig(settings));
+  return add(changes, confdir, files, usesSplitConfig(settings));
 }

@@ -101,8 +101,10 @@ reloads Exim when it runs as a daemon. For the scheme set in update-exim4.conf.c
            "# BEGIN mailpolicyd" and "# END mailpolicyd" to exim4.conf.localmacros (the file's
            other lines are left alone)
 --remove takes all of it out again (removing the package does this). When update-exim4.conf
-rejects the result, --add puts the previous files back and exits 1. Run it as root: a user who
-cannot write Exim's configuration gets exit 77.
+rejects the result, --add puts the previous files back and exits 1. When a file cannot be written
+or removed (a directory in its place, a full disk), it names the file, puts back the files it
+changed before it and exits 1. Run it as root: a user who cannot write Exim's configuration gets
+exit 77.
 
   --add             install the snippets that 'mailpolicyd exim-snippet' prints
   --remove          remove them

@@ -3,20 +3,11 @@
 // place, starts again on the full disk from it after a kill -9, and writes again by itself once room is made.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parseState } from "../../src/store/state-file.ts";
 import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
+import { fill } from "../helpers/full-disk.ts";
 import { askPolicy } from "../helpers/policy-client.ts";
 import { mainCommand, ROOT } from "../helpers/runtime.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
@@ -29,19 +20,6 @@ function status(config: string) {
   const result = spawnSync(command, rest, { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
   assert.equal(result.status, 0, result.stderr);
   return result.stdout;
-}
-
-/** Writes `path` until the file system says ENOSPC. */
-function fill(path: string): void {
-  const fd = openSync(path, "w");
-  const block = new Uint8Array(4096);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, "ENOSPC");
-  } finally {
-    closeSync(fd);
-  }
 }
 
 const counted = (stateFile: string, sender: string) =>

@@ -90,15 +90,21 @@ function reloadExim(confdir: string): boolean {
   return reload.ok;
 }
 
+// localmacros is the admin's file and may hold bytes that are not UTF-8 (a Latin-1 comment): it is edited as
+// one character a byte, so that they are written back as they were, and our lines (UTF-8) are turned into
+// such characters too. Read as UTF-8, "café" in Latin-1 came back as "caf\uFFFD".
+const asByteChars = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
+
 /** Edits the files update-exim4.conf builds from, through `changes`. */
 function editBuildFiles(changes: FileChanges, files: Layout, add: SnippetFile[], macroLines?: string): void {
-  const macros = changes.read(files.localmacros);
+  const read = changes.read(files.localmacros);
+  const macros = read === null ? "" : asByteChars(read);
   const edited = macroLines === undefined
-    ? withoutMailpolicyd(macros ?? "")
-    : withMailpolicyd(macros ?? "", macroLines);
+    ? withoutMailpolicyd(macros)
+    : withMailpolicyd(macros, asByteChars(Buffer.from(macroLines, "utf8")));
   // A localmacros file holding nothing but our lines was ours: remove it rather than leave it empty.
-  if (edited === "" && macros !== null) changes.remove(files.localmacros);
-  else if (edited !== (macros ?? "")) changes.write(files.localmacros, edited);
+  if (edited === "" && read !== null) changes.remove(files.localmacros);
+  else if (edited !== macros) changes.write(files.localmacros, Buffer.from(edited, "latin1"));
   for (const file of files.buildFiles) changes.remove(file.path);
   for (const file of add) changes.write(file.path, file.content);
 }

@@ -37,14 +37,13 @@ export class FileChanges {
   // Each path's state before its first edit, in the order of first edits.
   readonly #before = new Map<string, Saved>();
 
-  /** The file's text, null when there is none; a directory or FIFO in its place fails, naming it. */
-  read(path: string): string | null {
-    const before = this.#remember(path, "read");
-    return before === null ? null : Buffer.from(before.bytes).toString("utf8");
+  /** The file's bytes, null when there is none; a directory or FIFO in its place fails, naming it. */
+  read(path: string): Uint8Array | null {
+    return this.#remember(path, "read")?.bytes ?? null;
   }
 
-  /** Writes the file, created with `mode`. */
-  write(path: string, content: string, mode = 0o644): void {
+  /** Writes the file (a string as UTF-8), created with `mode`. */
+  write(path: string, content: string | Uint8Array, mode = 0o644): void {
     this.#remember(path, "write");
     attempt("write", path, () => writeFileSync(path, content, { mode }));
   }

@@ -177,6 +177,21 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
     );
   }
 
+  // localmacros was edited as UTF-8: the admin's Latin-1 "café" came back from --add and --remove as
+  // "caf\uFFFD", three other bytes, in a file the admin shares with us.
+  it("unsplit: keeps the admin's localmacros bytes that are not UTF-8 as they were", SLOW, () => {
+    const confdir = copyOfEximConfig(dir, "unsplit-latin1", false);
+    const localmacros = `${confdir}/exim4.conf.localmacros`;
+    const admin = Buffer.from("# the site's own macros, caf\xe9\nMAIN_TLS_ENABLE = yes\n", "latin1");
+    writeFileSync(localmacros, admin);
+    assert.equal(setup(confdir, "--add").status, 0);
+    const added = readFileSync(localmacros);
+    assert.deepEqual(added.subarray(0, admin.length), admin);
+    assert.match(added.subarray(admin.length).toString("utf8"), /^# BEGIN mailpolicyd.*\n# mailpolicyd — /);
+    assert.equal(setup(confdir, "--remove").status, 0);
+    assert.deepEqual(readFileSync(localmacros), admin);
+  });
+
   it("unsplit: a localmacros file it created is removed with its lines", SLOW, () => {
     const confdir = copyOfEximConfig(dir, "unsplit-new", false);
     assert.equal(setup(confdir, "--add").status, 0);

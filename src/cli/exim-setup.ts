@@ -102,8 +102,9 @@ function editBuildFiles(changes: FileChanges, files: Layout, add: SnippetFile[],
   const edited = macroLines === undefined
     ? withoutMailpolicyd(macros)
     : withMailpolicyd(macros, asByteChars(Buffer.from(macroLines, "utf8")));
-  // A localmacros file holding nothing but our lines was ours: remove it rather than leave it empty.
-  if (edited === "" && read !== null) changes.remove(files.localmacros);
+  // A localmacros file holding nothing but our lines was ours: remove it rather than leave it empty. One
+  // that was empty already is the admin's.
+  if (edited === "" && macros !== "") changes.remove(files.localmacros);
   else if (edited !== macros) changes.write(files.localmacros, Buffer.from(edited, "latin1"));
   for (const file of files.buildFiles) changes.remove(file.path);
   for (const file of add) changes.write(file.path, file.content);

@@ -192,6 +192,20 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
     assert.deepEqual(readFileSync(localmacros), admin);
   });
 
+  // An empty localmacros holds nothing of ours, yet the split scheme's --add and a --remove with nothing
+  // to remove deleted it (and the latter said "removed" and rebuilt Exim's configuration for nothing).
+  it("split: leaves the admin's empty localmacros alone", SLOW, () => {
+    const confdir = copyOfEximConfig(dir, "split-empty-localmacros", true);
+    const localmacros = `${confdir}/exim4.conf.localmacros`;
+    writeFileSync(localmacros, "");
+    const removed = setup(confdir, "--remove");
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.match(removed.stdout, /nothing to remove/);
+    assert.equal(readFileSync(localmacros, "utf8"), "");
+    assert.equal(setup(confdir, "--add").status, 0);
+    assert.equal(readFileSync(localmacros, "utf8"), "");
+  });
+
   it("unsplit: a localmacros file it created is removed with its lines", SLOW, () => {
     const confdir = copyOfEximConfig(dir, "unsplit-new", false);
     assert.equal(setup(confdir, "--add").status, 0);

@@ -14,7 +14,7 @@ import {
 /** What the listener gives a server of its own; the rest comes from listenBounded. */
 export type BoundedServerOptions = Omit<
   RequestServerOptions,
-  keyof ConnectionBound | "onClientError" | "onError" | "onListening"
+  keyof ConnectionBound | "unansweredTogether" | "onClientError" | "onError" | "onListening"
 >;
 
 export interface BoundedServer {
@@ -44,6 +44,7 @@ export function listenBounded(
   const server = listenForRequests({
     ...options,
     maxConnections: bound.maxConnections,
+    unansweredTogether: bound.unanswered,
     budget: bound.budget,
     onBusy: bound.onBusy,
     onClientError: (code) => log.debug(source, "client connection error", { error: code }),

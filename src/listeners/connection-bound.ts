@@ -4,7 +4,7 @@
 import { setTimeout } from "node:timers";
 import type { Logger } from "../log.ts";
 import { openFileLimit } from "./open-file-limit.ts";
-import type { ConnectionBudget } from "./request-server.ts";
+import type { ConnectionBudget, UnansweredCount } from "./request-server.ts";
 
 const WARN_EVERY_MS = 10_000;
 
@@ -61,14 +61,20 @@ export function connectionBudget(): ConnectionBudget {
 /** What a request server is given of its listener's bound (request-server.ts, RequestServerOptions). */
 export interface ConnectionBound {
   maxConnections: number;
+  /**
+   * The connections the listener's servers hold unanswered together, when maxConnections bounds them all
+   * (the spamd front: each holds a message). Absent: each server counts its own, so that a flood of the
+   * policy socket, open to local users, leaves Exim's TCP address answering.
+   */
+  unanswered?: UnansweredCount;
   budget: ConnectionBudget;
   onBusy(): void;
 }
 
 /**
- * A listener may hold `wanted` connections unanswered (max_connections, 16 or more by the schema; the
- * control listeners' own 64), at most the process's budget, all listeners together the budget
- * (connectionBudget, at least 64); onBusy logs refusals under `source`, at most once per interval.
+ * A listener may hold `wanted` connections unanswered on each of its servers (max_connections, 16 or more
+ * by the schema; the control listeners' own 64), at most the process's budget, all listeners together the
+ * budget (connectionBudget, at least 64); onBusy logs refusals under `source`, at most once per interval.
  */
 export function connectionBound(log: Logger, source: string, wanted: number): ConnectionBound {
   const budget = connectionBudget();

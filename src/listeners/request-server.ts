@@ -46,6 +46,11 @@ export interface RequestServerOptions {
    * end or after LINGER_MS).
    */
   maxConnections: number;
+  /**
+   * Connections unanswered in every server that shares maxConnections (a listener's TCP address and Unix
+   * socket: connection-bound.ts); by default this server's alone.
+   */
+  unansweredTogether?: UnansweredCount;
   /** A connection was refused for maxConnections, or closed at once for the budget. */
   onBusy(): void;
   /**
@@ -91,9 +96,16 @@ export interface ConnectionBudget {
   readonly max: number;
 }
 
-/** Connections accepted and not yet answered (nor gone), for a stop that answers them first. */
+/** Connections accepted and not yet answered (nor gone). */
+export interface UnansweredCount {
+  count: number;
+}
+
+/** This server's unanswered connections, for a stop that answers them first, and its listener's. */
 interface Unanswered {
   count: number;
+  /** The count maxConnections bounds: this server's and those of the others sharing the bound. */
+  together: UnansweredCount;
   lastAccept: number; // performance.now() of the latest accept
   /** While a drain waits for quiet: replies kept back (connection, text, connection, text…), see drain. */
   held: Array<Connection | string | Uint8Array> | undefined;
@@ -134,6 +146,12 @@ const UNREAD_ANSWER_BYTES = 1024 * 1024;
 // below the smallest send buffer, a loopback TCP socket's first 16 KB.
 const WHOLE_REPLY_BYTES = 8 * 1024;
 
+/** A connection of the server answered, or gone without an answer: out of both counts. */
+function answered(unanswered: Unanswered): void {
+  unanswered.count--;
+  unanswered.together.count--;
+}
+
 // One object per connection, its own responder: no closure per connection. It sits in `waiting` (at
 // `slot`) from accept until its request is complete, for the timeout sweep, and again while it lingers.
 class Connection implements Responder {
@@ -163,13 +181,14 @@ class Connection implements Responder {
     this.persistent = server.framing.persistent;
     this.waitMs = timeoutMs;
     unanswered.count++;
+    unanswered.together.count++;
     unanswered.lastAccept = this.started;
   }
 
   reply(text: string | Uint8Array): void {
     if (this.replied) return;
     this.replied = true;
-    this.unanswered.count--;
+    answered(this.unanswered);
     if (this.unanswered.held) this.unanswered.held.push(this, text);
     else this.write(text);
   }
@@ -177,7 +196,7 @@ class Connection implements Responder {
   drop(): void {
     if (this.replied) return;
     this.replied = true;
-    this.unanswered.count--;
+    answered(this.unanswered);
     this.persistent = false;
     this.close();
   }
@@ -252,6 +271,7 @@ class Connection implements Responder {
     this.started = performance.now();
     this.waitMs = this.server.framing.idleMs;
     this.unanswered.count++;
+    this.unanswered.together.count++;
     this.server.next(this);
   }
 
@@ -443,7 +463,13 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     throw new Error("request server: no framing, no maxBytes");
   }
   const framing = options.framing ?? readsocketFraming(options.maxBytes!);
-  const unanswered: Unanswered = { count: 0, lastAccept: 0, held: undefined, closing: false };
+  const unanswered: Unanswered = {
+    count: 0,
+    together: options.unansweredTogether ?? { count: 0 },
+    lastAccept: 0,
+    held: undefined,
+    closing: false,
+  };
   // The connection is answered at once and lingers as any answered one does: a socket closed with its
   // client's request unread lost the reply on a Unix socket (Bun), and under node:net, read by nobody, it
   // never saw the client's end and kept its descriptor for the life of the process.
@@ -533,7 +559,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const closeUnanswered = (connection: Connection) => {
     connection.done = true;
     if (connection.slot >= 0) unwatch(connection);
-    unanswered.count--;
+    answered(unanswered);
     connection.close();
   };
   // The client of a persistent connection half-closed: a request being answered gets its answer, then the
@@ -571,7 +597,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       if (gone) {
         connection.done = true;
         unwatch(connection);
-        unanswered.count--; // never to be answered
+        answered(unanswered); // never to be answered
         continue;
       }
       if (unanswered.closing && connection.persistent && connection.size === 0) { // idle in a drain
@@ -606,7 +632,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         socket: {
           open(socket: AnySocket) {
             if (budget.held >= budget.max || waiting.length >= maxHeld) return overBudget(socket, false);
-            const busy = unanswered.count >= options.maxConnections;
+            const busy = unanswered.together.count >= options.maxConnections;
             const connection = new Connection(socket, false, unanswered, between, options.timeoutMs);
             socket.data = connection;
             if (busy) refuse(connection);
@@ -669,7 +695,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     if (budget.held >= budget.max || waiting.length >= maxHeld) return overBudget(socket, true);
-    const busy = unanswered.count >= options.maxConnections;
+    const busy = unanswered.together.count >= options.maxConnections;
     sockets.add(socket);
     const connection = new Connection(socket, true, unanswered, between, options.timeoutMs);
     socket.on("data", (chunk: Buffer) => {
@@ -684,7 +710,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     socket.on("error", (error: NodeJS.ErrnoException) => options.onClientError(error.code ?? error.message));
     socket.on("close", () => {
       sockets.delete(socket);
-      if (!connection.done) unanswered.count--; // closed before its request: never to be answered
+      if (!connection.done) answered(unanswered); // closed before its request: never to be answered
       connection.done = true;
       if (connection.slot >= 0) unwatch(connection);
     });

@@ -141,6 +141,8 @@ export const spamdFrontActor = defineActor<SpamdFrontInput, SpamdFrontEvent>(({ 
   const budget = connectionBudget();
   const bound: ConnectionBound = {
     maxConnections: Math.min(spamd.maxScans, budget.max),
+    // Over listen and socket together: each connection holds up to max_message_size (docs/spamd-front.md).
+    unanswered: { count: 0 },
     budget,
     onBusy() {
       recordSpamError(front);

@@ -214,6 +214,40 @@ describe("the spamd front past max_scans", () => {
   });
 });
 
+describe("the spamd front's max_scans with listen and socket", () => {
+  const started = frontOnPort("socket = spamd.sock\nmax_scans = 1\n");
+
+  it("holds max_scans connections over both together: the socket refuses while TCP holds the slot", async () => {
+    const { front, port, dir } = started;
+    const holder = net.connect(port, "127.0.0.1");
+    await once(holder, "connect");
+    holder.write("CHECK SPAMC/1.5\r\n");
+    // A second TCP connection refused: the holder has the slot.
+    assert.equal(
+      await ping({ port, host: "127.0.0.1" }),
+      "SPAMD/1.0 75 EX_TEMPFAIL busy: too many scans in flight\r\n",
+    );
+    // max_scans is the front's, not each server's: the Unix socket is full too (two messages, not one).
+    assert.equal(
+      await ping({ path: dir.file("spamd.sock") }),
+      "SPAMD/1.0 75 EX_TEMPFAIL busy: too many scans in flight\r\n",
+    );
+    assert.equal(front.daemon.metrics.spamFront?.scans.get("error"), 2);
+    holder.destroy();
+    await once(holder, "close");
+  });
+});
+
+/** A PING over `where`, the client's end sent at once: the front's whole reply. */
+async function ping(where: net.NetConnectOpts): Promise<string> {
+  const client = net.connect(where);
+  let reply = "";
+  client.on("data", (chunk) => reply += chunk);
+  client.end("PING SPAMC/1.5\r\n\r\n");
+  await once(client, "close");
+  return reply;
+}
+
 describe("the spamd front's max_message_size after a reload", () => {
   const started = frontOnPort("max_message_size = 2k\n");
 

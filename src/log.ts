@@ -1,3 +1,5 @@
+import { stderrLines } from "./stderr-lines.ts";
+
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 export type LogFields = Record<string, string | number | boolean | undefined | null>;
@@ -52,10 +54,16 @@ export function formatLogLine(
   return line;
 }
 
-export function createLogger(
-  level: LogLevel,
-  write: (line: string) => void = (l) => process.stderr.write(l + "\n"),
-): Logger {
+/** The daemon's stderr: a line per event, and a bound on what waits for a reader that does not read. */
+function stderrWrite(): (line: string) => void {
+  return stderrLines({
+    droppedLine: (count) =>
+      formatLogLine("warn", "log", "log lines dropped: stderr was not read fast enough", { dropped: count }),
+    flushAtExit: true,
+  });
+}
+
+export function createLogger(level: LogLevel, write: (line: string) => void = stderrWrite()): Logger {
   let threshold = LOG_LEVELS.indexOf(level);
   const emit = (at: LogLevel) => (source: string, message: string, fields?: LogFields) => {
     if (LOG_LEVELS.indexOf(at) >= threshold) write(formatLogLine(at, source, message, fields));

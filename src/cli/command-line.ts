@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 // parsers, the SMTP and Redis clients), which took most of its time (docs/decisions.md, "Startup").
 import { CLIENT_COMMANDS, type ClientCommand, DEFAULT_CONFIG_FILE, HELP } from "./help.ts";
 import { checkRequestLine } from "./check-request.ts";
+import { clientTimeoutMs } from "./client-timeout.ts";
 import { unreadableConfig } from "./unreadable-config.ts";
 import { MAX_TOP_ROWS } from "../control/top-bound.ts";
 import { runCommand } from "./run.ts";
@@ -71,6 +72,7 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
         plain: { type: "boolean" },
         legacy: { type: "boolean" },
         socket: { type: "string" },
+        timeout: { type: "string" },
         listen: { type: "string" },
         json: { type: "boolean" },
         n: { type: "string", short: "n" },
@@ -99,12 +101,12 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
     "exim-snippet": ["debian-split", "debian-unsplit", "plain", "legacy", "listen", "config"],
     "exim-setup": ["add", "remove", "listen", "confdir", "config"],
     "postfix-snippet": ["listen", "config", "fail-closed"],
-    status: ["config", "socket", "json"],
-    top: ["config", "socket", "json", "n", "rule"],
-    show: ["config", "socket", "json"],
-    reset: ["config", "socket"],
-    reload: ["config", "socket"],
-    check: ["config", "socket"],
+    status: ["config", "socket", "json", "timeout"],
+    top: ["config", "socket", "json", "n", "rule", "timeout"],
+    show: ["config", "socket", "json", "timeout"],
+    reset: ["config", "socket", "timeout"],
+    reload: ["config", "socket", "timeout"],
+    check: ["config", "socket", "timeout"],
     spf: ["config"],
     scan: ["config", "sender", "rcpt"],
   };
@@ -139,6 +141,8 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
     if (top !== undefined && !(Number.isInteger(top) && top > 0 && top <= MAX_TOP_ROWS)) {
       return usageError(`-n takes a whole number from 1 to ${MAX_TOP_ROWS}`, command);
     }
+    const timeoutMs = clientTimeoutMs(values.timeout);
+    if (typeof timeoutMs !== "number") return usageError(timeoutMs.problem, command);
     return import("./control-commands.ts").then(({ runClientCommand }) =>
       runClientCommand(command as ClientCommand, {
         config: values.config ?? DEFAULT_CONFIG_FILE,
@@ -147,6 +151,7 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
         top,
         rule: values.rule,
         request: request?.line,
+        timeoutMs,
         args: positionals,
       })
     );

@@ -4,6 +4,8 @@
 import { statSync } from "node:fs";
 import http from "node:http";
 import { groupName, userName } from "../store/account-names.ts";
+import { formatDuration } from "../model/duration.ts";
+import { DEFAULT_CLIENT_TIMEOUT_MS } from "./client-timeout.ts";
 import { ExchangeTimeout, readsocketExchange } from "./readsocket-exchange.ts";
 
 export class DaemonUnreachable extends Error {}
@@ -120,7 +122,7 @@ export function controlRequest(
   socketPath: string,
   method: string,
   path: string,
-  timeoutMs = 5000,
+  timeoutMs = DEFAULT_CLIENT_TIMEOUT_MS,
 ): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const request = http.request({ socketPath, method, path, timeout: timeoutMs }, (response) => {
@@ -140,7 +142,11 @@ export function controlRequest(
     });
     request.on("timeout", () => {
       request.destroy();
-      reject(new DaemonUnreachable(`mailpolicyd did not answer on ${socketPath} within ${timeoutMs} ms`));
+      reject(
+        new DaemonUnreachable(
+          `mailpolicyd did not answer on ${socketPath} within ${formatDuration(timeoutMs)}`,
+        ),
+      );
     });
     request.on("error", (error: NodeJS.ErrnoException) => reject(unreachable(socketPath, error)));
     request.end();
@@ -148,7 +154,11 @@ export function controlRequest(
 }
 
 /** Asks the policy socket exactly as Exim's ${readsocket} does: write, half-close, read to EOF. */
-export async function policyRequest(socketPath: string, line: string, timeoutMs = 5000): Promise<string> {
+export async function policyRequest(
+  socketPath: string,
+  line: string,
+  timeoutMs = DEFAULT_CLIENT_TIMEOUT_MS,
+): Promise<string> {
   let reply: string;
   try {
     reply = await readsocketExchange(socketPath, line.endsWith("\n") ? line : `${line}\n`, { timeoutMs });

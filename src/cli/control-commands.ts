@@ -29,6 +29,7 @@ export interface ClientOptions {
   top?: number;
   rule?: string;
   request?: string; // check: the request line, values quoted (check-request.ts)
+  timeoutMs?: number; // --timeout; without it, the default (client-timeout.ts)
   args: string[];
 }
 
@@ -45,7 +46,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
   const key = options.args[0];
   switch (command) {
     case "status": {
-      const response = await controlRequest(socket, "GET", "/status");
+      const response = await controlRequest(socket, "GET", "/status", options.timeoutMs);
       if (response.status !== 200) return fail(response);
       const status = response.json<StatusJson>(isStatus);
       out(options.json ? response.body : formatStatus(status));
@@ -55,7 +56,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       const query = `/senders?top=${options.top ?? 20}${
         options.rule ? `&rule=${encodeURIComponent(options.rule)}` : ""
       }`;
-      const response = await controlRequest(socket, "GET", query);
+      const response = await controlRequest(socket, "GET", query, options.timeoutMs);
       if (response.status !== 200) return fail(response);
       const rows = response.json<SenderRow[]>(Array.isArray);
       outCounts(response, options, () => formatSenders(rows));
@@ -63,7 +64,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
     }
     case "show": {
       if (key.length > MAX_KEY_LENGTH) return noSuchKey(key);
-      const response = await controlRequest(socket, "GET", senderPath(key));
+      const response = await controlRequest(socket, "GET", senderPath(key), options.timeoutMs);
       if (response.status !== 200) return fail(response);
       const { limits } = response.json<{ limits: SenderDetail[] }>(having("limits", Array.isArray));
       outCounts(response, options, () => formatSender(key, limits));
@@ -71,7 +72,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
     }
     case "reset": {
       if (key.length > MAX_KEY_LENGTH) return noSuchKey(key);
-      const response = await controlRequest(socket, "DELETE", senderPath(key));
+      const response = await controlRequest(socket, "DELETE", senderPath(key), options.timeoutMs);
       if (response.status !== 200) return fail(response);
       const { reset, restoring } = response.json<{ reset: number; restoring?: boolean }>(
         having("reset", Number.isInteger),
@@ -85,7 +86,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       return 0;
     }
     case "reload": {
-      const response = await controlRequest(socket, "POST", "/reload");
+      const response = await controlRequest(socket, "POST", "/reload", options.timeoutMs);
       if (response.status === 200) {
         const { config } = response.json<{ config: string }>(having("config", isString));
         out(`reloaded ${config}`);
@@ -99,7 +100,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
     }
     case "check": {
       const line = options.request ?? options.args.join(" ");
-      const reply = await policyRequest(socket, line);
+      const reply = await policyRequest(socket, line, options.timeoutMs);
       out(reply);
       await traceSpf(line, options);
       return 0;

@@ -2,6 +2,7 @@
 // request, shutdown(SHUT_WR), read to EOF. `mailpolicyd check` and the tests use it; the tests also play
 // the clients that misbehave (no half-close).
 import net from "node:net";
+import { formatDuration } from "../model/duration.ts";
 
 export type PolicyTarget = string | { host: string; port: number }; // a Unix socket path, or TCP
 
@@ -31,7 +32,9 @@ export function readsocketExchange(
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new ExchangeTimeout(`no answer on ${describeTarget(target)} within ${timeoutMs} ms`));
+      reject(
+        new ExchangeTimeout(`no answer on ${describeTarget(target)} within ${formatDuration(timeoutMs)}`),
+      );
     }, timeoutMs);
     socket.on("connect", () => {
       socket.write(request);

@@ -90,6 +90,12 @@ export const DAEMON_SECTION = {
   fail_mode: { schema: oneOf(FAIL_MODES), default: "open" },
 } satisfies SectionSpec;
 
+// The client commands' options with a default (cli/command-line.ts): not a config section, the command
+// line's. timeout: how long status, top, show, reset, reload and check wait for the daemon's answer.
+export const CLIENT_COMMAND_OPTIONS = {
+  timeout: { schema: duration(10, 10 * MINUTE), default: "5s" },
+} satisfies SectionSpec;
+
 // How alerts may pile up, fail and storm (docs/configuration.md, [alerts]). Read also without an [alerts]
 // section: crossings are then only logged, but the outbox still needs its bound.
 export const ALERT_QUEUE_KEYS = {

@@ -105,6 +105,32 @@ describe("mailpolicyd's command line", () => {
     }
   });
 
+  // A monitoring script's `status --timeout 1` that was taken as 1 ms, or a typo taken as the default,
+  // would report a healthy daemon as down, or hang the script for the default's 5 s.
+  it("refuses a --timeout that is no duration or out of range (exit 64) before asking the daemon", async () => {
+    const cases = [
+      ["soon", /--timeout soon: expected a duration such as 300, 30s, 5m, 1h or 1d/],
+      ["5ms", /--timeout 5ms: must be at least 10 ms/],
+      ["1h", /--timeout 1h: must be at most 10m/],
+    ] as const;
+    for (
+      const command of [["status"], ["top"], ["show", "k"], ["reset", "k"], ["reload"], ["check", "a@b"]]
+    ) {
+      for (const [timeout, said] of cases) {
+        const result = await cli([...command, "--socket", dir.file("absent.sock"), "--timeout", timeout]);
+        assert.equal(result.status, 64, `${command[0]} --timeout ${timeout}: ${result.stderr}`);
+        assert.match(
+          result.stderr,
+          new RegExp(`^mailpolicyd: ${said.source}\\n\\nUsage: mailpolicyd ${command[0]} `),
+        );
+      }
+      // A valid one gets past the usage check: nothing listens, so the daemon cannot be reached.
+      const valid = await cli([...command, "--socket", dir.file("absent.sock"), "--timeout", "1"]);
+      assert.equal(valid.status, 2, `${command[0]} --timeout 1: ${valid.stderr}`);
+    }
+    assert.equal((await cli(["spf", "192.0.2.1", "a@example.org", "--timeout", "1s"])).status, 64);
+  });
+
   it("lets check take both: it asks --socket, and reads [spf] from --config", async () => {
     const config = dir.file("spf.conf");
     writeFileSync(config, "[spf]\ntimeout = 2s\n");

@@ -19,6 +19,7 @@ import { describeTransport, type Responder, type Transport } from "./request-ser
 import { type ListenerEvent, type ListenerInput, serverSet, unlinkSocket } from "./listener.ts";
 import { claimSocketPath, setSocketAccess } from "./unix-socket.ts";
 import { MilterFraming, milterRequestHandler } from "./postfix-milter.ts";
+import { type RetryMemory, retryMemory } from "./postfix-retries.ts";
 
 export type PostfixListenerInput = ListenerInput;
 export type PostfixListenerEvent = ListenerEvent;
@@ -54,14 +55,25 @@ function encodedOnce(format: DecisionFormat): DecisionFormat {
   };
 }
 
+/** The formatter's reply, also kept for the retries of a request whose client left before it. */
+function keptForRetries(format: DecisionFormat, retries: RetryMemory): DecisionFormat {
+  return (decision, request) => {
+    const reply = format(decision, request);
+    if (request.form === "attributes") retries.decided(request.attributes, reply);
+    return reply;
+  };
+}
+
 /**
  * `firstTime`: the listener's memory of the headers prepended per message, kept across reloads: a message
  * whose RCPTs straddle a reload would otherwise get its header again (Postfix adds every RCPT's PREPEND).
+ * `retries`: the requests Postfix gave up on, kept across reloads likewise.
  */
 function deciders(
   input: PostfixListenerInput,
   vocabulary: PostfixVocabulary,
   firstTime: HeaderMemory,
+  retries: RetryMemory,
 ): Deciders {
   const { engine, metrics, log } = input;
   const decider = (mayPrepend: boolean) =>
@@ -69,7 +81,7 @@ function deciders(
       engine,
       metrics,
       log,
-      encodedOnce(postfixReplyFormatter(vocabulary, mayPrepend, firstTime)),
+      keptForRetries(encodedOnce(postfixReplyFormatter(vocabulary, mayPrepend, firstTime)), retries),
     );
   return {
     beforeMessage: decider(true),
@@ -93,9 +105,22 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
     // Started only with [postfix] (daemon.ts); the section's presence is fixed until a restart.
     const postfix = config.postfix!;
     const firstTime = headerMemory();
-    let decide = deciders(input, postfix.vocabulary, firstTime);
+    const retries = retryMemory();
+    let decide = deciders(input, postfix.vocabulary, firstTime, retries);
     let closed = false;
     const malformed = rateLimitedWarning(log, SOURCE, "malformed request: connection closed unanswered");
+    const gaveUp = rateLimitedWarning(
+      log,
+      SOURCE,
+      "Postfix gave up waiting for an answer (its check's timeout is below the concerns'): " +
+        "its retry gets this answer, not counted again",
+    );
+    // Postfix past its check's timeout: it sends the request again on a new connection (postfix-retries.ts).
+    const clientLeft = (note: unknown, unreadReply: string | Uint8Array | undefined) => {
+      const request = note as PostfixRequest;
+      retries.left(request.state, request.attributes, unreadReply);
+      gaveUp({ state: request.state, instance: request.attributes.instance ?? "" });
+    };
 
     // Runs for every request: the engine's reply closure is all it allocates besides the request.
     const answer = (bytes: Uint8Array, responder: Responder) => {
@@ -109,8 +134,17 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
         return responder.drop();
       }
       const request = parsed.request;
+      responder.note = request;
       if (request.stage === undefined || request.certificate) logDetails(log, request);
       if (request.stage === undefined) return responder.reply(decide.accept);
+      if (retries.size > 0 && retries.answer(request.state, request.attributes, responder)) {
+        log.info(SOURCE, "request sent again: answered as before, not counted again", {
+          state: request.state,
+          instance: request.attributes.instance,
+          recipient: request.attributes.recipient,
+        });
+        return;
+      }
       const decideAt = mayPrependAt(request.state) ? decide.beforeMessage : decide.afterMessage;
       decideAt(
         { form: "attributes", stage: request.stage, attributes: request.attributes },
@@ -128,6 +162,7 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
         // The first request comes right after Postfix connects; later ones within idle_timeout.
         timeoutMs: config.daemon.requestTimeoutMs,
         onRequest: answer,
+        onClientLeft: clientLeft,
         onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
       });
     // Each Unix socket is the listener's to remove once it is bound there (claimSocketPath refused a live one).
@@ -183,7 +218,7 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
         // [postfix] removed, or a setting it binds or frames with changed: the daemon says they wait for its
         // restart (config/start-only.ts), also while this actor is down.
         const next = event.config.postfix;
-        if (next) decide = deciders(input, next.vocabulary, firstTime);
+        if (next) decide = deciders(input, next.vocabulary, firstTime, retries);
         config = event.config;
       },
       stop() {

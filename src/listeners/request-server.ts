@@ -23,6 +23,11 @@ export interface Responder {
    * request is logged and the connection closed; Postfix then applies its default_action).
    */
   drop(): void;
+  /**
+   * The listener's own note of the request it was last given, for onClientLeft: one field written for
+   * every request rather than a map from connection to request. Kept until the next request.
+   */
+  note: unknown;
 }
 
 /** Where to listen: a Unix socket path, or a TCP address (port 0: any free port). */
@@ -68,6 +73,13 @@ export interface RequestServerOptions {
   onRequest(bytes: Uint8Array, responder: Responder): void;
   /** No complete request within timeoutMs: reply once, the connection then ends (framing.answersTimeout). */
   onTimeout(bytesSoFar: number, responder: Responder): void;
+  /**
+   * A persistent connection's client left without reading its answer: it ended the connection while its
+   * request was being decided (`unreadReply` undefined: still to come), or reset it with the answer unread
+   * (a socket closed with unread bytes sends a reset). Postfix past its check's timeout does that, then
+   * sends the request again on a new connection (postfix-retries.ts). `note`: the responder's.
+   */
+  onClientLeft?(note: unknown, unreadReply: string | Uint8Array | undefined): void;
   /** EPIPE/ECONNRESET: the client (Exim after its own timeout) left before the answer. */
   onClientError(code: string): void;
   /**
@@ -185,9 +197,13 @@ class Connection implements Responder {
     unanswered.lastAccept = this.started;
   }
 
+  note: unknown = undefined;
+  lastReply: string | Uint8Array | undefined = undefined; // persistent: for onClientLeft
+
   reply(text: string | Uint8Array): void {
     if (this.replied) return;
     this.replied = true;
+    this.lastReply = text;
     answered(this.unanswered);
     if (this.unanswered.held) this.unanswered.held.push(this, text);
     else this.write(text);
@@ -196,6 +212,7 @@ class Connection implements Responder {
   drop(): void {
     if (this.replied) return;
     this.replied = true;
+    this.note = undefined;
     answered(this.unanswered);
     this.persistent = false;
     this.close();
@@ -562,12 +579,23 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     answered(unanswered);
     connection.close();
   };
+  // A persistent connection's client left without reading its answer (onClientLeft): said once.
+  const clientLeft = (connection: Connection) => {
+    const note = connection.note;
+    if (!connection.persistent || note === undefined || options.onClientLeft === undefined) return;
+    connection.note = undefined;
+    const deciding = connection.done && !connection.replied;
+    options.onClientLeft(note, deciding ? undefined : connection.lastReply);
+  };
   // The client of a persistent connection half-closed: a request being answered gets its answer, then the
   // connection ends; a partial one is answered only if the framing says so.
   const halfClose = (connection: Connection) => {
     connection.halfClosed = true;
     connection.unread = false; // all the client sent has been read: the reply may close at once
-    if (connection.done) return;
+    if (connection.done) {
+      if (!connection.replied) clientLeft(connection); // gave up on its answer
+      return;
+    }
     if (framing.halfCloseIsEnd) {
       connection.persistent = false;
       return finish(connection, connection.buffer ? take(connection, connection.size) : Buffer.alloc(0));
@@ -664,6 +692,14 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
           error(_socket: AnySocket, error: NodeJS.ErrnoException) {
             options.onClientError(error.code ?? error.message);
           },
+          // Bun says a reset only here. Only for a server that asks (the Postfix listener, whose connections
+          // persist): a close handler costs each connection ~0.4 µs (docs/decisions.md), Exim's a request.
+          ...(options.onClientLeft && {
+            close(socket: AnySocket, error?: NodeJS.ErrnoException) {
+              const connection = socket.data as Connection | undefined;
+              if (connection !== undefined && error?.code === "ECONNRESET") clientLeft(connection);
+            },
+          }),
           drain(socket: AnySocket) {
             const connection = socket.data as Connection | undefined;
             if (connection?.pending !== undefined && connection.slot >= 0) {
@@ -707,7 +743,10 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       if (connection.persistent) halfClose(connection);
       else finish(connection, connection.buffer ? take(connection, connection.size) : Buffer.alloc(0));
     });
-    socket.on("error", (error: NodeJS.ErrnoException) => options.onClientError(error.code ?? error.message));
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "ECONNRESET") clientLeft(connection);
+      options.onClientError(error.code ?? error.message);
+    });
     socket.on("close", () => {
       sockets.delete(socket);
       if (!connection.done) answered(unanswered); // closed before its request: never to be answered

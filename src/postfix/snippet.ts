@@ -13,8 +13,8 @@ export const DEFAULT_POSTFIX_ENDPOINT = `inet:${POSTFIX_SECTION.listen.default}`
 /**
  * How long Postfix waits for an answer, in seconds: above the timeouts of the concerns a Postfix request
  * asks ([limits] 1 s, [spf] 1.5 s by default), far below Postfix's own 100 s. A site that raises those gets
- * more (policyTimeoutSeconds): Postfix giving up first would send the request again, which the daemon would
- * count a second time, and then apply default_action.
+ * more (policyTimeoutSeconds): Postfix giving up first would wait its retry_delay and send the request
+ * again (answered as before, uncounted: listeners/postfix-retries.ts), each SMTP command slower by seconds.
  */
 export const DEFAULT_POLICY_TIMEOUT_SECONDS = 3;
 

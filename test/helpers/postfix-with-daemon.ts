@@ -6,6 +6,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import { type Daemon, startDaemon } from "../../src/daemon.ts";
 import { createLogger } from "../../src/log.ts";
 import { waitFor } from "./daemon-process.ts";
+import type { PolicyWaits } from "../../src/postfix/snippet.ts";
 import { pastedSnippet, type PostfixServer, startPostfix } from "./postfix.ts";
 import { freePort } from "./smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "./temp-dir.ts";
@@ -21,8 +22,15 @@ export interface PostfixWithDaemon {
   stop(): Promise<void>;
 }
 
-/** `config`: the daemon's sections besides [daemon] and [postfix]; `mainExtra`: main.cf lines after the snippet's. */
-export async function startPostfixWithDaemon(config: string, mainExtra = ""): Promise<PostfixWithDaemon> {
+/**
+ * `config`: the daemon's sections besides [daemon] and [postfix]; `mainExtra`: main.cf lines after the
+ * snippet's; `waits`: the snippet's timeout or max_idle, as a postmaster may have edited them.
+ */
+export async function startPostfixWithDaemon(
+  config: string,
+  mainExtra = "",
+  waits: Partial<PolicyWaits> = {},
+): Promise<PostfixWithDaemon> {
   const dir = makeTempDir();
   const policyPort = await freePort();
   const parsed = parseConfig(
@@ -43,7 +51,7 @@ export async function startPostfixWithDaemon(config: string, mainExtra = ""): Pr
     await waitFor(() => lines.some((line) => line.includes("postfix: listening")), 5000, "Postfix listener");
     postfix = await startPostfix(dir, await freePort(), {
       recipientRestrictions: "", // the snippet's lines set it
-      mainExtra: `${pastedSnippet(`inet:127.0.0.1:${policyPort}`)}\n${mainExtra}`,
+      mainExtra: `${pastedSnippet(`inet:127.0.0.1:${policyPort}`, false, waits)}\n${mainExtra}`,
     });
   } catch (error) {
     daemon.stop();

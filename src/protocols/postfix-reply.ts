@@ -13,9 +13,11 @@
 //   three Received-SPF lines), so a header for the same `instance` is said only the first time (one
 //   Received-SPF, one warning a rule: policy/header-memory.ts), and a later RCPT says the first header not
 //   yet said.
+import { Buffer } from "node:buffer";
 import type { Decision } from "../model/answer.ts";
 import type { PolicyRequest } from "../policy/request.ts";
 import type { PostfixVocabulary } from "../model/postfix.ts";
+import type { Attributes } from "./attributes.ts";
 import { type HeaderMemory, headerMemory } from "../policy/header-memory.ts";
 import { formatPostfixReply } from "./postfix-policy.ts";
 
@@ -30,6 +32,17 @@ export const mayPrependAt = (state: string): boolean =>
   state !== "END-OF-MESSAGE" && state !== "CONNECT" && state !== "EHLO" && state !== "HELO";
 /** SMTP reply text stays within RFC 5321's 512-octet line, with Postfix's own prefix: bytes of UTF-8. */
 const MAX_TEXT = 400;
+/**
+ * Postfix says a refusal as `NNN X.Y.Z <NAME>: CLASS rejected: TEXT` (smtpd_check.c): 42 octets at most
+ * besides NAME and TEXT ("Recipient address" is the longest CLASS), and the line's CRLF makes 44. NAME is
+ * the recipient in smtpd_recipient_restrictions (the snippet's), or the sender, HELO name or client, as
+ * the list the check sits in says. A recipient may take 256 octets (RFC 5321's path): cut at MAX_TEXT
+ * whatever the name, the line reached 646 octets through Postfix 3.7 (a 244-octet recipient).
+ */
+const REFUSAL_FRAME = 44;
+const REPLY_LINE = 512;
+/** What is left of a refusal's text when the names are longer than a reply line allows: still a word. */
+const MIN_TEXT = 60;
 /**
  * A prepended header goes into the message, not into an SMTP reply: RFC 5322's 998-octet line is its
  * bound (RFC 6532 keeps it in octets for UTF-8). Cut at MAX_TEXT, a Received-SPF with a long sender (named
@@ -83,22 +96,47 @@ export function headerToPrepend(
 }
 
 /** A refusal with a text: "REJECT text", or "550 5.7.1 text". */
-function refusal(word: string, text: string | undefined, fallback: string): string {
-  const said = text === undefined ? "" : oneLine(text);
+function refusal(word: string, text: string | undefined, fallback: string, maxText: number): string {
+  const said = text === undefined ? "" : oneLine(text, maxText);
   return `${word} ${said === "" ? fallback : said}`;
 }
 
-/** The action word(s) for the decision, without "action="; `header`: headerToPrepend's, or undefined. */
+const octets = (text: string | undefined) => text === undefined ? 0 : Buffer.byteLength(text, "utf8");
+
+/**
+ * The octets a refusal's text may take so that Postfix's reply line stays within 512, whichever name the
+ * list that asked puts before it (the longest of the request's), at most MAX_TEXT and at least MIN_TEXT.
+ */
+export function refusalTextBound(attributes: Attributes | undefined): number {
+  if (attributes === undefined) return MAX_TEXT;
+  const client = attributes.client_address === undefined
+    ? 0
+    : octets(attributes.client_name || "unknown") + octets(attributes.client_address) + 2;
+  const name = Math.max(
+    octets(attributes.recipient),
+    octets(attributes.sender),
+    octets(attributes.helo_name),
+    client,
+    "END-OF-MESSAGE".length,
+  );
+  return Math.max(MIN_TEXT, Math.min(MAX_TEXT, REPLY_LINE - REFUSAL_FRAME - name));
+}
+
+/**
+ * The action word(s) for the decision, without "action="; `header`: headerToPrepend's, or undefined;
+ * `maxText`: refusalTextBound's for the request.
+ */
 export function postfixAction(
   decision: Decision,
   header: string | undefined,
   vocabulary: PostfixVocabulary,
+  maxText = MAX_TEXT,
 ): string {
   switch (decision.action) {
     case "reject":
-      return refusal(vocabulary.reject, decision.message, DEFAULT_TEXT.reject);
+      return refusal(vocabulary.reject, decision.message, DEFAULT_TEXT.reject, maxText);
     case "defer":
-      return refusal(vocabulary.defer, decision.message, DEFAULT_TEXT.defer);
+      return refusal(vocabulary.defer, decision.message, DEFAULT_TEXT.defer, maxText);
     case "warn": {
       if (header !== undefined) return `PREPEND ${header}`;
       const text = decision.message === undefined ? "" : oneLine(decision.message);
@@ -119,18 +157,22 @@ export function postfixReplyFormatter(
   firstTime: HeaderMemory = headerMemory(),
 ): (decision: Decision, request: PolicyRequest) => string {
   const plainAccept = formatPostfixReply(vocabulary.accept);
-  // A refused sender asks again and again and gets the same (frozen) decision: its reply is built once.
+  // A refused sender asks again and again and gets the same (frozen) decision: its reply is built once
+  // for each bound of its text (one, unless its recipients' lengths differ by much).
   let lastRefusal: Decision | undefined;
+  let lastBound = 0;
   let lastReply = "";
   return (decision, request) => {
     if (decision.action === "accept" && !decision.headers?.length) return plainAccept;
     const refused = decision.action === "defer" || decision.action === "reject";
-    if (refused && decision === lastRefusal) return lastReply;
-    const instance = request.form === "attributes" ? request.attributes.instance : undefined;
+    const attributes = request.form === "attributes" ? request.attributes : undefined;
+    const bound = refused ? refusalTextBound(attributes) : MAX_TEXT;
+    if (refused && decision === lastRefusal && bound === lastBound) return lastReply;
+    const instance = attributes?.instance;
     const isNew = instance ? (header: string) => firstTime(instance, header, decision.rule) : undefined;
     const header = refused ? undefined : headerToPrepend(decision, mayPrepend, vocabulary, isNew);
-    const reply = formatPostfixReply(postfixAction(decision, header, vocabulary));
-    if (refused) [lastRefusal, lastReply] = [decision, reply];
+    const reply = formatPostfixReply(postfixAction(decision, header, vocabulary, bound));
+    if (refused) [lastRefusal, lastBound, lastReply] = [decision, bound, reply];
     return reply;
   };
 }

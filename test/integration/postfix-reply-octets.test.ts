@@ -1,7 +1,8 @@
 // Through a real Postfix 3.7 with the snippet's lines, an answer's text and header stay within their lines'
 // bounds in octets, as the RFCs count them, for a sender written in UTF-8 (SMTPUTF8): a reply line within
 // RFC 5321's 512 octets, a prepended header line within RFC 5322's 998 (RFC 6532 keeps both in octets).
-// Counted in characters, a sender of two-byte letters made lines of twice that.
+// Counted in characters, a sender of two-byte letters made lines of twice that; and the text was cut to 400
+// octets whatever the recipient before it, so a long recipient made a reply line of over 600.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { after, before, describe, it } from "node:test";
@@ -52,6 +53,25 @@ describe("a long UTF-8 sender's answers from a real Postfix", () => {
       ...deferred.split("\r\n").filter((line) => octets(line) > 512),
       ...(octets(warning) > 998 ? [warning] : []),
     ];
+    assert.deepEqual(over.map((line) => `${octets(line)} octets: ${line.slice(0, 60)}`), []);
+  });
+
+  it("keeps a refusal's reply line within 512 octets for a recipient as long as RFC 5321 allows", async () => {
+    const { postfix, failure } = setup!;
+    // 244 octets: a 64-octet local part and a 179-octet domain (mynetworks may relay to it).
+    const recipient = `${"r".repeat(64)}@${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(48)}.example`;
+    const session = await openSmtpSession(postfix.port);
+    let deferred: string;
+    try {
+      await session.send("EHLO client.example");
+      assert.match(await session.send(`MAIL FROM:<${SENDER}> SMTPUTF8`), /^250 /, failure());
+      deferred = await session.send(`RCPT TO:<${recipient}>`); // the sender is over its limit already
+      await session.send("QUIT");
+    } finally {
+      session.close();
+    }
+    assert.match(deferred, /^450 4\.7\.1 <r{64}@d{60}.*>: Recipient address rejected: üü/, failure());
+    const over = deferred.split("\r\n").filter((line) => octets(line) > 512);
     assert.deepEqual(over.map((line) => `${octets(line)} octets: ${line.slice(0, 60)}`), []);
   });
 });

@@ -10,6 +10,7 @@ import {
   mayPrependAt,
   postfixAction,
   postfixReplyFormatter,
+  refusalTextBound,
 } from "../../../src/protocols/postfix-reply.ts";
 import type { PolicyRequest } from "../../../src/policy/request.ts";
 
@@ -189,5 +190,39 @@ describe("postfixReplyFormatter", () => {
       format({ action: "accept", headers: ["no colon", "X-Next: 1"] }, rcpt("w2")),
       "action=PREPEND X-Next: 1\n\n",
     );
+  });
+});
+
+describe("refusalTextBound", () => {
+  const attributes = (recipient: string) => ({
+    sender: "a@example.org",
+    recipient,
+    client_address: "192.0.2.1",
+    instance: "i1",
+  });
+  const request = (recipient: string): PolicyRequest => ({
+    form: "attributes",
+    stage: "rcpt",
+    attributes: attributes(recipient),
+  });
+  it("leaves 400 octets beside a short name, and less beside a long one, by the longest name", () => {
+    assert.equal(refusalTextBound(attributes("b@example.net")), 400);
+    const long = `${"r".repeat(64)}@${"d".repeat(179)}`; // 244 octets
+    assert.equal(refusalTextBound(attributes(long)), 512 - 44 - 244);
+    assert.equal(refusalTextBound(attributes(`${"ü".repeat(100)}@x.example`)), 512 - 44 - 210);
+    assert.equal(refusalTextBound(attributes("r".repeat(2000))), 60);
+  });
+  it("cuts a refusal's text so that Postfix's line stays within 512 octets, for each recipient anew", () => {
+    const format = postfixReplyFormatter(DEFAULTS, true);
+    const refusal: Decision = { action: "defer", message: "ü".repeat(300) };
+    const long = `${"r".repeat(64)}@${"d".repeat(179)}`;
+    for (const recipient of ["b@example.net", long, "c@example.net"]) {
+      const reply = format(refusal, request(recipient)) as string;
+      const text = reply.slice("action=DEFER_IF_PERMIT ".length, -2);
+      // Postfix's line: "450 4.7.1 <recipient>: Recipient address rejected: " and the text, and CRLF.
+      const line = `450 4.7.1 <${recipient}>: Recipient address rejected: ${text}\r\n`;
+      assert.ok(Buffer.byteLength(line) <= 512, `${Buffer.byteLength(line)} octets`);
+      assert.ok(Buffer.byteLength(text) >= (recipient === long ? 200 : 398), `${Buffer.byteLength(text)}`);
+    }
   });
 });

@@ -95,6 +95,25 @@ const MERGE_SLICE = 256;
  */
 export const SETTLED_WHILE_DOWN = 1000;
 
+/** How many distinct causes one incident logs (stillDown); the newest is always shown. */
+const INCIDENT_CAUSES_LOGGED = 16;
+
+const messageOf = (error: unknown) => String(error instanceof Error ? error.message : error);
+
+/** An answer of Redis's (ioredis's ReplyError), not the client's own (a timeout, a closed connection). */
+const isReplyError = (error: unknown) => error instanceof Error && error.name === "ReplyError";
+
+/**
+ * What kind of failure `error` is, for logging each once: a system error's code (ECONNREFUSED), else the
+ * error code Redis's answer begins with (WRONGPASS, READONLY), else the message.
+ */
+export function incidentCause(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string") return code;
+  const message = messageOf(error);
+  return /^[A-Z][A-Z_]+\b/.exec(message)?.[0] ?? message;
+}
+
 export function createSharedStore(options: SharedStoreOptions): SharedStore {
   const { client, config, local, exported, log, now } = options;
   let limits: readonly LimitConfig[] = [];
@@ -157,10 +176,36 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
   /** While the merge after a retry's probe runs: when the incident it is to end began. */
   let resuming: number | undefined;
 
+  // The causes an incident has logged (incidentCause). Redis may go on failing for another reason than
+  // the one that began it: refused while it restarted, then WRONGPASS (restarted with another password)
+  // or READONLY (back as a replica, after a failover). /health and `status` said the first for as long
+  // as the incident lasted ("connect ECONNREFUSED" of a Redis that runs and refuses the password), and
+  // the later ones were in debug lines only. Bounded: a cause past the 16th is shown, not logged.
+  const causesLogged = new Set<string>();
+  // What Redis answered (READONLY, LOADING, WRONGPASS…), a system error (refused, reset, TLS), or a
+  // timeout on an open connection (a hung Redis) says why. The client's own errors do not: a command
+  // that timed out in its queue while the connection was being made, the requests it gives up at a
+  // reconnection ("Reached the max retries per request limit"), a closed connection.
+  const tellsWhy = (error: unknown) =>
+    isReplyError(error) || typeof (error as { code?: unknown } | undefined)?.code === "string" ||
+    (client.status === "ready" && /timed out/i.test(messageOf(error)));
+  const stillDown = (error: unknown) => {
+    if (!tellsWhy(error)) return;
+    health.lastError = messageOf(error);
+    const cause = incidentCause(error);
+    if (causesLogged.has(cause) || causesLogged.size >= INCIDENT_CAUSES_LOGGED) return;
+    causesLogged.add(cause);
+    log.warn("redis", "Redis still unavailable, for another reason", {
+      fallback: config.fallback,
+      error: health.lastError,
+    });
+  };
+
   const startIncident = (error: unknown) => {
-    if (down || closed) return;
+    if (closed) return;
+    if (down) return stillDown(error);
     down = true;
-    health.lastError = String(error instanceof Error ? error.message : error);
+    health.lastError = messageOf(error);
     retry = setInterval(tryAgain, config.retryEveryMs);
     // Redis failing between the probe and the merge's end (the merge, a request) is the same outage: an
     // incident each time made one per retry while Redis answered the probe but not the merge (a key it
@@ -174,6 +219,8 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     }
     health.incidents++;
     health.since = now();
+    causesLogged.clear();
+    causesLogged.add(incidentCause(error));
     log.warn("redis", "Redis unavailable: the fallback answers until it is back", {
       fallback: config.fallback,
       error: health.lastError,
@@ -204,6 +251,8 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
         ).finally(() => resuming = undefined);
       },
       (error) => {
+        // What Redis answered the retry (READONLY, LOADING, OOM…) is why it is still away (tellsWhy).
+        if (down && !closed) stillDown(error);
         // A hung Redis (the connection open, nothing answered): ioredis keeps each command it wrote until
         // its reply comes, a timed-out one too, so every retry stayed in memory for as long as the hang
         // lasted. A new connection lets them go (rejected at once) and is the one the next retry uses.

@@ -26,6 +26,8 @@ export interface RedisServerOptions {
   aclUsers?: string[];
   /** A TLS port as well (tlsPort), with this certificate, its key and the CA that signed it (PEM files). */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** More redis-server arguments, given at every start (e.g. `--key-load-delay 500`). */
+  args?: string[];
 }
 
 export interface RedisServer {
@@ -47,8 +49,11 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** SIGKILL, as a crash: the temp dir stays (restart() may follow). */
   kill9(): Promise<void>;
-  /** Stops it if it runs, and starts a new one on the same port and socket. */
-  restart(): Promise<void>;
+  /**
+   * Stops it if it runs, and starts a new one on the same port and socket; `changes`: with this
+   * requirepass (`password` and `url` then say it) or these arguments from now on.
+   */
+  restart(changes?: Pick<RedisServerOptions, "password" | "args">): Promise<void>;
   /** SIGSTOP: connections are still accepted by the kernel, nothing is answered (a hung Redis). */
   pause(): void;
   /** SIGCONT: it answers what it had received. */
@@ -88,7 +93,8 @@ function answers(host: string, port: number): Promise<boolean> {
   });
 }
 
-export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+export async function startRedisServer(initial: RedisServerOptions = {}): Promise<RedisServer> {
+  let options = initial;
   const dir = makeTempDir("mailpolicyd-redis-");
   const host = "127.0.0.1";
   const port = await freePort();
@@ -128,6 +134,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       args.push("--tls-port", String(tlsPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile);
       args.push("--tls-ca-cert-file", caFile, "--tls-auth-clients", "no");
     }
+    if (options.args) args.push(...options.args);
     if (options.cluster) {
       args.push("--cluster-enabled", "yes", "--cluster-config-file", dir.file("nodes.conf"));
     }
@@ -173,7 +180,6 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     dir.remove();
     throw error;
   }
-  const auth = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}@`;
   return {
     host,
     port,
@@ -182,8 +188,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     get pid() {
       return child!.pid!;
     },
-    password: options.password,
-    url: `redis://${auth}${host}:${port}`,
+    get password() {
+      return options.password;
+    },
+    get url() {
+      const auth = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}@`;
+      return `redis://${auth}${host}:${port}`;
+    },
     dir,
     log: () => said,
     async stop() {
@@ -194,8 +205,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     kill9: () => kill("SIGKILL"),
     pause: () => signal(child!, "SIGSTOP"),
     resume: () => signal(child!, "SIGCONT"),
-    async restart() {
+    async restart(changes = {}) {
       await kill("SIGTERM");
+      options = { ...options, ...changes };
       await launch();
     },
   };

@@ -55,6 +55,13 @@ export function redisOptions(config: RedisConfig, onError: (error: Error) => voi
     maxRetriesPerRequest: 0,
     retryStrategy: (times: number) => backoffDelay(times, RECONNECT_MIN_MS, RECONNECT_MAX_MS),
     lazyConnect: false,
+    // No INFO before the connection counts as ready: a Redis loading its dataset (after a restart, a
+    // failover's full sync) answers LOADING at once, and the fallback answers with that cause. With the
+    // check, ioredis held the commands until the load ended, each ran into the timeout ("Command timed
+    // out": a hung Redis, by the log), and every retry closed the connection. And INFO is one of the
+    // @dangerous commands the documented ACL user may not run: each connection printed ioredis's own
+    // warning on stderr, outside the log.
+    enableReadyCheck: false,
     // The store sends what a turn of the event loop asked as one pipeline of its own.
     enableAutoPipelining: false,
   };

@@ -73,7 +73,10 @@ const exited = (child: ChildProcess) =>
     ? Promise.resolve()
     : new Promise<void>((done) => child.once("exit", () => done()));
 
-/** Whether a PING on the port gets PONG (or NOAUTH: it runs and wants a password) within 1 s. */
+/**
+ * Whether a PING on the port gets PONG within 1 s, or NOAUTH (it runs and wants a password) or LOADING (it
+ * runs and reads its dataset).
+ */
 function answers(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
@@ -87,7 +90,7 @@ function answers(host: string, port: number): Promise<boolean> {
     socket.on("connect", () => socket.write("PING\r\n"));
     socket.on("data", (chunk) => {
       said += chunk;
-      if (said.includes("\r\n")) done(said.startsWith("+PONG") || said.startsWith("-NOAUTH"));
+      if (said.includes("\r\n")) done(/^(\+PONG|-NOAUTH|-LOADING)/.test(said));
     });
     socket.on("error", () => done(false));
   });

@@ -163,7 +163,12 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       limits = config.limits;
       sweepWhileCopies();
       const redis = config.redis;
-      if (redis && JSON.stringify(redis) === settings) return;
+      // The same [redis] goes on, unless its connection was given up for good (a database Redis does not
+      // have or the user may not SELECT: limits/redis-connection.ts). The postmaster may have fixed Redis
+      // (its `databases`, the user's ACL) rather than the config: the reload he then makes connects anew.
+      // It used to change nothing, and the fallback answered until the daemon was restarted.
+      const givenUp = shared !== undefined && clients.get(shared)?.status === "end";
+      if (redis && JSON.stringify(redis) === settings && !givenUp) return;
       const old = shared;
       const before = usedConfig;
       // Moved (another server, database or prefix): the old store answers until its counters are in the

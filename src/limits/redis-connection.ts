@@ -79,7 +79,7 @@ export function connectRedis(config: RedisConfig, onError: (error: Error) => voi
     onError(
       new Error(
         `cannot select [redis] database ${config.database}: ${error.message}; ` +
-          "the fallback answers until a reload or restart names a database Redis has",
+          "the fallback answers until a reload or restart, once Redis has the database or the config names one it has",
       ),
     );
     client.disconnect();

@@ -64,6 +64,8 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
   let restoreDone = false;
   let stopped = false;
   const clients = new Map<SharedStore, ReturnType<typeof connectRedis>>();
+  // Connections made without [redis] tls_ca_file, which could not be read: a reload reads it again.
+  const withoutCa = new WeakSet<ReturnType<typeof connectRedis>>();
   // Outlives the shared stores: copied when [redis] is removed, used when it is added again.
   const copies = loadExported(options.stateFile(), log, now());
   // The copies whose window has ended are of no use: dropped, and the file with the last. Only a merge
@@ -120,13 +122,14 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
    * `settled`: the marks of alerts delivered while Redis was away that the store before had yet to send.
    */
   const start = (config: Config, redis: RedisConfig, later = false, settled: readonly SettledMark[] = []) => {
-    const client = connectRedis(
-      redis,
-      (error) =>
-        error.message.startsWith("cannot read") || error.message.startsWith("cannot select")
-          ? log.error("redis", error.message)
-          : log.debug("redis", "connection", { error: error.message }),
-    );
+    let caUnread = false;
+    const client = connectRedis(redis, (error) => {
+      if (error.message.startsWith("cannot read")) caUnread = true;
+      return error.message.startsWith("cannot read") || error.message.startsWith("cannot select")
+        ? log.error("redis", error.message)
+        : log.debug("redis", "connection", { error: error.message });
+    });
+    if (caUnread) withoutCa.add(client);
     shared = createSharedStore({
       client,
       config: redis,
@@ -164,10 +167,12 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       sweepWhileCopies();
       const redis = config.redis;
       // The same [redis] goes on, unless its connection was given up for good (a database Redis does not
-      // have or the user may not SELECT: limits/redis-connection.ts). The postmaster may have fixed Redis
-      // (its `databases`, the user's ACL) rather than the config: the reload he then makes connects anew.
-      // It used to change nothing, and the fallback answered until the daemon was restarted.
-      const givenUp = shared !== undefined && clients.get(shared)?.status === "end";
+      // have or the user may not SELECT: limits/redis-connection.ts) or made without the CA file, which
+      // could not be read. The postmaster may have fixed Redis (its `databases`, the user's ACL) or the
+      // file's permissions rather than the config: the reload he then makes connects anew. It used to
+      // change nothing, and the fallback answered until the daemon was restarted.
+      const client = shared && clients.get(shared);
+      const givenUp = client !== undefined && (client.status === "end" || withoutCa.has(client));
       if (redis && JSON.stringify(redis) === settings && !givenUp) return;
       const old = shared;
       const before = usedConfig;

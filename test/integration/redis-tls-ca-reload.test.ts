@@ -1,0 +1,66 @@
+// [redis] tls_ca_file that cannot be read when the daemon connects (a real redis-server's TLS port, a
+// real daemon): said as an error, and the fallback answers (the system's CAs do not vouch for Redis's
+// certificate); once the file is there, a reload of the unchanged config reads it and counts in Redis.
+// The reload used to change nothing: the connection kept trying without the CA until a restart.
+import assert from "node:assert/strict";
+import { copyFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { type DaemonProcess, startDaemonProcess, writeTestConfig } from "../helpers/daemon-process.ts";
+import { redisStateBecomes } from "../helpers/redis-health.ts";
+import { askPolicy } from "../helpers/policy-client.ts";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
+import { makeCertificates } from "../helpers/test-ca.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
+
+const rcpt = (sender: string) => `rcpt sender=${sender} recipient=x@example.net client_address=192.0.2.7\n`;
+
+describe("[redis] a tls_ca_file unreadable, then there (real redis-server over TLS)", () => {
+  let server: RedisServer;
+  let dir: TempDir;
+  let daemon: DaemonProcess | undefined;
+  before(async () => {
+    dir = makeTempDir();
+    makeCertificates(dir);
+    server = await startRedisServer({
+      tls: { certFile: dir.file("server.pem"), keyFile: dir.file("server.key"), caFile: dir.file("ca.pem") },
+    });
+  });
+  after(async () => {
+    await daemon?.stop();
+    await server.stop();
+    dir.remove();
+  });
+
+  const stateBecomes = (wanted: "up" | "down") => redisStateBecomes(dir.file("control.sock"), wanted);
+
+  it("logs the file, answers by the fallback, and counts in Redis after a reload once it is there", async () => {
+    const config = writeTestConfig(
+      dir,
+      `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = rediss://localhost:${server.tlsPort}\n` +
+        "tls_ca_file = late-ca.pem\ntimeout = 1s\nretry_every = 200ms\nover_cache = 0\n",
+    );
+    daemon = await startDaemonProcess(dir, config);
+    await daemon.waitForLog(/error redis: cannot read \[redis\] tls_ca_file .*late-ca\.pem/);
+    assert.match(await askPolicy(daemon.policySocket, rcpt("t@example.org")), /^action=accept/);
+    assert.equal(await stateBecomes("down"), "down");
+    copyFileSync(dir.file("ca.pem"), dir.file("late-ca.pem"));
+    daemon.signal("SIGHUP");
+    await daemon.waitForLog(/config reloaded/);
+    assert.equal(await stateBecomes("up"), "up", "the reload read the file and connected anew");
+    // The one counted here is merged into Redis: two more accepted, the 4th deferred.
+    // Merged after the reload, or (Redis slow to answer the first merge) once the retry finds it back.
+    await daemon.waitForLog(/counters added into Redis counters=1|Redis is back: .*mergedFromLocal=1/);
+    assert.match(await askPolicy(daemon.policySocket, rcpt("t@example.org")), /^action=accept/);
+    assert.match(await askPolicy(daemon.policySocket, rcpt("t@example.org")), /^action=accept/);
+    assert.match(await askPolicy(daemon.policySocket, rcpt("t@example.org")), /^action=defer/);
+    const count = execFileSync("redis-cli", [
+      "-p",
+      String(server.port),
+      "HGET",
+      "mailpolicyd:{t@example.org}:out",
+      "c",
+    ], { encoding: "utf8" }).trim();
+    assert.equal(count, "3");
+  });
+});

@@ -47,14 +47,30 @@ export const readRegularFile = (path: string): string => readRegular(path, (fd) 
 export const readRegularBytes = (path: string): Uint8Array => readRegular(path, (fd) => readFileSync(fd));
 
 function readRegular<T>(path: string, read: (fd: number) => T): T {
-  // O_NONBLOCK: opening a FIFO for reading otherwise waits until some process opens it for writing.
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openUnlessSocket(path);
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new NotRegularFileError(fileKind(stats));
     return read(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** open(2) refuses a Unix socket with ENXIO, "no such device or address": said as what is there. */
+function openUnlessSocket(path: string): number {
+  try {
+    // O_NONBLOCK: opening a FIFO for reading otherwise waits until some process opens it for writing.
+    return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENXIO") throw error;
+    let stats;
+    try {
+      stats = statSync(path);
+    } catch {
+      throw error;
+    }
+    throw stats.isFile() ? error : new NotRegularFileError(fileKind(stats));
   }
 }
 

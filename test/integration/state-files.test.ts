@@ -1,9 +1,12 @@
 // The files the daemon trusts, tried as a careless admin or a crash leaves them: durations past what
-// timers take, a FIFO as the config, a FIFO or a directory at the state path, a corrupt state file, bad
-// rows; a kill -9 after a trickle of changes to a large state, and right after traffic at 20 000 keys.
+// timers take, a FIFO or a socket as the config, a FIFO or a directory at the state path, a corrupt state
+// file, bad rows; a kill -9 after a trickle of changes to a large state, and right after traffic at 20 000
+// keys.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { after, describe, it } from "node:test";
 import { startDaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
 import { askPolicy } from "../helpers/policy-client.ts";
@@ -76,6 +79,30 @@ describe("config and state files (real daemon process)", () => {
     );
     const directory = cli(["config-test", dir.path]);
     assert.match(directory.stdout, /:0: \(file\): cannot read: is a directory, not a regular file\n/);
+  });
+
+  it("config-test and a client's --config name a socket file as a socket, not as ENXIO", async () => {
+    const dir = fresh();
+    // What a postmaster gets by tab-completing into /run/mailpolicyd: open(2) says ENXIO, "no such device
+    // or address", of a file that is there.
+    const server = net.createServer().listen(dir.file("control.sock"));
+    await once(server, "listening");
+    try {
+      const test = cli(["config-test", dir.file("control.sock")]);
+      assert.equal(test.status, 1);
+      assert.equal(
+        test.stdout,
+        `${dir.file("control.sock")}:0: (file): cannot read: is a socket, not a regular file\n`,
+      );
+      const status = cli(["status", "--config", dir.file("control.sock")]);
+      assert.equal(status.status, 66);
+      assert.equal(
+        status.stderr,
+        `mailpolicyd status: cannot read ${dir.file("control.sock")}: is a socket, not a regular file\n`,
+      );
+    } finally {
+      server.close();
+    }
   });
 
   for (

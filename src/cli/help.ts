@@ -167,9 +167,9 @@ Exit 0 for pass, 1 for any other result but temperror, 2 for temperror, 64 for b
 78 for an invalid config.`,
   scan: `Usage: mailpolicyd scan FILE [--sender ADDR] [--rcpt ADDR]... [--config FILE]
 
-Judges a message (a file, or - for standard input) as the daemon's spamd front would: through the
-content rules of the config's [content] and [rule NAME] sections and, with [spamassassin], by that
-spamd; the scores summed against [spamd]'s thresholds. Prints the verdict, the front's answer, the
+Judges a message (a regular file, or - for standard input, such as a pipe) as the daemon's spamd
+front would: through the content rules of the config's [content] and [rule NAME] sections and, with
+[spamassassin], by that spamd; the scores summed against [spamd]'s thresholds. Prints the verdict, the front's answer, the
 total score and each symbol with its score and why it matched. The daemon need not run.
 Like the daemon, it reads a message up to [spamd] max_message_size; over [content] max_scan_size, or
 cut short, its attachments are not scanned (with an attachment rule, the report says so).
@@ -178,7 +178,8 @@ cut short, its attachments are not scanned (with an attachment rule, the report 
   --config FILE    where to read the rules (default ${DEFAULT_CONFIG_FILE}; when that file is
                    absent, the schema's defaults and no rules)
 Exit 0 when the verdict accepts (accept or warn), 1 when it refuses (defer or reject), 64 for bad
-arguments, 66 when FILE cannot be read, 78 for an invalid config.`,
+arguments, 66 when FILE cannot be read or is no regular file (a device, a FIFO: pipe it to -), 78
+for an invalid config.`,
   version: `Usage: mailpolicyd version
 
 Prints the version.`,

@@ -2,7 +2,7 @@
 // through the content rules of the config and, with [spamassassin], by the configured spamd; the scores
 // summed and held against [spamd]'s thresholds; printed with the verdict, the score and every symbol. For a
 // postmaster asking "why was this refused?" or trying a new [rule NAME] on saved mail. The daemon need not run.
-import { open } from "node:fs/promises";
+import { closeSync, readSync } from "node:fs";
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import type { ConcernAnswer, Decision } from "../model/answer.ts";
@@ -14,6 +14,7 @@ import { scanMessage as askSpamd } from "../actors/spamd-scan.ts";
 import { notScannedReason, spamdAnswer } from "../spamd/answer.ts";
 import type { SpamdVerdict } from "../protocols/spamd-front.ts";
 import { readToolConfig } from "./config-source.ts";
+import { NotRegularFileError, openRegularFile } from "../store/regular-file.ts";
 
 /** Exit statuses: docs/content.md, "mailpolicyd scan". */
 export const SCAN_EXIT = { accepted: 0, refused: 1, usage: 64, noInput: 66, config: 78 } as const;
@@ -69,35 +70,41 @@ function spamdOpinion(config: Config, request: ScannedMessage): Promise<ConcernA
 }
 
 /**
- * The message's first `limit` bytes and its whole size; a larger one is read on to count its bytes but
- * not kept, so a huge file costs at most `limit` of memory.
+ * The message's first `limit` bytes and its whole size. A FILE must be a regular file: its size is its
+ * length, and what is past `limit` is not read. A character device (/dev/zero) never ends and a FIFO
+ * without a writer never starts; a pipe goes to standard input. `-` reads standard input to its end,
+ * keeping `limit` bytes and counting the rest, so a huge message costs at most `limit` of memory.
  */
 async function readBounded(file: string, limit: number): Promise<{ bytes: Uint8Array; size: number }> {
+  if (file !== "-") return readFileStart(file, limit);
   const kept = new Uint8Array(limit);
   let length = 0;
   let size = 0;
-  const take = (chunk: Uint8Array) => {
-    const room = Math.min(limit - length, chunk.length);
-    kept.set(chunk.subarray(0, room), length);
+  for await (const chunk of process.stdin) {
+    const bytes = chunk as Uint8Array;
+    const room = Math.min(limit - length, bytes.length);
+    kept.set(bytes.subarray(0, room), length);
     length += room;
-    size += chunk.length;
-  };
-  if (file === "-") {
-    for await (const chunk of process.stdin) take(chunk as Uint8Array);
-  } else {
-    const handle = await open(file, "r");
-    try {
-      const buffer = new Uint8Array(64 * 1024);
-      for (;;) {
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-        if (bytesRead === 0) break;
-        take(buffer.subarray(0, bytesRead));
-      }
-    } finally {
-      await handle.close();
-    }
+    size += bytes.length;
   }
   return { bytes: kept.subarray(0, length), size };
+}
+
+/** A regular file's first `limit` bytes and its size (throws NotRegularFileError for any other file). */
+function readFileStart(file: string, limit: number): { bytes: Uint8Array; size: number } {
+  const { fd, size } = openRegularFile(file);
+  try {
+    const kept = new Uint8Array(Math.min(limit, size));
+    let length = 0;
+    while (length < kept.length) {
+      const bytesRead = readSync(fd, kept, length, kept.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return { bytes: kept.subarray(0, length), size: Math.max(size, length) };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export async function scanCommand(options: ScanCommandOptions): Promise<number> {
@@ -118,7 +125,11 @@ export async function scanCommand(options: ScanCommandOptions): Promise<number> 
     // bound (max_scan_size, [spamassassin] max_size) to those bytes, as in the daemon.
     read = await readBounded(options.args[0], loaded.spamd!.maxMessageSize);
   } catch (error) {
-    process.stderr.write(`mailpolicyd scan: cannot read ${options.args[0]}: ${(error as Error).message}\n`);
+    // A FIFO or a device: the way that works is standard input (`zcat m.gz | mailpolicyd scan -`).
+    const hint = error instanceof NotRegularFileError ? "; give a message file, or - for standard input" : "";
+    process.stderr.write(
+      `mailpolicyd scan: cannot read ${options.args[0]}: ${(error as Error).message}${hint}\n`,
+    );
     return SCAN_EXIT.noInput;
   }
   const request: ScannedMessage = {

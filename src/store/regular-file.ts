@@ -47,13 +47,27 @@ export const readRegularFile = (path: string): string => readRegular(path, (fd) 
 export const readRegularBytes = (path: string): Uint8Array => readRegular(path, (fd) => readFileSync(fd));
 
 function readRegular<T>(path: string, read: (fd: number) => T): T {
+  const { fd } = openRegularFile(path);
+  try {
+    return read(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * `path` opened for reading once its descriptor is known to be a regular file, with its size; the caller
+ * closes `fd`. Throws NotRegularFileError, or node's error (ENOENT, EACCES …) unchanged.
+ */
+export function openRegularFile(path: string): { fd: number; size: number } {
   const fd = openUnlessSocket(path);
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new NotRegularFileError(fileKind(stats));
-    return read(fd);
-  } finally {
+    return { fd, size: stats.size };
+  } catch (error) {
     closeSync(fd);
+    throw error;
   }
 }
 

@@ -1,8 +1,10 @@
 // `mailpolicyd scan FILE`: the verdict, the score and each symbol for a message file or standard input,
 // and its exit statuses; run as the CLI runs, under the test's runtime.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { CLEAN_MESSAGES, EXECUTABLE_MESSAGES, message } from "../helpers/content-corpus.ts";
 import { RULES } from "../helpers/content-policy.ts";
@@ -91,6 +93,36 @@ describe("mailpolicyd scan", () => {
       assert.match(big.stdout, /^spamd: +not asked: message of 5014 bytes over max_size 4096$/m);
     } finally {
       replay.server.close();
+    }
+  });
+
+  it("exit 66 at once for a FILE that is no regular file, saying what it is (a pipe goes to -)", async () => {
+    // /dev/zero never ends and a FIFO without a writer never starts: read to count their size, scan hung.
+    execFileSync("mkfifo", [dir.file("fifo.eml")]);
+    mkdirSync(dir.file("folder.eml"));
+    const server = net.createServer().listen(dir.file("socket.eml"));
+    await once(server, "listening");
+    try {
+      for (
+        const [file, kind] of [
+          ["/dev/zero", "a character device"],
+          [dir.file("fifo.eml"), "a FIFO \\(named pipe\\)"],
+          [dir.file("folder.eml"), "a directory"],
+          [dir.file("socket.eml"), "a socket"],
+        ]
+      ) {
+        const run = await runMainAsync(["scan", file, "--config", config]);
+        assert.equal(run.status, 66, `${file}: ${run.stderr}`);
+        assert.match(
+          run.stderr,
+          new RegExp(
+            `^mailpolicyd scan: cannot read ${file}: is ${kind}, not a regular file; give a message file, or - for standard input\n$`,
+          ),
+        );
+        assert.equal(run.stdout, "");
+      }
+    } finally {
+      server.close();
     }
   });
 

@@ -115,6 +115,15 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
       return usageError(`option --${name} does not apply to ${command}`, command);
     }
   }
+  // `--socket "$SOCK"` with $SOCK unset: an empty --socket was taken as none, and `reset` went to the
+  // default config's daemon; an empty --config, --confdir or FILE was a file named "" ("cannot read :
+  // ENOENT"). No path is empty.
+  for (const name of ["config", "socket", "confdir"] as const) {
+    if (values[name] === "") return usageError(`${command}: --${name} is empty`, command);
+  }
+  if ((command === "config-test" || command === "scan") && positionals[0] === "") {
+    return usageError(`${command}: FILE is empty`, command);
+  }
 
   if ((CLIENT_COMMANDS as readonly string[]).includes(command)) {
     // --config only says where the socket is, so with --socket it would be ignored; check also reads

@@ -48,6 +48,34 @@ describe("mailpolicyd command line", () => {
     assert.match(badOption.stderr, /Usage: mailpolicyd run/);
   });
 
+  // `reset --socket "$SOCK" KEY` with $SOCK unset asked the default config's daemon, maybe another one.
+  it("an empty --socket, --config, --confdir or FILE is a usage error (64), never a default or ''", () => {
+    for (
+      const args of [
+        ["reset", "--socket", "", "a@example.org"],
+        ["status", "--socket", ""],
+        ["status", "--config", ""],
+        ["scan", "--config", "", "m.eml"],
+        ["run", "--config", ""],
+        ["exim-setup", "--add", "--confdir", ""],
+      ]
+    ) {
+      const result = cli(args);
+      assert.equal(result.status, 64, `${args.join(" ")}: ${result.stderr}`);
+      const option = args[args.indexOf("") - 1];
+      assert.match(
+        result.stderr,
+        new RegExp(`^mailpolicyd: ${args[0]}: ${option} is empty\n`),
+        args.join(" "),
+      );
+    }
+    for (const command of ["config-test", "scan"]) {
+      const result = cli([command, ""]);
+      assert.equal(result.status, 64, `${command} '': ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`^mailpolicyd: ${command}: FILE is empty\n`));
+    }
+  });
+
   it("config-test accepts the seed's sender_warn.conf unchanged", () => {
     const result = cli(["config-test", `${ROOT}test/fixtures/sender_warn.conf`]);
     assert.equal(result.status, 0, result.stdout + result.stderr);

@@ -12,6 +12,7 @@ import type { SpfCheck, SpfTraceEntry } from "../spf/types.ts";
 import { spfAnswer } from "../spf/verdict.ts";
 import { checkBudgetMs } from "../actors/spf.ts";
 import { readToolConfig } from "./config-source.ts";
+import { printable } from "../policy/printable.ts";
 
 /** Exit statuses: docs/spf.md, "mailpolicyd spf". */
 export const SPF_EXIT = { pass: 0, other: 1, temperror: 2, usage: 64, config: 78 } as const;
@@ -100,7 +101,9 @@ export function formatSpfCheck(check: SpfCheck, shown: Shown): string {
     "trace:",
     ...(check.trace ?? []).map((entry) => `  ${traceLine(entry)}`),
   );
-  return `${lines.join("\n")}\n`;
+  // Written out, not obeyed: the record, its terms and the explanation are the sender domain's owner's
+  // text, and the sender and HELO the postmaster's paste from a log (policy/printable.ts).
+  return `${lines.map(printable).join("\n")}\n`;
 }
 
 function traceLine(entry: SpfTraceEntry): string {

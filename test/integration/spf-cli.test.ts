@@ -10,13 +10,26 @@ import { runMain } from "../helpers/runtime.ts";
 import { startSpfNsd } from "../helpers/spf-zone.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
+// A sender's domain is anyone's: its owner writes the TXT records the trace prints. ESC ] 0 ; … BEL retitles
+// a terminal, ESC [ 2 J clears it.
+const EVIL_ZONE = `$ORIGIN evil.test.
+$TTL 300
+@    IN SOA ns.evil.test. hostmaster.evil.test. 1 3600 600 86400 30
+@    NS   ns
+ns   A    127.0.0.1
+esc  TXT  "v=spf1 \\027]0;owned\\007\\027[2J -all"
+`;
+// C0 controls but tab and newline, DEL, and the C1 controls (0x9b is a CSI on many terminals).
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
 describe("mailpolicyd spf", () => {
   let dir: TempDir;
   let nsd: Nsd;
   let config: string;
   before(async () => {
     dir = makeTempDir();
-    nsd = await startSpfNsd();
+    nsd = await startSpfNsd({ "evil.test": EVIL_ZONE });
     config = dir.file("m.conf");
     writeFileSync(
       config,
@@ -52,6 +65,14 @@ describe("mailpolicyd spf", () => {
     assert.match(run.stdout, /^answer: +reject "203.0.113.5 may not send mail/m);
     const soft = runMain(["spf", "203.0.113.5", "m@soft.spf.test", "--config", config]);
     assert.match(soft.stdout, /^answer: +warn "SPF softfail: .*\(\[spf\] softfail = warn\)$/m);
+  });
+
+  it("a record's terminal escapes are printed written out, not obeyed (the domain's owner wrote them)", () => {
+    const run = runMain(["spf", "192.0.2.1", "a@esc.evil.test", "--config", config]);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stdout, /^result: +permerror$/m);
+    assert.doesNotMatch(run.stdout, CONTROL);
+    assert.match(run.stdout, /^ {2}record esc\.evil\.test: v=spf1 \\x1b\]0;owned\\x07\\x1b\[2J -all$/m);
   });
 
   it("exit 2 for temperror (a server that does not answer), 64 for bad arguments, 78 for a bad config", async () => {

@@ -2,7 +2,8 @@
 // through the content rules of the config and, with [spamassassin], by the configured spamd; the scores
 // summed and held against [spamd]'s thresholds; printed with the verdict, the score and every symbol. For a
 // postmaster asking "why was this refused?" or trying a new [rule NAME] on saved mail. The daemon need not run.
-import { closeSync, readSync } from "node:fs";
+import { closeSync, fstatSync, readSync } from "node:fs";
+import { isatty } from "node:tty";
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import type { ConcernAnswer, Decision } from "../model/answer.ts";
@@ -14,7 +15,7 @@ import { scanMessage as askSpamd } from "../actors/spamd-scan.ts";
 import { notScannedReason, spamdAnswer } from "../spamd/answer.ts";
 import type { SpamdVerdict } from "../protocols/spamd-front.ts";
 import { readToolConfig } from "./config-source.ts";
-import { NotRegularFileError, openRegularFile } from "../store/regular-file.ts";
+import { fileKind, NotRegularFileError, openRegularFile } from "../store/regular-file.ts";
 
 /** Exit statuses: docs/content.md, "mailpolicyd scan". */
 export const SCAN_EXIT = { accepted: 0, refused: 1, usage: 64, noInput: 66, config: 78 } as const;
@@ -72,11 +73,16 @@ function spamdOpinion(config: Config, request: ScannedMessage): Promise<ConcernA
 /**
  * The message's first `limit` bytes and its whole size. A FILE must be a regular file: its size is its
  * length, and what is past `limit` is not read. A character device (/dev/zero) never ends and a FIFO
- * without a writer never starts; a pipe goes to standard input. `-` reads standard input to its end,
- * keeping `limit` bytes and counting the rest, so a huge message costs at most `limit` of memory.
+ * without a writer never starts; a pipe goes to standard input. `-` reads standard input (a pipe, a file
+ * or a terminal; not a device) to its end, keeping `limit` bytes and counting the rest, so a huge message
+ * costs at most `limit` of memory.
  */
 async function readBounded(file: string, limit: number): Promise<{ bytes: Uint8Array; size: number }> {
   if (file !== "-") return readFileStart(file, limit);
+  const device = standardInputDevice();
+  if (device !== undefined) {
+    throw new Error(`standard input is ${device}, not a pipe, a file or a terminal: pipe the message to it`);
+  }
   const kept = new Uint8Array(limit);
   let length = 0;
   let size = 0;
@@ -88,6 +94,17 @@ async function readBounded(file: string, limit: number): Promise<{ bytes: Uint8A
     size += bytes.length;
   }
   return { bytes: kept.subarray(0, length), size };
+}
+
+/**
+ * What standard input is when it is neither a pipe, a file nor a terminal (typed, ended with Ctrl-D): a
+ * device such as /dev/zero, which never ends (`scan - < /dev/zero` read on forever to count its size), or
+ * /dev/null, which holds no message. Undefined when it can be read.
+ */
+function standardInputDevice(): string | undefined {
+  const stats = fstatSync(0);
+  if (stats.isFile() || stats.isFIFO() || stats.isSocket() || isatty(0)) return undefined;
+  return fileKind(stats);
 }
 
 /** A regular file's first `limit` bytes and its size (throws NotRegularFileError for any other file). */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { CLEAN_MESSAGES, EXECUTABLE_MESSAGES, message } from "../helpers/content-corpus.ts";
@@ -123,6 +123,29 @@ describe("mailpolicyd scan", () => {
       }
     } finally {
       server.close();
+    }
+  });
+
+  it("exit 66 at once for - when standard input is a device: /dev/zero never ends, /dev/null holds none", () => {
+    const [command, ...args] = mainCommand(["scan", "-", "--config", config]);
+    for (const device of ["/dev/zero", "/dev/null"]) {
+      const input = openSync(device, "r");
+      try {
+        const run = spawnSync(command, args, {
+          cwd: ROOT,
+          stdio: [input, "pipe", "pipe"],
+          encoding: "utf8",
+          timeout: 20_000,
+        });
+        assert.equal(run.status, 66, `${device}: ${run.stderr}`);
+        assert.equal(
+          run.stderr,
+          "mailpolicyd scan: cannot read -: standard input is a character device, not a pipe, a file or a " +
+            "terminal: pipe the message to it\n",
+        );
+      } finally {
+        closeSync(input);
+      }
     }
   });
 

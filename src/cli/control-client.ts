@@ -87,9 +87,26 @@ function unreachable(
     case "EACCES":
     case "EPERM":
       return permissionDenied(path);
+    case "EINVAL":
+      return pathTooLong(path) ??
+        new DaemonUnreachable(`cannot reach mailpolicyd on ${path}: ${error.message}`);
     default:
       return new DaemonUnreachable(`cannot reach mailpolicyd on ${path}: ${error.message}`);
   }
+}
+
+// A Unix socket's address holds its path in 108 bytes, the last a NUL (sun_path, unix(7)); connect(2)
+// refuses a longer one with EINVAL, which said only "connect EINVAL" and the path again.
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Why `path` cannot be a Unix socket's: longer than its address holds; undefined when it is not. */
+function pathTooLong(path: string): DaemonUnreachable | undefined {
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes <= MAX_SOCKET_PATH_BYTES) return undefined;
+  return new DaemonUnreachable(
+    `cannot reach mailpolicyd on ${path}: the path has ${bytes} bytes, and a Unix socket's may have at ` +
+      `most ${MAX_SOCKET_PATH_BYTES}`,
+  );
 }
 
 /**

@@ -76,6 +76,19 @@ describe("mailpolicyd command line", () => {
     }
   });
 
+  it("a --socket path longer than a Unix socket's may be: exit 2 saying so, not 'connect EINVAL'", () => {
+    const path = `${dir.path}/${"s".repeat(120)}.sock`;
+    for (const args of [["status", "--socket", path], ["check", "--socket", path, "a@example.org"]]) {
+      const result = cli(args);
+      assert.equal(result.status, 2, result.stderr);
+      assert.equal(
+        result.stderr,
+        `mailpolicyd: cannot reach mailpolicyd on ${path}: the path has ${path.length} bytes, and a Unix ` +
+          `socket's may have at most 107\n`,
+      );
+    }
+  });
+
   it("config-test accepts the seed's sender_warn.conf unchanged", () => {
     const result = cli(["config-test", `${ROOT}test/fixtures/sender_warn.conf`]);
     assert.equal(result.status, 0, result.stdout + result.stderr);

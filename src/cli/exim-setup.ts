@@ -6,7 +6,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { eximSnippet, type SnippetFile } from "../exim/snippets.ts";
 import { usesSplitConfig, withMailpolicyd, withoutMailpolicyd } from "../exim/debian-files.ts";
-import { FileChanges } from "./file-changes.ts";
+import { FileChangeFailed, FileChanges } from "./file-changes.ts";
+import { readRegularFile } from "../store/regular-file.ts";
 
 export const DEBIAN_EXIM_DIR = "/etc/exim4";
 // sysexits.h: not permitted to write Exim's configuration.
@@ -41,8 +42,19 @@ function layout(confdir: string, address: string, spamd?: string): Layout {
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const complain = (text: string) => process.stderr.write(`mailpolicyd exim-setup: ${text}\n`);
 
+/**
+ * A file's text; null when there is none. Another kind of file there is an error naming it: read blindly,
+ * a FIFO hung the command and a directory said only "EISDIR: illegal operation on a directory, read".
+ */
 function readOrNull(path: string): string | null {
-  return existsSync(path) ? readFileSync(path, "utf8") : null;
+  try {
+    return readRegularFile(path);
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    // ENOTDIR: --confdir names a file, so there is no configuration in it either.
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw new FileChangeFailed("read", path, error);
+  }
 }
 
 function run(command: string, args: string[]): { ok: boolean; output: string } {

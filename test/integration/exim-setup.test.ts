@@ -335,6 +335,24 @@ describe("mailpolicyd exim-setup on Debian's Exim configuration", () => {
     );
   }
 
+  it("a FIFO or a folder as update-exim4.conf.conf: exit 1 naming the file, not a hang or a bare EISDIR", () => {
+    for (const [what, make] of [["a FIFO (named pipe)", "fifo"], ["a directory", "folder"]] as const) {
+      for (const action of ["--add", "--remove"] as const) {
+        const confdir = dir.file(`special-${make}${action}`);
+        mkdirSync(confdir);
+        const settings = `${confdir}/update-exim4.conf.conf`;
+        if (make === "fifo") spawnSync("mkfifo", [settings]);
+        else mkdirSync(settings);
+        const result = setup(confdir, action);
+        assert.equal(result.status, 1, `${what} ${action}: ${result.stderr}`);
+        assert.equal(
+          result.stderr,
+          `mailpolicyd exim-setup: could not read ${settings}: is ${what}, not a regular file\n`,
+        );
+      }
+    }
+  });
+
   it("refuses --add and --remove together, and neither", () => {
     for (const args of [["--add", "--remove"], []]) {
       const [command, ...rest] = mainCommand(["exim-setup", ...args]);

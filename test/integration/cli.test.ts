@@ -189,10 +189,11 @@ describe("mailpolicyd command line", () => {
 
   it("run --default-config serves under ./run of the current directory, and refuses a second instance", async () => {
     const work = makeTempDir();
+    let child: import("node:child_process").ChildProcess | undefined;
     try {
       const [command, ...rest] = mainCommand(["run", "--default-config"]);
       const { spawn } = await import("node:child_process");
-      const child = spawn(command, rest, { cwd: work.path, stdio: ["ignore", "ignore", "pipe"] });
+      child = spawn(command, rest, { cwd: work.path, stdio: ["ignore", "ignore", "pipe"] });
       let output = "";
       child.stderr!.on("data", (chunk) => output += chunk);
       const { waitFor } = await import("../helpers/daemon-process.ts");
@@ -206,6 +207,8 @@ describe("mailpolicyd command line", () => {
       process.kill(child.pid!, "SIGTERM");
       await waitFor(() => /info daemon: stopped/.test(output), 10_000, "shutdown");
     } finally {
+      // A failed assertion must not leave it serving the default port: it failed the next runs.
+      if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       work.remove();
     }
   });

@@ -177,7 +177,8 @@ cut short, its attachments are not scanned (with an attachment rule, the report 
   --rcpt ADDR      an envelope recipient, for spamtrap rules; give it once per recipient
   --config FILE    where to read the rules (default ${DEFAULT_CONFIG_FILE}; when that file is
                    absent, the schema's defaults and no rules)
-Exit 0 when the verdict accepts (accept or warn), 1 when it refuses (defer or reject), 64 for bad
+Exit 0 when the front would let it through (no action, add header), 1 when it would refuse it
+(reject, soft reject: by the rules' verdict or by the summed score), 64 for bad
 arguments, 66 when FILE cannot be read or is no regular file (a device, a FIFO: pipe it to -) or
 when standard input is a device (/dev/zero, /dev/null), 78 for an invalid config.`,
   version: `Usage: mailpolicyd version

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import { type Daemon, PidfileUnwritable, startDaemon } from "../daemon.ts";
 import { createLogger, type LogLevel } from "../log.ts";
 import { readConfig } from "./config-source.ts";
@@ -41,6 +41,19 @@ function runningPid(pidfile: string): number | undefined {
   return pid;
 }
 
+/**
+ * Whether anything is at `path`, a symbolic link included: existsSync follows links, so a link that loops or
+ * points nowhere read as "no config file" under the error that said ELOOP.
+ */
+function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function runCommand(
   source: { file?: string; embedded?: boolean },
   logLevel?: LogLevel,
@@ -50,7 +63,7 @@ export function runCommand(
     for (const error of loaded.errors) process.stderr.write(`${error}\n`);
     // The first `mailpolicyd run` on a host without the package finds no /etc/mailpolicyd/mailpolicyd.conf:
     // "config invalid" would send the postmaster looking for an error in a file that is not there.
-    const missing = source.file !== undefined && !source.embedded && !existsSync(source.file);
+    const missing = source.file !== undefined && !source.embedded && !pathExists(source.file);
     process.stderr.write(
       missing
         ? `mailpolicyd: no config file ${source.file}, not starting: give --config FILE (\`mailpolicyd ` +

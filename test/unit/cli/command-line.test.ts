@@ -53,6 +53,24 @@ describe("mailpolicyd's command line", () => {
     );
   });
 
+  it("run with a config that is a symbolic link looping says so, not that there is no config file", async () => {
+    const loop = dir.file("loop.conf");
+    execFileSync("ln", ["-s", loop, loop]);
+    const result = await cli(["run", "--config", loop]);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /ELOOP|symbolic links/);
+    assert.doesNotMatch(result.stderr, /no config file/);
+    assert.match(result.stderr, /\nmailpolicyd: config invalid, not starting\n$/);
+  });
+
+  it("refuses top -n that is not written in digits (0x10, 1e3, a space) as a usage error", async () => {
+    for (const n of ["0x10", "1e3", " 5", "5 ", "+5"]) {
+      const result = await cli(["top", "-n", n, "--socket", dir.file("none.sock")]);
+      assert.equal(result.status, 64, `-n ${JSON.stringify(n)}: ${result.stderr}`);
+      assert.match(result.stderr, /^mailpolicyd: -n takes a whole number from 1 to \d+\n/);
+    }
+  });
+
   it("refuses config-test FILE --default-config (exit 64) instead of checking the embedded config", async () => {
     for (
       const argv of [["config-test", "/etc/x.conf", "--default-config"], [

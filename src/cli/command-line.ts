@@ -145,7 +145,8 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
       ? undefined
       : unreadableConfigError(command, values.config);
     if (unreadable !== undefined) return unreadable;
-    const top = values.n === undefined ? undefined : Number(values.n);
+    // Digits only: Number() took 0x10, 1e3 and " 5" as 16, 1000 and 5.
+    const top = values.n === undefined ? undefined : /^\d+$/.test(values.n) ? Number(values.n) : NaN;
     // Bounded here as the API bounds it: over it, the daemon's 400 exited 1, as a refusal, not a usage error.
     if (top !== undefined && !(Number.isInteger(top) && top > 0 && top <= MAX_TOP_ROWS)) {
       return usageError(`-n takes a whole number from 1 to ${MAX_TOP_ROWS}`, command);

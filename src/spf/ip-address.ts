@@ -9,6 +9,17 @@ export function clientAddress(text: string): ParsedIp | undefined {
   return parseIp(text);
 }
 
+/**
+ * Whether the dotted quad in `text` (the whole text, or an IPv6 address's IPv4 tail) has a part written with a
+ * leading zero ("01.2.3.4", "::ffff:192.0.2.010"). parseIp reads such a part as decimal; inet_aton, ping and
+ * many tools read it as octal (010 is 8): an address typed so is ambiguous, and is refused where a person
+ * types one (`mailpolicyd spf`), not guessed at.
+ */
+export function hasLeadingZeroPart(text: string): boolean {
+  const quad = text.slice(text.lastIndexOf(":") + 1);
+  return quad.includes(".") && /(?:^[\s[]*|\.)0\d/.test(quad);
+}
+
 // RFC 7208 ip4-network: dotted quad, no leading zeros ("01.2.3.4" is not one).
 const IP4_NETWORK = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 // Only hex digits, colons and the dots of an embedded IPv4 tail; parseIp checks the rest.

@@ -89,6 +89,17 @@ describe("mailpolicyd spf", () => {
     );
     // The two swapped, as a postmaster types them from a log line's "F=<a@b.example> [192.0.2.1]".
     assert.match(runMain(["spf", "a@b.example", "192.0.2.1"]).stderr, /"a@b\.example" is not an IP address/);
+    // inet_aton, ping and many tools read "010" as octal 8, the parser as decimal 10: not guessed at, and
+    // not printed as typed in client-ip=.
+    for (const ip of ["01.2.3.4", "192.0.2.010", "::ffff:192.0.02.1"]) {
+      const leadingZero = runMain(["spf", ip, "a@pass.spf.test", "--config", config]);
+      assert.equal(leadingZero.status, 64, leadingZero.stdout);
+      assert.equal(leadingZero.stdout, "");
+      assert.match(
+        leadingZero.stderr,
+        new RegExp(`^mailpolicyd spf: "${ip}" is not an IP address \\(a part with a leading zero`),
+      );
+    }
     // A server that takes each query and never answers: the check ends at the daemon's budget, 9/10 of
     // [spf] timeout (180 ms here), as the daemon's would, not after the DNS client's 2 tries of 3 s.
     const silent = createSocket("udp4").bind(0, "127.0.0.1");

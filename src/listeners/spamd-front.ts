@@ -18,7 +18,10 @@ import {
   MAX_HEAD_BYTES,
   parseSpamdRequest,
   PONG_REPLY,
+  SPAMC_ADDED_BYTES,
   type SpamdRequest,
+  type SpamdVerdict,
+  symbolsList,
 } from "../protocols/spamd-front.ts";
 import type { Decision } from "../model/answer.ts";
 import type { PolicyRequest } from "../policy/request.ts";
@@ -70,8 +73,25 @@ function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: 
     if (verdict.action === "soft reject" && request.protocol === "SPAMC") {
       return formatSpamdError("SPAMC", "EX_TEMPFAIL", decision.message ?? "try again later");
     }
+    // RSPAMC's SYMBOLS is answered as its CHECK, in rspamd's lines.
+    if (request.verb === "SYMBOLS" && request.protocol === "SPAMC") logSymbolsNotShown(log, request, verdict);
     return formatSpamdReply(request, verdict);
   };
+}
+
+/**
+ * SYMBOLS answers only the rule names that fit in what spamc holds (protocols/spamd-front.ts, symbolsList):
+ * no item of the list may say that others were left out, so this line says it, beside the "scanned" line
+ * that names them all.
+ */
+function logSymbolsNotShown(log: Logger, request: SpamdRequest, verdict: SpamdVerdict): void {
+  const { notShown } = symbolsList(verdict, Number(request.version));
+  if (notShown === 0) return;
+  log.info("spamd", "SYMBOLS: rule names left out, over what spamc holds", {
+    shown: verdict.symbols.length - notShown,
+    not_shown: notShown,
+    bytes: SPAMC_ADDED_BYTES,
+  });
 }
 
 const thresholds = (config: SpamdConfig) => ({ mark: config.markThreshold, reject: config.rejectThreshold });

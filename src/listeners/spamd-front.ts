@@ -21,6 +21,7 @@ import {
   SPAMC_ADDED_BYTES,
   type SpamdRequest,
   type SpamdVerdict,
+  spamHeaders,
   symbolsList,
 } from "../protocols/spamd-front.ts";
 import type { Decision } from "../model/answer.ts";
@@ -75,6 +76,10 @@ function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: 
     }
     // RSPAMC's SYMBOLS is answered as its CHECK, in rspamd's lines.
     if (request.verb === "SYMBOLS" && request.protocol === "SPAMC") logSymbolsNotShown(log, request, verdict);
+    // A truncated message is not processed (an error reply): no tests= list to speak of.
+    if ((request.verb === "PROCESS" || request.verb === "HEADERS") && !request.truncated) {
+      logTestsNotShown(log, verdict);
+    }
     return formatSpamdReply(request, verdict);
   };
 }
@@ -88,6 +93,17 @@ function logSymbolsNotShown(log: Logger, request: SpamdRequest, verdict: SpamdVe
   const { notShown } = symbolsList(verdict, Number(request.version));
   if (notShown === 0) return;
   log.info("spamd", "SYMBOLS: rule names left out, over what spamc holds", {
+    shown: verdict.symbols.length - notShown,
+    not_shown: notShown,
+    bytes: SPAMC_ADDED_BYTES,
+  });
+}
+
+/** The same for the tests= list of the X-Spam-Status header PROCESS and HEADERS add (spamHeaders). */
+function logTestsNotShown(log: Logger, verdict: SpamdVerdict): void {
+  const { notShown } = spamHeaders(verdict);
+  if (notShown === 0) return;
+  log.info("spamd", "X-Spam-Status tests=: rule names left out, over what spamc holds", {
     shown: verdict.symbols.length - notShown,
     not_shown: notShown,
     bytes: SPAMC_ADDED_BYTES,

@@ -518,28 +518,31 @@ export function symbolsList(verdict: SpamdVerdict, version: number): SymbolsList
   return { text: shown.join(",") + end, notShown: names.length - shown.length };
 }
 
-/** tests='s names within `budget` bytes, then `... N more rules not shown` when some do not fit. */
-function testsNames(verdict: SpamdVerdict, budget: number): string[] {
-  const names = verdict.symbols.map((symbol) => oneLine(symbol.name));
-  if (names.reduce((sum, name) => sum + testsNameCost(name), 0) <= budget) return names;
-  const shown = namesWithin(names, budget - testsNameCost(notShown(names.length, 0)), testsNameCost);
-  return [...shown, notShown(names.length - shown.length, 0)];
+/** The X-Spam-* header lines PROCESS and HEADERS add, and how many rule names tests= leaves out. */
+export interface SpamHeaders {
+  lines: string[];
+  notShown: number;
 }
 
 /**
  * The X-Spam-* header lines PROCESS and HEADERS add (SpamAssassin's names), one string per physical line:
  * a long tests= list folds after a comma onto lines starting with a tab, as SpamAssassin folds it.
  * X-Spam-Level is SpamAssassin's too, empty below one point: SpamAssassin's own procmailrc.example (in
- * Debian's spamc) files mail by its stars, and without it no message matched.
+ * Debian's spamc) files mail by its stars, and without it no message matched. tests= names only the rules
+ * that fit in what spamc holds beyond `-s`, and only rule names, as SpamAssassin's list: a filter that
+ * splits it at commas took `... 66 more rules not shown` for a rule, and one that reads the field's
+ * `key=value` words at blanks read "66", "more", "rules". The names left out are the caller's to say, in
+ * the log (listeners/spamd-front.ts).
  */
-export function spamHeaderLines(verdict: SpamdVerdict): string[] {
+export function spamHeaders(verdict: SpamdVerdict): SpamHeaders {
   const stars = "*".repeat(Math.min(MAX_STARS, Math.max(0, Math.trunc(verdict.score))));
   const lines = [`X-Spam-Flag: ${verdict.spam ? "YES" : "NO"}`, `X-Spam-Level: ${stars}`];
   let line = `X-Spam-Status: ${verdict.spam ? "Yes" : "No"}, score=${number(verdict.score)} required=${
     number(verdict.threshold)
   } tests=`;
   const fixed = lines.reduce((sum, fixedLine) => sum + lineCost(fixedLine), 0) + lineCost(line);
-  const names = testsNames(verdict, SPAMC_ADDED_BYTES - fixed);
+  const all = verdict.symbols.map((symbol) => oneLine(symbol.name));
+  const names = namesWithin(all, SPAMC_ADDED_BYTES - fixed, testsNameCost);
   if (names.length === 0) line += "none";
   names.forEach((name, i) => {
     const item = i < names.length - 1 ? `${name},` : name;
@@ -550,8 +553,11 @@ export function spamHeaderLines(verdict: SpamdVerdict): string[] {
     line += item;
   });
   lines.push(line);
-  return lines;
+  return { lines, notShown: all.length - names.length };
 }
+
+/** spamHeaders' lines alone. */
+export const spamHeaderLines = (verdict: SpamdVerdict): string[] => spamHeaders(verdict).lines;
 
 function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Uint8Array {
   if (request.truncated) {

@@ -77,7 +77,7 @@ describe("spamc against the spamd front", () => {
     assert.ok(processed.stdout.endsWith(MARKED));
   });
 
-  it("-E and -R of a message near -s with 150 long rules: marked, and the report whole", async () => {
+  it("-E and -R of a message near -s with 150 long rules: marked with rule names only, the report whole", async () => {
     // spamc holds the reply in -s bytes and 16 KB more (libspamc's EXPANSION_ALLOWANCE): for a message near
     // -s, what PROCESS adds must stay under 16 KB. The tests= list of 150 names of 190 characters took
     // 28 KB: spamc gave up (EX_TOOBIG) and passed the message on unmarked, exit 0.
@@ -92,11 +92,15 @@ describe("spamc against the spamd front", () => {
       head,
       /^X-Spam-Flag: YES\nX-Spam-Level: \*{7}\nX-Spam-Status: Yes, score=7\.50 required=5\.00 tests=/,
     );
+    // Only rule names, as SpamAssassin's tests= (an item "... N more rules not shown" was a rule to a filter
+    // splitting the list at commas); the log says how many were left out.
     const tests = head.slice(head.indexOf("tests=") + 6).replace(/\n\t/g, "").split(",");
-    const more = /^\.\.\. (\d+) more rules not shown$/.exec(tests.pop()!);
-    assert.ok(more, head.slice(-200));
     tests.forEach((name, i) => assert.equal(name, `TEST_LONG_RULE_${i + 1}_`.padEnd(190, "X")));
-    assert.equal(tests.length + Number(more[1]), 150);
+    assert.ok(tests.length > 70 && tests.length < 150, `${tests.length} names`);
+    const said =
+      `spamd: X-Spam-Status tests=: rule names left out, over what spamc holds shown=${tests.length} ` +
+      `not_shown=${150 - tests.length} bytes=16384`;
+    assert.ok(lines.some((line) => line.includes(said)), lines.slice(-3).join("\n"));
     assert.ok(processed.stdout.endsWith(message));
     const report = await spamc([...tcp, "-s", size, "-R"], message);
     assert.equal(report.status, 0);

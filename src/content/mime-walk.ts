@@ -13,13 +13,12 @@ import { MimeNode } from "@zone-eu/mailsplit";
 import libmime from "libmime";
 import type { ContentPolicy } from "../model/content.ts";
 import { decodeSubject } from "../protocols/subject.ts";
+import { type ArchiveKind, archiveKind, scanArchive } from "./archive-scan.ts";
 import type { ContentFacts } from "./carried-file.ts";
 import { embeddedFiles } from "./embedded-files.ts";
-import { extensionOf } from "./executables.ts";
 import { looksLikeTnef, readTnef } from "./tnef-reader.ts";
 import { chunkDecoder } from "./transfer-decoding.ts";
-import { looksLikeZip } from "./zip-reader.ts";
-import { scanZip, type ZipBudget } from "./zip-scan.ts";
+import type { ZipBudget } from "./zip-scan.ts";
 
 /** A part's first bytes kept for their magic: an MZ header's PE offset is within them. */
 export const HEAD_BYTES = 512;
@@ -31,7 +30,6 @@ const DECODE_SLICE = 64 * 1024;
 export const MAX_HEADER_BYTES = 256 * 1024;
 /** Outlook's TNEF wrapper around a message's attachments (winmail.dat). */
 const TNEF_TYPES = new Set(["application/ms-tnef", "application/vnd.ms-tnef"]);
-const ZIP_TYPES = new Set(["application/zip", "application/x-zip-compressed", "application/x-zip"]);
 /**
  * Where a part's file names are: each header's parameter, and its RFC 2231 form (`name*`, `name*0*`, …) as a
  * parameter starts (after ";" and white space: a linear match, each run of white space tried once).
@@ -272,10 +270,8 @@ function readLeaf(walk: Walk, node: MimeNode, body: Buffer, entity: Entity): voi
     walk.facts.files.push({ name: other, contentType, head, where: entity.where });
   }
   const embedding = EMBEDDING_ENCODINGS.has(encoding);
-  const zipDeclared = ZIP_TYPES.has(contentType) || extensionOf(name) === ".zip";
-  if (walk.policy.zip && !embedding && (zipDeclared || looksLikeZip(head))) {
-    readZipPart(walk, name || "(zip attachment)", encoding, body);
-  }
+  const kind = walk.policy.zip && !embedding ? archiveKind(name, head, contentType) : undefined;
+  if (kind !== undefined) readArchivePart(walk, kind, name || `(${kind} attachment)`, encoding, body);
   if (embedding || contentType === EMBEDDING_TYPE) readEmbeddedFiles(walk, encoding, body, entity);
   const tnefDeclared = TNEF_TYPES.has(contentType) || name.toLowerCase() === "winmail.dat";
   if (!embedding && (tnefDeclared || looksLikeTnef(head))) {
@@ -303,9 +299,10 @@ function readTnefPart(walk: Walk, name: string, encoding: string, body: Buffer, 
     if (!admitPart(walk, entity.depth)) return;
     const names = file.names.length === 0 ? [""] : file.names;
     for (const fileName of names) facts.files.push({ name: fileName, head: file.head, where });
-    const zipped = names.some((fileName) => extensionOf(fileName) === ".zip") || looksLikeZip(file.head);
-    if (policy.zip && zipped && file.data.length > 0) {
-      scanZip(file.data, `${name}/${names[0] || "(zip)"}`, policy.zipMaxDepth, zipBudget, facts, cut);
+    const kind = names.map((fileName) => archiveKind(fileName, file.head)).find((found) => found);
+    if (policy.zip && kind !== undefined && file.data.length > 0) {
+      const path = `${name}/${names[0] || `(${kind})`}`;
+      scanArchive(kind, file.data, path, policy.zipMaxDepth, zipBudget, facts, cut);
     }
   }
 }
@@ -322,12 +319,13 @@ function readEmbeddedFiles(walk: Walk, encoding: string, body: Buffer, entity: E
   const search = {
     headBytes: HEAD_BYTES,
     wholeLimit: (name: string, head: Uint8Array) =>
-      policy.zip && (extensionOf(name) === ".zip" || looksLikeZip(head)) ? zipBudget.bytesLeft : undefined,
+      policy.zip && archiveKind(name, head) !== undefined ? zipBudget.bytesLeft : undefined,
   };
   for (const file of embeddedFiles(text, search)) {
     if (!admitPart(walk, entity.depth)) return;
     walk.facts.files.push({ name: file.name, head: file.head, where: `${entity.where}, ${file.format}` });
-    if (file.whole) readZipBytes(walk, file.name, file.whole.bytes, file.whole.cut);
+    const kind = archiveKind(file.name, file.head);
+    if (file.whole && kind) readArchiveBytes(walk, kind, file.name, file.whole.bytes, file.whole.cut);
   }
 }
 
@@ -395,14 +393,23 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-/** The zip part decoded up to what is left of zip_max_bytes, then read (cut: from its local headers). */
-function readZipPart(walk: Walk, name: string, encoding: string, body: Buffer): void {
+/**
+ * The archive part decoded up to what is left of zip_max_bytes, then read (cut: as far as it goes, a zip
+ * from its local headers).
+ */
+function readArchivePart(walk: Walk, kind: ArchiveKind, name: string, encoding: string, body: Buffer): void {
   const { bytes, cut } = decodeUpTo(encoding, body, walk.zipBudget.bytesLeft);
-  readZipBytes(walk, name, bytes, cut);
+  readArchiveBytes(walk, kind, name, bytes, cut);
 }
 
-/** A zip's bytes, decoded up to what was left of zip_max_bytes (cut: there was more), charged and read. */
-function readZipBytes(walk: Walk, name: string, bytes: Uint8Array, cut: boolean): void {
+/** An archive's bytes, decoded up to what was left of zip_max_bytes (cut: there was more), charged and read. */
+function readArchiveBytes(
+  walk: Walk,
+  kind: ArchiveKind,
+  name: string,
+  bytes: Uint8Array,
+  cut: boolean,
+): void {
   const { facts, policy, zipBudget } = walk;
   if (bytes.length === 0) {
     if (cut) facts.skipped.push(`${name}: over zip_max_bytes`);
@@ -410,7 +417,7 @@ function readZipBytes(walk: Walk, name: string, bytes: Uint8Array, cut: boolean)
   }
   zipBudget.bytesLeft -= bytes.length;
   if (cut) facts.skipped.push(`${name}: only its first ${bytes.length} bytes read (zip_max_bytes)`);
-  scanZip(bytes, name, policy.zipMaxDepth, zipBudget, facts, cut);
+  scanArchive(kind, bytes, name, policy.zipMaxDepth, zipBudget, facts, cut);
 }
 
 /** The body decoded, at most `limit` bytes of it; `cut` when there was more. */

@@ -1,12 +1,12 @@
-// What a zip attachment holds: each entry as a carried file (its name, its first bytes), zips inside it
+// What a zip attachment holds: each entry as a carried file (its name, its first bytes), archives inside it
 // to zip_max_depth, encrypted entries flagged. Inflation is bounded: an entry's first bytes come from
 // its first 64 compressed bytes (at most ~66 KB out, deflate's ratio being at most 1032:1), and a nested
 // zip is inflated whole only within what is left of the message's zip_max_bytes. Pure (node:zlib only
 // computes).
 import { constants, inflateRawSync } from "node:zlib";
+import { archiveKind, noteListing, scanArchive } from "./archive-scan.ts";
 import type { ContentFacts } from "./carried-file.ts";
-import { looksLikeZip, readZip, type ZipEntry } from "./zip-reader.ts";
-import { extensionOf } from "./executables.ts";
+import { readZip, type ZipEntry } from "./zip-reader.ts";
 
 const STORED = 0;
 const DEFLATED = 8;
@@ -37,10 +37,7 @@ export function scanZip(
   cut = false,
 ): void {
   const listing = readZip(bytes, budget.maxEntries);
-  if (listing.problem !== undefined && !cut) facts.corruptZips.push(`${name}: ${listing.problem}`);
-  if (listing.entries.length === budget.maxEntries) {
-    facts.skipped.push(`${name}: entries beyond zip_max_entries`);
-  }
+  noteListing(listing, name, budget.maxEntries, facts, cut);
   // Entries whose data is another entry's: no archiver writes them; an overlapping zip bomb is made of them
   // (a thousand names for one stored zip of a thousand entries, opened a thousand times). Their names are
   // still checked; their data is read once, under the first name.
@@ -60,16 +57,16 @@ export function scanZip(
     if (read === OVER_BUDGET) facts.skipped.push(`${path}: ${OVER_BUDGET}`);
     const head = typeof read === "string" ? undefined : read;
     carry(facts, entry, name, head ?? EMPTY);
-    const nested = head !== undefined && (looksLikeZip(head) || extensionOf(entry.name) === ".zip");
-    if (!nested || entry.encrypted) continue;
+    const kind = head === undefined ? undefined : archiveKind(entry.name, head);
+    if (kind === undefined || entry.encrypted) continue;
     if (depth <= 1) {
-      facts.skipped.push(`${path}: zips nested deeper than zip_max_depth`);
+      facts.skipped.push(`${path}: archives nested deeper than zip_max_depth`);
       continue;
     }
     const inner = entryData(bytes, entry, budget);
     if (inner === BROKEN) facts.corruptZips.push(`${path}: ${inner}`);
     else if (typeof inner === "string") facts.skipped.push(`${path}: ${inner}`);
-    else scanZip(inner, path, depth - 1, budget, facts);
+    else scanArchive(kind, inner, path, depth - 1, budget, facts);
   }
   if (overlapping > 0) facts.corruptZips.push(`${name}: ${overlapping} entries share another entry's data`);
 }

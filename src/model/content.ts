@@ -38,9 +38,9 @@ export interface ContentPolicy {
   /** MIME parts (and uuencode/yEnc blocks in text) looked at per message; the rest is not scanned (and said). */
   maxParts: number;
   zip: boolean;
-  /** Zips inside zips: 1 looks into a zip attachment only, 2 also into the zips it holds, … */
+  /** Archives inside archives: 1 looks into a zip or tar attachment only, 2 also into the ones it holds, … */
   zipMaxDepth: number;
-  /** Bytes of zip kept or inflated per message (a zip attachment's directory, nested zips). */
+  /** Bytes of archive kept or inflated per message (zip, tar and TNEF attachments, nested zips). */
   zipMaxBytes: number;
   zipMaxEntries: number;
   /** Lower case, with the dot: ".exe". */

@@ -19,6 +19,7 @@ import {
   zip,
 } from "../../helpers/content-corpus.ts";
 import { contentPolicy, messageRequest, RULES } from "../../helpers/content-policy.ts";
+import { noiseFile, tarOf } from "../../helpers/real-archives.ts";
 
 const policy = contentPolicy(RULES);
 const symbolsOf = (answer: { symbols?: readonly { name: string }[] }) =>
@@ -147,6 +148,51 @@ describe("content scan: zips", () => {
     assert.deepEqual(symbolsOf(answer), ["EXE", "CONTENT_PARTLY_SCANNED"]);
     assert.match(answer.symbols![0].description!, /early\.exe/);
     assert.match(answer.symbols![1].description!, /big\.zip: only its first 20000 bytes/);
+  });
+});
+
+describe("content scan: tars", () => {
+  const withAttachment = (type: string, name: string, body: Uint8Array) =>
+    message("t", multipart("mixed", [part({ type, name, body })]));
+
+  it("a program in a tar attachment, by its name or by its first bytes", async () => {
+    const named = withAttachment(
+      "application/x-tar",
+      "docs.tar",
+      tarOf([{ name: "invoice.exe", data: "x" }]),
+    );
+    const answer = await scanMessage(messageRequest(named), policy);
+    assert.deepEqual(symbolsOf(answer), ["EXE"]);
+    assert.match(answer.symbols![0].description!, /invoice\.exe \(in docs\.tar\): name ends in \.exe/);
+    // A tar named and declared as a PDF, holding a renamed program: the tar by its bytes, the program by its.
+    const renamed = tarOf([{ name: "photo.jpg", data: windowsExecutable(3000) }]);
+    const disguised = await scanMessage(
+      messageRequest(withAttachment("application/pdf", "report.pdf", renamed)),
+      policy,
+    );
+    assert.match(disguised.symbols![0].description!, /photo\.jpg \(in report\.pdf\): content is a Windows/);
+  });
+
+  it("a clean tar matches nothing; with zip = no a tar is a file like any other", async () => {
+    const clean = tarOf([{ name: "report.pdf", data: "%PDF-1.4\n" }, { name: "notes.txt", data: "hi" }]);
+    const bytes = withAttachment("application/x-tar", "docs.tar", clean);
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(bytes), policy)), []);
+    const off = contentPolicy(RULES.replace("[content]", "[content]\nzip = no"));
+    const exe = withAttachment("application/x-tar", "docs.tar", tarOf([{ name: "a.exe", data: "x" }]));
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(exe), off)), []);
+  });
+
+  it("a tar over zip_max_bytes is read as far as it goes, and the answer says so", async () => {
+    const files = [{ name: "early.exe", data: "x" }, noiseFile("big.bin", 30_000), {
+      name: "late.exe",
+      data: "x",
+    }];
+    const bytes = withAttachment("application/x-tar", "big.tar", tarOf(files));
+    const small = contentPolicy(RULES.replace("[content]", "[content]\nzip_max_bytes = 20000"));
+    const answer = await scanMessage(messageRequest(bytes), small);
+    assert.deepEqual(symbolsOf(answer), ["EXE", "CONTENT_PARTLY_SCANNED"]);
+    assert.match(answer.symbols![0].description!, /early\.exe/);
+    assert.match(answer.symbols![1].description!, /big\.tar: only its first 20000 bytes/);
   });
 });
 

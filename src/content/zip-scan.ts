@@ -15,7 +15,7 @@ const HEAD_BYTES = 512;
 const OVER_BUDGET = "over zip_max_bytes";
 
 export interface ZipBudget {
-  /** Bytes that may still be inflated for nested zips, shared by every zip of the message. */
+  /** Bytes that may still be decoded or inflated, shared by every archive of the message. */
   bytesLeft: number;
   maxEntries: number;
 }

@@ -40,7 +40,7 @@ export interface ContentPolicy {
   zip: boolean;
   /** Archives inside archives: 1 looks into a zip or tar attachment only, 2 also into the ones it holds, … */
   zipMaxDepth: number;
-  /** Bytes of archive kept or inflated per message (zip, tar and TNEF attachments, nested zips). */
+  /** Bytes of archive kept or inflated per message (zip, tar, gzip and TNEF attachments, nested zips). */
   zipMaxBytes: number;
   zipMaxEntries: number;
   /** Lower case, with the dot: ".exe". */

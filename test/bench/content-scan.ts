@@ -3,12 +3,14 @@
 // message) through every kind of rule, none matching so every part is looked at: CPU ms per scan and
 // scans per second on one core; the same for a small message with subject and spamtrap rules only; and
 // what one scan allocates on the heap besides the message (which the front's request holds), and so the
-// bytes one scan in flight holds (the message and that). Prints one JSON line.
+// bytes one scan in flight holds (the message and that); and a message whose one attachment is a 1 MB
+// .tar.gz (Debian's tar), inflated and read as a tar on every scan. Prints one JSON line.
 // Run: `bun test/bench/content-scan.ts [SECONDS]`.
 import { Buffer } from "node:buffer";
 import { scanMessage } from "../../src/content/scan.ts";
 import { attachedMessage, message, multipart, part, PNG, zip } from "../helpers/content-corpus.ts";
 import { contentPolicy, messageRequest, RULES } from "../helpers/content-policy.ts";
+import { noiseFile, tarGzOf } from "../helpers/real-archives.ts";
 
 const seconds = Number(process.argv[2] ?? 3);
 
@@ -80,6 +82,25 @@ export function benchMessage(): Uint8Array {
   );
 }
 
+/**
+ * A message with one .tar.gz of about 1 MB, as a project's files would be: ten incompressible 90 KB files
+ * (PDFs, images) and 580 KB of CSV text, which gzip shrinks about sixfold.
+ */
+export function tarGzMessage(): Uint8Array {
+  const files = Array.from({ length: 10 }, (_, i) => noiseFile(`scans/page-${i}.pdf`, 90_000, i + 1));
+  const rows = Array.from(
+    { length: 25_000 },
+    (_, i) => `${i},2026-12-${(i % 28) + 1},${(i * 37) % 1000}.50\n`,
+  );
+  files.push({ name: "ledger.csv", data: rows.join("") });
+  const archive = tarGzOf(files);
+  const body = multipart("mixed", [
+    part({ type: "text/plain; charset=utf-8", body: "The files.\r\n", encoding: "7bit" }),
+    part({ type: "application/gzip", name: "project.tar.gz", body: archive }),
+  ]);
+  return message("Project files", body);
+}
+
 const cpuMs = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
@@ -145,12 +166,18 @@ if (import.meta.main) {
   const request = messageRequest(big);
   const small = messageRequest(message("Re: lunch on Friday?", "\r\nSee you there.\r\n"));
   const header = contentPolicy(RULES.replace(/\[rule (exe|encrypted|corrupt)\][^[]*/g, ""));
+  const tarGz = messageRequest(tarGzMessage());
   const result = {
     message_bytes: big.length,
     attachments: 20,
     big: sequential(request, policy, seconds * 1000),
     small_header_rules: sequential(small, header, (seconds * 1000) / 2),
     allocated: allocatedPerScan(request, policy, 20),
+    tar_gz: {
+      message_bytes: tarGz.message.length,
+      ...sequential(tarGz, policy, (seconds * 1000) / 2),
+      allocated: allocatedPerScan(tarGz, policy, 10),
+    },
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

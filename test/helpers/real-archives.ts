@@ -1,4 +1,4 @@
-// Archives made by Debian's own tar, for the content tests: the files are written to a
+// Archives made by Debian's own tar and gzip, for the content tests: the files are written to a
 // temporary directory, the archiver runs there, and its output is read back; nothing is kept.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -37,6 +37,27 @@ export function tarOf(files: ArchivedFile[], format = "gnu"): Uint8Array {
 export function tarListing(archive: Uint8Array, ignoreZeros = false): string[] {
   const run = spawnSync("tar", [...(ignoreZeros ? ["-i"] : []), "-tf", "-"], { input: archive });
   return String(run.stdout).split("\n").filter((line) => line !== "");
+}
+
+/** `gzip -c FILE`: the file gzipped, its name in the header (FNAME), or without it (`-n`). */
+export function gzipOf(file: ArchivedFile, keepName = true): Uint8Array {
+  return archiverOutput([file], "gzip", ["-c", ...(keepName ? [] : ["-n"]), file.name]);
+}
+
+/** `tar -czf`: a .tar.gz as tar writes it (through gzip, its header without a name). */
+export function tarGzOf(files: ArchivedFile[]): Uint8Array {
+  return archiverOutput(files, "tar", ["-czf", "-", ...files.map((file) => file.name)]);
+}
+
+/**
+ * A gzip bomb: 1 GB of zeros as one gzip stream (16 members of 64 MB, each `gzip -9`, as `cat` joins them:
+ * gunzip writes 1 GB), about 1 MB.
+ */
+export function gzipBomb(): Uint8Array {
+  const member = archiverOutput([], "sh", ["-c", "head -c 67108864 /dev/zero | gzip -9"]);
+  const bomb = new Uint8Array(16 * member.length);
+  for (let i = 0; i < 16; i++) bomb.set(member, i * member.length);
+  return bomb;
 }
 
 /** A file of the size given whose bytes gzip cannot shrink much (xorshift), so archives have a real size. */

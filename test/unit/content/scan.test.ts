@@ -19,7 +19,7 @@ import {
   zip,
 } from "../../helpers/content-corpus.ts";
 import { contentPolicy, messageRequest, RULES } from "../../helpers/content-policy.ts";
-import { noiseFile, tarOf } from "../../helpers/real-archives.ts";
+import { gzipBomb, gzipOf, noiseFile, tarGzOf, tarOf } from "../../helpers/real-archives.ts";
 
 const policy = contentPolicy(RULES);
 const symbolsOf = (answer: { symbols?: readonly { name: string }[] }) =>
@@ -193,6 +193,43 @@ describe("content scan: tars", () => {
     assert.deepEqual(symbolsOf(answer), ["EXE", "CONTENT_PARTLY_SCANNED"]);
     assert.match(answer.symbols![0].description!, /early\.exe/);
     assert.match(answer.symbols![1].description!, /big\.tar: only its first 20000 bytes/);
+  });
+});
+
+describe("content scan: gzip", () => {
+  const withAttachment = (type: string, name: string, body: Uint8Array) =>
+    message("g", multipart("mixed", [part({ type, name, body })]));
+
+  it("a program in a .tar.gz, and a renamed program gzipped", async () => {
+    const tarGz = tarGzOf([{ name: "readme.txt", data: "hi" }, { name: "invoice.exe", data: "x" }]);
+    const answer = await scanMessage(
+      messageRequest(withAttachment("application/gzip", "invoice.tar.gz", tarGz)),
+      policy,
+    );
+    assert.deepEqual(symbolsOf(answer), ["EXE"]);
+    assert.match(answer.symbols![0].description!, /invoice\.exe \(in invoice\.tar\.gz\): name ends in \.exe/);
+    const gz = gzipOf({ name: "photo.jpg", data: windowsExecutable(3000) }, false);
+    const renamed = await scanMessage(
+      messageRequest(withAttachment("application/octet-stream", "photo.jpg.gz", gz)),
+      policy,
+    );
+    assert.match(renamed.symbols![0].description!, /photo\.jpg \(in photo\.jpg\.gz\): content is a Windows/);
+  });
+
+  it("a clean .tgz matches nothing", async () => {
+    const clean = tarGzOf([{ name: "report.pdf", data: "%PDF-1.4\n" }, noiseFile("data.bin", 50_000)]);
+    const bytes = withAttachment("application/x-compressed-tar", "docs.tgz", clean);
+    assert.deepEqual(symbolsOf(await scanMessage(messageRequest(bytes), policy)), []);
+  });
+
+  it("a gzip bomb (1 GB of zeros) is inflated within zip_max_bytes, and the answer says so", async () => {
+    const bytes = withAttachment("application/gzip", "backup.gz", gzipBomb());
+    const answer = await scanMessage(messageRequest(bytes), policy);
+    assert.deepEqual(symbolsOf(answer), ["CONTENT_PARTLY_SCANNED"]);
+    assert.match(
+      answer.symbols![0].description!,
+      /backup\.gz: only its first \d+ bytes inflated \(zip_max_bytes\)/,
+    );
   });
 });
 

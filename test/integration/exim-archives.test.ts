@@ -1,0 +1,81 @@
+// Programs in tar and gzip attachments, through a real Exim (exim -bd, delivering into a maildir) whose DATA
+// ACL asks the daemon's spamd front (the shipped snippet) and through it the content rules: a .tar.gz
+// holding invoice.exe, a .tgz holding a program renamed photo.jpg, a plain .tar and a gzipped program (each
+// archive written by Debian's tar and gzip) are refused at DATA, as amavis and ClamAV refuse them; a clean
+// .tar.gz is delivered intact, its bytes what tar wrote. The messages go in with swaks --data, as a mailer
+// sends them.
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { spawnSync } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { multipart, part, windowsExecutable } from "../helpers/content-corpus.ts";
+import { waitFor } from "../helpers/daemon-process.ts";
+import { type ContentExim, mailText, startContentExim } from "../helpers/exim-content.ts";
+import { gzipOf, noiseFile, tarGzOf, tarOf } from "../helpers/real-archives.ts";
+
+const SLOW = { timeout: 120_000 };
+const TEXT = part({ type: "text/plain; charset=utf-8", body: "See the attachment.\r\n", encoding: "7bit" });
+const program = windowsExecutable(3000);
+
+/** A message of a text part and `attachment`, as a mailer writes it. */
+const mail = (subject: string, attachment: string) =>
+  mailText(subject, `MIME-Version: 1.0\r\n${multipart("mixed", [TEXT, attachment])}`);
+
+describe("tar and gzip attachments through Exim's spam = and the content rules", () => {
+  let exim: ContentExim;
+  before(async () => {
+    exim = await startContentExim();
+  }, SLOW);
+  after(async () => {
+    await exim?.stop();
+  });
+
+  it("a .tar.gz holding invoice.exe", SLOW, async () => {
+    const body = tarGzOf([{ name: "readme.txt", data: "Please pay.\n" }, {
+      name: "invoice.exe",
+      data: program,
+    }]);
+    const attachment = part({ type: "application/gzip", name: "invoice.tar.gz", body });
+    await exim.refused("tar-gz-exe", mail("tar-gz-exe", attachment));
+  });
+
+  it("a .tgz holding a program named photo.jpg", SLOW, async () => {
+    const body = tarGzOf([{ name: "photos/photo.jpg", data: program }]);
+    const attachment = part({ type: "application/octet-stream", name: "photos.tgz", body });
+    await exim.refused("tgz-renamed", mail("tgz-renamed", attachment));
+  });
+
+  it("a .tar holding invoice.exe, and invoice.exe gzipped", SLOW, async () => {
+    const tar = part({
+      type: "application/x-tar",
+      name: "docs.tar",
+      body: tarOf([{ name: "invoice.exe", data: program }]),
+    });
+    await exim.refused("tar-exe", mail("tar-exe", tar));
+    const gz = part({
+      type: "application/gzip",
+      name: "invoice.gz",
+      body: gzipOf({ name: "invoice.exe", data: program }),
+    });
+    await exim.refused("gz-exe", mail("gz-exe", gz));
+  });
+
+  it("a clean .tar.gz: delivered intact", SLOW, async () => {
+    const files = [{ name: "report.pdf", data: "%PDF-1.4\n" }, noiseFile("data/figures.bin", 40_000)];
+    const body = tarGzOf(files);
+    const attachment = part({ type: "application/gzip", name: "report.tar.gz", body });
+    const text = mail("tar-gz-clean", attachment);
+    const sent = await exim.send("tar-gz-clean", text);
+    assert.equal(sent.status, 0, sent.output);
+    await waitFor(() => exim.delivered("tar-gz-clean").length === 1, 20_000, "delivery");
+    const delivered = exim.delivered("tar-gz-clean")[0];
+    const sentBody = text.slice(text.indexOf("\r\n\r\n") + 4).replace(/\r\n/g, "\n");
+    assert.equal(delivered.slice(delivered.indexOf("\n\n") + 2).trimEnd(), sentBody.trimEnd());
+    // The attachment's base64 decoded from the delivered message is what tar wrote, and tar reads it.
+    const encoded = delivered.slice(delivered.indexOf("report.tar.gz")).split("\n\n")[1].split("\n--")[0];
+    const received = Buffer.from(encoded, "base64");
+    assert.deepEqual(new Uint8Array(received), body);
+    const listing = spawnSync("tar", ["-tzf", "-"], { input: received, encoding: "latin1" });
+    assert.deepEqual(listing.stdout.trim().split("\n"), ["report.pdf", "data/figures.bin"]);
+  });
+});

@@ -1,12 +1,13 @@
 // [redis] for the counters actor: connects, builds the shared store over the memory store, merges this
 // host's counters into Redis once the state file is restored (the upgrade from the memory store), and on
 // a reload that removes [redis] brings the shared counters back into memory (docs/redis.md, "Upgrade").
+import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 import type { Config, RedisConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../control/metrics.ts";
 import type { MemoryStore } from "../limits/memory-store.ts";
-import { connectRedis } from "../limits/redis-connection.ts";
+import { connectRedis, readRedisCa } from "../limits/redis-connection.ts";
 import { createSharedStore, type SettledMark, type SharedStore } from "../limits/shared-store.ts";
 import { createExportedCounters, type ExportedCounters } from "../limits/exported-counters.ts";
 import { exportedPath, readExportedFile, writeExportedFile } from "../store/exported-file.ts";
@@ -64,8 +65,6 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
   let restoreDone = false;
   let stopped = false;
   const clients = new Map<SharedStore, ReturnType<typeof connectRedis>>();
-  // Connections made without [redis] tls_ca_file, which could not be read: a reload reads it again.
-  const withoutCa = new WeakSet<ReturnType<typeof connectRedis>>();
   // Outlives the shared stores: copied when [redis] is removed, used when it is added again.
   const copies = loadExported(options.stateFile(), log, now());
   // The copies whose window has ended are of no use: dropped, and the file with the last. Only a merge
@@ -122,14 +121,13 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
    * `settled`: the marks of alerts delivered while Redis was away that the store before had yet to send.
    */
   const start = (config: Config, redis: RedisConfig, later = false, settled: readonly SettledMark[] = []) => {
-    let caUnread = false;
-    const client = connectRedis(redis, (error) => {
-      if (error.message.startsWith("cannot read")) caUnread = true;
-      return error.message.startsWith("cannot read") || error.message.startsWith("cannot select")
-        ? log.error("redis", error.message)
-        : log.debug("redis", "connection", { error: error.message });
-    });
-    if (caUnread) withoutCa.add(client);
+    const client = connectRedis(
+      redis,
+      (error) =>
+        /^cannot (read|use|select) /.test(error.message)
+          ? log.error("redis", error.message)
+          : log.debug("redis", "connection", { error: error.message }),
+    );
     shared = createSharedStore({
       client,
       config: redis,
@@ -161,19 +159,40 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     setImmediate(() => client?.quit().catch(() => client.disconnect()));
   };
 
+  /**
+   * Whether [redis] tls_ca_file, read again, holds other certificates than `client` checks Redis's with
+   * (none: it could not be read before). Unreadable or holding none now: said, and the connection keeps
+   * what it has (a reconnect without the CA would fail the check: the fallback for the whole site).
+   */
+  const caChanged = (client: ReturnType<typeof connectRedis>, redis: RedisConfig | undefined): boolean => {
+    if (!redis?.address.tls || redis.tlsCaFile === undefined) return false;
+    const before = client.options.tls?.ca;
+    const kept = before === undefined ? "the system's CAs" : "the CA read before";
+    const ca = readRedisCa(
+      redis,
+      (error) => log.error("redis", `${error.message}; the connection keeps ${kept}`),
+    );
+    if (ca === undefined || (Buffer.isBuffer(before) && before.equals(ca))) return false;
+    log.info("redis", "[redis] tls_ca_file changed: connecting anew with it", { file: redis.tlsCaFile });
+    return true;
+  };
+
   return {
     use(config) {
       limits = config.limits;
       sweepWhileCopies();
       const redis = config.redis;
       // The same [redis] goes on, unless its connection was given up for good (a database Redis does not
-      // have or the user may not SELECT: limits/redis-connection.ts) or made without the CA file, which
-      // could not be read. The postmaster may have fixed Redis (its `databases`, the user's ACL) or the
-      // file's permissions rather than the config: the reload he then makes connects anew. It used to
-      // change nothing, and the fallback answered until the daemon was restarted.
+      // have or the user may not SELECT: limits/redis-connection.ts) or tls_ca_file holds other
+      // certificates than it was made with. The postmaster may have fixed Redis (its `databases`, the
+      // user's ACL), the CA file's permissions, or rotated the CA in place, rather than the config: the
+      // reload he then makes connects anew. It used to change nothing, and the fallback answered until the
+      // daemon was restarted.
       const client = shared && clients.get(shared);
-      const givenUp = client !== undefined && (client.status === "end" || withoutCa.has(client));
-      if (redis && JSON.stringify(redis) === settings && !givenUp) return;
+      const unchanged = redis !== undefined && JSON.stringify(redis) === settings;
+      const connectAnew = client !== undefined &&
+        (client.status === "end" || (unchanged && caChanged(client, redis)));
+      if (unchanged && !connectAnew) return;
       const old = shared;
       const before = usedConfig;
       // Moved (another server, database or prefix): the old store answers until its counters are in the

@@ -3,28 +3,30 @@
 // made (the first requests after start wait for it instead of failing at once: the fallback then answered
 // them as an incident), and is never retried (maxRetriesPerRequest 0: the fallback answers instead).
 // ioredis reconnects by itself, on the one backoff (actors/backoff.ts).
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config/types.ts";
 import { backoffDelay } from "../actors/backoff.ts";
 import { fillTracingHasSubscribers } from "../runtime.ts";
-import { readRegularBytes } from "../store/regular-file.ts";
+import { readCaFile } from "../store/ca-file.ts";
 
 fillTracingHasSubscribers(); // before any command: else ioredis traces each one on Bun
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 
-/** The CA file's PEM; unreadable: undefined, and `onError` says why (TLS then fails: the fallback answers). */
-function readCa(file: string | undefined, onError: (error: Error) => void): Buffer | undefined {
-  if (file === undefined) return undefined;
+/**
+ * [redis] tls_ca_file's certificates; unreadable or holding none: undefined, and `onError` says why (TLS
+ * then checks against the system's CAs, which do not vouch for a private CA's Redis: the fallback answers).
+ * Read at the start and at each reload (actors/counters-redis.ts: a CA rotated in place connects anew).
+ */
+export function readRedisCa(config: RedisConfig, onError: (error: Error) => void): Buffer | undefined {
+  if (config.tlsCaFile === undefined) return undefined;
   try {
-    // Not readFileSync: a FIFO there would hang the start for good (store/regular-file.ts).
-    const bytes = readRegularBytes(file);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return readCaFile(config.tlsCaFile, "[redis] tls_ca_file");
   } catch (error) {
-    onError(new Error(`cannot read [redis] tls_ca_file ${file}: ${(error as Error).message}`));
+    onError(error as Error);
     return undefined;
   }
 }
@@ -40,7 +42,7 @@ export function redisOptions(config: RedisConfig, onError: (error: Error) => voi
   const tls = address.tls
     ? {
       servername: isIP(address.host ?? "") === 0 ? address.host : undefined,
-      ca: readCa(config.tlsCaFile, onError),
+      ca: readRedisCa(config, onError),
     }
     : undefined;
   return {

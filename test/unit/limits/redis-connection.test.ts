@@ -3,6 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 import { parseConfig } from "../../../src/config/load.ts";
 import { redisOptions } from "../../../src/limits/redis-connection.ts";
@@ -68,6 +69,23 @@ describe("redisOptions", () => {
       assert.deepEqual(errors, [
         `cannot read [redis] tls_ca_file ${fifo}: is a FIFO (named pipe), not a regular file`,
       ]);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("TLS: a CA file without a certificate is reported and the connection goes on without it", () => {
+    const dir = makeTempDir();
+    try {
+      const file = dir.file("ca.pem");
+      writeFileSync(file, "<html>502 Bad Gateway</html>\n");
+      const errors: string[] = [];
+      const made = redisOptions(
+        redisOf(`url = rediss://redis.example.org\ntls_ca_file = ${file}\n`),
+        (error) => errors.push(error.message),
+      );
+      assert.equal((made.tls as { ca?: unknown }).ca, undefined);
+      assert.deepEqual(errors, [`cannot use [redis] tls_ca_file ${file}: it holds no PEM certificate`]);
     } finally {
       dir.remove();
     }

@@ -8,7 +8,6 @@
 // nodemailer is loaded with the first alert: loading it took ~30 ms of the daemon's start (docs/decisions.md,
 // "Startup").
 import type { spawn } from "node:child_process";
-import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import type { Transporter } from "nodemailer";
@@ -18,7 +17,7 @@ import { failureKind, relayWantsLogin } from "../policy/alert-failure.ts";
 import { NoPasswordMechanism, PASSWORD_MECHANISMS, passwordLogin } from "./alert-login.ts";
 import { headerValue } from "../policy/mail-header.ts";
 import { relaySecurity } from "../model/alert-relay.ts";
-import { readRegularBytes } from "../store/regular-file.ts";
+import { readCaFile } from "../store/ca-file.ts";
 import { ReplyWatch } from "./alert-reply-watch.ts";
 
 /** What became of a mail the relay took: `refused` tells of recipients it refused for good meanwhile. */
@@ -94,17 +93,6 @@ function withDeadline(transporter: Transporter, deadlineMs: number): Transporter
   return transporter;
 }
 
-/** The CA bundle named by tls_ca_file; unreadable: the attempt fails (for now: retried) and says why. */
-function readCa(file: string): Buffer {
-  try {
-    // Not readFileSync: a FIFO there would hang the alerter for good (store/regular-file.ts).
-    const bytes = readRegularBytes(file);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  } catch (error) {
-    throw new Error(`cannot read [alerts] tls_ca_file ${file}: ${errorText(error)}`);
-  }
-}
-
 /**
  * The TLS options of the SMTP session. Unchecked by default: a local MTA usually has a self-signed
  * certificate, and refusing it would mean no alert at all. Checked when credentials go to a relay off
@@ -116,7 +104,10 @@ function tlsOptions(alerts: AlertsConfig) {
   return {
     rejectUnauthorized: true,
     servername: isIP(alerts.smtpHost) === 0 ? alerts.smtpHost : undefined,
-    ca: alerts.tlsCaFile === undefined ? undefined : readCa(alerts.tlsCaFile),
+    // Read at each attempt: a CA rotated in place is checked against from the next one on. Unreadable, or
+    // without a certificate (said as an untrusted relay or, by Bun, "Invalid CA"), the attempt fails for
+    // now, saying so; retried.
+    ca: alerts.tlsCaFile === undefined ? undefined : readCaFile(alerts.tlsCaFile, "[alerts] tls_ca_file"),
   };
 }
 

@@ -5,7 +5,6 @@
 // every alert "530 authentication required" at MAIL FROM: parked, refused for good; the postmaster got none.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { networkInterfaces } from "node:os";
 import { after, before, describe, it } from "node:test";
 import { createAlertTransport } from "../../src/actors/alert-transport.ts";
 import type { AlertsConfig } from "../../src/config/types.ts";
@@ -18,6 +17,7 @@ import {
 } from "../helpers/daemon-process.ts";
 import { alertsConfig } from "../helpers/alerts-config.ts";
 import { askPolicy } from "../helpers/policy-client.ts";
+import { alertMail, noRemoteRelay, remoteRelayHost } from "../helpers/remote-relay.ts";
 import { runMain } from "../helpers/runtime.ts";
 import { type ReceiverOptions, type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
 import { makeCertificates } from "../helpers/test-ca.ts";
@@ -31,19 +31,9 @@ const WRONG = "wrong-Pa55word";
 const KEY = "spammer@example.org";
 const RCPT = `rcpt sender=${KEY} recipient=x@example.net client_address=192.0.2.7\n`;
 
-/** This host's first IPv4 address off loopback: the relay "across the network". */
-const remoteAddress = Object.values(networkInterfaces()).flat()
-  .find((face) => face && face.family === "IPv4" && !face.internal)?.address;
-const NEEDS_REMOTE = { ...SLOW, skip: remoteAddress ? false : "this host has no address off loopback" };
-const host = remoteAddress ?? "192.0.2.1";
-
-const mail = {
-  from: "postmaster@example.org",
-  to: ["boss@example.org"],
-  cc: [],
-  subject: "Mail Abuse Alert",
-  text: "body\n",
-};
+const NEEDS_REMOTE = { ...SLOW, skip: noRemoteRelay };
+const host = remoteRelayHost;
+const mail = alertMail;
 
 describe("alert mail through a relay that requires SMTP AUTH", () => {
   const dir = makeTempDir();

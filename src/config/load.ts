@@ -46,6 +46,7 @@ import { postfixEndpoint } from "../postfix/snippet.ts";
 import { eximAddress } from "../exim/snippets.ts";
 import { relayOnLoopback } from "../model/alert-relay.ts";
 import { sendmailPathProblem } from "./sendmail-path.ts";
+import { caFileProblem } from "../store/ca-file.ts";
 
 /**
  * warnings: `FILE:LINE: key: warning: …` lines for a config that works but will not do what it says
@@ -438,12 +439,29 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       effect: "SPF checks no sender",
     });
   }
+  // A CA file that gives no certificates, said with the config (config-test, the start, a reload) as well as
+  // where it is read: after a rotation, config-test is what a postmaster runs before reloading.
+  const redisCaLine = redisSection && keyLine(redisSection, "tls_ca_file");
+  const redisCaProblem = redis?.tlsCaFile === undefined || !redis.address.tls
+    ? undefined
+    : caFileProblem(redis.tlsCaFile);
+  const alertsCaLine = alertsSection && keyLine(alertsSection, "tls_ca_file");
+  const alertsCaProblem = alerts?.tlsCaFile === undefined ? undefined : caFileProblem(alerts.tlsCaFile);
   const sendmailLine = alertsSection && keyLine(alertsSection, "sendmail");
   const sendmailProblem = alerts?.sendmail === undefined ? undefined : sendmailPathProblem(alerts.sendmail);
   const warnings = [
     ...localhostWarnings,
     ...(sendmailProblem === undefined ? [] : [
       `${file}:${sendmailLine}: alerts.sendmail: warning: ${sendmailProblem}; every alert would fail when sent`,
+    ]),
+    ...(redisCaProblem === undefined ? [] : [
+      `${file}:${redisCaLine}: redis.tls_ca_file: warning: ${redisCaProblem}; ` +
+      "Redis's certificate would be checked against the system's CAs at a start, and a reload keeps the CA " +
+      "the connection has",
+    ]),
+    ...(alertsCaProblem === undefined ? [] : [
+      `${file}:${alertsCaLine}: alerts.tls_ca_file: warning: ${alertsCaProblem}; every alert would fail ` +
+      "when sent",
     ]),
     ...exemptionWarnings,
     ...unaskedStageWarnings(file, stagePlaces, askedPlaces(daemon, postfix)),

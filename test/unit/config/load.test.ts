@@ -9,6 +9,8 @@ import { EMBEDDED_CONFIG, EMBEDDED_CONFIG_NAME } from "../../../src/config/defau
 import { parseCidr } from "../../../src/model/ip.ts";
 import type { Config } from "../../../src/config/types.ts";
 import { type LimitConfig, noExemptions } from "../../../src/model/limit.ts";
+import { makeCertificates } from "../../helpers/test-ca.ts";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
 
 const SEED_FILE = fileURLToPath(new URL("../../fixtures/sender_warn.conf", import.meta.url));
 const SEED_TEXT = "[thresholds]\ntime = 300\ncount = 20\n[alerts]\nfromAddr = 'postmaster@example.org'\n" +
@@ -280,6 +282,48 @@ describe("parseConfig", () => {
       assert.deepEqual(warnings("linked"), [], "nor a symlink to one, as /usr/sbin/sendmail often is");
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // A CA file rotated in place and left gone or garbage was accepted by config-test without a word: the
+  // connection made with it then failed (alerts) or went on with the old CA (Redis, a reload). Warned at the
+  // key's line, as the sendmail path above.
+  it("warns at its line about a tls_ca_file that is gone or holds no certificate", () => {
+    const temp = makeTempDir("mpd-ca-");
+    const dir = temp.path;
+    try {
+      writeFileSync(join(dir, "garbage.pem"), "<html>502 Bad Gateway</html>\n");
+      const warnings = (text: string) => {
+        const result = parseConfig(text, "t.conf", dir);
+        loaded(result);
+        return result.ok && result.warnings;
+      };
+      const redis = (ca: string) =>
+        warnings(`[redis]\nurl = rediss://redis.example.org\ntls_ca_file = ${ca}\n`);
+      const kept = "Redis's certificate would be checked against the system's CAs at a start, and a reload " +
+        "keeps the CA the connection has";
+      assert.deepEqual(redis("garbage.pem"), [
+        `t.conf:3: redis.tls_ca_file: warning: cannot use ${join(dir, "garbage.pem")}: it holds no PEM ` +
+        `certificate; ${kept}`,
+      ]);
+      assert.match(
+        String(redis("absent.pem")),
+        /^t\.conf:3: redis\.tls_ca_file: warning: cannot read .*absent\.pem: .*ENOENT.*; Redis's certificate/,
+      );
+      const alerts = (ca: string) =>
+        warnings(
+          `[alerts]\nfromAddr = a@x\ntoAddr = b@x\nsmtp_host = smtp.example.net\nauth_user = u\n` +
+            `auth_password = p\ntls_ca_file = ${ca}\n`,
+        );
+      assert.deepEqual(alerts("garbage.pem"), [
+        `t.conf:7: alerts.tls_ca_file: warning: cannot use ${join(dir, "garbage.pem")}: it holds no PEM ` +
+        "certificate; every alert would fail when sent",
+      ]);
+      makeCertificates(temp);
+      assert.deepEqual(redis("ca.pem"), [], "a CA certificate is not warned about");
+      assert.deepEqual(alerts("ca.pem"), [], "nor for the relay");
+    } finally {
+      temp.remove();
     }
   });
 

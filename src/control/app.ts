@@ -3,7 +3,7 @@
 import { type Context, Hono } from "hono";
 import type { CountersEvent, CountersStats } from "../actors/counters.ts";
 import type { SenderDetail, SenderRow } from "../policy/sender-report.ts";
-import { DASHBOARD_HTML } from "./dashboard.ts";
+import { DASHBOARD_CSP, DASHBOARD_HTML } from "./dashboard.ts";
 import { type Metrics, requestRate } from "./metrics.ts";
 import type { ReadLimit } from "./read-limit.ts";
 import { renderPrometheus } from "./prometheus.ts";
@@ -81,6 +81,13 @@ export function createControlApp(deps: ControlDeps): Hono {
   const healthy = (states: Record<string, string>) =>
     Object.values(states).every((state) => state === "active");
 
+  app.use("*", async (c, next) => {
+    await next();
+    // Every answer carries what a sender wrote (keys, subjects): a browser must not sniff a JSON answer
+    // into a page, and may run no script but the dashboard's own (dashboard.ts).
+    c.res.headers.set("x-content-type-options", "nosniff");
+    c.res.headers.set("content-security-policy", DASHBOARD_CSP);
+  });
   app.use("*", async (c, next) => {
     // Against DNS rebinding: a page of another site steered to this port names that site in Host. The
     // port is not checked: behind an SSH tunnel (`ssh -L 8080:127.0.0.1:8025`) the browser names its own.

@@ -1,62 +1,14 @@
 // GET / on the control listener: one self-contained page (no CDN, no build step) that polls /status
 // every 5 s and draws top senders, requests per minute over the last hour, recent alerts, actor health and
 // what else status says is wrong.
+import { createHash } from "node:crypto";
 import { ALERT_STATUS_TEXT } from "./alert-status-text.ts";
 import { UNPRINTABLE_CHARS } from "../policy/unprintable-chars.ts";
 import { THIS_HOST_ONLY_LINE } from "./counts-scope.ts";
 
-export const DASHBOARD_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>mailpolicyd</title>
-<style>
-  :root { --ok: #2e7d32; --warn: #ef6c00; --bad: #c62828; --muted: #666; --bar: #1565c0; }
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; background: #fafafa; }
-  h1 { font-size: 1.3rem; margin: 0 0 .2rem; } h2 { font-size: 1rem; margin: 1.4rem 0 .5rem; }
-  .meta { color: var(--muted); } .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1.5rem; }
-  section { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .8rem 1rem; }
-  table { border-collapse: collapse; width: 100%; } td, th { padding: .25rem .4rem; text-align: left; }
-  th { color: var(--muted); font-weight: 600; border-bottom: 1px solid #ddd; }
-  .bar { background: #e3e8ef; border-radius: 3px; height: .8rem; width: 10rem; overflow: hidden; }
-  .bar > div { background: var(--bar); height: 100%; } .bar.over > div { background: var(--bad); }
-  .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; color: #fff; margin-right: .3rem; }
-  .active { background: var(--ok); } .down, .error, .stopped { background: var(--bad); }
-  .legend span { margin-right: 1rem; } .mono { font-family: ui-monospace, monospace; }
-  #error { color: var(--bad); } #scope { color: var(--warn); font-weight: 600; }
-  #warnings > div { color: var(--bad); font-weight: 600; margin-bottom: .3rem; }
-</style>
-</head>
-<body>
-<h1>mailpolicyd</h1>
-<div class="meta" id="meta">loading…</div>
-<div id="error"></div>
-<h2>Actors</h2>
-<div id="actors" style="margin-bottom:.6rem"></div>
-<div id="warnings" style="margin-bottom:1.5rem"></div>
-<div class="grid">
-  <section>
-    <h2>Top senders</h2>
-    <div id="scope"></div>
-    <table id="senders"><thead><tr><th>key</th><th>rule</th><th>count / limit</th><th></th></tr></thead>
-    <tbody></tbody></table>
-  </section>
-  <section>
-    <h2>Requests per minute, last hour</h2>
-    <svg id="chart" width="100%" height="160" viewBox="0 0 600 160" preserveAspectRatio="none"
-      role="img" aria-label="requests per minute"></svg>
-    <div class="legend"><span style="color:#2e7d32">■ accept</span><span style="color:#ef6c00">■ warn</span>
-    <span style="color:#c62828">■ defer / reject</span><span style="color:#666">■ error</span></div>
-  </section>
-</div>
-<section style="margin-top:1.5rem">
-  <h2>Recent alerts</h2>
-  <table id="alerts"><thead><tr><th>time</th><th>key</th><th>rule</th><th>count</th><th>mail</th></tr></thead>
-  <tbody></tbody></table>
-</section>
-<script>
-// Mail's text as \\uNNNN where it would drive the page: a bidi control turned a key round.
+// The page's one script, apart so that its Content-Security-Policy can name it by its hash.
+const DASHBOARD_SCRIPT =
+  `// Mail's text as \\uNNNN where it would drive the page: a bidi control turned a key round.
 const UNPRINTABLE = new RegExp(${JSON.stringify(`[${UNPRINTABLE_CHARS}]`)}, "g");
 const text = (value) => String(value)
   .replace(UNPRINTABLE, (c) => "\\\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))
@@ -128,7 +80,75 @@ async function refresh() {
 }
 refresh();
 setInterval(refresh, 5000);
-</script>
+`;
+
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>mailpolicyd</title>
+<style>
+  :root { --ok: #2e7d32; --warn: #ef6c00; --bad: #c62828; --muted: #666; --bar: #1565c0; }
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; background: #fafafa; }
+  h1 { font-size: 1.3rem; margin: 0 0 .2rem; } h2 { font-size: 1rem; margin: 1.4rem 0 .5rem; }
+  .meta { color: var(--muted); } .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1.5rem; }
+  section { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .8rem 1rem; }
+  table { border-collapse: collapse; width: 100%; } td, th { padding: .25rem .4rem; text-align: left; }
+  th { color: var(--muted); font-weight: 600; border-bottom: 1px solid #ddd; }
+  .bar { background: #e3e8ef; border-radius: 3px; height: .8rem; width: 10rem; overflow: hidden; }
+  .bar > div { background: var(--bar); height: 100%; } .bar.over > div { background: var(--bad); }
+  .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; color: #fff; margin-right: .3rem; }
+  .active { background: var(--ok); } .down, .error, .stopped { background: var(--bad); }
+  .legend span { margin-right: 1rem; } .mono { font-family: ui-monospace, monospace; }
+  #error { color: var(--bad); } #scope { color: var(--warn); font-weight: 600; }
+  #warnings > div { color: var(--bad); font-weight: 600; margin-bottom: .3rem; }
+</style>
+</head>
+<body>
+<h1>mailpolicyd</h1>
+<div class="meta" id="meta">loading…</div>
+<div id="error"></div>
+<h2>Actors</h2>
+<div id="actors" style="margin-bottom:.6rem"></div>
+<div id="warnings" style="margin-bottom:1.5rem"></div>
+<div class="grid">
+  <section>
+    <h2>Top senders</h2>
+    <div id="scope"></div>
+    <table id="senders"><thead><tr><th>key</th><th>rule</th><th>count / limit</th><th></th></tr></thead>
+    <tbody></tbody></table>
+  </section>
+  <section>
+    <h2>Requests per minute, last hour</h2>
+    <svg id="chart" width="100%" height="160" viewBox="0 0 600 160" preserveAspectRatio="none"
+      role="img" aria-label="requests per minute"></svg>
+    <div class="legend"><span style="color:#2e7d32">■ accept</span><span style="color:#ef6c00">■ warn</span>
+    <span style="color:#c62828">■ defer / reject</span><span style="color:#666">■ error</span></div>
+  </section>
+</div>
+<section style="margin-top:1.5rem">
+  <h2>Recent alerts</h2>
+  <table id="alerts"><thead><tr><th>time</th><th>key</th><th>rule</th><th>count</th><th>mail</th></tr></thead>
+  <tbody></tbody></table>
+</section>
+<script>${DASHBOARD_SCRIPT}</script>
 </body>
 </html>
 `;
+
+/**
+ * The page's Content-Security-Policy: its own script (by hash) and nothing else runs, it fetches only from
+ * the daemon. Every key is a sender's address, chosen by whoever sends mail; they are drawn as text, and
+ * were one ever drawn as markup (`"<img src=x onerror=...>"@example.org`), its handler would not run.
+ * Styles stay inline: the bars' widths are style attributes.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  `script-src 'sha256-${createHash("sha256").update(DASHBOARD_SCRIPT).digest("base64")}'`,
+  "style-src 'unsafe-inline'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");

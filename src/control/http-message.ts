@@ -126,7 +126,8 @@ export async function responseBytes(response: Response, method: string): Promise
 /** A JSON error answer, as the control API gives them ({"error": ...}). */
 export function errorResponse(status: number, reason: string, extraHeaders = ""): string {
   const body = JSON.stringify({ error: reason });
-  return `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-type: application/json\r\n${extraHeaders}` +
+  return `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-type: application/json\r\n` +
+    `x-content-type-options: nosniff\r\n${extraHeaders}` +
     `content-length: ${encoder.encode(body).length}\r\nconnection: close\r\n\r\n${body}`;
 }
 

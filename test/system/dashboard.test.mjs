@@ -27,6 +27,14 @@ function freePort() {
   });
 }
 
+// Senders as a client may send them: markup, an end of script, entities, and one longer than any line.
+const HOSTILE_SENDERS = [
+  '"<img src=x onerror=window.__pwned=1>"@example.org',
+  '"</script><script>window.__pwned=2</script>"@example.org',
+  '"&lt;b&gt;&amp;"@example.org',
+  `${"l".repeat(400)}@example.org`,
+];
+
 // Once for the file: each describe starts its own daemon from it.
 let built = false;
 function build() {
@@ -112,6 +120,10 @@ describe("dashboard in headless Chromium", () => {
     await ask(join(dir, "policy.sock"), "rcpt sender=quiet@example.org recipient=x@example.net\n");
     // With SMTPUTF8 a sender may hold a bidi control: drawn as it came, this key read "admin@example.org".
     await ask(join(dir, "policy.sock"), "rcpt sender=\u202egro.elpmaxe@nimda recipient=x@example.net\n");
+    for (const sender of HOSTILE_SENDERS) {
+      const quoted = sender.replace(/[\\"]/g, (c) => `\\${c}`);
+      await ask(join(dir, "policy.sock"), `rcpt sender="${quoted}" recipient=x@example.net\n`);
+    }
     browser = await launchBrowser();
   });
 
@@ -144,6 +156,48 @@ describe("dashboard in headless Chromium", () => {
     const shown = await senders.innerText();
     assert.match(shown, /\\u202egro\.elpmaxe@nimda/, shown);
     assert.doesNotMatch(shown, /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/, JSON.stringify(shown));
+  });
+
+  // Each key is a sender's address, chosen by whoever sends: markup in it must stay text, and were it ever
+  // drawn as markup, the page's Content-Security-Policy must keep it from running (no inline handler, no
+  // script but the page's own). A long key must not widen the page past the window.
+  it("draws hostile keys as text: nothing of theirs runs, the page keeps its width", async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    const response = await page.goto(`http://127.0.0.1:${port}/`);
+    const headers = response.headers();
+    assert.match(headers["content-security-policy"] ?? "", /(^|; )script-src 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+    assert.match(headers["content-security-policy"], /(^|; )default-src 'none'(;|$)/);
+    assert.equal(headers["x-content-type-options"], "nosniff");
+    const status = await fetch(`http://127.0.0.1:${port}/status`);
+    assert.equal(status.headers.get("x-content-type-options"), "nosniff", "the JSON endpoints too");
+    const senders = page.locator("#senders tbody");
+    await senders.locator("tr").first().waitFor({ timeout: 10_000 });
+    const shown = await senders.innerText();
+    assert.ok(shown.includes('"<img src=x onerror=window.__pwned=1>"@example.org'), shown);
+    assert.ok(shown.includes("</script><script>window.__pwned=2</script>"), shown);
+    assert.equal(await page.locator("#senders img, #senders script").count(), 0);
+    // Markup that got past the escaping: the policy refuses its inline handler (and its image).
+    const outcome = await page.evaluate(() =>
+      new Promise((resolve) => {
+        document.addEventListener("securitypolicyviolation", (event) => resolve(event.violatedDirective));
+        const poll = setInterval(
+          () => globalThis.__pwned !== undefined && (clearInterval(poll), resolve("ran")),
+          10,
+        );
+        const cell = document.createElement("div");
+        cell.innerHTML = '<img src=x onerror="window.__pwned=3">';
+        document.body.append(cell);
+      })
+    );
+    assert.notEqual(outcome, "ran", "the injected handler ran");
+    assert.equal(await page.evaluate(() => globalThis.__pwned), undefined);
+    assert.ok(
+      await page.evaluate(() => document.documentElement.scrollWidth <= globalThis.innerWidth),
+      "a long key wraps inside its cell",
+    );
+    assert.equal(await page.locator("#error").innerText(), "");
+    assert.ok((await page.locator("#chart rect").count()) > 0, "the page's own script ran");
+    await page.close();
   });
 
   // `ssh -L 8080:127.0.0.1:PORT mailhost`, then http://localhost:8080/: the browser's Host names the tunnel's

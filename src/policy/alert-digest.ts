@@ -7,7 +7,7 @@
 // goes on thus gives one digest per window. Each key is still alerted once per window: a digest is that
 // key's alert.
 import { formatDuration } from "../model/duration.ts";
-import { sevenBitText } from "./mail-text.ts";
+import { escapedLine, foldedText } from "./mail-text.ts";
 import {
   type AlertMail,
   type AlertMailSettings,
@@ -83,11 +83,12 @@ export function composeDigestMail(
   const ruleWidth = Math.min(20, Math.max(4, ...rules.map((rule) => rule.length)));
   const rows = notices.map((notice) =>
     `  ${String(notice.count).padStart(7)} ${String(notice.limitCount).padStart(6)}  ` +
-    `${notice.limit.padEnd(ruleWidth)}  ${notice.key}\n`
+    `${escapedLine(notice.limit).padEnd(ruleWidth)}  ${escapedLine(notice.key)}\n`
   ).join("");
   const crossed = notices.map((notice) => notice.lastSeen);
-  const windows = distinct(notices.map(windowText)).join(", ");
-  const text = `mailpolicyd on ${hostname}: ${n} keys passed their limits at about the same time,\n` +
+  const windows = escapedLine(distinct(notices.map(windowText)).join(", "));
+  const text =
+    `mailpolicyd on ${escapedLine(hostname)}: ${n} keys passed their limits at about the same time,\n` +
     `more than ${settings.digestAfter} within ${formatDuration(settings.digestWindowMs)}, ` +
     `so this one mail lists them all.\n\n` +
     `Crossed:     between ${formatTime(Math.min(...crossed))} and ${formatTime(Math.max(...crossed))}\n` +
@@ -105,5 +106,5 @@ export function composeDigestMail(
         ? " (a bucket's alert period: or it drains empty)"
         : ""
     }. "mailpolicyd show KEY" has a key's details.\n`;
-  return { from: settings.from, to: settings.to, cc: settings.cc, subject, text: sevenBitText(text) };
+  return { from: settings.from, to: settings.to, cc: settings.cc, subject, text: foldedText(text) };
 }

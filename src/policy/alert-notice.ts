@@ -4,7 +4,7 @@ import type { LimitConfig } from "../model/limit.ts";
 import { durationText } from "../model/duration.ts";
 import { BIDI_CONTROL_CHARS } from "./unprintable-chars.ts";
 import { displaySubject } from "../protocols/subject.ts";
-import { cutToWidth, MAX_LINE, sevenBitText } from "./mail-text.ts";
+import { cutToWidth, escapedLine, foldedText, MAX_LINE } from "./mail-text.ts";
 import { capacity } from "./rate.ts";
 import { type SenderCounter, topEntries } from "./sender-counter.ts";
 
@@ -85,7 +85,9 @@ const ROW_PREFIX = 10; // "  NNNNNN  "
 
 export function table(rows: [string, number][], none: string): string {
   if (rows.length === 0) return `  ${none}\n`;
-  return rows.map(([value, n]) => `  ${String(n).padStart(6)}  ${cutToWidth(value, MAX_LINE - ROW_PREFIX)}\n`)
+  return rows.map(([value, n]) =>
+    `  ${String(n).padStart(6)}  ${escapedLine(cutToWidth(value, MAX_LINE - ROW_PREFIX))}\n`
+  )
     .join("");
 }
 
@@ -152,11 +154,13 @@ export function composeAlertMail(
     rule: notice.limit,
   });
   const window = windowText(notice);
-  // The body goes out as 7bit (mail-text.ts): a long key is folded, never cut, so it stays whole.
-  const text = `mailpolicyd on ${hostname}: a ${notice.keyKind} passed its limit.\n\n` +
-    `Who:         ${notice.key}\n` +
-    `Rule:        ${notice.limit} (per ${notice.keyKind})\n` +
-    `How many:    ${notice.count} ${notice.unit ?? "messages"} in ${window}, limit ${notice.limitCount}\n` +
+  // The body goes out as 7bit (mail-text.ts): a long key is folded, never cut, so it stays whole; each
+  // value on its line, its own line breaks written out.
+  const text = `mailpolicyd on ${escapedLine(hostname)}: a ${notice.keyKind} passed its limit.\n\n` +
+    `Who:         ${escapedLine(notice.key)}\n` +
+    `Rule:        ${escapedLine(notice.limit)} (per ${notice.keyKind})\n` +
+    `How many:    ${notice.count} ${notice.unit ?? "messages"} in ${escapedLine(window)}, ` +
+    `limit ${notice.limitCount}\n` +
     times(notice) +
     `Top subjects:\n${table(notice.topSubjects, "(none reported: the request carried no subject)")}\n` +
     `Top client IPs:\n${
@@ -167,5 +171,5 @@ export function composeAlertMail(
         `before the period ends or its bucket has drained empty.\n`
       : `One alert per key and window: there is no other for this key\n` +
         `before the window ends.\n`);
-  return { from: settings.from, to: settings.to, cc: settings.cc, subject, text: sevenBitText(text) };
+  return { from: settings.from, to: settings.to, cc: settings.cc, subject, text: foldedText(text) };
 }

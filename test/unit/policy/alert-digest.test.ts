@@ -74,6 +74,14 @@ describe("composeDigestMail", () => {
     }
   });
 
+  // A key is what a client sent: over the milter port a local user's sender held line feeds.
+  it("keeps each key on its row, its line breaks written out", () => {
+    const forged = { ...notices[0], key: "a@x.net\n99 20 thresholds b@x.net" };
+    const text = composeDigestMail([forged, ...notices.slice(1)], { ...MAIL, subject: "x" }, "mx1").text;
+    assert.doesNotMatch(text, /^99/m, text);
+    assert.match(text, /^ +21 +20  thresholds  a@x\.net\\u\{a\}99 20 thresholds b@x\.net$/m, text);
+  });
+
   it("fills {key} with the number of keys, so the subject needs nothing appended", () => {
     const mail = composeDigestMail(notices, { ...MAIL, subject: "[{rule}] {key}, {count} messages" }, "mx1");
     assert.equal(mail.subject, "[thresholds] 5 keys, 105 messages");

@@ -1,15 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { cutToWidth, MAX_LINE, sevenBitText } from "../../../src/policy/mail-text.ts";
+import { cutToWidth, escapedLine, foldedText, MAX_LINE } from "../../../src/policy/mail-text.ts";
 
-describe("sevenBitText", () => {
-  it("escapes what is not printable ASCII, and backslashes, keeping newlines", () => {
-    assert.equal(sevenBitText("Grüße 💰\ta\\b\nnext"), "Gr\\u{fc}\\u{df}e \\u{1f4b0}\\u{9}a\\\\b\nnext");
+describe("escapedLine", () => {
+  it("escapes what is not printable ASCII, line feeds too, and backslashes", () => {
+    assert.equal(escapedLine("Grüße 💰\ta\\b\nnext"), "Gr\\u{fc}\\u{df}e \\u{1f4b0}\\u{9}a\\\\b\\u{a}next");
+  });
+});
+
+describe("foldedText", () => {
+  it("keeps the text's own line breaks, and writes out what escapedLine did not", () => {
+    assert.equal(foldedText(`Who: ${escapedLine("a\\b\nc")}\nRule: ü`), "Who: a\\\\b\\u{a}c\nRule: \\u{fc}");
   });
 
   it("breaks lines over 76 characters, continued on lines indented by two spaces", () => {
     const long = "x".repeat(200);
-    const lines = sevenBitText(`short\n${long}`).split("\n");
+    const lines = foldedText(`short\n${long}`).split("\n");
     assert.equal(lines[0], "short");
     assert.ok(lines.every((line) => line.length <= MAX_LINE), lines.join("\n"));
     assert.equal(lines.slice(1).map((line) => line.trimStart()).join(""), long, "nothing lost");
@@ -27,6 +33,6 @@ describe("cutToWidth", () => {
     assert.equal(cutToWidth("abcdefgh", 7), "abcd...");
     assert.equal(cutToWidth("ab💰cdef", 9), "ab...", "the emoji's 9-character escape does not fit");
     const cut = cutToWidth("Grüße aus Köln ".repeat(10), 66);
-    assert.ok(sevenBitText(cut).length <= 66 && cut.endsWith("..."), sevenBitText(cut));
+    assert.ok(escapedLine(cut).length <= 66 && cut.endsWith("..."), escapedLine(cut));
   });
 });

@@ -4,6 +4,7 @@ import type { Action, ConcernAnswer, ScoredSymbol } from "../model/answer.ts";
 import type { ContentPolicy, ContentRule, RuleCondition } from "../model/content.ts";
 import type { CarriedFile, ContentFacts } from "./carried-file.ts";
 import { executableReason, extensionOf } from "./executables.ts";
+import { UNPRINTABLE_CHARS } from "../policy/unprintable-chars.ts";
 
 /** What the rules look at. `content` undefined: the message was not scanned (`notScanned` says why). */
 export interface MessageFacts {
@@ -135,10 +136,14 @@ function fileLabel(file: CarriedFile): string {
   return `${file.name === "" ? "(unnamed part)" : shown(file.name)} (${file.where})`;
 }
 
+// A quote, and what must not reach a person as itself (policy/unprintable-chars.ts): a C1 control (U+009B is
+// a CSI on many terminals) and the bidi controls, with which "invoice<U+202E>fdp.exe" shows as
+// "invoiceexe.pdf" and turned the rest of `mailpolicyd scan`'s line round.
+const NOT_SHOWN = new RegExp(`[${UNPRINTABLE_CHARS}"]`, "g");
+
 /** Text from a message, cut for a report line and with its quotes and controls made harmless. */
 function shown(text: string): string {
-  // deno-lint-ignore no-control-regex
-  const clean = text.replace(/[\x00-\x1f\x7f"]/g, "?");
+  const clean = text.replace(NOT_SHOWN, "?");
   const chars = Array.from(clean);
   return chars.length > SHOWN_CHARS ? `${chars.slice(0, SHOWN_CHARS - 1).join("")}…` : clean;
 }

@@ -39,6 +39,34 @@ describe("mailpolicyd scan", () => {
     );
   });
 
+  // An attachment's name is the sender's: "invoice<U+202E>fdp.exe", the old trick that shows as
+  // "invoiceexe.pdf", turned the rest of the report line round in a terminal that does bidi, and a C1 CSI
+  // (U+009B) in it is a control sequence on many terminals. Both reached the terminal as they were.
+  it("an attachment's name with a bidi control and a C1 control: printed without them, recognisable", () => {
+    const name = "invoice%E2%80%AEfdp%C2%9B31m.exe";
+    writeFileSync(
+      dir.file("rlo.eml"),
+      message(
+        "invoice",
+        `Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n` +
+          `--b\r\nContent-Type: application/octet-stream\r\n` +
+          `Content-Disposition: attachment; filename*=UTF-8''${name}\r\n` +
+          `Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAA=\r\n--b--\r\n`,
+      ),
+    );
+    const run = runMain(["scan", dir.file("rlo.eml"), "--config", config]);
+    assert.equal(run.status, 1, run.stderr);
+    assert.doesNotMatch(
+      run.stdout,
+      /[\x80-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/,
+      JSON.stringify(run.stdout),
+    );
+    assert.match(
+      run.stdout,
+      /^ {2}EXE +10 +executable invoice\?fdp\?31m\.exe \(attachment\): name ends in \.exe$/m,
+    );
+  });
+
   it("a clean message: exit 0, no symbols; a subject rule and a spamtrap from --rcpt", () => {
     const clean = runMain(["scan", dir.file("clean.eml"), "--config", config]);
     assert.equal(clean.status, 0, clean.stderr);

@@ -1,4 +1,5 @@
 import { stderrLines } from "./stderr-lines.ts";
+import { UNPRINTABLE_CHARS } from "./policy/unprintable-chars.ts";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
@@ -29,14 +30,18 @@ function boundedValue(text: string): string {
   return `${text.slice(0, end)}… (${text.length - end} more characters)`;
 }
 
+// What a value may hold and stay bare; and what is written \uNNNN inside quotes (policy/unprintable-chars.ts).
+const BARE = new RegExp(`^[^\\s"\\\\${UNPRINTABLE_CHARS}]*$`);
+const UNPRINTABLE = new RegExp(`[${UNPRINTABLE_CHARS}]`, "g");
+
 // Values from requests end up here: quote anything with spaces or controls so one event stays one line.
 function formatValue(value: string | number | boolean): string {
   const text = boundedValue(String(value));
-  // deno-lint-ignore no-control-regex
-  if (/^[^\s"\\\x00-\x1f\x7f-\x9f\u2028\u2029]*$/.test(text) && text !== "") return text;
-  // JSON escapes C0 controls; C1 controls and U+2028/9 also break lines in some log viewers.
+  if (BARE.test(text) && text !== "") return text;
+  // JSON escapes C0 controls; C1 controls and U+2028/9 also break lines in some log viewers, and a bidi
+  // control (a sender's U+202E) turned the rest of the line round in a terminal that does bidi.
   return JSON.stringify(text).replace(
-    /[\x7f-\x9f\u2028\u2029]/g,
+    UNPRINTABLE,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }

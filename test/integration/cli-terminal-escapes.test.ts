@@ -122,4 +122,14 @@ describe("client commands print what mail sent without its control characters", 
     assert.match(show.stdout, /^\\u202egro\.elpmaxe@nimda\n/, show.stdout);
     assert.doesNotMatch(show.stdout, BIDI_CONTROL, JSON.stringify(show.stdout));
   });
+
+  // The log is read in a terminal too (`tail -f`, journalctl): its values were quoted for C0 and C1 controls,
+  // and a key's U+202E went through, turning the rest of its line round there.
+  it("the daemon's log: a bidi control in a key is written as \u202e, not obeyed", SLOW, async () => {
+    await daemon.waitForLog(/sender="\\u202egro\.elpmaxe@nimda"/).catch((error) => {
+      throw new Error(`${error.message}\n${daemon.logs()}`);
+    });
+    assert.doesNotMatch(daemon.logs(), BIDI_CONTROL, daemon.logs());
+    assert.doesNotMatch(daemon.logs(), CONTROL, daemon.logs());
+  });
 });

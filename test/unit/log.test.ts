@@ -31,13 +31,15 @@ describe("formatLogLine", () => {
       quote: 'say "hi"',
       backslash: "a\\b",
       control: "esc\x1b[31m\x00",
+      c1: "csi\x9b31m",
+      bidi: "\u202egro.elpmaxe@nimda",
       tab: "a\tb",
       empty: "",
     };
     const line = formatLogLine("error", "src", "msg", tricky);
     assert.doesNotMatch(line, /[\n\r]/);
     // deno-lint-ignore no-control-regex
-    assert.doesNotMatch(line, /[\x00-\x1f]/);
+    assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u202a-\u202e]/);
     assert.deepEqual(fieldsOf(line, "src: msg"), tricky);
   });
 

@@ -92,7 +92,10 @@ export const DASHBOARD_HTML = `<!doctype html>
   :root { --ok: #2e7d32; --warn: #ef6c00; --bad: #c62828; --muted: #666; --bar: #1565c0; }
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; background: #fafafa; }
   h1 { font-size: 1.3rem; margin: 0 0 .2rem; } h2 { font-size: 1rem; margin: 1.4rem 0 .5rem; }
-  .meta { color: var(--muted); } .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1.5rem; }
+  .meta { color: var(--muted); }
+  /* minmax(0, …) and anywhere: a key is a sender's, up to 255 characters without a space, and it widened its
+     column, the grid and the page past the window, the counts and bars off to the right. */
+  .grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1.5rem; }
   section { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .8rem 1rem; }
   table { border-collapse: collapse; width: 100%; } td, th { padding: .25rem .4rem; text-align: left; }
   th { color: var(--muted); font-weight: 600; border-bottom: 1px solid #ddd; }
@@ -100,7 +103,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .bar > div { background: var(--bar); height: 100%; } .bar.over > div { background: var(--bad); }
   .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; color: #fff; margin-right: .3rem; }
   .active { background: var(--ok); } .down, .error, .stopped { background: var(--bad); }
-  .legend span { margin-right: 1rem; } .mono { font-family: ui-monospace, monospace; }
+  .legend span { margin-right: 1rem; } .mono { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
   #error { color: var(--bad); } #scope { color: var(--warn); font-weight: 600; }
   #warnings > div { color: var(--bad); font-weight: 600; margin-bottom: .3rem; }
 </style>

@@ -32,7 +32,7 @@ const HOSTILE_SENDERS = [
   '"<img src=x onerror=window.__pwned=1>"@example.org',
   '"</script><script>window.__pwned=2</script>"@example.org',
   '"&lt;b&gt;&amp;"@example.org',
-  `${"l".repeat(400)}@example.org`,
+  `${"l".repeat(240)}@example.org`,
 ];
 
 // Once for the file: each describe starts its own daemon from it.

@@ -79,7 +79,7 @@ describe("composeDigestMail", () => {
     const forged = { ...notices[0], key: "a@x.net\n99 20 thresholds b@x.net" };
     const text = composeDigestMail([forged, ...notices.slice(1)], { ...MAIL, subject: "x" }, "mx1").text;
     assert.doesNotMatch(text, /^99/m, text);
-    assert.match(text, /^ +21 +20  thresholds  a@x\.net\\u\{a\}99 20 thresholds b@x\.net$/m, text);
+    assert.match(text, /^ +21 +20 {2}thresholds {2}a@x\.net\\u\{a\}99 20 thresholds b@x\.net$/m, text);
   });
 
   it("fills {key} with the number of keys, so the subject needs nothing appended", () => {

@@ -605,6 +605,7 @@ function postfixConfig(
     maxRequestBytes: values.max_request_size,
     milterListen: values.milter_listen,
     milterSocket: values.milter_socket === undefined ? undefined : path(values.milter_socket),
+    milterTimeoutMs: values.milter_timeout,
   };
 }
 

@@ -59,6 +59,11 @@ const POSTFIX_NOTICES: ReadonlyArray<Notice<PostfixConfig>> = [
     inForce: (postfix) => ({ idle_timeout_ms: postfix.idleTimeoutMs }),
   },
   {
+    keys: ["milterTimeoutMs"],
+    message: "milter_timeout changed: takes effect after a restart",
+    inForce: (postfix) => ({ milter_timeout_ms: postfix.milterTimeoutMs }),
+  },
+  {
     keys: ["maxRequestBytes"],
     message: "max_request_size changed: takes effect after a restart",
     inForce: (postfix) => ({ max_request_size: postfix.maxRequestBytes }),

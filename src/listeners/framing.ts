@@ -30,6 +30,12 @@ export interface Framing {
    */
   readonly idleMs: number;
   /**
+   * Optional, persistent only: the reason logged when a connection that waited idleMs for its next request,
+   * with nothing of it yet, is closed. Absent: closed quietly (Postfix's policy client reconnects when it
+   * next asks); a milter's connection has no idle time between messages, and its close loses a message.
+   */
+  readonly idleCloseReason?: string;
+  /**
    * The client half-closed before a complete request: true hands the bytes so far (maybe none) over as the
    * request, to be answered; false closes the connection, unanswered.
    */

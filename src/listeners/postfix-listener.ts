@@ -176,7 +176,7 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
     const serveMilter = (transport: Transport) =>
       servers.serve({
         transport,
-        framing: new MilterFraming(postfix.idleTimeoutMs),
+        framing: new MilterFraming(postfix.milterTimeoutMs),
         timeoutMs: config.daemon.requestTimeoutMs,
         onRequest: milterRequestHandler(input.engine, metrics, log),
         onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently

@@ -41,6 +41,11 @@ export class MilterFraming implements Framing {
   readonly busyReply = ""; // closed: Postfix applies milter_default_action
   // Macros and an event: a few frames. More without one that waits for a reply is refused by the parse.
   readonly maxBytes = 4 * MAX_FRAME_BYTES;
+  // cleanup connects once a message and quits after it: a wait is within a message, and Postfix does not
+  // reconnect for a milter, so a close lets the message go on unasked (default_action=accept).
+  readonly idleCloseReason =
+    "no milter frame within the timeout (milter_timeout): Postfix's default_action decides the message";
+  /** `idleMs`: [postfix] milter_timeout, how long Postfix may ask the milters before this one. */
   constructor(readonly idleMs: number) {}
 
   requestEnd(bytes: Uint8Array): number {

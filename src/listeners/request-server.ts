@@ -634,9 +634,12 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
       }
       if (now - connection.started < connection.waitMs) continue;
       if (!framing.answersTimeout) {
-        // A persistent connection idle between requests ends quietly (Postfix's max_idle); one stopped in
-        // the middle of a request is worth a line.
-        if (connection.size > 0) options.onClosed("no complete request within the timeout", connection.size);
+        // A persistent connection idle between requests ends quietly (Postfix's max_idle) unless its framing
+        // says why not (a milter's); one stopped in the middle of a request is worth a line.
+        const reason = connection.size > 0
+          ? "no complete request within the timeout"
+          : framing.idleCloseReason;
+        if (reason !== undefined) options.onClosed(reason, connection.size);
         closeUnanswered(connection);
         continue;
       }

@@ -44,4 +44,9 @@ export interface PostfixConfig {
   milterListen?: { hostname: string; port: number };
   /** The milter's Unix socket path; undefined: none. */
   milterSocket?: string;
+  /**
+   * A milter connection waiting longer than this for Postfix's next frame is closed. It is always within a
+   * message (cleanup connects once a message), and Postfix does not reconnect: its default_action applies.
+   */
+  milterTimeoutMs: number;
 }

@@ -27,6 +27,7 @@ import { milterEntry, postfixEndpoint } from "../../src/postfix/snippet.ts";
 import { pastedSnippet, type PostfixServer, type QueuedMessage, startPostfix } from "../helpers/postfix.ts";
 import { runCommand } from "../helpers/runtime.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
+import { type SlowMilter, startSlowMilter } from "../helpers/slow-milter.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 /** A message as a web application hands it to sendmail -t: its own headers, a body with an odd line. */
@@ -75,7 +76,13 @@ async function heldQueue(postfix: PostfixServer, failure: () => string, held = 1
  */
 function milterBench(
   sections: (postfix: PostfixServer) => string,
-  options: { mainExtra?: string; pasted?: boolean; socket?: boolean } = {},
+  options: {
+    mainExtra?: string;
+    pasted?: boolean;
+    socket?: boolean;
+    /** Another milter, listed before mailpolicyd's: started before Postfix, its endpoint returned. */
+    slowMilterFirst?: () => Promise<string>;
+  } = {},
 ) {
   let dir: TempDir;
   let daemon: Daemon | undefined;
@@ -90,13 +97,14 @@ function milterBench(
     const milter = socket === undefined
       ? `inet:127.0.0.1:${await freePort()}`
       : postfixEndpoint({ path: socket }, dir.file("spool"));
+    const before = options.slowMilterFirst ? `${await options.slowMilterFirst()}, ` : "";
     postfix = await startPostfix(dir, await freePort(), {
       recipientRestrictions: policyPort ? "" : "permit", // the pasted lines set it
       pickup: true,
       chrootCleanup: socket !== undefined,
       mainExtra: policyPort
         ? pastedSnippet(`inet:127.0.0.1:${policyPort}`, false, {}, milter)
-        : `non_smtpd_milters = ${milterEntry(milter)}\n${options.mainExtra ?? ""}`,
+        : `non_smtpd_milters = ${before}${milterEntry(milter)}\n${options.mainExtra ?? ""}`,
     });
     // The tests' Postfix runs as nobody, whose group is nogroup (Debian's Postfix: postfix, group postfix).
     const place = socket === undefined
@@ -279,7 +287,7 @@ describe("the milter port's bad input", () => {
       dir,
       `request_timeout = 300ms\n` +
         `[limit site]\nkey = local_user\ncount = 1\ntime = 1h\n` +
-        `[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:${port}\nidle_timeout = 1s\n`,
+        `[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:${port}\nmilter_timeout = 1s\n`,
       lines,
       "info",
     );
@@ -322,6 +330,20 @@ describe("the milter port's bad input", () => {
   it("closes a connection that stops in the middle of a frame", async () => {
     const answer = await exchange(Buffer.concat([OPTNEG, frame("M", "a@b.test\0").subarray(0, 7)]));
     assert.equal(answer.length, 17);
+  });
+
+  it("closes a connection silent between frames after milter_timeout, and logs it", async () => {
+    // OPTNEG, then a message up to its sender, as cleanup sends them before it asks the other milters.
+    const answer = await exchange(
+      Buffer.concat([OPTNEG, frame("C", "localhost\x004\x00\x00127.0.0.1\x00"), frame("M", "a@b.test\0")]),
+    );
+    assert.equal(answer.length, 17 + 5 + 5); // the OPTNEG's answer, continue, continue
+    // The warnings are rate limited: after the previous test's, this one comes at the end of its 10 s.
+    await waitFor(() => lines.some((line) => line.includes("no milter frame")), 15_000, "the log line");
+    assert.match(
+      lines.find((line) => line.includes("no milter frame"))!,
+      /milter_timeout\): Postfix's default_action decides the message.* bytes=0/,
+    );
   });
 
   it("holds the second message a sender hands over on one connection, quarantined with the rule", async () => {
@@ -465,6 +487,40 @@ describe("a login that names other senders, with Postfix's local_login_sender_ma
       lines.some((line) => /policy: defer rule=site key="?<>"? count=2 limit=2/.test(line)),
       failure(),
     );
+  });
+});
+
+describe("a milter before mailpolicyd's that takes longer than the daemon's idle_timeout", () => {
+  // A virus scanner listed first (the helper holds its end-of-message answer 3 s): Postfix asks it about the
+  // whole message while mailpolicyd's connection waits between its RCPT and its end of message. Before
+  // session 42 that wait was idle_timeout's (1 s here, the policy connections' max_idle): the daemon closed
+  // the connection, Postfix does not reconnect for a milter, and default_action=accept sent both messages
+  // on unasked ("can't read SMFIC_BODYEOB reply packet header").
+  let slow: SlowMilter;
+  const { lines, postfix, failure } = milterBench(
+    () => `idle_timeout = 1s\n[limit site]\nkey = local_user\ncount = 1\ntime = 1h\n`,
+    {
+      slowMilterFirst: async () => {
+        slow = await startSlowMilter(3000);
+        return `inet:127.0.0.1:${slow.port}`;
+      },
+    },
+  );
+  after(() => slow?.stop());
+
+  it("asks about each message at its end and holds the login's second", async () => {
+    assert.equal((await postfix().sendmail(["-t"], submitted(1))).status, 0);
+    await waitFor(
+      () => postfix().delivered().some((mail) => mail.includes("Subject: order 1\n")),
+      20_000,
+      "order 1" + failure(),
+    );
+    assert.equal((await postfix().sendmail(["-t"], submitted(2))).status, 0);
+    const [held] = await heldQueue(postfix(), failure);
+    assert.deepEqual(held.recipients.map((recipient) => recipient.address), ["site2@example.test"]);
+    assert.equal(slow.answered, 2, failure()); // the slow milter did see both messages first
+    assert.doesNotMatch(postfix().maillog(), /can't read SMFIC_BODYEOB/);
+    assert.ok(!lines.some((line) => line.includes("no milter frame")), failure());
   });
 });
 

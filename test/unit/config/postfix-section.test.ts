@@ -34,6 +34,7 @@ describe("[postfix]", () => {
       maxRequestBytes: 16384,
       milterListen: undefined,
       milterSocket: undefined,
+      milterTimeoutMs: 900_000,
     });
     assert.ok(daemonActorIds(result.config).includes("postfix"));
   });
@@ -42,7 +43,7 @@ describe("[postfix]", () => {
     const result = load(
       "[postfix]\nlisten = none\nsocket = postfix.sock\nsocket_mode = 0666\naccept = OK\ndefer = 451 4.7.1\n" +
         "reject = 550 5.7.1\nwarn = DUNNO\nheaders = none\nidle_timeout = 60s\nmax_request_size = 4096\n" +
-        "milter_listen = 127.0.0.1:10039\nmilter_socket = milter.sock\n",
+        "milter_listen = 127.0.0.1:10039\nmilter_socket = milter.sock\nmilter_timeout = 20m\n",
     );
     assert.ok(result.ok, JSON.stringify(result));
     assert.deepEqual(result.config.postfix, {
@@ -55,6 +56,7 @@ describe("[postfix]", () => {
       maxRequestBytes: 4096,
       milterListen: { hostname: "127.0.0.1", port: 10039 },
       milterSocket: "/tmp/conf/milter.sock",
+      milterTimeoutMs: 1_200_000,
     });
   });
 

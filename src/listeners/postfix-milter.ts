@@ -107,8 +107,13 @@ export function milterRequestHandler(
     }
     if (step.kind === "reply") {
       if (message.smtpClient && step.bytes === ACCEPT_REPLY) smtp();
+      // The message goes on until its end is answered (an SMTP client's connection ends at CONNECT): a
+      // graceful stop answers the rest of it, rather than closing in between, where Postfix would send it
+      // on unasked (default_action=accept).
+      responder.exchangeOpen = !message.smtpClient;
       return responder.reply(step.bytes);
     }
+    responder.exchangeOpen = false; // the answer at the end of the message completes it
     const attributes = localRequestAttributes(message);
     Object.assign(message, newMilterMessage()); // the next message on this connection starts afresh
     decide({ form: "attributes", stage: "local", attributes, localUserIsSender: true }, started, responder);

@@ -28,6 +28,12 @@ export interface Responder {
    * every request rather than a map from connection to request. Kept until the next request.
    */
   note: unknown;
+  /**
+   * Persistent only: the client is within an exchange that its next requests complete (a milter's message,
+   * whose connection is its own: Postfix does not reconnect within it). A drain then answers them too,
+   * within its grace, instead of ending the connection after this answer. Set by the listener.
+   */
+  exchangeOpen: boolean;
 }
 
 /** Where to listen: a Unix socket path, or a TCP address (port 0: any free port). */
@@ -198,6 +204,7 @@ class Connection implements Responder {
   }
 
   note: unknown = undefined;
+  exchangeOpen = false;
   lastReply: string | Uint8Array | undefined = undefined; // persistent: for onClientLeft
 
   reply(text: string | Uint8Array): void {
@@ -220,7 +227,9 @@ class Connection implements Responder {
 
   write(text: string | Uint8Array): void {
     // A client that half-closed after sending requests ahead gets all their answers, then the end.
-    if (this.persistent && (!this.halfClosed || this.size > 0) && !this.unanswered.closing) {
+    // In a drain, only a client within an exchange waits for its next request.
+    const waitsOn = !this.unanswered.closing || this.exchangeOpen;
+    if (this.persistent && (!this.halfClosed || this.size > 0) && waitsOn) {
       return this.answerAndWait(text);
     }
     if (this.node) {
@@ -628,7 +637,8 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         answered(unanswered); // never to be answered
         continue;
       }
-      if (unanswered.closing && connection.persistent && connection.size === 0) { // idle in a drain
+      // Idle in a drain; one within an exchange waits for its next request as usual.
+      if (unanswered.closing && connection.persistent && connection.size === 0 && !connection.exchangeOpen) {
         closeUnanswered(connection);
         continue;
       }

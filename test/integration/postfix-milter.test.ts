@@ -274,20 +274,34 @@ describe("mail handed to a real Postfix's sendmail, asked through milter_socket 
   });
 });
 
-describe("the milter port's bad input", () => {
-  let dir: TempDir;
-  let daemon: Daemon;
-  let port: number;
-  const lines: string[] = [];
+/** A milter frame: its length, the command letter, the data. */
+const frame = (command: string, data = "") => {
+  const body = Buffer.from(data, "latin1");
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(1 + body.length);
+  head[4] = command.charCodeAt(0);
+  return Buffer.concat([head, body]);
+};
+/** Postfix's option negotiation: version 6, every action, every event may be left out. */
+const OPTNEG = frame("O", "\x00\x00\x00\x06\x00\x00\x01\xff\x00\x1f\xff\xff");
 
+/**
+ * For a describe block whose tests speak the milter protocol themselves: an in-process daemon with a limit
+ * of one per login, `daemonExtra` in its [daemon] section and `postfixExtra` in its [postfix] section, its
+ * milter on a free loopback port; stopped after the block.
+ */
+function rawMilterDaemon(daemonExtra: string, postfixExtra: string) {
+  let dir: TempDir;
+  let daemon: Daemon | undefined;
+  let port = 0;
+  const lines: string[] = [];
   before(async () => {
     dir = makeTempDir();
     port = await freePort();
     daemon = await startMilterDaemon(
       dir,
-      `request_timeout = 300ms\n` +
-        `[limit site]\nkey = local_user\ncount = 1\ntime = 1h\n` +
-        `[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:${port}\nmilter_timeout = 1s\n`,
+      daemonExtra + `[limit site]\nkey = local_user\ncount = 1\ntime = 1h\n` +
+        `[postfix]\nlisten = none\nmilter_listen = 127.0.0.1:${port}\n${postfixExtra}`,
       lines,
       "info",
     );
@@ -296,26 +310,25 @@ describe("the milter port's bad input", () => {
     daemon?.stop();
     dir?.remove();
   });
+  return { lines, daemon: () => daemon!, port: () => port };
+}
+
+describe("the milter port's bad input", () => {
+  const { lines, port } = rawMilterDaemon(
+    `request_timeout = 300ms\n`,
+    `milter_timeout = 1s\n`,
+  );
 
   /** Sends `bytes`; resolves with all the daemon wrote back once it closed the connection. */
   const exchange = (bytes: Uint8Array) =>
     new Promise<Buffer>((resolve, reject) => {
-      const socket = net.createConnection({ host: "127.0.0.1", port });
+      const socket = net.createConnection({ host: "127.0.0.1", port: port() });
       const chunks: Buffer[] = [];
       socket.on("data", (chunk: Buffer) => chunks.push(chunk));
       socket.on("error", reject);
       socket.on("close", () => resolve(Buffer.concat(chunks)));
       socket.write(bytes);
     });
-
-  const frame = (command: string, data = "") => {
-    const body = Buffer.from(data, "latin1");
-    const head = Buffer.alloc(5);
-    head.writeUInt32BE(1 + body.length);
-    head[4] = command.charCodeAt(0);
-    return Buffer.concat([head, body]);
-  };
-  const OPTNEG = frame("O", "\x00\x00\x00\x06\x00\x00\x01\xff\x00\x1f\xff\xff");
 
   it("closes a connection whose frame declares more than the bound, unanswered, and logs it", async () => {
     const head = Buffer.alloc(5);
@@ -368,6 +381,61 @@ describe("the milter port's bad input", () => {
       "qmailpolicyd: held by rule site: 1/1 (postsuper -H Q2 to release)\0",
       "a",
     ]);
+  });
+});
+
+describe("a graceful stop while Postfix is in the middle of a message", () => {
+  // cleanup's connection is the message's own: closed between its frames, Postfix does not reconnect and
+  // default_action=accept sends the message on unasked. Before session 42 a drain closed it as it closes an
+  // idle policy connection (the policy client reconnects), after the answer to MAIL.
+  const { lines, daemon, port } = rawMilterDaemon("", "");
+
+  it("answers the rest of the message, to its end, before the connection closes", async () => {
+    const socket = net.createConnection({ host: "127.0.0.1", port: port() });
+    let received = Buffer.alloc(0);
+    let closed = false;
+    socket.on("data", (chunk: Buffer) => received = Buffer.concat([received, chunk]));
+    socket.on("close", () => closed = true);
+    socket.on("error", () => {});
+    /** The replies' command letters so far. */
+    const replies = () => {
+      const found: string[] = [];
+      for (let at = 0; at + 4 < received.length; at += 4 + received.readUInt32BE(at)) {
+        found.push(String.fromCharCode(received[at + 4]));
+      }
+      return found.join("");
+    };
+    socket.write(
+      Buffer.concat([
+        OPTNEG,
+        frame("D", "Ci\0Q7\0"),
+        frame("C", "localhost\x004\x00\x00127.0.0.1\x00"),
+        frame("H", "localhost\0"),
+        frame("M", "cron@host.test\0"),
+      ]),
+    );
+    await waitFor(() => replies() === "Occc" || closed, 5000, "the answers up to MAIL");
+    assert.equal(replies(), "Occc");
+    const drained = daemon().drain(10_000);
+    // The listener closed (a new connection is refused): the drain is past its first step.
+    const refused = () =>
+      new Promise<boolean>((resolve) => {
+        const probe = net.createConnection({ host: "127.0.0.1", port: port() });
+        probe.on("connect", () => {
+          probe.destroy();
+          resolve(false);
+        });
+        probe.on("error", () => resolve(true));
+      });
+    for (const deadline = Date.now() + 5000; !(await refused());) {
+      assert.ok(Date.now() < deadline, "the listener did not close");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    socket.write(Buffer.concat([frame("R", "a@example.test\0"), frame("E")]));
+    await waitFor(() => replies().length >= 6 || closed, 5000, "the answers to RCPT and the end");
+    assert.equal(replies(), "Occcca", lines.join("\n"));
+    socket.end(frame("Q"));
+    assert.equal(await drained, 0);
   });
 });
 

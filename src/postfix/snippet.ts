@@ -129,7 +129,8 @@ export function milterLines(endpoint: string, failClosed: boolean): string {
 # milter ([postfix] milter_socket or milter_listen) once a message, and over a limit puts it on hold
 # (postqueue -p marks it "!"; postsuper -H QUEUE_ID releases it, postsuper -d deletes it).
 # ${mode}
-# If main.cf already sets non_smtpd_milters, add this entry to it.
+# If main.cf already sets non_smtpd_milters, add this entry to it, last: Postfix shows a message
+# mailpolicyd holds to none of the milters after it (a DKIM signer, a virus scanner).
 non_smtpd_milters = ${milterEntry(endpoint, failClosed)}
 `;
 }

@@ -108,7 +108,10 @@ export interface RequestServer {
   stop(): void;
 }
 
-/** Sockets held (waiting for a request, or lingering) by all the servers sharing it, and their bound. */
+/**
+ * Sockets held by all the servers sharing it (from accept to close: waiting for a request, being decided,
+ * or lingering), and their bound.
+ */
 export interface ConnectionBudget {
   held: number;
   readonly max: number;
@@ -129,6 +132,12 @@ interface Unanswered {
   held: Array<Connection | string | Uint8Array> | undefined;
   /** The listener is closed for a drain: a persistent connection ends after its reply, or now if idle. */
   closing: boolean;
+  /**
+   * Connections whose request is being decided (or whose refusal is being written): out of `waiting`,
+   * their sockets still held, in this server's share and in `budget`, until the reply is written.
+   */
+  deciding: number;
+  budget: ConnectionBudget;
 }
 
 /** What a connection needs of its server after a reply (one object per server). */
@@ -168,6 +177,12 @@ const WHOLE_REPLY_BYTES = 8 * 1024;
 function answered(unanswered: Unanswered): void {
   unanswered.count--;
   unanswered.together.count--;
+}
+
+/** A connection's decision is being written (or it is dropped): from here its socket lingers or closes. */
+function decided(unanswered: Unanswered): void {
+  unanswered.deciding--;
+  unanswered.budget.held--;
 }
 
 // One object per connection, its own responder: no closure per connection. It sits in `waiting` (at
@@ -221,11 +236,14 @@ class Connection implements Responder {
     this.replied = true;
     this.note = undefined;
     answered(this.unanswered);
+    decided(this.unanswered);
     this.persistent = false;
     this.close();
   }
 
   write(text: string | Uint8Array): void {
+    // Decided: counted again if it waits for its next request (next) or lingers (linger).
+    decided(this.unanswered);
     // A client that half-closed after sending requests ahead gets all their answers, then the end.
     // In a drain, only a client within an exchange waits for its next request.
     const waitsOn = !this.unanswered.closing || this.exchangeOpen;
@@ -489,18 +507,23 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
     throw new Error("request server: no framing, no maxBytes");
   }
   const framing = options.framing ?? readsocketFraming(options.maxBytes!);
+  const budget = options.budget ?? { held: 0, max: Number.MAX_SAFE_INTEGER };
   const unanswered: Unanswered = {
     count: 0,
     together: options.unansweredTogether ?? { count: 0 },
     lastAccept: 0,
     held: undefined,
     closing: false,
+    deciding: 0,
+    budget,
   };
   // The connection is answered at once and lingers as any answered one does: a socket closed with its
   // client's request unread lost the reply on a Unix socket (Bun), and under node:net, read by nobody, it
   // never saw the client's end and kept its descriptor for the life of the process.
   const refuse = (connection: Connection) => {
     options.onBusy();
+    unanswered.deciding++;
+    budget.held++;
     connection.persistent = false;
     connection.done = true;
     connection.unread = true;
@@ -516,24 +539,32 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   // Connections still waiting for their request, for the timeout sweep: an array with swap-removal rather
   // than a Set, which hashed each connection twice (docs/decisions.md, "Measured on the request path").
   const waiting: Connection[] = [];
-  const budget = options.budget ?? { held: 0, max: Number.MAX_SAFE_INTEGER };
   // This server's own share of the budget: maxConnections unanswered, and as many again (at least 64)
-  // refused or answered and lingering. A flood of one listener (the control port is open to any local
-  // user) then leaves the budget to the others.
+  // refused or answered and lingering; its sockets are those waiting and those being decided. A flood of
+  // one listener (the control port is open to any local user) then leaves the budget to the others.
   const maxHeld = options.maxConnections + Math.max(64, options.maxConnections);
   const watch = (connection: Connection) => {
     connection.slot = waiting.length;
     waiting.push(connection);
     budget.held++;
   };
-  const unwatch = (connection: Connection) => {
-    budget.held--;
+  const leave = (connection: Connection) => {
     const last = waiting.pop()!;
     if (last !== connection) {
       waiting[connection.slot] = last;
       last.slot = connection.slot;
     }
     connection.slot = -1;
+  };
+  // Its socket given up (closed, or gone): out of the budget too.
+  const unwatch = (connection: Connection) => {
+    budget.held--;
+    leave(connection);
+  };
+  // Its request complete, to be decided: its socket stays in the budget until the reply is written.
+  const decide = (connection: Connection) => {
+    unanswered.deciding++;
+    leave(connection);
   };
   // At a stop: the sweep that would see them go is stopped, and Bun tells nothing of their close. Their
   // sockets leave the process's budget now, or a listener restarted by its supervisor would keep them.
@@ -549,7 +580,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
   const finish = (connection: Connection, bytes: Uint8Array) => {
     if (connection.done) return;
     connection.done = true;
-    unwatch(connection);
+    decide(connection);
     if (framing.overLongReply !== undefined && bytes.length > framing.maxBytes) {
       connection.persistent = false; // the answer ends the connection
       return connection.reply(framing.overLongReply);
@@ -654,7 +685,7 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         continue;
       }
       connection.done = true;
-      unwatch(connection);
+      decide(connection);
       connection.unread = true; // it may send more after the timeout's reply
       connection.persistent = false; // the timeout's reply ends the connection
       options.onTimeout(connection.size, connection);
@@ -672,7 +703,9 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
         allowHalfOpen: true,
         socket: {
           open(socket: AnySocket) {
-            if (budget.held >= budget.max || waiting.length >= maxHeld) return overBudget(socket, false);
+            if (budget.held >= budget.max || waiting.length + unanswered.deciding >= maxHeld) {
+              return overBudget(socket, false);
+            }
             const busy = unanswered.together.count >= options.maxConnections;
             const connection = new Connection(socket, false, unanswered, between, options.timeoutMs);
             socket.data = connection;
@@ -743,7 +776,9 @@ export function listenForRequests(options: RequestServerOptions): RequestServer 
 
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    if (budget.held >= budget.max || waiting.length >= maxHeld) return overBudget(socket, true);
+    if (budget.held >= budget.max || waiting.length + unanswered.deciding >= maxHeld) {
+      return overBudget(socket, true);
+    }
     const busy = unanswered.together.count >= options.maxConnections;
     sockets.add(socket);
     const connection = new Connection(socket, true, unanswered, between, options.timeoutMs);

@@ -47,14 +47,22 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
   }
 }
 
+/**
+ * Starts the daemon; `fileLimit`: its open-file limit (soft and hard), set by util-linux's prlimit, which
+ * then runs it in its own place (the same PID).
+ */
 export async function startDaemonProcess(
   dir: TempDir,
   configFile: string,
   args: string[] = [],
   runtime: "same" | "bun" = "same",
+  fileLimit?: number,
 ): Promise<DaemonProcess> {
   const argv = ["run", "--config", configFile, ...args];
-  const [command, ...rest] = runtime === "bun" ? bunCommand(argv) : mainCommand(argv);
+  const daemonCommand = runtime === "bun" ? bunCommand(argv) : mainCommand(argv);
+  const [command, ...rest] = fileLimit === undefined
+    ? daemonCommand
+    : ["prlimit", `--nofile=${fileLimit}:${fileLimit}`, "--", ...daemonCommand];
   const child = spawn(command, rest, { stdio: ["ignore", "ignore", "pipe"] });
   let output = "";
   child.stderr!.on("data", (chunk) => output += chunk);

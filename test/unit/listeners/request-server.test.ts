@@ -11,6 +11,7 @@ import {
   describeTransport,
   listenForRequests,
   type RequestServer,
+  type Responder,
   type Transport,
 } from "../../../src/listeners/request-server.ts";
 
@@ -24,10 +25,13 @@ for (const kind of ["unix", "tcp"] as const) {
     let requests: string[];
     let timeouts: number[];
     let busy = 0;
+    // Requests being decided: their responders, for a reply later.
+    let deciding: Array<{ line: string; responder: Responder }>;
 
+    // `reply` undefined: the request is decided later (a slow concern), its responder kept in `deciding`.
     const start = (
       timeoutMs: number,
-      reply: (line: string) => string = (line) => `got ${line}`,
+      reply: (line: string) => string | undefined = (line) => `got ${line}`,
       maxConnections = 1000,
       budget?: ConnectionBudget,
     ) =>
@@ -45,7 +49,9 @@ for (const kind of ["unix", "tcp"] as const) {
             const text = new TextDecoder().decode(bytes);
             const line = text.slice(0, text.includes("\n") ? text.indexOf("\n") : text.length);
             requests.push(line);
-            responder.reply(reply(line));
+            const answer = reply(line);
+            if (answer === undefined) return void deciding.push({ line, responder });
+            responder.reply(answer);
             responder.reply("a second reply is ignored");
           },
           onTimeout(bytes, responder) {
@@ -84,10 +90,25 @@ for (const kind of ["unix", "tcp"] as const) {
         });
       });
 
+    // Writes `request` if given, and resolves with what was read when the connection closed; an error
+    // (a reset, or EPIPE for a connection closed before the write) only ends it.
+    const readToClose = (request?: string) =>
+      new Promise<string>((resolve) => {
+        const socket = net.createConnection(
+          "path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port },
+        );
+        let answer = "";
+        socket.on("data", (chunk) => answer += chunk);
+        socket.on("error", () => {});
+        socket.on("close", () => resolve(answer));
+        if (request !== undefined) socket.on("connect", () => socket.write(request));
+      });
+
     beforeEach(() => {
       dir = mkdtempSync(join(tmpdir(), "mpd-rs-"));
       requests = [];
       timeouts = [];
+      deciding = [];
     });
     afterEach(() => {
       server?.stop();
@@ -228,16 +249,7 @@ for (const kind of ["unix", "tcp"] as const) {
       await sleep(50);
       assert.equal(budget.held, 2);
       // Closed at once: the client may see a reset rather than an end, but never a reply.
-      const over = await new Promise<string>((resolve) => {
-        const socket = net.createConnection(
-          "path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port },
-        );
-        let answer = "";
-        socket.on("data", (chunk) => answer += chunk);
-        socket.on("error", () => {});
-        socket.on("close", () => resolve(answer));
-      });
-      assert.equal(over, "");
+      assert.equal(await readToClose(), "");
       assert.equal(busy, 1);
       assert.deepEqual(requests, []);
       assert.deepEqual(await Promise.all(idle), ["timeout", "timeout"]);
@@ -258,22 +270,64 @@ for (const kind of ["unix", "tcp"] as const) {
       const idle = ask(["slow"], false).catch(() => "");
       for (let i = 0; i < 2000 && budget.held < 1; i++) await sleep(5);
       assert.equal(budget.held, 1, "the idle connection is held");
-      const answers = await Promise.all(Array.from({ length: 70 }, () =>
-        new Promise<string>((resolve) => {
-          const socket = net.createConnection(
-            "path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port },
-          );
-          let answer = "";
-          socket.on("data", (chunk) => answer += chunk);
-          socket.on("error", () => {});
-          socket.on("close", () => resolve(answer)); // never ends its side: refusals linger their second
-        })));
+      const answers = await Promise.all(Array.from({ length: 70 }, () => readToClose()));
       const refused = answers.filter((answer) => answer === "error busy: too many connections").length;
       assert.equal(refused, 64);
       assert.equal(answers.filter((answer) => answer === "").length, 6);
       assert.equal(busy, 70);
       server.stop();
       await idle;
+    });
+
+    // A connection whose request is being decided (a slow concern: SPF's DNS, spamd) holds its socket as
+    // much as one waiting for its request or lingering: the budget counts it from accept to close.
+    it("counts connections being decided against the process's budget", async () => {
+      const budget: ConnectionBudget = { held: 0, max: 3 };
+      await start(5000, (line) => line === "slow" ? undefined : `got ${line}`, 1000, budget);
+      busy = 0;
+      const slow = [ask(["slow\n"], false), ask(["slow\n"], false), ask(["slow\n"], false)];
+      for (let i = 0; i < 2000 && deciding.length < 3; i++) await sleep(5);
+      assert.equal(deciding.length, 3, "three requests are being decided");
+      // The budget is full: the next connection is closed at once, without a reply.
+      assert.equal(await readToClose("next\n"), "");
+      assert.equal(busy, 1);
+      for (const { responder } of deciding) responder.reply("decided");
+      assert.deepEqual(await Promise.all(slow), ["decided", "decided", "decided"]);
+      for (let i = 0; i < 100 && budget.held > 0; i++) await sleep(20); // lingering replies end
+      assert.equal(budget.held, 0);
+      assert.equal(await ask(["next\n"]), "got next");
+    });
+
+    it("holds a connection being decided within its own share as it holds an idle one", async () => {
+      // maxConnections 1, held by a request being decided: 64 refusals may linger, one more is closed.
+      const budget: ConnectionBudget = { held: 0, max: 1000 };
+      await start(5000, () => undefined, 1, budget);
+      busy = 0;
+      const slow = ask(["slow\n"], false);
+      for (let i = 0; i < 2000 && deciding.length < 1; i++) await sleep(5);
+      assert.equal(deciding.length, 1, "the request is being decided");
+      // The clients keep their side open, so every refusal lingers until all are in (a second).
+      const sockets: net.Socket[] = [];
+      const answers = await Promise.all(Array.from({ length: 70 }, () =>
+        new Promise<string>((resolve) => {
+          const socket = net.createConnection({
+            ...("path" in bound ? { path: bound.path } : { host: bound.hostname, port: bound.port }),
+            allowHalfOpen: true,
+          });
+          sockets.push(socket);
+          let answer = "";
+          socket.on("data", (chunk) => answer += chunk);
+          socket.on("error", () => {});
+          socket.on("end", () => resolve(answer));
+          socket.on("close", () => resolve(answer));
+        })));
+      for (const socket of sockets) socket.destroy();
+      const refused = answers.filter((answer) => answer === "error busy: too many connections").length;
+      assert.equal(refused, 64);
+      assert.equal(answers.filter((answer) => answer === "").length, 6);
+      assert.equal(busy, 70);
+      deciding[0].responder.reply("decided");
+      assert.equal(await slow, "decided");
     });
 
     it("gives its sockets back to the process's budget when it stops with connections open", async () => {

@@ -27,6 +27,8 @@ import { spamAssassinActor } from "./actors/spamassassin.ts";
 import { spamAssassinConcern } from "./engine/spamassassin-concern.ts";
 import { spamdFrontActor } from "./listeners/spamd-front.ts";
 import { startOnlyChanges, withStartOnlySettings } from "./config/start-only.ts";
+import { processDescriptorPlan } from "./listeners/connection-bound.ts";
+import { logDescriptorPlan } from "./listeners/descriptor-plan-log.ts";
 
 export interface DaemonOptions {
   config: Config;
@@ -181,6 +183,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
   } catch (error) {
     throw new PidfileUnwritable((error as Error).message);
   }
+  logDescriptorPlan(log, processDescriptorPlan(config.spamassassin?.maxInFlight ?? 0));
   const metrics = createMetrics();
   const ids = daemonActorIds(config);
   const actorStates = () => {

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import type { Config } from "../config/types.ts";
 import type { Metrics } from "../control/metrics.ts";
 import { CachingResolver } from "../dns/resolver.ts";
+import { processDescriptorPlan } from "../listeners/connection-bound.ts";
 import type { DnsServerHealth } from "../dns/server-health.ts";
 import type { Logger } from "../log.ts";
 import type { ConcernAnswer } from "../model/answer.ts";
@@ -54,6 +55,8 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
         cacheMinTtl: spf.dns.cacheMinTtl,
         cacheMaxTtl: spf.dns.cacheMaxTtl,
         cacheMaxEntries: spf.dns.cacheMaxEntries,
+        // Within the sockets the process keeps for DNS, so that no query fails with EMFILE (descriptor-plan.ts).
+        maxInFlight: processDescriptorPlan().dnsInFlight,
         onHealthChange: (health, was) => dnsHealthChanged(health, was, spf.dns.servers),
       });
       const cache = new SpfResultCache({

@@ -3,6 +3,7 @@
 // per WARN_EVERY_MS with the number since the last.
 import { setTimeout } from "node:timers";
 import type { Logger } from "../log.ts";
+import { type DescriptorPlan, descriptorPlan } from "./descriptor-plan.ts";
 import { openFileLimit } from "./open-file-limit.ts";
 import type { ConnectionBudget, UnansweredCount } from "./request-server.ts";
 
@@ -44,18 +45,24 @@ export function rateLimitedWarning(
   };
 }
 
-// Descriptors kept for everything but the listeners' sockets: the state file, Redis, DNS, spamd and SMTP
-// clients, the runtime's own.
-const RESERVED_FILES = 64;
+let processPlan: DescriptorPlan | undefined;
 let processBudget: ConnectionBudget | undefined;
 
 /**
+ * How this process shares its file limit (descriptor-plan.ts), made once: by the daemon at start with
+ * [spamassassin] max_in_flight (`spamdConnections`), else by the first listener or resolver with none.
+ */
+export function processDescriptorPlan(spamdConnections = 0): DescriptorPlan {
+  return processPlan ??= descriptorPlan(openFileLimit(), spamdConnections);
+}
+
+/**
  * The sockets all the listeners of the process (policy, Postfix, spamd front, control) may hold together:
- * the file limit less RESERVED_FILES. At the limit the runtime's accept loop spins (Bun) or stops for good
+ * the plan's listenerSockets. At the limit the runtime's accept loop spins (Bun) or stops for good
  * (Deno): docs/decisions.md, "Measured on the request path".
  */
 export function connectionBudget(): ConnectionBudget {
-  return processBudget ??= { held: 0, max: Math.max(64, openFileLimit() - RESERVED_FILES) };
+  return processBudget ??= { held: 0, max: processDescriptorPlan().listenerSockets };
 }
 
 /** What a request server is given of its listener's bound (request-server.ts, RequestServerOptions). */

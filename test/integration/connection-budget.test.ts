@@ -1,6 +1,7 @@
-// The sockets all the listeners hold together stay within the process's open-file limit less 64
-// (docs/architecture.md, "Bounds"), also while requests wait for a slow concern: a real daemon with a file
-// limit of 200 (a budget of 136 sockets), SPF asking a DNS server that never answers.
+// The sockets all the listeners hold together stay within their share of the process's open-file limit
+// (docs/architecture.md, "Bounds"), also while requests wait for a slow concern, and the DNS queries those
+// requests make have their own share: real daemons with a file limit of 200 (64 reserved, 72 for DNS, 64
+// for the listeners: src/listeners/descriptor-plan.ts), SPF asking a DNS server that never answers.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import dgram from "node:dgram";
@@ -14,20 +15,16 @@ import {
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const FILE_LIMIT = 200;
-const BUDGET = FILE_LIMIT - 64; // connection-bound.ts, RESERVED_FILES
+const BUDGET = 64; // the listeners' share (descriptor-plan.ts): 200 less 64 reserved less 72 for DNS
 const MAX_CONNECTIONS = 80; // unanswered on each policy socket: none of these is refused
-// On each socket. Each holds a DNS query's UDP socket too, one of the 64 descriptors kept for the rest
-// (Deno's own take 27 here).
-const DECIDING = 8;
-const IDLE = 64; // on each socket: together over the budget less those being decided
 
 // A client in C as Exim is one (Python's socket module): sends DECIDING requests on the Unix socket and as
 // many on TCP, each for its own sender domain (one DNS query each), says "sent", and waits for a line on
 // stdin; then connects IDLE times to each socket without a byte, and reads each of those to its end (the
-// daemon's timeout reply, or nothing for one it closed at once; "<no answer>" for one not answered within 30
-// s, never accepted). Prints their answers.
+// daemon's timeout reply, or nothing for one it closed at once; "<no answer>" for one not answered within
+// WAIT seconds, never accepted). Prints their answers.
 const DECIDE_THEN_HOLD = `import json, socket, sys, time
-path, host, port, deciding, idle = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+path, host, port, deciding, idle, wait = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 def connect(i):
     if i % 2 == 0:
         s = socket.socket(socket.AF_UNIX)
@@ -42,7 +39,7 @@ for i in range(2 * deciding):
 print("sent", flush=True)
 sys.stdin.readline()
 held = [connect(i) for i in range(2 * idle)]
-deadline = time.monotonic() + 30
+deadline = time.monotonic() + wait
 answers = []
 for s in held:
     reply = b""
@@ -57,26 +54,33 @@ for s in held:
     answers.append(reply.decode())
 print(json.dumps(answers), flush=True)`;
 
-describe("the process's socket budget (real daemon process, file limit 200)", () => {
-  let dir: TempDir;
-  let daemon: DaemonProcess;
-  let dns: dgram.Socket;
-  const asked = new Set<string>();
+interface SilentDnsDaemon {
+  daemon: DaemonProcess;
+  /** The DNS questions it was asked. */
+  asked: Set<string>;
+}
 
+/**
+ * Before the suite's tests, a daemon under a file limit of 200 whose SPF checks ask a DNS server that never
+ * answers (each check waits for it, its request being decided); after them, both gone.
+ */
+function withSilentDnsDaemon(requestTimeout: string): SilentDnsDaemon {
+  const running = { asked: new Set<string>() } as SilentDnsDaemon;
+  let dir: TempDir | undefined;
+  let silent: dgram.Socket | undefined;
   before(async () => {
     dir = makeTempDir();
-    // A DNS server that never answers: each SPF check waits for it, its request being decided.
-    dns = dgram.createSocket("udp4");
-    dns.on("message", (query) => asked.add(query.subarray(12).toString("latin1")));
+    const dns = dgram.createSocket("udp4");
+    dns.on("message", (query) => running.asked.add(query.subarray(12).toString("latin1")));
     await new Promise<void>((resolve) => dns.bind(0, "127.0.0.1", resolve));
-    const dnsPort = dns.address().port;
-    daemon = await startDaemonProcess(
+    silent = dns;
+    running.daemon = await startDaemonProcess(
       dir,
       writeTestConfig(
         dir,
-        `request_timeout = 5s\nmax_connections = ${MAX_CONNECTIONS}\n` +
-          `[spf]\ntimeout = 60s\ndns_servers = 127.0.0.1:${dnsPort}\ndns_timeout = 30s\ndns_tries = 1\n` +
-          `helo_check = off\ntime_budget = 60s\n`,
+        `request_timeout = ${requestTimeout}\nmax_connections = ${MAX_CONNECTIONS}\n` +
+          `[spf]\ntimeout = 60s\ndns_servers = 127.0.0.1:${dns.address().port}\ndns_timeout = 30s\n` +
+          `dns_tries = 1\nhelo_check = off\ntime_budget = 60s\n`,
       ),
       [],
       "same",
@@ -84,32 +88,56 @@ describe("the process's socket budget (real daemon process, file limit 200)", ()
     );
   });
   after(async () => {
-    await daemon?.stop("SIGKILL");
-    dns?.close();
+    await running.daemon?.stop("SIGKILL");
+    silent?.close();
     dir?.remove();
   });
+  return running;
+}
+
+/**
+ * Runs DECIDE_THEN_HOLD against `daemon` once the DNS server was asked for each request; the idle
+ * connections' answers.
+ */
+async function decideThenHold(
+  daemon: DaemonProcess,
+  asked: Set<string>,
+  deciding: number,
+  idle: number,
+  waitSeconds: number,
+): Promise<string[]> {
+  const { hostname, port } = daemon.policyAddress!;
+  const client = spawn("python3", [
+    "-c",
+    DECIDE_THEN_HOLD,
+    daemon.policySocket,
+    hostname,
+    String(port),
+    String(deciding),
+    String(idle),
+    String(waitSeconds),
+  ], { stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  client.stdout.on("data", (chunk) => stdout += chunk);
+  client.stderr.on("data", (chunk) => stderr += chunk);
+  const exited = new Promise<number | null>((resolve) => client.on("close", resolve));
+  await waitFor(() => stdout.startsWith("sent\n"), 20_000, `the client's requests sent (${stderr})`);
+  await waitFor(() => asked.size >= 2 * deciding, 20_000, "a DNS query for each request");
+  client.stdin.end("go\n");
+  assert.equal(await exited, 0, stderr);
+  return JSON.parse(stdout.slice("sent\n".length));
+}
+
+describe("the process's socket budget (real daemon process, file limit 200)", () => {
+  // On each socket. Each holds a DNS query's UDP socket too, from DNS's share.
+  const DECIDING = 8;
+  const IDLE = 64; // on each socket: together over the budget less those being decided
+  const running = withSilentDnsDaemon("5s");
 
   it("counts the connections whose requests are being decided", async () => {
-    const { hostname, port } = daemon.policyAddress!;
-    const client = spawn("python3", [
-      "-c",
-      DECIDE_THEN_HOLD,
-      daemon.policySocket,
-      hostname,
-      String(port),
-      String(DECIDING),
-      String(IDLE),
-    ], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    client.stdout.on("data", (chunk) => stdout += chunk);
-    client.stderr.on("data", (chunk) => stderr += chunk);
-    const exited = new Promise<number | null>((resolve) => client.on("close", resolve));
-    await waitFor(() => stdout.startsWith("sent\n"), 20_000, `the client's requests sent (${stderr})`);
-    await waitFor(() => asked.size >= 2 * DECIDING, 20_000, "a DNS query for each request");
-    client.stdin.end("go\n");
-    assert.equal(await exited, 0, stderr);
-    const answers: string[] = JSON.parse(stdout.slice("sent\n".length));
+    const { daemon, asked } = running;
+    const answers = await decideThenHold(daemon, asked, DECIDING, IDLE, 30);
     const held = answers.filter((answer) => answer !== "");
     assert.deepEqual(new Set(held), new Set(["error timeout waiting for request"]), "each held one answered");
     assert.ok(
@@ -120,6 +148,27 @@ describe("the process's socket budget (real daemon process, file limit 200)", ()
     );
     // The others closed at once, without a reply: the budget was full.
     assert.ok(held.length < answers.length, "some connections were closed at once");
+    assert.equal(daemon.child.exitCode, null, "daemon still running");
+  });
+});
+
+describe("the process's DNS share (real daemon process, file limit 200)", () => {
+  // As many requests as the listeners' share, each with its own DNS query (a UDP socket), then idle
+  // connections: without a share for DNS, the queries' sockets came out of the 64 kept for the rest and
+  // the idle connections took the process to its limit, their accepts stalled in the backlog.
+  const DECIDING = BUDGET / 2; // on each socket
+  const IDLE = 40; // on each socket
+  // Nothing frees a descriptor while the client waits: the idle connections are held a minute, the DNS
+  // queries 30 s.
+  const running = withSilentDnsDaemon("60s");
+
+  it("closes each connection at once when the listeners' share is full, whatever DNS holds", async () => {
+    const { daemon, asked } = running;
+    const answers = await decideThenHold(daemon, asked, DECIDING, IDLE, 10);
+    assert.equal(answers.length, 2 * IDLE);
+    // "<no answer>" for one never accepted (or one held, which nothing answers for a minute).
+    assert.deepEqual(new Set(answers), new Set([""]), "each closed at once: the listeners' share was full");
+    assert.match(daemon.logs(), /open-file limit low/, "the start's warning");
     assert.equal(daemon.child.exitCode, null, "daemon still running");
   });
 });

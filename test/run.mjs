@@ -14,9 +14,11 @@ const bin = (name) => `${root}node_modules/.bin/${name}`;
 const long = process.argv.includes("--long");
 const only = process.argv.slice(2).filter((arg) => arg !== "--long");
 
-function run(label, command, args) {
+// `quiet` keeps the output to itself (the caller prints it whole): for a phase that runs beside another.
+function run(label, command, args, { quiet = false } = {}) {
   return new Promise((resolve) => {
-    process.stdout.write(`\n== ${label}: ${[command, ...args].join(" ")}\n`);
+    const heading = `\n== ${label}: ${[command, ...args].join(" ")}\n`;
+    if (!quiet) process.stdout.write(heading);
     const child = spawn(command, args, {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
@@ -26,10 +28,10 @@ function run(label, command, args) {
         ...(long && !process.env.MAILPOLICYD_FUZZ_RUNS ? { MAILPOLICYD_FUZZ_RUNS: "1000000" } : {}),
       },
     });
-    let output = "";
+    let output = quiet ? heading : "";
     const tee = (stream) => (chunk) => {
       output += chunk;
-      stream.write(chunk);
+      if (!quiet) stream.write(chunk);
     };
     child.stdout.on("data", tee(process.stdout));
     child.stderr.on("data", tee(process.stderr));
@@ -138,8 +140,15 @@ if (only.length === 0 || only.some((path) => path.startsWith("test/system"))) {
       }),
     ],
   ];
-  for (const [label, command, args, resultsOf] of phases) {
-    const result = await run(label, command, args);
+  // Side by side (~20 s less than one after the other): neither waits on timing, and each uses folders and
+  // ports of its own (the browser test builds its executable apart from build-deb's dist/). The browser
+  // test's output is printed whole after the package test's.
+  const results = await Promise.all(
+    phases.map(([label, command, args], index) => run(label, command, args, { quiet: index > 0 })),
+  );
+  for (const [index, [label, , , resultsOf]] of phases.entries()) {
+    const result = results[index];
+    if (index > 0) process.stdout.write(result.output);
     const said = resultsOf(result.output);
     const [pass, fail] = [said.passed, said.failed];
     failures.push([label, said.failures]);

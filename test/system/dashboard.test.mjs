@@ -1,10 +1,10 @@
 // The dashboard in a real headless Chromium (Debian's, driven by playwright-core), served by the compiled
-// dist/mailpolicyd on loopback TCP: the top sender appears with its count over the limit, the chart has
-// bars, the actors are healthy. Writes test-output/dashboard.png for people to look at. With [redis] on a
-// real redis-server, stopped and then killed: the page says why top senders are missing, and that the ones
-// it shows are this host's counts only. With spamd not listening and the state file unwritable: the page
-// says so as status does (test-output/dashboard-warnings.png).
-// Runs under Node (`node --test`), once, from `npm test`'s system phase.
+// executable (built into a folder of its own) on loopback TCP: the top sender appears with its count over
+// the limit, the chart has bars, the actors are healthy. Writes test-output/dashboard.png for people to look
+// at. With [redis] on a real redis-server, stopped and then killed: the page says why top senders are
+// missing, and that the ones it shows are this host's counts only. With spamd not listening and the state
+// file unwritable: the page says so as status does (test-output/dashboard-warnings.png).
+// Runs under Node (`node --test`), once, from `npm test`'s system phase, beside the package test.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -35,11 +35,20 @@ const HOSTILE_SENDERS = [
   `${"l".repeat(240)}@example.org`,
 ];
 
-// Once for the file: each describe starts its own daemon from it.
-let built = false;
+// Once for the file: each describe starts its own daemon from it. `npm run build` with an outfile of its
+// own, not dist/mailpolicyd: `npm test` runs this file beside the package test, whose build-deb writes and
+// packs dist/mailpolicyd meanwhile.
+let executable;
 function build() {
-  if (!built) execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "ignore" });
-  built = true;
+  if (executable) return executable;
+  const folder = mkdtempSync(join(tmpdir(), "mailpolicyd-dashboard-build-"));
+  process.on("exit", () => rmSync(folder, { recursive: true, force: true }));
+  executable = join(folder, "mailpolicyd");
+  execFileSync("npm", ["run", "--silent", "build", "--", "--outfile", executable], {
+    cwd: root,
+    stdio: "ignore",
+  });
+  return executable;
 }
 
 function launchBrowser() {
@@ -69,20 +78,21 @@ function ask(path, line) {
 }
 
 /**
- * dist/mailpolicyd with its sockets in dir, the control API on a free loopback port, the limit outbound
- * (2 an hour, strict) and the sections given; resolves once its policy socket answers.
+ * The compiled executable with its sockets in dir, the control API on a free loopback port, the limit
+ * outbound (2 an hour, strict) and the sections given; resolves once its policy socket answers.
  */
 async function startDaemon(dir, sections = "") {
-  build();
   const port = await freePort();
   const config = join(dir, "mailpolicyd.conf");
   writeFileSync(
     config,
-    `[daemon]\npolicy_socket = ${dir}/policy.sock\ncontrol_socket = ${dir}/control.sock\n` +
+    // policy_listen on a port of its own: the package test's installed daemon has the default's.
+    `[daemon]\npolicy_socket = ${dir}/policy.sock\npolicy_listen = 127.0.0.1:0\n` +
+      `control_socket = ${dir}/control.sock\n` +
       `control_listen = 127.0.0.1:${port}\npidfile = ${dir}/pid\nstate_file = ${dir}/state.json\n` +
       `${sections}[limit outbound]\nkey = sender\ncount = 2\ntime = 1h\nmode = strict\n`,
   );
-  const daemon = spawn(join(root, "dist/mailpolicyd"), ["run", "--config", config], { stdio: "ignore" });
+  const daemon = spawn(build(), ["run", "--config", config], { stdio: "ignore" });
   for (let i = 0; i < 100; i++) {
     try {
       await ask(join(dir, "policy.sock"), "connect client_address=127.0.0.1\n");
@@ -405,7 +415,7 @@ describe("dashboard in headless Chromium, with spamd unreachable and the state f
     assert.match(state, /^state file: NOT WRITTEN since \d{4}-\d\d-\d\d [\d:]{8} \(.+; \d+ saves? failed\)/);
     // In status's words: its concerns line has the same failing concern, its state file line is the same
     // (the saves failed so far may have grown meanwhile: retried).
-    const text = execFileSync(join(root, "dist/mailpolicyd"), [
+    const text = execFileSync(build(), [
       "status",
       "--config",
       join(dir, "mailpolicyd.conf"),

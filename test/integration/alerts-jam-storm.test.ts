@@ -50,6 +50,31 @@ async function withAlertDaemon(
   }
 }
 
+/** A state file whose outbox holds `before`, then an alert for `key`, whose limit it crossed at `crossed`. */
+function writeStateWithAlert(dir: TempDir, key: string, crossed: number, before: object[] = []): void {
+  const alert = {
+    id: `thresholds|${key}|${crossed - 5000}`,
+    limit: "thresholds",
+    keyKind: "sender",
+    key,
+    count: 2,
+    limitCount: 1,
+    windowMs: 300_000,
+    firstSeen: crossed - 5000,
+    lastSeen: crossed,
+    topSubjects: [],
+    topClientIps: [],
+  };
+  const state = {
+    format: "mailpolicyd-state",
+    version: 1,
+    savedAt: Date.now(),
+    limits: {},
+    outbox: [...before, alert],
+  };
+  writeFileSync(dir.file("state.json"), JSON.stringify(state));
+}
+
 describe("alerts that cannot jam or storm (real daemon process, real SMTP receiver)", () => {
   const dirs = Array.from({ length: 5 }, () => makeTempDir());
   after(() => dirs.forEach((dir) => dir.remove()));
@@ -93,8 +118,10 @@ describe("alerts that cannot jam or storm (real daemon process, real SMTP receiv
   it("retries an alert refused for now (451) behind the others, and parks it after retry_for", async () => {
     const dir = dirs[4];
     const refuse = (mail: ReceivedMail) => /later@example\.org/.test(mail.body) ? 451 : undefined;
+    // retry_for counts from the moment the key crossed its limit, and its least is 10 s: the alert comes
+    // from the state file's outbox, its key crossed 4 s ago, so that the case waits 6 s for it, not 10.
+    writeStateWithAlert(dir, "later@example.org", Date.now() - 4000);
     await withAlertDaemon(dir, "retry_for = 10s\n", { refuse }, async (daemon, smtp) => {
-      await askMany(daemon.policySocket, "later@example.org\n", 2);
       await waitFor(() => smtp.refused.length >= 1, 10_000, "the first refusal");
       for (const key of ["one", "two"]) await askMany(daemon.policySocket, `${key}@example.org\n`, 2);
       await waitFor(() => smtp.mails.length >= 2, 10_000, "the two later alerts");
@@ -112,30 +139,7 @@ describe("alerts that cannot jam or storm (real daemon process, real SMTP receiv
 
   it("refuses a {} outbox entry restored from the state file and delivers the good one", async () => {
     const dir = dirs[1];
-    const now = Date.now();
-    const good = {
-      id: `thresholds|restored@example.org|${now - 10_000}`,
-      limit: "thresholds",
-      keyKind: "sender",
-      key: "restored@example.org",
-      count: 2,
-      limitCount: 1,
-      windowMs: 300_000,
-      firstSeen: now - 10_000,
-      lastSeen: now - 5000,
-      topSubjects: [],
-      topClientIps: [],
-    };
-    writeFileSync(
-      dir.file("state.json"),
-      JSON.stringify({
-        format: "mailpolicyd-state",
-        version: 1,
-        savedAt: now,
-        limits: {},
-        outbox: [{}, good],
-      }),
-    );
+    writeStateWithAlert(dir, "restored@example.org", Date.now() - 5000, [{}]);
     await withAlertDaemon(dir, "", {}, async (daemon, smtp) => {
       await waitFor(() => smtp.mails.length >= 1, 10_000, "the restored alert");
       assert.deepEqual(keysIn(smtp.mails[0]), ["restored@example.org"]);

@@ -1,6 +1,7 @@
 // The decision as the readsocket reply (docs/protocol.md): `action=defer message="…" rule=outbound count=20
 // limit=20 header="…"` in the attribute form, a bare yes/no in the one-token form.
 import { quoteValue } from "../protocols/attributes.ts";
+import { asciiReplyText } from "../protocols/ascii-reply-text.ts";
 import { formatLegacyReply } from "../protocols/readsocket.ts";
 import type { Decision } from "../model/answer.ts";
 
@@ -23,7 +24,7 @@ export function formatDecision(decision: Decision): string {
 function buildReply(decision: Decision): string {
   // Built directly rather than through formatAttributes: a refused sender may ask thousands of times.
   let line = `action=${decision.action}`;
-  if (decision.message !== undefined) line += ` message=${quoteValue(decision.message)}`;
+  if (decision.message !== undefined) line += ` message=${quoteValue(refusalText(decision))}`;
   if (decision.fields) {
     for (const [name, value] of decision.fields) line += ` ${name}=${quoteValue(String(value))}`;
   }
@@ -33,6 +34,15 @@ function buildReply(decision: Decision): string {
     line += ` header=${decision.quotedHeaders ?? quoteValue(decision.headers.join("\n"))}`;
   }
   return line;
+}
+
+/**
+ * The snippets' `message =` writes a refusal's text into Exim's SMTP reply as it is, to clients that did not
+ * ask for SMTPUTF8 too: ASCII (protocols/ascii-reply-text.ts). A warning's text only reaches Exim's log.
+ */
+function refusalText(decision: Decision): string {
+  const message = decision.message!;
+  return decision.action === "defer" || decision.action === "reject" ? asciiReplyText(message) : message;
 }
 
 /** The one-token form's reply: "yes" when some rule matched (the decision is flagged), else "no". */

@@ -20,6 +20,7 @@ import type { PostfixVocabulary } from "../model/postfix.ts";
 import type { Attributes } from "./attributes.ts";
 import { type HeaderMemory, headerMemory } from "../policy/header-memory.ts";
 import { formatPostfixReply } from "./postfix-policy.ts";
+import { asciiReplyText, asciiWithin } from "./ascii-reply-text.ts";
 
 /**
  * Where Postfix takes a PREPEND: within a mail transaction, before the message is received. Its smtpd_check.c
@@ -66,11 +67,15 @@ function withinBytes(text: string, maxBytes: number): string {
   return read < text.length ? text.slice(0, read) : text;
 }
 
-/** One line of printable text: controls (CR, LF among them) become spaces, cut to `max` bytes of UTF-8. */
-function oneLine(text: string, max = MAX_TEXT): string {
+/** One line of printable text: controls (CR, LF among them) become spaces. */
+function singleLine(text: string): string {
   // deno-lint-ignore no-control-regex
-  const clean = text.replace(/[\x00-\x1f\x7f]+[ \t]*/g, " ").trim(); // a folded line unfolds
-  return withinBytes(clean, max);
+  return text.replace(/[\x00-\x1f\x7f]+[ \t]*/g, " ").trim(); // a folded line unfolds
+}
+
+/** singleLine's text cut to `max` bytes of UTF-8. */
+function oneLine(text: string, max = MAX_TEXT): string {
+  return withinBytes(singleLine(text), max);
 }
 
 const everyHeaderNew = () => true;
@@ -95,9 +100,12 @@ export function headerToPrepend(
   return undefined;
 }
 
-/** A refusal with a text: "REJECT text", or "550 5.7.1 text". */
+/**
+ * A refusal with a text: "REJECT text", or "550 5.7.1 text". Postfix writes the text into its SMTP reply as it
+ * is, to clients that did not ask for SMTPUTF8 too: ASCII (protocols/ascii-reply-text.ts).
+ */
 function refusal(word: string, text: string | undefined, fallback: string, maxText: number): string {
-  const said = text === undefined ? "" : oneLine(text, maxText);
+  const said = text === undefined ? "" : asciiWithin(asciiReplyText(singleLine(text)), maxText);
   return `${word} ${said === "" ? fallback : said}`;
 }
 

@@ -44,7 +44,11 @@ describe("a long UTF-8 sender's answers from a real Postfix", () => {
     } finally {
       session.close();
     }
-    assert.match(deferred, /^450 4\.7\.1 <r3@example\.test>: Recipient address rejected: üü/, failure());
+    assert.match(
+      deferred,
+      /^450 4\.7\.1 <r3@example\.test>: Recipient address rejected: \\x\{FC\}\\x\{FC\}/,
+      failure(),
+    );
     // Both recipients get the message, with the warning of the second's RCPT.
     await waitFor(() => postfix.delivered().length === 2, 15_000, "the deliveries");
     const warning = postfix.delivered()[0].split("\n\n")[0].match(/^X-Mailpolicyd-Warning: üü.*$/m)?.[0];
@@ -70,7 +74,11 @@ describe("a long UTF-8 sender's answers from a real Postfix", () => {
     } finally {
       session.close();
     }
-    assert.match(deferred, /^450 4\.7\.1 <r{64}@d{60}.*>: Recipient address rejected: üü/, failure());
+    assert.match(
+      deferred,
+      /^450 4\.7\.1 <r{64}@d{60}.*>: Recipient address rejected: \\x\{FC\}\\x\{FC\}/,
+      failure(),
+    );
     const over = deferred.split("\r\n").filter((line) => octets(line) > 512);
     assert.deepEqual(over.map((line) => `${octets(line)} octets: ${line.slice(0, 60)}`), []);
   });

@@ -178,7 +178,7 @@ export const postfixListenerActor = defineActor<PostfixListenerInput, PostfixLis
         transport,
         framing: new MilterFraming(postfix.milterTimeoutMs),
         timeoutMs: config.daemon.requestTimeoutMs,
-        onRequest: milterRequestHandler(input.engine, metrics, log),
+        ...milterRequestHandler(input.engine, metrics, log),
         onTimeout: (_bytes, responder) => responder.drop(), // not called: the framing closes silently
       });
     (async () => {

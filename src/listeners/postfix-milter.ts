@@ -10,6 +10,7 @@ import type { Metrics } from "../control/metrics.ts";
 import { recordRequest } from "../control/metrics.ts";
 import type { Decision } from "../model/answer.ts";
 import type { PolicyEngine } from "../engine/policy-engine.ts";
+import type { PolicyRequest } from "../policy/request.ts";
 import {
   ACCEPT_REPLY,
   applyMilterCommands,
@@ -27,6 +28,7 @@ import type { Framing } from "./framing.ts";
 import type { Responder } from "./request-server.ts";
 
 const SOURCE = "postfix-milter";
+const NOT_HELD = "not held: Postfix closed the connection before the answer; its default_action decided";
 
 /**
  * Milter frames: a request is the frames up to the first that waits for a reply (macros before an event);
@@ -67,13 +69,19 @@ export function heldReason(decision: Decision, queueId: string | undefined): str
   } to release)`;
 }
 
-/** The request handler of the milter server: one per listener, its messages kept per connection. */
-export function milterRequestHandler(
-  engine: PolicyEngine,
-  metrics: Metrics,
-  log: Logger,
-): (bytes: Uint8Array, responder: Responder) => void {
+/** The milter server's handlers: one pair per listener, its messages kept per connection. */
+export interface MilterHandlers {
+  onRequest(bytes: Uint8Array, responder: Responder): void;
+  /** The request server's onClientLeft: Postfix closed the connection before the end's answer was written. */
+  onClientLeft(note: unknown, unreadReply: string | Uint8Array | undefined): void;
+}
+
+export function milterRequestHandler(engine: PolicyEngine, metrics: Metrics, log: Logger): MilterHandlers {
   const messages = new WeakMap<Responder, MilterMessage>();
+  // Ends of messages whose connection cleanup closed while they were decided: past milter_content_timeout it
+  // stops waiting, closes, and the entry's default_action decides (the snippet's: accept). Their answer is
+  // written to nobody, so a hold is no hold.
+  const abandoned = new WeakSet<PolicyRequest>();
   const malformed = rateLimitedWarning(log, SOURCE, "malformed milter frame: connection closed");
   const refused = rateLimitedWarning(log, SOURCE, "milter connection closed");
   const smtp = rateLimitedWarning(
@@ -85,11 +93,14 @@ export function milterRequestHandler(
     if (decision.action !== "defer" && decision.action !== "reject") return ACCEPT_REPLY;
     const queueId = request.form === "attributes" ? request.attributes.queue_id : undefined;
     const reason = heldReason(decision, queueId);
-    log.info(SOURCE, "held", { queue_id: queueId ?? "", reason });
+    const fields = { queue_id: queueId ?? "", reason };
+    if (abandoned.has(request)) log.warn(SOURCE, NOT_HELD, fields);
+    else log.info(SOURCE, "held", fields);
     return quarantineReply(reason);
   });
-  return (bytes, responder) => {
+  const onRequest = (bytes: Uint8Array, responder: Responder) => {
     const started = performance.now();
+    responder.note = undefined; // only an end of message being decided is noted, for onClientLeft
     const parsed = parseMilterFrames(bytes);
     if (!parsed.ok) {
       malformed({ error: parsed.reason, bytes: bytes.length });
@@ -116,6 +127,20 @@ export function milterRequestHandler(
     responder.exchangeOpen = false; // the answer at the end of the message completes it
     const attributes = localRequestAttributes(message);
     Object.assign(message, newMilterMessage()); // the next message on this connection starts afresh
-    decide({ form: "attributes", stage: "local", attributes, localUserIsSender: true }, started, responder);
+    const request: PolicyRequest = {
+      form: "attributes",
+      stage: "local",
+      attributes,
+      localUserIsSender: true,
+    };
+    responder.note = request;
+    decide(request, started, responder);
+  };
+  return {
+    onRequest,
+    // Said while the end is decided (no reply yet); after its reply cleanup has read it or reset (untold).
+    onClientLeft: (note, unreadReply) => {
+      if (unreadReply === undefined) abandoned.add(note as PolicyRequest);
+    },
   };
 }

@@ -55,7 +55,11 @@ export class MilterFraming implements Framing {
   }
 }
 
-/** The text Postfix keeps with a held message: what held it and how to release it. */
+/**
+ * The text Postfix keeps with a held message: how to release it, then what held it. Postfix 3.10 and later
+ * log the reason with the hold cut at 100 bytes, so the `postsuper -H` hint comes first: after the rule's
+ * name (a section name, any length) it was cut off for names of ~30 characters.
+ */
 export function heldReason(decision: Decision, queueId: string | undefined): string {
   const fields = Object.fromEntries(decision.fields ?? []);
   const rule = decision.rule ?? fields.rule;
@@ -64,9 +68,9 @@ export function heldReason(decision: Decision, queueId: string | undefined): str
     : decision.message
     ? `: ${decision.message}`
     : "";
-  return `mailpolicyd: held by rule ${rule ?? decision.action}${counted} (postsuper -H ${
-    queueId ?? "QUEUE_ID"
-  } to release)`;
+  return `mailpolicyd: held (postsuper -H ${queueId ?? "QUEUE_ID"} to release) by rule ${
+    rule ?? decision.action
+  }${counted}`;
 }
 
 /** The milter server's handlers: one pair per listener, its messages kept per connection. */

@@ -178,7 +178,7 @@ describe("mail handed to a real Postfix's sendmail, asked through the milter", (
     assert.ok(held, failure());
     assert.match(
       held,
-      new RegExp(`held by rule site: 2/2 \\(postsuper -H ${queue[0].queue_id} to release\\)`),
+      new RegExp(`held \\(postsuper -H ${queue[0].queue_id} to release\\) by rule site: 2/2`),
     );
     // Stays held: nothing delivers it meanwhile.
     assert.equal((await postfix().queue())[0]?.queue_name, "hold");
@@ -396,7 +396,7 @@ describe("the milter port's bad input", () => {
       "c",
       "c",
       "c",
-      "qmailpolicyd: held by rule site: 1/1 (postsuper -H A2 to release)\0",
+      "qmailpolicyd: held (postsuper -H A2 to release) by rule site: 1/1\0",
       "a",
     ]);
   });
@@ -416,7 +416,7 @@ describe("the milter port's bad input", () => {
       "a",
       "c",
       "c",
-      "qmailpolicyd: held by rule site: 1/1 (postsuper -H Q2 to release)\0",
+      "qmailpolicyd: held (postsuper -H Q2 to release) by rule site: 1/1\0",
       "a",
     ]);
   });

@@ -61,15 +61,15 @@ export function scanArchive(kind: ArchiveKind, ...args: ScanArguments): void {
 
 /**
  * What a listing says of its archive: corrupt when it could not be read whole (unless its bytes were cut at
- * zip_max_bytes: then a missing end is expected), partly read when it held zip_max_entries entries.
+ * zip_max_bytes: then a missing end is expected), partly read when an entry followed the zip_max_entries
+ * read (one that holds exactly that many was read whole).
  */
 export function noteListing(
-  listing: { entries: unknown[]; problem?: string },
+  listing: { problem?: string; entriesLeft?: boolean },
   name: string,
-  maxEntries: number,
   facts: ContentFacts,
   cut: boolean,
 ): void {
   if (listing.problem !== undefined && !cut) facts.corruptZips.push(`${name}: ${listing.problem}`);
-  if (listing.entries.length === maxEntries) facts.skipped.push(`${name}: entries beyond zip_max_entries`);
+  if (listing.entriesLeft) facts.skipped.push(`${name}: entries beyond zip_max_entries`);
 }

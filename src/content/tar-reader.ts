@@ -47,6 +47,8 @@ export interface TarListing {
   entries: TarEntry[];
   /** Why the listing may be incomplete ("entry 3 runs past the end", "bad header checksum at byte 1024"). */
   problem?: string;
+  /** Another entry follows the `maxEntries` listed: the archive holds more than were read. */
+  entriesLeft?: boolean;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -64,7 +66,7 @@ export function readTar(bytes: Uint8Array, maxEntries: number): TarListing {
   let paxPath: string | undefined;
   let paxSize: number | undefined;
   let at = 0;
-  while (entries.length < maxEntries) {
+  for (;;) {
     if (at + BLOCK > bytes.length) {
       return at < bytes.length ? { entries, problem: `a header cut short at byte ${at}` } : { entries };
     }
@@ -89,6 +91,7 @@ export function readTar(bytes: Uint8Array, maxEntries: number): TarListing {
       if (type === GNU_LONG_NAME) longName = cString(data);
       if (type === PAX_HEADER) ({ path: paxPath, size: paxSize } = paxRecords(data));
     } else {
+      if (entries.length === maxEntries) return { entries, entriesLeft: true };
       const headerName = nameOf(bytes, at);
       const name = paxPath ?? longName ?? headerName;
       entries.push({
@@ -104,7 +107,6 @@ export function readTar(bytes: Uint8Array, maxEntries: number): TarListing {
     }
     at = dataStart + Math.ceil(size / BLOCK) * BLOCK;
   }
-  return { entries };
 }
 
 /** After a zero block: the next block that is not zero, when it is a header; -1 when there is none. */

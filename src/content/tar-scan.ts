@@ -24,7 +24,7 @@ export function scanTar(
   cut = false,
 ): void {
   const listing = readTar(bytes, budget.maxEntries);
-  noteListing(listing, name, budget.maxEntries, facts, cut);
+  noteListing(listing, name, facts, cut);
   const where = `in ${name}`;
   for (const entry of listing.entries) {
     if (entry.directory) continue;

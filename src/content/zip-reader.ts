@@ -51,6 +51,8 @@ export interface ZipListing {
   entries: ZipEntry[];
   /** Why the listing may be incomplete ("no central directory", "entry 3: bad local header"). */
   problem?: string;
+  /** Another entry follows the `maxEntries` listed: the archive holds more than were read. */
+  entriesLeft?: boolean;
 }
 
 const utf8 = new TextDecoder("utf-8");
@@ -74,7 +76,7 @@ export function readZip(bytes: Uint8Array, maxEntries: number): ZipListing {
     return local.entries.length > listing.entries.length ? local : listing;
   }
   const local = readLocalHeaders(bytes, maxEntries);
-  return { entries: local.entries, problem: local.problem ?? "no central directory" };
+  return { ...local, problem: local.problem ?? "no central directory" };
 }
 
 function u16(bytes: Uint8Array, at: number): number {
@@ -187,7 +189,8 @@ function withFirstArchive(bytes: Uint8Array, last: ZipListing, maxEntries: numbe
   const first = readLocalHeaders(bytes, maxEntries);
   const known = new Set(last.entries.map((entry) => entry.dataStart));
   const entries = [...last.entries, ...first.entries.filter((entry) => !known.has(entry.dataStart))];
-  return { entries: entries.slice(0, maxEntries) };
+  const entriesLeft = entries.length > maxEntries || last.entriesLeft || first.entriesLeft;
+  return { entries: entries.slice(0, maxEntries), ...(entriesLeft ? { entriesLeft } : {}) };
 }
 
 function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number, shift: number): ZipListing {
@@ -197,10 +200,11 @@ function readCentralDirectory(bytes: Uint8Array, end: number, maxEntries: number
   const entries: ZipEntry[] = [];
   // Records past the end record's count are read too: unzip and Python's zipfile list them (they read
   // the directory by its records), so a count of 0 must not hide an archive's entries.
-  for (let i = 0; entries.length < maxEntries; i++) {
+  for (let i = 0;; i++) {
     const record = at + 46 <= bytes.length && u32(bytes, at) === CENTRAL_HEADER;
     if (!record && i >= count) break;
     if (!record) return { entries, problem: `central directory entry ${i + 1} is broken` };
+    if (entries.length === maxEntries) return { entries, entriesLeft: true };
     const flags = u16(bytes, at + 8);
     const method = u16(bytes, at + 10);
     const nameLength = u16(bytes, at + 28);
@@ -257,7 +261,8 @@ function localDataStart(bytes: Uint8Array, at: number): number | undefined {
 function readLocalHeaders(bytes: Uint8Array, maxEntries: number): ZipListing {
   const entries: ZipEntry[] = [];
   let at = 0;
-  while (at + 30 <= bytes.length && entries.length < maxEntries && u32(bytes, at) === LOCAL_HEADER) {
+  while (at + 30 <= bytes.length && u32(bytes, at) === LOCAL_HEADER) {
+    if (entries.length === maxEntries) return { entries, entriesLeft: true };
     const flags = u16(bytes, at + 6);
     const method = u16(bytes, at + 8);
     const nameLength = u16(bytes, at + 26);

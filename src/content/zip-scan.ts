@@ -37,7 +37,7 @@ export function scanZip(
   cut = false,
 ): void {
   const listing = readZip(bytes, budget.maxEntries);
-  noteListing(listing, name, budget.maxEntries, facts, cut);
+  noteListing(listing, name, facts, cut);
   // Entries whose data is another entry's: no archiver writes them; an overlapping zip bomb is made of them
   // (a thousand names for one stored zip of a thousand entries, opened a thousand times). Their names are
   // still checked; their data is read once, under the first name.

@@ -118,4 +118,17 @@ describe("scanGzip", () => {
     assert.deepEqual(result.skipped, ["many.gz: members beyond zip_max_entries"]);
     assert.equal(Buffer.from(result.files[0].head).toString(), "hello\n".repeat(3));
   });
+
+  it("says members are left only when one follows the zip_max_entries read: at N - 1, N and N + 1", () => {
+    const member = gzipOf({ name: "a.txt", data: "hello\n" }, false);
+    const max = 4;
+    for (const count of [max - 1, max, max + 1]) {
+      const result = facts();
+      const stream = Buffer.concat(Array.from({ length: count }, () => member));
+      scanGzip(stream, "n.gz", 2, { bytesLeft: MB, maxEntries: max }, result);
+      const said = count > max ? ["n.gz: members beyond zip_max_entries"] : [];
+      assert.deepEqual(result.skipped, said, `${count} members`);
+      assert.equal(Buffer.from(result.files[0].head).toString(), "hello\n".repeat(Math.min(count, max)));
+    }
+  });
 });

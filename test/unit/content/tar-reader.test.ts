@@ -145,4 +145,18 @@ describe("scanTar", () => {
     assert.deepEqual(found(result), ["in many.tar: f0.txt", "in many.tar: f1.txt", "in many.tar: f2.txt"]);
     assert.deepEqual(result.skipped, ["many.tar: entries beyond zip_max_entries"]);
   });
+
+  it("says entries are left only when one follows the zip_max_entries read: at N - 1, N and N + 1", () => {
+    const max = 4;
+    for (const count of [max - 1, max, max + 1]) {
+      const archive = tarOf(Array.from({ length: count }, (_, i) => ({ name: `f${i}.txt`, data: `${i}` })));
+      const listing = readTar(archive, max);
+      assert.equal(listing.entries.length, Math.min(count, max), `${count} entries`);
+      assert.equal(listing.entriesLeft === true, count > max, `${count} entries`);
+      const result = facts();
+      scanTar(archive, "n.tar", 2, { bytesLeft: 1 << 20, maxEntries: max }, result);
+      const said = count > max ? ["n.tar: entries beyond zip_max_entries"] : [];
+      assert.deepEqual(result.skipped, said, `${count} entries`);
+    }
+  });
 });

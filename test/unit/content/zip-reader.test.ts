@@ -10,6 +10,7 @@ import type { ContentFacts } from "../../../src/content/carried-file.ts";
 import { unicodePathExtra, windowsExecutable, zip } from "../../helpers/content-corpus.ts";
 
 const facts = (): ContentFacts => ({ files: [], corruptZips: [], skipped: [] });
+const CENTRAL_SIGNATURE = Buffer.from([0x50, 0x4b, 0x01, 0x02]);
 
 describe("readZip", () => {
   it("lists entries from the central directory, with UTF-8 names and flags", () => {
@@ -176,6 +177,25 @@ describe("readZip", () => {
   it("stops at maxEntries", () => {
     const bytes = zip(Array.from({ length: 10 }, (_, i) => ({ name: `${i}.txt`, data: "x" })));
     assert.equal(readZip(bytes, 3).entries.length, 3);
+  });
+
+  it("says entries are left only when one follows the maxEntries read: at N - 1, N and N + 1", () => {
+    const max = 4;
+    for (const count of [max - 1, max, max + 1]) {
+      const bytes = zip(Array.from({ length: count }, (_, i) => ({ name: `${i}.txt`, data: "x" })));
+      const result = facts();
+      scanZip(bytes, "n.zip", 2, { bytesLeft: 1 << 20, maxEntries: max }, result);
+      const said = count > max ? ["n.zip: entries beyond zip_max_entries"] : [];
+      assert.deepEqual(result.skipped, said, `${count} entries`);
+      // Cut before its central directory, the zip is listed from its local headers.
+      const cut = bytes.subarray(0, Buffer.from(bytes).indexOf(CENTRAL_SIGNATURE));
+      for (
+        const [how, listing] of [["directory", readZip(bytes, max)], ["local", readZip(cut, max)]] as const
+      ) {
+        assert.equal(listing.entries.length, Math.min(count, max), `${count} entries, ${how}`);
+        assert.equal(listing.entriesLeft === true, count > max, `${count} entries, ${how}`);
+      }
+    }
   });
 });
 

@@ -19,10 +19,9 @@ import {
   parseSpamdRequest,
   PONG_REPLY,
   SPAMC_ADDED_BYTES,
+  spamdReply,
   type SpamdRequest,
   type SpamdVerdict,
-  spamHeaders,
-  symbolsList,
 } from "../protocols/spamd-front.ts";
 import type { Decision } from "../model/answer.ts";
 import type { PolicyRequest } from "../policy/request.ts";
@@ -74,36 +73,21 @@ function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: 
     if (verdict.action === "soft reject" && request.protocol === "SPAMC") {
       return formatSpamdError("SPAMC", "EX_TEMPFAIL", decision.message ?? "try again later");
     }
-    // RSPAMC's SYMBOLS is answered as its CHECK, in rspamd's lines.
-    if (request.verb === "SYMBOLS" && request.protocol === "SPAMC") logSymbolsNotShown(log, request, verdict);
-    // A truncated message is not processed (an error reply): no tests= list to speak of.
-    if ((request.verb === "PROCESS" || request.verb === "HEADERS") && !request.truncated) {
-      logTestsNotShown(log, verdict);
-    }
-    return formatSpamdReply(request, verdict);
+    const { reply, namesNotShown } = spamdReply(request, verdict);
+    if (namesNotShown > 0) logNamesNotShown(log, request, verdict, namesNotShown);
+    return reply;
   };
 }
 
 /**
- * SYMBOLS answers only the rule names that fit in what spamc holds (protocols/spamd-front.ts, symbolsList):
- * no item of the list may say that others were left out, so this line says it, beside the "scanned" line
- * that names them all.
+ * SYMBOLS, and the tests= list of the X-Spam-Status header PROCESS and HEADERS add, answer only the rule
+ * names that fit in what spamc holds (protocols/spamd-front.ts, symbolsList and spamHeaders): no item of a
+ * list may say that others were left out, so this line says it, beside the "scanned" line that names them
+ * all. (RSPAMC's SYMBOLS is answered as its CHECK, and a truncated PROCESS with an error: nothing left out.)
  */
-function logSymbolsNotShown(log: Logger, request: SpamdRequest, verdict: SpamdVerdict): void {
-  const { notShown } = symbolsList(verdict, Number(request.version));
-  if (notShown === 0) return;
-  log.info("spamd", "SYMBOLS: rule names left out, over what spamc holds", {
-    shown: verdict.symbols.length - notShown,
-    not_shown: notShown,
-    bytes: SPAMC_ADDED_BYTES,
-  });
-}
-
-/** The same for the tests= list of the X-Spam-Status header PROCESS and HEADERS add (spamHeaders). */
-function logTestsNotShown(log: Logger, verdict: SpamdVerdict): void {
-  const { notShown } = spamHeaders(verdict);
-  if (notShown === 0) return;
-  log.info("spamd", "X-Spam-Status tests=: rule names left out, over what spamc holds", {
+function logNamesNotShown(log: Logger, request: SpamdRequest, verdict: SpamdVerdict, notShown: number): void {
+  const list = request.verb === "SYMBOLS" ? "SYMBOLS" : "X-Spam-Status tests=";
+  log.info("spamd", `${list}: rule names left out, over what spamc holds`, {
     shown: verdict.symbols.length - notShown,
     not_shown: notShown,
     bytes: SPAMC_ADDED_BYTES,

@@ -413,14 +413,31 @@ const byteLength = (text: string) => Buffer.byteLength(text);
  * as they came.
  */
 export function formatSpamdReply(request: SpamdRequest, verdict: SpamdVerdict): string | Uint8Array {
-  if (request.protocol === "RSPAMC") return formatRspamdReply(request, verdict);
+  return spamdReply(request, verdict).reply;
+}
+
+/** A reply, and how many rule names its SYMBOLS list or tests= list left out (0 for other replies). */
+export interface SpamdReply {
+  reply: string | Uint8Array;
+  namesNotShown: number;
+}
+
+/**
+ * formatSpamdReply's reply with the count of rule names it left out, from the one list it built: the
+ * caller logs them (listeners/spamd-front.ts), and building the list again for that doubled its cost.
+ */
+export function spamdReply(request: SpamdRequest, verdict: SpamdVerdict): SpamdReply {
+  if (request.protocol === "RSPAMC") return { reply: formatRspamdReply(request, verdict), namesNotShown: 0 };
   const verb = request.verb;
   const version = Number(request.version);
-  if (verb === "CHECK") return `SPAMD/1.1 0 EX_OK\r\n${spamHeader(verb, verdict)}\r\n\r\n`;
+  if (verb === "CHECK") {
+    return { reply: `SPAMD/1.1 0 EX_OK\r\n${spamHeader(verb, verdict)}\r\n\r\n`, namesNotShown: 0 };
+  }
   if (verb === "PROCESS" || verb === "HEADERS") return processReply(request, verdict);
   const status = "SPAMD/1.1 0 EX_OK\r\n";
   const spam = `${spamHeader(verb, verdict)}\r\n\r\n`;
   let body = "";
+  let namesNotShown = 0;
   if (verb === "REPORT" || (verb === "REPORT_IFSPAM" && verdict.spam)) {
     // Exim asks SPAMC/1.2 and gets what the head leaves of its bound; the versions answered with a
     // Content-length are spamc's (libspamc refuses a reply without one), which takes less.
@@ -431,10 +448,10 @@ export function formatSpamdReply(request: SpamdRequest, verdict: SpamdVerdict): 
         : EXIM_REPLY_BYTES - byteLength(status + spam),
     );
   } else if (verb === "SYMBOLS") {
-    body = symbolsList(verdict, version).text;
+    ({ text: body, notShown: namesNotShown } = symbolsList(verdict, version));
   }
   const length = version >= 1.3 ? `Content-length: ${byteLength(body)}\r\n` : "";
-  return `${status}${length}${spam}${body}`;
+  return { reply: `${status}${length}${spam}${body}`, namesNotShown };
 }
 
 function formatRspamdReply(request: SpamdRequest, verdict: SpamdVerdict): string {
@@ -559,17 +576,15 @@ export function spamHeaders(verdict: SpamdVerdict): SpamHeaders {
 /** spamHeaders' lines alone. */
 export const spamHeaderLines = (verdict: SpamdVerdict): string[] => spamHeaders(verdict).lines;
 
-function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Uint8Array {
+function processReply(request: SpamdRequest, verdict: SpamdVerdict): SpamdReply {
   if (request.truncated) {
-    return formatSpamdError(
-      "SPAMC",
-      "EX_UNAVAILABLE",
-      `message over ${request.message.length - request.envelopeBytes} bytes, not processed`,
-    );
+    const reason = `message over ${request.message.length - request.envelopeBytes} bytes, not processed`;
+    return { reply: formatSpamdError("SPAMC", "EX_UNAVAILABLE", reason), namesNotShown: 0 };
   }
   const message = withoutOldSpamHeaders(request.message);
   const eol = lineEnd(message);
-  const added = new TextEncoder().encode(spamHeaderLines(verdict).join(eol) + eol);
+  const headers = spamHeaders(verdict);
+  const added = new TextEncoder().encode(headers.lines.join(eol) + eol);
   // HEADERS: up to the first empty line, as spamd cuts the rewritten message (spamd's check()).
   const keep = request.verb === "HEADERS" ? message.subarray(0, emptyLineEnd(message)) : message;
   // An mbox copy's `From ` separator stays the first line (SpamAssassin puts it back first too): under it
@@ -587,7 +602,7 @@ function processReply(request: SpamdRequest, verdict: SpamdVerdict): string | Ui
   const reply = new Uint8Array(head.length + out.length);
   reply.set(head, 0);
   reply.set(out, head.length);
-  return reply;
+  return { reply, namesNotShown: headers.notShown };
 }
 
 /**

@@ -7,6 +7,7 @@ import { once } from "node:events";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Daemon } from "../../src/daemon.ts";
+import type { MarkerConcern } from "../helpers/marker-concern.ts";
 import { startFrontDaemon } from "../helpers/spamd-front.ts";
 import { freePort } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
@@ -29,6 +30,7 @@ const MARKED = "Subject: offer\nFrom: b@example.org\n\nMARKER-SCORE=7.5\n";
 describe("spamc against the spamd front", () => {
   let dir: TempDir;
   let daemon: Daemon;
+  let marker: MarkerConcern;
   let lines: string[];
   let tcp: string[];
 
@@ -36,7 +38,7 @@ describe("spamc against the spamd front", () => {
     dir = makeTempDir();
     const port = await freePort();
     tcp = ["-d", "127.0.0.1", "-p", String(port)];
-    ({ daemon, lines } = await startFrontDaemon(
+    ({ daemon, marker, lines } = await startFrontDaemon(
       dir,
       "none",
       `listen = 127.0.0.1:${port}\nsocket = ${dir.file("spamd.sock")}\nmark_threshold = 5\n`,
@@ -136,6 +138,25 @@ describe("spamc against the spamd front", () => {
         150 - names.length
       } bytes=16384`;
     assert.ok(lines.some((line) => line.includes(said)), lines.slice(-3).join("\n"));
+  });
+
+  it("-y and -E with 150 long rules: the list that leaves names out is built once for the reply and its log line", async () => {
+    // Each rule name counts its reads: a CHECK reads them for the "scanned" line and the metrics; SYMBOLS
+    // and PROCESS read them once more, for the one list that is both answered and counted in the log (it
+    // was built twice, once for each).
+    const counted = "Subject: counted\nFrom: c@example.org\n\nMARKER-COUNTED-RULES=150\n";
+    const readsPerName = async (flag: string, status: number, said = "") => {
+      const [reads, logged] = [marker.nameReads.count, lines.length];
+      const result = await spamc([...tcp, flag], counted);
+      assert.equal(result.status, status, result.stdout.slice(0, 200));
+      const saidNow = lines.slice(logged).some((line) => line.includes(said));
+      assert.ok(saidNow, `${said} not in ${lines.slice(logged).join("\n")}`);
+      return (marker.nameReads.count - reads) / 150;
+    };
+    const check = await readsPerName("-c", 1);
+    const left = "rule names left out, over what spamc holds";
+    assert.equal(await readsPerName("-y", 0, `spamd: SYMBOLS: ${left}`) - check, 1, "SYMBOLS");
+    assert.equal(await readsPerName("-E", 1, `spamd: X-Spam-Status tests=: ${left}`) - check, 1, "PROCESS");
   });
 
   it("PROCESS of a message without headers (it starts with its empty line) leaves its body as it came", async () => {

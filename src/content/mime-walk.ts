@@ -402,7 +402,12 @@ function readArchivePart(walk: Walk, kind: ArchiveKind, name: string, encoding: 
   readArchiveBytes(walk, kind, name, bytes, cut);
 }
 
-/** An archive's bytes, decoded up to what was left of zip_max_bytes (cut: there was more), charged and read. */
+/**
+ * An archive's bytes, decoded up to what was left of zip_max_bytes (cut: there was more), charged and read.
+ * A gzip's are not charged: nothing reads them but zlib, which inflates them within what is left and
+ * charges what they inflate to (gzip-scan.ts), as a tar of the same files would be charged its bytes. Its
+ * compressed bytes (at most what is left) are let go when the scan of it ends.
+ */
 function readArchiveBytes(
   walk: Walk,
   kind: ArchiveKind,
@@ -415,7 +420,7 @@ function readArchiveBytes(
     if (cut) facts.skipped.push(`${name}: over zip_max_bytes`);
     return;
   }
-  zipBudget.bytesLeft -= bytes.length;
+  if (kind !== "gzip") zipBudget.bytesLeft -= bytes.length;
   if (cut) facts.skipped.push(`${name}: only its first ${bytes.length} bytes read (zip_max_bytes)`);
   scanArchive(kind, bytes, name, policy.zipMaxDepth, zipBudget, facts, cut);
 }

@@ -3,6 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { gunzipSync } from "node:zlib";
 import { scanMessage } from "../../../src/content/scan.ts";
 import {
   attachedMessage,
@@ -220,6 +221,27 @@ describe("content scan: gzip", () => {
     const clean = tarGzOf([{ name: "report.pdf", data: "%PDF-1.4\n" }, noiseFile("data.bin", 50_000)]);
     const bytes = withAttachment("application/x-compressed-tar", "docs.tgz", clean);
     assert.deepEqual(symbolsOf(await scanMessage(messageRequest(bytes), policy)), []);
+  });
+
+  it("a .tar.gz whose tar is zip_max_bytes is read whole; one byte more, as far as it goes", async () => {
+    // Charged what it inflates to, as a tar of the same files is charged its bytes: its compressed bytes
+    // (charged too, before) are only handed to zlib.
+    const files = [{ name: "early.txt", data: "x" }, noiseFile("big.bin", 30_000), {
+      name: "late.exe",
+      data: "x",
+    }];
+    const tarGz = tarGzOf(files);
+    const tarBytes = gunzipSync(tarGz).length;
+    const bytes = withAttachment("application/gzip", "docs.tar.gz", tarGz);
+    const within = contentPolicy(RULES.replace("[content]", `[content]\nzip_max_bytes = ${tarBytes}`));
+    const whole = await scanMessage(messageRequest(bytes), within);
+    assert.deepEqual(symbolsOf(whole), ["EXE"], whole.symbols?.at(-1)?.description);
+    assert.match(whole.symbols![0].description!, /late\.exe \(in docs\.tar\.gz\)/);
+    const under = contentPolicy(RULES.replace("[content]", `[content]\nzip_max_bytes = ${tarBytes - 1}`));
+    // Over it, the longest prefix of the stream that fits (at least half of it) is read, and said.
+    const cut = await scanMessage(messageRequest(bytes), under);
+    assert.equal(symbolsOf(cut).at(-1), "CONTENT_PARTLY_SCANNED");
+    assert.match(cut.symbols!.at(-1)!.description!, /docs\.tar\.gz: only its first \d+ bytes inflated/);
   });
 
   it("a gzip bomb (1 GB of zeros) is inflated within zip_max_bytes, and the answer says so", async () => {

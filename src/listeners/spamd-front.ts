@@ -75,8 +75,29 @@ function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: 
     }
     const { reply, namesNotShown } = spamdReply(request, verdict);
     if (namesNotShown > 0) logNamesNotShown(log, request, verdict, namesNotShown);
+    if (request.truncated && (request.verb === "PROCESS" || request.verb === "HEADERS")) {
+      logProcessRefused(log, request);
+    }
     return reply;
   };
+}
+
+/**
+ * PROCESS (and HEADERS) of a message over max_message_size is refused: the front holds only that much of it
+ * and cannot answer the rest. spamc then passes the message on unchanged, but under `-x` it prints nothing
+ * and exits 74 (EX_IOERR) for any refusal, which an Exim pipe transport takes for a permanent failure
+ * (temp_errors 75:73): the postmaster needs to know, and spamc's `-s` at most max_message_size is the cure
+ * (spamc then passes a larger message on itself, exit 0 even under -x).
+ */
+function logProcessRefused(log: Logger, request: SpamdRequest): void {
+  const own = request.envelopeBytes;
+  log.warn("spamd", `${request.verb} of a message over max_message_size refused (spamc -x exits 74)`, {
+    size: request.size - own,
+    max_message_size: request.message.length - own,
+    sender: request.envelope.sender,
+    id: request.envelope.queueId,
+    hint: "spamc -s at most max_message_size passes larger messages on unchanged",
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 // What a zip attachment holds: each entry as a carried file (its name, its first bytes), archives inside it
 // to zip_max_depth, encrypted entries flagged. Inflation is bounded: an entry's first bytes come from
-// its first 64 compressed bytes (at most ~66 KB out, deflate's ratio being at most 1032:1), and a nested
+// its first 512 compressed bytes (at most ~530 KB out, deflate's ratio being at most 1032:1), and a nested
 // zip is inflated whole only within what is left of the message's zip_max_bytes. Pure (node:zlib only
 // computes).
 import { constants, inflateRawSync } from "node:zlib";

@@ -137,9 +137,10 @@ function fileLabel(file: CarriedFile): string {
 }
 
 // A quote, and what must not reach a person as itself (policy/unprintable-chars.ts): a C1 control (U+009B is
-// a CSI on many terminals) and the bidi controls, with which "invoice<U+202E>fdp.exe" shows as
-// "invoiceexe.pdf" and turned the rest of `mailpolicyd scan`'s line round.
-const NOT_SHOWN = new RegExp(`[${UNPRINTABLE_CHARS}"]`, "g");
+// a CSI on many terminals), the bidi controls, with which "invoice<U+202E>fdp.exe" shows as
+// "invoiceexe.pdf" and turned the rest of `mailpolicyd scan`'s line round, and the invisible format
+// characters (U+200B). "u": the set is a Unicode property, and a tag character is one "?", not two.
+const NOT_SHOWN = new RegExp(`[${UNPRINTABLE_CHARS}"]`, "gu");
 
 /** Text from a message, cut for a report line and with its quotes and controls made harmless. */
 function shown(text: string): string {

@@ -8,10 +8,13 @@ import { THIS_HOST_ONLY_LINE } from "./counts-scope.ts";
 
 // The page's one script, apart so that its Content-Security-Policy can name it by its hash.
 const DASHBOARD_SCRIPT =
-  `// Mail's text as \\uNNNN where it would drive the page: a bidi control turned a key round.
-const UNPRINTABLE = new RegExp(${JSON.stringify(`[${UNPRINTABLE_CHARS}]`)}, "g");
+  `// Mail's text as \\uNNNN where it would drive the page or hide in it: a bidi control turned a key round,
+// a zero-width space (U+200B) made another account read as "admin@example.org".
+const UNPRINTABLE = new RegExp(${JSON.stringify(`[${UNPRINTABLE_CHARS}]`)}, "gu");
+const escaped = (code) =>
+  code > 0xffff ? "\\\\u{" + code.toString(16) + "}" : "\\\\u" + code.toString(16).padStart(4, "0");
 const text = (value) => String(value)
-  .replace(UNPRINTABLE, (c) => "\\\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))
+  .replace(UNPRINTABLE, (c) => escaped(c.codePointAt(0)))
   .replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 function chart(minutes) {
   const svg = document.getElementById("chart");

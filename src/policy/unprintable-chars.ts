@@ -1,5 +1,6 @@
 // Characters of mail's text (keys, subjects, HELO names) that must not reach a person as themselves, as
 // regular expressions' character class bodies (strings: the dashboard's script builds its own from them).
+// UNPRINTABLE_CHARS names a Unicode property: a regular expression made of it needs the "u" flag.
 
 /**
  * Control characters: C0 (tab and line feed too: a cell or line must stay one), DEL, C1 (0x9b is a CSI on
@@ -15,5 +16,14 @@ export const CONTROL_CHARS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029";
  */
 export const BIDI_CONTROL_CHARS = "\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069";
 
-/** Both: what the CLI and the dashboard show escaped (\xNN, \uNNNN). */
-export const UNPRINTABLE_CHARS = CONTROL_CHARS + BIDI_CONTROL_CHARS;
+/**
+ * Unicode's format characters (general category Cf), which draw nothing: a zero-width space, joiner or
+ * no-break (U+200B-U+200D, U+2060, U+FEFF), a soft hyphen (U+00AD), U+180E, the tag characters
+ * (U+E0000-U+E007F, the unassigned ones of that block too). "admin\u200b@example.org" is another account
+ * than "admin@example.org" and showed as it. The bidi controls are among them; the runtime's Unicode tables
+ * say which the others are.
+ */
+export const INVISIBLE_FORMAT_CHARS = "\\p{Cf}\\u{E0000}-\\u{E007F}";
+
+/** Both: what the CLI, the log and the dashboard show escaped (\xNN, \uNNNN, \u{NNNNN}). */
+export const UNPRINTABLE_CHARS = CONTROL_CHARS + INVISIBLE_FORMAT_CHARS;

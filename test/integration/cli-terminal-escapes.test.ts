@@ -16,6 +16,9 @@ const EVIL = "x\x1b]0;owned\x07\x1b[2J\x9b31m@example.org";
 // With SMTPUTF8 a sender may hold bidi controls: in a terminal that does bidi (Konsole, VTE's) this key read
 // "admin@example.org", and the rest of its line (count, rule) came out turned round.
 const BIDI = "\u202egro.elpmaxe@nimda";
+// A zero-width space (and a soft hyphen, a tag character) draws nothing: this key, another account than
+// admin@example.org, printed as it.
+const INVISIBLE = "admin\u200b\u00ad@example.org\u{e0041}";
 
 function cli(args: string[]) {
   const [command, ...rest] = mainCommand(args);
@@ -48,6 +51,7 @@ function askPostfix(port: number, sender: string): Promise<string> {
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const FORMAT_CHAR = /\p{Cf}/u;
 
 describe("client commands print what mail sent without its control characters", () => {
   let dir: TempDir;
@@ -65,6 +69,7 @@ describe("client commands print what mail sent without its control characters", 
     await daemon.waitForLog(/info control: listening socket=/);
     assert.match(await askPostfix(port, EVIL), /^action=/);
     assert.match(await askPostfix(port, BIDI), /^action=/);
+    assert.match(await askPostfix(port, INVISIBLE), /^action=/);
   }, SLOW);
 
   after(async () => {
@@ -123,6 +128,24 @@ describe("client commands print what mail sent without its control characters", 
     assert.doesNotMatch(show.stdout, BIDI_CONTROL, JSON.stringify(show.stdout));
   });
 
+  it("top, show and status: an invisible format character in a key is written out", SLOW, () => {
+    const top = cli(["top", "--config", config]);
+    assert.equal(top.status, 0, top.stderr);
+    assert.match(top.stdout, /^admin\\u200b\\xad@example\.org\\u\{e0041\} +outbound +1\/5 /m, top.stdout);
+    assert.doesNotMatch(top.stdout, FORMAT_CHAR, JSON.stringify(top.stdout));
+    const show = cli(["show", INVISIBLE, "--config", config]);
+    assert.equal(show.status, 0, show.stderr);
+    assert.match(show.stdout, /^admin\\u200b\\xad@example\.org\\u\{e0041\}\n/, show.stdout);
+    assert.doesNotMatch(show.stdout, FORMAT_CHAR, JSON.stringify(show.stdout));
+    const status = cli(["status", "--config", config]);
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, /admin\\u200b\\xad@example\.org\\u\{e0041\}/, status.stdout);
+    assert.doesNotMatch(status.stdout, FORMAT_CHAR, JSON.stringify(status.stdout));
+    // --json keeps the key as stored, for a program (docs/control.md).
+    const rows: { key: string }[] = JSON.parse(cli(["top", "--json", "--config", config]).stdout);
+    assert.ok(rows.some((row) => row.key === INVISIBLE), JSON.stringify(rows));
+  });
+
   // The log is read in a terminal too (`tail -f`, journalctl): its values were quoted for C0 and C1 controls,
   // and a key's U+202E went through, turning the rest of its line round there.
   it("the daemon's log: a bidi control in a key is written as \u202e, not obeyed", SLOW, async () => {
@@ -131,5 +154,12 @@ describe("client commands print what mail sent without its control characters", 
     });
     assert.doesNotMatch(daemon.logs(), BIDI_CONTROL, daemon.logs());
     assert.doesNotMatch(daemon.logs(), CONTROL, daemon.logs());
+  });
+
+  it("the daemon's log: an invisible format character in a key is written as \\uNNNN", SLOW, async () => {
+    await daemon.waitForLog(/sender="admin\\u200b\\u00ad@example\.org\\udb40\\udc41"/).catch((error) => {
+      throw new Error(`${error.message}\n${daemon.logs()}`);
+    });
+    assert.doesNotMatch(daemon.logs(), FORMAT_CHAR, daemon.logs());
   });
 });

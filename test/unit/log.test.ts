@@ -33,6 +33,7 @@ describe("formatLogLine", () => {
       control: "esc\x1b[31m\x00",
       c1: "csi\x9b31m",
       bidi: "\u202egro.elpmaxe@nimda",
+      invisible: "admin\u200b\u00ad\u2060\ufeff@example.org\u{e0041}",
       tab: "a\tb",
       empty: "",
     };
@@ -40,6 +41,8 @@ describe("formatLogLine", () => {
     assert.doesNotMatch(line, /[\n\r]/);
     // deno-lint-ignore no-control-regex
     assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u202a-\u202e]/);
+    assert.doesNotMatch(line, /\p{Cf}/u, "a zero-width space, soft hyphen or tag character written out");
+    assert.match(line, / invisible="admin\\u200b\\u00ad\\u2060\\ufeff@example\.org\\udb40\\udc41"/);
     assert.deepEqual(fieldsOf(line, "src: msg"), tricky);
   });
 

@@ -87,6 +87,19 @@ describe("status-format", () => {
     assert.doesNotMatch(top + show, /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
   });
 
+  // A zero-width space, a soft hyphen or a tag character draws nothing: "admin\u200b@example.org", another
+  // account, printed as "admin@example.org".
+  it("top and show: an invisible format character in a key or subject is written out", () => {
+    const key = "admin\u200b\u00ad\u2060\ufeff@example.org\u{e0041}";
+    const top = formatSenders([{ ...ROW, key }]).split("\n")[1];
+    assert.match(top, /^admin\\u200b\\xad\\u2060\\ufeff@example\.org\\u\{e0041\} +out +5\/5 /);
+    const detail: SenderDetail = { ...ROW, key, subjects: [["Hi\u180e\u200d", 1]], clientIps: [] };
+    const show = formatSender(key, [detail]);
+    assert.match(show, /^admin\\u200b\\xad\\u2060\\ufeff@example\.org\\u\{e0041\}$/m);
+    assert.match(show, /subjects: 1× Hi\\u180e\\u200d$/m);
+    assert.doesNotMatch(top + show, /\p{Cf}/u);
+  });
+
   it("show: one line per limit with count/limit per window", () => {
     const detail: SenderDetail = { ...ROW, subjects: [["Hi", 5]], clientIps: [["192.0.2.7", 5]] };
     assert.match(

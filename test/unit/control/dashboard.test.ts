@@ -74,19 +74,28 @@ describe("dashboard script", () => {
     assert.match(rows[1], /bob@example\.org.*<td>failed, retrying<\/td>$/);
   });
 
-  // A bidi control in a key turned it round in the page: "\u202egro.elpmaxe@nimda" read "admin@example.org".
-  it("shows a key's bidi and control characters as \\uNNNN text, and its markup as text", async () => {
-    const key = "\u202egro.elpmaxe@nimda\u2066<script>x</script>\x1b";
-    const page = await render({
-      ...STATUS,
-      topSenders: [{ ...STATUS.topSenders[0], key }],
-      alerts: { recent: [{ ...STATUS.alerts.recent[0], key }] },
-    });
-    const shown = "\\u202egro.elpmaxe@nimda\\u2066&lt;script&gt;x&lt;/script&gt;\\u001b";
-    for (const table of ["#senders tbody", "#alerts tbody"]) {
-      assert.ok(page[table].innerHTML.includes(`<td class=mono>${shown}</td>`), page[table].innerHTML);
-      // deno-lint-ignore no-control-regex
-      assert.doesNotMatch(page[table].innerHTML, /[\x00-\x1f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+  // A bidi control in a key turned it round in the page: "\u202egro.elpmaxe@nimda" read "admin@example.org";
+  // a zero-width space drew nothing: "admin\u200b@example.org", another account, read as the real one.
+  it("shows a key's control and format characters as \\uNNNN text, and its markup as text", async () => {
+    for (
+      const [key, shown] of [
+        [
+          "\u202egro.elpmaxe@nimda\u2066<script>x</script>\x1b",
+          "\\u202egro.elpmaxe@nimda\\u2066&lt;script&gt;x&lt;/script&gt;\\u001b",
+        ],
+        ["admin\u200b\u00ad\ufeff@example.org\u{e0041}", "admin\\u200b\\u00ad\\ufeff@example.org\\u{e0041}"],
+      ]
+    ) {
+      const page = await render({
+        ...STATUS,
+        topSenders: [{ ...STATUS.topSenders[0], key }],
+        alerts: { recent: [{ ...STATUS.alerts.recent[0], key }] },
+      });
+      for (const table of ["#senders tbody", "#alerts tbody"]) {
+        assert.ok(page[table].innerHTML.includes(`<td class=mono>${shown}</td>`), page[table].innerHTML);
+        // deno-lint-ignore no-control-regex
+        assert.doesNotMatch(page[table].innerHTML, /[\x00-\x1f]|\p{Cf}/u);
+      }
     }
   });
 

@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import type { Config } from "../config/types.ts";
 import type { Metrics } from "../control/metrics.ts";
 import { CachingResolver } from "../dns/resolver.ts";
-import { processDescriptorPlan } from "../listeners/connection-bound.ts";
+import { processDescriptorPlan, rateLimitedWarning } from "../listeners/connection-bound.ts";
 import type { DnsServerHealth } from "../dns/server-health.ts";
 import type { Logger } from "../log.ts";
 import type { ConcernAnswer } from "../model/answer.ts";
@@ -40,6 +40,14 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
   let built = "";
   let builtFrom: SpfConfig["dns"] | undefined;
   const receiver = hostname();
+  // A lookup refused because DNS's share of the open-file limit is in use (descriptor-plan.ts): its check
+  // ends in temperror; said at most once per interval with the number refused, counted in /metrics.
+  const dnsBusy = rateLimitedWarning(
+    log,
+    "spf",
+    "too many DNS queries in flight: refusing new ones, their checks end in temperror",
+    "refused",
+  );
 
   /** The checker for these settings: the caches survive a reload that leaves the DNS settings alone. */
   const checkerFor = (spf: SpfConfig): SpfChecker => {
@@ -57,6 +65,7 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
         cacheMaxEntries: spf.dns.cacheMaxEntries,
         // Within the sockets the process keeps for DNS, so that no query fails with EMFILE (descriptor-plan.ts).
         maxInFlight: processDescriptorPlan().dnsInFlight,
+        onBusy: () => dnsBusy({ max_in_flight: processDescriptorPlan().dnsInFlight }),
         onHealthChange: (health, was) => dnsHealthChanged(health, was, spf.dns.servers),
       });
       const cache = new SpfResultCache({

@@ -216,6 +216,12 @@ function renderSpf(
   out.push(`mailpolicyd_dns_timeouts_total ${dns.timeouts}`);
   family("dns_failures_total", "counter", "DNS lookups that failed (timeout, SERVFAIL, refused, ...).");
   out.push(`mailpolicyd_dns_failures_total ${dns.failures}`);
+  family(
+    "dns_busy_total",
+    "counter",
+    "DNS lookups refused at once: DNS's share of the open-file limit was in use (SPF temperror).",
+  );
+  out.push(`mailpolicyd_dns_busy_total ${dns.busy}`);
   family("dns_cache_entries", "gauge", "DNS answers cached.");
   out.push(`mailpolicyd_dns_cache_entries ${dns.entries}`);
   family("dns_cache_bytes", "gauge", "Estimated bytes of the cached DNS answers.");

@@ -29,6 +29,8 @@ export interface ResolverOptions {
   cacheMaxBytes?: number;
   /** Distinct queries in flight at most; past it a new one rejects at once with EBUSY. Default 1 000. */
   maxInFlight?: number;
+  /** Called for each lookup refused with EBUSY (counted in stats().busy), to say so. */
+  onBusy?: () => void;
   /** Advertise EDNS0 with a 1232-byte UDP size. Default true. */
   edns?: boolean;
   /** Called once when the servers stop answering and once when they answer again (server-health.ts). */
@@ -85,6 +87,8 @@ export interface DnsStats {
   timeouts: number;
   /** Lookups that ended in an error other than ENOTFOUND/ENODATA. */
   failures: number;
+  /** Lookups refused at once with EBUSY: maxInFlight distinct queries were in flight. Not in failures. */
+  busy: number;
   inFlight: number;
   /** Whether the servers answer at all, or since when they do not (server-health.ts). */
   health: DnsServerHealth;
@@ -103,10 +107,12 @@ export class CachingResolver implements DnsResolver {
   readonly #inFlight = new Map<string, Promise<Settled>>();
   readonly #maxInFlight: number;
   readonly #watch: DnsServerWatch;
+  readonly #onBusy: (() => void) | undefined;
   #hits = 0;
   #misses = 0;
   #coalesced = 0;
   #failures = 0;
+  #busy = 0;
 
   constructor(options: ResolverOptions = {}) {
     const system = options.servers === undefined ? systemServers() : undefined;
@@ -121,6 +127,7 @@ export class CachingResolver implements DnsResolver {
       edns: options.edns ?? true,
     };
     this.#maxInFlight = options.maxInFlight ?? 1_000;
+    this.#onBusy = options.onBusy;
     this.#watch = new DnsServerWatch(options.now ?? Date.now, options.onHealthChange);
     this.#cache = new DnsCache({
       minTtl: options.cacheMinTtl,
@@ -201,7 +208,12 @@ export class CachingResolver implements DnsResolver {
       this.#coalesced++;
       return pending;
     }
-    if (this.#inFlight.size >= this.#maxInFlight) return Promise.reject(dnsError("EBUSY", type, name));
+    if (this.#inFlight.size >= this.#maxInFlight) {
+      // Said and counted: it ends a check in temperror, which read as a DNS failure with nothing to show it.
+      this.#busy++;
+      this.#onBusy?.();
+      return Promise.reject(dnsError("EBUSY", type, name));
+    }
     // Every exchange's end tells the watch whether the servers answer, also one that ends after the SPF
     // check that started it gave up (its time budget is shorter than dns_timeout × dns_tries by default).
     const settling = exchange(name, type, this.#exchange, this.#counters).then(
@@ -231,6 +243,7 @@ export class CachingResolver implements DnsResolver {
       tcpQueries: this.#counters.tcp,
       timeouts: this.#counters.timeouts,
       failures: this.#failures,
+      busy: this.#busy,
       inFlight: this.#inFlight.size,
       health: this.#watch.health(),
     };

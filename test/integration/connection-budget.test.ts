@@ -1,7 +1,8 @@
 // The sockets all the listeners hold together stay within their share of the process's open-file limit
 // (docs/architecture.md, "Bounds"), also while requests wait for a slow concern, and the DNS queries those
 // requests make have their own share: real daemons with a file limit of 200 (64 reserved, 72 for DNS, 64
-// for the listeners: src/listeners/descriptor-plan.ts), SPF asking a DNS server that never answers.
+// for the listeners: src/listeners/descriptor-plan.ts), SPF asking a DNS server that never answers; a lookup
+// past DNS's share is refused, and said so in the log and /metrics.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import dgram from "node:dgram";
@@ -12,6 +13,8 @@ import {
   waitFor,
   writeTestConfig,
 } from "../helpers/daemon-process.ts";
+import { httpGet } from "../helpers/http-get.ts";
+import { askPolicy } from "../helpers/policy-client.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const FILE_LIMIT = 200;
@@ -60,11 +63,14 @@ interface SilentDnsDaemon {
   asked: Set<string>;
 }
 
+// Each check waits for the DNS server as long as the request may wait.
+const SPF_WAITING = "timeout = 60s\ndns_timeout = 30s\ndns_tries = 1\nhelo_check = off\ntime_budget = 60s\n";
+
 /**
  * Before the suite's tests, a daemon under a file limit of 200 whose SPF checks ask a DNS server that never
- * answers (each check waits for it, its request being decided); after them, both gone.
+ * answers (with SPF_WAITING, each check waits for it, its request being decided); after them, both gone.
  */
-function withSilentDnsDaemon(requestTimeout: string): SilentDnsDaemon {
+function withSilentDnsDaemon(requestTimeout: string, spf = SPF_WAITING): SilentDnsDaemon {
   const running = { asked: new Set<string>() } as SilentDnsDaemon;
   let dir: TempDir | undefined;
   let silent: dgram.Socket | undefined;
@@ -79,8 +85,7 @@ function withSilentDnsDaemon(requestTimeout: string): SilentDnsDaemon {
       writeTestConfig(
         dir,
         `request_timeout = ${requestTimeout}\nmax_connections = ${MAX_CONNECTIONS}\n` +
-          `[spf]\ntimeout = 60s\ndns_servers = 127.0.0.1:${dns.address().port}\ndns_timeout = 30s\n` +
-          `dns_tries = 1\nhelo_check = off\ntime_budget = 60s\n`,
+          `[spf]\ndns_servers = 127.0.0.1:${dns.address().port}\n${spf}`,
       ),
       [],
       "same",
@@ -170,5 +175,47 @@ describe("the process's DNS share (real daemon process, file limit 200)", () => 
     assert.deepEqual(new Set(answers), new Set([""]), "each closed at once: the listeners' share was full");
     assert.match(daemon.logs(), /open-file limit low/, "the start's warning");
     assert.equal(daemon.child.exitCode, null, "daemon still running");
+  });
+});
+
+describe("a DNS lookup past DNS's share (real daemon process, file limit 200)", () => {
+  // Each check gives up after 100 ms (temperror) while its query waits on: 10 tries of 30 s. So the queries
+  // of requests answered stay in flight, and those past DNS's share (72 at this limit) are refused at once.
+  const DNS_SHARE = 72;
+  const REQUESTS = 80;
+  const running = withSilentDnsDaemon(
+    "60s",
+    "dns_timeout = 30s\ndns_tries = 10\nhelo_check = off\ntime_budget = 100ms\n",
+  );
+
+  it("is said in a warning and counted in /metrics, not only a temperror", async () => {
+    const { daemon, asked } = running;
+    const ask = (i: number) =>
+      askPolicy(
+        daemon.policySocket,
+        `rcpt sender=a@busy${i}.example recipient=b@example.net client_address=192.0.2.1 helo_name=mail.example\n`,
+      );
+    // Two batches within the listeners' share (64): every request answered, each with its own query.
+    for (const batch of [0, 1]) {
+      const half = REQUESTS / 2;
+      const answers = await Promise.all(Array.from({ length: half }, (_, i) => ask(batch * half + i)));
+      for (const answer of answers) assert.match(answer, /^action=defer .* spf=temperror /, answer);
+    }
+    await waitFor(() => asked.size >= DNS_SHARE, 20_000, "a DNS query for each within the share");
+    await daemon.waitForLog(
+      /warn spf: too many DNS queries in flight: refusing new ones, their checks end in temperror max_in_flight=72 refused=1\b/,
+    ).catch((error) => {
+      throw new Error(`${error.message}\n${daemon.logs()}`);
+    });
+    const metrics = await httpGet({
+      socketPath: daemon.policySocket.replace(/policy\.sock$/, "control.sock"),
+      path: "/metrics",
+    });
+    assert.match(
+      metrics.body,
+      new RegExp(`^mailpolicyd_dns_busy_total ${REQUESTS - DNS_SHARE}$`, "m"),
+      metrics.body,
+    );
+    assert.equal(asked.size, DNS_SHARE, "no query sent past the share");
   });
 });

@@ -26,6 +26,7 @@ describe("SPF metrics", () => {
       tcpQueries: 1,
       timeouts: 2,
       failures: 1,
+      busy: 3,
       inFlight: 0,
       health: { state: "answering", failedLookups: 0, incidents: 1 } as DnsServerHealth,
     };
@@ -42,6 +43,7 @@ describe("SPF metrics", () => {
         'mailpolicyd_dns_queries_total{transport="tcp"} 1',
         "mailpolicyd_dns_timeouts_total 2",
         "mailpolicyd_dns_failures_total 1",
+        "mailpolicyd_dns_busy_total 3",
         "mailpolicyd_dns_cache_bytes 4096",
         "mailpolicyd_dns_up 1",
         "mailpolicyd_dns_down_incidents_total 1",

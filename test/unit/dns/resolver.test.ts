@@ -259,13 +259,14 @@ describe("caching resolver", () => {
     assert.deepEqual([first.min, second.min], [100, 20], "NXDOMAIN's 30 s is not lower");
   });
 
-  it("refuses unsendable names without a packet, and past maxInFlight with EBUSY", async () => {
+  it("refuses unsendable names without a packet, and past maxInFlight with EBUSY, said and counted", async () => {
     let release = () => {};
     const gate = new Promise<void>((done) => release = done);
     const zone = zoneHandler({});
+    let said = 0;
     const { transport, resolver } = setup(
       async (query, via, server) => (await gate, zone(query, via, server)),
-      { maxInFlight: 2 },
+      { maxInFlight: 2, onBusy: () => said++ },
     );
     assert.equal(await codeOf(resolver.resolvePtr("a..example.test")), "EBADNAME");
     const pending = [
@@ -273,6 +274,10 @@ describe("caching resolver", () => {
       codeOf(resolver.resolve6("a.example.test")),
     ];
     assert.equal(await codeOf(resolver.resolve4("b.example.test")), "EBUSY");
+    assert.equal(await codeOf(resolver.resolveTxt("c.example.test")), "EBUSY");
+    assert.equal(said, 2, "each refusal said");
+    assert.equal(resolver.stats().busy, 2);
+    assert.equal(resolver.stats().failures, 0, "a refusal is no failure of the servers");
     release();
     assert.deepEqual(await Promise.all(pending), ["ENOTFOUND", "ENOTFOUND"]);
     assert.equal(transport.sent.length, 2);

@@ -3,6 +3,7 @@
 // so each NAME=VALUE is re-quoted as Exim's ${quote:} does; sent joined as they came, the line was a bad
 // request. Pure: tested directly.
 import { formatAttributes, isStage, STAGES } from "../protocols/attributes.ts";
+import { typedAddressProblem } from "../spf/ip-address.ts";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
@@ -22,7 +23,17 @@ export function checkRequestLine(words: string[]): { line: string } | { error: s
         error: `'${pair}' is not NAME=VALUE (quote a value with spaces for the shell: subject='two words')`,
       };
     }
-    fields.push([name, pair.slice(equals + 1)]);
+    const value = pair.slice(equals + 1);
+    // Exim and Postfix send the client's IP, or nothing (local mail). Another value was sent on, and the SPF
+    // trace after the answer printed `mailpolicyd spf`'s usage error; "01.2.3.4" was counted as 1.2.3.4,
+    // which may not be the address meant (octal).
+    const problem = name.toLowerCase() === "client_address" && value !== ""
+      ? typedAddressProblem(value)
+      : undefined;
+    if (problem !== undefined) {
+      return { error: `client_address ${JSON.stringify(value)} is not an IP address${problem}` };
+    }
+    fields.push([name, value]);
   }
   return {
     line: fields.length > 0 ? `${stage.toLowerCase()} ${formatAttributes(fields)}` : stage.toLowerCase(),

@@ -7,7 +7,7 @@ import type { Config } from "../config/types.ts";
 import { CachingResolver, TtlCollector } from "../dns/resolver.ts";
 import type { SpfConfig } from "../model/spf.ts";
 import { checkHost } from "../spf/check-host.ts";
-import { clientAddress, hasLeadingZeroPart } from "../spf/ip-address.ts";
+import { typedAddressProblem } from "../spf/ip-address.ts";
 import type { SpfCheck, SpfTraceEntry } from "../spf/types.ts";
 import { spfAnswer } from "../spf/verdict.ts";
 import { checkBudgetMs } from "../actors/spf.ts";
@@ -37,7 +37,7 @@ function spfSettings(options: SpfCommandOptions): { spf: SpfConfig; config: Conf
 export async function spfCommand(options: SpfCommandOptions): Promise<number> {
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   const [ip, sender, helo = ""] = options.args;
-  const badIp = options.args.length >= 2 ? addressProblem(ip) : undefined;
+  const badIp = options.args.length >= 2 ? typedAddressProblem(ip) : undefined;
   if (options.args.length < 2 || options.args.length > 3 || badIp !== undefined) {
     // A host name for the IP, or the two swapped: say which word is wrong, not only the usage.
     const which = badIp !== undefined ? `${JSON.stringify(ip)} is not an IP address${badIp}: ` : "";
@@ -67,17 +67,6 @@ export async function spfCommand(options: SpfCommandOptions): Promise<number> {
   const ms = performance.now() - started;
   write(formatSpfCheck(check, { ip, sender, helo, receiver, spf, ms, ttl: ttl.min, servers: resolver }));
   return check.result === "pass" ? SPF_EXIT.pass : check.result === "temperror" ? SPF_EXIT.temperror : 1;
-}
-
-/**
- * Why the IP argument is refused ("" for no address at all, a parenthesised reason for an ambiguous one), or
- * undefined when it is an address. A part with a leading zero is refused rather than read as decimal: the check
- * would be of another address than the one meant (octal) and print it as typed in client-ip=.
- */
-function addressProblem(ip: string): string | undefined {
-  if (!clientAddress(ip)) return "";
-  if (hasLeadingZeroPart(ip)) return " (a part with a leading zero: decimal or octal?)";
-  return undefined;
 }
 
 interface Shown {

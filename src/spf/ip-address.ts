@@ -20,6 +20,18 @@ export function hasLeadingZeroPart(text: string): boolean {
   return quad.includes(".") && /(?:^[\s[]*|\.)0\d/.test(quad);
 }
 
+/**
+ * Why an address a person typed (`mailpolicyd spf IP`, `check … client_address=IP`) is refused: "" for no
+ * address at all, a parenthesised reason for an ambiguous one; undefined when it is an address. A part with
+ * a leading zero is refused rather than read as decimal: the check would be of another address than the one
+ * meant (octal) and print it as typed in client-ip=.
+ */
+export function typedAddressProblem(text: string): string | undefined {
+  if (!clientAddress(text)) return "";
+  if (hasLeadingZeroPart(text)) return " (a part with a leading zero: decimal or octal?)";
+  return undefined;
+}
+
 // RFC 7208 ip4-network: dotted quad, no leading zeros ("01.2.3.4" is not one).
 const IP4_NETWORK = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 // Only hex digits, colons and the dots of an embedded IPv4 tail; parseIp checks the rest.

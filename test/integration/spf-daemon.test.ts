@@ -64,6 +64,22 @@ describe("the SPF concern in the daemon, against nsd", () => {
     assert.doesNotMatch(plain.stdout, /SPF, checked again/, "the one-token form asks no SPF");
     const local = await runMainAsync(["check", "rcpt", "sender=dave@pass.spf.test", "--config", config]);
     assert.doesNotMatch(local.stdout, /SPF, checked again/, "no client address: exempt, no SPF");
+    // Sent on, "01.2.3.4" was decided as 1.2.3.4 (inet_aton reads octal) and the trace printed `mailpolicyd
+    // spf`'s usage error: refused before asking, as `spf` refuses it.
+    const octal = await runMainAsync([
+      "check",
+      "rcpt",
+      "sender=dave@pass.spf.test",
+      "client_address=01.2.3.4",
+      "--config",
+      config,
+    ]);
+    assert.equal(octal.status, 64, octal.stdout + octal.stderr);
+    assert.equal(octal.stdout, "");
+    assert.match(
+      octal.stderr,
+      /^mailpolicyd: check: client_address "01\.2\.3\.4" is not an IP address \(a part with a leading zero: decimal or octal\?\)\n/,
+    );
   });
 
   it("a second sender of the domain from the same client: the result cache answers", async () => {

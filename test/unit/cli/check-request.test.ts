@@ -49,4 +49,31 @@ describe("checkRequestLine", () => {
       /^a request is one token, or a stage \(connect, helo, mail, rcpt, data, local\)/,
     );
   });
+
+  // The SPF trace after the answer printed `mailpolicyd spf`'s usage error for these, and the daemon counted
+  // "01.2.3.4" as 1.2.3.4 where inet_aton reads octal.
+  it("refuses a client_address that is no IP address, or one with a leading zero, as `spf` does", () => {
+    for (const ip of ["01.2.3.4", "192.0.2.010", "::ffff:192.0.02.1"]) {
+      assert.equal(
+        (checkRequestLine(["rcpt", "sender=a@example.org", `client_address=${ip}`]) as { error: string })
+          .error,
+        `client_address "${ip}" is not an IP address (a part with a leading zero: decimal or octal?)`,
+      );
+    }
+    assert.equal(
+      (checkRequestLine(["rcpt", "client_address=mail.example.org"]) as { error: string }).error,
+      'client_address "mail.example.org" is not an IP address',
+    );
+    // The daemon reads attribute names in any case.
+    assert.match(
+      (checkRequestLine(["rcpt", "Client_Address=01.2.3.4"]) as { error: string }).error,
+      /leading zero/,
+    );
+    assert.deepEqual(checkRequestLine(["rcpt", "client_address=", "helo_name=01.2.3.4"]), {
+      line: 'rcpt client_address="" helo_name=01.2.3.4',
+    }, "none (local mail) is sent, and other names are not addresses");
+    assert.deepEqual(checkRequestLine(["rcpt", "client_address=2001:db8::0001"]), {
+      line: 'rcpt client_address="2001:db8::0001"',
+    });
+  });
 });

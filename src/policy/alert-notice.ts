@@ -2,7 +2,7 @@
 // made from it. Pure: no I/O, so the wording is tested directly.
 import type { LimitConfig } from "../model/limit.ts";
 import { durationText } from "../model/duration.ts";
-import { BIDI_CONTROL_CHARS } from "./unprintable-chars.ts";
+import { INVISIBLE_FORMAT_CHARS } from "./unprintable-chars.ts";
 import { displaySubject } from "../protocols/subject.ts";
 import { cutToWidth, escapedLine, foldedText, MAX_LINE } from "./mail-text.ts";
 import { capacity } from "./rate.ts";
@@ -91,23 +91,24 @@ export function table(rows: [string, number][], none: string): string {
     .join("");
 }
 
-// A reader's mail client applies bidi controls in the Subject (policy/unprintable-chars.ts): an alert named
-// another sender than the one counted. Shown as the body shows them (mail-text.ts): "\u{202e}".
-const BIDI_CONTROLS = new RegExp(`[${BIDI_CONTROL_CHARS}]`, "g");
-const escapedBidi = (char: string) => `\\u{${char.codePointAt(0)!.toString(16)}}`;
+// A reader's mail client applies bidi controls in the Subject and draws no other format character
+// (policy/unprintable-chars.ts): an alert named another sender than the one counted ("admin\u200b@example.org"
+// read as admin's). Shown as the body shows them (mail-text.ts): "\u{202e}", "\u{200b}".
+const FORMAT_CHARS = new RegExp(`[${INVISIBLE_FORMAT_CHARS}]`, "gu");
+const escapedChar = (char: string) => `\\u{${char.codePointAt(0)!.toString(16)}}`;
 
 /**
  * The configured subject with `{key}`, `{count}`, `{limit}`, `{rule}` filled in, as a reader should see
  * it: a key may hold encoded words and, decoded, control characters (a CR LF that would start a new
  * header line in the reader's eyes), and be of any length. So it is decoded once, controls blanked, cut
- * at 200 characters (displaySubject), bidirectional controls escaped; the transport encodes and folds it
+ * at 200 characters (displaySubject), bidirectional controls and other format characters escaped; the transport encodes and folds it
  * (mail-header.ts).
  */
 export function subjectLine(template: string, fill: Record<string, string>): string {
   // One pass with a function: the key is a sender's address, and `{count}` or `$&` inside it must
   // come out verbatim, not be expanded again.
   const filled = template.replace(/\{(key|count|limit|rule)\}/g, (_, name: string) => fill[name]);
-  return (displaySubject(filled) || "(no subject)").replace(BIDI_CONTROLS, escapedBidi);
+  return (displaySubject(filled) || "(no subject)").replace(FORMAT_CHARS, escapedChar);
 }
 
 /** The window as the config wrote it; a notice saved by an older version has no window text: its length

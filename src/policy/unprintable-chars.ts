@@ -9,19 +9,14 @@
 export const CONTROL_CHARS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029";
 
 /**
- * Unicode's bidirectional controls, which a sender address may hold with SMTPUTF8 (a HELO name or a login
- * anything): a mail client, a terminal that does bidi (Konsole, VTE's) or a browser applies them, so
+ * Unicode's format characters (general category Cf), which a sender address may hold with SMTPUTF8 (a HELO
+ * name or a login anything). The bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E,
+ * U+2066-U+2069): a mail client, a terminal that does bidi (Konsole, VTE's) or a browser applies them, so
  * "\u202Egro.elpmaxe@nimda" shows as "admin@example.org", and what follows it on the line (a count, a
- * rule) is turned round too.
- */
-export const BIDI_CONTROL_CHARS = "\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069";
-
-/**
- * Unicode's format characters (general category Cf), which draw nothing: a zero-width space, joiner or
- * no-break (U+200B-U+200D, U+2060, U+FEFF), a soft hyphen (U+00AD), U+180E, the tag characters
- * (U+E0000-U+E007F, the unassigned ones of that block too). "admin\u200b@example.org" is another account
- * than "admin@example.org" and showed as it. The bidi controls are among them; the runtime's Unicode tables
- * say which the others are.
+ * rule) is turned round too. The others draw nothing: a zero-width space, joiner or no-break
+ * (U+200B-U+200D, U+2060, U+FEFF), a soft hyphen (U+00AD), U+180E, the tag characters (U+E0000-U+E007F, the
+ * unassigned ones of that block too): "admin\u200b@example.org" is another account than
+ * "admin@example.org" and showed as it. The runtime's Unicode tables say which they all are.
  */
 export const INVISIBLE_FORMAT_CHARS = "\\p{Cf}\\u{E0000}-\\u{E007F}";
 

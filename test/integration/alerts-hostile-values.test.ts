@@ -85,15 +85,21 @@ describe("alert mail for a hostile key and subject (real daemon process, real SM
       const request = `rcpt sender=${quoteValue(`policy@example.org${FORGED}`)} recipient=x@example.net ` +
         `subject=${quoteValue(SUBJECT)} client_address=192.0.2.7\n`;
       for (let i = 0; i < 2; i++) await askPolicy(daemon.policySocket, request);
+      // A zero-width space draws nothing: the subject named admin@example.org for another account's alert.
+      const invisible = `rcpt sender=${quoteValue("admin\u200b@example.org")} recipient=x@example.net\n`;
+      for (let i = 0; i < 2; i++) await askPolicy(daemon.policySocket, invisible);
       // The milter: the sender as sent, line breaks and all.
       await daemon.waitForLog(/ postfix: listening milter=/);
       await milterMessages(milterPort, `milter@example.org${FORGED}`);
-      await waitFor(() => smtp.mails.length >= 2, 10_000, "both alert mails");
+      await waitFor(() => smtp.mails.length >= 3, 10_000, "the three alert mails");
       const [policy, milter] = ["policy@", "milter@"].map((who) =>
         smtp.mails.find((mail) => mail.body.includes(`Who:         ${who}`))!
       );
       assertUnforged(policy);
       assertUnforged(milter);
+      const admin = smtp.mails.find((mail) => mail.body.includes("Who:         admin\\u{200b}@example.org"))!;
+      assert.ok(admin, smtp.mails.map((mail) => mail.body).join("\n---\n"));
+      assert.match(admin.raw, /^Subject: over: admin\\u\{200b\}@example\.org \(out\)\r$/m, admin.raw);
       // The milter's key whole on its line (folded as long lines are), its line breaks written out.
       assert.ok(
         milter.body.replace(/\r?\n {2}/g, "").includes(

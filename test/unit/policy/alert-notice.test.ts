@@ -209,4 +209,13 @@ describe("composeAlertMail", () => {
     }
     assert.match(mail.text, /^Who: +\\u\{202e\}gro\.elpmaxe@nimda$/m);
   });
+
+  // A zero-width space, soft hyphen or tag character draws nothing: the subject named admin@example.org for
+  // another account's alert.
+  it("shows the other format characters in a key escaped in the subject, as the body does", () => {
+    const key = "admin\u200b\u00ad@example.org\u{e0041}";
+    const mail = composeAlertMail(notice(key), { ...SEED, subject: "Abuse by {key}!" }, "h");
+    assert.equal(mail.subject, "Abuse by admin\\u{200b}\\u{ad}@example.org\\u{e0041}!");
+    assert.doesNotMatch(mail.subject, /\p{Cf}/u);
+  });
 });

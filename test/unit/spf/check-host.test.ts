@@ -250,8 +250,10 @@ describe("checkHost time budget", () => {
   it("counts the budget for the whole check, not per query", async () => {
     const resolver = slowResolver(zoneResolver(zone), 40);
     const result = await checkHost("192.0.2.1", "a@example.com", "mx", { resolver, timeoutMs: 100 });
+    // Each query is within the budget, the three together are not: TXT, A a.example.com, A b.example.com
+    // (cut short). On a loaded machine the timers run late and the budget ends after the second query.
     assert.equal(result.result, "temperror");
-    assert.equal(resolver.asked, 3); // TXT, A a.example.com, A b.example.com (cut short)
+    assert.ok(resolver.asked >= 2 && resolver.asked <= 3, `${resolver.asked} queries`);
   });
 
   it("lets a check that fits its budget finish", async () => {

@@ -10,6 +10,7 @@ import type { MemoryStore } from "../limits/memory-store.ts";
 import { connectRedis, readRedisCa } from "../limits/redis-connection.ts";
 import { createSharedStore, type SettledMark, type SharedStore } from "../limits/shared-store.ts";
 import { createExportedCounters, type ExportedCounters } from "../limits/exported-counters.ts";
+import { createMergesInDoubt } from "../limits/merges-in-doubt.ts";
 import { exportedPath, readExportedFile, writeExportedFile } from "../store/exported-file.ts";
 import type { CounterStore } from "../limits/counter-store.ts";
 import { UNIT_MS } from "../model/duration.ts";
@@ -65,6 +66,11 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
   let restoreDone = false;
   let stopped = false;
   const clients = new Map<SharedStore, ReturnType<typeof connectRedis>>();
+  // The merge calls in doubt (limits/merges-in-doubt.ts) are the same counters' as long as the server,
+  // database and prefix stay: a store replacing one of the same counters settles what it left. Another
+  // Redis has none of them: a new book.
+  let inDoubt = createMergesInDoubt();
+  let inDoubtOf: RedisConfig | undefined; // the [redis] whose counters they are
   // Outlives the shared stores: copied when [redis] is removed, used when it is added again.
   const copies = loadExported(options.stateFile(), log, now());
   // The copies whose window has ended are of no use: dropped, and the file with the last. Only a merge
@@ -121,6 +127,8 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
    * `settled`: the marks of alerts delivered while Redis was away that the store before had yet to send.
    */
   const start = (config: Config, redis: RedisConfig, later = false, settled: readonly SettledMark[] = []) => {
+    if (inDoubtOf === undefined || !sameCounters(inDoubtOf, redis)) inDoubt = createMergesInDoubt();
+    inDoubtOf = redis;
     const client = connectRedis(
       redis,
       (error) =>
@@ -138,6 +146,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       now,
       changed: options.changed,
       settledWhileDown: settled,
+      mergesInDoubt: inDoubt,
     });
     clients.set(shared, client);
     shared.configure(config.limits, config.daemon.maxKeys);
@@ -223,7 +232,10 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
           old.close(); // no retry starts another merge; the one under way goes on over its connection
           exported = merged.finally(() => finish(old));
         } else if (!redis) {
-          // Removed: the shared counters come into memory first, then the connection goes.
+          // Removed: the shared counters come into memory first, then the connection goes. Those of its
+          // merges in doubt with them: the copy stands for what Redis holds (a [redis] added again adds
+          // what was counted since it).
+          inDoubtOf = undefined;
           exported = merged.then(() => old.exportToLocal()).then(
             (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),
             (error) => log.warn("redis", "shared counters not brought into memory", { error: String(error) }),

@@ -37,6 +37,15 @@ export function counterKey(prefix: string, limit: string, key: string, kind?: st
     : `${prefix}{${escapeKey(key)}}:${escapeName(limit)}:${escapeName(kind)}`;
 }
 
+/**
+ * The key that records a merge call's token (limits/merges-in-doubt.ts): `<prefix>{<key>}!<token>`, in the
+ * counter's hash slot (the same tag), and matched by no counter pattern (no `}:`), so `top` and the export
+ * pass over it. The token is the host's and the call's, so it names one call of one host.
+ */
+export function mergeTokenKey(prefix: string, key: string, token: string): string {
+  return `${prefix}{${escapeKey(key)}}!${token}`;
+}
+
 export interface CounterName {
   limit: string;
   key: string;

@@ -580,7 +580,11 @@ return 1
  * the client gave up writes nothing, so that the client may merge the counter again), [8..13] its t, c, l,
  * a, p, m, [14] how many sighting pairs follow (field, count, as in the hash). Both counters are brought to
  * now; "add" keeps Redis's window and adds the counts (it never lowers one), the further alert state wins.
- * Reply: {1 written | 0 not (adopt: Redis had one; either: the counter held nothing any more)}.
+ * KEYS[2], when given: the call's token (limits/merges-in-doubt.ts, redis-keys.ts mergeTokenKey), set with
+ * the counter added and kept until the counter sent holds nothing: the same call sent again, its answer
+ * lost the first time, adds nothing.
+ * Reply: {1 written | 0 not (adopt: Redis had one; either: the counter held nothing any more) | 2 this
+ * token's call had run already, nothing written}.
  */
 export const MERGE_SCRIPT = PRELUDE + WRITE + `
 local key = KEYS[1]
@@ -597,6 +601,11 @@ local o = { t = tonumber(ARGV[8]), c = tonumber(ARGV[9]), l = tonumber(ARGV[10])
   p = tonumber(ARGV[12]), m = ARGV[13] }
 if o.m == '' then o.m = false end
 local oact = roll(o, L, now)
+-- The token, with the rest of the call in this one atomic script: kept until the counter sent holds
+-- nothing (its window's end, a bucket drained), after which the same call adds nothing anyway.
+if KEYS[2] and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', math.max(1, expires_at(o, L) - now)) then
+  return 2
+end
 local pairs_n = tonumber(ARGV[14])
 if c == nil then
   if o.c == 0 and o.p == 0 and o.a == 0 then return 0 end

@@ -26,7 +26,7 @@ import { createAheadLevels } from "./ahead-levels.ts";
 import { type Answered, createOutbox, type Replies } from "./redis-outbox.ts";
 import { counterArgs, counterFromReply, limitArgs } from "./redis-counter.ts";
 import { type HitCounter, pushHitArgs, readNumbers } from "./redis-hit-args.ts";
-import { checkPrefix, counterKey, limitKeysKey } from "./redis-keys.ts";
+import { checkPrefix, counterKey, limitKeysKey, mergeTokenKey } from "./redis-keys.ts";
 import { type CounterKinds, counterKinds, kindsCover, learnCounterKinds } from "./redis-counter-kinds.ts";
 import { createRedisAdmin, isWrongType } from "./redis-admin.ts";
 import {
@@ -107,8 +107,12 @@ export interface RedisStore extends CounterStore {
   adoptIfAbsent(limit: LimitConfig, key: string, counter: SenderCounter): Promise<boolean>;
   /** Upgrade path back: every counter of the configured limits, read with SCAN in slices. */
   exportCounters(visit: (limit: string, key: string, counter: SenderCounter) => void): Promise<number>;
-  /** Reconciliation after an outage: add a locally counted charge to (limit,key) (never lowers it). */
-  addLocal(limit: LimitConfig, key: string, counter: SenderCounter): Promise<void>;
+  /**
+   * Reconciliation after an outage: add a locally counted charge to (limit,key) (never lowers it).
+   * `token` (limits/merges-in-doubt.ts): Redis records it with the counts, and the same call sent again
+   * adds nothing; resolves true then (Redis had run it, its answer lost).
+   */
+  addLocal(limit: LimitConfig, key: string, counter: SenderCounter, token?: string): Promise<boolean>;
   /** Resolves when Redis runs a script that writes (PROBE_SCRIPT): whether requests may go to it again. */
   probe(): Promise<void>;
   /** Resolves once Redis's clock and the counters' names are known: calls made then go out at once. */
@@ -207,11 +211,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   };
 
   /** One script call outside the request path, loading the scripts when Redis has lost them. */
-  const evalScript = async (s: Script, key: string, args: (string | number)[]): Promise<unknown> => {
+  const evalScript = async (
+    s: Script,
+    key: string | string[],
+    args: (string | number)[],
+  ): Promise<unknown> => {
+    const keys = typeof key === "string" ? [key] : key;
     for (let attempt = 0;; attempt++) {
       stats.roundTrips++;
       try {
-        return await client.evalsha(s.sha, 1, key, ...args);
+        return await client.evalsha(s.sha, keys.length, ...keys, ...args);
       } catch (error) {
         lateSeen(error);
         if (!isNoScript(error) || attempt > 0) throw error;
@@ -719,9 +728,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     scan: top.scan,
   });
 
-  const merge = async (limit: LimitConfig, key: string, counter: SenderCounter, mode: "adopt" | "add") => {
+  const merge = async (
+    limit: LimitConfig,
+    key: string,
+    counter: SenderCounter,
+    mode: "adopt" | "add",
+    token?: string,
+  ) => {
     await whenReady(); // as run's: a merge with no deadline may be added twice, under the counter's name
-    return await evalScript(SCRIPTS.merge, keyOf(limit, key), [
+    const keys = [keyOf(limit, key)];
+    if (token !== undefined) keys.push(mergeTokenKey(prefix, key, token));
+    return await evalScript(SCRIPTS.merge, keys, [
       timeArg(),
       ...limitArgs(limit),
       mode,
@@ -883,8 +900,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     exportCounters: (visit) =>
       flushInBackground(cache.drain(() => true)).then(whenReady).then(() => admin.exportCounters(visit)),
 
-    async addLocal(limit, key, counter) {
-      await merge(limit, key, counter, "add");
+    async addLocal(limit, key, counter, token) {
+      return await merge(limit, key, counter, "add", token) === 2;
     },
 
     async probe() {

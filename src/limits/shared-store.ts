@@ -19,6 +19,7 @@ import {
 } from "./counter-store.ts";
 import type { ExportedCounters } from "./exported-counters.ts";
 import type { MemoryStore } from "./memory-store.ts";
+import { createMergesInDoubt, type MergesInDoubt } from "./merges-in-doubt.ts";
 import { createRedisStore, type Phase, type RedisStore, type RedisStoreStats } from "./redis-store.ts";
 
 /** What /health, /status and /metrics show of Redis. */
@@ -83,6 +84,12 @@ export interface SharedStoreOptions {
    * counters are reached (actors/counters-redis.ts). Else "pending" stayed in Redis, the marks gone with it.
    */
   settledWhileDown?: readonly SettledMark[];
+  /**
+   * The merge calls whose outcome is not known (merges-in-doubt.ts): shared by the stores of the same
+   * counters (a reload that changes only how they are reached), so that the next one's merge settles what
+   * the one before left in doubt. Absent: a book of this store's own.
+   */
+  mergesInDoubt?: MergesInDoubt;
 }
 
 // Counters merged at once: each is a script call; a bounded batch keeps Redis's queue and memory small.
@@ -116,6 +123,7 @@ export function incidentCause(error: unknown): string {
 
 export function createSharedStore(options: SharedStoreOptions): SharedStore {
   const { client, config, local, exported, log, now } = options;
+  const inDoubt = options.mergesInDoubt ?? createMergesInDoubt();
   let limits: readonly LimitConfig[] = [];
   let maxKeys = 0;
   let down = false;
@@ -324,9 +332,9 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
   /**
    * Adds the memory store's counters into Redis, a slice at a time. Only those whose merge failed go back
    * to the memory store, to be merged at the next try: putting back a merged one would add it twice. A
-   * merge the client gave up on (the timeout) writes nothing if Redis runs it later (the merge script's
-   * deadline), so it too is merged again, once. What can still count twice: a merge Redis ran whose answer
-   * the connection lost on its way back (docs/redis.md).
+   * failed call may have run in Redis all the same (its answer lost with the connection, or read after the
+   * client's timeout): it is kept in doubt with its token (merges-in-doubt.ts) and sent again first at the
+   * next merge, which Redis adds once whichever it was; then what was counted here since.
    */
   const mergeLocal = (): Promise<number> => {
     // The levels the answers ahead know lack what is merged (the memory store's counts of an incident may
@@ -352,6 +360,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     took: (taken: [LimitConfig, string, SenderCounter][]) => void,
   ): Promise<number> => {
     exported.expire(limits, now());
+    inDoubt.expire(limits, now());
     const taken = takeLocal();
     took(taken);
     const unsent = new Map<string, [LimitConfig, string, SenderCounter]>();
@@ -363,6 +372,45 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     const failed: typeof taken = [];
     let failure: unknown;
     let merged = 0;
+    // The calls in doubt first, as they were sent: Redis adds each now, or had (its token), and then holds
+    // the counter it was made of; the counter here is merged after with only what it counted since.
+    const doubts = inDoubt.takeAll();
+    let ranBefore = 0;
+    for (let at = 0; at < doubts.length; at += MERGE_SLICE) {
+      const slice = doubts.slice(at, at + MERGE_SLICE);
+      if (failure !== undefined) {
+        for (const doubt of slice) {
+          inDoubt.doubt(doubt.limit, doubt.key, doubt.sent, doubt.token, doubt.taken);
+        }
+        continue;
+      }
+      const results = await Promise.allSettled(slice.map(async (doubt) => {
+        const limit = limits.find((candidate) => candidate.name === doubt.limit);
+        // A limit a reload took out meanwhile: its counters are no one's any more.
+        return limit !== undefined && await redis.addLocal(limit, doubt.key, doubt.sent, doubt.token);
+      }));
+      results.forEach((result, i) => {
+        const doubt = slice[i];
+        if (result.status === "rejected") {
+          inDoubt.doubt(doubt.limit, doubt.key, doubt.sent, doubt.token, doubt.taken);
+          failure ??= result.reason;
+          return;
+        }
+        if (result.value) ranBefore++;
+        // Redis holds the counter the call was made of: the one here adds what it counted since. (None here:
+        // nothing to subtract from, and a copy would be subtracted from the key's next counter.)
+        if (unsent.has(counterId(doubt.limit, doubt.key))) {
+          exported.remember(doubt.limit, doubt.key, doubt.taken);
+        }
+      });
+    }
+    if (doubts.length > 0) {
+      log.info("redis", "merge calls whose answer was lost: sent again, each added once", {
+        calls: doubts.length,
+        ranBefore,
+        failed: failure === undefined ? undefined : messageOf(failure),
+      });
+    }
     while (unsent.size > 0) {
       // The counters requests are held for first, so that none waits for the slices before its own.
       const slice: typeof taken = [];
@@ -384,19 +432,21 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
         continue;
       }
       const mergedAt = now();
-      const calls = slice.map(([limit, key, counter]) =>
-        redis.addLocal(limit, key, exported.toMerge(limit, key, counter, mergedAt))
-      );
+      const sent = slice.map(([limit, key, counter]) => exported.toMerge(limit, key, counter, mergedAt));
+      const tokens = slice.map(() => inDoubt.nextToken());
+      const calls = slice.map(([limit, key], i) => redis.addLocal(limit, key, sent[i], tokens[i]));
       // Sent (or queued behind the clock's TIME, as the requests would be): the requests held for these
       // counters go after them.
       for (const [limit, key] of slice) waiting.delete(counterId(limit.name, key));
       release();
       const results = await Promise.allSettled(calls);
       results.forEach((result, i) => {
+        const [limit, key, counter] = slice[i];
         if (result.status === "fulfilled") {
           merged++;
-          exported.merged(slice[i][0].name, slice[i][1]);
+          exported.merged(limit.name, key);
         } else {
+          inDoubt.doubt(limit.name, key, sent[i], tokens[i], counter);
           failed.push(slice[i]);
           failure ??= result.reason;
         }

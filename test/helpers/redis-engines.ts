@@ -9,6 +9,9 @@ import type { BatchDone, CounterStore, Probe, ProbeBatch } from "../../src/limit
 import { createLimitEngine, type LimitEngine, type LimitsCheck } from "../../src/limits/limit-engine.ts";
 import { bareMemoryStore } from "./bare-memory-store.ts";
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from "../../src/limits/redis-store.ts";
+import { connectRedis } from "../../src/limits/redis-connection.ts";
+import { createSharedStore } from "../../src/limits/shared-store.ts";
+import { createExportedCounters } from "../../src/limits/exported-counters.ts";
 import type { LimitConfig } from "../../src/model/limit.ts";
 import type { PolicyRequest } from "../../src/policy/request.ts";
 import type { SenderDetail, SenderRow } from "../../src/policy/sender-report.ts";
@@ -203,7 +206,7 @@ export function redisHost(
  * The merge and reload tests' config: one strict-enough limit (3 an hour per sender), Redis at `server`
  * with the local fallback, no over-cache, a quick retry.
  */
-export function mergeConfig(server: RedisServer, timeout = "500ms"): Config {
+export function mergeConfig(server: Pick<RedisServer, "url">, timeout = "500ms"): Config {
   const parsed = parseConfig(
     `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${server.url}\n` +
       `timeout = ${timeout}\nretry_every = 100ms\nover_cache = 0\nfallback = local\n`,
@@ -212,4 +215,31 @@ export function mergeConfig(server: RedisServer, timeout = "500ms"): Config {
   );
   assert.ok(parsed.ok, parsed.ok ? "" : parsed.errors.join("; "));
   return parsed.config;
+}
+
+/**
+ * A shared store over a memory store, its engine, and an admin connection to the same Redis. `config`: the
+ * store's (mergeConfig's by default; another url puts something between the store and Redis).
+ */
+export function sharedSite(server: RedisServer, config = mergeConfig(server)) {
+  const local = bareMemoryStore(Date.now);
+  const client = connectRedis(config.redis!, () => {});
+  const admin = redisClient(server);
+  const shared = createSharedStore({
+    client,
+    config: config.redis!,
+    local,
+    exported: createExportedCounters(),
+    log: quiet,
+    now: Date.now,
+    changed: () => {},
+  });
+  const site = host(shared, config.limits, Date.now, () => client.ping());
+  const close = () => {
+    shared.close();
+    local.close();
+    client.disconnect();
+    admin.disconnect();
+  };
+  return { config, local, client, admin, shared, site, close };
 }

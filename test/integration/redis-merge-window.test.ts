@@ -2,39 +2,10 @@
 // a key counted here while Redis was away must not be answered by Redis before its count is there.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
-import { connectRedis } from "../../src/limits/redis-connection.ts";
-import { createSharedStore } from "../../src/limits/shared-store.ts";
-import { createExportedCounters } from "../../src/limits/exported-counters.ts";
 import { counterKey } from "../../src/limits/redis-keys.ts";
-import { host, mergeConfig, quiet, redisClient, request } from "../helpers/redis-engines.ts";
+import { host, request, sharedSite } from "../helpers/redis-engines.ts";
 import type { Verdict } from "../../src/policy/verdict.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
-
-/** A shared store over a memory store, its engine, and an admin connection to the same Redis. */
-function sharedSite(server: RedisServer) {
-  const config = mergeConfig(server);
-  const local = bareMemoryStore(Date.now);
-  const client = connectRedis(config.redis!, () => {});
-  const admin = redisClient(server);
-  const shared = createSharedStore({
-    client,
-    config: config.redis!,
-    local,
-    exported: createExportedCounters(),
-    log: quiet,
-    now: Date.now,
-    changed: () => {},
-  });
-  const site = host(shared, config.limits, Date.now, () => client.ping());
-  const close = () => {
-    shared.close();
-    local.close();
-    client.disconnect();
-    admin.disconnect();
-  };
-  return { config, local, client, admin, shared, site, close };
-}
 
 describe("shared store: requests while this host's counts are merged into Redis", () => {
   let server: RedisServer;

@@ -7,6 +7,7 @@ import {
   counterKey,
   counterPattern,
   limitKeysKey,
+  mergeTokenKey,
   parseCounterKey,
 } from "../../../src/limits/redis-keys.ts";
 
@@ -101,6 +102,15 @@ describe("redis counter keys", () => {
       }
     }
     assert.equal(globMatches(counterPattern("mpd:"), "mpdx{a}:out"), false);
+  });
+
+  it("puts a merge's token in its counter's slot, and among no counters", () => {
+    for (const key of keys) {
+      const tokenKey = mergeTokenKey("mpd:", key, "Ab-c_d.1z");
+      assert.equal(hashTag(tokenKey), hashTag(counterKey("mpd:", "out", key)), tokenKey);
+      assert.equal(globMatches(counterPattern("mpd:"), tokenKey), false, tokenKey);
+      assert.equal(parseCounterKey("mpd:", tokenKey), undefined, tokenKey);
+    }
   });
 
   it("names a limit's counters of another kind apart, and reads the kind back", () => {

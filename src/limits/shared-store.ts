@@ -21,6 +21,7 @@ import type { ExportedCounters } from "./exported-counters.ts";
 import type { MemoryStore } from "./memory-store.ts";
 import { createMergesInDoubt, type MergesInDoubt } from "./merges-in-doubt.ts";
 import { createRedisStore, type Phase, type RedisStore, type RedisStoreStats } from "./redis-store.ts";
+import { redisTlsRemedy } from "./redis-tls-remedy.ts";
 
 /** What /health, /status and /metrics show of Redis. */
 export interface RedisHealth {
@@ -206,6 +207,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     log.warn("redis", "Redis still unavailable, for another reason", {
       fallback: config.fallback,
       error: health.lastError,
+      remedy: redisTlsRemedy(error, config.tlsCaFile),
     });
   };
 
@@ -232,6 +234,7 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     log.warn("redis", "Redis unavailable: the fallback answers until it is back", {
       fallback: config.fallback,
       error: health.lastError,
+      remedy: redisTlsRemedy(error, config.tlsCaFile),
     });
   };
 

@@ -129,13 +129,18 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
   const start = (config: Config, redis: RedisConfig, later = false, settled: readonly SettledMark[] = []) => {
     if (inDoubtOf === undefined || !sameCounters(inDoubtOf, redis)) inDoubt = createMergesInDoubt();
     inDoubtOf = redis;
-    const client = connectRedis(
-      redis,
-      (error) =>
-        /^cannot (read|use|select) /.test(error.message)
-          ? log.error("redis", error.message)
-          : log.debug("redis", "connection", { error: error.message }),
-    );
+    // A tls_ca_file it cannot read or use is said here alone, with what the connection does instead: the
+    // config's warning of it is config-test's (config/load.ts configTestWarnings), or a start said it twice.
+    const client = connectRedis(redis, (error) => {
+      if (/^cannot (read|use) /.test(error.message)) {
+        return log.error(
+          "redis",
+          `${error.message}; Redis's certificate is checked against the system's CAs until a reload reads it`,
+        );
+      }
+      if (/^cannot select /.test(error.message)) return log.error("redis", error.message);
+      log.debug("redis", "connection", { error: error.message });
+    });
     shared = createSharedStore({
       client,
       config: redis,

@@ -261,7 +261,8 @@ export function main(argv: string[]): number | "running" | Promise<number | "run
           return 1;
         }
         // A config that works but will not do what it says: still OK (exit 0), said first.
-        for (const warning of result.warnings ?? []) process.stdout.write(`${warning}\n`);
+        const warnings = [...result.warnings ?? [], ...result.configTestWarnings ?? []];
+        for (const warning of warnings) process.stdout.write(`${warning}\n`);
         process.stdout.write(`${result.config.file}: OK\n`);
         return 0;
       });

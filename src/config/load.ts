@@ -51,9 +51,12 @@ import { caFileProblem } from "../store/ca-file.ts";
 /**
  * warnings: `FILE:LINE: key: warning: …` lines for a config that works but will not do what it says
  * (unasked-stages.ts); `config-test` prints them, the daemon logs them at start and at each reload.
+ * configTestWarnings: the same kind of lines that only `config-test` prints: the daemon says the problem
+ * itself where it acts on the key, with what it does instead ([redis] tls_ca_file: the connection reads
+ * the file), and logging both said it twice at every start and reload.
  */
 export type ConfigResult =
-  | { ok: true; config: Config; warnings?: string[] }
+  | { ok: true; config: Config; warnings?: string[]; configTestWarnings?: string[] }
   | { ok: false; errors: string[] };
 
 /** Converts one section's entries with its spec; returns typed values keyed by spec name. */
@@ -454,11 +457,6 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     ...(sendmailProblem === undefined ? [] : [
       `${file}:${sendmailLine}: alerts.sendmail: warning: ${sendmailProblem}; every alert would fail when sent`,
     ]),
-    ...(redisCaProblem === undefined ? [] : [
-      `${file}:${redisCaLine}: redis.tls_ca_file: warning: ${redisCaProblem}; ` +
-      "Redis's certificate would be checked against the system's CAs at a start, and a reload keeps the CA " +
-      "the connection has",
-    ]),
     ...(alertsCaProblem === undefined ? [] : [
       `${file}:${alertsCaLine}: alerts.tls_ca_file: warning: ${alertsCaProblem}; every alert would fail ` +
       "when sent",
@@ -466,9 +464,15 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     ...exemptionWarnings,
     ...unaskedStageWarnings(file, stagePlaces, askedPlaces(daemon, postfix)),
   ];
+  const configTestWarnings = redisCaProblem === undefined ? [] : [
+    `${file}:${redisCaLine}: redis.tls_ca_file: warning: ${redisCaProblem}; ` +
+    "Redis's certificate would be checked against the system's CAs at a start, and a reload keeps the CA " +
+    "the connection has",
+  ];
   return {
     ok: true,
     warnings,
+    configTestWarnings,
     config: {
       file,
       daemon,

@@ -95,6 +95,17 @@ describe("mailpolicyd command line", () => {
     assert.match(result.stdout, /sender_warn\.conf: OK/);
   });
 
+  it("config-test warns at its line of a [redis] tls_ca_file it cannot read (the daemon logs it once itself)", () => {
+    const file = dir.file("redis-ca.conf");
+    writeFileSync(file, "[redis]\nurl = rediss://redis.example.org\ntls_ca_file = absent-ca.pem\n");
+    const result = cli(["config-test", file]);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.match(
+      result.stdout,
+      /^\S+redis-ca\.conf:3: redis\.tls_ca_file: warning: cannot read \S*absent-ca\.pem: .*\n\S+redis-ca\.conf: OK\n$/,
+    );
+  });
+
   it("config-test lists every error as FILE:LINE: key: problem and exits 1", () => {
     const file = dir.file("broken.conf");
     writeFileSync(

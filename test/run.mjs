@@ -15,7 +15,8 @@ const long = process.argv.includes("--long");
 const only = process.argv.slice(2).filter((arg) => arg !== "--long");
 
 // `quiet` keeps the output to itself (the caller prints it whole): for a phase that runs beside another.
-function run(label, command, args, { quiet = false } = {}) {
+// `env` adds to the environment.
+function run(label, command, args, { quiet = false, env = {} } = {}) {
   return new Promise((resolve) => {
     const heading = `\n== ${label}: ${[command, ...args].join(" ")}\n`;
     if (!quiet) process.stdout.write(heading);
@@ -26,6 +27,7 @@ function run(label, command, args, { quiet = false } = {}) {
         ...process.env,
         NO_COLOR: "1",
         ...(long && !process.env.MAILPOLICYD_FUZZ_RUNS ? { MAILPOLICYD_FUZZ_RUNS: "1000000" } : {}),
+        ...env,
       },
     });
     let output = quiet ? heading : "";
@@ -84,36 +86,49 @@ for (const [label, command, args] of statics) {
 }
 
 // test/system/ installs the real .deb on this machine (root, CI): it runs once, under Bun, below.
-const paths = only.length > 0
-  ? only.filter((path) => !path.startsWith("test/system"))
-  : ["test/unit", "test/fuzz", "test/integration"];
-let [bunPass, bunFail, denoPass, denoFail] = [0, 0, 0, 0];
+const paths = only.length > 0 ? only.filter((path) => !path.startsWith("test/system")) : [];
+const bunTest = (folders, options) =>
+  run("bun", bin("bun"), ["test", "--timeout", long ? "3600000" : "60000", ...folders], options);
+// The whole suite through one entry (test/deno-suite.ts), which loads the module graph once instead of once
+// a file, and without type-checking again: the `deno check` above has checked every file (docs/decisions.md,
+// "The Deno suite through one entry"). One file after another, not --parallel: real-component tests failed on
+// timing in two of three CI runs ("The Deno suite in parallel"). Paths given are run as files of their own,
+// type-checked.
+const denoSuite = (folders, options = {}) =>
+  run("deno", bin("deno"), ["test", "-A", "--no-check", "test/deno-suite.ts"], {
+    ...options,
+    env: { MAILPOLICYD_TEST_PATHS: folders.join(" ") },
+  });
+const runs = []; // [runner, its run's result, what the runner said]
+const said = (runner, result) =>
+  runs.push([runner, result, (runner === "bun" ? bunResults : denoResults)(result.output)]);
 if (paths.length > 0) {
-  const bun = await run("bun", bin("bun"), ["test", "--timeout", long ? "3600000" : "60000", ...paths]);
-  const bunSaid = bunResults(bun.output);
-  [bunPass, bunFail] = [bunSaid.passed, bunSaid.failed];
-  // The whole suite through one entry (test/deno-suite.ts), which loads the module graph once instead of
-  // once a file, and without type-checking again: the `deno check` above has checked every file
-  // (docs/decisions.md, "The Deno suite through one entry"). One file after another, not --parallel: real-
-  // component tests failed on timing in two of three CI runs ("The Deno suite in parallel"). Paths given
-  // are run as files of their own, type-checked.
-  const deno = await run(
-    "deno",
-    bin("deno"),
-    only.length === 0 ? ["test", "-A", "--no-check", "test/deno-suite.ts"] : ["test", "-A", ...paths],
-  );
-  const denoSaid = denoResults(deno.output);
-  [denoPass, denoFail] = [denoSaid.passed, denoSaid.failed];
-  failures.push(["bun", bunSaid.failures], ["deno", denoSaid.failures]);
-  for (
-    const [label, result, pass, fail] of [["bun", bun, bunPass, bunFail], ["deno", deno, denoPass, denoFail]]
-  ) {
-    passed += pass;
-    failed += fail;
-    if (result.code !== 0 || pass === 0) {
-      broken.push(label);
-      if (fail === 0) failed++; // a runner that crashed or ran nothing is a failure too
-    }
+  said("bun", await bunTest(paths));
+  said("deno", await run("deno", bin("deno"), ["test", "-A", ...paths]));
+} else if (only.length === 0) {
+  // The unit and fuzz tests of both runtimes side by side: they wait on the CPU, not on real components, and
+  // the two take ~2 minutes one after the other (docs/decisions.md, "The unit suites side by side"). Deno's
+  // output is printed whole after Bun's. The integration tests then run one runtime after the other.
+  const [bunUnits, denoUnits] = await Promise.all([
+    bunTest(["test/unit", "test/fuzz"]),
+    denoSuite(["test/unit", "test/fuzz"], { quiet: true }),
+  ]);
+  process.stdout.write(denoUnits.output);
+  said("bun", bunUnits);
+  said("deno", denoUnits);
+  said("bun", await bunTest(["test/integration"]));
+  said("deno", await denoSuite(["test/integration"]));
+}
+let [bunPass, bunFail, denoPass, denoFail] = [0, 0, 0, 0];
+for (const [runner, result, { passed: pass, failed: fail, failures: names }] of runs) {
+  if (runner === "bun") [bunPass, bunFail] = [bunPass + pass, bunFail + fail];
+  else [denoPass, denoFail] = [denoPass + pass, denoFail + fail];
+  failures.push([runner, names]);
+  passed += pass;
+  failed += fail;
+  if (result.code !== 0 || pass === 0) {
+    broken.push(runner);
+    if (fail === 0) failed++; // a runner that crashed or ran nothing is a failure too
   }
 }
 

@@ -2,9 +2,11 @@
 // (POSIX ustar and pax, GNU, and V7 tar without a magic). Every name an extractor may save an entry under is
 // kept: the header's (with ustar's prefix), a GNU long name (a `././@LongLink` entry of type L before it) and
 // a pax `path=` record (an `x` entry before it); GNU tar and bsdtar take the last two over the header's,
-// older readers the header's. Reads only what it is given and never throws: a header whose checksum is
-// wrong, or an entry that runs past the bytes, ends the listing with a problem. Pure (POSIX.1-2008 pax,
-// "ustar Interchange Format", and GNU tar's manual, "Basic Tar Format", are the format).
+// older readers the header's. And every entry an extractor may extract: extractors disagree on whether a
+// link, directory or device has the data its size says, so both readings are read (readFrom). Reads only
+// what it is given and never throws: a header whose checksum is wrong, or an entry that runs past the
+// bytes, ends the listing with a problem. Pure (POSIX.1-2008 pax, "ustar Interchange Format", and GNU
+// tar's manual, "Basic Tar Format", are the format).
 
 const BLOCK = 512;
 const NAME = 0;
@@ -62,22 +64,62 @@ export function looksLikeTar(head: Uint8Array): boolean {
 
 export function readTar(bytes: Uint8Array, maxEntries: number): TarListing {
   const entries: TarEntry[] = [];
+  const read = new Map<number, TarEntry | undefined>();
+  const otherReadings: number[] = [];
+  const listing = readFrom(bytes, 0, maxEntries, entries, read, otherReadings);
+  // The other readings of a link's, directory's or device's size (below): their entries are the archive's
+  // too. A block read already ends one (the rest is read), so each is read once whatever the readings.
+  for (let i = 0; i < otherReadings.length && !listing.entriesLeft; i++) {
+    const other = readFrom(bytes, otherReadings[i], maxEntries, entries, read, otherReadings);
+    if (other.entriesLeft) listing.entriesLeft = true;
+  }
+  return listing;
+}
+
+/**
+ * The entries from the header at `start` on, added to `entries`; `read`: the blocks read, each header's
+ * entry (one read again ends the reading); `otherReadings`: where another reading starts, pushed.
+ */
+function readFrom(
+  bytes: Uint8Array,
+  start: number,
+  maxEntries: number,
+  entries: TarEntry[],
+  read: Map<number, TarEntry | undefined>,
+  otherReadings: number[],
+): TarListing {
   let longName: string | undefined;
   let paxPath: string | undefined;
   let paxSize: number | undefined;
-  let at = 0;
+  let at = start;
+  let afterEnd = false;
   for (;;) {
     if (at + BLOCK > bytes.length) {
-      return at < bytes.length ? { entries, problem: `a header cut short at byte ${at}` } : { entries };
+      const cutShort = at < bytes.length && !afterEnd;
+      return cutShort ? { entries, problem: `a header cut short at byte ${at}` } : { entries };
     }
+    if (read.has(at)) {
+      // Read already (the rest too); a name this reading found for it (a pax path or long name before it
+      // that the other reading skipped) is one more name it is extracted under.
+      const entry = read.get(at);
+      const name = paxPath ?? longName;
+      if (entry && name !== undefined && name !== entry.name && !entry.otherNames?.includes(name)) {
+        entry.otherNames = [...entry.otherNames ?? [], name];
+      }
+      return { entries };
+    }
+    read.set(at, undefined); // zero blocks too: another reading that comes to them does not read them again
     if (isZeroBlock(bytes, at)) {
       // The end of the archive (two zero blocks); `tar --ignore-zeros` reads on past it, so a header that
       // follows is read as well (a tar appended to a tar), and anything else ends it.
-      at = nextHeader(bytes, at);
-      if (at < 0) return { entries };
+      afterEnd = true;
+      at += BLOCK;
       continue;
     }
-    if (!checksumHolds(bytes, at)) return { entries, problem: `bad header checksum at byte ${at}` };
+    if (!checksumHolds(bytes, at)) {
+      return afterEnd ? { entries } : { entries, problem: `bad header checksum at byte ${at}` };
+    }
+    afterEnd = false;
     const type = String.fromCharCode(bytes[at + TYPE]);
     const meta = META_TYPES.has(type);
     // A pax size is the next file's, not that of another extended header before it.
@@ -94,26 +136,26 @@ export function readTar(bytes: Uint8Array, maxEntries: number): TarListing {
       if (entries.length === maxEntries) return { entries, entriesLeft: true };
       const headerName = nameOf(bytes, at);
       const name = paxPath ?? longName ?? headerName;
-      entries.push({
+      const entry: TarEntry = {
         name,
         ...(headerName !== name && headerName !== "" ? { otherNames: [headerName] } : {}),
         file: !NOT_FILES.has(type),
         directory: type === DIRECTORY || (type !== "1" && type !== "2" && name.endsWith("/")),
         dataStart,
         size,
-      });
+      };
+      entries.push(entry);
+      read.set(at, entry);
       longName = paxPath = paxSize = undefined;
+      // Extractors disagree on the size of an entry that has no data: GNU tar reads none after a hard link or
+      // a directory whatever the size says, Python's tarfile none after any link, device or directory, while
+      // GNU tar skips a symbolic link's or a device's size. A size there hid the files behind it from one
+      // reading ("invoice.exe" after a hard link whose size covers it, extracted by tar -x): both are read.
+      if (NOT_FILES.has(type) && size > 0) otherReadings.push(dataStart);
       if (dataEnd > bytes.length) return { entries, problem: `entry ${entries.length} runs past the end` };
     }
     at = dataStart + Math.ceil(size / BLOCK) * BLOCK;
   }
-}
-
-/** After a zero block: the next block that is not zero, when it is a header; -1 when there is none. */
-function nextHeader(bytes: Uint8Array, at: number): number {
-  let next = at + BLOCK;
-  while (next + BLOCK <= bytes.length && isZeroBlock(bytes, next)) next += BLOCK;
-  return next + BLOCK <= bytes.length && checksumHolds(bytes, next) ? next : -1;
 }
 
 function isZeroBlock(bytes: Uint8Array, at: number): boolean {

@@ -97,7 +97,77 @@ describe("readTar", () => {
     assert.deepEqual(broken.corruptZips, ["broken.tar: bad header checksum at byte 0"]);
     assert.equal(looksLikeTar(new Uint8Array(512)), false);
   });
+
+  it("reads both ways past a link's, directory's or device's size (tar -x extracts what it covers)", () => {
+    // GNU tar ignores a hard link's or a directory's size (nothing follows them), so a size that covers
+    // the next entry hid it from a reader that skips it; GNU tar skips a symbolic link's, Python's tarfile
+    // does not. Both readings are read.
+    const bytes = tarOf([{ name: "a.txt", data: "hello\n" }, { name: "b", data: "" }, {
+      name: "invoice.exe",
+      data: program,
+    }]);
+    const [, link, exe] = readTar(bytes, 100).entries;
+    const over = exe.dataStart + Math.ceil(exe.size / 512) * 512 - link.dataStart; // its header and data
+    for (const type of ["1", "5", "2", "3", "4", "6"]) {
+      const crafted = withHeader(bytes, link.dataStart - 512, type, over);
+      if (type === "1" || type === "5") {
+        assert.deepEqual(tarListing(crafted).map((name) => name.replace(/\/$/, "")), [
+          "a.txt",
+          "b",
+          "invoice.exe",
+        ]);
+      }
+      const names = readTar(crafted, 100).entries.map((entry) => entry.name);
+      assert.deepEqual(names, ["a.txt", "b", "invoice.exe"], `type ${type}`);
+      const result = facts();
+      scanTar(crafted, "crafted.tar", 2, budget(), result);
+      assert.ok(found(result).includes("in crafted.tar: invoice.exe (MZ)"), `type ${type}`);
+      assert.deepEqual(result.corruptZips, [], `type ${type}`);
+    }
+    // A size that covers only a pax header: the file behind is read by both readings, under the pax path
+    // too (GNU tar's name for it), not only under its header's name, cut at 100 bytes.
+    const pax = tarOf([{ name: "a.txt", data: "hello\n" }, { name: "b", data: "" }, {
+      name: LONG_NAME,
+      data: program,
+    }], "pax");
+    const [, paxLink, paxFile] = readTar(pax, 100).entries;
+    const paxCrafted = withHeader(
+      pax,
+      paxLink.dataStart - 512,
+      "1",
+      paxFile.dataStart - 512 - paxLink.dataStart,
+    );
+    assert.deepEqual(tarListing(paxCrafted), ["a.txt", "b", LONG_NAME]);
+    const paxFound = facts();
+    scanTar(paxCrafted, "pax.tar", 2, budget(), paxFound);
+    assert.ok(found(paxFound).includes(`in pax.tar: ${LONG_NAME} (MZ)`), found(paxFound).join("\n"));
+    // The reading over the size is read too: what it comes to after a symbolic link's size is listed.
+    const hidden = tarOf([{ name: "a.txt", data: "hello\n" }, { name: "b", data: "" }, {
+      name: "cover.txt",
+      data: "x".repeat(600),
+    }, { name: "invoice.exe", data: program }]);
+    const [, symlink, cover] = readTar(hidden, 100).entries;
+    const skipped = withHeader(hidden, symlink.dataStart - 512, "2", 512 + Math.ceil(cover.size / 512) * 512);
+    assert.deepEqual(tarListing(skipped), ["a.txt", "b", "invoice.exe"]);
+    assert.deepEqual(readTar(skipped, 100).entries.map((entry) => entry.name), [
+      "a.txt",
+      "b",
+      "invoice.exe",
+      "cover.txt",
+    ]);
+  });
 });
+
+/** The archive with the header at `at` given another type and size (its checksum made to hold again). */
+function withHeader(archive: Uint8Array, at: number, type: string, size: number): Uint8Array {
+  const bytes = Uint8Array.from(archive);
+  bytes[at + 156] = type.charCodeAt(0);
+  bytes.set(new TextEncoder().encode(`${size.toString(8).padStart(11, "0")}\0`), at + 124);
+  bytes.fill(0x20, at + 148, at + 156);
+  const sum = bytes.subarray(at, at + 512).reduce((total, byte) => total + byte, 0);
+  bytes.set(new TextEncoder().encode(`${sum.toString(8).padStart(6, "0")}\0 `), at + 148);
+  return bytes;
+}
 
 describe("scanTar", () => {
   it("checks each entry by its names and first bytes", () => {

@@ -44,7 +44,7 @@ import { type AskedPlaces, type StagePlace, unaskedStageWarnings } from "./unask
 import { claimableSenderWarning, droppedSenderWarning, honouredExemptions } from "./limit-exemptions.ts";
 import { postfixEndpoint } from "../postfix/snippet.ts";
 import { eximAddress } from "../exim/snippets.ts";
-import { relayOnLoopback } from "../model/alert-relay.ts";
+import { relayOnLoopback, relaySecurity } from "../model/alert-relay.ts";
 import { sendmailPathProblem } from "./sendmail-path.ts";
 import { caFileProblem } from "../store/ca-file.ts";
 
@@ -449,7 +449,14 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     ? undefined
     : caFileProblem(redis.tlsCaFile);
   const alertsCaLine = alertsSection && keyLine(alertsSection, "tls_ca_file");
-  const alertsCaProblem = alerts?.tlsCaFile === undefined ? undefined : caFileProblem(alerts.tlsCaFile);
+  // The relay's CA is read only where its certificate is checked: with tls_verify = no any certificate is
+  // taken and the file is never opened, so its problem fails no alert, and the key does nothing (without
+  // a login or to a loopback relay it is an error: checkAlertsAuth).
+  const relay = alerts === undefined ? undefined : relaySecurity(alerts);
+  const alertsCaProblem = alerts?.tlsCaFile !== undefined && relay?.verifyCertificate
+    ? caFileProblem(alerts.tlsCaFile)
+    : undefined;
+  const alertsCaUnread = alerts?.tlsCaFile !== undefined && relay?.tlsRequired && !alerts.tlsVerify;
   const sendmailLine = alertsSection && keyLine(alertsSection, "sendmail");
   const sendmailProblem = alerts?.sendmail === undefined ? undefined : sendmailPathProblem(alerts.sendmail);
   const warnings = [
@@ -460,6 +467,10 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     ...(alertsCaProblem === undefined ? [] : [
       `${file}:${alertsCaLine}: alerts.tls_ca_file: warning: ${alertsCaProblem}; every alert would fail ` +
       "when sent",
+    ]),
+    ...(!alertsCaUnread ? [] : [
+      `${file}:${alertsCaLine}: alerts.tls_ca_file: warning: not read with tls_verify = no: the relay's ` +
+      "certificate is not checked",
     ]),
     ...exemptionWarnings,
     ...unaskedStageWarnings(file, stagePlaces, askedPlaces(daemon, postfix)),

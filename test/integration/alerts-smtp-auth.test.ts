@@ -179,8 +179,12 @@ describe("alert mail through a relay that requires SMTP AUTH", () => {
       }
       assert.equal(smtp.logins.length, 0, "no credentials to an unchecked relay");
       await createAlertTransport(alerts(smtp.port, { tlsCaFile: undefined, tlsVerify: false }))(mail);
+      // tls_verify = no never reads tls_ca_file: one gone fails no alert (config-test says it is not read).
+      await createAlertTransport(alerts(smtp.port, { tlsCaFile: dir.file("gone.pem"), tlsVerify: false }))(
+        mail,
+      );
       await createAlertTransport(alerts(smtp.port))(mail);
-      assert.equal(smtp.mails.length, 2);
+      assert.equal(smtp.mails.length, 3);
       assert.ok(smtp.logins.every((login) => login.secure && login.taken));
     },
   );

@@ -328,9 +328,20 @@ describe("parseConfig", () => {
         `t.conf:7: alerts.tls_ca_file: warning: cannot use ${join(dir, "garbage.pem")}: it holds no PEM ` +
         "certificate; every alert would fail when sent",
       ]);
+      // With tls_verify = no the file is never read and every alert goes out: no failure to warn of, but a
+      // key that does nothing.
+      const unchecked = (ca: string) =>
+        warnings(
+          `[alerts]\nfromAddr = a@x\ntoAddr = b@x\nsmtp_host = smtp.example.net\nauth_user = u\n` +
+            `auth_password = p\ntls_verify = no\ntls_ca_file = ${ca}\n`,
+        );
+      const unread = "t.conf:8: alerts.tls_ca_file: warning: not read with tls_verify = no: the relay's " +
+        "certificate is not checked";
+      assert.deepEqual(unchecked("garbage.pem"), [unread]);
       makeCertificates(temp);
       assert.deepEqual(redis("ca.pem"), [], "a CA certificate is not warned about");
       assert.deepEqual(alerts("ca.pem"), [], "nor for the relay");
+      assert.deepEqual(unchecked("ca.pem"), [unread]);
     } finally {
       temp.remove();
     }

@@ -120,7 +120,11 @@ export function walkMessage(message: Uint8Array, policy: ContentPolicy): WalkedM
     policy,
     facts,
     parts: 0,
-    zipBudget: { bytesLeft: policy.zipMaxBytes, maxEntries: policy.zipMaxEntries },
+    zipBudget: {
+      bytesLeft: policy.zipMaxBytes,
+      headBytesLeft: policy.zipMaxBytes,
+      maxEntries: policy.zipMaxEntries,
+    },
   };
   const bytes = Buffer.from(message.buffer, message.byteOffset, message.length);
   const message0 = wholeMessage(bytes);

@@ -1,4 +1,4 @@
-// Archives made by Debian's own tar and gzip, for the content tests: the files are written to a
+// Archives made by Debian's own tar, gzip and zip, for the content tests: the files are written to a
 // temporary directory, the archiver runs there, and its output is read back; nothing is kept.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -47,6 +47,12 @@ export function gzipOf(file: ArchivedFile, keepName = true): Uint8Array {
 /** `tar -czf`: a .tar.gz as tar writes it (through gzip, its header without a name). */
 export function tarGzOf(files: ArchivedFile[]): Uint8Array {
   return archiverOutput(files, "tar", ["-czf", "-", ...files.map((file) => file.name)]);
+}
+
+/** `zip -q -X`: a zip as Info-ZIP writes it, the files deflated, in their order. */
+export function zipOf(files: ArchivedFile[]): Uint8Array {
+  const names = files.map((file) => file.name);
+  return archiverOutput(files, "sh", ["-c", 'zip -q -X out.zip "$@" && cat out.zip', "zip", ...names]);
 }
 
 /**

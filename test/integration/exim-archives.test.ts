@@ -1,8 +1,9 @@
-// Programs in tar and gzip attachments, through a real Exim (exim -bd, delivering into a maildir) whose DATA
+// Programs in tar, gzip and zip attachments, through a real Exim (exim -bd, delivering into a maildir) whose DATA
 // ACL asks the daemon's spamd front (the shipped snippet) and through it the content rules: a .tar.gz
 // holding invoice.exe, a .tgz holding a program renamed photo.jpg, a plain .tar and a gzipped program (each
 // archive written by Debian's tar and gzip) are refused at DATA, as amavis and ClamAV refuse them; a clean
-// .tar.gz is delivered intact, its bytes what tar wrote. The messages go in with swaks --data, as a mailer
+// .tar.gz is delivered intact, its bytes what tar wrote; a zip of 900 tables within zip_max_bytes has its
+// last entry, a program named .csv, found by its first bytes. The messages go in with swaks --data, as a mailer
 // sends them.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -11,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { multipart, part, windowsExecutable } from "../helpers/content-corpus.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
 import { type ContentExim, mailText, startContentExim } from "../helpers/exim-content.ts";
-import { gzipOf, noiseFile, tarGzOf, tarOf } from "../helpers/real-archives.ts";
+import { gzipOf, noiseFile, tarGzOf, tarOf, zipOf } from "../helpers/real-archives.ts";
 
 const SLOW = { timeout: 120_000 };
 const TEXT = part({ type: "text/plain; charset=utf-8", body: "See the attachment.\r\n", encoding: "7bit" });
@@ -58,6 +59,18 @@ describe("tar and gzip attachments through Exim's spam = and the content rules",
       body: gzipOf({ name: "invoice.exe", data: program }),
     });
     await exim.refused("gz-exe", mail("gz-exe", gz));
+  });
+
+  it("a zip of 900 tables that fits zip_max_bytes, a program renamed .csv last", SLOW, async () => {
+    // 3.7 MB as Debian's zip writes it, within the default 4 MB: every entry's first bytes are read.
+    let seed = 7;
+    const digits = () => (seed = (seed * 48271) % 2147483647) % 1_000_000;
+    const table = () => Array.from({ length: 440 }, (_, row) => `${row},${digits()},${digits()}\n`).join("");
+    const files = Array.from({ length: 900 }, (_, i) => ({ name: `month-${i}.csv`, data: table() }));
+    const body = zipOf([...files, { name: "month-900.csv", data: program }]);
+    assert.ok(body.length > 3_500_000 && body.length < 4_000_000, `${body.length} bytes`);
+    const attachment = part({ type: "application/zip", name: "tables.zip", body });
+    await exim.refused("zip-tables", mail("zip-tables", attachment));
   });
 
   it("a clean .tar.gz: delivered intact", SLOW, async () => {

@@ -12,7 +12,7 @@ import { windowsExecutable, zip } from "../../helpers/content-corpus.ts";
 import { gzipBomb, gzipOf, noiseFile, tarGzOf } from "../../helpers/real-archives.ts";
 
 const facts = (): ContentFacts => ({ files: [], corruptZips: [], skipped: [] });
-const budget = (bytesLeft = 1 << 20) => ({ bytesLeft, maxEntries: 100 });
+const budget = (bytesLeft = 1 << 20) => ({ bytesLeft, headBytesLeft: bytesLeft, maxEntries: 100 });
 const program = windowsExecutable(3000);
 const MB = 1024 * 1024;
 
@@ -113,6 +113,7 @@ describe("scanGzip", () => {
     const result = facts();
     scanGzip(Buffer.concat(Array.from({ length: 5 }, () => member)), "many.gz", 2, {
       bytesLeft: MB,
+      headBytesLeft: MB,
       maxEntries: 3,
     }, result);
     assert.deepEqual(result.skipped, ["many.gz: members beyond zip_max_entries"]);
@@ -125,7 +126,7 @@ describe("scanGzip", () => {
     for (const count of [max - 1, max, max + 1]) {
       const result = facts();
       const stream = Buffer.concat(Array.from({ length: count }, () => member));
-      scanGzip(stream, "n.gz", 2, { bytesLeft: MB, maxEntries: max }, result);
+      scanGzip(stream, "n.gz", 2, { bytesLeft: MB, headBytesLeft: MB, maxEntries: max }, result);
       const said = count > max ? ["n.gz: members beyond zip_max_entries"] : [];
       assert.deepEqual(result.skipped, said, `${count} members`);
       assert.equal(Buffer.from(result.files[0].head).toString(), "hello\n".repeat(Math.min(count, max)));

@@ -18,6 +18,7 @@ import {
   uuencodeBase64,
   windowsExecutable,
   zip,
+  type ZipInput,
 } from "../../helpers/content-corpus.ts";
 import { contentPolicy, messageRequest, RULES } from "../../helpers/content-policy.ts";
 import { gzipBomb, gzipOf, noiseFile, tarGzOf, tarOf } from "../../helpers/real-archives.ts";
@@ -149,6 +150,46 @@ describe("content scan: zips", () => {
     assert.deepEqual(symbolsOf(answer), ["EXE", "CONTENT_PARTLY_SCANNED"]);
     assert.match(answer.symbols![0].description!, /early\.exe/);
     assert.match(answer.symbols![1].description!, /big\.zip: only its first 20000 bytes/);
+  });
+
+  it("a zip within zip_max_bytes has every deflated entry's first bytes checked, however many", async () => {
+    const table = (seed: number) =>
+      Array.from({ length: 120 }, (_, row) => `${row},customer ${(row * seed) % 997},${row * 3.25}\n`).join(
+        "",
+      );
+    const entries: ZipInput[] = Array.from({ length: 300 }, (_, i) => ({
+      name: `month-${i}.csv`,
+      data: table(i + 7),
+      deflate: true,
+    }));
+    entries.push({ name: "month-300.csv", data: windowsExecutable(4096), deflate: true });
+    const body = zip(entries);
+    const bytes = message(
+      "tables",
+      multipart("mixed", [part({ type: "application/zip", name: "tables.zip", body })]),
+    );
+    const roomy = contentPolicy(
+      RULES.replace("[content]", `[content]\nzip_max_bytes = ${body.length + 65536}`),
+    );
+    const answer = await scanMessage(messageRequest(bytes), roomy);
+    assert.deepEqual(symbolsOf(answer), ["EXE"]);
+    assert.match(answer.symbols![0].description!, /month-300\.csv/);
+  });
+
+  it("entries whose first bytes inflate a thousandfold still draw on zip_max_bytes", async () => {
+    const entries = Array.from({ length: 200 }, (_, i) => ({
+      name: `zeros-${i}.bin`,
+      data: new Uint8Array(60_000),
+      deflate: true,
+    }));
+    const body = zip(entries);
+    const bytes = message(
+      "zeros",
+      multipart("mixed", [part({ type: "application/zip", name: "zeros.zip", body })]),
+    );
+    const answer = await scanMessage(messageRequest(bytes), policy);
+    assert.deepEqual(symbolsOf(answer), ["CONTENT_PARTLY_SCANNED"]);
+    assert.match(answer.symbols![0].description!, /zeros\.zip\/zeros-\d+\.bin: over zip_max_bytes/);
   });
 });
 

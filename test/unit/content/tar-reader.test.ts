@@ -14,7 +14,7 @@ import { windowsExecutable, zip } from "../../helpers/content-corpus.ts";
 import { tarListing, tarOf } from "../../helpers/real-archives.ts";
 
 const facts = (): ContentFacts => ({ files: [], corruptZips: [], skipped: [] });
-const budget = () => ({ bytesLeft: 1 << 20, maxEntries: 100 });
+const budget = () => ({ bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: 100 });
 const program = windowsExecutable(3000);
 const LONG_NAME = `${"quarterly-report-".repeat(7)}invoice.exe`; // 130 characters: past the header's 100
 
@@ -210,6 +210,7 @@ describe("scanTar", () => {
     const result = facts();
     scanTar(tarOf([...files, { name: "late.exe", data: program }]), "many.tar", 2, {
       bytesLeft: 1 << 20,
+      headBytesLeft: 1 << 20,
       maxEntries: 3,
     }, result);
     assert.deepEqual(found(result), ["in many.tar: f0.txt", "in many.tar: f1.txt", "in many.tar: f2.txt"]);
@@ -224,7 +225,7 @@ describe("scanTar", () => {
       assert.equal(listing.entries.length, Math.min(count, max), `${count} entries`);
       assert.equal(listing.entriesLeft === true, count > max, `${count} entries`);
       const result = facts();
-      scanTar(archive, "n.tar", 2, { bytesLeft: 1 << 20, maxEntries: max }, result);
+      scanTar(archive, "n.tar", 2, { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: max }, result);
       const said = count > max ? ["n.tar: entries beyond zip_max_entries"] : [];
       assert.deepEqual(result.skipped, said, `${count} entries`);
     }

@@ -69,15 +69,16 @@ function replyFormat(settings: () => SpamdConfig, front: SpamFrontMetrics, log: 
     };
     if (verdict.action === "no action") log.debug("spamd", "scanned", fields);
     else log.info("spamd", "scanned", fields);
+    // Refused either way: with an error for the part not held, or with EX_TEMPFAIL below.
+    if (request.truncated && (request.verb === "PROCESS" || request.verb === "HEADERS")) {
+      logProcessRefused(log, request);
+    }
     // SpamAssassin's protocol has no "try later": an error reply, which Exim's `spam =` treats as a defer.
     if (verdict.action === "soft reject" && request.protocol === "SPAMC") {
       return formatSpamdError("SPAMC", "EX_TEMPFAIL", decision.message ?? "try again later");
     }
     const { reply, namesNotShown } = spamdReply(request, verdict);
     if (namesNotShown > 0) logNamesNotShown(log, request, verdict, namesNotShown);
-    if (request.truncated && (request.verb === "PROCESS" || request.verb === "HEADERS")) {
-      logProcessRefused(log, request);
-    }
     return reply;
   };
 }

@@ -282,25 +282,39 @@ async function ping(where: net.NetConnectOpts): Promise<string> {
 describe("spamc -E -x of a message over the front's max_message_size", () => {
   const started = frontOnPort("max_message_size = 2k\n");
   const BIG = `Subject: big\nFrom: a@example.org\n\n${"line of body\n".repeat(300)}`;
+  const tcp = () => ["-d", "127.0.0.1", "-p", String(started.port)];
 
-  it("is refused and said in the log; spamc's -s within the bound passes it on unchanged, exit 0", async () => {
-    const { front, port } = started;
-    const tcp = ["-d", "127.0.0.1", "-p", String(port)];
-    // Over its bound the front holds only the message's first 2 KB, and cannot answer it whole: spamc -x
-    // prints nothing and exits 74 for any refusal (an Exim pipe transport bounces on it), so the log says so.
+  /** Sends `message` with spamc -x -E -s 100000: spamc exits 74 and prints nothing; the warning logged. */
+  async function refusedWarning(message: string): Promise<string> {
+    const { front } = started;
     const logged = front.lines.length;
-    assert.deepEqual(await spamc([...tcp, "-s", "100000", "-x", "-E"], BIG), { status: 74, stdout: "" });
+    assert.deepEqual(await spamc([...tcp(), "-s", "100000", "-x", "-E"], message), {
+      status: 74,
+      stdout: "",
+    });
     const said = front.lines.slice(logged).find((line) => line.includes("max_message_size refused"));
     assert.ok(said, front.lines.slice(logged).join("\n"));
     assert.match(
       said,
       /warn spamd: PROCESS of a message over max_message_size refused \(spamc -x exits 74\)/,
     );
+    return said;
+  }
+
+  it("is refused and said in the log; spamc's -s within the bound passes it on unchanged, exit 0", async () => {
+    // Over its bound the front holds only the message's first 2 KB, and cannot answer it whole: spamc -x
+    // prints nothing and exits 74 for any refusal (an Exim pipe transport bounces on it), so the log says so.
+    const said = await refusedWarning(BIG);
     assert.match(said, / size=3934 max_message_size=2048 /);
     assert.match(said, /hint="spamc -s at most max_message_size passes larger messages on unchanged"/);
     // Without -x, spamc passes it on unchanged; with -s within the bound, spamc does so itself, even with -x.
-    assert.deepEqual(await spamc([...tcp, "-s", "100000", "-E"], BIG), { status: 0, stdout: BIG });
-    assert.deepEqual(await spamc([...tcp, "-s", "2048", "-x", "-E"], BIG), { status: 0, stdout: BIG });
+    assert.deepEqual(await spamc([...tcp(), "-s", "100000", "-E"], BIG), { status: 0, stdout: BIG });
+    assert.deepEqual(await spamc([...tcp(), "-s", "2048", "-x", "-E"], BIG), { status: 0, stdout: BIG });
+  });
+
+  it("is said in the log too when the engine defers it (EX_TEMPFAIL)", async () => {
+    const said = await refusedWarning(BIG.replace("Subject: big", "Subject: MARKER-DEFER"));
+    assert.match(said, / size=3943 max_message_size=2048 /);
   });
 });
 

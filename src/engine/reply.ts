@@ -1,8 +1,8 @@
 // The decision as the readsocket reply (docs/protocol.md): `action=defer message="…" rule=outbound count=20
 // limit=20 header="…"` in the attribute form, a bare yes/no in the one-token form.
-import { quoteValue } from "../protocols/attributes.ts";
+import { formatAttributes, quoteValue } from "../protocols/attributes.ts";
 import { asciiReplyText } from "../protocols/ascii-reply-text.ts";
-import { formatLegacyReply } from "../protocols/readsocket.ts";
+import { formatErrorReply, formatLegacyReply } from "../protocols/readsocket.ts";
 import type { Decision } from "../model/answer.ts";
 
 let lastDecision: Decision | undefined;
@@ -48,4 +48,16 @@ function refusalText(decision: Decision): string {
 /** The one-token form's reply: "yes" when some rule matched (the decision is flagged), else "no". */
 export function formatLegacyDecision(decision: Decision): string {
   return formatLegacyReply(decision.flagged === true);
+}
+
+/**
+ * The answer to a request that could not be read: `error <reason>` in the one-token form; in the attribute
+ * form a defer whose text the snippets' `message =` writes into Exim's SMTP reply, so printable ASCII as a
+ * refusal's (the reason may quote the request's stage word as it came: controls, any script).
+ */
+export function formatBadRequestReply(form: "legacy" | "attributes", reason: string): string {
+  if (form === "legacy") return formatErrorReply(reason);
+  // deno-lint-ignore no-control-regex
+  const text = asciiReplyText(`mailpolicyd: bad request: ${reason}`.replace(/[\x00-\x1f\x7f]+/g, " "));
+  return formatAttributes([["action", "defer"], ["message", text]]);
 }

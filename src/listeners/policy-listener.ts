@@ -2,16 +2,10 @@
 // collects it with the readsocket framing, framing.ts), asks the policy engine, and answers in the
 // request's form.
 import type { PolicyRequest } from "../policy/request.ts";
-import { formatDecision, formatLegacyDecision } from "../engine/reply.ts";
+import { formatBadRequestReply, formatDecision, formatLegacyDecision } from "../engine/reply.ts";
 import { decideAndReply } from "./decide-and-reply.ts";
 import { headerMemory, newHeadersOnly } from "../policy/header-memory.ts";
-import { formatAttributes } from "../protocols/attributes.ts";
-import {
-  formatErrorReply,
-  MAX_REQUEST_BYTES,
-  parseReadsocketRequest,
-  type ReadsocketRequest,
-} from "../protocols/readsocket.ts";
+import { formatErrorReply, MAX_REQUEST_BYTES, parseReadsocketRequest } from "../protocols/readsocket.ts";
 import { defineActor } from "./../actors/actor.ts";
 import { recordRequest } from "../control/metrics.ts";
 import { describeTransport, type Responder, type Transport } from "./request-server.ts";
@@ -30,11 +24,6 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
     const path = config.daemon.policySocket;
     let ownsPath = false;
     let closed = false;
-
-    const badRequestReply = (parsed: Extract<ReadsocketRequest, { kind: "invalid" }>): string =>
-      parsed.form === "legacy"
-        ? formatErrorReply(parsed.reason)
-        : formatAttributes([["action", "defer"], ["message", `mailpolicyd: bad request: ${parsed.reason}`]]);
 
     // Exim's RCPT ACL adds an answer's headers for every recipient: each goes into a message once, also
     // across reloads (the actor lives on).
@@ -60,7 +49,7 @@ export const policyListenerActor = defineActor<PolicyListenerInput, PolicyListen
       if (parsed.kind === "invalid") {
         badRequest({ error: parsed.reason, form: parsed.form, bytes: bytes.length });
         recordRequest(input.metrics, "error", undefined, (performance.now() - started) / 1000);
-        return responder.reply(badRequestReply(parsed));
+        return responder.reply(formatBadRequestReply(parsed.form, parsed.reason));
       }
       let request: PolicyRequest;
       if (parsed.kind === "legacy") request = { form: "legacy", key: parsed.key };

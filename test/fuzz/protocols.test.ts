@@ -13,11 +13,11 @@ import {
   STAGES,
 } from "../../src/protocols/attributes.ts";
 import {
-  formatErrorReply,
   MAX_REQUEST_BYTES,
   parseReadsocketRequest,
   type ReadsocketRequest,
 } from "../../src/protocols/readsocket.ts";
+import { formatBadRequestReply } from "../../src/engine/reply.ts";
 import { checkProperty } from "./runs.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -75,13 +75,6 @@ const lineBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
   },
 );
 
-// The daemon's replies to a refused request (policy-listener.ts), which must stay one line.
-function refusalReply(request: Extract<ReadsocketRequest, { kind: "invalid" }>): string {
-  return request.form === "legacy"
-    ? formatErrorReply(request.reason)
-    : formatAttributes([["action", "defer"], ["message", `mailpolicyd: bad request: ${request.reason}`]]);
-}
-
 function checkRequest(request: ReadsocketRequest): void {
   switch (request.kind) {
     case "legacy":
@@ -101,11 +94,14 @@ function checkRequest(request: ReadsocketRequest): void {
     case "invalid": {
       assert.ok(request.form === "legacy" || request.form === "attributes");
       assert.ok(request.reason.length > 0, "a reason");
-      const reply = refusalReply(request);
+      // The daemon's reply to it (policy-listener.ts): one line; in the attribute form, Exim's SMTP reply
+      // text, so ASCII.
+      const reply = formatBadRequestReply(request.form, request.reason);
       assert.doesNotMatch(reply, /[\r\n]/, "a refusal is one line");
       if (request.form === "attributes") {
         const back = parseAttributes("rcpt", reply);
         assert.ok(back.ok && back.ignored.length === 2, "Exim's ${extract} reads the refusal back");
+        assert.doesNotMatch(reply, /[^\x20-\x7e]/, "a refusal's text is printable ASCII");
       }
       return;
     }

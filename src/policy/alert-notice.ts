@@ -2,7 +2,7 @@
 // made from it. Pure: no I/O, so the wording is tested directly.
 import type { LimitConfig } from "../model/limit.ts";
 import { durationText } from "../model/duration.ts";
-import { INVISIBLE_FORMAT_CHARS } from "./unprintable-chars.ts";
+import { INVISIBLE_CHARS } from "./unprintable-chars.ts";
 import { displaySubject } from "../protocols/subject.ts";
 import { cutToWidth, escapedLine, foldedText, MAX_LINE } from "./mail-text.ts";
 import { capacity } from "./rate.ts";
@@ -91,10 +91,10 @@ export function table(rows: [string, number][], none: string): string {
     .join("");
 }
 
-// A reader's mail client applies bidi controls in the Subject and draws no other format character
+// A reader's mail client applies bidi controls in the Subject and draws no other invisible character
 // (policy/unprintable-chars.ts): an alert named another sender than the one counted ("admin\u200b@example.org"
 // read as admin's). Shown as the body shows them (mail-text.ts): "\u{202e}", "\u{200b}".
-const FORMAT_CHARS = new RegExp(`[${INVISIBLE_FORMAT_CHARS}]`, "gu");
+const INVISIBLE = new RegExp(`[${INVISIBLE_CHARS}]`, "gu");
 const escapedChar = (char: string) => `\\u{${char.codePointAt(0)!.toString(16)}}`;
 
 /**
@@ -108,7 +108,7 @@ export function subjectLine(template: string, fill: Record<string, string>): str
   // One pass with a function: the key is a sender's address, and `{count}` or `$&` inside it must
   // come out verbatim, not be expanded again.
   const filled = template.replace(/\{(key|count|limit|rule)\}/g, (_, name: string) => fill[name]);
-  return (displaySubject(filled) || "(no subject)").replace(FORMAT_CHARS, escapedChar);
+  return (displaySubject(filled) || "(no subject)").replace(INVISIBLE, escapedChar);
 }
 
 /** The window as the config wrote it; a notice saved by an older version has no window text: its length

@@ -34,6 +34,7 @@ describe("formatLogLine", () => {
       c1: "csi\x9b31m",
       bidi: "\u202egro.elpmaxe@nimda",
       invisible: "admin\u200b\u00ad\u2060\ufeff@example.org\u{e0041}",
+      filler: "admin\u3164@example.org\ufe0f\u2800",
       tab: "a\tb",
       empty: "",
     };
@@ -42,6 +43,7 @@ describe("formatLogLine", () => {
     // deno-lint-ignore no-control-regex
     assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u202a-\u202e]/);
     assert.doesNotMatch(line, /\p{Cf}/u, "a zero-width space, soft hyphen or tag character written out");
+    assert.match(line, / filler="admin\\u3164@example\.org\\ufe0f\\u2800"/);
     assert.match(line, / invisible="admin\\u200b\\u00ad\\u2060\\ufeff@example\.org\\udb40\\udc41"/);
     assert.deepEqual(fieldsOf(line, "src: msg"), tricky);
   });

@@ -100,6 +100,21 @@ describe("status-format", () => {
     assert.doesNotMatch(top + show, /\p{Cf}/u);
   });
 
+  // Not format characters, but drawn as nothing all the same: a Hangul filler (U+3164, U+115F, U+1160,
+  // U+FFA0), a variation selector, the combining grapheme joiner, the blank Braille pattern.
+  it("top and show: a Hangul filler, variation selector or blank Braille pattern is written out", () => {
+    const key = "admin\u3164\u115f\u1160\uffa0@example.org\u034f\ufe0f\u{e0100}\u2800";
+    const top = formatSenders([{ ...ROW, key }]).split("\n")[1];
+    const shown = String.raw`admin\u3164\u115f\u1160\uffa0@example.org\u034f\ufe0f\u{e0100}\u2800`;
+    assert.match(top, /^\S+ +out +5\/5 /);
+    assert.equal(top.split(" ")[0], shown);
+    const detail: SenderDetail = { ...ROW, key, subjects: [["Hi\u3164", 1]], clientIps: [] };
+    const show = formatSender(key, [detail]);
+    assert.equal(show.split("\n")[0], shown);
+    assert.match(show, /subjects: 1× Hi\\u3164$/m);
+    assert.doesNotMatch(top + show, /[\p{Default_Ignorable_Code_Point}\u2800]/u);
+  });
+
   it("show: one line per limit with count/limit per window", () => {
     const detail: SenderDetail = { ...ROW, subjects: [["Hi", 5]], clientIps: [["192.0.2.7", 5]] };
     assert.match(

@@ -84,6 +84,7 @@ describe("dashboard script", () => {
           "\\u202egro.elpmaxe@nimda\\u2066&lt;script&gt;x&lt;/script&gt;\\u001b",
         ],
         ["admin\u200b\u00ad\ufeff@example.org\u{e0041}", "admin\\u200b\\u00ad\\ufeff@example.org\\u{e0041}"],
+        ["admin\u3164@example.org\ufe0f\u2800", "admin\\u3164@example.org\\ufe0f\\u2800"],
       ]
     ) {
       const page = await render({

@@ -218,4 +218,14 @@ describe("composeAlertMail", () => {
     assert.equal(mail.subject, "Abuse by admin\\u{200b}\\u{ad}@example.org\\u{e0041}!");
     assert.doesNotMatch(mail.subject, /\p{Cf}/u);
   });
+
+  // Drawn as nothing too, though not format characters: a Hangul filler, a variation selector.
+  it("shows a Hangul filler or variation selector in a key escaped in the subject", () => {
+    const mail = composeAlertMail(
+      notice("admin\u3164@example.org\ufe0f"),
+      { ...SEED, subject: "{key}" },
+      "h",
+    );
+    assert.equal(mail.subject, "admin\\u{3164}@example.org\\u{fe0f}");
+  });
 });

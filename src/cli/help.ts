@@ -21,7 +21,7 @@ const JSON_OPTION = `
 export const HELP: Record<string, string> = {
   main: `Usage: mailpolicyd <command> [options]
 
-Mail policy daemon for Exim and Postfix: per-sender rate limits, abuse alert mail.
+Mail policy daemon for Exim and Postfix: rate limits, SPF, spam checks, abuse alert mail.
 
 Commands:
   run             run the daemon in the foreground (logs to stderr)

@@ -66,6 +66,7 @@ export function contentPolicy(
     zipMaxDepth: values.zip_max_depth,
     zipMaxBytes: values.zip_max_bytes,
     zipMaxEntries: values.zip_max_entries,
+    zipMaxMessageEntries: values.zip_max_message_entries,
     executableExtensions: new Set(values.executable_extensions),
     rules,
   };

@@ -244,7 +244,10 @@ const EXECUTABLE_EXTENSIONS = "ade, adp, apk, appx, appxbundle, bat, cab, chm, c
 
 /**
  * [content]: the content rules' concern and the bounds of a scan (docs/content.md). The rules are the
- * [rule NAME] sections.
+ * [rule NAME] sections. zip_max_message_entries: every zip or tar entry and gzip member costs a call into
+ * zlib or a header's parsing however empty it is, and nothing against zip_max_bytes; 5000, five archives at
+ * zip_max_entries, cost about what inflating zip_max_bytes does, tens of milliseconds (docs/decisions.md,
+ * "Archive entries bounded per message (session 44)").
  */
 export const CONTENT_SECTION = {
   ...CONCERN_KEYS,
@@ -256,6 +259,7 @@ export const CONTENT_SECTION = {
   zip_max_depth: { schema: integer(1, 10), default: "2" },
   zip_max_bytes: { schema: byteSize(0, 1024 * MB), default: "4M" },
   zip_max_entries: { schema: integer(1, 100_000), default: "1000" },
+  zip_max_message_entries: { schema: integer(1, 1_000_000), default: "5000" },
   executable_extensions: { schema: extensionList, default: EXECUTABLE_EXTENSIONS },
 } satisfies SectionSpec;
 

@@ -1,6 +1,7 @@
 // Which archive a carried file is, and opening it: zips (zip-scan.ts), tars (tar-scan.ts) and gzip streams
 // (gzip-scan.ts), by their first bytes, else by their name or declared type. The one place that knows the formats, so that an
-// archive inside another (a zip in a tar, a tar in a zip) is opened whatever holds it, to zip_max_depth.
+// archive inside another (a zip in a tar, a tar in a zip) is opened whatever holds it, to zip_max_depth;
+// and the one that counts their entries against zip_max_entries and the message's zip_max_message_entries.
 // Pure.
 import type { ContentFacts } from "./carried-file.ts";
 import { extensionOf } from "./executables.ts";
@@ -60,16 +61,53 @@ export function scanArchive(kind: ArchiveKind, ...args: ScanArguments): void {
 }
 
 /**
+ * How many entries (a gzip's: members) an archive may have read: zip_max_entries, or what is left of the
+ * message's zip_max_message_entries when that is less.
+ */
+export function entryLimit(budget: ZipBudget): number {
+  return Math.max(0, Math.min(budget.maxEntries, budget.entriesLeft));
+}
+
+/**
+ * Charges the `read` entries (or members) of an archive read with entryLimit to the message's
+ * zip_max_message_entries, and says which bound stopped it when one followed them (`left`; one that holds
+ * exactly that many was read whole): zip_max_entries, or the message's, said once, at the archive it
+ * stopped (every archive after it is left unread too, and the report lists the first three skips only).
+ */
+export function chargeEntries(
+  budget: ZipBudget,
+  read: number,
+  left: boolean,
+  archive: { name: string; units: "entries" | "members" },
+  facts: ContentFacts,
+): void {
+  const messageBound = budget.entriesLeft < budget.maxEntries;
+  budget.entriesLeft -= read;
+  if (!left) return;
+  const { name, units } = archive;
+  if (!messageBound) facts.skipped.push(`${name}: ${units} beyond zip_max_entries`);
+  else if (!budget.entriesSpent) facts.skipped.push(`${name}: ${units} beyond zip_max_message_entries`);
+  if (messageBound) budget.entriesSpent = true;
+}
+
+/**
  * What a listing says of its archive: corrupt when it could not be read whole (unless its bytes were cut at
- * zip_max_bytes: then a missing end is expected), partly read when an entry followed the zip_max_entries
- * read (one that holds exactly that many was read whole).
+ * zip_max_bytes: then a missing end is expected), partly read when an entry followed the ones read; its
+ * entries charged (chargeEntries).
  */
 export function noteListing(
-  listing: { problem?: string; entriesLeft?: boolean },
+  listing: { entries: readonly unknown[]; problem?: string; entriesLeft?: boolean },
   name: string,
+  budget: ZipBudget,
   facts: ContentFacts,
   cut: boolean,
 ): void {
   if (listing.problem !== undefined && !cut) facts.corruptZips.push(`${name}: ${listing.problem}`);
-  if (listing.entriesLeft) facts.skipped.push(`${name}: entries beyond zip_max_entries`);
+  chargeEntries(
+    budget,
+    listing.entries.length,
+    listing.entriesLeft === true,
+    { name, units: "entries" },
+    facts,
+  );
 }

@@ -6,7 +6,7 @@
 // computes).
 import { Buffer } from "node:buffer";
 import { constants, inflateRawSync } from "node:zlib";
-import { archiveKind, scanArchive } from "./archive-scan.ts";
+import { archiveKind, chargeEntries, entryLimit, scanArchive } from "./archive-scan.ts";
 import type { ContentFacts } from "./carried-file.ts";
 import { scanTar } from "./tar-scan.ts";
 import type { ZipBudget } from "./zip-scan.ts";
@@ -46,13 +46,13 @@ export function scanGzip(
   facts: ContentFacts,
   cut = false,
 ): void {
-  const inflated = gunzipWithin(bytes, Math.max(0, budget.bytesLeft), budget.maxEntries);
+  const inflated = gunzipWithin(bytes, Math.max(0, budget.bytesLeft), entryLimit(budget));
   budget.bytesLeft -= inflated.bytes.length;
   if (inflated.problem !== undefined && !cut) facts.corruptZips.push(`${name}: ${inflated.problem}`);
   if (inflated.overBudget) {
     facts.skipped.push(`${name}: only its first ${inflated.bytes.length} bytes inflated (zip_max_bytes)`);
   }
-  if (inflated.membersLeft) facts.skipped.push(`${name}: members beyond zip_max_entries`);
+  chargeEntries(budget, inflated.members, inflated.membersLeft, { name, units: "members" }, facts);
   const content = inflated.bytes;
   const head = content.subarray(0, HEAD_BYTES);
   const names = contentNames(bytes, name);
@@ -91,7 +91,9 @@ interface Inflated {
   problem?: string;
   /** It inflates to more than the limit: `bytes` is what a prefix of it gives within the limit. */
   overBudget: boolean;
-  /** It has more members than zip_max_entries: the rest are not inflated. */
+  /** The members inflated (or tried): a call into zlib each, however little they hold. */
+  members: number;
+  /** It has more members than `maxMembers`: the rest are not inflated. */
   membersLeft: boolean;
 }
 
@@ -105,18 +107,21 @@ function gunzipWithin(bytes: Uint8Array, limit: number, maxMembers: number): Inf
   const pieces: Uint8Array[] = [];
   let length = 0;
   let at = 0;
+  let members = 0;
   const result = (fields: Partial<Inflated>): Inflated => ({
     bytes: pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, length),
+    members,
     overBudget: false,
     membersLeft: false,
     ...fields,
   });
-  for (let member = 0; at < bytes.length && looksLikeGzip(bytes.subarray(at)); member++) {
-    if (member === maxMembers) return result({ membersLeft: true });
+  while (at < bytes.length && looksLikeGzip(bytes.subarray(at))) {
+    if (members === maxMembers) return result({ membersLeft: true });
     if (length >= limit) return result({ overBudget: true });
     const dataAt = memberDataStart(bytes, at);
     if (dataAt === undefined) return result({ problem: "a member's header runs past the end" });
     const data = bytes.subarray(dataAt);
+    members++;
     let inflated: { buffer: Uint8Array; engine: { bytesWritten: number } };
     try {
       inflated = inflateRaw(data, limit - length, true) as unknown as typeof inflated;

@@ -124,6 +124,7 @@ export function walkMessage(message: Uint8Array, policy: ContentPolicy): WalkedM
       bytesLeft: policy.zipMaxBytes,
       headBytesLeft: policy.zipMaxBytes,
       maxEntries: policy.zipMaxEntries,
+      entriesLeft: policy.zipMaxMessageEntries,
     },
   };
   const bytes = Buffer.from(message.buffer, message.byteOffset, message.length);

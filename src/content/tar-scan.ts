@@ -3,7 +3,7 @@
 // so an entry's data is a view of the tar's bytes, never copied nor inflated, and entries cannot share data
 // (as a zip's can): reading a nested archive where it lies costs no more than the tar's own bytes, which
 // were charged to zip_max_bytes when they were decoded. Pure.
-import { archiveKind, noteListing, scanArchive } from "./archive-scan.ts";
+import { archiveKind, entryLimit, noteListing, scanArchive } from "./archive-scan.ts";
 import type { ContentFacts } from "./carried-file.ts";
 import { readTar } from "./tar-reader.ts";
 import type { ZipBudget } from "./zip-scan.ts";
@@ -23,8 +23,8 @@ export function scanTar(
   facts: ContentFacts,
   cut = false,
 ): void {
-  const listing = readTar(bytes, budget.maxEntries);
-  noteListing(listing, name, facts, cut);
+  const listing = readTar(bytes, entryLimit(budget));
+  noteListing(listing, name, budget, facts, cut);
   const where = `in ${name}`;
   for (const entry of listing.entries) {
     if (entry.directory) continue;

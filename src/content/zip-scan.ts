@@ -4,7 +4,7 @@
 // beyond that within an allowance of zip_max_bytes of their own; a nested zip is inflated whole only
 // within what is left of the message's zip_max_bytes. Pure (node:zlib only computes).
 import { constants, inflateRawSync } from "node:zlib";
-import { archiveKind, noteListing, scanArchive } from "./archive-scan.ts";
+import { archiveKind, entryLimit, noteListing, scanArchive } from "./archive-scan.ts";
 import type { ContentFacts } from "./carried-file.ts";
 import { readZip, type ZipEntry } from "./zip-reader.ts";
 
@@ -32,6 +32,14 @@ export interface ZipBudget {
    */
   headBytesLeft: number;
   maxEntries: number;
+  /**
+   * Entries (zip and tar entries, gzip members) that may still be read, shared by every archive of the
+   * message: zip_max_message_entries. Each costs a call into zlib or a header's parsing however empty it
+   * is, which zip_max_bytes does not see.
+   */
+  entriesLeft: number;
+  /** zip_max_message_entries stopped an archive, and that was said: the archives after it go unsaid. */
+  entriesSpent?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -50,8 +58,8 @@ export function scanZip(
   facts: ContentFacts,
   cut = false,
 ): void {
-  const listing = readZip(bytes, budget.maxEntries);
-  noteListing(listing, name, facts, cut);
+  const listing = readZip(bytes, entryLimit(budget));
+  noteListing(listing, name, budget, facts, cut);
   // Entries whose data is another entry's: no archiver writes them; an overlapping zip bomb is made of them
   // (a thousand names for one stored zip of a thousand entries, opened a thousand times). Their names are
   // still checked; their data is read once, under the first name.

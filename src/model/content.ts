@@ -42,7 +42,10 @@ export interface ContentPolicy {
   zipMaxDepth: number;
   /** Bytes of archive kept or inflated per message (zip, tar, gzip and TNEF attachments, nested zips). */
   zipMaxBytes: number;
+  /** Entries read per zip or tar, members per gzip (files per TNEF). */
   zipMaxEntries: number;
+  /** Entries and members read per message, every zip, tar and gzip of it together, nested ones too. */
+  zipMaxMessageEntries: number;
   /** Lower case, with the dot: ".exe". */
   executableExtensions: ReadonlySet<string>;
   rules: readonly ContentRule[];

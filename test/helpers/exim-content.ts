@@ -30,11 +30,15 @@ export interface ContentExim {
   stop(): Promise<void>;
 }
 
-export async function startContentExim(): Promise<ContentExim> {
+/**
+ * `markThreshold`: the front's mark_threshold; at 0 every scanned message is "add header", so the snippet
+ * writes the report (X-Spam-Report) into every message delivered, as SpamAssassin's `add_header all Report`.
+ */
+export async function startContentExim({ markThreshold = 5 } = {}): Promise<ContentExim> {
   const front = await freePort();
   const setup = await startMaildirExim(
     () =>
-      `[spamd]\nlisten = 127.0.0.1:${front}\nmark_threshold = 5\nreject_threshold = 10\n` +
+      `[spamd]\nlisten = 127.0.0.1:${front}\nmark_threshold = ${markThreshold}\nreject_threshold = 10\n` +
       `[content]\n[rule executable]\nattachments = executable\nscore = 10\naction = reject\n` +
       `message = executable attachments are refused\n`,
     { spamd: spamdAddressSpec({ hostname: "127.0.0.1", port: front }) },

@@ -3,16 +3,22 @@
 // holding invoice.exe, a .tgz holding a program renamed photo.jpg, a plain .tar and a gzipped program (each
 // archive written by Debian's tar and gzip) are refused at DATA, as amavis and ClamAV refuse them; a clean
 // .tar.gz is delivered intact, its bytes what tar wrote; a zip of 900 tables within zip_max_bytes has its
-// last entry, a program named .csv, found by its first bytes. The messages go in with swaks --data, as a mailer
-// sends them.
+// last entry, a program named .csv, found by its first bytes; a 17 KB .tar.gz of gzips of empty members (one
+// call into zlib each) is read only to zip_max_message_entries, delivered, and its report says so. The
+// messages go in with swaks --data, as a mailer sends them.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { multipart, part, windowsExecutable } from "../helpers/content-corpus.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
+import { type EximDaemon, prepareEximDir, swaksWith } from "../helpers/exim.ts";
 import { type ContentExim, mailText, startContentExim } from "../helpers/exim-content.ts";
 import { gzipOf, noiseFile, tarGzOf, tarOf, zipOf } from "../helpers/real-archives.ts";
+import { freePort } from "../helpers/smtp-receiver.ts";
+import { type FrontDaemon, startFrontDaemon, startSpamTestExim } from "../helpers/spamd-front.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const SLOW = { timeout: 120_000 };
 const TEXT = part({ type: "text/plain; charset=utf-8", body: "See the attachment.\r\n", encoding: "7bit" });
@@ -90,5 +96,96 @@ describe("tar and gzip attachments through Exim's spam = and the content rules",
     assert.deepEqual(new Uint8Array(received), body);
     const listing = spawnSync("tar", ["-tzf", "-"], { input: received, encoding: "latin1" });
     assert.deepEqual(listing.stdout.trim().split("\n"), ["report.pdf", "data/figures.bin"]);
+  });
+});
+
+// 195 gzips of 1000 empty members each (`gzip -n` of an empty file, 20 bytes) in a .tar.gz by Debian's tar:
+// 195 000 members, every one read before (a call into zlib each), now 4804 of them.
+const emptyMember = gzipOf({ name: "empty", data: "" }, false);
+const emptyMembers = Buffer.concat(Array.from({ length: 1000 }, () => emptyMember));
+const gzipsInTarGz = tarGzOf(
+  Array.from({ length: 195 }, (_, i) => ({ name: `p/part-${i}.gz`, data: emptyMembers })),
+);
+const gzipsPart = part({ type: "application/gzip", name: "parts.tar.gz", body: gzipsInTarGz });
+const BOUND_SAID = /parts\.tar\.gz\/p\/part-4\.gz: members beyond zip_max_message_entries/;
+/** A header's value, its folded lines joined. */
+const headerOf = (mail: string, name: string) =>
+  mail.split("\n\n")[0].replace(/\n[ \t]+/g, " ").match(new RegExp(`^${name}: ?(.*)$`, "m"))?.[1];
+
+describe("more archive entries than zip_max_message_entries, through the shipped snippet", () => {
+  // mark_threshold 0: every message gets the snippet's X-Spam-Report, the report Exim was given.
+  let exim: ContentExim;
+  before(async () => {
+    exim = await startContentExim({ markThreshold: 0 });
+  }, SLOW);
+  after(async () => {
+    await exim?.stop();
+  });
+
+  it(
+    "answered and delivered intact, partly scanned in its report and the front's log line",
+    SLOW,
+    async () => {
+      assert.ok(gzipsInTarGz.length < 20_000, `${gzipsInTarGz.length} bytes`);
+      const text = mail("entries-bound", gzipsPart);
+      await exim.accepted("entries-bound", text);
+      const delivered = exim.delivered("entries-bound")[0];
+      assert.match(headerOf(delivered, "X-Spam-Report") ?? "", /Symbol: CONTENT_PARTLY_SCANNED\(0\.00\)/);
+      assert.equal(headerOf(delivered, "X-Spam-Score"), "0.0");
+      const sentBody = text.slice(text.indexOf("\r\n\r\n") + 4).replace(/\r\n/g, "\n");
+      assert.equal(delivered.slice(delivered.indexOf("\n\n") + 2).trimEnd(), sentBody.trimEnd());
+      assert.match(exim.setup.daemon.logs(), /spamd: scanned .*symbols=CONTENT_PARTLY_SCANNED/);
+    },
+  );
+
+  it("a program in a part after it is still refused", SLOW, async () => {
+    const exe = part({ type: "application/octet-stream", name: "setup.exe", body: program });
+    const text = mailText(
+      "entries-bound-exe",
+      `MIME-Version: 1.0\r\n${multipart("mixed", [TEXT, gzipsPart, exe])}`,
+    );
+    await exim.refused("entries-bound-exe", text);
+  });
+});
+
+describe("more archive entries than zip_max_message_entries, in SpamAssassin's report to Exim", () => {
+  // Exim's spamd_address in SpamAssassin's protocol: $spam_report is the report table, each symbol with
+  // its description, which the test ACL copies into X-Test-Report.
+  let dir: TempDir;
+  let front: FrontDaemon;
+  let exim: EximDaemon;
+  before(async () => {
+    dir = makeTempDir();
+    prepareEximDir(dir);
+    const port = await freePort();
+    front = await startFrontDaemon(
+      dir,
+      "none",
+      `listen = 127.0.0.1:${port}\nmark_threshold = 5\nreject_threshold = 10\n` +
+        `[content]\n[rule executable]\nattachments = executable\nscore = 10\naction = reject\n`,
+    );
+    exim = await startSpamTestExim(dir, `127.0.0.1 ${port}`);
+  }, SLOW);
+  after(async () => {
+    await exim?.stop();
+    front?.daemon.stop();
+    dir?.remove();
+  });
+
+  it("says which bound stopped the scan, and where", SLOW, async () => {
+    const path = dir.file("entries-bound.eml");
+    writeFileSync(path, mail("entries-bound", gzipsPart), "latin1");
+    const sent = await swaksWith([
+      ...["--server", "127.0.0.1", "--port", String(exim.port), "--helo", "client.example"],
+      ...["--from", "alice@example.org", "--to", "user@example.net", "--data", `@${path}`],
+    ]);
+    assert.equal(sent.status, 0, sent.output);
+    const maildir = dir.file("maildir/new");
+    await waitFor(() => existsSync(maildir) && readdirSync(maildir).length === 1, 20_000, "delivery");
+    const delivered = readFileSync(`${maildir}/${readdirSync(maildir)[0]}`, "utf8");
+    const report = headerOf(delivered, "X-Test-Report") ?? "";
+    assert.match(report, /CONTENT_PARTLY_SCANNED/, report);
+    assert.match(report, BOUND_SAID, report);
+    assert.equal(headerOf(delivered, "X-Test-Score"), "0.0");
   });
 });

@@ -32,6 +32,7 @@ describe("[content]", () => {
       zipMaxDepth: 2,
       zipMaxBytes: 4 * 1024 * 1024,
       zipMaxEntries: 1000,
+      zipMaxMessageEntries: 5000,
       rules: [],
     });
     for (const extension of [".exe", ".scr", ".com", ".pif", ".bat", ".cmd", ".js", ".jse", ".vbs", ".vbe"]) {
@@ -47,17 +48,25 @@ describe("[content]", () => {
 
   it("sizes, extensions, zip settings", () => {
     const result = load(
-      "[content]\nmax_scan_size = 512K\nzip = no\nzip_max_bytes = 0\nexecutable_extensions = EXE, .Scr\n",
+      "[content]\nmax_scan_size = 512K\nzip = no\nzip_max_bytes = 0\nexecutable_extensions = EXE, .Scr\n" +
+        "zip_max_message_entries = 200000\n",
     );
     assert.ok(result.ok, JSON.stringify(result));
     assert.equal(result.config.content!.maxScanSize, 512 * 1024);
     assert.equal(result.config.content!.zip, false);
     assert.equal(result.config.content!.zipMaxBytes, 0);
+    assert.equal(result.config.content!.zipMaxMessageEntries, 200_000);
     assert.deepEqual([...result.config.content!.executableExtensions], [".exe", ".scr"]);
-    assert.deepEqual(errors("[content]\nmax_scan_size = lots\nexecutable_extensions = a b/c\n"), [
-      "t.conf:2: content.max_scan_size: expected a size such as 512000, 500k or 10M",
-      "t.conf:3: content.executable_extensions: 'b/c' is not a file extension",
-    ]);
+    assert.deepEqual(
+      errors(
+        "[content]\nmax_scan_size = lots\nexecutable_extensions = a b/c\nzip_max_message_entries = 0\n",
+      ),
+      [
+        "t.conf:2: content.max_scan_size: expected a size such as 512000, 500k or 10M",
+        "t.conf:3: content.executable_extensions: 'b/c' is not a file extension",
+        "t.conf:4: content.zip_max_message_entries: must be at least 1",
+      ],
+    );
   });
 });
 

@@ -12,7 +12,12 @@ import { windowsExecutable, zip } from "../../helpers/content-corpus.ts";
 import { gzipBomb, gzipOf, noiseFile, tarGzOf } from "../../helpers/real-archives.ts";
 
 const facts = (): ContentFacts => ({ files: [], corruptZips: [], skipped: [] });
-const budget = (bytesLeft = 1 << 20) => ({ bytesLeft, headBytesLeft: bytesLeft, maxEntries: 100 });
+const budget = (bytesLeft = 1 << 20, maxEntries = 100) => ({
+  bytesLeft,
+  headBytesLeft: bytesLeft,
+  maxEntries,
+  entriesLeft: 100_000,
+});
 const program = windowsExecutable(3000);
 const MB = 1024 * 1024;
 
@@ -111,13 +116,28 @@ describe("scanGzip", () => {
   it("members beyond zip_max_entries are not inflated, and said", () => {
     const member = gzipOf({ name: "a.txt", data: "hello\n" }, false);
     const result = facts();
-    scanGzip(Buffer.concat(Array.from({ length: 5 }, () => member)), "many.gz", 2, {
-      bytesLeft: MB,
-      headBytesLeft: MB,
-      maxEntries: 3,
-    }, result);
+    scanGzip(Buffer.concat(Array.from({ length: 5 }, () => member)), "many.gz", 2, budget(MB, 3), result);
     assert.deepEqual(result.skipped, ["many.gz: members beyond zip_max_entries"]);
     assert.equal(Buffer.from(result.files[0].head).toString(), "hello\n".repeat(3));
+  });
+
+  it("members of gzips in a .tar.gz are counted against the message's zip_max_message_entries", () => {
+    const member = gzipOf({ name: "a.txt", data: "hello\n" }, false);
+    const fourMembers = Buffer.concat(Array.from({ length: 4 }, () => member));
+    const names = ["a.gz", "b.gz", "c.gz"];
+    const bytes = tarGzOf(names.map((name) => ({ name, data: fourMembers })));
+    const result = facts();
+    // The .tar.gz's one member, its tar's three entries, a.gz's four members, two of b.gz's: ten.
+    const left = { ...budget(), entriesLeft: 10 };
+    scanGzip(bytes, "x.tar.gz", 2, left, result);
+    const heads = result.files.filter((file) => file.where !== "in x.tar.gz");
+    assert.deepEqual(heads.map((file) => `${file.where}: ${Buffer.from(file.head).toString()}`), [
+      `in x.tar.gz/a.gz: ${"hello\n".repeat(4)}`,
+      `in x.tar.gz/b.gz: ${"hello\n".repeat(2)}`,
+      "in x.tar.gz/c.gz: ",
+    ]);
+    assert.deepEqual(result.skipped, ["x.tar.gz/b.gz: members beyond zip_max_message_entries"]);
+    assert.equal(left.entriesLeft, 0);
   });
 
   it("says members are left only when one follows the zip_max_entries read: at N - 1, N and N + 1", () => {
@@ -126,7 +146,7 @@ describe("scanGzip", () => {
     for (const count of [max - 1, max, max + 1]) {
       const result = facts();
       const stream = Buffer.concat(Array.from({ length: count }, () => member));
-      scanGzip(stream, "n.gz", 2, { bytesLeft: MB, headBytesLeft: MB, maxEntries: max }, result);
+      scanGzip(stream, "n.gz", 2, budget(MB, max), result);
       const said = count > max ? ["n.gz: members beyond zip_max_entries"] : [];
       assert.deepEqual(result.skipped, said, `${count} members`);
       assert.equal(Buffer.from(result.files[0].head).toString(), "hello\n".repeat(Math.min(count, max)));

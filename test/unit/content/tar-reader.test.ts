@@ -14,7 +14,12 @@ import { windowsExecutable, zip } from "../../helpers/content-corpus.ts";
 import { tarListing, tarOf } from "../../helpers/real-archives.ts";
 
 const facts = (): ContentFacts => ({ files: [], corruptZips: [], skipped: [] });
-const budget = () => ({ bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: 100 });
+const budget = (maxEntries = 100) => ({
+  bytesLeft: 1 << 20,
+  headBytesLeft: 1 << 20,
+  maxEntries,
+  entriesLeft: 100_000,
+});
 const program = windowsExecutable(3000);
 const LONG_NAME = `${"quarterly-report-".repeat(7)}invoice.exe`; // 130 characters: past the header's 100
 
@@ -208,13 +213,31 @@ describe("scanTar", () => {
   it("reads at most zip_max_entries entries, and says so", () => {
     const files = Array.from({ length: 5 }, (_, i) => ({ name: `f${i}.txt`, data: `${i}` }));
     const result = facts();
-    scanTar(tarOf([...files, { name: "late.exe", data: program }]), "many.tar", 2, {
-      bytesLeft: 1 << 20,
-      headBytesLeft: 1 << 20,
-      maxEntries: 3,
-    }, result);
+    scanTar(tarOf([...files, { name: "late.exe", data: program }]), "many.tar", 2, budget(3), result);
     assert.deepEqual(found(result), ["in many.tar: f0.txt", "in many.tar: f1.txt", "in many.tar: f2.txt"]);
     assert.deepEqual(result.skipped, ["many.tar: entries beyond zip_max_entries"]);
+  });
+
+  it("entries of tars in a tar are counted against the message's zip_max_message_entries", () => {
+    const inner = tarOf(Array.from({ length: 4 }, (_, i) => ({ name: `f${i}.txt`, data: `${i}` })));
+    const outer = tarOf(["a.tar", "b.tar", "c.tar"].map((name) => ({ name, data: inner })));
+    const result = facts();
+    // The outer tar's three entries, a.tar's four, two of b.tar's: nine.
+    const left = { ...budget(), entriesLeft: 9 };
+    scanTar(outer, "o.tar", 2, left, result);
+    assert.deepEqual(found(result), [
+      "in o.tar: a.tar",
+      "in o.tar/a.tar: f0.txt",
+      "in o.tar/a.tar: f1.txt",
+      "in o.tar/a.tar: f2.txt",
+      "in o.tar/a.tar: f3.txt",
+      "in o.tar: b.tar",
+      "in o.tar/b.tar: f0.txt",
+      "in o.tar/b.tar: f1.txt",
+      "in o.tar: c.tar",
+    ]);
+    assert.deepEqual(result.skipped, ["o.tar/b.tar: entries beyond zip_max_message_entries"]);
+    assert.equal(left.entriesLeft, 0);
   });
 
   it("says entries are left only when one follows the zip_max_entries read: at N - 1, N and N + 1", () => {
@@ -225,7 +248,7 @@ describe("scanTar", () => {
       assert.equal(listing.entries.length, Math.min(count, max), `${count} entries`);
       assert.equal(listing.entriesLeft === true, count > max, `${count} entries`);
       const result = facts();
-      scanTar(archive, "n.tar", 2, { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: max }, result);
+      scanTar(archive, "n.tar", 2, budget(max), result);
       const said = count > max ? ["n.tar: entries beyond zip_max_entries"] : [];
       assert.deepEqual(result.skipped, said, `${count} entries`);
     }

@@ -10,6 +10,12 @@ import type { ContentFacts } from "../../../src/content/carried-file.ts";
 import { unicodePathExtra, windowsExecutable, zip } from "../../helpers/content-corpus.ts";
 
 const facts = (): ContentFacts => ({ files: [], corruptZips: [], skipped: [] });
+const budget = (maxEntries = 100) => ({
+  bytesLeft: 1 << 20,
+  headBytesLeft: 1 << 20,
+  maxEntries,
+  entriesLeft: 100_000,
+});
 const CENTRAL_SIGNATURE = Buffer.from([0x50, 0x4b, 0x01, 0x02]);
 
 describe("readZip", () => {
@@ -48,7 +54,7 @@ describe("readZip", () => {
         const mangled = Uint8Array.from(bytes);
         mangled[(seed * 7919) % mangled.length] ^= seed & 0xff;
         const result = facts();
-        scanZip(mangled, "m.zip", 2, { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: 100 }, result);
+        scanZip(mangled, "m.zip", 2, budget(), result);
       }
     }
     assert.equal(readZip(new Uint8Array(100), 100).entries.length, 0);
@@ -73,7 +79,7 @@ describe("readZip", () => {
     assert.equal(first.localName, "evil.exe");
     assert.equal(second.localName, undefined, "the same name: nothing more");
     const result = facts();
-    scanZip(bytes, "a.zip", 2, { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: 100 }, result);
+    scanZip(bytes, "a.zip", 2, budget(), result);
     assert.deepEqual(result.files.map((file) => file.name), ["evil.txt", "evil.exe", "same.txt"]);
   });
 
@@ -90,7 +96,7 @@ describe("readZip", () => {
     assert.equal(listing.problem, undefined);
     assert.deepEqual(listing.entries.map((entry) => entry.name), ["readme.txt", "photo.jpg", "evil.exe"]);
     const result = facts();
-    scanZip(bytes, "z64.zip", 2, { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: 100 }, result);
+    scanZip(bytes, "z64.zip", 2, budget(), result);
     assert.deepEqual(result.corruptZips, []);
     const photo = result.files.find((file) => file.name === "photo.jpg");
     assert.equal(executableMagic(photo!.head), "a Windows executable (MZ)");
@@ -122,7 +128,7 @@ describe("readZip", () => {
     assert.deepEqual(first.unicodeNames, ["invoice.js"]);
     assert.equal(second.unicodeNames, undefined, "the same name: nothing more");
     const result = facts();
-    scanZip(bytes, "a.zip", 2, { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: 100 }, result);
+    scanZip(bytes, "a.zip", 2, budget(), result);
     assert.deepEqual(result.files.map((file) => file.name), ["invoice.txt", "invoice.js", "same.txt"]);
     // From the local headers alone (the directory cut off at zip_max_bytes) as well.
     const cut = bytes.subarray(0, Buffer.from(bytes).indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])));
@@ -142,15 +148,11 @@ describe("readZip", () => {
     local.write("docs/a/", local.indexOf("docs/aa"), "latin1");
     for (const bytes of [unicode, local]) {
       const result = facts();
-      scanZip(bytes, "a.zip", 2, { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: 100 }, result);
+      scanZip(bytes, "a.zip", 2, budget(), result);
       assert.ok(result.files.some((file) => file.name === "evil.js"), JSON.stringify(result.files));
     }
     const plain = facts();
-    scanZip(zip([{ name: "docs/", data: "" }]), "a.zip", 2, {
-      bytesLeft: 1 << 20,
-      headBytesLeft: 1 << 20,
-      maxEntries: 100,
-    }, plain);
+    scanZip(zip([{ name: "docs/", data: "" }]), "a.zip", 2, budget(), plain);
     assert.deepEqual(plain.files, [], "a directory is no file");
   });
 
@@ -188,7 +190,7 @@ describe("readZip", () => {
     for (const count of [max - 1, max, max + 1]) {
       const bytes = zip(Array.from({ length: count }, (_, i) => ({ name: `${i}.txt`, data: "x" })));
       const result = facts();
-      scanZip(bytes, "n.zip", 2, { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: max }, result);
+      scanZip(bytes, "n.zip", 2, budget(max), result);
       const said = count > max ? ["n.zip: entries beyond zip_max_entries"] : [];
       assert.deepEqual(result.skipped, said, `${count} entries`);
       // Cut before its central directory, the zip is listed from its local headers.
@@ -207,11 +209,13 @@ describe("scanZip", () => {
   it("reads an entry's first bytes (stored or deflated) for its magic", () => {
     const exe = windowsExecutable(100_000);
     const result = facts();
-    scanZip(zip([{ name: "a.jpg", data: exe, deflate: true }, { name: "b.jpg", data: exe }]), "z.zip", 1, {
-      bytesLeft: 1 << 20,
-      headBytesLeft: 1 << 20,
-      maxEntries: 100,
-    }, result);
+    scanZip(
+      zip([{ name: "a.jpg", data: exe, deflate: true }, { name: "b.jpg", data: exe }]),
+      "z.zip",
+      1,
+      budget(),
+      result,
+    );
     assert.deepEqual(result.files.map((file) => [file.name, file.head[0], file.head[1], file.head.length]), [
       ["a.jpg", 0x4d, 0x5a, 512],
       ["b.jpg", 0x4d, 0x5a, 512],
@@ -222,21 +226,47 @@ describe("scanZip", () => {
     const inner = zip([{ name: "x.exe", data: "MZ".repeat(5000), deflate: true }]);
     const outer = zip([{ name: "inner.zip", data: inner, deflate: true }]);
     const opened = facts();
-    scanZip(outer, "outer.zip", 2, { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: 100 }, opened);
+    scanZip(outer, "outer.zip", 2, budget(), opened);
     assert.deepEqual(opened.files.map((file) => `${file.where}: ${file.name}`), [
       "in outer.zip: inner.zip",
       "in outer.zip/inner.zip: x.exe",
     ]);
     const poor = facts();
-    scanZip(outer, "outer.zip", 2, { bytesLeft: 10, headBytesLeft: 10, maxEntries: 100 }, poor);
+    scanZip(outer, "outer.zip", 2, {
+      bytesLeft: 10,
+      headBytesLeft: 10,
+      maxEntries: 100,
+      entriesLeft: 100_000,
+    }, poor);
     assert.deepEqual(poor.skipped, ["outer.zip/inner.zip: over zip_max_bytes"]);
+  });
+
+  it("entries of zips in a zip are counted against the message's zip_max_message_entries", () => {
+    const inner = zip(Array.from({ length: 4 }, (_, i) => ({ name: `f${i}.txt`, data: "", deflate: true })));
+    const outer = zip(["a.zip", "b.zip", "c.zip"].map((name) => ({ name, data: inner, deflate: true })));
+    const result = facts();
+    // The outer zip's three entries, a.zip's four, two of b.zip's: nine.
+    const left = { ...budget(), entriesLeft: 9 };
+    scanZip(outer, "o.zip", 2, left, result);
+    assert.deepEqual(result.files.map((file) => `${file.where}: ${file.name}`), [
+      "in o.zip: a.zip",
+      "in o.zip/a.zip: f0.txt",
+      "in o.zip/a.zip: f1.txt",
+      "in o.zip/a.zip: f2.txt",
+      "in o.zip/a.zip: f3.txt",
+      "in o.zip: b.zip",
+      "in o.zip/b.zip: f0.txt",
+      "in o.zip/b.zip: f1.txt",
+      "in o.zip: c.zip",
+    ]);
+    assert.deepEqual(result.skipped, ["o.zip/b.zip: entries beyond zip_max_message_entries"]);
+    assert.equal(left.entriesLeft, 0);
   });
 
   it("a zip bomb inflates no further than the budget", () => {
     const bomb = zip([{ name: "big.zip", data: new Uint8Array(5_000_000), deflate: true }]);
     const result = facts();
-    const budget = { bytesLeft: 1 << 20, headBytesLeft: 1 << 20, maxEntries: 100 };
-    scanZip(bomb, "bomb.zip", 2, budget, result);
+    scanZip(bomb, "bomb.zip", 2, budget(), result);
     assert.deepEqual(result.skipped, ["bomb.zip/big.zip: over zip_max_bytes"]);
   });
   it("stored nested zips count against zip_max_bytes", () => {
@@ -249,7 +279,7 @@ describe("scanZip", () => {
       outer,
       "copies.zip",
       2,
-      { bytesLeft: 1024 * 1024, headBytesLeft: 1024 * 1024, maxEntries: 1000 },
+      { bytesLeft: 1024 * 1024, headBytesLeft: 1024 * 1024, maxEntries: 1000, entriesLeft: 100_000 },
       result,
     );
     const opened = Math.floor(1024 * 1024 / inner.length);
@@ -270,6 +300,7 @@ describe("scanZip", () => {
       bytesLeft: 4 * 1024 * 1024,
       headBytesLeft: 4 * 1024 * 1024,
       maxEntries: 1000,
+      entriesLeft: 100_000,
     }, result);
     assert.equal(result.files.length, 1000 + 1000, "every name checked, the inner zip opened once");
     assert.ok(

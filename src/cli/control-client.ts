@@ -126,6 +126,17 @@ function parseAnswer<T>(socketPath: string, body: string, expected?: (value: unk
   return value as T;
 }
 
+/** An answer whose connection closed before its end: how much came, and its first bytes. */
+function cutShort(socketPath: string, response: http.IncomingMessage, body: string): DaemonUnreachable {
+  const declared = response.headers["content-length"];
+  const bytes = new TextEncoder().encode(body).length;
+  const came = declared === undefined ? `${bytes} bytes` : `${bytes} of ${answerStart(declared)} bytes`;
+  return new DaemonUnreachable(
+    `the answer on ${socketPath} was cut short: the connection closed after ${came} of its body ` +
+      `(status ${response.statusCode})${body ? `: ${answerStart(body)}` : ""}`,
+  );
+}
+
 export interface ControlResponse {
   status: number;
   /** The answer's headers, names in lower case. */
@@ -146,6 +157,12 @@ export function controlRequest(
       let body = "";
       response.setEncoding("utf8");
       response.on("data", (chunk) => body += chunk);
+      // The connection closed before the answer's end (the daemon killed while it wrote, something else on
+      // the socket): neither "end" nor the request's "error" comes, nothing was left to wait for, and the
+      // command exited 0 without a word, a `reset` as if done.
+      response.on("close", () => {
+        if (!response.complete) reject(cutShort(socketPath, response, body));
+      });
       response.on(
         "end",
         () =>

@@ -416,6 +416,45 @@ describe("client commands against a running daemon", () => {
     }
   });
 
+  // The daemon killed while it wrote, or something else on the socket: the connection closes before the
+  // answer's end. Nothing was left to wait for, and every command exited 0 without a word (`reset` too).
+  it("exits 2 saying so when the answer is cut short: half a body, a head alone", SLOW, async () => {
+    const cut = dir.file("cut.sock");
+    // A separate process: cli() blocks this one's event loop.
+    const server = spawn("node", [
+      "-e",
+      `let n = 0;
+      require("node:net").createServer((socket) => socket.once("data", () => socket.end(n++ % 2 === 0
+        ? 'HTTP/1.1 200 OK\\r\\ncontent-length: 100\\r\\n\\r\\n{"key":"a@example.org","reset"'
+        : "HTTP/1.1 200 OK\\r\\ntransfer-encoding: chunked\\r\\n\\r\\n"))
+      ).listen(${JSON.stringify(cut)}, () => console.log("listening"));`,
+    ], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise((resolve) => server.stdout!.once("data", resolve));
+      for (const args of [["status"], ["top"], ["show", "a@example.org"], ["reset", "a@example.org"]]) {
+        const half = cli([...args, "--socket", cut]);
+        assert.equal(half.status, 2, args.join(" "));
+        assert.equal(half.stdout, "");
+        assert.equal(
+          half.stderr,
+          `mailpolicyd: the answer on ${cut} was cut short: the connection closed after 30 of 100 bytes of ` +
+            `its body (status 200): {"key":"a@example.org","reset"\n`,
+          args.join(" "),
+        );
+        const headAlone = cli([...args, "--socket", cut]);
+        assert.equal(headAlone.status, 2, args.join(" "));
+        assert.equal(
+          headAlone.stderr,
+          `mailpolicyd: the answer on ${cut} was cut short: the connection closed after 0 bytes of its body ` +
+            "(status 200)\n",
+          args.join(" "),
+        );
+      }
+    } finally {
+      server.kill();
+    }
+  });
+
   // Both sockets lie side by side in /run/mailpolicyd: check given the control socket printed its HTTP 400
   // as the reply, with exit 0; status given the policy socket said "Parse Error: Expected HTTP/".
   it("check and status given each other's socket exit 2 and say which socket to give", SLOW, () => {

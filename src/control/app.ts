@@ -12,6 +12,7 @@ import { MAX_TOP_ROWS } from "./top-bound.ts";
 import { SCOPE_HEADER, THIS_HOST_ONLY } from "./counts-scope.ts";
 import type { ConcernHealth } from "../engine/concern-health.ts";
 import { healthWarnings } from "./health-lines.ts";
+import { allowedMethods } from "./allowed-methods.ts";
 
 type CountersQuery = Exclude<
   CountersEvent,
@@ -285,6 +286,18 @@ export function createControlApp(deps: ControlDeps): Hono {
   });
 
   app.get("/", (c) => c.html(DASHBOARD_HTML));
+  // A path that is there, asked with a method it does not take: 405 naming the ones it takes (RFC 9110),
+  // not "no such endpoint", which sent `curl …/reload` (a GET) looking for an endpoint that exists.
+  // OPTIONS is answered with the Allow header alone. After every route: it takes what they left.
+  for (const [path, methods] of allowedMethods(app.routes)) {
+    const allow = methods.join(", ");
+    app.all(path, (c) => {
+      c.header("allow", allow);
+      // 200 with an empty body: a 204 may carry no Content-Length, and every answer here has one (RFC 9110).
+      if (c.req.method === "OPTIONS") return c.body(null, 200);
+      return c.json({ error: `${c.req.method} ${c.req.path}: not allowed; it takes ${allow}` }, 405);
+    });
+  }
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => c.json({ error: error.message }, 500));
   return app;

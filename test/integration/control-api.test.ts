@@ -24,6 +24,9 @@ import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 interface HttpReply {
   status: number;
   contentType: string;
+  /** The status line's reason phrase, and the Allow header: what a 405 names. */
+  statusMessage: string | undefined;
+  allow: string | undefined;
   body: string;
   // deno-lint-ignore no-explicit-any
   json(): any;
@@ -40,6 +43,8 @@ function overSocket(socketPath: string, method: string, path: string): Promise<H
         resolve({
           status: response.statusCode ?? 0,
           contentType: String(response.headers["content-type"] ?? ""),
+          statusMessage: response.statusMessage,
+          allow: response.headers.allow,
           body,
           json: () => JSON.parse(body),
         }));
@@ -342,14 +347,19 @@ describe("control API (real daemon process)", () => {
     assert.ok(reply.body.includes("<title>mailpolicyd</title>"));
   });
 
-  it("answers an unknown path (or method) with 404 JSON", async () => {
+  it("answers an unknown path with 404 JSON, a method the path does not take with 405 and Allow", async () => {
     const reply = await get("/no/such/thing");
     assert.equal(reply.status, 404);
     assert.match(reply.contentType, /^application\/json/);
     assert.deepEqual(reply.json(), { error: "no such endpoint: GET /no/such/thing" });
     const wrongMethod = await overSocket(controlSocket, "POST", "/health");
-    assert.equal(wrongMethod.status, 404);
-    assert.deepEqual(wrongMethod.json(), { error: "no such endpoint: POST /health" });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.statusMessage, "Method Not Allowed");
+    assert.equal(wrongMethod.allow, "GET, HEAD");
+    assert.deepEqual(wrongMethod.json(), { error: "POST /health: not allowed; it takes GET, HEAD" });
+    const reloadByGet = await overSocket(controlSocket, "GET", "/reload");
+    assert.equal(reloadByGet.status, 405);
+    assert.equal(reloadByGet.allow, "POST");
   });
 
   it("DELETE /senders/:key resets the key: its next request is accepted; a second DELETE is 404", async () => {

@@ -518,18 +518,43 @@ describe("control app: /metrics, /reload, the dashboard, 404 and 500", () => {
     assert.match(await reply.text(), /<title>mailpolicyd<\/title>/);
   });
 
-  it("answers an unknown route or method with 404 JSON naming it", async () => {
-    const { app, asked, reloads } = control({ reset: 1 });
+  it("answers an unknown route with 404 JSON naming it", async () => {
+    const { app, asked } = control({ reset: 1 });
     for (
-      const [method, path] of [["GET", "/nothing/here"], ["PUT", "/health"], ["GET", "/reload"], [
-        "POST",
-        "/senders",
-      ]]
+      const [method, path] of [["GET", "/nothing/here"], ["DELETE", "/health/"], ["POST", "/senders/a/b"]]
     ) {
       const reply = await app.request(path, { method });
       assert.equal(reply.status, 404, `${method} ${path}`);
       assert.deepEqual(await reply.json(), { error: `no such endpoint: ${method} ${path}` });
     }
+    assert.deepEqual(asked, []);
+  });
+
+  // `curl …/reload` (a GET) was told "no such endpoint: GET /reload", of an endpoint that is there.
+  it("answers a route asked with a method it does not take with 405 and Allow, untouched", async () => {
+    const { app, asked, reloads } = control({ reset: 1 });
+    for (
+      const [method, path, allow] of [
+        ["PUT", "/health", "GET, HEAD"],
+        ["GET", "/reload", "POST"],
+        ["POST", "/senders", "GET, HEAD"],
+        ["POST", "/sender?key=a@example.org", "GET, HEAD, DELETE"],
+        ["PATCH", "/senders/a@example.org", "GET, HEAD, DELETE"],
+        ["DELETE", "/metrics", "GET, HEAD"],
+        ["POST", "/", "GET, HEAD"],
+      ]
+    ) {
+      const reply = await app.request(path, { method });
+      assert.equal(reply.status, 405, `${method} ${path}`);
+      assert.equal(reply.headers.get("allow"), allow, `${method} ${path}`);
+      assert.deepEqual(await reply.json(), {
+        error: `${method} ${path.split("?")[0]}: not allowed; it takes ${allow}`,
+      });
+    }
+    const options = await app.request("/sender?key=a@example.org", { method: "OPTIONS" });
+    assert.equal(options.status, 200);
+    assert.equal(await options.text(), "");
+    assert.equal(options.headers.get("allow"), "GET, HEAD, DELETE");
     assert.deepEqual([asked, reloads], [[], []]);
   });
 

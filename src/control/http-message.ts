@@ -21,7 +21,11 @@ const HEAD_END = Uint8Array.of(0x0d, 0x0a, 0x0d, 0x0a);
 const latin1 = new TextDecoder("latin1");
 const encoder = new TextEncoder();
 
-/** A head that declares a body longer than BODY_BYTES: complete as it is, and refused by the parser. */
+/**
+ * The body's length for cutting the request: the first Content-Length of up to 15 digits. Any other (more
+ * digits, not a number, a second one) cuts at the head, where the parser refuses it; a head that declares
+ * a body longer than BODY_BYTES is complete as it is, and refused by the parser too.
+ */
 const contentLengthOf = (head: string): number => {
   const match = /\r\ncontent-length:[ \t]*(\d{1,15})[ \t]*\r\n/i.exec(head);
   return match ? Number(match[1]) : 0;
@@ -93,7 +97,13 @@ export function parseHttpRequest(bytes: Uint8Array): HttpRequestHead | { status:
   if (headers.some(([name]) => name === "transfer-encoding")) {
     return { status: 411, reason: "a body needs a Content-Length" };
   }
-  const length = contentLengthOf(latin1.decode(bytes.subarray(0, headEnd + 2)));
+  // Every Content-Length, not the first of up to 15 digits: one of 16 or more, `-1`, `5x` or a second that
+  // differs read as no body, and a POST /reload declaring more than BODY_BYTES was done (RFC 9112, 6.3).
+  const declared = headers.filter(([name]) => name === "content-length").map(([, value]) => value);
+  if (declared.some((value) => !/^[0-9]+$/.test(value)) || new Set(declared).size > 1) {
+    return { status: 400, reason: "a Content-Length that is not one whole number" };
+  }
+  const length = declared.length > 0 ? Number(declared[0]) : 0;
   if (length > BODY_BYTES) return { status: 413, reason: `a body over ${BODY_BYTES} bytes` };
   const body = bytes.subarray(headEnd + 4);
   if (body.length < length) return { status: 400, reason: "body shorter than its Content-Length" };

@@ -90,6 +90,18 @@ describe("parseHttpRequest", () => {
     assert.equal(status(`POST / HTTP/1.1\r\nContent-Length: ${BODY_BYTES + 1}\r\n\r\n`), 413);
     assert.equal(status("POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nshort"), 400);
     assert.equal(status("BREW /pot HTTP/1.0\r\n\r\n"), 501);
+    // The framing cuts these at the head (no length of up to 15 digits): served, they ran as bodiless.
+    assert.equal(status("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"), 413);
+    for (const length of ["-1", "5x", "1e3", "0x10", "2, 2", ""]) {
+      const parsed = parseHttpRequest(bytes(`POST / HTTP/1.1\r\nContent-Length: ${length}\r\n\r\n`));
+      assert.deepEqual(
+        parsed,
+        { status: 400, reason: "a Content-Length that is not one whole number" },
+        length,
+      );
+    }
+    assert.equal(status("POST / HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 9000\r\n\r\nab"), 400);
+    assert.equal(status("POST / HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nab"), 200);
     assert.equal(status("PATCH /pot HTTP/1.0\r\n\r\n"), 200); // a known one is the API's to answer
   });
 });

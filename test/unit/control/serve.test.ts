@@ -102,6 +102,24 @@ describe("serveHttp", () => {
     });
   });
 
+  // Read as no body, they reached the handler: a POST /reload declaring more than 8 KiB was done.
+  it("refuses a Content-Length over the bound in any number of digits, or not a number, unserved", async () => {
+    const path = join(dir, "control.sock");
+    server = await serveHttp({ unix: path }, fetch, log);
+    assert.match(
+      await exchange(path, "POST /reload HTTP/1.1\r\ncontent-length: 99999999999999999999\r\n\r\n"),
+      /^HTTP\/1\.1 413 [^]*a body over 8192 bytes/,
+    );
+    for (const length of ["-1", "5x", "2\r\ncontent-length: 9000"]) {
+      assert.match(
+        await exchange(path, `POST /reload HTTP/1.1\r\ncontent-length: ${length}\r\n\r\nab`),
+        /^HTTP\/1\.1 400 [^]*a Content-Length that is not one whole number/,
+        length,
+      );
+    }
+    assert.deepEqual(seen, []);
+  });
+
   it("answers a head that does not end in time with 408, and a connection past the bound with 503", async () => {
     const path = join(dir, "control.sock");
     server = await serveHttp({ unix: path }, fetch, log, { maxConnections: 2, timeoutMs: 300 });

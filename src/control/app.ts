@@ -42,6 +42,16 @@ export interface ControlDeps {
   readLimit?: ReadLimit;
 }
 
+/** Whether every `%` in `target` starts a %XX, and the bytes they make are UTF-8 (RFC 3986). */
+const isPercentEncoded = (target: string) => {
+  try {
+    decodeURIComponent(target);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const COUNTERS_DOWN = { error: "the counters actor is down (restarting); try again in a moment" };
 // The store's null (limits/counter-store.ts): not "no counter for KEY", which read as a sender unblocked.
 const REDIS_NO_ANSWER = "the shared counters in Redis did not answer";
@@ -101,6 +111,15 @@ export function createControlApp(deps: ControlDeps): Hono {
     }
     if (deps.readOnly && c.req.method !== "GET" && c.req.method !== "HEAD") {
       return c.json({ error: "read-only listener: reset and reload go through the control socket" }, 403);
+    }
+    // A key, rule or path with `%zz`, a lone `%` or `%FF` (not UTF-8) was taken as its raw text by Hono's
+    // lenient decoding: `reset` of `%FF` answered "no counter for %ff", of a key nobody asked about.
+    const url = new URL(c.req.url);
+    if (!isPercentEncoded(url.pathname + url.search)) {
+      return c.json({
+        error: "the request's path or query is not percent-encoded UTF-8: write % as %25, and each byte of " +
+          "a character not in ASCII as %XX of its UTF-8",
+      }, 400);
     }
     if (deps.readLimit && !(await deps.readLimit.admit())) {
       c.header("retry-after", "1");

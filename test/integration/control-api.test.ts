@@ -362,6 +362,14 @@ describe("control API (real daemon process)", () => {
     assert.equal(reloadByGet.allow, "POST");
   });
 
+  it("answers a key not percent-encoded UTF-8 with 400, not 'no counter for %ff'", async () => {
+    for (const path of ["/sender?key=%FF", "/sender?key=a%zz@example.org", "/senders/%FF"]) {
+      const reply = await overSocket(controlSocket, "DELETE", path);
+      assert.equal(reply.status, 400, path);
+      assert.match(reply.json().error, /^the request's path or query is not percent-encoded UTF-8/, path);
+    }
+  });
+
   it("DELETE /senders/:key resets the key: its next request is accepted; a second DELETE is 404", async () => {
     assert.equal(
       await askPolicy(daemon.policySocket, RCPT_A),

@@ -426,6 +426,35 @@ describe("control app: /senders", () => {
     }]);
   });
 
+  // Hono's lenient decoding took `%FF` as the text "%FF": "no counter for %ff", of a key nobody asked about.
+  it("GET and DELETE a key, rule or path not percent-encoded UTF-8: 400, the counters not asked", async () => {
+    const { app, asked } = control({ sender: [], reset: 1, senders: [] });
+    const targets = [
+      ["DELETE", "/sender?key=%FF"],
+      ["GET", "/sender?key=a%zz@example.org"],
+      ["DELETE", "/sender?key=100%"],
+      ["GET", "/sender?key=%C3"], // the first byte of é alone
+      ["DELETE", "/senders/%FF%FE"],
+      ["GET", "/senders?rule=%FFoutbound"],
+      ["GET", "/health%"],
+    ];
+    for (const [method, target] of targets) {
+      const reply = await app.request(target, { method });
+      assert.equal(reply.status, 400, `${method} ${target}`);
+      assert.match((await reply.json()).error, /^the request's path or query is not percent-encoded UTF-8/);
+    }
+    assert.deepEqual(asked, []);
+    // The same keys written right are asked for as they are.
+    for (const target of ["/sender?key=%25FF", "/sender?key=%C3%A9", "/sender?key=100%25"]) {
+      assert.equal((await app.request(target, { method: "DELETE" })).status, 200, target);
+    }
+    assert.deepEqual(asked, [
+      { type: "reset", key: "%ff" },
+      { type: "reset", key: "é" },
+      { type: "reset", key: "100%" },
+    ]);
+  });
+
   it("GET and DELETE /sender without ?key=: 400, the counters not asked", async () => {
     const { app, asked } = control({ sender: [], reset: 1 });
     for (const method of ["GET", "DELETE"]) {

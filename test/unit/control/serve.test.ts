@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../../src/log.ts";
 import { type RunningServer, serveHttp } from "../../../src/control/serve.ts";
+import { BODY_BYTES, HEAD_BYTES } from "../../../src/control/http-message.ts";
 import { httpGet } from "../../helpers/http-get.ts";
 
 const log = createLogger("error", () => {});
@@ -118,6 +119,20 @@ describe("serveHttp", () => {
       );
     }
     assert.deepEqual(seen, []);
+  });
+
+  // Read in one chunk past maxBytes (HEAD_BYTES + BODY_BYTES), a request and what followed it were all
+  // taken as one over-long request: 431 "request head over 19447 bytes" for a head of a few dozen.
+  it("answers a request followed by more bytes than a request may hold, in one write, as itself", async () => {
+    const path = join(dir, "control.sock");
+    server = await serveHttp({ unix: path }, fetch, log);
+    const more = "x".repeat(HEAD_BYTES + BODY_BYTES + 1);
+    const posted = await exchange(path, `POST /reload HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc${more}`);
+    assert.match(posted, /^HTTP\/1\.1 200 [^]*\{"path":"\/reload"\}$/);
+    assert.equal(seen.at(-1)!.body, "abc");
+    const pipelined = "GET /health HTTP/1.1\r\n\r\n".repeat(Math.ceil(more.length / 25));
+    assert.match(await exchange(path, pipelined), /^HTTP\/1\.1 200 [^]*\{"path":"\/health"\}$/);
+    assert.equal(seen.length, 2);
   });
 
   it("answers a head that does not end in time with 408, and a connection past the bound with 503", async () => {

@@ -113,16 +113,18 @@ function pathTooLong(path: string): DaemonUnreachable | undefined {
  * The answer's JSON, of the shape `expected` checks when given; anything else means something other than
  * mailpolicyd answers on the socket (a web server, another daemon): a DaemonUnreachable, not a stack trace.
  */
+/** An answer that is not mailpolicyd's, `what` saying why, with its first bytes. */
+export const notOurs = (socketPath: string, what: string, body: string): DaemonUnreachable =>
+  new DaemonUnreachable(`the answer on ${socketPath} is not mailpolicyd's (${what}): ${answerStart(body)}`);
+
 function parseAnswer<T>(socketPath: string, body: string, expected?: (value: unknown) => boolean): T {
-  const notOurs = (what: string) =>
-    new DaemonUnreachable(`the answer on ${socketPath} is not mailpolicyd's (${what}): ${answerStart(body)}`);
   let value: unknown;
   try {
     value = JSON.parse(body);
   } catch {
-    throw notOurs("not JSON");
+    throw notOurs(socketPath, "not JSON", body);
   }
-  if (expected && !expected(value)) throw notOurs("not the JSON it sends");
+  if (expected && !expected(value)) throw notOurs(socketPath, "not the JSON it sends", body);
   return value as T;
 }
 

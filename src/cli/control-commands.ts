@@ -8,6 +8,7 @@ import {
   type ControlResponse,
   DaemonUnreachable,
   NothingListens,
+  notOurs,
   policyRequest,
 } from "./control-client.ts";
 import { runningElsewhere, runningPid } from "./running-elsewhere.ts";
@@ -49,7 +50,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       const response = await controlRequest(socket, "GET", "/status", options.timeoutMs);
       if (response.status !== 200) return fail(response);
       const status = response.json<StatusJson>(isStatus);
-      out(options.json ? response.body : formatStatus(status));
+      out(options.json ? response.body : formatted(socket, response, () => formatStatus(status)));
       return 0;
     }
     case "top": {
@@ -59,7 +60,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       const response = await controlRequest(socket, "GET", query, options.timeoutMs);
       if (response.status !== 200) return fail(response);
       const rows = response.json<SenderRow[]>(Array.isArray);
-      outCounts(response, options, () => formatSenders(rows));
+      outCounts(response, options, () => formatted(socket, response, () => formatSenders(rows)));
       return 0;
     }
     case "show": {
@@ -67,7 +68,7 @@ async function execute(command: ClientCommand, socket: string, options: ClientOp
       const response = await controlRequest(socket, "GET", senderPath(key), options.timeoutMs);
       if (response.status !== 200) return fail(response);
       const { limits } = response.json<{ limits: SenderDetail[] }>(having("limits", Array.isArray));
-      outCounts(response, options, () => formatSender(key, limits));
+      outCounts(response, options, () => formatted(socket, response, () => formatSender(key, limits)));
       return 0;
     }
     case "reset": {
@@ -137,6 +138,19 @@ async function traceSpf(line: string, options: ClientOptions): Promise<void> {
   if (spfExemption(spf, parts) !== undefined) return;
   out("\nSPF, checked again now with [spf]'s DNS servers (the daemon may have answered from its cache):");
   await spfCommand({ config: options.config, configGiven: false, args: [client_address, sender, helo_name] });
+}
+
+/**
+ * An answer's text for a person. Its shape check looks at the top of it; a field further in of another type
+ * (`[1]` from another program for /senders, an alert's time that is no time) fails in the formatting: that
+ * is an answer not mailpolicyd's too, said as such (exit 2), not a TypeError's stack trace.
+ */
+function formatted(socket: string, response: ControlResponse, format: () => string): string {
+  try {
+    return format();
+  } catch {
+    throw notOurs(socket, "not the JSON it sends", response.body);
+  }
 }
 
 /**

@@ -156,6 +156,41 @@ describe("an answer that is not mailpolicyd's", () => {
     }
   });
 
+  // Their shape checks look at the top of the answer: these passed them, and the formatting threw a
+  // TypeError (or a RangeError for a time that is none) with its stack trace.
+  it("200 with JSON of the right shape outside, another inside: exit 2 too, not a stack trace", async () => {
+    const status = {
+      version: "1",
+      actors: {},
+      restarts: {},
+      rates: { lastMinute: 0, last5Minutes: 0 },
+      requests: { total: 0, byAction: {} },
+      alerts: { sent: 0, failed: 0, recent: [] },
+      topSenders: [],
+    };
+    const answers: [ClientCommand, string[], unknown][] = [
+      ["top", [], [1]],
+      ["top", [], [{ key: 1, rule: "r" }]],
+      ["show", ["a@example.org"], { limits: [1] }],
+      ["show", ["a@example.org"], { limits: [{ key: "a", subjects: [[1, 1]], clientIps: [] }] }],
+      ["status", [], { ...status, rates: {} }],
+      ["status", [], { ...status, topSenders: [1] }],
+      ["status", [], { ...status, alerts: { sent: 0, failed: 0, recent: [{ at: "never" }] } }],
+      ["status", [], { ...status, concerns: { limits: { state: "failing", reason: "x" } } }],
+    ];
+    for (const [command, args, json] of answers) {
+      const body = JSON.stringify(json);
+      answer = () => new Response(body, { headers: { "content-type": "application/json" } });
+      assert.deepEqual(await client(command, socket, args), {
+        code: 2,
+        stdout: "",
+        stderr: `mailpolicyd: the answer on ${socket} is not mailpolicyd's (not the JSON it sends): ${
+          body.slice(0, 60)
+        }\n`,
+      }, `${command}: ${body}`);
+    }
+  });
+
   it("an error status with a body that is not JSON: exit 1 with the body (reload: exit 2)", async () => {
     answer = () => new Response("Internal Server Error", { status: 500 });
     for (const [command, args, json] of commands) {

@@ -40,7 +40,9 @@ export function serveHttp(
     let request: Request;
     try {
       const body = parsed.method === "GET" || parsed.method === "HEAD" ? undefined : parsed.body;
-      request = new Request(new URL(parsed.target, origin), {
+      // Appended, not resolved against the origin: resolved, `//x/sender?key=K` (or `/\x/…`) read `x` as a
+      // host, and DELETE of that path reset K.
+      request = new Request(new URL(origin + parsed.target), {
         method: parsed.method,
         headers: parsed.headers,
         body,

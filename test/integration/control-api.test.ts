@@ -360,6 +360,10 @@ describe("control API (real daemon process)", () => {
     const reloadByGet = await overSocket(controlSocket, "GET", "/reload");
     assert.equal(reloadByGet.status, 405);
     assert.equal(reloadByGet.allow, "POST");
+    // A path, not the host x and the path /sender (a@example.org reset, where the DELETE test below finds it).
+    const twoSlashes = await overSocket(controlSocket, "DELETE", "//x/sender?key=a@example.org");
+    assert.equal(twoSlashes.status, 404);
+    assert.deepEqual(twoSlashes.json(), { error: "no such endpoint: DELETE //x/sender" });
   });
 
   it("answers a key not percent-encoded UTF-8 with 400, not 'no counter for %ff'", async () => {

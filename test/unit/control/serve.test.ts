@@ -121,6 +121,19 @@ describe("serveHttp", () => {
     assert.deepEqual(seen, []);
   });
 
+  // Resolved against the origin, `//x/sender` named the host x and the path /sender: DELETE of it reset K.
+  it("takes a target that starts with two slashes (or a backslash) as a path, not as a host", async () => {
+    const path = join(dir, "control.sock");
+    server = await serveHttp({ unix: path }, fetch, log);
+    for (const target of ["//x/sender?key=K", "/\\x/sender?key=K"]) {
+      assert.match(await exchange(path, `DELETE ${target} HTTP/1.1\r\n\r\n`), /^HTTP\/1\.1 200 /);
+    }
+    assert.deepEqual(seen.map(({ url }) => url), [
+      "http://localhost//x/sender?key=K",
+      "http://localhost//x/sender?key=K",
+    ]);
+  });
+
   // Read in one chunk past maxBytes (HEAD_BYTES + BODY_BYTES), a request and what followed it were all
   // taken as one over-long request: 431 "request head over 19447 bytes" for a head of a few dozen.
   it("answers a request followed by more bytes than a request may hold, in one write, as itself", async () => {

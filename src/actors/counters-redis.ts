@@ -237,9 +237,10 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
           old.close(); // no retry starts another merge; the one under way goes on over its connection
           exported = merged.finally(() => finish(old));
         } else if (!redis) {
-          // Removed: the shared counters come into memory first, then the connection goes. Those of its
-          // merges in doubt with them: the copy stands for what Redis holds (a [redis] added again adds
-          // what was counted since it).
+          // Removed: the shared counters come into memory first, then the connection goes. Its merges in
+          // doubt are settled first (the export sends them again): their counters are here already, and
+          // only what Redis holds beyond them is added. The copy stands for what Redis holds (a [redis]
+          // added again adds what was counted since it).
           inDoubtOf = undefined;
           exported = merged.then(() => old.exportToLocal()).then(
             (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),

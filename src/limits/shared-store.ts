@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 import type { RedisConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { LimitConfig } from "../model/limit.ts";
+import { countedSince } from "../policy/restored-counter.ts";
 import type { SenderCounter } from "../policy/sender-counter.ts";
 import {
   type BatchDone,
@@ -19,7 +20,7 @@ import {
 } from "./counter-store.ts";
 import type { ExportedCounters } from "./exported-counters.ts";
 import type { MemoryStore } from "./memory-store.ts";
-import { createMergesInDoubt, type MergesInDoubt } from "./merges-in-doubt.ts";
+import { createMergesInDoubt, type MergeInDoubt, type MergesInDoubt } from "./merges-in-doubt.ts";
 import { createRedisStore, type Phase, type RedisStore, type RedisStoreStats } from "./redis-store.ts";
 import { redisTlsRemedy } from "./redis-tls-remedy.ts";
 
@@ -333,6 +334,50 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
   };
 
   /**
+   * Sends every merge call in doubt again, as it was, a slice at a time: Redis adds it now, or had (its
+   * token), and either way then holds the counter the call was made of. Resolves with the calls settled so
+   * and the first failure; those not settled stay in doubt.
+   */
+  const settleDoubts = async (): Promise<{ settled: MergeInDoubt[]; failure: unknown }> => {
+    const doubts = inDoubt.takeAll();
+    const settled: MergeInDoubt[] = [];
+    let failure: unknown;
+    let ranBefore = 0;
+    for (let at = 0; at < doubts.length; at += MERGE_SLICE) {
+      const slice = doubts.slice(at, at + MERGE_SLICE);
+      if (failure !== undefined) {
+        for (const doubt of slice) {
+          inDoubt.doubt(doubt.limit, doubt.key, doubt.sent, doubt.token, doubt.taken);
+        }
+        continue;
+      }
+      const results = await Promise.allSettled(slice.map(async (doubt) => {
+        const limit = limits.find((candidate) => candidate.name === doubt.limit);
+        // A limit a reload took out meanwhile: its counters are no one's any more.
+        return limit !== undefined && await redis.addLocal(limit, doubt.key, doubt.sent, doubt.token);
+      }));
+      results.forEach((result, i) => {
+        const doubt = slice[i];
+        if (result.status === "rejected") {
+          inDoubt.doubt(doubt.limit, doubt.key, doubt.sent, doubt.token, doubt.taken);
+          failure ??= result.reason;
+          return;
+        }
+        if (result.value) ranBefore++;
+        settled.push(doubt);
+      });
+    }
+    if (doubts.length > 0) {
+      log.info("redis", "merge calls whose answer was lost: sent again, each added once", {
+        calls: doubts.length,
+        ranBefore,
+        failed: failure === undefined ? undefined : messageOf(failure),
+      });
+    }
+    return { settled, failure };
+  };
+
+  /**
    * Adds the memory store's counters into Redis, a slice at a time. Only those whose merge failed go back
    * to the memory store, to be merged at the next try: putting back a merged one would add it twice. A
    * failed call may have run in Redis all the same (its answer lost with the connection, or read after the
@@ -373,46 +418,16 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       unsent.set(id, entry);
     }
     const failed: typeof taken = [];
-    let failure: unknown;
     let merged = 0;
-    // The calls in doubt first, as they were sent: Redis adds each now, or had (its token), and then holds
-    // the counter it was made of; the counter here is merged after with only what it counted since.
-    const doubts = inDoubt.takeAll();
-    let ranBefore = 0;
-    for (let at = 0; at < doubts.length; at += MERGE_SLICE) {
-      const slice = doubts.slice(at, at + MERGE_SLICE);
-      if (failure !== undefined) {
-        for (const doubt of slice) {
-          inDoubt.doubt(doubt.limit, doubt.key, doubt.sent, doubt.token, doubt.taken);
-        }
-        continue;
+    // The calls in doubt first: Redis then holds the counter each was made of, and the counter here is
+    // merged after with only what it counted since.
+    const { settled, failure: doubtsFailed } = await settleDoubts();
+    let failure = doubtsFailed;
+    for (const doubt of settled) {
+      // (None here: nothing to subtract from, and a copy would be subtracted from the key's next counter.)
+      if (unsent.has(counterId(doubt.limit, doubt.key))) {
+        exported.remember(doubt.limit, doubt.key, doubt.taken);
       }
-      const results = await Promise.allSettled(slice.map(async (doubt) => {
-        const limit = limits.find((candidate) => candidate.name === doubt.limit);
-        // A limit a reload took out meanwhile: its counters are no one's any more.
-        return limit !== undefined && await redis.addLocal(limit, doubt.key, doubt.sent, doubt.token);
-      }));
-      results.forEach((result, i) => {
-        const doubt = slice[i];
-        if (result.status === "rejected") {
-          inDoubt.doubt(doubt.limit, doubt.key, doubt.sent, doubt.token, doubt.taken);
-          failure ??= result.reason;
-          return;
-        }
-        if (result.value) ranBefore++;
-        // Redis holds the counter the call was made of: the one here adds what it counted since. (None here:
-        // nothing to subtract from, and a copy would be subtracted from the key's next counter.)
-        if (unsent.has(counterId(doubt.limit, doubt.key))) {
-          exported.remember(doubt.limit, doubt.key, doubt.taken);
-        }
-      });
-    }
-    if (doubts.length > 0) {
-      log.info("redis", "merge calls whose answer was lost: sent again, each added once", {
-        calls: doubts.length,
-        ranBefore,
-        failed: failure === undefined ? undefined : messageOf(failure),
-      });
     }
     while (unsent.size > 0) {
       // The counters requests are held for first, so that none waits for the slices before its own.
@@ -552,9 +567,18 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     mergeLocal,
     mergesSettled: () => mergesDone,
     async exportToLocal() {
+      // A call in doubt went back here with its counter and may have put it into Redis too: copied here,
+      // that counter came twice. Sent again first, Redis surely holds it, and only what Redis holds beyond it
+      // is added to the counter here. Not sent: Redis may hold it or not, so nothing is copied.
+      const { settled, failure } = await settleDoubts();
+      if (failure !== undefined) throw failure;
+      const alsoHere = new Map(settled.map((doubt) => [counterId(doubt.limit, doubt.key), doubt.taken]));
       return await redis.exportCounters((limit, key, counter) => {
         exported.remember(limit, key, counter); // before adopt, which may roll it into a live counter
-        if (!local.adopt(limit, key, counter)) exported.merged(limit, key);
+        const taken = alsoHere.get(counterId(limit, key));
+        const rule = limits.find((candidate) => candidate.name === limit);
+        const added = taken && rule ? countedSince(counter, taken, rule, now()) : counter;
+        if (!local.adopt(limit, key, added)) exported.merged(limit, key);
       }).finally(() => options.exportedChanged?.());
     },
     async moveTo(target) {

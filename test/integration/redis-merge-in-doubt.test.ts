@@ -8,7 +8,11 @@ import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { counterKey } from "../../src/limits/redis-keys.ts";
 import { MERGE_SCRIPT } from "../../src/limits/redis-scripts.ts";
-import { host, mergeConfig, sharedSite } from "../helpers/redis-engines.ts";
+import { createCountersRedis } from "../../src/actors/counters-redis.ts";
+import { createLogger } from "../../src/log.ts";
+import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
+import { host, mergeConfig, redisClient, sharedSite } from "../helpers/redis-engines.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { startReplyProxy } from "../helpers/redis-reply-proxy.ts";
 import { waitFor } from "../helpers/daemon-process.ts";
@@ -69,4 +73,60 @@ describe("shared store: a merge whose answer is lost adds each counter once", ()
       }
     });
   }
+
+  it("[redis] removed while a call is in doubt: each counter in memory is what was counted, once", async () => {
+    const proxy = await startReplyProxy(server, "cut", (command) => command.includes(MERGE_SHA));
+    const dir = makeTempDir();
+    const local = bareMemoryStore(Date.now);
+    const lines: string[] = [];
+    const admin = redisClient(server);
+    const counters = createCountersRedis({
+      use: () => {},
+      local,
+      log: createLogger("info", (line) => lines.push(line)),
+      now: Date.now,
+      changed: () => {},
+      stateFile: () => dir.file("state.json"),
+    });
+    // No retry while the test runs: the call stays in doubt until [redis] goes.
+    const config = mergeConfig({ url: proxy.url }, "1s", "1m");
+    const logged = (pattern: RegExp) => lines.some((line) => pattern.test(line));
+    try {
+      await admin.flushall();
+      await admin.script("LOAD", MERGE_SCRIPT); // the merge's first call is its EVALSHA, not a NOSCRIPT
+      counters.use(config);
+      // Counted here (the state file's, or an incident's): 20 senders, once or twice each.
+      const here = host(local, config.limits, Date.now, () => Promise.resolve());
+      const senders = Array.from({ length: 20 }, (_, i) => `r${i}@x.org`);
+      const counted = senders.map((_, i) => 1 + (i % 2));
+      for (const [i, sender] of senders.entries()) {
+        for (let n = 0; n < counted[i]; n++) await here.hit(sender);
+      }
+      counters.restored(); // the merge: Redis runs it, the answers are lost
+      await waitFor(() => logged(/counters not yet added into Redis/), 20_000, "the merge failed");
+      assert.ok(proxy.lost.includes(":1\r\n"), `Redis ran the merge: ${JSON.stringify(proxy.lost)}`);
+      counters.use({ ...config, redis: undefined }); // back to memory: the shared counters come here
+      await waitFor(() => logged(/shared counters (not )?brought into memory/), 20_000, "the export");
+      assert.ok(logged(/shared counters brought into memory/), lines.join("\n"));
+      const table = local.snapshotTables().get("out");
+      assert.deepEqual(
+        senders.map((sender) => table?.get(sender)?.count),
+        counted,
+        "each sender's count in memory is what was counted, once",
+      );
+      // [redis] again: Redis holds all of it already, and this host adds nothing more.
+      counters.use(config);
+      await waitFor(() => logged(/this host's counters added into Redis/), 20_000, "the merge");
+      const counts = await Promise.all(
+        senders.map((sender) => admin.hget(counterKey("mailpolicyd:", "out", sender), "c")),
+      );
+      assert.deepEqual(counts.map(Number), counted, "each sender's count in Redis is what was counted, once");
+    } finally {
+      counters.stop();
+      local.close();
+      admin.disconnect();
+      await proxy.close();
+      dir.remove();
+    }
+  });
 });

@@ -29,6 +29,11 @@ export interface MergesInDoubt {
   doubt(limit: string, key: string, sent: SenderCounter, token: string, taken: SenderCounter): void;
   /** Every merge in doubt, taken out of the book: the caller sends each again, or puts it back (doubt). */
   takeAll(): MergeInDoubt[];
+  /**
+   * Drops every limit's call for `key`: reset. Its counter here is gone, and the call's counter, subtracted
+   * from the key's next one, took what was counted after the reset; sent again, it undid the reset.
+   */
+  forgetKey(key: string): void;
   /** Drops those whose counter sent holds nothing by `now` (sent again, it adds nothing) or of limits gone. */
   expire(limits: readonly LimitConfig[], now: number): void;
   readonly size: number;
@@ -54,6 +59,9 @@ export function createMergesInDoubt(): MergesInDoubt {
       const all = [...doubts.values()];
       doubts.clear();
       return all;
+    },
+    forgetKey(key) {
+      for (const [id, doubt] of doubts) if (doubt.key === key) doubts.delete(id);
     },
     expire(limits, now) {
       for (const [id, doubt] of doubts) {

@@ -537,7 +537,10 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
     // host's part is reset, and the answer is null, "Redis did not answer", for the admin to reset again.
     // A counter of the key still waiting for the merge: the DEL goes after it (else the merge wrote it
     // back, and the sender stayed blocked after a reset that said it had been done).
+    // The key's merge calls in doubt go with this host's part: what they carried was counted before the
+    // reset (Redis holds it or not; if it does, the reset that reaches Redis ends it).
     reset(key, reply) {
+      inDoubt.forgetKey(key);
       local.reset(key, (localRemoved) => {
         const send = () => {
           if (down) return reply(null);

@@ -1,8 +1,9 @@
 // A TCP proxy between a client and a real redis-server that loses the answers to chosen commands once:
 // Redis runs them, the client does not see their answers. `cut` closes both connections as soon as Redis
-// has answered every chosen command forwarded (the connection broke on the answers' way back); `hold`
-// keeps the answers from the first chosen command on until release() (they come after the client's
-// timeout, as when its event loop stalled). After that one time it only forwards. It counts the commands
+// has answered every chosen command forwarded (the connection broke on the answers' way back), and refuses
+// new connections until release() (Redis stays away for as long as a test needs: no retry settles the
+// calls meanwhile); `hold` keeps the answers from the first chosen command on until release() (they come
+// after the client's timeout, as when its event loop stalled). After that one time it only forwards. It counts the commands
 // and the answers by reading RESP (RESP2: what ioredis speaks), so no timing decides what is lost.
 import { Buffer } from "node:buffer";
 import net from "node:net";
@@ -14,7 +15,7 @@ export interface ReplyProxy {
   readonly lost: string[];
   /** Whether the chosen commands' answers have been lost (cut) or are held (hold). */
   readonly struck: boolean;
-  /** hold: the answers held go to the client now, and everything after them. */
+  /** hold: the answers held go to the client now, and everything after them; cut: connections again. */
   release(): void;
   close(): Promise<void>;
 }
@@ -59,9 +60,11 @@ export async function startReplyProxy(
   const lost: string[] = [];
   let struck = false; // the one time has come
   let spent = false; // and gone: only forwarding from now on
+  let away = false; // cut: new connections are refused until release()
   const releases: (() => void)[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
+    if (away) return void client.destroy();
     const upstream = net.connect(target.port, target.host);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -110,6 +113,7 @@ export async function startReplyProxy(
         }
         if (number >= last) { // Redis answered every chosen command forwarded: the connection breaks
           spent = true;
+          away = true;
           client.destroy();
           upstream.destroy();
           return;
@@ -132,6 +136,7 @@ export async function startReplyProxy(
       return struck;
     },
     release() {
+      away = false;
       for (const release of releases) release();
     },
     close() {

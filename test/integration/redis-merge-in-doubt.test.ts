@@ -11,7 +11,8 @@ import { MERGE_SCRIPT } from "../../src/limits/redis-scripts.ts";
 import { createCountersRedis } from "../../src/actors/counters-redis.ts";
 import { createLogger } from "../../src/log.ts";
 import { bareMemoryStore } from "../helpers/bare-memory-store.ts";
-import { host, mergeConfig, redisClient, sharedSite } from "../helpers/redis-engines.ts";
+import { host, mergeConfig, redisClient, request, sharedSite } from "../helpers/redis-engines.ts";
+import type { Verdict } from "../../src/policy/verdict.ts";
 import { makeTempDir } from "../helpers/temp-dir.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { startReplyProxy } from "../helpers/redis-reply-proxy.ts";
@@ -50,7 +51,7 @@ describe("shared store: a merge whose answer is lost adds each counter once", ()
         await assert.rejects(merging, "the daemon did not see the slice's answers");
         assert.ok(proxy.struck, "the proxy lost the merge's answers");
         assert.ok(proxy.lost.includes(":1\r\n"), `Redis ran the merge: ${JSON.stringify(proxy.lost)}`);
-        proxy.release(); // hold: the answers arrive now, after the client gave up on them
+        proxy.release(); // hold: the answers arrive now, after the client gave up on them; cut: Redis back
         // Meanwhile a sender goes on, answered here or, once Redis is back, by Redis: counted once either way.
         assert.equal((await site.hit(senders[0])).action, "accept");
         counted[0]++;
@@ -73,6 +74,43 @@ describe("shared store: a merge whose answer is lost adds each counter once", ()
       }
     });
   }
+
+  it("a reset during the incident drops the key's calls in doubt: what is counted after it is added", async () => {
+    const proxy = await startReplyProxy(server, "cut", (command) => command.includes(MERGE_SHA));
+    const { config, local, admin, shared, site, close } = sharedSite(
+      server,
+      mergeConfig({ url: proxy.url }, "1s"),
+    );
+    const sender = "reset@x.org";
+    try {
+      await admin.flushall();
+      assert.equal((await site.hit("warm@x.org")).action, "accept"); // Redis's clock known, scripts loaded
+      const here = host(local, config.limits, Date.now, () => Promise.resolve());
+      for (let n = 0; n < 3; n++) await here.hit(sender); // counted here while Redis was away: at the limit
+      await assert.rejects(shared.mergeLocal(), "the daemon did not see the merge's answer");
+      assert.ok(proxy.lost.includes(":1\r\n"), `Redis ran the merge: ${JSON.stringify(proxy.lost)}`);
+      assert.equal(shared.health().state, "down");
+      // The postmaster unblocks the sender during the incident: this host's part (Redis did not answer).
+      assert.equal(await new Promise((done) => shared.reset(sender, done)), null);
+      // Counted here, after the reset (by the fallback: site.hit's settle would PING a Redis away).
+      const verdict = await new Promise<Verdict | undefined>((done) =>
+        site.engine.hit(request(sender), done)
+      );
+      assert.equal(verdict?.action, "accept");
+      assert.equal(local.snapshotTables().get("out")?.get(sender)?.count, 1);
+      proxy.release(); // Redis back: the retry merges
+      await waitFor(
+        () => shared.health().state === "up" && local.keyCount() === 0,
+        20_000,
+        "merged once Redis answers",
+      );
+      // Redis's 3 (it ran the merge; the reset did not reach it) and the 1 counted since the reset.
+      assert.equal(Number(await admin.hget(counterKey("mailpolicyd:", "out", sender), "c")), 4);
+    } finally {
+      close();
+      await proxy.close();
+    }
+  });
 
   it("[redis] removed while a call is in doubt: each counter in memory is what was counted, once", async () => {
     const proxy = await startReplyProxy(server, "cut", (command) => command.includes(MERGE_SHA));
@@ -105,6 +143,7 @@ describe("shared store: a merge whose answer is lost adds each counter once", ()
       counters.restored(); // the merge: Redis runs it, the answers are lost
       await waitFor(() => logged(/counters not yet added into Redis/), 20_000, "the merge failed");
       assert.ok(proxy.lost.includes(":1\r\n"), `Redis ran the merge: ${JSON.stringify(proxy.lost)}`);
+      proxy.release(); // Redis answers again
       counters.use({ ...config, redis: undefined }); // back to memory: the shared counters come here
       await waitFor(() => logged(/shared counters (not )?brought into memory/), 20_000, "the export");
       assert.ok(logged(/shared counters brought into memory/), lines.join("\n"));

@@ -43,4 +43,13 @@ describe("merges in doubt", () => {
     book.expire([limit], limit.windowMs);
     assert.equal(book.size, 0);
   });
+
+  it("forgets a key's calls of every limit at a reset, and no other key's", () => {
+    const book = createMergesInDoubt();
+    book.doubt("outbound", "a@x.org", makeCounter(0, 1, 0, 0), "t.0", makeCounter(0, 1, 0, 0));
+    book.doubt("daily", "a@x.org", makeCounter(0, 1, 0, 0), "t.1", makeCounter(0, 1, 0, 0));
+    book.doubt("outbound", "b@x.org", makeCounter(0, 1, 0, 0), "t.2", makeCounter(0, 1, 0, 0));
+    book.forgetKey("a@x.org");
+    assert.deepEqual(book.takeAll().map((doubt) => doubt.token), ["t.2"]);
+  });
 });

@@ -585,6 +585,17 @@ export function createSharedStore(options: SharedStoreOptions): SharedStore {
       }).finally(() => options.exportedChanged?.());
     },
     async moveTo(target) {
+      // A call in doubt went back here with its counter and may be in this Redis too, moved with the rest,
+      // then added again by the merge into the target. Sent again first, this Redis surely holds it, and
+      // the merge after the move adds the counter here with only what it counted since (as this store's
+      // next merge would). Not sent: nothing is moved, and the merge adds the counter here whole.
+      const { settled, failure } = await settleDoubts();
+      if (failure !== undefined) throw failure;
+      const tables = local.snapshotTables();
+      for (const doubt of settled) {
+        if (tables.get(doubt.limit)?.has(doubt.key)) exported.remember(doubt.limit, doubt.key, doubt.taken);
+      }
+      options.exportedChanged?.();
       const found: [string, string, SenderCounter][] = [];
       await redis.exportCounters((limit, key, counter) => found.push([limit, key, counter]));
       // A slice at a time, as the merge: all at once put 1e5 calls in flight and the answers meanwhile

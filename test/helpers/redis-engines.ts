@@ -204,16 +204,18 @@ export function redisHost(
 
 /**
  * The merge and reload tests' config: one strict-enough limit (3 an hour per sender), Redis at `server`
- * with the local fallback, no over-cache, a quick retry (`retryEvery`: a long one keeps an incident on).
+ * with the local fallback, no over-cache, a quick retry (`retryEvery`: a long one keeps an incident on);
+ * `extra`: more [redis] lines.
  */
 export function mergeConfig(
   server: Pick<RedisServer, "url">,
   timeout = "500ms",
   retryEvery = "100ms",
+  extra = "",
 ): Config {
   const parsed = parseConfig(
     `[limit out]\nkey = sender\ncount = 3\ntime = 1h\n[redis]\nurl = ${server.url}\n` +
-      `timeout = ${timeout}\nretry_every = ${retryEvery}\nover_cache = 0\nfallback = local\n`,
+      `timeout = ${timeout}\nretry_every = ${retryEvery}\nover_cache = 0\nfallback = local\n${extra}`,
     "t.conf",
     "/tmp",
   );

@@ -112,7 +112,12 @@ describe("shared store: a merge whose answer is lost adds each counter once", ()
     }
   });
 
-  it("[redis] removed while a call is in doubt: each counter in memory is what was counted, once", async () => {
+  /**
+   * A counters actor (actors/counters-redis.ts) whose merge of 20 senders counted here (the state file's,
+   * or an incident's), once or twice each, Redis ran and whose answers the proxy cut: the calls are in
+   * doubt, and Redis away until `proxy.release()`. No retry (every minute) settles them meanwhile.
+   */
+  async function afterLostMerge(letter: string) {
     const proxy = await startReplyProxy(server, "cut", (command) => command.includes(MERGE_SHA));
     const dir = makeTempDir();
     const local = bareMemoryStore(Date.now);
@@ -126,23 +131,51 @@ describe("shared store: a merge whose answer is lost adds each counter once", ()
       changed: () => {},
       stateFile: () => dir.file("state.json"),
     });
-    // No retry while the test runs: the call stays in doubt until [redis] goes.
     const config = mergeConfig({ url: proxy.url }, "1s", "1m");
-    const logged = (pattern: RegExp) => lines.some((line) => pattern.test(line));
+    const senders = Array.from({ length: 20 }, (_, i) => `${letter}${i}@x.org`);
+    const made = {
+      proxy,
+      local,
+      counters,
+      config,
+      senders,
+      counted: senders.map((_, i) => 1 + (i % 2)),
+      lines,
+      logged: (pattern: RegExp) => lines.some((line) => pattern.test(line)),
+      /** Each sender's count in Redis under `prefix`. */
+      counts: async (prefix: string) =>
+        (await Promise.all(senders.map((sender) => admin.hget(counterKey(prefix, "out", sender), "c"))))
+          .map(Number),
+      async close() {
+        counters.stop();
+        local.close();
+        admin.disconnect();
+        await proxy.close();
+        dir.remove();
+      },
+    };
     try {
       await admin.flushall();
       await admin.script("LOAD", MERGE_SCRIPT); // the merge's first call is its EVALSHA, not a NOSCRIPT
       counters.use(config);
-      // Counted here (the state file's, or an incident's): 20 senders, once or twice each.
       const here = host(local, config.limits, Date.now, () => Promise.resolve());
-      const senders = Array.from({ length: 20 }, (_, i) => `r${i}@x.org`);
-      const counted = senders.map((_, i) => 1 + (i % 2));
       for (const [i, sender] of senders.entries()) {
-        for (let n = 0; n < counted[i]; n++) await here.hit(sender);
+        for (let n = 0; n < made.counted[i]; n++) await here.hit(sender);
       }
       counters.restored(); // the merge: Redis runs it, the answers are lost
-      await waitFor(() => logged(/counters not yet added into Redis/), 20_000, "the merge failed");
+      await waitFor(() => made.logged(/counters not yet added into Redis/), 20_000, "the merge failed");
       assert.ok(proxy.lost.includes(":1\r\n"), `Redis ran the merge: ${JSON.stringify(proxy.lost)}`);
+      return made;
+    } catch (error) {
+      await made.close();
+      throw error;
+    }
+  }
+
+  it("[redis] removed while a call is in doubt: each counter in memory is what was counted, once", async () => {
+    const { proxy, local, counters, config, senders, counted, lines, logged, counts, close } =
+      await afterLostMerge("r");
+    try {
       proxy.release(); // Redis answers again
       counters.use({ ...config, redis: undefined }); // back to memory: the shared counters come here
       await waitFor(() => logged(/shared counters (not )?brought into memory/), 20_000, "the export");
@@ -156,16 +189,32 @@ describe("shared store: a merge whose answer is lost adds each counter once", ()
       // [redis] again: Redis holds all of it already, and this host adds nothing more.
       counters.use(config);
       await waitFor(() => logged(/this host's counters added into Redis/), 20_000, "the merge");
-      const counts = await Promise.all(
-        senders.map((sender) => admin.hget(counterKey("mailpolicyd:", "out", sender), "c")),
+      assert.deepEqual(
+        await counts("mailpolicyd:"),
+        counted,
+        "each sender's count in Redis is what was counted",
       );
-      assert.deepEqual(counts.map(Number), counted, "each sender's count in Redis is what was counted, once");
     } finally {
-      counters.stop();
-      local.close();
-      admin.disconnect();
-      await proxy.close();
-      dir.remove();
+      await close();
+    }
+  });
+
+  it("a move to another Redis while a call is in doubt: each counter there is what was counted, once", async () => {
+    const { proxy, local, counters, counted, lines, logged, counts, close } = await afterLostMerge("v");
+    try {
+      proxy.release(); // Redis answers again
+      // Moved: the same redis-server, another prefix (and address).
+      counters.use(mergeConfig(server, "1s", "1m", "prefix = moved:\n"));
+      await waitFor(() => logged(/shared counters (not )?moved/), 20_000, "the move");
+      assert.ok(logged(/shared counters moved to the new Redis/), lines.join("\n"));
+      await waitFor(() => local.keyCount() === 0, 20_000, "this host's counters merged into the new Redis");
+      assert.deepEqual(
+        await counts("moved:"),
+        counted,
+        "each sender's count in the new Redis is what was counted",
+      );
+    } finally {
+      await close();
     }
   });
 });

@@ -10,8 +10,9 @@ import type { MemoryStore } from "../limits/memory-store.ts";
 import { connectRedis, readRedisCa } from "../limits/redis-connection.ts";
 import { createSharedStore, type SettledMark, type SharedStore } from "../limits/shared-store.ts";
 import { createExportedCounters, type ExportedCounters } from "../limits/exported-counters.ts";
-import { createMergesInDoubt } from "../limits/merges-in-doubt.ts";
+import { createMergesInDoubt, type MergeInDoubt } from "../limits/merges-in-doubt.ts";
 import { exportedPath, readExportedFile, writeExportedFile } from "../store/exported-file.ts";
+import { type CountersPlace, doubtsPath, readDoubtsFile, writeDoubtsFile } from "../store/doubts-file.ts";
 import type { CounterStore } from "../limits/counter-store.ts";
 import { UNIT_MS } from "../model/duration.ts";
 
@@ -51,10 +52,35 @@ function loadExported(stateFile: string, log: Logger, now: number): ExportedCoun
   }
 }
 
-/** Whether two [redis] configs name the same counters: one server (as addressed), database and prefix. */
-function sameCounters(a: RedisConfig, b: RedisConfig): boolean {
-  const [x, y] = [a.address, b.address];
-  return x.host === y.host && x.port === y.port && x.path === y.path && a.database === b.database &&
+/** The merge calls a previous run left in doubt; an unreadable file is logged and left (a save replaces it). */
+function loadDoubts(
+  stateFile: string,
+  log: Logger,
+  now: number,
+): { place: CountersPlace; doubts: MergeInDoubt[] } | undefined {
+  try {
+    return readDoubtsFile(doubtsPath(stateFile), now);
+  } catch (error) {
+    log.error("redis", "the merge calls in doubt are unreadable: ignored", {
+      file: doubtsPath(stateFile),
+      error: String(error),
+    });
+    return undefined;
+  }
+}
+
+/** Which counters a [redis] config names: one server (as addressed), database and prefix. */
+const placeOf = (redis: RedisConfig): CountersPlace => ({
+  host: redis.address.host,
+  port: redis.address.port,
+  path: redis.address.path,
+  database: redis.database,
+  prefix: redis.prefix,
+});
+
+/** Whether two places are the same counters. */
+function sameCounters(a: CountersPlace, b: CountersPlace): boolean {
+  return a.host === b.host && a.port === b.port && a.path === b.path && a.database === b.database &&
     a.prefix === b.prefix;
 }
 
@@ -67,10 +93,23 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
   let stopped = false;
   const clients = new Map<SharedStore, ReturnType<typeof connectRedis>>();
   // The merge calls in doubt (limits/merges-in-doubt.ts) are the same counters' as long as the server,
-  // database and prefix stay: a store replacing one of the same counters settles what it left. Another
-  // Redis has none of them: a new book.
-  let inDoubt = createMergesInDoubt();
-  let inDoubtOf: RedisConfig | undefined; // the [redis] whose counters they are
+  // database and prefix stay: a store replacing one of the same counters settles what it left, and so
+  // does the first one after a restart (the file, store/doubts-file.ts). Another Redis has none of them: a
+  // new book.
+  const restoredDoubts = loadDoubts(options.stateFile(), log, now());
+  let inDoubt = createMergesInDoubt(restoredDoubts?.doubts);
+  let inDoubtOf: CountersPlace | undefined = restoredDoubts?.place; // whose counters they are
+  let doubtsFileStale = false; // the book was replaced or dropped since the file was written
+  const saveDoubts = () => {
+    if (!inDoubt.changed && !doubtsFileStale) return;
+    try {
+      writeDoubtsFile(doubtsPath(options.stateFile()), inDoubtOf, inDoubt.all());
+      inDoubt.saved();
+      doubtsFileStale = false;
+    } catch (error) {
+      log.error("redis", "cannot write the merge calls in doubt", { error: String(error) });
+    }
+  };
   // Outlives the shared stores: copied when [redis] is removed, used when it is added again.
   const copies = loadExported(options.stateFile(), log, now());
   // The copies whose window has ended are of no use: dropped, and the file with the last. Only a merge
@@ -127,8 +166,11 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
    * `settled`: the marks of alerts delivered while Redis was away that the store before had yet to send.
    */
   const start = (config: Config, redis: RedisConfig, later = false, settled: readonly SettledMark[] = []) => {
-    if (inDoubtOf === undefined || !sameCounters(inDoubtOf, redis)) inDoubt = createMergesInDoubt();
-    inDoubtOf = redis;
+    if (inDoubtOf === undefined || !sameCounters(inDoubtOf, placeOf(redis))) {
+      inDoubt = createMergesInDoubt();
+      doubtsFileStale = true;
+    }
+    inDoubtOf = placeOf(redis);
     // A tls_ca_file it cannot read or use is said here alone, with what the connection does instead: the
     // config's warning of it is config-test's (config/load.ts configTestWarnings), or a start said it twice.
     const client = connectRedis(redis, (error) => {
@@ -146,7 +188,11 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       config: redis,
       local,
       exported: copies,
-      exportedChanged: saveCopies,
+      // After a merge, an export or a move: the copies and the calls in doubt it changed.
+      exportedChanged: () => {
+        saveCopies();
+        saveDoubts();
+      },
       log,
       now,
       changed: options.changed,
@@ -211,11 +257,12 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       const before = usedConfig;
       // Moved (another server, database or prefix): the old store answers until its counters are in the
       // new Redis, so that what a key counts meanwhile is not left behind in the old one unseen.
-      const moving = old !== undefined && redis !== undefined && !stopped && !sameCounters(before!, redis);
+      const moving = old !== undefined && redis !== undefined && !stopped &&
+        !sameCounters(placeOf(before!), placeOf(redis));
       let exported: Promise<unknown> = Promise.resolve();
       let settled: SettledMark[] = [];
       if (old) {
-        const same = redis !== undefined && sameCounters(before!, redis);
+        const same = redis !== undefined && sameCounters(placeOf(before!), placeOf(redis));
         shared = undefined;
         settings = undefined;
         usedConfig = undefined;
@@ -242,6 +289,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
           // only what Redis holds beyond them is added. The copy stands for what Redis holds (a [redis]
           // added again adds what was counted since it).
           inDoubtOf = undefined;
+          doubtsFileStale = true;
           exported = merged.then(() => old.exportToLocal()).then(
             (keys) => log.info("redis", "shared counters brought into memory", { counters: keys }),
             (error) => log.warn("redis", "shared counters not brought into memory", { error: String(error) }),
@@ -279,6 +327,7 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
       clearInterval(sweeper);
       if (shared) finish(shared, false);
       shared = undefined;
+      saveDoubts();
     },
   };
 }

@@ -6,7 +6,9 @@
 // a call in doubt is kept here with its token, what it sent, and the counter it was taken from, and the
 // next merge sends it again first: Redis adds it then, or finds its token and adds nothing. Either way
 // Redis then holds that counter, and only what was counted here since is added (exported-counters.ts
-// subtracts it, as it does a copy taken from Redis). Pure: no I/O.
+// subtracts it, as it does a copy taken from Redis). A switch back to memory and a move to another Redis
+// send them again first too (shared-store.ts settleDoubts); store/doubts-file.ts keeps them across a
+// restart. Pure: no I/O.
 import { randomBytes } from "node:crypto";
 import type { LimitConfig } from "../model/limit.ts";
 import { counterExpiresAt } from "../policy/rate.ts";
@@ -37,6 +39,11 @@ export interface MergesInDoubt {
   /** Drops those whose counter sent holds nothing by `now` (sent again, it adds nothing) or of limits gone. */
   expire(limits: readonly LimitConfig[], now: number): void;
   readonly size: number;
+  /** Every merge in doubt, left in the book: for the file (store/doubts-file.ts). */
+  all(): readonly MergeInDoubt[];
+  /** Whether a call came or went since the last `saved()`. */
+  readonly changed: boolean;
+  saved(): void;
 }
 
 const copyOf = (counter: SenderCounter): SenderCounter => ({
@@ -45,32 +52,46 @@ const copyOf = (counter: SenderCounter): SenderCounter => ({
   clientIps: counter.clientIps?.copy(),
 });
 
-export function createMergesInDoubt(): MergesInDoubt {
+/** `restored`: the calls a previous run left in doubt (store/doubts-file.ts), with their own tokens. */
+export function createMergesInDoubt(restored: readonly MergeInDoubt[] = []): MergesInDoubt {
   // 72 random bits: two hosts (or two runs of one) never share a token for the same key.
   const host = randomBytes(9).toString("base64url");
   let sequence = 0;
   const doubts = new Map<string, MergeInDoubt>();
+  for (const doubt of restored) doubts.set(`${doubt.limit}\0${doubt.key}`, doubt);
+  let changed = false;
   return {
     nextToken: () => `${host}.${(sequence++).toString(36)}`,
     doubt(limit, key, sent, token, taken) {
       doubts.set(`${limit}\0${key}`, { limit, key, sent: copyOf(sent), token, taken: copyOf(taken) });
+      changed = true;
     },
     takeAll() {
       const all = [...doubts.values()];
+      if (all.length > 0) changed = true;
       doubts.clear();
       return all;
     },
     forgetKey(key) {
-      for (const [id, doubt] of doubts) if (doubt.key === key) doubts.delete(id);
+      for (const [id, doubt] of doubts) if (doubt.key === key && doubts.delete(id)) changed = true;
     },
     expire(limits, now) {
       for (const [id, doubt] of doubts) {
         const limit = limits.find((candidate) => candidate.name === doubt.limit);
-        if (limit === undefined || now >= counterExpiresAt(doubt.sent, limit)) doubts.delete(id);
+        if (limit !== undefined && now < counterExpiresAt(doubt.sent, limit)) continue;
+        doubts.delete(id);
+        changed = true;
       }
     },
     get size() {
       return doubts.size;
+    },
+    all: () => [...doubts.values()],
+    get changed() {
+      return changed;
+    },
+    saved() {
+      changed = false;
     },
   };
 }

@@ -5,6 +5,7 @@
 // (limits/merges-in-doubt.ts).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { counterKey } from "../../src/limits/redis-keys.ts";
 import { MERGE_SCRIPT } from "../../src/limits/redis-scripts.ts";
@@ -16,7 +17,13 @@ import type { Verdict } from "../../src/policy/verdict.ts";
 import { makeTempDir } from "../helpers/temp-dir.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { startReplyProxy } from "../helpers/redis-reply-proxy.ts";
-import { waitFor } from "../helpers/daemon-process.ts";
+import {
+  type DaemonProcess,
+  startDaemonProcess,
+  waitFor,
+  writeTestConfig,
+} from "../helpers/daemon-process.ts";
+import { askMany } from "../helpers/policy-client.ts";
 
 const MERGE_SHA = createHash("sha1").update(MERGE_SCRIPT).digest("hex");
 
@@ -215,6 +222,50 @@ describe("shared store: a merge whose answer is lost adds each counter once", ()
       );
     } finally {
       await close();
+    }
+  });
+
+  it("a restart while a call is in doubt: the state file's counters go into Redis once", async () => {
+    const proxy = await startReplyProxy(server, "cut", (command) => command.includes(MERGE_SHA));
+    const dir = makeTempDir();
+    const admin = redisClient(server);
+    const daemons: DaemonProcess[] = [];
+    const start = async (extra: string) => {
+      const daemon = await startDaemonProcess(
+        dir,
+        writeTestConfig(dir, `[thresholds]\ntime = 3600\n${extra}`),
+      );
+      daemons.push(daemon);
+      return daemon;
+    };
+    // No retry while the daemon runs: the call stays in doubt until it stops.
+    const redis = `[redis]\nurl = ${proxy.url}\ntimeout = 1s\nretry_every = 1m\n`;
+    const senders = ["a@restart.example", "b@restart.example"];
+    try {
+      await admin.flushall();
+      await admin.script("LOAD", MERGE_SCRIPT); // the merge's first call is its EVALSHA, not a NOSCRIPT
+      let daemon = await start(""); // counted in memory, then into Redis by a restart
+      for (const [i, sender] of senders.entries()) await askMany(daemon.policySocket, `${sender}\n`, i + 1);
+      await daemon.stopCleanly();
+      daemon = await start(redis);
+      await daemon.waitForLog(/counters not yet added into Redis/);
+      assert.ok(proxy.lost.includes(":1\r\n"), `Redis ran the merge: ${JSON.stringify(proxy.lost)}`);
+      await daemon.stopCleanly(); // the state file holds the counters the merge gave back
+      const inDoubt = dir.file("state.json.in-doubt");
+      assert.ok(existsSync(inDoubt), "the calls in doubt are kept beside the state file");
+      proxy.release(); // Redis answers again
+      daemon = await start(redis);
+      await daemon.waitForLog(/this host's counters added into Redis/);
+      const counts = await Promise.all(
+        senders.map((sender) => admin.hget(`mailpolicyd:{${sender}}:thresholds`, "c")),
+      );
+      assert.deepEqual(counts.map(Number), [1, 2], "each sender's count in Redis is what was counted, once");
+      assert.equal(existsSync(inDoubt), false, "none left in doubt: no file");
+    } finally {
+      for (const daemon of daemons) await daemon.stop("SIGKILL");
+      admin.disconnect();
+      await proxy.close();
+      dir.remove();
     }
   });
 });

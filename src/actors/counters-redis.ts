@@ -36,6 +36,8 @@ export interface CountersRedis {
   use(config: Config): void;
   /** The state file's counters are in memory: into Redis with them. */
   restored(): void;
+  /** `key` was reset on this host: its copies of shared counters go (exported-counters.ts, forgetKey). */
+  keyReset(key: string): void;
   stop(): void;
 }
 
@@ -321,6 +323,10 @@ export function createCountersRedis(options: CountersRedisOptions): CountersRedi
     restored() {
       restoreDone = true;
       if (shared) merge("state file restored");
+    },
+    keyReset(key) {
+      copies.forgetKey(key);
+      saveCopies();
     },
     stop() {
       stopped = true;

@@ -256,7 +256,8 @@ export function startCounters(
           return store.show(event.key, event.reply);
         case "reset":
           // The "unblock" of rspamadm/postfwd: forget the key in every limit. A pending alert for it is
-          // still delivered.
+          // still delivered. The key's copies of shared counters go with this host's part.
+          redis.keyReset(event.key);
           return store.reset(event.key, (removed) => {
             // null: Redis did not answer; the memory store's part may be gone (journaled as a reset).
             state.keyReset(event.key, removed ?? 1);

@@ -16,6 +16,11 @@ export interface ExportedCounters {
   toMerge(limit: LimitConfig, key: string, counter: SenderCounter, now: number): SenderCounter;
   /** The counter is in Redis again: its copy goes. */
   merged(limit: string, key: string): void;
+  /**
+   * The key was reset here: its copies go (every limit's). The counter they were copied into is gone, and a
+   * copy was subtracted from the key's next counter, what was counted after the reset.
+   */
+  forgetKey(key: string): void;
   /** Drops the copies whose window has ended by `now` and those of limits no longer configured. */
   expire(limits: readonly LimitConfig[], now: number): void;
   /** Whether a copy came or went since the last `saved()`. */
@@ -49,6 +54,12 @@ export function createExportedCounters(
     merged(limit, key) {
       const table = copies.get(limit);
       if (table?.delete(key)) changed = true;
+    },
+    forgetKey(key) {
+      for (const [name, table] of copies) {
+        if (table.delete(key)) changed = true;
+        if (table.size === 0) copies.delete(name);
+      }
     },
     expire(limits, now) {
       for (const [name, table] of copies) {

@@ -13,6 +13,7 @@ import {
 } from "../helpers/daemon-process.ts";
 import { askMany, askPolicy } from "../helpers/policy-client.ts";
 import { redisClient } from "../helpers/redis-engines.ts";
+import { runMain } from "../helpers/runtime.ts";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 import { type SmtpReceiver, startSmtpReceiver } from "../helpers/smtp-receiver.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
@@ -215,6 +216,26 @@ describe("[redis] upgrade path (real daemons, redis-server, SMTP receiver)", () 
       6,
       "3 shared + 2 in memory + 1 on the other host",
     );
+  });
+
+  it("Redis → memory, a reset, → Redis: what was counted after the reset is added", async () => {
+    const config = `[thresholds]\ntime = 3600\ncount = 10\n`;
+    const one = dir();
+    const daemon = await start(one, config + redisSection(server));
+    assert.deepEqual(await ask(daemon, "a@reset.example", 3), ["no", "no", "no"]);
+    await sharedCountReaches(server, "a@reset.example", 3);
+    await reload(daemon, one, config, /shared counters brought into memory counters=[1-9]/);
+    // The postmaster unblocks the sender on this host, in memory: Redis's 3 are not reset (not asked).
+    const reset = runMain(["reset", "a@reset.example", "--config", one.file("mailpolicyd.conf")]);
+    assert.equal(reset.status, 0, reset.stderr);
+    assert.deepEqual(await ask(daemon, "a@reset.example", 1), ["no"], "counted after the reset: 1");
+    await reload(
+      daemon,
+      one,
+      config + redisSection(server),
+      /this host's counters added into Redis counters=[1-9]/,
+    );
+    assert.equal(await sharedCount(server, "a@reset.example"), 4, "Redis's 3 and the 1 since the reset");
   });
 
   it("Redis → memory → Redis by reloads: an address seen is listed as often as it was, not twice", async () => {

@@ -7,7 +7,6 @@
 // the alerts behind it for long (alert-reply-watch.ts).
 // nodemailer is loaded with the first alert: loading it took ~30 ms of the daemon's start (docs/decisions.md,
 // "Startup").
-import type { spawn } from "node:child_process";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import type { Transporter } from "nodemailer";
@@ -19,6 +18,7 @@ import { headerValue } from "../policy/mail-header.ts";
 import { relaySecurity } from "../model/alert-relay.ts";
 import { readCaFile } from "../store/ca-file.ts";
 import { ReplyWatch } from "./alert-reply-watch.ts";
+import { SendmailRun } from "./sendmail-run.ts";
 
 /** What became of a mail the relay took: `refused` tells of recipients it refused for good meanwhile. */
 export interface AlertSent {
@@ -75,25 +75,6 @@ export interface AlertTransportOptions {
 }
 
 /**
- * nodemailer's sendmail transport waits for the program however long it runs: an msmtp stuck on a relay
- * would hold the alerts' queue for good. Its spawn (a field it keeps for this) is wrapped so that a run
- * past the deadline is killed: the attempt then fails ("terminated by SIGKILL") and is retried. The
- * deadline is the SMTP path's: a sendmail that speaks SMTP itself may wait as long for the relay's reply.
- */
-function withDeadline(transporter: Transporter, deadlineMs: number): Transporter {
-  // deno-lint-ignore no-explicit-any
-  const sendmail = (transporter as any).transporter;
-  const spawned = sendmail._spawn as typeof spawn;
-  sendmail._spawn = (path: string, args: string[]) => {
-    const child = spawned(path, args);
-    const timer = setTimeout(() => child.kill("SIGKILL"), deadlineMs);
-    child.once("exit", () => clearTimeout(timer));
-    return child;
-  };
-  return transporter;
-}
-
-/**
  * The TLS options of the SMTP session. Unchecked by default: a local MTA usually has a self-signed
  * certificate, and refusing it would mean no alert at all. Checked when credentials go to a relay off
  * loopback (model/alert-relay.ts): against tls_ca_file or the system's CAs, and for the relay's name (an IP
@@ -113,16 +94,13 @@ function tlsOptions(alerts: AlertsConfig) {
 
 async function createTransporter(
   alerts: AlertsConfig,
-  options: AlertTransportOptions,
   plaintext: boolean,
   watch: ReplyWatch,
+  run: SendmailRun | undefined,
 ): Promise<Transporter> {
   const { default: nodemailer } = await import("nodemailer");
-  if (alerts.sendmail) {
-    return withDeadline(
-      nodemailer.createTransport({ sendmail: true, path: alerts.sendmail, newline: "unix" }),
-      options.sendmailDeadlineMs ?? replyTimeoutMs(alerts),
-    );
+  if (alerts.sendmail && run) {
+    return run.attach(nodemailer.createTransport({ sendmail: true, path: alerts.sendmail, newline: "unix" }));
   }
   const { tlsRequired } = relaySecurity(alerts);
   return nodemailer.createTransport({
@@ -243,18 +221,22 @@ export function createAlertTransport(
   options: AlertTransportOptions = {},
 ): SendAlertMail {
   const deadlines = { commandMs: alerts.smtpCommandTimeoutMs, messageEndMs: replyTimeoutMs(alerts) };
-  // A transporter an attempt: its logger is the attempt's watch (a transporter is cheap to make; the module
-  // is loaded once).
+  // The sendmail program's deadline is the SMTP path's: a sendmail that speaks SMTP itself may wait as long
+  // for the relay's reply.
+  const sendmailDeadlineMs = options.sendmailDeadlineMs ?? replyTimeoutMs(alerts);
+  // A transporter an attempt: its logger is the attempt's watch, its program the attempt's sendmail run (a
+  // transporter is cheap to make; the module is loaded once).
   const send = async (mail: AlertMail, kind: "opportunistic" | "plaintext") => {
     const watch = new ReplyWatch(`${alerts.smtpHost}:${alerts.smtpPort}`, deadlines);
+    const run = alerts.sendmail ? new SendmailRun(sendmailDeadlineMs) : undefined;
     try {
       return await sendWith(
-        await createTransporter(alerts, options, kind === "plaintext", watch),
+        await createTransporter(alerts, kind === "plaintext", watch, run),
         mail,
         watch,
       );
     } catch (error) {
-      throw watch.failure(error);
+      throw run ? await run.failure(error) : watch.failure(error);
     } finally {
       watch.stop();
     }

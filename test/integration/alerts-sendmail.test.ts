@@ -1,11 +1,13 @@
 // `sendmail = PATH`: alerts go through a local binary run with an argument list, never a shell. The
 // stand-in sendmail records its arguments and input; the sender address is full of shell syntax and
-// must reach the mail verbatim without running anything.
+// must reach the mail verbatim without running anything. A sendmail that fails says why on its stderr: the
+// real Exim's, which cannot write its spool, and the log must say what it said.
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { startDaemonProcess, waitFor, writeTestConfig } from "../helpers/daemon-process.ts";
 import { askMany } from "../helpers/policy-client.ts";
+import { EXIM } from "../helpers/exim.ts";
 import { makeTempDir } from "../helpers/temp-dir.ts";
 
 describe("alert mail through sendmail (real daemon process)", () => {
@@ -43,6 +45,40 @@ describe("alert mail through sendmail (real daemon process)", () => {
       assert.ok(output.replace(/\n {2}/g, "").includes(`Who:         ${key.toLowerCase()}`), output);
       assert.equal(existsSync(pwned), false, "no shell ran the key");
       await daemon.waitForLog(/alert mail sent/);
+    } finally {
+      await daemon.stopCleanly();
+    }
+  });
+
+  it("logs what a failing sendmail said: Exim that cannot use its spool", async () => {
+    // The real Exim's sendmail on a config whose spool is no directory: as under a ProtectSystem=strict
+    // unit without the drop-in (docs/debian.md), it takes no message, says why on stderr and exits 1.
+    const eximDir = dir.file("exim");
+    mkdirSync(eximDir, { recursive: true });
+    writeFileSync(dir.file("exim/not-a-dir"), "");
+    writeFileSync(
+      dir.file("exim/exim.conf"),
+      `spool_directory = ${dir.file("exim/not-a-dir/spool")}\nlog_file_path = syslog\nkeep_environment =\n` +
+        `begin routers\nbegin transports\n`,
+    );
+    const sendmail = dir.file("exim-sendmail");
+    writeFileSync(sendmail, `#!/bin/sh\nexec ${EXIM} -C ${dir.file("exim/exim.conf")} -odi "$@"\n`);
+    chmodSync(sendmail, 0o755);
+    const config = writeTestConfig(
+      dir,
+      `[thresholds]\ntime = 300\ncount = 1\n[alerts]\nfromAddr = pm@example.org\ntoAddr = boss@example.org\n` +
+        `sendmail = ${sendmail}\nretry_min = 1m\n`,
+    );
+    const daemon = await startDaemonProcess(dir, config);
+    try {
+      assert.deepEqual(await askMany(daemon.policySocket, "someone@example.org\n", 2), ["no", "yes"]);
+      await daemon.waitForLog(/alert mail failed, will retry/);
+      const failed = daemon.logs().split("\n").find((line) => /alert mail failed, will retry/.test(line));
+      assert.match(failed!, /Sendmail exited with code 1/);
+      assert.match(
+        failed!,
+        /it said: [^"]*cannot accept message: failed to stat spool directory [^ ]*\/spool: /,
+      );
     } finally {
       await daemon.stopCleanly();
     }

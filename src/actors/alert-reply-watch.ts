@@ -6,8 +6,15 @@
 // reads to its logger (with transactionLog, the credentials masked), and ends a send on an AbortSignal. The
 // watch is that logger: it follows the awaited replies (policy/alert-smtp-replies.ts) and aborts the attempt
 // when one is late, with an error naming the relay and the step. Retried: it has no reply code.
+// An attempt that ends after the message went out whole, before the relay answered it (the connection lost, or
+// that reply late), is retried too, but the relay may have taken the message: its error says so, so that a
+// second copy is not news to whoever reads the log (at least once, never lost).
 import { formatDuration } from "../model/duration.ts";
 import { AwaitedReplies, type AwaitedReply } from "../policy/alert-smtp-replies.ts";
+
+/** Said of an attempt that failed after the message went out whole, before the relay answered it. */
+const MAY_HAVE_TAKEN =
+  "the message had gone out whole: the relay may have taken it, and the alert may arrive twice";
 
 /** How long each reply may take. */
 export interface ReplyDeadlines {
@@ -29,6 +36,7 @@ export class ReplyWatch {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #watched: AwaitedReply | undefined;
   #stopped = false;
+  #messageSent = false;
 
   constructor(readonly relay: string, readonly deadlines: ReplyDeadlines) {}
 
@@ -52,8 +60,10 @@ export class ReplyWatch {
     if (entry?.tnx === "client") this.#replies.sent(String(line ?? ""));
     else if (entry?.tnx === "server") this.#replies.replied();
     // Logged once the message has gone out with its final dot, with its size: its reply is now awaited.
-    else if (entry?.tnx === "message" && typeof entry.outByteCount === "number") this.#replies.messageSent();
-    else return;
+    else if (entry?.tnx === "message" && typeof entry.outByteCount === "number") {
+      this.#messageSent = true;
+      this.#replies.messageSent();
+    } else return;
     this.#watch();
   }
 
@@ -85,9 +95,20 @@ export class ReplyWatch {
   /**
    * The error the attempt failed with, the step named where it was a reply too late: the watch's abort
    * (nodemailer reports it as "Message sending aborted", the watch's error its cause), or nodemailer's own
-   * socket timeout while a reply was awaited.
+   * socket timeout while a reply was awaited. After the whole message went out, an error without a reply
+   * code (none came for the message's end) says the relay may have taken it.
    */
   failure(error: unknown): unknown {
+    const failure = this.#stepFailure(error);
+    if (!this.#messageSent || (error as { responseCode?: unknown })?.responseCode !== undefined) {
+      return failure;
+    }
+    // nodemailer's fields (code, originalCode, command) stay: what the transport tells failures by.
+    const said = `${String((failure as Error | undefined)?.message ?? failure)}; ${MAY_HAVE_TAKEN}`;
+    return Object.assign(new Error(said), typeof failure === "object" ? failure : {}, { message: said });
+  }
+
+  #stepFailure(error: unknown): unknown {
     const { reason, aborted } = this.#controller.signal;
     if (aborted && (error as { code?: unknown })?.code === "EABORT") return reason;
     const { code, timeoutType } = (error ?? {}) as { code?: unknown; timeoutType?: unknown };

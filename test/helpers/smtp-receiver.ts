@@ -47,6 +47,11 @@ export interface ReceiverOptions {
   /** ms to wait before answering the end of DATA (a relay that scans the message first). */
   answerAfterMs?: number;
   /**
+   * True for a mail to take (it is kept in `mails`) and then drop the connection without answering the end
+   * of DATA, as a relay that queued it and then crashed or was cut off from the client.
+   */
+  closeAfterData?: (mail: ReceivedMail) => boolean;
+  /**
    * The SMTP reply code to refuse a recipient with at RCPT TO (e.g. 452: mailbox over quota for now), or
    * undefined to accept it. Each refusal is kept in SmtpReceiver.refusedRecipients.
    */
@@ -138,6 +143,11 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
           raw,
           ...splitMessage(raw),
         };
+        if (options.closeAfterData?.(mail)) {
+          mails.push(mail);
+          const connection = [...server.connections].find((each) => each.id === session.id);
+          return void (connection as unknown as { _socket: import("node:net").Socket })._socket.destroy();
+        }
         const code = options.refuse?.(mail);
         if (code === undefined) {
           mails.push(mail);

@@ -1,7 +1,8 @@
 // Alert mail against relays that do not simply take it (real daemon process, real SMTP receiver): one that
 // defers or refuses one of the alert's recipients at RCPT TO while taking the others, and one that announces
 // STARTTLS but cannot start it. Every recipient must get the alert, and get it once, or the log must say who
-// did not. And one that never answers MAIL FROM: the attempt ends, saying where, and is retried.
+// did not. And one that never answers MAIL FROM: the attempt ends, saying where, and is retried. One that
+// drops the connection after the message, before answering it: sent again (at least once), saying so.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { createAlertTransport } from "../../src/actors/alert-transport.ts";
@@ -50,7 +51,7 @@ async function withRelay(
 }
 
 describe("alert mail through a relay that does not simply take it", () => {
-  const dirs = Array.from({ length: 5 }, () => makeTempDir());
+  const dirs = Array.from({ length: 6 }, () => makeTempDir());
   after(() => dirs.forEach((dir) => dir.remove()));
 
   it("delivers the alert to a recipient deferred at RCPT TO (452), and once to the others", async () => {
@@ -112,6 +113,20 @@ describe("alert mail through a relay that does not simply take it", () => {
     await withRelay(dirs[4], receiver, async (_smtp, ask, waitForLog) => {
       await ask("spammer@example.org");
       await waitForLog(/alert mail failed, will retry .*attempt=2 .*in plaintext: .*530/);
+    });
+  });
+
+  it("sends again after the relay dropped the connection before answering the message's end, saying so", async () => {
+    // The relay takes the first mail, then the connection goes before its 250: it has the alert, the daemon
+    // cannot know it. Sent again (at least once, never lost), the log says the second copy may be one.
+    let drops = 1;
+    await withRelay(dirs[5], { closeAfterData: () => drops-- > 0 }, async (smtp, ask, waitForLog) => {
+      await ask("spammer@example.org");
+      await waitForLog(
+        /alert mail failed, will retry key=spammer@example\.org .*error="Connection closed unexpectedly; the message had gone out whole: the relay may have taken it, and the alert may arrive twice"/,
+      );
+      await waitForLog(/info alerter: alert mail sent key=spammer@example\.org /);
+      assert.deepEqual(copies(smtp), { "abuse@example.org": 2, "boss@example.org": 2, "it@example.org": 2 });
     });
   });
 

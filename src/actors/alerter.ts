@@ -108,7 +108,8 @@ const undelivered = (error: unknown): string[] | undefined => {
 const crossedAt = (item: Outgoing) => Math.min(...item.notices.map((notice) => notice.lastSeen));
 
 // What the log says about an item: the key, or how many a digest holds.
-const about = (item: Outgoing) => item.digest ? { keys: item.notices.length } : { key: item.notices[0].key };
+const about = (item: Pick<Outgoing, "notices" | "digest">) =>
+  item.digest ? { keys: item.notices.length } : { key: item.notices[0].key };
 
 // Takes a withdrawn alert out of the queue or the held digest. The counters actor withdraws its oldest alert
 // when the outbox is full, so it is nearly always at the front of the queue (items are in arrival order but
@@ -126,6 +127,32 @@ function withdraw(context: AlerterContext, id: string): void {
   }
   const held = context.held.findIndex((notice) => notice.id === id);
   if (held >= 0) context.held.splice(held, 1);
+}
+
+/**
+ * The notices of the mail just tried that the alerter still holds, and those withdrawn while it was tried.
+ * The counters actor withdraws its oldest alert when the outbox is full; during a storm behind a relay that is
+ * down, that is the head of the queue, so often the mail being tried, which withdraw() finds neither queued nor
+ * held. Requeued after a failed attempt, it was mailed later although the log had said it was dropped, and
+ * such mails (digests of up to 1000 keys) piled up in the queue beyond outbox_max.
+ */
+function withdrawnOrNot(
+  context: AlerterContext,
+  item: Outgoing,
+): { kept: AlertNotice[]; withdrawn: AlertNotice[] } {
+  const kept = item.notices.filter((notice) => context.known.has(notice.id));
+  const withdrawn = item.notices.filter((notice) => !context.known.has(notice.id));
+  return { kept, withdrawn };
+}
+
+/** Says that the mail of alerts withdrawn while it was tried failed, and is not tried again. */
+function notRetried(context: AlerterContext, withdrawn: AlertNotice[], error: string): void {
+  // Listed as dropped in `status` (alert.withdraw), not as failed or parked.
+  context.log.warn("alerter", "alert mail failed, not retried: its alert was dropped", {
+    ...about({ notices: withdrawn, digest: withdrawn.length > 1 }),
+    via: via(context.config),
+    error,
+  });
 }
 
 function settle(context: AlerterContext, system: AnyActorSystem, delivered: boolean): void {
@@ -233,20 +260,25 @@ export const alerterMachine = setup({
         queued: context.queue.length,
         via: via(context.config),
       }),
+    // Only what the alerter still holds is parked: one withdrawn while it was tried is already dropped, and
+    // counted so (withdrawnOrNot).
     park: ({ context, event }) => {
-      const item = context.current!;
+      const { kept, withdrawn } = withdrawnOrNot(context, context.current!);
       const error = errorText(errorOf(event));
-      for (const notice of item.notices) {
+      for (const notice of kept) {
         recordParked(context.metrics, recent(notice, "parked", error), context.config.alertQueue.parkedMax);
       }
-      context.log.error("alerter", "alert mail given up, parked", {
-        ...about(item),
-        via: via(context.config),
-        reason: failureKind(errorOf(event)) === "permanent"
-          ? "refused for good"
-          : "still failing after retry_for",
-        error,
-      });
+      if (kept.length > 0) {
+        context.log.error("alerter", "alert mail given up, parked", {
+          ...about({ notices: kept, digest: kept.length > 1 }),
+          via: via(context.config),
+          reason: failureKind(errorOf(event)) === "permanent"
+            ? "refused for good"
+            : "still failing after retry_for",
+          error,
+        });
+      }
+      if (withdrawn.length > 0) notRetried(context, withdrawn, error);
     },
   },
 }).createMachine({
@@ -418,30 +450,41 @@ export const alerterMachine = setup({
                   assign(({ context, event }) => {
                     const item = context.current!;
                     item.recipients = undelivered(event.error) ?? item.recipients;
-                    context.queue.push(item);
-                    return { current: undefined, attempt: context.attempt + 1 };
+                    return { attempt: context.attempt + 1 };
                   }),
                   ({ context, event, system }) => {
                     // Into the outbox too: a restart sent the alert again to every recipient.
                     const rest = undelivered(event.error);
-                    if (!rest) return;
-                    const ids = context.queue[context.queue.length - 1].notices.map((notice) => notice.id);
+                    const ids = withdrawnOrNot(context, context.current!).kept.map((notice) => notice.id);
+                    if (!rest || ids.length === 0) return;
                     liveActor(system, "counters")?.send({ type: "alerts.partly", ids, recipients: rest });
                   },
                   ({ context, event }) => {
-                    const item = context.queue[context.queue.length - 1];
+                    const { kept, withdrawn } = withdrawnOrNot(context, context.current!);
                     const error = errorText(event.error);
-                    for (const notice of item.notices) {
-                      recordAlert(context.metrics, recent(notice, "failed", error));
+                    for (const notice of kept) recordAlert(context.metrics, recent(notice, "failed", error));
+                    if (kept.length > 0) {
+                      context.log.error("alerter", "alert mail failed, will retry", {
+                        ...about({ notices: kept, digest: kept.length > 1 }),
+                        via: via(context.config),
+                        attempt: context.attempt,
+                        retry_in_ms: nextRetryMs(context),
+                        error,
+                      });
                     }
-                    context.log.error("alerter", "alert mail failed, will retry", {
-                      ...about(item),
-                      via: via(context.config),
-                      attempt: context.attempt,
-                      retry_in_ms: nextRetryMs(context),
-                      error,
-                    });
+                    if (withdrawn.length === 0) return;
+                    // Counted as a failed attempt (a refusal for good is not one: "park").
+                    context.metrics.alertsFailed += withdrawn.length;
+                    notRetried(context, withdrawn, error);
                   },
+                  assign(({ context }) => {
+                    const item = context.current!;
+                    item.notices = withdrawnOrNot(context, item).kept;
+                    // A digest left with one key goes out as that key's alert, as withdraw() does.
+                    if (item.notices.length === 1) item.digest = false;
+                    if (item.notices.length > 0) context.queue.push(item);
+                    return { current: undefined };
+                  }),
                 ],
               },
             ],

@@ -1,4 +1,5 @@
 // A real SMTP server on loopback (the npm smtp-server package) that keeps what it receives.
+import type { Socket } from "node:net";
 import { SMTPServer } from "smtp-server";
 
 export interface ReceivedMail {
@@ -18,6 +19,10 @@ export interface SmtpReceiver {
   refusedRecipients: string[];
   /** Every AUTH the client sent (see ReceiverOptions.auth): whether over TLS, and whether it was taken. */
   logins: { method: string; username: string; secure: boolean; taken: boolean }[];
+  /** How many sessions hung at MAIL FROM (see ReceiverOptions.hangAt). */
+  hungAtMailFrom: number;
+  /** With `hangAt = "MAIL FROM"`: drops the sessions hung there, as a relay restarted, and answers from then on. */
+  recover(): void;
   close(): Promise<void>;
 }
 
@@ -96,6 +101,23 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
   const refusedRecipients: string[] = [];
   const logins: SmtpReceiver["logins"] = [];
   const { auth } = options;
+  const hung = new Set<string>(); // the sessions hanging at MAIL FROM, by id
+  let recovered = false;
+  const receiver: SmtpReceiver = {
+    port,
+    mails,
+    refused,
+    refusedRecipients,
+    logins,
+    hungAtMailFrom: 0,
+    recover() {
+      recovered = true;
+      for (const connection of server.connections) {
+        if (hung.has(connection.id)) (connection as unknown as { _socket: Socket })._socket.destroy();
+      }
+    },
+    close: () => new Promise((done) => server.close(() => done())),
+  };
   const server = new SMTPServer({
     authOptional: !auth,
     authMethods: options.authMethods ?? ["PLAIN", "LOGIN"],
@@ -122,7 +144,10 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
       callback(new Error("Invalid username or password"));
     },
     onMailFrom(_address, session, callback) {
-      if (options.hangAt === "MAIL FROM") return;
+      if (options.hangAt === "MAIL FROM" && !recovered) {
+        hung.add(session.id);
+        return void receiver.hungAtMailFrom++;
+      }
       if (!options.requireTls || session.secure) return callback();
       callback(Object.assign(new Error("Must issue a STARTTLS command first"), { responseCode: 530 }));
     },
@@ -146,7 +171,7 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
         if (options.closeAfterData?.(mail)) {
           mails.push(mail);
           const connection = [...server.connections].find((each) => each.id === session.id);
-          return void (connection as unknown as { _socket: import("node:net").Socket })._socket.destroy();
+          return void (connection as unknown as { _socket: Socket })._socket.destroy();
         }
         const code = options.refuse?.(mail);
         if (code === undefined) {
@@ -191,14 +216,8 @@ export function startSmtpReceiver(port = 0, options: ReceiverOptions = {}): Prom
     server.once("error", reject);
     server.listen(port, options.host ?? "127.0.0.1", () => {
       const address = server.server.address();
-      resolve({
-        port: typeof address === "object" && address ? address.port : port,
-        mails,
-        refused,
-        refusedRecipients,
-        logins,
-        close: () => new Promise((done) => server.close(() => done())),
-      });
+      if (typeof address === "object" && address) receiver.port = address.port;
+      resolve(receiver);
     });
   });
 }

@@ -1,6 +1,7 @@
 // Alerts that cannot jam or storm, against a real daemon process and a real SMTP receiver: a relay that
 // refuses one alert for good (554) does not hold back the others, a malformed outbox entry in the state
-// file is refused at start, and 300 senders passing a limit within seconds give a few digest mails.
+// file is refused at start, and 300 senders passing a limit within seconds give a few digest mails. An alert
+// dropped from the full outbox while its mail was being tried is not mailed after all.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import libmime from "libmime";
@@ -76,7 +77,7 @@ function writeStateWithAlert(dir: TempDir, key: string, crossed: number, before:
 }
 
 describe("alerts that cannot jam or storm (real daemon process, real SMTP receiver)", () => {
-  const dirs = Array.from({ length: 5 }, () => makeTempDir());
+  const dirs = Array.from({ length: 6 }, () => makeTempDir());
   after(() => dirs.forEach((dir) => dir.remove()));
 
   it("parks an alert the relay refuses for good (554) and delivers every later one", async () => {
@@ -202,6 +203,40 @@ describe("alerts that cannot jam or storm (real daemon process, real SMTP receiv
       assert.match(await askPolicy(daemon.policySocket, "forged0@example.net\n"), /^yes$/);
       const metrics = await controlRequest(dir.file("control.sock"), "GET", "/metrics");
       assert.match(metrics.body, new RegExp(`^mailpolicyd_alert_digests_total ${digests.length}$`, "m"));
+    });
+  });
+
+  it("does not mail an alert dropped from the full outbox while its mail was being tried", async () => {
+    // The relay hangs at MAIL FROM while the first alert is tried; ten more keys cross meanwhile, and the
+    // full outbox (outbox_max = 10) drops the oldest: the one being tried. The relay then restarts, dropping
+    // the hung session: the attempt fails. Before, that put the alert back in the queue, and it was mailed
+    // after the ten although the log said it was dropped.
+    const extra = "outbox_max = 10\ndigest_after = 100\nsmtp_command_timeout = 10m\n";
+    await withAlertDaemon(dirs[5], extra, { hangAt: "MAIL FROM" }, async (daemon, smtp) => {
+      await askMany(daemon.policySocket, "first@example.org\n", 2);
+      await waitFor(() => smtp.hungAtMailFrom === 1, 10_000, "the first alert's attempt at MAIL FROM");
+      for (let i = 1; i <= 10; i++) await askMany(daemon.policySocket, `k${i}@example.org\n`, 2);
+      await daemon.waitForLog(
+        /warn counters: alert outbox full, oldest alert dropped key=first@example\.org /,
+      );
+      smtp.recover();
+      await daemon.waitForLog(
+        /alert mail failed, (will retry|not retried: its alert was dropped) key=first@/,
+      );
+      await waitFor(() => smtp.mails.length >= 10, 10_000, "the ten later alerts");
+      // One more behind them: anything still queued for the dropped alert would go out before it.
+      await askMany(daemon.policySocket, "last@example.org\n", 2);
+      await waitFor(
+        () => smtp.mails.flatMap(keysIn).includes("last@example.org"),
+        10_000,
+        "the last alert",
+      );
+      const keys = Array.from({ length: 10 }, (_, i) => `k${i + 1}@example.org`);
+      assert.deepEqual(smtp.mails.flatMap(keysIn), [...keys, "last@example.org"]);
+      assert.match(
+        daemon.logs(),
+        /warn alerter: alert mail failed, not retried: its alert was dropped key=first@/,
+      );
     });
   });
 });

@@ -2,6 +2,7 @@
 // timeout or a failure, at most `tries` tries in all. Without I/O of its own: the transport is passed in.
 import { dnsError, errorCode } from "./dns-error.ts";
 import { FORMERR, outcomeOf, rcodeOf } from "./answer.ts";
+import type { ServerOrder } from "./server-order.ts";
 import type { DnsTransport, Outcome, QueryType, Server } from "./types.ts";
 import { decodeReply, encodeQuery, isTruncated, randomId, replyMatches } from "./wire.ts";
 
@@ -11,6 +12,8 @@ export interface ExchangeOptions {
   timeoutMs: number;
   /** Tries in all, rotating through `servers` from the first. */
   tries: number;
+  /** When given, the servers in its order (a server that just gave no answer last), told of every try. */
+  order?: ServerOrder;
   transport: DnsTransport;
   /** Advertise EDNS0 (1232 bytes); without it answers over 512 bytes come truncated. */
   edns: boolean;
@@ -36,8 +39,9 @@ export async function exchange(
   counters: ExchangeCounters,
 ): Promise<Outcome> {
   let lastError: unknown;
+  const servers = options.order?.servers() ?? options.servers;
   for (let attempt = 0; attempt < options.tries; attempt++) {
-    const server = options.servers[attempt % options.servers.length];
+    const server = servers[attempt % servers.length];
     try {
       return await askServer(server, name, type, options, counters);
     } catch (error) {
@@ -58,11 +62,15 @@ async function askServer(
 ): Promise<Outcome> {
   const query = encodeQuery(randomId(), name, type, options.edns);
   counters.sent++;
-  let reply = await options.transport.udp(server, query, options.timeoutMs, (r) => replyMatches(query, r));
+  let reply = await heard(
+    server,
+    options,
+    options.transport.udp(server, query, options.timeoutMs, (r) => replyMatches(query, r)),
+  );
   if (isTruncated(reply)) {
     counters.sent++;
     counters.tcp++;
-    reply = await options.transport.tcp(server, query, options.timeoutMs);
+    reply = await heard(server, options, options.transport.tcp(server, query, options.timeoutMs));
     // One connection carries one query: an answer to anything else is a broken server, not a spoof.
     if (!replyMatches(query, reply)) throw dnsError("EBADRESP", type, name);
   }
@@ -74,4 +82,20 @@ async function askServer(
     return askServer(server, name, type, { ...options, edns: false }, counters);
   }
   return outcomeOf(decoded, name, type);
+}
+
+/** Tells the server order whether `server` replied at all: a reply of any kind, or none (timeout, socket). */
+async function heard(
+  server: Server,
+  options: ExchangeOptions,
+  reply: Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  try {
+    const bytes = await reply;
+    options.order?.replied(server);
+    return bytes;
+  } catch (error) {
+    options.order?.silent(server);
+    throw error;
+  }
 }

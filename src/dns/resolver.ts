@@ -8,6 +8,7 @@ import { dnsError, errorCode } from "./dns-error.ts";
 import { exchange, type ExchangeCounters, type ExchangeOptions } from "./exchange.ts";
 import { parseServer, systemServers } from "./resolv-conf.ts";
 import { type DnsHealthChange, type DnsServerHealth, DnsServerWatch } from "./server-health.ts";
+import { ServerOrder } from "./server-order.ts";
 import type { DnsTransport, MxRecord, Outcome, QueryType, RecordsOf, Server } from "./types.ts";
 import { udpTcpTransport } from "./udp-tcp-transport.ts";
 import { checkName } from "./wire.ts";
@@ -125,6 +126,7 @@ export class CachingResolver implements DnsResolver {
       tries: options.tries ?? system?.attempts ?? 3,
       transport: options.transport ?? udpTcpTransport,
       edns: options.edns ?? true,
+      order: new ServerOrder(servers, options.now ?? Date.now),
     };
     this.#maxInFlight = options.maxInFlight ?? 1_000;
     this.#onBusy = options.onBusy;

@@ -158,6 +158,12 @@ describe("DNS client against a real nsd", () => {
       });
       assert.deepEqual(await failover.resolve4("host.example.test"), ["192.0.2.10"]);
       assert.deepEqual([dropped, failover.stats().timeouts], [4, 1]);
+      // The dead first server is asked after nsd for a while: later lookups cost no timeout each.
+      assert.deepEqual(await failover.resolveTxt("pass.example.test"), [[
+        "v=spf1 include:inc.example.test -all",
+      ]]);
+      assert.deepEqual(await failover.resolve6("host.example.test"), ["2001:db8::10"]);
+      assert.deepEqual([dropped, failover.stats().timeouts, failover.stats().queriesSent], [4, 1, 4]);
     } finally {
       sink.close();
     }

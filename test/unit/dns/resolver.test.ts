@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer";
 import { describe, it } from "node:test";
 import { decode } from "dns-packet";
 import { CachingResolver, type ResolverOptions, TtlCollector } from "../../../src/dns/resolver.ts";
+import { SERVER_HOLD_MS } from "../../../src/dns/server-order.ts";
 import { fakeClock, fakeTransport, type Handler, type ReplySpec, replyTo, soa } from "./fake-dns.ts";
 import { codeOf } from "../../helpers/error-code.ts";
 
@@ -130,6 +131,46 @@ describe("caching resolver", () => {
       "2001:db8::53:53",
     ]);
     assert.equal(resolver.stats().timeouts, 1);
+  });
+
+  it("asks a server that just gave no answer after the others, for a while, then first again", async () => {
+    // A dead first nameserver cost every query a whole try (dns_timeout) before the second one was asked,
+    // for ever: with [spf]'s defaults, 500 ms of a 1.35 s budget a query.
+    const { clock, transport, resolver } = setup((query, _via, server) => {
+      if (server.host === "192.0.2.53") return "drop";
+      const name = decode(Buffer.from(query)).questions![0].name;
+      return [replyTo(query, A(name, 60, "192.0.2.7"))];
+    });
+    const asked = () => transport.sent.splice(0).map((s) => s.server);
+    await resolver.resolve4("a.example.test");
+    assert.deepEqual(asked(), ["192.0.2.53:53", "192.0.2.54:5353"]);
+    await resolver.resolve4("b.example.test");
+    await resolver.resolve4("c.example.test");
+    assert.deepEqual(asked(), ["192.0.2.54:5353", "192.0.2.54:5353"], "the dead server is not asked first");
+    clock.advance(SERVER_HOLD_MS / 1000);
+    await resolver.resolve4("d.example.test");
+    assert.deepEqual(
+      asked(),
+      ["192.0.2.53:53", "192.0.2.54:5353"],
+      "asked first again once the hold is over",
+    );
+    await resolver.resolve4("e.example.test");
+    assert.deepEqual(asked(), ["192.0.2.54:5353"]);
+  });
+
+  it("keeps the servers' order after a SERVFAIL: an answer about one domain, not a dead server", async () => {
+    const { transport, resolver } = setup((query, _via, server) => {
+      const name = decode(Buffer.from(query)).questions![0].name;
+      if (server.host === "192.0.2.53" && name === "lame.example.test") return [replyTo(query, { rcode: 2 })];
+      return [replyTo(query, A(name, 60, "192.0.2.7"))];
+    });
+    await resolver.resolve4("lame.example.test");
+    await resolver.resolve4("b.example.test");
+    assert.deepEqual(transport.sent.map((s) => s.server), [
+      "192.0.2.53:53",
+      "192.0.2.54:5353",
+      "192.0.2.53:53",
+    ]);
   });
 
   it("gives ETIMEOUT after `tries` tries, round the servers again, and nothing is cached", async () => {

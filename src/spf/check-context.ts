@@ -3,6 +3,7 @@
 // current <domain> passed in, because %{d} is the domain of the record being evaluated, not the sender's
 // (an include or redirect changes it; issue 18 names implementations that got this wrong).
 import type { DnsSession } from "./dns-session.ts";
+import { truncatedName } from "./domain-name.ts";
 import { displayAddress, macroAddress, type ParsedIp } from "./ip-address.ts";
 import { expandMacroString, type MacroLetter, type MacroString, usesLetter } from "./macro.ts";
 import { validatedNameFor } from "./ptr-names.ts";
@@ -75,4 +76,17 @@ export async function expandIn(
 ): Promise<string> {
   const p = usesLetter(macro, "p") ? await validatedNameFor(context.session, context.ip, domain) : "";
   return expandMacroString(macro, (letter) => letterValue(context, domain, letter, p));
+}
+
+/**
+ * An include's or redirect's target: the expanded domain-spec cut from the left to 253 octets (§7.3), as
+ * every other target is; one that cannot be cut stays as it is, and check_host() finds it is no domain.
+ */
+export async function expandedTarget(
+  context: CheckContext,
+  macro: MacroString,
+  domain: string,
+): Promise<string> {
+  const expanded = await expandIn(context, macro, domain);
+  return truncatedName(expanded) ?? expanded;
 }

@@ -1,7 +1,7 @@
 // check_host() of RFC 7208, for the MAIL FROM and HELO identities: the module's public entry point
 // (docs/spf.md). Pure apart from the resolver it is handed and one timer for its time budget; DNS
 // caching, verdicts and headers belong to its callers.
-import { type CheckContext, expandIn, type Outcome } from "./check-context.ts";
+import { type CheckContext, expandedTarget, type Outcome } from "./check-context.ts";
 import { createDnsSession } from "./dns-session.ts";
 import { checkableDomain } from "./domain-name.ts";
 import { explain } from "./explanation.ts";
@@ -63,7 +63,7 @@ async function evaluate(
   }
   if (!record.redirect) return { result: "neutral" };
   context.session.countLookup(record.redirect.term);
-  const target = await expandIn(context, record.redirect.domain, domain);
+  const target = await expandedTarget(context, record.redirect.domain, domain);
   context.trace?.push({ kind: "redirect", domain, target });
   const outcome = await evaluate(context, target, wantExplanation);
   if (outcome.result === "none") throw permError(`redirect target ${target} has no SPF record`);

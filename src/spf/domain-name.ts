@@ -56,19 +56,29 @@ function checkDomain(text: string): string | undefined {
 }
 
 /**
- * An expanded target as it is queried: without a final dot, cut from the left to 253 octets (§7.3).
- * Undefined when no DNS query can be composed from it (an empty label, or one over 63 octets): the
- * mechanism then simply does not match, as for a name that does not exist (the suite allows fail or
- * permerror; a non-match cannot be turned against the sender by whoever sets the macro's input).
+ * A macro-expanded name as it is queried (§7.3, for every domain-spec: a, mx, ptr, exists, include,
+ * redirect, exp): without a final dot, and over 253 octets cut from the left, label by label, to fit.
+ * Undefined when no label boundary leaves it within 253 octets.
  */
-export function queryableName(expanded: string): string | undefined {
+export function truncatedName(expanded: string): string | undefined {
   let name = withoutFinalDot(expanded);
   while (octets(name) > NAME_MAX) {
     const dot = name.indexOf(".");
     if (dot < 0) return undefined;
     name = name.slice(dot + 1);
   }
-  if (name.length === 0) return undefined;
+  return name;
+}
+
+/**
+ * An expanded target as it is queried (`truncatedName`). Undefined when no DNS query can be composed
+ * from it (an empty label, or one over 63 octets): the mechanism then simply does not match, as for a
+ * name that does not exist (the suite allows fail or permerror; a non-match cannot be turned against the
+ * sender by whoever sets the macro's input).
+ */
+export function queryableName(expanded: string): string | undefined {
+  const name = truncatedName(expanded);
+  if (!name) return undefined;
   for (const label of name.split(".")) if (label.length === 0 || octets(label) > LABEL_MAX) return undefined;
   return name;
 }

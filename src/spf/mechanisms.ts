@@ -2,7 +2,7 @@
 // 10-term limit before it queries; its own query, when void, counts against the void limit (per term,
 // as §4.6.4 words it: the address lookups of an mx term's hosts are not "the term's" lookups, so an
 // IPv6 client checking v4-only MX hosts does not run into the void limit, an issue 18 complaint).
-import { type CheckContext, expandIn } from "./check-context.ts";
+import { type CheckContext, expandedTarget, expandIn } from "./check-context.ts";
 import type { Answer } from "./dns-session.ts";
 import { queryableName } from "./domain-name.ts";
 import { addressInPrefix, samePrefix } from "./ip-address.ts";
@@ -76,7 +76,7 @@ async function matchExists(context: CheckContext, mechanism: Mechanism, domain: 
 }
 
 async function matchInclude(context: CheckContext, mechanism: Mechanism, domain: string): Promise<boolean> {
-  const target = await expandIn(context, mechanism.domain!, domain);
+  const target = await expandedTarget(context, mechanism.domain!, domain);
   const outcome = await context.evaluate(target, false);
   switch (outcome.result) {
     case "pass":

@@ -96,6 +96,22 @@ describe("checkHost results", () => {
     assert.equal((await check(nested, "192.0.2.1", "a@example.com")).result, "pass");
   });
 
+  it("cuts an include's or redirect's expanded target from the left to 253 octets, as a's (§7.3)", async () => {
+    // "foobar." + 8 × the 29-octet sender domain and a dot + "example.com": 258 octets; 251 without "foobar.".
+    const sender = "test@somewhat.long.exp.example.com";
+    const long = `foobar.${"%{o}.".repeat(8)}example.com`;
+    const cut = `${"somewhat.long.exp.example.com.".repeat(8)}example.com`;
+    const zone = (record: string): Zone => ({
+      "somewhat.long.exp.example.com": [{ TXT: record }],
+      [cut]: [{ TXT: "v=spf1 ip4:192.0.2.1 -all" }],
+    });
+    const included = await check(zone(`v=spf1 include:${long} -all`), "192.0.2.1", sender);
+    assert.deepEqual([included.result, included.problem], ["pass", undefined]);
+    assert.ok(included.queries.includes(`TXT ${cut}`));
+    const redirected = await check(zone(`v=spf1 redirect=${long}`), "192.0.2.2", sender);
+    assert.deepEqual([redirected.result, redirected.mechanism], ["fail", "-all"]);
+  });
+
   it("rejects a client address that is not one (the caller validates)", async () => {
     await assert.rejects(check(zone, "not-an-ip", "a@example.com"), TypeError);
   });

@@ -11,6 +11,17 @@ export const FORMERR = 1;
 const NXDOMAIN = 3;
 const FAILURES: Record<number, string> = { 1: "EFORMERR", 2: "ESERVFAIL", 4: "ENOTIMP", 5: "EREFUSED" };
 
+/**
+ * A TTL as read off the wire, in seconds. RFC 2181 §8: a TTL is 0 to 2^31 - 1, and one with the most
+ * significant bit set is read as 0. `dns-packet` reads the field unsigned, so 2^31 came out as 68 years,
+ * which the cache's clamp turned into a day where the server meant "do not keep".
+ */
+export function wireTtl(ttl: number | undefined): number {
+  return ttl === undefined || ttl > TTL_MAX ? 0 : ttl;
+}
+
+const TTL_MAX = 2 ** 31 - 1;
+
 /** Names compare without case and without a final dot. */
 export function canonicalName(name: string): string {
   return (name.endsWith(".") ? name.slice(0, -1) : name).toLowerCase();
@@ -54,10 +65,10 @@ function followChain(answers: Answer[], start: string, type: QueryType) {
       if (canonicalName(rr.name) !== owner) continue;
       if (rr.type === type) {
         records.push(recordOf(rr));
-        ttl = Math.min(ttl, rr.ttl ?? 0);
+        ttl = Math.min(ttl, wireTtl(rr.ttl));
       } else if (rr.type === "CNAME" && next === undefined) {
         next = canonicalName(rr.data);
-        ttl = Math.min(ttl, rr.ttl ?? 0);
+        ttl = Math.min(ttl, wireTtl(rr.ttl));
       }
     }
     if (records.length > 0 || next === undefined) break;
@@ -95,7 +106,8 @@ function recordOf(rr: Answer): string | string[] | MxRecord {
  */
 export function negativeTtl(reply: DecodedPacket): number {
   for (const rr of reply.authorities ?? []) {
-    if (rr.type === "SOA") return Math.min(rr.ttl ?? 0, rr.data.minimum ?? 0);
+    // MINIMUM is the negative answers' TTL (RFC 2308 §4), read as one.
+    if (rr.type === "SOA") return Math.min(wireTtl(rr.ttl), wireTtl(rr.data.minimum));
   }
   return 0;
 }

@@ -75,6 +75,22 @@ describe("reading an answer", () => {
     assert.deepEqual(outcome("h.example.test", "TXT", {}), { kind: "nodata", ttl: 0 }, "no SOA: not cached");
   });
 
+  it("reads a TTL with the top bit set as 0 (RFC 2181 §8), not as 68 years clamped to a day", () => {
+    const top = 2 ** 31;
+    const a = (ttl: number) => ({ answers: [rr("h.example.test", "A", ttl, "192.0.2.1")] });
+    assert.equal(outcome("h.example.test", "A", a(top - 1)).ttl, top - 1);
+    for (const ttl of [top, 2 ** 32 - 1]) {
+      assert.equal(outcome("h.example.test", "A", a(ttl)).ttl, 0, `TTL ${ttl}`);
+      assert.equal(outcome("no.example.test", "A", { rcode: 3, authorities: [soa(ttl, 120)] }).ttl, 0);
+      assert.equal(outcome("no.example.test", "A", { rcode: 3, authorities: [soa(120, ttl)] }).ttl, 0);
+    }
+    const chain = [
+      rr("a.example.test", "CNAME", top, "h.example.test"),
+      rr("h.example.test", "A", 60, "192.0.2.1"),
+    ];
+    assert.equal(outcome("a.example.test", "A", { answers: chain }).ttl, 0);
+  });
+
   it("throws the runtime resolver's code for a failure rcode", () => {
     for (
       const [rcode, code] of [[2, "ESERVFAIL"], [5, "EREFUSED"], [1, "EFORMERR"], [4, "ENOTIMP"], [

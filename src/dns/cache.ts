@@ -14,7 +14,10 @@ export interface CacheOptions {
   maxEntries?: number;
   /** Estimated bytes of all outcomes (see `outcomeBytes`). Default 16 MiB. */
   maxBytes?: number;
-  /** Milliseconds; default Date.now. */
+  /**
+   * Milliseconds; default performance.now(): a TTL is time that passes, so a wall clock stepped back (NTP,
+   * a wrong RTC corrected) must not keep answers longer, nor one stepped ahead drop them.
+   */
   now?: () => number;
 }
 
@@ -36,7 +39,7 @@ const DEFAULTS: Required<CacheOptions> = {
   maxNegativeTtl: 3_600,
   maxEntries: 10_000,
   maxBytes: 16 * 1024 * 1024,
-  now: Date.now,
+  now: () => performance.now(),
 };
 
 export class DnsCache {

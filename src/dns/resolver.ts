@@ -36,7 +36,11 @@ export interface ResolverOptions {
   edns?: boolean;
   /** Called once when the servers stop answering and once when they answer again (server-health.ts). */
   onHealthChange?: DnsHealthChange;
-  /** For tests: the clock (ms) behind TTLs and the health's `since`, and the transport. */
+  /**
+   * For tests: the clock (ms) behind TTLs, the servers' order and the health's `since` (default: the
+   * monotonic performance.now() for the first two, the wall clock for `since`, which is shown as a date),
+   * and the transport.
+   */
   now?: () => number;
   transport?: DnsTransport;
 }
@@ -126,7 +130,7 @@ export class CachingResolver implements DnsResolver {
       tries: options.tries ?? system?.attempts ?? 3,
       transport: options.transport ?? udpTcpTransport,
       edns: options.edns ?? true,
-      order: new ServerOrder(servers, options.now ?? Date.now),
+      order: new ServerOrder(servers, options.now ?? (() => performance.now())),
     };
     this.#maxInFlight = options.maxInFlight ?? 1_000;
     this.#onBusy = options.onBusy;

@@ -23,6 +23,7 @@ export interface ResultCacheOptions {
   maxEntries: number;
   /** Seconds; a TTL above is lowered (a check that used no DNS answer has an infinite one). */
   maxTtl: number;
+  /** Milliseconds; default performance.now(), for the reason dns/cache.ts gives. */
   now?: () => number;
 }
 
@@ -38,7 +39,7 @@ export class SpfResultCache {
   constructor(options: ResultCacheOptions) {
     this.#maxEntries = options.maxEntries;
     this.#maxTtlMs = options.maxTtl * 1000;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   get size(): number {

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { DnsCache, outcomeBytes } from "../../../src/dns/cache.ts";
 import type { Outcome } from "../../../src/dns/types.ts";
 import { fakeClock } from "./fake-dns.ts";
+import { withClocksStepped } from "../../helpers/stepped-clocks.ts";
 
 const answer = (ttl: number, records = ["192.0.2.1"]): Outcome => ({ kind: "answer", records, ttl });
 
@@ -18,6 +19,16 @@ describe("DNS cache", () => {
     clock.advance(0.1);
     assert.equal(cache.get("A x"), undefined, "expired at exactly its TTL");
     assert.equal(cache.size, 0, "an expired entry is dropped when met");
+  });
+
+  it("keeps an answer for its TTL of time passed, whatever the wall clock is stepped to", () => {
+    const cache = new DnsCache(); // the daemon's clock
+    cache.set("A x", answer(60));
+    const back = withClocksStepped({ wallMs: -86_400_000, elapsedMs: 61_000 }, () => cache.get("A x"));
+    assert.equal(back, undefined, "expired a minute later though the wall clock went back a day");
+    cache.set("A y", answer(60));
+    const ahead = withClocksStepped({ wallMs: 86_400_000, elapsedMs: 1_000 }, () => cache.get("A y"));
+    assert.equal(ahead?.ttlLeft, 59, "still kept a second later though the wall clock went a day ahead");
   });
 
   it("clamps answers by minTtl/maxTtl and negative answers by maxNegativeTtl", () => {

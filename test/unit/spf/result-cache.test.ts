@@ -3,6 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type CachedCheck, domainOf, SpfResultCache } from "../../../src/spf/result-cache.ts";
+import { withClocksStepped } from "../../helpers/stepped-clocks.ts";
 
 const check = (result: CachedCheck["result"], domain = "example.org", extra = {}): CachedCheck => ({
   result,
@@ -19,6 +20,15 @@ function cacheAt(maxEntries = 10, maxTtl = 3600) {
 }
 
 describe("SPF result cache", () => {
+  it("keeps a result for its TTL of time passed, whatever the wall clock is stepped to", () => {
+    const cache = new SpfResultCache({ maxEntries: 10, maxTtl: 3600 }); // the daemon's clock
+    cache.set("192.0.2.1", "a@example.org", "h", check("pass"), 60);
+    const get = () => cache.get("192.0.2.1", "mailfrom", "a@example.org", "h");
+    assert.equal(withClocksStepped({ wallMs: -86_400_000, elapsedMs: 61_000 }, get), undefined);
+    cache.set("192.0.2.1", "a@example.org", "h", check("pass"), 60);
+    assert.equal(withClocksStepped({ wallMs: 86_400_000, elapsedMs: 1_000 }, get)?.result, "pass");
+  });
+
   it("answers for the TTL given, then no more", () => {
     const { clock, cache } = cacheAt();
     cache.set("192.0.2.1", "a@example.org", "mx.example.net", check("pass"), 30);

@@ -67,6 +67,12 @@ export const spfActor = defineActor<SpfInput, SpfEvent>(({ input }) => {
         maxInFlight: processDescriptorPlan().dnsInFlight,
         onBusy: () => dnsBusy({ max_in_flight: processDescriptorPlan().dnsInFlight }),
         onHealthChange: (health, was) => dnsHealthChanged(health, was, spf.dns.servers),
+        // The others answer, so health stays "answering": without this line a dead server went unsaid.
+        onServerHeld: (server, error) =>
+          log.warn("spf", "DNS server gave no reply: asking the others first for a minute", {
+            server,
+            error,
+          }),
       });
       const cache = new SpfResultCache({
         maxEntries: spf.dns.resultCacheEntries,

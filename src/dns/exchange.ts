@@ -95,7 +95,7 @@ async function heard(
     options.order?.replied(server);
     return bytes;
   } catch (error) {
-    options.order?.silent(server);
+    options.order?.silent(server, errorCode(error));
     throw error;
   }
 }

@@ -6,7 +6,7 @@ import { DnsCache } from "./cache.ts";
 import { canonicalName } from "./answer.ts";
 import { dnsError, errorCode } from "./dns-error.ts";
 import { exchange, type ExchangeCounters, type ExchangeOptions } from "./exchange.ts";
-import { parseServer, systemServers } from "./resolv-conf.ts";
+import { formatServer, parseServer, systemServers } from "./resolv-conf.ts";
 import { type DnsHealthChange, type DnsServerHealth, DnsServerWatch } from "./server-health.ts";
 import { ServerOrder } from "./server-order.ts";
 import type { DnsTransport, MxRecord, Outcome, QueryType, RecordsOf, Server } from "./types.ts";
@@ -36,6 +36,11 @@ export interface ResolverOptions {
   edns?: boolean;
   /** Called once when the servers stop answering and once when they answer again (server-health.ts). */
   onHealthChange?: DnsHealthChange;
+  /**
+   * With two servers or more: called when one that gave no reply is put after the others (server-order.ts),
+   * once per hold, with the server (`host:port`) and the try's error code.
+   */
+  onServerHeld?: (server: string, error: string) => void;
   /**
    * For tests: the clock (ms) behind TTLs, the servers' order and the health's `since` (default: the
    * monotonic performance.now() for the first two, the wall clock for `since`, which is shown as a date),
@@ -130,7 +135,11 @@ export class CachingResolver implements DnsResolver {
       tries: options.tries ?? system?.attempts ?? 3,
       transport: options.transport ?? udpTcpTransport,
       edns: options.edns ?? true,
-      order: new ServerOrder(servers, options.now ?? (() => performance.now())),
+      order: new ServerOrder(
+        servers,
+        options.now ?? (() => performance.now()),
+        options.onServerHeld && ((server, error) => options.onServerHeld!(formatServer(server), error)),
+      ),
     };
     this.#maxInFlight = options.maxInFlight ?? 1_000;
     this.#onBusy = options.onBusy;

@@ -11,15 +11,21 @@ import type { Server } from "./types.ts";
  */
 export const SERVER_HOLD_MS = 60_000;
 
+/** Told when a server is held back (not while it already is): the server and the try's error code. */
+export type ServerHeld = (server: Server, error: string) => void;
+
 export class ServerOrder {
   readonly #servers: readonly Server[];
   readonly #now: () => number;
+  readonly #onHeld: ServerHeld | undefined;
   /** When each held-back server last gave no answer (ms on the clock), by index in `servers`. */
   readonly #silentSince = new Map<number, number>();
 
-  constructor(servers: readonly Server[], now: () => number) {
+  /** `onHeld` is told only with two servers or more: one server alone is asked whatever it did. */
+  constructor(servers: readonly Server[], now: () => number, onHeld?: ServerHeld) {
     this.#servers = servers;
     this.#now = now;
+    this.#onHeld = servers.length > 1 ? onHeld : undefined;
   }
 
   /**
@@ -41,10 +47,16 @@ export class ServerOrder {
     return order;
   }
 
-  /** `server`'s try got no reply (timeout, socket error): hold it back. */
-  silent(server: Server): void {
+  /** `server`'s try got no reply (`error`: timeout, socket error): hold it back. */
+  silent(server: Server, error: string): void {
     const index = this.#servers.indexOf(server);
-    if (index >= 0) this.#silentSince.set(index, this.#now());
+    if (index < 0) return;
+    const now = this.#now();
+    const since = this.#silentSince.get(index);
+    this.#silentSince.set(index, now);
+    // Said once a hold, so a dead server is said once a minute (its one try a minute fails again), not once
+    // a query; a server that falls silent while held (the queries already sent to it) is not said again.
+    if (since === undefined || now - since >= SERVER_HOLD_MS) this.#onHeld?.(server, error);
   }
 
   /** `server` replied (with any answer, SERVFAIL included: it is alive): its place is its own again. */

@@ -6,12 +6,17 @@
 // nsd answers SERVFAIL for) never says it, however many of its names fail.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Daemon } from "../../src/daemon.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { type Daemon, startDaemon } from "../../src/daemon.ts";
+import { createLogger } from "../../src/log.ts";
+import { waitFor } from "../helpers/daemon-process.ts";
+import type { Nsd } from "../helpers/nsd.ts";
+import { askPolicy } from "../helpers/policy-client.ts";
 import { httpGet } from "../helpers/http-get.ts";
 import { runMainAsync } from "../helpers/runtime.ts";
 import { type SpfDaemon, startSpfDaemon } from "../helpers/spf-daemon.ts";
-import type { DnsRelay } from "../helpers/spf-zone.ts";
-import type { TempDir } from "../helpers/temp-dir.ts";
+import { type DnsRelay, spfDaemonConfigText, startDnsRelay, startSpfNsd } from "../helpers/spf-zone.ts";
+import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const TEMPERROR = /^action=defer message="SPF temporary error for [^"]+, try again later" spf=temperror/;
 
@@ -99,3 +104,61 @@ describe("SPF's DNS servers not answering, against nsd", () => {
     assert.match(await status(), /^concerns: limits ok; spf ok$/m);
   });
 });
+
+describe("SPF's first DNS server dead, the second nsd", () => {
+  let dir: TempDir;
+  let nsd: Nsd | undefined;
+  let dead: DnsRelay | undefined;
+  let alive: DnsRelay | undefined;
+  let daemon: Daemon | undefined;
+  const lines: string[] = [];
+
+  before(async () => {
+    dir = makeTempDir();
+    nsd = await startSpfNsd();
+    dead = await startDnsRelay(nsd.port);
+    dead.down = true;
+    alive = await startDnsRelay(nsd.port);
+    const text = spfDaemonConfigText(alive.port).replace(
+      `dns_servers = 127.0.0.1:${alive.port}`,
+      `dns_servers = 127.0.0.1:${dead.port}, 127.0.0.1:${alive.port}`,
+    );
+    const parsed = parseConfig(text, "test.conf", dir.path);
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    daemon = startDaemon({ config: parsed.config, log: createLogger("info", (line) => lines.push(line)) });
+    await waitFor(() => lines.some((line) => line.includes("policy: listening")), 5000, "listener");
+  });
+  after(async () => {
+    daemon?.stop();
+    dead?.close();
+    alive?.close();
+    await nsd?.stop();
+    dir?.remove();
+  });
+
+  it("asks the dead one once, says so once, and every check passes through the other", async () => {
+    const ask = (ip: string, sender: string) =>
+      askPolicy(
+        dir.file("policy.sock"),
+        `rcpt sender=${sender} recipient=user@example.net client_address=${ip} helo_name=mail.spf.test\n`,
+      );
+    // pass: three TXT queries (pass, one, two); redir: one more; soft: one. Five queries, one try lost.
+    assert.match(await ask("198.51.100.7", "a@pass.spf.test"), /^action=accept header="Received-SPF: pass /);
+    assert.match(await ask("198.51.100.7", "a@redir.spf.test"), /^action=accept header="Received-SPF: pass /);
+    assert.match(
+      await ask("198.51.100.7", "a@soft.spf.test"),
+      /^action=accept header="Received-SPF: softfail /,
+    );
+    assert.equal(dead!.dropped, 1, "the dead server asked once, not once a query");
+    const said = lines.filter((line) => / warn spf: DNS server gave no reply/.test(line));
+    assert.equal(said.length, 1, lines.join("\n"));
+    assert.match(said[0], new RegExp(`server=127\\.0\\.0\\.1:${dead!.port} error=ETIMEOUT`));
+    assert.match(await status(dir), /^concerns: limits ok; spf ok$/m, "the servers answer: SPF is ok");
+  });
+});
+
+async function status(dir: TempDir): Promise<string> {
+  const run = await runMainAsync(["status", "--socket", dir.file("control.sock")]);
+  assert.equal(run.status, 0, run.stderr);
+  return run.stdout;
+}

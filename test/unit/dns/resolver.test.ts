@@ -158,6 +158,25 @@ describe("caching resolver", () => {
     assert.deepEqual(asked(), ["192.0.2.54:5353"]);
   });
 
+  it("says a server held back once per hold, and nothing of a server alone", async () => {
+    const held: string[] = [];
+    const onServerHeld = (server: string, error: string) => held.push(`${server} ${error}`);
+    const dropFirst: Handler = (query, _via, server) => {
+      if (server.host === "192.0.2.53") return "drop";
+      return [replyTo(query, A(decode(Buffer.from(query)).questions![0].name, 60, "192.0.2.7"))];
+    };
+    const { clock, resolver } = setup(dropFirst, { onServerHeld });
+    await Promise.all(["a", "b", "c"].map((n) => resolver.resolve4(`${n}.example.test`)));
+    assert.deepEqual(held, ["192.0.2.53:53 ETIMEOUT"], "three queries at once: said once");
+    await resolver.resolve4("d.example.test");
+    clock.advance(SERVER_HOLD_MS / 1000);
+    await resolver.resolve4("e.example.test");
+    assert.deepEqual(held.length, 2, "still dead after the hold: said again");
+    const alone = setup(() => "drop", { servers: ["192.0.2.53"], tries: 2, onServerHeld });
+    await codeOf(alone.resolver.resolve4("f.example.test"));
+    assert.equal(held.length, 2);
+  });
+
   it("keeps the servers' order after a SERVFAIL: an answer about one domain, not a dead server", async () => {
     const { transport, resolver } = setup((query, _via, server) => {
       const name = decode(Buffer.from(query)).questions![0].name;

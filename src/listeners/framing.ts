@@ -1,4 +1,9 @@
-import { declaredContentLength, formatSpamdError, spamdHeadEnd } from "../protocols/spamd-front.ts";
+import {
+  BAD_CONTENT_LENGTH,
+  declaredContentLength,
+  formatSpamdError,
+  spamdHeadEnd,
+} from "../protocols/spamd-front.ts";
 import { indexOfBytes } from "../runtime.ts";
 
 // How a listener's requests are cut out of a connection's byte stream: what the request server
@@ -161,10 +166,11 @@ export class SpamdFraming implements Framing {
     if (headEnd < 0) return bytes.length > this.maxBytes ? bytes.length : -1;
     const head = latin1.decode(bytes.subarray(0, headEnd));
     const contentLength = declaredContentLength(head);
-    // No Content-length: PING and SKIP end with their head, a message with the half-close.
+    // No Content-length: PING and SKIP end with their head, a message with the half-close. A bad one ends
+    // the request at its head: the parser refuses it at once, the rest unread.
     const length = contentLength >= 0
       ? headEnd + contentLength
-      : /^(PING|SKIP) /.test(head)
+      : contentLength === BAD_CONTENT_LENGTH || /^(PING|SKIP) /.test(head)
       ? headEnd
       : ENDS_AT_CLOSE;
     return length <= bytes.length ? length : lengthKnown(length);

@@ -101,10 +101,25 @@ function headerlessVerbLine(bytes: Uint8Array, newline: number): boolean {
   return match !== null && Number(match[2]) < 1.5;
 }
 
-/** The Content-length the head declares (-1: none, or not a number). Case-insensitive, as spamd reads it. */
+/** declaredContentLength's answer for a head with a Content-length that is not a number of 1 to 15 digits. */
+export const BAD_CONTENT_LENGTH = -2;
+
+/**
+ * The Content-length the head declares: -1 without one, BAD_CONTENT_LENGTH when one is not a number of 1 to
+ * 15 digits (negative, overflowing, empty), else the first. Header names in any case, read as readHeaders
+ * reads them. A bad one ends the request at its head, to be refused at once as spamd refuses it: taken for
+ * none, the front waited for the client's half-close or its timeout (30 s) and then answered EX_TIMEOUT.
+ */
 export function declaredContentLength(head: string): number {
-  const match = /(?:^|\n)content-length:[ \t]*(\d{1,15})[ \t]*\r?(?:\n|$)/i.exec(head);
-  return match ? Number(match[1]) : -1;
+  let declared = -1;
+  for (const line of head.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon <= 0 || line.slice(0, colon).trim().toLowerCase() !== "content-length") continue;
+    const value = line.slice(colon + 1).trim();
+    if (!/^\d{1,15}$/.test(value)) return BAD_CONTENT_LENGTH;
+    if (declared < 0) declared = Number(value);
+  }
+  return declared;
 }
 
 /**
@@ -144,7 +159,9 @@ export function parseSpamdRequest(
   if (typeof headers === "string") return fail(headers);
   const body = bytes.subarray(headEnd);
   const declared = declaredContentLength(head);
-  if (declared < 0 && headers.has("content-length")) return fail("bad Content-length");
+  if (declared === BAD_CONTENT_LENGTH) {
+    return fail(`bad Content-length: ${printable(headers.get("content-length")!.join(", "))}`);
+  }
   const compress = headers.get("compress")?.[0];
   // Exim's mbox copy starts with envelope lines (X-Envelope-To lists every recipient): like the head, they
   // take the head's room, not the message's bound. Counted against it, 40 recipients cut a 3 KB message

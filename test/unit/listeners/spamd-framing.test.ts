@@ -50,6 +50,14 @@ describe("SpamdFraming.requestEnd", () => {
     );
     assert.equal(framing.halfCloseIsEnd, true);
   });
+  it("ends a request at its head when its Content-length is no number of 1 to 15 digits", () => {
+    for (const value of ["-5", "99999999999999999999", "", "0x10", "5 5"]) {
+      const head = `CHECK SPAMC/1.5\r\nContent-length: ${value}\r\n\r\n`;
+      assert.equal(framing.requestEnd(bytes(head + "Subject: x\n"), 0), head.length, value);
+    }
+    const twice = "CHECK SPAMC/1.5\r\ncontent-LENGTH: 2\r\nContent-length: -1\r\n\r\n";
+    assert.equal(framing.requestEnd(bytes(twice + "hi"), 0), twice.length);
+  });
   it("declares the full length of a message over the bound, so that it is read to its end", () => {
     const head = "CHECK SPAMC/1.5\r\nContent-length: 100000\r\n\r\n";
     assert.equal(framing.requestEnd(bytes(head + "x".repeat(10)), 0), lengthKnown(head.length + 100000));
@@ -168,6 +176,15 @@ describe("listenForRequests with the spamd framing", () => {
   it("answers a request cut short by a half-close with the parser's reason", async () => {
     const reply = await exchange(["CHECK SPAMC/1.5\r\nContent-length: 50\r\n\r\nshort"], true);
     assert.match(reply, /^error Content-length mismatch: expected 50 bytes, got 5/);
+  });
+
+  it("answers a Content-length that is no number at once, as spamd does, not at the timeout", async () => {
+    // The client does not half-close: the head alone must say the request is refused.
+    for (const value of ["-5", "99999999999999999999"]) {
+      const reply = await exchange([`CHECK SPAMC/1.5\r\nContent-length: ${value}\r\n\r\nSubject: x\n\nhi\n`]);
+      assert.equal(reply, `error bad Content-length: ${value}`);
+    }
+    assert.deepEqual(requests, []);
   });
 
   it("answers a client past max connections in spamd's words (EX_TEMPFAIL)", async () => {

@@ -46,6 +46,7 @@ import { postfixEndpoint } from "../postfix/snippet.ts";
 import { eximAddress } from "../exim/snippets.ts";
 import { relayOnLoopback, relaySecurity } from "../model/alert-relay.ts";
 import { sendmailPathProblem } from "./sendmail-path.ts";
+import { spamdFrontNamed } from "./spamd-front-loop.ts";
 import { caFileProblem } from "../store/ca-file.ts";
 
 /**
@@ -163,6 +164,22 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       keyLine(spamdSection, key) ?? spamdSection.line,
       `spamd.${key}`,
       "mark_threshold is above reject_threshold",
+    );
+  }
+  const frontNamed = spamSection && spamdValues && spamdFrontNamed(
+    spamValues.address,
+    { listen: spamdValues.listen, socket: spamdValues.socket && resolve(baseDir, spamdValues.socket) },
+    (path) => resolve(baseDir, path),
+  );
+  if (frontNamed) {
+    report(
+      keyLine(spamSection, "address") ?? spamSection.line,
+      "spamassassin.address",
+      `the spamd front's own [spamd] ${frontNamed}: the daemon would ask itself and no message be scored ` +
+        `by SpamAssassin; give the address of SpamAssassin's spamd` +
+        (keyLine(spamSection, "address") === undefined
+          ? ` (the default is ${SPAMASSASSIN_SECTION.address.default})`
+          : ""),
     );
   }
   if (spamdValues && spamdValues.listen === undefined && spamdValues.socket === undefined) {

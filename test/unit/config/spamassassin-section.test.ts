@@ -70,6 +70,37 @@ describe("[spamassassin]", () => {
       "test.conf:6: spamassassin.max_in_flight: must be at least 1",
     ]);
   });
+
+  it("the spamd front's own listen or socket: refused, the daemon would ask itself", () => {
+    const problem = (what: string) =>
+      `spamassassin.address: the spamd front's own [spamd] ${what}: the daemon would ask itself and no ` +
+      "message be scored by SpamAssassin; give the address of SpamAssassin's spamd";
+    // The front on spamd's usual port, [spamassassin] left at its default address.
+    assert.deepEqual(errors("[spamd]\nlisten = 127.0.0.1:783\n[spamassassin]\n"), [
+      `test.conf:3: ${problem("listen")} (the default is 127.0.0.1:783)`,
+    ]);
+    assert.deepEqual(
+      errors("[spamd]\nlisten = 127.0.0.1:10783\n[spamassassin]\naddress = localhost:10783\n"),
+      [
+        `test.conf:4: ${problem("listen")}`,
+      ],
+    );
+    assert.deepEqual(errors("[spamd]\nlisten = [::1]:10783\n[spamassassin]\naddress = [::1]:10783\n"), [
+      `test.conf:4: ${problem("listen")}`,
+    ]);
+    assert.deepEqual(
+      errors(
+        "[spamd]\nlisten = none\nsocket = /tmp/run/front.sock\n[spamassassin]\naddress = ./run/front.sock\n",
+      ),
+      [`test.conf:5: ${problem("socket")}`],
+    );
+    // Another address, another port, or the front on any free port: SpamAssassin's spamd may be there.
+    load("[spamd]\nlisten = 127.0.0.1:783\n[spamassassin]\naddress = 127.0.0.2:783\n");
+    load("[spamd]\nlisten = 127.0.0.1:10783\n[spamassassin]\naddress = /run/spamd.sock\n");
+    load(
+      "[spamd]\nlisten = 127.0.0.1:0\nsocket = /run/front.sock\n[spamassassin]\naddress = 127.0.0.1:783\n",
+    );
+  });
 });
 
 describe("spamd addresses and sizes", () => {

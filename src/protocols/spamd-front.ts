@@ -650,8 +650,10 @@ function lineEnd(message: Uint8Array): string {
   return crlf ? "\r\n" : "\n";
 }
 
-// An X-Spam-* header field other than X-Spam-Prev-*, with its continuation lines.
-const OLD_SPAM_HEADER = /^X-Spam-(?!Prev-)[^\n]*(?:\n|$)(?:[ \t][^\n]*(?:\n|$))*/gim;
+// An X-Spam-* header field other than X-Spam-Prev-*, with its continuation lines. A line starts after an LF
+// only (the lookbehind), as SpamAssassin's Perl reads it: a multiline ^ also matches after a bare CR, and an
+// "X-Spam-" after a CR inside a field was dropped with the LF ending that line, the next field joining it.
+const OLD_SPAM_HEADER = /(?<![^\n])X-Spam-(?!Prev-)[^\n]*(?:\n|$)(?:[ \t][^\n]*(?:\n|$))*/gi;
 
 /**
  * The message without the X-Spam-* header fields it came with (X-Spam-Prev-* kept), as SpamAssassin's

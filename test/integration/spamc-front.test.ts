@@ -173,6 +173,20 @@ describe("spamc against the spamd front", () => {
     }
   });
 
+  it("PROCESS keeps a header's bare CR and what follows it on its line, as SpamAssassin does", async () => {
+    // JavaScript's multiline ^ matches after a bare CR too: the "X-Spam-Flag: NO" after the one in this
+    // Subject was dropped as an old X-Spam-* field, with the LF ending the line, and the From field that
+    // followed became part of the Subject. Debian's spamd 4.0.1 keeps "Subject: offer\rX-Spam-Flag: NO".
+    const header = "Subject: offer\rX-Spam-Flag: NO\nFrom: b@example.org\n";
+    const processed = await spamc(tcp, `${header}X-Spam-Flag: NO\n\nMARKER-SCORE=7.5\n`);
+    assert.equal(processed.status, 0);
+    assert.equal(
+      processed.stdout,
+      "X-Spam-Flag: YES\nX-Spam-Level: *******\nX-Spam-Status: Yes, score=7.50 required=5.00 tests=TEST_MARKER\n" +
+        `${header}\nMARKER-SCORE=7.5\n`,
+    );
+  });
+
   it("a reload's new thresholds apply to the next scan", async () => {
     const spamd = { ...daemon.config.spamd!, markThreshold: 8, rejectThreshold: 20 };
     daemon.reload({ ...daemon.config, spamd });

@@ -13,6 +13,7 @@ import { spamdAnswer } from "../spamd/answer.ts";
 import { type BreakerState, createCircuitBreaker } from "../spamd/circuit-breaker.ts";
 import { createWaitQueue } from "../spamd/wait-queue.ts";
 import { rateLimitedWarning } from "../listeners/connection-bound.ts";
+import { isSpamdUserName } from "../protocols/spamd-client.ts";
 import { defineActor } from "./actor.ts";
 import { describeAddress, type RunningScan, scanMessage, type ScanResult } from "./spamd-scan.ts";
 
@@ -72,6 +73,15 @@ export const spamAssassinActor = defineActor<SpamAssassinInput, SpamAssassinEven
     "spamd busy: scans answered with fail_mode",
     "scans",
   );
+  // A user the MTA named that spamd's protocol cannot carry (an apostrophe, a space, over 64 characters:
+  // isSpamdUserName) is not sent, and spamd scans as its default user: said, or a site whose per-user
+  // preferences depend on `spam = $local_part` lost them for such users without a word.
+  const userNotSent = rateLimitedWarning(
+    log,
+    "spamassassin",
+    "user not sent to spamd (not a name its protocol takes): scanned as its default user",
+    "scans",
+  );
   metrics.spamd.live = () => ({ breaker: breaker.state(), inFlight: running.size, queued: waiting.size });
 
   /** Answers a scan: spamd's verdict, or undefined (fail_mode) with why, for the metrics and the log. */
@@ -105,6 +115,7 @@ export const spamAssassinActor = defineActor<SpamAssassinInput, SpamAssassinEven
     };
     const { envelope, message } = scan.request;
     const user = spam.user !== "" ? spam.user : envelope.user;
+    if (user !== undefined && user !== "" && !isSpamdUserName(user)) userNotSent({ user });
     try {
       scan.running = scanMessage(
         { address: spam.address, command: spam.command, user, message, timeoutMs },

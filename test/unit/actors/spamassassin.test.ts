@@ -3,6 +3,7 @@
 // failure (undefined: the engine's fail_mode), is counted by outcome and logged once per kind. The real spamd
 // is in test/integration/spamassassin-client.test.ts.
 import assert from "node:assert/strict";
+import type { Buffer } from "node:buffer";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import { type AnyActorRef, createActor } from "xstate";
@@ -14,6 +15,9 @@ import type { ConcernAnswer } from "../../../src/model/answer.ts";
 
 const MESSAGE = new TextEncoder().encode("Subject: hello\r\n\r\nhi\r\n");
 
+/** What each connection to the test's servers sent. */
+const socketText = new WeakMap<Socket, string>();
+
 /** A loopback server that answers each connection with `respond` once the request is in. */
 function server(respond: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
   const sockets = new Set<Socket>();
@@ -21,8 +25,8 @@ function server(respond: (socket: Socket) => void): Promise<{ server: Server; po
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
+    socket.on("data", (chunk: Buffer) => socketText.set(socket, (socketText.get(socket) ?? "") + chunk));
     socket.on("end", () => respond(socket));
-    socket.resume();
   });
   listening.on("close", () => sockets.forEach((socket) => socket.destroy()));
   return new Promise((resolve) =>
@@ -52,13 +56,13 @@ describe("the SpamAssassin actor against bad servers", () => {
       input: { config: parsed.config, log: createLogger("info", (line) => lines.push(line)), metrics },
     });
     actor.start();
-    const scan = () =>
+    const scan = (user?: string) =>
       new Promise<ConcernAnswer | undefined>((resolve) =>
         actor!.send({
           type: "scan",
           request: {
             form: "message",
-            envelope: { sender: "", recipients: [] },
+            envelope: { sender: "", recipients: [], user },
             message: MESSAGE,
             size: MESSAGE.length,
             truncated: false,
@@ -90,6 +94,27 @@ describe("the SpamAssassin actor against bad servers", () => {
       assert.match(logged[0], error);
     });
   }
+
+  // spamd's protocol takes a user name of [-A-Za-z0-9_] (and the dotted and address forms mail hosts use);
+  // one it cannot carry is not sent, and spamd scans as its default user. Not sent without a word, a site
+  // whose per-user preferences hang on `spam = $local_part` lost them for o'brien unseen.
+  it("a user the MTA named that spamd's protocol cannot carry: not sent, and said", async () => {
+    const heads: string[] = [];
+    const { scan, lines } = await actorOn((socket) => {
+      heads.push(socketText.get(socket) ?? "");
+      socket.end("SPAMD/1.1 0 EX_OK\r\nSpam: False ; 1.5 / 5.0\r\n\r\n");
+    });
+    await scan("alice");
+    await scan("o'brien");
+    assert.match(heads[0], /\r\nUser: alice\r\n/);
+    assert.doesNotMatch(heads[1], /User:/);
+    const said = lines.filter((line) => line.includes("user not sent to spamd"));
+    assert.equal(said.length, 1, lines.join("\n"));
+    assert.match(
+      said[0],
+      / warn spamassassin: user not sent to spamd .*: scanned as its default user user=o'brien scans=1$/,
+    );
+  });
 
   it("a good reply after failures: answered, and the end of the incident logged with its count", async () => {
     let good = false;

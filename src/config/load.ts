@@ -316,8 +316,12 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const redisSection = found.get("redis");
   const redisValues = redisSection && readSection(REDIS_SECTION, redisSection, report);
   // Read only for rediss://: with a redis:// or unix: address the CA file was ignored without a word, and a
-  // site that meant TLS talked to Redis in clear.
-  if (redisValues && redisValues.tls_ca_file !== undefined && !redisValues.url.tls) {
+  // site that meant TLS talked to Redis in clear. A url that is missing or bad has been reported, and is
+  // undefined here (required keys have no default): the check waits for a url (config-test crashed).
+  if (
+    redisValues && redisValues.url !== undefined && redisValues.tls_ca_file !== undefined &&
+    !redisValues.url.tls
+  ) {
     report(
       keyLine(redisSection, "tls_ca_file") ?? redisSection.line,
       "redis.tls_ca_file",

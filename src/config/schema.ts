@@ -51,7 +51,8 @@ export type SectionSpec = Record<string, KeySpec>;
 /**
  * What readSection returns for a section: each key's converted value, typed from its schema. A key with a
  * default or marked required is always there (a missing required key is an error, and no config is built
- * from a file with errors); any other key may be undefined.
+ * from a file with errors); any other key may be undefined. The checks across keys that run before the
+ * errors are counted (config/load.ts) see a required key that is missing or bad as undefined all the same.
  */
 export type SectionValues<S extends SectionSpec> = {
   [K in keyof S]: S[K] extends { required: true } | { default: string } ? v.InferOutput<S[K]["schema"]>

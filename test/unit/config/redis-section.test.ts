@@ -142,6 +142,14 @@ describe("[redis]", () => {
         "t.conf:3: redis.tls_ca_file: tls_ca_file is read only with a rediss:// url (TLS); this url is not one",
       ], url);
     }
+    // With the url missing or bad, that check read the url's TLS flag from nothing: config-test crashed
+    // with a stack trace and no line, a reload logged an uncaught exception instead of the file's error.
+    assert.deepEqual(errors("[redis]\ntls_ca_file = /etc/ssl/ca.pem\n"), [
+      "t.conf:1: redis.url: required key missing",
+    ]);
+    assert.deepEqual(errors("[redis]\nurl = rediss//h\ntls_ca_file = /etc/ssl/ca.pem\n"), [
+      "t.conf:2: redis.url: expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS) or unix:/PATH",
+    ]);
     // Port 0 connects nowhere: the daemon ran on its fallback for good, config-test said OK.
     assert.deepEqual(errors("[redis]\nurl = redis://h:0/0\n"), [
       "t.conf:2: redis.url: the port must be a number from 1 to 65535",

@@ -40,15 +40,29 @@ export class NotRegularFileError extends Error {
   }
 }
 
+/** Thrown for a regular file larger than its reader takes, before a byte of it is read. */
+export class FileTooLargeError extends Error {
+  readonly code = "EFBIG";
+  constructor(readonly size: number, readonly maxBytes: number) {
+    super(`is ${size} bytes, more than the ${maxBytes} its reader takes`);
+  }
+}
+
 /** The whole file as UTF-8; throws NotRegularFileError, or node's error (ENOENT, EACCES …) unchanged. */
-export const readRegularFile = (path: string): string => readRegular(path, (fd) => readFileSync(fd, "utf8"));
+export const readRegularFile = (path: string): string =>
+  readRegular(path, Infinity, (fd) => readFileSync(fd, "utf8"));
 
-/** The whole file's bytes, as readRegularFile. */
-export const readRegularBytes = (path: string): Uint8Array => readRegular(path, (fd) => readFileSync(fd));
+/**
+ * The whole file's bytes, as readRegularFile; a file of more than `maxBytes` throws FileTooLargeError unread
+ * (its size as the open descriptor has it).
+ */
+export const readRegularBytes = (path: string, maxBytes = Infinity): Uint8Array =>
+  readRegular(path, maxBytes, (fd) => readFileSync(fd));
 
-function readRegular<T>(path: string, read: (fd: number) => T): T {
-  const { fd } = openRegularFile(path);
+function readRegular<T>(path: string, maxBytes: number, read: (fd: number) => T): T {
+  const { fd, size } = openRegularFile(path);
   try {
+    if (size > maxBytes) throw new FileTooLargeError(size, maxBytes);
     return read(fd);
   } finally {
     closeSync(fd);

@@ -1,10 +1,24 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ConfigResult, loadConfigFile, parseConfig } from "../../../src/config/load.ts";
+import {
+  type ConfigResult,
+  loadConfigFile,
+  MAX_CONFIG_BYTES,
+  parseConfig,
+} from "../../../src/config/load.ts";
 import { EMBEDDED_CONFIG, EMBEDDED_CONFIG_NAME } from "../../../src/config/defaults.ts";
 import { parseCidr } from "../../../src/model/ip.ts";
 import type { Config } from "../../../src/config/types.ts";
@@ -116,6 +130,30 @@ describe("loadConfigFile", () => {
       assert.equal(loaded(loadConfigFile(file)).alerts?.subject, "Alerte caf\u00e9");
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a file larger than a config may be, unread, and reads one of that size", () => {
+    const dir = makeTempDir("mailpolicyd-load-");
+    try {
+      // A disk image or a log copied over the config, as a sparse file takes no disk: read whole, Bun decoded
+      // its 3 GiB as empty text (config-test said OK; a reload put the defaults in place of every limit), and
+      // Deno threw after 100 s and 9.5 GB.
+      const huge = dir.file("huge.conf");
+      writeFileSync(huge, "[thresholds]\ncount = 5\n");
+      truncateSync(huge, 3 * 1024 ** 3);
+      assert.deepEqual(loadConfigFile(huge), {
+        ok: false,
+        errors: [
+          `${huge}:0: (file): cannot read: 3221225472 bytes, more than the 16 MiB a config file may hold`,
+        ],
+      });
+      const largest = dir.file("largest.conf");
+      const head = "[thresholds]\ncount = 5\n";
+      writeFileSync(largest, head + "#".repeat(MAX_CONFIG_BYTES - head.length - 1) + "\n");
+      assert.equal(loaded(loadConfigFile(largest)).limits[0].count, 5);
+    } finally {
+      dir.remove();
     }
   });
 

@@ -92,13 +92,14 @@ export function parseIni(text: string): IniDocument {
       return;
     }
     const separator = trimmed.search(/[=:]/);
-    if (separator <= 0) {
+    const rawKey = trimmed.slice(0, Math.max(separator, 0)).trim();
+    // No key has a space in it: one that does is a line whose = was forgotten, split at a colon in its value.
+    if (separator <= 0 || /\s/.test(rawKey)) {
       // Named by its first word only: `auth_password s3cret` (the = forgotten) printed the password in
-      // config-test's answer and the daemon's log.
+      // config-test's answer and the daemon's log, and `auth_password s3c:ret` its part before the colon.
       problems.push({ line, key: trimmed.split(/\s/, 1)[0].slice(0, 40), problem: "expected `key = value`" });
       return;
     }
-    const rawKey = trimmed.slice(0, separator).trim();
     const key = rawKey.toLowerCase();
     if (!current) {
       problems.push({ line, key: rawKey, problem: "key outside any [section]" });

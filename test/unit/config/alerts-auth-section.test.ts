@@ -70,6 +70,12 @@ describe("[alerts] SMTP AUTH", () => {
     // Before: "t.conf:5: auth_password  s3cret-Pa55 word: expected `key = value`", in config-test's answer
     // and, at a reload, in the daemon's log.
     assert.ok(!said.join("\n").includes("s3cret"), said.join("\n"));
+    // A colon in the password was taken for the separator: "alerts.auth_password s3cret: unknown key".
+    for (const line of ["auth_password s3cret:Pa55", "auth_password\ts3cret:Pa55 = x"]) {
+      const colon = errors(`${ALERTS}auth_user = alerts\n${line}\n`);
+      assert.ok(colon.includes("t.conf:5: auth_password: expected `key = value`"), colon.join("\n"));
+      assert.ok(!colon.join("\n").includes("s3cret"), colon.join("\n"));
+    }
   });
 
   it("refuses credentials with sendmail, and TLS keys where no certificate is checked", () => {

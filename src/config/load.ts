@@ -1,4 +1,4 @@
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "./ini.ts";
 import { isLocalhostAddress, LOCALHOST_WARNING } from "./values.ts";
@@ -47,6 +47,7 @@ import { eximAddress } from "../exim/snippets.ts";
 import { relayOnLoopback, relaySecurity } from "../model/alert-relay.ts";
 import { sendmailPathProblem } from "./sendmail-path.ts";
 import { spamdFrontNamed } from "./spamd-front-loop.ts";
+import { daemonFileProblem } from "./daemon-files.ts";
 import { caFileProblem } from "../store/ca-file.ts";
 
 /**
@@ -313,6 +314,16 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     const earlier = sockets.slice(0, index).find((other) => other.path === socket.path);
     if (earlier) report(socket.line, socket.key, `the same path as ${earlier.name}`);
   });
+  // A directory or another non-file there stops `run`: said here, config-test's answer too (daemon-files.ts).
+  for (const entry of ["state_file", "pidfile"] as const) {
+    const problem = daemonFileProblem(
+      resolve(baseDir, daemonValues[entry]),
+      basename(DAEMON_SECTION[entry].default),
+    );
+    if (problem !== undefined) {
+      report(keyLine(daemonSection, entry) ?? daemonSection.line, `daemon.${entry}`, problem);
+    }
+  }
   const redisSection = found.get("redis");
   const redisValues = redisSection && readSection(REDIS_SECTION, redisSection, report);
   // Read only for rediss://: with a redis:// or unix: address the CA file was ignored without a word, and a

@@ -111,21 +111,23 @@ describe("config and state files (real daemon process)", () => {
       ["a directory", (path: string) => mkdirSync(path)],
     ] as const
   ) {
-    it(`refuses to start with ${what} at the state path, saying which file and why`, () => {
+    it(`refuses to start with ${what} at the state path, saying which file and why, as config-test does`, () => {
       const dir = fresh();
       const config = writeTestConfig(dir, "");
       make(dir.file("state.json"));
       const run = cli(["run", "--config", config], 10_000);
       assert.equal(run.error, undefined, "returned before the timeout");
       assert.equal(run.status, 1);
-      assert.match(
-        run.stderr,
-        new RegExp(
-          `error daemon: state_file is ${what}[^;]*, not a regular file; not starting file=${
-            dir.file("state.json")
-          }`,
-        ),
+      // At the key's line, by config-test too: it said OK, and a restart that checks first stopped the daemon
+      // and started none.
+      const said = new RegExp(
+        `^${config}:6: daemon\\.state_file: ${dir.file("state.json")} is ${what}[^,]*, not a regular file`,
+        "m",
       );
+      assert.match(run.stderr, said);
+      const test = cli(["config-test", config]);
+      assert.equal(test.status, 1, test.stdout);
+      assert.match(test.stdout, said);
     });
   }
 

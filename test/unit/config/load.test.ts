@@ -10,6 +10,7 @@ import {
   truncateSync,
   writeFileSync,
 } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -152,6 +153,38 @@ describe("loadConfigFile", () => {
       const head = "[thresholds]\ncount = 5\n";
       writeFileSync(largest, head + "#".repeat(MAX_CONFIG_BYTES - head.length - 1) + "\n");
       assert.equal(loaded(loadConfigFile(largest)).limits[0].count, 5);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("refuses a state_file or pidfile where something other than a file lies, at its line", () => {
+    const dir = makeTempDir("mailpolicyd-load-");
+    try {
+      // `run` refused these, but config-test said OK: the init script's restart, which checks the config
+      // before it stops anything, stopped the daemon and started none.
+      mkdirSync(dir.file("state"));
+      execFileSync("mkfifo", [dir.file("fifo")]);
+      writeFileSync(dir.file("plain"), "");
+      const file = dir.file("mpd.conf");
+      const errors = (daemon: string) => {
+        writeFileSync(file, `[daemon]\n${daemon}`);
+        const result = loadConfigFile(file);
+        return result.ok ? [] : result.errors;
+      };
+      assert.deepEqual(errors("state_file = state\npidfile = fifo\n"), [
+        `${file}:2: daemon.state_file: ${dir.file("state")} is a directory, not a regular file ` +
+        `(name a file in it: ${dir.file("state/state.json")})`,
+        `${file}:3: daemon.pidfile: ${dir.file("fifo")} is a FIFO (named pipe), not a regular file`,
+      ]);
+      assert.deepEqual(
+        errors(`pidfile = ${dir.file("plain/run/x.pid")}\nstate_file = ${dir.path}/state.json\n`),
+        [
+          `${file}:2: daemon.pidfile: its folder ${dir.file("plain")} is a regular file`,
+        ],
+      );
+      // A regular file, or none yet (made at start): as before.
+      assert.deepEqual(errors("state_file = plain\npidfile = run/x.pid\n"), []);
     } finally {
       dir.remove();
     }

@@ -4,7 +4,7 @@
 // those keys are read, and a concern's timeout that does not parse is left out, so a typo elsewhere in the
 // file does not stop it. With milter_socket or milter_listen, also the non_smtpd_milters line for mail handed
 // to sendmail (the socket's when both are set).
-import { readRegularFile } from "../store/regular-file.ts";
+import { readConfigText } from "../config/config-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { concernTimeouts } from "../config/concern-timeouts.ts";
@@ -37,7 +37,7 @@ function postfixSection(
 ): ({ section: IniSection } | { note: string }) & { document?: IniDocument } | { problem: string } {
   let text: string;
   try {
-    text = readRegularFile(file); // a FIFO would block: store/regular-file.ts
+    text = readConfigText(file); // a FIFO would block, 3 GB be read: config-file.ts
   } catch {
     return { note: `cannot read ${file}: using the default address` };
   }

@@ -2,7 +2,7 @@ import { basename, dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni } from "./ini.ts";
 import { isLocalhostAddress, LOCALHOST_WARNING } from "./values.ts";
-import { FileTooLargeError, readRegularBytes } from "../store/regular-file.ts";
+import { readConfigBytes } from "./config-file.ts";
 import {
   ALERT_QUEUE_KEYS,
   ALERTS_SECTION,
@@ -770,25 +770,13 @@ function decodeConfig(bytes: Uint8Array): { text: string } | { badLine: number }
   }
 }
 
-const MIB = 1024 * 1024;
-/**
- * The most a config file may hold, far above any real one (the package's is 7 KB; 100,000 exempt addresses
- * are some 3 MB). Read whole, a file of gigabytes (a log or a disk image copied over it, a sparse file) held
- * Bun 26 s and 3 GB for 3 GiB, answering no request meanwhile, and then read as empty: config-test said OK,
- * and a reload put the defaults in place of every limit. Deno took 100 s and 9.5 GB, then threw.
- */
-export const MAX_CONFIG_BYTES = 16 * MIB;
-
 export function loadConfigFile(file: string): ConfigResult {
   let bytes: Uint8Array;
   try {
     // Not readFileSync: on a FIFO it waits for a writer forever (config-test hung), see regular-file.ts.
-    bytes = readRegularBytes(file, MAX_CONFIG_BYTES);
+    bytes = readConfigBytes(file);
   } catch (error) {
-    const problem = error instanceof FileTooLargeError
-      ? `cannot read: ${error.size} bytes, more than the ${MAX_CONFIG_BYTES / MIB} MiB a config file may hold`
-      : `cannot read: ${(error as Error).message}`;
-    return { ok: false, errors: [`${file}:0: (file): ${problem}`] };
+    return { ok: false, errors: [`${file}:0: (file): cannot read: ${(error as Error).message}`] };
   }
   const decoded = decodeConfig(bytes);
   if ("badLine" in decoded) {

@@ -1,7 +1,7 @@
 // Where the sockets are, for the client commands and exim-snippet: only [daemon] policy_socket,
 // control_socket, policy_listen and pidfile are read, so that a typo elsewhere in the file (the moment a postmaster runs `reload`) does not stop
 // `status` or `reload` from reaching the daemon, which judges the whole file itself.
-import { readRegularFile } from "../store/regular-file.ts";
+import { readConfigText } from "./config-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { parseIni, sectionProblems } from "./ini.ts";
@@ -26,7 +26,7 @@ export interface SocketPaths {
 export function socketPathsFrom(file: string): SocketPaths {
   let text = "";
   try {
-    text = readRegularFile(file); // a FIFO would block: store/regular-file.ts
+    text = readConfigText(file); // a FIFO would block, 3 GB be read: config-file.ts
   } catch {
     // No readable config: the defaults are where a packaged daemon listens.
   }

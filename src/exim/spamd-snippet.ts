@@ -5,7 +5,7 @@
 // variant=rspamd, because its reply carries the front's verdict in $spam_action ("reject", "add header",
 // "soft reject", "no action"); SpamAssassin's protocol only has a score and one threshold, and Exim makes
 // $spam_action "reject" for any score at or over it (docs/protocol.md, "spamd front").
-import { readRegularFile } from "../store/regular-file.ts";
+import { readConfigText } from "../config/config-file.ts";
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { concernTimeouts } from "../config/concern-timeouts.ts";
@@ -42,7 +42,7 @@ export function spamdAddressSpec(
 export function spamdAddressFromConfig(file: string): string | undefined {
   let text = "";
   try {
-    text = readRegularFile(file); // a FIFO would block: store/regular-file.ts
+    text = readConfigText(file); // a FIFO would block, 3 GB be read: config-file.ts
   } catch {
     return undefined;
   }

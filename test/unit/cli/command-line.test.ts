@@ -2,9 +2,10 @@
 // one of them silently ignored.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { truncateSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { main } from "../../../src/cli/command-line.ts";
+import { MAX_CONFIG_BYTES } from "../../../src/config/config-file.ts";
 import { captureOutput } from "../../helpers/captured-output.ts";
 import { makeTempDir } from "../../helpers/temp-dir.ts";
 
@@ -17,14 +18,22 @@ async function cli(argv: string[]) {
   return { status: result, stdout, stderr };
 }
 
-/** Config paths that cannot be read, with what the error says: missing, a directory, a FIFO `fifoName`. */
+/**
+ * Config paths that cannot be read, with what the error says: missing, a directory, a FIFO `fifoName`, a file
+ * larger than a config may be.
+ */
 function unreadableConfigs(fifoName: string) {
   const fifo = dir.file(fifoName);
   execFileSync("mkfifo", [fifo]);
+  // Read whole before, as if it were the config: 3 GiB took Bun 26 s and 3 GB, to read as empty.
+  const huge = dir.file(`${fifoName}.huge`);
+  writeFileSync(huge, "");
+  truncateSync(huge, MAX_CONFIG_BYTES + 1);
   return [
     [dir.file("absent.conf"), /ENOENT/],
     [dir.path, /is a directory, not a regular file/],
     [fifo, /is a FIFO \(named pipe\), not a regular file/], // used to wait for a writer for ever
+    [huge, /: 16777217 bytes, more than the 16 MiB a config file may hold\n$/],
   ] as const;
 }
 

@@ -14,12 +14,8 @@ import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  type ConfigResult,
-  loadConfigFile,
-  MAX_CONFIG_BYTES,
-  parseConfig,
-} from "../../../src/config/load.ts";
+import { type ConfigResult, loadConfigFile, parseConfig } from "../../../src/config/load.ts";
+import { MAX_CONFIG_BYTES } from "../../../src/config/config-file.ts";
 import { EMBEDDED_CONFIG, EMBEDDED_CONFIG_NAME } from "../../../src/config/defaults.ts";
 import { parseCidr } from "../../../src/model/ip.ts";
 import type { Config } from "../../../src/config/types.ts";

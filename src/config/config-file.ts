@@ -2,6 +2,7 @@
 // at most MAX_CONFIG_BYTES. The daemon and config-test read it whole (load.ts); the client commands read a
 // section or two (socket-paths.ts, the snippet commands) or only whether it can be read (unreadable-config.ts).
 // Small on purpose: the command line imports it for every command.
+import { readlinkSync } from "node:fs";
 import { FileTooLargeError, readRegularBytes } from "../store/regular-file.ts";
 
 const MIB = 1024 * 1024;
@@ -18,10 +19,24 @@ export function readConfigBytes(file: string): Uint8Array {
   try {
     return readRegularBytes(file, MAX_CONFIG_BYTES);
   } catch (error) {
-    if (!(error instanceof FileTooLargeError)) throw error;
-    throw new Error(
-      `${error.size} bytes, more than the ${MAX_CONFIG_BYTES / MIB} MiB a config file may hold`,
-    );
+    if (error instanceof FileTooLargeError) {
+      throw new Error(
+        `${error.size} bytes, more than the ${MAX_CONFIG_BYTES / MIB} MiB a config file may hold`,
+      );
+    }
+    const target = (error as NodeJS.ErrnoException).code === "ENOENT" ? linkTarget(file) : undefined;
+    if (target === undefined) throw error;
+    // `ls` shows the file, and "no such file or directory" sent the postmaster looking for the wrong one.
+    throw new Error(`is a symbolic link to ${target}, which leads to no file`);
+  }
+}
+
+/** Where the symbolic link `file` points, or undefined when `file` is no link (or is not there at all). */
+function linkTarget(file: string): string | undefined {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return undefined;
   }
 }
 

@@ -2,7 +2,7 @@
 // one of them silently ignored.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { truncateSync, writeFileSync } from "node:fs";
+import { symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { main } from "../../../src/cli/command-line.ts";
 import { MAX_CONFIG_BYTES } from "../../../src/config/config-file.ts";
@@ -29,11 +29,15 @@ function unreadableConfigs(fifoName: string) {
   const huge = dir.file(`${fifoName}.huge`);
   writeFileSync(huge, "");
   truncateSync(huge, MAX_CONFIG_BYTES + 1);
+  const dangling = dir.file(`${fifoName}.link`);
+  symlinkSync("moved.conf", dangling);
   return [
     [dir.file("absent.conf"), /ENOENT/],
     [dir.path, /is a directory, not a regular file/],
     [fifo, /is a FIFO \(named pipe\), not a regular file/], // used to wait for a writer for ever
     [huge, /: 16777217 bytes, more than the 16 MiB a config file may hold\n$/],
+    // Said as ENOENT, "no such file or directory", of a file `ls` shows.
+    [dangling, /: is a symbolic link to moved\.conf, which leads to no file\n$/],
   ] as const;
 }
 

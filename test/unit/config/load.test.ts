@@ -99,6 +99,20 @@ describe("loadConfigFile", () => {
     if (!result.ok) {
       assert.ok(result.errors[0].startsWith(`${file}:0: (file): cannot read`), result.errors[0]);
     }
+    // A symbolic link to a file moved away: `ls` shows it, so not "no such file or directory".
+    const dir = makeTempDir("mailpolicyd-load-");
+    try {
+      const link = dir.file("mailpolicyd.conf");
+      symlinkSync("/srv/config/mailpolicyd.conf", link);
+      assert.deepEqual(loadConfigFile(link), {
+        ok: false,
+        errors: [
+          `${link}:0: (file): cannot read: is a symbolic link to /srv/config/mailpolicyd.conf, which leads to no file`,
+        ],
+      });
+    } finally {
+      dir.remove();
+    }
   });
 
   it("refuses a file that is not UTF-8, naming the line of the first bad byte", () => {

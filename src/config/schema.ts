@@ -30,6 +30,7 @@ import {
   oneOf,
   oneOfUpperCase,
   optionalLoopbackAddress,
+  relayHost,
   score,
   text,
   unixGroup,
@@ -112,7 +113,7 @@ export const ALERTS_SECTION = {
   toaddr: { schema: v.pipe(addressList, v.minLength(1, "must name at least one address")), required: true },
   ccaddr: { schema: addressList, default: "" },
   subject: { schema: text, default: "Mail Abuse Alert" },
-  smtp_host: { schema: text, default: "127.0.0.1" },
+  smtp_host: { schema: relayHost("smtp_port"), default: "127.0.0.1" },
   smtp_port: { schema: integer(1, 65535), default: "25" },
   smtp_timeout: { schema: duration(100, 10 * MINUTE), default: "10s" },
   // Each reply after the greeting but the message's end's (docs/decisions.md, "A relay that hangs at a

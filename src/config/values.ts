@@ -1,6 +1,7 @@
 // Converters from INI text to typed values, as valibot schemas so each failure carries a readable message.
 import * as v from "valibot";
 import { durationText, formatDuration, parseDuration } from "../model/duration.ts";
+import { parseIp } from "../model/ip.ts";
 
 const NOT_A_DURATION = "expected a duration such as 300, 30s, 5m, 1h or 1d";
 
@@ -82,6 +83,36 @@ export const absoluteOrRelativePath = v.pipe(
   v.minLength(1, "must not be empty"),
   v.regex(/^[^\0\n]+$/, "must be a path"),
 );
+
+const HOST_LABEL = "[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?";
+const HOST_NAME = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*\\.?$`, "i");
+
+/**
+ * Why `value` is no host to connect to (a name or an IP address), or undefined. Written as Postfix's
+ * relayhost is (`[smtp.example.net]:587`), or with its port, it was taken as a name to look up: every alert
+ * failed with ENOTFOUND, retried for a day, while config-test had said OK.
+ */
+export function relayHostProblem(value: string, portKey: string): string | undefined {
+  if (parseIp(value) !== undefined && !value.startsWith("[")) return undefined;
+  const withPort = /^\[?([^\]]*?)\]?:(\d+)$/.exec(value);
+  if (withPort && (parseIp(withPort[1]) !== undefined || HOST_NAME.test(withPort[1]))) {
+    return `the port goes in ${portKey}: write ${withPort[1]} here and ${portKey} = ${withPort[2]}`;
+  }
+  const bracketed = /^\[(.*)\]$/.exec(value);
+  if (bracketed) return `write the host without brackets: ${bracketed[1]} (no MX lookup is made either way)`;
+  if (value.includes("://")) return "a host name or IP address, not a URL";
+  return HOST_NAME.test(value) ? undefined : "expected a host name or IP address, such as smtp.example.net";
+}
+
+/** A host to connect to; `portKey` names the key that holds its port (see relayHostProblem). */
+export const relayHost = (portKey: string) =>
+  v.pipe(
+    v.string(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      const problem = dataset.typed ? relayHostProblem(dataset.value, portKey) : undefined;
+      if (problem !== undefined) addIssue({ message: problem });
+    }),
+  );
 
 const ADDRESS = /^[^\s@<>,;"]+@[^\s@<>,;"]+$/;
 

@@ -502,6 +502,30 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("refuses a smtp_host no connection can take: with its port, in brackets, a URL", () => {
+    // Postfix's relayhost form, or the port written with the host: each was looked up as a name, and every
+    // alert failed with ENOTFOUND, retried for a day, while config-test said OK.
+    const alerts = "[alerts]\nfromAddr = a@x\ntoAddr = b@x\nsmtp_host = ";
+    const refused = [
+      [
+        "[smtp.example.net]:587",
+        "the port goes in smtp_port: write smtp.example.net here and smtp_port = 587",
+      ],
+      ["127.0.0.1:2525", "the port goes in smtp_port: write 127.0.0.1 here and smtp_port = 2525"],
+      ["[::1]", "write the host without brackets: ::1 (no MX lookup is made either way)"],
+      ["smtp://smtp.example.net", "a host name or IP address, not a URL"],
+      ["smtp example.net", "expected a host name or IP address, such as smtp.example.net"],
+    ];
+    for (const [host, problem] of refused) {
+      assert.deepEqual(errorsOf(`${alerts}${host}\n`), [`t.conf:4: alerts.smtp_host: ${problem}`], host);
+    }
+    for (const host of ["smtp.example.net", "smtp.example.net.", "localhost", "192.0.2.25", "2001:db8::25"]) {
+      const result = parseConfig(`${alerts}${host}\n`, "t.conf", "/etc/mailpolicyd");
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.config.alerts?.smtpHost, host);
+    }
+  });
+
   it("refuses every duration over its documented maximum, so no timer gets a delay it would wrap", () => {
     const errors = errorsOf(
       "[daemon]\nstate_interval = 25d\nrequest_timeout = 11m\n" +

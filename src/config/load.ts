@@ -145,6 +145,7 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
     report(ruleSections[0].line, `[${ruleSections[0].name}]`, "content rules need a [content] section");
   }
   const rules: ContentRule[] = [];
+  const symbols = new Map<string, { name: string; line: number }>();
   for (const section of ruleSections) {
     const values = readSection(RULE_SECTION, section, report);
     const rule = buildRule(
@@ -154,7 +155,17 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
       section.line,
       report,
     );
-    if (rule) rules.push(rule);
+    if (!rule) continue;
+    // `[rule a-b]` and `[rule a_b]` are both A_B: the report, the log and the metrics could not tell them apart.
+    const first = symbols.get(rule.symbol);
+    if (first) {
+      report(
+        section.line,
+        `[${section.name}]`,
+        `its symbol ${rule.symbol} is [rule ${first.name}]'s (line ${first.line}): rename one`,
+      );
+    } else symbols.set(rule.symbol, { name: rule.name, line: section.line });
+    rules.push(rule);
   }
   const spamdSection = found.get("spamd");
   const spamdValues = spamdSection && readSection(SPAMD_SECTION, spamdSection, report);

@@ -157,6 +157,20 @@ score = -1
       "t.conf:2: [rule a/b]: rule names use a-z, 0-9, _ . -",
     ]);
   });
+
+  it("two rules whose names give one symbol (- and . read as _): an error at the second", () => {
+    // Both reported SPAM_WORDS: the spamd report, the log line and the metrics could not tell them apart.
+    assert.deepEqual(
+      errors(
+        "[content]\n[rule spam-words]\nsubject = /x/\n[rule spam_words]\nsubject_prefix = y\n" +
+          "[rule spam.words]\nattachments = executable\n",
+      ),
+      [
+        "t.conf:4: [rule spam_words]: its symbol SPAM_WORDS is [rule spam-words]'s (line 2): rename one",
+        "t.conf:6: [rule spam.words]: its symbol SPAM_WORDS is [rule spam-words]'s (line 2): rename one",
+      ],
+    );
+  });
 });
 
 function regexError(source: string, flags: string): string {

@@ -62,6 +62,16 @@ export function parseIni(text: string): IniDocument {
     const line = index + 1;
     const trimmed = rawLine.trim();
     if (trimmed === "" || trimmed.startsWith("#") || trimmed.startsWith(";")) return;
+    // A file zeroed by a crash (a power cut after the rename, before the data), or not text at all: said as
+    // such, not as "expected `key = value`" of an invisible key.
+    if (trimmed.includes("\0")) {
+      problems.push({
+        line,
+        key: "(file)",
+        problem: "NUL bytes: this is not a line of text (a file zeroed by a crash?)",
+      });
+      return;
+    }
     const indent = rawLine.length - rawLine.trimStart().length;
     if (current && lastEntry && indent > lastEntry.indent) {
       problems.push({

@@ -49,6 +49,7 @@ import { sendmailPathProblem } from "./sendmail-path.ts";
 import { spamdFrontNamed } from "./spamd-front-loop.ts";
 import { daemonFileProblem } from "./daemon-files.ts";
 import { caFileProblem } from "../store/ca-file.ts";
+import { printable } from "../policy/printable.ts";
 
 /**
  * warnings: `FILE:LINE: key: warning: …` lines for a config that works but will not do what it says
@@ -105,8 +106,10 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   // Reported as found (the reader's, then section by section) and listed in file order, so that a postmaster
   // fixes the file from top to bottom.
   const reported: { line: number; text: string }[] = [];
+  // Keys and values come from the file: a control character in one is written out (an ESC sequence in a
+  // section name cleared the postmaster's terminal when config-test printed it).
   const report = (line: number, key: string, problem: string) =>
-    reported.push({ line, text: `${file}:${line}: ${key}: ${problem}` });
+    reported.push({ line, text: `${file}:${line}: ${printable(key)}: ${printable(problem)}` });
   const document = parseIni(text);
   for (const problem of document.problems) report(problem.line, problem.key, problem.problem);
 

@@ -1,7 +1,7 @@
-// A reload of a config file that is no longer one, as a bad copy leaves it: a file of gigabytes that starts
-// with the config (a log appended to it, a disk image). The running daemon refuses it, says why, and keeps
-// limiting as before. Read whole, 3 GiB took Bun 26 s, during which no request was answered, and then read
-// as empty: the reload put the defaults in place of every limit.
+// A reload of a config file that is no longer one, as a bad copy or a crash leaves it: a file of gigabytes
+// that starts with the config (a log appended to it, a disk image), a file of zeros. The running daemon
+// refuses each, says why, and keeps limiting as before. Read whole, 3 GiB took Bun 26 s, during which no
+// request was answered, and then read as empty: the reload put the defaults in place of every limit.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, truncateSync, writeFileSync } from "node:fs";
@@ -55,6 +55,18 @@ describe("a reload of a damaged config file (real daemon process)", () => {
         "may hold\nmailpolicyd: reload refused: the running config stays\n",
     );
     stillLimits("big@example.org");
+  });
+
+  it("refuses a file of zeros, naming its first line, and keeps its limits", SLOW, () => {
+    writeFileSync(config, Buffer.alloc(text.length));
+    const result = reload();
+    assert.equal(result.status, 1, result.stdout + result.stderr);
+    assert.equal(
+      result.stderr,
+      `mailpolicyd: ${config}:1: (file): NUL bytes: this is not a line of text (a file zeroed by a crash?)\n` +
+        "mailpolicyd: reload refused: the running config stays\n",
+    );
+    stillLimits("zeroed@example.org");
     writeFileSync(config, text);
     assert.equal(reload().status, 0);
   });

@@ -135,6 +135,16 @@ describe("parseIni", () => {
     assert.equal(doc.sections[0].entries.length, 0);
   });
 
+  it("reports a line with NUL bytes as no text, and reads the lines around it", () => {
+    const doc = parseIni("[s]\n\0\0\0\nk = v\n# a comment\0 is let be\n");
+    assert.deepEqual(doc.problems, [{
+      line: 2,
+      key: "(file)",
+      problem: "NUL bytes: this is not a line of text (a file zeroed by a crash?)",
+    }]);
+    assert.deepEqual(doc.sections[0].entries.map((entry) => [entry.key, entry.value]), [["k", "v"]]);
+  });
+
   it("reports a repeated key (case-insensitively) with the first line, and keeps the first value", () => {
     const doc = parseIni("[alerts]\nfromAddr = a@x\nFROMADDR = b@x\n");
     assert.deepEqual(doc.problems, [{

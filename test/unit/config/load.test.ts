@@ -200,6 +200,32 @@ describe("loadConfigFile", () => {
     }
   });
 
+  it("says NUL bytes are no text, and writes out the control characters of what it names", () => {
+    const dir = makeTempDir("mailpolicyd-load-");
+    try {
+      // A file zeroed by a crash: "FILE:1: <40 NUL bytes>: expected `key = value`", its key invisible.
+      const zeroed = dir.file("zeroed.conf");
+      writeFileSync(zeroed, Buffer.alloc(4096));
+      assert.deepEqual(loadConfigFile(zeroed), {
+        ok: false,
+        errors: [`${zeroed}:1: (file): NUL bytes: this is not a line of text (a file zeroed by a crash?)`],
+      });
+      // The zeros after the last line a crash kept: that line on; the lines before are read as ever.
+      const tail = dir.file("tail.conf");
+      writeFileSync(tail, Buffer.concat([Buffer.from("[thresholds]\ncount = 5\n"), Buffer.alloc(100)]));
+      assert.deepEqual(loadConfigFile(tail), {
+        ok: false,
+        errors: [`${tail}:3: (file): NUL bytes: this is not a line of text (a file zeroed by a crash?)`],
+      });
+    } finally {
+      dir.remove();
+    }
+    // An ESC sequence in a section name cleared the terminal config-test printed it to.
+    assert.deepEqual(errorsOf("[x\x1b[2Jy]\nk = v\n").map((error) => error.split(": unknown")[0]), [
+      "t.conf:1: [x\\x1b[2jy]",
+    ]);
+  });
+
   it("resolves relative paths against the config file's folder", () => {
     const dir = mkdtempSync(join(tmpdir(), "mailpolicyd-load-"));
     try {

@@ -50,6 +50,7 @@ import { spamdFrontNamed } from "./spamd-front-loop.ts";
 import { daemonFileProblem } from "./daemon-files.ts";
 import { caFileProblem } from "../store/ca-file.ts";
 import { printable } from "../policy/printable.ts";
+import { groupProblem } from "../store/account-names.ts";
 
 /**
  * warnings: `FILE:LINE: key: warning: …` lines for a config that works but will not do what it says
@@ -505,8 +506,34 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const alertsCaUnread = alerts?.tlsCaFile !== undefined && relay?.tlsRequired && !alerts.tlsVerify;
   const sendmailLine = alertsSection && keyLine(alertsSection, "sendmail");
   const sendmailProblem = alerts?.sendmail === undefined ? undefined : sendmailPathProblem(alerts.sendmail);
+  // Given to the socket when it is made, from /etc/group alone (store/account-names.ts): a group not there
+  // left the socket the daemon's, its clients refused, with config-test's OK and a line in the log only.
+  const groupWarnings = [
+    { section: daemonSection, key: "daemon.socket_group", entry: "socket_group", group: daemon.socketGroup },
+    {
+      section: daemonSection,
+      key: "daemon.control_group",
+      entry: "control_group",
+      group: daemon.controlGroup,
+    },
+    {
+      section: postfixSection,
+      key: "postfix.socket_group",
+      entry: "socket_group",
+      group: postfix?.socketGroup,
+    },
+  ].flatMap(({ section, key, entry, group }) => {
+    const problem = group === undefined ? undefined : groupProblem(group);
+    return problem === undefined ? [] : [
+      `${file}:${
+        keyLine(section!, entry)
+      }: ${key}: warning: ${problem}: the socket keeps the daemon's group, ` +
+      "and its clients may be unable to connect",
+    ];
+  });
   const warnings = [
     ...localhostWarnings,
+    ...groupWarnings,
     ...(sendmailProblem === undefined ? [] : [
       `${file}:${sendmailLine}: alerts.sendmail: warning: ${sendmailProblem}; every alert would fail when sent`,
     ]),

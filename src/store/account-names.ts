@@ -12,6 +12,18 @@ export function groupId(name: string): number {
   return Number(entry[2]);
 }
 
+/** Why the group `name` cannot be given to a socket (groupId throws), or undefined. */
+export function groupProblem(name: string): string | undefined {
+  try {
+    groupId(name);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === undefined
+      ? `no group named ${name} in /etc/group`
+      : `/etc/group cannot be read: ${(error as Error).message}`;
+  }
+}
+
 /** The name of a gid, or the number itself when /etc/group has no name for it. */
 export function groupName(gid: number): string {
   return groups().find(([, , id]) => id === String(gid))?.[0] ?? String(gid);

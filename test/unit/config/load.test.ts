@@ -919,6 +919,23 @@ describe("parseConfig: [daemon] socket_group and control_group", () => {
     }
   });
 
+  it("warns at its line of a group that /etc/group does not name", () => {
+    // The socket then kept the daemon's group and its clients were refused: config-test said OK, and only
+    // the log, at each listener's start, said why.
+    const result = parseConfig(
+      "[daemon]\nsocket_group = root\ncontrol_group = no-such-group-x\n" +
+        "[postfix]\nsocket = /run/x/p.sock\nsocket_group = postifx-x\n",
+      "t.conf",
+      "/",
+    );
+    assert.ok(result.ok);
+    const said = ": the socket keeps the daemon's group, and its clients may be unable to connect";
+    assert.deepEqual(result.warnings, [
+      `t.conf:3: daemon.control_group: warning: no group named no-such-group-x in /etc/group${said}`,
+      `t.conf:6: postfix.socket_group: warning: no group named postifx-x in /etc/group${said}`,
+    ]);
+  });
+
   it("control_group is the control socket's own, unset by default", () => {
     assert.equal(loaded(parseConfig("", "t.conf", "/")).daemon.controlGroup, undefined);
     const daemon = loaded(

@@ -139,6 +139,12 @@ export function parseConfig(text: string, file: string, baseDir: string): Config
   const limitsValues = readSection(LIMITS_SECTION, found.get("limits") ?? empty("limits"), report);
   const spfSection = found.get("spf");
   const spfValues = readSection(SPF_SECTION, spfSection ?? empty("spf"), report);
+  // Above it, the DNS cache kept every answer cache_min_ttl, past the most cache_max_ttl said (dns/cache.ts
+  // takes the larger), without a word. At the bound written (cache_min_ttl's, when both are).
+  if (spfSection && spfValues.cache_min_ttl > spfValues.cache_max_ttl) {
+    const key = keyLine(spfSection, "cache_min_ttl") !== undefined ? "cache_min_ttl" : "cache_max_ttl";
+    report(keyLine(spfSection, key)!, `spf.${key}`, "cache_min_ttl is above cache_max_ttl");
+  }
   const spamSection = found.get("spamassassin");
   const spamValues = readSection(SPAMASSASSIN_SECTION, spamSection ?? empty("spamassassin"), report);
   const postfixSection = found.get("postfix");

@@ -88,4 +88,19 @@ describe("[spf]", () => {
     assert.match(result.errors[1], /spf.exempt: 'nobody' is not "authenticated", an address or a network/);
     assert.match(result.errors[3], /spf.dns_servers: 'dns.example' is not HOST, HOST:PORT/);
   });
+
+  it("refuses cache_min_ttl above cache_max_ttl, at the one written", () => {
+    // The DNS cache then kept every answer for cache_min_ttl, past the most cache_max_ttl said.
+    const errors = (text: string) => {
+      const result = load(text);
+      return result.ok ? [] : result.errors;
+    };
+    assert.deepEqual(errors("[spf]\ncache_max_ttl = 1s\ncache_min_ttl = 1m\n"), [
+      "t.conf:3: spf.cache_min_ttl: cache_min_ttl is above cache_max_ttl",
+    ]);
+    assert.deepEqual(errors("[spf]\ncache_min_ttl = 1h\n\ncache_max_ttl = 59m\n"), [
+      "t.conf:2: spf.cache_min_ttl: cache_min_ttl is above cache_max_ttl",
+    ]);
+    assert.deepEqual(errors("[spf]\ncache_min_ttl = 1h\ncache_max_ttl = 1h\n"), []);
+  });
 });

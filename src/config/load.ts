@@ -1,6 +1,6 @@
 import { basename, dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { parseIni } from "./ini.ts";
+import { configLines, parseIni } from "./ini.ts";
 import { isLocalhostAddress, LOCALHOST_WARNING } from "./values.ts";
 import { readConfigBytes } from "./config-file.ts";
 import {
@@ -829,6 +829,14 @@ export function loadConfigFile(file: string): ConfigResult {
   if ("badLine" in decoded) {
     const problem = "not UTF-8 (save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)";
     return { ok: false, errors: [`${file}:${decoded.badLine}: (file): ${problem}`] };
+  }
+  // Read as a config, an empty file (a save that failed on a full disk, a `>` that truncated it) was the
+  // defaults: config-test said OK, and a reload put the seed's limit in place of every limit, and dropped
+  // [redis], [alerts] and the rest. No tool writes one (default-config and the package's file have sections).
+  if (configLines(decoded.text).every((line) => /^\s*(?:[#;].*)?$/.test(line))) {
+    const problem = "no [section], nothing but blank lines and comments: an empty or truncated file? " +
+      "For the defaults, write [daemon]";
+    return { ok: false, errors: [`${file}:1: (file): ${problem}`] };
   }
   return parseConfig(decoded.text, file, dirname(resolve(file)));
 }

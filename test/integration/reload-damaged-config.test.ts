@@ -1,7 +1,8 @@
 // A reload of a config file that is no longer one, as a bad copy or a crash leaves it: a file of gigabytes
-// that starts with the config (a log appended to it, a disk image), a file of zeros. The running daemon
-// refuses each, says why, and keeps limiting as before. Read whole, 3 GiB took Bun 26 s, during which no
-// request was answered, and then read as empty: the reload put the defaults in place of every limit.
+// that starts with the config (a log appended to it, a disk image), a file of zeros, an empty file. The
+// running daemon refuses each, says why, and keeps limiting as before. Read whole, 3 GiB took Bun 26 s,
+// during which no request was answered, and then read as empty: the reload put the defaults in place of
+// every limit, as an empty file did.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, truncateSync, writeFileSync } from "node:fs";
@@ -67,6 +68,20 @@ describe("a reload of a damaged config file (real daemon process)", () => {
         "mailpolicyd: reload refused: the running config stays\n",
     );
     stillLimits("zeroed@example.org");
+    writeFileSync(config, text);
+    assert.equal(reload().status, 0);
+  });
+
+  it("refuses an empty file, which it read as the defaults, and keeps its limits", SLOW, () => {
+    writeFileSync(config, ""); // a save that failed on a full disk, a `>` that truncated it
+    const result = reload();
+    assert.equal(result.status, 1, result.stdout + result.stderr);
+    assert.equal(
+      result.stderr,
+      `mailpolicyd: ${config}:1: (file): no [section], nothing but blank lines and comments: an empty or ` +
+        "truncated file? For the defaults, write [daemon]\nmailpolicyd: reload refused: the running config stays\n",
+    );
+    stillLimits("emptied@example.org");
     writeFileSync(config, text);
     assert.equal(reload().status, 0);
   });

@@ -226,6 +226,24 @@ describe("loadConfigFile", () => {
     ]);
   });
 
+  it("refuses a file of nothing but blank lines and comments: an empty or truncated one", () => {
+    const dir = makeTempDir("mailpolicyd-load-");
+    try {
+      // Read as the defaults, a save that failed on a full disk had a reload drop every limit.
+      const file = dir.file("empty.conf");
+      const problem = "(file): no [section], nothing but blank lines and comments: an empty or truncated " +
+        "file? For the defaults, write [daemon]";
+      for (const text of ["", "\n\n", "# [limit outbound]\n  ; count = 5\r\n", "\uFEFF"]) {
+        writeFileSync(file, text);
+        assert.deepEqual(loadConfigFile(file), { ok: false, errors: [`${file}:1: ${problem}`] }, text);
+      }
+      writeFileSync(file, "# the defaults\n[daemon]\n");
+      assert.equal(loaded(loadConfigFile(file)).limits[0].name, "thresholds");
+    } finally {
+      dir.remove();
+    }
+  });
+
   it("resolves relative paths against the config file's folder", () => {
     const dir = mkdtempSync(join(tmpdir(), "mailpolicyd-load-"));
     try {

@@ -29,6 +29,7 @@ import {
   parseProcessStat,
   type ProcessStat,
 } from "./lock-holder.ts";
+import { NotRegularFileError, readRegularFile } from "./regular-file.ts";
 
 export const lockPath = (stateFile: string) => `${stateFile}.lock`;
 
@@ -62,13 +63,17 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** A lock's text: a file's, or a symbolic link's target (made on a full disk). Throws ENOENT. */
+/**
+ * A lock's text: a file's, or a symbolic link's target (made on a full disk). Throws ENOENT, and
+ * NotRegularFileError for anything else there: read as found, a FIFO at the lock's path held `run` (and a
+ * reload onto its state_file, every answer with it) until some process opened it for writing.
+ */
 function readLock(path: string): string {
   try {
     return readlinkSync(path, "utf8");
   } catch (error) {
     if (errorCode(error) !== "EINVAL") throw error; // EINVAL: not a symbolic link
-    return readFileSync(path, "utf8");
+    return readRegularFile(path);
   }
 }
 
@@ -135,6 +140,10 @@ export function lockStateFile(stateFile: string): LockResult {
     }
     return { ok: false, path, error: "its lock file kept changing" };
   } catch (error) {
+    // No daemon makes anything but a file or a symbolic link there: not a lock to take over, nor to remove.
+    if (error instanceof NotRegularFileError) {
+      return { ok: false, path, error: `has ${error.kind} as its lock file, not a regular file` };
+    }
     return { ok: false, path, error: `cannot make its lock file: ${(error as Error).message}` };
   } finally {
     try {

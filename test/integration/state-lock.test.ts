@@ -4,7 +4,7 @@
 // first's PID; a lock left by a daemon killed with SIGKILL, or naming a PID the kernel gave to another
 // process since, does not keep the next one out (the init script or monit starts it again after a crash).
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import {
@@ -14,7 +14,7 @@ import {
   writeTestConfig,
 } from "../helpers/daemon-process.ts";
 import { askMany, askPolicy } from "../helpers/policy-client.ts";
-import { mainCommand } from "../helpers/runtime.ts";
+import { mainCommand, ROOT } from "../helpers/runtime.ts";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.ts";
 
 const LIMIT = "[thresholds]\ntime = 1h\ncount = 3\n";
@@ -180,4 +180,22 @@ describe("two daemons on one state file", () => {
       await daemon.stopCleanly();
     },
   );
+
+  it("a FIFO at the lock's path is named and `run` exits, where reading it waited for a writer", () => {
+    const dir = tempDir();
+    execFileSync("mkfifo", [dir.file("state.json.lock")]);
+    const [command, ...rest] = mainCommand(["run", "--config", writeTestConfig(dir, LIMIT)]);
+    // Killed at the timeout if it hangs; the daemon never gets as far as listening either way.
+    const run = spawnSync(command, rest, { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+    assert.equal(run.error, undefined, "returned before the timeout");
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `error daemon: state_file has a FIFO \\(named pipe\\) as its lock file, not a regular file; ` +
+          `not starting ` +
+          `file=${dir.file("state.json")} lock=${dir.file("state.json.lock")}`,
+      ),
+    );
+  });
 });

@@ -2,7 +2,10 @@
 // for 0.2-0.5 s on a quiet machine and 4 s on a loaded one, before the restarted daemon's first answer.
 // The file as the daemon writes it (store/state-file.ts, encodeState) is scanned instead: its rows are
 // found by bracket depth (strings skipped), and parsed 2000 at a time, with a pause between. A file in
-// any other layout (an older version, an edit by hand) goes through the one JSON.parse as before.
+// any other layout (an older version, an edit by hand) goes through the one JSON.parse as before. What
+// follows the rows is read as JSON reads it, not as the daemon lays it out: a newline at the end (an editor
+// saved the file) or a field after the outbox (a newer version's) made the file "malformed", moved aside
+// with every count in it.
 import { MAX_FUTURE_MS } from "./state-rows.ts";
 import { parseSnapshot, readLimitKeys, type Snapshot } from "./state-file.ts";
 
@@ -14,7 +17,6 @@ const HEAD = new RegExp(
   String.raw`^\{"format":"mailpolicyd-state","version":1,"savedAt":(\d{1,16}),"journalFrom":(\d{1,16}),` +
     LIMIT_KEYS + String.raw`"limits":\{`,
 );
-const OUTBOX = ',"outbox":';
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN = 0x5b;
@@ -47,6 +49,19 @@ function afterArray(text: string, at: number): number {
     else if (c === CLOSE && --depth === 0) return i + 1;
   }
   throw new Malformed(at);
+}
+
+/**
+ * The fields after `limits` (the outbox, at most outbox_max notices; any a newer version adds), from `at`,
+ * just after the limits' closing brace, to the end: one JSON.parse of the document's rest, not of its rows.
+ */
+function tailFields(text: string, at: number): Record<string, unknown> | undefined {
+  if (text.charCodeAt(at) !== COMMA) throw new Malformed(at);
+  try {
+    return JSON.parse(`{${text.slice(at + 1)}`);
+  } catch {
+    throw new Malformed(at);
+  }
 }
 
 /** Parses the text of a snapshot, pausing (a yield) between pieces of ROWS_PER_PIECE rows. */
@@ -88,8 +103,7 @@ export function* parseSnapshotInPieces(text: string, now = Date.now()): Generato
     at++; // ]
   }
   at++; // }
-  if (!text.startsWith(OUTBOX, at) || !text.endsWith("}")) throw new Malformed(at);
-  const outbox = JSON.parse(text.slice(at + OUTBOX.length, text.length - 1));
+  const outbox = tailFields(text, at)?.outbox;
   return {
     savedAt,
     journalFrom,

@@ -148,6 +148,24 @@ describe("config and state files (real daemon process)", () => {
     assert.equal(sumOfCounts(dir.file("state.json")), 1);
   });
 
+  it("restores a state file saved again by an editor, a newline after its last brace", async () => {
+    const dir = fresh();
+    const config = writeTestConfig(dir, "[thresholds]\ntime = 1h\ncount = 3\n");
+    let daemon = await startDaemonProcess(dir, config);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await askPolicy(daemon.policySocket, "edited@example.org\n"), "no");
+    }
+    await daemon.stopCleanly();
+    // What vim's `:wq` makes of the file (it ends the last line); `jq -c . state.json` writes the same.
+    writeFileSync(dir.file("state.json"), `${readFileSync(dir.file("state.json"), "utf8")}\n`);
+    daemon = await startDaemonProcess(dir, config);
+    await daemon.waitForLog(/state restored/);
+    assert.doesNotMatch(daemon.logs(), /moved aside/);
+    assert.equal(await askPolicy(daemon.policySocket, "edited@example.org\n"), "yes", "its 3 counts kept");
+    await daemon.stopCleanly();
+    assert.deepEqual(readdirSync(dir.path).filter((name) => name.includes(".bad-")), []);
+  });
+
   it("refuses bad state rows (a window start in 2100, count -1 000 000), restores the rest", async () => {
     const dir = fresh();
     const now = Date.now();

@@ -68,6 +68,20 @@ describe("parseSnapshotInPieces", () => {
       assert.throws(() => read(text.slice(0, cut)), /malformed state file|JSON/, `cut at ${cut}`);
     }
     assert.throws(() => read(text.replace('],["k1', ']#["k1')), /malformed state file at byte/);
-    assert.throws(() => read(text.replace('"outbox":', '"outbax":')), /malformed state file/);
+    assert.throws(() => read(`${text.slice(0, -1)},}`), /malformed state file at byte/);
+  });
+
+  it("reads what follows the rows as one JSON.parse does, not only as the daemon lays it out", () => {
+    const text = serializeState(state(2500));
+    const departures = [
+      `${text}\n`, // saved again by an editor (vim adds the last line's newline)
+      `${text.slice(0, -1)},"future":{"rows":[[1]]}}`, // a field after the outbox, from a newer version
+      text.replace('"outbox":', '"outbax":'), // no outbox: none, as JSON.parse's reading has it
+      `${text.slice(0, -1)}\t}\r\n`, // white space JSON allows
+    ];
+    for (const departed of departures) {
+      assert.deepEqual(read(departed).snapshot, parseSnapshot(departed, NOW), departed.slice(-40));
+    }
+    assert.equal(read(`${text}\n`).snapshot.tables[0][1].length, 2500);
   });
 });

@@ -319,11 +319,13 @@ function removeLeftover(path: string): void {
 
 /**
  * The file's text, or undefined when there is none yet. Other read errors are thrown, and so is
- * NotRegularFileError for a FIFO, a directory or a device (store/regular-file.ts).
+ * NotRegularFileError for a FIFO, a directory or a device (store/regular-file.ts). A leading byte order mark
+ * is dropped, as the config's is (config/ini.ts): an editor that saves one (Notepad, through a share) left a
+ * file JSON.parse refuses, moved aside with every count in it.
  */
 export function readStateFile(path: string): string | undefined {
   try {
-    return readRegularFile(path);
+    return readRegularFile(path).replace(/^\uFEFF/, "");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;

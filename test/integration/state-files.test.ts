@@ -148,7 +148,8 @@ describe("config and state files (real daemon process)", () => {
     assert.equal(sumOfCounts(dir.file("state.json")), 1);
   });
 
-  it("restores a state file saved again by an editor, a newline after its last brace", async () => {
+  /** 3 counted, stopped, the state file edited by `edit`, restarted: the 4th is refused, nothing moved aside. */
+  const countsKeptThrough = async (edit: (text: string) => string) => {
     const dir = fresh();
     const config = writeTestConfig(dir, "[thresholds]\ntime = 1h\ncount = 3\n");
     let daemon = await startDaemonProcess(dir, config);
@@ -156,14 +157,26 @@ describe("config and state files (real daemon process)", () => {
       assert.equal(await askPolicy(daemon.policySocket, "edited@example.org\n"), "no");
     }
     await daemon.stopCleanly();
-    // What vim's `:wq` makes of the file (it ends the last line); `jq -c . state.json` writes the same.
-    writeFileSync(dir.file("state.json"), `${readFileSync(dir.file("state.json"), "utf8")}\n`);
+    writeFileSync(dir.file("state.json"), edit(readFileSync(dir.file("state.json"), "utf8")));
     daemon = await startDaemonProcess(dir, config);
-    await daemon.waitForLog(/state restored/);
-    assert.doesNotMatch(daemon.logs(), /moved aside/);
-    assert.equal(await askPolicy(daemon.policySocket, "edited@example.org\n"), "yes", "its 3 counts kept");
-    await daemon.stopCleanly();
+    try {
+      await daemon.waitForLog(/state restored/);
+      assert.doesNotMatch(daemon.logs(), /moved aside/);
+      assert.equal(await askPolicy(daemon.policySocket, "edited@example.org\n"), "yes", "its 3 counts kept");
+    } finally {
+      await daemon.stopCleanly();
+    }
     assert.deepEqual(readdirSync(dir.path).filter((name) => name.includes(".bad-")), []);
+  };
+
+  // What vim's `:wq` makes of the file (it ends the last line); `jq -c . state.json` writes the same.
+  it("restores a state file saved again by an editor, a newline after its last brace", async () => {
+    await countsKeptThrough((text) => `${text}\n`);
+  });
+
+  // What an editor that writes UTF-8 "with BOM" (Notepad, over a share) makes of it.
+  it("restores a state file saved with a byte order mark", async () => {
+    await countsKeptThrough((text) => `\uFEFF${text}`);
   });
 
   it("refuses bad state rows (a window start in 2100, count -1 000 000), restores the rest", async () => {

@@ -54,7 +54,9 @@ describe("the daemon's log while nothing reads its stderr", () => {
       15_000,
       "the reader to catch up",
     );
-    process.kill(Number(readFileSync(pidfile, "utf8").trim()), "SIGTERM");
+    const daemonPid = Number(readFileSync(pidfile, "utf8").trim());
+    assert.ok(daemonPid > 0, `a PID in ${pidfile}`); // kill(0) would end this test's own process group
+    process.kill(daemonPid, "SIGTERM");
     await closed;
     const text = readFileSync(log, "utf8");
     const dropped = Number(

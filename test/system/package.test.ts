@@ -10,12 +10,11 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
-  mkdirSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -61,7 +60,11 @@ function must(command: string, args: string[], env: Record<string, string> = {})
 }
 
 const pid = () => (existsSync(PIDFILE) ? Number(readFileSync(PIDFILE, "utf8")) : 0);
+// Never signals 0 or less: kill(0) is this test's own process group, and kill(-1) every process it may
+// signal. With no daemon (a case failed before its pidfile was written) pid() is 0, and a later case's
+// `kill -9` of it took the test run and the CI script that started it down without a word.
 const alive = (p: number) => {
+  if (!(p > 0)) return false;
   try {
     process.kill(p, 0);
     return true;
@@ -299,6 +302,7 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
       const quiet = readFileSync(dir.file("monit.log"), "utf8");
       assert.doesNotMatch(quiet, /failed|restart/i, quiet);
       assert.equal(pid(), before);
+      assert.ok(alive(before), `a running daemon in ${PIDFILE}`);
       process.kill(before, "SIGKILL");
       await waitFor(() => pid() !== before && alive(pid()), 30_000, "monit to restart mailpolicyd");
       // The killed daemon's socket file is still there until the new one binds its own, and the new one
@@ -320,6 +324,7 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
 
   it("starts after kill -9 left its pidfile naming a PID that another process has by now", async () => {
     const killed = pid();
+    assert.ok(alive(killed), `a running daemon in ${PIDFILE}`);
     process.kill(killed, "SIGKILL");
     await waitFor(() => !alive(killed), 10_000, "the daemon to die");
     // On a busy mail host the kernel soon gives that PID to another process, often one of Exim's.
@@ -348,19 +353,23 @@ describe("the Debian package (dpkg, init script, monit, upgrade, purge)", () => 
       assert.equal(await askPolicy(SOCKET, "connect client_address=127.0.0.1\n"), "action=accept");
       assert.match(must("/etc/init.d/mailpolicyd", ["status"]), /is running/);
 
-      // The same pidfile and a daemon that cannot start (a directory where its state file goes): start must
-      // say so, not take the other process for the daemon. Before: exit 0 with nothing running.
+      // The same pidfile and a daemon that cannot start (a state file its user may not read, as one left by
+      // root's `mailpolicyd run` would be; a directory there is the config's error now, which the script's
+      // config check says before it starts anything): start must say so, not take the other process for
+      // the daemon. Before: exit 0 with nothing running.
       must("/etc/init.d/mailpolicyd", ["stop"]);
-      renameSync(state, `${state}.aside`);
-      mkdirSync(state);
+      const owner = statSync(state);
+      chownSync(state, 0, 0);
+      chmodSync(state, 0o600);
       writeFileSync(PIDFILE, `${other.pid}\n`);
       try {
         const failed = run("/etc/init.d/mailpolicyd", ["start"]);
         assert.equal(failed.status, 1, failed.output);
         assert.match(failed.output, /mailpolicyd did not start/);
+        assert.match(readFileSync(LOG, "utf8"), /state_file cannot be read: EACCES/);
       } finally {
-        rmSync(state, { recursive: true });
-        renameSync(`${state}.aside`, state);
+        chownSync(state, owner.uid, owner.gid);
+        chmodSync(state, owner.mode & 0o7777);
         rmSync(PIDFILE, { force: true });
       }
       must("/etc/init.d/mailpolicyd", ["start"]);
